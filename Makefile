@@ -1,0 +1,50 @@
+# Khiên — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+KHIEN := $(VENV)/bin/khien
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test bench setup setup-dev assets messages clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Installs the platform; re-runs only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml $(VENV)/bin/activate
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Front-end assets (chart library) come from the npm registry, never from a CDN at run time.
+assets: $(VENV)/.installed
+	$(PY) scripts/vendor_assets.py
+
+setup: $(VENV)/.installed assets
+	$(KHIEN) migrate --no-input
+	$(KHIEN) load_content
+	$(KHIEN) demo --if-empty
+
+setup-dev: $(VENV)/.installed-dev assets
+
+run: setup
+	$(KHIEN) demo --accounts
+	$(KHIEN) runserver $(HOST):$(PORT)
+
+test: setup-dev
+	$(PY) scripts/run_tests.py
+
+bench: setup
+	$(PY) bench/run.py
+
+# Re-extract and compile the Vietnamese catalogue (needs GNU gettext).
+messages: $(VENV)/.installed
+	cd khien && ../$(KHIEN) makemessages -l vi --no-location --no-obsolete && ../$(KHIEN) compilemessages -l vi
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media khien/static/vendor

@@ -1,0 +1,121 @@
+"""Shared test fixtures: a small synthetic country with one user per role.
+
+`world` gives organizations in two separate trees so that every test can check
+both a grant (own organization, own units) and a denial (the other tree).
+"""
+import os
+from types import SimpleNamespace
+
+import pytest
+from django.conf import settings
+
+REQUIRE_SERVICES = os.environ.get("KHIEN_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _content(request):
+    """Sectors, provinces and the level framework, as `make run` loads them."""
+    if "db" not in request.fixturenames and "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
+        return
+    from khien.registry import content
+    from khien.registry.models import LevelFramework
+
+    if not LevelFramework.objects.exists():
+        content.load_all()
+
+
+def _org(code, org_type, parent=None, **extra):
+    from khien.registry.models import Organization
+
+    org = Organization(code=code, name_vi=f"Tổ chức {code}", name_en=f"Organization {code}", org_type=org_type, parent=parent, **extra)
+    org.path = org.compute_path()
+    org.save()
+    return org
+
+
+def _user(email, org, role, password="Khien-test-pass-2026"):
+    from khien.core.models import User
+    from khien.registry.models import Membership
+
+    user = User.objects.create_user(email=email, password=password, full_name=email.split("@")[0])
+    if org is not None:
+        Membership.objects.create(user=user, organization=org, role=role)
+    return user
+
+
+@pytest.fixture
+def world(db):
+    """Two organization trees and one user per role.
+
+    national (NCSC) ─ coordinator
+    MIN (ministry) ─ MIN-D1 (department) ; users: admin, analyst, auditor, trainee of MIN
+    PROV (province) ─ PROV-C1 (commune) ; users: admin of PROV
+    RESP (responder company) ; user: responder
+    """
+    from khien.core.roles import Role
+
+    w = SimpleNamespace()
+    w.ncsc = _org("NCSC", "agency")
+    w.ministry = _org("MIN", "ministry")
+    w.department = _org("MIN-D1", "agency", parent=w.ministry)
+    w.province = _org("PROV", "province")
+    w.commune = _org("PROV-C1", "commune", parent=w.province)
+    w.responder_org = _org("RESP", "responder")
+    w.coordinator = _user("coordinator@test.vn", w.ncsc, Role.NATIONAL_COORDINATOR)
+    w.admin = _user("admin@min.test.vn", w.ministry, Role.ORG_ADMIN)
+    w.analyst = _user("analyst@min.test.vn", w.ministry, Role.ORG_ANALYST)
+    w.auditor = _user("auditor@min.test.vn", w.ministry, Role.AUDITOR)
+    w.trainee = _user("trainee@min.test.vn", w.ministry, Role.TRAINEE)
+    w.dept_analyst = _user("analyst@d1.test.vn", w.department, Role.ORG_ANALYST)
+    w.other_admin = _user("admin@prov.test.vn", w.province, Role.ORG_ADMIN)
+    w.responder = _user("responder@resp.test.vn", w.responder_org, Role.RESPONDER)
+    w.nobody = _user("nobody@test.vn", None, None)
+    return w
+
+
+@pytest.fixture
+def make_system(world):
+    """Create a system directly (bypassing services) for read-side tests."""
+    from khien.registry.models import InformationSystem
+
+    counter = {"n": 0}
+
+    def make(owner, **extra):
+        counter["n"] += 1
+        fields = {"code": f"SYS-{owner.code}-{counter['n']}", "name": f"Hệ thống {counter['n']}", "owner": owner}
+        fields.update(extra)
+        return InformationSystem.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
+def api(db):
+    """An APIClient factory authenticated with a real hashed token of `user`."""
+    from rest_framework.test import APIClient
+
+    from khien.core import services
+
+    def make(user=None):
+        client = APIClient()
+        if user is not None:
+            _token, key = services.do_create_api_token(user, acting_user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests skip on SQLite; with KHIEN_REQUIRE_SERVICES=1 the runner makes sure they run."""
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (run with KHIEN_DB=postgres)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,42 @@
+"""Token authentication against hashed keys (`Authorization: Token <key>`)."""
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import authentication, exceptions
+
+from ..models import ApiToken, hash_token
+
+
+def user_for_key(key: str):
+    """The active user owning a usable token with this key, or None. Also used by TAXII Basic auth."""
+    try:
+        token = ApiToken.objects.select_related("user").get(key_hash=hash_token(key))
+    except ApiToken.DoesNotExist:
+        return None, None
+    if not token.is_usable or not token.user.is_active:
+        return None, None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)  # not a user write: not audited
+    return token.user, token
+
+
+class HashedTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(_("Invalid token header."))
+        try:
+            key = header[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed(_("Invalid token header."))
+        user, token = user_for_key(key)
+        if user is None:
+            raise exceptions.AuthenticationFailed(_("Invalid or expired token."))
+        return user, token
+
+    def authenticate_header(self, request):
+        return self.keyword

@@ -1,0 +1,24 @@
+"""Errors raised by services, turned into 4xx answers by UI and API alike."""
+
+
+class Refused(Exception):
+    """An operation the rules do not allow (wrong state, missing right, bad input).
+
+    `message` is already translated (gettext) for the user.
+    """
+
+    status = 400
+
+    def __init__(self, message, code: str = "refused", status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        if status is not None:
+            self.status = status
+
+
+class Forbidden(Refused):
+    status = 403
+
+    def __init__(self, message, code: str = "forbidden"):
+        super().__init__(message, code)

@@ -1,0 +1,24 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}))
+    error_messages = {
+        "invalid_login": _("Wrong e-mail or password."),
+        "inactive": _("This account is disabled."),
+    }
+
+
+class TotpForm(forms.Form):
+    token = forms.RegexField(
+        label=_("6-digit code"), regex=r"^\d{6}$", max_length=6,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True}),
+        error_messages={"invalid": _("Enter the 6 digits shown by your authenticator app.")},
+    )
+
+
+class TokenCreateForm(forms.Form):
+    name = forms.CharField(label=_("Token name"), max_length=100, required=False,
+                           help_text=_("For example the SOC platform that will use it."))

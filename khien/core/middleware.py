@@ -1,0 +1,47 @@
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from . import twofactor
+
+
+class SecondFactorRequiredMiddleware:
+    """A signed-in browser session that owes a second factor may only reach the 2FA pages.
+
+    Token-authenticated API calls are not sessions and are not affected.
+    """
+
+    OPEN_PREFIXES = ("/static/", "/i18n/", "/accounts/", "/favicon")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if (
+            user.is_authenticated
+            and not request.path.startswith(self.OPEN_PREFIXES)
+            and twofactor.needs_second_factor(user)
+            and not user.is_verified()
+        ):
+            if request.path.startswith("/api/") or request.path.startswith("/taxii2/"):
+                return JsonResponse({"detail": _("Second factor required: finish signing in first.")}, status=403)
+            target = "core:totp_verify" if twofactor.has_confirmed_device(user) else "core:totp_enroll"
+            return redirect(f"{reverse(target)}?next={request.get_full_path()}")
+        return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """Headers Django does not set by itself."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+        response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        if request.user.is_authenticated if hasattr(request, "user") else False:
+            response.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,45 @@
+"""Core operations: API tokens and second-factor devices. Each is atomic and audited."""
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from . import audit
+from .audit import Act
+from .models import ApiToken, User, hash_token
+
+TOKEN_PREFIX = "khn_"
+
+
+@transaction.atomic
+def do_create_api_token(user: User, *, acting_user, name: str = "", expires_at=None) -> tuple[ApiToken, str]:
+    """Create a token for `user`; return it with the key, which is shown once and never stored."""
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name[:100], key_hash=hash_token(key), prefix=key[:12], expires_at=expires_at
+    )
+    audit.record(Act.CREATE, token, actor=acting_user)
+    return token, key
+
+
+@transaction.atomic
+def do_revoke_api_token(token: ApiToken, *, acting_user) -> None:
+    before = audit.snapshot(token)
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit.record(Act.UPDATE, token, actor=acting_user, before=before)
+
+
+@transaction.atomic
+def do_confirm_totp_device(device: TOTPDevice, *, acting_user) -> None:
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit.record(Act.CREATE, device, actor=acting_user, after={"user": str(device.user_id), "confirmed": True})
+
+
+@transaction.atomic
+def do_create_user(email: str, password: str | None, *, acting_user, full_name: str = "") -> User:
+    user = User.objects.create_user(email=email, password=password, full_name=full_name)
+    audit.record(Act.CREATE, user, actor=acting_user)
+    return user

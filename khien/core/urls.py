@@ -1,0 +1,15 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/2fa/", views.totp_verify, name="totp_verify"),
+    path("accounts/2fa/enroll/", views.totp_enroll, name="totp_enroll"),
+    path("me/tokens/", views.tokens, name="tokens"),
+    path("audit/", views.audit_log, name="audit"),
+]

@@ -1,0 +1,123 @@
+"""Sign-in (with TOTP), personal API tokens, the audit log page and error pages."""
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from . import services, twofactor
+from .forms import EmailAuthenticationForm, TokenCreateForm, TotpForm
+from .models import ApiToken, AuditEntry
+from .scoping import is_national_coordinator
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "core/login.html"
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+
+def _safe_next(request, default="/"):
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def totp_verify(request):
+    form = TotpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        for device in TOTPDevice.objects.filter(user=request.user, confirmed=True):
+            if device.verify_token(form.cleaned_data["token"]):
+                otp_login(request, device)
+                return redirect(_safe_next(request))
+        form.add_error("token", _("The code is wrong or has expired. Try the current code."))
+    return render(request, "core/totp_verify.html", {"form": form, "next": _safe_next(request, "")})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def totp_enroll(request):
+    if twofactor.has_confirmed_device(request.user) and not request.user.is_verified():
+        return redirect("core:totp_verify")
+    device = twofactor.pending_device(request.user)
+    form = TotpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["token"]):
+            services.do_confirm_totp_device(device, acting_user=request.user)
+            otp_login(request, device)
+            messages.success(request, _("Two-step sign-in is now on for your account."))
+            return redirect(_safe_next(request))
+        form.add_error("token", _("The code is wrong or has expired. Try the current code."))
+    import base64
+
+    import segno
+
+    secret = base64.b32encode(device.bin_key).decode()
+    qr = segno.make(device.config_url, error="m").svg_data_uri(scale=4)
+    return render(request, "core/totp_enroll.html", {"form": form, "qr": qr, "secret": secret,
+                                                      "next": _safe_next(request, "")})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request):
+    """A user's own API tokens: create (the key is shown once) and revoke."""
+    new_key = None
+    form = TokenCreateForm(request.POST or None)
+    if request.method == "POST" and request.POST.get("revoke"):
+        token = ApiToken.objects.filter(user=request.user, pk=request.POST["revoke"]).first()
+        if token is None:
+            return HttpResponseForbidden()
+        services.do_revoke_api_token(token, acting_user=request.user)
+        messages.success(request, _("Token revoked."))
+        return redirect("core:tokens")
+    if request.method == "POST" and form.is_valid():
+        _token, new_key = services.do_create_api_token(request.user, acting_user=request.user, name=form.cleaned_data["name"])
+        form = TokenCreateForm()
+    return render(request, "core/tokens.html", {
+        "form": form, "new_key": new_key, "tokens": ApiToken.objects.filter(user=request.user),
+    })
+
+
+def audit_entries_visible_to(user):
+    """The coordinator reads the whole log; others read the entries of the organizations they see."""
+    if is_national_coordinator(user):
+        return AuditEntry.objects.all()
+    Organization = apps.get_model("registry", "Organization")
+    org_ids = [str(pk) for pk in Organization.objects.visible_to(user).values_list("pk", flat=True)]
+    return AuditEntry.objects.filter(organization_id__in=org_ids)
+
+
+@login_required
+def audit_log(request):
+    entries = audit_entries_visible_to(request.user)
+    if request.GET.get("q"):
+        entries = entries.filter(object_repr__icontains=request.GET["q"])
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(request, "core/audit.html", {"page": page})
+
+
+def bad_request(request, exception=None):
+    return render(request, "core/error.html", {"code": 400, "message": _("The request was not understood.")}, status=400)
+
+
+def permission_denied(request, exception=None):
+    return render(request, "core/error.html", {"code": 403, "message": _("You do not have access to this page.")}, status=403)
+
+
+def page_not_found(request, exception=None):
+    return render(request, "core/error.html", {"code": 404, "message": _("This page does not exist or you cannot see it.")}, status=404)
+
+
+def server_error(request):
+    return render(request, "core/error.html", {"code": 500, "message": _("Something went wrong on our side; it has been logged.")}, status=500)

@@ -1,0 +1,69 @@
+"""One FilterSet per model, shared by the list pages, the API and the exports."""
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    InformationSystem,
+    Isac,
+    LayerState,
+    LevelStatus,
+    OperationalStatus,
+    Organization,
+    OrgType,
+    Province,
+    Sector,
+    four_layers_complete_q,
+)
+
+
+class OrganizationFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    org_type = django_filters.ChoiceFilter(choices=OrgType.choices, label=_("Type"))
+    province = django_filters.ModelChoiceFilter(queryset=Province.objects.all(), to_field_name="code", label=_("Province"))
+    sector = django_filters.ModelChoiceFilter(field_name="sectors", queryset=Sector.objects.all(), to_field_name="code", label=_("Sector"))
+    parent = django_filters.CharFilter(field_name="parent__code", label=_("Parent (code)"))
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
+
+    class Meta:
+        model = Organization
+        fields = ["q", "org_type", "province", "sector", "parent", "is_active", "updated_after"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(code__icontains=value) | Q(name_vi__icontains=value) | Q(name_en__icontains=value))
+
+
+class InformationSystemFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    owner = django_filters.CharFilter(field_name="owner__code", label=_("Owner (code)"))
+    province = django_filters.ModelChoiceFilter(field_name="owner__province", queryset=Province.objects.all(), to_field_name="code", label=_("Province"))
+    sector = django_filters.ModelChoiceFilter(field_name="owner__sectors", queryset=Sector.objects.all(), to_field_name="code", label=_("Sector"))
+    level = django_filters.TypedChoiceFilter(field_name="approved_level", choices=[(i, i) for i in range(1, 6)], coerce=int, label=_("Approved level"))
+    proposed_level = django_filters.TypedChoiceFilter(choices=[(i, i) for i in range(1, 6)], coerce=int, label=_("Proposed level"))
+    level_status = django_filters.ChoiceFilter(choices=LevelStatus.choices, label=_("Level status"))
+    operational_status = django_filters.ChoiceFilter(choices=OperationalStatus.choices, label=_("Operational status"))
+    important_to_national_security = django_filters.BooleanFilter(label=_("Important to national security"))
+    internet_facing = django_filters.BooleanFilter(label=_("Internet-facing"))
+    four_layers = django_filters.BooleanFilter(method="filter_four_layers", label=_("All four layers in place"))
+    layer4_status = django_filters.ChoiceFilter(choices=LayerState.choices, label=_("Connected to national monitoring"))
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
+
+    class Meta:
+        model = InformationSystem
+        fields = ["q", "owner", "province", "sector", "level", "proposed_level", "level_status", "operational_status",
+                  "important_to_national_security", "internet_facing", "four_layers", "layer4_status", "updated_after"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value) | Q(owner__name_vi__icontains=value))
+
+    def filter_four_layers(self, queryset, name, value):
+        complete = four_layers_complete_q()
+        return queryset.filter(complete) if value else queryset.exclude(complete)
+
+
+class IsacFilter(django_filters.FilterSet):
+    sector = django_filters.ModelChoiceFilter(queryset=Sector.objects.all(), to_field_name="code", label=_("Sector"))
+
+    class Meta:
+        model = Isac
+        fields = ["sector"]

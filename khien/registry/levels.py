@@ -1,0 +1,104 @@
+"""Reading a level framework: the criteria questions, the suggested level and who approves.
+
+The framework is data (data/levels/*.yaml, loaded into LevelFramework); this
+module only interprets it, so a new decree means a new file, not new code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from .models import LevelFramework
+
+
+def _lang_key(item: dict, stem: str) -> str:
+    lang = "en" if (get_language() or "vi").startswith("en") else "vi"
+    return item.get(f"{stem}_{lang}") or item.get(f"{stem}_vi", "")
+
+
+def current_framework() -> LevelFramework | None:
+    return LevelFramework.objects.filter(is_current=True).first()
+
+
+@dataclass
+class Question:
+    id: str
+    text: str
+    options: list[tuple[str, str, int]]  # (option id, label, minimum level)
+
+
+def questions(framework: LevelFramework) -> list[Question]:
+    return [
+        Question(
+            id=q["id"],
+            text=_lang_key(q, "text"),
+            options=[(o["id"], _lang_key(o, "label"), int(o["min_level"])) for o in q["options"]],
+        )
+        for q in framework.data["questions"]
+    ]
+
+
+@dataclass
+class Suggestion:
+    level: int
+    reasons: list[str]
+
+    @property
+    def reason_text(self) -> str:
+        return _("Level %(n)s, reached by: %(why)s") % {"n": self.level, "why": "; ".join(self.reasons)}
+
+
+class CriteriaError(ValueError):
+    pass
+
+
+def suggest_level(framework: LevelFramework, answers: dict[str, str]) -> Suggestion:
+    """The highest level reached by any answer, with the answers that reach it as the reason.
+
+    Every question must be answered with one of its options.
+    """
+    reached: list[tuple[int, str]] = []
+    for question in questions(framework):
+        chosen = answers.get(question.id)
+        match = next((o for o in question.options if o[0] == chosen), None)
+        if match is None:
+            raise CriteriaError(_("Answer the question “%(q)s”.") % {"q": question.text})
+        reached.append((match[2], f"{question.text}: {match[1]}"))
+    level = max(lvl for lvl, _r in reached)
+    return Suggestion(level=level, reasons=[text for lvl, text in reached if lvl == level])
+
+
+def level_info(framework: LevelFramework, level: int) -> dict:
+    return framework.data["levels"].get(str(level)) or framework.data["levels"].get(level) or {}
+
+
+def authority(framework: LevelFramework | None, level: int | None, step: str) -> str:
+    """Who takes `step` ("appraised_by" or "approved_by") for `level`: "owner" or "national".
+
+    Without a framework or level the national coordinator decides (the safe default).
+    """
+    if framework is None or level is None:
+        return "national"
+    return level_info(framework, level).get(step, "national")
+
+
+def requirements(framework: LevelFramework, level: int) -> list[tuple[str, str]]:
+    """(label, value) pairs of what applies at `level`, for display."""
+    labels = framework.data.get("requirement_labels", {})
+    values = framework.data.get("requirement_values", {})
+    lang = "en" if (get_language() or "vi").startswith("en") else "vi"
+    out = []
+    for key, value in level_info(framework, level).get("requirements", {}).items():
+        label = labels.get(key, {}).get(lang, key)
+        if isinstance(value, bool):
+            shown = _("required") if value else _("not required")
+        elif value is None:
+            shown = _("not required")
+        elif isinstance(value, str):
+            shown = values.get(value, {}).get(lang, value)
+        else:
+            shown = str(value)
+        out.append((label, shown))
+    return out

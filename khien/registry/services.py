@@ -1,0 +1,377 @@
+"""Registry operations. The only place that changes registry state.
+
+Every `do_*` function takes `acting_user`, checks the user's right through
+`khien.core.scoping`, validates with the model's own rules (`full_clean`),
+writes in one transaction and appends to the audit log. Views, the API,
+imports and commands all call these.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from khien.core import audit
+from khien.core.audit import Act
+from khien.core.errors import Forbidden, Refused
+from khien.core.models import User
+from khien.core.roles import Action, Role
+from khien.core.scoping import is_national_coordinator, user_can
+
+from . import levels
+from .models import (
+    DossierFile,
+    InformationSystem,
+    Isac,
+    LevelEvent,
+    LevelStatus,
+    Membership,
+    Organization,
+)
+from .validators import normalize_domains, normalize_ip_ranges
+
+ORG_FIELDS = [
+    "code", "name_vi", "name_en", "org_type", "parent", "province", "address", "hotline", "contact_email",
+    "duty_officer", "duty_officer_phone", "head_name", "head_title", "head_email", "head_phone", "is_active",
+]
+SYSTEM_FIELDS = [
+    "code", "name", "owner", "operator", "purpose", "operational_status", "important_to_national_security",
+    "internet_facing", "ip_ranges", "domains", "products",
+    "layer1_status", "layer1_evidence", "layer2_status", "layer2_provider", "layer2_evidence",
+    "layer3_status", "layer3_assessed_on", "layer3_assessor", "layer3_evidence",
+    "layer4_status", "layer4_connected_on", "layer4_evidence",
+]
+# Level proposal fields: editable only while the proposal is a draft or was returned.
+PROPOSAL_FIELDS = ["proposed_level", "criteria"]
+EDITABLE_LEVEL_STATES = {LevelStatus.DRAFT, LevelStatus.RETURNED}
+
+
+def _require(user, action: str, organization: Organization, message=None):
+    if organization is None or not user_can(user, action, organization):
+        raise Forbidden(message or _("You do not have the right to do this for that organization."))
+
+
+def _assign(obj, data: dict, allowed: list[str]) -> set[str]:
+    changed = set()
+    for name in allowed:
+        if name in data and getattr(obj, name) != data[name]:
+            setattr(obj, name, data[name])
+            changed.add(name)
+    return changed
+
+
+# --- Organizations -----------------------------------------------------------------
+
+
+def _check_parent(acting_user, parent: Organization | None):
+    if parent is None:
+        if not is_national_coordinator(acting_user):
+            raise Forbidden(_("Only the national coordinator can create a top-level organization."))
+    else:
+        _require(acting_user, Action.ADD, parent, _("You cannot add units under that organization."))
+
+
+@transaction.atomic
+def do_create_organization(data: dict, *, acting_user, sectors=None) -> Organization:
+    _check_parent(acting_user, data.get("parent"))
+    org = Organization()
+    _assign(org, data, ORG_FIELDS)
+    org.path = org.compute_path()
+    org.full_clean()
+    org.save()
+    if sectors is not None:
+        org.sectors.set(sectors)
+    audit.record(Act.CREATE, org, actor=acting_user)
+    return org
+
+
+def _rewrite_subtree_paths(org: Organization, old_path: str) -> None:
+    """After a move, every descendant's path takes the new prefix."""
+    descendants = list(Organization.objects.filter(path__startswith=old_path).exclude(pk=org.pk))
+    for d in descendants:
+        d.path = org.path + d.path[len(old_path):]
+    Organization.objects.bulk_update(descendants, ["path"], batch_size=500)
+
+
+@transaction.atomic
+def do_update_organization(org: Organization, data: dict, *, acting_user, sectors=None) -> Organization:
+    _require(acting_user, Action.CHANGE, org)
+    org = Organization.objects.select_for_update().get(pk=org.pk)
+    before = audit.snapshot(org)
+    old_parent_id, old_path = org.parent_id, org.path
+    changed = _assign(org, data, ORG_FIELDS)
+    if "parent" in changed:
+        if old_parent_id is None and not is_national_coordinator(acting_user):
+            raise Forbidden(_("Only the national coordinator can move a top-level organization."))
+        _check_parent(acting_user, org.parent)
+        org.full_clean()
+        org.path = org.compute_path()
+    org.full_clean()
+    org.save()
+    if org.path != old_path:
+        _rewrite_subtree_paths(org, old_path)
+    if sectors is not None:
+        org.sectors.set(sectors)
+    audit.record(Act.UPDATE, org, actor=acting_user, before=before)
+    return org
+
+
+@transaction.atomic
+def do_delete_organization(org: Organization, *, acting_user) -> None:
+    _require(acting_user, Action.DELETE, org)
+    if org.children.exists() or org.systems.exists() or org.operated_systems.exists():
+        raise Refused(_("This organization still has units or information systems; move or delete them first."))
+    before = audit.snapshot(org)
+    audit.record(Act.DELETE, org, actor=acting_user, before=before)
+    org.delete()
+
+
+@transaction.atomic
+def do_set_membership(organization: Organization, user: User, role: str, *, acting_user) -> Membership:
+    _require(acting_user, Action.MANAGE_MEMBERS, organization)
+    if role == Role.NATIONAL_COORDINATOR and not is_national_coordinator(acting_user):
+        raise Forbidden(_("Only the national coordinator can grant the national coordinator role."))
+    if role not in Role.values:
+        raise Refused(_("Unknown role."))
+    membership = Membership.objects.filter(user=user, organization=organization).first()
+    before = audit.snapshot(membership) if membership else None
+    if membership is None:
+        membership = Membership.objects.create(user=user, organization=organization, role=role)
+    else:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    audit.record(Act.UPDATE if before else Act.CREATE, membership, actor=acting_user, before=before,
+                 organization_id=str(organization.pk))
+    return membership
+
+
+@transaction.atomic
+def do_remove_membership(membership: Membership, *, acting_user) -> None:
+    _require(acting_user, Action.MANAGE_MEMBERS, membership.organization)
+    audit.record(Act.DELETE, membership, actor=acting_user, before=audit.snapshot(membership),
+                 organization_id=str(membership.organization_id))
+    membership.delete()
+
+
+# --- ISACs -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_save_isac(isac: Isac | None, data: dict, *, acting_user, members=None) -> Isac:
+    """Create or update an ISAC; its operator's administrators (or the coordinator) manage it."""
+    operator = data.get("operator") or (isac.operator if isac else None)
+    _require(acting_user, Action.MANAGE_MEMBERS, operator, _("Only the ISAC's operator can manage it."))
+    if isac is not None:
+        _require(acting_user, Action.MANAGE_MEMBERS, isac.operator, _("Only the ISAC's operator can manage it."))
+    before = audit.snapshot(isac) if isac else None
+    isac = isac or Isac()
+    _assign(isac, data, ["code", "name_vi", "name_en", "sector", "operator", "description"])
+    isac.full_clean()
+    isac.save()
+    if members is not None:
+        isac.members.set(members)
+    audit.record(Act.UPDATE if before else Act.CREATE, isac, actor=acting_user, before=before,
+                 organization_id=str(isac.operator_id))
+    return isac
+
+
+# --- Information systems ------------------------------------------------------------
+
+
+def _normalize_system_lists(data: dict) -> dict:
+    data = dict(data)
+    for key, normalize in (("ip_ranges", normalize_ip_ranges), ("domains", normalize_domains)):
+        value = data.get(key)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            try:
+                data[key] = normalize(value)
+            except ValueError:
+                pass  # left as given: the model's validator names the bad value
+    return data
+
+
+def _apply_proposal(system: InformationSystem, data: dict) -> set[str]:
+    """Set the criteria answers and proposed level, and recompute the suggestion."""
+    touched = {k for k in PROPOSAL_FIELDS if k in data and getattr(system, k) != data[k]}
+    if not touched:
+        return set()
+    if system.level_status not in EDITABLE_LEVEL_STATES:
+        raise Refused(_("The level proposal can only be changed while it is a draft or has been returned."))
+    _assign(system, data, PROPOSAL_FIELDS)
+    if system.criteria:
+        framework = system.framework or levels.current_framework()
+        if framework is None:
+            raise Refused(_("No security-level framework is loaded."))
+        try:
+            suggestion = levels.suggest_level(framework, system.criteria)
+        except levels.CriteriaError as exc:
+            raise ValidationError({"criteria": str(exc)})
+        system.framework = framework
+        system.suggested_level = suggestion.level
+        system.suggestion_reason = suggestion.reason_text
+    return touched
+
+
+@transaction.atomic
+def do_create_system(data: dict, *, acting_user) -> InformationSystem:
+    _require(acting_user, Action.ADD, data.get("owner"), _("You cannot register systems for that organization."))
+    data = _normalize_system_lists(data)
+    system = InformationSystem(framework=levels.current_framework())
+    _assign(system, data, SYSTEM_FIELDS)
+    _apply_proposal(system, data)
+    system.full_clean()
+    system.save()
+    audit.record(Act.CREATE, system, actor=acting_user)
+    return system
+
+
+@transaction.atomic
+def do_update_system(system: InformationSystem, data: dict, *, acting_user) -> InformationSystem:
+    _require(acting_user, Action.CHANGE, system.owner)
+    system = InformationSystem.objects.select_for_update().get(pk=system.pk)
+    before = audit.snapshot(system)
+    data = _normalize_system_lists(data)
+    if "owner" in data and data["owner"] != system.owner:
+        _require(acting_user, Action.ADD, data["owner"], _("You cannot move systems to that organization."))
+    _assign(system, data, SYSTEM_FIELDS)
+    _apply_proposal(system, data)
+    system.full_clean()
+    system.save()
+    audit.record(Act.UPDATE, system, actor=acting_user, before=before)
+    return system
+
+
+@transaction.atomic
+def do_delete_system(system: InformationSystem, *, acting_user) -> None:
+    _require(acting_user, Action.DELETE, system.owner)
+    audit.record(Act.DELETE, system, actor=acting_user, before=audit.snapshot(system))
+    for f in system.dossier_files.all():
+        f.file.delete(save=False)
+    system.delete()
+
+
+@transaction.atomic
+def do_add_dossier_file(system: InformationSystem, uploaded, *, acting_user) -> DossierFile:
+    _require(acting_user, Action.CHANGE, system.owner)
+    if system.level_status not in EDITABLE_LEVEL_STATES:
+        raise Refused(_("Files can only be added while the proposal is a draft or has been returned."))
+    if uploaded.size > settings.KHIEN_MAX_UPLOAD_BYTES:
+        raise Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": settings.KHIEN_MAX_UPLOAD_BYTES // 2**20},
+                      code="too_large", status=413)
+    digest = hashlib.sha256()
+    for chunk in uploaded.chunks():
+        digest.update(chunk)
+    dossier = DossierFile(
+        system=system, original_name=uploaded.name[:255], size=uploaded.size, sha256=digest.hexdigest(),
+        content_type=(getattr(uploaded, "content_type", "") or "")[:100], uploaded_by=acting_user,
+    )
+    uploaded.seek(0)
+    dossier.file.save(dossier.id.hex, uploaded, save=False)
+    dossier.save()
+    audit.record(Act.CREATE, dossier, actor=acting_user, organization_id=str(system.owner_id))
+    return dossier
+
+
+# --- Security-level approval workflow ------------------------------------------------
+#
+#   draft ──submit──▶ submitted ──appraise──▶ appraised ──approve──▶ approved
+#     ▲                   │                       │                     │
+#     │                   └──return──▶ returned ◀─┘                     │
+#     └──────────────── revise ◀─────────────────────────────────────────┘
+#   (returned ──submit──▶ submitted)
+
+TRANSITIONS = {
+    "submit": ({LevelStatus.DRAFT, LevelStatus.RETURNED}, LevelStatus.SUBMITTED),
+    "appraise": ({LevelStatus.SUBMITTED}, LevelStatus.APPRAISED),
+    "approve": ({LevelStatus.APPRAISED}, LevelStatus.APPROVED),
+    "return": ({LevelStatus.SUBMITTED, LevelStatus.APPRAISED}, LevelStatus.RETURNED),
+    "revise": ({LevelStatus.APPROVED}, LevelStatus.DRAFT),
+}
+
+
+def _last_submitter_id(system: InformationSystem):
+    event = system.level_events.filter(action="submit").order_by("-at", "-id").first()
+    return event.actor_id if event else None
+
+
+def may_take_step(user, system: InformationSystem, step: str) -> bool:
+    """Whether `user` may take workflow `step` now (also drives which buttons a page shows)."""
+    allowed_from, _to = TRANSITIONS[step]
+    if system.level_status not in allowed_from:
+        return False
+    if step in ("submit", "revise"):
+        return user_can(user, Action.SUBMIT_LEVEL, system.owner)
+    # Appraisal and approval: by the level framework's authority, never by the person who submitted.
+    if _last_submitter_id(system) == user.pk:
+        return False
+    if step == "return":
+        stage = "approved_by" if system.level_status == LevelStatus.APPRAISED else "appraised_by"
+    else:
+        stage = "appraised_by" if step == "appraise" else "approved_by"
+    who = levels.authority(system.framework, system.proposed_level, stage)
+    if who == "owner":
+        right = Action.APPRAISE_LEVEL if stage == "appraised_by" else Action.APPROVE_LEVEL
+        return user_can(user, right, system.owner)
+    return is_national_coordinator(user)
+
+
+def _refuse_step(user, system, step):
+    allowed_from, _to = TRANSITIONS[step]
+    if system.level_status not in allowed_from:
+        raise Refused(
+            _("This step is not possible while the level is “%(status)s”.") % {"status": system.get_level_status_display()},
+            code="invalid_transition", status=409,
+        )
+    if step in ("appraise", "approve", "return") and _last_submitter_id(system) == user.pk:
+        raise Forbidden(_("The person who submitted a proposal cannot appraise, approve or return it."))
+    raise Forbidden(_("You do not have the right to take this step for this system."))
+
+
+@transaction.atomic
+def do_level_step(system: InformationSystem, step: str, *, acting_user, note: str = "",
+                  decision_number: str = "", decision_date: dt.date | None = None) -> InformationSystem:
+    """Take one step of the approval workflow (submit, appraise, approve, return, revise)."""
+    if step not in TRANSITIONS:
+        raise Refused(_("Unknown workflow step."))
+    system = InformationSystem.objects.select_for_update().select_related("owner", "framework").get(pk=system.pk)
+    if not may_take_step(acting_user, system, step):
+        _refuse_step(acting_user, system, step)
+    before = audit.snapshot(system)
+    from_status = system.level_status
+    if step == "submit":
+        if not system.proposed_level:
+            raise Refused(_("Choose the proposed level before submitting."))
+        if not system.criteria:
+            raise Refused(_("Answer the level criteria before submitting."))
+        if not system.dossier_files.exists():
+            raise Refused(_("Attach the dossier (at least one file) before submitting."))
+    elif step == "appraise":
+        if not note.strip():
+            raise Refused(_("Write the appraisal opinion."))
+        system.appraisal_opinion = note
+    elif step == "approve":
+        if not decision_number.strip() or decision_date is None:
+            raise Refused(_("Give the number and date of the approval decision."))
+        if decision_date > timezone.localdate():
+            raise Refused(_("The decision date cannot be in the future."))
+        system.approved_level = system.proposed_level
+        system.decision_number = decision_number.strip()
+        system.decision_date = decision_date
+    elif step == "return":
+        if not note.strip():
+            raise Refused(_("Give the reason for returning the proposal."))
+    system.level_status = TRANSITIONS[step][1]
+    system.save()
+    LevelEvent.objects.create(
+        system=system, action=step, from_status=from_status, to_status=system.level_status,
+        level=system.proposed_level, actor=acting_user, actor_email=acting_user.email, note=note,
+        decision_number=system.decision_number if step == "approve" else "",
+        decision_date=system.decision_date if step == "approve" else None,
+    )
+    audit.record(Act.TRANSITION, system, actor=acting_user, before=before)
+    return system

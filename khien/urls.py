@@ -1,0 +1,18 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("khien.core.urls")),
+    path("", include("khien.registry.urls")),
+    path("api/", include("khien.core.api.urls")),
+    path("api/registry/", include("khien.registry.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]
+
+handler400 = "khien.core.views.bad_request"
+handler403 = "khien.core.views.permission_denied"
+handler404 = "khien.core.views.page_not_found"
+handler500 = "khien.core.views.server_error"
