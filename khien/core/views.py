@@ -31,6 +31,19 @@ def _safe_next(request, default="/"):
     return default
 
 
+def _wrong_code_message(user, device=None):
+    """After a wrong code django-otp makes the device wait (doubling each time): say so."""
+    devices = [device] if device else TOTPDevice.objects.filter(user=user, confirmed=True)
+    for d in devices:
+        allowed, info = d.verify_is_allowed()
+        if not allowed and info and info.get("locked_until"):
+            from django.utils import timezone
+
+            wait = max(1, int((info["locked_until"] - timezone.now()).total_seconds()) + 1)
+            return _("The code is wrong. Too many attempts: wait %(s)s seconds before the next try.") % {"s": wait}
+    return _("The code is wrong or has expired. Try the current code.")
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def totp_verify(request):
@@ -40,7 +53,7 @@ def totp_verify(request):
             if device.verify_token(form.cleaned_data["token"]):
                 otp_login(request, device)
                 return redirect(_safe_next(request))
-        form.add_error("token", _("The code is wrong or has expired. Try the current code."))
+        form.add_error("token", _wrong_code_message(request.user))
     return render(request, "core/totp_verify.html", {"form": form, "next": _safe_next(request, "")})
 
 
@@ -57,7 +70,7 @@ def totp_enroll(request):
             otp_login(request, device)
             messages.success(request, _("Two-step sign-in is now on for your account."))
             return redirect(_safe_next(request))
-        form.add_error("token", _("The code is wrong or has expired. Try the current code."))
+        form.add_error("token", _wrong_code_message(request.user, device))
     import base64
 
     import segno

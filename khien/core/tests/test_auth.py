@@ -1,0 +1,192 @@
+"""Sign-in, second factor, throttling, tokens, headers and language."""
+import io
+import logging
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from khien.core.logging import RedactSecretsFilter
+from khien.core.models import ApiToken, AuditEntry, hash_token
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "Khien-test-pass-2026"
+LOGIN = "/accounts/login/"
+
+
+def _login(client, email, password=PASSWORD):
+    return client.post(LOGIN, {"username": email, "password": password})
+
+
+def _current_code(device):
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+def _clear_throttle(device):
+    """django-otp makes a device wait after a wrong code; tests do not want to sleep."""
+    device.refresh_from_db()
+    device.throttle_reset()
+
+
+def test_login_by_email_is_case_insensitive_and_audited(client, world):
+    response = _login(client, "ANALYST@min.test.vn")
+    assert response.status_code == 302
+    assert AuditEntry.objects.filter(action="login", actor_email=world.analyst.email).exists()
+    assert client.get(reverse("core:tokens")).status_code == 200
+
+
+def test_wrong_password_is_refused_in_vietnamese(client, world):
+    response = _login(client, world.analyst.email, "wrong-password")
+    assert response.status_code == 200
+    assert "Sai e-mail hoặc mật khẩu" in response.content.decode() or "Wrong e-mail or password" in response.content.decode()
+    assert client.get(reverse("core:tokens")).status_code == 302  # still signed out
+
+
+def test_repeated_failures_lock_the_account(client, world, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(client, world.analyst.email, "wrong-password")
+    response = _login(client, world.analyst.email)  # even the right password is refused now
+    assert response.status_code == 429
+    assert client.get(reverse("core:tokens")).status_code == 302
+
+
+def test_coordinator_must_enroll_a_second_factor(client, world):
+    assert _login(client, world.coordinator.email).status_code == 302
+    response = client.get(reverse("core:audit"))
+    assert response.status_code == 302 and response.url.startswith(reverse("core:totp_enroll"))
+    # the API through the browser session is closed too until the second factor is given
+    assert client.get("/api/me/").status_code == 403
+    page = client.get(reverse("core:totp_enroll"))
+    assert page.status_code == 200 and b"data:image/svg+xml" in page.content
+    device = TOTPDevice.objects.get(user=world.coordinator, confirmed=False)
+    assert client.post(reverse("core:totp_enroll"), {"token": "000000" if _current_code(device) != "000000" else "111111"}).status_code == 200
+    assert not TOTPDevice.objects.get(pk=device.pk).confirmed
+    _clear_throttle(device)
+    response = client.post(reverse("core:totp_enroll"), {"token": _current_code(device)})
+    assert response.status_code == 302
+    assert TOTPDevice.objects.get(pk=device.pk).confirmed
+    assert client.get(reverse("core:audit")).status_code == 200
+
+
+def test_enrolled_user_must_verify_at_each_sign_in(client, world):
+    device = TOTPDevice.objects.create(user=world.coordinator, name="app", confirmed=True)
+    _login(client, world.coordinator.email)
+    response = client.get(reverse("core:audit"))
+    assert response.url.startswith(reverse("core:totp_verify"))
+    bad = client.post(reverse("core:totp_verify"), {"token": "12345"})
+    assert bad.status_code == 200 and client.get(reverse("core:audit")).status_code == 302
+    wrong = "000000" if _current_code(device) != "000000" else "111111"
+    client.post(reverse("core:totp_verify"), {"token": wrong})
+    throttled = client.post(reverse("core:totp_verify"), {"token": wrong}).content.decode()
+    assert "wait" in throttled or "chờ" in throttled
+    _clear_throttle(device)
+    ok = client.post(reverse("core:totp_verify"), {"token": _current_code(device), "next": "/audit/"})
+    assert ok.status_code == 302 and ok.url == "/audit/"
+    assert client.get(reverse("core:audit")).status_code == 200
+
+
+def test_verify_refuses_an_external_next(client, world):
+    device = TOTPDevice.objects.create(user=world.coordinator, name="app", confirmed=True)
+    _login(client, world.coordinator.email)
+    response = client.post(reverse("core:totp_verify"), {"token": _current_code(device), "next": "https://evil.example/"})
+    assert response.status_code == 302 and response.url == "/"
+
+
+def test_other_roles_do_not_need_a_second_factor(client, world):
+    _login(client, world.admin.email)
+    assert client.get(reverse("core:audit")).status_code == 200
+
+
+def test_api_requires_a_token(client, world, api):
+    response = client.get("/api/me/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    bad = api()
+    bad.credentials(HTTP_AUTHORIZATION="Token khn_not-a-real-token-at-all-000000000")
+    assert bad.get("/api/me/").status_code == 401
+    good = api(world.analyst)
+    body = good.get("/api/me/").json()
+    assert body["email"] == world.analyst.email
+    assert body["memberships"] == [{"organization": str(world.ministry.pk), "role": "org_analyst"}]
+
+
+def test_tokens_are_stored_hashed_and_revocable(world, api):
+    from khien.core import services
+
+    token, key = services.do_create_api_token(world.analyst, acting_user=world.analyst, name="SOC")
+    stored = ApiToken.objects.get(pk=token.pk)
+    assert stored.key_hash == hash_token(key) and key not in stored.key_hash and stored.prefix == key[:12]
+    client = api()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/me/").status_code == 200
+    services.do_revoke_api_token(stored, acting_user=world.analyst)
+    assert client.get("/api/me/").status_code == 401
+
+
+def test_token_of_an_inactive_user_is_refused(world, api):
+    client = api(world.analyst)
+    world.analyst.is_active = False
+    world.analyst.save()
+    assert client.get("/api/me/").status_code == 401
+
+
+def test_token_command_prints_a_working_token(world, api):
+    out = io.StringIO()
+    call_command("token", world.auditor.email, stdout=out)
+    key = out.getvalue().strip()
+    client = api()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/me/").json()["email"] == world.auditor.email
+
+
+def test_tokens_page_shows_the_key_once(client, world):
+    client.force_login(world.analyst)
+    response = client.post(reverse("core:tokens"), {"name": "Wazuh"})
+    key = response.context["new_key"]
+    assert key.startswith("khn_") and key in response.content.decode()
+    assert key not in client.get(reverse("core:tokens")).content.decode()
+
+
+def test_cannot_revoke_someone_elses_token(client, world):
+    from khien.core import services
+
+    token, _key = services.do_create_api_token(world.admin, acting_user=world.admin)
+    client.force_login(world.analyst)
+    assert client.post(reverse("core:tokens"), {"revoke": str(token.pk)}).status_code == 403
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is None
+
+
+def test_security_headers_and_csp_without_external_origins(client, world):
+    response = client.get(LOGIN)
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "http" not in csp and "unsafe-inline" not in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "Permissions-Policy" in response
+    page = response.content.decode()
+    assert "<script>" not in page and "https://" not in page and "http://" not in page
+
+
+def test_session_cookie_is_httponly(client, world):
+    response = _login(client, world.analyst.email)
+    assert response.cookies["sessionid"]["httponly"]
+    assert response.cookies["sessionid"]["samesite"] == "Lax"
+
+
+def test_vietnamese_by_default_english_on_request(client, world):
+    page = client.get(LOGIN).content.decode()
+    assert 'lang="vi"' in page and "Đăng nhập" in page
+    client.post("/i18n/setlang/", {"language": "en", "next": LOGIN})
+    page = client.get(LOGIN).content.decode()
+    assert 'lang="en"' in page and "Sign in" in page
+
+
+def test_log_filter_masks_secrets():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "Authorization: Token %s password=%s", ("khn_abcdefghijklmnopqrstuvwxyz0123", "hunter2"), None)
+    RedactSecretsFilter().filter(record)
+    text = record.getMessage()
+    assert "khn_abcdefghijklmnopqrstuvwxyz0123" not in text and "hunter2" not in text
