@@ -1,10 +1,593 @@
+"""Registry pages: dashboard, organizations, information systems, ISACs, imports.
+
+Views stay thin: they read through `visible_to` / `restrict`, validate with a
+form and call `services.py` for every write. An object outside the user's
+scope is a 404; a visible object the user may not change is a 403. Refusals
+from services are shown with their status code (403, 409, 400…), never a 500.
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.contrib.staticfiles import finders
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from khien.core.errors import Refused
+from khien.core.roles import Action
+from khien.core.scoping import NOTHING, is_national_coordinator, scope_for, user_can
+
+from . import levels, services, stats
+from .filters import InformationSystemFilter, IsacFilter, OrganizationFilter
+from .forms import DossierUploadForm, ImportForm, IsacForm, MemberForm, OrganizationForm, StepForm, SystemForm
+from .models import (
+    GAP_LABELS,
+    DossierFile,
+    ImportJob,
+    ImportKind,
+    InformationSystem,
+    Isac,
+    Membership,
+    Organization,
+)
+
+PAGE_SIZE = 50
+EXPORT_FORMATS = {"csv", "xlsx"}
+STEP_LABELS = {
+    "submit": gettext_lazy("Submit for appraisal"),
+    "appraise": gettext_lazy("Record the appraisal"),
+    "approve": gettext_lazy("Approve the level"),
+    "return": gettext_lazy("Return the proposal"),
+    "revise": gettext_lazy("Start a revision"),
+}
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _can_anywhere(user, action: str) -> bool:
+    return scope_for(user, action) != NOTHING
+
+
+def _add_service_error(form, exc: Exception) -> None:
+    """Put a service's ValidationError or refusal on the form, on the field when the form has it."""
+    if isinstance(exc, Refused):
+        form.add_error(None, exc.message)
+        return
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _status_of(exc: Exception) -> int:
+    return exc.status if isinstance(exc, Refused) else 400
+
+
+def _filtered_list(request, filterset_class, queryset, export_kind: str, template: str, extra: dict):
+    """A list page: one FilterSet, 50 per page, and ?format=csv|xlsx exporting the same filtered rows."""
+    filterset = filterset_class(request.GET or None, queryset=queryset, request=request)
+    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else queryset
+    if filterset.is_bound and not filterset.is_valid():
+        rows = queryset.none()
+    fmt = request.GET.get("format")
+    if fmt is not None and export_kind:
+        if fmt not in EXPORT_FORMATS:
+            return HttpResponse(_("Unknown export format; use csv or xlsx."), status=400, content_type="text/plain; charset=utf-8")
+        from khien.registry.imports import export_file
+
+        content, content_type, filename = export_file(export_kind, rows, fmt)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, template, {"filter": filterset, "page": page, **extra})
+
+
+# --- dashboard ------------------------------------------------------------------------------
 
 
 @login_required
 def dashboard(request):
-    return HttpResponse("registry")
+    data = stats.dashboard(request.user)
+    charts = data["charts"]
+    # The same numbers as tables, readable without the chart library or JavaScript.
+    tables = {key: list(zip(chart["labels"], chart["values"])) for key, chart in charts.items() if "values" in chart}
+    layers = charts["layers"]
+    tables["layers"] = [(label, [s["values"][i] for s in layers["series"]]) for i, label in enumerate(layers["labels"])]
+    return render(request, "registry/dashboard.html", {
+        "kpis": data["kpis"], "charts": charts, "tables": tables,
+        "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),
+    })
 
 
-organization_list = system_list = isac_list = import_page = dashboard
+# --- organizations ----------------------------------------------------------------------------
+
+
+@login_required
+def organization_list(request):
+    queryset = Organization.objects.visible_to(request.user).select_related("parent", "province")
+    return _filtered_list(request, OrganizationFilter, queryset, "organizations", "registry/organization_list.html", {
+        "can_add": _can_anywhere(request.user, Action.ADD),
+    })
+
+
+def _organization_context(request, org, member_form=None):
+    user = request.user
+    can_manage = user_can(user, Action.MANAGE_MEMBERS, org)
+    return {
+        "org": org,
+        "children": Organization.objects.visible_to(user).filter(parent=org).order_by("code"),
+        "systems": InformationSystem.objects.visible_to(user).filter(owner=org).order_by("code")[:100],
+        "system_count": InformationSystem.objects.visible_to(user).filter(owner=org).count(),
+        "can_change": user_can(user, Action.CHANGE, org),
+        "can_delete": user_can(user, Action.DELETE, org),
+        "can_add_child": user_can(user, Action.ADD, org),
+        "can_manage": can_manage,
+        "memberships": org.memberships.select_related("user").order_by("user__email") if can_manage else None,
+        "member_form": member_form or (MemberForm(user=user) if can_manage else None),
+    }
+
+
+@login_required
+def organization_detail(request, pk):
+    org = get_object_or_404(Organization.objects.visible_to(request.user).select_related("parent", "province"), pk=pk)
+    return render(request, "registry/organization_detail.html", _organization_context(request, org))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organization_create(request):
+    if not _can_anywhere(request.user, Action.ADD):
+        raise PermissionDenied
+    initial = {}
+    if request.GET.get("parent"):
+        parent = Organization.objects.restrict(request.user, Action.ADD).filter(code=request.GET["parent"]).first()
+        if parent:
+            initial["parent"] = parent
+    form = OrganizationForm(request.POST or None, user=request.user, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data, sectors = form.service_data()
+            try:
+                org = services.do_create_organization(data, acting_user=request.user, sectors=sectors)
+            except (Refused, ValidationError) as exc:
+                _add_service_error(form, exc)
+                status = _status_of(exc)
+            else:
+                messages.success(request, _("Organization “%(name)s” created.") % {"name": org.name})
+                return redirect("registry:organization_detail", pk=org.pk)
+        else:
+            status = 400
+    return render(request, "registry/organization_form.html", {"form": form, "org": None}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organization_edit(request, pk):
+    org = get_object_or_404(Organization.objects.visible_to(request.user), pk=pk)
+    if not user_can(request.user, Action.CHANGE, org):
+        raise PermissionDenied
+    form = OrganizationForm(request.POST or None, instance=org, user=request.user)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data, sectors = form.service_data()
+            try:
+                org = services.do_update_organization(org, data, acting_user=request.user, sectors=sectors)
+            except (Refused, ValidationError) as exc:
+                _add_service_error(form, exc)
+                status = _status_of(exc)
+            else:
+                messages.success(request, _("Changes saved."))
+                return redirect("registry:organization_detail", pk=org.pk)
+        else:
+            status = 400
+    org.refresh_from_db()
+    return render(request, "registry/organization_form.html", {"form": form, "org": org}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organization_delete(request, pk):
+    org = get_object_or_404(Organization.objects.visible_to(request.user), pk=pk)
+    if not user_can(request.user, Action.DELETE, org):
+        raise PermissionDenied
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            services.do_delete_organization(org, acting_user=request.user)
+        except Refused as exc:
+            error, status = exc.message, exc.status
+        else:
+            messages.success(request, _("Organization deleted."))
+            return redirect("registry:organization_list")
+    return render(request, "registry/confirm_delete.html", {
+        "object": org, "error": error, "cancel_url": reverse("registry:organization_detail", args=[org.pk]),
+        "title": _("Delete the organization"),
+    }, status=status)
+
+
+@login_required
+@require_POST
+def organization_member_add(request, pk):
+    org = get_object_or_404(Organization.objects.visible_to(request.user), pk=pk)
+    if not user_can(request.user, Action.MANAGE_MEMBERS, org):
+        raise PermissionDenied
+    form = MemberForm(request.POST, user=request.user)
+    if form.is_valid():
+        try:
+            services.do_set_membership(org, form.found_user, form.cleaned_data["role"], acting_user=request.user)
+        except Refused as exc:
+            form.add_error(None, exc.message)
+            status = exc.status
+        else:
+            messages.success(request, _("%(email)s is now a member with the role “%(role)s”.") % {
+                "email": form.found_user.email, "role": dict(form.fields["role"].choices)[form.cleaned_data["role"]]})
+            return redirect(reverse("registry:organization_detail", args=[org.pk]) + "#members")
+    else:
+        status = 400
+    return render(request, "registry/organization_detail.html", _organization_context(request, org, form), status=status)
+
+
+@login_required
+@require_POST
+def organization_member_remove(request, pk, membership_id):
+    org = get_object_or_404(Organization.objects.visible_to(request.user), pk=pk)
+    if not user_can(request.user, Action.MANAGE_MEMBERS, org):
+        raise PermissionDenied
+    membership = get_object_or_404(Membership.objects.select_related("user", "organization"), pk=membership_id, organization=org)
+    try:
+        services.do_remove_membership(membership, acting_user=request.user)
+    except Refused as exc:
+        messages.error(request, exc.message)
+        return render(request, "registry/organization_detail.html", _organization_context(request, org), status=exc.status)
+    messages.success(request, _("%(email)s was removed from the organization.") % {"email": membership.user.email})
+    return redirect(reverse("registry:organization_detail", args=[org.pk]) + "#members")
+
+
+# --- information systems ------------------------------------------------------------------
+
+
+@login_required
+def system_list(request):
+    queryset = InformationSystem.objects.visible_to(request.user).select_related("owner")
+    return _filtered_list(request, InformationSystemFilter, queryset, "systems", "registry/system_list.html", {
+        "can_add": _can_anywhere(request.user, Action.ADD),
+    })
+
+
+def _visible_system(request, pk):
+    return get_object_or_404(
+        InformationSystem.objects.visible_to(request.user).select_related("owner", "operator", "framework"), pk=pk)
+
+
+def _system_context(request, system, step_forms=None, upload_form=None):
+    user = request.user
+    steps = []
+    for step in services.TRANSITIONS:
+        if services.may_take_step(user, system, step):
+            form = (step_forms or {}).get(step) or StepForm(step=step, prefix=step)
+            steps.append({"step": step, "label": STEP_LABELS[step], "form": form})
+    level = system.approved_level or system.proposed_level
+    framework = system.framework or levels.current_framework()
+    can_change = user_can(user, Action.CHANGE, system.owner)
+    return {
+        "system": system,
+        "steps": steps,
+        "requirements": levels.requirements(framework, level) if framework and level else [],
+        "requirements_level": level,
+        "events": system.level_events.select_related("actor").all(),
+        "files": system.dossier_files.all(),
+        "can_change": can_change,
+        "can_delete": user_can(user, Action.DELETE, system.owner),
+        "can_upload": can_change and system.level_status in services.EDITABLE_LEVEL_STATES,
+        "upload_form": upload_form or DossierUploadForm(),
+        "gaps": [GAP_LABELS[g] for g in system.four_layer_gaps()],
+        "layers": [
+            {"n": 1, "status": system.layer1_status, "label": system.get_layer1_status_display(),
+             "title": _("On-site force"), "facts": [], "evidence": system.layer1_evidence},
+            {"n": 2, "status": system.layer2_status, "label": system.get_layer2_status_display(),
+             "title": _("24/7 monitoring"), "facts": [(_("Provider (SOC)"), system.layer2_provider)],
+             "evidence": system.layer2_evidence},
+            {"n": 3, "status": system.layer3_status, "label": system.get_layer3_status_display(),
+             "title": _("Independent assessment"),
+             "facts": [(_("Assessed on"), system.layer3_assessed_on), (_("Assessor"), system.layer3_assessor)],
+             "evidence": system.layer3_evidence},
+            {"n": 4, "status": system.layer4_status, "label": system.get_layer4_status_display(),
+             "title": _("Connection to national monitoring"),
+             "facts": [(_("Connected on"), system.layer4_connected_on)], "evidence": system.layer4_evidence},
+        ],
+    }
+
+
+@login_required
+def system_detail(request, pk):
+    system = _visible_system(request, pk)
+    return render(request, "registry/system_detail.html", _system_context(request, system))
+
+
+def _system_form_page(request, form, system, status):
+    return render(request, "registry/system_form.html", {"form": form, "system": system}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def system_create(request):
+    if not _can_anywhere(request.user, Action.ADD):
+        raise PermissionDenied
+    initial = {}
+    if request.GET.get("owner"):
+        owner = Organization.objects.restrict(request.user, Action.ADD).filter(code=request.GET["owner"]).first()
+        if owner:
+            initial["owner"] = owner
+    form = SystemForm(request.POST or None, user=request.user, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                system = services.do_create_system(form.service_data(), acting_user=request.user)
+            except (Refused, ValidationError) as exc:
+                _add_service_error(form, exc)
+                status = _status_of(exc)
+            else:
+                messages.success(request, _("System “%(code)s” registered.") % {"code": system.code})
+                return redirect("registry:system_detail", pk=system.pk)
+        else:
+            status = 400
+    return _system_form_page(request, form, None, status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def system_edit(request, pk):
+    system = _visible_system(request, pk)
+    if not user_can(request.user, Action.CHANGE, system.owner):
+        raise PermissionDenied
+    form = SystemForm(request.POST or None, instance=system, user=request.user)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                system = services.do_update_system(system, form.service_data(), acting_user=request.user)
+            except (Refused, ValidationError) as exc:
+                _add_service_error(form, exc)
+                status = _status_of(exc)
+            else:
+                messages.success(request, _("Changes saved."))
+                return redirect("registry:system_detail", pk=system.pk)
+        else:
+            status = 400
+    return _system_form_page(request, form, _visible_system(request, pk), status)
+
+
+@login_required
+@require_POST
+def system_suggest(request):
+    """HTMX: the level the criteria answers suggest, with the reason (computed by `levels.suggest_level`)."""
+    framework = levels.current_framework()
+    if framework is None:
+        return render(request, "registry/_suggestion.html", {"missing_framework": True})
+    questions = levels.questions(framework)
+    answers = {q.id: request.POST.get(f"crit_{q.id}") for q in questions}
+    answered = sum(1 for v in answers.values() if v)
+    suggestion, error = None, None
+    if answered == len(questions):
+        try:
+            suggestion = levels.suggest_level(framework, answers)
+        except levels.CriteriaError as exc:
+            error = str(exc)
+    return render(request, "registry/_suggestion.html", {
+        "suggestion": suggestion, "error": error, "answered": answered, "total": len(questions),
+    }, status=400 if error else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def system_delete(request, pk):
+    system = _visible_system(request, pk)
+    if not user_can(request.user, Action.DELETE, system.owner):
+        raise PermissionDenied
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            services.do_delete_system(system, acting_user=request.user)
+        except Refused as exc:
+            error, status = exc.message, exc.status
+        else:
+            messages.success(request, _("System deleted."))
+            return redirect("registry:system_list")
+    return render(request, "registry/confirm_delete.html", {
+        "object": system, "error": error, "cancel_url": reverse("registry:system_detail", args=[system.pk]),
+        "title": _("Delete the information system"),
+    }, status=status)
+
+
+@login_required
+@require_POST
+def system_step(request, pk, step):
+    system = _visible_system(request, pk)
+    if step not in services.TRANSITIONS:
+        raise Http404
+    form = StepForm(request.POST, step=step, prefix=step)
+    if not form.is_valid():
+        messages.error(request, _("The step was not taken: complete the fields shown in red."))
+        return render(request, "registry/system_detail.html", _system_context(request, system, {step: form}), status=400)
+    try:
+        services.do_level_step(
+            system, step, acting_user=request.user, note=form.cleaned_data["note"],
+            decision_number=form.cleaned_data["decision_number"], decision_date=form.cleaned_data["decision_date"],
+        )
+    except Refused as exc:
+        messages.error(request, exc.message)
+        system.refresh_from_db()
+        return render(request, "registry/system_detail.html", _system_context(request, system), status=exc.status)
+    messages.success(request, _("Done: %(step)s.") % {"step": STEP_LABELS[step]})
+    return redirect("registry:system_detail", pk=system.pk)
+
+
+@login_required
+@require_POST
+def system_upload(request, pk):
+    system = _visible_system(request, pk)
+    if not user_can(request.user, Action.CHANGE, system.owner):
+        raise PermissionDenied
+    form = DossierUploadForm(request.POST, request.FILES)
+    status = 400
+    if form.is_valid():
+        try:
+            services.do_add_dossier_file(system, form.cleaned_data["file"], acting_user=request.user)
+        except Refused as exc:
+            form.add_error("file", exc.message)
+            status = exc.status
+        else:
+            messages.success(request, _("File “%(name)s” added to the dossier.") % {"name": form.cleaned_data["file"].name})
+            return redirect(reverse("registry:system_detail", args=[system.pk]) + "#dossier")
+    return render(request, "registry/system_detail.html", _system_context(request, system, upload_form=form), status=status)
+
+
+@login_required
+def dossier_download(request, pk):
+    """A dossier file, only for those who see its system; files are never served from MEDIA_ROOT directly."""
+    dossier = get_object_or_404(
+        DossierFile.objects.filter(system__in=InformationSystem.objects.visible_to(request.user)), pk=pk)
+    try:
+        handle = dossier.file.open("rb")
+    except FileNotFoundError:
+        raise Http404
+    response = FileResponse(handle, as_attachment=True, filename=dossier.original_name,
+                            content_type="application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- ISACs -------------------------------------------------------------------------------
+
+
+@login_required
+def isac_list(request):
+    queryset = Isac.objects.visible_to(request.user).select_related("sector", "operator")
+    return _filtered_list(request, IsacFilter, queryset, "", "registry/isac_list.html", {
+        "can_add": _can_anywhere(request.user, Action.MANAGE_MEMBERS),
+    })
+
+
+@login_required
+def isac_detail(request, pk):
+    isac = get_object_or_404(Isac.objects.visible_to(request.user).select_related("sector", "operator"), pk=pk)
+    return render(request, "registry/isac_detail.html", {
+        "isac": isac, "members": isac.members.order_by("code"),
+        "can_change": user_can(request.user, Action.MANAGE_MEMBERS, isac.operator),
+    })
+
+
+def _isac_form(request, isac):
+    form = IsacForm(request.POST or None, instance=isac, user=request.user)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data, members = form.service_data()
+            try:
+                saved = services.do_save_isac(isac, data, acting_user=request.user, members=members)
+            except (Refused, ValidationError) as exc:
+                _add_service_error(form, exc)
+                status = _status_of(exc)
+            else:
+                messages.success(request, _("ISAC saved."))
+                return redirect("registry:isac_detail", pk=saved.pk)
+        else:
+            status = 400
+    return render(request, "registry/isac_form.html", {"form": form, "isac": isac}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def isac_create(request):
+    if not _can_anywhere(request.user, Action.MANAGE_MEMBERS):
+        raise PermissionDenied
+    return _isac_form(request, None)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def isac_edit(request, pk):
+    isac = get_object_or_404(Isac.objects.visible_to(request.user), pk=pk)
+    if not user_can(request.user, Action.MANAGE_MEMBERS, isac.operator):
+        raise PermissionDenied
+    return _isac_form(request, isac)
+
+
+# --- imports ---------------------------------------------------------------------------------
+
+
+def _import_template(kind: str) -> HttpResponse:
+    from khien.registry.imports import COLUMNS
+
+    if kind not in COLUMNS:
+        return HttpResponse(_("Unknown template."), status=400, content_type="text/plain; charset=utf-8")
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(COLUMNS[kind])
+    # A byte-order mark so that spreadsheet programs open the Vietnamese text as UTF-8.
+    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="khien-{kind}-template.csv"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_page(request):
+    if not _can_anywhere(request.user, Action.IMPORT):
+        raise PermissionDenied
+    if request.method == "GET" and request.GET.get("template"):
+        return _import_template(request.GET["template"])
+    form = ImportForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            from khien.registry.imports import start_import
+
+            try:
+                job = start_import(form.cleaned_data["kind"], form.cleaned_data["file"], acting_user=request.user)
+            except (Refused, ValidationError) as exc:
+                _add_service_error(form, exc)
+                status = _status_of(exc)
+            else:
+                return redirect("registry:import_job", pk=job.pk)
+        else:
+            status = 400
+    jobs = ImportJob.objects.filter(created_by=request.user)[:10]
+    return render(request, "registry/import.html", {
+        "form": form, "jobs": jobs, "kinds": ImportKind.choices,
+    }, status=status)
+
+
+def _visible_job(request, pk) -> ImportJob:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if job.created_by_id != request.user.pk and not is_national_coordinator(request.user):
+        raise Http404
+    return job
+
+
+@login_required
+def import_job(request, pk):
+    job = _visible_job(request, pk)
+    return render(request, "registry/import_job.html", {"job": job})
+
+
+@login_required
+def import_progress(request, pk):
+    """HTMX partial polled every second until the job has finished."""
+    job = _visible_job(request, pk)
+    return render(request, "registry/_import_progress.html", {"job": job})
+

@@ -1,0 +1,301 @@
+"""Forms of the registry pages.
+
+ModelForms validate (field rules, uniqueness, the model's `clean`) but never
+save: the views hand `cleaned_data` to `services.py`, which checks rights,
+writes and audits. Choice lists are cut to what the user may act on.
+"""
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from khien.core.roles import Action, Role
+from khien.core.scoping import is_national_coordinator
+
+from . import levels
+from .models import ImportKind, InformationSystem, Isac, Organization
+from .services import ORG_FIELDS, SYSTEM_FIELDS
+from .validators import split_list
+
+LEVEL_CHOICES = [(n, _("Level %(n)s") % {"n": n}) for n in range(1, 6)]
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class OrganizationForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = [
+            "code", "name_vi", "name_en", "org_type", "parent", "province", "sectors", "address",
+            "hotline", "contact_email", "duty_officer", "duty_officer_phone",
+            "head_name", "head_title", "head_email", "head_phone", "is_active",
+        ]
+        widgets = {"sectors": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        coordinator = is_national_coordinator(user)
+        allowed = Organization.objects.restrict(user, Action.ADD)
+        instance = self.instance if self.instance.pk else None
+        if instance is not None:
+            # Neither itself nor one of its own units can become its parent.
+            allowed = allowed.exclude(path__startswith=instance.path)
+            parent_changeable = (
+                coordinator if instance.parent_id is None else allowed.filter(pk=instance.parent_id).exists()
+            )
+            if not parent_changeable:
+                del self.fields["parent"]
+        if "parent" in self.fields:
+            self.fields["parent"].queryset = allowed.order_by("code")
+            self.fields["parent"].required = not coordinator
+            if coordinator:
+                self.fields["parent"].empty_label = _("— none (top-level organization) —")
+
+    def service_data(self) -> tuple[dict, list]:
+        """(data for do_create/update_organization, sectors)."""
+        data = {name: self.cleaned_data[name] for name in ORG_FIELDS if name in self.fields}
+        return data, list(self.cleaned_data.get("sectors") or [])
+
+
+class MemberForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail of the user"))
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not is_national_coordinator(user):
+            self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.NATIONAL_COORDINATOR]
+
+    def clean_email(self):
+        from khien.core.models import User
+
+        email = self.cleaned_data["email"]
+        user = User.objects.filter(email__iexact=email, is_active=True).first()
+        if user is None:
+            raise ValidationError(_("No active account uses this e-mail. Ask the platform administrator to create it first."))
+        self.found_user = user
+        return email
+
+
+class ListField(forms.CharField):
+    """A textarea holding one value per line (or separated by ; or ,) → a list of strings."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return "\n".join(value)
+        return value
+
+    def to_python(self, value):
+        return split_list(super().to_python(value))
+
+
+class SystemForm(forms.ModelForm):
+    """Registration and edit of a system, with the level criteria as radio groups.
+
+    Each criteria question becomes a field `crit_<question id>`; their answers
+    are stored together in `criteria`. The proposed level defaults to the
+    suggested one when left empty.
+    """
+
+    ip_ranges = ListField(label=_("IP ranges"), help_text=_("One address or CIDR range per line, e.g. 203.0.113.0/24."))
+    domains = ListField(label=_("Domains"), help_text=_("One domain name per line, e.g. dichvucong.example.gov.vn."))
+    products = ListField(
+        label=_("Products (CPE 2.3)"),
+        help_text=_("One CPE name per line, e.g. cpe:2.3:a:apache:http_server:2.4.62:*:*:*:*:*:*:*"),
+    )
+    proposed_level = forms.TypedChoiceField(
+        label=_("Proposed level"), choices=[("", _("— the suggested level —"))] + LEVEL_CHOICES,
+        coerce=int, empty_value=None, required=False,
+        help_text=_("Leave empty to propose the level suggested by the criteria."),
+    )
+
+    LAYER_FIELDS = [
+        "layer1_status", "layer1_evidence", "layer2_status", "layer2_provider", "layer2_evidence",
+        "layer3_status", "layer3_assessed_on", "layer3_assessor", "layer3_evidence",
+        "layer4_status", "layer4_connected_on", "layer4_evidence",
+    ]
+
+    class Meta:
+        model = InformationSystem
+        fields = [
+            "code", "name", "owner", "operator", "purpose", "operational_status",
+            "important_to_national_security", "internet_facing", "ip_ranges", "domains", "products",
+            "layer1_status", "layer1_evidence", "layer2_status", "layer2_provider", "layer2_evidence",
+            "layer3_status", "layer3_assessed_on", "layer3_assessor", "layer3_evidence",
+            "layer4_status", "layer4_connected_on", "layer4_evidence", "proposed_level",
+        ]
+        widgets = {
+            "purpose": forms.Textarea(attrs={"rows": 3}),
+            "layer1_evidence": forms.Textarea(attrs={"rows": 2}),
+            "layer2_evidence": forms.Textarea(attrs={"rows": 2}),
+            "layer3_evidence": forms.Textarea(attrs={"rows": 2}),
+            "layer4_evidence": forms.Textarea(attrs={"rows": 2}),
+            "layer3_assessed_on": DateInput(),
+            "layer4_connected_on": DateInput(),
+        }
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        instance = self.instance if self.instance.pk else None
+        owners = Organization.objects.restrict(user, Action.ADD)
+        operators = Organization.objects.visible_to(user)
+        if instance is not None:
+            operators = operators | Organization.objects.filter(pk=instance.operator_id)
+            if not owners.filter(pk=instance.owner_id).exists():
+                del self.fields["owner"]  # may edit the system but not move it to another owner
+        if "owner" in self.fields:
+            self.fields["owner"].queryset = owners.order_by("code")
+        self.fields["operator"].queryset = operators.distinct().order_by("code")
+        self.fields["operator"].help_text = _("Leave empty when the owner operates the system itself.")
+
+        self.framework = (instance.framework if instance and instance.framework else None) or levels.current_framework()
+        self.questions = levels.questions(self.framework) if self.framework else []
+        answers = (instance.criteria if instance else None) or {}
+        self.proposal_editable = instance is None or instance.level_status in ("draft", "returned")
+        for q in self.questions:
+            self.fields[f"crit_{q.id}"] = forms.ChoiceField(
+                label=q.text, choices=[(oid, label) for oid, label, _lvl in q.options],
+                widget=forms.RadioSelect, required=False, initial=answers.get(q.id),
+                disabled=not self.proposal_editable,
+            )
+        if not self.proposal_editable:
+            self.fields["proposed_level"].disabled = True
+
+    def criteria_fields(self):
+        return [self[f"crit_{q.id}"] for q in self.questions]
+
+    def _current_answers(self) -> dict:
+        if self.is_bound and self.proposal_editable:
+            return {q.id: self.data.get(f"crit_{q.id}") for q in self.questions}
+        return {q.id: self.fields[f"crit_{q.id}"].initial for q in self.questions}
+
+    @property
+    def answered_count(self) -> int:
+        return sum(1 for v in self._current_answers().values() if v)
+
+    @property
+    def initial_suggestion(self):
+        """The suggestion for the answers on the page, shown before any HTMX call."""
+        answers = self._current_answers()
+        if not self.questions or self.answered_count < len(self.questions):
+            return None
+        try:
+            return levels.suggest_level(self.framework, answers)
+        except levels.CriteriaError:
+            return None
+
+    def layer_fields(self):
+        return [self[name] for name in self.LAYER_FIELDS]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.proposal_editable:
+            return cleaned
+        answers = {q.id: cleaned.get(f"crit_{q.id}") for q in self.questions}
+        given = {k: v for k, v in answers.items() if v}
+        self.criteria = {}
+        self.suggestion = None
+        if given and len(given) < len(self.questions):
+            missing = [q for q in self.questions if not answers[q.id]]
+            for q in missing:
+                self.add_error(f"crit_{q.id}", _("Answer this question, or leave all criteria empty for now."))
+        elif given:
+            self.criteria = given
+            try:
+                self.suggestion = levels.suggest_level(self.framework, given)
+            except levels.CriteriaError as exc:
+                raise ValidationError(str(exc))
+        if cleaned.get("proposed_level") is None and self.suggestion is not None:
+            cleaned["proposed_level"] = self.suggestion.level
+        return cleaned
+
+    def _post_clean(self):
+        # The model's validation sees the proposed level and criteria the services will store.
+        if self.proposal_editable and hasattr(self, "criteria"):
+            self.instance.criteria = self.criteria
+        super()._post_clean()
+
+    def service_data(self) -> dict:
+        data = {name: self.cleaned_data[name] for name in SYSTEM_FIELDS if name in self.fields}
+        if self.proposal_editable:
+            data["criteria"] = self.criteria
+            data["proposed_level"] = self.cleaned_data.get("proposed_level")
+        return data
+
+
+class DossierUploadForm(forms.Form):
+    file = forms.FileField(label=_("Dossier file"), help_text=_("The signed proposal, the system description, the plan…"))
+
+
+class StepForm(forms.Form):
+    """The inputs of one workflow step; what each step requires is checked by the service too."""
+
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    decision_number = forms.CharField(label=_("Decision number"), required=False, max_length=60)
+    decision_date = forms.DateField(label=_("Decision date"), required=False, widget=DateInput())
+
+    REQUIRED = {
+        "appraise": {"note": _("Write the appraisal opinion.")},
+        "return": {"note": _("Give the reason for returning the proposal.")},
+        "approve": {"decision_number": _("Give the decision number."), "decision_date": _("Give the decision date.")},
+    }
+
+    def __init__(self, *args, step, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.step = step
+        if step == "appraise":
+            self.fields["note"].label = _("Appraisal opinion")
+        elif step == "return":
+            self.fields["note"].label = _("Reason for returning")
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, message in self.REQUIRED.get(self.step, {}).items():
+            value = cleaned.get(name)
+            if name not in self.errors and (value is None or (isinstance(value, str) and not value.strip())):
+                self.add_error(name, message)
+        return cleaned
+
+
+class IsacForm(forms.ModelForm):
+    class Meta:
+        model = Isac
+        fields = ["code", "name_vi", "name_en", "sector", "operator", "description", "members"]
+        widgets = {"members": forms.SelectMultiple(attrs={"size": 12})}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["operator"].queryset = Organization.objects.restrict(user, Action.MANAGE_MEMBERS).order_by("code")
+        # Members come from any sector or province: an ISAC is a community across the tree.
+        self.fields["members"].queryset = Organization.objects.filter(is_active=True).order_by("code")
+        self.fields["members"].required = False
+
+    def service_data(self) -> tuple[dict, list]:
+        data = {name: self.cleaned_data[name] for name in ["code", "name_vi", "name_en", "sector", "operator", "description"]}
+        return data, list(self.cleaned_data.get("members") or [])
+
+
+class ImportForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What the file contains"), choices=ImportKind.choices, widget=forms.RadioSelect,
+                             initial=ImportKind.ORGANIZATIONS)
+    file = forms.FileField(label=_("CSV or XLSX file"), help_text=_("The first row holds the column names of the template."))
+
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        if not f.name.lower().endswith((".csv", ".xlsx")):
+            raise ValidationError(_("Upload a .csv or .xlsx file."))
+        return f

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Fetch the front-end assets Khiên serves itself (air-gapped networks: no CDN).
+
+Today: Apache ECharts, for the dashboard charts. `npm pack` downloads the
+published tarball from whatever npm registry the machine is configured with
+(a local mirror on a closed network), the tarball's SHA-512 is checked
+against the pinned integrity, and only `dist/echarts.min.js` is kept under
+khien/static/vendor/ (not committed).
+
+- Does nothing when the file is already there.
+- Without npm it prints a warning and exits 0: the pages still work, every
+  chart also shows its numbers in a table.
+- A tarball whose checksum differs is rejected (exit 1) and nothing is written.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENDOR = ROOT / "khien" / "static" / "vendor"
+
+ASSETS = [
+    {
+        "package": "echarts",
+        "version": "6.1.0",
+        "integrity": "sha512-q0yaFPggC9FUdsWH4blavRWFmxdrIodbkoKNAjJudAI6CA9gNPxHtV2RcZNEepZVlk4yvBYkOkbk6HIVpIyHZA==",
+        "member": "package/dist/echarts.min.js",
+        "target": VENDOR / "echarts" / "echarts.min.js",
+    },
+]
+
+
+def integrity_of(path: Path, algorithm: str = "sha512") -> str:
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{algorithm}-{base64.b64encode(digest.digest()).decode()}"
+
+
+def fetch(asset: dict, npm: str) -> bool:
+    target: Path = asset["target"]
+    spec = f"{asset['package']}@{asset['version']}"
+    with tempfile.TemporaryDirectory(prefix="khien-assets-") as tmp:
+        result = subprocess.run(
+            [npm, "pack", spec, "--silent", "--pack-destination", tmp],
+            cwd=tmp, capture_output=True, text=True, timeout=600,
+        )
+        tarballs = list(Path(tmp).glob("*.tgz"))
+        if result.returncode != 0 or len(tarballs) != 1:
+            print(f"warning: npm pack {spec} failed ({result.stderr.strip()[:500]}); "
+                  "the dashboard will show tables instead of charts.", file=sys.stderr)
+            return False
+        tarball = tarballs[0]
+        algorithm = asset["integrity"].split("-", 1)[0]
+        actual = integrity_of(tarball, algorithm)
+        if actual != asset["integrity"]:
+            print(f"error: {spec}: integrity {actual} does not match the pinned {asset['integrity']}; "
+                  "nothing written.", file=sys.stderr)
+            sys.exit(1)
+        with tarfile.open(tarball, "r:gz") as archive:
+            try:
+                member = archive.getmember(asset["member"])
+            except KeyError:
+                print(f"error: {spec} has no {asset['member']}", file=sys.stderr)
+                sys.exit(1)
+            source = archive.extractfile(member)
+            if source is None:
+                print(f"error: {spec}: {asset['member']} is not a file", file=sys.stderr)
+                sys.exit(1)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(target.suffix + ".part")
+            with source, partial.open("wb") as out:
+                shutil.copyfileobj(source, out)
+            partial.replace(target)
+    print(f"{spec}: {target.relative_to(ROOT)} ({actual})")
+    return True
+
+
+def main() -> int:
+    missing = [a for a in ASSETS if not a["target"].exists()]
+    if not missing:
+        return 0
+    npm = shutil.which("npm")
+    if npm is None:
+        print("warning: npm is not installed; the chart library was not fetched. "
+              "The dashboard shows its figures as tables. Install npm and run `make assets` for charts.",
+              file=sys.stderr)
+        return 0
+    for asset in missing:
+        fetch(asset, npm)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
