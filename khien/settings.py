@@ -236,6 +236,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets shared by several fields get one name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "LayerStateEnum": "khien.registry.models.LayerState",
+        "LevelStatusEnum": "khien.registry.models.LevelStatus",
+        "ImportKindEnum": "khien.registry.models.ImportKind",
+        "ProvinceKindEnum": [("city", "city"), ("province", "province")],
+    },
 }
 
 # --- E-mail (notifications); console in the embedded default ----------------------------

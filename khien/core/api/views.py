@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,6 +10,12 @@ from ..scoping import is_national_coordinator, memberships_of
 class MeView(APIView):
     """Who the token belongs to, and the user's roles."""
 
+    @extend_schema(responses=inline_serializer("Me", {
+        "id": serializers.CharField(), "email": serializers.EmailField(), "full_name": serializers.CharField(),
+        "national_coordinator": serializers.BooleanField(),
+        "memberships": serializers.ListField(child=inline_serializer("MeMembership", {
+            "organization": serializers.CharField(), "role": serializers.CharField()})),
+    }))
     def get(self, request):
         user = request.user
         return Response({

@@ -1,0 +1,205 @@
+"""Serializers of the registry API.
+
+Serializers only translate between JSON and the service's data dicts: they never
+save. Related organizations are named by their code; on writes the code is
+looked up among the organizations the caller may see, and the service then
+checks the right to add or change there.
+"""
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from khien.core.models import User
+from khien.core.roles import Role
+
+from ..models import (
+    GAP_LABELS,
+    DossierFile,
+    ImportJob,
+    ImportKind,
+    InformationSystem,
+    Isac,
+    LevelEvent,
+    LevelFramework,
+    Membership,
+    Organization,
+    Province,
+    Sector,
+)
+
+
+class VisibleOrganizationField(serializers.SlugRelatedField):
+    """An organization named by its code, looked up among those the caller may see."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "code")
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", Organization.objects.all())
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is None:
+            return Organization.objects.none()
+        return Organization.objects.visible_to(user)
+
+
+class CodeField(serializers.SlugRelatedField):
+    def __init__(self, model, **kwargs):
+        kwargs.setdefault("slug_field", "code")
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", model.objects.all())
+        super().__init__(**kwargs)
+
+
+# --- Reference data -----------------------------------------------------------------
+
+
+class SectorSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Sector
+        fields = ["code", "name", "name_vi", "name_en", "description", "sort_order"]
+
+
+class ProvinceSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Province
+        fields = ["code", "name", "name_vi", "name_en", "kind", "region"]
+
+
+class LevelFrameworkSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LevelFramework
+        fields = ["version", "title", "effective_from", "is_current", "data", "source_sha256", "loaded_at"]
+
+
+# --- Organizations ------------------------------------------------------------------
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True)
+    parent = VisibleOrganizationField(required=False, allow_null=True)
+    province = CodeField(Province, required=False, allow_null=True)
+    sectors = CodeField(Sector, many=True, required=False)
+    depth = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Organization
+        fields = [
+            "id", "code", "name", "name_vi", "name_en", "org_type", "parent", "province", "sectors", "depth",
+            "address", "hotline", "contact_email", "duty_officer", "duty_officer_phone",
+            "head_name", "head_title", "head_email", "head_phone", "is_active", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+# --- Information systems ------------------------------------------------------------
+
+
+class InformationSystemSerializer(serializers.ModelSerializer):
+    owner = VisibleOrganizationField()
+    operator = VisibleOrganizationField(required=False, allow_null=True)
+    framework = serializers.SlugRelatedField(slug_field="version", read_only=True)
+    criteria = serializers.DictField(child=serializers.CharField(), required=False)
+    gaps = serializers.SerializerMethodField()
+    connected_to_national_monitoring = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = InformationSystem
+        fields = [
+            "id", "code", "name", "owner", "operator", "purpose",
+            "framework", "criteria", "suggested_level", "suggestion_reason", "proposed_level", "approved_level",
+            "level_status", "appraisal_opinion", "decision_number", "decision_date",
+            "operational_status", "important_to_national_security", "internet_facing",
+            "ip_ranges", "domains", "products",
+            "layer1_status", "layer1_evidence", "layer2_status", "layer2_provider", "layer2_evidence",
+            "layer3_status", "layer3_assessed_on", "layer3_assessor", "layer3_evidence",
+            "layer4_status", "layer4_connected_on", "layer4_evidence",
+            "gaps", "connected_to_national_monitoring", "created_at", "updated_at",
+        ]
+        read_only_fields = [
+            "id", "suggested_level", "suggestion_reason", "approved_level", "level_status", "appraisal_opinion",
+            "decision_number", "decision_date", "created_at", "updated_at",
+        ]
+        extra_kwargs = {
+            "ip_ranges": {"help_text": _("List of IP addresses or CIDR ranges.")},
+            "domains": {"help_text": _("List of domain names.")},
+            "products": {"help_text": _("List of CPE 2.3 names.")},
+        }
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=list(GAP_LABELS))))
+    def get_gaps(self, obj) -> list[str]:
+        return obj.four_layer_gaps()
+
+
+class LevelStepSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    decision_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=60)
+    decision_date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class LevelEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LevelEvent
+        fields = ["action", "from_status", "to_status", "level", "actor_email", "at", "note",
+                  "decision_number", "decision_date"]
+
+
+class DossierFileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DossierFile
+        fields = ["id", "original_name", "size", "sha256", "content_type", "uploaded_at"]
+
+
+class DossierUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
+# --- ISACs and memberships ----------------------------------------------------------
+
+
+class IsacSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True)
+    sector = CodeField(Sector, required=False, allow_null=True)
+    operator = VisibleOrganizationField()
+    members = VisibleOrganizationField(many=True, required=False)
+
+    class Meta:
+        model = Isac
+        fields = ["id", "code", "name", "name_vi", "name_en", "sector", "operator", "members", "description", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    organization = VisibleOrganizationField()
+    user = serializers.SlugRelatedField(slug_field="email", queryset=User.objects.filter(is_active=True))
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "organization", "user", "role", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+# --- Imports ------------------------------------------------------------------------
+
+
+class ImportStartSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ImportKind.choices)
+    file = serializers.FileField()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+    finished = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "kind", "original_name", "status", "total_rows", "processed_rows", "percent", "finished",
+                  "created_count", "updated_count", "errors", "created_at", "finished_at"]
+        read_only_fields = fields

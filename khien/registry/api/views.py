@@ -1,0 +1,374 @@
+"""Registry API: thin views over `khien.registry.services`.
+
+Reads start from `Model.objects.restrict(user, action)` (another organization's
+object is a 404); writes go through the services, which check the right again,
+validate, write and audit. The project's exception handler turns the services'
+`Refused`/`Forbidden` and Django `ValidationError` into 4xx answers.
+"""
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from khien.core.errors import Forbidden, Refused
+from khien.core.roles import Action
+from khien.core.scoping import scope_for, user_can
+
+from .. import imports, services
+from ..filters import InformationSystemFilter, IsacFilter, OrganizationFilter
+from ..models import (
+    ImportJob,
+    InformationSystem,
+    Isac,
+    LevelFramework,
+    Membership,
+    Organization,
+    Province,
+    Sector,
+)
+from . import serializers as s
+
+STEPS = list(services.TRANSITIONS)
+
+
+class LimitedJSONParser(parsers.JSONParser):
+    """JSON bodies larger than DATA_UPLOAD_MAX_MEMORY_SIZE are refused before parsing (413)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        from django.conf import settings
+
+        request = (parser_context or {}).get("request")
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if request is not None and limit is not None:
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit:
+                raise Refused(_("The request body is too large."), code="too_large", status=413)
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(_("The JSON body is nested too deeply."))
+
+
+JSON_PARSERS = [LimitedJSONParser, parsers.FormParser, parsers.MultiPartParser]
+
+FORMAT_PARAM = OpenApiParameter(
+    "file_format", str, OpenApiParameter.QUERY, enum=["csv", "xlsx"], default="csv",
+    description="File format of the export.",
+)
+EXPORT_RESPONSES = {
+    (200, "text/csv"): OpenApiTypes.BINARY,
+    (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+}
+
+
+class ScopedViewSet(viewsets.GenericViewSet):
+    """Reads restricted to what the user may see; writes checked against the object's organization.
+
+    `org_of(obj)` names the organization whose right decides; `change_action` and
+    `delete_action` are the rights needed to change or delete (the service checks again).
+    """
+
+    model = None
+    change_action = Action.CHANGE
+    delete_action = Action.DELETE
+    create_action = Action.ADD
+    parser_classes = JSON_PARSERS
+
+    def base_queryset(self):
+        return self.model.objects.restrict(self.request.user, Action.VIEW)
+
+    def get_queryset(self):
+        return self.base_queryset()
+
+    def org_of(self, obj):
+        raise NotImplementedError
+
+    def get_object(self):
+        obj = super().get_object()  # 404 when not visible
+        if self.request.method not in SAFE_METHODS and self.action in {"update", "partial_update", "destroy"}:
+            needed = self.delete_action if self.request.method == "DELETE" else self.change_action
+            if not user_can(self.request.user, needed, self.org_of(obj)):
+                raise Forbidden(_("You do not have the right to do this for that organization."))
+        return obj
+
+    def create(self, request, *args, **kwargs):
+        scope = scope_for(request.user, self.create_action)
+        if not scope.everything and not scope.paths:
+            raise Forbidden(_("You do not have the right to do this for that organization."))
+        return super().create(request, *args, **kwargs)
+
+    def export_response(self, kind):
+        fmt = self.request.query_params.get("file_format", "csv")
+        queryset = self.filter_queryset(self.get_queryset())
+        content, content_type, filename = imports.export_file(kind, queryset, fmt)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+# --- Organizations ------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the organizations you may see"),
+    destroy=extend_schema(summary="Delete an organization without units or systems"),
+)
+class OrganizationViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                          mixins.UpdateModelMixin, mixins.DestroyModelMixin):
+    model = Organization
+    serializer_class = s.OrganizationSerializer
+    filterset_class = OrganizationFilter
+    ordering_fields = ["code", "name_vi", "org_type", "created_at", "updated_at"]
+    ordering = ["code"]
+
+    def base_queryset(self):
+        return (Organization.objects.restrict(self.request.user, Action.VIEW)
+                .select_related("parent", "province").prefetch_related("sectors"))
+
+    def org_of(self, obj):
+        return obj
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        sectors = data.pop("sectors", None)
+        serializer.instance = services.do_create_organization(data, acting_user=self.request.user, sectors=sectors)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        sectors = data.pop("sectors", None)
+        serializer.instance = services.do_update_organization(
+            serializer.instance, data, acting_user=self.request.user, sectors=sectors)
+
+    def perform_destroy(self, instance):
+        services.do_delete_organization(instance, acting_user=self.request.user)
+
+    @extend_schema(summary="Export the (filtered) organizations as CSV or XLSX", parameters=[FORMAT_PARAM],
+                   responses=EXPORT_RESPONSES)
+    @action(detail=False, methods=["get"], filterset_class=OrganizationFilter, pagination_class=None)
+    def export(self, request):
+        return self.export_response("organizations")
+
+
+# --- Information systems ------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the information systems you may see"),
+)
+class InformationSystemViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                               mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin):
+    model = InformationSystem
+    serializer_class = s.InformationSystemSerializer
+    filterset_class = InformationSystemFilter
+    ordering_fields = ["code", "name", "approved_level", "proposed_level", "level_status", "operational_status",
+                       "created_at", "updated_at"]
+    ordering = ["code"]
+
+    def base_queryset(self):
+        return (InformationSystem.objects.restrict(self.request.user, Action.VIEW)
+                .select_related("owner", "operator", "framework"))
+
+    def org_of(self, obj):
+        return obj.owner
+
+    def perform_create(self, serializer):
+        serializer.instance = services.do_create_system(dict(serializer.validated_data), acting_user=self.request.user)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.do_update_system(
+            serializer.instance, dict(serializer.validated_data), acting_user=self.request.user)
+
+    def perform_destroy(self, instance):
+        services.do_delete_system(instance, acting_user=self.request.user)
+
+    @extend_schema(
+        summary="Take a step of the security-level approval workflow",
+        request=s.LevelStepSerializer,
+        responses={200: s.InformationSystemSerializer, 403: OpenApiResponse(description="Not your step"),
+                   409: OpenApiResponse(description="Not possible in the current state")},
+        parameters=[OpenApiParameter("step", str, OpenApiParameter.PATH, enum=STEPS)],
+    )
+    @action(detail=True, methods=["post"], url_path=r"level/(?P<step>%s)" % "|".join(STEPS),
+            serializer_class=s.LevelStepSerializer)
+    def level(self, request, pk=None, step=None):
+        system = self.get_object()
+        params = s.LevelStepSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        system = services.do_level_step(system, step, acting_user=request.user, **params.validated_data)
+        system = self.base_queryset().get(pk=system.pk)
+        return Response(s.InformationSystemSerializer(system, context=self.get_serializer_context()).data)
+
+    @extend_schema(summary="The approval history of the system's level", responses=s.LevelEventSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    def events(self, request, pk=None):
+        system = self.get_object()
+        return Response(s.LevelEventSerializer(system.level_events.all(), many=True).data)
+
+    @extend_schema(methods=["GET"], summary="The files of the level dossier", request=None,
+                   responses=s.DossierFileSerializer(many=True))
+    @extend_schema(methods=["POST"], summary="Attach a file to the level dossier (multipart, field `file`)",
+                   request={"multipart/form-data": s.DossierUploadSerializer},
+                   responses={201: s.DossierFileSerializer})
+    @action(detail=True, methods=["get", "post"], parser_classes=[parsers.MultiPartParser, parsers.FormParser],
+            serializer_class=s.DossierUploadSerializer, pagination_class=None, filterset_class=None)
+    def dossier(self, request, pk=None):
+        system = self.get_object()
+        if request.method == "GET":
+            return Response(s.DossierFileSerializer(system.dossier_files.all(), many=True).data)
+        upload = s.DossierUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        dossier = services.do_add_dossier_file(system, upload.validated_data["file"], acting_user=request.user)
+        return Response(s.DossierFileSerializer(dossier).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Export the (filtered) systems as CSV or XLSX", parameters=[FORMAT_PARAM],
+                   responses=EXPORT_RESPONSES)
+    @action(detail=False, methods=["get"], filterset_class=InformationSystemFilter, pagination_class=None)
+    def export(self, request):
+        return self.export_response("systems")
+
+
+# --- ISACs, memberships -------------------------------------------------------------
+
+
+class IsacViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                  mixins.UpdateModelMixin):
+    model = Isac
+    serializer_class = s.IsacSerializer
+    filterset_class = IsacFilter
+    ordering_fields = ["code", "name_vi", "created_at"]
+    ordering = ["code"]
+    change_action = Action.MANAGE_MEMBERS
+    create_action = Action.MANAGE_MEMBERS
+
+    def base_queryset(self):
+        return (Isac.objects.restrict(self.request.user, Action.VIEW)
+                .select_related("sector", "operator").prefetch_related("members"))
+
+    def org_of(self, obj):
+        return obj.operator
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        members = data.pop("members", None)
+        serializer.instance = services.do_save_isac(None, data, acting_user=self.request.user, members=members)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        members = data.pop("members", None)
+        serializer.instance = services.do_save_isac(serializer.instance, data, acting_user=self.request.user,
+                                                    members=members)
+
+
+class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                        mixins.UpdateModelMixin, mixins.DestroyModelMixin):
+    """Who holds which role in the organizations you manage (needs the right to manage members)."""
+
+    model = Membership
+    serializer_class = s.MembershipSerializer
+    filterset_fields = {"organization__code": ["exact"], "role": ["exact"], "user__email": ["exact"]}
+    ordering_fields = ["created_at", "role"]
+    ordering = ["organization__code", "user__email"]
+    change_action = Action.MANAGE_MEMBERS
+    delete_action = Action.MANAGE_MEMBERS
+    create_action = Action.MANAGE_MEMBERS
+
+    def base_queryset(self):
+        return (Membership.objects.restrict(self.request.user, Action.MANAGE_MEMBERS)
+                .select_related("organization", "user"))
+
+    def org_of(self, obj):
+        return obj.organization
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        if Membership.objects.filter(user=data["user"], organization=data["organization"]).exists():
+            raise Refused(_("This user already has a role in that organization; change that membership instead."),
+                          code="exists", status=409)
+        serializer.instance = services.do_set_membership(
+            data["organization"], data["user"], data["role"], acting_user=self.request.user)
+
+    def perform_update(self, serializer):
+        membership = serializer.instance
+        data = serializer.validated_data
+        if data.get("organization", membership.organization) != membership.organization or \
+                data.get("user", membership.user) != membership.user:
+            raise Refused(_("Only the role of a membership can be changed."))
+        serializer.instance = services.do_set_membership(
+            membership.organization, membership.user, data.get("role", membership.role), acting_user=self.request.user)
+
+    def perform_destroy(self, instance):
+        services.do_remove_membership(instance, acting_user=self.request.user)
+
+
+# --- Reference data -----------------------------------------------------------------
+
+
+class SectorViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Sector.objects.all()
+    serializer_class = s.SectorSerializer
+    lookup_field = "code"
+    filterset_fields = ["code"]
+    ordering_fields = ["sort_order", "code"]
+
+
+class ProvinceViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Province.objects.all()
+    serializer_class = s.ProvinceSerializer
+    lookup_field = "code"
+    filterset_fields = ["code", "kind", "region"]
+    ordering_fields = ["name_vi", "code"]
+
+
+class LevelFrameworkViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = LevelFramework.objects.all()
+    serializer_class = s.LevelFrameworkSerializer
+    lookup_field = "version"
+    lookup_value_regex = r"[A-Za-z0-9._-]+"
+    filterset_fields = ["is_current"]
+    ordering_fields = ["effective_from", "version"]
+
+
+# --- Imports and the dashboard ------------------------------------------------------
+
+
+class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                       viewsets.GenericViewSet):
+    """Bulk imports from CSV/XLSX: start one (multipart `kind`, `file`), then poll it for progress and the row report."""
+
+    serializer_class = s.ImportJobSerializer
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser]
+    filterset_fields = ["kind", "status"]
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        # An import job belongs to the person who started it.
+        return ImportJob.objects.filter(created_by=self.request.user.pk)
+
+    @extend_schema(request={"multipart/form-data": s.ImportStartSerializer}, responses={202: s.ImportJobSerializer})
+    def create(self, request, *args, **kwargs):
+        params = s.ImportStartSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        job = imports.start_import(params.validated_data["kind"], params.validated_data["file"],
+                                   acting_user=request.user)
+        job.refresh_from_db()
+        return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class StatsView(APIView):
+    """The dashboard figures, counted on what the caller may see."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        from ..stats import dashboard
+
+        return Response(dashboard(request.user))

@@ -1,0 +1,801 @@
+"""Bulk import and export of organizations and information systems (CSV and XLSX).
+
+A file is imported all-or-nothing: every row goes through the same service
+(`services.do_create_*` / `do_update_*`, so rights, validation and the audit
+log are those of the UI and the API), inside one transaction; if any row is
+refused, the transaction is rolled back and the job carries the full report of
+bad rows (spreadsheet row numbers: the header is row 1).
+
+Two phases, so that the page can show progress:
+
+1. *validating* — outside any transaction: every cell is parsed (booleans,
+   dates, choices, lists, codes of sectors and provinces, criteria answers).
+   Progress is committed every `PROGRESS_EVERY` rows, visible on every database.
+2. *writing* — one transaction: every row goes through its service, each in a
+   savepoint so that one refused row does not hide the next ones. On
+   PostgreSQL the progress of this phase is written through a second
+   connection (the import's own writes are invisible until commit); on SQLite
+   a second writer would wait for the import's lock, so the page sees the
+   phase start and its end.
+
+An exported file has the same columns and imports back unchanged.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import re
+import threading
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.files import File
+from django.db import connection, connections, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from khien.core import audit
+from khien.core.audit import Act
+from khien.core.errors import Forbidden, Refused
+from khien.core.roles import Action
+from khien.core.scoping import scope_for
+
+from . import levels, services
+from .models import (
+    ImportJob,
+    ImportKind,
+    ImportStatus,
+    InformationSystem,
+    LayerState,
+    OperationalStatus,
+    Organization,
+    OrgType,
+    Province,
+    Sector,
+)
+from .validators import normalize_domains, normalize_ip_ranges
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 50
+ROW = "_row"  # key of the spreadsheet row number in the dicts `read_rows` returns
+CRITERIA_PREFIX = "criteria_"
+
+ORGANIZATION_COLUMNS = [
+    "code", "name_vi", "name_en", "org_type", "parent_code", "province_code", "sectors", "address", "hotline",
+    "contact_email", "duty_officer", "duty_officer_phone", "head_name", "head_title", "head_email", "head_phone",
+]
+SYSTEM_COLUMNS_BEFORE_CRITERIA = [
+    "code", "name", "owner_code", "operator_code", "purpose", "operational_status", "important_to_national_security",
+    "internet_facing", "ip_ranges", "domains", "products", "proposed_level",
+]
+SYSTEM_COLUMNS_AFTER_CRITERIA = [
+    "layer1_status", "layer1_evidence", "layer2_status", "layer2_provider", "layer2_evidence",
+    "layer3_status", "layer3_assessed_on", "layer3_assessor", "layer3_evidence",
+    "layer4_status", "layer4_connected_on", "layer4_evidence",
+]
+REQUIRED_COLUMNS = {
+    ImportKind.ORGANIZATIONS: ["code", "name_vi", "org_type"],
+    ImportKind.SYSTEMS: ["code", "name", "owner_code"],
+}
+
+# Model field → column, to name the column of a model validation error.
+FIELD_TO_COLUMN = {
+    "parent": "parent_code", "province": "province_code", "owner": "owner_code", "operator": "operator_code",
+    NON_FIELD_ERRORS: "",
+}
+
+TRUE_WORDS = {"1", "true", "yes", "y", "x", "có", "co", "đúng"}
+FALSE_WORDS = {"", "0", "false", "no", "n", "không", "khong", "sai"}
+# A cell starting with one of these would be a formula in a spreadsheet: exported with a leading '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _valid_kind(kind: str) -> str:
+    if kind not in ImportKind.values:
+        raise Refused(_("Unknown kind of data “%(kind)s”: use organizations or systems.") % {"kind": kind})
+    return kind
+
+
+def criteria_question_ids() -> list[str]:
+    framework = levels.current_framework()
+    return [q["id"] for q in framework.data.get("questions", [])] if framework else []
+
+
+def columns(kind: str) -> list[str]:
+    """The columns of an import/export file of `kind`, in order."""
+    kind = _valid_kind(kind)
+    if kind == ImportKind.ORGANIZATIONS:
+        return list(ORGANIZATION_COLUMNS)
+    return (SYSTEM_COLUMNS_BEFORE_CRITERIA + [CRITERIA_PREFIX + q for q in criteria_question_ids()]
+            + SYSTEM_COLUMNS_AFTER_CRITERIA)
+
+
+class _Columns(Mapping):
+    """`COLUMNS[kind]`: computed when asked, since the systems' criteria columns follow the current framework."""
+
+    def __getitem__(self, kind):
+        if kind not in ImportKind.values:
+            raise KeyError(kind)
+        return columns(kind)
+
+    def __iter__(self):
+        return iter(ImportKind.values)
+
+    def __len__(self):
+        return len(ImportKind.values)
+
+
+COLUMNS = _Columns()
+
+
+# --- Reading files --------------------------------------------------------------------
+
+
+def _too_large():
+    return Refused(
+        _("The file is larger than the limit of %(mb)s MB.") % {"mb": settings.KHIEN_MAX_UPLOAD_BYTES // 2**20},
+        code="too_large", status=413,
+    )
+
+
+def _read_bytes(uploaded_file) -> bytes:
+    size = getattr(uploaded_file, "size", None)
+    limit = settings.KHIEN_MAX_UPLOAD_BYTES
+    if size is not None and size > limit:
+        raise _too_large()
+    if hasattr(uploaded_file, "seek"):
+        try:
+            uploaded_file.seek(0)
+        except (OSError, ValueError):
+            pass
+    data = uploaded_file.read(limit + 1)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if len(data) > limit:
+        raise _too_large()
+    return data
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    if text.startswith("'") and text[1:2] and text[1:].startswith(FORMULA_STARTS):
+        text = text[1:]  # undo the export's protection against formulas
+    return text
+
+
+def _xlsx_rows(data: bytes):
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, TypeError, OSError):
+        raise Refused(_("The file is not a readable XLSX workbook."), code="bad_file")
+    try:
+        if not workbook.worksheets:
+            raise Refused(_("The file is empty."), code="empty")
+        for row in workbook.worksheets[0].iter_rows(values_only=True):
+            yield [_cell_text(v) for v in row]
+    except Refused:
+        raise
+    except Exception:  # a damaged workbook can fail anywhere while being read
+        log.warning("unreadable XLSX sheet", exc_info=True)
+        raise Refused(_("The file is not a readable XLSX workbook."), code="bad_file")
+    finally:
+        workbook.close()
+
+
+def _csv_rows(data: bytes):
+    if b"\x00" in data[:65536]:
+        raise Refused(_("The file is neither a CSV file in UTF-8 nor an XLSX workbook."), code="bad_file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Refused(_("The file is neither a CSV file in UTF-8 nor an XLSX workbook."), code="bad_file")
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    try:
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            yield [_cell_text(v) for v in row]
+    except csv.Error as exc:
+        raise Refused(_("The CSV file cannot be read: %(error)s") % {"error": exc}, code="bad_file")
+
+
+def read_rows(uploaded_file, kind: str | None = None) -> list[dict]:
+    """The data rows of a CSV or XLSX file, as {column: text} dicts with the row number under `ROW`.
+
+    With `kind`, the header must name only known columns and all the required
+    ones. Raises `Refused` for anything that is not a usable file.
+    """
+    data = _read_bytes(uploaded_file)
+    if not data.strip():
+        raise Refused(_("The file is empty."), code="empty")
+    rows = _xlsx_rows(data) if data[:4] == b"PK\x03\x04" else _csv_rows(data)
+    header = None
+    out: list[dict] = []
+    max_rows = settings.KHIEN_IMPORT_MAX_ROWS
+    for number, cells in enumerate(rows, start=1):
+        if header is None:
+            if not any(cells):
+                continue
+            header = [c.strip().lower() for c in cells]
+            header_row = number
+            _check_header(header, kind)
+            continue
+        if not any(cells):
+            continue  # blank lines (trailing rows of a spreadsheet)
+        if len(out) >= max_rows:
+            raise Refused(_("The file has more than %(n)s rows; split it into smaller files.") % {"n": max_rows},
+                          code="too_many_rows")
+        row = {}
+        for i, value in enumerate(cells):
+            if i >= len(header) or not header[i]:
+                if value:
+                    raise Refused(_("Row %(row)s has a value in a column without a name.") % {"row": number},
+                                  code="bad_header")
+                continue
+            row[header[i]] = value
+        row[ROW] = number
+        out.append(row)
+    if header is None:
+        raise Refused(_("The file is empty."), code="empty")
+    if not out:
+        raise Refused(_("The file has a header (row %(row)s) but no data rows.") % {"row": header_row}, code="empty")
+    return out
+
+
+def _check_header(header: list[str], kind: str | None):
+    named = [h for h in header if h]
+    duplicates = sorted({h for h in named if named.count(h) > 1})
+    if duplicates:
+        raise Refused(_("Columns appear more than once: %(cols)s.") % {"cols": ", ".join(duplicates)}, code="bad_header")
+    if kind is None:
+        return
+    known = columns(kind)
+    unknown = [h for h in named if h not in known]
+    if unknown:
+        raise Refused(
+            _("Unknown columns: %(cols)s. The columns are: %(known)s.") % {"cols": ", ".join(unknown),
+                                                                            "known": ", ".join(known)},
+            code="bad_header",
+        )
+    missing = [c for c in REQUIRED_COLUMNS[kind] if c not in named]
+    if missing:
+        raise Refused(_("Required columns are missing: %(cols)s.") % {"cols": ", ".join(missing)}, code="bad_header")
+
+
+# --- Parsing cells -----------------------------------------------------------------------
+
+
+class CellError(Exception):
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def parse_bool(value: str, field: str) -> bool:
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise CellError(field, _("Write 1 or 0 (or true/false, có/không, x or nothing), not “%(v)s”.") % {"v": value})
+
+
+def parse_date(value: str, field: str) -> dt.date | None:
+    value = value.strip()
+    if not value:
+        return None
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    if re.match(r"^\d{4}-\d{2}-\d{2}T", value):  # a date-time cell from a spreadsheet
+        try:
+            return dt.datetime.fromisoformat(value).date()
+        except ValueError:
+            pass
+    raise CellError(field, _("Write the date as YYYY-MM-DD or DD/MM/YYYY, not “%(v)s”.") % {"v": value})
+
+
+def parse_choice(value: str, field: str, choices) -> str:
+    if value in choices.values:
+        return value
+    raise CellError(field, _("Unknown value “%(v)s”: use one of %(choices)s.") % {
+        "v": value, "choices": ", ".join(choices.values)})
+
+
+def parse_level(value: str, field: str) -> int | None:
+    if not value.strip():
+        return None
+    if value.strip() in {"1", "2", "3", "4", "5"}:
+        return int(value)
+    raise CellError(field, _("Write a level from 1 to 5, not “%(v)s”.") % {"v": value})
+
+
+def split_cell(value: str) -> list[str]:
+    """A list in one cell: values separated by ; or new lines (CPE names may contain commas)."""
+    return [part.strip() for part in re.split(r"[;\n]+", value or "") if part.strip()]
+
+
+class _Lookups:
+    """Codes of sectors and provinces, cached for the whole file."""
+
+    def __init__(self):
+        self.sectors = {s.code: s for s in Sector.objects.all()}
+        self.provinces = {p.code: p for p in Province.objects.all()}
+
+
+def _parse_organization(row: dict, lookups: _Lookups) -> tuple[dict, list[CellError]]:
+    """Cells → {"data": service fields, "refs": codes to resolve, "sectors": [...] or None}."""
+    errors: list[CellError] = []
+    data: dict = {}
+    for name in ("code", "name_vi", "name_en", "address", "hotline", "contact_email", "duty_officer",
+                 "duty_officer_phone", "head_name", "head_title", "head_email", "head_phone"):
+        if name in row:
+            data[name] = row[name]
+    parsed = {"data": data, "refs": {}, "sectors": None}
+    if "org_type" in row:
+        try:
+            data["org_type"] = parse_choice(row["org_type"], "org_type", OrgType) if row["org_type"] else ""
+        except CellError as exc:
+            errors.append(exc)
+    if "parent_code" in row:
+        parsed["refs"]["parent"] = row["parent_code"] or None
+    if "province_code" in row:
+        code = row["province_code"]
+        if not code:
+            data["province"] = None
+        elif code in lookups.provinces:
+            data["province"] = lookups.provinces[code]
+        else:
+            errors.append(CellError("province_code", _("Unknown province code “%(v)s”.") % {"v": code}))
+    if "sectors" in row:
+        codes = split_cell(row["sectors"])
+        unknown = [c for c in codes if c not in lookups.sectors]
+        if unknown:
+            errors.append(CellError("sectors", _("Unknown sector codes: %(v)s.") % {"v": ", ".join(unknown)}))
+        else:
+            parsed["sectors"] = [lookups.sectors[c] for c in dict.fromkeys(codes)]
+    return parsed, errors
+
+
+def _parse_system(row: dict, lookups: _Lookups, questions: dict[str, set[str]]) -> tuple[dict, list[CellError]]:
+    errors: list[CellError] = []
+    data: dict = {}
+    parsed = {"data": data, "refs": {}, "sectors": None}
+
+    def attempt(fn, *args):
+        try:
+            return fn(*args), True
+        except CellError as exc:
+            errors.append(exc)
+            return None, False
+
+    for name in ("code", "name", "purpose", "layer1_evidence", "layer2_provider", "layer2_evidence",
+                 "layer3_assessor", "layer3_evidence", "layer4_evidence"):
+        if name in row:
+            data[name] = row[name]
+    if "owner_code" in row:
+        parsed["refs"]["owner"] = row["owner_code"] or None
+    if "operator_code" in row:
+        parsed["refs"]["operator"] = row["operator_code"] or None
+    # An empty choice cell keeps the current value (the default for a new system).
+    for name, choices in (("operational_status", OperationalStatus), ("layer1_status", LayerState),
+                          ("layer2_status", LayerState), ("layer3_status", LayerState), ("layer4_status", LayerState)):
+        if row.get(name):
+            value, ok = attempt(parse_choice, row[name], name, choices)
+            if ok:
+                data[name] = value
+    for name in ("important_to_national_security", "internet_facing"):
+        if name in row:
+            value, ok = attempt(parse_bool, row[name], name)
+            if ok:
+                data[name] = value
+    for name in ("layer3_assessed_on", "layer4_connected_on"):
+        if name in row:
+            value, ok = attempt(parse_date, row[name], name)
+            if ok:
+                data[name] = value
+    for name, normalize in (("ip_ranges", normalize_ip_ranges), ("domains", normalize_domains), ("products", None)):
+        if name in row:
+            values = split_cell(row[name])
+            if normalize is not None:
+                try:
+                    values = normalize(values)
+                except ValueError:
+                    pass  # the model's validator names the bad value
+            data[name] = values
+    if "proposed_level" in row:
+        value, ok = attempt(parse_level, row["proposed_level"], "proposed_level")
+        if ok:
+            data["proposed_level"] = value
+    criteria_columns = [c for c in row if c.startswith(CRITERIA_PREFIX)]
+    if criteria_columns:
+        answers = {}
+        for column in criteria_columns:
+            qid, value = column[len(CRITERIA_PREFIX):], row[column]
+            if not value:
+                continue
+            if value not in questions.get(qid, set()):
+                errors.append(CellError(column, _("Unknown answer “%(v)s”: use one of %(choices)s.") % {
+                    "v": value, "choices": ", ".join(sorted(questions.get(qid, set())))}))
+            answers[qid] = value
+        data["criteria"] = answers
+    return parsed, errors
+
+
+# --- Running an import ---------------------------------------------------------------------
+
+
+class _ProgressWriter:
+    """Writes the job's progress so that other connections see it."""
+
+    def __init__(self, job: ImportJob, callback=None):
+        self.job = job
+        self.callback = callback
+        self.side = None
+
+    def set(self, done: int, *, in_transaction: bool, **extra):
+        if self.callback is not None:
+            self.callback(done, self.job.total_rows)
+        if not in_transaction:
+            ImportJob.objects.filter(pk=self.job.pk).update(processed_rows=done, **extra)
+            return
+        if connection.vendor != "postgresql":
+            return  # SQLite: a second writer would wait for the import's own lock
+        try:
+            if self.side is None:
+                self.side = connections.create_connection("default")
+            table = self.side.ops.quote_name(ImportJob._meta.db_table)
+            with self.side.cursor() as cur:
+                cur.execute(f"UPDATE {table} SET processed_rows = %s WHERE id = %s", [done, self.job.pk])
+        except Exception:  # progress is a courtesy: never fail the import for it
+            log.warning("could not write import progress", exc_info=True)
+
+    def close(self):
+        if self.side is not None:
+            self.side.close()
+            self.side = None
+
+
+def _error(row: int, field: str, message) -> dict:
+    return {"row": row, "field": field, "message": str(message)}
+
+
+def _validation_errors(row: int, exc: ValidationError) -> list[dict]:
+    if hasattr(exc, "error_dict"):
+        return [_error(row, FIELD_TO_COLUMN.get(field, field), message)
+                for field, messages in exc.message_dict.items() for message in messages]
+    return [_error(row, "", message) for message in exc.messages]
+
+
+class _Importer:
+    def __init__(self, kind: str, user):
+        self.kind = kind
+        self.user = user
+        self.import_scope = scope_for(user, Action.IMPORT)
+        self.orgs: dict[str, Organization] = {}  # codes resolved (or created) so far
+        self.bad_codes: dict[str, int] = {}  # code → row number of a rejected row defining it
+
+    def org(self, code: str, field: str) -> Organization:
+        if code in self.orgs:
+            return self.orgs[code]
+        org = Organization.objects.visible_to(self.user).filter(code=code).first()
+        if org is None:
+            if code in self.bad_codes:
+                raise CellError(field, _("Organization “%(v)s” is defined in row %(row)s, which has errors.") % {
+                    "v": code, "row": self.bad_codes[code]})
+            raise CellError(field, _("No organization with code “%(v)s” that you can see.") % {"v": code})
+        self.orgs[code] = org
+        return org
+
+    def require_import_right(self, org: Organization | None, field: str):
+        if org is None:
+            if not self.import_scope.everything:
+                raise CellError(field, _("Only the national coordinator can import top-level organizations."))
+            return
+        if not self.import_scope.covers_path(org.path):
+            raise CellError(field, _("You do not have the right to import data for organization “%(v)s”.") % {
+                "v": org.code})
+
+    def write(self, parsed: dict) -> str:
+        """Create or update one row through the services; 'created', 'updated' or 'unchanged'."""
+        data = dict(parsed["data"])
+        code = data.get("code", "")
+        if not code:
+            raise CellError("code", _("This column must not be empty."))
+        model = Organization if self.kind == ImportKind.ORGANIZATIONS else InformationSystem
+        existing = model.objects.filter(code=code).first()
+        owner_field = "parent" if self.kind == ImportKind.ORGANIZATIONS else "owner"
+        for name, ref in parsed["refs"].items():
+            data[name] = self.org(ref, FIELD_TO_COLUMN[name]) if ref else None
+        if existing is None:
+            target = data.get(owner_field)
+            if self.kind == ImportKind.SYSTEMS and target is None:
+                raise CellError("owner_code", _("This column must not be empty."))
+            self.require_import_right(target, FIELD_TO_COLUMN[owner_field])
+            try:
+                if self.kind == ImportKind.ORGANIZATIONS:
+                    obj = services.do_create_organization(data, acting_user=self.user, sectors=parsed["sectors"])
+                    self.orgs[obj.code] = obj
+                else:
+                    services.do_create_system(data, acting_user=self.user)
+            except Forbidden as exc:
+                raise CellError(FIELD_TO_COLUMN[owner_field], exc.message)
+            return "created"
+        scope_org = existing if self.kind == ImportKind.ORGANIZATIONS else existing.owner
+        if not model.objects.restrict(self.user, Action.CHANGE).filter(pk=existing.pk).exists():
+            raise CellError("code", _("“%(v)s” already exists and you may not change it.") % {"v": code})
+        self.require_import_right(scope_org, "code")
+        if owner_field in data and data[owner_field] != getattr(existing, owner_field):
+            self.require_import_right(data[owner_field], FIELD_TO_COLUMN[owner_field])
+        changed = {k for k, v in data.items() if getattr(existing, k) != v}
+        if parsed["sectors"] is not None and set(parsed["sectors"]) != set(existing.sectors.all()):
+            changed.add("sectors")
+        if not changed:
+            return "unchanged"
+        try:
+            if self.kind == ImportKind.ORGANIZATIONS:
+                obj = services.do_update_organization(existing, data, acting_user=self.user, sectors=parsed["sectors"])
+                self.orgs[obj.code] = obj
+            else:
+                services.do_update_system(existing, data, acting_user=self.user)
+        except Forbidden as exc:
+            raise CellError(FIELD_TO_COLUMN[owner_field] if owner_field in changed else "code", exc.message)
+        return "updated"
+
+
+def run_import(job: ImportJob, *, rows: list[dict] | None = None, progress=None) -> ImportJob:
+    """Validate then write every row of the job's file; all or nothing. Sets the job's final state."""
+    writer = _ProgressWriter(job, progress)
+    try:
+        _run(job, rows, writer)
+    except Exception:
+        log.exception("import %s failed", job.pk)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.FAILED, finished_at=timezone.now(),
+            errors=[_error(0, "", _("The import failed because of an internal error; nothing was changed. "
+                                    "The operators have the details in the log."))],
+        )
+    finally:
+        writer.close()
+    job.refresh_from_db()
+    return job
+
+
+class _Rejected(Exception):
+    pass
+
+
+def _run(job: ImportJob, rows, writer: _ProgressWriter):
+    kind, user = job.kind, job.created_by
+    if rows is None:
+        try:
+            with job.file.open("rb") as fh:
+                rows = read_rows(fh, kind)
+        except Refused as exc:
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportStatus.REJECTED, finished_at=timezone.now(), errors=[_error(1, "", exc.message)])
+            return
+    job.total_rows = len(rows)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.VALIDATING, total_rows=len(rows), processed_rows=0)
+
+    # Phase 1: parse every cell.
+    lookups = _Lookups()
+    questions = {}
+    framework = levels.current_framework()
+    if framework is not None:
+        questions = {q["id"]: {o["id"] for o in q["options"]} for q in framework.data.get("questions", [])}
+    errors: list[dict] = []
+    parsed_rows: list[tuple[int, dict | None]] = []
+    importer = _Importer(kind, user)
+    for i, row in enumerate(rows, start=1):
+        if kind == ImportKind.ORGANIZATIONS:
+            parsed, cell_errors = _parse_organization(row, lookups)
+        else:
+            parsed, cell_errors = _parse_system(row, lookups, questions)
+        if cell_errors:
+            errors.extend(_error(row[ROW], e.field, e.message) for e in cell_errors)
+            if row.get("code"):
+                importer.bad_codes.setdefault(row["code"], row[ROW])
+            parsed = None
+        parsed_rows.append((row[ROW], parsed))
+        if i % PROGRESS_EVERY == 0:
+            writer.set(i, in_transaction=False)
+    seen: dict[str, int] = {}
+    for row in rows:
+        code = row.get("code", "")
+        if code and code in seen:
+            errors.append(_error(row[ROW], "code", _("The code “%(v)s” already appears in row %(row)s.") % {
+                "v": code, "row": seen[code]}))
+        seen.setdefault(code, row[ROW])
+    writer.set(len(rows), in_transaction=False, status=ImportStatus.WRITING)
+    writer.set(0, in_transaction=False)
+
+    # Phase 2: every row through its service, in one transaction; rolled back if anything is refused.
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    try:
+        with transaction.atomic():
+            for i, (row_number, parsed) in enumerate(parsed_rows, start=1):
+                if parsed is not None:
+                    try:
+                        with transaction.atomic():
+                            counts[importer.write(parsed)] += 1
+                    except CellError as exc:
+                        errors.append(_error(row_number, exc.field, exc.message))
+                    except ValidationError as exc:
+                        errors.extend(_validation_errors(row_number, exc))
+                    except Refused as exc:
+                        errors.append(_error(row_number, "", exc.message))
+                    if errors and errors[-1]["row"] == row_number and parsed["data"].get("code"):
+                        importer.bad_codes.setdefault(parsed["data"]["code"], row_number)
+                if i % PROGRESS_EVERY == 0:
+                    writer.set(i, in_transaction=True)
+            if errors:
+                raise _Rejected
+    except _Rejected:
+        errors.sort(key=lambda e: e["row"])
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.REJECTED, errors=errors, finished_at=timezone.now(), processed_rows=len(rows))
+        return
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.DONE, processed_rows=len(rows), created_count=counts["created"],
+        updated_count=counts["updated"], errors=[], finished_at=timezone.now())
+    if writer.callback is not None:
+        writer.callback(len(rows), len(rows))
+
+
+def _check_may_import(kind: str, acting_user):
+    _valid_kind(kind)
+    scope = scope_for(acting_user, Action.IMPORT)
+    if not scope.everything and not scope.paths:
+        raise Forbidden(_("You do not have the right to import data."))
+
+
+@transaction.atomic
+def _create_job(kind: str, uploaded_file, name: str, acting_user) -> ImportJob:
+    job = ImportJob(kind=kind, original_name=Path(name or "import").name[:255], created_by=acting_user)
+    job.file.save(job.id.hex, uploaded_file, save=False)
+    job.save()
+    audit.record(Act.IMPORT, job, actor=acting_user)
+    return job
+
+
+def _run_in_thread(job_id):
+    try:
+        run_import(ImportJob.objects.select_related("created_by").get(pk=job_id))
+    except Exception:
+        log.exception("import %s could not run", job_id)
+    finally:
+        connection.close()
+
+
+def start_import(kind: str, uploaded_file, *, acting_user) -> ImportJob:
+    """Check the file and the right, store the file, and import it (in the background unless KHIEN_IMPORT_SYNC).
+
+    A file that cannot be read, or has the wrong columns, is refused here (nothing is stored).
+    """
+    _check_may_import(kind, acting_user)
+    rows = read_rows(uploaded_file, kind)
+    uploaded_file.seek(0)
+    job = _create_job(kind, uploaded_file, getattr(uploaded_file, "name", ""), acting_user)
+    if getattr(settings, "KHIEN_IMPORT_SYNC", False):
+        return run_import(job, rows=rows)
+    thread = threading.Thread(target=_run_in_thread, args=(job.pk,), name=f"import-{job.pk}", daemon=True)
+    transaction.on_commit(thread.start)
+    return job
+
+
+def import_file(kind: str, path_or_file, *, acting_user, progress=None) -> ImportJob:
+    """Import a file now (the CLI's way); `progress(done, total)` is called as rows are processed."""
+    _check_may_import(kind, acting_user)
+    if isinstance(path_or_file, (str, Path)):
+        path = Path(path_or_file)
+        if path.stat().st_size > settings.KHIEN_MAX_UPLOAD_BYTES:
+            raise _too_large()
+        with path.open("rb") as fh:
+            upload = File(fh, name=path.name)
+            rows = read_rows(upload, kind)
+            upload.seek(0)
+            job = _create_job(kind, upload, path.name, acting_user)
+    else:
+        rows = read_rows(path_or_file, kind)
+        path_or_file.seek(0)
+        job = _create_job(kind, path_or_file, getattr(path_or_file, "name", ""), acting_user)
+    return run_import(job, rows=rows, progress=progress)
+
+
+# --- Export ----------------------------------------------------------------------------------
+
+
+def _protect(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _organization_cells(org: Organization) -> dict:
+    return {
+        **{name: getattr(org, name) for name in ORGANIZATION_COLUMNS if hasattr(org, name) and name != "sectors"},
+        "parent_code": org.parent.code if org.parent_id else "",
+        "province_code": org.province.code if org.province_id else "",
+        "sectors": "; ".join(sorted(s.code for s in org.sectors.all())),
+    }
+
+
+def _system_cells(system: InformationSystem) -> dict:
+    cells = {name: getattr(system, name) for name in SYSTEM_COLUMNS_BEFORE_CRITERIA + SYSTEM_COLUMNS_AFTER_CRITERIA
+             if hasattr(system, name)}
+    cells.update({
+        "owner_code": system.owner.code,
+        "operator_code": system.operator.code if system.operator_id else "",
+        "important_to_national_security": "1" if system.important_to_national_security else "0",
+        "internet_facing": "1" if system.internet_facing else "0",
+        "ip_ranges": "; ".join(system.ip_ranges or []),
+        "domains": "; ".join(system.domains or []),
+        "products": "; ".join(system.products or []),
+        "proposed_level": system.proposed_level or "",
+    })
+    for qid, answer in (system.criteria or {}).items():
+        cells[CRITERIA_PREFIX + qid] = answer
+    return cells
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return _protect(str(value))
+
+
+def export_file(kind: str, queryset, fmt: str) -> tuple[bytes, str, str]:
+    """(content, content type, file name) of `queryset` as a file that imports back unchanged."""
+    kind = _valid_kind(kind)
+    if fmt not in {"csv", "xlsx"}:
+        raise Refused(_("Unknown file format “%(fmt)s”: use csv or xlsx.") % {"fmt": fmt})
+    header = columns(kind)
+    if kind == ImportKind.ORGANIZATIONS:
+        objects = queryset.select_related("parent", "province").prefetch_related("sectors").order_by("path")
+        cells_of = _organization_cells
+    else:
+        objects = queryset.select_related("owner", "operator").order_by("code")
+        cells_of = _system_cells
+    lines = ([_text(cells_of(obj).get(c, "")) for c in header] for obj in objects.iterator(chunk_size=1000))
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    filename = f"khien-{kind}-{stamp}.{fmt}"
+    if fmt == "csv":
+        out = io.StringIO(newline="")
+        w = csv.writer(out, lineterminator="\r\n")
+        w.writerow(header)
+        w.writerows(lines)
+        return ("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", filename
+    import openpyxl
+
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=kind)
+    sheet.append(header)
+    for line in lines:
+        sheet.append(line)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue(), XLSX_TYPE, filename
