@@ -20,8 +20,12 @@ def _isolated_media(tmp_path, settings):
 @pytest.fixture(autouse=True)
 def _content(request):
     """Sectors, provinces and the level framework, as `make run` loads them."""
-    if "db" not in request.fixturenames and "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if not marker and not {"db", "transactional_db", "live_server"} & names:
         return
+    transactional = {"transactional_db", "live_server"} & names or (marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
     from khien.registry import content
     from khien.registry.models import LevelFramework
 

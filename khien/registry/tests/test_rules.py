@@ -1,0 +1,88 @@
+"""Rules that live in one place: the 4-layer gap rule, the level suggestion, content loading."""
+import datetime as dt
+import itertools
+from pathlib import Path
+
+import pytest
+import yaml
+from django.utils import timezone
+
+from khien.registry import content, levels
+from khien.registry.models import InformationSystem, LayerState, LevelFramework, Province, Sector, four_layers_complete_q
+
+pytestmark = pytest.mark.django_db
+
+
+def test_gap_rule_and_query_agree(world, make_system):
+    """`four_layer_gaps()` (shown on pages) and `four_layers_complete_q()` (counted on dashboards) never disagree."""
+    today = timezone.localdate()
+    dates = [None, today - dt.timedelta(days=30), today - dt.timedelta(days=365), today - dt.timedelta(days=366)]
+    states = [LayerState.IN_PLACE, LayerState.PARTIAL]
+    for l1, l2, l3, l4, assessed in itertools.product(states, states, states, states, dates):
+        make_system(world.ministry, layer1_status=l1, layer2_status=l2, layer3_status=l3, layer4_status=l4,
+                    layer3_assessed_on=assessed, approved_level=2)
+    complete = set(InformationSystem.objects.filter(four_layers_complete_q(today)).values_list("pk", flat=True))
+    for system in InformationSystem.objects.all():
+        layer_gaps = [g for g in system.four_layer_gaps(today) if g != "level_unapproved"]
+        assert (system.pk in complete) == (not layer_gaps), (system.code, layer_gaps)
+    assert len(complete) == 2  # all four in place, assessed 30 or 365 days ago
+
+
+def test_assessment_older_than_a_year_is_a_gap(world, make_system):
+    today = timezone.localdate()
+    system = make_system(world.ministry, layer3_status=LayerState.IN_PLACE, layer3_assessed_on=today - dt.timedelta(days=400))
+    assert "assessment_outdated" in system.four_layer_gaps(today)
+    assert "level_unapproved" in system.four_layer_gaps(today)
+
+
+def test_suggested_level_is_the_highest_answer_with_its_reason():
+    fw = levels.current_framework()
+    answers = {"system_kind": "public_service", "data_kind": "personal", "data_volume": "under_100k",
+               "served_scope": "local", "impact": "public_order"}
+    suggestion = levels.suggest_level(fw, answers)
+    assert suggestion.level == 3
+    assert len(suggestion.reasons) == 1 and "public order" in suggestion.reasons[0].lower() or "trật tự" in suggestion.reasons[0]
+    answers["data_kind"] = "secret_top"
+    assert levels.suggest_level(fw, answers).level == 5
+
+
+def test_unanswered_or_unknown_criteria_are_refused():
+    fw = levels.current_framework()
+    with pytest.raises(levels.CriteriaError):
+        levels.suggest_level(fw, {"system_kind": "public_service"})
+    with pytest.raises(levels.CriteriaError):
+        levels.suggest_level(fw, {q.id: "not-an-option" for q in levels.questions(fw)})
+
+
+def test_every_level_has_authority_and_requirements():
+    fw = levels.current_framework()
+    for level in range(1, 6):
+        assert levels.authority(fw, level, "approved_by") in {"owner", "national"}
+        assert levels.authority(fw, level, "appraised_by") in {"owner", "national"}
+        assert levels.requirements(fw, level)
+    assert levels.authority(None, None, "approved_by") == "national"
+
+
+def test_content_loading_is_idempotent():
+    assert Province.objects.count() == 34
+    sectors = Sector.objects.count()
+    assert content.load_all() == {"sectors": 0, "provinces": 0, "level_frameworks": 0}
+    assert Sector.objects.count() == sectors
+
+
+def test_a_new_framework_version_becomes_current_and_old_systems_keep_theirs(world, make_system, tmp_path):
+    old = levels.current_framework()
+    system = make_system(world.ministry, framework=old)
+    data = yaml.safe_load(Path(content.DATA_DIR / "levels" / "2026.1.yaml").read_text())
+    data["version"] = "2027.1"
+    data["effective_from"] = "2027-01-01"
+    data["levels"][3]["approved_by"] = "national"
+    path = tmp_path / "2027.1.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    new, changed = content.load_framework(path)
+    assert changed and new.is_current
+    assert levels.current_framework() == new
+    assert not LevelFramework.objects.get(pk=old.pk).is_current
+    system.refresh_from_db()
+    assert system.framework == old
+    assert levels.authority(new, 3, "approved_by") == "national" and levels.authority(old, 3, "approved_by") == "owner"
