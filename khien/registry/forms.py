@@ -43,7 +43,7 @@ class OrganizationForm(forms.ModelForm):
         self.user = user
         coordinator = is_national_coordinator(user)
         allowed = Organization.objects.restrict(user, Action.ADD)
-        instance = self.instance if self.instance.pk else None
+        instance = None if self.instance._state.adding else self.instance
         if instance is not None:
             # Neither itself nor one of its own units can become its parent.
             allowed = allowed.exclude(path__startswith=instance.path)
@@ -150,7 +150,7 @@ class SystemForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        instance = self.instance if self.instance.pk else None
+        instance = None if self.instance._state.adding else self.instance
         owners = Organization.objects.restrict(user, Action.ADD)
         operators = Organization.objects.visible_to(user)
         if instance is not None:

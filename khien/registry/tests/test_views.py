@@ -1,0 +1,584 @@
+"""The registry's pages, through the Django test client against the real database.
+
+Each test checks a grant and a denial: another organization's objects are a
+404 (they do not exist for the user), a visible object the user may not
+change is a 403, and a refused or invalid POST changes nothing.
+"""
+import datetime as dt
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from khien.core.models import AuditEntry
+from khien.core.roles import Role
+from khien.registry import services, stats
+from khien.registry.models import (
+    DossierFile,
+    ImportJob,
+    InformationSystem,
+    Isac,
+    LayerState,
+    LevelEvent,
+    LevelStatus,
+    Membership,
+    Organization,
+)
+
+PASSWORD = "Khien-test-pass-2026"
+LEVEL1_ANSWERS = {
+    "system_kind": "internal_admin", "data_kind": "internal", "data_volume": "none",
+    "served_scope": "internal", "impact": "organization",
+}
+LEVEL2_ANSWERS = dict(LEVEL1_ANSWERS, system_kind="public_service", data_kind="personal")
+
+
+def crit(answers):
+    return {f"crit_{k}": v for k, v in answers.items()}
+
+
+@pytest.fixture
+def as_user(client):
+    def login(user):
+        client.force_login(user)
+        return client
+    return login
+
+
+@pytest.fixture
+def coordinator_client(client, world):
+    """The national coordinator signed in through the real flow: password, then the TOTP code."""
+    device = TOTPDevice.objects.create(user=world.coordinator, name="test", confirmed=True)
+    response = client.post(reverse("core:login"), {"username": world.coordinator.email, "password": PASSWORD})
+    assert response.status_code == 302
+    response = client.post(reverse("core:totp_verify"), {"token": f"{totp(device.bin_key):06d}"})
+    assert response.status_code == 302
+    return client
+
+
+def system_post(owner, **extra):
+    data = {
+        "code": "SYS-NEW", "name": "Cổng dịch vụ công", "owner": str(owner.pk), "operator": "",
+        "purpose": "Dịch vụ công trực tuyến", "operational_status": "planned",
+        "ip_ranges": "203.0.113.0/24\n198.51.100.7", "domains": "dichvucong.example.gov.vn",
+        "products": "cpe:2.3:a:apache:http_server:2.4.62:*:*:*:*:*:*:*",
+        "layer1_status": "in_place", "layer1_evidence": "", "layer2_status": "partial", "layer2_provider": "",
+        "layer2_evidence": "", "layer3_status": "missing", "layer3_assessed_on": "", "layer3_assessor": "",
+        "layer3_evidence": "", "layer4_status": "missing", "layer4_connected_on": "", "layer4_evidence": "",
+        "proposed_level": "",
+        **crit(LEVEL2_ANSWERS),
+    }
+    data.update(extra)
+    return data
+
+
+def org_post(parent, **extra):
+    data = {"code": "MIN-D2", "name_vi": "Cục Mới", "name_en": "New Department", "org_type": "agency",
+            "parent": str(parent.pk) if parent else "", "province": "", "address": "", "hotline": "1900 0000",
+            "contact_email": "", "duty_officer": "", "duty_officer_phone": "", "head_name": "", "head_title": "",
+            "head_email": "", "head_phone": "", "is_active": "on"}
+    data.update(extra)
+    return data
+
+
+def submitted_system(world, make_system, owner=None, answers=LEVEL1_ANSWERS):
+    """A system proposed by the analyst, with a dossier file, submitted through the services."""
+    owner = owner or world.ministry
+    system = make_system(owner)
+    services.do_update_system(system, {"criteria": answers, "proposed_level": 1}, acting_user=world.analyst)
+    services.do_add_dossier_file(system, SimpleUploadedFile("hoso.pdf", b"%PDF-1.4 dossier"), acting_user=world.analyst)
+    services.do_level_step(system, "submit", acting_user=world.analyst)
+    system.refresh_from_db()
+    return system
+
+
+# --- dashboard and statistics -----------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["admin", "analyst", "auditor", "trainee", "dept_analyst", "other_admin", "responder", "nobody"])
+def test_every_page_renders_for_each_role(world, make_system, as_user, who):
+    make_system(world.ministry)
+    client = as_user(getattr(world, who))
+    for name in ["registry:dashboard", "registry:organization_list", "registry:system_list", "registry:isac_list"]:
+        response = client.get(reverse(name))
+        assert response.status_code == 200, (name, response.status_code)
+        assert b"<script>" not in response.content  # no inline script (CSP)
+        assert b' style="' not in response.content  # no inline style (CSP)
+
+
+def test_anonymous_is_sent_to_login(client, world):
+    response = client.get(reverse("registry:dashboard"))
+    assert response.status_code == 302 and reverse("core:login") in response["Location"]
+
+
+def test_dashboard_counts_only_what_the_user_sees(world, make_system, as_user):
+    today = dt.date.today()
+    complete = dict(layer1_status=LayerState.IN_PLACE, layer2_status=LayerState.IN_PLACE,
+                    layer3_status=LayerState.IN_PLACE, layer3_assessed_on=today, layer4_status=LayerState.IN_PLACE)
+    make_system(world.ministry, approved_level=2, level_status=LevelStatus.APPROVED, **complete)
+    make_system(world.department, proposed_level=3)                      # level 3+, not connected
+    make_system(world.province, approved_level=4, level_status=LevelStatus.APPROVED)
+    make_system(world.commune)
+
+    response = as_user(world.admin).get(reverse("registry:dashboard"))
+    kpis = response.context["kpis"]
+    assert kpis["organizations"] == 2 and kpis["systems"] == 2
+    assert kpis["approved"] == 1 and kpis["approved_share"] == 50
+    assert kpis["four_layers"] == 1 and kpis["four_layers_share"] == 50
+    assert kpis["high_level_unconnected"] == 1
+    charts = response.context["charts"]
+    assert charts["levels"]["values"] == [0, 1, 0, 0, 0, 1]
+    assert dict(zip(charts["status"]["keys"], charts["status"]["values"]))["approved"] == 1
+    assert b'id="chart-levels"' in response.content and b'type="application/json"' in response.content
+
+    other = stats.dashboard(world.other_admin)
+    assert other["kpis"]["systems"] == 2 and other["kpis"]["approved"] == 1
+    assert other["kpis"]["high_level_unconnected"] == 1
+    assert other["charts"]["levels"]["values"][3] == 1
+
+    nobody = stats.dashboard(world.nobody)
+    assert nobody["kpis"] == {"organizations": 0, "systems": 0, "approved": 0, "approved_share": 0,
+                              "four_layers": 0, "four_layers_share": 0, "high_level_unconnected": 0}
+
+
+def test_coordinator_sees_the_whole_country(world, make_system, coordinator_client):
+    make_system(world.ministry)
+    make_system(world.province)
+    response = coordinator_client.get(reverse("registry:dashboard"))
+    assert response.status_code == 200
+    assert response.context["kpis"]["systems"] == 2
+    assert response.context["kpis"]["organizations"] == Organization.objects.count()
+    listing = coordinator_client.get(reverse("registry:organization_list"))
+    assert {o.code for o in listing.context["page"]} == set(Organization.objects.values_list("code", flat=True))
+
+
+# --- organizations ------------------------------------------------------------------
+
+
+def test_organization_list_shows_only_visible_and_filters(world, as_user):
+    client = as_user(world.admin)
+    codes = {o.code for o in client.get(reverse("registry:organization_list")).context["page"]}
+    assert codes == {"MIN", "MIN-D1"}
+    codes = {o.code for o in client.get(reverse("registry:organization_list"), {"q": "D1"}).context["page"]}
+    assert codes == {"MIN-D1"}
+    codes = {o.code for o in client.get(reverse("registry:organization_list"), {"org_type": "ministry"}).context["page"]}
+    assert codes == {"MIN"}
+
+
+def test_organization_export_uses_the_same_filters(world, as_user):
+    client = as_user(world.admin)
+    response = client.get(reverse("registry:organization_list"), {"format": "csv", "q": "MIN"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    body = response.content.decode("utf-8-sig")
+    assert "MIN-D1" in body and "PROV" not in body
+    xlsx = client.get(reverse("registry:organization_list"), {"format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert client.get(reverse("registry:organization_list"), {"format": "pdf"}).status_code == 400
+
+
+def test_other_organization_detail_and_edit_are_404(world, as_user):
+    client = as_user(world.other_admin)
+    for name in ["registry:organization_detail", "registry:organization_edit", "registry:organization_delete"]:
+        assert client.get(reverse(name, args=[world.ministry.pk])).status_code == 404
+    response = client.post(reverse("registry:organization_edit", args=[world.ministry.pk]),
+                           org_post(None, code="MIN", name_vi="Bị đổi tên"))
+    assert response.status_code == 404
+    world.ministry.refresh_from_db()
+    assert world.ministry.name_vi == "Tổ chức MIN"
+    assert client.post(reverse("registry:organization_delete", args=[world.ministry.pk])).status_code == 404
+    assert Organization.objects.filter(pk=world.ministry.pk).exists()
+
+
+def test_reader_sees_detail_but_cannot_edit(world, as_user):
+    client = as_user(world.auditor)
+    response = client.get(reverse("registry:organization_detail", args=[world.ministry.pk]))
+    assert response.status_code == 200
+    assert reverse("registry:organization_edit", args=[world.ministry.pk]).encode() not in response.content
+    assert b'id="members"' not in response.content
+    assert client.get(reverse("registry:organization_edit", args=[world.ministry.pk])).status_code == 403
+    assert client.get(reverse("registry:organization_create")).status_code == 403
+    response = client.post(reverse("registry:organization_edit", args=[world.ministry.pk]), org_post(None, code="MIN"))
+    assert response.status_code == 403
+    world.ministry.refresh_from_db()
+    assert world.ministry.name_vi == "Tổ chức MIN"
+
+
+def test_organization_create_offers_only_allowed_parents(world, as_user):
+    client = as_user(world.analyst)
+    form = client.get(reverse("registry:organization_create")).context["form"]
+    assert set(form.fields["parent"].queryset.values_list("code", flat=True)) == {"MIN", "MIN-D1"}
+    assert form.fields["parent"].required
+    response = client.post(reverse("registry:organization_create"), org_post(world.province))
+    assert response.status_code == 400 and "parent" in response.context["form"].errors
+    assert not Organization.objects.filter(code="MIN-D2").exists()
+
+    response = client.post(reverse("registry:organization_create"), org_post(world.ministry))
+    assert response.status_code == 302
+    created = Organization.objects.get(code="MIN-D2")
+    assert created.parent == world.ministry and created.path.startswith(world.ministry.path)
+    assert AuditEntry.objects.filter(object_id=str(created.pk), action="create").exists()
+
+
+def test_organization_edit_invalid_post_changes_nothing(world, as_user):
+    client = as_user(world.admin)
+    url = reverse("registry:organization_edit", args=[world.department.pk])
+    response = client.post(url, org_post(world.ministry, code="MIN-D1", name_vi="", contact_email="not-an-email"))
+    assert response.status_code == 400
+    assert {"name_vi", "contact_email"} <= set(response.context["form"].errors)
+    world.department.refresh_from_db()
+    assert world.department.name_vi == "Tổ chức MIN-D1"
+
+    response = client.post(url, org_post(world.ministry, code="MIN-D1", name_vi="Cục An toàn"))
+    assert response.status_code == 302
+    world.department.refresh_from_db()
+    assert world.department.name_vi == "Cục An toàn"
+
+
+def test_org_admin_cannot_move_own_top_level_organization(world, as_user):
+    form = as_user(world.admin).get(reverse("registry:organization_edit", args=[world.ministry.pk])).context["form"]
+    assert "parent" not in form.fields
+
+
+def test_delete_refused_while_units_remain(world, as_user):
+    client = as_user(world.admin)
+    response = client.post(reverse("registry:organization_delete", args=[world.ministry.pk]))
+    assert response.status_code == 400
+    assert Organization.objects.filter(pk=world.ministry.pk).exists()
+    assert client.post(reverse("registry:organization_delete", args=[world.department.pk])).status_code == 302
+    assert not Organization.objects.filter(pk=world.department.pk).exists()
+
+
+def test_members_are_managed_by_admins_only(world, as_user):
+    url = reverse("registry:organization_member_add", args=[world.ministry.pk])
+    response = as_user(world.analyst).post(url, {"email": world.nobody.email, "role": Role.ORG_ANALYST})
+    assert response.status_code == 403
+    assert not Membership.objects.filter(user=world.nobody).exists()
+
+    client = as_user(world.admin)
+    detail = client.get(reverse("registry:organization_detail", args=[world.ministry.pk]))
+    assert world.analyst.email.encode() in detail.content
+    assert Role.NATIONAL_COORDINATOR not in dict(detail.context["member_form"].fields["role"].choices)
+
+    response = client.post(url, {"email": "unknown@test.vn", "role": Role.ORG_ANALYST})
+    assert response.status_code == 400 and "email" in response.context["member_form"].errors
+    response = client.post(url, {"email": world.nobody.email, "role": Role.NATIONAL_COORDINATOR})
+    assert response.status_code == 400
+    assert not Membership.objects.filter(user=world.nobody).exists()
+
+    assert client.post(url, {"email": world.nobody.email.upper(), "role": Role.AUDITOR}).status_code == 302
+    membership = Membership.objects.get(user=world.nobody, organization=world.ministry)
+    assert membership.role == Role.AUDITOR
+
+    other = reverse("registry:organization_member_remove", args=[world.province.pk, membership.pk])
+    assert as_user(world.other_admin).post(other).status_code == 404
+    remove = reverse("registry:organization_member_remove", args=[world.ministry.pk, membership.pk])
+    assert as_user(world.auditor).post(remove).status_code == 403
+    assert Membership.objects.filter(pk=membership.pk).exists()
+    assert as_user(world.admin).post(remove).status_code == 302
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+
+
+# --- information systems --------------------------------------------------------------
+
+
+def test_system_list_shows_only_visible_and_filters(world, make_system, as_user):
+    mine = make_system(world.ministry, approved_level=2, level_status=LevelStatus.APPROVED)
+    make_system(world.department)
+    make_system(world.province)
+    client = as_user(world.auditor)
+    codes = {s.code for s in client.get(reverse("registry:system_list")).context["page"]}
+    assert codes == {mine.code, "SYS-MIN-D1-2"}
+    codes = {s.code for s in client.get(reverse("registry:system_list"), {"level_status": "approved"}).context["page"]}
+    assert codes == {mine.code}
+    response = client.get(reverse("registry:system_list"), {"format": "csv"})
+    body = response.content.decode("utf-8-sig")
+    assert mine.code in body and "SYS-PROV" not in body
+
+
+def test_system_create_stores_criteria_and_suggested_level(world, as_user):
+    client = as_user(world.analyst)
+    form = client.get(reverse("registry:system_create")).context["form"]
+    assert set(form.fields["owner"].queryset.values_list("code", flat=True)) == {"MIN", "MIN-D1"}
+    assert len(form.questions) == 5
+
+    response = client.post(reverse("registry:system_create"), system_post(world.ministry))
+    assert response.status_code == 302, response.context["form"].errors if response.context else None
+    system = InformationSystem.objects.get(code="SYS-NEW")
+    assert system.criteria == LEVEL2_ANSWERS
+    assert system.suggested_level == 2 and system.proposed_level == 2
+    assert system.ip_ranges == ["203.0.113.0/24", "198.51.100.7/32"]
+    assert system.domains == ["dichvucong.example.gov.vn"]
+    assert system.level_status == LevelStatus.DRAFT
+
+
+def test_system_create_refusals_change_nothing(world, as_user):
+    client = as_user(world.analyst)
+    # Partly answered criteria.
+    data = system_post(world.ministry)
+    del data["crit_impact"]
+    response = client.post(reverse("registry:system_create"), data)
+    assert response.status_code == 400 and "crit_impact" in response.context["form"].errors
+    # A bad IP range and a bad domain.
+    response = client.post(reverse("registry:system_create"), system_post(world.ministry, ip_ranges="999.1.1.1", domains="not a domain"))
+    assert response.status_code == 400
+    assert {"ip_ranges", "domains"} <= set(response.context["form"].errors)
+    # Another organization as owner.
+    response = client.post(reverse("registry:system_create"), system_post(world.province))
+    assert response.status_code == 400 and "owner" in response.context["form"].errors
+    # In operation without an approved level (model rule).
+    response = client.post(reverse("registry:system_create"), system_post(world.ministry, operational_status="in_operation"))
+    assert response.status_code == 400 and "operational_status" in response.context["form"].errors
+    assert not InformationSystem.objects.exists()
+    # A reader cannot open the form at all.
+    assert as_user(world.trainee).get(reverse("registry:system_create")).status_code == 403
+
+
+def test_system_edit_other_org_is_404_and_reader_403(world, make_system, as_user):
+    system = make_system(world.ministry)
+    url = reverse("registry:system_edit", args=[system.pk])
+    assert as_user(world.other_admin).get(reverse("registry:system_detail", args=[system.pk])).status_code == 404
+    assert as_user(world.other_admin).post(url, system_post(world.ministry, code=system.code, name="X")).status_code == 404
+    assert as_user(world.auditor).get(url).status_code == 403
+    assert as_user(world.auditor).post(url, system_post(world.ministry, code=system.code, name="X")).status_code == 403
+    system.refresh_from_db()
+    assert system.name != "X"
+    response = as_user(world.analyst).post(url, system_post(world.ministry, code=system.code, name="Đổi tên"))
+    assert response.status_code == 302
+    system.refresh_from_db()
+    assert system.name == "Đổi tên" and system.proposed_level == 2
+
+
+def test_proposal_is_locked_once_submitted(world, make_system, as_user):
+    system = submitted_system(world, make_system)
+    form = as_user(world.analyst).get(reverse("registry:system_edit", args=[system.pk])).context["form"]
+    assert form.fields["crit_impact"].disabled and form.fields["proposed_level"].disabled
+    data = system_post(world.ministry, code=system.code, name=system.name, proposed_level="5",
+                       **crit(dict(LEVEL1_ANSWERS, impact="national_security_severe")))
+    assert as_user(world.analyst).post(reverse("registry:system_edit", args=[system.pk]), data).status_code == 302
+    system.refresh_from_db()
+    assert system.proposed_level == 1 and system.criteria == LEVEL1_ANSWERS
+
+
+def test_suggestion_endpoint(world, as_user):
+    client = as_user(world.analyst)
+    url = reverse("registry:system_suggest")
+    response = client.post(url, crit(dict(LEVEL1_ANSWERS, data_kind="secret_top")), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert response.context["suggestion"].level == 5
+    assert any("secret" in r.lower() or "mật" in r.lower() for r in response.context["suggestion"].reasons)
+    assert b'id="suggestion"' in response.content and b"<html" not in response.content
+
+    partial = client.post(url, {"crit_system_kind": "internal_admin", "crit_data_kind": "public"})
+    assert partial.status_code == 200 and partial.context["suggestion"] is None
+    assert partial.context["answered"] == 2 and partial.context["total"] == 5
+
+    bad = client.post(url, crit(dict(LEVEL1_ANSWERS, impact="no-such-option")))
+    assert bad.status_code == 400 and bad.context["error"]
+    assert client.get(url).status_code == 405
+
+
+def test_workflow_buttons_only_for_the_right_user(world, make_system, as_user):
+    system = submitted_system(world, make_system)
+    url = reverse("registry:system_detail", args=[system.pk])
+    appraise = reverse("registry:system_step", args=[system.pk, "appraise"]).encode()
+
+    analyst_page = as_user(world.analyst).get(url)  # the submitter
+    assert analyst_page.context["steps"] == [] and appraise not in analyst_page.content
+    auditor_page = as_user(world.auditor).get(url)
+    assert auditor_page.context["steps"] == [] and appraise not in auditor_page.content
+    admin_page = as_user(world.admin).get(url)
+    assert [s["step"] for s in admin_page.context["steps"]] == ["appraise", "return"]
+    assert appraise in admin_page.content
+
+    draft = make_system(world.ministry)
+    page = as_user(world.analyst).get(reverse("registry:system_detail", args=[draft.pk]))
+    assert [s["step"] for s in page.context["steps"]] == ["submit"]
+    assert [s["step"] for s in as_user(world.trainee).get(reverse("registry:system_detail", args=[draft.pk])).context["steps"]] == []
+
+
+def test_workflow_steps_through_the_pages(world, make_system, as_user):
+    system = submitted_system(world, make_system)
+
+    # Refused: the submitter may not appraise; another organization does not see the system.
+    response = as_user(world.analyst).post(reverse("registry:system_step", args=[system.pk, "appraise"]),
+                                           {"appraise-note": "OK"})
+    assert response.status_code == 403
+    response = as_user(world.other_admin).post(reverse("registry:system_step", args=[system.pk, "appraise"]),
+                                               {"appraise-note": "OK"})
+    assert response.status_code == 404
+    # Refused: appraisal without an opinion.
+    client = as_user(world.admin)
+    response = client.post(reverse("registry:system_step", args=[system.pk, "appraise"]), {"appraise-note": " "})
+    assert response.status_code == 400
+    system.refresh_from_db()
+    assert system.level_status == LevelStatus.SUBMITTED
+
+    assert client.post(reverse("registry:system_step", args=[system.pk, "appraise"]),
+                       {"appraise-note": "Hồ sơ đầy đủ"}).status_code == 302
+    # Wrong state: approving twice / appraising again is a 409.
+    response = client.post(reverse("registry:system_step", args=[system.pk, "appraise"]), {"appraise-note": "lại"})
+    assert response.status_code == 409
+    # Approval needs number and date; a future date is refused by the service.
+    response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]), {"approve-decision_number": ""})
+    assert response.status_code == 400
+    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]),
+                           {"approve-decision_number": "12/QĐ-BTT", "approve-decision_date": future})
+    assert response.status_code == 400
+    system.refresh_from_db()
+    assert system.level_status == LevelStatus.APPRAISED and system.approved_level is None
+
+    response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]),
+                           {"approve-decision_number": "12/QĐ-BTT", "approve-decision_date": dt.date.today().isoformat()})
+    assert response.status_code == 302
+    system.refresh_from_db()
+    assert system.level_status == LevelStatus.APPROVED and system.approved_level == 1
+    assert system.decision_number == "12/QĐ-BTT"
+    assert list(LevelEvent.objects.filter(system=system).values_list("action", flat=True)) == ["submit", "appraise", "approve"]
+    page = client.get(reverse("registry:system_detail", args=[system.pk]))
+    assert b"12/Q" in page.content and b'id="approved-level"' in page.content
+    assert client.post(reverse("registry:system_step", args=[system.pk, "nonsense"])).status_code == 404
+
+
+def test_dossier_upload_and_download_are_permission_checked(world, make_system, as_user):
+    system = make_system(world.ministry)
+    upload = reverse("registry:system_upload", args=[system.pk])
+    response = as_user(world.auditor).post(upload, {"file": SimpleUploadedFile("a.pdf", b"x")})
+    assert response.status_code == 403
+    response = as_user(world.other_admin).post(upload, {"file": SimpleUploadedFile("a.pdf", b"x")})
+    assert response.status_code == 404
+    assert as_user(world.analyst).post(upload, {}).status_code == 400
+    assert not DossierFile.objects.exists()
+
+    response = as_user(world.analyst).post(upload, {"file": SimpleUploadedFile("hồ sơ.pdf", b"%PDF-1.4 noi dung")})
+    assert response.status_code == 302
+    dossier = DossierFile.objects.get()
+    url = reverse("registry:dossier_download", args=[dossier.pk])
+
+    response = as_user(world.auditor).get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"%PDF-1.4 noi dung"
+    assert "attachment" in response["Content-Disposition"]
+    assert as_user(world.other_admin).get(url).status_code == 404
+    assert as_user(world.responder).get(url).status_code == 404
+    assert "/media/" not in as_user(world.analyst).get(reverse("registry:system_detail", args=[system.pk])).content.decode()
+
+
+def test_system_delete(world, make_system, as_user):
+    system = make_system(world.ministry)
+    url = reverse("registry:system_delete", args=[system.pk])
+    assert as_user(world.analyst).post(url).status_code == 403
+    assert as_user(world.other_admin).post(url).status_code == 404
+    assert InformationSystem.objects.filter(pk=system.pk).exists()
+    assert as_user(world.admin).get(url).status_code == 200
+    assert as_user(world.admin).post(url).status_code == 302
+    assert not InformationSystem.objects.filter(pk=system.pk).exists()
+
+
+# --- ISACs ---------------------------------------------------------------------------------
+
+
+def test_isac_pages(world, as_user):
+    client = as_user(world.admin)
+    assert client.get(reverse("registry:isac_create")).status_code == 200
+    response = client.post(reverse("registry:isac_create"), {
+        "code": "ISAC-MIN", "name_vi": "ISAC Bộ", "name_en": "", "sector": "", "operator": str(world.ministry.pk),
+        "description": "", "members": [str(world.department.pk), str(world.province.pk)]})
+    assert response.status_code == 302
+    isac = Isac.objects.get(code="ISAC-MIN")
+    assert set(isac.members.values_list("code", flat=True)) == {"MIN-D1", "PROV"}
+
+    # A member organization sees the ISAC; it cannot edit it.
+    province_client = as_user(world.other_admin)
+    assert province_client.get(reverse("registry:isac_detail", args=[isac.pk])).status_code == 200
+    assert province_client.get(reverse("registry:isac_edit", args=[isac.pk])).status_code == 403
+    # An organization outside the ISAC does not see it.
+    assert as_user(world.responder).get(reverse("registry:isac_detail", args=[isac.pk])).status_code == 404
+    assert as_user(world.analyst).get(reverse("registry:isac_create")).status_code == 403
+    # Operator limited to organizations the user manages.
+    response = as_user(world.other_admin).post(reverse("registry:isac_create"), {
+        "code": "ISAC-X", "name_vi": "X", "operator": str(world.ministry.pk)})
+    assert response.status_code == 400 and not Isac.objects.filter(code="ISAC-X").exists()
+
+
+# --- imports -------------------------------------------------------------------------------
+
+
+def test_import_page_rights_template_and_job(world, as_user, settings):
+    settings.KHIEN_IMPORT_SYNC = True
+    assert as_user(world.analyst).get(reverse("registry:import")).status_code == 403
+    client = as_user(world.admin)
+    assert client.get(reverse("registry:import")).status_code == 200
+
+    template = client.get(reverse("registry:import"), {"template": "organizations"})
+    assert template.status_code == 200
+    header = template.content.decode("utf-8-sig").strip().split(",")
+    assert "code" in header and "name_vi" in header
+    assert client.get(reverse("registry:import"), {"template": "nope"}).status_code == 400
+
+    response = client.post(reverse("registry:import"), {"kind": "organizations", "file": SimpleUploadedFile("a.pdf", b"x")})
+    assert response.status_code == 400 and not ImportJob.objects.exists()
+
+    upload = SimpleUploadedFile("donvi.csv", org_csv(header, [
+        {"code": "MIN-D9", "name_vi": "Cục Chín", "org_type": "agency", "parent_code": "MIN"}]), content_type="text/csv")
+    response = client.post(reverse("registry:import"), {"kind": "organizations", "file": upload})
+    assert response.status_code == 302
+    job = ImportJob.objects.get()
+    assert response["Location"] == reverse("registry:import_job", args=[job.pk])
+    page = client.get(response["Location"])
+    assert page.status_code == 200 and job.status == "done", job.errors
+    assert Organization.objects.get(code="MIN-D9").parent == world.ministry
+    progress = client.get(reverse("registry:import_progress", args=[job.pk]), HTTP_HX_REQUEST="true")
+    assert progress.status_code == 200 and b"every 1s" not in progress.content  # finished: polling stops
+    assert b"<html" not in progress.content
+
+    # Another user (not the coordinator) cannot see the job.
+    assert as_user(world.other_admin).get(reverse("registry:import_job", args=[job.pk])).status_code == 404
+    assert as_user(world.other_admin).get(reverse("registry:import_progress", args=[job.pk])).status_code == 404
+
+
+def test_import_job_page_polls_while_running(world, as_user):
+    job = ImportJob.objects.create(kind="organizations", original_name="x.csv", created_by=world.admin,
+                                   total_rows=10, processed_rows=4, status="validating")
+    response = as_user(world.admin).get(reverse("registry:import_progress", args=[job.pk]))
+    assert b'hx-trigger="every 1s"' in response.content and b"<progress" in response.content
+
+
+def test_import_rejected_rows_are_listed(world, as_user):
+    job = ImportJob.objects.create(kind="organizations", original_name="x.csv", created_by=world.admin,
+                                   total_rows=2, processed_rows=2, status="rejected",
+                                   errors=[{"row": 3, "field": "code", "message": "Mã đã tồn tại"}])
+    response = as_user(world.admin).get(reverse("registry:import_job", args=[job.pk]))
+    assert "Mã đã tồn tại" in response.content.decode() and b"every 1s" not in response.content
+
+
+def org_csv(header, rows):
+    out = io.StringIO()
+    out.write(",".join(header) + "\n")
+    for row in rows:
+        out.write(",".join(row.get(c, "") for c in header) + "\n")
+    return out.getvalue().encode("utf-8")
+
+
+def test_import_through_the_page_is_all_or_nothing(world, as_user, settings):
+    """A file with one bad row creates nothing; the job page lists the row."""
+    settings.KHIEN_IMPORT_SYNC = True
+    from khien.registry.imports import COLUMNS
+
+    content = org_csv(COLUMNS["organizations"], [
+        {"code": "MIN-D7", "name_vi": "Cục Bảy", "org_type": "agency", "parent_code": "MIN"},
+        {"code": "MIN-D8", "name_vi": "Cục Tám", "org_type": "not-a-type", "parent_code": "MIN"},
+    ])
+    client = as_user(world.admin)
+    response = client.post(reverse("registry:import"), {
+        "kind": "organizations", "file": SimpleUploadedFile("bad.csv", content)})
+    assert response.status_code == 302
+    job = ImportJob.objects.get()
+    assert job.status == "rejected"
+    assert [e["row"] for e in job.errors] == [3] and job.errors[0]["field"] == "org_type"
+    page = client.get(response["Location"])
+    assert b"org_type" in page.content and b'class="list compact rejected"' in page.content
+    assert not Organization.objects.filter(code__in=["MIN-D7", "MIN-D8"]).exists()
