@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -56,10 +56,17 @@ def _require(user, action: str, organization: Organization, message=None):
         raise Forbidden(message or _("You do not have the right to do this for that organization."))
 
 
+def _current(obj, name):
+    try:
+        return getattr(obj, name)
+    except ObjectDoesNotExist:  # a required relation not set yet (new object)
+        return None
+
+
 def _assign(obj, data: dict, allowed: list[str]) -> set[str]:
     changed = set()
     for name in allowed:
-        if name in data and getattr(obj, name) != data[name]:
+        if name in data and _current(obj, name) != data[name]:
             setattr(obj, name, data[name])
             changed.add(name)
     return changed
@@ -258,6 +265,7 @@ def do_delete_system(system: InformationSystem, *, acting_user) -> None:
 @transaction.atomic
 def do_add_dossier_file(system: InformationSystem, uploaded, *, acting_user) -> DossierFile:
     _require(acting_user, Action.CHANGE, system.owner)
+    system = InformationSystem.objects.select_for_update().get(pk=system.pk)  # the state as stored, not as passed
     if system.level_status not in EDITABLE_LEVEL_STATES:
         raise Refused(_("Files can only be added while the proposal is a draft or has been returned."))
     if uploaded.size > settings.KHIEN_MAX_UPLOAD_BYTES:
