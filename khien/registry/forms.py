@@ -161,6 +161,12 @@ class SystemForm(forms.ModelForm):
             self.fields["owner"].queryset = owners.order_by("code")
         self.fields["operator"].queryset = operators.distinct().order_by("code")
         self.fields["operator"].help_text = _("Leave empty when the owner operates the system itself.")
+        self.fields["operator"].empty_label = _("— the owner itself —")
+        # Inside each layer's box the heading already names the layer.
+        for n in (1, 2, 3, 4):
+            self.fields[f"layer{n}_status"].label = _("Status")
+            self.fields[f"layer{n}_evidence"].label = _("Evidence")
+            self.fields[f"layer{n}_evidence"].help_text = _("Documents, contracts or reports that show it.")
 
         self.framework = (instance.framework if instance and instance.framework else None) or levels.current_framework()
         self.questions = levels.questions(self.framework) if self.framework else []

@@ -118,8 +118,26 @@ def login(page, base, user):
         raise AssertionError(f"login failed at {page.url}: {page.inner_text('main')[:500]}")
 
 
-def test_register_submit_appraise_approve(live_server, flushable_audit_log, world, browser):
+def some_systems(world, make_system):
+    """A few systems already on the register, so the dashboard has something to draw."""
+    from khien.registry.models import LayerState, LevelStatus
+
+    today = dt.date.today()
+    in_place = LayerState.IN_PLACE
+    make_system(world.ministry, approved_level=3, level_status=LevelStatus.APPROVED, layer1_status=in_place,
+                layer2_status=in_place, layer3_status=in_place, layer3_assessed_on=today, layer4_status=in_place)
+    make_system(world.ministry, approved_level=2, level_status=LevelStatus.APPROVED, layer1_status=in_place,
+                layer2_status=LayerState.PARTIAL)
+    make_system(world.department, proposed_level=3, level_status=LevelStatus.SUBMITTED, layer1_status=in_place)
+    make_system(world.department, proposed_level=2, level_status=LevelStatus.RETURNED)
+    make_system(world.department)
+    make_system(world.province, approved_level=4, level_status=LevelStatus.APPROVED)  # not visible to the ministry
+
+
+def test_register_submit_appraise_approve(live_server, flushable_audit_log, world, make_system, browser):
     from khien.registry.models import DossierFile, InformationSystem, LevelStatus
+
+    some_systems(world, make_system)
 
     base = live_server.url
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
@@ -129,8 +147,8 @@ def test_register_submit_appraise_approve(live_server, flushable_audit_log, worl
     # 1. The analyst of the ministry signs in and sees the dashboard.
     login(page, base, world.analyst)
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
     assert page.locator(".kpi").count() == 5
+    assert page.inner_text(".kpi >> nth=1").split()[0] == "5"  # the ministry's five systems, not the province's
 
     # 2. Registers a system, answering the criteria; the suggestion updates live (HTMX).
     page.goto(f"{base}/systems/new/")
@@ -186,6 +204,9 @@ def test_register_submit_appraise_approve(live_server, flushable_audit_log, worl
     page.wait_for_load_state("networkidle")
     if page.evaluate("typeof window.echarts !== 'undefined'"):
         page.wait_for_selector("[data-chart='levels'] canvas")
+        page.wait_for_timeout(500)  # let the chart animation finish before the screenshot
+    assert page.inner_text(".kpi >> nth=1").split()[0] == "6"
+    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
 
     assert watch.external == [], f"external requests: {watch.external}"
     csp = [e for e in watch.console_errors if "Content Security Policy" in e or "Refused to" in e]

@@ -66,8 +66,8 @@
       return merge(base, {
         tooltip: { renderMode: "richText", trigger: "axis" },
         legend: { bottom: 0 },
-        grid: { left: 8, right: 24, top: 16, bottom: 36, containLabel: true },
-        xAxis: { type: "category", data: d.labels, axisLabel: { interval: 0, width: 130, overflow: "break" } },
+        grid: { left: 8, right: 24, top: 16, bottom: 40, containLabel: true },
+        xAxis: { type: "category", data: d.labels, axisLabel: { interval: 0, width: 110, overflow: "break", lineHeight: 14 } },
         yAxis: { type: "value", minInterval: 1 },
         series: d.series.map(function (s) {
           return { type: "bar", stack: "layers", name: s.name, data: s.values, barMaxWidth: 56,
@@ -84,6 +84,8 @@
       var data = readData(el.getAttribute("data-chart"));
       var build = builders[el.getAttribute("data-kind")];
       if (!data || !build) { return; }
+      var values = data.values || [].concat.apply([], (data.series || []).map(function (s) { return s.values; }));
+      if (!values.some(function (v) { return v > 0; })) { return; }  // nothing to draw: the table says so
       el.hidden = false;
       var chart = window.echarts.init(el, null, { renderer: "canvas" });
       chart.setOption(build(data));
