@@ -17,6 +17,23 @@ def _isolated_media(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+try:
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+except ImportError:  # pragma: no cover
+    PBKDF2PasswordHasher = object
+
+
+class FastPBKDF2PasswordHasher(PBKDF2PasswordHasher):
+    """The production algorithm with few iterations: the fixtures hash many passwords (was ~3 s per test)."""
+
+    iterations = 1000
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["khien.conftest.FastPBKDF2PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _content(request):
     """Sectors, provinces and the level framework, as `make run` loads them."""
