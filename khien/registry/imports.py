@@ -666,8 +666,10 @@ def _run(job: ImportJob, rows, writer: _ProgressWriter):
         writer.callback(len(rows), len(rows))
 
 
-def _check_may_import(kind: str, acting_user):
-    _valid_kind(kind)
+def check_may_import(acting_user, kind: str | None = None):
+    """Forbidden unless the user has the import right in some organization."""
+    if kind is not None:
+        _valid_kind(kind)
     scope = scope_for(acting_user, Action.IMPORT)
     if not scope.everything and not scope.paths:
         raise Forbidden(_("You do not have the right to import data."))
@@ -696,7 +698,7 @@ def start_import(kind: str, uploaded_file, *, acting_user) -> ImportJob:
 
     A file that cannot be read, or has the wrong columns, is refused here (nothing is stored).
     """
-    _check_may_import(kind, acting_user)
+    check_may_import(acting_user, kind)
     rows = read_rows(uploaded_file, kind)
     uploaded_file.seek(0)
     job = _create_job(kind, uploaded_file, getattr(uploaded_file, "name", ""), acting_user)
@@ -709,7 +711,7 @@ def start_import(kind: str, uploaded_file, *, acting_user) -> ImportJob:
 
 def import_file(kind: str, path_or_file, *, acting_user, progress=None) -> ImportJob:
     """Import a file now (the CLI's way); `progress(done, total)` is called as rows are processed."""
-    _check_may_import(kind, acting_user)
+    check_may_import(acting_user, kind)
     if isinstance(path_or_file, (str, Path)):
         path = Path(path_or_file)
         if path.stat().st_size > settings.KHIEN_MAX_UPLOAD_BYTES:

@@ -356,6 +356,7 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
 
     @extend_schema(request={"multipart/form-data": s.ImportStartSerializer}, responses={202: s.ImportJobSerializer})
     def create(self, request, *args, **kwargs):
+        imports.check_may_import(request.user)
         params = s.ImportStartSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         job = imports.start_import(params.validated_data["kind"], params.validated_data["file"],
