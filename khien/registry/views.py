@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -278,7 +279,8 @@ def _system_context(request, system, step_forms=None, upload_form=None):
     steps = []
     for step in services.TRANSITIONS:
         if services.may_take_step(user, system, step):
-            form = (step_forms or {}).get(step) or StepForm(step=step, prefix=step)
+            initial = {"decision_date": timezone.localdate()} if step == "approve" else None
+            form = (step_forms or {}).get(step) or StepForm(step=step, prefix=step, initial=initial)
             steps.append({"step": step, "label": STEP_LABELS[step], "form": form})
     level = system.approved_level or system.proposed_level
     framework = system.framework or levels.current_framework()

@@ -134,7 +134,7 @@ def some_systems(world, make_system):
     make_system(world.province, approved_level=4, level_status=LevelStatus.APPROVED)  # not visible to the ministry
 
 
-def test_register_submit_appraise_approve(live_server, flushable_audit_log, world, make_system, browser):
+def test_register_submit_appraise_approve(live_server, flushable_audit_log, world, make_system, browser, tmp_path):
     from khien.registry.models import DossierFile, InformationSystem, LevelStatus
 
     some_systems(world, make_system)
@@ -169,7 +169,7 @@ def test_register_submit_appraise_approve(live_server, flushable_audit_log, worl
     assert system.proposed_level == 1 and system.criteria == LEVEL1_ANSWERS
 
     # 3. Attaches the dossier and submits it.
-    dossier = Path(page.context.browser.version and SCREENSHOTS.parent / "hoso-de-xuat.pdf")
+    dossier = tmp_path / "hoso-de-xuat.pdf"
     dossier.write_bytes(b"%PDF-1.4 ho so de xuat cap do")
     page.set_input_files("form.upload input[type=file]", str(dossier))
     page.click("form.upload button[type=submit]")
