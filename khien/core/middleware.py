@@ -29,6 +29,9 @@ class SecondFactorRequiredMiddleware:
                 return JsonResponse({"detail": _("Second factor required: finish signing in first.")}, status=403)
             target = "core:totp_verify" if twofactor.has_confirmed_device(user) else "core:totp_enroll"
             return redirect(f"{reverse(target)}?next={request.get_full_path()}")
+        if user.is_authenticated and user.must_change_password and not request.path.startswith(self.OPEN_PREFIXES) \
+                and not request.path.startswith("/api/"):
+            return redirect("core:password_change")
         return self.get_response(request)
 
 

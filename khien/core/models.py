@@ -38,6 +38,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("staff"), default=False)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # Set when an administrator created the account with an initial password.
+    must_change_password = models.BooleanField(_("must change password"), default=False)
 
     objects = UserManager()
 

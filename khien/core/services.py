@@ -39,7 +39,16 @@ def do_confirm_totp_device(device: TOTPDevice, *, acting_user) -> None:
 
 
 @transaction.atomic
+def do_change_password(user: User, new_password: str, *, acting_user) -> None:
+    user.set_password(new_password)
+    user.must_change_password = False
+    user.save(update_fields=["password", "must_change_password"])
+    audit.record(Act.UPDATE, user, actor=acting_user, after={"password": "changed"})
+
+
+@transaction.atomic
 def do_create_user(email: str, password: str | None, *, acting_user, full_name: str = "") -> User:
-    user = User.objects.create_user(email=email, password=password, full_name=full_name)
+    user = User.objects.create_user(email=email, password=password, full_name=full_name,
+                                    must_change_password=acting_user is not None)
     audit.record(Act.CREATE, user, actor=acting_user)
     return user

@@ -8,6 +8,7 @@ app_name = "core"
 urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/2fa/", views.totp_verify, name="totp_verify"),
     path("accounts/2fa/enroll/", views.totp_enroll, name="totp_enroll"),
     path("me/tokens/", views.tokens, name="tokens"),

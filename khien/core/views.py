@@ -24,6 +24,21 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change one's own password (required after an administrator created the account)."""
+
+    template_name = "core/password_change.html"
+    success_url = "/"
+
+    def form_valid(self, form):
+        services.do_change_password(self.request.user, form.cleaned_data["new_password1"], acting_user=self.request.user)
+        from django.contrib.auth import update_session_auth_hash
+
+        update_session_auth_hash(self.request, self.request.user)
+        messages.success(self.request, _("Your password has been changed."))
+        return redirect(self.get_success_url())
+
+
 def _safe_next(request, default="/"):
     target = request.POST.get("next") or request.GET.get("next")
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):

@@ -66,6 +66,7 @@ class OrganizationForm(forms.ModelForm):
 
 class MemberForm(forms.Form):
     email = forms.EmailField(label=_("E-mail of the user"))
+    full_name = forms.CharField(label=_("Full name (for a new account)"), max_length=200, required=False)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
     def __init__(self, *args, user, **kwargs):
@@ -74,14 +75,7 @@ class MemberForm(forms.Form):
             self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.NATIONAL_COORDINATOR]
 
     def clean_email(self):
-        from khien.core.models import User
-
-        email = self.cleaned_data["email"]
-        user = User.objects.filter(email__iexact=email, is_active=True).first()
-        if user is None:
-            raise ValidationError(_("No active account uses this e-mail. Ask the platform administrator to create it first."))
-        self.found_user = user
-        return email
+        return self.cleaned_data["email"].strip().lower()
 
 
 class ListField(forms.CharField):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from khien.core import audit
+from khien.core import services as core_services
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import User
@@ -155,6 +157,25 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
     audit.record(Act.UPDATE if before else Act.CREATE, membership, actor=acting_user, before=before,
                  organization_id=str(organization.pk))
     return membership
+
+
+@transaction.atomic
+def do_add_member(organization: Organization, email: str, role: str, *, acting_user, full_name: str = ""
+                  ) -> tuple[Membership, str | None]:
+    """Give `email` a role in `organization`, creating the account if there is none.
+
+    A new account gets a random initial password, returned once so the
+    administrator can hand it over; the user changes it at first sign-in.
+    """
+    _require(acting_user, Action.MANAGE_MEMBERS, organization)
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    initial_password = None
+    if user is None:
+        initial_password = secrets.token_urlsafe(12)
+        user = core_services.do_create_user(email.strip(), initial_password, acting_user=acting_user, full_name=full_name)
+    elif not user.is_active:
+        raise Refused(_("This account is disabled."))
+    return do_set_membership(organization, user, role, acting_user=acting_user), initial_password
 
 
 @transaction.atomic
@@ -346,7 +367,7 @@ def do_level_step(system: InformationSystem, step: str, *, acting_user, note: st
     """Take one step of the approval workflow (submit, appraise, approve, return, revise)."""
     if step not in TRANSITIONS:
         raise Refused(_("Unknown workflow step."))
-    system = InformationSystem.objects.select_for_update().select_related("owner", "framework").get(pk=system.pk)
+    system = InformationSystem.objects.select_for_update(of=("self",)).select_related("owner", "framework").get(pk=system.pk)
     if not may_take_step(acting_user, system, step):
         _refuse_step(acting_user, system, step)
     before = audit.snapshot(system)

@@ -229,13 +229,18 @@ def organization_member_add(request, pk):
     form = MemberForm(request.POST, user=request.user)
     if form.is_valid():
         try:
-            services.do_set_membership(org, form.found_user, form.cleaned_data["role"], acting_user=request.user)
+            _membership, initial_password = services.do_add_member(
+                org, form.cleaned_data["email"], form.cleaned_data["role"], acting_user=request.user,
+                full_name=form.cleaned_data["full_name"])
         except Refused as exc:
             form.add_error(None, exc.message)
             status = exc.status
         else:
             messages.success(request, _("%(email)s is now a member with the role “%(role)s”.") % {
-                "email": form.found_user.email, "role": dict(form.fields["role"].choices)[form.cleaned_data["role"]]})
+                "email": form.cleaned_data["email"], "role": dict(form.fields["role"].choices)[form.cleaned_data["role"]]})
+            if initial_password:
+                messages.warning(request, _("A new account was created. Give this initial password to its owner in person; "
+                                            "it is shown only once: %(password)s") % {"password": initial_password})
             return redirect(reverse("registry:organization_detail", args=[org.pk]) + "#members")
     else:
         status = 400

@@ -262,7 +262,7 @@ def test_members_are_managed_by_admins_only(world, as_user):
     assert world.analyst.email.encode() in detail.content
     assert Role.NATIONAL_COORDINATOR not in dict(detail.context["member_form"].fields["role"].choices)
 
-    response = client.post(url, {"email": "unknown@test.vn", "role": Role.ORG_ANALYST})
+    response = client.post(url, {"email": "not-an-email", "role": Role.ORG_ANALYST})
     assert response.status_code == 400 and "email" in response.context["member_form"].errors
     response = client.post(url, {"email": world.nobody.email, "role": Role.NATIONAL_COORDINATOR})
     assert response.status_code == 400
@@ -279,6 +279,40 @@ def test_members_are_managed_by_admins_only(world, as_user):
     assert Membership.objects.filter(pk=membership.pk).exists()
     assert as_user(world.admin).post(remove).status_code == 302
     assert not Membership.objects.filter(pk=membership.pk).exists()
+
+
+def test_adding_an_unknown_email_creates_an_account_that_must_change_its_password(world, as_user):
+    from django.test import Client
+
+    from khien.core.models import User
+
+    client = Client()
+    url = reverse("registry:organization_member_add", args=[world.ministry.pk])
+    response = as_user(world.admin).post(url, {"email": "New.Officer@min.test.vn", "full_name": "Nguyễn Văn Mới",
+                                               "role": Role.ORG_ANALYST}, follow=True)
+    new_user = User.objects.get(email="new.officer@min.test.vn")
+    assert new_user.must_change_password and new_user.full_name == "Nguyễn Văn Mới"
+    assert Membership.objects.get(user=new_user).organization == world.ministry
+    shown = [str(m) for m in response.context["messages"]]
+    password = next(m.rsplit(": ", 1)[1] for m in shown if m.count(":") >= 1 and "password" in m.lower() or "mật khẩu" in m)
+    assert new_user.check_password(password)
+
+    assert client.post("/accounts/login/", {"username": new_user.email, "password": password}).status_code == 302
+    assert client.get(reverse("registry:system_list")).url == reverse("core:password_change")
+    response = client.post(reverse("core:password_change"), {
+        "old_password": password, "new_password1": "Mat-khau-moi-2026!", "new_password2": "Mat-khau-moi-2026!"})
+    assert response.status_code == 302
+    new_user.refresh_from_db()
+    assert not new_user.must_change_password and new_user.check_password("Mat-khau-moi-2026!")
+    assert client.get(reverse("registry:system_list")).status_code == 200
+
+
+def test_another_organizations_admin_cannot_add_members(world, as_user):
+    from khien.core.models import User
+
+    url = reverse("registry:organization_member_add", args=[world.ministry.pk])
+    assert as_user(world.other_admin).post(url, {"email": "x@prov.test.vn", "role": Role.ORG_ADMIN}).status_code == 404
+    assert not User.objects.filter(email="x@prov.test.vn").exists()
 
 
 # --- information systems --------------------------------------------------------------
