@@ -1,0 +1,451 @@
+"""CSV/XLSX import (all rows or none, with a row report) and export (re-importable)."""
+import datetime as dt
+import importlib
+import io
+import threading
+
+import openpyxl
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+
+from khien.core.errors import Forbidden, Refused
+from khien.core.models import AuditEntry
+from khien.registry import imports, services
+from khien.registry.models import (
+    ImportJob,
+    ImportStatus,
+    InformationSystem,
+    LevelStatus,
+    Organization,
+    Province,
+    Sector,
+)
+
+pytestmark = pytest.mark.django_db
+
+LEVEL1 = {"system_kind": "internal_admin", "data_kind": "public", "data_volume": "none",
+          "served_scope": "internal", "impact": "organization"}
+
+
+@pytest.fixture(autouse=True)
+def _sync(settings):
+    settings.KHIEN_IMPORT_SYNC = True
+
+
+def csv_upload(text, name="data.csv", bom=False):
+    data = text.encode("utf-8")
+    return SimpleUploadedFile(name, (b"\xef\xbb\xbf" if bom else b"") + data, content_type="text/csv")
+
+
+def xlsx_upload(rows, name="data.xlsx"):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return SimpleUploadedFile(name, buffer.getvalue())
+
+
+def audit_len():
+    return AuditEntry.objects.count()
+
+
+def snapshot_all():
+    orgs = {o.code: (o.name_vi, o.parent_id, o.province_id, o.hotline, tuple(sorted(s.code for s in o.sectors.all())))
+            for o in Organization.objects.all()}
+    systems = {s.code: (s.name, s.owner_id, s.operator_id, s.ip_ranges, s.domains, s.products, s.criteria,
+                        s.proposed_level, s.level_status, s.layer3_assessed_on, s.internet_facing, s.updated_at)
+               for s in InformationSystem.objects.all()}
+    return orgs, systems
+
+
+# --- Columns ------------------------------------------------------------------------------
+
+
+def test_columns_follow_the_current_framework(world):
+    cols = imports.COLUMNS["systems"]
+    assert cols[:3] == ["code", "name", "owner_code"]
+    assert [c for c in cols if c.startswith("criteria_")] == [
+        "criteria_system_kind", "criteria_data_kind", "criteria_data_volume", "criteria_served_scope", "criteria_impact"]
+    assert cols[-1] == "layer4_evidence"
+    assert imports.COLUMNS["organizations"][0] == "code" and "sectors" in imports.COLUMNS["organizations"]
+    assert set(imports.COLUMNS) == {"organizations", "systems"}
+    with pytest.raises(KeyError):
+        imports.COLUMNS["incidents"]
+
+
+# --- Successful imports ---------------------------------------------------------------------
+
+
+def test_csv_organizations_with_bom_semicolons_and_in_file_parent(world):
+    sector_a, sector_b = Sector.objects.all()[:2]
+    province = Province.objects.first()
+    text = (
+        "code;name_vi;name_en;org_type;parent_code;province_code;sectors;hotline;contact_email\n"
+        f"MIN-A;Cục A;Department A;agency;MIN;{province.code};\"{sector_a.code}; {sector_b.code}\";1900 1111;a@min.vn\n"
+        "MIN-A-1;Phòng A1;;agency;MIN-A;;;;\n"
+    )
+    before = audit_len()
+    job = imports.start_import("organizations", csv_upload(text, bom=True), acting_user=world.admin)
+    assert job.status == ImportStatus.DONE, job.errors
+    assert (job.total_rows, job.processed_rows, job.created_count, job.updated_count) == (2, 2, 2, 0)
+    assert job.finished_at is not None and job.file.name
+    a = Organization.objects.get(code="MIN-A")
+    a1 = Organization.objects.get(code="MIN-A-1")
+    assert a.parent == world.ministry and a.province == province and a.name_en == "Department A"
+    assert {s.code for s in a.sectors.all()} == {sector_a.code, sector_b.code}
+    assert a1.parent == a and a1.path.startswith(a.path)
+    entries = list(AuditEntry.objects.filter(seq__gt=0).order_by("seq"))[before:]
+    assert [e.action for e in entries] == ["import", "create", "create"]
+    assert all(e.actor_email == world.admin.email for e in entries)
+
+
+def test_xlsx_systems(world):
+    header = imports.COLUMNS["systems"]
+    row = {
+        "code": "SYS-X1", "name": "Cổng dịch vụ công", "owner_code": "MIN", "operator_code": "MIN-D1",
+        "operational_status": "planned", "important_to_national_security": "có", "internet_facing": "x",
+        "ip_ranges": "203.0.113.7/24; 2001:db8::/32", "domains": "Dichvucong.Example.VN",
+        "products": "cpe:2.3:a:nginx:nginx:1.24.0:*:*:*:*:*:*:*", "proposed_level": 1,
+        **{f"criteria_{k}": v for k, v in LEVEL1.items()},
+        "layer3_status": "in_place", "layer3_assessed_on": "15/03/2026", "layer3_assessor": "Công ty ĐG",
+        "layer4_connected_on": dt.datetime(2026, 1, 2),
+    }
+    second = {"code": "SYS-X2", "name": "Thư điện tử", "owner_code": "MIN-D1", "internet_facing": "0"}
+    upload = xlsx_upload([header, [row.get(c) for c in header], [second.get(c) for c in header]])
+    job = imports.start_import("systems", upload, acting_user=world.admin)
+    assert job.status == ImportStatus.DONE, job.errors
+    assert job.created_count == 2
+    s = InformationSystem.objects.get(code="SYS-X1")
+    assert s.owner == world.ministry and s.operator == world.department
+    assert s.important_to_national_security and s.internet_facing
+    assert s.ip_ranges == ["203.0.113.0/24", "2001:db8::/32"] and s.domains == ["dichvucong.example.vn"]
+    assert s.products == ["cpe:2.3:a:nginx:nginx:1.24.0:*:*:*:*:*:*:*"]
+    assert s.criteria == LEVEL1 and s.suggested_level == 1 and s.proposed_level == 1
+    assert s.layer3_assessed_on == dt.date(2026, 3, 15) and s.layer4_connected_on == dt.date(2026, 1, 2)
+    assert s.level_status == LevelStatus.DRAFT
+    s2 = InformationSystem.objects.get(code="SYS-X2")
+    assert s2.criteria == {} and not s2.internet_facing and s2.layer1_status == "missing"
+
+
+def test_upsert_updates_existing_and_skips_unchanged(world, make_system):
+    make_system(world.ministry, code="SYS-U1", name="Cũ")
+    make_system(world.ministry, code="SYS-U2", name="Giữ nguyên")
+    text = "code,name,owner_code\nSYS-U1,Mới,MIN\nSYS-U2,Giữ nguyên,MIN\nSYS-U3,Thêm,MIN-D1\n"
+    before = audit_len()
+    job = imports.start_import("systems", csv_upload(text), acting_user=world.admin)
+    assert job.status == ImportStatus.DONE, job.errors
+    assert (job.created_count, job.updated_count) == (1, 1)
+    assert InformationSystem.objects.get(code="SYS-U1").name == "Mới"
+    assert audit_len() == before + 3  # the job, one update, one create: nothing for the unchanged row
+
+
+# --- All or nothing ------------------------------------------------------------------------
+
+
+def test_one_bad_row_changes_nothing_and_is_reported(world, make_system):
+    make_system(world.ministry, code="SYS-EXIST", name="Cũ")
+    text = (
+        "code,name,owner_code,ip_ranges,internet_facing,layer3_assessed_on,proposed_level\n"
+        "SYS-G1,Tốt 1,MIN,10.0.0.0/8,1,,\n"                      # row 2: good
+        "SYS-B1,Xấu 1,MIN,10.0.0.0/33,1,,\n"                     # row 3: bad CIDR
+        "SYS-EXIST,Đổi tên,MIN,,0,,\n"                            # row 4: good update
+        "SYS-B2,Xấu 2,NO-SUCH,,maybe,2026-13-45,7\n"             # row 5: four bad cells
+        "SYS-G2,Tốt 2,MIN-D1,,không,01/02/2026,\n"                # row 6: good
+    )
+    orgs, systems = snapshot_all()
+    before = audit_len()
+    job = imports.start_import("systems", csv_upload(text), acting_user=world.admin)
+    assert job.status == ImportStatus.REJECTED
+    assert job.created_count == job.updated_count == 0
+    reported = {(e["row"], e["field"]) for e in job.errors}
+    # Row 5's cells are wrong, so its owner code is not looked up (it would be reported once the cells are fixed).
+    assert reported == {(3, "ip_ranges"), (5, "internet_facing"), (5, "layer3_assessed_on"), (5, "proposed_level")}
+    assert all(e["message"] for e in job.errors)
+    assert [e["row"] for e in job.errors] == sorted(e["row"] for e in job.errors)
+    assert snapshot_all() == (orgs, systems)
+    assert audit_len() == before + 1  # only the job itself
+
+
+def test_reference_and_rule_errors_are_reported_per_row(world):
+    text = (
+        "code,name,owner_code,operational_status,criteria_system_kind\n"
+        "SYS-R1,A,NO-SUCH,,\n"                   # row 2: unknown owner
+        "SYS-R2,B,MIN,in_operation,\n"           # row 3: in operation without approved level
+        "SYS-R3,C,MIN,,internal_admin\n"         # row 4: criteria incomplete (other questions unanswered)
+        "SYS-R4,D,MIN,,made_up\n"                # row 5: unknown answer
+        "SYS-R5,E,MIN,,\n"                       # row 6: fine
+        "SYS-R5,F,MIN,,\n"                       # row 7: same code twice
+    )
+    job = imports.start_import("systems", csv_upload(text), acting_user=world.admin)
+    assert job.status == ImportStatus.REJECTED
+    by_row = {}
+    for e in job.errors:
+        by_row.setdefault(e["row"], set()).add(e["field"])
+    assert by_row == {2: {"owner_code"}, 3: {"operational_status"}, 4: {"criteria"},
+                      5: {"criteria_system_kind"}, 7: {"code"}}
+    assert not InformationSystem.objects.exists()
+
+
+def test_row_referring_to_a_rejected_row_says_so(world):
+    text = "code,name_vi,org_type,parent_code\nMIN-P,Cha,nonsense,MIN\nMIN-P-1,Con,agency,MIN-P\n"
+    job = imports.start_import("organizations", csv_upload(text), acting_user=world.admin)
+    assert job.status == ImportStatus.REJECTED
+    assert [(e["row"], e["field"]) for e in job.errors] == [(2, "org_type"), (3, "parent_code")]
+    assert "2" in job.errors[1]["message"]
+
+
+def test_admin_cannot_import_into_another_organization(world, make_system):
+    make_system(world.province, code="SYS-PROV")
+    text = ("code,name,owner_code\n"
+            "SYS-OK,Của bộ,MIN\n"
+            "SYS-THEIRS,Của tỉnh,PROV\n"     # PROV is not visible to the ministry's admin
+            "SYS-PROV,Ghi đè,MIN\n")         # an existing system of the province
+    orgs, systems = snapshot_all()
+    job = imports.start_import("systems", csv_upload(text), acting_user=world.admin)
+    assert job.status == ImportStatus.REJECTED
+    assert [(e["row"], e["field"]) for e in job.errors] == [(3, "owner_code"), (4, "code")]
+    assert snapshot_all() == (orgs, systems)
+
+    text = "code,name_vi,org_type,parent_code\nPROV-X,Xã X,commune,PROV\nTOP,Bộ,ministry,\n"
+    job = imports.start_import("organizations", csv_upload(text), acting_user=world.admin)
+    assert job.status == ImportStatus.REJECTED
+    assert [(e["row"], e["field"]) for e in job.errors] == [(2, "parent_code"), (3, "parent_code")]
+    assert not Organization.objects.filter(code__in=["PROV-X", "TOP"]).exists()
+
+
+def test_roles_without_the_import_right_are_forbidden(world):
+    text = "code,name,owner_code\nSYS-A,A,MIN\n"
+    for who in ("analyst", "auditor", "trainee", "responder", "nobody"):
+        with pytest.raises(Forbidden):
+            imports.start_import("systems", csv_upload(text), acting_user=getattr(world, who))
+    assert not ImportJob.objects.exists() and not InformationSystem.objects.exists()
+
+
+# --- Unusable files ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content,fragment", [
+    (b"code,name,colour\nA,B,red\n", "colour"),                       # unknown column
+    (b"code,name\nA,B\n", "owner_code"),                               # a required column missing
+    (b"", "empty"),                                                    # empty file
+    (b"\n\n  \n", "empty"),                                            # blank lines only
+    (b"code,name,owner_code\n", "no data"),                            # header only
+    (b"\x00\x01\x02\xff\xfe binary garbage \x00", "neither"),          # binary
+    (b"\xff\xfecode,name", "neither"),                                 # not UTF-8
+    (b"PK\x03\x04 not really a zip", "XLSX"),                          # broken XLSX
+    (b"code,code,name,owner_code\nA,A,B,MIN\n", "more than once"),     # duplicate column
+])
+def test_unusable_files_are_refused_and_nothing_is_written(world, content, fragment):
+    before = audit_len()
+    with pytest.raises(Refused) as exc:
+        imports.start_import("systems", SimpleUploadedFile("f.csv", content), acting_user=world.admin)
+    assert fragment.lower() in str(exc.value.message).lower()
+    assert exc.value.status == 400
+    assert not ImportJob.objects.exists() and not InformationSystem.objects.exists()
+    assert audit_len() == before
+
+
+def test_oversized_and_too_long_files_are_refused(world, settings):
+    text = "code,name,owner_code\n" + "".join(f"SYS-{i},Hệ thống {i},MIN\n" for i in range(5))
+    settings.KHIEN_MAX_UPLOAD_BYTES = 50
+    with pytest.raises(Refused) as exc:
+        imports.start_import("systems", csv_upload(text), acting_user=world.admin)
+    assert exc.value.status == 413
+    settings.KHIEN_MAX_UPLOAD_BYTES = 10**6
+    settings.KHIEN_IMPORT_MAX_ROWS = 3
+    with pytest.raises(Refused) as exc:
+        imports.start_import("systems", csv_upload(text), acting_user=world.admin)
+    assert "3" in exc.value.message
+    assert not ImportJob.objects.exists() and not InformationSystem.objects.exists()
+
+
+def test_unknown_kind_is_refused(world):
+    with pytest.raises(Refused):
+        imports.start_import("incidents", csv_upload("code\nA\n"), acting_user=world.admin)
+
+
+def test_read_rows_keeps_spreadsheet_row_numbers(world):
+    rows = imports.read_rows(csv_upload("code,name_vi,org_type\n\nA,B,agency\n\nC,D,agency\n"), "organizations")
+    assert [(r[imports.ROW], r["code"]) for r in rows] == [(3, "A"), (5, "C")]
+
+
+# --- Failures and progress -----------------------------------------------------------------
+
+
+def test_unexpected_error_fails_the_job_and_rolls_back(world, monkeypatch, caplog):
+    real = services.do_create_system
+    calls = {"n": 0}
+
+    def flaky(data, *, acting_user):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk on fire")
+        return real(data, acting_user=acting_user)
+
+    monkeypatch.setattr(services, "do_create_system", flaky)
+    text = "code,name,owner_code\nSYS-1,A,MIN\nSYS-2,B,MIN\n"
+    job = imports.start_import("systems", csv_upload(text), acting_user=world.admin)
+    assert job.status == ImportStatus.FAILED
+    assert "disk on fire" not in job.errors[0]["message"] and "Traceback" not in job.errors[0]["message"]
+    assert not InformationSystem.objects.exists()
+    assert "disk on fire" in caplog.text
+
+
+def test_progress_is_reported(world, settings):
+    settings.KHIEN_IMPORT_SYNC = True
+    text = "code,name,owner_code\n" + "".join(f"SYS-{i:03},Hệ thống {i},MIN\n" for i in range(120))
+    seen = []
+    job = imports.import_file("systems", csv_upload(text), acting_user=world.admin,
+                              progress=lambda done, total: seen.append((done, total)))
+    assert job.status == ImportStatus.DONE and job.created_count == 120
+    assert (50, 120) in seen and seen[-1] == (120, 120)
+    assert job.processed_rows == job.total_rows == 120 and job.percent == 100
+
+
+@pytest.fixture
+def flushable_audit_log(transactional_db):
+    """Let the final flush of a transactional test empty the append-only audit table on SQLite.
+
+    (Same approach as test_browser.py: drop the triggers just before the flush, restore them after it.)
+    """
+    yield
+    from django.db import connection
+    from django.db.models.signals import post_migrate
+
+    if connection.vendor != "sqlite":
+        return
+    triggers = importlib.import_module("khien.core.migrations.0002_audit_append_only")
+
+    def restore(**kwargs):
+        post_migrate.disconnect(restore, dispatch_uid="khien-restore-audit-triggers-imports")
+        with connection.cursor() as cursor:
+            for sql in triggers.SQLITE:
+                cursor.execute(sql)
+
+    post_migrate.connect(restore, weak=False, dispatch_uid="khien-restore-audit-triggers-imports")
+    with connection.cursor() as cursor:
+        for sql in triggers.SQLITE_DROP:
+            cursor.execute(sql)
+
+
+def test_background_import_runs_in_a_thread(flushable_audit_log, world, settings):
+    settings.KHIEN_IMPORT_SYNC = False
+    job = imports.start_import("organizations", csv_upload("code,name_vi,org_type,parent_code\nMIN-T,T,agency,MIN\n"),
+                               acting_user=world.admin)
+    for thread in threading.enumerate():
+        if thread.name == f"import-{job.pk}":
+            thread.join(timeout=30)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE, job.errors
+    assert Organization.objects.get(code="MIN-T").parent == world.ministry
+
+
+# --- Export and round trip -----------------------------------------------------------------
+
+
+def _rich_world(world, make_system):
+    sector = Sector.objects.first()
+    services.do_update_organization(world.department, {"hotline": "+84 24 3943 0000", "head_name": "=SUM(A1)",
+                                                       "province": Province.objects.first()},
+                                    acting_user=world.admin, sectors=[sector])
+    system = services.do_create_system(
+        {"code": "SYS-RT", "name": "Hệ thống, có dấu phẩy; và chấm phẩy", "owner": world.ministry,
+         "operator": world.department, "ip_ranges": ["10.0.0.0/8", "2001:db8::/32"], "domains": ["a.example.vn"],
+         "products": ["cpe:2.3:a:vendor:product\\,x:1.0:*:*:*:*:*:*:*"], "criteria": LEVEL1, "proposed_level": 1,
+         "internet_facing": True, "layer3_status": "in_place", "layer3_assessed_on": dt.date(2026, 2, 1),
+         "purpose": "Dòng 1\nDòng 2"},
+        acting_user=world.admin)
+    make_system(world.department, code="SYS-PLAIN")
+    make_system(world.province, code="SYS-HIDDEN")
+    return system
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_import_round_trip(world, make_system, fmt):
+    _rich_world(world, make_system)
+    for kind, model in (("organizations", Organization), ("systems", InformationSystem)):
+        content, content_type, filename = imports.export_file(kind, model.objects.visible_to(world.admin), fmt)
+        assert filename.endswith("." + fmt)
+        if fmt == "csv":
+            assert content.startswith(b"\xef\xbb\xbf") and content_type.startswith("text/csv")
+            assert b"SYS-HIDDEN" not in content and b"PROV" not in content
+        state, before = snapshot_all(), audit_len()
+        job = imports.start_import(kind, SimpleUploadedFile(filename, content), acting_user=world.admin)
+        assert job.status == ImportStatus.DONE, job.errors
+        assert (job.created_count, job.updated_count) == (0, 0)
+        assert snapshot_all() == state
+        assert audit_len() == before + 1  # the job only
+
+
+def test_exported_file_recreates_the_data(world, make_system):
+    _rich_world(world, make_system)
+    content, _t, _n = imports.export_file("systems", InformationSystem.objects.filter(code="SYS-RT"), "csv")
+    original = InformationSystem.objects.get(code="SYS-RT")
+    services.do_delete_system(original, acting_user=world.admin)
+    job = imports.start_import("systems", SimpleUploadedFile("s.csv", content), acting_user=world.admin)
+    assert job.status == ImportStatus.DONE and job.created_count == 1, job.errors
+    copy = InformationSystem.objects.get(code="SYS-RT")
+    for field in ("name", "owner_id", "operator_id", "ip_ranges", "domains", "products", "criteria", "proposed_level",
+                  "internet_facing", "layer3_status", "layer3_assessed_on", "purpose", "suggested_level"):
+        assert getattr(copy, field) == getattr(original, field), field
+
+
+def test_export_protects_against_formulas(world, make_system):
+    _rich_world(world, make_system)
+    content, _t, _n = imports.export_file("organizations", Organization.objects.filter(code="MIN-D1"), "csv")
+    text = content.decode("utf-8-sig")
+    assert "'=SUM(A1)" in text and "'+84 24" in text
+    content, _t, _n = imports.export_file("organizations", Organization.objects.filter(code="MIN-D1"), "xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    values = [c.value for c in sheet[2]]
+    assert "'=SUM(A1)" in values and all(c.data_type != "f" for c in sheet[2])
+
+
+def test_unknown_export_format_is_refused(world):
+    with pytest.raises(Refused):
+        imports.export_file("systems", InformationSystem.objects.all(), "pdf")
+
+
+# --- Command line --------------------------------------------------------------------------
+
+
+def test_cli_import_and_export(world, make_system, tmp_path):
+    good = tmp_path / "orgs.csv"
+    good.write_text("code,name_vi,org_type,parent_code\nMIN-CLI,Cục CLI,agency,MIN\n", encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_data", "organizations", str(good), "--as", world.admin.email, stdout=out, stderr=err)
+    assert "1 created" in out.getvalue() and "1/1 rows (100%)" in err.getvalue()
+    assert Organization.objects.get(code="MIN-CLI").parent == world.ministry
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name_vi,org_type,parent_code\nMIN-OK,Tốt,agency,MIN\nMIN-BAD,Xấu,martian,MIN\n",
+                   encoding="utf-8")
+    err = io.StringIO()
+    with pytest.raises(CommandError) as exc:
+        call_command("import_data", "organizations", str(bad), "--as", world.admin.email, stderr=err)
+    assert exc.value.returncode == 1
+    assert "row 3 [org_type]" in err.getvalue()
+    assert not Organization.objects.filter(code="MIN-OK").exists()
+
+    with pytest.raises(CommandError):
+        call_command("import_data", "organizations", str(good), "--as", world.analyst.email, stderr=io.StringIO())
+    with pytest.raises(CommandError):
+        call_command("import_data", "organizations", str(tmp_path / "missing.csv"), "--as", world.admin.email)
+    with pytest.raises(CommandError):
+        call_command("import_data", "organizations", str(good), "--as", "ghost@test.vn")
+
+    make_system(world.ministry, code="SYS-MIN")
+    make_system(world.province, code="SYS-PROV")
+    for fmt in ("csv", "xlsx"):
+        target = tmp_path / f"systems.{fmt}"
+        call_command("export_data", "systems", "--as", world.admin.email, "--format", fmt, "-o", str(target),
+                     stderr=io.StringIO())
+        rows = imports.read_rows(SimpleUploadedFile(target.name, target.read_bytes()), "systems")
+        assert [r["code"] for r in rows] == ["SYS-MIN"]
+        out = io.StringIO()
+        call_command("import_data", "systems", str(target), "--as", world.admin.email, stdout=out,
+                     stderr=io.StringIO())
+        assert "0 created, 0 updated, 1 unchanged" in out.getvalue()
