@@ -449,3 +449,28 @@ def test_cli_import_and_export(world, make_system, tmp_path):
         call_command("import_data", "systems", str(target), "--as", world.admin.email, stdout=out,
                      stderr=io.StringIO())
         assert "0 created, 0 updated, 1 unchanged" in out.getvalue()
+
+
+@pytest.mark.postgres
+def test_progress_of_the_write_phase_is_visible_to_other_connections(flushable_audit_log, world, settings):
+    """On PostgreSQL the page polling the job sees the write phase advance, though the rows are not committed yet."""
+    from django.db import connections
+
+    observer = connections.create_connection("default")
+    seen = []
+
+    def progress(done, total):
+        with observer.cursor() as cur:
+            cur.execute("SELECT status, processed_rows FROM registry_importjob")
+            seen.extend(cur.fetchall())
+            cur.execute("SELECT count(*) FROM registry_informationsystem")
+            seen.append(("systems", cur.fetchone()[0]))
+
+    text = "code,name,owner_code\n" + "".join(f"SYS-{i:03},Hệ thống {i},MIN\n" for i in range(160))
+    try:
+        job = imports.import_file("systems", csv_upload(text), acting_user=world.admin, progress=progress)
+    finally:
+        observer.close()
+    assert job.status == ImportStatus.DONE
+    assert (ImportStatus.WRITING, 50) in seen or (ImportStatus.WRITING, 100) in seen
+    assert ("systems", 160) not in seen[:-1]  # nothing was visible before the commit
