@@ -17,6 +17,9 @@ from .models import (
 )
 
 
+LEVEL_CHOICES = [(str(i), str(i)) for i in range(1, 6)]
+
+
 class OrganizationFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
     org_type = django_filters.ChoiceFilter(choices=OrgType.choices, label=_("Type"))
@@ -38,8 +41,9 @@ class InformationSystemFilter(django_filters.FilterSet):
     owner = django_filters.CharFilter(field_name="owner__code", label=_("Owner (code)"))
     province = django_filters.ModelChoiceFilter(field_name="owner__province", queryset=Province.objects.all(), to_field_name="code", label=_("Province"))
     sector = django_filters.ModelChoiceFilter(field_name="owner__sectors", queryset=Sector.objects.all(), to_field_name="code", label=_("Sector"))
-    level = django_filters.TypedChoiceFilter(field_name="approved_level", choices=[(i, i) for i in range(1, 6)], coerce=int, label=_("Approved level"))
-    proposed_level = django_filters.TypedChoiceFilter(choices=[(i, i) for i in range(1, 6)], coerce=int, label=_("Proposed level"))
+    # ChoiceFilter (unlike TypedChoiceFilter) offers an empty choice, so an untouched select filters nothing.
+    level = django_filters.ChoiceFilter(field_name="approved_level", choices=LEVEL_CHOICES, label=_("Approved level"))
+    proposed_level = django_filters.ChoiceFilter(choices=LEVEL_CHOICES, label=_("Proposed level"))
     level_status = django_filters.ChoiceFilter(choices=LevelStatus.choices, label=_("Level status"))
     operational_status = django_filters.ChoiceFilter(choices=OperationalStatus.choices, label=_("Operational status"))
     important_to_national_security = django_filters.BooleanFilter(label=_("Important to national security"))

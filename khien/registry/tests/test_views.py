@@ -616,3 +616,17 @@ def test_import_through_the_page_is_all_or_nothing(world, as_user, settings):
     page = client.get(response["Location"])
     assert b"org_type" in page.content and b'class="list compact rejected"' in page.content
     assert not Organization.objects.filter(code__in=["MIN-D7", "MIN-D8"]).exists()
+
+
+def test_untouched_filter_form_filters_nothing(world, as_user, make_system):
+    """Submitting the filter form as displayed (every select on its empty choice) lists every visible system."""
+    for level in (1, 2, 3):
+        make_system(world.ministry, approved_level=level, proposed_level=level)
+    client = as_user(world.admin)
+    page = client.get(reverse("registry:system_list"))
+    form = page.context["filter"].form
+    submitted = {name: (field.initial or "") for name, field in form.fields.items()}
+    response = client.get(reverse("registry:system_list"), submitted)
+    assert response.context["page"].paginator.count == 3
+    assert '<option value="" selected>' in page.content.decode()
+    assert client.get(reverse("registry:system_list"), {"level": "2"}).context["page"].paginator.count == 1
