@@ -3,6 +3,7 @@
 `world` gives organizations in two separate trees so that every test can check
 both a grant (own organization, own units) and a denial (the other tree).
 """
+import importlib
 import os
 from types import SimpleNamespace
 
@@ -43,11 +44,42 @@ def _content(request):
         return
     transactional = {"transactional_db", "live_server"} & names or (marker and marker.kwargs.get("transaction"))
     request.getfixturevalue("transactional_db" if transactional else "db")
+    if transactional:
+        request.getfixturevalue("flushable_audit_log")
     from khien.registry import content
     from khien.registry.models import LevelFramework
 
     if not LevelFramework.objects.exists():
         content.load_all()
+
+
+@pytest.fixture
+def flushable_audit_log(transactional_db):
+    """Let a transactional test's final flush empty the append-only audit table on SQLite.
+
+    SQLite's flush deletes rows, which the audit log's triggers refuse
+    (PostgreSQL truncates, which row triggers do not see). The triggers are
+    dropped just before the flush and put back right after it (post_migrate).
+    Used automatically by every test that asks for `transactional_db` or `live_server`.
+    """
+    yield
+    from django.db import connection
+    from django.db.models.signals import post_migrate
+
+    if connection.vendor != "sqlite":
+        return
+    triggers = importlib.import_module("khien.core.migrations.0002_audit_append_only")
+
+    def restore(**kwargs):
+        post_migrate.disconnect(restore, dispatch_uid="khien-restore-audit-triggers")
+        with connection.cursor() as cursor:
+            for sql in triggers.SQLITE:
+                cursor.execute(sql)
+
+    post_migrate.connect(restore, weak=False, dispatch_uid="khien-restore-audit-triggers")
+    with connection.cursor() as cursor:
+        for sql in triggers.SQLITE_DROP:
+            cursor.execute(sql)
 
 
 def _org(code, org_type, parent=None, **extra):

@@ -231,17 +231,20 @@ def _apply_proposal(system: InformationSystem, data: dict) -> set[str]:
     if system.level_status not in EDITABLE_LEVEL_STATES:
         raise Refused(_("The level proposal can only be changed while it is a draft or has been returned."))
     _assign(system, data, PROPOSAL_FIELDS)
-    if system.criteria:
-        framework = system.framework or levels.current_framework()
-        if framework is None:
-            raise Refused(_("No security-level framework is loaded."))
-        try:
-            suggestion = levels.suggest_level(framework, system.criteria)
-        except levels.CriteriaError as exc:
-            raise ValidationError({"criteria": str(exc)})
-        system.framework = framework
-        system.suggested_level = suggestion.level
-        system.suggestion_reason = suggestion.reason_text
+    if not system.criteria:
+        system.suggested_level, system.suggestion_reason = None, ""  # no answers, no suggestion
+        return touched
+    # A proposal being written is judged by the criteria in force now (the form asks those questions).
+    framework = levels.current_framework()
+    if framework is None:
+        raise Refused(_("No security-level framework is loaded."))
+    try:
+        suggestion = levels.suggest_level(framework, system.criteria)
+    except levels.CriteriaError as exc:
+        raise ValidationError({"criteria": str(exc)})
+    system.framework = framework
+    system.suggested_level = suggestion.level
+    system.suggestion_reason = suggestion.reason_text
     return touched
 
 

@@ -7,7 +7,6 @@ another origin and that the Content-Security-Policy is never violated.
 Screenshots go to test-artifacts/screenshots/.
 """
 import datetime as dt
-import importlib
 import os
 from pathlib import Path
 from urllib.parse import urlparse
@@ -51,33 +50,6 @@ def browser():
         finally:
             browser.close()
 
-
-@pytest.fixture
-def flushable_audit_log(transactional_db):
-    """Let the live-server test's final flush empty the append-only audit table on SQLite.
-
-    SQLite's flush deletes rows, which the audit log's triggers refuse
-    (PostgreSQL truncates, which row triggers do not see). The triggers are
-    dropped just before the flush and put back right after it (post_migrate).
-    """
-    yield
-    from django.db import connection
-    from django.db.models.signals import post_migrate
-
-    if connection.vendor != "sqlite":
-        return
-    triggers = importlib.import_module("khien.core.migrations.0002_audit_append_only")
-
-    def restore(**kwargs):
-        post_migrate.disconnect(restore, dispatch_uid="khien-restore-audit-triggers")
-        with connection.cursor() as cursor:
-            for sql in triggers.SQLITE:
-                cursor.execute(sql)
-
-    post_migrate.connect(restore, weak=False, dispatch_uid="khien-restore-audit-triggers")
-    with connection.cursor() as cursor:
-        for sql in triggers.SQLITE_DROP:
-            cursor.execute(sql)
 
 
 class Watch:

@@ -1,6 +1,5 @@
 """CSV/XLSX import (all rows or none, with a row report) and export (re-importable)."""
 import datetime as dt
-import importlib
 import io
 import threading
 
@@ -304,31 +303,6 @@ def test_progress_is_reported(world, settings):
     assert (50, 120) in seen and seen[-1] == (120, 120)
     assert job.processed_rows == job.total_rows == 120 and job.percent == 100
 
-
-@pytest.fixture
-def flushable_audit_log(transactional_db):
-    """Let the final flush of a transactional test empty the append-only audit table on SQLite.
-
-    (Same approach as test_browser.py: drop the triggers just before the flush, restore them after it.)
-    """
-    yield
-    from django.db import connection
-    from django.db.models.signals import post_migrate
-
-    if connection.vendor != "sqlite":
-        return
-    triggers = importlib.import_module("khien.core.migrations.0002_audit_append_only")
-
-    def restore(**kwargs):
-        post_migrate.disconnect(restore, dispatch_uid="khien-restore-audit-triggers-imports")
-        with connection.cursor() as cursor:
-            for sql in triggers.SQLITE:
-                cursor.execute(sql)
-
-    post_migrate.connect(restore, weak=False, dispatch_uid="khien-restore-audit-triggers-imports")
-    with connection.cursor() as cursor:
-        for sql in triggers.SQLITE_DROP:
-            cursor.execute(sql)
 
 
 def test_background_import_runs_in_a_thread(flushable_audit_log, world, settings):

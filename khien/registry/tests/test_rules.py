@@ -86,3 +86,15 @@ def test_a_new_framework_version_becomes_current_and_old_systems_keep_theirs(wor
     system.refresh_from_db()
     assert system.framework == old
     assert levels.authority(new, 3, "approved_by") == "national" and levels.authority(old, 3, "approved_by") == "owner"
+
+
+def test_clearing_the_criteria_clears_the_suggestion(world):
+    from khien.registry import services
+
+    answers = {q.id: q.options[-1][0] for q in levels.questions(levels.current_framework())}
+    system = services.do_create_system({"code": "CLR-1", "name": "Hệ thống", "owner": world.ministry, "criteria": answers},
+                                       acting_user=world.analyst)
+    assert system.suggested_level == 5 and system.suggestion_reason
+    system = services.do_update_system(system, {"criteria": {}}, acting_user=world.analyst)
+    system.refresh_from_db()
+    assert system.suggested_level is None and system.suggestion_reason == ""
