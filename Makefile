@@ -27,8 +27,9 @@ assets: $(VENV)/.installed
 
 setup: $(VENV)/.installed assets
 	$(KHIEN) migrate --no-input
+	$(KHIEN) collectstatic --no-input -v0
 	$(KHIEN) load_content
-	$(KHIEN) demo --if-empty
+	$(KHIEN) demo --if-empty --no-accounts
 
 setup-dev: $(VENV)/.installed-dev assets
 

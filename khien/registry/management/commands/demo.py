@@ -13,10 +13,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--if-empty", action="store_true", help="do nothing if any organization exists")
         parser.add_argument("--accounts", action="store_true", help="only print the demo accounts table")
+        parser.add_argument("--no-accounts", action="store_true", help="do not print the accounts table after building")
         parser.add_argument("--systems", type=int, default=2000, help="number of information systems (default 2000)")
         parser.add_argument("--seed", type=int, default=demo.SEED, help="random seed (default %(default)s)")
 
-    def handle(self, *args, if_empty=False, accounts=False, systems=2000, seed=demo.SEED, **options):
+    def handle(self, *args, if_empty=False, accounts=False, no_accounts=False, systems=2000, seed=demo.SEED, **options):
         if accounts:
             self.stdout.write(demo.accounts_table())
             return
@@ -31,4 +32,5 @@ class Command(BaseCommand):
         result = demo.build(systems, seed=seed)
         counts = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo country built in {result.seconds:.1f} s — {counts}"))
-        self.stdout.write(demo.accounts_table())
+        if not no_accounts:
+            self.stdout.write(demo.accounts_table())
