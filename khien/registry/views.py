@@ -205,18 +205,26 @@ def organization_delete(request, pk):
     org = get_object_or_404(Organization.objects.visible_to(request.user), pk=pk)
     if not user_can(request.user, Action.DELETE, org):
         raise PermissionDenied
+    return _confirm_delete(
+        request, org, services.do_delete_organization, title=_("Delete the organization"),
+        done_message=_("Organization deleted."), done_url="registry:organization_list",
+        cancel_url=reverse("registry:organization_detail", args=[org.pk]),
+    )
+
+
+def _confirm_delete(request, obj, delete, *, title, done_message, done_url, cancel_url):
+    """GET asks for confirmation; POST deletes through the service (a refusal is shown, nothing changes)."""
     error, status = None, 200
     if request.method == "POST":
         try:
-            services.do_delete_organization(org, acting_user=request.user)
+            delete(obj, acting_user=request.user)
         except Refused as exc:
             error, status = exc.message, exc.status
         else:
-            messages.success(request, _("Organization deleted."))
-            return redirect("registry:organization_list")
+            messages.success(request, done_message)
+            return redirect(done_url)
     return render(request, "registry/confirm_delete.html", {
-        "object": org, "error": error, "cancel_url": reverse("registry:organization_detail", args=[org.pk]),
-        "title": _("Delete the organization"),
+        "object": obj, "error": error, "cancel_url": cancel_url, "title": title,
     }, status=status)
 
 
@@ -406,19 +414,11 @@ def system_delete(request, pk):
     system = _visible_system(request, pk)
     if not user_can(request.user, Action.DELETE, system.owner):
         raise PermissionDenied
-    error, status = None, 200
-    if request.method == "POST":
-        try:
-            services.do_delete_system(system, acting_user=request.user)
-        except Refused as exc:
-            error, status = exc.message, exc.status
-        else:
-            messages.success(request, _("System deleted."))
-            return redirect("registry:system_list")
-    return render(request, "registry/confirm_delete.html", {
-        "object": system, "error": error, "cancel_url": reverse("registry:system_detail", args=[system.pk]),
-        "title": _("Delete the information system"),
-    }, status=status)
+    return _confirm_delete(
+        request, system, services.do_delete_system, title=_("Delete the information system"),
+        done_message=_("System deleted."), done_url="registry:system_list",
+        cancel_url=reverse("registry:system_detail", args=[system.pk]),
+    )
 
 
 @login_required
