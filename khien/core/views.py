@@ -75,8 +75,10 @@ def totp_verify(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def totp_enroll(request):
-    if twofactor.has_confirmed_device(request.user) and not request.user.is_verified():
-        return redirect("core:totp_verify")
+    if twofactor.has_confirmed_device(request.user):
+        if not request.user.is_verified():
+            return redirect("core:totp_verify")
+        return render(request, "core/totp_enroll.html", {"enrolled": True})
     device = twofactor.pending_device(request.user)
     form = TotpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -190,3 +190,16 @@ def test_log_filter_masks_secrets():
     RedactSecretsFilter().filter(record)
     text = record.getMessage()
     assert "khn_abcdefghijklmnopqrstuvwxyz0123" not in text and "hunter2" not in text
+
+
+def test_any_user_may_turn_on_two_step_sign_in_and_then_needs_it(client, world):
+    _login(client, world.analyst.email)
+    assert client.get(reverse("core:audit")).status_code == 200  # not required for an analyst
+    client.get(reverse("core:totp_enroll"))
+    device = TOTPDevice.objects.get(user=world.analyst, confirmed=False)
+    assert client.post(reverse("core:totp_enroll"), {"token": _current_code(device)}).status_code == 302
+    page = client.get(reverse("core:totp_enroll"))
+    assert page.context["enrolled"] and TOTPDevice.objects.filter(user=world.analyst).count() == 1
+    client.post(reverse("core:logout"))
+    _login(client, world.analyst.email)
+    assert client.get(reverse("core:audit")).url.startswith(reverse("core:totp_verify"))
