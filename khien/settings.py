@@ -53,13 +53,14 @@ INSTALLED_APPS = [
     "csp",
     "khien.core",
     "khien.registry",
+    "khien.intel",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # serves CSS/JS/charts itself: no CDN, no web server needed
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "khien.core.middleware.VietnameseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -208,6 +209,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("KHIEN_MAX_REQUEST_BYTES", str(
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 KHIEN_MAX_UPLOAD_BYTES = int(os.environ.get("KHIEN_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
 KHIEN_IMPORT_MAX_ROWS = int(os.environ.get("KHIEN_IMPORT_MAX_ROWS", "50000"))
+# TAXII 2.1: largest accepted request body (also announced as the API root's max_content_length),
+# and whether TLP:CLEAR intelligence is served to unauthenticated callers.
+KHIEN_TAXII_MAX_CONTENT_LENGTH = int(os.environ.get("KHIEN_TAXII_MAX_CONTENT_LENGTH", str(10 * 1024 * 1024)))
+KHIEN_PUBLIC_CLEAR_FEED = env_bool("KHIEN_PUBLIC_CLEAR_FEED", False)
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,0 +1,199 @@
+"""The STIX 2.1 store and its sharing structures: collections, TLP, recipients.
+
+Invariants live here; every change goes through `services.py`; who may see a
+stored object is decided only in `tlp.py`.
+
+One `StixObject` row is one VERSION of one STIX object (`stix_id` + `modified`);
+several versions coexist. `CollectionObject` says which versions a collection
+holds and when each was added to it (TAXII `added_after` and the
+X-TAXII-Date-Added-* headers refer to that date).
+"""
+import datetime as dt
+import uuid
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from khien.registry.models import Isac, Organization
+
+# Namespace of the deterministic STIX identity ids of organizations (uuid5 of the org id).
+IDENTITY_NAMESPACE = uuid.UUID("6f1b1d5e-3c0a-4a53-9d4f-6b68696e0001")
+# Version stored for objects that carry neither `modified` nor `created` (cyber-observables).
+UNVERSIONED = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def identity_id_for(organization_id) -> str:
+    """The STIX identity id of an organization: stable, derived from its platform id."""
+    return f"identity--{uuid.uuid5(IDENTITY_NAMESPACE, str(organization_id))}"
+
+
+class Tlp(models.TextChoices):
+    CLEAR = "clear", _("TLP:CLEAR")
+    GREEN = "green", _("TLP:GREEN")
+    AMBER = "amber", _("TLP:AMBER")
+    AMBER_STRICT = "amber_strict", _("TLP:AMBER+STRICT")
+    RED = "red", _("TLP:RED")
+
+
+class CollectionKind(models.TextChoices):
+    NATIONAL = "national", _("National")
+    ISAC = "isac", _("ISAC")
+    BILATERAL = "bilateral", _("Bilateral")
+    GROUP = "group", _("Ad hoc group")
+
+
+class OrganizationIdentity(models.Model):
+    """An organization's STIX identity and its sharing defaults (one row per organization, made on first use)."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, primary_key=True,
+                                        related_name="stix_identity")
+    stix_id = models.CharField(_("STIX identity id"), max_length=100, unique=True)
+    default_tlp = models.CharField(_("default TLP for unmarked objects"), max_length=20, choices=Tlp.choices,
+                                   default=Tlp.AMBER)
+
+    class Meta:
+        verbose_name = _("organization STIX identity")
+        verbose_name_plural = _("organization STIX identities")
+
+    def __str__(self):
+        return self.stix_id
+
+
+alias_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{0,62}$",
+                                 _("Use 1–63 lowercase letters, digits or dashes, starting with a letter or digit."))
+
+
+class Collection(models.Model):
+    """A TAXII collection: a set of object versions shared with its member organizations."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=CollectionKind.choices, default=CollectionKind.GROUP)
+    owner = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="owned_collections",
+                              verbose_name=_("owner organization"))
+    isac = models.ForeignKey(Isac, on_delete=models.PROTECT, null=True, blank=True, related_name="collections",
+                             verbose_name=_("ISAC"))
+    alias = models.CharField(_("alias"), max_length=63, unique=True, validators=[alias_validator])
+    # Served (its TLP:CLEAR content only) to unauthenticated callers when KHIEN_PUBLIC_CLEAR_FEED is on.
+    is_public = models.BooleanField(_("public CLEAR feed"), default=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name = _("collection")
+        verbose_name_plural = _("collections")
+
+    def __str__(self):
+        return self.title
+
+
+class CollectionMember(models.Model):
+    """A member organization's rights on a collection (the owner has both rights without a row)."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="members")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="collection_memberships")
+    can_read = models.BooleanField(_("can read"), default=True)
+    can_write = models.BooleanField(_("can write"), default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["collection", "organization"], name="one_member_row_per_org")]
+        verbose_name = _("collection member")
+        verbose_name_plural = _("collection members")
+
+    def __str__(self):
+        return f"{self.organization} @ {self.collection}"
+
+
+class StixObject(models.Model):
+    """One version of one STIX object, as canonical JSON plus indexed columns."""
+
+    stix_id = models.CharField(_("STIX id"), max_length=300)
+    stix_type = models.CharField(_("type"), max_length=250, db_index=True)
+    spec_version = models.CharField(_("spec version"), max_length=10, default="2.1")
+    created = models.DateTimeField(_("created"), null=True, blank=True)
+    # The version: `modified`, else `created`, else UNVERSIONED (cyber-observables).
+    modified = models.DateTimeField(_("version (modified)"))
+    created_by_ref = models.CharField(_("created by"), max_length=300, blank=True, db_index=True)
+    producer = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="produced_stix_objects", verbose_name=_("producer organization"))
+    tlp = models.CharField(_("TLP"), max_length=20, choices=Tlp.choices, db_index=True)
+    marking_refs = models.JSONField(_("marking references"), default=list, blank=True)
+    valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    revoked = models.BooleanField(_("revoked"), default=False)
+    confidence = models.PositiveSmallIntegerField(_("confidence"), null=True, blank=True)
+    labels = models.JSONField(_("labels"), default=list, blank=True)
+    data = models.JSONField(_("STIX JSON"))
+    date_added = models.DateTimeField(_("date added"), db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stix_id", "modified"], name="one_row_per_stix_version")]
+        verbose_name = _("STIX object version")
+        verbose_name_plural = _("STIX object versions")
+
+    def __str__(self):
+        return f"{self.stix_id} @ {self.modified.isoformat()}"
+
+
+class StixRecipient(models.Model):
+    """An organization named as a recipient of a (TLP:RED) object version."""
+
+    object = models.ForeignKey(StixObject, on_delete=models.CASCADE, related_name="recipients")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="received_stix_objects")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["object", "organization"], name="one_recipient_row")]
+
+
+class CollectionObject(models.Model):
+    """An object version held by a collection, with the date it was added to it."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="entries")
+    object = models.ForeignKey(StixObject, on_delete=models.CASCADE, related_name="collection_entries")
+    date_added = models.DateTimeField(_("date added"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["collection", "object"], name="one_entry_per_version")]
+        indexes = [models.Index(fields=["collection", "date_added", "id"], name="intel_coll_added_idx")]
+
+
+class IndicatorKind(models.TextChoices):
+    IPV4 = "ipv4", _("IPv4 address")
+    IPV6 = "ipv6", _("IPv6 address")
+    CIDR = "cidr", _("IP network (CIDR)")
+    DOMAIN = "domain", _("Domain name")
+    URL = "url", _("URL")
+    EMAIL = "email", _("E-mail address")
+    MD5 = "md5", _("MD5")
+    SHA1 = "sha1", _("SHA-1")
+    SHA256 = "sha256", _("SHA-256")
+
+
+class IndicatorValue(models.Model):
+    """An observable value extracted from a simple indicator pattern, for fast lookup."""
+
+    object = models.ForeignKey(StixObject, on_delete=models.CASCADE, related_name="indicator_values")
+    kind = models.CharField(_("kind"), max_length=10, choices=IndicatorKind.choices)
+    value = models.CharField(_("value"), max_length=2048)
+
+    class Meta:
+        indexes = [models.Index(fields=["value", "kind"], name="intel_indicator_value_idx")]
+
+
+class TaxiiStatus(models.Model):
+    """The status resource of one TAXII add-objects request (complete when returned: writes are synchronous)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="statuses")
+    submitted_by = models.ForeignKey("core.User", on_delete=models.CASCADE, related_name="taxii_statuses")
+    request_timestamp = models.DateTimeField()
+    status = models.CharField(max_length=20, default="complete")
+    total_count = models.PositiveIntegerField(default=0)
+    success_count = models.PositiveIntegerField(default=0)
+    failure_count = models.PositiveIntegerField(default=0)
+    pending_count = models.PositiveIntegerField(default=0)
+    successes = models.JSONField(default=list)
+    failures = models.JSONField(default=list)
+    pendings = models.JSONField(default=list)

@@ -1,0 +1,483 @@
+"""Intelligence operations. The only place that changes the STIX store and its collections.
+
+Every `do_*` function takes `acting_user`, checks the right (collection rights
+come from `tlp.py`, organization rights from `khien.core.scoping`), validates
+everything before writing, writes in one transaction and appends to the audit
+log. TAXII views, the REST API, imports and commands all call these.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from stix2.registry import STIX2_OBJ_MAPS
+from stix2patterns.v21.pattern import Pattern
+from stix2validator import ValidationOptions, validate_instance
+
+from khien.core import audit
+from khien.core.audit import Act, Change
+from khien.core.errors import Forbidden, Refused
+from khien.core.roles import Action
+from khien.core.scoping import is_national_coordinator, user_can
+from khien.registry.models import Organization
+
+from . import tlp
+from .models import (
+    UNVERSIONED,
+    Collection,
+    CollectionKind,
+    CollectionMember,
+    CollectionObject,
+    IndicatorKind,
+    IndicatorValue,
+    OrganizationIdentity,
+    StixObject,
+    StixRecipient,
+    TaxiiStatus,
+    Tlp,
+    identity_id_for,
+)
+
+KNOWN_TYPES = frozenset(STIX2_OBJ_MAPS["2.1"]["objects"]) | frozenset(STIX2_OBJ_MAPS["2.1"]["observables"])
+NEW_TYPE_EXTENSIONS = {"new-sdo", "new-sco", "new-sro"}
+SCO_TYPES = frozenset(STIX2_OBJ_MAPS["2.1"]["observables"])
+BATCH = 1000
+AUDIT_MAX_IDS = 10000
+
+
+class InvalidStix(Refused):
+    """Some objects of a submission are not valid STIX 2.1: nothing was written.
+
+    `errors` maps each rejected object's id (or `#<position>` when it has none)
+    to its messages.
+    """
+
+    def __init__(self, message, errors: dict[str, list[str]]):
+        super().__init__(message, code="invalid_stix", status=422)
+        self.errors = errors
+
+
+@dataclass
+class AddResult:
+    total: int = 0
+    created: int = 0           # new versions stored
+    existing: int = 0          # versions already stored (not duplicated)
+    added_to_collection: int = 0
+    already_in_collection: int = 0
+    success_ids: list[tuple[str, str]] = field(default_factory=list)  # (stix id, version) of each accepted object
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    status: TaxiiStatus | None = None
+
+
+# --- STIX helpers ------------------------------------------------------------------------------
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_timestamp(value) -> dt.datetime | None:
+    """A STIX timestamp (any sub-second precision) as an aware UTC datetime; None when absent or invalid."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def format_timestamp(value: dt.datetime) -> str:
+    """STIX/TAXII timestamp text: UTC, `Z`, milliseconds (microseconds when present)."""
+    value = value.astimezone(dt.timezone.utc)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if value.microsecond % 1000 == 0:
+        text = text[:-3]
+    return text + "Z"
+
+
+def version_of(obj: dict) -> dt.datetime:
+    return parse_timestamp(obj.get("modified")) or parse_timestamp(obj.get("created")) or UNVERSIONED
+
+
+def _unquote(literal: str) -> str:
+    if len(literal) >= 2 and literal[0] == literal[-1] == "'":
+        return literal[1:-1].replace("\\'", "'").replace("\\\\", "\\")
+    return literal
+
+
+HASH_KINDS = {"SHA-256": IndicatorKind.SHA256, "SHA256": IndicatorKind.SHA256, "MD5": IndicatorKind.MD5,
+              "SHA-1": IndicatorKind.SHA1, "SHA1": IndicatorKind.SHA1}
+
+
+def normalize_value(kind: str, raw: str) -> tuple[str, str] | None:
+    """(kind, normalized value) for lookup; None when the value is not of that kind."""
+    raw = raw.strip()
+    if kind in (IndicatorKind.IPV4, IndicatorKind.IPV6):
+        try:
+            if "/" in raw:
+                net = ipaddress.ip_network(raw, strict=False)
+                if net.num_addresses == 1:
+                    return kind, str(net.network_address)
+                return IndicatorKind.CIDR, str(net)
+            return kind, str(ipaddress.ip_address(raw))
+        except ValueError:
+            return None
+    if kind == IndicatorKind.DOMAIN:
+        return kind, raw.lower().rstrip(".")
+    if kind == IndicatorKind.EMAIL:
+        return kind, raw.lower()
+    if kind in (IndicatorKind.MD5, IndicatorKind.SHA1, IndicatorKind.SHA256):
+        return kind, raw.lower()
+    return kind, raw
+
+
+PATH_KINDS = {
+    ("ipv4-addr", "value"): IndicatorKind.IPV4,
+    ("ipv6-addr", "value"): IndicatorKind.IPV6,
+    ("domain-name", "value"): IndicatorKind.DOMAIN,
+    ("url", "value"): IndicatorKind.URL,
+    ("email-addr", "value"): IndicatorKind.EMAIL,
+}
+
+
+def extract_values(pattern: str) -> list[tuple[str, str]]:
+    """The (kind, value) of every `=` comparison on a known object path of a STIX pattern.
+
+    Raises the stix2-patterns parse error for an invalid pattern.
+    """
+    found: list[tuple[str, str]] = []
+    comparisons = Pattern(pattern).inspect().comparisons
+    for object_type, items in comparisons.items():
+        for path, op, literal in items:
+            if op != "=" or not isinstance(literal, str) or not literal.startswith("'"):
+                continue
+            kind = None
+            if len(path) == 1:
+                kind = PATH_KINDS.get((object_type, path[0]))
+            elif object_type == "file" and len(path) == 2 and path[0] == "hashes":
+                kind = HASH_KINDS.get(str(path[1]).strip("'").upper())
+            if kind is None:
+                continue
+            normalized = normalize_value(kind, _unquote(literal))
+            if normalized and normalized[1] and len(normalized[1]) <= 2048:
+                found.append(normalized)
+    return sorted(set(found))
+
+
+def check_object(obj, position: int, options: ValidationOptions) -> tuple[str, list[str]]:
+    """(key, errors) for one submitted object: stix2-validator, custom types, the pattern."""
+    if not isinstance(obj, dict):
+        return f"#{position}", [_("Each object must be a JSON object.")]
+    key = obj.get("id") if isinstance(obj.get("id"), str) and obj.get("id") else f"#{position}"
+    errors: list[str] = []
+    try:
+        result = validate_instance(obj, options)
+        errors.extend(str(e) for e in result.errors)
+    except Exception as exc:  # the validator raises on shapes it cannot read at all
+        errors.append(_("Not a valid STIX object: %(error)s") % {"error": exc})
+        return key, errors
+    stix_type = obj.get("type")
+    if stix_type == "bundle":
+        errors.append(_("A bundle cannot be stored as an object; send its objects."))
+    elif isinstance(stix_type, str) and stix_type not in KNOWN_TYPES:
+        extensions = obj.get("extensions") if isinstance(obj.get("extensions"), dict) else {}
+        declared = any(
+            isinstance(name, str) and name.startswith("extension-definition--") and isinstance(ext, dict)
+            and ext.get("extension_type") in NEW_TYPE_EXTENSIONS
+            for name, ext in extensions.items()
+        )
+        if not declared:
+            errors.append(_("Unknown object type '%(type)s' without an extension definition "
+                            "(extension_type new-sdo, new-sco or new-sro).") % {"type": stix_type})
+    if obj.get("spec_version", "2.1") != "2.1":
+        errors.append(_("Only STIX 2.1 objects are accepted."))
+    if stix_type == "indicator" and obj.get("pattern_type") == "stix" and isinstance(obj.get("pattern"), str):
+        try:
+            extract_values(obj["pattern"])
+        except Exception as exc:  # stix2-patterns raises its ParseException on a broken pattern
+            message = _("Invalid STIX pattern: %(error)s") % {"error": exc}
+            if not any("Pattern" in e for e in errors):
+                errors.append(message)
+    return key, errors
+
+
+# --- Organizations' identities -------------------------------------------------------------------
+
+
+def ensure_identities(organization_ids) -> dict:
+    """The OrganizationIdentity of each organization, made on first use (derived data, not audited)."""
+    organization_ids = list(organization_ids)
+    existing = {i.organization_id: i for i in OrganizationIdentity.objects.filter(organization_id__in=organization_ids)}
+    missing = [OrganizationIdentity(organization_id=o, stix_id=identity_id_for(o))
+               for o in organization_ids if o not in existing]
+    if missing:
+        OrganizationIdentity.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {i.organization_id: i for i in
+                    OrganizationIdentity.objects.filter(organization_id__in=organization_ids)}
+    return existing
+
+
+def producer_for(user, collection: Collection | None = None):
+    """The organization a user submits for: one with write right on the collection, else their first one."""
+    orgs = tlp.organization_ids(user)
+    if not orgs:
+        return None
+    if collection is not None:
+        if collection.owner_id in orgs:
+            return collection.owner_id
+        writer = (CollectionMember.objects.filter(collection=collection, organization_id__in=orgs, can_write=True)
+                  .order_by("organization__code").values_list("organization_id", flat=True).first())
+        if writer:
+            return writer
+    return Organization.objects.filter(pk__in=orgs).order_by("code").values_list("pk", flat=True).first()
+
+
+# --- Adding objects ------------------------------------------------------------------------------
+
+
+def objects_of(payload) -> list:
+    """The objects of a STIX bundle, a TAXII envelope or a plain list."""
+    if isinstance(payload, list):
+        return payload
+    if isinstance(payload, dict):
+        if payload.get("type") == "bundle" or "objects" in payload:
+            objects = payload.get("objects", [])
+            if isinstance(objects, list):
+                return objects
+        elif "type" in payload and "id" in payload:
+            return [payload]
+    raise InvalidStix(_("Send a STIX bundle or a TAXII envelope with an \"objects\" list."), {})
+
+
+def _row_for(obj: dict, producer_id, default_tlp: str, now) -> StixObject:
+    refs = obj.get("object_marking_refs") if isinstance(obj.get("object_marking_refs"), list) else []
+    confidence = obj.get("confidence")
+    labels = obj.get("labels") if isinstance(obj.get("labels"), list) else []
+    return StixObject(
+        stix_id=obj["id"],
+        stix_type=obj["type"],
+        spec_version=obj.get("spec_version", "2.1"),
+        created=parse_timestamp(obj.get("created")),
+        modified=version_of(obj),
+        created_by_ref=obj.get("created_by_ref", "") or "",
+        producer_id=producer_id,
+        tlp=tlp.tlp_of(refs, default_tlp),
+        marking_refs=refs,
+        valid_from=parse_timestamp(obj.get("valid_from")),
+        valid_until=parse_timestamp(obj.get("valid_until")),
+        revoked=bool(obj.get("revoked", False)),
+        confidence=confidence if isinstance(confidence, int) and 0 <= confidence <= 100 else None,
+        labels=labels,
+        data=obj,
+        date_added=now,
+    )
+
+
+@transaction.atomic
+def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, recipients=None,
+                   taxii_status: bool = False) -> AddResult:
+    """Validate every object, then store them all in `collection` — or nothing.
+
+    Each object passes stix2-validator (default options) and, for indicators,
+    stix2-patterns; unknown types need an extension definition. A version
+    already stored (same id and `modified`) is not duplicated: it is only added
+    to the collection if it is not there yet. An object without
+    `created_by_ref` gets the identity of the submitting organization.
+    `recipients` (organizations) are the named recipients of the TLP:RED
+    versions of this submission. Refuses with `Forbidden` without the write
+    right and with `InvalidStix` (carrying every object's errors) when any
+    object is invalid.
+    """
+    if not tlp.can_write_collection(acting_user, collection):
+        raise Forbidden(_("You may not add objects to this collection."))
+    objects = objects_of(bundle_or_objects)
+    if not objects:
+        raise InvalidStix(_("There are no objects to add."), {})
+
+    options = ValidationOptions()
+    result = AddResult(total=len(objects))
+    for position, obj in enumerate(objects):
+        key, errors = check_object(obj, position, options)
+        if errors:
+            result.errors.setdefault(key, []).extend(errors)
+    if result.errors:
+        raise InvalidStix(_("%(count)d of %(total)d objects are not valid STIX 2.1; nothing was stored.")
+                          % {"count": len(result.errors), "total": len(objects)}, result.errors)
+
+    producer_id = producer_for(acting_user, collection)
+    identities = ensure_identities([producer_id]) if producer_id else {}
+    identity = identities.get(producer_id)
+    default_tlp = identity.default_tlp if identity else Tlp.AMBER
+    now = timezone.now()
+
+    # One row per (id, version) of the submission: a repeated version is kept once.
+    rows: dict[tuple[str, dt.datetime], StixObject] = {}
+    for obj in objects:
+        if identity and "created_by_ref" not in obj and obj["type"] not in SCO_TYPES and "created" in obj:
+            obj = {**obj, "created_by_ref": identity.stix_id}
+        row = _row_for(obj, producer_id, default_tlp, now)
+        rows.setdefault((row.stix_id, row.modified), row)
+        result.success_ids.append((row.stix_id, format_timestamp(row.modified) if row.modified != UNVERSIONED
+                                   else format_timestamp(now)))
+
+    stix_ids = sorted({k[0] for k in rows})
+    stored = _stored_versions(stix_ids)
+    new_rows = [row for key, row in rows.items() if key not in stored]
+    result.existing = len(rows) - len(new_rows)
+    StixObject.objects.bulk_create(new_rows, batch_size=BATCH, ignore_conflicts=True)
+    stored = _stored_versions(stix_ids)
+    new_keys = {(r.stix_id, r.modified) for r in new_rows}
+    new_pks = {stored[k] for k in new_keys if k in stored}
+    result.created = len(new_pks)
+    pks = [stored[k] for k in rows]
+
+    in_collection = set(CollectionObject.objects.filter(collection=collection, object_id__in=pks)
+                        .values_list("object_id", flat=True)) if result.existing else set()
+    entries = [CollectionObject(collection=collection, object_id=pk, date_added=now) for pk in pks
+               if pk not in in_collection]
+    CollectionObject.objects.bulk_create(entries, batch_size=BATCH, ignore_conflicts=True)
+    result.added_to_collection = len(entries)
+    result.already_in_collection = len(in_collection)
+
+    if recipients:
+        red_pks = [stored[k] for k, row in rows.items() if row.tlp == Tlp.RED]
+        StixRecipient.objects.bulk_create(
+            [StixRecipient(object_id=pk, organization_id=org.pk) for pk in red_pks for org in recipients],
+            batch_size=BATCH, ignore_conflicts=True)
+
+    values = []
+    for key, row in rows.items():
+        pk = stored[key]
+        if pk in new_pks and row.stix_type == "indicator" and row.data.get("pattern_type") == "stix":
+            values.extend(IndicatorValue(object_id=pk, kind=k, value=v) for k, v in extract_values(row.data["pattern"]))
+    IndicatorValue.objects.bulk_create(values, batch_size=BATCH)
+
+    ids = [k[0] for k in new_keys]
+    audit.record_many([Change(
+        action=Act.IMPORT,
+        object_type="intel.collection",
+        object_id=str(collection.pk),
+        object_repr=f"{collection.title}: +{result.created} STIX versions",
+        organization_id=str(producer_id or ""),
+        after={"received": result.total, "created": result.created, "existing": result.existing,
+               "added_to_collection": result.added_to_collection,
+               "recipients": sorted(str(o.pk) for o in recipients or ()),
+               "created_ids": sorted(ids)[:AUDIT_MAX_IDS], "ids_truncated": len(ids) > AUDIT_MAX_IDS},
+    )], actor=acting_user)
+
+    if taxii_status:
+        result.status = TaxiiStatus.objects.create(
+            collection=collection, submitted_by=acting_user, request_timestamp=now, status="complete",
+            total_count=result.total, success_count=result.total, failure_count=0, pending_count=0,
+            successes=[{"id": i, "version": v} for i, v in result.success_ids],
+        )
+    return result
+
+
+def _stored_versions(stix_ids: list[str]) -> dict[tuple[str, dt.datetime], int]:
+    stored: dict[tuple[str, dt.datetime], int] = {}
+    for start in range(0, len(stix_ids), 500):
+        for pk, stix_id, modified in StixObject.objects.filter(stix_id__in=stix_ids[start:start + 500]) \
+                .values_list("pk", "stix_id", "modified"):
+            stored[(stix_id, modified.astimezone(dt.timezone.utc))] = pk
+    return stored
+
+
+# --- Collections -----------------------------------------------------------------------------------
+
+
+def _require_manage(user, owner: Organization):
+    if owner is None or not user_can(user, Action.CHANGE, owner):
+        raise Forbidden(_("You may not manage the collections of that organization."))
+
+
+def _unique_alias(title: str) -> str:
+    base = (slugify(title) or "collection")[:50].strip("-") or "collection"
+    alias, n = base, 1
+    while Collection.objects.filter(alias=alias).exists():
+        n += 1
+        alias = f"{base}-{n}"
+    return alias
+
+
+@transaction.atomic
+def do_create_collection(data: dict, *, acting_user) -> Collection:
+    """Create a collection owned by `data["owner"]`; national collections only by the coordinator."""
+    owner = data.get("owner")
+    _require_manage(acting_user, owner)
+    kind = data.get("kind", CollectionKind.GROUP)
+    if kind == CollectionKind.NATIONAL and not is_national_coordinator(acting_user):
+        raise Forbidden(_("Only the national coordinator can create a national collection."))
+    isac = data.get("isac")
+    if kind == CollectionKind.ISAC:
+        if isac is None:
+            raise Refused(_("An ISAC collection needs its ISAC."), code="invalid")
+        if isac.operator_id != owner.pk:
+            raise Refused(_("An ISAC collection is owned by the ISAC's operating organization."), code="invalid")
+    collection = Collection(
+        title=data.get("title", ""), description=data.get("description", ""), kind=kind, owner=owner,
+        isac=isac if kind == CollectionKind.ISAC else None,
+        alias=data.get("alias") or _unique_alias(data.get("title", "")),
+    )
+    try:
+        collection.full_clean()
+    except ValidationError as exc:
+        raise Refused("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()), code="invalid")
+    collection.save()
+    audit.record(Act.CREATE, collection, actor=acting_user)
+    if kind == CollectionKind.ISAC:
+        members = [CollectionMember(collection=collection, organization=org, can_read=True, can_write=True)
+                   for org in isac.members.exclude(pk=owner.pk)]
+        CollectionMember.objects.bulk_create(members)
+        audit.record_many([Change(action=Act.CREATE, obj=m, organization_id=str(owner.pk), after=audit.snapshot(m))
+                           for m in members], actor=acting_user)
+    return collection
+
+
+@transaction.atomic
+def do_set_collection_member(collection: Collection, organization: Organization, *, can_read: bool,
+                             can_write: bool, acting_user) -> CollectionMember | None:
+    """Give an organization rights on a collection; both rights false removes it."""
+    _require_manage(acting_user, collection.owner)
+    if organization.pk == collection.owner_id:
+        raise Refused(_("The owner organization always reads and writes its collection."), code="invalid")
+    row = CollectionMember.objects.select_for_update().filter(collection=collection, organization=organization).first()
+    if not can_read and not can_write:
+        if row is not None:
+            before = audit.snapshot(row)
+            audit.record(Act.DELETE, row, actor=acting_user, before=before, organization_id=str(collection.owner_id))
+            row.delete()
+        return None
+    if row is None:
+        row = CollectionMember.objects.create(collection=collection, organization=organization,
+                                              can_read=can_read, can_write=can_write)
+        audit.record(Act.CREATE, row, actor=acting_user, organization_id=str(collection.owner_id))
+        return row
+    before = audit.snapshot(row)
+    row.can_read, row.can_write = can_read, can_write
+    row.save(update_fields=["can_read", "can_write"])
+    audit.record(Act.UPDATE, row, actor=acting_user, before=before, organization_id=str(collection.owner_id))
+    return row
+
+
+@transaction.atomic
+def do_set_default_tlp(organization: Organization, default_tlp: str, *, acting_user) -> OrganizationIdentity:
+    """Set the TLP that the organization's unmarked objects take (AMBER unless set)."""
+    _require_manage(acting_user, organization)
+    if default_tlp not in Tlp.values:
+        raise Refused(_("Unknown TLP level."), code="invalid")
+    identity = ensure_identities([organization.pk])[organization.pk]
+    before = audit.snapshot(identity)
+    identity.default_tlp = default_tlp
+    identity.save(update_fields=["default_tlp"])
+    audit.record(Act.UPDATE, identity, actor=acting_user, before=before)
+    return identity

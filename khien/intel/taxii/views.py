@@ -1,0 +1,430 @@
+"""TAXII 2.1 server (OASIS TAXII 2.1, sections 4 and 5): discovery, one API root, collections,
+objects, manifest, versions and status.
+
+Thin views: visibility comes from `khien.intel.tlp`, writes go through
+`khien.intel.services`. Every answer is `application/taxii+json;version=2.1`;
+every error is a TAXII error object. Paging cursors (`next`) are signed and
+carry the position (date added, row id) and the filters, so any server
+process can continue any client's paging.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from functools import wraps
+
+import orjson
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import RequestDataTooBig
+from django.db.models import Exists, OuterRef, Q
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from khien.core.api.authentication import user_for_key
+from khien.core.errors import Forbidden, Refused
+
+from .. import services, tlp
+from ..models import UNVERSIONED, Collection, CollectionObject, TaxiiStatus
+
+TAXII_MEDIA = "application/taxii+json;version=2.1"
+STIX_MEDIA = "application/stix+json;version=2.1"
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+CURSOR_SALT = "khien.intel.taxii.next"
+
+
+class TaxiiError(Exception):
+    def __init__(self, status: int, title, description="", details=None):
+        super().__init__(title)
+        self.status, self.title, self.description, self.details = status, title, description, details
+
+
+def _json(body, status=200, headers=None) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(body), status=status, content_type=TAXII_MEDIA)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _error(exc: TaxiiError) -> HttpResponse:
+    body = {"title": str(exc.title), "description": str(exc.description), "http_status": str(exc.status)}
+    if exc.details:
+        body["details"] = exc.details
+    headers = {"WWW-Authenticate": 'Basic realm="Khien TAXII", charset="UTF-8"'} if exc.status == 401 else None
+    return _json(body, exc.status, headers)
+
+
+# --- Media types and authentication ------------------------------------------------------------
+
+
+def _media_ok(value: str, main: str) -> bool:
+    """Is one of the comma-separated media types `main` with version 2.1 (or no version)?"""
+    for item in value.split(","):
+        parts = [p.strip().lower() for p in item.split(";")]
+        if parts[0] != main:
+            continue
+        params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        if params.get("version", "2.1").strip('"') == "2.1":
+            return True
+    return False
+
+
+def _authenticate(request):
+    """The user of a Basic (e-mail + API token) or Token header; None without credentials; 401 when wrong."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _sep, credentials = header.partition(" ")
+    scheme, credentials = scheme.lower(), credentials.strip()
+    user = None
+    if scheme == "basic":
+        try:
+            email, _colon, key = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            email, key = "", ""
+        if email and key:
+            user, _token = user_for_key(key)
+            if user is not None and user.email.lower() != email.strip().lower():
+                user = None
+    elif scheme == "token" and credentials:
+        user, _token = user_for_key(credentials)
+    if user is None:
+        raise TaxiiError(401, _("Authentication failed"),
+                         _("Use HTTP Basic with your e-mail and an API token, or 'Authorization: Token <key>'."))
+    return user
+
+
+def taxii_endpoint(methods=("GET",)):
+    def decorate(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            try:
+                if request.method not in methods:
+                    raise TaxiiError(405, _("Method not allowed"))
+                if not _media_ok(request.META.get("HTTP_ACCEPT", ""), "application/taxii+json"):
+                    raise TaxiiError(406, _("Not acceptable"),
+                                     _("This server answers with %(media)s only.") % {"media": TAXII_MEDIA})
+                user = _authenticate(request)
+                if user is None and not settings.KHIEN_PUBLIC_CLEAR_FEED:
+                    raise TaxiiError(401, _("Authentication required"),
+                                     _("Use HTTP Basic with your e-mail and an API token, or 'Authorization: Token <key>'."))
+                return view(request, user, *args, **kwargs)
+            except TaxiiError as exc:
+                return _error(exc)
+            except services.InvalidStix as exc:
+                return _error(TaxiiError(422, _("Invalid STIX"), exc.message, {"errors": exc.errors} if exc.errors else None))
+            except Forbidden as exc:
+                return _error(TaxiiError(403, _("Forbidden"), exc.message))
+            except Refused as exc:
+                return _error(TaxiiError(exc.status, _("Refused"), exc.message))
+        return wrapper
+    return decorate
+
+
+# --- Resources ---------------------------------------------------------------------------------
+
+
+def _api_root_url(request) -> str:
+    return request.build_absolute_uri(reverse("intel:taxii:api_root"))
+
+
+def _collection_resource(user, collection: Collection) -> dict:
+    readable = tlp.can_read_collection(user, collection)
+    writable = tlp.can_write_collection(user, collection)
+    resource = {
+        "id": str(collection.pk),
+        "title": collection.title,
+        "alias": collection.alias,
+        # A write-only member may read back what its own organizations pushed (the ISAC inbox).
+        "can_read": readable or writable,
+        "can_write": writable,
+        "media_types": [STIX_MEDIA],
+    }
+    if collection.description:
+        resource["description"] = collection.description
+    return resource
+
+
+def _collection_for(user, collection_id: str) -> Collection:
+    try:
+        pk = uuid.UUID(collection_id)
+    except ValueError:
+        pk = None
+    collection = tlp.collections_for(user).filter(pk=pk).first() if pk else None
+    if collection is None:
+        raise TaxiiError(404, _("Collection not found"),
+                         _("There is no such collection, or you may not see it."))
+    return collection
+
+
+@taxii_endpoint()
+def discovery(request, user):
+    root = _api_root_url(request)
+    return _json({
+        "title": _("Khiên TAXII 2.1 server"),
+        "description": _("Threat-intelligence sharing of the Khiên national cybersecurity coordination platform."),
+        "default": root,
+        "api_roots": [root],
+    })
+
+
+@taxii_endpoint()
+def api_root(request, user):
+    return _json({
+        "title": _("Khiên threat intelligence"),
+        "description": _("National, ISAC and group collections, shared under TLP 2.0."),
+        "versions": [TAXII_MEDIA],
+        "max_content_length": settings.KHIEN_TAXII_MAX_CONTENT_LENGTH,
+    })
+
+
+@taxii_endpoint()
+def collections(request, user):
+    items = [_collection_resource(user, c) for c in tlp.collections_for(user).order_by("title", "pk")]
+    return _json({"collections": items} if items else {})
+
+
+@taxii_endpoint()
+def collection(request, user, collection_id):
+    return _json(_collection_resource(user, _collection_for(user, collection_id)))
+
+
+# --- Filters and paging ------------------------------------------------------------------------
+
+
+def _timestamp(value: str, name: str) -> dt.datetime:
+    parsed = services.parse_timestamp(value)
+    if parsed is None:
+        raise TaxiiError(400, _("Bad request"), _("'%(name)s' is not a valid timestamp.") % {"name": name})
+    return parsed
+
+
+def _filters(request) -> dict:
+    """The request's filters in a plain form that the cursor can carry."""
+    get = request.GET
+    filters = {}
+    for name in ("id", "type", "version", "spec_version"):
+        raw = get.get(f"match[{name}]")
+        if raw:
+            filters[name] = sorted({v.strip() for v in raw.split(",") if v.strip()})
+    for value in filters.get("version", []):
+        if value not in ("last", "first", "all"):
+            _timestamp(value, "match[version]")
+    if get.get("added_after"):
+        filters["added_after"] = services.format_timestamp(_timestamp(get["added_after"], "added_after"))
+    return filters
+
+
+def _limit(request) -> int:
+    raw = request.GET.get("limit")
+    if raw in (None, ""):
+        return DEFAULT_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise TaxiiError(400, _("Bad request"), _("'limit' must be a positive whole number."))
+    if limit < 1:
+        raise TaxiiError(400, _("Bad request"), _("'limit' must be a positive whole number."))
+    return min(limit, MAX_LIMIT)
+
+
+def _cursor_in(request, kind: str, collection: Collection, extra: str = ""):
+    """(filters, position) from the request, or from its `next` cursor."""
+    token = request.GET.get("next")
+    if not token:
+        return _filters(request), None
+    try:
+        data = signing.loads(token, salt=CURSOR_SALT)
+        if data["k"] != kind or data["c"] != str(collection.pk) or data.get("x", "") != extra:
+            raise ValueError
+        position = (services.parse_timestamp(data["d"]), int(data["i"]))
+        if position[0] is None:
+            raise ValueError
+        return data["f"], position
+    except (signing.BadSignature, ValueError, KeyError, TypeError):
+        raise TaxiiError(400, _("Bad request"), _("The 'next' value is not valid for this request."))
+
+
+def _cursor_out(kind, collection, filters, entry, extra="") -> str:
+    return signing.dumps({"k": kind, "c": str(collection.pk), "x": extra, "f": filters,
+                          "d": services.format_timestamp(entry.date_added), "i": entry.pk},
+                         salt=CURSOR_SALT, compress=True)
+
+
+def _entries(user, collection: Collection, filters: dict, *, default_version="last"):
+    """The collection's entries the caller may get, filtered as TAXII says, in (date added, id) order."""
+    visible = tlp.collection_content_q(user, collection, prefix="object__")
+    if visible is None:
+        raise TaxiiError(403, _("Forbidden"), _("You may not read this collection."))
+    base = CollectionObject.objects.filter(collection=collection).filter(visible)
+    qs = base
+    if filters.get("id"):
+        qs = qs.filter(object__stix_id__in=filters["id"])
+    if filters.get("type"):
+        qs = qs.filter(object__stix_type__in=filters["type"])
+    if filters.get("spec_version"):
+        qs = qs.filter(object__spec_version__in=filters["spec_version"])
+    if filters.get("added_after"):
+        qs = qs.filter(date_added__gt=services.parse_timestamp(filters["added_after"]))
+    versions = filters.get("version") or [default_version]
+    if "all" not in versions:
+        vq = Q()
+        for value in versions:
+            if value == "last":
+                vq |= ~Exists(base.filter(object__stix_id=OuterRef("object__stix_id"),
+                                          object__modified__gt=OuterRef("object__modified")))
+            elif value == "first":
+                vq |= ~Exists(base.filter(object__stix_id=OuterRef("object__stix_id"),
+                                          object__modified__lt=OuterRef("object__modified")))
+            else:
+                vq |= Q(object__modified=services.parse_timestamp(value))
+        qs = qs.filter(vq)
+    return qs.order_by("date_added", "pk")
+
+
+def _page(request, user, collection, kind, *, default_version="last", extra_filters=None, extra=""):
+    filters, position = _cursor_in(request, kind, collection, extra)
+    limit = _limit(request)
+    qs = _entries(user, collection, {**filters, **(extra_filters or {})}, default_version=default_version)
+    if position is not None:
+        when, pk = position
+        qs = qs.filter(Q(date_added__gt=when) | Q(date_added=when, pk__gt=pk))
+    rows = list(qs.select_related("object")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    headers = {}
+    if rows:
+        headers["X-TAXII-Date-Added-First"] = services.format_timestamp(rows[0].date_added)
+        headers["X-TAXII-Date-Added-Last"] = services.format_timestamp(rows[-1].date_added)
+    envelope = {"more": more}
+    if more:
+        envelope["next"] = _cursor_out(kind, collection, filters, rows[-1], extra)
+    return rows, envelope, headers
+
+
+def _version_text(entry) -> str:
+    obj = entry.object
+    return services.format_timestamp(obj.modified if obj.modified != UNVERSIONED else entry.date_added)
+
+
+# --- Objects -----------------------------------------------------------------------------------
+
+
+@taxii_endpoint(methods=("GET", "POST"))
+def objects(request, user, collection_id):
+    collection = _collection_for(user, collection_id)
+    if request.method == "POST":
+        return _add_objects(request, user, collection)
+    rows, envelope, headers = _page(request, user, collection, "objects")
+    if rows:
+        envelope["objects"] = [row.object.data for row in rows]
+    return _json(envelope, headers=headers)
+
+
+@taxii_endpoint()
+def object_by_id(request, user, collection_id, object_id):
+    collection = _collection_for(user, collection_id)
+    if "match[id]" in request.GET or "match[type]" in request.GET:
+        raise TaxiiError(400, _("Bad request"), _("Only match[version] and match[spec_version] filter one object."))
+    rows, envelope, headers = _page(request, user, collection, "object", extra_filters={"id": [object_id]},
+                                    extra=object_id)
+    if not rows and not request.GET.get("next"):
+        raise TaxiiError(404, _("Object not found"), _("There is no such object in this collection, or you may not see it."))
+    if rows:
+        envelope["objects"] = [row.object.data for row in rows]
+    return _json(envelope, headers=headers)
+
+
+@taxii_endpoint()
+def versions(request, user, collection_id, object_id):
+    collection = _collection_for(user, collection_id)
+    rows, envelope, headers = _page(request, user, collection, "versions", default_version="all",
+                                    extra_filters={"id": [object_id], "version": ["all"]}, extra=object_id)
+    if not rows and not request.GET.get("next"):
+        raise TaxiiError(404, _("Object not found"), _("There is no such object in this collection, or you may not see it."))
+    envelope["versions"] = [_version_text(row) for row in rows]
+    return _json(envelope, headers=headers)
+
+
+@taxii_endpoint()
+def manifest(request, user, collection_id):
+    collection = _collection_for(user, collection_id)
+    rows, envelope, headers = _page(request, user, collection, "manifest")
+    if rows:
+        envelope["objects"] = [{
+            "id": row.object.stix_id,
+            "date_added": services.format_timestamp(row.date_added),
+            "version": _version_text(row),
+            "media_type": STIX_MEDIA,
+        } for row in rows]
+    return _json(envelope, headers=headers)
+
+
+def _add_objects(request, user, collection):
+    if user is None:
+        raise TaxiiError(401, _("Authentication required"), _("Sign in to add objects."))
+    if not _media_ok(request.META.get("CONTENT_TYPE", ""), "application/taxii+json"):
+        raise TaxiiError(415, _("Unsupported media type"),
+                         _("Send the envelope as %(media)s.") % {"media": TAXII_MEDIA})
+    limit = settings.KHIEN_TAXII_MAX_CONTENT_LENGTH
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise TaxiiError(413, _("Request too large"),
+                         _("The largest accepted request is %(limit)d bytes.") % {"limit": limit})
+    if not tlp.can_write_collection(user, collection):
+        raise TaxiiError(403, _("Forbidden"), _("You may not add objects to this collection."))
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        body = None
+    if body is None or len(body) > limit:
+        raise TaxiiError(413, _("Request too large"),
+                         _("The largest accepted request is %(limit)d bytes.") % {"limit": limit})
+    try:
+        envelope = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise TaxiiError(400, _("Malformed JSON"), _("The request body is not valid JSON."))
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list):
+        raise TaxiiError(422, _("Invalid envelope"), _("Send a TAXII envelope: a JSON object with an \"objects\" list."))
+    result = services.do_add_objects(collection, envelope, acting_user=user, taxii_status=True)
+    return _json(_status_resource(result.status), status=202)
+
+
+# --- Status ------------------------------------------------------------------------------------
+
+
+def _status_resource(status: TaxiiStatus) -> dict:
+    resource = {
+        "id": str(status.pk),
+        "status": status.status,
+        "request_timestamp": services.format_timestamp(status.request_timestamp),
+        "total_count": status.total_count,
+        "success_count": status.success_count,
+        "failure_count": status.failure_count,
+        "pending_count": status.pending_count,
+    }
+    for name in ("successes", "failures", "pendings"):
+        if getattr(status, name):
+            resource[name] = getattr(status, name)
+    return resource
+
+
+@taxii_endpoint()
+def status(request, user, status_id):
+    try:
+        pk = uuid.UUID(status_id)
+    except ValueError:
+        pk = None
+    found = TaxiiStatus.objects.filter(pk=pk, submitted_by=user).first() if pk and user is not None else None
+    if found is None:
+        raise TaxiiError(404, _("Status not found"), _("There is no such status, or it is not yours."))
+    return _json(_status_resource(found))

@@ -1,0 +1,213 @@
+"""TLP 2.0: the one module that decides who may see a stored STIX object version.
+
+REST API, TAXII, exports, blocklists and search all ask here; nothing else
+filters intelligence by TLP or by collection rights.
+
+Who sees an object version (the "organizations of a user" are the
+organizations the user is a member of, see below):
+
+=================  ==============================================================
+TLP                visible to
+=================  ==============================================================
+CLEAR              anyone signed in; anonymous callers too, but only when
+                   ``KHIEN_PUBLIC_CLEAR_FEED`` is true (through TAXII: from
+                   the collections marked public)
+GREEN              every organization on the platform (any signed-in user with at
+                   least one membership)
+AMBER              the producer, and the organizations that may read (owner, or
+                   member with ``can_read``) a collection holding the version
+AMBER+STRICT       the producer, and the owner of a collection holding the version
+RED                the producer, and the organizations named as recipients
+=================  ==============================================================
+
+- The producer is the organization whose user submitted the version.
+- The national coordinator has no special right here: it is an organization
+  like the others. It sees GREEN, and AMBER content of the collections it owns
+  or reads, but AMBER+STRICT and RED only as producer, collection owner
+  (AMBER+STRICT) or named recipient (RED).
+- TLP is about *organizations*, not organization trees: a user's
+  organizations are exactly the organizations of their memberships, NOT their
+  descendants. A ministry analyst does not see the RED objects addressed to
+  one of the ministry's departments (decision 0006).
+- An unmarked object takes its producer's default TLP (AMBER unless the
+  producer set another), decided when it is stored (`tlp_of`).
+- Markings are read from ``object_marking_refs`` with the official TLP 2.0
+  marking-definition ids (and the TLP 1.0 ids of the STIX 2.1 spec, WHITE
+  read as CLEAR); with several TLP markings the most restrictive wins.
+
+Collection rights (who may list a collection, read from it, push into it):
+the owner organization may read and write; a member organization as its row
+says. A member with write right only may read back what its own
+organizations produced (the ISAC "inbox").
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+
+from khien.core.scoping import memberships_of
+
+from .models import Collection, CollectionMember, CollectionObject, StixObject, StixRecipient, Tlp
+
+TLP2_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+
+# Official marking-definition ids: TLP 2.0 (OASIS extension) and TLP 1.0 (STIX 2.1 §7.2.1.4).
+MARKING_TLP: dict[str, str] = {
+    "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487": Tlp.CLEAR,
+    "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb": Tlp.GREEN,
+    "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421": Tlp.AMBER,
+    "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003": Tlp.AMBER_STRICT,
+    "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1": Tlp.RED,
+    # TLP 1.0
+    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": Tlp.CLEAR,
+    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": Tlp.GREEN,
+    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": Tlp.AMBER,
+    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": Tlp.RED,
+}
+# The TLP 2.0 marking id for each level (what Khiên writes).
+TLP_MARKING: dict[str, str] = {
+    Tlp.CLEAR: "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    Tlp.GREEN: "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    Tlp.AMBER: "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    Tlp.AMBER_STRICT: "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    Tlp.RED: "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+}
+RESTRICTIVENESS = [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
+
+
+def tlp_of(marking_refs, default: str = Tlp.AMBER) -> str:
+    """The TLP of an object from its ``object_marking_refs``; `default` when no TLP marking is present."""
+    levels = [MARKING_TLP[ref] for ref in (marking_refs or ()) if ref in MARKING_TLP]
+    if not levels:
+        return default
+    return max(levels, key=RESTRICTIVENESS.index)
+
+
+def organization_ids(user) -> list:
+    """The organizations a user acts for in TLP decisions: their memberships, not descendants."""
+    return sorted({org_id for _role, _path, org_id in memberships_of(user)}, key=str)
+
+
+def _anonymous_q(prefix: str = "") -> Q | None:
+    if getattr(settings, "KHIEN_PUBLIC_CLEAR_FEED", False):
+        return Q(**{f"{prefix}tlp": Tlp.CLEAR})
+    return None
+
+
+def _signed_in(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False) and user.is_active
+
+
+def visibility_q(user, prefix: str = "") -> Q | None:
+    """The condition on `StixObject` rows the user may see; None when nothing at all.
+
+    `prefix` is "object__" to filter a queryset of `CollectionObject` (or any model with an
+    `object` foreign key to StixObject) instead of StixObject itself.
+    """
+    if not _signed_in(user):
+        return _anonymous_q(prefix)
+    orgs = organization_ids(user)
+    pk = "object_id" if prefix else "pk"
+    q = Q(**{f"{prefix}tlp": Tlp.CLEAR})
+    if not orgs:
+        return q
+    readable = Collection.objects.filter(
+        Q(owner_id__in=orgs) | Q(pk__in=CollectionMember.objects.filter(organization_id__in=orgs, can_read=True)
+                                 .values("collection_id"))
+    )
+    in_readable = Exists(CollectionObject.objects.filter(object_id=OuterRef(pk), collection__in=readable))
+    in_owned = Exists(CollectionObject.objects.filter(object_id=OuterRef(pk), collection__owner_id__in=orgs))
+    recipient = Exists(StixRecipient.objects.filter(object_id=OuterRef(pk), organization_id__in=orgs))
+    produced = Q(**{f"{prefix}producer_id__in": orgs})
+    q |= Q(**{f"{prefix}tlp": Tlp.GREEN})
+    q |= Q(**{f"{prefix}tlp": Tlp.AMBER}) & (produced | in_readable)
+    q |= Q(**{f"{prefix}tlp": Tlp.AMBER_STRICT}) & (produced | in_owned)
+    q |= Q(**{f"{prefix}tlp": Tlp.RED}) & (produced | recipient)
+    return q
+
+
+def visible_versions(user_or_none):
+    """Every stored object version the user (or an anonymous caller, None) may see."""
+    q = visibility_q(user_or_none)
+    if q is None:
+        return StixObject.objects.none()
+    return StixObject.objects.filter(q)
+
+
+def can_see(user_or_none, obj: StixObject) -> bool:
+    return visible_versions(user_or_none).filter(pk=obj.pk).exists()
+
+
+# --- Collections -------------------------------------------------------------------------------
+
+
+def _member_rows(user, collection):
+    orgs = organization_ids(user)
+    return orgs, CollectionMember.objects.filter(collection=collection, organization_id__in=orgs)
+
+
+def can_read_collection(user, collection: Collection) -> bool:
+    """May the caller read the collection's content (owner, or member with `can_read`)?
+
+    Anonymous callers read public collections (their CLEAR content only) when
+    ``KHIEN_PUBLIC_CLEAR_FEED`` is on.
+    """
+    if not _signed_in(user):
+        return bool(getattr(settings, "KHIEN_PUBLIC_CLEAR_FEED", False) and collection.is_public)
+    orgs, rows = _member_rows(user, collection)
+    return collection.owner_id in orgs or rows.filter(can_read=True).exists()
+
+
+def can_write_collection(user, collection: Collection) -> bool:
+    """May the user add objects to the collection (owner, or member with `can_write`)?"""
+    if not _signed_in(user):
+        return False
+    orgs, rows = _member_rows(user, collection)
+    return collection.owner_id in orgs or rows.filter(can_write=True).exists()
+
+
+def collections_for(user):
+    """The collections the caller may read or write (listed to them; all others do not exist for them)."""
+    if not _signed_in(user):
+        if getattr(settings, "KHIEN_PUBLIC_CLEAR_FEED", False):
+            return Collection.objects.filter(is_public=True)
+        return Collection.objects.none()
+    orgs = organization_ids(user)
+    if not orgs:
+        return Collection.objects.none()
+    member_of = CollectionMember.objects.filter(organization_id__in=orgs).filter(Q(can_read=True) | Q(can_write=True))
+    return Collection.objects.filter(Q(owner_id__in=orgs) | Q(pk__in=member_of.values("collection_id")))
+
+
+def collection_content_q(user, collection: Collection, prefix: str = "") -> Q | None:
+    """The condition on the versions of `collection` that the caller may get from it.
+
+    For a reader it equals ``visible_versions(user)`` restricted to the
+    collection's versions (a test checks this), computed without the
+    cross-collection subqueries where the collection itself already grants: a
+    reader sees its CLEAR, GREEN and AMBER versions, its owner also the
+    AMBER+STRICT ones. A write-only member gets only the visible versions its
+    own organizations produced. None: nothing (not a reader nor a writer).
+    """
+    if not _signed_in(user):
+        return _anonymous_q(prefix) if can_read_collection(user, collection) else None
+    orgs = organization_ids(user)
+    pk = "object_id" if prefix else "pk"
+    tlp_field = f"{prefix}tlp"
+    produced = Q(**{f"{prefix}producer_id__in": orgs})
+    if can_read_collection(user, collection):
+        if collection.owner_id in orgs:
+            q = Q(**{f"{tlp_field}__in": [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT]})
+        else:
+            q = Q(**{f"{tlp_field}__in": [Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER]})
+            q |= Q(**{tlp_field: Tlp.AMBER_STRICT}) & (
+                produced
+                | Exists(CollectionObject.objects.filter(object_id=OuterRef(pk), collection__owner_id__in=orgs))
+            )
+        q |= Q(**{tlp_field: Tlp.RED}) & (
+            produced | Exists(StixRecipient.objects.filter(object_id=OuterRef(pk), organization_id__in=orgs))
+        )
+        return q
+    if can_write_collection(user, collection):
+        return produced & visibility_q(user, prefix)
+    return None
