@@ -1,4 +1,7 @@
+from django.conf import settings
 from django.http import JsonResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -48,3 +51,22 @@ class SecurityHeadersMiddleware:
         if request.user.is_authenticated if hasattr(request, "user") else False:
             response.setdefault("Cache-Control", "no-store")
         return response
+
+
+class VietnameseFirstLocaleMiddleware(LocaleMiddleware):
+    """Pages are in Vietnamese unless the user chose English with the switch (a cookie).
+
+    Browsers on government machines often send `Accept-Language: en-US` because
+    the operating system is in English; that must not turn the interface to
+    English. Machine clients of the API and TAXII may still ask for a language
+    with Accept-Language.
+    """
+
+    def process_request(self, request):
+        if request.path.startswith(("/api/", "/taxii2/")):
+            return super().process_request(request)
+        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if language not in dict(settings.LANGUAGES):
+            language = settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

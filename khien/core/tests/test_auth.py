@@ -180,6 +180,9 @@ def test_session_cookie_is_httponly(client, world):
 def test_vietnamese_by_default_english_on_request(client, world):
     page = client.get(LOGIN).content.decode()
     assert 'lang="vi"' in page and "Đăng nhập" in page
+    # an English operating system's browser still gets Vietnamese until the user switches
+    page = client.get(LOGIN, HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert 'lang="vi"' in page and "Đăng nhập" in page
     client.post("/i18n/setlang/", {"language": "en", "next": LOGIN})
     page = client.get(LOGIN).content.decode()
     assert 'lang="en"' in page and "Sign in" in page
