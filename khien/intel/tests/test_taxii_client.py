@@ -1,0 +1,130 @@
+"""Interoperability: the real taxii2-client (v21) against Khiên served by pytest-django's live_server."""
+import uuid
+
+import pytest
+import requests
+from taxii2client.exceptions import AccessError
+from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
+
+from khien.intel import services
+from khien.intel.models import CollectionObject, StixObject, TaxiiStatus, Tlp
+
+from .conftest import assert_valid_stix, envelope, indicator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def client_for(live_server, make_token):
+    def make(user):
+        return {"user": user.email, "password": make_token(user)}
+
+    return make
+
+
+def _collection(live_server, sharing, creds) -> Collection:
+    return Collection(f"{live_server.url}/taxii2/api/collections/{sharing.collection.pk}/", **creds)
+
+
+def test_discovery_api_root_and_collections(live_server, sharing, client_for):
+    server = Server(f"{live_server.url}/taxii2/", **client_for(sharing.world.other_admin))
+    assert server.title and server.default.url == f"{live_server.url}/taxii2/api/"
+    root = server.api_roots[0]
+    assert root.versions == ["application/taxii+json;version=2.1"] and root.max_content_length == 10 * 1024 * 1024
+    [collection] = root.collections
+    assert collection.id == str(sharing.collection.pk)
+    assert collection.can_read and not collection.can_write
+    # A non-member sees no collection at all.
+    outsider = ApiRoot(f"{live_server.url}/taxii2/api/", **client_for(sharing.recipient))
+    assert outsider.collections == []
+
+
+def test_get_objects_and_manifest(live_server, sharing, client_for):
+    collection = _collection(live_server, sharing, client_for(sharing.world.other_admin))
+    body = collection.get_objects()
+    assert {o["id"] for o in body["objects"]} == {sharing.ids[level] for level in (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER)}
+    assert_valid_stix(body["objects"])
+    manifest = collection.get_manifest()
+    assert {m["id"] for m in manifest["objects"]} == {o["id"] for o in body["objects"]}
+    one = collection.get_object(sharing.ids[Tlp.GREEN])
+    assert [o["id"] for o in one["objects"]] == [sharing.ids[Tlp.GREEN]]
+    versions = collection.object_versions(sharing.ids[Tlp.GREEN])
+    assert versions["versions"] == ["2026-01-01T00:00:00.000Z"]
+    with pytest.raises(requests.HTTPError) as info:
+        collection.get_object(sharing.ids[Tlp.RED])
+    assert info.value.response.status_code == 404
+
+
+def test_paging_through_3000_objects(live_server, world, sharing, client_for):
+    objs = [indicator(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}") for n in range(3000)]
+    services.do_add_objects(sharing.collection, objs, acting_user=world.analyst)
+    collection = _collection(live_server, sharing, client_for(world.other_admin))
+    seen, pages = [], 0
+    for page in as_pages(collection.get_objects, per_request=250, type="indicator"):
+        pages += 1
+        seen += [o["id"] for o in page.get("objects", [])]
+    assert len(seen) == len(set(seen))
+    expected = {o["id"] for o in objs} | {sharing.ids[level] for level in (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER)}
+    assert set(seen) == expected
+    assert pages == 13  # 3003 objects by 250
+    # The manifest pages the same way.
+    manifest_ids = [m["id"] for page in as_pages(collection.get_manifest, per_request=1000) for m in page["objects"]]
+    assert sorted(manifest_ids) == sorted(seen)
+
+
+def test_added_after(live_server, world, sharing, client_for):
+    collection = _collection(live_server, sharing, client_for(world.analyst))
+    first = collection.get_objects()
+    response = collection._conn.session.get(collection.objects_url,
+                                            headers={"Accept": "application/taxii+json;version=2.1"})
+    last_added = response.headers["X-TAXII-Date-Added-Last"]
+    assert len(first["objects"]) == 5
+    later = [indicator("203.0.113.200"), indicator("203.0.113.201")]
+    services.do_add_objects(sharing.collection, later, acting_user=world.analyst)
+    body = collection.get_objects(added_after=last_added)
+    assert {o["id"] for o in body["objects"]} == {o["id"] for o in later}
+
+
+def test_add_objects_and_read_status(live_server, world, sharing, client_for):
+    collection = _collection(live_server, sharing, client_for(world.analyst))
+    objs = [indicator("203.0.113.210", tlp=Tlp.GREEN),
+            {"type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}",
+             "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+             "name": "Demo dropper", "description": "Synthetic", "is_family": True}]
+    objs.append({"type": "relationship", "spec_version": "2.1", "id": f"relationship--{uuid.uuid4()}",
+                 "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                 "relationship_type": "indicates", "source_ref": objs[0]["id"], "target_ref": objs[1]["id"]})
+    bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objs}
+    assert_valid_stix(objs)
+    status = collection.add_objects(bundle)
+    assert status.status == "complete"
+    assert (status.total_count, status.success_count, status.failure_count) == (3, 3, 0)
+    # Read the status back from its own endpoint.
+    status.refresh()
+    assert status.success_count == 3 and {s["id"] for s in status.successes} == {o["id"] for o in objs}
+    assert TaxiiStatus.objects.get(pk=status.id).submitted_by == world.analyst
+    stored = collection.get_objects(type="relationship")
+    assert [o["id"] for o in stored["objects"]] == [objs[2]["id"]]
+
+
+def test_write_without_right_is_refused(live_server, world, sharing, client_for):
+    before = (StixObject.objects.count(), CollectionObject.objects.count())
+    collection = _collection(live_server, sharing, client_for(world.other_admin))
+    with pytest.raises(AccessError):  # the client reads can_write=false from the collection resource
+        collection.add_objects(envelope([indicator("203.0.113.220")]))
+    # And the server refuses even a client that does not check.
+    response = collection._conn.session.post(
+        collection.objects_url, data=b'{"objects": []}',
+        headers={"Accept": "application/taxii+json;version=2.1", "Content-Type": "application/taxii+json;version=2.1"})
+    assert response.status_code == 403 and response.json()["http_status"] == "403"
+    assert (StixObject.objects.count(), CollectionObject.objects.count()) == before
+
+
+def test_invalid_bundle_through_the_client(live_server, world, sharing, client_for):
+    collection = _collection(live_server, sharing, client_for(world.analyst))
+    before = StixObject.objects.count()
+    with pytest.raises(requests.HTTPError) as info:
+        collection.add_objects(envelope([indicator("203.0.113.230"), {**indicator(), "pattern": "[broken"}]))
+    assert info.value.response.status_code == 422
+    assert info.value.response.json()["http_status"] == "422"
+    assert StixObject.objects.count() == before
