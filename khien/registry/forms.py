@@ -79,7 +79,7 @@ class MemberForm(forms.Form):
 
 
 class ListField(forms.CharField):
-    """A textarea holding one value per line (or separated by ; or ,) → a list of strings."""
+    """A textarea holding one value per line (or separated by ;) → a list of strings."""
 
     widget = forms.Textarea(attrs={"rows": 3})
 

@@ -58,7 +58,7 @@ from .models import (
     Province,
     Sector,
 )
-from .validators import normalize_domains, normalize_ip_ranges
+from .validators import normalize_domains, normalize_ip_ranges, split_list
 
 log = logging.getLogger(__name__)
 
@@ -333,11 +333,6 @@ def parse_level(value: str, field: str) -> int | None:
     raise CellError(field, _("Write a level from 1 to 5, not “%(v)s”.") % {"v": value})
 
 
-def split_cell(value: str) -> list[str]:
-    """A list in one cell: values separated by ; or new lines (CPE names may contain commas)."""
-    return [part.strip() for part in re.split(r"[;\n]+", value or "") if part.strip()]
-
-
 class _Lookups:
     """Codes of sectors and provinces, cached for the whole file."""
 
@@ -371,7 +366,7 @@ def _parse_organization(row: dict, lookups: _Lookups) -> tuple[dict, list[CellEr
         else:
             errors.append(CellError("province_code", _("Unknown province code “%(v)s”.") % {"v": code}))
     if "sectors" in row:
-        codes = split_cell(row["sectors"])
+        codes = split_list(row["sectors"])
         unknown = [c for c in codes if c not in lookups.sectors]
         if unknown:
             errors.append(CellError("sectors", _("Unknown sector codes: %(v)s.") % {"v": ", ".join(unknown)}))
@@ -419,7 +414,7 @@ def _parse_system(row: dict, lookups: _Lookups, questions: dict[str, set[str]]) 
                 data[name] = value
     for name, normalize in (("ip_ranges", normalize_ip_ranges), ("domains", normalize_domains), ("products", None)):
         if name in row:
-            values = split_cell(row[name])
+            values = split_list(row[name])
             if normalize is not None:
                 try:
                     values = normalize(values)

@@ -50,7 +50,10 @@ def normalize_domains(values):
 
 
 def split_list(text: str) -> list[str]:
-    """A list typed in a textarea or a CSV cell: one per line, or separated by ; or ,."""
+    """A list typed in a textarea or a spreadsheet cell: one per line, or separated by ;.
+
+    Not by commas: CPE names may contain them.
+    """
     if not text:
         return []
-    return [part.strip() for part in re.split(r"[\n;,]+", str(text)) if part.strip()]
+    return [part.strip() for part in re.split(r"[\n;]+", str(text)) if part.strip()]

@@ -5,6 +5,7 @@ import threading
 
 import openpyxl
 import pytest
+from django.utils import translation
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
@@ -239,7 +240,7 @@ def test_roles_without_the_import_right_are_forbidden(world):
 ])
 def test_unusable_files_are_refused_and_nothing_is_written(world, content, fragment):
     before = audit_len()
-    with pytest.raises(Refused) as exc:
+    with pytest.raises(Refused) as exc, translation.override("en"):  # the fragments are the English wording
         imports.start_import("systems", SimpleUploadedFile("f.csv", content), acting_user=world.admin)
     assert fragment.lower() in str(exc.value.message).lower()
     assert exc.value.status == 400

@@ -98,3 +98,10 @@ def test_clearing_the_criteria_clears_the_suggestion(world):
     system = services.do_update_system(system, {"criteria": {}}, acting_user=world.analyst)
     system.refresh_from_db()
     assert system.suggested_level is None and system.suggestion_reason == ""
+
+
+def test_lists_split_on_lines_and_semicolons_not_commas():
+    from khien.registry.validators import split_list
+
+    cpe = r"cpe:2.3:a:vendor:product\,_suite:1.0:*:*:*:*:*:*:*"
+    assert split_list(f"10.0.0.0/8;\n192.0.2.0/24 \n\n{cpe}") == ["10.0.0.0/8", "192.0.2.0/24", cpe]
