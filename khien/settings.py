@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "khien.core",
     "khien.registry",
     "khien.intel",
+    "khien.incidents",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,115 @@
+"""Loading the incident content files: the RSIT taxonomy and the reporting policy.
+
+Idempotent like `khien.registry.content`: loading an unchanged file changes
+nothing; a changed file updates the row with the same version. Files are
+checked before anything is stored, so a typo in a field name fails at load
+time, not when an incident is reported.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+from django.db import transaction
+
+from khien.core import audit
+
+from .models import Incident, ReportingPolicy, Taxonomy
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+# Incident times a stage deadline may count from, and the times that record a stage as given.
+ANCHOR_FIELDS = {"detected_at", "reported_at", "notified_at", "final_report_at"}
+DELAY_KEYS = {"hours", "days", "months"}
+
+
+class ContentError(ValueError):
+    pass
+
+
+def check_taxonomy(data: dict, name: str = "taxonomy") -> None:
+    for key in ("version", "classes"):
+        if key not in data:
+            raise ContentError(f"{name}: missing '{key}'")
+    seen: set[str] = set()
+    for cls in data["classes"]:
+        if not cls.get("value") or not cls.get("types"):
+            raise ContentError(f"{name}: every class needs a 'value' and 'types'")
+        for typ in cls["types"]:
+            value = typ.get("value")
+            if not value or not typ.get("name_vi"):
+                raise ContentError(f"{name}: class {cls['value']}: every type needs 'value' and 'name_vi'")
+            if value in seen:
+                raise ContentError(f"{name}: type '{value}' appears twice (types must be unique across classes)")
+            seen.add(value)
+
+
+def check_policy(data: dict, name: str = "policy") -> None:
+    for key in ("version", "stages", "severities"):
+        if key not in data:
+            raise ContentError(f"{name}: missing '{key}'")
+    field_names = {f.name for f in Incident._meta.get_fields()}
+    given = set()
+    for stage in data["stages"]:
+        code = stage.get("code")
+        due = stage.get("due") or {}
+        if not code:
+            raise ContentError(f"{name}: a stage has no 'code'")
+        if due.get("from") not in ANCHOR_FIELDS:
+            raise ContentError(f"{name}: stage {code}: 'due.from' must be one of {sorted(ANCHOR_FIELDS)}")
+        if not DELAY_KEYS & set(due) or set(due) - DELAY_KEYS - {"from"}:
+            raise ContentError(f"{name}: stage {code}: 'due' needs hours, days and/or months, nothing else")
+        if stage.get("given_field") not in ANCHOR_FIELDS - {"detected_at"}:
+            raise ContentError(f"{name}: stage {code}: 'given_field' must be reported_at, notified_at or final_report_at")
+        if stage["given_field"] in given:
+            raise ContentError(f"{name}: stage {code}: 'given_field' used by two stages")
+        given.add(stage["given_field"])
+        unknown = set(stage.get("required_fields", [])) - field_names
+        if unknown:
+            raise ContentError(f"{name}: stage {code}: unknown incident fields {sorted(unknown)}")
+    if data["stages"][0]["given_field"] != "reported_at":
+        raise ContentError(f"{name}: the first stage must be the initial report (given_field: reported_at)")
+    codes = set()
+    for sev in data["severities"]:
+        sla = sev.get("sla") or {}
+        if not sev.get("code") or not sev.get("name_vi"):
+            raise ContentError(f"{name}: every severity needs 'code' and 'name_vi'")
+        if sev["code"] in codes:
+            raise ContentError(f"{name}: severity '{sev['code']}' appears twice")
+        codes.add(sev["code"])
+        for key in ("triage_hours", "contain_hours"):
+            if not isinstance(sla.get(key), (int, float)) or sla[key] <= 0:
+                raise ContentError(f"{name}: severity {sev['code']}: 'sla.{key}' must be a positive number of hours")
+
+
+@transaction.atomic
+def load_file(model, path: Path, check) -> tuple[object, bool]:
+    raw = path.read_bytes()
+    data = yaml.safe_load(raw)
+    check(data, path.name)
+    data["version"] = str(data["version"])
+    digest = hashlib.sha256(raw).hexdigest()
+    existing = model.objects.filter(version=data["version"]).first()
+    if existing and existing.source_sha256 == digest:
+        return existing, False
+    obj, _created = model.objects.update_or_create(
+        version=data["version"],
+        defaults={
+            "title": data.get("title_vi") or data["version"],
+            "data": data,
+            "source_sha256": digest,
+            "is_current": bool(data.get("current")),
+        },
+    )
+    if obj.is_current:
+        model.objects.exclude(pk=obj.pk).update(is_current=False)
+    audit.record(audit.Act.UPDATE if existing else audit.Act.CREATE, obj, after={"version": obj.version, "sha256": digest})
+    return obj, True
+
+
+@transaction.atomic
+def load_all() -> dict[str, int]:
+    _tax, tax_changed = load_file(Taxonomy, DATA_DIR / "rsit.yaml", check_taxonomy)
+    _pol, pol_changed = load_file(ReportingPolicy, DATA_DIR / "reporting.yaml", check_policy)
+    return {"incident_taxonomies": int(tax_changed), "reporting_policies": int(pol_changed)}

@@ -1,0 +1,168 @@
+"""The one place that computes incident deadlines: reporting stages and response SLAs.
+
+Everything here is a pure function of times and of the reporting policy's data
+(the `data` of a `ReportingPolicy`, i.e. `data/reporting.yaml`), so that the
+boundaries are easy to test: a stage given exactly at its due time is on
+time; one second later is late. Times are timezone-aware; calendar months are
+counted in the platform's time zone (Vietnam has no daylight saving time, so a
+local month is well defined), everything else is plain elapsed time.
+
+UI, API, statistics and notifications ask here; nothing else adds 24 hours.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value is None or timezone.is_naive(value):
+        raise ValueError("deadlines need timezone-aware datetimes")
+    return value
+
+
+def add_delay(start: dt.datetime, *, hours: float = 0, days: float = 0, months: int = 0) -> dt.datetime:
+    """`start` plus a delay; months are calendar months in the platform time zone (31 Jan + 1 = end of Feb)."""
+    _aware(start)
+    result = start
+    if months:
+        local = timezone.localtime(start)
+        month_index = local.month - 1 + int(months)
+        year, month = local.year + month_index // 12, month_index % 12 + 1
+        day = min(local.day, calendar.monthrange(year, month)[1])
+        result = local.replace(year=year, month=month, day=day).astimezone(dt.timezone.utc)
+    return result + dt.timedelta(hours=hours, days=days)
+
+
+def is_late(done_at: dt.datetime | None, due_at: dt.datetime | None) -> bool | None:
+    """True when something was done after its due time; None while it is not done (or has no due time)."""
+    if done_at is None or due_at is None:
+        return None
+    return _aware(done_at) > _aware(due_at)
+
+
+def is_overdue(due_at: dt.datetime | None, done_at: dt.datetime | None = None, now: dt.datetime | None = None) -> bool:
+    """Was (or is) the deadline missed? Done: done after due. Not done: `now` is past due."""
+    if due_at is None:
+        return False
+    if done_at is not None:
+        return _aware(done_at) > _aware(due_at)
+    return _aware(now or timezone.now()) > _aware(due_at)
+
+
+# --- Reporting stages ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageDeadline:
+    code: str
+    name_vi: str
+    name_en: str
+    due_at: dt.datetime | None  # None while the time it counts from is not known yet
+    given_at: dt.datetime | None
+    required_fields: tuple[str, ...]
+
+    @property
+    def late(self) -> bool | None:
+        return is_late(self.given_at, self.due_at)
+
+    def overdue(self, now: dt.datetime | None = None) -> bool:
+        return is_overdue(self.due_at, self.given_at, now)
+
+
+def _initial_stage(policy_data: dict) -> dict:
+    return policy_data["stages"][0]
+
+
+def stage_due_at(stage: dict, times: dict[str, dt.datetime | None]) -> dt.datetime | None:
+    """Due time of one stage from the incident's times (detected_at, reported_at, notified_at, …)."""
+    due = stage["due"]
+    start = times.get(due["from"])
+    if start is None:
+        return None
+    return add_delay(start, hours=due.get("hours", 0), days=due.get("days", 0), months=due.get("months", 0))
+
+
+def report_due_at(detected_at: dt.datetime, policy_data: dict) -> dt.datetime:
+    """When the initial report is due (24 hours after detection under the 2026 policy)."""
+    return stage_due_at(_initial_stage(policy_data), {"detected_at": _aware(detected_at)})
+
+
+def incident_times(incident) -> dict[str, dt.datetime | None]:
+    return {
+        "detected_at": incident.detected_at,
+        "reported_at": incident.reported_at,
+        "notified_at": incident.notified_at,
+        "final_report_at": incident.final_report_at,
+    }
+
+
+def schedule(times: dict[str, dt.datetime | None], policy_data: dict) -> list[StageDeadline]:
+    """Every reporting stage with its due time and when it was given."""
+    return [
+        StageDeadline(
+            code=stage["code"],
+            name_vi=stage.get("name_vi", ""),
+            name_en=stage.get("name_en", ""),
+            due_at=stage_due_at(stage, times),
+            given_at=times.get(stage["given_field"]),
+            required_fields=tuple(stage.get("required_fields", ())),
+        )
+        for stage in policy_data["stages"]
+    ]
+
+
+def next_stage(times: dict[str, dt.datetime | None], policy_data: dict) -> StageDeadline | None:
+    """The first stage not given yet (None once every stage is given)."""
+    return next((s for s in schedule(times, policy_data) if s.given_at is None), None)
+
+
+# Incident-level shortcuts: the incident keeps the policy version it was reported under.
+
+def incident_report_due_at(incident) -> dt.datetime:
+    return report_due_at(incident.detected_at, incident.policy.data)
+
+
+def reported_late(incident) -> bool:
+    """True when the initial report reached the platform after its due time."""
+    return bool(is_late(incident.reported_at, incident_report_due_at(incident)))
+
+
+def incident_schedule(incident) -> list[StageDeadline]:
+    return schedule(incident_times(incident), incident.policy.data)
+
+
+def incident_next_stage(incident) -> StageDeadline | None:
+    return next_stage(incident_times(incident), incident.policy.data)
+
+
+# --- Response SLAs per severity -------------------------------------------------------
+
+SLA_MEASURES = ("triage", "contain")
+
+
+def severity_sla(severity: str, policy_data: dict) -> dict:
+    for sev in policy_data["severities"]:
+        if sev["code"] == severity:
+            return sev["sla"]
+    raise KeyError(f"unknown severity {severity!r}")
+
+
+def sla_due_at(severity: str, measure: str, reported_at: dt.datetime, policy_data: dict) -> dt.datetime:
+    """When the incident must be triaged / contained, counted from the report (`measure` in SLA_MEASURES)."""
+    if measure not in SLA_MEASURES:
+        raise ValueError(f"unknown SLA measure {measure!r}")
+    return add_delay(_aware(reported_at), hours=severity_sla(severity, policy_data)[f"{measure}_hours"])
+
+
+def incident_sla_due_at(incident, measure: str) -> dt.datetime:
+    return sla_due_at(incident.severity, measure, incident.reported_at, incident.policy.data)
+
+
+def sla_overdue(incident, measure: str, now: dt.datetime | None = None) -> bool:
+    """Triage / containment SLA missed (done late, or not done and past due at `now`)."""
+    done_at = incident.triaged_at if measure == "triage" else incident.contained_at
+    return is_overdue(incident_sla_due_at(incident, measure), done_at, now)

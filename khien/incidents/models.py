@@ -1,0 +1,281 @@
+"""Incident reports, their journal, responder assignments and tasks.
+
+Invariants live here; every change goes through `services.py`; every deadline
+is computed in `deadlines.py`. The taxonomy (RSIT) and the reporting policy
+(stages, severities, SLAs) are content files loaded into `Taxonomy` and
+`ReportingPolicy` (see `content.py`).
+"""
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from khien.core.scoping import OrgScopedQuerySet
+from khien.intel.models import Tlp
+from khien.registry.models import InformationSystem, Organization
+
+
+def _localized(item: dict, field: str = "name") -> str:
+    if (get_language() or "vi").startswith("en") and item.get(f"{field}_en"):
+        return item[f"{field}_en"]
+    return item.get(f"{field}_vi") or item.get(f"{field}_en") or ""
+
+
+class ContentVersion(models.Model):
+    """One version of a content file (YAML), stored as loaded."""
+
+    version = models.CharField(_("version"), max_length=40, unique=True)
+    title = models.CharField(_("title"), max_length=300)
+    is_current = models.BooleanField(_("current"), default=False)
+    data = models.JSONField()
+    source_sha256 = models.CharField(max_length=64)
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-loaded_at"]
+
+    def __str__(self):
+        return f"{self.title} ({self.version})"
+
+    @classmethod
+    def current(cls):
+        return cls.objects.filter(is_current=True).first()
+
+
+class Taxonomy(ContentVersion):
+    """A version of the incident classification (ENISA RSIT)."""
+
+    class Meta(ContentVersion.Meta):
+        verbose_name = _("incident taxonomy")
+        verbose_name_plural = _("incident taxonomies")
+
+    def types(self) -> dict[str, dict]:
+        """Type machine value -> {"value", "name_vi", "name_en", "class": class dict}."""
+        out = {}
+        for cls in self.data.get("classes", []):
+            for typ in cls.get("types", []):
+                out[typ["value"]] = {**typ, "class": cls}
+        return out
+
+    def choices(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Grouped choices for a form: [(class label, [(type value, type label), …]), …]."""
+        return [
+            (_localized(cls), [(t["value"], _localized(t)) for t in cls.get("types", [])])
+            for cls in self.data.get("classes", [])
+        ]
+
+    def label(self, value: str) -> str:
+        typ = self.types().get(value)
+        return f"{_localized(typ['class'])} / {_localized(typ)}" if typ else value
+
+
+class ReportingPolicy(ContentVersion):
+    """A version of the reporting stages, severity scale and response SLAs."""
+
+    class Meta(ContentVersion.Meta):
+        verbose_name = _("reporting policy")
+        verbose_name_plural = _("reporting policies")
+
+    def severity_codes(self) -> list[str]:
+        return [s["code"] for s in self.data.get("severities", [])]
+
+    def severity_choices(self) -> list[tuple[str, str]]:
+        return [(s["code"], _localized(s)) for s in self.data.get("severities", [])]
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    TRIAGED = "triaged", _("Triaged")
+    IN_RESPONSE = "in_response", _("In response")
+    CONTAINED = "contained", _("Contained")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+
+
+# The time field set when an incident enters each status (NEW: reported_at).
+STATUS_TIME_FIELDS = {
+    Status.TRIAGED: "triaged_at",
+    Status.IN_RESPONSE: "in_response_at",
+    Status.CONTAINED: "contained_at",
+    Status.RESOLVED: "resolved_at",
+    Status.CLOSED: "closed_at",
+}
+
+
+class IncidentQuerySet(OrgScopedQuerySet):
+    # Viewing: the reporting organization's subtree (and its ancestors' people, who
+    # hold it in their subtree) and the assigned responder organizations. Other
+    # actions only through the reporting organization.
+    org_path_lookups = ("organization__path", "assignments__responder__path")
+
+    def restrict(self, user, action="view"):
+        # The join through assignments can repeat a row: one per matching responder.
+        return super().restrict(user, action).distinct()
+
+
+class Incident(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(_("reference number"), max_length=30, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("reporting organization")
+    )
+    systems = models.ManyToManyField(
+        InformationSystem, blank=True, related_name="incidents", verbose_name=_("affected information systems")
+    )
+    title = models.CharField(_("title"), max_length=300)
+    detected_at = models.DateTimeField(_("detected at"))
+    reported_at = models.DateTimeField(_("reported at"), db_index=True)
+    notified_at = models.DateTimeField(_("detailed notification given at"), null=True, blank=True)
+    final_report_at = models.DateTimeField(_("final report given at"), null=True, blank=True)
+
+    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, verbose_name=_("taxonomy version"))
+    category = models.CharField(_("category"), max_length=60, db_index=True)  # an RSIT type machine value
+    policy = models.ForeignKey(ReportingPolicy, on_delete=models.PROTECT, verbose_name=_("reporting policy version"))
+    severity = models.CharField(_("severity"), max_length=20, db_index=True)
+
+    # Early warning.
+    suspected_malicious = models.BooleanField(_("suspected malicious"), null=True, blank=True)
+    impact_beyond_organization = models.BooleanField(_("possible impact beyond the organization"), null=True, blank=True)
+    # Impact.
+    services_disrupted = models.TextField(_("services disrupted"), blank=True)
+    data_exposed = models.BooleanField(_("data exposed"), default=False)
+    personal_data_exposed = models.BooleanField(_("personal data exposed"), default=False)
+    people_affected = models.PositiveIntegerField(_("number of people affected"), null=True, blank=True)
+    description = models.TextField(_("description"))
+    # Final report.
+    root_cause = models.TextField(_("root cause"), blank=True)
+    mitigation = models.TextField(_("mitigation applied"), blank=True)
+
+    tlp = models.CharField(_("TLP"), max_length=20, choices=Tlp.choices, default=Tlp.AMBER)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
+    triaged_at = models.DateTimeField(_("triaged at"), null=True, blank=True)
+    in_response_at = models.DateTimeField(_("response started at"), null=True, blank=True)
+    contained_at = models.DateTimeField(_("contained at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("reported by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-reported_at", "reference"]
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+
+    def __str__(self):
+        return f"{self.reference} {self.title}"
+
+    def category_label(self) -> str:
+        return self.taxonomy.label(self.category)
+
+
+class IncidentCounter(models.Model):
+    """The last reference number given in a year (SC-<year>-<number>)."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class RelatedScopedQuerySet(OrgScopedQuerySet):
+    """Rows that belong to an incident are visible exactly when their incident is."""
+
+    org_path_lookups = ("incident__organization__path", "incident__assignments__responder__path")
+
+    def restrict(self, user, action="view"):
+        # The join through assignments can repeat a row: one per matching responder.
+        return super().restrict(user, action).distinct()
+
+
+class EventKind(models.TextChoices):
+    REPORTED = "reported", _("Reported")
+    STATUS = "status", _("Status changed")
+    REOPENED = "reopened", _("Reopened")
+    ASSIGNMENT = "assignment", _("Responder assigned")
+    COMMENT = "comment", _("Comment")
+    TASK = "task", _("Task")
+
+
+class IncidentEvent(models.Model):
+    """The journal: one line per thing that happened to an incident, in order."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=20, choices=EventKind.choices)
+    from_status = models.CharField(_("from"), max_length=20, choices=Status.choices, blank=True)
+    to_status = models.CharField(_("to"), max_length=20, choices=Status.choices, blank=True)
+    text = models.TextField(_("text"), blank=True)  # the comment, or the reason for a reopen
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor_email = models.CharField(max_length=254, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = RelatedScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("journal entry")
+        verbose_name_plural = _("journal entries")
+
+    def __str__(self):
+        return f"{self.incident_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+class ResponderAssignment(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="assignments")
+    responder = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="incident_assignments", verbose_name=_("responder organization")
+    )
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    objects = RelatedScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [models.UniqueConstraint(fields=["incident", "responder"], name="one_assignment_per_responder")]
+        verbose_name = _("responder assignment")
+        verbose_name_plural = _("responder assignments")
+
+    def __str__(self):
+        return f"{self.incident_id} → {self.responder_id}"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Task(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(_("title"), max_length=300)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="incident_tasks",
+        verbose_name=_("owner"),
+    )
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = RelatedScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "created_at"]
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+
+    def __str__(self):
+        return self.title
