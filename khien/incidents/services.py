@@ -1,0 +1,353 @@
+"""Incident operations. The only place that changes incident state.
+
+Same shape as `khien.registry.services`: every `do_*` function takes
+`acting_user`, checks the right (`khien.core.scoping`), validates everything
+before writing, writes in one transaction, appends to the audit log and adds a
+line to the incident's journal (`IncidentEvent`).
+
+Who may do what on an incident:
+
+- report: anyone who may ADD in the reporting organization (its admins and
+  analysts, those of its parent organizations, the coordinator);
+- move through the workflow: the reporting side (who may CHANGE in the
+  reporting organization) and the coordinator; the people of an assigned
+  responder organization may take it from triaged to resolved, but not
+  triage, close or reopen it;
+- assign responders: the coordinator and the reporting organization's
+  administrators (or those of its parents);
+- comment and add tasks: the reporting side, the coordinator and the assigned
+  responders.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from khien.core import audit
+from khien.core.audit import Act
+from khien.core.errors import Forbidden, Refused
+from khien.core.roles import Action, Role
+from khien.core.scoping import is_national_coordinator, memberships_of, user_can
+from khien.registry.models import InformationSystem, Organization, OrgType
+
+from .models import (
+    STATUS_TIME_FIELDS,
+    EventKind,
+    Incident,
+    IncidentCounter,
+    IncidentEvent,
+    ReportingPolicy,
+    ResponderAssignment,
+    Status,
+    Task,
+    TaskStatus,
+    Taxonomy,
+)
+
+REPORT_FIELDS = [
+    "organization", "title", "detected_at", "category", "severity", "suspected_malicious",
+    "impact_beyond_organization", "services_disrupted", "data_exposed", "personal_data_exposed",
+    "people_affected", "description", "tlp",
+]
+
+# Who may take each step: "reporter" (the reporting side and the coordinator) and/or
+# "responder" (people of an assigned responder organization).
+REPORTER, RESPONDER = "reporter", "responder"
+TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
+    (Status.NEW, Status.TRIAGED): frozenset({REPORTER}),
+    (Status.TRIAGED, Status.IN_RESPONSE): frozenset({REPORTER, RESPONDER}),
+    (Status.IN_RESPONSE, Status.CONTAINED): frozenset({REPORTER, RESPONDER}),
+    (Status.CONTAINED, Status.RESOLVED): frozenset({REPORTER, RESPONDER}),
+    (Status.RESOLVED, Status.CLOSED): frozenset({REPORTER}),
+    # Reopening: back to the response, with a reason.
+    (Status.RESOLVED, Status.IN_RESPONSE): frozenset({REPORTER}),
+    (Status.CLOSED, Status.IN_RESPONSE): frozenset({REPORTER}),
+}
+REOPENS = frozenset({(Status.RESOLVED, Status.IN_RESPONSE), (Status.CLOSED, Status.IN_RESPONSE)})
+# Statuses whose times a reopen clears (the journal keeps the earlier ones).
+CLEARED_BY_REOPEN = (Status.CONTAINED, Status.RESOLVED, Status.CLOSED)
+# Roles in a responder organization that work on the incidents assigned to it.
+RESPONDER_ROLES = frozenset({Role.RESPONDER, Role.ORG_ADMIN, Role.ORG_ANALYST})
+
+
+# --- Rights ---------------------------------------------------------------------------
+
+
+def is_reporting_side(user, incident: Incident) -> bool:
+    return user_can(user, Action.CHANGE, incident.organization)
+
+
+def is_assigned_responder(user, incident: Incident) -> bool:
+    paths = [p for role, p, _o in memberships_of(user) if role in RESPONDER_ROLES]
+    if not paths:
+        return False
+    assigned = incident.assignments.values_list("responder__path", flat=True)
+    return any(a.startswith(p) for a in assigned for p in paths)
+
+
+def sides_of(user, incident: Incident) -> set[str]:
+    sides = set()
+    if is_reporting_side(user, incident):
+        sides.add(REPORTER)
+    if is_assigned_responder(user, incident):
+        sides.add(RESPONDER)
+    return sides
+
+
+def may_transition(user, incident: Incident, to_status: str) -> bool:
+    allowed = TRANSITIONS.get((incident.status, to_status))
+    return bool(allowed and allowed & sides_of(user, incident))
+
+
+def may_assign(user, incident: Incident) -> bool:
+    if is_national_coordinator(user):
+        return True
+    path = incident.organization.path
+    return any(role == Role.ORG_ADMIN and path.startswith(p) for role, p, _o in memberships_of(user))
+
+
+def may_participate(user, incident: Incident) -> bool:
+    """Comment, add tasks: the reporting side, the coordinator and the assigned responders."""
+    return bool(sides_of(user, incident))
+
+
+def _require_visible(user, incident: Incident) -> Incident:
+    found = Incident.objects.visible_to(user).filter(pk=incident.pk).exists()
+    if not found:
+        raise Forbidden(_("You do not have access to this incident."))
+    return incident
+
+
+def _locked(incident: Incident) -> Incident:
+    return Incident.objects.select_for_update(of=("self",)).select_related("organization", "policy").get(pk=incident.pk)
+
+
+def _event(incident: Incident, kind: str, actor, **fields) -> IncidentEvent:
+    return IncidentEvent.objects.create(
+        incident=incident, kind=kind, actor=actor, actor_email=getattr(actor, "email", "") or "", **fields
+    )
+
+
+def _audit_child(action: str, obj, incident: Incident, actor, before=None):
+    audit.record(action, obj, actor=actor, before=before, organization_id=str(incident.organization_id))
+
+
+# --- Reporting ----------------------------------------------------------------------
+
+
+def _current_content() -> tuple[Taxonomy, ReportingPolicy]:
+    taxonomy, policy = Taxonomy.current(), ReportingPolicy.current()
+    if taxonomy is None or policy is None:
+        raise Refused(
+            _("The incident taxonomy or the reporting policy is not loaded; an operator must run “khien load_content”."),
+            code="content_missing", status=409,
+        )
+    return taxonomy, policy
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _next_reference(at: dt.datetime) -> str:
+    """SC-<year>-<6 digits>, numbered per year (Vietnam time), inside the caller's transaction."""
+    year = timezone.localtime(at).year
+    IncidentCounter.objects.get_or_create(year=year)
+    counter = IncidentCounter.objects.select_for_update().get(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"SC-{year}-{counter.last:06d}"
+
+
+@transaction.atomic
+def do_report_incident(data: dict, *, acting_user, systems=(), now: dt.datetime | None = None) -> Incident:
+    """Report an incident for `data["organization"]`; the initial-report deadline is counted from `detected_at`.
+
+    `systems` are the affected information systems: each must belong to (be
+    owned or operated by) the reporting organization. `now` is for tests and
+    imports; it is when the report reached the platform (`reported_at`).
+    """
+    now = now or timezone.now()
+    organization = data.get("organization")
+    if not isinstance(organization, Organization) or not user_can(acting_user, Action.ADD, organization):
+        raise Forbidden(_("You cannot report incidents for that organization."))
+    taxonomy, policy = _current_content()
+
+    incident = Incident(organization=organization, taxonomy=taxonomy, policy=policy, reported_at=now,
+                        created_by=acting_user if getattr(acting_user, "pk", None) else None)
+    for name in REPORT_FIELDS[1:]:
+        if name in data:
+            setattr(incident, name, data[name])
+
+    errors: dict[str, list[str]] = {}
+    detected_at = incident.detected_at
+    if isinstance(detected_at, dt.datetime):
+        if timezone.is_naive(detected_at):
+            errors.setdefault("detected_at", []).append(_("Give the time of detection with its time zone."))
+        elif detected_at > now:
+            errors.setdefault("detected_at", []).append(_("The time of detection cannot be in the future."))
+    if incident.category and incident.category not in taxonomy.types():
+        errors.setdefault("category", []).append(
+            _("“%(value)s” is not a category of the incident taxonomy.") % {"value": incident.category})
+    if incident.severity and incident.severity not in policy.severity_codes():
+        errors.setdefault("severity", []).append(
+            _("“%(value)s” is not a severity of the reporting policy.") % {"value": incident.severity})
+    for name in policy.data["stages"][0].get("required_fields", []):
+        if _missing(getattr(incident, name, None)):
+            errors.setdefault(name, []).append(_("This field is required for the initial report."))
+
+    systems = list(systems or ())
+    allowed = set(
+        InformationSystem.objects.visible_to(acting_user)
+        .filter(Q(owner=organization) | Q(operator=organization), pk__in=[s.pk for s in systems])
+        .values_list("pk", flat=True)
+    )
+    foreign = [s for s in systems if s.pk not in allowed]
+    if foreign:
+        errors.setdefault("systems", []).append(
+            _("These systems do not belong to the reporting organization: %(codes)s.")
+            % {"codes": ", ".join(sorted(s.code for s in foreign))})
+
+    try:
+        incident.full_clean(exclude=["reference", *errors.keys()])
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+    incident.reference = _next_reference(now)
+    incident.save()
+    incident.systems.set(systems)
+    _event(incident, EventKind.REPORTED, acting_user, to_status=Status.NEW, at=now)
+    audit.record(Act.CREATE, incident, actor=acting_user)
+    return incident
+
+
+# --- Workflow -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_transition(incident: Incident, to_status: str, *, acting_user, reason: str = "",
+                  now: dt.datetime | None = None) -> Incident:
+    """Move the incident to `to_status` (see TRANSITIONS); a reopen needs a reason."""
+    if to_status not in Status.values:
+        raise Refused(_("Unknown incident status."), code="unknown_status")
+    _require_visible(acting_user, incident)
+    incident = _locked(incident)
+    step = (incident.status, to_status)
+    allowed = TRANSITIONS.get(step)
+    if allowed is None:
+        raise Refused(
+            _("An incident cannot go from “%(from)s” to “%(to)s”.")
+            % {"from": Status(incident.status).label, "to": Status(to_status).label},
+            code="invalid_transition", status=409,
+        )
+    if not allowed & sides_of(acting_user, incident):
+        raise Forbidden(_("You are not allowed to take this step for this incident."))
+    reason = (reason or "").strip()
+    reopen = step in REOPENS
+    if reopen and not reason:
+        raise ValidationError({"reason": [_("Give the reason for reopening the incident.")]})
+
+    now = now or timezone.now()
+    before = audit.snapshot(incident)
+    from_status = incident.status
+    incident.status = to_status
+    if reopen:
+        for status in CLEARED_BY_REOPEN:
+            setattr(incident, STATUS_TIME_FIELDS[status], None)
+    setattr(incident, STATUS_TIME_FIELDS[to_status], now)
+    incident.save()
+    _event(incident, EventKind.REOPENED if reopen else EventKind.STATUS, acting_user,
+           from_status=from_status, to_status=to_status, text=reason, at=now)
+    audit.record(Act.TRANSITION, incident, actor=acting_user, before=before)
+    return incident
+
+
+# --- Coordination -------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_assign_responder(incident: Incident, responder: Organization, *, acting_user) -> ResponderAssignment:
+    _require_visible(acting_user, incident)
+    incident = _locked(incident)
+    if not may_assign(acting_user, incident):
+        raise Forbidden(_("Only the national coordinator or the reporting organization's administrators can assign responders."))
+    if not isinstance(responder, Organization) or responder.org_type != OrgType.RESPONDER or not responder.is_active:
+        raise ValidationError({"responder": [_("Choose an active incident-response organization.")]})
+    if incident.status == Status.CLOSED:
+        raise Refused(_("The incident is closed; reopen it before assigning responders."), code="closed", status=409)
+    if incident.assignments.filter(responder=responder).exists():
+        raise Refused(_("This organization is already assigned to the incident."), code="already_assigned", status=409)
+    assignment = ResponderAssignment.objects.create(incident=incident, responder=responder, assigned_by=acting_user)
+    _event(incident, EventKind.ASSIGNMENT, acting_user, at=assignment.at,
+           data={"responder_id": str(responder.pk), "responder_code": responder.code})
+    _audit_child(Act.CREATE, assignment, incident, acting_user)
+    return assignment
+
+
+def _require_participant(user, incident: Incident) -> None:
+    _require_visible(user, incident)
+    if not may_participate(user, incident):
+        raise Forbidden(_("Only the reporting organization, the coordinator and the assigned responders can do this."))
+
+
+@transaction.atomic
+def do_add_comment(incident: Incident, text: str, *, acting_user) -> IncidentEvent:
+    _require_participant(acting_user, incident)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": [_("Write a comment.")]})
+    if len(text) > 20000:
+        raise ValidationError({"text": [_("A comment can have at most 20,000 characters.")]})
+    event = _event(incident, EventKind.COMMENT, acting_user, text=text)
+    _audit_child(Act.CREATE, event, incident, acting_user)
+    return event
+
+
+def _check_owner(owner, incident: Incident) -> None:
+    if owner is not None and not Incident.objects.visible_to(owner).filter(pk=incident.pk).exists():
+        raise ValidationError({"owner": [_("The owner must be someone who can see the incident.")]})
+
+
+@transaction.atomic
+def do_add_task(incident: Incident, data: dict, *, acting_user) -> Task:
+    """A task with `title`, optional `owner` (a user who can see the incident) and `due_at`."""
+    _require_participant(acting_user, incident)
+    owner = data.get("owner")
+    _check_owner(owner, incident)
+    due_at = data.get("due_at")
+    if isinstance(due_at, dt.datetime) and timezone.is_naive(due_at):
+        raise ValidationError({"due_at": [_("Give the due time with its time zone.")]})
+    task = Task(incident=incident, title=(data.get("title") or "").strip(), owner=owner, due_at=due_at,
+                status=TaskStatus.OPEN, created_by=acting_user)
+    task.full_clean()
+    task.save()
+    _event(incident, EventKind.TASK, acting_user, text=task.title,
+           data={"task_id": str(task.pk), "status": task.status, "owner_id": owner.pk if owner else None})
+    _audit_child(Act.CREATE, task, incident, acting_user)
+    return task
+
+
+@transaction.atomic
+def do_set_task_status(task: Task, status: str, *, acting_user) -> Task:
+    incident = task.incident
+    _require_participant(acting_user, incident)
+    if status not in TaskStatus.values:
+        raise ValidationError({"status": [_("Unknown task status.")]})
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if task.status == status:
+        return task
+    before = audit.snapshot(task)
+    task.status = status
+    task.save(update_fields=["status", "updated_at"])
+    _event(incident, EventKind.TASK, acting_user, text=task.title,
+           data={"task_id": str(task.pk), "from": before["status"], "status": status})
+    _audit_child(Act.UPDATE, task, incident, acting_user, before=before)
+    return task
