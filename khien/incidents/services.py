@@ -330,7 +330,7 @@ def do_add_task(incident: Incident, data: dict, *, acting_user) -> Task:
     task.full_clean()
     task.save()
     _event(incident, EventKind.TASK, acting_user, text=task.title,
-           data={"task_id": str(task.pk), "status": task.status, "owner_id": owner.pk if owner else None})
+           data={"task_id": str(task.pk), "status": task.status, "owner_id": str(owner.pk) if owner else None})
     _audit_child(Act.CREATE, task, incident, acting_user)
     return task
 
