@@ -14,6 +14,28 @@ from .conftest import assert_valid_stix, envelope, indicator
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _request_scoped_db_connections():
+    """Live-server threads close their database connection after each request (CONN_MAX_AGE 0),
+    so that a thread kept alive by an idle HTTP connection holds no PostgreSQL session when the
+    test database is dropped."""
+    from django.db import connection
+
+    old = connection.settings_dict.get("CONN_MAX_AGE", 0)
+    connection.settings_dict["CONN_MAX_AGE"] = 0
+    yield
+    connection.settings_dict["CONN_MAX_AGE"] = old
+
+
+@pytest.fixture
+def opened():
+    """Endpoints whose HTTP connections are closed after the test."""
+    endpoints = []
+    yield endpoints
+    for endpoint in endpoints:
+        endpoint.close()
+
+
 @pytest.fixture
 def client_for(live_server, make_token):
     def make(user):
@@ -22,12 +44,21 @@ def client_for(live_server, make_token):
     return make
 
 
-def _collection(live_server, sharing, creds) -> Collection:
-    return Collection(f"{live_server.url}/taxii2/api/collections/{sharing.collection.pk}/", **creds)
+@pytest.fixture
+def collection_for(live_server, sharing, client_for, opened):
+    def make(user) -> Collection:
+        collection = Collection(f"{live_server.url}/taxii2/api/collections/{sharing.collection.pk}/",
+                                **client_for(user))
+        opened.append(collection)
+        return collection
+
+    return make
 
 
-def test_discovery_api_root_and_collections(live_server, sharing, client_for):
+def test_discovery_api_root_and_collections(live_server, sharing, client_for, opened):
     server = Server(f"{live_server.url}/taxii2/", **client_for(sharing.world.other_admin))
+    opened.append(server)
+    opened.extend(server.api_roots)
     assert server.title and server.default.url == f"{live_server.url}/taxii2/api/"
     root = server.api_roots[0]
     assert root.versions == ["application/taxii+json;version=2.1"] and root.max_content_length == 10 * 1024 * 1024
@@ -36,11 +67,12 @@ def test_discovery_api_root_and_collections(live_server, sharing, client_for):
     assert collection.can_read and not collection.can_write
     # A non-member sees no collection at all.
     outsider = ApiRoot(f"{live_server.url}/taxii2/api/", **client_for(sharing.recipient))
+    opened.append(outsider)
     assert outsider.collections == []
 
 
-def test_get_objects_and_manifest(live_server, sharing, client_for):
-    collection = _collection(live_server, sharing, client_for(sharing.world.other_admin))
+def test_get_objects_and_manifest(sharing, collection_for):
+    collection = collection_for(sharing.world.other_admin)
     body = collection.get_objects()
     assert {o["id"] for o in body["objects"]} == {sharing.ids[level] for level in (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER)}
     assert_valid_stix(body["objects"])
@@ -55,10 +87,10 @@ def test_get_objects_and_manifest(live_server, sharing, client_for):
     assert info.value.response.status_code == 404
 
 
-def test_paging_through_3000_objects(live_server, world, sharing, client_for):
+def test_paging_through_3000_objects(world, sharing, collection_for):
     objs = [indicator(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}") for n in range(3000)]
     services.do_add_objects(sharing.collection, objs, acting_user=world.analyst)
-    collection = _collection(live_server, sharing, client_for(world.other_admin))
+    collection = collection_for(world.other_admin)
     seen, pages = [], 0
     for page in as_pages(collection.get_objects, per_request=250, type="indicator"):
         pages += 1
@@ -72,8 +104,8 @@ def test_paging_through_3000_objects(live_server, world, sharing, client_for):
     assert sorted(manifest_ids) == sorted(seen)
 
 
-def test_added_after(live_server, world, sharing, client_for):
-    collection = _collection(live_server, sharing, client_for(world.analyst))
+def test_added_after(world, sharing, collection_for):
+    collection = collection_for(world.analyst)
     first = collection.get_objects()
     response = collection._conn.session.get(collection.objects_url,
                                             headers={"Accept": "application/taxii+json;version=2.1"})
@@ -85,8 +117,8 @@ def test_added_after(live_server, world, sharing, client_for):
     assert {o["id"] for o in body["objects"]} == {o["id"] for o in later}
 
 
-def test_add_objects_and_read_status(live_server, world, sharing, client_for):
-    collection = _collection(live_server, sharing, client_for(world.analyst))
+def test_add_objects_and_read_status(world, sharing, collection_for):
+    collection = collection_for(world.analyst)
     objs = [indicator("203.0.113.210", tlp=Tlp.GREEN),
             {"type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}",
              "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
@@ -107,9 +139,9 @@ def test_add_objects_and_read_status(live_server, world, sharing, client_for):
     assert [o["id"] for o in stored["objects"]] == [objs[2]["id"]]
 
 
-def test_write_without_right_is_refused(live_server, world, sharing, client_for):
+def test_write_without_right_is_refused(world, sharing, collection_for):
     before = (StixObject.objects.count(), CollectionObject.objects.count())
-    collection = _collection(live_server, sharing, client_for(world.other_admin))
+    collection = collection_for(world.other_admin)
     with pytest.raises(AccessError):  # the client reads can_write=false from the collection resource
         collection.add_objects(envelope([indicator("203.0.113.220")]))
     # And the server refuses even a client that does not check.
@@ -120,8 +152,8 @@ def test_write_without_right_is_refused(live_server, world, sharing, client_for)
     assert (StixObject.objects.count(), CollectionObject.objects.count()) == before
 
 
-def test_invalid_bundle_through_the_client(live_server, world, sharing, client_for):
-    collection = _collection(live_server, sharing, client_for(world.analyst))
+def test_invalid_bundle_through_the_client(world, sharing, collection_for):
+    collection = collection_for(world.analyst)
     before = StixObject.objects.count()
     with pytest.raises(requests.HTTPError) as info:
         collection.add_objects(envelope([indicator("203.0.113.230"), {**indicator(), "pattern": "[broken"}]))
