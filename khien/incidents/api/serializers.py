@@ -1,0 +1,142 @@
+"""Serializers of the incidents API: JSON <-> the services' data dicts; they never save.
+
+Deadline fields (`report_due_at`, `reported_late`, `next_stage`, the SLA due
+times) come from `khien.incidents.deadlines`, never computed here.
+"""
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from khien.core.models import User
+from khien.registry.api.serializers import VisibleOrganizationField
+from khien.registry.models import InformationSystem, Organization, OrgType
+
+from .. import deadlines
+from ..models import Incident, IncidentEvent, ResponderAssignment, Status, Task, TaskStatus
+
+
+class VisibleSystemField(serializers.SlugRelatedField):
+    """An information system named by its code, among those the caller may see."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "code")
+        kwargs.setdefault("queryset", InformationSystem.objects.all())
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return InformationSystem.objects.visible_to(user) if user else InformationSystem.objects.none()
+
+
+class StageSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name_vi = serializers.CharField()
+    name_en = serializers.CharField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    given_at = serializers.DateTimeField(allow_null=True)
+    late = serializers.BooleanField(allow_null=True)
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    responder = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    assigned_by = serializers.EmailField(source="assigned_by.email", read_only=True, default="")
+
+    class Meta:
+        model = ResponderAssignment
+        fields = ["responder", "assigned_by", "at"]
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    organization = VisibleOrganizationField()
+    systems = VisibleSystemField(many=True, required=False)
+    category_label = serializers.CharField(read_only=True)
+    report_due_at = serializers.SerializerMethodField()
+    reported_late = serializers.SerializerMethodField()
+    next_stage = serializers.SerializerMethodField()
+    next_stage_due_at = serializers.SerializerMethodField()
+    stages = serializers.SerializerMethodField()
+    triage_due_at = serializers.SerializerMethodField()
+    contain_due_at = serializers.SerializerMethodField()
+    assignments = AssignmentSerializer(many=True, read_only=True)
+    policy = serializers.SlugRelatedField(slug_field="version", read_only=True)
+    taxonomy = serializers.SlugRelatedField(slug_field="version", read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id", "reference", "organization", "systems", "title",
+            "detected_at", "reported_at", "report_due_at", "reported_late", "next_stage", "next_stage_due_at",
+            "stages", "notified_at", "final_report_at",
+            "category", "category_label", "taxonomy", "severity", "policy",
+            "suspected_malicious", "impact_beyond_organization", "services_disrupted", "data_exposed",
+            "personal_data_exposed", "people_affected", "description", "root_cause", "mitigation", "tlp",
+            "status", "triaged_at", "in_response_at", "contained_at", "resolved_at", "closed_at",
+            "triage_due_at", "contain_due_at", "assignments", "created_at", "updated_at",
+        ]
+        read_only_fields = [
+            "id", "reference", "reported_at", "notified_at", "final_report_at", "root_cause", "mitigation", "status",
+            "triaged_at", "in_response_at", "contained_at", "resolved_at", "closed_at", "created_at", "updated_at",
+        ]
+
+    @extend_schema_field(serializers.DateTimeField())
+    def get_report_due_at(self, obj):
+        return serializers.DateTimeField().to_representation(deadlines.incident_report_due_at(obj))
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_reported_late(self, obj):
+        return deadlines.reported_late(obj)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_next_stage(self, obj):
+        stage = deadlines.incident_next_stage(obj)
+        return stage.code if stage else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_stage_due_at(self, obj):
+        stage = deadlines.incident_next_stage(obj)
+        return serializers.DateTimeField().to_representation(stage.due_at) if stage and stage.due_at else None
+
+    @extend_schema_field(StageSerializer(many=True))
+    def get_stages(self, obj):
+        return [StageSerializer(s.__dict__ | {"late": s.late}).data for s in deadlines.incident_schedule(obj)]
+
+    @extend_schema_field(serializers.DateTimeField())
+    def get_triage_due_at(self, obj):
+        return serializers.DateTimeField().to_representation(deadlines.incident_sla_due_at(obj, "triage"))
+
+    @extend_schema_field(serializers.DateTimeField())
+    def get_contain_due_at(self, obj):
+        return serializers.DateTimeField().to_representation(deadlines.incident_sla_due_at(obj, "contain"))
+
+
+class TransitionSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AssignSerializer(serializers.Serializer):
+    responder = serializers.SlugRelatedField(
+        slug_field="code", queryset=Organization.objects.filter(org_type=OrgType.RESPONDER, is_active=True))
+
+
+class CommentSerializer(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IncidentEvent
+        fields = ["id", "kind", "from_status", "to_status", "text", "data", "actor_email", "at"]
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="email", queryset=User.objects.all(), required=False, allow_null=True)
+
+    class Meta:
+        model = Task
+        fields = ["id", "title", "owner", "due_at", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "created_at", "updated_at"]
+
+
+class TaskStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=TaskStatus.choices)

@@ -1,0 +1,111 @@
+"""Incidents API: thin views over `khien.incidents.services`.
+
+Reads start from `Incident.objects.visible_to(user)` (an incident the caller
+may not see is a 404); every write is a service call, which checks the right,
+validates, writes, audits and adds to the journal. Machines (SOC platforms)
+report with an API token like people do.
+"""
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from khien.registry.api.views import JSON_PARSERS
+
+from .. import services
+from ..filters import IncidentFilter
+from ..models import Incident, IncidentEvent, Task
+from . import serializers as s
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the incidents you may see (filter `updated_after` for incremental export)"),
+    retrieve=extend_schema(summary="One incident with its deadlines"),
+    create=extend_schema(summary="Report an incident (the initial report; due 24 hours after detection)"),
+)
+class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                      viewsets.GenericViewSet):
+    serializer_class = s.IncidentSerializer
+    filterset_class = IncidentFilter
+    parser_classes = JSON_PARSERS
+    ordering_fields = ["reported_at", "detected_at", "updated_at", "reference", "severity", "status"]
+    ordering = ["-reported_at"]
+
+    def get_queryset(self):
+        return (Incident.objects.visible_to(self.request.user)
+                .select_related("organization", "policy", "taxonomy")
+                .prefetch_related("systems", "assignments__responder", "assignments__assigned_by"))
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        systems = data.pop("systems", [])
+        serializer.instance = services.do_report_incident(data, acting_user=self.request.user, systems=systems)
+
+    def _fresh(self, incident):
+        return Response(s.IncidentSerializer(self.get_queryset().get(pk=incident.pk), context=self.get_serializer_context()).data)
+
+    @extend_schema(summary="Move the incident through the workflow (a reopen needs a reason)",
+                   request=s.TransitionSerializer,
+                   responses={200: s.IncidentSerializer, 403: OpenApiResponse(description="Not your step"),
+                              409: OpenApiResponse(description="Not possible in the current state")})
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):
+        incident = self.get_object()
+        body = s.TransitionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident = services.do_transition(incident, body.validated_data["status"], acting_user=request.user,
+                                          reason=body.validated_data["reason"])
+        return self._fresh(incident)
+
+    @extend_schema(summary="Assign a responder organization", request=s.AssignSerializer,
+                   responses={201: s.IncidentSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        incident = self.get_object()
+        body = s.AssignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.do_assign_responder(incident, body.validated_data["responder"], acting_user=request.user)
+        response = self._fresh(incident)
+        response.status_code = status.HTTP_201_CREATED
+        return response
+
+    @extend_schema(methods=["get"], summary="The journal: status changes, assignments, comments and tasks, in order",
+                   responses=s.EventSerializer(many=True))
+    @extend_schema(methods=["post"], summary="Add a comment to the journal", request=s.CommentSerializer,
+                   responses={201: s.EventSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def journal(self, request, pk=None):
+        incident = self.get_object()
+        if request.method == "POST":
+            body = s.CommentSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            event = services.do_add_comment(incident, body.validated_data["text"], acting_user=request.user)
+            return Response(s.EventSerializer(event).data, status=status.HTTP_201_CREATED)
+        events = IncidentEvent.objects.visible_to(request.user).filter(incident=incident).order_by("at", "id")
+        return Response(s.EventSerializer(events, many=True).data)
+
+    @extend_schema(methods=["get"], summary="The incident's tasks", responses=s.TaskSerializer(many=True))
+    @extend_schema(methods=["post"], summary="Add a task", request=s.TaskSerializer, responses={201: s.TaskSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def tasks(self, request, pk=None):
+        incident = self.get_object()
+        if request.method == "POST":
+            body = s.TaskSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            task = services.do_add_task(incident, dict(body.validated_data), acting_user=request.user)
+            return Response(s.TaskSerializer(task).data, status=status.HTTP_201_CREATED)
+        tasks = Task.objects.visible_to(request.user).filter(incident=incident)
+        return Response(s.TaskSerializer(tasks, many=True).data)
+
+    @extend_schema(summary="Change a task's status", request=s.TaskStatusSerializer, responses={200: s.TaskSerializer})
+    @action(detail=True, methods=["post"], url_path=r"tasks/(?P<task_id>[0-9a-f-]{36})/status")
+    def task_status(self, request, pk=None, task_id=None):
+        incident = self.get_object()
+        task = Task.objects.visible_to(request.user).filter(incident=incident, pk=task_id).first()
+        if task is None:
+            raise Http404
+        body = s.TaskStatusSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        task = services.do_set_task_status(task, body.validated_data["status"], acting_user=request.user)
+        return Response(s.TaskSerializer(task).data)

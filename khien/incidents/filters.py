@@ -1,0 +1,25 @@
+"""One FilterSet per model, shared by the (future) list pages, the API and the exports."""
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .models import Incident, Status
+
+
+class IncidentFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
+    severity = django_filters.CharFilter(label=_("Severity"))
+    category = django_filters.CharFilter(label=_("Category"))
+    organization = django_filters.CharFilter(field_name="organization__code", label=_("Reporting organization (code)"))
+    detected_after = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte", label=_("Detected since"))
+    detected_before = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt", label=_("Detected before"))
+    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
+
+    class Meta:
+        model = Incident
+        fields = ["q", "status", "severity", "category", "organization", "tlp", "detected_after", "detected_before",
+                  "updated_after"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(reference__icontains=value) | Q(title__icontains=value))

@@ -1,0 +1,186 @@
+"""The incidents API at /api/incidents/: deadlines fields, visibility (404), refusals (400/403/409), writes via services."""
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from khien.core.models import AuditEntry
+from khien.incidents.models import Incident, IncidentEvent, Status, Task
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/incidents/"
+
+
+def iso(value):
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def body(**extra):
+    data = {
+        "organization": "MIN",
+        "title": "Tấn công từ chối dịch vụ cổng thông tin",
+        "detected_at": iso(timezone.now() - dt.timedelta(hours=3)),
+        "category": "ddos",
+        "severity": "critical",
+        "suspected_malicious": True,
+        "impact_beyond_organization": True,
+        "description": "Cổng thông tin không truy cập được.",
+        "tlp": "amber",
+    }
+    data.update(extra)
+    return data
+
+
+def written():
+    return Incident.objects.count(), IncidentEvent.objects.count(), AuditEntry.objects.count()
+
+
+def test_report_through_the_api_with_deadline_fields(world, api, make_system, incident_content):
+    system = make_system(world.ministry)
+    detected = (timezone.now() - dt.timedelta(hours=3)).replace(microsecond=0)
+    response = api(world.analyst).post(URL, body(systems=[system.code], detected_at=iso(detected)), format="json")
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["reference"].startswith("SC-") and data["status"] == "new"
+    assert data["systems"] == [system.code] and data["organization"] == "MIN"
+    assert dt.datetime.fromisoformat(data["detected_at"]) == detected
+    assert dt.datetime.fromisoformat(data["report_due_at"]) == detected + dt.timedelta(hours=24)
+    assert data["reported_late"] is False
+    assert data["next_stage"] == "notification"
+    assert dt.datetime.fromisoformat(data["next_stage_due_at"]) == detected + dt.timedelta(hours=72)
+    reported = dt.datetime.fromisoformat(data["reported_at"])
+    assert dt.datetime.fromisoformat(data["triage_due_at"]) == reported + dt.timedelta(hours=1)  # critical
+    assert [s["code"] for s in data["stages"]] == ["initial", "notification", "final"]
+    assert data["stages"][0]["late"] is False
+    assert Incident.objects.get(pk=data["id"]).created_by == world.analyst
+
+
+def test_late_report_flagged(world, api, incident_content):
+    detected = timezone.now() - dt.timedelta(hours=25)
+    data = api(world.analyst).post(URL, body(detected_at=iso(detected)), format="json").json()
+    assert data["reported_late"] is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"detected_at": "future"}, "detected_at"),
+        ({"category": "alien-invasion"}, "category"),
+        ({"severity": "extreme"}, "severity"),
+        ({"systems": ["SYS-PROV-1"]}, "systems"),        # another organization's system: not found for the caller
+        ({"organization": "PROV"}, "organization"),     # another tree: not found for the caller
+        ({"tlp": "blue"}, "tlp"),
+        ({"detected_at": "yesterday"}, "detected_at"),
+    ],
+)
+def test_bad_reports_are_400_and_write_nothing(world, api, make_system, incident_content, extra, field):
+    make_system(world.province)  # SYS-PROV-1
+    if extra.get("detected_at") == "future":
+        extra["detected_at"] = iso(timezone.now() + dt.timedelta(minutes=5))
+    client = api(world.analyst)  # (creating its token is audited too)
+    before = written()
+    response = client.post(URL, body(**extra), format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert written() == before
+
+
+def test_unit_system_of_a_visible_organization_refused(world, api, make_system, incident_content):
+    unit_system = make_system(world.department)  # visible to the ministry analyst, but not the ministry's
+    client = api(world.analyst)
+    before = written()
+    response = client.post(URL, body(systems=[unit_system.code]), format="json")
+    assert response.status_code == 400 and "systems" in response.json()
+    assert written() == before
+
+
+@pytest.mark.parametrize("who", ["auditor", "responder"])
+def test_report_without_the_right_is_403(world, api, incident_content, who):
+    client = api(getattr(world, who))
+    before = written()
+    organization = "MIN" if who == "auditor" else "RESP"
+    response = client.post(URL, body(organization=organization), format="json")
+    assert response.status_code == 403
+    assert written() == before
+
+
+def test_visibility_list_and_detail(world, api, report):
+    dept = report(org=world.department, user=world.dept_analyst, title="Department")
+    prov = report(org=world.province, user=world.other_admin, title="Province")
+    api(world.coordinator).post(f"{URL}{dept.pk}/assign/", {"responder": "RESP"}, format="json")
+
+    def titles(user):
+        return {row["title"] for row in api(user).get(URL).json()["results"]}
+
+    assert titles(world.coordinator) == {"Department", "Province"}
+    assert titles(world.admin) == {"Department"}
+    assert titles(world.dept_analyst) == {"Department"}
+    assert titles(world.responder) == {"Department"}
+    assert titles(world.other_admin) == {"Province"}
+    assert titles(world.nobody) == set()
+    assert api(world.responder).get(f"{URL}{prov.pk}/").status_code == 404
+    assert api(world.other_admin).get(f"{URL}{dept.pk}/").status_code == 404
+    assert api(world.responder).get(f"{URL}{dept.pk}/").json()["assignments"][0]["responder"] == "RESP"
+    assert api().get(URL).status_code == 401
+
+
+def test_workflow_over_the_api(world, api, report):
+    incident = report()
+    url = f"{URL}{incident.pk}/transition/"
+    client = api(world.analyst)
+    assert client.post(url, {"status": "contained"}, format="json").status_code == 409
+    assert api(world.auditor).post(url, {"status": "triaged"}, format="json").status_code == 403
+    assert api(world.other_admin).post(url, {"status": "triaged"}, format="json").status_code == 404
+    assert client.post(url, {"status": "exploded"}, format="json").status_code == 400
+    for status in ("triaged", "in_response", "contained", "resolved", "closed"):
+        response = client.post(url, {"status": status}, format="json")
+        assert response.status_code == 200 and response.json()["status"] == status
+    before = written()
+    response = client.post(url, {"status": "in_response"}, format="json")
+    assert response.status_code == 400 and "reason" in response.json()
+    assert written() == before
+    response = client.post(url, {"status": "in_response", "reason": "Tái nhiễm"}, format="json")
+    assert response.status_code == 200 and response.json()["closed_at"] is None
+    journal = client.get(f"{URL}{incident.pk}/journal/").json()
+    assert [e["kind"] for e in journal] == ["reported"] + ["status"] * 5 + ["reopened"]
+    assert journal[-1]["text"] == "Tái nhiễm"
+
+
+def test_assign_comment_and_tasks_over_the_api(world, api, report):
+    incident = report(org=world.department, user=world.dept_analyst)
+    url = f"{URL}{incident.pk}/"
+    assert api(world.analyst).post(url + "assign/", {"responder": "RESP"}, format="json").status_code == 403
+    assert api(world.admin).post(url + "assign/", {"responder": "PROV"}, format="json").status_code == 400
+    assert api(world.admin).post(url + "assign/", {"responder": "RESP"}, format="json").status_code == 201
+    assert api(world.admin).post(url + "assign/", {"responder": "RESP"}, format="json").status_code == 409
+
+    responder = api(world.responder)
+    response = responder.post(url + "journal/", {"text": "Đã tiếp nhận"}, format="json")
+    assert response.status_code == 201 and response.json()["actor_email"] == world.responder.email
+    assert api(world.auditor).post(url + "journal/", {"text": "x"}, format="json").status_code == 403
+    assert responder.post(url + "journal/", {"text": " "}, format="json").status_code == 400
+
+    due = iso(timezone.now() + dt.timedelta(days=2))
+    response = api(world.dept_analyst).post(url + "tasks/", {"title": "Cô lập máy chủ", "owner": world.responder.email,
+                                                             "due_at": due}, format="json")
+    assert response.status_code == 201, response.content
+    task_id = response.json()["id"]
+    assert api(world.dept_analyst).post(url + "tasks/", {"title": "x", "owner": world.other_admin.email},
+                                        format="json").status_code == 400
+    response = responder.post(f"{url}tasks/{task_id}/status/", {"status": "done"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "done"
+    assert [t["status"] for t in responder.get(url + "tasks/").json()] == ["done"]
+    assert Task.objects.count() == 1
+
+
+def test_updated_after_filter_for_incremental_export(world, api, report):
+    old = report(title="Old")
+    cutoff = timezone.now()
+    new = report(title="New")
+    Incident.objects.filter(pk=old.pk).update(updated_at=cutoff - dt.timedelta(minutes=1))
+    Incident.objects.filter(pk=new.pk).update(updated_at=cutoff + dt.timedelta(minutes=1))
+    rows = api(world.analyst).get(URL, {"updated_after": iso(cutoff)}).json()["results"]
+    assert [r["title"] for r in rows] == ["New"]
+    rows = api(world.analyst).get(URL, {"status": [Status.NEW], "severity": "high"}).json()["results"]
+    assert {r["title"] for r in rows} == {"Old", "New"}
