@@ -200,6 +200,7 @@ class EventKind(models.TextChoices):
     REPORTED = "reported", _("Reported")
     STATUS = "status", _("Status changed")
     REOPENED = "reopened", _("Reopened")
+    STAGE = "stage", _("Report stage given")
     ASSIGNMENT = "assignment", _("Responder assigned")
     COMMENT = "comment", _("Comment")
     TASK = "task", _("Task")

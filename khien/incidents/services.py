@@ -229,6 +229,62 @@ def do_report_incident(data: dict, *, acting_user, systems=(), now: dt.datetime 
     return incident
 
 
+# Fields a later report stage may fill in or correct (which ones it must have is in the policy data).
+STAGE_FIELDS = [
+    "severity", "suspected_malicious", "impact_beyond_organization", "services_disrupted", "data_exposed",
+    "personal_data_exposed", "people_affected", "description", "root_cause", "mitigation",
+]
+
+
+@transaction.atomic
+def do_submit_stage(incident: Incident, stage_code: str, data: dict, *, acting_user,
+                    now: dt.datetime | None = None) -> Incident:
+    """Give a later reporting stage (the detailed notification, the final report) with its fields.
+
+    The stages, their order and their required fields come from the incident's
+    reporting policy; the first stage (the initial report) is given by
+    `do_report_incident`.
+    """
+    _require_visible(acting_user, incident)
+    incident = _locked(incident)
+    if not is_reporting_side(acting_user, incident):
+        raise Forbidden(_("Only the reporting organization and the coordinator can give the reports of an incident."))
+    stages = incident.policy.data["stages"]
+    index = next((i for i, st in enumerate(stages) if st["code"] == stage_code), None)
+    if not index:  # unknown, or the initial report (given when reported)
+        raise Refused(_("Unknown report stage."), code="unknown_stage")
+    stage = stages[index]
+    if getattr(incident, stage["given_field"]) is not None:
+        raise Refused(_("This report has already been given."), code="stage_given", status=409)
+    if any(getattr(incident, st["given_field"]) is None for st in stages[:index]):
+        raise Refused(_("Give the earlier reports first."), code="stage_order", status=409)
+
+    now = now or timezone.now()
+    before = audit.snapshot(incident)
+    for name in STAGE_FIELDS:
+        if name in data:
+            setattr(incident, name, data[name])
+    errors: dict[str, list[str]] = {}
+    if incident.severity not in incident.policy.severity_codes():
+        errors.setdefault("severity", []).append(
+            _("“%(value)s” is not a severity of the reporting policy.") % {"value": incident.severity})
+    for name in stage.get("required_fields", []):
+        if _missing(getattr(incident, name, None)):
+            errors.setdefault(name, []).append(_("This field is required for this report."))
+    try:
+        incident.full_clean(exclude=list(errors))
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    setattr(incident, stage["given_field"], now)
+    incident.save()
+    _event(incident, EventKind.STAGE, acting_user, at=now, data={"stage": stage["code"]})
+    audit.record(Act.UPDATE, incident, actor=acting_user, before=before)
+    return incident
+
+
 # --- Workflow -----------------------------------------------------------------------
 
 

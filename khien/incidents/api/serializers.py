@@ -140,3 +140,16 @@ class TaskSerializer(serializers.ModelSerializer):
 
 class TaskStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=TaskStatus.choices)
+
+
+class StageSubmitSerializer(serializers.ModelSerializer):
+    """A later report stage (`notification`, `final`) with the fields it fills in."""
+
+    stage = serializers.CharField()
+
+    class Meta:
+        model = Incident
+        fields = ["stage", "severity", "suspected_malicious", "impact_beyond_organization", "services_disrupted",
+                  "data_exposed", "personal_data_exposed", "people_affected", "description", "root_cause",
+                  "mitigation"]
+        extra_kwargs = {name: {"required": False} for name in fields if name != "stage"}

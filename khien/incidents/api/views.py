@@ -58,6 +58,19 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                                           reason=body.validated_data["reason"])
         return self._fresh(incident)
 
+    @extend_schema(summary="Give a later report stage (detailed notification, final report)",
+                   request=s.StageSubmitSerializer,
+                   responses={200: s.IncidentSerializer, 409: OpenApiResponse(description="Already given, or out of order")})
+    @action(detail=True, methods=["post"])
+    def stage(self, request, pk=None):
+        incident = self.get_object()
+        body = s.StageSubmitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        stage_code = data.pop("stage")
+        incident = services.do_submit_stage(incident, stage_code, data, acting_user=request.user)
+        return self._fresh(incident)
+
     @extend_schema(summary="Assign a responder organization", request=s.AssignSerializer,
                    responses={201: s.IncidentSerializer})
     @action(detail=True, methods=["post"])

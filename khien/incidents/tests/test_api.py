@@ -184,3 +184,19 @@ def test_updated_after_filter_for_incremental_export(world, api, report):
     assert [r["title"] for r in rows] == ["New"]
     rows = api(world.analyst).get(URL, {"status": [Status.NEW], "severity": "high"}).json()["results"]
     assert {r["title"] for r in rows} == {"Old", "New"}
+
+
+def test_report_stages_over_the_api(world, api, report):
+    incident = report()
+    client = api(world.analyst)
+    url = f"{URL}{incident.pk}/stage/"
+    assert client.post(url, {"stage": "final", "root_cause": "a", "mitigation": "b"}, format="json").status_code == 409
+    response = client.post(url, {"stage": "notification", "services_disrupted": "Cổng"}, format="json")
+    assert response.status_code == 400 and "people_affected" in response.json()
+    assert client.post(url, {"stage": "notification", "people_affected": -1}, format="json").status_code == 400
+    response = client.post(url, {"stage": "notification", "services_disrupted": "Cổng", "people_affected": 1200},
+                           format="json")
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert data["next_stage"] == "final" and data["notified_at"] is not None
+    assert dt.datetime.fromisoformat(data["next_stage_due_at"]) > dt.datetime.fromisoformat(data["notified_at"])

@@ -330,3 +330,51 @@ def test_tasks(world, report):
         services.do_set_task_status(task, "lost", acting_user=world.dept_analyst)
     assert state() == before
     assert audit.verify().ok
+
+
+# --- Later report stages ------------------------------------------------------------------
+
+
+def test_report_stages_in_order_with_their_fields(world, report):
+    now = timezone.now()
+    incident = report(now=now, detected_at=now - dt.timedelta(hours=1))
+    assert deadlines.incident_next_stage(incident).code == "notification"
+
+    before = state()
+    with pytest.raises(Refused) as exc:  # the final report needs the notification first
+        services.do_submit_stage(incident, "final", {"root_cause": "x", "mitigation": "y"}, acting_user=world.analyst)
+    assert exc.value.status == 409
+    with pytest.raises(ValidationError) as exc:  # required fields of the notification
+        services.do_submit_stage(incident, "notification", {"services_disrupted": "Thư điện tử"}, acting_user=world.analyst)
+    assert "people_affected" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        services.do_submit_stage(incident, "notification", {"severity": "meh", "services_disrupted": "a",
+                                                            "people_affected": 1}, acting_user=world.analyst)
+    assert "severity" in exc.value.message_dict
+    for stage in ("initial", "bogus"):
+        with pytest.raises(Refused) as exc:
+            services.do_submit_stage(incident, stage, {}, acting_user=world.analyst)
+        assert exc.value.status == 400
+    for who in ("auditor", "responder", "other_admin"):
+        with pytest.raises(Forbidden):
+            services.do_submit_stage(incident, "notification", {}, acting_user=getattr(world, who))
+    assert state() == before
+
+    at = now + dt.timedelta(hours=80)  # 81 h after detection: late (due at 72 h)
+    incident = services.do_submit_stage(
+        incident, "notification", {"services_disrupted": "Thư điện tử", "people_affected": 0, "severity": "critical"},
+        acting_user=world.analyst, now=at)
+    assert incident.notified_at == at and incident.severity == "critical"
+    stages = deadlines.incident_schedule(incident)
+    assert stages[1].late is True
+    assert deadlines.incident_next_stage(incident).due_at == deadlines.add_delay(at, months=1)
+    entry = audited(incident, "update").get()
+    assert entry.before["notified_at"] is None and entry.after["severity"] == "critical"
+    assert incident.events.last().kind == EventKind.STAGE
+
+    with pytest.raises(Refused) as exc:
+        services.do_submit_stage(incident, "notification", {}, acting_user=world.analyst)
+    assert exc.value.status == 409
+    incident = services.do_submit_stage(incident, "final", {"root_cause": "Mật khẩu yếu", "mitigation": "Đổi mật khẩu"},
+                                        acting_user=world.coordinator)
+    assert incident.final_report_at is not None and deadlines.incident_next_stage(incident) is None
