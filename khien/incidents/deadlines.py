@@ -166,3 +166,45 @@ def sla_overdue(incident, measure: str, now: dt.datetime | None = None) -> bool:
     """Triage / containment SLA missed (done late, or not done and past due at `now`)."""
     done_at = incident.triaged_at if measure == "triage" else incident.contained_at
     return is_overdue(incident_sla_due_at(incident, measure), done_at, now)
+
+
+# --- The same SLA due times in SQL (lists, escalation, statistics) ----------------------
+
+
+def annotate_sla_due(queryset):
+    """Add `triage_due_at` and `contain_due_at` to an Incident queryset, computed in the database.
+
+    Mirror of `incident_sla_due_at` for every (policy version, severity) pair;
+    a test checks the two agree on SQLite and PostgreSQL.
+    """
+    from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Value, When
+
+    from .models import ReportingPolicy
+
+    whens: dict[str, list] = {measure: [] for measure in SLA_MEASURES}
+    for policy_id, data in ReportingPolicy.objects.values_list("pk", "data"):
+        for sev in data.get("severities", []):
+            for measure in SLA_MEASURES:
+                delay = dt.timedelta(hours=sev["sla"][f"{measure}_hours"])
+                whens[measure].append(When(
+                    policy_id=policy_id, severity=sev["code"],
+                    then=ExpressionWrapper(F("reported_at") + Value(delay), output_field=DateTimeField()),
+                ))
+    return queryset.annotate(**{
+        f"{measure}_due_at": Case(*whens[measure], default=None, output_field=DateTimeField())
+        for measure in SLA_MEASURES
+    })
+
+
+def sla_missed(queryset, measure: str, now: dt.datetime | None = None):
+    """Incidents whose triage / containment SLA is missed at `now` (done late, or not done and past due)."""
+    from django.db.models import F, Q
+
+    if measure not in SLA_MEASURES:
+        raise ValueError(f"unknown SLA measure {measure!r}")
+    done = "triaged_at" if measure == "triage" else "contained_at"
+    due = f"{measure}_due_at"
+    now = _aware(now or timezone.now())
+    return annotate_sla_due(queryset).filter(
+        Q(**{f"{done}__isnull": True, f"{due}__lt": now}) | Q(**{f"{done}__gt": F(due)})
+    )

@@ -378,3 +378,33 @@ def test_report_stages_in_order_with_their_fields(world, report):
     incident = services.do_submit_stage(incident, "final", {"root_cause": "Mật khẩu yếu", "mitigation": "Đổi mật khẩu"},
                                         acting_user=world.coordinator)
     assert incident.final_report_at is not None and deadlines.incident_next_stage(incident) is None
+
+
+# --- SLA due times in SQL agree with the Python ones ------------------------------------------
+
+
+def test_sla_due_times_in_the_database_agree_with_python(world, report):
+    now = timezone.now().replace(microsecond=0)
+    incidents = {sev: report(severity=sev, now=now, title=sev) for sev in ("low", "medium", "high", "critical")}
+    rows = {i.title: i for i in deadlines.annotate_sla_due(Incident.objects.all())}
+    for sev, incident in incidents.items():
+        for measure in deadlines.SLA_MEASURES:
+            assert getattr(rows[sev], f"{measure}_due_at") == deadlines.incident_sla_due_at(incident, measure)
+
+    def missed(measure, at):
+        return set(deadlines.sla_missed(Incident.objects.all(), measure, at).values_list("title", flat=True))
+
+    assert missed("triage", now + dt.timedelta(hours=1)) == set()                       # exactly at the SLA
+    assert missed("triage", now + dt.timedelta(hours=1, seconds=1)) == {"critical"}
+    assert missed("triage", now + dt.timedelta(hours=5)) == {"critical", "high"}
+    assert missed("contain", now + dt.timedelta(hours=25)) == {"critical"}
+    # Triaged late: still a missed SLA after the fact; triaged in time: not.
+    services.do_transition(incidents["critical"], Status.TRIAGED, acting_user=world.analyst,
+                           now=now + dt.timedelta(hours=2))
+    services.do_transition(incidents["high"], Status.TRIAGED, acting_user=world.analyst,
+                           now=now + dt.timedelta(hours=4))
+    assert missed("triage", now + dt.timedelta(hours=30)) == {"critical", "medium"}
+    for title in ("critical", "high", "medium"):
+        incident = Incident.objects.get(title=title)
+        assert (title in missed("triage", now + dt.timedelta(hours=30))) == deadlines.sla_overdue(
+            incident, "triage", now + dt.timedelta(hours=30))
