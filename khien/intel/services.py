@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -173,8 +172,11 @@ def extract_values(pattern: str) -> list[tuple[str, str]]:
     return sorted(set(found))
 
 
-def check_object(obj, position: int, options: ValidationOptions) -> tuple[str, list[str]]:
-    """(key, errors) for one submitted object: stix2-validator, custom types, the pattern."""
+def check_object(obj, position: int, options: ValidationOptions, cache: dict | None = None) -> tuple[str, list[str]]:
+    """(key, errors) for one submitted object: stix2-validator, custom types, the pattern.
+
+    `cache` receives the observable values of each valid pattern (pattern → values).
+    """
     if not isinstance(obj, dict):
         return f"#{position}", [_("Each object must be a JSON object.")]
     key = obj.get("id") if isinstance(obj.get("id"), str) and obj.get("id") else f"#{position}"
@@ -202,11 +204,14 @@ def check_object(obj, position: int, options: ValidationOptions) -> tuple[str, l
         errors.append(_("Only STIX 2.1 objects are accepted."))
     if stix_type == "indicator" and obj.get("pattern_type") == "stix" and isinstance(obj.get("pattern"), str):
         try:
-            extract_values(obj["pattern"])
+            values = extract_values(obj["pattern"])
         except Exception as exc:  # stix2-patterns raises its ParseException on a broken pattern
             message = _("Invalid STIX pattern: %(error)s") % {"error": exc}
             if not any("Pattern" in e for e in errors):
                 errors.append(message)
+        else:
+            if cache is not None:
+                cache[obj["pattern"]] = values
     return key, errors
 
 
@@ -305,8 +310,9 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
 
     options = ValidationOptions()
     result = AddResult(total=len(objects))
+    patterns: dict[str, list[tuple[str, str]]] = {}
     for position, obj in enumerate(objects):
-        key, errors = check_object(obj, position, options)
+        key, errors = check_object(obj, position, options, patterns)
         if errors:
             result.errors.setdefault(key, []).extend(errors)
     if result.errors:
@@ -358,7 +364,9 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     for key, row in rows.items():
         pk = stored[key]
         if pk in new_pks and row.stix_type == "indicator" and row.data.get("pattern_type") == "stix":
-            values.extend(IndicatorValue(object_id=pk, kind=k, value=v) for k, v in extract_values(row.data["pattern"]))
+            pattern = row.data["pattern"]
+            found = patterns[pattern] if pattern in patterns else extract_values(pattern)
+            values.extend(IndicatorValue(object_id=pk, kind=k, value=v) for k, v in found)
     IndicatorValue.objects.bulk_create(values, batch_size=BATCH)
 
     ids = [k[0] for k in new_keys]
