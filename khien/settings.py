@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "khien.registry",
     "khien.intel",
     "khien.incidents",
+    "khien.telemetry",
 ]
 
 MIDDLEWARE = [

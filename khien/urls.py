@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/", include("khien.core.api.urls")),
     path("api/registry/", include("khien.registry.api.urls")),
     path("api/incidents/", include("khien.incidents.api.urls")),
+    path("api/telemetry/", include("khien.telemetry.api.urls")),
     path("", include("khien.intel.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"), name="api-docs"),

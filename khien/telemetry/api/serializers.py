@@ -1,0 +1,67 @@
+from rest_framework import serializers
+
+from khien.registry.models import Organization
+
+from ..models import Alert, AlertSource, DeadLetter, Event, SourceFormat
+
+
+class AlertSourceSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = AlertSource
+        fields = ["id", "name", "format", "organization", "prefix", "enabled", "accepted", "rejected", "last_event_at", "created_at"]
+        read_only_fields = fields
+
+
+class AlertSourceCreateSerializer(serializers.Serializer):
+    organization = serializers.SlugRelatedField(slug_field="code", queryset=Organization.objects.all())
+    name = serializers.CharField(max_length=80)
+    format = serializers.ChoiceField(choices=SourceFormat.choices)
+
+
+class AlertSourceCreatedSerializer(AlertSourceSerializer):
+    key = serializers.CharField(read_only=True, help_text="Shown once; store it in the forwarder's configuration.")
+
+    class Meta(AlertSourceSerializer.Meta):
+        fields = AlertSourceSerializer.Meta.fields + ["key"]
+        read_only_fields = fields
+
+
+class EventSerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    severity_label = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Event
+        fields = ["id", "source", "organization", "alert", "time", "ingested_at", "kind", "category", "severity",
+                  "severity_label", "observer", "src_ip", "src_port", "dst_ip", "dst_port", "domain", "url",
+                  "file_md5", "file_sha1", "file_sha256", "rule_id", "rule_name", "raw"]
+        read_only_fields = fields
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = ["id", "source", "organization", "rule_id", "rule_name", "severity", "observables", "first_seen",
+                  "last_seen", "count"]
+        read_only_fields = fields
+
+
+class DeadLetterSerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = DeadLetter
+        fields = ["id", "source", "received_at", "reason", "raw"]
+        read_only_fields = fields
+
+
+class IngestResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = serializers.IntegerField()

@@ -1,0 +1,132 @@
+"""Telemetry API: the intake (source key) and the read side (user token, scoped by visible_to)."""
+from django.core.exceptions import RequestDataTooBig
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from khien.core.errors import Forbidden, Refused
+
+from .. import conf, services
+from ..batches import split_body
+from ..filters import AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFilter
+from ..models import Alert, AlertSource, DeadLetter, Event
+from . import serializers as s
+from .authentication import IsAlertSource, SourceKeyAuthentication
+
+
+class AlertIntakeView(APIView):
+    """Post a batch of alerts as one source (authenticated with the source's key).
+
+    Body: a JSON array of records (`application/json`), or one record a line
+    (`application/x-ndjson`; `text/plain` for CEF lines). Answer 202 with the
+    counts; records that cannot be parsed are kept as dead letters and counted
+    as rejected. 401: bad key; 403: `X-Khien-Source` names another source;
+    400/415: the body as a whole is unreadable (nothing stored); 413: too many
+    records or bytes; 429 with Retry-After: the intake is busy, retry later.
+    """
+
+    authentication_classes = [SourceKeyAuthentication]
+    permission_classes = [IsAlertSource]
+    parser_classes: list = []
+    throttle_classes: list = []
+
+    @extend_schema(
+        request={"application/json": {"type": "array", "items": {"type": "object"}},
+                 "application/x-ndjson": {"type": "string"}},
+        responses={202: s.IngestResultSerializer, 400: OpenApiResponse(description="unreadable body"),
+                   401: OpenApiResponse(description="bad source key"), 413: OpenApiResponse(description="batch too large"),
+                   429: OpenApiResponse(description="busy; see Retry-After")},
+        parameters=[OpenApiParameter("X-Khien-Source", str, OpenApiParameter.HEADER, required=False,
+                                     description="Name of the source; must match the key's source.")],
+    )
+    def post(self, request):
+        source = request.auth
+        claimed = request.headers.get("X-Khien-Source")
+        if claimed is not None and claimed != source.name:
+            raise Forbidden(_("This key belongs to another source."))
+        max_bytes = conf.get("KHIEN_INGEST_MAX_BYTES")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > max_bytes:
+            raise self._too_big()
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            raise self._too_big() from None
+        if len(body) > max_bytes:
+            raise self._too_big()
+        records = split_body(body, request.content_type)
+        services.check_batch_size(len(records))
+        with services.intake_gate.slot():
+            result = services.ingest_batch(source, records)
+        return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
+
+    def _too_big(self):
+        return Refused(_("The batch is too large (at most %(limit)d bytes).") % {"limit": conf.get("KHIEN_INGEST_MAX_BYTES")},
+                       code="batch_too_large", status=413)
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if isinstance(exc, services.Busy):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+
+
+class EventList(generics.ListAPIView):
+    """Stored events the caller can see (own organization and its units; everything for the coordinator)."""
+
+    serializer_class = s.EventSerializer
+    filterset_class = EventFilter
+    ordering_fields = ["time", "severity", "ingested_at"]
+
+    def get_queryset(self):
+        return Event.objects.visible_to(self.request.user).select_related("source", "organization").order_by("-time", "id")
+
+
+class AlertList(generics.ListAPIView):
+    """Aggregated alerts: repeats of one source's rule on the same observables within the window."""
+
+    serializer_class = s.AlertSerializer
+    filterset_class = AlertFilter
+    ordering_fields = ["last_seen", "first_seen", "severity", "count"]
+
+    def get_queryset(self):
+        return Alert.objects.visible_to(self.request.user).select_related("source", "organization").order_by("-last_seen", "id")
+
+
+class SourceListCreate(generics.ListCreateAPIView):
+    """Alert sources the caller can see, with their counters; POST registers one (the key is in the answer, once)."""
+
+    serializer_class = s.AlertSourceSerializer
+    filterset_class = AlertSourceFilter
+    ordering_fields = ["name", "last_event_at"]
+
+    def get_queryset(self):
+        return AlertSource.objects.visible_to(self.request.user).select_related("organization").order_by("name")
+
+    @extend_schema(request=s.AlertSourceCreateSerializer, responses={201: s.AlertSourceCreatedSerializer})
+    def post(self, request, *args, **kwargs):
+        data = s.AlertSourceCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        source, key = services.do_create_source(
+            data.validated_data["organization"], data.validated_data["name"], data.validated_data["format"],
+            acting_user=request.user,
+        )
+        body = s.AlertSourceSerializer(source).data
+        body["key"] = key
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class DeadLetterList(generics.ListAPIView):
+    """Records that could not be parsed, with the reason, for the sources the caller can see."""
+
+    serializer_class = s.DeadLetterSerializer
+    filterset_class = DeadLetterFilter
+    ordering_fields = ["received_at"]
+
+    def get_queryset(self):
+        return DeadLetter.objects.visible_to(self.request.user).select_related("source").order_by("-received_at", "-id")

@@ -1,0 +1,36 @@
+"""Telemetry settings, each overridable in Django settings or by the environment of the same name.
+
+- KHIEN_ALERT_WINDOW_SECONDS (3600): repeats of the same source, rule and observables
+  fold into one alert while the gap since its last sighting is at most this long.
+- KHIEN_INGEST_MAX_BATCH (5000): most records in one batch (HTTP: more → 413).
+- KHIEN_INGEST_MAX_BYTES (20 MiB): largest HTTP batch body (more → 413).
+- KHIEN_INGEST_MAX_INFLIGHT (4): batches one process ingests at the same time; one more → 429.
+- KHIEN_INGEST_RETRY_AFTER (2): seconds announced in Retry-After with a 429.
+- KHIEN_NATS_URL (nats://127.0.0.1:4222), KHIEN_NATS_STREAM (KHIEN_ALERTS),
+  KHIEN_NATS_SUBJECT_PREFIX (khien.alerts), KHIEN_NATS_DURABLE (khien-telemetry).
+"""
+import os
+
+from django.conf import settings
+
+DEFAULTS = {
+    "KHIEN_ALERT_WINDOW_SECONDS": 3600,
+    "KHIEN_INGEST_MAX_BATCH": 5000,
+    "KHIEN_INGEST_MAX_BYTES": 20 * 1024 * 1024,
+    "KHIEN_INGEST_MAX_INFLIGHT": 4,
+    "KHIEN_INGEST_RETRY_AFTER": 2,
+    "KHIEN_NATS_URL": "nats://127.0.0.1:4222",
+    "KHIEN_NATS_STREAM": "KHIEN_ALERTS",
+    "KHIEN_NATS_SUBJECT_PREFIX": "khien.alerts",
+    "KHIEN_NATS_DURABLE": "khien-telemetry",
+}
+
+
+def get(name: str):
+    if hasattr(settings, name):
+        return getattr(settings, name)
+    default = DEFAULTS[name]
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return type(default)(raw)

@@ -1,0 +1,87 @@
+"""One FilterSet per model, shared by the API (and later the pages and exports)."""
+import ipaddress
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from khien.registry.models import Organization
+
+from .models import Alert, AlertSource, DeadLetter, Event, SourceFormat
+
+
+def _subtree(queryset, value):
+    """Rows of the organization with this code and of its units (scoping has already been applied)."""
+    org = Organization.objects.filter(code=value).only("path").first()
+    if org is None:
+        return queryset.none()
+    return queryset.filter(organization__path__startswith=org.path)
+
+
+class EventFilter(django_filters.FilterSet):
+    source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
+    organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
+    severity = django_filters.NumberFilter(field_name="severity", label=_("Severity (0–10)"))
+    severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"))
+    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte", label=_("Since"))
+    until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lt", label=_("Until"))
+    ip = django_filters.CharFilter(method="filter_ip", label=_("IP address (source or destination)"))
+    domain = django_filters.CharFilter(method="filter_domain", label=_("Domain (and its subdomains)"))
+    rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
+    category = django_filters.CharFilter(field_name="category", label=_("Category"))
+
+    class Meta:
+        model = Event
+        fields = ["source", "organization", "severity", "severity_min", "since", "until", "ip", "domain", "rule_id", "category"]
+
+    def filter_organization(self, queryset, name, value):
+        return _subtree(queryset, value)
+
+    def filter_ip(self, queryset, name, value):
+        try:
+            address = str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValidationError({"ip": [_("Enter a valid IPv4 or IPv6 address.")]})
+        return queryset.filter(Q(src_ip=address) | Q(dst_ip=address))
+
+    def filter_domain(self, queryset, name, value):
+        value = value.strip().rstrip(".").lower()
+        return queryset.filter(Q(domain=value) | Q(domain__endswith="." + value))
+
+
+class AlertFilter(django_filters.FilterSet):
+    source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
+    organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
+    severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"))
+    since = django_filters.IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte", label=_("Last seen since"))
+    until = django_filters.IsoDateTimeFilter(field_name="first_seen", lookup_expr="lt", label=_("First seen before"))
+    rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
+
+    class Meta:
+        model = Alert
+        fields = ["source", "organization", "severity_min", "since", "until", "rule_id"]
+
+    def filter_organization(self, queryset, name, value):
+        return _subtree(queryset, value)
+
+
+class AlertSourceFilter(django_filters.FilterSet):
+    organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
+    format = django_filters.ChoiceFilter(choices=SourceFormat.choices, label=_("Format"))
+
+    class Meta:
+        model = AlertSource
+        fields = ["organization", "format", "enabled"]
+
+    def filter_organization(self, queryset, name, value):
+        return _subtree(queryset, value)
+
+
+class DeadLetterFilter(django_filters.FilterSet):
+    source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
+    since = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte", label=_("Since"))
+
+    class Meta:
+        model = DeadLetter
+        fields = ["source", "since"]

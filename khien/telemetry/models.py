@@ -1,0 +1,174 @@
+"""SOC alert sources, the events they send, dead letters and aggregated alerts.
+
+Severity is one integer scale, 0–10 (ECS `event.severity` is numeric): each
+parser maps its tool's scale onto it (see parsers.py), and `severity_label()`
+names the bands: 0–3 low, 4–6 medium, 7–8 high, 9–10 critical.
+
+Writes go through `services.py` only (ingestion is a batch path: bulk inserts).
+"""
+import uuid
+
+from django.core.validators import MaxValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from khien.core.scoping import OrgScopedQuerySet
+
+source_name_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$",
+    _("Use 1–80 letters, digits, dashes or underscores, starting with a letter or digit."),
+)
+
+
+class SourceFormat(models.TextChoices):
+    WAZUH = "wazuh", _("Wazuh alert JSON")
+    SURICATA = "suricata", _("Suricata EVE JSON")
+    ECS = "ecs", _("Elastic Common Schema JSON")
+    CEF = "cef", _("CEF lines")
+
+
+SEVERITY_BANDS = ((3, "low"), (6, "medium"), (8, "high"), (10, "critical"))
+
+
+def severity_label(severity: int) -> str:
+    for upper, label in SEVERITY_BANDS:
+        if severity <= upper:
+            return label
+    return "critical"
+
+
+class TelemetryQuerySet(OrgScopedQuerySet):
+    org_path_lookups = ("organization__path",)
+
+
+class AlertSource(models.Model):
+    """A SOC tool of one organization that sends alerts, authenticated by its own key (shown once)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "registry.Organization", on_delete=models.PROTECT, related_name="alert_sources", verbose_name=_("organization")
+    )
+    name = models.CharField(_("name"), max_length=80, unique=True, validators=[source_name_validator])
+    format = models.CharField(_("format"), max_length=10, choices=SourceFormat.choices)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(_("key prefix"), max_length=12, editable=False)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    accepted = models.BigIntegerField(_("accepted records"), default=0)
+    rejected = models.BigIntegerField(_("rejected records"), default=0)
+    last_event_at = models.DateTimeField(_("last event received at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = TelemetryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("alert source")
+        verbose_name_plural = _("alert sources")
+
+    def __str__(self):
+        return self.name
+
+
+class Event(models.Model):
+    """One normalized record, ECS-aligned. `id` is derived from source and content (idempotent ingestion)."""
+
+    id = models.CharField(primary_key=True, max_length=64, editable=False)
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="events", verbose_name=_("source"))
+    organization = models.ForeignKey(
+        "registry.Organization", on_delete=models.PROTECT, related_name="+", verbose_name=_("organization")
+    )
+    alert = models.ForeignKey("Alert", on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    time = models.DateTimeField(_("time"))
+    ingested_at = models.DateTimeField(_("ingested at"), default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=20, default="alert")
+    category = models.CharField(_("category"), max_length=40, blank=True)
+    severity = models.PositiveSmallIntegerField(_("severity (0–10)"), default=0, validators=[MaxValueValidator(10)])
+    observer = models.CharField(_("observer"), max_length=200, blank=True)
+    src_ip = models.GenericIPAddressField(_("source address"), null=True, blank=True)
+    src_port = models.PositiveIntegerField(_("source port"), null=True, blank=True)
+    dst_ip = models.GenericIPAddressField(_("destination address"), null=True, blank=True)
+    dst_port = models.PositiveIntegerField(_("destination port"), null=True, blank=True)
+    domain = models.CharField(_("domain"), max_length=255, blank=True, db_index=True)
+    url = models.TextField(_("URL"), blank=True)
+    file_md5 = models.CharField(max_length=32, blank=True)
+    file_sha1 = models.CharField(max_length=40, blank=True)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    rule_id = models.CharField(_("rule id"), max_length=100, blank=True)
+    rule_name = models.CharField(_("rule name"), max_length=500, blank=True)
+    raw = models.JSONField(_("raw record"))
+
+    objects = TelemetryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-time"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [
+            models.Index(fields=["organization", "time"], name="telemetry_event_org_time"),
+            models.Index(fields=["source", "time"], name="telemetry_event_source_time"),
+            models.Index(fields=["src_ip"], name="telemetry_event_src_ip"),
+            models.Index(fields=["dst_ip"], name="telemetry_event_dst_ip"),
+        ]
+
+    def __str__(self):
+        return f"{self.time:%Y-%m-%d %H:%M:%S} {self.rule_name or self.rule_id}"
+
+    @property
+    def severity_label(self) -> str:
+        return severity_label(self.severity)
+
+
+class DeadLetter(models.Model):
+    """A record that could not be parsed, kept with the reason for the source's operators."""
+
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="dead_letters")
+    organization = models.ForeignKey("registry.Organization", on_delete=models.PROTECT, related_name="+")
+    # Same derivation as Event.id: a bad record sent twice is kept (and counted) once.
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    reason = models.CharField(_("reason"), max_length=300)
+    raw = models.TextField(_("raw record"))
+
+    objects = TelemetryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("dead letter")
+        verbose_name_plural = _("dead letters")
+        indexes = [models.Index(fields=["source", "received_at"], name="telemetry_dead_source_time")]
+
+
+class Alert(models.Model):
+    """Repeats of one source's rule on the same observables, folded together.
+
+    An event joins the latest alert with the same `key` (source, rule, observables)
+    when its time is within KHIEN_ALERT_WINDOW_SECONDS of that alert's
+    first/last sighting; otherwise it opens a new alert.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="alerts")
+    organization = models.ForeignKey("registry.Organization", on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=64, editable=False)
+    rule_id = models.CharField(_("rule id"), max_length=100, blank=True)
+    rule_name = models.CharField(_("rule name"), max_length=500, blank=True)
+    severity = models.PositiveSmallIntegerField(_("severity (0–10)"), default=0)
+    observables = models.JSONField(_("observables"), default=dict)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+    count = models.PositiveIntegerField(_("count"), default=1)
+
+    objects = TelemetryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen"]
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        indexes = [
+            models.Index(fields=["source", "key", "last_seen"], name="telemetry_alert_key"),
+            models.Index(fields=["organization", "last_seen"], name="telemetry_alert_org_seen"),
+        ]
+
+    def __str__(self):
+        return f"{self.rule_name or self.rule_id} ×{self.count}"

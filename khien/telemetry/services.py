@@ -1,0 +1,333 @@
+"""Telemetry operations: alert sources (audited `do_*`) and batch ingestion (the hot path).
+
+Ingestion is not a user's write: a source (authenticated by its own key) sends
+records; what changed is visible in the source's counters, its dead letters and
+the events themselves, so ingestion does not append one audit entry per event.
+Registering, re-keying and disabling a source are user writes and are audited.
+
+`ingest_batch` does, in one transaction per batch: identity (event id from
+source and canonical content) → parse → normalize → skip ids already stored →
+fold into alerts → bulk insert events (ignore_conflicts on the id, so a
+concurrent duplicate is dropped by the database) → bulk insert dead letters →
+update the source's counters.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import orjson
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from khien.core import audit
+from khien.core.audit import Act
+from khien.core.errors import Forbidden, Refused
+from khien.core.models import hash_token
+from khien.core.roles import Action
+from khien.core.scoping import user_can
+
+from . import conf
+from .models import Alert, AlertSource, DeadLetter, Event, SourceFormat
+from .parsers import PARSERS, ParseError
+
+SOURCE_KEY_PREFIX = "khs_"
+RAW_DEAD_LETTER_LIMIT = 64 * 1024
+OBSERVABLE_FIELDS = ("src_ip", "dst_ip", "domain", "url", "file_md5", "file_sha1", "file_sha256")
+
+
+# --- Sources -------------------------------------------------------------------------------
+
+
+def _require(user, action, organization):
+    if organization is None or not user_can(user, action, organization):
+        raise Forbidden(_("You do not have the right to do this for that organization."))
+
+
+def _new_key() -> str:
+    return SOURCE_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def do_create_source(organization, name: str, format: str, *, acting_user) -> tuple[AlertSource, str]:
+    """Register a SOC tool of `organization`; return it with its key, shown once and never stored."""
+    _require(acting_user, Action.ADD, organization)
+    if format not in SourceFormat.values:
+        raise Refused(_("Unknown source format."), code="bad_format")
+    if AlertSource.objects.filter(name=name).exists():
+        raise Refused(_("A source with this name already exists."), code="duplicate", status=409)
+    key = _new_key()
+    source = AlertSource(organization=organization, name=name, format=format, key_hash=hash_token(key), prefix=key[:12])
+    source.full_clean()
+    source.save()
+    audit.record(Act.CREATE, source, actor=acting_user)
+    return source, key
+
+
+@transaction.atomic
+def do_rotate_source_key(source: AlertSource, *, acting_user) -> str:
+    _require(acting_user, Action.CHANGE, source.organization)
+    before = audit.snapshot(source)
+    key = _new_key()
+    source.key_hash, source.prefix = hash_token(key), key[:12]
+    source.save(update_fields=["key_hash", "prefix"])
+    audit.record(Act.UPDATE, source, actor=acting_user, before=before)
+    return key
+
+
+@transaction.atomic
+def do_set_source_enabled(source: AlertSource, enabled: bool, *, acting_user) -> AlertSource:
+    _require(acting_user, Action.CHANGE, source.organization)
+    before = audit.snapshot(source)
+    source.enabled = enabled
+    source.save(update_fields=["enabled"])
+    audit.record(Act.UPDATE, source, actor=acting_user, before=before)
+    return source
+
+
+def source_for_key(key: str) -> AlertSource | None:
+    """The enabled source owning this key, or None."""
+    source = AlertSource.objects.select_related("organization").filter(key_hash=hash_token(key)).first()
+    if source is None or not source.enabled:
+        return None
+    return source
+
+
+# --- Identity ------------------------------------------------------------------------------
+
+
+def canonical(source_format: str, record) -> tuple[object, bytes, str | None]:
+    """(decoded record or None, canonical bytes, reason if it cannot be decoded).
+
+    JSON records are canonicalized as sorted-key compact JSON, so the same alert
+    re-serialized by a forwarder keeps its identity; CEF lines are stripped text.
+    """
+    if isinstance(record, dict):
+        try:
+            return record, orjson.dumps(record, option=orjson.OPT_SORT_KEYS), None
+        except TypeError:
+            return None, repr(record).encode(), "record cannot be serialized as JSON"
+    if isinstance(record, str):
+        data = record.encode("utf-8", "surrogatepass")
+    elif isinstance(record, (bytes, bytearray, memoryview)):
+        data = bytes(record)
+    else:
+        try:
+            data = orjson.dumps(record)
+        except TypeError:
+            data = repr(record).encode()
+        return None, data, "record is not a JSON object"
+    data = data.strip()
+    if source_format == SourceFormat.CEF:
+        try:
+            return data.decode("utf-8"), data, None
+        except UnicodeDecodeError:
+            return None, data, "CEF line is not UTF-8"
+    try:
+        decoded = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return None, data, f"not valid JSON: {str(exc)[:120]}"
+    if not isinstance(decoded, dict):
+        return None, data, "record is not a JSON object"
+    return decoded, orjson.dumps(decoded, option=orjson.OPT_SORT_KEYS), None
+
+
+def event_id(source_id: uuid.UUID, canonical_bytes: bytes) -> str:
+    return hashlib.sha256(source_id.bytes + b"\n" + canonical_bytes).hexdigest()
+
+
+def record_id(source: AlertSource, record) -> str:
+    """The event id a record will have (also the JetStream message id used for broker de-duplication)."""
+    _decoded, data, _reason = canonical(source.format, record)
+    return event_id(source.id, data)
+
+
+def observables_key(rule_id: str, fields: dict) -> str:
+    parts = [rule_id] + [str(fields.get(name) or "") for name in OBSERVABLE_FIELDS]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+# --- Flow control --------------------------------------------------------------------------
+
+
+class Busy(Refused):
+    """Too many batches in flight in this process: the sender should retry later (429)."""
+
+    status = 429
+
+    def __init__(self, message, retry_after: int):
+        super().__init__(message, code="busy")
+        self.retry_after = retry_after
+
+
+class IntakeGate:
+    """At most KHIEN_INGEST_MAX_INFLIGHT batches ingested at once per process; one more is refused."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._inflight = 0
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    def try_enter(self) -> bool:
+        with self._lock:
+            if self._inflight >= conf.get("KHIEN_INGEST_MAX_INFLIGHT"):
+                return False
+            self._inflight += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self._inflight = max(0, self._inflight - 1)
+
+    @contextmanager
+    def slot(self):
+        if not self.try_enter():
+            raise Busy(_("Ingestion is busy; retry later."), retry_after=conf.get("KHIEN_INGEST_RETRY_AFTER"))
+        try:
+            yield
+        finally:
+            self.leave()
+
+
+intake_gate = IntakeGate()
+
+
+# --- Ingestion -----------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    reasons: list[str] = field(default_factory=list)  # of this batch's rejected records, in order
+
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def check_batch_size(count: int) -> None:
+    limit = conf.get("KHIEN_INGEST_MAX_BATCH")
+    if count > limit:
+        raise Refused(_("Too many records in one batch (at most %(limit)d).") % {"limit": limit},
+                      code="batch_too_large", status=413)
+
+
+def _dead_letter_text(record) -> str:
+    if isinstance(record, (bytes, bytearray, memoryview)):
+        text = bytes(record).decode("utf-8", "replace")
+    elif isinstance(record, str):
+        text = record
+    else:
+        try:
+            text = orjson.dumps(record).decode()
+        except TypeError:
+            text = repr(record)
+    return text[:RAW_DEAD_LETTER_LIMIT]
+
+
+def ingest_batch(source: AlertSource, records: list) -> IngestResult:
+    """Parse, normalize and store one batch from `source`, idempotently, in one transaction."""
+    check_batch_size(len(records))
+    if not source.enabled:
+        raise Forbidden(_("This source is disabled."))
+    parser = PARSERS[source.format]
+    now = timezone.now()
+    result = IngestResult()
+    parsed: dict[str, tuple[dict, object]] = {}
+    dead: dict[str, DeadLetter] = {}
+    for record in records:
+        decoded, data, reason = canonical(source.format, record)
+        eid = event_id(source.id, data)
+        if reason is None:
+            try:
+                fields = parser(decoded)
+            except ParseError as exc:
+                reason = exc.reason
+        if reason is not None:
+            result.reasons.append(reason)
+            if eid not in dead:
+                dead[eid] = DeadLetter(source_id=source.id, organization_id=source.organization_id, digest=eid,
+                                       received_at=now, reason=reason[:300], raw=_dead_letter_text(record))
+            continue
+        if eid not in parsed:
+            parsed[eid] = (fields, decoded)
+
+    with transaction.atomic():
+        if parsed:
+            stored = set(Event.objects.filter(id__in=list(parsed)).values_list("id", flat=True))
+            new = {eid: value for eid, value in parsed.items() if eid not in stored}
+        else:
+            new = {}
+        if dead:
+            known = set(DeadLetter.objects.filter(digest__in=list(dead)).values_list("digest", flat=True))
+            new_dead = [letter for digest, letter in dead.items() if digest not in known]
+        else:
+            new_dead = []
+        events = [
+            Event(id=eid, source_id=source.id, organization_id=source.organization_id, ingested_at=now, raw=decoded, **fields)
+            for eid, (fields, decoded) in new.items()
+        ]
+        _fold_into_alerts(source, events)
+        Event.objects.bulk_create(events, batch_size=1000, ignore_conflicts=True)
+        DeadLetter.objects.bulk_create(new_dead, batch_size=1000, ignore_conflicts=True)
+        result.accepted = len(events)
+        result.rejected = len(new_dead)
+        result.duplicates = len(records) - len(result.reasons) - len(events)
+        AlertSource.objects.filter(pk=source.pk).update(
+            accepted=F("accepted") + result.accepted, rejected=F("rejected") + result.rejected,
+            **({"last_event_at": now} if events else {}),
+        )
+    return result
+
+
+def _fold_into_alerts(source: AlertSource, events: list[Event]) -> None:
+    """Give each new event an alert: the latest one of the same key within the window, or a new one."""
+    if not events:
+        return
+    window = dt.timedelta(seconds=conf.get("KHIEN_ALERT_WINDOW_SECONDS"))
+    keyed = [(observables_key(e.rule_id, e.__dict__), e) for e in events]
+    keyed.sort(key=lambda pair: pair[1].time)
+    earliest = keyed[0][1].time - window
+    current: dict[str, Alert] = {}
+    candidates = (
+        Alert.objects.select_for_update()
+        .filter(source_id=source.id, key__in={k for k, _e in keyed}, last_seen__gte=earliest)
+        .order_by("last_seen")
+    )
+    for alert in candidates:
+        current[alert.key] = alert  # ascending: the latest wins
+    changed: dict[uuid.UUID, Alert] = {}
+    created: list[Alert] = []
+    for key, event in keyed:
+        alert = current.get(key)
+        if alert is not None and alert.first_seen - window <= event.time <= alert.last_seen + window:
+            alert.first_seen = min(alert.first_seen, event.time)
+            alert.last_seen = max(alert.last_seen, event.time)
+            alert.count += 1
+            alert.severity = max(alert.severity, event.severity)
+            if not alert._state.adding:
+                changed[alert.id] = alert
+        else:
+            alert = Alert(
+                id=uuid.uuid4(), source_id=source.id, organization_id=source.organization_id, key=key,
+                rule_id=event.rule_id, rule_name=event.rule_name, severity=event.severity,
+                observables={name: getattr(event, name) for name in OBSERVABLE_FIELDS if getattr(event, name)},
+                first_seen=event.time, last_seen=event.time, count=1,
+            )
+            created.append(alert)
+            current[key] = alert
+        event.alert_id = alert.id
+    Alert.objects.bulk_create(created, batch_size=1000)
+    if changed:
+        Alert.objects.bulk_update(list(changed.values()), ["first_seen", "last_seen", "count", "severity"], batch_size=1000)

@@ -1,0 +1,30 @@
+import os
+from pathlib import Path
+
+import pytest
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "nats: needs the NATS JetStream server on 127.0.0.1:4222")
+
+
+def sample_lines(name: str) -> list[bytes]:
+    return [line for line in (SAMPLES / name).read_bytes().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def make_source(world):
+    """Register a source through the service, as an organization administrator would; returns (source, key)."""
+    from khien.telemetry import services
+
+    counter = {"n": 0}
+
+    def make(org=None, format="wazuh", name=None, acting_user=None):
+        counter["n"] += 1
+        org = org or world.ministry
+        return services.do_create_source(org, name or f"{format}-{org.code}-{counter['n']}".lower(), format,
+                                         acting_user=acting_user or world.coordinator)
+
+    return make
