@@ -1,0 +1,158 @@
+"""ingest_batch: idempotency, dead letters and counters, alert aggregation, batch limits, source rights."""
+import datetime as dt
+
+import orjson
+import pytest
+from django.core.exceptions import ValidationError
+
+from khien.core.errors import Forbidden, Refused
+from khien.core.models import AuditEntry
+from khien.telemetry import services
+from khien.telemetry.models import Alert, AlertSource, DeadLetter, Event
+
+from .conftest import sample_lines
+
+pytestmark = pytest.mark.django_db
+
+
+def wazuh(rule="5712", srcip="203.0.113.45", at="2026-11-24T14:00:00Z", level=10, **extra):
+    record = {"timestamp": at, "rule": {"id": rule, "level": level, "description": f"rule {rule}", "groups": ["sshd"]},
+              "agent": {"name": "web-01"}, "data": {"srcip": srcip}}
+    record.update(extra)
+    return record
+
+
+def refresh(source):
+    return AlertSource.objects.get(pk=source.pk)
+
+
+def test_the_same_batch_twice_is_stored_once(make_source):
+    source, _key = make_source(format="wazuh")
+    lines = sample_lines("wazuh_alerts.ndjson")
+    first = services.ingest_batch(source, lines)
+    assert (first.accepted, first.duplicates, first.rejected) == (4, 0, 0)
+    again = services.ingest_batch(source, lines)
+    assert (again.accepted, again.duplicates, again.rejected) == (0, 4, 0)
+    # Same records re-serialized by another forwarder (other key order, dicts): still the same events.
+    as_dicts = [orjson.loads(line) for line in lines]
+    reordered = services.ingest_batch(source, [dict(reversed(list(r.items()))) for r in as_dicts])
+    assert reordered.accepted == 0 and reordered.duplicates == 4
+    assert Event.objects.count() == 4
+    assert refresh(source).accepted == 4
+
+
+def test_duplicates_inside_one_batch(make_source):
+    source, _key = make_source(format="wazuh")
+    result = services.ingest_batch(source, [wazuh(), wazuh(), wazuh(rule="5710")])
+    assert (result.accepted, result.duplicates, result.rejected) == (2, 1, 0)
+
+
+def test_same_content_from_two_sources_is_two_events(make_source):
+    a, _ = make_source(format="wazuh")
+    b, _ = make_source(format="wazuh")
+    services.ingest_batch(a, [wazuh()])
+    services.ingest_batch(b, [wazuh()])
+    assert Event.objects.count() == 2
+
+
+def test_event_fields_and_organization_come_from_the_source(make_source, world):
+    source, _ = make_source(org=world.department, format="wazuh")
+    services.ingest_batch(source, [wazuh(organization="PROV")])  # a claim in the record changes nothing
+    event = Event.objects.get()
+    assert event.organization == world.department and event.source == source
+    assert event.src_ip == "203.0.113.45" and event.severity == 7 and event.rule_id == "5712"
+    assert event.raw["organization"] == "PROV"
+    assert event.id == services.record_id(source, wazuh(organization="PROV"))
+
+
+def test_malformed_records_become_dead_letters_with_reasons(make_source):
+    source, _ = make_source(format="wazuh")
+    good = sample_lines("wazuh_alerts.ndjson")[:2]
+    bad = sample_lines("wazuh_broken.ndjson")
+    result = services.ingest_batch(source, good + bad)
+    assert (result.accepted, result.duplicates, result.rejected) == (2, 0, 5)
+    letters = list(DeadLetter.objects.order_by("id"))
+    assert [d.reason for d in letters][1:] == ["missing rule.id", "invalid IP address in data.srcip: 203.0.113.999",
+                                               "missing timestamp", "record is not a JSON object"]
+    assert letters[0].reason.startswith("not valid JSON") and letters[0].raw == bad[0].decode()
+    assert all(d.organization_id == source.organization_id for d in letters)
+    source = refresh(source)
+    assert (source.accepted, source.rejected) == (2, 5) and source.last_event_at is not None
+    # Sending the same bad records again does not pile up dead letters or counts.
+    services.ingest_batch(source, bad)
+    assert DeadLetter.objects.count() == 5 and refresh(source).rejected == 5
+
+
+def test_each_format_end_to_end(make_source):
+    for fmt, good, broken in [("suricata", "suricata_eve.ndjson", "suricata_broken.ndjson"),
+                              ("ecs", "ecs_alerts.ndjson", "ecs_broken.ndjson"),
+                              ("cef", "cef_alerts.log", "cef_broken.log")]:
+        source, _ = make_source(format=fmt)
+        good_lines, bad_lines = sample_lines(good), sample_lines(broken)
+        result = services.ingest_batch(source, good_lines + bad_lines)
+        assert (result.accepted, result.rejected) == (len(good_lines), len(bad_lines)), fmt
+        assert Event.objects.filter(source=source).count() == len(good_lines)
+    assert Event.objects.filter(source__format="cef", raw__isnull=False).first().raw.count("CEF:0") == 1
+
+
+def test_alert_aggregation_within_window_and_new_alert_after(make_source, settings):
+    settings.KHIEN_ALERT_WINDOW_SECONDS = 3600
+    source, _ = make_source(format="wazuh")
+    services.ingest_batch(source, [wazuh(at="2026-11-24T14:00:00Z"), wazuh(at="2026-11-24T14:20:00Z", agent={"name": "x"})])
+    services.ingest_batch(source, [wazuh(at="2026-11-24T15:10:00Z")])  # 50 min after the last sighting
+    alert = Alert.objects.get()
+    assert alert.count == 3 and alert.rule_id == "5712"
+    assert alert.first_seen == dt.datetime(2026, 11, 24, 14, 0, tzinfo=dt.timezone.utc)
+    assert alert.last_seen == dt.datetime(2026, 11, 24, 15, 10, tzinfo=dt.timezone.utc)
+    assert alert.observables == {"src_ip": "203.0.113.45"}
+    assert set(Event.objects.values_list("alert_id", flat=True)) == {alert.id}
+    # Different observables or rule: other alerts.
+    services.ingest_batch(source, [wazuh(at="2026-11-24T15:11:00Z", srcip="198.51.100.1"),
+                                   wazuh(at="2026-11-24T15:11:00Z", rule="5710")])
+    assert Alert.objects.count() == 3
+    # After more than the window of silence: a new alert, the old one unchanged.
+    services.ingest_batch(source, [wazuh(at="2026-11-24T16:30:00Z")])
+    assert Alert.objects.filter(rule_id="5712", observables__src_ip="203.0.113.45").count() == 2
+    assert Alert.objects.get(pk=alert.pk).count == 3
+    # A duplicate does not count again.
+    services.ingest_batch(source, [wazuh(at="2026-11-24T14:00:00Z")])
+    assert Alert.objects.get(pk=alert.pk).count == 3
+
+
+def test_oversized_batch_is_refused_and_writes_nothing(make_source, settings):
+    settings.KHIEN_INGEST_MAX_BATCH = 3
+    source, _ = make_source(format="wazuh")
+    with pytest.raises(Refused) as info:
+        services.ingest_batch(source, [wazuh(rule=str(i)) for i in range(4)])
+    assert info.value.status == 413
+    assert Event.objects.count() == 0 and refresh(source).accepted == 0
+
+
+def test_disabled_source_is_refused(make_source, world):
+    source, _ = make_source(format="wazuh")
+    services.do_set_source_enabled(source, False, acting_user=world.admin)
+    with pytest.raises(Forbidden):
+        services.ingest_batch(refresh(source), [wazuh()])
+    assert Event.objects.count() == 0
+
+
+def test_source_registration_rights_and_audit(world):
+    source, key = services.do_create_source(world.department, "wazuh-min-d1", "wazuh", acting_user=world.admin)
+    assert key.startswith("khs_") and source.key_hash != key and key not in str(AuditEntry.objects.first().after)
+    assert services.source_for_key(key) == source
+    assert AuditEntry.objects.filter(object_type__icontains="alertsource", action="create").count() == 1
+    for user in (world.other_admin, world.auditor, world.nobody):
+        with pytest.raises(Forbidden):
+            services.do_create_source(world.ministry, "x-" + user.email[:5], "cef", acting_user=user)
+    with pytest.raises(Refused):
+        services.do_create_source(world.ministry, "wazuh-min-d1", "cef", acting_user=world.admin)  # name taken
+    with pytest.raises(ValidationError):
+        services.do_create_source(world.ministry, "bad name!", "cef", acting_user=world.admin)
+    with pytest.raises(Refused):
+        services.do_create_source(world.ministry, "other", "syslog", acting_user=world.admin)
+    assert AlertSource.objects.count() == 1
+    new_key = services.do_rotate_source_key(source, acting_user=world.admin)
+    assert services.source_for_key(key) is None and services.source_for_key(new_key) == source
+    with pytest.raises(Forbidden):
+        services.do_set_source_enabled(source, False, acting_user=world.other_admin)
+    assert refresh(source).enabled
