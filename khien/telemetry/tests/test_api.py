@@ -1,0 +1,201 @@
+"""The intake (source keys) and the read API (user tokens, scoped by visible_to)."""
+import orjson
+import pytest
+from rest_framework.test import APIClient
+
+from khien.telemetry import services
+from khien.telemetry.models import AlertSource, DeadLetter, Event
+
+from .conftest import sample_lines
+
+pytestmark = pytest.mark.django_db
+INTAKE = "/api/telemetry/alerts"
+
+
+def source_client(key=None, **headers):
+    client = APIClient()
+    if key:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}", **headers)
+    return client
+
+
+def post_ndjson(client, lines):
+    return client.post(INTAKE, data=b"\n".join(lines) + b"\n", content_type="application/x-ndjson")
+
+
+def post_json(client, records):
+    return client.post(INTAKE, data=orjson.dumps(records), content_type="application/json")
+
+
+def test_ndjson_batch_is_accepted_with_counts(make_source):
+    source, key = make_source(format="suricata")
+    lines = sample_lines("suricata_eve.ndjson") + sample_lines("suricata_broken.ndjson")[:1]
+    response = post_ndjson(source_client(key), lines)
+    assert response.status_code == 202, response.content
+    assert response.json() == {"accepted": 4, "duplicates": 0, "rejected": 1}
+    again = post_ndjson(source_client(key), lines)
+    assert again.json() == {"accepted": 0, "duplicates": 4, "rejected": 0}
+    assert Event.objects.count() == 4 and DeadLetter.objects.count() == 1
+
+
+def test_json_array_and_cef_text(make_source):
+    source, key = make_source(format="ecs")
+    records = [orjson.loads(line) for line in sample_lines("ecs_alerts.ndjson")]
+    response = post_json(source_client(key, HTTP_X_KHIEN_SOURCE=source.name), records)
+    assert response.status_code == 202 and response.json()["accepted"] == 3
+    cef, cef_key = make_source(format="cef")
+    response = source_client(cef_key).post(INTAKE + "/", data=b"\n".join(sample_lines("cef_alerts.log")),
+                                           content_type="text/plain")
+    assert response.status_code == 202 and response.json()["accepted"] == 3
+
+
+@pytest.mark.parametrize("header", [None, "Token khs_not-a-real-key", "Token", "Bearer abc"])
+def test_bad_source_key_is_401_and_stores_nothing(make_source, header):
+    make_source(format="wazuh")
+    client = APIClient()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    response = post_ndjson(client, sample_lines("wazuh_alerts.ndjson"))
+    assert response.status_code == 401
+    assert Event.objects.count() == 0 and DeadLetter.objects.count() == 0
+
+
+def test_a_user_token_cannot_post_alerts(make_source, api, world):
+    make_source(format="wazuh")
+    response = post_ndjson(api(world.coordinator), sample_lines("wazuh_alerts.ndjson"))
+    assert response.status_code == 401 and Event.objects.count() == 0
+
+
+def test_a_source_key_cannot_read(make_source):
+    _source, key = make_source(format="wazuh")
+    assert source_client(key).get("/api/telemetry/events/").status_code == 401
+
+
+def test_disabled_source_is_401(make_source, world):
+    source, key = make_source(format="wazuh")
+    services.do_set_source_enabled(source, False, acting_user=world.admin)
+    assert post_ndjson(source_client(key), sample_lines("wazuh_alerts.ndjson")).status_code == 401
+
+
+def test_source_of_a_cannot_post_as_b(make_source, world):
+    a, key_a = make_source(org=world.ministry, format="wazuh")
+    b, _key_b = make_source(org=world.province, format="wazuh")
+    response = post_ndjson(source_client(key_a, HTTP_X_KHIEN_SOURCE=b.name), sample_lines("wazuh_alerts.ndjson"))
+    assert response.status_code == 403
+    assert Event.objects.count() == 0
+    # Without the header, A's key posts as A: the records land in A's organization, whatever they claim.
+    post_json(source_client(key_a), [{**orjson.loads(sample_lines("wazuh_alerts.ndjson")[0]), "source": b.name}])
+    assert list(Event.objects.values_list("source_id", "organization_id")) == [(a.id, world.ministry.id)]
+    assert AlertSource.objects.get(pk=b.pk).accepted == 0
+
+
+def test_oversized_batch_is_413(make_source, settings):
+    settings.KHIEN_INGEST_MAX_BATCH = 3
+    _source, key = make_source(format="wazuh")
+    response = post_ndjson(source_client(key), sample_lines("wazuh_alerts.ndjson"))
+    assert response.status_code == 413 and Event.objects.count() == 0
+    settings.KHIEN_INGEST_MAX_BYTES = 100
+    response = post_ndjson(source_client(key), sample_lines("wazuh_alerts.ndjson")[:1])
+    assert response.status_code == 413 and Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("body,content_type,status", [
+    (b'[{"timestamp": "2026-11-24T00:00:00Z", "rule": {"id": "1"}', "application/json", 400),  # truncated
+    (b'{"timestamp": "2026-11-24T00:00:00Z", "rule": {"id": "1"}}', "application/json", 400),  # not an array
+    (b"", "application/json", 400),
+    (b"\xff\xfe[]", "application/json", 400),
+    (b"<alerts/>", "application/xml", 415),
+])
+def test_malformed_body_is_refused_whole(make_source, body, content_type, status):
+    source, key = make_source(format="wazuh")
+    response = source_client(key).post(INTAKE, data=body, content_type=content_type)
+    assert response.status_code == status
+    assert "detail" in response.json()
+    assert Event.objects.count() == 0 and DeadLetter.objects.count() == 0
+    assert AlertSource.objects.get(pk=source.pk).rejected == 0
+
+
+def test_busy_intake_answers_429_with_retry_after(make_source, settings):
+    settings.KHIEN_INGEST_MAX_INFLIGHT = 1
+    settings.KHIEN_INGEST_RETRY_AFTER = 7
+    _source, key = make_source(format="wazuh")
+    assert services.intake_gate.try_enter()  # one batch in flight in this process
+    try:
+        response = post_ndjson(source_client(key), sample_lines("wazuh_alerts.ndjson"))
+    finally:
+        services.intake_gate.leave()
+    assert response.status_code == 429 and response["Retry-After"] == "7"
+    assert Event.objects.count() == 0
+    assert post_ndjson(source_client(key), sample_lines("wazuh_alerts.ndjson")).status_code == 202
+
+
+@pytest.fixture
+def posted(make_source, world):
+    """Wazuh alerts from the ministry's department, Suricata alerts from the province."""
+    dept, dept_key = make_source(org=world.department, format="wazuh")
+    prov, prov_key = make_source(org=world.province, format="suricata")
+    assert post_ndjson(source_client(dept_key), sample_lines("wazuh_alerts.ndjson")).status_code == 202
+    assert post_ndjson(source_client(prov_key), sample_lines("suricata_eve.ndjson")).status_code == 202
+    return dept, prov
+
+
+def listed(client, url):
+    response = client.get(url)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_events_visible_only_to_their_subtree_and_the_coordinator(posted, api, world):
+    dept, prov = posted
+    url = "/api/telemetry/events/"
+    assert listed(api(world.coordinator), url)["count"] == 8
+    for user in (world.admin, world.analyst, world.auditor, world.dept_analyst):  # ministry tree
+        body = listed(api(user), url)
+        assert body["count"] == 4 and {e["source"] for e in body["results"]} == {dept.name}
+    body = listed(api(world.other_admin), url)
+    assert body["count"] == 4 and {e["organization"] for e in body["results"]} == {"PROV"}
+    assert listed(api(world.responder), url)["count"] == 0
+    assert listed(api(world.nobody), url)["count"] == 0
+    assert APIClient().get(url).status_code == 401
+    # The same scoping for sources, aggregated alerts and dead letters.
+    assert [s["name"] for s in listed(api(world.admin), "/api/telemetry/sources/")["results"]] == [dept.name]
+    assert listed(api(world.other_admin), "/api/telemetry/alert-groups/")["count"] == 4
+    assert listed(api(world.admin), "/api/telemetry/alert-groups/")["count"] == 3  # two sshd repeats folded
+    assert listed(api(world.responder), "/api/telemetry/dead-letters/")["count"] == 0
+
+
+def test_event_filters(posted, api, world):
+    dept, prov = posted
+    client = api(world.coordinator)
+    url = "/api/telemetry/events/"
+    assert listed(client, f"{url}?source={prov.name}")["count"] == 4
+    assert listed(client, f"{url}?organization=MIN")["count"] == 4  # the department's events, under MIN
+    assert listed(client, f"{url}?organization=PROV-C1")["count"] == 0
+    assert listed(client, f"{url}?ip=203.0.113.45")["count"] == 2
+    assert listed(client, f"{url}?ip=2001:db8:0:0::15")["count"] == 1
+    assert listed(client, f"{url}?domain=bad.example")["count"] == 2  # subdomains
+    assert listed(client, f"{url}?severity=8")["count"] == 1
+    assert listed(client, f"{url}?severity_min=7")["count"] == 3
+    assert listed(client, f"{url}?since=2026-11-24T14:10:00Z&until=2026-11-24T14:20:00Z")["count"] == 2
+    body = listed(client, f"{url}?limit=2")
+    assert body["count"] == 8 and len(body["results"]) == 2 and body["next"]
+    assert client.get(f"{url}?ip=not-an-ip").status_code == 400
+    assert client.get(f"{url}?since=yesterday").status_code == 400
+    # A user outside the tree filtering for it gets nothing, not an error.
+    assert listed(api(world.other_admin), f"{url}?organization=MIN")["count"] == 0
+
+
+def test_register_source_over_the_api(api, world):
+    response = api(world.admin).post("/api/telemetry/sources/", {"organization": "MIN-D1", "name": "suricata-d1",
+                                                                  "format": "suricata"}, format="json")
+    assert response.status_code == 201, response.content
+    key = response.json()["key"]
+    assert key.startswith("khs_") and services.source_for_key(key).name == "suricata-d1"
+    response = api(world.other_admin).post("/api/telemetry/sources/", {"organization": "MIN", "name": "x",
+                                                                        "format": "cef"}, format="json")
+    assert response.status_code == 403
+    response = api(world.admin).post("/api/telemetry/sources/", {"organization": "MIN", "name": "y",
+                                                                  "format": "syslog"}, format="json")
+    assert response.status_code == 400
+    assert AlertSource.objects.count() == 1
+    assert "key" not in api(world.admin).get("/api/telemetry/sources/").json()["results"][0]
