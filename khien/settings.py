@@ -251,6 +251,9 @@ SPECTACULAR_SETTINGS = {
         "LevelStatusEnum": "khien.registry.models.LevelStatus",
         "ImportKindEnum": "khien.registry.models.ImportKind",
         "ProvinceKindEnum": [("city", "city"), ("province", "province")],
+        # Without these the incident workflow's `status` collides with the registry's level workflow.
+        "IncidentStatusEnum": "khien.incidents.models.Status",
+        "TaskStatusEnum": "khien.incidents.models.TaskStatus",
     },
 }
 

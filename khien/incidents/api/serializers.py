@@ -123,7 +123,7 @@ class CommentSerializer(serializers.Serializer):
     text = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
-class EventSerializer(serializers.ModelSerializer):
+class IncidentEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = IncidentEvent
         fields = ["id", "kind", "from_status", "to_status", "text", "data", "actor_email", "at"]

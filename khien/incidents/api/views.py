@@ -84,9 +84,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return response
 
     @extend_schema(methods=["get"], summary="The journal: status changes, assignments, comments and tasks, in order",
-                   responses=s.EventSerializer(many=True))
+                   responses=s.IncidentEventSerializer(many=True))
     @extend_schema(methods=["post"], summary="Add a comment to the journal", request=s.CommentSerializer,
-                   responses={201: s.EventSerializer})
+                   responses={201: s.IncidentEventSerializer})
     @action(detail=True, methods=["get", "post"])
     def journal(self, request, pk=None):
         incident = self.get_object()
@@ -94,9 +94,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             body = s.CommentSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             event = services.do_add_comment(incident, body.validated_data["text"], acting_user=request.user)
-            return Response(s.EventSerializer(event).data, status=status.HTTP_201_CREATED)
+            return Response(s.IncidentEventSerializer(event).data, status=status.HTTP_201_CREATED)
         events = IncidentEvent.objects.visible_to(request.user).filter(incident=incident).order_by("at", "id")
-        return Response(s.EventSerializer(events, many=True).data)
+        return Response(s.IncidentEventSerializer(events, many=True).data)
 
     @extend_schema(methods=["get"], summary="The incident's tasks", responses=s.TaskSerializer(many=True))
     @extend_schema(methods=["post"], summary="Add a task", request=s.TaskSerializer, responses={201: s.TaskSerializer})
