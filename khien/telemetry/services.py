@@ -47,6 +47,9 @@ OBSERVABLE_FIELDS = ("src_ip", "dst_ip", "domain", "url", "file_md5", "file_sha1
 
 
 def _require(user, action, organization):
+    """`user=None` is the platform itself (a command run by the operator at the console), as in `khien token`."""
+    if user is None:
+        return
     if organization is None or not user_can(user, action, organization):
         raise Forbidden(_("You do not have the right to do this for that organization."))
 

@@ -1,0 +1,52 @@
+"""`khien ingest FILE --source NAME`: replay a file of alerts (NDJSON, a JSON array, or CEF lines)."""
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from khien.core.errors import Refused
+from khien.telemetry import conf, services
+from khien.telemetry.batches import file_batches
+from khien.telemetry.models import AlertSource
+
+
+class Command(BaseCommand):
+    help = "Ingest a file of alerts as one source (NDJSON, a JSON array, or CEF lines; '-' reads stdin)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--source", required=True, help="name of the alert source")
+        parser.add_argument("--batch", type=int, default=5000, help="records per batch (at most KHIEN_INGEST_MAX_BATCH)")
+        parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    def handle(self, *args, file, source, batch, quiet, **options):
+        src = AlertSource.objects.select_related("organization").filter(name=source).first()
+        if src is None:
+            raise CommandError(f"no alert source named {source!r} (see `khien telemetry sources`)")
+        if not src.enabled:
+            raise CommandError(f"source {source!r} is disabled")
+        size = max(1, min(batch, conf.get("KHIEN_INGEST_MAX_BATCH")))
+        try:
+            stream = sys.stdin.buffer if file == "-" else open(file, "rb")
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc.strerror}") from None
+        totals = services.IngestResult()
+        started = time.monotonic()
+        try:
+            with stream:
+                for records in file_batches(stream, size):
+                    result = services.ingest_batch(src, records)
+                    totals.accepted += result.accepted
+                    totals.duplicates += result.duplicates
+                    totals.rejected += result.rejected
+                    if not quiet:
+                        done = totals.accepted + totals.duplicates + totals.rejected
+                        rate = done / max(time.monotonic() - started, 1e-6)
+                        self.stderr.write(f"\r{done:,} records  accepted {totals.accepted:,}  duplicates "
+                                         f"{totals.duplicates:,}  rejected {totals.rejected:,}  ({rate:,.0f}/s)", ending="")
+                        self.stderr.flush()
+        except Refused as exc:
+            raise CommandError(str(exc.message)) from None
+        if not quiet:
+            self.stderr.write("")
+        self.stdout.write(f"accepted {totals.accepted} duplicates {totals.duplicates} rejected {totals.rejected}")

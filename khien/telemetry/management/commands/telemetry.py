@@ -1,0 +1,73 @@
+"""`khien telemetry sources|add-source|worker`: alert sources and the JetStream ingestion worker."""
+import signal
+import threading
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from khien.core.errors import Refused
+from khien.registry.models import Organization
+from khien.telemetry import services
+from khien.telemetry.models import AlertSource, SourceFormat
+
+
+class Command(BaseCommand):
+    help = "Alert sources and the JetStream ingestion worker."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("sources", help="list the sources, one a line: name, format, organization")
+        add = sub.add_parser("add-source", help="register a source and print its key (shown once)")
+        add.add_argument("name")
+        add.add_argument("--format", required=True, choices=SourceFormat.values)
+        add.add_argument("--organization", required=True, help="organization code")
+        worker = sub.add_parser("worker", help="consume the JetStream stream of alerts into the database")
+        worker.add_argument("--batch", type=int, default=None, help="messages per fetch (default KHIEN_INGEST_MAX_BATCH)")
+        worker.add_argument("--durable", default=None, help="durable consumer name (default KHIEN_NATS_DURABLE)")
+        worker.add_argument("--ack-wait", type=float, default=30.0, help="seconds before an unacknowledged batch is redelivered")
+        worker.add_argument("--idle-exit", action="store_true", help="stop when the stream has nothing more")
+        worker.add_argument("--quiet", action="store_true")
+
+    def handle(self, *args, action, **options):
+        getattr(self, "do_" + action.replace("-", "_"))(**options)
+
+    def do_sources(self, **options):
+        for name, fmt, code in AlertSource.objects.order_by("name").values_list("name", "format", "organization__code"):
+            self.stdout.write(f"{name}\t{fmt}\t{code}")
+
+    def do_add_source(self, name, format, organization, **options):
+        org = Organization.objects.filter(code=organization).first()
+        if org is None:
+            raise CommandError(f"no organization with code {organization!r}")
+        try:
+            # The operator at the console acts as the platform (acting_user=None), as `khien token` does.
+            _source, key = services.do_create_source(org, name, format, acting_user=None)
+        except (Refused, ValidationError) as exc:
+            raise CommandError(getattr(exc, "message", None) or "; ".join(exc.messages)) from None
+        self.stdout.write(key)
+
+    def do_worker(self, batch, durable, ack_wait, idle_exit, quiet, **options):
+        from khien.telemetry.nats import JetStreamLink, Worker
+
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_a: stop.set())
+        try:
+            link = JetStreamLink()
+        except Exception as exc:
+            raise CommandError(f"NATS does not answer: {exc!r}") from None
+
+        def progress(stats, total):
+            if not quiet:
+                self.stderr.write(f"\r{total.messages:,} messages  accepted {total.accepted:,}  duplicates "
+                                 f"{total.duplicates:,}  rejected {total.rejected:,}  unknown source {total.unknown_source:,}", ending="")
+                self.stderr.flush()
+
+        with link:
+            worker = Worker(link, batch=batch, durable=durable, ack_wait=ack_wait)
+            total = worker.run(stop=stop, idle_exit=idle_exit, on_batch=progress)
+        if not quiet:
+            self.stderr.write("")
+        self.stdout.write(f"messages {total.messages} accepted {total.accepted} duplicates {total.duplicates} "
+                          f"rejected {total.rejected}")
+

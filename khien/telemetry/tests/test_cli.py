@@ -1,0 +1,70 @@
+"""`khien ingest` and `khien telemetry sources|add-source`."""
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from khien.telemetry.models import AlertSource, DeadLetter, Event
+
+from .conftest import SAMPLES
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_sources_one_a_line(make_source, world):
+    make_source(org=world.ministry, format="wazuh", name="wazuh-min")
+    make_source(org=world.province, format="cef", name="arcsight-prov")
+    out, _err = run("telemetry", "sources")
+    assert out.splitlines() == ["arcsight-prov\tcef\tPROV", "wazuh-min\twazuh\tMIN"]
+
+
+def test_add_source_prints_the_key_once(world):
+    out, _err = run("telemetry", "add-source", "suricata-min", "--format", "suricata", "--organization", "MIN")
+    key = out.strip()
+    source = AlertSource.objects.get()
+    assert key.startswith("khs_") and source.name == "suricata-min" and source.organization == world.ministry
+    with pytest.raises(CommandError):
+        run("telemetry", "add-source", "suricata-min", "--format", "cef", "--organization", "MIN")
+    with pytest.raises(CommandError):
+        run("telemetry", "add-source", "x", "--format", "cef", "--organization", "NOPE")
+    assert AlertSource.objects.count() == 1
+
+
+def test_ingest_file_in_batches_with_progress(make_source, tmp_path):
+    source, _ = make_source(format="cef", name="fw-min")
+    path = tmp_path / "replay.log"
+    path.write_bytes((SAMPLES / "cef_alerts.log").read_bytes() + (SAMPLES / "cef_broken.log").read_bytes() + b"\n\n")
+    out, err = run("ingest", str(path), "--source", "fw-min", "--batch", "2")
+    assert out.strip() == "accepted 3 duplicates 0 rejected 6"
+    assert "records" in err and "accepted 3" in err
+    out, _err = run("ingest", str(path), "--source", "fw-min", "--quiet")
+    assert out.strip() == "accepted 0 duplicates 3 rejected 0"
+    assert Event.objects.count() == 3 and DeadLetter.objects.count() == 6
+
+
+def test_ingest_json_array_file(make_source, tmp_path):
+    make_source(format="ecs", name="siem-min")
+    path = tmp_path / "alerts.json"
+    lines = (SAMPLES / "ecs_alerts.ndjson").read_bytes().strip().splitlines()
+    path.write_bytes(b"[" + b",".join(lines) + b"]")
+    out, _err = run("ingest", str(path), "--source", "siem-min", "--quiet")
+    assert out.strip() == "accepted 3 duplicates 0 rejected 0"
+
+
+def test_ingest_refusals(make_source, tmp_path):
+    make_source(format="ecs", name="siem-min")
+    with pytest.raises(CommandError, match="no alert source"):
+        run("ingest", str(SAMPLES / "ecs_alerts.ndjson"), "--source", "nope")
+    with pytest.raises(CommandError, match="cannot read"):
+        run("ingest", str(tmp_path / "missing.ndjson"), "--source", "siem-min")
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'[{"@timestamp": ')
+    with pytest.raises(CommandError):
+        run("ingest", str(bad), "--source", "siem-min")
+    assert Event.objects.count() == 0
