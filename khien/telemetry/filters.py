@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from khien.registry.models import Organization
 
-from .models import Alert, AlertSource, DeadLetter, Event, SourceFormat
+from .models import Alert, AlertSource, DeadLetter, Event, HourlyCount, SourceFormat
 
 
 def _subtree(queryset, value):
@@ -85,3 +85,18 @@ class DeadLetterFilter(django_filters.FilterSet):
     class Meta:
         model = DeadLetter
         fields = ["source", "since"]
+
+
+class HourlyCountFilter(django_filters.FilterSet):
+    organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
+    since = django_filters.IsoDateTimeFilter(field_name="hour", lookup_expr="gte", label=_("Since"))
+    until = django_filters.IsoDateTimeFilter(field_name="hour", lookup_expr="lt", label=_("Until"))
+    category = django_filters.CharFilter(field_name="category", label=_("Category"))
+    severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"))
+
+    class Meta:
+        model = HourlyCount
+        fields = ["organization", "since", "until", "category", "severity_min"]
+
+    def filter_organization(self, queryset, name, value):
+        return _subtree(queryset, value)

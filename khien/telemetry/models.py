@@ -172,3 +172,24 @@ class Alert(models.Model):
 
     def __str__(self):
         return f"{self.rule_name or self.rule_id} ×{self.count}"
+
+
+class HourlyCount(models.Model):
+    """Events per hour, organization, category and severity, maintained as events arrive (for dashboards)."""
+
+    organization = models.ForeignKey("registry.Organization", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField(_("hour (UTC)"))
+    category = models.CharField(_("category"), max_length=40, blank=True)
+    severity = models.PositiveSmallIntegerField(_("severity (0–10)"))
+    count = models.BigIntegerField(_("events"), default=0)
+
+    objects = TelemetryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-hour", "organization", "category", "severity"]
+        verbose_name = _("hourly event count")
+        verbose_name_plural = _("hourly event counts")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "hour", "category", "severity"], name="telemetry_hourly_unique"),
+        ]
+        indexes = [models.Index(fields=["hour"], name="telemetry_hourly_hour")]

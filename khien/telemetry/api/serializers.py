@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from khien.registry.models import Organization
 
-from ..models import Alert, AlertSource, DeadLetter, Event, SourceFormat
+from ..models import Alert, AlertSource, DeadLetter, Event, HourlyCount, SourceFormat
 
 
 class AlertSourceSerializer(serializers.ModelSerializer):
@@ -65,3 +65,12 @@ class IngestResultSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = serializers.IntegerField()
+
+
+class HourlyCountSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = HourlyCount
+        fields = ["organization", "hour", "category", "severity", "count"]
+        read_only_fields = fields

@@ -11,4 +11,5 @@ urlpatterns = [
     path("alert-groups/", views.AlertList.as_view(), name="alert-groups"),
     path("sources/", views.SourceListCreate.as_view(), name="sources"),
     path("dead-letters/", views.DeadLetterList.as_view(), name="dead-letters"),
+    path("hourly/", views.HourlyCountList.as_view(), name="hourly"),
 ]

@@ -10,8 +10,8 @@ from khien.core.errors import Forbidden, Refused
 
 from .. import conf, services
 from ..batches import split_body
-from ..filters import AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFilter
-from ..models import Alert, AlertSource, DeadLetter, Event
+from ..filters import AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFilter, HourlyCountFilter
+from ..models import Alert, AlertSource, DeadLetter, Event, HourlyCount
 from . import serializers as s
 from .authentication import IsAlertSource, SourceKeyAuthentication
 
@@ -130,3 +130,15 @@ class DeadLetterList(generics.ListAPIView):
 
     def get_queryset(self):
         return DeadLetter.objects.visible_to(self.request.user).select_related("source").order_by("-received_at", "-id")
+
+
+class HourlyCountList(generics.ListAPIView):
+    """Events per hour (UTC), organization, category and severity, for the organizations the caller can see."""
+
+    serializer_class = s.HourlyCountSerializer
+    filterset_class = HourlyCountFilter
+    ordering_fields = ["hour", "count"]
+
+    def get_queryset(self):
+        return HourlyCount.objects.visible_to(self.request.user).select_related("organization").order_by(
+            "-hour", "organization__code", "category", "severity")

@@ -162,6 +162,9 @@ def test_events_visible_only_to_their_subtree_and_the_coordinator(posted, api, w
     assert listed(api(world.other_admin), "/api/telemetry/alert-groups/")["count"] == 4
     assert listed(api(world.admin), "/api/telemetry/alert-groups/")["count"] == 3  # two sshd repeats folded
     assert listed(api(world.responder), "/api/telemetry/dead-letters/")["count"] == 0
+    hourly = listed(api(world.admin), "/api/telemetry/hourly/?organization=MIN-D1")["results"]
+    assert sum(row["count"] for row in hourly) == 4 and {row["organization"] for row in hourly} == {"MIN-D1"}
+    assert listed(api(world.other_admin), "/api/telemetry/hourly/?organization=MIN")["count"] == 0
 
 
 def test_event_filters(posted, api, world):

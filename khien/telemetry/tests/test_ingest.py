@@ -156,3 +156,24 @@ def test_source_registration_rights_and_audit(world):
     with pytest.raises(Forbidden):
         services.do_set_source_enabled(source, False, acting_user=world.other_admin)
     assert refresh(source).enabled
+
+
+def test_hourly_counts_follow_new_events_only(make_source, world):
+    from khien.telemetry.models import HourlyCount
+
+    a, _ = make_source(org=world.ministry, format="wazuh")
+    b, _ = make_source(org=world.department, format="wazuh")
+    batch = [wazuh(at="2026-11-24T14:05:00Z"), wazuh(at="2026-11-24T14:59:59Z", rule="1"),
+             wazuh(at="2026-11-24T15:00:00Z", level=15)]
+    services.ingest_batch(a, batch)
+    services.ingest_batch(a, batch)  # duplicates: not counted again
+    services.ingest_batch(a, [wazuh(at="2026-11-24T14:30:00Z", rule="2")])
+    services.ingest_batch(b, [wazuh(at="2026-11-24T14:30:00Z")])
+    rows = {(c.organization.code, c.hour.isoformat(), c.category, c.severity): c.count for c in HourlyCount.objects.all()}
+    assert rows == {
+        ("MIN", "2026-11-24T14:00:00+00:00", "sshd", 7): 3,
+        ("MIN", "2026-11-24T15:00:00+00:00", "sshd", 10): 1,
+        ("MIN-D1", "2026-11-24T14:00:00+00:00", "sshd", 7): 1,
+    }
+    assert HourlyCount.objects.visible_to(world.other_admin).count() == 0
+    assert HourlyCount.objects.visible_to(world.dept_analyst).count() == 1
