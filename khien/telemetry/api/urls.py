@@ -1,12 +1,11 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
 app_name = "telemetry-api"
 
 urlpatterns = [
-    path("alerts", views.AlertIntakeView.as_view(), name="intake"),
-    path("alerts/", views.AlertIntakeView.as_view(), name="intake-slash"),
+    re_path(r"^alerts/?$", views.AlertIntakeView.as_view(), name="intake"),  # with or without the slash
     path("events/", views.EventList.as_view(), name="events"),
     path("alert-groups/", views.AlertList.as_view(), name="alert-groups"),
     path("sources/", views.SourceListCreate.as_view(), name="sources"),
