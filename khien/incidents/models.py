@@ -10,9 +10,10 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from khien.core.errors import Refused
 from khien.core.scoping import OrgScopedQuerySet
 from khien.intel.models import Tlp
 from khien.registry.models import InformationSystem, Organization
@@ -204,6 +205,7 @@ class EventKind(models.TextChoices):
     ASSIGNMENT = "assignment", _("Responder assigned")
     COMMENT = "comment", _("Comment")
     TASK = "task", _("Task")
+    EVIDENCE = "evidence", _("Evidence")
 
 
 class IncidentEvent(models.Model):
@@ -280,3 +282,118 @@ class Task(models.Model):
 
     def __str__(self):
         return self.title
+
+
+# --- Evidence and its chain of custody ------------------------------------------------------
+
+
+def evidence_upload_to(instance, filename):
+    """A random name under the incident's folder: the uploaded name is kept in `original_name` only."""
+    return f"evidence/{instance.incident_id}/{uuid.uuid4().hex}"
+
+
+class EvidenceKind(models.TextChoices):
+    FILE = "file", _("File")
+    NOTE = "note", _("Note")
+
+
+class SealedError(Refused):
+    """A write to sealed evidence (or to its custody history), refused by the model itself (409)."""
+
+    def __init__(self, message=None):
+        super().__init__(message or gettext("Sealed evidence cannot be changed."), code="sealed", status=409)
+
+
+class Evidence(models.Model):
+    """A file or a note kept for digital forensics, with its SHA-256; frozen once sealed.
+
+    For a note, `sha256` and `size` are those of its UTF-8 text, so that
+    `khien evidence verify` checks notes too.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="evidence")
+    kind = models.CharField(_("kind"), max_length=10, choices=EvidenceKind.choices)
+    file = models.FileField(_("file"), upload_to=evidence_upload_to, max_length=200, blank=True)
+    original_name = models.CharField(_("file name"), max_length=255, blank=True)
+    size = models.PositiveBigIntegerField(_("size"), default=0)
+    sha256 = models.CharField("SHA-256", max_length=64)
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                                    verbose_name=_("added by"))
+    uploaded_at = models.DateTimeField(_("added at"), default=timezone.now)
+    sealed_at = models.DateTimeField(_("sealed at"), null=True, blank=True)
+    sealed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="+", verbose_name=_("sealed by"))
+
+    objects = RelatedScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+
+    def __str__(self):
+        return self.original_name or (self.note[:60] if self.note else str(self.pk))
+
+    @property
+    def is_sealed(self) -> bool:
+        return self.sealed_at is not None
+
+    def save(self, *args, **kwargs):
+        # Sealed evidence never changes, whoever calls save(): the stored row decides.
+        if not self._state.adding and Evidence.objects.filter(pk=self.pk, sealed_at__isnull=False).exists():
+            raise SealedError()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if Evidence.objects.filter(pk=self.pk, sealed_at__isnull=False).exists():
+            raise SealedError()
+        return super().delete(*args, **kwargs)
+
+
+class CustodyAction(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    TRANSFERRED = "transferred", _("Transferred")
+    ANALYSED = "analysed", _("Analysed")
+    RETURNED = "returned", _("Returned")
+    SEALED = "sealed", _("Sealed")
+
+
+class CustodyEventQuerySet(OrgScopedQuerySet):
+    org_path_lookups = ("evidence__incident__organization__path", "evidence__incident__assignments__responder__path")
+
+    def restrict(self, user, action="view"):
+        return super().restrict(user, action).distinct()
+
+
+class CustodyEvent(models.Model):
+    """One step of an evidence item's chain of custody: append-only, like the journal."""
+
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="custody")
+    action = models.CharField(_("action"), max_length=20, choices=CustodyAction.choices)
+    from_party = models.CharField(_("from (person or organization)"), max_length=300, blank=True)
+    to_party = models.CharField(_("to (person or organization)"), max_length=300, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor_email = models.CharField(max_length=254, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    note = models.TextField(_("note"), blank=True)
+
+    objects = CustodyEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("custody event")
+        verbose_name_plural = _("custody events")
+
+    def __str__(self):
+        return f"{self.evidence_id} {self.action} {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise SealedError(gettext("The chain of custody is append-only: its entries cannot be changed."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise SealedError(gettext("The chain of custody is append-only: its entries cannot be changed."))

@@ -16,12 +16,18 @@ Who may do what on an incident:
 - assign responders: the coordinator and the reporting organization's
   administrators (or those of its parents);
 - comment and add tasks: the reporting side, the coordinator and the assigned
-  responders.
+  responders;
+- evidence: the same participants add it and record its chain of custody;
+  the reporting side and the coordinator seal it, after which nothing about
+  it changes (409).
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -37,7 +43,11 @@ from khien.registry.models import InformationSystem, Organization, OrgType
 
 from .models import (
     STATUS_TIME_FIELDS,
+    CustodyAction,
+    CustodyEvent,
     EventKind,
+    Evidence,
+    EvidenceKind,
     Incident,
     IncidentCounter,
     IncidentEvent,
@@ -407,3 +417,227 @@ def do_set_task_status(task: Task, status: str, *, acting_user) -> Task:
            data={"task_id": str(task.pk), "from": before["status"], "status": status})
     _audit_child(Act.UPDATE, task, incident, acting_user, before=before)
     return task
+
+
+# --- Evidence and chain of custody ----------------------------------------------------------
+
+NOTE_MAX_CHARS = 20000
+PARTY_MAX_CHARS = 300
+
+
+def may_seal(user, incident: Incident) -> bool:
+    return REPORTER in sides_of(user, incident)
+
+
+def _refuse_if_sealed(evidence: Evidence) -> None:
+    if evidence.sealed_at is not None:
+        raise Refused(_("This evidence is sealed: nothing about it can change any more."), code="sealed", status=409)
+
+
+def _too_large() -> Refused:
+    return Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": settings.KHIEN_MAX_UPLOAD_BYTES // 2**20},
+                   code="too_large", status=413)
+
+
+def _hash_upload(uploaded) -> tuple[str, int]:
+    """SHA-256 and size of an upload, read chunk by chunk (never whole in memory); stops past the size limit."""
+    digest, size = hashlib.sha256(), 0
+    uploaded.seek(0)
+    for chunk in uploaded.chunks():
+        size += len(chunk)
+        if size > settings.KHIEN_MAX_UPLOAD_BYTES:
+            raise _too_large()
+        digest.update(chunk)
+    uploaded.seek(0)
+    return digest.hexdigest(), size
+
+
+def note_digest(text: str) -> tuple[str, int]:
+    data = text.encode("utf-8")
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def _clean_party(value, name: str, errors: dict) -> str:
+    value = (value or "").strip()
+    if len(value) > PARTY_MAX_CHARS:
+        errors.setdefault(name, []).append(_("At most %(n)s characters.") % {"n": PARTY_MAX_CHARS})
+    return value
+
+
+@transaction.atomic
+def do_add_evidence(incident: Incident, *, acting_user, uploaded=None, note: str = "",
+                    received_from: str = "") -> Evidence:
+    """Keep a file (`uploaded`, a Django UploadedFile/File) or a note as evidence, with its SHA-256.
+
+    The first step of the chain of custody (received, from `received_from`, by
+    the uploader) is recorded with it. A file is stored under a random name in
+    MEDIA_ROOT/evidence/<incident>/; its uploaded name is only a label.
+    """
+    _require_participant(acting_user, incident)
+    incident = _locked(incident)
+    if incident.status == Status.CLOSED:
+        raise Refused(_("The incident is closed; reopen it before adding evidence."), code="closed", status=409)
+    note = (note or "").strip()
+    errors: dict[str, list[str]] = {}
+    received_from = _clean_party(received_from, "received_from", errors)
+    if uploaded is None and not note:
+        errors.setdefault("file", []).append(_("Attach a file or write a note."))
+    if uploaded is not None and note:
+        errors.setdefault("note", []).append(_("Give either a file or a note, not both."))
+    if len(note) > NOTE_MAX_CHARS:
+        errors.setdefault("note", []).append(_("A note can have at most 20,000 characters."))
+    if uploaded is not None:
+        if (getattr(uploaded, "size", None) or 0) > settings.KHIEN_MAX_UPLOAD_BYTES:
+            raise _too_large()
+        if not (getattr(uploaded, "name", "") or "").strip():
+            errors.setdefault("file", []).append(_("The file has no name."))
+    if errors:
+        raise ValidationError(errors)
+
+    evidence = Evidence(incident=incident, uploaded_by=acting_user)
+    if uploaded is not None:
+        sha256, size = _hash_upload(uploaded)
+        evidence.kind = EvidenceKind.FILE
+        evidence.original_name = uploaded.name.replace("\\", "/").rsplit("/", 1)[-1][:255]
+        evidence.content_type = (getattr(uploaded, "content_type", "") or "")[:100]
+        evidence.sha256, evidence.size = sha256, size
+    else:
+        evidence.kind = EvidenceKind.NOTE
+        evidence.note = note
+        evidence.sha256, evidence.size = note_digest(note)
+    stored = False
+    try:
+        if uploaded is not None:
+            evidence.file.save(evidence.id.hex, uploaded, save=False)
+            stored = True
+        evidence.save()
+        CustodyEvent.objects.create(
+            evidence=evidence, action=CustodyAction.RECEIVED, from_party=received_from,
+            to_party=acting_user.email, actor=acting_user, actor_email=acting_user.email, at=evidence.uploaded_at)
+        _event(incident, EventKind.EVIDENCE, acting_user, at=evidence.uploaded_at, text=str(evidence)[:300],
+               data={"evidence_id": str(evidence.pk), "action": "added", "sha256": evidence.sha256})
+        _audit_child(Act.CREATE, evidence, incident, acting_user)
+    except BaseException:
+        if stored:  # the row is rolled back with the transaction; the file must go too
+            evidence.file.storage.delete(evidence.file.name)
+        raise
+    return evidence
+
+
+def _locked_evidence(evidence: Evidence) -> Evidence:
+    return Evidence.objects.select_for_update(of=("self",)).select_related("incident").get(pk=evidence.pk)
+
+
+@transaction.atomic
+def do_record_custody(evidence: Evidence, action: str, *, acting_user, from_party: str = "", to_party: str = "",
+                      note: str = "", at: dt.datetime | None = None) -> CustodyEvent:
+    """Add a step to the chain of custody (received, transferred, analysed, returned); refused once sealed."""
+    incident = evidence.incident
+    _require_participant(acting_user, incident)
+    evidence = _locked_evidence(evidence)
+    _refuse_if_sealed(evidence)
+    errors: dict[str, list[str]] = {}
+    if action not in CustodyAction.values or action == CustodyAction.SEALED:
+        errors.setdefault("action", []).append(_("Choose received, transferred, analysed or returned (sealing is its own step)."))
+    from_party = _clean_party(from_party, "from_party", errors)
+    to_party = _clean_party(to_party, "to_party", errors)
+    if action in (CustodyAction.TRANSFERRED, CustodyAction.RETURNED) and not to_party:
+        errors.setdefault("to_party", []).append(_("Say to whom the evidence went."))
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX_CHARS:
+        errors.setdefault("note", []).append(_("A note can have at most 20,000 characters."))
+    now = timezone.now()
+    if at is None:
+        at = now
+    elif not isinstance(at, dt.datetime) or timezone.is_naive(at):
+        errors.setdefault("at", []).append(_("Give the time with its time zone."))
+    elif at > now:
+        errors.setdefault("at", []).append(_("The time cannot be in the future."))
+    elif at < evidence.uploaded_at:
+        errors.setdefault("at", []).append(_("The time cannot be before the evidence was received."))
+    if errors:
+        raise ValidationError(errors)
+    event = CustodyEvent.objects.create(evidence=evidence, action=action, from_party=from_party, to_party=to_party,
+                                        note=note, actor=acting_user, actor_email=acting_user.email, at=at)
+    _event(incident, EventKind.EVIDENCE, acting_user, text=str(evidence)[:300],
+           data={"evidence_id": str(evidence.pk), "action": action, "custody_id": event.pk})
+    _audit_child(Act.CREATE, event, incident, acting_user)
+    return event
+
+
+@transaction.atomic
+def do_seal_evidence(evidence: Evidence, *, acting_user, note: str = "") -> Evidence:
+    """Seal the evidence: its file, hash and chain of custody are frozen from now on.
+
+    Only the reporting side and the coordinator seal; a file whose content no
+    longer matches its SHA-256 is not sealed (409).
+    """
+    incident = evidence.incident
+    _require_visible(acting_user, incident)
+    if not may_seal(acting_user, incident):
+        raise Forbidden(_("Only the reporting organization and the coordinator can seal evidence."))
+    evidence = _locked_evidence(evidence)
+    _refuse_if_sealed(evidence)
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX_CHARS:
+        raise ValidationError({"note": [_("A note can have at most 20,000 characters.")]})
+    problem = check_evidence(evidence)
+    if problem:
+        raise Refused(_("The evidence cannot be sealed: %(problem)s") % {"problem": problem}, code="integrity",
+                      status=409)
+    before = audit.snapshot(evidence)
+    now = timezone.now()
+    evidence.sealed_at, evidence.sealed_by = now, acting_user
+    evidence.save(update_fields=["sealed_at", "sealed_by"])
+    CustodyEvent.objects.create(evidence=evidence, action=CustodyAction.SEALED, note=note, actor=acting_user,
+                                actor_email=acting_user.email, at=now)
+    _event(incident, EventKind.EVIDENCE, acting_user, at=now, text=str(evidence)[:300],
+           data={"evidence_id": str(evidence.pk), "action": "sealed", "sha256": evidence.sha256})
+    _audit_child(Act.UPDATE, evidence, incident, acting_user, before=before)
+    return evidence
+
+
+def check_evidence(evidence: Evidence) -> str:
+    """"" when the stored file (or note) still has its recorded SHA-256 and size, else what is wrong."""
+    if evidence.kind == EvidenceKind.NOTE:
+        sha256, size = note_digest(evidence.note)
+    else:
+        if not evidence.file.name:
+            return _("no file is stored")
+        digest, size = hashlib.sha256(), 0
+        try:
+            with evidence.file.storage.open(evidence.file.name, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except FileNotFoundError:
+            return _("the file is missing")
+        sha256 = digest.hexdigest()
+    if sha256 != evidence.sha256:
+        return _("the content changed (SHA-256 %(found)s, recorded %(recorded)s)") % {
+            "found": sha256, "recorded": evidence.sha256}
+    if size != evidence.size:
+        return _("the size changed (%(found)s bytes, recorded %(recorded)s)") % {"found": size, "recorded": evidence.size}
+    return ""
+
+
+@dataclass
+class EvidenceCheck:
+    checked: int = 0
+    problems: list[tuple[Evidence, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_evidence(queryset=None) -> EvidenceCheck:
+    """Recompute the SHA-256 of every evidence item of `queryset` (default: all); read-only."""
+    queryset = Evidence.objects.all() if queryset is None else queryset
+    result = EvidenceCheck()
+    for evidence in queryset.select_related("incident").order_by("incident__reference", "uploaded_at", "id").iterator():
+        result.checked += 1
+        problem = check_evidence(evidence)
+        if problem:
+            result.problems.append((evidence, problem))
+    return result

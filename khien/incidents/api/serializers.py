@@ -11,7 +11,17 @@ from khien.registry.api.serializers import VisibleOrganizationField
 from khien.registry.models import InformationSystem, Organization, OrgType
 
 from .. import deadlines
-from ..models import Incident, IncidentEvent, ResponderAssignment, Status, Task, TaskStatus
+from ..models import (
+    CustodyAction,
+    CustodyEvent,
+    Evidence,
+    Incident,
+    IncidentEvent,
+    ResponderAssignment,
+    Status,
+    Task,
+    TaskStatus,
+)
 
 
 class VisibleSystemField(serializers.SlugRelatedField):
@@ -153,3 +163,47 @@ class StageSubmitSerializer(serializers.ModelSerializer):
                   "data_exposed", "personal_data_exposed", "people_affected", "description", "root_cause",
                   "mitigation"]
         extra_kwargs = {name: {"required": False} for name in fields if name != "stage"}
+
+
+class CustodyEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustodyEvent
+        fields = ["id", "action", "from_party", "to_party", "actor_email", "at", "note"]
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    uploaded_by = serializers.EmailField(source="uploaded_by.email", read_only=True, default="")
+    sealed_by = serializers.EmailField(source="sealed_by.email", read_only=True, default=None, allow_null=True)
+    custody = CustodyEventSerializer(many=True, read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Evidence
+        fields = ["id", "kind", "original_name", "size", "sha256", "content_type", "note", "uploaded_by",
+                  "uploaded_at", "sealed_at", "sealed_by", "download_url", "custody"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_download_url(self, obj):
+        if obj.kind != "file":
+            return None
+        return f"/api/incidents/{obj.incident_id}/evidence/{obj.pk}/download/"
+
+
+class EvidenceUploadSerializer(serializers.Serializer):
+    """multipart/form-data with `file`, or JSON/form with `note`; `received_from` starts the chain of custody."""
+
+    file = serializers.FileField(required=False, allow_empty_file=True, use_url=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    received_from = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CustodyInputSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=[c for c in CustodyAction.choices if c[0] != CustodyAction.SEALED])
+    from_party = serializers.CharField(required=False, allow_blank=True, default="")
+    to_party = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class SealSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="")

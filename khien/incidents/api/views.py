@@ -5,7 +5,7 @@ may not see is a 404); every write is a service call, which checks the right,
 validates, writes, audits and adds to the journal. Machines (SOC platforms)
 report with an API token like people do.
 """
-from django.http import Http404
+from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -15,7 +15,7 @@ from khien.registry.api.views import JSON_PARSERS
 
 from .. import services
 from ..filters import IncidentFilter
-from ..models import Incident, IncidentEvent, Task
+from ..models import Evidence, Incident, IncidentEvent, Task
 from . import serializers as s
 
 
@@ -122,3 +122,85 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         body.is_valid(raise_exception=True)
         task = services.do_set_task_status(task, body.validated_data["status"], acting_user=request.user)
         return Response(s.TaskSerializer(task).data)
+
+    # --- evidence ---------------------------------------------------------------------
+
+    def _evidence(self, request, incident, evidence_id):
+        evidence = (Evidence.objects.visible_to(request.user).filter(incident=incident, pk=evidence_id)
+                    .select_related("incident", "uploaded_by", "sealed_by").first())
+        if evidence is None:
+            raise Http404
+        return evidence
+
+    def _evidence_data(self, request, evidence_id):
+        evidence = (Evidence.objects.visible_to(request.user).filter(pk=evidence_id)
+                    .select_related("uploaded_by", "sealed_by").prefetch_related("custody").get())
+        return s.EvidenceSerializer(evidence).data
+
+    @extend_schema(methods=["get"], summary="The incident's evidence with its chain of custody",
+                   responses=s.EvidenceSerializer(many=True))
+    @extend_schema(methods=["post"], summary="Add evidence: a file (multipart) or a note, kept with its SHA-256",
+                   request={"multipart/form-data": s.EvidenceUploadSerializer, "application/json": s.EvidenceUploadSerializer},
+                   responses={201: s.EvidenceSerializer, 409: OpenApiResponse(description="Incident closed"),
+                              413: OpenApiResponse(description="File too large")})
+    @action(detail=True, methods=["get", "post"])
+    def evidence(self, request, pk=None):
+        incident = self.get_object()
+        if request.method == "POST":
+            body = s.EvidenceUploadSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            data = body.validated_data
+            evidence = services.do_add_evidence(incident, acting_user=request.user, uploaded=data.get("file"),
+                                                note=data["note"], received_from=data["received_from"])
+            return Response(self._evidence_data(request, evidence.pk), status=status.HTTP_201_CREATED)
+        rows = (Evidence.objects.visible_to(request.user).filter(incident=incident)
+                .select_related("uploaded_by", "sealed_by").prefetch_related("custody"))
+        return Response(s.EvidenceSerializer(rows, many=True).data)
+
+    @extend_schema(summary="Download an evidence file (as stored; compare with its sha256)",
+                   responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"], url_path=r"evidence/(?P<evidence_id>[0-9a-f-]{36})/download")
+    def evidence_download(self, request, pk=None, evidence_id=None):
+        evidence = self._evidence(request, self.get_object(), evidence_id)
+        return evidence_file_response(evidence)
+
+    @extend_schema(methods=["get"], summary="The chain of custody of one evidence item",
+                   responses=s.CustodyEventSerializer(many=True))
+    @extend_schema(methods=["post"], summary="Record a custody step (received, transferred, analysed, returned)",
+                   request=s.CustodyInputSerializer,
+                   responses={201: s.CustodyEventSerializer, 409: OpenApiResponse(description="Sealed")})
+    @action(detail=True, methods=["get", "post"], url_path=r"evidence/(?P<evidence_id>[0-9a-f-]{36})/custody")
+    def evidence_custody(self, request, pk=None, evidence_id=None):
+        evidence = self._evidence(request, self.get_object(), evidence_id)
+        if request.method == "POST":
+            body = s.CustodyInputSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            event = services.do_record_custody(evidence, acting_user=request.user, **body.validated_data)
+            return Response(s.CustodyEventSerializer(event).data, status=status.HTTP_201_CREATED)
+        return Response(s.CustodyEventSerializer(evidence.custody.all(), many=True).data)
+
+    @extend_schema(summary="Seal an evidence item: nothing about it can change afterwards",
+                   request=s.SealSerializer,
+                   responses={200: s.EvidenceSerializer, 409: OpenApiResponse(description="Already sealed, or altered")})
+    @action(detail=True, methods=["post"], url_path=r"evidence/(?P<evidence_id>[0-9a-f-]{36})/seal")
+    def evidence_seal(self, request, pk=None, evidence_id=None):
+        evidence = self._evidence(request, self.get_object(), evidence_id)
+        body = s.SealSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.do_seal_evidence(evidence, acting_user=request.user, note=body.validated_data["note"])
+        return Response(self._evidence_data(request, evidence.pk))
+
+
+def evidence_file_response(evidence):
+    """The stored file as an attachment (never rendered inline), for the UI and the API alike."""
+    if evidence.kind != "file" or not evidence.file.name:
+        raise Http404
+    try:
+        handle = evidence.file.storage.open(evidence.file.name, "rb")
+    except FileNotFoundError:
+        raise Http404
+    response = FileResponse(handle, as_attachment=True, filename=evidence.original_name or evidence.file.name,
+                            content_type="application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Khien-SHA256"] = evidence.sha256
+    return response
