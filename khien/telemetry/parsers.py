@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import math
 import re
 from typing import Any, Callable
 
@@ -92,7 +93,10 @@ def parse_time(value: Any, field: str = "timestamp") -> dt.datetime:
             raise ParseError(f"invalid {field}: {text[:60]}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+    try:
+        return parsed.astimezone(dt.timezone.utc)
+    except (OverflowError, ValueError):  # year 1 or 9999 pushed out of range by the offset
+        raise ParseError(f"{field} out of range: {text[:60]}") from None
 
 
 def _parse_legacy_time(text: str) -> dt.datetime | None:
@@ -113,7 +117,8 @@ def parse_ip(value: Any, field: str) -> str | None:
     if value in (None, ""):
         return None
     try:
-        return str(ipaddress.ip_address(str(value).strip()))
+        # An IPv6 zone ("fe80::1%eth0") is local to the sensor: dropped (PostgreSQL's inet has none).
+        return str(ipaddress.ip_address(str(value).strip().split("%", 1)[0]))
     except ValueError:
         raise ParseError(f"invalid IP address in {field}: {str(value)[:60]}") from None
 
@@ -162,7 +167,9 @@ def clamp_severity(value: Any, field: str = "severity") -> int:
         number = float(value)
     except (TypeError, ValueError):
         raise ParseError(f"invalid {field}: {str(value)[:20]}") from None
-    return int(max(0, min(10, round(number))))
+    if not math.isfinite(number):
+        raise ParseError(f"invalid {field}: {str(value)[:20]}")
+    return int(round(max(0.0, min(10.0, number))))
 
 
 def _text(value: Any, limit: int) -> str:
@@ -213,6 +220,8 @@ def parse_wazuh(record: Any) -> dict:
         level = float(rule.get("level", 0))
     except (TypeError, ValueError):
         raise ParseError("invalid rule.level") from None
+    if not math.isfinite(level):
+        raise ParseError("invalid rule.level")
     groups = [str(g).lower() for g in rule.get("groups") or [] if isinstance(g, str)]
     category = next((cat for word, cat in _WAZUH_CATEGORIES if any(word in g for g in groups)), groups[0] if groups else "")
     data = record.get("data") if isinstance(record.get("data"), dict) else {}

@@ -202,3 +202,15 @@ def test_register_source_over_the_api(api, world):
     assert response.status_code == 400
     assert AlertSource.objects.count() == 1
     assert "key" not in api(world.admin).get("/api/telemetry/sources/").json()["results"][0]
+
+
+def test_hostile_lines_are_dead_letters_and_a_bad_array_is_400(make_source):
+    _source, key = make_source(format="wazuh")
+    lines = [b'{"timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "a\\u0000"}}', b"\xff\xfe", b"{" * 5000,
+             b'{"timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "5712"}, "data": {"srcip": "fe80::1%25"}}']
+    response = post_ndjson(source_client(key), lines)
+    assert response.status_code == 202 and response.json() == {"accepted": 1, "duplicates": 0, "rejected": 3}
+    response = source_client(key).post(INTAKE, data=b'[{"rule": "\\ud800"}]', content_type="application/json")
+    assert response.status_code == 400
+    assert Event.objects.get().src_ip == "fe80::1"  # the sensor-local IPv6 zone is dropped
+    assert DeadLetter.objects.count() == 3

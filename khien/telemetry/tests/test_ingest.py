@@ -177,3 +177,26 @@ def test_hourly_counts_follow_new_events_only(make_source, world):
     }
     assert HourlyCount.objects.visible_to(world.other_admin).count() == 0
     assert HourlyCount.objects.visible_to(world.dept_analyst).count() == 1
+
+
+def test_hostile_records_become_dead_letters_never_errors(make_source):
+    source, _ = make_source(format="ecs")
+    ok = {"@timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "r1"}, "source": {"ip": "fe80::1%eth0"}}
+    hostile = [
+        {"@timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "nul\x00"}},           # NUL inside a value
+        b'{"@timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "a\\u0000"}}',      # escaped NUL
+        b'{"@timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "x"}}\x00',         # raw NUL byte
+        '{"@timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "\ud800"}}',        # lone surrogate
+        b"\xff\xfe\x00garbage",                                                     # not UTF-8
+        {"@timestamp": "9999-12-31T23:59:59-01:00", "rule": {"id": "far"}},          # out of range once in UTC
+        {"@timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "inf"}, "event": {"severity": "inf"}},
+        {"@timestamp": 10 ** 30, "rule": {"id": "epoch"}},
+        {"@timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "big"}, "n": 10 ** 30},  # beyond 64-bit JSON
+        42,
+        {"@timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "r"}, "dns": {"question": {"name": "a" * 300}}},
+    ]
+    result = services.ingest_batch(source, [ok] + hostile)
+    assert (result.accepted, result.rejected) == (1, len(hostile)), result.reasons
+    assert Event.objects.get().src_ip == "fe80::1"
+    assert DeadLetter.objects.count() == len(hostile)
+    assert all("\x00" not in d.raw for d in DeadLetter.objects.all())
