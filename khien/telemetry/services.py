@@ -34,12 +34,21 @@ from khien.core.models import hash_token
 from khien.core.roles import Action
 from khien.core.scoping import user_can
 
-from . import conf
+from . import conf, store
 from .models import Alert, AlertSource, DeadLetter, Event, HourlyCount, SourceFormat
 from .parsers import PARSERS, ParseError
 
 SOURCE_KEY_PREFIX = "khs_"
 RAW_DEAD_LETTER_LIMIT = 64 * 1024
+EVENT_COLUMNS = (
+    "id", "source_id", "organization_id", "alert_id", "time", "ingested_at", "kind", "category", "severity", "observer",
+    "src_ip", "src_port", "dst_ip", "dst_port", "domain", "url", "file_md5", "file_sha1", "file_sha256", "rule_id",
+    "rule_name", "raw",
+)
+ALERT_COLUMNS = (
+    "id", "source_id", "organization_id", "key", "rule_id", "rule_name", "severity", "observables", "first_seen",
+    "last_seen", "count",
+)
 OBSERVABLE_FIELDS = ("src_ip", "dst_ip", "domain", "url", "file_md5", "file_sha1", "file_sha256")
 
 
@@ -289,11 +298,11 @@ def ingest_batch(source: AlertSource, records: list) -> IngestResult:
         else:
             new_dead = []
         events = [
-            Event(id=eid, source_id=source.id, organization_id=source.organization_id, ingested_at=now, raw=decoded, **fields)
+            dict(fields, id=eid, source_id=source.id, organization_id=source.organization_id, ingested_at=now, raw=decoded)
             for eid, (fields, decoded) in new.items()
         ]
         _fold_into_alerts(source, events)
-        Event.objects.bulk_create(events, batch_size=1000, ignore_conflicts=True)
+        store.insert_rows(Event, EVENT_COLUMNS, ([event[name] for name in EVENT_COLUMNS] for event in events))
         DeadLetter.objects.bulk_create(new_dead, batch_size=1000, ignore_conflicts=True)
         _count_hourly(source, events)
         result.accepted = len(events)
@@ -319,14 +328,14 @@ def _lock_source(source: AlertSource) -> None:
                            [_LOCK_NAMESPACE, int.from_bytes(source.id.bytes[:4], "big", signed=True)])
 
 
-def _fold_into_alerts(source: AlertSource, events: list[Event]) -> None:
+def _fold_into_alerts(source: AlertSource, events: list[dict]) -> None:
     """Give each new event an alert: the latest one of the same key within the window, or a new one."""
     if not events:
         return
     window = dt.timedelta(seconds=conf.get("KHIEN_ALERT_WINDOW_SECONDS"))
-    keyed = [(observables_key(e.rule_id, e.__dict__), e) for e in events]
-    keyed.sort(key=lambda pair: pair[1].time)
-    earliest = keyed[0][1].time - window
+    keyed = [(observables_key(e["rule_id"], e), e) for e in events]
+    keyed.sort(key=lambda pair: pair[1]["time"])
+    earliest = keyed[0][1]["time"] - window
     current: dict[str, Alert] = {}
     candidates = (
         Alert.objects.select_for_update()
@@ -339,36 +348,37 @@ def _fold_into_alerts(source: AlertSource, events: list[Event]) -> None:
     created: list[Alert] = []
     for key, event in keyed:
         alert = current.get(key)
-        if alert is not None and alert.first_seen - window <= event.time <= alert.last_seen + window:
-            alert.first_seen = min(alert.first_seen, event.time)
-            alert.last_seen = max(alert.last_seen, event.time)
+        when = event["time"]
+        if alert is not None and alert.first_seen - window <= when <= alert.last_seen + window:
+            alert.first_seen = min(alert.first_seen, when)
+            alert.last_seen = max(alert.last_seen, when)
             alert.count += 1
-            alert.severity = max(alert.severity, event.severity)
+            alert.severity = max(alert.severity, event["severity"])
             if not alert._state.adding:
                 changed[alert.id] = alert
         else:
             alert = Alert(
                 id=uuid.uuid4(), source_id=source.id, organization_id=source.organization_id, key=key,
-                rule_id=event.rule_id, rule_name=event.rule_name, severity=event.severity,
-                observables={name: getattr(event, name) for name in OBSERVABLE_FIELDS if getattr(event, name)},
-                first_seen=event.time, last_seen=event.time, count=1,
+                rule_id=event["rule_id"], rule_name=event["rule_name"], severity=event["severity"],
+                observables={name: event[name] for name in OBSERVABLE_FIELDS if event[name]},
+                first_seen=when, last_seen=when, count=1,
             )
             created.append(alert)
             current[key] = alert
-        event.alert_id = alert.id
-    Alert.objects.bulk_create(created, batch_size=1000)
+        event["alert_id"] = alert.id
+    store.insert_rows(Alert, ALERT_COLUMNS, ([getattr(a, name) for name in ALERT_COLUMNS] for a in created))
     if changed:
         Alert.objects.bulk_update(list(changed.values()), ["first_seen", "last_seen", "count", "severity"], batch_size=1000)
 
 
-def _count_hourly(source: AlertSource, events: list[Event]) -> None:
+def _count_hourly(source: AlertSource, events: list[dict]) -> None:
     """Add the batch's events to the hourly counts (one upsert per hour × category × severity)."""
     if not events:
         return
     counts: dict[tuple, int] = {}
     for event in events:
-        hour = event.time.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
-        key = (hour, event.category, event.severity)
+        hour = event["time"].astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+        key = (hour, event["category"], event["severity"])
         counts[key] = counts.get(key, 0) + 1
     table = connection.ops.quote_name(HourlyCount._meta.db_table)
     org = HourlyCount._meta.get_field("organization").get_db_prep_value(source.organization_id, connection)
