@@ -5,6 +5,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("khien.core.urls")),
     path("", include("khien.registry.urls")),
+    path("incidents/", include("khien.incidents.urls")),
     path("api/", include("khien.core.api.urls")),
     path("api/registry/", include("khien.registry.api.urls")),
     path("api/incidents/", include("khien.incidents.api.urls")),

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from khien.core import audit
 from khien.core.errors import Forbidden, Refused
@@ -283,7 +283,8 @@ def test_verify_detects_a_missing_file_and_an_altered_note(world, incident, sett
     note = services.do_add_evidence(incident, acting_user=world.dept_analyst, note="original")
     os.remove(settings.MEDIA_ROOT / evidence.file.name)
     Evidence.objects.filter(pk=note.pk).update(note="forged")  # behind the services' back
-    result = services.verify_evidence()
+    with translation.override("en"):
+        result = services.verify_evidence()
     assert result.checked == 2 and not result.ok
     problems = {e.pk: p for e, p in result.problems}
     assert "missing" in problems[evidence.pk] and "SHA-256" in problems[note.pk]

@@ -1,0 +1,197 @@
+"""Forms of the incident pages: they parse and check input; the services decide and write."""
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from khien.core.models import User
+from khien.core.roles import Action, Role
+from khien.intel.models import Tlp
+from khien.registry.models import InformationSystem, Organization, OrgType
+
+from .models import CustodyAction, Incident, ReportingPolicy, TaskStatus, Taxonomy
+
+YES_NO = [("true", _("Yes")), ("false", _("No"))]
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    """A datetime-local input; the value is read and shown in the active time zone (Vietnam time)."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
+DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+def _bool(value):
+    return {"true": True, "false": False}.get(value)
+
+
+class OrganizationChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.code} — {obj.name}"
+
+
+class SystemChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.code} — {obj.name}"
+
+
+class IncidentReportForm(forms.Form):
+    """The initial report (early warning). The service checks every rule again (rights, systems, taxonomy)."""
+
+    organization = OrganizationChoiceField(label=_("Reporting organization"), queryset=Organization.objects.none())
+    title = forms.CharField(label=_("Title"), max_length=300)
+    detected_at = forms.DateTimeField(label=_("Detected at"), widget=DateTimeLocalInput(),
+                                      input_formats=DATETIME_LOCAL_FORMATS,
+                                      help_text=_("Vietnam time. The initial report is due 24 hours after detection."))
+    category = forms.ChoiceField(label=_("Category (RSIT)"))
+    severity = forms.ChoiceField(label=_("Severity"))
+    suspected_malicious = forms.TypedChoiceField(label=_("Suspected malicious act?"), choices=YES_NO, coerce=_bool,
+                                                 widget=forms.RadioSelect)
+    impact_beyond_organization = forms.TypedChoiceField(label=_("Possible impact beyond the organization?"),
+                                                        choices=YES_NO, coerce=_bool, widget=forms.RadioSelect)
+    systems = SystemChoiceField(label=_("Affected information systems"), queryset=InformationSystem.objects.none(),
+                                required=False, widget=forms.CheckboxSelectMultiple,
+                                help_text=_("Only the systems of the reporting organization (owned or operated)."))
+    services_disrupted = forms.CharField(label=_("Services disrupted"), required=False, max_length=5000,
+                                         widget=forms.Textarea(attrs={"rows": 2}))
+    data_exposed = forms.BooleanField(label=_("Data exposed"), required=False)
+    personal_data_exposed = forms.BooleanField(label=_("Personal data exposed"), required=False)
+    people_affected = forms.IntegerField(label=_("Number of people affected"), required=False, min_value=0)
+    description = forms.CharField(label=_("Description"), max_length=20000, widget=forms.Textarea(attrs={"rows": 5}))
+    tlp = forms.ChoiceField(label=_("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        organizations = Organization.objects.restrict(user, Action.ADD).filter(is_active=True).order_by("code")
+        self.fields["organization"].queryset = organizations
+        taxonomy, policy = Taxonomy.current(), ReportingPolicy.current()
+        self.fields["category"].choices = [("", "—")] + (taxonomy.choices() if taxonomy else [])
+        self.fields["severity"].choices = [("", "—")] + (policy.severity_choices() if policy else [])
+        if len(organizations) == 1 and not self.is_bound:
+            self.initial.setdefault("organization", organizations[0])
+        self.fields["systems"].queryset = self.systems_for(self._chosen_organization())
+        # Choosing another organization reloads its systems (HTMX); without JavaScript the service still checks.
+        self.fields["organization"].widget.attrs.update({
+            "hx-get": reverse("incidents:systems_options"), "hx-target": "#systems-field", "hx-swap": "outerHTML"})
+
+    def _chosen_organization(self):
+        value = self.data.get("organization") if self.is_bound else self.initial.get("organization")
+        if isinstance(value, Organization):
+            return value
+        try:
+            return self.fields["organization"].queryset.filter(pk=value).first() if value else None
+        except (ValueError, TypeError, ValidationError):  # a malformed id: no organization chosen
+            return None
+
+    def systems_for(self, organization):
+        """The systems the chosen organization owns or operates (none before one is chosen)."""
+        if organization is None:
+            return InformationSystem.objects.none()
+        return (InformationSystem.objects.visible_to(self.user)
+                .filter(Q(owner=organization) | Q(operator=organization)).order_by("code"))
+
+    def clean_detected_at(self):
+        value = self.cleaned_data["detected_at"]
+        if value and value > timezone.now():
+            raise forms.ValidationError(_("The time of detection cannot be in the future."))
+        return value
+
+    def service_data(self) -> tuple[dict, list]:
+        data = {name: self.cleaned_data[name] for name in self.fields if name != "systems"}
+        return data, list(self.cleaned_data.get("systems") or [])
+
+
+class TransitionForm(forms.Form):
+    status = forms.ChoiceField(choices=[])
+    reason = forms.CharField(label=_("Reason for reopening"), required=False, max_length=5000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .models import Status
+
+        self.fields["status"].choices = Status.choices
+
+
+class AssignForm(forms.Form):
+    responder = OrganizationChoiceField(
+        label=_("Responder organization"),
+        queryset=Organization.objects.filter(org_type=OrgType.RESPONDER, is_active=True).order_by("code"))
+
+    def __init__(self, *args, incident=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if incident is not None:
+            self.fields["responder"].queryset = self.fields["responder"].queryset.exclude(
+                pk__in=incident.assignments.values_list("responder_id", flat=True))
+
+
+class CommentForm(forms.Form):
+    text = forms.CharField(label=_("Comment"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.full_name} <{obj.email}>" if obj.full_name else obj.email
+
+
+def participants_of(incident: Incident):
+    """People who may see the incident: members of the reporting organization's line, of the assigned
+    responders (and their parents), and national coordinators. The service checks the owner again."""
+    ids = {part for part in incident.organization.path.split("/") if part}
+    for path in incident.assignments.values_list("responder__path", flat=True):
+        ids.update(part for part in path.split("/") if part)
+    return (User.objects.filter(is_active=True)
+            .filter(Q(memberships__organization_id__in=sorted(ids)) | Q(memberships__role=Role.NATIONAL_COORDINATOR))
+            .distinct().order_by("email"))
+
+
+class TaskForm(forms.Form):
+    title = forms.CharField(label=_("Task"), max_length=300)
+    owner = UserChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
+    due_at = forms.DateTimeField(label=_("Due"), required=False, widget=DateTimeLocalInput(),
+                                 input_formats=DATETIME_LOCAL_FORMATS)
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = participants_of(incident)
+
+
+class TaskStatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), choices=TaskStatus.choices)
+
+
+class EvidenceForm(forms.Form):
+    file = forms.FileField(label=_("File"), required=False)
+    note = forms.CharField(label=_("or a note"), required=False, max_length=20000, widget=forms.Textarea(attrs={"rows": 2}))
+    received_from = forms.CharField(label=_("Received from (person or organization)"), required=False, max_length=300)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("file") and not (data.get("note") or "").strip():
+            raise forms.ValidationError(_("Attach a file or write a note."))
+        if data.get("file") and (data.get("note") or "").strip():
+            raise forms.ValidationError(_("Give either a file or a note, not both."))
+        return data
+
+
+class CustodyForm(forms.Form):
+    action = forms.ChoiceField(label=_("Step"), choices=[c for c in CustodyAction.choices if c[0] != CustodyAction.SEALED])
+    from_party = forms.CharField(label=_("From"), required=False, max_length=300)
+    to_party = forms.CharField(label=_("To"), required=False, max_length=300)
+    at = forms.DateTimeField(label=_("When"), required=False, widget=DateTimeLocalInput(),
+                             input_formats=DATETIME_LOCAL_FORMATS, help_text=_("Vietnam time; empty: now."))
+    note = forms.CharField(label=_("Note"), required=False, max_length=20000)
+
+
+class SealForm(forms.Form):
+    note = forms.CharField(label=_("Note"), required=False, max_length=20000)

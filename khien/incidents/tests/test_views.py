@@ -1,0 +1,377 @@
+"""The incident pages through the Django test client: each role sees what it should, another
+organization's incident is a 404, refused or invalid POSTs are 4xx and write nothing."""
+import datetime as dt
+import hashlib
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from khien.core.models import AuditEntry
+from khien.incidents import services
+from khien.incidents.models import (
+    CustodyEvent,
+    Evidence,
+    Incident,
+    IncidentEvent,
+    ResponderAssignment,
+    Status,
+    Task,
+)
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "Khien-test-pass-2026"
+LIST = "/incidents/"
+
+
+def state():
+    return (Incident.objects.count(), IncidentEvent.objects.count(), ResponderAssignment.objects.count(),
+            Task.objects.count(), Evidence.objects.count(), CustodyEvent.objects.count(),
+            AuditEntry.objects.exclude(action="login").count(),  # (signing in is audited too)
+            list(Incident.objects.values_list("status", flat=True)))
+
+
+@pytest.fixture
+def as_user(client):
+    def login(user):
+        client.force_login(user)
+        return client
+    return login
+
+
+@pytest.fixture
+def coordinator_client(client, world):
+    device = TOTPDevice.objects.create(user=world.coordinator, name="test", confirmed=True)
+    assert client.post(reverse("core:login"), {"username": world.coordinator.email, "password": PASSWORD}).status_code == 302
+    assert client.post(reverse("core:totp_verify"), {"token": f"{totp(device.bin_key):06d}"}).status_code == 302
+    return client
+
+
+@pytest.fixture
+def incidents(world, report):
+    dept = report(org=world.department, user=world.dept_analyst, title="Department incident")
+    prov = report(org=world.province, user=world.other_admin, title="Province incident")
+    return dept, prov
+
+
+def detail(incident):
+    return f"{LIST}{incident.pk}/"
+
+
+def local_input(value):
+    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M")
+
+
+# --- list ------------------------------------------------------------------------------------------
+
+
+def test_list_shows_what_each_role_may_see(world, as_user, incidents, report):
+    dept, prov = incidents
+    services.do_assign_responder(dept, world.responder_org, acting_user=world.coordinator)
+    for user, seen in [
+        (world.dept_analyst, {"Department incident"}),
+        (world.admin, {"Department incident"}),
+        (world.auditor, {"Department incident"}),
+        (world.responder, {"Department incident"}),
+        (world.other_admin, {"Province incident"}),
+        (world.nobody, set()),
+    ]:
+        response = as_user(user).get(LIST)
+        assert response.status_code == 200
+        page = response.content.decode()
+        for title in ("Department incident", "Province incident"):
+            assert (title in page) == (title in seen), (user.email, title)
+
+
+def test_list_as_coordinator_with_filters_and_badges(world, coordinator_client, incidents, report):
+    now = timezone.now()
+    late = report(title="Late one", detected_at=now - dt.timedelta(hours=30), severity="critical", category="phishing")
+    page = coordinator_client.get(LIST).content.decode()
+    assert "Department incident" in page and "Province incident" in page and "Late one" in page
+    assert page.count('class="badge bad"') >= 1  # the late report
+    response = coordinator_client.get(LIST, {"severity": "critical"})
+    assert [r["incident"].title for r in response.context["rows"]] == ["Late one"]
+    assert response.context["rows"][0]["reported_late"] is True
+    response = coordinator_client.get(LIST, {"category": "phishing", "organization": "MIN"})
+    assert [r["incident"].pk for r in response.context["rows"]] == [late.pk]
+    response = coordinator_client.get(LIST, {"status": ["triaged"]})
+    assert response.context["rows"] == []
+    response = coordinator_client.get(LIST, {"status": ["exploded"]})
+    assert response.status_code == 400 and response.context["rows"] == []
+    assert coordinator_client.get(LIST, {"page": "999"}).status_code == 200
+
+
+def test_list_paginates(world, as_user, report):
+    for i in range(51):
+        report(title=f"Incident {i}")
+    response = as_user(world.analyst).get(LIST)
+    assert len(response.context["rows"]) == 50
+    assert len(as_user(world.analyst).get(LIST, {"page": 2}).context["rows"]) == 1
+
+
+def test_anonymous_is_sent_to_login(client, incidents):
+    response = client.get(LIST)
+    assert response.status_code == 302 and "login" in response["Location"]
+
+
+# --- report form ------------------------------------------------------------------------------------
+
+
+def report_form(world, **extra):
+    data = {
+        "organization": str(world.ministry.pk),
+        "title": "Lộ lọt dữ liệu cổng dịch vụ công",
+        "detected_at": local_input(timezone.now() - dt.timedelta(hours=3)),
+        "category": "data-leak",
+        "severity": "high",
+        "suspected_malicious": "true",
+        "impact_beyond_organization": "false",
+        "description": "Dữ liệu người dùng bị rao bán.",
+        "tlp": "amber",
+        "people_affected": "1200",
+    }
+    data.update(extra)
+    return data
+
+
+def test_report_form(world, as_user, make_system, incident_content):
+    own = make_system(world.ministry)
+    foreign = make_system(world.province)
+    unit = make_system(world.department)
+    client = as_user(world.analyst)
+    assert list(client.get(f"{LIST}new/").context["form"].fields["systems"].queryset) == []  # two organizations: none chosen
+    page = client.get(f"{LIST}new/", {"organization": "MIN"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'type="datetime-local"' in html and "<optgroup" in html  # categories grouped by RSIT class
+    systems = page.context["form"].fields["systems"].queryset
+    assert list(systems) == [own] and foreign not in systems and unit not in systems
+    # The systems field follows the chosen organization (HTMX partial).
+    partial = client.get(f"{LIST}new/systems/", {"organization": str(world.ministry.pk)}).content.decode()
+    assert own.code in partial and unit.code not in partial
+    assert foreign.code not in client.get(f"{LIST}new/systems/", {"organization": str(world.province.pk)}).content.decode()
+    assert client.get(f"{LIST}new/systems/", {"organization": "not-a-uuid"}).status_code == 200
+
+    detected = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=3)
+    response = client.post(f"{LIST}new/", report_form(world, systems=[str(own.pk)], detected_at=local_input(detected)))
+    assert response.status_code == 302
+    incident = Incident.objects.get()
+    assert response["Location"] == detail(incident)
+    assert incident.detected_at == detected  # read as Vietnam time
+    assert list(incident.systems.all()) == [own] and incident.people_affected == 1200
+    assert incident.suspected_malicious is True and incident.impact_beyond_organization is False
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"title": ""}, "title"),
+        ({"detected_at": "future"}, "detected_at"),
+        ({"detected_at": "2026-13-45T99:99"}, "detected_at"),
+        ({"category": "alien-invasion"}, "category"),
+        ({"severity": "extreme"}, "severity"),
+        ({"suspected_malicious": ""}, "suspected_malicious"),
+        ({"organization": "province"}, "organization"),      # not one the analyst may report for
+        ({"systems": "foreign"}, "systems"),
+        ({"people_affected": "-3"}, "people_affected"),
+        ({"tlp": "blue"}, "tlp"),
+    ],
+)
+def test_bad_report_form_is_400_and_writes_nothing(world, as_user, make_system, incident_content, extra, field):
+    foreign = make_system(world.province)
+    if extra.get("detected_at") == "future":
+        extra["detected_at"] = local_input(timezone.now() + dt.timedelta(hours=1))
+    if extra.get("organization") == "province":
+        extra["organization"] = str(world.province.pk)
+    if extra.get("systems") == "foreign":
+        extra["systems"] = [str(foreign.pk)]
+    client = as_user(world.analyst)
+    before = state()
+    response = client.post(f"{LIST}new/", report_form(world, **extra))
+    assert response.status_code == 400
+    assert field in response.context["form"].errors
+    assert state() == before
+
+
+def test_report_form_refused_to_view_only_roles(world, as_user, incident_content):
+    for user in (world.auditor, world.responder, world.nobody):
+        client = as_user(user)
+        before = state()
+        assert client.get(f"{LIST}new/").status_code == 403
+        assert client.post(f"{LIST}new/", report_form(world)).status_code == 403
+        assert state() == before
+
+
+# --- detail --------------------------------------------------------------------------------------
+
+
+def test_detail_for_each_role(world, as_user, incidents):
+    dept, prov = incidents
+    services.do_assign_responder(dept, world.responder_org, acting_user=world.coordinator)
+    # The reporting organization: workflow (triage), comments, tasks, evidence upload; no assignment (analyst).
+    response = as_user(world.dept_analyst).get(detail(dept))
+    assert response.status_code == 200
+    ctx = response.context
+    assert [s["to"] for s in ctx["steps"]] == [Status.TRIAGED]
+    assert ctx["assign_form"] is None and ctx["comment_form"] and ctx["task_form"] and ctx["evidence_form"]
+    html = response.content.decode()
+    assert 'class="countdown"' in html and "data-due=" in html and "khien/incidents.js" in html
+    assert "<script>" not in html and " style=" not in html
+    # The parent organization's administrator may assign responders.
+    assert as_user(world.admin).get(detail(dept)).context["assign_form"] is not None
+    # An assigned responder takes part but does not triage; an auditor only reads.
+    ctx = as_user(world.responder).get(detail(dept)).context
+    assert ctx["steps"] == [] and ctx["comment_form"] and ctx["evidence_form"] and ctx["assign_form"] is None
+    ctx = as_user(world.auditor).get(detail(dept)).context
+    assert ctx["steps"] == [] and ctx["comment_form"] is None and ctx["task_form"] is None
+    assert ctx["evidence_form"] is None and ctx["assign_form"] is None
+    # Another organization's incident does not exist for them.
+    assert as_user(world.other_admin).get(detail(dept)).status_code == 404
+    assert as_user(world.responder).get(detail(prov)).status_code == 404
+    assert as_user(world.nobody).get(detail(dept)).status_code == 404
+
+
+def test_other_organization_gets_404_on_every_action(world, as_user, incidents):
+    dept, _prov = incidents
+    evidence = services.do_add_evidence(dept, acting_user=world.dept_analyst,
+                                        uploaded=SimpleUploadedFile("a.log", b"log"))
+    task = services.do_add_task(dept, {"title": "t"}, acting_user=world.dept_analyst)
+    client = as_user(world.other_admin)
+    before = state()
+    base = detail(dept)
+    for url, data in [
+        (base + "transition/", {"status": "triaged"}),
+        (base + "assign/", {"responder": str(world.responder_org.pk)}),
+        (base + "comments/", {"text": "x"}),
+        (base + "tasks/", {"title": "x"}),
+        (f"{base}tasks/{task.pk}/status/", {"status": "done"}),
+        (base + "evidence/", {"note": "x"}),
+        (f"{base}evidence/{evidence.pk}/custody/", {"action": "analysed"}),
+        (f"{base}evidence/{evidence.pk}/seal/", {}),
+    ]:
+        assert client.post(url, data).status_code == 404, url
+    assert client.get(f"{LIST}evidence/{evidence.pk}/download/").status_code == 404
+    assert state() == before
+
+
+def test_workflow_through_the_page(world, as_user, incidents):
+    dept, _prov = incidents
+    client = as_user(world.dept_analyst)
+    url = detail(dept) + "transition/"
+    before = state()
+    assert client.post(url, {"status": "closed"}).status_code == 409          # not from "new"
+    assert client.post(url, {"status": "exploded"}).status_code == 400
+    assert as_user(world.auditor).post(url, {"status": "triaged"}).status_code == 403
+    assert state() == before
+    client = as_user(world.dept_analyst)
+    for status in ("triaged", "in_response", "contained", "resolved", "closed"):
+        response = client.post(url, {"status": status})
+        assert response.status_code == 302, (status, response.status_code)
+    dept.refresh_from_db()
+    assert dept.status == Status.CLOSED
+    ctx = client.get(detail(dept)).context
+    assert [(s["to"], s["reopen"]) for s in ctx["steps"]] == [(Status.IN_RESPONSE, True)]
+    before = state()
+    response = client.post(url, {"status": "in_response", "reason": "  "})
+    assert response.status_code == 400 and state() == before
+    assert client.post(url, {"status": "in_response", "reason": "Tái nhiễm"}).status_code == 302
+    dept.refresh_from_db()
+    assert dept.status == Status.IN_RESPONSE
+
+
+def test_assign_comment_task_through_the_page(world, as_user, incidents):
+    dept, _prov = incidents
+    admin = as_user(world.admin)
+    base = detail(dept)
+    before = state()
+    assert admin.post(base + "assign/", {"responder": str(world.province.pk)}).status_code == 400  # not a responder
+    assert admin.post(base + "assign/", {"responder": ""}).status_code == 400
+    assert as_user(world.dept_analyst).post(base + "assign/", {"responder": str(world.responder_org.pk)}).status_code == 403
+    assert state() == before
+    admin = as_user(world.admin)
+    assert admin.post(base + "assign/", {"responder": str(world.responder_org.pk)}).status_code == 302
+    assert dept.assignments.get().responder == world.responder_org
+
+    responder = as_user(world.responder)
+    assert responder.post(base + "comments/", {"text": "Đã tiếp nhận"}).status_code == 302
+    before = state()
+    assert responder.post(base + "comments/", {"text": "   "}).status_code == 400
+    assert as_user(world.auditor).post(base + "comments/", {"text": "x"}).status_code == 403
+    responder = as_user(world.responder)
+    assert responder.post(base + "tasks/", {"title": ""}).status_code == 400
+    assert responder.post(base + "tasks/", {"title": "x", "owner": str(world.other_admin.pk)}).status_code == 400
+    assert responder.post(base + "tasks/", {"title": "x", "due_at": "soon"}).status_code == 400
+    assert state() == before
+    due = local_input(timezone.now() + dt.timedelta(days=1))
+    assert responder.post(base + "tasks/", {"title": "Cô lập máy chủ", "owner": str(world.responder.pk),
+                                            "due_at": due}).status_code == 302
+    task = Task.objects.get()
+    assert task.owner == world.responder
+    assert responder.post(f"{base}tasks/{task.pk}/status/", {"status": "lost"}).status_code == 400
+    assert responder.post(f"{base}tasks/{task.pk}/status/", {"status": "done"}).status_code == 302
+    task.refresh_from_db()
+    assert task.status == "done"
+    page = responder.get(base).content.decode()
+    assert "Đã tiếp nhận" in page and "Cô lập máy chủ" in page and "RESP" in page
+
+
+def test_evidence_through_the_page(world, as_user, incidents, settings):
+    dept, _prov = incidents
+    services.do_assign_responder(dept, world.responder_org, acting_user=world.coordinator)
+    base = detail(dept)
+    responder = as_user(world.responder)
+    content = b"memory dump" * 50
+    response = responder.post(base + "evidence/", {"file": SimpleUploadedFile("mem.raw", content),
+                                                   "received_from": "MIN-D1"})
+    assert response.status_code == 302
+    evidence = Evidence.objects.get()
+    assert evidence.sha256 == hashlib.sha256(content).hexdigest()
+    page = responder.get(base).content.decode()
+    assert evidence.sha256 in page and "mem.raw" in page
+
+    download = responder.get(f"{LIST}evidence/{evidence.pk}/download/")
+    assert download.status_code == 200 and b"".join(download.streaming_content) == content
+    assert download["Content-Type"] == "application/octet-stream"
+    assert as_user(world.auditor).get(f"{LIST}evidence/{evidence.pk}/download/").status_code == 200  # may read
+
+    prefix = f"c{evidence.pk.hex[:8]}"
+    before = state()
+    responder = as_user(world.responder)
+    assert responder.post(base + "evidence/", {}).status_code == 400
+    assert responder.post(base + "evidence/", {"note": "x", "file": SimpleUploadedFile("b", b"b")}).status_code == 400
+    settings.KHIEN_MAX_UPLOAD_BYTES = 5
+    assert responder.post(base + "evidence/", {"file": SimpleUploadedFile("big.bin", b"123456")}).status_code == 413
+    assert responder.post(f"{base}evidence/{evidence.pk}/custody/", {f"{prefix}-action": "lost"}).status_code == 400
+    assert responder.post(f"{base}evidence/{evidence.pk}/custody/", {f"{prefix}-action": "transferred"}).status_code == 400
+    assert responder.post(f"{base}evidence/{evidence.pk}/seal/", {}).status_code == 403
+    assert as_user(world.auditor).post(base + "evidence/", {"note": "x"}).status_code == 403
+    assert state() == before and len(list(settings.MEDIA_ROOT.rglob("*.*"))) == 0
+
+    responder = as_user(world.responder)
+    assert responder.post(f"{base}evidence/{evidence.pk}/custody/", {
+        f"{prefix}-action": "analysed", f"{prefix}-note": "Volatility"}).status_code == 302
+    analyst = as_user(world.dept_analyst)
+    assert analyst.post(f"{base}evidence/{evidence.pk}/seal/", {}).status_code == 302
+    before = state()
+    assert analyst.post(f"{base}evidence/{evidence.pk}/seal/", {}).status_code == 409
+    assert analyst.post(f"{base}evidence/{evidence.pk}/custody/", {f"{prefix}-action": "analysed"}).status_code == 409
+    assert state() == before
+    ctx = analyst.get(base).context
+    assert ctx["evidence"][0]["may_seal"] is False and ctx["evidence"][0]["may_custody"] is False
+    assert [c.action for c in evidence.custody.all()] == ["received", "analysed", "sealed"]
+
+
+def test_pages_in_english_and_vietnamese(world, as_user, incidents, client):
+    dept, _prov = incidents
+    client = as_user(world.dept_analyst)
+    client.cookies["khien_language"] = "en"
+    html = client.get(detail(dept)).content.decode()
+    assert "Deadlines" in html and "Journal" in html
+    client.cookies["khien_language"] = "vi"
+    html = client.get(detail(dept)).content.decode()
+    assert "Thời hạn" in html and "Nhật ký" in html
+    assert 'data-label-left="còn %s"' in html and 'data-label-over="quá hạn %s"' in html

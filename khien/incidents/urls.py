@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import views
+
+app_name = "incidents"
+
+urlpatterns = [
+    path("", views.incident_list, name="incident_list"),
+    path("new/", views.incident_create, name="incident_create"),
+    path("new/systems/", views.systems_options, name="systems_options"),
+    path("<uuid:pk>/", views.incident_detail, name="incident_detail"),
+    path("<uuid:pk>/transition/", views.incident_transition, name="incident_transition"),
+    path("<uuid:pk>/assign/", views.incident_assign, name="incident_assign"),
+    path("<uuid:pk>/comments/", views.incident_comment, name="incident_comment"),
+    path("<uuid:pk>/tasks/", views.incident_task_add, name="incident_task_add"),
+    path("<uuid:pk>/tasks/<uuid:task_id>/status/", views.incident_task_status, name="incident_task_status"),
+    path("<uuid:pk>/evidence/", views.evidence_add, name="evidence_add"),
+    path("<uuid:pk>/evidence/<uuid:evidence_id>/custody/", views.evidence_custody, name="evidence_custody"),
+    path("<uuid:pk>/evidence/<uuid:evidence_id>/seal/", views.evidence_seal, name="evidence_seal"),
+    path("evidence/<uuid:pk>/download/", views.evidence_download, name="evidence_download"),
+]

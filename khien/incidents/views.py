@@ -1,0 +1,434 @@
+"""Incident pages: list, report form, detail with workflow, assignment, journal, tasks and evidence.
+
+Views stay thin: reads go through `visible_to`, every write is a `services`
+call. An incident outside the user's scope is a 404; a refused step is shown
+with the service's status (400, 403, 409, 413), never a 500, and writes nothing.
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from khien.core.errors import Refused
+from khien.core.roles import Action
+from khien.core.scoping import NOTHING, scope_for
+from khien.registry.models import Organization
+
+from . import deadlines, services
+from .api.views import evidence_file_response
+from .filters import IncidentFilter
+from .forms import (
+    AssignForm,
+    CommentForm,
+    CustodyForm,
+    EvidenceForm,
+    IncidentReportForm,
+    SealForm,
+    TaskForm,
+    TaskStatusForm,
+    TransitionForm,
+)
+from .models import (
+    CustodyAction,
+    EventKind,
+    Evidence,
+    Incident,
+    IncidentEvent,
+    ReportingPolicy,
+    Status,
+    Task,
+    TaskStatus,
+    Taxonomy,
+)
+
+PAGE_SIZE = 50
+
+def _step_label(to_status: str, reopen: bool) -> str:
+    if reopen:
+        return _("Reopen")
+    return {
+        Status.TRIAGED: _("Triage"),
+        Status.IN_RESPONSE: _("Start the response"),
+        Status.CONTAINED: _("Mark contained"),
+        Status.RESOLVED: _("Mark resolved"),
+        Status.CLOSED: _("Close"),
+    }.get(to_status, to_status)
+
+
+def _add_service_error(form, exc: Exception) -> None:
+    if isinstance(exc, Refused):
+        form.add_error(None, exc.message)
+    elif hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _status_of(exc: Exception) -> int:
+    return exc.status if isinstance(exc, Refused) else 400
+
+
+def _visible(request, pk) -> Incident:
+    return get_object_or_404(
+        Incident.objects.visible_to(request.user).select_related("organization", "policy", "taxonomy", "created_by"),
+        pk=pk)
+
+
+def _flags(incident: Incident, now) -> dict:
+    """Late / overdue badges of a list row, all from `deadlines`."""
+    nxt = deadlines.incident_next_stage(incident)
+    open_ = incident.status not in (Status.RESOLVED, Status.CLOSED)
+    return {
+        "reported_late": deadlines.reported_late(incident),
+        "stage_overdue": bool(nxt and nxt.due_at and nxt.overdue(now)),
+        "next_stage": nxt,
+        "triage_overdue": deadlines.sla_overdue(incident, "triage", now) and incident.triaged_at is None,
+        "contain_overdue": open_ and incident.contained_at is None and deadlines.sla_overdue(incident, "contain", now),
+    }
+
+
+# --- list ---------------------------------------------------------------------------------
+
+
+@login_required
+def incident_list(request):
+    queryset = (Incident.objects.visible_to(request.user)
+                .select_related("organization", "policy", "taxonomy").order_by("-reported_at", "reference"))
+    filterset = IncidentFilter(request.GET or None, queryset=queryset, request=request)
+    _dress_filters(filterset, request.user)
+    if filterset.is_bound and not filterset.is_valid():
+        rows, status = queryset.none(), 400
+    else:
+        rows, status = (filterset.qs if filterset.is_bound else queryset), 200
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    return render(request, "incidents/incident_list.html", {
+        "filter": filterset, "page": page,
+        "rows": [{"incident": i, **_flags(i, now)} for i in page],
+        "can_report": scope_for(request.user, Action.ADD) != NOTHING,
+    }, status=status)
+
+
+def _dress_filters(filterset, user) -> None:
+    """Selects for the list page's filters (the FilterSet, shared with the API, takes the plain values)."""
+    from django import forms
+
+    form = filterset.form
+    taxonomy, policy = Taxonomy.current(), ReportingPolicy.current()
+    form.fields["status"].widget = forms.SelectMultiple(choices=Status.choices, attrs={"size": 3})
+    form.fields["severity"].widget = forms.Select(choices=[("", _("All"))] + (policy.severity_choices() if policy else []))
+    form.fields["category"].widget = forms.Select(choices=[("", _("All"))] + (taxonomy.choices() if taxonomy else []))
+    orgs = Organization.objects.visible_to(user).order_by("code").values_list("code", "name_vi")[:500]
+    form.fields["organization"].widget = forms.Select(choices=[("", _("All"))] + [(c, f"{c} — {n}") for c, n in orgs])
+    for name in ("detected_after", "detected_before", "updated_after"):
+        form.fields.pop(name, None)
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def incident_create(request):
+    if scope_for(request.user, Action.ADD) == NOTHING:
+        raise PermissionDenied
+    initial = {}
+    if request.GET.get("organization"):
+        chosen = Organization.objects.restrict(request.user, Action.ADD).filter(code=request.GET["organization"]).first()
+        if chosen:
+            initial["organization"] = chosen
+    form = IncidentReportForm(request.POST or None, user=request.user, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data, systems = form.service_data()
+            try:
+                incident = services.do_report_incident(data, acting_user=request.user, systems=systems)
+            except (Refused, ValidationError) as exc:
+                _add_service_error(form, exc)
+                status = _status_of(exc)
+            else:
+                messages.success(request, _("Incident %(ref)s reported.") % {"ref": incident.reference})
+                return redirect("incidents:incident_detail", pk=incident.pk)
+        else:
+            status = 400
+    return render(request, "incidents/incident_form.html", {"form": form}, status=status)
+
+
+@login_required
+@require_GET
+def systems_options(request):
+    """HTMX: the systems field for the organization chosen in the report form."""
+    form = IncidentReportForm(user=request.user, initial={"organization": request.GET.get("organization")})
+    return render(request, "incidents/_systems_field.html", {"field": form["systems"]})
+
+
+# --- detail -------------------------------------------------------------------------------------
+
+
+def _detail_context(request, incident: Incident, **forms) -> dict:
+    user = request.user
+    now = timezone.now()
+    participant = services.may_participate(user, incident)
+    steps = []
+    for (from_status, to_status) in services.TRANSITIONS:
+        if from_status == incident.status and services.may_transition(user, incident, to_status):
+            reopen = (from_status, to_status) in services.REOPENS
+            form = forms.get("transition") if forms.get("transition_to") == to_status else None
+            steps.append({"to": to_status, "label": _step_label(to_status, reopen), "reopen": reopen,
+                          "form": form or TransitionForm(initial={"status": to_status})})
+    stages = []
+    for stage in deadlines.incident_schedule(incident):
+        stages.append({"stage": stage, "name": stage.name_en if _english() else stage.name_vi,
+                       "overdue": stage.overdue(now), "late": stage.late})
+    slas = []
+    for measure, done_at, label in (("triage", incident.triaged_at, _("Triage")),
+                                    ("contain", incident.contained_at, _("Containment"))):
+        due = deadlines.incident_sla_due_at(incident, measure)
+        slas.append({"label": label, "due_at": due, "done_at": done_at,
+                     "overdue": deadlines.sla_overdue(incident, measure, now)})
+    evidence = (Evidence.objects.visible_to(user).filter(incident=incident)
+                .select_related("uploaded_by", "sealed_by").prefetch_related("custody"))
+    custody_forms = forms.get("custody_forms", {})
+    may_seal = services.may_seal(user, incident)
+    open_incident = incident.status != Status.CLOSED
+    order = [Status.NEW, Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED]
+    current = order.index(incident.status)
+    status_path = [{"label": Status(s).label, "state": "done" if i < current else "current" if i == current else "todo"}
+                   for i, s in enumerate(order)]
+    events = list(IncidentEvent.objects.visible_to(user).filter(incident=incident)
+                  .select_related("actor").order_by("at", "id"))
+    for event in events:
+        event.detail = _event_detail(event)
+    return {
+        "incident": incident,
+        "status_path": status_path,
+        "flags": _flags(incident, now),
+        "report_due_at": deadlines.incident_report_due_at(incident),
+        "stages": stages,
+        "slas": slas,
+        "steps": steps,
+        "systems": incident.systems.order_by("code"),
+        "assignments": incident.assignments.select_related("responder", "assigned_by"),
+        "assign_form": (forms.get("assign") or AssignForm(incident=incident))
+        if services.may_assign(user, incident) and open_incident else None,
+        "events": events,
+        "comment_form": (forms.get("comment") or CommentForm()) if participant else None,
+        "tasks": Task.objects.visible_to(user).filter(incident=incident).select_related("owner"),
+        "task_form": (forms.get("task") or TaskForm(incident=incident)) if participant else None,
+        "task_status_choices": TaskStatusForm.base_fields["status"].choices,
+        "participant": participant,
+        "evidence": [{"item": e, "custody_form": custody_forms.get(e.pk) or CustodyForm(prefix=f"c{e.pk.hex[:8]}"),
+                      "may_seal": may_seal and not e.is_sealed, "may_custody": participant and not e.is_sealed}
+                     for e in evidence],
+        "evidence_form": (forms.get("evidence") or EvidenceForm()) if participant and open_incident else None,
+        "seal_form": SealForm(),
+        "now": now,
+    }
+
+
+def _event_detail(event) -> str:
+    """The translated detail of a journal line about a task or an evidence item."""
+    data = event.data or {}
+    if event.kind == EventKind.EVIDENCE:
+        action = data.get("action", "")
+        if action == "added":
+            return _("added")
+        return str(dict(CustodyAction.choices).get(action, action))
+    if event.kind == EventKind.TASK:
+        labels = dict(TaskStatus.choices)
+        if data.get("from"):
+            return f"{labels.get(data['from'], data['from'])} → {labels.get(data.get('status'), data.get('status'))}"
+        return _("added")
+    return ""
+
+
+def _english() -> bool:
+    from django.utils.translation import get_language
+
+    return (get_language() or "vi").startswith("en")
+
+
+def _detail(request, incident, status=200, **forms):
+    incident = _visible(request, incident.pk)
+    return render(request, "incidents/incident_detail.html", _detail_context(request, incident, **forms), status=status)
+
+
+@login_required
+def incident_detail(request, pk):
+    incident = _visible(request, pk)
+    return render(request, "incidents/incident_detail.html", _detail_context(request, incident))
+
+
+def _done(incident, anchor: str):
+    return redirect(reverse("incidents:incident_detail", args=[incident.pk]) + anchor)
+
+
+@login_required
+@require_POST
+def incident_transition(request, pk):
+    incident = _visible(request, pk)
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a valid status."))
+        return _detail(request, incident, 400)
+    to_status = form.cleaned_data["status"]
+    try:
+        services.do_transition(incident, to_status, acting_user=request.user, reason=form.cleaned_data["reason"])
+    except (Refused, ValidationError) as exc:
+        _add_service_error(form, exc)
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        return _detail(request, incident, _status_of(exc), transition=form, transition_to=to_status)
+    messages.success(request, _("Status: %(status)s.") % {"status": Status(to_status).label})
+    return _done(incident, "#workflow")
+
+
+@login_required
+@require_POST
+def incident_assign(request, pk):
+    incident = _visible(request, pk)
+    if not services.may_assign(request.user, incident):
+        raise PermissionDenied
+    form = AssignForm(request.POST, incident=incident)
+    if not form.is_valid():
+        return _detail(request, incident, 400, assign=form)
+    try:
+        assignment = services.do_assign_responder(incident, form.cleaned_data["responder"], acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        _add_service_error(form, exc)
+        return _detail(request, incident, _status_of(exc), assign=form)
+    messages.success(request, _("%(org)s assigned as responder.") % {"org": assignment.responder.name})
+    return _done(incident, "#responders")
+
+
+@login_required
+@require_POST
+def incident_comment(request, pk):
+    incident = _visible(request, pk)
+    if not services.may_participate(request.user, incident):
+        raise PermissionDenied
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, incident, 400, comment=form)
+    try:
+        services.do_add_comment(incident, form.cleaned_data["text"], acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        _add_service_error(form, exc)
+        return _detail(request, incident, _status_of(exc), comment=form)
+    return _done(incident, "#journal")
+
+
+@login_required
+@require_POST
+def incident_task_add(request, pk):
+    incident = _visible(request, pk)
+    if not services.may_participate(request.user, incident):
+        raise PermissionDenied
+    form = TaskForm(request.POST, incident=incident)
+    if not form.is_valid():
+        return _detail(request, incident, 400, task=form)
+    try:
+        services.do_add_task(incident, dict(form.cleaned_data), acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        _add_service_error(form, exc)
+        return _detail(request, incident, _status_of(exc), task=form)
+    messages.success(request, _("Task added."))
+    return _done(incident, "#tasks")
+
+
+@login_required
+@require_POST
+def incident_task_status(request, pk, task_id):
+    incident = _visible(request, pk)
+    task = get_object_or_404(Task.objects.visible_to(request.user), incident=incident, pk=task_id)
+    form = TaskStatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a valid task status."))
+        return _detail(request, incident, 400)
+    try:
+        services.do_set_task_status(task, form.cleaned_data["status"], acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
+        return _detail(request, incident, _status_of(exc))
+    return _done(incident, "#tasks")
+
+
+# --- evidence -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def evidence_add(request, pk):
+    incident = _visible(request, pk)
+    if not services.may_participate(request.user, incident):
+        raise PermissionDenied
+    form = EvidenceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _detail(request, incident, 400, evidence=form)
+    try:
+        evidence = services.do_add_evidence(incident, acting_user=request.user, uploaded=form.cleaned_data["file"],
+                                            note=form.cleaned_data["note"],
+                                            received_from=form.cleaned_data["received_from"])
+    except (Refused, ValidationError) as exc:
+        _add_service_error(form, exc)
+        return _detail(request, incident, _status_of(exc), evidence=form)
+    messages.success(request, _("Evidence kept with SHA-256 %(hash)s.") % {"hash": evidence.sha256})
+    return _done(incident, "#evidence")
+
+
+def _visible_evidence(request, incident, evidence_id) -> Evidence:
+    return get_object_or_404(Evidence.objects.visible_to(request.user).select_related("incident"),
+                             incident=incident, pk=evidence_id)
+
+
+@login_required
+@require_POST
+def evidence_custody(request, pk, evidence_id):
+    incident = _visible(request, pk)
+    evidence = _visible_evidence(request, incident, evidence_id)
+    form = CustodyForm(request.POST, prefix=f"c{evidence.pk.hex[:8]}")
+    if not form.is_valid():
+        return _detail(request, incident, 400, custody_forms={evidence.pk: form})
+    try:
+        services.do_record_custody(evidence, acting_user=request.user, **form.cleaned_data)
+    except (Refused, ValidationError) as exc:
+        _add_service_error(form, exc)
+        if isinstance(exc, Refused):
+            messages.error(request, exc.message)
+        return _detail(request, incident, _status_of(exc), custody_forms={evidence.pk: form})
+    messages.success(request, _("Custody step recorded."))
+    return _done(incident, f"#ev-{evidence.pk}")
+
+
+@login_required
+@require_POST
+def evidence_seal(request, pk, evidence_id):
+    incident = _visible(request, pk)
+    evidence = _visible_evidence(request, incident, evidence_id)
+    form = SealForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The note is too long."))
+        return _detail(request, incident, 400)
+    try:
+        services.do_seal_evidence(evidence, acting_user=request.user, note=form.cleaned_data["note"])
+    except (Refused, ValidationError) as exc:
+        messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
+        return _detail(request, incident, _status_of(exc))
+    messages.success(request, _("Evidence sealed: it can no longer change."))
+    return _done(incident, f"#ev-{evidence.pk}")
+
+
+@login_required
+@require_GET
+def evidence_download(request, pk):
+    """An evidence file, only for those who see its incident; never served from MEDIA_ROOT directly."""
+    evidence = get_object_or_404(Evidence.objects.visible_to(request.user), pk=pk)
+    return evidence_file_response(evidence)
