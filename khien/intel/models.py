@@ -13,6 +13,7 @@ import uuid
 
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from khien.registry.models import Isac, Organization
@@ -197,3 +198,114 @@ class TaxiiStatus(models.Model):
     successes = models.JSONField(default=list)
     failures = models.JSONField(default=list)
     pendings = models.JSONField(default=list)
+
+
+# --- Warning lists, early warnings -----------------------------------------------------------------
+
+
+class AllowListEntry(models.Model):
+    """A value the platform must never treat as malicious (edited by the national coordinator).
+
+    Read through `khien.intel.warninglists`, which compiles the lists once and
+    recompiles when this table changes.
+    """
+
+    kind = models.CharField(_("kind"), max_length=10, choices=IndicatorKind.choices)
+    value = models.CharField(_("value"), max_length=2048)
+    note = models.TextField(_("note"), blank=True)
+    added_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                 verbose_name=_("added by"))
+    at = models.DateTimeField(_("added at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="one_allow_entry_per_value")]
+        verbose_name = _("allow-list entry")
+        verbose_name_plural = _("allow-list entries")
+
+    def __str__(self):
+        return f"{self.kind}:{self.value}"
+
+
+class WarningSeverity(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
+
+
+class EarlyWarning(models.Model):
+    """An early warning (cảnh báo sớm): a STIX report plus the organizations it is sent to.
+
+    Who sees a warning is decided in `khien.intel.warnings.warnings_visible_to`.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(_("title"), max_length=300)
+    summary = models.TextField(_("summary"), blank=True)
+    severity = models.CharField(_("severity"), max_length=10, choices=WarningSeverity.choices,
+                                default=WarningSeverity.MEDIUM)
+    tlp = models.CharField(_("TLP"), max_length=20, choices=Tlp.choices, default=Tlp.AMBER)
+    # The STIX report the warning wraps (stored in `collection`, or only referenced).
+    report_id = models.CharField(_("STIX report id"), max_length=300, blank=True)
+    collection = models.ForeignKey(Collection, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                   verbose_name=_("collection"))
+    indicator_refs = models.JSONField(_("indicator references"), default=list, blank=True)
+    vulnerability_refs = models.JSONField(_("vulnerability references"), default=list, blank=True)
+    # Observable values ({"kind", "value"}) and affected products (CPE 2.3) the targets were matched with.
+    values = models.JSONField(_("observable values"), default=list, blank=True)
+    cpes = models.JSONField(_("affected products (CPE)"), default=list, blank=True)
+    created_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, related_name="+",
+                                   verbose_name=_("created by"))
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="sent_warnings",
+                                     verbose_name=_("sender organization"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("early warning")
+        verbose_name_plural = _("early warnings")
+
+    def __str__(self):
+        return self.title
+
+
+class TargetReason(models.TextChoices):
+    SECTOR = "sector", _("Sector")
+    PROVINCE = "province", _("Province")
+    ISAC = "isac", _("ISAC membership")
+    MATCHED_IP = "matched_ip", _("Registered IP range matches")
+    MATCHED_DOMAIN = "matched_domain", _("Registered domain matches")
+    MATCHED_PRODUCT = "matched_product", _("Registered product matches")
+    CHOSEN = "chosen", _("Chosen by the sender")
+
+
+class AckState(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    ACTED = "acted", _("Acted")
+    NOT_AFFECTED = "not_affected", _("Not affected")
+
+
+class WarningTarget(models.Model):
+    """One organization a warning is sent to, why, and its acknowledgement (null: not yet)."""
+
+    warning = models.ForeignKey(EarlyWarning, on_delete=models.CASCADE, related_name="targets")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="warning_targets",
+                                     verbose_name=_("organization"))
+    reason = models.CharField(_("reason"), max_length=20, choices=TargetReason.choices)
+    matched_value = models.CharField(_("matched value"), max_length=2048, blank=True)
+    state = models.CharField(_("acknowledgement"), max_length=20, choices=AckState.choices, null=True, blank=True)
+    acknowledged_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                        related_name="+", verbose_name=_("acknowledged by"))
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["warning", "organization__code"]
+        constraints = [models.UniqueConstraint(fields=["warning", "organization"], name="one_target_per_org")]
+        indexes = [models.Index(fields=["organization", "state"], name="intel_target_inbox_idx")]
+        verbose_name = _("warning target")
+        verbose_name_plural = _("warning targets")
+
+    def __str__(self):
+        return f"{self.warning} → {self.organization}"
