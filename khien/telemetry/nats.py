@@ -33,6 +33,8 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from nats.js.errors import NotFoundError
 
+from khien.core.errors import Refused
+
 from . import conf, services
 from .models import AlertSource
 
@@ -41,6 +43,14 @@ log = logging.getLogger(__name__)
 
 async def _all(*coroutines):
     return await asyncio.gather(*coroutines)
+
+
+def _backoff(message) -> float:
+    try:
+        attempts = message.metadata.num_delivered
+    except Exception:
+        attempts = 1
+    return float(min(300, 2 ** min(attempts, 9)))
 
 
 class JetStreamLink:
@@ -133,7 +143,8 @@ class WorkerStats:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
-    unknown_source: int = 0
+    unknown_source: int = 0  # or refused: terminated, never redelivered
+    failed: int = 0  # not committed: redelivered later
 
     def add(self, result: services.IngestResult):
         self.accepted += result.accepted
@@ -182,10 +193,19 @@ class Worker:
                 continue
             try:
                 result = services.ingest_batch(source, [m.data for m in group])
+            except Refused as exc:  # the batch can never be taken (e.g. the source was disabled meanwhile)
+                log.warning("telemetry worker: batch of %d for %s refused (%s); terminated", len(group), name, exc.message)
+                stats.unknown_source += len(group)
+                if ack:
+                    self.link.call(_all(*(m.term() for m in group)))
+                continue
             except Exception:
+                # The database is down or the batch hit an unexpected error: nothing was committed. Ask for
+                # redelivery later, backing off with each attempt (up to 5 minutes), and keep serving others.
                 log.exception("telemetry worker: batch of %d for %s failed; asking for redelivery", len(group), name)
-                self.link.call(_all(*(m.nak(delay=5) for m in group)))
-                raise
+                stats.failed += len(group)
+                self.link.call(_all(*(m.nak(delay=_backoff(m)) for m in group)))
+                continue
             stats.add(result)
             if ack:  # the batch's transaction has committed
                 self.link.call(_all(*(m.ack_sync() for m in group)))
@@ -201,7 +221,9 @@ class Worker:
                     break
                 continue
             stats = self.process(messages)
-            for name in ("messages", "accepted", "duplicates", "rejected", "unknown_source"):
+            if stats.failed:
+                stop.wait(1.0)  # the database is probably unavailable: do not spin
+            for name in ("messages", "accepted", "duplicates", "rejected", "unknown_source", "failed"):
                 setattr(total, name, getattr(total, name) + getattr(stats, name))
             if on_batch:
                 on_batch(stats, total)

@@ -106,3 +106,21 @@ def test_messages_for_an_unknown_source_are_dropped_not_stored(jetstream, make_s
     stats = transport.Worker(jetstream, batch=100).run(idle_exit=True)
     assert (stats.unknown_source, stats.accepted) == (2, 1)
     assert Event.objects.count() == 1
+
+
+def test_publish_command_then_worker_command(jetstream, make_source, tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    from .conftest import SAMPLES
+
+    make_source(format="suricata", name="ids-min")
+    out = io.StringIO()
+    call_command("telemetry", "publish", str(SAMPLES / "suricata_eve.ndjson"), "--source", "ids-min", stdout=out)
+    call_command("telemetry", "publish", str(SAMPLES / "suricata_eve.ndjson"), "--source", "ids-min", stdout=out)
+    assert out.getvalue().splitlines() == ["published 4 duplicates 0", "published 0 duplicates 4"]
+    out = io.StringIO()
+    call_command("telemetry", "worker", "--idle-exit", "--quiet", stdout=out)
+    assert out.getvalue().strip() == "messages 4 accepted 4 duplicates 0 rejected 0"
+    assert Event.objects.count() == 4

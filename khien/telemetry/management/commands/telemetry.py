@@ -21,6 +21,9 @@ class Command(BaseCommand):
         add.add_argument("name")
         add.add_argument("--format", required=True, choices=SourceFormat.values)
         add.add_argument("--organization", required=True, help="organization code")
+        publish = sub.add_parser("publish", help="publish a file of alerts to the JetStream stream (NDJSON, JSON array, CEF)")
+        publish.add_argument("file")
+        publish.add_argument("--source", required=True, help="name of the alert source")
         worker = sub.add_parser("worker", help="consume the JetStream stream of alerts into the database")
         worker.add_argument("--batch", type=int, default=None, help="messages per fetch (default KHIEN_INGEST_MAX_BATCH)")
         worker.add_argument("--durable", default=None, help="durable consumer name (default KHIEN_NATS_DURABLE)")
@@ -46,16 +49,42 @@ class Command(BaseCommand):
             raise CommandError(getattr(exc, "message", None) or "; ".join(exc.messages)) from None
         self.stdout.write(key)
 
+    def do_publish(self, file, source, **options):
+        from khien.telemetry.batches import file_batches
+        from khien.telemetry.nats import JetStreamLink, ensure_stream, publish
+
+        src = AlertSource.objects.filter(name=source).first()
+        if src is None:
+            raise CommandError(f"no alert source named {source!r} (see `khien telemetry sources`)")
+        try:
+            stream = open(file, "rb")
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc.strerror}") from None
+        try:
+            link = JetStreamLink()
+        except Exception as exc:
+            stream.close()
+            raise CommandError(f"NATS does not answer: {exc!r}") from None
+        stored = duplicates = 0
+        try:
+            with link, stream:
+                ensure_stream(link)
+                for records in file_batches(stream, 5000):
+                    result = publish(src, records, link=link)
+                    stored, duplicates = stored + result.stored, duplicates + result.duplicates
+        except Refused as exc:
+            raise CommandError(str(exc.message)) from None
+        self.stdout.write(f"published {stored} duplicates {duplicates}")
+
     def do_worker(self, batch, durable, ack_wait, idle_exit, quiet, **options):
         from khien.telemetry.nats import JetStreamLink, Worker
 
         stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_a: stop.set())
         try:
             link = JetStreamLink()
         except Exception as exc:
             raise CommandError(f"NATS does not answer: {exc!r}") from None
+        previous = {sig: signal.signal(sig, lambda *_a: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
 
         def progress(stats, total):
             if not quiet:
@@ -63,9 +92,13 @@ class Command(BaseCommand):
                                  f"{total.duplicates:,}  rejected {total.rejected:,}  unknown source {total.unknown_source:,}", ending="")
                 self.stderr.flush()
 
-        with link:
-            worker = Worker(link, batch=batch, durable=durable, ack_wait=ack_wait)
-            total = worker.run(stop=stop, idle_exit=idle_exit, on_batch=progress)
+        try:
+            with link:
+                worker = Worker(link, batch=batch, durable=durable, ack_wait=ack_wait)
+                total = worker.run(stop=stop, idle_exit=idle_exit, on_batch=progress)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         if not quiet:
             self.stderr.write("")
         self.stdout.write(f"messages {total.messages} accepted {total.accepted} duplicates {total.duplicates} "
