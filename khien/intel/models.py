@@ -237,7 +237,7 @@ class WarningSeverity(models.TextChoices):
 class EarlyWarning(models.Model):
     """An early warning (cảnh báo sớm): a STIX report plus the organizations it is sent to.
 
-    Who sees a warning is decided in `khien.intel.warnings.warnings_visible_to`.
+    Who sees a warning is decided in `khien.intel.services_warnings.warnings_visible_to`.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

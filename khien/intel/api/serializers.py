@@ -1,0 +1,83 @@
+"""Serializers of the intel API: translation between JSON and the services' arguments, never saving.
+
+Organizations are named by their code. Any active organization of the platform
+may be named as a collection member or a recipient (sharing crosses
+organization trees); the services check the caller's rights.
+"""
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from khien.registry.models import Isac, Organization
+
+from .. import tlp
+from ..models import Collection, CollectionKind, CollectionMember, StixObject
+
+
+class OrganizationCodeField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "code")
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", Organization.objects.filter(is_active=True))
+        super().__init__(**kwargs)
+
+
+class CollectionMemberSerializer(serializers.ModelSerializer):
+    organization = OrganizationCodeField()
+
+    class Meta:
+        model = CollectionMember
+        fields = ["organization", "can_read", "can_write"]
+
+
+class CollectionSerializer(serializers.ModelSerializer):
+    owner = OrganizationCodeField()
+    isac = serializers.SlugRelatedField(slug_field="code", queryset=Isac.objects.all(), required=False,
+                                        allow_null=True)
+    kind = serializers.ChoiceField(choices=CollectionKind.choices, default=CollectionKind.GROUP)
+    alias = serializers.CharField(required=False, allow_blank=True, max_length=63)
+    can_read = serializers.SerializerMethodField()
+    can_write = serializers.SerializerMethodField()
+    taxii_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Collection
+        fields = ["id", "title", "description", "kind", "owner", "isac", "alias", "is_public", "created",
+                  "can_read", "can_write", "taxii_url"]
+        read_only_fields = ["id", "created", "is_public"]
+
+    def get_can_read(self, obj) -> bool:
+        return tlp.can_read_collection(self.context["request"].user, obj)
+
+    def get_can_write(self, obj) -> bool:
+        return tlp.can_write_collection(self.context["request"].user, obj)
+
+    def get_taxii_url(self, obj) -> str:
+        return self.context["request"].build_absolute_uri(f"/taxii2/api/collections/{obj.pk}/")
+
+
+class StixObjectSerializer(serializers.ModelSerializer):
+    producer = OrganizationCodeField(read_only=True)
+    version = serializers.DateTimeField(source="modified", read_only=True)
+
+    class Meta:
+        model = StixObject
+        fields = ["stix_id", "stix_type", "spec_version", "version", "created", "created_by_ref", "producer", "tlp",
+                  "marking_refs", "valid_from", "valid_until", "revoked", "confidence", "labels", "date_added", "data"]
+        read_only_fields = fields
+
+
+class AddObjectsSerializer(serializers.Serializer):
+    """A STIX bundle (or a list of objects) and, for TLP:RED objects, the recipient organizations."""
+
+    bundle = serializers.JSONField(help_text=_("A STIX 2.1 bundle, a TAXII envelope or a list of objects."))
+    recipients = OrganizationCodeField(many=True, required=False)
+
+
+class AddResultSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    created = serializers.IntegerField()
+    existing = serializers.IntegerField()
+    added_to_collection = serializers.IntegerField()
+    already_in_collection = serializers.IntegerField()
+
+

@@ -1,0 +1,132 @@
+"""Intel API: thin views over `khien.intel.services`; what a caller sees comes from `khien.intel.tlp`.
+
+Collections the caller can neither read nor write, and object versions TLP
+hides from it, are 404s. Writes go through the services, which check the
+rights, validate and audit.
+"""
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from khien.registry.api.views import LimitedJSONParser
+
+from .. import services, tlp
+from ..models import IndicatorKind, StixObject
+from . import serializers as s
+
+
+def lookup_candidates(value: str) -> set[str]:
+    """The normalized forms a searched value may be indexed under (IP, domain, hash, URL, e-mail)."""
+    value = value.strip()
+    candidates = {value, value.lower(), value.lower().rstrip(".")}
+    for kind in (IndicatorKind.IPV4, IndicatorKind.IPV6):
+        normalized = services.normalize_value(kind, value)
+        if normalized:
+            candidates.add(normalized[1])
+    return {c for c in candidates if c}
+
+
+class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                        viewsets.GenericViewSet):
+    """Collections the caller may read or write; create one; set a member's rights; add STIX objects."""
+
+    serializer_class = s.CollectionSerializer
+    parser_classes = [LimitedJSONParser]
+    filterset_fields = ["kind"]
+    ordering_fields = ["title", "created"]
+
+    def get_queryset(self):
+        return tlp.collections_for(self.request.user).select_related("owner", "isac").order_by("title", "pk")
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = services.do_create_collection(data, acting_user=self.request.user)
+
+    @extend_schema(request=s.CollectionMemberSerializer, responses={200: s.CollectionMemberSerializer})
+    @action(detail=True, methods=["post"])
+    def members(self, request, pk=None):
+        """Give a member organization read and/or write rights (both false removes it)."""
+        collection = self.get_object()
+        serializer = s.CollectionMemberSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        services.do_set_collection_member(collection, data["organization"], can_read=data["can_read"],
+                                          can_write=data["can_write"], acting_user=request.user)
+        return Response(serializer.data)
+
+    @extend_schema(request=s.AddObjectsSerializer, responses={201: s.AddResultSerializer})
+    @action(detail=True, methods=["post"])
+    def objects(self, request, pk=None):
+        """Add a STIX bundle to the collection: every object valid, or nothing stored (422 with every error)."""
+        collection = self.get_object()
+        serializer = s.AddObjectsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = services.do_add_objects(collection, serializer.validated_data["bundle"],
+                                             acting_user=request.user,
+                                             recipients=serializer.validated_data.get("recipients"))
+        except services.InvalidStix as exc:
+            return Response({"detail": str(exc.message), "code": exc.code, "errors": exc.errors},
+                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return Response(s.AddResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+class StixObjectViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every STIX object version the caller may see (TLP), newest first."""
+
+    serializer_class = s.StixObjectSerializer
+    lookup_field = "stix_id"
+    lookup_value_regex = "[^/]+"
+    ordering_fields = ["date_added", "modified"]
+
+    def get_queryset(self):
+        qs = tlp.visible_versions(self.request.user).select_related("producer")
+        params = self.request.query_params
+        if params.get("type"):
+            qs = qs.filter(stix_type__in=params["type"].split(","))
+        if params.get("tlp"):
+            qs = qs.filter(tlp__in=params["tlp"].split(","))
+        if params.get("collection"):
+            readable = tlp.collections_for(self.request.user).filter(pk__in=_uuids(params["collection"]))
+            qs = qs.filter(collection_entries__collection__in=readable)
+        if params.get("value"):
+            qs = qs.filter(indicator_values__value__in=lookup_candidates(params["value"]))
+        return qs.distinct().order_by("-date_added", "-pk")
+
+    @extend_schema(parameters=[
+        OpenApiParameter("type", str, description="STIX types, comma-separated."),
+        OpenApiParameter("tlp", str, description="TLP levels, comma-separated (clear, green, amber, amber_strict, red)."),
+        OpenApiParameter("collection", str, description="Only the versions held by this collection (id)."),
+        OpenApiParameter("value", str, description="Indicators whose pattern names this IP, domain, URL, e-mail or hash."),
+    ])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_object(self):
+        """The latest visible version of the object (all versions: `versions/`)."""
+        obj = self.get_queryset().filter(stix_id=self.kwargs["stix_id"]).order_by("-modified").first()
+        if obj is None:
+            get_object_or_404(StixObject.objects.none())
+        return obj
+
+    @action(detail=True)
+    def versions(self, request, stix_id=None):
+        """Every version of the object the caller may see, oldest first."""
+        qs = self.get_queryset().filter(stix_id=stix_id).order_by("modified")
+        if not qs.exists():
+            get_object_or_404(StixObject.objects.none())
+        return Response(s.StixObjectSerializer(qs, many=True).data)
+
+
+def _uuids(raw: str) -> list:
+    import uuid
+
+    found = []
+    for part in raw.split(","):
+        try:
+            found.append(uuid.UUID(part.strip()))
+        except ValueError:
+            continue
+    return found

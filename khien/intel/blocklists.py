@@ -1,0 +1,165 @@
+"""Blocklists for the national perimeter defence (C19): what a consumer may block, as text and as DNS RPZ.
+
+A consumer is a user (a machine account with an API token). Its blocklist is
+the set of indicator values (IPv4, IPv6, CIDR; domains) of the indicator
+versions that
+
+- it may see — ONLY through `tlp.visible_versions` (no rule of its own here);
+- are active: not revoked, `valid_from` in the past (or absent), `valid_until`
+  in the future (or absent);
+- are the newest stored version of their STIX id (an indicator revoked or
+  re-dated by a newer version leaves the list);
+- do not hit a warning list (`warninglists.hits`).
+
+Values are deduplicated (several producers' identical indicators are one
+line). The hot path is one SQL query returning (kind, value) pairs.
+
+Incremental mode (`since`): the same set is computed as it stood at `since`
+(versions added by then, active then, newest as of then, visible now) and the
+two are compared: additions are values in the list now and not then, removals
+values in it then (and not warning-listed by the data file) and not now — an
+indicator revoked, expired or allow-listed since.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from . import tlp, warninglists
+from .models import IndicatorKind, IndicatorValue, StixObject
+
+IP_KINDS = (IndicatorKind.IPV4, IndicatorKind.IPV6, IndicatorKind.CIDR)
+DOMAIN_KINDS = (IndicatorKind.DOMAIN,)
+
+
+def _active_at(qs, at: dt.datetime, *, as_of_added: bool):
+    qs = qs.filter(revoked=False).filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at)) \
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+    newer = StixObject.objects.filter(stix_id=OuterRef("stix_id"), modified__gt=OuterRef("modified"))
+    if as_of_added:
+        qs = qs.filter(date_added__lte=at)
+        newer = newer.filter(date_added__lte=at)
+    return qs.filter(~Exists(newer))
+
+
+def raw_values(user, kinds, at: dt.datetime | None = None) -> set[tuple[str, str]]:
+    """(kind, value) of the active indicator versions `user` may see, at `at` (None: now). One query."""
+    as_of_added = at is not None
+    at = at or timezone.now()
+    versions = _active_at(tlp.visible_versions(user).filter(stix_type="indicator"), at, as_of_added=as_of_added)
+    rows = IndicatorValue.objects.filter(kind__in=kinds, object_id__in=versions.values("pk")) \
+        .values_list("kind", "value").distinct()
+    return set(rows.iterator(chunk_size=5000))
+
+
+def values_for(user, kinds) -> set[tuple[str, str]]:
+    """The current blocklist entries (kind, value): visible, active, not warning-listed."""
+    lists = warninglists.compiled()
+    return {(k, v) for k, v in raw_values(user, kinds) if not warninglists.hits(k, v, lists)}
+
+
+@dataclass
+class Delta:
+    added: list[str]
+    removed: list[str]
+
+
+def delta_for(user, kinds, since: dt.datetime) -> Delta:
+    lists = warninglists.compiled()
+    now = values_for(user, kinds)
+    then = {(k, v) for k, v in raw_values(user, kinds, at=since) if not warninglists.static_hits(k, v, lists)}
+    return Delta(added=_sorted(now - then), removed=_sorted(then - now))
+
+
+def _sorted(pairs) -> list[str]:
+    return sorted({v for _k, v in pairs})
+
+
+def current(user, kinds) -> list[str]:
+    return _sorted(values_for(user, kinds))
+
+
+# --- Formats ---------------------------------------------------------------------------------------
+
+
+def _stamp(at: dt.datetime) -> str:
+    return at.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def text_list(values: list[str], *, name: str, generated: dt.datetime) -> str:
+    """One value a line, after `#` comment lines (name, generation time)."""
+    head = [f"# Khiên blocklist: {name}", f"# generated: {_stamp(generated)}", f"# entries: {len(values)}"]
+    return "\n".join(head + values) + "\n"
+
+
+def text_delta(delta: Delta, *, name: str, since: dt.datetime, generated: dt.datetime) -> str:
+    """`+value` for an addition, `-value` for a removal."""
+    head = [f"# Khiên blocklist: {name} (changes)", f"# since: {_stamp(since)}", f"# generated: {_stamp(generated)}",
+            f"# added: {len(delta.added)}, removed: {len(delta.removed)}"]
+    return "\n".join(head + [f"+{v}" for v in delta.added] + [f"-{v}" for v in delta.removed]) + "\n"
+
+
+def zone_name() -> str:
+    name = getattr(settings, "KHIEN_RPZ_ZONE", "rpz.khien.vn.")
+    return name if name.endswith(".") else name + "."
+
+
+def _owner_name(domain: str) -> str | None:
+    """The domain as a zone owner name (IDNA, LDH labels), or None when it cannot be one."""
+    try:
+        ascii_name = domain.encode("idna").decode("ascii")
+    except (UnicodeError, ValueError):
+        return None
+    labels = ascii_name.split(".")
+    if not labels or any(not lab or len(lab) > 63 or not all(ch.isalnum() or ch in "-_" for ch in lab)
+                         for lab in labels):
+        return None
+    if len(ascii_name) + len(zone_name()) > 250:
+        return None
+    return ascii_name.lower()
+
+
+def serial_for(at: dt.datetime) -> int:
+    """The SOA serial: the UNIX time of the generation (fits the 32-bit serial until 2106)."""
+    return int(at.timestamp()) % (2 ** 32)
+
+
+def rpz_zone(domains: list[str], *, generated: dt.datetime) -> str:
+    """A DNS RPZ zone: SOA, NS, then `name CNAME .` and `*.name CNAME .` (NXDOMAIN) per domain."""
+    origin = zone_name()
+    ttl = int(getattr(settings, "KHIEN_RPZ_TTL", 300))
+    lines = [
+        f"; Khiên response policy zone, generated {_stamp(generated)}",
+        f"$ORIGIN {origin}",
+        f"$TTL {ttl}",
+        f"@ IN SOA localhost. hostmaster.{origin} ( {serial_for(generated)} 3600 600 604800 {ttl} )",
+        "@ IN NS localhost.",
+    ]
+    for domain in domains:
+        name = _owner_name(domain)
+        if name is None:
+            continue
+        lines.append(f"{name} CNAME .")
+        lines.append(f"*.{name} CNAME .")
+    return "\n".join(lines) + "\n"
+
+
+def rpz_update(delta: Delta, *, since: dt.datetime, generated: dt.datetime) -> str:
+    """The changes since `since` as an `nsupdate` script for the RPZ zone."""
+    origin = zone_name()
+    ttl = int(getattr(settings, "KHIEN_RPZ_TTL", 300))
+    lines = [f"; Khiên RPZ changes since {_stamp(since)}, generated {_stamp(generated)}", f"zone {origin}"]
+    for domain in delta.removed:
+        name = _owner_name(domain)
+        if name:
+            lines += [f"update delete {name}.{origin} CNAME", f"update delete *.{name}.{origin} CNAME"]
+    for domain in delta.added:
+        name = _owner_name(domain)
+        if name:
+            lines += [f"update add {name}.{origin} {ttl} CNAME .", f"update add *.{name}.{origin} {ttl} CNAME ."]
+    lines.append("send")
+    return "\n".join(lines) + "\n"
