@@ -32,7 +32,7 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import hash_token
 from khien.core.roles import Action
-from khien.core.scoping import user_can
+from khien.core.scoping import is_national_coordinator, user_can
 
 from . import conf, store
 from .models import Alert, AlertSource, DeadLetter, Event, HourlyCount, SourceFormat
@@ -393,3 +393,32 @@ def _count_hourly(source: AlertSource, events: list[dict]) -> None:
             f"ON CONFLICT (organization_id, hour, category, severity) DO UPDATE SET count = {table}.count + excluded.count",
             rows,
         )
+
+
+# --- Retention -------------------------------------------------------------------------------
+
+
+@dataclass
+class PruneResult:
+    events: int = 0
+    alerts: int = 0
+    dead_letters: int = 0
+    hourly: int = 0
+
+
+@transaction.atomic
+def do_prune(older_than: dt.datetime, *, acting_user, keep_hourly: bool = True) -> PruneResult:
+    """Delete events (by event time), alerts (by last sighting) and dead letters (by arrival) older than
+    `older_than`; hourly counts are kept unless `keep_hourly=False`. Only the national coordinator, or the
+    platform itself (`acting_user=None`, the retention command), may prune. One audit entry records the counts."""
+    if acting_user is not None and not is_national_coordinator(acting_user):
+        raise Forbidden(_("Only the national coordinator can delete telemetry."))
+    result = PruneResult()
+    result.events, _detail = Event.objects.filter(time__lt=older_than).delete()  # nothing points at events: one DELETE
+    result.alerts, _detail = Alert.objects.filter(last_seen__lt=older_than).delete()
+    result.dead_letters, _detail = DeadLetter.objects.filter(received_at__lt=older_than).delete()
+    if not keep_hourly:
+        result.hourly, _detail = HourlyCount.objects.filter(hour__lt=older_than).delete()
+    audit.record(Act.DELETE, None, actor=acting_user, object_type="telemetry.retention", object_id=older_than.isoformat(),
+                 object_repr=f"telemetry older than {older_than.isoformat()}", after=result.__dict__)
+    return result

@@ -68,3 +68,35 @@ def test_ingest_refusals(make_source, tmp_path):
     with pytest.raises(CommandError):
         run("ingest", str(bad), "--source", "siem-min")
     assert Event.objects.count() == 0
+
+
+def test_prune_keeps_recent_telemetry_and_is_audited(make_source, world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from khien.core.errors import Forbidden
+    from khien.core.models import AuditEntry
+    from khien.telemetry import services
+    from khien.telemetry.models import Alert, HourlyCount
+
+    source, _ = make_source(format="wazuh")
+    now = timezone.now()
+
+    def rec(when, rule):
+        return {"timestamp": when.isoformat(), "rule": {"id": rule, "level": 5}, "data": {"srcip": "192.0.2.1"}}
+
+    services.ingest_batch(source, [rec(now - dt.timedelta(days=40), "old"), rec(now - dt.timedelta(days=1), "new"),
+                                   "not json"])
+    with pytest.raises(Forbidden):
+        services.do_prune(now, acting_user=world.admin)
+    assert Event.objects.count() == 2
+    out, _err = run("telemetry", "prune", "--days", "30")
+    assert out.strip() == "deleted events 1 alerts 1 dead letters 0 hourly 0"
+    assert list(Event.objects.values_list("rule_id", flat=True)) == ["new"]
+    assert list(Alert.objects.values_list("rule_id", flat=True)) == ["new"]
+    assert HourlyCount.objects.count() == 2 and DeadLetter.objects.count() == 1
+    entry = AuditEntry.objects.filter(object_type="telemetry.retention").get()
+    assert entry.after["events"] == 1 and entry.action == "delete"
+    with pytest.raises(CommandError):
+        run("telemetry", "prune", "--days", "0")

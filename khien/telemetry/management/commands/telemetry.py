@@ -24,6 +24,9 @@ class Command(BaseCommand):
         publish = sub.add_parser("publish", help="publish a file of alerts to the JetStream stream (NDJSON, JSON array, CEF)")
         publish.add_argument("file")
         publish.add_argument("--source", required=True, help="name of the alert source")
+        prune = sub.add_parser("prune", help="delete events, alerts and dead letters older than a number of days")
+        prune.add_argument("--days", type=int, required=True, help="keep this many days (at least 1)")
+        prune.add_argument("--hourly", action="store_true", help="delete the hourly counts too (kept by default)")
         worker = sub.add_parser("worker", help="consume the JetStream stream of alerts into the database")
         worker.add_argument("--batch", type=int, default=None, help="messages per fetch (default KHIEN_INGEST_MAX_BATCH)")
         worker.add_argument("--durable", default=None, help="durable consumer name (default KHIEN_NATS_DURABLE)")
@@ -48,6 +51,17 @@ class Command(BaseCommand):
         except (Refused, ValidationError) as exc:
             raise CommandError(getattr(exc, "message", None) or "; ".join(exc.messages)) from None
         self.stdout.write(key)
+
+    def do_prune(self, days, hourly, **options):
+        import datetime as dt
+
+        from django.utils import timezone
+
+        if days < 1:
+            raise CommandError("--days must be at least 1")
+        result = services.do_prune(timezone.now() - dt.timedelta(days=days), acting_user=None, keep_hourly=not hourly)
+        self.stdout.write(f"deleted events {result.events} alerts {result.alerts} dead letters {result.dead_letters} "
+                          f"hourly {result.hourly}")
 
     def do_publish(self, file, source, **options):
         from khien.telemetry.batches import file_batches
