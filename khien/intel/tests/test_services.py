@@ -1,6 +1,7 @@
 """The intel services: adding objects all-or-nothing, versions, identities, collections and their audit."""
 import uuid
 
+import orjson
 import pytest
 
 from khien.core.errors import Forbidden, Refused
@@ -206,3 +207,24 @@ def test_set_collection_member(world, coll):
     actions = list(AuditEntry.objects.filter(object_type="intel.collectionmember").order_by("seq")
                    .values_list("action", flat=True))
     assert actions == ["create", "update", "delete"]
+
+
+def test_import_stix_command(world, coll, tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    good = tmp_path / "good.json"
+    good.write_bytes(orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
+                                   "objects": [indicator("203.0.113.77", tlp=Tlp.RED)]}))
+    call_command("import_stix", str(good), collection=coll.alias, user=world.analyst.email, recipient=["PROV"])
+    obj = StixObject.objects.get()
+    assert obj.tlp == Tlp.RED and list(obj.recipients.values_list("organization__code", flat=True)) == ["PROV"]
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(orjson.dumps([{**indicator(), "pattern": "[nope"}]))
+    with pytest.raises(CommandError):
+        call_command("import_stix", str(bad), collection=coll.alias, user=world.analyst.email)
+    with pytest.raises(CommandError):  # no write right
+        call_command("import_stix", str(good), collection=coll.alias, user=world.other_admin.email)
+    with pytest.raises(CommandError):
+        call_command("import_stix", str(tmp_path / "missing.json"), collection=coll.alias, user=world.analyst.email)
+    assert StixObject.objects.count() == 1

@@ -1,0 +1,498 @@
+"""Early warnings (cảnh báo sớm, C4): issue, target, notify, acknowledge.
+
+A warning is a STIX report (stored through `services.do_add_objects` into a
+collection, or only referenced) plus its target organizations: chosen by
+sector, province, ISAC membership or by name, and — automatically — those
+whose registered information systems match the warning's values:
+
+- an IP address or CIDR overlapping one of the system's `ip_ranges`
+  (containment either way);
+- a domain equal to one of the system's `domains`, or a subdomain of it, or
+  its parent (containment either way);
+- an affected product (CPE 2.3) with the same vendor and product as one of the
+  system's `products`.
+
+Values that hit a warning list (private ranges, resolvers, …) are not used
+for matching (every organization has 10.0.0.0/8 somewhere).
+
+Rights: the national coordinator issues warnings to anyone; an
+administrator of an ISAC's operating organization to the members of the
+ISACs it operates (targets outside them are refused or left out).
+Acknowledgements are given by the target organization's own users (a role
+that may change things there: administrator or analyst). Who sees a
+warning: the coordinator, the sender organization's users and the target
+organizations' users (`warnings_visible_to`); the target list with its
+acknowledgements is shown to the coordinator and the sender only.
+Every write is audited; e-mails go out after the commit, one per target
+organization with a contact e-mail.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from khien.core import audit
+from khien.core.audit import Act, Change
+from khien.core.errors import Forbidden, Refused
+from khien.core.roles import ROLE_ACTIONS, Action, Role
+from khien.core.scoping import is_national_coordinator, memberships_of
+from khien.registry.models import InformationSystem, Isac, OperationalStatus, Organization
+from khien.registry.validators import _DOMAIN_RE, validate_cpes
+
+from . import tlp, warninglists
+from .models import (
+    AckState,
+    Collection,
+    EarlyWarning,
+    IndicatorKind,
+    IndicatorValue,
+    TargetReason,
+    Tlp,
+    WarningSeverity,
+    WarningTarget,
+    identity_id_for,
+)
+
+log = logging.getLogger(__name__)
+
+MATCH_KINDS = (IndicatorKind.IPV4, IndicatorKind.IPV6, IndicatorKind.CIDR, IndicatorKind.DOMAIN)
+_VULN_RE = re.compile(r"^(CVE-\d{4}-\d{4,}|vulnerability--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+_REPORT_RE = re.compile(r"^report--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+MAX_VALUES = 10000
+# The more specific reason wins when an organization is targeted for several.
+REASON_ORDER = [TargetReason.CHOSEN, TargetReason.MATCHED_IP, TargetReason.MATCHED_DOMAIN,
+                TargetReason.MATCHED_PRODUCT, TargetReason.ISAC, TargetReason.SECTOR, TargetReason.PROVINCE]
+
+
+# --- Values and matching --------------------------------------------------------------------------
+
+
+def classify(raw) -> tuple[str, str]:
+    """(kind, normalized value) of an IP address, CIDR range or domain; Refused otherwise."""
+    if isinstance(raw, dict):
+        raw = raw.get("value")
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 2048:
+        raise Refused(_("Each value must be an IP address, a CIDR range or a domain name."), code="invalid")
+    text = raw.strip()
+    try:
+        if "/" in text:
+            net = ipaddress.ip_network(text, strict=False)
+            if net.num_addresses > 1:
+                return IndicatorKind.CIDR, str(net)
+            text = str(net.network_address)
+        address = ipaddress.ip_address(text)
+        return (IndicatorKind.IPV4 if address.version == 4 else IndicatorKind.IPV6), str(address)
+    except ValueError:
+        pass
+    domain = text.lower().rstrip(".")
+    if _DOMAIN_RE.match(domain):
+        return IndicatorKind.DOMAIN, domain
+    raise Refused(_("“%(v)s” is not an IP address, a CIDR range or a domain name.") % {"v": raw[:200]},
+                  code="invalid")
+
+
+def _cpe_fields(cpe: str) -> list[str]:
+    """The fields of a CPE 2.3 formatted string (escaped colons kept inside their field)."""
+    return [f.replace("\\:", ":") for f in re.split(r"(?<!\\):", cpe)]
+
+
+def cpe_vendor_product(cpe: str) -> tuple[str, str] | None:
+    fields = _cpe_fields(cpe)
+    if len(fields) < 5 or fields[0] != "cpe" or fields[1] != "2.3":
+        return None
+    vendor, product = fields[3].lower(), fields[4].lower()
+    if vendor in ("*", "-", "") or product in ("*", "-", ""):
+        return None
+    return vendor, product
+
+
+@dataclass(frozen=True)
+class Match:
+    organization_id: object
+    reason: str
+    value: str
+
+
+def _domain_related(a: str, b: str) -> bool:
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
+def match_organizations(values, cpes) -> dict:
+    """Organizations whose registered systems match: {organization id: Match}.
+
+    `values` are (kind, value) pairs (IPv4/IPv6/CIDR/domain; others ignored),
+    `cpes` CPE 2.3 names of affected products. A system's owner and its
+    operator both match. Retired systems do not. The first match found per
+    organization is kept, IP before domain before product.
+    """
+    networks, domains = [], []
+    for kind, value in values:
+        if kind in (IndicatorKind.IPV4, IndicatorKind.IPV6, IndicatorKind.CIDR):
+            try:
+                networks.append((ipaddress.ip_network(value, strict=False), value))
+            except ValueError:
+                continue
+        elif kind == IndicatorKind.DOMAIN:
+            domains.append(value.lower().rstrip("."))
+    products = {vp: cpe for cpe in cpes or () if (vp := cpe_vendor_product(cpe))}
+    if not (networks or domains or products):
+        return {}
+    found: dict = {}
+    systems = InformationSystem.objects.exclude(operational_status=OperationalStatus.RETIRED) \
+        .values_list("owner_id", "operator_id", "ip_ranges", "domains", "products")
+    for owner_id, operator_id, ip_ranges, system_domains, system_products in systems.iterator(chunk_size=2000):
+        match = None
+        for text in ip_ranges or ():
+            try:
+                rng = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                continue
+            for net, value in networks:
+                if net.version == rng.version and (net.subnet_of(rng) or rng.subnet_of(net)):
+                    match = (TargetReason.MATCHED_IP, value)
+                    break
+            if match:
+                break
+        if match is None and domains:
+            for text in system_domains or ():
+                own = str(text).lower().rstrip(".")
+                hit = next((d for d in domains if _domain_related(d, own)), None)
+                if hit:
+                    match = (TargetReason.MATCHED_DOMAIN, hit)
+                    break
+        if match is None and products:
+            for cpe in system_products or ():
+                vp = cpe_vendor_product(str(cpe))
+                if vp in products:
+                    match = (TargetReason.MATCHED_PRODUCT, products[vp])
+                    break
+        if match is None:
+            continue
+        for org_id in (owner_id, operator_id):
+            if org_id is not None and org_id not in found:
+                found[org_id] = Match(org_id, *match)
+    return found
+
+
+# --- Who may do what -------------------------------------------------------------------------------
+
+
+def _org_ids(user) -> list:
+    return tlp.organization_ids(user)
+
+
+def operated_isacs(user):
+    """The ISACs whose operating organization the user administers."""
+    admin_of = [org_id for role, _p, org_id in memberships_of(user) if role == Role.ORG_ADMIN]
+    return Isac.objects.filter(operator_id__in=admin_of)
+
+
+def can_issue(user) -> bool:
+    return is_national_coordinator(user) or operated_isacs(user).exists()
+
+
+def warnings_visible_to(user):
+    """The warnings a user may see: all for the coordinator; else sent by or to one of their organizations."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return EarlyWarning.objects.none()
+    if is_national_coordinator(user):
+        return EarlyWarning.objects.all()
+    orgs = _org_ids(user)
+    if not orgs:
+        return EarlyWarning.objects.none()
+    targeted = Exists(WarningTarget.objects.filter(warning_id=OuterRef("pk"), organization_id__in=orgs))
+    return EarlyWarning.objects.filter(Q(organization_id__in=orgs) | targeted)
+
+
+def can_view_targets(user, warning: EarlyWarning) -> bool:
+    """The target list and its acknowledgements: the coordinator and the sender organization."""
+    return is_national_coordinator(user) or warning.organization_id in _org_ids(user)
+
+
+def inbox(organization):
+    """The warnings sent to one organization, newest first (its WarningTarget rows)."""
+    return WarningTarget.objects.filter(organization=organization).select_related("warning") \
+        .order_by("-warning__created_at")
+
+
+def inbox_for(user):
+    """The WarningTarget rows of all the user's organizations."""
+    return WarningTarget.objects.filter(organization_id__in=_org_ids(user)).select_related("warning", "organization") \
+        .order_by("-warning__created_at", "organization__code")
+
+
+def not_acknowledged(warning: EarlyWarning):
+    """The targets that have not acknowledged the warning yet (for the coordinator and the sender)."""
+    return warning.targets.filter(state__isnull=True).select_related("organization").order_by("organization__code")
+
+
+def can_acknowledge(user, target: WarningTarget) -> bool:
+    return any(org_id == target.organization_id and Action.CHANGE in ROLE_ACTIONS.get(role, ())
+               for role, _p, org_id in memberships_of(user))
+
+
+# --- Issuing ---------------------------------------------------------------------------------------
+
+
+def _report_object(warning_id, data: dict, sender: Organization, object_refs: list[str], now) -> dict:
+    stamp = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    report = {
+        "type": "report",
+        "spec_version": "2.1",
+        "id": f"report--{uuid.uuid5(warning_id, 'report')}",
+        "created": stamp,
+        "modified": stamp,
+        "created_by_ref": identity_id_for(sender.pk),
+        "name": data["title"],
+        "description": data.get("summary") or data["title"],
+        "report_types": ["threat-report"],
+        "published": stamp,
+        "object_refs": object_refs,
+        "labels": ["early-warning", f"severity-{data.get('severity', WarningSeverity.MEDIUM)}"],
+        "object_marking_refs": [tlp.TLP_MARKING[data.get("tlp", Tlp.AMBER)]],
+    }
+    return report
+
+
+def _sender_for(user, data: dict, isacs) -> Organization:
+    orgs = _org_ids(user)
+    wanted = data.get("organization")
+    if wanted is not None:
+        if wanted.pk not in orgs:
+            raise Forbidden(_("You can only send warnings in the name of your own organization."))
+        return wanted
+    if is_national_coordinator(user):
+        coordinator_orgs = [o for role, _p, o in memberships_of(user) if role == Role.NATIONAL_COORDINATOR]
+        pk = (coordinator_orgs or orgs or [None])[0]
+    else:
+        pk = isacs[0].operator_id if isacs else operated_isacs(user).values_list("operator_id", flat=True).first()
+    if pk is None:
+        raise Refused(_("You are not a member of any organization."), code="invalid")
+    return Organization.objects.get(pk=pk)
+
+
+def _validated(data: dict, acting_user) -> dict:
+    title = str(data.get("title") or "").strip()
+    if not title or len(title) > 300:
+        raise Refused(_("Give a title (at most 300 characters)."), code="invalid")
+    severity = data.get("severity") or WarningSeverity.MEDIUM
+    if severity not in WarningSeverity.values:
+        raise Refused(_("Unknown severity."), code="invalid")
+    level = data.get("tlp") or Tlp.AMBER
+    if level not in Tlp.values:
+        raise Refused(_("Unknown TLP level."), code="invalid")
+    raw_values = data.get("values") or []
+    if not isinstance(raw_values, (list, tuple)) or len(raw_values) > MAX_VALUES:
+        raise Refused(_("Give at most %(n)d values as a list.") % {"n": MAX_VALUES}, code="invalid")
+    values = sorted({classify(v) for v in raw_values})
+    cpes = list(dict.fromkeys(data.get("cpes") or []))
+    try:
+        validate_cpes(cpes)
+    except ValidationError as exc:
+        raise Refused(" ".join(exc.messages), code="invalid")
+    vulns = list(dict.fromkeys(data.get("vulnerability_refs") or []))
+    bad = [v for v in vulns if not isinstance(v, str) or not _VULN_RE.match(v)]
+    if bad:
+        raise Refused(_("“%(v)s” is neither a CVE id nor a STIX vulnerability id.") % {"v": str(bad[0])[:200]},
+                      code="invalid")
+    refs = list(dict.fromkeys(data.get("indicator_refs") or []))
+    if refs:
+        if not all(isinstance(r, str) and r.startswith("indicator--") for r in refs):
+            raise Refused(_("Indicator references must be STIX indicator ids."), code="invalid")
+        visible = tlp.visible_versions(acting_user).filter(stix_id__in=refs)
+        found = set(visible.values_list("stix_id", flat=True))
+        missing = [r for r in refs if r not in found]
+        if missing:
+            raise Refused(_("Unknown indicator: %(id)s") % {"id": missing[0]}, code="invalid")
+        # The indicators' own observable values are matched too (only visible versions).
+        extra = IndicatorValue.objects.filter(object_id__in=visible.values("pk"), kind__in=MATCH_KINDS) \
+            .values_list("kind", "value").distinct()
+        values = sorted(set(values) | set(extra))
+    report_id = str(data.get("report_id") or "")
+    if report_id and not _REPORT_RE.match(report_id):
+        raise Refused(_("The report reference must be a STIX report id."), code="invalid")
+    collection = data.get("collection")
+    if collection is not None and not isinstance(collection, Collection):
+        raise Refused(_("Unknown collection."), code="invalid")
+    if collection is not None and report_id:
+        raise Refused(_("Give either a report reference or a collection to store a new report in, not both."),
+                      code="invalid")
+    return {"title": title, "summary": str(data.get("summary") or ""), "severity": severity, "tlp": level,
+            "values": values, "cpes": cpes, "vulnerability_refs": vulns, "indicator_refs": refs,
+            "report_id": report_id, "collection": collection, "organization": data.get("organization")}
+
+
+def _candidate_targets(clean: dict, acting_user, *, sectors, provinces, isacs, organizations, auto_match) -> dict:
+    """{organization id: (reason, matched value)}; restricted to the ISAC members for an ISAC operator."""
+    coordinator = is_national_coordinator(acting_user)
+    allowed = None
+    if not coordinator:
+        operated = list(operated_isacs(acting_user))
+        if not operated:
+            raise Forbidden(_("Only the national coordinator or an ISAC's operator can issue early warnings."))
+        operated_ids = {i.pk for i in operated}
+        if any(i.pk not in operated_ids for i in isacs):
+            raise Forbidden(_("You can only target the ISACs your organization operates."))
+        allowed = set(Organization.objects.filter(isacs__in=operated).values_list("pk", flat=True))
+        outside = [o for o in organizations if o.pk not in allowed]
+        if outside:
+            raise Forbidden(_("%(org)s is not a member of an ISAC your organization operates.")
+                            % {"org": outside[0].code})
+    targets: dict = {}
+
+    def add(org_id, reason, value=""):
+        if allowed is not None and org_id not in allowed:
+            return
+        current = targets.get(org_id)
+        if current is None or REASON_ORDER.index(reason) < REASON_ORDER.index(current[0]):
+            targets[org_id] = (reason, value)
+
+    active = Organization.objects.filter(is_active=True)
+    for org in organizations:
+        add(org.pk, TargetReason.CHOSEN)
+    for isac in isacs:
+        for org_id in isac.members.filter(is_active=True).values_list("pk", flat=True):
+            add(org_id, TargetReason.ISAC, isac.code)
+    for sector in sectors:
+        for org_id in active.filter(sectors=sector).values_list("pk", flat=True):
+            add(org_id, TargetReason.SECTOR, sector.code)
+    for province in provinces:
+        for org_id in active.filter(province=province).values_list("pk", flat=True):
+            add(org_id, TargetReason.PROVINCE, province.code)
+    if auto_match:
+        lists = warninglists.compiled()
+        usable = [(k, v) for k, v in clean["values"] if not warninglists.hits(k, v, lists)]
+        inactive = set(Organization.objects.filter(is_active=False).values_list("pk", flat=True))
+        for org_id, match in match_organizations(usable, clean["cpes"]).items():
+            if org_id not in inactive:
+                add(org_id, match.reason, match.value)
+    return targets
+
+
+@transaction.atomic
+def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs=(), organizations=(),
+                     auto_match: bool = True) -> EarlyWarning:
+    """Issue an early warning to the organizations chosen and matched; audit it; e-mail each target.
+
+    `data`: title, summary, severity, tlp, values (IP/CIDR/domain strings),
+    cpes (affected products), vulnerability_refs (CVE or STIX ids),
+    indicator_refs (stored indicator ids the user may see: their values are
+    matched too), and either report_id (an existing STIX report) or collection
+    (a new STIX report is stored there through `do_add_objects`; a TLP:RED one
+    names the targets as recipients); organization (the sender, one of the
+    user's organizations; defaults to theirs).
+    """
+    if not can_issue(acting_user):
+        raise Forbidden(_("Only the national coordinator or an ISAC's operator can issue early warnings."))
+    sectors, provinces, isacs, organizations = list(sectors), list(provinces), list(isacs), list(organizations)
+    clean = _validated(data, acting_user)
+    sender = _sender_for(acting_user, clean, isacs)
+    targets = _candidate_targets(clean, acting_user, sectors=sectors, provinces=provinces, isacs=isacs,
+                                 organizations=organizations, auto_match=auto_match)
+    if not targets:
+        raise Refused(_("No organization is targeted: choose sectors, provinces, ISACs or organizations, "
+                        "or give values that match registered systems."), code="no_targets")
+
+    now = timezone.now()
+    warning = EarlyWarning(
+        title=clean["title"], summary=clean["summary"], severity=clean["severity"], tlp=clean["tlp"],
+        report_id=clean["report_id"], collection=clean["collection"], indicator_refs=clean["indicator_refs"],
+        vulnerability_refs=clean["vulnerability_refs"],
+        values=[{"kind": k, "value": v} for k, v in clean["values"]], cpes=clean["cpes"],
+        created_by=acting_user, organization=sender, created_at=now,
+    )
+    if clean["collection"] is not None:
+        from . import services
+
+        object_refs = clean["indicator_refs"] + [v for v in clean["vulnerability_refs"]
+                                                 if v.startswith("vulnerability--")]
+        report = _report_object(warning.id, clean, sender, object_refs or [identity_id_for(sender.pk)], now)
+        recipients = list(Organization.objects.filter(pk__in=targets)) if clean["tlp"] == Tlp.RED else None
+        services.do_add_objects(clean["collection"], [report], acting_user=acting_user, recipients=recipients)
+        warning.report_id = report["id"]
+    warning.save()
+    rows = WarningTarget.objects.bulk_create([
+        WarningTarget(warning=warning, organization_id=org_id, reason=reason, matched_value=value[:2048])
+        for org_id, (reason, value) in sorted(targets.items(), key=lambda item: str(item[0]))
+    ])
+    audit.record(Act.CREATE, warning, actor=acting_user, organization_id=str(sender.pk))
+    audit.record_many([Change(action=Act.CREATE, object_type="intel.warningtarget", object_id=str(t.pk or ""),
+                              object_repr=f"{warning.title} → {t.organization_id}",
+                              organization_id=str(t.organization_id),
+                              after={"warning": str(warning.pk), "organization": str(t.organization_id),
+                                     "reason": t.reason, "matched_value": t.matched_value})
+                       for t in rows], actor=acting_user)
+    warning_id = warning.pk
+    transaction.on_commit(lambda: notify_targets(warning_id))
+    return warning
+
+
+# --- Acknowledging ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_acknowledge(target: WarningTarget, state: str, note: str = "", *, acting_user) -> WarningTarget:
+    """Record the target organization's answer: received, acted or not affected (may be changed later)."""
+    if not can_acknowledge(acting_user, target):
+        raise Forbidden(_("Only the users of the target organization can acknowledge this warning."))
+    if state not in AckState.values:
+        raise Refused(_("The state must be received, acted or not affected."), code="invalid")
+    note = str(note or "")
+    if len(note) > 10000:
+        raise Refused(_("The note is too long."), code="invalid")
+    target = WarningTarget.objects.select_for_update().get(pk=target.pk)
+    before = audit.snapshot(target)
+    target.state, target.note = state, note
+    target.acknowledged_by, target.acknowledged_at = acting_user, timezone.now()
+    target.save(update_fields=["state", "note", "acknowledged_by", "acknowledged_at"])
+    audit.record(Act.UPDATE, target, actor=acting_user, before=before)
+    return target
+
+
+# --- E-mail ----------------------------------------------------------------------------------------
+
+
+def notify_targets(warning_id) -> int:
+    """One e-mail to each target organization's contact address; returns the number sent."""
+    warning = EarlyWarning.objects.select_related("organization").filter(pk=warning_id).first()
+    if warning is None:
+        return 0
+    orgs = Organization.objects.filter(warning_targets__warning=warning).exclude(contact_email="") \
+        .order_by("code").distinct()
+    messages = []
+    with translation.override(settings.LANGUAGE_CODE):
+        for org in orgs:
+            subject = _("[Khiên] Early warning (%(severity)s, %(tlp)s): %(title)s") % {
+                "severity": warning.get_severity_display(), "tlp": warning.get_tlp_display(), "title": warning.title}
+            body = "\n".join([
+                _("Early warning sent to %(org)s by %(sender)s.") % {"org": org.name, "sender": warning.organization.name},
+                "",
+                warning.title,
+                "",
+                warning.summary,
+                "",
+                _("Sharing: %(tlp)s. Open your warnings inbox in Khiên and acknowledge this warning "
+                  "(received, acted or not affected).") % {"tlp": warning.get_tlp_display()},
+                _("Warning id: %(id)s") % {"id": warning.pk},
+            ])
+            messages.append(EmailMessage(subject.replace("\n", " ")[:250], body, settings.DEFAULT_FROM_EMAIL,
+                                         [org.contact_email]))
+    if not messages:
+        return 0
+    try:
+        return get_connection().send_messages(messages) or 0
+    except Exception:  # the warning is stored; a mail outage must not undo it
+        log.exception("early warning %s: e-mail notification failed", warning_id)
+        return 0
