@@ -388,3 +388,32 @@ def test_paging_headers_cursor_and_added_after(world, sharing, taxii):
     status, body, response = call("GET", _objects_url(sharing.collection) + f"?added_after={after}")
     assert {o["id"] for o in body["objects"]} == {o["id"] for o in objs}
     assert response["X-TAXII-Date-Added-First"] > after
+
+
+ODD_OBJECTS = [
+    None, [], 5, "text", {}, {"type": 5, "id": 5}, {"type": "indicator"}, {"id": "indicator--x"},
+    {**indicator(), "created": "yesterday"}, {**indicator(), "modified": "2025-01-01T00:00:00Z"},  # before created
+    {**indicator(), "object_marking_refs": "not a list"}, {**indicator(), "confidence": 900},
+    {**indicator(), "labels": "x"}, {**indicator(), "type": "x" * 300},
+    {**indicator(), "pattern_type": "stix", "pattern": 42}, {"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
+                                                              "objects": []},
+    {**indicator(), "extensions": "x"}, {"type": "x-" + "a" * 10, "id": f"x-aaaaaaaaaa--{uuid.uuid4()}",
+                                         "spec_version": "2.1", "extensions": {"extension-definition--x": 5}},
+]
+
+
+@pytest.mark.parametrize("odd", ODD_OBJECTS, ids=[str(n) for n in range(len(ODD_OBJECTS))])
+def test_odd_objects_are_422_never_500(sharing, taxii, odd):
+    call = taxii(sharing.world.analyst)
+    before = _counts()
+    status, payload, _r = call("POST", _objects_url(sharing.collection), envelope([indicator(), odd]))
+    assert status == 422, payload
+    assert payload["details"]["errors"]
+    assert _counts() == before
+
+
+def test_deeply_nested_json_is_400(sharing, taxii):
+    call = taxii(sharing.world.analyst)
+    body = b'{"objects": [' + b"[" * 5000 + b"]" * 5000 + b"]}"
+    status, payload, _r = call("POST", _objects_url(sharing.collection), body)
+    assert status in (400, 422) and payload["http_status"] == str(status)
