@@ -154,6 +154,9 @@ class CollectionObject(models.Model):
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="entries")
     object = models.ForeignKey(StixObject, on_delete=models.CASCADE, related_name="collection_entries")
     date_added = models.DateTimeField(_("date added"))
+    # The collection holds a newer version of the same object (kept by services.do_add_objects):
+    # TAXII `match[version]=last` then needs no anti-join for the entries that are the newest.
+    superseded = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["collection", "object"], name="one_entry_per_version")]

@@ -1,10 +1,18 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import views, views_warnings
 
 app_name = "intel-api"
 router = SimpleRouter()
 router.register("collections", views.CollectionViewSet, basename="collection")
 router.register("objects", views.StixObjectViewSet, basename="object")
+router.register("warnings", views_warnings.WarningViewSet, basename="warning")
+router.register("allowlist", views_warnings.AllowListViewSet, basename="allowlist")
 
-urlpatterns = router.urls
+urlpatterns = router.urls + [
+    path("warninglists/check/", views_warnings.WarningListCheckView.as_view(), name="warninglist-check"),
+    path("blocklists/ip.txt", views_warnings.IpBlocklistView.as_view(), name="blocklist-ip"),
+    path("blocklists/domains.txt", views_warnings.DomainBlocklistView.as_view(), name="blocklist-domains"),
+    path("blocklists/rpz.zone", views_warnings.RpzView.as_view(), name="blocklist-rpz"),
+]

@@ -1,0 +1,110 @@
+"""Serializers of the early-warning and allow-list API: JSON <-> the services' data; they never save."""
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from khien.registry.models import Isac, Organization, Province, Sector
+
+from .. import tlp, warninglists
+from ..models import AckState, AllowListEntry, Collection, EarlyWarning, IndicatorKind, Tlp, WarningSeverity, WarningTarget
+
+
+class FlaggedValueSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    value = serializers.CharField()
+    warning_listed = serializers.BooleanField()
+    warninglists = serializers.ListField(child=serializers.CharField())
+
+
+class WarningSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default="")
+    collection = serializers.UUIDField(source="collection_id", read_only=True, allow_null=True)
+    values = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EarlyWarning
+        fields = ["id", "title", "summary", "severity", "tlp", "report_id", "collection", "indicator_refs",
+                  "vulnerability_refs", "values", "cpes", "organization", "created_by", "created_at"]
+
+    @extend_schema_field(FlaggedValueSerializer(many=True))
+    def get_values(self, obj):
+        """Each value with the warning lists it hits (a hit is never treated as malicious)."""
+        lists = warninglists.compiled()
+        return [warninglists.flag(v.get("kind", ""), v.get("value", ""), lists) for v in obj.values or ()]
+
+
+class _CollectionField(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self):
+        request = self.context.get("request")
+        return tlp.collections_for(getattr(request, "user", None)) if request else Collection.objects.none()
+
+
+class WarningCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=300)
+    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    severity = serializers.ChoiceField(choices=WarningSeverity.choices, default=WarningSeverity.MEDIUM)
+    tlp = serializers.ChoiceField(choices=Tlp.choices, default=Tlp.AMBER)
+    values = serializers.ListField(child=serializers.CharField(max_length=2048), required=False, default=list,
+                                   max_length=10000, help_text="IP addresses, CIDR ranges and domain names.")
+    cpes = serializers.ListField(child=serializers.CharField(max_length=500), required=False, default=list,
+                                 help_text="Affected products, CPE 2.3 names.")
+    vulnerability_refs = serializers.ListField(child=serializers.CharField(max_length=300), required=False,
+                                               default=list, help_text="CVE ids or STIX vulnerability ids.")
+    indicator_refs = serializers.ListField(child=serializers.CharField(max_length=300), required=False,
+                                           default=list, help_text="Ids of stored STIX indicators you may see.")
+    report_id = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    collection = _CollectionField(required=False, allow_null=True, default=None,
+                                  help_text="Store a new STIX report for the warning in this collection.")
+    organization = serializers.SlugRelatedField(slug_field="code", queryset=Organization.objects.all(),
+                                                required=False, allow_null=True, default=None,
+                                                help_text="The sender (one of your organizations).")
+    sectors = serializers.SlugRelatedField(slug_field="code", queryset=Sector.objects.all(), many=True,
+                                           required=False, default=list)
+    provinces = serializers.SlugRelatedField(slug_field="code", queryset=Province.objects.all(), many=True,
+                                             required=False, default=list)
+    isacs = serializers.SlugRelatedField(slug_field="code", queryset=Isac.objects.all(), many=True,
+                                         required=False, default=list)
+    organizations = serializers.SlugRelatedField(slug_field="code", queryset=Organization.objects.all(), many=True,
+                                                 required=False, default=list)
+    auto_match = serializers.BooleanField(default=True)
+
+
+class TargetSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    organization_name = serializers.CharField(source="organization.name", read_only=True)
+    acknowledged_by = serializers.EmailField(source="acknowledged_by.email", read_only=True, default="")
+
+    class Meta:
+        model = WarningTarget
+        fields = ["organization", "organization_name", "reason", "matched_value", "state", "acknowledged_by",
+                  "acknowledged_at", "note"]
+
+
+class InboxItemSerializer(serializers.ModelSerializer):
+    warning = WarningSerializer(read_only=True)
+    organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    acknowledged_by = serializers.EmailField(source="acknowledged_by.email", read_only=True, default="")
+
+    class Meta:
+        model = WarningTarget
+        fields = ["warning", "organization", "reason", "matched_value", "state", "acknowledged_by",
+                  "acknowledged_at", "note"]
+
+
+class AcknowledgeSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=AckState.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    organization = serializers.SlugRelatedField(
+        slug_field="code", queryset=Organization.objects.all(), required=False, allow_null=True, default=None,
+        help_text="Which of your organizations answers (needed only if several were targeted).")
+
+
+class AllowListEntrySerializer(serializers.ModelSerializer):
+    kind = serializers.ChoiceField(choices=IndicatorKind.choices)
+    added_by = serializers.EmailField(source="added_by.email", read_only=True, default="")
+
+    class Meta:
+        model = AllowListEntry
+        fields = ["id", "kind", "value", "note", "added_by", "at"]
+        read_only_fields = ["id", "added_by", "at"]
+        validators = []  # uniqueness is the service's answer (409)

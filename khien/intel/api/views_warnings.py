@@ -1,0 +1,245 @@
+"""Early-warning, allow-list and blocklist API: thin views over the services.
+
+- Warnings the caller may not see (`services_warnings.warnings_visible_to`)
+  are 404s; the target list is for the coordinator and the sender (403 to a
+  target); acknowledgements by the target organization's users (403 else).
+- Blocklists: plain text (`ip.txt`, `domains.txt`) and a DNS RPZ zone
+  (`rpz.zone`) of what the token's user may see (`khien.intel.blocklists`,
+  which asks `tlp.visible_versions`); `?since=<ISO time>` gives the changes.
+  Without a token: 401.
+"""
+import datetime as dt
+
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, renderers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from khien.core.errors import Forbidden, Refused
+from khien.registry.api.views import LimitedJSONParser
+
+from .. import blocklists, services_warnings, tlp, warninglists
+from ..models import AckState, AllowListEntry, IndicatorKind
+from . import serializers_warnings as s
+
+# --- Early warnings --------------------------------------------------------------------------------
+
+
+class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     viewsets.GenericViewSet):
+    """Early warnings sent by or to your organizations (all of them for the national coordinator)."""
+
+    serializer_class = s.WarningSerializer
+    parser_classes = [LimitedJSONParser]
+    filterset_fields = ["severity", "tlp"]
+    ordering_fields = ["created_at", "severity"]
+
+    def get_queryset(self):
+        return services_warnings.warnings_visible_to(self.request.user) \
+            .select_related("organization", "created_by").order_by("-created_at", "pk")
+
+    @extend_schema(request=s.WarningCreateSerializer, responses={201: s.WarningSerializer},
+                   summary="Issue an early warning (national coordinator, or an ISAC operator to its members)")
+    def create(self, request, *args, **kwargs):
+        body = s.WarningCreateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        targeting = {name: data.pop(name) for name in ("sectors", "provinces", "isacs", "organizations")}
+        auto_match = data.pop("auto_match")
+        warning = services_warnings.do_issue_warning(data, acting_user=request.user, auto_match=auto_match,
+                                                     **targeting)
+        return Response(s.WarningSerializer(warning).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="The target organizations and their acknowledgements (coordinator and sender only)",
+                   parameters=[OpenApiParameter("pending", bool, description="Only those that have not acknowledged")],
+                   responses={200: s.TargetSerializer(many=True), 403: OpenApiResponse(description="Not the sender")})
+    @action(detail=True, methods=["get"])
+    def targets(self, request, pk=None):
+        warning = self.get_object()
+        if not services_warnings.can_view_targets(request.user, warning):
+            raise Forbidden(_("Only the national coordinator and the sender see the targets of a warning."))
+        if request.query_params.get("pending") in ("1", "true", "yes"):
+            rows = services_warnings.not_acknowledged(warning)
+        else:
+            rows = warning.targets.select_related("organization", "acknowledged_by").order_by("organization__code")
+        return Response(s.TargetSerializer(rows, many=True).data)
+
+    @extend_schema(summary="Acknowledge a warning for your organization: received, acted or not affected",
+                   request=s.AcknowledgeSerializer, responses={200: s.InboxItemSerializer})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        warning = self.get_object()
+        body = s.AcknowledgeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        rows = warning.targets.filter(organization_id__in=tlp.organization_ids(request.user))
+        if data["organization"] is not None:
+            rows = rows.filter(organization=data["organization"])
+        rows = list(rows.select_related("organization"))
+        if not rows:
+            raise Forbidden(_("None of your organizations is a target of this warning."))
+        if len(rows) > 1:
+            raise Refused(_("Several of your organizations are targets: say which one answers."), code="invalid")
+        target = services_warnings.do_acknowledge(rows[0], data["state"], data["note"], acting_user=request.user)
+        return Response(s.InboxItemSerializer(target).data)
+
+    @extend_schema(summary="Your organizations' warnings inbox, newest first",
+                   parameters=[OpenApiParameter("state", str, enum=["pending", *AckState.values])],
+                   responses={200: s.InboxItemSerializer(many=True)})
+    @action(detail=False, methods=["get"])
+    def inbox(self, request):
+        rows = services_warnings.inbox_for(request.user).select_related("acknowledged_by", "warning__organization")
+        state = request.query_params.get("state")
+        if state == "pending":
+            rows = rows.filter(state__isnull=True)
+        elif state in AckState.values:
+            rows = rows.filter(state=state)
+        elif state:
+            raise ValidationError({"state": _("Use pending, received, acted or not_affected.")})
+        page = self.paginate_queryset(rows)
+        if page is not None:
+            return self.get_paginated_response(s.InboxItemSerializer(page, many=True).data)
+        return Response(s.InboxItemSerializer(rows, many=True).data)
+
+
+# --- Allow-list and warning-list check -------------------------------------------------------------
+
+
+class AllowListViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+                       viewsets.GenericViewSet):
+    """The editable allow-list (read: any signed-in user; change: the national coordinator)."""
+
+    serializer_class = s.AllowListEntrySerializer
+    parser_classes = [LimitedJSONParser]
+    filterset_fields = ["kind"]
+    queryset = AllowListEntry.objects.select_related("added_by").order_by("kind", "value")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = warninglists.do_add_allow_entry(data["kind"], data["value"], note=data.get("note", ""),
+                                                              acting_user=self.request.user)
+
+    def perform_destroy(self, instance):
+        warninglists.do_remove_allow_entry(instance, acting_user=self.request.user)
+
+
+class WarningListCheckView(APIView):
+    """Which warning lists a value hits (a hit is never treated as malicious)."""
+
+    @extend_schema(parameters=[OpenApiParameter("kind", str, enum=IndicatorKind.values, required=True),
+                               OpenApiParameter("value", str, required=True)],
+                   responses={200: s.FlaggedValueSerializer})
+    def get(self, request):
+        kind, value = request.query_params.get("kind", ""), request.query_params.get("value", "")
+        if kind not in IndicatorKind.values or not value or len(value) > 2048:
+            raise ValidationError({"detail": _("Give a kind (%(kinds)s) and a value.")
+                                   % {"kinds": ", ".join(IndicatorKind.values)}})
+        return Response(warninglists.flag(kind, value))
+
+
+# --- Blocklists ------------------------------------------------------------------------------------
+
+
+class PlainTextRenderer(renderers.BaseRenderer):
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, (bytes, str)):
+            return data if isinstance(data, bytes) else data.encode("utf-8")
+        if isinstance(data, dict) and "detail" in data:
+            return f"{data['detail']}\n".encode("utf-8")
+        return f"{data}\n".encode("utf-8")
+
+
+SINCE = OpenApiParameter("since", OpenApiTypes.DATETIME,
+                         description="ISO 8601 time: list only the additions (+) and removals (-) since then.")
+
+
+def _since(request) -> dt.datetime | None:
+    raw = request.query_params.get("since")
+    if raw is None:
+        return None
+    parsed = parse_datetime(raw.strip().replace(" ", "+")) if raw.strip() else None
+    if parsed is None:
+        raise ValidationError({"since": _("Give an ISO 8601 time, e.g. 2026-01-31T08:00:00Z.")})
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed
+
+
+class _BlocklistView(APIView):
+    renderer_classes = [PlainTextRenderer]
+    kinds: tuple = ()
+    name = ""
+    content_type = "text/plain; charset=utf-8"
+
+    def render_full(self, values, generated):
+        return blocklists.text_list(values, name=self.name, generated=generated)
+
+    def render_delta(self, delta, since, generated):
+        return blocklists.text_delta(delta, name=self.name, since=since, generated=generated)
+
+    def get(self, request):
+        since = _since(request)
+        generated = timezone.now()
+        if since is None:
+            body = self.render_full(blocklists.current(request.user, self.kinds), generated)
+        else:
+            body = self.render_delta(blocklists.delta_for(request.user, self.kinds, since), since, generated)
+        response = HttpResponse(body, content_type=self.content_type)
+        response["X-Khien-Generated-At"] = generated.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+BLOCKLIST_SCHEMA = dict(parameters=[SINCE], responses={(200, "text/plain"): OpenApiTypes.STR,
+                                                       401: OpenApiResponse(description="No or bad token")})
+
+
+class IpBlocklistView(_BlocklistView):
+    """IPv4, IPv6 addresses and CIDR ranges to block, one per line."""
+
+    kinds = blocklists.IP_KINDS
+    name = "ip"
+
+    @extend_schema(**BLOCKLIST_SCHEMA)
+    def get(self, request):
+        return super().get(request)
+
+
+class DomainBlocklistView(_BlocklistView):
+    """Domain names to block, one per line."""
+
+    kinds = blocklists.DOMAIN_KINDS
+    name = "domains"
+
+    @extend_schema(**BLOCKLIST_SCHEMA)
+    def get(self, request):
+        return super().get(request)
+
+
+class RpzView(_BlocklistView):
+    """A DNS RPZ zone answering NXDOMAIN for each domain and its subdomains; with `since`, an nsupdate script."""
+
+    kinds = blocklists.DOMAIN_KINDS
+    name = "rpz"
+    content_type = "text/dns; charset=utf-8"
+
+    def render_full(self, values, generated):
+        return blocklists.rpz_zone(values, generated=generated)
+
+    def render_delta(self, delta, since, generated):
+        return blocklists.rpz_update(delta, since=since, generated=generated)
+
+    @extend_schema(**BLOCKLIST_SCHEMA)
+    def get(self, request):
+        return super().get(request)
