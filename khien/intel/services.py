@@ -353,6 +353,8 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     CollectionObject.objects.bulk_create(entries, batch_size=BATCH, ignore_conflicts=True)
     result.added_to_collection = len(entries)
     result.already_in_collection = len(in_collection)
+    if entries:
+        _mark_superseded(collection, stix_ids)
 
     if recipients:
         red_pks = [stored[k] for k, row in rows.items() if row.tlp == Tlp.RED]
@@ -389,6 +391,24 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
             successes=[{"id": i, "version": v} for i, v in result.success_ids],
         )
     return result
+
+
+def _mark_superseded(collection: Collection, stix_ids: list[str]) -> None:
+    """Flag the collection's entries that have a newer version of the same object in the collection."""
+    for start in range(0, len(stix_ids), 500):
+        chunk = stix_ids[start:start + 500]
+        entries = list(CollectionObject.objects.filter(collection=collection, object__stix_id__in=chunk)
+                       .values_list("pk", "object__stix_id", "object__modified", "superseded"))
+        newest: dict[str, dt.datetime] = {}
+        for _pk, stix_id, modified, _flag in entries:
+            if stix_id not in newest or modified > newest[stix_id]:
+                newest[stix_id] = modified
+        raise_flag = [pk for pk, stix_id, modified, flag in entries if modified < newest[stix_id] and not flag]
+        lower_flag = [pk for pk, stix_id, modified, flag in entries if modified == newest[stix_id] and flag]
+        if raise_flag:
+            CollectionObject.objects.filter(pk__in=raise_flag).update(superseded=True)
+        if lower_flag:
+            CollectionObject.objects.filter(pk__in=lower_flag).update(superseded=False)
 
 
 def _stored_versions(stix_ids: list[str]) -> dict[tuple[str, dt.datetime], int]:

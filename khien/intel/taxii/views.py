@@ -279,8 +279,10 @@ def _entries(user, collection: Collection, filters: dict, *, default_version="la
         vq = Q()
         for value in versions:
             if value == "last":
-                vq |= ~Exists(base.filter(object__stix_id=OuterRef("object__stix_id"),
-                                          object__modified__gt=OuterRef("object__modified")))
+                # The newest entry of the collection, or a superseded one whose newer versions the caller
+                # may not see (the flag spares the anti-join for the common case).
+                vq |= Q(superseded=False) | (Q(superseded=True) & ~Exists(base.filter(
+                    object__stix_id=OuterRef("object__stix_id"), object__modified__gt=OuterRef("object__modified"))))
             elif value == "first":
                 vq |= ~Exists(base.filter(object__stix_id=OuterRef("object__stix_id"),
                                           object__modified__lt=OuterRef("object__modified")))
