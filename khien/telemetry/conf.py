@@ -6,6 +6,8 @@
 - KHIEN_INGEST_MAX_BYTES (20 MiB): largest HTTP batch body (more → 413).
 - KHIEN_INGEST_MAX_INFLIGHT (4): batches one process ingests at the same time; one more → 429.
 - KHIEN_INGEST_RETRY_AFTER (2): seconds announced in Retry-After with a 429.
+- KHIEN_SOURCE_SILENT_SECONDS (3600): a source with no event for longer is silent; a level-3+
+  system whose sources are all silent is disconnected from national monitoring.
 - KHIEN_NATS_URL (nats://127.0.0.1:4222), KHIEN_NATS_STREAM (KHIEN_ALERTS),
   KHIEN_NATS_SUBJECT_PREFIX (khien.alerts), KHIEN_NATS_DURABLE (khien-telemetry).
 """
@@ -19,6 +21,7 @@ DEFAULTS = {
     "KHIEN_INGEST_MAX_BYTES": 20 * 1024 * 1024,
     "KHIEN_INGEST_MAX_INFLIGHT": 4,
     "KHIEN_INGEST_RETRY_AFTER": 2,
+    "KHIEN_SOURCE_SILENT_SECONDS": 3600,
     "KHIEN_NATS_URL": "nats://127.0.0.1:4222",
     "KHIEN_NATS_STREAM": "KHIEN_ALERTS",
     "KHIEN_NATS_SUBJECT_PREFIX": "khien.alerts",

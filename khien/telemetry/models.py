@@ -58,6 +58,10 @@ class AlertSource(models.Model):
     rejected = models.BigIntegerField(_("rejected records"), default=0)
     last_event_at = models.DateTimeField(_("last event received at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # The information systems this tool watches: a level-3+ system whose sources all fall silent
+    # shows as disconnected from national monitoring (layer 4), see health.py.
+    systems = models.ManyToManyField("registry.InformationSystem", blank=True, related_name="alert_sources",
+                                     verbose_name=_("monitored information systems"))
 
     objects = TelemetryQuerySet.as_manager()
 

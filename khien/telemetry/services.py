@@ -422,3 +422,25 @@ def do_prune(older_than: dt.datetime, *, acting_user, keep_hourly: bool = True) 
     audit.record(Act.DELETE, None, actor=acting_user, object_type="telemetry.retention", object_id=older_than.isoformat(),
                  object_repr=f"telemetry older than {older_than.isoformat()}", after=result.__dict__)
     return result
+
+
+# --- Monitored systems -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_set_source_systems(source: AlertSource, systems, *, acting_user) -> AlertSource:
+    """Say which information systems `source` watches. The user must be able to change the source's
+    organization and to see every system (a SOC may watch its units' systems, or a client's it operates)."""
+    from khien.registry.models import InformationSystem
+
+    _require(acting_user, Action.CHANGE, source.organization)
+    systems = list(systems)
+    if acting_user is not None:
+        visible = set(InformationSystem.objects.visible_to(acting_user).filter(pk__in=[s.pk for s in systems])
+                      .values_list("pk", flat=True))
+        if any(s.pk not in visible for s in systems):
+            raise Forbidden(_("You cannot attach a system you cannot see."))
+    before = audit.snapshot(source)
+    source.systems.set(systems)
+    audit.record(Act.UPDATE, source, actor=acting_user, before=before)
+    return source

@@ -2,16 +2,23 @@ from rest_framework import serializers
 
 from khien.registry.models import Organization
 
+from ..health import source_status
 from ..models import Alert, AlertSource, DeadLetter, Event, HourlyCount, SourceFormat
 
 
 class AlertSourceSerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    systems = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    status = serializers.SerializerMethodField(help_text="live, silent, never or disabled")
 
     class Meta:
         model = AlertSource
-        fields = ["id", "name", "format", "organization", "prefix", "enabled", "accepted", "rejected", "last_event_at", "created_at"]
+        fields = ["id", "name", "format", "organization", "prefix", "enabled", "accepted", "rejected", "last_event_at",
+                  "status", "systems", "created_at"]
         read_only_fields = fields
+
+    def get_status(self, source) -> str:
+        return source_status(source)
 
 
 class AlertSourceCreateSerializer(serializers.Serializer):
@@ -74,3 +81,13 @@ class HourlyCountSerializer(serializers.ModelSerializer):
         model = HourlyCount
         fields = ["organization", "hour", "category", "severity", "count"]
         read_only_fields = fields
+
+
+class MonitoredSystemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    owner = serializers.CharField(source="owner.code")
+    approved_level = serializers.IntegerField()
+    monitoring = serializers.ChoiceField(choices=["connected", "disconnected", "no_source"])
+    monitor_sources = serializers.IntegerField()
+    monitor_last_event = serializers.DateTimeField(allow_null=True)

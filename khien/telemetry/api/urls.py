@@ -11,4 +11,5 @@ urlpatterns = [
     path("sources/", views.SourceListCreate.as_view(), name="sources"),
     path("dead-letters/", views.DeadLetterList.as_view(), name="dead-letters"),
     path("hourly/", views.HourlyCountList.as_view(), name="hourly"),
+    path("monitoring/", views.MonitoredSystemList.as_view(), name="monitoring"),
 ]

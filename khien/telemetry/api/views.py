@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from khien.core.errors import Forbidden, Refused
 
-from .. import conf, services
+from .. import conf, health, services
 from ..batches import split_body
 from ..filters import AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFilter, HourlyCountFilter
 from ..models import Alert, AlertSource, DeadLetter, Event, HourlyCount
@@ -106,7 +106,8 @@ class SourceListCreate(generics.ListCreateAPIView):
     ordering_fields = ["name", "last_event_at"]
 
     def get_queryset(self):
-        return AlertSource.objects.visible_to(self.request.user).select_related("organization").order_by("name")
+        return (AlertSource.objects.visible_to(self.request.user).select_related("organization")
+                .prefetch_related("systems").order_by("name"))
 
     @extend_schema(request=s.AlertSourceCreateSerializer, responses={201: s.AlertSourceCreatedSerializer})
     def post(self, request, *args, **kwargs):
@@ -142,3 +143,26 @@ class HourlyCountList(generics.ListAPIView):
     def get_queryset(self):
         return HourlyCount.objects.visible_to(self.request.user).select_related("organization").order_by(
             "-hour", "organization__code", "category", "severity")
+
+
+class MonitoredSystemList(generics.ListAPIView):
+    """Level-3+ information systems the caller can see, and whether a live alert source still watches them
+    (`connected`), all their sources fell silent (`disconnected`), or none watches them (`no_source`)."""
+
+    serializer_class = s.MonitoredSystemSerializer
+    filterset_class = None
+    ordering_fields: list = []
+
+    @extend_schema(parameters=[OpenApiParameter("monitoring", str, enum=["connected", "disconnected", "no_source"],
+                                                description="only systems in this state")])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        queryset = health.monitored_systems(self.request.user).order_by("code")
+        state = self.request.query_params.get("monitoring")
+        if state:
+            if state not in {health.Monitoring.CONNECTED, health.Monitoring.DISCONNECTED, health.Monitoring.NO_SOURCE}:
+                raise Refused(_("Unknown monitoring state."), code="bad_filter")
+            queryset = queryset.filter(monitoring=state)
+        return queryset
