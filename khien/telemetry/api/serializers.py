@@ -91,3 +91,7 @@ class MonitoredSystemSerializer(serializers.Serializer):
     monitoring = serializers.ChoiceField(choices=["connected", "disconnected", "no_source"])
     monitor_sources = serializers.IntegerField()
     monitor_last_event = serializers.DateTimeField(allow_null=True)
+
+
+class SourceSystemsSerializer(serializers.Serializer):
+    systems = serializers.ListField(child=serializers.CharField(max_length=40), max_length=1000, allow_empty=True)

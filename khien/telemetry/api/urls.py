@@ -9,6 +9,7 @@ urlpatterns = [
     path("events/", views.EventList.as_view(), name="events"),
     path("alert-groups/", views.AlertList.as_view(), name="alert-groups"),
     path("sources/", views.SourceListCreate.as_view(), name="sources"),
+    path("sources/<str:name>/systems/", views.SourceSystemsView.as_view(), name="source-systems"),
     path("dead-letters/", views.DeadLetterList.as_view(), name="dead-letters"),
     path("hourly/", views.HourlyCountList.as_view(), name="hourly"),
     path("monitoring/", views.MonitoredSystemList.as_view(), name="monitoring"),

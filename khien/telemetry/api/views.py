@@ -166,3 +166,24 @@ class MonitoredSystemList(generics.ListAPIView):
                 raise Refused(_("Unknown monitoring state."), code="bad_filter")
             queryset = queryset.filter(monitoring=state)
         return queryset
+
+
+class SourceSystemsView(APIView):
+    """Set the information systems a source watches (by system code); answers the source."""
+
+    @extend_schema(request=s.SourceSystemsSerializer, responses={200: s.AlertSourceSerializer})
+    def put(self, request, name):
+        from django.shortcuts import get_object_or_404
+
+        from khien.registry.models import InformationSystem
+
+        source = get_object_or_404(AlertSource.objects.visible_to(request.user).select_related("organization"), name=name)
+        data = s.SourceSystemsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        codes = data.validated_data["systems"]
+        # Codes of systems the caller cannot see are unknown to them (no hint that they exist).
+        systems = list(InformationSystem.objects.visible_to(request.user).filter(code__in=codes))
+        if len({system.code for system in systems}) != len(set(codes)):
+            raise Refused(_("Unknown information system code."), code="unknown_system")
+        services.do_set_source_systems(source, systems, acting_user=request.user)
+        return Response(s.AlertSourceSerializer(source).data)

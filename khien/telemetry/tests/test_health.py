@@ -69,3 +69,16 @@ def test_monitoring_and_sources_api(watched, world, api):
     sources = {s["name"]: s for s in client.get("/api/telemetry/sources/").json()["results"]}
     assert sources[live.name]["status"] == "live" and sources[live.name]["systems"] == [live_sys.code]
     assert sources[quiet.name]["status"] == "never"
+
+
+def test_set_watched_systems_over_the_api(watched, world, api):
+    live_sys, silent_sys, bare_sys, other_sys, live, quiet = watched
+    url = f"/api/telemetry/sources/{live.name}/systems/"
+    response = api(world.admin).put(url, {"systems": [live_sys.code, bare_sys.code]}, format="json")
+    assert response.status_code == 200 and sorted(response.json()["systems"]) == sorted([live_sys.code, bare_sys.code])
+    assert api(world.admin).put(url, {"systems": [other_sys.code]}, format="json").status_code == 400  # unseen = unknown
+    assert api(world.admin).put(url, {"systems": ["NOPE"]}, format="json").status_code == 400
+    assert api(world.admin).put(url, {"systems": "x"}, format="json").status_code == 400
+    assert api(world.auditor).put(url, {"systems": []}, format="json").status_code == 403
+    assert api(world.other_admin).put(url, {"systems": []}, format="json").status_code == 404  # not visible
+    assert sorted(s.code for s in live.systems.all()) == sorted([live_sys.code, bare_sys.code])
