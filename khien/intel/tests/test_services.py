@@ -228,3 +228,22 @@ def test_import_stix_command(world, coll, tmp_path):
     with pytest.raises(CommandError):
         call_command("import_stix", str(tmp_path / "missing.json"), collection=coll.alias, user=world.analyst.email)
     assert StixObject.objects.count() == 1
+
+
+def test_superseded_flags_follow_the_newest_version_per_collection(world, coll, sharing):
+    first = indicator("203.0.113.88", modified="2026-01-01T00:00:00.000Z")
+    third = {**first, "modified": "2026-03-01T00:00:00.000Z"}
+    second = {**first, "modified": "2026-02-01T00:00:00.000Z"}
+
+    def flags(collection):
+        return dict(CollectionObject.objects.filter(collection=collection, object__stix_id=first["id"])
+                    .values_list("object__data__modified", "superseded"))
+
+    services.do_add_objects(coll, [first], acting_user=world.analyst)
+    assert flags(coll) == {first["modified"]: False}
+    services.do_add_objects(coll, [third], acting_user=world.analyst)
+    services.do_add_objects(coll, [second], acting_user=world.analyst)
+    assert flags(coll) == {first["modified"]: True, second["modified"]: True, third["modified"]: False}
+    # Per collection: another collection holding only the oldest version has it as its newest.
+    services.do_add_objects(sharing.collection, [first], acting_user=world.analyst)
+    assert flags(sharing.collection) == {first["modified"]: False}
