@@ -48,7 +48,7 @@ class IncidentReportForm(forms.Form):
     """The initial report (early warning). The service checks every rule again (rights, systems, taxonomy)."""
 
     organization = OrganizationChoiceField(label=_("Reporting organization"), queryset=Organization.objects.none())
-    title = forms.CharField(label=_("Title"), max_length=300)
+    title = forms.CharField(label=_("Incident title"), max_length=300)
     detected_at = forms.DateTimeField(label=_("Detected at"), widget=DateTimeLocalInput(),
                                       input_formats=DATETIME_LOCAL_FORMATS,
                                       help_text=_("Vietnam time. The initial report is due 24 hours after detection."))
@@ -157,7 +157,7 @@ def participants_of(incident: Incident):
 
 class TaskForm(forms.Form):
     title = forms.CharField(label=_("Task"), max_length=300)
-    owner = UserChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
+    owner = UserChoiceField(label=_("Person in charge"), queryset=User.objects.none(), required=False)
     due_at = forms.DateTimeField(label=_("Due"), required=False, widget=DateTimeLocalInput(),
                                  input_formats=DATETIME_LOCAL_FORMATS)
 

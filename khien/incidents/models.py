@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from khien.core.errors import Refused
 from khien.core.scoping import OrgScopedQuerySet
@@ -179,6 +180,9 @@ class Incident(models.Model):
     def category_label(self) -> str:
         return self.taxonomy.label(self.category)
 
+    def severity_label(self) -> str:
+        return dict(self.policy.severity_choices()).get(self.severity, self.severity)
+
 
 class IncidentCounter(models.Model):
     """The last reference number given in a year (SC-<year>-<number>)."""
@@ -205,7 +209,7 @@ class EventKind(models.TextChoices):
     ASSIGNMENT = "assignment", _("Responder assigned")
     COMMENT = "comment", _("Comment")
     TASK = "task", _("Task")
-    EVIDENCE = "evidence", _("Evidence")
+    EVIDENCE = "evidence", pgettext_lazy("digital forensics", "Evidence")
 
 
 class IncidentEvent(models.Model):
@@ -357,7 +361,7 @@ class CustodyAction(models.TextChoices):
     RECEIVED = "received", _("Received")
     TRANSFERRED = "transferred", _("Transferred")
     ANALYSED = "analysed", _("Analysed")
-    RETURNED = "returned", _("Returned")
+    RETURNED = "returned", pgettext_lazy("chain of custody", "Returned")
     SEALED = "sealed", _("Sealed")
 
 

@@ -6,6 +6,7 @@ with the service's status (400, 403, 409, 413), never a 500, and writes nothing.
 """
 from __future__ import annotations
 
+from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from khien.core.errors import Refused
 from khien.core.roles import Action
 from khien.core.scoping import NOTHING, scope_for
+from khien.intel.models import Tlp
 from khien.registry.models import Organization
 
 from . import deadlines, services
@@ -117,13 +119,22 @@ def incident_list(request):
     }, status=status)
 
 
+class StatusSelect(django_forms.Select):
+    """One status chosen from a drop-down, given to the FilterSet's multiple-choice status filter as a list."""
+
+    def value_from_datadict(self, data, files, name):
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+        return [v for v in values if v]
+
+
 def _dress_filters(filterset, user) -> None:
     """Selects for the list page's filters (the FilterSet, shared with the API, takes the plain values)."""
     from django import forms
 
     form = filterset.form
     taxonomy, policy = Taxonomy.current(), ReportingPolicy.current()
-    form.fields["status"].widget = forms.SelectMultiple(choices=Status.choices, attrs={"size": 3})
+    form.fields["status"].widget = StatusSelect(choices=[("", _("All"))] + list(Status.choices))
+    form.fields["tlp"].widget = forms.Select(choices=[("", _("All"))] + list(Tlp.choices))
     form.fields["severity"].widget = forms.Select(choices=[("", _("All"))] + (policy.severity_choices() if policy else []))
     form.fields["category"].widget = forms.Select(choices=[("", _("All"))] + (taxonomy.choices() if taxonomy else []))
     orgs = Organization.objects.visible_to(user).order_by("code").values_list("code", "name_vi")[:500]

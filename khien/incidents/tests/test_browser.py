@@ -1,0 +1,132 @@
+"""Incident handling in a real browser (headless Chromium through Playwright).
+
+An analyst of a department reports an incident; the ministry's administrator
+assigns a responder and triages it; the responder attaches evidence, records
+its analysis and works the incident to resolved; the analyst seals the
+evidence and closes the incident. Pages load nothing from another origin and
+never violate the Content-Security-Policy; the deadline countdowns tick.
+Screenshots go to test-artifacts/screenshots/incident_*.png.
+"""
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from khien.registry.tests.test_browser import SCREENSHOTS, Watch, browser, login  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.browser
+
+
+def shot(page, name):
+    page.screenshot(path=str(SCREENSHOTS / f"incident_{name}.png"), full_page=True)
+
+
+def test_report_assign_evidence_close(live_server, flushable_audit_log, world, make_system, browser, tmp_path):
+    from khien.incidents import content
+    from khien.incidents.models import CustodyAction, Evidence, Incident, Status
+
+    content.load_all()
+    system = make_system(world.department, name="Cổng thông tin điện tử")
+    make_system(world.province)  # another organization's: never offered
+
+    base = live_server.url
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN",
+                                  timezone_id="Asia/Ho_Chi_Minh")
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # the data-confirm questions
+    watch = Watch(page, base)
+
+    # 1. The department's analyst reports the incident.
+    login(page, base, world.dept_analyst)
+    page.goto(f"{base}/incidents/")
+    page.click("text=Báo cáo sự cố")
+    page.wait_for_selector("#report-form")
+    detected = timezone.localtime(timezone.now() - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    page.fill("#id_title", "Tấn công lừa đảo nhắm vào cán bộ")
+    page.fill("#id_detected_at", detected)
+    page.select_option("#id_category", "phishing")
+    page.select_option("#id_severity", "high")
+    page.check("input[name=suspected_malicious][value=true]")
+    page.check("input[name=impact_beyond_organization][value=false]")
+    assert page.locator("#systems-field input[type=checkbox]").count() == 1
+    page.check(f"#systems-field input[value='{system.pk}']")
+    page.fill("#id_people_affected", "35")
+    page.fill("#id_description", "Thư điện tử giả mạo yêu cầu đăng nhập vào trang lạ.")
+    shot(page, "report_form")
+    page.click("#report-form button[type=submit]")
+    page.wait_for_selector("#deadlines")
+    incident = Incident.objects.get()
+    assert incident.organization == world.department and list(incident.systems.all()) == [system]
+    page.wait_for_function("document.querySelector('.countdown').textContent.length > 0")
+    first = page.inner_text(".countdown >> nth=0")
+    page.wait_for_timeout(1200)
+    assert page.inner_text(".countdown >> nth=0") != first  # it ticks
+    assert first.startswith("còn")
+    shot(page, "detail_new")
+
+    # 2. The ministry's administrator assigns a responder and triages.
+    context.clear_cookies()
+    login(page, base, world.admin)
+    page.goto(f"{base}/incidents/{incident.pk}/")
+    page.select_option("#id_responder", str(world.responder_org.pk))
+    page.click("#responders button[type=submit]")
+    page.wait_for_selector("#responders li")
+    page.click("#workflow button[value=triaged]")
+    page.wait_for_selector("#status.st-triaged")
+
+    # 3. The responder attaches evidence, records its analysis and works the incident to resolved.
+    context.clear_cookies()
+    login(page, base, world.responder)
+    page.goto(f"{base}/incidents/{incident.pk}/")
+    sample = tmp_path / "thu-gia-mao.eml"
+    sample.write_bytes(b"From: it-support@example.invalid\nSubject: Xac minh tai khoan\n\nhttp://login.example.invalid/")
+    page.set_input_files("#evidence-form input[type=file]", str(sample))
+    page.fill("#evidence-form input[name=received_from]", "Hộp thư cán bộ MIN-D1")
+    page.click("#evidence-form button[type=submit]")
+    page.wait_for_selector(".evidence-item")
+    evidence = Evidence.objects.get()
+    page.click(f"#ev-{evidence.pk} summary")
+    prefix = f"c{evidence.pk.hex[:8]}"
+    page.select_option(f"#id_{prefix}-action", "analysed")
+    page.fill(f"#id_{prefix}-note", "Đã trích xuất URL lừa đảo.")
+    page.click(f"#ev-{evidence.pk} .custody-form button[type=submit]")
+    page.wait_for_selector(f"#ev-{evidence.pk}")
+    for status in ("in_response", "contained", "resolved"):
+        page.click(f"#workflow button[value={status}]")
+        page.wait_for_selector(f"#status.st-{status}")
+    assert page.locator("#workflow button[value=closed]").count() == 0  # responders do not close
+    page.fill("#journal textarea[name=text]", "Đã chặn tên miền lừa đảo trên cổng thư.")
+    page.click("#journal button[type=submit]")
+    page.wait_for_selector("#journal .ev-comment")
+
+    # 4. The analyst seals the evidence and closes the incident.
+    context.clear_cookies()
+    login(page, base, world.dept_analyst)
+    page.goto(f"{base}/incidents/{incident.pk}/")
+    page.click(f"#ev-{evidence.pk} form.inline-form button[type=submit]")
+    page.wait_for_selector(f"#ev-{evidence.pk}.sealed")
+    page.click("#workflow button[value=closed]")
+    page.wait_for_selector("#status.st-closed")
+    page.click(f"#ev-{evidence.pk} summary")
+    shot(page, "detail_closed")
+    incident.refresh_from_db()
+    evidence.refresh_from_db()
+    assert incident.status == Status.CLOSED and evidence.sealed_at is not None
+    assert [c.action for c in evidence.custody.all()] == [
+        CustodyAction.RECEIVED, CustodyAction.ANALYSED, CustodyAction.SEALED]
+
+    # The download goes through the permission-checked view.
+    with page.expect_download() as download:
+        page.click(f"#ev-{evidence.pk} a.evidence-name")
+    assert download.value.suggested_filename == "thu-gia-mao.eml"
+
+    page.goto(f"{base}/incidents/")
+    page.wait_for_selector("table.incidents")
+    shot(page, "list")
+
+    assert watch.external == [], f"external requests: {watch.external}"
+    csp = [e for e in watch.console_errors if "Content Security Policy" in e or "Refused to" in e]
+    assert csp == [], f"CSP violations: {csp}"
+    assert watch.console_errors == [], f"console errors: {watch.console_errors}"
+    assert watch.failed == [], f"failed requests: {watch.failed}"
+    context.close()
