@@ -1,4 +1,5 @@
 """Serializers of the early-warning and allow-list API: JSON <-> the services' data; they never save."""
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -33,6 +34,7 @@ class WarningSerializer(serializers.ModelSerializer):
         return [warninglists.flag(v.get("kind", ""), v.get("value", ""), lists) for v in obj.values or ()]
 
 
+@extend_schema_field(OpenApiTypes.UUID)
 class _CollectionField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self):
         request = self.context.get("request")

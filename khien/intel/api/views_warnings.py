@@ -211,7 +211,7 @@ class IpBlocklistView(_BlocklistView):
     kinds = blocklists.IP_KINDS
     name = "ip"
 
-    @extend_schema(**BLOCKLIST_SCHEMA)
+    @extend_schema(operation_id="intel_blocklist_ip", **BLOCKLIST_SCHEMA)
     def get(self, request):
         return super().get(request)
 
@@ -222,7 +222,7 @@ class DomainBlocklistView(_BlocklistView):
     kinds = blocklists.DOMAIN_KINDS
     name = "domains"
 
-    @extend_schema(**BLOCKLIST_SCHEMA)
+    @extend_schema(operation_id="intel_blocklist_domains", **BLOCKLIST_SCHEMA)
     def get(self, request):
         return super().get(request)
 
@@ -240,6 +240,6 @@ class RpzView(_BlocklistView):
     def render_delta(self, delta, since, generated):
         return blocklists.rpz_update(delta, since=since, generated=generated)
 
-    @extend_schema(**BLOCKLIST_SCHEMA)
+    @extend_schema(operation_id="intel_blocklist_rpz", **BLOCKLIST_SCHEMA)
     def get(self, request):
         return super().get(request)
