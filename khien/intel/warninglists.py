@@ -216,11 +216,30 @@ def _allow_list_changed(**kwargs):
     transaction.on_commit(invalidate)  # a concurrent reader may have compiled the uncommitted state
 
 
-def _network_hits(c: Compiled, net) -> list[str]:
-    start, end, version = int(net.network_address), int(net.broadcast_address), net.version
+def _bounds(value: str) -> tuple[int, int, int] | None:
+    """(version, first, last) of an address or CIDR as integers; None when it is neither."""
+    value = value.strip()
+    try:
+        if "/" in value:
+            net = ipaddress.ip_network(value, strict=False)
+            return net.version, int(net.network_address), int(net.broadcast_address)
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return address.version, int(address), int(address)
+
+
+def _bounds_hits(c: Compiled, bounds) -> list[str]:
+    if bounds is None:
+        return []
+    version, start, end = bounds
     if not c.any_network.overlaps(version, start, end):
         return []
     return [name for name, intervals in c.networks.items() if intervals.overlaps(version, start, end)]
+
+
+def _network_hits(c: Compiled, net) -> list[str]:
+    return _bounds_hits(c, (net.version, int(net.network_address), int(net.broadcast_address)))
 
 
 def _domain_hits(c: Compiled, domain: str) -> list[str]:
@@ -247,8 +266,9 @@ def hits(kind: str, value: str, lists: Compiled | None = None) -> list[str]:
     value = str(value)
     names: list[str] = []
     if kind in IP_KINDS:
-        net = _network(value)
-        names = _network_hits(c, net) if net is not None else []
+        names = _bounds_hits(c, _bounds(value))
+        if not c.exact:
+            return names
     elif kind == IndicatorKind.DOMAIN:
         names = _domain_hits(c, _domain(value))
     elif kind == IndicatorKind.URL:
