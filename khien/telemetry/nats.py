@@ -172,7 +172,7 @@ class Worker:
     def fetch(self, timeout: float = 1.0) -> list:
         try:
             return self.link.call(self.subscription.fetch(self.batch, timeout=timeout), timeout=timeout + 30)
-        except NatsTimeout:
+        except (NatsTimeout, TimeoutError):  # nothing arrived in time (raised as either, depending on where it waited)
             return []
 
     def process(self, messages: list, *, ack: bool = True) -> WorkerStats:
@@ -208,7 +208,12 @@ class Worker:
                 continue
             stats.add(result)
             if ack:  # the batch's transaction has committed
-                self.link.call(_all(*(m.ack_sync() for m in group)))
+                try:
+                    self.link.call(_all(*(m.ack_sync(timeout=10) for m in group)))
+                except Exception:
+                    # Unacknowledged messages come back after ack_wait and are found already stored.
+                    log.warning("telemetry worker: acknowledging %d message(s) for %s failed; they will be "
+                                "redelivered and skipped as duplicates", len(group), name, exc_info=True)
         return stats
 
     def run(self, *, stop: threading.Event | None = None, idle_exit: bool = False, on_batch=None) -> WorkerStats:

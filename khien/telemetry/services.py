@@ -5,11 +5,13 @@ records; what changed is visible in the source's counters, its dead letters and
 the events themselves, so ingestion does not append one audit entry per event.
 Registering, re-keying and disabling a source are user writes and are audited.
 
-`ingest_batch` does, in one transaction per batch: identity (event id from
-source and canonical content) → parse → normalize → skip ids already stored →
-fold into alerts → bulk insert events (ignore_conflicts on the id, so a
-concurrent duplicate is dropped by the database) → bulk insert dead letters →
-update the source's counters.
+`ingest_batch` does: identity (event id from source and canonical content) →
+parse → normalize, then in one transaction per batch: skip ids already stored →
+fold into alerts → insert events as plain rows (store.py; ON CONFLICT DO
+NOTHING on the id, so a concurrent duplicate is dropped by the database) →
+insert dead letters (also identified by content) → add to the hourly counts →
+update the source's counters. The answer counts every record exactly once:
+accepted (new event), rejected (new dead letter) or duplicate (already stored).
 """
 from __future__ import annotations
 
@@ -307,7 +309,8 @@ def ingest_batch(source: AlertSource, records: list) -> IngestResult:
         _count_hourly(source, events)
         result.accepted = len(events)
         result.rejected = len(new_dead)
-        result.duplicates = len(records) - len(result.reasons) - len(events)
+        # Every record is counted once: new event, new dead letter, or already stored (as either).
+        result.duplicates = len(records) - len(events) - len(new_dead)
         AlertSource.objects.filter(pk=source.pk).update(
             accepted=F("accepted") + result.accepted, rejected=F("rejected") + result.rejected,
             **({"last_event_at": now} if events else {}),

@@ -34,7 +34,7 @@ def test_ndjson_batch_is_accepted_with_counts(make_source):
     assert response.status_code == 202, response.content
     assert response.json() == {"accepted": 4, "duplicates": 0, "rejected": 1}
     again = post_ndjson(source_client(key), lines)
-    assert again.json() == {"accepted": 0, "duplicates": 4, "rejected": 0}
+    assert again.json() == {"accepted": 0, "duplicates": 5, "rejected": 0}  # the bad record too: already kept
     assert Event.objects.count() == 4 and DeadLetter.objects.count() == 1
 
 

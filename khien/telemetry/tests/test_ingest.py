@@ -79,7 +79,8 @@ def test_malformed_records_become_dead_letters_with_reasons(make_source):
     source = refresh(source)
     assert (source.accepted, source.rejected) == (2, 5) and source.last_event_at is not None
     # Sending the same bad records again does not pile up dead letters or counts.
-    services.ingest_batch(source, bad)
+    again = services.ingest_batch(source, bad)
+    assert (again.accepted, again.duplicates, again.rejected) == (0, 5, 0)
     assert DeadLetter.objects.count() == 5 and refresh(source).rejected == 5
 
 

@@ -42,7 +42,7 @@ def jetstream(settings):
         link.close()
 
 
-def test_published_records_are_stored_exactly_once(jetstream, make_source):
+def test_published_records_are_stored_exactly_once(jetstream, make_source, settings):
     from khien.telemetry import nats as transport
 
     source, _ = make_source(format="wazuh")
@@ -58,11 +58,15 @@ def test_published_records_are_stored_exactly_once(jetstream, make_source):
     assert (stats.messages, stats.accepted, stats.rejected) == (8, 7, 1)
     assert Event.objects.filter(source=source).count() == 4 and Event.objects.filter(source=other).count() == 3
     assert DeadLetter.objects.get().reason == "missing rule.id"
-    # Past the broker's window (simulated: other ids are the same content from a forwarder's re-serialization),
-    # the database still stores each record once.
-    reserialized = [orjson.loads(line) for line in sample_lines("wazuh_alerts.ndjson")]
-    transport.publish(source, [orjson.dumps(r, option=orjson.OPT_INDENT_2) for r in reserialized], link=jetstream)
+    # Past the broker's de-duplication window (simulated with other message ids), and re-serialized by a
+    # forwarder (other key order and spacing), the same records reach the worker and are stored once.
+    subject = f"{settings.KHIEN_NATS_SUBJECT_PREFIX}.{source.name}"
+    for n, line in enumerate(sample_lines("wazuh_alerts.ndjson")):
+        record = dict(reversed(list(orjson.loads(line).items())))
+        jetstream.call(jetstream.js.publish(subject, orjson.dumps(record, option=orjson.OPT_INDENT_2),
+                                            headers={"Nats-Msg-Id": f"late-{n}"}))
     stats = worker.run(idle_exit=True)
+    assert (stats.messages, stats.accepted, stats.duplicates) == (4, 0, 4)
     assert Event.objects.count() == 7
     source.refresh_from_db()
     assert (source.accepted, source.rejected) == (4, 1)
