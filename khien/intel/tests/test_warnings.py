@@ -351,3 +351,12 @@ def test_api_bad_input_is_400_and_writes_nothing(land, api):
         response = client.post(WARNINGS, body, format="json")
         assert response.status_code == 400, (body, response.content)
     assert EarlyWarning.objects.count() == 0
+
+
+def test_retired_systems_and_inactive_organizations_are_not_matched(land, make_system):
+    w = land.world
+    make_system(land.other, ip_ranges=["47.1.0.0/16"], operational_status="retired")
+    assert match_organizations([(IndicatorKind.IPV4, "47.1.2.3")], []) == {}
+    Organization.objects.filter(pk=w.responder_org.pk).update(is_active=False)
+    with pytest.raises(Refused):
+        _issue(w.coordinator, data={"values": ["45.33.10.1"]})
