@@ -195,3 +195,43 @@ class CustodyForm(forms.Form):
 
 class SealForm(forms.Form):
     note = forms.CharField(label=_("Note"), required=False, max_length=20000)
+
+
+def _stage_field(name: str, policy):
+    """The form field for one incident field a report stage asks for (see `services.STAGE_FIELDS`)."""
+    text = {"rows": 3}
+    fields = {
+        "severity": lambda: forms.ChoiceField(label=_("Severity"), choices=policy.severity_choices()),
+        "suspected_malicious": lambda: forms.TypedChoiceField(label=_("Suspected malicious act?"), choices=YES_NO,
+                                                              coerce=_bool, widget=forms.RadioSelect),
+        "impact_beyond_organization": lambda: forms.TypedChoiceField(
+            label=_("Possible impact beyond the organization?"), choices=YES_NO, coerce=_bool, widget=forms.RadioSelect),
+        "services_disrupted": lambda: forms.CharField(label=_("Services disrupted"), max_length=5000,
+                                                      widget=forms.Textarea(attrs=text)),
+        "data_exposed": lambda: forms.BooleanField(label=_("Data exposed"), required=False),
+        "personal_data_exposed": lambda: forms.BooleanField(label=_("Personal data exposed"), required=False),
+        "people_affected": lambda: forms.IntegerField(label=_("Number of people affected"), min_value=0),
+        "description": lambda: forms.CharField(label=_("Description"), max_length=20000, widget=forms.Textarea(attrs=text)),
+        "root_cause": lambda: forms.CharField(label=_("Root cause"), max_length=20000, widget=forms.Textarea(attrs=text)),
+        "mitigation": lambda: forms.CharField(label=_("Mitigation applied"), max_length=20000,
+                                              widget=forms.Textarea(attrs=text)),
+    }
+    make = fields.get(name)
+    return make() if make else None
+
+
+class StageForm(forms.Form):
+    """A later report stage (detailed notification, final report): the fields its policy requires."""
+
+    def __init__(self, *args, incident: Incident, stage: dict, **kwargs):
+        kwargs.setdefault("initial", {})
+        super().__init__(*args, **kwargs)
+        self.stage = stage
+        for name in stage.get("required_fields", []):
+            field = _stage_field(name, incident.policy)
+            if field is not None:
+                self.fields[name] = field
+                value = getattr(incident, name, None)
+                if value not in (None, ""):
+                    self.initial.setdefault(name, {True: "true", False: "false"}.get(value, value)
+                                            if isinstance(value, bool) else value)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("new/systems/", views.systems_options, name="systems_options"),
     path("<uuid:pk>/", views.incident_detail, name="incident_detail"),
     path("<uuid:pk>/transition/", views.incident_transition, name="incident_transition"),
+    path("<uuid:pk>/stages/<slug:code>/", views.incident_stage, name="incident_stage"),
     path("<uuid:pk>/assign/", views.incident_assign, name="incident_assign"),
     path("<uuid:pk>/comments/", views.incident_comment, name="incident_comment"),
     path("<uuid:pk>/tasks/", views.incident_task_add, name="incident_task_add"),

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,6 +34,7 @@ from .forms import (
     EvidenceForm,
     IncidentReportForm,
     SealForm,
+    StageForm,
     TaskForm,
     TaskStatusForm,
     TransitionForm,
@@ -211,6 +213,13 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     custody_forms = forms.get("custody_forms", {})
     may_seal = services.may_seal(user, incident)
     open_incident = incident.status != Status.CLOSED
+    stage_form = None
+    nxt = deadlines.incident_next_stage(incident)
+    if nxt is not None and services.is_reporting_side(user, incident):
+        stage = next((st for st in incident.policy.data["stages"] if st["code"] == nxt.code), None)
+        if stage is not None and stage["code"] != incident.policy.data["stages"][0]["code"]:
+            stage_form = forms.get("stage") or StageForm(incident=incident, stage=stage, prefix="stage")
+            stage_form.stage_name = nxt.name_en if _english() else nxt.name_vi
     order = [Status.NEW, Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED]
     current = order.index(incident.status)
     status_path = [{"label": Status(s).label, "state": "done" if i < current else "current" if i == current else "todo"}
@@ -222,6 +231,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     return {
         "incident": incident,
         "status_path": status_path,
+        "stage_form": stage_form,
         "flags": _flags(incident, now),
         "report_due_at": deadlines.incident_report_due_at(incident),
         "stages": stages,
@@ -300,6 +310,30 @@ def incident_transition(request, pk):
         return _detail(request, incident, _status_of(exc), transition=form, transition_to=to_status)
     messages.success(request, _("Status: %(status)s.") % {"status": Status(to_status).label})
     return _done(incident, "#workflow")
+
+
+@login_required
+@require_POST
+def incident_stage(request, pk, code):
+    """Give the next report stage (detailed notification, final report) with the fields its policy requires."""
+    incident = _visible(request, pk)
+    if not services.is_reporting_side(request.user, incident):
+        raise PermissionDenied
+    stage = next((st for st in incident.policy.data["stages"][1:] if st["code"] == code), None)
+    if stage is None:
+        raise Http404
+    form = StageForm(request.POST, incident=incident, stage=stage, prefix="stage")
+    if not form.is_valid():
+        return _detail(request, incident, 400, stage=form)
+    try:
+        services.do_submit_stage(incident, code, dict(form.cleaned_data), acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        _add_service_error(form, exc)
+        if isinstance(exc, Refused):
+            messages.error(request, exc.message)
+        return _detail(request, incident, _status_of(exc), stage=form)
+    messages.success(request, _("Report given."))
+    return _done(incident, "#deadlines")
 
 
 @login_required

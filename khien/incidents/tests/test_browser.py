@@ -64,6 +64,14 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
     assert first.startswith("còn")
     shot(page, "detail_new")
 
+    # ... and gives the detailed notification (the next report stage) from the same page.
+    page.fill("#stage-form textarea[name=stage-services_disrupted]", "Hộp thư điện tử của đơn vị")
+    page.fill("#stage-form input[name=stage-people_affected]", "35")
+    page.click("#stage-form button[type=submit]")
+    page.wait_for_selector("#deadlines .stage-notification .badge.ok")
+    incident.refresh_from_db()
+    assert incident.notified_at is not None
+
     # 2. The ministry's administrator assigns a responder and triages.
     context.clear_cookies()
     login(page, base, world.admin)

@@ -375,3 +375,42 @@ def test_pages_in_english_and_vietnamese(world, as_user, incidents, client):
     html = client.get(detail(dept)).content.decode()
     assert "Thời hạn" in html and "Nhật ký" in html
     assert 'data-label-left="còn %s"' in html and 'data-label-over="quá hạn %s"' in html
+
+
+def test_later_report_stages_through_the_page(world, as_user, incidents):
+    dept, _prov = incidents
+    services.do_assign_responder(dept, world.responder_org, acting_user=world.coordinator)
+    base = detail(dept)
+    analyst = as_user(world.dept_analyst)
+    form = analyst.get(base).context["stage_form"]
+    assert form.stage["code"] == "notification"
+    assert set(form.fields) == {"severity", "services_disrupted", "people_affected"}
+    assert form.initial["severity"] == dept.severity
+    assert as_user(world.responder).get(base).context["stage_form"] is None  # not the reporting side
+    assert as_user(world.auditor).get(base).context["stage_form"] is None
+
+    before = state()
+    analyst = as_user(world.dept_analyst)
+    assert analyst.post(base + "stages/notification/", {"stage-severity": "high"}).status_code == 400
+    assert analyst.post(base + "stages/notification/", {"stage-severity": "meh", "stage-services_disrupted": "Thư",
+                                                        "stage-people_affected": "3"}).status_code == 400
+    assert analyst.post(base + "stages/final/", {"stage-root_cause": "a", "stage-mitigation": "b"}).status_code == 409
+    assert analyst.post(base + "stages/initial/", {}).status_code == 404
+    assert analyst.post(base + "stages/bogus/", {}).status_code == 404
+    assert as_user(world.auditor).post(base + "stages/notification/", {}).status_code == 403
+    assert as_user(world.other_admin).post(base + "stages/notification/", {}).status_code == 404
+    assert state() == before
+
+    analyst = as_user(world.dept_analyst)
+    response = analyst.post(base + "stages/notification/", {
+        "stage-severity": "critical", "stage-services_disrupted": "Thư điện tử", "stage-people_affected": "40"})
+    assert response.status_code == 302
+    dept.refresh_from_db()
+    assert dept.notified_at is not None and dept.severity == "critical" and dept.people_affected == 40
+    form = analyst.get(base).context["stage_form"]
+    assert form.stage["code"] == "final" and set(form.fields) == {"root_cause", "mitigation"}
+    assert analyst.post(base + "stages/final/", {"stage-root_cause": "Mật khẩu yếu",
+                                                 "stage-mitigation": "Bật xác thực hai lớp"}).status_code == 302
+    dept.refresh_from_db()
+    assert dept.final_report_at is not None
+    assert analyst.get(base).context["stage_form"] is None
