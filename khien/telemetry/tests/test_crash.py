@@ -1,4 +1,5 @@
-"""A JetStream worker killed with SIGKILL in the middle of a stream loses nothing and duplicates nothing.
+"""A JetStream worker killed with SIGKILL in the middle of a stream loses nothing and duplicates nothing,
+and two workers restarted on the same durable consumer share the rest without storing anything twice.
 
 The worker runs as a real subprocess (`khien telemetry worker`) against the test
 database, so this needs PostgreSQL (a database two processes share) and NATS.
@@ -66,7 +67,9 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(jetstream, make_source,
     print(f"stored when killed: {stored_at_kill}/{TOTAL}")
     assert stored_at_kill < TOTAL, "the first worker finished before it could be killed; raise TOTAL"
 
+    # Two workers now share the durable consumer (add workers to add throughput).
     second = start_worker(settings, tmp_path, "second")
+    third = start_worker(settings, tmp_path, "third")
     try:
         done = wait_for(lambda: Event.objects.count() >= TOTAL, 180)
         # Let the batch the first worker had in flight come back after ack_wait and be handled.
@@ -77,12 +80,15 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(jetstream, make_source,
                 break
             time.sleep(0.1)
     finally:
-        second.send_signal(signal.SIGTERM)
-        try:
-            second.wait(15)
-        except subprocess.TimeoutExpired:
-            second.kill()
-    assert done, (tmp_path / "second.log").read_text()
+        for worker in (second, third):
+            worker.send_signal(signal.SIGTERM)
+        for worker in (second, third):
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    assert done, (tmp_path / "second.log").read_text() + (tmp_path / "third.log").read_text()
+    assert second.returncode == 0 and third.returncode == 0  # a clean stop on SIGTERM
     assert info.num_pending == 0 and info.num_ack_pending == 0
     assert Event.objects.count() == TOTAL
     assert sorted(Event.objects.values_list("raw__seq", flat=True)) == list(range(TOTAL))
