@@ -226,8 +226,11 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
                    for i, s in enumerate(order)]
     events = list(IncidentEvent.objects.visible_to(user).filter(incident=incident)
                   .select_related("actor").order_by("at", "id"))
+    stage_names = {st["code"]: st.get("name_en" if _english() else "name_vi") or st["code"]
+                   for st in incident.policy.data.get("stages", [])}
     for event in events:
-        event.detail = _event_detail(event)
+        event.detail = stage_names.get((event.data or {}).get("stage"), "") if event.kind == EventKind.STAGE \
+            else _event_detail(event)
     return {
         "incident": incident,
         "status_path": status_path,

@@ -413,4 +413,6 @@ def test_later_report_stages_through_the_page(world, as_user, incidents):
                                                  "stage-mitigation": "Bật xác thực hai lớp"}).status_code == 302
     dept.refresh_from_db()
     assert dept.final_report_at is not None
-    assert analyst.get(base).context["stage_form"] is None
+    response = analyst.get(base)
+    assert response.context["stage_form"] is None
+    assert "Đã gửi báo cáo giai đoạn: Thông báo chi tiết" in response.content.decode()  # the journal names it
