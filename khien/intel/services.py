@@ -231,6 +231,24 @@ def ensure_identities(organization_ids) -> dict:
     return existing
 
 
+def identity_object(organization: Organization) -> dict:
+    """The STIX 2.1 identity of an organization (what `created_by_ref` of its objects points to)."""
+    created = format_timestamp(organization.created_at.replace(microsecond=organization.created_at.microsecond
+                                                               // 1000 * 1000))
+    obj = {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": identity_id_for(organization.pk),
+        "created": created,
+        "modified": created,
+        "name": organization.name_en or organization.name_vi,
+        "identity_class": "organization",
+    }
+    if organization.name_en and organization.name_vi and organization.name_en != organization.name_vi:
+        obj["description"] = organization.name_vi
+    return obj
+
+
 def producer_for(user, collection: Collection | None = None):
     """The organization a user submits for: one with write right on the collection, else their first one."""
     orgs = tlp.organization_ids(user)

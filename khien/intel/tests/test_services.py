@@ -247,3 +247,10 @@ def test_superseded_flags_follow_the_newest_version_per_collection(world, coll, 
     # Per collection: another collection holding only the oldest version has it as its newest.
     services.do_add_objects(sharing.collection, [first], acting_user=world.analyst)
     assert flags(sharing.collection) == {first["modified"]: False}
+
+
+def test_identity_object_of_an_organization(world):
+    obj = services.identity_object(world.ministry)
+    assert_valid_stix([obj])
+    assert obj["id"] == identity_id_for(world.ministry.pk) and obj["identity_class"] == "organization"
+    assert services.identity_object(world.ministry) == obj  # stable: the same version every time
