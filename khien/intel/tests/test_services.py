@@ -3,6 +3,7 @@ import uuid
 
 import orjson
 import pytest
+from django.utils import translation
 
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import AuditEntry
@@ -129,7 +130,7 @@ def test_write_without_right_is_refused_and_writes_nothing(world, coll):
 def test_invalid_objects_refuse_the_whole_submission(world, coll, bad, fragment):
     good = indicator("203.0.113.20")
     before = _counts()
-    with pytest.raises(services.InvalidStix) as info:
+    with pytest.raises(services.InvalidStix) as info, translation.override("en"):  # fragments are English
         services.do_add_objects(coll, [good, bad], acting_user=world.analyst)
     assert info.value.status == 422
     assert len(info.value.errors) == 1
