@@ -91,7 +91,10 @@ def _org(code, org_type, parent=None, **extra):
     return org
 
 
-def _user(email, org, role, password="Khien-test-pass-2026"):
+TEST_PASSWORD = "Khien-test-pass-2026"
+
+
+def _user(email, org, role, password=TEST_PASSWORD):
     from khien.core.models import User
     from khien.registry.models import Membership
 
@@ -162,6 +165,30 @@ def api(db):
         return client
 
     return make
+
+
+@pytest.fixture
+def as_user(client):
+    """The Django test client signed in as `user` (no second factor: use coordinator_client for the coordinator)."""
+    def login(user):
+        client.force_login(user)
+        return client
+    return login
+
+
+@pytest.fixture
+def coordinator_client(client, world):
+    """The national coordinator signed in through the real flow: password, then the TOTP code."""
+    from django.urls import reverse
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=world.coordinator, name="test", confirmed=True)
+    response = client.post(reverse("core:login"), {"username": world.coordinator.email, "password": TEST_PASSWORD})
+    assert response.status_code == 302
+    response = client.post(reverse("core:totp_verify"), {"token": f"{totp(device.bin_key):06d}"})
+    assert response.status_code == 302
+    return client
 
 
 def pytest_collection_modifyitems(config, items):

@@ -21,19 +21,29 @@ def user_for_key(key: str):
     return token.user, token
 
 
+def key_from_header(request, keyword: str = "Token") -> str | None:
+    """The key of an `Authorization: <keyword> <key>` header; None when the header is another scheme.
+
+    A malformed header of this scheme is refused outright (401), never ignored.
+    """
+    header = authentication.get_authorization_header(request).split()
+    if not header or header[0].lower() != keyword.lower().encode():
+        return None
+    if len(header) != 2:
+        raise exceptions.AuthenticationFailed(_("Invalid token header."))
+    try:
+        return header[1].decode()
+    except UnicodeError:
+        raise exceptions.AuthenticationFailed(_("Invalid token header."))
+
+
 class HashedTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
+        key = key_from_header(request, self.keyword)
+        if key is None:
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed(_("Invalid token header."))
-        try:
-            key = header[1].decode()
-        except UnicodeError:
-            raise exceptions.AuthenticationFailed(_("Invalid token header."))
         user, token = user_for_key(key)
         if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid or expired token."))

@@ -5,10 +5,7 @@ import hashlib
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 from django.utils import timezone
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from khien.core.models import AuditEntry
 from khien.incidents import services
@@ -35,20 +32,6 @@ def state():
             list(Incident.objects.values_list("status", flat=True)))
 
 
-@pytest.fixture
-def as_user(client):
-    def login(user):
-        client.force_login(user)
-        return client
-    return login
-
-
-@pytest.fixture
-def coordinator_client(client, world):
-    device = TOTPDevice.objects.create(user=world.coordinator, name="test", confirmed=True)
-    assert client.post(reverse("core:login"), {"username": world.coordinator.email, "password": PASSWORD}).status_code == 302
-    assert client.post(reverse("core:totp_verify"), {"token": f"{totp(device.bin_key):06d}"}).status_code == 302
-    return client
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 """The registry API, role by role: what each may read and write, and what it is refused with nothing changed."""
-import io
 import json
 
 import pytest

@@ -10,8 +10,6 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from khien.core.models import AuditEntry
 from khien.core.roles import Role
@@ -40,23 +38,6 @@ def crit(answers):
     return {f"crit_{k}": v for k, v in answers.items()}
 
 
-@pytest.fixture
-def as_user(client):
-    def login(user):
-        client.force_login(user)
-        return client
-    return login
-
-
-@pytest.fixture
-def coordinator_client(client, world):
-    """The national coordinator signed in through the real flow: password, then the TOTP code."""
-    device = TOTPDevice.objects.create(user=world.coordinator, name="test", confirmed=True)
-    response = client.post(reverse("core:login"), {"username": world.coordinator.email, "password": PASSWORD})
-    assert response.status_code == 302
-    response = client.post(reverse("core:totp_verify"), {"token": f"{totp(device.bin_key):06d}"})
-    assert response.status_code == 302
-    return client
 
 
 def system_post(owner, **extra):

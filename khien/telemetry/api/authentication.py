@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
+from khien.core.api.authentication import key_from_header
+
 from ..models import AlertSource
 from ..services import source_for_key
 
@@ -33,15 +35,9 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
+        key = key_from_header(request, self.keyword)
+        if key is None:
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed(_("Invalid token header."))
-        try:
-            key = header[1].decode()
-        except UnicodeError:
-            raise exceptions.AuthenticationFailed(_("Invalid token header."))
         source = source_for_key(key)
         if source is None:
             raise exceptions.AuthenticationFailed(_("Invalid source key, or the source is disabled."))
