@@ -11,6 +11,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from khien.registry.tests.test_browser import SCREENSHOTS, Watch, browser, login  # noqa: F401 (fixture)
 
@@ -57,7 +58,8 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
     page.wait_for_selector("#deadlines")
     incident = Incident.objects.get()
     assert incident.organization == world.department and list(incident.systems.all()) == [system]
-    page.wait_for_function("document.querySelector('.countdown').textContent.length > 0")
+    # (not wait_for_function: its string is evaluated in the page, which the CSP rightly forbids)
+    expect(page.locator(".countdown").first).not_to_have_text("")
     first = page.inner_text(".countdown >> nth=0")
     page.wait_for_timeout(1200)
     assert page.inner_text(".countdown >> nth=0") != first  # it ticks
