@@ -206,3 +206,11 @@ def test_any_user_may_turn_on_two_step_sign_in_and_then_needs_it(client, world):
     client.post(reverse("core:logout"))
     _login(client, world.analyst.email)
     assert client.get(reverse("core:audit")).url.startswith(reverse("core:totp_verify"))
+
+
+def test_api_errors_are_vietnamese_unless_the_client_asks_for_english(client, world, api):
+    assert client.get("/api/me/").json()["detail"] == "Chưa cung cấp thông tin xác thực."
+    assert client.get("/api/me/", HTTP_ACCEPT_LANGUAGE="en").json()["detail"] == "Authentication credentials were not provided."
+    response = api(world.admin).post("/api/registry/systems/", {"code": "X-1", "name": "x", "owner": "PROV"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["owner"] == ["Không có đối tượng với code=PROV (hoặc bạn không được xem)."]
