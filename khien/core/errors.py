@@ -22,3 +22,8 @@ class Forbidden(Refused):
 
     def __init__(self, message, code: str = "forbidden"):
         super().__init__(message, code)
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status for an error a service raised: a refusal's own, 400 for a ValidationError."""
+    return exc.status if isinstance(exc, Refused) else 400

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from .errors import Refused
+
 
 class EmailAuthenticationForm(AuthenticationForm):
     username = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}))
@@ -22,3 +24,14 @@ class TotpForm(forms.Form):
 class TokenCreateForm(forms.Form):
     name = forms.CharField(label=_("Token name"), max_length=100, required=False,
                            help_text=_("For example the SOC platform that will use it."))
+
+
+def add_service_error(form, exc: Exception) -> None:
+    """Put a service's ValidationError or refusal on the form, on the field when the form has it."""
+    if isinstance(exc, Refused):
+        form.add_error(None, exc.message)
+    elif hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)

@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from khien.core.errors import Refused
+from khien.core.errors import Refused, status_of
+from khien.core.forms import add_service_error
 from khien.core.roles import Action
 from khien.core.scoping import NOTHING, scope_for
 from khien.intel.models import Tlp
@@ -64,20 +65,6 @@ def _step_label(to_status: str, reopen: bool) -> str:
         Status.RESOLVED: _("Mark resolved"),
         Status.CLOSED: _("Close"),
     }.get(to_status, to_status)
-
-
-def _add_service_error(form, exc: Exception) -> None:
-    if isinstance(exc, Refused):
-        form.add_error(None, exc.message)
-    elif hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
-def _status_of(exc: Exception) -> int:
-    return exc.status if isinstance(exc, Refused) else 400
 
 
 def _visible(request, pk) -> Incident:
@@ -166,8 +153,8 @@ def incident_create(request):
             try:
                 incident = services.do_report_incident(data, acting_user=request.user, systems=systems)
             except (Refused, ValidationError) as exc:
-                _add_service_error(form, exc)
-                status = _status_of(exc)
+                add_service_error(form, exc)
+                status = status_of(exc)
             else:
                 messages.success(request, _("Incident %(ref)s reported.") % {"ref": incident.reference})
                 return redirect("incidents:incident_detail", pk=incident.pk)
@@ -308,9 +295,9 @@ def incident_transition(request, pk):
     try:
         services.do_transition(incident, to_status, acting_user=request.user, reason=form.cleaned_data["reason"])
     except (Refused, ValidationError) as exc:
-        _add_service_error(form, exc)
+        add_service_error(form, exc)
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
-        return _detail(request, incident, _status_of(exc), transition=form, transition_to=to_status)
+        return _detail(request, incident, status_of(exc), transition=form, transition_to=to_status)
     messages.success(request, _("Status: %(status)s.") % {"status": Status(to_status).label})
     return _done(incident, "#workflow")
 
@@ -331,10 +318,10 @@ def incident_stage(request, pk, code):
     try:
         services.do_submit_stage(incident, code, dict(form.cleaned_data), acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        _add_service_error(form, exc)
+        add_service_error(form, exc)
         if isinstance(exc, Refused):
             messages.error(request, exc.message)
-        return _detail(request, incident, _status_of(exc), stage=form)
+        return _detail(request, incident, status_of(exc), stage=form)
     messages.success(request, _("Report given."))
     return _done(incident, "#deadlines")
 
@@ -351,8 +338,8 @@ def incident_assign(request, pk):
     try:
         assignment = services.do_assign_responder(incident, form.cleaned_data["responder"], acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        _add_service_error(form, exc)
-        return _detail(request, incident, _status_of(exc), assign=form)
+        add_service_error(form, exc)
+        return _detail(request, incident, status_of(exc), assign=form)
     messages.success(request, _("%(org)s assigned as responder.") % {"org": assignment.responder.name})
     return _done(incident, "#responders")
 
@@ -369,8 +356,8 @@ def incident_comment(request, pk):
     try:
         services.do_add_comment(incident, form.cleaned_data["text"], acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        _add_service_error(form, exc)
-        return _detail(request, incident, _status_of(exc), comment=form)
+        add_service_error(form, exc)
+        return _detail(request, incident, status_of(exc), comment=form)
     return _done(incident, "#journal")
 
 
@@ -386,8 +373,8 @@ def incident_task_add(request, pk):
     try:
         services.do_add_task(incident, dict(form.cleaned_data), acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        _add_service_error(form, exc)
-        return _detail(request, incident, _status_of(exc), task=form)
+        add_service_error(form, exc)
+        return _detail(request, incident, status_of(exc), task=form)
     messages.success(request, _("Task added."))
     return _done(incident, "#tasks")
 
@@ -405,7 +392,7 @@ def incident_task_status(request, pk, task_id):
         services.do_set_task_status(task, form.cleaned_data["status"], acting_user=request.user)
     except (Refused, ValidationError) as exc:
         messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
-        return _detail(request, incident, _status_of(exc))
+        return _detail(request, incident, status_of(exc))
     return _done(incident, "#tasks")
 
 
@@ -426,8 +413,8 @@ def evidence_add(request, pk):
                                             note=form.cleaned_data["note"],
                                             received_from=form.cleaned_data["received_from"])
     except (Refused, ValidationError) as exc:
-        _add_service_error(form, exc)
-        return _detail(request, incident, _status_of(exc), evidence=form)
+        add_service_error(form, exc)
+        return _detail(request, incident, status_of(exc), evidence=form)
     messages.success(request, _("Evidence kept with SHA-256 %(hash)s.") % {"hash": evidence.sha256})
     return _done(incident, "#evidence")
 
@@ -448,10 +435,10 @@ def evidence_custody(request, pk, evidence_id):
     try:
         services.do_record_custody(evidence, acting_user=request.user, **form.cleaned_data)
     except (Refused, ValidationError) as exc:
-        _add_service_error(form, exc)
+        add_service_error(form, exc)
         if isinstance(exc, Refused):
             messages.error(request, exc.message)
-        return _detail(request, incident, _status_of(exc), custody_forms={evidence.pk: form})
+        return _detail(request, incident, status_of(exc), custody_forms={evidence.pk: form})
     messages.success(request, _("Custody step recorded."))
     return _done(incident, f"#ev-{evidence.pk}")
 
@@ -469,7 +456,7 @@ def evidence_seal(request, pk, evidence_id):
         services.do_seal_evidence(evidence, acting_user=request.user, note=form.cleaned_data["note"])
     except (Refused, ValidationError) as exc:
         messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
-        return _detail(request, incident, _status_of(exc))
+        return _detail(request, incident, status_of(exc))
     messages.success(request, _("Evidence sealed: it can no longer change."))
     return _done(incident, f"#ev-{evidence.pk}")
 

@@ -23,13 +23,22 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from khien.core.errors import Refused
+from khien.core.errors import Refused, status_of
+from khien.core.forms import add_service_error
 from khien.core.roles import Action
 from khien.core.scoping import NOTHING, is_national_coordinator, scope_for, user_can
 
 from . import levels, services, stats
 from .filters import InformationSystemFilter, IsacFilter, OrganizationFilter
-from .forms import DossierUploadForm, ImportForm, IsacForm, MemberForm, OrganizationForm, StepForm, SystemForm
+from .forms import (
+    DossierUploadForm,
+    ImportForm,
+    IsacForm,
+    MemberForm,
+    OrganizationForm,
+    StepForm,
+    SystemForm,
+)
 from .models import (
     GAP_LABELS,
     DossierFile,
@@ -57,22 +66,6 @@ STEP_LABELS = {
 
 def _can_anywhere(user, action: str) -> bool:
     return scope_for(user, action) != NOTHING
-
-
-def _add_service_error(form, exc: Exception) -> None:
-    """Put a service's ValidationError or refusal on the form, on the field when the form has it."""
-    if isinstance(exc, Refused):
-        form.add_error(None, exc.message)
-        return
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
-def _status_of(exc: Exception) -> int:
-    return exc.status if isinstance(exc, Refused) else 400
 
 
 def _filtered_list(request, filterset_class, queryset, export_kind: str, template: str, extra: dict):
@@ -164,8 +157,8 @@ def organization_create(request):
             try:
                 org = services.do_create_organization(data, acting_user=request.user, sectors=sectors)
             except (Refused, ValidationError) as exc:
-                _add_service_error(form, exc)
-                status = _status_of(exc)
+                add_service_error(form, exc)
+                status = status_of(exc)
             else:
                 messages.success(request, _("Organization “%(name)s” created.") % {"name": org.name})
                 return redirect("registry:organization_detail", pk=org.pk)
@@ -188,8 +181,8 @@ def organization_edit(request, pk):
             try:
                 org = services.do_update_organization(org, data, acting_user=request.user, sectors=sectors)
             except (Refused, ValidationError) as exc:
-                _add_service_error(form, exc)
-                status = _status_of(exc)
+                add_service_error(form, exc)
+                status = status_of(exc)
             else:
                 messages.success(request, _("Changes saved."))
                 return redirect("registry:organization_detail", pk=org.pk)
@@ -354,8 +347,8 @@ def system_create(request):
             try:
                 system = services.do_create_system(form.service_data(), acting_user=request.user)
             except (Refused, ValidationError) as exc:
-                _add_service_error(form, exc)
-                status = _status_of(exc)
+                add_service_error(form, exc)
+                status = status_of(exc)
             else:
                 messages.success(request, _("System “%(code)s” registered.") % {"code": system.code})
                 return redirect("registry:system_detail", pk=system.pk)
@@ -377,8 +370,8 @@ def system_edit(request, pk):
             try:
                 system = services.do_update_system(system, form.service_data(), acting_user=request.user)
             except (Refused, ValidationError) as exc:
-                _add_service_error(form, exc)
-                status = _status_of(exc)
+                add_service_error(form, exc)
+                status = status_of(exc)
             else:
                 messages.success(request, _("Changes saved."))
                 return redirect("registry:system_detail", pk=system.pk)
@@ -508,8 +501,8 @@ def _isac_form(request, isac):
             try:
                 saved = services.do_save_isac(isac, data, acting_user=request.user, members=members)
             except (Refused, ValidationError) as exc:
-                _add_service_error(form, exc)
-                status = _status_of(exc)
+                add_service_error(form, exc)
+                status = status_of(exc)
             else:
                 messages.success(request, _("ISAC saved."))
                 return redirect("registry:isac_detail", pk=saved.pk)
@@ -567,8 +560,8 @@ def import_page(request):
             try:
                 job = start_import(form.cleaned_data["kind"], form.cleaned_data["file"], acting_user=request.user)
             except (Refused, ValidationError) as exc:
-                _add_service_error(form, exc)
-                status = _status_of(exc)
+                add_service_error(form, exc)
+                status = status_of(exc)
             else:
                 return redirect("registry:import_job", pk=job.pk)
         else:
