@@ -1,7 +1,15 @@
+import importlib
+import importlib.util
+
 from django.core.management.base import BaseCommand, CommandError
 
 from khien.registry import demo
 from khien.registry.models import Organization
+
+
+# Each app that has demo content exposes `build(seed) -> dict of counts`, run after the country
+# exists and in this order (intelligence first: incidents and telemetry refer to its indicators).
+LATER_DEMO_MODULES = ("khien.intel.demo", "khien.incidents.demo", "khien.telemetry.demo")
 
 
 class Command(BaseCommand):
@@ -32,5 +40,11 @@ class Command(BaseCommand):
         result = demo.build(systems, seed=seed)
         counts = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo country built in {result.seconds:.1f} s — {counts}"))
+        for module_name in LATER_DEMO_MODULES:
+            if importlib.util.find_spec(module_name) is None:
+                continue
+            counts = importlib.import_module(module_name).build(seed=seed)
+            summary = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items())
+            self.stdout.write(self.style.SUCCESS(f"{module_name}: {summary}"))
         if not no_accounts:
             self.stdout.write(demo.accounts_table())
