@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("khien.core.urls")),
     path("", include("khien.registry.urls")),
     path("incidents/", include("khien.incidents.urls")),
+    path("telemetry/", include("khien.telemetry.urls")),
     path("api/", include("khien.core.api.urls")),
     path("api/registry/", include("khien.registry.api.urls")),
     path("api/incidents/", include("khien.incidents.api.urls")),
