@@ -312,3 +312,4 @@ class WarningTarget(models.Model):
 
     def __str__(self):
         return f"{self.warning} → {self.organization}"
+from .models_federation import FeedSubscription  # noqa: E402,F401  (federation models live in their own module)
