@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Fetch the front-end assets Khiên serves itself (air-gapped networks: no CDN).
 
-Today: Apache ECharts, for the dashboard charts. `npm pack` downloads the
-published tarball from whatever npm registry the machine is configured with
-(a local mirror on a closed network), the tarball's SHA-512 is checked
-against the pinned integrity, and only `dist/echarts.min.js` is kept under
-khien/static/vendor/ (not committed).
+Today: Apache ECharts, for the dashboard charts, and the DejaVu Sans fonts
+(regular and bold TTF, with Vietnamese glyphs) for the PDF incident reports.
+`npm pack` downloads the published tarball from whatever npm registry the
+machine is configured with (a local mirror on a closed network), the
+tarball's SHA-512 is checked against the pinned integrity, and only the
+listed files (e.g. `dist/echarts.min.js`) are kept under khien/static/vendor/
+(not committed).
 
 - Does nothing when the file is already there.
 - Without npm it prints a warning and exits 0: the pages still work, every
@@ -31,8 +33,18 @@ ASSETS = [
         "package": "echarts",
         "version": "6.1.0",
         "integrity": "sha512-q0yaFPggC9FUdsWH4blavRWFmxdrIodbkoKNAjJudAI6CA9gNPxHtV2RcZNEepZVlk4yvBYkOkbk6HIVpIyHZA==",
-        "member": "package/dist/echarts.min.js",
-        "target": VENDOR / "echarts" / "echarts.min.js",
+        "files": [("package/dist/echarts.min.js", VENDOR / "echarts" / "echarts.min.js")],
+    },
+    {
+        # PDF incident reports (fpdf2 needs a Unicode TTF with Vietnamese glyphs).
+        "package": "dejavu-fonts-ttf",
+        "version": "2.37.3",
+        "integrity": "sha512-f1hd7jJbeQa1VWcw+K2KrTXS50zTMaHpVC4XIKJpNcDeYR5ajMtj/iLlQDYNvLOKamUB3ARVVCf79lNwNVztSQ==",
+        "files": [
+            ("package/ttf/DejaVuSans.ttf", VENDOR / "dejavu" / "DejaVuSans.ttf"),
+            ("package/ttf/DejaVuSans-Bold.ttf", VENDOR / "dejavu" / "DejaVuSans-Bold.ttf"),
+            ("package/LICENSE", VENDOR / "dejavu" / "LICENSE"),
+        ],
     },
 ]
 
@@ -46,7 +58,6 @@ def integrity_of(path: Path, algorithm: str = "sha512") -> str:
 
 
 def fetch(asset: dict, npm: str) -> bool:
-    target: Path = asset["target"]
     spec = f"{asset['package']}@{asset['version']}"
     with tempfile.TemporaryDirectory(prefix="khien-assets-") as tmp:
         result = subprocess.run(
@@ -56,7 +67,7 @@ def fetch(asset: dict, npm: str) -> bool:
         tarballs = list(Path(tmp).glob("*.tgz"))
         if result.returncode != 0 or len(tarballs) != 1:
             print(f"warning: npm pack {spec} failed ({result.stderr.strip()[:500]}); "
-                  "the dashboard will show tables instead of charts.", file=sys.stderr)
+                  "charts show as tables and PDF reports are unavailable until it is fetched.", file=sys.stderr)
             return False
         tarball = tarballs[0]
         algorithm = asset["integrity"].split("-", 1)[0]
@@ -66,32 +77,35 @@ def fetch(asset: dict, npm: str) -> bool:
                   "nothing written.", file=sys.stderr)
             sys.exit(1)
         with tarfile.open(tarball, "r:gz") as archive:
-            try:
-                member = archive.getmember(asset["member"])
-            except KeyError:
-                print(f"error: {spec} has no {asset['member']}", file=sys.stderr)
-                sys.exit(1)
-            source = archive.extractfile(member)
-            if source is None:
-                print(f"error: {spec}: {asset['member']} is not a file", file=sys.stderr)
-                sys.exit(1)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(target.suffix + ".part")
-            with source, partial.open("wb") as out:
-                shutil.copyfileobj(source, out)
-            partial.replace(target)
-    print(f"{spec}: {target.relative_to(ROOT)} ({actual})")
+            for name, target in asset["files"]:
+                try:
+                    member = archive.getmember(name)
+                except KeyError:
+                    print(f"error: {spec} has no {name}", file=sys.stderr)
+                    sys.exit(1)
+                source = archive.extractfile(member)
+                if source is None:
+                    print(f"error: {spec}: {name} is not a file", file=sys.stderr)
+                    sys.exit(1)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = target.with_suffix(target.suffix + ".part")
+                with source, partial.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+                partial.replace(target)
+    for _name, target in asset["files"]:
+        print(f"{spec}: {target.relative_to(ROOT)} ({actual})")
     return True
 
 
 def main() -> int:
-    missing = [a for a in ASSETS if not a["target"].exists()]
+    missing = [a for a in ASSETS if not all(target.exists() for _name, target in a["files"])]
     if not missing:
         return 0
     npm = shutil.which("npm")
     if npm is None:
-        print("warning: npm is not installed; the chart library was not fetched. "
-              "The dashboard shows its figures as tables. Install npm and run `make assets` for charts.",
+        print("warning: npm is not installed; the chart library and the PDF fonts were not fetched. "
+              "The dashboards show their figures as tables and PDF reports are unavailable. "
+              "Install npm and run `make assets`.",
               file=sys.stderr)
         return 0
     for asset in missing:
