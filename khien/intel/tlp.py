@@ -106,7 +106,18 @@ def visibility_q(user, prefix: str = "") -> Q | None:
     """
     if not _signed_in(user):
         return _anonymous_q(prefix)
-    orgs = organization_ids(user)
+    return organizations_visibility_q(organization_ids(user), prefix)
+
+
+def organizations_visibility_q(orgs, prefix: str = "") -> Q:
+    """The condition on `StixObject` rows visible to someone acting for the organizations `orgs`.
+
+    The TLP table above in one place: `visibility_q` (a signed-in user: their
+    memberships' organizations) and `visible_object_pks_for_organization` (an
+    organization itself, e.g. the organization whose SOC sent a telemetry event)
+    both use it.
+    """
+    orgs = list(orgs)
     pk = "object_id" if prefix else "pk"
     q = Q(**{f"{prefix}tlp": Tlp.CLEAR})
     if not orgs:
@@ -124,6 +135,20 @@ def visibility_q(user, prefix: str = "") -> Q | None:
     q |= Q(**{f"{prefix}tlp": Tlp.AMBER_STRICT}) & (produced | in_owned)
     q |= Q(**{f"{prefix}tlp": Tlp.RED}) & (produced | recipient)
     return q
+
+
+def visible_object_pks_for_organization(organization_id, object_pks) -> set[int]:
+    """Which of the StixObject primary keys `object_pks` the organization `organization_id` may see.
+
+    Same rules as for a user who is a member of that organization only
+    (used by telemetry matching: an indicator hit is kept only when the
+    organization whose event matched may see the indicator).
+    """
+    pks = set(object_pks)
+    if not pks:
+        return set()
+    q = organizations_visibility_q([organization_id])
+    return set(StixObject.objects.filter(pk__in=pks).filter(q).values_list("pk", flat=True))
 
 
 def visible_versions(user_or_none):

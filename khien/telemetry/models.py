@@ -197,3 +197,119 @@ class HourlyCount(models.Model):
             models.UniqueConstraint(fields=["organization", "hour", "category", "severity"], name="telemetry_hourly_unique"),
         ]
         indexes = [models.Index(fields=["hour"], name="telemetry_hourly_hour")]
+
+
+class IndicatorHit(models.Model):
+    """An event observable that matched an active indicator the event's organization may see.
+
+    Written in bulk by `matching.record_hits` inside the ingestion transaction; the
+    periodic jobs turn new rows into STIX sightings (`sighted`), notifications
+    (`notified`) and campaigns. No foreign key to Event (partitioned by day on
+    PostgreSQL): `event_id` is the event's id. `indicator_pk` is the StixObject
+    primary key of the indicator version matched (intel versions are never deleted).
+    """
+
+    event_id = models.CharField(_("event"), max_length=64, db_index=True)
+    alert = models.ForeignKey(Alert, on_delete=models.SET_NULL, null=True, blank=True, related_name="hits")
+    organization = models.ForeignKey("registry.Organization", on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("organization"))
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="hits", verbose_name=_("source"))
+    indicator_pk = models.BigIntegerField(_("indicator version"), db_index=True)
+    indicator_id = models.CharField(_("indicator"), max_length=300, db_index=True)
+    kind = models.CharField(_("kind"), max_length=10)
+    value = models.CharField(_("value"), max_length=2048)
+    field = models.CharField(_("event field"), max_length=20)
+    time = models.DateTimeField(_("time"))
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    sighted = models.BooleanField(_("sighting recorded"), default=False)
+    notified = models.BooleanField(_("organization notified"), default=False)
+
+    objects = TelemetryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        verbose_name = _("indicator hit")
+        verbose_name_plural = _("indicator hits")
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "indicator_pk", "field"], name="telemetry_hit_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "time"], name="telemetry_hit_org_time"),
+            models.Index(fields=["time"], name="telemetry_hit_time"),
+            models.Index(fields=["sighted"], name="telemetry_hit_sighted"),
+            models.Index(fields=["notified"], name="telemetry_hit_notified"),
+        ]
+
+    def __str__(self):
+        return f"{self.value} ({self.field}) {self.time:%Y-%m-%d %H:%M}"
+
+
+class CampaignKind(models.TextChoices):
+    INDICATOR = "indicator", _("Same indicator")
+    RULE = "rule", _("Same rule")
+
+
+class CampaignStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    WARNED = "warned", _("Early warning issued")
+    INCIDENT = "incident", _("Incident opened")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class CampaignQuerySet(models.QuerySet):
+    """Campaigns are national: only the national coordinator sees them."""
+
+    def visible_to(self, user):
+        from khien.core.scoping import is_national_coordinator
+
+        return self if is_national_coordinator(user) else self.none()
+
+    def restrict(self, user, action=None):
+        return self.visible_to(user)
+
+
+class Campaign(models.Model):
+    """The same indicator, or the same rule, seen at several organizations within the window.
+
+    Raised and updated by `correlation.correlate` (one campaign per key while it keeps
+    being seen within the window); the coordinator turns it into an early warning or an
+    incident, or dismisses it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("kind"), max_length=10, choices=CampaignKind.choices)
+    # STIX id of the indicator, or the rule id.
+    key = models.CharField(_("key"), max_length=300, db_index=True)
+    title = models.CharField(_("title"), max_length=500)
+    indicator_kind = models.CharField(_("indicator kind"), max_length=10, blank=True)
+    value = models.CharField(_("value"), max_length=2048, blank=True)
+    rule_name = models.CharField(_("rule name"), max_length=500, blank=True)
+    severity = models.PositiveSmallIntegerField(_("severity (0–10)"), default=0)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+    organizations = models.ManyToManyField("registry.Organization", related_name="+",
+                                           verbose_name=_("organizations involved"))
+    organization_count = models.PositiveIntegerField(_("organizations"), default=0)
+    count = models.PositiveIntegerField(_("hits"), default=0)
+    status = models.CharField(_("status"), max_length=10, choices=CampaignStatus.choices,
+                              default=CampaignStatus.OPEN, db_index=True)
+    warning = models.ForeignKey("intel.EarlyWarning", on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+", verbose_name=_("early warning"))
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="+", verbose_name=_("incident"))
+    decided_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                   verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("raised at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        indexes = [models.Index(fields=["kind", "key", "last_seen"], name="telemetry_campaign_key")]
+
+    def __str__(self):
+        return self.title
