@@ -1,5 +1,6 @@
 from django.conf import settings
 
+from . import notifications
 from .scoping import is_national_coordinator
 
 
@@ -9,4 +10,5 @@ def platform(request):
         "KHIEN_VERSION": "0.1.0",
         "is_coordinator": bool(user and user.is_authenticated and is_national_coordinator(user)),
         "LANGUAGES": settings.LANGUAGES,
+        "unread_notifications": notifications.unread_count(user) if user and user.is_authenticated else 0,
     }

@@ -133,3 +133,36 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+
+class Notification(models.Model):
+    """One message for one person: shown in the platform, and e-mailed (at once if urgent, else in a digest).
+
+    Written only by `khien.core.notifications.notify` from inside the service whose change it announces,
+    so it is rolled back with that change. Notifications are derived from audited changes and are not
+    themselves audited (reading one is personal state, not a change to shared data).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications",
+                                  verbose_name=_("recipient"))
+    kind = models.CharField(_("kind"), max_length=60)
+    title = models.CharField(_("title"), max_length=300)
+    body = models.TextField(_("text"), blank=True)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    urgent = models.BooleanField(_("urgent"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            models.Index(fields=["recipient", "read_at"], name="core_notif_unread"),
+            models.Index(fields=["emailed_at", "created_at"], name="core_notif_mail_queue"),
+        ]
+
+    def __str__(self):
+        return self.title

@@ -13,4 +13,5 @@ urlpatterns = [
     path("accounts/2fa/enroll/", views.totp_enroll, name="totp_enroll"),
     path("me/tokens/", views.tokens, name="tokens"),
     path("audit/", views.audit_log, name="audit"),
+    path("notifications/", views.notification_list, name="notifications"),
 ]

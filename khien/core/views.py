@@ -12,9 +12,9 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import services, twofactor
+from . import notifications, services, twofactor
 from .forms import EmailAuthenticationForm, TokenCreateForm, TotpForm
-from .models import ApiToken, AuditEntry
+from .models import ApiToken, AuditEntry, Notification
 from .scoping import is_national_coordinator
 
 
@@ -151,3 +151,21 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     return render(request, "core/error.html", {"code": 500, "message": _("Something went wrong on our side; it has been logged.")}, status=500)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_list(request):
+    """One's own notifications, newest first; POST marks one (`id`) or all of them read."""
+    if request.method == "POST":
+        ids = request.POST.getlist("id") or None
+        notifications.mark_read(request.user, ids)
+        target = request.POST.get("next", "")
+        if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            return redirect(target)
+        return redirect("core:notifications")
+    items = Notification.objects.filter(recipient=request.user)
+    if request.GET.get("unread"):
+        items = items.filter(read_at__isnull=True)
+    page = Paginator(items, 30).get_page(request.GET.get("page"))
+    return render(request, "core/notifications.html", {"page": page})

@@ -3,7 +3,8 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..models import AuditEntry
+from .. import notifications
+from ..models import AuditEntry, Notification
 from ..scoping import is_national_coordinator, memberships_of
 
 
@@ -45,3 +46,37 @@ class AuditEntryList(generics.ListAPIView):
         from ..views import audit_entries_visible_to
 
         return audit_entries_visible_to(self.request.user).order_by("-seq")
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "url", "urgent", "created_at", "read_at"]
+
+
+class NotificationList(generics.ListAPIView):
+    """The caller's own notifications, newest first (`?unread=true` for the unread ones)."""
+
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self):
+        items = Notification.objects.filter(recipient=self.request.user)
+        if self.request.query_params.get("unread") in ("1", "true", "yes"):
+            items = items.filter(read_at__isnull=True)
+        return items
+
+
+class NotificationRead(APIView):
+    """Mark notifications read: `{"ids": [...]}`, or `{"all": true}`."""
+
+    @extend_schema(request=inline_serializer("NotificationReadRequest", {
+        "ids": serializers.ListField(child=serializers.UUIDField(), required=False),
+        "all": serializers.BooleanField(required=False)}),
+        responses=inline_serializer("NotificationReadResult", {"marked": serializers.IntegerField()}))
+    def post(self, request):
+        data = request.data if isinstance(request.data, dict) else {}
+        if data.get("all") is True:
+            return Response({"marked": notifications.mark_read(request.user)})
+        field = serializers.ListField(child=serializers.UUIDField(), allow_empty=False)
+        ids = field.run_validation(data.get("ids", serializers.empty))
+        return Response({"marked": notifications.mark_read(request.user, ids)})
