@@ -1,0 +1,288 @@
+"""Matching events' observables against the active indicators of the intelligence store.
+
+`IndicatorMatcher.load()` compiles, once per process, the values of the latest
+version of every STIX indicator that is not revoked and not expired into
+lookup tables where each observable costs O(1):
+
+- IPv4 / IPv6 addresses: one dict keyed by the address as an integer;
+- CIDR ranges: one dict per (IP version, prefix length) present, keyed by the
+  network as an integer — an address is looked up once per prefix length in use
+  (a handful), by shifting its integer;
+- domains: one dict; an event's domain is looked up, then each parent domain
+  (walking the labels up), so ``evil.com`` matches ``a.evil.com`` but never
+  ``notevil.com``;
+- URLs: exact, after the same normalization as ``khien.intel.services.normalize_value``
+  (surrounding blanks stripped);
+- hashes: lowercase hex, one dict per algorithm.
+
+Warning-listed values (``khien.intel.warninglists``) never match: they are
+checked when a value hits (rarely), so a change of the allow-list applies at
+once without recompiling. Expiry (``valid_until``) is also checked when a value
+hits, so a cached matcher never matches an indicator that expired since it was
+built.
+
+Visibility (TLP, collections) is NOT applied here: the matcher knows every
+active indicator; ``khien.telemetry.matching.record_hits`` keeps only the hits
+the event's organization may see.
+
+`current_matcher()` returns the process's matcher and rebuilds it when the
+intelligence changed: at most every KHIEN_MATCHER_RECHECK_SECONDS (default 5)
+it compares a cheap fingerprint of the store (highest ids of object versions
+and indicator values, number of versions).
+"""
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from typing import NamedTuple
+
+from django.conf import settings
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from khien.intel import warninglists
+from khien.intel.models import IndicatorKind, IndicatorValue, StixObject
+
+IP_FIELDS = ("src_ip", "dst_ip")
+HASH_FIELDS = (("file_md5", IndicatorKind.MD5), ("file_sha1", IndicatorKind.SHA1), ("file_sha256", IndicatorKind.SHA256))
+_BITS = {4: 32, 6: 128}
+
+
+class Hit(NamedTuple):
+    indicator_pk: int      # khien.intel.models.StixObject primary key of the indicator version
+    indicator_id: str      # its STIX id
+    kind: str              # IndicatorKind value
+    value: str             # the indicator value that matched (e.g. the CIDR or the parent domain)
+    field: str             # the event field that matched
+
+
+def _ip_int(text: str) -> tuple[int, int] | None:
+    """(version, integer) of an address given as text, or None."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return address.version, int(address)
+
+
+def _domain_key(value: str) -> str:
+    text = value.strip().rstrip(".").lower()
+    if not text.isascii():
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            return text
+    return text
+
+
+class IndicatorMatcher:
+    """Compiled lookup tables over active indicator values (see the module docstring)."""
+
+    def __init__(self):
+        # Each table maps a key to a tuple of indicator version pks (usually one).
+        self.addresses: dict[tuple[int, int], tuple[int, ...]] = {}        # (version, int) -> pks
+        self.networks: dict[tuple[int, int], dict[int, tuple[int, ...]]] = {}  # (version, prefix) -> {net int: pks}
+        self.network_text: dict[tuple[int, int, int], str] = {}            # (version, prefix, net) -> "a.b.c.0/24"
+        self.domains: dict[str, tuple[int, ...]] = {}
+        self.urls: dict[str, tuple[int, ...]] = {}
+        self.hashes: dict[str, dict[str, tuple[int, ...]]] = {kind: {} for _f, kind in HASH_FIELDS}
+        self.stix_ids: dict[int, str] = {}
+        self.valid_until: dict[int, float] = {}                             # pk -> epoch seconds (only if set)
+        self.address_text: dict[tuple[int, int], str] = {}
+        self.size = 0
+        self.fingerprint: tuple = ()
+        self.checked_at = 0.0
+        self._prefixes: dict[int, list[tuple[int, int, dict]]] = {4: [], 6: []}
+        self._listed: dict[tuple[str, str], bool] = {}
+        self._lists = None
+
+    # --- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls) -> "IndicatorMatcher":
+        """The latest versions of active indicators: not revoked, not expired, values not warning-listed."""
+        matcher = cls()
+        matcher.fingerprint = store_fingerprint()
+        now = timezone.now()
+        latest: dict[str, tuple] = {}
+        versions = (StixObject.objects.filter(stix_type="indicator")
+                    .values_list("pk", "stix_id", "modified", "revoked", "valid_until").iterator(chunk_size=20000))
+        for pk, stix_id, modified, revoked, valid_until in versions:
+            current = latest.get(stix_id)
+            if current is None or (modified, pk) > (current[1], current[0]):
+                latest[stix_id] = (pk, modified, revoked, valid_until)
+        active: dict[int, str] = {}
+        for stix_id, (pk, _modified, revoked, valid_until) in latest.items():
+            if revoked or (valid_until is not None and valid_until <= now):
+                continue
+            active[pk] = stix_id
+            if valid_until is not None:
+                matcher.valid_until[pk] = valid_until.timestamp()
+        del latest
+        matcher.stix_ids = active
+        values = IndicatorValue.objects.values_list("object_id", "kind", "value").iterator(chunk_size=20000)
+        for pk, kind, value in values:
+            if pk in active:
+                matcher.add(pk, kind, value)
+        matcher._finish()
+        matcher.checked_at = time.monotonic()
+        return matcher
+
+    @staticmethod
+    def _put(table: dict, key, pk: int) -> None:
+        pks = table.get(key)
+        if pks is None:
+            table[key] = (pk,)
+        elif pk not in pks:
+            table[key] = pks + (pk,)
+
+    def add(self, pk: int, kind: str, value: str) -> None:
+        """Add one indicator value (as stored by the intel store) to the tables."""
+        if kind in (IndicatorKind.IPV4, IndicatorKind.IPV6, IndicatorKind.CIDR):
+            try:
+                net = ipaddress.ip_network(value.strip(), strict=False)
+            except ValueError:
+                return
+            bits = _BITS[net.version]
+            if net.prefixlen == bits:
+                key = (net.version, int(net.network_address))
+                self._put(self.addresses, key, pk)
+                self.address_text[key] = str(net.network_address)
+            else:
+                network = int(net.network_address) >> (bits - net.prefixlen)
+                self._put(self.networks.setdefault((net.version, net.prefixlen), {}), network, pk)
+                self.network_text[(net.version, net.prefixlen, network)] = str(net)
+        elif kind == IndicatorKind.DOMAIN:
+            key = _domain_key(value)
+            if key:
+                self._put(self.domains, key, pk)
+        elif kind == IndicatorKind.URL:
+            key = value.strip()
+            if key:
+                self._put(self.urls, key, pk)
+        elif kind in self.hashes:
+            self._put(self.hashes[kind], value.strip().lower(), pk)
+        else:
+            return  # e-mail addresses: no event field carries one
+        self.size += 1
+
+    def _finish(self) -> None:
+        self._prefixes = {4: [], 6: []}
+        for (version, prefix), table in sorted(self.networks.items()):
+            self._prefixes[version].append((_BITS[version] - prefix, prefix, table))
+
+    # --- matching ----------------------------------------------------------------------------
+
+    def _active(self, pks: tuple[int, ...], now: float) -> list[int]:
+        if not self.valid_until:
+            return list(pks)
+        return [pk for pk in pks if self.valid_until.get(pk, now + 1) > now]
+
+    def _listed_value(self, kind: str, value: str) -> bool:
+        lists = warninglists.compiled()
+        if lists is not self._lists:
+            self._lists, self._listed = lists, {}
+        key = (kind, value)
+        listed = self._listed.get(key)
+        if listed is None:
+            listed = self._listed[key] = warninglists.is_listed(kind, value, lists)
+        return listed
+
+    def _emit(self, hits: list, pks, kind: str, value: str, field: str, now: float) -> None:
+        if self._listed_value(kind, value):
+            return
+        for pk in self._active(pks, now):
+            hits.append(Hit(pk, self.stix_ids[pk], kind, value, field))
+
+    def match_event(self, event: dict) -> list[Hit]:
+        """Every hit of one normalized event (keys as Event fields); [] when none."""
+        hits: list[Hit] = []
+        now = None
+        for field in IP_FIELDS:
+            text = event.get(field)
+            if not text:
+                continue
+            parsed = _ip_int(text)
+            if parsed is None:
+                continue
+            version, number = parsed
+            pks = self.addresses.get(parsed)
+            if pks is not None:
+                now = now or time.time()
+                kind = IndicatorKind.IPV4 if version == 4 else IndicatorKind.IPV6
+                self._emit(hits, pks, kind, self.address_text[parsed], field, now)
+            for shift, prefix, table in self._prefixes[version]:
+                network = number >> shift
+                pks = table.get(network)
+                if pks is not None:
+                    now = now or time.time()
+                    self._emit(hits, pks, IndicatorKind.CIDR, self.network_text[(version, prefix, network)], field,
+                               now)
+        domain = event.get("domain")
+        if domain and self.domains:
+            key = _domain_key(domain)
+            while key:
+                pks = self.domains.get(key)
+                if pks is not None:
+                    now = now or time.time()
+                    self._emit(hits, pks, IndicatorKind.DOMAIN, key, "domain", now)
+                dot = key.find(".")
+                key = key[dot + 1:] if dot >= 0 else ""
+        url = event.get("url")
+        if url and self.urls:
+            key = url.strip()
+            pks = self.urls.get(key)
+            if pks is not None:
+                now = now or time.time()
+                self._emit(hits, pks, IndicatorKind.URL, key, "url", now)
+        for field, kind in HASH_FIELDS:
+            value = event.get(field)
+            if value:
+                key = value.lower()
+                pks = self.hashes[kind].get(key)
+                if pks is not None:
+                    now = now or time.time()
+                    self._emit(hits, pks, kind, key, field, now)
+        return hits
+
+
+# --- the process's matcher ---------------------------------------------------------------------
+
+
+def store_fingerprint() -> tuple:
+    """Changes whenever an indicator version or value is added or removed (cheap: indexed aggregates)."""
+    objects = StixObject.objects.aggregate(last=Max("pk"), n=Count("pk"))
+    values = IndicatorValue.objects.aggregate(last=Max("pk"))
+    return objects["last"], objects["n"], values["last"]
+
+
+_lock = threading.Lock()
+_matcher: IndicatorMatcher | None = None
+
+
+def current_matcher() -> IndicatorMatcher:
+    """The process's matcher, rebuilt when the intelligence store changed (checked at most every
+    KHIEN_MATCHER_RECHECK_SECONDS)."""
+    global _matcher
+    recheck = float(getattr(settings, "KHIEN_MATCHER_RECHECK_SECONDS", 5))
+    current = _matcher
+    if current is not None and time.monotonic() - current.checked_at < recheck:
+        return current
+    with _lock:
+        current = _matcher
+        if current is not None:
+            if time.monotonic() - current.checked_at < recheck:
+                return current
+            if store_fingerprint() == current.fingerprint:
+                current.checked_at = time.monotonic()
+                return current
+        _matcher = IndicatorMatcher.load()
+        return _matcher
+
+
+def invalidate() -> None:
+    """Forget the process's matcher (the next call rebuilds it)."""
+    global _matcher
+    with _lock:
+        _matcher = None
