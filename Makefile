@@ -33,8 +33,10 @@ setup: $(VENV)/.installed assets
 
 setup-dev: $(VENV)/.installed-dev assets
 
+# The web server, plus in the background the worker (deadlines, digests, federation, correlation).
 run: setup
 	$(KHIEN) demo --accounts
+	$(KHIEN) worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	$(KHIEN) runserver $(HOST):$(PORT)
 
 test: setup-dev

@@ -260,6 +260,15 @@ SPECTACULAR_SETTINGS = {
 # --- E-mail (notifications); console in the embedded default ----------------------------
 EMAIL_BACKEND = os.environ.get("KHIEN_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("KHIEN_FROM_EMAIL", "khien@localhost")
+EMAIL_HOST = os.environ.get("KHIEN_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("KHIEN_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("KHIEN_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KHIEN_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("KHIEN_EMAIL_TLS", False)
+# Non-urgent notifications wait this long and go out as one digest e-mail per person.
+KHIEN_NOTIFICATION_DIGEST_SECONDS = int(os.environ.get("KHIEN_NOTIFICATION_DIGEST_SECONDS", "300"))
+# Address of the platform as users reach it, for links in e-mails (e.g. https://khien.example.gov.vn).
+KHIEN_PUBLIC_URL = os.environ.get("KHIEN_PUBLIC_URL", "http://127.0.0.1:8000")
 
 # --- Logging: never log secrets (tokens, passwords, TOTP codes) -----------------------
 LOGGING = {
