@@ -38,6 +38,7 @@ from khien.core.scoping import is_national_coordinator, user_can
 
 from . import conf, store
 from .matcher import current_matcher
+from .matching import record_hits
 from .models import Alert, AlertSource, DeadLetter, Event, HourlyCount, SourceFormat
 from .parsers import PARSERS, ParseError
 
@@ -314,8 +315,8 @@ def ingest_batch(source: AlertSource, records: list) -> IngestResult:
         store.insert_rows(Event, EVENT_COLUMNS, ([event[name] for name in EVENT_COLUMNS] for event in events))
         if matched:
             found = [(event, matched[event["id"]]) for event in events if event["id"] in matched]
-            if found and _record_hits is not None:
-                _record_hits(source, found, now=now)
+            if found:
+                record_hits(source, found, now=now)
         DeadLetter.objects.bulk_create(new_dead, batch_size=1000, ignore_conflicts=True)
         _count_hourly(source, events)
         result.accepted = len(events)
@@ -327,12 +328,6 @@ def ingest_batch(source: AlertSource, records: list) -> IngestResult:
             **({"last_event_at": now} if events else {}),
         )
     return result
-
-
-try:  # TEMPORARY guard until telematch's khien/telemetry/matching.py lands; remove then.
-    from .matching import record_hits as _record_hits
-except ImportError:  # pragma: no cover
-    _record_hits = None
 
 
 _LOCK_NAMESPACE = 0x4B54  # "KT": telemetry ingestion (two-key advisory locks do not meet the audit log's one-key lock)

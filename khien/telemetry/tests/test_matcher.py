@@ -163,3 +163,22 @@ def test_no_indicators_no_hits(db):
     m = IndicatorMatcher.load()
     assert m.size == 0
     assert m.match_event(event(src_ip="45.77.10.20", domain="a.b.c", url="http://x/", file_md5="a" * 32)) == []
+
+
+def test_ingest_records_hits_of_new_events_once(world, feed, make_source, settings):
+    from khien.telemetry import services
+    from khien.telemetry.models import Event, IndicatorHit
+
+    settings.KHIEN_MATCHER_RECHECK_SECONDS = 0
+    (ind,) = feed(indicator("45.77.6.6", tlp="clear"))
+    source, _key = make_source(format="wazuh")
+    record = {"timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "5712", "level": 10, "description": "ssh"},
+              "agent": {"name": "web-01"}, "data": {"srcip": "45.77.6.6"}}
+    other = dict(record, data={"srcip": "45.77.6.7"})
+    services.ingest_batch(source, [record, other])
+    hit = IndicatorHit.objects.get()
+    assert hit.event_id == Event.objects.get(src_ip="45.77.6.6").id
+    assert hit.organization_id == world.ministry.pk
+    services.ingest_batch(source, [record, other])  # a redelivery: no new event, no new hit
+    assert IndicatorHit.objects.count() == 1
+    matcher_module.invalidate()
