@@ -15,7 +15,8 @@ from django.utils.translation import gettext_lazy as _
 class FeedAuth(models.TextChoices):
     NONE = "none", _("No authentication")
     BASIC = "basic", _("User name and password")
-    TOKEN = "token", _("Token")
+    TOKEN = "token", _("Token (Authorization: Token …)")
+    BEARER = "bearer", _("Bearer token (Authorization: Bearer …)")
 
 
 class FeedStatus(models.TextChoices):

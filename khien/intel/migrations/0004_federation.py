@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=63, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9][a-z0-9_-]{0,62}$', 'Use 1–63 lowercase letters, digits, dashes or underscores, starting with a letter or digit.')], verbose_name='name')),
                 ('api_root_url', models.URLField(max_length=500, verbose_name='remote API root URL')),
                 ('remote_collection_id', models.CharField(max_length=200, verbose_name='remote collection id')),
-                ('auth_kind', models.CharField(choices=[('none', 'No authentication'), ('basic', 'User name and password'), ('token', 'Token')], default='none', max_length=10, verbose_name='authentication')),
+                ('auth_kind', models.CharField(choices=[('none', 'No authentication'), ('basic', 'User name and password'), ('token', 'Token (Authorization: Token …)'), ('bearer', 'Bearer token (Authorization: Bearer …)')], default='none', max_length=10, verbose_name='authentication')),
                 ('username', models.CharField(blank=True, max_length=200, verbose_name='user name')),
                 ('password', models.CharField(blank=True, max_length=1000, verbose_name='password or token')),
                 ('verify_tls', models.BooleanField(default=True, verbose_name='verify the TLS certificate')),

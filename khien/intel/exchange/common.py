@@ -1,0 +1,195 @@
+"""What every import and export shares: the size limit, JSON reading, the report, the audit records."""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+import orjson
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from khien.core import audit
+from khien.core.audit import Act, Change
+from khien.core.errors import Forbidden, Refused
+
+from .. import services, tlp
+from ..models import Collection, IndicatorKind, IndicatorValue, StixObject
+
+FORMATS = ("stix", "misp", "csv")
+
+
+def max_import_bytes() -> int:
+    """The largest file an import accepts: KHIEN_INTEL_IMPORT_MAX_BYTES, else the TAXII content limit."""
+    default = getattr(settings, "KHIEN_TAXII_MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
+    return int(getattr(settings, "KHIEN_INTEL_IMPORT_MAX_BYTES", default))
+
+
+def too_large() -> Refused:
+    limit = max_import_bytes()
+    return Refused(_("The file is larger than the import limit of %(size)s bytes (%(mb).1f MB).")
+                   % {"size": limit, "mb": limit / 2**20}, code="too_large", status=413)
+
+
+def read_limited(source) -> bytes:
+    """The bytes of an uploaded file, a path's file object or bytes; Refused (413) above the limit."""
+    limit = max_import_bytes()
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        size = getattr(source, "size", None)
+        if size is not None and size > limit:
+            raise too_large()
+        if hasattr(source, "seek"):
+            try:
+                source.seek(0)
+            except (OSError, ValueError):
+                pass
+        data = source.read(limit + 1)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+    if len(data) > limit:
+        raise too_large()
+    if not data.strip():
+        raise Refused(_("The file is empty."), code="empty")
+    return data
+
+
+def load_json(data: bytes):
+    """Parsed JSON (a UTF-8 BOM is accepted); Refused with the parser's position when malformed."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise Refused(_("The file is not valid JSON: %(error)s") % {"error": exc}, code="malformed_json")
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or (in `rejected`) why it did nothing."""
+
+    format: str
+    file_name: str = ""
+    collection: str = ""
+    total: int = 0
+    created: int = 0
+    existing: int = 0
+    added_to_collection: int = 0
+    rejected: list[dict] = field(default_factory=list)  # {"ref": object id / "#n" / row, "column", "message"}
+
+    def as_dict(self) -> dict:
+        return {"format": self.format, "file_name": self.file_name, "collection": self.collection,
+                "total": self.total, "created": self.created, "existing": self.existing,
+                "added_to_collection": self.added_to_collection, "rejected": self.rejected}
+
+
+class ImportRejected(Refused):
+    """Some objects or rows of a file are rejected: nothing was written. `report.rejected` lists them all."""
+
+    def __init__(self, message, report: ImportReport):
+        super().__init__(message, code="rejected", status=422)
+        self.report = report
+
+
+def rejected_from_invalid_stix(exc: services.InvalidStix) -> list[dict]:
+    return [{"ref": key, "column": "", "message": message}
+            for key, messages in exc.errors.items() for message in messages]
+
+
+def check_write(collection: Collection, acting_user) -> None:
+    """Refuse before reading the file when the user may not add to the collection."""
+    if collection is None or not tlp.can_write_collection(acting_user, collection):
+        raise Forbidden(_("You may not add objects to this collection."))
+
+
+# --- Observable values that `services.extract_values` does not index --------------------------------
+
+# MISP's ip-src/ip-dst and email-src/email-dst become references of network-traffic and email-message.
+_REF_PATTERN = re.compile(
+    r"(network-traffic:(?:src|dst)_ref\.value|email-message:(?:from_ref|sender_ref|to_refs\[\*\]|"
+    r"cc_refs\[\*\])\.value)\s*=\s*'((?:[^'\\]|\\.)*)'")
+
+
+def referenced_values(pattern: str) -> list[tuple[str, str]]:
+    """(kind, value) of the `=` comparisons on network-traffic / email-message references of a pattern."""
+    found = set()
+    for path, literal in _REF_PATTERN.findall(pattern or ""):
+        literal = literal.replace("\\'", "'").replace("\\\\", "\\")
+        if path.startswith("network-traffic"):
+            try:
+                address = ipaddress.ip_network(literal, strict=False)
+            except ValueError:
+                continue
+            kind = IndicatorKind.IPV4 if address.version == 4 else IndicatorKind.IPV6
+            normalized = services.normalize_value(kind, literal)
+        else:
+            normalized = services.normalize_value(IndicatorKind.EMAIL, literal)
+        if normalized and normalized[1]:
+            found.add(normalized)
+    return sorted(found)
+
+
+def index_reference_values(objects: list) -> int:
+    """Index the values of MISP-style reference patterns among `objects` (stored just before).
+
+    Derived lookup rows only (like the ones `do_add_objects` writes); never duplicates a row.
+    """
+    wanted: dict[tuple[str, object], list[tuple[str, str]]] = {}
+    for obj in objects:
+        if isinstance(obj, dict) and obj.get("type") == "indicator" and obj.get("pattern_type") == "stix":
+            values = referenced_values(obj.get("pattern", ""))
+            if values:
+                wanted[(obj["id"], services.version_of(obj))] = values
+    if not wanted:
+        return 0
+    rows = StixObject.objects.filter(stix_id__in=sorted({k[0] for k in wanted}))
+    new = []
+    for row in rows:
+        values = wanted.get((row.stix_id, row.modified))
+        if not values:
+            continue
+        have = set(IndicatorValue.objects.filter(object=row).values_list("kind", "value"))
+        new.extend(IndicatorValue(object=row, kind=k, value=v) for k, v in values if (k, v) not in have)
+    IndicatorValue.objects.bulk_create(new, batch_size=services.BATCH)
+    return len(new)
+
+
+def add_objects(collection: Collection, objects: list, report: ImportReport, *, acting_user,
+                recipients=None) -> ImportReport:
+    """Store `objects` in `collection` through `do_add_objects`, then audit the import itself.
+
+    One transaction: either everything (objects, lookup rows, the import's audit record) or
+    nothing; `ImportRejected` lists every invalid object.
+    """
+    check_write(collection, acting_user)
+    report.collection = str(collection.pk)
+    try:
+        with transaction.atomic():
+            result = services.do_add_objects(collection, objects, acting_user=acting_user, recipients=recipients)
+            index_reference_values(objects)
+            report.total, report.created = result.total, result.created
+            report.existing, report.added_to_collection = result.existing, result.added_to_collection
+            audit.record_many([Change(
+                action=Act.IMPORT, object_type="intel.exchange_import", object_id=str(collection.pk),
+                object_repr=f"{report.format} import {report.file_name}"[:300],
+                organization_id=str(collection.owner_id),
+                after={"format": report.format, "file_name": report.file_name, "collection": str(collection.pk),
+                       "total": report.total, "created": report.created, "existing": report.existing,
+                       "added_to_collection": report.added_to_collection},
+            )], actor=acting_user)
+    except services.InvalidStix as exc:
+        report.rejected = rejected_from_invalid_stix(exc) or [{"ref": "", "column": "", "message": str(exc.message)}]
+        raise ImportRejected(exc.message, report)
+    return report
+
+
+def audit_export(acting_user, *, fmt: str, selection: dict, count: int) -> None:
+    """An export is a disclosure: record who exported what (the selection and how many objects)."""
+    with transaction.atomic():
+        audit.record_many([Change(
+            action="export", object_type="intel.exchange_export", object_id=str(selection.get("collection") or ""),
+            object_repr=f"{fmt} export of {count} objects",
+            after={"format": fmt, "selection": selection, "count": count},
+        )], actor=acting_user)

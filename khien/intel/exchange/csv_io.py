@@ -1,0 +1,253 @@
+"""CSV of indicators: import (one STIX indicator per row, simple pattern) and export.
+
+Import columns (header row required; names case-insensitive; UTF-8 with or without BOM; `;` or `,`):
+
+=============  =========  =================================================================
+column         required   content
+=============  =========  =================================================================
+type           yes        ipv4, ipv6, cidr, domain, url, email, md5, sha1, sha256
+                          (also: ip, ip-src, ip-dst, hostname, email-src, email-dst, sha-1, sha-256)
+value          yes        the observable
+name           no         indicator name (default: "<type> <value>")
+description    no         free text
+valid_until    no         date (YYYY-MM-DD) or date and time (ISO 8601), in the future
+confidence     no         0–100
+labels         no         separated by | (or , inside a quoted cell)
+tlp            no         clear, white, green, amber, amber+strict, red (empty: the producer's default)
+=============  =========  =================================================================
+
+All or nothing: every row is checked first; one bad row and nothing is stored, the report lists
+every bad row (row number — the header is row 1 —, column, reason).
+
+Export columns: type, value, indicator_id, name, producer, tlp, confidence, valid_until, revoked,
+warning_listed — one line per indexed value of the latest visible version of each indicator.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import ipaddress
+import re
+import uuid
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from khien.registry.imports import FORMULA_STARTS, ROW, read_rows
+
+from .. import services, tlp, warninglists
+from ..models import IndicatorKind, IndicatorValue, Tlp
+from . import stix_export
+from .common import ImportRejected, ImportReport, add_objects, check_write, read_limited
+
+IMPORT_COLUMNS = ["type", "value", "name", "description", "valid_until", "confidence", "labels", "tlp"]
+REQUIRED = ["type", "value"]
+EXPORT_COLUMNS = ["type", "value", "indicator_id", "name", "producer", "tlp", "confidence", "valid_until",
+                  "revoked", "warning_listed"]
+
+TYPE_ALIASES = {
+    "ipv4": IndicatorKind.IPV4, "ip": None, "ip-src": None, "ip-dst": None, "ipv6": IndicatorKind.IPV6,
+    "cidr": IndicatorKind.CIDR, "domain": IndicatorKind.DOMAIN, "hostname": IndicatorKind.DOMAIN,
+    "domain-name": IndicatorKind.DOMAIN, "url": IndicatorKind.URL, "email": IndicatorKind.EMAIL,
+    "email-src": IndicatorKind.EMAIL, "email-dst": IndicatorKind.EMAIL, "md5": IndicatorKind.MD5,
+    "sha1": IndicatorKind.SHA1, "sha-1": IndicatorKind.SHA1, "sha256": IndicatorKind.SHA256,
+    "sha-256": IndicatorKind.SHA256,
+}
+TLP_WORDS = {"clear": Tlp.CLEAR, "white": Tlp.CLEAR, "green": Tlp.GREEN, "amber": Tlp.AMBER,
+             "amber+strict": Tlp.AMBER_STRICT, "amber_strict": Tlp.AMBER_STRICT, "red": Tlp.RED}
+HEX_LENGTH = {IndicatorKind.MD5: 32, IndicatorKind.SHA1: 40, IndicatorKind.SHA256: 64}
+HASH_PATH = {IndicatorKind.MD5: "MD5", IndicatorKind.SHA1: "'SHA-1'", IndicatorKind.SHA256: "'SHA-256'"}
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?!-)([a-z0-9_-]{1,63}\.)+[a-z][a-z0-9-]{0,62}$")
+EMAIL_RE = re.compile(r"^[^@\s']+@[^@\s']+\.[^@\s']+$")
+
+
+class _Bad(Exception):
+    def __init__(self, column, message):
+        super().__init__(message)
+        self.column, self.message = column, message
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def pattern_for(kind: str, value: str) -> tuple[str, str]:
+    """(STIX pattern, normalized value) of one typed value; _Bad when the value is not of the type."""
+    value = value.strip()
+    if kind in (None, IndicatorKind.IPV4, IndicatorKind.IPV6, IndicatorKind.CIDR):
+        try:
+            net = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise _Bad("value", _("“%(value)s” is not an IP address or network.") % {"value": value})
+        if kind == IndicatorKind.IPV4 and net.version != 4 or kind == IndicatorKind.IPV6 and net.version != 6:
+            raise _Bad("value", _("“%(value)s” is not an IPv%(v)s address.")
+                       % {"value": value, "v": 4 if kind == IndicatorKind.IPV4 else 6})
+        text = str(net.network_address) if net.num_addresses == 1 and "/" not in value else str(net)
+        path = "ipv4-addr" if net.version == 4 else "ipv6-addr"
+        return f"[{path}:value = {_quote(text)}]", text
+    if kind == IndicatorKind.DOMAIN:
+        text = value.lower().rstrip(".")
+        if not DOMAIN_RE.match(text):
+            raise _Bad("value", _("“%(value)s” is not a domain name.") % {"value": value})
+        return f"[domain-name:value = {_quote(text)}]", text
+    if kind == IndicatorKind.URL:
+        if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$", value):
+            raise _Bad("value", _("“%(value)s” is not a URL (scheme://…).") % {"value": value})
+        return f"[url:value = {_quote(value)}]", value
+    if kind == IndicatorKind.EMAIL:
+        text = value.lower()
+        if not EMAIL_RE.match(text):
+            raise _Bad("value", _("“%(value)s” is not an e-mail address.") % {"value": value})
+        return f"[email-addr:value = {_quote(text)}]", text
+    text = value.lower()
+    if len(text) != HEX_LENGTH[kind] or not re.fullmatch(r"[0-9a-f]+", text):
+        raise _Bad("value", _("“%(value)s” is not a %(kind)s hash (%(n)s hexadecimal digits).")
+                   % {"value": value, "kind": kind.upper(), "n": HEX_LENGTH[kind]})
+    return f"[file:hashes.{HASH_PATH[kind]} = {_quote(text)}]", text
+
+
+def _timestamp(value: dt.datetime) -> str:
+    return services.format_timestamp(value.replace(microsecond=value.microsecond // 1000 * 1000))
+
+
+def parse_row(row: dict, now: dt.datetime) -> dict:
+    """The STIX indicator of one CSV row; raises _Bad (with every problem of the row as a list)."""
+    problems: list[_Bad] = []
+    raw_type = row.get("type", "").strip().lower()
+    value = row.get("value", "").strip()
+    kind = "?"
+    if not raw_type:
+        problems.append(_Bad("type", _("The type is required.")))
+    elif raw_type not in TYPE_ALIASES:
+        problems.append(_Bad("type", _("Unknown type “%(type)s”; use one of: %(types)s.")
+                             % {"type": raw_type, "types": ", ".join(IndicatorKind.values)}))
+    else:
+        kind = TYPE_ALIASES[raw_type]
+    pattern = ""
+    if not value:
+        problems.append(_Bad("value", _("The value is required.")))
+    elif kind != "?":
+        try:
+            pattern, value = pattern_for(kind, value)
+        except _Bad as exc:
+            problems.append(exc)
+    obj = {
+        "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
+        "created": _timestamp(now), "modified": _timestamp(now),
+        "name": row.get("name", "").strip() or f"{raw_type} {value}"[:250],
+        "indicator_types": ["malicious-activity"],
+        "pattern": pattern, "pattern_type": "stix", "valid_from": _timestamp(now),
+    }
+    if row.get("description", "").strip():
+        obj["description"] = row["description"].strip()
+    until = row.get("valid_until", "").strip()
+    if until:
+        parsed = services.parse_timestamp(until)
+        if parsed is None:
+            try:
+                parsed = dt.datetime.combine(dt.date.fromisoformat(until), dt.time(), tzinfo=dt.timezone.utc)
+            except ValueError:
+                parsed = None
+        if parsed is None:
+            problems.append(_Bad("valid_until", _("“%(value)s” is not a date (YYYY-MM-DD) or an ISO 8601 "
+                                                  "date and time.") % {"value": until}))
+        elif parsed <= now:
+            problems.append(_Bad("valid_until", _("The end of validity must be in the future.")))
+        else:
+            obj["valid_until"] = _timestamp(parsed)
+    confidence = row.get("confidence", "").strip()
+    if confidence:
+        if not confidence.isdigit() or int(confidence) > 100:
+            problems.append(_Bad("confidence", _("The confidence is a whole number from 0 to 100.")))
+        else:
+            obj["confidence"] = int(confidence)
+    labels = [lb.strip() for lb in re.split(r"[|,]", row.get("labels", "")) if lb.strip()]
+    if labels:
+        obj["labels"] = labels
+    level = row.get("tlp", "").strip().lower().removeprefix("tlp:")
+    if level:
+        if level not in TLP_WORDS:
+            problems.append(_Bad("tlp", _("Unknown TLP “%(value)s”; use clear, green, amber, amber+strict or red.")
+                                 % {"value": row["tlp"]}))
+        else:
+            obj["object_marking_refs"] = [tlp.TLP_MARKING[TLP_WORDS[level]]]
+    if problems:
+        raise _Bad(None, problems)
+    return obj
+
+
+def import_csv(collection, source, *, acting_user, file_name: str = "", recipients=None) -> ImportReport:
+    """One indicator per row into `collection`; one bad row and nothing is stored."""
+    check_write(collection, acting_user)
+    report = ImportReport(format="csv", file_name=file_name)
+    data = read_limited(source)
+    rows = read_rows(io.BytesIO(data))
+    header = [k for k in rows[0] if k != ROW]
+    unknown = [c for c in header if c not in IMPORT_COLUMNS]
+    missing = [c for c in REQUIRED if c not in header]
+    if unknown or missing:
+        message = []
+        if unknown:
+            message.append(_("Unknown columns: %(cols)s.") % {"cols": ", ".join(unknown)})
+        if missing:
+            message.append(_("Required columns are missing: %(cols)s.") % {"cols": ", ".join(missing)})
+        message.append(_("The columns are: %(known)s.") % {"known": ", ".join(IMPORT_COLUMNS)})
+        report.rejected = [{"ref": "1", "column": "", "message": " ".join(message)}]
+        raise ImportRejected(" ".join(message), report)
+    now = timezone.now()
+    objects = []
+    for row in rows:
+        try:
+            objects.append(parse_row(row, now))
+        except _Bad as exc:
+            report.rejected.extend({"ref": str(row[ROW]), "column": p.column, "message": str(p.message)}
+                                   for p in exc.message)
+    if report.rejected:
+        bad_rows = len({r["ref"] for r in report.rejected})
+        raise ImportRejected(_("%(count)d of %(total)d rows are rejected; nothing was stored.")
+                             % {"count": bad_rows, "total": len(rows)}, report)
+    return add_objects(collection, objects, report, acting_user=acting_user, recipients=recipients)
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def iter_csv(user, sel: stix_export.Selection):
+    """CSV lines (text) of the indicator values of the selection's indicators the user may see."""
+    sel = stix_export.Selection(**{**sel.__dict__, "types": ["indicator"]})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    yield buffer.getvalue()
+    lists = warninglists.compiled()
+    batch = []
+
+    def flush():
+        buffer.seek(0)
+        buffer.truncate()
+        producers = {}
+        values = {}
+        for value in IndicatorValue.objects.filter(object_id__in=[r.pk for r in batch]).order_by("kind", "value"):
+            values.setdefault(value.object_id, []).append(value)
+        from khien.registry.models import Organization
+        for org in Organization.objects.filter(pk__in={r.producer_id for r in batch if r.producer_id}):
+            producers[org.pk] = org.code
+        for row in batch:
+            for value in values.get(row.pk, ()):
+                writer.writerow([_cell(v) for v in (
+                    value.kind, value.value, row.stix_id, row.data.get("name", ""), producers.get(row.producer_id, ""),
+                    row.tlp, "" if row.confidence is None else row.confidence,
+                    row.valid_until.isoformat() if row.valid_until else "", "1" if row.revoked else "0",
+                    "1" if warninglists.is_listed(value.kind, value.value, lists) else "0")])
+        batch.clear()
+        return buffer.getvalue()
+
+    for row in stix_export.iter_rows(user, sel):
+        batch.append(row)
+        if len(batch) >= 500:
+            yield flush()
+    if batch:
+        yield flush()

@@ -1,0 +1,15 @@
+"""Periodic jobs of the intelligence hub (run by `khien worker`)."""
+import datetime as dt
+
+from khien.core.jobs import periodic
+
+from . import federation
+
+
+@periodic("intel.federation_pull", every=dt.timedelta(minutes=1))
+def pull_subscriptions(now) -> str | None:
+    """Pull the due federation subscriptions (each has its own interval)."""
+    pulled = federation.pull_due(now)
+    if not pulled:
+        return None
+    return ", ".join(f"{sub.name}: {sub.last_status} ({sub.last_count})" for sub in pulled)
