@@ -1,6 +1,17 @@
-"""Telemetry pages (national live dashboard, sources, campaigns)."""
-from django.urls import path  # noqa: F401
+"""Telemetry pages (national live dashboard, alerts, sources, campaigns)."""
+from django.urls import path
+
+from . import views
 
 app_name = "telemetry"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("data/", views.dashboard_json, name="dashboard_data"),
+    path("alerts/", views.alert_list, name="alerts"),
+    path("alerts/<uuid:pk>/", views.alert_detail, name="alert"),
+    path("sources/", views.source_list, name="sources"),
+    path("campaigns/", views.campaign_list, name="campaigns"),
+    path("campaigns/<uuid:pk>/", views.campaign_detail, name="campaign"),
+    path("campaigns/<uuid:pk>/<str:action>/", views.campaign_action, name="campaign_action"),
+]

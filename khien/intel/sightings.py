@@ -1,0 +1,133 @@
+"""STIX 2.1 sightings of indicators, recorded from telemetry hits.
+
+One `sighting` object per (indicator, sighted organization, UTC day), with a
+deterministic id (so re-running adds a new VERSION with a larger `count`, never
+a duplicate object): `sighting_of_ref` is the indicator, `where_sighted_refs`
+and `created_by_ref` the identity of the organization whose SOC saw it,
+`count`, `first_seen`, `last_seen` cover that day.
+
+Stored with `services.do_add_objects` in the national collection (the
+`national` collection owned by the coordinator's organization; the oldest one
+when several exist), marked TLP:AMBER+STRICT. Why AMBER+STRICT: a sighting
+says "organization X was hit by this indicator" — a fact about X's security
+that must not reach the other readers of the national collection (TLP:AMBER
+would show it to every organization that reads that collection). Under
+AMBER+STRICT only two organizations see it: the producer — set to the sighted
+organization, whose SOC produced the observation — and the owner of the
+collection holding it, the national coordinator (see tlp.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import Count, Max, Min
+
+from khien.core.roles import Role
+from khien.registry.models import Membership
+
+from . import services, tlp
+from .models import Collection, CollectionKind, StixObject, Tlp, identity_id_for
+
+SIGHTING_NAMESPACE = uuid.UUID("6f1b1d5e-3c0a-4a53-9d4f-6b68696e0002")
+
+
+def sighting_id(indicator_id: str, organization_id, day: dt.date) -> str:
+    """Deterministic id of the sighting of one indicator by one organization on one UTC day.
+
+    uuid5 of the three, with the version bits set to 4 (STIX asks for UUIDv4 in SDO/SRO ids).
+    """
+    digest = uuid.uuid5(SIGHTING_NAMESPACE, f"{indicator_id}|{organization_id}|{day.isoformat()}")
+    return f"sighting--{uuid.UUID(bytes=digest.bytes, version=4)}"
+
+
+def national_collection() -> Collection | None:
+    return Collection.objects.filter(kind=CollectionKind.NATIONAL).order_by("created", "pk").first()
+
+
+def _owner_actor(collection: Collection):
+    """The user the job acts as when no user triggered it: an active national coordinator of the collection's owner."""
+    membership = (Membership.objects.filter(organization_id=collection.owner_id, role=Role.NATIONAL_COORDINATOR,
+                                            user__is_active=True).select_related("user").order_by("user_id").first())
+    return membership.user if membership else None
+
+
+def _stamp(value: dt.datetime) -> str:
+    return services.format_timestamp(value.replace(microsecond=value.microsecond // 1000 * 1000))
+
+
+def sighting_object(item: dict, now: dt.datetime) -> dict:
+    day = item["day"]
+    created = dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.timezone.utc)
+    identity = identity_id_for(item["organization_id"])
+    first_seen = max(item["first_seen"], created)
+    last_seen = max(item["last_seen"], first_seen)
+    return {
+        "type": "sighting",
+        "spec_version": "2.1",
+        "id": sighting_id(item["indicator_id"], item["organization_id"], day),
+        "created": _stamp(created),
+        "modified": _stamp(max(now, created)),
+        "created_by_ref": identity,
+        "sighting_of_ref": item["indicator_id"],
+        "where_sighted_refs": [identity],
+        "count": min(int(item["count"]), 999_999_999),
+        "first_seen": _stamp(first_seen),
+        "last_seen": _stamp(last_seen),
+        "object_marking_refs": [tlp.TLP_MARKING[Tlp.AMBER_STRICT]],
+    }
+
+
+def do_record_sightings(items, *, acting_user=None, now: dt.datetime | None = None) -> int:
+    """Store (a new version of) the sighting of each item; returns how many sightings were written.
+
+    `items`: dicts with indicator_id, organization_id, day (UTC date), count,
+    first_seen, last_seen — the totals of that day so far. Nothing is written
+    when there is no national collection or no one to act for it (returns 0).
+    """
+    from django.utils import timezone
+
+    items = list(items)
+    if not items:
+        return 0
+    collection = national_collection()
+    if collection is None:
+        return 0
+    actor = acting_user or _owner_actor(collection)
+    if actor is None:
+        return 0
+    now = now or timezone.now()
+    objects = [sighting_object(item, now) for item in items]
+    by_org = defaultdict(list)
+    for item, obj in zip(items, objects):
+        by_org[item["organization_id"]].append(obj["id"])
+    with transaction.atomic():
+        services.ensure_identities(list(by_org))
+        services.do_add_objects(collection, objects, acting_user=actor)
+        # The sighted organization is the producer (its SOC saw it); see the module docstring.
+        for org_id, ids in by_org.items():
+            StixObject.objects.filter(stix_type="sighting", stix_id__in=ids).exclude(producer_id=org_id) \
+                .update(producer_id=org_id)
+    return len(objects)
+
+
+def daily_totals(hit_model, keys) -> list[dict]:
+    """For (indicator_id, organization_id, day) keys, the day's totals over all hits of `hit_model`."""
+    days = defaultdict(set)
+    for indicator_id, org_id, day in keys:
+        days[day].add((indicator_id, org_id))
+    out = []
+    for day, pairs in days.items():
+        start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.timezone.utc)
+        rows = (hit_model.objects.filter(time__gte=start, time__lt=start + dt.timedelta(days=1),
+                                         indicator_id__in={p[0] for p in pairs},
+                                         organization_id__in={p[1] for p in pairs})
+                .values("indicator_id", "organization_id")
+                .annotate(count=Count("event_id", distinct=True), first_seen=Min("time"), last_seen=Max("time")))
+        for row in rows:
+            if (row["indicator_id"], row["organization_id"]) in pairs:
+                out.append({**row, "day": day})
+    return out
+

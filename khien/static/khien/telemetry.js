@@ -1,0 +1,87 @@
+// Live national dashboard: draws the charts with the locally served ECharts and
+// refreshes every data-refresh seconds from the JSON view (no inline script: CSP).
+(function () {
+  "use strict";
+  var root = document.getElementById("tele-dashboard");
+  if (!root) { return; }
+  var PALETTE = ["#1d4ed8", "#b91c1c", "#15803d", "#b45309", "#7c3aed", "#0f766e", "#be185d", "#4b5563"];
+  var SEVERITY = { low: "#4b5563", medium: "#b45309", high: "#c2410c", critical: "#b91c1c",
+                   live: "#15803d", silent: "#b91c1c", never: "#f59e0b", disabled: "#9ca3af" };
+  var charts = {};
+
+  function option(kind, d) {
+    var base = { color: PALETTE, tooltip: { renderMode: "richText", confine: true, trigger: kind === "pie" ? "item" : "axis" },
+                 grid: { left: 8, right: 32, top: 24, bottom: 8, containLabel: true }, animationDuration: 300 };
+    if (kind === "line") {
+      base.xAxis = { type: "category", data: d.labels, axisLabel: { interval: 5 } };
+      base.yAxis = { type: "value", minInterval: 1 };
+      base.series = [{ type: "line", data: d.values, smooth: true, areaStyle: { opacity: 0.15 }, showSymbol: false }];
+    } else if (kind === "hbar") {
+      base.xAxis = { type: "value", minInterval: 1 };
+      base.yAxis = { type: "category", data: d.labels.slice().reverse(), axisLabel: { width: 200, overflow: "truncate" } };
+      base.series = [{ type: "bar", data: d.values.slice().reverse(), barMaxWidth: 20, label: { show: true, position: "right" } }];
+    } else {
+      base.legend = { bottom: 0, type: "scroll" };
+      base.series = [{ type: "pie", radius: ["35%", "65%"], data: d.labels.map(function (label, i) {
+        var item = { name: label, value: d.values[i] };
+        if (d.keys && SEVERITY[d.keys[i]]) { item.itemStyle = { color: SEVERITY[d.keys[i]] }; }
+        return item;
+      }).filter(function (item) { return item.value > 0; }) }];
+    }
+    return base;
+  }
+
+  function cell(row, text, href, cls) {
+    var td = document.createElement("td");
+    if (cls) { td.className = cls; }
+    if (href) { var a = document.createElement("a"); a.href = href; a.textContent = text; td.appendChild(a); }
+    else { td.textContent = text; }
+    row.appendChild(td);
+  }
+
+  function fillTable(id, rows, build) {
+    var body = document.getElementById(id);
+    if (!body || !rows.length) { return; }
+    while (body.firstChild) { body.removeChild(body.firstChild); }
+    rows.forEach(function (r) { var tr = document.createElement("tr"); build(tr, r); body.appendChild(tr); });
+  }
+
+  function render(data) {
+    Object.keys(data.kpis).forEach(function (k) {
+      var el = root.querySelector('[data-kpi="' + k + '"]');
+      if (el) { el.textContent = Number(data.kpis[k]).toLocaleString("vi-VN"); }
+    });
+    var gen = document.getElementById("tele-generated");
+    if (gen) { gen.textContent = data.generated; }
+    if (window.echarts) {
+      root.querySelectorAll("[data-tele-chart]").forEach(function (el) {
+        var key = el.getAttribute("data-tele-chart");
+        if (!data[key]) { return; }
+        if (!charts[key]) { charts[key] = window.echarts.init(el); }
+        charts[key].setOption(option(el.getAttribute("data-kind"), data[key]), true);
+      });
+    }
+    fillTable("tele-indicators", data.indicators.rows, function (tr, r) {
+      cell(tr, r.value, r.url); cell(tr, r.kind); cell(tr, String(r.hits), null, "num"); cell(tr, String(r.organizations), null, "num");
+    });
+    fillTable("tele-campaigns", data.campaigns, function (tr, c) {
+      cell(tr, c.title, c.url); cell(tr, String(c.organizations), null, "num"); cell(tr, String(c.count), null, "num"); cell(tr, c.last_seen);
+    });
+  }
+
+  function refresh() {
+    fetch(root.getAttribute("data-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) { render(data); } })
+      .catch(function () { /* keep the last picture; retry at the next tick */ });
+  }
+
+  var first = document.getElementById("tele-data");
+  function start() {
+    if (first) { render(JSON.parse(first.textContent)); }
+    var every = parseInt(root.getAttribute("data-refresh"), 10) || 30;
+    window.setInterval(refresh, every * 1000);
+    window.addEventListener("resize", function () { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); });
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
+}());

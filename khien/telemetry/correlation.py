@@ -1,0 +1,242 @@
+"""National campaigns: the same indicator, or the same rule, seen at several organizations.
+
+`correlate(now)` (periodic job `telemetry.correlate`) looks at the last
+KHIEN_CAMPAIGN_WINDOW_SECONDS: an indicator hit at KHIEN_CAMPAIGN_MIN_ORGS or
+more distinct organizations, or a rule (alerts at least
+KHIEN_CAMPAIGN_RULE_MIN_SEVERITY severe) raised at as many, makes a
+`Campaign` — updated, not duplicated, while it keeps being seen within the
+window. A new campaign is announced to the national coordinators at once.
+
+The coordinator then turns it into an early warning (`do_campaign_to_warning`),
+an incident (`do_campaign_to_incident`) or dismisses it (`do_dismiss_campaign`).
+Only the national coordinator sees campaigns or acts on them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.db.models import Count, Max, Min, Sum
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from khien.core import audit, notifications
+from khien.core.audit import Act
+from khien.core.errors import Forbidden, Refused
+from khien.core.roles import Role
+from khien.core.scoping import is_national_coordinator, memberships_of
+from khien.registry.models import Membership, Organization
+
+from . import conf_matching
+from .models import Alert, Campaign, CampaignKind, CampaignStatus, IndicatorHit, severity_label
+
+MAX_LISTED_ORGS = 200
+
+
+def _window(now) -> tuple[dt.datetime, int]:
+    return now - dt.timedelta(seconds=int(conf_matching.get("KHIEN_CAMPAIGN_WINDOW_SECONDS"))), \
+        int(conf_matching.get("KHIEN_CAMPAIGN_MIN_ORGS"))
+
+
+def _coordinators():
+    return [m.user for m in Membership.objects.filter(role=Role.NATIONAL_COORDINATOR, user__is_active=True)
+            .select_related("user")]
+
+
+def _candidates(now) -> list[dict]:
+    since, min_orgs = _window(now)
+    found = []
+    hits = IndicatorHit.objects.filter(time__gte=since, time__lte=now)
+    for row in (hits.values("indicator_id").annotate(orgs=Count("organization", distinct=True))
+                .filter(orgs__gte=min_orgs)):
+        key = row["indicator_id"]
+        mine = hits.filter(indicator_id=key)
+        agg = mine.aggregate(first=Min("time"), last=Max("time"), count=Count("id"))
+        sample = mine.order_by("-time").values("kind", "value").first()
+        found.append({
+            "kind": CampaignKind.INDICATOR, "key": key, "indicator_kind": sample["kind"], "value": sample["value"],
+            "rule_name": "", "severity": 0, "first": agg["first"], "last": agg["last"], "count": agg["count"],
+            "orgs": set(mine.values_list("organization_id", flat=True).distinct()),
+        })
+    min_severity = int(conf_matching.get("KHIEN_CAMPAIGN_RULE_MIN_SEVERITY"))
+    alerts = Alert.objects.filter(last_seen__gte=since, first_seen__lte=now, severity__gte=min_severity).exclude(rule_id="")
+    for row in (alerts.values("rule_id").annotate(orgs=Count("organization", distinct=True))
+                .filter(orgs__gte=min_orgs)):
+        key = row["rule_id"]
+        mine = alerts.filter(rule_id=key)
+        agg = mine.aggregate(first=Min("first_seen"), last=Max("last_seen"), count=Sum("count"), severity=Max("severity"))
+        sample = mine.order_by("-last_seen").values("rule_name").first()
+        found.append({
+            "kind": CampaignKind.RULE, "key": key, "indicator_kind": "", "value": "",
+            "rule_name": sample["rule_name"], "severity": agg["severity"] or 0, "first": agg["first"],
+            "last": agg["last"], "count": agg["count"] or 0,
+            "orgs": set(mine.values_list("organization_id", flat=True).distinct()),
+        })
+    return found
+
+
+def _title(c: dict) -> str:
+    if c["kind"] == CampaignKind.INDICATOR:
+        return _("Indicator %(value)s seen at %(n)d organizations") % {"value": c["value"][:300], "n": len(c["orgs"])}
+    return _("Rule “%(rule)s” raised at %(n)d organizations") % {
+        "rule": (c["rule_name"] or c["key"])[:300], "n": len(c["orgs"])}
+
+
+def correlate(now=None) -> dict:
+    """Raise or update the campaigns of the window ending at `now`; returns {"created": n, "updated": n}."""
+    now = now or timezone.now()
+    since, _min = _window(now)
+    created = updated = 0
+    with transaction.atomic():
+        for c in _candidates(now):
+            with notifications.platform_language():
+                title = _title(c)
+            campaign = (Campaign.objects.select_for_update().filter(kind=c["kind"], key=c["key"], last_seen__gte=since)
+                        .order_by("-last_seen").first())
+            if campaign is None:
+                campaign = Campaign(kind=c["kind"], key=c["key"], first_seen=c["first"], created_at=now)
+                before = None
+            else:
+                before = audit.snapshot(campaign)
+                known = set(campaign.organizations.values_list("pk", flat=True))
+                if (known >= c["orgs"] and campaign.count == c["count"] and campaign.last_seen == c["last"]):
+                    continue
+            campaign.title = title[:500]
+            campaign.indicator_kind = c["indicator_kind"]
+            campaign.value = c["value"][:2048]
+            campaign.rule_name = c["rule_name"][:500]
+            campaign.severity = max(campaign.severity, c["severity"])
+            campaign.first_seen = min(campaign.first_seen, c["first"])
+            campaign.last_seen = max(campaign.last_seen or c["last"], c["last"])
+            campaign.count = max(campaign.count, c["count"])
+            campaign.updated_at = now
+            campaign.save()
+            campaign.organizations.add(*c["orgs"])
+            campaign.organization_count = campaign.organizations.count()
+            campaign.save(update_fields=["organization_count"])
+            if before is None:
+                created += 1
+                audit.record(Act.CREATE, campaign, actor=None)
+                with notifications.platform_language():
+                    notifications.notify(
+                        _coordinators(), kind="telemetry.campaign", urgent=True,
+                        title=_("National campaign: %(title)s") % {"title": campaign.title},
+                        body=_("First seen %(first)s, last seen %(last)s; %(count)d hits.") % {
+                            "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
+                            "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M"),
+                            "count": campaign.count},
+                        url=reverse("telemetry:campaign", args=[campaign.pk]),
+                    )
+            else:
+                updated += 1
+                audit.record(Act.UPDATE, campaign, actor=None, before=before)
+    return {"created": created, "updated": updated}
+
+
+# --- Coordinator's decisions --------------------------------------------------------------------
+
+
+def _require_coordinator(user, campaign: Campaign) -> Campaign:
+    if not is_national_coordinator(user):
+        raise Forbidden(_("Only the national coordinator can act on campaigns."))
+    return Campaign.objects.select_for_update().get(pk=campaign.pk)
+
+
+def _require_open(campaign: Campaign):
+    if campaign.status != CampaignStatus.OPEN:
+        raise Refused(_("This campaign has already been handled (%(status)s).")
+                      % {"status": campaign.get_status_display()}, code="conflict", status=409)
+
+
+def _coordinator_org(user) -> Organization:
+    orgs = [o for role, _p, o in memberships_of(user) if role == Role.NATIONAL_COORDINATOR]
+    if not orgs:
+        raise Refused(_("You are not a member of the national coordinator's organization."), code="invalid")
+    return Organization.objects.get(pk=orgs[0])
+
+
+def _warning_severity(campaign: Campaign) -> str:
+    label = severity_label(campaign.severity) if campaign.kind == CampaignKind.RULE else "high"
+    return label if label in ("low", "medium", "high", "critical") else "high"
+
+
+def _decided(campaign: Campaign, status: str, user, before: dict, **links) -> Campaign:
+    for name, value in links.items():
+        setattr(campaign, name, value)
+    campaign.status = status
+    campaign.decided_by = user
+    campaign.decided_at = timezone.now()
+    campaign.save()
+    audit.record(Act.UPDATE, campaign, actor=user, before=before)
+    return campaign
+
+
+def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None = None):
+    """Issue an early warning from the campaign (its indicator value, its organizations as targets)."""
+    from khien.intel.models import WarningSeverity
+    from khien.intel.services_warnings import do_issue_warning
+
+    data = dict(data or {})
+    with transaction.atomic():
+        campaign = _require_coordinator(acting_user, campaign)
+        _require_open(campaign)
+        before = audit.snapshot(campaign)
+        organizations = list(campaign.organizations.filter(is_active=True))
+        severity = data.get("severity") or _warning_severity(campaign)
+        if severity not in WarningSeverity.values:
+            severity = WarningSeverity.HIGH
+        payload = {
+            "title": data.get("title") or campaign.title[:300],
+            "summary": data.get("summary") or _(
+                "Seen at %(n)d organizations between %(first)s and %(last)s (%(count)d hits).") % {
+                "n": campaign.organization_count,
+                "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
+                "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M"),
+                "count": campaign.count},
+            "severity": severity,
+            "tlp": data.get("tlp") or "amber",
+        }
+        if campaign.kind == CampaignKind.INDICATOR and campaign.indicator_kind in ("ipv4", "ipv6", "cidr", "domain"):
+            payload["values"] = [campaign.value]
+        warning = do_issue_warning(payload, acting_user=acting_user, organizations=organizations, auto_match=False)
+        return _decided(campaign, CampaignStatus.WARNED, acting_user, before, warning=warning)
+
+
+def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | None = None):
+    """Open an incident for the campaign, reported by the coordinator's organization."""
+    from khien.incidents.services import do_report_incident
+
+    data = dict(data or {})
+    with transaction.atomic():
+        campaign = _require_coordinator(acting_user, campaign)
+        _require_open(campaign)
+        before = audit.snapshot(campaign)
+        orgs = ", ".join(campaign.organizations.order_by("code").values_list("code", flat=True)[:MAX_LISTED_ORGS])
+        severity = data.get("severity") or ("critical" if campaign.severity >= 9 else "high")
+        payload = {
+            "organization": _coordinator_org(acting_user),
+            "title": data.get("title") or campaign.title[:300],
+            "detected_at": campaign.first_seen,
+            "category": data.get("category") or ("ids-alert" if campaign.kind == CampaignKind.RULE
+                                                  else "infected-system"),
+            "severity": severity,
+            "suspected_malicious": True,
+            "impact_beyond_organization": True,
+            "description": data.get("description") or _(
+                "National campaign raised from telemetry: %(title)s. Organizations involved: %(orgs)s. "
+                "%(count)d hits between %(first)s and %(last)s.") % {
+                "title": campaign.title, "orgs": orgs, "count": campaign.count,
+                "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
+                "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M")},
+            "tlp": data.get("tlp") or "amber",
+        }
+        incident = do_report_incident(payload, acting_user=acting_user)
+        return _decided(campaign, CampaignStatus.INCIDENT, acting_user, before, incident=incident)
+
+
+def do_dismiss_campaign(campaign: Campaign, *, acting_user) -> Campaign:
+    with transaction.atomic():
+        campaign = _require_coordinator(acting_user, campaign)
+        _require_open(campaign)
+        return _decided(campaign, CampaignStatus.DISMISSED, acting_user, audit.snapshot(campaign))

@@ -1,0 +1,95 @@
+"""Periodic jobs of telemetry matching (run by `khien worker`).
+
+- telemetry.sightings: new IndicatorHit rows → STIX sightings in the national collection.
+- telemetry.notify_hits: ONE notification per organization listing its new hits (e-mail digest).
+- telemetry.correlate: national campaigns (correlation.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils.translation import gettext as _, ngettext
+
+from khien.core import notifications
+from khien.core.jobs import periodic
+from khien.core.roles import Role
+from khien.registry.models import Organization
+
+from . import conf_matching, correlation
+from .models import AlertSource, IndicatorHit
+
+BATCH = 20_000
+LISTED = 15
+
+
+def _every(name):
+    return dt.timedelta(seconds=int(conf_matching.get(name)))
+
+
+def record_sightings(now) -> str:
+    """Turn the hits not yet sighted into (new versions of) daily STIX sightings."""
+    from khien.intel import sightings
+
+    if sightings.national_collection() is None:
+        return "no national collection"
+    total = 0
+    while True:
+        with transaction.atomic():
+            rows = list(IndicatorHit.objects.select_for_update(skip_locked=True).filter(sighted=False)
+                        .order_by("pk").values_list("pk", "indicator_id", "organization_id", "time")[:BATCH])
+            if not rows:
+                break
+            keys = {(ind, org, t.astimezone(dt.timezone.utc).date()) for _pk, ind, org, t in rows}
+            written = sightings.do_record_sightings(sightings.daily_totals(IndicatorHit, keys), now=now)
+            if not written:
+                return "no actor for the national collection"
+            IndicatorHit.objects.filter(pk__in=[r[0] for r in rows]).update(sighted=True)
+            total += written
+        if len(rows) < BATCH:
+            break
+    return f"{total} sightings"
+
+
+def notify_hits(now) -> str:
+    """One notification per organization for all its hits not yet notified."""
+    with transaction.atomic():
+        rows = list(IndicatorHit.objects.select_for_update(skip_locked=True).filter(notified=False)
+                    .values_list("pk", "organization_id", "kind", "value", "source_id"))
+        if not rows:
+            return "0 notifications"
+        per_org = defaultdict(list)
+        for pk, org, kind, value, source in rows:
+            per_org[org].append((kind, value, source))
+        sources = dict(AlertSource.objects.filter(pk__in={r[4] for r in rows}).values_list("pk", "name"))
+        organizations = Organization.objects.in_bulk(list(per_org))
+        url = reverse("telemetry:alerts") + "?hits=1"
+        sent = 0
+        with notifications.platform_language():
+            for org_id, items in per_org.items():
+                counts = Counter((kind, value) for kind, value, _s in items)
+                names = sorted({sources.get(s, "?") for _k, _v, s in items})
+                lines = [_("%(value)s (%(kind)s): %(count)d") % {"value": v, "kind": k, "count": n}
+                         for (k, v), n in counts.most_common(LISTED)]
+                if len(counts) > LISTED:
+                    lines.append(_("… and %(n)d more indicators") % {"n": len(counts) - LISTED})
+                lines.append(_("Sources: %(names)s") % {"names": ", ".join(names)})
+                title = ngettext("%(n)d indicator hit in your organization's telemetry",
+                                 "%(n)d indicator hits in your organization's telemetry", len(items)) % {"n": len(items)}
+                sent += notifications.notify(
+                    [organizations[org_id]], kind="telemetry.hits", title=title, body="\n".join(lines), url=url,
+                    roles=[Role.ORG_ADMIN, Role.ORG_ANALYST])
+        IndicatorHit.objects.filter(pk__in=[r[0] for r in rows]).update(notified=True)
+    return f"{len(per_org)} organizations, {sent} notifications"
+
+
+def correlate(now) -> str:
+    result = correlation.correlate(now)
+    return f"{result['created']} campaigns raised, {result['updated']} updated"
+
+
+periodic("telemetry.sightings", every=_every("KHIEN_SIGHTINGS_SECONDS"))(record_sightings)
+periodic("telemetry.notify_hits", every=_every("KHIEN_HIT_NOTIFY_SECONDS"))(notify_hits)
+periodic("telemetry.correlate", every=_every("KHIEN_CORRELATE_SECONDS"))(correlate)

@@ -1,0 +1,257 @@
+"""Telemetry pages: the live national dashboard, alerts with their indicator hits, sources, campaigns.
+
+Everything is scoped with the querysets' `visible_to(user)`: the national
+coordinator sees the nation, an organization its own subtree. Campaigns are
+the coordinator's only (others get 403 on the list, 404 on a campaign).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import get_language, gettext as _, gettext_lazy
+from django.views.decorators.http import require_POST
+
+from khien.core.errors import Refused, status_of
+from khien.core.scoping import is_national_coordinator
+
+from . import correlation, health
+from .models import (SEVERITY_BANDS, Alert, AlertSource, Campaign, CampaignStatus, DeadLetter, Event, HourlyCount,
+                     IndicatorHit)
+
+HOURS = 48
+TOP = 10
+SEVERITY_NAMES = {"low": gettext_lazy("Low"), "medium": gettext_lazy("Medium"), "high": gettext_lazy("High"),
+                  "critical": gettext_lazy("Critical")}
+
+
+def _english() -> bool:
+    return (get_language() or "vi").startswith("en")
+
+
+def _name(vi, en):
+    return (en or vi) if _english() else (vi or en)
+
+
+def indicator_url(stix_id: str) -> str:
+    try:
+        return reverse("intel:object", args=[stix_id])
+    except NoReverseMatch:
+        return f"/intel/objects/{stix_id}/"
+
+
+def _band_labels():
+    return [str(SEVERITY_NAMES[label]) for _upper, label in SEVERITY_BANDS]
+
+
+def dashboard_data(user, now: dt.datetime | None = None) -> dict:
+    """The numbers of the live dashboard for what `user` may see (JSON-ready)."""
+    now = now or timezone.now()
+    since = (now - dt.timedelta(hours=HOURS - 1)).replace(minute=0, second=0, microsecond=0)
+    counts = HourlyCount.objects.visible_to(user).filter(hour__gte=since)
+
+    per_hour = dict(counts.values_list("hour").annotate(n=Sum("count")).values_list("hour", "n"))
+    hours = [since + dt.timedelta(hours=i) for i in range(HOURS)]
+    per_hour_norm = {h.astimezone(dt.timezone.utc).replace(tzinfo=dt.timezone.utc): n for h, n in per_hour.items()}
+    hourly = {"labels": [timezone.localtime(h).strftime("%d/%m %H:00") for h in hours],
+              "values": [int(per_hour_norm.get(h, 0)) for h in hours]}
+
+    bands = Counter()
+    for severity, n in counts.values_list("severity").annotate(n=Sum("count")).values_list("severity", "n"):
+        for upper, label in SEVERITY_BANDS:
+            if severity <= upper:
+                bands[label] += n
+                break
+    severity = {"labels": _band_labels(), "keys": [label for _u, label in SEVERITY_BANDS],
+                "values": [int(bands[label]) for _u, label in SEVERITY_BANDS]}
+
+    def top(field_vi, field_en, qs):
+        rows = (qs.exclude(**{f"{field_vi}__isnull": True}).values(field_vi, field_en)
+                .annotate(n=Sum("count")).order_by("-n")[:TOP])
+        return {"labels": [_name(r[field_vi], r[field_en]) for r in rows], "values": [int(r["n"]) for r in rows]}
+
+    sectors = top("organization__sectors__name_vi", "organization__sectors__name_en", counts)
+    provinces = top("organization__province__name_vi", "organization__province__name_en", counts)
+    targeted = top("organization__name_vi", "organization__name_en", counts.filter(severity__gte=7))
+
+    hits = IndicatorHit.objects.visible_to(user).filter(time__gte=since)
+    top_ind = list(hits.values("indicator_id", "kind", "value").annotate(n=Count("id"),
+                                                                          orgs=Count("organization", distinct=True))
+                   .order_by("-n")[:TOP])
+    indicators = {"labels": [r["value"] for r in top_ind], "values": [r["n"] for r in top_ind],
+                  "rows": [{"value": r["value"], "kind": r["kind"], "hits": r["n"], "organizations": r["orgs"],
+                            "url": indicator_url(r["indicator_id"])} for r in top_ind]}
+
+    sources = list(AlertSource.objects.visible_to(user).only("enabled", "last_event_at"))
+    status = Counter(health.source_status(s, now) for s in sources)
+    systems = Counter(health.monitored_systems(user, now=now).values_list("monitoring", flat=True))
+
+    campaigns = []
+    if is_national_coordinator(user):
+        for c in Campaign.objects.filter(status=CampaignStatus.OPEN).order_by("-last_seen")[:TOP]:
+            campaigns.append({"title": c.title, "organizations": c.organization_count, "count": c.count,
+                              "last_seen": timezone.localtime(c.last_seen).strftime("%d/%m %H:%M"),
+                              "url": reverse("telemetry:campaign", args=[c.pk])})
+    day = now - dt.timedelta(hours=24)
+    return {
+        "generated": timezone.localtime(now).strftime("%d/%m/%Y %H:%M:%S"),
+        "kpis": {
+            "events_24h": int(counts.filter(hour__gte=day.replace(minute=0, second=0, microsecond=0))
+                              .aggregate(n=Coalesce(Sum("count"), 0))["n"]),
+            "hits_24h": hits.filter(time__gte=day).count(),
+            "campaigns": len(campaigns),
+            "sources_live": status["live"],
+            "sources_silent": status["silent"] + status["never"],
+            "systems_disconnected": systems[health.Monitoring.DISCONNECTED] + systems[health.Monitoring.NO_SOURCE],
+        },
+        "hourly": hourly, "severity": severity, "sectors": sectors, "provinces": provinces,
+        "targeted": targeted, "indicators": indicators, "campaigns": campaigns,
+        "sources": {"labels": [str(_("Live")), str(_("Silent")), str(_("Never sent")), str(_("Disabled"))],
+                    "keys": ["live", "silent", "never", "disabled"],
+                    "values": [status["live"], status["silent"], status["never"], status["disabled"]]},
+    }
+
+
+@login_required
+def dashboard(request):
+    return render(request, "telemetry/dashboard.html", {
+        "data": dashboard_data(request.user), "is_coordinator": is_national_coordinator(request.user),
+        "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),
+    })
+
+
+@login_required
+def dashboard_json(request):
+    return JsonResponse(dashboard_data(request.user))
+
+
+def _render(request, template, context, status=200):
+    context.setdefault("is_coordinator", is_national_coordinator(request.user))
+    return render(request, template, context, status=status)
+
+
+# --- Alerts ----------------------------------------------------------------------------------------
+
+
+def _int(value, default=None):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@login_required
+def alert_list(request):
+    hit_count = (IndicatorHit.objects.filter(alert=OuterRef("pk")).values("alert")
+                 .annotate(n=Count("id")).values("n"))
+    alerts = (Alert.objects.visible_to(request.user).select_related("source", "organization")
+              .annotate(hit_count=Coalesce(Subquery(hit_count, output_field=IntegerField()), 0)))
+    filters = {"hits": request.GET.get("hits") == "1", "severity_min": _int(request.GET.get("severity_min")),
+               "source": (request.GET.get("source") or "").strip()[:80], "q": (request.GET.get("q") or "").strip()[:200]}
+    if filters["hits"]:
+        alerts = alerts.filter(Exists(IndicatorHit.objects.filter(alert=OuterRef("pk"))))
+    if filters["severity_min"] is not None:
+        alerts = alerts.filter(severity__gte=filters["severity_min"])
+    if filters["source"]:
+        alerts = alerts.filter(source__name=filters["source"])
+    if filters["q"]:
+        alerts = alerts.filter(Q(rule_name__icontains=filters["q"]) | Q(rule_id=filters["q"]))
+    page = Paginator(alerts.order_by("-last_seen"), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return _render(request, "telemetry/alert_list.html", {"page": page, "filters": filters, "query": query.urlencode()})
+
+
+@login_required
+def alert_detail(request, pk):
+    alert = get_object_or_404(Alert.objects.visible_to(request.user).select_related("source", "organization"), pk=pk)
+    events = Event.objects.filter(alert=alert).order_by("-time")[:100]
+    hits = list(IndicatorHit.objects.filter(alert=alert).order_by("-time")[:200])
+    indicators = {}
+    for h in hits:
+        indicators.setdefault(h.indicator_id, {"id": h.indicator_id, "kind": h.kind, "value": h.value,
+                                               "url": indicator_url(h.indicator_id), "count": 0})["count"] += 1
+    return _render(request, "telemetry/alert_detail.html", {
+        "alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values())})
+
+
+# --- Sources ---------------------------------------------------------------------------------------
+
+
+@login_required
+def source_list(request):
+    now = timezone.now()
+    sources = list(AlertSource.objects.visible_to(request.user).select_related("organization")
+                   .annotate(dead=Count("dead_letters", distinct=True)).order_by("organization__code", "name"))
+    for s in sources:
+        s.status = health.source_status(s, now)
+    dead = DeadLetter.objects.visible_to(request.user).select_related("source")[:20]
+    return _render(request, "telemetry/source_list.html", {"sources": sources, "dead_letters": dead})
+
+
+# --- Campaigns -------------------------------------------------------------------------------------
+
+
+@login_required
+def campaign_list(request):
+    if not is_national_coordinator(request.user):
+        raise PermissionDenied(_("Only the national coordinator sees campaigns."))
+    status = request.GET.get("status") or ""
+    campaigns = Campaign.objects.visible_to(request.user)
+    if status in CampaignStatus.values:
+        campaigns = campaigns.filter(status=status)
+    page = Paginator(campaigns.order_by("-last_seen"), 50).get_page(request.GET.get("page"))
+    return render(request, "telemetry/campaign_list.html", {
+        "page": page, "status": status, "statuses": CampaignStatus.choices})
+
+
+def _campaign_context(request, campaign):
+    orgs = campaign.organizations.select_related("province").order_by("code")
+    hits = []
+    if campaign.kind == "indicator":
+        hits = (IndicatorHit.objects.filter(indicator_id=campaign.key, time__gte=campaign.first_seen,
+                                            time__lte=campaign.last_seen)
+                .values("organization__code").annotate(n=Count("id")).order_by("-n"))
+    return {"campaign": campaign, "organizations": orgs, "hits_by_org": hits,
+            "indicator_url": indicator_url(campaign.key) if campaign.kind == "indicator" else ""}
+
+
+@login_required
+def campaign_detail(request, pk):
+    campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
+    return render(request, "telemetry/campaign_detail.html", _campaign_context(request, campaign))
+
+
+ACTIONS = {
+    "warn": (correlation.do_campaign_to_warning, gettext_lazy("Early warning issued.")),
+    "incident": (correlation.do_campaign_to_incident, gettext_lazy("Incident opened.")),
+    "dismiss": (correlation.do_dismiss_campaign, gettext_lazy("Campaign dismissed.")),
+}
+
+
+@login_required
+@require_POST
+def campaign_action(request, pk, action):
+    campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
+    if action not in ACTIONS:
+        raise PermissionDenied
+    service, done = ACTIONS[action]
+    try:
+        service(campaign, acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        context = _campaign_context(request, campaign)
+        context["error"] = exc.message if isinstance(exc, Refused) else " ".join(exc.messages)
+        return render(request, "telemetry/campaign_detail.html", context, status=status_of(exc))
+    messages.success(request, done)
+    return redirect("telemetry:campaign", pk=campaign.pk)
