@@ -21,6 +21,8 @@ RED → 0). `pymisp.MISPEvent().load()` reads the result.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import re
 
 import orjson
 import stix2
@@ -130,9 +132,32 @@ def import_misp(collection, source, *, acting_user, file_name: str = "", recipie
     return add_objects(collection, objects, report, acting_user=acting_user, recipients=recipients)
 
 
+_NETWORK_REF = re.compile(
+    r"^\[(?:network-traffic:(src|dst)_ref\.type = '(ipv4-addr|ipv6-addr)' AND )?"
+    r"network-traffic:(src|dst)_ref\.value = '([0-9A-Fa-f:./]+)'\]$")
+
+
+def _for_misp_converter(obj: dict) -> dict:
+    """The object as given to misp-stix's STIX→MISP parser, which reads no network-traffic reference
+    pattern (what MISP's own ip-src/ip-dst become): such a one-address pattern is given to it as
+    `[ipv4-addr:value = '…']` (or ipv6-addr). Only this conversion sees the rewritten pattern."""
+    if obj.get("type") != "indicator" or obj.get("pattern_type") != "stix":
+        return obj
+    match = _NETWORK_REF.match(str(obj.get("pattern", "")).strip())
+    if not match or (match.group(1) and match.group(1) != match.group(3)):
+        return obj
+    try:
+        address = ipaddress.ip_network(match.group(4), strict=False)
+    except ValueError:
+        return obj
+    kind = "ipv4-addr" if address.version == 4 else "ipv6-addr"
+    return {**obj, "pattern": f"[{kind}:value = '{match.group(4)}']"}
+
+
 def export_event(user, sel: stix_export.Selection, *, info: str = "") -> str:
     """The selection as one MISP event JSON (what `MISPEvent.to_json()` writes)."""
     bundle = stix_export.build_bundle(user, sel)
+    bundle["objects"] = [_for_misp_converter(o) for o in bundle["objects"]]
     objects = [o for o in bundle["objects"] if o.get("type") != "marking-definition"]
     levels = [tlp.tlp_of(o.get("object_marking_refs"), Tlp.AMBER) for o in objects]
     level = _most_restrictive(levels) or Tlp.CLEAR
