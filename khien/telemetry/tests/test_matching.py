@@ -17,7 +17,7 @@ from khien.telemetry.models import IndicatorHit
 from khien.telemetry.tests.conftest import make_source  # noqa: F401 (fixture)
 
 
-def ecs(ip=None, *, domain=None, url=None, sha256=None, when=None, rule="siem-test", severity=7, n=0):
+def ecs(ip=None, *, domain=None, url=None, sha256=None, when=None, rule="siem-test", severity=5, n=0):
     when = when or timezone.now() - dt.timedelta(minutes=5)
     record = {"@timestamp": when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
               "event": {"kind": "alert", "category": ["intrusion_detection"], "severity": severity},

@@ -1,0 +1,126 @@
+"""National campaigns: raised from hits and rules at several organizations; the coordinator's decisions."""
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from khien.core.errors import Forbidden, Refused
+from khien.core.models import AuditEntry, Notification
+from khien.incidents.models import Incident
+from khien.intel.models import EarlyWarning, Tlp
+from khien.telemetry import correlation, jobs, services
+from khien.telemetry.models import Campaign, CampaignKind, CampaignStatus
+from khien.telemetry.tests.conftest import make_source  # noqa: F401 (fixture)
+from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
+
+
+@pytest.fixture
+def hit_at(world, intel, make_source):
+    sources = {}
+
+    def hit(org, value=None, **kw):
+        if org.pk not in sources:
+            sources[org.pk] = make_source(org, "ecs")[0]
+        services.ingest_batch(sources[org.pk], [ecs(value or intel.values[Tlp.GREEN], **kw)])
+
+    return hit
+
+
+def test_indicator_seen_at_three_organizations_raises_one_campaign(world, intel, hit_at):
+    hit_at(world.ministry)
+    hit_at(world.province)
+    assert correlation.correlate() == {"created": 0, "updated": 0}  # two organizations: not yet
+    Notification.objects.all().delete()
+    hit_at(world.department)
+    assert correlation.correlate() == {"created": 1, "updated": 0}
+    campaign = Campaign.objects.get()
+    assert campaign.kind == CampaignKind.INDICATOR and campaign.key == intel.ids[Tlp.GREEN]
+    assert campaign.value == intel.values[Tlp.GREEN] and campaign.status == CampaignStatus.OPEN
+    assert set(campaign.organizations.all()) == {world.ministry, world.province, world.department}
+    assert campaign.organization_count == 3 and campaign.count == 3
+    note = Notification.objects.get(kind="telemetry.campaign")
+    assert note.recipient == world.coordinator and note.urgent and str(campaign.pk) in note.url
+    assert AuditEntry.objects.filter(object_type="telemetry.campaign", object_id=str(campaign.pk)).exists()
+    # Later runs update the same campaign instead of raising another one.
+    assert correlation.correlate() == {"created": 0, "updated": 0}
+    hit_at(world.commune, n=1)
+    assert jobs.correlate(timezone.now()) == "0 campaigns raised, 1 updated"
+    campaign.refresh_from_db()
+    assert Campaign.objects.count() == 1 and campaign.organization_count == 4 and campaign.count == 4
+    assert Notification.objects.filter(kind="telemetry.campaign").count() == 1
+
+
+def test_hits_outside_the_window_do_not_count(world, intel, hit_at, settings):
+    settings.KHIEN_CAMPAIGN_WINDOW_SECONDS = 3600
+    old = timezone.now() - dt.timedelta(hours=3)
+    hit_at(world.ministry, when=old)
+    hit_at(world.province)
+    hit_at(world.department)
+    assert correlation.correlate() == {"created": 0, "updated": 0}
+    settings.KHIEN_CAMPAIGN_MIN_ORGS = 2
+    assert correlation.correlate() == {"created": 1, "updated": 0}
+    assert Campaign.objects.get().organization_count == 2
+
+
+def test_same_severe_rule_at_three_organizations_raises_a_rule_campaign(world, intel, hit_at):
+    for org in (world.ministry, world.province, world.department):
+        hit_at(org, "192.0.2.50", rule="edr-ransom", severity=9)
+        hit_at(org, "192.0.2.51", rule="scan-noise", severity=3)
+    correlation.correlate()
+    campaign = Campaign.objects.get()
+    assert campaign.kind == CampaignKind.RULE and campaign.key == "edr-ransom"
+    assert campaign.severity == 9 and campaign.organization_count == 3
+
+
+@pytest.fixture
+def campaign(world, intel, hit_at):
+    from khien.incidents import content
+
+    content.load_all()
+    for org in (world.ministry, world.province, world.department):
+        hit_at(org)
+    correlation.correlate()
+    return Campaign.objects.get()
+
+
+def test_campaign_to_warning_targets_the_organizations(world, campaign):
+    correlation.do_campaign_to_warning(campaign, acting_user=world.coordinator)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.WARNED and campaign.decided_by == world.coordinator
+    warning = EarlyWarning.objects.get()
+    assert campaign.warning == warning and warning.organization == world.ncsc
+    assert set(warning.targets.values_list("organization_id", flat=True)) == {
+        world.ministry.pk, world.province.pk, world.department.pk}
+    assert {"kind": "ipv4", "value": campaign.value} in warning.values
+    with pytest.raises(Refused) as exc:
+        correlation.do_campaign_to_incident(campaign, acting_user=world.coordinator)
+    assert exc.value.status == 409
+    assert not Incident.objects.exists()
+
+
+def test_campaign_to_incident_is_reported_by_the_coordinators_organization(world, campaign):
+    correlation.do_campaign_to_incident(campaign, acting_user=world.coordinator)
+    campaign.refresh_from_db()
+    incident = Incident.objects.get()
+    assert campaign.status == CampaignStatus.INCIDENT and campaign.incident == incident
+    assert incident.organization == world.ncsc and incident.title == campaign.title
+    assert incident.suspected_malicious and incident.impact_beyond_organization
+
+
+@pytest.mark.parametrize("service", [correlation.do_campaign_to_warning, correlation.do_campaign_to_incident,
+                                     correlation.do_dismiss_campaign])
+def test_only_the_coordinator_acts_on_campaigns(world, campaign, service):
+    for user in (world.admin, world.analyst, world.other_admin, world.nobody):
+        with pytest.raises(Forbidden):
+            service(campaign, acting_user=user)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.OPEN and campaign.decided_by is None
+    assert not EarlyWarning.objects.exists() and not Incident.objects.exists()
+
+
+def test_dismiss(world, campaign):
+    correlation.do_dismiss_campaign(campaign, acting_user=world.coordinator)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DISMISSED
+    assert Campaign.objects.visible_to(world.coordinator).count() == 1
+    assert Campaign.objects.visible_to(world.admin).count() == 0
