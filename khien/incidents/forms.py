@@ -68,6 +68,9 @@ class IncidentReportForm(forms.Form):
     people_affected = forms.IntegerField(label=_("Number of people affected"), required=False, min_value=0)
     description = forms.CharField(label=_("Description"), max_length=20000, widget=forms.Textarea(attrs={"rows": 5}))
     tlp = forms.ChoiceField(label=_("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
+    observables = forms.CharField(
+        label=_("Observables"), required=False, max_length=100000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One per line: IP address, domain, URL, e-mail address or hash (MD5, SHA-1, SHA-256)."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -106,9 +109,63 @@ class IncidentReportForm(forms.Form):
             raise forms.ValidationError(_("The time of detection cannot be in the future."))
         return value
 
+    def clean_observables(self):
+        return _observable_lines(self.cleaned_data.get("observables", ""))
+
     def service_data(self) -> tuple[dict, list]:
-        data = {name: self.cleaned_data[name] for name in self.fields if name != "systems"}
+        data = {name: self.cleaned_data[name] for name in self.fields if name not in ("systems", "observables")}
         return data, list(self.cleaned_data.get("systems") or [])
+
+
+def _observable_lines(text: str) -> list[tuple[str, str]]:
+    from .observables import parse_lines
+
+    items, errors = parse_lines(text)
+    if errors:
+        raise forms.ValidationError(errors)
+    return items
+
+
+class ObservableForm(forms.Form):
+    observables = forms.CharField(
+        label=_("Observables"), max_length=100000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One per line: IP address, domain, URL, e-mail address or hash (MD5, SHA-1, SHA-256)."))
+
+    def clean_observables(self):
+        items = _observable_lines(self.cleaned_data["observables"])
+        if not items:
+            raise forms.ValidationError(_("Give at least one observable."))
+        return items
+
+
+class CollectionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.title
+
+
+class ShareObservablesForm(forms.Form):
+    """Share chosen observables as STIX indicators: the collections offered are those the user may write."""
+
+    observables = forms.ModelMultipleChoiceField(label=_("Observables"), queryset=None,
+                                                 widget=forms.CheckboxSelectMultiple)
+    tlp = forms.ChoiceField(label=_("TLP"), choices=Tlp.choices)
+    collection = CollectionChoiceField(label=_("Collection"), queryset=None)
+
+    def __init__(self, *args, incident, user, **kwargs):
+        from khien.intel.models import Collection
+
+        from .observables import writable_collections
+
+        super().__init__(*args, **kwargs)
+        self.fields["observables"].queryset = incident.observables.all()
+        self.fields["observables"].label_from_instance = lambda o: str(o)
+        self.fields["collection"].queryset = Collection.objects.filter(
+            pk__in=[c.pk for c in writable_collections(user)]).order_by("title")
+        self.initial.setdefault("tlp", incident.tlp)
+
+    @property
+    def has_collections(self) -> bool:
+        return self.fields["collection"].queryset.exists()
 
 
 class TransitionForm(forms.Form):

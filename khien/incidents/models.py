@@ -167,6 +167,11 @@ class Incident(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
+    # Deadline notices and escalations already sent (keys such as "missed:stage:initial",
+    # "soon:sla:triage"): the periodic job `incidents.deadlines` sends each one once.
+    deadline_notices = models.JSONField(default=list, blank=True, editable=False)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True, db_index=True, editable=False)
+
     objects = IncidentQuerySet.as_manager()
 
     class Meta:
@@ -210,6 +215,8 @@ class EventKind(models.TextChoices):
     COMMENT = "comment", _("Comment")
     TASK = "task", _("Task")
     EVIDENCE = "evidence", pgettext_lazy("digital forensics", "Evidence")
+    OBSERVABLE = "observable", _("Observable")
+    ESCALATION = "escalation", _("Escalation")
 
 
 class IncidentEvent(models.Model):
@@ -401,3 +408,49 @@ class CustodyEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise SealedError(gettext("The chain of custody is append-only: its entries cannot be changed."))
+
+
+# --- Observables ------------------------------------------------------------------------------
+
+
+class ObservableKind(models.TextChoices):
+    """The kinds of technical indicators an incident records (a subset of the intel store's kinds)."""
+
+    IPV4 = "ipv4", _("IPv4 address")
+    IPV6 = "ipv6", _("IPv6 address")
+    DOMAIN = "domain", _("Domain name")
+    URL = "url", _("URL")
+    EMAIL = "email", _("E-mail address")
+    MD5 = "md5", _("MD5")
+    SHA1 = "sha1", _("SHA-1")
+    SHA256 = "sha256", _("SHA-256")
+
+
+class Observable(models.Model):
+    """A technical value seen in an incident (IP, domain, URL, hash, e-mail), stored normalized.
+
+    Looked up in the intelligence store (the visible indicators carrying the
+    same value) and shareable as a STIX indicator; `shared_*` record the last share.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="observables")
+    kind = models.CharField(_("kind"), max_length=10, choices=ObservableKind.choices)
+    value = models.CharField(_("value"), max_length=2048)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    added_at = models.DateTimeField(_("added at"), default=timezone.now)
+    shared_at = models.DateTimeField(_("shared at"), null=True, blank=True)
+    shared_stix_id = models.CharField(_("STIX indicator id"), max_length=100, blank=True)
+    shared_tlp = models.CharField(_("shared with TLP"), max_length=20, choices=Tlp.choices, blank=True)
+
+    objects = RelatedScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["added_at", "kind", "value"]
+        constraints = [models.UniqueConstraint(fields=["incident", "kind", "value"], name="one_observable_per_value")]
+        verbose_name = _("observable")
+        verbose_name_plural = _("observables")
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.value}"

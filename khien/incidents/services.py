@@ -175,8 +175,12 @@ def _next_reference(at: dt.datetime) -> str:
 
 
 @transaction.atomic
-def do_report_incident(data: dict, *, acting_user, systems=(), now: dt.datetime | None = None) -> Incident:
+def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
+                       now: dt.datetime | None = None) -> Incident:
     """Report an incident for `data["organization"]`; the initial-report deadline is counted from `detected_at`.
+
+    `observables` are (kind, value) pairs (see `observables.py`), validated
+    with the rest: one bad value refuses the whole report.
 
     `systems` are the affected information systems: each must belong to (be
     owned or operated by) the reporting organization. `now` is for tests and
@@ -223,6 +227,14 @@ def do_report_incident(data: dict, *, acting_user, systems=(), now: dt.datetime 
             _("These systems do not belong to the reporting organization: %(codes)s.")
             % {"codes": ", ".join(sorted(s.code for s in foreign))})
 
+    from . import observables as observables_module
+
+    try:
+        observable_items = observables_module.clean_items(observables or ())
+    except ValidationError as exc:
+        observable_items = []
+        errors.setdefault("observables", []).extend(exc.message_dict["observables"])
+
     try:
         incident.full_clean(exclude=["reference", *errors.keys()])
     except ValidationError as exc:
@@ -236,6 +248,8 @@ def do_report_incident(data: dict, *, acting_user, systems=(), now: dt.datetime 
     incident.systems.set(systems)
     _event(incident, EventKind.REPORTED, acting_user, to_status=Status.NEW, at=now)
     audit.record(Act.CREATE, incident, actor=acting_user)
+    if observable_items:
+        observables_module._create(incident, observable_items, acting_user, now)
     return incident
 
 

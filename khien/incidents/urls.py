@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.incident_create, name="incident_create"),
     path("new/systems/", views.systems_options, name="systems_options"),
     path("<uuid:pk>/", views.incident_detail, name="incident_detail"),
+    path("<uuid:pk>/report.pdf", views.incident_pdf, name="incident_pdf"),
     path("<uuid:pk>/transition/", views.incident_transition, name="incident_transition"),
     path("<uuid:pk>/stages/<slug:code>/", views.incident_stage, name="incident_stage"),
     path("<uuid:pk>/assign/", views.incident_assign, name="incident_assign"),
@@ -18,5 +19,8 @@ urlpatterns = [
     path("<uuid:pk>/evidence/", views.evidence_add, name="evidence_add"),
     path("<uuid:pk>/evidence/<uuid:evidence_id>/custody/", views.evidence_custody, name="evidence_custody"),
     path("<uuid:pk>/evidence/<uuid:evidence_id>/seal/", views.evidence_seal, name="evidence_seal"),
+    path("<uuid:pk>/observables/", views.observable_add, name="observable_add"),
+    path("<uuid:pk>/observables/share/", views.observable_share, name="observable_share"),
+    path("<uuid:pk>/observables/<uuid:observable_id>/remove/", views.observable_remove, name="observable_remove"),
     path("evidence/<uuid:pk>/download/", views.evidence_download, name="evidence_download"),
 ]

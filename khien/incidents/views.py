@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +25,7 @@ from khien.core.scoping import NOTHING, scope_for
 from khien.intel.models import Tlp
 from khien.registry.models import Organization
 
-from . import deadlines, services
+from . import deadlines, exports, observables, services
 from .api.views import evidence_file_response
 from .filters import IncidentFilter
 from .forms import (
@@ -34,7 +34,9 @@ from .forms import (
     CustodyForm,
     EvidenceForm,
     IncidentReportForm,
+    ObservableForm,
     SealForm,
+    ShareObservablesForm,
     StageForm,
     TaskForm,
     TaskStatusForm,
@@ -46,6 +48,7 @@ from .models import (
     Evidence,
     Incident,
     IncidentEvent,
+    Observable,
     ReportingPolicy,
     Status,
     Task,
@@ -99,6 +102,9 @@ def incident_list(request):
         rows, status = queryset.none(), 400
     else:
         rows, status = (filterset.qs if filterset.is_bound else queryset), 200
+    fmt = request.GET.get("format")
+    if fmt is not None:
+        return _export_list(request, rows, fmt, status)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     return render(request, "incidents/incident_list.html", {
@@ -106,6 +112,44 @@ def incident_list(request):
         "rows": [{"incident": i, **_flags(i, now)} for i in page],
         "can_report": scope_for(request.user, Action.ADD) != NOTHING,
     }, status=status)
+
+
+EXPORTERS = {
+    "csv": (exports.export_csv, "text/csv; charset=utf-8"),
+    "xlsx": (exports.export_xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+}
+
+
+def _export_list(request, rows, fmt: str, status: int):
+    """The filtered list (the same FilterSet and scope as the page) as CSV or XLSX; audited."""
+    if fmt not in EXPORTERS or status != 200:
+        message = _("Unknown export format; use csv or xlsx.") if fmt not in EXPORTERS else _("Invalid filters.")
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+    build, content_type = EXPORTERS[fmt]
+    content, count = build(rows)
+    filters = {k: request.GET.getlist(k) for k in request.GET if k not in ("format", "page")}
+    exports.record_export(request.user, fmt, count, filters=filters)
+    response = HttpResponse(content, content_type=content_type)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="khien-incidents-{stamp}.{fmt}"'
+    return response
+
+
+@login_required
+@require_GET
+def incident_pdf(request, pk):
+    """One incident as a PDF report (Vietnamese by default; ?lang=en for English); audited."""
+    incident = _visible(request, pk)
+    language = "en" if request.GET.get("lang") == "en" else "vi"
+    try:
+        content = exports.incident_pdf(incident, request.user, language=language)
+    except exports.PdfUnavailable:
+        return HttpResponse(_("PDF reports are not available: the fonts are not installed (scripts/vendor_assets.py)."),
+                            status=503, content_type="text/plain; charset=utf-8")
+    exports.record_export(request.user, "pdf", 1, incident=incident)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{incident.reference}.pdf"'
+    return response
 
 
 class StatusSelect(django_forms.Select):
@@ -151,7 +195,8 @@ def incident_create(request):
         if form.is_valid():
             data, systems = form.service_data()
             try:
-                incident = services.do_report_incident(data, acting_user=request.user, systems=systems)
+                incident = services.do_report_incident(data, acting_user=request.user, systems=systems,
+                                                       observables=form.cleaned_data.get("observables") or [])
             except (Refused, ValidationError) as exc:
                 add_service_error(form, exc)
                 status = status_of(exc)
@@ -243,7 +288,16 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "evidence_form": (forms.get("evidence") or EvidenceForm()) if participant and open_incident else None,
         "seal_form": SealForm(),
         "now": now,
+        "observables": observables.lookup(user, incident.observables.all()),
+        "observable_form": (forms.get("observable") or ObservableForm(prefix="obs"))
+        if participant and open_incident else None,
+        "share_form": _share_form(forms.get("share"), incident, user) if participant else None,
     }
+
+
+def _share_form(form, incident, user):
+    form = form or ShareObservablesForm(incident=incident, user=user, prefix="share")
+    return form if form.has_collections and incident.observables.exists() else None
 
 
 def _event_detail(event) -> str:
@@ -254,6 +308,14 @@ def _event_detail(event) -> str:
         if action == "added":
             return _("added")
         return str(dict(CustodyAction.choices).get(action, action))
+    if event.kind == EventKind.OBSERVABLE:
+        action = data.get("action", "")
+        if action == "shared":
+            return _("shared as STIX in %(collection)s (%(tlp)s)") % {
+                "collection": data.get("collection", ""), "tlp": dict(Tlp.choices).get(data.get("tlp"), "")}
+        return _("removed") if action == "removed" else _("added")
+    if event.kind == EventKind.ESCALATION:
+        return ", ".join(data.get("labels", []))
     if event.kind == EventKind.TASK:
         labels = dict(TaskStatus.choices)
         if data.get("from"):
@@ -467,3 +529,62 @@ def evidence_download(request, pk):
     """An evidence file, only for those who see its incident; never served from MEDIA_ROOT directly."""
     evidence = get_object_or_404(Evidence.objects.visible_to(request.user), pk=pk)
     return evidence_file_response(evidence)
+
+
+# --- observables ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def observable_add(request, pk):
+    incident = _visible(request, pk)
+    if not services.may_participate(request.user, incident):
+        raise PermissionDenied
+    form = ObservableForm(request.POST, prefix="obs")
+    if not form.is_valid():
+        return _detail(request, incident, 400, observable=form)
+    try:
+        added = observables.do_add_observables(incident, form.cleaned_data["observables"], acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        add_service_error(form, exc)
+        return _detail(request, incident, status_of(exc), observable=form)
+    messages.success(request, _("%(n)d observables added.") % {"n": len(added)})
+    return _done(incident, "#observables")
+
+
+@login_required
+@require_POST
+def observable_remove(request, pk, observable_id):
+    incident = _visible(request, pk)
+    observable = get_object_or_404(Observable.objects.visible_to(request.user), incident=incident, pk=observable_id)
+    try:
+        observables.do_remove_observable(observable, acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
+        return _detail(request, incident, status_of(exc))
+    messages.success(request, _("Observable removed."))
+    return _done(incident, "#observables")
+
+
+@login_required
+@require_POST
+def observable_share(request, pk):
+    """Share the chosen observables as STIX indicators in a collection the user may write."""
+    incident = _visible(request, pk)
+    if not services.may_participate(request.user, incident):
+        raise PermissionDenied
+    form = ShareObservablesForm(request.POST, incident=incident, user=request.user, prefix="share")
+    if not form.is_valid():
+        return _detail(request, incident, 400, share=form)
+    data = form.cleaned_data
+    try:
+        result = observables.do_share_observables(incident, list(data["observables"]), tlp=data["tlp"],
+                                                  collection=data["collection"], acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        add_service_error(form, exc)
+        if isinstance(exc, Refused):
+            messages.error(request, exc.message)
+        return _detail(request, incident, status_of(exc), share=form)
+    messages.success(request, _("%(n)d indicators shared in %(collection)s.")
+                     % {"n": result.total, "collection": data["collection"].title})
+    return _done(incident, "#observables")

@@ -3,10 +3,12 @@
 Deadline fields (`report_due_at`, `reported_late`, `next_stage`, the SLA due
 times) come from `khien.incidents.deadlines`, never computed here.
 """
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from khien.core.models import User
+from khien.intel.models import Tlp
 from khien.registry.api.serializers import VisibleOrganizationField
 from khien.registry.models import InformationSystem, Organization, OrgType
 
@@ -17,6 +19,8 @@ from ..models import (
     Evidence,
     Incident,
     IncidentEvent,
+    Observable,
+    ObservableKind,
     ResponderAssignment,
     Status,
     Task,
@@ -56,6 +60,59 @@ class AssignmentSerializer(serializers.ModelSerializer):
         fields = ["responder", "assigned_by", "at"]
 
 
+class ObservableSerializer(serializers.ModelSerializer):
+    """An observable: `kind` may be omitted on input (guessed from the value)."""
+
+    kind = serializers.ChoiceField(choices=ObservableKind.choices, required=False)
+
+    class Meta:
+        model = Observable
+        fields = ["id", "kind", "value", "added_at", "shared_at", "shared_stix_id", "shared_tlp"]
+        read_only_fields = ["id", "added_at", "shared_at", "shared_stix_id", "shared_tlp"]
+        extra_kwargs = {"value": {"validators": []}}
+
+    def validate(self, attrs):
+        from ..observables import guess_kind
+
+        if not attrs.get("kind"):
+            kind = guess_kind(attrs.get("value", ""))
+            if kind is None:
+                raise serializers.ValidationError({"kind": [_("Give the kind: the value is not recognized.")]})
+            attrs["kind"] = kind
+        return attrs
+
+
+class ObservableLookupSerializer(ObservableSerializer):
+    indicators = serializers.SerializerMethodField()
+    warning_listed = serializers.SerializerMethodField()
+    warninglists = serializers.SerializerMethodField()
+
+    class Meta(ObservableSerializer.Meta):
+        fields = ObservableSerializer.Meta.fields + ["indicators", "warning_listed", "warninglists"]
+
+    def _lookup(self, obj):
+        return self.context["lookups"][obj.pk]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_indicators(self, obj):
+        return [{"id": i.stix_id, "name": i.data.get("name", ""), "tlp": i.tlp, "modified": i.modified}
+                for i in self._lookup(obj).indicators]
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_warning_listed(self, obj):
+        return self._lookup(obj).warning_listed
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_warninglists(self, obj):
+        return self._lookup(obj).warninglists
+
+
+class ShareSerializer(serializers.Serializer):
+    observables = serializers.ListField(child=serializers.UUIDField(), allow_empty=False)
+    tlp = serializers.ChoiceField(choices=Tlp.choices)
+    collection = serializers.UUIDField()
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     organization = VisibleOrganizationField()
     systems = VisibleSystemField(many=True, required=False)
@@ -68,6 +125,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     triage_due_at = serializers.SerializerMethodField()
     contain_due_at = serializers.SerializerMethodField()
     assignments = AssignmentSerializer(many=True, read_only=True)
+    observables = ObservableSerializer(many=True, required=False)
     policy = serializers.SlugRelatedField(slug_field="version", read_only=True)
     taxonomy = serializers.SlugRelatedField(slug_field="version", read_only=True)
 
@@ -81,11 +139,13 @@ class IncidentSerializer(serializers.ModelSerializer):
             "suspected_malicious", "impact_beyond_organization", "services_disrupted", "data_exposed",
             "personal_data_exposed", "people_affected", "description", "root_cause", "mitigation", "tlp",
             "status", "triaged_at", "in_response_at", "contained_at", "resolved_at", "closed_at",
-            "triage_due_at", "contain_due_at", "assignments", "created_at", "updated_at",
+            "triage_due_at", "contain_due_at", "assignments", "observables", "escalated_at",
+            "created_at", "updated_at",
         ]
         read_only_fields = [
             "id", "reference", "reported_at", "notified_at", "final_report_at", "root_cause", "mitigation", "status",
             "triaged_at", "in_response_at", "contained_at", "resolved_at", "closed_at", "created_at", "updated_at",
+            "escalated_at",
         ]
 
     @extend_schema_field(serializers.DateTimeField())

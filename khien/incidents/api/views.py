@@ -11,11 +11,18 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from django.utils.translation import gettext as _
+
 from khien.registry.api.views import JSON_PARSERS
 
+from django.core.exceptions import ValidationError
+from khien.core.errors import Forbidden
+from khien.intel import tlp as intel_tlp
+
+from .. import observables as observables_module
 from .. import services
 from ..filters import IncidentFilter
-from ..models import Evidence, Incident, IncidentEvent, Task
+from ..models import Evidence, Incident, IncidentEvent, Observable, Task
 from . import serializers as s
 
 
@@ -35,12 +42,14 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     def get_queryset(self):
         return (Incident.objects.visible_to(self.request.user)
                 .select_related("organization", "policy", "taxonomy")
-                .prefetch_related("systems", "assignments__responder", "assignments__assigned_by"))
+                .prefetch_related("systems", "assignments__responder", "assignments__assigned_by", "observables"))
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         systems = data.pop("systems", [])
-        serializer.instance = services.do_report_incident(data, acting_user=self.request.user, systems=systems)
+        items = [(o["kind"], o["value"]) for o in data.pop("observables", [])]
+        serializer.instance = services.do_report_incident(data, acting_user=self.request.user, systems=systems,
+                                                          observables=items)
 
     def _fresh(self, incident):
         return Response(s.IncidentSerializer(self.get_queryset().get(pk=incident.pk), context=self.get_serializer_context()).data)
@@ -122,6 +131,61 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         body.is_valid(raise_exception=True)
         task = services.do_set_task_status(task, body.validated_data["status"], acting_user=request.user)
         return Response(s.TaskSerializer(task).data)
+
+    # --- observables ------------------------------------------------------------------
+
+    def _observables_data(self, request, incident):
+        rows = list(Observable.objects.visible_to(request.user).filter(incident=incident).select_related("incident"))
+        lookups = {r.observable.pk: r for r in observables_module.lookup(request.user, rows)}
+        return s.ObservableLookupSerializer(rows, many=True, context={"lookups": lookups}).data
+
+    @extend_schema(methods=["get"], summary="The incident's observables, each with the intelligence indicators "
+                                            "you may see that carry its value, and its warning lists",
+                   responses=s.ObservableLookupSerializer(many=True))
+    @extend_schema(methods=["post"], summary="Add observables (a list of {kind, value}; kind may be omitted)",
+                   request=s.ObservableSerializer(many=True), responses={201: s.ObservableLookupSerializer(many=True)})
+    @action(detail=True, methods=["get", "post"])
+    def observables(self, request, pk=None):
+        incident = self.get_object()
+        if request.method == "POST":
+            body = s.ObservableSerializer(data=request.data if isinstance(request.data, list) else [request.data],
+                                          many=True)
+            body.is_valid(raise_exception=True)
+            observables_module.do_add_observables(
+                incident, [(o["kind"], o["value"]) for o in body.validated_data], acting_user=request.user)
+            return Response(self._observables_data(request, incident), status=status.HTTP_201_CREATED)
+        return Response(self._observables_data(request, incident))
+
+    @extend_schema(summary="Remove an observable", request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"observables/(?P<observable_id>[0-9a-f-]{36})")
+    def observable_remove(self, request, pk=None, observable_id=None):
+        incident = self.get_object()
+        observable = Observable.objects.visible_to(request.user).filter(incident=incident, pk=observable_id).first()
+        if observable is None:
+            raise Http404
+        observables_module.do_remove_observable(observable, acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Share observables as STIX indicators in a collection you may write",
+                   request=s.ShareSerializer,
+                   responses={201: s.ObservableLookupSerializer(many=True),
+                              403: OpenApiResponse(description="You may not write the collection")})
+    @action(detail=True, methods=["post"], url_path="observables/share")
+    def observables_share(self, request, pk=None):
+        incident = self.get_object()
+        body = s.ShareSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        collection = intel_tlp.collections_for(request.user).filter(pk=data["collection"]).first()
+        if collection is None:
+            raise Forbidden(_("You may not add objects to this collection."))
+        chosen = list(Observable.objects.visible_to(request.user).filter(incident=incident,
+                                                                        pk__in=data["observables"]))
+        if len(chosen) != len(set(data["observables"])):
+            raise ValidationError({"observables": [_("Choose observables of this incident.")]})
+        observables_module.do_share_observables(incident, chosen, tlp=data["tlp"], collection=collection,
+                                                acting_user=request.user)
+        return Response(self._observables_data(request, incident), status=status.HTTP_201_CREATED)
 
     # --- evidence ---------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ def report(world, incident_content):
     """Report an incident for `org` as `user` through the service (defaults: the ministry's analyst)."""
     from khien.incidents import services
 
-    def make(org=None, user=None, systems=(), now=None, **fields):
+    def make(org=None, user=None, systems=(), now=None, observables=(), **fields):
         now = now or timezone.now()
         data = {
             "organization": org or world.ministry,
@@ -30,6 +30,7 @@ def report(world, incident_content):
             "description": "Phát hiện mã độc trên máy chủ thư điện tử.",
         }
         data.update(fields)
-        return services.do_report_incident(data, acting_user=user or world.analyst, systems=systems, now=now)
+        return services.do_report_incident(data, acting_user=user or world.analyst, systems=systems, now=now,
+                                           observables=observables)
 
     return make

@@ -1,0 +1,309 @@
+"""Incident exports: the list as CSV / XLSX, one incident as a PDF report in Vietnamese.
+
+Read-only, but each export is written to the audit log (who exported what,
+with which filters) by `record_export`. The caller passes an already
+visibility-scoped queryset (`Incident.objects.visible_to(user)` through the
+shared FilterSet): nothing here widens it.
+
+The PDF uses the DejaVu Sans TTF fonts (Vietnamese glyphs) fetched by
+`scripts/vendor_assets.py` into khien/static/vendor/dejavu/ (setting
+`KHIEN_PDF_FONT_DIR` overrides the folder).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from khien.core import audit
+from khien.core.audit import Change
+
+from . import deadlines
+from .models import CustodyAction, EventKind, Evidence, Incident, Status, TaskStatus
+
+EXPORT_ACTION = "export"
+MAX_ROWS = 100000
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def record_export(user, fmt: str, count: int, *, filters: dict | None = None, incident: Incident | None = None):
+    """One audit entry per export: who, which format, how many incidents, with which filters."""
+    if incident is not None:
+        change = Change(action=EXPORT_ACTION, obj=incident, after={"format": fmt, "reference": incident.reference})
+    else:
+        change = Change(action=EXPORT_ACTION, object_type="incidents.incident", object_id="list",
+                        object_repr=f"{fmt.upper()} export: {count} incidents",
+                        after={"format": fmt, "count": count, "filters": filters or {}})
+    audit.record_many([change], actor=user)
+
+
+# --- CSV / XLSX --------------------------------------------------------------------------------
+
+def columns() -> list[tuple[str, str]]:
+    return [
+        ("reference", _("Reference")), ("title", _("Incident title")),
+        ("organization", _("Reporting organization (code)")), ("organization_name", _("Reporting organization")),
+        ("category", _("Category")), ("category_label", _("Category (RSIT)")), ("severity", _("Severity")),
+        ("status", _("Status")), ("tlp", _("TLP")), ("detected_at", _("Detected at")),
+        ("reported_at", _("Reported at")), ("report_due_at", _("Initial report due")),
+        ("reported_late", _("Reported late")), ("triaged_at", _("Triaged at")), ("contained_at", _("Contained at")),
+        ("resolved_at", _("Resolved at")), ("closed_at", _("Closed at")), ("escalated_at", _("Escalated at")),
+        ("responders", _("Responders")), ("people_affected", _("Number of people affected")),
+        ("personal_data_exposed", _("Personal data exposed")),
+    ]
+
+
+def _time(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def rows(queryset):
+    """One list of cells per incident, in the order of `columns()`."""
+    queryset = (queryset.select_related("organization", "policy", "taxonomy")
+                .prefetch_related("assignments__responder")[:MAX_ROWS])
+    for i in queryset:
+        yield [
+            i.reference, i.title, i.organization.code, i.organization.name, i.category, i.category_label(),
+            i.severity, i.get_status_display(), i.get_tlp_display(), _time(i.detected_at), _time(i.reported_at),
+            _time(deadlines.incident_report_due_at(i)), _("yes") if deadlines.reported_late(i) else _("no"),
+            _time(i.triaged_at), _time(i.contained_at), _time(i.resolved_at), _time(i.closed_at),
+            _time(i.escalated_at), ", ".join(a.responder.code for a in i.assignments.all()),
+            "" if i.people_affected is None else i.people_affected,
+            _("yes") if i.personal_data_exposed else _("no"),
+        ]
+
+
+def _safe(cell):
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell  # never a formula in a spreadsheet
+    return cell
+
+
+def export_csv(queryset) -> tuple[bytes, int]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([label for _k, label in columns()])
+    count = 0
+    for row in rows(queryset):
+        writer.writerow([_safe(c) for c in row])
+        count += 1
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8"), count
+
+
+def export_xlsx(queryset) -> tuple[bytes, int]:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("Incidents"))
+    sheet.append([label for _k, label in columns()])
+    count = 0
+    for row in rows(queryset):
+        sheet.append([_safe(c) for c in row])
+        count += 1
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue(), count
+
+
+# --- PDF -----------------------------------------------------------------------------------------
+
+
+def font_dir() -> Path:
+    default = Path(__file__).resolve().parent.parent / "static" / "vendor" / "dejavu"
+    return Path(getattr(settings, "KHIEN_PDF_FONT_DIR", None) or default)
+
+
+def pdf_available() -> bool:
+    folder = font_dir()
+    return (folder / "DejaVuSans.ttf").exists() and (folder / "DejaVuSans-Bold.ttf").exists()
+
+
+class PdfUnavailable(Exception):
+    """The Unicode fonts are not installed (run scripts/vendor_assets.py)."""
+
+
+def incident_pdf(incident: Incident, user, *, language: str = "vi") -> bytes:
+    """The incident report as PDF: facts, deadlines, observables, journal, tasks, evidence and custody."""
+    if not pdf_available():
+        raise PdfUnavailable()
+    with translation.override(language):
+        return _build_pdf(incident, user)
+
+
+def _yes_no(value) -> str:
+    return {True: _("yes"), False: _("no")}.get(value, _("unknown"))
+
+
+def _build_pdf(incident: Incident, user) -> bytes:
+    import logging
+
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    from .models import IncidentEvent, Observable, Task
+
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # font subsetting chatter
+    folder = font_dir()
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_font("DejaVu", "", str(folder / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(folder / "DejaVuSans-Bold.ttf"))
+    pdf.set_title(f"{incident.reference} {incident.title}")
+    pdf.set_author("Khiên")
+    pdf.set_creator("Khiên")
+    generated = timezone.localtime(timezone.now()).strftime("%d/%m/%Y %H:%M")
+    footer_text = _("Incident report %(ref)s · %(tlp)s · generated %(at)s") % {
+        "ref": incident.reference, "tlp": incident.get_tlp_display(), "at": generated}
+
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    def line(text, size=9, bold=False, h=5):
+        pdf.set_font("DejaVu", "B" if bold else "", size)
+        pdf.multi_cell(width, h, str(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def heading(text):
+        pdf.ln(2)
+        pdf.set_fill_color(230, 236, 245)
+        pdf.set_font("DejaVu", "B", 11)
+        pdf.cell(width, 7, str(text), fill=True, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(1)
+
+    def fact(label, value):
+        pdf.set_font("DejaVu", "B", 9)
+        y = pdf.get_y()
+        pdf.multi_cell(55, 5, str(label), new_x=XPos.RIGHT, new_y=YPos.TOP)
+        pdf.set_font("DejaVu", "", 9)
+        pdf.multi_cell(width - 55, 5, str(value if value not in (None, "") else "—"),
+                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_y(max(pdf.get_y(), y + 5))
+
+    def table(headers, widths, data):
+        pdf.set_font("DejaVu", "", 8)
+        with pdf.table(col_widths=widths, line_height=4.5, text_align="LEFT", width=width) as grid:
+            head = grid.row()
+            for text in headers:
+                head.cell(str(text))
+            for cells in data:
+                row = grid.row()
+                for cell in cells:
+                    row.cell(str(cell) if cell not in (None, "") else "—")
+        pdf.ln(1)
+
+    # Header
+    pdf.set_font("DejaVu", "B", 8)
+    pdf.set_text_color(180, 30, 30)
+    pdf.cell(width, 5, str(incident.get_tlp_display()), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(0, 0, 0)
+    line(_("INCIDENT REPORT"), size=15, bold=True, h=8)
+    line(f"{incident.reference} — {incident.title}", size=12, bold=True, h=6)
+    line(_("Generated %(at)s by %(user)s") % {"at": generated, "user": getattr(user, "email", "")}, size=8)
+
+    def t(value):
+        return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else "—"
+
+    heading(_("Report"))
+    fact(_("Reference number"), incident.reference)
+    fact(_("Reporting organization"), f"{incident.organization.name} ({incident.organization.code})")
+    fact(_("Category (RSIT)"), f"{incident.category_label()} [{incident.category}]")
+    fact(_("Severity"), incident.severity_label())
+    fact(_("Status"), incident.get_status_display())
+    fact(_("Detected at"), t(incident.detected_at))
+    fact(_("Reported at"), t(incident.reported_at))
+    fact(_("Suspected malicious"), _yes_no(incident.suspected_malicious))
+    fact(_("Possible impact beyond the organization"), _yes_no(incident.impact_beyond_organization))
+    fact(_("Services disrupted"), incident.services_disrupted)
+    fact(_("Data exposed"), _yes_no(incident.data_exposed))
+    fact(_("Personal data exposed"), _yes_no(incident.personal_data_exposed))
+    fact(_("Number of people affected"), incident.people_affected)
+    fact(_("Affected information systems"),
+         "; ".join(f"{s.code} {s.name}" for s in incident.systems.order_by("code")) or "—")
+    fact(_("Description"), incident.description)
+    if incident.root_cause:
+        fact(_("Root cause"), incident.root_cause)
+    if incident.mitigation:
+        fact(_("Mitigation applied"), incident.mitigation)
+
+    heading(_("Deadlines"))
+    english = translation.get_language().startswith("en")
+    stage_rows = []
+    now = timezone.now()
+    for stage in deadlines.incident_schedule(incident):
+        if stage.given_at:
+            state = _("late") if stage.late else _("on time")
+        else:
+            state = _("overdue") if stage.overdue(now) else _("not given yet")
+        stage_rows.append([stage.name_en if english else stage.name_vi, t(stage.due_at), t(stage.given_at), state])
+    for measure, done_at, label in (("triage", incident.triaged_at, _("Triage")),
+                                    ("contain", incident.contained_at, _("Containment"))):
+        overdue = deadlines.sla_overdue(incident, measure, now)
+        state = (_("late") if overdue else _("on time")) if done_at else (_("missed") if overdue else "—")
+        stage_rows.append([label, t(deadlines.incident_sla_due_at(incident, measure)), t(done_at), state])
+    table([_("Deadline"), _("Due"), _("Done"), _("State")], [70, 40, 40, width - 150], stage_rows)
+    if incident.escalated_at:
+        line(_("Escalated to the national coordinator on %(at)s.") % {"at": t(incident.escalated_at)}, bold=True)
+
+    assignments = incident.assignments.select_related("responder")
+    heading(_("Responders"))
+    if assignments:
+        for a in assignments:
+            line(f"{a.responder.name} ({a.responder.code}) — {t(a.at)}")
+    else:
+        line(_("No responder organization assigned yet."))
+
+    heading(_("Observables"))
+    obs = list(Observable.objects.filter(incident=incident))
+    if obs:
+        table([_("Kind"), _("Value"), _("Shared")], [35, width - 75, 40],
+              [[o.get_kind_display(), o.value, f"{o.get_shared_tlp_display()} {t(o.shared_at)}" if o.shared_at else "—"]
+               for o in obs])
+    else:
+        line(_("No observable yet."))
+
+    heading(_("Tasks"))
+    tasks = list(Task.objects.filter(incident=incident).select_related("owner"))
+    if tasks:
+        table([_("Task"), _("Person in charge"), _("Due"), _("Status")], [80, 50, 30, width - 160],
+              [[x.title, x.owner.email if x.owner else "—", t(x.due_at), x.get_status_display()] for x in tasks])
+    else:
+        line(_("No task yet."))
+
+    heading(_("Digital evidence"))
+    evidence = list(Evidence.objects.filter(incident=incident).prefetch_related("custody"))
+    if not evidence:
+        line(_("No evidence yet."))
+    actions = dict(CustodyAction.choices)
+    for e in evidence:
+        name = e.original_name if e.kind == "file" else _("Note")
+        sealed = _("sealed %(at)s") % {"at": t(e.sealed_at)} if e.sealed_at else _("not sealed")
+        line(f"{name} · {e.size} B · {sealed}", bold=True)
+        line(f"SHA-256: {e.sha256}", size=8)
+        if e.kind == "note":
+            line(e.note[:2000], size=8)
+        for c in e.custody.all():
+            parties = " → ".join(p for p in (c.from_party, c.to_party) if p)
+            line(f"  • {t(c.at)} {actions.get(c.action, c.action)} {parties} ({c.actor_email})", size=8)
+
+    heading(_("Journal"))
+    status_labels = dict(Status.choices)
+    kinds = dict(EventKind.choices)
+    task_labels = dict(TaskStatus.choices)
+    events = IncidentEvent.objects.filter(incident=incident).order_by("at", "id")
+    journal = []
+    for ev in events:
+        what = str(kinds.get(ev.kind, ev.kind))
+        if ev.from_status or ev.to_status:
+            what += f": {status_labels.get(ev.from_status, '')} → {status_labels.get(ev.to_status, '')}".replace(":  →", ":")
+        elif ev.kind == EventKind.TASK and (ev.data or {}).get("status"):
+            what += f": {task_labels.get(ev.data['status'], ev.data['status'])}"
+        journal.append([t(ev.at), ev.actor_email or "—", what, (ev.text or "")[:500]])
+    table([_("When"), _("Who"), _("What"), _("Text")], [28, 45, 45, width - 118], journal)
+
+    pdf.ln(4)
+    line(footer_text, size=7)
+    return bytes(pdf.output())

@@ -1,0 +1,323 @@
+"""Observables of an incident: record them, look them up in the intelligence store, share them as STIX.
+
+Same rules as `services.py`: every `do_*` function takes `acting_user`, checks
+the right, validates everything before writing, writes in one transaction,
+audits and adds a journal line. Visibility of intelligence is decided by
+`khien.intel.tlp` only; values are normalized by `khien.intel.services`.
+
+- add / remove: the participants of the incident (reporting side, coordinator,
+  assigned responders), while the incident is not closed;
+- lookup: what the *viewer* may see of the intelligence store, nothing more;
+- share as STIX: a participant who may write the target collection.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from khien.core import audit
+from khien.core.audit import Act, Change
+from khien.core.errors import Forbidden, Refused
+from khien.intel import services as intel_services
+from khien.intel import tlp as intel_tlp
+from khien.intel import warninglists
+from khien.intel.models import Collection, IndicatorValue, Tlp
+
+from .models import EventKind, Incident, Observable, ObservableKind, Status
+
+MAX_PER_CALL = 500
+MAX_VALUE = 2048
+HASH_LENGTHS = {ObservableKind.MD5: 32, ObservableKind.SHA1: 40, ObservableKind.SHA256: 64}
+_HEX = re.compile(r"^[0-9a-f]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+
+
+# --- Parsing and normalizing ---------------------------------------------------------------------
+
+
+def guess_kind(value: str) -> str | None:
+    """The kind of a bare value (IP, hash by length, e-mail, URL, domain); None when it is none of them."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+        return ObservableKind.IPV4 if address.version == 4 else ObservableKind.IPV6
+    except ValueError:
+        pass
+    low = value.lower()
+    if _HEX.match(low):
+        for kind, length in HASH_LENGTHS.items():
+            if len(low) == length:
+                return kind
+    if "://" in value:
+        return ObservableKind.URL
+    if "@" in value:
+        return ObservableKind.EMAIL
+    if _DOMAIN.match(low.rstrip(".")):
+        return ObservableKind.DOMAIN
+    return None
+
+
+def normalize(kind: str, raw: str) -> str:
+    """The stored form of a value of `kind` (as the intelligence store normalizes it); ValueError with a message."""
+    raw = (raw or "").strip()
+    if kind not in ObservableKind.values:
+        raise ValueError(_("Unknown observable kind “%(kind)s”.") % {"kind": kind})
+    if not raw or len(raw) > MAX_VALUE:
+        raise ValueError(_("Give a value of at most 2048 characters."))
+    normalized = intel_services.normalize_value(kind, raw)
+    if normalized is None or normalized[0] != kind:
+        raise ValueError(_("“%(value)s” is not a single %(kind)s.") % {"value": raw, "kind": ObservableKind(kind).label})
+    value = normalized[1]
+    if kind in HASH_LENGTHS and not (_HEX.match(value) and len(value) == HASH_LENGTHS[kind]):
+        raise ValueError(_("“%(value)s” is not a %(kind)s hash.") % {"value": raw, "kind": ObservableKind(kind).label})
+    if kind == ObservableKind.DOMAIN and not _DOMAIN.match(value):
+        raise ValueError(_("“%(value)s” is not a domain name.") % {"value": raw})
+    if kind == ObservableKind.EMAIL and not _EMAIL.match(value):
+        raise ValueError(_("“%(value)s” is not an e-mail address.") % {"value": raw})
+    if kind == ObservableKind.URL:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme.lower() not in ("http", "https", "ftp") or not parts.hostname:
+            raise ValueError(_("“%(value)s” is not a URL (http, https or ftp).") % {"value": raw})
+    return value
+
+
+def parse_lines(text: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """Observables written one per line, as `value` or `kind:value` (kind among ipv4, domain, sha256…).
+
+    Returns ((kind, normalized value) pairs, error messages); blank lines and
+    lines starting with # are skipped.
+    """
+    items, errors = [], []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        kind, _sep, rest = line.partition(":")
+        if kind.strip().lower() in ObservableKind.values and rest.strip() and not rest.startswith("//"):
+            kind, value = kind.strip().lower(), rest.strip()
+        else:
+            kind, value = guess_kind(line), line
+        if kind is None:
+            errors.append(_("Line %(n)d: “%(value)s” is not an IP address, domain, URL, e-mail or hash.")
+                          % {"n": number, "value": line[:200]})
+            continue
+        try:
+            items.append((kind, normalize(kind, value)))
+        except ValueError as exc:
+            errors.append(_("Line %(n)d: %(error)s") % {"n": number, "error": exc})
+    return items, errors
+
+
+def clean_items(items) -> list[tuple[str, str]]:
+    """Validate (kind, value) pairs; ValidationError on the `observables` field listing every bad one."""
+    cleaned, errors = [], []
+    for kind, value in items:
+        try:
+            cleaned.append((kind, normalize(kind, value)))
+        except ValueError as exc:
+            errors.append(str(exc))
+    if len(cleaned) > MAX_PER_CALL:
+        errors.append(_("At most %(n)d observables at a time.") % {"n": MAX_PER_CALL})
+    if errors:
+        raise ValidationError({"observables": errors})
+    return list(dict.fromkeys(cleaned))  # in order, without repeats
+
+
+# --- Writing -----------------------------------------------------------------------------------
+
+
+def _require_participant(user, incident: Incident) -> None:
+    from .services import _require_participant as require
+
+    require(user, incident)
+
+
+def _create(incident: Incident, items: list[tuple[str, str]], acting_user, now) -> list[Observable]:
+    """Insert the items the incident does not have yet (inside the caller's transaction); journal + audit."""
+    from .services import _event
+
+    existing = set(Observable.objects.filter(incident=incident).values_list("kind", "value"))
+    rows = [Observable(incident=incident, kind=k, value=v, added_by=acting_user if getattr(acting_user, "pk", None)
+                       else None, added_at=now)
+            for k, v in items if (k, v) not in existing]
+    if not rows:
+        return []
+    Observable.objects.bulk_create(rows)
+    _event(incident, EventKind.OBSERVABLE, acting_user, at=now, text=", ".join(r.value for r in rows)[:300],
+           data={"action": "added", "observables": [[r.kind, r.value] for r in rows][:100]})
+    audit.record_many([Change(action=Act.CREATE, obj=r, after=audit.snapshot(r),
+                              organization_id=str(incident.organization_id)) for r in rows], actor=acting_user)
+    return rows
+
+
+@transaction.atomic
+def do_add_observables(incident: Incident, items, *, acting_user) -> list[Observable]:
+    """Add (kind, value) pairs to the incident; values already recorded are skipped. Returns the new rows."""
+    _require_participant(acting_user, incident)
+    if incident.status == Status.CLOSED:
+        raise Refused(_("The incident is closed; reopen it before adding observables."), code="closed", status=409)
+    cleaned = clean_items(items)
+    if not cleaned:
+        raise ValidationError({"observables": [_("Give at least one observable.")]})
+    return _create(incident, cleaned, acting_user, timezone.now())
+
+
+@transaction.atomic
+def do_remove_observable(observable: Observable, *, acting_user) -> None:
+    from .services import _event
+
+    incident = observable.incident
+    _require_participant(acting_user, incident)
+    if incident.status == Status.CLOSED:
+        raise Refused(_("The incident is closed; reopen it before removing observables."), code="closed", status=409)
+    observable = Observable.objects.select_for_update().get(pk=observable.pk)
+    before = audit.snapshot(observable)
+    audit.record(Act.DELETE, observable, actor=acting_user, before=before,
+                 organization_id=str(incident.organization_id))
+    observable.delete()
+    _event(incident, EventKind.OBSERVABLE, acting_user, text=before["value"][:300],
+           data={"action": "removed", "observables": [[before["kind"], before["value"]]]})
+
+
+# --- Lookup in the intelligence store ---------------------------------------------------------------
+
+
+@dataclass
+class Lookup:
+    observable: Observable
+    indicators: list = field(default_factory=list)  # StixObject versions the viewer may see
+    warning_listed: bool = False
+    warninglists: list[str] = field(default_factory=list)
+
+
+MAX_MATCHES = 20
+
+
+def lookup(user, observables) -> list[Lookup]:
+    """For each observable: the intelligence indicators carrying its value that `user` may see, and its warning lists."""
+    observables = list(observables)
+    results = [Lookup(observable=o) for o in observables]
+    if not observables:
+        return results
+    lists = warninglists.compiled()
+    for result in results:
+        flagged = warninglists.flag(result.observable.kind, result.observable.value, lists)
+        result.warning_listed, result.warninglists = flagged["warning_listed"], flagged["warninglists"]
+    visible = intel_tlp.visibility_q(user, "object__")
+    if visible is None:
+        return results
+    wanted = Q()
+    for o in observables:
+        wanted |= Q(kind=o.kind, value=o.value)
+    rows = (IndicatorValue.objects.filter(wanted).filter(visible).filter(object__revoked=False)
+            .select_related("object").order_by("-object__modified")[:MAX_MATCHES * len(observables)])
+    by_value: dict[tuple[str, str], list] = {}
+    for row in rows:
+        found = by_value.setdefault((row.kind, row.value), [])
+        if len(found) < MAX_MATCHES and all(f.pk != row.object.pk for f in found):
+            found.append(row.object)
+    for result in results:
+        result.indicators = by_value.get((result.observable.kind, result.observable.value), [])
+    return results
+
+
+# --- Sharing as STIX ------------------------------------------------------------------------------
+
+_PATTERN_PATHS = {
+    ObservableKind.IPV4: "ipv4-addr:value",
+    ObservableKind.IPV6: "ipv6-addr:value",
+    ObservableKind.DOMAIN: "domain-name:value",
+    ObservableKind.URL: "url:value",
+    ObservableKind.EMAIL: "email-addr:value",
+    ObservableKind.MD5: "file:hashes.MD5",
+    ObservableKind.SHA1: "file:hashes.'SHA-1'",
+    ObservableKind.SHA256: "file:hashes.'SHA-256'",
+}
+
+
+def pattern_for(kind: str, value: str) -> str:
+    """The STIX 2.1 pattern matching one value, e.g. `[ipv4-addr:value = '198.51.100.7']`."""
+    literal = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"[{_PATTERN_PATHS[kind]} = '{literal}']"
+
+
+def writable_collections(user):
+    """The collections the user may add objects to (through `khien.intel.tlp` only)."""
+    return [c for c in intel_tlp.collections_for(user).order_by("title") if intel_tlp.can_write_collection(user, c)]
+
+
+def indicator_for(observable: Observable, *, tlp: str, created_by_ref: str | None, now) -> dict:
+    stamp = intel_services.format_timestamp(now)
+    obj = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--{uuid.uuid4()}",
+        "created": stamp,
+        "modified": stamp,
+        "name": f"{observable.get_kind_display()}: {observable.value}"[:250],
+        "description": f"Observed in incident {observable.incident.reference}",
+        "indicator_types": ["malicious-activity"],
+        "pattern": pattern_for(observable.kind, observable.value),
+        "pattern_type": "stix",
+        "valid_from": stamp,
+        "object_marking_refs": [intel_tlp.TLP_MARKING[tlp]],
+    }
+    if created_by_ref:
+        obj["created_by_ref"] = created_by_ref
+    return obj
+
+
+@transaction.atomic
+def do_share_observables(incident: Incident, observables, *, tlp: str, collection: Collection, acting_user):
+    """Share the chosen observables as STIX indicators (one per value) in `collection`, marked `tlp`.
+
+    Refused (403) unless the user takes part in the incident and may write the
+    collection; nothing is written then. Returns the intel `AddResult`.
+    """
+    from .services import _event
+
+    _require_participant(acting_user, incident)
+    if not isinstance(collection, Collection) or not intel_tlp.collections_for(acting_user).filter(
+            pk=collection.pk).exists() or not intel_tlp.can_write_collection(acting_user, collection):
+        raise Forbidden(_("You may not add objects to this collection."))
+    if tlp not in Tlp.values:
+        raise ValidationError({"tlp": [_("Choose a TLP level.")]})
+    ids = [o.pk for o in observables]
+    chosen = list(Observable.objects.filter(incident=incident, pk__in=ids).select_related("incident"))
+    if not ids or len(chosen) != len(set(ids)):
+        raise ValidationError({"observables": [_("Choose observables of this incident.")]})
+    now = timezone.now()
+    producer_id = intel_services.producer_for(acting_user, collection)
+    identity = intel_services.ensure_identities([producer_id]).get(producer_id) if producer_id else None
+    objects = [indicator_for(o, tlp=tlp, created_by_ref=identity.stix_id if identity else None, now=now)
+               for o in chosen]
+    result = intel_services.do_add_objects(collection, objects, acting_user=acting_user)
+    changes = []
+    for observable, obj in zip(chosen, objects):
+        before = audit.snapshot(observable)
+        observable.shared_at, observable.shared_stix_id, observable.shared_tlp = now, obj["id"], tlp
+        changes.append((observable, before))
+    Observable.objects.bulk_update([o for o, _b in changes], ["shared_at", "shared_stix_id", "shared_tlp"])
+    audit.record_many([Change(action=Act.UPDATE, obj=o, before=b, after=audit.snapshot(o),
+                              organization_id=str(incident.organization_id)) for o, b in changes], actor=acting_user)
+    _event(incident, EventKind.OBSERVABLE, acting_user, at=now,
+           text=", ".join(o.value for o in chosen)[:300],
+           data={"action": "shared", "collection_id": str(collection.pk), "collection": collection.title,
+                 "tlp": tlp, "indicators": [obj["id"] for obj in objects],
+                 "observables": [[o.kind, o.value] for o in chosen][:100]})
+    return result

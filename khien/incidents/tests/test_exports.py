@@ -1,0 +1,96 @@
+"""Exports: the list as CSV / XLSX (the list's filters and scope), one incident as a Vietnamese PDF; all audited."""
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from khien.core.models import AuditEntry
+from khien.incidents import exports, observables, services
+
+pytestmark = pytest.mark.django_db
+
+needs_fonts = pytest.mark.skipif(not exports.pdf_available(), reason="run scripts/vendor_assets.py for the PDF fonts")
+
+
+@pytest.fixture
+def two(world, report):
+    mine = report(title="Mã độc tống tiền tại Bộ", severity="critical")
+    theirs = report(org=world.province, user=world.other_admin, title="Sự cố của tỉnh")
+    return mine, theirs
+
+
+def _csv(response):
+    text = response.content.decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_csv_follows_filters_and_scope_and_is_audited(world, as_user, two):
+    mine, theirs = two
+    client = as_user(world.analyst)
+    before = AuditEntry.objects.filter(action="export").count()
+    response = client.get("/incidents/?format=csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = _csv(response)
+    references = [r[0] for r in rows[1:]]
+    assert references == [mine.reference]  # the province's incident never appears
+    assert rows[1][1] == "Mã độc tống tiền tại Bộ"
+    entry = AuditEntry.objects.filter(action="export").latest("seq")
+    assert AuditEntry.objects.filter(action="export").count() == before + 1
+    assert entry.actor_id == str(world.analyst.pk) and entry.after["count"] == 1 and entry.after["format"] == "csv"
+    # Filters: severity=high excludes the critical incident.
+    assert len(_csv(client.get("/incidents/?severity=high&format=csv"))) == 1
+    assert client.get("/incidents/?format=pdf").status_code == 400
+    # The province's admin: only theirs.
+    other = as_user(world.other_admin)
+    assert [r[0] for r in _csv(other.get("/incidents/?format=csv"))[1:]] == [theirs.reference]
+
+
+def test_xlsx(world, as_user, two):
+    mine, _theirs = two
+    response = as_user(world.analyst).get("/incidents/?format=xlsx")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    values = list(sheet.values)
+    assert len(values) == 2 and values[1][0] == mine.reference and values[1][1] == "Mã độc tống tiền tại Bộ"
+
+
+def test_formula_cells_are_neutralized(world, as_user, report):
+    report(title="=HYPERLINK(\"http://x\")")
+    rows = _csv(as_user(world.analyst).get("/incidents/?format=csv"))
+    assert rows[1][1].startswith("'=")
+
+
+@needs_fonts
+def test_pdf_in_vietnamese_with_reference_and_evidence(world, as_user, report):
+    incident = report(title="Tấn công từ chối dịch vụ vào cổng thông tin")
+    observables.do_add_observables(incident, [("ipv4", "198.51.100.99")], acting_user=world.analyst)
+    evidence = services.do_add_evidence(incident, acting_user=world.analyst,
+                                        uploaded=SimpleUploadedFile("nhat-ky.log", b"log lines"),
+                                        received_from="Phòng CNTT")
+    services.do_add_task(incident, {"title": "Chặn địa chỉ nguồn tấn công"}, acting_user=world.analyst)
+    client = as_user(world.analyst)
+    before = AuditEntry.objects.filter(action="export").count()
+    response = client.get(f"/incidents/{incident.pk}/report.pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    flat = " ".join(text.split())
+    assert incident.reference in flat
+    assert "Tấn công từ chối dịch vụ vào cổng thông tin" in flat  # data with diacritics
+    assert "Nhiệm vụ" in flat  # labels in Vietnamese (the "Tasks" heading)
+    assert world.ministry.name in flat and "Phòng CNTT" in flat
+    assert evidence.sha256 in flat.replace(" ", "")
+    assert "198.51.100.99" in flat and "Chặn địa chỉ nguồn tấn công" in flat
+    entry = AuditEntry.objects.filter(action="export").latest("seq")
+    assert AuditEntry.objects.filter(action="export").count() == before + 1
+    assert entry.object_id == str(incident.pk) and entry.actor_id == str(world.analyst.pk)
+
+
+@needs_fonts
+def test_pdf_of_an_unrelated_incident_is_404(world, as_user, two):
+    _mine, theirs = two
+    before = AuditEntry.objects.filter(action="export").count()
+    assert as_user(world.analyst).get(f"/incidents/{theirs.pk}/report.pdf").status_code == 404
+    assert AuditEntry.objects.filter(action="export").count() == before
