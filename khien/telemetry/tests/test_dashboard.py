@@ -1,0 +1,49 @@
+"""The live dashboard: national for the coordinator, an organization's subtree otherwise."""
+import pytest
+from django.urls import reverse
+
+from khien.intel.models import Tlp
+from khien.telemetry import correlation, services
+from khien.telemetry.tests.conftest import make_source  # noqa: F401 (fixture)
+from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
+from khien.telemetry.views import dashboard_data
+
+
+@pytest.fixture
+def traffic(world, intel, make_source):
+    for org, n in ((world.ministry, 4), (world.department, 2), (world.province, 3)):
+        source, _k = make_source(org, "ecs")
+        services.ingest_batch(source, [ecs(intel.values[Tlp.GREEN], n=i, severity=8) for i in range(n)])
+    make_source(world.commune, "wazuh")  # never sent anything
+    correlation.correlate()
+
+
+def test_coordinator_sees_the_nation(world, traffic):
+    data = dashboard_data(world.coordinator)
+    assert data["kpis"]["events_24h"] == 9 and sum(data["hourly"]["values"]) == 9
+    assert len(data["hourly"]["labels"]) == 48
+    assert dict(zip(data["severity"]["keys"], data["severity"]["values"]))["high"] == 9
+    assert data["kpis"]["hits_24h"] == 9 and data["indicators"]["rows"][0]["organizations"] == 3
+    assert data["kpis"]["campaigns"] == 2 and len(data["campaigns"]) == 2  # the indicator and the severe rule
+    assert data["kpis"]["sources_live"] == 3 and data["kpis"]["sources_silent"] == 1
+    assert sum(data["targeted"]["values"]) == 9
+
+
+def test_an_organization_sees_its_subtree_only(world, traffic):
+    data = dashboard_data(world.analyst)  # the ministry and its department
+    assert data["kpis"]["events_24h"] == 6 and data["kpis"]["hits_24h"] == 6
+    assert data["campaigns"] == [] and data["kpis"]["campaigns"] == 0
+    assert data["indicators"]["rows"][0]["organizations"] == 2
+    assert dashboard_data(world.nobody)["kpis"]["events_24h"] == 0
+
+
+def test_dashboard_page_and_json(world, traffic, as_user, coordinator_client):
+    page = coordinator_client.get(reverse("telemetry:dashboard"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="tele-data"' in html and "khien/telemetry.js" in html and 'id="card-campaigns"' in html
+    assert "<script>" not in html.replace('<script type="application/json"', "")
+    data = as_user(world.other_admin).get(reverse("telemetry:dashboard_data")).json()
+    assert data["kpis"]["events_24h"] == 3 and data["campaigns"] == []
+    assert 'id="card-campaigns"' not in as_user(world.analyst).get(reverse("telemetry:dashboard")).content.decode()
+    assert as_user(world.analyst).get(reverse("telemetry:dashboard")).status_code == 200

@@ -1,0 +1,87 @@
+"""Telemetry pages: alerts with hit badges, alert detail, sources, campaigns (coordinator only)."""
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from khien.intel.models import EarlyWarning, Tlp
+from khien.telemetry import correlation, services
+from khien.telemetry.models import Alert, Campaign, CampaignStatus
+from khien.telemetry.tests.conftest import make_source  # noqa: F401 (fixture)
+from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
+
+
+@pytest.fixture
+def alerts(world, intel, make_source):
+    source, _k = make_source(world.ministry, "ecs")
+    services.ingest_batch(source, [ecs(intel.values[Tlp.GREEN], rule="hit-rule"), ecs("192.0.2.10", rule="quiet-rule")])
+    return source
+
+
+def test_alert_list_marks_and_filters_alerts_with_hits(world, alerts, as_user):
+    client = as_user(world.analyst)
+    page = client.get(reverse("telemetry:alerts")).content.decode()
+    assert "Rule hit-rule" in page and "Rule quiet-rule" in page
+    assert page.count("data-hit-badge") == 1
+    only = client.get(reverse("telemetry:alerts") + "?hits=1").content.decode()
+    assert "Rule hit-rule" in only and "Rule quiet-rule" not in only
+    # Another organization sees none of the ministry's alerts; a bad filter value is not an error.
+    other = as_user(world.other_admin).get(reverse("telemetry:alerts") + "?severity_min=abc")
+    assert other.status_code == 200 and "Rule hit-rule" not in other.content.decode()
+
+
+def test_alert_detail_links_the_indicator(world, alerts, intel, as_user):
+    alert = Alert.objects.get(rule_id="hit-rule")
+    response = as_user(world.analyst).get(reverse("telemetry:alert", args=[alert.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="alert-indicators"' in page and f"/intel/objects/{intel.ids[Tlp.GREEN]}/" in page
+    assert intel.values[Tlp.GREEN] in page
+    assert as_user(world.other_admin).get(reverse("telemetry:alert", args=[alert.pk])).status_code == 404
+
+
+def test_sources_page_is_scoped(world, alerts, as_user):
+    page = as_user(world.analyst).get(reverse("telemetry:sources")).content.decode()
+    assert alerts.name in page
+    assert alerts.name not in as_user(world.other_admin).get(reverse("telemetry:sources")).content.decode()
+
+
+@pytest.fixture
+def campaign(world, intel, make_source):
+    for org in (world.ministry, world.province, world.department):
+        services.ingest_batch(make_source(org, "ecs")[0], [ecs(intel.values[Tlp.GREEN])])
+    correlation.correlate()
+    return Campaign.objects.get()
+
+
+def test_campaign_pages_are_the_coordinators(world, campaign, as_user, coordinator_client):
+    assert coordinator_client.get(reverse("telemetry:campaigns")).status_code == 200
+    detail = coordinator_client.get(reverse("telemetry:campaign", args=[campaign.pk]))
+    assert detail.status_code == 200 and 'id="campaign-actions"' in detail.content.decode()
+    for user in (world.admin, world.analyst, world.other_admin):
+        client = as_user(user)
+        assert client.get(reverse("telemetry:campaigns")).status_code == 403
+        assert client.get(reverse("telemetry:campaign", args=[campaign.pk])).status_code == 404
+        response = client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "warn"]))
+        assert response.status_code == 404
+        Client().logout()
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.OPEN and not EarlyWarning.objects.exists()
+
+
+def test_coordinator_turns_a_campaign_into_a_warning_in_one_action(world, campaign, coordinator_client):
+    response = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "warn"]))
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.WARNED and EarlyWarning.objects.count() == 1
+    # A second decision is refused with a message, nothing written.
+    again = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "dismiss"]))
+    assert again.status_code == 409 and 'id="campaign-error"' in again.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.WARNED
+
+
+def test_unknown_action_is_refused(world, campaign, coordinator_client):
+    response = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "explode"]))
+    assert response.status_code == 403
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.OPEN
