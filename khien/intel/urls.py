@@ -1,8 +1,26 @@
 from django.urls import include, path
 
+from . import views, views_collections, views_warnings
+
 app_name = "intel"
 
 urlpatterns = [
     path("taxii2/", include("khien.intel.taxii.urls")),
     path("api/intel/", include("khien.intel.api.urls")),
+    # pages
+    path("intel/", views.intel_search, name="search"),
+    path("intel/objects/<str:stix_id>/", views.object_detail, name="object"),
+    path("intel/objects/<str:stix_id>/stix.json", views.object_download, name="object_download"),
+    path("intel/indicators/new/", views.indicator_create, name="indicator_create"),
+    path("intel/reports/new/", views.report_create, name="report_create"),
+    path("intel/collections/", views_collections.collection_list, name="collection_list"),
+    path("intel/collections/new/", views_collections.collection_create, name="collection_create"),
+    path("intel/collections/<uuid:pk>/", views_collections.collection_detail, name="collection_detail"),
+    path("intel/collections/<uuid:pk>/members/", views_collections.collection_member, name="collection_member"),
+    path("intel/warnings/", views_warnings.warning_inbox, name="warning_inbox"),
+    path("intel/warnings/new/", views_warnings.warning_create, name="warning_create"),
+    path("intel/warnings/<uuid:pk>/", views_warnings.warning_detail, name="warning_detail"),
+    path("intel/warnings/answers/<int:pk>/", views_warnings.warning_acknowledge, name="warning_acknowledge"),
+    path("intel/allowlist/", views_warnings.allowlist, name="allowlist"),
+    path("intel/allowlist/<int:pk>/delete/", views_warnings.allowlist_delete, name="allowlist_delete"),
 ]

@@ -1,0 +1,412 @@
+"""Forms of the intelligence pages. They only read and shape input; services write.
+
+The indicator and report forms build STIX 2.1 dicts for
+`services.do_add_objects`; the warning form gives `services_warnings.do_issue_warning`
+its data and its targeting choices.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+import uuid
+from urllib.parse import urlsplit
+
+from django import forms
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+
+from khien.core.roles import Action
+from khien.registry.models import Isac, Organization, Province, Sector
+
+from . import services, tlp
+from .models import AckState, Collection, CollectionKind, IndicatorKind, Tlp, WarningSeverity
+
+PATTERN_CHOICE = "pattern"
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+HASH_LEN = {IndicatorKind.MD5: 32, IndicatorKind.SHA1: 40, IndicatorKind.SHA256: 64}
+HASH_PATH = {IndicatorKind.MD5: "MD5", IndicatorKind.SHA1: "'SHA-1'", IndicatorKind.SHA256: "'SHA-256'"}
+INDICATOR_TYPES = [
+    ("malicious-activity", _l("Malicious activity")),
+    ("anomalous-activity", _l("Anomalous activity")),
+    ("attribution", _l("Attribution")),
+    ("compromised", _l("Compromised")),
+    ("benign", _l("Benign")),
+    ("unknown", _l("Unknown")),
+]
+
+
+def stamp(when: dt.datetime | None = None) -> str:
+    """A STIX timestamp in UTC with milliseconds."""
+    when = when or timezone.now()
+    return services.format_timestamp(when.replace(microsecond=when.microsecond // 1000 * 1000))
+
+
+def quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def pattern_for(kind: str, raw: str) -> tuple[str, str]:
+    """(STIX pattern, normalized value) for a value of a kind; ValidationError when it is not of that kind."""
+    value = (raw or "").strip()
+    if not value:
+        raise forms.ValidationError(_("Give the value."))
+    if kind in (IndicatorKind.IPV4, IndicatorKind.IPV6, IndicatorKind.CIDR):
+        normalized = services.normalize_value(IndicatorKind.IPV4 if kind != IndicatorKind.IPV6 else kind, value)
+        try:
+            net = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            net = None
+        if normalized is None or net is None:
+            raise forms.ValidationError(_("“%(v)s” is not an IP address or network.") % {"v": value[:200]})
+        version = net.version
+        if kind == IndicatorKind.IPV4 and (version != 4 or net.num_addresses != 1):
+            raise forms.ValidationError(_("“%(v)s” is not an IPv4 address.") % {"v": value[:200]})
+        if kind == IndicatorKind.IPV6 and (version != 6 or net.num_addresses != 1):
+            raise forms.ValidationError(_("“%(v)s” is not an IPv6 address.") % {"v": value[:200]})
+        if kind == IndicatorKind.CIDR and net.num_addresses == 1:
+            raise forms.ValidationError(_("“%(v)s” is a single address: choose IPv4 or IPv6.") % {"v": value[:200]})
+        path = "ipv4-addr" if version == 4 else "ipv6-addr"
+        text = str(net) if kind == IndicatorKind.CIDR else str(net.network_address)
+        return f"[{path}:value = {quote(text)}]", text
+    if kind == IndicatorKind.DOMAIN:
+        text = value.lower().rstrip(".")
+        if not _DOMAIN.match(text):
+            raise forms.ValidationError(_("“%(v)s” is not a domain name.") % {"v": value[:200]})
+        return f"[domain-name:value = {quote(text)}]", text
+    if kind == IndicatorKind.URL:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https", "ftp") or not parts.hostname or " " in value:
+            raise forms.ValidationError(_("“%(v)s” is not a URL (http://…, https://…).") % {"v": value[:200]})
+        return f"[url:value = {quote(value)}]", value
+    if kind == IndicatorKind.EMAIL:
+        text = value.lower()
+        if not _EMAIL.match(text):
+            raise forms.ValidationError(_("“%(v)s” is not an e-mail address.") % {"v": value[:200]})
+        return f"[email-addr:value = {quote(text)}]", text
+    if kind in HASH_LEN:
+        text = value.lower()
+        if len(text) != HASH_LEN[kind] or not _HEX.match(text):
+            raise forms.ValidationError(_("A %(kind)s hash is %(n)d hexadecimal characters.")
+                                        % {"kind": IndicatorKind(kind).label, "n": HASH_LEN[kind]})
+        return f"[file:hashes.{HASH_PATH[kind]} = {quote(text)}]", text
+    raise forms.ValidationError(_("Choose the kind of value."))
+
+
+def writable_collections(user) -> list:
+    """The collections the user may add objects to (the choices of the create forms)."""
+    return [c for c in tlp.collections_for(user).select_related("owner").order_by("title")
+            if tlp.can_write_collection(user, c)]
+
+
+def split_lines(text: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[\n,;]+", text or "") if part.strip()]
+
+
+class CollectionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.title} ({obj.owner.code})"
+
+
+class OrganizationsField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.code} — {obj.name}"
+
+
+def _recipients_field(required=False):
+    return OrganizationsField(
+        label=_l("Recipients (TLP:RED)"), required=required,
+        queryset=Organization.objects.filter(is_active=True).order_by("code"),
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text=_l("TLP:RED is seen only by your organization and the organizations named here."))
+
+
+class _SharingMixin:
+    def _setup_sharing(self, user):
+        self.user = user
+        choices = writable_collections(user)
+        self.fields["collection"].queryset = self.fields["collection"].queryset.filter(pk__in=[c.pk for c in choices])
+        if len(choices) == 1:
+            self.fields["collection"].initial = choices[0].pk
+
+    def _clean_sharing(self, cleaned):
+        if cleaned.get("tlp") == Tlp.RED and not cleaned.get("recipients"):
+            self.add_error("recipients", _("Name at least one recipient organization for TLP:RED."))
+        if cleaned.get("tlp") != Tlp.RED:
+            cleaned["recipients"] = []
+        return cleaned
+
+    def marking(self):
+        return [tlp.TLP_MARKING[self.cleaned_data["tlp"]]]
+
+
+class IndicatorForm(_SharingMixin, forms.Form):
+    name = forms.CharField(label=_l("Name"), max_length=250)
+    description = forms.CharField(label=_l("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    value_kind = forms.ChoiceField(label=_l("Kind of value"),
+                                   choices=list(IndicatorKind.choices) + [(PATTERN_CHOICE, _l("STIX pattern (expert)"))])
+    value = forms.CharField(label=_l("Value"), max_length=2048, required=False,
+                            help_text=_l("The IP address, network, domain, URL, e-mail address or hash."))
+    pattern = forms.CharField(label=_l("STIX pattern"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                              help_text=_l("For experts, e.g. [ipv4-addr:value = '203.0.113.5'] OR [domain-name:value = 'bad.example']."))
+    indicator_type = forms.ChoiceField(label=_l("Indicator type"), choices=INDICATOR_TYPES, initial="malicious-activity")
+    valid_until = forms.DateTimeField(label=_l("Valid until"), required=False,
+                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                      help_text=_l("Leave empty if the indicator does not expire."))
+    confidence = forms.IntegerField(label=_l("Confidence (0–100)"), min_value=0, max_value=100, required=False,
+                                    initial=70)
+    labels = forms.CharField(label=_l("Labels"), required=False, max_length=1000,
+                             help_text=_l("Separated by commas, e.g. phishing, apt."))
+    tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
+    collection = CollectionChoiceField(label=_l("Collection"), queryset=Collection.objects.all())
+    recipients = _recipients_field()
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setup_sharing(user)
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("value_kind")
+        if kind == PATTERN_CHOICE:
+            text = (cleaned.get("pattern") or "").strip()
+            if not text:
+                self.add_error("pattern", _("Give the STIX pattern."))
+            else:
+                try:
+                    services.extract_values(text)
+                except Exception as exc:
+                    self.add_error("pattern", _("Invalid STIX pattern: %(error)s") % {"error": exc})
+                cleaned["stix_pattern"] = text
+        elif kind:
+            try:
+                cleaned["stix_pattern"], cleaned["normalized"] = pattern_for(kind, cleaned.get("value", ""))
+            except forms.ValidationError as exc:
+                self.add_error("value", exc)
+        until = cleaned.get("valid_until")
+        if until and until <= timezone.now():
+            self.add_error("valid_until", _("The end of validity must be in the future."))
+        return self._clean_sharing(cleaned)
+
+    def stix(self) -> dict:
+        data = self.cleaned_data
+        now = stamp()
+        obj = {
+            "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
+            "created": now, "modified": now, "name": data["name"].strip(),
+            "indicator_types": [data["indicator_type"]],
+            "pattern": data["stix_pattern"], "pattern_type": "stix", "pattern_version": "2.1",
+            "valid_from": now, "object_marking_refs": self.marking(),
+        }
+        if data.get("description"):
+            obj["description"] = data["description"]
+        if data.get("valid_until"):
+            obj["valid_until"] = stamp(data["valid_until"])
+        if data.get("confidence") is not None:
+            obj["confidence"] = data["confidence"]
+        labels = [label.strip().lower() for label in (data.get("labels") or "").split(",") if label.strip()]
+        if labels:
+            obj["labels"] = list(dict.fromkeys(labels))
+        return obj
+
+
+class ObjectRefsField(forms.MultipleChoiceField):
+    """Visible object ids, offered as check boxes, or pasted (one per line) in the companion text box."""
+
+    def valid_value(self, value):
+        return True  # checked against the user's visible objects in the form's clean()
+
+
+class ReportForm(_SharingMixin, forms.Form):
+    REPORT_TYPES = [("threat-report", _l("Threat report")), ("attack-pattern", _l("Attack pattern")),
+                    ("campaign", _l("Campaign")), ("indicator", _l("Indicators")), ("malware", _l("Malware")),
+                    ("threat-actor", _l("Threat actor")), ("vulnerability", _l("Vulnerability"))]
+    name = forms.CharField(label=_l("Name"), max_length=250)
+    description = forms.CharField(label=_l("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    report_type = forms.ChoiceField(label=_l("Report type"), choices=REPORT_TYPES, initial="threat-report")
+    published = forms.DateTimeField(label=_l("Published"), required=False,
+                                    widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                    help_text=_l("Empty: now."))
+    object_refs = ObjectRefsField(label=_l("Objects in the report"), required=False,
+                                  widget=forms.CheckboxSelectMultiple)
+    extra_refs = forms.CharField(label=_l("Other object ids"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                 help_text=_l("STIX ids of other objects you can see, one per line."))
+    tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
+    collection = CollectionChoiceField(label=_l("Collection"), queryset=Collection.objects.all())
+    recipients = _recipients_field()
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setup_sharing(user)
+        from .search import display_name, latest_versions
+
+        recent = (tlp.visible_versions(user).exclude(stix_type__in=["report", "relationship", "sighting",
+                                                                    "marking-definition", "identity"])
+                  .order_by().values("stix_id").annotate(last=Max("date_added")).order_by("-last")[:100])
+        latest = latest_versions(user, [r["stix_id"] for r in recent])
+        self.fields["object_refs"].choices = [
+            (o.stix_id, f"{o.stix_type}: {display_name(o)[:120]}") for o in latest.values()]
+
+    def clean(self):
+        cleaned = super().clean()
+        refs = list(dict.fromkeys(list(cleaned.get("object_refs") or []) + split_lines(cleaned.get("extra_refs", ""))))
+        if not refs:
+            self.add_error("object_refs", _("Choose at least one object for the report."))
+        else:
+            found = set(tlp.visible_versions(self.user).filter(stix_id__in=refs).values_list("stix_id", flat=True))
+            missing = [r for r in refs if r not in found]
+            if missing:
+                self.add_error("extra_refs", _("Unknown object: %(id)s") % {"id": missing[0][:300]})
+        cleaned["refs"] = refs
+        return self._clean_sharing(cleaned)
+
+    def stix(self) -> dict:
+        data = self.cleaned_data
+        now = stamp()
+        obj = {
+            "type": "report", "spec_version": "2.1", "id": f"report--{uuid.uuid4()}",
+            "created": now, "modified": now, "name": data["name"].strip(),
+            "report_types": [data["report_type"]],
+            "published": stamp(data["published"]) if data.get("published") else now,
+            "object_refs": data["refs"], "object_marking_refs": self.marking(),
+        }
+        if data.get("description"):
+            obj["description"] = data["description"]
+        return obj
+
+
+class WarningForm(forms.Form):
+    title = forms.CharField(label=_l("Title"), max_length=300)
+    summary = forms.CharField(label=_l("Summary"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    severity = forms.ChoiceField(label=_l("Severity"), choices=WarningSeverity.choices, initial=WarningSeverity.HIGH)
+    tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
+    values = forms.CharField(label=_l("Indicator values"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text=_l("IP addresses, networks (CIDR) or domains, one per line."))
+    indicator_refs = forms.CharField(label=_l("Stored indicators"), required=False,
+                                     widget=forms.Textarea(attrs={"rows": 2}),
+                                     help_text=_l("STIX ids of indicators you can see, one per line: their values are matched too."))
+    vulnerabilities = forms.CharField(label=_l("CVE ids"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                      help_text=_l("e.g. CVE-2026-12345, one per line."))
+    cpes = forms.CharField(label=_l("Affected products (CPE 2.3)"), required=False,
+                           widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text=_l("e.g. cpe:2.3:a:vendor:product:*:*:*:*:*:*:*:*, one per line."))
+    sectors = forms.ModelMultipleChoiceField(label=_l("Sectors"), queryset=Sector.objects.all(), required=False,
+                                             widget=forms.SelectMultiple(attrs={"size": 6}))
+    provinces = forms.ModelMultipleChoiceField(label=_l("Provinces"), queryset=Province.objects.all(), required=False,
+                                               widget=forms.SelectMultiple(attrs={"size": 6}))
+    isacs = forms.ModelMultipleChoiceField(label=_l("ISACs"), queryset=Isac.objects.all(), required=False,
+                                           widget=forms.SelectMultiple(attrs={"size": 4}))
+    organizations = OrganizationsField(label=_l("Organizations"), required=False,
+                                       queryset=Organization.objects.filter(is_active=True).order_by("code"),
+                                       widget=forms.SelectMultiple(attrs={"size": 6}))
+    auto_match = forms.BooleanField(label=_l("Also send to the organizations whose registered systems match"),
+                                    required=False, initial=True)
+    collection = CollectionChoiceField(label=_l("Store as a STIX report in"), queryset=Collection.objects.all(),
+                                       required=False, empty_label=_l("— do not store —"))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["collection"].queryset = self.fields["collection"].queryset.filter(
+            pk__in=[c.pk for c in writable_collections(user)])
+
+    def service_args(self) -> tuple[dict, dict]:
+        d = self.cleaned_data
+        data = {"title": d["title"], "summary": d.get("summary", ""), "severity": d["severity"], "tlp": d["tlp"],
+                "values": split_lines(d.get("values", "")),
+                "indicator_refs": split_lines(d.get("indicator_refs", "")),
+                "vulnerability_refs": [v.upper() if v.lower().startswith("cve-") else v
+                                       for v in split_lines(d.get("vulnerabilities", ""))],
+                "cpes": [c for c in re.split(r"[\n\s]+", d.get("cpes", "")) if c],
+                "collection": d.get("collection")}
+        targeting = {"sectors": list(d.get("sectors") or ()), "provinces": list(d.get("provinces") or ()),
+                     "isacs": list(d.get("isacs") or ()), "organizations": list(d.get("organizations") or ()),
+                     "auto_match": bool(d.get("auto_match"))}
+        return data, targeting
+
+
+class AcknowledgeForm(forms.Form):
+    state = forms.ChoiceField(label=_l("Answer"), choices=AckState.choices, widget=forms.RadioSelect)
+    note = forms.CharField(label=_l("Note"), required=False, max_length=10000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CollectionForm(forms.Form):
+    title = forms.CharField(label=_l("Title"), max_length=200)
+    description = forms.CharField(label=_l("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    kind = forms.ChoiceField(label=_l("Kind"), choices=CollectionKind.choices, initial=CollectionKind.GROUP)
+    owner = forms.ModelChoiceField(label=_l("Owner organization"), queryset=Organization.objects.none())
+    isac = forms.ModelChoiceField(label=_l("ISAC"), queryset=Isac.objects.all(), required=False,
+                                  help_text=_l("Only for an ISAC collection: its members get read and write rights."))
+    alias = forms.SlugField(label=_l("Alias"), max_length=63, required=False,
+                            help_text=_l("The collection's short name in TAXII; empty: made from the title."))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = manageable_organizations(user)
+        self.fields["owner"].label_from_instance = lambda o: f"{o.code} — {o.name}"
+
+    def service_data(self) -> dict:
+        d = self.cleaned_data
+        return {"title": d["title"], "description": d.get("description", ""), "kind": d["kind"], "owner": d["owner"],
+                "isac": d.get("isac"), "alias": d.get("alias") or None}
+
+
+def manageable_organizations(user):
+    """Organizations whose collections the user may manage (the services check `user_can(CHANGE)`)."""
+    return Organization.objects.restrict(user, Action.CHANGE).order_by("code")
+
+
+class MemberForm(forms.Form):
+    organization = forms.ModelChoiceField(
+        label=_l("Organization"), queryset=Organization.objects.filter(is_active=True).order_by("code"))
+    can_read = forms.BooleanField(label=_l("Can read"), required=False, initial=True)
+    can_write = forms.BooleanField(label=_l("Can write"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].label_from_instance = lambda o: f"{o.code} — {o.name}"
+
+
+class AllowEntryForm(forms.Form):
+    kind = forms.ChoiceField(label=_l("Kind"), choices=IndicatorKind.choices)
+    value = forms.CharField(label=_l("Value"), max_length=2048)
+    note = forms.CharField(label=_l("Note"), required=False, max_length=2000)
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label=_l("Search"), required=False, max_length=2048)
+    type = forms.ChoiceField(label=_l("Type"), required=False)
+    tlp = forms.ChoiceField(label=_l("TLP"), required=False, choices=[("", _l("All"))] + list(Tlp.choices))
+    producer = forms.ModelChoiceField(label=_l("Producer"), required=False, queryset=Organization.objects.none(),
+                                      to_field_name="code", empty_label=_l("All"))
+    collection = forms.ModelChoiceField(label=_l("Collection"), required=False, queryset=Collection.objects.none(),
+                                        empty_label=_l("All"))
+    added_after = forms.DateField(label=_l("Added from"), required=False,
+                                  widget=forms.DateInput(attrs={"type": "date"}))
+    added_before = forms.DateField(label=_l("Added until"), required=False,
+                                   widget=forms.DateInput(attrs={"type": "date"}))
+
+    TYPES = ["indicator", "report", "malware", "threat-actor", "intrusion-set", "campaign", "attack-pattern",
+             "vulnerability", "tool", "infrastructure", "identity", "relationship", "sighting", "observed-data",
+             "note", "grouping", "course-of-action", "location"]
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["type"].choices = [("", _("All"))] + [(t, t) for t in self.TYPES]
+        self.fields["producer"].queryset = Organization.objects.filter(
+            pk__in=tlp.visible_versions(user).order_by().values("producer_id").distinct()).order_by("code")
+        self.fields["producer"].label_from_instance = lambda o: o.code
+        self.fields["collection"].queryset = tlp.collections_for(user).order_by("title")
+
+    def filters(self) -> dict:
+        d = self.cleaned_data
+        return {k: d.get(k) for k in ("type", "tlp", "producer", "collection", "added_after", "added_before")
+                if d.get(k) not in (None, "")}

@@ -1,0 +1,364 @@
+"""Read-side queries for the intelligence pages: value search with provenance, related objects, sightings.
+
+Nothing here decides visibility: every query starts from `tlp.visible_versions`
+(or `tlp.collections_for` / `tlp.collection_content_q`), so a page shows
+exactly what the REST API and TAXII would give the same user.
+
+A value searched is recognised as one observable whatever its producers: the
+same IP reported by three organizations is ONE result carrying three
+provenance rows (producer, indicator, confidence, TLP, date, collections),
+each row only when the user may see that indicator.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Q
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from . import services, tlp, warninglists
+from .models import (
+    CollectionObject,
+    IndicatorKind,
+    IndicatorValue,
+    OrganizationIdentity,
+    StixObject,
+)
+
+MAX_VALUE_GROUPS = 500
+MAX_TEXT_RESULTS = 2000
+HASH_LENGTHS = {32: IndicatorKind.MD5, 40: IndicatorKind.SHA1, 64: IndicatorKind.SHA256}
+
+
+# --- What a query means ----------------------------------------------------------------------------
+
+
+def _hex(text: str) -> bool:
+    return bool(text) and all(c in "0123456789abcdef" for c in text)
+
+
+def candidates(query: str) -> list[tuple[str, str, str]]:
+    """The indexed (kind, value) pairs a query may stand for, with why: "exact", "network" or "parent".
+
+    An IP address also matches the CIDR indicators that contain it (every
+    prefix of the address is a candidate, so the lookup stays on the index);
+    a domain also matches the indicators of its parent domains.
+    """
+    text = (query or "").strip()
+    if not text or len(text) > 2048:
+        return []
+    found: list[tuple[str, str, str]] = []
+    try:
+        if "/" in text:
+            net = ipaddress.ip_network(text, strict=False)
+        else:
+            net = ipaddress.ip_network(ipaddress.ip_address(text))
+    except ValueError:
+        net = None
+    if net is not None:
+        kind = IndicatorKind.IPV4 if net.version == 4 else IndicatorKind.IPV6
+        if net.num_addresses == 1:
+            found.append((kind, str(net.network_address), "exact"))
+        else:
+            found.append((IndicatorKind.CIDR, str(net), "exact"))
+        for prefix in range(net.prefixlen - 1, 7, -1):
+            found.append((IndicatorKind.CIDR, str(net.supernet(new_prefix=prefix)), "network"))
+        return found
+    lowered = text.lower()
+    if _hex(lowered) and len(lowered) in HASH_LENGTHS:
+        return [(HASH_LENGTHS[len(lowered)], lowered, "exact")]
+    if "://" in text:
+        found.append((IndicatorKind.URL, text, "exact"))
+        return found
+    if "@" in text and " " not in text:
+        return [(IndicatorKind.EMAIL, lowered, "exact")]
+    domain = lowered.rstrip(".")
+    if "." in domain and " " not in domain and "/" not in domain:
+        found.append((IndicatorKind.DOMAIN, domain, "exact"))
+        labels = domain.split(".")
+        for i in range(1, len(labels) - 1):
+            found.append((IndicatorKind.DOMAIN, ".".join(labels[i:]), "parent"))
+    return found
+
+
+def guess_kind(value: str) -> tuple[str, str] | None:
+    """(kind, normalized value) of a value typed in a "check" box; None when it is of no known kind."""
+    exact = [c for c in candidates(value) if c[2] == "exact"]
+    if not exact:
+        return None
+    kind, normalized, _why = exact[0]
+    if kind in warninglists.IP_KINDS or kind == IndicatorKind.DOMAIN:
+        try:
+            return kind, warninglists.normalize(kind, normalized)
+        except Exception:  # a value shaped like a domain that the registry's rule refuses
+            return None
+    return kind, normalized
+
+
+# --- Objects as the pages show them -----------------------------------------------------------------
+
+
+def latest_versions(user, stix_ids) -> dict[str, StixObject]:
+    """The latest visible version of each id (ids the user may not see are absent)."""
+    stix_ids = list(dict.fromkeys(stix_ids))
+    latest: dict[str, StixObject] = {}
+    for start in range(0, len(stix_ids), 500):
+        rows = (tlp.visible_versions(user).filter(stix_id__in=stix_ids[start:start + 500])
+                .select_related("producer").order_by("stix_id", "-modified"))
+        for row in rows:
+            latest.setdefault(row.stix_id, row)
+    return latest
+
+
+def latest_visible(user, stix_id: str) -> StixObject | None:
+    return (tlp.visible_versions(user).filter(stix_id=stix_id).select_related("producer")
+            .order_by("-modified").first())
+
+
+def identity_names(refs) -> dict[str, str]:
+    """Display names of STIX identity ids: the platform organization's, else the id itself."""
+    refs = [r for r in set(refs) if r]
+    names = {r: r for r in refs}
+    for identity in OrganizationIdentity.objects.filter(stix_id__in=refs).select_related("organization"):
+        names[identity.stix_id] = identity.organization.name
+    return names
+
+
+def collections_of(user, objects) -> dict[int, list]:
+    """{object version pk: [collections holding it that the user may list]}."""
+    pks = [o.pk for o in objects]
+    out: dict[int, list] = {pk: [] for pk in pks}
+    if not pks:
+        return out
+    listed = tlp.collections_for(user)
+    for entry in (CollectionObject.objects.filter(object_id__in=pks, collection__in=listed)
+                  .select_related("collection").order_by("collection__title")):
+        out[entry.object_id].append(entry.collection)
+    return out
+
+
+def display_name(obj: StixObject) -> str:
+    data = obj.data or {}
+    for key in ("name", "value", "pattern"):
+        if isinstance(data.get(key), str) and data[key]:
+            return data[key]
+    if obj.stix_type == "relationship":
+        return f"{data.get('source_ref', '')} {data.get('relationship_type', '')} {data.get('target_ref', '')}"
+    return obj.stix_id
+
+
+@dataclass
+class Provenance:
+    obj: StixObject
+    why: str                      # exact / network / parent
+    matched: str                  # the indexed value that matched
+    matched_kind: str
+    creator: str = ""
+    collections: list = field(default_factory=list)
+
+
+@dataclass
+class ValueGroup:
+    kind: str
+    value: str
+    why: str
+    rows: list[Provenance] = field(default_factory=list)
+    warninglists: list[str] = field(default_factory=list)
+
+    @property
+    def producers(self) -> int:
+        return len({r.obj.producer_id for r in self.rows})
+
+
+def _apply_filters(qs, filters: dict, user):
+    if not filters:
+        return qs
+    if filters.get("type"):
+        qs = qs.filter(stix_type=filters["type"])
+    if filters.get("tlp"):
+        qs = qs.filter(tlp=filters["tlp"])
+    if filters.get("producer") is not None:
+        qs = qs.filter(producer=filters["producer"])
+    if filters.get("collection") is not None:
+        content = tlp.collection_content_q(user, filters["collection"])
+        if content is None:
+            return qs.none()
+        qs = qs.filter(collection_entries__collection=filters["collection"]).filter(content)
+    if filters.get("added_after"):
+        qs = qs.filter(date_added__date__gte=filters["added_after"])
+    if filters.get("added_before"):
+        qs = qs.filter(date_added__date__lte=filters["added_before"])
+    return qs.distinct()
+
+
+def search_values(user, query: str, filters: dict | None = None) -> list[ValueGroup]:
+    """The observable values a query matches, each once, with every visible indicator that names it."""
+    wanted = candidates(query)
+    if not wanted:
+        return []
+    why_of = {(k, v): why for k, v, why in wanted}
+    visible = _apply_filters(tlp.visible_versions(user), filters or {}, user)
+    hits = (IndicatorValue.objects.filter(value__in={v for _k, v, _w in wanted},
+                                          object__in=visible.values("pk"))
+            .values_list("kind", "value", "object__stix_id", "object_id"))
+    by_value: dict[tuple[str, str], set[str]] = {}
+    for kind, value, stix_id, _pk in hits:
+        if (kind, value) in why_of:
+            by_value.setdefault((kind, value), set()).add(stix_id)
+    latest = latest_versions(user, {i for ids in by_value.values() for i in ids})
+    # only the latest visible version counts: an indicator whose newest version no longer names the value drops
+    current = set(IndicatorValue.objects.filter(object_id__in=[o.pk for o in latest.values()])
+                  .values_list("object__stix_id", "kind", "value"))
+    groups: list[ValueGroup] = []
+    lists = warninglists.compiled()
+    all_objects = []
+    order = {"exact": 0, "network": 1, "parent": 2}
+    for (kind, value), ids in sorted(by_value.items(), key=lambda kv: (order[why_of[kv[0]]], kv[0][1])):
+        group = ValueGroup(kind=kind, value=value, why=why_of[(kind, value)],
+                           warninglists=warninglists.hits(kind, value, lists))
+        for stix_id in ids:
+            obj = latest.get(stix_id)
+            if obj is None or (stix_id, kind, value) not in current:
+                continue
+            if filters and not _apply_filters(StixObject.objects.filter(pk=obj.pk), filters, user).exists():
+                continue
+            group.rows.append(Provenance(obj=obj, why=group.why, matched=value, matched_kind=kind))
+            all_objects.append(obj)
+        if group.rows:
+            group.rows.sort(key=lambda r: (-(r.obj.confidence or -1), -r.obj.date_added.timestamp()))
+            groups.append(group)
+        if len(groups) >= MAX_VALUE_GROUPS:
+            break
+    names = identity_names(o.created_by_ref for o in all_objects)
+    colls = collections_of(user, all_objects)
+    for group in groups:
+        for row in group.rows:
+            row.creator = names.get(row.obj.created_by_ref, "")
+            row.collections = colls.get(row.obj.pk, [])
+    return groups
+
+
+def search_objects(user, query: str = "", filters: dict | None = None):
+    """A queryset of (stix_id, last date added) of the visible objects matching a text, newest first.
+
+    `query` is matched as a substring of the name or description (or the id itself).
+    Paginate it, then `latest_versions` of the page's ids.
+    """
+    qs = _apply_filters(tlp.visible_versions(user), filters or {}, user)
+    text = (query or "").strip()
+    if text:
+        qs = qs.filter(Q(data__name__icontains=text) | Q(data__description__icontains=text) | Q(stix_id=text))
+    return (qs.order_by().values("stix_id").annotate(last=Max("date_added")).order_by("-last", "stix_id"))
+
+
+# --- Detail: relationships, sightings, reports ----------------------------------------------------
+
+
+def _latest_of_type(user, stix_type: str, condition: Q) -> list[StixObject]:
+    rows = (tlp.visible_versions(user).filter(stix_type=stix_type).filter(condition)
+            .order_by("stix_id", "-modified").select_related("producer"))
+    latest: dict[str, StixObject] = {}
+    for row in rows[:5000]:
+        latest.setdefault(row.stix_id, row)
+    return list(latest.values())
+
+
+def relationships(user, stix_id: str) -> list[dict]:
+    """The visible relationships whose source or target is this object, when the other end is visible too."""
+    rels = _latest_of_type(user, "relationship", Q(data__source_ref=stix_id) | Q(data__target_ref=stix_id))
+    rels = [r for r in rels if (r.data.get("source_ref") == stix_id) != (r.data.get("target_ref") == stix_id)
+            or r.data.get("source_ref") == r.data.get("target_ref") == stix_id]
+    others = {r.data.get("target_ref") if r.data.get("source_ref") == stix_id else r.data.get("source_ref")
+              for r in rels}
+    visible_others = latest_versions(user, [o for o in others if isinstance(o, str)])
+    out = []
+    for rel in sorted(rels, key=lambda r: (r.data.get("relationship_type", ""), r.stix_id)):
+        outgoing = rel.data.get("source_ref") == stix_id
+        other_id = rel.data.get("target_ref") if outgoing else rel.data.get("source_ref")
+        other = visible_others.get(other_id)
+        if other is None:
+            continue
+        out.append({"rel": rel, "type": rel.data.get("relationship_type", ""), "outgoing": outgoing,
+                    "other": other, "other_name": display_name(other)})
+    return out
+
+
+def sightings(user, stix_id: str) -> dict:
+    """The visible sightings of this object: count, first and last seen, where sighted."""
+    rows = _latest_of_type(user, "sighting", Q(data__sighting_of_ref=stix_id))
+    total = 0
+    first, last = None, None
+    where: list[str] = []
+    for row in rows:
+        count = row.data.get("count")
+        total += count if isinstance(count, int) and count >= 0 else 1
+        for key in ("first_seen", "last_seen"):
+            when = services.parse_timestamp(row.data.get(key))
+            if when is not None:
+                first = when if first is None or when < first else first
+                last = when if last is None or when > last else last
+        for ref in row.data.get("where_sighted_refs") or ():
+            if isinstance(ref, str) and ref not in where:
+                where.append(ref)
+    names = identity_names(where)
+    return {"rows": sorted(rows, key=lambda r: r.modified, reverse=True), "count": total, "first_seen": first,
+            "last_seen": last, "where": [names.get(ref, ref) for ref in where]}
+
+
+def reports_citing(user, stix_id: str) -> list[StixObject]:
+    """Visible reports (and groupings) whose `object_refs` name this object."""
+    found = []
+    for stix_type in ("report", "grouping"):
+        for row in _latest_of_type(user, stix_type, Q(data__object_refs__icontains=f'"{stix_id}"')
+                                   | Q(data__object_refs__icontains=stix_id)):
+            if stix_id in (row.data.get("object_refs") or ()):
+                found.append(row)
+    return sorted(found, key=lambda r: r.modified, reverse=True)
+
+
+def value_flags(obj: StixObject) -> list[dict]:
+    """The observable values of an indicator version, each with the warning lists it hits."""
+    lists = warninglists.compiled()
+    return [warninglists.flag(kind, value, lists) | {"kind_label": IndicatorKind(kind).label}
+            for kind, value in obj.indicator_values.order_by("kind", "value").values_list("kind", "value")]
+
+
+def flagged_object_ids(objects) -> set[int]:
+    """The versions among `objects` with at least one indicator value on a warning list."""
+    pks = [o.pk for o in objects]
+    lists = warninglists.compiled()
+    flagged = set()
+    for pk, kind, value in IndicatorValue.objects.filter(object_id__in=pks).values_list("object_id", "kind", "value"):
+        if pk not in flagged and warninglists.hits(kind, value, lists):
+            flagged.add(pk)
+    return flagged
+
+
+# --- Overview ---------------------------------------------------------------------------------------
+
+
+def overview(user, weeks: int = 12) -> dict:
+    """Counts of the visible objects by type and TLP, and the objects added per week (last `weeks` weeks)."""
+    visible = tlp.visible_versions(user).order_by()
+    by_type = list(visible.values("stix_type").annotate(n=Count("stix_id", distinct=True)).order_by("-n", "stix_type"))
+    by_tlp = {row["tlp"]: row["n"] for row in visible.values("tlp").annotate(n=Count("stix_id", distinct=True))}
+    today = timezone.localdate()
+    start_day = today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=weeks - 1)
+    start = timezone.make_aware(dt.datetime.combine(start_day, dt.time.min))
+    per_week = {}
+    for row in (visible.filter(date_added__gte=start).annotate(week=TruncWeek("date_added"))
+                .values("week").annotate(n=Count("pk"))):
+        week = row["week"]
+        if isinstance(week, dt.datetime):
+            week = timezone.localtime(week).date() if timezone.is_aware(week) else week.date()
+        per_week[week] = per_week.get(week, 0) + row["n"]
+    labels, values = [], []
+    for i in range(weeks):
+        day = start_day + dt.timedelta(weeks=i)
+        labels.append(day.strftime("%d/%m"))
+        values.append(per_week.get(day, 0))
+    return {"by_type": by_type, "by_tlp": by_tlp, "total": sum(r["n"] for r in by_type),
+            "weeks": {"labels": labels, "values": values}}

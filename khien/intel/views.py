@@ -1,0 +1,165 @@
+"""Intelligence pages: search with provenance, object detail, create indicators and reports.
+
+Views stay thin. What a user sees comes from `tlp.py` (through `search.py`);
+every write is a `services` call. An object the user may not see is a 404,
+exactly as in the REST API and TAXII. Collections: `views_collections.py`;
+early warnings and the allow-list: `views_warnings.py`.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from khien.core.errors import Refused, status_of
+from khien.core.forms import add_service_error
+
+from . import search, services, services_warnings, tlp
+from .forms import IndicatorForm, ReportForm, SearchForm, writable_collections
+from .models import Tlp
+
+PAGE_SIZE = 25
+
+
+def has_echarts() -> bool:
+    return bool(finders.find("vendor/echarts/echarts.min.js"))
+
+
+def _object_rows(user, stix_ids) -> list[dict]:
+    latest = search.latest_versions(user, stix_ids)
+    objects = [latest[i] for i in stix_ids if i in latest]
+    flagged = search.flagged_object_ids(objects)
+    colls = search.collections_of(user, objects)
+    names = search.identity_names(o.created_by_ref for o in objects)
+    return [{"obj": o, "name": search.display_name(o), "flagged": o.pk in flagged, "collections": colls[o.pk],
+             "creator": names.get(o.created_by_ref, "")} for o in objects]
+
+
+@login_required
+@require_GET
+def intel_search(request):
+    """The intelligence home: one search box; values grouped with their provenance; recent objects."""
+    user = request.user
+    form = SearchForm(request.GET or None, user=user)
+    status, groups, query, filters = 200, [], "", {}
+    if form.is_bound and not form.is_valid():
+        status = 400
+        objects = search.search_objects(user).none()
+    else:
+        if form.is_bound:
+            query, filters = form.cleaned_data.get("q", "").strip(), form.filters()
+        groups = search.search_values(user, query, filters) if query else []
+        objects = search.search_objects(user, query, filters)
+    page = Paginator(objects, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = _object_rows(user, [r["stix_id"] for r in page])
+    context = {"form": form, "query": query, "groups": groups, "page": page, "rows": rows,
+               "searched": bool(query or filters), "can_create": bool(writable_collections(user)),
+               "can_issue": services_warnings.can_issue(user)}
+    if not context["searched"]:
+        stats = search.overview(user)
+        context.update({
+            "stats": stats, "has_echarts": has_echarts(),
+            "tlp_rows": [(label, stats["by_tlp"].get(value, 0), value) for value, label in Tlp.choices],
+            "week_chart": {"labels": stats["weeks"]["labels"], "values": stats["weeks"]["values"]},
+            "week_rows": list(zip(stats["weeks"]["labels"], stats["weeks"]["values"])),
+            "latest_warnings": services_warnings.warnings_visible_to(user).select_related("organization")[:5],
+        })
+    return render(request, "intel/search.html", context, status=status)
+
+
+def _visible_or_404(user, stix_id: str):
+    obj = search.latest_visible(user, stix_id)
+    if obj is None:
+        raise Http404(_("No such object."))
+    return obj
+
+
+@login_required
+@require_GET
+def object_detail(request, stix_id: str):
+    user = request.user
+    obj = _visible_or_404(user, stix_id)
+    versions = list(tlp.visible_versions(user).filter(stix_id=stix_id).select_related("producer").order_by("-modified"))
+    refs = []
+    if isinstance(obj.data.get("object_refs"), list):
+        ids = [r for r in obj.data["object_refs"] if isinstance(r, str)]
+        latest = search.latest_versions(user, ids)
+        refs = [{"id": r, "obj": latest.get(r), "name": search.display_name(latest[r]) if r in latest else ""}
+                for r in ids]
+    creator = search.identity_names([obj.created_by_ref]).get(obj.created_by_ref, "")
+    data = obj.data or {}
+    context = {
+        "obj": obj, "data": data, "name": search.display_name(obj), "creator": creator,
+        "collections": search.collections_of(user, [obj])[obj.pk],
+        "values": search.value_flags(obj) if obj.stix_type == "indicator" else [],
+        "relationships": search.relationships(user, stix_id),
+        "sightings": search.sightings(user, stix_id),
+        "reports": search.reports_citing(user, stix_id),
+        "versions": versions, "refs": [r for r in refs if r["obj"]],
+        "hidden_refs": sum(1 for r in refs if not r["obj"]),
+        "raw": json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True),
+        "extra_fields": [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                         for k, v in sorted(data.items()) if k in (
+            "indicator_types", "pattern_type", "report_types", "published", "malware_types", "is_family",
+            "aliases", "first_seen", "last_seen", "threat_actor_types", "sophistication", "kill_chain_phases",
+            "external_references", "relationship_type", "source_ref", "target_ref", "sighting_of_ref", "count")],
+    }
+    return render(request, "intel/object_detail.html", context)
+
+
+@login_required
+@require_GET
+def object_download(request, stix_id: str):
+    """The latest visible version of the object as a STIX 2.1 bundle (plain JSON)."""
+    obj = _visible_or_404(request.user, stix_id)
+    bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [obj.data]}
+    response = HttpResponse(json.dumps(bundle, indent=2, ensure_ascii=False), content_type="application/json")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stix_id)[:120]
+    response["Content-Disposition"] = f'attachment; filename="{safe}.json"'
+    return response
+
+
+def _create(request, form_class, template: str, noun: str):
+    if not writable_collections(request.user):
+        raise PermissionDenied(_("You may not add objects to any collection."))
+    form = form_class(request.POST or None, user=request.user)
+    status, details = 200, {}
+    if request.method == "POST":
+        if form.is_valid():
+            obj = form.stix()
+            try:
+                services.do_add_objects(form.cleaned_data["collection"], [obj], acting_user=request.user,
+                                        recipients=form.cleaned_data.get("recipients") or None)
+            except services.InvalidStix as exc:
+                add_service_error(form, exc)
+                details, status = exc.errors, 400
+            except (Refused, ValidationError) as exc:
+                add_service_error(form, exc)
+                status = status_of(exc)
+            else:
+                messages.success(request, _("%(noun)s “%(name)s” stored.") % {"noun": noun, "name": obj["name"]})
+                return redirect("intel:object", stix_id=obj["id"])
+        else:
+            status = 400
+    return render(request, template, {"form": form, "details": details}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def indicator_create(request):
+    return _create(request, IndicatorForm, "intel/indicator_form.html", _("Indicator"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def report_create(request):
+    return _create(request, ReportForm, "intel/report_form.html", _("Report"))

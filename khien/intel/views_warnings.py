@@ -1,0 +1,184 @@
+"""Early-warning pages (inbox, detail, acknowledgement, issue form) and the allow-list.
+
+Who sees a warning and who may issue or acknowledge it is decided in
+`services_warnings`; the allow-list's rights in `warninglists`. A warning the
+user may not see is a 404; a refused write is shown with the service's status.
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from khien.core.errors import Refused, status_of
+from khien.core.forms import add_service_error
+from khien.core.scoping import is_national_coordinator
+
+from . import search, services_warnings as sw, warninglists
+from .forms import AcknowledgeForm, AllowEntryForm, WarningForm
+from .models import AllowListEntry, IndicatorKind
+
+PAGE_SIZE = 25
+
+
+@login_required
+@require_GET
+def warning_inbox(request):
+    """The warnings sent to the user's organizations, with their answers; sent warnings for issuers."""
+    user = request.user
+    received = Paginator(sw.inbox_for(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [{"target": t, "can_ack": sw.can_acknowledge(user, t),
+             "form": AcknowledgeForm(prefix=f"t{t.pk}", initial={"state": t.state or "received", "note": t.note})}
+            for t in received]
+    sent = None
+    if sw.can_issue(user) or is_national_coordinator(user):
+        sent = (sw.warnings_visible_to(user).select_related("organization")
+                .annotate(n_targets=Count("targets", distinct=True),
+                          n_open=Count("targets", filter=Q(targets__state__isnull=True), distinct=True))
+                .order_by("-created_at")[:50])
+    return render(request, "intel/warning_inbox.html", {
+        "page": received, "rows": rows, "sent": sent, "can_issue": sw.can_issue(user)})
+
+
+def _visible_warning(user, pk):
+    return get_object_or_404(sw.warnings_visible_to(user).select_related("organization", "created_by"), pk=pk)
+
+
+def _warning_detail(request, warning, forms=None, status=200):
+    user = request.user
+    forms = forms or {}
+    mine = [{"target": t, "can_ack": sw.can_acknowledge(user, t),
+             "form": forms.get(t.pk) or AcknowledgeForm(prefix=f"t{t.pk}",
+                                                        initial={"state": t.state or "received", "note": t.note})}
+            for t in sw.inbox_for(user).filter(warning=warning)]
+    show_targets = sw.can_view_targets(user, warning)
+    targets = warning.targets.select_related("organization", "acknowledged_by").order_by("organization__code") \
+        if show_targets else None
+    report = search.latest_visible(user, warning.report_id) if warning.report_id else None
+    indicators = search.latest_versions(user, warning.indicator_refs or [])
+    lists = warninglists.compiled()
+    values = [{"kind": v.get("kind"), "value": v.get("value"),
+               "lists": warninglists.hits(v.get("kind", ""), v.get("value", ""), lists)}
+              for v in warning.values or [] if isinstance(v, dict)]
+    return render(request, "intel/warning_detail.html", {
+        "warning": warning, "mine": mine, "targets": targets, "show_targets": show_targets,
+        "not_acknowledged": sw.not_acknowledged(warning) if show_targets else None,
+        "report": report, "indicators": [indicators[i] for i in warning.indicator_refs or [] if i in indicators],
+        "values": values,
+    }, status=status)
+
+
+@login_required
+@require_GET
+def warning_detail(request, pk):
+    return _warning_detail(request, _visible_warning(request.user, pk))
+
+
+@login_required
+@require_POST
+def warning_acknowledge(request, pk):
+    """One target organization's answer (received / acted / not affected) with a note."""
+    user = request.user
+    target = get_object_or_404(sw.inbox_for(user).filter(warning__in=sw.warnings_visible_to(user)), pk=pk)
+    form = AcknowledgeForm(request.POST, prefix=f"t{target.pk}")
+    if form.is_valid():
+        try:
+            sw.do_acknowledge(target, form.cleaned_data["state"], form.cleaned_data.get("note", ""), acting_user=user)
+        except (Refused, ValidationError) as exc:
+            add_service_error(form, exc)
+            return _warning_detail(request, target.warning, {target.pk: form}, status=status_of(exc))
+        messages.success(request, _("Your answer to “%(title)s” is recorded.") % {"title": target.warning.title})
+        if request.POST.get("next") == "inbox":
+            return redirect("intel:warning_inbox")
+        return redirect("intel:warning_detail", pk=target.warning_id)
+    return _warning_detail(request, target.warning, {target.pk: form}, status=400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def warning_create(request):
+    user = request.user
+    if not sw.can_issue(user):
+        raise PermissionDenied(_("Only the national coordinator or an ISAC's operator can issue early warnings."))
+    form = WarningForm(request.POST or None, user=user)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data, targeting = form.service_args()
+            try:
+                warning = sw.do_issue_warning(data, acting_user=user, **targeting)
+            except (Refused, ValidationError) as exc:
+                add_service_error(form, exc)
+                status = status_of(exc)
+            else:
+                messages.success(request, _("Warning sent to %(n)d organizations.") % {"n": warning.targets.count()})
+                return redirect("intel:warning_detail", pk=warning.pk)
+        else:
+            status = 400
+    return render(request, "intel/warning_form.html", {"form": form}, status=status)
+
+
+# --- Allow-list --------------------------------------------------------------------------------------
+
+
+def _check(value: str) -> dict | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    guessed = search.guess_kind(value)
+    if guessed is None:
+        return {"value": value, "kind": None, "lists": []}
+    kind, normalized = guessed
+    return {"value": normalized, "kind": IndicatorKind(kind).label, "lists": warninglists.hits(kind, normalized)}
+
+
+def _allowlist(request, form=None, status=200):
+    user = request.user
+    can_edit = is_national_coordinator(user)
+    page = Paginator(AllowListEntry.objects.select_related("added_by"), 50).get_page(request.GET.get("page"))
+    return render(request, "intel/allowlist.html", {
+        "page": page, "can_edit": can_edit, "form": form or (AllowEntryForm() if can_edit else None),
+        "check": _check(request.GET.get("check", "")), "check_value": request.GET.get("check", ""),
+        "lists": warninglists.load_file(),
+    }, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def allowlist(request):
+    """Everyone signed in reads the allow-list and checks values; the coordinator adds entries."""
+    if request.method == "GET":
+        return _allowlist(request)
+    form = AllowEntryForm(request.POST)
+    if not form.is_valid():
+        return _allowlist(request, form, 400)
+    d = form.cleaned_data
+    try:
+        entry = warninglists.do_add_allow_entry(d["kind"], d["value"], note=d.get("note", ""), acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        if status_of(exc) == 403:
+            raise PermissionDenied(exc.message)
+        add_service_error(form, exc)
+        return _allowlist(request, form, status_of(exc))
+    messages.success(request, _("“%(v)s” added to the allow-list.") % {"v": entry.value})
+    return redirect("intel:allowlist")
+
+
+@login_required
+@require_POST
+def allowlist_delete(request, pk):
+    entry = get_object_or_404(AllowListEntry, pk=pk)
+    try:
+        warninglists.do_remove_allow_entry(entry, acting_user=request.user)
+    except Refused as exc:
+        if status_of(exc) == 403:
+            raise PermissionDenied(exc.message)
+        messages.error(request, exc.message)
+        return redirect("intel:allowlist")
+    messages.success(request, _("“%(v)s” removed from the allow-list.") % {"v": entry.value})
+    return redirect("intel:allowlist")
