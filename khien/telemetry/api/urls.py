@@ -14,3 +14,14 @@ urlpatterns = [
     path("hourly/", views.HourlyCountList.as_view(), name="hourly"),
     path("monitoring/", views.MonitoredSystemList.as_view(), name="monitoring"),
 ]
+
+# Indicator matching (views_matching.py)
+from . import views_matching  # noqa: E402
+
+urlpatterns += [
+    path("hits/", views_matching.HitList.as_view(), name="hits"),
+    path("campaigns/", views_matching.CampaignList.as_view(), name="campaigns"),
+    path("campaigns/<uuid:pk>/", views_matching.CampaignDetail.as_view(), name="campaign"),
+    path("campaigns/<uuid:pk>/<str:action>/", views_matching.CampaignAction.as_view(), name="campaign-action"),
+    path("dashboard/", views_matching.DashboardView.as_view(), name="dashboard"),
+]

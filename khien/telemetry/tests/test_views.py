@@ -85,3 +85,22 @@ def test_unknown_action_is_refused(world, campaign, coordinator_client):
     assert response.status_code == 403
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.OPEN
+
+
+def test_api_hits_campaigns_and_dashboard(world, campaign, api):
+    coordinator, admin = api(world.coordinator), api(world.admin)
+    hits = admin.get("/api/telemetry/hits/").json()
+    rows = hits["results"] if isinstance(hits, dict) else hits
+    assert {r["organization"] for r in rows} == {"MIN", "MIN-D1"}
+    assert admin.get("/api/telemetry/campaigns/").status_code == 403
+    assert admin.get(f"/api/telemetry/campaigns/{campaign.pk}/").status_code == 404
+    assert admin.post(f"/api/telemetry/campaigns/{campaign.pk}/dismiss/").status_code == 404
+    listed = coordinator.get("/api/telemetry/campaigns/?status=open").json()
+    listed = listed["results"] if isinstance(listed, dict) else listed
+    assert [c["id"] for c in listed] == [str(campaign.pk)]
+    assert coordinator.post(f"/api/telemetry/campaigns/{campaign.pk}/nope/").status_code == 400
+    done = coordinator.post(f"/api/telemetry/campaigns/{campaign.pk}/dismiss/")
+    assert done.status_code == 200 and done.json()["status"] == "dismissed"
+    assert coordinator.post(f"/api/telemetry/campaigns/{campaign.pk}/warn/").status_code == 409
+    assert not EarlyWarning.objects.exists()
+    assert admin.get("/api/telemetry/dashboard/").json()["kpis"]["events_24h"] == 2

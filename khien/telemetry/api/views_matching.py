@@ -1,0 +1,116 @@
+"""API of indicator matching: hits, national campaigns (+ the coordinator's actions), dashboard data."""
+import django_filters
+from django.core.exceptions import PermissionDenied, ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from khien.core.scoping import is_national_coordinator
+
+from .. import correlation
+from ..models import Campaign, CampaignStatus, IndicatorHit
+from ..views import dashboard_data
+
+
+class HitSerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = IndicatorHit
+        fields = ["id", "event_id", "alert", "organization", "source", "indicator_id", "kind", "value", "field", "time",
+                  "sighted", "notified"]
+        read_only_fields = fields
+
+
+class HitFilter(django_filters.FilterSet):
+    indicator_id = django_filters.CharFilter(field_name="indicator_id", label=_("Indicator (STIX id)"))
+    value = django_filters.CharFilter(field_name="value", label=_("Indicator value"))
+    kind = django_filters.CharFilter(field_name="kind", label=_("Kind"))
+    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte", label=_("Since"))
+    until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lt", label=_("Until"))
+
+    class Meta:
+        model = IndicatorHit
+        fields = ["indicator_id", "value", "kind", "since", "until"]
+
+
+class HitList(generics.ListAPIView):
+    """Indicator hits of the organizations the caller can see."""
+
+    serializer_class = HitSerializer
+    filterset_class = HitFilter
+
+    def get_queryset(self):
+        return (IndicatorHit.objects.visible_to(self.request.user).select_related("source", "organization")
+                .order_by("-time", "-id"))
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    organizations = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "kind", "key", "title", "indicator_kind", "value", "rule_name", "severity", "first_seen",
+                  "last_seen", "organizations", "organization_count", "count", "status", "warning", "incident",
+                  "decided_at", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CampaignFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=CampaignStatus.choices, label=_("Status"))
+
+    class Meta:
+        model = Campaign
+        fields = ["status", "kind"]
+
+
+class CampaignList(generics.ListAPIView):
+    """National campaigns (national coordinator only: 403 for others)."""
+
+    serializer_class = CampaignSerializer
+    filterset_class = CampaignFilter
+
+    def get_queryset(self):
+        if not is_national_coordinator(self.request.user):
+            raise PermissionDenied
+        return Campaign.objects.visible_to(self.request.user).prefetch_related("organizations").order_by("-last_seen")
+
+
+class CampaignDetail(generics.RetrieveAPIView):
+    serializer_class = CampaignSerializer
+
+    def get_queryset(self):
+        return Campaign.objects.visible_to(self.request.user).prefetch_related("organizations")
+
+
+ACTIONS = {"warn": correlation.do_campaign_to_warning, "incident": correlation.do_campaign_to_incident,
+           "dismiss": correlation.do_dismiss_campaign}
+
+
+class CampaignAction(APIView):
+    """POST …/campaigns/<id>/warn|incident|dismiss/: the coordinator's decision (409 once decided)."""
+
+    def post(self, request, pk, action):
+        campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
+        if action not in ACTIONS:
+            raise ValidationError({"action": [_("Unknown action.")]})
+        data = request.data if isinstance(request.data, dict) else {}
+        kwargs = {} if action == "dismiss" else {"data": {k: data[k] for k in ("title", "summary", "severity", "tlp",
+                                                                               "description", "category") if k in data}}
+        try:
+            ACTIONS[action](campaign, acting_user=request.user, **kwargs)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+        campaign.refresh_from_db()
+        return Response(CampaignSerializer(campaign).data)
+
+
+class DashboardView(APIView):
+    """The live dashboard's numbers, scoped to the caller (the nation for the coordinator)."""
+
+    def get(self, request):
+        return Response(dashboard_data(request.user))
