@@ -16,3 +16,12 @@ urlpatterns = router.urls + [
     path("blocklists/domains.txt", views_warnings.DomainBlocklistView.as_view(), name="blocklist-domains"),
     path("blocklists/rpz.zone", views_warnings.RpzView.as_view(), name="blocklist-rpz"),
 ]
+
+# Exchange (import/export files) and federation subscriptions (helper intelexchange).
+from . import views_exchange  # noqa: E402
+exchange_router = SimpleRouter()
+exchange_router.register("subscriptions", views_exchange.SubscriptionViewSet, basename="subscription")
+urlpatterns += exchange_router.urls + [
+    path("exchange/import/", views_exchange.ImportView.as_view(), name="exchange-import"),
+    path("exchange/export/", views_exchange.ExportView.as_view(), name="exchange-export"),
+]

@@ -1,0 +1,126 @@
+"""Exchange through the REST API: import (multipart), export downloads, and the TLP × relation matrix."""
+import csv
+import io
+
+import orjson
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+from pymisp import MISPEvent
+
+from khien.intel.exchange import csv_io, misp, stix_export
+from khien.intel.models import CollectionObject, StixObject, Tlp
+
+from .conftest import indicator
+from .test_exchange_formats import assert_all_valid, misp_event
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/intel/exchange/"
+
+# What each relation may get of the sharing fixture's five indicators (see tlp.py's table): the
+# indicators are in collection C, produced by MIN; the RED one names REC as recipient.
+MATRIX = {
+    "producer": {Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED},
+    "collection member": {Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER},
+    "named recipient": {Tlp.CLEAR, Tlp.GREEN, Tlp.RED},
+    "other organization (a unit of the producer)": {Tlp.CLEAR, Tlp.GREEN},
+}
+
+
+def _indicator_ids_stix(body: bytes) -> set:
+    bundle = orjson.loads(body)
+    assert_all_valid(bundle["objects"])
+    return {o["id"] for o in bundle["objects"] if o["type"] == "indicator"}
+
+
+def _indicator_ids_csv(body: bytes) -> set:
+    return {row["indicator_id"] for row in csv.DictReader(io.StringIO(body.decode("utf-8")))}
+
+
+def _values_misp(body: bytes) -> set:
+    event = MISPEvent()
+    event.load(body.decode("utf-8"))
+    return {a.value for a in event.attributes} | {a.value for o in event.objects for a in o.attributes}
+
+
+@pytest.mark.parametrize("relation", list(MATRIX))
+@pytest.mark.parametrize("fmt", ["stix", "misp", "csv"])
+def test_tlp_matrix_through_export(api, sharing, relation, fmt):
+    user = sharing.users[relation]
+    granted = MATRIX[relation]
+    value_of = {level: obj["pattern"].split("'")[1] for level, obj in sharing.objects.items()}
+    for scope in ({}, {"collection": str(sharing.collection.pk)}):
+        response = api(user).get(API + "export/", {"file_format": fmt, **scope})
+        if scope and relation in ("named recipient", "other organization (a unit of the producer)"):
+            assert response.status_code == 404  # not a reader of C: the collection does not exist for them
+            continue
+        assert response.status_code == 200, response.content
+        assert "attachment;" in response["Content-Disposition"]
+        body = b"".join(response.streaming_content)
+        if fmt == "stix":
+            got = {level for level, sid in sharing.ids.items() if sid in _indicator_ids_stix(body)}
+        elif fmt == "csv":
+            got = {level for level, sid in sharing.ids.items() if sid in _indicator_ids_csv(body)}
+        else:
+            values = _values_misp(body)
+            got = {level for level, value in value_of.items() if value in values}
+        assert got == granted, (relation, scope)
+
+
+@pytest.mark.parametrize("public_feed, expected", [(False, set()), (True, {Tlp.CLEAR})])
+def test_tlp_matrix_anonymous(api, sharing, public_feed, expected):
+    with override_settings(KHIEN_PUBLIC_CLEAR_FEED=public_feed):
+        sel = stix_export.Selection()
+        stix = {o["id"] for o in stix_export.build_bundle(None, sel)["objects"]}
+        assert {lv for lv, sid in sharing.ids.items() if sid in stix} == expected
+        rows = {r["indicator_id"] for r in csv.DictReader(io.StringIO("".join(csv_io.iter_csv(None, sel))))}
+        assert {lv for lv, sid in sharing.ids.items() if sid in rows} == expected
+        values = _values_misp(misp.export_event(None, sel).encode())
+        assert {lv for lv, obj in sharing.objects.items() if obj["pattern"].split("'")[1] in values} == expected
+        # The API itself answers signed-in callers only.
+        response = api().get(API + "export/", {"file_format": "stix"})
+        assert response.status_code in (401, 403)
+
+
+def test_export_bad_parameters(api, sharing):
+    client = api(sharing.world.analyst)
+    assert client.get(API + "export/", {"file_format": "pdf"}).status_code == 400
+    assert client.get(API + "export/", {"tlp": "purple"}).status_code == 400
+    assert client.get(API + "export/", {"collection": "no-such"}).status_code == 404
+
+
+def test_import_through_the_api(api, sharing):
+    client = api(sharing.world.analyst)
+    event = misp_event("tlp:green")
+    response = client.post(API + "import/", {"file": SimpleUploadedFile("e.json", event.to_json().encode()),
+                                             "format": "misp", "collection": sharing.collection.alias},
+                           format="multipart")
+    assert response.status_code == 201, response.content
+    assert response.json()["created"] > 0 and response.json()["rejected"] == []
+    before = (StixObject.objects.count(), CollectionObject.objects.count())
+    response = client.post(API + "import/", {"file": SimpleUploadedFile("x.csv", b"type,value\nipv4,999.1.1.1\n"),
+                                             "format": "csv", "collection": str(sharing.collection.pk)},
+                           format="multipart")
+    assert response.status_code == 422
+    assert response.json()["rejected"] == [{"ref": "2", "column": "value", "message": response.json()["rejected"][0]
+                                            ["message"]}]
+    response = client.post(API + "import/", {"file": SimpleUploadedFile("b.json", b"{oops"), "format": "stix",
+                                             "collection": str(sharing.collection.pk)}, format="multipart")
+    assert response.status_code == 400 and response.json()["detail"]
+    # no write right (PROV reads C): 403
+    response = api(sharing.world.other_admin).post(
+        API + "import/", {"file": SimpleUploadedFile("b.json", orjson.dumps([indicator()])), "format": "stix",
+                          "collection": str(sharing.collection.pk)}, format="multipart")
+    assert response.status_code == 403
+    # a collection the user cannot see: 404
+    response = api(sharing.recipient).post(
+        API + "import/", {"file": SimpleUploadedFile("b.json", orjson.dumps([indicator()])), "format": "stix",
+                          "collection": str(sharing.collection.pk)}, format="multipart")
+    assert response.status_code == 404
+    with override_settings(KHIEN_INTEL_IMPORT_MAX_BYTES=100):
+        response = client.post(API + "import/", {"file": SimpleUploadedFile("b.json", orjson.dumps([indicator()])),
+                                                 "format": "stix", "collection": str(sharing.collection.pk)},
+                               format="multipart")
+        assert response.status_code == 413
+    assert (StixObject.objects.count(), CollectionObject.objects.count()) == before
