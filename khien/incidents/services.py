@@ -41,6 +41,7 @@ from khien.core.roles import Action, Role
 from khien.core.scoping import is_national_coordinator, memberships_of, user_can
 from khien.registry.models import InformationSystem, Organization, OrgType
 
+from . import notices
 from .models import (
     STATUS_TIME_FIELDS,
     CustodyAction,
@@ -347,6 +348,7 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
     _event(incident, EventKind.REOPENED if reopen else EventKind.STATUS, acting_user,
            from_status=from_status, to_status=to_status, text=reason, at=now)
     audit.record(Act.TRANSITION, incident, actor=acting_user, before=before)
+    notices.status_changed(incident, from_status, to_status, reason)
     return incident
 
 
@@ -369,6 +371,7 @@ def do_assign_responder(incident: Incident, responder: Organization, *, acting_u
     _event(incident, EventKind.ASSIGNMENT, acting_user, at=assignment.at,
            data={"responder_id": str(responder.pk), "responder_code": responder.code})
     _audit_child(Act.CREATE, assignment, incident, acting_user)
+    notices.assigned(incident, responder)
     return assignment
 
 

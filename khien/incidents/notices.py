@@ -1,0 +1,209 @@
+"""Who is told what about an incident: assignments, status changes, deadlines approaching or missed.
+
+Everything goes through `khien.core.notifications.notify` (in-app, then e-mail:
+at once when urgent, else in the digest). Texts are built in the platform's
+language (Vietnamese). The services call `assigned` and `status_changed`
+inside their transaction; the periodic job `incidents.deadlines` (jobs.py)
+calls `check_deadlines`, which also escalates missed deadlines to the
+national coordinator — once: each notice has a key recorded on the incident
+(`deadline_notices`), and `escalated_at` marks the first escalation.
+
+Settings read: ``KHIEN_INCIDENT_DEADLINE_LEAD_HOURS`` (default 2: how long
+before a due time the "due soon" notice goes out) and
+``KHIEN_INCIDENT_DEADLINE_LOOKBACK_DAYS`` (default 90: incidents reported
+earlier than that are not checked any more).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from khien.core import audit
+from khien.core import notifications
+from khien.core.audit import Change
+from khien.core.models import User
+from khien.core.roles import Role
+
+from . import deadlines
+from .models import EventKind, Incident, IncidentEvent, Status
+
+# Members of the reporting organization who hear about their incident.
+REPORTER_ROLES = (Role.ORG_ADMIN, Role.ORG_ANALYST)
+RESPONDER_ROLES = (Role.RESPONDER, Role.ORG_ADMIN, Role.ORG_ANALYST)
+
+
+def lead_time() -> dt.timedelta:
+    return dt.timedelta(hours=float(getattr(settings, "KHIEN_INCIDENT_DEADLINE_LEAD_HOURS", 2)))
+
+
+def lookback() -> dt.timedelta:
+    return dt.timedelta(days=float(getattr(settings, "KHIEN_INCIDENT_DEADLINE_LOOKBACK_DAYS", 90)))
+
+
+def _url(incident: Incident) -> str:
+    return reverse("incidents:incident_detail", args=[incident.pk])
+
+
+def _when(value: dt.datetime) -> str:
+    return timezone.localtime(value).strftime("%H:%M %d/%m/%Y")
+
+
+def coordinators():
+    return User.objects.filter(is_active=True, memberships__role=Role.NATIONAL_COORDINATOR).distinct()
+
+
+def _responders(incident: Incident):
+    return [a.responder for a in incident.assignments.select_related("responder")]
+
+
+# --- From the services --------------------------------------------------------------------------
+
+
+def assigned(incident: Incident, responder) -> int:
+    """Urgent: the responder organization's people learn they have an incident to work on."""
+    with notifications.platform_language():
+        title = _("%(ref)s assigned to your organization: %(title)s") % {"ref": incident.reference,
+                                                                         "title": incident.title}
+        body = _("Severity: %(severity)s. Reporting organization: %(org)s.") % {
+            "severity": incident.severity_label(), "org": incident.organization.name}
+    return notifications.notify([responder], kind="incidents.assigned", title=title, body=body, url=_url(incident),
+                                urgent=True, roles=RESPONDER_ROLES)
+
+
+def status_changed(incident: Incident, from_status: str, to_status: str, reason: str = "") -> int:
+    """The reporting organization and the assigned responders learn of each status change (digest)."""
+    with notifications.platform_language():
+        title = _("%(ref)s: %(from)s → %(to)s") % {"ref": incident.reference, "from": Status(from_status).label,
+                                                   "to": Status(to_status).label}
+        body = incident.title + (("\n" + reason) if reason else "")
+    sent = notifications.notify([incident.organization], kind="incidents.status", title=title, body=body,
+                                url=_url(incident), roles=REPORTER_ROLES)
+    responders = _responders(incident)
+    if responders:
+        sent += notifications.notify(responders, kind="incidents.status", title=title, body=body,
+                                     url=_url(incident), roles=RESPONDER_ROLES)
+    return sent
+
+
+# --- The periodic deadline check ----------------------------------------------------------------
+
+
+def _stage_name(stage) -> str:
+    return stage.name_vi or stage.name_en or stage.code
+
+
+def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta) -> list[tuple[str, str, str]]:
+    """(key, "soon" | "missed", text) for every deadline of the incident that is due soon or missed at `now`.
+
+    All times come from `deadlines`. Text is built by the caller's language.
+    """
+    found: list[tuple[str, str, str]] = []
+    ref = incident.reference
+    if deadlines.reported_late(incident):
+        found.append(("missed:stage:initial", "missed",
+                      _("%(ref)s: the initial report was given late (due %(due)s).")
+                      % {"ref": ref, "due": _when(deadlines.incident_report_due_at(incident))}))
+    nxt = deadlines.incident_next_stage(incident)
+    if nxt is not None and nxt.due_at is not None and incident.status != Status.CLOSED:
+        if nxt.overdue(now):
+            found.append((f"missed:stage:{nxt.code}", "missed",
+                          _("%(ref)s: the report “%(stage)s” is overdue (due %(due)s).")
+                          % {"ref": ref, "stage": _stage_name(nxt), "due": _when(nxt.due_at)}))
+        elif nxt.due_at - lead <= now:
+            found.append((f"soon:stage:{nxt.code}", "soon",
+                          _("%(ref)s: the report “%(stage)s” is due at %(due)s.")
+                          % {"ref": ref, "stage": _stage_name(nxt), "due": _when(nxt.due_at)}))
+    if incident.status not in (Status.RESOLVED, Status.CLOSED):
+        for measure, done_at, label in (("triage", incident.triaged_at, _("triage")),
+                                        ("contain", incident.contained_at, _("containment"))):
+            if done_at is not None:
+                continue
+            due = deadlines.incident_sla_due_at(incident, measure)
+            if deadlines.sla_overdue(incident, measure, now):
+                found.append((f"missed:sla:{measure}", "missed",
+                              _("%(ref)s: the %(what)s SLA was missed (due %(due)s).")
+                              % {"ref": ref, "what": label, "due": _when(due)}))
+            elif due - lead <= now:
+                found.append((f"soon:sla:{measure}", "soon",
+                              _("%(ref)s: %(what)s is due by %(due)s.") % {"ref": ref, "what": label, "due": _when(due)}))
+    return found
+
+
+def candidates(now: dt.datetime):
+    """Incidents the check looks at: not closed, reported within the look-back period."""
+    return (Incident.objects.exclude(status=Status.CLOSED).filter(reported_at__gte=now - lookback())
+            .select_related("policy", "organization").order_by("reported_at", "pk"))
+
+
+def check_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
+    """Send each due-soon and missed notice once; escalate missed ones to the coordinator. Idempotent."""
+    now = now or timezone.now()
+    lead = lead_time()
+    counts = {"incidents": 0, "soon": 0, "missed": 0, "escalated": 0, "notifications": 0}
+    for incident in candidates(now).iterator(chunk_size=500):
+        pk = incident.pk
+        with notifications.platform_language():
+            wanted = due_notices(incident, now, lead)
+        if not any(key not in incident.deadline_notices for key, _k, _t in wanted):
+            continue
+        counts["incidents"] += 1
+        with transaction.atomic():
+            locked = Incident.objects.select_for_update(of=("self",)).select_related("policy", "organization").get(pk=pk)
+            new = [(key, kind, text) for key, kind, text in wanted if key not in locked.deadline_notices]
+            if not new:
+                continue
+            sent = _send(locked, new, now)
+            counts["notifications"] += sent
+            counts["soon"] += sum(1 for _key, kind, _t in new if kind == "soon")
+            missed = [n for n in new if n[1] == "missed"]
+            counts["missed"] += len(missed)
+            before = audit.snapshot(locked)
+            locked.deadline_notices = list(locked.deadline_notices) + [key for key, _kind, _t in new]
+            fields = ["deadline_notices", "updated_at"]
+            if missed:
+                if locked.escalated_at is None:
+                    locked.escalated_at = now
+                    counts["escalated"] += 1
+                    fields.append("escalated_at")
+                IncidentEvent.objects.create(
+                    incident=locked, kind=EventKind.ESCALATION, at=now, text="\n".join(t for _k, _kind, t in missed),
+                    data={"keys": [k for k, _kind, _t in missed]})
+            locked.save(update_fields=fields)
+            audit.record_many([Change(action=audit.Act.UPDATE, obj=locked, before=before,
+                                      after=audit.snapshot(locked))], actor=None)
+    return counts
+
+
+def _send(incident: Incident, new: list[tuple[str, str, str]], now) -> int:
+    url = _url(incident)
+    responders = _responders(incident)
+    sent = 0
+    with notifications.platform_language():
+        soon = [t for _k, kind, t in new if kind == "soon"]
+        missed = [t for _k, kind, t in new if kind == "missed"]
+        if soon:
+            title = soon[0] if len(soon) == 1 else _("%(ref)s: %(n)d deadlines are near") % {
+                "ref": incident.reference, "n": len(soon)}
+            body = "\n".join(soon)
+            sent += notifications.notify([incident.organization], kind="incidents.deadline_soon", title=title,
+                                         body=body, url=url, urgent=True, roles=REPORTER_ROLES)
+            if responders and any(k.startswith("soon:sla") for k, _kind, _t in new):
+                sent += notifications.notify(responders, kind="incidents.deadline_soon", title=title, body=body,
+                                             url=url, urgent=True, roles=RESPONDER_ROLES)
+        if missed:
+            title = _("Escalation: %(text)s") % {"text": missed[0]} if len(missed) == 1 else \
+                _("Escalation: %(ref)s missed %(n)d deadlines") % {"ref": incident.reference, "n": len(missed)}
+            body = incident.title + "\n" + "\n".join(missed)
+            sent += notifications.notify([incident.organization], kind="incidents.escalation", title=title, body=body,
+                                         url=url, urgent=True, roles=REPORTER_ROLES)
+            sent += notifications.notify(list(coordinators()), kind="incidents.escalation", title=title, body=body,
+                                         url=url, urgent=True)
+            if responders:
+                sent += notifications.notify(responders, kind="incidents.escalation", title=title, body=body,
+                                             url=url, urgent=True, roles=RESPONDER_ROLES)
+    return sent

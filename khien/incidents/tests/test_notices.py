@@ -1,0 +1,136 @@
+"""Notifications: assignment (urgent, to the responders), status changes, deadlines due soon or missed, and the
+escalation job `incidents.deadlines` — once per deadline, never for incidents on time."""
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from khien.core.jobs import discover, run_job
+from khien.core.models import Notification
+from khien.incidents import jobs, services
+from khien.incidents.models import EventKind, IncidentEvent, Status
+
+pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone.utc)
+
+
+def recipients(kind=None, **filters):
+    qs = Notification.objects.all()
+    if kind:
+        qs = qs.filter(kind=kind)
+    return sorted(qs.filter(**filters).values_list("recipient__email", flat=True))
+
+
+def test_assignment_notifies_the_responders_urgently(world, report, django_capture_on_commit_callbacks):
+    incident = report()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    assert recipients("incidents.assigned") == [world.responder.email]
+    n = Notification.objects.get(kind="incidents.assigned")
+    assert n.urgent and incident.reference in n.title and n.url == f"/incidents/{incident.pk}/"
+    assert [m.to for m in mail.outbox] == [[world.responder.email]]  # sent at once on commit
+
+
+def test_status_change_notifies_reporting_org_and_responders(world, report):
+    incident = report()
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    services.do_transition(incident, Status.TRIAGED, acting_user=world.analyst)
+    assert recipients("incidents.status") == sorted([world.admin.email, world.analyst.email, world.responder.email])
+    # Not the province, not the auditor or trainee of the ministry.
+    assert not Notification.objects.filter(recipient__in=[world.other_admin, world.auditor, world.trainee]).exists()
+
+
+def test_refused_transition_notifies_nobody(world, report):
+    incident = report()
+    with pytest.raises(Exception):
+        services.do_transition(incident, Status.TRIAGED, acting_user=world.other_admin)
+    assert not Notification.objects.filter(kind="incidents.status").exists()
+
+
+def test_job_is_registered():
+    assert "incidents.deadlines" in discover()
+
+
+def test_sla_missed_escalates_once(world, report):
+    # High severity: triage due 4 h after the report.
+    incident = report(now=T0, severity="high", detected_at=T0 - dt.timedelta(hours=1))
+    on_time = report(now=T0, severity="low", detected_at=T0 - dt.timedelta(hours=1))  # triage due in 72 h
+    at = T0 + dt.timedelta(hours=5)
+    summary = jobs.check_deadlines(at)
+    assert "escalated 1" in summary
+    incident.refresh_from_db()
+    on_time.refresh_from_db()
+    assert incident.escalated_at == at and "missed:sla:triage" in incident.deadline_notices
+    assert on_time.escalated_at is None and not any(k.startswith("missed") for k in on_time.deadline_notices)
+    escalations = Notification.objects.filter(kind="incidents.escalation")
+    assert world.coordinator.email in recipients("incidents.escalation")
+    assert world.analyst.email in recipients("incidents.escalation")
+    assert all(incident.reference in n.title for n in escalations)
+    count = escalations.count()
+    events = IncidentEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION).count()
+    assert events == 1
+    # A second run (even later) sends nothing more for the same missed deadline.
+    jobs.check_deadlines(at + dt.timedelta(minutes=5))
+    assert Notification.objects.filter(kind="incidents.escalation").count() == count
+    assert IncidentEvent.objects.filter(incident=incident, kind=EventKind.ESCALATION).count() == 1
+    incident.refresh_from_db()
+    assert incident.escalated_at == at
+
+
+def test_due_soon_then_missed(world, report, settings):
+    settings.KHIEN_INCIDENT_DEADLINE_LEAD_HOURS = 2
+    incident = report(now=T0, severity="high", detected_at=T0 - dt.timedelta(hours=1))  # triage due T0+4h
+    jobs.check_deadlines(T0 + dt.timedelta(hours=1))  # 3 h before: nothing yet
+    assert not Notification.objects.filter(kind__startswith="incidents.deadline").exists()
+    jobs.check_deadlines(T0 + dt.timedelta(hours=2, minutes=30))  # 1.5 h before: due soon
+    soon = Notification.objects.filter(kind="incidents.deadline_soon")
+    assert soon.exists() and {n.recipient.email for n in soon} == {world.admin.email, world.analyst.email}
+    assert not Notification.objects.filter(kind="incidents.escalation").exists()
+    n_soon = soon.count()
+    jobs.check_deadlines(T0 + dt.timedelta(hours=3))
+    assert soon.count() == n_soon  # once
+    incident.refresh_from_db()
+    assert incident.escalated_at is None
+
+
+def test_triaged_in_time_is_not_escalated(world, report):
+    incident = report(now=T0, severity="high", detected_at=T0 - dt.timedelta(hours=1))
+    services.do_transition(incident, Status.TRIAGED, acting_user=world.analyst, now=T0 + dt.timedelta(hours=1))
+    services.do_submit_stage(incident, "notification", {"services_disrupted": "Không", "people_affected": 0},
+                             acting_user=world.analyst, now=T0 + dt.timedelta(hours=2))
+    jobs.check_deadlines(T0 + dt.timedelta(hours=6))
+    incident.refresh_from_db()
+    assert incident.escalated_at is None
+    assert not Notification.objects.filter(kind="incidents.escalation").exists()
+
+
+def test_late_initial_report_and_overdue_stage_escalate(world, report):
+    # Detected 30 h before the report: the 24 h initial report was late.
+    late = report(now=T0, severity="low", detected_at=T0 - dt.timedelta(hours=30))
+    jobs.check_deadlines(T0 + dt.timedelta(minutes=5))
+    late.refresh_from_db()
+    assert "missed:stage:initial" in late.deadline_notices and late.escalated_at is not None
+    # 72 h after detection the detailed notification is overdue: a new escalation line, same escalated_at.
+    first = late.escalated_at
+    jobs.check_deadlines(T0 + dt.timedelta(hours=43))
+    late.refresh_from_db()
+    assert "missed:stage:notification" in late.deadline_notices and late.escalated_at == first
+    assert IncidentEvent.objects.filter(incident=late, kind=EventKind.ESCALATION).count() == 2
+
+
+def test_worker_runs_the_job(world, report):
+    report(now=timezone.now() - dt.timedelta(hours=10), severity="critical",
+           detected_at=timezone.now() - dt.timedelta(hours=11))
+    job = discover()["incidents.deadlines"]
+    run_job(job)
+    assert Notification.objects.filter(kind="incidents.escalation").exists()
+
+
+def test_escalated_badge_on_list_and_page(world, report, as_user):
+    incident = report(now=T0, severity="critical", detected_at=T0 - dt.timedelta(hours=1))
+    jobs.check_deadlines(T0 + dt.timedelta(hours=2))
+    client = as_user(world.analyst)
+    assert 'class="badge bad escalated"' in client.get("/incidents/").content.decode()
+    assert 'class="badge bad escalated"' in client.get(f"/incidents/{incident.pk}/").content.decode()
