@@ -1,0 +1,154 @@
+"""Federation against a real TAXII 2.1 server: Khiên's own /taxii2/ served by pytest-django's live_server."""
+import threading
+import time
+
+import pytest
+from django.core.management import call_command
+
+from khien.core.errors import Forbidden, Refused
+from khien.core.models import AuditEntry
+from khien.intel import federation, services
+from khien.intel.jobs import pull_subscriptions
+from khien.intel.models import CollectionObject, StixObject, Tlp
+from khien.intel.models_federation import FeedStatus, FeedSubscription
+
+from .conftest import indicator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _request_scoped_db_connections():
+    """Live-server threads close their database connection after each request (see test_taxii_client)."""
+    from django.db import connection
+
+    old = connection.settings_dict.get("CONN_MAX_AGE", 0)
+    connection.settings_dict["CONN_MAX_AGE"] = 0
+    yield
+    connection.settings_dict["CONN_MAX_AGE"] = old
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+            "process_request_thread" in thread.name for thread in threading.enumerate()):
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def local(sharing):
+    """Collection X (owned by NCSC), to be fed from collection C through TAXII."""
+    return services.do_create_collection({"title": "Partner feed", "owner": sharing.world.ncsc},
+                                         acting_user=sharing.world.coordinator)
+
+
+def in_local(local):
+    return set(CollectionObject.objects.filter(collection=local, object__stix_type="indicator")
+               .values_list("object__stix_id", flat=True))
+
+
+def subscribe(live_server, sharing, local, make_token, **extra):
+    data = {"name": "partner", "collection": local, "api_root_url": f"{live_server.url}/taxii2/api/",
+            "remote_collection_id": str(sharing.collection.pk), "auth_kind": "basic",
+            "username": sharing.world.other_admin.email, "password": make_token(sharing.world.other_admin),
+            "interval_minutes": 30, **extra}
+    return federation.do_create_subscription(data, acting_user=sharing.world.coordinator)
+
+
+def test_pull_then_pull_only_newer(live_server, sharing, local, make_token):
+    sub = subscribe(live_server, sharing, local, make_token)
+    sub = federation.do_pull(sub)
+    assert sub.last_status == FeedStatus.OK, sub.last_error
+    # PROV (the remote account) reads C's CLEAR, GREEN and AMBER objects: those are pulled.
+    expected = {sharing.ids[level] for level in (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER)}
+    assert in_local(local) == expected
+    first = sub.last_count
+    assert first >= 3 and sub.total_count == first and sub.added_after is not None
+    mark = sub.added_after
+
+    later = [indicator("203.0.113.150"), indicator("203.0.113.151")]
+    services.do_add_objects(sharing.collection, later, acting_user=sharing.world.analyst)
+    sub = federation.do_pull(sub)
+    assert sub.last_status == FeedStatus.OK
+    assert sub.last_count == 2  # only what was added after the mark was asked for and received
+    assert sub.added_after > mark and sub.total_count == first + 2
+    assert in_local(local) == expected | {o["id"] for o in later}
+    # Nothing new: nothing received.
+    sub = federation.do_pull(sub)
+    assert (sub.last_status, sub.last_count) == (FeedStatus.OK, 0)
+
+
+def test_pull_pages_through_the_remote(live_server, sharing, local, make_token, settings):
+    settings.KHIEN_FEDERATION_PAGE_SIZE = 2
+    objs = [indicator(f"192.0.2.{n}") for n in range(1, 8)]
+    services.do_add_objects(sharing.collection, objs, acting_user=sharing.world.analyst)
+    sub = federation.do_pull(subscribe(live_server, sharing, local, make_token, auth_kind="token", username=""))
+    assert sub.last_status == FeedStatus.OK, sub.last_error
+    assert sub.last_count >= 10
+    assert {o["id"] for o in objs} <= in_local(local)
+
+
+def test_unreachable_remote_records_an_error_and_writes_nothing(live_server, sharing, local, make_token):
+    sub = subscribe(live_server, sharing, local, make_token, api_root_url="http://127.0.0.1:9/taxii2/api/")
+    before = (StixObject.objects.count(), CollectionObject.objects.count())
+    sub = federation.do_pull(sub)
+    assert sub.last_status == FeedStatus.ERROR and sub.last_error
+    assert sub.last_count == 0 and sub.added_after is None and sub.last_run_at is not None
+    assert (StixObject.objects.count(), CollectionObject.objects.count()) == before
+
+
+def test_wrong_credentials_and_unknown_collection(live_server, sharing, local, make_token):
+    sub = subscribe(live_server, sharing, local, make_token, password="wrong-token")
+    sub = federation.do_pull(sub)
+    assert sub.last_status == FeedStatus.ERROR and "401" in sub.last_error
+    assert "wrong-token" not in sub.last_error
+    other = subscribe(live_server, sharing, local, make_token, name="nowhere",
+                      remote_collection_id="4c1f6f2e-0000-4000-8000-000000000000")
+    other = federation.do_pull(other)
+    assert other.last_status == FeedStatus.ERROR and "404" in other.last_error
+    assert in_local(local) == set()
+
+
+def test_rights_secret_and_audit(live_server, sharing, local, make_token, api):
+    world = sharing.world
+    with pytest.raises(Forbidden):  # MIN's analyst does not manage NCSC's collection
+        federation.do_create_subscription(
+            {"name": "x", "collection": local, "api_root_url": f"{live_server.url}/taxii2/api/",
+             "remote_collection_id": "c"}, acting_user=world.analyst)
+    with pytest.raises(Refused):
+        federation.do_create_subscription(
+            {"name": "Bad Name!", "collection": local, "api_root_url": "ftp://x/", "remote_collection_id": "c"},
+            acting_user=world.coordinator)
+    assert not FeedSubscription.objects.exists()
+    secret = make_token(world.other_admin)
+    sub = subscribe(live_server, sharing, local, make_token, password=secret)
+    entry = AuditEntry.objects.filter(object_type="intel.feedsubscription").get()
+    assert "password" not in entry.after and secret not in str(entry.after)
+    # the API never shows it back; an empty password on update keeps it
+    response = api(world.coordinator).get(f"/api/intel/subscriptions/{sub.pk}/")
+    assert response.status_code == 200 and "password" not in response.json() and response.json()["has_secret"]
+    assert secret not in response.content.decode()
+    response = api(world.coordinator).patch(f"/api/intel/subscriptions/{sub.pk}/",
+                                            {"password": "", "interval_minutes": 5}, format="json")
+    assert response.status_code == 200, response.content
+    sub.refresh_from_db()
+    assert sub.password == secret and sub.interval_minutes == 5
+    # others do not see it at all
+    assert api(world.analyst).get(f"/api/intel/subscriptions/{sub.pk}/").status_code == 404
+    assert api(world.analyst).post(f"/api/intel/subscriptions/{sub.pk}/pull/").status_code == 404
+    # pull now through the API
+    response = api(world.coordinator).post(f"/api/intel/subscriptions/{sub.pk}/pull/")
+    assert response.status_code == 200 and response.json()["last_status"] == "ok"
+    assert response.json()["last_count"] >= 3 and len(in_local(local)) == 3
+
+
+def test_job_and_command_pull_due_subscriptions(live_server, sharing, local, make_token, capsys):
+    sub = subscribe(live_server, sharing, local, make_token)
+    disabled = subscribe(live_server, sharing, local, make_token, name="off", enabled=False)
+    summary = pull_subscriptions(None)
+    assert "partner: ok (" in summary and len(in_local(local)) == 3
+    assert FeedSubscription.objects.get(pk=disabled.pk).last_status == FeedStatus.NEVER
+    # not due again before its interval
+    assert pull_subscriptions(None) is None
+    call_command("federation", "pull", "partner")
+    assert "partner: ok" in capsys.readouterr().out
+    call_command("federation", "list")
+    out = capsys.readouterr().out
+    assert "partner" in out and "off" in out and sub.password not in out
