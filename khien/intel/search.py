@@ -241,13 +241,19 @@ def search_values(user, query: str, filters: dict | None = None) -> list[ValueGr
     return groups
 
 
+BACKGROUND_TYPES = ("identity", "marking-definition", "extension-definition", "language-content")
+
+
 def search_objects(user, query: str = "", filters: dict | None = None):
     """A queryset of (stix_id, last date added) of the visible objects matching a text, newest first.
 
     `query` is matched as a substring of the name or description (or the id itself).
+    Identities and other background objects are left out unless a type filter asks for them.
     Paginate it, then `latest_versions` of the page's ids.
     """
     qs = _apply_filters(tlp.visible_versions(user), filters or {}, user)
+    if not (filters or {}).get("type"):
+        qs = qs.exclude(stix_type__in=BACKGROUND_TYPES)
     text = (query or "").strip()
     if text:
         qs = qs.filter(Q(data__name__icontains=text) | Q(data__description__icontains=text) | Q(stix_id=text))

@@ -54,6 +54,7 @@ def _detail(request, collection, member_form=None, status=200):
     if content is not None:
         seen = set()
         for stix_id in (CollectionObject.objects.filter(collection=collection, superseded=False).filter(content)
+                        .exclude(object__stix_type__in=search.BACKGROUND_TYPES)
                         .order_by("-date_added", "-pk").values_list("object__stix_id", flat=True)[:50]):
             if stix_id not in seen:
                 seen.add(stix_id)

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from khien.conftest import TEST_PASSWORD, _user
+from khien.conftest import _user
 from khien.core.roles import Role
 from khien.intel import services
 from khien.intel.models import Collection, IndicatorValue, StixObject, StixRecipient, Tlp
@@ -20,22 +20,23 @@ pytestmark = pytest.mark.django_db
 
 
 def signed_in(client, user):
-    """The test client signed in as `user`; the coordinator through password + TOTP (the middleware requires it)."""
+    """The test client signed in as `user` (the coordinator with a verified second factor, as the middleware requires)."""
     from khien.core.scoping import is_national_coordinator
 
     client.logout()
     if user is None:
         return client
+    client.force_login(user)
     if is_national_coordinator(user):
-        from django_otp.oath import totp
+        # the middleware asks the coordinator for a second factor: a verified TOTP device in the session
+        # (what django_otp.login does after the code was checked; the real code flow is tested in core)
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or \
             TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-        assert client.post(reverse("core:login"), {"username": user.email, "password": TEST_PASSWORD}).status_code == 302
-        assert client.post(reverse("core:totp_verify"), {"token": f"{totp(device.bin_key):06d}"}).status_code == 302
-        return client
-    client.force_login(user)
+        session = client.session
+        session["otp_device_id"] = device.persistent_id
+        session.save()
     return client
 
 
