@@ -24,3 +24,17 @@ urlpatterns = [
     path("intel/allowlist/", views_warnings.allowlist, name="allowlist"),
     path("intel/allowlist/<int:pk>/delete/", views_warnings.allowlist_delete, name="allowlist_delete"),
 ]
+
+# Exchange pages: import, export, partner TAXII servers (helper intelexchange).
+from . import views_exchange  # noqa: E402
+urlpatterns += [
+    path("intel/exchange/", views_exchange.exchange_import, name="exchange"),
+    path("intel/exchange/export/", views_exchange.exchange_export, name="exchange_export"),
+    path("intel/exchange/federation/", views_exchange.exchange_federation, name="exchange_federation"),
+    path("intel/exchange/federation/<uuid:pk>/", views_exchange.exchange_subscription_edit,
+         name="exchange_subscription_edit"),
+    path("intel/exchange/federation/<uuid:pk>/pull/", views_exchange.exchange_subscription_pull,
+         name="exchange_subscription_pull"),
+    path("intel/exchange/federation/<uuid:pk>/delete/", views_exchange.exchange_subscription_delete,
+         name="exchange_subscription_delete"),
+]

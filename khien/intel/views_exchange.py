@@ -1,0 +1,214 @@
+"""Exchange pages: import a file, export a selection, federation subscriptions.
+
+Thin views over `khien.intel.exchange` and `khien.intel.federation`: rights, validation and the
+audit are theirs. A refused import shows every rejected object or row and stores nothing.
+"""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from khien.core.errors import Refused, status_of
+from khien.core.forms import add_service_error
+
+from . import federation, tlp
+from .exchange import run, stix_export
+from .exchange.common import ImportRejected, max_import_bytes
+from .exchange.csv_io import IMPORT_COLUMNS
+from .models import Collection, Tlp
+from .models_federation import FeedAuth, FeedSubscription
+
+FORMAT_CHOICES = [("stix", gettext_lazy("STIX 2.1 bundle (JSON)")), ("misp", gettext_lazy("MISP event (JSON)")),
+                  ("csv", gettext_lazy("CSV of indicators"))]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("File"))
+    format = forms.ChoiceField(label=gettext_lazy("Format"), choices=FORMAT_CHOICES)
+    collection = forms.ModelChoiceField(label=gettext_lazy("Into the collection"), queryset=Collection.objects.none())
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        writable = [c.pk for c in tlp.collections_for(user) if tlp.can_write_collection(user, c)]
+        self.fields["collection"].queryset = Collection.objects.filter(pk__in=writable).order_by("title")
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(label=gettext_lazy("Format"), choices=FORMAT_CHOICES)
+    collection = forms.ModelChoiceField(label=gettext_lazy("Collection"), queryset=Collection.objects.none(),
+                                        required=False, empty_label=gettext_lazy("Everything I may see"))
+    types = forms.CharField(label=gettext_lazy("STIX types"), required=False,
+                            help_text=gettext_lazy("Comma-separated, for example indicator,malware. Empty: all."))
+    tlp = forms.MultipleChoiceField(label=gettext_lazy("TLP"), choices=Tlp.choices, required=False,
+                                    widget=forms.CheckboxSelectMultiple)
+    added_since = forms.DateField(label=gettext_lazy("Added since"), required=False,
+                                  widget=forms.DateInput(attrs={"type": "date"}))
+    ids = forms.CharField(label=gettext_lazy("Only these STIX ids"), required=False,
+                          widget=forms.Textarea(attrs={"rows": 2}),
+                          help_text=gettext_lazy("Comma- or line-separated. Empty: no restriction."))
+    all_versions = forms.BooleanField(label=gettext_lazy("Every version (not only the latest)"), required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["collection"].queryset = tlp.collections_for(user).order_by("title")
+
+
+class SubscriptionForm(forms.ModelForm):
+    password = forms.CharField(label=gettext_lazy("Password or token"), required=False,
+                               widget=forms.PasswordInput(render_value=False),
+                               help_text=gettext_lazy("Never shown again. Leave empty to keep the stored one."))
+
+    class Meta:
+        model = FeedSubscription
+        fields = ["name", "collection", "api_root_url", "remote_collection_id", "auth_kind", "username", "password",
+                  "verify_tls", "interval_minutes", "enabled"]
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["collection"].queryset = federation.manageable_collections(user).order_by("title")
+
+    def validate_unique(self):
+        pass  # the service decides (and says so clearly)
+
+    def _post_clean(self):
+        pass  # the model is validated by the service, not by the form
+
+
+def _nav(request, active):
+    return {"exchange_active": active, "max_import_mb": round(max_import_bytes() / 2**20, 1)}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exchange_import(request):
+    """Upload a STIX bundle, MISP event or CSV into a collection the user may write to."""
+    form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
+    report, rejected, status = None, None, 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            report = run.import_file(data["format"], data["collection"], data["file"], acting_user=request.user,
+                                     file_name=data["file"].name)
+        except ImportRejected as exc:
+            add_service_error(form, exc)
+            rejected, status = exc.report.rejected, 422
+        except Refused as exc:
+            add_service_error(form, exc)
+            status = status_of(exc)
+        else:
+            messages.success(request, _("Imported: %(created)d new objects, %(existing)d already stored, "
+                                        "%(added)d added to the collection.")
+                             % {"created": report.created, "existing": report.existing,
+                                "added": report.added_to_collection})
+    elif request.method == "POST":
+        status = 400
+    return render(request, "intel/exchange_import.html", {
+        "form": form, "report": report, "rejected": rejected, "csv_columns": IMPORT_COLUMNS,
+        **_nav(request, "import")}, status=status)
+
+
+@login_required
+def exchange_export(request):
+    """Choose what to export; `download=1` sends the file (audited: an export is a disclosure)."""
+    form = ExportForm(request.GET if "download" in request.GET else None, user=request.user)
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            data = form.cleaned_data
+            ids = [i for i in data["ids"].replace("\n", ",").split(",") if i.strip()]
+            try:
+                sel = stix_export.parse_selection(
+                    request.user, collection=data["collection"], types=data["types"], tlp_levels=data["tlp"],
+                    added_since=data["added_since"].isoformat() if data["added_since"] else "", ids=ids,
+                    all_versions=data["all_versions"])
+                content_type, name, body = run.export(data["format"], request.user, sel)
+            except Refused as exc:
+                add_service_error(form, exc)
+                status = status_of(exc)
+            else:
+                response = StreamingHttpResponse(body, content_type=content_type)
+                response["Content-Disposition"] = f'attachment; filename="{name}"'
+                return response
+        else:
+            status = 400
+    return render(request, "intel/exchange_export.html", {"form": form, **_nav(request, "export")}, status=status)
+
+
+def _subscription_or_404(user, pk):
+    return get_object_or_404(federation.subscriptions_for(user).select_related("collection"), pk=pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exchange_federation(request):
+    """The user's subscriptions with their last run, and a form to add one."""
+    form = SubscriptionForm(request.POST or None, user=request.user, initial={"interval_minutes": 60})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                sub = federation.do_create_subscription(form.cleaned_data, acting_user=request.user)
+            except Refused as exc:
+                add_service_error(form, exc)
+                status = status_of(exc)
+            else:
+                messages.success(request, _("Subscription “%(name)s” created.") % {"name": sub.name})
+                return redirect("intel:exchange_federation")
+        else:
+            status = 400
+    subs = federation.subscriptions_for(request.user).select_related("collection").order_by("name")
+    return render(request, "intel/exchange_federation.html", {
+        "form": form, "subscriptions": subs, "can_create": federation.manageable_collections(request.user).exists(),
+        "auth_none": FeedAuth.NONE, **_nav(request, "federation")}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exchange_subscription_edit(request, pk):
+    sub = _subscription_or_404(request.user, pk)
+    form = SubscriptionForm(request.POST or None, instance=sub, user=request.user)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = {k: v for k, v in form.cleaned_data.items()}
+            try:
+                federation.do_update_subscription(FeedSubscription.objects.get(pk=sub.pk), data,
+                                                  acting_user=request.user)
+            except Refused as exc:
+                add_service_error(form, exc)
+                status = status_of(exc)
+            else:
+                messages.success(request, _("Subscription saved."))
+                return redirect("intel:exchange_federation")
+        else:
+            status = 400
+    return render(request, "intel/exchange_subscription.html", {"form": form, "sub": sub,
+                                                                 **_nav(request, "federation")}, status=status)
+
+
+@login_required
+@require_POST
+def exchange_subscription_pull(request, pk):
+    sub = federation.do_pull(_subscription_or_404(request.user, pk), acting_user=request.user)
+    if sub.last_status == "ok":
+        messages.success(request, _("“%(name)s” pulled: %(count)d objects received.")
+                         % {"name": sub.name, "count": sub.last_count})
+    else:
+        messages.error(request, _("“%(name)s” could not be pulled: %(error)s")
+                       % {"name": sub.name, "error": sub.last_error})
+    return redirect("intel:exchange_federation")
+
+
+@login_required
+@require_POST
+def exchange_subscription_delete(request, pk):
+    sub = _subscription_or_404(request.user, pk)
+    federation.do_delete_subscription(sub, acting_user=request.user)
+    messages.success(request, _("Subscription “%(name)s” deleted.") % {"name": sub.name})
+    return redirect("intel:exchange_federation")
