@@ -1,0 +1,86 @@
+"""Demo telemetry: alert sources of every format for ~40 demo organizations and 48 hours of events.
+
+Called by `khien demo` after the country and the intelligence demo
+(LATER_DEMO_MODULES). Sources are registered through the service (as the
+national coordinator), linked to their organization's level-3+ systems, and
+the last 48 hours are backfilled through the real ingestion path
+(`services.ingest_batch`) so the live dashboard, alerts, hits and campaigns
+are populated at first start. About one source in eight stays silent
+(`simulate.is_disconnected`); a few others stopped sending hours ago — the
+only raw write here (their `last_event_at`, decision 0005: demo builder).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from django.utils import timezone
+
+from khien.core.roles import Role
+from khien.registry.models import InformationSystem, Membership, Organization, OrgType
+
+from . import correlation, services, simulate
+from .models import AlertSource, SourceFormat
+
+FORMATS = [SourceFormat.WAZUH, SourceFormat.SURICATA, SourceFormat.ECS, SourceFormat.CEF]
+PER_HOUR = (4, 14)  # events per source and hour in the backfill
+HOURS = 48
+STOPPED = 3  # sources that stopped sending some hours ago (silent)
+
+
+def _organizations(rng: random.Random) -> list[Organization]:
+    active = Organization.objects.filter(is_active=True).order_by("code")
+    ministries = list(active.filter(org_type=OrgType.MINISTRY)[:12])
+    provinces = list(active.filter(org_type=OrgType.PROVINCE))
+    operators = list(active.filter(org_type__in=[OrgType.SOE, OrgType.ENTERPRISE]).filter(code__contains="DEMO"))
+    chosen = ministries + rng.sample(provinces, min(len(provinces), 14)) + rng.sample(operators, min(len(operators), 14))
+    ncsc = active.filter(code="NCSC").first()
+    if ncsc is not None and ncsc not in chosen:
+        chosen.append(ncsc)
+    return chosen
+
+
+def build(seed: int = 2026) -> dict:
+    membership = (Membership.objects.filter(role=Role.NATIONAL_COORDINATOR, user__is_active=True)
+                  .select_related("user").order_by("user__email").first())
+    if membership is None:
+        return {"alert sources": 0}
+    coordinator = membership.user
+    rng = random.Random(seed)
+    created = []
+    for i, org in enumerate(_organizations(rng)):
+        formats = [FORMATS[i % 4]] + ([FORMATS[(i + 1) % 4]] if i % 3 == 0 else [])
+        systems = list(InformationSystem.objects.filter(owner=org, approved_level__gte=3).order_by("code")[:5])
+        for fmt in formats:
+            name = f"{simulate.DEMO_PREFIX}{org.code.lower()}-{fmt}"[:80]
+            if AlertSource.objects.filter(name=name).exists():
+                continue
+            source, _key = services.do_create_source(org, name, fmt, acting_user=coordinator)
+            if systems:
+                services.do_set_source_systems(source, systems, acting_user=coordinator)
+            created.append(source)
+
+    now = timezone.now()
+    start = now - dt.timedelta(hours=HOURS)
+    sending = simulate.demo_sources()
+    sim = simulate.Simulator(sending, seed=seed)
+    stopped = {s.pk: now - dt.timedelta(hours=rng.randint(3, 12)) for s in rng.sample(sending, min(STOPPED, len(sending)))}
+    events = 0
+    for source in sending:
+        end = stopped.get(source.pk, now)
+        records = []
+        hour = start
+        while hour < end:
+            upper = min(hour + dt.timedelta(hours=1), end)
+            # Busier in office hours (Vietnam time).
+            local_hour = (hour + dt.timedelta(hours=7)).hour
+            n = rng.randint(*PER_HOUR) * (2 if 8 <= local_hour <= 18 else 1)
+            records.extend(sim.batch(source, n, hour, upper))
+            hour = upper
+        for chunk in range(0, len(records), 2000):
+            events += services.ingest_batch(source, records[chunk:chunk + 2000]).accepted
+    for pk, when in stopped.items():
+        AlertSource.objects.filter(pk=pk).update(last_event_at=when)
+    campaigns = correlation.correlate(now)
+    return {"alert sources": len(created), "events": events, "silent sources": len(created) - len(sending) + len(stopped),
+            "campaigns": campaigns["created"]}
