@@ -60,6 +60,8 @@ class ExportForm(forms.Form):
 
 
 class SubscriptionForm(forms.ModelForm):
+    api_root_url = forms.URLField(label=gettext_lazy("Remote API root URL"), max_length=500, assume_scheme="https",
+                                  help_text=gettext_lazy("For example https://taxii.partner.example/api1/"))
     password = forms.CharField(label=gettext_lazy("Password or token"), required=False,
                                widget=forms.PasswordInput(render_value=False),
                                help_text=gettext_lazy("Never shown again. Leave empty to keep the stored one."))
