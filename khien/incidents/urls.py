@@ -7,6 +7,7 @@ app_name = "incidents"
 urlpatterns = [
     path("", views.incident_list, name="incident_list"),
     path("new/", views.incident_create, name="incident_create"),
+    path("stats/", views.incident_stats, name="stats"),
     path("new/systems/", views.systems_options, name="systems_options"),
     path("<uuid:pk>/", views.incident_detail, name="incident_detail"),
     path("<uuid:pk>/report.pdf", views.incident_pdf, name="incident_pdf"),

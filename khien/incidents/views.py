@@ -25,7 +25,7 @@ from khien.core.scoping import NOTHING, scope_for
 from khien.intel.models import Tlp
 from khien.registry.models import Organization
 
-from . import deadlines, exports, observables, services
+from . import deadlines, exports, observables, services, stats
 from .api.views import evidence_file_response
 from .filters import IncidentFilter
 from .forms import (
@@ -588,3 +588,30 @@ def observable_share(request, pk):
     messages.success(request, _("%(n)d indicators shared in %(collection)s.")
                      % {"n": result.total, "collection": data["collection"].title})
     return _done(incident, "#observables")
+
+
+# --- statistics -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def incident_stats(request):
+    """Charts and figures over the incidents the user may see (see `stats.py`)."""
+    from django.contrib.staticfiles import finders
+
+    form = stats.StatsFilterForm(request.GET or None)
+    status = 200
+    if form.is_bound and not form.is_valid():
+        data, status = None, 400
+    else:
+        data = stats.compute(request.user, form.cleaned_data if form.is_bound else {})
+    tables = {}
+    if data:
+        tables = {key: list(zip(chart["labels"], chart["values"])) for key, chart in data["charts"].items()}
+    labels = {"report": _("Mean time to report (detection → report)"), "triage": _("Mean time to triage"),
+              "contain": _("Mean time to contain"), "resolve": _("Mean time to resolve")}
+    means = [{"key": k, "label": labels[k], **v} for k, v in data["mean_hours"].items()] if data else []
+    return render(request, "incidents/incident_stats.html", {
+        "form": form, "data": data, "tables": tables, "means": means,
+        "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),
+    }, status=status)

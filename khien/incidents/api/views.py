@@ -132,6 +132,20 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         task = services.do_set_task_status(task, body.validated_data["status"], acting_user=request.user)
         return Response(s.TaskSerializer(task).data)
 
+    @extend_schema(summary="Incident statistics over what you may see (filters: since, until, sector, province, "
+                           "severity)", parameters=[], responses={200: OpenApiResponse(description="Figures and charts")})
+    @action(detail=False, methods=["get"], filterset_class=None, pagination_class=None)
+    def stats(self, request):
+        from rest_framework.exceptions import ValidationError as DrfValidationError
+
+        from .. import stats as stats_module
+
+        form = stats_module.StatsFilterForm(request.query_params or None)
+        if form.is_bound and not form.is_valid():
+            raise DrfValidationError(form.errors.get_json_data() and {k: [e["message"] for e in v] for k, v in
+                                                                      form.errors.get_json_data().items()})
+        return Response(stats_module.compute(request.user, form.cleaned_data if form.is_bound else {}))
+
     # --- observables ------------------------------------------------------------------
 
     def _observables_data(self, request, incident):

@@ -1,0 +1,86 @@
+// Draws the incident statistics charts with the locally served Apache ECharts.
+// The numbers come from <script type="application/json"> blocks written by Django's
+// json_script (no inline script: the Content-Security-Policy forbids it). Without
+// ECharts or JavaScript, the tables under each chart show the same numbers.
+(function () {
+  "use strict";
+  var PALETTE = ["#b91c1c", "#1d4ed8", "#15803d", "#b45309", "#7c3aed", "#0f766e", "#be185d", "#4b5563"];
+  var SEVERITY = { low: "#94a3b8", medium: "#f59e0b", high: "#dc2626", critical: "#7f1d1d" };
+
+  function readData(key) {
+    var el = document.getElementById("chart-" + key);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+
+  var base = {
+    color: PALETTE,
+    tooltip: { renderMode: "richText", confine: true },
+    grid: { left: 8, right: 24, top: 24, bottom: 8, containLabel: true },
+    animationDuration: 300
+  };
+
+  function merge(a, b) {
+    var out = {}, k;
+    for (k in a) { out[k] = a[k]; }
+    for (k in b) { out[k] = b[k]; }
+    return out;
+  }
+
+  var builders = {
+    bar: function (d) {
+      return merge(base, {
+        tooltip: { renderMode: "richText", trigger: "axis" },
+        xAxis: { type: "category", data: d.labels, axisLabel: { interval: 0, rotate: d.labels.length > 8 ? 45 : 0 } },
+        yAxis: { type: "value", minInterval: 1 },
+        series: [{ type: "bar", data: d.values, barMaxWidth: 40, label: { show: true, position: "top" } }]
+      });
+    },
+    hbar: function (d) {
+      var labels = d.labels.slice(0, 15), values = d.values.slice(0, 15);
+      return merge(base, {
+        tooltip: { renderMode: "richText", trigger: "axis" },
+        grid: { left: 8, right: 40, top: 8, bottom: 8, containLabel: true },
+        xAxis: { type: "value", minInterval: 1 },
+        yAxis: { type: "category", data: labels.reverse(), axisLabel: { width: 200, overflow: "truncate" } },
+        series: [{ type: "bar", data: values.reverse(), barMaxWidth: 20, label: { show: true, position: "right" } }]
+      });
+    },
+    pie: function (d) {
+      var data = d.labels.map(function (label, i) {
+        var item = { name: label, value: d.values[i] };
+        if (d.keys && SEVERITY[d.keys[i]]) { item.itemStyle = { color: SEVERITY[d.keys[i]] }; }
+        return item;
+      }).filter(function (item) { return item.value > 0; });
+      return merge(base, {
+        tooltip: { renderMode: "richText", trigger: "item" },
+        legend: { bottom: 0, type: "scroll" },
+        series: [{ type: "pie", radius: ["40%", "68%"], center: ["50%", "44%"], data: data,
+                   label: { formatter: "{b}: {c}" } }]
+      });
+    }
+  };
+
+  function draw() {
+    if (typeof window.echarts === "undefined") { return; }
+    var charts = [];
+    document.querySelectorAll("[data-chart]").forEach(function (el) {
+      var data = readData(el.getAttribute("data-chart"));
+      var build = builders[el.getAttribute("data-kind")];
+      if (!data || !build || !data.values.some(function (v) { return v > 0; })) { return; }
+      el.hidden = false;
+      var chart = window.echarts.init(el, null, { renderer: "canvas" });
+      chart.setOption(build(data));
+      charts.push(chart);
+      var card = el.closest("[data-chart-card]");
+      var numbers = card && card.querySelector("details.numbers");
+      if (numbers) { numbers.open = false; }
+    });
+    window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", draw);
+  } else {
+    draw();
+  }
+})();
