@@ -22,7 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-BENCHES = ["bench_demo.py", "bench_api.py", "bench_import.py"]
+BENCHES = ["bench_demo.py", "bench_api.py", "bench_import.py", "taxii.py"]
 
 
 def machine() -> dict:
