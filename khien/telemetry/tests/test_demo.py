@@ -1,0 +1,51 @@
+"""The telemetry demo: sources of every format, a living 48-hour picture, silent sources, campaigns."""
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from khien.intel import services as intel_services
+from khien.intel.models import Tlp
+from khien.intel.tests.conftest import indicator
+from khien.registry import demo as registry_demo
+from khien.telemetry import demo, health, matcher
+from khien.telemetry.models import AlertSource, Campaign, CampaignKind, Event, HourlyCount, IndicatorHit
+
+
+@pytest.fixture
+def country(db, settings):
+    settings.KHIEN_MATCHER_RECHECK_SECONDS = 0
+    matcher.invalidate()
+    registry_demo.build(300)
+    from khien.core.scoping import is_national_coordinator
+    from khien.registry.models import Membership, Organization
+
+    coordinator = next(m.user for m in Membership.objects.filter(role="national_coordinator").select_related("user")
+                       if is_national_coordinator(m.user))
+    collection = intel_services.do_create_collection(
+        {"title": "National feed", "owner": Organization.objects.get(code="NCSC"), "kind": "national"},
+        acting_user=coordinator)
+    objects = [indicator("45.77.10.20", tlp=Tlp.GREEN), indicator("evil-update.top", kind="domain-name", tlp=Tlp.GREEN)]
+    intel_services.do_add_objects(collection, objects, acting_user=coordinator)
+    return objects
+
+
+def test_demo_builds_a_living_picture(country):
+    counts = demo.build(seed=7)
+    sources = list(AlertSource.objects.filter(name__startswith="demo-"))
+    assert counts["alert sources"] == len(sources) >= 40
+    assert {s.format for s in sources} == {"wazuh", "suricata", "ecs", "cef"}
+    assert len({s.organization_id for s in sources}) >= 35
+    assert AlertSource.objects.filter(name__startswith="demo-", systems__isnull=False).exists()
+    now = timezone.now()
+    assert Event.objects.filter(time__gte=now - dt.timedelta(hours=49)).count() == counts["events"] > 5000
+    assert HourlyCount.objects.filter(hour__gte=now - dt.timedelta(hours=3)).exists()
+    status = {s.pk: health.source_status(s, now) for s in sources}
+    assert "never" in status.values() and "silent" in status.values() and "live" in status.values()
+    # The demo indicators are hit at several organizations: national campaigns at first start.
+    assert IndicatorHit.objects.values("organization").distinct().count() >= 3
+    kinds = set(Campaign.objects.values_list("kind", flat=True))
+    assert kinds == {CampaignKind.INDICATOR, CampaignKind.RULE}
+    assert {c.value for c in Campaign.objects.filter(kind="indicator")} <= {"45.77.10.20", "evil-update.top"}
+    # Building again adds no source.
+    assert demo.build(seed=7)["alert sources"] == 0
