@@ -8,6 +8,12 @@
 - KHIEN_INGEST_RETRY_AFTER (2): seconds announced in Retry-After with a 429.
 - KHIEN_SOURCE_SILENT_SECONDS (3600): a source with no event for longer is silent; a level-3+
   system whose sources are all silent is disconnected from national monitoring.
+- KHIEN_SQLITE_CACHE_MB (256): page cache of an SQLite connection that ingests (embedded mode).
+- KHIEN_SQLITE_WAL_CHECKPOINT (20000): WAL pages between automatic checkpoints on that connection.
+- KHIEN_EVENT_RETENTION_DAYS (180): events older than this are deleted by the `telemetry.retention`
+  job (whole day partitions dropped on PostgreSQL); hourly counts are kept.
+- KHIEN_MATCHER_RECHECK_SECONDS (5): how often a process checks whether the intelligence store
+  changed (and rebuilds its indicator matcher).
 - KHIEN_NATS_URL (nats://127.0.0.1:4222), KHIEN_NATS_STREAM (KHIEN_ALERTS),
   KHIEN_NATS_SUBJECT_PREFIX (khien.alerts), KHIEN_NATS_DURABLE (khien-telemetry).
 """
@@ -22,6 +28,10 @@ DEFAULTS = {
     "KHIEN_INGEST_MAX_INFLIGHT": 4,
     "KHIEN_INGEST_RETRY_AFTER": 2,
     "KHIEN_SOURCE_SILENT_SECONDS": 3600,
+    "KHIEN_SQLITE_CACHE_MB": 256,
+    "KHIEN_SQLITE_WAL_CHECKPOINT": 20000,
+    "KHIEN_EVENT_RETENTION_DAYS": 180,
+    "KHIEN_MATCHER_RECHECK_SECONDS": 5,
     "KHIEN_NATS_URL": "nats://127.0.0.1:4222",
     "KHIEN_NATS_STREAM": "KHIEN_ALERTS",
     "KHIEN_NATS_SUBJECT_PREFIX": "khien.alerts",

@@ -35,14 +35,16 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from functools import lru_cache
 from typing import NamedTuple
 
-from django.conf import settings
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from khien.intel import warninglists
 from khien.intel.models import IndicatorKind, IndicatorValue, StixObject
+
+from . import conf
 
 IP_FIELDS = ("src_ip", "dst_ip")
 HASH_FIELDS = (("file_md5", IndicatorKind.MD5), ("file_sha1", IndicatorKind.SHA1), ("file_sha256", IndicatorKind.SHA256))
@@ -58,7 +60,20 @@ class Hit(NamedTuple):
 
 
 def _ip_int(text: str) -> tuple[int, int] | None:
-    """(version, integer) of an address given as text, or None."""
+    """(version, integer) of an address given as text (as the parsers write it), or None."""
+    parts = text.split(".")
+    if len(parts) == 4:
+        try:
+            a, b, c, d = int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3])
+        except ValueError:
+            return _ip_int_slow(text)
+        if 0 <= a <= 255 and 0 <= b <= 255 and 0 <= c <= 255 and 0 <= d <= 255:
+            return 4, (a << 24) | (b << 16) | (c << 8) | d
+    return _ip_int_slow(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _ip_int_slow(text: str) -> tuple[int, int] | None:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -265,7 +280,7 @@ def current_matcher() -> IndicatorMatcher:
     """The process's matcher, rebuilt when the intelligence store changed (checked at most every
     KHIEN_MATCHER_RECHECK_SECONDS)."""
     global _matcher
-    recheck = float(getattr(settings, "KHIEN_MATCHER_RECHECK_SECONDS", 5))
+    recheck = float(conf.get("KHIEN_MATCHER_RECHECK_SECONDS"))
     current = _matcher
     if current is not None and time.monotonic() - current.checked_at < recheck:
         return current

@@ -26,6 +26,7 @@ import datetime as dt
 import ipaddress
 import math
 import re
+from functools import lru_cache
 from typing import Any, Callable
 
 FIELDS = (
@@ -113,12 +114,27 @@ def _parse_legacy_time(text: str) -> dt.datetime | None:
         return None
 
 
+_IPV4_CANONICAL = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+
+
+def _normal_ip(text: str) -> str:
+    if _IPV4_CANONICAL.fullmatch(text):  # the usual case: already canonical (no leading zeros, no blanks)
+        return text
+    return _normal_ip_slow(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _normal_ip_slow(text: str) -> str:
+    """The canonical text of an address (raises ValueError). Cached: a SOC sees the same addresses again and again."""
+    # An IPv6 zone ("fe80::1%eth0") is local to the sensor: dropped (PostgreSQL's inet has none).
+    return str(ipaddress.ip_address(text.strip().split("%", 1)[0]))
+
+
 def parse_ip(value: Any, field: str) -> str | None:
     if value in (None, ""):
         return None
     try:
-        # An IPv6 zone ("fe80::1%eth0") is local to the sensor: dropped (PostgreSQL's inet has none).
-        return str(ipaddress.ip_address(str(value).strip().split("%", 1)[0]))
+        return _normal_ip(value if type(value) is str else str(value))
     except ValueError:
         raise ParseError(f"invalid IP address in {field}: {str(value)[:60]}") from None
 
@@ -336,6 +352,13 @@ _SYSLOG_3164_TIME = re.compile(r"^(?:<\d+>)?([A-Za-z]{3}\s+\d{1,2}\s+\d{2}:\d{2}
 
 def _split_cef_header(text: str) -> list[str]:
     """The seven header fields and the extension; `\\|` and `\\\\` are escapes in the header."""
+    head_end = -1
+    for _n in range(7):
+        head_end = text.find("|", head_end + 1)
+        if head_end < 0:
+            break
+    if head_end >= 0 and "\\" not in text[:head_end]:  # no escapes in the header: a plain split
+        return text.split("|", 7)
     parts: list[str] = []
     current: list[str] = []
     i = 0

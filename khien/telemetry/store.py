@@ -26,6 +26,8 @@ def _identity(value):
 
 
 def _json(value):
+    if type(value) is JsonText:
+        return value
     return orjson.dumps(value).decode()
 
 
@@ -35,10 +37,21 @@ def _uuid_hex(value):
     return value.hex if isinstance(value, uuid.UUID) else uuid.UUID(str(value)).hex
 
 
+_UTC = dt.timezone.utc
+
+
 def _sqlite_datetime(value: dt.datetime | None):
     if value is None:
         return None
-    return str(value.astimezone(dt.timezone.utc).replace(tzinfo=None))
+    if value.tzinfo is _UTC:  # the parsers' output: "YYYY-MM-DD HH:MM:SS[.ffffff]+00:00" without the offset
+        return str(value)[:-6]
+    return str(value.astimezone(_UTC).replace(tzinfo=None))
+
+
+class JsonText(str):
+    """A value that is already JSON text (e.g. a record's canonical bytes, decoded): stored as is."""
+
+    __slots__ = ()
 
 
 def _column(field: models.Field, vendor: str, native_uuid: bool) -> tuple[Callable, str]:
@@ -66,16 +79,29 @@ def _statement(model: type[models.Model], names: tuple[str, ...], vendor: str, n
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({quote(pk)}) DO NOTHING"
     )
-    return sql, adapters
+    # Only the columns whose value needs adapting are touched, row by row.
+    special = tuple((i, adapt) for i, adapt in enumerate(adapters) if adapt is not _identity)
+    return sql, special
 
 
-def insert_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence], chunk: int = 2000) -> None:
+def adapt_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence]) -> Iterable[tuple]:
+    """The rows as the database driver takes them (same adapters as insert_rows)."""
+    _sql, special = _statement(model, tuple(names), connection.vendor, connection.features.has_native_uuid_field)
+    for row in rows:
+        if special:
+            row = list(row)
+            for i, adapt in special:
+                row[i] = adapt(row[i])
+        yield tuple(row)
+
+
+def insert_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence], chunk: int = 5000) -> None:
     """Insert rows (values in the order of `names`, as Python values); rows whose primary key exists are skipped."""
-    sql, adapters = _statement(model, tuple(names), connection.vendor, connection.features.has_native_uuid_field)
+    sql, _special = _statement(model, tuple(names), connection.vendor, connection.features.has_native_uuid_field)
     batch: list[tuple] = []
     with connection.cursor() as cursor:
-        for row in rows:
-            batch.append(tuple(adapt(value) for adapt, value in zip(adapters, row)))
+        for row in adapt_rows(model, names, rows):
+            batch.append(row)
             if len(batch) >= chunk:
                 cursor.executemany(sql, batch)
                 batch = []
