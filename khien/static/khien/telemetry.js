@@ -15,7 +15,7 @@
     if (kind === "line") {
       base.xAxis = { type: "category", data: d.labels, axisLabel: { interval: 5 } };
       base.yAxis = { type: "value", minInterval: 1 };
-      base.series = [{ type: "line", data: d.values, smooth: true, areaStyle: { opacity: 0.15 }, showSymbol: false }];
+      base.series = [{ type: "bar", data: d.values, barMaxWidth: 14 }];
     } else if (kind === "hbar") {
       base.xAxis = { type: "value", minInterval: 1 };
       base.yAxis = { type: "category", data: d.labels.slice().reverse(), axisLabel: { width: 200, overflow: "truncate" } };
@@ -27,6 +27,11 @@
         if (d.keys && SEVERITY[d.keys[i]]) { item.itemStyle = { color: SEVERITY[d.keys[i]] }; }
         return item;
       }).filter(function (item) { return item.value > 0; }) }];
+    }
+    var empty = !d.values.some(function (v) { return v > 0; });
+    if (empty) {
+      base.title = { text: root.getAttribute("data-empty") || "—", left: "center", top: "middle",
+                     textStyle: { color: "#6b7280", fontSize: 13, fontWeight: "normal" } };
     }
     return base;
   }

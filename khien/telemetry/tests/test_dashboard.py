@@ -7,6 +7,7 @@ from khien.telemetry import correlation, services
 from khien.telemetry.tests.conftest import make_source  # noqa: F401 (fixture)
 from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
 from khien.telemetry.views import dashboard_data
+from khien.registry.tests.test_browser import browser  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -47,3 +48,33 @@ def test_dashboard_page_and_json(world, traffic, as_user, coordinator_client):
     assert data["kpis"]["events_24h"] == 3 and data["campaigns"] == []
     assert 'id="card-campaigns"' not in as_user(world.analyst).get(reverse("telemetry:dashboard")).content.decode()
     assert as_user(world.analyst).get(reverse("telemetry:dashboard")).status_code == 200
+
+
+@pytest.mark.browser
+def test_dashboard_draws_and_links_in_a_browser(live_server, flushable_audit_log, world, intel, make_source, browser):
+    """The analyst's dashboard draws its charts (vendored ECharts, no CSP violation, nothing external),
+    and the hit badge leads to the alert and its indicator."""
+    from playwright.sync_api import expect
+
+    from khien.registry.tests.test_browser import SCREENSHOTS, Watch, login
+
+    source, _k = make_source(world.ministry, "ecs")
+    services.ingest_batch(source, [ecs(intel.values[Tlp.GREEN], rule="c2-beacon", n=i) for i in range(3)])
+    base = live_server.url
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN",
+                                  timezone_id="Asia/Ho_Chi_Minh")
+    page = context.new_page()
+    watch = Watch(page, base)
+    login(page, base, world.analyst)
+    page.goto(f"{base}/telemetry/")
+    expect(page.locator('[data-tele-chart="hourly"] canvas')).to_have_count(1)
+    expect(page.locator('[data-tele-chart="severity"] canvas')).to_have_count(1)
+    expect(page.locator('[data-kpi="hits_24h"]')).to_have_text("3")
+    expect(page.locator("#tele-indicators a")).to_have_text(intel.values[Tlp.GREEN])
+    page.screenshot(path=str(SCREENSHOTS / "telemetry_dashboard.png"), full_page=True)
+    page.goto(f"{base}/telemetry/alerts/?hits=1")
+    page.locator("#alert-table [data-hit-badge]").first.wait_for()
+    page.click("#alert-table tbody a")
+    expect(page.locator("#alert-indicators a")).to_have_attribute("href", f"/intel/objects/{intel.ids[Tlp.GREEN]}/")
+    assert watch.external == [] and watch.console_errors == [], (watch.external, watch.console_errors)
+    context.close()
