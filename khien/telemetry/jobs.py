@@ -21,7 +21,8 @@ from khien.registry.models import Organization
 from . import conf_matching, correlation
 from .models import AlertSource, IndicatorHit
 
-BATCH = 20_000
+BATCH = 10_000  # rows per chunk (also the size of the IN lists that mark them done)
+MAX_NOTIFY_ROWS = 500_000  # per run; the rest waits for the next interval
 LISTED = 15
 
 
@@ -56,32 +57,44 @@ def record_sightings(now) -> str:
 def notify_hits(now) -> str:
     """One notification per organization for all its hits not yet notified."""
     with transaction.atomic():
-        rows = list(IndicatorHit.objects.select_for_update(skip_locked=True).filter(notified=False)
-                    .values_list("pk", "organization_id", "kind", "value", "source_id"))
-        if not rows:
+        per_org = defaultdict(Counter)
+        org_sources = defaultdict(set)
+        done = []
+        last = 0
+        while len(done) < MAX_NOTIFY_ROWS:
+            rows = list(IndicatorHit.objects.select_for_update(skip_locked=True).filter(notified=False, pk__gt=last)
+                        .order_by("pk").values_list("pk", "organization_id", "kind", "value", "source_id")[:BATCH])
+            if not rows:
+                break
+            for pk, org, kind, value, source in rows:
+                per_org[org][(kind, value)] += 1
+                org_sources[org].add(source)
+            done.append([r[0] for r in rows])
+            last = rows[-1][0]
+            if len(rows) < BATCH:
+                break
+        if not per_org:
             return "0 notifications"
-        per_org = defaultdict(list)
-        for pk, org, kind, value, source in rows:
-            per_org[org].append((kind, value, source))
-        sources = dict(AlertSource.objects.filter(pk__in={r[4] for r in rows}).values_list("pk", "name"))
+        sources = dict(AlertSource.objects.filter(pk__in=set().union(*org_sources.values())).values_list("pk", "name"))
         organizations = Organization.objects.in_bulk(list(per_org))
         url = reverse("telemetry:alerts") + "?hits=1"
         sent = 0
         with notifications.platform_language():
-            for org_id, items in per_org.items():
-                counts = Counter((kind, value) for kind, value, _s in items)
-                names = sorted({sources.get(s, "?") for _k, _v, s in items})
+            for org_id, counts in per_org.items():
+                total = sum(counts.values())
+                names = sorted(sources.get(s, "?") for s in org_sources[org_id])
                 lines = [_("%(value)s (%(kind)s): %(count)d") % {"value": v, "kind": k, "count": n}
                          for (k, v), n in counts.most_common(LISTED)]
                 if len(counts) > LISTED:
                     lines.append(_("… and %(n)d more indicators") % {"n": len(counts) - LISTED})
                 lines.append(_("Sources: %(names)s") % {"names": ", ".join(names)})
                 title = ngettext("%(n)d indicator hit in your organization's telemetry",
-                                 "%(n)d indicator hits in your organization's telemetry", len(items)) % {"n": len(items)}
+                                 "%(n)d indicator hits in your organization's telemetry", total) % {"n": total}
                 sent += notifications.notify(
                     [organizations[org_id]], kind="telemetry.hits", title=title, body="\n".join(lines), url=url,
                     roles=[Role.ORG_ADMIN, Role.ORG_ANALYST])
-        IndicatorHit.objects.filter(pk__in=[r[0] for r in rows]).update(notified=True)
+        for pks in done:
+            IndicatorHit.objects.filter(pk__in=pks).update(notified=True)
     return f"{len(per_org)} organizations, {sent} notifications"
 
 
