@@ -309,3 +309,11 @@ def test_csv_export(world, sharing):
     back = "type,value,tlp\n" + "".join(f"{r['type']},{r['value']},{r['tlp'].replace('_', '+')}\n" for r in rows)
     report = csv_io.import_csv(sharing.collection, upload(back.encode()), acting_user=world.analyst)
     assert report.created == len(rows)
+
+
+def test_misp_attribute_tag_stricter_than_the_event_wins(world, sharing):
+    event = misp_event("tlp:green")
+    event.attributes[1].add_tag("tlp:red")  # the domain
+    misp.import_misp(sharing.collection, upload(event.to_json().encode()), acting_user=world.analyst)
+    assert StixObject.objects.get(indicator_values__value="evil.demo.khien.vn").tlp == Tlp.RED
+    assert StixObject.objects.get(indicator_values__value="203.0.113.7").tlp == Tlp.GREEN
