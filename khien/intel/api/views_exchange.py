@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import federation, tlp
+from .. import federation
 from ..exchange import run, stix_export
 from ..exchange.common import ImportRejected
 from ..models import Collection
