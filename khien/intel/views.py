@@ -107,7 +107,8 @@ def object_detail(request, stix_id: str):
         "versions": versions, "refs": [r for r in refs if r["obj"]],
         "hidden_refs": sum(1 for r in refs if not r["obj"]),
         "raw": json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True),
-        "extra_fields": [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+        "extra_fields": [(k, v if isinstance(v, str) else ", ".join(v) if isinstance(v, list)
+                          and all(isinstance(i, str) for i in v) else json.dumps(v, ensure_ascii=False))
                          for k, v in sorted(data.items()) if k in (
             "indicator_types", "pattern_type", "report_types", "published", "malware_types", "is_family",
             "aliases", "first_seen", "last_seen", "threat_actor_types", "sophistication", "kill_chain_phases",
