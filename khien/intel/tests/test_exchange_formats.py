@@ -206,6 +206,12 @@ def test_misp_event_imports_with_tlp_and_exports_back(world, sharing):
     assert tlps == {Tlp.AMBER}
     assert not StixObject.objects.filter(stix_type="marking-definition").exists()
 
+    # every object of the converted event exports as valid STIX 2.1 (groupings, observed-data, SCOs, relationships)
+    everything = stix_export.build_bundle(world.analyst, stix_export.parse_selection(world.analyst))
+    assert {"grouping", "observed-data", "relationship", "indicator"} <= {o["type"] for o in everything["objects"]}
+    assert_all_valid(everything["objects"])
+    stix2.parse(everything, allow_custom=True)
+
     sel = stix_export.parse_selection(world.analyst, collection=sharing.collection, types="indicator")
     exported = misp.export_event(world.analyst, sel)
     back = MISPEvent()
