@@ -33,10 +33,13 @@ setup: $(VENV)/.installed assets
 
 setup-dev: $(VENV)/.installed-dev assets
 
-# The web server, plus in the background the worker (deadlines, digests, federation, correlation).
+# The web server, plus in the background the worker (deadlines, digests, federation, correlation)
+# and the SOC simulator that keeps the national dashboard alive (its log: .simulate.log).
 run: setup
 	$(KHIEN) demo --accounts
-	$(KHIEN) worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
+	$(KHIEN) worker & WORKER=$$!; \
+	$(KHIEN) simulate --rate 10 > .simulate.log 2>&1 & SIMULATOR=$$!; \
+	trap 'kill $$WORKER $$SIMULATOR 2>/dev/null' EXIT INT TERM; \
 	$(KHIEN) runserver $(HOST):$(PORT)
 
 test: setup-dev
