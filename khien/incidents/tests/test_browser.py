@@ -1,9 +1,11 @@
 """Incident handling in a real browser (headless Chromium through Playwright).
 
-An analyst of a department reports an incident; the ministry's administrator
-assigns a responder and triages it; the responder attaches evidence, records
-its analysis and works the incident to resolved; the analyst seals the
-evidence and closes the incident. Pages load nothing from another origin and
+An analyst of a department reports an incident with its observables and
+shares one as a STIX indicator; the ministry's administrator assigns a
+responder (who is notified) and triages it; the responder attaches evidence,
+records its analysis and works the incident to resolved; the analyst seals
+the evidence, closes the incident, downloads its PDF report and looks at
+the statistics page (charts drawn by the local ECharts). Pages load nothing from another origin and
 never violate the Content-Security-Policy; the deadline countdowns tick.
 Screenshots go to test-artifacts/screenshots/incident_*.png.
 """
@@ -23,10 +25,15 @@ def shot(page, name):
 
 
 def test_report_assign_evidence_close(live_server, flushable_audit_log, world, make_system, browser, tmp_path):
+    from khien.core.models import Notification
     from khien.incidents import content
     from khien.incidents.models import CustodyAction, Evidence, Incident, Status
+    from khien.intel import services as intel_services
+    from khien.intel.models import IndicatorValue
 
     content.load_all()
+    feed = intel_services.do_create_collection(
+        {"title": "Kênh chia sẻ MIN-D1", "owner": world.department, "kind": "group"}, acting_user=world.coordinator)
     system = make_system(world.department, name="Cổng thông tin điện tử")
     make_system(world.province)  # another organization's: never offered
 
@@ -53,6 +60,7 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
     page.check(f"#systems-field input[value='{system.pk}']")
     page.fill("#id_people_affected", "35")
     page.fill("#id_description", "Thư điện tử giả mạo yêu cầu đăng nhập vào trang lạ.")
+    page.fill("#id_observables", "login-verify.phish.demo.khien.vn\n203.0.113.77")
     shot(page, "report_form")
     page.click("#report-form button[type=submit]")
     page.wait_for_selector("#deadlines")
@@ -65,6 +73,18 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
     assert page.inner_text(".countdown >> nth=0") != first  # it ticks
     assert first.startswith("còn")
     shot(page, "detail_new")
+
+    # The observables were recorded; one is shared as a STIX indicator (TLP:GREEN) in the department's collection.
+    expect(page.locator("#observables tbody tr")).to_have_count(2)
+    domain = incident.observables.get(kind="domain")
+    page.check(f"#share-form input[value='{domain.pk}']")
+    page.select_option("#id_share-tlp", "green")
+    page.select_option("#id_share-collection", str(feed.pk))
+    page.click("#share-form button[type=submit]")
+    expect(page.locator(f"#obs-{domain.pk} .obs-shared .badge.tlp-green")).to_be_visible()
+    assert IndicatorValue.objects.filter(kind="domain", value="login-verify.phish.demo.khien.vn").count() == 1
+    expect(page.locator(f"#obs-{domain.pk} .obs-matches .badge.tlp-green")).to_be_visible()
+    page.locator("#observables").screenshot(path=str(SCREENSHOTS / "incident_observables.png"))
 
     # ... and gives the detailed notification (the next report stage) from the same page.
     page.fill("#stage-form textarea[name=stage-services_disrupted]", "Hộp thư điện tử của đơn vị")
@@ -81,6 +101,7 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
     page.select_option("#id_responder", str(world.responder_org.pk))
     page.click("#responders button[type=submit]")
     page.wait_for_selector("#responders li")
+    assert Notification.objects.filter(recipient=world.responder, kind="incidents.assigned", urgent=True).exists()
     page.click("#workflow button[value=triaged]")
     page.wait_for_selector("#status.st-triaged")
 
@@ -130,9 +151,20 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
         page.click(f"#ev-{evidence.pk} a.evidence-name")
     assert download.value.suggested_filename == "thu-gia-mao.eml"
 
+    # The PDF report of the incident.
+    with page.expect_download() as download:
+        page.click("#pdf-report")
+    assert download.value.suggested_filename == f"{incident.reference}.pdf"
+
     page.goto(f"{base}/incidents/")
     page.wait_for_selector("table.incidents")
     shot(page, "list")
+
+    # The statistics page draws its charts (the department analyst sees one incident).
+    page.click("#stats-link")
+    expect(page.locator("[data-chart=by_month] canvas")).to_be_visible()
+    expect(page.locator("#kpi-total .value")).to_have_text("1")
+    shot(page, "stats")
 
     assert watch.external == [], f"external requests: {watch.external}"
     csp = [e for e in watch.console_errors if "Content Security Policy" in e or "Refused to" in e]
