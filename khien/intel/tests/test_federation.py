@@ -152,3 +152,91 @@ def test_job_and_command_pull_due_subscriptions(live_server, sharing, local, mak
     call_command("federation", "list")
     out = capsys.readouterr().out
     assert "partner" in out and "off" in out and sub.password not in out
+
+
+class _PartnerServer:
+    """A minimal TAXII 2.1 partner (a real HTTP server in a thread) whose second page holds an invalid object."""
+
+    def __init__(self, pages):
+        import http.server
+        import json as _json
+
+        self.pages = pages  # list of (objects, date_added_last)
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                from urllib.parse import parse_qs, urlparse
+
+                url = urlparse(self.path)
+                outer.requests.append(url)
+                headers = {"Content-Type": "application/taxii+json;version=2.1"}
+                if url.path.endswith("/objects/"):
+                    query = parse_qs(url.query)
+                    n = int(query.get("next", ["0"])[0])
+                    objects, last = outer.pages[n]
+                    body = {"objects": objects, "more": n + 1 < len(outer.pages)}
+                    if body["more"]:
+                        body["next"] = str(n + 1)
+                    headers["X-TAXII-Date-Added-First"] = last
+                    headers["X-TAXII-Date-Added-Last"] = last
+                else:
+                    body = {"id": "partner", "title": "Partner", "can_read": True, "can_write": False,
+                            "media_types": ["application/stix+json;version=2.1"]}
+                data = _json.dumps(body).encode()
+                self.send_response(200)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_bad_remote_page_is_refused_whole_and_recorded(sharing, local):
+    good = [indicator("192.0.2.201"), indicator("192.0.2.202")]
+    bad = [indicator("192.0.2.203"), {**indicator("192.0.2.204"), "pattern": "[broken"}]
+    partner = _PartnerServer([(good, "2026-03-01T00:00:00.000Z"), (bad, "2026-03-02T00:00:00.000Z")])
+    try:
+        sub = federation.do_create_subscription(
+            {"name": "partner", "collection": local, "api_root_url": partner.url, "remote_collection_id": "partner"},
+            acting_user=sharing.world.coordinator)
+        sub = federation.do_pull(sub)
+        first_run = list(partner.requests)
+        stored_after_first = in_local(local)
+        bad_valid_stored = StixObject.objects.filter(stix_id=bad[0]["id"]).exists()
+        # The partner corrects its data; the next pull asks only for what was added after the mark.
+        fixed = [bad[0], indicator("192.0.2.205")]
+        partner.pages = [(fixed, "2026-03-02T00:00:00.000Z")]
+        partner.requests.clear()
+        again = federation.do_pull(FeedSubscription.objects.get(pk=sub.pk))
+        second_run = list(partner.requests)
+    finally:
+        partner.close()
+    assert not any("added_after" in r.query for r in first_run)
+    assert sub.last_status == FeedStatus.PARTIAL
+    assert bad[1]["id"] in sub.last_error  # the rejected object is named
+    # the first page is stored, nothing of the second (not even its valid object)
+    assert stored_after_first == {o["id"] for o in good}
+    assert not bad_valid_stored
+    # the mark stays at the last stored page: the next pull starts again at the refused page
+    assert services.format_timestamp(sub.added_after) == "2026-03-01T00:00:00.000Z"
+    assert sub.last_count == 2
+
+    object_requests = [r for r in second_run if r.path.endswith("/objects/")]
+    assert object_requests and all("added_after=2026-03-01T00%3A00%3A00.000Z" in r.query for r in object_requests)
+    assert again.last_status == FeedStatus.OK and again.last_error == ""
+    assert in_local(local) == {o["id"] for o in good + fixed}
+    assert services.format_timestamp(again.added_after) == "2026-03-02T00:00:00.000Z"
