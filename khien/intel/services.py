@@ -243,10 +243,51 @@ def identity_object(organization: Organization) -> dict:
         "modified": created,
         "name": organization.name_en or organization.name_vi,
         "identity_class": "organization",
+        # Organizations' names are public: every reader of an object can resolve who made it.
+        "object_marking_refs": [tlp.TLP_MARKING[Tlp.CLEAR]],
     }
     if organization.name_en and organization.name_vi and organization.name_en != organization.name_vi:
         obj["description"] = organization.name_vi
     return obj
+
+
+IDENTITY_REF_FIELDS = ("created_by_ref",)
+IDENTITY_LIST_FIELDS = ("where_sighted_refs",)
+
+
+def _referenced_identities(objects) -> set[str]:
+    """The identity ids the objects name as their creator (or, for sightings, as where they were seen)."""
+    refs: set[str] = set()
+    for obj in objects:
+        for name in IDENTITY_REF_FIELDS:
+            ref = obj.get(name)
+            if isinstance(ref, str) and ref.startswith("identity--"):
+                refs.add(ref)
+        for name in IDENTITY_LIST_FIELDS:
+            for ref in obj.get(name) or ():
+                if isinstance(ref, str) and ref.startswith("identity--"):
+                    refs.add(ref)
+    return refs
+
+
+def organization_identities(refs) -> dict[str, Organization]:
+    """The platform organizations behind the given STIX identity ids (others are left out)."""
+    refs = set(refs)
+    if not refs:
+        return {}
+    found = {i.stix_id: i.organization_id for i in OrganizationIdentity.objects.filter(stix_id__in=refs)}
+    if len(found) < len(refs):
+        # An organization whose identity row was never made (its id is derived, so it can be recognised).
+        missing = refs - set(found)
+        for org_id in Organization.objects.values_list("pk", flat=True).iterator():
+            stix_id = identity_id_for(org_id)
+            if stix_id in missing:
+                found[stix_id] = org_id
+                missing.discard(stix_id)
+                if not missing:
+                    break
+    organizations = Organization.objects.in_bulk(set(found.values()))
+    return {stix_id: organizations[org_id] for stix_id, org_id in found.items() if org_id in organizations}
 
 
 def producer_for(user, collection: Collection | None = None):
@@ -352,25 +393,41 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
         rows.setdefault((row.stix_id, row.modified), row)
         result.success_ids.append((row.stix_id, format_timestamp(row.modified) if row.modified != UNVERSIONED
                                    else format_timestamp(now)))
+    submitted = set(rows)
+
+    # The identities of the platform organizations the objects name (created_by_ref, where_sighted_refs) go
+    # into the collection with them (TLP:CLEAR), so that every consumer of the collection can resolve them.
+    # An identity the submission carries itself is stored as sent.
+    sent_ids = {key[0] for key in rows}
+    wanted = {ref for ref in _referenced_identities(row.data for row in rows.values()) if ref not in sent_ids}
+    if identity and any(row.created_by_ref == identity.stix_id for row in rows.values()):
+        wanted.add(identity.stix_id)
+    identity_rows = {}
+    for _stix_id, organization in sorted(organization_identities(wanted).items()):
+        row = _row_for(identity_object(organization), organization.pk, Tlp.CLEAR, now)
+        identity_rows[(row.stix_id, row.modified)] = row
+    rows = {**identity_rows, **rows}  # identities first: a reader paging the collection meets them first
 
     stix_ids = sorted({k[0] for k in rows})
     stored = _stored_versions(stix_ids)
     new_rows = [row for key, row in rows.items() if key not in stored]
-    result.existing = len(rows) - len(new_rows)
     StixObject.objects.bulk_create(new_rows, batch_size=BATCH, ignore_conflicts=True)
     stored = _stored_versions(stix_ids)
     new_keys = {(r.stix_id, r.modified) for r in new_rows}
     new_pks = {stored[k] for k in new_keys if k in stored}
-    result.created = len(new_pks)
+    # The counts are those of the submitted objects (the identities added with them are not counted).
+    submitted_pks = {stored[k] for k in submitted}
+    result.created = len(new_pks & submitted_pks)
+    result.existing = len(submitted) - result.created
     pks = [stored[k] for k in rows]
 
     in_collection = set(CollectionObject.objects.filter(collection=collection, object_id__in=pks)
-                        .values_list("object_id", flat=True)) if result.existing else set()
+                        .values_list("object_id", flat=True)) if len(new_pks) < len(pks) else set()
     entries = [CollectionObject(collection=collection, object_id=pk, date_added=now) for pk in pks
                if pk not in in_collection]
     CollectionObject.objects.bulk_create(entries, batch_size=BATCH, ignore_conflicts=True)
-    result.added_to_collection = len(entries)
-    result.already_in_collection = len(in_collection)
+    result.added_to_collection = len([e for e in entries if e.object_id in submitted_pks])
+    result.already_in_collection = len(in_collection & submitted_pks)
     if entries:
         _mark_superseded(collection, stix_ids)
 

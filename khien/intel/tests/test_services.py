@@ -56,7 +56,9 @@ def test_add_bundle_stores_versions_indexes_values_and_audits_once(world, coll):
     assert AuditEntry.objects.count() == audit_before + 1
     entry = AuditEntry.objects.order_by("-seq").first()
     assert entry.object_id == str(coll.pk) and entry.after["created"] == 8
-    assert sorted(entry.after["created_ids"]) == sorted(o["id"] for o in objs)
+    # The producer's identity was stored with them (its own row is audited in the same entry).
+    ministry_identity = identity_id_for(world.ministry.pk)
+    assert sorted(entry.after["created_ids"]) == sorted([o["id"] for o in objs] + [ministry_identity])
     values = set(IndicatorValue.objects.values_list("kind", "value"))
     assert {("ipv4", "203.0.113.5"), ("domain", "evil.example.com"), ("ipv6", "2001:db8::1"),
             ("cidr", "198.51.100.0/24"), ("url", "http://bad.example/x"), ("email", "bad@example.com"),
@@ -72,6 +74,9 @@ def test_add_bundle_stores_versions_indexes_values_and_audits_once(world, coll):
     sco = StixObject.objects.get(stix_id=objs[-1]["id"])
     assert "created_by_ref" not in sco.data  # cyber-observables have no creator property
     assert_valid_stix(StixObject.objects.values_list("data", flat=True))
+    # The collection serves the identity that created_by_ref names, as TLP:CLEAR, produced by the ministry.
+    held = StixObject.objects.get(stix_id=ministry_identity, collection_entries__collection=coll)
+    assert (held.tlp, held.producer, held.data) == (Tlp.CLEAR, world.ministry, services.identity_object(world.ministry))
 
 
 def test_identity_is_deterministic():
@@ -218,7 +223,7 @@ def test_import_stix_command(world, coll, tmp_path):
     good.write_bytes(orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
                                    "objects": [indicator("203.0.113.77", tlp=Tlp.RED)]}))
     call_command("import_stix", str(good), collection=coll.alias, user=world.analyst.email, recipient=["PROV"])
-    obj = StixObject.objects.get()
+    obj = StixObject.objects.get(stix_type="indicator")
     assert obj.tlp == Tlp.RED and list(obj.recipients.values_list("organization__code", flat=True)) == ["PROV"]
     bad = tmp_path / "bad.json"
     bad.write_bytes(orjson.dumps([{**indicator(), "pattern": "[nope"}]))
@@ -228,7 +233,7 @@ def test_import_stix_command(world, coll, tmp_path):
         call_command("import_stix", str(good), collection=coll.alias, user=world.other_admin.email)
     with pytest.raises(CommandError):
         call_command("import_stix", str(tmp_path / "missing.json"), collection=coll.alias, user=world.analyst.email)
-    assert StixObject.objects.count() == 1
+    assert StixObject.objects.count() == 2  # the indicator and the ministry's identity
 
 
 def test_superseded_flags_follow_the_newest_version_per_collection(world, coll, sharing):

@@ -10,7 +10,7 @@ from django.core import signing
 
 from khien.core.models import AuditEntry
 from khien.intel import services
-from khien.intel.models import CollectionObject, IndicatorValue, StixObject, TaxiiStatus, Tlp
+from khien.intel.models import CollectionObject, IndicatorValue, StixObject, TaxiiStatus, Tlp, identity_id_for
 
 from .conftest import TAXII, assert_valid_stix, envelope, indicator
 from .test_tlp import EXPECTED
@@ -167,8 +167,12 @@ def test_objects_follow_the_tlp_table(sharing, taxii, relation):
         assert status == (401 if user is None else 404)
         return
     assert status == 200
-    got = {by_id[o["id"]] for o in body.get("objects", [])}
+    got = {by_id[o["id"]] for o in body.get("objects", []) if o["type"] != "identity"}
     assert got == TAXII_EXPECTED[relation]
+    # The creator every served object names is served with it (TLP:CLEAR identity of the producer).
+    served = {o["id"]: o for o in body.get("objects", [])}
+    for obj in list(served.values()):
+        assert obj.get("created_by_ref", obj["id"]) in served
     # One object by id: granted exactly where listed.
     for level, stix_id in sharing.ids.items():
         status, body, _r = call("GET", f"{_objects_url(sharing.collection)}{stix_id}/")
@@ -176,7 +180,7 @@ def test_objects_follow_the_tlp_table(sharing, taxii, relation):
         status, body, _r = call("GET", f"{_objects_url(sharing.collection)}{stix_id}/versions/")
         assert status == (200 if level in got else 404), (relation, level)
     status, body, _r = call("GET", f"{ROOT}collections/{sharing.collection.pk}/manifest/")
-    assert {by_id[o["id"]] for o in body.get("objects", [])} == got
+    assert {by_id[o["id"]] for o in body.get("objects", []) if not o["id"].startswith("identity--")} == got
 
 
 def test_anonymous_reads_public_clear_feed_only_when_enabled(sharing, taxii, settings):
@@ -187,7 +191,9 @@ def test_anonymous_reads_public_clear_feed_only_when_enabled(sharing, taxii, set
     assert call("GET", _objects_url(sharing.collection))[0] == 401
     settings.KHIEN_PUBLIC_CLEAR_FEED = True
     status, body, _r = call("GET", _objects_url(sharing.collection))
-    assert status == 200 and [o["id"] for o in body["objects"]] == [sharing.ids[Tlp.CLEAR]]
+    # The CLEAR indicator, and the identity of its producer that its created_by_ref names.
+    assert status == 200 and [o["id"] for o in body["objects"]] == [identity_id_for(sharing.world.ministry.pk),
+                                                                    sharing.ids[Tlp.CLEAR]]
     status, body, _r = call("GET", f"{ROOT}collections/")
     assert [(c["can_read"], c["can_write"]) for c in body["collections"]] == [(True, False)]
     status, body, _r = call("POST", _objects_url(sharing.collection), envelope([indicator()]))
@@ -202,7 +208,7 @@ def test_write_only_member_pushes_and_reads_back(sharing, taxii):
     status, body, _r = call("POST", _objects_url(sharing.collection), envelope([obj]))
     assert status == 202 and body["success_count"] == 1
     status, body, _r = call("GET", _objects_url(sharing.collection))
-    assert [o["id"] for o in body["objects"]] == [obj["id"]]
+    assert [o["id"] for o in body["objects"]] == [identity_id_for(sharing.world.responder_org.pk), obj["id"]]
 
 
 # --- Adding objects -----------------------------------------------------------------------------------

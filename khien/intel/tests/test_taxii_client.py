@@ -9,7 +9,7 @@ from taxii2client.exceptions import AccessError
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
 from khien.intel import services
-from khien.intel.models import CollectionObject, StixObject, TaxiiStatus, Tlp
+from khien.intel.models import CollectionObject, StixObject, TaxiiStatus, Tlp, identity_id_for
 
 from .conftest import assert_valid_stix, envelope, indicator
 
@@ -94,7 +94,10 @@ def test_discovery_api_root_and_collections(live_server, sharing, client_for, op
 def test_get_objects_and_manifest(sharing, collection_for):
     collection = collection_for(sharing.world.other_admin)
     body = collection.get_objects()
-    assert {o["id"] for o in body["objects"]} == {sharing.ids[level] for level in (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER)}
+    identity = identity_id_for(sharing.world.ministry.pk)
+    assert {o["id"] for o in body["objects"]} == {sharing.ids[level] for level in (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER)} | {identity}
+    # The consumer resolves created_by_ref from the collection itself.
+    assert {o["created_by_ref"] for o in body["objects"] if o["type"] == "indicator"} == {identity}
     assert_valid_stix(body["objects"])
     manifest = collection.get_manifest()
     assert {m["id"] for m in manifest["objects"]} == {o["id"] for o in body["objects"]}
@@ -118,7 +121,8 @@ def test_paging_through_3000_objects(world, sharing, collection_for):
     assert set(seen) == expected
     assert pages == 13  # 3003 objects by 250
     # The manifest pages the same way.
-    manifest_ids = [m["id"] for page in as_pages(collection.get_manifest, per_request=1000) for m in page["objects"]]
+    manifest_ids = [m["id"] for page in as_pages(collection.get_manifest, per_request=1000) for m in page["objects"]
+                    if not m["id"].startswith("identity--")]
     assert sorted(manifest_ids) == sorted(seen)
 
 
@@ -128,7 +132,7 @@ def test_added_after(world, sharing, collection_for):
     response = collection._conn.session.get(collection.objects_url,
                                             headers={"Accept": "application/taxii+json;version=2.1"})
     last_added = response.headers["X-TAXII-Date-Added-Last"]
-    assert len(first["objects"]) == 5
+    assert len(first["objects"]) == 6  # five indicators and the ministry's identity
     later = [indicator("203.0.113.200"), indicator("203.0.113.201")]
     services.do_add_objects(sharing.collection, later, acting_user=world.analyst)
     body = collection.get_objects(added_after=last_added)

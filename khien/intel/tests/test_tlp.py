@@ -2,7 +2,7 @@
 import pytest
 
 from khien.intel import tlp
-from khien.intel.models import CollectionObject, StixObject, Tlp
+from khien.intel.models import CollectionObject, StixObject, Tlp, identity_id_for
 
 from .conftest import assert_valid_stix
 
@@ -82,7 +82,7 @@ def test_write_only_member_reads_back_only_what_it_produced(sharing):
     q = tlp.collection_content_q(responder, sharing.collection, prefix="object__")
     got = set(CollectionObject.objects.filter(collection=sharing.collection).filter(q)
               .values_list("object__stix_id", flat=True))
-    assert got == {pushed["id"]}
+    assert got == {pushed["id"], identity_id_for(sharing.world.responder_org.pk)}
 
 
 def test_collection_rights(sharing):
