@@ -18,7 +18,9 @@ Pulling (`do_pull`, run by the worker job `intel.federation_pull` for the due su
   does not send it, the mark stays and the next pull asks again from the same point; versions
   already stored are not duplicated);
 - records the run (last run, status, error, counts) on the subscription. The run's bookkeeping is
-  operational state, not audited; the stored objects are audited by `do_add_objects`.
+  operational state, not audited; the stored objects are audited by `do_add_objects`;
+- when a subscription starts failing (its previous run succeeded, or it never ran), notifies its
+  creator (else the local collection's organization administrators) once, in the digest.
 
 The secret (password or token) is sent to the remote only; it is never shown back, logged or
 audited (`audit.snapshot` leaves out fields named "password").
@@ -33,6 +35,7 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -272,10 +275,30 @@ def do_pull(sub: FeedSubscription, *, acting_user=None, now: dt.datetime | None 
               "total_count": sub.total_count + received, "added_after": mark}
     if not error:
         update["last_success_at"] = now
-    FeedSubscription.objects.filter(pk=sub.pk).update(**update)
+    previous = sub.last_status
+    with transaction.atomic():
+        FeedSubscription.objects.filter(pk=sub.pk).update(**update)
+        if error and previous in (FeedStatus.NEVER, FeedStatus.OK):
+            _notify_failure(sub, error)
     sub.refresh_from_db()
     log.info("federation pull %s: %s, %d objects", sub.name, status, received)
     return sub
+
+
+def _notify_failure(sub: FeedSubscription, error: str) -> None:
+    """Tell the subscription's creator (else the local collection's organization administrators) once,
+    when a subscription starts failing (not at every failed run)."""
+    from khien.core import notifications
+    from khien.core.roles import Role
+
+    creator = sub.created_by if sub.created_by is not None and sub.created_by.is_active else None
+    recipients, roles = ([creator], None) if creator else ([sub.collection.owner], [Role.ORG_ADMIN])
+    with notifications.platform_language():
+        title = _("Partner TAXII feed “%(name)s” cannot be pulled") % {"name": sub.name}
+        body = _("%(error)s The subscription feeds the collection “%(collection)s”; it will be tried again at "
+                 "its interval.") % {"error": error, "collection": sub.collection.title}
+    notifications.notify(recipients, kind="intel.federation_failed", title=title, body=body,
+                         url=reverse("intel:exchange_federation"), roles=roles)
 
 
 def pull_due(now: dt.datetime | None = None) -> list[FeedSubscription]:

@@ -92,6 +92,12 @@ def test_unreachable_remote_records_an_error_and_writes_nothing(live_server, sha
     assert sub.last_status == FeedStatus.ERROR and sub.last_error
     assert sub.last_count == 0 and sub.added_after is None and sub.last_run_at is not None
     assert (StixObject.objects.count(), CollectionObject.objects.count()) == before
+    # the creator is told once, when the subscription starts failing (not at every failed run)
+    from khien.core.models import Notification
+
+    assert Notification.objects.filter(recipient=sharing.world.coordinator, kind="intel.federation_failed").count() == 1
+    federation.do_pull(sub)
+    assert Notification.objects.filter(kind="intel.federation_failed").count() == 1
 
 
 def test_wrong_credentials_and_unknown_collection(live_server, sharing, local, make_token):
