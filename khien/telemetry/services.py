@@ -296,11 +296,18 @@ def ingest_batch(source: AlertSource, records: list) -> IngestResult:
         if hits:
             matched[eid] = hits
 
+    postgres = connection.vendor == "postgresql"
+    if postgres and parsed:  # day partitions for the batch's days, each created in its own short transaction
+        store.ensure_event_partitions({fields["time"].astimezone(dt.timezone.utc).date() for fields, _r in parsed.values()})
     _tune_connection()
     with transaction.atomic():
         _lock_source(source)
         if parsed:
-            stored = set(Event.objects.filter(id__in=list(parsed)).values_list("id", flat=True))
+            known_events = Event.objects.filter(id__in=list(parsed))
+            if postgres:  # the id includes the time: only the partitions of the batch's days are searched
+                times = [fields["time"] for fields, _r in parsed.values()]
+                known_events = known_events.filter(time__gte=min(times), time__lte=max(times))
+            stored = set(known_events.values_list("id", flat=True))
             new = {eid: value for eid, value in parsed.items() if eid not in stored}
         else:
             new = {}
@@ -314,7 +321,11 @@ def ingest_batch(source: AlertSource, records: list) -> IngestResult:
             for eid, (fields, decoded) in new.items()
         ]
         _fold_into_alerts(source, events)
-        store.insert_rows(Event, EVENT_COLUMNS, ([event[name] for name in EVENT_COLUMNS] for event in events))
+        rows = ([event[name] for name in EVENT_COLUMNS] for event in events)
+        if postgres:
+            store.copy_rows(Event, EVENT_COLUMNS, rows)  # COPY to a staging table, INSERT … ON CONFLICT DO NOTHING
+        else:
+            store.insert_rows(Event, EVENT_COLUMNS, rows)
         if matched:
             found = [(event, matched[event["id"]]) for event in events if event["id"] in matched]
             if found:
@@ -463,17 +474,26 @@ class PruneResult:
     alerts: int = 0
     dead_letters: int = 0
     hourly: int = 0
+    partitions: list = field(default_factory=list)  # day partitions dropped (PostgreSQL)
 
 
 @transaction.atomic
 def do_prune(older_than: dt.datetime, *, acting_user, keep_hourly: bool = True) -> PruneResult:
     """Delete events (by event time), alerts (by last sighting) and dead letters (by arrival) older than
     `older_than`; hourly counts are kept unless `keep_hourly=False`. Only the national coordinator, or the
-    platform itself (`acting_user=None`, the retention command), may prune. One audit entry records the counts."""
+    platform itself (`acting_user=None`: the `telemetry.retention` job, `khien telemetry prune`), may prune.
+
+    On PostgreSQL the day partitions of the events table wholly older than `older_than` are dropped
+    (no row-by-row delete, no table bloat); the remaining older rows (the cut-off day, the default
+    partition) are deleted. On SQLite the rows are deleted. One audit entry records the counts."""
     if acting_user is not None and not is_national_coordinator(acting_user):
         raise Forbidden(_("Only the national coordinator can delete telemetry."))
     result = PruneResult()
-    result.events, _detail = Event.objects.filter(time__lt=older_than).delete()  # nothing points at events: one DELETE
+    if connection.vendor == "postgresql" and store.is_partitioned():
+        rows, result.partitions = store.drop_event_partitions_before(older_than.astimezone(dt.timezone.utc).date())
+        result.events = rows
+    deleted, _detail = Event.objects.filter(time__lt=older_than).delete()  # nothing points at events: one DELETE
+    result.events += deleted
     result.alerts, _detail = Alert.objects.filter(last_seen__lt=older_than).delete()
     result.dead_letters, _detail = DeadLetter.objects.filter(received_at__lt=older_than).delete()
     if not keep_hourly:
@@ -481,6 +501,12 @@ def do_prune(older_than: dt.datetime, *, acting_user, keep_hourly: bool = True) 
     audit.record(Act.DELETE, None, actor=acting_user, object_type="telemetry.retention", object_id=older_than.isoformat(),
                  object_repr=f"telemetry older than {older_than.isoformat()}", after=result.__dict__)
     return result
+
+
+def retention_cutoff(now: dt.datetime) -> dt.datetime | None:
+    """The time before which events are deleted under KHIEN_EVENT_RETENTION_DAYS (None: 0 keeps everything)."""
+    days = int(conf.get("KHIEN_EVENT_RETENTION_DAYS"))
+    return now - dt.timedelta(days=days) if days > 0 else None
 
 
 # --- Monitored systems -----------------------------------------------------------------------

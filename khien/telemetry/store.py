@@ -3,7 +3,7 @@
 Django's `bulk_create` prepares every value of every row through the field
 classes (about two thirds of the ingestion time in a profile). Here the
 columns' adapters are chosen once per model and database, and rows go to the
-database as plain tuples with `executemany` and `ON CONFLICT (pk) DO NOTHING`
+database as plain tuples with `executemany` and `ON CONFLICT DO NOTHING`
 (the same statement on SQLite 3.24+ and PostgreSQL). The values are the ones
 Django itself would send: UTC datetimes (text on SQLite), UUIDs as 32 hex
 digits on SQLite, JSON as text (cast to jsonb on PostgreSQL), addresses cast to
@@ -13,12 +13,15 @@ back through the ORM exactly like rows written by `bulk_create`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
 import orjson
-from django.db import connection, models
+from django.db import DatabaseError, connection, models, transaction
+
+log = logging.getLogger(__name__)
 
 
 def _identity(value):
@@ -74,10 +77,10 @@ def _statement(model: type[models.Model], names: tuple[str, ...], vendor: str, n
     fields = [model._meta.get_field(name) for name in names]
     adapters, placeholders = zip(*(_column(f, vendor, native_uuid) for f in fields))
     quote = connection.ops.quote_name
-    pk = model._meta.pk.column
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({quote(pk)}) DO NOTHING"
+        # No conflict target: the events table's key is (id, time) once partitioned on PostgreSQL.
+        f"VALUES ({', '.join(placeholders)}) ON CONFLICT DO NOTHING"
     )
     # Only the columns whose value needs adapting are touched, row by row.
     special = tuple((i, adapt) for i, adapt in enumerate(adapters) if adapt is not _identity)
@@ -107,3 +110,128 @@ def insert_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[
                 batch = []
         if batch:
             cursor.executemany(sql, batch)
+
+
+# --- PostgreSQL: the events table partitioned by day ----------------------------------------------
+#
+# Migration 0005 turns telemetry_event into a table partitioned by RANGE ("time"), one partition a
+# day (UTC) named telemetry_event_pYYYYMMDD, plus telemetry_event_default for anything that arrives
+# for a day without its partition. The primary key is (id, time): the id is derived from the
+# content, which includes the time, so a record sent again has the same id and time, lands in the
+# same partition and is dropped there as a conflict. Nothing references events by foreign key.
+
+EVENT_TABLE = "telemetry_event"
+DEFAULT_PARTITION = f"{EVENT_TABLE}_default"
+_known_partitions: set[dt.date] = set()
+
+
+def partition_name(day: dt.date) -> str:
+    return f"{EVENT_TABLE}_p{day:%Y%m%d}"
+
+
+def is_partitioned() -> bool:
+    """True when the events table is partitioned (PostgreSQL after migration 0005)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
+                       "WHERE c.relname = %s AND c.relnamespace = to_regnamespace(current_schema())", [EVENT_TABLE])
+        return cursor.fetchone() is not None
+
+
+def event_partitions() -> dict[dt.date, str]:
+    """The day partitions of the events table: {day: table name} (PostgreSQL; {} elsewhere)."""
+    if connection.vendor != "postgresql":
+        return {}
+    prefix = f"{EVENT_TABLE}_p"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                       "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s", [EVENT_TABLE])
+        names = [row[0] for row in cursor.fetchall()]
+    found = {}
+    for name in names:
+        if name.startswith(prefix) and len(name) == len(prefix) + 8 and name[len(prefix):].isdigit():
+            found[dt.datetime.strptime(name[len(prefix):], "%Y%m%d").date()] = name
+    return found
+
+
+def ensure_event_partitions(days) -> list[dt.date]:
+    """Create the day partitions missing for `days` (PostgreSQL, partitioned table); return those created.
+
+    Each is created in its own savepoint: a day whose rows already sit in the default partition
+    cannot get its own partition (PostgreSQL refuses) and simply stays in the default one."""
+    days = {d for d in days if d not in _known_partitions}
+    if not days or connection.vendor != "postgresql":
+        return []
+    existing = event_partitions()
+    _known_partitions.update(existing)
+    created = []
+    quote = connection.ops.quote_name
+    for day in sorted(days - set(existing)):
+        start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
+        end = start + dt.timedelta(days=1)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"CREATE TABLE IF NOT EXISTS {quote(partition_name(day))} PARTITION OF "
+                               f"{quote(EVENT_TABLE)} FOR VALUES FROM (%s) TO (%s)", [start, end])
+        except DatabaseError as exc:
+            log.warning("telemetry: no partition for %s (%s); its events stay in the default partition", day, exc)
+            continue
+        created.append(day)
+        _known_partitions.add(day)
+    return created
+
+
+def forget_partitions() -> None:
+    """Forget the process's list of known partitions (after partitions were dropped)."""
+    _known_partitions.clear()
+
+
+def event_partitions_before(day: dt.date) -> list[str]:
+    """Names of the day partitions of days strictly before `day` (PostgreSQL; [] elsewhere)."""
+    return [name for partition_day, name in sorted(event_partitions().items()) if partition_day < day]
+
+
+def drop_event_partitions_before(day: dt.date) -> tuple[int, list[str]]:
+    """Drop the day partitions of days strictly before `day`; return (rows they held, names)."""
+    dropped, rows = [], 0
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        names = event_partitions_before(day)
+        if names:  # deferred foreign-key checks of rows written earlier in this transaction run now, not at DROP
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for name in names:
+            cursor.execute(f"SELECT count(*) FROM {quote(name)}")
+            rows += cursor.fetchone()[0]
+            cursor.execute(f"DROP TABLE {quote(name)}")
+            dropped.append(name)
+    forget_partitions()
+    return rows, dropped
+
+
+# --- PostgreSQL: COPY through a staging table ---------------------------------------------------------
+
+
+def copy_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence]) -> int:
+    """PostgreSQL: COPY the rows into a temporary staging table shaped like the model's table, then
+    INSERT … SELECT … ON CONFLICT DO NOTHING into the table (duplicates are skipped by the database).
+    Returns how many rows were inserted. Values are Python values, as for insert_rows."""
+    quote = connection.ops.quote_name
+    table = model._meta.db_table
+    stage = f"khien_stage_{table}"
+    fields = [model._meta.get_field(name) for name in names]
+    columns = ", ".join(quote(f.column) for f in fields)
+    json_columns = {i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"}
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(stage)} "
+                       f"(LIKE {quote(table)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        cursor.execute(f"TRUNCATE {quote(stage)}")
+        raw_cursor = cursor.cursor
+        with raw_cursor.copy(f"COPY {quote(stage)} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                if json_columns:
+                    row = [_json(v) if i in json_columns else v for i, v in enumerate(row)]
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO {quote(table)} ({columns}) SELECT {columns} FROM {quote(stage)} "
+                       f"ON CONFLICT DO NOTHING")
+        return cursor.rowcount

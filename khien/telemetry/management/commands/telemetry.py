@@ -24,8 +24,10 @@ class Command(BaseCommand):
         publish = sub.add_parser("publish", help="publish a file of alerts to the JetStream stream (NDJSON, JSON array, CEF)")
         publish.add_argument("file")
         publish.add_argument("--source", required=True, help="name of the alert source")
-        prune = sub.add_parser("prune", help="delete events, alerts and dead letters older than a number of days")
-        prune.add_argument("--days", type=int, required=True, help="keep this many days (at least 1)")
+        prune = sub.add_parser("prune", help="delete events, alerts and dead letters older than a number of days "
+                                             "(PostgreSQL: whole day partitions are dropped)")
+        prune.add_argument("--days", type=int, default=None,
+                           help="keep this many days (at least 1; default KHIEN_EVENT_RETENTION_DAYS)")
         prune.add_argument("--hourly", action="store_true", help="delete the hourly counts too (kept by default)")
         worker = sub.add_parser("worker", help="consume the JetStream stream of alerts into the database")
         worker.add_argument("--batch", type=int, default=None, help="messages per fetch (default KHIEN_INGEST_MAX_BATCH)")
@@ -57,11 +59,15 @@ class Command(BaseCommand):
 
         from django.utils import timezone
 
+        from khien.telemetry import conf
+
+        if days is None:
+            days = int(conf.get("KHIEN_EVENT_RETENTION_DAYS"))
         if days < 1:
             raise CommandError("--days must be at least 1")
         result = services.do_prune(timezone.now() - dt.timedelta(days=days), acting_user=None, keep_hourly=not hourly)
         self.stdout.write(f"deleted events {result.events} alerts {result.alerts} dead letters {result.dead_letters} "
-                          f"hourly {result.hourly}")
+                          f"hourly {result.hourly}" + (f" partitions {len(result.partitions)}" if result.partitions else ""))
 
     def do_publish(self, file, source, **options):
         from khien.telemetry.batches import file_batches
