@@ -26,10 +26,13 @@ import re
 
 import orjson
 import stix2
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from misp_stix_converter import ExternalSTIX2toMISPParser, MISPtoSTIX21Parser
 from pymisp import MISPEvent
+
+from khien.core.errors import Refused
 
 from .. import tlp
 from ..models import Tlp
@@ -155,7 +158,15 @@ def _for_misp_converter(obj: dict) -> dict:
 
 
 def export_event(user, sel: stix_export.Selection, *, info: str = "") -> str:
-    """The selection as one MISP event JSON (what `MISPEvent.to_json()` writes)."""
+    """The selection as one MISP event JSON (what `MISPEvent.to_json()` writes).
+
+    A MISP event is one document built in memory: above KHIEN_INTEL_MISP_EXPORT_MAX_OBJECTS
+    (default 20000) objects the export is refused (413); STIX and CSV exports are streamed.
+    """
+    limit = int(getattr(settings, "KHIEN_INTEL_MISP_EXPORT_MAX_OBJECTS", 20000))
+    if stix_export.count(user, sel) > limit:
+        raise Refused(_("A MISP export holds at most %(limit)d objects; narrow the selection or export STIX or "
+                        "CSV.") % {"limit": limit}, code="too_large", status=413)
     bundle = stix_export.build_bundle(user, sel)
     bundle["objects"] = [_for_misp_converter(o) for o in bundle["objects"]]
     objects = [o for o in bundle["objects"] if o.get("type") != "marking-definition"]

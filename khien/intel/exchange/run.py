@@ -46,12 +46,14 @@ def import_file(fmt: str, collection, source, *, acting_user, file_name: str = "
 def export(fmt: str, user, sel: stix_export.Selection):
     """(content type, file name, iterator of bytes or text) of an export; audited here (a disclosure)."""
     fmt = check_format(fmt)
-    stix_export.export(user, sel, fmt=fmt)
     name = "khien-{}.{}".format(timezone.now().strftime("%Y%m%d-%H%M%S"), EXTENSIONS[fmt])
+    if fmt == "misp":  # built whole (and possibly refused) before the export is recorded
+        event = misp.export_event(user, sel).encode("utf-8")
+        stix_export.export(user, sel, fmt=fmt)
+        return CONTENT_TYPES[fmt], name, iter([event])
+    stix_export.export(user, sel, fmt=fmt)
     if fmt == "stix":
         body = stix_export.stream_bundle(user, sel)
-    elif fmt == "misp":
-        body = iter([misp.export_event(user, sel).encode("utf-8")])
     else:
         body = (line.encode("utf-8") for line in csv_io.iter_csv(user, sel))
     return CONTENT_TYPES[fmt], name, body

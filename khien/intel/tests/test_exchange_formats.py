@@ -323,3 +323,20 @@ def test_misp_attribute_tag_stricter_than_the_event_wins(world, sharing):
     misp.import_misp(sharing.collection, upload(event.to_json().encode()), acting_user=world.analyst)
     assert StixObject.objects.get(indicator_values__value="evil.demo.khien.vn").tlp == Tlp.RED
     assert StixObject.objects.get(indicator_values__value="203.0.113.7").tlp == Tlp.GREEN
+
+
+def test_large_exports_stream_every_object_once(world, sharing, settings):
+    from khien.intel import services
+
+    objs = [indicator(f"10.9.{n // 256}.{n % 256}", tlp=Tlp.GREEN) for n in range(2300)]
+    services.do_add_objects(sharing.collection, objs, acting_user=world.analyst)
+    sel = stix_export.parse_selection(world.other_admin, collection=sharing.collection, types="indicator")
+    streamed = orjson.loads(b"".join(stix_export.stream_bundle(world.other_admin, sel)))
+    ids = [o["id"] for o in streamed["objects"] if o["type"] == "indicator"]
+    assert len(ids) == len(set(ids)) == 2303  # + the fixture's CLEAR, GREEN, AMBER
+    rows = list(csv.DictReader(io.StringIO("".join(csv_io.iter_csv(world.other_admin, sel)))))
+    assert len(rows) == 2303 and len({r["indicator_id"] for r in rows}) == 2303
+    settings.KHIEN_INTEL_MISP_EXPORT_MAX_OBJECTS = 1000
+    with pytest.raises(Refused) as exc:
+        misp.export_event(world.other_admin, sel)
+    assert exc.value.status == 413
