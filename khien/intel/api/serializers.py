@@ -5,11 +5,12 @@ may be named as a collection member or a recipient (sharing crosses
 organization trees); the services check the caller's rights.
 """
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from khien.registry.models import Isac, Organization
 
-from .. import tlp
+from .. import tlp, warninglists
 from ..models import Collection, CollectionKind, CollectionMember, StixObject
 
 
@@ -55,15 +56,76 @@ class CollectionSerializer(serializers.ModelSerializer):
         return self.context["request"].build_absolute_uri(f"/taxii2/api/collections/{obj.pk}/")
 
 
+class IndicatorValueFlagSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    value = serializers.CharField()
+    warning_listed = serializers.BooleanField(help_text=_("The value is on a warning list: never treat it as malicious."))
+    warninglists = serializers.ListField(child=serializers.CharField(), help_text=_("The lists it hits."))
+
+
+def flagged_values(obj: StixObject, lists) -> list[dict]:
+    """The values indexed from an indicator's pattern, each with the warning lists it hits."""
+    if obj.stix_type != "indicator":
+        return []
+    values = sorted((v.kind, v.value) for v in obj.indicator_values.all())
+    return [warninglists.flag(kind, value, lists) for kind, value in values]
+
+
 class StixObjectSerializer(serializers.ModelSerializer):
+    """A stored version; for indicators also `values`: the observable values of the pattern, flagged.
+
+    The view passes the compiled warning lists in the context (`warninglists`, compiled once per
+    request) and prefetches `indicator_values`.
+    """
+
     producer = OrganizationCodeField(read_only=True)
     version = serializers.DateTimeField(source="modified", read_only=True)
+    values = serializers.SerializerMethodField()
 
     class Meta:
         model = StixObject
         fields = ["stix_id", "stix_type", "spec_version", "version", "created", "created_by_ref", "producer", "tlp",
-                  "marking_refs", "valid_from", "valid_until", "revoked", "confidence", "labels", "date_added", "data"]
+                  "marking_refs", "valid_from", "valid_until", "revoked", "confidence", "labels", "date_added",
+                  "values", "data"]
         read_only_fields = fields
+
+    @extend_schema_field(IndicatorValueFlagSerializer(many=True))
+    def get_values(self, obj):
+        lists = self.context.get("warninglists")
+        if lists is None:
+            lists = self.context["warninglists"] = warninglists.compiled()
+        return flagged_values(obj, lists)
+
+
+class ProvenanceSerializer(serializers.Serializer):
+    """One visible indicator (its latest visible version) that carries a value."""
+
+    stix_id = serializers.CharField()
+    version = serializers.DateTimeField()
+    name = serializers.CharField(allow_blank=True)
+    producer = serializers.CharField(allow_null=True, help_text=_("Code of the producer organization."))
+    producer_name = serializers.CharField(allow_blank=True)
+    created_by_ref = serializers.CharField(allow_blank=True)
+    confidence = serializers.IntegerField(allow_null=True)
+    tlp = serializers.CharField()
+    valid_from = serializers.DateTimeField(allow_null=True)
+    valid_until = serializers.DateTimeField(allow_null=True)
+    revoked = serializers.BooleanField()
+    active = serializers.BooleanField(help_text=_("Neither revoked nor past valid_until."))
+    date_added = serializers.DateTimeField()
+
+
+class ValueProvenanceSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    value = serializers.CharField()
+    warning_listed = serializers.BooleanField()
+    warninglists = serializers.ListField(child=serializers.CharField())
+    producers = serializers.ListField(child=serializers.CharField(), help_text=_("Codes of the producers."))
+    indicator_count = serializers.IntegerField()
+    active_count = serializers.IntegerField()
+    first_added = serializers.DateTimeField()
+    last_added = serializers.DateTimeField()
+    indicators = ProvenanceSerializer(many=True)
 
 
 class AddObjectsSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ router.register("warnings", views_warnings.WarningViewSet, basename="warning")
 router.register("allowlist", views_warnings.AllowListViewSet, basename="allowlist")
 
 urlpatterns = router.urls + [
+    path("values/", views.ValueProvenanceView.as_view(), name="value-provenance"),
     path("warninglists/check/", views_warnings.WarningListCheckView.as_view(), name="warninglist-check"),
     path("blocklists/ip.txt", views_warnings.IpBlocklistView.as_view(), name="blocklist-ip"),
     path("blocklists/domains.txt", views_warnings.DomainBlocklistView.as_view(), name="blocklist-domains"),

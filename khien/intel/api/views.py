@@ -5,15 +5,19 @@ hides from it, are 404s. Writes go through the services, which check the
 rights, validate and audit.
 """
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from khien.registry.api.views import LimitedJSONParser
 
-from .. import services, tlp
-from ..models import IndicatorKind, StixObject
+from .. import services, tlp, warninglists
+from ..models import IndicatorKind, IndicatorValue, StixObject
 from . import serializers as s
 
 
@@ -81,8 +85,12 @@ class StixObjectViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[^/]+"
     ordering_fields = ["date_added", "modified"]
 
+    def get_serializer_context(self):
+        # The warning lists are compiled once per request, not once per value.
+        return {**super().get_serializer_context(), "warninglists": warninglists.compiled()}
+
     def get_queryset(self):
-        qs = tlp.visible_versions(self.request.user).select_related("producer")
+        qs = tlp.visible_versions(self.request.user).select_related("producer").prefetch_related("indicator_values")
         params = self.request.query_params
         if params.get("type"):
             qs = qs.filter(stix_type__in=params["type"].split(","))
@@ -117,7 +125,78 @@ class StixObjectViewSet(viewsets.ReadOnlyModelViewSet):
         qs = self.get_queryset().filter(stix_id=stix_id).order_by("modified")
         if not qs.exists():
             get_object_or_404(StixObject.objects.none())
-        return Response(s.StixObjectSerializer(qs, many=True).data)
+        return Response(s.StixObjectSerializer(qs, many=True, context=self.get_serializer_context()).data)
+
+
+MAX_PROVENANCE = 1000
+
+
+class ValueProvenanceView(APIView):
+    """Every visible indicator that names a value, grouped by (kind, value): who says so, how sure, until when.
+
+    Identical indicators from several producers are one entry with all their
+    provenance. Visibility is `tlp.visibility_q` only: an indicator the caller
+    may not see is neither listed nor counted.
+    """
+
+    @extend_schema(parameters=[
+        OpenApiParameter("value", str, required=True,
+                         description="An IP address, CIDR, domain, URL, e-mail address or hash."),
+        OpenApiParameter("kind", str, enum=IndicatorKind.values, description="Only values of this kind."),
+    ], responses={200: s.ValueProvenanceSerializer(many=True)})
+    def get(self, request):
+        raw = request.query_params.get("value", "")
+        kind = request.query_params.get("kind", "")
+        if not raw.strip() or len(raw) > 2048:
+            raise ValidationError({"value": _("Give a value (at most 2048 characters).")})
+        if kind and kind not in IndicatorKind.values:
+            raise ValidationError({"kind": _("Unknown value kind.")})
+        return Response(value_provenance(request.user, raw, kind or None))
+
+
+def value_provenance(user, raw: str, kind: str | None = None) -> list[dict]:
+    """The provenance entries of a searched value (see `ValueProvenanceView`)."""
+    visible = tlp.visibility_q(user, prefix="object__")
+    if visible is None:
+        return []
+    qs = (IndicatorValue.objects.filter(value__in=lookup_candidates(raw), object__stix_type="indicator")
+          .filter(visible).select_related("object", "object__producer"))
+    if kind:
+        qs = qs.filter(kind=kind)
+    # Per (kind, value): the latest visible version of each indicator.
+    latest: dict[tuple[str, str], dict[str, StixObject]] = {}
+    for row in qs.order_by("object__modified", "object_id")[: MAX_PROVENANCE * 4]:
+        latest.setdefault((row.kind, row.value), {})[row.object.stix_id] = row.object
+    lists = warninglists.compiled()
+    now = timezone.now()
+    entries = []
+    for (value_kind, value), by_id in sorted(latest.items()):
+        objects = sorted(by_id.values(), key=lambda o: (o.date_added, o.pk))[:MAX_PROVENANCE]
+        indicators = [{
+            "stix_id": o.stix_id,
+            "version": o.modified,
+            "name": str(o.data.get("name", "")),
+            "producer": o.producer.code if o.producer else None,
+            "producer_name": o.producer.name if o.producer else "",
+            "created_by_ref": o.created_by_ref,
+            "confidence": o.confidence,
+            "tlp": o.tlp,
+            "valid_from": o.valid_from,
+            "valid_until": o.valid_until,
+            "revoked": o.revoked,
+            "active": not o.revoked and (o.valid_until is None or o.valid_until > now),
+            "date_added": o.date_added,
+        } for o in objects]
+        entries.append({
+            **warninglists.flag(value_kind, value, lists),
+            "producers": sorted({i["producer"] for i in indicators if i["producer"]}),
+            "indicator_count": len(indicators),
+            "active_count": sum(1 for i in indicators if i["active"]),
+            "first_added": indicators[0]["date_added"],
+            "last_added": indicators[-1]["date_added"],
+            "indicators": indicators,
+        })
+    return s.ValueProvenanceSerializer(entries, many=True).data
 
 
 def _uuids(raw: str) -> list:

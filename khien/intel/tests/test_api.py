@@ -4,7 +4,7 @@ import uuid
 import pytest
 
 from khien.core.models import AuditEntry
-from khien.intel.models import Collection, CollectionMember, StixObject, StixRecipient, Tlp
+from khien.intel.models import Collection, CollectionMember, StixObject, StixRecipient, Tlp, identity_id_for
 
 from .conftest import indicator
 from .test_tlp import EXPECTED
@@ -87,3 +87,156 @@ def test_add_objects_refusals_write_nothing(sharing, api):
     assert analyst.post(url, {"recipients": ["NOPE"]}, format="json").status_code == 400
     assert analyst.post(url, "{not json", content_type="application/json").status_code == 400
     assert (StixObject.objects.count(), AuditEntry.objects.count()) == before
+
+
+# --- Warning-list flags on indicator values ---------------------------------------------------------
+
+
+def _two_value_indicator(n=9, **extra):
+    return indicator(f"198.51.100.{n}", tlp=Tlp.GREEN,
+                     pattern=f"[ipv4-addr:value = '198.51.100.{n}'] OR [domain-name:value = 'c2-{n}.demo-khien.vn']",
+                     **extra)
+
+
+def test_indicator_values_carry_their_warning_list_flags(sharing, api):
+    from khien.intel import services, warninglists
+
+    obj = _two_value_indicator()
+    services.do_add_objects(sharing.collection, [obj], acting_user=sharing.world.analyst)
+    client = api(sharing.world.other_admin)
+    expected = [
+        {"kind": "domain", "value": "c2-9.demo-khien.vn", "warning_listed": False, "warninglists": []},
+        {"kind": "ipv4", "value": "198.51.100.9", "warning_listed": True, "warninglists": ["rfc5737-documentation"]},
+    ]
+    listed = {o["stix_id"]: o for o in client.get(f"{API}objects/?limit=1000").json()["results"]}
+    assert listed[obj["id"]]["values"] == expected
+    assert client.get(f"{API}objects/{obj['id']}/").json()["values"] == expected
+    assert client.get(f"{API}objects/{obj['id']}/versions/").json()[0]["values"] == expected
+    # Objects that are not indicators have no values (the producer's identity, served with them).
+    assert listed[identity_id_for(sharing.world.ministry.pk)]["values"] == []
+    # The allow-list is read fresh: a value the coordinator allow-lists is flagged at the next request.
+    warninglists.do_add_allow_entry("domain", "demo-khien.vn", note="test", acting_user=sharing.world.coordinator)
+    try:
+        values = client.get(f"{API}objects/{obj['id']}/").json()["values"]
+    finally:
+        warninglists.invalidate()  # the test's rollback does not tell the compiled lists
+    assert values[0] == {"kind": "domain", "value": "c2-9.demo-khien.vn", "warning_listed": True,
+                         "warninglists": ["allow-list"]}
+
+
+def test_flags_cost_no_query_per_object(sharing, api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from khien.intel import services
+
+    client = api(sharing.world.other_admin)
+
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"{API}objects/?type=indicator&limit=1000").status_code == 200
+        return len(ctx.captured_queries)
+
+    services.do_add_objects(sharing.collection, [_two_value_indicator(n) for n in (10, 11)],
+                            acting_user=sharing.world.analyst)
+    few = queries()
+    services.do_add_objects(sharing.collection, [_two_value_indicator(n) for n in range(12, 40)],
+                            acting_user=sharing.world.analyst)
+    # (At most one more: the warning lists' periodic freshness check may fall in either request.)
+    assert queries() <= few + 1
+
+
+# --- Provenance of a value ---------------------------------------------------------------------------
+
+VALUE = "c2.demo-khien.vn"
+
+
+def _value_indicator(tlp, **extra):
+    return indicator(VALUE, kind="domain-name", tlp=tlp, **extra)
+
+
+@pytest.fixture
+def provenance(sharing):
+    """One value said by three producers: MIN (GREEN, and a RED one), NCSC (AMBER, expired), RESP (AMBER+STRICT)."""
+    from khien.intel import services
+
+    w, c = sharing.world, sharing.collection
+    p = {
+        "min_green": _value_indicator(Tlp.GREEN, confidence=60),
+        "min_red": _value_indicator(Tlp.RED, confidence=95),
+        "ncsc_amber": _value_indicator(Tlp.AMBER, confidence=70, valid_until="2026-02-01T00:00:00Z"),
+        "resp_strict": _value_indicator(Tlp.AMBER_STRICT, confidence=50),
+    }
+    services.do_add_objects(c, [p["min_green"], p["min_red"]], acting_user=w.analyst)
+    services.do_add_objects(c, [p["ncsc_amber"]], acting_user=w.coordinator)
+    services.do_add_objects(c, [p["resp_strict"]], acting_user=w.responder)
+    # A newer version of MIN's GREEN indicator: only the latest visible version is listed.
+    newer = {**p["min_green"], "modified": "2026-03-01T00:00:00.000Z", "confidence": 85}
+    services.do_add_objects(c, [newer], acting_user=w.analyst)
+    return p
+
+
+def _entry(client, value=VALUE, **params):
+    response = client.get(f"{API}values/", {"value": value, **params})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.mark.parametrize("relation, expected", [
+    ("producer", {"min_green", "min_red", "ncsc_amber"}),
+    ("collection owner", {"min_green", "ncsc_amber", "resp_strict"}),
+    ("collection member", {"min_green", "ncsc_amber"}),
+    ("write-only member", {"min_green", "resp_strict"}),
+    ("other organization (a unit of the producer)", {"min_green"}),
+    ("signed in, no organization", set()),
+])
+def test_value_provenance_lists_every_visible_producer_and_nothing_else(sharing, provenance, api, relation,
+                                                                        expected):
+    by_id = {obj["id"]: name for name, obj in provenance.items()}
+    body = _entry(api(sharing.users[relation]))
+    if not expected:
+        assert body == []  # not even the value's existence
+        return
+    [entry] = body
+    assert (entry["kind"], entry["value"], entry["warning_listed"]) == ("domain", VALUE, False)
+    assert {by_id[i["stix_id"]] for i in entry["indicators"]} == expected
+    assert entry["indicator_count"] == len(expected)
+    codes = {"min_green": "MIN", "min_red": "MIN", "ncsc_amber": "NCSC", "resp_strict": "RESP"}
+    assert entry["producers"] == sorted({codes[name] for name in expected})
+    for item in entry["indicators"]:
+        name = by_id[item["stix_id"]]
+        assert item["producer"] == codes[name]
+        assert item["created_by_ref"] == identity_id_for(getattr(sharing.world, {
+            "MIN": "ministry", "NCSC": "ncsc", "RESP": "responder_org"}[codes[name]]).pk)
+        assert item["tlp"] == {"min_green": Tlp.GREEN, "min_red": Tlp.RED, "ncsc_amber": Tlp.AMBER,
+                               "resp_strict": Tlp.AMBER_STRICT}[name]
+    assert entry["active_count"] == len(expected - {"ncsc_amber"})
+
+
+def when(text):
+    from django.utils.dateparse import parse_datetime
+
+    return parse_datetime(text)
+
+
+def test_value_provenance_details(sharing, provenance, api):
+    body = _entry(api(sharing.world.coordinator), "C2.Demo-Khien.VN.")  # normalised like the index
+    [entry] = body
+    items = {i["stix_id"]: i for i in entry["indicators"]}
+    green = items[provenance["min_green"]["id"]]
+    assert (when(green["version"]), green["confidence"], green["tlp"], green["revoked"], green["active"]) == \
+        (when("2026-03-01T00:00:00Z"), 85, Tlp.GREEN, False, True)
+    amber = items[provenance["ncsc_amber"]["id"]]
+    assert (amber["tlp"], when(amber["valid_until"]), amber["active"]) == \
+        (Tlp.AMBER, when("2026-02-01T00:00:00Z"), False)
+    assert items[provenance["resp_strict"]["id"]]["tlp"] == Tlp.AMBER_STRICT
+    assert entry["first_added"] <= entry["last_added"]
+    assert _entry(api(sharing.world.coordinator), VALUE, kind="ipv4") == []
+
+
+def test_value_provenance_refusals(sharing, api):
+    client = api(sharing.world.coordinator)
+    assert client.get(f"{API}values/").status_code == 400
+    assert client.get(f"{API}values/", {"value": VALUE, "kind": "nope"}).status_code == 400
+    assert client.get(f"{API}values/", {"value": "x" * 3000}).status_code == 400
+    assert api().get(f"{API}values/", {"value": VALUE}).status_code == 401
