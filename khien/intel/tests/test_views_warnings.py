@@ -4,8 +4,6 @@ from django.urls import reverse
 from django.utils import translation
 
 from khien.core.models import AuditEntry
-
-INTEL_AUDIT = {"object_type__startswith": "intel."}
 from khien.intel import services_warnings, warninglists
 from khien.intel.models import AckState, AllowListEntry, EarlyWarning, IndicatorKind, WarningTarget
 
@@ -13,6 +11,7 @@ from .test_views import html, signed_in
 from .test_warnings import land  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
+INTEL_AUDIT = {"object_type__startswith": "intel."}  # (sign-ins are audited too)
 
 
 @pytest.fixture(autouse=True)
