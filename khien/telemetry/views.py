@@ -218,12 +218,18 @@ def campaign_list(request):
 
 def _campaign_context(request, campaign):
     orgs = campaign.organizations.select_related("province").order_by("code")
-    hits = []
     if campaign.kind == "indicator":
-        hits = (IndicatorHit.objects.filter(indicator_id=campaign.key, time__gte=campaign.first_seen,
-                                            time__lte=campaign.last_seen)
-                .values("organization__code").annotate(n=Count("id")).order_by("-n"))
-    return {"campaign": campaign, "organizations": orgs, "hits_by_org": hits,
+        per_org = dict(IndicatorHit.objects.filter(indicator_id=campaign.key, time__gte=campaign.first_seen,
+                                                   time__lte=campaign.last_seen)
+                       .values_list("organization_id").annotate(n=Count("id")).values_list("organization_id", "n"))
+    else:
+        per_org = dict(Alert.objects.filter(rule_id=campaign.key, last_seen__gte=campaign.first_seen,
+                                            first_seen__lte=campaign.last_seen)
+                       .values_list("organization_id").annotate(n=Sum("count")).values_list("organization_id", "n"))
+    orgs = list(orgs)
+    for org in orgs:
+        org.campaign_hits = per_org.get(org.pk, 0)
+    return {"campaign": campaign, "organizations": orgs,
             "indicator_url": indicator_url(campaign.key) if campaign.kind == "indicator" else ""}
 
 

@@ -124,3 +124,16 @@ def test_dismiss(world, campaign):
     assert campaign.status == CampaignStatus.DISMISSED
     assert Campaign.objects.visible_to(world.coordinator).count() == 1
     assert Campaign.objects.visible_to(world.admin).count() == 0
+
+
+def test_rule_campaign_to_warning_targets_its_organizations(world, intel, hit_at):
+    for org in (world.ministry, world.province, world.department):
+        hit_at(org, "192.0.2.50", rule="edr-ransom", severity=9)
+    correlation.correlate()
+    campaign = Campaign.objects.get(kind=CampaignKind.RULE)
+    campaign = correlation.do_campaign_to_warning(campaign, acting_user=world.coordinator)
+    warning = campaign.warning
+    assert campaign.status == CampaignStatus.WARNED
+    assert warning.values == [] and warning.severity == "critical"
+    assert set(warning.targets.values_list("organization_id", flat=True)) == {
+        world.ministry.pk, world.province.pk, world.department.pk}
