@@ -69,11 +69,11 @@ def rows(queryset):
         yield [
             i.reference, i.title, i.organization.code, i.organization.name, i.category, i.category_label(),
             i.severity, i.get_status_display(), i.get_tlp_display(), _time(i.detected_at), _time(i.reported_at),
-            _time(deadlines.incident_report_due_at(i)), _("yes") if deadlines.reported_late(i) else _("no"),
+            _time(deadlines.incident_report_due_at(i)), _yes_no(deadlines.reported_late(i)),
             _time(i.triaged_at), _time(i.contained_at), _time(i.resolved_at), _time(i.closed_at),
             _time(i.escalated_at), ", ".join(a.responder.code for a in i.assignments.all()),
             "" if i.people_affected is None else i.people_affected,
-            _("yes") if i.personal_data_exposed else _("no"),
+            _yes_no(i.personal_data_exposed),
         ]
 
 
@@ -135,7 +135,8 @@ def incident_pdf(incident: Incident, user, *, language: str = "vi") -> bytes:
 
 
 def _yes_no(value) -> str:
-    return {True: _("yes"), False: _("no")}.get(value, _("unknown"))
+    yes, no, unknown = (_("yes,no,unknown").split(",") + ["", "", ""])[:3]  # the msgid of the pages' yesno
+    return {True: yes, False: no}.get(value, unknown)
 
 
 def _build_pdf(incident: Incident, user) -> bytes:

@@ -142,8 +142,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
         form = stats_module.StatsFilterForm(request.query_params or None)
         if form.is_bound and not form.is_valid():
-            raise DrfValidationError(form.errors.get_json_data() and {k: [e["message"] for e in v] for k, v in
-                                                                      form.errors.get_json_data().items()})
+            raise DrfValidationError({k: [e["message"] for e in v] for k, v in form.errors.get_json_data().items()})
         return Response(stats_module.compute(request.user, form.cleaned_data if form.is_bound else {}))
 
     # --- observables ------------------------------------------------------------------
