@@ -14,6 +14,8 @@
   job (whole day partitions dropped on PostgreSQL); hourly counts are kept.
 - KHIEN_MATCHER_RECHECK_SECONDS (5): how often a process checks whether the intelligence store
   changed (and rebuilds its indicator matcher).
+- KHIEN_MATCHER_REBUILD_SECONDS (3600): a changed store is applied to the matcher in place;
+  the whole matcher is rebuilt at most this often.
 - KHIEN_NATS_URL (nats://127.0.0.1:4222), KHIEN_NATS_STREAM (KHIEN_ALERTS),
   KHIEN_NATS_SUBJECT_PREFIX (khien.alerts), KHIEN_NATS_DURABLE (khien-telemetry).
 """
@@ -32,6 +34,7 @@ DEFAULTS = {
     "KHIEN_SQLITE_WAL_CHECKPOINT": 20000,
     "KHIEN_EVENT_RETENTION_DAYS": 180,
     "KHIEN_MATCHER_RECHECK_SECONDS": 5,
+    "KHIEN_MATCHER_REBUILD_SECONDS": 3600,
     "KHIEN_NATS_URL": "nats://127.0.0.1:4222",
     "KHIEN_NATS_STREAM": "KHIEN_ALERTS",
     "KHIEN_NATS_SUBJECT_PREFIX": "khien.alerts",

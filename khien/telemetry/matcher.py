@@ -25,10 +25,14 @@ Visibility (TLP, collections) is NOT applied here: the matcher knows every
 active indicator; ``khien.telemetry.matching.record_hits`` keeps only the hits
 the event's organization may see.
 
-`current_matcher()` returns the process's matcher and rebuilds it when the
-intelligence changed: at most every KHIEN_MATCHER_RECHECK_SECONDS (default 5)
-it compares a cheap fingerprint of the store (highest ids of object versions
-and indicator values, number of versions).
+`current_matcher()` returns the process's matcher and keeps it current: at most
+every KHIEN_MATCHER_RECHECK_SECONDS (default 5) it compares a cheap fingerprint
+of the store (highest ids of object versions and indicator values, number of
+versions); when it changed, the versions written since are applied in place
+(`refresh`: superseded, revoked and expired versions stop matching, new ones
+are added) — cheap whatever the size of the store — and the whole matcher is
+rebuilt at most every KHIEN_MATCHER_REBUILD_SECONDS (default 3600) or when a
+very large import changed too much.
 """
 from __future__ import annotations
 
@@ -108,6 +112,8 @@ class IndicatorMatcher:
         self.size = 0
         self.fingerprint: tuple = ()
         self.checked_at = 0.0
+        self.built_at = 0.0
+        self.dead: set[int] = set()   # versions superseded, revoked or expired since the build (by refresh)
         self._prefixes: dict[int, list[tuple[int, int, dict]]] = {4: [], 6: []}
         self._listed: dict[tuple[str, str], bool] = {}
         self._lists = None
@@ -141,8 +147,49 @@ class IndicatorMatcher:
             if pk in active:
                 matcher.add(pk, kind, value)
         matcher._finish()
-        matcher.checked_at = time.monotonic()
+        matcher.checked_at = matcher.built_at = time.monotonic()
         return matcher
+
+    def refresh(self, fingerprint: tuple) -> bool:
+        """Apply the indicator versions written since the build (or the last refresh) in place.
+
+        New versions of an indicator supersede the older ones (their pks become dead), a revoked or
+        expired latest version stops matching, new active versions add their values. The versions
+        looked at are those with a primary key above the highest seen minus a margin (a transaction
+        that committed late with a lower key is still found). Returns False when a full rebuild is
+        better (too much changed)."""
+        last = (self.fingerprint[0] or 0) if self.fingerprint else 0
+        changed_ids = set(StixObject.objects.filter(stix_type="indicator", pk__gt=max(0, last - REFRESH_MARGIN))
+                          .values_list("stix_id", flat=True)[:REFRESH_LIMIT + 1])
+        if len(changed_ids) > REFRESH_LIMIT:
+            return False
+        now = timezone.now()
+        latest: dict[str, tuple] = {}
+        versions = (StixObject.objects.filter(stix_type="indicator", stix_id__in=changed_ids)
+                    .values_list("pk", "stix_id", "modified", "revoked", "valid_until"))
+        for pk, stix_id, modified, revoked, valid_until in versions:
+            current = latest.get(stix_id)
+            if current is None or (modified, pk) > (current[1], current[0]):
+                latest[stix_id] = (pk, modified, revoked, valid_until)
+            self.dead.add(pk)
+        fresh: dict[int, str] = {}
+        for stix_id, (pk, _modified, revoked, valid_until) in latest.items():
+            if revoked or (valid_until is not None and valid_until <= now):
+                continue
+            self.dead.discard(pk)
+            if valid_until is not None:
+                self.valid_until[pk] = valid_until.timestamp()
+            if pk not in self.stix_ids:
+                fresh[pk] = stix_id
+        self.stix_ids.update(fresh)
+        if fresh:
+            for pk, kind, value in IndicatorValue.objects.filter(object_id__in=list(fresh)).values_list(
+                    "object_id", "kind", "value"):
+                self.add(pk, kind, value)
+            self._finish()
+        self.fingerprint = fingerprint
+        self.checked_at = time.monotonic()
+        return True
 
     @staticmethod
     def _put(table: dict, key, pk: int) -> None:
@@ -190,6 +237,8 @@ class IndicatorMatcher:
     # --- matching ----------------------------------------------------------------------------
 
     def _active(self, pks: tuple[int, ...], now: float) -> list[int]:
+        if self.dead:
+            pks = [pk for pk in pks if pk not in self.dead]
         if not self.valid_until:
             return list(pks)
         return [pk for pk in pks if self.valid_until.get(pk, now + 1) > now]
@@ -272,6 +321,8 @@ def store_fingerprint() -> tuple:
     return objects["last"], objects["n"], values["last"]
 
 
+REFRESH_MARGIN = 10000   # primary keys below the highest seen that a refresh looks at again
+REFRESH_LIMIT = 50000    # more changed indicators than this: rebuild instead of refreshing
 _lock = threading.Lock()
 _matcher: IndicatorMatcher | None = None
 
@@ -289,8 +340,12 @@ def current_matcher() -> IndicatorMatcher:
         if current is not None:
             if time.monotonic() - current.checked_at < recheck:
                 return current
-            if store_fingerprint() == current.fingerprint:
+            fingerprint = store_fingerprint()
+            if fingerprint == current.fingerprint:
                 current.checked_at = time.monotonic()
+                return current
+            rebuild = float(conf.get("KHIEN_MATCHER_REBUILD_SECONDS"))
+            if time.monotonic() - current.built_at < rebuild and current.refresh(fingerprint):
                 return current
         _matcher = IndicatorMatcher.load()
         return _matcher

@@ -154,8 +154,13 @@ def test_a_new_indicator_is_picked_up_after_the_intelligence_changes(feed, setti
     assert first.match_event(event(dst_ip="45.77.5.6")) == []
     feed(indicator("45.77.5.6"))
     second = current_matcher()
-    assert second is not first
     assert pairs(second.match_event(event(dst_ip="45.77.5.6"))) == [("ipv4", "45.77.5.6", "dst_ip")]
+    # Past KHIEN_MATCHER_REBUILD_SECONDS a change rebuilds the whole matcher instead.
+    settings.KHIEN_MATCHER_REBUILD_SECONDS = 0
+    feed(indicator("45.77.5.7"))
+    third = current_matcher()
+    assert third is not second
+    assert pairs(third.match_event(event(dst_ip="45.77.5.7"))) == [("ipv4", "45.77.5.7", "dst_ip")]
     matcher_module.invalidate()
 
 
@@ -181,4 +186,27 @@ def test_ingest_records_hits_of_new_events_once(world, feed, make_source, settin
     assert hit.organization_id == world.ministry.pk
     services.ingest_batch(source, [record, other])  # a redelivery: no new event, no new hit
     assert IndicatorHit.objects.count() == 1
+    matcher_module.invalidate()
+
+
+def test_changes_are_applied_in_place_without_a_rebuild(feed, settings):
+    settings.KHIEN_MATCHER_RECHECK_SECONDS = 0
+    matcher_module.invalidate()
+    stix_id = f"indicator--{uuid.uuid4()}"
+    feed(indicator("45.77.7.1", stix_id=stix_id), indicator("45.77.7.9"))
+    first = current_matcher()
+    # A new version with another value supersedes the old one; a new indicator appears; one is revoked.
+    feed(indicator("45.77.7.2", stix_id=stix_id, modified="2026-03-01T00:00:00.000Z"), indicator("evil-new.vn", kind="domain-name"))
+    revoked = StixObject.objects.get(data__pattern="[ipv4-addr:value = '45.77.7.9']")
+    feed(indicator("45.77.7.9", stix_id=revoked.stix_id, modified="2026-03-01T00:00:00.000Z", revoked=True))
+    same = current_matcher()
+    assert same is first  # refreshed in place, not rebuilt
+    assert same.match_event(event(src_ip="45.77.7.1")) == []
+    assert pairs(same.match_event(event(src_ip="45.77.7.2"))) == [("ipv4", "45.77.7.2", "src_ip")]
+    assert pairs(same.match_event(event(domain="a.evil-new.vn"))) == [("domain", "evil-new.vn", "domain")]
+    assert same.match_event(event(src_ip="45.77.7.9")) == []
+    # Same answers as a matcher built from scratch.
+    fresh = IndicatorMatcher.load()
+    for probe in ("45.77.7.1", "45.77.7.2", "45.77.7.9"):
+        assert pairs(fresh.match_event(event(src_ip=probe))) == pairs(same.match_event(event(src_ip=probe)))
     matcher_module.invalidate()
