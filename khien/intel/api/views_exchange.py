@@ -92,6 +92,13 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         read_only_fields = ["added_after", "last_run_at", "last_success_at", "last_status", "last_error",
                             "last_count", "total_count", "created_at"]
 
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:  # only the collections the caller manages can be chosen (others: "does not exist")
+            fields["collection"].queryset = federation.manageable_collections(request.user)
+        return fields
+
     def get_has_secret(self, obj) -> bool:
         return bool(obj.password)
 

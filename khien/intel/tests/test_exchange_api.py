@@ -124,3 +124,39 @@ def test_import_through_the_api(api, sharing):
                                format="multipart")
         assert response.status_code == 413
     assert (StixObject.objects.count(), CollectionObject.objects.count()) == before
+
+
+def test_subscription_crud_through_the_api(api, sharing):
+    from khien.core.models import AuditEntry
+    from khien.intel.models_federation import FeedSubscription
+
+    world = sharing.world
+    data = {"name": "partner", "collection": str(sharing.collection.pk), "api_root_url": "https://taxii.partner.example/api1",
+            "remote_collection_id": "abc", "auth_kind": "bearer", "password": "tok-123", "interval_minutes": 10}
+    # MIN's analyst does not manage NCSC's collection: it cannot be chosen
+    response = api(world.analyst).post("/api/intel/subscriptions/", data, format="json")
+    assert response.status_code == 400 and "collection" in response.json()
+    assert not FeedSubscription.objects.exists()
+    client = api(world.coordinator)
+    response = client.post("/api/intel/subscriptions/", data, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["api_root_url"] == "https://taxii.partner.example/api1/" and body["has_secret"]
+    assert "password" not in body and "tok-123" not in response.content.decode()
+    assert body["last_status"] == "never"
+    # bad input: a token kind without a token, a duplicate name
+    bad = client.post("/api/intel/subscriptions/", {**data, "name": "other", "password": ""}, format="json")
+    assert bad.status_code == 400
+    dup = client.post("/api/intel/subscriptions/", data, format="json")
+    assert dup.status_code == 400
+    assert FeedSubscription.objects.count() == 1
+    sub_id = body["id"]
+    assert client.patch(f"/api/intel/subscriptions/{sub_id}/", {"enabled": False}, format="json").status_code == 200
+    assert FeedSubscription.objects.get().enabled is False and FeedSubscription.objects.get().password == "tok-123"
+    assert api(world.analyst).delete(f"/api/intel/subscriptions/{sub_id}/").status_code == 404
+    assert client.delete(f"/api/intel/subscriptions/{sub_id}/").status_code == 204
+    assert not FeedSubscription.objects.exists()
+    logged = AuditEntry.objects.filter(object_type="intel.feedsubscription").values_list("action", flat=True)
+    assert sorted(logged) == ["create", "delete", "update"]
+    assert not any("tok-123" in str(e.before) + str(e.after)
+                   for e in AuditEntry.objects.filter(object_type="intel.feedsubscription"))
