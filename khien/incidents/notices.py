@@ -97,10 +97,14 @@ def _stage_name(stage) -> str:
     return stage.name_vi or stage.name_en or stage.code
 
 
-def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta) -> list[tuple[str, str, str]]:
+def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta,
+                missed_sla: set[str] | None = None) -> list[tuple[str, str, str]]:
     """(key, "soon" | "missed", text) for every deadline of the incident that is due soon or missed at `now`.
 
-    All times come from `deadlines`. Text is built by the caller's language.
+    All times come from `deadlines`. `missed_sla` is the set of SLA measures
+    that `deadlines.sla_missed` found missed for this incident (computed per
+    batch by the job); without it each is checked with `deadlines.sla_overdue`.
+    Text is built by the caller's language.
     """
     found: list[tuple[str, str, str]] = []
     ref = incident.reference
@@ -123,8 +127,9 @@ def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta) -> lis
                                         ("contain", incident.contained_at, _("containment"))):
             if done_at is not None:
                 continue
-            due = deadlines.incident_sla_due_at(incident, measure)
-            if deadlines.sla_overdue(incident, measure, now):
+            due = getattr(incident, f"{measure}_due_at", None) or deadlines.incident_sla_due_at(incident, measure)
+            missed = (measure in missed_sla) if missed_sla is not None else deadlines.sla_overdue(incident, measure, now)
+            if missed:
                 found.append((f"missed:sla:{measure}", "missed",
                               _("%(ref)s: the %(what)s SLA was missed (due %(due)s).")
                               % {"ref": ref, "what": label, "due": _when(due)}))
@@ -135,9 +140,21 @@ def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta) -> lis
 
 
 def candidates(now: dt.datetime):
-    """Incidents the check looks at: not closed, reported within the look-back period."""
-    return (Incident.objects.exclude(status=Status.CLOSED).filter(reported_at__gte=now - lookback())
-            .select_related("policy", "organization").order_by("reported_at", "pk"))
+    """Incidents the check looks at: not closed, reported within the look-back period, with their SLA due times."""
+    recent = Incident.objects.exclude(status=Status.CLOSED).filter(reported_at__gte=now - lookback())
+    return (deadlines.annotate_sla_due(recent).select_related("policy", "organization").order_by("reported_at", "pk"))
+
+
+def missed_slas(now: dt.datetime) -> dict:
+    """Incident id -> SLA measures missed and not done yet at `now`, from `deadlines.sla_missed` (in SQL)."""
+    recent = (Incident.objects.exclude(status__in=[Status.RESOLVED, Status.CLOSED])
+              .filter(reported_at__gte=now - lookback()))
+    found: dict = {}
+    for measure, done in (("triage", "triaged_at"), ("contain", "contained_at")):
+        for pk in deadlines.sla_missed(recent.filter(**{f"{done}__isnull": True}), measure, now).values_list(
+                "pk", flat=True):
+            found.setdefault(pk, set()).add(measure)
+    return found
 
 
 def check_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
@@ -145,10 +162,11 @@ def check_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     lead = lead_time()
     counts = {"incidents": 0, "soon": 0, "missed": 0, "escalated": 0, "notifications": 0}
+    missed_by_incident = missed_slas(now)
     for incident in candidates(now).iterator(chunk_size=500):
         pk = incident.pk
         with notifications.platform_language():
-            wanted = due_notices(incident, now, lead)
+            wanted = due_notices(incident, now, lead, missed_by_incident.get(pk, set()))
         if not any(key not in incident.deadline_notices for key, _k, _t in wanted):
             continue
         counts["incidents"] += 1

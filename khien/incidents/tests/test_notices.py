@@ -14,6 +14,7 @@ from khien.incidents.models import EventKind, IncidentEvent, Status
 pytestmark = pytest.mark.django_db
 
 T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone.utc)
+H = dt.timedelta(hours=1)
 
 
 def recipients(kind=None, **filters):
@@ -135,3 +136,17 @@ def test_escalated_badge_on_list_and_page(world, report, as_user):
     client = as_user(world.analyst)
     assert 'class="badge bad escalated"' in client.get("/incidents/").content.decode()
     assert 'class="badge bad escalated"' in client.get(f"/incidents/{incident.pk}/").content.decode()
+
+
+def test_report_stage_due_soon(world, report):
+    # Low severity, triaged at once: only the detailed notification (due 72 h after detection) is pending.
+    incident = report(now=T0, severity="low", detected_at=T0 - H)
+    services.do_transition(incident, Status.TRIAGED, acting_user=world.analyst, now=T0 + dt.timedelta(minutes=10))
+    jobs.check_deadlines(T0 + dt.timedelta(hours=68))  # due at T0 + 71 h: not yet within 2 h
+    incident.refresh_from_db()
+    assert "soon:stage:notification" not in incident.deadline_notices
+    jobs.check_deadlines(T0 + dt.timedelta(hours=69, minutes=30))
+    incident.refresh_from_db()
+    assert "soon:stage:notification" in incident.deadline_notices and incident.escalated_at is None
+    n = Notification.objects.get(kind="incidents.deadline_soon", recipient=world.analyst)
+    assert incident.reference in n.title and n.urgent
