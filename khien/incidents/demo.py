@@ -185,8 +185,6 @@ class _Builder:
         # Workflow: each step happens unless it would be in the future; a few incidents stall.
         sla = deadlines.severity_sla(severity, self.policy.data)
         stall = r.random() < 0.06
-        t = reported_at
-        steps = []
         triage_in = sla["triage_hours"] * (r.uniform(0.1, 0.9) if r.random() < 0.85 else r.uniform(1.1, 3))
         contain_in = sla["contain_hours"] * (r.uniform(0.15, 0.9) if r.random() < 0.85 else r.uniform(1.05, 2))
         plan = [(Status.TRIAGED, reported_at + triage_in * H)]
@@ -209,8 +207,6 @@ class _Builder:
             setattr(incident, {Status.TRIAGED: "triaged_at", Status.IN_RESPONSE: "in_response_at",
                                Status.CONTAINED: "contained_at", Status.RESOLVED: "resolved_at",
                                Status.CLOSED: "closed_at"}[status], at)
-            steps.append((status, at))
-            t = at
         if responder and incident.triaged_at:
             at = incident.triaged_at + r.uniform(0.1, 2) * H
             if at < self.now:

@@ -8,7 +8,7 @@ from khien.conftest import _org, _user
 from khien.core.errors import Forbidden
 from khien.core.models import AuditEntry
 from khien.core.roles import Role
-from khien.incidents import observables, services
+from khien.incidents import observables
 from khien.incidents.models import EventKind, IncidentEvent, Observable
 from khien.intel import services as intel_services
 from khien.intel import tlp as intel_tlp
