@@ -564,7 +564,10 @@ def _drain(tmp: Path, workers: int, messages: int) -> dict:
     seconds = ended - started
     return {"workers": workers, "messages": processed, "accepted": sum(r["accepted"] for r in results),
             "duplicates": sum(r["duplicates"] for r in results), "seconds": round(seconds, 2),
-            "alerts_per_s": round(processed / seconds), "peak_rss_mb_per_worker": [r["peak_rss_mb"] for r in results],
+            "alerts_per_s": round(processed / seconds),
+            "worker_cpu_seconds": round(sum(r["cpu_seconds"] for r in results), 2),
+            "alerts_per_worker_cpu_s": round(processed / max(sum(r["cpu_seconds"] for r in results), 1e-9)),
+            "peak_rss_mb_per_worker": [r["peak_rss_mb"] for r in results],
             "complete": processed >= messages}
 
 
@@ -583,6 +586,7 @@ def phase_worker(tmp: Path, index: str = "0") -> dict:
         time.sleep(0.05)
     total = tnats.WorkerStats()
     last_commit = time.time()
+    cpu_started = cpu_last = time.process_time()
     idle = 0
     while idle < 3:
         messages = worker.fetch(timeout=1.0)
@@ -591,11 +595,12 @@ def phase_worker(tmp: Path, index: str = "0") -> dict:
             continue
         idle = 0
         stats = worker.process(messages)
-        last_commit = time.time()
+        last_commit, cpu_last = time.time(), time.process_time()
         for name in ("messages", "accepted", "duplicates", "rejected", "failed"):
             setattr(total, name, getattr(total, name) + getattr(stats, name))
     link.close()
-    return {**total.__dict__, "last_commit": last_commit, "peak_rss_mb": peak_rss_mb()}
+    return {**total.__dict__, "last_commit": last_commit, "cpu_seconds": cpu_last - cpu_started,
+            "peak_rss_mb": peak_rss_mb()}
 
 
 
@@ -676,6 +681,9 @@ def main() -> dict:
     result["ratio_embedded_vs_intelmq"] = round(embedded / theirs, 1) if embedded and theirs else None
     if theirs and isinstance(js.get("2_workers"), dict):
         result["ratio_jetstream_2_workers_vs_intelmq"] = round(js["2_workers"]["alerts_per_s"] / theirs, 1)
+    per_cpu = result["embedded_sqlite"].get("alerts_per_cpu_s")
+    theirs_cpu = result["intelmq"].get("alerts_per_bots_cpu_s")
+    result["ratio_embedded_vs_intelmq_per_cpu_s"] = round(per_cpu / theirs_cpu, 1) if per_cpu and theirs_cpu else None
     result["goals"] = {"embedded_at_least_50000_per_s": bool(embedded and embedded >= 50000),
                        "at_least_10x_intelmq": bool(result["ratio_embedded_vs_intelmq"]
                                                     and result["ratio_embedded_vs_intelmq"] >= 10)}
