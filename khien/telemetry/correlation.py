@@ -14,6 +14,7 @@ Only the national coordinator sees campaigns or acts on them.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from django.db import transaction
 from django.db.models import Count, Max, Min, Sum
@@ -34,6 +35,17 @@ from .models import Alert, Campaign, CampaignKind, CampaignStatus, IndicatorHit,
 MAX_LISTED_ORGS = 200
 
 
+def indicator_key(kind: str, value: str) -> str:
+    """The key of an indicator campaign: the observable (kind and value), whatever indicator carried it."""
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+
+
+def representative_indicator(campaign: Campaign) -> str:
+    """The STIX id of the latest indicator hit for an indicator campaign's value ("" if none)."""
+    return (IndicatorHit.objects.filter(kind=campaign.indicator_kind, value=campaign.value).order_by("-time", "-pk")
+            .values_list("indicator_id", flat=True).first() or "")
+
+
 def _window(now) -> tuple[dt.datetime, int]:
     return now - dt.timedelta(seconds=int(conf_matching.get("KHIEN_CAMPAIGN_WINDOW_SECONDS"))), \
         int(conf_matching.get("KHIEN_CAMPAIGN_MIN_ORGS"))
@@ -48,15 +60,16 @@ def _candidates(now) -> list[dict]:
     since, min_orgs = _window(now)
     found = []
     hits = IndicatorHit.objects.filter(time__gte=since, time__lte=now)
-    for row in (hits.values("indicator_id").annotate(orgs=Count("organization", distinct=True))
+    # "The same indicator" is the same observable value: several producers' indicators with one value
+    # (several provenances) make one campaign, and an event that hits them all counts once.
+    for row in (hits.values("kind", "value").annotate(orgs=Count("organization", distinct=True))
                 .filter(orgs__gte=min_orgs)):
-        key = row["indicator_id"]
-        mine = hits.filter(indicator_id=key)
-        agg = mine.aggregate(first=Min("time"), last=Max("time"), count=Count("id"))
-        sample = mine.order_by("-time").values("kind", "value").first()
+        mine = hits.filter(kind=row["kind"], value=row["value"])
+        agg = mine.aggregate(first=Min("time"), last=Max("time"), count=Count("event_id", distinct=True))
         found.append({
-            "kind": CampaignKind.INDICATOR, "key": key, "indicator_kind": sample["kind"], "value": sample["value"],
-            "rule_name": "", "severity": 0, "first": agg["first"], "last": agg["last"], "count": agg["count"],
+            "kind": CampaignKind.INDICATOR, "key": indicator_key(row["kind"], row["value"]),
+            "indicator_kind": row["kind"], "value": row["value"], "rule_name": "", "severity": 0,
+            "first": agg["first"], "last": agg["last"], "count": agg["count"],
             "orgs": set(mine.values_list("organization_id", flat=True).distinct()),
         })
     min_severity = int(conf_matching.get("KHIEN_CAMPAIGN_RULE_MIN_SEVERITY"))

@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -86,9 +86,10 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     targeted = top("organization__name_vi", "organization__name_en", counts.filter(severity__gte=7))
 
     hits = IndicatorHit.objects.visible_to(user).filter(time__gte=since)
-    top_ind = list(hits.values("indicator_id", "kind", "value").annotate(n=Count("id"),
-                                                                          orgs=Count("organization", distinct=True))
-                   .order_by("-n")[:TOP])
+    top_ind = list(hits.values("kind", "value").annotate(n=Count("event_id", distinct=True),
+                                                          orgs=Count("organization", distinct=True),
+                                                          indicator_id=Max("indicator_id"))
+                   .order_by("-n", "value")[:TOP])
     indicators = {"labels": [r["value"] for r in top_ind], "values": [r["n"] for r in top_ind],
                   "rows": [{"value": r["value"], "kind": r["kind"], "hits": r["n"], "organizations": r["orgs"],
                             "url": indicator_url(r["indicator_id"])} for r in top_ind]}
@@ -219,9 +220,10 @@ def campaign_list(request):
 def _campaign_context(request, campaign):
     orgs = campaign.organizations.select_related("province").order_by("code")
     if campaign.kind == "indicator":
-        per_org = dict(IndicatorHit.objects.filter(indicator_id=campaign.key, time__gte=campaign.first_seen,
-                                                   time__lte=campaign.last_seen)
-                       .values_list("organization_id").annotate(n=Count("id")).values_list("organization_id", "n"))
+        per_org = dict(IndicatorHit.objects.filter(kind=campaign.indicator_kind, value=campaign.value,
+                                                   time__gte=campaign.first_seen, time__lte=campaign.last_seen)
+                       .values_list("organization_id").annotate(n=Count("event_id", distinct=True))
+                       .values_list("organization_id", "n"))
     else:
         per_org = dict(Alert.objects.filter(rule_id=campaign.key, last_seen__gte=campaign.first_seen,
                                             first_seen__lte=campaign.last_seen)
@@ -230,7 +232,8 @@ def _campaign_context(request, campaign):
     for org in orgs:
         org.campaign_hits = per_org.get(org.pk, 0)
     return {"campaign": campaign, "organizations": orgs,
-            "indicator_url": indicator_url(campaign.key) if campaign.kind == "indicator" else ""}
+            "indicator_url": indicator_url(correlation.representative_indicator(campaign))
+            if campaign.kind == "indicator" else ""}
 
 
 @login_required

@@ -9,7 +9,7 @@ from khien.core.models import AuditEntry, Notification
 from khien.incidents.models import Incident
 from khien.intel.models import EarlyWarning, Tlp
 from khien.telemetry import correlation, jobs, services
-from khien.telemetry.models import Campaign, CampaignKind, CampaignStatus
+from khien.telemetry.models import Campaign, CampaignKind, CampaignStatus, IndicatorHit
 from khien.telemetry.tests.conftest import make_source  # noqa: F401 (fixture)
 from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
 
@@ -34,7 +34,9 @@ def test_indicator_seen_at_three_organizations_raises_one_campaign(world, intel,
     hit_at(world.department)
     assert correlation.correlate() == {"created": 1, "updated": 0}
     campaign = Campaign.objects.get()
-    assert campaign.kind == CampaignKind.INDICATOR and campaign.key == intel.ids[Tlp.GREEN]
+    assert campaign.kind == CampaignKind.INDICATOR
+    assert campaign.key == correlation.indicator_key("ipv4", intel.values[Tlp.GREEN])
+    assert correlation.representative_indicator(campaign) == intel.ids[Tlp.GREEN]
     assert campaign.value == intel.values[Tlp.GREEN] and campaign.status == CampaignStatus.OPEN
     assert set(campaign.organizations.all()) == {world.ministry, world.province, world.department}
     assert campaign.organization_count == 3 and campaign.count == 3
@@ -137,3 +139,18 @@ def test_rule_campaign_to_warning_targets_its_organizations(world, intel, hit_at
     assert warning.values == [] and warning.severity == "critical"
     assert set(warning.targets.values_list("organization_id", flat=True)) == {
         world.ministry.pk, world.province.pk, world.department.pk}
+
+
+def test_one_value_carried_by_several_indicators_is_one_campaign(world, intel, hit_at):
+    """Several producers' indicators with the same value (several provenances): one campaign, events counted once."""
+    from khien.intel import services as intel_services
+    from khien.intel.tests.conftest import indicator
+
+    intel_services.do_add_objects(intel.collection, [indicator(intel.values[Tlp.GREEN], tlp=Tlp.GREEN)],
+                                  acting_user=world.coordinator)
+    for org in (world.ministry, world.province, world.department):
+        hit_at(org)
+    assert IndicatorHit.objects.count() == 6  # each event hits both indicators
+    correlation.correlate()
+    campaign = Campaign.objects.get()
+    assert campaign.count == 3 and campaign.organization_count == 3
