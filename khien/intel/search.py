@@ -241,14 +241,17 @@ def search_values(user, query: str, filters: dict | None = None) -> list[ValueGr
     return groups
 
 
-BACKGROUND_TYPES = ("identity", "marking-definition", "extension-definition", "language-content")
+# Left out of object lists unless a type filter asks for them: relationships and sightings are shown
+# on the pages of the objects they link, identities name producers.
+BACKGROUND_TYPES = ("identity", "marking-definition", "extension-definition", "language-content",
+                    "relationship", "sighting")
 
 
 def search_objects(user, query: str = "", filters: dict | None = None):
     """A queryset of (stix_id, last date added) of the visible objects matching a text, newest first.
 
     `query` is matched as a substring of the name or description (or the id itself).
-    Identities and other background objects are left out unless a type filter asks for them.
+    Background objects (identities, relationships, sightings…) are left out unless a type filter asks for them.
     Paginate it, then `latest_versions` of the page's ids.
     """
     qs = _apply_filters(tlp.visible_versions(user), filters or {}, user)

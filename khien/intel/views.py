@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -63,6 +64,7 @@ def intel_search(request):
     rows = _object_rows(user, [r["stix_id"] for r in page])
     context = {"form": form, "query": query, "groups": groups, "page": page, "rows": rows,
                "searched": bool(query or filters), "can_create": bool(writable_collections(user)),
+               "now": timezone.now(),
                "can_issue": services_warnings.can_issue(user)}
     if not context["searched"]:
         stats = search.overview(user)
@@ -98,7 +100,7 @@ def object_detail(request, stix_id: str):
     creator = search.identity_names([obj.created_by_ref]).get(obj.created_by_ref, "")
     data = obj.data or {}
     context = {
-        "obj": obj, "data": data, "name": search.display_name(obj), "creator": creator,
+        "obj": obj, "data": data, "name": search.display_name(obj), "creator": creator, "now": timezone.now(),
         "collections": search.collections_of(user, [obj])[obj.pk],
         "values": search.value_flags(obj) if obj.stix_type == "indicator" else [],
         "relationships": search.relationships(user, stix_id),

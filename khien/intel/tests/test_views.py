@@ -372,3 +372,17 @@ def test_writable_collections(sharing):
     assert writable_collections(sharing.world.other_admin) == []
     assert writable_collections(sharing.world.responder) == [sharing.collection]  # write-only member
     assert Collection.objects.count() == 1
+
+
+def test_expired_and_revoked_indicators_are_marked(client, sharing):
+    world = sharing.world
+    old = indicator("login-old.demo-threat.vn", kind="domain-name", tlp=Tlp.GREEN, name="Old domain",
+                    valid_until="2026-01-02T00:00:00Z")
+    services.do_add_objects(sharing.collection, [old], acting_user=world.analyst)
+    c = signed_in(client, world.dept_analyst)
+    assert 'id="expired"' in html(c.get(reverse("intel:object", args=[old["id"]])))
+    assert 'id="expired"' not in html(c.get(reverse("intel:object", args=[sharing.ids[Tlp.GREEN]])))
+    revoked = {**old, "modified": "2026-02-01T00:00:00.000Z", "revoked": True}
+    services.do_add_objects(sharing.collection, [revoked], acting_user=world.analyst)
+    response = c.get(reverse("intel:search"), {"q": "login-old.demo-threat.vn"})
+    assert response.context["groups"][0].rows[0].obj.revoked is True  # the latest version
