@@ -54,13 +54,26 @@ def is_disconnected(source_name: str) -> bool:
     return zlib.crc32(source_name.encode()) % 8 == 0
 
 
+def _interleaved(values: list) -> list:
+    """One value of each kind in turn (domain, URL, hash, …), so that campaigns show every kind."""
+    by_kind: dict = {}
+    for kind, value in values:
+        by_kind.setdefault(kind, []).append((kind, value))
+    out = []
+    while any(by_kind.values()):
+        for kind in list(by_kind):
+            if by_kind[kind]:
+                out.append(by_kind[kind].pop(0))
+    return out
+
+
 def campaign_values(limit: int = 6) -> list[tuple[str, str]]:
     """(kind, value) pairs the campaigns hit: the intel demo's list, else active stored indicator values."""
     try:
         from khien.intel.demo import DEMO_CAMPAIGN_VALUES
         values = [(k, v) for k, v in DEMO_CAMPAIGN_VALUES if k in OBSERVABLE_KINDS]
         if values:
-            return values[:limit]
+            return _interleaved(values)[:limit]
     except ImportError:
         pass
     from django.db.models import Q
@@ -77,9 +90,7 @@ def campaign_values(limit: int = 6) -> list[tuple[str, str]]:
     for kind, value in rows:
         if (kind, value) not in out and not warninglists.hits(kind, value):
             out.append((kind, value))
-        if len(out) >= limit:
-            break
-    return out
+    return _interleaved(out)[:limit]
 
 
 @dataclass
