@@ -187,7 +187,13 @@ class IndicatorValue(models.Model):
 
 
 class TaxiiStatus(models.Model):
-    """The status resource of one TAXII add-objects request (complete when returned: writes are synchronous)."""
+    """The status resource of one TAXII add-objects request.
+
+    Complete when returned for a request up to ``KHIEN_TAXII_ASYNC_THRESHOLD``
+    objects; above it "pending" while a background thread validates
+    (`validated_count`, `updated_at` move) and stores the objects — see
+    `services.do_submit_objects_async`.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="statuses")
@@ -201,6 +207,8 @@ class TaxiiStatus(models.Model):
     successes = models.JSONField(default=list)
     failures = models.JSONField(default=list)
     pendings = models.JSONField(default=list)
+    validated_count = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
 
 
 # --- Warning lists, early warnings -----------------------------------------------------------------

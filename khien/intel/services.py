@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+import threading
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -49,6 +50,7 @@ KNOWN_TYPES = frozenset(STIX2_OBJ_MAPS["2.1"]["objects"]) | frozenset(STIX2_OBJ_
 NEW_TYPE_EXTENSIONS = {"new-sdo", "new-sco", "new-sro"}
 SCO_TYPES = frozenset(STIX2_OBJ_MAPS["2.1"]["observables"])
 BATCH = 1000
+PROGRESS_EVERY = 200  # validated objects between two progress reports of a background submission
 AUDIT_MAX_IDS = 10000
 
 
@@ -346,9 +348,8 @@ def _row_for(obj: dict, producer_id, default_tlp: str, now) -> StixObject:
     )
 
 
-@transaction.atomic
 def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, recipients=None,
-                   taxii_status: bool = False) -> AddResult:
+                   taxii_status: bool | TaxiiStatus = False, progress=None) -> AddResult:
     """Validate every object, then store them all in `collection` — or nothing.
 
     Each object passes stix2-validator (default options) and, for indicators,
@@ -360,6 +361,11 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     versions of this submission. Refuses with `Forbidden` without the write
     right and with `InvalidStix` (carrying every object's errors) when any
     object is invalid.
+
+    Validation writes nothing; the writes happen in one transaction after it.
+    `taxii_status`: True creates a complete TAXII status row, a `TaxiiStatus`
+    (pending, from `do_submit_objects_async`) is completed in the same
+    transaction as the writes. `progress(n)` is called as objects are validated.
     """
     if not tlp.can_write_collection(acting_user, collection):
         raise Forbidden(_("You may not add objects to this collection."))
@@ -374,9 +380,19 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
         key, errors = check_object(obj, position, options, patterns)
         if errors:
             result.errors.setdefault(key, []).extend(errors)
+        if progress is not None and (position + 1) % PROGRESS_EVERY == 0:
+            progress(position + 1)
     if result.errors:
         raise InvalidStix(_("%(count)d of %(total)d objects are not valid STIX 2.1; nothing was stored.")
                           % {"count": len(result.errors), "total": len(objects)}, result.errors)
+    with transaction.atomic():
+        return _store(collection, objects, result, patterns, acting_user=acting_user, recipients=recipients,
+                      taxii_status=taxii_status)
+
+
+def _store(collection, objects, result: AddResult, patterns, *, acting_user, recipients, taxii_status) -> AddResult:
+    if not tlp.can_write_collection(acting_user, collection):  # checked again: validation may have taken minutes
+        raise Forbidden(_("You may not add objects to this collection."))
 
     producer_id = producer_for(acting_user, collection)
     identities = ensure_identities([producer_id]) if producer_id else {}
@@ -459,13 +475,110 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
                "created_ids": sorted(ids)[:AUDIT_MAX_IDS], "ids_truncated": len(ids) > AUDIT_MAX_IDS},
     )], actor=acting_user)
 
-    if taxii_status:
+    successes = [{"id": i, "version": v} for i, v in result.success_ids]
+    if isinstance(taxii_status, TaxiiStatus):
+        TaxiiStatus.objects.filter(pk=taxii_status.pk).update(
+            status="complete", success_count=result.total, failure_count=0, pending_count=0, successes=successes,
+            pendings=[], validated_count=result.total, updated_at=timezone.now())
+        taxii_status.refresh_from_db()
+        result.status = taxii_status
+    elif taxii_status:
         result.status = TaxiiStatus.objects.create(
             collection=collection, submitted_by=acting_user, request_timestamp=now, status="complete",
             total_count=result.total, success_count=result.total, failure_count=0, pending_count=0,
-            successes=[{"id": i, "version": v} for i, v in result.success_ids],
+            successes=successes, validated_count=result.total, updated_at=now,
         )
     return result
+
+
+# --- Large TAXII submissions in the background ---------------------------------------------------
+
+
+def _pending_entries(objects) -> list[dict]:
+    entries = []
+    for obj in objects:
+        if isinstance(obj, dict) and isinstance(obj.get("id"), str):
+            entry = {"id": obj["id"]}
+            version = obj.get("modified") or obj.get("created")
+            if isinstance(version, str):
+                entry["version"] = version
+            entries.append(entry)
+    return entries
+
+
+def do_submit_objects_async(collection: Collection, objects: list, *, acting_user) -> TaxiiStatus:
+    """Accept a large TAXII submission at once: a "pending" status now, the work in a background thread.
+
+    The thread (started when this transaction commits, in this process) runs
+    `do_add_objects` with the same all-or-nothing semantics as a synchronous
+    request: it validates every object (the status row's `validated_count` and
+    `updated_at` move as it goes), then stores everything and completes the
+    status in ONE transaction. If any object is invalid nothing is stored and
+    the status is complete with every object a failure (the invalid ones with
+    their errors). If the process dies before that commit nothing was stored
+    and the status stays pending: once `updated_at` is older than
+    ``KHIEN_TAXII_ASYNC_STALE_SECONDS`` the status resource reports every
+    object as failed ("interrupted; send again").
+    """
+    if not tlp.can_write_collection(acting_user, collection):
+        raise Forbidden(_("You may not add objects to this collection."))
+    objects = objects_of(objects)
+    if not objects:
+        raise InvalidStix(_("There are no objects to add."), {})
+    now = timezone.now()
+    with transaction.atomic():
+        status = TaxiiStatus.objects.create(
+            collection=collection, submitted_by=acting_user, request_timestamp=now, status="pending",
+            total_count=len(objects), pending_count=len(objects), pendings=_pending_entries(objects),
+            updated_at=now)
+        audit.record(Act.CREATE, status, actor=acting_user, organization_id=str(collection.owner_id),
+                     after={"collection": str(collection.pk), "total_count": len(objects), "status": "pending"})
+        status_id, collection_id, user_id = status.pk, collection.pk, acting_user.pk
+        transaction.on_commit(lambda: threading.Thread(
+            target=_process_submission, args=(status_id, collection_id, user_id, objects),
+            name=f"taxii-add-{status_id}", daemon=True).start())
+    return status
+
+
+def _process_submission(status_id, collection_id, user_id, objects) -> None:
+    """The background half of `do_submit_objects_async` (its own database connection, closed at the end)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+
+    def touch(**fields):
+        TaxiiStatus.objects.filter(pk=status_id).update(updated_at=timezone.now(), **fields)
+
+    try:
+        status = TaxiiStatus.objects.get(pk=status_id)
+        collection = Collection.objects.get(pk=collection_id)
+        user = get_user_model().objects.get(pk=user_id)
+        try:
+            do_add_objects(collection, objects, acting_user=user, taxii_status=status,
+                           progress=lambda n: touch(validated_count=n))
+        except InvalidStix as exc:
+            touch(**_failed(objects, exc.errors, _("Not stored: other objects of this request are invalid.")),
+                  validated_count=len(objects))
+        except Refused as exc:
+            touch(**_failed(objects, {}, str(exc.message)))
+    except Exception as exc:  # never leave a status pending because of a bug: report it as failed
+        touch(**_failed(objects, {}, _("Not stored: the server failed while processing (%(error)s).")
+                        % {"error": type(exc).__name__}))
+        raise
+    finally:
+        connections.close_all()
+
+
+def _failed(objects, errors: dict, others: str) -> dict:
+    failures = []
+    for position, obj in enumerate(objects):
+        key = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else f"#{position}"
+        entry = {"id": key, "message": "; ".join(str(e) for e in errors[key]) if key in errors else others}
+        version = obj.get("modified") or obj.get("created") if isinstance(obj, dict) else None
+        if isinstance(version, str):
+            entry["version"] = version
+        failures.append(entry)
+    return {"status": "complete", "success_count": 0, "failure_count": len(failures), "pending_count": 0,
+            "failures": failures, "pendings": [], "successes": []}
 
 
 def _mark_superseded(collection: Collection, stix_ids: list[str]) -> None:

@@ -24,6 +24,7 @@ from django.db.models import Exists, OuterRef, Q, TextField
 from django.db.models.functions import Cast
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
@@ -462,6 +463,12 @@ def _add_objects(request, user, collection):
         raise TaxiiError(400, _("Malformed JSON"), _("The request body is not valid JSON."))
     if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list):
         raise TaxiiError(422, _("Invalid envelope"), _("Send a TAXII envelope: a JSON object with an \"objects\" list."))
+    threshold = int(getattr(settings, "KHIEN_TAXII_ASYNC_THRESHOLD", 1000))
+    if len(envelope["objects"]) > threshold:
+        # Validation costs ~2 ms per object: a large request is answered at once with a pending status that
+        # the client polls (TAXII 2.1 §5.5); all-or-nothing as below (services.do_submit_objects_async).
+        status = services.do_submit_objects_async(collection, envelope["objects"], acting_user=user)
+        return _json(_status_resource(status), status=202)
     result = services.do_add_objects(collection, envelope, acting_user=user, taxii_status=True)
     return _json(_status_resource(result.status), status=202)
 
@@ -469,7 +476,23 @@ def _add_objects(request, user, collection):
 # --- Status ------------------------------------------------------------------------------------
 
 
+def _stale(status: TaxiiStatus) -> bool:
+    """A pending status whose background processing stopped reporting (the process died): nothing was stored."""
+    limit = float(getattr(settings, "KHIEN_TAXII_ASYNC_STALE_SECONDS", 300))
+    when = status.updated_at or status.request_timestamp
+    return status.status == "pending" and (timezone.now() - when).total_seconds() > limit
+
+
 def _status_resource(status: TaxiiStatus) -> dict:
+    if _stale(status):
+        message = _("Interrupted before anything was stored; send the objects again.")
+        failures = [{**entry, "message": message} for entry in status.pendings]
+        return {
+            "id": str(status.pk), "status": "complete",
+            "request_timestamp": services.format_timestamp(status.request_timestamp),
+            "total_count": status.total_count, "success_count": 0, "failure_count": status.total_count,
+            "pending_count": 0, "failures": failures,
+        }
     resource = {
         "id": str(status.pk),
         "status": status.status,
@@ -482,6 +505,8 @@ def _status_resource(status: TaxiiStatus) -> dict:
     for name in ("successes", "failures", "pendings"):
         if getattr(status, name):
             resource[name] = getattr(status, name)
+    if status.status == "pending":
+        resource["x_khien_validated_count"] = status.validated_count  # progress of the background validation
     return resource
 
 

@@ -423,3 +423,29 @@ def test_deeply_nested_json_is_400(sharing, taxii):
     body = b'{"objects": [' + b"[" * 5000 + b"]" * 5000 + b"]}"
     status, payload, _r = call("POST", _objects_url(sharing.collection), body)
     assert status in (400, 422) and payload["http_status"] == str(status)
+
+
+def test_interrupted_background_submission_reports_failures(sharing, taxii, settings):
+    """A pending status whose process died (no progress for too long) reads as complete, every object failed."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    settings.KHIEN_TAXII_ASYNC_STALE_SECONDS = 60
+    objs = [indicator("192.0.2.150"), indicator("192.0.2.151")]
+    long_ago = timezone.now() - dt.timedelta(minutes=5)
+    status = TaxiiStatus.objects.create(
+        collection=sharing.collection, submitted_by=sharing.world.analyst, request_timestamp=long_ago,
+        status="pending", total_count=2, pending_count=2, pendings=[{"id": o["id"]} for o in objs],
+        updated_at=long_ago)
+    call = taxii(sharing.world.analyst)
+    code, body, _r = call("GET", f"{ROOT}status/{status.pk}/")
+    assert code == 200
+    assert (body["status"], body["failure_count"], body["pending_count"]) == ("complete", 2, 0)
+    assert {f["id"] for f in body["failures"]} == {o["id"] for o in objs}
+    # Still progressing: pending, with the validation progress.
+    TaxiiStatus.objects.filter(pk=status.pk).update(updated_at=timezone.now(), validated_count=1)
+    code, body, _r = call("GET", f"{ROOT}status/{status.pk}/")
+    assert (body["status"], body["pending_count"], body["x_khien_validated_count"]) == ("pending", 2, 1)
+    # Another user's status does not exist for them.
+    assert taxii(sharing.world.coordinator)("GET", f"{ROOT}status/{status.pk}/")[0] == 404

@@ -180,3 +180,41 @@ def test_invalid_bundle_through_the_client(world, sharing, collection_for):
     assert _http_error(collection.add_objects,
                        envelope([indicator("203.0.113.230"), {**indicator(), "pattern": "[broken"}])) == (422, "422")
     assert StixObject.objects.count() == before
+
+
+# --- Large submissions: a pending status, processed in the background -----------------------------
+
+
+def test_large_bundle_is_pending_then_complete(world, sharing, collection_for, settings):
+    settings.KHIEN_TAXII_ASYNC_THRESHOLD = 20
+    collection = collection_for(world.analyst)
+    objs = [indicator(f"10.77.{n // 256}.{n % 256}", tlp=Tlp.GREEN) for n in range(450)]
+    status = collection.add_objects(envelope(objs), wait_for_completion=False)
+    # Answered at once: nothing validated nor stored yet when the answer was built.
+    assert (status.status, status.total_count, status.pending_count, status.success_count) == ("pending", 450, 450, 0)
+    assert {p["id"] for p in status.pendings} == {o["id"] for o in objs}
+    status.wait_until_final(poll_interval=0.2, timeout=120)
+    assert (status.status, status.success_count, status.failure_count, status.pending_count) == ("complete", 450, 0, 0)
+    assert {s["id"] for s in status.successes} == {o["id"] for o in objs}
+    row = TaxiiStatus.objects.get(pk=status.id)
+    assert row.validated_count == 450 and row.submitted_by == world.analyst
+    # The objects are readable through TAXII.
+    stored = [o["id"] for page in as_pages(collection.get_objects, per_request=200, type="indicator")
+              for o in page.get("objects", [])]
+    assert {o["id"] for o in objs} <= set(stored)
+
+
+def test_large_invalid_bundle_stores_nothing(world, sharing, collection_for, settings):
+    settings.KHIEN_TAXII_ASYNC_THRESHOLD = 20
+    collection = collection_for(world.analyst)
+    objs = [indicator(f"10.78.0.{n}") for n in range(40)]
+    bad = {**indicator("10.78.1.1"), "pattern": "[nope"}
+    before = StixObject.objects.count()
+    status = collection.add_objects(envelope(objs + [bad]), wait_for_completion=False)
+    assert status.status == "pending"
+    status.wait_until_final(poll_interval=0.2, timeout=120)
+    assert (status.status, status.success_count, status.failure_count) == ("complete", 0, 41)
+    messages = {f["id"]: f["message"] for f in status.failures}
+    assert "pattern" in messages[bad["id"]].lower()
+    assert messages[objs[0]["id"]] != messages[bad["id"]]  # the valid ones: "not stored because of the others"
+    assert StixObject.objects.count() == before
