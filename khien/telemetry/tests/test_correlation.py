@@ -10,7 +10,6 @@ from khien.incidents.models import Incident
 from khien.intel.models import EarlyWarning, Tlp
 from khien.telemetry import correlation, jobs, services
 from khien.telemetry.models import Campaign, CampaignKind, CampaignStatus, IndicatorHit
-from khien.telemetry.tests.conftest import make_source  # noqa: F401 (fixture)
 from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
 
 

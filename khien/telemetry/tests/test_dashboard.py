@@ -4,7 +4,6 @@ from django.urls import reverse
 
 from khien.intel.models import Tlp
 from khien.telemetry import correlation, services
-from khien.telemetry.tests.conftest import make_source  # noqa: F401 (fixture)
 from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
 from khien.telemetry.views import dashboard_data
 from khien.registry.tests.test_browser import browser  # noqa: F401 (fixture)

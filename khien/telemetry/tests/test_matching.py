@@ -14,7 +14,6 @@ from khien.intel.sightings import sighting_id
 from khien.intel.tests.conftest import assert_valid_stix, indicator
 from khien.telemetry import jobs, matcher, services
 from khien.telemetry.models import IndicatorHit
-from khien.telemetry.tests.conftest import make_source  # noqa: F401 (fixture)
 
 
 def ecs(ip=None, *, domain=None, url=None, sha256=None, when=None, rule="siem-test", severity=5, n=0):

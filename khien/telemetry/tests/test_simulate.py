@@ -10,7 +10,6 @@ from django.utils import timezone
 from khien.telemetry import simulate
 from khien.telemetry.models import Event
 from khien.telemetry.services import PARSERS
-from khien.telemetry.tests.conftest import make_source  # noqa: F401 (fixture)
 
 SHA256 = "a" * 64
 

@@ -6,7 +6,6 @@ from django.urls import reverse
 from khien.intel.models import EarlyWarning, Tlp
 from khien.telemetry import correlation, services
 from khien.telemetry.models import Alert, Campaign, CampaignStatus
-from khien.telemetry.tests.conftest import make_source  # noqa: F401 (fixture)
 from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
 
 
