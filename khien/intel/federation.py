@@ -243,7 +243,7 @@ def do_pull(sub: FeedSubscription, *, acting_user=None, now: dt.datetime | None 
         remote = None
         try:
             remote = remote_collection(sub)
-            last_headers = {}
+            last_headers = requests.structures.CaseInsensitiveDict()  # HTTP/2 proxies lower-case header names
 
             def keep_headers(response, *args, **kwargs):
                 last_headers.clear()
