@@ -6,17 +6,19 @@
 - Blocklists: plain text (`ip.txt`, `domains.txt`) and a DNS RPZ zone
   (`rpz.zone`) of what the token's user may see (`khien.intel.blocklists`,
   which asks `tlp.visible_versions`); `?since=<ISO time>` gives the changes.
-  Without a token: 401.
+  Without a token: 401, unless KHIEN_PUBLIC_CLEAR_FEED is on: then the
+  TLP:CLEAR values only.
 """
 import datetime as dt
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, renderers, status, viewsets
+from rest_framework import mixins, permissions, renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -176,7 +178,18 @@ def _since(request) -> dt.datetime | None:
     return parsed
 
 
+class SignedInOrPublicClearFeed(permissions.BasePermission):
+    """Signed in, or anyone when KHIEN_PUBLIC_CLEAR_FEED is on (they then get the TLP:CLEAR values only:
+    `tlp.visible_versions` decides)."""
+
+    def has_permission(self, request, view):
+        user = getattr(request, "user", None)
+        return bool(user is not None and user.is_authenticated) or bool(
+            getattr(settings, "KHIEN_PUBLIC_CLEAR_FEED", False))
+
+
 class _BlocklistView(APIView):
+    permission_classes = [SignedInOrPublicClearFeed]
     renderer_classes = [PlainTextRenderer]
     kinds: tuple = ()
     name = ""

@@ -210,3 +210,22 @@ def test_incremental_since_lists_expired_values(feed, api):
     lines = _lines(api(feed.world.dept_analyst).get(IP_URL, {"since": since}).content)
     assert "-45.33.30.1" in lines
     assert IndicatorValue.objects.filter(value="45.33.30.1").exists()
+
+
+def test_public_clear_feed_opens_the_clear_values_to_anonymous_callers(feed, api, settings):
+    """KHIEN_PUBLIC_CLEAR_FEED off: 401 without a token. On: the TLP:CLEAR values only, and a bad token is still 401."""
+    anonymous = api()
+    settings.KHIEN_PUBLIC_CLEAR_FEED = False
+    for url in (IP_URL, DOMAIN_URL, RPZ_URL):
+        assert anonymous.get(url).status_code == 401
+    settings.KHIEN_PUBLIC_CLEAR_FEED = True
+    ips = set(_lines(anonymous.get(IP_URL).content))
+    domains = set(_lines(anonymous.get(DOMAIN_URL).content))
+    # Exactly what a signed-in user without any organization gets: the CLEAR indicators.
+    assert ips == EXPECTED["no organization"][0] and domains == EXPECTED["no organization"][1]
+    assert "evil-clear.vn" in domains and "evil-amber.vn" not in domains and "45.33.10.2" not in ips
+    rpz = anonymous.get(RPZ_URL)
+    assert rpz.status_code == 200 and b"evil-clear.vn" in rpz.content and b"evil-amber.vn" not in rpz.content
+    bad = api()
+    bad.credentials(HTTP_AUTHORIZATION="Token not-a-real-key")
+    assert bad.get(IP_URL).status_code == 401
