@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 
 from django.apps import apps
-from django.db import close_old_connections
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
@@ -70,8 +69,6 @@ def run_job(job: Job, now: dt.datetime | None = None) -> str:
     except Exception:  # one failing job must not stop the others; it is retried at its next turn
         log.exception("job %s failed", job.name)
         return "failed"
-    finally:
-        close_old_connections()
     log.info("job %s: %s (%.2f s)", job.name, summary, time.monotonic() - started)
     return summary
 

@@ -2,6 +2,7 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
 
 from khien.core import jobs
 
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         try:
             while True:
                 jobs.run_due(only=only)
+                close_old_connections()  # a long-lived process: drop connections the database closed
                 time.sleep(tick)
         except KeyboardInterrupt:
             pass
