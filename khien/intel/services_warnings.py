@@ -40,10 +40,11 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from khien.core import audit
+from khien.core import audit, notifications
 from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import ROLE_ACTIONS, Action, Role
@@ -435,6 +436,13 @@ def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs
                                      "reason": t.reason, "matched_value": t.matched_value})
                        for t in rows], actor=acting_user)
     warning_id = warning.pk
+    with notifications.platform_language():
+        notifications.notify(
+            Organization.objects.filter(pk__in=targets), kind="intel.warning",
+            title=_("Early warning (%(severity)s): %(title)s") % {
+                "severity": warning.get_severity_display(), "title": warning.title},
+            body=warning.summary, url=reverse("intel:warning_detail", args=[warning_id]),
+            urgent=warning.severity in (WarningSeverity.HIGH, WarningSeverity.CRITICAL))
     transaction.on_commit(lambda: notify_targets(warning_id))
     return warning
 

@@ -286,7 +286,7 @@ def test_one_email_per_target_organization(land, django_capture_on_commit_callba
     Organization.objects.filter(pk=w.responder_org.pk).update(contact_email="")
     with django_capture_on_commit_callbacks(execute=True):
         warning = _issue(w.coordinator, isacs=[land.isac], sectors=[land.sector],
-                         data={"values": ["45.33.10.1"], "title": "Mã độc mới"})
+                         data={"values": ["45.33.10.1"], "title": "Mã độc mới", "severity": "medium"})
     assert set(_targets(warning)) == {"PROV", "RESP", "MIN"}
     recipients = sorted(r for m in mail.outbox for r in m.to)
     assert recipients == sorted(Organization.objects.filter(code__in=["PROV", "MIN"])
@@ -317,7 +317,10 @@ def test_api_issue_inbox_acknowledge_targets(land, api, django_capture_on_commit
     assert flags["8.8.8.8"]["warning_listed"] and flags["8.8.8.8"]["warninglists"] == ["public-dns-resolvers"]
     assert not flags["45.33.10.1"]["warning_listed"]
     url = f"{WARNINGS}{data['id']}/"
-    assert len(mail.outbox) == 2
+    # One message to each target organization's contact address (critical: members are also told at once).
+    contacts = set(Organization.objects.filter(warning_targets__warning_id=data["id"])
+                   .values_list("contact_email", flat=True))
+    assert sorted(m.to[0] for m in mail.outbox if m.to[0] in contacts) == sorted(contacts) and len(contacts) == 2
 
     inbox = api(w.other_admin).get(f"{WARNINGS}inbox/", {"state": "pending"})
     assert inbox.status_code == 200 and [i["warning"]["id"] for i in inbox.json()["results"]] == [data["id"]]
@@ -360,3 +363,18 @@ def test_retired_systems_and_inactive_organizations_are_not_matched(land, make_s
     Organization.objects.filter(pk=w.responder_org.pk).update(is_active=False)
     with pytest.raises(Refused):
         _issue(w.coordinator, data={"values": ["45.33.10.1"]})
+
+
+def test_members_of_target_organizations_get_an_in_app_notification(land, django_capture_on_commit_callbacks):
+    from khien.core.models import Notification
+
+    w = land.world
+    with django_capture_on_commit_callbacks(execute=True):
+        warning = _issue(w.coordinator, organizations=[w.ministry], auto_match=False,
+                         data={"title": "Lỗ hổng nghiêm trọng", "severity": "critical"})
+    notified = set(Notification.objects.filter(kind="intel.warning").values_list("recipient__email", flat=True))
+    assert w.admin.email in notified and w.analyst.email in notified
+    assert w.other_admin.email not in notified and w.responder.email not in notified
+    assert Notification.objects.filter(kind="intel.warning", url__endswith=f"{warning.pk}/").count() == len(notified)
+    # Critical: members are e-mailed at once, beside the organization's contact address.
+    assert w.admin.email in {r for m in mail.outbox for r in m.to}
