@@ -33,6 +33,7 @@ class Act:
     LOGIN = "login"
     TRANSITION = "transition"
     IMPORT = "import"
+    EXPORT = "export"  # a disclosure: who took what out of the platform
     TOKEN = "token"
 
 

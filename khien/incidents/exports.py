@@ -20,12 +20,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from khien.core import audit
-from khien.core.audit import Change
+from khien.core.audit import Act, Change
 
 from . import deadlines
 from .models import CustodyAction, EventKind, Evidence, Incident, Status, TaskStatus
 
-EXPORT_ACTION = "export"
+EXPORT_ACTION = Act.EXPORT
 MAX_ROWS = 100000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -189,7 +189,7 @@ def audit_export(acting_user, *, fmt: str, selection: dict, count: int) -> None:
     """An export is a disclosure: record who exported what (the selection and how many objects)."""
     with transaction.atomic():
         audit.record_many([Change(
-            action="export", object_type="intel.exchange_export", object_id=str(selection.get("collection") or ""),
+            action=Act.EXPORT, object_type="intel.exchange_export", object_id=str(selection.get("collection") or ""),
             object_repr=f"{fmt} export of {count} objects",
             after={"format": fmt, "selection": selection, "count": count},
         )], actor=acting_user)
