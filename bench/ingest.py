@@ -362,16 +362,27 @@ def interleaved_batches(files: dict, size: int):
 # --- phase: embedded (SQLite, one process) --------------------------------------------------------
 
 
-def phase_embedded(tmp: Path) -> dict:
+def phase_embedded_setup(tmp: Path) -> dict:
+    """migrate, indicators (bulk) and sources in the embedded database, in a process of its own."""
     from common import setup_django
 
     setup_django()
     from django.core.management import call_command
 
-    from khien.telemetry import matcher, services
-
     call_command("migrate", "--no-input", verbosity=0)
     load_s = load_indicators(read_values(tmp / "values.tsv"))
+    make_sources()
+    (tmp / "embedded_setup_s").write_text(str(load_s))
+    return {"indicator_load_s": round(load_s, 1)}
+
+
+def phase_embedded(tmp: Path) -> dict:
+    from common import setup_django
+
+    setup_django()
+    from khien.telemetry import matcher, services
+
+    load_s = float((tmp / "embedded_setup_s").read_text())  # set-up ran in its own process (its memory is not ours)
     sources = make_sources()
     started = time.perf_counter()
     compiled = matcher.current_matcher()
@@ -424,6 +435,7 @@ def generate(tmp: Path) -> None:
     for fmt, lines in alerts(N_ALERTS, values).items():
         with open(tmp / f"alerts_{fmt}.log", "wb") as fh:
             fh.write(b"\n".join(lines) + b"\n")
+        del lines
 
 
 
@@ -642,8 +654,9 @@ def main() -> dict:
         generate(tmp)
         result["generate_s"] = round(time.perf_counter() - started, 1)
         print("bench ingest: embedded (SQLite, one process)…", file=sys.stderr, flush=True)
-        result["embedded_sqlite"] = _phase("embedded", tmp, dict(base, KHIEN_DB="sqlite",
-                                                                 KHIEN_SQLITE_PATH=str(tmp / "embedded.sqlite3")))
+        embedded_env = dict(base, KHIEN_DB="sqlite", KHIEN_SQLITE_PATH=str(tmp / "embedded.sqlite3"))
+        setup = _phase("embedded_setup", tmp, embedded_env)
+        result["embedded_sqlite"] = _phase("embedded", tmp, embedded_env) if "error" not in setup else setup
         (tmp / "embedded.sqlite3").unlink(missing_ok=True)
         print("bench ingest: JetStream + PostgreSQL…", file=sys.stderr, flush=True)
         js = _phase("jetstream", tmp, dict(base, KHIEN_DB="postgres", KHIEN_PG_NAME=BENCH_PG_NAME))
