@@ -254,6 +254,10 @@ SPECTACULAR_SETTINGS = {
         # Without these the incident workflow's `status` collides with the registry's level workflow.
         "IncidentStatusEnum": "khien.incidents.models.Status",
         "TaskStatusEnum": "khien.incidents.models.TaskStatus",
+        "TlpEnum": "khien.intel.models.Tlp",
+        "SourceFormatEnum": "khien.telemetry.models.SourceFormat",
+        "ObservableKindEnum": "khien.incidents.models.ObservableKind",
+        "IndicatorKindEnum": "khien.intel.models.IndicatorKind",
     },
 }
 
