@@ -449,3 +449,24 @@ def test_interrupted_background_submission_reports_failures(sharing, taxii, sett
     assert (body["status"], body["pending_count"], body["x_khien_validated_count"]) == ("pending", 2, 1)
     # Another user's status does not exist for them.
     assert taxii(sharing.world.coordinator)("GET", f"{ROOT}status/{status.pk}/")[0] == 404
+
+
+def test_sparse_visibility_pages_across_chunks(world, sharing, taxii):
+    """A reader who may see few of the collection's entries still gets them, in order, with a right `more`."""
+    services.do_add_objects(sharing.collection, [indicator(f"10.90.{n // 256}.{n % 256}") for n in range(450)],
+                            acting_user=world.analyst)
+    own = [indicator("192.0.2.201", tlp=Tlp.AMBER), indicator("192.0.2.202", tlp=Tlp.AMBER)]
+    services.do_add_objects(sharing.collection, own[:1], acting_user=world.responder)
+    services.do_add_objects(sharing.collection, [indicator(f"10.91.0.{n}") for n in range(250)],
+                            acting_user=world.analyst)
+    services.do_add_objects(sharing.collection, own[1:], acting_user=world.responder)
+    call = taxii(world.responder)  # a write-only member: only what its organization pushed
+    seen, url = [], f"{_objects_url(sharing.collection)}?limit=2"
+    while True:
+        code, body, _r = call("GET", url)
+        assert code == 200
+        seen += [o["id"] for o in body.get("objects", [])]
+        if not body["more"]:
+            break
+        url = f"{_objects_url(sharing.collection)}?limit=2&next={body['next']}"
+    assert seen == [identity_id_for(world.responder_org.pk), own[0]["id"], own[1]["id"]]
