@@ -2,7 +2,10 @@ import importlib
 import importlib.util
 
 from django.core.management.base import BaseCommand, CommandError
+from django.test.utils import override_settings
+from django.utils import timezone
 
+from khien.core.models import Notification
 from khien.registry import demo
 from khien.registry.models import Organization
 
@@ -37,6 +40,10 @@ class Command(BaseCommand):
                                "(use --if-empty to skip silently, or a fresh database).")
         if systems < 0:
             raise CommandError("--systems must be 0 or more")
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+            self._build(systems, seed, no_accounts)
+
+    def _build(self, systems, seed, no_accounts):
         result = demo.build(systems, seed=seed)
         counts = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo country built in {result.seconds:.1f} s — {counts}"))
@@ -46,5 +53,7 @@ class Command(BaseCommand):
             counts = importlib.import_module(module_name).build(seed=seed)
             summary = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items())
             self.stdout.write(self.style.SUCCESS(f"{module_name}: {summary}"))
+        # Synthetic people get no e-mail: whatever the demo notified counts as sent, now and for the worker.
+        Notification.objects.filter(emailed_at__isnull=True).update(emailed_at=timezone.now())
         if not no_accounts:
             self.stdout.write(demo.accounts_table())
