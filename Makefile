@@ -35,8 +35,11 @@ setup-dev: $(VENV)/.installed-dev assets
 
 # The web server, plus in the background the worker (deadlines, digests, federation, correlation)
 # and the SOC simulator that keeps the national dashboard alive (its log: .simulate.log).
+# E-mails of the demo are written to ./outbox/ (one file per message) instead of the terminal.
+run: export KHIEN_EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
 run: setup
 	$(KHIEN) demo --accounts
+	@echo "E-mail notifications are written to ./outbox/ (set KHIEN_EMAIL_BACKEND to send them)."
 	$(KHIEN) worker & WORKER=$$!; \
 	$(KHIEN) simulate --rate 10 > .simulate.log 2>&1 & SIMULATOR=$$!; \
 	trap 'kill $$WORKER $$SIMULATOR 2>/dev/null' EXIT INT TERM; \

@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS = {
 # --- E-mail (notifications); console in the embedded default ----------------------------
 EMAIL_BACKEND = os.environ.get("KHIEN_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("KHIEN_FROM_EMAIL", "khien@localhost")
+EMAIL_FILE_PATH = os.environ.get("KHIEN_EMAIL_FILE_PATH", str(BASE_DIR / "outbox"))  # for the file backend
 EMAIL_HOST = os.environ.get("KHIEN_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("KHIEN_EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("KHIEN_EMAIL_USER", "")
