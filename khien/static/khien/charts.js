@@ -1,4 +1,5 @@
-// Draws the dashboard charts with the locally served Apache ECharts.
+// Draws the charts of every statistics page (registry overview, incident statistics) with the
+// locally served Apache ECharts: a page marks each chart with data-chart="<key>" data-kind="bar|hbar|pie|stacked".
 // The numbers come from <script type="application/json"> blocks written by
 // Django's json_script (no inline script: the Content-Security-Policy forbids it).
 // Without ECharts (assets not installed) or without JavaScript, the tables
@@ -6,9 +7,11 @@
 (function () {
   "use strict";
   var PALETTE = ["#b91c1c", "#1d4ed8", "#15803d", "#b45309", "#7c3aed", "#0f766e", "#be185d", "#4b5563"];
+  // Colours that carry a meaning, by the key the server gives with each value.
   var STATE_COLORS = {
     draft: "#6366f1", submitted: "#f59e0b", appraised: "#d97706", approved: "#15803d", returned: "#b91c1c",
-    in_place: "#15803d", partial: "#f59e0b", missing: "#b91c1c"
+    in_place: "#15803d", partial: "#f59e0b", missing: "#b91c1c",
+    low: "#94a3b8", medium: "#f59e0b", high: "#dc2626", critical: "#7f1d1d"
   };
 
   function readData(key) {
@@ -35,18 +38,18 @@
     bar: function (d) {
       return merge(base, {
         tooltip: { renderMode: "richText", trigger: "axis" },
-        xAxis: { type: "category", data: d.labels, axisLabel: { interval: 0 } },
+        xAxis: { type: "category", data: d.labels, axisLabel: { interval: 0, rotate: d.labels.length > 8 ? 45 : 0 } },
         yAxis: { type: "value", minInterval: 1 },
         series: [{ type: "bar", data: d.values, barMaxWidth: 48, label: { show: true, position: "top" } }]
       });
     },
-    hbar: function (d) {
+    hbar: function (d) {  // the first 15 (the server sends them largest first)
       return merge(base, {
         tooltip: { renderMode: "richText", trigger: "axis" },
         grid: { left: 8, right: 40, top: 8, bottom: 8, containLabel: true },
         xAxis: { type: "value", minInterval: 1 },
-        yAxis: { type: "category", data: d.labels.slice().reverse(), axisLabel: { width: 220, overflow: "truncate" } },
-        series: [{ type: "bar", data: d.values.slice().reverse(), barMaxWidth: 22, label: { show: true, position: "right" } }]
+        yAxis: { type: "category", data: d.labels.slice(0, 15).reverse(), axisLabel: { width: 220, overflow: "truncate" } },
+        series: [{ type: "bar", data: d.values.slice(0, 15).reverse(), barMaxWidth: 22, label: { show: true, position: "right" } }]
       });
     },
     pie: function (d) {
