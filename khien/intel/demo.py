@@ -42,13 +42,14 @@ import random
 import uuid
 
 from django.db import transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from khien.core.roles import Role
 from khien.registry.models import Isac, Membership, Organization
 
 from . import services, services_warnings, tlp
-from .models import AckState, Collection, CollectionKind, Tlp, WarningTarget
+from .models import AckState, Collection, CollectionKind, CollectionObject, StixObject, Tlp, WarningTarget
 
 DEMO_DOMAIN = "demo-khien.vn"
 NAMESPACE = uuid.UUID("6f1b1d5e-3c0a-4a53-9d4f-6b68696e0d30")
@@ -436,4 +437,14 @@ def build(seed: int = 2026) -> dict[str, int]:
         b.collections()
         b.store()
         b.warnings()
+        _spread_over_the_year()
     return b.counts
+
+
+def _spread_over_the_year() -> None:
+    """Date each demo object as added when it was created (a year of sharing), not at build time,
+    so that the weekly chart and TAXII `added_after` look like a platform in use. Demo data only."""
+    now = timezone.now()
+    StixObject.objects.filter(created__isnull=False, created__lt=now).update(date_added=F("created"))
+    CollectionObject.objects.update(date_added=Subquery(
+        StixObject.objects.filter(pk=OuterRef("object_id")).values("date_added")[:1]))
