@@ -3,7 +3,8 @@ PostgreSQL (1 and 2 workers), and IntelMQ 3.5 doing the equivalent work, in the 
 
 `python bench/ingest.py` (or `make bench`, through bench/run.py) prints one JSON line. Scale down with
 KHIEN_BENCH_INGEST_ALERTS (1,000,000), KHIEN_BENCH_INGEST_INDICATORS (1,000,000),
-KHIEN_BENCH_JETSTREAM_ALERTS (200,000), KHIEN_BENCH_INTELMQ_ALERTS (20,000), KHIEN_BENCH_INGEST_BATCH (5000).
+KHIEN_BENCH_JETSTREAM_ALERTS (200,000), KHIEN_BENCH_INTELMQ_ALERTS (20,000), KHIEN_BENCH_INGEST_BATCH (5000);
+run only some phases with KHIEN_BENCH_INGEST_PHASES (e.g. "embedded,intelmq"; default all three).
 
 Phases, each in its own process (peak RSS = that process's ru_maxrss / VmHWM):
 1. embedded: fresh SQLite file, migrate, indicators loaded (bulk path below), four sources; the alert
@@ -399,7 +400,7 @@ def phase_embedded(tmp: Path) -> dict:
         profiler.enable()
     started, cpu_started = time.perf_counter(), time.process_time()
     for fmt, batch in interleaved_batches(files, BATCH):
-        result = services.ingest_batch(sources[fmt], batch)
+        result = services.ingest_batch(sources[fmt], batch, max_batch=BATCH)
         count += len(batch)
         for key, value in result.as_dict().items():
             totals[key] += value
@@ -426,6 +427,8 @@ STREAM, PREFIX, DURABLE = "KHIEN_BENCH_ALERTS", "khien.bench", "khien-bench"
 INTELMQ_REDIS_DB = int(os.environ.get("KHIEN_BENCH_INTELMQ_REDIS_DB", "13"))
 N_ALERTS = int(os.environ.get("KHIEN_BENCH_INGEST_ALERTS", "1000000"))
 N_INDICATORS = int(os.environ.get("KHIEN_BENCH_INGEST_INDICATORS", "1000000"))
+# Which phases run (comma-separated, default all): e.g. "embedded" or "embedded,intelmq".
+PHASES = {p.strip() for p in os.environ.get("KHIEN_BENCH_INGEST_PHASES", "embedded,jetstream,intelmq").split(",")}
 
 
 def generate(tmp: Path) -> None:
@@ -653,20 +656,27 @@ def main() -> dict:
         started = time.perf_counter()
         generate(tmp)
         result["generate_s"] = round(time.perf_counter() - started, 1)
-        print("bench ingest: embedded (SQLite, one process)…", file=sys.stderr, flush=True)
-        embedded_env = dict(base, KHIEN_DB="sqlite", KHIEN_SQLITE_PATH=str(tmp / "embedded.sqlite3"))
-        setup = _phase("embedded_setup", tmp, embedded_env)
-        result["embedded_sqlite"] = _phase("embedded", tmp, embedded_env) if "error" not in setup else setup
+        result["embedded_sqlite"] = {"skipped": "KHIEN_BENCH_INGEST_PHASES"}
+        if "embedded" in PHASES:
+            print("bench ingest: embedded (SQLite, one process)…", file=sys.stderr, flush=True)
+            embedded_env = dict(base, KHIEN_DB="sqlite", KHIEN_SQLITE_PATH=str(tmp / "embedded.sqlite3"))
+            setup = _phase("embedded_setup", tmp, embedded_env)
+            result["embedded_sqlite"] = _phase("embedded", tmp, embedded_env) if "error" not in setup else setup
         (tmp / "embedded.sqlite3").unlink(missing_ok=True)
-        print("bench ingest: JetStream + PostgreSQL…", file=sys.stderr, flush=True)
-        js = _phase("jetstream", tmp, dict(base, KHIEN_DB="postgres", KHIEN_PG_NAME=BENCH_PG_NAME))
-        try:
-            _pg_admin(f"DROP DATABASE IF EXISTS {BENCH_PG_NAME} WITH (FORCE)")
-        except Exception as exc:  # noqa: BLE001 - reported, not fatal
-            js["cleanup_error"] = str(exc)
+        js: dict = {"skipped": "KHIEN_BENCH_INGEST_PHASES"}
+        if "jetstream" in PHASES:
+            print("bench ingest: JetStream + PostgreSQL…", file=sys.stderr, flush=True)
+            js = _phase("jetstream", tmp, dict(base, KHIEN_DB="postgres", KHIEN_PG_NAME=BENCH_PG_NAME))
+            try:
+                _pg_admin(f"DROP DATABASE IF EXISTS {BENCH_PG_NAME} WITH (FORCE)")
+            except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                js["cleanup_error"] = str(exc)
         result["jetstream_postgresql"] = js
-        print("bench ingest: IntelMQ 3.5.0…", file=sys.stderr, flush=True)
+        if "intelmq" in PHASES:
+            print("bench ingest: IntelMQ 3.5.0…", file=sys.stderr, flush=True)
         try:
+            if "intelmq" not in PHASES:
+                raise RuntimeError("skipped (KHIEN_BENCH_INGEST_PHASES)")
             python = ensure_intelmq()
             files = {fmt: tmp / f"alerts_{fmt}.log" for fmt in FORMATS}
             lines = intelmq_lines(files, min(N_INTELMQ, N_ALERTS))

@@ -3,6 +3,8 @@
 - KHIEN_ALERT_WINDOW_SECONDS (3600): repeats of the same source, rule and observables
   fold into one alert while the gap since its last sighting is at most this long.
 - KHIEN_INGEST_MAX_BATCH (5000): most records in one batch (HTTP: more → 413).
+- KHIEN_INGEST_FILE_MAX_BATCH (50000): most records in one batch (one transaction) of a file replay
+  (`khien ingest FILE`): fewer, larger commits than HTTP batches.
 - KHIEN_INGEST_MAX_BYTES (20 MiB): largest HTTP batch body (more → 413).
 - KHIEN_INGEST_MAX_INFLIGHT (4): batches one process ingests at the same time; one more → 429.
 - KHIEN_INGEST_RETRY_AFTER (2): seconds announced in Retry-After with a 429.
@@ -26,6 +28,7 @@ from django.conf import settings
 DEFAULTS = {
     "KHIEN_ALERT_WINDOW_SECONDS": 3600,
     "KHIEN_INGEST_MAX_BATCH": 5000,
+    "KHIEN_INGEST_FILE_MAX_BATCH": 50000,
     "KHIEN_INGEST_MAX_BYTES": 20 * 1024 * 1024,
     "KHIEN_INGEST_MAX_INFLIGHT": 4,
     "KHIEN_INGEST_RETRY_AFTER": 2,

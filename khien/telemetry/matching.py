@@ -4,7 +4,8 @@
 indicators its observables match — all of them, whatever their TLP.
 `record_hits` keeps only the indicators the event's organization may see
 (`khien.intel.tlp.visible_object_pks_for_organization`: the one place that
-decides visibility) and bulk-inserts `IndicatorHit` rows. It runs inside the
+decides visibility; one query per organization of the batch) and inserts the
+`IndicatorHit` rows as plain rows in one `executemany`. It runs inside the
 ingestion transaction, so it does nothing slow: STIX sightings,
 notifications and campaigns are periodic jobs over IndicatorHit (jobs.py).
 """
@@ -19,7 +20,11 @@ from django.utils.dateparse import parse_datetime
 
 from khien.intel.tlp import visible_object_pks_for_organization
 
+from . import store
 from .models import IndicatorHit
+
+HIT_COLUMNS = ("event_id", "alert_id", "organization_id", "source_id", "indicator_pk", "indicator_id", "kind", "value",
+               "field", "time", "created_at", "sighted", "notified")
 
 if TYPE_CHECKING:  # pragma: no cover
     from .matcher import Hit
@@ -64,12 +69,11 @@ def record_hits(source, hits: list[tuple[dict, list["Hit"]]], *, now) -> int:
             if key in seen:
                 continue
             seen.add(key)
-            rows.append(IndicatorHit(
-                event_id=event["id"], alert_id=event.get("alert_id"), organization_id=org_id,
-                source_id=event.get("source_id") or source.pk, indicator_pk=hit.indicator_pk,
-                indicator_id=hit.indicator_id, kind=hit.kind, value=hit.value[:2048], field=hit.field,
-                time=when, created_at=now,
-            ))
+            rows.append((event["id"], event.get("alert_id"), org_id, event.get("source_id") or source.pk,
+                         hit.indicator_pk, hit.indicator_id, hit.kind, hit.value[:2048], hit.field, when, now,
+                         False, False))
     if rows:
-        IndicatorHit.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+        # Plain rows, one executemany, ON CONFLICT DO NOTHING (the unique event × indicator × field): no model
+        # instance per hit (store.py).
+        store.insert_rows(IndicatorHit, HIT_COLUMNS, rows)
     return len(rows)

@@ -78,9 +78,13 @@ class Event(models.Model):
     """One normalized record, ECS-aligned. `id` is derived from source and content (idempotent ingestion)."""
 
     id = models.CharField(primary_key=True, max_length=64, editable=False)
-    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="events", verbose_name=_("source"))
+    # No single-column index on source or organization: the composite (source, time) and
+    # (organization, time) indexes lead with them (each index on events costs ingestion time, decision 0009).
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="events", verbose_name=_("source"),
+                               db_index=False)
     organization = models.ForeignKey(
-        "registry.Organization", on_delete=models.PROTECT, related_name="+", verbose_name=_("organization")
+        "registry.Organization", on_delete=models.PROTECT, related_name="+", verbose_name=_("organization"),
+        db_index=False,
     )
     alert = models.ForeignKey("Alert", on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
     time = models.DateTimeField(_("time"))
@@ -93,7 +97,8 @@ class Event(models.Model):
     src_port = models.PositiveIntegerField(_("source port"), null=True, blank=True)
     dst_ip = models.GenericIPAddressField(_("destination address"), null=True, blank=True)
     dst_port = models.PositiveIntegerField(_("destination port"), null=True, blank=True)
-    domain = models.CharField(_("domain"), max_length=255, blank=True, db_index=True)
+    # Not indexed: the domain search also matches subdomains (`= v OR LIKE '%.v'`), which no B-tree serves.
+    domain = models.CharField(_("domain"), max_length=255, blank=True)
     url = models.TextField(_("URL"), blank=True)
     file_md5 = models.CharField(max_length=32, blank=True)
     file_sha1 = models.CharField(max_length=40, blank=True)

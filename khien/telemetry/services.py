@@ -241,8 +241,8 @@ class IngestResult:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
 
-def check_batch_size(count: int) -> None:
-    limit = conf.get("KHIEN_INGEST_MAX_BATCH")
+def check_batch_size(count: int, limit: int | None = None) -> None:
+    limit = limit or conf.get("KHIEN_INGEST_MAX_BATCH")
     if count > limit:
         raise Refused(_("Too many records in one batch (at most %(limit)d).") % {"limit": limit},
                       code="batch_too_large", status=413)
@@ -262,9 +262,12 @@ def _dead_letter_text(record) -> str:
     return text[:RAW_DEAD_LETTER_LIMIT].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
-def ingest_batch(source: AlertSource, records: list) -> IngestResult:
-    """Parse, normalize and store one batch from `source`, idempotently, in one transaction."""
-    check_batch_size(len(records))
+def ingest_batch(source: AlertSource, records: list, *, max_batch: int | None = None) -> IngestResult:
+    """Parse, normalize and store one batch from `source`, idempotently, in one transaction.
+
+    At most `max_batch` records (default KHIEN_INGEST_MAX_BATCH, the HTTP limit); a file replay
+    (`khien ingest`) passes KHIEN_INGEST_FILE_MAX_BATCH: larger transactions, fewer commits."""
+    check_batch_size(len(records), max_batch)
     if not source.enabled:
         raise Forbidden(_("This source is disabled."))
     parser = PARSERS[source.format]
@@ -303,12 +306,8 @@ def ingest_batch(source: AlertSource, records: list) -> IngestResult:
     with transaction.atomic():
         _lock_source(source)
         if parsed:
-            known_events = Event.objects.filter(id__in=list(parsed))
-            if postgres:  # the id includes the time: only the partitions of the batch's days are searched
-                times = [fields["time"] for fields, _r in parsed.values()]
-                known_events = known_events.filter(time__gte=min(times), time__lte=max(times))
-            stored = set(known_events.values_list("id", flat=True))
-            new = {eid: value for eid, value in parsed.items() if eid not in stored}
+            stored = _stored_event_ids(parsed, postgres)
+            new = {eid: value for eid, value in parsed.items() if eid not in stored} if stored else parsed
         else:
             new = {}
         if dead:
@@ -341,6 +340,30 @@ def ingest_batch(source: AlertSource, records: list) -> IngestResult:
             **({"last_event_at": now} if events else {}),
         )
     return result
+
+
+_ID_CHUNK = 10000  # ids per SELECT (below SQLite's 32,766 bound parameters)
+
+
+def _stored_event_ids(parsed: dict, postgres: bool) -> set[str]:
+    """The batch's event ids already stored: plain `SELECT id … WHERE id IN (…)` statements (the ORM's
+    per-value preparation of thousands of ids cost more than the query). On PostgreSQL restricted to
+    the batch's time range: the id includes the time, so only the partitions of the batch's days are
+    searched."""
+    table = connection.ops.quote_name(Event._meta.db_table)
+    ids = list(parsed)
+    extra, extra_params = "", []
+    if postgres:
+        times = [fields["time"] for fields, _r in parsed.values()]
+        extra, extra_params = " AND time >= %s AND time <= %s", [min(times), max(times)]
+    stored: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start:start + _ID_CHUNK]
+            cursor.execute(f"SELECT id FROM {table} WHERE id IN ({', '.join(['%s'] * len(chunk))}){extra}",
+                           chunk + extra_params)
+            stored.update(row[0] for row in cursor.fetchall())
+    return stored
 
 
 def _tune_connection() -> None:

@@ -16,7 +16,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file")
         parser.add_argument("--source", required=True, help="name of the alert source")
-        parser.add_argument("--batch", type=int, default=5000, help="records per batch (at most KHIEN_INGEST_MAX_BATCH)")
+        parser.add_argument("--batch", type=int, default=20000,
+                            help="records per batch, one transaction each (at most KHIEN_INGEST_FILE_MAX_BATCH)")
         parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     def handle(self, *args, file, source, batch, quiet, **options):
@@ -25,7 +26,8 @@ class Command(BaseCommand):
             raise CommandError(f"no alert source named {source!r} (see `khien telemetry sources`)")
         if not src.enabled:
             raise CommandError(f"source {source!r} is disabled")
-        size = max(1, min(batch, conf.get("KHIEN_INGEST_MAX_BATCH")))
+        limit = conf.get("KHIEN_INGEST_FILE_MAX_BATCH")
+        size = max(1, min(batch, limit))
         try:
             stream = sys.stdin.buffer if file == "-" else open(file, "rb")
         except OSError as exc:
@@ -35,7 +37,7 @@ class Command(BaseCommand):
         try:
             with stream:
                 for records in file_batches(stream, size):
-                    result = services.ingest_batch(src, records)
+                    result = services.ingest_batch(src, records, max_batch=limit)
                     totals.accepted += result.accepted
                     totals.duplicates += result.duplicates
                     totals.rejected += result.rejected
