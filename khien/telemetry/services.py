@@ -165,11 +165,23 @@ def _checked(decoded: dict) -> tuple[object, bytes, str | None]:
 
 
 def event_id(source_id: uuid.UUID, canonical_bytes: bytes) -> str:
+    """The record's content digest: SHA-256 of the source id and the canonical bytes (64 hex digits).
+    A dead letter's id; an event's id is this digest behind its time (`stored_event_id`)."""
     return hashlib.sha256(source_id.bytes + b"\n" + canonical_bytes).hexdigest()
 
 
+def stored_event_id(time: dt.datetime, digest: str) -> str:
+    """An event's id: its time (milliseconds since 1970, UTC, 12 hex digits) then the first 52 hex digits
+    (208 bits) of its content digest. Still derived from the content alone (the time is parsed from it),
+    so a record sent twice has the same id; but ids now grow with time, so the primary-key index takes
+    a batch's rows at its right edge instead of at thousands of random places (decision 0009)."""
+    millis = max(0, int(time.timestamp() * 1000))
+    return f"{millis:012x}{digest[:52]}"
+
+
 def record_id(source: AlertSource, record) -> str:
-    """The event id a record will have (also the JetStream message id used for broker de-duplication)."""
+    """The record's content digest (`event_id`): the JetStream message id used for broker de-duplication,
+    the dead-letter id, and the last 52 hex digits of the event id."""
     _decoded, data, _reason = canonical(source.format, record)
     return event_id(source.id, data)
 
@@ -289,6 +301,7 @@ def ingest_batch(source: AlertSource, records: list, *, max_batch: int | None = 
                 dead[eid] = DeadLetter(source_id=source.id, organization_id=source.organization_id, digest=eid,
                                        received_at=now, reason=reason[:300], raw=_dead_letter_text(record))
             continue
+        eid = stored_event_id(fields["time"], eid)
         if eid not in parsed:
             # The canonical bytes are the record as JSON already: stored as they are (no second dumps).
             parsed[eid] = (fields, store.JsonText(data.decode()) if type(decoded) is dict else decoded)
@@ -420,9 +433,20 @@ def _fold_into_alerts(source: AlertSource, events: list[dict]) -> None:
     earliest = keyed[0][1]["time"] - window
     # alert state: [id, first_seen, last_seen, count, severity, stored?]
     current: dict[str, list] = {}
+    keys = list({k for k, _e in keyed})
+    if connection.vendor == "postgresql":
+        key_filter = ("key = ANY(%s)", [keys])
+    elif connection.vendor == "sqlite":
+        key_filter = ("key IN (SELECT value FROM json_each(%s))", [orjson.dumps(keys).decode()])
+    else:  # pragma: no cover - the two supported databases are above
+        key_filter = None
+    candidates = Alert.objects.select_for_update().filter(source_id=source.id, last_seen__gte=earliest)
+    # The batch's keys as one parameter (a JSON array / an array): the ORM's `key__in` prepared each of
+    # thousands of keys one by one, which cost more than the query.
+    candidates = (candidates.extra(where=[key_filter[0]], params=key_filter[1]) if key_filter
+                  else candidates.filter(key__in=keys))
     candidates = (
-        Alert.objects.select_for_update()
-        .filter(source_id=source.id, key__in={k for k, _e in keyed}, last_seen__gte=earliest)
+        candidates
         .order_by("last_seen")
         .values_list("key", "id", "first_seen", "last_seen", "count", "severity")
     )

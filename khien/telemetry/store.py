@@ -90,11 +90,23 @@ def _statement(model: type[models.Model], names: tuple[str, ...], vendor: str, n
 def adapt_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence]) -> Iterable[tuple]:
     """The rows as the database driver takes them (same adapters as insert_rows)."""
     _sql, special = _statement(model, tuple(names), connection.vendor, connection.features.has_native_uuid_field)
+    if not special:
+        for row in rows:
+            yield tuple(row)
+        return
+    # The last value adapted per column, and what it became: a batch repeats the same objects
+    # (its source, organization, arrival time; an alert's first and last sighting) row after row.
+    last_in = [object()] * len(special)
+    last_out = [None] * len(special)
     for row in rows:
-        if special:
-            row = list(row)
-            for i, adapt in special:
-                row[i] = adapt(row[i])
+        row = list(row)
+        for j, (i, adapt) in enumerate(special):
+            value = row[i]
+            if value is last_in[j]:
+                row[i] = last_out[j]
+            else:
+                row[i] = last_out[j] = adapt(value)
+                last_in[j] = value
         yield tuple(row)
 
 

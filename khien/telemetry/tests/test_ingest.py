@@ -62,7 +62,10 @@ def test_event_fields_and_organization_come_from_the_source(make_source, world):
     assert event.organization == world.department and event.source == source
     assert event.src_ip == "203.0.113.45" and event.severity == 7 and event.rule_id == "5712"
     assert event.raw["organization"] == "PROV"
-    assert event.id == services.record_id(source, wazuh(organization="PROV"))
+    # The id: the event's time (ms, hex) then the record's content digest; the same for the same content.
+    digest = services.record_id(source, wazuh(organization="PROV"))
+    assert event.id == services.stored_event_id(event.time, digest)
+    assert event.id[12:] == digest[:52] and int(event.id[:12], 16) == int(event.time.timestamp() * 1000)
 
 
 def test_malformed_records_become_dead_letters_with_reasons(make_source):
