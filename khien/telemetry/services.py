@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import random
 import secrets
 import threading
 import uuid
@@ -410,11 +412,18 @@ def _lock_source(source: AlertSource) -> None:
                            [_LOCK_NAMESPACE, int.from_bytes(source.id.bytes[:4], "big", signed=True)])
 
 
+# Alert ids need to be unique, not secret: a per-process generator seeded from the OS (one system call
+# per process instead of one per alert).
+# Reseeded in a forked child (web server workers), which would otherwise repeat its parent's sequence.
+_alert_random = random.Random(secrets.randbits(128))
+os.register_at_fork(after_in_child=lambda: _alert_random.seed(secrets.randbits(128)))
+
+
 def _alert_uuid(when: dt.datetime) -> uuid.UUID:
     """A version-7 style UUID (milliseconds of `when`, then random bits): alerts of the same period sit
     together in the primary-key and `alert_id` indexes, so a batch touches few index pages."""
     millis = int(when.timestamp() * 1000) & ((1 << 48) - 1)
-    value = (millis << 80) | int.from_bytes(secrets.token_bytes(10), "big")
+    value = (millis << 80) | _alert_random.getrandbits(80)
     value = (value & ~(0xF << 76)) | (0x7 << 76)          # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)          # RFC 4122 variant
     return uuid.UUID(int=value)

@@ -204,3 +204,25 @@ def test_hostile_records_become_dead_letters_never_errors(make_source):
     assert Event.objects.get().src_ip == "fe80::1"
     assert DeadLetter.objects.count() == len(hostile)
     assert all("\x00" not in d.raw for d in DeadLetter.objects.all())
+
+
+def test_event_ids_grow_with_event_time_and_alert_ids_differ_after_fork(make_source):
+    """Ids start with the event time (the primary-key index is written at its right edge); a forked
+    worker does not repeat its parent's alert ids."""
+    import os
+
+    source, _ = make_source(format="wazuh")
+    early, late = wazuh(at="2026-11-20T08:00:00Z"), wazuh(at="2026-11-21T08:00:00Z")
+    services.ingest_batch(source, [late, early])
+    ids = {e.time.day: e.id for e in Event.objects.all()}
+    assert ids[20] < ids[21]
+    when = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only reports its id
+        os.write(write, services._alert_uuid(when).bytes)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 16)
+    os.close(read), os.close(write)
+    assert child != services._alert_uuid(when).bytes
