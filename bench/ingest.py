@@ -338,6 +338,16 @@ def make_sources() -> dict:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM (reset at exec), not ru_maxrss, which Linux carries
+    over from the parent across fork and exec (a phase started by the bench reported the bench's own
+    peak after generating the alerts)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
