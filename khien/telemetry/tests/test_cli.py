@@ -101,3 +101,17 @@ def test_prune_keeps_recent_telemetry_and_is_audited(make_source, world):
     assert entry.after["events"] == 1 and entry.action == "delete"
     with pytest.raises(CommandError):
         run("telemetry", "prune", "--days", "0")
+
+
+def test_file_replay_batches_may_exceed_the_http_limit_up_to_their_own(make_source, tmp_path, settings):
+    """`khien ingest` batches (one transaction each) are bounded by KHIEN_INGEST_FILE_MAX_BATCH, not by
+    the HTTP limit; a larger --batch is cut to that bound."""
+    settings.KHIEN_INGEST_MAX_BATCH = 1
+    settings.KHIEN_INGEST_FILE_MAX_BATCH = 2
+    make_source(format="cef", name="fw-min")
+    path = tmp_path / "replay.log"
+    path.write_bytes((SAMPLES / "cef_alerts.log").read_bytes())
+    out, err = run("ingest", str(path), "--source", "fw-min", "--batch", "50")
+    assert out.strip() == "accepted 3 duplicates 0 rejected 0" and Event.objects.count() == 3
+    # Progress after each batch: two records, then three (not one at a time, not all three at once).
+    assert [line.split()[0] for line in err.strip().split("\r") if line] == ["2", "3"]
