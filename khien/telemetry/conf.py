@@ -45,10 +45,11 @@ DEFAULTS = {
 }
 
 
-def get(name: str):
+def get(name: str, defaults: dict = DEFAULTS):
+    """Django settings first, then the environment (converted to the default's type), then the default."""
     if hasattr(settings, name):
         return getattr(settings, name)
-    default = DEFAULTS[name]
+    default = defaults[name]
     raw = os.environ.get(name)
     if raw is None:
         return default

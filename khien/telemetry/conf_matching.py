@@ -12,9 +12,7 @@ Each is overridable in Django settings or by the environment variable of the sam
 - KHIEN_SIGHTINGS_SECONDS (300): how often new indicator hits become STIX sightings.
 - KHIEN_CORRELATE_SECONDS (300): how often campaigns are looked for.
 """
-import os
-
-from django.conf import settings
+from . import conf
 
 DEFAULTS = {
     "KHIEN_CAMPAIGN_MIN_ORGS": 3,
@@ -27,10 +25,4 @@ DEFAULTS = {
 
 
 def get(name: str):
-    if hasattr(settings, name):
-        return getattr(settings, name)
-    default = DEFAULTS[name]
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return type(default)(raw)
+    return conf.get(name, DEFAULTS)
