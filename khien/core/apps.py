@@ -10,3 +10,23 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401  (connects the sign-in audit)
+
+        tune_garbage_collector()
+
+
+def tune_garbage_collector() -> None:
+    """Fewer, later collections of the cyclic garbage collector (KHIEN_GC_THRESHOLDS, "0" keeps Python's).
+
+    A TAXII page or an ingestion batch allocates tens of thousands of short-lived objects; with
+    Python's default thresholds every few pages trigger a full collection of the whole heap, which
+    made one page in ten take ~150 ms instead of ~25 ms (decision 0010). Objects that exist once the
+    apps are loaded are frozen out of the collections; the young generations are collected less often.
+    """
+    import gc
+    import os
+
+    raw = os.environ.get("KHIEN_GC_THRESHOLDS", "20000,50,100")
+    if raw.strip() == "0":
+        return
+    gc.freeze()
+    gc.set_threshold(*(int(part) for part in raw.split(",")))
