@@ -16,11 +16,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib
+import importlib.util
 import logging
 import time
 from collections.abc import Callable
 
-from django.apps import apps
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
@@ -82,7 +82,3 @@ def run_due(now: dt.datetime | None = None, only: str | None = None, force: bool
         if force or job.due(now):
             results[job.name] = run_job(job, now)
     return results
-
-
-def installed_apps_with_jobs() -> list[str]:
-    return [cfg.name for cfg in apps.get_app_configs() if importlib.util.find_spec(f"{cfg.name}.jobs")]

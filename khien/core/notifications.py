@@ -95,12 +95,16 @@ def mark_read(user, ids=None) -> int:
 # --- E-mail ----------------------------------------------------------------------------------------
 
 
+def _link(n: Notification) -> str:
+    """The notification's page as an absolute address for an e-mail ("" when it has none)."""
+    return f"{getattr(settings, 'KHIEN_PUBLIC_URL', '').rstrip('/')}{n.url}" if n.url else ""
+
+
 def _line(n: Notification) -> str:
     when = timezone.localtime(n.created_at).strftime("%d/%m/%Y %H:%M")
     text = f"- [{when}] {n.title}"
     if n.url:
-        base = getattr(settings, "KHIEN_PUBLIC_URL", "").rstrip("/")
-        text += f"\n  {base}{n.url}"
+        text += f"\n  {_link(n)}"
     return text
 
 
@@ -108,8 +112,7 @@ def _message(user: User, items: list[Notification]) -> EmailMessage:
     with platform_language():
         if len(items) == 1:
             subject = _("[Khiên] %(title)s") % {"title": items[0].title}
-            body = "\n\n".join(filter(None, [items[0].title, items[0].body, _line(items[0]).split("\n", 1)[-1]
-                                             if items[0].url else ""]))
+            body = "\n\n".join(filter(None, [items[0].title, items[0].body, _link(items[0])]))
         else:
             subject = ngettext("[Khiên] %(count)d new notification", "[Khiên] %(count)d new notifications",
                                len(items)) % {"count": len(items)}
