@@ -20,7 +20,7 @@ import orjson
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import RequestDataTooBig
-from django.db.models import Exists, OuterRef, Q, TextField
+from django.db.models import BooleanField, Case, Exists, ExpressionWrapper, OuterRef, Q, TextField, Value, When
 from django.db.models.functions import Cast
 from django.http import HttpResponse
 from django.urls import reverse
@@ -297,68 +297,92 @@ def _entries(user, collection: Collection, filters: dict, *, default_version="la
 class Row:
     pk: int
     date_added: dt.datetime
-    stix_id: str
-    modified: dt.datetime
+    stix_id: str | None
+    modified: dt.datetime | None
     raw: str | None = None
 
 
 SCAN_CHUNK = 2000
 
 
-def _page_rows(qs, user, collection, filters, position, limit, default_version) -> list[tuple]:
-    """(entry pk, date added, stix id, version, object pk) of the next `limit` + 1 entries, in (date added, id) order.
+def _raw_text(prefix: str = "object__"):
+    """The stored JSON text of the version (its canonical text; the cast of `data` for a row without one)."""
+    return Cast(f"{prefix}data", TextField())
+
+
+def _page_rows(qs, user, collection, filters, position, limit, default_version, *, with_data=False) -> list[Row]:
+    """The next `limit` + 1 entries after `position`, in (date added, id) order, as `Row`s.
+
+    `with_data`: each row carries its version's stored JSON text (the objects endpoints); otherwise its
+    STIX id and version (manifest, versions).
 
     `qs` is `_entries(...)`: the collection's entries the caller may get, filtered. For the common
-    requests (no id filter, `match[version]` last or all) the page is found in steps that each use an
-    index: the collection's entries are read in (date added, id) order from the cursor, a chunk at a
-    time (`intel_coll_added_idx`); the chunk's object versions are checked against TLP and the filters by
-    primary key; the rare superseded entries go through the full `qs`. A single query joining, filtering
-    and sorting the whole collection made PostgreSQL hash-join every entry of the collection for each
-    page (decision 0007). Other requests keep the single query (an id filter makes it selective).
+    requests (no id filter, `match[version]` last or all) the page is read in steps, each one query: the
+    collection's entries in (date added, id) order from the cursor (`intel_coll_added_idx`, stopping after
+    a chunk of rows), joined to their versions by primary key, with the TLP and filter condition computed
+    for each row in the select list rather than used as a filter — so the planner cannot turn the page
+    into a hash join of the whole collection (decision 0007) — and the JSON text read in the same query.
+    The first chunk is exactly the rows a page needs; only when some are not for the caller does another
+    chunk follow. The rare superseded entries go through the full `qs`. Other requests (an id filter, or
+    `match[version]` first or a timestamp) keep the single query (an id filter makes it selective).
     """
-    fields = ("pk", "date_added", "object__stix_id", "object__modified", "object_id")
+    if with_data:
+        fields = ("pk", "date_added", "object_id")
+        extra = {"raw": _raw_text()}
+    else:
+        fields = ("pk", "date_added", "object_id", "object__stix_id", "object__modified")
+        extra = {}
     versions = filters.get("version") or [default_version]
     if filters.get("id") or versions not in (["last"], ["all"]):
         page = qs
         if position is not None:
             when, pk = position
             page = page.filter(Q(date_added__gte=when) & (Q(date_added__gt=when) | Q(pk__gt=pk)))
-        return list(page.order_by("date_added", "pk").values_list(*fields)[: limit + 1])
-    content = tlp.collection_content_q(user, collection)
-    objects = StixObject.objects.filter(content)
+        found = page.annotate(**extra).order_by("date_added", "pk").values_list(*fields, *extra)
+        return [_row(values, with_data) for values in found[: limit + 1]]
+    wanted = tlp.collection_content_q(user, collection, prefix="object__")
     if filters.get("type"):
-        objects = objects.filter(stix_type__in=filters["type"])
+        wanted &= Q(object__stix_type__in=filters["type"])
     if filters.get("spec_version"):
-        objects = objects.filter(spec_version__in=filters["spec_version"])
+        wanted &= Q(object__spec_version__in=filters["spec_version"])
+    annotations = {"wanted": ExpressionWrapper(wanted, output_field=BooleanField())}
+    if with_data:
+        # The text of the versions the caller may not get is not even read.
+        annotations["raw"] = Case(When(wanted, then=_raw_text()), default=Value(None), output_field=TextField())
     scan = CollectionObject.objects.filter(collection=collection)
     if filters.get("added_after"):
         scan = scan.filter(date_added__gt=services.parse_timestamp(filters["added_after"]))
-    scan = scan.order_by("date_added", "pk").values_list("pk", "date_added", "object_id", "superseded")
-    size = min(max(2 * (limit + 1), 200), SCAN_CHUNK)
-    rows: list = []
-    while len(rows) <= limit:
+    scan = (scan.annotate(**annotations).order_by("date_added", "pk")
+            .values_list(*fields, "superseded", *annotations))
+    flag_at = len(fields)  # superseded, wanted[, raw]
+    rows: list[Row] = []
+    size = limit + 1
+    while True:
         chunk_qs = scan
         if position is not None:
             when, pk = position
             # (date_added, id) > (when, pk), written so that the index gets a lower bound on date_added.
             chunk_qs = chunk_qs.filter(Q(date_added__gte=when) & (Q(date_added__gt=when) | Q(pk__gt=pk)))
         chunk = list(chunk_qs[:size])
-        if not chunk:
-            break
-        found = {pk: (stix_id, modified) for pk, stix_id, modified in
-                 objects.filter(pk__in=[entry[2] for entry in chunk]).values_list("pk", "stix_id", "modified")}
-        superseded = [entry[0] for entry in chunk if entry[3] and entry[2] in found]
+        superseded = [values[0] for values in chunk if values[flag_at] and values[flag_at + 1]]
         if superseded and versions == ["last"]:
             # Superseded in the collection: still the last for the caller if it may not see the newer ones.
             kept = set(qs.filter(pk__in=superseded).values_list("pk", flat=True))
         else:
             kept = set(superseded)
-        rows.extend((pk, when, *found[object_id], object_id) for pk, when, object_id, flag in chunk
-                    if object_id in found and (not flag or pk in kept))
-        if len(chunk) < size:
+        rows.extend(_row(values, with_data) for values in chunk
+                    if values[flag_at + 1] and (not values[flag_at] or values[0] in kept))
+        if len(rows) > limit or len(chunk) < size:
             break
         position = (chunk[-1][1], chunk[-1][0])  # (date added, id) of the last entry read
+        size = min(max(2 * (limit + 1 - len(rows)), 200), SCAN_CHUNK)
     return rows[: limit + 1]
+
+
+def _row(values, with_data: bool) -> Row:
+    if with_data:
+        return Row(values[0], values[1], None, None, values[-1])
+    return Row(values[0], values[1], values[3], values[4])
 
 
 def _page(request, user, collection, kind, *, default_version="last", extra_filters=None, extra="", with_data=False):
@@ -366,16 +390,9 @@ def _page(request, user, collection, kind, *, default_version="last", extra_filt
     limit = _limit(request)
     all_filters = {**filters, **(extra_filters or {})}
     qs = _entries(user, collection, all_filters, default_version=default_version)
-    found = _page_rows(qs, user, collection, all_filters, position, limit, default_version)
-    more = len(found) > limit
-    found = found[:limit]
-    rows = [Row(*values[:4]) for values in found]
-    if with_data and rows:
-        # The stored JSON text as is: the page is assembled without decoding and re-encoding each object.
-        raw = dict(StixObject.objects.filter(pk__in={values[4] for values in found})
-                   .annotate(raw=Cast("data", TextField())).values_list("pk", "raw"))
-        for row, values in zip(rows, found):
-            row.raw = raw[values[4]]
+    rows = _page_rows(qs, user, collection, all_filters, position, limit, default_version, with_data=with_data)
+    more = len(rows) > limit
+    rows = rows[:limit]
     headers = {}
     if rows:
         headers["X-TAXII-Date-Added-First"] = services.format_timestamp(rows[0].date_added)
