@@ -20,7 +20,6 @@ from common import emit, percentile, setup_django
 setup_django()
 
 from django.db import connection  # noqa: E402
-from django.db.models import Q  # noqa: E402
 
 from khien.core.models import User  # noqa: E402
 from khien.intel import search  # noqa: E402
@@ -38,22 +37,18 @@ def figures(samples):
 
 
 def explain_page(reader, collection, where: str) -> str:
-    """EXPLAIN ANALYZE of the query the TAXII objects endpoint runs for one page of 1,000 (limit + 1 rows)."""
-    from django.db.models import TextField
-    from django.db.models.functions import Cast
-
+    """EXPLAIN ANALYZE of the query the TAXII objects endpoint runs for one page of 1,000 (limit + 1 rows):
+    `taxii.views._scan` (entries joined to their versions, visibility and JSON text in the select list)
+    from the start, the middle or 1,000 entries before the end of the collection."""
     from khien.intel.taxii import views
 
-    qs = views._entries(reader, collection, {})
+    position = None
     if where != "start":
         entries = CollectionObject.objects.filter(collection=collection).order_by("date_added", "pk")
         count = entries.count()
-        at = entries.values_list("date_added", "pk")[count - 1000 if where == "end" else count // 2]
-        when, pk = at
-        qs = qs.filter(Q(date_added__gte=when) & (Q(date_added__gt=when) | Q(pk__gt=pk)))
-    qs = qs.annotate(raw=Cast("object__data", TextField()))
-    return qs.values_list("pk", "date_added", "object__stix_id", "object__modified", "raw")[:1001].explain(
-        analyze=True, buffers=True)
+        position = entries.values_list("date_added", "pk")[count - 1000 if where == "end" else count // 2]
+    qs = views._after(views._scan(reader, collection, {}, with_data=True), position)
+    return qs[:1001].explain(analyze=True, buffers=True)
 
 
 def main():
@@ -119,8 +114,7 @@ def main():
         collection = Collection.objects.filter(alias="bench-taxii-big").first() or main_c
         from khien.intel.taxii import views
 
-        result["page_query_plan_sqlite"] = views._entries(reader, collection, {}).values_list(
-            "pk", "object__stix_id")[:1001].explain()
+        result["page_query_plan_sqlite"] = views._scan(reader, collection, {}, with_data=True)[:1001].explain()
     if connection.vendor == "postgresql":
         plans = {}
         for alias in ("bench-taxii-main", "bench-taxii-big"):

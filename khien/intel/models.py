@@ -127,6 +127,10 @@ class StixObject(models.Model):
     confidence = models.PositiveSmallIntegerField(_("confidence"), null=True, blank=True)
     labels = models.JSONField(_("labels"), default=list, blank=True)
     data = models.JSONField(_("STIX JSON"))
+    # `data` as canonical JSON text (services.stix_text), written with it by services._row_for: TAXII
+    # serves it as is instead of converting `jsonb` to text per object and page (decision 0010). NULL only
+    # for rows written around the services (a bench loader); readers then fall back to casting `data`.
+    data_text = models.TextField(null=True, blank=True, editable=False)
     date_added = models.DateTimeField(_("date added"), db_index=True)
 
     class Meta:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import re
 import threading
 from dataclasses import dataclass, field
+
+import orjson
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -324,6 +327,16 @@ def objects_of(payload) -> list:
     raise InvalidStix(_("Send a STIX bundle or a TAXII envelope with an \"objects\" list."), {})
 
 
+def stix_text(obj: dict) -> str:
+    """The canonical JSON text of a stored STIX object version (`StixObject.data_text`): compact, keys in
+    the order received, non-ASCII characters as UTF-8. The one rule for that column: every writer of
+    `StixObject` stores `data_text=stix_text(data)` (through `_row_for`), and TAXII serves it as is."""
+    try:
+        return orjson.dumps(obj).decode()
+    except TypeError:  # what orjson refuses (integers beyond 64 bits): the standard encoder, same form
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
 def _row_for(obj: dict, producer_id, default_tlp: str, now) -> StixObject:
     refs = obj.get("object_marking_refs") if isinstance(obj.get("object_marking_refs"), list) else []
     confidence = obj.get("confidence")
@@ -344,6 +357,7 @@ def _row_for(obj: dict, producer_id, default_tlp: str, now) -> StixObject:
         confidence=confidence if isinstance(confidence, int) and 0 <= confidence <= 100 else None,
         labels=labels,
         data=obj,
+        data_text=stix_text(obj),
         date_added=now,
     )
 

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import BooleanField, Case, Exists, ExpressionWrapper, OuterRef, Q, TextField, Value, When
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -303,11 +303,15 @@ class Row:
 
 
 SCAN_CHUNK = 2000
+# The columns of a page's rows: with the JSON text (objects endpoints), or with the STIX id and version.
+DATA_FIELDS = ("pk", "date_added", "object_id")
+ENTRY_FIELDS = ("pk", "date_added", "object_id", "object__stix_id", "object__modified")
 
 
-def _raw_text(prefix: str = "object__"):
-    """The stored JSON text of the version (its canonical text; the cast of `data` for a row without one)."""
-    return Cast(f"{prefix}data", TextField())
+def _raw_text():
+    """The stored JSON text of the entry's version (`data_text`, services.stix_text); for a row written
+    without it (a bench loader), the database's text of `data`."""
+    return Coalesce("object__data_text", Cast("object__data", TextField()))
 
 
 def _page_rows(qs, user, collection, filters, position, limit, default_version, *, with_data=False) -> list[Row]:
@@ -326,44 +330,18 @@ def _page_rows(qs, user, collection, filters, position, limit, default_version, 
     chunk follow. The rare superseded entries go through the full `qs`. Other requests (an id filter, or
     `match[version]` first or a timestamp) keep the single query (an id filter makes it selective).
     """
-    if with_data:
-        fields = ("pk", "date_added", "object_id")
-        extra = {"raw": _raw_text()}
-    else:
-        fields = ("pk", "date_added", "object_id", "object__stix_id", "object__modified")
-        extra = {}
+    fields = DATA_FIELDS if with_data else ENTRY_FIELDS
+    extra = {"raw": _raw_text()} if with_data else {}
     versions = filters.get("version") or [default_version]
     if filters.get("id") or versions not in (["last"], ["all"]):
-        page = qs
-        if position is not None:
-            when, pk = position
-            page = page.filter(Q(date_added__gte=when) & (Q(date_added__gt=when) | Q(pk__gt=pk)))
-        found = page.annotate(**extra).order_by("date_added", "pk").values_list(*fields, *extra)
+        found = _after(qs, position).annotate(**extra).order_by("date_added", "pk").values_list(*fields, *extra)
         return [_row(values, with_data) for values in found[: limit + 1]]
-    wanted = tlp.collection_content_q(user, collection, prefix="object__")
-    if filters.get("type"):
-        wanted &= Q(object__stix_type__in=filters["type"])
-    if filters.get("spec_version"):
-        wanted &= Q(object__spec_version__in=filters["spec_version"])
-    annotations = {"wanted": ExpressionWrapper(wanted, output_field=BooleanField())}
-    if with_data:
-        # The text of the versions the caller may not get is not even read.
-        annotations["raw"] = Case(When(wanted, then=_raw_text()), default=Value(None), output_field=TextField())
-    scan = CollectionObject.objects.filter(collection=collection)
-    if filters.get("added_after"):
-        scan = scan.filter(date_added__gt=services.parse_timestamp(filters["added_after"]))
-    scan = (scan.annotate(**annotations).order_by("date_added", "pk")
-            .values_list(*fields, "superseded", *annotations))
+    scan = _scan(user, collection, filters, with_data=with_data)
     flag_at = len(fields)  # superseded, wanted[, raw]
     rows: list[Row] = []
     size = limit + 1
     while True:
-        chunk_qs = scan
-        if position is not None:
-            when, pk = position
-            # (date_added, id) > (when, pk), written so that the index gets a lower bound on date_added.
-            chunk_qs = chunk_qs.filter(Q(date_added__gte=when) & (Q(date_added__gt=when) | Q(pk__gt=pk)))
-        chunk = list(chunk_qs[:size])
+        chunk = list(_after(scan, position)[:size])
         superseded = [values[0] for values in chunk if values[flag_at] and values[flag_at + 1]]
         if superseded and versions == ["last"]:
             # Superseded in the collection: still the last for the caller if it may not see the newer ones.
@@ -377,6 +355,35 @@ def _page_rows(qs, user, collection, filters, position, limit, default_version, 
         position = (chunk[-1][1], chunk[-1][0])  # (date added, id) of the last entry read
         size = min(max(2 * (limit + 1 - len(rows)), 200), SCAN_CHUNK)
     return rows[: limit + 1]
+
+
+def _scan(user, collection, filters, *, with_data=False):
+    """The query of one step of `_page_rows`, before its position and size: the collection's entries in
+    (date added, id) order, each with its version's (pk, date added, object pk[, stix id, version]),
+    `superseded`, `wanted` (the caller may get it and it passes the type and spec filters)[, raw text]."""
+    wanted = tlp.collection_content_q(user, collection, prefix="object__")
+    if filters.get("type"):
+        wanted &= Q(object__stix_type__in=filters["type"])
+    if filters.get("spec_version"):
+        wanted &= Q(object__spec_version__in=filters["spec_version"])
+    annotations = {"wanted": ExpressionWrapper(wanted, output_field=BooleanField())}
+    if with_data:
+        # The text of the versions the caller may not get is not even read.
+        annotations["raw"] = Case(When(wanted, then=_raw_text()), default=Value(None), output_field=TextField())
+    fields = DATA_FIELDS if with_data else ENTRY_FIELDS
+    scan = CollectionObject.objects.filter(collection=collection)
+    if filters.get("added_after"):
+        scan = scan.filter(date_added__gt=services.parse_timestamp(filters["added_after"]))
+    return scan.annotate(**annotations).order_by("date_added", "pk").values_list(*fields, "superseded", *annotations)
+
+
+def _after(qs, position):
+    """The entries of `qs` strictly after `position` (date added, id), written so that the index gets a lower
+    bound on date_added."""
+    if position is None:
+        return qs
+    when, pk = position
+    return qs.filter(Q(date_added__gte=when) & (Q(date_added__gt=when) | Q(pk__gt=pk)))
 
 
 def _row(values, with_data: bool) -> Row:
