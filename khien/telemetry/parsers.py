@@ -19,6 +19,11 @@ clamped to 0–10; CEF 0–10 as is, or Low 3 / Medium 5 / High 8 / Very-High 10
 
 A record that cannot be read raises `ParseError(reason)`; the caller stores it
 as a dead letter with that reason. Reasons are English (operator data).
+
+These parsers are the hot path of alert ingestion (a few µs per record), so
+the helpers take a short fast path for the usual value (an exact `str` or
+`int`) and keep the general conversion for anything else; the results are the
+same either way.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import datetime as dt
 import ipaddress
 import math
 import re
+from binascii import unhexlify
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -36,6 +42,7 @@ FIELDS = (
 HASH_LENGTHS = {32: "file_md5", 40: "file_sha1", 64: "file_sha256"}
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+_UTC = dt.timezone.utc
 
 
 class ParseError(ValueError):
@@ -60,31 +67,53 @@ def dig(record: dict, dotted: str) -> Any:
 
 
 def first(*values):
+    """The first value that is not None, "", [] or {}."""
     for value in values:
-        if value not in (None, "", [], {}):
+        if type(value) is str:  # the usual case: no comparison with the four empty values
+            if value:
+                return value
+        elif value not in (None, "", [], {}):
             return value
     return None
 
 
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_EPOCH_TEXT = re.compile(r"\d{9,13}(\.\d+)?")
+_LEGACY_TIME = re.compile(r"([A-Za-z]{3})\s+(\d{1,2})(?:\s+(\d{4}))?\s+(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:\s+UTC|\s+Z)?")
 
 
 def parse_time(value: Any, field: str = "timestamp") -> dt.datetime:
     """ISO 8601 (with or without a colon in the offset), epoch seconds or milliseconds; naive means UTC."""
+    if type(value) is str:  # the usual texts first, without the general checks below
+        if "-" in value:  # ISO 8601: a dash is never in epoch digits
+            return _iso_time(value, field)
+        if value.isdigit() and value.isascii() and 9 <= len(value) <= 13:  # epoch digits (CEF rt)
+            return _epoch_time(float(value), field)
     if value in (None, ""):
         raise ParseError(f"missing {field}")
     if isinstance(value, bool):
         raise ParseError(f"invalid {field}")
-    if isinstance(value, (int, float)) or (isinstance(value, str) and re.fullmatch(r"\d{9,13}(\.\d+)?", value.strip())):
-        number = float(value)
-        if number > 1e11:  # milliseconds
-            number /= 1000.0
+    if isinstance(value, (int, float)) or (isinstance(value, str) and _EPOCH_TEXT.fullmatch(value.strip())):
         try:
-            return dt.datetime.fromtimestamp(number, tz=dt.timezone.utc)
-        except (OverflowError, OSError, ValueError):
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
             raise ParseError(f"invalid {field}") from None
+        return _epoch_time(number, field)
     if not isinstance(value, str):
         raise ParseError(f"invalid {field}")
+    return _iso_time(value, field)
+
+
+def _epoch_time(number: float, field: str) -> dt.datetime:
+    if number > 1e11:  # milliseconds
+        number /= 1000.0
+    try:
+        return dt.datetime.fromtimestamp(number, tz=_UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ParseError(f"invalid {field}") from None
+
+
+def _iso_time(value: str, field: str) -> dt.datetime:
     text = value.strip()
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
@@ -93,23 +122,23 @@ def parse_time(value: Any, field: str = "timestamp") -> dt.datetime:
         if parsed is None:
             raise ParseError(f"invalid {field}: {text[:60]}") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=_UTC)
     try:
-        return parsed.astimezone(dt.timezone.utc)
+        return parsed.astimezone(_UTC)
     except (OverflowError, ValueError):  # year 1 or 9999 pushed out of range by the offset
         raise ParseError(f"{field} out of range: {text[:60]}") from None
 
 
 def _parse_legacy_time(text: str) -> dt.datetime | None:
     """CEF/syslog: "Nov 24 2026 14:03:11" or "Nov 24 14:03:11" (this year), with optional .mmm and zone-less."""
-    m = re.fullmatch(r"([A-Za-z]{3})\s+(\d{1,2})(?:\s+(\d{4}))?\s+(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:\s+UTC|\s+Z)?", text)
+    m = _LEGACY_TIME.fullmatch(text)
     if not m or m.group(1).lower() not in _MONTHS:
         return None
-    year = int(m.group(3)) if m.group(3) else dt.datetime.now(dt.timezone.utc).year
+    year = int(m.group(3)) if m.group(3) else dt.datetime.now(_UTC).year
     micro = int((m.group(7) or "0").ljust(6, "0"))
     try:
         return dt.datetime(year, _MONTHS[m.group(1).lower()], int(m.group(2)), int(m.group(4)), int(m.group(5)),
-                           int(m.group(6)), micro, tzinfo=dt.timezone.utc)
+                           int(m.group(6)), micro, tzinfo=_UTC)
     except ValueError:
         return None
 
@@ -140,27 +169,43 @@ def parse_ip(value: Any, field: str) -> str | None:
 
 
 def parse_port(value: Any, field: str) -> int | None:
-    if value in (None, ""):
+    if type(value) is int:  # a JSON number: no round trip through str
+        port = value
+    elif value in (None, ""):
         return None
-    try:
-        port = int(str(value).strip())
-    except ValueError:
-        raise ParseError(f"invalid port in {field}: {str(value)[:20]}") from None
+    else:
+        try:
+            port = int(str(value).strip())
+        except ValueError:
+            raise ParseError(f"invalid port in {field}: {str(value)[:20]}") from None
     if not 0 <= port <= 65535:
         raise ParseError(f"port out of range in {field}: {port}")
     return port
 
 
+class _BadDomain(ValueError):
+    """`detail` ends the reason: "" (not IDNA) or ": <text>"."""
+
+
 def parse_domain(value: Any, field: str) -> str:
     if value in (None, ""):
         return ""
-    text = str(value).strip().rstrip(".").lower()
+    try:
+        return _normal_domain(str(value))
+    except _BadDomain as exc:
+        raise ParseError(f"invalid domain in {field}{exc}") from None
+
+
+@lru_cache(maxsize=1 << 15)
+def _normal_domain(value: str) -> str:
+    """Lower case, no trailing dot, IDNA (raises _BadDomain). Cached: the same hosts come back in many alerts."""
+    text = value.strip().rstrip(".").lower()
     try:
         text = text.encode("idna").decode("ascii") if not text.isascii() else text
     except UnicodeError:
-        raise ParseError(f"invalid domain in {field}") from None
+        raise _BadDomain("") from None
     if not _DOMAIN.match(text):
-        raise ParseError(f"invalid domain in {field}: {text[:60]}")
+        raise _BadDomain(f": {text[:60]}")
     return text
 
 
@@ -171,17 +216,24 @@ def parse_hash(value: Any, field: str) -> tuple[str, str] | None:
     text = str(value).strip()
     if ":" in text:  # "SHA256:abc…" style
         text = text.split(":", 1)[1]
-    if not _HEX.match(text) or len(text) not in HASH_LENGTHS:
-        raise ParseError(f"invalid file hash in {field}")
-    return HASH_LENGTHS[len(text)], text.lower()
+    name = HASH_LENGTHS.get(len(text))
+    try:
+        if name is None:
+            raise ValueError
+        unhexlify(text)  # hex digits only, as `_HEX` says (the lengths are even): ~10× faster than the regex
+    except ValueError:
+        raise ParseError(f"invalid file hash in {field}") from None
+    return name, text.lower()
 
 
 def clamp_severity(value: Any, field: str = "severity") -> int:
+    if type(value) is int and 0 <= value <= 10:  # already on the scale
+        return value
     if value in (None, ""):
         return 0
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParseError(f"invalid {field}: {str(value)[:20]}") from None
     if not math.isfinite(number):
         raise ParseError(f"invalid {field}: {str(value)[:20]}")
@@ -189,6 +241,8 @@ def clamp_severity(value: Any, field: str = "severity") -> int:
 
 
 def _text(value: Any, limit: int) -> str:
+    if type(value) is str:  # the usual case
+        return value.strip()[:limit]
     if value in (None, ""):
         return ""
     if isinstance(value, list):
@@ -196,21 +250,28 @@ def _text(value: Any, limit: int) -> str:
     return str(value).strip()[:limit]
 
 
-def _event(**fields) -> dict:
+def _event(time, kind, category, severity, observer, src_ip, src_port, dst_ip, dst_port, domain, url, rule_id,
+           rule_name, hashes=()) -> dict:
+    """The normalized event (keys in this order); `hashes` are (value, field) pairs read by `parse_hash`."""
     event = {
-        "kind": "alert", "category": "", "severity": 0, "observer": "", "src_ip": None, "src_port": None,
-        "dst_ip": None, "dst_port": None, "domain": "", "url": "", "file_md5": "", "file_sha1": "",
-        "file_sha256": "", "rule_id": "", "rule_name": "",
+        "kind": kind, "category": category, "severity": severity, "observer": observer, "src_ip": src_ip,
+        "src_port": src_port, "dst_ip": dst_ip, "dst_port": dst_port, "domain": domain, "url": url, "file_md5": "",
+        "file_sha1": "", "file_sha256": "", "rule_id": rule_id, "rule_name": rule_name, "time": time,
     }
-    event.update(fields)
+    for value, field in hashes:  # in order: a later hash of the same length wins
+        if value is not None:
+            parsed = parse_hash(value, field)
+            if parsed:
+                event[parsed[0]] = parsed[1]
     return event
 
 
-def _add_hashes(event: dict, values: list[tuple[Any, str]]) -> None:
-    for value, field in values:
-        parsed = parse_hash(value, field)
-        if parsed:
-            event[parsed[0]] = parsed[1]
+def _object(value: Any) -> dict:
+    """`value` if it is an object, else an empty one (never written to)."""
+    return value if isinstance(value, dict) else _NO_OBJECT
+
+
+_NO_OBJECT: dict = {}
 
 
 def _require_object(record: Any) -> dict:
@@ -227,6 +288,13 @@ _WAZUH_CATEGORIES = (
 )
 
 
+@lru_cache(maxsize=1024)
+def _wazuh_category(groups: tuple[str, ...]) -> str:
+    """Cached: a manager has a few hundred rules, so a few distinct group lists."""
+    category = next((cat for word, cat in _WAZUH_CATEGORIES if any(word in g for g in groups)), groups[0] if groups else "")
+    return category[:40]
+
+
 def parse_wazuh(record: Any) -> dict:
     record = _require_object(record)
     rule = record.get("rule")
@@ -234,34 +302,36 @@ def parse_wazuh(record: Any) -> dict:
         raise ParseError("missing rule.id")
     try:
         level = float(rule.get("level", 0))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParseError("invalid rule.level") from None
     if not math.isfinite(level):
         raise ParseError("invalid rule.level")
-    groups = [str(g).lower() for g in rule.get("groups") or [] if isinstance(g, str)]
-    category = next((cat for word, cat in _WAZUH_CATEGORIES if any(word in g for g in groups)), groups[0] if groups else "")
-    data = record.get("data") if isinstance(record.get("data"), dict) else {}
-    agent = record.get("agent") if isinstance(record.get("agent"), dict) else {}
-    syscheck = record.get("syscheck") if isinstance(record.get("syscheck"), dict) else {}
-    url = _text(data.get("url"), 4000)
-    host = first(data.get("hostname"), data.get("dns_query"), data.get("domain"))
-    event = _event(
-        time=parse_time(record.get("timestamp"), "timestamp"),
-        category=category[:40],
-        severity=clamp_severity(level * 10 / 15, "rule.level"),
-        observer=_text(first(agent.get("name"), (record.get("manager") or {}).get("name") if isinstance(record.get("manager"), dict) else None), 200),
-        src_ip=parse_ip(first(data.get("srcip"), data.get("src_ip")), "data.srcip"),
-        src_port=parse_port(first(data.get("srcport"), data.get("src_port")), "data.srcport"),
-        dst_ip=parse_ip(first(data.get("dstip"), data.get("dst_ip")), "data.dstip"),
-        dst_port=parse_port(first(data.get("dstport"), data.get("dst_port")), "data.dstport"),
-        domain=parse_domain(host, "data.hostname"),
-        url=url,
-        rule_id=_text(rule.get("id"), 100),
-        rule_name=_text(rule.get("description"), 500),
+    try:
+        groups = tuple([str(g).lower() for g in rule.get("groups") or [] if isinstance(g, str)])
+    except TypeError:  # a number or true: not a list
+        raise ParseError("invalid rule.groups") from None
+    category = _wazuh_category(groups)
+    data = _object(record.get("data"))
+    agent = _object(record.get("agent"))
+    syscheck = _object(record.get("syscheck"))
+    manager = record.get("manager")
+    return _event(
+        parse_time(record.get("timestamp"), "timestamp"),
+        "alert",
+        category,
+        clamp_severity(level * 10 / 15, "rule.level"),
+        _text(first(agent.get("name"), manager.get("name") if isinstance(manager, dict) else None), 200),
+        parse_ip(first(data.get("srcip"), data.get("src_ip")), "data.srcip"),
+        parse_port(first(data.get("srcport"), data.get("src_port")), "data.srcport"),
+        parse_ip(first(data.get("dstip"), data.get("dst_ip")), "data.dstip"),
+        parse_port(first(data.get("dstport"), data.get("dst_port")), "data.dstport"),
+        parse_domain(first(data.get("hostname"), data.get("dns_query"), data.get("domain")), "data.hostname"),
+        _text(data.get("url"), 4000),
+        _text(rule.get("id"), 100),
+        _text(rule.get("description"), 500),
+        ((syscheck.get("md5_after"), "syscheck.md5_after"), (syscheck.get("sha1_after"), "syscheck.sha1_after"),
+         (syscheck.get("sha256_after"), "syscheck.sha256_after")) if syscheck else (),
     )
-    _add_hashes(event, [(syscheck.get("md5_after"), "syscheck.md5_after"), (syscheck.get("sha1_after"), "syscheck.sha1_after"),
-                        (syscheck.get("sha256_after"), "syscheck.sha256_after")])
-    return event
 
 
 # --- Suricata EVE ------------------------------------------------------------------------------
@@ -279,63 +349,95 @@ def parse_suricata(record: Any) -> dict:
         raise ParseError("missing alert.signature_id")
     try:
         sev = int(alert.get("severity", 3))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParseError("invalid alert.severity") from None
-    http = record.get("http") if isinstance(record.get("http"), dict) else {}
-    dns = record.get("dns") if isinstance(record.get("dns"), dict) else {}
-    tls = record.get("tls") if isinstance(record.get("tls"), dict) else {}
-    fileinfo = record.get("fileinfo") if isinstance(record.get("fileinfo"), dict) else {}
+    http = _object(record.get("http"))
+    dns = _object(record.get("dns"))
+    fileinfo = _object(record.get("fileinfo"))
     queries = dns.get("query") if isinstance(dns.get("query"), list) else []
     rrname = first(dns.get("rrname"), queries[0].get("rrname") if queries and isinstance(queries[0], dict) else None)
-    hostname = first(http.get("hostname"), rrname, tls.get("sni"))
+    hostname = first(http.get("hostname"), rrname, _object(record.get("tls")).get("sni"))
     url = ""
     if http.get("url"):
         path = str(http["url"])
         url = path if "://" in path else f"http://{http.get('hostname', '')}{path}" if http.get("hostname") else path
-    event = _event(
-        time=parse_time(record.get("timestamp"), "timestamp"),
-        category="intrusion_detection",
-        severity=_SURICATA_SEVERITY.get(sev, 1 if sev > 3 else 8),
-        observer=_text(first(record.get("host"), record.get("in_iface")), 200),
-        src_ip=parse_ip(record.get("src_ip"), "src_ip"),
-        src_port=parse_port(record.get("src_port"), "src_port"),
-        dst_ip=parse_ip(record.get("dest_ip"), "dest_ip"),
-        dst_port=parse_port(record.get("dest_port"), "dest_port"),
-        domain=parse_domain(hostname, "http.hostname/dns.rrname"),
-        url=url[:4000],
-        rule_id=_text(alert.get("signature_id"), 100),
-        rule_name=_text(alert.get("signature"), 500),
+    return _event(
+        parse_time(record.get("timestamp"), "timestamp"),
+        "alert",
+        "intrusion_detection",
+        _SURICATA_SEVERITY.get(sev, 1 if sev > 3 else 8),
+        _text(first(record.get("host"), record.get("in_iface")), 200),
+        parse_ip(record.get("src_ip"), "src_ip"),
+        parse_port(record.get("src_port"), "src_port"),
+        parse_ip(record.get("dest_ip"), "dest_ip"),
+        parse_port(record.get("dest_port"), "dest_port"),
+        parse_domain(hostname, "http.hostname/dns.rrname"),
+        url[:4000],
+        _text(alert.get("signature_id"), 100),
+        _text(alert.get("signature"), 500),
+        ((fileinfo.get("md5"), "fileinfo.md5"), (fileinfo.get("sha1"), "fileinfo.sha1"),
+         (fileinfo.get("sha256"), "fileinfo.sha256")) if fileinfo else (),
     )
-    _add_hashes(event, [(fileinfo.get("md5"), "fileinfo.md5"), (fileinfo.get("sha1"), "fileinfo.sha1"),
-                        (fileinfo.get("sha256"), "fileinfo.sha256")])
-    return event
 
 
 # --- Elastic Common Schema --------------------------------------------------------------------
 
+_ECS_PATHS = (
+    "@timestamp", "event.kind", "event.category", "event.severity", "observer.name", "host.name", "agent.name",
+    "source.ip", "source.port", "destination.ip", "destination.port", "destination.domain", "dns.question.name",
+    "url.domain", "url.full", "url.original", "rule.id", "rule.name", "rule.description", "message",
+    "file.hash.md5", "file.hash.sha1", "file.hash.sha256",
+)
+
+
+def _ecs_values(record: dict) -> tuple:
+    """The values at `_ECS_PATHS`, in that order, as `dig` reads them."""
+    try:
+        flat = "." in "".join(record)
+    except TypeError:  # a key that is not text
+        flat = True
+    if not flat:
+        # Only nested objects (the usual case): read each object once instead of walking 23 paths from the top.
+        # A missing or empty object reads as {}; any other non-object has no .get() and takes the general walk.
+        get = record.get
+        event, source, destination = get("event") or _NO_OBJECT, get("source") or _NO_OBJECT, get("destination") or _NO_OBJECT
+        url, rule, file = get("url") or _NO_OBJECT, get("rule") or _NO_OBJECT, get("file") or _NO_OBJECT
+        try:
+            file_hash = file.get("hash") or _NO_OBJECT
+            return (
+                get("@timestamp"), event.get("kind"), event.get("category"), event.get("severity"),
+                (get("observer") or _NO_OBJECT).get("name"), (get("host") or _NO_OBJECT).get("name"),
+                (get("agent") or _NO_OBJECT).get("name"), source.get("ip"), source.get("port"), destination.get("ip"),
+                destination.get("port"), destination.get("domain"),
+                ((get("dns") or _NO_OBJECT).get("question") or _NO_OBJECT).get("name"), url.get("domain"),
+                url.get("full"), url.get("original"), rule.get("id"), rule.get("name"), rule.get("description"),
+                get("message"), file_hash.get("md5"), file_hash.get("sha1"), file_hash.get("sha256"),
+            )
+        except AttributeError:
+            pass
+    return tuple([dig(record, path) for path in _ECS_PATHS])  # flat "a.b" keys (ECS allows them) or odd values
+
 
 def parse_ecs(record: Any) -> dict:
-    record = _require_object(record)
-    url_full = first(dig(record, "url.full"), dig(record, "url.original"))
-    domain = first(dig(record, "dns.question.name"), dig(record, "url.domain"), dig(record, "destination.domain"))
-    kind = _text(dig(record, "event.kind"), 20) or "alert"
+    (timestamp, kind, category, severity, observer, host, agent, src_ip, src_port, dst_ip, dst_port, dst_domain,
+     question, url_domain, url_full, url_original, rule_id, rule_name, rule_description, message,
+     md5, sha1, sha256) = _ecs_values(_require_object(record))
     event = _event(
-        time=parse_time(dig(record, "@timestamp"), "@timestamp"),
-        kind=kind,
-        category=_text(dig(record, "event.category"), 40),
-        severity=clamp_severity(dig(record, "event.severity"), "event.severity"),
-        observer=_text(first(dig(record, "observer.name"), dig(record, "host.name"), dig(record, "agent.name")), 200),
-        src_ip=parse_ip(dig(record, "source.ip"), "source.ip"),
-        src_port=parse_port(dig(record, "source.port"), "source.port"),
-        dst_ip=parse_ip(dig(record, "destination.ip"), "destination.ip"),
-        dst_port=parse_port(dig(record, "destination.port"), "destination.port"),
-        domain=parse_domain(domain, "dns.question.name/url.domain"),
-        url=_text(url_full, 4000),
-        rule_id=_text(dig(record, "rule.id"), 100),
-        rule_name=_text(first(dig(record, "rule.name"), dig(record, "rule.description"), dig(record, "message")), 500),
+        parse_time(timestamp, "@timestamp"),
+        _text(kind, 20) or "alert",
+        _text(category, 40),
+        clamp_severity(severity, "event.severity"),
+        _text(first(observer, host, agent), 200),
+        parse_ip(src_ip, "source.ip"),
+        parse_port(src_port, "source.port"),
+        parse_ip(dst_ip, "destination.ip"),
+        parse_port(dst_port, "destination.port"),
+        parse_domain(first(question, url_domain, dst_domain), "dns.question.name/url.domain"),
+        _text(first(url_full, url_original), 4000),
+        _text(rule_id, 100),
+        _text(first(rule_name, rule_description, message), 500),
+        ((md5, "file.hash.md5"), (sha1, "file.hash.sha1"), (sha256, "file.hash.sha256")),
     )
-    _add_hashes(event, [(dig(record, "file.hash.md5"), "file.hash.md5"), (dig(record, "file.hash.sha1"), "file.hash.sha1"),
-                        (dig(record, "file.hash.sha256"), "file.hash.sha256")])
     if not event["rule_id"] and not event["rule_name"]:
         raise ParseError("missing rule.id and rule.name")
     return event
@@ -344,22 +446,20 @@ def parse_ecs(record: Any) -> dict:
 # --- CEF ------------------------------------------------------------------------------------------
 
 _CEF_SEVERITY_WORDS = {"unknown": 0, "low": 3, "medium": 5, "high": 8, "very-high": 10, "very high": 10}
-_CEF_KEY = re.compile(r"(?:^|(?<=\s))([A-Za-z0-9_.\[\]-]+)=")
+_CEF_VERSION = re.compile(r"CEF:\d+")
+_CEF_KEY = re.compile(r"(\s)([A-Za-z0-9_.\[\]-]+)=")
 _CEF_UNESCAPE = re.compile(r"\\(.)")
+_CEF_ESCAPED = {"n": "\n", "r": "\r"}
 _SYSLOG_5424_TIME = re.compile(r"^<\d+>\d\s+(\S+)\s")
 _SYSLOG_3164_TIME = re.compile(r"^(?:<\d+>)?([A-Za-z]{3}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2})\s")
 
 
 def _split_cef_header(text: str) -> list[str]:
     """The seven header fields and the extension; `\\|` and `\\\\` are escapes in the header."""
-    head_end = -1
-    for _n in range(7):
-        head_end = text.find("|", head_end + 1)
-        if head_end < 0:
-            break
-    if head_end >= 0 and "\\" not in text[:head_end]:  # no escapes in the header: a plain split
-        return text.split("|", 7)
-    parts: list[str] = []
+    parts = text.split("|", 7)
+    if len(parts) == 8 and "\\" not in text[:len(text) - len(parts[7]) - 1]:  # no escapes in the header
+        return parts
+    parts = []
     current: list[str] = []
     i = 0
     while i < len(text) and len(parts) < 7:
@@ -381,18 +481,25 @@ def _split_cef_header(text: str) -> list[str]:
 
 
 def _unescape_value(value: str) -> str:
-    return _CEF_UNESCAPE.sub(lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), value)
+    return _CEF_UNESCAPE.sub(lambda m: _CEF_ESCAPED.get(m.group(1), m.group(1)), value)
 
 
 def parse_cef_extension(text: str) -> dict[str, str]:
-    matches = list(_CEF_KEY.finditer(text))  # a key follows whitespace; "\=" never ends a key
-    result: dict[str, str] = {}
-    if text.strip() and (not matches or text[: matches[0].start()].strip()):
+    """`key=value …`: a key follows whitespace (or starts the text); "\\=" never ends a key; values lose trailing spaces."""
+    # One split of " " + text: [text before the first key, blank, key, value, blank, key, value, …]. The blank
+    # before a key belongs to the value before it (then spaces are dropped from the value's end).
+    parts = _CEF_KEY.split(" " + text)
+    if parts[0].strip():
         raise ParseError("CEF extension is not key=value pairs")
-    for index, match in enumerate(matches):
-        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        result[match.group(1)] = _unescape_value(text[match.end():end].rstrip(" "))
-    return result
+    keys, values, blanks = parts[2::3], parts[3::3], parts[4::3]
+    if blanks.count(" ") == len(blanks) and "  " not in text:  # one space before each key: only the last value
+        if values:                                               # can end with a space
+            values[-1] = values[-1].rstrip(" ")
+    else:
+        values = [(value + blank).rstrip(" ") for value, blank in zip(values, blanks + [""])]
+    if "\\" in text:  # only a value with a backslash has escapes to undo
+        values = [_unescape_value(value) if "\\" in value else value for value in values]
+    return dict(zip(keys, values))
 
 
 def parse_cef(record: Any) -> dict:
@@ -409,7 +516,7 @@ def parse_cef(record: Any) -> dict:
         raise ParseError("no CEF header")
     prefix, body = line[:start], line[start:]
     version, vendor, product, _dev_version, signature_id, name, severity, extension = _split_cef_header(body)
-    if not re.fullmatch(r"CEF:\d+", version.strip()):
+    if version != "CEF:0" and not _CEF_VERSION.fullmatch(version.strip()):
         raise ParseError("invalid CEF version")
     if not signature_id.strip():
         raise ParseError("missing CEF signature id")
@@ -423,29 +530,30 @@ def parse_cef(record: Any) -> dict:
             raise ParseError(f"invalid CEF severity: {severity[:20]}") from None
         if not 0 <= sev <= 10:
             raise ParseError(f"CEF severity out of range: {sev}")
-    ext = parse_cef_extension(extension)
-    when = first(ext.get("rt"), ext.get("end"), ext.get("start"))
+    get = parse_cef_extension(extension).get  # its values are all text, so `or` finds the first non-empty one
+    when = get("rt") or get("end") or get("start") or None
     if when is None:
         m = _SYSLOG_5424_TIME.match(prefix) or _SYSLOG_3164_TIME.match(prefix)
         when = m.group(1) if m else None
     if when is None:
         raise ParseError("missing time (rt, end, start or syslog timestamp)")
-    event = _event(
-        time=parse_time(when, "rt"),
-        category=_text(ext.get("cat"), 40),
-        severity=sev,
-        observer=_text(first(ext.get("dvchost"), f"{vendor} {product}".strip()), 200),
-        src_ip=parse_ip(ext.get("src"), "src"),
-        src_port=parse_port(ext.get("spt"), "spt"),
-        dst_ip=parse_ip(ext.get("dst"), "dst"),
-        dst_port=parse_port(ext.get("dpt"), "dpt"),
-        domain=parse_domain(first(ext.get("dhost"), ext.get("destinationDnsDomain")), "dhost"),
-        url=_text(ext.get("request"), 4000),
-        rule_id=signature_id.strip()[:100],
-        rule_name=name.strip()[:500],
+    file_hash = get("fileHash")
+    return _event(
+        parse_time(when, "rt"),
+        "alert",
+        _text(get("cat"), 40),
+        sev,
+        _text(get("dvchost") or f"{vendor} {product}".strip(), 200),
+        parse_ip(get("src"), "src"),
+        parse_port(get("spt"), "spt"),
+        parse_ip(get("dst"), "dst"),
+        parse_port(get("dpt"), "dpt"),
+        parse_domain(get("dhost") or get("destinationDnsDomain"), "dhost"),
+        _text(get("request"), 4000),
+        signature_id.strip()[:100],
+        name.strip()[:500],
+        ((file_hash, "fileHash"),) if file_hash is not None else (),
     )
-    _add_hashes(event, [(ext.get("fileHash"), "fileHash")])
-    return event
 
 
 PARSERS: dict[str, Callable[[Any], dict]] = {
