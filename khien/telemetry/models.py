@@ -8,12 +8,15 @@ Writes go through `services.py` only (ingestion is a batch path: bulk inserts).
 """
 import uuid
 
+import orjson
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from khien.core.scoping import OrgScopedQuerySet
+
+from .store import JsonText
 
 source_name_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$",
@@ -40,6 +43,34 @@ def severity_label(severity: int) -> str:
 
 class TelemetryQuerySet(OrgScopedQuerySet):
     org_path_lookups = ("organization__path",)
+
+
+class JsonTextField(models.TextField):
+    """JSON kept as text: written as given (a record's canonical JSON, `store.JsonText`) or dumped, read back
+    decoded. Not a JSONField: SQLite would run JSON_VALID on every insert (about half of an event's insert
+    time) and PostgreSQL would parse the text into jsonb; nothing searches inside a raw record, and the text
+    written by ingestion is valid JSON by construction (orjson's output)."""
+
+    stores_json_text = True  # store.py adapts values with the same rule
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:  # not written by ingestion: shown as the text it is
+            return value
+
+    def to_python(self, value):
+        return value
+
+    def get_prep_value(self, value):
+        if value is None or type(value) is JsonText:
+            return value
+        return orjson.dumps(value).decode()
+
+    def value_to_string(self, obj):
+        return self.get_prep_value(self.value_from_object(obj))
 
 
 class AlertSource(models.Model):
@@ -105,7 +136,7 @@ class Event(models.Model):
     file_sha256 = models.CharField(max_length=64, blank=True)
     rule_id = models.CharField(_("rule id"), max_length=100, blank=True)
     rule_name = models.CharField(_("rule name"), max_length=500, blank=True)
-    raw = models.JSONField(_("raw record"))
+    raw = JsonTextField(_("raw record"))
 
     objects = TelemetryQuerySet.as_manager()
 
@@ -157,13 +188,16 @@ class Alert(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="alerts")
-    organization = models.ForeignKey("registry.Organization", on_delete=models.PROTECT, related_name="+")
+    # No single-column indexes on source or organization: the (source, key, last_seen) and (organization,
+    # last_seen) indexes lead with them and serve the same lookups (decision 0009).
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="alerts", db_index=False)
+    organization = models.ForeignKey("registry.Organization", on_delete=models.PROTECT, related_name="+",
+                                     db_index=False)
     key = models.CharField(max_length=64, editable=False)
     rule_id = models.CharField(_("rule id"), max_length=100, blank=True)
     rule_name = models.CharField(_("rule name"), max_length=500, blank=True)
     severity = models.PositiveSmallIntegerField(_("severity (0–10)"), default=0)
-    observables = models.JSONField(_("observables"), default=dict)
+    observables = JsonTextField(_("observables"), default=dict)
     first_seen = models.DateTimeField(_("first seen"))
     last_seen = models.DateTimeField(_("last seen"))
     count = models.PositiveIntegerField(_("count"), default=1)

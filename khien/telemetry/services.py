@@ -18,12 +18,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import queue
 import random
 import secrets
+import sys
 import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 import orjson
 from django.db import connection, transaction
@@ -276,72 +279,103 @@ def _dead_letter_text(record) -> str:
     return text[:RAW_DEAD_LETTER_LIMIT].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
-def ingest_batch(source: AlertSource, records: list, *, max_batch: int | None = None) -> IngestResult:
-    """Parse, normalize and store one batch from `source`, idempotently, in one transaction.
+@dataclass
+class PreparedBatch:
+    """A batch parsed, normalized and matched, not yet written (`prepare_batch`: no database write).
+
+    `events`: event id → (normalized fields, plus `id` and the alert `key`; the event's row in EVENT_COLUMNS
+    order, values adapted for the database, alert id not yet known); `dead`: digest → dead letter;
+    `matched`: event id → indicator hits."""
+
+    source: AlertSource
+    now: dt.datetime
+    size: int
+    events: dict[str, tuple[dict, tuple]]
+    dead: dict[str, DeadLetter]
+    matched: dict[str, list]
+    reasons: list[str]
+
+
+def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None = None) -> PreparedBatch:
+    """The CPU part of ingesting a batch: identity, parse, normalize, match, and the rows to write.
 
     At most `max_batch` records (default KHIEN_INGEST_MAX_BATCH, the HTTP limit); a file replay
     (`khien ingest`) passes KHIEN_INGEST_FILE_MAX_BATCH: larger transactions, fewer commits."""
     check_batch_size(len(records), max_batch)
     if not source.enabled:
         raise Forbidden(_("This source is disabled."))
-    parser = PARSERS[source.format]
+    parser, source_format, source_id = PARSERS[source.format], source.format, source.id
+    match = current_matcher().match_event
     now = timezone.now()
-    result = IngestResult()
-    parsed: dict[str, tuple[dict, object]] = {}
+    reasons: list[str] = []
+    prepared: dict[str, dict] = {}
+    raws: list = []
     dead: dict[str, DeadLetter] = {}
+    matched: dict[str, list] = {}
     for record in records:
-        decoded, data, reason = canonical(source.format, record)
-        eid = event_id(source.id, data)
+        decoded, data, reason = canonical(source_format, record)
+        digest = event_id(source_id, data)
         if reason is None:
             try:
                 fields = parser(decoded)
             except ParseError as exc:
                 reason = exc.reason
         if reason is not None:
-            result.reasons.append(reason)
-            if eid not in dead:
-                dead[eid] = DeadLetter(source_id=source.id, organization_id=source.organization_id, digest=eid,
-                                       received_at=now, reason=reason[:300], raw=_dead_letter_text(record))
+            reasons.append(reason)
+            if digest not in dead:
+                dead[digest] = DeadLetter(source_id=source_id, organization_id=source.organization_id, digest=digest,
+                                          received_at=now, reason=reason[:300], raw=_dead_letter_text(record))
             continue
-        eid = stored_event_id(fields["time"], eid)
-        if eid not in parsed:
-            # The canonical bytes are the record as JSON already: stored as they are (no second dumps).
-            parsed[eid] = (fields, store.JsonText(data.decode()) if type(decoded) is dict else decoded)
-    matcher = current_matcher()
-    matched = {}
-    for eid, (fields, _decoded) in parsed.items():
-        hits = matcher.match_event(fields)
+        eid = stored_event_id(fields["time"], digest)
+        if eid in prepared:
+            continue
+        fields["id"] = eid
+        fields["key"] = observables_key(fields["rule_id"], fields)
+        prepared[eid] = fields
+        # The canonical bytes are the record as JSON already: stored as they are (no second dumps).
+        raws.append(store.JsonText(data.decode() if type(decoded) is dict else orjson.dumps(decoded).decode()))
+        hits = match(fields)
         if hits:
             matched[eid] = hits
+    organization_id = source.organization_id
+    rows = store.adapt_rows(Event, EVENT_COLUMNS, (
+        (f["id"], source_id, organization_id, None, f["time"], now, f["kind"], f["category"], f["severity"],
+         f["observer"], f["src_ip"], f["src_port"], f["dst_ip"], f["dst_port"], f["domain"], f["url"], f["file_md5"],
+         f["file_sha1"], f["file_sha256"], f["rule_id"], f["rule_name"], raw)
+        for f, raw in zip(prepared.values(), raws)
+    ))
+    events = {eid: (fields, row) for (eid, fields), row in zip(prepared.items(), rows)}
+    return PreparedBatch(source, now, len(records), events, dead, matched, reasons)
 
+
+def write_batch(batch: PreparedBatch) -> IngestResult:
+    """The database part: store a prepared batch idempotently, in one transaction."""
+    source, now = batch.source, batch.now
+    result = IngestResult(reasons=batch.reasons)
     postgres = connection.vendor == "postgresql"
-    if postgres and parsed:  # day partitions for the batch's days, each created in its own short transaction
-        store.ensure_event_partitions({fields["time"].astimezone(dt.timezone.utc).date() for fields, _r in parsed.values()})
+    if postgres and batch.events:  # day partitions for the batch's days, each created in its own short transaction
+        store.ensure_event_partitions({f["time"].astimezone(dt.timezone.utc).date() for f, _r in batch.events.values()})
     _tune_connection()
     with transaction.atomic():
         _lock_source(source)
-        if parsed:
-            stored = _stored_event_ids(parsed, postgres)
-            new = {eid: value for eid, value in parsed.items() if eid not in stored} if stored else parsed
-        else:
-            new = {}
-        if dead:
-            known = set(DeadLetter.objects.filter(digest__in=list(dead)).values_list("digest", flat=True))
-            new_dead = [letter for digest, letter in dead.items() if digest not in known]
+        stored = _stored_event_ids(batch.events, postgres) if batch.events else ()
+        new = [value for eid, value in batch.events.items() if eid not in stored] if stored else list(batch.events.values())
+        if batch.dead:
+            known = set(DeadLetter.objects.filter(digest__in=list(batch.dead)).values_list("digest", flat=True))
+            new_dead = [letter for digest, letter in batch.dead.items() if digest not in known]
         else:
             new_dead = []
-        events = [
-            dict(fields, id=eid, source_id=source.id, organization_id=source.organization_id, ingested_at=now, raw=decoded)
-            for eid, (fields, decoded) in new.items()
-        ]
-        _fold_into_alerts(source, events)
-        rows = ([event[name] for name in EVENT_COLUMNS] for event in events)
+        events = [fields for fields, _row in new]
+        _fold_into_alerts(source, new)
+        alert_column = EVENT_COLUMNS.index("alert_id")
+        adapt_alert = store.adapter(Event, "alert_id")
+        rows = [row[:alert_column] + (adapt_alert(fields["alert_id"]),) + row[alert_column + 1:] for fields, row in new]
         if postgres:
             store.copy_rows(Event, EVENT_COLUMNS, rows)  # COPY to a staging table, INSERT … ON CONFLICT DO NOTHING
         else:
-            store.insert_rows(Event, EVENT_COLUMNS, rows)
-        if matched:
-            found = [(event, matched[event["id"]]) for event in events if event["id"] in matched]
+            store.insert_rows(Event, EVENT_COLUMNS, rows, adapted=True)
+        if batch.matched:
+            found = [(fields, batch.matched[fields["id"]]) for fields in events if fields["id"] in batch.matched]
             if found:
                 record_hits(source, found, now=now)
         DeadLetter.objects.bulk_create(new_dead, batch_size=1000, ignore_conflicts=True)
@@ -349,12 +383,72 @@ def ingest_batch(source: AlertSource, records: list, *, max_batch: int | None = 
         result.accepted = len(events)
         result.rejected = len(new_dead)
         # Every record is counted once: new event, new dead letter, or already stored (as either).
-        result.duplicates = len(records) - len(events) - len(new_dead)
+        result.duplicates = batch.size - len(events) - len(new_dead)
         AlertSource.objects.filter(pk=source.pk).update(
             accepted=F("accepted") + result.accepted, rejected=F("rejected") + result.rejected,
             **({"last_event_at": now} if events else {}),
         )
     return result
+
+
+def ingest_batch(source: AlertSource, records: list, *, max_batch: int | None = None) -> IngestResult:
+    """Parse, normalize, match and store one batch from `source`, idempotently, in one transaction
+    (the HTTP intake, the JetStream worker, the simulator)."""
+    return write_batch(prepare_batch(source, records, max_batch=max_batch))
+
+
+def ingest_stream(batches: Iterable[tuple[AlertSource, list]], *, max_batch: int | None = None,
+                  progress: Callable[[IngestResult], None] | None = None) -> IngestResult:
+    """Ingest many batches (file replay: `khien ingest`): batch n+1 is parsed and matched in this thread
+    while batch n is written by a writer thread on its own database connection, so that the database's
+    own work (SQLite inside its library, PostgreSQL in its server) overlaps the parsing on a second core.
+    At most two prepared batches wait for the writer (bounded memory: a slow store slows the reading).
+    Each batch is one transaction, as with ingest_batch. Returns the totals; `progress(totals)` is called
+    in the writer thread after each commit. The first failure stops the stream and is raised here; the
+    batches committed before it stay."""
+    pending: queue.Queue = queue.Queue(maxsize=2)
+    totals = IngestResult()
+    failures: list[BaseException] = []
+
+    def write_all():
+        try:
+            while (batch := pending.get()) is not None:
+                if failures:
+                    continue  # drain without writing: the reader stops at its next batch
+                try:
+                    result = write_batch(batch)
+                except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, raised there
+                    failures.append(exc)
+                    continue
+                totals.accepted += result.accepted
+                totals.duplicates += result.duplicates
+                totals.rejected += result.rejected
+                if progress is not None:
+                    progress(totals)
+        finally:
+            connection.close()  # this thread's own connection
+
+    # The writer gives up Python's lock for each long database call and needs it back when the call
+    # returns; with the default 5 ms switch interval it would wait that long behind the parsing thread.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, STREAM_SWITCH_INTERVAL))
+    writer = threading.Thread(target=write_all, name="khien-ingest-writer", daemon=True)
+    writer.start()
+    try:
+        for source, records in batches:
+            if failures:
+                break
+            pending.put(prepare_batch(source, records, max_batch=max_batch))
+    finally:
+        pending.put(None)
+        writer.join()
+        sys.setswitchinterval(interval)
+    if failures:
+        raise failures[0]
+    return totals
+
+
+STREAM_SWITCH_INTERVAL = 0.001
 
 
 _ID_CHUNK = 10000  # ids per SELECT (below SQLite's 32,766 bound parameters)
@@ -369,7 +463,7 @@ def _stored_event_ids(parsed: dict, postgres: bool) -> set[str]:
     ids = list(parsed)
     extra, extra_params = "", []
     if postgres:
-        times = [fields["time"] for fields, _r in parsed.values()]
+        times = [fields["time"] for fields, _row in parsed.values()]
         extra, extra_params = " AND time >= %s AND time <= %s", [min(times), max(times)]
     stored: set[str] = set()
     with connection.cursor() as cursor:
@@ -419,33 +513,38 @@ _alert_random = random.Random(secrets.randbits(128))
 os.register_at_fork(after_in_child=lambda: _alert_random.seed(secrets.randbits(128)))
 
 
-def _alert_uuid(when: dt.datetime) -> uuid.UUID:
-    """A version-7 style UUID (milliseconds of `when`, then random bits): alerts of the same period sit
-    together in the primary-key and `alert_id` indexes, so a batch touches few index pages."""
+def _alert_uuid_int(when: dt.datetime) -> int:
+    """A version-7 style UUID as an integer (milliseconds of `when`, then random bits): alerts of the same
+    period sit together in the primary-key and `alert_id` indexes, so a batch touches few index pages."""
     millis = int(when.timestamp() * 1000) & ((1 << 48) - 1)
     value = (millis << 80) | _alert_random.getrandbits(80)
     value = (value & ~(0xF << 76)) | (0x7 << 76)          # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)          # RFC 4122 variant
-    return uuid.UUID(int=value)
+    return (value & ~(0x3 << 62)) | (0x2 << 62)           # RFC 4122 variant
 
 
-def _fold_into_alerts(source: AlertSource, events: list[dict]) -> None:
-    """Give each new event an alert: the latest one of the same key within the window, or a new one.
+def _alert_uuid(when: dt.datetime) -> uuid.UUID:
+    return uuid.UUID(int=_alert_uuid_int(when))
+
+
+def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> None:
+    """Give each new event (normalized fields, adapted row) an alert: the latest one of the same key within
+    the window, or a new one; the event's `alert_id` is set.
 
     Set-based: one SELECT of the candidate alerts of the batch's keys, the folding in Python, then one
-    executemany INSERT of the new alerts and one executemany UPDATE of the changed ones."""
-    if not events:
+    INSERT of the new alerts (rows built already adapted: this runs for every event) and one executemany
+    UPDATE of the changed ones."""
+    if not new:
         return
     window = dt.timedelta(seconds=conf.get("KHIEN_ALERT_WINDOW_SECONDS"))
-    keyed = [(observables_key(e["rule_id"], e), e) for e in events]
-    keyed.sort(key=lambda pair: pair[1]["time"])
-    earliest = keyed[0][1]["time"] - window
+    keyed = sorted(new, key=lambda pair: pair[0]["time"])
+    earliest = keyed[0][0]["time"] - window
     # alert state: [id, first_seen, last_seen, count, severity, stored?]
     current: dict[str, list] = {}
-    keys = list({k for k, _e in keyed})
+    keys = list({fields["key"] for fields, _row in keyed})
+    sqlite = connection.vendor == "sqlite"
     if connection.vendor == "postgresql":
         key_filter = ("key = ANY(%s)", [keys])
-    elif connection.vendor == "sqlite":
+    elif sqlite:
         key_filter = ("key IN (SELECT value FROM json_each(%s))", [orjson.dumps(keys).decode()])
     else:  # pragma: no cover - the two supported databases are above
         key_filter = None
@@ -461,37 +560,46 @@ def _fold_into_alerts(source: AlertSource, events: list[dict]) -> None:
     )
     for key, pk, first_seen, last_seen, count, severity in candidates:
         current[key] = [pk, first_seen, last_seen, count, severity, True]  # ascending: the latest wins
-    changed: dict[uuid.UUID, list] = {}
+    # New ids in the form the database takes (32 hex digits on SQLite), so that neither the alert rows nor
+    # the event rows convert them again.
+    new_id = (lambda when: f"{_alert_uuid_int(when):032x}") if sqlite else _alert_uuid
+    changed: dict = {}
     created: list[tuple] = []
-    new_state: dict[uuid.UUID, list] = {}
-    for key, event in keyed:
+    for fields, row in keyed:
+        key = fields["key"]
         alert = current.get(key)
-        when = event["time"]
+        when = fields["time"]
         if alert is not None and alert[1] - window <= when <= alert[2] + window:
             if when < alert[1]:
                 alert[1] = when
             if when > alert[2]:
                 alert[2] = when
             alert[3] += 1
-            if event["severity"] > alert[4]:
-                alert[4] = event["severity"]
+            if fields["severity"] > alert[4]:
+                alert[4] = fields["severity"]
             if alert[5]:
                 changed[alert[0]] = alert
         else:
-            pk = _alert_uuid(when)
-            alert = current[key] = new_state[pk] = [pk, when, when, 1, event["severity"], False]
-            created.append((key, event))
-        event["alert_id"] = alert[0]
+            alert = current[key] = [new_id(when), when, when, 1, fields["severity"], False]
+            created.append((alert, fields, row))
+        fields["alert_id"] = alert[0]
+    adapt = store.adapt_rows
+    source_id, organization_id = next(adapt(Alert, ("source_id", "organization_id"),
+                                            [(source.id, source.organization_id)]))
+    adapt_time = store.adapter(Alert, "first_seen")
+    time_column = EVENT_COLUMNS.index("time")
     rows = []
-    for key, event in created:
-        state = new_state[event["alert_id"]]
-        rows.append((state[0], source.id, source.organization_id, key, event["rule_id"], event["rule_name"], state[4],
-                     {name: event[name] for name in OBSERVABLE_FIELDS if event[name]}, state[1], state[2], state[3]))
-    store.insert_rows(Alert, ALERT_COLUMNS, rows)
+    for (pk, first_seen, last_seen, count, severity, _stored), fields, row in created:
+        event_time = row[time_column]  # adapted already: the event's time is the alert's unless it grew
+        rows.append((pk, source_id, organization_id, fields["key"], fields["rule_id"], fields["rule_name"], severity,
+                     orjson.dumps({name: fields[name] for name in OBSERVABLE_FIELDS if fields[name]}).decode(),
+                     event_time if first_seen is fields["time"] else adapt_time(first_seen),
+                     event_time if last_seen is fields["time"] else adapt_time(last_seen), count))
+    store.insert_rows(Alert, ALERT_COLUMNS, rows, adapted=True)
     if changed:
         table = connection.ops.quote_name(Alert._meta.db_table)
-        updates = store.adapt_rows(Alert, ("first_seen", "last_seen", "count", "severity", "id"),
-                                   ((a[1], a[2], a[3], a[4], a[0]) for a in changed.values()))
+        updates = adapt(Alert, ("first_seen", "last_seen", "count", "severity", "id"),
+                        ((a[1], a[2], a[3], a[4], a[0]) for a in changed.values()))
         with connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET first_seen = %s, last_seen = %s, count = %s, severity = %s "
                                f"WHERE id = %s", list(updates))
@@ -502,15 +610,16 @@ def _count_hourly(source: AlertSource, events: list[dict]) -> None:
     if not events:
         return
     counts: dict[tuple, int] = {}
-    for event in events:
-        hour = event["time"].astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
-        key = (hour, event["category"], event["severity"])
+    for event in events:  # hours as integers (seconds since 1970 // 3600): cheaper than truncating datetimes
+        key = (int(event["time"].timestamp() // 3600), event["category"], event["severity"])
         counts[key] = counts.get(key, 0) + 1
     table = connection.ops.quote_name(HourlyCount._meta.db_table)
     org = HourlyCount._meta.get_field("organization").get_db_prep_value(source.organization_id, connection)
+    hour_field = HourlyCount._meta.get_field("hour")
     rows = [
-        (org, HourlyCount._meta.get_field("hour").get_db_prep_value(hour, connection), category, severity, n)
-        for (hour, category, severity), n in counts.items()
+        (org, hour_field.get_db_prep_value(dt.datetime.fromtimestamp(hours * 3600, dt.timezone.utc), connection),
+         category, severity, n)
+        for (hours, category, severity), n in counts.items()
     ]
     # The same statement on SQLite (3.24+) and PostgreSQL; concurrent workers add up instead of colliding.
     with connection.cursor() as cursor:

@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import uuid
 from functools import lru_cache
+from itertools import chain
 from typing import Callable, Iterable, Sequence
 
 import orjson
@@ -37,6 +38,8 @@ def _json(value):
 def _uuid_hex(value):
     if value is None:
         return None
+    if type(value) is str and len(value) == 32:  # 32 hex digits already (new alert ids on SQLite)
+        return value
     return value.hex if isinstance(value, uuid.UUID) else uuid.UUID(str(value)).hex
 
 
@@ -67,6 +70,8 @@ def _column(field: models.Field, vendor: str, native_uuid: bool) -> tuple[Callab
         return (_identity if vendor != "sqlite" else _sqlite_datetime), "%s"
     if internal == "JSONField":
         return _json, ("%s::jsonb" if vendor == "postgresql" else "%s")
+    if getattr(target, "stores_json_text", False):  # models.JsonTextField: JSON as plain text
+        return _json, "%s"
     if internal == "GenericIPAddressField":
         return _identity, ("%s::inet" if vendor == "postgresql" else "%s")
     return _identity, "%s"
@@ -110,12 +115,48 @@ def adapt_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[S
         yield tuple(row)
 
 
-def insert_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence], chunk: int = 5000) -> None:
-    """Insert rows (values in the order of `names`, as Python values); rows whose primary key exists are skipped."""
+def adapter(model: type[models.Model], name: str) -> Callable:
+    """The adapter of one column (as in insert_rows), for a value added to rows adapted earlier."""
+    return _column(model._meta.get_field(name), connection.vendor, connection.features.has_native_uuid_field)[0]
+
+
+_SQLITE_ROWS_PER_STATEMENT = 500
+
+
+@lru_cache(maxsize=32)
+def _sqlite_multirow_statement(table: str, columns: tuple[str, ...], rows: int) -> str:
+    quote = connection.ops.quote_name
+    one = f"({', '.join('?' * len(columns))})"
+    return (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES {', '.join([one] * rows)} "
+            f"ON CONFLICT DO NOTHING")
+
+
+def insert_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence], chunk: int = 5000,
+                *, adapted: bool = False) -> None:
+    """Insert rows (values in the order of `names`, as Python values, or already through `adapt_rows` when
+    `adapted`); rows whose primary key exists are skipped.
+
+    SQLite: rows go in statements of several hundred rows each (`INSERT … VALUES (…), (…), …`), the rest
+    with executemany. One statement is one call into SQLite, made without Python's global lock: another
+    thread (ingest_stream's parsing) runs meanwhile, where executemany would take the lock back for every
+    row. Same result, same conflict rule."""
     sql, _special = _statement(model, tuple(names), connection.vendor, connection.features.has_native_uuid_field)
+    rows = rows if adapted else adapt_rows(model, names, rows)
+    if connection.vendor == "sqlite":
+        rows = rows if isinstance(rows, list) else list(rows)
+        per = min(_SQLITE_ROWS_PER_STATEMENT, 32766 // len(names))  # SQLite's bound-parameter limit
+        whole = len(rows) - len(rows) % per
+        if whole:
+            columns = tuple(model._meta.get_field(name).column for name in names)
+            multirow = _sqlite_multirow_statement(model._meta.db_table, columns, per)
+            connection.ensure_connection()
+            raw = connection.connection
+            for start in range(0, whole, per):
+                raw.execute(multirow, list(chain.from_iterable(rows[start:start + per])))
+        rows = rows[whole:]
     batch: list[tuple] = []
     with connection.cursor() as cursor:
-        for row in adapt_rows(model, names, rows):
+        for row in rows:
             batch.append(row)
             if len(batch) >= chunk:
                 cursor.executemany(sql, batch)
@@ -233,7 +274,7 @@ def copy_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Se
     stage = f"khien_stage_{table}"
     fields = [model._meta.get_field(name) for name in names]
     columns = ", ".join(quote(f.column) for f in fields)
-    json_columns = {i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"}
+    json_columns = {i for i, f in enumerate(fields) if _column(f, "postgresql", True)[0] is _json}
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(stage)} "
                        f"(LIKE {quote(table)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")

@@ -39,6 +39,7 @@ class EventSerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="name", read_only=True)
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     severity_label = serializers.CharField(read_only=True)
+    raw = serializers.JSONField(read_only=True, help_text="The record as received: a JSON object, or a CEF line.")
 
     class Meta:
         model = Event
@@ -51,6 +52,7 @@ class EventSerializer(serializers.ModelSerializer):
 class AlertSerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="name", read_only=True)
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    observables = serializers.JSONField(read_only=True, help_text="The observables the repeats share.")
 
     class Meta:
         model = Alert

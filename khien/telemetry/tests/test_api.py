@@ -154,6 +154,7 @@ def test_events_visible_only_to_their_subtree_and_the_coordinator(posted, api, w
         assert body["count"] == 4 and {e["source"] for e in body["results"]} == {dept.name}
     body = listed(api(world.other_admin), url)
     assert body["count"] == 4 and {e["organization"] for e in body["results"]} == {"PROV"}
+    assert all(isinstance(e["raw"], dict) and e["raw"] for e in body["results"])  # the record itself, as JSON
     assert listed(api(world.responder), url)["count"] == 0
     assert listed(api(world.nobody), url)["count"] == 0
     assert APIClient().get(url).status_code == 401
