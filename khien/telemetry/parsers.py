@@ -40,7 +40,6 @@ FIELDS = (
     "domain", "url", "file_md5", "file_sha1", "file_sha256", "rule_id", "rule_name",
 )
 HASH_LENGTHS = {32: "file_md5", 40: "file_sha1", 64: "file_sha256"}
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 _UTC = dt.timezone.utc
 
@@ -84,36 +83,29 @@ _LEGACY_TIME = re.compile(r"([A-Za-z]{3})\s+(\d{1,2})(?:\s+(\d{4}))?\s+(\d{2}):(
 
 def parse_time(value: Any, field: str = "timestamp") -> dt.datetime:
     """ISO 8601 (with or without a colon in the offset), epoch seconds or milliseconds; naive means UTC."""
-    if type(value) is str:  # the usual texts first, without the general checks below
-        if "-" in value:  # ISO 8601: a dash is never in epoch digits
-            return _iso_time(value, field)
-        if value.isdigit() and value.isascii() and 9 <= len(value) <= 13:  # epoch digits (CEF rt)
-            return _epoch_time(float(value), field)
-    if value in (None, ""):
-        raise ParseError(f"missing {field}")
-    if isinstance(value, bool):
-        raise ParseError(f"invalid {field}")
-    if isinstance(value, (int, float)) or (isinstance(value, str) and _EPOCH_TEXT.fullmatch(value.strip())):
-        try:
+    if type(value) is not str or "-" not in value:  # all but the usual ISO 8601 text (a dash is never in epoch digits)
+        if type(value) is str and value.isdigit() and value.isascii() and 9 <= len(value) <= 13:  # CEF's rt: no regex
             number = float(value)
-        except OverflowError:  # an integer too large for a float
-            raise ParseError(f"invalid {field}") from None
-        return _epoch_time(number, field)
-    if not isinstance(value, str):
-        raise ParseError(f"invalid {field}")
-    return _iso_time(value, field)
-
-
-def _epoch_time(number: float, field: str) -> dt.datetime:
-    if number > 1e11:  # milliseconds
-        number /= 1000.0
-    try:
-        return dt.datetime.fromtimestamp(number, tz=_UTC)
-    except (OverflowError, OSError, ValueError):
-        raise ParseError(f"invalid {field}") from None
-
-
-def _iso_time(value: str, field: str) -> dt.datetime:
+        elif value in (None, ""):
+            raise ParseError(f"missing {field}")
+        elif isinstance(value, bool):
+            raise ParseError(f"invalid {field}")
+        elif isinstance(value, (int, float)) or (isinstance(value, str) and _EPOCH_TEXT.fullmatch(value.strip())):
+            try:
+                number = float(value)
+            except OverflowError:  # an integer too large for a float
+                raise ParseError(f"invalid {field}") from None
+        elif not isinstance(value, str):
+            raise ParseError(f"invalid {field}")
+        else:
+            number = None  # text: ISO 8601 without dashes, or syslog's
+        if number is not None:
+            if number > 1e11:  # milliseconds
+                number /= 1000.0
+            try:
+                return dt.datetime.fromtimestamp(number, tz=_UTC)
+            except (OverflowError, OSError, ValueError):
+                raise ParseError(f"invalid {field}") from None
     text = value.strip()
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
@@ -146,14 +138,8 @@ def _parse_legacy_time(text: str) -> dt.datetime | None:
 _IPV4_CANONICAL = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 
 
-def _normal_ip(text: str) -> str:
-    if _IPV4_CANONICAL.fullmatch(text):  # the usual case: already canonical (no leading zeros, no blanks)
-        return text
-    return _normal_ip_slow(text)
-
-
 @lru_cache(maxsize=1 << 16)
-def _normal_ip_slow(text: str) -> str:
+def _normal_ip(text: str) -> str:
     """The canonical text of an address (raises ValueError). Cached: a SOC sees the same addresses again and again."""
     # An IPv6 zone ("fe80::1%eth0") is local to the sensor: dropped (PostgreSQL's inet has none).
     return str(ipaddress.ip_address(text.strip().split("%", 1)[0]))
@@ -162,8 +148,11 @@ def _normal_ip_slow(text: str) -> str:
 def parse_ip(value: Any, field: str) -> str | None:
     if value in (None, ""):
         return None
+    text = value if type(value) is str else str(value)
+    if _IPV4_CANONICAL.fullmatch(text):  # the usual case: already canonical (no leading zeros, no blanks)
+        return text
     try:
-        return _normal_ip(value if type(value) is str else str(value))
+        return _normal_ip(text)
     except ValueError:
         raise ParseError(f"invalid IP address in {field}: {str(value)[:60]}") from None
 
@@ -184,7 +173,7 @@ def parse_port(value: Any, field: str) -> int | None:
 
 
 class _BadDomain(ValueError):
-    """`detail` ends the reason: "" (not IDNA) or ": <text>"."""
+    """Its text ends the reason: "" (not IDNA) or ": <the normalized text>"."""
 
 
 def parse_domain(value: Any, field: str) -> str:
@@ -220,7 +209,7 @@ def parse_hash(value: Any, field: str) -> tuple[str, str] | None:
     try:
         if name is None:
             raise ValueError
-        unhexlify(text)  # hex digits only, as `_HEX` says (the lengths are even): ~10× faster than the regex
+        unhexlify(text)  # raises unless all hex digits (the lengths are even); ~10× faster than a regex
     except ValueError:
         raise ParseError(f"invalid file hash in {field}") from None
     return name, text.lower()
@@ -229,6 +218,8 @@ def parse_hash(value: Any, field: str) -> tuple[str, str] | None:
 def clamp_severity(value: Any, field: str = "severity") -> int:
     if type(value) is int and 0 <= value <= 10:  # already on the scale
         return value
+    if type(value) is float and 0.0 <= value <= 10.0:  # on the scale (so not NaN): just rounded
+        return round(value)
     if value in (None, ""):
         return 0
     try:
@@ -289,9 +280,10 @@ _WAZUH_CATEGORIES = (
 
 
 @lru_cache(maxsize=1024)
-def _wazuh_category(groups: tuple[str, ...]) -> str:
-    """Cached: a manager has a few hundred rules, so a few distinct group lists."""
-    category = next((cat for word, cat in _WAZUH_CATEGORIES if any(word in g for g in groups)), groups[0] if groups else "")
+def _wazuh_category(groups: tuple) -> str:
+    """From rule.groups (its text items). Cached: a manager has a few hundred rules, so a few distinct lists."""
+    names = [str(g).lower() for g in groups if isinstance(g, str)]
+    category = next((cat for word, cat in _WAZUH_CATEGORIES if any(word in g for g in names)), names[0] if names else "")
     return category[:40]
 
 
@@ -307,10 +299,13 @@ def parse_wazuh(record: Any) -> dict:
     if not math.isfinite(level):
         raise ParseError("invalid rule.level")
     try:
-        groups = tuple([str(g).lower() for g in rule.get("groups") or [] if isinstance(g, str)])
+        groups = tuple(rule.get("groups") or ())
     except TypeError:  # a number or true: not a list
         raise ParseError("invalid rule.groups") from None
-    category = _wazuh_category(groups)
+    try:
+        category = _wazuh_category(groups)
+    except TypeError:  # a list or an object among the groups: cannot be a cache key
+        category = _wazuh_category.__wrapped__(groups)
     data = _object(record.get("data"))
     agent = _object(record.get("agent"))
     syscheck = _object(record.get("syscheck"))
@@ -398,10 +393,12 @@ def _ecs_values(record: dict) -> tuple:
         flat = True
     if not flat:
         # Only nested objects (the usual case): read each object once instead of walking 23 paths from the top.
-        # A missing or empty object reads as {}; any other non-object has no .get() and takes the general walk.
+        # A missing or empty object reads as {}; any other non-object (text, number, list) has no .get() and takes
+        # the general walk.
         get = record.get
-        event, source, destination = get("event") or _NO_OBJECT, get("source") or _NO_OBJECT, get("destination") or _NO_OBJECT
-        url, rule, file = get("url") or _NO_OBJECT, get("rule") or _NO_OBJECT, get("file") or _NO_OBJECT
+        event, rule, url = get("event") or _NO_OBJECT, get("rule") or _NO_OBJECT, get("url") or _NO_OBJECT
+        source, destination = get("source") or _NO_OBJECT, get("destination") or _NO_OBJECT
+        file = get("file") or _NO_OBJECT
         try:
             file_hash = file.get("hash") or _NO_OBJECT
             return (
@@ -457,7 +454,7 @@ _SYSLOG_3164_TIME = re.compile(r"^(?:<\d+>)?([A-Za-z]{3}\s+\d{1,2}\s+\d{2}:\d{2}
 def _split_cef_header(text: str) -> list[str]:
     """The seven header fields and the extension; `\\|` and `\\\\` are escapes in the header."""
     parts = text.split("|", 7)
-    if len(parts) == 8 and "\\" not in text[:len(text) - len(parts[7]) - 1]:  # no escapes in the header
+    if len(parts) == 8 and text.find("\\", 0, len(text) - len(parts[7])) < 0:  # no escapes in the header
         return parts
     parts = []
     current: list[str] = []
@@ -485,7 +482,7 @@ def _unescape_value(value: str) -> str:
 
 
 def parse_cef_extension(text: str) -> dict[str, str]:
-    """`key=value …`: a key follows whitespace (or starts the text); "\\=" never ends a key; values lose trailing spaces."""
+    """`key=value …`: a key follows whitespace or starts the text ("\\=" never ends one); values lose trailing spaces."""
     # One split of " " + text: [text before the first key, blank, key, value, blank, key, value, …]. The blank
     # before a key belongs to the value before it (then spaces are dropped from the value's end).
     parts = _CEF_KEY.split(" " + text)

@@ -221,6 +221,16 @@ def test_ecs_flat_dotted_keys_and_nested_objects_read_alike():
     assert parsers.parse_ecs({**ECS, "event": {"severity": 0, "kind": ""}, "observer": {"name": 0}})["observer"] == "0"
 
 
+@pytest.mark.parametrize("groups, category", [
+    (["sshd", "Authentication_failed"], "authentication"), ([["web"], "IDS", 5], "intrusion_detection"),
+    ({"Firewall_drop": 1}, "network"), ([], ""), (None, ""),
+    (["X" * 50], "x" * 40),
+])
+def test_wazuh_categories(groups, category):
+    assert parsers.parse_wazuh({**WAZUH, "rule": {**WAZUH["rule"], "groups": groups}})["category"] == category
+    assert parsers.parse_wazuh({**WAZUH, "rule": {**WAZUH["rule"], "groups": groups}})["category"] == category  # cached
+
+
 def test_wrong_types_are_parse_errors_not_crashes():
     assert reason("wazuh", {**WAZUH, "rule": {**WAZUH["rule"], "groups": 5}}) == "invalid rule.groups"
     assert reason("wazuh", {**WAZUH, "rule": {**WAZUH["rule"], "level": [1]}}) == "invalid rule.level"
