@@ -36,6 +36,7 @@ def test_add_source_prints_the_key_once(world):
     assert AlertSource.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)  # `khien ingest` writes from a second thread
 def test_ingest_file_in_batches_with_progress(make_source, tmp_path):
     source, _ = make_source(format="cef", name="fw-min")
     path = tmp_path / "replay.log"
@@ -48,6 +49,7 @@ def test_ingest_file_in_batches_with_progress(make_source, tmp_path):
     assert Event.objects.count() == 3 and DeadLetter.objects.count() == 6
 
 
+@pytest.mark.django_db(transaction=True)  # `khien ingest` writes from a second thread
 def test_ingest_json_array_file(make_source, tmp_path):
     make_source(format="ecs", name="siem-min")
     path = tmp_path / "alerts.json"
@@ -57,6 +59,7 @@ def test_ingest_json_array_file(make_source, tmp_path):
     assert out.strip() == "accepted 3 duplicates 0 rejected 0"
 
 
+@pytest.mark.django_db(transaction=True)  # `khien ingest` writes from a second thread
 def test_ingest_refusals(make_source, tmp_path):
     make_source(format="ecs", name="siem-min")
     with pytest.raises(CommandError, match="no alert source"):
@@ -103,6 +106,7 @@ def test_prune_keeps_recent_telemetry_and_is_audited(make_source, world):
         run("telemetry", "prune", "--days", "0")
 
 
+@pytest.mark.django_db(transaction=True)  # `khien ingest` writes from a second thread
 def test_file_replay_batches_may_exceed_the_http_limit_up_to_their_own(make_source, tmp_path, settings):
     """`khien ingest` batches (one transaction each) are bounded by KHIEN_INGEST_FILE_MAX_BATCH, not by
     the HTTP limit; a larger --batch is cut to that bound."""

@@ -32,21 +32,20 @@ class Command(BaseCommand):
             stream = sys.stdin.buffer if file == "-" else open(file, "rb")
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}") from None
-        totals = services.IngestResult()
         started = time.monotonic()
+
+        def show(totals):
+            done = totals.accepted + totals.duplicates + totals.rejected
+            rate = done / max(time.monotonic() - started, 1e-6)
+            self.stderr.write(f"\r{done:,} records  accepted {totals.accepted:,}  duplicates "
+                              f"{totals.duplicates:,}  rejected {totals.rejected:,}  ({rate:,.0f}/s)", ending="")
+            self.stderr.flush()
+
         try:
             with stream:
-                for records in file_batches(stream, size):
-                    result = services.ingest_batch(src, records, max_batch=limit)
-                    totals.accepted += result.accepted
-                    totals.duplicates += result.duplicates
-                    totals.rejected += result.rejected
-                    if not quiet:
-                        done = totals.accepted + totals.duplicates + totals.rejected
-                        rate = done / max(time.monotonic() - started, 1e-6)
-                        self.stderr.write(f"\r{done:,} records  accepted {totals.accepted:,}  duplicates "
-                                         f"{totals.duplicates:,}  rejected {totals.rejected:,}  ({rate:,.0f}/s)", ending="")
-                        self.stderr.flush()
+                # Parsing of the next batch overlaps the writing of the previous one (services.ingest_stream).
+                totals = services.ingest_stream(((src, records) for records in file_batches(stream, size)),
+                                                max_batch=limit, progress=None if quiet else show)
         except Refused as exc:
             raise CommandError(str(exc.message)) from None
         if not quiet:
