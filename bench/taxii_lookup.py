@@ -47,8 +47,9 @@ def explain_page(reader, collection, where: str) -> str:
         entries = CollectionObject.objects.filter(collection=collection).order_by("date_added", "pk")
         count = entries.count()
         position = entries.values_list("date_added", "pk")[count - 1000 if where == "end" else count // 2]
-    qs = views._after(views._scan(reader, collection, {}, with_data=True), position)
-    return qs[:1001].explain(analyze=True, buffers=True)
+    qs = views._after(views._scan(reader, collection, {}, with_data=True), position)[:1001]
+    with views._serial(qs.db):  # as the view runs it (no parallel workers)
+        return qs.explain(analyze=True, buffers=True)
 
 
 def main():

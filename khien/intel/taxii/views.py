@@ -13,6 +13,7 @@ import base64
 import binascii
 import datetime as dt
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
 
@@ -385,16 +386,23 @@ def _scan(user, collection, filters, *, with_data=False):
 
 
 def _fetch(qs) -> list:
-    """The rows of one step. On PostgreSQL without parallel workers: the TLP condition's sub-plans make the
-    planner over-estimate the cost of each row, and where it expects many entries after the position (a
-    date beyond its statistics) it started a parallel worker for 1,001 rows, ~10 ms before the first one."""
-    connection = connections[qs.db]
-    if connection.vendor != "postgresql":
+    with _serial(qs.db):
         return list(qs)
-    with transaction.atomic(using=qs.db):
+
+
+@contextmanager
+def _serial(db):
+    """On PostgreSQL, the queries inside run without parallel workers. The TLP condition's sub-plans make the
+    planner over-estimate the cost of each row of a page step, and where it expects many entries after the
+    position (a date beyond its statistics) it started a worker for 1,001 rows: ~10 ms before the first."""
+    connection = connections[db]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(using=db):
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        return list(qs)
+        yield
 
 
 def _after(qs, position):
