@@ -12,7 +12,7 @@ import datetime as dt
 from khien.core.jobs import periodic
 
 from . import services, store
-from .models import Alert, DeadLetter, Event
+from .models import Alert, DeadLetter, Event, IndicatorHit
 
 
 @periodic("telemetry.retention", every=dt.timedelta(hours=1))
@@ -26,10 +26,12 @@ def retention(now) -> str | None:
     # Nothing older than the cut-off: no audit entry for an empty run.
     if not (Event.objects.filter(time__lt=cutoff).exists() or store.event_partitions_before(cutoff.date())
             or Alert.objects.filter(last_seen__lt=cutoff).exists()
-            or DeadLetter.objects.filter(received_at__lt=cutoff).exists()):
+            or DeadLetter.objects.filter(received_at__lt=cutoff).exists()
+            or IndicatorHit.objects.filter(time__lt=cutoff).exists()):
         return summary or None
     result = services.do_prune(cutoff, acting_user=None)
-    parts = [f"deleted events {result.events} alerts {result.alerts} dead letters {result.dead_letters}"]
+    parts = [f"deleted events {result.events} alerts {result.alerts} hits {result.hits} "
+             f"dead letters {result.dead_letters}"]
     if result.partitions:
         parts.append(f"dropped partitions {len(result.partitions)}")
     if summary:

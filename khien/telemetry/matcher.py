@@ -108,6 +108,7 @@ class IndicatorMatcher:
         self.hashes: dict[str, dict[str, tuple[int, ...]]] = {kind: {} for _f, kind in HASH_FIELDS}
         self.stix_ids: dict[int, str] = {}
         self.valid_until: dict[int, float] = {}                             # pk -> epoch seconds (only if set)
+        self.valid_from: dict[int, float] = {}                              # pk -> epoch seconds (only if future)
         self.address_text: dict[tuple[int, int], str] = {}
         self.size = 0
         self.fingerprint: tuple = ()
@@ -128,18 +129,17 @@ class IndicatorMatcher:
         now = timezone.now()
         latest: dict[str, tuple] = {}
         versions = (StixObject.objects.filter(stix_type="indicator")
-                    .values_list("pk", "stix_id", "modified", "revoked", "valid_until").iterator(chunk_size=20000))
-        for pk, stix_id, modified, revoked, valid_until in versions:
+                    .values_list("pk", "stix_id", "modified", "revoked", "valid_until", "valid_from").iterator(chunk_size=20000))
+        for pk, stix_id, modified, revoked, valid_until, valid_from in versions:
             current = latest.get(stix_id)
             if current is None or (modified, pk) > (current[1], current[0]):
-                latest[stix_id] = (pk, modified, revoked, valid_until)
+                latest[stix_id] = (pk, modified, revoked, valid_until, valid_from)
         active: dict[int, str] = {}
-        for stix_id, (pk, _modified, revoked, valid_until) in latest.items():
+        for stix_id, (pk, _modified, revoked, valid_until, valid_from) in latest.items():
             if revoked or (valid_until is not None and valid_until <= now):
                 continue
             active[pk] = stix_id
-            if valid_until is not None:
-                matcher.valid_until[pk] = valid_until.timestamp()
+            matcher._note_validity(pk, valid_until, valid_from, now)
         del latest
         matcher.stix_ids = active
         values = IndicatorValue.objects.values_list("object_id", "kind", "value").iterator(chunk_size=20000)
@@ -166,19 +166,18 @@ class IndicatorMatcher:
         now = timezone.now()
         latest: dict[str, tuple] = {}
         versions = (StixObject.objects.filter(stix_type="indicator", stix_id__in=changed_ids)
-                    .values_list("pk", "stix_id", "modified", "revoked", "valid_until"))
-        for pk, stix_id, modified, revoked, valid_until in versions:
+                    .values_list("pk", "stix_id", "modified", "revoked", "valid_until", "valid_from"))
+        for pk, stix_id, modified, revoked, valid_until, valid_from in versions:
             current = latest.get(stix_id)
             if current is None or (modified, pk) > (current[1], current[0]):
-                latest[stix_id] = (pk, modified, revoked, valid_until)
+                latest[stix_id] = (pk, modified, revoked, valid_until, valid_from)
             self.dead.add(pk)
         fresh: dict[int, str] = {}
-        for stix_id, (pk, _modified, revoked, valid_until) in latest.items():
+        for stix_id, (pk, _modified, revoked, valid_until, valid_from) in latest.items():
             if revoked or (valid_until is not None and valid_until <= now):
                 continue
             self.dead.discard(pk)
-            if valid_until is not None:
-                self.valid_until[pk] = valid_until.timestamp()
+            self._note_validity(pk, valid_until, valid_from, now)
             if pk not in self.stix_ids:
                 fresh[pk] = stix_id
         self.stix_ids.update(fresh)
@@ -190,6 +189,14 @@ class IndicatorMatcher:
         self.fingerprint = fingerprint
         self.checked_at = time.monotonic()
         return True
+
+    def _note_validity(self, pk: int, valid_until, valid_from, now) -> None:
+        """Remember the bounds checked when a value hits: expiry, and a start still in the future (an
+        indicator published ahead of its `valid_from` does not match before that time)."""
+        if valid_until is not None:
+            self.valid_until[pk] = valid_until.timestamp()
+        if valid_from is not None and valid_from > now:
+            self.valid_from[pk] = valid_from.timestamp()
 
     @staticmethod
     def _put(table: dict, key, pk: int) -> None:
@@ -239,9 +246,9 @@ class IndicatorMatcher:
     def _active(self, pks: tuple[int, ...], now: float) -> list[int]:
         if self.dead:
             pks = [pk for pk in pks if pk not in self.dead]
-        if not self.valid_until:
+        if not self.valid_until and not self.valid_from:
             return list(pks)
-        return [pk for pk in pks if self.valid_until.get(pk, now + 1) > now]
+        return [pk for pk in pks if self.valid_until.get(pk, now + 1) > now and self.valid_from.get(pk, now) <= now]
 
     def _listed_value(self, kind: str, value: str) -> bool:
         lists = warninglists.compiled()

@@ -44,7 +44,7 @@ from khien.core.scoping import is_national_coordinator, user_can
 from . import conf, store
 from .matcher import current_matcher
 from .matching import record_hits
-from .models import Alert, AlertSource, DeadLetter, Event, HourlyCount, SourceFormat
+from .models import Alert, AlertSource, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat
 from .parsers import PARSERS, ParseError
 
 SOURCE_KEY_PREFIX = "khs_"
@@ -637,6 +637,7 @@ def _count_hourly(source: AlertSource, events: list[dict]) -> None:
 class PruneResult:
     events: int = 0
     alerts: int = 0
+    hits: int = 0
     dead_letters: int = 0
     hourly: int = 0
     partitions: list = field(default_factory=list)  # day partitions dropped (PostgreSQL)
@@ -644,8 +645,8 @@ class PruneResult:
 
 @transaction.atomic
 def do_prune(older_than: dt.datetime, *, acting_user, keep_hourly: bool = True) -> PruneResult:
-    """Delete events (by event time), alerts (by last sighting) and dead letters (by arrival) older than
-    `older_than`; hourly counts are kept unless `keep_hourly=False`. Only the national coordinator, or the
+    """Delete events and their indicator hits (by event time), alerts (by last sighting) and dead letters
+    (by arrival) older than `older_than`; hourly counts are kept unless `keep_hourly=False`. Only the national coordinator, or the
     platform itself (`acting_user=None`: the `telemetry.retention` job, `khien telemetry prune`), may prune.
 
     On PostgreSQL the day partitions of the events table wholly older than `older_than` are dropped
@@ -660,6 +661,8 @@ def do_prune(older_than: dt.datetime, *, acting_user, keep_hourly: bool = True) 
     deleted, _detail = Event.objects.filter(time__lt=older_than).delete()  # nothing points at events: one DELETE
     result.events += deleted
     result.alerts, _detail = Alert.objects.filter(last_seen__lt=older_than).delete()
+    # Indicator hits go with their events (by the event's time); their sightings stay in the intel store.
+    result.hits, _detail = IndicatorHit.objects.filter(time__lt=older_than).delete()
     result.dead_letters, _detail = DeadLetter.objects.filter(received_at__lt=older_than).delete()
     if not keep_hourly:
         result.hourly, _detail = HourlyCount.objects.filter(hour__lt=older_than).delete()

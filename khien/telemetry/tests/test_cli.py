@@ -96,7 +96,7 @@ def test_prune_keeps_recent_telemetry_and_is_audited(make_source, world):
     assert Event.objects.count() == 2
     out, _err = run("telemetry", "prune", "--days", "30")
     # (PostgreSQL adds " partitions 1": the old day's partition is dropped whole.)
-    assert out.strip().startswith("deleted events 1 alerts 1 dead letters 0 hourly 0")
+    assert out.strip().startswith("deleted events 1 alerts 1 hits 0 dead letters 0 hourly 0")
     assert list(Event.objects.values_list("rule_id", flat=True)) == ["new"]
     assert list(Alert.objects.values_list("rule_id", flat=True)) == ["new"]
     assert HourlyCount.objects.count() == 2 and DeadLetter.objects.count() == 1

@@ -135,6 +135,17 @@ def test_indicator_expiring_after_the_matcher_was_built_stops_matching(feed):
     assert m.match_event(event(src_ip="45.77.3.2")) == []
 
 
+def test_indicator_valid_from_a_future_time_matches_only_from_then(feed):
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)
+    feed(indicator("45.77.3.3", valid_from=later.strftime("%Y-%m-%dT%H:%M:%S.000Z")), indicator("45.77.3.4"))
+    m = IndicatorMatcher.load()
+    assert m.match_event(event(src_ip="45.77.3.3")) == []  # published ahead of its start
+    assert m.match_event(event(src_ip="45.77.3.4"))
+    pk = next(iter(m.valid_from))
+    m.valid_from[pk] = dt.datetime.now(dt.timezone.utc).timestamp() - 1  # as if two days had passed
+    assert [hit.value for hit in m.match_event(event(src_ip="45.77.3.3"))] == ["45.77.3.3"]
+
+
 def test_warning_listed_values_are_not_matched(world, feed):
     feed(indicator("8.8.8.8"), indicator("10.1.2.0/24"), indicator("google.com", kind="domain-name"),
          indicator("45.77.4.4"))

@@ -8,7 +8,7 @@ from django.utils import timezone
 from khien.core.models import AuditEntry
 from khien.telemetry import services, store
 from khien.telemetry.jobs_retention import retention
-from khien.telemetry.models import Alert, DeadLetter, Event, HourlyCount
+from khien.telemetry.models import Alert, DeadLetter, Event, HourlyCount, IndicatorHit
 
 pytestmark = pytest.mark.django_db
 
@@ -37,8 +37,13 @@ def test_retention_deletes_what_is_older_and_keeps_counts(make_source, settings)
     services.ingest_batch(source, [rec(now - dt.timedelta(days=8)), rec(now - dt.timedelta(days=30), rule="x"),
                                    rec(now - dt.timedelta(days=6), rule="kept"), "not json"])
     counted = sum(HourlyCount.objects.values_list("count", flat=True))
+    for event in Event.objects.all():  # a hit on each event (as matching records them)
+        IndicatorHit.objects.create(event_id=event.id, alert_id=event.alert_id, organization_id=event.organization_id,
+                                    source=source, indicator_pk=1, indicator_id="indicator--x", kind="ipv4",
+                                    value="203.0.113.9", field="src_ip", time=event.time)
     summary = retention(now)
-    assert "deleted events 2 alerts 2 dead letters 0" in summary
+    assert "deleted events 2 alerts 2 hits 2 dead letters 0" in summary
+    assert list(IndicatorHit.objects.values_list("event_id", flat=True)) == list(Event.objects.values_list("id", flat=True))
     assert list(Event.objects.values_list("rule_id", flat=True)) == ["kept"]
     assert list(Alert.objects.values_list("rule_id", flat=True)) == ["kept"]
     assert DeadLetter.objects.count() == 1  # received now: kept

@@ -66,7 +66,8 @@ class Command(BaseCommand):
         if days < 1:
             raise CommandError("--days must be at least 1")
         result = services.do_prune(timezone.now() - dt.timedelta(days=days), acting_user=None, keep_hourly=not hourly)
-        self.stdout.write(f"deleted events {result.events} alerts {result.alerts} dead letters {result.dead_letters} "
+        self.stdout.write(f"deleted events {result.events} alerts {result.alerts} hits {result.hits} "
+                          f"dead letters {result.dead_letters} "
                           f"hourly {result.hourly}" + (f" partitions {len(result.partitions)}" if result.partitions else ""))
 
     def do_publish(self, file, source, **options):
