@@ -34,7 +34,7 @@ from khien.core.api.authentication import user_for_key
 from khien.core.errors import Forbidden, Refused
 
 from .. import services, tlp
-from ..models import UNVERSIONED, Collection, CollectionObject, StixObject, TaxiiStatus
+from ..models import UNVERSIONED, Collection, CollectionObject, TaxiiStatus
 
 TAXII_MEDIA = "application/taxii+json;version=2.1"
 STIX_MEDIA = "application/stix+json;version=2.1"
@@ -366,7 +366,8 @@ def _page_rows(user, collection, filters, position, limit, default_version, *, w
 
 def _scan(user, collection, filters, *, with_data=False):
     """The query of one step of `_page_rows`, before its position and size: the collection's entries in
-    (date added, id) order, each with its `DATA_FIELDS` or `ENTRY_FIELDS`, `superseded`, `wanted` (the caller may get it and it passes the type and spec filters)[, raw text]."""
+    (date added, id) order, each with its `DATA_FIELDS` or `ENTRY_FIELDS`, `superseded`, `wanted` (the
+    caller may get the version and it passes the type and spec filters) and, with data, its JSON text."""
     wanted = tlp.collection_content_q(user, collection, prefix="object__")
     if wanted is None:
         raise TaxiiError(403, _("Forbidden"), _("You may not read this collection."))

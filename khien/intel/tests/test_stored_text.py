@@ -46,9 +46,10 @@ def test_stix_text_is_compact_utf8_in_received_order():
 def test_taxii_post_stores_the_text_of_each_version(world, sharing, client, make_token):
     objs = [rich_indicator("192.0.2.61"), rich_indicator("192.0.2.62")]
     key = make_token(world.analyst)
+    auth = "Basic " + base64.b64encode(f"{world.analyst.email}:{key}".encode()).decode()
     response = client.post(f"/taxii2/api/collections/{sharing.collection.pk}/objects/",
                            data=orjson.dumps({"objects": objs}), content_type=TAXII, HTTP_ACCEPT=TAXII,
-                           HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"{world.analyst.email}:{key}".encode()).decode())
+                           HTTP_AUTHORIZATION=auth)
     assert response.status_code == 202, response.content
     stored = StixObject.objects.filter(stix_id__in=[o["id"] for o in objs])
     sent = {o["id"]: o for o in objs}
@@ -112,15 +113,18 @@ def test_taxii_serves_exactly_the_stored_objects(world, sharing, client, make_to
 def test_row_without_text_is_served_from_data(world, sharing, client, make_token):
     """A version written around the services (a bench loader) has no stored text: TAXII casts `data`."""
     StixObject.objects.filter(stix_id=sharing.ids[Tlp.GREEN]).update(data_text=None)
-    key = make_token(world.analyst)
-    response = client.get(f"/taxii2/api/collections/{sharing.collection.pk}/objects/?match[id]={sharing.ids[Tlp.GREEN]}",
-                          HTTP_ACCEPT=TAXII,
-                          HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"{world.analyst.email}:{key}".encode()).decode())
-    assert response.status_code == 200
     stored = StixObject.objects.get(stix_id=sharing.ids[Tlp.GREEN]).data
+    key = make_token(world.analyst)
+    auth = "Basic " + base64.b64encode(f"{world.analyst.email}:{key}".encode()).decode()
+
+    def call(url):
+        return client.get(url, HTTP_ACCEPT=TAXII, HTTP_AUTHORIZATION=auth)
+
+    url = f"/taxii2/api/collections/{sharing.collection.pk}/objects/"
+    response = call(f"{url}?match[id]={sharing.ids[Tlp.GREEN]}")  # the single query (id filter)
+    assert response.status_code == 200
     assert orjson.loads(response.content)["objects"] == [stored]
-    objects, _raw = _walk(lambda url: client.get(url, HTTP_ACCEPT=TAXII, HTTP_AUTHORIZATION="Basic " + base64.b64encode(
-        f"{world.analyst.email}:{key}".encode()).decode()), f"/taxii2/api/collections/{sharing.collection.pk}/objects/", 2)
+    objects, _raw = _walk(call, url, 2)  # the chunked steps
     assert stored in objects
 
 
