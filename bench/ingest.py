@@ -3,14 +3,17 @@ PostgreSQL (1 and 2 workers), and IntelMQ 3.5 doing the equivalent work, in the 
 
 `python bench/ingest.py` (or `make bench`, through bench/run.py) prints one JSON line. Scale down with
 KHIEN_BENCH_INGEST_ALERTS (1,000,000), KHIEN_BENCH_INGEST_INDICATORS (1,000,000),
-KHIEN_BENCH_JETSTREAM_ALERTS (200,000), KHIEN_BENCH_INTELMQ_ALERTS (20,000), KHIEN_BENCH_INGEST_BATCH (5000);
+KHIEN_BENCH_JETSTREAM_ALERTS (200,000), KHIEN_BENCH_INTELMQ_ALERTS (20,000), KHIEN_BENCH_INGEST_BATCH (5000, the
+JetStream batches), KHIEN_BENCH_EMBEDDED_BATCHES ("20000,5000": one embedded run per size, the first is the headline);
 run only some phases with KHIEN_BENCH_INGEST_PHASES (e.g. "embedded,intelmq"; default all three).
 
 Phases, each in its own process (peak RSS = that process's ru_maxrss / VmHWM):
 1. embedded: fresh SQLite file, migrate, indicators loaded (bulk path below), four sources; the alert
-   files are read as a stream in batches of 5000, one batch of each format in turn, each through
-   `services.ingest_batch` (parse → normalize → match → persist, one transaction per batch). The
-   matcher is built before the clock starts (a running process has it) and its build time is reported.
+   files are read as a stream in batches (20,000 as `khien ingest`, then 5,000 as the HTTP intake, each
+   run on a fresh copy of the set-up database), one batch of each format in turn, through
+   `services.ingest_stream` — `khien ingest`'s path: parse → normalize → match in the reading thread,
+   persist (one transaction per batch) in a writer thread of the same process. The matcher is built
+   before the clock starts (a running process has it) and its build time is reported.
 2. jetstream: database khien_bench (created and dropped here), the same set-up, the alerts published
    once to the stream KHIEN_BENCH_ALERTS (subjects khien.bench.<source>); then for 1 and 2 workers
    (processes, durable consumer khien-bench, rewound and tables emptied between runs): time from
@@ -34,6 +37,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -279,6 +283,7 @@ def load_indicators(values: list[tuple[str, str]]) -> float:
     from django.utils import timezone
 
     from khien.intel.models import IndicatorValue, StixObject
+    from khien.intel.services import stix_text
     from khien.telemetry import store
 
     started = time.perf_counter()
@@ -287,7 +292,8 @@ def load_indicators(values: list[tuple[str, str]]) -> float:
     first = (StixObject.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
     first_value = (IndicatorValue.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
     names = ("id", "stix_id", "stix_type", "spec_version", "created", "modified", "created_by_ref", "producer",
-             "tlp", "marking_refs", "valid_from", "valid_until", "revoked", "confidence", "labels", "data", "date_added")
+             "tlp", "marking_refs", "valid_from", "valid_until", "revoked", "confidence", "labels", "data", "data_text",
+             "date_added")
     rng = random.Random(3)
     for start in range(0, len(values), 20000):
         part = values[start:start + 20000]
@@ -303,7 +309,7 @@ def load_indicators(values: list[tuple[str, str]]) -> float:
                     "valid_from": "2026-11-01T00:00:00Z",
                     "object_marking_refs": ["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]}
             rows.append((pk, stix_id, "indicator", "2.1", created, created, "", None, "clear",
-                         data["object_marking_refs"], created, None, False, 80, [], data, now))
+                         data["object_marking_refs"], created, None, False, 80, [], data, stix_text(data), now))
             value_rows.append((first_value + start + offset, pk, kind, value))
         with transaction.atomic():
             store.insert_rows(StixObject, names, rows)
@@ -410,8 +416,9 @@ def phase_embedded(tmp: Path) -> dict:
     # The replay path of `khien ingest`: batch n+1 is parsed and matched (this thread) while batch n is
     # written (a writer thread).
     thread_cpu = time.thread_time()
-    result = services.ingest_stream(((sources[fmt], batch) for fmt, batch in interleaved_batches(files, BATCH)),
-                                    max_batch=BATCH)
+    batch_size = int(os.environ.get("KHIEN_BENCH_EMBEDDED_BATCH", "20000"))
+    result = services.ingest_stream(((sources[fmt], batch) for fmt, batch in interleaved_batches(files, batch_size)),
+                                    max_batch=batch_size)
     prepare_cpu = time.thread_time() - thread_cpu
     totals = result.as_dict()
     count = sum(totals.values())
@@ -429,10 +436,13 @@ def phase_embedded(tmp: Path) -> dict:
             "events_with_hits": IndicatorHit.objects.values("event_id").distinct().count(),
             "matcher_values": compiled.size,
             "matcher_build_s": round(build_s, 2), "indicator_load_s": round(load_s, 1),
-            "rss_after_matcher_mb": rss_after_matcher, "peak_rss_mb": peak_rss_mb(), "batch": BATCH}
+            "rss_after_matcher_mb": rss_after_matcher, "peak_rss_mb": peak_rss_mb(), "batch": batch_size}
 
 
-BATCH = int(os.environ.get("KHIEN_BENCH_INGEST_BATCH", "5000"))
+BATCH = int(os.environ.get("KHIEN_BENCH_INGEST_BATCH", "5000"))  # JetStream: published and fetched per batch
+# Embedded runs, one per batch size (records per transaction), each on a fresh copy of the set-up database:
+# 20,000 is `khien ingest`'s default, 5,000 the HTTP intake's largest batch.
+EMBEDDED_BATCHES = [int(b) for b in os.environ.get("KHIEN_BENCH_EMBEDDED_BATCHES", "20000,5000").split(",") if b.strip()]
 N_JETSTREAM = int(os.environ.get("KHIEN_BENCH_JETSTREAM_ALERTS", "200000"))
 N_INTELMQ = int(os.environ.get("KHIEN_BENCH_INTELMQ_ALERTS", "20000"))
 BENCH_PG_NAME = "khien_bench"
@@ -672,10 +682,22 @@ def main() -> dict:
         result["embedded_sqlite"] = {"skipped": "KHIEN_BENCH_INGEST_PHASES"}
         if "embedded" in PHASES:
             print("bench ingest: embedded (SQLite, one process)…", file=sys.stderr, flush=True)
-            embedded_env = dict(base, KHIEN_DB="sqlite", KHIEN_SQLITE_PATH=str(tmp / "embedded.sqlite3"))
+            database = tmp / "embedded.sqlite3"
+            embedded_env = dict(base, KHIEN_DB="sqlite", KHIEN_SQLITE_PATH=str(database))
             setup = _phase("embedded_setup", tmp, embedded_env)
-            result["embedded_sqlite"] = _phase("embedded", tmp, embedded_env) if "error" not in setup else setup
-        (tmp / "embedded.sqlite3").unlink(missing_ok=True)
+            if "error" in setup:
+                result["embedded_sqlite"] = setup
+            else:
+                database.rename(tmp / "embedded_setup.sqlite3")
+                for index, size in enumerate(EMBEDDED_BATCHES):
+                    for suffix in ("-wal", "-shm"):
+                        Path(f"{database}{suffix}").unlink(missing_ok=True)
+                    shutil.copyfile(tmp / "embedded_setup.sqlite3", database)
+                    run = _phase("embedded", tmp, dict(embedded_env, KHIEN_BENCH_EMBEDDED_BATCH=str(size)))
+                    result["embedded_sqlite" if index == 0 else f"embedded_sqlite_batch_{size}"] = run
+                (tmp / "embedded_setup.sqlite3").unlink(missing_ok=True)
+        database = tmp / "embedded.sqlite3"
+        database.unlink(missing_ok=True)
         js: dict = {"skipped": "KHIEN_BENCH_INGEST_PHASES"}
         if "jetstream" in PHASES:
             print("bench ingest: JetStream + PostgreSQL…", file=sys.stderr, flush=True)
