@@ -46,6 +46,13 @@ def _uuid_hex(value):
 _UTC = dt.timezone.utc
 
 
+def sqlite_datetime_value(text: str | None) -> dt.datetime | None:
+    """A datetime as Django stores it on SQLite ("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC) back to an aware value."""
+    if text is None:
+        return None
+    return dt.datetime.fromisoformat(text).replace(tzinfo=_UTC)
+
+
 def _sqlite_datetime(value: dt.datetime | None):
     if value is None:
         return None
@@ -131,15 +138,30 @@ def _sqlite_multirow_statement(table: str, columns: tuple[str, ...], rows: int) 
             f"ON CONFLICT DO NOTHING")
 
 
+@lru_cache(maxsize=32)
+def _sqlite_json_insert(table: str, columns: tuple[str, ...]) -> str:
+    """INSERT of rows given as one JSON array of arrays (`sqlite_rows`)."""
+    quote = connection.ops.quote_name
+    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    return (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) SELECT {values} "
+            f"FROM json_each(?) WHERE true ON CONFLICT DO NOTHING")
+
+
+# sqlite_rows: on SQLite, a statement that reads or writes many rows passes them as one JSON parameter or
+# returns them as one JSON value (json_each / json_group_array), so that it is one call into the library.
+# Python's sqlite3 gives up the global lock for each call and each fetched row; a writer thread that needs
+# the lock back thousands of times a batch would wait behind the parsing thread each time (ingest_stream).
+
+
 def insert_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence], chunk: int = 5000,
                 *, adapted: bool = False) -> None:
     """Insert rows (values in the order of `names`, as Python values, or already through `adapt_rows` when
     `adapted`); rows whose primary key exists are skipped.
 
-    SQLite: rows go in statements of several hundred rows each (`INSERT … VALUES (…), (…), …`), the rest
-    with executemany. One statement is one call into SQLite, made without Python's global lock: another
-    thread (ingest_stream's parsing) runs meanwhile, where executemany would take the lock back for every
-    row. Same result, same conflict rule."""
+    SQLite: rows go in statements of several hundred rows each (`INSERT … VALUES (…), (…), …`), the rest in
+    one statement reading them from a JSON array (`sqlite_rows`). Either is one call into SQLite, made
+    without Python's global lock: another thread (ingest_stream's parsing) runs meanwhile, where
+    executemany would take the lock back for every row. Same result, same conflict rule."""
     sql, _special = _statement(model, tuple(names), connection.vendor, connection.features.has_native_uuid_field)
     rows = rows if adapted else adapt_rows(model, names, rows)
     if connection.vendor == "sqlite":
@@ -153,7 +175,12 @@ def insert_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[
             raw = connection.connection
             for start in range(0, whole, per):
                 raw.execute(multirow, list(chain.from_iterable(rows[start:start + per])))
-        rows = rows[whole:]
+        if len(rows) > whole:
+            columns = tuple(model._meta.get_field(name).column for name in names)
+            connection.ensure_connection()
+            connection.connection.execute(_sqlite_json_insert(model._meta.db_table, columns),
+                                          (orjson.dumps(rows[whole:]).decode(),))
+        return
     batch: list[tuple] = []
     with connection.cursor() as cursor:
         for row in rows:

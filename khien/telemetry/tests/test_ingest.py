@@ -248,3 +248,21 @@ def test_a_stream_of_batches_is_written_by_a_second_thread_exactly_once(make_sou
     with pytest.raises(Refused):
         services.ingest_stream([(source, third), (source, too_many), (source, first)])
     assert Event.objects.count() == 69  # the batch before the refused one stays; nothing after it
+
+
+def test_alerts_opened_before_the_key_change_still_fold_repeats(make_source):
+    """Migration 0008 recomputes the key of recent alerts with the rule of services.observables_key."""
+    import importlib
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    migration = importlib.import_module("khien.telemetry.migrations.0008_shorter_alert_key")
+    source, _key = make_source(format="wazuh")
+    now = timezone.now().replace(microsecond=0)
+    services.ingest_batch(source, [wazuh(at=now.isoformat())])
+    Alert.objects.update(key="f" * 64)  # a key of the old form
+    migration.recompute_recent_keys(apps, None)
+    services.ingest_batch(source, [wazuh(at=(now + dt.timedelta(minutes=5)).isoformat())])
+    alert = Alert.objects.get()
+    assert alert.count == 2 and len(alert.key) == 16
