@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from khien.core.scoping import OrgScopedQuerySet
 
-from .store import JsonText
+from .store import json_text
 
 source_name_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$",
@@ -65,9 +65,7 @@ class JsonTextField(models.TextField):
         return value
 
     def get_prep_value(self, value):
-        if value is None or type(value) is JsonText:
-            return value
-        return orjson.dumps(value).decode()
+        return None if value is None else json_text(value)
 
     def value_to_string(self, obj):
         return self.get_prep_value(self.value_from_object(obj))

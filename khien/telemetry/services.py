@@ -400,6 +400,9 @@ def ingest_batch(source: AlertSource, records: list, *, max_batch: int | None = 
     return write_batch(prepare_batch(source, records, max_batch=max_batch))
 
 
+STREAM_SWITCH_INTERVAL = 0.001  # seconds: Python's thread switch interval while ingest_stream runs
+
+
 def ingest_stream(batches: Iterable[tuple[AlertSource, list]], *, max_batch: int | None = None,
                   progress: Callable[[IngestResult], None] | None = None) -> IngestResult:
     """Ingest many batches (file replay: `khien ingest`): batch n+1 is parsed and matched in this thread
@@ -451,10 +454,7 @@ def ingest_stream(batches: Iterable[tuple[AlertSource, list]], *, max_batch: int
     return totals
 
 
-STREAM_SWITCH_INTERVAL = 0.001
-
-
-_ID_CHUNK = 10000  # ids per SELECT (below SQLite's 32,766 bound parameters)
+_ID_CHUNK = 10000  # ids per SELECT on PostgreSQL
 
 
 def _stored_event_ids(parsed: dict, postgres: bool) -> set[str]:
@@ -464,16 +464,15 @@ def _stored_event_ids(parsed: dict, postgres: bool) -> set[str]:
     searched."""
     table = connection.ops.quote_name(Event._meta.db_table)
     ids = list(parsed)
-    extra, extra_params = "", []
-    if postgres:
-        times = [fields["time"] for fields, _row in parsed.values()]
-        extra, extra_params = " AND time >= %s AND time <= %s", [min(times), max(times)]
-    stored: set[str] = set()
-    with connection.cursor() as cursor:
-        if not postgres:  # SQLite: the ids as one JSON parameter, the answer as one JSON row (store.sqlite_rows)
+    if not postgres:  # SQLite: the ids as one JSON parameter, the answer as one JSON row (store.sqlite_rows)
+        with connection.cursor() as cursor:
             cursor.execute(f"SELECT json_group_array(id) FROM {table} WHERE id IN (SELECT value FROM json_each(%s))",
                            [orjson.dumps(ids).decode()])
             return set(orjson.loads(cursor.fetchone()[0]))
+    times = [fields["time"] for fields, _row in parsed.values()]
+    extra, extra_params = " AND time >= %s AND time <= %s", [min(times), max(times)]
+    stored: set[str] = set()
+    with connection.cursor() as cursor:
         for start in range(0, len(ids), _ID_CHUNK):
             chunk = ids[start:start + _ID_CHUNK]
             cursor.execute(f"SELECT id FROM {table} WHERE id IN ({', '.join(['%s'] * len(chunk))}){extra}",
@@ -538,8 +537,8 @@ def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> Non
     the window, or a new one; the event's `alert_id` is set.
 
     Set-based: one SELECT of the candidate alerts of the batch's keys, the folding in Python, then one
-    INSERT of the new alerts (rows built already adapted: this runs for every event) and one executemany
-    UPDATE of the changed ones."""
+    INSERT of the new alerts (rows built already adapted: this runs for every event) and one UPDATE of the
+    changed ones (executemany on PostgreSQL)."""
     if not new:
         return
     window = dt.timedelta(seconds=conf.get("KHIEN_ALERT_WINDOW_SECONDS"))
@@ -558,7 +557,8 @@ def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> Non
                 f"(SELECT * FROM {connection.ops.quote_name(Alert._meta.db_table)} INDEXED BY telemetry_alert_key "
                 "WHERE key IN (SELECT value FROM json_each(%s)) AND source_id = %s AND last_seen >= %s "
                 "ORDER BY last_seen)",
-                [orjson.dumps(keys).decode(), source.id.hex, store.adapter(Alert, "last_seen")(earliest)])
+                [orjson.dumps(keys).decode(), store.adapter(Alert, "source_id")(source.id),
+                 store.adapter(Alert, "last_seen")(earliest)])
             found = orjson.loads(cursor.fetchone()[0])
         candidates = ((key, pk, store.sqlite_datetime_value(first_seen), store.sqlite_datetime_value(last_seen),
                        count, severity) for key, pk, first_seen, last_seen, count, severity in found)
@@ -640,15 +640,16 @@ def _count_hourly(source: AlertSource, events: list[dict]) -> None:
     # Concurrent workers add up instead of colliding (upsert: SQLite 3.24+ and PostgreSQL).
     upsert = (f"ON CONFLICT (organization_id, hour, category, severity) "
               f"DO UPDATE SET count = {table}.count + excluded.count")
+    if connection.vendor == "sqlite":  # one statement for all rows (store.sqlite_rows)
+        connection.ensure_connection()
+        connection.connection.execute(
+            store.sqlite_json_insert(HourlyCount._meta.db_table,
+                                     ("organization_id", "hour", "category", "severity", "count"), upsert),
+            (orjson.dumps(rows).decode(),))
+        return
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":  # one statement for all rows (store.sqlite_rows)
-            cursor.execute(
-                f"INSERT INTO {table} (organization_id, hour, category, severity, count) SELECT "
-                + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(5))
-                + f" FROM json_each(%s) WHERE true {upsert}", [orjson.dumps(rows).decode()])
-        else:
-            cursor.executemany(f"INSERT INTO {table} (organization_id, hour, category, severity, count) "
-                               f"VALUES (%s, %s, %s, %s, %s) {upsert}", rows)
+        cursor.executemany(f"INSERT INTO {table} (organization_id, hour, category, severity, count) "
+                           f"VALUES (%s, %s, %s, %s, %s) {upsert}", rows)
 
 
 # --- Retention -------------------------------------------------------------------------------

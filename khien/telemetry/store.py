@@ -29,10 +29,12 @@ def _identity(value):
     return value
 
 
-def _json(value):
+def json_text(value) -> str:
+    """JSON as text, for a JSON column or a `models.JsonTextField`: JsonText as it is, anything else dumped."""
     if type(value) is JsonText:
         return value
     return orjson.dumps(value).decode()
+
 
 
 def _uuid_hex(value):
@@ -76,9 +78,9 @@ def _column(field: models.Field, vendor: str, native_uuid: bool) -> tuple[Callab
     if internal == "DateTimeField":
         return (_identity if vendor != "sqlite" else _sqlite_datetime), "%s"
     if internal == "JSONField":
-        return _json, ("%s::jsonb" if vendor == "postgresql" else "%s")
+        return json_text, ("%s::jsonb" if vendor == "postgresql" else "%s")
     if getattr(target, "stores_json_text", False):  # models.JsonTextField: JSON as plain text
-        return _json, "%s"
+        return json_text, "%s"
     if internal == "GenericIPAddressField":
         return _identity, ("%s::inet" if vendor == "postgresql" else "%s")
     return _identity, "%s"
@@ -139,12 +141,12 @@ def _sqlite_multirow_statement(table: str, columns: tuple[str, ...], rows: int) 
 
 
 @lru_cache(maxsize=32)
-def _sqlite_json_insert(table: str, columns: tuple[str, ...]) -> str:
-    """INSERT of rows given as one JSON array of arrays (`sqlite_rows`)."""
+def sqlite_json_insert(table: str, columns: tuple[str, ...], on_conflict: str = "ON CONFLICT DO NOTHING") -> str:
+    """SQLite: INSERT of rows given as one JSON array of arrays (one `?` parameter; `sqlite_rows`)."""
     quote = connection.ops.quote_name
     values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
     return (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) SELECT {values} "
-            f"FROM json_each(?) WHERE true ON CONFLICT DO NOTHING")
+            f"FROM json_each(?) WHERE true {on_conflict}")
 
 
 # sqlite_rows: on SQLite, a statement that reads or writes many rows passes them as one JSON parameter or
@@ -162,25 +164,21 @@ def insert_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[
     one statement reading them from a JSON array (`sqlite_rows`). Either is one call into SQLite, made
     without Python's global lock: another thread (ingest_stream's parsing) runs meanwhile, where
     executemany would take the lock back for every row. Same result, same conflict rule."""
-    sql, _special = _statement(model, tuple(names), connection.vendor, connection.features.has_native_uuid_field)
     rows = rows if adapted else adapt_rows(model, names, rows)
     if connection.vendor == "sqlite":
         rows = rows if isinstance(rows, list) else list(rows)
+        columns = tuple(model._meta.get_field(name).column for name in names)
         per = min(_SQLITE_ROWS_PER_STATEMENT, 32766 // len(names))  # SQLite's bound-parameter limit
         whole = len(rows) - len(rows) % per
-        if whole:
-            columns = tuple(model._meta.get_field(name).column for name in names)
-            multirow = _sqlite_multirow_statement(model._meta.db_table, columns, per)
-            connection.ensure_connection()
-            raw = connection.connection
-            for start in range(0, whole, per):
-                raw.execute(multirow, list(chain.from_iterable(rows[start:start + per])))
+        connection.ensure_connection()
+        raw = connection.connection
+        for start in range(0, whole, per):
+            raw.execute(_sqlite_multirow_statement(model._meta.db_table, columns, per),
+                        list(chain.from_iterable(rows[start:start + per])))
         if len(rows) > whole:
-            columns = tuple(model._meta.get_field(name).column for name in names)
-            connection.ensure_connection()
-            connection.connection.execute(_sqlite_json_insert(model._meta.db_table, columns),
-                                          (orjson.dumps(rows[whole:]).decode(),))
+            raw.execute(sqlite_json_insert(model._meta.db_table, columns), (orjson.dumps(rows[whole:]).decode(),))
         return
+    sql, _special = _statement(model, tuple(names), connection.vendor, connection.features.has_native_uuid_field)
     batch: list[tuple] = []
     with connection.cursor() as cursor:
         for row in rows:
@@ -301,7 +299,7 @@ def copy_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Se
     stage = f"khien_stage_{table}"
     fields = [model._meta.get_field(name) for name in names]
     columns = ", ".join(quote(f.column) for f in fields)
-    json_columns = {i for i, f in enumerate(fields) if _column(f, "postgresql", True)[0] is _json}
+    json_columns = {i for i, f in enumerate(fields) if _column(f, "postgresql", True)[0] is json_text}
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(stage)} "
                        f"(LIKE {quote(table)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
@@ -310,7 +308,7 @@ def copy_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Se
         with raw_cursor.copy(f"COPY {quote(stage)} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 if json_columns:
-                    row = [_json(v) if i in json_columns else v for i, v in enumerate(row)]
+                    row = [json_text(v) if i in json_columns else v for i, v in enumerate(row)]
                 copy.write_row(row)
         cursor.execute(f"INSERT INTO {quote(table)} ({columns}) SELECT {columns} FROM {quote(stage)} "
                        f"ON CONFLICT DO NOTHING")
