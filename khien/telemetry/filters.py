@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from khien.registry.models import Organization
 
 from .models import Alert, AlertSource, DeadLetter, Event, HourlyCount, SourceFormat
+from .services import address_search_days
 
 
 def _subtree(queryset, value):
@@ -43,7 +44,9 @@ class EventFilter(django_filters.FilterSet):
             address = str(ipaddress.ip_address(value.strip()))
         except ValueError:
             raise ValidationError({"ip": [_("Enter a valid IPv4 or IPv6 address.")]})
-        return queryset.filter(Q(src_ip=address) | Q(dst_ip=address))
+        # The address indexes lead with the event's day: look day by day (each term can use its index).
+        days = address_search_days(self.form.cleaned_data.get("since"), self.form.cleaned_data.get("until"))
+        return queryset.filter(Q(day__in=days, src_ip=address) | Q(day__in=days, dst_ip=address))
 
     def filter_domain(self, queryset, name, value):
         value = value.strip().rstrip(".").lower()

@@ -15,6 +15,11 @@ lookup tables where each observable costs O(1):
   (surrounding blanks stripped);
 - hashes: lowercase hex, one dict per algorithm.
 
+Addresses and domains already looked up are remembered with the table entries
+they hit (usually none): SOC alerts repeat the same addresses and domains far
+more often than they bring new ones. What is remembered is dropped whenever
+values are added.
+
 Warning-listed values (``khien.intel.warninglists``) never match: they are
 checked when a value hits (rarely), so a change of the allow-list applies at
 once without recompiling. Expiry (``valid_until``) is also checked when a value
@@ -36,13 +41,14 @@ very large import changed too much.
 """
 from __future__ import annotations
 
+import gc
 import ipaddress
 import threading
 import time
 from functools import lru_cache
 from typing import NamedTuple
 
-from django.db.models import Count, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from khien.intel import warninglists
@@ -118,6 +124,8 @@ class IndicatorMatcher:
         self._prefixes: dict[int, list[tuple[int, int, dict]]] = {4: [], 6: []}
         self._listed: dict[tuple[str, str], bool] = {}
         self._lists = None
+        self._address_memo: dict[str, tuple] = {}   # address text -> table entries it hits (_entries)
+        self._domain_memo: dict[str, tuple] = {}
 
     # --- building ---------------------------------------------------------------------------
 
@@ -237,6 +245,8 @@ class IndicatorMatcher:
         self.size += 1
 
     def _finish(self) -> None:
+        self._address_memo.clear()  # values were added: remembered misses may now hit
+        self._domain_memo.clear()
         self._prefixes = {4: [], 6: []}
         for (version, prefix), table in sorted(self.networks.items()):
             self._prefixes[version].append((_BITS[version] - prefix, prefix, table))
@@ -266,66 +276,96 @@ class IndicatorMatcher:
         for pk in self._active(pks, now):
             hits.append(Hit(pk, self.stix_ids[pk], kind, value, field))
 
+    def _address_entries(self, text: str) -> tuple:
+        """(pks, kind, matched value) of every table entry an address hits, () for none (the usual)."""
+        parsed = _ip_int(text)
+        if parsed is None:
+            return ()
+        found = []
+        version, number = parsed
+        pks = self.addresses.get(parsed)
+        if pks is not None:
+            found.append((pks, IndicatorKind.IPV4 if version == 4 else IndicatorKind.IPV6, self.address_text[parsed]))
+        for shift, prefix, table in self._prefixes[version]:
+            network = number >> shift
+            pks = table.get(network)
+            if pks is not None:
+                found.append((pks, IndicatorKind.CIDR, self.network_text[(version, prefix, network)]))
+        return tuple(found)
+
+    def _domain_entries(self, domain: str) -> tuple:
+        """The same for a domain: the domain itself and each parent domain listed."""
+        found = []
+        key = _domain_key(domain)
+        while key:
+            pks = self.domains.get(key)
+            if pks is not None:
+                found.append((pks, IndicatorKind.DOMAIN, key))
+            dot = key.find(".")
+            key = key[dot + 1:] if dot >= 0 else ""
+        return tuple(found)
+
+    def _entries(self, memo: dict, lookup, value: str) -> tuple:
+        """`lookup(value)`, remembered: SOC alerts repeat the same addresses and domains (a sensor's own
+        network, a scanner, a C2 server) far more often than they bring new ones, and the walk over the
+        prefix lengths or the parent domains costs more than a dict lookup. Only table entries are
+        remembered; warning lists, expiry and superseded versions are still checked at every hit."""
+        found = memo.get(value)
+        if found is None:
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            found = memo[value] = lookup(value)
+        return found
+
     def match_event(self, event: dict) -> list[Hit]:
         """Every hit of one normalized event (keys as Event fields); [] when none."""
         hits: list[Hit] = []
-        now = None
+        found_in: list = []
         for field in IP_FIELDS:
             text = event.get(field)
-            if not text:
-                continue
-            parsed = _ip_int(text)
-            if parsed is None:
-                continue
-            version, number = parsed
-            pks = self.addresses.get(parsed)
-            if pks is not None:
-                now = now or time.time()
-                kind = IndicatorKind.IPV4 if version == 4 else IndicatorKind.IPV6
-                self._emit(hits, pks, kind, self.address_text[parsed], field, now)
-            for shift, prefix, table in self._prefixes[version]:
-                network = number >> shift
-                pks = table.get(network)
-                if pks is not None:
-                    now = now or time.time()
-                    self._emit(hits, pks, IndicatorKind.CIDR, self.network_text[(version, prefix, network)], field,
-                               now)
+            if text:
+                found = self._entries(self._address_memo, self._address_entries, text)
+                if found:
+                    found_in.append((found, field))
         domain = event.get("domain")
         if domain and self.domains:
-            key = _domain_key(domain)
-            while key:
-                pks = self.domains.get(key)
-                if pks is not None:
-                    now = now or time.time()
-                    self._emit(hits, pks, IndicatorKind.DOMAIN, key, "domain", now)
-                dot = key.find(".")
-                key = key[dot + 1:] if dot >= 0 else ""
+            found = self._entries(self._domain_memo, self._domain_entries, domain)
+            if found:
+                found_in.append((found, "domain"))
         url = event.get("url")
         if url and self.urls:
             key = url.strip()
             pks = self.urls.get(key)
             if pks is not None:
-                now = now or time.time()
-                self._emit(hits, pks, IndicatorKind.URL, key, "url", now)
+                found_in.append((((pks, IndicatorKind.URL, key),), "url"))
         for field, kind in HASH_FIELDS:
             value = event.get(field)
             if value:
                 key = value.lower()
                 pks = self.hashes[kind].get(key)
                 if pks is not None:
-                    now = now or time.time()
-                    self._emit(hits, pks, kind, key, field, now)
+                    found_in.append((((pks, kind, key),), field))
+        if found_in:
+            now = time.time()
+            for found, field in found_in:
+                for pks, kind, value in found:
+                    self._emit(hits, pks, kind, value, field, now)
         return hits
+
+
+MEMO_LIMIT = 500_000  # remembered addresses (and, apart, domains) per matcher; emptied when full
 
 
 # --- the process's matcher ---------------------------------------------------------------------
 
 
 def store_fingerprint() -> tuple:
-    """Changes whenever an indicator version or value is added or removed (cheap: indexed aggregates)."""
-    objects = StixObject.objects.aggregate(last=Max("pk"), n=Count("pk"))
+    """Changes whenever an indicator version or value is added: the highest primary keys (two index
+    lookups). Object versions are never deleted (a change is a new version, revocation included), so no
+    count is needed — a COUNT over a million versions cost ~0.2 s every KHIEN_MATCHER_RECHECK_SECONDS."""
+    objects = StixObject.objects.aggregate(last=Max("pk"))
     values = IndicatorValue.objects.aggregate(last=Max("pk"))
-    return objects["last"], objects["n"], values["last"]
+    return objects["last"], values["last"]
 
 
 REFRESH_MARGIN = 10000   # primary keys below the highest seen that a refresh looks at again
@@ -355,6 +395,10 @@ def current_matcher() -> IndicatorMatcher:
             if time.monotonic() - current.built_at < rebuild and current.refresh(fingerprint):
                 return current
         _matcher = IndicatorMatcher.load()
+        # A million values are millions of long-lived objects: keep them out of the garbage collector's
+        # full passes, which would otherwise walk them during every large ingestion (core.apps freezes
+        # what exists at start-up for the same reason).
+        gc.freeze()
         return _matcher
 
 

@@ -71,6 +71,26 @@ class JsonTextField(models.TextField):
         return self.get_prep_value(self.value_from_object(obj))
 
 
+def epoch_day(seconds: float) -> int:
+    """The UTC day (days since 1970-01-01) of a time given as seconds since 1970: the day an event is filed under."""
+    return int(seconds // 86400)
+
+
+def utc_day(when) -> int:
+    return epoch_day(when.timestamp())
+
+
+class EventDayField(models.IntegerField):
+    """An event's UTC day (`utc_day`), kept from its time whenever the ORM writes the row (ingestion writes it
+    itself). It leads the address indexes, so that a batch of today's events writes into today's part of
+    those indexes instead of at random places across every day kept (decision 0009)."""
+
+    def pre_save(self, model_instance, add):
+        value = utc_day(model_instance.time) if model_instance.time is not None else None
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class AlertSource(models.Model):
     """A SOC tool of one organization that sends alerts, authenticated by its own key (shown once)."""
 
@@ -117,6 +137,7 @@ class Event(models.Model):
     )
     alert = models.ForeignKey("Alert", on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
     time = models.DateTimeField(_("time"))
+    day = EventDayField(_("day (UTC)"), null=True, editable=False)
     ingested_at = models.DateTimeField(_("ingested at"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=20, default="alert")
     category = models.CharField(_("category"), max_length=40, blank=True)
@@ -145,8 +166,9 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["organization", "time"], name="telemetry_event_org_time"),
             models.Index(fields=["source", "time"], name="telemetry_event_source_time"),
-            models.Index(fields=["src_ip"], name="telemetry_event_src_ip"),
-            models.Index(fields=["dst_ip"], name="telemetry_event_dst_ip"),
+            # Led by the day: the address search looks day by day (filters.EventFilter.filter_ip).
+            models.Index(fields=["day", "src_ip"], name="telemetry_event_day_src_ip"),
+            models.Index(fields=["day", "dst_ip"], name="telemetry_event_day_dst_ip"),
         ]
 
     def __str__(self):

@@ -30,7 +30,7 @@ from typing import Callable, Iterable
 
 import orjson
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,15 +44,15 @@ from khien.core.scoping import is_national_coordinator, user_can
 from . import conf, store
 from .matcher import current_matcher
 from .matching import record_hits
-from .models import Alert, AlertSource, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat
+from .models import Alert, AlertSource, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat, epoch_day, utc_day
 from .parsers import PARSERS, ParseError
 
 SOURCE_KEY_PREFIX = "khs_"
 RAW_DEAD_LETTER_LIMIT = 64 * 1024
-EVENT_COLUMNS = (
-    "id", "source_id", "organization_id", "alert_id", "time", "ingested_at", "kind", "category", "severity", "observer",
+EVENT_COLUMNS = (  # alert_id last: the writer appends it to a row prepared without it (_fold_into_alerts)
+    "id", "source_id", "organization_id", "time", "ingested_at", "kind", "category", "severity", "observer",
     "src_ip", "src_port", "dst_ip", "dst_port", "domain", "url", "file_md5", "file_sha1", "file_sha256", "rule_id",
-    "rule_name", "raw",
+    "rule_name", "raw", "day", "alert_id",
 )
 ALERT_COLUMNS = (
     "id", "source_id", "organization_id", "key", "rule_id", "rule_name", "severity", "observables", "first_seen",
@@ -175,13 +175,14 @@ def event_id(source_id: uuid.UUID, canonical_bytes: bytes) -> str:
     return hashlib.sha256(source_id.bytes + b"\n" + canonical_bytes).hexdigest()
 
 
-def stored_event_id(time: dt.datetime, digest: str) -> str:
-    """An event's id: its time (milliseconds since 1970, UTC, 12 hex digits) then the first 52 hex digits
-    (208 bits) of its content digest. Still derived from the content alone (the time is parsed from it),
-    so a record sent twice has the same id; but ids now grow with time, so the primary-key index takes
-    a batch's rows at its right edge instead of at thousands of random places (decision 0009)."""
-    millis = max(0, int(time.timestamp() * 1000))
-    return f"{millis:012x}{digest[:52]}"
+def stored_event_id(time: dt.datetime, digest: str) -> tuple[str, int]:
+    """An event's id and its UTC day (`models.utc_day`). The id is its time (milliseconds since 1970, UTC,
+    12 hex digits) then the first 52 hex digits (208 bits) of its content digest. Still derived from the
+    content alone (the time is parsed from it), so a record sent twice has the same id; but ids grow with
+    time, so the primary-key index takes a batch's rows at its right edge instead of at thousands of random
+    places (decision 0009)."""
+    seconds = time.timestamp()
+    return f"{max(0, int(seconds * 1000)):012x}{digest[:52]}", epoch_day(seconds)
 
 
 def record_id(source: AlertSource, record) -> str:
@@ -197,6 +198,14 @@ def observables_key(source_id: uuid.UUID, rule_id: str, fields: dict) -> str:
     and a smaller index keeps more of it in memory and dirties fewer pages per commit (decision 0009)."""
     parts = [source_id.hex, rule_id] + [str(fields.get(name) or "") for name in OBSERVABLE_FIELDS]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def _observables_key(source_hex: str, f: dict) -> str:
+    """`observables_key` of a parsed event (every field present, text or None), spelled out: it runs for
+    every event. tests/test_ingest.py checks that both give the same key."""
+    return hashlib.sha256("\x1f".join((
+        source_hex, f["rule_id"], f["src_ip"] or "", f["dst_ip"] or "", f["domain"] or "", f["url"] or "",
+        f["file_md5"] or "", f["file_sha1"] or "", f["file_sha256"] or "")).encode()).hexdigest()[:16]
 
 
 # --- Flow control --------------------------------------------------------------------------
@@ -287,7 +296,7 @@ class PreparedBatch:
     """A batch parsed, normalized and matched, not yet written (`prepare_batch`: no database write).
 
     `events`: event id → (normalized fields, plus `id` and the alert `key`; the event's row in EVENT_COLUMNS
-    order, values adapted for the database, alert id not yet known); `dead`: digest → dead letter;
+    order without the last column, alert_id, not yet known; values adapted for the database); `dead`: digest → dead letter;
     `matched`: event id → indicator hits."""
 
     source: AlertSource
@@ -311,16 +320,20 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
     match = current_matcher().match_event
     now = timezone.now()
     reasons: list[str] = []
-    prepared: dict[str, dict] = {}
-    raws: list = []
+    events: dict[str, tuple[dict, tuple]] = {}
     dead: dict[str, DeadLetter] = {}
     matched: dict[str, list] = {}
+    # Values that are the same for every row, adapted once; per row only the time needs adapting.
+    source_value, organization_value, now_value = next(store.adapt_rows(
+        Event, ("source_id", "organization_id", "ingested_at"), [(source_id, source.organization_id, now)]))
+    adapt_time = store.adapter(Event, "time")
+    source_hex = source_id.hex
     for record in records:
         decoded, data, reason = canonical(source_format, record)
         digest = event_id(source_id, data)
         if reason is None:
             try:
-                fields = parser(decoded)
+                f = parser(decoded)
             except ParseError as exc:
                 reason = exc.reason
         if reason is not None:
@@ -329,25 +342,20 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
                 dead[digest] = DeadLetter(source_id=source_id, organization_id=source.organization_id, digest=digest,
                                           received_at=now, reason=reason[:300], raw=_dead_letter_text(record))
             continue
-        eid = stored_event_id(fields["time"], digest)
-        if eid in prepared:
+        eid, day = stored_event_id(f["time"], digest)
+        if eid in events:
             continue
-        fields["id"] = eid
-        fields["key"] = observables_key(source_id, fields["rule_id"], fields)
-        prepared[eid] = fields
+        f["id"] = eid
+        f["key"] = _observables_key(source_hex, f)
         # The canonical bytes are the record as JSON already: stored as they are (no second dumps).
-        raws.append(store.JsonText(data.decode() if type(decoded) is dict else orjson.dumps(decoded).decode()))
-        hits = match(fields)
+        raw = store.JsonText(data.decode() if type(decoded) is dict else orjson.dumps(decoded).decode())
+        events[eid] = (f, (eid, source_value, organization_value, adapt_time(f["time"]), now_value, f["kind"],
+                           f["category"], f["severity"], f["observer"], f["src_ip"], f["src_port"], f["dst_ip"],
+                           f["dst_port"], f["domain"], f["url"], f["file_md5"], f["file_sha1"], f["file_sha256"],
+                           f["rule_id"], f["rule_name"], raw, day))
+        hits = match(f)
         if hits:
             matched[eid] = hits
-    organization_id = source.organization_id
-    rows = store.adapt_rows(Event, EVENT_COLUMNS, (
-        (f["id"], source_id, organization_id, None, f["time"], now, f["kind"], f["category"], f["severity"],
-         f["observer"], f["src_ip"], f["src_port"], f["dst_ip"], f["dst_port"], f["domain"], f["url"], f["file_md5"],
-         f["file_sha1"], f["file_sha256"], f["rule_id"], f["rule_name"], raw)
-        for f, raw in zip(prepared.values(), raws)
-    ))
-    events = {eid: (fields, row) for (eid, fields), row in zip(prepared.items(), rows)}
     return PreparedBatch(source, now, len(records), events, dead, matched, reasons)
 
 
@@ -369,10 +377,7 @@ def write_batch(batch: PreparedBatch) -> IngestResult:
         else:
             new_dead = []
         events = [fields for fields, _row in new]
-        _fold_into_alerts(source, new)
-        alert_column = EVENT_COLUMNS.index("alert_id")
-        adapt_alert = store.adapter(Event, "alert_id")
-        rows = [row[:alert_column] + (adapt_alert(fields["alert_id"]),) + row[alert_column + 1:] for fields, row in new]
+        rows = _fold_into_alerts(source, new)
         if postgres:
             store.copy_rows(Event, EVENT_COLUMNS, rows)  # COPY to a staging table, INSERT … ON CONFLICT DO NOTHING
         else:
@@ -519,28 +524,30 @@ _alert_random = random.Random(secrets.randbits(128))
 os.register_at_fork(after_in_child=lambda: _alert_random.seed(secrets.randbits(128)))
 
 
-def _alert_uuid_int(when: dt.datetime) -> int:
-    """A version-7 style UUID as an integer (milliseconds of `when`, then random bits): alerts of the same
-    period sit together in the primary-key and `alert_id` indexes, so a batch touches few index pages."""
-    millis = int(when.timestamp() * 1000) & ((1 << 48) - 1)
-    value = (millis << 80) | _alert_random.getrandbits(80)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)          # version 7
-    return (value & ~(0x3 << 62)) | (0x2 << 62)           # RFC 4122 variant
+_RANDOM_B = (1 << 62) - 1
+
+
+def _alert_id_hex(millis_hex: str) -> str:
+    """A version-7 style UUID as 32 hex digits: the 12 hex digits of an event's milliseconds (the start of its
+    id), the version, 74 random bits with the RFC 4122 variant. Alerts of the same period sit together in
+    the primary-key and `alert_id` indexes, so a batch touches few index pages."""
+    bits = _alert_random.getrandbits(74)
+    return f"{millis_hex}7{bits >> 62:03x}{(bits & _RANDOM_B) | (0x2 << 62):016x}"
 
 
 def _alert_uuid(when: dt.datetime) -> uuid.UUID:
-    return uuid.UUID(int=_alert_uuid_int(when))
+    return uuid.UUID(_alert_id_hex(f"{int(when.timestamp() * 1000) & ((1 << 48) - 1):012x}"))
 
 
-def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> None:
+def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> list[tuple]:
     """Give each new event (normalized fields, adapted row) an alert: the latest one of the same key within
-    the window, or a new one; the event's `alert_id` is set.
+    the window, or a new one; the event's `alert_id` is set. Returns the events' rows with their alert id.
 
     Set-based: one SELECT of the candidate alerts of the batch's keys, the folding in Python, then one
     INSERT of the new alerts (rows built already adapted: this runs for every event) and one UPDATE of the
     changed ones (executemany on PostgreSQL)."""
     if not new:
-        return
+        return []
     window = dt.timedelta(seconds=conf.get("KHIEN_ALERT_WINDOW_SECONDS"))
     keyed = sorted(new, key=lambda pair: pair[0]["time"])
     earliest = keyed[0][0]["time"] - window
@@ -570,7 +577,9 @@ def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> Non
         current[key] = [pk, first_seen, last_seen, count, severity, True]  # ascending: the latest wins
     # New ids in the form the database takes (32 hex digits on SQLite), so that neither the alert rows nor
     # the event rows convert them again.
-    new_id = (lambda when: f"{_alert_uuid_int(when):032x}") if sqlite else _alert_uuid
+    # The new alert's time is its first event's: the start of that event's id.
+    new_id = (lambda fields: _alert_id_hex(fields["id"][:12])) if sqlite else \
+        (lambda fields: uuid.UUID(_alert_id_hex(fields["id"][:12])))
     changed: dict = {}
     created: list[tuple] = []
     for fields, row in keyed:
@@ -588,7 +597,7 @@ def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> Non
             if alert[5]:
                 changed[alert[0]] = alert
         else:
-            alert = current[key] = [new_id(when), when, when, 1, fields["severity"], False]
+            alert = current[key] = [new_id(fields), when, when, 1, fields["severity"], False]
             created.append((alert, fields, row))
         fields["alert_id"] = alert[0]
     adapt = store.adapt_rows
@@ -619,6 +628,8 @@ def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> Non
             else:
                 cursor.executemany(f"UPDATE {table} SET first_seen = %s, last_seen = %s, count = %s, severity = %s "
                                    f"WHERE id = %s", updates)
+    # Alert ids are in the database's form already (32 hex digits on SQLite, UUIDs on PostgreSQL).
+    return [row + (fields["alert_id"],) for fields, row in new]
 
 
 def _count_hourly(source: AlertSource, events: list[dict]) -> None:
@@ -650,6 +661,20 @@ def _count_hourly(source: AlertSource, events: list[dict]) -> None:
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {table} (organization_id, hour, category, severity, count) "
                            f"VALUES (%s, %s, %s, %s, %s) {upsert}", rows)
+
+
+# --- Searching events --------------------------------------------------------------------------
+
+
+def address_search_days(since: dt.datetime | None, until: dt.datetime | None) -> list[int]:
+    """The UTC days an address search looks in: those from `since` to `until` (either open: up to the first
+    or the last day stored), within the days stored — at most the retention period's days."""
+    bounds = Event.objects.aggregate(first=Min("day"), last=Max("day"))
+    if bounds["first"] is None:
+        return []
+    first = bounds["first"] if since is None else max(bounds["first"], utc_day(since))
+    last = bounds["last"] if until is None else min(bounds["last"], utc_day(until))
+    return list(range(first, last + 1))
 
 
 # --- Retention -------------------------------------------------------------------------------

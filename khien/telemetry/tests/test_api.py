@@ -215,3 +215,43 @@ def test_hostile_lines_are_dead_letters_and_a_bad_array_is_400(make_source):
     assert response.status_code == 400
     assert Event.objects.get().src_ip == "fe80::1"  # the sensor-local IPv6 zone is dropped
     assert DeadLetter.objects.count() == 3
+
+
+def test_address_search_looks_in_every_day_asked_for(make_source, api, world):
+    """The address indexes lead with the event's UTC day (migration 0009): the search must still find an
+    address on every day, at the day boundaries, with and without a time range, in another time zone."""
+    from .test_ingest import wazuh
+
+    source, _ = make_source(format="wazuh")
+    times = ["2026-11-20T23:59:59.999Z", "2026-11-21T00:00:00Z", "2026-11-23T10:00:00Z"]
+    services.ingest_batch(source, [wazuh(at=t, srcip="198.51.100.7") for t in times] +
+                          [wazuh(at="2026-11-22T10:00:00Z", srcip="198.51.100.8")])
+    assert sorted(Event.objects.values_list("day", flat=True)) == [20777, 20778, 20779, 20780]
+    client, url = api(world.coordinator), "/api/telemetry/events/?ip=198.51.100.7"
+    assert listed(client, url)["count"] == 3
+    assert listed(client, url + "&since=2026-11-21T00:00:00Z")["count"] == 2
+    assert listed(client, url + "&until=2026-11-21T00:00:00Z")["count"] == 1  # until is exclusive
+    assert listed(client, url + "&since=2026-11-21T06:59:59.999%2B07:00")["count"] == 3  # = 20 Nov 23:59:59.999 UTC
+    assert listed(client, url + "&since=2026-11-24T00:00:00Z")["count"] == 0
+    assert listed(client, "/api/telemetry/events/?ip=198.51.100.8&since=2020-01-01T00:00:00Z")["count"] == 1
+
+
+def test_migration_0009_files_existing_events_under_their_day(make_source):
+    import importlib
+
+    from .test_ingest import wazuh
+
+    migration = importlib.import_module("khien.telemetry.migrations.0009_event_day_address_indexes")
+    source, _ = make_source(format="wazuh")
+    services.ingest_batch(source, [wazuh(at=t) for t in ("2026-11-20T23:59:59.999Z", "2026-11-21T00:00:00Z")])
+    Event.objects.update(day=None)  # rows stored before the column existed
+
+    class Editor:  # the schema editor's one method the migration uses
+        from django.db import connection
+
+        def execute(self, sql):
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql)
+
+    migration.fill_days(None, Editor())
+    assert sorted(Event.objects.values_list("day", flat=True)) == [20777, 20778]

@@ -162,10 +162,11 @@ def test_a_new_indicator_is_picked_up_after_the_intelligence_changes(feed, setti
     feed(indicator("45.77.5.5"))
     first = current_matcher()
     assert current_matcher() is first  # nothing changed: the same compiled tables
-    assert first.match_event(event(dst_ip="45.77.5.6")) == []
-    feed(indicator("45.77.5.6"))
+    assert first.match_event(event(dst_ip="45.77.5.6", domain="cdn.late-listed-c2.xyz")) == []  # misses remembered
+    feed(indicator("45.77.5.6"), indicator("late-listed-c2.xyz", kind="domain-name"))
     second = current_matcher()
-    assert pairs(second.match_event(event(dst_ip="45.77.5.6"))) == [("ipv4", "45.77.5.6", "dst_ip")]
+    assert pairs(second.match_event(event(dst_ip="45.77.5.6", domain="cdn.late-listed-c2.xyz"))) == [
+        ("domain", "late-listed-c2.xyz", "domain"), ("ipv4", "45.77.5.6", "dst_ip")]
     # Past KHIEN_MATCHER_REBUILD_SECONDS a change rebuilds the whole matcher instead.
     settings.KHIEN_MATCHER_REBUILD_SECONDS = 0
     feed(indicator("45.77.5.7"))
