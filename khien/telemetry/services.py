@@ -192,17 +192,12 @@ def record_id(source: AlertSource, record) -> str:
     return event_id(source.id, data)
 
 
-def observables_key(source_id: uuid.UUID, rule_id: str, fields: dict) -> str:
-    """What repeats of one alert share: the source, the rule and the observables, as 16 hex digits (64 bits of
-    SHA-256). Short on purpose: the alerts' key index is written at a random place for every new alert,
-    and a smaller index keeps more of it in memory and dirties fewer pages per commit (decision 0009)."""
-    parts = [source_id.hex, rule_id] + [str(fields.get(name) or "") for name in OBSERVABLE_FIELDS]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-
-
-def _observables_key(source_hex: str, f: dict) -> str:
-    """`observables_key` of a parsed event (every field present, text or None), spelled out: it runs for
-    every event. tests/test_ingest.py checks that both give the same key."""
+def observables_key(source_hex: str, f: dict) -> str:
+    """What repeats of one alert share: the source (its id's 32 hex digits), the rule and the observables of
+    a parsed event (every field present, text or None), as 16 hex digits (64 bits of SHA-256). Short on
+    purpose: the alerts' key index is written at a random place for every new alert, and a smaller index
+    keeps more of it in memory and dirties fewer pages per commit (decision 0009). Spelled out field by
+    field: it runs for every event. Migration 0008 recomputed stored keys with the same rule."""
     return hashlib.sha256("\x1f".join((
         source_hex, f["rule_id"], f["src_ip"] or "", f["dst_ip"] or "", f["domain"] or "", f["url"] or "",
         f["file_md5"] or "", f["file_sha1"] or "", f["file_sha256"] or "")).encode()).hexdigest()[:16]
@@ -346,7 +341,7 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
         if eid in events:
             continue
         f["id"] = eid
-        f["key"] = _observables_key(source_hex, f)
+        f["key"] = observables_key(source_hex, f)
         # The canonical bytes are the record as JSON already: stored as they are (no second dumps).
         raw = store.JsonText(data.decode() if type(decoded) is dict else orjson.dumps(decoded).decode())
         events[eid] = (f, (eid, source_value, organization_value, adapt_time(f["time"]), now_value, f["kind"],

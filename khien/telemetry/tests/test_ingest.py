@@ -267,15 +267,3 @@ def test_alerts_opened_before_the_key_change_still_fold_repeats(make_source):
     alert = Alert.objects.get()
     assert alert.count == 2 and len(alert.key) == 16
 
-
-def test_the_hot_path_alert_key_is_the_documented_key():
-    """prepare_batch spells the alert key out (_observables_key); it must equal observables_key, or repeats
-    stored before and after would not fold together."""
-    import uuid
-
-    source_id = uuid.UUID("8c6f1e0e-2b7a-4f51-9d3e-0c1f2a3b4c5d")
-    fields = {"rule_id": "5712", "src_ip": "203.0.113.45", "dst_ip": None, "domain": "evil.example", "url": None,
-              "file_md5": None, "file_sha1": "", "file_sha256": "ab" * 32}
-    assert services._observables_key(source_id.hex, fields) == services.observables_key(source_id, "5712", fields)
-    assert services._observables_key(source_id.hex, dict(fields, dst_ip="10.0.0.1")) != \
-        services.observables_key(source_id, "5712", fields)
