@@ -9,8 +9,21 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.db.backends.signals import connection_created
 
 REQUIRE_SERVICES = os.environ.get("KHIEN_REQUIRE_SERVICES") == "1"
+
+
+def _shared_cache_readers_do_not_lock(sender, connection, **kwargs):
+    """SQLite test databases live in memory with a shared cache, where a thread reading a table that another
+    thread is writing gets "database table is locked" at once (no timeout), unlike the WAL file of a real
+    deployment, where readers never wait. Tests that run a live server beside a background thread (TAXII
+    large submissions) would then fail on the test setup, not on the code: readers skip the table locks."""
+    if connection.vendor == "sqlite" and "mode=memory" in str(connection.settings_dict.get("NAME", "")):
+        connection.cursor().execute("PRAGMA read_uncommitted = 1")
+
+
+connection_created.connect(_shared_cache_readers_do_not_lock)
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import logging
 import re
 import threading
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -55,6 +56,7 @@ SCO_TYPES = frozenset(STIX2_OBJ_MAPS["2.1"]["observables"])
 BATCH = 1000
 PROGRESS_EVERY = 200  # validated objects between two progress reports of a background submission
 AUDIT_MAX_IDS = 10000
+log = logging.getLogger(__name__)
 
 
 class InvalidStix(Refused):
@@ -578,13 +580,23 @@ def _process_submission(status_id, collection_id, user_id, objects) -> None:
     def touch(**fields):
         TaxiiStatus.objects.filter(pk=status_id).update(updated_at=timezone.now(), **fields)
 
+    def progress(count):
+        # Progress is for the client's polling only: a status row locked at that moment (an SQLite reader on
+        # a shared-cache database, a lock timeout) must not fail the submission. Its own savepoint keeps the
+        # enclosing transaction usable on PostgreSQL.
+        try:
+            with transaction.atomic():
+                touch(validated_count=count)
+        except OperationalError:
+            log.info("TAXII status %s: progress not recorded (status row busy)", status_id)
+
     try:
         status = TaxiiStatus.objects.get(pk=status_id)
         collection = Collection.objects.get(pk=collection_id)
         user = get_user_model().objects.get(pk=user_id)
         try:
             do_add_objects(collection, objects, acting_user=user, taxii_status=status,
-                           progress=lambda n: touch(validated_count=n))
+                           progress=progress)
         except InvalidStix as exc:
             touch(**_failed(objects, exc.errors, _("Not stored: other objects of this request are invalid.")),
                   validated_count=len(objects))
