@@ -68,7 +68,7 @@ def _can_anywhere(user, action: str) -> bool:
     return scope_for(user, action) != NOTHING
 
 
-def _filtered_list(request, filterset_class, queryset, export_kind: str, template: str, extra: dict):
+def _filtered_list(request, filterset_class, queryset, export_kind: str, template: str, extra: dict, page_hook=None):
     """A list page: one FilterSet, 50 per page, and ?format=csv|xlsx exporting the same filtered rows."""
     filterset = filterset_class(request.GET or None, queryset=queryset, request=request)
     rows = filterset.qs if filterset.is_bound and filterset.is_valid() else queryset
@@ -85,6 +85,8 @@ def _filtered_list(request, filterset_class, queryset, export_kind: str, templat
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    if page_hook:  # what the page shows beyond the rows' own columns, for the page's rows only
+        page_hook(page)
     return render(request, template, {"filter": filterset, "page": page, **extra})
 
 
@@ -272,7 +274,17 @@ def system_list(request):
     queryset = InformationSystem.objects.visible_to(request.user).select_related("owner")
     return _filtered_list(request, InformationSystemFilter, queryset, "systems", "registry/system_list.html", {
         "can_add": _can_anywhere(request.user, Action.ADD),
-    })
+    }, page_hook=_with_live_monitoring)
+
+
+def _with_live_monitoring(page):
+    """The live connection to national monitoring of the page's systems (one query; telemetry's rule)."""
+    from khien.telemetry import health  # telemetry builds on the registry, not the other way round
+
+    states = health.monitoring_of_systems([system.pk for system in page])
+    for system in page:
+        system.monitoring, system.monitor_last_event = states.get(system.pk, (None, None))
+        system.monitoring_label = health.Monitoring.LABELS.get(system.monitoring, "")
 
 
 def _visible_system(request, pk):
@@ -291,6 +303,12 @@ def _system_context(request, system, step_forms=None, upload_form=None):
     level = system.approved_level or system.proposed_level
     framework = system.framework or levels.current_framework()
     can_change = user_can(user, Action.CHANGE, system.owner)
+    from khien.telemetry import health  # telemetry builds on the registry, not the other way round
+
+    monitoring = health.system_monitoring(system, user)
+    gaps = [GAP_LABELS[g] for g in system.four_layer_gaps()]
+    if monitoring and monitoring["gap"]:
+        gaps.append(health.Monitoring.GAP_LABELS[monitoring["state"]])
     return {
         "system": system,
         "steps": steps,
@@ -302,7 +320,9 @@ def _system_context(request, system, step_forms=None, upload_form=None):
         "can_delete": user_can(user, Action.DELETE, system.owner),
         "can_upload": can_change and system.level_status in services.EDITABLE_LEVEL_STATES,
         "upload_form": upload_form or DossierUploadForm(),
-        "gaps": [GAP_LABELS[g] for g in system.four_layer_gaps()],
+        "gaps": gaps,
+        "monitoring": monitoring,
+        "monitoring_label": health.Monitoring.LABELS[monitoring["state"]] if monitoring else "",
         "layers": [
             {"n": 1, "status": system.layer1_status, "label": system.get_layer1_status_display(),
              "title": _("On-site force"), "facts": [], "evidence": system.layer1_evidence},

@@ -10,6 +10,8 @@
 - KHIEN_INGEST_RETRY_AFTER (2): seconds announced in Retry-After with a 429.
 - KHIEN_SOURCE_SILENT_SECONDS (3600): a source with no event for longer is silent; a level-3+
   system whose sources are all silent is disconnected from national monitoring.
+- KHIEN_SOURCE_HEALTH_SECONDS (300): how often the `telemetry.source_health` job looks for sources
+  that fell silent or send again (and tells their organization and the national coordinator).
 - KHIEN_SQLITE_CACHE_MB (256): page cache of an SQLite connection that ingests (embedded mode).
 - KHIEN_SQLITE_WAL_CHECKPOINT (20000): WAL pages between automatic checkpoints on that connection.
 - KHIEN_EVENT_RETENTION_DAYS (180): events older than this are deleted by the `telemetry.retention`
@@ -33,6 +35,7 @@ DEFAULTS = {
     "KHIEN_INGEST_MAX_INFLIGHT": 4,
     "KHIEN_INGEST_RETRY_AFTER": 2,
     "KHIEN_SOURCE_SILENT_SECONDS": 3600,
+    "KHIEN_SOURCE_HEALTH_SECONDS": 300,
     "KHIEN_SQLITE_CACHE_MB": 256,
     "KHIEN_SQLITE_WAL_CHECKPOINT": 20000,
     "KHIEN_EVENT_RETENTION_DAYS": 180,

@@ -14,13 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from django.db.models import Count
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from khien.core.roles import Role
 from khien.registry.models import InformationSystem, Membership, Organization, OrgType
 
 from . import correlation, services, simulate
-from .models import AlertSource, SourceFormat
+from .models import AlertSource, Event, SourceFormat, SourceHourlyCount
 
 FORMATS = [SourceFormat.WAZUH, SourceFormat.SURICATA, SourceFormat.ECS, SourceFormat.CEF]
 PER_HOUR = (4, 14)  # events per source and hour in the backfill
@@ -38,6 +40,16 @@ def _organizations(rng: random.Random) -> list[Organization]:
     if ncsc is not None and ncsc not in chosen:
         chosen.append(ncsc)
     return chosen
+
+
+def _rates_as_if_sent_over_time(sources) -> None:
+    """The backfill arrives in one go; the sources' rates (health.py) are shown as if each event had arrived
+    at its own time, as they would have on a platform in use (a raw write: decision 0005)."""
+    SourceHourlyCount.objects.filter(source__in=sources).delete()
+    per_hour = (Event.objects.filter(source__in=sources).annotate(hour=TruncHour("time", tzinfo=dt.timezone.utc))
+                .values("source_id", "hour").annotate(n=Count("id")).values_list("source_id", "hour", "n"))
+    SourceHourlyCount.objects.bulk_create([SourceHourlyCount(source_id=source_id, hour=hour, accepted=n)
+                                           for source_id, hour, n in per_hour], batch_size=1000)
 
 
 def build(seed: int = 2026) -> dict:
@@ -81,6 +93,7 @@ def build(seed: int = 2026) -> dict:
             events += services.ingest_batch(source, records[chunk:chunk + 2000]).accepted
     for pk, when in stopped.items():
         AlertSource.objects.filter(pk=pk).update(last_event_at=when)
+    _rates_as_if_sent_over_time(sending)
     campaigns = correlation.correlate(now)
     return {"alert sources": len(created), "events": events, "silent sources": len(created) - len(sending) + len(stopped),
             "campaigns": campaigns["created"]}

@@ -1,29 +1,55 @@
-"""Source health: is each source still sending, and is each level-3+ system still watched?
+"""Source health: is each source still sending, at what rate, and is each level-3+ system still watched?
 
 A source is `live` when its last event arrived within KHIEN_SOURCE_SILENT_SECONDS,
 `silent` when it did not, `never` when it has sent nothing, `disabled` when
-switched off. A system of approved level 3 or above (the level from which the
-4-layer model asks for a connection to national monitoring) is `connected` when
-at least one enabled source watching it is live, `disconnected` when it has
-enabled sources but all are silent, and `no_source` when no enabled source
-watches it.
+switched off. Its rate comes from `SourceHourlyCount` (records per hour of
+arrival, one upsert per ingested batch). A system of approved level 3 or above
+(the level from which the 4-layer model asks for a connection to national
+monitoring) is `connected` when at least one enabled source watching it is
+live, `disconnected` when it has enabled sources but all are silent, and
+`no_source` when no enabled source watches it.
+
+`notify_source_health` (the `telemetry.source_health` job) tells an
+organization once when one of its sources falls silent — with the level-3+
+systems that this disconnects — and once when it sends again; the national
+coordinator gets one message per run listing the newly disconnected systems.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
 
-from django.db.models import Case, CharField, Count, Max, Q, Value, When
+from django.db import transaction
+from django.db.models import Case, CharField, Count, F, Max, Q, Sum, Value, When
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
-from khien.registry.models import InformationSystem
+from khien.core import notifications
+from khien.core.roles import Role
+from khien.registry.models import InformationSystem, Membership
 
 from . import conf
+from .models import AlertSource, SourceHourlyCount
+
+ACTIVITY_HOURS = 24  # the hours of arrival shown for each source (a sparkline on the sources page)
+MONITORED_LEVEL = 3  # the 4-layer model asks level-3+ systems to be connected to national monitoring
+LISTED = 20  # systems named in one notification; the rest are counted
 
 
 class Monitoring:
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
     NO_SOURCE = "no_source"
+    STATES = (CONNECTED, DISCONNECTED, NO_SOURCE)
+    LABELS = {CONNECTED: gettext_lazy("Connected"), DISCONNECTED: gettext_lazy("Disconnected"),
+              NO_SOURCE: gettext_lazy("No source")}
+    # A level-3+ system not connected right now: a gap of the 4-layer model beside the declared layer 4.
+    GAP_LABELS = {DISCONNECTED: gettext_lazy("Monitoring sources silent: disconnected from national monitoring "
+                                             "(layer 4)"),
+                  NO_SOURCE: gettext_lazy("Declared connected, but no alert source sends this system's alerts to "
+                                          "national monitoring (layer 4)")}
 
 
 def silent_before(now: dt.datetime | None = None) -> dt.datetime:
@@ -38,13 +64,59 @@ def source_status(source, now: dt.datetime | None = None) -> str:
     return "live" if source.last_event_at >= silent_before(now) else "silent"
 
 
-def monitored_systems(user, *, now: dt.datetime | None = None, min_level: int = 3):
-    """The level-`min_level`+ systems `user` can see, annotated with `monitoring`, `monitor_sources`
-    (enabled sources watching it) and `monitor_last_event` (the latest event time among them)."""
+# --- Rates -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Activity:
+    """What a source sent lately: accepted records per hour of arrival (oldest first, the current hour last)."""
+
+    hourly: list[int] = field(default_factory=lambda: [0] * ACTIVITY_HOURS)
+    rejected_24h: int = 0
+    per_minute: float = 0.0
+
+    @property
+    def accepted_24h(self) -> int:
+        return sum(self.hourly)
+
+    def as_dict(self) -> dict:
+        return {"per_minute": self.per_minute, "accepted_24h": self.accepted_24h, "rejected_24h": self.rejected_24h,
+                "hourly": self.hourly}
+
+
+def _hour_start(when: dt.datetime) -> dt.datetime:
+    return when.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def source_activity(source_ids, now: dt.datetime | None = None) -> dict:
+    """{source id: Activity} for the given sources (one query). The rate per minute is taken over the previous
+    hour and the current one so far: a steady source shows its rate from the first minute of an hour on."""
+    now = now or timezone.now()
+    current = _hour_start(now)
+    first = current - dt.timedelta(hours=ACTIVITY_HOURS - 1)
+    activity = {pk: Activity() for pk in source_ids}
+    rows = (SourceHourlyCount.objects.filter(source_id__in=list(activity), hour__gte=first, hour__lte=current)
+            .values_list("source_id", "hour", "accepted", "rejected"))
+    window_minutes = 60 + (now - current).total_seconds() / 60
+    for source_id, hour, accepted, rejected in rows:
+        one = activity[source_id]
+        index = ACTIVITY_HOURS - 1 - int((current - hour).total_seconds() // 3600)
+        one.hourly[index] += accepted
+        one.rejected_24h += rejected
+    for one in activity.values():
+        one.per_minute = round((one.hourly[-1] + one.hourly[-2]) / window_minutes, 1)
+    return activity
+
+
+# --- Systems ---------------------------------------------------------------------------------------
+
+
+def _with_monitoring(queryset, now: dt.datetime | None):
+    """Systems annotated with `monitoring`, `monitor_sources` (enabled sources watching them) and
+    `monitor_last_event` (the latest event time among those): the one rule for a system's monitoring state."""
     enabled = Q(alert_sources__enabled=True)
     return (
-        InformationSystem.objects.visible_to(user)
-        .filter(approved_level__gte=min_level)
+        queryset
         .annotate(monitor_sources=Count("alert_sources", filter=enabled, distinct=True),
                   monitor_last_event=Max("alert_sources__last_event_at", filter=enabled))
         .annotate(monitoring=Case(
@@ -53,5 +125,129 @@ def monitored_systems(user, *, now: dt.datetime | None = None, min_level: int = 
             default=Value(Monitoring.DISCONNECTED),
             output_field=CharField(),
         ))
-        .select_related("owner")
     )
+
+
+def monitored_systems(user, *, now: dt.datetime | None = None, min_level: int = MONITORED_LEVEL):
+    """The level-`min_level`+ systems `user` can see, with their monitoring state (`_with_monitoring`)."""
+    return _with_monitoring(InformationSystem.objects.visible_to(user).filter(approved_level__gte=min_level), now) \
+        .select_related("owner")
+
+
+def monitoring_of_systems(system_ids, now: dt.datetime | None = None) -> dict:
+    """{system id: (state, last event time)} for systems that are watched or of level 3+ (one query): what the
+    registry's pages show next to the declared layer 4."""
+    rows = (_with_monitoring(InformationSystem.objects.filter(pk__in=list(system_ids)), now)
+            .filter(Q(approved_level__gte=MONITORED_LEVEL) | Q(monitor_sources__gt=0))
+            .values_list("pk", "monitoring", "monitor_last_event"))
+    return {pk: (state, last) for pk, state, last in rows}
+
+
+def system_monitoring(system, user, now: dt.datetime | None = None) -> dict | None:
+    """The live layer-4 state of one system for its page: state, last event, whether it is a gap (level 3+ and
+    not connected), and the sources watching it that `user` may see, with their status and rate."""
+    now = now or timezone.now()
+    state = monitoring_of_systems([system.pk], now).get(system.pk)
+    if state is None:
+        return None
+    sources = list(AlertSource.objects.visible_to(user).filter(systems=system).select_related("organization")
+                   .order_by("name"))
+    activity = source_activity([s.pk for s in sources], now)
+    for source in sources:
+        source.status = source_status(source, now)
+        source.activity = activity[source.pk]
+    return {"state": state[0], "last_event_at": state[1], "sources": sources, "gap": _is_gap(system, state[0])}
+
+
+def _is_gap(system, state: str) -> bool:
+    """A level-3+ system whose sources are silent; or one declared connected (layer 4 in place) that no source
+    watches. Declared missing and unwatched is already the registry's own layer-4 gap."""
+    if (system.approved_level or 0) < MONITORED_LEVEL:
+        return False
+    return state == Monitoring.DISCONNECTED or (state == Monitoring.NO_SOURCE and system.connected_to_national_monitoring)
+
+
+# --- Notifications ---------------------------------------------------------------------------------
+
+
+def _disconnected_systems(source_ids, now) -> dict:
+    """{source id: [systems]} of the level-3+ systems watched by these sources that are now disconnected."""
+    systems = (_with_monitoring(InformationSystem.objects.filter(alert_sources__in=list(source_ids),
+                                                                 approved_level__gte=MONITORED_LEVEL).distinct(), now)
+               .filter(monitoring=Monitoring.DISCONNECTED).select_related("owner").order_by("code"))
+    by_id = {s.pk: s for s in systems}
+    watched = defaultdict(list)
+    for source_id, system_id in AlertSource.systems.through.objects.filter(
+            alertsource_id__in=list(source_ids), informationsystem_id__in=list(by_id)).values_list(
+            "alertsource_id", "informationsystem_id"):
+        watched[source_id].append(by_id[system_id])
+    return watched
+
+
+def _system_lines(systems) -> list[str]:
+    lines = [_("%(owner)s: %(code)s — %(name)s (level %(level)d)") % {
+        "owner": s.owner.code, "code": s.code, "name": s.name, "level": s.approved_level} for s in systems[:LISTED]]
+    if len(systems) > LISTED:
+        lines.append(_("… and %(n)d more systems") % {"n": len(systems) - LISTED})
+    return lines
+
+
+def _when(value) -> str:
+    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else "—"
+
+
+def notify_source_health(now: dt.datetime | None = None) -> str:
+    """Tell organizations about sources newly silent (once per silence) or sending again, and the national
+    coordinator about level-3+ systems newly disconnected. Returns a summary for the job log."""
+    now = now or timezone.now()
+    cutoff = silent_before(now)
+    url = reverse("telemetry:sources")
+    with transaction.atomic():
+        enabled = AlertSource.objects.select_for_update(skip_locked=True, of=("self",)).filter(enabled=True)
+        # Silent, and not yet told for this silence (told before the last event = an earlier silence).
+        silent = list(enabled.filter(last_event_at__lt=cutoff)
+                      .filter(Q(silence_notified_at__isnull=True) | Q(silence_notified_at__lt=F("last_event_at")))
+                      .select_related("organization").order_by("name"))
+        resumed = list(enabled.filter(last_event_at__gte=cutoff, silence_notified_at__isnull=False,
+                                      silence_notified_at__lt=F("last_event_at"))
+                       .select_related("organization").order_by("name"))
+        if not silent and not resumed:
+            return "0 sources changed"
+        cut = _disconnected_systems([s.pk for s in silent], now) if silent else {}
+        per_org = defaultdict(lambda: ([], []))
+        for source in silent:
+            per_org[source.organization][0].append(source)
+        for source in resumed:
+            per_org[source.organization][1].append(source)
+        sent = 0
+        with notifications.platform_language():
+            for organization, (gone, back) in per_org.items():
+                lines = [_("Silent since %(when)s: %(name)s") % {"when": _when(s.last_event_at), "name": s.name}
+                         for s in gone]
+                systems = sorted({sys for s in gone for sys in cut.get(s.pk, [])}, key=lambda sys: sys.code)
+                if systems:
+                    lines.append(_("Level 3+ systems now disconnected from national monitoring:"))
+                    lines += _system_lines(systems)
+                lines += [_("Sending again: %(name)s") % {"name": s.name} for s in back]
+                if gone:
+                    title = ngettext("%(n)d alert source stopped sending", "%(n)d alert sources stopped sending",
+                                     len(gone)) % {"n": len(gone)}
+                else:
+                    title = ngettext("%(n)d alert source is sending again", "%(n)d alert sources are sending again",
+                                     len(back)) % {"n": len(back)}
+                sent += notifications.notify([organization], kind="telemetry.source_health", title=title,
+                                             body="\n".join(lines), url=url, urgent=bool(systems),
+                                             roles=[Role.ORG_ADMIN, Role.ORG_ANALYST])
+            national = sorted({sys for systems in cut.values() for sys in systems}, key=lambda sys: sys.code)
+            if national:
+                coordinators = [m.user for m in Membership.objects.filter(
+                    role=Role.NATIONAL_COORDINATOR, user__is_active=True).select_related("user")]
+                title = ngettext("%(n)d level 3+ system disconnected from national monitoring",
+                                 "%(n)d level 3+ systems disconnected from national monitoring",
+                                 len(national)) % {"n": len(national)}
+                body = "\n".join(_system_lines(national))
+                sent += notifications.notify(coordinators, kind="telemetry.source_health", title=title, body=body,
+                                             url=reverse("telemetry:sources") + "#monitoring")
+        AlertSource.objects.filter(pk__in=[s.pk for s in silent]).update(silence_notified_at=now)
+        AlertSource.objects.filter(pk__in=[s.pk for s in resumed]).update(silence_notified_at=None)
+    return f"{len(silent)} sources silent, {len(resumed)} sending again, {sent} notifications"

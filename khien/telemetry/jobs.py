@@ -3,6 +3,7 @@
 - telemetry.sightings: new IndicatorHit rows → STIX sightings in the national collection.
 - telemetry.notify_hits: ONE notification per organization listing its new hits (e-mail digest).
 - telemetry.correlate: national campaigns (correlation.py).
+- telemetry.source_health: sources fallen silent or sending again (health.py).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from khien.core.jobs import periodic
 from khien.core.roles import Role
 from khien.registry.models import Organization
 
-from . import conf_matching, correlation
+from . import conf, conf_matching, correlation, health
 from .models import AlertSource, IndicatorHit
 
 BATCH = 10_000  # rows per chunk (also the size of the IN lists that mark them done)
@@ -106,3 +107,5 @@ def correlate(now) -> str:
 periodic("telemetry.sightings", every=_every("KHIEN_SIGHTINGS_SECONDS"))(record_sightings)
 periodic("telemetry.notify_hits", every=_every("KHIEN_HIT_NOTIFY_SECONDS"))(notify_hits)
 periodic("telemetry.correlate", every=_every("KHIEN_CORRELATE_SECONDS"))(correlate)
+periodic("telemetry.source_health", every=dt.timedelta(seconds=int(conf.get("KHIEN_SOURCE_HEALTH_SECONDS"))))(
+    health.notify_source_health)

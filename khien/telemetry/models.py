@@ -106,6 +106,9 @@ class AlertSource(models.Model):
     accepted = models.BigIntegerField(_("accepted records"), default=0)
     rejected = models.BigIntegerField(_("rejected records"), default=0)
     last_event_at = models.DateTimeField(_("last event received at"), null=True, blank=True)
+    # When the organization was last told this source fell silent; a later event starts a new episode
+    # (health.notify_source_health tells once per silence, and once when it sends again).
+    silence_notified_at = models.DateTimeField(_("silence notified at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     # The information systems this tool watches: a level-3+ system whose sources all fall silent
     # shows as disconnected from national monitoring (layer 4), see health.py.
@@ -258,6 +261,24 @@ class HourlyCount(models.Model):
             models.UniqueConstraint(fields=["organization", "hour", "category", "severity"], name="telemetry_hourly_unique"),
         ]
         indexes = [models.Index(fields=["hour"], name="telemetry_hourly_hour")]
+
+
+class SourceHourlyCount(models.Model):
+    """Records received per source and hour of arrival (UTC): the source's rate for its health.
+
+    One upsert per ingested batch (services.write_batch); kept like the hourly counts by retention."""
+
+    # No index of its own: the unique (source, hour) leads with it.
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="hourly_counts", db_index=False)
+    hour = models.DateTimeField(_("hour of arrival (UTC)"))
+    accepted = models.BigIntegerField(_("accepted records"), default=0)
+    rejected = models.BigIntegerField(_("rejected records"), default=0)
+
+    class Meta:
+        ordering = ["-hour"]
+        verbose_name = _("hourly source count")
+        verbose_name_plural = _("hourly source counts")
+        constraints = [models.UniqueConstraint(fields=["source", "hour"], name="telemetry_source_hour_unique")]
 
 
 class IndicatorHit(models.Model):

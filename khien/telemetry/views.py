@@ -190,15 +190,37 @@ def alert_detail(request, pk):
 # --- Sources ---------------------------------------------------------------------------------------
 
 
+def sparkline(values: list[int], width: int = 96, height: int = 20) -> str:
+    """SVG polyline points for a small chart of `values` (drawn on the page itself: no script, no network)."""
+    top = max(values) or 1
+    step = width / max(len(values) - 1, 1)
+    return " ".join(f"{i * step:.1f},{height - 1 - (v / top) * (height - 2):.1f}" for i, v in enumerate(values))
+
+
 @login_required
 def source_list(request):
     now = timezone.now()
     sources = list(AlertSource.objects.visible_to(request.user).select_related("organization")
                    .annotate(dead=Count("dead_letters", distinct=True)).order_by("organization__code", "name"))
+    activity = health.source_activity([s.pk for s in sources], now)
     for s in sources:
         s.status = health.source_status(s, now)
+        s.activity = activity[s.pk]
+        s.sparkline = sparkline(s.activity.hourly)
     dead = DeadLetter.objects.visible_to(request.user).select_related("source")[:20]
-    return _render(request, "telemetry/source_list.html", {"sources": sources, "dead_letters": dead})
+
+    # Level-3+ systems and their connection to national monitoring: counts per state, then one state's list.
+    systems = health.monitored_systems(request.user, now=now)
+    per_state = Counter(systems.values_list("monitoring", flat=True))
+    state = request.GET.get("monitoring") or health.Monitoring.DISCONNECTED
+    if state not in health.Monitoring.STATES:
+        state = health.Monitoring.DISCONNECTED
+    monitoring = Paginator(systems.filter(monitoring=state).order_by("-approved_level", "code"), 50) \
+        .get_page(request.GET.get("page"))
+    return _render(request, "telemetry/source_list.html", {
+        "sources": sources, "dead_letters": dead, "monitoring": monitoring, "monitoring_state": state,
+        "monitoring_states": [(key, health.Monitoring.LABELS[key], per_state[key]) for key in health.Monitoring.STATES],
+    })
 
 
 # --- Campaigns -------------------------------------------------------------------------------------

@@ -1,24 +1,43 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from khien.registry.models import Organization
 
-from ..health import source_status
+from ..health import source_activity, source_status
 from ..models import Alert, AlertSource, DeadLetter, Event, HourlyCount, SourceFormat
 
 
+class SourceActivitySerializer(serializers.Serializer):
+    per_minute = serializers.FloatField(help_text="records accepted per minute over the previous and current hour")
+    accepted_24h = serializers.IntegerField(help_text="records accepted in the last 24 hours of arrival")
+    rejected_24h = serializers.IntegerField(help_text="records rejected (dead letters) in the same hours")
+    hourly = serializers.ListField(child=serializers.IntegerField(),
+                                   help_text="records accepted per hour of arrival, 24 values, the current hour last")
+
+
 class AlertSourceSerializer(serializers.ModelSerializer):
+    """A source with its counters, status and recent activity. A list view passes the activity of its page in
+    the context (`activity`: one query for the page); otherwise it is looked up for the one source."""
+
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     systems = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     status = serializers.SerializerMethodField(help_text="live, silent, never or disabled")
+    activity = serializers.SerializerMethodField()
 
     class Meta:
         model = AlertSource
         fields = ["id", "name", "format", "organization", "prefix", "enabled", "accepted", "rejected", "last_event_at",
-                  "status", "systems", "created_at"]
+                  "status", "activity", "systems", "created_at"]
         read_only_fields = fields
 
     def get_status(self, source) -> str:
         return source_status(source)
+
+    @extend_schema_field(SourceActivitySerializer)
+    def get_activity(self, source) -> dict:
+        known = self.context.get("activity")
+        activity = known[source.pk] if known and source.pk in known else source_activity([source.pk])[source.pk]
+        return activity.as_dict()
 
 
 class AlertSourceCreateSerializer(serializers.Serializer):

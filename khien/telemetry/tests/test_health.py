@@ -1,8 +1,12 @@
 """Source health and the monitoring state of level-3+ systems."""
 import datetime as dt
 
+import orjson
 import pytest
+from django.urls import reverse
 from django.utils import timezone
+
+from khien.core.models import Notification
 
 from khien.core.errors import Forbidden
 from khien.telemetry import health, services
@@ -82,3 +86,80 @@ def test_set_watched_systems_over_the_api(watched, world, api):
     assert api(world.auditor).put(url, {"systems": []}, format="json").status_code == 403
     assert api(world.other_admin).put(url, {"systems": []}, format="json").status_code == 404  # not visible
     assert sorted(s.code for s in live.systems.all()) == sorted([live_sys.code, bare_sys.code])
+
+
+def fresh(name: str, tag: str) -> list[bytes]:
+    """The sample's records made new (one more field): stored again instead of recognized as duplicates."""
+    return [orjson.dumps({**orjson.loads(line), "khien_test": tag}) for line in sample_lines(name)]
+
+
+def test_source_activity_counts_records_per_hour_of_arrival(watched, world, api):
+    live_sys, silent_sys, bare_sys, other_sys, live, quiet = watched
+    first = len(sample_lines("wazuh_alerts.ndjson"))
+    activity = health.source_activity([live.pk, quiet.pk])
+    assert activity[live.pk].hourly[-1] == first and activity[live.pk].accepted_24h == first
+    assert activity[live.pk].per_minute > 0
+    assert activity[quiet.pk].accepted_24h == 0 and activity[quiet.pk].per_minute == 0
+    # A second batch adds to the same hour (one upsert per batch); dead letters are counted apart.
+    result = services.ingest_batch(live, fresh("wazuh_alerts.ndjson", "2") + [b"{not json"])
+    assert result.rejected == 1
+    again = health.source_activity([live.pk])[live.pk]
+    assert again.hourly[-1] == first + result.accepted and again.rejected_24h == 1
+    # Two hours on, the records sit two hours back and the rate has fallen to nothing.
+    later = health.source_activity([live.pk], now=timezone.now() + dt.timedelta(hours=2))[live.pk]
+    assert later.hourly[-3] == first + result.accepted and later.hourly[-1] == 0 and later.per_minute == 0
+    # The API lists each source's activity; a source of another organization is not listed at all.
+    sources = {s["name"]: s for s in api(world.admin).get("/api/telemetry/sources/").json()["results"]}
+    assert sources[live.name]["activity"]["accepted_24h"] == first + result.accepted
+    assert len(sources[live.name]["activity"]["hourly"]) == health.ACTIVITY_HOURS
+    assert live.name not in {s["name"] for s in api(world.other_admin).get("/api/telemetry/sources/").json()["results"]}
+
+
+def _health_notes(user):
+    return list(Notification.objects.filter(recipient=user, kind="telemetry.source_health").order_by("created_at"))
+
+
+def test_a_silence_is_told_once_and_the_return_too(watched, world):
+    live_sys, silent_sys, bare_sys, other_sys, live, quiet = watched
+    assert health.notify_source_health() == "0 sources changed"  # live, and a never-sent source is not "fallen"
+    AlertSource.objects.filter(pk=live.pk).update(last_event_at=timezone.now() - dt.timedelta(hours=2))
+    health.notify_source_health()
+    [note] = _health_notes(world.admin)
+    assert live.name in note.body and live_sys.code in note.body and note.urgent  # a level-3 system went dark
+    assert len(_health_notes(world.analyst)) == 1
+    assert _health_notes(world.auditor) == [] and _health_notes(world.other_admin) == []  # roles, organizations
+    [national] = _health_notes(world.coordinator)
+    assert live_sys.code in national.body and world.ministry.code in national.body
+    # Still silent: nothing more.
+    health.notify_source_health()
+    assert len(_health_notes(world.admin)) == 1 and len(_health_notes(world.coordinator)) == 1
+    # It sends again: told once, and a later silence is a new one.
+    services.ingest_batch(live, fresh("wazuh_alerts.ndjson", "back"))
+    health.notify_source_health()
+    notes = _health_notes(world.admin)
+    assert len(notes) == 2 and live.name in notes[1].body and not notes[1].urgent
+    assert AlertSource.objects.get(pk=live.pk).silence_notified_at is None
+    assert len(_health_notes(world.coordinator)) == 1
+    AlertSource.objects.filter(pk=live.pk).update(last_event_at=timezone.now() - dt.timedelta(hours=3))
+    health.notify_source_health()
+    assert len(_health_notes(world.admin)) == 3
+
+
+def test_registry_pages_show_the_live_connection(watched, world, as_user):
+    live_sys, silent_sys, bare_sys, other_sys, live, quiet = watched
+    client = as_user(world.admin)
+    page = client.get(reverse("registry:system_detail", args=[silent_sys.pk])).content.decode()
+    assert 'id="live-monitoring"' in page and "badge mon-disconnected" in page and quiet.name in page
+    assert str(health.Monitoring.GAP_LABELS["disconnected"]) in page
+    page = client.get(reverse("registry:system_detail", args=[live_sys.pk])).content.decode()
+    assert "badge mon-connected" in page and str(health.Monitoring.GAP_LABELS["disconnected"]) not in page
+    # Unwatched and declared missing: shown, but its gap is the registry's own layer-4 gap, not a second one.
+    page = client.get(reverse("registry:system_detail", args=[bare_sys.pk])).content.decode()
+    assert "badge mon-no_source" in page and str(health.Monitoring.GAP_LABELS["no_source"]) not in page
+    listing = client.get(reverse("registry:system_list")).content.decode()
+    assert listing.count("badge mon-disconnected") == 1 and listing.count("badge mon-connected") == 1
+    # The sources page lists the disconnected systems the user may see, and only those.
+    sources = client.get(reverse("telemetry:sources")).content.decode()
+    assert silent_sys.code in sources and other_sys.code not in sources
+    other = as_user(world.other_admin).get(reverse("telemetry:sources") + "?monitoring=no_source").content.decode()
+    assert other_sys.code in other and silent_sys.code not in other and live.name not in other
