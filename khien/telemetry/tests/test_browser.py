@@ -1,0 +1,64 @@
+"""Source health in a real browser (headless Chromium through Playwright).
+
+A ministry administrator opens the live dashboard (charts drawn by the local
+ECharts), follows the "not connected" figure to the sources page, where each
+source shows its rate and a 24-hour chart and the level-3+ systems are listed
+by monitoring state, then opens a disconnected system, whose layer-4 box shows
+the live state and the gap. Pages load nothing from another origin and raise
+no console error. Screenshots go to test-artifacts/screenshots/telemetry_*.png.
+"""
+import pytest
+from playwright.sync_api import expect
+
+from khien.registry.tests.test_browser import SCREENSHOTS, Watch, browser, login  # noqa: F401 (fixture)
+from khien.telemetry import services
+
+from .conftest import sample_lines
+
+pytestmark = pytest.mark.browser
+
+
+def shot(page, name):
+    page.screenshot(path=str(SCREENSHOTS / f"telemetry_{name}.png"), full_page=True)
+
+
+def test_source_health_from_dashboard_to_system(live_server, flushable_audit_log, world, make_system, make_source,
+                                                 browser):
+    watched = make_system(world.ministry, approved_level=3, layer4_status="in_place")
+    dark = make_system(world.ministry, approved_level=4, layer4_status="in_place")
+    live, _ = make_source(org=world.ministry, format="wazuh")
+    quiet, _ = make_source(org=world.ministry, format="cef")
+    services.do_set_source_systems(live, [watched], acting_user=world.admin)
+    services.do_set_source_systems(quiet, [dark], acting_user=world.admin)
+    accepted = services.ingest_batch(live, sample_lines("wazuh_alerts.ndjson")).accepted
+
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="vi-VN")
+    watch = Watch(page, base)
+    login(page, base, world.admin)
+
+    page.goto(f"{base}/telemetry/")
+    page.wait_for_selector('[data-tele-chart="sources"] canvas')  # drawn by the platform's own ECharts
+    shot(page, "dashboard")
+    page.click('a.kpi[href*="monitoring=disconnected"]')
+
+    expect(page.locator("#source-table")).to_contain_text(live.name)
+    row = page.locator("#source-table tr", has_text=live.name)
+    expect(row.locator("svg.spark polyline")).to_have_count(1)
+    expect(row).to_contain_text(str(accepted))
+    expect(page.locator("#monitoring-table")).to_contain_text(dark.code)  # disconnected: its only source never sent
+    expect(page.locator("#monitoring-table")).not_to_contain_text(watched.code)
+    shot(page, "sources")
+    page.click("#monitoring .tele-tabs a[href*='monitoring=connected']")
+    expect(page.locator("#monitoring-table")).to_contain_text(watched.code)
+
+    page.goto(f"{base}/telemetry/sources/")
+    page.click(f"#monitoring-table a:has-text('{dark.code}')")
+    expect(page.locator("#live-monitoring .badge.mon-disconnected")).to_be_visible()
+    expect(page.locator("#live-monitoring")).to_contain_text(quiet.name)
+    expect(page.locator(".gapbox")).to_contain_text("(lớp 4)")
+    shot(page, "system")
+
+    assert watch.external == [], watch.external
+    assert watch.console_errors == [], watch.console_errors
+    assert watch.failed == [], watch.failed
