@@ -121,7 +121,10 @@ else:
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                # The page size applies when the file is created (before WAL is on); an existing database keeps
+                # its own (operator guide: how to convert). Larger pages: fewer frames per commit (decision 0009).
+                "init_command": f"PRAGMA page_size={int(os.environ.get('KHIEN_SQLITE_PAGE_SIZE', '16384'))}; "
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
         }
     }

@@ -104,7 +104,7 @@ def source_activity(source_ids, now: dt.datetime | None = None) -> dict:
         one.hourly[index] += accepted
         one.rejected_24h += rejected
     for one in activity.values():
-        one.per_minute = round((one.hourly[-1] + one.hourly[-2]) / window_minutes, 1)
+        one.per_minute = round((one.hourly[-1] + one.hourly[-2]) / window_minutes, 2)
     return activity
 
 

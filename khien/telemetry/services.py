@@ -45,7 +45,7 @@ from . import conf, store
 from .matcher import current_matcher
 from .matching import record_hits
 from .models import (Alert, AlertSource, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat, SourceHourlyCount,
-                     epoch_day, utc_day)
+                     epoch_day, epoch_hour, utc_day)
 from .parsers import PARSERS, ParseError
 
 SOURCE_KEY_PREFIX = "khs_"
@@ -57,8 +57,9 @@ EVENT_COLUMNS = (  # alert_id last: the writer appends it to a row prepared with
 )
 ALERT_COLUMNS = (
     "id", "source_id", "organization_id", "key", "rule_id", "rule_name", "severity", "observables", "first_seen",
-    "last_seen", "count",
+    "last_seen", "seen_hour", "count",
 )
+MAX_PROBED_HOURS = 24  # alert hours looked up one by one in the key index; a longer span is read as a range
 OBSERVABLE_FIELDS = ("src_ip", "dst_ip", "domain", "url", "file_md5", "file_sha1", "file_sha256")
 
 
@@ -551,25 +552,30 @@ def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> lis
     # alert state: [id, first_seen, last_seen, count, severity, stored?]
     current: dict[str, list] = {}
     keys = list({fields["key"] for fields, _row in keyed})
+    hours = _candidate_hours(source, earliest, keyed[-1][0]["time"])
     sqlite = connection.vendor == "sqlite"
-    # The batch's keys as one parameter (an array / a JSON array): the ORM's `key__in` prepared each of
-    # thousands of keys one by one, which cost more than the query.
+    # The batch's keys and hours as one parameter each (an array / a JSON array): the ORM's `key__in` prepared
+    # each of thousands of keys one by one, which cost more than the query.
     if sqlite:  # the key index named: without statistics the planner could walk the source's recent alerts
         with connection.cursor() as cursor:
+            # A long span (a replay of old records while newer ones exist) reads the hours as one range.
+            by_hour = "seen_hour IN (SELECT value FROM json_each(%s))" if len(hours) <= MAX_PROBED_HOURS else \
+                "seen_hour >= json_extract(%s, '$[0]')"
             cursor.execute(
                 "SELECT json_group_array(json_array(key, id, first_seen, last_seen, count, severity)) FROM "
-                f"(SELECT * FROM {connection.ops.quote_name(Alert._meta.db_table)} INDEXED BY telemetry_alert_key "
-                "WHERE key IN (SELECT value FROM json_each(%s)) AND source_id = %s AND last_seen >= %s "
-                "ORDER BY last_seen)",
-                [orjson.dumps(keys).decode(), store.adapter(Alert, "source_id")(source.id),
-                 store.adapter(Alert, "last_seen")(earliest)])
+                f"(SELECT * FROM {connection.ops.quote_name(Alert._meta.db_table)} INDEXED BY telemetry_alert_hour_key "
+                f"WHERE {by_hour} AND key IN (SELECT value FROM json_each(%s)) "
+                "AND source_id = %s AND last_seen >= %s ORDER BY last_seen)",
+                [orjson.dumps(hours).decode(), orjson.dumps(keys).decode(),
+                 store.adapter(Alert, "source_id")(source.id), store.adapter(Alert, "last_seen")(earliest)])
             found = orjson.loads(cursor.fetchone()[0])
         candidates = ((key, pk, store.sqlite_datetime_value(first_seen), store.sqlite_datetime_value(last_seen),
                        count, severity) for key, pk, first_seen, last_seen, count, severity in found)
     else:
+        by_hour = ("seen_hour = ANY(%s)", hours) if len(hours) <= MAX_PROBED_HOURS else ("seen_hour >= %s", hours[0])
         candidates = (Alert.objects.select_for_update().filter(source_id=source.id, last_seen__gte=earliest)
-                      .extra(where=["key = ANY(%s)"], params=[keys]).order_by("last_seen")
-                      .values_list("key", "id", "first_seen", "last_seen", "count", "severity"))
+                      .extra(where=[by_hour[0], "key = ANY(%s)"], params=[by_hour[1], keys])
+                      .order_by("last_seen").values_list("key", "id", "first_seen", "last_seen", "count", "severity"))
     for key, pk, first_seen, last_seen, count, severity in candidates:
         current[key] = [pk, first_seen, last_seen, count, severity, True]  # ascending: the latest wins
     # New ids in the form the database takes (32 hex digits on SQLite), so that neither the alert rows nor
@@ -608,25 +614,38 @@ def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> lis
         rows.append((pk, source_id, organization_id, fields["key"], fields["rule_id"], fields["rule_name"], severity,
                      orjson.dumps({name: fields[name] for name in OBSERVABLE_FIELDS if fields[name]}).decode(),
                      event_time if first_seen is fields["time"] else adapt_time(first_seen),
-                     event_time if last_seen is fields["time"] else adapt_time(last_seen), count))
+                     event_time if last_seen is fields["time"] else adapt_time(last_seen),
+                     epoch_hour(last_seen.timestamp()), count))
     store.insert_rows(Alert, ALERT_COLUMNS, rows, adapted=True)
     if changed:
         table = connection.ops.quote_name(Alert._meta.db_table)
-        updates = list(adapt(Alert, ("first_seen", "last_seen", "count", "severity", "id"),
-                             ((a[1], a[2], a[3], a[4], a[0]) for a in changed.values())))
+        updates = list(adapt(Alert, ("first_seen", "last_seen", "seen_hour", "count", "severity", "id"),
+                             ((a[1], a[2], epoch_hour(a[2].timestamp()), a[3], a[4], a[0]) for a in changed.values())))
         with connection.cursor() as cursor:
             if sqlite:  # one statement for all (store.sqlite_rows)
                 cursor.execute(
                     f"UPDATE {table} SET first_seen = json_extract(u.value, '$[0]'), "
-                    "last_seen = json_extract(u.value, '$[1]'), count = json_extract(u.value, '$[2]'), "
-                    "severity = json_extract(u.value, '$[3]') "
-                    f"FROM json_each(%s) AS u WHERE {table}.id = json_extract(u.value, '$[4]')",
+                    "last_seen = json_extract(u.value, '$[1]'), seen_hour = json_extract(u.value, '$[2]'), "
+                    "count = json_extract(u.value, '$[3]'), severity = json_extract(u.value, '$[4]') "
+                    f"FROM json_each(%s) AS u WHERE {table}.id = json_extract(u.value, '$[5]')",
                     [orjson.dumps(updates).decode()])
             else:
-                cursor.executemany(f"UPDATE {table} SET first_seen = %s, last_seen = %s, count = %s, severity = %s "
-                                   f"WHERE id = %s", updates)
+                cursor.executemany(f"UPDATE {table} SET first_seen = %s, last_seen = %s, seen_hour = %s, count = %s, "
+                                   f"severity = %s WHERE id = %s", updates)
     # Alert ids are in the database's form already (32 hex digits on SQLite, UUIDs on PostgreSQL).
     return [row + (fields["alert_id"],) for fields, row in new]
+
+
+def _candidate_hours(source: AlertSource, earliest: dt.datetime, latest: dt.datetime) -> list[int]:
+    """The hours (`epoch_hour`) in which the alerts a batch may fold into were last seen: from the window before
+    its first event to its last event — or later, up to the source's latest sighting when a replay of older
+    records arrives after newer ones. Usually two or three hours: the alert key index is searched hour by hour."""
+    first = epoch_hour(earliest.timestamp())
+    last = epoch_hour(latest.timestamp())
+    newest = Alert.objects.filter(source_id=source.id).order_by("-last_seen").values_list("last_seen", flat=True)[:1]
+    for seen in newest:
+        last = max(last, epoch_hour(seen.timestamp()))
+    return list(range(first, last + 1))
 
 
 def _count_hourly(source: AlertSource, events: list[dict]) -> None:
