@@ -164,7 +164,8 @@ def _is_gap(system, state: str) -> bool:
     watches. Declared missing and unwatched is already the registry's own layer-4 gap."""
     if (system.approved_level or 0) < MONITORED_LEVEL:
         return False
-    return state == Monitoring.DISCONNECTED or (state == Monitoring.NO_SOURCE and system.connected_to_national_monitoring)
+    declared_connected = system.connected_to_national_monitoring
+    return state == Monitoring.DISCONNECTED or (state == Monitoring.NO_SOURCE and declared_connected)
 
 
 # --- Notifications ---------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ ALERT_COLUMNS = (
     "id", "source_id", "organization_id", "key", "rule_id", "rule_name", "severity", "observables", "first_seen",
     "last_seen", "seen_hour", "count",
 )
-MAX_PROBED_HOURS = 24  # alert hours looked up one by one in the key index; a longer span is read as a range
+MAX_PROBED_HOURS = 24  # alert hours looked up one by one in the key index; a longer span reads the source's alerts
 OBSERVABLE_FIELDS = ("src_ip", "dst_ip", "domain", "url", "file_md5", "file_sha1", "file_sha256")
 
 
@@ -558,20 +558,25 @@ def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> lis
     # each of thousands of keys one by one, which cost more than the query.
     if sqlite:  # the key index named: without statistics the planner could walk the source's recent alerts
         with connection.cursor() as cursor:
-            # A long span (a replay of old records while newer ones exist) reads the hours as one range.
-            by_hour = "seen_hour IN (SELECT value FROM json_each(%s))" if len(hours) <= MAX_PROBED_HOURS else \
-                "seen_hour >= json_extract(%s, '$[0]')"
+            # A long span (a replay of old records while newer ones exist) reads the source's alerts seen
+            # since, in time order, instead: one source's, not every source's of those hours.
+            if len(hours) <= MAX_PROBED_HOURS:
+                index, params = "telemetry_alert_hour_key", [orjson.dumps(hours).decode()]
+                by_hour = "seen_hour IN (SELECT value FROM json_each(%s)) AND "
+            else:
+                index, by_hour, params = "telemetry_alert_source_seen", "", []
             cursor.execute(
                 "SELECT json_group_array(json_array(key, id, first_seen, last_seen, count, severity)) FROM "
-                f"(SELECT * FROM {connection.ops.quote_name(Alert._meta.db_table)} INDEXED BY telemetry_alert_hour_key "
-                f"WHERE {by_hour} AND key IN (SELECT value FROM json_each(%s)) "
+                f"(SELECT * FROM {connection.ops.quote_name(Alert._meta.db_table)} INDEXED BY {index} "
+                f"WHERE {by_hour}key IN (SELECT value FROM json_each(%s)) "
                 "AND source_id = %s AND last_seen >= %s ORDER BY last_seen)",
-                [orjson.dumps(hours).decode(), orjson.dumps(keys).decode(),
-                 store.adapter(Alert, "source_id")(source.id), store.adapter(Alert, "last_seen")(earliest)])
+                params + [orjson.dumps(keys).decode(), store.adapter(Alert, "source_id")(source.id),
+                          store.adapter(Alert, "last_seen")(earliest)])
             found = orjson.loads(cursor.fetchone()[0])
         candidates = ((key, pk, store.sqlite_datetime_value(first_seen), store.sqlite_datetime_value(last_seen),
                        count, severity) for key, pk, first_seen, last_seen, count, severity in found)
     else:
+        # PostgreSQL's planner has statistics: the hours are a condition for it to use, not an index to force.
         by_hour = ("seen_hour = ANY(%s)", hours) if len(hours) <= MAX_PROBED_HOURS else ("seen_hour >= %s", hours[0])
         candidates = (Alert.objects.select_for_update().filter(source_id=source.id, last_seen__gte=earliest)
                       .extra(where=[by_hour[0], "key = ANY(%s)"], params=[by_hour[1], keys])
