@@ -51,7 +51,8 @@ def _window(now) -> tuple[dt.datetime, int]:
         int(conf_matching.get("KHIEN_CAMPAIGN_MIN_ORGS"))
 
 
-def _coordinators():
+def national_coordinators():
+    """The active national coordinators (campaigns and disconnected systems are theirs to hear of)."""
     return [m.user for m in Membership.objects.filter(role=Role.NATIONAL_COORDINATOR, user__is_active=True)
             .select_related("user")]
 
@@ -133,7 +134,7 @@ def correlate(now=None) -> dict:
                 audit.record(Act.CREATE, campaign, actor=None)
                 with notifications.platform_language():
                     notifications.notify(
-                        _coordinators(), kind="telemetry.campaign", urgent=True,
+                        national_coordinators(), kind="telemetry.campaign", urgent=True,
                         title=_("National campaign: %(title)s") % {"title": campaign.title},
                         body=_("First seen %(first)s, last seen %(last)s; %(count)d hits.") % {
                             "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),

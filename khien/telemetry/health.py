@@ -21,17 +21,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Case, CharField, Count, F, Max, Q, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, Max, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
 from khien.core import notifications
 from khien.core.roles import Role
-from khien.registry.models import InformationSystem, Membership
+from khien.registry.models import InformationSystem
 
 from . import conf
-from .models import AlertSource, SourceHourlyCount
+from .correlation import national_coordinators
+from .models import AlertSource, SourceHourlyCount, hour_start
 
 ACTIVITY_HOURS = 24  # the hours of arrival shown for each source (a sparkline on the sources page)
 MONITORED_LEVEL = 3  # the 4-layer model asks level-3+ systems to be connected to national monitoring
@@ -50,6 +51,10 @@ class Monitoring:
                                              "(layer 4)"),
                   NO_SOURCE: gettext_lazy("Declared connected, but no alert source sends this system's alerts to "
                                           "national monitoring (layer 4)")}
+
+
+SOURCE_STATUS_LABELS = {"live": gettext_lazy("Live"), "silent": gettext_lazy("Silent"),
+                        "never": gettext_lazy("Never sent"), "disabled": gettext_lazy("Disabled")}
 
 
 def silent_before(now: dt.datetime | None = None) -> dt.datetime:
@@ -84,15 +89,11 @@ class Activity:
                 "hourly": self.hourly}
 
 
-def _hour_start(when: dt.datetime) -> dt.datetime:
-    return when.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
-
-
 def source_activity(source_ids, now: dt.datetime | None = None) -> dict:
     """{source id: Activity} for the given sources (one query). The rate per minute is taken over the previous
     hour and the current one so far: a steady source shows its rate from the first minute of an hour on."""
     now = now or timezone.now()
-    current = _hour_start(now)
+    current = hour_start(now)
     first = current - dt.timedelta(hours=ACTIVITY_HOURS - 1)
     activity = {pk: Activity() for pk in source_ids}
     rows = (SourceHourlyCount.objects.filter(source_id__in=list(activity), hour__gte=first, hour__lte=current)
@@ -106,6 +107,17 @@ def source_activity(source_ids, now: dt.datetime | None = None) -> dict:
     for one in activity.values():
         one.per_minute = round((one.hourly[-1] + one.hourly[-2]) / window_minutes, 2)
     return activity
+
+
+def with_health(sources: list, now: dt.datetime | None = None) -> list:
+    """The sources given, each with `status`, `status_label` and `activity` set, for a page (one query)."""
+    now = now or timezone.now()
+    activity = source_activity([source.pk for source in sources], now)
+    for source in sources:
+        source.status = source_status(source, now)
+        source.status_label = SOURCE_STATUS_LABELS[source.status]
+        source.activity = activity[source.pk]
+    return sources
 
 
 # --- Systems ---------------------------------------------------------------------------------------
@@ -150,12 +162,8 @@ def system_monitoring(system, user, now: dt.datetime | None = None) -> dict | No
     state = monitoring_of_systems([system.pk], now).get(system.pk)
     if state is None:
         return None
-    sources = list(AlertSource.objects.visible_to(user).filter(systems=system).select_related("organization")
-                   .order_by("name"))
-    activity = source_activity([s.pk for s in sources], now)
-    for source in sources:
-        source.status = source_status(source, now)
-        source.activity = activity[source.pk]
+    sources = with_health(list(AlertSource.objects.visible_to(user).filter(systems=system)
+                               .select_related("organization").order_by("name")), now)
     return {"state": state[0], "last_event_at": state[1], "sources": sources, "gap": _is_gap(system, state[0])}
 
 
@@ -241,13 +249,11 @@ def notify_source_health(now: dt.datetime | None = None) -> str:
                                              roles=[Role.ORG_ADMIN, Role.ORG_ANALYST])
             national = sorted({sys for systems in cut.values() for sys in systems}, key=lambda sys: sys.code)
             if national:
-                coordinators = [m.user for m in Membership.objects.filter(
-                    role=Role.NATIONAL_COORDINATOR, user__is_active=True).select_related("user")]
                 title = ngettext("%(n)d level 3+ system disconnected from national monitoring",
                                  "%(n)d level 3+ systems disconnected from national monitoring",
                                  len(national)) % {"n": len(national)}
                 body = "\n".join(_system_lines(national))
-                sent += notifications.notify(coordinators, kind="telemetry.source_health", title=title, body=body,
+                sent += notifications.notify(national_coordinators(), kind="telemetry.source_health", title=title, body=body,
                                              url=reverse("telemetry:sources") + "#monitoring")
         AlertSource.objects.filter(pk__in=[s.pk for s in silent]).update(silence_notified_at=now)
         AlertSource.objects.filter(pk__in=[s.pk for s in resumed]).update(silence_notified_at=None)

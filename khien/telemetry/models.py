@@ -6,6 +6,7 @@ names the bands: 0–3 low, 4–6 medium, 7–8 high, 9–10 critical.
 
 Writes go through `services.py` only (ingestion is a batch path: bulk inserts).
 """
+import datetime as dt
 import uuid
 
 import orjson
@@ -94,6 +95,11 @@ class EventDayField(models.IntegerField):
 def epoch_hour(seconds: float) -> int:
     """Hours since 1970 (UTC) of a time given as seconds since 1970: the hour an alert is filed under."""
     return int(seconds // 3600)
+
+
+def hour_start(when: dt.datetime) -> dt.datetime:
+    """The start of the UTC hour `when` falls in (the hour a count is filed under)."""
+    return when.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
 
 
 class AlertSeenHourField(models.IntegerField):

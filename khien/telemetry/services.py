@@ -45,7 +45,7 @@ from . import conf, store
 from .matcher import current_matcher
 from .matching import record_hits
 from .models import (Alert, AlertSource, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat, SourceHourlyCount,
-                     epoch_day, epoch_hour, utc_day)
+                     epoch_day, epoch_hour, hour_start, utc_day)
 from .parsers import PARSERS, ParseError
 
 SOURCE_KEY_PREFIX = "khs_"
@@ -689,7 +689,7 @@ def _count_source_hour(source: AlertSource, now: dt.datetime, accepted: int, rej
     if not (accepted or rejected):
         return
     table = connection.ops.quote_name(SourceHourlyCount._meta.db_table)
-    hour = now.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    hour = hour_start(now)
     params = (SourceHourlyCount._meta.get_field("source").get_db_prep_value(source.pk, connection),
               SourceHourlyCount._meta.get_field("hour").get_db_prep_value(hour, connection), accepted, rejected)
     with connection.cursor() as cursor:  # concurrent workers of one source add up (SQLite 3.24+, PostgreSQL)

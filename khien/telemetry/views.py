@@ -118,9 +118,9 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
         },
         "hourly": hourly, "severity": severity, "sectors": sectors, "provinces": provinces,
         "targeted": targeted, "indicators": indicators, "campaigns": campaigns,
-        "sources": {"labels": [str(_("Live")), str(_("Silent")), str(_("Never sent")), str(_("Disabled"))],
-                    "keys": ["live", "silent", "never", "disabled"],
-                    "values": [status["live"], status["silent"], status["never"], status["disabled"]]},
+        "sources": {"labels": [str(label) for label in health.SOURCE_STATUS_LABELS.values()],
+                    "keys": list(health.SOURCE_STATUS_LABELS),
+                    "values": [status[key] for key in health.SOURCE_STATUS_LABELS]},
     }
 
 
@@ -202,10 +202,7 @@ def source_list(request):
     now = timezone.now()
     sources = list(AlertSource.objects.visible_to(request.user).select_related("organization")
                    .annotate(dead=Count("dead_letters", distinct=True)).order_by("organization__code", "name"))
-    activity = health.source_activity([s.pk for s in sources], now)
-    for s in sources:
-        s.status = health.source_status(s, now)
-        s.activity = activity[s.pk]
+    for s in health.with_health(sources, now):
         s.sparkline = sparkline(s.activity.hourly)
     dead = DeadLetter.objects.visible_to(request.user).select_related("source")[:20]
 
