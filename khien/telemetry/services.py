@@ -16,6 +16,7 @@ accepted (new event), rejected (new dead letter) or duplicate (already stored).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import os
 import queue
@@ -441,6 +442,12 @@ def ingest_stream(batches: Iterable[tuple[AlertSource, list]], *, max_batch: int
     # returns; with the default 5 ms switch interval it would wait that long behind the parsing thread.
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, STREAM_SWITCH_INTERVAL))
+    # A prepared batch is hundreds of thousands of young objects that all survive until written: Python's
+    # automatic collections would walk them again and again (about a tenth of the CPU time, decision 0009).
+    # They hold no reference cycles (reference counting frees them), so the collector runs once per
+    # batch instead, which also bounds what any cycle could hold.
+    collecting = gc.isenabled()
+    gc.disable()
     writer = threading.Thread(target=write_all, name="khien-ingest-writer", daemon=True)
     writer.start()
     try:
@@ -448,10 +455,14 @@ def ingest_stream(batches: Iterable[tuple[AlertSource, list]], *, max_batch: int
             if failures:
                 break
             pending.put(prepare_batch(source, records, max_batch=max_batch))
+            if collecting:
+                gc.collect(1)
     finally:
         pending.put(None)
         writer.join()
         sys.setswitchinterval(interval)
+        if collecting:
+            gc.enable()
     if failures:
         raise failures[0]
     return totals

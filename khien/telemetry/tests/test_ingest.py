@@ -1,5 +1,6 @@
 """ingest_batch: idempotency, dead letters and counters, alert aggregation, batch limits, source rights."""
 import datetime as dt
+import gc
 
 import orjson
 import pytest
@@ -248,6 +249,8 @@ def test_a_stream_of_batches_is_written_by_a_second_thread_exactly_once(make_sou
     with pytest.raises(Refused):
         services.ingest_stream([(source, third), (source, too_many), (source, first)])
     assert Event.objects.count() == 69  # the batch before the refused one stays; nothing after it
+    # The stream holds automatic garbage collection off while it runs; the process gets it back, even after a failure.
+    assert gc.isenabled()
 
 
 def test_alerts_opened_before_the_key_change_still_fold_repeats(make_source):
