@@ -529,11 +529,14 @@ def phase_jetstream(tmp: Path) -> dict:
     from django.db import connection
 
     from khien.telemetry import nats as tnats
+    from khien.telemetry import services
     from khien.telemetry.batches import file_batches
 
     call_command("migrate", "--no-input", verbosity=0)
     load_indicators(read_values(tmp / "values.tsv"))
     sources = make_sources()
+    # Each message carries its source's key (the worker stores nothing without it): keys issued afresh here.
+    keys = {fmt: services.do_rotate_source_key(source, acting_user=None) for fmt, source in sources.items()}
     per_format = N_JETSTREAM // len(FORMATS)
     link = tnats.JetStreamLink()
     try:
@@ -549,7 +552,7 @@ def phase_jetstream(tmp: Path) -> dict:
                 sent = 0
                 for batch in file_batches(fh, BATCH):
                     batch = batch[:per_format - sent]
-                    result = tnats.publish(sources[fmt], batch, link=link, prefix=PREFIX)
+                    result = tnats.publish(sources[fmt], batch, key=keys[fmt], link=link, prefix=PREFIX)
                     published["stored"] += result.stored
                     published["broker_duplicates"] += result.duplicates
                     sent += len(batch)

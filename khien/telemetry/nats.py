@@ -4,7 +4,11 @@ One message is one record (the same bytes the HTTP intake takes per line).
 Its `Nats-Msg-Id` header is the record's event id (source + canonical
 content), so the broker drops a record published twice within the stream's
 duplicate window, and the database drops it after that (the event id is the
-primary key).
+primary key). Its `Khien-Source-Key` header is the source's own key, as the
+HTTP intake's bearer token: whoever may publish on the bus cannot send records
+in another source's name (another organization's), because the worker stores
+only messages that carry the key of the source their subject names; the others
+are terminated, counted as `unauthorized` and logged without the key.
 
 The worker is a pull consumer with a durable name: it fetches a batch, calls
 `services.ingest_batch` (one transaction per source per batch) and acknowledges
@@ -115,15 +119,20 @@ class PublishResult:
     duplicates: int = 0  # dropped by the broker's de-duplication window
 
 
-def publish(source: AlertSource, records: list, *, link: JetStreamLink, prefix: str | None = None,
+SOURCE_KEY_HEADER = "Khien-Source-Key"
+
+
+def publish(source: AlertSource, records: list, *, key: str, link: JetStreamLink, prefix: str | None = None,
             chunk: int = 1000) -> PublishResult:
-    """Publish records of `source` to `<prefix>.<source name>`, each with its event id as Nats-Msg-Id."""
+    """Publish records of `source` to `<prefix>.<source name>`, each with its event id as Nats-Msg-Id and the
+    source's key as Khien-Source-Key (the worker stores nothing without it)."""
     subject = f"{prefix or conf.get('KHIEN_NATS_SUBJECT_PREFIX')}.{source.name}"
     result = PublishResult()
 
     async def send(part):
         acks = await asyncio.gather(*(
-            link.js.publish(subject, _message_bytes(record), headers={"Nats-Msg-Id": services.record_id(source, record)})
+            link.js.publish(subject, _message_bytes(record),
+                            headers={"Nats-Msg-Id": services.record_id(source, record), SOURCE_KEY_HEADER: key})
             for record in part
         ))
         return acks
@@ -144,6 +153,7 @@ class WorkerStats:
     duplicates: int = 0
     rejected: int = 0
     unknown_source: int = 0  # or refused: terminated, never redelivered
+    unauthorized: int = 0  # without the key of the source their subject names: terminated, never stored
     failed: int = 0  # not committed: redelivered later
 
     def add(self, result: services.IngestResult):
@@ -191,6 +201,9 @@ class Worker:
                 if ack:
                     self.link.call(_all(*(m.term() for m in group)))
                 continue
+            group = self._authenticated(source, group, stats, ack=ack)
+            if not group:
+                continue
             try:
                 result = services.ingest_batch(source, [m.data for m in group])
             except Refused as exc:  # the batch can never be taken (e.g. the source was disabled meanwhile)
@@ -216,6 +229,24 @@ class Worker:
                                 "redelivered and skipped as duplicates", len(group), name, exc_info=True)
         return stats
 
+    def _authenticated(self, source: AlertSource, group: list, stats: WorkerStats, *, ack: bool) -> list:
+        """The messages of `group` that carry `source`'s key; the others are terminated and counted."""
+        verdicts: dict = {}  # each distinct header value is checked once (a batch usually carries one)
+        kept, refused = [], []
+        for message in group:
+            key = (message.headers or {}).get(SOURCE_KEY_HEADER)
+            if key not in verdicts:
+                verdicts[key] = services.is_source_key(source, key)
+            (kept if verdicts[key] else refused).append(message)
+        if refused:
+            # Logged without the header's value: a wrong key may be another source's real one.
+            log.warning("telemetry worker: %d message(s) for %s without the source's key terminated", len(refused),
+                        source.name)
+            stats.unauthorized += len(refused)
+            if ack:
+                self.link.call(_all(*(m.term() for m in refused)))
+        return kept
+
     def run(self, *, stop: threading.Event | None = None, idle_exit: bool = False, on_batch=None) -> WorkerStats:
         total = WorkerStats()
         stop = stop or threading.Event()
@@ -228,7 +259,7 @@ class Worker:
             stats = self.process(messages)
             if stats.failed:
                 stop.wait(1.0)  # the database is probably unavailable: do not spin
-            for name in ("messages", "accepted", "duplicates", "rejected", "unknown_source", "failed"):
+            for name in ("messages", "accepted", "duplicates", "rejected", "unknown_source", "unauthorized", "failed"):
                 setattr(total, name, getattr(total, name) + getattr(stats, name))
             if on_batch:
                 on_batch(stats, total)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
+import hmac
 import os
 import queue
 import random
@@ -114,6 +115,11 @@ def do_set_source_enabled(source: AlertSource, enabled: bool, *, acting_user) ->
     source.save(update_fields=["enabled"])
     audit.record(Act.UPDATE, source, actor=acting_user, before=before)
     return source
+
+
+def is_source_key(source: AlertSource, key: str | None) -> bool:
+    """True when `key` is `source`'s key (compared as digests: the key itself is never stored)."""
+    return bool(key) and hmac.compare_digest(hash_token(key), source.key_hash)
 
 
 def source_for_key(key: str) -> AlertSource | None:

@@ -50,9 +50,9 @@ def wait_for(predicate, timeout):
 def test_sigkill_mid_stream_loses_and_duplicates_nothing(jetstream, make_source, settings, tmp_path):  # noqa: F811
     from khien.telemetry import nats as transport
 
-    source, _ = make_source(format="wazuh")
+    source, key = make_source(format="wazuh")
     transport.ensure_stream(jetstream)
-    assert transport.publish(source, [record(i) for i in range(TOTAL)], link=jetstream).stored == TOTAL
+    assert transport.publish(source, [record(i) for i in range(TOTAL)], key=key, link=jetstream).stored == TOTAL
 
     first = start_worker(settings, tmp_path, "first")
     try:

@@ -45,14 +45,14 @@ def jetstream(settings):
 def test_published_records_are_stored_exactly_once(jetstream, make_source, settings):
     from khien.telemetry import nats as transport
 
-    source, _ = make_source(format="wazuh")
-    other, _ = make_source(format="cef")
+    source, key = make_source(format="wazuh")
+    other, other_key = make_source(format="cef")
     transport.ensure_stream(jetstream)
     lines = sample_lines("wazuh_alerts.ndjson") + sample_lines("wazuh_broken.ndjson")[1:2]
-    first = transport.publish(source, lines, link=jetstream)
-    again = transport.publish(source, lines, link=jetstream)  # the broker's de-duplication drops these
+    first = transport.publish(source, lines, key=key, link=jetstream)
+    again = transport.publish(source, lines, key=key, link=jetstream)  # the broker's de-duplication drops these
     assert (first.stored, again.stored, again.duplicates) == (5, 0, 5)
-    transport.publish(other, sample_lines("cef_alerts.log"), link=jetstream)
+    transport.publish(other, sample_lines("cef_alerts.log"), key=other_key, link=jetstream)
     worker = transport.Worker(jetstream, batch=100)
     stats = worker.run(idle_exit=True)
     assert (stats.messages, stats.accepted, stats.rejected) == (8, 7, 1)
@@ -64,7 +64,7 @@ def test_published_records_are_stored_exactly_once(jetstream, make_source, setti
     for n, line in enumerate(sample_lines("wazuh_alerts.ndjson")):
         record = dict(reversed(list(orjson.loads(line).items())))
         jetstream.call(jetstream.js.publish(subject, orjson.dumps(record, option=orjson.OPT_INDENT_2),
-                                            headers={"Nats-Msg-Id": f"late-{n}"}))
+                                            headers={"Nats-Msg-Id": f"late-{n}", transport.SOURCE_KEY_HEADER: key}))
     stats = worker.run(idle_exit=True)
     assert (stats.messages, stats.accepted, stats.duplicates) == (4, 0, 4)
     assert Event.objects.count() == 7
@@ -77,9 +77,9 @@ def test_published_records_are_stored_exactly_once(jetstream, make_source, setti
 def test_a_batch_not_acknowledged_is_redelivered_and_not_duplicated(jetstream, make_source):
     from khien.telemetry import nats as transport
 
-    source, _ = make_source(format="suricata")
+    source, key = make_source(format="suricata")
     transport.ensure_stream(jetstream)
-    transport.publish(source, sample_lines("suricata_eve.ndjson"), link=jetstream)
+    transport.publish(source, sample_lines("suricata_eve.ndjson"), key=key, link=jetstream)
     worker = transport.Worker(jetstream, batch=100, ack_wait=1.0)
     messages = worker.fetch()
     assert len(messages) == 4
@@ -102,29 +102,73 @@ def test_a_batch_not_acknowledged_is_redelivered_and_not_duplicated(jetstream, m
 def test_messages_for_an_unknown_source_are_dropped_not_stored(jetstream, make_source):
     from khien.telemetry import nats as transport
 
-    source, _ = make_source(format="wazuh")
+    source, key = make_source(format="wazuh")
     transport.ensure_stream(jetstream)
     ghost = AlertSource(name="ghost", format="wazuh", organization=source.organization)  # never saved
-    transport.publish(ghost, sample_lines("wazuh_alerts.ndjson")[:2], link=jetstream)
-    transport.publish(source, sample_lines("wazuh_alerts.ndjson")[:1], link=jetstream)
+    transport.publish(ghost, sample_lines("wazuh_alerts.ndjson")[:2], key="khs_ghost", link=jetstream)
+    transport.publish(source, sample_lines("wazuh_alerts.ndjson")[:1], key=key, link=jetstream)
     stats = transport.Worker(jetstream, batch=100).run(idle_exit=True)
     assert (stats.unknown_source, stats.accepted) == (2, 1)
     assert Event.objects.count() == 1
 
 
-def test_publish_command_then_worker_command(jetstream, make_source, tmp_path):
+def test_publish_command_then_worker_command(jetstream, make_source, tmp_path, monkeypatch):
     import io
 
     from django.core.management import call_command
+    from django.core.management.base import CommandError
 
     from .conftest import SAMPLES
 
-    make_source(format="suricata", name="ids-min")
+    _source, key = make_source(format="suricata", name="ids-min")
+    _other, other_key = make_source(format="suricata", name="ids-other")
+    sample = str(SAMPLES / "suricata_eve.ndjson")
+    # The key comes from a file or the environment, never the command line; a missing or wrong one publishes nothing.
+    monkeypatch.delenv("KHIEN_SOURCE_KEY", raising=False)
+    with pytest.raises(CommandError, match="give the key of source 'ids-min'"):
+        call_command("telemetry", "publish", sample, "--source", "ids-min", stdout=io.StringIO())
+    monkeypatch.setenv("KHIEN_SOURCE_KEY", other_key)
+    with pytest.raises(CommandError, match="not the key of source 'ids-min'"):
+        call_command("telemetry", "publish", sample, "--source", "ids-min", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="cannot read"):
+        call_command("telemetry", "publish", sample, "--source", "ids-min", "--key-file", str(tmp_path / "none"))
+    key_file = tmp_path / "ids-min.key"
+    key_file.write_text(key + "\n")
     out = io.StringIO()
-    call_command("telemetry", "publish", str(SAMPLES / "suricata_eve.ndjson"), "--source", "ids-min", stdout=out)
-    call_command("telemetry", "publish", str(SAMPLES / "suricata_eve.ndjson"), "--source", "ids-min", stdout=out)
+    call_command("telemetry", "publish", sample, "--source", "ids-min", "--key-file", str(key_file), stdout=out)
+    monkeypatch.setenv("KHIEN_SOURCE_KEY", key)
+    call_command("telemetry", "publish", sample, "--source", "ids-min", stdout=out)
     assert out.getvalue().splitlines() == ["published 4 duplicates 0", "published 0 duplicates 4"]
     out = io.StringIO()
     call_command("telemetry", "worker", "--idle-exit", "--quiet", stdout=out)
-    assert out.getvalue().strip() == "messages 4 accepted 4 duplicates 0 rejected 0"
+    assert out.getvalue().strip() == "messages 4 accepted 4 duplicates 0 rejected 0 unauthorized 0"
     assert Event.objects.count() == 4
+
+
+def test_records_without_their_sources_key_are_never_stored(jetstream, make_source, settings, world, caplog):
+    """Whoever may publish on the bus cannot send records in another source's name: without the key of the source
+    the subject names (none, a wrong one, another organization's source's key) messages are terminated, counted
+    and logged without the key; the source's own records still go in, and nothing comes back later."""
+    from khien.telemetry import nats as transport
+
+    source, key = make_source(format="wazuh")
+    _foreign, foreign_key = make_source(org=world.province, format="wazuh")  # another organization's source
+    transport.ensure_stream(jetstream)
+    subject = f"{settings.KHIEN_NATS_SUBJECT_PREFIX}.{source.name}"
+    lines = sample_lines("wazuh_alerts.ndjson")
+    forged = [({}, lines[0]), ({transport.SOURCE_KEY_HEADER: "khs_guessed"}, lines[1]),
+              ({transport.SOURCE_KEY_HEADER: foreign_key}, lines[2])]
+    for n, (headers, line) in enumerate(forged):
+        jetstream.call(jetstream.js.publish(subject, line, headers={"Nats-Msg-Id": f"forged-{n}", **headers}))
+    transport.publish(source, lines[3:], key=key, link=jetstream)
+    worker = transport.Worker(jetstream, batch=100, ack_wait=1.0)
+    with caplog.at_level("WARNING", logger="khien.telemetry.nats"):
+        stats = worker.run(idle_exit=True)
+    assert (stats.messages, stats.unauthorized, stats.accepted, stats.rejected) == (4, 3, 1, 0)
+    assert Event.objects.count() == 1
+    source.refresh_from_db()
+    assert (source.accepted, source.rejected) == (1, 0)  # forged records do not count against the source either
+    assert "3 message(s) for %s without the source's key" % source.name in caplog.text
+    assert foreign_key not in caplog.text and "khs_guessed" not in caplog.text
+    time.sleep(1.5)  # past ack_wait: terminated messages are not redelivered
+    assert worker.fetch(timeout=0.5) == []

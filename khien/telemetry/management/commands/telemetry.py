@@ -24,6 +24,8 @@ class Command(BaseCommand):
         publish = sub.add_parser("publish", help="publish a file of alerts to the JetStream stream (NDJSON, JSON array, CEF)")
         publish.add_argument("file")
         publish.add_argument("--source", required=True, help="name of the alert source")
+        publish.add_argument("--key-file", default=None,
+                             help="file holding the source's key (default: the KHIEN_SOURCE_KEY environment variable)")
         prune = sub.add_parser("prune", help="delete events, alerts and dead letters older than a number of days "
                                              "(PostgreSQL: whole day partitions are dropped)")
         prune.add_argument("--days", type=int, default=None,
@@ -70,13 +72,29 @@ class Command(BaseCommand):
                           f"dead letters {result.dead_letters} "
                           f"hourly {result.hourly}" + (f" partitions {len(result.partitions)}" if result.partitions else ""))
 
-    def do_publish(self, file, source, **options):
+    def do_publish(self, file, source, key_file, **options):
+        import os
+
         from khien.telemetry.batches import file_batches
         from khien.telemetry.nats import JetStreamLink, ensure_stream, publish
 
         src = AlertSource.objects.filter(name=source).first()
         if src is None:
             raise CommandError(f"no alert source named {source!r} (see `khien telemetry sources`)")
+        # The key from a file or the environment, never from the command line (shell history, process list).
+        if key_file:
+            try:
+                with open(key_file, encoding="utf-8") as fh:
+                    key = fh.read().strip()
+            except OSError as exc:
+                raise CommandError(f"cannot read {key_file}: {exc.strerror}") from None
+        else:
+            key = os.environ.get("KHIEN_SOURCE_KEY", "").strip()
+        if not key:
+            raise CommandError(f"give the key of source {source!r} (--key-file, or KHIEN_SOURCE_KEY): the worker "
+                               "stores only records that carry it")
+        if not services.is_source_key(src, key):
+            raise CommandError(f"this is not the key of source {source!r}")
         try:
             stream = open(file, "rb")
         except OSError as exc:
@@ -91,7 +109,7 @@ class Command(BaseCommand):
             with link, stream:
                 ensure_stream(link)
                 for records in file_batches(stream, 5000):
-                    result = publish(src, records, link=link)
+                    result = publish(src, records, key=key, link=link)
                     stored, duplicates = stored + result.stored, duplicates + result.duplicates
         except Refused as exc:
             raise CommandError(str(exc.message)) from None
@@ -110,7 +128,8 @@ class Command(BaseCommand):
         def progress(stats, total):
             if not quiet:
                 self.stderr.write(f"\r{total.messages:,} messages  accepted {total.accepted:,}  duplicates "
-                                 f"{total.duplicates:,}  rejected {total.rejected:,}  unknown source {total.unknown_source:,}", ending="")
+                                 f"{total.duplicates:,}  rejected {total.rejected:,}  unknown source {total.unknown_source:,}  "
+                                 f"unauthorized {total.unauthorized:,}", ending="")
                 self.stderr.flush()
 
         try:
@@ -123,5 +142,5 @@ class Command(BaseCommand):
         if not quiet:
             self.stderr.write("")
         self.stdout.write(f"messages {total.messages} accepted {total.accepted} duplicates {total.duplicates} "
-                          f"rejected {total.rejected}")
+                          f"rejected {total.rejected} unauthorized {total.unauthorized}")
 
