@@ -31,6 +31,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Earlier secret keys, while a rotation is under way: sessions, signed links and sealed secrets made with them
+# still open (`khien reseal` seals the secrets again under the new key; operator guide).
+SECRET_KEY_FALLBACKS = [k for k in os.environ.get("KHIEN_SECRET_KEY_FALLBACKS", "").split(",") if k.strip()]
 DEBUG = env_bool("KHIEN_DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("KHIEN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("KHIEN_CSRF_TRUSTED_ORIGINS", "").split(",") if o]

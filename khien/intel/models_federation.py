@@ -3,13 +3,18 @@
 Changed only through `khien.intel.federation` (do_create_subscription, do_update_subscription,
 do_delete_subscription, do_pull). The secret (`password`: a password for HTTP basic
 authentication, or a bearer token) is stored to be able to pull, but never shown back,
-never written to the audit log (`audit.snapshot` skips fields named "password") and never logged.
+never written to the audit log (`audit.snapshot` skips fields named "password") and never logged;
+the database holds it sealed (`khien.core.sealed`).
 """
 import uuid
 
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxLengthValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from khien.core.sealed import SealedTextField
+
+MAX_SECRET_LENGTH = 1000  # characters of a partner's password or token
 
 
 class FeedAuth(models.TextChoices):
@@ -44,8 +49,9 @@ class FeedSubscription(models.Model):
     auth_kind = models.CharField(_("authentication"), max_length=10, choices=FeedAuth.choices,
                                  default=FeedAuth.NONE)
     username = models.CharField(_("user name"), max_length=200, blank=True)
-    # A password (basic) or a token (token). Never shown back, never audited, never logged.
-    password = models.CharField(_("password or token"), max_length=1000, blank=True)
+    # A password (basic) or a token (token). Never shown back, never audited, never logged; sealed in the
+    # database (core.sealed: encrypted under a key derived from SECRET_KEY).
+    password = SealedTextField(_("password or token"), blank=True, validators=[MaxLengthValidator(MAX_SECRET_LENGTH)])
     verify_tls = models.BooleanField(_("verify the TLS certificate"), default=True)
     interval_minutes = models.PositiveIntegerField(_("interval (minutes)"), default=60,
                                                    validators=[MinValueValidator(1)])

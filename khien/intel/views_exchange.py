@@ -22,7 +22,7 @@ from .exchange import run, stix_export
 from .exchange.common import ImportRejected, max_import_bytes
 from .exchange.csv_io import IMPORT_COLUMNS
 from .models import Collection, Tlp
-from .models_federation import FeedAuth, FeedSubscription
+from .models_federation import MAX_SECRET_LENGTH, FeedAuth, FeedSubscription
 
 FORMAT_CHOICES = [("stix", gettext_lazy("STIX 2.1 bundle (JSON)")), ("misp", gettext_lazy("MISP event (JSON)")),
                   ("csv", gettext_lazy("CSV of indicators"))]
@@ -62,7 +62,7 @@ class ExportForm(forms.Form):
 class SubscriptionForm(forms.ModelForm):
     api_root_url = forms.URLField(label=gettext_lazy("Remote API root URL"), max_length=500, assume_scheme="https",
                                   help_text=gettext_lazy("For example https://taxii.partner.example/api1/"))
-    password = forms.CharField(label=gettext_lazy("Password or token"), required=False,
+    password = forms.CharField(label=gettext_lazy("Password or token"), required=False, max_length=MAX_SECRET_LENGTH,
                                widget=forms.PasswordInput(render_value=False),
                                help_text=gettext_lazy("Never shown again. Leave empty to keep the stored one."))
 

@@ -13,7 +13,7 @@ from .. import federation
 from ..exchange import run, stix_export
 from ..exchange.common import ImportRejected
 from ..models import Collection
-from ..models_federation import FeedSubscription
+from ..models_federation import MAX_SECRET_LENGTH, FeedSubscription
 
 
 class ImportSerializer(serializers.Serializer):
@@ -80,6 +80,7 @@ class ExportView(APIView):
 class SubscriptionSerializer(serializers.ModelSerializer):
     collection = serializers.PrimaryKeyRelatedField(queryset=Collection.objects.all())
     password = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
+                                     max_length=MAX_SECRET_LENGTH,
                                      help_text="Password or token; never returned. Empty on update: unchanged.")
     has_secret = serializers.SerializerMethodField()
 

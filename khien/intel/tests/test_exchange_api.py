@@ -127,6 +127,9 @@ def test_import_through_the_api(api, sharing):
 
 
 def test_subscription_crud_through_the_api(api, sharing):
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
     from khien.core.models import AuditEntry
     from khien.intel.models_federation import FeedSubscription
 
@@ -153,6 +156,13 @@ def test_subscription_crud_through_the_api(api, sharing):
     sub_id = body["id"]
     assert client.patch(f"/api/intel/subscriptions/{sub_id}/", {"enabled": False}, format="json").status_code == 200
     assert FeedSubscription.objects.get().enabled is False and FeedSubscription.objects.get().password == "tok-123"
+    # The database holds the token sealed, not as text anyone with a copy of it could use.
+    stored = FeedSubscription.objects.values_list(Cast("password", TextField()), flat=True).get()
+    assert stored.startswith("sealed:v1:") and "tok-123" not in stored
+    # A token longer than the limit is refused, with nothing changed.
+    too_long = client.patch(f"/api/intel/subscriptions/{sub_id}/", {"password": "x" * 1001}, format="json")
+    assert too_long.status_code == 400 and "password" in too_long.json()
+    assert FeedSubscription.objects.get().password == "tok-123"
     assert api(world.analyst).delete(f"/api/intel/subscriptions/{sub_id}/").status_code == 404
     assert client.delete(f"/api/intel/subscriptions/{sub_id}/").status_code == 204
     assert not FeedSubscription.objects.exists()
