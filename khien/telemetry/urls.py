@@ -11,6 +11,7 @@ urlpatterns = [
     path("alerts/", views.alert_list, name="alerts"),
     path("alerts/<uuid:pk>/", views.alert_detail, name="alert"),
     path("sources/", views.source_list, name="sources"),
+    path("integrations/wazuh/custom-khien", views.wazuh_integration, name="wazuh_integration"),
     path("campaigns/", views.campaign_list, name="campaigns"),
     path("campaigns/<uuid:pk>/", views.campaign_detail, name="campaign"),
     path("campaigns/<uuid:pk>/<str:action>/", views.campaign_action, name="campaign_action"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,7 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import JsonResponse
+from django.http import FileResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -218,6 +219,18 @@ def source_list(request):
         "sources": sources, "dead_letters": dead, "monitoring": monitoring, "monitoring_state": state,
         "monitoring_states": [(key, health.Monitoring.LABELS[key], per_state[key]) for key in health.Monitoring.STATES],
     })
+
+
+WAZUH_INTEGRATION = Path(__file__).resolve().parent / "integrations" / "wazuh" / "custom-khien"
+
+
+@login_required
+def wazuh_integration(request):
+    """The Wazuh manager integration script, downloaded from the platform itself (networks without Internet)."""
+    response = FileResponse(WAZUH_INTEGRATION.open("rb"), as_attachment=True, filename="custom-khien",
+                            content_type="text/x-python; charset=utf-8")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # --- Campaigns -------------------------------------------------------------------------------------
