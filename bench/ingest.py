@@ -6,6 +6,8 @@ KHIEN_BENCH_INGEST_ALERTS (1,000,000), KHIEN_BENCH_INGEST_INDICATORS (1,000,000)
 KHIEN_BENCH_JETSTREAM_ALERTS (200,000), KHIEN_BENCH_INTELMQ_ALERTS (20,000), KHIEN_BENCH_INGEST_BATCH (5000, the
 JetStream batches), KHIEN_BENCH_EMBEDDED_BATCHES ("20000,5000": one embedded run per size, the first is the headline);
 run only some phases with KHIEN_BENCH_INGEST_PHASES (e.g. "embedded,intelmq"; default all three).
+The embedded phase ends with each of its two halves timed alone (`embedded_halves`, on the first
+KHIEN_BENCH_HALVES_ALERTS alerts, 200,000): where the single process's ceiling lies.
 
 Phases, each in its own process (peak RSS = that process's ru_maxrss / VmHWM):
 1. embedded: fresh SQLite file, migrate, indicators loaded (bulk path below), four sources; the alert
@@ -448,6 +450,49 @@ def phase_embedded(tmp: Path) -> dict:
             "rss_after_matcher_mb": rss_after_matcher, "peak_rss_mb": peak_rss_mb(), "batch": batch_size}
 
 
+N_HALVES = int(os.environ.get("KHIEN_BENCH_HALVES_ALERTS", "200000"))
+
+
+def phase_embedded_halves(tmp: Path) -> dict:
+    """Each half of the embedded path alone, on one core, to show where its ceiling lies: the reading half
+    (parse → normalize → match: `services.prepare_batch`) over the first KHIEN_BENCH_HALVES_ALERTS alerts
+    with nothing written, then the writing half (`services.write_batch`: one transaction per batch) of
+    those batches prepared beforehand, into a fresh copy of the set-up database. `ingest_stream` runs the
+    two halves on two threads of one process: its rate cannot pass the slower half, and stays below it
+    since both need Python's lock for their Python parts."""
+    import gc
+
+    from common import setup_django
+
+    setup_django()
+    from khien.telemetry import matcher, services
+
+    sources = make_sources()
+    matcher.current_matcher()
+    files = {fmt: tmp / f"alerts_{fmt}.log" for fmt in FORMATS}
+    batches = []
+    for fmt, batch in interleaved_batches(files, 20000):
+        batches.append((sources[fmt], batch))
+        if sum(len(b) for _s, b in batches) >= N_HALVES:
+            break
+    count = sum(len(b) for _s, b in batches)
+    gc.disable()  # as ingest_stream does while it runs
+    try:
+        started, cpu = time.perf_counter(), time.thread_time()
+        prepared = [services.prepare_batch(source, records, max_batch=20000) for source, records in batches]
+        read_s, read_cpu = time.perf_counter() - started, time.thread_time() - cpu
+        started, cpu = time.perf_counter(), time.thread_time()
+        for batch in prepared:
+            services.write_batch(batch)
+        write_s, write_cpu = time.perf_counter() - started, time.thread_time() - cpu
+    finally:
+        gc.enable()
+    return {"alerts": count, "batch": 20000,
+            "read_half_per_s": round(count / read_s), "read_half_cpu_us_per_alert": round(read_cpu / count * 1e6, 1),
+            "write_half_per_s": round(count / write_s), "write_half_cpu_us_per_alert": round(write_cpu / count * 1e6, 1),
+            "note": "each half alone on one core; ingest_stream overlaps them on two threads of one process"}
+
+
 BATCH = int(os.environ.get("KHIEN_BENCH_INGEST_BATCH", "5000"))  # JetStream: published and fetched per batch
 # Embedded runs, one per batch size (records per transaction), each on a fresh copy of the set-up database:
 # 20,000 is `khien ingest`'s default, 5,000 the HTTP intake's largest batch.
@@ -707,6 +752,10 @@ def main() -> dict:
                     shutil.copyfile(tmp / "embedded_setup.sqlite3", database)
                     run = _phase("embedded", tmp, dict(embedded_env, KHIEN_BENCH_EMBEDDED_BATCH=str(size)))
                     result["embedded_sqlite" if index == 0 else f"embedded_sqlite_batch_{size}"] = run
+                for suffix in ("-wal", "-shm"):
+                    Path(f"{database}{suffix}").unlink(missing_ok=True)
+                shutil.copyfile(tmp / "embedded_setup.sqlite3", database)
+                result["embedded_halves"] = _phase("embedded_halves", tmp, embedded_env)
                 (tmp / "embedded_setup.sqlite3").unlink(missing_ok=True)
         database = tmp / "embedded.sqlite3"
         database.unlink(missing_ok=True)
