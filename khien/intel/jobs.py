@@ -13,3 +13,12 @@ def pull_subscriptions(now) -> str | None:
     if not pulled:
         return None
     return ", ".join(f"{sub.name}: {sub.last_status} ({sub.last_count})" for sub in pulled)
+
+
+@periodic("intel.taxii_resume", every=dt.timedelta(minutes=1))
+def resume_taxii_submissions(now) -> str | None:
+    """Run again the large TAXII submissions whose processing stopped with a restart of the web process."""
+    from . import services
+
+    handled = services.resume_stale_submissions(now)
+    return ", ".join(handled) if handled else None

@@ -196,7 +196,9 @@ class TaxiiStatus(models.Model):
     Complete when returned for a request up to ``KHIEN_TAXII_ASYNC_THRESHOLD``
     objects; above it "pending" while a background thread validates
     (`validated_count`, `updated_at` move) and stores the objects — see
-    `services.do_submit_objects_async`.
+    `services.do_submit_objects_async`. A pending status keeps the objects
+    (`payload`) until it completes, so that a restart of the web process loses
+    nothing: the worker resumes it (`services.resume_stale_submissions`).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -213,6 +215,9 @@ class TaxiiStatus(models.Model):
     pendings = models.JSONField(default=list)
     validated_count = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(null=True, blank=True)
+    # The submitted objects as JSON text while the status is pending; emptied when it completes.
+    payload = models.TextField(blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)  # processing runs started (the first in the web process)
 
 
 # --- Warning lists, early warnings -----------------------------------------------------------------

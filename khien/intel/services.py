@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -511,7 +513,7 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
     if isinstance(taxii_status, TaxiiStatus):
         TaxiiStatus.objects.filter(pk=taxii_status.pk).update(
             status="complete", success_count=result.total, failure_count=0, pending_count=0, successes=successes,
-            pendings=[], validated_count=result.total, updated_at=timezone.now())
+            pendings=[], validated_count=result.total, updated_at=timezone.now(), payload="")
         taxii_status.refresh_from_db()
         result.status = taxii_status
     elif taxii_status:
@@ -541,16 +543,15 @@ def _pending_entries(objects) -> list[dict]:
 def do_submit_objects_async(collection: Collection, objects: list, *, acting_user) -> TaxiiStatus:
     """Accept a large TAXII submission at once: a "pending" status now, the work in a background thread.
 
-    The thread (started when this transaction commits, in this process) runs
-    `do_add_objects` with the same all-or-nothing semantics as a synchronous
-    request: it validates every object (the status row's `validated_count` and
-    `updated_at` move as it goes), then stores everything and completes the
-    status in ONE transaction. If any object is invalid nothing is stored and
-    the status is complete with every object a failure (the invalid ones with
-    their errors). If the process dies before that commit nothing was stored
-    and the status stays pending: once `updated_at` is older than
-    ``KHIEN_TAXII_ASYNC_STALE_SECONDS`` the status resource reports every
-    object as failed ("interrupted; send again").
+    The objects are kept with the status (`payload`) in the transaction that creates it, before the
+    answer: nothing accepted is lost. The thread (started when this transaction commits, in this
+    process) runs `do_add_objects` with the same all-or-nothing semantics as a synchronous request: it
+    validates every object (the status row's `validated_count` and `updated_at` move as it goes), then
+    stores everything and completes the status in ONE transaction. If any object is invalid nothing is
+    stored and the status is complete with every object a failure (the invalid ones with their errors).
+    If the process dies before that commit nothing was stored and the status stays pending: once
+    `updated_at` is older than ``KHIEN_TAXII_ASYNC_STALE_SECONDS`` the worker runs it again
+    (`resume_stale_submissions`), at most MAX_SUBMISSION_ATTEMPTS runs in all.
     """
     if not tlp.can_write_collection(acting_user, collection):
         raise Forbidden(_("You may not add objects to this collection."))
@@ -562,7 +563,7 @@ def do_submit_objects_async(collection: Collection, objects: list, *, acting_use
         status = TaxiiStatus.objects.create(
             collection=collection, submitted_by=acting_user, request_timestamp=now, status="pending",
             total_count=len(objects), pending_count=len(objects), pendings=_pending_entries(objects),
-            updated_at=now)
+            updated_at=now, payload=orjson.dumps(objects).decode(), attempts=1)
         audit.record(Act.CREATE, status, actor=acting_user, organization_id=str(collection.owner_id),
                      after={"collection": str(collection.pk), "total_count": len(objects), "status": "pending"})
         status_id, collection_id, user_id = status.pk, collection.pk, acting_user.pk
@@ -572,8 +573,9 @@ def do_submit_objects_async(collection: Collection, objects: list, *, acting_use
     return status
 
 
-def _process_submission(status_id, collection_id, user_id, objects) -> None:
-    """The background half of `do_submit_objects_async` (its own database connection, closed at the end)."""
+def _process_submission(status_id, collection_id, user_id, objects, *, own_connection: bool = True) -> None:
+    """The background half of `do_submit_objects_async` (in a thread of its own: its own database connection,
+    closed at the end), also run again by `resume_stale_submissions` (in the worker: `own_connection=False`)."""
     from django.contrib.auth import get_user_model
     from django.db import connections
 
@@ -603,11 +605,57 @@ def _process_submission(status_id, collection_id, user_id, objects) -> None:
         except Refused as exc:
             touch(**_failed(objects, {}, str(exc.message)))
     except Exception as exc:  # never leave a status pending because of a bug: report it as failed
+        # (If the database itself is down this fails too: the status stays pending and is resumed later.)
         touch(**_failed(objects, {}, _("Not stored: the server failed while processing (%(error)s).")
                         % {"error": type(exc).__name__}))
         raise
     finally:
-        connections.close_all()
+        if own_connection:
+            connections.close_all()
+
+
+MAX_SUBMISSION_ATTEMPTS = 3  # runs of one large submission: the web process's, then the worker's
+
+
+def submission_is_stale(status: TaxiiStatus, now: dt.datetime) -> bool:
+    """A pending status whose processing stopped reporting for KHIEN_TAXII_ASYNC_STALE_SECONDS (its process died)."""
+    limit = float(getattr(settings, "KHIEN_TAXII_ASYNC_STALE_SECONDS", 300))
+    when = status.updated_at or status.request_timestamp
+    return status.status == "pending" and (now - when).total_seconds() > limit
+
+
+def resume_stale_submissions(now: dt.datetime) -> list[str]:
+    """Run again, here, the large submissions whose processing stopped (the web process restarted): nothing
+    of them was stored, their objects were kept, and the run is all-or-nothing as the first one. Each
+    status is claimed by one worker only (a conditional UPDATE on its last `updated_at`). After
+    MAX_SUBMISSION_ATTEMPTS runs a submission is failed ("send again"). Returns the ids of the statuses
+    handled, each with what became of it."""
+    handled = []
+    pending = TaxiiStatus.objects.filter(status="pending").exclude(payload="").order_by("request_timestamp")
+    for status in pending.only("pk", "status", "updated_at", "request_timestamp", "attempts"):
+        if not submission_is_stale(status, now):
+            continue
+        claimed = TaxiiStatus.objects.filter(pk=status.pk, status="pending", updated_at=status.updated_at) \
+            .update(updated_at=timezone.now(), attempts=F("attempts") + 1)
+        if not claimed:  # another worker took it meanwhile
+            continue
+        status = TaxiiStatus.objects.get(pk=status.pk)
+        objects = orjson.loads(status.payload)
+        if status.attempts > MAX_SUBMISSION_ATTEMPTS:
+            TaxiiStatus.objects.filter(pk=status.pk).update(updated_at=timezone.now(), **_failed(
+                objects, {}, _("Interrupted %(n)d times before anything was stored; send the objects again.")
+                % {"n": MAX_SUBMISSION_ATTEMPTS}))
+            handled.append(f"{status.pk}: given up")
+            continue
+        log.info("TAXII status %s: resuming an interrupted submission of %d objects (run %d)", status.pk,
+                 len(objects), status.attempts)
+        try:
+            _process_submission(status.pk, status.collection_id, status.submitted_by_id, objects,
+                                own_connection=False)
+        except Exception:  # reported on the status by _process_submission; the other submissions go on
+            log.exception("TAXII status %s: the resumed run failed", status.pk)
+        handled.append(f"{status.pk}: {TaxiiStatus.objects.values_list('status', flat=True).get(pk=status.pk)}")
+    return handled
 
 
 def _failed(objects, errors: dict, others: str) -> dict:
@@ -620,7 +668,7 @@ def _failed(objects, errors: dict, others: str) -> dict:
             entry["version"] = version
         failures.append(entry)
     return {"status": "complete", "success_count": 0, "failure_count": len(failures), "pending_count": 0,
-            "failures": failures, "pendings": [], "successes": []}
+            "failures": failures, "pendings": [], "successes": [], "payload": ""}
 
 
 def _mark_superseded(collection: Collection, stix_ids: list[str]) -> None:

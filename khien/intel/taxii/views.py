@@ -26,7 +26,6 @@ from django.db.models import BooleanField, Case, Exists, ExpressionWrapper, Oute
 from django.db.models.functions import Cast, Coalesce
 from django.http import HttpResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
@@ -555,23 +554,9 @@ def _add_objects(request, user, collection):
 # --- Status ------------------------------------------------------------------------------------
 
 
-def _stale(status: TaxiiStatus) -> bool:
-    """A pending status whose background processing stopped reporting (the process died): nothing was stored."""
-    limit = float(getattr(settings, "KHIEN_TAXII_ASYNC_STALE_SECONDS", 300))
-    when = status.updated_at or status.request_timestamp
-    return status.status == "pending" and (timezone.now() - when).total_seconds() > limit
-
-
 def _status_resource(status: TaxiiStatus) -> dict:
-    if _stale(status):
-        message = _("Interrupted before anything was stored; send the objects again.")
-        failures = [{**entry, "message": message} for entry in status.pendings]
-        return {
-            "id": str(status.pk), "status": "complete",
-            "request_timestamp": services.format_timestamp(status.request_timestamp),
-            "total_count": status.total_count, "success_count": 0, "failure_count": status.total_count,
-            "pending_count": 0, "failures": failures,
-        }
+    # A pending status stays pending until its processing completes: if the web process restarted meanwhile,
+    # the worker runs it again from the objects kept with it (services.resume_stale_submissions).
     resource = {
         "id": str(status.pk),
         "status": status.status,
@@ -595,7 +580,7 @@ def status(request, user, status_id):
         pk = uuid.UUID(status_id)
     except ValueError:
         pk = None
-    found = TaxiiStatus.objects.filter(pk=pk, submitted_by=user).first() if pk and user is not None else None
+    found = TaxiiStatus.objects.filter(pk=pk, submitted_by=user).defer("payload").first() if pk and user is not None else None
     if found is None:
         raise TaxiiError(404, _("Status not found"), _("There is no such status, or it is not yours."))
     return _json(_status_resource(found))

@@ -425,30 +425,65 @@ def test_deeply_nested_json_is_400(sharing, taxii):
     assert status in (400, 422) and payload["http_status"] == str(status)
 
 
-def test_interrupted_background_submission_reports_failures(sharing, taxii, settings):
-    """A pending status whose process died (no progress for too long) reads as complete, every object failed."""
+def _interrupted_submission(sharing, objs, minutes_ago=5, attempts=1):
+    """A large submission accepted, then its web process died before storing anything: a pending status
+    with its objects kept, no progress for `minutes_ago` minutes."""
     import datetime as dt
 
     from django.utils import timezone
 
+    long_ago = timezone.now() - dt.timedelta(minutes=minutes_ago)
+    return TaxiiStatus.objects.create(
+        collection=sharing.collection, submitted_by=sharing.world.analyst, request_timestamp=long_ago,
+        status="pending", total_count=len(objs), pending_count=len(objs), pendings=[{"id": o["id"]} for o in objs],
+        updated_at=long_ago, payload=orjson.dumps(objs).decode(), attempts=attempts)
+
+
+def test_an_interrupted_background_submission_is_resumed_by_the_worker(sharing, taxii, settings):
+    """Nothing accepted is lost: a large submission whose web process died is still pending for its client,
+    and the worker's job runs it again from the objects kept with the status, all-or-nothing as before."""
+    from django.utils import timezone
+
+    from khien.core.jobs import discover, run_job
+
     settings.KHIEN_TAXII_ASYNC_STALE_SECONDS = 60
     objs = [indicator("192.0.2.150"), indicator("192.0.2.151")]
-    long_ago = timezone.now() - dt.timedelta(minutes=5)
-    status = TaxiiStatus.objects.create(
-        collection=sharing.collection, submitted_by=sharing.world.analyst, request_timestamp=long_ago,
-        status="pending", total_count=2, pending_count=2, pendings=[{"id": o["id"]} for o in objs],
-        updated_at=long_ago)
+    status = _interrupted_submission(sharing, objs)
+    fresh = _interrupted_submission(sharing, [indicator("192.0.2.152")], minutes_ago=0)  # still being processed
     call = taxii(sharing.world.analyst)
     code, body, _r = call("GET", f"{ROOT}status/{status.pk}/")
-    assert code == 200
-    assert (body["status"], body["failure_count"], body["pending_count"]) == ("complete", 2, 0)
-    assert {f["id"] for f in body["failures"]} == {o["id"] for o in objs}
-    # Still progressing: pending, with the validation progress.
-    TaxiiStatus.objects.filter(pk=status.pk).update(updated_at=timezone.now(), validated_count=1)
+    assert (code, body["status"], body["pending_count"]) == (200, "pending", 2)
+    run_job(discover()["intel.taxii_resume"], timezone.now())
     code, body, _r = call("GET", f"{ROOT}status/{status.pk}/")
-    assert (body["status"], body["pending_count"], body["x_khien_validated_count"]) == ("pending", 2, 1)
+    assert (body["status"], body["success_count"], body["failure_count"]) == ("complete", 2, 0)
+    assert StixObject.objects.filter(stix_id__in=[o["id"] for o in objs]).count() == 2
+    status.refresh_from_db()
+    assert (status.payload, status.attempts) == ("", 2)  # the kept objects go once stored
+    fresh.refresh_from_db()
+    assert (fresh.status, fresh.attempts) == ("pending", 1)  # a live run is left alone
+    assert not StixObject.objects.filter(stix_id=[o["id"] for o in orjson.loads(fresh.payload)][0]).exists()
     # Another user's status does not exist for them.
     assert taxii(sharing.world.coordinator)("GET", f"{ROOT}status/{status.pk}/")[0] == 404
+
+
+def test_a_submission_interrupted_again_and_again_is_failed_not_retried_forever(sharing, taxii, settings):
+    from django.utils import timezone
+
+    settings.KHIEN_TAXII_ASYNC_STALE_SECONDS = 60
+    objs = [indicator("192.0.2.160")]
+    status = _interrupted_submission(sharing, objs, attempts=services.MAX_SUBMISSION_ATTEMPTS)
+    assert services.resume_stale_submissions(timezone.now()) == [f"{status.pk}: given up"]
+    code, body, _r = taxii(sharing.world.analyst)("GET", f"{ROOT}status/{status.pk}/")
+    assert (body["status"], body["failure_count"], body["pending_count"]) == ("complete", 1, 0)
+    assert "send the objects again" in body["failures"][0]["message"]
+    assert not StixObject.objects.filter(stix_id=objs[0]["id"]).exists()
+    assert TaxiiStatus.objects.get(pk=status.pk).payload == ""
+    # A resumed run that finds an invalid object stores nothing, as the first run would have.
+    bad = _interrupted_submission(sharing, [indicator("192.0.2.161"), {**indicator(), "confidence": 900}])
+    services.resume_stale_submissions(timezone.now())
+    bad.refresh_from_db()
+    assert (bad.status, bad.success_count, bad.failure_count, bad.payload) == ("complete", 0, 2, "")
+    assert not StixObject.objects.filter(stix_id__in=[f["id"] for f in bad.failures]).exists()
 
 
 def test_sparse_visibility_pages_across_chunks(world, sharing, taxii):
