@@ -125,6 +125,10 @@ class AlertSource(models.Model):
     format = models.CharField(_("format"), max_length=10, choices=SourceFormat.choices)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(_("key prefix"), max_length=12, editable=False)
+    # The key before the last rotation, and when it was rotated: records that a sender had already put on
+    # the NATS stream with the old key are still taken (they were sent before), later ones are not.
+    previous_key_hash = models.CharField(max_length=64, blank=True, editable=False)
+    key_rotated_at = models.DateTimeField(_("key rotated at"), null=True, blank=True, editable=False)
     enabled = models.BooleanField(_("enabled"), default=True)
     accepted = models.BigIntegerField(_("accepted records"), default=0)
     rejected = models.BigIntegerField(_("rejected records"), default=0)

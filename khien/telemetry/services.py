@@ -101,8 +101,9 @@ def do_rotate_source_key(source: AlertSource, *, acting_user) -> str:
     _require(acting_user, Action.CHANGE, source.organization)
     before = audit.snapshot(source)
     key = _new_key()
+    source.previous_key_hash, source.key_rotated_at = source.key_hash, timezone.now()
     source.key_hash, source.prefix = hash_token(key), key[:12]
-    source.save(update_fields=["key_hash", "prefix"])
+    source.save(update_fields=["key_hash", "prefix", "previous_key_hash", "key_rotated_at"])
     audit.record(Act.UPDATE, source, actor=acting_user, before=before)
     return key
 
@@ -117,9 +118,17 @@ def do_set_source_enabled(source: AlertSource, enabled: bool, *, acting_user) ->
     return source
 
 
-def is_source_key(source: AlertSource, key: str | None) -> bool:
-    """True when `key` is `source`'s key (compared as digests: the key itself is never stored)."""
-    return bool(key) and hmac.compare_digest(hash_token(key), source.key_hash)
+def is_source_key(source: AlertSource, key: str | None, *, sent_at: dt.datetime | None = None) -> bool:
+    """True when `key` is `source`'s key (compared as digests: the key itself is never stored), or, for a
+    record known to have been sent at `sent_at` (the time the NATS stream stored it), the key it had then:
+    rotating a key does not lose what a sender had already queued with the old one."""
+    if not key:
+        return False
+    digest = hash_token(key)
+    if hmac.compare_digest(digest, source.key_hash):
+        return True
+    return bool(sent_at is not None and source.previous_key_hash and source.key_rotated_at is not None
+                and sent_at < source.key_rotated_at and hmac.compare_digest(digest, source.previous_key_hash))
 
 
 def source_for_key(key: str) -> AlertSource | None:

@@ -172,3 +172,28 @@ def test_records_without_their_sources_key_are_never_stored(jetstream, make_sour
     assert foreign_key not in caplog.text and "khs_guessed" not in caplog.text
     time.sleep(1.5)  # past ack_wait: terminated messages are not redelivered
     assert worker.fetch(timeout=0.5) == []
+
+
+def test_records_queued_before_a_key_rotation_are_kept_later_ones_with_the_old_key_are_not(jetstream, make_source,
+                                                                                             world):
+    """Rotating a source's key (a leaked key) does not lose what its sender had already put on the stream with
+    the old key; whatever is sent with the old key after the rotation is refused."""
+    from khien.telemetry import nats as transport
+    from khien.telemetry import services
+
+    source, old_key = make_source(format="wazuh")
+    transport.ensure_stream(jetstream)
+    lines = sample_lines("wazuh_alerts.ndjson")
+    transport.publish(source, lines[:2], key=old_key, link=jetstream)  # queued, not yet ingested
+    new_key = services.do_rotate_source_key(source, acting_user=world.admin)
+    source.refresh_from_db()
+    transport.publish(source, lines[2:3], key=old_key, link=jetstream)  # after the rotation: refused
+    transport.publish(source, lines[3:4], key=new_key, link=jetstream)
+    stats = transport.Worker(jetstream, batch=100).run(idle_exit=True)
+    assert (stats.messages, stats.accepted, stats.unauthorized) == (4, 3, 1)
+    assert Event.objects.count() == 3
+    # The old key's digest is not written to the audit log either.
+    from khien.core.models import AuditEntry
+
+    entry = AuditEntry.objects.filter(object_type="telemetry.alertsource").latest("seq")
+    assert "previous_key_hash" not in str(entry.before) + str(entry.after)
