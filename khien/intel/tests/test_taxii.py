@@ -468,6 +468,7 @@ def test_an_interrupted_background_submission_is_resumed_by_the_worker(sharing, 
 
 def test_a_submission_interrupted_again_and_again_is_failed_not_retried_forever(sharing, taxii, settings):
     from django.utils import timezone
+    from django.utils.translation import gettext
 
     settings.KHIEN_TAXII_ASYNC_STALE_SECONDS = 60
     objs = [indicator("192.0.2.160")]
@@ -475,7 +476,8 @@ def test_a_submission_interrupted_again_and_again_is_failed_not_retried_forever(
     assert services.resume_stale_submissions(timezone.now()) == [f"{status.pk}: given up"]
     code, body, _r = taxii(sharing.world.analyst)("GET", f"{ROOT}status/{status.pk}/")
     assert (body["status"], body["failure_count"], body["pending_count"]) == ("complete", 1, 0)
-    assert "send the objects again" in body["failures"][0]["message"]
+    assert body["failures"][0]["message"] == gettext(
+        "Interrupted %(n)d times before anything was stored; send the objects again.") % {"n": 3}
     assert not StixObject.objects.filter(stix_id=objs[0]["id"]).exists()
     assert TaxiiStatus.objects.get(pk=status.pk).payload == ""
     # A resumed run that finds an invalid object stores nothing, as the first run would have.
