@@ -593,7 +593,7 @@ def _process_submission(status_id, collection_id, user_id, objects, *, own_conne
             log.info("TAXII status %s: progress not recorded (status row busy)", status_id)
 
     try:
-        status = TaxiiStatus.objects.get(pk=status_id)
+        status = TaxiiStatus.objects.defer("payload").get(pk=status_id)  # the objects are in hand already
         collection = Collection.objects.get(pk=collection_id)
         user = get_user_model().objects.get(pk=user_id)
         try:

@@ -239,17 +239,12 @@ class Worker:
 
     def _authenticated(self, source: AlertSource, group: list, stats: WorkerStats, *, ack: bool) -> list:
         """The messages of `group` that carry `source`'s key; the others are terminated and counted."""
-        verdicts: dict = {}  # each distinct header value is checked once (a batch usually carries one)
-        rotated_at = source.key_rotated_at
         kept, refused = [], []
         for message in group:
             key = (message.headers or {}).get(SOURCE_KEY_HEADER)
-            # The time the stream stored it matters only for a message sent before the last key rotation.
-            sent_at = _stored_at(message)
-            before_rotation = rotated_at is not None and sent_at is not None and sent_at < rotated_at
-            if (key, before_rotation) not in verdicts:
-                verdicts[key, before_rotation] = services.is_source_key(source, key, sent_at=sent_at)
-            (kept if verdicts[key, before_rotation] else refused).append(message)
+            # When the stream stored it: a message sent before the last key rotation may carry the old key.
+            ok = services.is_source_key(source, key, sent_at=_stored_at(message))
+            (kept if ok else refused).append(message)
         if refused:
             # Logged without the header's value: a wrong key may be another source's real one.
             log.warning("telemetry worker: %d message(s) for %s without the source's key terminated", len(refused),

@@ -684,8 +684,8 @@ def _count_hourly(source: AlertSource, events: list[dict]) -> None:
     if not events:
         return
     counts: dict[tuple, int] = {}
-    for event in events:  # hours as integers (seconds since 1970 // 3600): cheaper than truncating datetimes
-        key = (int(event["time"].timestamp() // 3600), event["category"], event["severity"])
+    for event in events:  # hours as integers (epoch_hour): cheaper than truncating datetimes
+        key = (epoch_hour(event["time"].timestamp()), event["category"], event["severity"])
         counts[key] = counts.get(key, 0) + 1
     table = connection.ops.quote_name(HourlyCount._meta.db_table)
     org = HourlyCount._meta.get_field("organization").get_db_prep_value(source.organization_id, connection)
