@@ -217,6 +217,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("KHIEN_MAX_REQUEST_BYTES", str(
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 KHIEN_MAX_UPLOAD_BYTES = int(os.environ.get("KHIEN_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
 KHIEN_IMPORT_MAX_ROWS = int(os.environ.get("KHIEN_IMPORT_MAX_ROWS", "50000"))
+# Work a web process accepted and runs in a thread (imports, large TAXII submissions) whose sign of life has
+# not moved for this long is taken as cut off by a restart and run again by the worker (core/resumable.py).
+KHIEN_IMPORT_STALE_SECONDS = float(os.environ.get("KHIEN_IMPORT_STALE_SECONDS", "300"))
+KHIEN_TAXII_ASYNC_STALE_SECONDS = float(os.environ.get("KHIEN_TAXII_ASYNC_STALE_SECONDS", "300"))
 # TAXII 2.1: largest accepted request body (also announced as the API root's max_content_length),
 # and whether TLP:CLEAR intelligence is served to unauthenticated callers.
 KHIEN_TAXII_MAX_CONTENT_LENGTH = int(os.environ.get("KHIEN_TAXII_MAX_CONTENT_LENGTH", str(10 * 1024 * 1024)))

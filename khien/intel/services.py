@@ -28,7 +28,7 @@ from stix2.registry import STIX2_OBJ_MAPS
 from stix2patterns.v21.pattern import Pattern
 from stix2validator import ValidationOptions, validate_instance
 
-from khien.core import audit
+from khien.core import audit, resumable
 from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
@@ -551,7 +551,7 @@ def do_submit_objects_async(collection: Collection, objects: list, *, acting_use
     stored and the status is complete with every object a failure (the invalid ones with their errors).
     If the process dies before that commit nothing was stored and the status stays pending: once
     `updated_at` is older than ``KHIEN_TAXII_ASYNC_STALE_SECONDS`` the worker runs it again
-    (`resume_stale_submissions`), at most MAX_SUBMISSION_ATTEMPTS runs in all.
+    (`resume_stale_submissions`), at most `resumable.MAX_RUNS` runs in all.
     """
     if not tlp.can_write_collection(acting_user, collection):
         raise Forbidden(_("You may not add objects to this collection."))
@@ -614,37 +614,21 @@ def _process_submission(status_id, collection_id, user_id, objects, *, own_conne
             connections.close_all()
 
 
-MAX_SUBMISSION_ATTEMPTS = 3  # runs of one large submission: the web process's, then the worker's
-
-
-def submission_is_stale(status: TaxiiStatus, now: dt.datetime) -> bool:
-    """A pending status whose processing stopped reporting for KHIEN_TAXII_ASYNC_STALE_SECONDS (its process died)."""
-    limit = float(getattr(settings, "KHIEN_TAXII_ASYNC_STALE_SECONDS", 300))
-    when = status.updated_at or status.request_timestamp
-    return status.status == "pending" and (now - when).total_seconds() > limit
-
-
 def resume_stale_submissions(now: dt.datetime) -> list[str]:
     """Run again, here, the large submissions whose processing stopped (the web process restarted): nothing
-    of them was stored, their objects were kept, and the run is all-or-nothing as the first one. Each
-    status is claimed by one worker only (a conditional UPDATE on its last `updated_at`). After
-    MAX_SUBMISSION_ATTEMPTS runs a submission is failed ("send again"). Returns the ids of the statuses
-    handled, each with what became of it."""
+    of them was stored, their objects were kept, and the run is all-or-nothing as the first one. A submission
+    whose `updated_at` has not moved for KHIEN_TAXII_ASYNC_STALE_SECONDS is claimed by one worker only
+    (`core.resumable`); after `resumable.MAX_RUNS` runs it is failed ("send again"). Returns the ids of the
+    statuses handled, each with what became of it."""
     handled = []
     pending = TaxiiStatus.objects.filter(status="pending").exclude(payload="").order_by("request_timestamp")
-    for status in pending.only("pk", "status", "updated_at", "request_timestamp", "attempts"):
-        if not submission_is_stale(status, now):
-            continue
-        claimed = TaxiiStatus.objects.filter(pk=status.pk, status="pending", updated_at=status.updated_at) \
-            .update(updated_at=timezone.now(), attempts=F("attempts") + 1)
-        if not claimed:  # another worker took it meanwhile
-            continue
-        status = TaxiiStatus.objects.get(pk=status.pk)
+    stale_seconds = settings.KHIEN_TAXII_ASYNC_STALE_SECONDS
+    for status in resumable.claim_stale(pending, alive_field="updated_at", stale_seconds=stale_seconds, now=now):
         objects = orjson.loads(status.payload)
-        if status.attempts > MAX_SUBMISSION_ATTEMPTS:
+        if status.attempts > resumable.MAX_RUNS:
             TaxiiStatus.objects.filter(pk=status.pk).update(updated_at=timezone.now(), **_failed(
                 objects, {}, _("Interrupted %(n)d times before anything was stored; send the objects again.")
-                % {"n": MAX_SUBMISSION_ATTEMPTS}))
+                % {"n": resumable.MAX_RUNS}))
             handled.append(f"{status.pk}: given up")
             continue
         log.info("TAXII status %s: resuming an interrupted submission of %d objects (run %d)", status.pk,

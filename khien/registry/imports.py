@@ -39,7 +39,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from khien.core import audit
+from khien.core import audit, resumable
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
@@ -47,6 +47,7 @@ from khien.core.scoping import scope_for
 
 from . import levels, services
 from .models import (
+    FINISHED_IMPORT_STATUSES,
     ImportJob,
     ImportKind,
     ImportStatus,
@@ -455,16 +456,19 @@ class _ProgressWriter:
         if self.callback is not None:
             self.callback(done, self.job.total_rows)
         if not in_transaction:
-            ImportJob.objects.filter(pk=self.job.pk).update(processed_rows=done, **extra)
+            ImportJob.objects.filter(pk=self.job.pk).update(processed_rows=done, updated_at=timezone.now(), **extra)
             return
         if connection.vendor != "postgresql":
-            return  # SQLite: a second writer would wait for the import's own lock
+            # SQLite: a second writer would wait for the import's own lock. No sign of life either, none is
+            # needed: while this run holds the lock no worker can claim the job (core.resumable).
+            return
         try:
             if self.side is None:
                 self.side = connections.create_connection("default")
             table = self.side.ops.quote_name(ImportJob._meta.db_table)
             with self.side.cursor() as cur:
-                cur.execute(f"UPDATE {table} SET processed_rows = %s WHERE id = %s", [done, self.job.pk])
+                cur.execute(f"UPDATE {table} SET processed_rows = %s, updated_at = %s WHERE id = %s",
+                            [done, timezone.now(), self.job.pk])
         except Exception:  # progress is a courtesy: never fail the import for it
             log.warning("could not write import progress", exc_info=True)
 
@@ -594,7 +598,8 @@ def _run(job: ImportJob, rows, writer: _ProgressWriter):
                 status=ImportStatus.REJECTED, finished_at=timezone.now(), errors=[_error(1, "", exc.message)])
             return
     job.total_rows = len(rows)
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.VALIDATING, total_rows=len(rows), processed_rows=0)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.VALIDATING, total_rows=len(rows), processed_rows=0,
+                                               updated_at=timezone.now())
 
     # Phase 1: parse every cell.
     lookups = _Lookups()
@@ -649,14 +654,15 @@ def _run(job: ImportJob, rows, writer: _ProgressWriter):
                     writer.set(i, in_transaction=True)
             if errors:
                 raise _Rejected
+            # Committed with the rows: a worker sees the job either unfinished with nothing written, or done.
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportStatus.DONE, processed_rows=len(rows), created_count=counts["created"],
+                updated_count=counts["updated"], errors=[], finished_at=timezone.now())
     except _Rejected:
         errors.sort(key=lambda e: e["row"])
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportStatus.REJECTED, errors=errors, finished_at=timezone.now(), processed_rows=len(rows))
         return
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportStatus.DONE, processed_rows=len(rows), created_count=counts["created"],
-        updated_count=counts["updated"], errors=[], finished_at=timezone.now())
     if writer.callback is not None:
         writer.callback(len(rows), len(rows))
 
@@ -702,6 +708,27 @@ def start_import(kind: str, uploaded_file, *, acting_user) -> ImportJob:
     thread = threading.Thread(target=_run_in_thread, args=(job.pk,), name=f"import-{job.pk}", daemon=True)
     transaction.on_commit(thread.start)
     return job
+
+
+def resume_stale_imports(now) -> list[str]:
+    """Run again, here, the imports whose run stopped (the web process restarted): nothing of them was written
+    (all or nothing) and their file is kept. A job whose `updated_at` has not moved for KHIEN_IMPORT_STALE_SECONDS
+    is claimed by one worker only (`core.resumable`); after `resumable.MAX_RUNS` runs it fails ("upload again").
+    Returns the jobs handled, each with what became of it."""
+    handled = []
+    unfinished = ImportJob.objects.exclude(status__in=FINISHED_IMPORT_STATUSES).order_by("created_at")
+    stale_seconds = settings.KHIEN_IMPORT_STALE_SECONDS
+    for job in resumable.claim_stale(unfinished, alive_field="updated_at", stale_seconds=stale_seconds, now=now):
+        if job.attempts > resumable.MAX_RUNS:
+            ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, finished_at=timezone.now(), errors=[
+                _error(0, "", _("The import was interrupted %(n)d times before it could finish; nothing was "
+                                "changed. Upload the file again.") % {"n": resumable.MAX_RUNS})])
+            handled.append(f"{job.pk}: given up")
+            continue
+        log.info("import %s: resuming an interrupted import of %s (run %d)", job.pk, job.original_name, job.attempts)
+        job = run_import(job)
+        handled.append(f"{job.pk}: {job.status}")
+    return handled
 
 
 def import_file(kind: str, path_or_file, *, acting_user, progress=None) -> ImportJob:

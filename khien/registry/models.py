@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from khien.core import resumable
 from khien.core.roles import Role
 from khien.core.scoping import OrgScopedQuerySet
 
@@ -402,6 +403,9 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", _("Failed: nothing was changed")
 
 
+FINISHED_IMPORT_STATUSES = (ImportStatus.DONE, ImportStatus.REJECTED, ImportStatus.FAILED)
+
+
 def import_upload_to(instance, filename):
     return f"imports/{instance.id.hex}"
 
@@ -409,7 +413,9 @@ def import_upload_to(instance, filename):
 class ImportJob(models.Model):
     """One uploaded CSV/XLSX file being imported; all rows or none are written.
 
-    The page polls it to show progress; `errors` is the per-row report.
+    The page polls it to show progress; `errors` is the per-row report. The run moves `updated_at` as it
+    goes: a job whose run stopped (the web process restarted) is run again from its file by the worker
+    (`imports.resume_stale_imports`, `core.resumable`).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -425,6 +431,9 @@ class ImportJob(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)  # the run's last sign of life
+    attempts = models.PositiveSmallIntegerField(default=1)  # runs started: the first, then the worker's
+    max_runs = resumable.MAX_RUNS
 
     class Meta:
         ordering = ["-created_at"]
@@ -438,4 +447,4 @@ class ImportJob(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.status in {ImportStatus.DONE, ImportStatus.REJECTED, ImportStatus.FAILED}
+        return self.status in FINISHED_IMPORT_STATUSES

@@ -8,6 +8,7 @@ import orjson
 import pytest
 from django.core import signing
 
+from khien.core import resumable
 from khien.core.models import AuditEntry
 from khien.intel import services
 from khien.intel.models import CollectionObject, IndicatorValue, StixObject, TaxiiStatus, Tlp, identity_id_for
@@ -472,7 +473,7 @@ def test_a_submission_interrupted_again_and_again_is_failed_not_retried_forever(
 
     settings.KHIEN_TAXII_ASYNC_STALE_SECONDS = 60
     objs = [indicator("192.0.2.160")]
-    status = _interrupted_submission(sharing, objs, attempts=services.MAX_SUBMISSION_ATTEMPTS)
+    status = _interrupted_submission(sharing, objs, attempts=resumable.MAX_RUNS)
     assert services.resume_stale_submissions(timezone.now()) == [f"{status.pk}: given up"]
     code, body, _r = taxii(sharing.world.analyst)("GET", f"{ROOT}status/{status.pk}/")
     assert (body["status"], body["failure_count"], body["pending_count"]) == ("complete", 1, 0)

@@ -201,5 +201,5 @@ class ImportJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportJob
         fields = ["id", "kind", "original_name", "status", "total_rows", "processed_rows", "percent", "finished",
-                  "created_count", "updated_count", "errors", "created_at", "finished_at"]
+                  "created_count", "updated_count", "errors", "created_at", "finished_at", "attempts"]
         read_only_fields = fields

@@ -449,3 +449,132 @@ def test_progress_of_the_write_phase_is_visible_to_other_connections(flushable_a
     assert job.status == ImportStatus.DONE
     assert (ImportStatus.WRITING, 50) in seen or (ImportStatus.WRITING, 100) in seen
     assert ("systems", 160) not in seen[:-1]  # nothing was visible before the commit
+
+
+# --- Imports whose run stopped (the web process restarted) ----------------------------------
+
+
+def _accepted_not_run(world, text, *, minutes_ago=10, attempts=1, status=ImportStatus.PENDING):
+    """A job as `start_import` leaves it when the web process dies before its thread finishes: the file kept,
+    nothing written, its last sign of life `minutes_ago`."""
+    from django.utils import timezone
+
+    job = imports._create_job("systems", csv_upload(text), "he-thong.csv", world.admin)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=status, attempts=attempts, updated_at=timezone.now() - dt.timedelta(minutes=minutes_ago))
+    return job
+
+
+def test_an_interrupted_import_is_resumed_by_the_worker(world, settings):
+    """Nothing accepted is lost: the worker runs again, from the kept file, an import whose run died; a job
+    whose run is alive is left to it."""
+    from django.utils import timezone
+
+    from khien.core.jobs import discover, run_job
+
+    settings.KHIEN_IMPORT_STALE_SECONDS = 60
+    stale = _accepted_not_run(world, "code,name,owner_code\nSYS-R1,A,MIN\nSYS-R2,B,MIN\n",
+                              status=ImportStatus.VALIDATING)
+    alive = _accepted_not_run(world, "code,name,owner_code\nSYS-R3,C,MIN\n", minutes_ago=0)
+    summary = run_job(discover()["registry.imports_resume"], timezone.now())
+    assert summary == f"{stale.pk}: done"
+    stale.refresh_from_db()
+    assert (stale.status, stale.created_count, stale.attempts) == (ImportStatus.DONE, 2, 2)
+    assert set(InformationSystem.objects.values_list("code", flat=True)) == {"SYS-R1", "SYS-R2"}
+    assert AuditEntry.objects.filter(object_repr__contains="SYS-R1").exists()  # written through the services
+    alive.refresh_from_db()
+    assert (alive.status, alive.attempts) == (ImportStatus.PENDING, 1)
+    # Run again: a finished job is not touched.
+    assert run_job(discover()["registry.imports_resume"], timezone.now() + dt.timedelta(hours=1)) == \
+        f"{alive.pk}: done"
+    assert InformationSystem.objects.count() == 3
+
+
+def test_an_import_interrupted_again_and_again_fails_and_changes_nothing(world, settings):
+    from django.utils import timezone
+    from django.utils.translation import gettext
+
+    from khien.core import resumable
+
+    settings.KHIEN_IMPORT_STALE_SECONDS = 60
+    job = _accepted_not_run(world, "code,name,owner_code\nSYS-G1,A,MIN\n", attempts=resumable.MAX_RUNS,
+                            status=ImportStatus.WRITING)
+    assert imports.resume_stale_imports(timezone.now()) == [f"{job.pk}: given up"]
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED and job.finished
+    assert job.errors[0]["message"] == gettext(
+        "The import was interrupted %(n)d times before it could finish; nothing was changed. "
+        "Upload the file again.") % {"n": 3}
+    assert not InformationSystem.objects.exists()
+    assert imports.resume_stale_imports(timezone.now() + dt.timedelta(hours=1)) == []
+
+
+def test_a_resumed_import_with_bad_rows_is_rejected_as_the_first_run_would(world, settings):
+    from django.utils import timezone
+
+    settings.KHIEN_IMPORT_STALE_SECONDS = 60
+    job = _accepted_not_run(world, "code,name,owner_code\nSYS-B1,A,MIN\nSYS-B2,B,NOWHERE\n")
+    imports.resume_stale_imports(timezone.now())
+    job.refresh_from_db()
+    assert job.status == ImportStatus.REJECTED and [e["row"] for e in job.errors] == [3]
+    assert not InformationSystem.objects.exists()
+
+
+def test_the_progress_page_says_an_import_was_resumed(client, world, settings):
+    from django.urls import reverse
+
+    job = _accepted_not_run(world, "code,name,owner_code\nSYS-P1,A,MIN\n", attempts=2,
+                            status=ImportStatus.VALIDATING)
+    client.force_login(world.admin)
+    page = client.get(reverse("registry:import_progress", args=[job.pk])).content.decode()
+    with translation.override("vi"):
+        assert translation.gettext("Resumed after the server was interrupted (run %(n)s of %(max)s).") % {
+            "n": 2, "max": 3} in page
+
+
+def test_two_workers_never_claim_the_same_import(world, settings):
+    """`core.resumable.claim_stale`: a worker that read a job as stale does not claim it once another has."""
+    from django.utils import timezone
+
+    from khien.core import resumable
+
+    first = _accepted_not_run(world, "code,name,owner_code\nSYS-W1,A,MIN\n")
+    second = _accepted_not_run(world, "code,name,owner_code\nSYS-W2,B,MIN\n", minutes_ago=9)
+    unfinished = ImportJob.objects.exclude(status__in=[ImportStatus.DONE]).order_by("created_at")
+    now = timezone.now()
+    worker_a = resumable.claim_stale(unfinished, alive_field="updated_at", stale_seconds=60, now=now)
+    assert next(worker_a).pk == first.pk  # A read both as stale, claimed the first
+    worker_b = resumable.claim_stale(unfinished, alive_field="updated_at", stale_seconds=60, now=now)
+    assert [job.pk for job in worker_b] == [second.pk]  # B claims the second (the first is no longer stale)
+    assert list(worker_a) == []  # A does not claim the second after B
+    assert sorted(ImportJob.objects.values_list("attempts", flat=True)) == [2, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_run_holds_the_sqlite_lock_is_not_claimed(world, settings, caplog):
+    """SQLite: an import writing its rows holds the database's lock and moves no sign of life; a worker that
+    finds its job stale cannot claim it (the UPDATE is refused at once or after the wait) and leaves it."""
+    from django.db import connection, connections
+    from django.utils import timezone
+
+    from khien.core import resumable
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's database lock")
+    job = _accepted_not_run(world, "code,name,owner_code\nSYS-L1,A,MIN\n", status=ImportStatus.WRITING)
+    writer = connections.create_connection("default")
+    try:
+        writer.set_autocommit(False)  # IMMEDIATE transactions: the lock is taken at the first statement
+        with writer.cursor() as cursor:
+            cursor.execute("UPDATE registry_organization SET hotline = hotline")
+        connection.ensure_connection()
+        connection.connection.execute("PRAGMA busy_timeout = 200")
+        unfinished = ImportJob.objects.exclude(status=ImportStatus.DONE)
+        caplog.set_level("INFO", logger="khien.core.resumable")
+        assert list(resumable.claim_stale(unfinished, alive_field="updated_at", stale_seconds=60,
+                                          now=timezone.now())) == []
+    finally:
+        writer.rollback()
+        writer.close()
+    job.refresh_from_db()
+    assert job.attempts == 1 and "busy, left to its run" in caplog.text
