@@ -8,18 +8,25 @@
   var SEVERITY = { low: "#4b5563", medium: "#b45309", high: "#c2410c", critical: "#b91c1c",
                    live: "#15803d", silent: "#b91c1c", never: "#f59e0b", disabled: "#9ca3af" };
   var charts = {};
+  // Numbers as the page's language writes them (vi: 10.220, en: 10,220), on axes, bar labels and tooltips.
+  var numberFormat = new Intl.NumberFormat(document.documentElement.lang || undefined);
+  function number(value) { return typeof value === "number" ? numberFormat.format(value) : value; }
 
   function option(kind, d) {
-    var base = { color: PALETTE, tooltip: { renderMode: "richText", confine: true, trigger: kind === "pie" ? "item" : "axis" },
-                 grid: { left: 8, right: 32, top: 24, bottom: 8, containLabel: true }, animationDuration: 300 };
+    var base = { color: PALETTE, tooltip: { renderMode: "richText", confine: true, trigger: kind === "pie" ? "item" : "axis",
+                                            valueFormatter: number },
+                 // The right margin leaves room for the value written after the longest bar (not in containLabel).
+                 grid: { left: 8, right: kind === "hbar" ? 64 : 32, top: 24, bottom: 8, containLabel: true },
+                 animationDuration: 300 };
     if (kind === "line") {
       base.xAxis = { type: "category", data: d.labels, axisLabel: { interval: 5 } };
-      base.yAxis = { type: "value", minInterval: 1 };
+      base.yAxis = { type: "value", minInterval: 1, axisLabel: { formatter: number } };
       base.series = [{ type: "bar", data: d.values, barMaxWidth: 14 }];
     } else if (kind === "hbar") {
-      base.xAxis = { type: "value", minInterval: 1 };
+      base.xAxis = { type: "value", minInterval: 1, axisLabel: { formatter: number } };
       base.yAxis = { type: "category", data: d.labels.slice().reverse(), axisLabel: { width: 200, overflow: "truncate" } };
-      base.series = [{ type: "bar", data: d.values.slice().reverse(), barMaxWidth: 20, label: { show: true, position: "right" } }];
+      base.series = [{ type: "bar", data: d.values.slice().reverse(), barMaxWidth: 20, label: { show: true, position: "right",
+                                                                                     formatter: function (p) { return number(p.value); } } }];
     } else {
       base.legend = { bottom: 0, type: "scroll" };
       base.series = [{ type: "pie", radius: ["35%", "65%"], data: d.labels.map(function (label, i) {
