@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -221,14 +221,24 @@ def source_list(request):
     })
 
 
-WAZUH_INTEGRATION = Path(__file__).resolve().parent / "integrations" / "wazuh" / "custom-khien"
+INTEGRATIONS_DIR = Path(__file__).resolve().parent / "integrations"
+# The connectors shipped with the platform (integrations/), downloadable by signed-in users: {path: content type}.
+INTEGRATION_FILES = {
+    "wazuh/custom-khien": "text/x-python; charset=utf-8",
+    "syslog-ng/suricata-eve.conf": "text/plain; charset=utf-8",
+    "syslog-ng/wazuh-alerts.conf": "text/plain; charset=utf-8",
+    "syslog-ng/cef-relay.conf": "text/plain; charset=utf-8",
+}
 
 
 @login_required
-def wazuh_integration(request):
-    """The Wazuh manager integration script, downloaded from the platform itself (networks without Internet)."""
-    response = FileResponse(WAZUH_INTEGRATION.open("rb"), as_attachment=True, filename="custom-khien",
-                            content_type="text/x-python; charset=utf-8")
+def integration_file(request, name):
+    """A connector (Wazuh integration script, syslog-ng configuration), downloaded from the platform itself
+    (networks without Internet). Only the files listed in INTEGRATION_FILES are served."""
+    if name not in INTEGRATION_FILES:
+        raise Http404
+    response = FileResponse((INTEGRATIONS_DIR / name).open("rb"), as_attachment=True, filename=Path(name).name,
+                            content_type=INTEGRATION_FILES[name])
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

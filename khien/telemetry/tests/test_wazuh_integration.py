@@ -98,16 +98,26 @@ def test_busy_or_unavailable_platform_is_retried_then_given_up_on(flaky, tmp_pat
     assert code == 1 and len(FlakyPlatform.seen) == 3 and "not sent after 3 attempts (HTTP 503)" in log
 
 
-def test_the_script_is_downloaded_from_the_platform_by_signed_in_users(world, as_user):
-    """Offline networks: SOC operators take the script from Khiên's Sources page, not from the Internet."""
+@pytest.mark.parametrize("name", ["wazuh/custom-khien", "syslog-ng/suricata-eve.conf", "syslog-ng/wazuh-alerts.conf",
+                                  "syslog-ng/cef-relay.conf"])
+def test_the_connectors_are_downloaded_from_the_platform_by_signed_in_users(world, as_user, name):
+    """Offline networks: SOC operators take the connectors from Khiên's Sources page, not from the Internet."""
     from django.test import Client
     from django.urls import reverse
 
-    url = reverse("telemetry:wazuh_integration")
+    url = reverse("telemetry:integration", args=[name])
     assert url in as_user(world.analyst).get(reverse("telemetry:sources")).content.decode()
     response = as_user(world.analyst).get(url)
     assert response.status_code == 200
-    assert response["Content-Disposition"] == 'attachment; filename="custom-khien"'
-    assert b"".join(response.streaming_content) == SCRIPT.read_bytes()
+    assert response["Content-Disposition"] == f'attachment; filename="{name.split("/")[-1]}"'
+    assert b"".join(response.streaming_content) == (SCRIPT.parents[1] / name).read_bytes()
     anonymous = Client().get(url)
     assert anonymous.status_code == 302 and "/login" in anonymous["Location"]
+
+
+@pytest.mark.parametrize("name", ["wazuh/../../models.py", "syslog-ng/../../views.py", "syslog-ng/other.conf",
+                                  "../settings.py"])
+def test_nothing_else_is_served_as_a_connector(world, as_user, name):
+    from django.urls import reverse
+
+    assert as_user(world.analyst).get(reverse("telemetry:integration", args=[name])).status_code == 404
