@@ -8,8 +8,11 @@ Writes go through `services.py` only (ingestion is a batch path: bulk inserts).
 """
 import datetime as dt
 import uuid
+import zoneinfo
+from functools import lru_cache
 
 import orjson
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -23,6 +26,17 @@ source_name_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$",
     _("Use 1–80 letters, digits, dashes or underscores, starting with a letter or digit."),
 )
+
+
+@lru_cache(maxsize=1)
+def time_zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in time_zone_names():
+        raise ValidationError(_("Unknown time zone “%(value)s”; use a name such as Asia/Ho_Chi_Minh or UTC."),
+                              code="bad_time_zone", params={"value": value[:64]})
 
 
 class SourceFormat(models.TextChoices):
@@ -130,6 +144,11 @@ class AlertSource(models.Model):
     previous_key_hash = models.CharField(max_length=64, blank=True, editable=False)
     key_rotated_at = models.DateTimeField(_("key rotated at"), null=True, blank=True, editable=False)
     enabled = models.BooleanField(_("enabled"), default=True)
+    # The zone of the tool's clock: a record time written without a zone (CEF's "Nov 24 2026 14:03:11", a
+    # syslog header) is read in it. Devices in Vietnam often keep local time: Asia/Ho_Chi_Minh.
+    time_zone = models.CharField(_("time zone of the device's clock"), max_length=64, default="UTC",
+                                 validators=[validate_time_zone],
+                                 help_text=_("Used for record times written without a zone."))
     accepted = models.BigIntegerField(_("accepted records"), default=0)
     rejected = models.BigIntegerField(_("rejected records"), default=0)
     last_event_at = models.DateTimeField(_("last event received at"), null=True, blank=True)
@@ -151,6 +170,10 @@ class AlertSource(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        return dt.timezone.utc if self.time_zone == "UTC" else zoneinfo.ZoneInfo(self.time_zone)
 
 
 class Event(models.Model):

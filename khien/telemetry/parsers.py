@@ -78,11 +78,12 @@ def first(*values):
 
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _EPOCH_TEXT = re.compile(r"\d{9,13}(\.\d+)?")
-_LEGACY_TIME = re.compile(r"([A-Za-z]{3})\s+(\d{1,2})(?:\s+(\d{4}))?\s+(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:\s+UTC|\s+Z)?")
+_LEGACY_TIME = re.compile(r"([A-Za-z]{3})\s+(\d{1,2})(?:\s+(\d{4}))?\s+(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(\s+UTC|\s+Z)?")
 
 
-def parse_time(value: Any, field: str = "timestamp") -> dt.datetime:
-    """ISO 8601 (with or without a colon in the offset), epoch seconds or milliseconds; naive means UTC."""
+def parse_time(value: Any, field: str = "timestamp", zone: dt.tzinfo = _UTC) -> dt.datetime:
+    """ISO 8601 (with or without a colon in the offset), epoch seconds or milliseconds, or CEF/syslog text.
+    A time written without a zone is in `zone`: the zone of the sending device's clock (its source's setting)."""
     if type(value) is not str or "-" not in value:  # all but the usual ISO 8601 text (a dash is never in epoch digits)
         if type(value) is str and value.isdigit() and value.isascii() and 9 <= len(value) <= 13:  # CEF's rt: no regex
             number = float(value)
@@ -114,7 +115,7 @@ def parse_time(value: Any, field: str = "timestamp") -> dt.datetime:
         if parsed is None:
             raise ParseError(f"invalid {field}: {text[:60]}") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_UTC)
+        parsed = parsed.replace(tzinfo=zone)
     try:
         return parsed.astimezone(_UTC)
     except (OverflowError, ValueError):  # year 1 or 9999 pushed out of range by the offset
@@ -122,7 +123,8 @@ def parse_time(value: Any, field: str = "timestamp") -> dt.datetime:
 
 
 def _parse_legacy_time(text: str) -> dt.datetime | None:
-    """CEF/syslog: "Nov 24 2026 14:03:11" or "Nov 24 14:03:11" (this year), with optional .mmm and zone-less."""
+    """CEF/syslog: "Nov 24 2026 14:03:11" or "Nov 24 14:03:11" (this year), with optional .mmm; without a zone
+    (naive) unless it ends in UTC or Z."""
     m = _LEGACY_TIME.fullmatch(text)
     if not m or m.group(1).lower() not in _MONTHS:
         return None
@@ -130,7 +132,7 @@ def _parse_legacy_time(text: str) -> dt.datetime | None:
     micro = int((m.group(7) or "0").ljust(6, "0"))
     try:
         return dt.datetime(year, _MONTHS[m.group(1).lower()], int(m.group(2)), int(m.group(4)), int(m.group(5)),
-                           int(m.group(6)), micro, tzinfo=_UTC)
+                           int(m.group(6)), micro, tzinfo=_UTC if m.group(8) else None)
     except ValueError:
         return None
 
@@ -287,7 +289,7 @@ def _wazuh_category(groups: tuple) -> str:
     return category[:40]
 
 
-def parse_wazuh(record: Any) -> dict:
+def parse_wazuh(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     record = _require_object(record)
     rule = record.get("rule")
     if not isinstance(rule, dict) or rule.get("id") in (None, ""):
@@ -311,7 +313,7 @@ def parse_wazuh(record: Any) -> dict:
     syscheck = _object(record.get("syscheck"))
     manager = record.get("manager")
     return _event(
-        parse_time(record.get("timestamp"), "timestamp"),
+        parse_time(record.get("timestamp"), "timestamp", zone),
         "alert",
         category,
         clamp_severity(level * 10 / 15, "rule.level"),
@@ -334,7 +336,7 @@ def parse_wazuh(record: Any) -> dict:
 _SURICATA_SEVERITY = {1: 8, 2: 5, 3: 3}
 
 
-def parse_suricata(record: Any) -> dict:
+def parse_suricata(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     record = _require_object(record)
     event_type = record.get("event_type")
     if event_type != "alert":
@@ -357,7 +359,7 @@ def parse_suricata(record: Any) -> dict:
         path = str(http["url"])
         url = path if "://" in path else f"http://{http.get('hostname', '')}{path}" if http.get("hostname") else path
     return _event(
-        parse_time(record.get("timestamp"), "timestamp"),
+        parse_time(record.get("timestamp"), "timestamp", zone),
         "alert",
         "intrusion_detection",
         _SURICATA_SEVERITY.get(sev, 1 if sev > 3 else 8),
@@ -415,12 +417,12 @@ def _ecs_values(record: dict) -> tuple:
     return tuple([dig(record, path) for path in _ECS_PATHS])  # flat "a.b" keys (ECS allows them) or odd values
 
 
-def parse_ecs(record: Any) -> dict:
+def parse_ecs(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     (timestamp, kind, category, severity, observer, host, agent, src_ip, src_port, dst_ip, dst_port, dst_domain,
      question, url_domain, url_full, url_original, rule_id, rule_name, rule_description, message,
      md5, sha1, sha256) = _ecs_values(_require_object(record))
     event = _event(
-        parse_time(timestamp, "@timestamp"),
+        parse_time(timestamp, "@timestamp", zone),
         _text(kind, 20) or "alert",
         _text(category, 40),
         clamp_severity(severity, "event.severity"),
@@ -499,7 +501,7 @@ def parse_cef_extension(text: str) -> dict[str, str]:
     return dict(zip(keys, values))
 
 
-def parse_cef(record: Any) -> dict:
+def parse_cef(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     if isinstance(record, (bytes, bytearray)):
         try:
             record = record.decode("utf-8")
@@ -536,7 +538,7 @@ def parse_cef(record: Any) -> dict:
         raise ParseError("missing time (rt, end, start or syslog timestamp)")
     file_hash = get("fileHash")
     return _event(
-        parse_time(when, "rt"),
+        parse_time(when, "rt", zone),
         "alert",
         _text(get("cat"), 40),
         sev,
@@ -553,7 +555,7 @@ def parse_cef(record: Any) -> dict:
     )
 
 
-PARSERS: dict[str, Callable[[Any], dict]] = {
+PARSERS: dict[str, Callable[[Any, dt.tzinfo], dict]] = {
     "wazuh": parse_wazuh,
     "suricata": parse_suricata,
     "ecs": parse_ecs,

@@ -81,7 +81,8 @@ def _new_key() -> str:
 
 
 @transaction.atomic
-def do_create_source(organization, name: str, format: str, *, acting_user) -> tuple[AlertSource, str]:
+def do_create_source(organization, name: str, format: str, *, time_zone: str = "UTC",
+                     acting_user) -> tuple[AlertSource, str]:
     """Register a SOC tool of `organization`; return it with its key, shown once and never stored."""
     _require(acting_user, Action.ADD, organization)
     if format not in SourceFormat.values:
@@ -89,7 +90,8 @@ def do_create_source(organization, name: str, format: str, *, acting_user) -> tu
     if AlertSource.objects.filter(name=name).exists():
         raise Refused(_("A source with this name already exists."), code="duplicate", status=409)
     key = _new_key()
-    source = AlertSource(organization=organization, name=name, format=format, key_hash=hash_token(key), prefix=key[:12])
+    source = AlertSource(organization=organization, name=name, format=format, time_zone=time_zone,
+                         key_hash=hash_token(key), prefix=key[:12])
     source.full_clean()
     source.save()
     audit.record(Act.CREATE, source, actor=acting_user)
@@ -98,6 +100,8 @@ def do_create_source(organization, name: str, format: str, *, acting_user) -> tu
 
 @transaction.atomic
 def do_rotate_source_key(source: AlertSource, *, acting_user) -> str:
+    """A new key for the source, returned once; the old one stops working for records sent from now on
+    (records a sender had already queued on NATS with it still pass: `is_source_key`)."""
     _require(acting_user, Action.CHANGE, source.organization)
     before = audit.snapshot(source)
     key = _new_key()
@@ -108,12 +112,26 @@ def do_rotate_source_key(source: AlertSource, *, acting_user) -> str:
     return key
 
 
+SOURCE_SETTINGS = ("enabled", "time_zone")  # what can be changed on a source after its creation (and its systems)
+
+
 @transaction.atomic
-def do_set_source_enabled(source: AlertSource, enabled: bool, *, acting_user) -> AlertSource:
+def do_update_source(source: AlertSource, changes: dict, *, acting_user) -> AlertSource:
+    """Change the source's settings (SOURCE_SETTINGS): turn it off or on (a disabled source's key is refused),
+    or the zone its records' zone-less times are read in (records ingested from now on)."""
     _require(acting_user, Action.CHANGE, source.organization)
+    unknown = set(changes) - set(SOURCE_SETTINGS)
+    if unknown:
+        raise Refused(_("These settings cannot be changed: %(names)s.") % {"names": ", ".join(sorted(unknown))},
+                      code="bad_field")
+    changes = {name: value for name, value in changes.items() if getattr(source, name) != value}
+    if not changes:
+        return source
     before = audit.snapshot(source)
-    source.enabled = enabled
-    source.save(update_fields=["enabled"])
+    for name, value in changes.items():
+        setattr(source, name, value)
+    source.full_clean(exclude=["organization"])
+    source.save(update_fields=list(changes))
     audit.record(Act.UPDATE, source, actor=acting_user, before=before)
     return source
 
@@ -329,7 +347,7 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
     check_batch_size(len(records), max_batch)
     if not source.enabled:
         raise Forbidden(_("This source is disabled."))
-    parser, source_format, source_id = PARSERS[source.format], source.format, source.id
+    parser, source_format, source_id, zone = PARSERS[source.format], source.format, source.id, source.zone
     match = current_matcher().match_event
     now = timezone.now()
     reasons: list[str] = []
@@ -346,7 +364,7 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
         digest = event_id(source_id, data)
         if reason is None:
             try:
-                f = parser(decoded)
+                f = parser(decoded, zone)
             except ParseError as exc:
                 reason = exc.reason
         if reason is not None:

@@ -25,9 +25,12 @@ from django.utils.translation import get_language, gettext as _, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from khien.core.errors import Refused, status_of
-from khien.core.scoping import is_national_coordinator
+from khien.core.forms import add_service_error
+from khien.core.roles import Action
+from khien.core.scoping import is_national_coordinator, user_can
 
-from . import correlation, health
+from . import correlation, health, services
+from .forms import SourceCreateForm, SourceSettingsForm, SourceSystemsForm, source_organizations
 from .models import (SEVERITY_BANDS, Alert, AlertSource, Campaign, CampaignStatus, DeadLetter, Event, HourlyCount,
                      IndicatorHit)
 
@@ -217,8 +220,107 @@ def source_list(request):
         .get_page(request.GET.get("page"))
     return _render(request, "telemetry/source_list.html", {
         "sources": sources, "dead_letters": dead, "monitoring": monitoring, "monitoring_state": state,
+        "can_register": source_organizations(request.user).exists(),
         "monitoring_states": [(key, health.Monitoring.LABELS[key], per_state[key]) for key in health.Monitoring.STATES],
     })
+
+
+# --- One source: registering it, its settings, its key, the systems it watches ------------------------
+
+
+def _source_page(request, source, *, status=200, new_key=None, settings_form=None, systems_form=None, error=None):
+    """The source's page. `new_key` is shown once (just registered, or rotated): the answer is then not stored
+    by the browser or a proxy (no-store)."""
+    health.with_health([source])
+    source.sparkline = sparkline(source.activity.hourly)
+    can_change = user_can(request.user, Action.CHANGE, source.organization)
+    context = {
+        "source": source, "new_key": new_key, "can_change": can_change, "error": error,
+        "dead_letters": DeadLetter.objects.filter(source=source).order_by("-received_at")[:20],
+        "systems": source.systems.visible_to(request.user).order_by("code"),
+        "settings_form": settings_form or SourceSettingsForm(initial={"enabled": source.enabled,
+                                                                      "time_zone": source.time_zone}),
+        "systems_form": systems_form or SourceSystemsForm(source=source, user=request.user,
+                                                          initial={"systems": list(source.systems.all())}),
+    }
+    response = _render(request, "telemetry/source_detail.html", context, status=status)
+    if new_key:
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+def _visible_source(request, name) -> AlertSource:
+    return get_object_or_404(AlertSource.objects.visible_to(request.user).select_related("organization"), name=name)
+
+
+@login_required
+def source_create(request):
+    if not source_organizations(request.user).exists():
+        raise PermissionDenied(_("You may not register alert sources."))
+    form = SourceCreateForm(request.POST or None, user=request.user)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                source, key = services.do_create_source(data["organization"], data["name"], data["format"],
+                                                        time_zone=data["time_zone"], acting_user=request.user)
+            except (Refused, ValidationError) as exc:
+                add_service_error(form, exc)
+                status = status_of(exc)
+            else:
+                return _source_page(request, source, status=201, new_key=key)
+        else:
+            status = 400
+    return _render(request, "telemetry/source_form.html", {"form": form}, status=status)
+
+
+@login_required
+def source_detail(request, name):
+    return _source_page(request, _visible_source(request, name))
+
+
+@login_required
+@require_POST
+def source_settings(request, name):
+    source = _visible_source(request, name)
+    form = SourceSettingsForm(request.POST)
+    if not form.is_valid():
+        return _source_page(request, source, status=400, settings_form=form)
+    try:
+        services.do_update_source(source, form.cleaned_data, acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        add_service_error(form, exc)
+        source.refresh_from_db()
+        return _source_page(request, source, status=status_of(exc), settings_form=form)
+    messages.success(request, _("Settings of “%(name)s” saved.") % {"name": source.name})
+    return redirect("telemetry:source", name=source.name)
+
+
+@login_required
+@require_POST
+def source_rotate_key(request, name):
+    source = _visible_source(request, name)
+    try:
+        key = services.do_rotate_source_key(source, acting_user=request.user)
+    except Refused as exc:
+        return _source_page(request, source, status=status_of(exc), error=exc.message)
+    return _source_page(request, source, new_key=key)
+
+
+@login_required
+@require_POST
+def source_systems(request, name):
+    source = _visible_source(request, name)
+    form = SourceSystemsForm(request.POST, source=source, user=request.user)
+    if not form.is_valid():
+        return _source_page(request, source, status=400, systems_form=form)
+    try:
+        services.do_set_source_systems(source, form.cleaned_data["systems"], acting_user=request.user)
+    except Refused as exc:
+        return _source_page(request, source, status=status_of(exc), error=exc.message)
+    messages.success(request, _("Systems watched by “%(name)s” saved.") % {"name": source.name})
+    return redirect("telemetry:source", name=source.name)
 
 
 INTEGRATIONS_DIR = Path(__file__).resolve().parent / "integrations"

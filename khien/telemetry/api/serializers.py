@@ -26,7 +26,8 @@ class AlertSourceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AlertSource
-        fields = ["id", "name", "format", "organization", "prefix", "enabled", "accepted", "rejected", "last_event_at",
+        fields = ["id", "name", "format", "organization", "prefix", "enabled", "time_zone", "accepted", "rejected",
+                  "last_event_at",
                   "status", "activity", "systems", "created_at"]
         read_only_fields = fields
 
@@ -44,6 +45,14 @@ class AlertSourceCreateSerializer(serializers.Serializer):
     organization = serializers.SlugRelatedField(slug_field="code", queryset=Organization.objects.all())
     name = serializers.CharField(max_length=80)
     format = serializers.ChoiceField(choices=SourceFormat.choices)
+    time_zone = serializers.CharField(max_length=64, required=False, default="UTC",
+                                      help_text="Zone of the tool's clock, for record times written without one "
+                                                "(e.g. Asia/Ho_Chi_Minh); UTC by default.")
+
+
+class AlertSourceUpdateSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(required=False, help_text="A disabled source's key is refused.")
+    time_zone = serializers.CharField(max_length=64, required=False)
 
 
 class AlertSourceCreatedSerializer(AlertSourceSerializer):

@@ -121,11 +121,46 @@ class SourceListCreate(generics.ListCreateAPIView):
         data.is_valid(raise_exception=True)
         source, key = services.do_create_source(
             data.validated_data["organization"], data.validated_data["name"], data.validated_data["format"],
-            acting_user=request.user,
+            time_zone=data.validated_data["time_zone"], acting_user=request.user,
         )
         body = s.AlertSourceSerializer(source).data
         body["key"] = key
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _visible_source(request, name) -> AlertSource:
+    """The source named `name` if the caller may see it; another organization's is unknown to them (404)."""
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(AlertSource.objects.visible_to(request.user).select_related("organization"), name=name)
+
+
+class SourceDetail(APIView):
+    """One source; PATCH changes its settings (`enabled`, `time_zone`) — administrators of its organization."""
+
+    @extend_schema(responses={200: s.AlertSourceSerializer})
+    def get(self, request, name):
+        return Response(s.AlertSourceSerializer(_visible_source(request, name)).data)
+
+    @extend_schema(request=s.AlertSourceUpdateSerializer, responses={200: s.AlertSourceSerializer})
+    def patch(self, request, name):
+        source = _visible_source(request, name)
+        data = s.AlertSourceUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        source = services.do_update_source(source, dict(data.validated_data), acting_user=request.user)
+        return Response(s.AlertSourceSerializer(source).data)
+
+
+class SourceKeyRotation(APIView):
+    """POST: a new key for the source, in the answer once; the old key is refused for records sent from now on."""
+
+    @extend_schema(request=None, responses={200: s.AlertSourceCreatedSerializer})
+    def post(self, request, name):
+        source = _visible_source(request, name)
+        key = services.do_rotate_source_key(source, acting_user=request.user)
+        body = s.AlertSourceSerializer(source).data
+        body["key"] = key
+        return Response(body)
 
 
 class DeadLetterList(generics.ListAPIView):
@@ -179,11 +214,9 @@ class SourceSystemsView(APIView):
 
     @extend_schema(request=s.SourceSystemsSerializer, responses={200: s.AlertSourceSerializer})
     def put(self, request, name):
-        from django.shortcuts import get_object_or_404
-
         from khien.registry.models import InformationSystem
 
-        source = get_object_or_404(AlertSource.objects.visible_to(request.user).select_related("organization"), name=name)
+        source = _visible_source(request, name)
         data = s.SourceSystemsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         codes = data.validated_data["systems"]

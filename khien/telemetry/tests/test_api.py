@@ -73,7 +73,7 @@ def test_a_source_key_cannot_read(make_source):
 
 def test_disabled_source_is_401(make_source, world):
     source, key = make_source(format="wazuh")
-    services.do_set_source_enabled(source, False, acting_user=world.admin)
+    services.do_update_source(source, {"enabled": False}, acting_user=world.admin)
     assert post_ndjson(source_client(key), sample_lines("wazuh_alerts.ndjson")).status_code == 401
 
 

@@ -62,3 +62,34 @@ def test_source_health_from_dashboard_to_system(live_server, flushable_audit_log
     assert watch.external == [], watch.external
     assert watch.console_errors == [], watch.console_errors
     assert watch.failed == [], watch.failed
+
+
+def test_an_administrator_registers_a_source_in_the_browser(live_server, flushable_audit_log, world, make_system,
+                                                             browser):
+    """From the Sources page: register a CEF source keeping local time, read its key once, choose the systems
+    it watches. Screenshots: telemetry_source_new.png (the form), telemetry_source_key.png (the key)."""
+    from khien.telemetry.models import AlertSource
+
+    watched = make_system(world.ministry, approved_level=3)
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="vi-VN")
+    Watch(page, base)
+    login(page, base, world.admin)
+    page.goto(f"{base}/telemetry/sources/")
+    page.click("#register-source")
+    page.select_option("#id_organization", label=f"MIN — {world.ministry.name}")
+    page.fill("#id_name", "fortigate-min-hq")
+    page.select_option("#id_format", "cef")
+    page.select_option("#id_time_zone", "Asia/Ho_Chi_Minh")
+    shot(page, "source_new")
+    page.click("#source-form button[type=submit]")
+    key = page.locator("#key-value").inner_text()
+    assert key.startswith("khs_")
+    expect(page.locator("#source-summary")).to_contain_text("Asia/Ho_Chi_Minh")
+    page.check(f"#source-systems input[value='{watched.pk}']")
+    shot(page, "source_key")
+    page.click("#source-systems button[type=submit]")
+    expect(page.locator("#source-systems input[value='%s']" % watched.pk)).to_be_checked()
+    expect(page.locator("#new-key")).to_have_count(0)  # the key is not shown again
+    source = AlertSource.objects.get(name="fortigate-min-hq")
+    assert list(source.systems.all()) == [watched] and source.key_hash != key

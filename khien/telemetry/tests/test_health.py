@@ -46,7 +46,7 @@ def test_monitoring_states(watched, world):
     assert health.source_status(AlertSource.objects.get(pk=live.pk)) == "live"
     assert health.source_status(AlertSource.objects.get(pk=live.pk), now=later) == "silent"
     assert health.source_status(quiet) == "never"
-    services.do_set_source_enabled(live, False, acting_user=world.admin)
+    services.do_update_source(live, {"enabled": False}, acting_user=world.admin)
     assert health.source_status(AlertSource.objects.get(pk=live.pk)) == "disabled"
     assert states(world.admin)[live_sys.code] == "no_source"  # a disabled source watches nothing
 

@@ -135,7 +135,7 @@ def test_oversized_batch_is_refused_and_writes_nothing(make_source, settings):
 
 def test_disabled_source_is_refused(make_source, world):
     source, _ = make_source(format="wazuh")
-    services.do_set_source_enabled(source, False, acting_user=world.admin)
+    services.do_update_source(source, {"enabled": False}, acting_user=world.admin)
     with pytest.raises(Forbidden):
         services.ingest_batch(refresh(source), [wazuh()])
     assert Event.objects.count() == 0
@@ -159,7 +159,7 @@ def test_source_registration_rights_and_audit(world):
     new_key = services.do_rotate_source_key(source, acting_user=world.admin)
     assert services.source_for_key(key) is None and services.source_for_key(new_key) == source
     with pytest.raises(Forbidden):
-        services.do_set_source_enabled(source, False, acting_user=world.other_admin)
+        services.do_update_source(source, {"enabled": False}, acting_user=world.other_admin)
     assert refresh(source).enabled
 
 

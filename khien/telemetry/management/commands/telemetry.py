@@ -21,6 +21,11 @@ class Command(BaseCommand):
         add.add_argument("name")
         add.add_argument("--format", required=True, choices=SourceFormat.values)
         add.add_argument("--organization", required=True, help="organization code")
+        add.add_argument("--time-zone", default="UTC",
+                         help="zone of the tool's clock, for record times written without one (e.g. Asia/Ho_Chi_Minh)")
+        rotate = sub.add_parser("rotate-key", help="give a source a new key and print it (shown once); the old key "
+                                                   "is refused for records sent from now on")
+        rotate.add_argument("name")
         publish = sub.add_parser("publish", help="publish a file of alerts to the JetStream stream (NDJSON, JSON array, CEF)")
         publish.add_argument("file")
         publish.add_argument("--source", required=True, help="name of the alert source")
@@ -45,16 +50,22 @@ class Command(BaseCommand):
         for name, fmt, code in AlertSource.objects.order_by("name").values_list("name", "format", "organization__code"):
             self.stdout.write(f"{name}\t{fmt}\t{code}")
 
-    def do_add_source(self, name, format, organization, **options):
+    def do_add_source(self, name, format, organization, time_zone, **options):
         org = Organization.objects.filter(code=organization).first()
         if org is None:
             raise CommandError(f"no organization with code {organization!r}")
         try:
             # The operator at the console acts as the platform (acting_user=None), as `khien token` does.
-            _source, key = services.do_create_source(org, name, format, acting_user=None)
+            _source, key = services.do_create_source(org, name, format, time_zone=time_zone, acting_user=None)
         except (Refused, ValidationError) as exc:
             raise CommandError(getattr(exc, "message", None) or "; ".join(exc.messages)) from None
         self.stdout.write(key)
+
+    def do_rotate_key(self, name, **options):
+        source = AlertSource.objects.filter(name=name).first()
+        if source is None:
+            raise CommandError(f"no alert source named {name!r}")
+        self.stdout.write(services.do_rotate_source_key(source, acting_user=None))
 
     def do_prune(self, days, hourly, **options):
         import datetime as dt

@@ -1,0 +1,63 @@
+"""Forms of the telemetry pages: registering an alert source and changing its settings."""
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _l
+
+from khien.core.roles import Action
+from khien.registry.models import InformationSystem, Organization
+
+from .models import AlertSource, SourceFormat, source_name_validator, time_zone_names
+
+# The zones a SOC in Vietnam uses first, then every other zone.
+COMMON_TIME_ZONES = ("Asia/Ho_Chi_Minh", "UTC")
+
+
+def time_zone_choices():
+    others = sorted(time_zone_names() - set(COMMON_TIME_ZONES))
+    return [(name, name) for name in (*COMMON_TIME_ZONES, *others)]
+
+
+def source_organizations(user):
+    """Organizations the user may register sources for (the service checks `user_can(ADD)`)."""
+    return Organization.objects.restrict(user, Action.ADD).order_by("code")
+
+
+class SourceCreateForm(forms.Form):
+    organization = forms.ModelChoiceField(label=_l("Organization"), queryset=Organization.objects.none())
+    name = forms.CharField(label=_l("Name"), max_length=80, validators=[source_name_validator],
+                           help_text=_l("Unique on the platform, for example wazuh-min-hq; used in the address of "
+                                        "the NATS subject."))
+    format = forms.ChoiceField(label=_l("Format"), choices=SourceFormat.choices)
+    time_zone = forms.ChoiceField(label=_l("Time zone of the device's clock"), choices=time_zone_choices,
+                                  initial="UTC",
+                                  help_text=_l("Used for record times written without a zone (CEF, syslog). "
+                                               "Choose Asia/Ho_Chi_Minh for devices that keep local time."))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = source_organizations(user)
+        self.fields["organization"].label_from_instance = lambda o: f"{o.code} — {o.name}"
+
+
+class SourceSettingsForm(forms.Form):
+    enabled = forms.BooleanField(label=_l("Enabled: the source's key is accepted"), required=False)
+    time_zone = forms.ChoiceField(label=_l("Time zone of the device's clock"), choices=time_zone_choices,
+                                  help_text=_l("Used for record times written without a zone (CEF, syslog)."))
+
+
+class SourceSystemsForm(forms.Form):
+    systems = forms.ModelMultipleChoiceField(
+        label=_l("Information systems this tool watches"), required=False, queryset=InformationSystem.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_l("A level-3+ system is connected to national monitoring while a source watching it is live."))
+
+    def __init__(self, *args, source: AlertSource, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The systems the user may see that the source's organization (or a unit below it) owns or operates, and
+        # those the source already watches (a SOC may watch a client's systems: attached through the API).
+        path = source.organization.path
+        self.fields["systems"].queryset = (
+            InformationSystem.objects.visible_to(user)
+            .filter(Q(owner__path__startswith=path) | Q(operator__path__startswith=path) | Q(alert_sources=source))
+            .distinct().order_by("code"))
+        self.fields["systems"].label_from_instance = lambda s: f"{s.code} — {s.name}"
