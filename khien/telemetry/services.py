@@ -112,6 +112,13 @@ def do_rotate_source_key(source: AlertSource, *, acting_user) -> str:
     return key
 
 
+def visible_source(user, name: str) -> AlertSource:
+    """The source named `name` if `user` may see it; another organization's is unknown to them (404)."""
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(AlertSource.objects.visible_to(user).select_related("organization"), name=name)
+
+
 SOURCE_SETTINGS = ("enabled", "time_zone")  # what can be changed on a source after its creation (and its systems)
 
 

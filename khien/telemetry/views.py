@@ -249,10 +249,6 @@ def _source_page(request, source, *, status=200, new_key=None, settings_form=Non
     return response
 
 
-def _visible_source(request, name) -> AlertSource:
-    return get_object_or_404(AlertSource.objects.visible_to(request.user).select_related("organization"), name=name)
-
-
 @login_required
 def source_create(request):
     if not source_organizations(request.user).exists():
@@ -277,13 +273,13 @@ def source_create(request):
 
 @login_required
 def source_detail(request, name):
-    return _source_page(request, _visible_source(request, name))
+    return _source_page(request, services.visible_source(request.user, name))
 
 
 @login_required
 @require_POST
 def source_settings(request, name):
-    source = _visible_source(request, name)
+    source = services.visible_source(request.user, name)
     form = SourceSettingsForm(request.POST)
     if not form.is_valid():
         return _source_page(request, source, status=400, settings_form=form)
@@ -300,7 +296,7 @@ def source_settings(request, name):
 @login_required
 @require_POST
 def source_rotate_key(request, name):
-    source = _visible_source(request, name)
+    source = services.visible_source(request.user, name)
     try:
         key = services.do_rotate_source_key(source, acting_user=request.user)
     except Refused as exc:
@@ -311,7 +307,7 @@ def source_rotate_key(request, name):
 @login_required
 @require_POST
 def source_systems(request, name):
-    source = _visible_source(request, name)
+    source = services.visible_source(request.user, name)
     form = SourceSystemsForm(request.POST, source=source, user=request.user)
     if not form.is_valid():
         return _source_page(request, source, status=400, systems_form=form)

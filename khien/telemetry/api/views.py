@@ -128,23 +128,16 @@ class SourceListCreate(generics.ListCreateAPIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-def _visible_source(request, name) -> AlertSource:
-    """The source named `name` if the caller may see it; another organization's is unknown to them (404)."""
-    from django.shortcuts import get_object_or_404
-
-    return get_object_or_404(AlertSource.objects.visible_to(request.user).select_related("organization"), name=name)
-
-
 class SourceDetail(APIView):
     """One source; PATCH changes its settings (`enabled`, `time_zone`) — administrators of its organization."""
 
     @extend_schema(responses={200: s.AlertSourceSerializer})
     def get(self, request, name):
-        return Response(s.AlertSourceSerializer(_visible_source(request, name)).data)
+        return Response(s.AlertSourceSerializer(services.visible_source(request.user, name)).data)
 
     @extend_schema(request=s.AlertSourceUpdateSerializer, responses={200: s.AlertSourceSerializer})
     def patch(self, request, name):
-        source = _visible_source(request, name)
+        source = services.visible_source(request.user, name)
         data = s.AlertSourceUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         source = services.do_update_source(source, dict(data.validated_data), acting_user=request.user)
@@ -156,7 +149,7 @@ class SourceKeyRotation(APIView):
 
     @extend_schema(request=None, responses={200: s.AlertSourceCreatedSerializer})
     def post(self, request, name):
-        source = _visible_source(request, name)
+        source = services.visible_source(request.user, name)
         key = services.do_rotate_source_key(source, acting_user=request.user)
         body = s.AlertSourceSerializer(source).data
         body["key"] = key
@@ -216,7 +209,7 @@ class SourceSystemsView(APIView):
     def put(self, request, name):
         from khien.registry.models import InformationSystem
 
-        source = _visible_source(request, name)
+        source = services.visible_source(request.user, name)
         data = s.SourceSystemsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         codes = data.validated_data["systems"]
