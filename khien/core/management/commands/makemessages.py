@@ -1,4 +1,4 @@
-"""`makemessages` that also extracts the forms' lazy strings, written `_l("…")` (`gettext_lazy as _l`)."""
+"""`makemessages` that also extracts the forms' lazy strings, written with the alias `_l` (`gettext_lazy as _l`)."""
 from django.core.management.commands import makemessages
 
 
