@@ -17,6 +17,11 @@ def time_zone_choices():
     return [(name, name) for name in (*COMMON_TIME_ZONES, *others)]
 
 
+def time_zone_field(**options) -> forms.ChoiceField:
+    """The zone of a source's device clock, as both source forms ask for it."""
+    return forms.ChoiceField(label=_l("Time zone of the device's clock"), choices=time_zone_choices, **options)
+
+
 def source_organizations(user):
     """Organizations the user may register sources for (the service checks `user_can(ADD)`)."""
     return Organization.objects.restrict(user, Action.ADD).order_by("code")
@@ -28,10 +33,9 @@ class SourceCreateForm(forms.Form):
                            help_text=_l("Unique on the platform, for example wazuh-min-hq; used in the address of "
                                         "the NATS subject."))
     format = forms.ChoiceField(label=_l("Format"), choices=SourceFormat.choices)
-    time_zone = forms.ChoiceField(label=_l("Time zone of the device's clock"), choices=time_zone_choices,
-                                  initial="UTC",
-                                  help_text=_l("Used for record times written without a zone (CEF, syslog). "
-                                               "Choose Asia/Ho_Chi_Minh for devices that keep local time."))
+    time_zone = time_zone_field(
+        initial="UTC", help_text=_l("Used for record times written without a zone (CEF, syslog). "
+                                    "Choose Asia/Ho_Chi_Minh for devices that keep local time."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -41,8 +45,7 @@ class SourceCreateForm(forms.Form):
 
 class SourceSettingsForm(forms.Form):
     enabled = forms.BooleanField(label=_l("Enabled: the source's key is accepted"), required=False)
-    time_zone = forms.ChoiceField(label=_l("Time zone of the device's clock"), choices=time_zone_choices,
-                                  help_text=_l("Used for record times written without a zone (CEF, syslog)."))
+    time_zone = time_zone_field(help_text=_l("Used for record times written without a zone (CEF, syslog)."))
 
 
 class SourceSystemsForm(forms.Form):

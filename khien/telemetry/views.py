@@ -233,16 +233,18 @@ def _source_page(request, source, *, status=200, new_key=None, settings_form=Non
     by the browser or a proxy (no-store)."""
     health.with_health([source])
     source.sparkline = sparkline(source.activity.hourly)
-    can_change = user_can(request.user, Action.CHANGE, source.organization)
     context = {
-        "source": source, "new_key": new_key, "can_change": can_change, "error": error,
+        "source": source, "new_key": new_key, "error": error,
         "dead_letters": DeadLetter.objects.filter(source=source).order_by("-received_at")[:20],
-        "systems": source.systems.visible_to(request.user).order_by("code"),
-        "settings_form": settings_form or SourceSettingsForm(initial={"enabled": source.enabled,
-                                                                      "time_zone": source.time_zone}),
-        "systems_form": systems_form or SourceSystemsForm(source=source, user=request.user,
-                                                          initial={"systems": list(source.systems.all())}),
+        "can_change": user_can(request.user, Action.CHANGE, source.organization),
     }
+    if context["can_change"]:  # the forms; a read-only page lists the systems instead
+        context["settings_form"] = settings_form or SourceSettingsForm(
+            initial={"enabled": source.enabled, "time_zone": source.time_zone})
+        context["systems_form"] = systems_form or SourceSystemsForm(
+            source=source, user=request.user, initial={"systems": list(source.systems.all())})
+    else:
+        context["systems"] = source.systems.visible_to(request.user).order_by("code")
     response = _render(request, "telemetry/source_detail.html", context, status=status)
     if new_key:
         response["Cache-Control"] = "no-store"
