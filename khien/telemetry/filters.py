@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from khien.registry.models import Organization
 
-from .models import Alert, AlertSource, DeadLetter, Event, HourlyCount, SourceFormat
+from .models import Alert, AlertSource, AlertStatus, DeadLetter, Event, HourlyCount, SourceFormat
 from .services import address_search_days
 
 
@@ -60,10 +60,11 @@ class AlertFilter(django_filters.FilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte", label=_("Last seen since"))
     until = django_filters.IsoDateTimeFilter(field_name="first_seen", lookup_expr="lt", label=_("First seen before"))
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
+    status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices, label=_("Status (repeat for several)"))
 
     class Meta:
         model = Alert
-        fields = ["source", "organization", "severity_min", "since", "until", "rule_id"]
+        fields = ["source", "organization", "severity_min", "since", "until", "rule_id", "status"]
 
     def filter_organization(self, queryset, name, value):
         return _subtree(queryset, value)

@@ -64,3 +64,36 @@ class SourceSystemsForm(forms.Form):
             .filter(Q(owner__path__startswith=path) | Q(operator__path__startswith=path) | Q(alert_sources=source))
             .distinct().order_by("code"))
         self.fields["systems"].label_from_instance = lambda s: f"{s.code} — {s.name}"
+
+
+class AlertTriageForm(forms.Form):
+    """Status and note of one alert or of the alerts ticked on the list (`triage.do_triage_alerts` checks again)."""
+
+    status = forms.ChoiceField(label=_l("Status"))
+    note = forms.CharField(label=_l("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        from .models import AlertStatus
+        from .triage import SETTABLE_STATUSES
+
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [(s, AlertStatus(s).label) for s in SETTABLE_STATUSES]
+
+
+class AlertIncidentForm(forms.Form):
+    """Report an incident from an alert: what the report says first (the rest is on the incident's page)."""
+
+    title = forms.CharField(label=_l("Incident title"), max_length=300)
+    category = forms.ChoiceField(label=_l("Category (RSIT)"))
+    severity = forms.ChoiceField(label=_l("Severity"))
+    tlp = forms.ChoiceField(label=_l("TLP"))
+
+    def __init__(self, *args, **kwargs):
+        from khien.incidents.models import ReportingPolicy, Taxonomy
+        from khien.intel.models import Tlp
+
+        super().__init__(*args, **kwargs)
+        taxonomy, policy = Taxonomy.current(), ReportingPolicy.current()
+        self.fields["category"].choices = taxonomy.choices() if taxonomy else []
+        self.fields["severity"].choices = policy.severity_choices() if policy else []
+        self.fields["tlp"].choices = Tlp.choices

@@ -252,12 +252,31 @@ class DeadLetter(models.Model):
         indexes = [models.Index(fields=["source", "received_at"], name="telemetry_dead_source_time")]
 
 
+class AlertStatus(models.TextChoices):
+    """Where an organization's analysts are with an alert (triage, `services.do_triage_alerts`)."""
+
+    NEW = "new", _("New")
+    ACKNOWLEDGED = "acknowledged", _("In progress")
+    RESOLVED = "resolved", _("Resolved")
+    FALSE_POSITIVE = "false_positive", _("False positive")
+    ESCALATED = "escalated", _("Incident reported")
+
+
+# Alerts still waiting for someone: what the alert list shows first.
+OPEN_ALERT_STATUSES = (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED)
+
+
 class Alert(models.Model):
     """Repeats of one source's rule on the same observables, folded together.
 
     An event joins the latest alert with the same `key` (source, rule, observables)
     when its time is within KHIEN_ALERT_WINDOW_SECONDS of that alert's
     first/last sighting; otherwise it opens a new alert.
+
+    Triage fields have database defaults: ingestion inserts alerts with plain
+    SQL naming only the columns it fills (decision 0009). A repeat of a resolved
+    alert sets it back to new (the activity came back); a false positive stays
+    one (its repeats are counted, not shown again).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -275,6 +294,18 @@ class Alert(models.Model):
     last_seen = models.DateTimeField(_("last seen"))
     seen_hour = AlertSeenHourField(_("hour last seen (UTC)"), null=True, editable=False)
     count = models.PositiveIntegerField(_("count"), default=1)
+    status = models.CharField(_("status"), max_length=16, choices=AlertStatus.choices, default=AlertStatus.NEW,
+                              db_default=AlertStatus.NEW)
+    # No index on the triage foreign keys: each would be one more B-tree written per alert ingested, and
+    # nothing lists alerts by them (deleting a user or an incident, which scans, is rare).
+    assignee = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                 verbose_name=_("handled by"), db_index=False)
+    triage_note = models.TextField(_("triage note"), blank=True, default="", db_default="")
+    triaged_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                   verbose_name=_("status set by"), db_index=False)
+    triaged_at = models.DateTimeField(_("status set at"), null=True, blank=True)
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="+", verbose_name=_("incident"), db_index=False)
 
     objects = TelemetryQuerySet.as_manager()
 

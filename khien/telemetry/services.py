@@ -46,8 +46,8 @@ from khien.core.scoping import is_national_coordinator, user_can
 from . import conf, store
 from .matcher import current_matcher
 from .matching import record_hits
-from .models import (Alert, AlertSource, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat, SourceHourlyCount,
-                     epoch_day, epoch_hour, hour_start, utc_day)
+from .models import (Alert, AlertSource, AlertStatus, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat,
+                     SourceHourlyCount, epoch_day, epoch_hour, hour_start, utc_day)
 from .parsers import PARSERS, ParseError
 
 SOURCE_KEY_PREFIX = "khs_"
@@ -674,6 +674,7 @@ def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> lis
                      epoch_hour(last_seen.timestamp()), count))
     store.insert_rows(Alert, ALERT_COLUMNS, rows, adapted=True)
     if changed:
+        # A resolved alert that gets a later repeat is new again (the activity came back); other statuses stay.
         table = connection.ops.quote_name(Alert._meta.db_table)
         updates = list(adapt(Alert, ("first_seen", "last_seen", "seen_hour", "count", "severity", "id"),
                              ((a[1], a[2], epoch_hour(a[2].timestamp()), a[3], a[4], a[0]) for a in changed.values())))
@@ -682,12 +683,16 @@ def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> lis
                 cursor.execute(
                     f"UPDATE {table} SET first_seen = json_extract(u.value, '$[0]'), "
                     "last_seen = json_extract(u.value, '$[1]'), seen_hour = json_extract(u.value, '$[2]'), "
-                    "count = json_extract(u.value, '$[3]'), severity = json_extract(u.value, '$[4]') "
+                    "count = json_extract(u.value, '$[3]'), severity = json_extract(u.value, '$[4]'), "
+                    f"status = CASE WHEN status = '{AlertStatus.RESOLVED}' AND json_extract(u.value, '$[1]') > last_seen "
+                    f"THEN '{AlertStatus.NEW}' ELSE status END "
                     f"FROM json_each(%s) AS u WHERE {table}.id = json_extract(u.value, '$[5]')",
                     [orjson.dumps(updates).decode()])
             else:
                 cursor.executemany(f"UPDATE {table} SET first_seen = %s, last_seen = %s, seen_hour = %s, count = %s, "
-                                   f"severity = %s WHERE id = %s", updates)
+                                   f"severity = %s, status = CASE WHEN status = '{AlertStatus.RESOLVED}' "
+                                   f"AND last_seen < %s THEN '{AlertStatus.NEW}' ELSE status END WHERE id = %s",
+                                   [(*row[:5], row[1], row[5]) for row in updates])
     # Alert ids are in the database's form already (32 hex digits on SQLite, UUIDs on PostgreSQL).
     return [row + (fields["alert_id"],) for fields, row in new]
 

@@ -21,18 +21,19 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.translation import get_language, gettext as _, gettext_lazy
+from django.utils.translation import get_language, gettext as _, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
-from khien.core.scoping import is_national_coordinator, user_can
+from khien.core.scoping import is_national_coordinator, scope_for, user_can
 
-from . import correlation, health, services
-from .forms import SourceCreateForm, SourceSettingsForm, SourceSystemsForm, source_organizations
-from .models import (SEVERITY_BANDS, Alert, AlertSource, Campaign, CampaignStatus, DeadLetter, Event, HourlyCount,
-                     IndicatorHit)
+from . import correlation, health, services, triage
+from .forms import (AlertIncidentForm, AlertTriageForm, SourceCreateForm, SourceSettingsForm, SourceSystemsForm,
+                    source_organizations)
+from .models import (OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, Campaign, CampaignStatus,
+                     DeadLetter, Event, HourlyCount, IndicatorHit)
 
 HOURS = 48
 TOP = 10
@@ -156,14 +157,26 @@ def _int(value, default=None):
         return default
 
 
-@login_required
-def alert_list(request):
+ALERT_STATUS_FILTERS = {"open": OPEN_ALERT_STATUSES, "all": None,
+                        **{status: (status,) for status in AlertStatus.values}}
+
+
+def _may_change_some_alerts(user) -> bool:
+    scope = scope_for(user, Action.CHANGE)
+    return scope.everything or bool(scope.paths)
+
+
+def _alert_list_context(request) -> dict:
     hit_count = (IndicatorHit.objects.filter(alert=OuterRef("pk")).values("alert")
                  .annotate(n=Count("id")).values("n"))
-    alerts = (Alert.objects.visible_to(request.user).select_related("source", "organization")
+    alerts = (Alert.objects.visible_to(request.user).select_related("source", "organization", "assignee")
               .annotate(hit_count=Coalesce(Subquery(hit_count, output_field=IntegerField()), 0)))
+    status = request.GET.get("status") or "open"
     filters = {"hits": request.GET.get("hits") == "1", "severity_min": _int(request.GET.get("severity_min")),
-               "source": (request.GET.get("source") or "").strip()[:80], "q": (request.GET.get("q") or "").strip()[:200]}
+               "source": (request.GET.get("source") or "").strip()[:80], "q": (request.GET.get("q") or "").strip()[:200],
+               "status": status if status in ALERT_STATUS_FILTERS else "open"}
+    if ALERT_STATUS_FILTERS[filters["status"]]:
+        alerts = alerts.filter(status__in=ALERT_STATUS_FILTERS[filters["status"]])
     if filters["hits"]:
         alerts = alerts.filter(Exists(IndicatorHit.objects.filter(alert=OuterRef("pk"))))
     if filters["severity_min"] is not None:
@@ -175,20 +188,102 @@ def alert_list(request):
     page = Paginator(alerts.order_by("-last_seen"), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return _render(request, "telemetry/alert_list.html", {"page": page, "filters": filters, "query": query.urlencode()})
+    return {"page": page, "filters": filters, "query": query.urlencode(),
+            "status_tabs": [("open", _("Open")), *AlertStatus.choices, ("all", _("All"))],
+            # The tick boxes and the action bar only for users who may change some organization's alerts.
+            "can_triage": _may_change_some_alerts(request.user),
+            "triage_form": AlertTriageForm(initial={"status": AlertStatus.ACKNOWLEDGED})}
 
 
 @login_required
-def alert_detail(request, pk):
-    alert = get_object_or_404(Alert.objects.visible_to(request.user).select_related("source", "organization"), pk=pk)
+def alert_list(request):
+    return _render(request, "telemetry/alert_list.html", _alert_list_context(request))
+
+
+@login_required
+@require_POST
+def alert_list_triage(request):
+    """The status of the alerts ticked on the list; back to the same list (its filters kept in `next_query`)."""
+    form = AlertTriageForm(request.POST)
+    back = reverse("telemetry:alerts") + "?" + (request.POST.get("next_query") or "")[:2000]
+    status = 400
+    if form.is_valid():
+        try:
+            done = triage.do_triage_alerts(request.POST.getlist("alerts"), form.cleaned_data["status"],
+                                           acting_user=request.user, note=form.cleaned_data["note"] or None)
+        except (Refused, ValidationError) as exc:
+            add_service_error(form, exc)
+            status = status_of(exc)
+        else:
+            label = AlertStatus(form.cleaned_data["status"]).label
+            messages.success(request, ngettext("%(n)d alert set to “%(status)s”.", "%(n)d alerts set to “%(status)s”.",
+                                               len(done)) % {"n": len(done), "status": label})
+            return redirect(back)
+    context = _alert_list_context(request)
+    context["triage_form"] = form
+    return _render(request, "telemetry/alert_list.html", context, status=status)
+
+
+def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=None):
     events = Event.objects.filter(alert=alert).order_by("-time")[:100]
     hits = list(IndicatorHit.objects.filter(alert=alert).order_by("-time")[:200])
     indicators = {}
     for h in hits:
         indicators.setdefault(h.indicator_id, {"id": h.indicator_id, "kind": h.kind, "value": h.value,
                                                "url": indicator_url(h.indicator_id), "count": 0})["count"] += 1
-    return _render(request, "telemetry/alert_detail.html", {
-        "alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values())})
+    context = {"alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values()),
+               "can_triage": triage.may_triage(request.user, alert) and alert.status != AlertStatus.ESCALATED,
+               "can_report": triage.may_report(request.user, alert) and not alert.incident_id}
+    if context["can_triage"]:
+        context["triage_form"] = triage_form or AlertTriageForm(initial={"status": alert.status,
+                                                                         "note": alert.triage_note})
+    if context["can_report"]:
+        context["incident_form"] = incident_form or AlertIncidentForm(initial=triage.incident_defaults(alert))
+    return _render(request, "telemetry/alert_detail.html", context, status=status)
+
+
+def _visible_alert(request, pk) -> Alert:
+    return get_object_or_404(Alert.objects.visible_to(request.user)
+                             .select_related("source", "organization", "assignee", "triaged_by", "incident"), pk=pk)
+
+
+@login_required
+def alert_detail(request, pk):
+    return _alert_page(request, _visible_alert(request, pk))
+
+
+@login_required
+@require_POST
+def alert_triage(request, pk):
+    alert = _visible_alert(request, pk)
+    form = AlertTriageForm(request.POST)
+    if not form.is_valid():
+        return _alert_page(request, alert, status=400, triage_form=form)
+    try:
+        triage.do_triage_alerts([alert.pk], form.cleaned_data["status"], acting_user=request.user,
+                                note=form.cleaned_data["note"])
+    except (Refused, ValidationError) as exc:
+        add_service_error(form, exc)
+        return _alert_page(request, _visible_alert(request, pk), status=status_of(exc), triage_form=form)
+    messages.success(request, _("Alert set to “%(status)s”.") % {"status": AlertStatus(form.cleaned_data["status"]).label})
+    return redirect("telemetry:alert", pk=alert.pk)
+
+
+@login_required
+@require_POST
+def alert_incident(request, pk):
+    alert = _visible_alert(request, pk)
+    form = AlertIncidentForm(request.POST)
+    if not form.is_valid():
+        return _alert_page(request, alert, status=400, incident_form=form)
+    try:
+        incident = triage.do_alert_to_incident(alert, acting_user=request.user, data=form.cleaned_data)
+    except (Refused, ValidationError) as exc:
+        add_service_error(form, exc)
+        return _alert_page(request, _visible_alert(request, pk), status=status_of(exc), incident_form=form)
+    messages.success(request, _("Incident %(reference)s reported from the alert; its initial report is due "
+                                "24 hours after detection.") % {"reference": incident.reference})
+    return redirect("incidents:incident_detail", pk=incident.pk)
 
 
 # --- Sources ---------------------------------------------------------------------------------------

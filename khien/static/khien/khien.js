@@ -6,3 +6,11 @@ document.addEventListener("click", function (event) {
     event.preventDefault();
   }
 });
+
+// A "tick all" box (data-pick-all="name") ticks or clears every enabled box of that name in its form.
+document.addEventListener("change", function (event) {
+  var all = event.target.closest("[data-pick-all]");
+  if (!all || !all.form) return;
+  var boxes = all.form.querySelectorAll('input[type="checkbox"][name="' + all.getAttribute("data-pick-all") + '"]');
+  boxes.forEach(function (box) { if (!box.disabled) box.checked = all.checked; });
+});

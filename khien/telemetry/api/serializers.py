@@ -81,12 +81,37 @@ class AlertSerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="name", read_only=True)
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     observables = serializers.JSONField(read_only=True, help_text="The observables the repeats share.")
+    assignee = serializers.SlugRelatedField(slug_field="email", read_only=True,
+                                            help_text="Who took the alert (status acknowledged).")
+    triaged_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    incident = serializers.SlugRelatedField(slug_field="reference", read_only=True,
+                                            help_text="The incident reported from the alert, if any.")
 
     class Meta:
         model = Alert
         fields = ["id", "source", "organization", "rule_id", "rule_name", "severity", "observables", "first_seen",
-                  "last_seen", "count"]
+                  "last_seen", "count", "status", "assignee", "triage_note", "triaged_by", "triaged_at", "incident"]
         read_only_fields = fields
+
+
+class AlertTriageSerializer(serializers.Serializer):
+    alerts = serializers.ListField(child=serializers.CharField(), help_text="Alert ids (at most 500).")
+    status = serializers.CharField(help_text="new, acknowledged, resolved or false_positive.")
+    note = serializers.CharField(required=False, allow_blank=True, help_text="Replaces the alerts' triage note.")
+
+
+class AlertIncidentSerializer(serializers.Serializer):
+    title = serializers.CharField(required=False)
+    category = serializers.CharField(required=False, help_text="An RSIT type of the current incident taxonomy.")
+    severity = serializers.CharField(required=False, help_text="low, medium, high or critical.")
+    tlp = serializers.CharField(required=False)
+    description = serializers.CharField(required=False)
+
+
+class AlertIncidentCreatedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    reference = serializers.CharField()
+    url = serializers.CharField()
 
 
 class DeadLetterSerializer(serializers.ModelSerializer):

@@ -1,5 +1,7 @@
 """Telemetry API: the intake (source key) and the read side (user token, scoped by visible_to)."""
 from django.core.exceptions import RequestDataTooBig
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -8,7 +10,7 @@ from rest_framework.views import APIView
 
 from khien.core.errors import Forbidden, Refused
 
-from .. import conf, health, services
+from .. import conf, health, services, triage
 from ..batches import split_body
 from ..filters import AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFilter, HourlyCountFilter
 from ..models import Alert, AlertSource, DeadLetter, Event, HourlyCount
@@ -95,7 +97,46 @@ class AlertList(generics.ListAPIView):
     ordering_fields = ["last_seen", "first_seen", "severity", "count"]
 
     def get_queryset(self):
-        return Alert.objects.visible_to(self.request.user).select_related("source", "organization").order_by("-last_seen", "id")
+        return _alerts(self.request.user).order_by("-last_seen", "id")
+
+
+def _alerts(user):
+    return Alert.objects.visible_to(user).select_related("source", "organization", "assignee", "triaged_by", "incident")
+
+
+class AlertDetail(generics.RetrieveAPIView):
+    serializer_class = s.AlertSerializer
+
+    def get_queryset(self):
+        return _alerts(self.request.user)
+
+
+class AlertTriage(APIView):
+    """POST {"alerts": [ids], "status": …, "note": …}: set the status of several alerts, all or none
+    (404 if one is not visible, 403 if one may only be read, 409 if one was reported as an incident)."""
+
+    @extend_schema(request=s.AlertTriageSerializer, responses=s.AlertSerializer(many=True))
+    def post(self, request):
+        data = s.AlertTriageSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        alerts = triage.do_triage_alerts(data.validated_data["alerts"], data.validated_data["status"],
+                                         acting_user=request.user, note=data.validated_data.get("note"))
+        fresh = _alerts(request.user).filter(pk__in=[a.pk for a in alerts]).order_by("-last_seen", "id")
+        return Response(s.AlertSerializer(fresh, many=True).data)
+
+
+class AlertIncident(APIView):
+    """POST: report an incident from the alert (for its organization, detected when it was first seen);
+    201 with the incident's id, reference and page. 409 if already reported."""
+
+    @extend_schema(request=s.AlertIncidentSerializer, responses={201: s.AlertIncidentCreatedSerializer})
+    def post(self, request, pk):
+        alert = get_object_or_404(_alerts(request.user), pk=pk)
+        data = s.AlertIncidentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        incident = triage.do_alert_to_incident(alert, acting_user=request.user, data=data.validated_data)
+        return Response({"id": incident.pk, "reference": incident.reference,
+                         "url": reverse("incidents:incident_detail", args=[incident.pk])}, status=status.HTTP_201_CREATED)
 
 
 class SourceListCreate(generics.ListCreateAPIView):

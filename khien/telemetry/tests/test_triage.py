@@ -1,0 +1,273 @@
+"""Alert triage: status, handler, note; reported as an incident in one action; denials change nothing."""
+import datetime as dt
+import uuid
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from khien.core.errors import Refused
+from khien.core.models import AuditEntry
+from khien.incidents.models import Incident
+from khien.intel.models import Tlp
+from khien.telemetry import services, triage
+from khien.telemetry.models import Alert, AlertStatus
+from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
+
+
+@pytest.fixture
+def source(world, make_source):
+    return make_source(world.ministry, "ecs")[0]
+
+
+@pytest.fixture
+def two_alerts(source):
+    services.ingest_batch(source, [ecs("192.0.2.10", rule="scan"), ecs("192.0.2.11", rule="brute")])
+    return list(Alert.objects.order_by("rule_id"))
+
+
+def _states(alerts):
+    return [(a.status, a.assignee_id, a.triage_note) for a in Alert.objects.filter(pk__in=[a.pk for a in alerts])
+            .order_by("rule_id")]
+
+
+def test_new_alerts_are_new_and_taking_one_makes_the_user_its_handler(world, two_alerts):
+    assert {a.status for a in two_alerts} == {AlertStatus.NEW}
+    audits = AuditEntry.objects.count()
+    triage.do_triage_alerts([two_alerts[0].pk], AlertStatus.ACKNOWLEDGED, acting_user=world.analyst,
+                            note="Đang kiểm tra máy 10.0.0.1")
+    taken = Alert.objects.get(pk=two_alerts[0].pk)
+    assert taken.status == AlertStatus.ACKNOWLEDGED and taken.assignee == world.analyst
+    assert taken.triaged_by == world.analyst and taken.triaged_at is not None
+    assert taken.triage_note == "Đang kiểm tra máy 10.0.0.1"
+    assert Alert.objects.get(pk=two_alerts[1].pk).status == AlertStatus.NEW
+    assert AuditEntry.objects.count() == audits + 1
+    # Back to new: nobody handles it any more; the note stays unless a new one is given.
+    triage.do_triage_alerts([taken.pk], AlertStatus.NEW, acting_user=world.admin)
+    taken.refresh_from_db()
+    assert taken.status == AlertStatus.NEW and taken.assignee is None and taken.triage_note.startswith("Đang")
+
+
+def test_several_alerts_at_once_one_audit_entry_each(world, two_alerts):
+    audits = AuditEntry.objects.count()
+    changed = triage.do_triage_alerts([str(a.pk) for a in two_alerts], AlertStatus.FALSE_POSITIVE,
+                                      acting_user=world.admin, note="Máy quét nội bộ")
+    assert len(changed) == 2
+    assert _states(two_alerts) == [(AlertStatus.FALSE_POSITIVE, None, "Máy quét nội bộ")] * 2
+    assert AuditEntry.objects.count() == audits + 2
+
+
+@pytest.mark.parametrize("user_name", ["auditor", "trainee", "responder"])
+def test_readers_cannot_triage(world, two_alerts, user_name):
+    before = _states(two_alerts)
+    with pytest.raises(Refused) as exc:
+        triage.do_triage_alerts([a.pk for a in two_alerts], AlertStatus.RESOLVED, acting_user=getattr(world, user_name))
+    # The auditor and the trainee see the ministry's alerts (403); the responder does not see them at all (404).
+    assert exc.value.status == (404 if user_name == "responder" else 403)
+    assert _states(two_alerts) == before
+
+
+def test_another_organizations_alert_refuses_the_whole_call(world, two_alerts, make_source):
+    theirs = make_source(world.province, "ecs")[0]
+    services.ingest_batch(theirs, [ecs("192.0.2.99", rule="theirs")])
+    foreign = Alert.objects.get(rule_id="theirs")
+    before = _states(two_alerts)
+    with pytest.raises(Refused) as exc:
+        triage.do_triage_alerts([two_alerts[0].pk, foreign.pk], AlertStatus.RESOLVED, acting_user=world.analyst)
+    assert exc.value.status == 404
+    assert _states(two_alerts) == before and Alert.objects.get(pk=foreign.pk).status == AlertStatus.NEW
+
+
+@pytest.mark.parametrize("status, ids, note, field", [
+    ("escalated", None, None, "status"),      # only reporting the incident sets it
+    ("closed", None, None, "status"),
+    ("resolved", [], None, "alerts"),
+    ("resolved", ["not-an-id"], None, "alerts"),
+    ("resolved", [str(uuid.uuid4())] * 501, None, "alerts"),
+    ("resolved", None, "x" * 2001, "note"),
+])
+def test_bad_input_is_refused(world, two_alerts, status, ids, note, field):
+    before = _states(two_alerts)
+    with pytest.raises(ValidationError) as exc:
+        triage.do_triage_alerts(ids if ids is not None else [two_alerts[0].pk], status, acting_user=world.admin,
+                                note=note)
+    assert field in exc.value.message_dict
+    assert _states(two_alerts) == before
+
+
+def test_a_repeat_reopens_a_resolved_alert_but_not_a_false_positive(world, source):
+    first = timezone.now() - dt.timedelta(minutes=20)
+    services.ingest_batch(source, [ecs("192.0.2.10", rule="scan", when=first),
+                                   ecs("192.0.2.11", rule="brute", when=first)])
+    scan, brute = Alert.objects.get(rule_id="scan"), Alert.objects.get(rule_id="brute")
+    triage.do_triage_alerts([scan.pk], AlertStatus.RESOLVED, acting_user=world.analyst)
+    triage.do_triage_alerts([brute.pk], AlertStatus.FALSE_POSITIVE, acting_user=world.analyst)
+    # An older record arriving late (replay) is no new activity: the resolved alert stays resolved.
+    services.ingest_batch(source, [ecs("192.0.2.10", rule="scan", when=first - dt.timedelta(minutes=1), n=1)])
+    scan.refresh_from_db()
+    assert scan.count == 2 and scan.status == AlertStatus.RESOLVED
+    later = first + dt.timedelta(minutes=5)
+    services.ingest_batch(source, [ecs("192.0.2.10", rule="scan", when=later, n=2),
+                                   ecs("192.0.2.11", rule="brute", when=later, n=2)])
+    scan.refresh_from_db()
+    brute.refresh_from_db()
+    assert scan.count == 3 and scan.status == AlertStatus.NEW
+    assert brute.count == 2 and brute.status == AlertStatus.FALSE_POSITIVE
+
+
+@pytest.fixture
+def content():
+    from khien.incidents import content
+
+    content.load_all()
+
+
+def test_alert_reported_as_incident(world, content, intel, source, make_system):
+    system = make_system(world.ministry)
+    services.do_set_source_systems(source, [system], acting_user=world.admin)
+    services.ingest_batch(source, [ecs(intel.values[Tlp.GREEN], rule="c2-beacon", severity=9)])
+    alert = Alert.objects.get()
+    incident = triage.do_alert_to_incident(alert, acting_user=world.analyst)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.ESCALATED and alert.incident == incident
+    assert incident.organization == world.ministry and incident.created_by == world.analyst
+    assert incident.detected_at == alert.first_seen and incident.severity == "critical"
+    assert incident.category == "ids-alert"  # the events' category (intrusion_detection)
+    assert list(incident.systems.all()) == [system]
+    values = set(incident.observables.values_list("value", flat=True))
+    assert intel.values[Tlp.GREEN] in values and "10.0.0.1" in values
+    # Once only; and its status is the incident's business now.
+    with pytest.raises(Refused) as exc:
+        triage.do_alert_to_incident(alert, acting_user=world.analyst)
+    assert exc.value.status == 409
+    with pytest.raises(Refused) as exc:
+        triage.do_triage_alerts([alert.pk], AlertStatus.RESOLVED, acting_user=world.analyst)
+    assert exc.value.status == 409
+    assert Incident.objects.count() == 1
+
+
+def test_reporting_takes_the_users_choices_and_refuses_bad_ones(world, content, two_alerts):
+    alert = two_alerts[0]
+    with pytest.raises(ValidationError) as exc:
+        triage.do_alert_to_incident(alert, acting_user=world.analyst, data={"category": "no-such-type"})
+    assert "category" in exc.value.message_dict
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.NEW and not Incident.objects.exists()
+    incident = triage.do_alert_to_incident(alert, acting_user=world.analyst,
+                                           data={"title": "Dò mật khẩu SSH", "category": "brute-force",
+                                                 "severity": "medium", "tlp": "green"})
+    assert (incident.title, incident.category, incident.severity, incident.tlp) == (
+        "Dò mật khẩu SSH", "brute-force", "medium", "green")
+
+
+@pytest.mark.parametrize("user_name", ["auditor", "trainee"])
+def test_readers_cannot_report_an_alert(world, content, two_alerts, user_name):
+    with pytest.raises(Refused) as exc:
+        triage.do_alert_to_incident(two_alerts[0], acting_user=getattr(world, user_name))
+    assert exc.value.status == 403
+    assert not Incident.objects.exists() and Alert.objects.get(pk=two_alerts[0].pk).status == AlertStatus.NEW
+
+
+# --- API ------------------------------------------------------------------------------------------
+
+
+def test_api_triage_and_status_filter(world, two_alerts, api):
+    url = reverse("telemetry-api:alert-groups-triage")
+    client = api(world.analyst)
+    response = client.post(url, {"alerts": [str(two_alerts[0].pk)], "status": "acknowledged", "note": "Đã nhận"},
+                           format="json")
+    assert response.status_code == 200
+    assert response.json()[0]["status"] == "acknowledged" and response.json()[0]["assignee"] == world.analyst.email
+    listed = client.get(reverse("telemetry-api:alert-groups"), {"status": "new"}).json()
+    assert [a["rule_id"] for a in listed["results"]] == [two_alerts[1].rule_id]
+    both = client.get(reverse("telemetry-api:alert-groups") + "?status=new&status=acknowledged").json()
+    assert both["count"] == 2
+    detail = client.get(reverse("telemetry-api:alert-group", args=[two_alerts[0].pk])).json()
+    assert detail["triage_note"] == "Đã nhận" and detail["triaged_by"] == world.analyst.email
+
+
+def test_api_triage_denials_change_nothing(world, two_alerts, api):
+    url = reverse("telemetry-api:alert-groups-triage")
+    ids = [str(a.pk) for a in two_alerts]
+    before = _states(two_alerts)
+    assert api(world.auditor).post(url, {"alerts": ids, "status": "resolved"}, format="json").status_code == 403
+    assert api(world.other_admin).post(url, {"alerts": ids, "status": "resolved"}, format="json").status_code == 404
+    bad = api(world.analyst).post(url, {"alerts": ids, "status": "closed"}, format="json")
+    assert bad.status_code == 400 and "status" in bad.json()
+    assert api(world.analyst).post(url, {"alerts": "x", "status": "resolved"}, format="json").status_code == 400
+    assert api(world.analyst).post(url, ["not", "an", "object"], format="json").status_code == 400
+    assert _states(two_alerts) == before
+    assert api(world.other_admin).get(reverse("telemetry-api:alert-group", args=[two_alerts[0].pk])).status_code == 404
+
+
+def test_api_reports_an_incident_once(world, content, two_alerts, api):
+    url = reverse("telemetry-api:alert-group-incident", args=[two_alerts[0].pk])
+    assert api(world.trainee).post(url, {}, format="json").status_code == 403
+    assert api(world.other_admin).post(url, {}, format="json").status_code == 404
+    bad = api(world.analyst).post(url, {"severity": "apocalyptic"}, format="json")
+    assert bad.status_code == 400 and "severity" in bad.json()
+    assert not Incident.objects.exists()
+    created = api(world.analyst).post(url, {"severity": "high"}, format="json")
+    assert created.status_code == 201
+    incident = Incident.objects.get()
+    assert created.json()["reference"] == incident.reference and incident.severity == "high"
+    assert api(world.analyst).post(url, {}, format="json").status_code == 409
+
+
+# --- Pages ----------------------------------------------------------------------------------------
+
+
+def test_alert_list_shows_open_alerts_first_and_triages_ticked_ones(world, two_alerts, as_user):
+    client = as_user(world.analyst)
+    page = client.get(reverse("telemetry:alerts")).content.decode()
+    assert 'id="alert-bulk"' in page and page.count('name="alerts"') == 2
+    response = client.post(reverse("telemetry:alerts_triage"), {
+        "alerts": [str(two_alerts[0].pk)], "status": "false_positive", "note": "", "next_query": "status=open"})
+    assert response.status_code == 302 and response["Location"].endswith("?status=open")
+    assert Alert.objects.get(pk=two_alerts[0].pk).status == AlertStatus.FALSE_POSITIVE
+    open_page = client.get(reverse("telemetry:alerts")).content.decode()
+    assert "Rule scan" in open_page and "Rule brute" not in open_page  # two_alerts by rule id: brute, scan
+    assert "Rule brute" in client.get(reverse("telemetry:alerts") + "?status=false_positive").content.decode()
+    assert "Rule brute" in client.get(reverse("telemetry:alerts") + "?status=all").content.decode()
+    # Nothing ticked: the error in the page's language, nothing changed.
+    empty = client.post(reverse("telemetry:alerts_triage"), {"status": "resolved"})
+    assert empty.status_code == 400 and "Hãy chọn ít nhất một cảnh báo." in empty.content.decode()
+    assert Alert.objects.get(pk=two_alerts[1].pk).status == AlertStatus.NEW
+
+
+def test_readers_see_alerts_without_triage_controls(world, two_alerts, as_user):
+    client = as_user(world.auditor)
+    page = client.get(reverse("telemetry:alerts")).content.decode()
+    assert "Rule scan" in page and 'id="alert-bulk"' not in page
+    detail = client.get(reverse("telemetry:alert", args=[two_alerts[0].pk])).content.decode()
+    assert 'id="alert-triage"' not in detail and 'id="alert-incident"' not in detail
+    forbidden = client.post(reverse("telemetry:alert_triage", args=[two_alerts[0].pk]), {"status": "resolved"})
+    assert forbidden.status_code == 403
+    foreign = as_user(world.other_admin).post(reverse("telemetry:alert_triage", args=[two_alerts[0].pk]),
+                                              {"status": "resolved"})
+    assert foreign.status_code == 404
+    assert Alert.objects.get(pk=two_alerts[0].pk).status == AlertStatus.NEW
+
+
+def test_alert_page_triage_and_report(world, content, two_alerts, as_user):
+    client = as_user(world.analyst)
+    alert = two_alerts[0]
+    detail = client.get(reverse("telemetry:alert", args=[alert.pk])).content.decode()
+    assert 'id="alert-triage"' in detail and 'id="alert-incident"' in detail
+    done = client.post(reverse("telemetry:alert_triage", args=[alert.pk]),
+                       {"status": "acknowledged", "note": "Kiểm tra tường lửa"})
+    assert done.status_code == 302
+    detail = client.get(reverse("telemetry:alert", args=[alert.pk])).content.decode()
+    assert 'data-alert-status="acknowledged"' in detail and "Kiểm tra tường lửa" in detail
+    bad = client.post(reverse("telemetry:alert_incident", args=[alert.pk]),
+                      {"title": "", "category": "ids-alert", "severity": "high", "tlp": "amber"})
+    assert bad.status_code == 400 and not Incident.objects.exists()
+    reported = client.post(reverse("telemetry:alert_incident", args=[alert.pk]),
+                           {"title": "Rà quét từ 192.0.2.10", "category": "scanner", "severity": "medium",
+                            "tlp": "amber"})
+    incident = Incident.objects.get()
+    assert reported.status_code == 302 and reported["Location"] == reverse("incidents:incident_detail",
+                                                                           args=[incident.pk])
+    detail = client.get(reverse("telemetry:alert", args=[alert.pk])).content.decode()
+    assert incident.reference in detail and 'id="alert-incident"' not in detail and 'id="alert-triage"' not in detail
