@@ -21,13 +21,14 @@ from django.utils import timezone
 from khien.core.roles import Role
 from khien.registry.models import InformationSystem, Membership, Organization, OrgType
 
-from . import correlation, services, simulate
-from .models import AlertSource, Event, SourceFormat, SourceHourlyCount
+from . import correlation, services, simulate, triage
+from .models import Alert, AlertSource, AlertStatus, Event, SourceFormat, SourceHourlyCount
 
 FORMATS = [SourceFormat.WAZUH, SourceFormat.SURICATA, SourceFormat.ECS, SourceFormat.CEF]
 PER_HOUR = (4, 14)  # events per source and hour in the backfill
 HOURS = 48
 STOPPED = 3  # sources that stopped sending some hours ago (silent)
+TRIAGED = 80  # older alerts already handled by their organization's analysts
 
 
 def _organizations(rng: random.Random) -> list[Organization]:
@@ -95,5 +96,27 @@ def build(seed: int = 2026) -> dict:
         AlertSource.objects.filter(pk=pk).update(last_event_at=when)
     _rates_as_if_sent_over_time(sending)
     campaigns = correlation.correlate(now)
-    return {"alert sources": len(created), "events": events, "silent sources": len(created) - len(sending) + len(stopped),
+    triaged = _triage_older_alerts(rng, now, coordinator)
+    return {"alert sources": len(created), "events": events, "alerts triaged": triaged, "silent sources": len(created) - len(sending) + len(stopped),
             "campaigns": campaigns["created"]}
+
+
+def _triage_older_alerts(rng: random.Random, now: dt.datetime, coordinator) -> int:
+    """Handle some of the alerts older than a day, as the organizations' analysts would have (through the
+    service, so each change is audited): most resolved, some false positives, a few still in progress.
+    An organization without an analyst of its own has its alerts handled by the coordinator."""
+    older = list(Alert.objects.filter(last_seen__lt=now - dt.timedelta(hours=24), status=AlertStatus.NEW)
+                 .order_by("last_seen").values_list("pk", "organization_id"))
+    analysts = {m.organization_id: m.user for m in Membership.objects.filter(role=Role.ORG_ANALYST, user__is_active=True)
+                .select_related("user").order_by("user__email")}
+    groups: dict[tuple, list] = {}
+    for pk, organization_id in rng.sample(older, min(TRIAGED, len(older))):
+        status = rng.choices([AlertStatus.RESOLVED, AlertStatus.FALSE_POSITIVE, AlertStatus.ACKNOWLEDGED],
+                             weights=[6, 3, 1])[0]
+        groups.setdefault((organization_id, status), []).append(pk)
+    notes = {AlertStatus.RESOLVED: "Đã chặn địa chỉ nguồn trên tường lửa.",
+             AlertStatus.FALSE_POSITIVE: "Máy quét lỗ hổng nội bộ, đã đưa vào danh sách loại trừ.",
+             AlertStatus.ACKNOWLEDGED: "Đang kiểm tra máy chủ bị ảnh hưởng."}
+    for (organization_id, status), pks in groups.items():
+        triage.do_triage_alerts(pks, status, acting_user=analysts.get(organization_id, coordinator), note=notes[status])
+    return sum(len(pks) for pks in groups.values())

@@ -93,3 +93,47 @@ def test_an_administrator_registers_a_source_in_the_browser(live_server, flushab
     expect(page.locator("#new-key")).to_have_count(0)  # the key is not shown again
     source = AlertSource.objects.get(name="fortigate-min-hq")
     assert list(source.systems.all()) == [watched] and source.key_hash != key
+
+
+def test_an_analyst_triages_alerts_and_reports_one_as_an_incident(live_server, flushable_audit_log, world,
+                                                                  make_source, browser):
+    """The alert list opens on the open alerts; tick all, mark them false positives in one step; the
+    "False positive" tab shows them; another alert is reported as an incident from its page, which lands on
+    the incident. Screenshots: telemetry_alerts_triage.png, telemetry_alert_detail.png."""
+    from khien.incidents import content
+    from khien.incidents.models import Incident
+    from khien.telemetry.models import Alert, AlertStatus
+
+    content.load_all()
+    source, _key = make_source(org=world.ministry, format="wazuh")
+    services.ingest_batch(source, sample_lines("wazuh_alerts.ndjson"))
+    total = Alert.objects.count()
+    assert total >= 3
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="vi-VN")
+    Watch(page, base)
+    login(page, base, world.analyst)
+    page.goto(f"{base}/telemetry/alerts/")
+    expect(page.locator("#alert-status-tabs a[aria-current=page]")).to_have_text("Đang mở")
+    expect(page.locator("#alert-table [data-alert-status=new]")).to_have_count(total)
+    page.check("#alert-pick-all")  # the platform's own script ticks the page
+    expect(page.locator("#alert-table input[name=alerts]:checked")).to_have_count(total)
+    page.uncheck("#alert-table tbody tr:first-child input[name=alerts]")
+    page.select_option("#alert-bulk select[name=status]", "false_positive")
+    page.fill("#alert-bulk textarea[name=note]", "Máy quét lỗ hổng nội bộ")
+    shot(page, "alerts_triage")
+    page.click("#alert-bulk button[type=submit]")
+    expect(page.locator(".messages")).to_contain_text(f"Đã đặt {total - 1} cảnh báo thành “Cảnh báo nhầm”")
+    expect(page.locator("#alert-table [data-alert-status]")).to_have_count(1)  # the one left open
+    page.click("#alert-table tbody tr:first-child td a")
+    page.select_option("#alert-incident select[name=severity]", "high")
+    shot(page, "alert_detail")
+    page.click("#alert-incident button[type=submit]")
+    incident = Incident.objects.get()
+    expect(page).to_have_url(f"{base}/incidents/{incident.pk}/")
+    expect(page.locator("body")).to_contain_text(incident.reference)
+    assert incident.severity == "high" and incident.organization == world.ministry
+    assert Alert.objects.filter(status=AlertStatus.FALSE_POSITIVE).count() == total - 1
+    assert Alert.objects.filter(status=AlertStatus.ESCALATED, incident=incident).count() == 1
+    page.goto(f"{base}/telemetry/alerts/?status=false_positive")
+    expect(page.locator("#alert-table [data-alert-status=false_positive]")).to_have_count(total - 1)

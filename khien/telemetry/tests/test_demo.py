@@ -10,7 +10,7 @@ from khien.intel.models import Tlp
 from khien.intel.tests.conftest import indicator
 from khien.registry import demo as registry_demo
 from khien.telemetry import demo, health, matcher
-from khien.telemetry.models import AlertSource, Campaign, CampaignKind, Event, HourlyCount, IndicatorHit
+from khien.telemetry.models import Alert, AlertSource, AlertStatus, Campaign, CampaignKind, Event, HourlyCount, IndicatorHit
 
 
 @pytest.fixture
@@ -58,5 +58,11 @@ def test_demo_builds_a_living_picture(country):
     assert found and found <= country
     # One campaign per value, however many indicators carry it.
     assert len(found) == Campaign.objects.filter(kind="indicator").count()
+    # Older alerts already handled by the organizations' analysts (through the audited service); recent ones new.
+    handled = Alert.objects.exclude(status=AlertStatus.NEW)
+    assert handled.count() == counts["alerts triaged"] > 0
+    assert {a.status for a in handled} <= {AlertStatus.RESOLVED, AlertStatus.FALSE_POSITIVE, AlertStatus.ACKNOWLEDGED}
+    assert all(a.triaged_by_id and a.last_seen < now - dt.timedelta(hours=24) for a in handled)
+    assert handled.filter(triaged_by__memberships__role="org_analyst").exists()
     # Building again adds no source.
     assert demo.build(seed=7)["alert sources"] == 0
