@@ -19,6 +19,7 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -164,7 +165,8 @@ def do_alert_to_incident(alert: Alert, *, acting_user, data: dict | None = None)
         organization = alert.organization
         description = data.get("description") or _(
             "Reported from a SOC alert of source %(source)s: %(rule)s (rule %(rule_id)s), seen %(count)d times "
-            "between %(first)s and %(last)s. Observables: %(observables)s.") % {
+            "between %(first)s and %(last)s. Observables: %(observables)s. Alert: %(url)s") % {
+            "url": reverse("telemetry:alert", args=[alert.pk]),
             "source": alert.source.name, "rule": alert.rule_name or "—", "rule_id": alert.rule_id or "—",
             "count": alert.count,
             "first": timezone.localtime(alert.first_seen).strftime("%d/%m/%Y %H:%M"),

@@ -135,6 +135,7 @@ def test_alert_reported_as_incident(world, content, intel, source, make_system):
     assert incident.detected_at == alert.first_seen and incident.severity == "critical"
     assert incident.category == "ids-alert"  # the events' category (intrusion_detection)
     assert list(incident.systems.all()) == [system]
+    assert reverse("telemetry:alert", args=[alert.pk]) in incident.description  # the way back to the events
     values = set(incident.observables.values_list("value", flat=True))
     assert intel.values[Tlp.GREEN] in values and "10.0.0.1" in values
     # Once only; and its status is the incident's business now.
