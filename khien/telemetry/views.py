@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -205,7 +205,8 @@ def alert_list(request):
 def alert_list_triage(request):
     """The status of the alerts ticked on the list; back to the same list (its filters kept in `next_query`)."""
     form = AlertTriageForm(request.POST)
-    back = reverse("telemetry:alerts") + "?" + (request.POST.get("next_query") or "")[:2000]
+    # The list's filters, parsed and encoded again: only a query string of our own list goes into the redirect.
+    back = reverse("telemetry:alerts") + "?" + QueryDict((request.POST.get("next_query") or "")[:2000]).urlencode()
     status = 400
     if form.is_valid():
         try:

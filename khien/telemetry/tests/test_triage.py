@@ -231,10 +231,15 @@ def test_alert_list_shows_open_alerts_first_and_triages_ticked_ones(world, two_a
     assert "Rule scan" in open_page and "Rule brute" not in open_page  # two_alerts by rule id: brute, scan
     assert "Rule brute" in client.get(reverse("telemetry:alerts") + "?status=false_positive").content.decode()
     assert "Rule brute" in client.get(reverse("telemetry:alerts") + "?status=all").content.decode()
+    # The way back is always the list itself, whatever is put in the form.
+    crafted = client.post(reverse("telemetry:alerts_triage"), {
+        "alerts": [str(two_alerts[1].pk)], "status": "acknowledged", "next_query": "x=1\r\nSet-Cookie: a=b"})
+    assert crafted.status_code == 302 and crafted["Location"].startswith(reverse("telemetry:alerts") + "?x=1")
+    assert "\n" not in crafted["Location"]
     # Nothing ticked: the error in the page's language, nothing changed.
     empty = client.post(reverse("telemetry:alerts_triage"), {"status": "resolved"})
     assert empty.status_code == 400 and "Hãy chọn ít nhất một cảnh báo." in empty.content.decode()
-    assert Alert.objects.get(pk=two_alerts[1].pk).status == AlertStatus.NEW
+    assert Alert.objects.get(pk=two_alerts[1].pk).status == AlertStatus.ACKNOWLEDGED
 
 
 def test_readers_see_alerts_without_triage_controls(world, two_alerts, as_user):
