@@ -253,38 +253,41 @@ def alert_detail(request, pk):
     return _alert_page(request, _visible_alert(request, pk))
 
 
+def _alert_action(request, pk, form_class, form_name: str, act):
+    """A form posted on an alert's page: valid, it goes to the service (`act(alert, data)` returns the answer);
+    a bad form or a refusal shows the page again with the form and its errors, nothing changed."""
+    alert = _visible_alert(request, pk)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return _alert_page(request, alert, status=400, **{form_name: form})
+    try:
+        return act(alert, form.cleaned_data)
+    except (Refused, ValidationError) as exc:
+        add_service_error(form, exc)
+        return _alert_page(request, _visible_alert(request, pk), status=status_of(exc), **{form_name: form})
+
+
 @login_required
 @require_POST
 def alert_triage(request, pk):
-    alert = _visible_alert(request, pk)
-    form = AlertTriageForm(request.POST)
-    if not form.is_valid():
-        return _alert_page(request, alert, status=400, triage_form=form)
-    try:
-        triage.do_triage_alerts([alert.pk], form.cleaned_data["status"], acting_user=request.user,
-                                note=form.cleaned_data["note"])
-    except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        return _alert_page(request, _visible_alert(request, pk), status=status_of(exc), triage_form=form)
-    messages.success(request, _("Alert set to “%(status)s”.") % {"status": AlertStatus(form.cleaned_data["status"]).label})
-    return redirect("telemetry:alert", pk=alert.pk)
+    def act(alert, data):
+        triage.do_triage_alerts([alert.pk], data["status"], acting_user=request.user, note=data["note"])
+        messages.success(request, _("Alert set to “%(status)s”.") % {"status": AlertStatus(data["status"]).label})
+        return redirect("telemetry:alert", pk=alert.pk)
+
+    return _alert_action(request, pk, AlertTriageForm, "triage_form", act)
 
 
 @login_required
 @require_POST
 def alert_incident(request, pk):
-    alert = _visible_alert(request, pk)
-    form = AlertIncidentForm(request.POST)
-    if not form.is_valid():
-        return _alert_page(request, alert, status=400, incident_form=form)
-    try:
-        incident = triage.do_alert_to_incident(alert, acting_user=request.user, data=form.cleaned_data)
-    except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        return _alert_page(request, _visible_alert(request, pk), status=status_of(exc), incident_form=form)
-    messages.success(request, _("Incident %(reference)s reported from the alert; its initial report is due "
-                                "24 hours after detection.") % {"reference": incident.reference})
-    return redirect("incidents:incident_detail", pk=incident.pk)
+    def act(alert, data):
+        incident = triage.do_alert_to_incident(alert, acting_user=request.user, data=data)
+        messages.success(request, _("Incident %(reference)s reported from the alert; its initial report is due "
+                                    "24 hours after detection.") % {"reference": incident.reference})
+        return redirect("incidents:incident_detail", pk=incident.pk)
+
+    return _alert_action(request, pk, AlertIncidentForm, "incident_form", act)
 
 
 # --- Sources ---------------------------------------------------------------------------------------
