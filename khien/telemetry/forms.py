@@ -97,3 +97,11 @@ class AlertIncidentForm(forms.Form):
         self.fields["category"].choices = taxonomy.choices() if taxonomy else []
         self.fields["severity"].choices = policy.severity_choices() if policy else []
         self.fields["tlp"].choices = Tlp.choices
+
+
+class AlertSuppressForm(forms.Form):
+    """Suppress repeats of an alert (`triage.do_suppress_alert` checks again)."""
+
+    reason = forms.CharField(label=_l("Why these alerts are not a threat"), max_length=500,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+    days = forms.IntegerField(label=_l("For how many days"), min_value=1, max_value=365, initial=30)

@@ -306,6 +306,8 @@ class Alert(models.Model):
     triaged_at = models.DateTimeField(_("status set at"), null=True, blank=True)
     incident = models.ForeignKey("incidents.Incident", on_delete=models.SET_NULL, null=True, blank=True,
                                  related_name="+", verbose_name=_("incident"), db_index=False)
+    suppression = models.ForeignKey("AlertSuppression", on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+", verbose_name=_("suppressed by"), db_index=False)
 
     objects = TelemetryQuerySet.as_manager()
 
@@ -323,6 +325,49 @@ class Alert(models.Model):
 
     def __str__(self):
         return f"{self.rule_name or self.rule_id} ×{self.count}"
+
+
+class AlertSuppressionQuerySet(TelemetryQuerySet):
+    def active(self, now: dt.datetime | None = None):
+        now = now or timezone.now()
+        return self.filter(lifted_at__isnull=True, expires_at__gt=now)
+
+
+class AlertSuppression(models.Model):
+    """An analyst's decision that one source's rule on the same observables is not a threat (an internal
+    scanner, a known tool): until it expires or is lifted, alerts with that key start as false positives.
+
+    The key is the alert key (source, rule, observables): the same rule on other observables, or another
+    source, is not suppressed. Events and indicator hits are still stored and counted (`triage.py`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="suppressions",
+                               verbose_name=_("source"))
+    organization = models.ForeignKey("registry.Organization", on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("organization"))
+    key = models.CharField(max_length=64, editable=False)
+    rule_id = models.CharField(_("rule id"), max_length=100, blank=True)
+    rule_name = models.CharField(_("rule name"), max_length=500, blank=True)
+    observables = JsonTextField(_("observables"), default=dict)
+    reason = models.CharField(_("reason"), max_length=500)
+    created_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, related_name="+",
+                                   verbose_name=_("created by"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    lifted_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                  verbose_name=_("lifted by"))
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+
+    objects = AlertSuppressionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("alert suppression")
+        verbose_name_plural = _("alert suppressions")
+        indexes = [models.Index(fields=["source", "key"], name="telemetry_suppression_key")]
+
+    def __str__(self):
+        return f"{self.rule_name or self.rule_id} ({self.source_id})"
 
 
 class HourlyCount(models.Model):

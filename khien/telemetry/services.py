@@ -673,6 +673,10 @@ def _fold_into_alerts(source: AlertSource, new: list[tuple[dict, tuple]]) -> lis
                      event_time if last_seen is fields["time"] else adapt_time(last_seen),
                      epoch_hour(last_seen.timestamp()), count))
     store.insert_rows(Alert, ALERT_COLUMNS, rows, adapted=True)
+    if created:
+        from .triage import mark_suppressed  # triage builds on this module
+
+        mark_suppressed(source, [(alert[0], fields["key"]) for alert, fields, _row in created])
     if changed:
         # A resolved alert that gets a later repeat is new again (the activity came back); other statuses stay.
         table = connection.ops.quote_name(Alert._meta.db_table)

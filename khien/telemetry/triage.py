@@ -11,9 +11,14 @@ right, validates everything before writing, writes in one transaction and audits
   incident keeps that status: its handling goes on in the incident.
 - Repeats: ingestion sets a resolved alert back to new when a repeat arrives
   (`services._fold_into_alerts`); a false positive stays one.
+- Suppression: an analyst who marks an alert as a false positive may also say that
+  the same rule on the same observables from that source is not a threat for a
+  number of days; new alerts with that key then start as false positives
+  (`mark_suppressed`, called by ingestion) until it expires or is lifted.
 """
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -29,11 +34,16 @@ from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
 from khien.core.scoping import user_can
 
-from .models import Alert, AlertStatus, Event, IndicatorHit, severity_label
+from .models import (OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event, IndicatorHit,
+                     severity_label)
 from .services import OBSERVABLE_FIELDS
 
 MAX_ALERTS_PER_CALL = 500
 MAX_NOTE = 2000
+MAX_SUPPRESSION_DAYS = 365
+# Open alerts of the same key that a new suppression also closes: those seen in this many days (the lookup walks
+# the source's recent alerts through its (source, last_seen) index).
+SUPPRESSION_LOOKBACK_DAYS = 7
 # Statuses a user sets directly; "reported as an incident" comes only with the incident.
 SETTABLE_STATUSES = (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED, AlertStatus.FALSE_POSITIVE)
 
@@ -195,3 +205,81 @@ def do_alert_to_incident(alert: Alert, *, acting_user, data: dict | None = None)
         alert.save(update_fields=["status", "incident", "triaged_by", "triaged_at"])
         audit.record(Act.UPDATE, alert, actor=acting_user, before=before)
     return incident
+
+
+# --- Suppression ----------------------------------------------------------------------------------------
+
+
+def do_suppress_alert(alert: Alert, *, acting_user, reason: str, days: int) -> AlertSuppression:
+    """Mark the alert, and the source's other open alerts of the same key seen in the last
+    SUPPRESSION_LOOKBACK_DAYS, as false positives, and start new alerts of that key as false positives for
+    `days` days. Refused if the alert was reported as an incident (409) or a suppression of its key is active
+    (409: lift it first, or let it expire)."""
+    errors = {}
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason or len(reason) > 500:
+        errors["reason"] = [_("Say why these alerts are not a threat (at most 500 characters).")]
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_SUPPRESSION_DAYS:
+        errors["days"] = [_("Give a number of days from 1 to %(n)d.") % {"n": MAX_SUPPRESSION_DAYS}]
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    with transaction.atomic():
+        alert = (Alert.objects.select_for_update(of=("self",)).select_related("organization", "source")
+                 .get(pk=alert.pk))
+        if not may_triage(acting_user, alert):
+            raise Forbidden(_("You may read this alert but not change it."))
+        if alert.status == AlertStatus.ESCALATED:
+            raise Refused(_("An alert reported as an incident is handled in the incident; nothing was changed."),
+                          code="conflict", status=409)
+        if AlertSuppression.objects.active(now).filter(source=alert.source, key=alert.key).exists():
+            raise Refused(_("Repeats of this alert are already suppressed."), code="conflict", status=409)
+        suppression = AlertSuppression.objects.create(
+            source=alert.source, organization=alert.organization, key=alert.key, rule_id=alert.rule_id,
+            rule_name=alert.rule_name, observables=alert.observables, reason=reason, created_by=acting_user,
+            created_at=now, expires_at=now + dt.timedelta(days=days))
+        audit.record(Act.CREATE, suppression, actor=acting_user)
+        same = list(Alert.objects.select_for_update(of=("self",))
+                    .filter(source=alert.source, last_seen__gte=now - dt.timedelta(days=SUPPRESSION_LOOKBACK_DAYS),
+                            key=alert.key, status__in=OPEN_ALERT_STATUSES).exclude(pk=alert.pk))
+        changes = []
+        for each in [alert, *same]:
+            before = audit.snapshot(each)
+            each.status, each.suppression = AlertStatus.FALSE_POSITIVE, suppression
+            each.triaged_by, each.triaged_at, each.triage_note = acting_user, now, reason
+            changes.append(Change(action=Act.UPDATE, obj=each, before=before, after=audit.snapshot(each)))
+        Alert.objects.bulk_update([alert, *same], ["status", "suppression", "triaged_by", "triaged_at", "triage_note"])
+        audit.record_many(changes, actor=acting_user)
+    return suppression
+
+
+def do_lift_suppression(suppression: AlertSuppression, *, acting_user) -> AlertSuppression:
+    """End a suppression now: later alerts of its key are new again (alerts already marked stay as they are)."""
+    with transaction.atomic():
+        suppression = (AlertSuppression.objects.select_for_update(of=("self",)).select_related("organization")
+                       .get(pk=suppression.pk))
+        if not user_can(acting_user, Action.CHANGE, suppression.organization):
+            raise Forbidden(_("You may read this suppression but not lift it."))
+        if suppression.lifted_at is not None:
+            raise Refused(_("This suppression was already lifted."), code="conflict", status=409)
+        before = audit.snapshot(suppression)
+        suppression.lifted_by, suppression.lifted_at = acting_user, timezone.now()
+        suppression.save(update_fields=["lifted_by", "lifted_at"])
+        audit.record(Act.UPDATE, suppression, actor=acting_user, before=before)
+    return suppression
+
+
+def mark_suppressed(source: AlertSource, created: list[tuple[str, str]], now: dt.datetime | None = None) -> int:
+    """Ingestion, inside its transaction: the new alerts (id in the database's form, key) whose key is
+    suppressed for this source start as false positives. One small query per batch; an UPDATE only when a
+    suppressed key came in."""
+    keys = dict(AlertSuppression.objects.active(now).filter(source=source).values_list("key", "id"))
+    if not keys:
+        return 0
+    by_suppression: dict = {}
+    for pk, key in created:
+        if key in keys:
+            by_suppression.setdefault(keys[key], []).append(pk)
+    for suppression_id, pks in by_suppression.items():
+        Alert.objects.filter(pk__in=pks).update(status=AlertStatus.FALSE_POSITIVE, suppression_id=suppression_id)
+    return sum(len(pks) for pks in by_suppression.values())

@@ -30,10 +30,10 @@ from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, scope_for, user_can
 
 from . import correlation, health, services, triage
-from .forms import (AlertIncidentForm, AlertTriageForm, SourceCreateForm, SourceSettingsForm, SourceSystemsForm,
+from .forms import (AlertIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm, SourceSettingsForm, SourceSystemsForm,
                     source_organizations)
-from .models import (OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, Campaign, CampaignStatus,
-                     DeadLetter, Event, HourlyCount, IndicatorHit)
+from .models import (OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign,
+                     CampaignStatus, DeadLetter, Event, HourlyCount, IndicatorHit)
 
 HOURS = 48
 TOP = 10
@@ -225,7 +225,7 @@ def alert_list_triage(request):
     return _render(request, "telemetry/alert_list.html", context, status=status)
 
 
-def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=None):
+def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=None, suppress_form=None):
     events = Event.objects.filter(alert=alert).order_by("-time")[:100]
     hits = list(IndicatorHit.objects.filter(alert=alert).order_by("-time")[:200])
     indicators = {}
@@ -240,12 +240,18 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
                                                                          "note": alert.triage_note})
     if context["can_report"]:
         context["incident_form"] = incident_form or AlertIncidentForm(initial=triage.incident_defaults(alert))
+    # Suppressing repeats: for those who may triage, unless the key is suppressed already.
+    context["active_suppression"] = (AlertSuppression.objects.active().filter(source=alert.source, key=alert.key)
+                                     .select_related("created_by").first())
+    if context["can_triage"] and context["active_suppression"] is None:
+        context["suppress_form"] = suppress_form or AlertSuppressForm()
     return _render(request, "telemetry/alert_detail.html", context, status=status)
 
 
 def _visible_alert(request, pk) -> Alert:
     return get_object_or_404(Alert.objects.visible_to(request.user)
-                             .select_related("source", "organization", "assignee", "triaged_by", "incident"), pk=pk)
+                             .select_related("source", "organization", "assignee", "triaged_by", "incident",
+                                             "suppression"), pk=pk)
 
 
 @login_required
@@ -288,6 +294,19 @@ def alert_incident(request, pk):
         return redirect("incidents:incident_detail", pk=incident.pk)
 
     return _alert_action(request, pk, AlertIncidentForm, "incident_form", act)
+
+
+@login_required
+@require_POST
+def alert_suppress(request, pk):
+    def act(alert, data):
+        suppression = triage.do_suppress_alert(alert, acting_user=request.user, reason=data["reason"],
+                                               days=data["days"])
+        messages.success(request, _("Repeats of this alert start as false positives until %(until)s.")
+                         % {"until": timezone.localtime(suppression.expires_at).strftime("%d/%m/%Y %H:%M")})
+        return redirect("telemetry:alert", pk=alert.pk)
+
+    return _alert_action(request, pk, AlertSuppressForm, "suppress_form", act)
 
 
 # --- Sources ---------------------------------------------------------------------------------------
@@ -335,6 +354,8 @@ def _source_page(request, source, *, status=200, new_key=None, settings_form=Non
     context = {
         "source": source, "new_key": new_key, "error": error,
         "dead_letters": DeadLetter.objects.filter(source=source).order_by("-received_at")[:20],
+        "suppressions": AlertSuppression.objects.active().filter(source=source).select_related("created_by")
+                        .order_by("expires_at"),
         "can_change": user_can(request.user, Action.CHANGE, source.organization),
     }
     if context["can_change"]:  # the forms; a read-only page lists the systems instead
@@ -418,6 +439,20 @@ def source_systems(request, name):
         return _source_page(request, source, status=status_of(exc), error=exc.message)
     messages.success(request, _("Systems watched by “%(name)s” saved.") % {"name": source.name})
     return redirect("telemetry:source", name=source.name)
+
+
+@login_required
+@require_POST
+def source_lift_suppression(request, name, pk):
+    source = services.visible_source(request.user, name)
+    suppression = get_object_or_404(AlertSuppression.objects.filter(source=source), pk=pk)
+    try:
+        triage.do_lift_suppression(suppression, acting_user=request.user)
+    except Refused as exc:
+        return _source_page(request, source, status=status_of(exc), error=exc.message)
+    messages.success(request, _("Suppression lifted: new alerts of “%(rule)s” are shown again.")
+                     % {"rule": suppression.rule_name or suppression.rule_id})
+    return redirect(reverse("telemetry:source", args=[source.name]) + "#source-suppressions")
 
 
 INTEGRATIONS_DIR = Path(__file__).resolve().parent / "integrations"

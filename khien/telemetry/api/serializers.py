@@ -1,10 +1,11 @@
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from khien.registry.models import Organization
 
 from ..health import source_activity, source_status
-from ..models import Alert, AlertSource, DeadLetter, Event, HourlyCount, SourceFormat
+from ..models import Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount, SourceFormat
 
 
 class SourceActivitySerializer(serializers.Serializer):
@@ -86,11 +87,13 @@ class AlertSerializer(serializers.ModelSerializer):
     triaged_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
     incident = serializers.SlugRelatedField(slug_field="reference", read_only=True,
                                             help_text="The incident reported from the alert, if any.")
+    suppression = serializers.PrimaryKeyRelatedField(read_only=True,
+                                                     help_text="The suppression that marked it a false positive.")
 
     class Meta:
         model = Alert
         fields = ["id", "source", "organization", "rule_id", "rule_name", "severity", "observables", "first_seen",
-                  "last_seen", "count", "status", "assignee", "triage_note", "triaged_by", "triaged_at", "incident"]
+                  "last_seen", "count", "status", "assignee", "triage_note", "triaged_by", "triaged_at", "incident", "suppression"]
         read_only_fields = fields
 
 
@@ -106,6 +109,29 @@ class AlertIncidentSerializer(serializers.Serializer):
     severity = serializers.CharField(required=False, help_text="low, medium, high or critical.")
     tlp = serializers.CharField(required=False)
     description = serializers.CharField(required=False)
+
+
+class AlertSuppressSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="Why these alerts are not a threat (at most 500 characters).")
+    days = serializers.IntegerField(help_text="How long new alerts of this key start as false positives (1–365).")
+
+
+class AlertSuppressionSerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    observables = serializers.JSONField(read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    lifted_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AlertSuppression
+        fields = ["id", "source", "organization", "rule_id", "rule_name", "observables", "reason", "created_by",
+                  "created_at", "expires_at", "lifted_by", "lifted_at", "active"]
+        read_only_fields = fields
+
+    def get_active(self, suppression) -> bool:
+        return suppression.lifted_at is None and suppression.expires_at > timezone.now()
 
 
 class AlertIncidentCreatedSerializer(serializers.Serializer):

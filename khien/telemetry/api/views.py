@@ -13,7 +13,7 @@ from khien.core.errors import Forbidden, Refused
 from .. import conf, health, services, triage
 from ..batches import split_body
 from ..filters import AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFilter, HourlyCountFilter
-from ..models import Alert, AlertSource, DeadLetter, Event, HourlyCount
+from ..models import Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount
 from . import serializers as s
 from .authentication import IsAlertSource, SourceKeyAuthentication
 
@@ -137,6 +137,50 @@ class AlertIncident(APIView):
         incident = triage.do_alert_to_incident(alert, acting_user=request.user, data=data.validated_data)
         return Response({"id": incident.pk, "reference": incident.reference,
                          "url": reverse("incidents:incident_detail", args=[incident.pk])}, status=status.HTTP_201_CREATED)
+
+
+class AlertSuppress(APIView):
+    """POST {"reason": …, "days": n}: the alert and its open repeats of the last 7 days become false positives,
+    and so do new alerts of its key (same source, rule, observables) for `days` days. 201 with the suppression;
+    409 if the key is suppressed already or the alert was reported as an incident."""
+
+    @extend_schema(request=s.AlertSuppressSerializer, responses={201: s.AlertSuppressionSerializer})
+    def post(self, request, pk):
+        alert = get_object_or_404(_alerts(request.user), pk=pk)
+        data = s.AlertSuppressSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        suppression = triage.do_suppress_alert(alert, acting_user=request.user, reason=data.validated_data["reason"],
+                                               days=data.validated_data["days"])
+        return Response(s.AlertSuppressionSerializer(suppression).data, status=status.HTTP_201_CREATED)
+
+
+class SuppressionList(generics.ListAPIView):
+    """Suppressions of the sources the caller can see, newest first; `?source=<name>`, `?active=true`."""
+
+    serializer_class = s.AlertSuppressionSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("source", str), OpenApiParameter("active", bool)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        suppressions = (AlertSuppression.objects.visible_to(self.request.user)
+                        .select_related("source", "organization", "created_by", "lifted_by").order_by("-created_at"))
+        if self.request.query_params.get("source"):
+            suppressions = suppressions.filter(source__name=self.request.query_params["source"])
+        if self.request.query_params.get("active") in ("true", "1"):
+            suppressions = suppressions.active()
+        return suppressions
+
+
+class SuppressionLift(APIView):
+    """POST: end the suppression now (409 if lifted already)."""
+
+    @extend_schema(request=None, responses=s.AlertSuppressionSerializer)
+    def post(self, request, pk):
+        suppression = get_object_or_404(AlertSuppression.objects.visible_to(request.user), pk=pk)
+        return Response(s.AlertSuppressionSerializer(triage.do_lift_suppression(suppression,
+                                                                                acting_user=request.user)).data)
 
 
 class SourceListCreate(generics.ListCreateAPIView):

@@ -12,7 +12,7 @@ from khien.core.models import AuditEntry
 from khien.incidents.models import Incident
 from khien.intel.models import Tlp
 from khien.telemetry import services, triage
-from khien.telemetry.models import Alert, AlertStatus
+from khien.telemetry.models import Alert, AlertStatus, AlertSuppression
 from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
 
 
@@ -277,3 +277,109 @@ def test_alert_page_triage_and_report(world, content, two_alerts, as_user):
                                                                            args=[incident.pk])
     detail = client.get(reverse("telemetry:alert", args=[alert.pk])).content.decode()
     assert incident.reference in detail and 'id="alert-incident"' not in detail and 'id="alert-triage"' not in detail
+
+
+# --- Suppressing repeats ----------------------------------------------------------------------------
+
+
+def test_suppression_marks_the_alert_its_open_repeats_and_new_ones(world, source, settings):
+    settings.KHIEN_ALERT_WINDOW_SECONDS = 600
+    start = timezone.now() - dt.timedelta(hours=3)
+    # The same scanner twice, more than a window apart (two alerts of one key), and another rule.
+    services.ingest_batch(source, [ecs("192.0.2.50", rule="scan", when=start),
+                                   ecs("192.0.2.50", rule="scan", when=start + dt.timedelta(hours=1), n=1),
+                                   ecs("192.0.2.50", rule="other", when=start)])
+    first, second = Alert.objects.filter(rule_id="scan").order_by("first_seen")
+    audits = AuditEntry.objects.count()
+    suppression = triage.do_suppress_alert(second, acting_user=world.analyst, reason="Máy quét nội bộ", days=30)
+    assert suppression.expires_at - suppression.created_at == dt.timedelta(days=30)
+    assert set(Alert.objects.filter(rule_id="scan").values_list("status", flat=True)) == {AlertStatus.FALSE_POSITIVE}
+    assert Alert.objects.get(rule_id="other").status == AlertStatus.NEW
+    assert AuditEntry.objects.count() == audits + 3  # the suppression and the two alerts
+    # A new alert of the same key starts as a false positive; the same rule on another address does not.
+    later = start + dt.timedelta(hours=2, minutes=30)
+    services.ingest_batch(source, [ecs("192.0.2.50", rule="scan", when=later, n=2),
+                                   ecs("192.0.2.51", rule="scan", when=later, n=3)])
+    third = Alert.objects.get(rule_id="scan", first_seen__gte=later - dt.timedelta(seconds=1),
+                              observables__contains="192.0.2.50")
+    assert third.status == AlertStatus.FALSE_POSITIVE and third.suppression == suppression
+    assert Alert.objects.get(rule_id="scan", observables__contains="192.0.2.51").status == AlertStatus.NEW
+    # Lifted: the next new alert of that key is new again; what was marked stays.
+    triage.do_lift_suppression(suppression, acting_user=world.admin)
+    services.ingest_batch(source, [ecs("192.0.2.50", rule="scan", when=timezone.now() - dt.timedelta(minutes=1),
+                                       n=4)])
+    assert Alert.objects.filter(rule_id="scan", observables__contains="192.0.2.50", status=AlertStatus.NEW).count() == 1
+    assert Alert.objects.get(pk=third.pk).status == AlertStatus.FALSE_POSITIVE
+    with pytest.raises(Refused) as exc:
+        triage.do_lift_suppression(suppression, acting_user=world.admin)
+    assert exc.value.status == 409
+
+
+def test_an_expired_suppression_no_longer_applies(world, source):
+    services.ingest_batch(source, [ecs("192.0.2.60", rule="scan", when=timezone.now() - dt.timedelta(hours=5))])
+    suppression = triage.do_suppress_alert(Alert.objects.get(), acting_user=world.analyst, reason="Giám sát", days=1)
+    AlertSuppression.objects.filter(pk=suppression.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    services.ingest_batch(source, [ecs("192.0.2.60", rule="scan", when=timezone.now() - dt.timedelta(minutes=1))])
+    assert Alert.objects.order_by("-first_seen").first().status == AlertStatus.NEW
+    # Expired: the key may be suppressed again.
+    triage.do_suppress_alert(Alert.objects.order_by("-first_seen").first(), acting_user=world.analyst,
+                             reason="Giám sát", days=2)
+
+
+@pytest.mark.parametrize("reason, days, field", [("", 30, "reason"), ("x" * 501, 30, "reason"),
+                                                 ("ok", 0, "days"), ("ok", 366, "days"), ("ok", "30", "days"),
+                                                 ("ok", True, "days")])
+def test_suppression_bad_input(world, two_alerts, reason, days, field):
+    with pytest.raises(ValidationError) as exc:
+        triage.do_suppress_alert(two_alerts[0], acting_user=world.analyst, reason=reason, days=days)
+    assert field in exc.value.message_dict
+    assert not AlertSuppression.objects.exists() and _states(two_alerts)[0][0] == AlertStatus.NEW
+
+
+def test_suppression_denials(world, content, two_alerts):
+    with pytest.raises(Refused) as exc:
+        triage.do_suppress_alert(two_alerts[0], acting_user=world.auditor, reason="x", days=1)
+    assert exc.value.status == 403
+    suppression = triage.do_suppress_alert(two_alerts[0], acting_user=world.analyst, reason="x", days=1)
+    with pytest.raises(Refused) as exc:  # once per key while active
+        triage.do_suppress_alert(two_alerts[0], acting_user=world.analyst, reason="y", days=1)
+    assert exc.value.status == 409
+    with pytest.raises(Refused) as exc:
+        triage.do_lift_suppression(suppression, acting_user=world.trainee)
+    assert exc.value.status == 403
+    triage.do_alert_to_incident(two_alerts[1], acting_user=world.analyst)
+    with pytest.raises(Refused) as exc:  # reported as an incident: handled there
+        triage.do_suppress_alert(two_alerts[1], acting_user=world.analyst, reason="x", days=1)
+    assert exc.value.status == 409
+    assert AlertSuppression.objects.count() == 1 and AlertSuppression.objects.get().lifted_at is None
+
+
+def test_suppression_api_and_pages(world, two_alerts, api, as_user):
+    alert = two_alerts[0]
+    url = reverse("telemetry-api:alert-group-suppress", args=[alert.pk])
+    assert api(world.other_admin).post(url, {"reason": "x", "days": 3}, format="json").status_code == 404
+    bad = api(world.analyst).post(url, {"reason": "x", "days": "many"}, format="json")
+    assert bad.status_code == 400 and "days" in bad.json()
+    created = api(world.analyst).post(url, {"reason": "Máy quét nội bộ", "days": 3}, format="json")
+    assert created.status_code == 201 and created.json()["active"] is True
+    listed = api(world.auditor).get(reverse("telemetry-api:suppressions"), {"active": "true"}).json()
+    assert [s["id"] for s in listed["results"]] == [created.json()["id"]]
+    assert api(world.other_admin).get(reverse("telemetry-api:suppressions")).json()["count"] == 0
+    lift = reverse("telemetry-api:suppression-lift", args=[created.json()["id"]])
+    assert api(world.other_admin).post(lift).status_code == 404
+    assert api(world.auditor).post(lift).status_code == 403
+    # The source's page lists it with a "lift" button for those who may change the source.
+    page = as_user(world.admin).get(reverse("telemetry:source", args=[alert.source.name])).content.decode()
+    assert "Máy quét nội bộ" in page and f'data-suppression="{created.json()["id"]}"' in page
+    response = as_user(world.admin).post(reverse("telemetry:source_lift_suppression",
+                                                 args=[alert.source.name, created.json()["id"]]))
+    assert response.status_code == 302
+    assert api(world.analyst).get(reverse("telemetry-api:suppressions"), {"active": "true"}).json()["count"] == 0
+    # From the alert page: a bad form changes nothing; a good one suppresses.
+    client = as_user(world.analyst)
+    other = two_alerts[1]
+    assert client.post(reverse("telemetry:alert_suppress", args=[other.pk]), {"reason": "", "days": 30}).status_code == 400
+    assert client.post(reverse("telemetry:alert_suppress", args=[other.pk]),
+                       {"reason": "Công cụ giám sát", "days": 30}).status_code == 302
+    detail = client.get(reverse("telemetry:alert", args=[other.pk])).content.decode()
+    assert 'id="alert-suppression"' in detail and 'id="alert-suppress"' not in detail
