@@ -137,3 +137,39 @@ def test_an_analyst_triages_alerts_and_reports_one_as_an_incident(live_server, f
     assert Alert.objects.filter(status=AlertStatus.ESCALATED, incident=incident).count() == 1
     page.goto(f"{base}/telemetry/alerts/?status=false_positive")
     expect(page.locator("#alert-table [data-alert-status=false_positive]")).to_have_count(total - 1)
+
+
+def test_an_analyst_suppresses_a_harmless_cause_and_an_administrator_lifts_it(live_server, flushable_audit_log,
+                                                                              world, make_source, browser):
+    """From an alert's page: suppress repeats of the internal scanner for 30 days; the source's page lists the
+    suppression, and its administrator lifts it. Screenshots: telemetry_alert_suppress.png,
+    telemetry_source_suppressions.png."""
+    from khien.telemetry.models import Alert, AlertStatus, AlertSuppression
+
+    source, _key = make_source(org=world.ministry, format="wazuh")
+    services.ingest_batch(source, sample_lines("wazuh_alerts.ndjson"))
+    alert = Alert.objects.order_by("-severity").first()
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="vi-VN")
+    Watch(page, base)
+    login(page, base, world.analyst)
+    page.goto(f"{base}/telemetry/alerts/{alert.pk}/")
+    page.fill("#alert-suppress textarea[name=reason]", "Máy quét lỗ hổng nội bộ 10.0.5.9")
+    page.fill("#alert-suppress input[name=days]", "30")
+    shot(page, "alert_suppress")
+    page.click("#alert-suppress button[type=submit]")
+    expect(page.locator("#alert-status [data-alert-status=false_positive]")).to_be_visible()
+    expect(page.locator("#alert-suppression")).to_contain_text("Máy quét lỗ hổng nội bộ 10.0.5.9")
+    expect(page.locator("#alert-suppress")).to_have_count(0)
+    suppression = AlertSuppression.objects.get()
+
+    page.context.clear_cookies()
+    login(page, base, world.admin)
+    page.goto(f"{base}/telemetry/sources/{source.name}/")
+    row = page.locator(f"#source-suppressions tr[data-suppression='{suppression.pk}']")
+    expect(row).to_contain_text("Máy quét lỗ hổng nội bộ 10.0.5.9")
+    shot(page, "source_suppressions")
+    row.locator("button[type=submit]").click()
+    expect(page.locator("#source-suppressions")).to_contain_text("Không có")
+    assert AlertSuppression.objects.get().lifted_by == world.admin
+    assert Alert.objects.get(pk=alert.pk).status == AlertStatus.FALSE_POSITIVE  # what was marked stays
