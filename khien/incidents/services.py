@@ -151,6 +151,11 @@ def _audit_child(action: str, obj, incident: Incident, actor, before=None):
 # --- Reporting ----------------------------------------------------------------------
 
 
+def content_loaded() -> bool:
+    """Can incidents be reported: the current taxonomy and reporting policy are loaded."""
+    return Taxonomy.current() is not None and ReportingPolicy.current() is not None
+
+
 def _current_content() -> tuple[Taxonomy, ReportingPolicy]:
     taxonomy, policy = Taxonomy.current(), ReportingPolicy.current()
     if taxonomy is None or policy is None:

@@ -28,6 +28,7 @@ from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, scope_for, user_can
+from khien.incidents.services import content_loaded as incident_content_loaded
 
 from . import correlation, health, services, triage
 from .forms import (AlertIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm, SourceSettingsForm, SourceSystemsForm,
@@ -234,7 +235,9 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
                                                "url": indicator_url(h.indicator_id), "count": 0})["count"] += 1
     context = {"alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values()),
                "can_triage": triage.may_triage(request.user, alert) and alert.status != AlertStatus.ESCALATED,
-               "can_report": triage.may_report(request.user, alert) and not alert.incident_id}
+               # Reporting needs the incident taxonomy and policy loaded (`khien load_content`), else no form.
+               "can_report": triage.may_report(request.user, alert) and not alert.incident_id
+               and incident_content_loaded()}
     if context["can_triage"]:
         context["triage_form"] = triage_form or AlertTriageForm(initial={"status": alert.status,
                                                                          "note": alert.triage_note})

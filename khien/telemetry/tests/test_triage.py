@@ -383,3 +383,8 @@ def test_suppression_api_and_pages(world, two_alerts, api, as_user):
                        {"reason": "Công cụ giám sát", "days": 30}).status_code == 302
     detail = client.get(reverse("telemetry:alert", args=[other.pk])).content.decode()
     assert 'id="alert-suppression"' in detail and 'id="alert-suppress"' not in detail
+
+
+def test_no_report_form_before_the_incident_content_is_loaded(world, two_alerts, as_user):
+    detail = as_user(world.analyst).get(reverse("telemetry:alert", args=[two_alerts[0].pk])).content.decode()
+    assert 'id="alert-triage"' in detail and 'id="alert-incident"' not in detail
