@@ -22,7 +22,7 @@ from khien.core.roles import Role
 from khien.registry.models import InformationSystem, Membership, Organization, OrgType
 
 from . import correlation, services, simulate, triage
-from .models import Alert, AlertSource, AlertStatus, Event, SourceFormat, SourceHourlyCount
+from .models import Alert, AlertSource, AlertStatus, AlertSuppression, Event, SourceFormat, SourceHourlyCount
 
 FORMATS = [SourceFormat.WAZUH, SourceFormat.SURICATA, SourceFormat.ECS, SourceFormat.CEF]
 PER_HOUR = (4, 14)  # events per source and hour in the backfill
@@ -122,7 +122,7 @@ def _triage_older_alerts(rng: random.Random, now: dt.datetime, coordinator) -> i
     # One known harmless cause whose repeats are suppressed for a month (shown on its source's page).
     harmless = (Alert.objects.filter(status=AlertStatus.FALSE_POSITIVE).select_related("organization")
                 .order_by("last_seen").first())
-    if harmless is not None:
+    if harmless is not None and not AlertSuppression.objects.exists():  # once: the demo may be built again
         triage.do_suppress_alert(harmless, acting_user=analysts.get(harmless.organization_id, coordinator),
                                  reason=notes[AlertStatus.FALSE_POSITIVE], days=30)
     return Alert.objects.exclude(status=AlertStatus.NEW).count()
