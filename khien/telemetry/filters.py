@@ -60,7 +60,9 @@ class AlertFilter(django_filters.FilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte", label=_("Last seen since"))
     until = django_filters.IsoDateTimeFilter(field_name="first_seen", lookup_expr="lt", label=_("First seen before"))
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
-    status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices, label=_("Status (repeat for several)"))
+    # distinct=False: one value per row; the default DISTINCT made counting a million alerts take seconds.
+    status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices, label=_("Status (repeat for several)"),
+                                                 distinct=False)
 
     class Meta:
         model = Alert

@@ -58,6 +58,7 @@ def severity_label(severity: int) -> str:
 
 class TelemetryQuerySet(OrgScopedQuerySet):
     org_path_lookups = ("organization__path",)
+    org_id_field = "organization_id"  # events and alerts: millions of rows, indexes led by the organization
 
 
 class JsonTextField(models.TextField):

@@ -168,10 +168,7 @@ def _may_change_some_alerts(user) -> bool:
 
 
 def _alert_list_context(request) -> dict:
-    hit_count = (IndicatorHit.objects.filter(alert=OuterRef("pk")).values("alert")
-                 .annotate(n=Count("id")).values("n"))
-    alerts = (Alert.objects.visible_to(request.user).select_related("source", "organization", "assignee")
-              .annotate(hit_count=Coalesce(Subquery(hit_count, output_field=IntegerField()), 0)))
+    alerts = Alert.objects.visible_to(request.user)
     status = request.GET.get("status") or "open"
     filters = {"hits": request.GET.get("hits") == "1", "severity_min": _int(request.GET.get("severity_min")),
                "source": (request.GET.get("source") or "").strip()[:80], "q": (request.GET.get("q") or "").strip()[:200],
@@ -186,7 +183,16 @@ def _alert_list_context(request) -> dict:
         alerts = alerts.filter(source__name=filters["source"])
     if filters["q"]:
         alerts = alerts.filter(Q(rule_name__icontains=filters["q"]) | Q(rule_id=filters["q"]))
-    page = Paginator(alerts.order_by("-last_seen"), 50).get_page(request.GET.get("page"))
+    # The page's ids first (a narrow sort), then the rows the page shows with what it shows of them: sorting the
+    # whole joined rows of a national list of a million alerts took three times as long.
+    page = Paginator(alerts.order_by("-last_seen", "pk").values_list("pk", flat=True), 50).get_page(
+        request.GET.get("page"))
+    hit_count = (IndicatorHit.objects.filter(alert=OuterRef("pk")).values("alert")
+                 .annotate(n=Count("id")).values("n"))
+    rows = {alert.pk: alert for alert in Alert.objects.filter(pk__in=list(page.object_list))
+            .select_related("source", "organization", "assignee")
+            .annotate(hit_count=Coalesce(Subquery(hit_count, output_field=IntegerField()), 0))}
+    page.object_list = [rows[pk] for pk in page.object_list if pk in rows]
     query = request.GET.copy()
     query.pop("page", None)
     return {"page": page, "filters": filters, "query": query.urlencode(),
