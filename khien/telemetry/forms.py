@@ -3,6 +3,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _l
 
+from khien.core.models import User
 from khien.core.roles import Action
 from khien.registry.models import InformationSystem, Organization
 
@@ -70,14 +71,23 @@ class AlertTriageForm(forms.Form):
     """Status and note of one alert or of the alerts ticked on the list (`triage.do_triage_alerts` checks again)."""
 
     status = forms.ChoiceField(label=_l("Status"))
+    assignee = forms.ModelChoiceField(label=_l("Handler (with “In progress”)"), required=False,
+                                      queryset=User.objects.none(), empty_label=_l("— me —"),
+                                      to_field_name="email")
     note = forms.CharField(label=_l("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, alert=None, **kwargs):
+        """`alert`: the one alert of its page, whose possible handlers are offered; without it (the list's
+        action bar) the handler is the user who acts."""
         from .models import AlertStatus
-        from .triage import SETTABLE_STATUSES
+        from .triage import SETTABLE_STATUSES, possible_handlers
 
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [(s, AlertStatus(s).label) for s in SETTABLE_STATUSES]
+        if alert is None:
+            del self.fields["assignee"]
+        else:
+            self.fields["assignee"].queryset = possible_handlers(alert)
 
 
 class AlertIncidentForm(forms.Form):

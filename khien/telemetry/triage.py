@@ -26,9 +26,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, ngettext
 
-from khien.core import audit
+from khien.core import audit, notifications
 from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
@@ -81,11 +81,29 @@ def _alert_ids(values) -> list[uuid.UUID]:
     return list(dict.fromkeys(ids))
 
 
-def do_triage_alerts(alert_ids, status: str, *, acting_user, note: str | None = None) -> list[Alert]:
+def possible_handlers(alert: Alert):
+    """Who may be given the alert to handle: the active members of its organization, or of an organization
+    above it, whose role lets them change its alerts (administrators and analysts)."""
+    from khien.core.models import User
+    from khien.core.roles import ROLE_ACTIONS, Role
+
+    segments = alert.organization.path.strip("/").split("/")
+    paths = ["/" + "/".join(segments[:k]) + "/" for k in range(1, len(segments) + 1)]
+    roles = [role for role, actions in ROLE_ACTIONS.items() if Action.CHANGE in actions
+             and role != Role.NATIONAL_COORDINATOR]
+    return (User.objects.filter(is_active=True, memberships__organization__path__in=paths,
+                                memberships__role__in=roles).distinct().order_by("email"))
+
+
+def do_triage_alerts(alert_ids, status: str, *, acting_user, note: str | None = None, assignee=None) -> list[Alert]:
     """Set the status of the given alerts (all or none): the user must be able to change every one of them.
 
-    Taking an alert (in progress) makes the user its handler; setting it back to new clears the handler.
+    "In progress" gives the alerts a handler: `assignee` if given (who must be able to change every one of
+    them; they are notified), else the acting user; setting an alert back to new clears the handler.
     `note`, when given, replaces the alert's triage note. One audit entry per alert."""
+    if assignee is not None and status != AlertStatus.ACKNOWLEDGED:
+        raise ValidationError({"assignee": [_("A handler is given only with the status “%(status)s”.")
+                                            % {"status": AlertStatus.ACKNOWLEDGED.label}]})
     if status not in SETTABLE_STATUSES:
         raise ValidationError({"status": [_("Choose a status among: %(names)s.") % {
             "names": ", ".join(str(AlertStatus(s).label) for s in SETTABLE_STATUSES)}]})
@@ -101,6 +119,10 @@ def do_triage_alerts(alert_ids, status: str, *, acting_user, note: str | None = 
                           code="not_found", status=404)
         if not all(may_triage(acting_user, alert) for alert in alerts):
             raise Forbidden(_("You may read these alerts but not change them; nothing was changed."))
+        if assignee is not None and not (getattr(assignee, "is_active", False)
+                                         and all(may_triage(assignee, alert) for alert in alerts)):
+            raise ValidationError({"assignee": [_("%(user)s cannot handle these alerts.")
+                                                % {"user": getattr(assignee, "email", assignee)}]})
         reported = [alert for alert in alerts if alert.status == AlertStatus.ESCALATED]
         if reported:
             raise Refused(_("An alert reported as an incident is handled in the incident; nothing was changed."),
@@ -112,7 +134,7 @@ def do_triage_alerts(alert_ids, status: str, *, acting_user, note: str | None = 
             alert.triaged_by = acting_user
             alert.triaged_at = now
             if status == AlertStatus.ACKNOWLEDGED:
-                alert.assignee = acting_user
+                alert.assignee = assignee or acting_user
             elif status == AlertStatus.NEW:
                 alert.assignee = None
             if note is not None:
@@ -121,7 +143,21 @@ def do_triage_alerts(alert_ids, status: str, *, acting_user, note: str | None = 
         Alert.objects.bulk_update(alerts, ["status", "triaged_by", "triaged_at", "assignee", "triage_note"])
         audit.record_many([Change(action=Act.UPDATE, obj=alert, before=before, after=audit.snapshot(alert))
                            for alert, before in changes], actor=acting_user)
+        if assignee is not None and assignee.pk != getattr(acting_user, "pk", None):
+            _tell_handler(assignee, alerts, acting_user)
     return alerts
+
+
+def _tell_handler(assignee, alerts: list[Alert], acting_user) -> None:
+    """One notification to the person given the alerts (in the platform's language)."""
+    with notifications.platform_language():
+        title = ngettext("%(who)s gave you an alert to handle", "%(who)s gave you %(n)d alerts to handle",
+                         len(alerts)) % {"who": getattr(acting_user, "email", ""), "n": len(alerts)}
+        body = "\n".join(f"{alert.rule_name or alert.rule_id} ({alert.organization.code}, ×{alert.count})"
+                         for alert in alerts[:50])
+    url = (reverse("telemetry:alert", args=[alerts[0].pk]) if len(alerts) == 1
+           else reverse("telemetry:alerts") + "?status=acknowledged")
+    notifications.notify([assignee], kind="telemetry.alert_assigned", title=title, body=body, url=url)
 
 
 def incident_defaults(alert: Alert) -> dict:

@@ -245,8 +245,9 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
                "can_report": triage.may_report(request.user, alert) and not alert.incident_id
                and incident_content_loaded()}
     if context["can_triage"]:
-        context["triage_form"] = triage_form or AlertTriageForm(initial={"status": alert.status,
-                                                                         "note": alert.triage_note})
+        context["triage_form"] = triage_form or AlertTriageForm(alert=alert, initial={
+            "status": alert.status, "note": alert.triage_note,
+            "assignee": alert.assignee if alert.assignee_id and alert.assignee_id != request.user.pk else None})
     if context["can_report"]:
         context["incident_form"] = incident_form or AlertIncidentForm(initial=triage.incident_defaults(alert))
     # Suppressing repeats: for those who may triage, unless the key is suppressed already.
@@ -268,11 +269,11 @@ def alert_detail(request, pk):
     return _alert_page(request, _visible_alert(request, pk))
 
 
-def _alert_action(request, pk, form_class, form_name: str, act):
-    """A form posted on an alert's page: valid, it goes to the service (`act(alert, data)` returns the answer);
-    a bad form or a refusal shows the page again with the form and its errors, nothing changed."""
+def _alert_action(request, pk, make_form, form_name: str, act):
+    """A form posted on an alert's page (`make_form(alert)`): valid, it goes to the service (`act(alert, data)`
+    returns the answer); a bad form or a refusal shows the page again with the form and its errors."""
     alert = _visible_alert(request, pk)
-    form = form_class(request.POST)
+    form = make_form(alert)
     if not form.is_valid():
         return _alert_page(request, alert, status=400, **{form_name: form})
     try:
@@ -286,11 +287,12 @@ def _alert_action(request, pk, form_class, form_name: str, act):
 @require_POST
 def alert_triage(request, pk):
     def act(alert, data):
-        triage.do_triage_alerts([alert.pk], data["status"], acting_user=request.user, note=data["note"])
+        triage.do_triage_alerts([alert.pk], data["status"], acting_user=request.user, note=data["note"],
+                                assignee=data.get("assignee"))
         messages.success(request, _("Alert set to “%(status)s”.") % {"status": AlertStatus(data["status"]).label})
         return redirect("telemetry:alert", pk=alert.pk)
 
-    return _alert_action(request, pk, AlertTriageForm, "triage_form", act)
+    return _alert_action(request, pk, lambda alert: AlertTriageForm(request.POST, alert=alert), "triage_form", act)
 
 
 @login_required
@@ -302,7 +304,7 @@ def alert_incident(request, pk):
                                     "24 hours after detection.") % {"reference": incident.reference})
         return redirect("incidents:incident_detail", pk=incident.pk)
 
-    return _alert_action(request, pk, AlertIncidentForm, "incident_form", act)
+    return _alert_action(request, pk, lambda alert: AlertIncidentForm(request.POST), "incident_form", act)
 
 
 @login_required
@@ -315,7 +317,7 @@ def alert_suppress(request, pk):
                          % {"until": timezone.localtime(suppression.expires_at).strftime("%d/%m/%Y %H:%M")})
         return redirect("telemetry:alert", pk=alert.pk)
 
-    return _alert_action(request, pk, AlertSuppressForm, "suppress_form", act)
+    return _alert_action(request, pk, lambda alert: AlertSuppressForm(request.POST), "suppress_form", act)
 
 
 # --- Sources ---------------------------------------------------------------------------------------

@@ -101,6 +101,8 @@ class AlertTriageSerializer(serializers.Serializer):
     alerts = serializers.ListField(child=serializers.CharField(), help_text="Alert ids (at most 500).")
     status = serializers.CharField(help_text="new, acknowledged, resolved or false_positive.")
     note = serializers.CharField(required=False, allow_blank=True, help_text="Replaces the alerts' triage note.")
+    assignee = serializers.EmailField(required=False, help_text="With status acknowledged: who handles the alerts "
+                                                                "(by default, the caller).")
 
 
 class AlertIncidentSerializer(serializers.Serializer):

@@ -5,10 +5,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from khien.core.errors import Forbidden, Refused
+from khien.core.models import User
 
 from .. import conf, health, services, triage
 from ..batches import split_body
@@ -119,8 +121,15 @@ class AlertTriage(APIView):
     def post(self, request):
         data = s.AlertTriageSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        assignee = None
+        if data.validated_data.get("assignee"):
+            assignee = User.objects.filter(email__iexact=data.validated_data["assignee"], is_active=True).first()
+            if assignee is None:  # the same answer as for someone who may not handle them: no way to probe e-mails
+                raise ValidationError({"assignee": [_("%(user)s cannot handle these alerts.")
+                                                    % {"user": data.validated_data["assignee"]}]})
         alerts = triage.do_triage_alerts(data.validated_data["alerts"], data.validated_data["status"],
-                                         acting_user=request.user, note=data.validated_data.get("note"))
+                                         acting_user=request.user, note=data.validated_data.get("note"),
+                                         assignee=assignee)
         fresh = _alerts(request.user).filter(pk__in=[a.pk for a in alerts]).order_by("-last_seen", "id")
         return Response(s.AlertSerializer(fresh, many=True).data)
 

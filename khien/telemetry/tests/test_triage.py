@@ -388,3 +388,55 @@ def test_suppression_api_and_pages(world, two_alerts, api, as_user):
 def test_no_report_form_before_the_incident_content_is_loaded(world, two_alerts, as_user):
     detail = as_user(world.analyst).get(reverse("telemetry:alert", args=[two_alerts[0].pk])).content.decode()
     assert 'id="alert-triage"' in detail and 'id="alert-incident"' not in detail
+
+
+# --- Giving an alert to a colleague -------------------------------------------------------------------
+
+
+def test_an_alert_given_to_a_colleague_who_is_notified(world, two_alerts):
+    from khien.core.models import Notification
+
+    # The ministry's administrator and analysts, and those of organizations above it, may handle its alerts;
+    # the department's analyst (a unit below) and the auditor may not.
+    handlers = set(triage.possible_handlers(two_alerts[0]))
+    assert {world.admin, world.analyst} <= handlers
+    assert not handlers & {world.dept_analyst, world.auditor, world.other_admin, world.coordinator}
+    triage.do_triage_alerts([a.pk for a in two_alerts], AlertStatus.ACKNOWLEDGED, acting_user=world.admin,
+                            assignee=world.analyst)
+    assert _states(two_alerts) == [(AlertStatus.ACKNOWLEDGED, world.analyst.pk, "")] * 2
+    told = Notification.objects.get(recipient=world.analyst, kind="telemetry.alert_assigned")
+    assert world.admin.email in told.title and "Rule brute" in told.body
+    # Taking it oneself notifies nobody.
+    triage.do_triage_alerts([two_alerts[0].pk], AlertStatus.ACKNOWLEDGED, acting_user=world.analyst)
+    assert Notification.objects.filter(kind="telemetry.alert_assigned").count() == 1
+
+
+@pytest.mark.parametrize("who, status", [("auditor", "acknowledged"), ("other_admin", "acknowledged"),
+                                         ("dept_analyst", "acknowledged"), ("analyst", "resolved")])
+def test_a_handler_who_may_not_handle_is_refused(world, two_alerts, who, status):
+    before = _states(two_alerts)
+    with pytest.raises(ValidationError) as exc:
+        triage.do_triage_alerts([two_alerts[0].pk], status, acting_user=world.admin, assignee=getattr(world, who))
+    assert "assignee" in exc.value.message_dict
+    assert _states(two_alerts) == before
+
+
+def test_giving_an_alert_through_the_api_and_the_page(world, two_alerts, api, as_user):
+    url = reverse("telemetry-api:alert-groups-triage")
+    ids = [str(two_alerts[0].pk)]
+    for email in (world.other_admin.email, "nobody-here@test.vn"):  # same answer: no way to probe e-mails
+        refused = api(world.admin).post(url, {"alerts": ids, "status": "acknowledged", "assignee": email},
+                                        format="json")
+        assert refused.status_code == 400 and "assignee" in refused.json()
+    given = api(world.admin).post(url, {"alerts": ids, "status": "acknowledged", "assignee": world.analyst.email},
+                                  format="json")
+    assert given.status_code == 200 and given.json()[0]["assignee"] == world.analyst.email
+    client = as_user(world.admin)
+    page = client.get(reverse("telemetry:alert", args=[two_alerts[1].pk])).content.decode()
+    assert f'value="{world.analyst.email}"' in page and f'value="{world.other_admin.email}"' not in page
+    response = client.post(reverse("telemetry:alert_triage", args=[two_alerts[1].pk]),
+                           {"status": "acknowledged", "assignee": world.analyst.email, "note": ""})
+    assert response.status_code == 302 and Alert.objects.get(pk=two_alerts[1].pk).assignee == world.analyst
+    crafted = client.post(reverse("telemetry:alert_triage", args=[two_alerts[1].pk]),
+                          {"status": "acknowledged", "assignee": world.other_admin.email, "note": ""})
+    assert crafted.status_code == 400 and Alert.objects.get(pk=two_alerts[1].pk).assignee == world.analyst
