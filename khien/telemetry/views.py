@@ -38,6 +38,7 @@ from .models import (OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, Al
 
 HOURS = 48
 TOP = 10
+HIGH_SEVERITY = 7  # the "high" band and above (models.SEVERITY_BANDS)
 SEVERITY_NAMES = {"low": gettext_lazy("Low"), "medium": gettext_lazy("Medium"), "high": gettext_lazy("High"),
                   "critical": gettext_lazy("Critical")}
 
@@ -117,6 +118,9 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
             "events_24h": int(counts.filter(hour__gte=day.replace(minute=0, second=0, microsecond=0))
                               .aggregate(n=Coalesce(Sum("count"), 0))["n"]),
             "hits_24h": hits.filter(time__gte=day).count(),
+            # The backlog: high and critical alerts nobody has closed (whatever their age).
+            "alerts_open_high": Alert.objects.visible_to(user).filter(status__in=OPEN_ALERT_STATUSES,
+                                                                      severity__gte=HIGH_SEVERITY).count(),
             "campaigns": len(campaigns),
             "sources_live": status["live"],
             "sources_silent": status["silent"] + status["never"],

@@ -27,6 +27,7 @@ def test_coordinator_sees_the_nation(world, traffic):
     assert data["kpis"]["campaigns"] == 2 and len(data["campaigns"]) == 2  # the indicator and the severe rule
     assert data["kpis"]["sources_live"] == 3 and data["kpis"]["sources_silent"] == 1
     assert sum(data["targeted"]["values"]) == 9
+    assert data["kpis"]["alerts_open_high"] == 3  # one alert per source (repeats folded), severity 8, untouched
 
 
 def test_an_organization_sees_its_subtree_only(world, traffic):
@@ -35,6 +36,13 @@ def test_an_organization_sees_its_subtree_only(world, traffic):
     assert data["campaigns"] == [] and data["kpis"]["campaigns"] == 0
     assert data["indicators"]["rows"][0]["organizations"] == 2
     assert dashboard_data(world.nobody)["kpis"]["events_24h"] == 0
+    assert data["kpis"]["alerts_open_high"] == 2
+    from khien.telemetry import triage
+    from khien.telemetry.models import Alert
+
+    triage.do_triage_alerts([Alert.objects.filter(organization=world.ministry).get().pk], "resolved",
+                            acting_user=world.analyst)
+    assert dashboard_data(world.analyst)["kpis"]["alerts_open_high"] == 1
 
 
 def test_dashboard_page_and_json(world, traffic, as_user, coordinator_client):
