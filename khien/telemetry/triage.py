@@ -67,6 +67,27 @@ def may_report(user, alert: Alert) -> bool:
     return user_can(user, Action.ADD, alert.organization)
 
 
+def is_reported(alert: Alert) -> bool:
+    """Reported as an incident: its handling goes on there, its status no longer changes."""
+    return alert.status == AlertStatus.ESCALATED or alert.incident_id is not None
+
+
+def _change_alerts(alerts: list[Alert], fields: list[str], change, *, acting_user) -> None:
+    """Apply `change(alert)` to each alert, save `fields` in one statement, one audit entry per alert."""
+    befores = [audit.snapshot(alert) for alert in alerts]
+    for alert in alerts:
+        change(alert)
+    Alert.objects.bulk_update(alerts, fields)
+    audit.record_many([Change(action=Act.UPDATE, obj=alert, before=before, after=audit.snapshot(alert))
+                       for alert, before in zip(alerts, befores)], actor=acting_user)
+
+
+def _refuse_if_reported(alerts) -> None:
+    if any(is_reported(alert) for alert in alerts):
+        raise Refused(_("An alert reported as an incident is handled in the incident; nothing was changed."),
+                      code="conflict", status=409)
+
+
 def _alert_ids(values) -> list[uuid.UUID]:
     if not isinstance(values, (list, tuple)) or not values:
         raise ValidationError({"alerts": [_("Choose at least one alert.")]})
@@ -123,26 +144,18 @@ def do_triage_alerts(alert_ids, status: str, *, acting_user, note: str | None = 
                                          and all(may_triage(assignee, alert) for alert in alerts)):
             raise ValidationError({"assignee": [_("%(user)s cannot handle these alerts.")
                                                 % {"user": getattr(assignee, "email", assignee)}]})
-        reported = [alert for alert in alerts if alert.status == AlertStatus.ESCALATED]
-        if reported:
-            raise Refused(_("An alert reported as an incident is handled in the incident; nothing was changed."),
-                          code="conflict", status=409)
-        changes = []
-        for alert in alerts:
-            before = audit.snapshot(alert)
-            alert.status = status
-            alert.triaged_by = acting_user
-            alert.triaged_at = now
+        _refuse_if_reported(alerts)
+        def change(alert):
+            alert.status, alert.triaged_by, alert.triaged_at = status, acting_user, now
             if status == AlertStatus.ACKNOWLEDGED:
                 alert.assignee = assignee or acting_user
             elif status == AlertStatus.NEW:
                 alert.assignee = None
             if note is not None:
                 alert.triage_note = note.strip()
-            changes.append((alert, before))
-        Alert.objects.bulk_update(alerts, ["status", "triaged_by", "triaged_at", "assignee", "triage_note"])
-        audit.record_many([Change(action=Act.UPDATE, obj=alert, before=before, after=audit.snapshot(alert))
-                           for alert, before in changes], actor=acting_user)
+
+        _change_alerts(alerts, ["status", "triaged_by", "triaged_at", "assignee", "triage_note"], change,
+                       acting_user=acting_user)
         if assignee is not None and assignee.pk != getattr(acting_user, "pk", None):
             _tell_handler(assignee, alerts, acting_user)
     return alerts
@@ -204,7 +217,7 @@ def do_alert_to_incident(alert: Alert, *, acting_user, data: dict | None = None)
                  .get(pk=alert.pk))
         if not may_report(acting_user, alert):
             raise Forbidden(_("You cannot report incidents for this alert's organization."))
-        if alert.incident_id or alert.status == AlertStatus.ESCALATED:
+        if is_reported(alert):
             raise Refused(_("This alert has already been reported as an incident."), code="conflict", status=409)
         defaults = incident_defaults(alert)
         now = timezone.now()
@@ -233,13 +246,11 @@ def do_alert_to_incident(alert: Alert, *, acting_user, data: dict | None = None)
         systems = alert.source.systems.filter(Q(owner=organization) | Q(operator=organization))
         incident = do_report_incident(payload, acting_user=acting_user, systems=list(systems),
                                       observables=_observables(alert), now=now)
-        before = audit.snapshot(alert)
-        alert.status = AlertStatus.ESCALATED
-        alert.incident = incident
-        alert.triaged_by = acting_user
-        alert.triaged_at = now
-        alert.save(update_fields=["status", "incident", "triaged_by", "triaged_at"])
-        audit.record(Act.UPDATE, alert, actor=acting_user, before=before)
+        def change(alert):
+            alert.status, alert.incident, alert.triaged_by, alert.triaged_at = (AlertStatus.ESCALATED, incident,
+                                                                                acting_user, now)
+
+        _change_alerts([alert], ["status", "incident", "triaged_by", "triaged_at"], change, acting_user=acting_user)
     return incident
 
 
@@ -265,9 +276,7 @@ def do_suppress_alert(alert: Alert, *, acting_user, reason: str, days: int) -> A
                  .get(pk=alert.pk))
         if not may_triage(acting_user, alert):
             raise Forbidden(_("You may read this alert but not change it."))
-        if alert.status == AlertStatus.ESCALATED:
-            raise Refused(_("An alert reported as an incident is handled in the incident; nothing was changed."),
-                          code="conflict", status=409)
+        _refuse_if_reported([alert])
         if AlertSuppression.objects.active(now).filter(source=alert.source, key=alert.key).exists():
             raise Refused(_("Repeats of this alert are already suppressed."), code="conflict", status=409)
         suppression = AlertSuppression.objects.create(
@@ -278,14 +287,12 @@ def do_suppress_alert(alert: Alert, *, acting_user, reason: str, days: int) -> A
         same = list(Alert.objects.select_for_update(of=("self",))
                     .filter(source=alert.source, last_seen__gte=now - dt.timedelta(days=SUPPRESSION_LOOKBACK_DAYS),
                             key=alert.key, status__in=OPEN_ALERT_STATUSES).exclude(pk=alert.pk))
-        changes = []
-        for each in [alert, *same]:
-            before = audit.snapshot(each)
+        def change(each):
             each.status, each.suppression = AlertStatus.FALSE_POSITIVE, suppression
             each.triaged_by, each.triaged_at, each.triage_note = acting_user, now, reason
-            changes.append(Change(action=Act.UPDATE, obj=each, before=before, after=audit.snapshot(each)))
-        Alert.objects.bulk_update([alert, *same], ["status", "suppression", "triaged_by", "triaged_at", "triage_note"])
-        audit.record_many(changes, actor=acting_user)
+
+        _change_alerts([alert, *same], ["status", "suppression", "triaged_by", "triaged_at", "triage_note"], change,
+                       acting_user=acting_user)
     return suppression
 
 
@@ -305,11 +312,11 @@ def do_lift_suppression(suppression: AlertSuppression, *, acting_user) -> AlertS
     return suppression
 
 
-def mark_suppressed(source: AlertSource, created: list[tuple[str, str]], now: dt.datetime | None = None) -> int:
+def mark_suppressed(source: AlertSource, created: list[tuple[str, str]]) -> int:
     """Ingestion, inside its transaction: the new alerts (id in the database's form, key) whose key is
     suppressed for this source start as false positives. One small query per batch; an UPDATE only when a
     suppressed key came in."""
-    keys = dict(AlertSuppression.objects.active(now).filter(source=source).values_list("key", "id"))
+    keys = dict(AlertSuppression.objects.active().filter(source=source).values_list("key", "id"))
     if not keys:
         return 0
     by_suppression: dict = {}

@@ -38,7 +38,7 @@ from .models import (OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, Al
 
 HOURS = 48
 TOP = 10
-HIGH_SEVERITY = 7  # the "high" band and above (models.SEVERITY_BANDS)
+HIGH_SEVERITY = next(upper for upper, label in SEVERITY_BANDS if label == "medium") + 1  # "high" and above
 SEVERITY_NAMES = {"low": gettext_lazy("Low"), "medium": gettext_lazy("Medium"), "high": gettext_lazy("High"),
                   "critical": gettext_lazy("Critical")}
 
@@ -90,7 +90,7 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
 
     sectors = top("organization__sectors__name_vi", "organization__sectors__name_en", counts)
     provinces = top("organization__province__name_vi", "organization__province__name_en", counts)
-    targeted = top("organization__name_vi", "organization__name_en", counts.filter(severity__gte=7))
+    targeted = top("organization__name_vi", "organization__name_en", counts.filter(severity__gte=HIGH_SEVERITY))
 
     hits = IndicatorHit.objects.visible_to(user).filter(time__gte=since)
     top_ind = list(hits.values("kind", "value").annotate(n=Count("event_id", distinct=True),
@@ -138,6 +138,7 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
 def dashboard(request):
     return render(request, "telemetry/dashboard.html", {
         "data": dashboard_data(request.user), "is_coordinator": is_national_coordinator(request.user),
+        "high_severity": HIGH_SEVERITY,
         "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),
     })
 
@@ -244,7 +245,7 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
         indicators.setdefault(h.indicator_id, {"id": h.indicator_id, "kind": h.kind, "value": h.value,
                                                "url": indicator_url(h.indicator_id), "count": 0})["count"] += 1
     context = {"alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values()),
-               "can_triage": triage.may_triage(request.user, alert) and alert.status != AlertStatus.ESCALATED,
+               "can_triage": triage.may_triage(request.user, alert) and not triage.is_reported(alert),
                # Reporting needs the incident taxonomy and policy loaded (`khien load_content`), else no form.
                "can_report": triage.may_report(request.user, alert) and not alert.incident_id
                and incident_content_loaded()}
