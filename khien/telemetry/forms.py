@@ -7,6 +7,7 @@ from khien.core.models import User
 from khien.core.roles import Action
 from khien.registry.models import InformationSystem, Organization
 
+from . import triage
 from .models import AlertSource, SourceFormat, source_name_validator, time_zone_names
 
 # The zones a SOC in Vietnam uses first, then every other zone.
@@ -74,20 +75,20 @@ class AlertTriageForm(forms.Form):
     assignee = forms.ModelChoiceField(label=_l("Handler (with “In progress”)"), required=False,
                                       queryset=User.objects.none(), empty_label=_l("— me —"),
                                       to_field_name="email")
-    note = forms.CharField(label=_l("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(label=_l("Note"), required=False, max_length=triage.MAX_NOTE,
+                           widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, alert=None, **kwargs):
         """`alert`: the one alert of its page, whose possible handlers are offered; without it (the list's
         action bar) the handler is the user who acts."""
         from .models import AlertStatus
-        from .triage import SETTABLE_STATUSES, possible_handlers
 
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [(s, AlertStatus(s).label) for s in SETTABLE_STATUSES]
+        self.fields["status"].choices = [(s, AlertStatus(s).label) for s in triage.SETTABLE_STATUSES]
         if alert is None:
             del self.fields["assignee"]
         else:
-            self.fields["assignee"].queryset = possible_handlers(alert)
+            self.fields["assignee"].queryset = triage.possible_handlers(alert)
 
 
 class AlertIncidentForm(forms.Form):
@@ -112,6 +113,7 @@ class AlertIncidentForm(forms.Form):
 class AlertSuppressForm(forms.Form):
     """Suppress repeats of an alert (`triage.do_suppress_alert` checks again)."""
 
-    reason = forms.CharField(label=_l("Why these alerts are not a threat"), max_length=500,
+    reason = forms.CharField(label=_l("Why these alerts are not a threat"), max_length=triage.MAX_REASON,
                              widget=forms.Textarea(attrs={"rows": 2}))
-    days = forms.IntegerField(label=_l("For how many days"), min_value=1, max_value=365, initial=30)
+    days = forms.IntegerField(label=_l("For how many days"), min_value=1,
+                              max_value=triage.MAX_SUPPRESSION_DAYS, initial=30)

@@ -41,6 +41,7 @@ from .services import OBSERVABLE_FIELDS
 MAX_ALERTS_PER_CALL = 500
 MAX_NOTE = 2000
 MAX_SUPPRESSION_DAYS = 365
+MAX_REASON = AlertSuppression._meta.get_field("reason").max_length
 # Open alerts of the same key that a new suppression also closes: those seen in this many days (the lookup walks
 # the source's recent alerts through its (source, last_seen) index).
 SUPPRESSION_LOOKBACK_DAYS = 7
@@ -264,8 +265,8 @@ def do_suppress_alert(alert: Alert, *, acting_user, reason: str, days: int) -> A
     (409: lift it first, or let it expire)."""
     errors = {}
     reason = reason.strip() if isinstance(reason, str) else ""
-    if not reason or len(reason) > 500:
-        errors["reason"] = [_("Say why these alerts are not a threat (at most 500 characters).")]
+    if not reason or len(reason) > MAX_REASON:
+        errors["reason"] = [_("Say why these alerts are not a threat (at most %(n)d characters).") % {"n": MAX_REASON}]
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_SUPPRESSION_DAYS:
         errors["days"] = [_("Give a number of days from 1 to %(n)d.") % {"n": MAX_SUPPRESSION_DAYS}]
     if errors:
