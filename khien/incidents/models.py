@@ -217,6 +217,7 @@ class EventKind(models.TextChoices):
     EVIDENCE = "evidence", pgettext_lazy("digital forensics", "Evidence")
     OBSERVABLE = "observable", _("Observable")
     ESCALATION = "escalation", _("Escalation")
+    ALERTS = "alerts", _("Alerts added")
 
 
 class IncidentEvent(models.Model):

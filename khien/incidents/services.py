@@ -144,6 +144,13 @@ def _event(incident: Incident, kind: str, actor, **fields) -> IncidentEvent:
     )
 
 
+def do_journal_alerts(incident: Incident, alerts: list[tuple[str, str]], *, acting_user) -> IncidentEvent:
+    """The journal line saying which SOC alerts (id, one-line description) were added to the incident; the caller
+    (`telemetry.triage.do_add_alerts_to_incident`) checks the rights, changes and audits the alerts."""
+    return _event(incident, EventKind.ALERTS, acting_user, text="\n".join(line for _id, line in alerts),
+                  data={"alerts": [alert_id for alert_id, _line in alerts]})
+
+
 def _audit_child(action: str, obj, incident: Incident, actor, before=None):
     audit.record(action, obj, actor=actor, before=before, organization_id=str(incident.organization_id))
 

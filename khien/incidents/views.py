@@ -289,10 +289,18 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "seal_form": SealForm(),
         "now": now,
         "observables": observables.lookup(user, incident.observables.all()),
+        "alerts": _alerts_behind(user, incident),
         "observable_form": (forms.get("observable") or ObservableForm(prefix="obs"))
         if participant and open_incident else None,
         "share_form": _share_form(forms.get("share"), incident, user) if participant else None,
     }
+
+
+def _alerts_behind(user, incident):
+    """The SOC alerts reported as, or added to, the incident that the user may see."""
+    from khien.telemetry.triage import alerts_behind
+
+    return alerts_behind(user, incident)
 
 
 def _share_form(form, incident, user):

@@ -30,7 +30,7 @@ from khien.core.scoping import is_national_coordinator, memberships_of
 from khien.registry.models import Membership, Organization
 
 from . import conf_matching
-from .models import Alert, Campaign, CampaignKind, CampaignStatus, IndicatorHit, severity_label
+from .models import Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, IndicatorHit, severity_label
 
 MAX_LISTED_ORGS = 200
 
@@ -74,7 +74,9 @@ def _candidates(now) -> list[dict]:
             "orgs": set(mine.values_list("organization_id", flat=True).distinct()),
         })
     min_severity = int(conf_matching.get("KHIEN_CAMPAIGN_RULE_MIN_SEVERITY"))
-    alerts = Alert.objects.filter(last_seen__gte=since, first_seen__lte=now, severity__gte=min_severity).exclude(rule_id="")
+    # Alerts an organization judged harmless (false positives, suppressed repeats) are not evidence of a campaign.
+    alerts = (Alert.objects.filter(last_seen__gte=since, first_seen__lte=now, severity__gte=min_severity)
+              .exclude(rule_id="").exclude(status=AlertStatus.FALSE_POSITIVE))
     for row in (alerts.values("rule_id").annotate(orgs=Count("organization", distinct=True))
                 .filter(orgs__gte=min_orgs)):
         key = row["rule_id"]

@@ -22,7 +22,7 @@ from khien.core.roles import Role
 from khien.registry.models import InformationSystem, Membership, Organization, OrgType
 
 from . import correlation, services, simulate, triage
-from .models import Alert, AlertSource, AlertStatus, AlertSuppression, Event, SourceFormat, SourceHourlyCount
+from .models import OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event, SourceFormat, SourceHourlyCount
 
 FORMATS = [SourceFormat.WAZUH, SourceFormat.SURICATA, SourceFormat.ECS, SourceFormat.CEF]
 PER_HOUR = (4, 14)  # events per source and hour in the backfill
@@ -97,8 +97,39 @@ def build(seed: int = 2026) -> dict:
     _rates_as_if_sent_over_time(sending)
     campaigns = correlation.correlate(now)
     triaged = _triage_older_alerts(rng, now, coordinator)
+    reported = _report_severe_alerts()
     return {"alert sources": len(created), "events": events, "alerts triaged": triaged, "silent sources": len(created) - len(sending) + len(stopped),
-            "campaigns": campaigns["created"]}
+            "campaigns": campaigns["created"], "incidents from alerts": reported}
+
+
+def _analysts() -> dict:
+    """The first active analyst of each organization that has one."""
+    return {m.organization_id: m.user for m in Membership.objects.filter(role=Role.ORG_ANALYST, user__is_active=True)
+            .select_related("user").order_by("-user__email")}
+
+
+def _report_severe_alerts() -> int:
+    """For each organization with an analyst: its most severe open alert reported as an incident by that analyst,
+    and up to three more of its severe alerts (of the same rule first) added to it, so that the incident's page
+    lists the alerts behind it. Once: the demo may be built again."""
+    from khien.incidents.services import content_loaded
+
+    if not content_loaded() or Alert.objects.filter(incident__isnull=False).exists():
+        return 0
+    reported = 0
+    for organization_id, analyst in _analysts().items():
+        severe = list(Alert.objects.filter(organization_id=organization_id, status__in=OPEN_ALERT_STATUSES,
+                                           severity__gte=7).order_by("-severity", "-last_seen", "pk")[:20])
+        if not severe:
+            continue
+        first, others = severe[0], severe[1:]
+        incident = triage.do_alert_to_incident(first, acting_user=analyst)
+        same_rule = [a for a in others if a.rule_id == first.rule_id]
+        more = (same_rule + [a for a in others if a.rule_id != first.rule_id])[:3]
+        if more:
+            triage.do_add_alerts_to_incident([a.pk for a in more], incident, acting_user=analyst)
+        reported += 1
+    return reported
 
 
 def _triage_older_alerts(rng: random.Random, now: dt.datetime, coordinator) -> int:
@@ -107,8 +138,7 @@ def _triage_older_alerts(rng: random.Random, now: dt.datetime, coordinator) -> i
     An organization without an analyst of its own has its alerts handled by the coordinator."""
     older = list(Alert.objects.filter(last_seen__lt=now - dt.timedelta(hours=24), status=AlertStatus.NEW)
                  .order_by("last_seen").values_list("pk", "organization_id"))
-    analysts = {m.organization_id: m.user for m in Membership.objects.filter(role=Role.ORG_ANALYST, user__is_active=True)
-                .select_related("user").order_by("user__email")}
+    analysts = _analysts()
     groups: dict[tuple, list] = {}
     for pk, organization_id in rng.sample(older, min(TRIAGED, len(older))):
         status = rng.choices([AlertStatus.RESOLVED, AlertStatus.FALSE_POSITIVE, AlertStatus.ACKNOWLEDGED],

@@ -1,11 +1,13 @@
 """One FilterSet per model, shared by the API (and later the pages and exports)."""
 import ipaddress
+import uuid
 
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from khien.incidents.models import Incident
 from khien.registry.models import Organization
 
 from .models import Alert, AlertSource, AlertStatus, DeadLetter, Event, HourlyCount, SourceFormat
@@ -64,12 +66,23 @@ class AlertFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices, label=_("Status (repeat for several)"),
                                                  distinct=False)
 
+    incident = django_filters.CharFilter(method="filter_incident", label=_("Incident (reference or id)"))
+
     class Meta:
         model = Alert
-        fields = ["source", "organization", "severity_min", "since", "until", "rule_id", "status"]
+        fields = ["source", "organization", "severity_min", "since", "until", "rule_id", "status", "incident"]
 
     def filter_organization(self, queryset, name, value):
         return _subtree(queryset, value)
+
+    def filter_incident(self, queryset, name, value):
+        # The incident's id first (its reference is unique), then the alerts through their partial incident index.
+        try:
+            match = Q(pk=uuid.UUID(value.strip()))
+        except ValueError:
+            match = Q(reference__iexact=value.strip())
+        incident_id = Incident.objects.filter(match).values_list("pk", flat=True).first()
+        return queryset.filter(incident_id=incident_id) if incident_id else queryset.none()
 
 
 class AlertSourceFilter(django_filters.FilterSet):

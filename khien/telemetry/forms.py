@@ -117,3 +117,20 @@ class AlertSuppressForm(forms.Form):
                              widget=forms.Textarea(attrs={"rows": 2}))
     days = forms.IntegerField(label=_l("For how many days"), min_value=1,
                               max_value=triage.MAX_SUPPRESSION_DAYS, initial=30)
+
+
+class AlertJoinIncidentForm(forms.Form):
+    """Add alerts to an incident already reported (`triage.do_add_alerts_to_incident` checks again).
+
+    On an alert's page the incident is chosen among those it may join (`alert`); on the list's action bar it is
+    typed by its reference (SC-2026-000123)."""
+
+    incident = forms.CharField(label=_l("Incident (reference)"), max_length=100,
+                               widget=forms.TextInput(attrs={"placeholder": "SC-2026-000123", "size": 16}))
+
+    def __init__(self, *args, alert=None, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if alert is not None:
+            self.fields["incident"] = forms.ChoiceField(label=_l("Incident"), choices=[
+                (str(incident.pk), f"{incident.reference} — {incident.title[:80]} ({incident.get_status_display()})")
+                for incident in triage.incidents_to_join(user, alert)])

@@ -298,7 +298,8 @@ class Alert(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=AlertStatus.choices, default=AlertStatus.NEW,
                               db_default=AlertStatus.NEW)
     # No index on the triage foreign keys: each would be one more B-tree written per alert ingested, and
-    # nothing lists alerts by them (deleting a user or an incident, which scans, is rare).
+    # nothing lists alerts by them (deleting a user, which scans, is rare). The incident's has a partial
+    # index (Meta): only alerts linked to an incident have an entry, so ingestion writes none.
     assignee = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                                  verbose_name=_("handled by"), db_index=False)
     triage_note = models.TextField(_("triage note"), blank=True, default="", db_default="")
@@ -322,6 +323,9 @@ class Alert(models.Model):
             models.Index(fields=["seen_hour", "key"], name="telemetry_alert_hour_key"),
             models.Index(fields=["source", "last_seen"], name="telemetry_alert_source_seen"),
             models.Index(fields=["organization", "last_seen"], name="telemetry_alert_org_seen"),
+            # The incident's page lists the alerts behind it.
+            models.Index(fields=["incident"], name="telemetry_alert_incident",
+                         condition=models.Q(incident__isnull=False)),
         ]
 
     def __str__(self):

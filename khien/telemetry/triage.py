@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -37,6 +38,9 @@ from khien.core.scoping import user_can
 from .models import (OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event, IndicatorHit,
                      severity_label)
 from .services import OBSERVABLE_FIELDS
+
+if TYPE_CHECKING:
+    from khien.incidents.models import Incident
 
 MAX_ALERTS_PER_CALL = 500
 MAX_NOTE = 2000
@@ -89,6 +93,19 @@ def _refuse_if_reported(alerts) -> None:
                       code="conflict", status=409)
 
 
+def _locked_alerts(ids: list[uuid.UUID], acting_user) -> list[Alert]:
+    """The alerts, locked, if the user may change every one of them (404 if one is not visible, 403 if one may
+    only be read)."""
+    alerts = list(Alert.objects.visible_to(acting_user).select_for_update(of=("self",))
+                  .select_related("organization").filter(pk__in=ids))
+    if len(alerts) != len(ids):
+        raise Refused(_("Some of these alerts do not exist or are not visible to you; nothing was changed."),
+                      code="not_found", status=404)
+    if not all(may_triage(acting_user, alert) for alert in alerts):
+        raise Forbidden(_("You may read these alerts but not change them; nothing was changed."))
+    return alerts
+
+
 def _alert_ids(values) -> list[uuid.UUID]:
     if not isinstance(values, (list, tuple)) or not values:
         raise ValidationError({"alerts": [_("Choose at least one alert.")]})
@@ -103,14 +120,19 @@ def _alert_ids(values) -> list[uuid.UUID]:
     return list(dict.fromkeys(ids))
 
 
+def _paths_up_to(organization) -> list[str]:
+    """The materialized paths of the organization and of every organization above it."""
+    segments = organization.path.strip("/").split("/")
+    return ["/" + "/".join(segments[:k]) + "/" for k in range(1, len(segments) + 1)]
+
+
 def possible_handlers(alert: Alert):
     """Who may be given the alert to handle: the active members of its organization, or of an organization
     above it, whose role lets them change its alerts (administrators and analysts)."""
     from khien.core.models import User
     from khien.core.roles import ROLE_ACTIONS, Role
 
-    segments = alert.organization.path.strip("/").split("/")
-    paths = ["/" + "/".join(segments[:k]) + "/" for k in range(1, len(segments) + 1)]
+    paths = _paths_up_to(alert.organization)
     roles = [role for role, actions in ROLE_ACTIONS.items() if Action.CHANGE in actions
              and role != Role.NATIONAL_COORDINATOR]
     return (User.objects.filter(is_active=True, memberships__organization__path__in=paths,
@@ -134,13 +156,7 @@ def do_triage_alerts(alert_ids, status: str, *, acting_user, note: str | None = 
     ids = _alert_ids(alert_ids)
     now = timezone.now()
     with transaction.atomic():
-        alerts = list(Alert.objects.visible_to(acting_user).select_for_update(of=("self",))
-                      .select_related("organization").filter(pk__in=ids))
-        if len(alerts) != len(ids):
-            raise Refused(_("Some of these alerts do not exist or are not visible to you; nothing was changed."),
-                          code="not_found", status=404)
-        if not all(may_triage(acting_user, alert) for alert in alerts):
-            raise Forbidden(_("You may read these alerts but not change them; nothing was changed."))
+        alerts = _locked_alerts(ids, acting_user)
         if assignee is not None and not (getattr(assignee, "is_active", False)
                                          and all(may_triage(assignee, alert) for alert in alerts)):
             raise ValidationError({"assignee": [_("%(user)s cannot handle these alerts.")
@@ -253,6 +269,91 @@ def do_alert_to_incident(alert: Alert, *, acting_user, data: dict | None = None)
 
         _change_alerts([alert], ["status", "incident", "triaged_by", "triaged_at"], change, acting_user=acting_user)
     return incident
+
+
+def incidents_to_join(user, alert: Alert, limit: int = 50) -> list:
+    """The open incidents the alert may be added to: of its organization or one above it, visible to the user,
+    who is on their reporting side; the latest reported first."""
+    from khien.incidents.models import Incident, Status
+    from khien.incidents.services import is_reporting_side
+
+    candidates = (Incident.objects.visible_to(user).filter(organization__path__in=_paths_up_to(alert.organization))
+                  .exclude(status=Status.CLOSED).select_related("organization").order_by("-reported_at")[:limit])
+    return [incident for incident in candidates if is_reporting_side(user, incident)]
+
+
+def find_incident(user, reference_or_id) -> "Incident":
+    """The incident the user sees with this reference (SC-2026-000123) or id; 404 otherwise, the same answer for
+    one that exists elsewhere (no probing of other organizations' references)."""
+    from khien.incidents.models import Incident
+
+    value = str(reference_or_id or "").strip()[:100]
+    incidents = Incident.objects.visible_to(user)
+    try:
+        found = incidents.filter(pk=uuid.UUID(value)).first()
+    except ValueError:
+        found = incidents.filter(reference__iexact=value).first() if value else None
+    if found is None:
+        raise Refused(_("No incident “%(value)s” is visible to you.") % {"value": value}, code="not_found", status=404)
+    return found
+
+
+def do_add_alerts_to_incident(alert_ids, incident, *, acting_user) -> list[Alert]:
+    """Add alerts to an incident already reported (all or none): they become "reported as an incident" and link
+    to it; their observables and the indicator values they hit join the incident's observables (values already
+    there are skipped); the incident's journal says which alerts came in.
+
+    The user must be able to change every alert and be on the incident's reporting side; the incident must be
+    open and belong to each alert's organization or an organization above it. 404 if an alert or the incident
+    is not visible, 403 without the right, 409 if an alert was reported already or the incident is closed."""
+    from khien.incidents.models import Incident, Status
+    from khien.incidents.observables import do_add_observables
+    from khien.incidents.services import do_journal_alerts, is_reporting_side
+
+    ids = _alert_ids(alert_ids)
+    now = timezone.now()
+    with transaction.atomic():
+        incident = (Incident.objects.visible_to(acting_user).select_for_update(of=("self",))
+                    .select_related("organization").filter(pk=incident.pk).first())
+        if incident is None:
+            raise Refused(_("This incident does not exist or is not visible to you."), code="not_found", status=404)
+        if not is_reporting_side(acting_user, incident):
+            raise Forbidden(_("Only the reporting side of incident %(reference)s can add alerts to it.")
+                            % {"reference": incident.reference})
+        if incident.status == Status.CLOSED:
+            raise Refused(_("Incident %(reference)s is closed; reopen it before adding alerts.")
+                          % {"reference": incident.reference}, code="closed", status=409)
+        alerts = _locked_alerts(ids, acting_user)
+        _refuse_if_reported(alerts)
+        foreign = sorted({alert.organization.code for alert in alerts
+                          if not alert.organization.path.startswith(incident.organization.path)})
+        if foreign:
+            raise ValidationError({"incident": [_(
+                "Incident %(reference)s belongs to %(org)s: alerts of %(others)s cannot be added to it.") % {
+                "reference": incident.reference, "org": incident.organization.code, "others": ", ".join(foreign)}]})
+        items = list(dict.fromkeys(item for alert in alerts for item in _observables(alert)))
+        if items:
+            do_add_observables(incident, items, acting_user=acting_user)
+        def change(alert):
+            alert.status, alert.incident, alert.triaged_by, alert.triaged_at = (AlertStatus.ESCALATED, incident,
+                                                                                acting_user, now)
+
+        _change_alerts(alerts, ["status", "incident", "triaged_by", "triaged_at"], change, acting_user=acting_user)
+        do_journal_alerts(incident, [(str(alert.pk), _alert_line(alert)) for alert in alerts],
+                          acting_user=acting_user)
+    return alerts
+
+
+def _alert_line(alert: Alert) -> str:
+    """An alert in one line of an incident's journal."""
+    return (f"{alert.rule_name or alert.rule_id or _('Alert')} — {alert.organization.code}, "
+            f"×{alert.count}, {timezone.localtime(alert.first_seen):%d/%m/%Y %H:%M}")
+
+
+def alerts_behind(user, incident) -> list[Alert]:
+    """The alerts reported as (or added to) the incident that the user may see, oldest first."""
+    return list(Alert.objects.visible_to(user).filter(incident=incident)
+                .select_related("source", "organization").order_by("first_seen", "pk")[:MAX_ALERTS_PER_CALL])
 
 
 # --- Suppression ----------------------------------------------------------------------------------------

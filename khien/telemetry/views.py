@@ -31,8 +31,8 @@ from khien.core.scoping import is_national_coordinator, scope_for, user_can
 from khien.incidents.services import content_loaded as incident_content_loaded
 
 from . import correlation, health, services, triage
-from .forms import (AlertIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm, SourceSettingsForm, SourceSystemsForm,
-                    source_organizations)
+from .forms import (AlertIncidentForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
+                    SourceSettingsForm, SourceSystemsForm, source_organizations)
 from .models import (OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign,
                      CampaignStatus, DeadLetter, Event, HourlyCount, IndicatorHit)
 
@@ -204,12 +204,20 @@ def _alert_list_context(request) -> dict:
             "status_tabs": [("open", _("Open")), *AlertStatus.choices, ("all", _("All"))],
             # The tick boxes and the action bar only for users who may change some organization's alerts.
             "can_triage": _may_change_some_alerts(request.user),
-            "triage_form": AlertTriageForm(initial={"status": AlertStatus.ACKNOWLEDGED})}
+            "triage_form": AlertTriageForm(initial={"status": AlertStatus.ACKNOWLEDGED}),
+            "join_form": AlertJoinIncidentForm(use_required_attribute=False)}
+
+
+def _render_alert_list(request, context: dict, status=200):
+    context["bulk_forms"] = [context["triage_form"], context["join_form"]]
+    # A refused action shows the list again with the same alerts ticked.
+    context["ticked"] = set(request.POST.getlist("alerts"))
+    return _render(request, "telemetry/alert_list.html", context, status=status)
 
 
 @login_required
 def alert_list(request):
-    return _render(request, "telemetry/alert_list.html", _alert_list_context(request))
+    return _render_alert_list(request, _alert_list_context(request))
 
 
 @login_required
@@ -234,10 +242,38 @@ def alert_list_triage(request):
             return redirect(back)
     context = _alert_list_context(request)
     context["triage_form"] = form
-    return _render(request, "telemetry/alert_list.html", context, status=status)
+    return _render_alert_list(request, context, status)
 
 
-def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=None, suppress_form=None):
+@login_required
+@require_POST
+def alert_list_join_incident(request):
+    """The alerts ticked on the list added to an incident given by its reference; back to the same list."""
+    form = AlertJoinIncidentForm(request.POST, use_required_attribute=False)
+    back = reverse("telemetry:alerts") + "?" + QueryDict((request.POST.get("next_query") or "")[:2000]).urlencode()
+    status = 400
+    if form.is_valid():
+        try:
+            incident = triage.find_incident(request.user, form.cleaned_data["incident"])
+            done = triage.do_add_alerts_to_incident(request.POST.getlist("alerts"), incident, acting_user=request.user)
+        except (Refused, ValidationError) as exc:
+            add_service_error(form, exc)
+            status = status_of(exc)
+        else:
+            messages.success(request, _joined_message(len(done), incident))
+            return redirect(back)
+    context = _alert_list_context(request)
+    context["join_form"] = form
+    return _render_alert_list(request, context, status)
+
+
+def _joined_message(count: int, incident) -> str:
+    return ngettext("%(n)d alert added to incident %(reference)s.", "%(n)d alerts added to incident %(reference)s.",
+                    count) % {"n": count, "reference": incident.reference}
+
+
+def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=None, suppress_form=None,
+                join_form=None):
     events = Event.objects.filter(alert=alert).order_by("-time")[:100]
     hits = list(IndicatorHit.objects.filter(alert=alert).order_by("-time")[:200])
     indicators = {}
@@ -255,6 +291,10 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
             "assignee": alert.assignee if alert.assignee_id and alert.assignee_id != request.user.pk else None})
     if context["can_report"]:
         context["incident_form"] = incident_form or AlertIncidentForm(initial=triage.incident_defaults(alert))
+    if context["can_triage"]:
+        # Joining an incident already reported: only when there is one the user may add it to.
+        join_form = join_form or AlertJoinIncidentForm(alert=alert, user=request.user)
+        context["join_form"] = join_form if join_form.fields["incident"].choices else None
     # Suppressing repeats: for those who may triage, unless the key is suppressed already.
     context["active_suppression"] = (AlertSuppression.objects.active().filter(source=alert.source, key=alert.key)
                                      .select_related("created_by").first())
@@ -310,6 +350,19 @@ def alert_incident(request, pk):
         return redirect("incidents:incident_detail", pk=incident.pk)
 
     return _alert_action(request, pk, lambda alert: AlertIncidentForm(request.POST), "incident_form", act)
+
+
+@login_required
+@require_POST
+def alert_join_incident(request, pk):
+    def act(alert, data):
+        incident = triage.find_incident(request.user, data["incident"])
+        triage.do_add_alerts_to_incident([alert.pk], incident, acting_user=request.user)
+        messages.success(request, _joined_message(1, incident))
+        return redirect("incidents:incident_detail", pk=incident.pk)
+
+    return _alert_action(request, pk, lambda alert: AlertJoinIncidentForm(request.POST, alert=alert,
+                                                                          user=request.user), "join_form", act)
 
 
 @login_required

@@ -105,6 +105,11 @@ class AlertTriageSerializer(serializers.Serializer):
                                                                 "(by default, the caller).")
 
 
+class AlertJoinIncidentSerializer(serializers.Serializer):
+    alerts = serializers.ListField(child=serializers.CharField(), help_text="Alert ids (at most 500).")
+    incident = serializers.CharField(max_length=100, help_text="The incident's reference (SC-2026-000123) or id.")
+
+
 class AlertIncidentSerializer(serializers.Serializer):
     title = serializers.CharField(required=False)
     category = serializers.CharField(required=False, help_text="An RSIT type of the current incident taxonomy.")

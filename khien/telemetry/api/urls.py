@@ -9,6 +9,7 @@ urlpatterns = [
     path("events/", views.EventList.as_view(), name="events"),
     path("alert-groups/", views.AlertList.as_view(), name="alert-groups"),
     path("alert-groups/triage/", views.AlertTriage.as_view(), name="alert-groups-triage"),
+    path("alert-groups/add-to-incident/", views.AlertJoinIncident.as_view(), name="alert-groups-add-to-incident"),
     path("alert-groups/<uuid:pk>/", views.AlertDetail.as_view(), name="alert-group"),
     path("alert-groups/<uuid:pk>/incident/", views.AlertIncident.as_view(), name="alert-group-incident"),
     path("alert-groups/<uuid:pk>/suppress/", views.AlertSuppress.as_view(), name="alert-group-suppress"),

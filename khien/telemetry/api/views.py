@@ -134,6 +134,22 @@ class AlertTriage(APIView):
         return Response(s.AlertSerializer(fresh, many=True).data)
 
 
+class AlertJoinIncident(APIView):
+    """POST {"alerts": [ids], "incident": reference or id}: add alerts to an incident already reported, all or
+    none; their observables join the incident's. 404 if an alert or the incident is not visible, 403 without the
+    right (the alerts' triage, the incident's reporting side), 409 if an alert was reported already or the
+    incident is closed, 400 if the incident belongs to another organization than an alert's (or one above it)."""
+
+    @extend_schema(request=s.AlertJoinIncidentSerializer, responses=s.AlertSerializer(many=True))
+    def post(self, request):
+        data = s.AlertJoinIncidentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        incident = triage.find_incident(request.user, data.validated_data["incident"])
+        alerts = triage.do_add_alerts_to_incident(data.validated_data["alerts"], incident, acting_user=request.user)
+        fresh = _alerts(request.user).filter(pk__in=[a.pk for a in alerts]).order_by("-last_seen", "id")
+        return Response(s.AlertSerializer(fresh, many=True).data)
+
+
 class AlertIncident(APIView):
     """POST: report an incident from the alert (for its organization, detected when it was first seen);
     201 with the incident's id, reference and page. 409 if already reported."""

@@ -122,7 +122,7 @@ def test_an_analyst_triages_alerts_and_reports_one_as_an_incident(live_server, f
     page.select_option("#alert-bulk select[name=status]", "false_positive")
     page.fill("#alert-bulk textarea[name=note]", "Máy quét lỗ hổng nội bộ")
     shot(page, "alerts_triage")
-    page.click("#alert-bulk button[type=submit]")
+    page.click("#alert-triage-submit")
     expect(page.locator(".messages")).to_contain_text(f"Đã đặt {total - 1} cảnh báo thành “Cảnh báo nhầm”")
     expect(page.locator("#alert-table [data-alert-status]")).to_have_count(1)  # the one left open
     page.click("#alert-table tbody tr:first-child td a")
@@ -174,3 +174,35 @@ def test_an_analyst_suppresses_a_harmless_cause_and_an_administrator_lifts_it(li
     expect(page.locator("#source-suppressions")).to_contain_text("Không có")
     assert AlertSuppression.objects.get().lifted_by == world.admin
     assert Alert.objects.get(pk=alert.pk).status == AlertStatus.FALSE_POSITIVE  # what was marked stays
+
+
+def test_an_analyst_adds_alerts_to_an_incident_from_the_list(live_server, flushable_audit_log, world, make_source,
+                                                             browser):
+    """One alert reported as an incident; two more ticked on the list and added to it by its reference; the
+    incident's page lists the three, linked, and its journal says so. Screenshot: telemetry_incident_alerts.png."""
+    from khien.incidents import content
+    from khien.telemetry import triage
+    from khien.telemetry.models import Alert, AlertStatus
+
+    content.load_all()
+    source, _key = make_source(org=world.ministry, format="wazuh")
+    services.ingest_batch(source, sample_lines("wazuh_alerts.ndjson"))
+    first, *others = Alert.objects.order_by("-severity", "pk")[:3]
+    incident = triage.do_alert_to_incident(first, acting_user=world.analyst)
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="vi-VN")
+    Watch(page, base)
+    login(page, base, world.analyst)
+    page.goto(f"{base}/telemetry/alerts/")
+    for alert in others:
+        page.check(f"#alert-table input[value='{alert.pk}']")
+    page.fill("#alert-bulk input[name=incident]", incident.reference)
+    page.click("#alert-join-submit")
+    expect(page.locator(".messages")).to_contain_text(f"Đã gộp 2 cảnh báo vào sự cố {incident.reference}")
+    assert Alert.objects.filter(incident=incident, status=AlertStatus.ESCALATED).count() == 3
+    page.goto(f"{base}/incidents/{incident.pk}/")
+    expect(page.locator("#alerts tbody tr")).to_have_count(3)
+    expect(page.locator("#journal")).to_contain_text("Đã gộp 2 cảnh báo từ SOC")
+    page.locator("#alerts").screenshot(path=str(SCREENSHOTS / "telemetry_incident_alerts.png"))
+    page.click(f"#alerts a[href='/telemetry/alerts/{others[0].pk}/']")
+    expect(page.locator("#alert-incident-link")).to_contain_text(incident.reference)

@@ -73,6 +73,24 @@ def test_same_severe_rule_at_three_organizations_raises_a_rule_campaign(world, i
     assert campaign.severity == 9 and campaign.organization_count == 3
 
 
+def test_alerts_judged_harmless_do_not_make_a_rule_campaign(world, intel, hit_at):
+    """An organization's false positives (or suppressed repeats) are not evidence: the rule must still be live at
+    three organizations."""
+    from khien.telemetry import triage
+    from khien.telemetry.models import Alert, AlertStatus
+
+    for org in (world.ministry, world.province, world.department):
+        hit_at(org, "192.0.2.50", rule="edr-ransom", severity=9)
+    harmless = Alert.objects.get(organization=world.department, rule_id="edr-ransom")
+    triage.do_triage_alerts([harmless.pk], AlertStatus.FALSE_POSITIVE, acting_user=world.analyst,
+                            note="EDR test run")
+    assert correlation.correlate() == {"created": 0, "updated": 0}
+    hit_at(world.commune, "192.0.2.50", rule="edr-ransom", severity=9)
+    assert correlation.correlate() == {"created": 1, "updated": 0}
+    campaign = Campaign.objects.get()
+    assert set(campaign.organizations.all()) == {world.ministry, world.province, world.commune}
+
+
 @pytest.fixture
 def campaign(world, intel, hit_at):
     from khien.incidents import content
