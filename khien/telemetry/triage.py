@@ -313,10 +313,11 @@ def do_add_alerts_to_incident(alert_ids, incident, *, acting_user) -> list[Alert
     ids = _alert_ids(alert_ids)
     now = timezone.now()
     with transaction.atomic():
-        incident = (Incident.objects.visible_to(acting_user).select_for_update(of=("self",))
-                    .select_related("organization").filter(pk=incident.pk).first())
-        if incident is None:
+        # Visibility first, then the lock: the incidents' scope is DISTINCT, which cannot be locked.
+        if not Incident.objects.visible_to(acting_user).filter(pk=incident.pk).exists():
             raise Refused(_("This incident does not exist or is not visible to you."), code="not_found", status=404)
+        incident = (Incident.objects.select_for_update(of=("self",)).select_related("organization")
+                    .get(pk=incident.pk))
         if not is_reporting_side(acting_user, incident):
             raise Forbidden(_("Only the reporting side of incident %(reference)s can add alerts to it.")
                             % {"reference": incident.reference})

@@ -69,3 +69,23 @@ def test_demo_builds_a_living_picture(country):
     assert AlertSuppression.objects.active().count() == 1
     # Building again adds no source.
     assert demo.build(seed=7)["alert sources"] == 0
+
+
+def test_demo_reports_severe_alerts_as_incidents(country):
+    """With the incident content loaded, some severe alerts are reported as incidents by their organization's
+    analyst and others added to them: the incidents' pages list the alerts behind them."""
+    from khien.incidents import content
+    from khien.incidents.models import EventKind, Incident, IncidentEvent
+
+    content.load_all()
+    counts = demo.build(seed=7)
+    assert counts["incidents from alerts"] > 0
+    incidents = Incident.objects.filter(pk__in=Alert.objects.filter(incident__isnull=False).values("incident"))
+    assert incidents.count() == counts["incidents from alerts"]
+    for incident in incidents:
+        alerts = list(Alert.objects.filter(incident=incident))
+        assert all(a.status == AlertStatus.ESCALATED and a.organization_id == incident.organization_id for a in alerts)
+        assert incident.created_by is not None and incident.observables.exists()
+    assert IncidentEvent.objects.filter(kind=EventKind.ALERTS).exists()
+    # Built again (make run after make setup): nothing reported twice.
+    assert demo.build(seed=7)["incidents from alerts"] == 0
