@@ -36,7 +36,7 @@ from khien.core.roles import Action
 from khien.core.scoping import user_can
 
 from .models import (OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event, IndicatorHit,
-                     severity_label)
+                     severity_label, utc_day)
 from .services import OBSERVABLE_FIELDS
 
 if TYPE_CHECKING:
@@ -355,6 +355,37 @@ def alerts_behind(user, incident) -> list[Alert]:
     """The alerts reported as (or added to) the incident that the user may see, oldest first."""
     return list(Alert.objects.visible_to(user).filter(incident=incident)
                 .select_related("source", "organization").order_by("first_seen", "pk")[:MAX_ALERTS_PER_CALL])
+
+
+RELATED_DAYS = 7
+RELATED_LIMIT = 20
+# Events read per address when looking for related alerts: a busy address (a shared server, a gateway) stops there.
+RELATED_EVENTS_PER_ADDRESS = 2000
+
+
+def related_alerts(user, alert: Alert) -> list[tuple[Alert, list[str]]]:
+    """Other alerts the user may see whose events, in the RELATED_DAYS before the alert was last seen, share one
+    of its addresses (as source or destination): "is this address in other alerts too?" — the question before
+    adding them to the same incident. Each with the addresses in common; the latest first, at most RELATED_LIMIT.
+
+    Read through the events' address indexes, which are led by the day (decision 0009)."""
+    addresses = list(dict.fromkeys(value for name in ("src_ip", "dst_ip")
+                                   if (value := alert.observables.get(name))))
+    if not addresses:
+        return []
+    last_day = utc_day(alert.last_seen)
+    days = list(range(last_day - RELATED_DAYS + 1, last_day + 1))
+    events = Event.objects.visible_to(user).exclude(alert_id=alert.pk)
+    shared: dict = {}
+    for address in addresses:
+        for field in ("src_ip", "dst_ip"):
+            for alert_id in (events.filter(day__in=days, **{field: address}).values_list("alert_id", flat=True)
+                             [:RELATED_EVENTS_PER_ADDRESS]):
+                if alert_id is not None:
+                    shared.setdefault(alert_id, set()).add(address)
+    found = (Alert.objects.visible_to(user).filter(pk__in=list(shared))
+             .select_related("source", "organization", "assignee").order_by("-last_seen", "pk")[:RELATED_LIMIT])
+    return [(other, sorted(shared[other.pk])) for other in found]
 
 
 # --- Suppression ----------------------------------------------------------------------------------------

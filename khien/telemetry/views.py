@@ -281,6 +281,7 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
         indicators.setdefault(h.indicator_id, {"id": h.indicator_id, "kind": h.kind, "value": h.value,
                                                "url": indicator_url(h.indicator_id), "count": 0})["count"] += 1
     context = {"alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values()),
+               "related": triage.related_alerts(request.user, alert), "related_days": triage.RELATED_DAYS,
                "can_triage": triage.may_triage(request.user, alert) and not triage.is_reported(alert),
                # Reporting needs the incident taxonomy and policy loaded (`khien load_content`), else no form.
                "can_report": triage.may_report(request.user, alert) and not alert.incident_id

@@ -172,3 +172,31 @@ def test_the_alert_page_form_joins_and_refuses(world, setup, as_user):
     done = as_user(world.analyst).post(url, {"incident": str(incident.pk)})
     assert done.status_code == 302 and done.url == reverse("incidents:incident_detail", args=[incident.pk])
     assert Alert.objects.get(pk=setup["brute"].pk).incident == incident
+
+
+def test_related_alerts_share_an_address_within_the_days_and_the_scope(world, setup, make_source):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    source = make_source(world.ministry, "ecs")[0]
+    old = timezone.now() - dt.timedelta(days=triage.RELATED_DAYS + 3)
+    services.ingest_batch(source, [ecs("192.0.2.10", rule="old", when=old), ecs("198.51.100.7", rule="other-src"),
+                                   ecs("192.0.2.10", rule="same-src")])
+    first = setup["first"]  # 192.0.2.10 → 10.0.0.1
+    related = {other.rule_id + "@" + other.organization.code: addresses
+               for other, addresses in triage.related_alerts(world.analyst, first)}
+    # Every ecs sample targets 10.0.0.1; the ministry's analyst sees the ministry's and its department's alerts only,
+    # and nothing seen more than RELATED_DAYS before.
+    assert related == {"brute@MIN": ["10.0.0.1"], "c2@MIN-D1": ["10.0.0.1"], "other-src@MIN": ["10.0.0.1"],
+                       "same-src@MIN": ["10.0.0.1", "192.0.2.10"]}
+    national = {other.organization.code for other, _a in triage.related_alerts(world.coordinator, first)}
+    assert "PROV" in national
+    assert triage.related_alerts(world.other_admin, setup["province"]) == []  # the province sees only its own alert
+
+
+def test_the_alert_page_shows_related_alerts(world, setup, as_user):
+    page = as_user(world.analyst).get(reverse("telemetry:alert", args=[setup["first"].pk])).content.decode()
+    assert 'id="alert-related"' in page
+    assert reverse("telemetry:alert", args=[setup["brute"].pk]) in page
+    assert reverse("telemetry:alert", args=[setup["province"].pk]) not in page
