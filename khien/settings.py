@@ -268,6 +268,7 @@ SPECTACULAR_SETTINGS = {
         "SourceFormatEnum": "khien.telemetry.models.SourceFormat",
         "ObservableKindEnum": "khien.incidents.models.ObservableKind",
         "IndicatorKindEnum": "khien.intel.models.IndicatorKind",
+        "AlertStatusEnum": "khien.telemetry.models.AlertStatus",
     },
 }
 

@@ -97,6 +97,15 @@ class AlertSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class RelatedAlertSerializer(AlertSerializer):
+    addresses = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                      help_text="The addresses its events share with the alert asked about.")
+
+    class Meta(AlertSerializer.Meta):
+        fields = [*AlertSerializer.Meta.fields, "addresses"]
+        read_only_fields = fields
+
+
 class AlertTriageSerializer(serializers.Serializer):
     alerts = serializers.ListField(child=serializers.CharField(), help_text="Alert ids (at most 500).")
     status = serializers.CharField(help_text="new, acknowledged, resolved or false_positive.")

@@ -11,6 +11,7 @@ urlpatterns = [
     path("alert-groups/triage/", views.AlertTriage.as_view(), name="alert-groups-triage"),
     path("alert-groups/add-to-incident/", views.AlertJoinIncident.as_view(), name="alert-groups-add-to-incident"),
     path("alert-groups/<uuid:pk>/", views.AlertDetail.as_view(), name="alert-group"),
+    path("alert-groups/<uuid:pk>/related/", views.AlertRelated.as_view(), name="alert-group-related"),
     path("alert-groups/<uuid:pk>/incident/", views.AlertIncident.as_view(), name="alert-group-incident"),
     path("alert-groups/<uuid:pk>/suppress/", views.AlertSuppress.as_view(), name="alert-group-suppress"),
     path("suppressions/", views.SuppressionList.as_view(), name="suppressions"),

@@ -113,6 +113,19 @@ class AlertDetail(generics.RetrieveAPIView):
         return _alerts(self.request.user)
 
 
+class AlertRelated(APIView):
+    """GET: the other alerts the caller may see whose events share one of this alert's addresses in the 7 days
+    before it was last seen, each with `addresses` (those in common); the latest first, at most 20."""
+
+    @extend_schema(responses=s.RelatedAlertSerializer(many=True))
+    def get(self, request, pk):
+        alert = get_object_or_404(_alerts(request.user), pk=pk)
+        rows = []
+        for other, addresses in triage.related_alerts(request.user, alert):
+            rows.append({**s.AlertSerializer(other).data, "addresses": addresses})
+        return Response(rows)
+
+
 class AlertTriage(APIView):
     """POST {"alerts": [ids], "status": …, "note": …}: set the status of several alerts, all or none
     (404 if one is not visible, 403 if one may only be read, 409 if one was reported as an incident)."""

@@ -200,3 +200,12 @@ def test_the_alert_page_shows_related_alerts(world, setup, as_user):
     assert 'id="alert-related"' in page
     assert reverse("telemetry:alert", args=[setup["brute"].pk]) in page
     assert reverse("telemetry:alert", args=[setup["province"].pk]) not in page
+
+
+def test_api_related_alerts(world, setup, api):
+    url = reverse("telemetry-api:alert-group-related", args=[setup["first"].pk])
+    rows = api(world.analyst).get(url).json()
+    assert {(row["rule_id"], row["organization"], tuple(row["addresses"])) for row in rows} == {
+        ("brute", "MIN", ("10.0.0.1",)), ("c2", "MIN-D1", ("10.0.0.1",))}
+    assert api(world.other_admin).get(url).status_code == 404
+    assert api().get(url).status_code in (401, 403)
