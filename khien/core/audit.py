@@ -55,7 +55,7 @@ def snapshot(obj: models.Model) -> dict:
     """The object's stored fields (and many-to-many ids) as plain JSON values."""
     data: dict[str, Any] = {}
     for field in obj._meta.concrete_fields:
-        if field.name in {"password", "key_hash", "previous_key_hash"}:
+        if field.name in {"password", "key_hash", "previous_key_hash", "nats_password_hash"}:
             continue  # secrets never enter the log
         data[field.attname] = _plain(getattr(obj, field.attname))
     if obj.pk is not None:

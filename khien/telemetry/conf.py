@@ -21,7 +21,12 @@
 - KHIEN_MATCHER_REBUILD_SECONDS (3600): a changed store is applied to the matcher in place;
   the whole matcher is rebuilt at most this often.
 - KHIEN_NATS_URL (nats://127.0.0.1:4222), KHIEN_NATS_STREAM (KHIEN_ALERTS),
-  KHIEN_NATS_SUBJECT_PREFIX (khien.alerts), KHIEN_NATS_DURABLE (khien-telemetry).
+  KHIEN_NATS_SUBJECT_PREFIX (khien.alerts), KHIEN_NATS_DURABLE (khien-telemetry). With per-source
+  NATS users (`khien telemetry nats-config`), the workers' URL carries the worker's user and password:
+  nats://khien-worker:<password>@host:4222 (never logged).
+- KHIEN_NATS_BCRYPT_COST (6): cost of the bcrypt hash of a source's key kept for the NATS server's
+  per-source users (made with the key; nats-server checks it at each connection). The key is 256 random
+  bits, so a higher cost protects nothing; the workers' password is hashed at cost 12.
 """
 import os
 
@@ -45,6 +50,7 @@ DEFAULTS = {
     "KHIEN_NATS_STREAM": "KHIEN_ALERTS",
     "KHIEN_NATS_SUBJECT_PREFIX": "khien.alerts",
     "KHIEN_NATS_DURABLE": "khien-telemetry",
+    "KHIEN_NATS_BCRYPT_COST": 6,
 }
 
 

@@ -144,6 +144,9 @@ class AlertSource(models.Model):
     # the NATS stream with the old key are still taken (they were sent before), later ones are not.
     previous_key_hash = models.CharField(max_length=64, blank=True, editable=False)
     key_rotated_at = models.DateTimeField(_("key rotated at"), null=True, blank=True, editable=False)
+    # A bcrypt hash of the key, made with it, for the NATS server's per-source user (nats_auth.py): the source
+    # connects with its name and key and may publish on its own subject only. Empty for a key made before.
+    nats_password_hash = models.CharField(max_length=60, blank=True, default="", editable=False)
     enabled = models.BooleanField(_("enabled"), default=True)
     # The zone of the tool's clock: a record time written without a zone (CEF's "Nov 24 2026 14:03:11", a
     # syslog header) is read in it. Devices in Vietnam often keep local time: Asia/Ho_Chi_Minh.

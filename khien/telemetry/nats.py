@@ -30,6 +30,7 @@ import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import nats
 import orjson
@@ -65,16 +66,33 @@ def _backoff(message) -> float:
     return float(min(300, 2 ** min(attempts, 9)))
 
 
+def without_credentials(url: str) -> str:
+    """The NATS URL without the user and password it may carry (to connect as someone else, or to show it)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class JetStreamLink:
     """A NATS connection whose event loop runs in a daemon thread; `call()` runs a coroutine and waits."""
 
-    def __init__(self, url: str | None = None, connect_timeout: float = 3.0):
+    def __init__(self, url: str | None = None, connect_timeout: float = 3.0, *, user: str | None = None,
+                 password: str | None = None):
+        """`user` and `password` (a source's name and key, nats_auth.py) replace those the URL may carry."""
+        url = url or conf.get("KHIEN_NATS_URL")
+        credentials = {}
+        if user is not None:
+            url, credentials = without_credentials(url), {"user": user, "password": password}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="khien-nats", daemon=True)
         self.thread.start()
         try:
-            self.nc = self.call(nats.connect(url or conf.get("KHIEN_NATS_URL"), connect_timeout=connect_timeout,
-                                             max_reconnect_attempts=3, allow_reconnect=False), timeout=connect_timeout + 2)
+            self.nc = self.call(nats.connect(url, connect_timeout=connect_timeout, max_reconnect_attempts=3,
+                                             allow_reconnect=False, **credentials), timeout=connect_timeout + 2)
         except BaseException:
             self._stop_loop()
             raise

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+import bcrypt
 import orjson
 from django.db import connection, transaction
 from django.db.models import F, Max, Min
@@ -76,6 +77,14 @@ def _require(user, action, organization):
         raise Forbidden(_("You do not have the right to do this for that organization."))
 
 
+def nats_password_hash(secret: str, cost: int | None = None) -> str:
+    """The bcrypt hash nats-server checks a password against (prefix $2a$, the one it recognises). A source's key
+    is 256 random bits: no cost makes guessing it any harder, so the default is low (the server pays it at
+    every connection); a password a person chose (the workers') gets a higher one."""
+    rounds = int(cost or conf.get("KHIEN_NATS_BCRYPT_COST"))
+    return bcrypt.hashpw(secret.encode(), bcrypt.gensalt(rounds, prefix=b"2a")).decode()
+
+
 def _new_key() -> str:
     return SOURCE_KEY_PREFIX + secrets.token_urlsafe(32)
 
@@ -91,7 +100,7 @@ def do_create_source(organization, name: str, format: str, *, time_zone: str = "
         raise Refused(_("A source with this name already exists."), code="duplicate", status=409)
     key = _new_key()
     source = AlertSource(organization=organization, name=name, format=format, time_zone=time_zone,
-                         key_hash=hash_token(key), prefix=key[:12])
+                         key_hash=hash_token(key), prefix=key[:12], nats_password_hash=nats_password_hash(key))
     source.full_clean()
     source.save()
     audit.record(Act.CREATE, source, actor=acting_user)
@@ -106,8 +115,8 @@ def do_rotate_source_key(source: AlertSource, *, acting_user) -> str:
     before = audit.snapshot(source)
     key = _new_key()
     source.previous_key_hash, source.key_rotated_at = source.key_hash, timezone.now()
-    source.key_hash, source.prefix = hash_token(key), key[:12]
-    source.save(update_fields=["key_hash", "prefix", "previous_key_hash", "key_rotated_at"])
+    source.key_hash, source.prefix, source.nats_password_hash = hash_token(key), key[:12], nats_password_hash(key)
+    source.save(update_fields=["key_hash", "prefix", "nats_password_hash", "previous_key_hash", "key_rotated_at"])
     audit.record(Act.UPDATE, source, actor=acting_user, before=before)
     return key
 

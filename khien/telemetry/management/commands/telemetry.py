@@ -31,6 +31,12 @@ class Command(BaseCommand):
         publish.add_argument("--source", required=True, help="name of the alert source")
         publish.add_argument("--key-file", default=None,
                              help="file holding the source's key (default: the KHIEN_SOURCE_KEY environment variable)")
+        nats_config = sub.add_parser("nats-config", help="write the NATS server's users: one per enabled source "
+                                                         "(publishes on its own subject only) and the workers' user")
+        nats_config.add_argument("--worker-user", default="khien-worker", help="the workers' NATS user name")
+        nats_config.add_argument("--worker-password-file", default=None,
+                                 help="file holding the workers' password (default: KHIEN_NATS_WORKER_PASSWORD)")
+        nats_config.add_argument("--output", default=None, help="file to write (default: standard output)")
         prune = sub.add_parser("prune", help="delete events, alerts and dead letters older than a number of days "
                                              "(PostgreSQL: whole day partitions are dropped)")
         prune.add_argument("--days", type=int, default=None,
@@ -83,24 +89,35 @@ class Command(BaseCommand):
                           f"dead letters {result.dead_letters} "
                           f"hourly {result.hourly}" + (f" partitions {len(result.partitions)}" if result.partitions else ""))
 
-    def do_publish(self, file, source, key_file, **options):
-        import os
+    def do_nats_config(self, worker_user, worker_password_file, output, **options):
+        from khien.telemetry.nats_auth import authorization
 
+        password = _secret(worker_password_file, "KHIEN_NATS_WORKER_PASSWORD")
+        if len(password) < 16:
+            raise CommandError("give the workers' NATS password, at least 16 characters (--worker-password-file, or "
+                               "KHIEN_NATS_WORKER_PASSWORD); the workers connect with it in KHIEN_NATS_URL")
+        result = authorization(worker_user, password)
+        if output:
+            try:
+                with open(output, "w", encoding="utf-8") as fh:
+                    fh.write(result.text)
+            except OSError as exc:
+                raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+        else:
+            self.stdout.write(result.text, ending="")
+        self.stderr.write(f"NATS users: {worker_user} (workers) and {len(result.sources)} sources")
+        if result.skipped:
+            self.stderr.write("skipped (key made before per-source NATS users; rotate it to give them one): "
+                              + ", ".join(result.skipped))
+
+    def do_publish(self, file, source, key_file, **options):
         from khien.telemetry.batches import file_batches
         from khien.telemetry.nats import JetStreamLink, ensure_stream, publish
 
         src = AlertSource.objects.filter(name=source).first()
         if src is None:
             raise CommandError(f"no alert source named {source!r} (see `khien telemetry sources`)")
-        # The key from a file or the environment, never from the command line (shell history, process list).
-        if key_file:
-            try:
-                with open(key_file, encoding="utf-8") as fh:
-                    key = fh.read().strip()
-            except OSError as exc:
-                raise CommandError(f"cannot read {key_file}: {exc.strerror}") from None
-        else:
-            key = os.environ.get("KHIEN_SOURCE_KEY", "").strip()
+        key = _secret(key_file, "KHIEN_SOURCE_KEY")
         if not key:
             raise CommandError(f"give the key of source {source!r} (--key-file, or KHIEN_SOURCE_KEY): the worker "
                                "stores only records that carry it")
@@ -111,7 +128,8 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}") from None
         try:
-            link = JetStreamLink()
+            # As the source itself: where the NATS server has per-source users, it may publish on its subject only.
+            link = JetStreamLink(user=src.name, password=key)
         except Exception as exc:
             stream.close()
             raise CommandError(f"NATS does not answer: {exc!r}") from None
@@ -155,3 +173,16 @@ class Command(BaseCommand):
         self.stdout.write(f"messages {total.messages} accepted {total.accepted} duplicates {total.duplicates} "
                           f"rejected {total.rejected} unauthorized {total.unauthorized}")
 
+
+
+def _secret(path: str | None, variable: str) -> str:
+    """A secret from a file or the environment, never from the command line (shell history, process list)."""
+    import os
+
+    if path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return fh.read().strip()
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+    return os.environ.get(variable, "").strip()
