@@ -220,51 +220,49 @@ def alert_list(request):
     return _render_alert_list(request, _alert_list_context(request))
 
 
-@login_required
-@require_POST
-def alert_list_triage(request):
-    """The status of the alerts ticked on the list; back to the same list (its filters kept in `next_query`)."""
-    form = AlertTriageForm(request.POST)
-    # The list's filters, parsed and encoded again: only a query string of our own list goes into the redirect.
-    back = reverse("telemetry:alerts") + "?" + QueryDict((request.POST.get("next_query") or "")[:2000]).urlencode()
+def _list_action(request, form, form_name: str, act):
+    """An action on the alerts ticked on the list: valid, `act(ids, data)` calls the service and returns the
+    message to show, then back to the same list (its filters kept in `next_query`); a bad form or a refusal
+    shows the list again with the form, its errors and the same alerts ticked."""
     status = 400
     if form.is_valid():
         try:
-            done = triage.do_triage_alerts(request.POST.getlist("alerts"), form.cleaned_data["status"],
-                                           acting_user=request.user, note=form.cleaned_data["note"] or None)
+            message = act(request.POST.getlist("alerts"), form.cleaned_data)
         except (Refused, ValidationError) as exc:
             add_service_error(form, exc)
             status = status_of(exc)
         else:
-            label = AlertStatus(form.cleaned_data["status"]).label
-            messages.success(request, ngettext("%(n)d alert set to “%(status)s”.", "%(n)d alerts set to “%(status)s”.",
-                                               len(done)) % {"n": len(done), "status": label})
-            return redirect(back)
+            messages.success(request, message)
+            # The list's filters, parsed and encoded again: only a query string of our own list goes into the redirect.
+            return redirect(reverse("telemetry:alerts") + "?"
+                            + QueryDict((request.POST.get("next_query") or "")[:2000]).urlencode())
     context = _alert_list_context(request)
-    context["triage_form"] = form
+    context[form_name] = form
     return _render_alert_list(request, context, status)
+
+
+@login_required
+@require_POST
+def alert_list_triage(request):
+    """The status of the alerts ticked on the list."""
+    def act(ids, data):
+        done = triage.do_triage_alerts(ids, data["status"], acting_user=request.user, note=data["note"] or None)
+        return ngettext("%(n)d alert set to “%(status)s”.", "%(n)d alerts set to “%(status)s”.", len(done)) % {
+            "n": len(done), "status": AlertStatus(data["status"]).label}
+
+    return _list_action(request, AlertTriageForm(request.POST), "triage_form", act)
 
 
 @login_required
 @require_POST
 def alert_list_join_incident(request):
-    """The alerts ticked on the list added to an incident given by its reference; back to the same list."""
-    form = AlertJoinIncidentForm(request.POST, use_required_attribute=False)
-    back = reverse("telemetry:alerts") + "?" + QueryDict((request.POST.get("next_query") or "")[:2000]).urlencode()
-    status = 400
-    if form.is_valid():
-        try:
-            incident = triage.find_incident(request.user, form.cleaned_data["incident"])
-            done = triage.do_add_alerts_to_incident(request.POST.getlist("alerts"), incident, acting_user=request.user)
-        except (Refused, ValidationError) as exc:
-            add_service_error(form, exc)
-            status = status_of(exc)
-        else:
-            messages.success(request, _joined_message(len(done), incident))
-            return redirect(back)
-    context = _alert_list_context(request)
-    context["join_form"] = form
-    return _render_alert_list(request, context, status)
+    """The alerts ticked on the list added to an incident given by its reference."""
+    def act(ids, data):
+        incident = triage.find_incident(request.user, data["incident"])
+        return _joined_message(len(triage.do_add_alerts_to_incident(ids, incident, acting_user=request.user)),
+                               incident)
+
+    return _list_action(request, AlertJoinIncidentForm(request.POST, use_required_attribute=False), "join_form", act)
 
 
 def _joined_message(count: int, incident) -> str:
