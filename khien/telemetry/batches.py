@@ -1,6 +1,7 @@
 """Turning a request body or a file into lists of records (no parsing of the records themselves)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 import orjson
@@ -34,6 +35,72 @@ def split_body(body: bytes, media_type: str) -> list:
     if not isinstance(records, list):
         raise Refused(_("The body must be a JSON array of records."), code="not_array")
     return records
+
+
+# Elasticsearch's bulk actions that carry a document: each document is one record. The others (update, delete)
+# have no meaning for alerts: answered as failed items, nothing stored.
+BULK_DOCUMENT_ACTIONS = ("index", "create")
+BULK_ACTIONS = (*BULK_DOCUMENT_ACTIONS, "update", "delete")
+# Where an Elasticsearch shipper puts a raw log line (a CEF record) in the document it sends.
+RAW_LINE_FIELDS = ("message", "msg", "log", "event.original")
+
+
+@dataclass
+class BulkBody:
+    """An Elasticsearch `_bulk` body: the records to ingest, and one (action, index, refusal) per action, in
+    order (refusal empty for a record)."""
+
+    records: list = field(default_factory=list)
+    items: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _raw_line(document: bytes) -> bytes | str:
+    """The CEF line a shipper sent inside a JSON document (or the document itself: then a dead letter)."""
+    try:
+        decoded = orjson.loads(document)
+    except orjson.JSONDecodeError:
+        return document
+    if isinstance(decoded, dict):
+        for name in RAW_LINE_FIELDS:
+            value = decoded.get(name)
+            if isinstance(value, str) and value.strip():
+                return value
+    return document
+
+
+def split_bulk(body: bytes, source_format: str, default_index: str) -> BulkBody:
+    """Records of an Elasticsearch `_bulk` body (action lines, each index/create followed by its document).
+    A document is the record itself (Wazuh, Suricata, ECS), or holds a CEF line in `message` (CEF sources).
+    A body whose action lines cannot be read is refused whole (400); a document that cannot be parsed is
+    ingested like any bad record (kept as a dead letter)."""
+    lines = split_lines(body)
+    if not lines:
+        raise Refused(_("The body is empty."), code="empty")
+    bulk = BulkBody()
+    position = 0
+    while position < len(lines):
+        try:
+            action = orjson.loads(lines[position])
+        except orjson.JSONDecodeError:
+            action = None
+        if not (isinstance(action, dict) and len(action) == 1 and next(iter(action)) in BULK_ACTIONS
+                and isinstance(next(iter(action.values())), dict)):
+            raise Refused(_("Line %(n)d of the bulk body is not an action (index, create, update or delete); "
+                            "nothing was stored.") % {"n": position + 1}, code="bad_bulk")
+        name, meta = next(iter(action.items()))
+        index = str(meta.get("_index") or default_index)[:200]
+        has_document = name != "delete"
+        if has_document and position + 1 >= len(lines):
+            raise Refused(_("Line %(n)d of the bulk body has no document after it; nothing was stored.")
+                          % {"n": position + 1}, code="bad_bulk")
+        if name in BULK_DOCUMENT_ACTIONS:
+            document = lines[position + 1]
+            bulk.records.append(_raw_line(document) if source_format == "cef" else document)
+            bulk.items.append((name, index, ""))
+        else:
+            bulk.items.append((name, index, _("Alerts are only added (index or create), never updated or deleted.")))
+        position += 2 if has_document else 1
+    return bulk
 
 
 def file_batches(stream: BinaryIO, size: int) -> Iterator[list[bytes]]:

@@ -530,6 +530,7 @@ INTEGRATION_FILES = {
     "syslog-ng/suricata-eve.conf": "text/plain; charset=utf-8",
     "syslog-ng/wazuh-alerts.conf": "text/plain; charset=utf-8",
     "syslog-ng/cef-relay.conf": "text/plain; charset=utf-8",
+    "rsyslog/khien-elastic.conf": "text/plain; charset=utf-8",
 }
 
 

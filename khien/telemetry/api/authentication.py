@@ -5,6 +5,9 @@ reads anything. The optional `X-Khien-Source: <name>` header is checked
 against the key's source (a mismatch is a 403), so a misconfigured forwarder
 that sends one SOC's alerts under another's key is refused loudly.
 """
+import base64
+import hmac
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
@@ -47,6 +50,31 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
+class SourceBasicAuthentication(authentication.BaseAuthentication):
+    """For Elasticsearch-style clients (the bulk intake, `elastic.py`): HTTP Basic with the source's name as
+    user and its key as password, or `ApiKey base64(name:key)`. The name must be the key's source."""
+
+    def authenticate(self, request):
+        for keyword in ("Basic", "ApiKey"):
+            encoded = key_from_header(request, keyword)
+            if encoded is not None:
+                break
+        else:
+            return None
+        try:
+            name, _sep, key = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (ValueError, UnicodeError):
+            raise exceptions.AuthenticationFailed(_("Invalid source key, or the source is disabled.")) from None
+        source = source_for_key(key)
+        # A wrong name gets the same answer as a wrong key: nothing tells which sources exist.
+        if source is None or not hmac.compare_digest(source.name.encode(), name.encode()):
+            raise exceptions.AuthenticationFailed(_("Invalid source key, or the source is disabled."))
+        return SourcePrincipal(source), source
+
+    def authenticate_header(self, request):
+        return 'Basic realm="khien"'
+
+
 class IsAlertSource(permissions.BasePermission):
     def has_permission(self, request, view):
         return isinstance(request.auth, AlertSource)
@@ -59,3 +87,12 @@ class SourceKeyScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "header", "name": "Authorization",
                 "description": "`Token <source key>`: the key shown once when the source was registered."}
+
+
+class SourceBasicScheme(OpenApiAuthenticationExtension):
+    target_class = SourceBasicAuthentication
+    name = "sourceBasicAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "basic",
+                "description": "The source's name as user and its key as password (Elasticsearch-style clients)."}

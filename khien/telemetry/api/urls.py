@@ -1,11 +1,17 @@
 from django.urls import path, re_path
 
-from . import views
+from . import elastic, views
 
 app_name = "telemetry-api"
 
 urlpatterns = [
     re_path(r"^alerts/?$", views.AlertIntakeView.as_view(), name="intake"),  # with or without the slash
+    # Elasticsearch-compatible intake (elastic.py): with or without the slashes clients add or leave out.
+    re_path(r"^elastic/?$", elastic.ElasticRoot.as_view(), name="elastic"),
+    re_path(r"^elastic/_cat/health/?$", elastic.ElasticHealth.as_view(), name="elastic-health"),
+    re_path(r"^elastic/_bulk/?$", elastic.ElasticBulk.as_view(), name="elastic-bulk"),
+    re_path(r"^elastic/(?P<index>[A-Za-z0-9_.+-]{1,200})/_bulk/?$", elastic.ElasticIndexBulk.as_view(),
+            name="elastic-index-bulk"),
     path("events/", views.EventList.as_view(), name="events"),
     path("alert-groups/", views.AlertList.as_view(), name="alert-groups"),
     path("alert-groups/triage/", views.AlertTriage.as_view(), name="alert-groups-triage"),
@@ -26,7 +32,7 @@ urlpatterns = [
 ]
 
 # Indicator matching (views_matching.py)
-from . import views_matching  # noqa: E402
+from . import elastic, views_matching  # noqa: E402
 
 urlpatterns += [
     path("hits/", views_matching.HitList.as_view(), name="hits"),

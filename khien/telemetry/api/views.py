@@ -50,34 +50,49 @@ class AlertIntakeView(APIView):
         claimed = request.headers.get("X-Khien-Source")
         if claimed is not None and claimed != source.name:
             raise Forbidden(_("This key belongs to another source."))
-        max_bytes = conf.get("KHIEN_INGEST_MAX_BYTES")
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > max_bytes:
-            raise self._too_big()
-        try:
-            body = request.body
-        except RequestDataTooBig:
-            raise self._too_big() from None
-        if len(body) > max_bytes:
-            raise self._too_big()
-        records = split_body(body, request.content_type)
-        services.check_batch_size(len(records))
-        with services.intake_gate.slot():
-            result = services.ingest_batch(source, records)
-        return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
-
-    def _too_big(self):
-        return Refused(_("The batch is too large (at most %(limit)d bytes).") % {"limit": conf.get("KHIEN_INGEST_MAX_BYTES")},
-                       code="batch_too_large", status=413)
+        records = split_body(read_batch_body(request), request.content_type)
+        return Response(ingest_posted(source, records).as_dict(), status=status.HTTP_202_ACCEPTED)
 
     def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        if isinstance(exc, services.Busy):
-            response["Retry-After"] = str(exc.retry_after)
-        return response
+        return with_retry_after(exc, super().handle_exception(exc))
+
+
+def _too_big() -> Refused:
+    return Refused(_("The batch is too large (at most %(limit)d bytes).") % {"limit": conf.get("KHIEN_INGEST_MAX_BYTES")},
+                   code="batch_too_large", status=413)
+
+
+def read_batch_body(request) -> bytes:
+    """The body of a posted batch, refused (413) beyond KHIEN_INGEST_MAX_BYTES before it is read when its length
+    is announced."""
+    max_bytes = conf.get("KHIEN_INGEST_MAX_BYTES")
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > max_bytes:
+        raise _too_big()
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise _too_big() from None
+    if len(body) > max_bytes:
+        raise _too_big()
+    return body
+
+
+def ingest_posted(source, records: list) -> services.IngestResult:
+    """A posted batch ingested: at most KHIEN_INGEST_MAX_BATCH records (413), through the intake gate (429)."""
+    services.check_batch_size(len(records))
+    with services.intake_gate.slot():
+        return services.ingest_batch(source, records)
+
+
+def with_retry_after(exc, response):
+    """A 429 of the intake gate tells the sender when to retry."""
+    if isinstance(exc, services.Busy):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 class EventList(generics.ListAPIView):

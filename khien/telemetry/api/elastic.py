@@ -1,0 +1,94 @@
+"""An Elasticsearch-compatible intake: shippers that can send to Elasticsearch (rsyslog's omelasticsearch,
+Logstash, Fluent Bit, Vector, Filebeat) send alerts to Khiên without a plug-in of their own.
+
+Under /api/telemetry/elastic/: `POST _bulk` (or `<index>/_bulk`) takes the bulk body — each index/create
+action followed by its document, one record — and answers as Elasticsearch does (`errors`, one item per
+action), so the shipper knows the batch was taken; `GET _cat/health` and `GET /` answer the checks those
+clients make before sending. Authentication: HTTP Basic with the source's name as user and its key as
+password (or `ApiKey base64(name:key)`, or `Token <key>`). Limits, dead letters, idempotency and flow
+control (429 with Retry-After, which these clients retry) are those of `POST /api/telemetry/alerts`.
+"""
+import time
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..batches import split_bulk
+from .authentication import IsAlertSource, SourceBasicAuthentication, SourceKeyAuthentication
+from .views import ingest_posted, read_batch_body, with_retry_after
+
+# What the root answers: the version line clients read to choose their request format (bulk without types).
+COMPATIBLE_VERSION = "8.11.0"
+
+
+class ElasticView(APIView):
+    authentication_classes = [SourceBasicAuthentication, SourceKeyAuthentication]
+    permission_classes = [IsAlertSource]
+    parser_classes: list = []
+    throttle_classes: list = []
+
+    def handle_exception(self, exc):
+        return with_retry_after(exc, super().handle_exception(exc))
+
+
+class ElasticRoot(ElasticView):
+    """GET: the server description Elasticsearch clients read first."""
+
+    @extend_schema(responses={200: OpenApiResponse(description="Elasticsearch-style server description")})
+    def get(self, request):
+        return Response({"name": "khien", "cluster_name": "khien", "tagline": "Khiên telemetry intake",
+                         "version": {"number": COMPATIBLE_VERSION, "build_flavor": "default",
+                                     "minimum_wire_compatibility_version": "7.17.0"}})
+
+    def head(self, request):
+        return Response(status=status.HTTP_200_OK)
+
+
+class ElasticHealth(ElasticView):
+    """GET: "green" while the intake takes alerts (rsyslog checks it before sending)."""
+
+    @extend_schema(responses={200: OpenApiResponse(description="green")})
+    def get(self, request):
+        if request.query_params.get("format") == "json":
+            return Response([{"status": "green", "cluster": "khien"}])
+        return HttpResponse(b"green\n", content_type="text/plain")
+
+
+class ElasticBulk(ElasticView):
+    """POST an Elasticsearch bulk body as the authenticated source; the answer is Elasticsearch's."""
+
+    @extend_schema(operation_id="telemetry_elastic_bulk", request={"application/x-ndjson": {"type": "string"}},
+                   responses={200: OpenApiResponse(description="Elasticsearch bulk answer: errors, items"),
+                              400: OpenApiResponse(description="unreadable action line"),
+                              401: OpenApiResponse(description="bad name or key"),
+                              413: OpenApiResponse(description="batch too large"),
+                              429: OpenApiResponse(description="busy; see Retry-After")})
+    def post(self, request, index: str = "khien"):
+        started = time.monotonic()
+        source = request.auth
+        bulk = split_bulk(read_batch_body(request), source.format, index)
+        if bulk.records:
+            ingest_posted(source, bulk.records)
+        items = []
+        for action, index_name, refusal in bulk.items:
+            if refusal:
+                items.append({action: {"_index": index_name, "status": 400,
+                                       "error": {"type": "illegal_argument_exception", "reason": refusal}}})
+            else:
+                # Taken: stored as an event, found already stored, or kept as a dead letter — never lost.
+                items.append({action: {"_index": index_name, "result": "created", "status": 201}})
+        return Response({"took": int((time.monotonic() - started) * 1000),
+                         "errors": any(refusal for _a, _i, refusal in bulk.items), "items": items})
+
+
+class ElasticIndexBulk(ElasticBulk):
+    """POST an Elasticsearch bulk body to `<index>/_bulk` (the index is only echoed back)."""
+
+    @extend_schema(operation_id="telemetry_elastic_index_bulk",
+                   request={"application/x-ndjson": {"type": "string"}},
+                   responses={200: OpenApiResponse(description="Elasticsearch bulk answer: errors, items")})
+    def post(self, request, index: str = "khien"):
+        return super().post(request, index)
