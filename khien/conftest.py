@@ -14,6 +14,16 @@ from django.db.backends.signals import connection_created
 REQUIRE_SERVICES = os.environ.get("KHIEN_REQUIRE_SERVICES") == "1"
 
 
+def require_tool(installed: bool, what: str, install: str) -> None:
+    """A third-party program a test runs for real: skipped when it is missing, failed when
+    KHIEN_REQUIRE_SERVICES=1 (CI installs it)."""
+    if installed:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (KHIEN_REQUIRE_SERVICES=1): {install}")
+    pytest.skip(f"{what} is not installed ({install})")
+
+
 def _shared_cache_readers_do_not_lock(sender, connection, **kwargs):
     """SQLite test databases live in memory with a shared cache, where a thread reading a table that another
     thread is writing gets "database table is locked" at once (no timeout), unlike the WAL file of a real

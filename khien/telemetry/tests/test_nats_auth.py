@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from nats.errors import Error as NatsError
 
-from khien.conftest import REQUIRE_SERVICES
+from khien.conftest import require_tool
 from khien.telemetry import conf, services
 from khien.telemetry.models import Event
 
@@ -37,10 +37,7 @@ class SecuredNats:
     """A nats-server with JetStream whose users are those of `khien telemetry nats-config`."""
 
     def __init__(self, folder: Path):
-        if not Path(NATS_SERVER).exists():
-            if REQUIRE_SERVICES:
-                pytest.fail("nats-server is required (KHIEN_REQUIRE_SERVICES=1) but is not installed")
-            pytest.skip("nats-server is not installed")
+        require_tool(Path(NATS_SERVER).exists(), "nats-server", "apt install nats-server")
         self.folder, self.port = folder, _free_port()
         self.auth = folder / "auth.conf"
         self.write_users()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from khien.conftest import REQUIRE_SERVICES
+from khien.conftest import require_tool
 from khien.telemetry.models import AlertSource, DeadLetter, Event
 
 from .conftest import sample_lines
@@ -24,11 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def _needs_rsyslog():
-    if not Path(RSYSLOGD).exists() or not list(Path("/usr/lib").glob("*/rsyslog/omelasticsearch.so")):
-        if REQUIRE_SERVICES:
-            pytest.fail("rsyslog with its Elasticsearch module is required (KHIEN_REQUIRE_SERVICES=1): "
-                        "apt install rsyslog rsyslog-elasticsearch")
-        pytest.skip("rsyslog is not installed (apt install rsyslog rsyslog-elasticsearch)")
+    require_tool(Path(RSYSLOGD).exists() and bool(list(Path("/usr/lib").glob("*/rsyslog/omelasticsearch.so"))),
+                 "rsyslog with its Elasticsearch module", "apt install rsyslog rsyslog-elasticsearch")
 
 
 class Rsyslog:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from khien.conftest import REQUIRE_SERVICES
+from khien.conftest import require_tool
 from khien.telemetry.models import AlertSource, DeadLetter, Event
 
 from .conftest import sample_lines
@@ -25,11 +25,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def _needs_syslog_ng():
-    if not Path(SYSLOG_NG).exists() or not list(Path("/usr/lib/syslog-ng").glob("*/libhttp.so")):
-        if REQUIRE_SERVICES:
-            pytest.fail("syslog-ng with its http module is required (KHIEN_REQUIRE_SERVICES=1): "
-                        "apt install syslog-ng-core syslog-ng-mod-http")
-        pytest.skip("syslog-ng is not installed (apt install syslog-ng-core syslog-ng-mod-http)")
+    require_tool(Path(SYSLOG_NG).exists() and bool(list(Path("/usr/lib/syslog-ng").glob("*/libhttp.so"))),
+                 "syslog-ng with its http module", "apt install syslog-ng-core syslog-ng-mod-http")
 
 
 class SyslogNg:
