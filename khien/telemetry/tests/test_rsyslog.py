@@ -2,8 +2,9 @@
 with its Elasticsearch output (Debian's rsyslog and rsyslog-elasticsearch) against the real platform (live server):
 Khiên's Elasticsearch-compatible intake taken by an Elasticsearch client that is not ours.
 
-Skipped when rsyslog's Elasticsearch module is not installed, unless KHIEN_REQUIRE_SERVICES=1 (CI installs it)."""
-import shutil
+Skipped when rsyslog's Elasticsearch module is not there, unless KHIEN_REQUIRE_SERVICES=1 (`.ci/run` unpacks Debian's
+rsyslog packages into KHIEN_RSYSLOG_DIR: they conflict with syslog-ng's, which other tests run)."""
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -17,15 +18,28 @@ from .conftest import sample_lines
 from .test_syslog_ng import stored, wait_for
 
 CONFIG = Path(__file__).resolve().parents[1] / "integrations" / "rsyslog" / "khien-elastic.conf"
-RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+
+
+def _rsyslog() -> tuple[Path, Path] | None:
+    """rsyslogd and its module folder: installed, or unpacked into KHIEN_RSYSLOG_DIR (Debian's rsyslog and
+    syslog-ng packages conflict; `.ci/run` unpacks rsyslog's beside syslog-ng)."""
+    roots = [Path("/")]
+    if os.environ.get("KHIEN_RSYSLOG_DIR"):
+        roots.insert(0, Path(os.environ["KHIEN_RSYSLOG_DIR"]))
+    for root in roots:
+        daemon = root / "usr" / "sbin" / "rsyslogd"
+        modules = [found.parent for found in (root / "usr" / "lib").glob("*/rsyslog/omelasticsearch.so")]
+        if daemon.exists() and modules:
+            return daemon, modules[0]
+    return None
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
 def _needs_rsyslog():
-    require_tool(Path(RSYSLOGD).exists() and bool(list(Path("/usr/lib").glob("*/rsyslog/omelasticsearch.so"))),
-                 "rsyslog with its Elasticsearch module", "apt install rsyslog rsyslog-elasticsearch")
+    require_tool(_rsyslog() is not None, "rsyslog with its Elasticsearch module",
+                 "apt install rsyslog rsyslog-elasticsearch, or unpack them into KHIEN_RSYSLOG_DIR as .ci/run does")
 
 
 class Rsyslog:
@@ -49,7 +63,9 @@ class Rsyslog:
         self.process = None
 
     def start(self):
-        self.process = subprocess.Popen([RSYSLOGD, "-n", "-f", str(self.main), "-i", str(self.dir / "rsyslogd.pid")],
+        daemon, modules = _rsyslog()
+        self.process = subprocess.Popen([str(daemon), "-n", "-M", str(modules), "-f", str(self.main),
+                                         "-i", str(self.dir / "rsyslogd.pid")],
                                         stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         time.sleep(0.5)
         assert self.process.poll() is None, self.log.read_text()
