@@ -15,7 +15,7 @@ from khien.conftest import require_tool
 from khien.telemetry.models import AlertSource, DeadLetter, Event
 
 from .conftest import sample_lines
-from .test_syslog_ng import stored, wait_for
+from .test_syslog_ng import Daemon, stored, wait_for
 
 CONFIG = Path(__file__).resolve().parents[1] / "integrations" / "rsyslog" / "khien-elastic.conf"
 
@@ -42,7 +42,7 @@ def _needs_rsyslog():
                  "apt install rsyslog rsyslog-elasticsearch, or unpack them into KHIEN_RSYSLOG_DIR as .ci/run does")
 
 
-class Rsyslog:
+class Rsyslog(Daemon):
     """rsyslogd running the shipped file, its CHANGE values set as the operator would."""
 
     def __init__(self, folder: Path, **values):
@@ -70,12 +70,6 @@ class Rsyslog:
         time.sleep(0.5)
         assert self.process.poll() is None, self.log.read_text()
         return self
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
-        self.process = None
 
 
 def test_a_suricata_sensor_sends_its_alerts_with_rsyslog_elasticsearch_output(live_server, flushable_audit_log,

@@ -29,7 +29,19 @@ def _needs_syslog_ng():
                  "syslog-ng with its http module", "apt install syslog-ng-core syslog-ng-mod-http")
 
 
-class SyslogNg:
+class Daemon:
+    """A forwarder's process started by a test (`start` is the forwarder's own), stopped as a service would be."""
+
+    process = None
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+        self.process = None
+
+
+class SyslogNg(Daemon):
     """One syslog-ng process running a shipped file, its @define values set as the operator would."""
 
     def __init__(self, tmp_path: Path, name: str, **values):
@@ -59,12 +71,6 @@ class SyslogNg:
             assert time.monotonic() < deadline, f"syslog-ng did not start: {self.log.read_text()}"
             time.sleep(0.1)
         return self
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
-        self.process = None
 
 
 @pytest.fixture
