@@ -43,7 +43,8 @@ class SecuredNats:
         self.write_users()
         (folder / "server.conf").write_text(
             f'listen: "127.0.0.1:{self.port}"\njetstream {{ store_dir: "{folder / "js"}" }}\ninclude "auth.conf"\n')
-        self.process = subprocess.Popen([NATS_SERVER, "-c", str(folder / "server.conf")],
+        self.log = folder / "nats-server.log"
+        self.process = subprocess.Popen([NATS_SERVER, "-c", str(folder / "server.conf"), "-l", str(self.log)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
@@ -62,10 +63,18 @@ class SecuredNats:
                      "--output", str(self.auth), stdout=out, stderr=err)
         self.report = err.getvalue()
 
+    def _reloads(self) -> int:
+        return self.log.read_text().count("Reloaded server configuration") if self.log.exists() else 0
+
     def reload(self):
+        """Write the users again and reload the server, as the operator does; back once it has reloaded."""
         self.write_users()
+        before = self._reloads()
         self.process.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 15
+        while self._reloads() == before:
+            assert time.monotonic() < deadline, f"nats-server did not reload: {self.log.read_text()[-2000:]}"
+            time.sleep(0.05)
 
     @property
     def url(self) -> str:
