@@ -7,6 +7,7 @@ the coordinator's only (others get 403 on the list, 404 on a campaign).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, scope_for, user_can
+from khien.incidents.models import Status as IncidentStatus
 from khien.incidents.services import content_loaded as incident_content_loaded
 
 from . import correlation, health, services, triage
@@ -220,10 +222,21 @@ def alert_list(request):
     return _render_alert_list(request, _alert_list_context(request))
 
 
+def _back_after_list_action(request) -> str:
+    """Where a ticked-alerts action returns: the alert page it was posted from (`from_alert`, its related alerts),
+    else the list with its filters (`next_query`, parsed and encoded again: only our own pages go into the
+    redirect)."""
+    try:
+        return reverse("telemetry:alert", args=[uuid.UUID(request.POST.get("from_alert", ""))])
+    except ValueError:
+        return (reverse("telemetry:alerts") + "?"
+                + QueryDict((request.POST.get("next_query") or "")[:2000]).urlencode())
+
+
 def _list_action(request, form, form_name: str, act):
-    """An action on the alerts ticked on the list: valid, `act(ids, data)` calls the service and returns the
-    message to show, then back to the same list (its filters kept in `next_query`); a bad form or a refusal
-    shows the list again with the form, its errors and the same alerts ticked."""
+    """An action on ticked alerts (on the list, or among an alert's related alerts): valid, `act(ids, data)` calls
+    the service and returns the message to show, then back where it came from; a bad form or a refusal shows the
+    list with the form, its errors and the same alerts ticked."""
     status = 400
     if form.is_valid():
         try:
@@ -233,9 +246,7 @@ def _list_action(request, form, form_name: str, act):
             status = status_of(exc)
         else:
             messages.success(request, message)
-            # The list's filters, parsed and encoded again: only a query string of our own list goes into the redirect.
-            return redirect(reverse("telemetry:alerts") + "?"
-                            + QueryDict((request.POST.get("next_query") or "")[:2000]).urlencode())
+            return redirect(_back_after_list_action(request))
     context = _alert_list_context(request)
     context[form_name] = form
     return _render_alert_list(request, context, status)
@@ -280,6 +291,9 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
                                                "url": indicator_url(h.indicator_id), "count": 0})["count"] += 1
     context = {"alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values()),
                "related": triage.related_alerts(request.user, alert), "related_days": triage.RELATED_DAYS,
+               # An alert reported as an incident: its related alerts can be added to that incident from here.
+               "related_join": bool(alert.incident_id) and triage.may_triage(request.user, alert)
+               and alert.incident.status != IncidentStatus.CLOSED,
                "can_triage": triage.may_triage(request.user, alert) and not triage.is_reported(alert),
                # Reporting needs the incident taxonomy and policy loaded (`khien load_content`), else no form.
                "can_report": triage.may_report(request.user, alert) and not alert.incident_id

@@ -209,3 +209,26 @@ def test_api_related_alerts(world, setup, api):
         ("brute", "MIN", ("10.0.0.1",)), ("c2", "MIN-D1", ("10.0.0.1",))}
     assert api(world.other_admin).get(url).status_code == 404
     assert api().get(url).status_code in (401, 403)
+
+
+def test_related_alerts_join_the_incident_from_the_alerts_page(world, setup, as_user):
+    """On the page of an alert reported as an incident, its related alerts can be ticked and added to that
+    incident; back on the same page."""
+    incident, first = setup["incident"], setup["first"]
+    page = as_user(world.analyst).get(reverse("telemetry:alert", args=[first.pk])).content.decode()
+    assert 'id="alert-related-join"' in page and incident.reference in page
+    reader_page = as_user(world.auditor).get(reverse("telemetry:alert", args=[first.pk])).content.decode()
+    assert 'id="alert-related"' in reader_page and 'id="alert-related-join"' not in reader_page
+    done = as_user(world.analyst).post(reverse("telemetry:alerts_join_incident"), {
+        "alerts": [str(setup["brute"].pk), str(setup["department"].pk)], "incident": incident.reference,
+        "from_alert": str(first.pk)})
+    assert done.status_code == 302 and done.url == reverse("telemetry:alert", args=[first.pk])
+    assert Alert.objects.filter(incident=incident).count() == 3
+    # A from_alert that is not an alert id: back to the list, never to an address taken from the form.
+    services.ingest_batch(first.source, [ecs("192.0.2.99", rule="later")])
+    later = Alert.objects.get(rule_id="later")
+    again = as_user(world.analyst).post(reverse("telemetry:alerts_join_incident"), {
+        "alerts": [str(later.pk)], "incident": incident.reference, "from_alert": "//evil.example",
+        "next_query": "status=open"})
+    assert again.status_code == 302 and again.url == reverse("telemetry:alerts") + "?status=open"
+    assert Alert.objects.get(pk=later.pk).incident == incident
