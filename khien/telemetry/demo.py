@@ -22,7 +22,8 @@ from khien.core.roles import Role
 from khien.registry.models import InformationSystem, Membership, Organization, OrgType
 
 from . import correlation, services, simulate, triage
-from .models import OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event, SourceFormat, SourceHourlyCount
+from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event,
+                     SourceFormat, SourceHourlyCount)
 
 FORMATS = [SourceFormat.WAZUH, SourceFormat.SURICATA, SourceFormat.ECS, SourceFormat.CEF]
 PER_HOUR = (4, 14)  # events per source and hour in the backfill
@@ -119,7 +120,7 @@ def _report_severe_alerts() -> int:
     reported = 0
     for organization_id, analyst in _analysts().items():
         severe = list(Alert.objects.filter(organization_id=organization_id, status__in=OPEN_ALERT_STATUSES,
-                                           severity__gte=7).order_by("-severity", "-last_seen", "pk")[:20])
+                                           severity__gte=HIGH_SEVERITY).order_by("-severity", "-last_seen", "pk")[:20])
         if not severe:
             continue
         first, others = severe[0], severe[1:]

@@ -1,6 +1,5 @@
 """One FilterSet per model, shared by the API (and later the pages and exports)."""
 import ipaddress
-import uuid
 
 import django_filters
 from django.core.exceptions import ValidationError
@@ -12,6 +11,7 @@ from khien.registry.models import Organization
 
 from .models import Alert, AlertSource, AlertStatus, DeadLetter, Event, HourlyCount, SourceFormat
 from .services import address_search_days
+from .triage import incident_match
 
 
 def _subtree(queryset, value):
@@ -77,11 +77,7 @@ class AlertFilter(django_filters.FilterSet):
 
     def filter_incident(self, queryset, name, value):
         # The incident's id first (its reference is unique), then the alerts through their partial incident index.
-        try:
-            match = Q(pk=uuid.UUID(value.strip()))
-        except ValueError:
-            match = Q(reference__iexact=value.strip())
-        incident_id = Incident.objects.filter(match).values_list("pk", flat=True).first()
+        incident_id = Incident.objects.filter(incident_match(value.strip())).values_list("pk", flat=True).first()
         return queryset.filter(incident_id=incident_id) if incident_id else queryset.none()
 
 

@@ -47,6 +47,7 @@ class SourceFormat(models.TextChoices):
 
 
 SEVERITY_BANDS = ((3, "low"), (6, "medium"), (8, "high"), (10, "critical"))
+HIGH_SEVERITY = next(upper for upper, label in SEVERITY_BANDS if label == "medium") + 1  # "high" and above
 
 
 def severity_label(severity: int) -> str:

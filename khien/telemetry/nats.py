@@ -67,7 +67,7 @@ def _backoff(message) -> float:
 
 
 def without_credentials(url: str) -> str:
-    """The NATS URL without the user and password it may carry (to connect as someone else, or to show it)."""
+    """The NATS URL without the user and password it may carry (to connect as someone else)."""
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url

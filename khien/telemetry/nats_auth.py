@@ -52,20 +52,24 @@ def _list(values: list[str]) -> str:
     return "[" + ", ".join(_quoted(v) for v in values) + "]"
 
 
+def _user(name: str, password_hash: str, *, publish: list[str], subscribe: list[str]) -> str:
+    """One user of the block: what it may publish on and subscribe to, nothing else."""
+    return (f"    {{user: {_quoted(name)}, password: {_quoted(password_hash)}, permissions: "
+            f"{{publish: {{allow: {_list(publish)}}}, subscribe: {{allow: {_list(subscribe)}}}}}}}")
+
+
 def authorization(worker_user: str, worker_password: str, *, now: dt.datetime | None = None) -> NatsAuthorization:
     """The authorization block for the enabled sources and the worker user (whose password is hashed here)."""
     prefix, stream = conf.get("KHIEN_NATS_SUBJECT_PREFIX"), conf.get("KHIEN_NATS_STREAM")
     result = NatsAuthorization(text="")
-    users = [f"    {{user: {_quoted(worker_user)}, password: {_quoted(nats_password_hash(worker_password, WORKER_COST))}, "
-             f"permissions: {{publish: {_list(['>'])}, subscribe: {_list(['>'])}}}}}"]
+    users = [_user(worker_user, nats_password_hash(worker_password, WORKER_COST), publish=[">"], subscribe=[">"])]
     for source in AlertSource.objects.filter(enabled=True).order_by("name"):
         if not source.nats_password_hash:
             result.skipped.append(source.name)
             continue
         result.sources.append(source.name)
-        publish = [f"{prefix}.{source.name}", f"$JS.API.STREAM.INFO.{stream}"]
-        users.append(f"    {{user: {_quoted(source.name)}, password: {_quoted(source.nats_password_hash)}, "
-                     f"permissions: {{publish: {{allow: {_list(publish)}}}, subscribe: {{allow: {_list(['_INBOX.>'])}}}}}}}")
+        users.append(_user(source.name, source.nats_password_hash,
+                           publish=[f"{prefix}.{source.name}", f"$JS.API.STREAM.INFO.{stream}"], subscribe=["_INBOX.>"]))
     stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     result.text = (f"# Written by `khien telemetry nats-config` at {stamp}: {len(result.sources)} sources.\n"
                    "# Include it in nats-server.conf and reload the server (nats-server --signal reload).\n"

@@ -89,6 +89,12 @@ def _new_key() -> str:
     return SOURCE_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+def _key_fields(key: str) -> dict:
+    """What a source keeps of its key: its digest (the HTTP check), its prefix (to recognise it) and the bcrypt
+    hash of the NATS server's user — never the key."""
+    return {"key_hash": hash_token(key), "prefix": key[:12], "nats_password_hash": nats_password_hash(key)}
+
+
 @transaction.atomic
 def do_create_source(organization, name: str, format: str, *, time_zone: str = "UTC",
                      acting_user) -> tuple[AlertSource, str]:
@@ -100,7 +106,7 @@ def do_create_source(organization, name: str, format: str, *, time_zone: str = "
         raise Refused(_("A source with this name already exists."), code="duplicate", status=409)
     key = _new_key()
     source = AlertSource(organization=organization, name=name, format=format, time_zone=time_zone,
-                         key_hash=hash_token(key), prefix=key[:12], nats_password_hash=nats_password_hash(key))
+                         **_key_fields(key))
     source.full_clean()
     source.save()
     audit.record(Act.CREATE, source, actor=acting_user)
@@ -115,8 +121,10 @@ def do_rotate_source_key(source: AlertSource, *, acting_user) -> str:
     before = audit.snapshot(source)
     key = _new_key()
     source.previous_key_hash, source.key_rotated_at = source.key_hash, timezone.now()
-    source.key_hash, source.prefix, source.nats_password_hash = hash_token(key), key[:12], nats_password_hash(key)
-    source.save(update_fields=["key_hash", "prefix", "nats_password_hash", "previous_key_hash", "key_rotated_at"])
+    fields = _key_fields(key)
+    for name, value in fields.items():
+        setattr(source, name, value)
+    source.save(update_fields=[*fields, "previous_key_hash", "key_rotated_at"])
     audit.record(Act.UPDATE, source, actor=acting_user, before=before)
     return key
 

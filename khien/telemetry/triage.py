@@ -263,12 +263,17 @@ def do_alert_to_incident(alert: Alert, *, acting_user, data: dict | None = None)
         systems = alert.source.systems.filter(Q(owner=organization) | Q(operator=organization))
         incident = do_report_incident(payload, acting_user=acting_user, systems=list(systems),
                                       observables=_observables(alert), now=now)
-        def change(alert):
-            alert.status, alert.incident, alert.triaged_by, alert.triaged_at = (AlertStatus.ESCALATED, incident,
-                                                                                acting_user, now)
-
-        _change_alerts([alert], ["status", "incident", "triaged_by", "triaged_at"], change, acting_user=acting_user)
+        _mark_reported([alert], incident, acting_user=acting_user, now=now)
     return incident
+
+
+def _mark_reported(alerts: list[Alert], incident, *, acting_user, now) -> None:
+    """The alerts are now handled in the incident ("reported as an incident", linked to it)."""
+    def change(alert):
+        alert.status, alert.incident, alert.triaged_by, alert.triaged_at = (AlertStatus.ESCALATED, incident,
+                                                                            acting_user, now)
+
+    _change_alerts(alerts, ["status", "incident", "triaged_by", "triaged_at"], change, acting_user=acting_user)
 
 
 def incidents_to_join(user, alert: Alert, limit: int = 50) -> list:
@@ -282,17 +287,21 @@ def incidents_to_join(user, alert: Alert, limit: int = 50) -> list:
     return [incident for incident in candidates if is_reporting_side(user, incident)]
 
 
+def incident_match(reference_or_id: str) -> Q:
+    """The incident named by its id or its reference (SC-2026-000123, in any case)."""
+    try:
+        return Q(pk=uuid.UUID(reference_or_id))
+    except ValueError:
+        return Q(reference__iexact=reference_or_id)
+
+
 def find_incident(user, reference_or_id) -> "Incident":
     """The incident the user sees with this reference (SC-2026-000123) or id; 404 otherwise, the same answer for
     one that exists elsewhere (no probing of other organizations' references)."""
     from khien.incidents.models import Incident
 
     value = str(reference_or_id or "").strip()[:100]
-    incidents = Incident.objects.visible_to(user)
-    try:
-        found = incidents.filter(pk=uuid.UUID(value)).first()
-    except ValueError:
-        found = incidents.filter(reference__iexact=value).first() if value else None
+    found = Incident.objects.visible_to(user).filter(incident_match(value)).first() if value else None
     if found is None:
         raise Refused(_("No incident “%(value)s” is visible to you.") % {"value": value}, code="not_found", status=404)
     return found
@@ -335,11 +344,7 @@ def do_add_alerts_to_incident(alert_ids, incident, *, acting_user) -> list[Alert
         items = list(dict.fromkeys(item for alert in alerts for item in _observables(alert)))
         if items:
             do_add_observables(incident, items, acting_user=acting_user)
-        def change(alert):
-            alert.status, alert.incident, alert.triaged_by, alert.triaged_at = (AlertStatus.ESCALATED, incident,
-                                                                                acting_user, now)
-
-        _change_alerts(alerts, ["status", "incident", "triaged_by", "triaged_at"], change, acting_user=acting_user)
+        _mark_reported(alerts, incident, acting_user=acting_user, now=now)
         do_journal_alerts(incident, [(str(alert.pk), _alert_line(alert)) for alert in alerts],
                           acting_user=acting_user)
     return alerts

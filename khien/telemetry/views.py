@@ -35,12 +35,11 @@ from khien.incidents.services import content_loaded as incident_content_loaded
 from . import correlation, health, services, triage
 from .forms import (AlertIncidentForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
                     SourceSettingsForm, SourceSystemsForm, source_organizations)
-from .models import (OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign,
+from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign,
                      CampaignStatus, DeadLetter, Event, HourlyCount, IndicatorHit)
 
 HOURS = 48
 TOP = 10
-HIGH_SEVERITY = next(upper for upper, label in SEVERITY_BANDS if label == "medium") + 1  # "high" and above
 SEVERITY_NAMES = {"low": gettext_lazy("Low"), "medium": gettext_lazy("Medium"), "high": gettext_lazy("High"),
                   "critical": gettext_lazy("Critical")}
 
@@ -289,12 +288,12 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
     for h in hits:
         indicators.setdefault(h.indicator_id, {"id": h.indicator_id, "kind": h.kind, "value": h.value,
                                                "url": indicator_url(h.indicator_id), "count": 0})["count"] += 1
+    may_triage = triage.may_triage(request.user, alert)
     context = {"alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values()),
                "related": triage.related_alerts(request.user, alert), "related_days": triage.RELATED_DAYS,
                # An alert reported as an incident: its related alerts can be added to that incident from here.
-               "related_join": bool(alert.incident_id) and triage.may_triage(request.user, alert)
-               and alert.incident.status != IncidentStatus.CLOSED,
-               "can_triage": triage.may_triage(request.user, alert) and not triage.is_reported(alert),
+               "related_join": may_triage and bool(alert.incident_id) and alert.incident.status != IncidentStatus.CLOSED,
+               "can_triage": may_triage and not triage.is_reported(alert),
                # Reporting needs the incident taxonomy and policy loaded (`khien load_content`), else no form.
                "can_report": triage.may_report(request.user, alert) and not alert.incident_id
                and incident_content_loaded()}
@@ -302,12 +301,11 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
         context["triage_form"] = triage_form or AlertTriageForm(alert=alert, initial={
             "status": alert.status, "note": alert.triage_note,
             "assignee": alert.assignee if alert.assignee_id and alert.assignee_id != request.user.pk else None})
-    if context["can_report"]:
-        context["incident_form"] = incident_form or AlertIncidentForm(initial=triage.incident_defaults(alert))
-    if context["can_triage"]:
         # Joining an incident already reported: only when there is one the user may add it to.
         join_form = join_form or AlertJoinIncidentForm(alert=alert, user=request.user)
         context["join_form"] = join_form if join_form.fields["incident"].choices else None
+    if context["can_report"]:
+        context["incident_form"] = incident_form or AlertIncidentForm(initial=triage.incident_defaults(alert))
     # Suppressing repeats: for those who may triage, unless the key is suppressed already.
     context["active_suppression"] = (AlertSuppression.objects.active().filter(source=alert.source, key=alert.key)
                                      .select_related("created_by").first())

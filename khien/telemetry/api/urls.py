@@ -32,7 +32,7 @@ urlpatterns = [
 ]
 
 # Indicator matching (views_matching.py)
-from . import elastic, views_matching  # noqa: E402
+from . import views_matching  # noqa: E402
 
 urlpatterns += [
     path("hits/", views_matching.HitList.as_view(), name="hits"),

@@ -121,6 +121,12 @@ def _alerts(user):
     return Alert.objects.visible_to(user).select_related("source", "organization", "assignee", "triaged_by", "incident")
 
 
+def _changed(request, alerts) -> Response:
+    """The alerts a call changed, read again as the caller sees them."""
+    fresh = _alerts(request.user).filter(pk__in=[a.pk for a in alerts]).order_by("-last_seen", "id")
+    return Response(s.AlertSerializer(fresh, many=True).data)
+
+
 class AlertDetail(generics.RetrieveAPIView):
     serializer_class = s.AlertSerializer
 
@@ -135,10 +141,11 @@ class AlertRelated(APIView):
     @extend_schema(responses=s.RelatedAlertSerializer(many=True))
     def get(self, request, pk):
         alert = get_object_or_404(_alerts(request.user), pk=pk)
-        rows = []
+        related = []
         for other, addresses in triage.related_alerts(request.user, alert):
-            rows.append({**s.AlertSerializer(other).data, "addresses": addresses})
-        return Response(rows)
+            other.addresses = addresses
+            related.append(other)
+        return Response(s.RelatedAlertSerializer(related, many=True).data)
 
 
 class AlertTriage(APIView):
@@ -155,11 +162,9 @@ class AlertTriage(APIView):
             if assignee is None:  # the same answer as for someone who may not handle them: no way to probe e-mails
                 raise ValidationError({"assignee": [_("%(user)s cannot handle these alerts.")
                                                     % {"user": data.validated_data["assignee"]}]})
-        alerts = triage.do_triage_alerts(data.validated_data["alerts"], data.validated_data["status"],
-                                         acting_user=request.user, note=data.validated_data.get("note"),
-                                         assignee=assignee)
-        fresh = _alerts(request.user).filter(pk__in=[a.pk for a in alerts]).order_by("-last_seen", "id")
-        return Response(s.AlertSerializer(fresh, many=True).data)
+        return _changed(request, triage.do_triage_alerts(
+            data.validated_data["alerts"], data.validated_data["status"], acting_user=request.user,
+            note=data.validated_data.get("note"), assignee=assignee))
 
 
 class AlertJoinIncident(APIView):
@@ -173,9 +178,8 @@ class AlertJoinIncident(APIView):
         data = s.AlertJoinIncidentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         incident = triage.find_incident(request.user, data.validated_data["incident"])
-        alerts = triage.do_add_alerts_to_incident(data.validated_data["alerts"], incident, acting_user=request.user)
-        fresh = _alerts(request.user).filter(pk__in=[a.pk for a in alerts]).order_by("-last_seen", "id")
-        return Response(s.AlertSerializer(fresh, many=True).data)
+        return _changed(request, triage.do_add_alerts_to_incident(data.validated_data["alerts"], incident,
+                                                                  acting_user=request.user))
 
 
 class AlertIncident(APIView):

@@ -174,7 +174,6 @@ class Command(BaseCommand):
                           f"rejected {total.rejected} unauthorized {total.unauthorized}")
 
 
-
 def _secret(path: str | None, variable: str) -> str:
     """A secret from a file or the environment, never from the command line (shell history, process list)."""
     import os
