@@ -41,7 +41,8 @@ def split_body(body: bytes, media_type: str) -> list:
 # have no meaning for alerts: answered as failed items, nothing stored.
 BULK_DOCUMENT_ACTIONS = ("index", "create")
 BULK_ACTIONS = (*BULK_DOCUMENT_ACTIONS, "update", "delete")
-# Where an Elasticsearch shipper puts a raw log line (a CEF record) in the document it sends.
+# Where an Elasticsearch shipper puts a raw log line (a CEF record) in the document it sends; a dotted name is a
+# path into nested objects (ECS's {"event": {"original": …}}), as those shippers write it.
 RAW_LINE_FIELDS = ("message", "msg", "log", "event.original")
 
 
@@ -60,11 +61,12 @@ def _raw_line(document: bytes) -> bytes | str:
         decoded = orjson.loads(document)
     except orjson.JSONDecodeError:
         return document
-    if isinstance(decoded, dict):
-        for name in RAW_LINE_FIELDS:
-            value = decoded.get(name)
-            if isinstance(value, str) and value.strip():
-                return value
+    for name in RAW_LINE_FIELDS:
+        value = decoded
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and value.strip():
+            return value
     return document
 
 

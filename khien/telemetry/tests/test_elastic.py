@@ -66,7 +66,9 @@ def test_index_in_the_path_create_actions_and_api_key_authentication(make_source
 
 def test_cef_lines_are_read_from_the_documents_message(make_source):
     source, key = make_source(format="cef")
-    documents = [{"message": line.decode(), "host": {"name": "fw-01"}} for line in sample_lines("cef_alerts.log")]
+    lines = [line.decode() for line in sample_lines("cef_alerts.log")]
+    documents = [{"message": lines[0], "host": {"name": "fw-01"}}, {"msg": lines[1]},
+                 {"event": {"original": lines[2]}, "host": {"name": "fw-01"}}]  # ECS: event.original, nested
     documents.append({"host": {"name": "fw-01"}})  # no CEF line: a dead letter
     response = post(basic(source.name, key), bulk_body(*documents))
     assert response.status_code == 200
