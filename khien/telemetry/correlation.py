@@ -73,10 +73,7 @@ def _candidates(now) -> list[dict]:
             "first": agg["first"], "last": agg["last"], "count": agg["count"],
             "orgs": set(mine.values_list("organization_id", flat=True).distinct()),
         })
-    min_severity = int(conf_matching.get("KHIEN_CAMPAIGN_RULE_MIN_SEVERITY"))
-    # Alerts an organization judged harmless (false positives, suppressed repeats) are not evidence of a campaign.
-    alerts = (Alert.objects.filter(last_seen__gte=since, first_seen__lte=now, severity__gte=min_severity)
-              .exclude(rule_id="").exclude(status=AlertStatus.FALSE_POSITIVE))
+    alerts = _counted_rule_alerts(Alert.objects.filter(last_seen__gte=since, first_seen__lte=now))
     for row in (alerts.values("rule_id").annotate(orgs=Count("organization", distinct=True))
                 .filter(orgs__gte=min_orgs)):
         key = row["rule_id"]
@@ -90,6 +87,25 @@ def _candidates(now) -> list[dict]:
             "orgs": set(mine.values_list("organization_id", flat=True).distinct()),
         })
     return found
+
+
+def _counted_rule_alerts(alerts):
+    """The alerts that count towards a rule campaign: severe enough, with a rule. Alerts an organization judged
+    harmless (false positives, suppressed repeats) are not evidence of a campaign."""
+    return (alerts.filter(severity__gte=int(conf_matching.get("KHIEN_CAMPAIGN_RULE_MIN_SEVERITY")))
+            .exclude(rule_id="").exclude(status=AlertStatus.FALSE_POSITIVE))
+
+
+def campaign_alerts(campaign: Campaign):
+    """The alerts behind a campaign, between its first and last sighting: for an indicator, those whose events hit
+    its value; for a rule, those that counted towards it. A queryset of every organization's alerts — only the
+    national coordinator, who sees campaigns, is shown it."""
+    if campaign.kind == CampaignKind.INDICATOR:
+        hits = IndicatorHit.objects.filter(kind=campaign.indicator_kind, value=campaign.value,
+                                           time__gte=campaign.first_seen, time__lte=campaign.last_seen)
+        return Alert.objects.filter(pk__in=hits.exclude(alert=None).values("alert_id"))
+    return _counted_rule_alerts(Alert.objects.filter(rule_id=campaign.key, last_seen__gte=campaign.first_seen,
+                                                     first_seen__lte=campaign.last_seen))
 
 
 def _title(c: dict) -> str:
@@ -220,10 +236,16 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
 
 
 def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | None = None):
-    """Open an incident for the campaign, reported by the coordinator's organization."""
+    """Open an incident for the campaign, reported by the coordinator's organization, with the indicator's value
+    as an observable (indicator campaigns). The alerts behind the campaign that no one has handled yet (not
+    reported as an incident, not judged false positives; the latest MAX_ALERTS_PER_CALL) join it, as alerts
+    merged into an incident do: the organizations see on their alerts that the national incident handles them."""
     from khien.incidents.services import do_report_incident
 
+    from .triage import MAX_ALERTS_PER_CALL, join_incident, observable_items
+
     data = dict(data or {})
+    now = timezone.now()
     with transaction.atomic():
         campaign = _require_coordinator(acting_user, campaign)
         _require_open(campaign)
@@ -247,7 +269,14 @@ def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | Non
                 "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M")},
             "tlp": data.get("tlp") or "amber",
         }
-        incident = do_report_incident(payload, acting_user=acting_user)
+        observables = observable_items([campaign.value]) if campaign.kind == CampaignKind.INDICATOR else []
+        incident = do_report_incident(payload, acting_user=acting_user, observables=observables, now=now)
+        alerts = list(campaign_alerts(campaign).filter(incident=None)
+                      .exclude(status__in=(AlertStatus.ESCALATED, AlertStatus.FALSE_POSITIVE))
+                      .select_for_update(of=("self",)).select_related("organization")
+                      .order_by("-last_seen", "pk")[:MAX_ALERTS_PER_CALL])
+        if alerts:
+            join_incident(alerts, incident, acting_user=acting_user, now=now)
         return _decided(campaign, CampaignStatus.INCIDENT, acting_user, before, incident=incident)
 
 

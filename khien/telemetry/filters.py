@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from khien.incidents.models import Incident
 from khien.registry.models import Organization
 
-from .models import Alert, AlertSource, AlertStatus, DeadLetter, Event, HourlyCount, SourceFormat
+from .correlation import campaign_alerts
+from .models import Alert, AlertSource, AlertStatus, Campaign, DeadLetter, Event, HourlyCount, SourceFormat
 from .services import address_search_days
 from .triage import incident_match
 
@@ -67,10 +68,13 @@ class AlertFilter(django_filters.FilterSet):
                                                  distinct=False)
 
     incident = django_filters.CharFilter(method="filter_incident", label=_("Incident (reference or id)"))
+    campaign = django_filters.UUIDFilter(method="filter_campaign",
+                                         label=_("National campaign (id; the national coordinator's)"))
 
     class Meta:
         model = Alert
-        fields = ["source", "organization", "severity_min", "since", "until", "rule_id", "status", "incident"]
+        fields = ["source", "organization", "severity_min", "since", "until", "rule_id", "status", "incident",
+                  "campaign"]
 
     def filter_organization(self, queryset, name, value):
         return _subtree(queryset, value)
@@ -79,6 +83,11 @@ class AlertFilter(django_filters.FilterSet):
         # The incident's id first (its reference is unique), then the alerts through their partial incident index.
         incident_id = Incident.objects.filter(incident_match(value.strip())).values_list("pk", flat=True).first()
         return queryset.filter(incident_id=incident_id) if incident_id else queryset.none()
+
+    def filter_campaign(self, queryset, name, value):
+        # The alerts behind a campaign the user sees (only the national coordinator sees campaigns).
+        campaign = Campaign.objects.visible_to(self.request.user).filter(pk=value).first()
+        return queryset.filter(pk__in=campaign_alerts(campaign).values("pk")) if campaign else queryset.none()
 
 
 class AlertSourceFilter(django_filters.FilterSet):

@@ -206,10 +206,16 @@ def incident_defaults(alert: Alert) -> dict:
 def _observables(alert: Alert) -> list[tuple[str, str]]:
     """The alert's observables and the values of the indicators it hit, as incident observables (kind, value);
     values the incident would refuse (a port in a URL field, …) are left out rather than refusing the report."""
-    from khien.incidents.observables import guess_kind, normalize
-
     values = [alert.observables.get(name) for name in OBSERVABLE_FIELDS]
     values += IndicatorHit.objects.filter(alert=alert).values_list("value", flat=True).distinct()[:50]
+    return observable_items(values)
+
+
+def observable_items(values) -> list[tuple[str, str]]:
+    """Values seen in telemetry as incident observables (kind, value), once each; a value whose kind is not
+    recognised, or that the incident would refuse, is left out."""
+    from khien.incidents.observables import guess_kind, normalize
+
     items = []
     for value in values:
         kind = guess_kind(str(value)) if value else None
@@ -287,6 +293,25 @@ def incidents_to_join(user, alert: Alert, limit: int = 50) -> list:
     return [incident for incident in candidates if is_reporting_side(user, incident)]
 
 
+def incident_seen(user, alert: Alert) -> bool:
+    """Whether the user sees the incident the alert was reported as, or added to. A unit's alert added to an
+    incident of an organization above it links to an incident the unit does not see: its pages then show the
+    reference and that organization, never the title (the incident's own confidentiality)."""
+    from khien.incidents.models import Incident
+
+    return bool(alert.incident_id) and Incident.objects.visible_to(user).filter(pk=alert.incident_id).exists()
+
+
+def may_add_to_incident_of(user, alert: Alert) -> bool:
+    """Whether the user may add other alerts to the incident this alert is in (from the alert's page): sees it,
+    is on its reporting side, and it is still open."""
+    from khien.incidents.models import Status
+    from khien.incidents.services import is_reporting_side
+
+    return (incident_seen(user, alert) and alert.incident.status != Status.CLOSED
+            and is_reporting_side(user, alert.incident))
+
+
 def incident_match(reference_or_id: str) -> Q:
     """The incident named by its id or its reference (SC-2026-000123, in any case)."""
     try:
@@ -317,7 +342,7 @@ def do_add_alerts_to_incident(alert_ids, incident, *, acting_user) -> list[Alert
     is not visible, 403 without the right, 409 if an alert was reported already or the incident is closed."""
     from khien.incidents.models import Incident, Status
     from khien.incidents.observables import do_add_observables
-    from khien.incidents.services import do_journal_alerts, is_reporting_side
+    from khien.incidents.services import is_reporting_side
 
     ids = _alert_ids(alert_ids)
     now = timezone.now()
@@ -344,10 +369,16 @@ def do_add_alerts_to_incident(alert_ids, incident, *, acting_user) -> list[Alert
         items = list(dict.fromkeys(item for alert in alerts for item in _observables(alert)))
         if items:
             do_add_observables(incident, items, acting_user=acting_user)
-        _mark_reported(alerts, incident, acting_user=acting_user, now=now)
-        do_journal_alerts(incident, [(str(alert.pk), _alert_line(alert)) for alert in alerts],
-                          acting_user=acting_user)
+        join_incident(alerts, incident, acting_user=acting_user, now=now)
     return alerts
+
+
+def join_incident(alerts: list[Alert], incident, *, acting_user, now) -> None:
+    """The alerts (locked, checked by the caller) are now handled in the incident, whose journal names them."""
+    from khien.incidents.services import do_journal_alerts
+
+    _mark_reported(alerts, incident, acting_user=acting_user, now=now)
+    do_journal_alerts(incident, [(str(alert.pk), _alert_line(alert)) for alert in alerts], acting_user=acting_user)
 
 
 def _alert_line(alert: Alert) -> str:

@@ -29,7 +29,6 @@ from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, scope_for, user_can
-from khien.incidents.models import Status as IncidentStatus
 from khien.incidents.services import content_loaded as incident_content_loaded
 
 from . import correlation, health, services, triage
@@ -189,6 +188,10 @@ def _alert_list_context(request) -> dict:
         alerts = alerts.filter(source__name=filters["source"])
     if filters["q"]:
         alerts = alerts.filter(Q(rule_name__icontains=filters["q"]) | Q(rule_id=filters["q"]))
+    if request.GET.get("campaign"):
+        # The alerts behind a national campaign (the coordinator's, who alone sees campaigns).
+        filters["campaign"] = _visible_campaign(request, request.GET["campaign"])
+        alerts = alerts.filter(pk__in=correlation.campaign_alerts(filters["campaign"]).values("pk"))
     # The page's ids first (a narrow sort), then the rows the page shows with what it shows of them: sorting the
     # whole joined rows of a national list of a million alerts took three times as long.
     page = Paginator(alerts.order_by("-last_seen", "pk").values_list("pk", flat=True), 50).get_page(
@@ -290,9 +293,10 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
                                                "url": indicator_url(h.indicator_id), "count": 0})["count"] += 1
     may_triage = triage.may_triage(request.user, alert)
     context = {"alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values()),
+               "incident_seen": triage.incident_seen(request.user, alert),
                "related": triage.related_alerts(request.user, alert), "related_days": triage.RELATED_DAYS,
                # An alert reported as an incident: its related alerts can be added to that incident from here.
-               "related_join": may_triage and bool(alert.incident_id) and alert.incident.status != IncidentStatus.CLOSED,
+               "related_join": may_triage and triage.may_add_to_incident_of(request.user, alert),
                "can_triage": may_triage and not triage.is_reported(alert),
                # Reporting needs the incident taxonomy and policy loaded (`khien load_content`), else no form.
                "can_report": triage.may_report(request.user, alert) and not alert.incident_id
@@ -316,7 +320,7 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
 
 def _visible_alert(request, pk) -> Alert:
     return get_object_or_404(Alert.objects.visible_to(request.user)
-                             .select_related("source", "organization", "assignee", "triaged_by", "incident",
+                             .select_related("source", "organization", "assignee", "triaged_by", "incident__organization",
                                              "suppression"), pk=pk)
 
 
@@ -582,20 +586,28 @@ def _campaign_context(request, campaign):
                        .values_list("organization_id").annotate(n=Count("event_id", distinct=True))
                        .values_list("organization_id", "n"))
     else:
-        per_org = dict(Alert.objects.filter(rule_id=campaign.key, last_seen__gte=campaign.first_seen,
-                                            first_seen__lte=campaign.last_seen)
-                       .values_list("organization_id").annotate(n=Sum("count")).values_list("organization_id", "n"))
+        per_org = dict(correlation.campaign_alerts(campaign).order_by().values_list("organization_id")
+                       .annotate(n=Sum("count")).values_list("organization_id", "n"))
     orgs = list(orgs)
     for org in orgs:
         org.campaign_hits = per_org.get(org.pk, 0)
-    return {"campaign": campaign, "organizations": orgs,
+    alerts = correlation.campaign_alerts(campaign)
+    return {"campaign": campaign, "organizations": orgs, "alert_count": alerts.count(),
+            "alerts": alerts.select_related("source", "organization", "incident").order_by("-last_seen", "pk")[:50],
             "indicator_url": indicator_url(correlation.representative_indicator(campaign))
             if campaign.kind == "indicator" else ""}
 
 
+def _visible_campaign(request, pk) -> Campaign:
+    try:
+        return get_object_or_404(Campaign.objects.visible_to(request.user), pk=uuid.UUID(str(pk)))
+    except ValueError:
+        raise Http404
+
+
 @login_required
 def campaign_detail(request, pk):
-    campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
+    campaign = _visible_campaign(request, pk)
     return render(request, "telemetry/campaign_detail.html", _campaign_context(request, campaign))
 
 
@@ -609,7 +621,7 @@ ACTIONS = {
 @login_required
 @require_POST
 def campaign_action(request, pk, action):
-    campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
+    campaign = _visible_campaign(request, pk)
     if action not in ACTIONS:
         raise PermissionDenied
     service, done = ACTIONS[action]
@@ -619,5 +631,11 @@ def campaign_action(request, pk, action):
         context = _campaign_context(request, campaign)
         context["error"] = exc.message if isinstance(exc, Refused) else " ".join(exc.messages)
         return render(request, "telemetry/campaign_detail.html", context, status=status_of(exc))
+    if action == "incident":
+        campaign.refresh_from_db()
+        joined = Alert.objects.filter(incident=campaign.incident_id).count()
+        done = ngettext("Incident %(reference)s opened; %(n)d alert of the campaign joined it.",
+                        "Incident %(reference)s opened; %(n)d alerts of the campaign joined it.", joined) % {
+            "reference": campaign.incident.reference, "n": joined}
     messages.success(request, done)
     return redirect("telemetry:campaign", pk=campaign.pk)

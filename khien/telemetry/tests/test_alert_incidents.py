@@ -232,3 +232,24 @@ def test_related_alerts_join_the_incident_from_the_alerts_page(world, setup, as_
         "next_query": "status=open"})
     assert again.status_code == 302 and again.url == reverse("telemetry:alerts") + "?status=open"
     assert Alert.objects.get(pk=later.pk).incident == incident
+
+
+def test_a_unit_whose_alert_joined_an_incident_above_it_sees_the_reference_only(world, setup, as_user):
+    """The department's alert added to the ministry's incident: the department's people learn that it is handled
+    there (the reference, the organization) but not the incident's title — they do not see that incident — and are
+    offered no form that adds to it."""
+    incident, department = setup["incident"], setup["department"]
+    incident.title = "Confidential ministry title"
+    incident.save(update_fields=["title"])
+    triage.do_add_alerts_to_incident([department.pk], incident, acting_user=world.analyst)
+    # A related alert of the department, so that the page would offer ticking it.
+    services.ingest_batch(department.source, [ecs("192.0.2.12", rule="brute-d")])
+    page = as_user(world.dept_analyst).get(reverse("telemetry:alert", args=[department.pk])).content.decode()
+    assert incident.reference in page and "MIN" in page
+    assert "Confidential ministry title" not in page
+    assert reverse("incidents:incident_detail", args=[incident.pk]) not in page
+    assert 'id="alert-related"' in page and 'id="alert-related-join"' not in page
+    # The ministry's analyst, who sees the incident, gets its title and link.
+    page = as_user(world.analyst).get(reverse("telemetry:alert", args=[department.pk])).content.decode()
+    assert "Confidential ministry title" in page
+    assert reverse("incidents:incident_detail", args=[incident.pk]) in page

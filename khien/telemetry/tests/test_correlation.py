@@ -6,10 +6,10 @@ from django.utils import timezone
 
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import AuditEntry, Notification
-from khien.incidents.models import Incident
+from khien.incidents.models import EventKind, Incident, IncidentEvent
 from khien.intel.models import EarlyWarning, Tlp
-from khien.telemetry import correlation, jobs, services
-from khien.telemetry.models import Campaign, CampaignKind, CampaignStatus, IndicatorHit
+from khien.telemetry import correlation, jobs, services, triage
+from khien.telemetry.models import Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, IndicatorHit
 from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
 
 
@@ -124,6 +124,47 @@ def test_campaign_to_incident_is_reported_by_the_coordinators_organization(world
     assert campaign.status == CampaignStatus.INCIDENT and campaign.incident == incident
     assert incident.organization == world.ncsc and incident.title == campaign.title
     assert incident.suspected_malicious and incident.impact_beyond_organization
+    # The indicator's value is the incident's observable; the alerts behind the campaign joined the incident.
+    assert list(incident.observables.values_list("kind", "value")) == [("ipv4", campaign.value)]
+    behind = Alert.objects.filter(incident=incident)
+    assert {a.organization_id for a in behind} == {world.ministry.pk, world.province.pk, world.department.pk}
+    assert all(a.status == AlertStatus.ESCALATED and a.triaged_by == world.coordinator for a in behind)
+    line = IncidentEvent.objects.get(incident=incident, kind=EventKind.ALERTS)
+    assert set(line.data["alerts"]) == {str(a.pk) for a in behind}
+    # The province's people see that the national incident handles their alert, not the incident itself.
+    assert not Incident.objects.visible_to(world.other_admin).exists()
+    assert [a.pk for a in triage.alerts_behind(world.other_admin, incident)] == [
+        behind.get(organization=world.province).pk]
+
+
+def test_campaign_to_incident_leaves_alerts_already_handled(world, campaign):
+    """An alert its organization reported as its own incident stays with it; one judged a false positive stays
+    so; the others join the national incident."""
+    own = Alert.objects.get(organization=world.ministry)
+    unit_incident = triage.do_alert_to_incident(own, acting_user=world.analyst)
+    harmless = Alert.objects.get(organization=world.department)
+    triage.do_triage_alerts([harmless.pk], AlertStatus.FALSE_POSITIVE, acting_user=world.analyst, note="lab")
+    campaign = correlation.do_campaign_to_incident(campaign, acting_user=world.coordinator)
+    assert Alert.objects.get(pk=own.pk).incident == unit_incident
+    assert Alert.objects.get(pk=harmless.pk).status == AlertStatus.FALSE_POSITIVE
+    assert list(Alert.objects.filter(incident=campaign.incident).values_list("organization_id", flat=True)) == [
+        world.province.pk]
+
+
+def test_campaign_alerts_of_a_rule_are_those_that_counted(world, intel, hit_at):
+    from khien.incidents import content
+
+    content.load_all()
+    for org in (world.ministry, world.province, world.department):
+        hit_at(org, "192.0.2.50", rule="edr-ransom", severity=9)
+    hit_at(world.commune, "192.0.2.50", rule="edr-ransom", severity=4)  # same rule, not severe enough to count
+    correlation.correlate()
+    campaign = Campaign.objects.get(kind=CampaignKind.RULE)
+    assert {a.organization_id for a in correlation.campaign_alerts(campaign)} == {
+        world.ministry.pk, world.province.pk, world.department.pk}
+    campaign = correlation.do_campaign_to_incident(campaign, acting_user=world.coordinator)
+    assert Alert.objects.filter(incident=campaign.incident).count() == 3
+    assert not campaign.incident.observables.exists()  # a rule has no value of its own
 
 
 @pytest.mark.parametrize("service", [correlation.do_campaign_to_warning, correlation.do_campaign_to_incident,

@@ -103,3 +103,35 @@ def test_api_hits_campaigns_and_dashboard(world, campaign, api):
     assert coordinator.post(f"/api/telemetry/campaigns/{campaign.pk}/warn/").status_code == 409
     assert not EarlyWarning.objects.exists()
     assert admin.get("/api/telemetry/dashboard/").json()["kpis"]["events_24h"] == 2
+
+
+def test_campaign_page_lists_its_alerts_and_the_incident_takes_them(world, campaign, as_user, coordinator_client):
+    from khien.incidents import content
+
+    content.load_all()
+    detail = coordinator_client.get(reverse("telemetry:campaign", args=[campaign.pk])).content.decode()
+    assert 'id="campaign-alerts"' in detail
+    for alert in Alert.objects.all():
+        assert reverse("telemetry:alert", args=[alert.pk]) in detail
+    # The alert list filtered by the campaign: its alerts only; nobody else may use the filter.
+    listed = coordinator_client.get(reverse("telemetry:alerts") + f"?status=all&campaign={campaign.pk}")
+    assert listed.status_code == 200 and 'id="alert-campaign"' in listed.content.decode()
+    assert listed.content.decode().count('name="alerts" value=') == 3
+    assert coordinator_client.get(reverse("telemetry:alerts") + "?campaign=nope").status_code == 404
+    done = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "incident"]), follow=True)
+    campaign.refresh_from_db()
+    page = done.content.decode()
+    assert campaign.incident.reference in page and 'id="campaign-incident"' in page
+    assert Alert.objects.filter(incident=campaign.incident).count() == 3
+    assert as_user(world.analyst).get(reverse("telemetry:alerts") + f"?campaign={campaign.pk}").status_code == 404
+
+
+def test_api_alerts_of_a_campaign(world, campaign, api):
+    url = f"/api/telemetry/alert-groups/?campaign={campaign.pk}"
+    rows = api(world.coordinator).get(url).json()
+    rows = rows["results"] if isinstance(rows, dict) else rows
+    assert sorted(row["organization"] for row in rows) == ["MIN", "MIN-D1", "PROV"]
+    # The ministry's analyst sees its own alerts but not the campaign: the filter gives nothing.
+    mine = api(world.analyst).get(url).json()
+    assert (mine["results"] if isinstance(mine, dict) else mine) == []
+    assert api(world.coordinator).get("/api/telemetry/alert-groups/?campaign=nope").status_code == 400
