@@ -289,18 +289,24 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "seal_form": SealForm(),
         "now": now,
         "observables": observables.lookup(user, incident.observables.all()),
-        "alerts": _alerts_behind(user, incident),
+        **_alerts_behind(user, incident),
         "observable_form": (forms.get("observable") or ObservableForm(prefix="obs"))
         if participant and open_incident else None,
         "share_form": _share_form(forms.get("share"), incident, user) if participant else None,
     }
 
 
-def _alerts_behind(user, incident):
-    """The SOC alerts reported as, or added to, the incident that the user may see."""
+ALERTS_SHOWN = 20  # on the incident's page; all of them in the alert list filtered by the incident
+
+
+def _alerts_behind(user, incident) -> dict:
+    """The SOC alerts reported as, or added to, the incident that the user may see: the first ALERTS_SHOWN and
+    how many there are."""
     from khien.telemetry.triage import alerts_behind
 
-    return alerts_behind(user, incident)
+    alerts = alerts_behind(user, incident)
+    shown = list(alerts[:ALERTS_SHOWN])
+    return {"alerts": shown, "alert_count": len(shown) if len(shown) < ALERTS_SHOWN else alerts.count()}
 
 
 def _share_form(form, incident, user):

@@ -6,13 +6,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from khien.incidents.models import Incident
 from khien.registry.models import Organization
 
 from .correlation import campaign_alerts
 from .models import Alert, AlertSource, AlertStatus, Campaign, DeadLetter, Event, HourlyCount, SourceFormat
 from .services import address_search_days
-from .triage import incident_match
+from .triage import in_incident
 
 
 def _subtree(queryset, value):
@@ -80,9 +79,7 @@ class AlertFilter(django_filters.FilterSet):
         return _subtree(queryset, value)
 
     def filter_incident(self, queryset, name, value):
-        # The incident's id first (its reference is unique), then the alerts through their partial incident index.
-        incident_id = Incident.objects.filter(incident_match(value.strip())).values_list("pk", flat=True).first()
-        return queryset.filter(incident_id=incident_id) if incident_id else queryset.none()
+        return in_incident(queryset, value)
 
     def filter_campaign(self, queryset, name, value):
         # The alerts behind a campaign the user sees (only the national coordinator sees campaigns).

@@ -320,6 +320,16 @@ def incident_match(reference_or_id: str) -> Q:
         return Q(reference__iexact=reference_or_id)
 
 
+def in_incident(alerts, reference_or_id: str):
+    """The alerts (a queryset) reported as, or added to, the incident named by its reference or id. The incident's
+    id first (its reference is unique), then the alerts through their partial incident index."""
+    from khien.incidents.models import Incident
+
+    incident_id = (Incident.objects.filter(incident_match(reference_or_id.strip()[:100]))
+                   .values_list("pk", flat=True).first())
+    return alerts.filter(incident_id=incident_id) if incident_id else alerts.none()
+
+
 def find_incident(user, reference_or_id) -> "Incident":
     """The incident the user sees with this reference (SC-2026-000123) or id; 404 otherwise, the same answer for
     one that exists elsewhere (no probing of other organizations' references)."""
@@ -387,10 +397,10 @@ def _alert_line(alert: Alert) -> str:
             f"×{alert.count}, {timezone.localtime(alert.first_seen):%d/%m/%Y %H:%M}")
 
 
-def alerts_behind(user, incident) -> list[Alert]:
-    """The alerts reported as (or added to) the incident that the user may see, oldest first."""
-    return list(Alert.objects.visible_to(user).filter(incident=incident)
-                .select_related("source", "organization").order_by("first_seen", "pk")[:MAX_ALERTS_PER_CALL])
+def alerts_behind(user, incident):
+    """The alerts reported as (or added to) the incident that the user may see, oldest first (a queryset)."""
+    return (Alert.objects.visible_to(user).filter(incident=incident)
+            .select_related("source", "organization").order_by("first_seen", "pk"))
 
 
 RELATED_DAYS = 7

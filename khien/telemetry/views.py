@@ -188,6 +188,10 @@ def _alert_list_context(request) -> dict:
         alerts = alerts.filter(source__name=filters["source"])
     if filters["q"]:
         alerts = alerts.filter(Q(rule_name__icontains=filters["q"]) | Q(rule_id=filters["q"]))
+    if request.GET.get("incident"):
+        # The alerts reported as, or added to, an incident (its reference or id).
+        filters["incident"] = request.GET["incident"].strip()[:100]
+        alerts = triage.in_incident(alerts, filters["incident"])
     if request.GET.get("campaign"):
         # The alerts behind a national campaign (the coordinator's, who alone sees campaigns).
         filters["campaign"] = _visible_campaign(request, request.GET["campaign"])
@@ -578,6 +582,9 @@ def campaign_list(request):
         "page": page, "status": status, "statuses": CampaignStatus.choices})
 
 
+CAMPAIGN_ALERTS_SHOWN = 20  # on the campaign's page; all of them in the alert list filtered by the campaign
+
+
 def _campaign_context(request, campaign):
     orgs = campaign.organizations.select_related("province").order_by("code")
     if campaign.kind == "indicator":
@@ -593,7 +600,8 @@ def _campaign_context(request, campaign):
         org.campaign_hits = per_org.get(org.pk, 0)
     alerts = correlation.campaign_alerts(campaign)
     return {"campaign": campaign, "organizations": orgs, "alert_count": alerts.count(),
-            "alerts": alerts.select_related("source", "organization", "incident").order_by("-last_seen", "pk")[:50],
+            "alerts": (alerts.select_related("source", "organization", "incident")
+                       .order_by("-last_seen", "pk")[:CAMPAIGN_ALERTS_SHOWN]),
             "indicator_url": indicator_url(correlation.representative_indicator(campaign))
             if campaign.kind == "indicator" else ""}
 

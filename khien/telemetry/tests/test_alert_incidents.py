@@ -1,4 +1,6 @@
 """Alerts added to an incident already reported (TheHive's "merge into case"), and listed on its page."""
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -253,3 +255,29 @@ def test_a_unit_whose_alert_joined_an_incident_above_it_sees_the_reference_only(
     page = as_user(world.analyst).get(reverse("telemetry:alert", args=[department.pk])).content.decode()
     assert "Confidential ministry title" in page
     assert reverse("incidents:incident_detail", args=[incident.pk]) in page
+
+
+def test_the_incident_page_shows_the_first_alerts_and_links_to_all(world, setup, as_user, monkeypatch, make_source):
+    from khien.incidents import views as incident_views
+
+    incident = setup["incident"]
+    source = make_source(world.ministry, "ecs")[0]
+    services.ingest_batch(source, [ecs(f"192.0.2.{n}", rule=f"r{n}") for n in range(100, 107)])
+    triage.do_add_alerts_to_incident(list(Alert.objects.filter(rule_id__startswith="r").values_list("pk", flat=True)),
+                                     incident, acting_user=world.analyst)
+    monkeypatch.setattr(incident_views, "ALERTS_SHOWN", 3)
+    client = as_user(world.analyst)
+    page = client.get(reverse("incidents:incident_detail", args=[incident.pk])).content.decode()
+    section = page[page.index('id="alerts"'):page.index('id="evidence"')]
+    assert section.count("/telemetry/alerts/0") == 3
+    assert re.search(r'id="alerts-all">[^<]*\b8\b', section)
+    # Seven alerts in one journal line: folded under a summary.
+    journal = page[page.index('id="journal"'):]
+    assert "<details" in journal and "Rule r100" in journal
+    # The alert list filtered by the incident: its eight alerts, whatever their status.
+    listed = client.get(reverse("telemetry:alerts") + f"?status=all&incident={incident.reference.lower()}")
+    body = listed.content.decode()
+    assert 'id="alert-incident"' in body and body.count('name="alerts" value=') == 8
+    assert "Rule brute" not in body
+    unknown = client.get(reverse("telemetry:alerts") + "?status=all&incident=SC-1999-000001").content.decode()
+    assert unknown.count('name="alerts" value=') == 0
