@@ -141,9 +141,7 @@ class _Builder:
 
     def person_for(self, org):
         """Someone of the organization or of its nearest ancestor who may act for it (admin or analyst)."""
-        parts = [p for p in org.path.split("/") if p]
-        for depth in range(len(parts), 0, -1):
-            prefix = "/" + "/".join(parts[:depth]) + "/"
+        for prefix in reversed(org.ancestor_paths()):
             found = [m.user for m in self.by_path.get(prefix, []) if m.role in (Role.ORG_ADMIN, Role.ORG_ANALYST)]
             if found:
                 return self.rng.choice(found)

@@ -130,6 +130,11 @@ class Organization(BilingualNameMixin):
     def depth(self) -> int:
         return self.path.count("/") - 1
 
+    def ancestor_paths(self) -> list[str]:
+        """The materialized paths of the organization's line, from the root down to the organization itself."""
+        segments = [part for part in self.path.split("/") if part]
+        return ["/" + "/".join(segments[:k]) + "/" for k in range(1, len(segments) + 1)]
+
 
 class Membership(models.Model):
     """A user's role in one organization (a user may belong to several)."""

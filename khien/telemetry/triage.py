@@ -120,19 +120,13 @@ def _alert_ids(values) -> list[uuid.UUID]:
     return list(dict.fromkeys(ids))
 
 
-def _paths_up_to(organization) -> list[str]:
-    """The materialized paths of the organization and of every organization above it."""
-    segments = organization.path.strip("/").split("/")
-    return ["/" + "/".join(segments[:k]) + "/" for k in range(1, len(segments) + 1)]
-
-
 def possible_handlers(alert: Alert):
     """Who may be given the alert to handle: the active members of its organization, or of an organization
     above it, whose role lets them change its alerts (administrators and analysts)."""
     from khien.core.models import User
     from khien.core.roles import ROLE_ACTIONS, Role
 
-    paths = _paths_up_to(alert.organization)
+    paths = alert.organization.ancestor_paths()
     roles = [role for role, actions in ROLE_ACTIONS.items() if Action.CHANGE in actions
              and role != Role.NATIONAL_COORDINATOR]
     return (User.objects.filter(is_active=True, memberships__organization__path__in=paths,
@@ -288,7 +282,8 @@ def incidents_to_join(user, alert: Alert, limit: int = 50) -> list:
     from khien.incidents.models import Incident, Status
     from khien.incidents.services import is_reporting_side
 
-    candidates = (Incident.objects.visible_to(user).filter(organization__path__in=_paths_up_to(alert.organization))
+    line = alert.organization.ancestor_paths()
+    candidates = (Incident.objects.visible_to(user).filter(organization__path__in=line)
                   .exclude(status=Status.CLOSED).select_related("organization").order_by("-reported_at")[:limit])
     return [incident for incident in candidates if is_reporting_side(user, incident)]
 

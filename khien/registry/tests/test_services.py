@@ -511,3 +511,9 @@ def test_membership_rights(world):
     services.do_remove_membership(membership, acting_user=world.admin)
     assert not world.nobody.memberships.exists()
     assert audit_len() == before + 2
+
+
+def test_ancestor_paths_run_from_the_root_down_to_the_organization(world):
+    assert world.commune.ancestor_paths() == [world.province.path, world.commune.path]
+    assert world.department.ancestor_paths() == [world.ministry.path, world.department.path]
+    assert world.ncsc.ancestor_paths() == [world.ncsc.path]
