@@ -10,6 +10,7 @@ from khien.registry.models import Organization
 
 from .correlation import campaign_alerts
 from .models import Alert, AlertSource, AlertStatus, Campaign, DeadLetter, Event, HourlyCount, SourceFormat
+from .parsers import ParseError, parse_hash
 from .services import address_search_days
 from .triage import in_incident
 
@@ -31,12 +32,14 @@ class EventFilter(django_filters.FilterSet):
     until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lt", label=_("Until"))
     ip = django_filters.CharFilter(method="filter_ip", label=_("IP address (source or destination)"))
     domain = django_filters.CharFilter(method="filter_domain", label=_("Domain (and its subdomains)"))
+    hash = django_filters.CharFilter(method="filter_hash", label=_("File hash (MD5, SHA-1 or SHA-256)"))
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
     category = django_filters.CharFilter(field_name="category", label=_("Category"))
 
     class Meta:
         model = Event
-        fields = ["source", "organization", "severity", "severity_min", "since", "until", "ip", "domain", "rule_id", "category"]
+        fields = ["source", "organization", "severity", "severity_min", "since", "until", "ip", "domain", "hash",
+                  "rule_id", "category"]
 
     def filter_organization(self, queryset, name, value):
         return _subtree(queryset, value)
@@ -53,6 +56,18 @@ class EventFilter(django_filters.FilterSet):
     def filter_domain(self, queryset, name, value):
         value = value.strip().rstrip(".").lower()
         return queryset.filter(Q(domain=value) | Q(domain__endswith="." + value))
+
+    def filter_hash(self, queryset, name, value):
+        # Read as ingestion reads one (the kind from its length, lowercase). No index: a hash search reads the
+        # events of the time range.
+        try:
+            field, digest = parse_hash(value, "hash") or (None, None)
+        except ParseError:
+            field = None
+        if field is None:
+            raise ValidationError({"hash": [_("Enter an MD5, SHA-1 or SHA-256 hash (32, 40 or 64 hexadecimal "
+                                              "digits).")]})
+        return queryset.filter(**{field: digest})
 
 
 class AlertFilter(django_filters.FilterSet):

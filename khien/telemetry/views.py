@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import orjson
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
@@ -32,6 +33,7 @@ from khien.core.scoping import is_national_coordinator, scope_for, user_can
 from khien.incidents.services import content_loaded as incident_content_loaded
 
 from . import correlation, health, services, triage
+from .filters import EventFilter
 from .forms import (AlertIncidentForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
                     SourceSettingsForm, SourceSystemsForm, source_organizations)
 from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign,
@@ -298,6 +300,9 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
     may_triage = triage.may_triage(request.user, alert)
     context = {"alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values()),
                "incident_seen": triage.incident_seen(request.user, alert),
+               # An address of the alert's events links to the events search, from RELATED_DAYS before the alert.
+               "pivot_since": timezone.localtime(alert.first_seen - dt.timedelta(days=triage.RELATED_DAYS))
+               .strftime("%Y-%m-%dT%H:%M"),
                "related": triage.related_alerts(request.user, alert), "related_days": triage.RELATED_DAYS,
                # An alert reported as an incident: its related alerts can be added to that incident from here.
                "related_join": may_triage and triage.may_add_to_incident_of(request.user, alert),
@@ -564,6 +569,42 @@ def integration_file(request, name):
                             content_type=INTEGRATION_FILES[name])
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- Events (hunting) ------------------------------------------------------------------------------
+
+EVENTS_PER_PAGE = 50
+EVENT_SEARCH_DEFAULT_HOURS = 24
+
+
+@login_required
+def event_list(request):
+    """The stored events the user may see, newest first, searched with the filters of `GET /api/telemetry/events/`
+    (one FilterSet, `EventFilter`): address, domain, file hash, rule, category, severity, source, organization and
+    time. Without a start, the last 24 hours: a search always reads a bounded part of the events. No total count
+    (counting a day of national events costs more than the page): newer and older pages instead."""
+    query = request.GET.copy()
+    if not query.get("since"):
+        query["since"] = (timezone.localtime() - dt.timedelta(hours=EVENT_SEARCH_DEFAULT_HOURS)).strftime(
+            "%Y-%m-%dT%H:%M")
+    search = EventFilter(query, request=request, queryset=Event.objects.visible_to(request.user)
+                         .select_related("source", "organization").order_by("-time", "id"))
+    number = max(1, _int(request.GET.get("page"), 1) or 1)
+    start = (number - 1) * EVENTS_PER_PAGE
+    try:
+        events = list(search.qs[start:start + EVENTS_PER_PAGE + 1]) if search.is_valid() else []
+    except ValidationError as exc:  # a filter that reads its value (address, hash) and refuses it
+        search.form.add_error(None, exc)
+        events = []
+    for event in events:
+        event.raw_text = event.raw if isinstance(event.raw, str) else orjson.dumps(
+            event.raw, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    pages = request.GET.copy()
+    pages.pop("page", None)
+    return _render(request, "telemetry/event_list.html", {
+        "form": search.form, "events": events[:EVENTS_PER_PAGE], "number": number, "first": start + 1,
+        "has_next": len(events) > EVENTS_PER_PAGE, "query": pages.urlencode(),
+    }, status=400 if search.form.errors else 200)
 
 
 # --- Campaigns -------------------------------------------------------------------------------------

@@ -135,3 +135,84 @@ def test_api_alerts_of_a_campaign(world, campaign, api):
     mine = api(world.analyst).get(url).json()
     assert (mine["results"] if isinstance(mine, dict) else mine) == []
     assert api(world.coordinator).get("/api/telemetry/alert-groups/?campaign=nope").status_code == 400
+
+
+@pytest.fixture
+def events(world, make_source):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    source = make_source(world.ministry, "ecs")[0]
+    services.ingest_batch(source, [
+        ecs("203.0.113.7", rule="c2", severity=8, sha256="AB" * 32),
+        ecs("203.0.113.8", rule="scan", domain="update.evil.example"),
+        ecs("203.0.113.9", rule="old", when=timezone.now() - dt.timedelta(days=3)),
+    ])
+    services.ingest_batch(make_source(world.province, "ecs")[0], [ecs("203.0.113.7", rule="province-c2")])
+    return source
+
+
+def _rows(response) -> list[str]:
+    import re
+
+    return re.findall(r'<tr data-event="([0-9a-f]+)"', response.content.decode())
+
+
+def test_events_page_searches_what_the_user_may_see(world, events, as_user):
+    from khien.telemetry.models import Event
+
+    client = as_user(world.analyst)
+    url = reverse("telemetry:events")
+    page = client.get(url)
+    # The last 24 hours by default: the ministry's two recent events, not the old one, not the province's.
+    assert page.status_code == 200 and len(_rows(page)) == 2
+    assert "Rule province-c2" not in page.content.decode()
+    assert len(_rows(client.get(url + "?since=2000-01-01T00:00"))) == 3
+    by_ip = client.get(url + "?ip=203.0.113.7")
+    assert _rows(by_ip) == [Event.objects.get(rule_id="c2").id] and "Rule c2" in by_ip.content.decode()
+    # The event links to its alert; its raw record is there to read.
+    assert reverse("telemetry:alert", args=[Event.objects.get(rule_id="c2").alert_id]) in by_ip.content.decode()
+    assert "&quot;rule&quot;: {" in by_ip.content.decode()
+    assert _rows(client.get(url + "?hash=" + "ab" * 32)) == [Event.objects.get(rule_id="c2").id]
+    assert _rows(client.get(url + "?domain=evil.example")) == [Event.objects.get(rule_id="scan").id]
+    assert len(_rows(client.get(url + "?severity_min=8"))) == 1
+    # Bad values: a clear error, no rows, a 400.
+    for bad in ("ip=not-an-ip", "hash=xyz", "since=yesterday", "severity_min=high"):
+        response = client.get(url + "?" + bad)
+        assert response.status_code == 400 and 'id="event-errors"' in response.content.decode(), bad
+        assert _rows(response) == []
+    # The province sees its own event only.
+    assert len(_rows(as_user(world.other_admin).get(url + "?ip=203.0.113.7"))) == 1
+
+
+def test_events_page_pages_newest_first(world, events, as_user, monkeypatch):
+    from khien.telemetry import views
+
+    monkeypatch.setattr(views, "EVENTS_PER_PAGE", 1)
+    client = as_user(world.analyst)
+    first = client.get(reverse("telemetry:events") + "?severity_min=0")
+    assert len(_rows(first)) == 1 and 'id="event-older"' in first.content.decode()
+    second = client.get(reverse("telemetry:events") + "?severity_min=0&page=2")
+    assert len(_rows(second)) == 1 and _rows(second) != _rows(first)
+    assert 'id="event-older"' not in second.content.decode()
+
+
+def test_api_events_by_file_hash(world, events, api):
+    rows = api(world.analyst).get("/api/telemetry/events/?hash=" + "AB" * 32).json()
+    rows = rows["results"] if isinstance(rows, dict) else rows
+    assert [row["rule_id"] for row in rows] == ["c2"]
+    assert api(world.analyst).get("/api/telemetry/events/?hash=123").status_code == 400
+
+
+def test_an_alerts_addresses_lead_to_the_events_search(world, events, as_user):
+    from khien.telemetry.models import Alert
+
+    client = as_user(world.analyst)
+    alert = Alert.objects.get(rule_id="old")  # three days old: the link reaches back before it
+    page = client.get(reverse("telemetry:alert", args=[alert.pk])).content.decode()
+    import re
+
+    link = re.search(r'href="(/telemetry/events/\?ip=203\.0\.113\.9&amp;since=[^"]+)"', page).group(1)
+    found = client.get(link.replace("&amp;", "&"))
+    assert len(_rows(found)) == 1 and "Rule old" in found.content.decode()
