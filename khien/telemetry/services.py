@@ -42,7 +42,7 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import hash_token
 from khien.core.roles import Action
-from khien.core.scoping import is_national_coordinator, user_can
+from khien.core.scoping import is_national_coordinator, scope_for, user_can
 
 from . import conf, store
 from .matcher import current_matcher
@@ -243,6 +243,36 @@ def stored_event_id(time: dt.datetime, digest: str) -> tuple[str, int]:
     places (decision 0009)."""
     seconds = time.timestamp()
     return f"{max(0, int(seconds * 1000)):012x}{digest[:52]}", epoch_day(seconds)
+
+
+def newest_events_first(events, user, since=None, until=None):
+    """Events (a queryset the user may see, filtered) newest first, between `since` and `until` when given.
+
+    For someone who sees every organization (the national coordinator), by id, which starts with the event's
+    time (`stored_event_id`): the primary key gives the order and, bounded by the times' id prefixes, reads only
+    that range (a page of 900,000 events: 0.002 s instead of 0.56 s on SQLite, which has no index on time alone).
+    A scoped list keeps ordering by time, which its (organization, time) index gives — by id it would walk the
+    whole key. Events stored before telemetry migration 0006 have ids without the time in front; while any is
+    kept (`_ids_lead_with_time`), the coordinator's order is by time too."""
+    if not (scope_for(user, Action.VIEW).everything and _ids_lead_with_time()):
+        return events.order_by("-time", "-id")
+    # The bounds only narrow what is read; the time filters stay. An event in the millisecond of `until` has that
+    # millisecond's prefix followed by its digest, so the upper bound is the next millisecond's prefix.
+    if since is not None:
+        events = events.filter(id__gte=_id_prefix(since))
+    if until is not None:
+        events = events.filter(id__lt=_id_prefix(until, plus_ms=1))
+    return events.order_by("-id")
+
+
+def _id_prefix(time: dt.datetime, plus_ms: int = 0) -> str:
+    return f"{max(0, int(time.timestamp() * 1000) + plus_ms):012x}"
+
+
+def _ids_lead_with_time() -> bool:
+    """No stored event id lies beyond ten years from now: ids from before migration 0006 are random digests, and
+    nearly all of them would (the time prefix of today is 0x19…, about a tenth of the 12-digit range)."""
+    return not Event.objects.filter(id__gt=_id_prefix(timezone.now() + dt.timedelta(days=3650))).exists()
 
 
 def record_id(source: AlertSource, record) -> str:

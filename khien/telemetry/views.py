@@ -587,8 +587,8 @@ def event_list(request):
     if not query.get("since"):
         query["since"] = (timezone.localtime() - dt.timedelta(hours=EVENT_SEARCH_DEFAULT_HOURS)).strftime(
             "%Y-%m-%dT%H:%M")
-    search = EventFilter(query, request=request, queryset=Event.objects.visible_to(request.user)
-                         .select_related("source", "organization").order_by("-time", "id"))
+    search = EventFilter(query, request=request,
+                         queryset=Event.objects.visible_to(request.user).select_related("source", "organization"))
     number = max(1, _int(request.GET.get("page"), 1) or 1)
     start = (number - 1) * EVENTS_PER_PAGE
     try:
