@@ -3,6 +3,8 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from khien.core.filters import DateTimeFilter
+
 from .models import Incident, Status
 
 
@@ -12,9 +14,9 @@ class IncidentFilter(django_filters.FilterSet):
     severity = django_filters.CharFilter(label=_("Severity"))
     category = django_filters.CharFilter(label=_("Category"))
     organization = django_filters.CharFilter(field_name="organization__code", label=_("Reporting organization (code)"))
-    detected_after = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="gte", label=_("Detected since"))
-    detected_before = django_filters.IsoDateTimeFilter(field_name="detected_at", lookup_expr="lt", label=_("Detected before"))
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
+    detected_after = DateTimeFilter(field_name="detected_at", lookup_expr="gte", label=_("Detected since"))
+    detected_before = DateTimeFilter(field_name="detected_at", lookup_expr="lt", label=_("Detected before"))
+    updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
 
     class Meta:
         model = Incident

@@ -3,6 +3,8 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from khien.core.filters import DateTimeFilter
+
 from .models import (
     InformationSystem,
     Isac,
@@ -26,7 +28,7 @@ class OrganizationFilter(django_filters.FilterSet):
     province = django_filters.ModelChoiceFilter(queryset=Province.objects.all(), to_field_name="code", label=_("Province"))
     sector = django_filters.ModelChoiceFilter(field_name="sectors", queryset=Sector.objects.all(), to_field_name="code", label=_("Sector"))
     parent = django_filters.CharFilter(field_name="parent__code", label=_("Parent (code)"))
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
+    updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
 
     class Meta:
         model = Organization
@@ -50,7 +52,7 @@ class InformationSystemFilter(django_filters.FilterSet):
     internet_facing = django_filters.BooleanFilter(label=_("Internet-facing"))
     four_layers = django_filters.BooleanFilter(method="filter_four_layers", label=_("All four layers in place"))
     layer4_status = django_filters.ChoiceFilter(choices=LayerState.choices, label=_("Connected to national monitoring"))
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
+    updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
 
     class Meta:
         model = InformationSystem

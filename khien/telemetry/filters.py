@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from khien.core.filters import DateTimeFilter
 from khien.registry.models import Organization
 
 from .correlation import campaign_alerts
@@ -28,8 +29,8 @@ class EventFilter(django_filters.FilterSet):
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
     severity = django_filters.NumberFilter(field_name="severity", label=_("Severity (0–10)"))
     severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"))
-    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte", label=_("Since"))
-    until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lt", label=_("Until"))
+    since = DateTimeFilter(field_name="time", lookup_expr="gte", label=_("Since"))
+    until = DateTimeFilter(field_name="time", lookup_expr="lt", label=_("Until"))
     ip = django_filters.CharFilter(method="filter_ip", label=_("IP address (source or destination)"))
     domain = django_filters.CharFilter(method="filter_domain", label=_("Domain (and its subdomains)"))
     hash = django_filters.CharFilter(method="filter_hash", label=_("File hash (MD5, SHA-1 or SHA-256)"))
@@ -80,8 +81,8 @@ class AlertFilter(django_filters.FilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
     severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"))
-    since = django_filters.IsoDateTimeFilter(field_name="last_seen", lookup_expr="gte", label=_("Last seen since"))
-    until = django_filters.IsoDateTimeFilter(field_name="first_seen", lookup_expr="lt", label=_("First seen before"))
+    since = DateTimeFilter(field_name="last_seen", lookup_expr="gte", label=_("Last seen since"))
+    until = DateTimeFilter(field_name="first_seen", lookup_expr="lt", label=_("First seen before"))
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
     # distinct=False: one value per row; the default DISTINCT made counting a million alerts take seconds.
     status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices, label=_("Status (repeat for several)"),
@@ -122,7 +123,7 @@ class AlertSourceFilter(django_filters.FilterSet):
 
 class DeadLetterFilter(django_filters.FilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
-    since = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte", label=_("Since"))
+    since = DateTimeFilter(field_name="received_at", lookup_expr="gte", label=_("Since"))
 
     class Meta:
         model = DeadLetter
@@ -131,8 +132,8 @@ class DeadLetterFilter(django_filters.FilterSet):
 
 class HourlyCountFilter(django_filters.FilterSet):
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
-    since = django_filters.IsoDateTimeFilter(field_name="hour", lookup_expr="gte", label=_("Since"))
-    until = django_filters.IsoDateTimeFilter(field_name="hour", lookup_expr="lt", label=_("Until"))
+    since = DateTimeFilter(field_name="hour", lookup_expr="gte", label=_("Since"))
+    until = DateTimeFilter(field_name="hour", lookup_expr="lt", label=_("Until"))
     category = django_filters.CharFilter(field_name="category", label=_("Category"))
     severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"))
 

@@ -35,6 +35,8 @@ from binascii import unhexlify
 from functools import lru_cache
 from typing import Any, Callable
 
+from khien.core.timerange import storable
+
 FIELDS = (
     "time", "kind", "category", "severity", "observer", "src_ip", "src_port", "dst_ip", "dst_port",
     "domain", "url", "file_md5", "file_sha1", "file_sha256", "rule_id", "rule_name",
@@ -104,9 +106,12 @@ def parse_time(value: Any, field: str = "timestamp", zone: dt.tzinfo = _UTC) -> 
             if number > 1e11:  # milliseconds
                 number /= 1000.0
             try:
-                return dt.datetime.fromtimestamp(number, tz=_UTC)
+                parsed = dt.datetime.fromtimestamp(number, tz=_UTC)
             except (OverflowError, OSError, ValueError):
                 raise ParseError(f"invalid {field}") from None
+            if not storable(parsed):
+                raise ParseError(f"{field} out of range: {value}")
+            return parsed
     text = value.strip()
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
@@ -117,9 +122,12 @@ def parse_time(value: Any, field: str = "timestamp", zone: dt.tzinfo = _UTC) -> 
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     try:
-        return parsed.astimezone(_UTC)
+        parsed = parsed.astimezone(_UTC)
     except (OverflowError, ValueError):  # year 1 or 9999 pushed out of range by the offset
         raise ParseError(f"{field} out of range: {text[:60]}") from None
+    if not storable(parsed):  # alert folding adds and takes away an hour; ids and days count from 1970
+        raise ParseError(f"{field} out of range: {text[:60]}")
+    return parsed
 
 
 def _parse_legacy_time(text: str) -> dt.datetime | None:

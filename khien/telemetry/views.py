@@ -574,6 +574,7 @@ def integration_file(request, name):
 # --- Events (hunting) ------------------------------------------------------------------------------
 
 EVENTS_PER_PAGE = 50
+MAX_EVENT_PAGES = 2000
 EVENT_SEARCH_DEFAULT_HOURS = 24
 
 
@@ -589,7 +590,9 @@ def event_list(request):
             "%Y-%m-%dT%H:%M")
     search = EventFilter(query, request=request,
                          queryset=Event.objects.visible_to(request.user).select_related("source", "organization"))
-    number = max(1, _int(request.GET.get("page"), 1) or 1)
+    # Deeper than MAX_EVENT_PAGES pages, a narrower time range is the way (and an offset stays a number the
+    # database takes).
+    number = min(max(1, _int(request.GET.get("page"), 1) or 1), MAX_EVENT_PAGES)
     start = (number - 1) * EVENTS_PER_PAGE
     try:
         events = list(search.qs[start:start + EVENTS_PER_PAGE + 1]) if search.is_valid() else []

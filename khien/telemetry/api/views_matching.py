@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from khien.core.filters import DateTimeFilter
 from khien.core.scoping import is_national_coordinator
 
 from .. import correlation
@@ -32,8 +33,8 @@ class HitFilter(django_filters.FilterSet):
     indicator_id = django_filters.CharFilter(field_name="indicator_id", label=_("Indicator (STIX id)"))
     value = django_filters.CharFilter(field_name="value", label=_("Indicator value"))
     kind = django_filters.CharFilter(field_name="kind", label=_("Kind"))
-    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte", label=_("Since"))
-    until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lt", label=_("Until"))
+    since = DateTimeFilter(field_name="time", lookup_expr="gte", label=_("Since"))
+    until = DateTimeFilter(field_name="time", lookup_expr="lt", label=_("Until"))
 
     class Meta:
         model = IndicatorHit

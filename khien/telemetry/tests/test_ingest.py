@@ -194,6 +194,8 @@ def test_hostile_records_become_dead_letters_never_errors(make_source):
         '{"@timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "\ud800"}}',        # lone surrogate
         b"\xff\xfe\x00garbage",                                                     # not UTF-8
         {"@timestamp": "9999-12-31T23:59:59-01:00", "rule": {"id": "far"}},          # out of range once in UTC
+        {"@timestamp": "0001-01-01T00:00:00Z", "rule": {"id": "year-1"}},             # no hour before it to fold
+        {"@timestamp": "9999-12-31T23:30:00Z", "rule": {"id": "year-9999"}},          # no hour after it
         {"@timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "inf"}, "event": {"severity": "inf"}},
         {"@timestamp": 10 ** 30, "rule": {"id": "epoch"}},
         {"@timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "big"}, "n": 10 ** 30},  # beyond 64-bit JSON
