@@ -21,13 +21,13 @@ from django.utils.translation import gettext as _
 
 from khien.core import audit
 from khien.core.audit import Act, Change
+from khien.core.spreadsheet import safe_cell
 
 from . import deadlines
 from .models import CustodyAction, EventKind, Evidence, Incident, Status, TaskStatus
 
 EXPORT_ACTION = Act.EXPORT
 MAX_ROWS = 100000
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def record_export(user, fmt: str, count: int, *, filters: dict | None = None, incident: Incident | None = None):
@@ -77,19 +77,13 @@ def rows(queryset):
         ]
 
 
-def _safe(cell):
-    if isinstance(cell, str) and cell.startswith(FORMULA_START):
-        return "'" + cell  # never a formula in a spreadsheet
-    return cell
-
-
 def export_csv(queryset) -> tuple[bytes, int]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([label for _k, label in columns()])
     count = 0
     for row in rows(queryset):
-        writer.writerow([_safe(c) for c in row])
+        writer.writerow([safe_cell(c) for c in row])
         count += 1
     return ("\ufeff" + buffer.getvalue()).encode("utf-8"), count
 
@@ -102,7 +96,7 @@ def export_xlsx(queryset) -> tuple[bytes, int]:
     sheet.append([label for _k, label in columns()])
     count = 0
     for row in rows(queryset):
-        sheet.append([_safe(c) for c in row])
+        sheet.append([safe_cell(c) for c in row])
         count += 1
     out = io.BytesIO()
     workbook.save(out)

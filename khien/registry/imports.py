@@ -44,6 +44,7 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
 from khien.core.scoping import scope_for
+from khien.core.spreadsheet import FORMULA_STARTS, safe_cell
 
 from . import levels, services
 from .models import (
@@ -93,8 +94,6 @@ FIELD_TO_COLUMN = {
 
 TRUE_WORDS = {"1", "true", "yes", "y", "x", "có", "co", "đúng"}
 FALSE_WORDS = {"", "0", "false", "no", "n", "không", "khong", "sai"}
-# A cell starting with one of these would be a formula in a spreadsheet: exported with a leading '.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -753,10 +752,6 @@ def import_file(kind: str, path_or_file, *, acting_user, progress=None) -> Impor
 # --- Export ----------------------------------------------------------------------------------
 
 
-def _protect(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
 def _organization_cells(org: Organization) -> dict:
     return {
         **{name: getattr(org, name) for name in ORGANIZATION_COLUMNS if hasattr(org, name) and name != "sectors"},
@@ -789,7 +784,7 @@ def _text(value) -> str:
         return ""
     if isinstance(value, dt.date):
         return value.isoformat()
-    return _protect(str(value))
+    return safe_cell(str(value))
 
 
 def export_file(kind: str, queryset, fmt: str) -> tuple[bytes, str, str]:

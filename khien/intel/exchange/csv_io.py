@@ -34,7 +34,8 @@ import uuid
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from khien.registry.imports import FORMULA_STARTS, ROW, read_rows
+from khien.core.spreadsheet import safe_cell
+from khien.registry.imports import ROW, read_rows
 
 from .. import services, tlp, warninglists
 from ..models import IndicatorKind, IndicatorValue, Tlp
@@ -211,8 +212,7 @@ def import_csv(collection, source, *, acting_user, file_name: str = "", recipien
 
 
 def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return safe_cell("" if value is None else str(value))
 
 
 def iter_csv(user, sel: stix_export.Selection):
