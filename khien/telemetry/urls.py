@@ -17,6 +17,7 @@ urlpatterns = [
     path("alerts/<uuid:pk>/add-to-incident/", views.alert_join_incident, name="alert_join_incident"),
     path("alerts/<uuid:pk>/suppress/", views.alert_suppress, name="alert_suppress"),
     path("events/", views.event_list, name="events"),
+    path("events/export/", views.event_export, name="events_export"),
     path("sources/", views.source_list, name="sources"),
     path("new-source/", views.source_create, name="source_create"),
     path("sources/<str:name>/", views.source_detail, name="source"),

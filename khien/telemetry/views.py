@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404, JsonResponse, QueryDict
+from django.http import FileResponse, Http404, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -32,7 +32,7 @@ from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, scope_for, user_can
 from khien.incidents.services import content_loaded as incident_content_loaded
 
-from . import correlation, health, services, triage
+from . import correlation, exports, health, services, triage
 from .filters import EventFilter
 from .forms import (AlertIncidentForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
                     SourceSettingsForm, SourceSystemsForm, source_organizations)
@@ -584,12 +584,7 @@ def event_list(request):
     (one FilterSet, `EventFilter`): address, domain, file hash, rule, category, severity, source, organization and
     time. Without a start, the last 24 hours: a search always reads a bounded part of the events. No total count
     (counting a day of national events costs more than the page): newer and older pages instead."""
-    query = request.GET.copy()
-    if not query.get("since"):
-        query["since"] = (timezone.localtime() - dt.timedelta(hours=EVENT_SEARCH_DEFAULT_HOURS)).strftime(
-            "%Y-%m-%dT%H:%M")
-    search = EventFilter(query, request=request,
-                         queryset=Event.objects.visible_to(request.user).select_related("source", "organization"))
+    search = _event_search(request)
     # Deeper than MAX_EVENT_PAGES pages, a narrower time range is the way (and an offset stays a number the
     # database takes).
     number = min(max(1, _int(request.GET.get("page"), 1) or 1), MAX_EVENT_PAGES)
@@ -604,10 +599,48 @@ def event_list(request):
             event.raw, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
     pages = request.GET.copy()
     pages.pop("page", None)
+    export = search.data.copy()  # with the start the page applied: the file holds what the page shows
+    export.pop("page", None)
     return _render(request, "telemetry/event_list.html", {
         "form": search.form, "events": events[:EVENTS_PER_PAGE], "number": number, "first": start + 1,
-        "has_next": len(events) > EVENTS_PER_PAGE, "query": pages.urlencode(),
+        "has_next": len(events) > EVENTS_PER_PAGE, "query": pages.urlencode(), "export_query": export.urlencode(),
+        "export_max": exports.MAX_EVENTS,
     }, status=400 if search.form.errors else 200)
+
+
+def _event_search(request) -> EventFilter:
+    """The events search of the page and its export: the query's filters, the last 24 hours without a start."""
+    query = request.GET.copy()
+    query.pop("format", None)
+    if not query.get("since"):
+        query["since"] = (timezone.localtime() - dt.timedelta(hours=EVENT_SEARCH_DEFAULT_HOURS)).strftime(
+            "%Y-%m-%dT%H:%M")
+    return EventFilter(query, request=request,
+                       queryset=Event.objects.visible_to(request.user).select_related("source", "organization"))
+
+
+@login_required
+def event_export(request):
+    """The events of a search (the same filters as the page) as NDJSON or CSV, at most exports.MAX_EVENTS,
+    newest first; streamed, and recorded in the audit log before it is sent."""
+    fmt = request.GET.get("format", "ndjson")
+    if fmt not in exports.FORMATS:
+        raise Http404
+    search = _event_search(request)
+    try:
+        events = search.qs if search.is_valid() else None
+        count = exports.count_for_export(events) if events is not None else 0
+    except ValidationError:
+        events = None
+    if events is None:  # the page, with a 400, says what is wrong with the search
+        return event_list(request)
+    exports.record_export(request.user, fmt, count, {key: search.data.getlist(key) for key in search.data})
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    lines = exports.ndjson_lines(events) if fmt == "ndjson" else exports.csv_lines(events)
+    response = StreamingHttpResponse(lines, content_type="application/x-ndjson" if fmt == "ndjson"
+                                     else "text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="khien-events-{stamp}.{fmt}"'
+    return response
 
 
 # --- Campaigns -------------------------------------------------------------------------------------

@@ -216,3 +216,37 @@ def test_an_alerts_addresses_lead_to_the_events_search(world, events, as_user):
     link = re.search(r'href="(/telemetry/events/\?ip=203\.0\.113\.9&amp;since=[^"]+)"', page).group(1)
     found = client.get(link.replace("&amp;", "&"))
     assert len(_rows(found)) == 1 and "Rule old" in found.content.decode()
+
+
+def test_events_export_ndjson_and_csv_what_the_search_shows(world, events, as_user, make_source):
+    import csv
+    import io
+    import json
+
+    from khien.core.models import AuditEntry
+
+    services.ingest_batch(events, [ecs("203.0.113.20", rule="=HYPERLINK(1)")])  # a cell that starts like a formula
+    client = as_user(world.analyst)
+    audits = AuditEntry.objects.filter(action="export").count()
+    response = client.get(reverse("telemetry:events_export") + "?format=ndjson&ip=203.0.113.7")
+    body = b"".join(response.streaming_content).decode()
+    lines = [json.loads(line) for line in body.splitlines()]
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+    # The ministry's own event only (the province sent the same address); its raw record comes with it.
+    assert [(e["rule_id"], e["organization"]) for e in lines] == [("c2", "MIN")]
+    assert lines[0]["raw"]["rule"]["id"] == "c2" and lines[0]["file_sha256"] == "ab" * 32
+    entry = AuditEntry.objects.filter(action="export").latest("seq")
+    assert entry.actor_email == world.analyst.email and entry.after["count"] == 1
+    assert entry.after["filters"]["ip"] == ["203.0.113.7"] and entry.after["format"] == "ndjson"
+    # CSV: the last 24 hours by default, newest first, formula-like text defused.
+    rows = list(csv.reader(io.StringIO(b"".join(
+        client.get(reverse("telemetry:events_export") + "?format=csv").streaming_content).decode("utf-8-sig"))))
+    assert len(rows) == 1 + 3 and rows[1][5] == "'=HYPERLINK(1)" and rows[0][0] == "Thời gian"
+    assert AuditEntry.objects.filter(action="export").count() == audits + 2
+    # A bad search: the page with its message, nothing exported, nothing recorded; an unknown format: 404.
+    bad = client.get(reverse("telemetry:events_export") + "?format=csv&ip=nope")
+    assert bad.status_code == 400 and 'id="event-errors"' in bad.content.decode()
+    assert client.get(reverse("telemetry:events_export") + "?format=xml").status_code == 404
+    assert AuditEntry.objects.filter(action="export").count() == audits + 2
+    page = client.get(reverse("telemetry:events")).content.decode()
+    assert 'id="event-export"' in page and "format=csv" in page
