@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
+from urllib.parse import urlencode
 from pathlib import Path
 
 import orjson
@@ -64,6 +65,14 @@ def _band_labels():
     return [str(SEVERITY_NAMES[label]) for _upper, label in SEVERITY_BANDS]
 
 
+def _events_link(*, since, until=None, **filters) -> str:
+    """The events search for a time range (local times, as the search form gives them) and filters."""
+    query = {"since": timezone.localtime(since).strftime("%Y-%m-%dT%H:%M"), **filters}
+    if until is not None:
+        query["until"] = timezone.localtime(until).strftime("%Y-%m-%dT%H:%M")
+    return reverse("telemetry:events") + "?" + urlencode(query)
+
+
 def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     """The numbers of the live dashboard for what `user` may see (JSON-ready)."""
     now = now or timezone.now()
@@ -74,7 +83,9 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     hours = [since + dt.timedelta(hours=i) for i in range(HOURS)]
     per_hour_norm = {h.astimezone(dt.timezone.utc).replace(tzinfo=dt.timezone.utc): n for h, n in per_hour.items()}
     hourly = {"labels": [timezone.localtime(h).strftime("%d/%m %H:00") for h in hours],
-              "values": [int(per_hour_norm.get(h, 0)) for h in hours]}
+              "values": [int(per_hour_norm.get(h, 0)) for h in hours],
+              # A click on an hour opens its events (the events search).
+              "links": [_events_link(since=h, until=h + dt.timedelta(hours=1)) for h in hours]}
 
     bands = Counter()
     for severity, n in counts.values_list("severity").annotate(n=Sum("count")).values_list("severity", "n"):
@@ -85,14 +96,21 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     severity = {"labels": _band_labels(), "keys": [label for _u, label in SEVERITY_BANDS],
                 "values": [int(bands[label]) for _u, label in SEVERITY_BANDS]}
 
-    def top(field_vi, field_en, qs):
-        rows = (qs.exclude(**{f"{field_vi}__isnull": True}).values(field_vi, field_en)
+    def top(field_vi, field_en, qs, *extra):
+        rows = (qs.exclude(**{f"{field_vi}__isnull": True}).values(field_vi, field_en, *extra)
                 .annotate(n=Sum("count")).order_by("-n")[:TOP])
-        return {"labels": [_name(r[field_vi], r[field_en]) for r in rows], "values": [int(r["n"]) for r in rows]}
+        return {"labels": [_name(r[field_vi], r[field_en]) for r in rows], "values": [int(r["n"]) for r in rows],
+                "rows": rows}
 
     sectors = top("organization__sectors__name_vi", "organization__sectors__name_en", counts)
     provinces = top("organization__province__name_vi", "organization__province__name_en", counts)
-    targeted = top("organization__name_vi", "organization__name_en", counts.filter(severity__gte=HIGH_SEVERITY))
+    targeted = top("organization__name_vi", "organization__name_en", counts.filter(severity__gte=HIGH_SEVERITY),
+                   "organization__code")
+    # A click on an organization opens its high and critical events of the period.
+    targeted["links"] = [_events_link(since=since, organization=r["organization__code"], severity_min=HIGH_SEVERITY)
+                         for r in targeted["rows"]]
+    for chart in (sectors, provinces, targeted):
+        del chart["rows"]
 
     hits = IndicatorHit.objects.visible_to(user).filter(time__gte=since)
     top_ind = list(hits.values("kind", "value").annotate(n=Count("event_id", distinct=True),

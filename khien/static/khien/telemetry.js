@@ -8,6 +8,7 @@
   var SEVERITY = { low: "#4b5563", medium: "#b45309", high: "#c2410c", critical: "#b91c1c",
                    live: "#15803d", silent: "#b91c1c", never: "#f59e0b", disabled: "#9ca3af" };
   var charts = {};
+  var latest = {};  // the data each chart shows now (its links)
   // Numbers as the page's language writes them (vi: 10.220, en: 10,220), on axes, bar labels and tooltips.
   var numberFormat = new Intl.NumberFormat(document.documentElement.lang || undefined);
   function number(value) { return typeof value === "number" ? numberFormat.format(value) : value; }
@@ -69,7 +70,18 @@
       root.querySelectorAll("[data-tele-chart]").forEach(function (el) {
         var key = el.getAttribute("data-tele-chart");
         if (!data[key]) { return; }
-        if (!charts[key]) { charts[key] = window.echarts.init(el); }
+        if (!charts[key]) {
+          charts[key] = window.echarts.init(el);
+          // A chart whose data carries links (an hour, an organization) opens the events behind a bar or point.
+          charts[key].on("click", function (p) {
+            var links = latest[key] && latest[key].links;
+            if (!links) { return; }
+            // Horizontal bars are drawn largest at the top: their data is reversed (see option()).
+            var index = el.getAttribute("data-kind") === "hbar" ? links.length - 1 - p.dataIndex : p.dataIndex;
+            if (links[index]) { window.location.href = links[index]; }
+          });
+        }
+        latest[key] = data[key];
         charts[key].setOption(option(el.getAttribute("data-kind"), data[key]), true);
       });
     }

@@ -237,3 +237,34 @@ def test_an_analyst_hunts_an_address_from_an_alert_in_the_events(live_server, fl
     page.click("#event-search button[type=submit]")
     expect(page.locator("#event-errors")).to_contain_text("IPv4")
     expect(page.locator("#event-table tbody tr[data-event]")).to_have_count(0)
+
+
+def test_a_click_on_the_hourly_chart_opens_that_hours_events(live_server, flushable_audit_log, world, make_source,
+                                                             browser):
+    """The dashboard's events-per-hour bars lead to the events search for their hour."""
+    from khien.telemetry.tests.test_matching import ecs
+
+    source, _key = make_source(org=world.ministry, format="ecs")
+    services.ingest_batch(source, [ecs(f"198.51.100.{n}", rule=f"now-{n}", n=n) for n in range(1, 4)])
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="vi-VN")
+    watch = Watch(page, base)
+    login(page, base, world.analyst)
+    page.goto(f"{base}/telemetry/")
+    page.wait_for_selector('[data-tele-chart="hourly"] canvas')
+    # The bar of the latest hour with events, where ECharts drew it.
+    x, y = page.evaluate("""() => {
+        const el = document.querySelector('[data-tele-chart="hourly"]');
+        const chart = echarts.getInstanceByDom(el);
+        const values = chart.getOption().series[0].data;
+        let i = values.length - 1;
+        while (i > 0 && !values[i]) { i--; }
+        const [px, py] = chart.convertToPixel({seriesIndex: 0}, [i, values[i] / 2]);
+        const box = el.getBoundingClientRect();
+        return [box.left + px, box.top + py];
+    }""")
+    page.mouse.click(x, y)
+    page.wait_for_url("**/telemetry/events/**")
+    expect(page.locator("#event-table tbody tr[data-event]")).to_have_count(3)
+    expect(page.locator("#event-search input[name=until]")).not_to_have_value("")
+    assert watch.console_errors == [], watch.console_errors

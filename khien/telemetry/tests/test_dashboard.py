@@ -88,3 +88,21 @@ def test_dashboard_draws_and_links_in_a_browser(live_server, flushable_audit_log
     expect(page.locator("#alert-indicators a")).to_have_attribute("href", f"/intel/objects/{intel.ids[Tlp.GREEN]}/")
     assert watch.external == [] and watch.console_errors == [], (watch.external, watch.console_errors)
     context.close()
+
+
+def test_chart_links_open_the_events_behind_a_bar(world, traffic, coordinator_client):
+    """Each hour and each targeted organization of the dashboard links to the events search that gives its count."""
+    import re
+
+    data = dashboard_data(world.coordinator)
+
+    def rows(link):
+        return len(re.findall(r'<tr data-event="', coordinator_client.get(link).content.decode()))
+
+    for value, link in zip(data["hourly"]["values"], data["hourly"]["links"]):
+        if value:
+            assert rows(link) == value
+    assert len(data["targeted"]["links"]) == len(data["targeted"]["values"])
+    ministry = data["targeted"]["links"][data["targeted"]["labels"].index(world.ministry.name)]
+    assert "organization=MIN" in ministry and "severity_min=7" in ministry
+    assert rows(ministry) == 6  # the ministry with its department's
