@@ -8,7 +8,7 @@ the live state and the gap. Pages load nothing from another origin and raise
 no console error. Screenshots go to test-artifacts/screenshots/telemetry_*.png.
 """
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
 from khien.registry.tests.test_browser import SCREENSHOTS, Watch, browser, login  # noqa: F401 (fixture)
 from khien.telemetry import services
@@ -252,19 +252,28 @@ def test_a_click_on_the_hourly_chart_opens_that_hours_events(live_server, flusha
     login(page, base, world.analyst)
     page.goto(f"{base}/telemetry/")
     page.wait_for_selector('[data-tele-chart="hourly"] canvas')
-    # The bar of the latest hour with events, where ECharts drew it.
-    x, y = page.evaluate("""() => {
+    # The bar of the latest hour with events, where ECharts drew it; low on the bar, and again if the click came
+    # while the bars were still growing (their drawing is animated).
+    bar = """() => {
         const el = document.querySelector('[data-tele-chart="hourly"]');
+        el.scrollIntoView({block: "center"});  // a click outside the viewport reaches nothing
         const chart = echarts.getInstanceByDom(el);
         const values = chart.getOption().series[0].data;
         let i = values.length - 1;
         while (i > 0 && !values[i]) { i--; }
-        const [px, py] = chart.convertToPixel({seriesIndex: 0}, [i, values[i] / 2]);
+        const [px, py] = chart.convertToPixel({seriesIndex: 0}, [i, values[i] / 4]);
         const box = el.getBoundingClientRect();
         return [box.left + px, box.top + py];
-    }""")
-    page.mouse.click(x, y)
-    page.wait_for_url("**/telemetry/events/**")
+    }"""
+    for attempt in range(5):
+        page.wait_for_timeout(500)
+        page.mouse.click(*page.evaluate(bar))
+        try:
+            page.wait_for_url("**/telemetry/events/**", timeout=3000)
+            break
+        except PlaywrightTimeout:
+            continue
+    assert "/telemetry/events/" in page.url
     expect(page.locator("#event-table tbody tr[data-event]")).to_have_count(3)
     expect(page.locator("#event-search input[name=until]")).not_to_have_value("")
     assert watch.console_errors == [], watch.console_errors
