@@ -682,18 +682,18 @@ CAMPAIGN_ALERTS_SHOWN = 20  # on the campaign's page; all of them in the alert l
 
 def _campaign_context(request, campaign):
     orgs = campaign.organizations.select_related("province").order_by("code")
+    alerts = correlation.campaign_alerts(campaign)
     if campaign.kind == "indicator":
         per_org = dict(IndicatorHit.objects.filter(kind=campaign.indicator_kind, value=campaign.value,
                                                    time__gte=campaign.first_seen, time__lte=campaign.last_seen)
                        .values_list("organization_id").annotate(n=Count("event_id", distinct=True))
                        .values_list("organization_id", "n"))
     else:
-        per_org = dict(correlation.campaign_alerts(campaign).order_by().values_list("organization_id")
+        per_org = dict(alerts.order_by().values_list("organization_id")
                        .annotate(n=Sum("count")).values_list("organization_id", "n"))
     orgs = list(orgs)
     for org in orgs:
         org.campaign_hits = per_org.get(org.pk, 0)
-    alerts = correlation.campaign_alerts(campaign)
     return {"campaign": campaign, "organizations": orgs, "alert_count": alerts.count(),
             "alerts": (alerts.select_related("source", "organization", "incident")
                        .order_by("-last_seen", "pk")[:CAMPAIGN_ALERTS_SHOWN]),
@@ -714,10 +714,18 @@ def campaign_detail(request, pk):
     return render(request, "telemetry/campaign_detail.html", _campaign_context(request, campaign))
 
 
+def _incident_opened(campaign) -> str:
+    joined = Alert.objects.filter(incident=campaign.incident_id).count()
+    return ngettext("Incident %(reference)s opened; %(n)d alert of the campaign joined it.",
+                    "Incident %(reference)s opened; %(n)d alerts of the campaign joined it.", joined) % {
+        "reference": campaign.incident.reference, "n": joined}
+
+
+# Each decision: its service, and the message it leaves (from the campaign as the service returns it).
 ACTIONS = {
-    "warn": (correlation.do_campaign_to_warning, gettext_lazy("Early warning issued.")),
-    "incident": (correlation.do_campaign_to_incident, gettext_lazy("Incident opened.")),
-    "dismiss": (correlation.do_dismiss_campaign, gettext_lazy("Campaign dismissed.")),
+    "warn": (correlation.do_campaign_to_warning, lambda campaign: _("Early warning issued.")),
+    "incident": (correlation.do_campaign_to_incident, _incident_opened),
+    "dismiss": (correlation.do_dismiss_campaign, lambda campaign: _("Campaign dismissed.")),
 }
 
 
@@ -727,18 +735,12 @@ def campaign_action(request, pk, action):
     campaign = _visible_campaign(request, pk)
     if action not in ACTIONS:
         raise PermissionDenied
-    service, done = ACTIONS[action]
+    service, message = ACTIONS[action]
     try:
-        service(campaign, acting_user=request.user)
+        decided = service(campaign, acting_user=request.user)
     except (Refused, ValidationError) as exc:
         context = _campaign_context(request, campaign)
         context["error"] = exc.message if isinstance(exc, Refused) else " ".join(exc.messages)
         return render(request, "telemetry/campaign_detail.html", context, status=status_of(exc))
-    if action == "incident":
-        campaign.refresh_from_db()
-        joined = Alert.objects.filter(incident=campaign.incident_id).count()
-        done = ngettext("Incident %(reference)s opened; %(n)d alert of the campaign joined it.",
-                        "Incident %(reference)s opened; %(n)d alerts of the campaign joined it.", joined) % {
-            "reference": campaign.incident.reference, "n": joined}
-    messages.success(request, done)
+    messages.success(request, message(decided))
     return redirect("telemetry:campaign", pk=campaign.pk)
