@@ -96,16 +96,17 @@ def _counted_rule_alerts(alerts):
             .exclude(rule_id="").exclude(status=AlertStatus.FALSE_POSITIVE))
 
 
-def campaign_alerts(campaign: Campaign):
+def campaign_alerts(campaign: Campaign, alerts=None):
     """The alerts behind a campaign, between its first and last sighting: for an indicator, those whose events hit
-    its value; for a rule, those that counted towards it. A queryset of every organization's alerts — only the
-    national coordinator, who sees campaigns, is shown it."""
+    its value; for a rule, those that counted towards it. Taken from `alerts` (a list already filtered) or from
+    every organization's alerts — only the national coordinator, who sees campaigns, is shown them."""
+    alerts = Alert.objects.all() if alerts is None else alerts
     if campaign.kind == CampaignKind.INDICATOR:
         hits = IndicatorHit.objects.filter(kind=campaign.indicator_kind, value=campaign.value,
                                            time__gte=campaign.first_seen, time__lte=campaign.last_seen)
-        return Alert.objects.filter(pk__in=hits.exclude(alert=None).values("alert_id"))
-    return _counted_rule_alerts(Alert.objects.filter(rule_id=campaign.key, last_seen__gte=campaign.first_seen,
-                                                     first_seen__lte=campaign.last_seen))
+        return alerts.filter(pk__in=hits.exclude(alert=None).values("alert_id"))
+    return _counted_rule_alerts(alerts.filter(rule_id=campaign.key, last_seen__gte=campaign.first_seen,
+                                              first_seen__lte=campaign.last_seen))
 
 
 def _title(c: dict) -> str:

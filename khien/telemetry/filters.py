@@ -1,7 +1,6 @@
 """One FilterSet per model, shared by the API (and later the pages and exports)."""
-import ipaddress
-
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +23,32 @@ def _subtree(queryset, value):
     return queryset.filter(organization__path__startswith=org.path)
 
 
+class FileHashField(forms.CharField):
+    """A file hash read as ingestion reads one (the kind from its length, lowercase): cleans to
+    (event field, digest), so a bad value is a form error before any query is built."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        try:
+            parsed = parse_hash(value, "hash")
+        except ParseError:
+            parsed = None
+        if parsed is None:
+            raise ValidationError(_("Enter an MD5, SHA-1 or SHA-256 hash (32, 40 or 64 hexadecimal digits)."))
+        return parsed
+
+
+class FileHashFilter(django_filters.CharFilter):
+    field_class = FileHashField
+
+
+class AddressFilter(django_filters.CharFilter):
+    # Django's field checks and normalizes the address (IPv6 compressed), with its own translated message.
+    field_class = forms.GenericIPAddressField
+
+
 class EventFilter(django_filters.FilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
@@ -31,9 +56,9 @@ class EventFilter(django_filters.FilterSet):
     severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"))
     since = DateTimeFilter(field_name="time", lookup_expr="gte", label=_("Since"))
     until = DateTimeFilter(field_name="time", lookup_expr="lt", label=_("Until"))
-    ip = django_filters.CharFilter(method="filter_ip", label=_("IP address (source or destination)"))
+    ip = AddressFilter(method="filter_ip", label=_("IP address (source or destination)"))
     domain = django_filters.CharFilter(method="filter_domain", label=_("Domain (and its subdomains)"))
-    hash = django_filters.CharFilter(method="filter_hash", label=_("File hash (MD5, SHA-1 or SHA-256)"))
+    hash = FileHashFilter(method="filter_hash", label=_("File hash (MD5, SHA-1 or SHA-256)"))
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
     category = django_filters.CharFilter(field_name="category", label=_("Category"))
 
@@ -51,11 +76,7 @@ class EventFilter(django_filters.FilterSet):
     def filter_organization(self, queryset, name, value):
         return _subtree(queryset, value)
 
-    def filter_ip(self, queryset, name, value):
-        try:
-            address = str(ipaddress.ip_address(value.strip()))
-        except ValueError:
-            raise ValidationError({"ip": [_("Enter a valid IPv4 or IPv6 address.")]})
+    def filter_ip(self, queryset, name, address):
         # The address indexes lead with the event's day: look day by day (each term can use its index).
         days = address_search_days(self.form.cleaned_data.get("since"), self.form.cleaned_data.get("until"))
         return queryset.filter(Q(day__in=days, src_ip=address) | Q(day__in=days, dst_ip=address))
@@ -65,15 +86,8 @@ class EventFilter(django_filters.FilterSet):
         return queryset.filter(Q(domain=value) | Q(domain__endswith="." + value))
 
     def filter_hash(self, queryset, name, value):
-        # Read as ingestion reads one (the kind from its length, lowercase). No index: a hash search reads the
-        # events of the time range.
-        try:
-            field, digest = parse_hash(value, "hash") or (None, None)
-        except ParseError:
-            field = None
-        if field is None:
-            raise ValidationError({"hash": [_("Enter an MD5, SHA-1 or SHA-256 hash (32, 40 or 64 hexadecimal "
-                                              "digits).")]})
+        # No index: a hash search reads the events of the time range.
+        field, digest = value
         return queryset.filter(**{field: digest})
 
 
@@ -106,7 +120,7 @@ class AlertFilter(django_filters.FilterSet):
     def filter_campaign(self, queryset, name, value):
         # The alerts behind a campaign the user sees (only the national coordinator sees campaigns).
         campaign = Campaign.objects.visible_to(self.request.user).filter(pk=value).first()
-        return queryset.filter(pk__in=campaign_alerts(campaign).values("pk")) if campaign else queryset.none()
+        return campaign_alerts(campaign, queryset) if campaign else queryset.none()
 
 
 class AlertSourceFilter(django_filters.FilterSet):

@@ -9,6 +9,17 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "nats: needs the NATS JetStream server on 127.0.0.1:4222")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_matcher():
+    """Each test starts without the process's matcher: a rolled-back test can leave the store with the same ids
+    (SQLite reuses them) and so the same fingerprint, and the next test would match against its indicators."""
+    from khien.telemetry import matcher
+
+    matcher.invalidate()
+    yield
+    matcher.invalidate()
+
+
 def sample_lines(name: str) -> list[bytes]:
     return [line for line in (SAMPLES / name).read_bytes().splitlines() if line.strip()]
 

@@ -202,7 +202,10 @@ def test_api_events_by_file_hash(world, events, api):
     rows = api(world.analyst).get("/api/telemetry/events/?hash=" + "AB" * 32).json()
     rows = rows["results"] if isinstance(rows, dict) else rows
     assert [row["rule_id"] for row in rows] == ["c2"]
-    assert api(world.analyst).get("/api/telemetry/events/?hash=123").status_code == 400
+    bad = api(world.analyst).get("/api/telemetry/events/?hash=123&ip=nope")
+    # Both values refused at once, each under its own field, before any query runs.
+    assert bad.status_code == 400 and set(bad.json()) == {"hash", "ip"}, bad.content
+    assert "MD5" in bad.json()["hash"][0]
 
 
 def test_an_alerts_addresses_lead_to_the_events_search(world, events, as_user):
