@@ -117,10 +117,11 @@ def _title(c: dict) -> str:
 
 
 def correlate(now=None) -> dict:
-    """Raise or update the campaigns of the window ending at `now`; returns {"created": n, "updated": n}."""
+    """Raise or update the campaigns of the window ending at `now`; the alerts behind a campaign turned into an
+    incident join it. Returns {"created": n, "updated": n, "joined_incidents": alerts}."""
     now = now or timezone.now()
     since, _min = _window(now)
-    created = updated = 0
+    created = updated = joined = 0
     with transaction.atomic():
         for c in _candidates(now):
             with notifications.platform_language():
@@ -164,7 +165,8 @@ def correlate(now=None) -> dict:
             else:
                 updated += 1
                 audit.record(Act.UPDATE, campaign, actor=None, before=before)
-    return {"created": created, "updated": updated}
+                joined += _follow_incident(campaign, now)
+    return {"created": created, "updated": updated, "joined_incidents": joined}
 
 
 # --- Coordinator's decisions --------------------------------------------------------------------
@@ -243,7 +245,7 @@ def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | Non
     merged into an incident do: the organizations see on their alerts that the national incident handles them."""
     from khien.incidents.services import do_report_incident
 
-    from .triage import MAX_ALERTS_PER_CALL, join_incident, observable_items
+    from .triage import observable_items
 
     data = dict(data or {})
     now = timezone.now()
@@ -272,13 +274,34 @@ def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | Non
         }
         observables = observable_items([campaign.value]) if campaign.kind == CampaignKind.INDICATOR else []
         incident = do_report_incident(payload, acting_user=acting_user, observables=observables, now=now)
-        alerts = list(campaign_alerts(campaign).filter(incident=None)
-                      .exclude(status__in=(AlertStatus.ESCALATED, AlertStatus.FALSE_POSITIVE))
-                      .select_for_update(of=("self",)).select_related("organization")
-                      .order_by("-last_seen", "pk")[:MAX_ALERTS_PER_CALL])
-        if alerts:
-            join_incident(alerts, incident, acting_user=acting_user, now=now)
+        _join_unhandled_alerts(campaign, incident, acting_user=acting_user, now=now)
         return _decided(campaign, CampaignStatus.INCIDENT, acting_user, before, incident=incident)
+
+
+def _join_unhandled_alerts(campaign: Campaign, incident, *, acting_user, now) -> int:
+    """The alerts behind the campaign that no one has handled (not reported as an incident, not judged false
+    positives; the latest MAX_ALERTS_PER_CALL, locked) join the incident; returns how many."""
+    from .triage import MAX_ALERTS_PER_CALL, join_incident
+
+    alerts = list(campaign_alerts(campaign).filter(incident=None)
+                  .exclude(status__in=(AlertStatus.ESCALATED, AlertStatus.FALSE_POSITIVE))
+                  .select_for_update(of=("self",)).select_related("organization")
+                  .order_by("-last_seen", "pk")[:MAX_ALERTS_PER_CALL])
+    if alerts:
+        join_incident(alerts, incident, acting_user=acting_user, now=now)
+    return len(alerts)
+
+
+def _follow_incident(campaign: Campaign, now) -> int:
+    """A campaign the coordinator turned into an incident keeps growing: the alerts raised since join that
+    incident while it is open (by Khiên, no user), so the national incident lists every organization hit."""
+    from khien.incidents.models import Status
+
+    if campaign.status != CampaignStatus.INCIDENT or campaign.incident_id is None:
+        return 0
+    if campaign.incident.status == Status.CLOSED:
+        return 0
+    return _join_unhandled_alerts(campaign, campaign.incident, acting_user=None, now=now)
 
 
 def do_dismiss_campaign(campaign: Campaign, *, acting_user) -> Campaign:

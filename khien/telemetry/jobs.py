@@ -101,7 +101,8 @@ def notify_hits(now) -> str:
 
 def correlate(now) -> str:
     result = correlation.correlate(now)
-    return f"{result['created']} campaigns raised, {result['updated']} updated"
+    return (f"{result['created']} campaigns raised, {result['updated']} updated, "
+            f"{result['joined_incidents']} alerts added to their incidents")
 
 
 periodic("telemetry.sightings", every=_every("KHIEN_SIGHTINGS_SECONDS"))(record_sightings)

@@ -2,6 +2,7 @@
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from khien.core.errors import Forbidden, Refused
@@ -28,10 +29,10 @@ def hit_at(world, intel, make_source):
 def test_indicator_seen_at_three_organizations_raises_one_campaign(world, intel, hit_at):
     hit_at(world.ministry)
     hit_at(world.province)
-    assert correlation.correlate() == {"created": 0, "updated": 0}  # two organizations: not yet
+    assert correlation.correlate() == {"created": 0, "updated": 0, "joined_incidents": 0}  # two organizations: not yet
     Notification.objects.all().delete()
     hit_at(world.department)
-    assert correlation.correlate() == {"created": 1, "updated": 0}
+    assert correlation.correlate() == {"created": 1, "updated": 0, "joined_incidents": 0}
     campaign = Campaign.objects.get()
     assert campaign.kind == CampaignKind.INDICATOR
     assert campaign.key == correlation.indicator_key("ipv4", intel.values[Tlp.GREEN])
@@ -43,9 +44,9 @@ def test_indicator_seen_at_three_organizations_raises_one_campaign(world, intel,
     assert note.recipient == world.coordinator and note.urgent and str(campaign.pk) in note.url
     assert AuditEntry.objects.filter(object_type="telemetry.campaign", object_id=str(campaign.pk)).exists()
     # Later runs update the same campaign instead of raising another one.
-    assert correlation.correlate() == {"created": 0, "updated": 0}
+    assert correlation.correlate() == {"created": 0, "updated": 0, "joined_incidents": 0}
     hit_at(world.commune, n=1)
-    assert jobs.correlate(timezone.now()) == "0 campaigns raised, 1 updated"
+    assert jobs.correlate(timezone.now()) == "0 campaigns raised, 1 updated, 0 alerts added to their incidents"
     campaign.refresh_from_db()
     assert Campaign.objects.count() == 1 and campaign.organization_count == 4 and campaign.count == 4
     assert Notification.objects.filter(kind="telemetry.campaign").count() == 1
@@ -57,9 +58,9 @@ def test_hits_outside_the_window_do_not_count(world, intel, hit_at, settings):
     hit_at(world.ministry, when=old)
     hit_at(world.province)
     hit_at(world.department)
-    assert correlation.correlate() == {"created": 0, "updated": 0}
+    assert correlation.correlate() == {"created": 0, "updated": 0, "joined_incidents": 0}
     settings.KHIEN_CAMPAIGN_MIN_ORGS = 2
-    assert correlation.correlate() == {"created": 1, "updated": 0}
+    assert correlation.correlate() == {"created": 1, "updated": 0, "joined_incidents": 0}
     assert Campaign.objects.get().organization_count == 2
 
 
@@ -84,9 +85,9 @@ def test_alerts_judged_harmless_do_not_make_a_rule_campaign(world, intel, hit_at
     harmless = Alert.objects.get(organization=world.department, rule_id="edr-ransom")
     triage.do_triage_alerts([harmless.pk], AlertStatus.FALSE_POSITIVE, acting_user=world.analyst,
                             note="EDR test run")
-    assert correlation.correlate() == {"created": 0, "updated": 0}
+    assert correlation.correlate() == {"created": 0, "updated": 0, "joined_incidents": 0}
     hit_at(world.commune, "192.0.2.50", rule="edr-ransom", severity=9)
-    assert correlation.correlate() == {"created": 1, "updated": 0}
+    assert correlation.correlate() == {"created": 1, "updated": 0, "joined_incidents": 0}
     campaign = Campaign.objects.get()
     assert set(campaign.organizations.all()) == {world.ministry, world.province, world.commune}
 
@@ -135,6 +136,32 @@ def test_campaign_to_incident_is_reported_by_the_coordinators_organization(world
     assert not Incident.objects.visible_to(world.other_admin).exists()
     assert [a.pk for a in triage.alerts_behind(world.other_admin, incident)] == [
         behind.get(organization=world.province).pk]
+
+
+def test_alerts_raised_after_the_decision_join_the_campaigns_incident(world, campaign, hit_at, coordinator_client):
+    """The campaign goes on after the coordinator opened its incident: the next correlation adds the new
+    organization's alert to the incident (journal line, no user), and stops once the incident is closed."""
+    from khien.incidents.models import Status
+
+    campaign = correlation.do_campaign_to_incident(campaign, acting_user=world.coordinator)
+    incident = campaign.incident
+    hit_at(world.commune)
+    assert correlation.correlate() == {"created": 0, "updated": 1, "joined_incidents": 1}
+    late = Alert.objects.get(organization=world.commune)
+    assert late.incident == incident and late.status == AlertStatus.ESCALATED and late.triaged_by is None
+    line = IncidentEvent.objects.filter(incident=incident, kind=EventKind.ALERTS).latest("at")
+    assert line.data["alerts"] == [str(late.pk)] and line.actor is None
+    assert AuditEntry.objects.filter(object_type="telemetry.alert", object_id=str(late.pk), actor_email="").exists()
+    # Its page says Khiên set it, and the incident's journal says the line was Khiên's.
+    client = coordinator_client
+    assert 'id="alert-set-by-khien"' in client.get(reverse("telemetry:alert", args=[late.pk])).content.decode()
+    assert "Khiên (tự động)" in client.get(reverse("incidents:incident_detail", args=[incident.pk])).content.decode()
+    # A closed incident takes no more alerts: they stay open for their organization.
+    Incident.objects.filter(pk=incident.pk).update(status=Status.CLOSED)
+    hit_at(world.commune, rule="other-rule")  # another alert behind the campaign
+    assert correlation.correlate()["joined_incidents"] == 0
+    assert Alert.objects.get(rule_id="other-rule").incident is None
+    assert Alert.objects.filter(incident=incident).count() == 4
 
 
 def test_campaign_to_incident_leaves_alerts_already_handled(world, campaign):
