@@ -14,6 +14,7 @@ from khien.intel.models import Tlp
 from khien.registry.models import InformationSystem, Organization, OrgType
 
 from .models import CustodyAction, Incident, ReportingPolicy, TaskStatus, Taxonomy
+from .services import detection_time_problem
 
 YES_NO = [("true", _("Yes")), ("false", _("No"))]
 
@@ -105,8 +106,8 @@ class IncidentReportForm(forms.Form):
 
     def clean_detected_at(self):
         value = self.cleaned_data["detected_at"]
-        if value and value > timezone.now():
-            raise forms.ValidationError(_("The time of detection cannot be in the future."))
+        if value and (problem := detection_time_problem(value, timezone.now())):
+            raise forms.ValidationError(problem)
         return value
 
     def clean_observables(self):

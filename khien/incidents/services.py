@@ -158,6 +158,22 @@ def _audit_child(action: str, obj, incident: Incident, actor, before=None):
 # --- Reporting ----------------------------------------------------------------------
 
 
+# No incident handled on the platform was detected before this: an earlier date is a typing error (year 1, 1850),
+# which would also make the reporting deadlines decades late.
+EARLIEST_DETECTION = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def detection_time_problem(detected_at: dt.datetime, now) -> str | None:
+    """Why a time of detection cannot be taken (the reporting forms, the API and the service share it), or None."""
+    if timezone.is_naive(detected_at):
+        return _("Give the time of detection with its time zone.")
+    if detected_at > now:
+        return _("The time of detection cannot be in the future.")
+    if detected_at < EARLIEST_DETECTION:
+        return _("The time of detection cannot be before %(date)s.") % {"date": "01/01/2000"}
+    return None
+
+
 def content_loaded() -> bool:
     """Can incidents be reported: the current taxonomy and reporting policy are loaded."""
     return Taxonomy.current() is not None and ReportingPolicy.current() is not None
@@ -212,12 +228,9 @@ def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
             setattr(incident, name, data[name])
 
     errors: dict[str, list[str]] = {}
-    detected_at = incident.detected_at
-    if isinstance(detected_at, dt.datetime):
-        if timezone.is_naive(detected_at):
-            errors.setdefault("detected_at", []).append(_("Give the time of detection with its time zone."))
-        elif detected_at > now:
-            errors.setdefault("detected_at", []).append(_("The time of detection cannot be in the future."))
+    if isinstance(incident.detected_at, dt.datetime):
+        if problem := detection_time_problem(incident.detected_at, now):
+            errors.setdefault("detected_at", []).append(problem)
     if incident.category and incident.category not in taxonomy.types():
         errors.setdefault("category", []).append(
             _("“%(value)s” is not a category of the incident taxonomy.") % {"value": incident.category})

@@ -72,6 +72,8 @@ def test_late_report_flagged(world, api, incident_content):
         ({"organization": "PROV"}, "organization"),     # another tree: not found for the caller
         ({"tlp": "blue"}, "tlp"),
         ({"detected_at": "yesterday"}, "detected_at"),
+        ({"detected_at": "0001-01-01T00:00:00Z"}, "detected_at"),   # before 2000: a typing error
+        ({"detected_at": "1850-06-01T08:00:00+07:00"}, "detected_at"),
     ],
 )
 def test_bad_reports_are_400_and_write_nothing(world, api, make_system, incident_content, extra, field):

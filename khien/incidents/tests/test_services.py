@@ -86,6 +86,7 @@ def test_report_refused_for_an_organization_the_user_may_not_add_in(world, repor
     [
         ({"detected_at": "future"}, "detected_at"),
         ({"detected_at": "naive"}, "detected_at"),
+        ({"detected_at": dt.datetime(1999, 12, 31, 23, 59, tzinfo=dt.timezone.utc)}, "detected_at"),
         ({"category": "space-invasion"}, "category"),
         ({"severity": "apocalyptic"}, "severity"),
         ({"suspected_malicious": None}, "suspected_malicious"),   # early warning: required in the initial report

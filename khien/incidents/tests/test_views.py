@@ -155,6 +155,7 @@ def test_report_form(world, as_user, make_system, incident_content):
         ({"title": ""}, "title"),
         ({"detected_at": "future"}, "detected_at"),
         ({"detected_at": "2026-13-45T99:99"}, "detected_at"),
+        ({"detected_at": "1850-01-01T08:00"}, "detected_at"),
         ({"category": "alien-invasion"}, "category"),
         ({"severity": "extreme"}, "severity"),
         ({"suspected_malicious": ""}, "suspected_malicious"),
