@@ -135,7 +135,10 @@ def test_escalated_badge_on_list_and_page(world, report, as_user):
     jobs.check_deadlines(T0 + dt.timedelta(hours=2))
     client = as_user(world.analyst)
     assert 'class="badge bad escalated"' in client.get("/incidents/").content.decode()
-    assert 'class="badge bad escalated"' in client.get(f"/incidents/{incident.pk}/").content.decode()
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert 'class="badge bad escalated"' in page
+    # The journal line is the escalation's title and Khiên as its author, no dangling separator.
+    assert "Đã chuyển cấp lên cơ quan điều phối</strong>" in page and "Khiên (tự động)" in page
 
 
 def test_report_stage_due_soon(world, report):
