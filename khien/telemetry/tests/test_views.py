@@ -134,7 +134,8 @@ def test_api_alerts_of_a_campaign(world, campaign, api):
     # The ministry's analyst sees its own alerts but not the campaign: the filter gives nothing.
     mine = api(world.analyst).get(url).json()
     assert (mine["results"] if isinstance(mine, dict) else mine) == []
-    assert api(world.coordinator).get("/api/telemetry/alert-groups/?campaign=nope").status_code == 400
+    bad = api(world.coordinator).get("/api/telemetry/alert-groups/?campaign=nope")
+    assert bad.status_code == 400 and bad.json() == {"campaign": ["Nhập UUID hợp lệ."]}  # in the user's language
 
 
 @pytest.fixture
@@ -182,6 +183,7 @@ def test_events_page_searches_what_the_user_may_see(world, events, as_user):
         response = client.get(url + "?" + bad)
         assert response.status_code == 400 and 'id="event-errors"' in response.content.decode(), bad
         assert _rows(response) == []
+    assert "Nhập địa chỉ IPv4 hoặc IPv6 hợp lệ." in client.get(url + "?ip=not-an-ip").content.decode()
     # The province sees its own event only.
     assert len(_rows(as_user(world.other_admin).get(url + "?ip=203.0.113.7"))) == 1
 
@@ -205,7 +207,7 @@ def test_api_events_by_file_hash(world, events, api):
     bad = api(world.analyst).get("/api/telemetry/events/?hash=123&ip=nope")
     # Both values refused at once, each under its own field, before any query runs.
     assert bad.status_code == 400 and set(bad.json()) == {"hash", "ip"}, bad.content
-    assert "MD5" in bad.json()["hash"][0]
+    assert "MD5" in bad.json()["hash"][0] and bad.json()["ip"] == ["Nhập địa chỉ IPv4 hoặc IPv6 hợp lệ."]
 
 
 def test_an_alerts_addresses_lead_to_the_events_search(world, events, as_user):
