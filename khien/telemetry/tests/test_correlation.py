@@ -156,6 +156,7 @@ def test_alerts_raised_after_the_decision_join_the_campaigns_incident(world, cam
     client = coordinator_client
     assert 'id="alert-set-by-khien"' in client.get(reverse("telemetry:alert", args=[late.pk])).content.decode()
     assert "Khiên (tự động)" in client.get(reverse("incidents:incident_detail", args=[incident.pk])).content.decode()
+    assert 'id="campaign-follows-incident"' in client.get(reverse("telemetry:campaign", args=[campaign.pk])).content.decode()
     # A closed incident takes no more alerts: they stay open for their organization.
     Incident.objects.filter(pk=incident.pk).update(status=Status.CLOSED)
     hit_at(world.commune, rule="other-rule")  # another alert behind the campaign
