@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from khien.core.api.fields import DateTimeField
 from khien.core.models import User
 from khien.intel.models import Tlp
 from khien.registry.api.serializers import VisibleOrganizationField
@@ -262,7 +263,7 @@ class CustodyInputSerializer(serializers.Serializer):
     from_party = serializers.CharField(required=False, allow_blank=True, default="")
     to_party = serializers.CharField(required=False, allow_blank=True, default="")
     note = serializers.CharField(required=False, allow_blank=True, default="")
-    at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    at = DateTimeField(required=False, allow_null=True, default=None)
 
 
 class SealSerializer(serializers.Serializer):

@@ -202,3 +202,23 @@ def test_report_stages_over_the_api(world, api, report):
     data = response.json()
     assert data["next_stage"] == "final" and data["notified_at"] is not None
     assert dt.datetime.fromisoformat(data["next_stage_due_at"]) > dt.datetime.fromisoformat(data["notified_at"])
+
+
+def test_api_bodies_refuse_dates_out_of_range_with_a_message(world, api, incident_content):
+    """A date in a request body (any ModelSerializer's, and the declared ones) outside the platform's years is a
+    400 with the message, never a 500 (a time without a zone near year 1 overflowed) nor a year-1027 incident."""
+    from khien.incidents.models import Incident
+
+    client = api(world.analyst)
+    body = {"organization": "MIN", "title": "t", "category": "ids-alert", "severity": "low", "description": "x",
+            "suspected_malicious": False, "impact_beyond_organization": False, "tlp": "amber"}
+    for date in ("0001-01-01T00:00:00", "9999-12-31T23:59:59-12:00", "1027-08-26T11:24:00Z", "1969-06-01T00:00:00Z"):
+        response = client.post("/api/incidents/", dict(body, detected_at=date), format="json")
+        assert response.status_code == 400, (date, response.content)
+        assert "1970" in response.json()["detected_at"][0] and "9998" in response.json()["detected_at"][0]
+    incident = client.post("/api/incidents/", dict(body, detected_at="2026-12-01T08:00:00+07:00"), format="json")
+    assert incident.status_code == 201
+    task = client.post(f"/api/incidents/{incident.json()['id']}/tasks/", {"title": "t", "due_at": "0001-01-01T00:00"},
+                       format="json")
+    assert task.status_code == 400 and "due_at" in task.json()
+    assert Incident.objects.count() == 1

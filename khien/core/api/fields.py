@@ -1,0 +1,23 @@
+"""Serializer fields of the platform's API."""
+from rest_framework import serializers
+
+from khien.core.timerange import out_of_range_message, storable
+
+
+class DateTimeField(serializers.DateTimeField):
+    """DRF's date and time, refused with a message outside the years the platform stores (`core.timerange`),
+    instead of an OverflowError (a time without a zone near year 1) or a date that later cannot be shown.
+    Every ModelSerializer's DateTimeField is this one (`core.apps`)."""
+
+    def to_internal_value(self, value):
+        try:
+            parsed = super().to_internal_value(value)
+        except OverflowError:  # DRF catches it in some paths ("Datetime value out of range."), not in others
+            parsed = None
+        except serializers.ValidationError as exc:
+            if exc.get_codes() != ["overflow"]:
+                raise
+            parsed = None
+        if parsed is None or not storable(parsed):
+            raise serializers.ValidationError(out_of_range_message(), code="out_of_range")
+        return parsed
