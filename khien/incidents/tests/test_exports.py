@@ -63,6 +63,14 @@ def test_formula_cells_are_neutralized(world, as_user, report):
     assert rows[1][1].startswith("'=")
 
 
+def test_control_characters_do_not_break_the_xlsx_export(world, as_user, report):
+    """A title holding a control character (the API accepts it) is written without it; the export used to fail."""
+    report(title="bell\u0007 title\u0001")
+    response = as_user(world.analyst).get("/incidents/?format=xlsx")
+    assert response.status_code == 200
+    assert list(load_workbook(io.BytesIO(response.content)).active.values)[1][1] == "bell title"
+
+
 @needs_fonts
 def test_pdf_in_vietnamese_with_reference_and_evidence(world, as_user, report):
     incident = report(title="Tấn công từ chối dịch vụ vào cổng thông tin")

@@ -379,6 +379,16 @@ def test_export_protects_against_formulas(world, make_system):
     assert "'=SUM(A1)" in values and all(c.data_type != "f" for c in sheet[2])
 
 
+def test_export_leaves_out_control_characters_a_worksheet_cannot_hold(world, make_system):
+    """The API accepts a control character in a name; the XLSX export of everyone who sees it used to fail."""
+    Organization.objects.filter(code="MIN").update(hotline="028\x07 1234")
+    make_system(world.ministry, name="a\x01b\tc")
+    content, _t, _n = imports.export_file("organizations", Organization.objects.filter(code="MIN"), "xlsx")
+    assert "028 1234" in [c.value for c in openpyxl.load_workbook(io.BytesIO(content)).active[2]]
+    content, _t, _n = imports.export_file("systems", InformationSystem.objects.filter(owner=world.ministry), "xlsx")
+    assert "ab\tc" in [c.value for c in openpyxl.load_workbook(io.BytesIO(content)).active[2]]
+
+
 def test_unknown_export_format_is_refused(world):
     with pytest.raises(Refused):
         imports.export_file("systems", InformationSystem.objects.all(), "pdf")
