@@ -4,7 +4,7 @@ from django.core.exceptions import PermissionDenied, ValidationError as DjangoVa
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -96,21 +96,30 @@ ACTIONS = {"warn": correlation.do_campaign_to_warning, "incident": correlation.d
            "dismiss": correlation.do_dismiss_campaign}
 
 
+class CampaignActionSerializer(serializers.Serializer):
+    """What the coordinator may set on the warning or incident a campaign becomes (all optional: the campaign
+    gives the rest). Texts only: a list or an object is refused here, not deep in the services."""
+
+    title = serializers.CharField(required=False, max_length=300)
+    summary = serializers.CharField(required=False, max_length=20000)
+    description = serializers.CharField(required=False, max_length=20000)
+    severity = serializers.CharField(required=False, max_length=40)
+    tlp = serializers.CharField(required=False, max_length=40)
+    category = serializers.CharField(required=False, max_length=100)
+
+
 class CampaignAction(APIView):
     """POST …/campaigns/<id>/warn|incident|dismiss/: the coordinator's decision (409 once decided)."""
 
-    @extend_schema(request=inline_serializer("CampaignActionRequest", {
-        "title": serializers.CharField(required=False), "summary": serializers.CharField(required=False),
-        "severity": serializers.CharField(required=False), "tlp": serializers.CharField(required=False),
-        "description": serializers.CharField(required=False), "category": serializers.CharField(required=False)}),
-        responses=CampaignSerializer)
+    @extend_schema(request=CampaignActionSerializer, responses=CampaignSerializer,
+                   parameters=[OpenApiParameter("action", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(ACTIONS))])
     def post(self, request, pk, action):
         campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
         if action not in ACTIONS:
             raise ValidationError({"action": [_("Unknown action.")]})
-        data = request.data if isinstance(request.data, dict) else {}
-        kwargs = {} if action == "dismiss" else {"data": {k: data[k] for k in ("title", "summary", "severity", "tlp",
-                                                                               "description", "category") if k in data}}
+        body = CampaignActionSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body.is_valid(raise_exception=True)
+        kwargs = {} if action == "dismiss" else {"data": dict(body.validated_data)}
         try:
             ACTIONS[action](campaign, acting_user=request.user, **kwargs)
         except DjangoValidationError as exc:

@@ -98,6 +98,12 @@ def test_api_hits_campaigns_and_dashboard(world, campaign, api):
     listed = listed["results"] if isinstance(listed, dict) else listed
     assert [c["id"] for c in listed] == [str(campaign.pk)]
     assert coordinator.post(f"/api/telemetry/campaigns/{campaign.pk}/nope/").status_code == 400
+    # Texts only: a list or an object is a 400 naming the field, and nothing is decided (was a 500).
+    for bad in ({"category": ["x"]}, {"title": {"a": 1}}, {"title": "x" * 301}):
+        response = coordinator.post(f"/api/telemetry/campaigns/{campaign.pk}/incident/", bad, format="json")
+        assert response.status_code == 400 and set(response.json()) == set(bad), response.content
+    campaign.refresh_from_db()
+    assert campaign.status == "open"
     done = coordinator.post(f"/api/telemetry/campaigns/{campaign.pk}/dismiss/")
     assert done.status_code == 200 and done.json()["status"] == "dismissed"
     assert coordinator.post(f"/api/telemetry/campaigns/{campaign.pk}/warn/").status_code == 409
