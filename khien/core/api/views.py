@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.response import Response
@@ -68,17 +69,24 @@ class NotificationList(generics.ListAPIView):
         return items
 
 
-class NotificationRead(APIView):
-    """Mark notifications read: `{"ids": [...]}`, or `{"all": true}`."""
+class NotificationReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.UUIDField(), required=False, allow_empty=False)
+    all = serializers.BooleanField(required=False, default=False)
 
-    @extend_schema(request=inline_serializer("NotificationReadRequest", {
-        "ids": serializers.ListField(child=serializers.UUIDField(), required=False),
-        "all": serializers.BooleanField(required=False)}),
-        responses=inline_serializer("NotificationReadResult", {"marked": serializers.IntegerField()}))
+    def validate(self, data):
+        if not data["all"] and not data.get("ids"):
+            raise serializers.ValidationError({"ids": [_("Give the ids of the notifications, or all: true.")]})
+        return data
+
+
+class NotificationRead(APIView):
+    """Mark notifications read: `{"ids": [...]}`, or `{"all": true}` (JSON or a form)."""
+
+    @extend_schema(request=NotificationReadSerializer,
+                   responses=inline_serializer("NotificationReadResult", {"marked": serializers.IntegerField()}))
     def post(self, request):
-        data = request.data if isinstance(request.data, dict) else {}
-        if data.get("all") is True:
+        body = NotificationReadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if body.validated_data["all"]:
             return Response({"marked": notifications.mark_read(request.user)})
-        field = serializers.ListField(child=serializers.UUIDField(), allow_empty=False)
-        ids = field.run_validation(data.get("ids", serializers.empty))
-        return Response({"marked": notifications.mark_read(request.user, ids)})
+        return Response({"marked": notifications.mark_read(request.user, body.validated_data["ids"])})
