@@ -11,11 +11,11 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from khien.core.roles import Action, Role
-from khien.core.scoping import is_national_coordinator
+from khien.core.scoping import is_national_coordinator, user_can
 
 from . import levels
 from .models import ImportKind, InformationSystem, Isac, Organization
-from .services import ORG_FIELDS, SYSTEM_FIELDS
+from .services import IDENTITY_FIELDS, ORG_FIELDS, SYSTEM_FIELDS
 from .validators import split_list
 
 LEVEL_CHOICES = [(n, _("Level %(n)s") % {"n": n}) for n in range(1, 6)]
@@ -52,6 +52,9 @@ class OrganizationForm(forms.ModelForm):
             )
             if not parent_changeable:
                 del self.fields["parent"]
+            if not user_can(user, Action.DELETE, instance):  # shown, not changeable (do_update_organization)
+                for name in IDENTITY_FIELDS:
+                    self.fields[name].disabled = True
         if "parent" in self.fields:
             self.fields["parent"].queryset = allowed.order_by("code")
             self.fields["parent"].required = not coordinator

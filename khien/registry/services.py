@@ -41,6 +41,9 @@ ORG_FIELDS = [
     "code", "name_vi", "name_en", "org_type", "parent", "province", "address", "hotline", "contact_email",
     "duty_officer", "duty_officer_phone", "head_name", "head_title", "head_email", "head_phone", "is_active",
 ]
+# An organization's code (how every import, export and reference names it) and whether it is active (switched
+# off, its people lose its data) are changed only by those who may also delete it: analysts edit the rest.
+IDENTITY_FIELDS = frozenset({"code", "is_active"})
 SYSTEM_FIELDS = [
     "code", "name", "owner", "operator", "purpose", "operational_status", "important_to_national_security",
     "internet_facing", "ip_ranges", "domains", "products",
@@ -114,6 +117,9 @@ def do_update_organization(org: Organization, data: dict, *, acting_user, sector
     before = audit.snapshot(org)
     old_parent_id, old_path = org.parent_id, org.path
     changed = _assign(org, data, ORG_FIELDS)
+    if changed & IDENTITY_FIELDS:
+        _require(acting_user, Action.DELETE, org, _("Only the organization's administrators or the national "
+                                                     "coordinator can change its code or switch it off."))
     if "parent" in changed:
         if old_parent_id is None and not is_national_coordinator(acting_user):
             raise Forbidden(_("Only the national coordinator can move a top-level organization."))

@@ -150,6 +150,25 @@ def test_update_organization_rights_per_role(world, who, allowed):
         assert audit_len() == before
 
 
+@pytest.mark.parametrize("change", [{"code": "MIN-RENAMED"}, {"is_active": False}])
+def test_only_who_may_delete_an_organization_changes_its_code_or_switches_it_off(world, change):
+    """Analysts edit an organization's details, not its identity: renaming the code or switching the organization
+    off is for its administrators and the coordinator."""
+    before = audit_len()
+    for analyst in (world.analyst, world.dept_analyst):
+        with pytest.raises(Forbidden):
+            services.do_update_organization(world.department, dict(change, hotline="1900 0002"), acting_user=analyst)
+    department = Organization.objects.get(pk=world.department.pk)
+    assert (department.code, department.is_active, department.hotline) == ("MIN-D1", True, "")
+    assert audit_len() == before
+    # Sent unchanged (a whole form), they are no change; the administrator may change them.
+    services.do_update_organization(world.department, {"code": "MIN-D1", "is_active": True, "hotline": "1900 0002"},
+                                    acting_user=world.dept_analyst)
+    services.do_update_organization(world.department, change, acting_user=world.admin)
+    department.refresh_from_db()
+    assert (department.code, department.is_active) == (change.get("code", "MIN-D1"), change.get("is_active", True))
+
+
 def test_delete_organization(world):
     with pytest.raises(Forbidden):  # analysts may add and change, not delete
         services.do_delete_organization(world.department, acting_user=world.analyst)

@@ -187,6 +187,19 @@ def test_reader_sees_detail_but_cannot_edit(world, as_user):
     assert world.ministry.name_vi == "Tổ chức MIN"
 
 
+def test_analyst_edits_the_details_of_an_organization_not_its_code_or_state(world, as_user):
+    client = as_user(world.analyst)
+    url = reverse("registry:organization_edit", args=[world.department.pk])
+    form = client.get(url).context["form"]
+    assert form.fields["code"].disabled and form.fields["is_active"].disabled
+    # A forged form with another code and no "is_active": the details change, the code and state do not.
+    response = client.post(url, org_post(world.ministry, code="HIJACKED", name_vi="Cục Một", is_active=""))
+    assert response.status_code == 302
+    department = Organization.objects.get(pk=world.department.pk)
+    assert (department.code, department.is_active, department.name_vi) == ("MIN-D1", True, "Cục Một")
+    assert not as_user(world.admin).get(url).context["form"].fields["code"].disabled
+
+
 def test_organization_create_offers_only_allowed_parents(world, as_user):
     client = as_user(world.analyst)
     form = client.get(reverse("registry:organization_create")).context["form"]
