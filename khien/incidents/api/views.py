@@ -44,6 +44,11 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                 .select_related("organization", "policy", "taxonomy")
                 .prefetch_related("systems", "assignments__responder", "assignments__assigned_by", "observables"))
 
+    def filter_queryset(self, queryset):
+        # The list's filters are for the list: on one incident and its journal, tasks, observables and evidence
+        # they would turn "?severity=low" into a 404 for an incident that exists.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         systems = data.pop("systems", [])
@@ -96,7 +101,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                    responses=s.IncidentEventSerializer(many=True))
     @extend_schema(methods=["post"], summary="Add a comment to the journal", request=s.CommentSerializer,
                    responses={201: s.IncidentEventSerializer})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def journal(self, request, pk=None):
         incident = self.get_object()
         if request.method == "POST":
@@ -109,7 +114,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     @extend_schema(methods=["get"], summary="The incident's tasks", responses=s.TaskSerializer(many=True))
     @extend_schema(methods=["post"], summary="Add a task", request=s.TaskSerializer, responses={201: s.TaskSerializer})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def tasks(self, request, pk=None):
         incident = self.get_object()
         if request.method == "POST":
@@ -157,7 +162,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                    responses=s.ObservableLookupSerializer(many=True))
     @extend_schema(methods=["post"], summary="Add observables (a list of {kind, value}; kind may be omitted)",
                    request=s.ObservableSerializer(many=True), responses={201: s.ObservableLookupSerializer(many=True)})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def observables(self, request, pk=None):
         incident = self.get_object()
         if request.method == "POST":
@@ -220,7 +225,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                    request={"multipart/form-data": s.EvidenceUploadSerializer, "application/json": s.EvidenceUploadSerializer},
                    responses={201: s.EvidenceSerializer, 409: OpenApiResponse(description="Incident closed"),
                               413: OpenApiResponse(description="File too large")})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def evidence(self, request, pk=None):
         incident = self.get_object()
         if request.method == "POST":
@@ -246,7 +251,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @extend_schema(methods=["post"], summary="Record a custody step (received, transferred, analysed, returned)",
                    request=s.CustodyInputSerializer,
                    responses={201: s.CustodyEventSerializer, 409: OpenApiResponse(description="Sealed")})
-    @action(detail=True, methods=["get", "post"], url_path=r"evidence/(?P<evidence_id>[0-9a-f-]{36})/custody")
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[], url_path=r"evidence/(?P<evidence_id>[0-9a-f-]{36})/custody")
     def evidence_custody(self, request, pk=None, evidence_id=None):
         evidence = self._evidence(request, self.get_object(), evidence_id)
         if request.method == "POST":

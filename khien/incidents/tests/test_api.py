@@ -222,3 +222,15 @@ def test_api_bodies_refuse_dates_out_of_range_with_a_message(world, api, inciden
                        format="json")
     assert task.status_code == 400 and "due_at" in task.json()
     assert Incident.objects.count() == 1
+
+
+def test_the_lists_filters_do_not_hide_one_incident_or_its_parts(world, api, report):
+    """An incident's page and its journal, tasks, observables and evidence are whole arrays; the list's filters
+    (here a severity it does not have, a date before it) do not turn them into a 404."""
+    incident = report(org=world.ministry, user=world.analyst, severity="low")
+    client = api(world.analyst)
+    for part in ("", "journal/", "tasks/", "observables/", "evidence/"):
+        response = client.get(f"{URL}{incident.pk}/{part}?severity=critical&detected_after=2000-01-01T00:00")
+        assert response.status_code == 200, (part, response.content)
+        assert isinstance(response.json(), list) == bool(part)
+    assert client.get(f"{URL}?severity=critical").json()["count"] == 0  # the list still filters
