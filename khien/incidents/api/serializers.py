@@ -65,6 +65,8 @@ class ObservableSerializer(serializers.ModelSerializer):
     """An observable: `kind` may be omitted on input (guessed from the value)."""
 
     kind = serializers.ChoiceField(choices=ObservableKind.choices, required=False)
+    # Empty until the observable is shared with the intelligence store.
+    shared_tlp = serializers.ChoiceField(choices=[("", _("not shared")), *Tlp.choices], read_only=True)
 
     class Meta:
         model = Observable

@@ -82,12 +82,13 @@ class AlertSerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="name", read_only=True)
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     observables = serializers.JSONField(read_only=True, help_text="The observables the repeats share.")
-    assignee = serializers.SlugRelatedField(slug_field="email", read_only=True,
+    # Empty (null) until set: allow_null documents it so.
+    assignee = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True,
                                             help_text="Who took the alert (status acknowledged).")
-    triaged_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
-    incident = serializers.SlugRelatedField(slug_field="reference", read_only=True,
+    triaged_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    incident = serializers.SlugRelatedField(slug_field="reference", read_only=True, allow_null=True,
                                             help_text="The incident reported from the alert, if any.")
-    suppression = serializers.PrimaryKeyRelatedField(read_only=True,
+    suppression = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
                                                      help_text="The suppression that marked it a false positive.")
 
     class Meta:
@@ -137,7 +138,7 @@ class AlertSuppressionSerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     observables = serializers.JSONField(read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
-    lifted_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    lifted_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
     active = serializers.SerializerMethodField()
 
     class Meta:
