@@ -259,7 +259,8 @@ def do_pull(sub: FeedSubscription, *, acting_user=None, now: dt.datetime | None 
                 with transaction.atomic():
                     if objects:
                         services.do_add_objects(sub.collection, objects, acting_user=submitter)
-                    if page_mark and (mark is None or page_mark > mark):
+                    # (A date outside the years the platform stores is not a mark: the next pull asks again.)
+                    if page_mark and services.in_range(page_mark) and (mark is None or page_mark > mark):
                         mark = page_mark
                     FeedSubscription.objects.filter(pk=sub.pk).update(added_after=mark)
                 received += len(objects)

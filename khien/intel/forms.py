@@ -25,10 +25,7 @@ from . import services, tlp
 from .models import AckState, Collection, CollectionKind, IndicatorKind, Tlp, WarningSeverity
 
 PATTERN_CHOICE = "pattern"
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
-HASH_LEN = {IndicatorKind.MD5: 32, IndicatorKind.SHA1: 40, IndicatorKind.SHA256: 64}
 HASH_PATH = {IndicatorKind.MD5: "MD5", IndicatorKind.SHA1: "'SHA-1'", IndicatorKind.SHA256: "'SHA-256'"}
 INDICATOR_TYPES = [
     ("malicious-activity", _l("Malicious activity")),
@@ -88,14 +85,14 @@ def pattern_for(kind: str, raw: str) -> tuple[str, str]:
         return f"[url:value = {quote(value)}]", value
     if kind == IndicatorKind.EMAIL:
         text = value.lower()
-        if not _EMAIL.match(text):
+        if not services.is_email_address(text):
             raise forms.ValidationError(_("“%(v)s” is not an e-mail address.") % {"v": value[:200]})
         return f"[email-addr:value = {quote(text)}]", text
-    if kind in HASH_LEN:
+    if kind in services.HASH_LENGTHS:
         text = value.lower()
-        if len(text) != HASH_LEN[kind] or not _HEX.match(text):
+        if not services.is_hash(kind, text):
             raise forms.ValidationError(_("A %(kind)s hash is %(n)d hexadecimal characters.")
-                                        % {"kind": IndicatorKind(kind).label, "n": HASH_LEN[kind]})
+                                        % {"kind": IndicatorKind(kind).label, "n": services.HASH_LENGTHS[kind]})
         return f"[file:hashes.{HASH_PATH[kind]} = {quote(text)}]", text
     raise forms.ValidationError(_("Choose the kind of value."))
 

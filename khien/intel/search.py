@@ -30,14 +30,10 @@ from .models import (
 
 MAX_VALUE_GROUPS = 500
 MAX_TEXT_RESULTS = 2000
-HASH_LENGTHS = {32: IndicatorKind.MD5, 40: IndicatorKind.SHA1, 64: IndicatorKind.SHA256}
+HASH_KIND_BY_LENGTH = {length: kind for kind, length in services.HASH_LENGTHS.items()}
 
 
 # --- What a query means ----------------------------------------------------------------------------
-
-
-def _hex(text: str) -> bool:
-    return bool(text) and all(c in "0123456789abcdef" for c in text)
 
 
 def candidates(query: str) -> list[tuple[str, str, str]]:
@@ -68,8 +64,9 @@ def candidates(query: str) -> list[tuple[str, str, str]]:
             found.append((IndicatorKind.CIDR, str(net.supernet(new_prefix=prefix)), "network"))
         return found
     lowered = text.lower()
-    if _hex(lowered) and len(lowered) in HASH_LENGTHS:
-        return [(HASH_LENGTHS[len(lowered)], lowered, "exact")]
+    kind = HASH_KIND_BY_LENGTH.get(len(lowered))
+    if kind and services.is_hash(kind, lowered):
+        return [(kind, lowered, "exact")]
     if "://" in text:
         found.append((IndicatorKind.URL, text, "exact"))
         return found
@@ -309,7 +306,7 @@ def sightings(user, stix_id: str) -> dict:
         total += count if isinstance(count, int) and count >= 0 else 1
         for key in ("first_seen", "last_seen"):
             when = services.parse_timestamp(row.data.get(key))
-            if when is not None:
+            if when is not None and services.in_range(when):  # a date no time zone can show is left out
                 first = when if first is None or when < first else first
                 last = when if last is None or when > last else last
         for ref in row.data.get("where_sighted_refs") or ():

@@ -32,6 +32,7 @@ from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, user_can
+from khien.core.timerange import out_of_range_message, storable
 from khien.registry.models import Organization
 
 from . import tlp
@@ -89,16 +90,51 @@ class AddResult:
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
-def parse_timestamp(value) -> dt.datetime | None:
-    """A STIX timestamp (any sub-second precision) as an aware UTC datetime; None when absent or invalid."""
+def read_timestamp(value) -> dt.datetime | None:
+    """A STIX timestamp (any sub-second precision) as an aware datetime in its own offset (UTC when it has
+    none); None when absent or invalid. Not yet moved to UTC: see `parse_timestamp`."""
     if not isinstance(value, str) or not value:
         return None
     try:
         parsed = dt.datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def parse_timestamp(value) -> dt.datetime | None:
+    """A STIX timestamp (any sub-second precision) as an aware UTC datetime; None when absent or invalid, or
+    when it cannot be moved to UTC (year 1 or 9999 with an offset). Whether the platform may store or compare
+    it is `in_range`: what takes timestamps from outside checks it (`check_object`, `timestamp_parameter`)."""
+    parsed = read_timestamp(value)
+    if parsed is None:
+        return None
+    try:
+        return parsed.astimezone(dt.timezone.utc)
+    except OverflowError:
+        return None
+
+
+def in_range(value: dt.datetime) -> bool:
+    """The (aware) datetime lies within the years the platform stores (`khien.core.timerange`), in its own
+    offset and in UTC: it can be stored, compared and shown in any time zone."""
+    return storable(value) and storable(value.astimezone(dt.timezone.utc))
+
+
+def out_of_range_error(name: str) -> str:
+    """The refusal of a timestamp outside the years the platform stores, naming what carries it."""
+    return f"{name}: {out_of_range_message()}"
+
+
+def timestamp_parameter(value, name: str) -> dt.datetime:
+    """A timestamp a caller gives as a filter (TAXII `added_after` and `match[version]`, the export's
+    `added_since`) as an aware UTC datetime; `Refused` (400) naming `name` when it is not a timestamp or lies
+    outside the years the platform stores."""
+    parsed = read_timestamp(value)
+    if parsed is None:
+        raise Refused(_("'%(name)s' is not a valid timestamp.") % {"name": name}, code="invalid")
+    if not in_range(parsed):
+        raise Refused(out_of_range_error(name), code="out_of_range")
     return parsed.astimezone(dt.timezone.utc)
 
 
@@ -119,6 +155,22 @@ def _unquote(literal: str) -> str:
     if len(literal) >= 2 and literal[0] == literal[-1] == "'":
         return literal[1:-1].replace("\\'", "'").replace("\\\\", "\\")
     return literal
+
+
+# The shape of a value of a kind, the one rule of the allow-list, the forms, the CSV import and the value search.
+HASH_LENGTHS = {IndicatorKind.MD5: 32, IndicatorKind.SHA1: 40, IndicatorKind.SHA256: 64}  # hexadecimal digits
+_HEX_DIGITS = re.compile(r"[0-9a-f]+")
+_EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def is_hash(kind: str, value: str) -> bool:
+    """`value` (lower case) is a hash of that kind (md5, sha1, sha256): that many hexadecimal digits."""
+    return len(value) == HASH_LENGTHS[kind] and bool(_HEX_DIGITS.fullmatch(value))
+
+
+def is_email_address(value: str) -> bool:
+    """`value` looks like an e-mail address: one @, no spaces, a dot in the domain."""
+    return bool(_EMAIL_ADDRESS.fullmatch(value))
 
 
 HASH_KINDS = {"SHA-256": IndicatorKind.SHA256, "SHA256": IndicatorKind.SHA256, "MD5": IndicatorKind.MD5,
@@ -180,8 +232,13 @@ def extract_values(pattern: str) -> list[tuple[str, str]]:
     return sorted(set(found))
 
 
+# The timestamps of an object that `_row_for` keeps in DateTimeFields (listed, filtered, shown in local time).
+STORED_TIMESTAMPS = ("created", "modified", "valid_from", "valid_until")
+
+
 def check_object(obj, position: int, options: ValidationOptions, cache: dict | None = None) -> tuple[str, list[str]]:
-    """(key, errors) for one submitted object: stix2-validator, custom types, the pattern.
+    """(key, errors) for one submitted object: stix2-validator, the years of its stored timestamps, custom
+    types, the pattern. Every way in (API, TAXII, file imports, federation pulls) passes here (`do_add_objects`).
 
     `cache` receives the observable values of each valid pattern (pattern → values).
     """
@@ -195,6 +252,10 @@ def check_object(obj, position: int, options: ValidationOptions, cache: dict | N
     except Exception as exc:  # the validator raises on shapes it cannot read at all
         errors.append(_("Not a valid STIX object: %(error)s") % {"error": exc})
         return key, errors
+    for name in STORED_TIMESTAMPS:
+        parsed = read_timestamp(obj.get(name))
+        if parsed is not None and not in_range(parsed):
+            errors.append(out_of_range_error(name))
     stix_type = obj.get("type")
     if stix_type == "bundle":
         errors.append(_("A bundle cannot be stored as an object; send its objects."))

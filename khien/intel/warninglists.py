@@ -47,6 +47,7 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.scoping import is_national_coordinator
 
+from . import services
 from .models import AllowListEntry, IndicatorKind
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "warninglists.yaml"
@@ -306,7 +307,8 @@ def flag(kind: str, value: str, lists: Compiled | None = None) -> dict:
 
 
 def normalize(kind: str, value: str) -> str:
-    """The allow-list form of a value; Refused when it is not of that kind."""
+    """The allow-list form of a value; Refused when it is not of that kind (an IP address or network of that
+    version, a domain name, an e-mail address, a hash of that length)."""
     value = str(value or "").strip()
     if kind not in IndicatorKind.values:
         raise Refused(_("Unknown value kind."), code="invalid")
@@ -326,7 +328,15 @@ def normalize(kind: str, value: str) -> str:
         if not _DOMAIN_RE.match(domain):
             raise Refused(_("“%(v)s” is not a domain name.") % {"v": value}, code="invalid")
         return domain
-    if kind in HASH_KINDS | {IndicatorKind.EMAIL}:
+    if kind in HASH_KINDS:
+        if not services.is_hash(kind, value.lower()):
+            raise Refused(_("“%(value)s” is not a %(kind)s hash (%(n)s hexadecimal digits).")
+                          % {"value": value, "kind": IndicatorKind(kind).label, "n": services.HASH_LENGTHS[kind]},
+                          code="invalid")
+        return value.lower()
+    if kind == IndicatorKind.EMAIL:
+        if not services.is_email_address(value.lower()):
+            raise Refused(_("“%(v)s” is not an e-mail address.") % {"v": value}, code="invalid")
         return value.lower()
     return value
 

@@ -22,8 +22,18 @@ class OrganizationCodeField(serializers.SlugRelatedField):
         super().__init__(**kwargs)
 
 
+def _member_right(name: str) -> serializers.BooleanField:
+    """A right of a member, defaulting as the model does."""
+    model_field = CollectionMember._meta.get_field(name)
+    return serializers.BooleanField(default=model_field.default, label=model_field.verbose_name)
+
+
 class CollectionMemberSerializer(serializers.ModelSerializer):
+    """The rights an organization gets; a right left out takes the model's default (read, not write)."""
+
     organization = OrganizationCodeField()
+    can_read = _member_right("can_read")
+    can_write = _member_right("can_write")
 
     class Meta:
         model = CollectionMember

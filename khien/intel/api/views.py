@@ -51,7 +51,7 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     @extend_schema(request=s.CollectionMemberSerializer, responses={200: s.CollectionMemberSerializer})
     @action(detail=True, methods=["post"])
     def members(self, request, pk=None):
-        """Give a member organization read and/or write rights (both false removes it)."""
+        """Give a member organization read and/or write rights (both false removes it; left out: read, not write)."""
         collection = self.get_object()
         serializer = s.CollectionMemberSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -119,7 +119,8 @@ class StixObjectViewSet(viewsets.ReadOnlyModelViewSet):
             get_object_or_404(StixObject.objects.none())
         return obj
 
-    @action(detail=True)
+    @extend_schema(responses={200: s.StixObjectSerializer(many=True)})
+    @action(detail=True, pagination_class=None)
     def versions(self, request, stix_id=None):
         """Every version of the object the caller may see, oldest first."""
         qs = self.get_queryset().filter(stix_id=stix_id).order_by("modified")

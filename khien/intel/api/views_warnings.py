@@ -25,9 +25,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from khien.core.errors import Forbidden, Refused
+from khien.core.timerange import out_of_range_message
 from khien.registry.api.views import LimitedJSONParser
 
-from .. import blocklists, services_warnings, tlp, warninglists
+from .. import blocklists, services, services_warnings, tlp, warninglists
 from ..models import AckState, AllowListEntry, IndicatorKind
 from . import serializers_warnings as s
 
@@ -159,6 +160,9 @@ class PlainTextRenderer(renderers.BaseRenderer):
             return data if isinstance(data, bytes) else data.encode("utf-8")
         if isinstance(data, dict) and "detail" in data:
             return f"{data['detail']}\n".encode("utf-8")
+        if isinstance(data, dict):  # a refused parameter: "name: message", one per line
+            return "".join(f"{name}: {' '.join(map(str, errors)) if isinstance(errors, list) else errors}\n"
+                           for name, errors in data.items()).encode("utf-8")
         return f"{data}\n".encode("utf-8")
 
 
@@ -170,11 +174,16 @@ def _since(request) -> dt.datetime | None:
     raw = request.query_params.get("since")
     if raw is None:
         return None
-    parsed = parse_datetime(raw.strip().replace(" ", "+")) if raw.strip() else None
+    try:
+        parsed = parse_datetime(raw.strip().replace(" ", "+")) if raw.strip() else None
+    except ValueError:  # well formed but no such date (month 13)
+        parsed = None
     if parsed is None:
         raise ValidationError({"since": _("Give an ISO 8601 time, e.g. 2026-01-31T08:00:00Z.")})
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    if not services.in_range(parsed):
+        raise ValidationError({"since": out_of_range_message()})
     return parsed
 
 

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from khien.core.spreadsheet import safe_cell
+from khien.core.timerange import out_of_range_message
 from khien.registry.imports import ROW, read_rows
 
 from .. import services, tlp, warninglists
@@ -57,7 +58,6 @@ TYPE_ALIASES = {
 }
 TLP_WORDS = {"clear": Tlp.CLEAR, "white": Tlp.CLEAR, "green": Tlp.GREEN, "amber": Tlp.AMBER,
              "amber+strict": Tlp.AMBER_STRICT, "amber_strict": Tlp.AMBER_STRICT, "red": Tlp.RED}
-HEX_LENGTH = {IndicatorKind.MD5: 32, IndicatorKind.SHA1: 40, IndicatorKind.SHA256: 64}
 HASH_PATH = {IndicatorKind.MD5: "MD5", IndicatorKind.SHA1: "'SHA-1'", IndicatorKind.SHA256: "'SHA-256'"}
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?!-)([a-z0-9_-]{1,63}\.)+[a-z][a-z0-9-]{0,62}$")
 EMAIL_RE = re.compile(r"^[^@\s']+@[^@\s']+\.[^@\s']+$")
@@ -102,9 +102,9 @@ def pattern_for(kind: str, value: str) -> tuple[str, str]:
             raise _Bad("value", _("“%(value)s” is not an e-mail address.") % {"value": value})
         return f"[email-addr:value = {_quote(text)}]", text
     text = value.lower()
-    if len(text) != HEX_LENGTH[kind] or not re.fullmatch(r"[0-9a-f]+", text):
+    if not services.is_hash(kind, text):
         raise _Bad("value", _("“%(value)s” is not a %(kind)s hash (%(n)s hexadecimal digits).")
-                   % {"value": value, "kind": kind.upper(), "n": HEX_LENGTH[kind]})
+                   % {"value": value, "kind": kind.upper(), "n": services.HASH_LENGTHS[kind]})
     return f"[file:hashes.{HASH_PATH[kind]} = {_quote(text)}]", text
 
 
@@ -144,7 +144,7 @@ def parse_row(row: dict, now: dt.datetime) -> dict:
         obj["description"] = row["description"].strip()
     until = row.get("valid_until", "").strip()
     if until:
-        parsed = services.parse_timestamp(until)
+        parsed = services.read_timestamp(until)
         if parsed is None:
             try:
                 parsed = dt.datetime.combine(dt.date.fromisoformat(until), dt.time(), tzinfo=dt.timezone.utc)
@@ -153,6 +153,8 @@ def parse_row(row: dict, now: dt.datetime) -> dict:
         if parsed is None:
             problems.append(_Bad("valid_until", _("“%(value)s” is not a date (YYYY-MM-DD) or an ISO 8601 "
                                                   "date and time.") % {"value": until}))
+        elif not services.in_range(parsed):
+            problems.append(_Bad("valid_until", out_of_range_message()))
         elif parsed <= now:
             problems.append(_Bad("valid_until", _("The end of validity must be in the future.")))
         else:

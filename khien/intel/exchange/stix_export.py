@@ -98,10 +98,10 @@ def parse_selection(user, *, collection=None, types="", added_since="", tlp_leve
             raise Refused(_("Unknown TLP level “%(level)s”.") % {"level": level}, code="invalid")
         sel.tlp_levels.append(level)
     if added_since:
-        if isinstance(added_since, dt.datetime):
-            parsed = added_since
+        if isinstance(added_since, dt.datetime):  # without a zone: UTC, as in the text form
+            parsed = added_since if added_since.tzinfo else added_since.replace(tzinfo=dt.timezone.utc)
         else:
-            parsed = services.parse_timestamp(str(added_since))
+            parsed = services.read_timestamp(str(added_since))
             if parsed is None:
                 try:
                     day = dt.date.fromisoformat(str(added_since).strip())
@@ -109,7 +109,9 @@ def parse_selection(user, *, collection=None, types="", added_since="", tlp_leve
                 except ValueError:
                     raise Refused(_("“Added since” must be a date or a date and time (ISO 8601)."),
                                   code="invalid")
-        sel.added_since = parsed
+        if not services.in_range(parsed):
+            raise Refused(services.out_of_range_error("added_since"), code="out_of_range")
+        sel.added_since = parsed.astimezone(dt.timezone.utc)
     sel.ids = listed(ids)
     return sel
 

@@ -203,10 +203,10 @@ def collection(request, user, collection_id):
 
 
 def _timestamp(value: str, name: str) -> dt.datetime:
-    parsed = services.parse_timestamp(value)
-    if parsed is None:
-        raise TaxiiError(400, _("Bad request"), _("'%(name)s' is not a valid timestamp.") % {"name": name})
-    return parsed
+    try:
+        return services.timestamp_parameter(value, name)
+    except Refused as exc:
+        raise TaxiiError(400, _("Bad request"), exc.message)
 
 
 def _filters(request) -> dict:

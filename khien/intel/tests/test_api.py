@@ -4,6 +4,7 @@ import uuid
 import pytest
 
 from khien.core.models import AuditEntry
+from khien.core.timerange import MAX_YEAR, MIN_YEAR
 from khien.intel.models import Collection, CollectionMember, StixObject, StixRecipient, Tlp, identity_id_for
 
 from .conftest import indicator
@@ -240,3 +241,82 @@ def test_value_provenance_refusals(sharing, api):
     assert client.get(f"{API}values/", {"value": VALUE, "kind": "nope"}).status_code == 400
     assert client.get(f"{API}values/", {"value": "x" * 3000}).status_code == 400
     assert api().get(f"{API}values/", {"value": VALUE}).status_code == 401
+
+
+# --- Members: rights left out ---------------------------------------------------------------------
+
+
+def test_member_rights_left_out_take_the_model_defaults(sharing, api):
+    url = f"{API}collections/{sharing.collection.pk}/members/"
+    reader, writer, client = api(sharing.world.other_admin), api(sharing.world.analyst), api(sharing.world.coordinator)
+    before = (CollectionMember.objects.count(), AuditEntry.objects.count())
+    # A reader (and a writer) of the collection who may not manage it: 403 whatever the body, nothing changed.
+    for caller in (reader, writer):
+        for body in ({"organization": "REC"}, {"organization": "REC", "can_write": True}):
+            assert caller.post(url, body, format="json").status_code == 403
+    assert (CollectionMember.objects.count(), AuditEntry.objects.count()) == before
+
+    response = client.post(url, {"organization": "REC"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"organization": "REC", "can_read": True, "can_write": False}
+    row = CollectionMember.objects.get(collection=sharing.collection, organization=sharing.rec_org)
+    assert (row.can_read, row.can_write) == (True, False)
+    response = client.post(url, {"organization": "REC", "can_write": True}, format="json")
+    assert response.json() == {"organization": "REC", "can_read": True, "can_write": True}
+    row.refresh_from_db()
+    assert (row.can_read, row.can_write) == (True, True)
+    assert client.post(url, {"can_read": True}, format="json").status_code == 400
+
+
+# --- Timestamps outside the years the platform stores ------------------------------------------------
+
+FAR = "9999-12-31T23:59:59.999Z"
+
+
+@pytest.mark.parametrize("dates", [
+    {"created": FAR, "modified": FAR, "valid_from": FAR},
+    {"valid_until": FAR},
+    {"created": "0001-01-01T00:00:00.000Z", "modified": "0001-01-01T00:00:00.000Z",
+     "valid_from": "0001-01-01T00:00:00Z"},
+])
+def test_objects_dated_outside_the_storable_years_are_refused_each_with_its_error(sharing, api, dates):
+    url = f"{API}collections/{sharing.collection.pk}/objects/"
+    client = api(sharing.world.analyst)
+    far, fine = indicator("203.0.113.77", tlp=Tlp.GREEN, **dates), indicator("203.0.113.78", tlp=Tlp.GREEN)
+    before = (StixObject.objects.count(), AuditEntry.objects.count())
+    response = client.post(url, {"bundle": {"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
+                                            "objects": [fine, far]}}, format="json")
+    assert response.status_code == 422, response.content
+    errors = response.json()["errors"]
+    assert list(errors) == [far["id"]]
+    for name in dates:
+        assert any(e.startswith(f"{name}: ") and f"{MIN_YEAR}" in e and f"{MAX_YEAR}" in e
+                   for e in errors[far["id"]]), errors
+    assert (StixObject.objects.count(), AuditEntry.objects.count()) == before
+    # The listings stay readable for everyone.
+    assert client.get(f"{API}objects/").status_code == 200
+    assert client.get(f"{API}values/", {"value": "203.0.113.77"}).json() == []
+
+
+def test_objects_at_the_edges_of_the_storable_years_are_stored_and_listed(sharing, api):
+    client = api(sharing.world.analyst)
+    edge = indicator("203.0.113.79", tlp=Tlp.GREEN, created=f"{MIN_YEAR}-01-01T00:00:00.000Z",
+                     modified=f"{MIN_YEAR}-01-01T00:00:00.000Z", valid_from=f"{MIN_YEAR}-01-01T00:00:00Z",
+                     valid_until=f"{MAX_YEAR}-12-31T23:59:59.999Z")
+    response = client.post(f"{API}collections/{sharing.collection.pk}/objects/", {"bundle": [edge]}, format="json")
+    assert response.status_code == 201, response.content
+    assert client.get(f"{API}objects/").status_code == 200
+    assert client.get(f"{API}objects/{edge['id']}/").status_code == 200
+    assert client.get(f"{API}values/", {"value": "203.0.113.79"}).status_code == 200
+
+
+# --- Schema -----------------------------------------------------------------------------------------
+
+
+def test_versions_are_documented_as_a_list():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    response = schema["paths"]["/api/intel/objects/{stix_id}/versions/"]["get"]["responses"]["200"]
+    assert response["content"]["application/json"]["schema"] == {
+        "type": "array", "items": {"$ref": "#/components/schemas/StixObject"}}

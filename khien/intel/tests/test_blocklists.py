@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from khien.conftest import _org, _user
 from khien.core.roles import Role
+from khien.core.timerange import MAX_YEAR, MIN_YEAR
 from khien.intel import blocklists, services, tlp, warninglists
 from khien.intel.models import IndicatorValue, StixObject, Tlp
 from khien.intel.services import format_timestamp
@@ -141,6 +142,18 @@ def test_no_token_is_401_and_bad_since_is_400(feed, api):
         response = api().get(url)
         assert response.status_code == 401
         assert api(feed.world.analyst).get(url, {"since": "yesterday"}).status_code == 400
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "9999-12-31T00:00:00Z",
+                                   "0001-01-01T00:00:00Z", "2026-13-45T00:00:00Z"])
+def test_since_outside_the_storable_years_is_400(feed, api, since):
+    client = api(feed.world.analyst)
+    for url in (IP_URL, DOMAIN_URL, RPZ_URL):
+        response = client.get(url, {"since": since})
+        assert response.status_code == 400, (url, response.content)
+        assert response.content.decode().startswith("since: "), response.content
+        if since[:4] in ("0001", "9999"):
+            assert f"{MIN_YEAR}" in response.content.decode() and f"{MAX_YEAR}" in response.content.decode()
 
 
 def test_allow_listing_a_value_removes_it(feed, api):

@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from pymisp import MISPEvent
 
+from khien.core.timerange import MAX_YEAR, MIN_YEAR
 from khien.intel.exchange import csv_io, misp, stix_export
 from khien.intel.models import CollectionObject, StixObject, Tlp
 
@@ -88,6 +89,15 @@ def test_export_bad_parameters(api, sharing):
     assert client.get(API + "export/", {"file_format": "pdf"}).status_code == 400
     assert client.get(API + "export/", {"tlp": "purple"}).status_code == 400
     assert client.get(API + "export/", {"collection": "no-such"}).status_code == 404
+
+
+@pytest.mark.parametrize("added_since", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00",
+                                         "9999-12-31T00:00:00Z", "0001-01-01"])
+def test_export_added_since_outside_the_storable_years_is_400(api, sharing, added_since):
+    response = api(sharing.world.analyst).get(API + "export/", {"added_since": added_since})
+    assert response.status_code == 400, response.content
+    detail = response.json()["detail"]
+    assert detail.startswith("added_since: ") and f"{MIN_YEAR}" in detail and f"{MAX_YEAR}" in detail
 
 
 def test_import_through_the_api(api, sharing):

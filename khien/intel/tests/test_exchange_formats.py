@@ -286,14 +286,16 @@ def test_csv_import_reports_every_bad_row_and_writes_nothing(world, sharing):
             "md5,abc,101,,\n"
             "bogus,x,,2001-01-01,purple\n"
             ",,,,\n"
-            "domain,ok.demo.khien.vn,,,\n")
+            "domain,ok.demo.khien.vn,,,\n"
+            "ipv4,192.0.2.61,,9999-12-31,\n"
+            "ipv4,192.0.2.62,,9999-12-31T23:59:59-12:00,\n")
     before = counts()
     with translation.override("en"), pytest.raises(ImportRejected) as exc:
         csv_io.import_csv(sharing.collection, upload(data.encode(), "x.csv"), acting_user=world.analyst)
     rejected = {(r["ref"], r["column"]) for r in exc.value.report.rejected}
     assert rejected == {("3", "value"), ("4", "value"), ("4", "confidence"), ("5", "type"), ("5", "valid_until"),
-                        ("5", "tlp")}
-    assert "3 of 5 rows" in str(exc.value.message)
+                        ("5", "tlp"), ("8", "valid_until"), ("9", "valid_until")}
+    assert "5 of 7 rows" in str(exc.value.message)
     assert counts() == before
     with pytest.raises(ImportRejected) as exc:
         csv_io.import_csv(sharing.collection, upload(b"kind,value\nipv4,192.0.2.1\n"), acting_user=world.analyst)

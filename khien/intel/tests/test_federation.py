@@ -246,3 +246,22 @@ def test_bad_remote_page_is_refused_whole_and_recorded(sharing, local):
     assert again.last_status == FeedStatus.OK and again.last_error == ""
     assert in_local(local) == {o["id"] for o in good + fixed}
     assert services.format_timestamp(again.added_after) == "2026-03-02T00:00:00.000Z"
+
+
+def test_remote_dates_outside_the_storable_years_are_refused_not_stored(sharing, local):
+    """A pull shares the validation of every way in: an object dated year 9999 is refused with its page; a
+    `X-TAXII-Date-Added-Last` of year 9999 is not kept as the mark."""
+    far = "9999-12-31T23:59:59.999Z"
+    good = [indicator("192.0.2.211")]
+    bad = [indicator("192.0.2.212"), indicator("192.0.2.213", created=far, modified=far, valid_from=far)]
+    partner = _PartnerServer([(good, far), (bad, "2026-03-02T00:00:00.000Z")])
+    try:
+        sub = federation.do_create_subscription(
+            {"name": "partner", "collection": local, "api_root_url": partner.url, "remote_collection_id": "partner"},
+            acting_user=sharing.world.coordinator)
+        sub = federation.do_pull(sub)
+    finally:
+        partner.close()
+    assert sub.last_status == FeedStatus.PARTIAL and bad[1]["id"] in sub.last_error
+    assert in_local(local) == {good[0]["id"]}
+    assert sub.added_after is None

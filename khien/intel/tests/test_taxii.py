@@ -10,6 +10,7 @@ from django.core import signing
 
 from khien.core import resumable
 from khien.core.models import AuditEntry
+from khien.core.timerange import MAX_YEAR, MIN_YEAR
 from khien.intel import services
 from khien.intel.models import CollectionObject, IndicatorValue, StixObject, TaxiiStatus, Tlp, identity_id_for
 
@@ -365,6 +366,31 @@ def test_last_version_is_the_last_one_the_caller_may_see(world, sharing, taxii):
 def test_bad_filters_are_400(sharing, taxii, query):
     status, payload, _r = taxii(sharing.world.analyst)("GET", _objects_url(sharing.collection) + query)
     assert status == 400 and payload["http_status"] == "400"
+
+
+@pytest.mark.parametrize("endpoint", ["objects", "manifest"])
+@pytest.mark.parametrize("query", ["added_after=9999-12-31T23:59:59-12:00", "added_after=0001-01-01T00:00:00%2B14:00",
+                                   "added_after=9999-12-31T00:00:00Z", "added_after=0001-01-01T00:00:00Z",
+                                   "match[version]=9999-12-31T23:59:59-12:00"])
+def test_timestamps_outside_the_storable_years_are_400(sharing, taxii, endpoint, query):
+    url = f"{ROOT}collections/{sharing.collection.pk}/{endpoint}/?{query}"
+    status, payload, response = taxii(sharing.world.analyst)("GET", url)
+    assert status == 400, payload
+    assert response["Content-Type"] == TAXII and payload["http_status"] == "400"
+    description = payload["description"]
+    assert description.startswith(query.split("=")[0] + ": ") and f"{MIN_YEAR}" in description \
+        and f"{MAX_YEAR}" in description
+
+
+def test_added_objects_dated_outside_the_storable_years_are_422(sharing, taxii):
+    far = "9999-12-31T23:59:59.999Z"
+    bad = indicator(created=far, modified=far, valid_from=far)
+    call = taxii(sharing.world.analyst)
+    before = _counts()
+    status, payload, _r = call("POST", _objects_url(sharing.collection), envelope([indicator(), bad]))
+    assert status == 422 and list(payload["details"]["errors"]) == [bad["id"]]
+    assert any(e.startswith("modified: ") and f"{MAX_YEAR}" in e for e in payload["details"]["errors"][bad["id"]])
+    assert _counts() == before
 
 
 def test_paging_headers_cursor_and_added_after(world, sharing, taxii):

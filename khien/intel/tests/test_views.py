@@ -386,3 +386,17 @@ def test_expired_and_revoked_indicators_are_marked(client, sharing):
     services.do_add_objects(sharing.collection, [revoked], acting_user=world.analyst)
     response = c.get(reverse("intel:search"), {"q": "login-old.demo-threat.vn"})
     assert response.context["groups"][0].rows[0].obj.revoked is True  # the latest version
+
+
+def test_a_sighting_dated_beyond_the_storable_years_does_not_break_the_object_page(client, sharing):
+    """first_seen/last_seen are kept in the object's JSON only: a date no time zone can show is left out of the
+    summary instead of failing the page of the sighted object for everyone."""
+    target = sharing.ids[Tlp.GREEN]
+    services.do_add_objects(sharing.collection, [
+        _sdo("sighting", "sighting--0b0c0d0e-1111-4222-8333-000000000009", Tlp.GREEN, sighting_of_ref=target,
+             first_seen="2026-01-10T00:00:00Z", last_seen="9999-12-31T23:59:59Z"),
+    ], acting_user=sharing.world.analyst)
+    response = signed_in(client, sharing.world.dept_analyst).get(reverse("intel:object", args=[target]))
+    assert response.status_code == 200
+    sightings = response.context["sightings"]
+    assert sightings["first_seen"] == sightings["last_seen"] == services.parse_timestamp("2026-01-10T00:00:00Z")

@@ -129,6 +129,9 @@ def test_only_the_coordinator_edits_the_allow_list(world):
 @pytest.mark.parametrize("kind,value", [
     ("ipv4", "999.1.1.1"), ("ipv4", "2001:db8::1"), ("ipv6", "10.0.0.1"), ("domain", "not a domain"),
     ("cidr", ""), ("colour", "red"),
+    ("md5", "zz"), ("md5", "g" * 32), ("md5", "a" * 40), ("sha1", "123"), ("sha1", "a" * 32),
+    ("sha256", "a" * 63), ("sha256", "0x" + "a" * 62), ("email", "no-at-sign"), ("email", "a@b"),
+    ("email", "a b@demo.vn"), ("email", "a@@demo.vn"),
 ])
 def test_bad_allow_list_values_are_refused(world, kind, value):
     with pytest.raises(Refused):
@@ -163,4 +166,27 @@ def test_api_check_and_allow_list(world, api):
     entry_id = created.json()["id"]
     assert api(world.analyst).delete(f"{allow}{entry_id}/").status_code == 403
     assert api(world.coordinator).delete(f"{allow}{entry_id}/").status_code == 204
+    assert AllowListEntry.objects.count() == 0
+
+
+@pytest.mark.parametrize("kind,value,stored", [
+    ("md5", "D41D8CD98F00B204E9800998ECF8427E", "d41d8cd98f00b204e9800998ecf8427e"),
+    ("sha1", "da39a3ee5e6b4b0d3255bfef95601890afd80709", "da39a3ee5e6b4b0d3255bfef95601890afd80709"),
+    ("sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+    ("email", " SOC@Demo-Bank.vn ", "soc@demo-bank.vn"),
+])
+def test_well_formed_hashes_and_addresses_are_allow_listed(world, kind, value, stored):
+    try:
+        assert warninglists.do_add_allow_entry(kind, value, acting_user=world.coordinator).value == stored
+    finally:
+        warninglists.invalidate()
+
+
+@pytest.mark.parametrize("kind,value", [("sha1", "123"), ("md5", "zz"), ("sha256", "a" * 63), ("email", "a@b")])
+def test_api_refuses_malformed_hashes_and_addresses(world, api, kind, value):
+    client = api(world.coordinator)
+    response = client.post("/api/intel/allowlist/", {"kind": kind, "value": value}, format="json")
+    assert response.status_code == 400, response.content
+    assert value in str(response.json())
     assert AllowListEntry.objects.count() == 0
