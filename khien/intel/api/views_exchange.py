@@ -64,7 +64,7 @@ class ExportView(APIView):
         OpenApiParameter("added_since", str, description="Date or ISO 8601 date and time."),
         OpenApiParameter("id", str, description="STIX ids, comma-separated."),
         OpenApiParameter("all_versions", bool, default=False),
-    ], responses={(200, "application/octet-stream"): bytes})
+    ], responses={(200, "application/stix+json"): bytes, (200, "application/json"): bytes, (200, "text/csv"): bytes})
     def get(self, request):
         params = request.query_params
         sel = stix_export.parse_selection(

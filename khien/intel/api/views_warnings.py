@@ -262,6 +262,7 @@ class RpzView(_BlocklistView):
     def render_delta(self, delta, since, generated):
         return blocklists.rpz_update(delta, since=since, generated=generated)
 
-    @extend_schema(operation_id="intel_blocklist_rpz", **BLOCKLIST_SCHEMA)
+    @extend_schema(operation_id="intel_blocklist_rpz", parameters=[SINCE],
+                   responses={(200, "text/dns"): OpenApiTypes.STR, 401: OpenApiResponse(description="No or bad token")})
     def get(self, request):
         return super().get(request)

@@ -320,3 +320,18 @@ def test_versions_are_documented_as_a_list():
     response = schema["paths"]["/api/intel/objects/{stix_id}/versions/"]["get"]["responses"]["200"]
     assert response["content"]["application/json"]["schema"] == {
         "type": "array", "items": {"$ref": "#/components/schemas/StixObject"}}
+
+
+def test_downloads_are_documented_with_the_types_they_answer(world, api):
+    """A client generated from the schema expects what the server sends: the RPZ zone as text/dns, the export
+    as STIX, MISP (JSON) or CSV."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    rpz = paths["/api/intel/blocklists/rpz.zone"]["get"]["responses"]["200"]["content"]
+    export = paths["/api/intel/exchange/export/"]["get"]["responses"]["200"]["content"]
+    client = api(world.analyst)
+    assert client.get("/api/intel/blocklists/rpz.zone")["Content-Type"].split(";")[0] in rpz
+    for fmt in ("stix", "misp", "csv"):
+        answered = client.get("/api/intel/exchange/export/", {"file_format": fmt})
+        assert answered.status_code == 200 and answered["Content-Type"].split(";")[0] in export, fmt
