@@ -11,20 +11,23 @@ class CoreConfig(AppConfig):
     def ready(self):
         from . import signals  # noqa: F401  (connects the sign-in audit)
 
-        use_bounded_datetimes_in_model_serializers()
+        use_platform_fields_in_model_serializers()
 
         tune_garbage_collector()
 
 
-def use_bounded_datetimes_in_model_serializers() -> None:
+def use_platform_fields_in_model_serializers() -> None:
     """Every ModelSerializer maps a model's DateTimeField to `core.api.fields.DateTimeField` (dates outside the
-    platform's years refused with a message, not a 500): one place instead of a base class in every app."""
+    platform's years refused with a message, not a 500) and its CharField and TextField to
+    `core.api.fields.CharField` (no control characters): one place instead of a base class in every app."""
     from django.db import models
     from rest_framework import serializers
 
-    from .api.fields import DateTimeField
+    from .api.fields import CharField, DateTimeField
 
-    serializers.ModelSerializer.serializer_field_mapping[models.DateTimeField] = DateTimeField
+    mapping = serializers.ModelSerializer.serializer_field_mapping
+    mapping[models.DateTimeField] = DateTimeField
+    mapping[models.CharField] = mapping[models.TextField] = CharField
 
 
 def tune_garbage_collector() -> None:

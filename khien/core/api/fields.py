@@ -1,4 +1,7 @@
 """Serializer fields of the platform's API."""
+import re
+
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from khien.core.timerange import out_of_range_message, storable
@@ -21,3 +24,21 @@ class DateTimeField(serializers.DateTimeField):
         if parsed is None or not storable(parsed):
             raise serializers.ValidationError(out_of_range_message(), code="out_of_range")
         return parsed
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # all but tab, line feed, carriage return
+
+
+def no_control_characters(value):
+    if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+        raise serializers.ValidationError(_("Control characters (such as a bell or an escape) are not allowed."),
+                                          code="control_characters")
+
+
+class CharField(serializers.CharField):
+    """DRF's text, without the control characters no one types (they broke spreadsheet exports and terminals).
+    Every ModelSerializer's CharField and TextField is this one (`core.apps`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(no_control_characters)

@@ -63,7 +63,7 @@ class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     @extend_schema(summary="The target organizations and their acknowledgements (coordinator and sender only)",
                    parameters=[OpenApiParameter("pending", bool, description="Only those that have not acknowledged")],
                    responses={200: s.TargetSerializer(many=True), 403: OpenApiResponse(description="Not the sender")})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def targets(self, request, pk=None):
         warning = self.get_object()
         if not services_warnings.can_view_targets(request.user, warning):

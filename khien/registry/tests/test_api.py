@@ -547,3 +547,18 @@ def test_schema_and_docs_are_served(api):
     client = api()
     assert client.get("/api/schema/").status_code == 200
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_control_characters_in_text_are_refused(world, api):
+    """A bell or an escape in a name or a hotline is a 400 naming the field, in Vietnamese; tabs and line breaks in
+    an address are text."""
+    client = api(world.admin)
+    before = audit_len()
+    for field, value in (("hotline", "028\u0007 1234"), ("name_vi", "Cục\u001b[31m"), ("address", "a\u0000b")):
+        response = client.patch(f"{ORGS}{world.department.pk}/", {field: value}, format="json")
+        assert response.status_code == 400 and field in response.json(), (field, response.content)
+    assert "ký tự điều khiển" in str(client.patch(f"{ORGS}{world.department.pk}/", {"hotline": "\u0007"},
+                                                  format="json").json())
+    assert audit_len() == before
+    ok = client.patch(f"{ORGS}{world.department.pk}/", {"address": "Tầng 3\n\t12 Phố Huế"}, format="json")
+    assert ok.status_code == 200 and Organization.objects.get(pk=world.department.pk).address == "Tầng 3\n\t12 Phố Huế"
