@@ -170,7 +170,7 @@ def detection_time_problem(detected_at: dt.datetime, now) -> str | None:
     if detected_at > now:
         return _("The time of detection cannot be in the future.")
     if detected_at < EARLIEST_DETECTION:
-        return _("The time of detection cannot be before %(date)s.") % {"date": "01/01/2000"}
+        return _("The time of detection cannot be before %(date)s.") % {"date": f"{EARLIEST_DETECTION:%d/%m/%Y}"}
     return None
 
 

@@ -9,7 +9,7 @@ from khien.intel import services as intel_services
 from khien.intel.models import Tlp
 from khien.intel.tests.conftest import indicator
 from khien.registry import demo as registry_demo
-from khien.telemetry import demo, health, matcher
+from khien.telemetry import demo, health
 from khien.telemetry.models import Alert, AlertSource, AlertStatus, AlertSuppression, Campaign, CampaignKind, Event, HourlyCount, IndicatorHit
 
 
@@ -18,7 +18,6 @@ def country(db, settings):
     """The demo country and its intelligence: the intel demo when it exists, else two GREEN indicators
     in a national collection. Returns the (kind, value) pairs the campaigns should hit."""
     settings.KHIEN_MATCHER_RECHECK_SECONDS = 0
-    matcher.invalidate()
     registry_demo.build(300)
     if importlib.util.find_spec("khien.intel.demo") is not None:
         from khien.intel import demo as intel_demo

@@ -8,7 +8,6 @@ from khien.intel import services as intel
 from khien.intel.models import IndicatorKind, StixObject
 from khien.intel.tests.conftest import indicator
 from khien.intel.warninglists import do_add_allow_entry
-from khien.telemetry import matcher as matcher_module
 from khien.telemetry.matcher import Hit, IndicatorMatcher, current_matcher
 
 pytestmark = pytest.mark.django_db
@@ -158,7 +157,6 @@ def test_warning_listed_values_are_not_matched(world, feed):
 
 def test_a_new_indicator_is_picked_up_after_the_intelligence_changes(feed, settings):
     settings.KHIEN_MATCHER_RECHECK_SECONDS = 0
-    matcher_module.invalidate()
     feed(indicator("45.77.5.5"))
     first = current_matcher()
     assert current_matcher() is first  # nothing changed: the same compiled tables
@@ -173,7 +171,6 @@ def test_a_new_indicator_is_picked_up_after_the_intelligence_changes(feed, setti
     third = current_matcher()
     assert third is not second
     assert pairs(third.match_event(event(dst_ip="45.77.5.7"))) == [("ipv4", "45.77.5.7", "dst_ip")]
-    matcher_module.invalidate()
 
 
 def test_no_indicators_no_hits(db):
@@ -198,12 +195,10 @@ def test_ingest_records_hits_of_new_events_once(world, feed, make_source, settin
     assert hit.organization_id == world.ministry.pk
     services.ingest_batch(source, [record, other])  # a redelivery: no new event, no new hit
     assert IndicatorHit.objects.count() == 1
-    matcher_module.invalidate()
 
 
 def test_changes_are_applied_in_place_without_a_rebuild(feed, settings):
     settings.KHIEN_MATCHER_RECHECK_SECONDS = 0
-    matcher_module.invalidate()
     stix_id = f"indicator--{uuid.uuid4()}"
     feed(indicator("45.77.7.1", stix_id=stix_id), indicator("45.77.7.9"))
     first = current_matcher()
@@ -221,4 +216,3 @@ def test_changes_are_applied_in_place_without_a_rebuild(feed, settings):
     fresh = IndicatorMatcher.load()
     for probe in ("45.77.7.1", "45.77.7.2", "45.77.7.9"):
         assert pairs(fresh.match_event(event(src_ip=probe))) == pairs(same.match_event(event(src_ip=probe)))
-    matcher_module.invalidate()

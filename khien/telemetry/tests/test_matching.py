@@ -12,7 +12,7 @@ from khien.intel import tlp
 from khien.intel.models import StixObject, Tlp
 from khien.intel.sightings import sighting_id
 from khien.intel.tests.conftest import assert_valid_stix, indicator
-from khien.telemetry import jobs, matcher, services
+from khien.telemetry import jobs, services
 from khien.telemetry.models import IndicatorHit
 
 
@@ -37,7 +37,6 @@ def ecs(ip=None, *, domain=None, url=None, sha256=None, when=None, rule="siem-te
 def intel(world, settings):
     """National collection of NCSC: MIN reads it, PROV does not. One indicator per TLP level."""
     settings.KHIEN_MATCHER_RECHECK_SECONDS = 0
-    matcher.invalidate()  # test databases reuse ids: the store fingerprint cannot tell two tests apart
     s = SimpleNamespace()
     s.collection = intel_services.do_create_collection(
         {"title": "National feed", "owner": world.ncsc, "kind": "national"}, acting_user=world.coordinator)
@@ -128,7 +127,6 @@ def test_sightings_job_writes_one_daily_sighting_per_indicator_and_organization(
 
 def test_sightings_wait_for_a_national_collection(world, make_source, settings):
     settings.KHIEN_MATCHER_RECHECK_SECONDS = 0
-    matcher.invalidate()
     group = intel_services.do_create_collection({"title": "Group", "owner": world.ncsc, "kind": "group"},
                                                 acting_user=world.coordinator)
     intel_services.do_add_objects(group, [indicator("45.77.10.7", tlp=Tlp.GREEN)], acting_user=world.coordinator)
