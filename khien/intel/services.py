@@ -794,13 +794,21 @@ def do_create_collection(data: dict, *, acting_user) -> Collection:
 
 
 @transaction.atomic
-def do_set_collection_member(collection: Collection, organization: Organization, *, can_read: bool,
-                             can_write: bool, acting_user) -> CollectionMember | None:
-    """Give an organization rights on a collection; both rights false removes it."""
+def do_set_collection_member(collection: Collection, organization: Organization, *, can_read: bool | None,
+                             can_write: bool | None, acting_user) -> CollectionMember | None:
+    """Give an organization rights on a collection; both rights false removes it.
+
+    A right given as None is left as it is (a new member takes the model's
+    default: read, not write), so a caller granting write does not take away
+    read by leaving it out, nor the reverse.
+    """
     _require_manage(acting_user, collection.owner)
     if organization.pk == collection.owner_id:
         raise Refused(_("The owner organization always reads and writes its collection."), code="invalid")
     row = CollectionMember.objects.select_for_update().filter(collection=collection, organization=organization).first()
+    current = row or CollectionMember()
+    can_read = current.can_read if can_read is None else can_read
+    can_write = current.can_write if can_write is None else can_write
     if not can_read and not can_write:
         if row is not None:
             before = audit.snapshot(row)
@@ -812,6 +820,8 @@ def do_set_collection_member(collection: Collection, organization: Organization,
                                               can_read=can_read, can_write=can_write)
         audit.record(Act.CREATE, row, actor=acting_user, organization_id=str(collection.owner_id))
         return row
+    if (row.can_read, row.can_write) == (can_read, can_write):
+        return row  # nothing changes: nothing to audit
     before = audit.snapshot(row)
     row.can_read, row.can_write = can_read, can_write
     row.save(update_fields=["can_read", "can_write"])

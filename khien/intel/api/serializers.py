@@ -23,13 +23,13 @@ class OrganizationCodeField(serializers.SlugRelatedField):
 
 
 def _member_right(name: str) -> serializers.BooleanField:
-    """A right of a member, defaulting as the model does."""
+    """A right of a member; left out, it stays as it is (a new member: the model's default)."""
     model_field = CollectionMember._meta.get_field(name)
-    return serializers.BooleanField(default=model_field.default, label=model_field.verbose_name)
+    return serializers.BooleanField(required=False, label=model_field.verbose_name)
 
 
 class CollectionMemberSerializer(serializers.ModelSerializer):
-    """The rights an organization gets; a right left out takes the model's default (read, not write)."""
+    """The rights an organization gets; a right left out stays as it is (new member: read, not write)."""
 
     organization = OrganizationCodeField()
     can_read = _member_right("can_read")

@@ -48,17 +48,27 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         data = dict(serializer.validated_data)
         serializer.instance = services.do_create_collection(data, acting_user=self.request.user)
 
-    @extend_schema(request=s.CollectionMemberSerializer, responses={200: s.CollectionMemberSerializer})
+    @extend_schema(request=s.CollectionMemberSerializer,
+                   responses={200: s.CollectionMemberSerializer, 201: s.CollectionMemberSerializer})
     @action(detail=True, methods=["post"])
     def members(self, request, pk=None):
-        """Give a member organization read and/or write rights (both false removes it; left out: read, not write)."""
+        """Set a member organization's rights: 201 when it becomes a member, 200 otherwise.
+
+        A right left out stays as it is (a new member reads and does not write);
+        both false removes the member. The answer gives the rights now in force.
+        """
         collection = self.get_object()
         serializer = s.CollectionMemberSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        services.do_set_collection_member(collection, data["organization"], can_read=data["can_read"],
-                                          can_write=data["can_write"], acting_user=request.user)
-        return Response(serializer.data)
+        organization = data["organization"]
+        was_member = collection.members.filter(organization=organization).exists()
+        row = services.do_set_collection_member(collection, organization, can_read=data.get("can_read"),
+                                                can_write=data.get("can_write"), acting_user=request.user)
+        answer = {"organization": organization.code, "can_read": bool(row and row.can_read),
+                  "can_write": bool(row and row.can_write)}
+        created = row is not None and not was_member
+        return Response(answer, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(request=s.AddObjectsSerializer, responses={201: s.AddResultSerializer})
     @action(detail=True, methods=["post"])

@@ -55,7 +55,7 @@ def test_create_collection_and_members(world, api):
     cid = response.json()["id"]
     response = client.post(f"{API}collections/{cid}/members/",
                            {"organization": "PROV", "can_read": True, "can_write": False}, format="json")
-    assert response.status_code == 200
+    assert response.status_code == 201
     assert CollectionMember.objects.filter(collection_id=cid, organization__code="PROV", can_read=True).exists()
     # Another tree's administrator may not create for MIN, nor manage MIN's collection.
     other = api(world.other_admin)
@@ -246,7 +246,7 @@ def test_value_provenance_refusals(sharing, api):
 # --- Members: rights left out ---------------------------------------------------------------------
 
 
-def test_member_rights_left_out_take_the_model_defaults(sharing, api):
+def test_member_rights_left_out_stay_as_they_are_and_a_new_member_is_201(sharing, api):
     url = f"{API}collections/{sharing.collection.pk}/members/"
     reader, writer, client = api(sharing.world.other_admin), api(sharing.world.analyst), api(sharing.world.coordinator)
     before = (CollectionMember.objects.count(), AuditEntry.objects.count())
@@ -256,15 +256,33 @@ def test_member_rights_left_out_take_the_model_defaults(sharing, api):
             assert caller.post(url, body, format="json").status_code == 403
     assert (CollectionMember.objects.count(), AuditEntry.objects.count()) == before
 
+    # A new member: rights left out take the model's defaults (read, not write); 201.
     response = client.post(url, {"organization": "REC"}, format="json")
-    assert response.status_code == 200, response.content
+    assert response.status_code == 201, response.content
     assert response.json() == {"organization": "REC", "can_read": True, "can_write": False}
     row = CollectionMember.objects.get(collection=sharing.collection, organization=sharing.rec_org)
     assert (row.can_read, row.can_write) == (True, False)
     response = client.post(url, {"organization": "REC", "can_write": True}, format="json")
+    assert response.status_code == 200
     assert response.json() == {"organization": "REC", "can_read": True, "can_write": True}
     row.refresh_from_db()
     assert (row.can_read, row.can_write) == (True, True)
+    # An existing writer: leaving can_write out keeps it (it used to take write away).
+    response = client.post(url, {"organization": "REC", "can_read": True}, format="json")
+    assert response.json() == {"organization": "REC", "can_read": True, "can_write": True}
+    row.refresh_from_db()
+    assert (row.can_read, row.can_write) == (True, True)
+    # Unchanged rights write nothing, so nothing is audited.
+    audited = AuditEntry.objects.count()
+    assert client.post(url, {"organization": "REC"}, format="json").status_code == 200
+    assert AuditEntry.objects.count() == audited
+    # Write only, then both false: the member goes, and the answer says what is in force.
+    response = client.post(url, {"organization": "REC", "can_read": False}, format="json")
+    assert response.json() == {"organization": "REC", "can_read": False, "can_write": True}
+    response = client.post(url, {"organization": "REC", "can_write": False}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"organization": "REC", "can_read": False, "can_write": False}
+    assert not CollectionMember.objects.filter(collection=sharing.collection, organization=sharing.rec_org).exists()
     assert client.post(url, {"can_read": True}, format="json").status_code == 400
 
 
