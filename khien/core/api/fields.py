@@ -37,7 +37,7 @@ def no_control_characters(value):
 
 class CharField(serializers.CharField):
     """DRF's text, without the control characters no one types (they broke spreadsheet exports and terminals).
-    Every ModelSerializer's CharField and TextField is this one (`core.apps`)."""
+    Every ModelSerializer's CharField and TextField is this one (`core.apps`); fields declared by hand use it too."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -4,6 +4,8 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from khien.core.api import fields as api_fields
+
 from .. import notifications
 from ..models import AuditEntry, Notification
 from ..scoping import is_national_coordinator, memberships_of
@@ -13,10 +15,10 @@ class MeView(APIView):
     """Who the token belongs to, and the user's roles."""
 
     @extend_schema(responses=inline_serializer("Me", {
-        "id": serializers.CharField(), "email": serializers.EmailField(), "full_name": serializers.CharField(),
+        "id": api_fields.CharField(), "email": serializers.EmailField(), "full_name": api_fields.CharField(),
         "national_coordinator": serializers.BooleanField(),
         "memberships": serializers.ListField(child=inline_serializer("MeMembership", {
-            "organization": serializers.CharField(), "role": serializers.CharField()})),
+            "organization": api_fields.CharField(), "role": api_fields.CharField()})),
     }))
     def get(self, request):
         user = request.user

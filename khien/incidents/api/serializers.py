@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from khien.core.api import fields as api_fields
 from khien.core.api.fields import DateTimeField
 from khien.core.models import User
 from khien.intel.models import Tlp
@@ -44,9 +45,9 @@ class VisibleSystemField(serializers.SlugRelatedField):
 
 
 class StageSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    name_vi = serializers.CharField()
-    name_en = serializers.CharField()
+    code = api_fields.CharField()
+    name_vi = api_fields.CharField()
+    name_en = api_fields.CharField()
     due_at = serializers.DateTimeField(allow_null=True)
     given_at = serializers.DateTimeField(allow_null=True)
     late = serializers.BooleanField(allow_null=True)
@@ -105,7 +106,7 @@ class ObservableLookupSerializer(ObservableSerializer):
     def get_warning_listed(self, obj):
         return self._lookup(obj).warning_listed
 
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    @extend_schema_field(serializers.ListField(child=api_fields.CharField()))
     def get_warninglists(self, obj):
         return self._lookup(obj).warninglists
 
@@ -119,7 +120,7 @@ class ShareSerializer(serializers.Serializer):
 class IncidentSerializer(serializers.ModelSerializer):
     organization = VisibleOrganizationField()
     systems = VisibleSystemField(many=True, required=False)
-    category_label = serializers.CharField(read_only=True)
+    category_label = api_fields.CharField(read_only=True)
     report_due_at = serializers.SerializerMethodField()
     reported_late = serializers.SerializerMethodField()
     next_stage = serializers.SerializerMethodField()
@@ -159,7 +160,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     def get_reported_late(self, obj):
         return deadlines.reported_late(obj)
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(api_fields.CharField(allow_null=True))
     def get_next_stage(self, obj):
         stage = deadlines.incident_next_stage(obj)
         return stage.code if stage else None
@@ -184,7 +185,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class TransitionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = api_fields.CharField(required=False, allow_blank=True, default="")
 
 
 class AssignSerializer(serializers.Serializer):
@@ -193,7 +194,7 @@ class AssignSerializer(serializers.Serializer):
 
 
 class CommentSerializer(serializers.Serializer):
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    text = api_fields.CharField(allow_blank=True, trim_whitespace=False)
 
 
 class IncidentEventSerializer(serializers.ModelSerializer):
@@ -218,7 +219,7 @@ class TaskStatusSerializer(serializers.Serializer):
 class StageSubmitSerializer(serializers.ModelSerializer):
     """A later report stage (`notification`, `final`) with the fields it fills in."""
 
-    stage = serializers.CharField()
+    stage = api_fields.CharField()
 
     class Meta:
         model = Incident
@@ -245,7 +246,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "original_name", "size", "sha256", "content_type", "note", "uploaded_by",
                   "uploaded_at", "sealed_at", "sealed_by", "download_url", "custody"]
 
-    @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(api_fields.CharField(allow_null=True))
     def get_download_url(self, obj):
         if obj.kind != "file":
             return None
@@ -256,17 +257,17 @@ class EvidenceUploadSerializer(serializers.Serializer):
     """multipart/form-data with `file`, or JSON/form with `note`; `received_from` starts the chain of custody."""
 
     file = serializers.FileField(required=False, allow_empty_file=True, use_url=False)
-    note = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
-    received_from = serializers.CharField(required=False, allow_blank=True, default="")
+    note = api_fields.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    received_from = api_fields.CharField(required=False, allow_blank=True, default="")
 
 
 class CustodyInputSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=[c for c in CustodyAction.choices if c[0] != CustodyAction.SEALED])
-    from_party = serializers.CharField(required=False, allow_blank=True, default="")
-    to_party = serializers.CharField(required=False, allow_blank=True, default="")
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    from_party = api_fields.CharField(required=False, allow_blank=True, default="")
+    to_party = api_fields.CharField(required=False, allow_blank=True, default="")
+    note = api_fields.CharField(required=False, allow_blank=True, default="")
     at = DateTimeField(required=False, allow_null=True, default=None)
 
 
 class SealSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = api_fields.CharField(required=False, allow_blank=True, default="")

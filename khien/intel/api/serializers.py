@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from khien.core.api import fields as api_fields
 from khien.registry.models import Isac, Organization
 
 from .. import tlp, warninglists
@@ -45,7 +46,7 @@ class CollectionSerializer(serializers.ModelSerializer):
     isac = serializers.SlugRelatedField(slug_field="code", queryset=Isac.objects.all(), required=False,
                                         allow_null=True)
     kind = serializers.ChoiceField(choices=CollectionKind.choices, default=CollectionKind.GROUP)
-    alias = serializers.CharField(required=False, allow_blank=True, max_length=63)
+    alias = api_fields.CharField(required=False, allow_blank=True, max_length=63)
     can_read = serializers.SerializerMethodField()
     can_write = serializers.SerializerMethodField()
     taxii_url = serializers.SerializerMethodField()
@@ -67,10 +68,10 @@ class CollectionSerializer(serializers.ModelSerializer):
 
 
 class IndicatorValueFlagSerializer(serializers.Serializer):
-    kind = serializers.CharField()
-    value = serializers.CharField()
+    kind = api_fields.CharField()
+    value = api_fields.CharField()
     warning_listed = serializers.BooleanField(help_text=_("The value is on a warning list: never treat it as malicious."))
-    warninglists = serializers.ListField(child=serializers.CharField(), help_text=_("The lists it hits."))
+    warninglists = serializers.ListField(child=api_fields.CharField(), help_text=_("The lists it hits."))
 
 
 def flagged_values(obj: StixObject, lists) -> list[dict]:
@@ -110,14 +111,14 @@ class StixObjectSerializer(serializers.ModelSerializer):
 class ProvenanceSerializer(serializers.Serializer):
     """One visible indicator (its latest visible version) that carries a value."""
 
-    stix_id = serializers.CharField()
+    stix_id = api_fields.CharField()
     version = serializers.DateTimeField()
-    name = serializers.CharField(allow_blank=True)
-    producer = serializers.CharField(allow_null=True, help_text=_("Code of the producer organization."))
-    producer_name = serializers.CharField(allow_blank=True)
-    created_by_ref = serializers.CharField(allow_blank=True)
+    name = api_fields.CharField(allow_blank=True)
+    producer = api_fields.CharField(allow_null=True, help_text=_("Code of the producer organization."))
+    producer_name = api_fields.CharField(allow_blank=True)
+    created_by_ref = api_fields.CharField(allow_blank=True)
     confidence = serializers.IntegerField(allow_null=True)
-    tlp = serializers.CharField()
+    tlp = api_fields.CharField()
     valid_from = serializers.DateTimeField(allow_null=True)
     valid_until = serializers.DateTimeField(allow_null=True)
     revoked = serializers.BooleanField()
@@ -126,11 +127,11 @@ class ProvenanceSerializer(serializers.Serializer):
 
 
 class ValueProvenanceSerializer(serializers.Serializer):
-    kind = serializers.CharField()
-    value = serializers.CharField()
+    kind = api_fields.CharField()
+    value = api_fields.CharField()
     warning_listed = serializers.BooleanField()
-    warninglists = serializers.ListField(child=serializers.CharField())
-    producers = serializers.ListField(child=serializers.CharField(), help_text=_("Codes of the producers."))
+    warninglists = serializers.ListField(child=api_fields.CharField())
+    producers = serializers.ListField(child=api_fields.CharField(), help_text=_("Codes of the producers."))
     indicator_count = serializers.IntegerField()
     active_count = serializers.IntegerField()
     first_added = serializers.DateTimeField()

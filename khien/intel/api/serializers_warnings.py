@@ -3,6 +3,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from khien.core.api import fields as api_fields
 from khien.registry.models import Isac, Organization, Province, Sector
 
 from .. import tlp, warninglists
@@ -10,10 +11,10 @@ from ..models import AckState, AllowListEntry, Collection, EarlyWarning, Indicat
 
 
 class FlaggedValueSerializer(serializers.Serializer):
-    kind = serializers.CharField()
-    value = serializers.CharField()
+    kind = api_fields.CharField()
+    value = api_fields.CharField()
     warning_listed = serializers.BooleanField()
-    warninglists = serializers.ListField(child=serializers.CharField())
+    warninglists = serializers.ListField(child=api_fields.CharField())
 
 
 class WarningSerializer(serializers.ModelSerializer):
@@ -42,19 +43,19 @@ class _CollectionField(serializers.PrimaryKeyRelatedField):
 
 
 class WarningCreateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=300)
-    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    title = api_fields.CharField(max_length=300)
+    summary = api_fields.CharField(required=False, allow_blank=True, default="")
     severity = serializers.ChoiceField(choices=WarningSeverity.choices, default=WarningSeverity.MEDIUM)
     tlp = serializers.ChoiceField(choices=Tlp.choices, default=Tlp.AMBER)
-    values = serializers.ListField(child=serializers.CharField(max_length=2048), required=False, default=list,
+    values = serializers.ListField(child=api_fields.CharField(max_length=2048), required=False, default=list,
                                    max_length=10000, help_text="IP addresses, CIDR ranges and domain names.")
-    cpes = serializers.ListField(child=serializers.CharField(max_length=500), required=False, default=list,
+    cpes = serializers.ListField(child=api_fields.CharField(max_length=500), required=False, default=list,
                                  help_text="Affected products, CPE 2.3 names.")
-    vulnerability_refs = serializers.ListField(child=serializers.CharField(max_length=300), required=False,
+    vulnerability_refs = serializers.ListField(child=api_fields.CharField(max_length=300), required=False,
                                                default=list, help_text="CVE ids or STIX vulnerability ids.")
-    indicator_refs = serializers.ListField(child=serializers.CharField(max_length=300), required=False,
+    indicator_refs = serializers.ListField(child=api_fields.CharField(max_length=300), required=False,
                                            default=list, help_text="Ids of stored STIX indicators you may see.")
-    report_id = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    report_id = api_fields.CharField(max_length=300, required=False, allow_blank=True, default="")
     collection = _CollectionField(required=False, allow_null=True, default=None,
                                   help_text="Store a new STIX report for the warning in this collection.")
     organization = serializers.SlugRelatedField(slug_field="code", queryset=Organization.objects.all(),
@@ -73,7 +74,7 @@ class WarningCreateSerializer(serializers.Serializer):
 
 class TargetSerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    organization_name = serializers.CharField(source="organization.name", read_only=True)
+    organization_name = api_fields.CharField(source="organization.name", read_only=True)
     acknowledged_by = serializers.EmailField(source="acknowledged_by.email", read_only=True, default="")
 
     class Meta:
@@ -95,7 +96,7 @@ class InboxItemSerializer(serializers.ModelSerializer):
 
 class AcknowledgeSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=AckState.choices)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    note = api_fields.CharField(required=False, allow_blank=True, default="", max_length=10000)
     organization = serializers.SlugRelatedField(
         slug_field="code", queryset=Organization.objects.all(), required=False, allow_null=True, default=None,
         help_text="Which of your organizations answers (needed only if several were targeted).")

@@ -9,6 +9,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from khien.core.api import fields as api_fields
+
 from .. import federation
 from ..exchange import run, stix_export
 from ..exchange.common import ImportRejected
@@ -19,11 +21,11 @@ from ..models_federation import MAX_SECRET_LENGTH, FeedSubscription
 class ImportSerializer(serializers.Serializer):
     file = serializers.FileField()
     format = serializers.ChoiceField(choices=["stix", "misp", "csv"])
-    collection = serializers.CharField(help_text="Collection id or alias.")
+    collection = api_fields.CharField(help_text="Collection id or alias.")
 
 
 REPORT = inline_serializer("ExchangeImportReport", fields={
-    "format": serializers.CharField(), "file_name": serializers.CharField(), "collection": serializers.CharField(),
+    "format": api_fields.CharField(), "file_name": api_fields.CharField(), "collection": api_fields.CharField(),
     "total": serializers.IntegerField(), "created": serializers.IntegerField(),
     "existing": serializers.IntegerField(), "added_to_collection": serializers.IntegerField(),
     "rejected": serializers.ListField(child=serializers.DictField()),
@@ -79,7 +81,7 @@ class ExportView(APIView):
 
 class SubscriptionSerializer(serializers.ModelSerializer):
     collection = serializers.PrimaryKeyRelatedField(queryset=Collection.objects.all())
-    password = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
+    password = api_fields.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
                                      max_length=MAX_SECRET_LENGTH,
                                      help_text="Password or token; never returned. Empty on update: unchanged.")
     has_secret = serializers.SerializerMethodField()

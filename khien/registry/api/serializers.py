@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from khien.core.api import fields as api_fields
 from khien.core.models import User
 from khien.core.roles import Role
 
@@ -57,7 +58,7 @@ class CodeField(serializers.SlugRelatedField):
 
 
 class SectorSerializer(serializers.ModelSerializer):
-    name = serializers.CharField(read_only=True)
+    name = api_fields.CharField(read_only=True)
 
     class Meta:
         model = Sector
@@ -65,7 +66,7 @@ class SectorSerializer(serializers.ModelSerializer):
 
 
 class ProvinceSerializer(serializers.ModelSerializer):
-    name = serializers.CharField(read_only=True)
+    name = api_fields.CharField(read_only=True)
 
     class Meta:
         model = Province
@@ -82,7 +83,7 @@ class LevelFrameworkSerializer(serializers.ModelSerializer):
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
-    name = serializers.CharField(read_only=True)
+    name = api_fields.CharField(read_only=True)
     parent = VisibleOrganizationField(required=False, allow_null=True)
     province = CodeField(Province, required=False, allow_null=True)
     sectors = CodeField(Sector, many=True, required=False)
@@ -105,7 +106,7 @@ class InformationSystemSerializer(serializers.ModelSerializer):
     owner = VisibleOrganizationField()
     operator = VisibleOrganizationField(required=False, allow_null=True)
     framework = serializers.SlugRelatedField(slug_field="version", read_only=True)
-    criteria = serializers.DictField(child=serializers.CharField(), required=False)
+    criteria = serializers.DictField(child=api_fields.CharField(), required=False)
     gaps = serializers.SerializerMethodField()
     connected_to_national_monitoring = serializers.BooleanField(read_only=True)
 
@@ -138,8 +139,8 @@ class InformationSystemSerializer(serializers.ModelSerializer):
 
 
 class LevelStepSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
-    decision_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=60)
+    note = api_fields.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    decision_number = api_fields.CharField(required=False, allow_blank=True, default="", max_length=60)
     decision_date = serializers.DateField(required=False, allow_null=True, default=None)
 
 
@@ -164,7 +165,7 @@ class DossierUploadSerializer(serializers.Serializer):
 
 
 class IsacSerializer(serializers.ModelSerializer):
-    name = serializers.CharField(read_only=True)
+    name = api_fields.CharField(read_only=True)
     sector = CodeField(Sector, required=False, allow_null=True)
     operator = VisibleOrganizationField()
     members = VisibleOrganizationField(many=True, required=False)

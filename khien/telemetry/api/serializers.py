@@ -2,6 +2,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from khien.core.api import fields as api_fields
 from khien.registry.models import Organization
 
 from ..health import source_activity, source_status
@@ -44,20 +45,20 @@ class AlertSourceSerializer(serializers.ModelSerializer):
 
 class AlertSourceCreateSerializer(serializers.Serializer):
     organization = serializers.SlugRelatedField(slug_field="code", queryset=Organization.objects.all())
-    name = serializers.CharField(max_length=80)
+    name = api_fields.CharField(max_length=80)
     format = serializers.ChoiceField(choices=SourceFormat.choices)
-    time_zone = serializers.CharField(max_length=64, required=False, default="UTC",
+    time_zone = api_fields.CharField(max_length=64, required=False, default="UTC",
                                       help_text="Zone of the tool's clock, for record times written without one "
                                                 "(e.g. Asia/Ho_Chi_Minh); UTC by default.")
 
 
 class AlertSourceUpdateSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False, help_text="A disabled source's key is refused.")
-    time_zone = serializers.CharField(max_length=64, required=False)
+    time_zone = api_fields.CharField(max_length=64, required=False)
 
 
 class AlertSourceCreatedSerializer(AlertSourceSerializer):
-    key = serializers.CharField(read_only=True, help_text="Shown once; store it in the forwarder's configuration.")
+    key = api_fields.CharField(read_only=True, help_text="Shown once; store it in the forwarder's configuration.")
 
     class Meta(AlertSourceSerializer.Meta):
         fields = AlertSourceSerializer.Meta.fields + ["key"]
@@ -67,7 +68,7 @@ class AlertSourceCreatedSerializer(AlertSourceSerializer):
 class EventSerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="name", read_only=True)
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    severity_label = serializers.CharField(read_only=True)
+    severity_label = api_fields.CharField(read_only=True)
     raw = serializers.JSONField(read_only=True, help_text="The record as received: a JSON object, or a CEF line.")
 
     class Meta:
@@ -99,7 +100,7 @@ class AlertSerializer(serializers.ModelSerializer):
 
 
 class RelatedAlertSerializer(AlertSerializer):
-    addresses = serializers.ListField(child=serializers.CharField(), read_only=True,
+    addresses = serializers.ListField(child=api_fields.CharField(), read_only=True,
                                       help_text="The addresses its events share with the alert asked about.")
 
     class Meta(AlertSerializer.Meta):
@@ -108,28 +109,28 @@ class RelatedAlertSerializer(AlertSerializer):
 
 
 class AlertTriageSerializer(serializers.Serializer):
-    alerts = serializers.ListField(child=serializers.CharField(), help_text="Alert ids (at most 500).")
-    status = serializers.CharField(help_text="new, acknowledged, resolved or false_positive.")
-    note = serializers.CharField(required=False, allow_blank=True, help_text="Replaces the alerts' triage note.")
+    alerts = serializers.ListField(child=api_fields.CharField(), help_text="Alert ids (at most 500).")
+    status = api_fields.CharField(help_text="new, acknowledged, resolved or false_positive.")
+    note = api_fields.CharField(required=False, allow_blank=True, help_text="Replaces the alerts' triage note.")
     assignee = serializers.EmailField(required=False, help_text="With status acknowledged: who handles the alerts "
                                                                 "(by default, the caller).")
 
 
 class AlertJoinIncidentSerializer(serializers.Serializer):
-    alerts = serializers.ListField(child=serializers.CharField(), help_text="Alert ids (at most 500).")
-    incident = serializers.CharField(max_length=100, help_text="The incident's reference (SC-2026-000123) or id.")
+    alerts = serializers.ListField(child=api_fields.CharField(), help_text="Alert ids (at most 500).")
+    incident = api_fields.CharField(max_length=100, help_text="The incident's reference (SC-2026-000123) or id.")
 
 
 class AlertIncidentSerializer(serializers.Serializer):
-    title = serializers.CharField(required=False)
-    category = serializers.CharField(required=False, help_text="An RSIT type of the current incident taxonomy.")
-    severity = serializers.CharField(required=False, help_text="low, medium, high or critical.")
-    tlp = serializers.CharField(required=False)
-    description = serializers.CharField(required=False)
+    title = api_fields.CharField(required=False)
+    category = api_fields.CharField(required=False, help_text="An RSIT type of the current incident taxonomy.")
+    severity = api_fields.CharField(required=False, help_text="low, medium, high or critical.")
+    tlp = api_fields.CharField(required=False)
+    description = api_fields.CharField(required=False)
 
 
 class AlertSuppressSerializer(serializers.Serializer):
-    reason = serializers.CharField(help_text="Why these alerts are not a threat (at most 500 characters).")
+    reason = api_fields.CharField(help_text="Why these alerts are not a threat (at most 500 characters).")
     days = serializers.IntegerField(help_text="How long new alerts of this key start as false positives (1–365).")
 
 
@@ -153,8 +154,8 @@ class AlertSuppressionSerializer(serializers.ModelSerializer):
 
 class AlertIncidentCreatedSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    reference = serializers.CharField()
-    url = serializers.CharField()
+    reference = api_fields.CharField()
+    url = api_fields.CharField()
 
 
 class DeadLetterSerializer(serializers.ModelSerializer):
@@ -182,9 +183,9 @@ class HourlyCountSerializer(serializers.ModelSerializer):
 
 
 class MonitoredSystemSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    name = serializers.CharField()
-    owner = serializers.CharField(source="owner.code")
+    code = api_fields.CharField()
+    name = api_fields.CharField()
+    owner = api_fields.CharField(source="owner.code")
     approved_level = serializers.IntegerField()
     monitoring = serializers.ChoiceField(choices=["connected", "disconnected", "no_source"])
     monitor_sources = serializers.IntegerField()
@@ -192,4 +193,4 @@ class MonitoredSystemSerializer(serializers.Serializer):
 
 
 class SourceSystemsSerializer(serializers.Serializer):
-    systems = serializers.ListField(child=serializers.CharField(max_length=40), max_length=1000, allow_empty=True)
+    systems = serializers.ListField(child=api_fields.CharField(max_length=40), max_length=1000, allow_empty=True)

@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from khien.core.api import fields as api_fields
 from khien.core.filters import DateTimeFilter
 from khien.core.scoping import is_national_coordinator
 
@@ -100,12 +101,12 @@ class CampaignActionSerializer(serializers.Serializer):
     """What the coordinator may set on the warning or incident a campaign becomes (all optional: the campaign
     gives the rest). Texts only: a list or an object is refused here, not deep in the services."""
 
-    title = serializers.CharField(required=False, max_length=300)
-    summary = serializers.CharField(required=False, max_length=20000)
-    description = serializers.CharField(required=False, max_length=20000)
-    severity = serializers.CharField(required=False, max_length=40)
-    tlp = serializers.CharField(required=False, max_length=40)
-    category = serializers.CharField(required=False, max_length=100)
+    title = api_fields.CharField(required=False, max_length=300)
+    summary = api_fields.CharField(required=False, max_length=20000)
+    description = api_fields.CharField(required=False, max_length=20000)
+    severity = api_fields.CharField(required=False, max_length=40)
+    tlp = api_fields.CharField(required=False, max_length=40)
+    category = api_fields.CharField(required=False, max_length=100)
 
 
 class CampaignAction(APIView):

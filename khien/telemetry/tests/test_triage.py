@@ -198,6 +198,9 @@ def test_api_triage_denials_change_nothing(world, two_alerts, api):
     assert bad.status_code == 400 and "status" in bad.json()
     assert api(world.analyst).post(url, {"alerts": "x", "status": "resolved"}, format="json").status_code == 400
     assert api(world.analyst).post(url, ["not", "an", "object"], format="json").status_code == 400
+    # Text declared on a plain (not model) serializer refuses control characters too.
+    bell = api(world.analyst).post(url, {"alerts": ids, "status": "resolved", "note": "xong\u0007"}, format="json")
+    assert bell.status_code == 400 and "note" in bell.json()
     assert _states(two_alerts) == before
     assert api(world.other_admin).get(reverse("telemetry-api:alert-group", args=[two_alerts[0].pk])).status_code == 404
 
