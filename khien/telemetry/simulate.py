@@ -248,9 +248,21 @@ class Simulator:
         # Each campaign value is hit by a fixed group of 3–6 organizations.
         orgs = sorted({s.organization_id for s in self.sources}, key=str)
         self.groups = [set(self.rng.sample(orgs, min(len(orgs), self.rng.randint(3, 6)))) for _v in self.values]
+        self._include_demo_account_organizations()
         self.wave_orgs = set(self.rng.sample(orgs, min(len(orgs), 5)))
         self.campaign_share = campaign_share
         self.index = {org: i for i, org in enumerate(orgs)}
+
+    def _include_demo_account_organizations(self):
+        """The organizations people sign in as on the demo (an analyst's province…) each get hit by a campaign, so
+        their own dashboard shows indicator hits, not only the national one."""
+        from khien.registry.demo import ACCOUNTS
+
+        codes = {account.org_code for account in ACCOUNTS}
+        signed_in = sorted({s.organization_id for s in self.sources if s.organization.code in codes}, key=str)
+        unhit = [org for org in signed_in if not any(org in group for group in self.groups)]
+        for i, org in enumerate(unhit if self.groups else []):
+            self.groups[i % len(self.groups)].add(org)
 
     def record(self, source, when: dt.datetime) -> bytes:
         rng = self.rng

@@ -66,3 +66,21 @@ def test_disconnected_sources_are_stable():
     names = [f"demo-org{i}-wazuh" for i in range(80)]
     silent = [n for n in names if simulate.is_disconnected(n)]
     assert 0 < len(silent) < 30 and silent == [n for n in names if simulate.is_disconnected(n)]
+
+
+def test_the_demo_accounts_organizations_are_hit_by_a_campaign(world, make_source):
+    """Signing in as the demo analyst (UBND-79) shows indicator hits on its own dashboard, whatever the seed."""
+    from khien.conftest import _org
+    from khien.registry.demo import ACCOUNTS
+    from khien.registry.models import Role
+
+    analyst_code = next(a.org_code for a in ACCOUNTS if a.role == Role.ORG_ANALYST)
+    signed_in = _org(analyst_code, world.province.org_type)
+    make_source(signed_in, "cef", name=f"demo-{analyst_code.lower()}-cef")
+    for i in range(30):  # enough organizations that random groups of 3–6 often leave one out
+        make_source(_org(f"ORG{i}", world.province.org_type), "wazuh", name=f"demo-org{i}-wazuh")
+    sources = simulate.demo_sources()
+    for seed in range(20):
+        simulator = simulate.Simulator(sources, seed=seed)
+        assert simulator.values, "the intel demo's campaign values"
+        assert any(signed_in.pk in group for group in simulator.groups), seed
