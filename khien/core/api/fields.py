@@ -1,4 +1,5 @@
 """Serializer fields of the platform's API."""
+import datetime as dt
 import re
 
 from django.utils.translation import gettext_lazy as _
@@ -10,7 +11,7 @@ from khien.core.timerange import out_of_range_message, storable
 class DateTimeField(serializers.DateTimeField):
     """DRF's date and time, refused with a message outside the years the platform stores (`core.timerange`),
     instead of an OverflowError (a time without a zone near year 1) or a date that later cannot be shown.
-    Every ModelSerializer's DateTimeField is this one (`core.apps`)."""
+    Every ModelSerializer's DateTimeField is this one (`core.apps`); fields declared by hand use it too."""
 
     def to_internal_value(self, value):
         try:
@@ -24,6 +25,14 @@ class DateTimeField(serializers.DateTimeField):
         if parsed is None or not storable(parsed):
             raise serializers.ValidationError(out_of_range_message(), code="out_of_range")
         return parsed
+
+    def to_representation(self, value):
+        try:
+            return super().to_representation(value)
+        except serializers.ValidationError:
+            # A date stored before such dates were refused, in the last hours of year 9999: in local time it does
+            # not exist. Shown in UTC, instead of DRF's "out of range" failing every listing that holds it.
+            return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # all but tab, line feed, carriage return

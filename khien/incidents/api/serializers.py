@@ -48,8 +48,8 @@ class StageSerializer(serializers.Serializer):
     code = api_fields.CharField()
     name_vi = api_fields.CharField()
     name_en = api_fields.CharField()
-    due_at = serializers.DateTimeField(allow_null=True)
-    given_at = serializers.DateTimeField(allow_null=True)
+    due_at = api_fields.DateTimeField(allow_null=True)
+    given_at = api_fields.DateTimeField(allow_null=True)
     late = serializers.BooleanField(allow_null=True)
 
 
@@ -152,9 +152,9 @@ class IncidentSerializer(serializers.ModelSerializer):
             "escalated_at",
         ]
 
-    @extend_schema_field(serializers.DateTimeField())
+    @extend_schema_field(api_fields.DateTimeField())
     def get_report_due_at(self, obj):
-        return serializers.DateTimeField().to_representation(deadlines.incident_report_due_at(obj))
+        return api_fields.DateTimeField().to_representation(deadlines.incident_report_due_at(obj))
 
     @extend_schema_field(serializers.BooleanField())
     def get_reported_late(self, obj):
@@ -165,22 +165,22 @@ class IncidentSerializer(serializers.ModelSerializer):
         stage = deadlines.incident_next_stage(obj)
         return stage.code if stage else None
 
-    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    @extend_schema_field(api_fields.DateTimeField(allow_null=True))
     def get_next_stage_due_at(self, obj):
         stage = deadlines.incident_next_stage(obj)
-        return serializers.DateTimeField().to_representation(stage.due_at) if stage and stage.due_at else None
+        return api_fields.DateTimeField().to_representation(stage.due_at) if stage and stage.due_at else None
 
     @extend_schema_field(StageSerializer(many=True))
     def get_stages(self, obj):
         return [StageSerializer(s.__dict__ | {"late": s.late}).data for s in deadlines.incident_schedule(obj)]
 
-    @extend_schema_field(serializers.DateTimeField())
+    @extend_schema_field(api_fields.DateTimeField())
     def get_triage_due_at(self, obj):
-        return serializers.DateTimeField().to_representation(deadlines.incident_sla_due_at(obj, "triage"))
+        return api_fields.DateTimeField().to_representation(deadlines.incident_sla_due_at(obj, "triage"))
 
-    @extend_schema_field(serializers.DateTimeField())
+    @extend_schema_field(api_fields.DateTimeField())
     def get_contain_due_at(self, obj):
-        return serializers.DateTimeField().to_representation(deadlines.incident_sla_due_at(obj, "contain"))
+        return api_fields.DateTimeField().to_representation(deadlines.incident_sla_due_at(obj, "contain"))
 
 
 class TransitionSerializer(serializers.Serializer):

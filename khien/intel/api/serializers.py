@@ -90,7 +90,7 @@ class StixObjectSerializer(serializers.ModelSerializer):
     """
 
     producer = OrganizationCodeField(read_only=True)
-    version = serializers.DateTimeField(source="modified", read_only=True)
+    version = api_fields.DateTimeField(source="modified", read_only=True)
     values = serializers.SerializerMethodField()
 
     class Meta:
@@ -112,18 +112,18 @@ class ProvenanceSerializer(serializers.Serializer):
     """One visible indicator (its latest visible version) that carries a value."""
 
     stix_id = api_fields.CharField()
-    version = serializers.DateTimeField()
+    version = api_fields.DateTimeField()
     name = api_fields.CharField(allow_blank=True)
     producer = api_fields.CharField(allow_null=True, help_text=_("Code of the producer organization."))
     producer_name = api_fields.CharField(allow_blank=True)
     created_by_ref = api_fields.CharField(allow_blank=True)
     confidence = serializers.IntegerField(allow_null=True)
     tlp = api_fields.CharField()
-    valid_from = serializers.DateTimeField(allow_null=True)
-    valid_until = serializers.DateTimeField(allow_null=True)
+    valid_from = api_fields.DateTimeField(allow_null=True)
+    valid_until = api_fields.DateTimeField(allow_null=True)
     revoked = serializers.BooleanField()
     active = serializers.BooleanField(help_text=_("Neither revoked nor past valid_until."))
-    date_added = serializers.DateTimeField()
+    date_added = api_fields.DateTimeField()
 
 
 class ValueProvenanceSerializer(serializers.Serializer):
@@ -134,8 +134,8 @@ class ValueProvenanceSerializer(serializers.Serializer):
     producers = serializers.ListField(child=api_fields.CharField(), help_text=_("Codes of the producers."))
     indicator_count = serializers.IntegerField()
     active_count = serializers.IntegerField()
-    first_added = serializers.DateTimeField()
-    last_added = serializers.DateTimeField()
+    first_added = api_fields.DateTimeField()
+    last_added = api_fields.DateTimeField()
     indicators = ProvenanceSerializer(many=True)
 
 

@@ -1,4 +1,5 @@
 """The intel REST API: the same TLP table and rights as TAXII, through DRF."""
+import datetime as dt
 import uuid
 
 import pytest
@@ -289,6 +290,21 @@ def test_member_rights_left_out_stay_as_they_are_and_a_new_member_is_201(sharing
 # --- Timestamps outside the years the platform stores ------------------------------------------------
 
 FAR = "9999-12-31T23:59:59.999Z"
+
+
+def test_an_object_stored_before_with_a_date_at_the_end_of_year_9999_does_not_break_listings(sharing, api):
+    """Such dates are refused now; one stored earlier has no local time (UTC+7): the API shows it in UTC instead
+    of answering 400 for every listing that holds it."""
+    end = dt.datetime(9999, 12, 31, 23, 0, tzinfo=dt.timezone.utc)
+    stix_id = sharing.ids[Tlp.GREEN]
+    StixObject.objects.filter(stix_id=stix_id).update(modified=end, created=end, valid_until=end)
+    client = api(sharing.world.analyst)
+    listed = client.get(f"{API}objects/")
+    assert listed.status_code == 200, listed.content
+    row = next(o for o in listed.json()["results"] if o["stix_id"] == stix_id)
+    assert row["version"] == row["created"] == row["valid_until"] == "9999-12-31T23:00:00Z"
+    assert client.get(f"{API}objects/{stix_id}/").status_code == 200
+    assert client.get(f"{API}objects/{stix_id}/versions/").status_code == 200
 
 
 @pytest.mark.parametrize("dates", [

@@ -189,7 +189,7 @@ class MonitoredSystemSerializer(serializers.Serializer):
     approved_level = serializers.IntegerField()
     monitoring = serializers.ChoiceField(choices=["connected", "disconnected", "no_source"])
     monitor_sources = serializers.IntegerField()
-    monitor_last_event = serializers.DateTimeField(allow_null=True)
+    monitor_last_event = api_fields.DateTimeField(allow_null=True)
 
 
 class SourceSystemsSerializer(serializers.Serializer):
