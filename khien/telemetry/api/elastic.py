@@ -13,6 +13,8 @@ import time
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,15 +26,34 @@ from .views import ingest_posted, read_batch_body, with_retry_after
 COMPATIBLE_VERSION = "8.11.0"
 
 
+class AnswerInJson(BaseContentNegotiation):
+    """Elasticsearch's own clients ask for `application/vnd.elasticsearch+json; compatible-with=8` (and send
+    `…+x-ndjson`): JSON is the answer, whatever they name — DRF's negotiation refused them with 406."""
+
+    def select_parser(self, request, parsers):
+        return None  # the views read the raw body
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class ElasticView(APIView):
     authentication_classes = [SourceBasicAuthentication, SourceKeyAuthentication]
     permission_classes = [IsAlertSource]
     parser_classes: list = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AnswerInJson
     throttle_classes: list = []
     path_names_no_object = True  # {index} is whatever name the shipper writes to: never a 404 (core.api.schema)
 
     def handle_exception(self, exc):
         return with_retry_after(exc, super().handle_exception(exc))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Elasticsearch's clients (7.14 and later) refuse a successful answer without it ("not Elasticsearch").
+        response["X-Elastic-Product"] = "Elasticsearch"
+        return response
 
 
 class ElasticRoot(ElasticView):
@@ -87,6 +108,12 @@ class ElasticBulk(ElasticView):
         return Response({"took": int((time.monotonic() - started) * 1000),
                          "errors": any(refusal for _a, _i, refusal in bulk.items), "items": items})
 
+    @extend_schema(operation_id="telemetry_elastic_bulk_put", request={"application/x-ndjson": {"type": "string"}},
+                   responses=BULK_RESPONSES)
+    def put(self, request, index: str = "khien"):
+        """The same as POST: Elasticsearch takes both, and its Python client sends bulk bodies with PUT."""
+        return self.post(request, index)
+
 
 class ElasticIndexBulk(ElasticBulk):
     """POST an Elasticsearch bulk body to `<index>/_bulk` (the index is only echoed back)."""
@@ -95,3 +122,8 @@ class ElasticIndexBulk(ElasticBulk):
                    request={"application/x-ndjson": {"type": "string"}}, responses=BULK_RESPONSES)
     def post(self, request, index: str = "khien"):
         return super().post(request, index)
+
+    @extend_schema(operation_id="telemetry_elastic_index_bulk_put",
+                   request={"application/x-ndjson": {"type": "string"}}, responses=BULK_RESPONSES)
+    def put(self, request, index: str = "khien"):
+        return self.post(request, index)
