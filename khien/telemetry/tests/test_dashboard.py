@@ -45,6 +45,21 @@ def test_an_organization_sees_its_subtree_only(world, traffic):
     assert dashboard_data(world.analyst)["kpis"]["alerts_open_high"] == 1
 
 
+def test_an_event_hitting_a_value_several_producers_report_counts_once(world, intel, make_source):
+    """The hit figure and the indicator table agree: one event is one hit, however many indicators name its value."""
+    from khien.intel import services as intel_services
+    from khien.intel.tests.conftest import indicator
+
+    value = intel.values[Tlp.GREEN]
+    again = indicator(value, tlp=Tlp.GREEN)  # a second indicator naming the same IP, as another producer reports it
+    intel_services.do_add_objects(intel.collection, [again], acting_user=world.coordinator)
+    source, _k = make_source(world.ministry, "ecs")
+    services.ingest_batch(source, [ecs(value, n=i) for i in range(2)])
+    data = dashboard_data(world.analyst)
+    assert data["kpis"]["hits_24h"] == 2
+    assert [(row["value"], row["hits"]) for row in data["indicators"]["rows"]] == [(value, 2)]
+
+
 def test_dashboard_page_and_json(world, traffic, as_user, coordinator_client):
     page = coordinator_client.get(reverse("telemetry:dashboard"))
     assert page.status_code == 200
