@@ -244,6 +244,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "khien.core.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/minute"},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # `?format=` is a filter of ours (sources by format), not DRF's switch of renderer (which answered 404).
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Khiên API",

@@ -4,13 +4,14 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponseForbidden
+from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework import exceptions
 
 from . import notifications, services, twofactor
 from .forms import EmailAuthenticationForm, TokenCreateForm, TotpForm
@@ -137,20 +138,34 @@ def audit_log(request):
     return render(request, "core/audit.html", {"page": page})
 
 
+def _error_answer(request, code: int, page_message, api_error: type[exceptions.APIException]):
+    """An error page, or for a program the answer its protocol expects: the API's JSON `detail` (DRF's words, as
+    its other answers), a TAXII error. Django answers these itself for addresses no view takes (a malformed id in
+    an API path) and for requests it refuses before any view (too many form fields)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": str(api_error.default_detail)}, status=code)
+    if request.path.startswith("/taxii2/"):
+        from khien.intel.taxii.views import error_answer
+
+        return error_answer(code, api_error.default_detail)
+    return render(request, "core/error.html", {"code": code, "message": page_message}, status=code)
+
+
 def bad_request(request, exception=None):
-    return render(request, "core/error.html", {"code": 400, "message": _("The request was not understood.")}, status=400)
+    return _error_answer(request, 400, _("The request was not understood."), exceptions.ParseError)
 
 
 def permission_denied(request, exception=None):
-    return render(request, "core/error.html", {"code": 403, "message": _("You do not have access to this page.")}, status=403)
+    return _error_answer(request, 403, _("You do not have access to this page."), exceptions.PermissionDenied)
 
 
 def page_not_found(request, exception=None):
-    return render(request, "core/error.html", {"code": 404, "message": _("This page does not exist or you cannot see it.")}, status=404)
+    return _error_answer(request, 404, _("This page does not exist or you cannot see it."), exceptions.NotFound)
 
 
 def server_error(request):
-    return render(request, "core/error.html", {"code": 500, "message": _("Something went wrong on our side; it has been logged.")}, status=500)
+    return _error_answer(request, 500, _("Something went wrong on our side; it has been logged."),
+                         exceptions.APIException)
 
 
 @login_required

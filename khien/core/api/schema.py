@@ -15,15 +15,20 @@ ERROR_BODY = inline_serializer("Error", {
     "detail": serializers.CharField(help_text="What went wrong, in the caller's language (Accept-Language)."),
     "code": serializers.CharField(required=False, help_text="A stable code for programs, where the rule names one."),
 })
-# DRF's validation answer: each field with its messages (or a list, for a body that is not an object).
+# DRF's validation answer: each field with its messages (or a list, for a list body or one that is not an object).
 VALIDATION_BODY = {
     "description": "Each field in error with its messages; `non_field_errors` or `detail` for the whole request.",
     "anyOf": [
         {"type": "object", "additionalProperties": {}},
-        {"type": "array", "items": {"type": "string"}},
+        {"type": "array", "items": {}},  # messages, or one object of errors per item of a list body
     ],
 }
-WRITES = {"POST", "PUT", "PATCH"}
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}  # each may be refused by a rule: 400, nothing changed
+
+
+def refusal(description: str) -> OpenApiResponse:
+    """An error answer a view declares itself (409 in a closed state, 404 of an object its body names…)."""
+    return OpenApiResponse(response=ERROR_BODY, description=description)
 
 
 class PlatformAutoSchema(AutoSchema):
@@ -32,7 +37,18 @@ class PlatformAutoSchema(AutoSchema):
         if operation is not None:
             for code, response in self._error_answers(operation).items():
                 operation["responses"].setdefault(code, response)
+            for code, response in operation["responses"].items():
+                if code.startswith("4") and "content" not in response:  # declared with a description only
+                    body = VALIDATION_BODY if code == "400" else ERROR_BODY
+                    response["content"] = self._error(code, body, "")["content"]
         return operation
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # An optional e-mail (a contact left empty, a warning nobody acknowledged) is "": not `format: email`.
+        if isinstance(field, serializers.EmailField) and (field.allow_blank or field.default == ""):
+            schema = {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+        return schema
 
     def _error_answers(self, operation) -> dict:
         answers = {}

@@ -5,6 +5,8 @@ import jsonschema
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from khien.incidents.tests.conftest import incident_content, report  # noqa: F401 (fixtures)
+
 ORGS = "/api/registry/organizations/"
 # The SOC intake answers only its sources; it documents its own errors (429, 413 …).
 INTAKE_PATHS = ("/api/telemetry/alerts/", "/api/telemetry/elastic")
@@ -26,7 +28,7 @@ def test_every_operation_lists_the_errors_a_caller_can_meet(schema):
     for path, method, operation in operations(schema):
         codes = set(operation["responses"])
         expected = {"401", "403"}
-        if method in {"POST", "PUT", "PATCH"}:
+        if method in {"POST", "PUT", "PATCH", "DELETE"}:
             expected.add("400")
         if "{" in path and not path.startswith(INTAKE_PATHS):
             expected.add("404")
@@ -39,11 +41,26 @@ def test_every_operation_lists_the_errors_a_caller_can_meet(schema):
     assert "422" in schema["paths"]["/api/intel/exchange/import/"]["post"]["responses"]
 
 
+def as_json_schema(node):
+    """OpenAPI 3.0's `nullable: true` in JSON Schema's words (jsonschema does not know it)."""
+    if isinstance(node, list):
+        return [as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: as_json_schema(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        if "type" in node:
+            node["type"] = [node["type"], "null"]
+        else:
+            node = {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
 def check(schema, path, method, response):
     """The answer's body validates against the schema the operation declares for its status."""
     declared = schema["paths"][path][method]["responses"][str(response.status_code)]
     body_schema = declared["content"]["application/json"]["schema"]
-    jsonschema.validate(response.json(), {**body_schema, "components": schema["components"]})
+    jsonschema.validate(response.json(), as_json_schema({**body_schema, "components": schema["components"]}))
 
 
 def test_error_answers_match_the_schema(schema, world, api):
@@ -69,3 +86,56 @@ def test_error_answers_match_the_schema(schema, world, api):
     assert not_an_object.status_code == 400
     check(schema, "/api/intel/collections/", "post", not_an_object)
 
+
+
+def test_answers_before_any_view_are_those_of_the_protocol(schema, world, api):
+    """An address no view takes (a malformed id) answers the API's JSON 404, in the caller's language; under
+    /taxii2/ a TAXII error; a page stays a page."""
+    client = api(world.coordinator)
+    for url in ("/api/incidents/0.5/", "/api/telemetry/alert-groups/not-an-id/", "/api/nothing-here/",
+                f"/api/incidents/{uuid.uuid4()}/evidence/{'0' * 36}/custody/"):
+        response = client.get(url)
+        assert response.status_code == 404 and response["Content-Type"] == "application/json", url
+        assert response.json() == {"detail": "Không tìm thấy."}, url
+    check(schema, "/api/incidents/{id}/", "get", client.get("/api/incidents/0.5/"))
+    taxii = client.get("/taxii2/nothing-here/")
+    assert taxii.status_code == 404 and taxii["Content-Type"].startswith("application/taxii+json")
+    assert taxii.json()["http_status"] == "404"
+    assert client.get("/nothing-here/")["Content-Type"].startswith("text/html")
+
+
+def test_a_missing_object_is_not_found_in_the_callers_language(world, api):
+    """Django's own 404 said "No Incident matches the given query." (English, naming the model)."""
+    client = api(world.coordinator)
+    for url in (f"/api/incidents/{uuid.uuid4()}/", f"/api/incidents/{uuid.uuid4()}/journal/",
+                f"{ORGS}{uuid.uuid4()}/"):
+        response = client.get(url)
+        assert response.status_code == 404 and response.json() == {"detail": "Không tìm thấy."}, url
+
+
+def test_declared_refusals_and_list_bodies_match_the_schema(schema, world, api, report):
+    paths = schema["paths"]
+    for path, method in (("/api/incidents/{id}/assign/", "post"), ("/api/incidents/{id}/observables/", "post"),
+                         ("/api/incidents/{id}/observables/{observable_id}/", "delete"),
+                         ("/api/telemetry/alert-groups/{id}/incident/", "post"),
+                         ("/api/telemetry/alert-groups/{id}/suppress/", "post"),
+                         ("/api/telemetry/campaigns/{id}/{action}/", "post"),
+                         ("/api/telemetry/suppressions/{id}/lift/", "post")):
+        declared = paths[path][method]["responses"]["409"]
+        assert declared["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, path
+    assert "422" in paths["/api/intel/collections/{id}/objects/"]["post"]["responses"]
+    # A list body answers one object of errors per item: declared so.
+    incident = report()
+    url = f"/api/incidents/{incident.pk}/observables/"
+    response = api(world.analyst).post(url, [{}, {"value": "203.0.113.9"}], format="json")
+    assert response.status_code == 400 and isinstance(response.json(), list)
+    check(schema, "/api/incidents/{id}/observables/", "post", response)
+
+
+def test_optional_emails_may_be_blank_in_the_schema(schema, world, api):
+    contact = schema["components"]["schemas"]["Organization"]["properties"]["contact_email"]
+    jsonschema.validate("", contact)
+    jsonschema.validate("soc@min.test.vn", contact)
+    body = api(world.admin).get(f"{ORGS}{world.department.pk}/")
+    assert body.json()["contact_email"] == ""
+    check(schema, "/api/registry/organizations/{id}/", "get", body)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from django.utils.translation import gettext as _
 
+from khien.core.api.schema import refusal
 from khien.registry.api.views import JSON_PARSERS
 
 from django.core.exceptions import ValidationError
@@ -24,6 +25,9 @@ from .. import services
 from ..filters import IncidentFilter
 from ..models import Evidence, Incident, IncidentEvent, Observable, Task
 from . import serializers as s
+
+# A nested object's id in a path: anything else is no address (404), not a malformed id in a lookup (400).
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 @extend_schema_view(
@@ -86,7 +90,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return self._fresh(incident)
 
     @extend_schema(summary="Assign a responder organization", request=s.AssignSerializer,
-                   responses={201: s.IncidentSerializer})
+                   responses={201: s.IncidentSerializer, 409: refusal("The incident is closed")})
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         incident = self.get_object()
@@ -126,7 +130,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return Response(s.TaskSerializer(tasks, many=True).data)
 
     @extend_schema(summary="Change a task's status", request=s.TaskStatusSerializer, responses={200: s.TaskSerializer})
-    @action(detail=True, methods=["post"], url_path=r"tasks/(?P<task_id>[0-9a-f-]{36})/status")
+    @action(detail=True, methods=["post"], url_path=rf"tasks/(?P<task_id>{UUID})/status")
     def task_status(self, request, pk=None, task_id=None):
         incident = self.get_object()
         task = Task.objects.visible_to(request.user).filter(incident=incident, pk=task_id).first()
@@ -161,7 +165,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                                             "you may see that carry its value, and its warning lists",
                    responses=s.ObservableLookupSerializer(many=True))
     @extend_schema(methods=["post"], summary="Add observables (a list of {kind, value}; kind may be omitted)",
-                   request=s.ObservableSerializer(many=True), responses={201: s.ObservableLookupSerializer(many=True)})
+                   request=s.ObservableSerializer(many=True),
+                   responses={201: s.ObservableLookupSerializer(many=True), 409: refusal("The incident is closed")})
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def observables(self, request, pk=None):
         incident = self.get_object()
@@ -174,8 +179,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             return Response(self._observables_data(request, incident), status=status.HTTP_201_CREATED)
         return Response(self._observables_data(request, incident))
 
-    @extend_schema(summary="Remove an observable", request=None, responses={204: None})
-    @action(detail=True, methods=["delete"], url_path=r"observables/(?P<observable_id>[0-9a-f-]{36})")
+    @extend_schema(summary="Remove an observable", request=None,
+                   responses={204: None, 409: refusal("The incident is closed")})
+    @action(detail=True, methods=["delete"], url_path=rf"observables/(?P<observable_id>{UUID})")
     def observable_remove(self, request, pk=None, observable_id=None):
         incident = self.get_object()
         observable = Observable.objects.visible_to(request.user).filter(incident=incident, pk=observable_id).first()
@@ -241,7 +247,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     @extend_schema(summary="Download an evidence file (as stored; compare with its sha256)",
                    responses={(200, "application/octet-stream"): bytes})
-    @action(detail=True, methods=["get"], url_path=r"evidence/(?P<evidence_id>[0-9a-f-]{36})/download")
+    @action(detail=True, methods=["get"], url_path=rf"evidence/(?P<evidence_id>{UUID})/download")
     def evidence_download(self, request, pk=None, evidence_id=None):
         evidence = self._evidence(request, self.get_object(), evidence_id)
         return evidence_file_response(evidence)
@@ -251,7 +257,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @extend_schema(methods=["post"], summary="Record a custody step (received, transferred, analysed, returned)",
                    request=s.CustodyInputSerializer,
                    responses={201: s.CustodyEventSerializer, 409: OpenApiResponse(description="Sealed")})
-    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[], url_path=r"evidence/(?P<evidence_id>[0-9a-f-]{36})/custody")
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[], url_path=rf"evidence/(?P<evidence_id>{UUID})/custody")
     def evidence_custody(self, request, pk=None, evidence_id=None):
         evidence = self._evidence(request, self.get_object(), evidence_id)
         if request.method == "POST":
@@ -264,7 +270,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @extend_schema(summary="Seal an evidence item: nothing about it can change afterwards",
                    request=s.SealSerializer,
                    responses={200: s.EvidenceSerializer, 409: OpenApiResponse(description="Already sealed, or altered")})
-    @action(detail=True, methods=["post"], url_path=r"evidence/(?P<evidence_id>[0-9a-f-]{36})/seal")
+    @action(detail=True, methods=["post"], url_path=rf"evidence/(?P<evidence_id>{UUID})/seal")
     def evidence_seal(self, request, pk=None, evidence_id=None):
         evidence = self._evidence(request, self.get_object(), evidence_id)
         body = s.SealSerializer(data=request.data)

@@ -14,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from khien.core.api.schema import refusal
 from khien.registry.api.views import LimitedJSONParser
 
 from .. import services, tlp, warninglists
@@ -70,7 +71,8 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         created = row is not None and not was_member
         return Response(answer, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(request=s.AddObjectsSerializer, responses={201: s.AddResultSerializer})
+    @extend_schema(request=s.AddObjectsSerializer,
+                   responses={201: s.AddResultSerializer, 422: refusal("Not valid STIX: nothing stored (every error)")})
     @action(detail=True, methods=["post"])
     def objects(self, request, pk=None):
         """Add a STIX bundle to the collection: every object valid, or nothing stored (422 with every error)."""

@@ -3,6 +3,7 @@
 Thin views over `khien.intel.exchange` and `khien.intel.federation`.
 """
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, parsers, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -10,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from khien.core.api import fields as api_fields
+from khien.core.api.schema import refusal
 
 from .. import federation
 from ..exchange import run, stix_export
@@ -40,7 +42,8 @@ class ImportView(APIView):
 
     parser_classes = [parsers.MultiPartParser, parsers.FormParser]
 
-    @extend_schema(request={"multipart/form-data": ImportSerializer}, responses={201: REPORT, 422: REPORT})
+    @extend_schema(request={"multipart/form-data": ImportSerializer},
+                   responses={201: REPORT, 422: REPORT, 404: refusal("No collection of that id you may write")})
     def post(self, request):
         serializer = ImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -66,7 +69,8 @@ class ExportView(APIView):
         OpenApiParameter("added_since", str, description="Date or ISO 8601 date and time."),
         OpenApiParameter("id", str, description="STIX ids, comma-separated."),
         OpenApiParameter("all_versions", bool, default=False),
-    ], responses={(200, "application/stix+json"): bytes, (200, "application/json"): bytes, (200, "text/csv"): bytes})
+    ], responses={(200, "application/stix+json"): OpenApiTypes.OBJECT, (200, "application/json"): OpenApiTypes.OBJECT,
+                  (200, "text/csv"): bytes})  # a STIX bundle, a MISP event (JSON objects); CSV text
     def get(self, request):
         params = request.query_params
         sel = stix_export.parse_selection(

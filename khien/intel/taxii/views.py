@@ -63,6 +63,11 @@ def _error(exc: TaxiiError) -> HttpResponse:
     return _json(body, exc.status, headers)
 
 
+def error_answer(status: int, title) -> HttpResponse:
+    """A TAXII error for what Django answers before any TAXII view (an address no view takes)."""
+    return _error(TaxiiError(status, title))
+
+
 # --- Media types and authentication ------------------------------------------------------------
 
 

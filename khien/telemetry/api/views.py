@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from khien.core.api.schema import refusal
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import User
 
@@ -174,7 +175,9 @@ class AlertJoinIncident(APIView):
     right (the alerts' triage, the incident's reporting side), 409 if an alert was reported already or the
     incident is closed, 400 if the incident belongs to another organization than an alert's (or one above it)."""
 
-    @extend_schema(request=s.AlertJoinIncidentSerializer, responses=s.AlertSerializer(many=True))
+    @extend_schema(request=s.AlertJoinIncidentSerializer, responses={
+        200: s.AlertSerializer(many=True), 404: refusal("An alert or the incident you may not see"),
+        409: refusal("An alert reported already, or the incident closed")})
     def post(self, request):
         data = s.AlertJoinIncidentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -187,7 +190,8 @@ class AlertIncident(APIView):
     """POST: report an incident from the alert (for its organization, detected when it was first seen);
     201 with the incident's id, reference and page. 409 if already reported."""
 
-    @extend_schema(request=s.AlertIncidentSerializer, responses={201: s.AlertIncidentCreatedSerializer})
+    @extend_schema(request=s.AlertIncidentSerializer,
+                   responses={201: s.AlertIncidentCreatedSerializer, 409: refusal("Reported as an incident already")})
     def post(self, request, pk):
         alert = get_object_or_404(_alerts(request.user), pk=pk)
         data = s.AlertIncidentSerializer(data=request.data)
@@ -202,7 +206,8 @@ class AlertSuppress(APIView):
     and so do new alerts of its key (same source, rule, observables) for `days` days. 201 with the suppression;
     409 if the key is suppressed already or the alert was reported as an incident."""
 
-    @extend_schema(request=s.AlertSuppressSerializer, responses={201: s.AlertSuppressionSerializer})
+    @extend_schema(request=s.AlertSuppressSerializer, responses={
+        201: s.AlertSuppressionSerializer, 409: refusal("Suppressed already, or reported as an incident")})
     def post(self, request, pk):
         alert = get_object_or_404(_alerts(request.user), pk=pk)
         data = s.AlertSuppressSerializer(data=request.data)
@@ -234,7 +239,7 @@ class SuppressionList(generics.ListAPIView):
 class SuppressionLift(APIView):
     """POST: end the suppression now (409 if lifted already)."""
 
-    @extend_schema(request=None, responses=s.AlertSuppressionSerializer)
+    @extend_schema(request=None, responses={200: s.AlertSuppressionSerializer, 409: refusal("Lifted already")})
     def post(self, request, pk):
         suppression = get_object_or_404(AlertSuppression.objects.visible_to(request.user), pk=pk)
         return Response(s.AlertSuppressionSerializer(triage.do_lift_suppression(suppression,

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from khien.core.api import fields as api_fields
+from khien.core.api.schema import refusal
 from khien.core.filters import DateTimeFilter
 from khien.core.scoping import is_national_coordinator
 
@@ -112,7 +113,8 @@ class CampaignActionSerializer(serializers.Serializer):
 class CampaignAction(APIView):
     """POST …/campaigns/<id>/warn|incident|dismiss/: the coordinator's decision (409 once decided)."""
 
-    @extend_schema(request=CampaignActionSerializer, responses=CampaignSerializer,
+    @extend_schema(request=CampaignActionSerializer,
+                   responses={200: CampaignSerializer, 409: refusal("Decided already")},
                    parameters=[OpenApiParameter("action", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(ACTIONS))])
     def post(self, request, pk, action):
         campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)

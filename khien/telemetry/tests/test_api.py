@@ -145,6 +145,16 @@ def listed(client, url):
     return response.json()
 
 
+def test_sources_filtered_by_format(posted, api, world):
+    """`?format=` is the sources' filter (DRF once took it as its renderer switch and answered 404)."""
+    dept, prov = posted
+    client = api(world.coordinator)
+    assert [s["name"] for s in listed(client, "/api/telemetry/sources/?format=suricata")["results"]] == [prov.name]
+    assert [s["name"] for s in listed(client, "/api/telemetry/sources/?format=wazuh")["results"]] == [dept.name]
+    assert listed(client, "/api/telemetry/sources/?format=cef")["count"] == 0
+    assert client.get("/api/telemetry/sources/?format=xml").status_code == 400
+
+
 def test_events_visible_only_to_their_subtree_and_the_coordinator(posted, api, world):
     dept, prov = posted
     url = "/api/telemetry/events/"
