@@ -286,7 +286,7 @@ class SourceDetail(APIView):
     @extend_schema(request=s.AlertSourceUpdateSerializer, responses={200: s.AlertSourceSerializer})
     def patch(self, request, name):
         source = services.visible_source(request.user, name)
-        data = s.AlertSourceUpdateSerializer(data=request.data)
+        data = s.AlertSourceUpdateSerializer(data=request.data, partial=True)  # a setting left out stays
         data.is_valid(raise_exception=True)
         source = services.do_update_source(source, dict(data.validated_data), acting_user=request.user)
         return Response(s.AlertSourceSerializer(source).data)

@@ -166,6 +166,10 @@ def test_api_registers_with_a_zone_changes_settings_and_rotates(world, api, make
     assert client.patch(url, {"enabled": False}, format="json").json()["enabled"] is False
     assert post_ndjson(source_client(old_key), [LOCAL_CEF]).status_code == 401
     assert client.patch(url, {"enabled": True}, format="json").status_code == 200
+    # A form-encoded PATCH of the zone alone leaves the source enabled (DRF reads a box left out of a form as
+    # unticked: it used to disable the source).
+    form = client.patch(url, "time_zone=UTC", content_type="application/x-www-form-urlencoded")
+    assert form.status_code == 200 and form.json()["enabled"] is True and form.json()["time_zone"] == "UTC"
     rotated = client.post(url + "rotate-key/")
     assert rotated.status_code == 200 and rotated.json()["key"] != old_key
     assert post_ndjson(source_client(old_key), [LOCAL_CEF]).status_code == 401
