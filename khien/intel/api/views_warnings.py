@@ -96,7 +96,7 @@ class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     @extend_schema(summary="Your organizations' warnings inbox, newest first",
                    parameters=[OpenApiParameter("state", str, enum=["pending", *AckState.values])],
                    responses={200: s.InboxItemSerializer(many=True)})
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], filter_backends=[])  # the warnings' filters do not apply to the inbox
     def inbox(self, request):
         rows = services_warnings.inbox_for(request.user).select_related("acknowledged_by", "warning__organization")
         state = request.query_params.get("state")
