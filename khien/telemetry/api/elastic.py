@@ -1,10 +1,10 @@
 """An Elasticsearch-compatible intake: shippers that can send to Elasticsearch (rsyslog's omelasticsearch,
 Logstash, Fluent Bit, Vector, Filebeat) send alerts to Khiên without a plug-in of their own.
 
-Under /api/telemetry/elastic/: `POST _bulk` (or `<index>/_bulk`) takes the bulk body — each index/create
+Under /api/telemetry/elastic/: `POST _bulk` (or `<index>/_bulk`; PUT too) takes the bulk body — each index/create
 action followed by its document, one record — and answers as Elasticsearch does (`errors`, one item per
-action), so the shipper knows the batch was taken; `GET _cat/health` and `GET /` answer the checks those
-clients make before sending. Authentication: HTTP Basic with the source's name as user and its key as
+action), so the shipper knows the batch was taken; `GET /`, `_cat/health` and `_cluster/health` answer the checks
+those clients make before sending; every answer carries Elasticsearch's product header. Authentication: HTTP Basic with the source's name as user and its key as
 password (or `ApiKey base64(name:key)`, or `Token <key>`). Limits, dead letters, idempotency and flow
 control (429 with Retry-After, which these clients retry) are those of `POST /api/telemetry/alerts`.
 """
@@ -67,6 +67,16 @@ class ElasticRoot(ElasticView):
 
     def head(self, request):
         return Response(status=status.HTTP_200_OK)
+
+
+class ElasticClusterHealth(ElasticView):
+    """GET: the cluster health that Vector's and Elasticsearch's clients ask for: green while the intake takes
+    alerts."""
+
+    @extend_schema(responses={200: OpenApiResponse(description="Elasticsearch-style cluster health")})
+    def get(self, request):
+        return Response({"cluster_name": "khien", "status": "green", "timed_out": False, "number_of_nodes": 1,
+                         "number_of_data_nodes": 1})
 
 
 class ElasticHealth(ElasticView):

@@ -9,6 +9,7 @@ urlpatterns = [
     # Elasticsearch-compatible intake (elastic.py): with or without the slashes clients add or leave out.
     re_path(r"^elastic/?$", elastic.ElasticRoot.as_view(), name="elastic"),
     re_path(r"^elastic/_cat/health/?$", elastic.ElasticHealth.as_view(), name="elastic-health"),
+    re_path(r"^elastic/_cluster/health/?$", elastic.ElasticClusterHealth.as_view(), name="elastic-cluster-health"),
     re_path(r"^elastic/_bulk/?$", elastic.ElasticBulk.as_view(), name="elastic-bulk"),
     re_path(r"^elastic/(?P<index>[A-Za-z0-9_.+-]{1,200})/_bulk/?$", elastic.ElasticIndexBulk.as_view(),
             name="elastic-index-bulk"),

@@ -25,6 +25,7 @@ def test_the_client_connects_and_its_bulk_helper_stores_each_alert_once(live_ser
     es = client(live_server, source.name, key)
     assert es.ping() and es.info()["version"]["number"].startswith("8.")
     assert "green" in str(es.cat.health())
+    assert es.cluster.health()["status"] == "green"  # Vector's health check asks the same
 
     alerts = documents("ecs_alerts.ndjson")
     taken, errors = helpers.bulk(es, ({"_index": "alerts", "_source": doc} for doc in alerts), chunk_size=2)
