@@ -4,7 +4,9 @@ drf-spectacular lists only the success answer, so a client generated from the
 schema knew nothing of the 400, 401, 403 and 404 every caller meets. They are
 added here, from what the view itself says: who may call it, whether the path
 names an object, whether it takes a body or query parameters. An answer an
-operation declares itself (a 422 of a bundle, a 429 of the intake) is kept.
+operation declares itself (a 409 of a closed incident, a 422 of a bundle, a
+429 of the intake: `refusal()`) is kept, and given the Error body when it was
+declared with a description only.
 """
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
