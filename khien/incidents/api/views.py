@@ -33,7 +33,9 @@ UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 @extend_schema_view(
     list=extend_schema(summary="List the incidents you may see (filter `updated_after` for incremental export)"),
     retrieve=extend_schema(summary="One incident with its deadlines"),
-    create=extend_schema(summary="Report an incident (the initial report; due 24 hours after detection)"),
+    create=extend_schema(summary="Report an incident (the initial report; due 24 hours after detection)",
+                         responses={201: s.IncidentSerializer,
+                                    409: refusal("The incident taxonomy is not loaded (the operator's step)")}),
 )
 class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                       viewsets.GenericViewSet):

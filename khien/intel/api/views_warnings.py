@@ -17,13 +17,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from khien.core.api.schema import refusal
 from khien.core.errors import Forbidden, Refused
 from khien.core.timerange import out_of_range_message
 from khien.registry.api.views import LimitedJSONParser
@@ -115,6 +116,8 @@ class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 # --- Allow-list and warning-list check -------------------------------------------------------------
 
 
+@extend_schema_view(create=extend_schema(responses={201: s.AllowListEntrySerializer,
+                                                   409: refusal("The value is on the allow-list already")}))
 class AllowListViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
                        viewsets.GenericViewSet):
     """The editable allow-list (read: any signed-in user; change: the national coordinator)."""

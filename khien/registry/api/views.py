@@ -16,6 +16,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from khien.core.api.schema import refusal
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
 from khien.core.scoping import scope_for, user_can
@@ -268,6 +269,8 @@ class IsacViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
                                                     members=members)
 
 
+@extend_schema_view(create=extend_schema(responses={201: s.MembershipSerializer,
+                                                   409: refusal("The user has a role in that organization already")}))
 class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                         mixins.UpdateModelMixin, mixins.DestroyModelMixin):
     """Who holds which role in the organizations you manage (needs the right to manage members)."""

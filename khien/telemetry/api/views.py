@@ -263,7 +263,8 @@ class SourceListCreate(generics.ListCreateAPIView):
                                  "activity": health.source_activity([source.pk for source in args[0]])}
         return super().get_serializer(*args, **kwargs)
 
-    @extend_schema(request=s.AlertSourceCreateSerializer, responses={201: s.AlertSourceCreatedSerializer})
+    @extend_schema(request=s.AlertSourceCreateSerializer, responses={
+        201: s.AlertSourceCreatedSerializer, 409: refusal("A source of that name exists already")})
     def post(self, request, *args, **kwargs):
         data = s.AlertSourceCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
