@@ -14,6 +14,7 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -143,7 +144,15 @@ def do_delete_organization(org: Organization, *, acting_user) -> None:
         raise Refused(_("This organization still has units or information systems; move or delete them first."))
     before = audit.snapshot(org)
     audit.record(Act.DELETE, org, actor=acting_user, before=before)
-    org.delete()
+    try:
+        org.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        # What the platform must keep refers to it (alert sources, incidents, intelligence, an ISAC it operates…):
+        # the organization is switched off, not deleted. The transaction takes the audit entry back.
+        kinds = sorted({str(obj._meta.verbose_name_plural) for obj in getattr(exc, "protected_objects", None)
+                        or exc.restricted_objects})
+        raise Refused(_("This organization cannot be deleted: %(kinds)s still refer to it. Switch it off instead.")
+                      % {"kinds": ", ".join(kinds)}, code="in_use") from None
 
 
 @transaction.atomic

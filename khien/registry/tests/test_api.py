@@ -351,6 +351,20 @@ def test_organization_with_units_cannot_be_deleted(world, api):
     assert audit_len() == before
 
 
+def test_organization_that_data_refers_to_is_switched_off_not_deleted(world, api):
+    """An alert source (or an incident, intelligence, an ISAC it operates) keeps its organization: a 400 naming
+    them, nothing changed (this answered 500)."""
+    from khien.telemetry import services as telemetry_services
+
+    telemetry_services.do_create_source(world.commune, "fw-commune", "cef", acting_user=world.coordinator)
+    client = api(world.coordinator)
+    before = audit_len()
+    response = client.delete(f"{ORGS}{world.commune.pk}/")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "in_use" and "nguồn cảnh báo" in response.json()["detail"]
+    assert Organization.objects.filter(pk=world.commune.pk).exists() and audit_len() == before
+
+
 # --- Pagination, filters, ordering ------------------------------------------------
 
 
