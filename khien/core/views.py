@@ -143,7 +143,8 @@ def _error_answer(request, code: int, page_message, api_error: type[exceptions.A
     its other answers), a TAXII error. Django answers these itself for addresses no view takes (a malformed id in
     an API path) and for requests it refuses before any view (too many form fields)."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": str(api_error.default_detail)}, status=code)
+        return JsonResponse({"detail": str(api_error.default_detail)}, status=code,
+                            json_dumps_params={"ensure_ascii": False})
     if request.path.startswith("/taxii2/"):
         from khien.intel.taxii.views import error_answer
 
