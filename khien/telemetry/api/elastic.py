@@ -1,12 +1,13 @@
 """An Elasticsearch-compatible intake: shippers that can send to Elasticsearch (rsyslog's omelasticsearch,
 Logstash, Fluent Bit, Vector, Filebeat) send alerts to Khiên without a plug-in of their own.
 
-Under /api/telemetry/elastic/: `POST _bulk` (or `<index>/_bulk`; PUT too) takes the bulk body — each index/create
-action followed by its document, one record — and answers as Elasticsearch does (`errors`, one item per
-action), so the shipper knows the batch was taken; `GET /`, `_cat/health` and `_cluster/health` answer the checks
-those clients make before sending; every answer carries Elasticsearch's product header. Authentication: HTTP Basic with the source's name as user and its key as
-password (or `ApiKey base64(name:key)`, or `Token <key>`). Limits, dead letters, idempotency and flow
-control (429 with Retry-After, which these clients retry) are those of `POST /api/telemetry/alerts`.
+Under /api/telemetry/elastic/: `POST _bulk` (or `<index>/_bulk`; PUT too) takes the bulk body — each
+index/create action followed by its document, one record — and answers as Elasticsearch does (`errors`, one
+item per action), so the shipper knows the batch was taken; `GET /`, `_cat/health` and `_cluster/health` answer
+the checks those clients make before sending; every answer carries Elasticsearch's product header.
+Authentication: HTTP Basic with the source's name as user and its key as password (or `ApiKey
+base64(name:key)`, or `Token <key>`). Limits, dead letters, idempotency and flow control (429 with Retry-After,
+which these clients retry) are those of `POST /api/telemetry/alerts`.
 """
 import time
 
