@@ -1,6 +1,9 @@
 """Filters shared by the API and the pages."""
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 
 from khien.core.timerange import out_of_range_message, storable
@@ -19,3 +22,37 @@ class DateTimeFilter(django_filters.IsoDateTimeFilter):
     outside MIN_YEAR–MAX_YEAR rather than failing in the database."""
 
     field_class = BoundedIsoDateTimeField
+
+
+# --- Yes/no filters that refuse what is neither --------------------------------------------------------
+
+BOOLEAN_WORDS = {"true", "false", "1", "0", "unknown", ""}  # what the pages' select and API clients send
+
+
+class StrictBooleanSelect(forms.NullBooleanSelect):
+    """Django's yes/no select, except that a value it does not know is passed on for the field to refuse
+    (Django turned `?internet_facing=yes` into "no filter", and the whole list came back)."""
+
+    def value_from_datadict(self, data, files, name):
+        raw = data.get(name)
+        value = super().value_from_datadict(data, files, name)
+        return raw if value is None and isinstance(raw, str) and raw.lower() not in {"unknown", ""} else value
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    widget = StrictBooleanSelect
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.lower() not in BOOLEAN_WORDS:
+            raise ValidationError(_("Use true or false."), code="invalid")
+        return super().to_python(value.lower() if isinstance(value, str) else value)
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class PlatformFilterSet(django_filters.FilterSet):
+    """The platform's filter sets: model booleans filter with `BooleanFilter` (refusing what is neither)."""
+
+    FILTER_DEFAULTS = {**django_filters.FilterSet.FILTER_DEFAULTS, models.BooleanField: {"filter_class": BooleanFilter}}

@@ -3,12 +3,12 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from khien.core.filters import DateTimeFilter
+from khien.core.filters import DateTimeFilter, PlatformFilterSet
 
 from .models import Incident, Status
 
 
-class IncidentFilter(django_filters.FilterSet):
+class IncidentFilter(PlatformFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
     severity = django_filters.CharFilter(label=_("Severity"))

@@ -3,7 +3,7 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from khien.core.filters import DateTimeFilter
+from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
 
 from .models import (
     InformationSystem,
@@ -22,7 +22,7 @@ from .models import (
 LEVEL_CHOICES = [(str(i), str(i)) for i in range(1, 6)]
 
 
-class OrganizationFilter(django_filters.FilterSet):
+class OrganizationFilter(PlatformFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
     org_type = django_filters.ChoiceFilter(choices=OrgType.choices, label=_("Type"))
     province = django_filters.ModelChoiceFilter(queryset=Province.objects.all(), to_field_name="code", label=_("Province"))
@@ -38,7 +38,7 @@ class OrganizationFilter(django_filters.FilterSet):
         return queryset.filter(Q(code__icontains=value) | Q(name_vi__icontains=value) | Q(name_en__icontains=value))
 
 
-class InformationSystemFilter(django_filters.FilterSet):
+class InformationSystemFilter(PlatformFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
     owner = django_filters.CharFilter(field_name="owner__code", label=_("Owner (code)"))
     province = django_filters.ModelChoiceFilter(field_name="owner__province", queryset=Province.objects.all(), to_field_name="code", label=_("Province"))
@@ -48,9 +48,9 @@ class InformationSystemFilter(django_filters.FilterSet):
     proposed_level = django_filters.ChoiceFilter(choices=LEVEL_CHOICES, label=_("Proposed level"))
     level_status = django_filters.ChoiceFilter(choices=LevelStatus.choices, label=_("Level status"))
     operational_status = django_filters.ChoiceFilter(choices=OperationalStatus.choices, label=_("Operational status"))
-    important_to_national_security = django_filters.BooleanFilter(label=_("Important to national security"))
-    internet_facing = django_filters.BooleanFilter(label=_("Internet-facing"))
-    four_layers = django_filters.BooleanFilter(method="filter_four_layers", label=_("All four layers in place"))
+    important_to_national_security = BooleanFilter(label=_("Important to national security"))
+    internet_facing = BooleanFilter(label=_("Internet-facing"))
+    four_layers = BooleanFilter(method="filter_four_layers", label=_("All four layers in place"))
     layer4_status = django_filters.ChoiceFilter(choices=LayerState.choices, label=_("Connected to national monitoring"))
     updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
 
@@ -67,7 +67,7 @@ class InformationSystemFilter(django_filters.FilterSet):
         return queryset.filter(complete) if value else queryset.exclude(complete)
 
 
-class IsacFilter(django_filters.FilterSet):
+class IsacFilter(PlatformFilterSet):
     sector = django_filters.ModelChoiceFilter(queryset=Sector.objects.all(), to_field_name="code", label=_("Sector"))
 
     class Meta:

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from khien.core.filters import DateTimeFilter
+from khien.core.filters import DateTimeFilter, PlatformFilterSet
 from khien.registry.models import Organization
 
 from .correlation import campaign_alerts
@@ -49,7 +49,7 @@ class AddressFilter(django_filters.CharFilter):
     field_class = forms.GenericIPAddressField
 
 
-class EventFilter(django_filters.FilterSet):
+class EventFilter(PlatformFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
     severity = django_filters.NumberFilter(field_name="severity", label=_("Severity (0–10)"))
@@ -91,7 +91,7 @@ class EventFilter(django_filters.FilterSet):
         return queryset.filter(**{field: digest})
 
 
-class AlertFilter(django_filters.FilterSet):
+class AlertFilter(PlatformFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
     severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"))
@@ -123,7 +123,7 @@ class AlertFilter(django_filters.FilterSet):
         return campaign_alerts(campaign, queryset) if campaign else queryset.none()
 
 
-class AlertSourceFilter(django_filters.FilterSet):
+class AlertSourceFilter(PlatformFilterSet):
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
     format = django_filters.ChoiceFilter(choices=SourceFormat.choices, label=_("Format"))
 
@@ -135,7 +135,7 @@ class AlertSourceFilter(django_filters.FilterSet):
         return _subtree(queryset, value)
 
 
-class DeadLetterFilter(django_filters.FilterSet):
+class DeadLetterFilter(PlatformFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     since = DateTimeFilter(field_name="received_at", lookup_expr="gte", label=_("Since"))
 
@@ -144,7 +144,7 @@ class DeadLetterFilter(django_filters.FilterSet):
         fields = ["source", "since"]
 
 
-class HourlyCountFilter(django_filters.FilterSet):
+class HourlyCountFilter(PlatformFilterSet):
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
     since = DateTimeFilter(field_name="hour", lookup_expr="gte", label=_("Since"))
     until = DateTimeFilter(field_name="hour", lookup_expr="lt", label=_("Until"))

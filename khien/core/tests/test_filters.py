@@ -1,4 +1,5 @@
-"""Date filters of every API list: a date the database cannot hold is refused with a message, never a 500."""
+"""Filters of the API lists and pages: a date the database cannot hold, or a yes/no that is neither, is refused with
+a message — never a 500, never silently ignored."""
 import pytest
 
 URLS = ["/api/incidents/?detected_before={d}", "/api/registry/systems/?updated_after={d}",
@@ -22,3 +23,30 @@ def test_the_events_page_refuses_them_too_and_caps_its_page(world, as_user):
     assert response.status_code == 400 and 'id="event-errors"' in response.content.decode()
     assert client.get("/telemetry/events/?page=99999999999999999999999").status_code == 200
 
+
+
+BOOLEAN_URLS = ["/api/registry/systems/?internet_facing={v}", "/api/registry/systems/?four_layers={v}",
+                "/api/registry/organizations/?is_active={v}", "/api/telemetry/sources/?enabled={v}"]
+
+
+@pytest.mark.parametrize("url", BOOLEAN_URLS)
+def test_a_yes_no_filter_refuses_what_is_neither(world, api, make_system, url):
+    """`?internet_facing=yes` was taken as no filter at all: the whole list came back as if filtered."""
+    make_system(world.ministry, internet_facing=False)
+    client = api(world.coordinator)
+    for value in ("yes", "-1", "1.5e307", "null"):
+        response = client.get(url.format(v=value))
+        assert response.status_code == 400, (url, value)
+        assert "Hãy dùng true hoặc false." in str(response.json())
+    for value in ("true", "false", "TRUE", "1", "0", ""):
+        assert client.get(url.format(v=value)).status_code == 200, (url, value)
+
+
+def test_yes_no_filters_filter_and_pages_show_the_refusal(world, api, as_user, make_system):
+    facing, inside = make_system(world.ministry, internet_facing=True), make_system(world.ministry,
+                                                                                  internet_facing=False)
+    client = api(world.admin)
+    listed = {s["code"] for s in client.get("/api/registry/systems/?internet_facing=true").json()["results"]}
+    assert facing.code in listed and inside.code not in listed
+    page = as_user(world.admin).get("/systems/?internet_facing=yes")
+    assert page.status_code == 200 and "Hãy dùng true hoặc false." in page.content.decode()

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from khien.core.api import fields as api_fields
 from khien.core.api.schema import refusal
-from khien.core.filters import DateTimeFilter
+from khien.core.filters import DateTimeFilter, PlatformFilterSet
 from khien.core.scoping import is_national_coordinator
 
 from .. import correlation
@@ -31,7 +31,7 @@ class HitSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class HitFilter(django_filters.FilterSet):
+class HitFilter(PlatformFilterSet):
     indicator_id = django_filters.CharFilter(field_name="indicator_id", label=_("Indicator (STIX id)"))
     value = django_filters.CharFilter(field_name="value", label=_("Indicator value"))
     kind = django_filters.CharFilter(field_name="kind", label=_("Kind"))
@@ -65,7 +65,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CampaignFilter(django_filters.FilterSet):
+class CampaignFilter(PlatformFilterSet):
     status = django_filters.ChoiceFilter(choices=CampaignStatus.choices, label=_("Status"))
 
     class Meta:
