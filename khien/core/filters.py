@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
+from rest_framework import serializers
 
 from khien.core.timerange import out_of_range_message, storable
 
@@ -26,7 +27,8 @@ class DateTimeFilter(django_filters.IsoDateTimeFilter):
 
 # --- Yes/no filters that refuse what is neither --------------------------------------------------------
 
-BOOLEAN_WORDS = {"true", "false", "1", "0", "unknown", ""}  # what the pages' select and API clients send
+# What the pages' select and API clients send; anything else is refused.
+BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "unknown": None, "": None}
 
 
 class StrictBooleanSelect(forms.NullBooleanSelect):
@@ -43,9 +45,11 @@ class StrictBooleanField(forms.NullBooleanField):
     widget = StrictBooleanSelect
 
     def to_python(self, value):
-        if isinstance(value, str) and value.lower() not in BOOLEAN_WORDS:
-            raise ValidationError(_("Use true or false."), code="invalid")
-        return super().to_python(value.lower() if isinstance(value, str) else value)
+        if isinstance(value, str):
+            if value.lower() not in BOOLEAN_WORDS:
+                raise ValidationError(_("Use true or false."), code="invalid")
+            return BOOLEAN_WORDS[value.lower()]
+        return super().to_python(value)
 
 
 class BooleanFilter(django_filters.BooleanFilter):
@@ -56,3 +60,12 @@ class PlatformFilterSet(django_filters.FilterSet):
     """The platform's filter sets: model booleans filter with `BooleanFilter` (refusing what is neither)."""
 
     FILTER_DEFAULTS = {**django_filters.FilterSet.FILTER_DEFAULTS, models.BooleanField: {"filter_class": BooleanFilter}}
+
+
+def flag(params, name: str) -> bool:
+    """A yes/no query parameter a view reads itself (not through a filter set): absent or empty is false, anything
+    but the words above a 400 naming it."""
+    try:
+        return bool(StrictBooleanField(required=False).clean(params.get(name, "")))
+    except ValidationError as exc:
+        raise serializers.ValidationError({name: exc.messages}) from None

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from khien.core.api import fields as api_fields
+from khien.core.filters import flag
 
 from .. import notifications
 from ..models import AuditEntry, Notification
@@ -66,7 +67,7 @@ class NotificationList(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return Notification.objects.none()
         items = Notification.objects.filter(recipient=self.request.user)
-        if self.request.query_params.get("unread") in ("1", "true", "yes"):
+        if flag(self.request.query_params, "unread"):
             items = items.filter(read_at__isnull=True)
         return items
 

@@ -31,14 +31,14 @@ BOOLEAN_URLS = ["/api/registry/systems/?internet_facing={v}", "/api/registry/sys
 
 @pytest.mark.parametrize("url", BOOLEAN_URLS)
 def test_a_yes_no_filter_refuses_what_is_neither(world, api, make_system, url):
-    """`?internet_facing=yes` was taken as no filter at all: the whole list came back as if filtered."""
+    """`?internet_facing=maybe` was taken as no filter at all: the whole list came back as if filtered."""
     make_system(world.ministry, internet_facing=False)
     client = api(world.coordinator)
-    for value in ("yes", "-1", "1.5e307", "null"):
+    for value in ("maybe", "-1", "1.5e307", "null"):
         response = client.get(url.format(v=value))
         assert response.status_code == 400, (url, value)
         assert "Hãy dùng true hoặc false." in str(response.json())
-    for value in ("true", "false", "TRUE", "1", "0", ""):
+    for value in ("true", "false", "TRUE", "1", "0", "yes", "no", ""):
         assert client.get(url.format(v=value)).status_code == 200, (url, value)
 
 
@@ -48,5 +48,14 @@ def test_yes_no_filters_filter_and_pages_show_the_refusal(world, api, as_user, m
     client = api(world.admin)
     listed = {s["code"] for s in client.get("/api/registry/systems/?internet_facing=true").json()["results"]}
     assert facing.code in listed and inside.code not in listed
-    page = as_user(world.admin).get("/systems/?internet_facing=yes")
+    page = as_user(world.admin).get("/systems/?internet_facing=maybe")
     assert page.status_code == 200 and "Hãy dùng true hoặc false." in page.content.decode()
+
+
+@pytest.mark.parametrize("url", ["/api/notifications/?unread={v}", "/api/telemetry/suppressions/?active={v}",
+                                 "/api/intel/exchange/export/?all_versions={v}"])
+def test_flags_read_by_the_views_follow_the_same_rule(world, api, url):
+    client = api(world.analyst)
+    assert client.get(url.format(v="maybe")).status_code == 400
+    for value in ("true", "yes", "0", ""):
+        assert client.get(url.format(v=value)).status_code == 200, (url, value)

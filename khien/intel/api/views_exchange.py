@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from khien.core.api import fields as api_fields
 from khien.core.api.schema import refusal
+from khien.core.filters import flag
 
 from .. import federation
 from ..exchange import run, stix_export
@@ -76,7 +77,7 @@ class ExportView(APIView):
         sel = stix_export.parse_selection(
             request.user, collection=params.get("collection") or None, types=params.get("type", ""),
             tlp_levels=params.get("tlp", ""), added_since=params.get("added_since", ""), ids=params.get("id", ""),
-            all_versions=params.get("all_versions", "").lower() in ("1", "true", "yes"))
+            all_versions=flag(params, "all_versions"))
         content_type, name, body = run.export(params.get("file_format", "stix"), request.user, sel)
         response = StreamingHttpResponse(body, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from khien.core.api.schema import refusal
 from khien.core.errors import Forbidden, Refused
+from khien.core.filters import flag
 from khien.core.timerange import out_of_range_message
 from khien.registry.api.views import LimitedJSONParser
 
@@ -69,7 +70,7 @@ class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         warning = self.get_object()
         if not services_warnings.can_view_targets(request.user, warning):
             raise Forbidden(_("Only the national coordinator and the sender see the targets of a warning."))
-        if request.query_params.get("pending") in ("1", "true", "yes"):
+        if flag(request.query_params, "pending"):
             rows = services_warnings.not_acknowledged(warning)
         else:
             rows = warning.targets.select_related("organization", "acknowledged_by").order_by("organization__code")

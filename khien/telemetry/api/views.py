@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from khien.core.api.schema import refusal
 from khien.core.errors import Forbidden, Refused
+from khien.core.filters import flag
 from khien.core.models import User
 
 from .. import conf, health, services, triage
@@ -231,7 +232,7 @@ class SuppressionList(generics.ListAPIView):
                         .select_related("source", "organization", "created_by", "lifted_by").order_by("-created_at"))
         if self.request.query_params.get("source"):
             suppressions = suppressions.filter(source__name=self.request.query_params["source"])
-        if self.request.query_params.get("active") in ("true", "1"):
+        if flag(self.request.query_params, "active"):
             suppressions = suppressions.active()
         return suppressions
 
