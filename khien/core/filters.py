@@ -38,7 +38,7 @@ class StrictBooleanSelect(forms.NullBooleanSelect):
     def value_from_datadict(self, data, files, name):
         raw = data.get(name)
         value = super().value_from_datadict(data, files, name)
-        return raw if value is None and isinstance(raw, str) and raw.lower() not in {"unknown", ""} else value
+        return raw if value is None and raw else value  # the field knows the words (BOOLEAN_WORDS)
 
 
 class StrictBooleanField(forms.NullBooleanField):
