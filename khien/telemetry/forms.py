@@ -47,6 +47,9 @@ class SourceCreateForm(forms.Form):
 
 class SourceSettingsForm(forms.Form):
     enabled = forms.BooleanField(label=_l("Enabled: the source's key is accepted"), required=False)
+    format = forms.ChoiceField(label=_l("Format"), choices=SourceFormat.choices,
+                               help_text=_l("For records received from now on. Records refused because of a wrong "
+                                            "format can then be read again (dead letters, below)."))
     time_zone = time_zone_field(help_text=_l("Used for record times written without a zone (CEF, syslog)."))
 
 

@@ -136,18 +136,22 @@ def visible_source(user, name: str) -> AlertSource:
     return get_object_or_404(AlertSource.objects.visible_to(user).select_related("organization"), name=name)
 
 
-SOURCE_SETTINGS = ("enabled", "time_zone")  # what can be changed on a source after its creation (and its systems)
+# What can be changed on a source after its creation (and its systems). The format too: a source registered with
+# the wrong one sends only dead letters, which can be read again once it is corrected (do_reprocess_dead_letters).
+SOURCE_SETTINGS = ("enabled", "format", "time_zone")
 
 
 @transaction.atomic
 def do_update_source(source: AlertSource, changes: dict, *, acting_user) -> AlertSource:
     """Change the source's settings (SOURCE_SETTINGS): turn it off or on (a disabled source's key is refused),
-    or the zone its records' zone-less times are read in (records ingested from now on)."""
+    its format, or the zone its records' zone-less times are read in (both for records ingested from now on)."""
     _require(acting_user, Action.CHANGE, source.organization)
     unknown = set(changes) - set(SOURCE_SETTINGS)
     if unknown:
         raise Refused(_("These settings cannot be changed: %(names)s.") % {"names": ", ".join(sorted(unknown))},
                       code="bad_field")
+    if "format" in changes and changes["format"] not in SourceFormat.values:
+        raise Refused(_("Unknown source format."), code="bad_format")
     changes = {name: value for name, value in changes.items() if getattr(source, name) != value}
     if not changes:
         return source
@@ -886,3 +890,115 @@ def do_set_source_systems(source: AlertSource, systems, *, acting_user) -> Alert
     source.systems.set(systems)
     audit.record(Act.UPDATE, source, actor=acting_user, before=before)
     return source
+
+
+# --- Dead letters: read again after a correction, or discarded ------------------------------------
+
+
+@dataclass
+class ReprocessResult:
+    """What reading a source's dead letters again did: `stored` became new events, `duplicates` were read but
+    already stored as events (both leave the dead letters), `failing` still cannot be read (kept, with the
+    reason of this reading), `cut` were kept shortened (RAW_DEAD_LETTER_LIMIT) and cannot be read again,
+    `remaining` are left for another request (at most `limit` are read per call)."""
+
+    stored: int = 0
+    duplicates: int = 0
+    failing: int = 0
+    cut: int = 0
+    remaining: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _chosen_dead_letters(source: AlertSource, ids):
+    """The source's dead letters, or those of `ids` (ids of dead letters); Refused (400) when an id is not one
+    of the source's, so that a mistaken selection changes nothing."""
+    letters = DeadLetter.objects.filter(source=source)
+    if ids is None:
+        return letters
+    try:
+        ids = sorted({int(i) for i in ids})
+    except (TypeError, ValueError):
+        raise Refused(_("Dead letters are chosen by their numbers."), code="invalid") from None
+    if not ids:
+        raise Refused(_("Choose at least one dead letter."), code="empty")
+    known = set(letters.filter(pk__in=ids).values_list("pk", flat=True))
+    unknown = [str(i) for i in ids if i not in known]
+    if unknown:
+        raise Refused(_("These are not dead letters of this source: %(ids)s.") % {"ids": ", ".join(unknown[:10])},
+                      code="unknown_ids")
+    return letters.filter(pk__in=ids)
+
+
+def _audit_dead_letters(source: AlertSource, action: str, acting_user, after: dict) -> None:
+    audit.record(action, None, actor=acting_user, object_type="telemetry.deadletter", object_id=source.name,
+                 object_repr=f"dead letters of {source.name}", organization_id=str(source.organization_id),
+                 after=after)
+
+
+def do_reprocess_dead_letters(source: AlertSource, *, acting_user, ids=None, limit: int | None = None,
+                              progress: Callable[[int, int], None] | None = None) -> ReprocessResult:
+    """Read the source's dead letters (all, or those of `ids`) again with the source's current settings — after
+    its format or time zone was corrected, or a parser was fixed. A record now read is ingested as if it had
+    just arrived (matched, folded into an alert, counted as accepted) and leaves the dead letters; one still
+    unreadable stays, with the reason of this reading. Oldest first, one transaction and one audit entry per
+    batch of KHIEN_INGEST_MAX_BATCH; at most `limit` letters per call (None: all). `progress(done, total)`
+    after each batch. The source's `rejected` counter is history (what was refused when it came) and stays."""
+    _require(acting_user, Action.CHANGE, source.organization)
+    if not source.enabled:
+        raise Forbidden(_("This source is disabled."))
+    letters = _chosen_dead_letters(source, ids).order_by("id")
+    total = letters.count()
+    todo = total if limit is None else min(total, limit)
+    result = ReprocessResult(remaining=total - todo)
+    batch_size, last_id, done = conf.get("KHIEN_INGEST_MAX_BATCH"), 0, 0
+    while done < todo:
+        chunk = list(letters.filter(pk__gt=last_id)[:min(batch_size, todo - done)])
+        if not chunk:
+            break
+        last_id, done = chunk[-1].pk, done + len(chunk)
+        with transaction.atomic():
+            part = _reprocess_chunk(source, chunk)
+            _audit_dead_letters(source, Act.UPDATE, acting_user, {"reprocessed": part.as_dict()})
+        for name in ("stored", "duplicates", "failing", "cut"):
+            setattr(result, name, getattr(result, name) + getattr(part, name))
+        if progress is not None:
+            progress(done, todo)
+    return result
+
+
+def _reprocess_chunk(source: AlertSource, chunk: list[DeadLetter]) -> ReprocessResult:
+    part = ReprocessResult()
+    readable = [letter for letter in chunk if len(letter.raw) < RAW_DEAD_LETTER_LIMIT]
+    part.cut = len(chunk) - len(readable)
+    batch = prepare_batch(source, [letter.raw for letter in readable])
+    read_again, still_failing = [], []
+    for letter in readable:
+        # The digest this reading gave the record (the letter keeps its own: a record that came as bytes not
+        # in UTF-8 was kept with replacement characters, so its digest may differ).
+        _decoded, data, _reason = canonical(source.format, letter.raw)
+        failure = batch.dead.get(event_id(source.id, data))
+        if failure is None:
+            read_again.append(letter.pk)
+        else:
+            still_failing.append(letter)
+            letter.reason = failure.reason
+    # Written as a batch of events only: the records still unreadable keep their dead letters.
+    written = write_batch(PreparedBatch(source, batch.now, len(batch.events), batch.events, {}, batch.matched, []))
+    part.stored, part.duplicates, part.failing = written.accepted, len(read_again) - written.accepted, len(still_failing)
+    DeadLetter.objects.filter(pk__in=read_again).delete()
+    DeadLetter.objects.bulk_update(still_failing, ["reason"], batch_size=1000)
+    return part
+
+
+@transaction.atomic
+def do_discard_dead_letters(source: AlertSource, *, acting_user, ids=None) -> int:
+    """Delete the source's dead letters (all, or those of `ids`) once its operators have read them; audited.
+    Returns how many were deleted."""
+    _require(acting_user, Action.CHANGE, source.organization)
+    deleted, _detail = _chosen_dead_letters(source, ids).delete()
+    if deleted:
+        _audit_dead_letters(source, Act.DELETE, acting_user, {"discarded": deleted})
+    return deleted

@@ -33,7 +33,7 @@ from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, scope_for, user_can
 from khien.incidents.services import content_loaded as incident_content_loaded
 
-from . import correlation, exports, health, services, triage
+from . import conf, correlation, exports, health, services, triage
 from .filters import EventFilter
 from .forms import (AlertIncidentForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
                     SourceSettingsForm, SourceSystemsForm, source_organizations)
@@ -467,13 +467,14 @@ def _source_page(request, source, *, status=200, new_key=None, settings_form=Non
     context = {
         "source": source, "new_key": new_key, "error": error,
         "dead_letters": DeadLetter.objects.filter(source=source).order_by("-received_at")[:20],
+        "dead_letter_count": DeadLetter.objects.filter(source=source).count(),
         "suppressions": AlertSuppression.objects.active().filter(source=source).select_related("created_by")
                         .order_by("expires_at"),
         "can_change": user_can(request.user, Action.CHANGE, source.organization),
     }
     if context["can_change"]:  # the forms; a read-only page lists the systems instead
         context["settings_form"] = settings_form or SourceSettingsForm(
-            initial={"enabled": source.enabled, "time_zone": source.time_zone})
+            initial={"enabled": source.enabled, "format": source.format, "time_zone": source.time_zone})
         context["systems_form"] = systems_form or SourceSystemsForm(
             source=source, user=request.user, initial={"systems": list(source.systems.all())})
     else:
@@ -566,6 +567,41 @@ def source_lift_suppression(request, name, pk):
     messages.success(request, _("Suppression lifted: new alerts of “%(rule)s” are shown again.")
                      % {"rule": suppression.rule_name or suppression.rule_id})
     return redirect(reverse("telemetry:source", args=[source.name]) + "#source-suppressions")
+
+
+def reprocess_message(result: services.ReprocessResult) -> str:
+    """What reading dead letters again did, in a sentence (the source's page, `khien telemetry reprocess`)."""
+    text = _("Read again: %(stored)d stored as new events, %(duplicates)d already stored, "
+             "%(failing)d still unreadable (kept).") % result.as_dict()
+    if result.cut:
+        text += " " + _("%(cut)d kept shortened when they came cannot be read again.") % result.as_dict()
+    if result.remaining:
+        text += " " + _("%(remaining)d left: run it again.") % result.as_dict()
+    return text
+
+
+@login_required
+@require_POST
+def source_dead_letters(request, name):
+    """The dead letters' buttons on the source's page: read the chosen ones, or all, again with the source's
+    current settings; or delete the chosen ones."""
+    source = services.visible_source(request.user, name)
+    action = request.POST.get("action")
+    ids = None if action == "reprocess_all" else request.POST.getlist("ids")
+    try:
+        if action == "discard":
+            deleted = services.do_discard_dead_letters(source, acting_user=request.user, ids=ids)
+            messages.success(request, ngettext("%(n)d dead letter deleted.", "%(n)d dead letters deleted.",
+                                               deleted) % {"n": deleted})
+        elif action in ("reprocess", "reprocess_all"):
+            result = services.do_reprocess_dead_letters(source, acting_user=request.user, ids=ids,
+                                                        limit=conf.get("KHIEN_INGEST_FILE_MAX_BATCH"))
+            messages.success(request, reprocess_message(result))
+        else:
+            raise Refused(_("Unknown action."), code="invalid")
+    except Refused as exc:
+        return _source_page(request, source, status=status_of(exc), error=exc.message)
+    return redirect(reverse("telemetry:source", args=[source.name]) + "#source-dead-letters")
 
 
 INTEGRATIONS_DIR = Path(__file__).resolve().parent / "integrations"

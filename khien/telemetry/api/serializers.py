@@ -54,6 +54,8 @@ class AlertSourceCreateSerializer(serializers.Serializer):
 
 class AlertSourceUpdateSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False, help_text="A disabled source's key is refused.")
+    format = serializers.ChoiceField(choices=SourceFormat.choices, required=False,
+                                     help_text="For records received from now on; dead letters can be read again.")
     time_zone = api_fields.CharField(max_length=64, required=False)
 
 
@@ -165,6 +167,23 @@ class DeadLetterSerializer(serializers.ModelSerializer):
         model = DeadLetter
         fields = ["id", "source", "received_at", "reason", "raw"]
         read_only_fields = fields
+
+
+class DeadLetterSelectionSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, allow_empty=False,
+                                max_length=50000, help_text="Dead letters of the source; left out: all of them.")
+
+
+class ReprocessResultSerializer(serializers.Serializer):
+    stored = serializers.IntegerField(help_text="Read this time: stored as new events.")
+    duplicates = serializers.IntegerField(help_text="Read this time, already stored as events.")
+    failing = serializers.IntegerField(help_text="Still unreadable: kept, with the reason of this reading.")
+    cut = serializers.IntegerField(help_text="Kept shortened when they came: cannot be read again.")
+    remaining = serializers.IntegerField(help_text="Not read by this request (too many): send it again.")
+
+
+class DiscardResultSerializer(serializers.Serializer):
+    discarded = serializers.IntegerField()
 
 
 class IngestResultSerializer(serializers.Serializer):

@@ -105,13 +105,13 @@ def test_settings_turn_a_source_off_and_set_its_zone(world, as_user, make_source
     source, key = make_source(org=world.ministry, format="cef")
     client = as_user(world.admin)
     url = reverse("telemetry:source_settings", args=[source.name])
-    assert client.post(url, {"time_zone": "Asia/Ho_Chi_Minh", "enabled": "on"}).status_code == 302
+    assert client.post(url, {"time_zone": "Asia/Ho_Chi_Minh", "format": "cef", "enabled": "on"}).status_code == 302
     assert post_ndjson(source_client(key), [LOCAL_CEF]).status_code == 202
     assert Event.objects.get().time.hour == 14  # 21:40 local time is 14:40 UTC
-    assert client.post(url, {"time_zone": "Asia/Ho_Chi_Minh"}).status_code == 302  # the box unticked: disabled
+    assert client.post(url, {"time_zone": "Asia/Ho_Chi_Minh", "format": "cef"}).status_code == 302  # unticked: disabled
     assert post_ndjson(source_client(key), [LOCAL_CEF.replace(b"21:40:01", b"21:41:01")]).status_code == 401
     before = AuditEntry.objects.count()
-    response = client.post(url, {"time_zone": "Mars/Olympus", "enabled": "on"})
+    response = client.post(url, {"time_zone": "Mars/Olympus", "format": "cef", "enabled": "on"})
     assert response.status_code == 400
     source.refresh_from_db()
     assert (source.enabled, source.time_zone) == (False, "Asia/Ho_Chi_Minh") and AuditEntry.objects.count() == before
@@ -128,7 +128,7 @@ def test_another_organization_and_read_only_roles_cannot_change_a_source(world, 
     assert 'id="source-settings"' not in page and 'id="rotate-key"' not in page  # read only
     assert auditor.post(reverse("telemetry:source_rotate_key", args=[source.name])).status_code == 403
     assert auditor.post(reverse("telemetry:source_settings", args=[source.name]),
-                        {"time_zone": "UTC"}).status_code == 403
+                        {"time_zone": "UTC", "format": "cef"}).status_code == 403
     source.refresh_from_db()
     assert source.enabled and source.time_zone == "UTC"
     assert post_ndjson(source_client(key), [LOCAL_CEF]).status_code == 202  # the key was not changed

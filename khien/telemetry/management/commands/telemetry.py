@@ -1,4 +1,5 @@
-"""`khien telemetry sources|add-source|worker`: alert sources and the JetStream ingestion worker."""
+"""`khien telemetry sources|add-source|rotate-key|reprocess|discard|publish|nats-config|prune|worker`: alert sources,
+the dead letters and the JetStream ingestion worker."""
 import signal
 import threading
 
@@ -37,6 +38,12 @@ class Command(BaseCommand):
         nats_config.add_argument("--worker-password-file", default=None,
                                  help="file holding the workers' password (default: KHIEN_NATS_WORKER_PASSWORD)")
         nats_config.add_argument("--output", default=None, help="file to write (default: standard output)")
+        reprocess = sub.add_parser("reprocess", help="read a source's dead letters again with its current settings "
+                                                     "(after correcting its format or time zone)")
+        reprocess.add_argument("name")
+        reprocess.add_argument("--quiet", action="store_true", help="no progress on stderr")
+        discard = sub.add_parser("discard", help="delete all the dead letters of a source")
+        discard.add_argument("name")
         prune = sub.add_parser("prune", help="delete events, alerts and dead letters older than a number of days "
                                              "(PostgreSQL: whole day partitions are dropped)")
         prune.add_argument("--days", type=int, default=None,
@@ -68,10 +75,32 @@ class Command(BaseCommand):
         self.stdout.write(key)
 
     def do_rotate_key(self, name, **options):
+        self.stdout.write(services.do_rotate_source_key(self._source(name), acting_user=None))
+
+    def _source(self, name) -> AlertSource:
         source = AlertSource.objects.filter(name=name).first()
         if source is None:
-            raise CommandError(f"no alert source named {name!r}")
-        self.stdout.write(services.do_rotate_source_key(source, acting_user=None))
+            raise CommandError(f"no alert source named {name!r} (see `khien telemetry sources`)")
+        return source
+
+    def do_reprocess(self, name, quiet, **options):
+        def show(done, total):
+            self.stderr.write(f"\r{done:,} / {total:,} dead letters read again", ending="")
+            self.stderr.flush()
+
+        try:
+            result = services.do_reprocess_dead_letters(self._source(name), acting_user=None,
+                                                        progress=None if quiet else show)
+        except Refused as exc:
+            raise CommandError(str(exc.message)) from None
+        if not quiet:
+            self.stderr.write("")
+        self.stdout.write(f"stored {result.stored} duplicates {result.duplicates} still failing {result.failing} "
+                          f"cut {result.cut}")
+
+    def do_discard(self, name, **options):
+        deleted = services.do_discard_dead_letters(self._source(name), acting_user=None)
+        self.stdout.write(f"deleted {deleted} dead letters")
 
     def do_prune(self, days, hourly, **options):
         import datetime as dt
