@@ -256,6 +256,13 @@ class DeadLetter(models.Model):
         verbose_name_plural = _("dead letters")
         indexes = [models.Index(fields=["source", "received_at"], name="telemetry_dead_source_time")]
 
+    @property
+    def reason_text(self) -> str:
+        """The reason in the reader's language (stored in English: stable for the API and for searching)."""
+        from .parsers import reason_text
+
+        return reason_text(self.reason)
+
 
 class AlertStatus(models.TextChoices):
     """Where an organization's analysts are with an alert (triage, `services.do_triage_alerts`)."""

@@ -35,6 +35,8 @@ from binascii import unhexlify
 from functools import lru_cache
 from typing import Any, Callable
 
+from django.utils.translation import gettext_lazy as _l
+
 from khien.core.timerange import storable
 
 FIELDS = (
@@ -50,6 +52,50 @@ class ParseError(ValueError):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason[:300]
+
+
+# The reasons are stored as written above (English, naming the record's fields: stable for the API and for
+# searching); people read them through `reason_text`, in their language. The field names are not translated.
+_REASONS = [(re.compile(pattern), template) for pattern, template in (
+    (r"^missing (?P<a>.+)$", _l("missing %(a)s")),
+    (r"^invalid IP address in (?P<a>[^:]+): (?P<b>.*)$", _l("invalid IP address in %(a)s: %(b)s")),
+    (r"^invalid port in (?P<a>[^:]+): (?P<b>.*)$", _l("invalid port in %(a)s: %(b)s")),
+    (r"^port out of range in (?P<a>[^:]+): (?P<b>.*)$", _l("port out of range in %(a)s: %(b)s")),
+    (r"^invalid domain in (?P<a>[^:]+)$", _l("invalid domain in %(a)s")),
+    (r"^invalid domain in (?P<a>[^:]+): (?P<b>.*)$", _l("invalid domain in %(a)s: %(b)s")),
+    (r"^invalid file hash in (?P<a>.+)$", _l("invalid file hash in %(a)s")),
+    (r"^event_type (?P<a>.*) is not an alert$", _l("event_type %(a)s is not an alert")),
+    (r"^CEF header has (?P<a>\d+) fields, expected 8$", _l("CEF header has %(a)s fields, expected 8")),
+    (r"^not valid JSON: (?P<a>.*)$", _l("not valid JSON: %(a)s")),
+    (r"^(?P<a>[^ :]+(?: [^ :]+)?) out of range: (?P<b>.*)$", _l("%(a)s out of range: %(b)s")),
+    (r"^invalid (?P<a>[^ :]+(?: [^ :]+)?): (?P<b>.*)$", _l("invalid %(a)s: %(b)s")),
+    (r"^invalid (?P<a>[^:]+)$", _l("invalid %(a)s")),
+)]
+_WHOLE_REASONS = {
+    "missing rule.id and rule.name": _l("missing rule.id and rule.name"),
+    "missing time (rt, end, start or syslog timestamp)": _l("missing time (rt, end, start or syslog timestamp)"),
+    "invalid CEF version": _l("invalid CEF version"),
+    "missing CEF signature id": _l("missing CEF signature id"),
+    "record is not a JSON object": _l("record is not a JSON object"),
+    "record cannot be serialized as JSON": _l("record cannot be serialized as JSON"),
+    "record contains a NUL byte": _l("record contains a NUL byte"),
+    "record contains a NUL character": _l("record contains a NUL character"),
+    "CEF extension is not key=value pairs": _l("CEF extension is not key=value pairs"),
+    "CEF line is not UTF-8": _l("CEF line is not UTF-8"),
+    "CEF record is not a text line": _l("CEF record is not a text line"),
+    "no CEF header": _l("no CEF header"),
+}
+
+
+def reason_text(reason: str) -> str:
+    """A stored dead-letter reason in the reader's language (the reason itself when no rule knows it)."""
+    if reason in _WHOLE_REASONS:
+        return str(_WHOLE_REASONS[reason])
+    for pattern, template in _REASONS:
+        found = pattern.match(reason)
+        if found:
+            return str(template) % found.groupdict()
+    return reason
 
 
 # --- field helpers ---------------------------------------------------------------------

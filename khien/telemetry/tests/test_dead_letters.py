@@ -141,3 +141,28 @@ def test_the_cli_reads_again_with_progress_and_discards(world, intel, make_sourc
     with pytest.raises(CommandError, match="no alert source"):
         call_command("telemetry", "reprocess", "nope")
     assert AlertSource.objects.get(pk=source.pk).format == "ecs"
+
+
+def test_every_reason_of_the_broken_samples_reads_in_vietnamese(world, make_source, as_user):
+    """The reasons are stored in English (the API's, stable); the pages show them in the reader's language."""
+    from django.utils import translation
+
+    from khien.telemetry.parsers import reason_text
+
+    from .conftest import sample_lines
+
+    for format, sample in (("wazuh", "wazuh_broken.ndjson"), ("suricata", "suricata_broken.ndjson"),
+                           ("ecs", "ecs_broken.ndjson"), ("cef", "cef_broken.log")):
+        source, _key = make_source(world.ministry, format)
+        services.ingest_batch(source, sample_lines(sample) + [b"\x00", b"[1]"])
+    reasons = set(DeadLetter.objects.values_list("reason", flat=True))
+    assert len(reasons) >= 15
+    with translation.override("vi"):
+        untranslated = {reason for reason in reasons if reason_text(reason) == reason}
+        assert reason_text("invalid IP address in src_ip: 999.1.1.1") == "địa chỉ IP không hợp lệ trong src_ip: 999.1.1.1"
+    assert not untranslated
+    with translation.override("en"):
+        assert all(reason_text(reason) == reason for reason in reasons)
+    source = DeadLetter.objects.filter(reason__startswith="missing").first().source
+    page = as_user(world.admin).get(reverse("telemetry:source", args=[source.name])).content.decode()
+    assert "thiếu " in page
