@@ -10,24 +10,26 @@ from django.utils.translation import gettext as _
 from khien.core.errors import Refused
 
 LINE_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "text/plain"}
-JSON_TYPES = {"application/json", ""}
+JSON_TYPES = {"application/json", ""}  # a body without a Content-Type is read as a JSON array
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark, written first by some Windows tools: not part of the first record
 
 
 def split_lines(body: bytes) -> list[bytes]:
-    return [line for line in (raw.strip() for raw in body.split(b"\n")) if line]
+    return [line for line in (raw.strip() for raw in body.removeprefix(BOM).split(b"\n")) if line]
 
 
 def split_body(body: bytes, media_type: str) -> list:
     """Records of an HTTP batch: a JSON array (application/json), or one record a line
     (application/x-ndjson; text/plain for CEF). A body that is not one of these is refused whole (400/415)."""
     media_type = (media_type or "").split(";")[0].strip().lower()
-    if media_type in LINE_TYPES:
-        return split_lines(body)
-    if media_type not in JSON_TYPES:
+    if media_type not in LINE_TYPES | JSON_TYPES:
         raise Refused(_("Send a JSON array (application/json) or one record a line (application/x-ndjson)."),
                       code="unsupported_media_type", status=415)
+    body = body.removeprefix(BOM)
     if not body.strip():
         raise Refused(_("The body is empty."), code="empty")
+    if media_type in LINE_TYPES:
+        return split_lines(body)
     try:
         records = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -109,6 +111,9 @@ def file_batches(stream: BinaryIO, size: int) -> Iterator[list[bytes]]:
     """Lines of an NDJSON or CEF file in batches of `size` (blank lines skipped); a file that is one
     JSON array is read whole and cut into batches."""
     head = stream.read(1)
+    if head == BOM[:1]:
+        rest = stream.read(2)
+        head = stream.read(1) if rest == BOM[1:] else head + rest
     while head in (b" ", b"\n", b"\r", b"\t"):
         head = stream.read(1)
     if head == b"[":

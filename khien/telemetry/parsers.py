@@ -78,6 +78,7 @@ _WHOLE_REASONS = {
     "missing CEF signature id": _l("missing CEF signature id"),
     "record is not a JSON object": _l("record is not a JSON object"),
     "record cannot be serialized as JSON": _l("record cannot be serialized as JSON"),
+    "record is nested too deeply": _l("record is nested too deeply"),
     "record contains a NUL byte": _l("record contains a NUL byte"),
     "record contains a NUL character": _l("record contains a NUL character"),
     "CEF extension is not key=value pairs": _l("CEF extension is not key=value pairs"),

@@ -22,6 +22,7 @@ import hmac
 import os
 import queue
 import random
+import reprlib
 import secrets
 import sys
 import threading
@@ -197,18 +198,14 @@ def canonical(source_format: str, record) -> tuple[object, bytes, str | None]:
     if isinstance(record, dict):
         try:
             return _checked(record)
-        except TypeError:
-            return None, repr(record).encode(), "record cannot be serialized as JSON"
+        except TypeError as exc:
+            return None, bounded_text(record).encode(), _unwritable_reason(exc)
     if isinstance(record, str):
         data = record.encode("utf-8", "surrogatepass")
     elif isinstance(record, (bytes, bytearray, memoryview)):
         data = bytes(record)
     else:
-        try:
-            data = orjson.dumps(record)
-        except TypeError:
-            data = repr(record).encode()
-        return None, data, "record is not a JSON object"
+        return None, _json_or_bounded_text(record).encode(), "record is not a JSON object"
     data = data.strip()
     if b"\x00" in data:
         return None, data, "record contains a NUL byte"
@@ -223,7 +220,10 @@ def canonical(source_format: str, record) -> tuple[object, bytes, str | None]:
         return None, data, f"not valid JSON: {str(exc)[:120]}"
     if not isinstance(decoded, dict):
         return None, data, "record is not a JSON object"
-    return _checked(decoded)
+    try:
+        return _checked(decoded)
+    except TypeError as exc:  # read, but not writable again: kept (and identified) as it came
+        return None, data, _unwritable_reason(exc)
 
 
 def _checked(decoded: dict) -> tuple[object, bytes, str | None]:
@@ -231,6 +231,31 @@ def _checked(decoded: dict) -> tuple[object, bytes, str | None]:
     if b"\\u0000" in data:  # PostgreSQL's jsonb and text cannot hold NUL
         return None, data, "record contains a NUL character"
     return decoded, data, None
+
+
+def _unwritable_reason(exc: TypeError) -> str:
+    # orjson writes at most 255 levels of nesting; reading takes up to 1,024.
+    return "record is nested too deeply" if "ecursion" in str(exc) else "record cannot be serialized as JSON"
+
+
+# A record JSON cannot write (nested deeper than the encoder goes, a lone surrogate, a set) is kept and identified
+# by this text instead: the same for the same record (keys sorted), and no deeper than 100 levels (Python's own
+# repr() of such a record would exhaust the interpreter's recursion limit).
+_BOUNDED = reprlib.Repr()
+_BOUNDED.maxlevel = 100
+_BOUNDED.maxdict = _BOUNDED.maxlist = _BOUNDED.maxtuple = _BOUNDED.maxset = 100_000
+_BOUNDED.maxstring = _BOUNDED.maxother = _BOUNDED.maxlong = 1_000_000
+
+
+def bounded_text(value) -> str:
+    return _BOUNDED.repr(value).encode("utf-8", "replace").decode("utf-8")
+
+
+def _json_or_bounded_text(value) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return bounded_text(value)
 
 
 def event_id(source_id: uuid.UUID, canonical_bytes: bytes) -> str:
@@ -372,10 +397,7 @@ def _dead_letter_text(record) -> str:
     elif isinstance(record, str):
         text = record
     else:
-        try:
-            text = orjson.dumps(record).decode()
-        except TypeError:
-            text = repr(record)
+        text = _json_or_bounded_text(record)
     # Kept as readable text whatever came in: no lone surrogates, no NUL (PostgreSQL text refuses both).
     return text[:RAW_DEAD_LETTER_LIMIT].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 

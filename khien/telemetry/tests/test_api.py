@@ -105,6 +105,8 @@ def test_oversized_batch_is_413(make_source, settings):
     (b"", "application/json", 400),
     (b"\xff\xfe[]", "application/json", 400),
     (b"<alerts/>", "application/xml", 415),
+    (b"\n \n\r\n", "application/x-ndjson", 400),  # only blank lines: empty
+    (b"\xef\xbb\xbf\n", "text/plain", 400),  # a byte order mark alone: empty
 ])
 def test_malformed_body_is_refused_whole(make_source, body, content_type, status):
     source, key = make_source(format="wazuh")
@@ -225,6 +227,40 @@ def test_hostile_lines_are_dead_letters_and_a_bad_array_is_400(make_source):
     assert response.status_code == 400
     assert Event.objects.get().src_ip == "fe80::1"  # the sensor-local IPv6 zone is dropped
     assert DeadLetter.objects.count() == 3
+
+
+def nested(levels: int) -> bytes:
+    """A Wazuh alert whose `data` is nested `levels` deep: orjson reads up to 1,024 levels, writes up to 255."""
+    inner = b"1"
+    for _level in range(levels):
+        inner = b'{"a": ' + inner + b"}"
+    return b'{"timestamp": "2026-11-24T14:00:00Z", "rule": {"id": "5712"}, "data": ' + inner + b"}"
+
+
+def test_a_record_nested_too_deeply_is_a_dead_letter_and_the_batch_is_stored(make_source):
+    """It made the whole batch fail with a 500 at every resend (a shipper retrying forever)."""
+    _source, key = make_source(format="wazuh")
+    good = sample_lines("wazuh_alerts.ndjson")
+    batch = good + [nested(1000), nested(300)]
+    first = post_ndjson(source_client(key), batch)
+    assert first.status_code == 202 and first.json() == {"accepted": len(good), "duplicates": 0, "rejected": 2}
+    assert post_ndjson(source_client(key), batch).json()["duplicates"] == len(batch)  # kept once
+    as_array = source_client(key).post(INTAKE, data=b"[" + b",".join(batch) + b"]", content_type="application/json")
+    assert as_array.status_code == 202 and as_array.json()["accepted"] == 0
+    again = source_client(key).post(INTAKE, data=b"[" + b",".join(batch) + b"]", content_type="application/json")
+    assert again.json()["duplicates"] == len(batch)
+    assert Event.objects.count() == len(good)
+    assert set(DeadLetter.objects.values_list("reason", flat=True)) == {"record is nested too deeply"}
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_record(make_source):
+    _source, key = make_source(format="wazuh")
+    good = sample_lines("wazuh_alerts.ndjson")
+    lines = post_ndjson(source_client(key), [b"\xef\xbb\xbf" + good[0], *good[1:]])
+    assert lines.status_code == 202 and lines.json() == {"accepted": len(good), "duplicates": 0, "rejected": 0}
+    array = source_client(key).post(INTAKE, data=b"\xef\xbb\xbf[" + b",".join(good) + b"]",
+                                    content_type="application/json")
+    assert array.status_code == 202 and array.json()["duplicates"] == len(good)
 
 
 def test_address_search_looks_in_every_day_asked_for(make_source, api, world):

@@ -1,6 +1,7 @@
 """`khien ingest` and `khien telemetry sources|add-source`."""
 import io
 
+import orjson
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -57,6 +58,10 @@ def test_ingest_json_array_file(make_source, tmp_path):
     path.write_bytes(b"[" + b",".join(lines) + b"]")
     out, _err = run("ingest", str(path), "--source", "siem-min", "--quiet")
     assert out.strip() == "accepted 3 duplicates 0 rejected 0"
+    # Saved by a Windows tool: a byte order mark, then the array written over many lines (was read as lines).
+    path.write_bytes(b"\xef\xbb\xbf" + orjson.dumps([orjson.loads(line) for line in lines], option=orjson.OPT_INDENT_2))
+    out, _err = run("ingest", str(path), "--source", "siem-min", "--quiet")
+    assert out.strip() == "accepted 0 duplicates 3 rejected 0"
 
 
 @pytest.mark.django_db(transaction=True)  # `khien ingest` writes from a second thread
