@@ -1,7 +1,8 @@
 from django.conf import settings
 
 from . import notifications
-from .scoping import is_national_coordinator
+from .roles import Action
+from .scoping import NOTHING, is_national_coordinator, scope_for
 
 
 def platform(request):
@@ -10,5 +11,7 @@ def platform(request):
         "KHIEN_VERSION": "0.1.0",
         "is_coordinator": bool(user and user.is_authenticated and is_national_coordinator(user)),
         "LANGUAGES": settings.LANGUAGES,
+        # The menu offers the import page only to those it serves (called by the template: a query only there).
+        "can_import": lambda: bool(user and user.is_authenticated and scope_for(user, Action.IMPORT) != NOTHING),
         "unread_notifications": notifications.unread_count(user) if user and user.is_authenticated else 0,
     }

@@ -1,0 +1,18 @@
+"""Django's own messages that its Vietnamese catalogue lacks (the password rules, reworded in Django 5).
+
+Listed here only so that `make messages` keeps them in Khiên's catalogue, which Django reads before its own;
+nothing imports this module. Keep the texts exactly as Django writes them."""
+from django.utils.translation import gettext_noop, ngettext_lazy
+
+PASSWORD_RULES = (
+    ngettext_lazy("This password is too short. It must contain at least %d character.",
+                  "This password is too short. It must contain at least %d characters.", 0),
+    ngettext_lazy("Your password must contain at least %(min_length)d character.",
+                  "Your password must contain at least %(min_length)d characters.", 0),
+    gettext_noop("The password is too similar to the %(verbose_name)s."),
+    gettext_noop("Your password can’t be too similar to your other personal information."),
+    gettext_noop("This password is too common."),
+    gettext_noop("Your password can’t be a commonly used password."),
+    gettext_noop("This password is entirely numeric."),
+    gettext_noop("Your password can’t be entirely numeric."),
+)

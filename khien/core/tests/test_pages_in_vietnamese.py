@@ -1,0 +1,26 @@
+"""What every signed-in person sees: the menu offers only what they may open; Django's own messages in Vietnamese."""
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("role,offered", [("admin", True), ("analyst", False),
+                                          ("responder", False), ("auditor", False), ("trainee", False)])
+def test_the_import_link_is_in_the_menu_only_for_those_who_may_import(client, world, role, offered):
+    client.force_login(getattr(world, role))
+    page = client.get(reverse("registry:dashboard")).content.decode()
+    menu = page[page.index('class="mainnav"'):page.index("</nav>")]
+    assert (reverse("registry:import") in menu) is offered
+    assert client.get(reverse("registry:import")).status_code == (200 if offered else 403)
+
+
+def test_the_password_rules_are_told_in_vietnamese(client, world):
+    client.force_login(world.analyst)
+    page = client.post(reverse("core:password_change"), {
+        "old_password": "wrong-anyway", "new_password1": "short1", "new_password2": "short1"}).content.decode()
+    assert "Mật khẩu này quá ngắn. Mật khẩu phải có ít nhất 12 ký tự." in page
+    assert "This password is too short" not in page
+    page = client.post(reverse("core:password_change"), {
+        "old_password": "x", "new_password1": "123456789012345", "new_password2": "123456789012345"}).content.decode()
+    assert "Mật khẩu này chỉ gồm chữ số." in page
