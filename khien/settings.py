@@ -198,6 +198,7 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Internationalisation ------------------------------------------------------------
 LANGUAGE_CODE = "vi"
+FORMAT_MODULE_PATH = ["khien.formats"]  # Vietnamese numbers grouped by thousands (14.479)
 LANGUAGES = [("vi", _("Vietnamese")), ("en", _("English"))]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 TIME_ZONE = "Asia/Ho_Chi_Minh"  # shown; stored in UTC

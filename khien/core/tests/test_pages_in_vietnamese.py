@@ -24,3 +24,14 @@ def test_the_password_rules_are_told_in_vietnamese(client, world):
     page = client.post(reverse("core:password_change"), {
         "old_password": "x", "new_password1": "123456789012345", "new_password2": "123456789012345"}).content.decode()
     assert "Mật khẩu này chỉ gồm chữ số." in page
+
+
+def test_large_numbers_are_grouped_as_each_language_writes_them():
+    from django.template import Context, Template
+    from django.utils import translation
+
+    template = Template("{% load humanize %}{{ n|intcomma }} {{ x|floatformat:2 }}")
+    with translation.override("vi"):
+        assert template.render(Context({"n": 1234567, "x": 0.5})) == "1.234.567 0,50"
+    with translation.override("en"):
+        assert template.render(Context({"n": 1234567, "x": 0.5})) == "1,234,567 0.50"

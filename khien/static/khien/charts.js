@@ -14,6 +14,12 @@
     low: "#94a3b8", medium: "#f59e0b", high: "#dc2626", critical: "#7f1d1d"
   };
 
+  // Numbers as the page's language writes them (vi: 14.479, en: 14,479), on axes, labels and tooltips.
+  var numberFormat = new Intl.NumberFormat(document.documentElement.lang || undefined);
+  function number(value) { return numberFormat.format(value); }
+  function valueLabel(params) { return number(params.value); }
+  var valueAxis = { type: "value", minInterval: 1, axisLabel: { formatter: number } };
+
   function readData(key) {
     var el = document.getElementById("chart-" + key);
     return el ? JSON.parse(el.textContent) : null;
@@ -22,7 +28,7 @@
   var base = {
     color: PALETTE,
     // richText tooltips are drawn on the canvas: no HTML with style attributes (CSP).
-    tooltip: { renderMode: "richText", confine: true },
+    tooltip: { renderMode: "richText", confine: true, valueFormatter: number },
     grid: { left: 8, right: 24, top: 24, bottom: 8, containLabel: true },
     animationDuration: 300
   };
@@ -37,19 +43,20 @@
   var builders = {
     bar: function (d) {
       return merge(base, {
-        tooltip: { renderMode: "richText", trigger: "axis" },
+        tooltip: { renderMode: "richText", trigger: "axis", valueFormatter: number },
         xAxis: { type: "category", data: d.labels, axisLabel: { interval: 0, rotate: d.labels.length > 8 ? 45 : 0 } },
-        yAxis: { type: "value", minInterval: 1 },
-        series: [{ type: "bar", data: d.values, barMaxWidth: 48, label: { show: true, position: "top" } }]
+        yAxis: valueAxis,
+        series: [{ type: "bar", data: d.values, barMaxWidth: 48, label: { show: true, position: "top", formatter: valueLabel } }]
       });
     },
     hbar: function (d) {  // the first 15 (the server sends them largest first)
       return merge(base, {
-        tooltip: { renderMode: "richText", trigger: "axis" },
+        tooltip: { renderMode: "richText", trigger: "axis", valueFormatter: number },
         grid: { left: 8, right: 40, top: 8, bottom: 8, containLabel: true },
-        xAxis: { type: "value", minInterval: 1 },
+        xAxis: valueAxis,
         yAxis: { type: "category", data: d.labels.slice(0, 15).reverse(), axisLabel: { width: 220, overflow: "truncate" } },
-        series: [{ type: "bar", data: d.values.slice(0, 15).reverse(), barMaxWidth: 22, label: { show: true, position: "right" } }]
+        series: [{ type: "bar", data: d.values.slice(0, 15).reverse(), barMaxWidth: 22,
+                   label: { show: true, position: "right", formatter: valueLabel } }]
       });
     },
     pie: function (d) {
@@ -59,19 +66,19 @@
         return item;
       }).filter(function (item) { return item.value > 0; });
       return merge(base, {
-        tooltip: { renderMode: "richText", trigger: "item" },
+        tooltip: { renderMode: "richText", trigger: "item", valueFormatter: number },
         legend: { bottom: 0, type: "scroll" },
         series: [{ type: "pie", radius: ["40%", "68%"], center: ["50%", "44%"], data: data,
-                   label: { formatter: "{b}: {c}" } }]
+                   label: { formatter: function (p) { return p.name + ": " + number(p.value); } } }]
       });
     },
     stacked: function (d) {
       return merge(base, {
-        tooltip: { renderMode: "richText", trigger: "axis" },
+        tooltip: { renderMode: "richText", trigger: "axis", valueFormatter: number },
         legend: { bottom: 0 },
         grid: { left: 8, right: 24, top: 16, bottom: 40, containLabel: true },
         xAxis: { type: "category", data: d.labels, axisLabel: { interval: 0, width: 110, overflow: "break", lineHeight: 14 } },
-        yAxis: { type: "value", minInterval: 1 },
+        yAxis: valueAxis,
         series: d.series.map(function (s) {
           return { type: "bar", stack: "layers", name: s.name, data: s.values, barMaxWidth: 56,
                    itemStyle: { color: STATE_COLORS[s.key] } };

@@ -62,7 +62,7 @@
   function render(data) {
     Object.keys(data.kpis).forEach(function (k) {
       var el = root.querySelector('[data-kpi="' + k + '"]');
-      if (el) { el.textContent = Number(data.kpis[k]).toLocaleString("vi-VN"); }
+      if (el) { el.textContent = numberFormat.format(Number(data.kpis[k])); }
     });
     var gen = document.getElementById("tele-generated");
     if (gen) { gen.textContent = data.generated; }
