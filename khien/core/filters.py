@@ -33,7 +33,12 @@ BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": Fals
 
 class StrictBooleanSelect(forms.NullBooleanSelect):
     """Django's yes/no select, except that a value it does not know is passed on for the field to refuse
-    (Django turned `?internet_facing=yes` into "no filter", and the whole list came back)."""
+    (Django turned `?internet_facing=yes` into "no filter", and the whole list came back). Its empty choice reads
+    "All" (a filter left alone), not Django's "Unknown"."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [("unknown", _("All")), ("true", _("Yes")), ("false", _("No"))]
 
     def value_from_datadict(self, data, files, name):
         raw = data.get(name)

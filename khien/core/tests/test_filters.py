@@ -50,6 +50,11 @@ def test_yes_no_filters_filter_and_pages_show_the_refusal(world, api, as_user, m
     assert facing.code in listed and inside.code not in listed
     page = as_user(world.admin).get("/systems/?internet_facing=maybe")
     assert page.status_code == 200 and "Hãy dùng true hoặc false." in page.content.decode()
+    # Left alone, the select reads "All" (Django's "Unknown" read as if systems of unknown exposure were asked for).
+    page = as_user(world.admin).get("/systems/").content.decode()
+    select = page[page.index('name="internet_facing"'):]
+    select = select[:select.index("</select>")]
+    assert '<option value="unknown" selected>Tất cả</option>' in select and "Chưa xác định" not in select
 
 
 @pytest.mark.parametrize("url", ["/api/notifications/?unread={v}", "/api/telemetry/suppressions/?active={v}",
