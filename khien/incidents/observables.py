@@ -39,7 +39,8 @@ MAX_VALUE = 2048
 HASH_LENGTHS = {ObservableKind.MD5: 32, ObservableKind.SHA1: 40, ObservableKind.SHA256: 64}
 _HEX = re.compile(r"^[0-9a-f]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+# A top-level label is never all digits (RFC 3696 §2): 10.0.0.256 is a mistyped address, not a domain name.
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+(?=[a-z0-9-]*[a-z])[a-z0-9-]{2,63}$")
 
 
 # --- Parsing and normalizing ---------------------------------------------------------------------

@@ -46,6 +46,13 @@ def test_guess_and_normalize():
     items, errors = observables.parse_lines("198.51.100.7\n\n# comment\ndomain:Evil.demo.khien.vn\nbad value\n")
     assert items == [("ipv4", "198.51.100.7"), ("domain", "evil.demo.khien.vn")]
     assert len(errors) == 1
+    # A mistyped address is refused, not kept as a domain name (an all-digit last label is no domain).
+    for typo in ("10.0.0.256", "999.999.999.999", "1.2.3.4.5"):
+        assert observables.guess_kind(typo) is None
+        with pytest.raises(ValueError):
+            observables.normalize("domain", typo)
+    assert observables.guess_kind("a1.xn--p1ai") == "domain" and observables.guess_kind("host.10x") == "domain"
+    assert len(observables.parse_lines("10.0.0.256\n")[1]) == 1
 
 
 def test_report_with_observables_and_refusal_writes_nothing(world, report):
