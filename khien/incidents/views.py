@@ -6,6 +6,8 @@ with the service's status (400, 403, 409, 413), never a 500, and writes nothing.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -627,5 +629,7 @@ def incident_stats(request):
     means = [{"key": k, "label": labels[k], **v} for k, v in data["mean_hours"].items()] if data else []
     return render(request, "incidents/incident_stats.html", {
         "form": form, "data": data, "tables": tables, "means": means,
+        # The period as dates, for the page to write them as its language does (the API gives ISO text).
+        "period": {name: dt.date.fromisoformat(day) for name, day in data["period"].items()} if data else None,
         "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),
     }, status=status)

@@ -64,6 +64,7 @@ def test_page_and_api(world, known, as_user, api):
     assert response.status_code == 200
     page = response.content.decode()
     assert 'id="chart-by_month"' in page and 'id="mean-triage"' in page and "khien/charts.js" in page
+    assert "01/01/2026" in page and "30/06/2026" in page and "2026-01-01 " not in page  # dates as on every page
     assert client.get("/incidents/stats/?since=2026-06-30&until=2026-01-01").status_code == 400
     assert client.get("/incidents/stats/?severity=bogus").status_code == 400
     body = api(world.analyst).get("/api/incidents/stats/?since=2026-01-01&until=2026-06-30").json()
