@@ -18,7 +18,10 @@ from typing import Any, Iterable
 import orjson
 from django.db import connection, models, transaction
 from django.db.models.fields.files import FieldFile
+from django.apps import apps
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import pgettext_lazy
 
 from .models import AuditEntry
 
@@ -35,6 +38,35 @@ class Act:
     IMPORT = "import"
     EXPORT = "export"  # a disclosure: who took what out of the platform
     TOKEN = "token"
+
+
+# How the log page names what was done and to what (the log itself keeps the codes: stable for the hash chain).
+ACTION_LABELS = {
+    Act.CREATE: pgettext_lazy("audit action", "Created"), Act.UPDATE: pgettext_lazy("audit action", "Changed"),
+    Act.DELETE: pgettext_lazy("audit action", "Deleted"), Act.LOGIN: pgettext_lazy("audit action", "Signed in"),
+    Act.TRANSITION: pgettext_lazy("audit action", "Status changed"),
+    Act.IMPORT: pgettext_lazy("audit action", "Imported"), Act.EXPORT: pgettext_lazy("audit action", "Exported"),
+    Act.TOKEN: pgettext_lazy("audit action", "API token"),
+}
+# Entries about something that is not one model row.
+OBJECT_TYPE_LABELS = {
+    "core.sealed": _l("sealed secrets"), "intel.exchange_export": _l("intelligence export"),
+    "intel.exchange_import": _l("intelligence import"), "telemetry.retention": _l("telemetry retention"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+def object_type_label(object_type: str) -> str:
+    """The kind of object an entry is about, in the reader's language: the model's name, or the code itself."""
+    if object_type in OBJECT_TYPE_LABELS:
+        return str(OBJECT_TYPE_LABELS[object_type])
+    try:
+        return str(apps.get_model(object_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return object_type
 
 
 def _plain(value: Any) -> Any:

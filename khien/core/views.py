@@ -13,7 +13,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework import exceptions
 
-from . import notifications, services, twofactor
+from . import audit, notifications, services, twofactor
 from .forms import EmailAuthenticationForm, TokenCreateForm, TotpForm
 from .models import ApiToken, AuditEntry, Notification
 from .scoping import is_national_coordinator
@@ -135,6 +135,8 @@ def audit_log(request):
     if request.GET.get("q"):
         entries = entries.filter(object_repr__icontains=request.GET["q"])
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    for entry in page:
+        entry.action_label, entry.type_label = audit.action_label(entry.action), audit.object_type_label(entry.object_type)
     return render(request, "core/audit.html", {"page": page})
 
 

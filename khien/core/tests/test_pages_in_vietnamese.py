@@ -35,3 +35,21 @@ def test_large_numbers_are_grouped_as_each_language_writes_them():
         assert template.render(Context({"n": 1234567, "x": 0.5})) == "1.234.567 0,50"
     with translation.override("en"):
         assert template.render(Context({"n": 1234567, "x": 0.5})) == "1,234,567 0.50"
+
+
+def test_the_audit_log_names_actions_and_objects_in_the_readers_language(client, world, make_system):
+    from khien.core import audit
+
+    system = make_system(world.ministry)
+    audit.record(audit.Act.CREATE, system, actor=world.admin, organization_id=str(world.ministry.pk))
+    audit.record(audit.Act.DELETE, None, actor=None, object_type="telemetry.retention", object_id="x",
+                 object_repr="telemetry older than x", organization_id=str(world.ministry.pk))
+    client.force_login(world.admin)
+    page = client.get(reverse("core:audit")).content.decode()
+    rows = page[page.index("<tbody>"):page.index("</tbody>")]
+    assert ">Tạo mới<" in rows and ">hệ thống thông tin<" in rows.lower() and system.name in rows
+    assert ">lưu giữ dữ liệu giám sát<" in rows and ">Xoá<" in rows
+    assert ">create<" not in rows and ">registry.informationsystem<" not in rows
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    rows = client.get(reverse("core:audit")).content.decode()
+    assert ">Created<" in rows and ">telemetry retention<" in rows
