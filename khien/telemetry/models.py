@@ -50,6 +50,16 @@ SEVERITY_BANDS = ((3, "low"), (6, "medium"), (8, "high"), (10, "critical"))
 HIGH_SEVERITY = next(upper for upper, label in SEVERITY_BANDS if label == "medium") + 1  # "high" and above
 
 
+# ECS `event.category` values (what the parsers write), as people read them; another value is shown as it is.
+EVENT_CATEGORY_LABELS = {
+    "authentication": _("authentication"), "configuration": _("configuration"), "database": _("database"),
+    "email": _("e-mail"), "file": _("file"), "host": _("host"), "iam": _("identity and access"),
+    "intrusion_detection": _("intrusion detection"), "malware": _("malware"), "network": _("network"),
+    "process": _("process"), "session": _("session"), "threat": _("threat"), "vulnerability": _("vulnerability"),
+    "web": _("web"),
+}
+
+
 def severity_label(severity: int) -> str:
     for upper, label in SEVERITY_BANDS:
         if severity <= upper:
@@ -235,6 +245,10 @@ class Event(models.Model):
     @property
     def severity_label(self) -> str:
         return severity_label(self.severity)
+
+    @property
+    def category_label(self) -> str:
+        return str(EVENT_CATEGORY_LABELS.get(self.category, self.category))
 
 
 class DeadLetter(models.Model):

@@ -55,3 +55,12 @@ def test_events_stored_before_ids_led_with_their_time_keep_their_place(world, st
     Event.objects.create(**legacy)
     assert search(world.coordinator, "since=2026-12-01T03:00:00Z&until=2026-12-01T03:00:02Z") == [
         "r1", "legacy", "r0"]
+
+
+def test_the_events_page_names_categories_in_the_readers_language(world, stored, as_user):
+    client = as_user(world.analyst)
+    page = client.get("/telemetry/events/?since=2026-11-30T00:00:00Z").content.decode()
+    assert 'title="intrusion_detection">phát hiện xâm nhập<' in page
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    page = client.get("/telemetry/events/?since=2026-11-30T00:00:00Z").content.decode()
+    assert 'title="intrusion_detection">intrusion detection<' in page
