@@ -84,6 +84,26 @@
         latest[key] = data[key];
         charts[key].setOption(option(el.getAttribute("data-kind"), data[key]), true);
       });
+    } else {
+      // Without the charting library (assets not installed): the same figures as a table in each chart's place.
+      root.querySelectorAll("[data-tele-chart]").forEach(function (el) {
+        var d = data[el.getAttribute("data-tele-chart")];
+        if (!d) { return; }
+        var table = document.createElement("table");
+        table.className = "list compact";
+        var body = document.createElement("tbody");
+        d.labels.forEach(function (label, i) {
+          if (!d.values[i]) { return; }
+          var tr = document.createElement("tr");
+          cell(tr, label, d.links && d.links[i]); cell(tr, number(d.values[i]), null, "num");
+          body.appendChild(tr);
+        });
+        if (!body.firstChild) { var tr = document.createElement("tr"); cell(tr, root.getAttribute("data-empty") || "—"); body.appendChild(tr); }
+        table.appendChild(body);
+        el.classList.add("tele-chart-table");
+        while (el.firstChild) { el.removeChild(el.firstChild); }
+        el.appendChild(table);
+      });
     }
     fillTable("tele-indicators", data.indicators.rows, function (tr, r) {
       cell(tr, r.value, r.url); cell(tr, r.kind); cell(tr, String(r.hits), null, "num"); cell(tr, String(r.organizations), null, "num");

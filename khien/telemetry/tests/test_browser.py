@@ -277,3 +277,21 @@ def test_a_click_on_the_hourly_chart_opens_that_hours_events(live_server, flusha
     expect(page.locator("#event-table tbody tr[data-event]")).to_have_count(3)
     expect(page.locator("#event-search input[name=until]")).not_to_have_value("")
     assert watch.console_errors == [], watch.console_errors
+
+
+def test_without_the_charting_library_the_dashboard_shows_its_figures_as_tables(live_server, flushable_audit_log,
+                                                                                 world, make_source, browser):
+    """Assets not installed (no npm registry reachable): the charts' places hold the same figures, not blank boxes."""
+    source, _ = make_source(org=world.ministry, format="wazuh")
+    services.ingest_batch(source, sample_lines("wazuh_alerts.ndjson"))
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="vi-VN")
+    page.route("**/vendor/echarts/**", lambda route: route.abort())
+    login(page, base, world.admin)
+    page.goto(f"{base}/telemetry/")
+    sources = page.locator('[data-tele-chart="sources"] table')
+    expect(sources).to_be_visible()
+    expect(sources).to_contain_text("1")
+    expect(page.locator('[data-tele-chart="severity"] table tr')).not_to_have_count(0)
+    assert page.locator('[data-tele-chart] canvas').count() == 0
+    shot(page, "dashboard_without_charts")
