@@ -30,7 +30,8 @@ from khien.core.scoping import is_national_coordinator, memberships_of
 from khien.registry.models import Membership, Organization
 
 from . import conf_matching
-from .models import Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, IndicatorHit, severity_label
+from .models import (Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, IndicatorHit, campaign_title,
+                     severity_label)
 
 MAX_LISTED_ORGS = 200
 
@@ -110,10 +111,7 @@ def campaign_alerts(campaign: Campaign, alerts=None):
 
 
 def _title(c: dict) -> str:
-    if c["kind"] == CampaignKind.INDICATOR:
-        return _("Indicator %(value)s seen at %(n)d organizations") % {"value": c["value"][:300], "n": len(c["orgs"])}
-    return _("Rule “%(rule)s” raised at %(n)d organizations") % {
-        "rule": (c["rule_name"] or c["key"])[:300], "n": len(c["orgs"])}
+    return campaign_title(c["kind"], c["value"], c["rule_name"], c["key"], len(c["orgs"]))
 
 
 def correlate(now=None) -> dict:

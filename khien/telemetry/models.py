@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 
 from khien.core.scoping import OrgScopedQuerySet
 
@@ -508,6 +508,15 @@ class CampaignQuerySet(models.QuerySet):
         return self.visible_to(user)
 
 
+def campaign_title(kind: str, value: str, rule_name: str, key: str, organizations: int) -> str:
+    """A campaign's title in the current language (stored once in the platform's, for warnings and e-mails;
+    pages write it again in the reader's)."""
+    if kind == CampaignKind.INDICATOR:
+        return gettext("Indicator %(value)s seen at %(n)d organizations") % {"value": value[:300], "n": organizations}
+    return gettext("Rule “%(rule)s” raised at %(n)d organizations") % {"rule": (rule_name or key)[:300],
+                                                                       "n": organizations}
+
+
 class Campaign(models.Model):
     """The same indicator, or the same rule, seen at several organizations within the window.
 
@@ -553,3 +562,7 @@ class Campaign(models.Model):
 
     def __str__(self):
         return self.title
+
+    @property
+    def display_title(self) -> str:
+        return campaign_title(self.kind, self.value, self.rule_name, self.key, self.organization_count)

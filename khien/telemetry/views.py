@@ -128,7 +128,7 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     campaigns = []
     if is_national_coordinator(user):
         for c in Campaign.objects.filter(status=CampaignStatus.OPEN).order_by("-last_seen")[:TOP]:
-            campaigns.append({"title": c.title, "organizations": c.organization_count, "count": c.count,
+            campaigns.append({"title": c.display_title, "organizations": c.organization_count, "count": c.count,
                               "last_seen": timezone.localtime(c.last_seen).strftime("%d/%m %H:%M"),
                               "url": reverse("telemetry:campaign", args=[c.pk])})
     day = now - dt.timedelta(hours=24)

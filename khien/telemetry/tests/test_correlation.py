@@ -240,3 +240,13 @@ def test_one_value_carried_by_several_indicators_is_one_campaign(world, intel, h
     correlation.correlate()
     campaign = Campaign.objects.get()
     assert campaign.count == 3 and campaign.organization_count == 3
+
+
+def test_a_campaign_is_titled_in_the_readers_language(world, campaign, coordinator_client):
+    assert campaign.title.startswith("Chỉ báo ")  # stored in the platform's language (warnings, e-mails)
+    page = coordinator_client.get(f"/telemetry/campaigns/{campaign.pk}/").content.decode()
+    assert "<h1>Chỉ báo " in page
+    coordinator_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    for url in (f"/telemetry/campaigns/{campaign.pk}/", "/telemetry/campaigns/"):
+        page = coordinator_client.get(url).content.decode()
+        assert f"Indicator {campaign.value} seen at 3 organizations" in page and "Chỉ báo " not in page
