@@ -22,7 +22,7 @@ class TotpForm(forms.Form):
 
 
 class TokenCreateForm(forms.Form):
-    name = forms.CharField(label=_("Token name"), max_length=100, required=False,
+    name = forms.CharField(label=_("Token name"), max_length=100, required=True,
                            help_text=_("For example the SOC platform that will use it."))
 
 

@@ -1,4 +1,6 @@
 """Sign-in (with TOTP), personal API tokens, the audit log page and error pages."""
+import uuid
+
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -103,21 +105,28 @@ def totp_enroll(request):
 @require_http_methods(["GET", "POST"])
 def tokens(request):
     """A user's own API tokens: create (the key is shown once) and revoke."""
-    new_key = None
+    new_key, status = None, 200
     form = TokenCreateForm(request.POST or None)
     if request.method == "POST" and request.POST.get("revoke"):
-        token = ApiToken.objects.filter(user=request.user, pk=request.POST["revoke"]).first()
+        try:
+            token = ApiToken.objects.filter(user=request.user, pk=uuid.UUID(request.POST["revoke"])).first()
+        except ValueError:
+            token = None
         if token is None:
             return HttpResponseForbidden()
         services.do_revoke_api_token(token, acting_user=request.user)
         messages.success(request, _("Token revoked."))
         return redirect("core:tokens")
-    if request.method == "POST" and form.is_valid():
-        _token, new_key = services.do_create_api_token(request.user, acting_user=request.user, name=form.cleaned_data["name"])
-        form = TokenCreateForm()
+    if request.method == "POST":
+        if form.is_valid():
+            _token, new_key = services.do_create_api_token(request.user, acting_user=request.user,
+                                                           name=form.cleaned_data["name"])
+            form = TokenCreateForm()
+        else:
+            status = 400
     return render(request, "core/tokens.html", {
         "form": form, "new_key": new_key, "tokens": ApiToken.objects.filter(user=request.user),
-    })
+    }, status=status)
 
 
 def audit_entries_visible_to(user):

@@ -147,6 +147,11 @@ def test_tokens_page_shows_the_key_once(client, world):
     key = response.context["new_key"]
     assert key.startswith("khn_") and key in response.content.decode()
     assert key not in client.get(reverse("core:tokens")).content.decode()
+    # A token without a name could not be told from the others later: refused, nothing created.
+    count = ApiToken.objects.count()
+    refused = client.post(reverse("core:tokens"), {"name": "  "})
+    assert refused.status_code == 400 and 'role="alert"' in refused.content.decode()
+    assert ApiToken.objects.count() == count
 
 
 def test_cannot_revoke_someone_elses_token(client, world):
@@ -155,6 +160,7 @@ def test_cannot_revoke_someone_elses_token(client, world):
     token, _key = services.do_create_api_token(world.admin, acting_user=world.admin)
     client.force_login(world.analyst)
     assert client.post(reverse("core:tokens"), {"revoke": str(token.pk)}).status_code == 403
+    assert client.post(reverse("core:tokens"), {"revoke": "not-a-token"}).status_code == 403  # was a 500
     assert ApiToken.objects.get(pk=token.pk).revoked_at is None
 
 
