@@ -48,7 +48,7 @@ def test_the_audit_log_names_actions_and_objects_in_the_readers_language(client,
     page = client.get(reverse("core:audit")).content.decode()
     rows = page[page.index("<tbody>"):page.index("</tbody>")]
     assert ">Tạo mới<" in rows and ">hệ thống thông tin<" in rows.lower() and system.name in rows
-    assert ">lưu giữ dữ liệu giám sát<" in rows and ">Xoá<" in rows
+    assert ">lưu giữ dữ liệu giám sát<" in rows and ">Xóa<" in rows
     assert ">create<" not in rows and ">registry.informationsystem<" not in rows
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     rows = client.get(reverse("core:audit")).content.decode()
