@@ -234,23 +234,88 @@ def extract_values(pattern: str) -> list[tuple[str, str]]:
 
 # The timestamps of an object that `_row_for` keeps in DateTimeFields (listed, filtered, shown in local time).
 STORED_TIMESTAMPS = ("created", "modified", "valid_from", "valid_until")
+# STIX objects are shallow (an extension's property holding a list of objects is 4 levels): deeper is refused,
+# far below what the JSON encoder (255 levels), the validator and the pages go.
+MAX_DEPTH = 32
+MAX_OBJECT_BYTES = 1024 * 1024  # one object's JSON text
+# Characters no stored text may hold: NUL (PostgreSQL's text and jsonb refuse it) and lone surrogates (not UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with the characters it cannot be stored or sent with written as \\uXXXX (ids and paths in errors)."""
+    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def object_key(obj, position: int) -> str:
+    """How the errors of a submitted object name it: its id, else `#<position>` (0-based)."""
+    stix_id = obj.get("id") if isinstance(obj, dict) else None
+    return printable(stix_id) if isinstance(stix_id, str) and stix_id else f"#{position}"
+
+
+def shape_errors(value) -> list[str]:
+    """Unstorable characters in any key or string of a JSON value, nesting deeper than MAX_DEPTH, each named
+    by its path: checked without recursion, before anything else reads the value (objects, MISP events)."""
+    errors: list[str] = []
+    stack = [(value, "", 1)]
+    while stack:
+        container, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return [_("%(path)s: nested deeper than %(max)d levels.") % {"path": path, "max": MAX_DEPTH}]
+        for name, item in (container.items() if isinstance(container, dict) else enumerate(container)):
+            where = f"{path}[{name}]" if isinstance(container, list) else f"{path}.{printable(name)}".lstrip(".")
+            if (isinstance(name, str) and _UNSTORABLE.search(name)) or (
+                    isinstance(item, str) and _UNSTORABLE.search(item)):
+                errors.append(_("%(path)s: contains a NUL character or an invalid Unicode character (a lone "
+                                "surrogate).") % {"path": where})
+            elif isinstance(item, (dict, list)):
+                stack.append((item, where, depth + 1))
+    return sorted(errors)
+
+
+def _shape_errors(obj: dict) -> list[str]:
+    """`shape_errors`, then the size of the object's JSON text (at most MAX_OBJECT_BYTES)."""
+    errors = shape_errors(obj)
+    if not errors and len(stix_text(obj).encode()) > MAX_OBJECT_BYTES:
+        errors.append(_("The object is larger than %(size)d bytes of JSON.") % {"size": MAX_OBJECT_BYTES})
+    return errors
+
+
+def _schema_errors(obj: dict, options: ValidationOptions) -> list[str]:
+    """The JSON-schema errors alone: what stix2-validator says when its other checks crash on a property of
+    the wrong type (a number as a timestamp, an item of a list that is not an object…)."""
+    from stix2validator.validator import _schema_validate, pretty_error
+
+    try:
+        return [pretty_error(e, options.verbose) for gen, _prefix in _schema_validate(obj, options) for e in gen]
+    except Exception:
+        return []
 
 
 def check_object(obj, position: int, options: ValidationOptions, cache: dict | None = None) -> tuple[str, list[str]]:
-    """(key, errors) for one submitted object: stix2-validator, the years of its stored timestamps, custom
-    types, the pattern. Every way in (API, TAXII, file imports, federation pulls) passes here (`do_add_objects`).
+    """(key, errors) for one submitted object: its shape (characters, depth, size), stix2-validator, the years
+    of its stored timestamps, custom types, the pattern. Every way in (API, TAXII, file imports, federation
+    pulls) passes here (`do_add_objects`).
 
     `cache` receives the observable values of each valid pattern (pattern → values).
     """
+    key = object_key(obj, position)
     if not isinstance(obj, dict):
-        return f"#{position}", [_("Each object must be a JSON object.")]
-    key = obj.get("id") if isinstance(obj.get("id"), str) and obj.get("id") else f"#{position}"
-    errors: list[str] = []
+        return key, [_("Each object must be a JSON object.")]
+    errors = _shape_errors(obj)
+    for name in ("type", "id", "spec_version"):
+        value = obj.get(name, "2.1" if name == "spec_version" else None)
+        if not isinstance(value, str) or not value:
+            errors.append(_("%(name)s: required, and must be a non-empty string.") % {"name": name})
+    if errors:
+        return key, errors
     try:
         result = validate_instance(obj, options)
         errors.extend(str(e) for e in result.errors)
-    except Exception as exc:  # the validator raises on shapes it cannot read at all
-        errors.append(_("Not a valid STIX object: %(error)s") % {"error": exc})
+    except Exception as exc:  # the validator's own checks raise on properties of a type they do not expect
+        log.info("stix2-validator failed on %s: %r", key, exc)
+        errors.extend(_schema_errors(obj, options) or [
+            _("Not a valid STIX object: a property has a value of the wrong type.")])
         return key, errors
     for name in STORED_TIMESTAMPS:
         parsed = read_timestamp(obj.get(name))
@@ -360,17 +425,17 @@ def organization_identities(refs) -> dict[str, Organization]:
 
 
 def producer_for(user, collection: Collection | None = None):
-    """The organization a user submits for: one with write right on the collection, else their first one."""
+    """The organization a user submits for: one through which they may write the collection (the owner
+    first, `tlp.writer_organization_ids`), else their first one."""
     orgs = tlp.organization_ids(user)
     if not orgs:
         return None
     if collection is not None:
-        if collection.owner_id in orgs:
+        writers = tlp.writer_organization_ids(user, collection)
+        if collection.owner_id in writers:
             return collection.owner_id
-        writer = (CollectionMember.objects.filter(collection=collection, organization_id__in=orgs, can_write=True)
-                  .order_by("organization__code").values_list("organization_id", flat=True).first())
-        if writer:
-            return writer
+        if writers:
+            orgs = writers
     return Organization.objects.filter(pk__in=orgs).order_by("code").values_list("pk", flat=True).first()
 
 
@@ -413,7 +478,7 @@ def _row_for(obj: dict, producer_id, default_tlp: str, now) -> StixObject:
         modified=version_of(obj),
         created_by_ref=obj.get("created_by_ref", "") or "",
         producer_id=producer_id,
-        tlp=tlp.tlp_of(refs, default_tlp),
+        tlp=tlp.object_tlp(obj, default_tlp),
         marking_refs=refs,
         valid_from=parse_timestamp(obj.get("valid_from")),
         valid_until=parse_timestamp(obj.get("valid_until")),
@@ -454,10 +519,17 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     options = ValidationOptions()
     result = AddResult(total=len(objects))
     patterns: dict[str, list[tuple[str, str]]] = {}
+    first_at: dict[tuple[str, dt.datetime], int] = {}
     for position, obj in enumerate(objects):
         key, errors = check_object(obj, position, options, patterns)
         if errors:
             result.errors.setdefault(key, []).extend(errors)
+        else:  # a version is stored once: the same one twice is kept once, two different ones are refused
+            first = first_at.setdefault((obj["id"], version_of(obj)), position)
+            if obj != objects[first]:
+                result.errors.setdefault(key, []).append(
+                    _("Object #%(position)d has the same id and modified as object #%(first)d but another "
+                      "content: give it a later modified.") % {"position": position, "first": first})
         if progress is not None and (position + 1) % PROGRESS_EVERY == 0:
             progress(position + 1)
     if result.errors:
@@ -520,6 +592,7 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
 
     stix_ids = sorted({k[0] for k in rows})
     stored = _stored_versions(stix_ids)
+    _refuse_hidden_versions(acting_user, [k for k in submitted if k in stored], stored, len(objects))
     new_rows = [row for key, row in rows.items() if key not in stored]
     StixObject.objects.bulk_create(new_rows, batch_size=BATCH, ignore_conflicts=True)
     stored = _stored_versions(stix_ids)
@@ -618,6 +691,12 @@ def do_submit_objects_async(collection: Collection, objects: list, *, acting_use
     objects = objects_of(objects)
     if not objects:
         raise InvalidStix(_("There are no objects to add."), {})
+    # What cannot be kept with the status (unstorable characters, too deep for the encoder) is refused now.
+    errors = {object_key(obj, n): found for n, obj in enumerate(objects)
+              if isinstance(obj, dict) and (found := _shape_errors(obj))}
+    if errors:
+        raise InvalidStix(_("%(count)d of %(total)d objects are not valid STIX 2.1; nothing was stored.")
+                          % {"count": len(errors), "total": len(objects)}, errors)
     now = timezone.now()
     with transaction.atomic():
         status = TaxiiStatus.objects.create(
@@ -705,7 +784,7 @@ def resume_stale_submissions(now: dt.datetime) -> list[str]:
 def _failed(objects, errors: dict, others: str) -> dict:
     failures = []
     for position, obj in enumerate(objects):
-        key = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else f"#{position}"
+        key = object_key(obj, position)
         entry = {"id": key, "message": "; ".join(str(e) for e in errors[key]) if key in errors else others}
         version = obj.get("modified") or obj.get("created") if isinstance(obj, dict) else None
         if isinstance(version, str):
@@ -731,6 +810,22 @@ def _mark_superseded(collection: Collection, stix_ids: list[str]) -> None:
             CollectionObject.objects.filter(pk__in=raise_flag).update(superseded=True)
         if lower_flag:
             CollectionObject.objects.filter(pk__in=lower_flag).update(superseded=False)
+
+
+def _refuse_hidden_versions(user, keys, stored, total: int) -> None:
+    """Refuse the submitted versions already stored that the submitter may not see (a TLP:RED one of another
+    organization): never linked into their collection, and refused in words that do not say whether the
+    version exists and is hidden, or why: only that this id and version cannot be taken (InvalidStix)."""
+    hidden = []
+    for start in range(0, len(keys), 500):
+        chunk = {stored[k]: k for k in keys[start:start + 500]}
+        visible = set(tlp.visible_versions(user).filter(pk__in=chunk).values_list("pk", flat=True))
+        hidden += [key for pk, key in chunk.items() if pk not in visible]
+    if hidden:
+        message = _("This id and modified cannot be used: give the object a new id, or a later modified.")
+        raise InvalidStix(_("%(count)d of %(total)d objects are refused; nothing was stored.")
+                          % {"count": len(hidden), "total": total},
+                          {printable(stix_id): [message] for stix_id, _version in sorted(hidden)})
 
 
 def _stored_versions(stix_ids: list[str]) -> dict[tuple[str, dt.datetime], int]:

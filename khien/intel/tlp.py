@@ -30,22 +30,30 @@ RED                the producer, and the organizations named as recipients
   descendants. A ministry analyst does not see the RED objects addressed to
   one of the ministry's departments (decision 0006).
 - An unmarked object takes its producer's default TLP (AMBER unless the
-  producer set another), decided when it is stored (`tlp_of`).
-- Markings are read from ``object_marking_refs`` with the official TLP 2.0
-  marking-definition ids (and the TLP 1.0 ids of the STIX 2.1 spec, WHITE
-  read as CLEAR); with several TLP markings the most restrictive wins.
+  producer set another), decided when it is stored (`object_tlp`).
+- Markings are read from ``object_marking_refs`` AND ``granular_markings``
+  with the official TLP 2.0 marking-definition ids (and the TLP 1.0 ids of
+  the STIX 2.1 spec, WHITE read as CLEAR). A version is stored whole, so it
+  takes the most restrictive of them all: TLP:CLEAR on the object with
+  TLP:RED on its ``description`` is a RED object. Without a TLP object
+  marking, the default TLP counts as the object marking (the unmarked
+  properties): a granular TLP:CLEAR never lowers it.
 
 Collection rights (who may list a collection, read from it, push into it):
 the owner organization may read and write; a member organization as its row
 says. A member with write right only may read back what its own
-organizations produced (the ISAC "inbox").
+organizations produced (the ISAC "inbox"). A USER adds objects only through
+an organization that may write AND in which their role gives the right to add
+(`Action.ADD`, `khien.core.roles`): auditors, trainees and responders read,
+they never write (`can_write_collection`, the one rule of every write path).
 """
 from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 
-from khien.core.scoping import memberships_of
+from khien.core.roles import Action
+from khien.core.scoping import memberships_of, scope_for
 
 from .models import Collection, CollectionMember, CollectionObject, StixObject, StixRecipient, Tlp
 
@@ -81,6 +89,18 @@ def tlp_of(marking_refs, default: str = Tlp.AMBER) -> str:
     if not levels:
         return default
     return max(levels, key=RESTRICTIVENESS.index)
+
+
+def object_tlp(obj: dict, default: str = Tlp.AMBER) -> str:
+    """The TLP a STIX object is stored under: the most restrictive of its TLP object markings (`default` when
+    it has none) and of the TLP markings of its granular markings, whatever they select."""
+    refs = obj.get("object_marking_refs")
+    level = tlp_of([r for r in refs if isinstance(r, str)] if isinstance(refs, list) else [], default)
+    granular = obj.get("granular_markings")
+    granular = granular if isinstance(granular, list) else []
+    levels = [MARKING_TLP.get(g.get("marking_ref")) for g in granular
+              if isinstance(g, dict) and isinstance(g.get("marking_ref"), str)]
+    return max([level, *filter(None, levels)], key=RESTRICTIVENESS.index)
 
 
 def organization_ids(user) -> list:
@@ -183,12 +203,34 @@ def can_read_collection(user, collection: Collection) -> bool:
     return collection.owner_id in orgs or rows.filter(can_read=True).exists()
 
 
-def can_write_collection(user, collection: Collection) -> bool:
-    """May the user add objects to the collection (owner, or member with `can_write`)?"""
+def organization_writes(user, collection: Collection) -> bool:
+    """Does one of the user's organizations own the collection or write into it (whatever the user's role)?
+
+    Decides what a write-only member's users read back (the inbox), not who may write: `can_write_collection`.
+    """
     if not _signed_in(user):
         return False
     orgs, rows = _member_rows(user, collection)
     return collection.owner_id in orgs or rows.filter(can_write=True).exists()
+
+
+def writer_organization_ids(user, collection: Collection) -> list:
+    """The user's organizations through which they may add objects to the collection: the owner or a member
+    with `can_write`, where the user's role gives `Action.ADD` (as `khien.core.scoping.user_can` decides)."""
+    if not _signed_in(user):
+        return []
+    scope = scope_for(user, Action.ADD)
+    adding = {org_id for _role, path, org_id in memberships_of(user) if scope.covers_path(path)}
+    if not adding:
+        return []
+    writers = set(CollectionMember.objects.filter(collection=collection, organization_id__in=adding, can_write=True)
+                  .values_list("organization_id", flat=True))
+    return sorted(adding & (writers | {collection.owner_id}), key=str)
+
+
+def can_write_collection(user, collection: Collection) -> bool:
+    """May the user add objects to the collection? See `writer_organization_ids`: every write path asks here."""
+    return bool(writer_organization_ids(user, collection))
 
 
 def collections_for(user):
@@ -233,6 +275,6 @@ def collection_content_q(user, collection: Collection, prefix: str = "") -> Q | 
             produced | Exists(StixRecipient.objects.filter(object_id=OuterRef(pk), organization_id__in=orgs))
         )
         return q
-    if can_write_collection(user, collection):
+    if organization_writes(user, collection):
         return produced & visibility_q(user, prefix)
     return None

@@ -78,6 +78,15 @@ def intel_search(request):
     return render(request, "intel/search.html", context, status=status)
 
 
+def _indented(value, stored_text: str, sort_keys: bool = False) -> str:
+    """Indented JSON for reading; the stored compact text of an object too deep to indent (stored before the
+    intake refused such nesting)."""
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=sort_keys)
+    except (RecursionError, ValueError):
+        return stored_text
+
+
 def _visible_or_404(user, stix_id: str):
     obj = search.latest_visible(user, stix_id)
     if obj is None:
@@ -108,7 +117,7 @@ def object_detail(request, stix_id: str):
         "reports": search.reports_citing(user, stix_id),
         "versions": versions, "refs": [r for r in refs if r["obj"]],
         "hidden_refs": sum(1 for r in refs if not r["obj"]),
-        "raw": json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True),
+        "raw": _indented(data, obj.data_text, sort_keys=True),
         "extra_fields": [(k, v if isinstance(v, str) else ", ".join(v) if isinstance(v, list)
                           and all(isinstance(i, str) for i in v) else json.dumps(v, ensure_ascii=False))
                          for k, v in sorted(data.items()) if k in (
@@ -124,8 +133,10 @@ def object_detail(request, stix_id: str):
 def object_download(request, stix_id: str):
     """The latest visible version of the object as a STIX 2.1 bundle (plain JSON)."""
     obj = _visible_or_404(request.user, stix_id)
-    bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [obj.data]}
-    response = HttpResponse(json.dumps(bundle, indent=2, ensure_ascii=False), content_type="application/json")
+    bundle_id = f"bundle--{uuid.uuid4()}"
+    text = _indented({"type": "bundle", "id": bundle_id, "objects": [obj.data]},
+                     f'{{"type":"bundle","id":"{bundle_id}","objects":[{obj.data_text}]}}')
+    response = HttpResponse(text, content_type="application/json")
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stix_id)[:120]
     response["Content-Disposition"] = f'attachment; filename="{safe}.json"'
     return response

@@ -63,7 +63,17 @@ def load_json(data: bytes):
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise Refused(_("The file is not valid JSON: %(error)s") % {"error": exc}, code="malformed_json")
+        reason = str(exc)
+        if "UTF-8" in reason:
+            message = _("The file is not JSON encoded in UTF-8.")
+        elif "surrogate" in reason:
+            message = _("The file holds an invalid Unicode character (a lone surrogate).")
+        elif "ecursion" in reason:
+            message = _("The file is nested too deeply to be read as JSON.")
+        else:
+            message = _("The file is not valid JSON (line %(line)d, column %(column)d).") % {
+                "line": exc.lineno, "column": exc.colno}
+        raise Refused(message, code="malformed_json")
 
 
 @dataclass

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import re
 
 import orjson
@@ -34,7 +35,7 @@ from pymisp import MISPEvent
 
 from khien.core.errors import Refused
 
-from .. import tlp
+from .. import services, tlp
 from ..models import Tlp
 from . import stix_export
 from .common import ImportRejected, ImportReport, add_objects, check_write, load_json, read_limited
@@ -43,6 +44,7 @@ TAG_TLP = {
     "tlp:clear": Tlp.CLEAR, "tlp:white": Tlp.CLEAR, "tlp:green": Tlp.GREEN, "tlp:amber": Tlp.AMBER,
     "tlp:amber+strict": Tlp.AMBER_STRICT, "tlp:red": Tlp.RED,
 }
+log = logging.getLogger(__name__)
 DISTRIBUTION_TLP = {0: Tlp.AMBER_STRICT, 1: Tlp.AMBER, 2: Tlp.AMBER, 3: Tlp.GREEN, 4: Tlp.AMBER_STRICT}
 TLP_DISTRIBUTION = {Tlp.CLEAR: 3, Tlp.GREEN: 3, Tlp.AMBER: 1, Tlp.AMBER_STRICT: 0, Tlp.RED: 0}
 TLP_TAG = {Tlp.CLEAR: "tlp:clear", Tlp.GREEN: "tlp:green", Tlp.AMBER: "tlp:amber",
@@ -86,10 +88,28 @@ def event_tlp(event: dict) -> str:
     return DISTRIBUTION_TLP.get(distribution, Tlp.AMBER)
 
 
+def _shape_problems(event: dict) -> list[str]:
+    """What pymisp would stumble on, named by field: unstorable characters, deep nesting, numbers and lists."""
+    problems = services.shape_errors(event)
+    for name in ("threat_level_id", "analysis", "distribution"):
+        value = event.get(name)
+        if value is not None and not (type(value) is int or isinstance(value, str) and value.strip().isdigit()):
+            problems.append(_("%(field)s: must be a whole number.") % {"field": name})
+    for name in ("Attribute", "Object", "Tag", "EventTag"):
+        value = event.get(name)
+        if value is not None and not (isinstance(value, list) and all(
+                isinstance(item, dict) or name == "Tag" and isinstance(item, str) for item in value)):
+            problems.append(_("%(field)s: must be a list of objects.") % {"field": name})
+    return problems
+
+
 def convert_event(event: dict) -> list[dict]:
     """The STIX 2.1 objects of one MISP event, each with one TLP 2.0 marking; ValueError when unreadable."""
     if not isinstance(event, dict) or not any(k in event for k in ("info", "Attribute", "Object", "uuid")):
         raise ValueError(_("This is not a MISP event (no info, uuid, Attribute or Object)."))
+    problems = _shape_problems(event)
+    if problems:
+        raise ValueError(" ".join(problems))
     level = event_tlp(event)
     checked = MISPEvent()
     try:
@@ -98,7 +118,9 @@ def convert_event(event: dict) -> list[dict]:
         parser.parse_misp_event(orjson.loads(checked.to_json()))
         objects = orjson.loads(parser.bundle.serialize())["objects"]
     except Exception as exc:  # pymisp and misp-stix raise many kinds of errors on bad input
-        raise ValueError(_("The MISP event cannot be converted: %(error)s") % {"error": exc})
+        log.info("MISP event not converted: %r", exc)
+        raise ValueError(_("The MISP event cannot be converted: a field has a value of the wrong type or "
+                           "format (a date, a number, an attribute)."))
     out = []
     for obj in objects:
         if obj.get("type") == "marking-definition" and obj.get("id") in tlp.MARKING_TLP:
@@ -128,7 +150,9 @@ def import_misp(collection, source, *, acting_user, file_name: str = "", recipie
         except ValueError as exc:
             report.rejected.append({"ref": ref, "column": "", "message": str(exc)})
     if not report.rejected and not objects:
-        report.rejected.append({"ref": "", "column": "", "message": _("The MISP file holds no attribute or object.")})
+        message = _("The MISP file holds no attribute or object.")
+        report.rejected.append({"ref": "", "column": "", "message": message})
+        raise ImportRejected(message, report)
     if report.rejected:
         raise ImportRejected(_("%(count)d of %(total)d MISP events cannot be imported; nothing was stored.")
                              % {"count": len(report.rejected), "total": len(events)}, report)
@@ -170,7 +194,7 @@ def export_event(user, sel: stix_export.Selection, *, info: str = "") -> str:
     bundle = stix_export.build_bundle(user, sel)
     bundle["objects"] = [_for_misp_converter(o) for o in bundle["objects"]]
     objects = [o for o in bundle["objects"] if o.get("type") != "marking-definition"]
-    levels = [tlp.tlp_of(o.get("object_marking_refs"), Tlp.AMBER) for o in objects]
+    levels = [tlp.object_tlp(o) for o in objects]
     level = _most_restrictive(levels) or Tlp.CLEAR
     if objects:
         parser = ExternalSTIX2toMISPParser()

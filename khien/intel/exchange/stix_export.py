@@ -10,11 +10,14 @@ recipient of an export must know it). The bundle is self-contained: the marking-
 identities the objects refer to are appended (TLP markings from their official definitions,
 organizations' identities from the registry, other ones only when the user may see them).
 
-Large exports are streamed (`stream_bundle`), rows read in chunks.
+Large exports are streamed (`stream_bundle`), rows read in chunks. An object stored before the intake
+refused what JSON cannot write (nested deeper than the encoder goes) is left out with a log line, never
+cutting the bundle short.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from dataclasses import dataclass, field
 
@@ -30,6 +33,7 @@ from ..models import Collection, CollectionObject, OrganizationIdentity, StixObj
 from . import common
 
 CHUNK = 2000
+log = logging.getLogger(__name__)
 
 TLP2_DEFINITIONS = {
     level: {
@@ -225,7 +229,17 @@ def bundle_id() -> str:
 
 def build_bundle(user, sel: Selection) -> dict:
     """The export as one bundle dict (small exports, MISP conversion, tests)."""
-    return {"type": "bundle", "id": bundle_id(), "objects": list(iter_objects(user, sel))}
+    return {"type": "bundle", "id": bundle_id(),
+            "objects": [obj for obj in iter_objects(user, sel) if object_json(obj) is not None]}
+
+
+def object_json(obj: dict) -> bytes | None:
+    """The object's JSON text (`services.stix_text`), None (logged) when JSON cannot write it."""
+    try:
+        return services.stix_text(obj).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        log.warning("STIX export: %s left out, it cannot be written as JSON (%s)", obj.get("id"), exc)
+        return None
 
 
 def stream_bundle(user, sel: Selection):
@@ -233,7 +247,10 @@ def stream_bundle(user, sel: Selection):
     yield b'{"type":"bundle","id":"' + bundle_id().encode() + b'","objects":['
     first = True
     for obj in iter_objects(user, sel):
-        yield (b"" if first else b",") + orjson.dumps(obj)
+        text = object_json(obj)
+        if text is None:
+            continue
+        yield (b"" if first else b",") + text
         first = False
     yield b"]}"
 

@@ -151,7 +151,7 @@ def _collection_resource(user, collection: Collection) -> dict:
         "title": collection.title,
         "alias": collection.alias,
         # A write-only member may read back what its own organizations pushed (the ISAC inbox).
-        "can_read": readable or writable,
+        "can_read": readable or tlp.organization_writes(user, collection),
         "can_write": writable,
         "media_types": [STIX_MEDIA],
     }

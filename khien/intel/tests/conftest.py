@@ -46,6 +46,14 @@ def envelope(objects):
     return {"objects": list(objects)}
 
 
+def resp_writer(world):
+    """An analyst of the responder organization RESP: the user of RESP whose role may add objects."""
+    from khien.core.models import User
+
+    return User.objects.filter(email="analyst@resp.test.vn").first() or _user(
+        "analyst@resp.test.vn", world.responder_org, Role.ORG_ANALYST)
+
+
 @pytest.fixture
 def make_token():
     from khien.core import services as core_services
@@ -62,7 +70,9 @@ def sharing(world):
     """Collection C owned by NCSC; MIN reads and writes, PROV reads, RESP writes only.
 
     MIN's analyst has put one indicator per TLP level into C; the RED one names
-    REC (a separate organization, not a member of C) as its recipient.
+    REC (a separate organization, not a member of C) as its recipient. RESP's
+    analyst (`resp_writer`) pushes into C; its responder only reads back (a
+    responder's role does not add).
     """
     from khien.intel import services
 
@@ -77,6 +87,7 @@ def sharing(world):
                                       acting_user=world.coordinator)
     services.do_set_collection_member(s.collection, world.responder_org, can_read=False, can_write=True,
                                       acting_user=world.coordinator)
+    s.resp_writer = resp_writer(world)
     s.objects = {level: indicator(f"198.51.100.{n}", tlp=level) for n, level in enumerate(Tlp.values, start=1)}
     for level in (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT):
         services.do_add_objects(s.collection, [s.objects[level]], acting_user=world.analyst)
@@ -87,7 +98,7 @@ def sharing(world):
         "producer": world.analyst,
         "collection owner": world.coordinator,
         "collection member": world.other_admin,
-        "write-only member": world.responder,
+        "write-only member": s.resp_writer,
         "named recipient": s.recipient,
         "other organization (a unit of the producer)": world.dept_analyst,
         "signed in, no organization": world.nobody,

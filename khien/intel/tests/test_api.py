@@ -171,7 +171,7 @@ def provenance(sharing):
     }
     services.do_add_objects(c, [p["min_green"], p["min_red"]], acting_user=w.analyst)
     services.do_add_objects(c, [p["ncsc_amber"]], acting_user=w.coordinator)
-    services.do_add_objects(c, [p["resp_strict"]], acting_user=w.responder)
+    services.do_add_objects(c, [p["resp_strict"]], acting_user=sharing.resp_writer)
     # A newer version of MIN's GREEN indicator: only the latest visible version is listed.
     newer = {**p["min_green"], "modified": "2026-03-01T00:00:00.000Z", "confidence": 85}
     services.do_add_objects(c, [newer], acting_user=w.analyst)

@@ -14,7 +14,7 @@ from khien.intel import blocklists, services, tlp, warninglists
 from khien.intel.models import IndicatorValue, StixObject, Tlp
 from khien.intel.services import format_timestamp
 
-from .conftest import assert_valid_stix, indicator
+from .conftest import assert_valid_stix, indicator, resp_writer
 
 IP_URL = "/api/intel/blocklists/ip.txt"
 DOMAIN_URL = "/api/intel/blocklists/domains.txt"
@@ -78,7 +78,7 @@ def feed(world):
                             acting_user=world.analyst, recipients=[s.rec_org])
     # The same value from another producer: one line.
     services.do_add_objects(s.collection, [indicator("45.33.10.1", tlp=Tlp.GREEN, name="Again")],
-                            acting_user=world.responder)
+                            acting_user=resp_writer(world))
     return s
 
 

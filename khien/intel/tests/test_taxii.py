@@ -205,10 +205,16 @@ def test_anonymous_reads_public_clear_feed_only_when_enabled(sharing, taxii, set
 
 
 def test_write_only_member_pushes_and_reads_back(sharing, taxii):
-    call = taxii(sharing.world.responder)
+    call = taxii(sharing.resp_writer)
     obj = indicator("192.0.2.99", tlp=Tlp.AMBER)
     status, body, _r = call("POST", _objects_url(sharing.collection), envelope([obj]))
     assert status == 202 and body["success_count"] == 1
+    status, body, _r = call("GET", _objects_url(sharing.collection))
+    assert [o["id"] for o in body["objects"]] == [identity_id_for(sharing.world.responder_org.pk), obj["id"]]
+    # The organization's responder reads its inbox back, but its role does not add (VIEW only).
+    call = taxii(sharing.world.responder)
+    status, body, _r = call("GET", f"{ROOT}collections/")
+    assert [(c["can_read"], c["can_write"]) for c in body["collections"]] == [(True, False)]
     status, body, _r = call("GET", _objects_url(sharing.collection))
     assert [o["id"] for o in body["objects"]] == [identity_id_for(sharing.world.responder_org.pk), obj["id"]]
 
@@ -520,10 +526,10 @@ def test_sparse_visibility_pages_across_chunks(world, sharing, taxii):
     services.do_add_objects(sharing.collection, [indicator(f"10.90.{n // 256}.{n % 256}") for n in range(450)],
                             acting_user=world.analyst)
     own = [indicator("192.0.2.201", tlp=Tlp.AMBER), indicator("192.0.2.202", tlp=Tlp.AMBER)]
-    services.do_add_objects(sharing.collection, own[:1], acting_user=world.responder)
+    services.do_add_objects(sharing.collection, own[:1], acting_user=sharing.resp_writer)
     services.do_add_objects(sharing.collection, [indicator(f"10.91.0.{n}") for n in range(250)],
                             acting_user=world.analyst)
-    services.do_add_objects(sharing.collection, own[1:], acting_user=world.responder)
+    services.do_add_objects(sharing.collection, own[1:], acting_user=sharing.resp_writer)
     call = taxii(world.responder)  # a write-only member: only what its organization pushed
     seen, url = [], f"{_objects_url(sharing.collection)}?limit=2"
     while True:

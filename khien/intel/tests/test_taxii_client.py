@@ -3,6 +3,7 @@ import threading
 import time
 import uuid
 
+import orjson
 import pytest
 import requests
 from taxii2client.exceptions import AccessError
@@ -172,6 +173,22 @@ def test_write_without_right_is_refused(world, sharing, collection_for):
         headers={"Accept": "application/taxii+json;version=2.1", "Content-Type": "application/taxii+json;version=2.1"})
     assert response.status_code == 403 and response.json()["http_status"] == "403"
     assert (StixObject.objects.count(), CollectionObject.objects.count()) == before
+
+
+def test_read_only_roles_cannot_write(world, sharing, collection_for):
+    """An auditor or trainee of MIN (which writes C) reads C but may not add to it: the role does not add."""
+    before = (StixObject.objects.count(), CollectionObject.objects.count(), TaxiiStatus.objects.count())
+    for user in (world.auditor, world.trainee):
+        collection = collection_for(user)
+        assert collection.can_read and not collection.can_write
+        with pytest.raises(AccessError):
+            collection.add_objects(envelope([indicator("203.0.113.221")]))
+        response = collection._conn.session.post(
+            collection.objects_url, data=orjson.dumps(envelope([indicator("203.0.113.222")])),
+            headers={"Accept": "application/taxii+json;version=2.1",
+                     "Content-Type": "application/taxii+json;version=2.1"})
+        assert response.status_code == 403 and response.json()["http_status"] == "403"
+    assert (StixObject.objects.count(), CollectionObject.objects.count(), TaxiiStatus.objects.count()) == before
 
 
 def test_invalid_bundle_through_the_client(world, sharing, collection_for):

@@ -78,7 +78,7 @@ def test_write_only_member_reads_back_only_what_it_produced(sharing):
 
     responder = sharing.world.responder
     pushed = indicator("192.0.2.77", tlp=Tlp.AMBER)
-    services.do_add_objects(sharing.collection, [pushed], acting_user=responder)
+    services.do_add_objects(sharing.collection, [pushed], acting_user=sharing.resp_writer)
     q = tlp.collection_content_q(responder, sharing.collection, prefix="object__")
     got = set(CollectionObject.objects.filter(collection=sharing.collection).filter(q)
               .values_list("object__stix_id", flat=True))
@@ -90,7 +90,12 @@ def test_collection_rights(sharing):
     assert tlp.can_read_collection(w.coordinator, c) and tlp.can_write_collection(w.coordinator, c)
     assert tlp.can_read_collection(w.analyst, c) and tlp.can_write_collection(w.analyst, c)
     assert tlp.can_read_collection(w.other_admin, c) and not tlp.can_write_collection(w.other_admin, c)
-    assert not tlp.can_read_collection(w.responder, c) and tlp.can_write_collection(w.responder, c)
+    assert not tlp.can_read_collection(sharing.resp_writer, c) and tlp.can_write_collection(sharing.resp_writer, c)
+    # Roles that only view never write, even through an organization that owns or writes the collection.
+    assert not tlp.can_read_collection(w.responder, c) and not tlp.can_write_collection(w.responder, c)
+    assert tlp.organization_writes(w.responder, c)  # ...yet its organization's inbox is read back
+    for user in (w.auditor, w.trainee):
+        assert tlp.can_read_collection(user, c) and not tlp.can_write_collection(user, c)
     for user in (sharing.recipient, w.dept_analyst, w.nobody, None):
         assert not tlp.can_read_collection(user, c) and not tlp.can_write_collection(user, c)
     assert set(tlp.collections_for(w.responder)) == {c}

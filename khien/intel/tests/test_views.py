@@ -370,7 +370,9 @@ def test_writable_collections(sharing):
 
     assert writable_collections(sharing.world.analyst) == [sharing.collection]
     assert writable_collections(sharing.world.other_admin) == []
-    assert writable_collections(sharing.world.responder) == [sharing.collection]  # write-only member
+    assert writable_collections(sharing.resp_writer) == [sharing.collection]  # write-only member
+    for user in (sharing.world.responder, sharing.world.auditor, sharing.world.trainee):  # roles that only view
+        assert writable_collections(user) == []
     assert Collection.objects.count() == 1
 
 

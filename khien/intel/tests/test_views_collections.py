@@ -26,8 +26,10 @@ def test_list_shows_only_the_collections_of_the_users_organizations(client, shar
     rows = signed_in(client, w.analyst).get(reverse("intel:collection_list")).context["rows"]
     assert [(r["read"], r["write"]) for r in rows] == [(True, True)]
     assert rows[0]["count"] == reader_count + 2  # the producer also sees its AMBER+STRICT and RED ones
-    rows = signed_in(client, w.responder).get(reverse("intel:collection_list")).context["rows"]
+    rows = signed_in(client, sharing.resp_writer).get(reverse("intel:collection_list")).context["rows"]
     assert [(r["count"], r["read"], r["write"]) for r in rows] == [(0, False, True)]  # write-only: nothing it produced
+    rows = signed_in(client, w.responder).get(reverse("intel:collection_list")).context["rows"]
+    assert [(r["read"], r["write"]) for r in rows] == [(False, False)]  # a responder's role does not add
     assert signed_in(client, w.dept_analyst).get(reverse("intel:collection_list")).context["rows"] == []
     assert signed_in(client, sharing.recipient).get(reverse("intel:collection_list")).context["rows"] == []
 
