@@ -17,16 +17,17 @@ class CoreConfig(AppConfig):
 
 
 def use_platform_fields_in_model_serializers() -> None:
-    """Every ModelSerializer maps a model's DateTimeField to `core.api.fields.DateTimeField` (dates outside the
-    platform's years refused with a message, not a 500) and its CharField and TextField to
+    """Every ModelSerializer maps a model's DateTimeField and DateField to `core.api.fields.DateTimeField` and
+    `DateField` (dates outside the platform's years refused with a message, not a 500) and its CharField and TextField to
     `core.api.fields.CharField` (no control characters): one place instead of a base class in every app."""
     from django.db import models
     from rest_framework import serializers
 
-    from .api.fields import CharField, DateTimeField
+    from .api.fields import CharField, DateField, DateTimeField
 
     mapping = serializers.ModelSerializer.serializer_field_mapping
     mapping[models.DateTimeField] = DateTimeField
+    mapping[models.DateField] = DateField
     mapping[models.CharField] = mapping[models.TextField] = CharField
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from khien.core.api.fields import storable_date
 from khien.registry.models import Province, Sector
 
 from . import deadlines
@@ -41,8 +42,10 @@ DURATIONS = (
 class StatsFilterForm(forms.Form):
     """The filters of the statistics page and API (all optional; the period defaults to the last 12 months)."""
 
-    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                            validators=[storable_date])
+    until = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                            validators=[storable_date])
     sector = forms.ChoiceField(label=gettext_lazy("Sector"), required=False)
     province = forms.ChoiceField(label=gettext_lazy("Province"), required=False)
     severity = forms.ChoiceField(label=gettext_lazy("Severity"), required=False)
@@ -57,9 +60,12 @@ class StatsFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+        if self.errors:
+            return data
+        period = period_of(data)  # with the defaults: `since` alone may lie after today
+        if period.since > period.until:
             raise forms.ValidationError(_("The start of the period is after its end."))
-        if data.get("since") and data.get("until") and (data["until"] - data["since"]).days > 3660:
+        if (period.until - period.since).days > 3660:
             raise forms.ValidationError(_("Choose a period of at most ten years."))
         return data
 

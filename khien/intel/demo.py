@@ -286,8 +286,9 @@ class _Builder:
             created = self.when()
             for code in r.sample(INDICATOR_PRODUCERS, r.randrange(2, 5)):
                 level = r.choice([Tlp.CLEAR, Tlp.GREEN, Tlp.GREEN, Tlp.AMBER])
+                # Never dated after now: an indicator "valid from" next week reads as a mistake.
                 obj = self.indicator(("campaign", n, code), kind, value, f"[{path} = '{value}']",
-                                     created + dt.timedelta(hours=r.randrange(0, 240)), level)
+                                     min(created + dt.timedelta(hours=r.randrange(0, 240)), self.now), level)
                 obj.pop("valid_until", None)  # campaigns are live
                 by_producer[code].append(obj)
                 made += 1
@@ -304,7 +305,7 @@ class _Builder:
             if r.random() < 0.04 and made < N_INDICATORS:
                 other = r.choice([c for c in INDICATOR_PRODUCERS if c != code])
                 by_producer[other].append(self.indicator(("dup", n), kind, value, pattern,
-                                                         created + dt.timedelta(days=r.randrange(0, 5)),
+                                                         min(created + dt.timedelta(days=r.randrange(0, 5)), self.now),
                                                          r.choice([Tlp.GREEN, Tlp.AMBER])))
                 made += 1
             n += 1

@@ -22,7 +22,7 @@ from khien.core.roles import Action
 from khien.registry.models import Isac, Organization, Province, Sector
 
 from . import services, tlp
-from .models import AckState, Collection, CollectionKind, IndicatorKind, Tlp, WarningSeverity
+from .models import AckState, Collection, CollectionKind, IndicatorKind, Tlp, WarningSeverity, stix_type_label
 
 PATTERN_CHOICE = "pattern"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
@@ -249,7 +249,7 @@ class ReportForm(_SharingMixin, forms.Form):
                   .order_by().values("stix_id").annotate(last=Max("date_added")).order_by("-last")[:100])
         latest = latest_versions(user, [r["stix_id"] for r in recent])
         self.fields["object_refs"].choices = [
-            (o.stix_id, f"{o.stix_type}: {display_name(o)[:120]}") for o in latest.values()]
+            (o.stix_id, f"{stix_type_label(o.stix_type)}: {display_name(o)[:120]}") for o in latest.values()]
 
     def clean(self):
         cleaned = super().clean()
@@ -397,7 +397,7 @@ class SearchForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["type"].choices = [("", _("All"))] + [(t, t) for t in self.TYPES]
+        self.fields["type"].choices = [("", _("All"))] + [(t, stix_type_label(t)) for t in self.TYPES]
         self.fields["producer"].queryset = Organization.objects.filter(
             pk__in=tlp.visible_versions(user).order_by().values("producer_id").distinct()).order_by("code")
         self.fields["producer"].label_from_instance = lambda o: o.code

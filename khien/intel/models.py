@@ -29,6 +29,25 @@ def identity_id_for(organization_id) -> str:
     return f"identity--{uuid.uuid5(IDENTITY_NAMESPACE, str(organization_id))}"
 
 
+
+# STIX 2.1 object types as people read them; a type not listed (custom, x-…) is shown as it is written.
+STIX_TYPE_LABELS = {
+    "attack-pattern": _("attack pattern"), "campaign": _("campaign"), "course-of-action": _("course of action"),
+    "grouping": _("grouping"), "identity": _("identity"), "indicator": _("indicator"),
+    "infrastructure": _("infrastructure"), "intrusion-set": _("intrusion set"), "location": _("location"),
+    "malware": _("malware"), "malware-analysis": _("malware analysis"), "note": _("note"),
+    "observed-data": _("observed data"), "opinion": _("opinion"), "report": _("report"),
+    "threat-actor": _("threat actor"), "tool": _("tool"), "vulnerability": _("vulnerability"),
+    "relationship": _("relationship"), "sighting": _("sighting"), "marking-definition": _("marking definition"),
+    "ipv4-addr": _("IPv4 address"), "ipv6-addr": _("IPv6 address"), "domain-name": _("domain name"),
+    "url": _("URL"), "file": _("file"), "email-addr": _("e-mail address"),
+}
+
+
+def stix_type_label(stix_type: str) -> str:
+    return str(STIX_TYPE_LABELS.get(stix_type, stix_type))
+
+
 class Tlp(models.TextChoices):
     CLEAR = "clear", _("TLP:CLEAR")
     GREEN = "green", _("TLP:GREEN")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext_lazy as _
+from django.utils.functional import lazy
+from django.utils.translation import gettext, gettext_lazy as _
 
+from khien.core.api.fields import storable_date
 from khien.core.roles import Action, Role
 from khien.core.scoping import is_national_coordinator, user_can
 
@@ -18,7 +20,20 @@ from .models import ImportKind, InformationSystem, Isac, Organization
 from .services import IDENTITY_FIELDS, ORG_FIELDS, SYSTEM_FIELDS
 from .validators import split_list
 
-LEVEL_CHOICES = [(n, _("Level %(n)s") % {"n": n}) for n in range(1, 6)]
+# Lazy: formatted when shown, in the reader's language (formatting at import fixed it in the default one).
+_level_label = lazy(lambda n: gettext("Level %(n)s") % {"n": n}, str)
+LEVEL_CHOICES = [(n, _level_label(n)) for n in range(1, 6)]
+
+
+class OrganizationsByCode:
+    """Organization choices read "CODE — name" (listed by code): hundreds of names, some shared by two
+    communes of different provinces."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.ModelChoiceField) and field.queryset.model is Organization:
+                field.label_from_instance = lambda org: f"{org.code} — {org.name}"
 
 
 class DateInput(forms.DateInput):
@@ -28,7 +43,7 @@ class DateInput(forms.DateInput):
         super().__init__(attrs, format="%Y-%m-%d")
 
 
-class OrganizationForm(forms.ModelForm):
+class OrganizationForm(OrganizationsByCode, forms.ModelForm):
     class Meta:
         model = Organization
         fields = [
@@ -99,7 +114,7 @@ class ListField(forms.CharField):
         return split_list(super().to_python(value))
 
 
-class SystemForm(forms.ModelForm):
+class SystemForm(OrganizationsByCode, forms.ModelForm):
     """Registration and edit of a system, with the level criteria as radio groups.
 
     Each criteria question becomes a field `crit_<question id>`; their answers
@@ -158,6 +173,8 @@ class SystemForm(forms.ModelForm):
             self.fields["owner"].queryset = owners.order_by("code")
         self.fields["operator"].queryset = operators.distinct().order_by("code")
         self.fields["operator"].help_text = _("Leave empty when the owner operates the system itself.")
+        for name in ("layer3_assessed_on", "layer4_connected_on"):
+            self.fields[name].validators.append(storable_date)
         self.fields["operator"].empty_label = _("— the owner itself —")
         # Inside each layer's box the heading already names the layer.
         for n in (1, 2, 3, 4):
@@ -249,7 +266,8 @@ class StepForm(forms.Form):
 
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
     decision_number = forms.CharField(label=_("Decision number"), required=False, max_length=60)
-    decision_date = forms.DateField(label=_("Decision date"), required=False, widget=DateInput())
+    decision_date = forms.DateField(label=_("Decision date"), required=False, widget=DateInput(),
+                                    validators=[storable_date])
 
     REQUIRED = {
         "appraise": {"note": _("Write the appraisal opinion.")},
@@ -274,7 +292,7 @@ class StepForm(forms.Form):
         return cleaned
 
 
-class IsacForm(forms.ModelForm):
+class IsacForm(OrganizationsByCode, forms.ModelForm):
     class Meta:
         model = Isac
         fields = ["code", "name_vi", "name_en", "sector", "operator", "description", "members"]

@@ -36,15 +36,17 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files import File
 from django.db import connection, connections, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from khien.core import audit, resumable
+from khien.core.api.fields import no_control_characters
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
 from khien.core.scoping import scope_for
 from khien.core.spreadsheet import FORMULA_STARTS, safe_cell
+from khien.core.timerange import out_of_range_message, storable
 
 from . import levels, services
 from .models import (
@@ -181,14 +183,57 @@ def _cell_text(value) -> str:
     return text
 
 
+# What a workbook may unpack into, per row of KHIEN_IMPORT_MAX_ROWS (and 1,000 rows' worth for the styles, theme…).
+# A full row of our own export is ~1.8 KB of worksheet XML. Only worksheets are read as a stream; openpyxl holds
+# every other part whole in memory, even read-only: its shared strings (~10 µs and ~170 bytes each) are the
+# largest part of a real workbook. Real parts compress 5–25 times; a zip bomb hundreds of times.
+XLSX_BYTES_PER_ROW = 2048
+XLSX_WHOLE_PART_BYTES_PER_ROW = 512
+XLSX_MAX_RATIO = 100
+
+
+def _bad_xlsx():
+    return Refused(_("The file is not a readable XLSX workbook."), code="bad_file")
+
+
+def _check_xlsx_size(data: bytes):
+    """Refuse, before openpyxl reads it, a workbook that would unpack into far more than an import can hold."""
+    from openpyxl.packaging.manifest import Manifest
+    from openpyxl.xml.constants import ARC_CONTENT_TYPES, WORKSHEET_TYPE
+    from openpyxl.xml.functions import fromstring
+
+    rows = settings.KHIEN_IMPORT_MAX_ROWS + 1000
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+            sizes = {p.filename: p.file_size for p in parts}
+            too_big = (sum(p.file_size for p in parts) > rows * XLSX_BYTES_PER_ROW
+                       or sizes.get(ARC_CONTENT_TYPES, 0) > rows * XLSX_WHOLE_PART_BYTES_PER_ROW
+                       or any(p.file_size > 2**20 and p.file_size > XLSX_MAX_RATIO * p.compress_size for p in parts))
+            if not too_big:
+                overrides = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES))).Override
+                types: dict[str, set] = {}
+                for override in overrides:
+                    types.setdefault(override.PartName[1:], set()).add(override.ContentType)
+                too_big = any(size > rows * XLSX_WHOLE_PART_BYTES_PER_ROW and types.get(name) != {WORKSHEET_TYPE}
+                              for name, size in sizes.items())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError,  # not a zip
+            KeyError, SyntaxError, ValueError, TypeError, AttributeError):  # no or a broken [Content_Types].xml
+        raise _bad_xlsx()
+    if too_big:
+        raise Refused(_("The workbook unpacks into far more data than %(n)s rows need; split it into smaller "
+                        "files.") % {"n": settings.KHIEN_IMPORT_MAX_ROWS}, code="unpacks_too_large")
+
+
 def _xlsx_rows(data: bytes):
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_xlsx_size(data)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, TypeError, OSError):
-        raise Refused(_("The file is not a readable XLSX workbook."), code="bad_file")
+        raise _bad_xlsx()
     try:
         if not workbook.worksheets:
             raise Refused(_("The file is empty."), code="empty")
@@ -198,7 +243,7 @@ def _xlsx_rows(data: bytes):
         raise
     except Exception:  # a damaged workbook can fail anywhere while being read
         log.warning("unreadable XLSX sheet", exc_info=True)
-        raise Refused(_("The file is not a readable XLSX workbook."), code="bad_file")
+        raise _bad_xlsx()
     finally:
         workbook.close()
 
@@ -305,17 +350,34 @@ def parse_date(value: str, field: str) -> dt.date | None:
     value = value.strip()
     if not value:
         return None
+    parsed = None
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return dt.datetime.strptime(value, fmt).date()
+            parsed = dt.datetime.strptime(value, fmt).date()
+            break
         except ValueError:
             continue
-    if re.match(r"^\d{4}-\d{2}-\d{2}T", value):  # a date-time cell from a spreadsheet
+    if parsed is None and re.match(r"^\d{4}-\d{2}-\d{2}T", value):  # a date-time cell from a spreadsheet
         try:
-            return dt.datetime.fromisoformat(value).date()
+            parsed = dt.datetime.fromisoformat(value).date()
         except ValueError:
             pass
-    raise CellError(field, _("Write the date as YYYY-MM-DD or DD/MM/YYYY, not “%(v)s”.") % {"v": value})
+    if parsed is None:
+        raise CellError(field, _("Write the date as YYYY-MM-DD or DD/MM/YYYY, not “%(v)s”.") % {"v": value})
+    if not storable(parsed):
+        raise CellError(field, out_of_range_message())
+    return parsed
+
+
+def _control_character_errors(row: dict) -> list[CellError]:
+    """The API's rule for text (`core.api.fields`), for every cell."""
+    errors = []
+    for column, value in row.items():
+        try:
+            no_control_characters(value)
+        except ValidationError as exc:
+            errors.append(CellError(column, exc.messages[0]))
+    return errors
 
 
 def parse_choice(value: str, field: str, choices) -> str:
@@ -614,6 +676,7 @@ def _run(job: ImportJob, rows, writer: _ProgressWriter):
             parsed, cell_errors = _parse_organization(row, lookups)
         else:
             parsed, cell_errors = _parse_system(row, lookups, questions)
+        cell_errors += _control_character_errors(row)
         if cell_errors:
             errors.extend(_error(row[ROW], e.field, e.message) for e in cell_errors)
             if row.get("code"):
@@ -684,9 +747,10 @@ def _create_job(kind: str, uploaded_file, name: str, acting_user) -> ImportJob:
     return job
 
 
-def _run_in_thread(job_id):
+def _run_in_thread(job_id, language):
     try:
-        run_import(ImportJob.objects.select_related("created_by").get(pk=job_id))
+        with translation.override(language):  # the report in the requester's language, as a refusal in the request
+            run_import(ImportJob.objects.select_related("created_by").get(pk=job_id))
     except Exception:
         log.exception("import %s could not run", job_id)
     finally:
@@ -704,7 +768,8 @@ def start_import(kind: str, uploaded_file, *, acting_user) -> ImportJob:
     job = _create_job(kind, uploaded_file, getattr(uploaded_file, "name", ""), acting_user)
     if getattr(settings, "KHIEN_IMPORT_SYNC", False):
         return run_import(job, rows=rows)
-    thread = threading.Thread(target=_run_in_thread, args=(job.pk,), name=f"import-{job.pk}", daemon=True)
+    thread = threading.Thread(target=_run_in_thread, args=(job.pk, translation.get_language()), name=f"import-{job.pk}",
+                              daemon=True)
     transaction.on_commit(thread.start)
     return job
 

@@ -934,6 +934,9 @@ class ReprocessResult:
         return dict(self.__dict__)
 
 
+MAX_ROW_ID = 2**63 - 1  # the largest id a database row can have (SQLite INTEGER, PostgreSQL bigint)
+
+
 def _chosen_dead_letters(source: AlertSource, ids):
     """The source's dead letters, or those of `ids` (ids of dead letters); Refused (400) when an id is not one
     of the source's, so that a mistaken selection changes nothing."""
@@ -946,7 +949,7 @@ def _chosen_dead_letters(source: AlertSource, ids):
         raise Refused(_("Dead letters are chosen by their numbers."), code="invalid") from None
     if not ids:
         raise Refused(_("Choose at least one dead letter."), code="empty")
-    known = set(letters.filter(pk__in=ids).values_list("pk", flat=True))
+    known = set(letters.filter(pk__in=[i for i in ids if 0 < i <= MAX_ROW_ID]).values_list("pk", flat=True))
     unknown = [str(i) for i in ids if i not in known]
     if unknown:
         raise Refused(_("These are not dead letters of this source: %(ids)s.") % {"ids": ", ".join(unknown[:10])},

@@ -2,6 +2,7 @@
 import datetime as dt
 import re
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -35,13 +36,30 @@ class DateTimeField(serializers.DateTimeField):
             return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def storable_date(value):
+    """A validator (of Django: forms, models and DRF fields run it alike): a date within the years the platform
+    stores (`core.timerange`)."""
+    if value is not None and not storable(value):
+        raise ValidationError(out_of_range_message(), code="out_of_range")
+
+
+class DateField(serializers.DateField):
+    """DRF's date, refused with a message outside the years the platform stores (`core.timerange`), as DateTimeField.
+    Every ModelSerializer maps a model's DateField to it (`core.apps`); declared by hand elsewhere."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(storable_date)
+
+
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # all but tab, line feed, carriage return
 
 
 def no_control_characters(value):
+    """A validator of Django's: forms, models and DRF fields run it alike (the registry's import too)."""
     if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
-        raise serializers.ValidationError(_("Control characters (such as a bell or an escape) are not allowed."),
-                                          code="control_characters")
+        raise ValidationError(_("Control characters (such as a bell or an escape) are not allowed."),
+                              code="control_characters")
 
 
 class CharField(serializers.CharField):

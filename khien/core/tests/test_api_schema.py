@@ -85,6 +85,13 @@ def test_error_answers_match_the_schema(schema, world, api):
     not_an_object = api(world.admin).post("/api/intel/collections/", ["a", "list"], format="json")
     assert not_an_object.status_code == 400
     check(schema, "/api/intel/collections/", "post", not_an_object)
+    no_collection = api(world.admin).get("/api/intel/exchange/export/?collection=LPT1")
+    assert no_collection.status_code == 404
+    check(schema, "/api/intel/exchange/export/", "get", no_collection)
+    source = "/api/telemetry/sources/{name}/dead-letters/discard/"
+    nothing_chosen = api(world.admin).post("/api/telemetry/sources/none/dead-letters/discard/", {}, format="json")
+    assert nothing_chosen.status_code == 404
+    check(schema, source, "post", nothing_chosen)
 
 
 

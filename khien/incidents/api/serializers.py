@@ -256,7 +256,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
 class EvidenceUploadSerializer(serializers.Serializer):
     """multipart/form-data with `file`, or JSON/form with `note`; `received_from` starts the chain of custody."""
 
-    file = serializers.FileField(required=False, allow_empty_file=True, use_url=False)
+    file = serializers.FileField(required=False, use_url=False)  # an empty file is refused, as on the page
     note = api_fields.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     received_from = api_fields.CharField(required=False, allow_blank=True, default="")
 

@@ -374,3 +374,25 @@ def test_another_organization_cannot_see_or_download(world, api, incident, repor
     assert Evidence.objects.visible_to(world.other_admin).count() == 0
     assert CustodyEvent.objects.visible_to(world.other_admin).count() == 0
     assert Evidence.objects.visible_to(world.responder).count() == 1  # assigned responder
+
+
+def test_an_empty_file_is_refused_over_the_api_as_on_the_page(world, api, incident, settings):
+    client = api(world.dept_analyst)
+    before = state()
+    response = client.post(f"{URL}{incident.pk}/evidence/", {"file": upload(content=b"")}, format="multipart")
+    assert response.status_code == 400 and "file" in response.json()
+    assert state() == before and stored_files(settings) == []
+
+
+def test_control_characters_are_refused_on_the_evidence_pages(world, client, incident, settings):
+    """The API refused them already (`core.api.fields`); the page's form took a bell or an escape."""
+    client.force_login(world.dept_analyst)
+    evidence = services.do_add_evidence(incident, acting_user=world.dept_analyst, note="Nhật ký")
+    base = f"/incidents/{incident.pk}/evidence/"
+    before = state()
+    for data in ({"note": "a\x07b"}, {"note": "Nhật ký", "received_from": "SOC\x1b[31m"}):
+        assert client.post(base, data).status_code == 400
+    assert client.post(f"{base}{evidence.pk}/custody/", {"action": "analysed", "note": "x\x1by"}).status_code == 400
+    assert client.post(f"{base}{evidence.pk}/seal/", {"note": "x\x07"}).status_code == 400
+    assert state() == before
+    assert client.post(base, {"note": "Dòng 1\n\tDòng 2"}).status_code == 302  # tabs and line breaks are text

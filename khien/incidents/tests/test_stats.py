@@ -67,6 +67,10 @@ def test_page_and_api(world, known, as_user, api):
     assert "01/01/2026" in page and "30/06/2026" in page and "2026-01-01 " not in page  # dates as on every page
     assert client.get("/incidents/stats/?since=2026-06-30&until=2026-01-01").status_code == 400
     assert client.get("/incidents/stats/?severity=bogus").status_code == 400
+    # Dates outside the years the platform stores, or a start after today with no end: 400, not a 500.
+    for query in ("since=0001-01-01", "until=9999-12-31", "until=0001-01-02", "since=9000-01-01"):
+        assert client.get(f"/incidents/stats/?{query}").status_code == 400, query
+        assert api(world.analyst).get(f"/api/incidents/stats/?{query}").status_code == 400, query
     body = api(world.analyst).get("/api/incidents/stats/?since=2026-01-01&until=2026-06-30").json()
     assert body["total"] == 2 and body["mean_hours"]["report"]["hours"] == 16.0
     assert api(world.analyst).get("/api/incidents/stats/?since=bad").status_code == 400

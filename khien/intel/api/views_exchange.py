@@ -71,7 +71,8 @@ class ExportView(APIView):
         OpenApiParameter("id", str, description="STIX ids, comma-separated."),
         OpenApiParameter("all_versions", bool, default=False),
     ], responses={(200, "application/stix+json"): OpenApiTypes.OBJECT, (200, "application/json"): OpenApiTypes.OBJECT,
-                  (200, "text/csv"): bytes})  # a STIX bundle, a MISP event (JSON objects); CSV text
+                  (200, "text/csv"): bytes,  # a STIX bundle, a MISP event (JSON objects); CSV text
+                  404: refusal("No collection of that id or alias you may read")})
     def get(self, request):
         params = request.query_params
         sel = stix_export.parse_selection(

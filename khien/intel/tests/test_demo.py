@@ -43,6 +43,10 @@ def test_demo_intelligence(built, api):
     indicators = StixObject.objects.filter(stix_type="indicator")
     assert set(indicators.values_list("tlp", flat=True)) == set(Tlp.values)
     assert indicators.filter(revoked=True).exists() and indicators.filter(valid_until__isnull=False).exists()
+    from django.utils import timezone
+
+    assert not indicators.filter(valid_from__gt=timezone.now()).exists()  # nothing dated in the future
+    assert not StixObject.objects.filter(modified__gt=timezone.now()).exists()
     for stix_type in ("malware", "threat-actor", "attack-pattern", "vulnerability", "relationship", "report",
                       "identity"):
         assert StixObject.objects.filter(stix_type=stix_type).exists(), stix_type

@@ -402,3 +402,14 @@ def test_a_sighting_dated_beyond_the_storable_years_does_not_break_the_object_pa
     assert response.status_code == 200
     sightings = response.context["sightings"]
     assert sightings["first_seen"] == sightings["last_seen"] == services.parse_timestamp("2026-01-10T00:00:00Z")
+
+
+def test_stix_types_are_named_in_the_readers_language(client, sharing):
+    client.force_login(sharing.world.analyst)
+    page = client.get(reverse("intel:search") + "?q=").content.decode()
+    assert ">chỉ báo<" in page and ">indicator<" not in page
+    obj = StixObject.objects.filter(stix_type="indicator").first()
+    detail = client.get(reverse("intel:object", args=[obj.stix_id])).content.decode()
+    assert "› chỉ báo</p>" in detail and '<code class="small">indicator</code>' in detail
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert "› indicator</p>" in client.get(reverse("intel:object", args=[obj.stix_id])).content.decode()

@@ -141,7 +141,7 @@ class InformationSystemSerializer(serializers.ModelSerializer):
 class LevelStepSerializer(serializers.Serializer):
     note = api_fields.CharField(required=False, allow_blank=True, default="", max_length=10000)
     decision_number = api_fields.CharField(required=False, allow_blank=True, default="", max_length=60)
-    decision_date = serializers.DateField(required=False, allow_null=True, default=None)
+    decision_date = api_fields.DateField(required=False, allow_null=True, default=None)
 
 
 class LevelEventSerializer(serializers.ModelSerializer):

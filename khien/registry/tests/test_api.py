@@ -576,3 +576,28 @@ def test_control_characters_in_text_are_refused(world, api):
     assert audit_len() == before
     ok = client.patch(f"{ORGS}{world.department.pk}/", {"address": "Tầng 3\n\t12 Phố Huế"}, format="json")
     assert ok.status_code == 200 and Organization.objects.get(pk=world.department.pk).address == "Tầng 3\n\t12 Phố Huế"
+
+
+def test_dates_outside_the_platforms_years_are_refused(world, api, make_system):
+    """Year 1 and 9999 were accepted (200); dates are held to the years of `core.timerange`, as date-times are."""
+    system = make_system(world.ministry)
+    client = api(world.admin)
+    before = audit_len()
+    for field in ("layer3_assessed_on", "layer4_connected_on"):
+        for value in ("0001-01-01", "9999-12-31", "1969-12-31"):
+            response = client.patch(f"{SYSTEMS}{system.pk}/", {field: value}, format="json")
+            assert response.status_code == 400 and field in response.json(), (field, value, response.content)
+    assert audit_len() == before
+    system.refresh_from_db()
+    assert system.layer3_assessed_on is None and system.layer4_connected_on is None
+    response = client.patch(f"{SYSTEMS}{system.pk}/", {"layer4_connected_on": "2024-05-01"}, format="json")
+    assert response.status_code == 200 and response.json()["layer4_connected_on"] == "2024-05-01"
+
+
+def test_a_level_decision_dated_year_one_is_refused(world, api, make_system):
+    system = make_system(world.ministry)
+    response = api(world.coordinator).post(f"{SYSTEMS}{system.pk}/level/approve/",
+                                           {"decision_number": "1/QĐ", "decision_date": "0001-01-01"}, format="json")
+    assert response.status_code == 400 and "decision_date" in response.json()
+    system.refresh_from_db()
+    assert system.decision_date is None

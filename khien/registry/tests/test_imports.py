@@ -1,7 +1,9 @@
 """CSV/XLSX import (all rows or none, with a row report) and export (re-importable)."""
 import datetime as dt
 import io
+import random
 import threading
+import zipfile
 
 import openpyxl
 import pytest
@@ -588,3 +590,115 @@ def test_a_job_whose_run_holds_the_sqlite_lock_is_not_claimed(world, settings, c
         writer.close()
     job.refresh_from_db()
     assert job.attempts == 1 and "busy, left to its run" in caplog.text
+
+
+# --- Bad input: workbooks that unpack into too much, dates, control characters, language --------------------
+
+
+def workbook_with_strings(body: bytes, part="xl/sharedStrings.xml", rows=(("code", "name", "owner_code"),)):
+    """A valid workbook (openpyxl's) with a shared strings part holding `body`, declared in [Content_Types].xml."""
+    source = xlsx_upload(list(rows)).read()
+    out = io.BytesIO()
+    declared = (f'<Override PartName="/{part}" ContentType="application/vnd.openxmlformats-officedocument.'
+                f'spreadsheetml.sharedStrings+xml"/></Types>').encode()
+    with zipfile.ZipFile(io.BytesIO(source)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            zout.writestr(name, data.replace(b"</Types>", declared) if name == "[Content_Types].xml" else data)
+        zout.writestr(part, b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' + body
+                      + b"</sst>")
+    return SimpleUploadedFile("bomb.xlsx", out.getvalue())
+
+
+def test_a_zip_bomb_workbook_is_refused_before_it_is_read(world, api):
+    """3 million shared strings in 130 KB: openpyxl took 30 s and 0.5 GB to read them, even read-only."""
+    bomb = workbook_with_strings(b"<si><t>a</t></si>" * 3_000_000)
+    assert len(bomb) < 200_000
+    client = api(world.admin)
+    before = audit_len()
+    with pytest.raises(Refused) as exc:
+        imports.start_import("systems", bomb, acting_user=world.admin)
+    assert exc.value.code == "unpacks_too_large" and exc.value.status == 400
+    bomb.seek(0)
+    response = client.post("/api/registry/imports/", {"kind": "systems", "file": bomb}, format="multipart")
+    assert response.status_code == 400 and response.json()["code"] == "unpacks_too_large"
+    assert not ImportJob.objects.exists() and not InformationSystem.objects.exists()
+    assert audit_len() == before
+
+
+def test_parts_read_whole_are_limited_whatever_their_name_or_compression(world, settings):
+    settings.KHIEN_IMPORT_MAX_ROWS = 100  # parts other than worksheets: at most (100 + 1000) × 512 bytes
+    unique = b"".join(b"<si><t>%x</t></si>" % i for i in range(60_000))  # ~1.1 MB, compresses only ~8 times
+    for part in ("xl/sharedStrings.xml", "xl/strings.bin"):
+        with pytest.raises(Refused) as exc:
+            imports.read_rows(workbook_with_strings(unique, part=part), "systems")
+        assert exc.value.code == "unpacks_too_large"
+    # A worksheet may be larger (it is read as a stream), up to (100 + 1000) × 2 KB with the other parts.
+    text = random.Random(0).randbytes(15_000).hex()  # 30,000 characters that hardly compress
+    long_cells = [("code", "name", "owner_code")] + [(f"SYS-{i}", text, "MIN") for i in range(60)]
+    assert len(imports.read_rows(xlsx_upload(long_cells), "systems")) == 60
+    long_cells += [(f"SYS-X{i}", text, "MIN") for i in range(20)]
+    with pytest.raises(Refused) as exc:
+        imports.read_rows(xlsx_upload(long_cells), "systems")
+    assert exc.value.code == "unpacks_too_large"
+
+
+@pytest.mark.parametrize("parts", [{"hello.txt": b"not a workbook"}, {"[Content_Types].xml": b"<Types"},
+                                   {"[Content_Types].xml": b"<Types><Override/></Types>"}])
+def test_a_zip_that_is_not_a_workbook_is_refused_cleanly(world, parts):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    with pytest.raises(Refused) as exc:
+        imports.read_rows(SimpleUploadedFile("x.xlsx", buffer.getvalue()), "systems")
+    assert exc.value.code == "bad_file" and exc.value.status == 400
+
+
+@pytest.mark.parametrize("column,value", [
+    ("layer3_assessed_on", "0001-01-01"), ("layer3_assessed_on", "01/01/0001"), ("layer4_connected_on", "9999-12-31"),
+    ("layer4_connected_on", "1969-12-31"),
+])
+def test_dates_outside_the_platforms_years_are_refused(world, column, value):
+    text = f"code,name,owner_code,{column}\nSYS-1,A,MIN,{value}\n"
+    job = imports.start_import("systems", csv_upload(text), acting_user=world.admin)
+    assert job.status == ImportStatus.REJECTED and [e["field"] for e in job.errors] == [column]
+    assert not InformationSystem.objects.exists()
+
+
+def test_control_characters_in_cells_are_refused(world, make_system):
+    make_system(world.ministry, code="SYS-1")
+    before = snapshot_all()
+    job = imports.start_import("systems", csv_upload("code,name,owner_code\nSYS-1,a\x07b\x1b,MIN\n"),
+                               acting_user=world.admin)
+    assert job.status == ImportStatus.REJECTED and [e["field"] for e in job.errors] == ["name"]
+    text = "code,name_vi,org_type,parent_code,hotline\nMIN,Bộ\x1b[31m,ministry,,028\x07 1234\n"
+    job = imports.start_import("organizations", csv_upload(text), acting_user=world.coordinator)
+    assert job.status == ImportStatus.REJECTED
+    assert sorted(e["field"] for e in job.errors) == ["hotline", "name_vi"]
+    assert snapshot_all() == before
+    ok = imports.start_import("systems", csv_upload('code,name,owner_code,purpose\nSYS-1,A,MIN,"x\ty\nz"\n'),
+                              acting_user=world.admin)
+    assert ok.status == ImportStatus.DONE, ok.errors  # tabs and line breaks are text
+
+
+def test_a_background_import_reports_in_the_requesters_language(flushable_audit_log, world, settings):
+    settings.KHIEN_IMPORT_SYNC = False
+    with translation.override("en"):
+        job = imports.start_import("organizations", csv_upload("code,name_vi,org_type,province_code\nMIN-T,T,agency,XX\n"),
+                                   acting_user=world.admin)
+    for thread in threading.enumerate():
+        if thread.name == f"import-{job.pk}":
+            thread.join(timeout=30)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.REJECTED
+    assert job.errors[0]["message"] == "Unknown province code “XX”."  # Vietnamese before: the thread's language
+
+
+def test_cli_refuses_a_directory_and_an_unwritable_output(world, tmp_path):
+    with pytest.raises(CommandError) as exc:
+        call_command("import_data", "systems", str(tmp_path), "--as", world.admin.email, stderr=io.StringIO())
+    assert str(tmp_path) in str(exc.value)
+    with pytest.raises(CommandError):
+        call_command("export_data", "systems", "--as", world.admin.email, "-o", str(tmp_path), stderr=io.StringIO())
+    assert not ImportJob.objects.exists()

@@ -624,3 +624,27 @@ def test_untouched_filter_form_filters_nothing(world, as_user, make_system):
     assert response.context["page"].paginator.count == 3
     assert '<option value="" selected>' in page.content.decode()
     assert client.get(reverse("registry:system_list"), {"level": "2"}).context["page"].paginator.count == 1
+
+
+def test_system_dates_outside_the_platforms_years_are_refused_on_the_page(world, make_system, as_user):
+    system = make_system(world.ministry)
+    url = reverse("registry:system_edit", args=[system.pk])
+    client = as_user(world.analyst)
+    for name, value in (("layer3_assessed_on", "0001-01-01"), ("layer4_connected_on", "9999-12-31")):
+        response = client.post(url, system_post(world.ministry, code=system.code, name="Đổi tên", **{name: value}))
+        assert response.status_code == 400 and name in response.context["form"].errors
+    system.refresh_from_db()
+    assert system.name != "Đổi tên" and system.layer3_assessed_on is None and system.layer4_connected_on is None
+    response = client.post(url, system_post(world.ministry, code=system.code, name="Đổi tên",
+                                            layer4_connected_on="2024-05-01", layer4_status="in_place"))
+    assert response.status_code == 302
+
+
+def test_the_system_form_reads_in_the_readers_language_and_names_organizations_by_code(world, as_user):
+    client = as_user(world.admin)
+    page = client.get(reverse("registry:system_create")).content.decode()
+    assert ">Cấp độ 3</option>" in page
+    assert f">{world.ministry.code} — {world.ministry.name}</option>" in page
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("registry:system_create")).content.decode()
+    assert ">Level 3</option>" in page and "Cấp độ" not in page

@@ -1,4 +1,5 @@
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -170,8 +171,25 @@ class DeadLetterSerializer(serializers.ModelSerializer):
 
 
 class DeadLetterSelectionSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, allow_empty=False,
-                                max_length=50000, help_text="Dead letters of the source; left out: all of them.")
+    """Which dead letters: `ids`, or `all: true` — never all by default, so that a misspelt or unreadable body
+    cannot discard every one of them. Any other field is refused."""
+
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False,
+                                allow_empty=False, max_length=50000, help_text="Dead letters of the source.")
+    all = serializers.BooleanField(required=False, default=False, help_text="Every dead letter of the source.")
+
+    def validate(self, data):
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if hasattr(self.initial_data, "keys") else []
+        if unknown:
+            raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
+        if ("ids" in data) == bool(data.get("all")):
+            raise serializers.ValidationError(_("Give either the ids of some dead letters, or all: true."))
+        return data
+
+    @property
+    def chosen_ids(self):
+        """What the services take: a list of ids, or None for all."""
+        return None if self.validated_data.get("all") else self.validated_data["ids"]
 
 
 class ReprocessResultSerializer(serializers.Serializer):

@@ -279,8 +279,8 @@ class SourceListCreate(generics.ListCreateAPIView):
 
 
 class SourceDetail(APIView):
-    """One source; PATCH changes its settings (`enabled`, `format`, `time_zone`) — administrators of its
-    organization."""
+    """One source; PATCH changes its settings (`enabled`, `format`, `time_zone`) — administrators and analysts of
+    its organization."""
 
     @extend_schema(responses={200: s.AlertSourceSerializer})
     def get(self, request, name):
@@ -310,30 +310,28 @@ class SourceKeyRotation(APIView):
 class DeadLetterReprocess(APIView):
     """POST: read the source's dead letters again with its current settings (after its format or time zone was
     corrected): those now read become events and leave the dead letters; the others stay, with today's reason.
-    `ids` chooses some (an id that is not one of the source's: 400, nothing changes); left out, all — at most
-    KHIEN_INGEST_FILE_MAX_BATCH a request (`remaining` says how many are left)."""
+    `ids` chooses some (an id that is not one of the source's: 400, nothing changes), `all: true` all of them — at
+    most KHIEN_INGEST_FILE_MAX_BATCH a request (`remaining` says how many are left)."""
 
     @extend_schema(request=s.DeadLetterSelectionSerializer, responses={200: s.ReprocessResultSerializer})
     def post(self, request, name):
         source = services.visible_source(request.user, name)
         selection = s.DeadLetterSelectionSerializer(data=request.data)
         selection.is_valid(raise_exception=True)
-        result = services.do_reprocess_dead_letters(source, acting_user=request.user,
-                                                    ids=selection.validated_data.get("ids"),
+        result = services.do_reprocess_dead_letters(source, acting_user=request.user, ids=selection.chosen_ids,
                                                     limit=conf.get("KHIEN_INGEST_FILE_MAX_BATCH"))
         return Response(result.as_dict())
 
 
 class DeadLetterDiscard(APIView):
-    """POST: delete the source's dead letters (`ids`, or all of them when left out) once they have been read."""
+    """POST: delete the source's dead letters (`ids`, or `all: true`) once they have been read."""
 
     @extend_schema(request=s.DeadLetterSelectionSerializer, responses={200: s.DiscardResultSerializer})
     def post(self, request, name):
         source = services.visible_source(request.user, name)
         selection = s.DeadLetterSelectionSerializer(data=request.data)
         selection.is_valid(raise_exception=True)
-        deleted = services.do_discard_dead_letters(source, acting_user=request.user,
-                                                   ids=selection.validated_data.get("ids"))
+        deleted = services.do_discard_dead_letters(source, acting_user=request.user, ids=selection.chosen_ids)
         return Response({"discarded": deleted})
 
 

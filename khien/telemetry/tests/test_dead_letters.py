@@ -75,9 +75,16 @@ def test_the_api_reads_again_or_discards_chosen_dead_letters(world, intel, make_
     refused = admin.post(url + "dead-letters/reprocess/", {"ids": [*chosen, foreign]}, format="json")
     assert refused.status_code == 400 and str(foreign) in refused.json()["detail"]
     assert not Event.objects.exists() and DeadLetter.objects.filter(source=source).count() == 4
-    for bad in ({"ids": []}, {"ids": ["x"]}, {"ids": "1"}):
-        assert admin.post(url + "dead-letters/reprocess/", bad, format="json").status_code == 400
-    assert not Event.objects.exists()
+    for bad in ({"ids": []}, {"ids": ["x"]}, {"ids": "1"}, {"ids": [2**63]}, {}, {"all": False},
+                {"ids": chosen, "all": True}, {"id": chosen}):
+        for action in ("reprocess", "discard"):
+            answer = admin.post(url + f"dead-letters/{action}/", bad, format="json")
+            assert answer.status_code == 400, (bad, answer.content)
+    # An unreadable body is refused, never read as "all" (it discarded every dead letter).
+    broken = admin.post(url + "dead-letters/discard/", b"--BB\r\n\x0cX--BB--\r\n",
+                        content_type="multipart/form-data; boundary=BB")
+    assert broken.status_code == 400
+    assert not Event.objects.exists() and DeadLetter.objects.filter(source=source).count() == 4
 
     done = admin.post(url + "dead-letters/reprocess/", {"ids": chosen}, format="json")
     assert done.status_code == 200
@@ -86,15 +93,15 @@ def test_the_api_reads_again_or_discards_chosen_dead_letters(world, intel, make_
 
     # Denials: another organization does not see the source; a read-only role may not change it.
     for client, status in ((api(world.other_admin), 404), (api(world.auditor), 403), (api(world.trainee), 403)):
-        assert client.post(url + "dead-letters/reprocess/", {}, format="json").status_code == status
-        assert client.post(url + "dead-letters/discard/", {}, format="json").status_code == status
+        assert client.post(url + "dead-letters/reprocess/", {"all": True}, format="json").status_code == status
+        assert client.post(url + "dead-letters/discard/", {"all": True}, format="json").status_code == status
     assert DeadLetter.objects.filter(source=source).count() == 2
 
     gone = admin.post(url + "dead-letters/discard/", {"ids": [letters[3].pk]}, format="json")
     assert gone.status_code == 200 and gone.json() == {"discarded": 1}
     assert list(DeadLetter.objects.filter(source=source).values_list("pk", flat=True)) == [letters[2].pk]
     assert AuditEntry.objects.filter(object_type="telemetry.deadletter", action="delete").count() == 1
-    rest = admin.post(url + "dead-letters/reprocess/", {}, format="json").json()
+    rest = admin.post(url + "dead-letters/reprocess/", {"all": True}, format="json").json()
     assert rest["stored"] == 1 and not DeadLetter.objects.filter(source=source).exists()
 
 
@@ -108,7 +115,7 @@ def test_a_disabled_source_or_a_shortened_record_is_not_read_again(world, make_s
     url = f"/api/telemetry/sources/{source.name}/"
     admin = api(world.admin)
     admin.patch(url, {"enabled": False}, format="json")
-    refused = admin.post(url + "dead-letters/reprocess/", {}, format="json")
+    refused = admin.post(url + "dead-letters/reprocess/", {"all": True}, format="json")
     assert refused.status_code == 403 and DeadLetter.objects.filter(source=source).count() == 1
 
 

@@ -31,5 +31,8 @@ class Command(BaseCommand):
         if output == "-":
             sys.stdout.buffer.write(content)
             return
-        Path(output).write_bytes(content)
+        try:
+            Path(output).write_bytes(content)
+        except OSError as exc:  # a directory, a missing folder, a file we may not write
+            raise CommandError(f"cannot write {exc.filename or output}: {exc.strerror or exc}")
         self.stderr.write(f"wrote {output} ({len(content)} bytes)")

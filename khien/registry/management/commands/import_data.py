@@ -29,6 +29,8 @@ class Command(BaseCommand):
             job = imports.import_file(kind, file, acting_user=user, progress=progress)
         except FileNotFoundError:
             raise CommandError(f"no such file: {file}")
+        except OSError as exc:  # a directory, a file we may not read
+            raise CommandError(f"cannot read {exc.filename or file}: {exc.strerror or exc}")
         except Refused as exc:
             raise CommandError(str(exc.message))
         self.stderr.write("")
