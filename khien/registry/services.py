@@ -162,7 +162,9 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
         raise Forbidden(_("Only the national coordinator can grant the national coordinator role."))
     if role not in Role.values:
         raise Refused(_("Unknown role."))
-    membership = Membership.objects.filter(user=user, organization=organization).first()
+    membership = Membership.objects.select_for_update().filter(user=user, organization=organization).first()
+    if membership is not None:
+        _refuse_locking_oneself_out(membership, acting_user, new_role=role)
     before = audit.snapshot(membership) if membership else None
     if membership is None:
         membership = Membership.objects.create(user=user, organization=organization, role=role)
@@ -172,6 +174,20 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
     audit.record(Act.UPDATE if before else Act.CREATE, membership, actor=acting_user, before=before,
                  organization_id=str(organization.pk))
     return membership
+
+
+def _refuse_locking_oneself_out(membership: Membership, acting_user, new_role: str | None = None) -> None:
+    """An organization's only administrator may not take away their own role (demoted or removed, they could not
+    undo it, and nobody in the organization could manage its members). Another administrator, or the national
+    coordinator, may."""
+    if (acting_user is None or membership.user_id != acting_user.pk or membership.role != Role.ORG_ADMIN
+            or new_role == Role.ORG_ADMIN or is_national_coordinator(acting_user)):
+        return
+    others = (Membership.objects.filter(organization_id=membership.organization_id, role=Role.ORG_ADMIN,
+                                        user__is_active=True).exclude(pk=membership.pk))
+    if not others.exists():
+        raise Refused(_("You are this organization's only administrator: make another member administrator first."),
+                      code="last_administrator", status=409)
 
 
 @transaction.atomic
@@ -196,6 +212,7 @@ def do_add_member(organization: Organization, email: str, role: str, *, acting_u
 @transaction.atomic
 def do_remove_membership(membership: Membership, *, acting_user) -> None:
     _require(acting_user, Action.MANAGE_MEMBERS, membership.organization)
+    _refuse_locking_oneself_out(membership, acting_user)
     audit.record(Act.DELETE, membership, actor=acting_user, before=audit.snapshot(membership),
                  organization_id=str(membership.organization_id))
     membership.delete()

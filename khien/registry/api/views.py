@@ -269,8 +269,16 @@ class IsacViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
                                                     members=members)
 
 
-@extend_schema_view(create=extend_schema(responses={201: s.MembershipSerializer,
-                                                   409: refusal("The user has a role in that organization already")}))
+LAST_ADMINISTRATOR = "The only administrator of the organization may not take away their own role"
+
+
+@extend_schema_view(
+    create=extend_schema(responses={201: s.MembershipSerializer,
+                                    409: refusal("The user has a role in that organization already")}),
+    update=extend_schema(responses={200: s.MembershipSerializer, 409: refusal(LAST_ADMINISTRATOR)}),
+    partial_update=extend_schema(responses={200: s.MembershipSerializer, 409: refusal(LAST_ADMINISTRATOR)}),
+    destroy=extend_schema(responses={204: None, 409: refusal(LAST_ADMINISTRATOR)}),
+)
 class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                         mixins.UpdateModelMixin, mixins.DestroyModelMixin):
     """Who holds which role in the organizations you manage (needs the right to manage members)."""
