@@ -12,6 +12,7 @@ class CoreConfig(AppConfig):
         from . import signals  # noqa: F401  (connects the sign-in audit)
 
         use_platform_fields_in_model_serializers()
+        refuse_control_characters_in_forms()
 
         tune_garbage_collector()
 
@@ -29,6 +30,17 @@ def use_platform_fields_in_model_serializers() -> None:
     mapping[models.DateTimeField] = DateTimeField
     mapping[models.DateField] = DateField
     mapping[models.CharField] = mapping[models.TextField] = CharField
+
+
+def refuse_control_characters_in_forms() -> None:
+    """Every form field of the pages that takes text refuses control characters, as the API's fields do: one rule,
+    applied here once rather than form by form (fields with their own format, e-mail or URL, check that instead)."""
+    from django import forms
+
+    from .api.fields import no_control_characters
+
+    if no_control_characters not in forms.CharField.default_validators:
+        forms.CharField.default_validators = [*forms.CharField.default_validators, no_control_characters]
 
 
 def tune_garbage_collector() -> None:

@@ -8,7 +8,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from khien.core.api.fields import no_control_characters
 from khien.core.models import User
 from khien.core.roles import Action, Role
 from khien.intel.models import Tlp
@@ -34,16 +33,6 @@ DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 def _bool(value):
     return {"true": True, "false": False}.get(value)
-
-
-class TextForm(forms.Form):
-    """A form whose text refuses control characters, as the API does (`core.api.fields.no_control_characters`)."""
-
-    def full_clean(self):  # not in __init__: some forms add their fields after it
-        for field in self.fields.values():
-            if isinstance(field, forms.CharField) and no_control_characters not in field.validators:
-                field.validators.append(no_control_characters)
-        super().full_clean()
 
 
 class OrganizationChoiceField(forms.ModelChoiceField):
@@ -239,7 +228,7 @@ class TaskStatusForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=TaskStatus.choices)
 
 
-class EvidenceForm(TextForm):
+class EvidenceForm(forms.Form):
     file = forms.FileField(label=_("File"), required=False)
     note = forms.CharField(label=_("or a note"), required=False, max_length=20000, widget=forms.Textarea(attrs={"rows": 2}))
     received_from = forms.CharField(label=_("Received from (person or organization)"), required=False, max_length=300)
@@ -253,7 +242,7 @@ class EvidenceForm(TextForm):
         return data
 
 
-class CustodyForm(TextForm):
+class CustodyForm(forms.Form):
     action = forms.ChoiceField(label=_("Step"), choices=[c for c in CustodyAction.choices if c[0] != CustodyAction.SEALED])
     from_party = forms.CharField(label=_("From"), required=False, max_length=300)
     to_party = forms.CharField(label=_("To"), required=False, max_length=300)
@@ -262,7 +251,7 @@ class CustodyForm(TextForm):
     note = forms.CharField(label=_("Note"), required=False, max_length=20000)
 
 
-class SealForm(TextForm):
+class SealForm(forms.Form):
     note = forms.CharField(label=_("Note"), required=False, max_length=20000)
 
 

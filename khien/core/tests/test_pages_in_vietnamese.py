@@ -53,3 +53,14 @@ def test_the_audit_log_names_actions_and_objects_in_the_readers_language(client,
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     rows = client.get(reverse("core:audit")).content.decode()
     assert ">Created<" in rows and ">telemetry retention<" in rows
+
+
+@pytest.mark.parametrize("url,data", [
+    ("/incidents/new/", {"title": "Sự cố \x1b[31m", "description": "x"}),
+    ("/organizations/new/", {"code": "X1", "name_vi": "Tổ chức\x07", "name_en": "Org"}),
+])
+def test_every_page_form_refuses_control_characters_as_the_api_does(client, world, url, data):
+    client.force_login(world.admin)
+    answer = client.post(url, data)
+    assert answer.status_code == 400
+    assert "Không được dùng ký tự điều khiển" in answer.content.decode()

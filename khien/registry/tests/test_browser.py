@@ -126,7 +126,7 @@ def test_register_submit_appraise_approve(live_server, flushable_audit_log, worl
     page.goto(f"{base}/systems/new/")
     page.fill("#id_code", "MIN-CONG-DVC")
     page.fill("#id_name", "Cổng dịch vụ công của Bộ")
-    page.select_option("#id_owner", label=f"{world.ministry.code} — {world.ministry.name}")
+    page.select_option("#id_owner", label=f"{world.ministry.code} — {world.ministry.name_vi}")
     page.fill("#id_purpose", "Tiếp nhận hồ sơ trực tuyến")
     page.fill("#id_ip_ranges", "203.0.113.0/24")
     page.fill("#id_domains", "dichvucong.example.gov.vn")

@@ -77,7 +77,7 @@ def test_an_administrator_registers_a_source_in_the_browser(live_server, flushab
     login(page, base, world.admin)
     page.goto(f"{base}/telemetry/sources/")
     page.click("#register-source")
-    page.select_option("#id_organization", label=f"MIN — {world.ministry.name}")
+    page.select_option("#id_organization", label=f"MIN — {world.ministry.name_vi}")
     page.fill("#id_name", "fortigate-min-hq")
     page.select_option("#id_format", "cef")
     page.select_option("#id_time_zone", "Asia/Ho_Chi_Minh")
