@@ -307,6 +307,14 @@ class SourceKeyRotation(APIView):
         return Response(body)
 
 
+def _dead_letter_selection(request, name):
+    """The source named in the path, and the dead letters the body chooses (ids, or None for all)."""
+    source = services.visible_source(request.user, name)
+    selection = s.DeadLetterSelectionSerializer(data=request.data)
+    selection.is_valid(raise_exception=True)
+    return source, selection.chosen_ids
+
+
 class DeadLetterReprocess(APIView):
     """POST: read the source's dead letters again with its current settings (after its format or time zone was
     corrected): those now read become events and leave the dead letters; the others stay, with today's reason.
@@ -315,10 +323,8 @@ class DeadLetterReprocess(APIView):
 
     @extend_schema(request=s.DeadLetterSelectionSerializer, responses={200: s.ReprocessResultSerializer})
     def post(self, request, name):
-        source = services.visible_source(request.user, name)
-        selection = s.DeadLetterSelectionSerializer(data=request.data)
-        selection.is_valid(raise_exception=True)
-        result = services.do_reprocess_dead_letters(source, acting_user=request.user, ids=selection.chosen_ids,
+        source, ids = _dead_letter_selection(request, name)
+        result = services.do_reprocess_dead_letters(source, acting_user=request.user, ids=ids,
                                                     limit=conf.get("KHIEN_INGEST_FILE_MAX_BATCH"))
         return Response(result.as_dict())
 
@@ -328,10 +334,8 @@ class DeadLetterDiscard(APIView):
 
     @extend_schema(request=s.DeadLetterSelectionSerializer, responses={200: s.DiscardResultSerializer})
     def post(self, request, name):
-        source = services.visible_source(request.user, name)
-        selection = s.DeadLetterSelectionSerializer(data=request.data)
-        selection.is_valid(raise_exception=True)
-        deleted = services.do_discard_dead_letters(source, acting_user=request.user, ids=selection.chosen_ids)
+        source, ids = _dead_letter_selection(request, name)
+        deleted = services.do_discard_dead_letters(source, acting_user=request.user, ids=ids)
         return Response({"discarded": deleted})
 
 
