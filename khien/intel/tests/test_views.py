@@ -413,3 +413,11 @@ def test_stix_types_are_named_in_the_readers_language(client, sharing):
     assert "› chỉ báo</p>" in detail and '<code class="small">indicator</code>' in detail
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert "› indicator</p>" in client.get(reverse("intel:object", args=[obj.stix_id])).content.decode()
+
+
+def test_the_warning_lists_are_described_in_the_readers_language(client, world):
+    client.force_login(world.analyst)
+    page = client.get(reverse("intel:allowlist")).content.decode()
+    assert "Dải địa chỉ IPv4 riêng (RFC 1918)" in page and "Private IPv4 address space" not in page
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert "Private IPv4 address space (RFC 1918)" in client.get(reverse("intel:allowlist")).content.decode()
