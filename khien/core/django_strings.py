@@ -1,4 +1,5 @@
-"""Django's own messages that its Vietnamese catalogue lacks (the password rules, reworded in Django 5).
+"""Django's own messages that its Vietnamese catalogue lacks (the password rules, reworded in Django 5), or writes
+with a stray space before the full stop ("… bằng với 0 .").
 
 Listed here only so that `make messages` keeps them in Khiên's catalogue, which Django reads before its own;
 nothing imports this module. Keep the texts exactly as Django writes them."""
@@ -15,4 +16,11 @@ PASSWORD_RULES = (
     gettext_noop("Your password can’t be a commonly used password."),
     gettext_noop("This password is entirely numeric."),
     gettext_noop("Your password can’t be entirely numeric."),
+)
+
+VALUE_LIMITS = (
+    gettext_noop("Ensure this value is %(limit_value)s (it is %(show_value)s)."),
+    gettext_noop("Ensure this value is less than or equal to %(limit_value)s."),
+    gettext_noop("Ensure this value is greater than or equal to %(limit_value)s."),
+    gettext_noop("Please correct the duplicate data for %(field)s."),
 )

@@ -64,3 +64,16 @@ def test_every_page_form_refuses_control_characters_as_the_api_does(client, worl
     answer = client.post(url, data)
     assert answer.status_code == 400
     assert "Không được dùng ký tự điều khiển" in answer.content.decode()
+
+
+def test_djangos_value_limits_read_without_a_stray_space():
+    from django import forms
+    from django.utils import translation
+
+    with translation.override("vi"):
+        field = forms.IntegerField(min_value=0, max_value=9)
+        for value, expected in (("-1", "Giá trị này phải lớn hơn hoặc bằng 0."),
+                                ("10", "Giá trị này phải nhỏ hơn hoặc bằng 9.")):
+            with pytest.raises(forms.ValidationError) as refused:
+                field.clean(value)
+            assert refused.value.messages == [expected]
