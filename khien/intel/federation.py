@@ -258,7 +258,7 @@ def do_pull(sub: FeedSubscription, *, acting_user=None, now: dt.datetime | None 
                 page_mark = services.parse_timestamp(last_headers.get("X-TAXII-Date-Added-Last", ""))
                 with transaction.atomic():
                     if objects:
-                        services.do_add_objects(sub.collection, objects, acting_user=submitter)
+                        services.do_add_objects(sub.collection, objects, acting_user=submitter, skip_hidden=True)
                     # (A date outside the years the platform stores is not a mark: the next pull asks again.)
                     if page_mark and services.in_range(page_mark) and (mark is None or page_mark > mark):
                         mark = page_mark

@@ -80,6 +80,7 @@ class AddResult:
     existing: int = 0          # versions already stored (not duplicated)
     added_to_collection: int = 0
     already_in_collection: int = 0
+    hidden: int = 0            # stored versions the submitter may not see, left out (skip_hidden)
     success_ids: list[tuple[str, str]] = field(default_factory=list)  # (stix id, version) of each accepted object
     errors: dict[str, list[str]] = field(default_factory=dict)
     status: TaxiiStatus | None = None
@@ -492,7 +493,7 @@ def _row_for(obj: dict, producer_id, default_tlp: str, now) -> StixObject:
 
 
 def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, recipients=None,
-                   taxii_status: bool | TaxiiStatus = False, progress=None) -> AddResult:
+                   taxii_status: bool | TaxiiStatus = False, progress=None, skip_hidden: bool = False) -> AddResult:
     """Validate every object, then store them all in `collection` — or nothing.
 
     Each object passes stix2-validator (default options) and, for indicators,
@@ -509,6 +510,9 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     `taxii_status`: True creates a complete TAXII status row, a `TaxiiStatus`
     (pending, from `do_submit_objects_async`) is completed in the same
     transaction as the writes. `progress(n)` is called as objects are validated.
+    A version already stored that the submitter may not see is refused (`_hidden_versions`); with `skip_hidden`
+    (a federation pull: a peer's page is not the submitter's choice, and refusing it would stall the feed at every
+    pull) it is left out instead — neither stored again nor linked — and counted in `hidden`.
     """
     if not tlp.can_write_collection(acting_user, collection):
         raise Forbidden(_("You may not add objects to this collection."))
@@ -537,7 +541,7 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
                           % {"count": len(result.errors), "total": len(objects)}, result.errors)
     with transaction.atomic():
         return _store(collection, objects, result, patterns, acting_user=acting_user, recipients=recipients,
-                      taxii_status=taxii_status)
+                      taxii_status=taxii_status, skip_hidden=skip_hidden)
 
 
 def do_store_generated(collection: Collection, objects: list, *, acting_user, recipients=None) -> AddResult:
@@ -556,7 +560,8 @@ def do_store_generated(collection: Collection, objects: list, *, acting_user, re
                       recipients=recipients, taxii_status=False)
 
 
-def _store(collection, objects, result: AddResult, patterns, *, acting_user, recipients, taxii_status) -> AddResult:
+def _store(collection, objects, result: AddResult, patterns, *, acting_user, recipients, taxii_status,
+           skip_hidden: bool = False) -> AddResult:
     if not tlp.can_write_collection(acting_user, collection):  # checked again: validation may have taken minutes
         raise Forbidden(_("You may not add objects to this collection."))
 
@@ -592,7 +597,18 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
 
     stix_ids = sorted({k[0] for k in rows})
     stored = _stored_versions(stix_ids)
-    _refuse_hidden_versions(acting_user, [k for k in submitted if k in stored], stored, len(objects))
+    hidden = _hidden_versions(acting_user, [k for k in submitted if k in stored], stored)
+    if hidden and not skip_hidden:
+        # Refused in words that do not say whether the version exists and is hidden, or why: only that this id
+        # and version cannot be taken.
+        message = _("This id and modified cannot be used: give the object a new id, or a later modified.")
+        raise InvalidStix(_("%(count)d of %(total)d objects are refused; nothing was stored.")
+                          % {"count": len(hidden), "total": len(objects)},
+                          {printable(stix_id): [message] for stix_id, _version in sorted(hidden)})
+    for key in hidden:  # skipped: neither stored again nor linked into the collection
+        del rows[key]
+        submitted.discard(key)
+    result.hidden = len(hidden)
     new_rows = [row for key, row in rows.items() if key not in stored]
     StixObject.objects.bulk_create(new_rows, batch_size=BATCH, ignore_conflicts=True)
     stored = _stored_versions(stix_ids)
@@ -812,20 +828,15 @@ def _mark_superseded(collection: Collection, stix_ids: list[str]) -> None:
             CollectionObject.objects.filter(pk__in=lower_flag).update(superseded=False)
 
 
-def _refuse_hidden_versions(user, keys, stored, total: int) -> None:
-    """Refuse the submitted versions already stored that the submitter may not see (a TLP:RED one of another
-    organization): never linked into their collection, and refused in words that do not say whether the
-    version exists and is hidden, or why: only that this id and version cannot be taken (InvalidStix)."""
+def _hidden_versions(user, keys, stored) -> list:
+    """Of the submitted versions already stored, those the submitter may not see (a TLP:RED one of another
+    organization): never linked into their collection."""
     hidden = []
     for start in range(0, len(keys), 500):
         chunk = {stored[k]: k for k in keys[start:start + 500]}
         visible = set(tlp.visible_versions(user).filter(pk__in=chunk).values_list("pk", flat=True))
         hidden += [key for pk, key in chunk.items() if pk not in visible]
-    if hidden:
-        message = _("This id and modified cannot be used: give the object a new id, or a later modified.")
-        raise InvalidStix(_("%(count)d of %(total)d objects are refused; nothing was stored.")
-                          % {"count": len(hidden), "total": total},
-                          {printable(stix_id): [message] for stix_id, _version in sorted(hidden)})
+    return hidden
 
 
 def _stored_versions(stix_ids: list[str]) -> dict[tuple[str, dt.datetime], int]:

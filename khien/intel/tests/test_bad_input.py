@@ -231,3 +231,16 @@ def test_two_different_objects_with_one_id_and_version_are_refused(api, sharing)
     response = _post_objects(api, sharing.world.analyst, sharing.collection, [first, same])
     assert response.status_code == 201 and response.json()["created"] == 1  # the same version twice: kept once
     assert Collection.objects.count() == 1
+
+
+def test_a_federation_pull_leaves_a_hidden_version_out_instead_of_stalling(sharing):
+    """A peer's page is not the puller's choice: refusing it would refuse the same page at every pull."""
+    w = sharing.world
+    own = services.do_create_collection({"title": "PROV feed", "owner": w.province, "kind": "group"},
+                                        acting_user=w.other_admin)
+    red = sharing.objects[Tlp.RED]
+    fresh = indicator("192.0.2.79")
+    result = services.do_add_objects(own, [fresh, red], acting_user=w.other_admin, skip_hidden=True)
+    assert (result.created, result.hidden) == (1, 1)
+    linked = set(CollectionObject.objects.filter(collection=own).values_list("object__stix_id", flat=True))
+    assert fresh["id"] in linked and red["id"] not in linked
