@@ -19,7 +19,7 @@ import orjson
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -922,10 +922,15 @@ def do_set_collection_member(collection: Collection, organization: Organization,
             row.delete()
         return None
     if row is None:
-        row = CollectionMember.objects.create(collection=collection, organization=organization,
-                                              can_read=can_read, can_write=can_write)
-        audit.record(Act.CREATE, row, actor=acting_user, organization_id=str(collection.owner_id))
-        return row
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent request may have added the same member
+                row = CollectionMember.objects.create(collection=collection, organization=organization,
+                                                      can_read=can_read, can_write=can_write)
+        except IntegrityError:
+            row = CollectionMember.objects.select_for_update().get(collection=collection, organization=organization)
+        else:
+            audit.record(Act.CREATE, row, actor=acting_user, organization_id=str(collection.owner_id))
+            return row
     if (row.can_read, row.can_write) == (can_read, can_write):
         return row  # nothing changes: nothing to audit
     before = audit.snapshot(row)

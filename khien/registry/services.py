@@ -13,7 +13,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -167,7 +167,12 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
         _refuse_locking_oneself_out(membership, acting_user, new_role=role)
     before = audit.snapshot(membership) if membership else None
     if membership is None:
-        membership = Membership.objects.create(user=user, organization=organization, role=role)
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent request may have given the same user a role
+                membership = Membership.objects.create(user=user, organization=organization, role=role)
+        except IntegrityError:
+            raise Refused(_("This user already has a role in that organization; change that membership instead."),
+                          code="exists", status=409) from None
     else:
         membership.role = role
         membership.save(update_fields=["role"])
