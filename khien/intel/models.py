@@ -44,6 +44,18 @@ STIX_TYPE_LABELS = {
 }
 
 
+# STIX properties shown on an object's page, as people read them (the STIX name is shown beside).
+STIX_PROPERTY_LABELS = {
+    "indicator_types": _("indicator types"), "pattern_type": _("pattern language"), "report_types": _("report types"),
+    "published": _("published"), "malware_types": _("malware types"), "is_family": _("malware family"),
+    "aliases": _("aliases"), "first_seen": _("first seen"), "last_seen": _("last seen"),
+    "threat_actor_types": _("threat actor types"), "sophistication": _("sophistication"),
+    "kill_chain_phases": _("kill chain phases"), "external_references": _("external references"),
+    "relationship_type": _("relationship"), "source_ref": _("source object"), "target_ref": _("target object"),
+    "sighting_of_ref": _("sighting of"), "count": _("count"),
+}
+
+
 def stix_type_label(stix_type: str) -> str:
     return str(STIX_TYPE_LABELS.get(stix_type, stix_type))
 

@@ -26,7 +26,7 @@ from khien.core.forms import add_service_error
 
 from . import search, services, services_warnings, tlp
 from .forms import IndicatorForm, ReportForm, SearchForm, writable_collections
-from .models import Tlp
+from .models import STIX_PROPERTY_LABELS, Tlp
 
 PAGE_SIZE = 25
 
@@ -118,12 +118,9 @@ def object_detail(request, stix_id: str):
         "versions": versions, "refs": [r for r in refs if r["obj"]],
         "hidden_refs": sum(1 for r in refs if not r["obj"]),
         "raw": _indented(data, obj.data_text, sort_keys=True),
-        "extra_fields": [(k, v if isinstance(v, str) else ", ".join(v) if isinstance(v, list)
+        "extra_fields": [(k, STIX_PROPERTY_LABELS[k], v if isinstance(v, str) else ", ".join(v) if isinstance(v, list)
                           and all(isinstance(i, str) for i in v) else json.dumps(v, ensure_ascii=False))
-                         for k, v in sorted(data.items()) if k in (
-            "indicator_types", "pattern_type", "report_types", "published", "malware_types", "is_family",
-            "aliases", "first_seen", "last_seen", "threat_actor_types", "sophistication", "kill_chain_phases",
-            "external_references", "relationship_type", "source_ref", "target_ref", "sighting_of_ref", "count")],
+                         for k, v in sorted(data.items()) if k in STIX_PROPERTY_LABELS],
     }
     return render(request, "intel/object_detail.html", context)
 

@@ -411,6 +411,7 @@ def test_stix_types_are_named_in_the_readers_language(client, sharing):
     obj = StixObject.objects.filter(stix_type="indicator").first()
     detail = client.get(reverse("intel:object", args=[obj.stix_id])).content.decode()
     assert "› chỉ báo</p>" in detail and '<code class="small">indicator</code>' in detail
+    assert 'Ngôn ngữ mẫu nhận dạng <code class="small">pattern_type</code>' in detail
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert "› indicator</p>" in client.get(reverse("intel:object", args=[obj.stix_id])).content.decode()
 
