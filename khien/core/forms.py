@@ -2,7 +2,15 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from .api.fields import storable_date
 from .errors import Refused
+
+
+class DateField(forms.DateField):
+    """A date of the pages, refused with a message outside the years the platform stores (`core.timerange`), as
+    the API's `core.api.fields.DateField`."""
+
+    default_validators = [storable_date]
 
 
 class EmailAuthenticationForm(AuthenticationForm):

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from khien.core.api.fields import storable_date
+from khien.core.forms import DateField
 from khien.registry.models import Province, Sector
 
 from . import deadlines
@@ -42,10 +42,8 @@ DURATIONS = (
 class StatsFilterForm(forms.Form):
     """The filters of the statistics page and API (all optional; the period defaults to the last 12 months)."""
 
-    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                            validators=[storable_date])
-    until = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                            validators=[storable_date])
+    since = DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sector = forms.ChoiceField(label=gettext_lazy("Sector"), required=False)
     province = forms.ChoiceField(label=gettext_lazy("Province"), required=False)
     severity = forms.ChoiceField(label=gettext_lazy("Severity"), required=False)

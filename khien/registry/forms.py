@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils.functional import lazy
 from django.utils.translation import gettext, gettext_lazy as _
 
-from khien.core.api.fields import storable_date
+from khien.core.forms import DateField
 from khien.core.roles import Action, Role
 from khien.core.scoping import is_national_coordinator, user_can
 
@@ -158,6 +158,7 @@ class SystemForm(OrganizationsByCode, forms.ModelForm):
             "layer3_assessed_on": DateInput(),
             "layer4_connected_on": DateInput(),
         }
+        field_classes = {"layer3_assessed_on": DateField, "layer4_connected_on": DateField}
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -173,8 +174,6 @@ class SystemForm(OrganizationsByCode, forms.ModelForm):
             self.fields["owner"].queryset = owners.order_by("code")
         self.fields["operator"].queryset = operators.distinct().order_by("code")
         self.fields["operator"].help_text = _("Leave empty when the owner operates the system itself.")
-        for name in ("layer3_assessed_on", "layer4_connected_on"):
-            self.fields[name].validators.append(storable_date)
         self.fields["operator"].empty_label = _("— the owner itself —")
         # Inside each layer's box the heading already names the layer.
         for n in (1, 2, 3, 4):
@@ -266,8 +265,7 @@ class StepForm(forms.Form):
 
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
     decision_number = forms.CharField(label=_("Decision number"), required=False, max_length=60)
-    decision_date = forms.DateField(label=_("Decision date"), required=False, widget=DateInput(),
-                                    validators=[storable_date])
+    decision_date = DateField(label=_("Decision date"), required=False, widget=DateInput())
 
     REQUIRED = {
         "appraise": {"note": _("Write the appraisal opinion.")},

@@ -156,13 +156,18 @@ def do_delete_organization(org: Organization, *, acting_user) -> None:
 
 
 @transaction.atomic
-def do_set_membership(organization: Organization, user: User, role: str, *, acting_user) -> Membership:
+def do_set_membership(organization: Organization, user: User, role: str, *, acting_user,
+                      create_only: bool = False) -> Membership:
+    """Give `user` `role` in `organization`, or change the role they hold there; `create_only` refuses (409) a
+    user who holds one already (the API's create)."""
     _require(acting_user, Action.MANAGE_MEMBERS, organization)
     if role == Role.NATIONAL_COORDINATOR and not is_national_coordinator(acting_user):
         raise Forbidden(_("Only the national coordinator can grant the national coordinator role."))
     if role not in Role.values:
         raise Refused(_("Unknown role."))
     membership = Membership.objects.select_for_update().filter(user=user, organization=organization).first()
+    if membership is not None and create_only:
+        raise _already_member()
     if membership is not None:
         _refuse_locking_oneself_out(membership, acting_user, new_role=role)
     before = audit.snapshot(membership) if membership else None
@@ -171,14 +176,18 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
             with transaction.atomic():  # a savepoint: a concurrent request may have given the same user a role
                 membership = Membership.objects.create(user=user, organization=organization, role=role)
         except IntegrityError:
-            raise Refused(_("This user already has a role in that organization; change that membership instead."),
-                          code="exists", status=409) from None
+            raise _already_member() from None
     else:
         membership.role = role
         membership.save(update_fields=["role"])
     audit.record(Act.UPDATE if before else Act.CREATE, membership, actor=acting_user, before=before,
                  organization_id=str(organization.pk))
     return membership
+
+
+def _already_member() -> Refused:
+    return Refused(_("This user already has a role in that organization; change that membership instead."),
+                   code="exists", status=409)
 
 
 def _refuse_locking_oneself_out(membership: Membership, acting_user, new_role: str | None = None) -> None:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext, gettext_lazy as _
 
 from khien.core.scoping import OrgScopedQuerySet
 
+from .parsers import reason_text
 from .store import json_text
 
 source_name_validator = RegexValidator(
@@ -273,8 +274,6 @@ class DeadLetter(models.Model):
     @property
     def reason_text(self) -> str:
         """The reason in the reader's language (stored in English: stable for the API and for searching)."""
-        from .parsers import reason_text
-
         return reason_text(self.reason)
 
 

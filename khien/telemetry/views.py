@@ -570,7 +570,7 @@ def source_lift_suppression(request, name, pk):
 
 
 def reprocess_message(result: services.ReprocessResult) -> str:
-    """What reading dead letters again did, in a sentence (the source's page, `khien telemetry reprocess`)."""
+    """What reading dead letters again did, in a sentence (the source's page)."""
     text = _("Read again: %(stored)d stored as new events, %(duplicates)d already stored, "
              "%(failing)d still unreadable (kept).") % result.as_dict()
     if result.cut:

@@ -301,11 +301,8 @@ class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        if Membership.objects.filter(user=data["user"], organization=data["organization"]).exists():
-            raise Refused(_("This user already has a role in that organization; change that membership instead."),
-                          code="exists", status=409)
         serializer.instance = services.do_set_membership(
-            data["organization"], data["user"], data["role"], acting_user=self.request.user)
+            data["organization"], data["user"], data["role"], acting_user=self.request.user, create_only=True)
 
     def perform_update(self, serializer):
         membership = serializer.instance

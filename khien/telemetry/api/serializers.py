@@ -8,6 +8,7 @@ from khien.registry.models import Organization
 
 from ..health import source_activity, source_status
 from ..models import Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount, SourceFormat
+from ..services import MAX_ROW_ID
 
 
 class SourceActivitySerializer(serializers.Serializer):
@@ -174,7 +175,7 @@ class DeadLetterSelectionSerializer(serializers.Serializer):
     """Which dead letters: `ids`, or `all: true` — never all by default, so that a misspelt or unreadable body
     cannot discard every one of them. Any other field is refused."""
 
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False,
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ROW_ID), required=False,
                                 allow_empty=False, max_length=50000, help_text="Dead letters of the source.")
     all = serializers.BooleanField(required=False, default=False, help_text="Every dead letter of the source.")
 
