@@ -598,6 +598,7 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
     stix_ids = sorted({k[0] for k in rows})
     stored = _stored_versions(stix_ids)
     hidden = _hidden_versions(acting_user, [k for k in submitted if k in stored], stored)
+    hidden += _foreign_new_versions(producer_id, {k: rows[k] for k in submitted if k not in stored})
     if hidden and not skip_hidden:
         # Refused in words that do not say whether the version exists and is hidden, or why: only that this id
         # and version cannot be taken.
@@ -837,6 +838,36 @@ def _hidden_versions(user, keys, stored) -> list:
         visible = set(tlp.visible_versions(user).filter(pk__in=chunk).values_list("pk", flat=True))
         hidden += [key for pk, key in chunk.items() if pk not in visible]
     return hidden
+
+
+def _foreign_new_versions(producer_id, new_rows: dict) -> list:
+    """Of the submitted versions not stored yet, those that would be a new version of an object another
+    organization created: refused like a hidden version (STIX 2.1: only an object's creator versions it).
+
+    The newest stored version of an id is what the blocklists and the telemetry matcher follow, whoever stored
+    it: without this rule anyone who sees an indicator could revoke or expire it for every consumer. An object
+    is versioned by the organization that produced one of its stored versions; an object created outside the
+    platform (its `created_by_ref` names no platform organization: a federated feed) by whoever submits it
+    with that same creator.
+    """
+    if not new_rows:
+        return []
+    producers: dict[str, set] = {}
+    creators: dict[str, set] = {}
+    ids = sorted({key[0] for key in new_rows})
+    for start in range(0, len(ids), 500):
+        for stix_id, producer, creator in StixObject.objects.filter(stix_id__in=ids[start:start + 500]) \
+                .values_list("stix_id", "producer_id", "created_by_ref"):
+            producers.setdefault(stix_id, set()).add(producer)
+            creators.setdefault(stix_id, set()).add(creator)
+    candidates = {key: row for key, row in new_rows.items()
+                  if key[0] in producers and (producer_id is None or producer_id not in producers[key[0]])}
+    if not candidates:
+        return []
+    platform = set(organization_identities({ref for key in candidates for ref in creators[key[0]] if ref}))
+    return sorted(key for key, row in candidates.items()
+                  if not (row.created_by_ref and row.created_by_ref in creators[key[0]]
+                          and not platform & creators[key[0]]))
 
 
 def _stored_versions(stix_ids: list[str]) -> dict[tuple[str, dt.datetime], int]:

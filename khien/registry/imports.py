@@ -630,14 +630,16 @@ def run_import(job: ImportJob, *, rows: list[dict] | None = None, progress=None)
     """Validate then write every row of the job's file; all or nothing. Sets the job's final state."""
     writer = _ProgressWriter(job, progress)
     try:
-        _run(job, rows, writer)
+        with translation.override(job.language):  # the report in the requester's language, whoever runs it
+            _run(job, rows, writer)
     except Exception:
         log.exception("import %s failed", job.pk)
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.FAILED, finished_at=timezone.now(),
-            errors=[_error(0, "", _("The import failed because of an internal error; nothing was changed. "
-                                    "The operators have the details in the log."))],
-        )
+        with translation.override(job.language):
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportStatus.FAILED, finished_at=timezone.now(),
+                errors=[_error(0, "", _("The import failed because of an internal error; nothing was changed. "
+                                        "The operators have the details in the log."))],
+            )
     finally:
         writer.close()
     job.refresh_from_db()
@@ -740,17 +742,17 @@ def check_may_import(acting_user, kind: str | None = None):
 
 @transaction.atomic
 def _create_job(kind: str, uploaded_file, name: str, acting_user) -> ImportJob:
-    job = ImportJob(kind=kind, original_name=Path(name or "import").name[:255], created_by=acting_user)
+    job = ImportJob(kind=kind, original_name=Path(name or "import").name[:255], created_by=acting_user,
+                    language=translation.get_language() or settings.LANGUAGE_CODE)
     job.file.save(job.id.hex, uploaded_file, save=False)
     job.save()
     audit.record(Act.IMPORT, job, actor=acting_user)
     return job
 
 
-def _run_in_thread(job_id, language):
+def _run_in_thread(job_id):
     try:
-        with translation.override(language):  # the report in the requester's language, as a refusal in the request
-            run_import(ImportJob.objects.select_related("created_by").get(pk=job_id))
+        run_import(ImportJob.objects.select_related("created_by").get(pk=job_id))
     except Exception:
         log.exception("import %s could not run", job_id)
     finally:
@@ -768,8 +770,7 @@ def start_import(kind: str, uploaded_file, *, acting_user) -> ImportJob:
     job = _create_job(kind, uploaded_file, getattr(uploaded_file, "name", ""), acting_user)
     if getattr(settings, "KHIEN_IMPORT_SYNC", False):
         return run_import(job, rows=rows)
-    thread = threading.Thread(target=_run_in_thread, args=(job.pk, translation.get_language()), name=f"import-{job.pk}",
-                              daemon=True)
+    thread = threading.Thread(target=_run_in_thread, args=(job.pk,), name=f"import-{job.pk}", daemon=True)
     transaction.on_commit(thread.start)
     return job
 
@@ -784,9 +785,11 @@ def resume_stale_imports(now) -> list[str]:
     stale_seconds = settings.KHIEN_IMPORT_STALE_SECONDS
     for job in resumable.claim_stale(unfinished, alive_field="updated_at", stale_seconds=stale_seconds, now=now):
         if job.attempts > resumable.MAX_RUNS:
-            ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, finished_at=timezone.now(), errors=[
-                _error(0, "", _("The import was interrupted %(n)d times before it could finish; nothing was "
-                                "changed. Upload the file again.") % {"n": resumable.MAX_RUNS})])
+            with translation.override(job.language):
+                given_up = _("The import was interrupted %(n)d times before it could finish; nothing was "
+                             "changed. Upload the file again.") % {"n": resumable.MAX_RUNS}
+            ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, finished_at=timezone.now(),
+                                                       errors=[_error(0, "", given_up)])
             handled.append(f"{job.pk}: given up")
             continue
         log.info("import %s: resuming an interrupted import of %s (run %d)", job.pk, job.original_name, job.attempts)

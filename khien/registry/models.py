@@ -438,6 +438,8 @@ class ImportJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)  # the run's last sign of life
     attempts = models.PositiveSmallIntegerField(default=1)  # runs started: the first, then the worker's
+    # The requester's language, so that a run the worker resumes reports in it as the first run would have.
+    language = models.CharField(max_length=10, default=settings.LANGUAGE_CODE)
     max_runs = resumable.MAX_RUNS
 
     class Meta:

@@ -532,6 +532,20 @@ def test_a_resumed_import_with_bad_rows_is_rejected_as_the_first_run_would(world
     assert not InformationSystem.objects.exists()
 
 
+def test_a_resumed_import_reports_in_the_language_of_whom_uploaded_it(world, settings):
+    """The worker runs in the platform's language; the report is read by the person who uploaded the file."""
+    from django.utils import timezone
+
+    settings.KHIEN_IMPORT_STALE_SECONDS = 60
+    with translation.override("en"):
+        job = _accepted_not_run(world, "code,name,owner_code\nSYS-L1,A,NOWHERE\n")
+    with translation.override("vi"):
+        imports.resume_stale_imports(timezone.now())
+    job.refresh_from_db()
+    assert job.status == ImportStatus.REJECTED
+    assert job.errors[0]["message"] == "No organization with code “NOWHERE” that you can see."
+
+
 def test_the_progress_page_says_an_import_was_resumed(client, world, settings):
     from django.urls import reverse
 

@@ -1,0 +1,65 @@
+"""Cross-organization isolation of the intelligence store: another organization's object cannot be re-versioned.
+
+A STIX object is versioned by its creator only (STIX 2.1 §3.6). The blocklists and the telemetry matcher take
+the newest stored version of an id, whoever stored it: without this rule an analyst of any organization who can
+see another organization's indicator could submit a later version of it (revoked, or expired) and take it out of
+every consumer's blocklist and out of the national matching.
+"""
+import pytest
+
+from khien.intel import blocklists, services
+from khien.intel.models import StixObject, Tlp
+
+from .conftest import indicator
+
+pytestmark = pytest.mark.django_db
+
+VALUE = "192.0.2.77"
+
+
+@pytest.fixture
+def two_feeds(world):
+    prov = services.do_create_collection({"title": "PROV feed", "owner": world.province}, acting_user=world.other_admin)
+    mine = services.do_create_collection({"title": "MIN feed", "owner": world.ministry}, acting_user=world.analyst)
+    original = indicator(VALUE, tlp=Tlp.GREEN)
+    services.do_add_objects(prov, [original], acting_user=world.other_admin)
+    return prov, mine, original
+
+
+@pytest.mark.parametrize("change", [{"revoked": True}, {"valid_until": "2026-01-02T00:00:00Z"}, {"confidence": 1}])
+def test_another_organization_cannot_add_a_version_of_an_object(world, two_feeds, change):
+    prov, mine, original = two_feeds
+    hijack = {**original, "modified": "2026-06-01T00:00:00.000Z", **change}
+    before = StixObject.objects.count()
+    with pytest.raises(services.InvalidStix) as refused:
+        services.do_add_objects(mine, [hijack], acting_user=world.analyst)
+    assert original["id"] in refused.value.errors
+    assert StixObject.objects.count() == before
+    # PROV's indicator is still blocked, for PROV and for everyone who sees it.
+    assert VALUE in {v for _k, v in blocklists.values_for(world.other_admin, blocklists.IP_KINDS)}
+    assert VALUE in {v for _k, v in blocklists.values_for(world.analyst, blocklists.IP_KINDS)}
+
+
+def test_the_refusal_does_not_tell_whose_object_it_is(world, two_feeds, api):
+    _prov, mine, original = two_feeds
+    hijack = {**original, "modified": "2026-06-01T00:00:00.000Z", "revoked": True}
+    response = api(world.analyst).post(f"/api/intel/collections/{mine.pk}/objects/",
+                                       {"bundle": {"type": "bundle", "id": "bundle--0b6f4b3e-7f57-4a46-9c7c-2f0f1a7b3c11",
+                                                   "objects": [hijack]}}, format="json")
+    assert response.status_code == 422, response.content
+    assert world.province.code not in response.content.decode()
+
+
+def test_the_producer_still_adds_versions(world, two_feeds):
+    prov, _mine, original = two_feeds
+    newer = {**original, "modified": "2026-06-01T00:00:00.000Z", "revoked": True}
+    result = services.do_add_objects(prov, [newer], acting_user=world.other_admin)
+    assert result.created == 1
+    assert VALUE not in {v for _k, v in blocklists.values_for(world.other_admin, blocklists.IP_KINDS)}
+
+
+def test_a_version_already_stored_may_still_be_reshared(world, two_feeds):
+    """Re-sharing the very version one sees (same id and modified) into one's own collection is not a new version."""
+    _prov, mine, original = two_feeds
+    result = services.do_add_objects(mine, [original], acting_user=world.analyst)
+    assert (result.created, result.added_to_collection) == (0, 1)
