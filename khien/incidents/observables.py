@@ -13,7 +13,6 @@ audits and adds a journal line. Visibility of intelligence is decided by
 from __future__ import annotations
 
 import ipaddress
-import re
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -24,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from khien.core import audit
+from khien.core import audit, shapes
 from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.intel import services as intel_services
@@ -36,11 +35,6 @@ from .models import EventKind, Incident, Observable, ObservableKind, Status
 
 MAX_PER_CALL = 500
 MAX_VALUE = 2048
-HASH_LENGTHS = {ObservableKind.MD5: 32, ObservableKind.SHA1: 40, ObservableKind.SHA256: 64}
-_HEX = re.compile(r"^[0-9a-f]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# A top-level label is never all digits (RFC 3696 §2): 10.0.0.256 is a mistyped address, not a domain name.
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+(?=[a-z0-9-]*[a-z])[a-z0-9-]{2,63}$")
 
 
 # --- Parsing and normalizing ---------------------------------------------------------------------
@@ -57,15 +51,13 @@ def guess_kind(value: str) -> str | None:
     except ValueError:
         pass
     low = value.lower()
-    if _HEX.match(low):
-        for kind, length in HASH_LENGTHS.items():
-            if len(low) == length:
-                return kind
+    if kind := shapes.hash_kind(low):
+        return ObservableKind(kind)
     if "://" in value:
         return ObservableKind.URL
     if "@" in value:
         return ObservableKind.EMAIL
-    if _DOMAIN.match(low.rstrip(".")):
+    if shapes.is_domain_name(low.rstrip(".")):
         return ObservableKind.DOMAIN
     return None
 
@@ -81,11 +73,11 @@ def normalize(kind: str, raw: str) -> str:
     if normalized is None or normalized[0] != kind:
         raise ValueError(_("“%(value)s” is not a single %(kind)s.") % {"value": raw, "kind": ObservableKind(kind).label})
     value = normalized[1]
-    if kind in HASH_LENGTHS and not (_HEX.match(value) and len(value) == HASH_LENGTHS[kind]):
+    if kind in shapes.HASH_LENGTHS and not shapes.is_hash(kind, value):
         raise ValueError(_("“%(value)s” is not a %(kind)s hash.") % {"value": raw, "kind": ObservableKind(kind).label})
-    if kind == ObservableKind.DOMAIN and not _DOMAIN.match(value):
+    if kind == ObservableKind.DOMAIN and not shapes.is_domain_name(value):
         raise ValueError(_("“%(value)s” is not a domain name.") % {"value": raw})
-    if kind == ObservableKind.EMAIL and not _EMAIL.match(value):
+    if kind == ObservableKind.EMAIL and not shapes.is_email_address(value):
         raise ValueError(_("“%(value)s” is not an e-mail address.") % {"value": raw})
     if kind == ObservableKind.URL:
         try:

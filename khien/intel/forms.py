@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
+from khien.core import shapes
 from khien.core.roles import Action
 from khien.registry.models import Isac, Organization, Province, Sector
 
@@ -25,7 +26,6 @@ from . import services, tlp
 from .models import AckState, Collection, CollectionKind, IndicatorKind, Tlp, WarningSeverity, stix_type_label
 
 PATTERN_CHOICE = "pattern"
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 HASH_PATH = {IndicatorKind.MD5: "MD5", IndicatorKind.SHA1: "'SHA-1'", IndicatorKind.SHA256: "'SHA-256'"}
 INDICATOR_TYPES = [
     ("malicious-activity", _l("Malicious activity")),
@@ -72,7 +72,7 @@ def pattern_for(kind: str, raw: str) -> tuple[str, str]:
         return f"[{path}:value = {quote(text)}]", text
     if kind == IndicatorKind.DOMAIN:
         text = value.lower().rstrip(".")
-        if not _DOMAIN.match(text):
+        if not shapes.is_domain_name(text):
             raise forms.ValidationError(_("“%(v)s” is not a domain name.") % {"v": value[:200]})
         return f"[domain-name:value = {quote(text)}]", text
     if kind == IndicatorKind.URL:

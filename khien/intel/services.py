@@ -27,7 +27,7 @@ from stix2.registry import STIX2_OBJ_MAPS
 from stix2patterns.v21.pattern import Pattern
 from stix2validator import ValidationOptions, validate_instance
 
-from khien.core import audit, resumable
+from khien.core import audit, resumable, shapes
 from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
@@ -158,20 +158,11 @@ def _unquote(literal: str) -> str:
     return literal
 
 
-# The shape of a value of a kind, the one rule of the allow-list, the forms, the CSV import and the value search.
-HASH_LENGTHS = {IndicatorKind.MD5: 32, IndicatorKind.SHA1: 40, IndicatorKind.SHA256: 64}  # hexadecimal digits
-_HEX_DIGITS = re.compile(r"[0-9a-f]+")
-_EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-def is_hash(kind: str, value: str) -> bool:
-    """`value` (lower case) is a hash of that kind (md5, sha1, sha256): that many hexadecimal digits."""
-    return len(value) == HASH_LENGTHS[kind] and bool(_HEX_DIGITS.fullmatch(value))
-
-
-def is_email_address(value: str) -> bool:
-    """`value` looks like an e-mail address: one @, no spaces, a dot in the domain."""
-    return bool(_EMAIL_ADDRESS.fullmatch(value))
+# The shape of a value of a kind (core.shapes), the one rule of the allow-list, the forms, the CSV import and the
+# value search.
+HASH_LENGTHS = {IndicatorKind(kind): length for kind, length in shapes.HASH_LENGTHS.items()}  # hexadecimal digits
+is_hash = shapes.is_hash
+is_email_address = shapes.is_email_address
 
 
 HASH_KINDS = {"SHA-256": IndicatorKind.SHA256, "SHA256": IndicatorKind.SHA256, "MD5": IndicatorKind.MD5,
@@ -493,7 +484,8 @@ def _row_for(obj: dict, producer_id, default_tlp: str, now) -> StixObject:
 
 
 def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, recipients=None,
-                   taxii_status: bool | TaxiiStatus = False, progress=None, skip_hidden: bool = False) -> AddResult:
+                   taxii_status: bool | TaxiiStatus = False, progress=None, skip_hidden: bool = False,
+                   platform_versions: bool = False) -> AddResult:
     """Validate every object, then store them all in `collection` — or nothing.
 
     Each object passes stix2-validator (default options) and, for indicators,
@@ -512,7 +504,10 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     transaction as the writes. `progress(n)` is called as objects are validated.
     A version already stored that the submitter may not see is refused (`_hidden_versions`); with `skip_hidden`
     (a federation pull: a peer's page is not the submitter's choice, and refusing it would stall the feed at every
-    pull) it is left out instead — neither stored again nor linked — and counted in `hidden`.
+    pull) it is left out instead — neither stored again nor linked — and counted in `hidden`. So is a new version
+    of an object another organization created (`_foreign_new_versions`), except with `platform_versions`: the
+    platform's own jobs (daily sightings), which version the objects they made for an organization, never a
+    user's submission.
     """
     if not tlp.can_write_collection(acting_user, collection):
         raise Forbidden(_("You may not add objects to this collection."))
@@ -541,7 +536,7 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
                           % {"count": len(result.errors), "total": len(objects)}, result.errors)
     with transaction.atomic():
         return _store(collection, objects, result, patterns, acting_user=acting_user, recipients=recipients,
-                      taxii_status=taxii_status, skip_hidden=skip_hidden)
+                      taxii_status=taxii_status, skip_hidden=skip_hidden, platform_versions=platform_versions)
 
 
 def do_store_generated(collection: Collection, objects: list, *, acting_user, recipients=None) -> AddResult:
@@ -561,7 +556,7 @@ def do_store_generated(collection: Collection, objects: list, *, acting_user, re
 
 
 def _store(collection, objects, result: AddResult, patterns, *, acting_user, recipients, taxii_status,
-           skip_hidden: bool = False) -> AddResult:
+           skip_hidden: bool = False, platform_versions: bool = False) -> AddResult:
     if not tlp.can_write_collection(acting_user, collection):  # checked again: validation may have taken minutes
         raise Forbidden(_("You may not add objects to this collection."))
 
@@ -598,7 +593,8 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
     stix_ids = sorted({k[0] for k in rows})
     stored = _stored_versions(stix_ids)
     hidden = _hidden_versions(acting_user, [k for k in submitted if k in stored], stored)
-    hidden += _foreign_new_versions(producer_id, {k: rows[k] for k in submitted if k not in stored})
+    if not platform_versions:
+        hidden += _foreign_new_versions(producer_id, {k: rows[k] for k in submitted if k not in stored})
     if hidden and not skip_hidden:
         # Refused in words that do not say whether the version exists and is hidden, or why: only that this id
         # and version cannot be taken.

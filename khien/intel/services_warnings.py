@@ -44,13 +44,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from khien.core import audit, notifications
+from khien.core import audit, notifications, shapes
 from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import ROLE_ACTIONS, Action, Role
 from khien.core.scoping import is_national_coordinator, memberships_of
 from khien.registry.models import InformationSystem, Isac, OperationalStatus, Organization
-from khien.registry.validators import _DOMAIN_RE, validate_cpes
+from khien.registry.validators import validate_cpes
 
 from . import tlp, warninglists
 from .models import (
@@ -98,7 +98,7 @@ def classify(raw) -> tuple[str, str]:
     except ValueError:
         pass
     domain = text.lower().rstrip(".")
-    if _DOMAIN_RE.match(domain):
+    if shapes.is_domain_name(domain):
         return IndicatorKind.DOMAIN, domain
     raise Refused(_("“%(v)s” is not an IP address, a CIDR range or a domain name.") % {"v": raw[:200]},
                   code="invalid")

@@ -105,7 +105,8 @@ def do_record_sightings(items, *, acting_user=None, now: dt.datetime | None = No
         by_org[item["organization_id"]].append(obj["id"])
     with transaction.atomic():
         services.ensure_identities(list(by_org))
-        services.do_add_objects(collection, objects, acting_user=actor)
+        # New versions of sightings the platform made for (and in the name of) the sighted organizations.
+        services.do_add_objects(collection, objects, acting_user=actor, platform_versions=True)
         # The sighted organization is the producer (its SOC saw it); see the module docstring.
         for org_id, ids in by_org.items():
             StixObject.objects.filter(stix_type="sighting", stix_id__in=ids).exclude(producer_id=org_id) \

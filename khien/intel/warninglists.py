@@ -42,7 +42,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.translation import gettext as _
 
-from khien.core import audit
+from khien.core import audit, shapes
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.scoping import is_national_coordinator
@@ -322,10 +322,8 @@ def normalize(kind: str, value: str) -> str:
             raise Refused(_("“%(v)s” is not an address of that kind.") % {"v": value}, code="invalid")
         return str(net.network_address) if net.num_addresses == 1 and kind != IndicatorKind.CIDR else str(net)
     if kind == IndicatorKind.DOMAIN:
-        from khien.registry.validators import _DOMAIN_RE
-
         domain = _domain(value)
-        if not _DOMAIN_RE.match(domain):
+        if not shapes.is_domain_name(domain):
             raise Refused(_("“%(v)s” is not a domain name.") % {"v": value}, code="invalid")
         return domain
     if kind in HASH_KINDS:

@@ -8,7 +8,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}(?<!-)\.)+[a-z][a-z0-9-]{0,62}$")
+from khien.core import shapes
+
 # CPE 2.3 formatted string: cpe:2.3:part:vendor:product:version:… (13 fields).
 _CPE23_RE = re.compile(r"^cpe:2\.3:[aho\*\-](:(\\.|[^:\\])+){10}$")
 
@@ -30,7 +31,7 @@ def validate_ip_ranges(value):
 def validate_domains(value):
     _require_list(value)
     for item in value:
-        if not _DOMAIN_RE.match(item.lower().rstrip(".")):
+        if not shapes.is_domain_name(item.lower().rstrip(".")):
             raise ValidationError(_("“%(v)s” is not a domain name.") % {"v": item})
 
 

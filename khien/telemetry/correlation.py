@@ -14,6 +14,7 @@ Only the national coordinator sees campaigns or acts on them.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 import hashlib
 
 from django.db import transaction
@@ -30,7 +31,7 @@ from khien.core.scoping import is_national_coordinator, memberships_of
 from khien.registry.models import Membership, Organization
 
 from . import conf_matching
-from .models import (Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, IndicatorHit, campaign_title,
+from .models import (Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, Event, IndicatorHit, campaign_title,
                      severity_label)
 
 MAX_LISTED_ORGS = 200
@@ -182,6 +183,63 @@ def _require_open(campaign: Campaign):
                       % {"status": campaign.get_status_display()}, code="conflict", status=409)
 
 
+def _require_not_made(campaign: Campaign, link: str):
+    """A campaign becomes at most one early warning and one incident, in either order; a dismissed one neither."""
+    if campaign.status == CampaignStatus.DISMISSED:
+        _require_open(campaign)
+    if getattr(campaign, f"{link}_id") is not None:
+        raise Refused(_("An early warning was already made from this campaign.") if link == "warning"
+                      else _("An incident was already made from this campaign."), code="conflict", status=409)
+
+
+# The RSIT category an incident made from a rule campaign starts with, by the ECS category of most of its events.
+RSIT_BY_EVENT_CATEGORY = {"malware": "infected-system", "authentication": "brute-force", "web": "exploit",
+                          "vulnerability": "exploit", "intrusion_detection": "ids-alert"}
+CATEGORY_SAMPLE = 1000  # events read to find a rule campaign's usual category
+
+
+def suggested_category(campaign: Campaign) -> str:
+    """The RSIT category offered for the campaign's incident: an indicator seen on many networks is taken as
+    infected systems; a rule, by what its events are (ransomware: malware → infected-system)."""
+    if campaign.kind == CampaignKind.INDICATOR:
+        return "infected-system"
+    alert_ids = campaign_alerts(campaign).order_by().values("pk")[:CATEGORY_SAMPLE]
+    common = Counter(Event.objects.filter(alert_id__in=alert_ids).exclude(category="")
+                     .values_list("category", flat=True)[:CATEGORY_SAMPLE]).most_common(1)
+    return RSIT_BY_EVENT_CATEGORY.get(common[0][0], "ids-alert") if common else "ids-alert"
+
+
+def warning_defaults(campaign: Campaign) -> dict:
+    """What the early warning made from the campaign says unless the coordinator changes it."""
+    return {
+        "title": campaign.display_title[:300],
+        "summary": _("Seen at %(n)d organizations between %(first)s and %(last)s (%(count)d hits).") % {
+            "n": campaign.organization_count,
+            "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
+            "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M"),
+            "count": campaign.count},
+        "severity": _warning_severity(campaign),
+        "tlp": "amber",
+    }
+
+
+def incident_defaults(campaign: Campaign) -> dict:
+    """What the incident made from the campaign says unless the coordinator changes it."""
+    orgs = ", ".join(campaign.organizations.order_by("code").values_list("code", flat=True)[:MAX_LISTED_ORGS])
+    return {
+        "title": campaign.display_title[:300],
+        "category": suggested_category(campaign),
+        "severity": "critical" if campaign.severity >= 9 else "high",
+        "description": _(
+            "National campaign raised from telemetry: %(title)s. Organizations involved: %(orgs)s. "
+            "%(count)d hits between %(first)s and %(last)s.") % {
+            "title": campaign.display_title, "orgs": orgs, "count": campaign.count,
+            "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
+            "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M")},
+        "tlp": "amber",
+    }
+
+
 def _coordinator_org(user) -> Organization:
     orgs = [o for role, _p, o in memberships_of(user) if role == Role.NATIONAL_COORDINATOR]
     if not orgs:
@@ -213,27 +271,18 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
     data = dict(data or {})
     with transaction.atomic():
         campaign = _require_coordinator(acting_user, campaign)
-        _require_open(campaign)
+        _require_not_made(campaign, "warning")
         before = audit.snapshot(campaign)
         organizations = list(campaign.organizations.filter(is_active=True))
-        severity = data.get("severity") or _warning_severity(campaign)
-        if severity not in WarningSeverity.values:
-            severity = WarningSeverity.HIGH
-        payload = {
-            "title": data.get("title") or campaign.title[:300],
-            "summary": data.get("summary") or _(
-                "Seen at %(n)d organizations between %(first)s and %(last)s (%(count)d hits).") % {
-                "n": campaign.organization_count,
-                "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
-                "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M"),
-                "count": campaign.count},
-            "severity": severity,
-            "tlp": data.get("tlp") or "amber",
-        }
+        payload = {key: data.get(key) or default for key, default in warning_defaults(campaign).items()}
+        if payload["severity"] not in WarningSeverity.values:
+            payload["severity"] = WarningSeverity.HIGH
         if campaign.kind == CampaignKind.INDICATOR and campaign.indicator_kind in ("ipv4", "ipv6", "cidr", "domain"):
             payload["values"] = [campaign.value]
         warning = do_issue_warning(payload, acting_user=acting_user, organizations=organizations, auto_match=False)
-        return _decided(campaign, CampaignStatus.WARNED, acting_user, before, warning=warning)
+        # An incident made before stays the campaign's state: the warning is recorded beside it.
+        status = CampaignStatus.INCIDENT if campaign.incident_id else CampaignStatus.WARNED
+        return _decided(campaign, status, acting_user, before, warning=warning)
 
 
 def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | None = None):
@@ -249,27 +298,11 @@ def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | Non
     now = timezone.now()
     with transaction.atomic():
         campaign = _require_coordinator(acting_user, campaign)
-        _require_open(campaign)
+        _require_not_made(campaign, "incident")
         before = audit.snapshot(campaign)
-        orgs = ", ".join(campaign.organizations.order_by("code").values_list("code", flat=True)[:MAX_LISTED_ORGS])
-        severity = data.get("severity") or ("critical" if campaign.severity >= 9 else "high")
-        payload = {
-            "organization": _coordinator_org(acting_user),
-            "title": data.get("title") or campaign.title[:300],
-            "detected_at": campaign.first_seen,
-            "category": data.get("category") or ("ids-alert" if campaign.kind == CampaignKind.RULE
-                                                  else "infected-system"),
-            "severity": severity,
-            "suspected_malicious": True,
-            "impact_beyond_organization": True,
-            "description": data.get("description") or _(
-                "National campaign raised from telemetry: %(title)s. Organizations involved: %(orgs)s. "
-                "%(count)d hits between %(first)s and %(last)s.") % {
-                "title": campaign.title, "orgs": orgs, "count": campaign.count,
-                "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
-                "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M")},
-            "tlp": data.get("tlp") or "amber",
-        }
+        payload = {key: data.get(key) or default for key, default in incident_defaults(campaign).items()}
+        payload.update({"organization": _coordinator_org(acting_user), "detected_at": campaign.first_seen,
+                        "suspected_malicious": True, "impact_beyond_organization": True})
         observables = observable_items([campaign.value]) if campaign.kind == CampaignKind.INDICATOR else []
         incident = do_report_incident(payload, acting_user=acting_user, observables=observables, now=now)
         _join_unhandled_alerts(campaign, incident, acting_user=acting_user, now=now)
@@ -295,7 +328,7 @@ def _follow_incident(campaign: Campaign, now) -> int:
     incident while it is open (by Khiên, no user), so the national incident lists every organization hit."""
     from khien.incidents.models import Status
 
-    if campaign.status != CampaignStatus.INCIDENT or campaign.incident_id is None:
+    if campaign.incident_id is None:
         return 0
     if campaign.incident.status == Status.CLOSED:
         return 0

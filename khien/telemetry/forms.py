@@ -5,23 +5,33 @@ from django.utils.translation import gettext_lazy as _l
 
 from khien.core.models import User
 from khien.core.roles import Action
+from khien.incidents.models import ReportingPolicy, Taxonomy
+from khien.intel.models import Tlp, WarningSeverity
 from khien.registry.models import InformationSystem, Organization
 
 from . import triage
-from .models import AlertSource, SourceFormat, source_name_validator, time_zone_names
+from .models import (DEFAULT_SOURCE_TIME_ZONE, AlertSource, SourceFormat, offered_time_zones, source_name_validator,
+                     time_zone_names)
 
-# The zones a SOC in Vietnam uses first, then every other zone.
-COMMON_TIME_ZONES = ("Asia/Ho_Chi_Minh", "UTC")
+# The zones a SOC in Vietnam uses first, then the others by region.
+COMMON_TIME_ZONES = (DEFAULT_SOURCE_TIME_ZONE, "UTC")
 
 
 def time_zone_choices():
-    others = sorted(time_zone_names() - set(COMMON_TIME_ZONES))
-    return [(name, name) for name in (*COMMON_TIME_ZONES, *others)]
+    return [(name, name) for name in (*COMMON_TIME_ZONES, *(z for z in offered_time_zones()
+                                                             if z not in COMMON_TIME_ZONES))]
+
+
+class TimeZoneField(forms.ChoiceField):
+    """Offers the region/city zones; accepts any zone the API accepts (a source may keep a legacy name)."""
+
+    def valid_value(self, value):
+        return value in time_zone_names()
 
 
 def time_zone_field(**options) -> forms.ChoiceField:
     """The zone of a source's device clock, as both source forms ask for it."""
-    return forms.ChoiceField(label=_l("Time zone of the device's clock"), choices=time_zone_choices, **options)
+    return TimeZoneField(label=_l("Time zone of the device's clock"), choices=time_zone_choices, **options)
 
 
 def source_organizations(user):
@@ -36,8 +46,9 @@ class SourceCreateForm(forms.Form):
                                         "the NATS subject."))
     format = forms.ChoiceField(label=_l("Format"), choices=SourceFormat.choices)
     time_zone = time_zone_field(
-        initial="UTC", help_text=_l("Used for record times written without a zone (CEF, syslog). "
-                                    "Choose Asia/Ho_Chi_Minh for devices that keep local time."))
+        initial=DEFAULT_SOURCE_TIME_ZONE,
+        help_text=_l("Used for record times written without a zone (CEF, syslog); times that carry their zone are "
+                     "read as written. Choose UTC for devices whose clock keeps UTC."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,6 +62,12 @@ class SourceSettingsForm(forms.Form):
                                help_text=_l("For records received from now on. Records refused because of a wrong "
                                             "format can then be read again (dead letters, below)."))
     time_zone = time_zone_field(help_text=_l("Used for record times written without a zone (CEF, syslog)."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.initial.get("time_zone") or self.data.get("time_zone")
+        if current and current not in dict(self.fields["time_zone"].choices):  # a legacy name set through the API
+            self.fields["time_zone"].choices = [(current, current), *self.fields["time_zone"].choices]
 
 
 class SourceSystemsForm(forms.Form):
@@ -137,3 +154,28 @@ class AlertJoinIncidentForm(forms.Form):
             self.fields["incident"] = forms.ChoiceField(label=_l("Incident"), choices=[
                 (str(incident.pk), f"{incident.reference} — {incident.title[:80]} ({incident.get_status_display()})")
                 for incident in triage.incidents_to_join(user, alert)])
+
+
+class CampaignWarningForm(forms.Form):
+    """The early warning a campaign becomes, prefilled from it (`correlation.warning_defaults`), seen and changed
+    by the coordinator before it is sent to the campaign's organizations."""
+    title = forms.CharField(label=_l("Title"), max_length=300)
+    summary = forms.CharField(label=_l("Summary"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
+    severity = forms.ChoiceField(label=_l("Severity"), choices=WarningSeverity.choices)
+    tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices)
+
+
+class CampaignIncidentForm(forms.Form):
+    """The incident a campaign becomes, prefilled from it (`correlation.incident_defaults`)."""
+    title = forms.CharField(label=_l("Title"), max_length=300)
+    category = forms.ChoiceField(label=_l("Category (RSIT)"))
+    severity = forms.ChoiceField(label=_l("Severity"))
+    description = forms.CharField(label=_l("Description"), max_length=20000,
+                                  widget=forms.Textarea(attrs={"rows": 3}))
+    tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        taxonomy, policy = Taxonomy.current(), ReportingPolicy.current()
+        self.fields["category"].choices = taxonomy.choices() if taxonomy else []
+        self.fields["severity"].choices = policy.severity_choices() if policy else []

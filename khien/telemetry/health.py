@@ -46,6 +46,9 @@ class Monitoring:
     STATES = (CONNECTED, DISCONNECTED, NO_SOURCE)
     LABELS = {CONNECTED: gettext_lazy("Connected"), DISCONNECTED: gettext_lazy("Disconnected"),
               NO_SOURCE: gettext_lazy("No source")}
+    # The systems a coordinator follows up: disconnected or with no source at all (the dashboard's figure).
+    NOT_CONNECTED = "not_connected"
+    NOT_CONNECTED_STATES = (DISCONNECTED, NO_SOURCE)
     # A level-3+ system not connected right now: a gap of the 4-layer model beside the declared layer 4.
     GAP_LABELS = {DISCONNECTED: gettext_lazy("Monitoring sources silent: disconnected from national monitoring "
                                              "(layer 4)"),

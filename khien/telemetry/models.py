@@ -29,6 +29,20 @@ source_name_validator = RegexValidator(
 )
 
 
+# The zone a new source's clock is taken to keep: devices in Vietnam mostly keep local time, and a wrong zone
+# files their zone-less times 7 hours off (times written with their zone are read as written, whatever this is).
+DEFAULT_SOURCE_TIME_ZONE = "Asia/Ho_Chi_Minh"
+# The zones offered in the forms: the region/city names, not the aliases and legacy names (Factory, localtime,
+# GMT+0, US/…) that zoneinfo also knows and that the API still accepts.
+_TIME_ZONE_REGIONS = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Indian/",
+                      "Pacific/")
+
+
+@lru_cache(maxsize=1)
+def offered_time_zones() -> tuple[str, ...]:
+    return tuple(sorted(name for name in time_zone_names() if name.startswith(_TIME_ZONE_REGIONS)))
+
+
 @lru_cache(maxsize=1)
 def time_zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
@@ -161,8 +175,8 @@ class AlertSource(models.Model):
     nats_password_hash = models.CharField(max_length=60, blank=True, default="", editable=False)
     enabled = models.BooleanField(_("enabled"), default=True)
     # The zone of the tool's clock: a record time written without a zone (CEF's "Nov 24 2026 14:03:11", a
-    # syslog header) is read in it. Devices in Vietnam often keep local time: Asia/Ho_Chi_Minh.
-    time_zone = models.CharField(_("time zone of the device's clock"), max_length=64, default="UTC",
+    # syslog header) is read in it.
+    time_zone = models.CharField(_("time zone of the device's clock"), max_length=64, default=DEFAULT_SOURCE_TIME_ZONE,
                                  validators=[validate_time_zone],
                                  help_text=_("Used for record times written without a zone."))
     accepted = models.BigIntegerField(_("accepted records"), default=0)

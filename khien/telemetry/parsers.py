@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 from django.utils.translation import gettext_lazy as _l
 
+from khien.core import shapes
 from khien.core.timerange import storable
 
 FIELDS = (
@@ -44,7 +45,6 @@ FIELDS = (
     "domain", "url", "file_md5", "file_sha1", "file_sha256", "rule_id", "rule_name",
 )
 HASH_LENGTHS = {32: "file_md5", 40: "file_sha1", 64: "file_sha256"}
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 _UTC = dt.timezone.utc
 
 
@@ -250,7 +250,7 @@ def _normal_domain(value: str) -> str:
         text = text.encode("idna").decode("ascii") if not text.isascii() else text
     except UnicodeError:
         raise _BadDomain("") from None
-    if not _DOMAIN.match(text):
+    if not shapes.is_host_name(text):
         raise _BadDomain(f": {text[:60]}")
     return text
 

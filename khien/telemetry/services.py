@@ -48,7 +48,7 @@ from khien.core.scoping import is_national_coordinator, scope_for, user_can
 from . import conf, store
 from .matcher import current_matcher
 from .matching import record_hits
-from .models import (Alert, AlertSource, AlertStatus, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat,
+from .models import (DEFAULT_SOURCE_TIME_ZONE, Alert, AlertSource, AlertStatus, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat,
                      SourceHourlyCount, epoch_day, epoch_hour, hour_start, utc_day)
 from .parsers import PARSERS, ParseError
 
@@ -97,7 +97,7 @@ def _key_fields(key: str) -> dict:
 
 
 @transaction.atomic
-def do_create_source(organization, name: str, format: str, *, time_zone: str = "UTC",
+def do_create_source(organization, name: str, format: str, *, time_zone: str = DEFAULT_SOURCE_TIME_ZONE,
                      acting_user) -> tuple[AlertSource, str]:
     """Register a SOC tool of `organization`; return it with its key, shown once and never stored."""
     _require(acting_user, Action.ADD, organization)

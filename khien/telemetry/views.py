@@ -35,10 +35,10 @@ from khien.incidents.services import content_loaded as incident_content_loaded
 
 from . import conf, correlation, exports, health, services, triage
 from .filters import EventFilter
-from .forms import (AlertIncidentForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
+from .forms import (AlertIncidentForm, CampaignIncidentForm, CampaignWarningForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
                     SourceSettingsForm, SourceSystemsForm, source_organizations)
 from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign,
-                     CampaignStatus, DeadLetter, Event, HourlyCount, IndicatorHit)
+                     CampaignStatus, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat)
 
 HOURS = 48
 TOP = 10
@@ -444,19 +444,39 @@ def source_list(request):
     # Level-3+ systems and their connection to national monitoring: counts per state, then one state's list.
     systems = health.monitored_systems(request.user, now=now)
     per_state = Counter(systems.values_list("monitoring", flat=True))
-    state = request.GET.get("monitoring") or health.Monitoring.DISCONNECTED
+    per_state[health.Monitoring.NOT_CONNECTED] = sum(per_state[s] for s in health.Monitoring.NOT_CONNECTED_STATES)
+    state = request.GET.get("monitoring")
     if state not in health.Monitoring.STATES:
-        state = health.Monitoring.DISCONNECTED
-    monitoring = Paginator(systems.filter(monitoring=state).order_by("-approved_level", "code"), 50) \
+        state = health.Monitoring.NOT_CONNECTED
+    states = health.Monitoring.NOT_CONNECTED_STATES if state == health.Monitoring.NOT_CONNECTED else (state,)
+    monitoring = Paginator(systems.filter(monitoring__in=states).order_by("-approved_level", "code"), 50) \
         .get_page(request.GET.get("page"))
     return _render(request, "telemetry/source_list.html", {
         "sources": sources, "dead_letters": dead, "monitoring": monitoring, "monitoring_state": state,
         "can_register": source_organizations(request.user).exists(),
-        "monitoring_states": [(key, health.Monitoring.LABELS[key], per_state[key]) for key in health.Monitoring.STATES],
+        "monitoring_states": [(health.Monitoring.NOT_CONNECTED, _("Not connected"),
+                               per_state[health.Monitoring.NOT_CONNECTED])]
+                             + [(key, health.Monitoring.LABELS[key], per_state[key]) for key in health.Monitoring.STATES],
     })
 
 
 # --- One source: registering it, its settings, its key, the systems it watches ------------------------
+
+
+# How each format is posted to the HTTP intake: one record a line, or CEF lines as text.
+INTAKE_CONTENT_TYPES = {SourceFormat.CEF: "text/plain"}
+
+
+def sending_instructions(request, source) -> dict:
+    """What the source's tool needs to send its alerts: the addresses on this platform, as the browser reached
+    it, and the headers for the source's format (the soc-connect guide tells the same at length)."""
+    return {
+        "intake_url": request.build_absolute_uri(reverse("telemetry-api:intake")),
+        "elastic_url": request.build_absolute_uri(reverse("telemetry-api:elastic")),
+        "content_type": INTAKE_CONTENT_TYPES.get(source.format, "application/x-ndjson"),
+        "sample_file": "alerts.log" if source.format == SourceFormat.CEF else "alerts.ndjson",
+        "nats_subject": f"khien.alerts.{source.name}",
+    }
 
 
 def _source_page(request, source, *, status=200, new_key=None, settings_form=None, systems_form=None, error=None):
@@ -465,7 +485,7 @@ def _source_page(request, source, *, status=200, new_key=None, settings_form=Non
     health.with_health([source])
     source.sparkline = sparkline(source.activity.hourly)
     context = {
-        "source": source, "new_key": new_key, "error": error,
+        "source": source, "new_key": new_key, "error": error, "sending": sending_instructions(request, source),
         "dead_letters": DeadLetter.objects.filter(source=source).order_by("-received_at")[:20],
         "dead_letter_count": DeadLetter.objects.filter(source=source).count(),
         "suppressions": AlertSuppression.objects.active().filter(source=source).select_related("created_by")
@@ -711,7 +731,22 @@ def campaign_list(request):
 CAMPAIGN_ALERTS_SHOWN = 20  # on the campaign's page; all of them in the alert list filtered by the campaign
 
 
-def _campaign_context(request, campaign):
+# The decisions a coordinator reviews in a form first: the form, and what it starts from.
+DECISION_FORMS = {"warn": ("warning", CampaignWarningForm, correlation.warning_defaults),
+                  "incident": ("incident", CampaignIncidentForm, correlation.incident_defaults)}
+
+
+def _decision_forms(request, campaign, bound: dict | None = None) -> dict:
+    """The forms of the decisions still open to the coordinator: a warning and an incident, each at most once."""
+    if not is_national_coordinator(request.user) or campaign.status == CampaignStatus.DISMISSED:
+        return {}
+    bound = bound or {}
+    return {f"{link}_form": bound.get(action) or form_class(initial=defaults(campaign))
+            for action, (link, form_class, defaults) in DECISION_FORMS.items()
+            if getattr(campaign, f"{link}_id") is None}
+
+
+def _campaign_context(request, campaign, bound_forms: dict | None = None):
     orgs = campaign.organizations.select_related("province").order_by("code")
     alerts = correlation.campaign_alerts(campaign)
     if campaign.kind == "indicator":
@@ -726,6 +761,7 @@ def _campaign_context(request, campaign):
     for org in orgs:
         org.campaign_hits = per_org.get(org.pk, 0)
     return {"campaign": campaign, "organizations": orgs, "alert_count": alerts.count(),
+            **_decision_forms(request, campaign, bound_forms),
             "alerts": (alerts.select_related("source", "organization", "incident")
                        .order_by("-last_seen", "pk")[:CAMPAIGN_ALERTS_SHOWN]),
             "indicator_url": indicator_url(correlation.representative_indicator(campaign))
@@ -767,8 +803,15 @@ def campaign_action(request, pk, action):
     if action not in ACTIONS:
         raise PermissionDenied
     service, message = ACTIONS[action]
+    kwargs = {}
+    if action in DECISION_FORMS and any(name in request.POST for name in DECISION_FORMS[action][1].base_fields):
+        form = DECISION_FORMS[action][1](request.POST)
+        if not form.is_valid():
+            return render(request, "telemetry/campaign_detail.html",
+                          _campaign_context(request, campaign, {action: form}), status=400)
+        kwargs["data"] = form.cleaned_data
     try:
-        decided = service(campaign, acting_user=request.user)
+        decided = service(campaign, acting_user=request.user, **kwargs)
     except (Refused, ValidationError) as exc:
         context = _campaign_context(request, campaign)
         context["error"] = exc.message if isinstance(exc, Refused) else " ".join(exc.messages)

@@ -204,7 +204,11 @@ class IncidentEventSerializer(serializers.ModelSerializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="email", queryset=User.objects.all(), required=False, allow_null=True)
+    # An address without an account gets the service's answer for someone who may not see the incident: the same
+    # words whether the account exists (in another organization) or not, so that no one probes e-mail addresses.
+    owner = serializers.SlugRelatedField(
+        slug_field="email", queryset=User.objects.all(), required=False, allow_null=True,
+        error_messages={"does_not_exist": _("The owner must be someone who can see the incident.")})
 
     class Meta:
         model = Task

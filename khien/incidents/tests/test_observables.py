@@ -51,7 +51,8 @@ def test_guess_and_normalize():
         assert observables.guess_kind(typo) is None
         with pytest.raises(ValueError):
             observables.normalize("domain", typo)
-    assert observables.guess_kind("a1.xn--p1ai") == "domain" and observables.guess_kind("host.10x") == "domain"
+    assert observables.guess_kind("a1.xn--p1ai") == "domain"
+    assert observables.guess_kind("host.10x") is None  # a top-level label starts with a letter (core.shapes)
     assert len(observables.parse_lines("10.0.0.256\n")[1]) == 1
 
 

@@ -14,7 +14,7 @@ from .conftest import indicator
 
 pytestmark = pytest.mark.django_db
 
-VALUE = "192.0.2.77"
+VALUE = "45.33.20.77"
 
 
 @pytest.fixture

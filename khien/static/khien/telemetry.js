@@ -30,7 +30,9 @@
                                                                                      formatter: function (p) { return number(p.value); } } }];
     } else {
       base.legend = { bottom: 0, type: "scroll" };
-      base.series = [{ type: "pie", radius: ["35%", "65%"], data: d.labels.map(function (label, i) {
+      // Each slice names its count: "Live: 12" reads without hovering.
+      base.series = [{ type: "pie", radius: ["35%", "65%"], label: { formatter: function (p) { return p.name + ": " + number(p.value); } },
+                      data: d.labels.map(function (label, i) {
         var item = { name: label, value: d.values[i] };
         if (d.keys && SEVERITY[d.keys[i]]) { item.itemStyle = { color: SEVERITY[d.keys[i]] }; }
         return item;

@@ -4,10 +4,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from khien.core.api import fields as api_fields
-from khien.registry.models import Organization
+from khien.registry.api.serializers import VisibleOrganizationField
 
 from ..health import source_activity, source_status
-from ..models import Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount, SourceFormat
+from ..models import (DEFAULT_SOURCE_TIME_ZONE, Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount,
+                      SourceFormat)
 from ..services import MAX_ROW_ID
 
 
@@ -46,12 +47,13 @@ class AlertSourceSerializer(serializers.ModelSerializer):
 
 
 class AlertSourceCreateSerializer(serializers.Serializer):
-    organization = serializers.SlugRelatedField(slug_field="code", queryset=Organization.objects.all())
+    # Among the organizations the caller sees: another's code is unknown, as one nobody has (no probing of codes).
+    organization = VisibleOrganizationField()
     name = api_fields.CharField(max_length=80)
     format = serializers.ChoiceField(choices=SourceFormat.choices)
-    time_zone = api_fields.CharField(max_length=64, required=False, default="UTC",
+    time_zone = api_fields.CharField(max_length=64, required=False, default=DEFAULT_SOURCE_TIME_ZONE,
                                       help_text="Zone of the tool's clock, for record times written without one "
-                                                "(e.g. Asia/Ho_Chi_Minh); UTC by default.")
+                                                f"(an IANA name such as UTC); {DEFAULT_SOURCE_TIME_ZONE} by default.")
 
 
 class AlertSourceUpdateSerializer(serializers.Serializer):

@@ -267,7 +267,7 @@ class SourceListCreate(generics.ListCreateAPIView):
     @extend_schema(request=s.AlertSourceCreateSerializer, responses={
         201: s.AlertSourceCreatedSerializer, 409: refusal("A source of that name exists already")})
     def post(self, request, *args, **kwargs):
-        data = s.AlertSourceCreateSerializer(data=request.data)
+        data = s.AlertSourceCreateSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         source, key = services.do_create_source(
             data.validated_data["organization"], data.validated_data["name"], data.validated_data["format"],

@@ -31,10 +31,11 @@ def make_source(world):
 
     counter = {"n": 0}
 
-    def make(org=None, format="wazuh", name=None, acting_user=None):
+    def make(org=None, format="wazuh", name=None, acting_user=None, time_zone="UTC"):
+        """UTC unless told: the samples' zone-less times are read as written."""
         counter["n"] += 1
         org = org or world.ministry
         return services.do_create_source(org, name or f"{format}-{org.code}-{counter['n']}".lower(), format,
-                                         acting_user=acting_user or world.coordinator)
+                                         time_zone=time_zone, acting_user=acting_user or world.coordinator)
 
     return make

@@ -40,7 +40,7 @@ def test_source_health_from_dashboard_to_system(live_server, flushable_audit_log
     page.goto(f"{base}/telemetry/")
     page.wait_for_selector('[data-tele-chart="sources"] canvas')  # drawn by the platform's own ECharts
     shot(page, "dashboard")
-    page.click('a.kpi[href*="monitoring=disconnected"]')
+    page.click('a.kpi[href*="monitoring=not_connected"]')  # disconnected and source-less systems alike
 
     expect(page.locator("#source-table")).to_contain_text(live.name)
     row = page.locator("#source-table tr", has_text=live.name)

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import AuditEntry, Notification
+from khien.incidents import content
 from khien.incidents.models import EventKind, Incident, IncidentEvent
 from khien.intel.models import EarlyWarning, Tlp
 from khien.telemetry import correlation, jobs, services, triage
@@ -112,10 +113,16 @@ def test_campaign_to_warning_targets_the_organizations(world, campaign):
     assert set(warning.targets.values_list("organization_id", flat=True)) == {
         world.ministry.pk, world.province.pk, world.department.pk}
     assert {"kind": "ipv4", "value": campaign.value} in warning.values
+    with pytest.raises(Refused) as exc:  # one warning per campaign
+        correlation.do_campaign_to_warning(campaign, acting_user=world.coordinator)
+    assert exc.value.status == 409 and EarlyWarning.objects.count() == 1
+    # The warning does not close the other way: the same campaign also becomes an incident, the warning kept.
+    correlation.do_campaign_to_incident(campaign, acting_user=world.coordinator)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.INCIDENT and campaign.warning == warning and Incident.objects.count() == 1
     with pytest.raises(Refused) as exc:
         correlation.do_campaign_to_incident(campaign, acting_user=world.coordinator)
-    assert exc.value.status == 409
-    assert not Incident.objects.exists()
+    assert exc.value.status == 409 and Incident.objects.count() == 1
 
 
 def test_campaign_to_incident_is_reported_by_the_coordinators_organization(world, campaign):
@@ -210,6 +217,10 @@ def test_dismiss(world, campaign):
     correlation.do_dismiss_campaign(campaign, acting_user=world.coordinator)
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DISMISSED
+    for service in (correlation.do_campaign_to_warning, correlation.do_campaign_to_incident):
+        with pytest.raises(Refused):
+            service(campaign, acting_user=world.coordinator)
+    assert not EarlyWarning.objects.exists() and not Incident.objects.exists()
     assert Campaign.objects.visible_to(world.coordinator).count() == 1
     assert Campaign.objects.visible_to(world.admin).count() == 0
 
@@ -225,6 +236,36 @@ def test_rule_campaign_to_warning_targets_its_organizations(world, intel, hit_at
     assert warning.values == [] and warning.severity == "critical"
     assert set(warning.targets.values_list("organization_id", flat=True)) == {
         world.ministry.pk, world.province.pk, world.department.pk}
+
+
+def test_a_ransomware_rule_campaign_is_offered_as_infected_systems(world, intel, hit_at, coordinator_client):
+    """The incident's category starts from what the campaign's events are; the coordinator sees and changes
+    the warning and the incident before they are made."""
+    for org in (world.ministry, world.province, world.department):
+        hit_at(org, "192.0.2.50", rule="edr-ransom", severity=9, category="malware")
+    correlation.correlate()
+    campaign = Campaign.objects.get(kind=CampaignKind.RULE)
+    assert correlation.suggested_category(campaign) == "infected-system"
+    content.load_all()  # the incident taxonomy and reporting policy the form offers
+    page = coordinator_client.get(reverse("telemetry:campaign", args=[campaign.pk])).content.decode()
+    assert 'id="make-warning"' in page and 'id="make-incident"' in page
+    assert '<option value="infected-system" selected>' in page
+    url = reverse("telemetry:campaign_action", args=[campaign.pk, "incident"])
+    refused = coordinator_client.post(url, {"title": "", "category": "infected-system", "severity": "high",
+                                            "description": "x", "tlp": "amber"})
+    assert refused.status_code == 400 and not Incident.objects.exists()
+    done = coordinator_client.post(url, {"title": "Mã độc tống tiền tại 3 đơn vị", "category": "malware-distribution",
+                                         "severity": "critical", "description": "Đã xác minh.", "tlp": "red"})
+    assert done.status_code == 302
+    incident = Incident.objects.get()
+    assert (incident.title, incident.category, incident.severity, incident.tlp) == (
+        "Mã độc tống tiền tại 3 đơn vị", "malware-distribution", "critical", "red")
+    page = coordinator_client.get(reverse("telemetry:campaign", args=[campaign.pk])).content.decode()
+    assert 'id="make-warning"' in page and 'id="make-incident"' not in page  # the warning is still open to make
+    warned = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "warn"]), {
+        "title": "Cảnh báo mã độc tống tiền", "summary": "Kiểm tra ngay.", "severity": "critical", "tlp": "amber"})
+    assert warned.status_code == 302
+    assert EarlyWarning.objects.get().title == "Cảnh báo mã độc tống tiền"
 
 
 def test_one_value_carried_by_several_indicators_is_one_campaign(world, intel, hit_at):

@@ -163,3 +163,9 @@ def test_registry_pages_show_the_live_connection(watched, world, as_user):
     assert silent_sys.code in sources and other_sys.code not in sources
     other = as_user(world.other_admin).get(reverse("telemetry:sources") + "?monitoring=no_source").content.decode()
     assert other_sys.code in other and silent_sys.code not in other and live.name not in other
+    # The dashboard's figure of level-3+ systems not connected is the list its card opens: silent and source-less.
+    client = as_user(world.admin)
+    kpi = client.get(reverse("telemetry:dashboard_data")).json()["kpis"]["systems_disconnected"]
+    opened = client.get(reverse("telemetry:sources") + "?monitoring=not_connected").content.decode()
+    listed = opened.split('id="monitoring-table"')[1]
+    assert kpi == 2 and silent_sys.code in listed and bare_sys.code in listed and live_sys.code not in listed

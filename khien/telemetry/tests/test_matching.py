@@ -16,10 +16,11 @@ from khien.telemetry import jobs, services
 from khien.telemetry.models import IndicatorHit
 
 
-def ecs(ip=None, *, domain=None, url=None, sha256=None, when=None, rule="siem-test", severity=5, n=0):
+def ecs(ip=None, *, domain=None, url=None, sha256=None, when=None, rule="siem-test", severity=5, n=0,
+        category="intrusion_detection"):
     when = when or timezone.now() - dt.timedelta(minutes=5)
     record = {"@timestamp": when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-              "event": {"kind": "alert", "category": ["intrusion_detection"], "severity": severity},
+              "event": {"kind": "alert", "category": [category], "severity": severity},
               "destination": {"ip": "10.0.0.1", "port": 443 + n},
               "rule": {"id": rule, "name": f"Rule {rule}"}, "message": f"test {n}"}
     if ip:

@@ -54,6 +54,39 @@ def test_an_administrator_registers_a_source_and_sees_its_key_once(world, as_use
     assert Event.objects.get(source=source).time == dt.datetime(2026, 12, 4, 14, 40, 1, tzinfo=dt.timezone.utc)
 
 
+def test_a_new_source_keeps_vietnamese_time_unless_told_otherwise(world, as_user, settings):
+    """A device in Vietnam mostly keeps local time: a zone-less time is read as such unless UTC is chosen; the
+    form offers region/city zones, not zoneinfo's aliases, and still takes a legacy name set through the API."""
+    client = as_user(world.admin)
+    form = client.get(reverse("telemetry:source_create")).content.decode()
+    assert '<option value="Asia/Ho_Chi_Minh" selected>' in form
+    assert 'value="Europe/Paris"' in form and 'value="Factory"' not in form and 'value="localtime"' not in form
+    response = client.post(reverse("telemetry-api:sources"), {"organization": world.ministry.code, "name": "fw-api",
+                                                             "format": "cef"}, content_type="application/json")
+    assert response.status_code == 201 and response.json()["time_zone"] == "Asia/Ho_Chi_Minh"
+    call_command("telemetry", "add-source", "fw-cli", "--format", "cef", "--organization", world.ministry.code,
+                 stdout=io.StringIO())
+    assert AlertSource.objects.get(name="fw-cli").time_zone == "Asia/Ho_Chi_Minh"
+    AlertSource.objects.filter(name="fw-api").update(time_zone="GMT+0")  # accepted by the API, not offered
+    url = reverse("telemetry:source_settings", args=["fw-api"])
+    assert '<option value="GMT+0" selected>' in client.get(reverse("telemetry:source", args=["fw-api"])).content.decode()
+    assert client.post(url, {"enabled": "on", "format": "cef", "time_zone": "GMT+0"}).status_code == 302
+    assert client.post(url, {"enabled": "on", "format": "cef", "time_zone": "Mars/Olympus"}).status_code == 400
+
+
+def test_the_source_page_says_how_to_send_alerts(world, as_user):
+    client = as_user(world.admin)
+    page = register(client, world.ministry).content.decode()
+    key = key_on(page)
+    assert "POST http://testserver/api/telemetry/alerts" in page and "Content-Type: text/plain" in page
+    assert f'curl -sf -H "Authorization: Token {key}"' in page  # the new key, ready to paste, shown once
+    assert "http://testserver/api/telemetry/elastic" in page and "khien.alerts.fw-min-hq" in page
+    later = client.get(reverse("telemetry:source", args=["fw-min-hq"])).content.decode()
+    assert key not in later and "$SOURCE_KEY" in later
+    register(client, world.ministry, name="wazuh-min", format="wazuh")
+    assert "Content-Type: application/x-ndjson" in client.get(reverse("telemetry:source", args=["wazuh-min"])).content.decode()
+
+
 @pytest.mark.parametrize("change", [{"name": "has space"}, {"name": ""}, {"time_zone": "Asia/Hanoi-ish"},
                                     {"format": "syslog"}, {"organization": "not-a-number"}])
 def test_bad_registrations_are_refused_and_change_nothing(world, as_user, change):

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from khien.core.errors import Refused
 from khien.registry.models import Organization
 from khien.telemetry import services
-from khien.telemetry.models import AlertSource, SourceFormat
+from khien.telemetry.models import DEFAULT_SOURCE_TIME_ZONE, AlertSource, SourceFormat
 
 
 class Command(BaseCommand):
@@ -22,8 +22,9 @@ class Command(BaseCommand):
         add.add_argument("name")
         add.add_argument("--format", required=True, choices=SourceFormat.values)
         add.add_argument("--organization", required=True, help="organization code")
-        add.add_argument("--time-zone", default="UTC",
-                         help="zone of the tool's clock, for record times written without one (e.g. Asia/Ho_Chi_Minh)")
+        add.add_argument("--time-zone", default=DEFAULT_SOURCE_TIME_ZONE,
+                         help="zone of the tool's clock, for record times written without one (an IANA name such "
+                              f"as UTC; default {DEFAULT_SOURCE_TIME_ZONE})")
         rotate = sub.add_parser("rotate-key", help="give a source a new key and print it (shown once); the old key "
                                                    "is refused for records sent from now on")
         rotate.add_argument("name")
