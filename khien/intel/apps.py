@@ -6,3 +6,10 @@ class IntelConfig(AppConfig):
     name = "khien.intel"
     label = "intel"
     verbose_name = _("Threat intelligence")
+
+    def ready(self):
+        from khien.core import worklist
+
+        from . import worklist as waiting
+
+        worklist.register(waiting.waiting_work)

@@ -7,3 +7,10 @@ class RegistryConfig(AppConfig):
     label = "registry"
     verbose_name = _("Registry")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from khien.core import worklist
+
+        from . import worklist as waiting
+
+        worklist.register(waiting.waiting_work)

@@ -147,10 +147,11 @@ class SystemForm(OrganizationsByCode, forms.ModelForm):
             "important_to_national_security", "internet_facing", "ip_ranges", "domains", "products",
             "layer1_status", "layer1_evidence", "layer2_status", "layer2_provider", "layer2_evidence",
             "layer3_status", "layer3_assessed_on", "layer3_assessor", "layer3_evidence",
-            "layer4_status", "layer4_connected_on", "layer4_evidence", "proposed_level",
+            "layer4_status", "layer4_connected_on", "layer4_evidence", "proposed_level", "level_justification",
         ]
         widgets = {
             "purpose": forms.Textarea(attrs={"rows": 3}),
+            "level_justification": forms.Textarea(attrs={"rows": 3}),
             "layer1_evidence": forms.Textarea(attrs={"rows": 2}),
             "layer2_evidence": forms.Textarea(attrs={"rows": 2}),
             "layer3_evidence": forms.Textarea(attrs={"rows": 2}),
@@ -165,14 +166,13 @@ class SystemForm(OrganizationsByCode, forms.ModelForm):
         self.user = user
         instance = None if self.instance._state.adding else self.instance
         owners = Organization.objects.restrict(user, Action.ADD)
-        operators = Organization.objects.visible_to(user)
+        operators = Organization.objects.referable_by(user, keep=[instance.operator_id] if instance else [])
         if instance is not None:
-            operators = operators | Organization.objects.filter(pk=instance.operator_id)
             if not owners.filter(pk=instance.owner_id).exists():
                 del self.fields["owner"]  # may edit the system but not move it to another owner
         if "owner" in self.fields:
             self.fields["owner"].queryset = owners.order_by("code")
-        self.fields["operator"].queryset = operators.distinct().order_by("code")
+        self.fields["operator"].queryset = operators.order_by("code")
         self.fields["operator"].help_text = _("Leave empty when the owner operates the system itself.")
         self.fields["operator"].empty_label = _("— the owner itself —")
         # Inside each layer's box the heading already names the layer.
@@ -191,8 +191,12 @@ class SystemForm(OrganizationsByCode, forms.ModelForm):
                 widget=forms.RadioSelect, required=False, initial=answers.get(q.id),
                 disabled=not self.proposal_editable,
             )
+        self.fields["level_justification"].help_text = _(
+            "Required if you propose a level below the suggested one: why the lower level is enough. The appraiser "
+            "reads it.")
         if not self.proposal_editable:
             self.fields["proposed_level"].disabled = True
+            self.fields["level_justification"].disabled = True
 
     def criteria_fields(self):
         return [self[f"crit_{q.id}"] for q in self.questions]
@@ -243,9 +247,11 @@ class SystemForm(OrganizationsByCode, forms.ModelForm):
         return cleaned
 
     def _post_clean(self):
-        # The model's validation sees the proposed level and criteria the services will store.
+        # The model's validation sees the proposed level, criteria and suggestion the services will store (so that
+        # its rules, the justification of a level below the suggestion among them, are shown with the field errors).
         if self.proposal_editable and hasattr(self, "criteria"):
             self.instance.criteria = self.criteria
+            self.instance.suggested_level = self.suggestion.level if self.suggestion else None
         super()._post_clean()
 
     def service_data(self) -> dict:
@@ -253,6 +259,7 @@ class SystemForm(OrganizationsByCode, forms.ModelForm):
         if self.proposal_editable:
             data["criteria"] = self.criteria
             data["proposed_level"] = self.cleaned_data.get("proposed_level")
+            data["level_justification"] = self.cleaned_data.get("level_justification", "")
         return data
 
 

@@ -56,6 +56,7 @@ from .models import (
     ImportStatus,
     InformationSystem,
     LayerState,
+    LevelStatus,
     OperationalStatus,
     Organization,
     OrgType,
@@ -76,13 +77,15 @@ ORGANIZATION_COLUMNS = [
 ]
 SYSTEM_COLUMNS_BEFORE_CRITERIA = [
     "code", "name", "owner_code", "operator_code", "purpose", "operational_status", "important_to_national_security",
-    "internet_facing", "ip_ranges", "domains", "products", "proposed_level",
+    "internet_facing", "ip_ranges", "domains", "products", "proposed_level", "level_justification",
 ]
 SYSTEM_COLUMNS_AFTER_CRITERIA = [
     "layer1_status", "layer1_evidence", "layer2_status", "layer2_provider", "layer2_evidence",
     "layer3_status", "layer3_assessed_on", "layer3_assessor", "layer3_evidence",
     "layer4_status", "layer4_connected_on", "layer4_evidence",
 ]
+# Shown in the export for the reader, ignored on import (they change only through the approval workflow).
+SYSTEM_READ_ONLY_COLUMNS = ["approved_level", "level_status"]
 REQUIRED_COLUMNS = {
     ImportKind.ORGANIZATIONS: ["code", "name_vi", "org_type"],
     ImportKind.SYSTEMS: ["code", "name", "owner_code"],
@@ -111,13 +114,18 @@ def criteria_question_ids() -> list[str]:
     return [q["id"] for q in framework.data.get("questions", [])] if framework else []
 
 
-def columns(kind: str) -> list[str]:
-    """The columns of an import/export file of `kind`, in order."""
+def columns(kind: str, read_only: bool = True) -> list[str]:
+    """The columns of an import/export file of `kind`, in order; without `read_only`, those an import writes.
+
+    Column names are stable codes, whatever the language: the import reads them. The values a person reads
+    (statuses, types, yes/no) are exported as words of the exporter's language, and read back in either
+    language or as codes (`parse_choice`, `parse_bool`).
+    """
     kind = _valid_kind(kind)
     if kind == ImportKind.ORGANIZATIONS:
         return list(ORGANIZATION_COLUMNS)
     return (SYSTEM_COLUMNS_BEFORE_CRITERIA + [CRITERIA_PREFIX + q for q in criteria_question_ids()]
-            + SYSTEM_COLUMNS_AFTER_CRITERIA)
+            + SYSTEM_COLUMNS_AFTER_CRITERIA + (SYSTEM_READ_ONLY_COLUMNS if read_only else []))
 
 
 class _Columns(Mapping):
@@ -380,11 +388,38 @@ def _control_character_errors(row: dict) -> list[CellError]:
     return errors
 
 
+def _choice_words(choices) -> dict[str, str]:
+    """{code or label in any of the platform's languages, lower-cased: code} of a choices class."""
+    words = {}
+    for code_, label in choices.choices:
+        for lang, _name in settings.LANGUAGES:
+            with translation.override(lang):
+                words.setdefault(" ".join(str(label).lower().split()), code_)
+    words.update({code_: code_ for code_ in choices.values})
+    return words
+
+
 def parse_choice(value: str, field: str, choices) -> str:
+    """A choice written as its code (`in_place`) or its label in Vietnamese or English (as the export writes it)."""
     if value in choices.values:
         return value
+    code_ = _choice_words(choices).get(" ".join(value.lower().split()))
+    if code_ is not None:
+        return code_
     raise CellError(field, _("Unknown value “%(v)s”: use one of %(choices)s.") % {
         "v": value, "choices": ", ".join(choices.values)})
+
+
+def choice_label(choices, value: str) -> str:
+    """How the export writes a choice: its label in the active language (`parse_choice` reads it back)."""
+    return str(dict(choices.choices).get(value, value)) if value else ""
+
+
+def yes_no(value: bool) -> str:
+    """How the export writes a yes/no cell, in the active language (`parse_bool` reads both)."""
+    if (translation.get_language() or "vi").startswith("vi"):
+        return "có" if value else "không"
+    return "yes" if value else "no"
 
 
 def parse_level(value: str, field: str) -> int | None:
@@ -449,8 +484,8 @@ def _parse_system(row: dict, lookups: _Lookups, questions: dict[str, set[str]]) 
             errors.append(exc)
             return None, False
 
-    for name in ("code", "name", "purpose", "layer1_evidence", "layer2_provider", "layer2_evidence",
-                 "layer3_assessor", "layer3_evidence", "layer4_evidence"):
+    for name in ("code", "name", "purpose", "level_justification", "layer1_evidence", "layer2_provider",
+                 "layer2_evidence", "layer3_assessor", "layer3_evidence", "layer4_evidence"):
         if name in row:
             data[name] = row[name]
     if "owner_code" in row:
@@ -558,10 +593,14 @@ class _Importer:
         self.orgs: dict[str, Organization] = {}  # codes resolved (or created) so far
         self.bad_codes: dict[str, int] = {}  # code → row number of a rejected row defining it
 
-    def org(self, code: str, field: str) -> Organization:
+    def org(self, code: str, field: str, current: Organization | None = None) -> Organization:
+        """The organization `code` names: one the user may name (`referable_by`), or `current`, the one the row's
+        object refers to already (an organization's export names the outside operator of its systems)."""
+        if current is not None and current.code == code:
+            return current  # not cached: keeping it on this row does not let another row name it
         if code in self.orgs:
             return self.orgs[code]
-        org = Organization.objects.visible_to(self.user).filter(code=code).first()
+        org = Organization.objects.referable_by(self.user).filter(code=code).first()
         if org is None:
             if code in self.bad_codes:
                 raise CellError(field, _("Organization “%(v)s” is defined in row %(row)s, which has errors.") % {
@@ -588,8 +627,11 @@ class _Importer:
         model = Organization if self.kind == ImportKind.ORGANIZATIONS else InformationSystem
         existing = model.objects.filter(code=code).first()
         owner_field = "parent" if self.kind == ImportKind.ORGANIZATIONS else "owner"
+        if existing is not None and not model.objects.restrict(self.user, Action.CHANGE).filter(pk=existing.pk).exists():
+            raise CellError("code", _("“%(v)s” already exists and you may not change it.") % {"v": code})
         for name, ref in parsed["refs"].items():
-            data[name] = self.org(ref, FIELD_TO_COLUMN[name]) if ref else None
+            current = getattr(existing, name) if existing is not None else None
+            data[name] = self.org(ref, FIELD_TO_COLUMN[name], current) if ref else None
         if existing is None:
             target = data.get(owner_field)
             if self.kind == ImportKind.SYSTEMS and target is None:
@@ -605,8 +647,6 @@ class _Importer:
                 raise CellError(FIELD_TO_COLUMN[owner_field], exc.message)
             return "created"
         scope_org = existing if self.kind == ImportKind.ORGANIZATIONS else existing.owner
-        if not model.objects.restrict(self.user, Action.CHANGE).filter(pk=existing.pk).exists():
-            raise CellError("code", _("“%(v)s” already exists and you may not change it.") % {"v": code})
         self.require_import_right(scope_org, "code")
         if owner_field in data and data[owner_field] != getattr(existing, owner_field):
             self.require_import_right(data[owner_field], FIELD_TO_COLUMN[owner_field])
@@ -823,6 +863,7 @@ def import_file(kind: str, path_or_file, *, acting_user, progress=None) -> Impor
 def _organization_cells(org: Organization) -> dict:
     return {
         **{name: getattr(org, name) for name in ORGANIZATION_COLUMNS if hasattr(org, name) and name != "sectors"},
+        "org_type": choice_label(OrgType, org.org_type),
         "parent_code": org.parent.code if org.parent_id else "",
         "province_code": org.province.code if org.province_id else "",
         "sectors": "; ".join(sorted(s.code for s in org.sectors.all())),
@@ -835,8 +876,12 @@ def _system_cells(system: InformationSystem) -> dict:
     cells.update({
         "owner_code": system.owner.code,
         "operator_code": system.operator.code if system.operator_id else "",
-        "important_to_national_security": "1" if system.important_to_national_security else "0",
-        "internet_facing": "1" if system.internet_facing else "0",
+        "important_to_national_security": yes_no(system.important_to_national_security),
+        "internet_facing": yes_no(system.internet_facing),
+        "operational_status": choice_label(OperationalStatus, system.operational_status),
+        **{f"layer{n}_status": choice_label(LayerState, getattr(system, f"layer{n}_status")) for n in (1, 2, 3, 4)},
+        "approved_level": system.approved_level or "",
+        "level_status": choice_label(LevelStatus, system.level_status),
         "ip_ranges": "; ".join(system.ip_ranges or []),
         "domains": "; ".join(system.domains or []),
         "products": "; ".join(system.products or []),

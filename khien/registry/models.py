@@ -84,6 +84,18 @@ class OrgType(models.TextChoices):
 class OrganizationQuerySet(OrgScopedQuerySet):
     org_path_lookups = ("path",)
 
+    def referable_by(self, user, keep=()):
+        """The organizations `user` may name in a reference (a system's owner or operator, a parent, an ISAC's
+        operator or members…): those they see, and those the object being edited refers to already (`keep`:
+        organizations or their ids). Keeping a reference is not choosing it: an organization's own export names
+        the outside operator of its systems and must import back. A code outside both is "not found", worded
+        the same whether it exists or not (the form, the API and the import all look codes up here)."""
+        visible = self.visible_to(user)
+        keep_ids = [getattr(o, "pk", o) for o in keep if o]
+        if not keep_ids:
+            return visible
+        return (visible | self.filter(pk__in=keep_ids)).distinct()
+
 
 class Organization(BilingualNameMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -270,6 +282,8 @@ class InformationSystem(models.Model):
     suggested_level = models.PositiveSmallIntegerField(_("suggested level"), null=True, blank=True, validators=LEVEL_VALIDATORS)
     suggestion_reason = models.TextField(_("reason for the suggested level"), blank=True)
     proposed_level = models.PositiveSmallIntegerField(_("proposed level"), null=True, blank=True, validators=LEVEL_VALIDATORS)
+    # Required while the proposal is a draft (or returned) whose level is below the suggested one: the appraiser reads it.
+    level_justification = models.TextField(_("justification for a level below the suggested one"), blank=True)
     approved_level = models.PositiveSmallIntegerField(_("approved level"), null=True, blank=True, validators=LEVEL_VALIDATORS)
     level_status = models.CharField(_("level status"), max_length=20, choices=LevelStatus.choices, default=LevelStatus.DRAFT, db_index=True)
     appraisal_opinion = models.TextField(_("appraisal opinion"), blank=True)
@@ -316,12 +330,27 @@ class InformationSystem(models.Model):
         return f"{self.code} — {self.name}"
 
     def clean(self):
+        # Every broken rule at once: a form shows them all after one submission, not one per round.
+        errors = {}
         if self.operational_status == OperationalStatus.IN_OPERATION and self.approved_level is None:
-            raise ValidationError(
-                {"operational_status": _("A system cannot be put in operation before its security level is approved.")}
-            )
+            errors["operational_status"] = _("A system cannot be put in operation before its security level is approved.")
         if self.layer3_status == LayerState.IN_PLACE and not self.layer3_assessed_on:
-            raise ValidationError({"layer3_assessed_on": _("Give the date of the independent assessment.")})
+            errors["layer3_assessed_on"] = _("Give the date of the independent assessment.")
+        if self.level_status in (LevelStatus.DRAFT, LevelStatus.RETURNED) and self.needs_level_justification():
+            errors["level_justification"] = self.justification_message()
+        if errors:
+            raise ValidationError(errors)
+
+    def proposed_below_suggestion(self) -> bool:
+        return bool(self.proposed_level and self.suggested_level and self.proposed_level < self.suggested_level)
+
+    def needs_level_justification(self) -> bool:
+        """A level proposed below the one the criteria suggest must say why (checked on save and on submit)."""
+        return self.proposed_below_suggestion() and not (self.level_justification or "").strip()
+
+    def justification_message(self) -> str:
+        return _("You propose level %(proposed)s, below the level %(suggested)s the criteria suggest: explain why "
+                 "in the justification.") % {"proposed": self.proposed_level, "suggested": self.suggested_level}
 
     @property
     def connected_to_national_monitoring(self) -> bool:

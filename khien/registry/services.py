@@ -14,9 +14,10 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError, RestrictedError
+from django.db.models import PROTECT, RESTRICT, ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from khien.core import audit
 from khien.core import services as core_services
@@ -43,7 +44,8 @@ ORG_FIELDS = [
     "duty_officer", "duty_officer_phone", "head_name", "head_title", "head_email", "head_phone", "is_active",
 ]
 # An organization's code (how every import, export and reference names it) and whether it is active (switched
-# off, its people lose its data) are changed only by those who may also delete it: analysts edit the rest.
+# off, its people lose its data) are changed only by those with the delete right over it (its administrators,
+# the coordinator): analysts edit the rest. Deleting it takes more (`may_delete_organization`).
 IDENTITY_FIELDS = frozenset({"code", "is_active"})
 SYSTEM_FIELDS = [
     "code", "name", "owner", "operator", "purpose", "operational_status", "important_to_national_security",
@@ -53,7 +55,7 @@ SYSTEM_FIELDS = [
     "layer4_status", "layer4_connected_on", "layer4_evidence",
 ]
 # Level proposal fields: editable only while the proposal is a draft or was returned.
-PROPOSAL_FIELDS = ["proposed_level", "criteria"]
+PROPOSAL_FIELDS = ["proposed_level", "criteria", "level_justification"]
 EDITABLE_LEVEL_STATES = {LevelStatus.DRAFT, LevelStatus.RETURNED}
 
 
@@ -137,18 +139,66 @@ def do_update_organization(org: Organization, data: dict, *, acting_user, sector
     return org
 
 
+def may_delete_organization(user, org: Organization) -> bool:
+    """Deleting an organization takes the delete right over its parent, as creating it took the right to add
+    there (`_check_parent`): an administrator may delete an (empty) unit under their organization, never the
+    organization their own role is held in; a top-level organization (a ministry, a province) only the national
+    coordinator may delete."""
+    if org.parent_id is None:
+        return is_national_coordinator(user)
+    return user_can(user, Action.DELETE, org.parent)
+
+
+# What keeps an organization from being deleted besides what the database protects (PROTECT / RESTRICT): its people.
+_BLOCKING_RELATIONS = {("registry", "membership", "organization")}
+_RELATION_LABELS = {
+    ("registry", "organization", "parent"): _lazy("units"),
+    ("registry", "informationsystem", "owner"): _lazy("information systems it owns"),
+    ("registry", "informationsystem", "operator"): _lazy("information systems it operates"),
+    ("registry", "membership", "organization"): _lazy("members"),
+    ("registry", "isac", "operator"): _lazy("ISACs it operates"),
+    ("registry", "isac", "members"): _lazy("ISACs it is a member of"),
+}
+
+
+def organization_dependents(org: Organization) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """What refers to `org`, counted, as ([(label, n)] that keep it from being deleted, [(label, n)] that its
+    deletion would delete or unlink as well). Read from the model relations, so that what later modules add
+    (incidents, intelligence, telemetry…) is counted without this module knowing them."""
+    blocking, lost = [], []
+    for rel in Organization._meta.related_objects:
+        model, field = rel.related_model, rel.field
+        key = (model._meta.app_label, model._meta.model_name, field.name)
+        count = model._base_manager.filter(**{field.name: org}).count()
+        if not count:
+            continue
+        label = str(_RELATION_LABELS.get(key) or model._meta.verbose_name_plural)
+        protected = not rel.many_to_many and rel.on_delete in (PROTECT, RESTRICT)
+        (blocking if protected or key in _BLOCKING_RELATIONS else lost).append((label, count))
+    return blocking, lost
+
+
+def _listing(items) -> str:
+    return ", ".join(f"{label} ({n})" for label, n in items)
+
+
 @transaction.atomic
 def do_delete_organization(org: Organization, *, acting_user) -> None:
-    _require(acting_user, Action.DELETE, org)
-    if org.children.exists() or org.systems.exists() or org.operated_systems.exists():
-        raise Refused(_("This organization still has units or information systems; move or delete them first."))
+    """Delete an organization nothing depends on; one that has units, systems, members, incidents… is switched
+    off instead (`is_active`, on its edit page)."""
+    if not may_delete_organization(acting_user, org):
+        raise Forbidden(_("Only the national coordinator, or an administrator of the organization above it, can "
+                          "delete an organization."))
+    org = Organization.objects.select_for_update().get(pk=org.pk)
+    blocking, _lost = organization_dependents(org)
+    if blocking:
+        raise Refused(_("This organization cannot be deleted: it still has %(what)s. Move or remove them first, "
+                        "or switch the organization off instead.") % {"what": _listing(blocking)}, code="in_use")
     before = audit.snapshot(org)
     audit.record(Act.DELETE, org, actor=acting_user, before=before)
     try:
         org.delete()
-    except (ProtectedError, RestrictedError) as exc:
-        # What the platform must keep refers to it (alert sources, incidents, intelligence, an ISAC it operates…):
-        # the organization is switched off, not deleted. The transaction takes the audit entry back.
+    except (ProtectedError, RestrictedError) as exc:  # a reference made since the count: nothing is deleted
         kinds = sorted({str(obj._meta.verbose_name_plural) for obj in getattr(exc, "protected_objects", None)
                         or exc.restricted_objects})
         raise Refused(_("This organization cannot be deleted: %(kinds)s still refer to it. Switch it off instead.")
@@ -294,11 +344,22 @@ def _apply_proposal(system: InformationSystem, data: dict) -> set[str]:
     return touched
 
 
+def _check_operator(acting_user, system: InformationSystem, data: dict) -> None:
+    """A new operator is one the user may name (`referable_by`); the one the system has already may stay."""
+    operator = data.get("operator")
+    if operator is None or operator.pk == system.operator_id:
+        return
+    if not Organization.objects.referable_by(acting_user).filter(pk=operator.pk).exists():
+        raise ValidationError({"operator": _("No organization with code “%(v)s” that you can see.") % {
+            "v": operator.code}})
+
+
 @transaction.atomic
 def do_create_system(data: dict, *, acting_user) -> InformationSystem:
     _require(acting_user, Action.ADD, data.get("owner"), _("You cannot register systems for that organization."))
     data = _normalize_system_lists(data)
     system = InformationSystem(framework=levels.current_framework())
+    _check_operator(acting_user, system, data)
     _assign(system, data, SYSTEM_FIELDS)
     _apply_proposal(system, data)
     system.full_clean()
@@ -315,6 +376,7 @@ def do_update_system(system: InformationSystem, data: dict, *, acting_user) -> I
     data = _normalize_system_lists(data)
     if "owner" in data and data["owner"] != system.owner:
         _require(acting_user, Action.ADD, data["owner"], _("You cannot move systems to that organization."))
+    _check_operator(acting_user, system, data)
     _assign(system, data, SYSTEM_FIELDS)
     _apply_proposal(system, data)
     system.full_clean()
@@ -428,6 +490,8 @@ def do_level_step(system: InformationSystem, step: str, *, acting_user, note: st
             raise Refused(_("Answer the level criteria before submitting."))
         if not system.dossier_files.exists():
             raise Refused(_("Attach the dossier (at least one file) before submitting."))
+        if system.needs_level_justification():
+            raise Refused(system.justification_message())
     elif step == "appraise":
         if not note.strip():
             raise Refused(_("Write the appraisal opinion."))

@@ -127,7 +127,7 @@ def _organization_context(request, org, member_form=None):
         "systems": InformationSystem.objects.visible_to(user).filter(owner=org).order_by("code")[:100],
         "system_count": InformationSystem.objects.visible_to(user).filter(owner=org).count(),
         "can_change": user_can(user, Action.CHANGE, org),
-        "can_delete": user_can(user, Action.DELETE, org),
+        "can_delete": services.may_delete_organization(user, org),
         "can_add_child": user_can(user, Action.ADD, org),
         "can_manage": can_manage,
         "memberships": org.memberships.select_related("user").order_by("user__email") if can_manage else None,
@@ -198,16 +198,19 @@ def organization_edit(request, pk):
 @require_http_methods(["GET", "POST"])
 def organization_delete(request, pk):
     org = get_object_or_404(Organization.objects.visible_to(request.user), pk=pk)
-    if not user_can(request.user, Action.DELETE, org):
+    if not services.may_delete_organization(request.user, org):
         raise PermissionDenied
+    blocking, lost = services.organization_dependents(org)
     return _confirm_delete(
         request, org, services.do_delete_organization, title=_("Delete the organization"),
         done_message=_("Organization deleted."), done_url="registry:organization_list",
         cancel_url=reverse("registry:organization_detail", args=[org.pk]),
+        extra={"blocking": blocking, "lost": lost, "can_switch_off": org.is_active and user_can(
+            request.user, Action.DELETE, org), "edit_url": reverse("registry:organization_edit", args=[org.pk])},
     )
 
 
-def _confirm_delete(request, obj, delete, *, title, done_message, done_url, cancel_url):
+def _confirm_delete(request, obj, delete, *, title, done_message, done_url, cancel_url, extra=None):
     """GET asks for confirmation; POST deletes through the service (a refusal is shown, nothing changes)."""
     error, status = None, 200
     if request.method == "POST":
@@ -219,7 +222,7 @@ def _confirm_delete(request, obj, delete, *, title, done_message, done_url, canc
             messages.success(request, done_message)
             return redirect(done_url)
     return render(request, "registry/confirm_delete.html", {
-        "object": obj, "error": error, "cancel_url": cancel_url, "title": title,
+        "object": obj, "error": error, "cancel_url": cancel_url, "title": title, **(extra or {}),
     }, status=status)
 
 
@@ -552,12 +555,12 @@ def isac_edit(request, pk):
 
 
 def _import_template(kind: str) -> HttpResponse:
-    from khien.registry.imports import COLUMNS
+    from khien.registry.imports import COLUMNS, columns
 
     if kind not in COLUMNS:
         return HttpResponse(_("Unknown template."), status=400, content_type="text/plain; charset=utf-8")
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(COLUMNS[kind])
+    csv.writer(buffer).writerow(columns(kind, read_only=False))  # the read-only columns of an export: not to fill in
     # A byte-order mark so that spreadsheet programs open the Vietnamese text as UTF-8.
     response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="khien-{kind}-template.csv"'

@@ -7,3 +7,11 @@ class TelemetryConfig(AppConfig):
     label = "telemetry"
     verbose_name = _("SOC telemetry")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from khien.core import worklist
+
+        from . import correlation, triage
+
+        worklist.register(triage.waiting_work)
+        worklist.register(correlation.waiting_work)

@@ -22,6 +22,7 @@ from django.db.models import Count, Max, Min, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from khien.core import audit, notifications
 from khien.core.audit import Act
@@ -192,21 +193,21 @@ def _require_not_made(campaign: Campaign, link: str):
                       else _("An incident was already made from this campaign."), code="conflict", status=409)
 
 
-# The RSIT category an incident made from a rule campaign starts with, by the ECS category of most of its events.
-RSIT_BY_EVENT_CATEGORY = {"malware": "infected-system", "authentication": "brute-force", "web": "exploit",
-                          "vulnerability": "exploit", "intrusion_detection": "ids-alert"}
 CATEGORY_SAMPLE = 1000  # events read to find a rule campaign's usual category
 
 
 def suggested_category(campaign: Campaign) -> str:
     """The RSIT category offered for the campaign's incident: an indicator seen on many networks is taken as
-    infected systems; a rule, by what its events are (ransomware: malware → infected-system)."""
+    infected systems; a rule, by what most of its events are, as an alert reported alone would be
+    (`triage.INCIDENT_CATEGORY_OF_EVENT`: ransomware, malware → infected-system)."""
+    from .triage import INCIDENT_CATEGORY_OF_EVENT
+
     if campaign.kind == CampaignKind.INDICATOR:
         return "infected-system"
     alert_ids = campaign_alerts(campaign).order_by().values("pk")[:CATEGORY_SAMPLE]
     common = Counter(Event.objects.filter(alert_id__in=alert_ids).exclude(category="")
                      .values_list("category", flat=True)[:CATEGORY_SAMPLE]).most_common(1)
-    return RSIT_BY_EVENT_CATEGORY.get(common[0][0], "ids-alert") if common else "ids-alert"
+    return INCIDENT_CATEGORY_OF_EVENT.get(common[0][0].lower(), "ids-alert") if common else "ids-alert"
 
 
 def warning_defaults(campaign: Campaign) -> dict:
@@ -340,3 +341,14 @@ def do_dismiss_campaign(campaign: Campaign, *, acting_user) -> Campaign:
         campaign = _require_coordinator(acting_user, campaign)
         _require_open(campaign)
         return _decided(campaign, CampaignStatus.DISMISSED, acting_user, audit.snapshot(campaign))
+
+
+def waiting_work(user) -> list:
+    """The home page's "To do" items of the national coordinator (`core.worklist`): campaigns to decide."""
+    from khien.core.worklist import Item
+
+    if not is_national_coordinator(user):
+        return []
+    undecided = Campaign.objects.filter(status=CampaignStatus.OPEN).count()
+    return [Item(ngettext("%(n)d national campaign to decide", "%(n)d national campaigns to decide", undecided)
+                 % {"n": undecided}, undecided, f"{reverse('telemetry:campaigns')}?status=open", urgent=True)]

@@ -1,6 +1,7 @@
 """Forms of the telemetry pages: registering an alert source and changing its settings."""
 from django import forms
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _l
 
 from khien.core.models import User
@@ -42,8 +43,8 @@ def source_organizations(user):
 class SourceCreateForm(forms.Form):
     organization = forms.ModelChoiceField(label=_l("Organization"), queryset=Organization.objects.none())
     name = forms.CharField(label=_l("Name"), max_length=80, validators=[source_name_validator],
-                           help_text=_l("Unique on the platform, for example wazuh-min-hq; used in the address of "
-                                        "the NATS subject."))
+                           help_text=_l("Letters without accents, digits, dashes or underscores (no spaces), unique "
+                                        "on the platform, for example wazuh-min-hq. The tool uses it to sign in."))
     format = forms.ChoiceField(label=_l("Format"), choices=SourceFormat.choices)
     time_zone = time_zone_field(
         initial=DEFAULT_SOURCE_TIME_ZONE,
@@ -70,6 +71,17 @@ class SourceSettingsForm(forms.Form):
             self.fields["time_zone"].choices = [(current, current), *self.fields["time_zone"].choices]
 
 
+def system_choice_label(system) -> str:
+    """A watched-system choice names its level: whether it counts for national monitoring (approved level 3+)."""
+    if system.approved_level:
+        level = gettext("level %(n)d") % {"n": system.approved_level}
+    elif system.proposed_level:
+        level = gettext("level %(n)d proposed, not approved") % {"n": system.proposed_level}
+    else:
+        return f"{system.code} — {system.name}"
+    return f"{system.code} — {system.name} ({level})"
+
+
 class SourceSystemsForm(forms.Form):
     systems = forms.ModelMultipleChoiceField(
         label=_l("Information systems this tool watches"), required=False, queryset=InformationSystem.objects.none(),
@@ -85,7 +97,7 @@ class SourceSystemsForm(forms.Form):
             InformationSystem.objects.visible_to(user)
             .filter(Q(owner__path__startswith=path) | Q(operator__path__startswith=path) | Q(alert_sources=source))
             .distinct().order_by("code"))
-        self.fields["systems"].label_from_instance = lambda s: f"{s.code} — {s.name}"
+        self.fields["systems"].label_from_instance = system_choice_label
 
 
 class AlertTriageForm(forms.Form):

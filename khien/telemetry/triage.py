@@ -35,7 +35,7 @@ from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
 from khien.core.scoping import user_can
 
-from .models import (OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event, IndicatorHit,
+from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event, IndicatorHit,
                      severity_label, utc_day)
 from .services import OBSERVABLE_FIELDS
 
@@ -85,6 +85,36 @@ def _change_alerts(alerts: list[Alert], fields: list[str], change, *, acting_use
     Alert.objects.bulk_update(alerts, fields)
     audit.record_many([Change(action=Act.UPDATE, obj=alert, before=before, after=audit.snapshot(alert))
                        for alert, before in zip(alerts, befores)], actor=acting_user)
+
+
+HISTORY_SHOWN = 50  # triage changes listed on an alert's page, latest first
+_TRIAGE_FIELDS = ("status", "assignee_id", "triage_note")
+
+
+def triage_history(alert: Alert) -> list[dict]:
+    """Who set the alert's status, handler and note, and when, latest first — read from the audit log, where
+    every triage change is written (the alert itself keeps only the latest)."""
+    from khien.core.models import AuditEntry, User
+
+    entries = list(AuditEntry.objects.filter(object_type=Alert._meta.label_lower, object_id=str(alert.pk),
+                                             action=Act.UPDATE).order_by("-seq")[:HISTORY_SHOWN])
+    changes = []
+    for entry in entries:
+        before, after = entry.before or {}, entry.after or {}
+        if all(before.get(f) == after.get(f) for f in _TRIAGE_FIELDS):
+            continue  # not a triage change (an incident link, say)
+        changes.append({"at": entry.at, "actor_id": entry.actor_id, "actor_email": entry.actor_email,
+                        "status": after.get("status"), "assignee_id": after.get("assignee_id"),
+                        "note": after.get("triage_note") if after.get("triage_note") != before.get("triage_note")
+                        else ""})
+    ids = {c["actor_id"] for c in changes} | {c["assignee_id"] for c in changes}
+    people = {str(u.pk): u for u in User.objects.filter(pk__in=[i for i in ids if i])}
+    for change in changes:
+        change["actor"] = people.get(change["actor_id"]) or change["actor_email"] or _("Khiên (automatic)")
+        change["assignee"] = people.get(change["assignee_id"] or "")
+        change["status_label"] = AlertStatus(change["status"]).label if change["status"] in AlertStatus.values \
+            else change["status"]
+    return changes
 
 
 def _refuse_if_reported(alerts) -> None:
@@ -501,3 +531,13 @@ def mark_suppressed(source: AlertSource, created: list[tuple[str, str]]) -> int:
     for suppression_id, pks in by_suppression.items():
         Alert.objects.filter(pk__in=pks).update(status=AlertStatus.FALSE_POSITIVE, suppression_id=suppression_id)
     return sum(len(pks) for pks in by_suppression.values())
+
+
+def waiting_work(user) -> list:
+    """The home page's "To do" items of alert triage (`core.worklist`): severe alerts nobody has taken yet."""
+    from khien.core.worklist import Item
+
+    untaken = Alert.objects.visible_to(user).filter(status=AlertStatus.NEW, severity__gte=HIGH_SEVERITY).count()
+    return [Item(ngettext("%(n)d high or critical alert nobody has taken yet",
+                          "%(n)d high or critical alerts nobody has taken yet", untaken) % {"n": untaken},
+                 untaken, f"{reverse('telemetry:alerts')}?status=new&severity_min={HIGH_SEVERITY}", urgent=True)]

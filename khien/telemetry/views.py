@@ -33,7 +33,7 @@ from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, scope_for, user_can
 from khien.incidents.services import content_loaded as incident_content_loaded
 
-from . import conf, correlation, exports, health, services, triage
+from . import conf, conf_matching, correlation, exports, health, services, triage
 from .filters import EventFilter
 from .forms import (AlertIncidentForm, CampaignIncidentForm, CampaignWarningForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
                     SourceSettingsForm, SourceSystemsForm, source_organizations)
@@ -162,6 +162,7 @@ def dashboard(request):
         "data": dashboard_data(request.user), "is_coordinator": is_national_coordinator(request.user),
         "high_severity": HIGH_SEVERITY,
         "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),
+        "campaign_window_hours": conf_matching.get("KHIEN_CAMPAIGN_WINDOW_SECONDS") / 3600,
     })
 
 
@@ -319,6 +320,7 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
                                                "url": indicator_url(h.indicator_id), "count": 0})["count"] += 1
     may_triage = triage.may_triage(request.user, alert)
     context = {"alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values()),
+               "history": triage.triage_history(alert),
                "incident_seen": triage.incident_seen(request.user, alert),
                # An address of the alert's events links to the events search, from RELATED_DAYS before the alert.
                "pivot_since": timezone.localtime(alert.first_seen - dt.timedelta(days=triage.RELATED_DAYS))

@@ -17,6 +17,19 @@ def test_dates_out_of_range_are_refused_with_a_message(world, api, url):
     assert client.get(url.format(d="2026-12-01T00:00:00Z")).status_code == 200
 
 
+def test_dates_are_read_as_vietnamese_people_write_them_on_the_pages(world, as_user, make_system):
+    """dd/mm/yyyy (the pages' hint) filters like its ISO form; a date that is neither is refused with a message."""
+    make_system(world.ministry)
+    client = as_user(world.admin)
+    listed = client.get("/systems/?updated_after=2026-01-01").content.decode()
+    assert 'placeholder="dd/mm/yyyy"' in listed or 'placeholder="nn/tt/nnnn"' in listed
+    for date in ("01/01/2026", "01/01/2026 08:30"):
+        response = client.get(f"/systems/?updated_after={date}")
+        assert response.status_code == 200 and response.content.decode().count("SYS-") == listed.count("SYS-")
+    assert "SYS-" not in client.get("/systems/?updated_after=31/12/9000").content.decode()
+    assert client.get("/api/registry/systems/?updated_after=13/13/2026").status_code == 400
+
+
 def test_the_events_page_refuses_them_too_and_caps_its_page(world, as_user):
     client = as_user(world.analyst)
     response = client.get("/telemetry/events/?until=0001-01-01T00:00")

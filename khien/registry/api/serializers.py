@@ -5,6 +5,8 @@ save. Related organizations are named by their code; on writes the code is
 looked up among the organizations the caller may see, and the service then
 checks the right to add or change there.
 """
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -30,7 +32,8 @@ from ..models import (
 
 
 class VisibleOrganizationField(serializers.SlugRelatedField):
-    """An organization named by its code, looked up among those the caller may see."""
+    """An organization named by its code, looked up among those the caller may name
+    (`Organization.objects.referable_by`: those they see, and those the object being changed refers to already)."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("slug_field", "code")
@@ -43,7 +46,22 @@ class VisibleOrganizationField(serializers.SlugRelatedField):
         user = getattr(request, "user", None)
         if user is None:
             return Organization.objects.none()
-        return Organization.objects.visible_to(user)
+        return Organization.objects.referable_by(user, keep=self._current_ids())
+
+    def _current_ids(self) -> list:
+        """The ids of the organizations this field of the instance being updated refers to now."""
+        field = self.parent if isinstance(self.parent, serializers.ManyRelatedField) else self
+        instance = getattr(field.parent, "instance", None)
+        if not isinstance(instance, models.Model) or not field.source or "." in field.source:
+            return []
+        try:
+            model_field = instance._meta.get_field(field.source)
+        except FieldDoesNotExist:
+            return []
+        if model_field.many_to_many:
+            return list(getattr(instance, field.source).values_list("pk", flat=True))
+        value = getattr(instance, model_field.attname, None)
+        return [value] if value else []
 
 
 class CodeField(serializers.SlugRelatedField):
@@ -114,7 +132,8 @@ class InformationSystemSerializer(serializers.ModelSerializer):
         model = InformationSystem
         fields = [
             "id", "code", "name", "owner", "operator", "purpose",
-            "framework", "criteria", "suggested_level", "suggestion_reason", "proposed_level", "approved_level",
+            "framework", "criteria", "suggested_level", "suggestion_reason", "proposed_level", "level_justification",
+            "approved_level",
             "level_status", "appraisal_opinion", "decision_number", "decision_date",
             "operational_status", "important_to_national_security", "internet_facing",
             "ip_ranges", "domains", "products",
@@ -130,6 +149,7 @@ class InformationSystemSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "ip_ranges": {"help_text": _("List of IP addresses or CIDR ranges.")},
             "domains": {"help_text": _("List of domain names.")},
+            "level_justification": {"help_text": _("Required when the proposed level is below the suggested one.")},
             "products": {"help_text": _("List of CPE 2.3 names.")},
         }
 

@@ -71,7 +71,7 @@ def test_columns_follow_the_current_framework(world):
     assert cols[:3] == ["code", "name", "owner_code"]
     assert [c for c in cols if c.startswith("criteria_")] == [
         "criteria_system_kind", "criteria_data_kind", "criteria_data_volume", "criteria_served_scope", "criteria_impact"]
-    assert cols[-1] == "layer4_evidence"
+    assert cols[-3:] == ["layer4_evidence", "approved_level", "level_status"]  # read-only columns last
     assert imports.COLUMNS["organizations"][0] == "code" and "sectors" in imports.COLUMNS["organizations"]
     assert set(imports.COLUMNS) == {"organizations", "systems"}
     with pytest.raises(KeyError):

@@ -9,7 +9,7 @@ from django.utils import timezone
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import AuditEntry
 from khien.registry import services
-from khien.registry.models import InformationSystem, LevelEvent, LevelStatus, Organization
+from khien.registry.models import InformationSystem, LevelEvent, LevelStatus, Membership, Organization
 
 pytestmark = pytest.mark.django_db
 
@@ -175,6 +175,7 @@ def test_delete_organization(world):
     with pytest.raises(Refused) as exc:  # still has a unit
         services.do_delete_organization(world.ministry, acting_user=world.coordinator)
     refused(exc, 400)
+    Membership.objects.filter(organization=world.department).delete()  # members keep a unit from being deleted
     before = audit_len()
     services.do_delete_organization(world.department, acting_user=world.admin)
     assert not Organization.objects.filter(pk=world.department.pk).exists()

@@ -238,9 +238,13 @@ def test_org_admin_cannot_move_own_top_level_organization(world, as_user):
 
 def test_delete_refused_while_units_remain(world, as_user):
     client = as_user(world.admin)
-    response = client.post(reverse("registry:organization_delete", args=[world.ministry.pk]))
+    Membership.objects.filter(organization=world.department).delete()  # members keep a unit from being deleted
+    unit = services.do_create_organization({"code": "MIN-D1-X", "name_vi": "Phòng X", "org_type": "agency",
+                                            "parent": world.department}, acting_user=world.admin)
+    response = client.post(reverse("registry:organization_delete", args=[world.department.pk]))
     assert response.status_code == 400
-    assert Organization.objects.filter(pk=world.ministry.pk).exists()
+    assert Organization.objects.filter(pk=world.department.pk).exists()
+    assert client.post(reverse("registry:organization_delete", args=[unit.pk])).status_code == 302
     assert client.post(reverse("registry:organization_delete", args=[world.department.pk])).status_code == 302
     assert not Organization.objects.filter(pk=world.department.pk).exists()
 

@@ -291,3 +291,25 @@ def test_a_campaign_is_titled_in_the_readers_language(world, campaign, coordinat
     for url in (f"/telemetry/campaigns/{campaign.pk}/", "/telemetry/campaigns/"):
         page = coordinator_client.get(url).content.decode()
         assert f"Indicator {campaign.value} seen at 3 organizations" in page and "Chỉ báo " not in page
+
+
+def test_the_home_page_says_what_is_waiting_for_each_person(world, campaign, make_system, as_user, coordinator_client):
+    """The "To do" card: the coordinator's campaigns to decide, proposals to appraise; an organization's severe
+    alerts nobody has taken, warnings to acknowledge, proposals returned — each a link to exactly those."""
+    from khien.core import worklist
+    from khien.registry.models import LevelStatus
+
+    make_system(world.ministry, level_status=LevelStatus.SUBMITTED, proposed_level=4)
+    make_system(world.ministry, level_status=LevelStatus.RETURNED, proposed_level=3)
+    make_system(world.province, level_status=LevelStatus.RETURNED, proposed_level=3)
+    Alert.objects.filter(organization=world.ministry).update(severity=9)
+    home = coordinator_client.get("/").content.decode().split('id="worklist"')[1].split("</section>")[0]
+    assert "1 chiến dịch quốc gia cần quyết định" in home and "/telemetry/campaigns/?status=open" in home
+    assert "1 đề xuất cấp độ an toàn chờ thẩm định" in home
+    correlation.do_campaign_to_warning(campaign, acting_user=world.coordinator)
+    labels = [item.label for item in worklist.items_for(world.admin)]
+    assert set(labels) >= {"1 cảnh báo mức cao hoặc nghiêm trọng chưa ai nhận xử lý", "1 cảnh báo sớm cần xác nhận",
+                           "1 đề xuất cấp độ an toàn bị trả lại để sửa"}  # the ministry's, not the province's
+    assert not any("chiến dịch" in label for label in labels)  # campaigns are the coordinator's
+    # Nothing waiting: said so, no empty list.
+    assert "Không có việc nào đang chờ bạn." in as_user(world.nobody).get("/").content.decode()

@@ -169,12 +169,13 @@ def test_another_organization_and_read_only_roles_cannot_change_a_source(world, 
 
 def test_the_systems_a_source_watches_are_chosen_on_its_page(world, as_user, make_source, make_system):
     source, _key = make_source(org=world.ministry, format="wazuh")
-    own = make_system(world.ministry)
+    own = make_system(world.ministry, approved_level=3)
     unit = make_system(world.department)
     foreign = make_system(world.province)
     client = as_user(world.admin)
     page = client.get(reverse("telemetry:source", args=[source.name])).content.decode()
     assert own.code in page and unit.code in page and foreign.code not in page
+    assert f"{own.code} — {own.name} (cấp độ 3)" in page  # whether it counts for national monitoring shows
     url = reverse("telemetry:source_systems", args=[source.name])
     assert client.post(url, {"systems": [own.pk, unit.pk]}).status_code == 302
     assert set(source.systems.all()) == {own, unit}

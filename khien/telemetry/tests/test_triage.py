@@ -282,6 +282,24 @@ def test_alert_page_triage_and_report(world, content, two_alerts, as_user):
     assert incident.reference in detail and 'id="alert-incident"' not in detail and 'id="alert-triage"' not in detail
 
 
+def test_the_alert_page_names_people_and_keeps_every_triage_note(world, two_alerts, as_user):
+    """The handler and who set the status are named, not given as e-mail addresses; an earlier note is not lost
+    when the next one is written (the history comes from the audit log)."""
+    world.analyst.full_name = "Lê Minh Phân Tích"
+    world.analyst.save()
+    alert = two_alerts[0]
+    triage.do_triage_alerts([alert.pk], AlertStatus.ACKNOWLEDGED, acting_user=world.analyst, note="Đang kiểm tra")
+    triage.do_triage_alerts([alert.pk], AlertStatus.RESOLVED, acting_user=world.admin, note="Đã chặn địa chỉ")
+    history = triage.triage_history(alert)
+    assert [(h["status"], h["note"]) for h in history] == [("resolved", "Đã chặn địa chỉ"),
+                                                          ("acknowledged", "Đang kiểm tra")]
+    page = as_user(world.admin).get(reverse("telemetry:alert", args=[alert.pk])).content.decode()
+    history_html = page.split('id="alert-history"')[1].split("</section>")[0]
+    assert "Đang kiểm tra" in history_html and "Đã chặn địa chỉ" in history_html
+    assert "Lê Minh Phân Tích" in history_html and world.analyst.email not in history_html
+    assert triage.triage_history(two_alerts[1]) == []  # never triaged
+
+
 # --- Suppressing repeats ----------------------------------------------------------------------------
 
 
