@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -20,7 +21,9 @@ from django.db import connection, models, transaction
 from django.db.models.fields.files import FieldFile
 from django.apps import apps
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import ngettext
 from django.utils.translation import pgettext_lazy
 
 from .models import AuditEntry
@@ -59,6 +62,11 @@ def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 
 
+def action_choices() -> list[tuple[str, Any]]:
+    """The actions a reader may filter the log by: the stored codes, named in the reader's language."""
+    return [(code, label) for code, label in ACTION_LABELS.items() if code != Act.TOKEN]
+
+
 def object_type_label(object_type: str) -> str:
     """The kind of object an entry is about, in the reader's language: the model's name, or the code itself."""
     if object_type in OBJECT_TYPE_LABELS:
@@ -67,6 +75,177 @@ def object_type_label(object_type: str) -> str:
         return str(apps.get_model(object_type)._meta.verbose_name)
     except (LookupError, ValueError):
         return object_type
+
+
+# --- How the log pages show an entry --------------------------------------------------------------------------
+# Everything below derives what a reader sees from the stored fields; nothing here changes what is stored (and
+# hashed). Entries written before a better wording existed read as well as new ones.
+
+REVOKED_LABEL = pgettext_lazy("audit action", "Revoked")
+
+
+def entry_action_label(entry: AuditEntry) -> str:
+    """The action as a reader names it: an API token's change that set its revocation time is a revocation."""
+    if (entry.object_type == "core.apitoken" and entry.action == Act.UPDATE
+            and (entry.after or {}).get("revoked_at") and not (entry.before or {}).get("revoked_at")):
+        return str(REVOKED_LABEL)
+    return action_label(entry.action)
+
+
+# Texts other apps write in English into `object_repr` (hashed, so kept as written), read back in the
+# reader's language: (object type, pattern of the stored text, the text to show from the pattern's groups).
+def _stix_versions(m):
+    n = int(m["n"])
+    return ngettext("%(title)s: +%(n)s STIX version", "%(title)s: +%(n)s STIX versions", n) % {
+        "title": m["title"], "n": n}
+
+
+def _events_export(m):
+    n = int(m["n"])
+    return ngettext("%(fmt)s export: %(n)s event", "%(fmt)s export: %(n)s events", n) % {"fmt": m["fmt"], "n": n}
+
+
+def _incidents_export(m):
+    n = int(m["n"])
+    return ngettext("%(fmt)s export: %(n)s incident", "%(fmt)s export: %(n)s incidents", n) % {
+        "fmt": m["fmt"], "n": n}
+
+
+def _objects_export(m):
+    n = int(m["n"])
+    return ngettext("%(fmt)s export of %(n)s object", "%(fmt)s export of %(n)s objects", n) % {
+        "fmt": m["fmt"], "n": n}
+
+
+STORED_TEXTS: list[tuple[str, "re.Pattern[str]", Any]] = [
+    ("intel.collection", re.compile(r"^(?P<title>.*): \+(?P<n>\d+) STIX versions$", re.S), _stix_versions),
+    ("telemetry.event", re.compile(r"^(?P<fmt>\w+) export: (?P<n>\d+) events$"), _events_export),
+    ("incidents.incident", re.compile(r"^(?P<fmt>\w+) export: (?P<n>\d+) incidents$"), _incidents_export),
+    ("intel.exchange_export", re.compile(r"^(?P<fmt>\S+) export of (?P<n>\d+) objects$"), _objects_export),
+    ("intel.exchange_import", re.compile(r"^(?P<fmt>\S+) import (?P<file>.*)$", re.S),
+     lambda m: _("%(fmt)s import of %(file)s") % {"fmt": m["fmt"], "file": m["file"]}),
+    ("telemetry.retention", re.compile(r"^telemetry older than (?P<when>\S+)$"),
+     lambda m: _("telemetry older than %(when)s") % {"when": _local_time(m["when"])}),
+    ("telemetry.deadletter", re.compile(r"^dead letters of (?P<source>.*)$", re.S),
+     lambda m: _("dead letters of %(source)s") % {"source": m["source"]}),
+    ("core.sealed", re.compile(r"^secrets sealed again under the current SECRET_KEY$"),
+     lambda m: _("secrets sealed again under the current SECRET_KEY")),
+]
+
+
+def _local_time(iso: str) -> str:
+    try:
+        when = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if timezone.is_aware(when):
+        when = timezone.localtime(when)
+    return when.strftime("%d/%m/%Y %H:%M")
+
+
+UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+# Objects named without a scope check: names that are public within the platform (the directory of
+# organizations, the platform's users). Any other model is named only if the reader may see the object.
+UNSCOPED_NAMES = {"registry.organization", "core.user"}
+
+
+def _model_of(object_type: str):
+    try:
+        return apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return None
+
+
+def _references(entry: AuditEntry) -> dict[str, Any]:
+    """The ids the entry's text shows, with the model each one refers to (from the object's foreign keys)."""
+    ids = set(UUID_RE.findall(entry.object_repr or ""))
+    model = _model_of(entry.object_type)
+    if not ids or model is None:
+        return {}
+    found = {}
+    data = {**(entry.before or {}), **(entry.after or {})}
+    for field in model._meta.concrete_fields:
+        if field.is_relation and field.related_model is not None:
+            value = data.get(field.attname)
+            if isinstance(value, str) and value in ids:
+                found[value] = field.related_model
+    return found
+
+
+def _names(wanted: dict, user) -> dict[str, str]:
+    """id → the object's name, for the objects `user` may see (one query per model)."""
+    by_model: dict[Any, set[str]] = {}
+    for pk, model in wanted.items():
+        by_model.setdefault(model, set()).add(pk)
+    names = {}
+    for model, pks in by_model.items():
+        queryset = model._default_manager.all()
+        if model._meta.label_lower not in UNSCOPED_NAMES:
+            if not hasattr(queryset, "visible_to") or user is None:
+                continue
+            queryset = queryset.visible_to(user)
+        for obj in queryset.filter(pk__in=pks):
+            names[str(obj.pk)] = str(obj)
+    return names
+
+
+def describe(entries: Iterable[AuditEntry], user=None) -> list[AuditEntry]:
+    """Give each entry what the pages show: `action_label`, `type_label` and `text` — the stored text in the
+    reader's language, with the ids of referenced objects the reader may see replaced by their names."""
+    entries = list(entries)
+    wanted: dict[str, Any] = {}
+    for entry in entries:
+        wanted.update(_references(entry))
+    names = _names(wanted, user) if wanted else {}
+    for entry in entries:
+        entry.action_label = entry_action_label(entry)
+        entry.type_label = object_type_label(entry.object_type)
+        text = entry.object_repr
+        for object_type, pattern, render in STORED_TEXTS:
+            if entry.object_type == object_type:
+                match = pattern.match(text)
+                if match:
+                    text = str(render(match))
+                    break
+        entry.text = UUID_RE.sub(lambda m: names.get(m.group(0), m.group(0)), text)
+    return entries
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+    return str(value)
+
+
+def changes(entry: AuditEntry, user=None) -> list[dict]:
+    """The entry's before/after as rows (field, before, after, whether it changed), with the name of each
+    referenced object the reader may see next to its id."""
+    before, after = entry.before, entry.after
+    if not isinstance(before or {}, dict) or not isinstance(after or {}, dict):
+        return [{"field": "", "before": _shown(before), "after": _shown(after), "in_before": before is not None,
+                 "in_after": after is not None, "changed": before != after}]
+    before, after = before or {}, after or {}
+    model = _model_of(entry.object_type)
+    wanted = {}
+    if model is not None:
+        for field in model._meta.concrete_fields:
+            if field.is_relation and field.related_model is not None:
+                for value in (before.get(field.attname), after.get(field.attname)):
+                    if isinstance(value, str) and UUID_RE.fullmatch(value):
+                        wanted[value] = field.related_model
+    names = _names(wanted, user) if wanted else {}
+    rows = []
+    for name in list(before) + [k for k in after if k not in before]:
+        rows.append({
+            "field": name, "in_before": name in before, "in_after": name in after,
+            "before": _shown(before.get(name)), "after": _shown(after.get(name)),
+            "before_name": names.get(before.get(name)) if isinstance(before.get(name), str) else None,
+            "after_name": names.get(after.get(name)) if isinstance(after.get(name), str) else None,
+            "changed": bool(before) and bool(after) and before.get(name) != after.get(name),
+        })
+    return rows
 
 
 def _plain(value: Any) -> Any:

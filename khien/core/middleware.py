@@ -25,8 +25,7 @@ class SecondFactorRequiredMiddleware:
         if (
             user.is_authenticated
             and not request.path.startswith(self.OPEN_PREFIXES)
-            and twofactor.needs_second_factor(user)
-            and not user.is_verified()
+            and twofactor.owes_second_factor(user)
         ):
             if request.path.startswith("/api/") or request.path.startswith("/taxii2/"):
                 return JsonResponse({"detail": _("Second factor required: finish signing in first.")}, status=403)

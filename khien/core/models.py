@@ -94,6 +94,24 @@ class AppendOnlyQuerySet(models.QuerySet):
     def delete(self):
         raise PermissionError("the audit log is append-only")
 
+    def visible_to(self, user):
+        """The one rule for who reads which entries (log page, entry page, API): the national coordinator reads
+        the whole log; anyone else reads the entries filed under the organizations they may view (their own and
+        their units: what was done there, by anyone) and every action of their own, wherever it is filed (their
+        sign-ins and API tokens belong to no organization)."""
+        from django.apps import apps
+        from django.db.models import Q
+
+        from .scoping import is_national_coordinator
+
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        if is_national_coordinator(user):
+            return self
+        Organization = apps.get_model("registry", "Organization")
+        org_ids = [str(pk) for pk in Organization.objects.visible_to(user).values_list("pk", flat=True)]
+        return self.filter(Q(organization_id__in=org_ids) | Q(actor_id=str(user.pk)))
+
 
 class AuditEntry(models.Model):
     """One write, chained to the previous one by SHA-256 (see core/audit.py).

@@ -1,4 +1,7 @@
 """Who owes a TOTP second factor, and enrolment of a device (django-otp)."""
+import time
+
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .roles import ROLES_REQUIRING_TOTP
@@ -14,6 +17,33 @@ def needs_second_factor(user) -> bool:
     if has_confirmed_device(user):
         return True
     return user.is_superuser or any(role in ROLES_REQUIRING_TOTP for role, _p, _o in memberships_of(user))
+
+
+def owes_second_factor(user) -> bool:
+    """A signed-in session that has not passed its second factor yet (cached on the user object for the request):
+    the middleware keeps it on the 2FA pages, the pages show it no navigation."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    cached = getattr(user, "_khien_owes_second_factor", None)
+    if cached is None:
+        verified = getattr(user, "is_verified", None)
+        cached = not (verified and verified()) and needs_second_factor(user)
+        user._khien_owes_second_factor = cached
+    return cached
+
+
+def code_already_used(device: TOTPDevice, token) -> bool:
+    """Is `token` a code this device accepted already (django-otp accepts each time step once)? Such a code is
+    right but spent: the person should wait for the next one, not be told it is wrong."""
+    try:
+        token = int(token)
+    except (TypeError, ValueError):
+        return False
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if not totp.verify(token, device.tolerance):  # not a code of the current window at all
+        return False
+    return totp.t() <= device.last_t
 
 
 def pending_device(user) -> TOTPDevice:

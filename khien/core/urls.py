@@ -13,5 +13,6 @@ urlpatterns = [
     path("accounts/2fa/enroll/", views.totp_enroll, name="totp_enroll"),
     path("me/tokens/", views.tokens, name="tokens"),
     path("audit/", views.audit_log, name="audit"),
+    path("audit/<int:seq>/", views.audit_entry, name="audit_entry"),
     path("notifications/", views.notification_list, name="notifications"),
 ]

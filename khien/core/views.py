@@ -7,7 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponseForbidden, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -16,9 +16,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework import exceptions
 
 from . import audit, notifications, services, twofactor
+from .filters import AuditEntryFilterSet
 from .forms import EmailAuthenticationForm, TokenCreateForm, TotpForm
 from .models import ApiToken, AuditEntry, Notification
-from .scoping import is_national_coordinator
 
 
 class LoginView(auth_views.LoginView):
@@ -67,11 +67,20 @@ def _wrong_code_message(user, device=None):
 def totp_verify(request):
     form = TotpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        for device in TOTPDevice.objects.filter(user=request.user, confirmed=True):
-            if device.verify_token(form.cleaned_data["token"]):
-                otp_login(request, device)
-                return redirect(_safe_next(request))
-        form.add_error("token", _wrong_code_message(request.user))
+        token = form.cleaned_data["token"]
+        devices = list(TOTPDevice.objects.filter(user=request.user, confirmed=True))
+        # A code accepted once cannot be used again (django-otp): say so, rather than "wrong", and do not count it
+        # as a failed try (a device still waiting after wrong codes keeps saying how long to wait).
+        spent = [d for d in devices if d.verify_is_allowed()[0] and twofactor.code_already_used(d, token)]
+        if spent:
+            form.add_error("token", _("This code has already been used. Wait for the next code from your "
+                                      "authenticator app (a new one appears every 30 seconds) and enter it."))
+        else:
+            for device in devices:
+                if device.verify_token(token):
+                    otp_login(request, device)
+                    return redirect(_safe_next(request))
+            form.add_error("token", _wrong_code_message(request.user))
     return render(request, "core/totp_verify.html", {"form": form, "next": _safe_next(request, "")})
 
 
@@ -129,24 +138,47 @@ def tokens(request):
     }, status=status)
 
 
-def audit_entries_visible_to(user):
-    """The coordinator reads the whole log; others read the entries of the organizations they see."""
-    if is_national_coordinator(user):
-        return AuditEntry.objects.all()
+def _organization_names(entries) -> dict[str, str]:
+    """Names of the organizations the entries are filed under (the directory of organizations is not secret)."""
     Organization = apps.get_model("registry", "Organization")
-    org_ids = [str(pk) for pk in Organization.objects.visible_to(user).values_list("pk", flat=True)]
-    return AuditEntry.objects.filter(organization_id__in=org_ids)
+    ids = {e.organization_id for e in entries if e.organization_id}
+    valid = []
+    for value in ids:
+        try:
+            valid.append(uuid.UUID(value))
+        except ValueError:
+            pass
+    return {str(o.pk): str(o) for o in Organization.objects.filter(pk__in=valid)}
 
 
 @login_required
 def audit_log(request):
-    entries = audit_entries_visible_to(request.user)
-    if request.GET.get("q"):
-        entries = entries.filter(object_repr__icontains=request.GET["q"])
+    """The log as the reader may see it (`AuditEntry.objects.visible_to`), filtered by the shared filter set."""
+    visible = AuditEntry.objects.visible_to(request.user)
+    filterset = AuditEntryFilterSet(request.GET or None, queryset=visible, request=request)
+    status = 200
+    if filterset.is_bound and not filterset.is_valid():
+        entries, status = visible.none(), 400
+    else:
+        entries = filterset.qs if filterset.is_bound else visible
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    for entry in page:
-        entry.action_label, entry.type_label = audit.action_label(entry.action), audit.object_type_label(entry.object_type)
-    return render(request, "core/audit.html", {"page": page})
+    audit.describe(page.object_list, request.user)
+    org_names = _organization_names(page.object_list)
+    for entry in page.object_list:
+        entry.organization_name = org_names.get(entry.organization_id, "")
+    fields = [filterset.form[name] for name in AuditEntryFilterSet.PAGE_FIELDS]
+    return render(request, "core/audit.html", {"page": page, "filter": filterset, "fields": fields}, status=status)
+
+
+@login_required
+def audit_entry(request, seq: int):
+    """One entry with its before/after; 404 for an entry the reader may not see, as for one that does not exist."""
+    entry = get_object_or_404(AuditEntry.objects.visible_to(request.user), seq=seq)
+    audit.describe([entry], request.user)
+    return render(request, "core/audit_entry.html", {
+        "entry": entry, "changes": audit.changes(entry, request.user),
+        "organization_name": _organization_names([entry]).get(entry.organization_id, ""),
+    })
 
 
 def _error_answer(request, code: int, page_message, api_error: type[exceptions.APIException]):

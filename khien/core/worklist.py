@@ -23,6 +23,16 @@ class Item:
 
 
 Provider = Callable[[object], Iterable[Item]]
+
+
+def grouped(n: int) -> str:
+    """`n` with its thousands grouped as the reader writes numbers (10.001 in Vietnamese, 10,001 in English): an
+    item's label is `ngettext("%(n)s …", "%(n)s …", n) % {"n": grouped(n)}`."""
+    from django.utils.formats import number_format
+
+    return number_format(n, force_grouping=True)
+
+
 _providers: list[Provider] = []
 
 

@@ -53,7 +53,7 @@ def columns() -> list[tuple[str, str]]:
         ("reported_late", _("Reported late")), ("triaged_at", _("Triaged at")), ("contained_at", _("Contained at")),
         ("resolved_at", _("Resolved at")), ("closed_at", _("Closed at")), ("escalated_at", _("Escalated at")),
         ("responders", _("Responders")), ("people_affected", _("Number of people affected")),
-        ("personal_data_exposed", _("Personal data exposed")),
+        ("personal_data_exposed", _("Personal data exposed")), ("late_reason", _("Reason for the late report")),
     ]
 
 
@@ -62,18 +62,22 @@ def _time(value) -> str:
 
 
 def rows(queryset):
-    """One list of cells per incident, in the order of `columns()`."""
+    """One list of cells per incident, in the order of `columns()`.
+
+    The exports are read by people (nothing imports them; machines use the API): values are the labels in the
+    reader's language (severity, status, TLP, yes/no), with the codes only where a column says so.
+    """
     queryset = (queryset.select_related("organization", "policy", "taxonomy")
                 .prefetch_related("assignments__responder")[:MAX_ROWS])
     for i in queryset:
         yield [
             i.reference, i.title, i.organization.code, i.organization.name, i.category, i.category_label(),
-            i.severity, i.get_status_display(), i.get_tlp_display(), _time(i.detected_at), _time(i.reported_at),
+            i.severity_label(), i.get_status_display(), i.get_tlp_display(), _time(i.detected_at), _time(i.reported_at),
             _time(deadlines.incident_report_due_at(i)), _yes_no(deadlines.reported_late(i)),
             _time(i.triaged_at), _time(i.contained_at), _time(i.resolved_at), _time(i.closed_at),
             _time(i.escalated_at), ", ".join(a.responder.code for a in i.assignments.all()),
             "" if i.people_affected is None else i.people_affected,
-            _yes_no(i.personal_data_exposed),
+            _yes_no(i.personal_data_exposed), i.late_reason,
         ]
 
 
@@ -169,14 +173,20 @@ def _build_pdf(incident: Incident, user) -> bytes:
         pdf.cell(width, 7, str(text), fill=True, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(1)
 
-    def fact(label, value):
+    def fact(label, value, label_width=55, h=5):
+        """One row: the label (bold, wrapped in its column) beside the value; the next row starts below the
+        taller of the two, so that a long label never runs into the next row."""
+        label, value = str(label), str(value if value not in (None, "") else "—")
         pdf.set_font("DejaVu", "B", 9)
-        y = pdf.get_y()
-        pdf.multi_cell(55, 5, str(label), new_x=XPos.RIGHT, new_y=YPos.TOP)
+        label_height = pdf.multi_cell(label_width, h, label, dry_run=True, output="HEIGHT")
+        if pdf.get_y() + label_height > pdf.page_break_trigger:  # a label is never split across pages
+            pdf.add_page()
+        top, page = pdf.get_y(), pdf.page
+        pdf.multi_cell(label_width, h, label, new_x=XPos.RIGHT, new_y=YPos.TOP)
         pdf.set_font("DejaVu", "", 9)
-        pdf.multi_cell(width - 55, 5, str(value if value not in (None, "") else "—"),
-                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.set_y(max(pdf.get_y(), y + 5))
+        pdf.multi_cell(width - label_width, h, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        if pdf.page == page:  # a value that went on to the next page is below the label already
+            pdf.set_y(max(pdf.get_y(), top + label_height))
 
     def table(headers, widths, data):
         pdf.set_font("DejaVu", "", 8)
@@ -210,6 +220,8 @@ def _build_pdf(incident: Incident, user) -> bytes:
     fact(_("Status"), incident.get_status_display())
     fact(_("Detected at"), t(incident.detected_at))
     fact(_("Reported at"), t(incident.reported_at))
+    if incident.late_reason or deadlines.reported_late(incident):
+        fact(_("Reason for the late report"), incident.late_reason)
     fact(_("Suspected malicious"), _yes_no(incident.suspected_malicious))
     fact(_("Possible impact beyond the organization"), _yes_no(incident.impact_beyond_organization))
     fact(_("Services disrupted"), incident.services_disrupted)

@@ -10,11 +10,12 @@ from django.utils.translation import gettext_lazy as _
 
 from khien.core.models import User
 from khien.core.roles import Action, Role
+from khien.core.scoping import memberships_of
 from khien.intel.models import Tlp
 from khien.registry.models import InformationSystem, Organization, OrgType
 
 from .models import CustodyAction, Incident, ReportingPolicy, TaskStatus, Taxonomy
-from .services import detection_time_problem
+from .services import detection_time_problem, late_reason_problem, report_late_at
 
 YES_NO = [("true", _("Yes")), ("false", _("No"))]
 
@@ -72,6 +73,9 @@ class IncidentReportForm(forms.Form):
     observables = forms.CharField(
         label=_("Observables"), required=False, max_length=100000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("One per line: IP address, domain, URL, e-mail address or hash (MD5, SHA-1, SHA-256)."))
+    # Required when the report is late: the service says so (`services.late_reason_problem`), on this field.
+    late_reason = forms.CharField(label=_("Reason for the late report"), required=False, max_length=5000,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,12 +85,41 @@ class IncidentReportForm(forms.Form):
         taxonomy, policy = Taxonomy.current(), ReportingPolicy.current()
         self.fields["category"].choices = [("", "—")] + (taxonomy.choices() if taxonomy else [])
         self.fields["severity"].choices = [("", "—")] + (policy.severity_choices() if policy else [])
-        if len(organizations) == 1 and not self.is_bound:
-            self.initial.setdefault("organization", organizations[0])
+        if not self.is_bound and "organization" not in self.initial:
+            own = self.own_organization(organizations)
+            if own is not None:
+                self.initial["organization"] = own
         self.fields["systems"].queryset = self.systems_for(self._chosen_organization())
         # Choosing another organization reloads its systems (HTMX); without JavaScript the service still checks.
         self.fields["organization"].widget.attrs.update({
             "hx-get": reverse("incidents:systems_options"), "hx-target": "#systems-field", "hx-swap": "outerHTML"})
+        # A time of detection past the reporting deadline shows the warning and asks for the reason (HTMX); without
+        # JavaScript the form asks for it when sent.
+        self.fields["detected_at"].widget.attrs.update({
+            "hx-get": reverse("incidents:late_field"), "hx-trigger": "change", "hx-target": "#late-field",
+            "hx-swap": "outerHTML", "hx-include": "#late-field"})
+
+    def own_organization(self, organizations):
+        """The organization the user belongs to (the first of their memberships that may report), else the only
+        choice: preselected, since people report first for their own organization."""
+        ids = [org_id for _role, _path, org_id in memberships_of(self.user)]
+        own = organizations.filter(pk__in=ids).order_by("path").first() if ids else None
+        if own is None and len(organizations) == 1:
+            own = organizations[0]
+        return own
+
+    def lateness(self) -> dict | None:
+        """{"due": when the initial report was due, "hours": after detection} if a report sent now is late (the
+        page's warning), else None."""
+        value = self.cleaned_data.get("detected_at") if hasattr(self, "cleaned_data") else None
+        if value is None:
+            raw = self.data.get("detected_at") if self.is_bound else self.initial.get("detected_at")
+            try:
+                value = self.fields["detected_at"].clean(raw) if raw else None
+            except ValidationError:
+                value = None
+        due = report_late_at(value, timezone.now()) if value else None
+        return {"due": due, "hours": round((due - value).total_seconds() / 3600)} if due else None
 
     def _chosen_organization(self):
         value = self.data.get("organization") if self.is_bound else self.initial.get("organization")
@@ -112,6 +145,12 @@ class IncidentReportForm(forms.Form):
 
     def clean_observables(self):
         return _observable_lines(self.cleaned_data.get("observables", ""))
+
+    def clean(self):
+        data = super().clean()
+        if problem := late_reason_problem(data.get("detected_at"), timezone.now(), data.get("late_reason")):
+            self.add_error("late_reason", problem)
+        return data
 
     def service_data(self) -> tuple[dict, list]:
         data = {name: self.cleaned_data[name] for name in self.fields if name not in ("systems", "observables")}

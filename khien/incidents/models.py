@@ -148,6 +148,8 @@ class Incident(models.Model):
     personal_data_exposed = models.BooleanField(_("personal data exposed"), default=False)
     people_affected = models.PositiveIntegerField(_("number of people affected"), null=True, blank=True)
     description = models.TextField(_("description"))
+    # Why the initial report reached the platform after its deadline (asked when it does).
+    late_reason = models.TextField(_("reason for the late report"), blank=True)
     # Final report.
     root_cause = models.TextField(_("root cause"), blank=True)
     mitigation = models.TextField(_("mitigation applied"), blank=True)

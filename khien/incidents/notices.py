@@ -1,9 +1,13 @@
-"""Who is told what about an incident: assignments, status changes, deadlines approaching or missed.
+"""Who is told what about an incident: assignments, notes, status changes, report stages, deadlines.
+
+What people do to an incident is announced by `tell`, the one rule: the
+reporting organization and the assigned responders hear of it, the person who
+did it does not.
 
 Everything goes through `khien.core.notifications.notify` (in-app, then e-mail:
 at once when urgent, else in the digest). Texts are built in the platform's
-language (Vietnamese). The services call `assigned` and `status_changed`
-inside their transaction; the periodic job `incidents.deadlines` (jobs.py)
+language (Vietnamese). The services call `assigned`, `status_changed`,
+`commented` and `stage_given` inside their transaction; the periodic job `incidents.deadlines` (jobs.py)
 calls `check_deadlines`, which also escalates missed deadlines to the
 national coordinator — once: each notice has a key recorded on the incident
 (`deadline_notices`), and `escalated_at` marks the first escalation.
@@ -20,7 +24,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from khien.core import audit
@@ -64,30 +68,81 @@ def _responders(incident: Incident):
 # --- From the services --------------------------------------------------------------------------
 
 
-def assigned(incident: Incident, responder) -> int:
-    """Urgent: the responder organization's people learn they have an incident to work on."""
+def _people(organizations, roles, actor) -> list:
+    """The active members of `organizations` holding one of `roles`, without `actor`."""
+    organizations = [o for o in organizations if o is not None]
+    if not organizations:
+        return []
+    people = (User.objects.filter(is_active=True, memberships__organization__in=organizations,
+                                  memberships__role__in=[str(r) for r in roles]).distinct())
+    if getattr(actor, "pk", None) is not None:
+        people = people.exclude(pk=actor.pk)
+    return list(people)
+
+
+def tell(incident: Incident, *, actor, kind: str, title: str, body: str = "", urgent: bool = False,
+         reporting: bool = True, responders=None) -> int:
+    """THE rule for what people do to an incident: its participants hear of it, the one who did it does not.
+
+    The reporting organization's members (REPORTER_ROLES) when `reporting`, and the people of the responder
+    organizations (RESPONDER_ROLES): `responders` (a list of organizations), by default every assigned one.
+    Nobody is told of their own action (`actor`). The deadline check, where no person acts, calls `notify`
+    itself.
+    """
+    people = _people([incident.organization], REPORTER_ROLES, actor) if reporting else []
+    responders = _responders(incident) if responders is None else responders
+    people += _people(responders, RESPONDER_ROLES, actor)
+    if not people:
+        return 0
+    return notifications.notify(people, kind=kind, title=title, body=body, url=_url(incident), urgent=urgent)
+
+
+def _by(actor) -> str:
+    return (getattr(actor, "full_name", "") or getattr(actor, "email", "")) if actor is not None else ""
+
+
+def assigned(incident: Incident, responder, *, actor) -> int:
+    """Urgent: the responder organization's people learn they have an incident to work on; the reporting
+    organization learns who was assigned to its incident (digest)."""
     with notifications.platform_language():
         title = _("%(ref)s assigned to your organization: %(title)s") % {"ref": incident.reference,
                                                                          "title": incident.title}
         body = _("Severity: %(severity)s. Reporting organization: %(org)s.") % {
             "severity": incident.severity_label(), "org": incident.organization.name}
-    return notifications.notify([responder], kind="incidents.assigned", title=title, body=body, url=_url(incident),
-                                urgent=True, roles=RESPONDER_ROLES)
+        told_title = _("%(ref)s: %(org)s assigned as responder") % {"ref": incident.reference,
+                                                                    "org": responder.name}
+        told_body = _("%(title)s\nAssigned by %(who)s.") % {"title": incident.title, "who": _by(actor)}
+    sent = tell(incident, actor=actor, kind="incidents.assigned", title=title, body=body, urgent=True,
+                reporting=False, responders=[responder])
+    return sent + tell(incident, actor=actor, kind="incidents.responder_assigned", title=told_title, body=told_body,
+                       responders=[])
 
 
-def status_changed(incident: Incident, from_status: str, to_status: str, reason: str = "") -> int:
+def status_changed(incident: Incident, from_status: str, to_status: str, reason: str = "", *, actor) -> int:
     """The reporting organization and the assigned responders learn of each status change (digest)."""
     with notifications.platform_language():
         title = _("%(ref)s: %(from)s → %(to)s") % {"ref": incident.reference, "from": Status(from_status).label,
                                                    "to": Status(to_status).label}
         body = incident.title + (("\n" + reason) if reason else "")
-    sent = notifications.notify([incident.organization], kind="incidents.status", title=title, body=body,
-                                url=_url(incident), roles=REPORTER_ROLES)
-    responders = _responders(incident)
-    if responders:
-        sent += notifications.notify(responders, kind="incidents.status", title=title, body=body,
-                                     url=_url(incident), roles=RESPONDER_ROLES)
-    return sent
+    return tell(incident, actor=actor, kind="incidents.status", title=title, body=body)
+
+
+def commented(incident: Incident, text: str, *, actor) -> int:
+    """A note in the journal (a coordinator's request, a responder's finding): the other participants read it."""
+    with notifications.platform_language():
+        title = _("%(ref)s: note from %(who)s") % {"ref": incident.reference, "who": _by(actor)}
+    return tell(incident, actor=actor, kind="incidents.comment", title=title,
+                body=incident.title + "\n" + (text if len(text) <= 2000 else text[:2000] + "…"))
+
+
+def stage_given(incident: Incident, stage: dict, *, actor) -> int:
+    """A report stage given (perhaps by the coordinator for the organization): the others know it is done."""
+    with notifications.platform_language():
+        english = (translation.get_language() or "vi").startswith("en")
+        name = (stage.get("name_en") if english else stage.get("name_vi")) or stage.get("code", "")
+        title = _("%(ref)s: report “%(stage)s” given") % {"ref": incident.reference, "stage": name}
+        body = _("%(title)s\nGiven by %(who)s.") % {"title": incident.title, "who": _by(actor)}
+    return tell(incident, actor=actor, kind="incidents.stage", title=title, body=body)
 
 
 # --- The periodic deadline check ----------------------------------------------------------------

@@ -32,6 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from khien.core import audit
@@ -41,7 +42,7 @@ from khien.core.roles import Action, Role
 from khien.core.scoping import is_national_coordinator, memberships_of, user_can
 from khien.registry.models import InformationSystem, Organization, OrgType
 
-from . import notices
+from . import deadlines, notices
 from .models import (
     STATUS_TIME_FIELDS,
     CustodyAction,
@@ -63,7 +64,7 @@ from .models import (
 REPORT_FIELDS = [
     "organization", "title", "detected_at", "category", "severity", "suspected_malicious",
     "impact_beyond_organization", "services_disrupted", "data_exposed", "personal_data_exposed",
-    "people_affected", "description", "tlp",
+    "people_affected", "description", "tlp", "late_reason",
 ]
 
 # Who may take each step: "reporter" (the reporting side and the coordinator) and/or
@@ -110,9 +111,33 @@ def sides_of(user, incident: Incident) -> set[str]:
     return sides
 
 
+def next_steps(incident: Incident) -> list[tuple[str, frozenset[str]]]:
+    """The forward steps from the incident's status (reopening aside) and who may take each."""
+    return [(to_status, sides) for (from_status, to_status), sides in TRANSITIONS.items()
+            if from_status == incident.status and (from_status, to_status) not in REOPENS]
+
+
 def may_transition(user, incident: Incident, to_status: str) -> bool:
     allowed = TRANSITIONS.get((incident.status, to_status))
     return bool(allowed and allowed & sides_of(user, incident))
+
+
+def _stage_name(stage) -> str:
+    english = (get_language() or "vi").startswith("en")
+    return (stage.name_en if english else stage.name_vi) or stage.name_vi or stage.code
+
+
+def transition_problem(incident: Incident, to_status: str) -> str | None:
+    """Why an existing step cannot be taken now (the page says it beside the step; the service refuses), or None.
+
+    Closing needs every report stage of the policy given: the final report records the root cause and the
+    mitigation, and a closed incident has no report left to give (nor a countdown to it).
+    """
+    if to_status == Status.CLOSED:
+        missing = deadlines.incident_next_stage(incident)
+        if missing is not None:
+            return _("Give the report “%(stage)s” before closing the incident.") % {"stage": _stage_name(missing)}
+    return None
 
 
 def may_assign(user, incident: Incident) -> bool:
@@ -174,6 +199,26 @@ def detection_time_problem(detected_at: dt.datetime, now) -> str | None:
     return None
 
 
+def report_late_at(detected_at, now, policy: ReportingPolicy | None = None) -> dt.datetime | None:
+    """The initial report's due time when a report made at `now` would be late (else None): the report form
+    warns with it and asks for the reason, the service requires the reason."""
+    policy = policy or ReportingPolicy.current()
+    if policy is None or not isinstance(detected_at, dt.datetime) or timezone.is_naive(detected_at):
+        return None
+    due = deadlines.report_due_at(detected_at, policy.data)
+    return due if deadlines.is_late(now, due) else None
+
+
+def late_reason_problem(detected_at, now, late_reason, policy: ReportingPolicy | None = None) -> str | None:
+    """Why a report needs a reason for its delay (the form and the service share it), or None."""
+    due = report_late_at(detected_at, now, policy)
+    if due is not None and _missing(late_reason):
+        return _("The initial report was due at %(due)s (%(hours)s hours after detection): give the reason for the "
+                 "delay.") % {"due": timezone.localtime(due).strftime("%H:%M %d/%m/%Y"),
+                              "hours": round((due - detected_at).total_seconds() / 3600)}
+    return None
+
+
 def content_loaded() -> bool:
     """Can incidents be reported: the current taxonomy and reporting policy are loaded."""
     return Taxonomy.current() is not None and ReportingPolicy.current() is not None
@@ -205,8 +250,12 @@ def _next_reference(at: dt.datetime) -> str:
 
 @transaction.atomic
 def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
-                       now: dt.datetime | None = None) -> Incident:
+                       now: dt.datetime | None = None, late_reason_required: bool = False) -> Incident:
     """Report an incident for `data["organization"]`; the initial-report deadline is counted from `detected_at`.
+
+    A report made after that deadline keeps `late_reason`; with `late_reason_required` (the report form and
+    the API, where a person reports) a late report without a reason is refused. Incidents raised by the
+    platform itself (from SOC alerts and campaigns) do not pass it yet.
 
     `observables` are (kind, value) pairs (see `observables.py`), validated
     with the rest: one bad value refuses the whole report.
@@ -240,6 +289,10 @@ def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
     for name in policy.data["stages"][0].get("required_fields", []):
         if _missing(getattr(incident, name, None)):
             errors.setdefault(name, []).append(_("This field is required for the initial report."))
+    incident.late_reason = (incident.late_reason or "").strip()
+    if late_reason_required and "detected_at" not in errors and (
+            problem := late_reason_problem(incident.detected_at, now, incident.late_reason, policy)):
+        errors.setdefault("late_reason", []).append(problem)
 
     systems = list(systems or ())
     allowed = set(
@@ -299,6 +352,8 @@ def do_submit_stage(incident: Incident, stage_code: str, data: dict, *, acting_u
     incident = _locked(incident)
     if not is_reporting_side(acting_user, incident):
         raise Forbidden(_("Only the reporting organization and the coordinator can give the reports of an incident."))
+    if incident.status == Status.CLOSED:
+        raise Refused(_("The incident is closed; reopen it before giving a report."), code="closed", status=409)
     stages = incident.policy.data["stages"]
     index = next((i for i, st in enumerate(stages) if st["code"] == stage_code), None)
     if not index:  # unknown, or the initial report (given when reported)
@@ -332,6 +387,7 @@ def do_submit_stage(incident: Incident, stage_code: str, data: dict, *, acting_u
     incident.save()
     _event(incident, EventKind.STAGE, acting_user, at=now, data={"stage": stage["code"]})
     audit.record(Act.UPDATE, incident, actor=acting_user, before=before)
+    notices.stage_given(incident, stage, actor=acting_user)
     return incident
 
 
@@ -356,6 +412,8 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
         )
     if not allowed & sides_of(acting_user, incident):
         raise Forbidden(_("You are not allowed to take this step for this incident."))
+    if problem := transition_problem(incident, to_status):
+        raise Refused(problem, code="reports_missing", status=409)
     reason = (reason or "").strip()
     reopen = step in REOPENS
     if reopen and not reason:
@@ -373,7 +431,7 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
     _event(incident, EventKind.REOPENED if reopen else EventKind.STATUS, acting_user,
            from_status=from_status, to_status=to_status, text=reason, at=now)
     audit.record(Act.TRANSITION, incident, actor=acting_user, before=before)
-    notices.status_changed(incident, from_status, to_status, reason)
+    notices.status_changed(incident, from_status, to_status, reason, actor=acting_user)
     return incident
 
 
@@ -396,7 +454,7 @@ def do_assign_responder(incident: Incident, responder: Organization, *, acting_u
     _event(incident, EventKind.ASSIGNMENT, acting_user, at=assignment.at,
            data={"responder_id": str(responder.pk), "responder_code": responder.code})
     _audit_child(Act.CREATE, assignment, incident, acting_user)
-    notices.assigned(incident, responder)
+    notices.assigned(incident, responder, actor=acting_user)
     return assignment
 
 
@@ -416,6 +474,7 @@ def do_add_comment(incident: Incident, text: str, *, acting_user) -> IncidentEve
         raise ValidationError({"text": [_("A comment can have at most 20,000 characters.")]})
     event = _event(incident, EventKind.COMMENT, acting_user, text=text)
     _audit_child(Act.CREATE, event, incident, acting_user)
+    notices.commented(incident, text, actor=acting_user)
     return event
 
 

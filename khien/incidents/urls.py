@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.incident_create, name="incident_create"),
     path("stats/", views.incident_stats, name="stats"),
     path("new/systems/", views.systems_options, name="systems_options"),
+    path("new/late/", views.late_field, name="late_field"),
     path("<uuid:pk>/", views.incident_detail, name="incident_detail"),
     path("<uuid:pk>/report.pdf", views.incident_pdf, name="incident_pdf"),
     path("<uuid:pk>/transition/", views.incident_transition, name="incident_transition"),

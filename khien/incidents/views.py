@@ -72,6 +72,29 @@ def _step_label(to_status: str, reopen: bool) -> str:
     }.get(to_status, to_status)
 
 
+def awaited(user, incident: Incident) -> list[str]:
+    """What the incident waits for, and from whom, for someone with no step to take now (from the same
+    `services.TRANSITIONS` that decide the steps)."""
+    org = incident.organization.name
+    if incident.status == Status.CLOSED:
+        return [_("The incident is closed; the reporting organization (%(org)s) or the national coordinator can "
+                  "reopen it.") % {"org": org}]
+    lines = []
+    for to_status, sides in services.next_steps(incident):
+        if services.RESPONDER in sides:
+            who = _("the reporting organization (%(org)s), the national coordinator or an assigned responder")
+        else:
+            who = _("the reporting organization (%(org)s) or the national coordinator")
+        lines.append(_("Awaited: “%(step)s”, by %(who)s.") % {"step": _step_label(to_status, False),
+                                                              "who": who % {"org": org}})
+        if problem := services.transition_problem(incident, to_status):
+            lines.append(problem)
+    if incident.status == Status.NEW and services.RESPONDER in services.sides_of(user, incident):
+        lines.append(_("The reporting organization first triages the incident (confirms its category and "
+                       "severity); the response steps open to the assigned responders after that."))
+    return lines
+
+
 def _visible(request, pk) -> Incident:
     return get_object_or_404(
         Incident.objects.visible_to(request.user).select_related("organization", "policy", "taxonomy", "created_by"),
@@ -84,7 +107,8 @@ def _flags(incident: Incident, now) -> dict:
     open_ = incident.status not in (Status.RESOLVED, Status.CLOSED)
     return {
         "reported_late": deadlines.reported_late(incident),
-        "stage_overdue": bool(nxt and nxt.due_at and nxt.overdue(now)),
+        # A closed incident has no live deadline (closing needs every report given).
+        "stage_overdue": bool(incident.status != Status.CLOSED and nxt and nxt.due_at and nxt.overdue(now)),
         "next_stage": nxt,
         "triage_overdue": deadlines.sla_overdue(incident, "triage", now) and incident.triaged_at is None,
         "contain_overdue": open_ and incident.contained_at is None and deadlines.sla_overdue(incident, "contain", now),
@@ -198,7 +222,8 @@ def incident_create(request):
             data, systems = form.service_data()
             try:
                 incident = services.do_report_incident(data, acting_user=request.user, systems=systems,
-                                                       observables=form.cleaned_data.get("observables") or [])
+                                                       observables=form.cleaned_data.get("observables") or [],
+                                                       late_reason_required=True)
             except (Refused, ValidationError) as exc:
                 add_service_error(form, exc)
                 status = status_of(exc)
@@ -208,6 +233,15 @@ def incident_create(request):
         else:
             status = 400
     return render(request, "incidents/incident_form.html", {"form": form}, status=status)
+
+
+@login_required
+@require_GET
+def late_field(request):
+    """HTMX: the late-report warning and the reason field for the time of detection typed in the report form."""
+    form = IncidentReportForm(user=request.user, initial={"detected_at": request.GET.get("detected_at"),
+                                                          "late_reason": request.GET.get("late_reason", "")})
+    return render(request, "incidents/_late_field.html", {"form": form})
 
 
 @login_required
@@ -231,7 +265,8 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
             reopen = (from_status, to_status) in services.REOPENS
             form = forms.get("transition") if forms.get("transition_to") == to_status else None
             steps.append({"to": to_status, "label": _step_label(to_status, reopen), "reopen": reopen,
-                          "form": form or TransitionForm(initial={"status": to_status})})
+                          "form": form or TransitionForm(initial={"status": to_status}),
+                          "problem": services.transition_problem(incident, to_status)})
     stages = []
     for stage in deadlines.incident_schedule(incident):
         stages.append({"stage": stage, "name": stage.name_en if _english() else stage.name_vi,
@@ -249,7 +284,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     open_incident = incident.status != Status.CLOSED
     stage_form = None
     nxt = deadlines.incident_next_stage(incident)
-    if nxt is not None and services.is_reporting_side(user, incident):
+    if nxt is not None and open_incident and services.is_reporting_side(user, incident):
         stage = next((st for st in incident.policy.data["stages"] if st["code"] == nxt.code), None)
         if stage is not None and stage["code"] != incident.policy.data["stages"][0]["code"]:
             stage_form = forms.get("stage") or StageForm(incident=incident, stage=stage, prefix="stage")
@@ -290,6 +325,8 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "evidence_form": (forms.get("evidence") or EvidenceForm()) if participant and open_incident else None,
         "seal_form": SealForm(),
         "now": now,
+        "open_incident": open_incident,
+        "awaited": [] if steps else awaited(user, incident),
         "observables": observables.lookup(user, incident.observables.all()),
         **_alerts_behind(user, incident),
         "observable_form": (forms.get("observable") or ObservableForm(prefix="obs"))

@@ -381,7 +381,7 @@ class _Builder:
                 "created": stamp, "modified": stamp, "published": stamp,
                 "name": f"Bản tin tình báo mối đe dọa tháng {(start + dt.timedelta(days=30)).month}"
                         f"/{(start + dt.timedelta(days=30)).year}",
-                "description": "Tổng hợp chỉ dấu, mã độc và nhóm tấn công ghi nhận trong tháng (dữ liệu demo).",
+                "description": "Tổng hợp chỉ báo, mã độc và nhóm tấn công ghi nhận trong tháng (dữ liệu demo).",
                 "report_types": ["threat-report"], "object_refs": refs, "object_marking_refs": green,
             })
         services.do_store_generated(self.national, links + reports, acting_user=self.coordinator)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _l
 
 from khien.core import shapes
 from khien.core.roles import Action
-from khien.registry.models import Isac, Organization, Province, Sector
+from khien.registry.models import Isac, Organization, OrgType, Province, Sector
 
 from . import services, tlp
 from .models import AckState, Collection, CollectionKind, IndicatorKind, Tlp, WarningSeverity, stix_type_label
@@ -121,8 +121,37 @@ def _recipients_field(required=False):
     return OrganizationsField(
         label=_l("Recipients (TLP:RED)"), required=required,
         queryset=Organization.objects.filter(is_active=True).order_by("code"),
-        widget=forms.SelectMultiple(attrs={"size": 6}),
-        help_text=_l("TLP:RED is seen only by your organization and the organizations named here."))
+        widget=forms.SelectMultiple(attrs={
+            "size": 12, "data-filterable": "",
+            "data-filter-placeholder": _l("Filter by code or name, e.g. BTC or Hà Nội"),
+            "data-chosen-label": _l("Chosen:"), "data-none-label": _l("none yet"),
+            "data-shown-label": _l("%(shown)s of %(total)s shown")}),
+        help_text=_l("TLP:RED is seen only by your organization and the organizations named here. Organizations "
+                     "are grouped by type; hold Ctrl (⌘ on a Mac) to choose several."))
+
+
+def grouped_organization_choices(queryset) -> list:
+    """The organizations of `queryset` as (type label, [(id, "CODE — name")]) groups, in the order of the types."""
+    groups: dict[str, list] = {value: [] for value in OrgType.values}
+    for org in queryset.order_by("code"):
+        groups.setdefault(org.org_type, []).append((str(org.pk), f"{org.code} — {org.name}"))
+    labels = dict(OrgType.choices)
+    return [(str(labels.get(kind, kind)), options) for kind, options in groups.items() if options]
+
+
+def audience_choice(user, collection_id, level, recipient_ids):
+    """(writable collection or None, TLP level or None, active recipient organizations) from raw input."""
+    by_pk = {str(c.pk): c for c in writable_collections(user)}
+    collection = by_pk.get(str(getattr(collection_id, "pk", collection_id) or ""))
+    level = level if level in Tlp.values else None
+    ids = []
+    for raw in recipient_ids:
+        try:
+            ids.append(uuid.UUID(str(raw)))
+        except ValueError:
+            continue
+    recipients = list(Organization.objects.filter(is_active=True, pk__in=ids)) if ids else []
+    return collection, level, recipients
 
 
 class _SharingMixin:
@@ -132,6 +161,17 @@ class _SharingMixin:
         self.fields["collection"].queryset = self.fields["collection"].queryset.filter(pk__in=[c.pk for c in choices])
         if len(choices) == 1:
             self.fields["collection"].initial = choices[0].pk
+        field = self.fields["recipients"]
+        field.widget.choices = grouped_organization_choices(field.queryset)
+
+    def sharing_choice(self):
+        """(collection, TLP, recipients) as submitted or initially chosen, for the audience shown with the form;
+        None for the collection when none (or none the user may write) is chosen."""
+        def value(name):
+            if self.is_bound:
+                return self.data.getlist(name) if name == "recipients" else self.data.get(name)
+            return self.initial.get(name, self.fields[name].initial)
+        return audience_choice(self.user, value("collection"), value("tlp"), value("recipients") or [])
 
     def _clean_sharing(self, cleaned):
         if cleaned.get("tlp") == Tlp.RED and not cleaned.get("recipients"):

@@ -9,6 +9,7 @@ holds and when each was added to it (TAXII `added_after` and the
 X-TAXII-Date-Added-* headers refer to that date).
 """
 import datetime as dt
+import json
 import uuid
 
 from django.core.validators import RegexValidator
@@ -58,6 +59,57 @@ STIX_PROPERTY_LABELS = {
 
 def stix_type_label(stix_type: str) -> str:
     return str(STIX_TYPE_LABELS.get(stix_type, stix_type))
+
+
+# Values of the STIX 2.1 open vocabularies as people read them, per property; a value not listed is shown as
+# it is written (the written value stays in the title attribute on the object's page).
+STIX_VOCABULARY_LABELS = {
+    "indicator_types": {
+        "anomalous-activity": _("Anomalous activity"), "anonymization": _("Anonymization"),
+        "benign": _("Benign"), "compromised": _("Compromised"), "malicious-activity": _("Malicious activity"),
+        "attribution": _("Attribution"), "unknown": _("Unknown"),
+    },
+    "report_types": {
+        "attack-pattern": _("Attack pattern"), "campaign": _("Campaign"), "identity": _("identity"),
+        "indicator": _("Indicators"), "intrusion-set": _("intrusion set"), "malware": _("Malware"),
+        "observed-data": _("observed data"), "threat-actor": _("Threat actor"), "threat-report": _("Threat report"),
+        "tool": _("tool"), "vulnerability": _("Vulnerability"),
+    },
+    "malware_types": {
+        "adware": _("adware"), "backdoor": _("backdoor"), "bot": _("bot"), "bootkit": _("bootkit"),
+        "ddos": _("DDoS tool"), "downloader": _("downloader"), "dropper": _("dropper"),
+        "exploit-kit": _("exploit kit"), "keylogger": _("keylogger"), "ransomware": _("ransomware"),
+        "remote-access-trojan": _("remote access trojan"), "resource-exploitation": _("resource exploitation"),
+        "rogue-security-software": _("rogue security software"), "rootkit": _("rootkit"),
+        "screen-capture": _("screen capture"), "spyware": _("spyware"), "trojan": _("trojan"),
+        "unknown": _("Unknown"), "virus": _("virus"), "webshell": _("web shell"), "wiper": _("wiper"),
+        "worm": _("worm"),
+    },
+    "threat_actor_types": {
+        "activist": _("activist"), "competitor": _("competitor"), "crime-syndicate": _("crime syndicate"),
+        "criminal": _("criminal"), "hacker": _("hacker"), "insider-accidental": _("accidental insider"),
+        "insider-disgruntled": _("disgruntled insider"), "nation-state": _("nation state"),
+        "sensationalist": _("sensationalist"), "spy": _("spy"), "terrorist": _("terrorist"), "unknown": _("Unknown"),
+    },
+    "pattern_type": {"stix": "STIX", "pcre": "PCRE", "sigma": "Sigma", "snort": "Snort", "suricata": "Suricata",
+                     "yara": "YARA"},
+    "sophistication": {
+        "none": _("none"), "minimal": _("minimal"), "intermediate": _("intermediate"), "advanced": _("advanced"),
+        "expert": _("expert"), "innovator": _("innovator"), "strategic": _("strategic"),
+    },
+}
+
+
+def stix_value_label(prop: str, value) -> str:
+    """A STIX property value in the reader's language: vocabulary values named, lists joined, yes/no."""
+    vocabulary = STIX_VOCABULARY_LABELS.get(prop, {})
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, str):
+        return str(vocabulary.get(value, value))
+    if isinstance(value, list) and all(isinstance(i, str) for i in value):
+        return ", ".join(str(vocabulary.get(i, i)) for i in value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 class Tlp(models.TextChoices):

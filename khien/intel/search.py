@@ -15,20 +15,27 @@ import datetime as dt
 import ipaddress
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from . import services, tlp, warninglists
+from khien.registry.models import Organization, OrgType
+
 from .models import (
     CollectionObject,
     IndicatorKind,
     IndicatorValue,
     OrganizationIdentity,
     StixObject,
+    Tlp,
 )
 
 MAX_VALUE_GROUPS = 500
+# A searched network also finds the addresses and smaller networks inside it: at most this many indexed
+# values are read for it (one range read of the value index), the page says when the limit was reached.
+MAX_INSIDE_ROWS = 5000
 MAX_TEXT_RESULTS = 2000
 HASH_KIND_BY_LENGTH = {length: kind for kind, length in services.HASH_LENGTHS.items()}
 
@@ -166,6 +173,10 @@ class ValueGroup:
     warninglists: list[str] = field(default_factory=list)
 
     @property
+    def kind_label(self) -> str:
+        return str(IndicatorKind(self.kind).label) if self.kind in IndicatorKind.values else self.kind
+
+    @property
     def producers(self) -> int:
         return len({r.obj.producer_id for r in self.rows})
 
@@ -191,18 +202,92 @@ def _apply_filters(qs, filters: dict, user):
     return qs.distinct()
 
 
-def search_values(user, query: str, filters: dict | None = None) -> list[ValueGroup]:
-    """The observable values a query matches, each once, with every visible indicator that names it."""
+def searched_network(query: str):
+    """The IP network a query names when it is a CIDR range of more than one address, else None."""
+    text = (query or "").strip()
+    if "/" not in text:
+        return None
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+    return net if net.num_addresses > 1 else None
+
+
+def _text_prefix(net) -> str | None:
+    """The text that every indexed address or network inside `net` begins with (values are stored in their
+    normal form: dotted IPv4, compressed IPv6): the whole octets of an IPv4 prefix, the leading non-zero
+    hextets of an IPv6 one (a zero hextet may be written "::"). None when that is nothing (a network wider
+    than /8, or an IPv6 prefix starting with a zero hextet): too wide to look inside."""
+    if net.version == 4:
+        octets = str(net.network_address).split(".")[:net.prefixlen // 8]
+        return ".".join(octets) + "." if octets else None
+    lead = []
+    for hextet in net.network_address.exploded.split(":")[:net.prefixlen // 16]:
+        if int(hextet, 16) == 0:
+            break
+        lead.append(format(int(hextet, 16), "x"))
+    return ":".join(lead) + ":" if lead else None
+
+
+def inside_rows(net) -> tuple[list[tuple[str, str, str, int]], bool]:
+    """([(kind, value, stix_id, object pk)] of the indexed addresses and networks strictly inside `net`,
+    whether some may be missing: the MAX_INSIDE_ROWS bound cut the read, or the network is too wide to look
+    inside at all)."""
+    prefix = _text_prefix(net)
+    if prefix is None:
+        return [], True
+    address_kind = IndicatorKind.IPV4 if net.version == 4 else IndicatorKind.IPV6
+    qs = IndicatorValue.objects.filter(kind__in=[address_kind, IndicatorKind.CIDR], value__startswith=prefix)
+    if connection.vendor == "sqlite":
+        # SQLite's LIKE ignores the index; the same prefix as a range reads just that slice of it (byte order:
+        # the character after the prefix's last one, "." or ":", bounds it)
+        qs = qs.filter(value__gte=prefix, value__lt=prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    rows = list(qs.order_by("value", "kind", "object_id")
+                .values_list("kind", "value", "object__stix_id", "object_id")[:MAX_INSIDE_ROWS + 1])
+    truncated = len(rows) > MAX_INSIDE_ROWS
+    found = []
+    for kind, value, stix_id, pk in rows[:MAX_INSIDE_ROWS]:
+        try:
+            inner = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            continue
+        if inner.version == net.version and inner != net and inner.subnet_of(net):
+            found.append((kind, value, stix_id, pk))
+    return found, truncated
+
+
+class ValueGroups(list):
+    """The groups of a value search; `truncated`: a searched network held more values than were read."""
+
+    truncated = False
+
+
+def search_values(user, query: str, filters: dict | None = None) -> ValueGroups:
+    """The observable values a query matches, each once, with every visible indicator that names it.
+
+    A network (CIDR) also finds the addresses and networks inside it ("inside"), an address the networks
+    that contain it ("network"), a domain its parent domains ("parent")."""
     wanted = candidates(query)
+    out = ValueGroups()
     if not wanted:
-        return []
+        return out
     why_of = {(k, v): why for k, v, why in wanted}
     # The value index first (a handful of rows), then visibility on just those objects: asked the other
     # way round, SQLite walks every visible object before it looks the value up (seconds at a million).
     rows = list(IndicatorValue.objects.filter(value__in={v for _k, v, _w in wanted})
                 .values_list("kind", "value", "object__stix_id", "object_id"))
-    visible = set(_apply_filters(tlp.visible_versions(user), filters or {}, user)
-                  .filter(pk__in={pk for *_rest, pk in rows}).values_list("pk", flat=True)) if rows else set()
+    net = searched_network(query)
+    if net is not None:
+        inside, out.truncated = inside_rows(net)
+        for kind, value, _stix_id, _pk in inside:
+            why_of.setdefault((kind, value), "inside")
+        rows.extend(inside)
+    visible = set()
+    base = _apply_filters(tlp.visible_versions(user), filters or {}, user)
+    pks = list({pk for *_rest, pk in rows})
+    for start in range(0, len(pks), 500):
+        visible.update(base.filter(pk__in=pks[start:start + 500]).values_list("pk", flat=True))
     hits = [row for row in rows if row[3] in visible]
     by_value: dict[tuple[str, str], set[str]] = {}
     for kind, value, stix_id, _pk in hits:
@@ -215,7 +300,7 @@ def search_values(user, query: str, filters: dict | None = None) -> list[ValueGr
     groups: list[ValueGroup] = []
     lists = warninglists.compiled()
     all_objects = []
-    order = {"exact": 0, "network": 1, "parent": 2}
+    order = {"exact": 0, "inside": 1, "network": 2, "parent": 3}
     for (kind, value), ids in sorted(by_value.items(), key=lambda kv: (order[why_of[kv[0]]], kv[0][1])):
         group = ValueGroup(kind=kind, value=value, why=why_of[(kind, value)],
                            warninglists=warninglists.hits(kind, value, lists))
@@ -238,7 +323,8 @@ def search_values(user, query: str, filters: dict | None = None) -> list[ValueGr
         for row in group.rows:
             row.creator = names.get(row.obj.created_by_ref, "")
             row.collections = colls.get(row.obj.pk, [])
-    return groups
+    out.extend(groups)
+    return out
 
 
 # Left out of object lists unless a type filter asks for them: relationships and sightings are shown
@@ -371,3 +457,34 @@ def overview(user, weeks: int = 12) -> dict:
         values.append(per_week.get(day, 0))
     return {"by_type": by_type, "by_tlp": by_tlp, "total": sum(r["n"] for r in by_type),
             "weeks": {"labels": labels, "values": values}}
+
+
+# --- Who will see a version (the create forms) -------------------------------------------------------
+
+
+@dataclass
+class Audience:
+    level: str
+    total: int                              # organizations that will see it
+    everyone: bool                          # every organization (CLEAR, GREEN)
+    anonymous: bool                         # and anonymous callers (a public CLEAR feed)
+    by_type: list = field(default_factory=list)  # [(org type label, count)], largest first
+    producer: Organization | None = None
+
+
+def audience(user, collection, level: str, recipients=()) -> Audience:
+    """The organizations that will see a version the user stores in `collection` under TLP `level` (naming
+    `recipients` for TLP:RED): counted by the TLP table itself (`tlp.audience_q`), with the producer the
+    service will record (`services.producer_for`). Only for a collection the user may write (the caller checks)."""
+    producer_id = services.producer_for(user, collection)
+    recipient_ids = [getattr(r, "pk", r) for r in recipients] if level == Tlp.RED else []
+    q = tlp.audience_q(level, producer_ids=[producer_id] if producer_id else [], collections=[collection],
+                       recipient_ids=recipient_ids)
+    orgs = Organization.objects.filter(q)
+    labels = dict(OrgType.choices)
+    by_type = sorted(((str(labels.get(row["org_type"], row["org_type"])), row["n"])
+                      for row in orgs.order_by().values("org_type").annotate(n=Count("pk"))),
+                     key=lambda item: (-item[1], item[0]))
+    return Audience(level=level, total=sum(n for _label, n in by_type), everyone=not q,
+                    anonymous=tlp.anonymous_audience(level, [collection]), by_type=by_type,
+                    producer=Organization.objects.filter(pk=producer_id).first() if producer_id else None)

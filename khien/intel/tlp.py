@@ -53,7 +53,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 
 from khien.core.roles import Action
-from khien.core.scoping import memberships_of, scope_for
+from khien.core.scoping import is_national_coordinator, memberships_of, scope_for
 
 from .models import Collection, CollectionMember, CollectionObject, StixObject, StixRecipient, Tlp
 
@@ -129,32 +129,103 @@ def visibility_q(user, prefix: str = "") -> Q | None:
     return organizations_visibility_q(organization_ids(user), prefix)
 
 
+# --- The table, once -------------------------------------------------------------------------------
+# Who sees a version of each TLP level, as the relations of an organization to the version. Both
+# directions are derived from this one table: `organizations_visibility_q` (the versions some
+# organizations see: every read path) and `audience_q` (the organizations that will see a version:
+# what the create forms announce before anything is stored).
+EVERYONE = "everyone"                      # anyone signed in (anonymous callers: see _anonymous_q)
+PLATFORM = "platform"                      # every organization on the platform
+PRODUCER = "producer"                      # the organization whose user submitted the version
+COLLECTION_READERS = "collection_readers"  # owner or `can_read` member of a collection holding the version
+COLLECTION_OWNERS = "collection_owners"    # owner of a collection holding the version
+RECIPIENTS = "recipients"                  # organizations named as recipients of the version
+
+GRANTS: dict[str, tuple[str, ...]] = {
+    Tlp.CLEAR: (EVERYONE,),
+    Tlp.GREEN: (PLATFORM,),
+    Tlp.AMBER: (PRODUCER, COLLECTION_READERS),
+    Tlp.AMBER_STRICT: (PRODUCER, COLLECTION_OWNERS),
+    Tlp.RED: (PRODUCER, RECIPIENTS),
+}
+
+
+def _version_condition(grant: str, orgs: list, prefix: str) -> Q | None:
+    """The condition on StixObject rows under which `grant` lets the organizations `orgs` see a version;
+    None when it never does, an empty Q when it always does."""
+    pk = "object_id" if prefix else "pk"
+    if grant == EVERYONE:
+        return Q()
+    if not orgs:
+        return None
+    if grant == PLATFORM:
+        return Q()
+    if grant == PRODUCER:
+        return Q(**{f"{prefix}producer_id__in": orgs})
+    if grant == COLLECTION_READERS:
+        readable = Collection.objects.filter(
+            Q(owner_id__in=orgs) | Q(pk__in=CollectionMember.objects.filter(organization_id__in=orgs, can_read=True)
+                                     .values("collection_id")))
+        return Q(Exists(CollectionObject.objects.filter(object_id=OuterRef(pk), collection__in=readable)))
+    if grant == COLLECTION_OWNERS:
+        return Q(Exists(CollectionObject.objects.filter(object_id=OuterRef(pk), collection__owner_id__in=orgs)))
+    if grant == RECIPIENTS:
+        return Q(Exists(StixRecipient.objects.filter(object_id=OuterRef(pk), organization_id__in=orgs)))
+    raise ValueError(grant)
+
+
 def organizations_visibility_q(orgs, prefix: str = "") -> Q:
     """The condition on `StixObject` rows visible to someone acting for the organizations `orgs`.
 
-    The TLP table above in one place: `visibility_q` (a signed-in user: their
+    The TLP table (`GRANTS`) in one place: `visibility_q` (a signed-in user: their
     memberships' organizations) and `visible_object_pks_for_organization` (an
     organization itself, e.g. the organization whose SOC sent a telemetry event)
     both use it.
     """
     orgs = list(orgs)
-    pk = "object_id" if prefix else "pk"
-    q = Q(**{f"{prefix}tlp": Tlp.CLEAR})
-    if not orgs:
-        return q
-    readable = Collection.objects.filter(
-        Q(owner_id__in=orgs) | Q(pk__in=CollectionMember.objects.filter(organization_id__in=orgs, can_read=True)
-                                 .values("collection_id"))
-    )
-    in_readable = Exists(CollectionObject.objects.filter(object_id=OuterRef(pk), collection__in=readable))
-    in_owned = Exists(CollectionObject.objects.filter(object_id=OuterRef(pk), collection__owner_id__in=orgs))
-    recipient = Exists(StixRecipient.objects.filter(object_id=OuterRef(pk), organization_id__in=orgs))
-    produced = Q(**{f"{prefix}producer_id__in": orgs})
-    q |= Q(**{f"{prefix}tlp": Tlp.GREEN})
-    q |= Q(**{f"{prefix}tlp": Tlp.AMBER}) & (produced | in_readable)
-    q |= Q(**{f"{prefix}tlp": Tlp.AMBER_STRICT}) & (produced | in_owned)
-    q |= Q(**{f"{prefix}tlp": Tlp.RED}) & (produced | recipient)
+    q = None
+    for level, grants in GRANTS.items():
+        conditions = [c for c in (_version_condition(g, orgs, prefix) for g in grants) if c is not None]
+        if not conditions:
+            continue
+        condition = Q()
+        for c in conditions:
+            if not c:  # always: the level alone decides
+                condition = Q()
+                break
+            condition = c if not condition else condition | c
+        part = Q(**{f"{prefix}tlp": level}) & condition if condition else Q(**{f"{prefix}tlp": level})
+        q = part if q is None else q | part
     return q
+
+
+def audience_q(level: str, *, producer_ids=(), collections=(), recipient_ids=()) -> Q:
+    """The condition on `Organization` rows that will see a version of TLP `level` produced by
+    `producer_ids`, held by `collections` and naming `recipient_ids` — the same table as
+    `organizations_visibility_q`, read the other way. An empty Q: every organization."""
+    condition = None
+    collections = list(collections)
+    for grant in GRANTS[level]:
+        if grant in (EVERYONE, PLATFORM):
+            return Q()
+        if grant == PRODUCER:
+            part = Q(pk__in=list(producer_ids))
+        elif grant == COLLECTION_READERS:
+            part = Q(pk__in=[c.owner_id for c in collections]) | Q(pk__in=CollectionMember.objects.filter(
+                collection__in=[c.pk for c in collections], can_read=True).values("organization_id"))
+        elif grant == COLLECTION_OWNERS:
+            part = Q(pk__in=[c.owner_id for c in collections])
+        elif grant == RECIPIENTS:
+            part = Q(pk__in=list(recipient_ids))
+        else:
+            raise ValueError(grant)
+        condition = part if condition is None else condition | part
+    return condition if condition is not None else Q(pk__in=[])
+
+
+def anonymous_audience(level: str, collections=()) -> bool:
+    """Will anonymous callers see a version of TLP `level` held by `collections` (the public CLEAR feed)?"""
+    return bool(EVERYONE in GRANTS[level] and _anonymous_q() is not None and any(c.is_public for c in collections))
 
 
 def visible_object_pks_for_organization(organization_id, object_pks) -> set[int]:
@@ -181,6 +252,25 @@ def visible_versions(user_or_none):
 
 def can_see(user_or_none, obj: StixObject) -> bool:
     return visible_versions(user_or_none).filter(pk=obj.pk).exists()
+
+
+def shown_recipients(user, obj: StixObject) -> tuple[list, bool]:
+    """(the named recipients of the version `obj` shown to `user`, whether that is the whole list).
+
+    The recipient list of a TLP:RED version is the producer's: the users of the producer organization
+    and the national coordinator (when it sees the version at all: as producer or recipient, the table
+    above) get every recipient; any other reader (a recipient) only its own organizations among them,
+    never who else was named. Nothing for a version the user may not see.
+    """
+    if not can_see(user, obj):
+        return [], False
+    from khien.registry.models import Organization
+
+    recipients = Organization.objects.filter(received_stix_objects__object=obj).order_by("code")
+    orgs = organization_ids(user)
+    if (obj.producer_id is not None and obj.producer_id in orgs) or is_national_coordinator(user):
+        return list(recipients), True
+    return list(recipients.filter(pk__in=orgs)), False
 
 
 # --- Collections -------------------------------------------------------------------------------

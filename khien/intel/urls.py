@@ -13,6 +13,7 @@ urlpatterns = [
     path("intel/objects/<str:stix_id>/stix.json", views.object_download, name="object_download"),
     path("intel/indicators/new/", views.indicator_create, name="indicator_create"),
     path("intel/reports/new/", views.report_create, name="report_create"),
+    path("intel/sharing/audience/", views.sharing_audience, name="sharing_audience"),
     path("intel/collections/", views_collections.collection_list, name="collection_list"),
     path("intel/collections/new/", views_collections.collection_create, name="collection_create"),
     path("intel/collections/<uuid:pk>/", views_collections.collection_detail, name="collection_detail"),

@@ -26,7 +26,7 @@ from khien.core.forms import add_service_error
 
 from . import search, services, services_warnings, tlp
 from .forms import IndicatorForm, ReportForm, SearchForm, writable_collections
-from .models import STIX_PROPERTY_LABELS, Tlp
+from .models import STIX_PROPERTY_LABELS, Tlp, stix_value_label
 
 PAGE_SIZE = 25
 
@@ -87,6 +87,15 @@ def _indented(value, stored_text: str, sort_keys: bool = False) -> str:
         return stored_text
 
 
+def _raw_value(value) -> str:
+    """A STIX property value as written (shown to analysts on hover beside its label)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(i, str) for i in value):
+        return ", ".join(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _visible_or_404(user, stix_id: str):
     obj = search.latest_visible(user, stix_id)
     if obj is None:
@@ -108,7 +117,10 @@ def object_detail(request, stix_id: str):
                 for r in ids]
     creator = search.identity_names([obj.created_by_ref]).get(obj.created_by_ref, "")
     data = obj.data or {}
+    recipients, all_recipients = tlp.shown_recipients(user, obj) if obj.tlp == Tlp.RED else ([], False)
     context = {
+        "recipients": recipients, "all_recipients": all_recipients,
+        "is_producer": obj.producer_id is not None and obj.producer_id in tlp.organization_ids(user),
         "obj": obj, "data": data, "name": search.display_name(obj), "creator": creator, "now": timezone.now(),
         "collections": search.collections_of(user, [obj])[obj.pk],
         "values": search.value_flags(obj) if obj.stix_type == "indicator" else [],
@@ -118,8 +130,7 @@ def object_detail(request, stix_id: str):
         "versions": versions, "refs": [r for r in refs if r["obj"]],
         "hidden_refs": sum(1 for r in refs if not r["obj"]),
         "raw": _indented(data, obj.data_text, sort_keys=True),
-        "extra_fields": [(k, STIX_PROPERTY_LABELS[k], v if isinstance(v, str) else ", ".join(v) if isinstance(v, list)
-                          and all(isinstance(i, str) for i in v) else json.dumps(v, ensure_ascii=False))
+        "extra_fields": [(k, STIX_PROPERTY_LABELS[k], stix_value_label(k, v), _raw_value(v))
                          for k, v in sorted(data.items()) if k in STIX_PROPERTY_LABELS],
     }
     return render(request, "intel/object_detail.html", context)
@@ -161,7 +172,34 @@ def _create(request, form_class, template: str, noun: str):
                 return redirect("intel:object", stix_id=obj["id"])
         else:
             status = 400
-    return render(request, template, {"form": form, "details": details}, status=status)
+    return render(request, template, {"form": form, "details": details, "audience": _audience_of(request.user, form)},
+                  status=status)
+
+
+def _audience_of(user, form):
+    collection, level, recipients = form.sharing_choice()
+    if collection is None or level is None:
+        return None
+    return search.audience(user, collection, level, recipients)
+
+
+@login_required
+@require_GET
+def sharing_audience(request):
+    """The "who will see it" box of the create forms for a chosen collection, TLP and recipients (HTMX).
+
+    Only for a collection the user may write (another one is a 404: its members are not the user's business).
+    """
+    from .forms import audience_choice
+
+    collection, level, recipients = audience_choice(request.user, request.GET.get("collection"),
+                                                    request.GET.get("tlp"), request.GET.getlist("recipients"))
+    if collection is None:
+        raise Http404(_("No such collection."))
+    if level is None:
+        return render(request, "intel/_audience.html", {"audience": None}, status=400)
+    return render(request, "intel/_audience.html", {"audience": search.audience(request.user, collection, level,
+                                                                                recipients)})
 
 
 @login_required

@@ -5,11 +5,15 @@ audit are theirs. A refused import shows every rejected object or row and stores
 """
 from __future__ import annotations
 
+import datetime as dt
+import unicodedata
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,7 +25,7 @@ from . import federation, tlp
 from .exchange import run, stix_export
 from .exchange.common import ImportRejected, max_import_bytes
 from .exchange.csv_io import IMPORT_COLUMNS
-from .models import Collection, Tlp
+from .models import STIX_TYPE_LABELS, Collection, Tlp, stix_type_label
 from .models_federation import MAX_SECRET_LENGTH, FeedAuth, FeedSubscription
 
 FORMAT_CHOICES = [("stix", gettext_lazy("STIX 2.1 bundle (JSON)")), ("misp", gettext_lazy("MISP event (JSON)")),
@@ -39,12 +43,28 @@ class ImportForm(forms.Form):
         self.fields["collection"].queryset = Collection.objects.filter(pk__in=writable).order_by("title")
 
 
+class StixTypesField(forms.MultipleChoiceField):
+    """STIX types ticked in a list named in the reader's language; a comma-separated value (an older link,
+    e.g. ?types=indicator,malware) is read as its parts."""
+
+    def to_python(self, value):
+        return [part.strip() for item in super().to_python(value) for part in item.split(",") if part.strip()]
+
+
+def stix_type_choices() -> list[tuple[str, str]]:
+    """(type, label) of the known STIX types, by label in the reader's language."""
+    def key(choice):
+        folded = unicodedata.normalize("NFD", choice[1].casefold().replace("đ", "d"))
+        return "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return sorted(((t, stix_type_label(t)) for t in STIX_TYPE_LABELS), key=key)
+
+
 class ExportForm(forms.Form):
     format = forms.ChoiceField(label=gettext_lazy("Format"), choices=FORMAT_CHOICES)
     collection = forms.ModelChoiceField(label=gettext_lazy("Collection"), queryset=Collection.objects.none(),
                                         required=False, empty_label=gettext_lazy("Everything I may see"))
-    types = forms.CharField(label=gettext_lazy("STIX types"), required=False,
-                            help_text=gettext_lazy("Comma-separated, for example indicator,malware. Empty: all."))
+    types = StixTypesField(label=gettext_lazy("STIX types"), required=False, widget=forms.CheckboxSelectMultiple,
+                           help_text=gettext_lazy("None ticked: every type."))
     tlp = forms.MultipleChoiceField(label=gettext_lazy("TLP"), choices=Tlp.choices, required=False,
                                     widget=forms.CheckboxSelectMultiple)
     added_since = forms.DateField(label=gettext_lazy("Added since"), required=False,
@@ -57,6 +77,7 @@ class ExportForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["collection"].queryset = tlp.collections_for(user).order_by("title")
+        self.fields["types"].choices = stix_type_choices()
 
 
 class SubscriptionForm(forms.ModelForm):
@@ -80,6 +101,11 @@ class SubscriptionForm(forms.ModelForm):
 
     def _post_clean(self):
         pass  # the model is validated by the service, not by the form
+
+
+def _local_midnight(day):
+    """The start of a day picked in the form, in the platform's time zone (Asia/Ho_Chi_Minh), not UTC."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def _nav(request, active):
@@ -127,7 +153,7 @@ def exchange_export(request):
             try:
                 sel = stix_export.parse_selection(
                     request.user, collection=data["collection"], types=data["types"], tlp_levels=data["tlp"],
-                    added_since=data["added_since"].isoformat() if data["added_since"] else "", ids=ids,
+                    added_since=_local_midnight(data["added_since"]) if data["added_since"] else "", ids=ids,
                     all_versions=data["all_versions"])
                 content_type, name, body = run.export(data["format"], request.user, sel)
             except Refused as exc:

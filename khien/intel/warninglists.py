@@ -25,6 +25,7 @@ The allow-list is changed only through `do_add_allow_entry` /
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import threading
@@ -40,6 +41,7 @@ from django.db import transaction
 from django.db.models import Count, Max
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from khien.core import audit, shapes
@@ -122,6 +124,23 @@ def load_file(path: Path = DATA_FILE) -> list[dict]:
             if item["kind"] == "network" and _network(value) is None:
                 raise ValueError(f"{path}: {item['name']}: {value!r} is not an IP address or range")
     return lists
+
+
+@functools.lru_cache(maxsize=1)
+def _descriptions() -> dict[str, tuple[str, str]]:
+    return {item["name"]: (item.get("description") or item["name"], item.get("description_vi") or "")
+            for item in load_file()}
+
+
+def list_label(name: str) -> str:
+    """A warning list as people read it, in the reader's language (its code, e.g. reserved-domains, when
+    unknown): the data file's description, or the allow-list / the platform's own addresses."""
+    if name == ALLOW_LIST:
+        return str(_("Allow-list of the national coordinator"))
+    if name == OWN_ADDRESSES:
+        return str(_("Khiên's own addresses and domains"))
+    english, vietnamese = _descriptions().get(name, (name, ""))
+    return vietnamese if vietnamese and (translation.get_language() or "").startswith("vi") else english
 
 
 def own_addresses() -> list[str]:

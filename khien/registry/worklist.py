@@ -6,7 +6,7 @@ from django.utils.translation import ngettext
 
 from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator
-from khien.core.worklist import Item
+from khien.core.worklist import Item, grouped
 
 from .models import InformationSystem, LevelStatus
 
@@ -21,17 +21,16 @@ def waiting_work(user) -> list[Item]:
     items = []
     if is_national_coordinator(user):
         systems = InformationSystem.objects.visible_to(user)
-        submitted = systems.filter(level_status=LevelStatus.SUBMITTED).count()
-        appraised = systems.filter(level_status=LevelStatus.APPRAISED).count()
-        items += [Item(ngettext("%(n)d security level proposal waiting for appraisal",
-                                "%(n)d security level proposals waiting for appraisal", submitted) % {"n": submitted},
-                       submitted, _systems_url(LevelStatus.SUBMITTED)),
-                  Item(ngettext("%(n)d appraised security level waiting for approval",
-                                "%(n)d appraised security levels waiting for approval", appraised) % {"n": appraised},
-                       appraised, _systems_url(LevelStatus.APPRAISED))]
-    returned = InformationSystem.objects.restrict(user, Action.SUBMIT_LEVEL) \
-        .filter(level_status=LevelStatus.RETURNED).count()
-    items.append(Item(ngettext("%(n)d security level proposal returned for correction",
-                               "%(n)d security level proposals returned for correction", returned) % {"n": returned},
-                      returned, _systems_url(LevelStatus.RETURNED), urgent=True))
+        n = systems.filter(level_status=LevelStatus.SUBMITTED).count()
+        label = ngettext("%(n)s security level proposal waiting for appraisal",
+                         "%(n)s security level proposals waiting for appraisal", n)
+        items.append(Item(label % {"n": grouped(n)}, n, _systems_url(LevelStatus.SUBMITTED)))
+        n = systems.filter(level_status=LevelStatus.APPRAISED).count()
+        label = ngettext("%(n)s appraised security level waiting for approval",
+                         "%(n)s appraised security levels waiting for approval", n)
+        items.append(Item(label % {"n": grouped(n)}, n, _systems_url(LevelStatus.APPRAISED)))
+    n = InformationSystem.objects.restrict(user, Action.SUBMIT_LEVEL).filter(level_status=LevelStatus.RETURNED).count()
+    label = ngettext("%(n)s security level proposal returned for correction",
+                     "%(n)s security level proposals returned for correction", n)
+    items.append(Item(label % {"n": grouped(n)}, n, _systems_url(LevelStatus.RETURNED), urgent=True))
     return items

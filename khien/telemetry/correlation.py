@@ -22,7 +22,6 @@ from django.db.models import Count, Max, Min, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from khien.core import audit, notifications
 from khien.core.audit import Act
@@ -345,10 +344,12 @@ def do_dismiss_campaign(campaign: Campaign, *, acting_user) -> Campaign:
 
 def waiting_work(user) -> list:
     """The home page's "To do" items of the national coordinator (`core.worklist`): campaigns to decide."""
-    from khien.core.worklist import Item
+    from django.utils.translation import ngettext
+
+    from khien.core.worklist import Item, grouped
 
     if not is_national_coordinator(user):
         return []
-    undecided = Campaign.objects.filter(status=CampaignStatus.OPEN).count()
-    return [Item(ngettext("%(n)d national campaign to decide", "%(n)d national campaigns to decide", undecided)
-                 % {"n": undecided}, undecided, f"{reverse('telemetry:campaigns')}?status=open", urgent=True)]
+    n = Campaign.objects.filter(status=CampaignStatus.OPEN).count()
+    label = ngettext("%(n)s national campaign to decide", "%(n)s national campaigns to decide", n)
+    return [Item(label % {"n": grouped(n)}, n, f"{reverse('telemetry:campaigns')}?status=open", urgent=True)]

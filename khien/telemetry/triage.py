@@ -35,8 +35,8 @@ from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
 from khien.core.scoping import user_can
 
-from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event, IndicatorHit,
-                     severity_label, utc_day)
+from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event,
+                     IndicatorHit, severity_label, utc_day)
 from .services import OBSERVABLE_FIELDS
 
 if TYPE_CHECKING:
@@ -535,9 +535,10 @@ def mark_suppressed(source: AlertSource, created: list[tuple[str, str]]) -> int:
 
 def waiting_work(user) -> list:
     """The home page's "To do" items of alert triage (`core.worklist`): severe alerts nobody has taken yet."""
-    from khien.core.worklist import Item
+    from khien.core.worklist import Item, grouped
 
-    untaken = Alert.objects.visible_to(user).filter(status=AlertStatus.NEW, severity__gte=HIGH_SEVERITY).count()
-    return [Item(ngettext("%(n)d high or critical alert nobody has taken yet",
-                          "%(n)d high or critical alerts nobody has taken yet", untaken) % {"n": untaken},
-                 untaken, f"{reverse('telemetry:alerts')}?status=new&severity_min={HIGH_SEVERITY}", urgent=True)]
+    n = Alert.objects.visible_to(user).filter(status=AlertStatus.NEW, severity__gte=HIGH_SEVERITY).count()
+    label = ngettext("%(n)s high or critical alert nobody has taken yet",
+                     "%(n)s high or critical alerts nobody has taken yet", n)
+    return [Item(label % {"n": grouped(n)}, n, f"{reverse('telemetry:alerts')}?status=new&severity_min={HIGH_SEVERITY}",
+                 urgent=True)]

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from khien.core.api import fields as api_fields
-from khien.core.filters import flag
+from khien.core.filters import AuditEntryFilterSet, flag
 
 from .. import notifications
 from ..models import AuditEntry, Notification
@@ -40,16 +40,26 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
 
 class AuditEntryList(generics.ListAPIView):
-    """The audit entries of the organizations the caller can see (all of them for the coordinator)."""
+    """The audit entries the caller may read (`AuditEntry.objects.visible_to`: the entries of the organizations
+    the caller sees and the caller's own actions; all of them for the coordinator), filtered as on the log page:
+    `q` (object, or who), `actor` (e-mail, name or id), `action`, `since`/`until` (ISO 8601 or dd/mm/yyyy)."""
 
     serializer_class = AuditEntrySerializer
-    filterset_fields = ["action", "object_type", "object_id", "organization_id", "actor_email"]
+    filterset_class = AuditEntryFilterSet
     ordering_fields = ["seq", "at"]
 
     def get_queryset(self):
-        from ..views import audit_entries_visible_to
+        return AuditEntry.objects.visible_to(self.request.user).order_by("-seq")
 
-        return audit_entries_visible_to(self.request.user).order_by("-seq")
+
+class AuditEntryDetail(generics.RetrieveAPIView):
+    """One audit entry, by its sequence number; 404 for an entry the caller may not read."""
+
+    serializer_class = AuditEntrySerializer
+    lookup_field = "seq"
+
+    def get_queryset(self):
+        return AuditEntry.objects.visible_to(self.request.user)
 
 
 class NotificationSerializer(serializers.ModelSerializer):

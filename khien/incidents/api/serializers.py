@@ -141,8 +141,8 @@ class IncidentSerializer(serializers.ModelSerializer):
             "stages", "notified_at", "final_report_at",
             "category", "category_label", "taxonomy", "severity", "policy",
             "suspected_malicious", "impact_beyond_organization", "services_disrupted", "data_exposed",
-            "personal_data_exposed", "people_affected", "description", "root_cause", "mitigation", "tlp",
-            "status", "triaged_at", "in_response_at", "contained_at", "resolved_at", "closed_at",
+            "personal_data_exposed", "people_affected", "description", "late_reason", "root_cause", "mitigation",
+            "tlp", "status", "triaged_at", "in_response_at", "contained_at", "resolved_at", "closed_at",
             "triage_due_at", "contain_due_at", "assignments", "observables", "escalated_at",
             "created_at", "updated_at",
         ]

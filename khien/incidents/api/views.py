@@ -33,7 +33,8 @@ UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 @extend_schema_view(
     list=extend_schema(summary="List the incidents you may see (filter `updated_after` for incremental export)"),
     retrieve=extend_schema(summary="One incident with its deadlines"),
-    create=extend_schema(summary="Report an incident (the initial report; due 24 hours after detection)",
+    create=extend_schema(summary="Report an incident (the initial report; due 24 hours after detection; a late one "
+                                 "gives `late_reason`)",
                          responses={201: s.IncidentSerializer,
                                     409: refusal("The incident taxonomy is not loaded (the operator's step)")}),
 )
@@ -60,7 +61,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         systems = data.pop("systems", [])
         items = [(o["kind"], o["value"]) for o in data.pop("observables", [])]
         serializer.instance = services.do_report_incident(data, acting_user=self.request.user, systems=systems,
-                                                          observables=items)
+                                                          observables=items, late_reason_required=True)
 
     def _fresh(self, incident):
         return Response(s.IncidentSerializer(self.get_queryset().get(pk=incident.pk), context=self.get_serializer_context()).data)

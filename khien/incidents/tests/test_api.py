@@ -58,8 +58,13 @@ def test_report_through_the_api_with_deadline_fields(world, api, make_system, in
 
 def test_late_report_flagged(world, api, incident_content):
     detected = timezone.now() - dt.timedelta(hours=25)
-    data = api(world.analyst).post(URL, body(detected_at=iso(detected)), format="json").json()
-    assert data["reported_late"] is True
+    client = api(world.analyst)
+    # Past the 24-hour deadline, the report says why, as on the page (the service's rule).
+    refused = client.post(URL, body(detected_at=iso(detected)), format="json")
+    assert refused.status_code == 400 and "late_reason" in refused.json()
+    assert not Incident.objects.exists()
+    data = client.post(URL, body(detected_at=iso(detected), late_reason="Mất điện 30 giờ"), format="json").json()
+    assert data["reported_late"] is True and data["late_reason"] == "Mất điện 30 giờ"
 
 
 @pytest.mark.parametrize(
@@ -128,7 +133,7 @@ def test_visibility_list_and_detail(world, api, report):
 
 
 def test_workflow_over_the_api(world, api, report):
-    incident = report()
+    incident = report(reports_given=True)
     url = f"{URL}{incident.pk}/transition/"
     client = api(world.analyst)
     assert client.post(url, {"status": "contained"}, format="json").status_code == 409
@@ -145,7 +150,7 @@ def test_workflow_over_the_api(world, api, report):
     response = client.post(url, {"status": "in_response", "reason": "Tái nhiễm"}, format="json")
     assert response.status_code == 200 and response.json()["closed_at"] is None
     journal = client.get(f"{URL}{incident.pk}/journal/").json()
-    assert [e["kind"] for e in journal] == ["reported"] + ["status"] * 5 + ["reopened"]
+    assert [e["kind"] for e in journal] == ["reported", "stage", "stage"] + ["status"] * 5 + ["reopened"]
     assert journal[-1]["text"] == "Tái nhiễm"
 
 
@@ -216,7 +221,8 @@ def test_api_bodies_refuse_dates_out_of_range_with_a_message(world, api, inciden
         response = client.post("/api/incidents/", dict(body, detected_at=date), format="json")
         assert response.status_code == 400, (date, response.content)
         assert "1970" in response.json()["detected_at"][0] and "9998" in response.json()["detected_at"][0]
-    incident = client.post("/api/incidents/", dict(body, detected_at="2026-12-01T08:00:00+07:00"), format="json")
+    incident = client.post("/api/incidents/", dict(body, detected_at="2026-12-01T08:00:00+07:00",
+                                                   late_reason="Phát hiện muộn"), format="json")
     assert incident.status_code == 201
     task = client.post(f"/api/incidents/{incident.json()['id']}/tasks/", {"title": "t", "due_at": "0001-01-01T00:00"},
                        format="json")

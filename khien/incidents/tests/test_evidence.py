@@ -123,7 +123,7 @@ def test_add_evidence_refused_for_non_participants(world, incident, settings, wh
 
 
 def test_closed_incident_takes_no_evidence(world, report, settings):
-    incident = report()
+    incident = report(reports_given=True)
     for status in (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED):
         incident = services.do_transition(incident, status, acting_user=world.analyst)
     before = state()

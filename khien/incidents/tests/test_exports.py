@@ -1,9 +1,11 @@
 """Exports: the list as CSV / XLSX (the list's filters and scope), one incident as a Vietnamese PDF; all audited."""
 import csv
+import datetime as dt
 import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
@@ -46,6 +48,20 @@ def test_csv_follows_filters_and_scope_and_is_audited(world, as_user, two):
     # The province's admin: only theirs.
     other = as_user(world.other_admin)
     assert [r[0] for r in _csv(other.get("/incidents/?format=csv"))[1:]] == [theirs.reference]
+
+
+def test_csv_gives_labels_in_the_readers_language(world, as_user, report):
+    """The walkthrough: Vietnamese headers, but severity "high". Exports are read by people (nothing imports
+    them): severity, status, TLP and yes/no are the labels of the reader's language; the late report's reason too."""
+    report(severity="high", detected_at=timezone.now() - dt.timedelta(hours=30), late_reason="Mất điện")
+    client = as_user(world.analyst)
+    rows = _csv(client.get("/incidents/?format=csv"))
+    row = dict(zip(rows[0], rows[1]))
+    assert row["Mức độ nghiêm trọng"] == "Cao" and row["Trạng thái"] == "Mới"
+    assert row["Báo cáo trễ hạn"] == "có" and "Mất điện" in rows[1]
+    client.cookies["khien_language"] = "en"
+    row = dict(zip(*_csv(client.get("/incidents/?format=csv"))[:2]))
+    assert row["Severity"] == "High" and row["Status"] == "New" and row["Reason for the late report"] == "Mất điện"
 
 
 def test_xlsx(world, as_user, two):
@@ -102,3 +118,45 @@ def test_pdf_of_an_unrelated_incident_is_404(world, as_user, two):
     before = AuditEntry.objects.filter(action="export").count()
     assert as_user(world.analyst).get(f"/incidents/{theirs.pk}/report.pdf").status_code == 404
     assert AuditEntry.objects.filter(action="export").count() == before
+
+
+def _label_lines(content: bytes) -> list[tuple[float, float, str]]:
+    """(y, x, text) of every piece of text on the first page in drawing order (y grows downwards)."""
+    page = PdfReader(io.BytesIO(content)).pages[0]
+    height = float(page.mediabox.height)
+    found = []
+
+    def visit(text, cm, tm, _font, _size):
+        if text.strip():
+            found.append((round(height - (tm[5] * cm[3] + cm[5]), 1), round(tm[4] * cm[0] + cm[4], 1), text.strip()))
+
+    page.extract_text(visitor_text=visit)
+    return found
+
+
+@needs_fonts
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_pdf_long_labels_wrap_inside_their_row(world, report, language):
+    """The walkthrough: "Có thể ảnh hưởng ra ngoài tổ chức" wrapped onto the next row and overprinted "Dịch vụ bị
+    gián đoạn". Each row now starts below the last line of the previous row's label and value."""
+    from django.utils import translation
+
+    incident = report(services_disrupted="Cổng dịch vụ công trực tuyến\nHệ thống thư điện tử công vụ",
+                      late_reason="Mất kết nối mạng diện rộng, không gửi được báo cáo trong 24 giờ.",
+                      detected_at=timezone.now() - dt.timedelta(hours=30))
+    lines = _label_lines(exports.incident_pdf(incident, world.analyst, language=language))
+    with translation.override(language):
+        from django.utils.translation import gettext as _
+
+        impact, services = _("Possible impact beyond the organization"), _("Services disrupted")
+    # The label column (left of the values): one piece of text per line, the labels intact and in order.
+    left = min(x for _y, x, _t in lines)
+    labels = [(y, t) for y, x, t in lines if x == left]
+    ys = [y for y, _t in labels]
+    assert len(ys) == len(set(ys)), [(y, t) for y, t in labels if ys.count(y) > 1]  # nothing overprinted
+    text = " ".join(" ".join(t for _y, t in labels).split())
+    assert f"{impact} {services}" in text, [l for l in labels if 200 < l[0] < 300]  # the wrapped label's lines together, then the next label
+    # Every piece of text of a row lies above the next row's first line.
+    impact_y = next(y for y, t in labels if impact.startswith(" ".join(t.split())))
+    services_y = next(y for y, t in labels if t.startswith(services))
+    assert impact_y < services_y

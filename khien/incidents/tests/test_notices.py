@@ -38,9 +38,47 @@ def test_status_change_notifies_reporting_org_and_responders(world, report):
     incident = report()
     services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
     services.do_transition(incident, Status.TRIAGED, acting_user=world.analyst)
-    assert recipients("incidents.status") == sorted([world.admin.email, world.analyst.email, world.responder.email])
+    # Not the analyst who took the step: nobody is told of their own action.
+    assert recipients("incidents.status") == sorted([world.admin.email, world.responder.email])
     # Not the province, not the auditor or trainee of the ministry.
     assert not Notification.objects.filter(recipient__in=[world.other_admin, world.auditor, world.trainee]).exists()
+
+
+def test_reporting_org_is_told_what_others_do_and_nobody_of_their_own_action(world, report):
+    """The walkthrough: the coordinator assigned a responder and wrote a note, the reporting analyst heard of
+    neither, but got a notification for each status change they made themselves."""
+    incident = report()
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    told = Notification.objects.get(kind="incidents.responder_assigned", recipient=world.analyst)
+    assert world.responder_org.name in told.title and incident.reference in told.title
+    assert recipients("incidents.responder_assigned") == sorted([world.admin.email, world.analyst.email])
+    assert recipients("incidents.assigned") == [world.responder.email]
+
+    services.do_add_comment(incident, "Đề nghị UBND TP phối hợp cô lập máy chủ.", acting_user=world.coordinator)
+    note = Notification.objects.get(kind="incidents.comment", recipient=world.analyst)
+    assert "Đề nghị UBND TP phối hợp" in note.body
+    assert recipients("incidents.comment") == sorted([world.admin.email, world.analyst.email, world.responder.email])
+
+    for status in (Status.TRIAGED, Status.IN_RESPONSE):
+        services.do_transition(incident, status, acting_user=world.analyst)
+    assert not Notification.objects.filter(recipient=world.analyst, kind="incidents.status").exists()
+    services.do_transition(incident, Status.CONTAINED, acting_user=world.responder)  # by someone else: told
+    assert Notification.objects.filter(recipient=world.analyst, kind="incidents.status").count() == 1
+    assert not Notification.objects.filter(recipient=world.responder, kind="incidents.status",
+                                           title__contains=Status.CONTAINED.label).exists()
+
+    services.do_add_comment(incident, "Đã cô lập.", acting_user=world.analyst)  # one's own note: not told
+    assert not Notification.objects.filter(recipient=world.analyst, kind="incidents.comment",
+                                           body__contains="Đã cô lập").exists()
+    assert Notification.objects.filter(recipient=world.responder, body__contains="Đã cô lập").exists()
+    assert not Notification.objects.filter(recipient__in=[world.coordinator, world.other_admin, world.auditor]).exists()
+
+
+def test_report_stage_given_by_the_coordinator_is_told(world, report):
+    incident = report()
+    services.do_submit_stage(incident, "notification", {"services_disrupted": "Thư điện tử", "people_affected": 3},
+                             acting_user=world.coordinator)
+    assert recipients("incidents.stage") == sorted([world.admin.email, world.analyst.email])
 
 
 def test_refused_transition_notifies_nobody(world, report):

@@ -208,7 +208,7 @@ def test_api_report_and_add_observables(world, api, incident_content):
     response = client.post("/api/incidents/", {
         "organization": "MIN", "title": "Phishing", "detected_at": "2026-01-01T00:00:00+07:00",
         "category": "phishing", "severity": "medium", "suspected_malicious": True,
-        "impact_beyond_organization": False, "description": "Thư lừa đảo",
+        "impact_beyond_organization": False, "description": "Thư lừa đảo", "late_reason": "Báo cáo bổ sung",
         "observables": [{"value": "phish@evil.demo.khien.vn"}, {"kind": "url", "value": "https://evil.demo.khien.vn/login"}],
     }, format="json")
     assert response.status_code == 201, response.content

@@ -126,7 +126,12 @@ def test_report_form(world, as_user, make_system, incident_content):
     foreign = make_system(world.province)
     unit = make_system(world.department)
     client = as_user(world.analyst)
-    assert list(client.get(f"{LIST}new/").context["form"].fields["systems"].queryset) == []  # two organizations: none chosen
+    # Two organizations may be reported for (the ministry and its department): the analyst's own is preselected.
+    fresh = client.get(f"{LIST}new/").context["form"]
+    assert fresh.initial["organization"] == world.ministry and list(fresh.fields["systems"].queryset) == [own]
+    dept_form = as_user(world.dept_analyst).get(f"{LIST}new/").context["form"]
+    assert dept_form.initial["organization"] == world.department
+    client = as_user(world.analyst)
     page = client.get(f"{LIST}new/", {"organization": "MIN"})
     assert page.status_code == 200
     html = page.content.decode()
@@ -243,7 +248,10 @@ def test_other_organization_gets_404_on_every_action(world, as_user, incidents):
 
 
 def test_workflow_through_the_page(world, as_user, incidents):
+    from .conftest import give_reports
+
     dept, _prov = incidents
+    give_reports(dept, world.dept_analyst)
     client = as_user(world.dept_analyst)
     url = detail(dept) + "transition/"
     before = state()
@@ -400,3 +408,106 @@ def test_later_report_stages_through_the_page(world, as_user, incidents):
     response = analyst.get(base)
     assert response.context["stage_form"] is None
     assert "Đã gửi báo cáo giai đoạn: Thông báo chi tiết" in response.content.decode()  # the journal names it
+
+
+# --- The walkthrough's findings -----------------------------------------------------------------------------
+
+
+def test_closing_needs_the_final_report_and_a_closed_incident_has_no_countdown(world, as_user, incidents, api):
+    """An incident could be closed with its final report never given; the page then kept "còn 30 ngày" and the
+    report form. Closing now needs every report stage (the service's rule, so page and API alike)."""
+    dept, _prov = incidents
+    for status in (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED):
+        dept = services.do_transition(dept, status, acting_user=world.dept_analyst)
+    services.do_submit_stage(dept, "notification", {"services_disrupted": "Thư điện tử", "people_affected": 4},
+                             acting_user=world.dept_analyst)
+    analyst = as_user(world.dept_analyst)
+    base = detail(dept)
+    page = analyst.get(base)
+    close = next(s for s in page.context["steps"] if s["to"] == Status.CLOSED)
+    assert close["problem"] and "Báo cáo kết thúc" in close["problem"]  # said beside the disabled button
+    assert page.context["stage_form"].stage["code"] == "final"
+    machine = api(world.dept_analyst)
+    before = state()
+    assert analyst.post(base + "transition/", {"status": "closed"}).status_code == 409
+    response = machine.post(f"/api/incidents/{dept.pk}/transition/", {"status": "closed"},
+                                            format="json")
+    assert response.status_code == 409 and "Báo cáo kết thúc" in response.json()["detail"]
+    assert state() == before
+
+    assert analyst.post(f"{base}stages/final/", {"stage-root_cause": "Mật khẩu yếu",
+                                                  "stage-mitigation": "Đổi mật khẩu"}).status_code == 302
+    assert analyst.post(base + "transition/", {"status": "closed"}).status_code == 302
+    page = analyst.get(base)
+    html = page.content.decode()
+    assert page.context["stage_form"] is None and 'class="countdown"' not in html
+
+
+def test_closed_incident_without_its_reports_shows_no_countdown_nor_form(world, as_user, incidents):
+    """One closed before the rule (its reports missing): no live countdown, no report form, no report refused."""
+    dept, _prov = incidents
+    Incident.objects.filter(pk=dept.pk).update(status=Status.CLOSED, closed_at=timezone.now())
+    analyst = as_user(world.dept_analyst)
+    page = analyst.get(detail(dept))
+    assert page.context["stage_form"] is None and not page.context["flags"]["stage_overdue"]
+    assert 'class="countdown"' not in page.content.decode()
+    response = analyst.post(f"{detail(dept)}stages/notification/", {
+        "stage-severity": "high", "stage-services_disrupted": "x", "stage-people_affected": "1"})
+    assert response.status_code == 409
+
+
+def test_report_form_warns_when_late_and_asks_why(world, as_user, incident_content):
+    """30 hours after detection: the form warns that the 24-hour deadline is missed and asks for the reason,
+    kept on the incident and shown on its page."""
+    client = as_user(world.analyst)
+    detected = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=30)
+    partial = client.get(f"{LIST}new/late/", {"detected_at": local_input(detected)}).content.decode()
+    assert "24" in partial and 'name="late_reason"' in partial and "msg-warning" in partial
+    on_time = client.get(f"{LIST}new/late/", {"detected_at": local_input(timezone.now())}).content.decode()
+    assert 'name="late_reason"' not in on_time and "msg-warning" not in on_time
+
+    before = state()
+    response = client.post(f"{LIST}new/", report_form(world, detected_at=local_input(detected)))
+    assert response.status_code == 400 and "late_reason" in response.context["form"].errors
+    html = response.content.decode()
+    assert "msg-warning" in html and 'name="late_reason"' in html
+    assert state() == before
+    response = client.post(f"{LIST}new/", report_form(world, detected_at=local_input(detected),
+                                                      late_reason="Mất kết nối mạng diện rộng"))
+    assert response.status_code == 302
+    incident = Incident.objects.get()
+    assert incident.late_reason == "Mất kết nối mạng diện rộng"
+    assert "Mất kết nối mạng diện rộng" in client.get(detail(incident)).content.decode()
+
+
+def test_report_form_shows_each_label_and_the_error_banner_once(world, as_user, incident_content, monkeypatch):
+    client = as_user(world.analyst)
+    html = client.get(f"{LIST}new/").content.decode()
+    assert html.count("Dấu hiệu") - html.count("Dấu hiệu tấn công") == 2  # the heading, and the hidden label
+    assert 'class="visually-hidden">' in html.split('id="observables-heading"')[1][:600]
+    # A refusal of the service (not a field's error) is in the one banner, not in a second red box.
+    from khien.core.errors import Refused
+
+    def refuse(*args, **kwargs):
+        raise Refused("Nền tảng đang bảo trì.", code="maintenance", status=409)
+
+    monkeypatch.setattr(services, "do_report_incident", refuse)
+    response = client.post(f"{LIST}new/", report_form(world))
+    html = response.content.decode()
+    assert response.status_code == 409 and html.count('role="alert"') == 1 and html.count("errorlist") == 0
+    assert "Nền tảng đang bảo trì." in html.split('role="alert"')[1][:400]
+
+
+def test_responder_is_told_what_the_new_incident_waits_for(world, as_user, incidents):
+    """A responder on a new incident saw only "no step is open to you"; now: what is awaited, and from whom."""
+    dept, _prov = incidents
+    services.do_assign_responder(dept, world.responder_org, acting_user=world.coordinator)
+    page = as_user(world.responder).get(detail(dept))
+    assert page.context["steps"] == []
+    awaited = " ".join(page.context["awaited"])
+    assert world.department.name in awaited and "Phân loại" in awaited
+    html = page.content.decode()
+    assert world.department.name in html.split('id="no-step"')[1][:800]
+    services.do_transition(dept, Status.TRIAGED, acting_user=world.dept_analyst)
+    page = as_user(world.responder).get(detail(dept))
+    assert page.context["awaited"] == [] and page.context["steps"]

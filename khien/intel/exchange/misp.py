@@ -20,7 +20,6 @@ RED → 0). `pymisp.MISPEvent().load()` reads the result.
 """
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import logging
 import re
@@ -181,6 +180,14 @@ def _for_misp_converter(obj: dict) -> dict:
     return {**obj, "pattern": f"[{kind}:value = '{match.group(4)}']"}
 
 
+def local_label(when) -> str:
+    """A moment for people: the platform's local time (Asia/Ho_Chi_Minh) with its offset, e.g.
+    "2026-12-05 21:46 (UTC+07:00)". Timestamps inside the data stay ISO 8601 in UTC."""
+    local = timezone.localtime(when)
+    offset = local.strftime("%z")
+    return "{} (UTC{}:{})".format(local.strftime("%Y-%m-%d %H:%M"), offset[:3], offset[3:])
+
+
 def export_event(user, sel: stix_export.Selection, *, info: str = "") -> str:
     """The selection as one MISP event JSON (what `MISPEvent.to_json()` writes).
 
@@ -203,7 +210,7 @@ def export_event(user, sel: stix_export.Selection, *, info: str = "") -> str:
         event = parser.misp_event
     else:
         event = MISPEvent()
-    event.info = info or "Khiên export {}".format(timezone.now().astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    event.info = info or "Khiên export {}".format(local_label(timezone.now()))
     event.distribution = TLP_DISTRIBUTION[level]
     event.tags = [t for t in event.tags if str(t.name).lower() not in TAG_TLP]
     event.add_tag(TLP_TAG[level])

@@ -46,7 +46,8 @@ def import_file(fmt: str, collection, source, *, acting_user, file_name: str = "
 def export(fmt: str, user, sel: stix_export.Selection):
     """(content type, file name, iterator of bytes or text) of an export; audited here (a disclosure)."""
     fmt = check_format(fmt)
-    name = "khien-{}.{}".format(timezone.now().strftime("%Y%m%d-%H%M%S"), EXTENSIONS[fmt])
+    # the platform's local time (Asia/Ho_Chi_Minh), as every other export's file name
+    name = "khien-{}.{}".format(timezone.localtime().strftime("%Y%m%d-%H%M%S"), EXTENSIONS[fmt])
     if fmt == "misp":  # built whole (and possibly refused) before the export is recorded
         event = misp.export_event(user, sel).encode("utf-8")
         stix_export.export(user, sel, fmt=fmt)

@@ -110,7 +110,9 @@ def test_create_find_open_and_acknowledge(live_server, flushable_audit_log, worl
     page.goto(f"{base}/intel/allowlist/")
     page.fill("input[name=check]", "1.1.1.1")
     page.press("input[name=check]", "Enter")
-    expect(page.locator("#check-result .badge.wl")).to_contain_text("public-dns-resolvers")
+    # the list by its name in the reader's language; its code only in a title for analysts
+    expect(page.locator("#check-result .badge.wl")).to_contain_text("máy chủ phân giải DNS công cộng")
+    expect(page.locator('#check-result .badge.wl span[title="public-dns-resolvers"]')).to_have_count(1)
     shot(page, "allowlist")
 
     # 3. The province's administrator acknowledges the warning from its inbox.
