@@ -16,6 +16,7 @@ from .models import (
     Province,
     Sector,
     four_layers_complete_q,
+    level_approved_q,
 )
 
 
@@ -47,6 +48,8 @@ class InformationSystemFilter(PlatformFilterSet):
     level = django_filters.ChoiceFilter(field_name="approved_level", choices=LEVEL_CHOICES, label=_("Approved level"))
     proposed_level = django_filters.ChoiceFilter(choices=LEVEL_CHOICES, label=_("Proposed level"))
     level_status = django_filters.ChoiceFilter(choices=LevelStatus.choices, label=_("Level status"))
+    # Holds an approved level (also while a revision of it is under way): what the dashboard's figure counts.
+    approved = BooleanFilter(method="filter_approved", label=_("Security level approved"))
     operational_status = django_filters.ChoiceFilter(choices=OperationalStatus.choices, label=_("Operational status"))
     important_to_national_security = BooleanFilter(label=_("Important to national security"))
     internet_facing = BooleanFilter(label=_("Internet-facing"))
@@ -56,11 +59,14 @@ class InformationSystemFilter(PlatformFilterSet):
 
     class Meta:
         model = InformationSystem
-        fields = ["q", "owner", "province", "sector", "level", "proposed_level", "level_status", "operational_status",
+        fields = ["q", "owner", "province", "sector", "level", "proposed_level", "level_status", "approved", "operational_status",
                   "important_to_national_security", "internet_facing", "four_layers", "layer4_status", "updated_after"]
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value) | Q(owner__name_vi__icontains=value))
+
+    def filter_approved(self, queryset, name, value):
+        return queryset.filter(level_approved_q()) if value else queryset.exclude(level_approved_q())
 
     def filter_four_layers(self, queryset, name, value):
         complete = four_layers_complete_q()

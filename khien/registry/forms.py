@@ -82,18 +82,37 @@ class OrganizationForm(OrganizationsByCode, forms.ModelForm):
         return data, list(self.cleaned_data.get("sectors") or [])
 
 
+def role_choices(user) -> list[tuple[str, str]]:
+    """The roles `user` may grant (the national coordinator role only by a national coordinator)."""
+    if is_national_coordinator(user):
+        return list(Role.choices)
+    return [c for c in Role.choices if c[0] != Role.NATIONAL_COORDINATOR]
+
+
 class MemberForm(forms.Form):
     email = forms.EmailField(label=_("E-mail of the user"))
     full_name = forms.CharField(label=_("Full name (for a new account)"), max_length=200, required=False)
+    # Least privilege by default: an auditor only reads the organization's records (core.roles: VIEW alone), which
+    # is already useful to a newcomer; trainee and responder read as much but are meant for training and for
+    # incident-response companies. Any right to change something (analyst, administrator) is a deliberate choice.
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.AUDITOR)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = role_choices(user)
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+
+class MembershipRoleForm(forms.Form):
+    """The role select of one member's row on the organization's page."""
+
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        if not is_national_coordinator(user):
-            self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.NATIONAL_COORDINATOR]
-
-    def clean_email(self):
-        return self.cleaned_data["email"].strip().lower()
+        self.fields["role"].choices = role_choices(user)
 
 
 class ListField(forms.CharField):

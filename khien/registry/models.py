@@ -248,6 +248,13 @@ class InformationSystemQuerySet(OrgScopedQuerySet):
         return self.filter(four_layers_complete_q(today))
 
 
+def level_approved_q() -> Q:
+    """The system holds an approved security level: a decision approved one, and it stands while a revision of it
+    is being prepared or appraised (the level status then tells the revision's state, not "approved").
+    Mirror of `InformationSystem.has_approved_level`; the dashboard, the list filter and the four-layer gaps use it."""
+    return Q(approved_level__isnull=False)
+
+
 def four_layers_complete_q(today: dt.date | None = None) -> Q:
     """The 4-layer model holds: all four layers in place and the assessment younger than a year.
 
@@ -353,6 +360,16 @@ class InformationSystem(models.Model):
                  "in the justification.") % {"proposed": self.proposed_level, "suggested": self.suggested_level}
 
     @property
+    def has_approved_level(self) -> bool:
+        """See `level_approved_q`."""
+        return self.approved_level is not None
+
+    @property
+    def under_revision(self) -> bool:
+        """An approved level stands while a new proposal is on its way (started with the "revise" step)."""
+        return self.has_approved_level and self.level_status != LevelStatus.APPROVED
+
+    @property
     def connected_to_national_monitoring(self) -> bool:
         return self.layer4_status == LayerState.IN_PLACE
 
@@ -360,7 +377,7 @@ class InformationSystem(models.Model):
         """Gap codes shown on the page and in the API (see `four_layers_complete_q`)."""
         today = today or timezone.localdate()
         gaps = []
-        if self.approved_level is None:
+        if not self.has_approved_level:
             gaps.append("level_unapproved")
         for n in (1, 2, 3, 4):
             if getattr(self, f"layer{n}_status") != LayerState.IN_PLACE:

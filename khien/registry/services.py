@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import PROTECT, RESTRICT, ProtectedError, RestrictedError
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from khien.core import audit
+from khien.core import audit, notifications
 from khien.core import services as core_services
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
@@ -38,6 +41,8 @@ from .models import (
     Organization,
 )
 from .validators import normalize_domains, normalize_ip_ranges
+
+log = logging.getLogger(__name__)
 
 ORG_FIELDS = [
     "code", "name_vi", "name_en", "org_type", "parent", "province", "address", "hotline", "contact_email",
@@ -205,11 +210,31 @@ def do_delete_organization(org: Organization, *, acting_user) -> None:
                       % {"kinds": ", ".join(kinds)}, code="in_use") from None
 
 
+MEMBERSHIP_NOTICE = "registry.membership"
+
+
+def _tell_member(user: User, title: str, body: str, url: str = "") -> None:
+    """A person learns at once (in the platform and by e-mail) that their role in an organization was given, changed
+    or taken away: a role elsewhere is granted by that organization's administrators, not by the person, and
+    nobody should hold one without knowing."""
+    notifications.notify([user], kind=MEMBERSHIP_NOTICE, title=title, body=body, url=url, urgent=True)
+
+
+def _by_whom(acting_user) -> str:
+    return _("By %(actor)s. If you did not expect this, tell the organization's administrator or the national "
+             "coordinator.") % {"actor": getattr(acting_user, "email", "") or "Khiên"}
+
+
+def _org_url(organization: Organization) -> str:
+    return reverse("registry:organization_detail", args=[organization.pk])
+
+
 @transaction.atomic
 def do_set_membership(organization: Organization, user: User, role: str, *, acting_user,
-                      create_only: bool = False) -> Membership:
+                      create_only: bool = False, notify_user: bool = True) -> Membership:
     """Give `user` `role` in `organization`, or change the role they hold there; `create_only` refuses (409) a
-    user who holds one already (the API's create)."""
+    user who holds one already (the API's create). The user is told (`notify_user`: unless the caller tells them
+    itself, as `do_add_member` does for a new account). Giving the role they hold already changes nothing."""
     _require(acting_user, Action.MANAGE_MEMBERS, organization)
     if role == Role.NATIONAL_COORDINATOR and not is_national_coordinator(acting_user):
         raise Forbidden(_("Only the national coordinator can grant the national coordinator role."))
@@ -218,9 +243,12 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
     membership = Membership.objects.select_for_update().filter(user=user, organization=organization).first()
     if membership is not None and create_only:
         raise _already_member()
+    if membership is not None and membership.role == role:
+        return membership
     if membership is not None:
         _refuse_locking_oneself_out(membership, acting_user, new_role=role)
     before = audit.snapshot(membership) if membership else None
+    old_role = membership.role if membership else None
     if membership is None:
         try:
             with transaction.atomic():  # a savepoint: a concurrent request may have given the same user a role
@@ -232,6 +260,14 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
         membership.save(update_fields=["role"])
     audit.record(Act.UPDATE if before else Act.CREATE, membership, actor=acting_user, before=before,
                  organization_id=str(organization.pk))
+    if notify_user:
+        with notifications.platform_language():
+            names = {"org": organization.name, "role": Role(role).label, "old": Role(old_role).label if old_role else ""}
+            if old_role is None:
+                title = _("You were given the role “%(role)s” in %(org)s") % names
+            else:
+                title = _("Your role in %(org)s changed from “%(old)s” to “%(role)s”") % names
+            _tell_member(user, title, _by_whom(acting_user), _org_url(organization))
     return membership
 
 
@@ -255,22 +291,56 @@ def _refuse_locking_oneself_out(membership: Membership, acting_user, new_role: s
 
 
 @transaction.atomic
-def do_add_member(organization: Organization, email: str, role: str, *, acting_user, full_name: str = ""
-                  ) -> tuple[Membership, str | None]:
+def do_add_member(organization: Organization, email: str, role: str, *, acting_user, full_name: str = "",
+                  create_only: bool = False) -> Membership:
     """Give `email` a role in `organization`, creating the account if there is none.
 
-    A new account gets a random initial password, returned once so the
-    administrator can hand it over; the user changes it at first sign-in.
+    The caller learns nothing about whether the account existed: the answer and the person's being told are the
+    same either way (an administrator could otherwise probe which addresses have an
+    account on the platform). An existing account is notified (`do_set_membership`); a new one gets a random
+    temporary password by e-mail, to its owner only (never shown to the administrator nor stored anywhere but
+    as a hash), and must choose its own at the first sign-in. A disabled account gets the role too (it still
+    cannot sign in; refusing it would tell that the address has an account).
     """
     _require(acting_user, Action.MANAGE_MEMBERS, organization)
-    user = User.objects.filter(email__iexact=email.strip()).first()
-    initial_password = None
+    email = email.strip()
+    user = User.objects.filter(email__iexact=email).first()
+    temporary_password = None
     if user is None:
-        initial_password = secrets.token_urlsafe(12)
-        user = core_services.do_create_user(email.strip(), initial_password, acting_user=acting_user, full_name=full_name)
-    elif not user.is_active:
-        raise Refused(_("This account is disabled."))
-    return do_set_membership(organization, user, role, acting_user=acting_user), initial_password
+        temporary_password = secrets.token_urlsafe(12)
+        user = core_services.do_create_user(email.lower(), temporary_password, acting_user=acting_user,
+                                            full_name=full_name)
+    membership = do_set_membership(organization, user, role, acting_user=acting_user, create_only=create_only,
+                                   notify_user=temporary_password is None)
+    if temporary_password is not None:
+        message = _welcome_message(user, organization, role, temporary_password, acting_user)
+        transaction.on_commit(lambda: _send_welcome(message))
+    return membership
+
+
+def _welcome_message(user: User, organization: Organization, role: str, password: str, acting_user) -> EmailMessage:
+    with notifications.platform_language():
+        subject = _("[Khiên] An account was created for you")
+        body = "\n\n".join([
+            _("%(actor)s gave you the role “%(role)s” in %(org)s on Khiên, the national cybersecurity coordination "
+              "platform, and created your account.") % {
+                "actor": getattr(acting_user, "email", "") or "Khiên", "role": Role(role).label, "org": organization.name},
+            _("Sign in at %(url)s with your e-mail address and this temporary password:") % {
+                "url": settings.KHIEN_PUBLIC_URL.rstrip("/") + reverse("core:login")},
+            password,
+            _("You will be asked to choose your own password at the first sign-in. If you did not expect this "
+              "message, tell the national coordinator."),
+        ])
+    return EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+
+
+def _send_welcome(message: EmailMessage) -> None:
+    """Sent once, after the commit; not kept (it holds a password). If it is lost, removing and adding the person
+    again does not resend it: the operator sets a new one (`khien changepassword EMAIL`)."""
+    try:
+        message.send()
+    except Exception:
+        log.exception("the new account's e-mail to %s failed", message.to)
 
 
 @transaction.atomic
@@ -279,7 +349,11 @@ def do_remove_membership(membership: Membership, *, acting_user) -> None:
     _refuse_locking_oneself_out(membership, acting_user)
     audit.record(Act.DELETE, membership, actor=acting_user, before=audit.snapshot(membership),
                  organization_id=str(membership.organization_id))
+    organization, user, role = membership.organization, membership.user, membership.role
     membership.delete()
+    with notifications.platform_language():
+        _tell_member(user, _("You were removed from %(org)s (you had the role “%(role)s”)") % {
+            "org": organization.name, "role": Role(role).label}, _by_whom(acting_user))
 
 
 # --- ISACs -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from .models import (
     Organization,
     OrgType,
     four_layers_complete_q,
+    level_approved_q,
 )
 
 LAYER_LABELS = {
@@ -41,7 +42,11 @@ def dashboard(user) -> dict:
     systems = InformationSystem.objects.visible_to(user).order_by()
 
     total = systems.count()
-    approved = systems.filter(approved_level__isnull=False).count()
+    # Two different questions, each counted by one rule: whether a system holds an approved level (the key figure;
+    # `level_approved_q`), and where its latest proposal stands (the status chart). A system whose approved level
+    # is being revised counts in the first and, in the second, under the revision's state, not "Approved".
+    approved = systems.filter(level_approved_q()).count()
+    under_revision = systems.filter(level_approved_q()).exclude(level_status=LevelStatus.APPROVED).count()
     complete = systems.filter(four_layers_complete_q()).count()
     # Level 3 and above: the approved level, or the proposed one while none is approved yet.
     high_unconnected = (
@@ -105,6 +110,7 @@ def dashboard(user) -> dict:
             "systems": total,
             "approved": approved,
             "approved_share": _share(approved, total),
+            "approved_under_revision": under_revision,
             "four_layers": complete,
             "four_layers_share": _share(complete, total),
             "high_level_unconnected": high_unconnected,

@@ -12,6 +12,8 @@ urlpatterns = [
     path("organizations/<uuid:pk>/edit/", views.organization_edit, name="organization_edit"),
     path("organizations/<uuid:pk>/delete/", views.organization_delete, name="organization_delete"),
     path("organizations/<uuid:pk>/members/", views.organization_member_add, name="organization_member_add"),
+    path("organizations/<uuid:pk>/members/<int:membership_id>/role/", views.organization_member_role,
+         name="organization_member_role"),
     path("organizations/<uuid:pk>/members/<int:membership_id>/remove/", views.organization_member_remove,
          name="organization_member_remove"),
     path("systems/", views.system_list, name="system_list"),

@@ -23,9 +23,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from khien.core.errors import Refused, status_of
+from khien.core.errors import Forbidden, Refused, status_of
 from khien.core.forms import add_service_error
-from khien.core.roles import Action
+from khien.core.roles import Action, Role
 from khien.core.scoping import NOTHING, is_national_coordinator, scope_for, user_can
 
 from . import levels, services, stats
@@ -35,6 +35,7 @@ from .forms import (
     ImportForm,
     IsacForm,
     MemberForm,
+    MembershipRoleForm,
     OrganizationForm,
     StepForm,
     SystemForm,
@@ -118,6 +119,15 @@ def organization_list(request):
     })
 
 
+def _member_rows(org, user) -> list:
+    """The members, each with the role select of its row (none when the role is not one `user` may grant)."""
+    rows = list(org.memberships.select_related("user").order_by("user__email"))
+    for m in rows:
+        form = MembershipRoleForm(user=user, initial={"role": m.role}, prefix=f"m{m.pk}")
+        m.role_form = form if m.role in dict(form.fields["role"].choices) else None
+    return rows
+
+
 def _organization_context(request, org, member_form=None):
     user = request.user
     can_manage = user_can(user, Action.MANAGE_MEMBERS, org)
@@ -130,7 +140,7 @@ def _organization_context(request, org, member_form=None):
         "can_delete": services.may_delete_organization(user, org),
         "can_add_child": user_can(user, Action.ADD, org),
         "can_manage": can_manage,
-        "memberships": org.memberships.select_related("user").order_by("user__email") if can_manage else None,
+        "memberships": _member_rows(org, user) if can_manage else None,
         "member_form": member_form or (MemberForm(user=user) if can_manage else None),
     }
 
@@ -226,28 +236,40 @@ def _confirm_delete(request, obj, delete, *, title, done_message, done_url, canc
     }, status=status)
 
 
-@login_required
-@require_POST
-def organization_member_add(request, pk):
+def _managed_organization(request, pk) -> Organization:
+    """An organization the user sees (404 otherwise) and whose members they manage (403 otherwise)."""
     org = get_object_or_404(Organization.objects.visible_to(request.user), pk=pk)
     if not user_can(request.user, Action.MANAGE_MEMBERS, org):
         raise PermissionDenied
+    return org
+
+
+def _members_url(org) -> str:
+    return reverse("registry:organization_detail", args=[org.pk]) + "#members"
+
+
+def _role_label(role: str) -> str:
+    return str(Role(role).label)
+
+
+@login_required
+@require_POST
+def organization_member_add(request, pk):
+    org = _managed_organization(request, pk)
     form = MemberForm(request.POST, user=request.user)
     if form.is_valid():
+        email, role = form.cleaned_data["email"], form.cleaned_data["role"]
         try:
-            _membership, initial_password = services.do_add_member(
-                org, form.cleaned_data["email"], form.cleaned_data["role"], acting_user=request.user,
-                full_name=form.cleaned_data["full_name"])
+            services.do_add_member(org, email, role, acting_user=request.user,
+                                   full_name=form.cleaned_data["full_name"], create_only=True)
         except Refused as exc:
             form.add_error(None, exc.message)
             status = exc.status
         else:
-            messages.success(request, _("%(email)s is now a member with the role “%(role)s”.") % {
-                "email": form.cleaned_data["email"], "role": dict(form.fields["role"].choices)[form.cleaned_data["role"]]})
-            if initial_password:
-                messages.warning(request, _("A new account was created. Give this initial password to its owner in person; "
-                                            "it is shown only once: %(password)s") % {"password": initial_password})
-            return redirect(reverse("registry:organization_detail", args=[org.pk]) + "#members")
+            # The same words whether the account existed or was created (no probing of addresses).
+            messages.success(request, _("%(email)s now has the role “%(role)s” in %(org)s; they are told by e-mail.")
+                             % {"email": email, "role": _role_label(role), "org": org.name})
+            return redirect(_members_url(org))
     else:
         status = 400
     return render(request, "registry/organization_detail.html", _organization_context(request, org, form), status=status)
@@ -255,18 +277,46 @@ def organization_member_add(request, pk):
 
 @login_required
 @require_POST
-def organization_member_remove(request, pk, membership_id):
-    org = get_object_or_404(Organization.objects.visible_to(request.user), pk=pk)
-    if not user_can(request.user, Action.MANAGE_MEMBERS, org):
+def organization_member_role(request, pk, membership_id):
+    """A member's row: change the role in place. A refusal comes back to the page as a message (safe to reload)."""
+    org = _managed_organization(request, pk)
+    membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, organization=org)
+    form = MembershipRoleForm(request.POST, user=request.user, prefix=f"m{membership.pk}")
+    if not form.is_valid():
+        messages.error(request, _("Choose one of the roles offered."))
+        return redirect(_members_url(org))
+    old, new = membership.role, form.cleaned_data["role"]
+    names = {"email": membership.user.email, "old": _role_label(old), "new": _role_label(new)}
+    if old == new:
+        messages.info(request, _("%(email)s already has the role “%(new)s”: nothing changed.") % names)
+        return redirect(_members_url(org))
+    try:
+        services.do_set_membership(org, membership.user, new, acting_user=request.user)
+    except Forbidden:
         raise PermissionDenied
+    except Refused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The role of %(email)s changed from “%(old)s” to “%(new)s”; they are told by "
+                                    "e-mail.") % names)
+    return redirect(_members_url(org))
+
+
+@login_required
+@require_POST
+def organization_member_remove(request, pk, membership_id):
+    org = _managed_organization(request, pk)
     membership = get_object_or_404(Membership.objects.select_related("user", "organization"), pk=membership_id, organization=org)
     try:
         services.do_remove_membership(membership, acting_user=request.user)
+    except Forbidden:
+        raise PermissionDenied
     except Refused as exc:
         messages.error(request, exc.message)
-        return render(request, "registry/organization_detail.html", _organization_context(request, org), status=exc.status)
-    messages.success(request, _("%(email)s was removed from the organization.") % {"email": membership.user.email})
-    return redirect(reverse("registry:organization_detail", args=[org.pk]) + "#members")
+    else:
+        messages.success(request, _("%(email)s was removed from the organization; they are told by e-mail.") % {
+            "email": membership.user.email})
+    return redirect(_members_url(org))
 
 
 # --- information systems ------------------------------------------------------------------
@@ -346,7 +396,8 @@ def _system_context(request, system, step_forms=None, upload_form=None):
 @login_required
 def system_detail(request, pk):
     system = _visible_system(request, pk)
-    return render(request, "registry/system_detail.html", _system_context(request, system))
+    return render(request, "registry/system_detail.html",
+                  _system_context(request, system, step_forms=_stashed_step_form(request, system)))
 
 
 def _system_form_page(request, form, system, status):
@@ -437,6 +488,28 @@ def system_delete(request, pk):
     )
 
 
+# A refused step goes back to the system's page (post/redirect/get: reloading it posts nothing again); what was
+# typed into the step's form waits in the session for that page, which shows it again with its errors.
+STEP_STASH = "registry.refused_step"
+STEP_FIELDS = ("note", "decision_number", "decision_date")
+
+
+def _refused_step(request, system, step, message):
+    messages.error(request, message)
+    request.session[STEP_STASH] = {
+        "system": str(system.pk), "step": step,
+        "data": {f"{step}-{name}": request.POST.get(f"{step}-{name}", "")[:6000] for name in STEP_FIELDS},
+    }
+    return redirect(reverse("registry:system_detail", args=[system.pk]) + "#level")
+
+
+def _stashed_step_form(request, system) -> dict | None:
+    stash = request.session.pop(STEP_STASH, None)
+    if not stash or stash.get("system") != str(system.pk) or stash.get("step") not in services.TRANSITIONS:
+        return None
+    return {stash["step"]: StepForm(stash["data"], step=stash["step"], prefix=stash["step"])}
+
+
 @login_required
 @require_POST
 def system_step(request, pk, step):
@@ -445,17 +518,18 @@ def system_step(request, pk, step):
         raise Http404
     form = StepForm(request.POST, step=step, prefix=step)
     if not form.is_valid():
-        messages.error(request, _("The step was not taken: complete the fields shown in red."))
-        return render(request, "registry/system_detail.html", _system_context(request, system, {step: form}), status=400)
+        return _refused_step(request, system, step, _("The step was not taken: complete the fields shown in red."))
     try:
         services.do_level_step(
             system, step, acting_user=request.user, note=form.cleaned_data["note"],
             decision_number=form.cleaned_data["decision_number"], decision_date=form.cleaned_data["decision_date"],
         )
-    except Refused as exc:
+    except Forbidden as exc:  # a denial stays a 403 (the page offers no such button to this user)
         messages.error(request, exc.message)
         system.refresh_from_db()
         return render(request, "registry/system_detail.html", _system_context(request, system), status=exc.status)
+    except Refused as exc:
+        return _refused_step(request, system, step, exc.message)
     messages.success(request, _("Done: %(step)s.") % {"step": STEP_LABELS[step]})
     return redirect("registry:system_detail", pk=system.pk)
 

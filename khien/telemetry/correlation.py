@@ -237,6 +237,12 @@ def incident_defaults(campaign: Campaign) -> dict:
             "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
             "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M")},
         "tlp": "amber",
+        # Kept when the report comes after the deadline counted from the first sighting: the campaign is raised
+        # only once several organizations were hit, so its first alert may be older than a day.
+        "late_reason": _("A national campaign, raised when the same threat had been seen at %(n)d organizations; "
+                         "its first alert was seen at %(first)s.") % {
+            "n": campaign.organization_count,
+            "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M")},
     }
 
 
@@ -290,7 +296,7 @@ def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | Non
     as an observable (indicator campaigns). The alerts behind the campaign that no one has handled yet (not
     reported as an incident, not judged false positives; the latest MAX_ALERTS_PER_CALL) join it, as alerts
     merged into an incident do: the organizations see on their alerts that the national incident handles them."""
-    from khien.incidents.services import do_report_incident
+    from khien.incidents.services import do_report_incident, report_late_at
 
     from .triage import observable_items
 
@@ -303,6 +309,8 @@ def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | Non
         payload = {key: data.get(key) or default for key, default in incident_defaults(campaign).items()}
         payload.update({"organization": _coordinator_org(acting_user), "detected_at": campaign.first_seen,
                         "suspected_malicious": True, "impact_beyond_organization": True})
+        if report_late_at(campaign.first_seen, now) is None:
+            payload["late_reason"] = ""  # on time: no reason to give
         observables = observable_items([campaign.value]) if campaign.kind == CampaignKind.INDICATOR else []
         incident = do_report_incident(payload, acting_user=acting_user, observables=observables, now=now)
         _join_unhandled_alerts(campaign, incident, acting_user=acting_user, now=now)

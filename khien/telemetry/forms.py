@@ -129,17 +129,27 @@ class AlertIncidentForm(forms.Form):
     title = forms.CharField(label=_l("Incident title"), max_length=300)
     category = forms.ChoiceField(label=_l("Category (RSIT)"))
     severity = forms.ChoiceField(label=_l("Severity"))
-    tlp = forms.ChoiceField(label=_l("TLP"))
+    tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices)
+    # The incident service asks for it when the report comes after the initial-report deadline.
+    late_reason = forms.CharField(
+        label=_l("Reason for the late report"), required=False, max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_l("Needed when the report is made after the initial-report deadline (24 hours after the alert "
+                     "was first seen)."))
 
-    def __init__(self, *args, **kwargs):
-        from khien.incidents.models import ReportingPolicy, Taxonomy
-        from khien.intel.models import Tlp
+    def __init__(self, *args, detected_at=None, **kwargs):
+        """`detected_at`: the alert's first sighting; a report still on time is not asked why it is late."""
+        from django.utils import timezone
+
+        from khien.incidents.services import report_late_at
 
         super().__init__(*args, **kwargs)
         taxonomy, policy = Taxonomy.current(), ReportingPolicy.current()
         self.fields["category"].choices = taxonomy.choices() if taxonomy else []
         self.fields["severity"].choices = policy.severity_choices() if policy else []
-        self.fields["tlp"].choices = Tlp.choices
+        if "late_reason" in self.fields and detected_at is not None and report_late_at(
+                min(detected_at, timezone.now()), timezone.now(), policy) is None:
+            del self.fields["late_reason"]
 
 
 class AlertSuppressForm(forms.Form):
@@ -177,17 +187,9 @@ class CampaignWarningForm(forms.Form):
     tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices)
 
 
-class CampaignIncidentForm(forms.Form):
-    """The incident a campaign becomes, prefilled from it (`correlation.incident_defaults`)."""
-    title = forms.CharField(label=_l("Title"), max_length=300)
-    category = forms.ChoiceField(label=_l("Category (RSIT)"))
-    severity = forms.ChoiceField(label=_l("Severity"))
+class CampaignIncidentForm(AlertIncidentForm):
+    """The incident a campaign becomes, prefilled from it (`correlation.incident_defaults`): an alert's report,
+    with the description written out (it names the organizations involved)."""
     description = forms.CharField(label=_l("Description"), max_length=20000,
                                   widget=forms.Textarea(attrs={"rows": 3}))
-    tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        taxonomy, policy = Taxonomy.current(), ReportingPolicy.current()
-        self.fields["category"].choices = taxonomy.choices() if taxonomy else []
-        self.fields["severity"].choices = policy.severity_choices() if policy else []
+    late_reason = None  # a campaign is raised when several organizations were hit; its reason is written for it

@@ -255,7 +255,9 @@ def do_alert_to_incident(alert: Alert, *, acting_user, data: dict | None = None)
     """Report an incident for the alert's organization from the alert: detected when the alert was first seen,
     its observables and the source's information systems attached; the alert is then "reported as an incident".
 
-    `data` may override title, category, severity, tlp and description (validated by the incident service)."""
+    `data` may override title, category, severity, tlp and description (validated by the incident service); a
+    report made after the initial-report deadline (counted from the alert's first sighting) needs `late_reason`,
+    as any report a person makes."""
     from khien.incidents.services import do_report_incident
 
     data = dict(data or {})
@@ -289,10 +291,11 @@ def do_alert_to_incident(alert: Alert, *, acting_user, data: dict | None = None)
             "impact_beyond_organization": False,
             "description": description,
             "tlp": data.get("tlp") or defaults["tlp"],
+            "late_reason": data.get("late_reason") or "",
         }
         systems = alert.source.systems.filter(Q(owner=organization) | Q(operator=organization))
         incident = do_report_incident(payload, acting_user=acting_user, systems=list(systems),
-                                      observables=_observables(alert), now=now)
+                                      observables=_observables(alert), now=now, late_reason_required=True)
         _mark_reported([alert], incident, acting_user=acting_user, now=now)
     return incident
 

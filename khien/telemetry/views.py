@@ -340,7 +340,8 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
         join_form = join_form or AlertJoinIncidentForm(alert=alert, user=request.user)
         context["join_form"] = join_form if join_form.fields["incident"].choices else None
     if context["can_report"]:
-        context["incident_form"] = incident_form or AlertIncidentForm(initial=triage.incident_defaults(alert))
+        context["incident_form"] = incident_form or AlertIncidentForm(initial=triage.incident_defaults(alert),
+                                                                      detected_at=alert.first_seen)
     # Suppressing repeats: for those who may triage, unless the key is suppressed already.
     context["active_suppression"] = (AlertSuppression.objects.active().filter(source=alert.source, key=alert.key)
                                      .select_related("created_by").first())
@@ -395,7 +396,8 @@ def alert_incident(request, pk):
                                     "24 hours after detection.") % {"reference": incident.reference})
         return redirect("incidents:incident_detail", pk=incident.pk)
 
-    return _alert_action(request, pk, lambda alert: AlertIncidentForm(request.POST), "incident_form", act)
+    return _alert_action(request, pk, lambda alert: AlertIncidentForm(request.POST, detected_at=alert.first_seen),
+                         "incident_form", act)
 
 
 @login_required

@@ -196,15 +196,29 @@ class IsacSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
+class MemberEmailField(serializers.EmailField):
+    """The member, named by e-mail address. On a create any address is taken (an account is created if there is
+    none, as on the page): looking it up among the accounts would answer whether the address has one."""
+
+    def to_representation(self, value):
+        return value.email if isinstance(value, User) else super().to_representation(value)
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(data).strip().lower()
+
+
 class MembershipSerializer(serializers.ModelSerializer):
     organization = VisibleOrganizationField()
-    user = serializers.SlugRelatedField(slug_field="email", queryset=User.objects.filter(is_active=True))
+    user = MemberEmailField()
     role = serializers.ChoiceField(choices=Role.choices)
+    full_name = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=200,
+                                      help_text=_("Full name, for an account created by this call."))
 
     class Meta:
         model = Membership
-        fields = ["id", "organization", "user", "role", "created_at"]
+        fields = ["id", "organization", "user", "role", "full_name", "created_at"]
         read_only_fields = ["id", "created_at"]
+        validators = []  # one membership per user and organization: the service answers 409
 
 
 # --- Imports ------------------------------------------------------------------------

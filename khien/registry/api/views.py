@@ -281,7 +281,11 @@ LAST_ADMINISTRATOR = "The only administrator of the organization may not take aw
 )
 class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                         mixins.UpdateModelMixin, mixins.DestroyModelMixin):
-    """Who holds which role in the organizations you manage (needs the right to manage members)."""
+    """Who holds which role in the organizations you manage (needs the right to manage members).
+
+    Creating a membership for an address without an account creates the account (its owner receives a temporary
+    password by e-mail); the answer is the same 201 as for an existing account. The person is notified of every
+    membership given, changed or removed."""
 
     model = Membership
     serializer_class = s.MembershipSerializer
@@ -300,15 +304,18 @@ class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
         return obj.organization
 
     def perform_create(self, serializer):
+        # 201 for every new membership, whether the account existed or was created by this call (the answer
+        # must not tell which); the person is told by e-mail either way.
         data = serializer.validated_data
-        serializer.instance = services.do_set_membership(
-            data["organization"], data["user"], data["role"], acting_user=self.request.user, create_only=True)
+        serializer.instance = services.do_add_member(
+            data["organization"], data["user"], data["role"], acting_user=self.request.user,
+            full_name=data.get("full_name", ""), create_only=True)
 
     def perform_update(self, serializer):
         membership = serializer.instance
         data = serializer.validated_data
         if data.get("organization", membership.organization) != membership.organization or \
-                data.get("user", membership.user) != membership.user:
+                data.get("user", membership.user.email) != membership.user.email:
             raise Refused(_("Only the role of a membership can be changed."))
         serializer.instance = services.do_set_membership(
             membership.organization, membership.user, data.get("role", membership.role), acting_user=self.request.user)

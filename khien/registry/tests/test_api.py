@@ -504,7 +504,7 @@ def test_memberships(world, api):
     response = admin.post(url, body, format="json")
     assert response.status_code == 201
     membership = Membership.objects.get(user=world.nobody)
-    assert admin.post(url, body, format="json").status_code == 400  # already a member
+    assert admin.post(url, body, format="json").status_code == 409  # already a member (the service's answer)
     response = admin.patch(f"{url}{membership.pk}/", {"role": "auditor"}, format="json")
     assert response.status_code == 200 and Membership.objects.get(pk=membership.pk).role == "auditor"
     assert other_admin.delete(f"{url}{membership.pk}/").status_code == 404

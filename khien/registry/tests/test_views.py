@@ -122,7 +122,43 @@ def test_dashboard_counts_only_what_the_user_sees(world, make_system, as_user):
 
     nobody = stats.dashboard(world.nobody)
     assert nobody["kpis"] == {"organizations": 0, "systems": 0, "approved": 0, "approved_share": 0,
+                              "approved_under_revision": 0,
                               "four_layers": 0, "four_layers_share": 0, "high_level_unconnected": 0}
+
+
+def test_the_approved_figure_and_the_status_chart_say_which_rule_they_count(world, make_system, as_user):
+    """An approved level stands while its revision is prepared: the key figure counts it (and its link lists the
+    same systems), the status chart counts it under the revision's state, and the page says so."""
+    approved = make_system(world.ministry, proposed_level=2, approved_level=2, level_status=LevelStatus.APPROVED)
+    revising = make_system(world.ministry, proposed_level=3, approved_level=2, level_status=LevelStatus.SUBMITTED)
+    make_system(world.department, proposed_level=1)  # never approved
+    make_system(world.province, approved_level=4, level_status=LevelStatus.SUBMITTED)  # another tree: not counted
+
+    client = as_user(world.admin)
+    page = client.get(reverse("registry:dashboard"))
+    kpis, charts = page.context["kpis"], page.context["charts"]
+    assert kpis["approved"] == 2 and kpis["approved_under_revision"] == 1 and kpis["approved_share"] == 67
+    assert dict(zip(charts["status"]["keys"], charts["status"]["values"]))["approved"] == 1
+    html = page.content.decode()
+    figure = html.split('id="kpi-approved"', 1)[1].split("</a>", 1)[0]
+    assert "trong đó 1 đang điều chỉnh cấp độ" in figure  # "of which 1 with a revision under way"
+    assert 'id="note-status"' in html
+    # The figure opens the list of exactly the systems it counts.
+    link = reverse("registry:system_list") + "?approved=true"
+    assert f'href="{link}"' in html
+    listed = {s.code for s in client.get(link).context["page"]}
+    assert listed == {approved.code, revising.code}
+    assert {s.code for s in client.get(reverse("registry:system_list"), {"approved": "false"}).context["page"]} == {
+        "SYS-MIN-D1-3"}
+    assert list(client.get(reverse("registry:system_list"), {"approved": "maybe"}).context["page"]) == []
+    # One rule: the gap "level not approved" agrees with the figure.
+    assert "level_unapproved" not in revising.four_layer_gaps() and revising.under_revision
+    assert not approved.under_revision
+    # Without revisions under way the note of the figure is not shown.
+    other = as_user(world.other_admin).get(reverse("registry:dashboard"))
+    assert other.context["kpis"]["approved"] == 1 and other.context["kpis"]["approved_under_revision"] == 1
+    as_user(world.nobody)
+    assert stats.dashboard(world.nobody)["kpis"]["approved_under_revision"] == 0
 
 
 def test_coordinator_sees_the_whole_country(world, make_system, coordinator_client):
@@ -279,21 +315,26 @@ def test_members_are_managed_by_admins_only(world, as_user):
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
-def test_adding_an_unknown_email_creates_an_account_that_must_change_its_password(world, as_user):
+def test_adding_an_unknown_email_creates_an_account_that_must_change_its_password(world, as_user, mailoutbox,
+                                                                                 django_capture_on_commit_callbacks):
+    """The temporary password goes to the account's owner by e-mail, never to the administrator's page."""
     from django.test import Client
 
     from khien.core.models import User
 
     client = Client()
     url = reverse("registry:organization_member_add", args=[world.ministry.pk])
-    response = as_user(world.admin).post(url, {"email": "New.Officer@min.test.vn", "full_name": "Nguyễn Văn Mới",
-                                               "role": Role.ORG_ANALYST}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_user(world.admin).post(url, {"email": "New.Officer@min.test.vn", "full_name": "Nguyễn Văn Mới",
+                                                   "role": Role.ORG_ANALYST}, follow=True)
     new_user = User.objects.get(email="new.officer@min.test.vn")
     assert new_user.must_change_password and new_user.full_name == "Nguyễn Văn Mới"
     assert Membership.objects.get(user=new_user).organization == world.ministry
-    shown = [str(m) for m in response.context["messages"]]
-    password = next(m.rsplit(": ", 1)[1] for m in shown if m.count(":") >= 1 and "password" in m.lower() or "mật khẩu" in m)
+    [mail] = mailoutbox
+    assert mail.to == ["new.officer@min.test.vn"]
+    password = mail.body.split("\n\n")[2].strip()
     assert new_user.check_password(password)
+    assert password not in response.content.decode()  # the administrator never sees it
 
     assert client.post("/accounts/login/", {"username": new_user.email, "password": password}).status_code == 302
     assert client.get(reverse("registry:system_list")).url == reverse("core:password_change")
@@ -441,25 +482,29 @@ def test_workflow_steps_through_the_pages(world, make_system, as_user):
     response = as_user(world.other_admin).post(reverse("registry:system_step", args=[system.pk, "appraise"]),
                                                {"appraise-note": "OK"})
     assert response.status_code == 404
-    # Refused: appraisal without an opinion.
+    # Refused (post/redirect/get: back to the system's page, the reason shown there): appraisal without an opinion.
     client = as_user(world.admin)
+    detail = reverse("registry:system_detail", args=[system.pk]) + "#level"
     response = client.post(reverse("registry:system_step", args=[system.pk, "appraise"]), {"appraise-note": " "})
-    assert response.status_code == 400
+    assert response.status_code == 302 and response.url == detail
     system.refresh_from_db()
     assert system.level_status == LevelStatus.SUBMITTED
 
     assert client.post(reverse("registry:system_step", args=[system.pk, "appraise"]),
                        {"appraise-note": "Hồ sơ đầy đủ"}).status_code == 302
-    # Wrong state: approving twice / appraising again is a 409.
-    response = client.post(reverse("registry:system_step", args=[system.pk, "appraise"]), {"appraise-note": "lại"})
-    assert response.status_code == 409
+    # Wrong state: appraising again is refused (was a 409 page on the POST address).
+    response = client.post(reverse("registry:system_step", args=[system.pk, "appraise"]), {"appraise-note": "lại"},
+                           follow=True)
+    assert response.redirect_chain == [(detail, 302)]
+    assert any("not possible" in str(m) or "không thể" in str(m).lower() for m in response.context["messages"])
     # Approval needs number and date; a future date is refused by the service.
     response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]), {"approve-decision_number": ""})
-    assert response.status_code == 400
+    assert response.status_code == 302 and response.url == detail
+    client.get(detail)  # (reads the kept form)
     future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
     response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]),
                            {"approve-decision_number": "12/QĐ-BTT", "approve-decision_date": future})
-    assert response.status_code == 400
+    assert response.status_code == 302 and response.url == detail
     system.refresh_from_db()
     assert system.level_status == LevelStatus.APPRAISED and system.approved_level is None
 
@@ -473,6 +518,59 @@ def test_workflow_steps_through_the_pages(world, make_system, as_user):
     page = client.get(reverse("registry:system_detail", args=[system.pk]))
     assert b"12/Q" in page.content and b'id="approved-level"' in page.content
     assert client.post(reverse("registry:system_step", args=[system.pk, "nonsense"])).status_code == 404
+
+
+def test_a_refused_step_redirects_to_the_system_page_which_shows_why(world, make_system, as_user):
+    """Post/redirect/get for refusals too: reloading the page the browser lands on posts nothing again."""
+    system = make_system(world.ministry)
+    services.do_update_system(system, {"criteria": LEVEL1_ANSWERS, "proposed_level": 1}, acting_user=world.analyst)
+    client = as_user(world.analyst)
+    detail = reverse("registry:system_detail", args=[system.pk])
+    before = AuditEntry.objects.count()
+    response = client.post(reverse("registry:system_step", args=[system.pk, "submit"]))  # no dossier attached
+    assert response.status_code == 302 and response.url == detail + "#level"
+    page = client.get(response.url)
+    assert page.status_code == 200
+    shown = [(m.level_tag, str(m)) for m in page.context["messages"]]
+    assert len(shown) == 1 and shown[0][0] == "error"
+    assert "dossier" in shown[0][1] or "hồ sơ" in shown[0][1]
+    assert shown[0][1] in page.content.decode()
+    assert len(client.get(detail).context["messages"]) == 0  # a reload shows the page, not the refusal again
+    system.refresh_from_db()
+    assert system.level_status == LevelStatus.DRAFT and AuditEntry.objects.count() == before
+
+
+def test_a_refused_step_keeps_what_was_typed_and_its_errors(world, make_system, as_user):
+    system = submitted_system(world, make_system)
+    client = as_user(world.admin)
+    services.do_level_step(system, "appraise", acting_user=world.admin, note="Đạt")
+    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]),
+                           {"approve-decision_number": "77/QĐ-TEST", "approve-decision_date": future}, follow=True)
+    assert response.redirect_chain == [(reverse("registry:system_detail", args=[system.pk]) + "#level", 302)]
+    assert 'value="77/QĐ-TEST"' in response.content.decode()
+    # A field left empty comes back in red with the message.
+    response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]),
+                           {"approve-decision_number": "78/QĐ-TEST"}, follow=True)
+    [form] = [s["form"] for s in response.context["steps"] if s["step"] == "approve"]
+    assert "decision_date" in form.errors and form["decision_number"].value() == "78/QĐ-TEST"
+    # The kept form is used once, and only on its own system's page.
+    again = client.get(reverse("registry:system_detail", args=[system.pk]))
+    [form] = [s["form"] for s in again.context["steps"] if s["step"] == "approve"]
+    assert not form.is_bound
+    system.refresh_from_db()
+    assert system.level_status == LevelStatus.APPRAISED and system.approved_level is None
+
+
+def test_a_step_the_user_has_no_right_to_take_is_still_a_403(world, make_system, as_user):
+    system = submitted_system(world, make_system)
+    response = as_user(world.auditor).post(reverse("registry:system_step", args=[system.pk, "appraise"]),
+                                           {"appraise-note": "OK"})
+    assert response.status_code == 403
+    assert as_user(world.other_admin).post(reverse("registry:system_step", args=[system.pk, "appraise"]),
+                                           {"appraise-note": "OK"}).status_code == 404
+    system.refresh_from_db()
+    assert system.level_status == LevelStatus.SUBMITTED
 
 
 def test_dossier_upload_and_download_are_permission_checked(world, make_system, as_user):

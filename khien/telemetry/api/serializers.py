@@ -133,6 +133,9 @@ class AlertIncidentSerializer(serializers.Serializer):
     severity = api_fields.CharField(required=False, help_text="low, medium, high or critical.")
     tlp = api_fields.CharField(required=False)
     description = api_fields.CharField(required=False)
+    late_reason = api_fields.CharField(required=False, help_text="Why the report comes after the initial-report "
+                                                                 "deadline (24 hours after the alert was first seen); "
+                                                                 "required then.")
 
 
 class AlertSuppressSerializer(serializers.Serializer):

@@ -172,6 +172,13 @@ def test_alerts_raised_after_the_decision_join_the_campaigns_incident(world, cam
     assert Alert.objects.filter(incident=incident).count() == 4
 
 
+def test_a_campaign_first_seen_days_ago_becomes_an_incident_with_its_delay_explained(world, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(first_seen=timezone.now() - dt.timedelta(days=3))
+    campaign.refresh_from_db()
+    incident = correlation.do_campaign_to_incident(campaign, acting_user=world.coordinator).incident
+    assert "3 tổ chức" in incident.late_reason or "3 organizations" in incident.late_reason
+
+
 def test_campaign_to_incident_leaves_alerts_already_handled(world, campaign):
     """An alert its organization reported as its own incident stays with it; one judged a false positive stays
     so; the others join the national incident."""

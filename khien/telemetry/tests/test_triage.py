@@ -300,6 +300,26 @@ def test_the_alert_page_names_people_and_keeps_every_triage_note(world, two_aler
     assert triage.triage_history(two_alerts[1]) == []  # never triaged
 
 
+def test_an_alert_reported_after_the_deadline_asks_why_as_any_late_report(world, content, two_alerts, as_user, api):
+    """The 24-hour initial report counts from the alert's first sighting: reported later, the report gives the
+    reason for the delay (page and API), as the incident form asks; on time, the question is not asked."""
+    fresh, old = two_alerts
+    Alert.objects.filter(pk=old.pk).update(first_seen=timezone.now() - dt.timedelta(days=2))
+    client = as_user(world.analyst)
+    assert 'name="late_reason"' not in client.get(reverse("telemetry:alert", args=[fresh.pk])).content.decode()
+    assert 'name="late_reason"' in client.get(reverse("telemetry:alert", args=[old.pk])).content.decode()
+    form = {"title": "Dò mật khẩu", "category": "brute-force", "severity": "medium", "tlp": "amber"}
+    refused = client.post(reverse("telemetry:alert_incident", args=[old.pk]), form)
+    assert refused.status_code == 400 and not Incident.objects.exists()
+    assert "lý do báo cáo muộn" in refused.content.decode()
+    assert api(world.analyst).post(f"/api/telemetry/alert-groups/{old.pk}/incident/", form,
+                                   format="json").status_code == 400
+    done = client.post(reverse("telemetry:alert_incident", args=[old.pk]),
+                       {**form, "late_reason": "Cảnh báo chỉ được xem xét sau kỳ nghỉ."})
+    assert done.status_code == 302
+    assert Incident.objects.get().late_reason == "Cảnh báo chỉ được xem xét sau kỳ nghỉ."
+
+
 # --- Suppressing repeats ----------------------------------------------------------------------------
 
 
