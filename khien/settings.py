@@ -288,6 +288,8 @@ EMAIL_USE_TLS = env_bool("KHIEN_EMAIL_TLS", False)
 KHIEN_NOTIFICATION_DIGEST_SECONDS = int(os.environ.get("KHIEN_NOTIFICATION_DIGEST_SECONDS", "300"))
 # Address of the platform as users reach it, for links in e-mails (e.g. https://khien.example.gov.vn).
 KHIEN_PUBLIC_URL = os.environ.get("KHIEN_PUBLIC_URL", "http://127.0.0.1:8000")
+# A one-time link to choose a password (a new account, a forgotten password) works for three days.
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 
 # --- Logging: never log secrets (tokens, passwords, TOTP codes) -----------------------
 LOGGING = {

@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
 from .api.fields import storable_date
@@ -19,6 +19,36 @@ class EmailAuthenticationForm(AuthenticationForm):
         "invalid_login": _("Wrong e-mail or password."),
         "inactive": _("This account is disabled."),
     }
+
+
+class PasswordLinkForm(PasswordResetForm):
+    """"Forgot your password?": an e-mail with a link to choose a new one, sent to an active account of that
+    address. Django's own form skips accounts without a usable password — a new account whose welcome e-mail was
+    lost must be able to ask too. The page answers the same whether the address has an account."""
+
+    email = forms.EmailField(label=_("E-mail"), max_length=254,
+                             widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+
+    def get_users(self, email):
+        from .models import User
+
+        return User.objects.filter(email__iexact=email, is_active=True)
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email,
+                  html_email_template_name=None):
+        from django.core.mail import EmailMessage
+        from django.utils.translation import gettext
+
+        from . import services
+
+        link = services.password_link(context["user"], f"{context['protocol']}://{context['domain']}")
+        body = "\n\n".join([
+            gettext("Someone asked to choose a new password for your account on Khiên, the national cybersecurity "
+                    "coordination platform. To do it, open this address within three days:"),
+            link,
+            gettext("If it was not you, ignore this message: your password stays as it is."),
+        ])
+        EmailMessage(gettext("[Khiên] Choose a new password"), body, from_email, [to_email]).send()
 
 
 class TotpForm(forms.Form):

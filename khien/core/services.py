@@ -1,6 +1,7 @@
 """Core operations: API tokens and second-factor devices. Each is atomic and audited."""
 import secrets
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -52,3 +53,18 @@ def do_create_user(email: str, password: str | None, *, acting_user, full_name: 
                                     must_change_password=acting_user is not None)
     audit.record(Act.CREATE, user, actor=acting_user)
     return user
+
+
+def password_link(user: User, base_url: str | None = None) -> str:
+    """The one-time address where `user` chooses a password: Django's reset token, which stops working once the
+    password changes (or the user signs in) and after PASSWORD_RESET_TIMEOUT. For a new account (sent to its
+    owner, never shown to whoever created it) and for a forgotten password."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    path = reverse("core:password_set", args=[urlsafe_base64_encode(force_bytes(user.pk)),
+                                              default_token_generator.make_token(user)])
+    return (base_url or settings.KHIEN_PUBLIC_URL).rstrip("/") + path
+

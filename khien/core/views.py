@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -17,7 +18,7 @@ from rest_framework import exceptions
 
 from . import audit, notifications, services, twofactor
 from .filters import AuditEntryFilterSet
-from .forms import EmailAuthenticationForm, TokenCreateForm, TotpForm
+from .forms import EmailAuthenticationForm, PasswordLinkForm, TokenCreateForm, TotpForm
 from .models import ApiToken, AuditEntry, Notification
 
 
@@ -40,6 +41,33 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         update_session_auth_hash(self.request, self.request.user)
         messages.success(self.request, _("Your password has been changed."))
         return redirect(self.get_success_url())
+
+
+class PasswordLinkRequestView(auth_views.PasswordResetView):
+    """"Forgot your password?": asks for the address, sends a one-time link (`forms.PasswordLinkForm`)."""
+
+    template_name = "core/password_link_request.html"
+    form_class = PasswordLinkForm
+    success_url = reverse_lazy("core:login")
+
+    def form_valid(self, form):
+        super().form_valid(form)
+        messages.success(self.request, _("If an account has this address, an e-mail with a link to choose a new "
+                                         "password is on its way. The link works once, for three days."))
+        return redirect("core:login")
+
+
+class PasswordSetView(auth_views.PasswordResetConfirmView):
+    """The page a one-time link opens (`services.password_link`): choose a password, then sign in. An expired or
+    used link says so."""
+
+    template_name = "core/password_set.html"
+    post_reset_login = False
+
+    def form_valid(self, form):
+        services.do_change_password(self.user, form.cleaned_data["new_password1"], acting_user=self.user)
+        messages.success(self.request, _("Your password is set: sign in with it."))
+        return redirect("core:login")
 
 
 def _safe_next(request, default="/"):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import secrets
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -297,46 +296,45 @@ def do_add_member(organization: Organization, email: str, role: str, *, acting_u
 
     The caller learns nothing about whether the account existed: the answer and the person's being told are the
     same either way (an administrator could otherwise probe which addresses have an
-    account on the platform). An existing account is notified (`do_set_membership`); a new one gets a random
-    temporary password by e-mail, to its owner only (never shown to the administrator nor stored anywhere but
-    as a hash), and must choose its own at the first sign-in. A disabled account gets the role too (it still
-    cannot sign in; refusing it would tell that the address has an account).
+    account on the platform). An existing account is notified (`do_set_membership`); a new one has no password
+    until its owner chooses one through the one-time link of its welcome e-mail (`core.services.password_link`:
+    no password travels by e-mail, none is shown to the administrator; a lost e-mail is replaced from the sign-in
+    page, "Forgot your password?"). A disabled account gets the role too (it still cannot sign in; refusing it
+    would tell that the address has an account).
     """
     _require(acting_user, Action.MANAGE_MEMBERS, organization)
     email = email.strip()
     user = User.objects.filter(email__iexact=email).first()
-    temporary_password = None
-    if user is None:
-        temporary_password = secrets.token_urlsafe(12)
-        user = core_services.do_create_user(email.lower(), temporary_password, acting_user=acting_user,
-                                            full_name=full_name)
+    created = user is None
+    if created:
+        user = core_services.do_create_user(email.lower(), None, acting_user=acting_user, full_name=full_name)
     membership = do_set_membership(organization, user, role, acting_user=acting_user, create_only=create_only,
-                                   notify_user=temporary_password is None)
-    if temporary_password is not None:
-        message = _welcome_message(user, organization, role, temporary_password, acting_user)
+                                   notify_user=not created)
+    if created:
+        message = _welcome_message(user, organization, role, core_services.password_link(user), acting_user)
         transaction.on_commit(lambda: _send_welcome(message))
     return membership
 
 
-def _welcome_message(user: User, organization: Organization, role: str, password: str, acting_user) -> EmailMessage:
+def _welcome_message(user: User, organization: Organization, role: str, link: str, acting_user) -> EmailMessage:
     with notifications.platform_language():
         subject = _("[Khiên] An account was created for you")
         body = "\n\n".join([
             _("%(actor)s gave you the role “%(role)s” in %(org)s on Khiên, the national cybersecurity coordination "
               "platform, and created your account.") % {
                 "actor": getattr(acting_user, "email", "") or "Khiên", "role": Role(role).label, "org": organization.name},
-            _("Sign in at %(url)s with your e-mail address and this temporary password:") % {
-                "url": settings.KHIEN_PUBLIC_URL.rstrip("/") + reverse("core:login")},
-            password,
-            _("You will be asked to choose your own password at the first sign-in. If you did not expect this "
-              "message, tell the national coordinator."),
+            _("Choose your password at this address (it works once, for three days), then sign in with your e-mail "
+              "address:"),
+            link,
+            _("If the link no longer works, ask for a new one on the sign-in page (“Forgot your password?”). If you "
+              "did not expect this message, tell the national coordinator."),
         ])
     return EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
 
 
 def _send_welcome(message: EmailMessage) -> None:
-    """Sent once, after the commit; not kept (it holds a password). If it is lost, removing and adding the person
-    again does not resend it: the operator sets a new one (`khien changepassword EMAIL`)."""
+    """Sent once, after the commit; not kept (it holds a one-time link). If it is lost, its owner asks for a new
+    link on the sign-in page."""
     try:
         message.send()
     except Exception:

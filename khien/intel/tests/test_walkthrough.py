@@ -75,7 +75,7 @@ def test_the_create_form_says_who_will_see_it(client, sharing):
         response = c.get(reverse("intel:indicator_create"))
     page = html(response)
     # the only writable collection is chosen and AMBER is the initial level: 3 organizations
-    assert 'id="audience-count" data-count="3"' in page and "3 organizations will be able to see it" in page
+    assert 'id="audience-count" data-count="3"' in page and "3 tổ chức sẽ xem được" in page
     assert f'hx-get="{reverse("intel:sharing_audience")}"' in page
     assert 'data-count="3"' in html(c.get(reverse("intel:report_create")))
     # a refused post shows the audience of what was chosen
@@ -138,7 +138,7 @@ def test_the_recipients_are_shown_to_the_producer_and_the_coordinator_only(clien
         assert "REC —" in section and "REC2 —" in section and "NCSC —" in section
     section = recipient.split('id="recipients"')[1].split("</dd>")[0]
     assert "REC2 —" in section and "REC —" not in section and "NCSC —" not in section
-    assert "known only to the producer" in section
+    assert "Chỉ tổ chức tạo ra và cơ quan điều phối quốc gia biết" in section
     # not a recipient, not the producer: no page at all
     assert signed_in(client, world.other_admin).get(url).status_code == 404
     # how to withdraw: said to the producer, not to the recipients
@@ -205,7 +205,7 @@ def test_a_network_finds_the_addresses_and_networks_inside_it(client, sharing):
     assert _values(groups) == {("2001:db8:abcd:12::1", "inside")}
     with translation.override("en"):
         page = html(c.get(reverse("intel:search"), {"q": "185.220.101.0/24"}))
-    assert "inside the network 185.220.101.0/24" in page
+    assert "nằm trong dải mạng 185.220.101.0/24" in page
 
 
 def test_inside_a_network_only_what_the_user_may_see(client, sharing):

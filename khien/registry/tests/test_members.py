@@ -184,7 +184,7 @@ def test_the_page_answers_the_same_whether_the_address_had_an_account(world, as_
     assert existing[0] == 200 and [level for level, _text in existing[1]] == ["success"]
     assert Membership.objects.filter(organization=world.ministry, user__email__in=[
         world.responder.email, "brand.new@min.test.vn", disabled.email]).count() == 3
-    # Told by e-mail either way: the existing account by its notification, the new one with its temporary password.
+    # Told by e-mail either way: the existing account by its notification, the new one with its one-time link.
     assert sorted(m.to[0] for m in mailoutbox) == ["brand.new@min.test.vn", world.responder.email]
 
 

@@ -315,35 +315,55 @@ def test_members_are_managed_by_admins_only(world, as_user):
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
-def test_adding_an_unknown_email_creates_an_account_that_must_change_its_password(world, as_user, mailoutbox,
-                                                                                 django_capture_on_commit_callbacks):
-    """The temporary password goes to the account's owner by e-mail, never to the administrator's page."""
+def test_adding_an_unknown_email_creates_an_account_whose_owner_chooses_the_password(
+        world, as_user, mailoutbox, django_capture_on_commit_callbacks):
+    """No password travels: the owner gets a one-time link by e-mail, never shown to the administrator, that works
+    once; then they sign in with the password they chose."""
+    import re
+
     from django.test import Client
 
-    from khien.core.models import User
+    from khien.core.models import AuditEntry, User
 
-    client = Client()
     url = reverse("registry:organization_member_add", args=[world.ministry.pk])
     with django_capture_on_commit_callbacks(execute=True):
         response = as_user(world.admin).post(url, {"email": "New.Officer@min.test.vn", "full_name": "Nguyễn Văn Mới",
                                                    "role": Role.ORG_ANALYST}, follow=True)
     new_user = User.objects.get(email="new.officer@min.test.vn")
-    assert new_user.must_change_password and new_user.full_name == "Nguyễn Văn Mới"
+    assert not new_user.has_usable_password() and new_user.full_name == "Nguyễn Văn Mới"
     assert Membership.objects.get(user=new_user).organization == world.ministry
     [mail] = mailoutbox
     assert mail.to == ["new.officer@min.test.vn"]
-    password = mail.body.split("\n\n")[2].strip()
-    assert new_user.check_password(password)
-    assert password not in response.content.decode()  # the administrator never sees it
+    link = re.search(r"https?://\S+/accounts/password/set/\S+/", mail.body).group(0)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    assert path not in response.content.decode()  # the administrator never sees it
 
-    assert client.post("/accounts/login/", {"username": new_user.email, "password": password}).status_code == 302
-    assert client.get(reverse("registry:system_list")).url == reverse("core:password_change")
-    response = client.post(reverse("core:password_change"), {
-        "old_password": password, "new_password1": "Mat-khau-moi-2026!", "new_password2": "Mat-khau-moi-2026!"})
-    assert response.status_code == 302
+    client = Client()
+    form = client.get("/" + path, follow=True)  # Django moves the token out of the address first
+    assert form.status_code == 200 and 'name="new_password1"' in form.content.decode()
+    done = client.post(form.redirect_chain[-1][0], {"new_password1": "Mat-khau-moi-2026!",
+                                                    "new_password2": "Mat-khau-moi-2026!"})
+    assert done.status_code == 302 and done.url == reverse("core:login")
     new_user.refresh_from_db()
-    assert not new_user.must_change_password and new_user.check_password("Mat-khau-moi-2026!")
+    assert new_user.check_password("Mat-khau-moi-2026!") and not new_user.must_change_password
+    assert AuditEntry.objects.filter(object_id=str(new_user.pk), actor_id=str(new_user.pk)).exists()
+    again = Client().get("/" + path, follow=True)  # used: it no longer works, and says so
+    assert 'id="link-invalid"' in again.content.decode()
+    assert client.post("/accounts/login/", {"username": new_user.email,
+                                            "password": "Mat-khau-moi-2026!"}).status_code == 302
     assert client.get(reverse("registry:system_list")).status_code == 200
+
+
+def test_a_forgotten_password_is_replaced_through_a_link_and_the_page_tells_nothing(world, client, mailoutbox):
+    """Anyone may ask; only an active account of that address gets the e-mail, and the answer is the same."""
+    asked = client.post(reverse("core:password_forgotten"), {"email": world.analyst.email.upper()}, follow=True)
+    unknown = client.post(reverse("core:password_forgotten"), {"email": "nobody-here@min.test.vn"}, follow=True)
+    assert [str(m) for m in asked.context["messages"]] == [str(m) for m in unknown.context["messages"]]
+    [mail] = mailoutbox
+    assert mail.to == [world.analyst.email] and "/accounts/password/set/" in mail.body
+    assert client.post(reverse("core:password_forgotten"), {"email": "not an address"}).status_code == 200
+    assert len(mailoutbox) == 1
+    assert 'id="link-invalid"' in client.get("/accounts/password/set/MQ/wrong-token/").content.decode()
 
 
 def test_another_organizations_admin_cannot_add_members(world, as_user):
