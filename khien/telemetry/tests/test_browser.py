@@ -127,6 +127,8 @@ def test_an_analyst_triages_alerts_and_reports_one_as_an_incident(live_server, f
     expect(page.locator("#alert-table [data-alert-status]")).to_have_count(1)  # the one left open
     page.click("#alert-table tbody tr:first-child td a")
     page.select_option("#alert-incident select[name=severity]", "high")
+    # The samples are dated days ago: the 24-hour report is late, and the form asks why.
+    page.fill("#alert-incident textarea[name=late_reason]", "Mẫu cảnh báo cũ được xem lại")
     shot(page, "alert_detail")
     page.click("#alert-incident button[type=submit]")
     incident = Incident.objects.get()
@@ -188,7 +190,8 @@ def test_an_analyst_adds_alerts_to_an_incident_from_the_list(live_server, flusha
     source, _key = make_source(org=world.ministry, format="wazuh")
     services.ingest_batch(source, sample_lines("wazuh_alerts.ndjson"))
     first, *others = Alert.objects.order_by("-severity", "pk")[:3]
-    incident = triage.do_alert_to_incident(first, acting_user=world.analyst)
+    incident = triage.do_alert_to_incident(first, acting_user=world.analyst,
+                                           data={"late_reason": "Mẫu cảnh báo cũ (ngày trước)"})
     base = live_server.url
     page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="vi-VN")
     Watch(page, base)
