@@ -21,6 +21,7 @@ from django.db import connection, models, transaction
 from django.db.models.fields.files import FieldFile
 from django.apps import apps
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import ngettext
@@ -219,6 +220,28 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def _field_display(field, value: Any) -> str | None:
+    """How a stored value reads for a person, from the model field it came from: a choice's label, a time in
+    Vietnam time, yes/no; None when the raw value is as good (ids, free text)."""
+    if field is None or value is None:
+        return None
+    if field.choices and isinstance(value, (str, int)):
+        label = dict(field.flatchoices).get(value)
+        return str(label) if label is not None else None
+    if isinstance(field, models.DateTimeField) and isinstance(value, str):
+        return _local_time(value)
+    if isinstance(field, models.BooleanField) and isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    return None
+
+
+def _readable(value: Any, field, names: dict) -> str | None:
+    """The name of a referenced object the reader may see, else the value as a person reads it (or None)."""
+    if isinstance(value, str) and value in names:
+        return names[value]
+    return _field_display(field, value)
+
+
 def changes(entry: AuditEntry, user=None) -> list[dict]:
     """The entry's before/after as rows (field, before, after, whether it changed), with the name of each
     referenced object the reader may see next to its id."""
@@ -236,15 +259,22 @@ def changes(entry: AuditEntry, user=None) -> list[dict]:
                     if isinstance(value, str) and UUID_RE.fullmatch(value):
                         wanted[value] = field.related_model
     names = _names(wanted, user) if wanted else {}
+    # Each stored name (attname: owner_id) with its model field, for the label and the value a person reads.
+    fields = {f.attname: f for f in model._meta.concrete_fields} if model is not None else {}
+    fields.update({f.name: f for f in model._meta.many_to_many} if model is not None else {})
     rows = []
     for name in list(before) + [k for k in after if k not in before]:
+        field = fields.get(name)
         rows.append({
-            "field": name, "in_before": name in before, "in_after": name in after,
+            "field": name, "label": capfirst(str(field.verbose_name)) if field is not None else name,
+            "in_before": name in before, "in_after": name in after,
             "before": _shown(before.get(name)), "after": _shown(after.get(name)),
-            "before_name": names.get(before.get(name)) if isinstance(before.get(name), str) else None,
-            "after_name": names.get(after.get(name)) if isinstance(after.get(name), str) else None,
+            "before_name": _readable(before.get(name), field, names),
+            "after_name": _readable(after.get(name), field, names),
             "changed": bool(before) and bool(after) and before.get(name) != after.get(name),
         })
+        if name == "password" and after.get(name) == "changed":  # the log never holds a password, only that it changed
+            rows[-1]["after_name"] = str(_("changed"))
     return rows
 
 

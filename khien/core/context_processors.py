@@ -2,7 +2,7 @@ from django.conf import settings
 
 from . import notifications, twofactor
 from .roles import Action
-from .scoping import NOTHING, is_national_coordinator, scope_for
+from .scoping import NOTHING, is_national_coordinator, memberships_of, scope_for
 
 
 def platform(request):
@@ -20,4 +20,7 @@ def platform(request):
         "can_import": lambda: bool(user and user.is_authenticated and scope_for(user, Action.IMPORT) != NOTHING),
         "unread_notifications": notifications.unread_count(user) if user and user.is_authenticated else 0,
         "session_limited": False,
+        # Signed in but a member of no organization (removed, or not given a role yet): every page is empty, say why.
+        "without_organization": bool(user and user.is_authenticated and not user.is_superuser
+                                     and not memberships_of(user)),
     }

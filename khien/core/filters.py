@@ -115,6 +115,19 @@ class AuditEntryFilterSet(django_filters.FilterSet):
 
         self.filters["action"].extra["choices"] = audit.action_choices()
 
+    def get_form_class(self):
+        """The filters' form, refusing a period that ends before it starts (it matched nothing, silently)."""
+        base = super().get_form_class()
+
+        class PeriodForm(base):
+            def clean(self):
+                data = super().clean()
+                if data.get("since") and data.get("until") and data["since"] > data["until"]:
+                    self.add_error("until", _("The start of the period is after its end."))
+                return data
+
+        return PeriodForm
+
     def filter_text(self, queryset, name, value):
         """The words of the object, or who did it (e-mail or name)."""
         value = value.strip()

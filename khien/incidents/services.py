@@ -136,7 +136,7 @@ def transition_problem(incident: Incident, to_status: str) -> str | None:
     if to_status == Status.CLOSED:
         missing = deadlines.incident_next_stage(incident)
         if missing is not None:
-            return _("Give the report “%(stage)s” before closing the incident.") % {"stage": _stage_name(missing)}
+            return _("Give “%(stage)s” before closing the incident.") % {"stage": _stage_name(missing)}
     return None
 
 

@@ -54,6 +54,7 @@ from .models import (
     Province,
     Sector,
 )
+from .validators import normalize_domains
 
 SEED = 2026
 DEMO_DOMAIN = "demo.khien.vn"
@@ -605,7 +606,9 @@ class _Builder:
                 or (level >= 4 and r.random() < 0.5),
                 internet_facing=internet_facing,
                 ip_ranges=self._ip_ranges(internet_facing),
-                domains=[f"{label}.{slug}.{DEMO_DOMAIN}"] + ([f"api-{label}.{slug}.{DEMO_DOMAIN}"] if r.random() < 0.2 else []),
+                # Stored as every write path stores them (normalize_domains: sorted), so an export re-imports unchanged.
+                domains=normalize_domains([f"{label}.{slug}.{DEMO_DOMAIN}"]
+                                          + ([f"api-{label}.{slug}.{DEMO_DOMAIN}"] if r.random() < 0.2 else [])),
                 products=sorted(set(r.sample(CPES, r.randint(0, 3)))),
             )
             self._layers(system, level, providers)

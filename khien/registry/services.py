@@ -19,7 +19,7 @@ from django.db.models import PROTECT, RESTRICT, ProtectedError, RestrictedError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy as _l
 
 from khien.core import audit, notifications
 from khien.core import services as core_services
@@ -156,12 +156,12 @@ def may_delete_organization(user, org: Organization) -> bool:
 # What keeps an organization from being deleted besides what the database protects (PROTECT / RESTRICT): its people.
 _BLOCKING_RELATIONS = {("registry", "membership", "organization")}
 _RELATION_LABELS = {
-    ("registry", "organization", "parent"): _lazy("units"),
-    ("registry", "informationsystem", "owner"): _lazy("information systems it owns"),
-    ("registry", "informationsystem", "operator"): _lazy("information systems it operates"),
-    ("registry", "membership", "organization"): _lazy("members"),
-    ("registry", "isac", "operator"): _lazy("ISACs it operates"),
-    ("registry", "isac", "members"): _lazy("ISACs it is a member of"),
+    ("registry", "organization", "parent"): _l("units"),
+    ("registry", "informationsystem", "owner"): _l("information systems it owns"),
+    ("registry", "informationsystem", "operator"): _l("information systems it operates"),
+    ("registry", "membership", "organization"): _l("members"),
+    ("registry", "isac", "operator"): _l("ISACs it operates"),
+    ("registry", "isac", "members"): _l("ISACs it is a member of"),
 }
 
 

@@ -29,6 +29,7 @@ def waiting_work(user) -> list[Item]:
         label = ngettext("%(n)s appraised security level waiting for approval",
                          "%(n)s appraised security levels waiting for approval", n)
         items.append(Item(label % {"n": grouped(n)}, n, _systems_url(LevelStatus.APPRAISED)))
+        return items  # the proposals returned are the organizations' work, not the coordinator's
     n = InformationSystem.objects.restrict(user, Action.SUBMIT_LEVEL).filter(level_status=LevelStatus.RETURNED).count()
     label = ngettext("%(n)s security level proposal returned for correction",
                      "%(n)s security level proposals returned for correction", n)

@@ -259,11 +259,14 @@ def _warning_severity(campaign: Campaign) -> str:
 
 
 def _decided(campaign: Campaign, status: str, user, before: dict, **links) -> Campaign:
+    """Record a decision and what it made. The decision shown (who, when) is the one that set the status: a
+    warning made after the incident is recorded beside it, with its own time, without replacing the incident's."""
     for name, value in links.items():
         setattr(campaign, name, value)
-    campaign.status = status
-    campaign.decided_by = user
-    campaign.decided_at = timezone.now()
+    if campaign.status != status:
+        campaign.status = status
+        campaign.decided_by = user
+        campaign.decided_at = timezone.now()
     campaign.save()
     audit.record(Act.UPDATE, campaign, actor=user, before=before)
     return campaign

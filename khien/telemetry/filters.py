@@ -2,14 +2,15 @@
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from khien.core.filters import DateTimeFilter, PlatformFilterSet
+from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
 from khien.registry.models import Organization
 
 from .correlation import campaign_alerts
-from .models import Alert, AlertSource, AlertStatus, Campaign, DeadLetter, Event, HourlyCount, SourceFormat
+from .models import (Alert, AlertSource, AlertStatus, Campaign, DeadLetter, Event, HourlyCount, IndicatorHit,
+                     SourceFormat)
 from .parsers import ParseError, parse_hash
 from .services import address_search_days, newest_events_first
 from .triage import in_incident
@@ -61,11 +62,12 @@ class EventFilter(PlatformFilterSet):
     hash = FileHashFilter(method="filter_hash", label=_("File hash (MD5, SHA-1 or SHA-256)"))
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
     category = django_filters.CharFilter(field_name="category", label=_("Category"))
+    hit = BooleanFilter(method="filter_hit", label=_("Hit an indicator"))
 
     class Meta:
         model = Event
         fields = ["source", "organization", "severity", "severity_min", "since", "until", "ip", "domain", "hash",
-                  "rule_id", "category"]
+                  "rule_id", "category", "hit"]
 
     @property
     def qs(self):
@@ -84,6 +86,13 @@ class EventFilter(PlatformFilterSet):
     def filter_domain(self, queryset, name, value):
         value = value.strip().rstrip(".").lower()
         return queryset.filter(Q(domain=value) | Q(domain__endswith="." + value))
+
+    def filter_hit(self, queryset, name, value):
+        # The events the dashboard counts as hits: those with an indicator hit (its `event_id` is indexed).
+        if value is None:
+            return queryset
+        hit = Exists(IndicatorHit.objects.filter(event_id=OuterRef("id")))
+        return queryset.filter(hit if value else ~hit)
 
     def filter_hash(self, queryset, name, value):
         # No index: a hash search reads the events of the time range.

@@ -110,9 +110,10 @@ class AlertTriageForm(forms.Form):
     note = forms.CharField(label=_l("Note"), required=False, max_length=triage.MAX_NOTE,
                            widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args, alert=None, **kwargs):
-        """`alert`: the one alert of its page, whose possible handlers are offered; without it (the list's
-        action bar) the handler is the user who acts."""
+    def __init__(self, *args, alert=None, user=None, **kwargs):
+        """`alert`: the one alert of its page, whose possible handlers are offered (the acting `user` is the
+        empty choice, "— me —", not listed again); without it (the list's action bar) the handler is the user
+        who acts."""
         from .models import AlertStatus
 
         super().__init__(*args, **kwargs)
@@ -120,7 +121,8 @@ class AlertTriageForm(forms.Form):
         if alert is None:
             del self.fields["assignee"]
         else:
-            self.fields["assignee"].queryset = triage.possible_handlers(alert)
+            handlers = triage.possible_handlers(alert)
+            self.fields["assignee"].queryset = handlers.exclude(pk=user.pk) if user is not None else handlers
 
 
 class AlertIncidentForm(forms.Form):
@@ -173,9 +175,14 @@ class AlertJoinIncidentForm(forms.Form):
     def __init__(self, *args, alert=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         if alert is not None:
-            self.fields["incident"] = forms.ChoiceField(label=_l("Incident"), choices=[
+            # Nothing chosen at first: one click must not merge the alert into an unrelated incident.
+            self.fields["incident"] = forms.ChoiceField(label=_l("Incident"), choices=[("", _l("— choose —"))] + [
                 (str(incident.pk), f"{incident.reference} — {incident.title[:80]} ({incident.get_status_display()})")
                 for incident in triage.incidents_to_join(user, alert)])
+
+    @property
+    def offers_incidents(self) -> bool:
+        return any(value for value, _label in self.fields["incident"].choices)
 
 
 class CampaignWarningForm(forms.Form):

@@ -56,6 +56,8 @@ class Monitoring:
                                           "national monitoring (layer 4)")}
 
 
+# The dashboard's "not sending" figure: silent, or never sent at all.
+NOT_SENDING = ("silent", "never")
 SOURCE_STATUS_LABELS = {"live": gettext_lazy("Live"), "silent": gettext_lazy("Silent"),
                         "never": gettext_lazy("Never sent"), "disabled": gettext_lazy("Disabled")}
 

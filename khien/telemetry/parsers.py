@@ -66,6 +66,9 @@ _REASONS = [(re.compile(pattern), template) for pattern, template in (
     (r"^invalid file hash in (?P<a>.+)$", _l("invalid file hash in %(a)s")),
     (r"^event_type (?P<a>.*) is not an alert$", _l("event_type %(a)s is not an alert")),
     (r"^CEF header has (?P<a>\d+) fields, expected 8$", _l("CEF header has %(a)s fields, expected 8")),
+    # The JSON decoder's own words are English; where it gives the place, the place says enough.
+    (r"^not valid JSON: .*: line (?P<a>\d+) column (?P<b>\d+) \(char \d+\)$",
+     _l("not valid JSON (line %(a)s, column %(b)s)")),
     (r"^not valid JSON: (?P<a>.*)$", _l("not valid JSON: %(a)s")),
     (r"^(?P<a>[^ :]+(?: [^ :]+)?) out of range: (?P<b>.*)$", _l("%(a)s out of range: %(b)s")),
     (r"^invalid (?P<a>[^ :]+(?: [^ :]+)?): (?P<b>.*)$", _l("invalid %(a)s: %(b)s")),

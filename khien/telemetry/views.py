@@ -73,6 +73,13 @@ def _events_link(*, since, until=None, **filters) -> str:
     return reverse("telemetry:events") + "?" + urlencode(query)
 
 
+def _value_kind_label(kind: str) -> str:
+    """An indicator value's kind as the intelligence pages name it (ipv4 → IPv4 address), in the reader's language."""
+    from khien.intel.models import IndicatorKind
+
+    return str(IndicatorKind(kind).label) if kind in IndicatorKind.values else kind
+
+
 def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     """The numbers of the live dashboard for what `user` may see (JSON-ready)."""
     now = now or timezone.now()
@@ -118,7 +125,8 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
                                                           indicator_id=Max("indicator_id"))
                    .order_by("-n", "value")[:TOP])
     indicators = {"labels": [r["value"] for r in top_ind], "values": [r["n"] for r in top_ind],
-                  "rows": [{"value": r["value"], "kind": r["kind"], "hits": r["n"], "organizations": r["orgs"],
+                  "rows": [{"value": r["value"], "kind": _value_kind_label(r["kind"]), "hits": r["n"],
+                            "organizations": r["orgs"],
                             "url": indicator_url(r["indicator_id"])} for r in top_ind]}
 
     sources = list(AlertSource.objects.visible_to(user).only("enabled", "last_event_at"))
@@ -148,6 +156,9 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
             "sources_silent": status["silent"] + status["never"],
             "systems_disconnected": systems[health.Monitoring.DISCONNECTED] + systems[health.Monitoring.NO_SOURCE],
         },
+        # What each key figure counts, as a list to open (the same rule, the same time range).
+        "kpi_links": {"hits_24h": _events_link(since=day, hit="true"),
+                      "sources_silent": reverse("telemetry:sources") + "?status=not_sending#source-table"},
         "hourly": hourly, "severity": severity, "sectors": sectors, "provinces": provinces,
         "targeted": targeted, "indicators": indicators, "campaigns": campaigns,
         "sources": {"labels": [str(label) for label in health.SOURCE_STATUS_LABELS.values()],
@@ -333,12 +344,13 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
                "can_report": triage.may_report(request.user, alert) and not alert.incident_id
                and incident_content_loaded()}
     if context["can_triage"]:
-        context["triage_form"] = triage_form or AlertTriageForm(alert=alert, initial={
-            "status": alert.status, "note": alert.triage_note,
+        # The note box starts empty: the note stays unless a new one is written, and earlier ones are in the history.
+        context["triage_form"] = triage_form or AlertTriageForm(alert=alert, user=request.user, initial={
+            "status": alert.status,
             "assignee": alert.assignee if alert.assignee_id and alert.assignee_id != request.user.pk else None})
         # Joining an incident already reported: only when there is one the user may add it to.
         join_form = join_form or AlertJoinIncidentForm(alert=alert, user=request.user)
-        context["join_form"] = join_form if join_form.fields["incident"].choices else None
+        context["join_form"] = join_form if join_form.offers_incidents else None
     if context["can_report"]:
         context["incident_form"] = incident_form or AlertIncidentForm(initial=triage.incident_defaults(alert),
                                                                       detected_at=alert.first_seen)
@@ -384,7 +396,8 @@ def alert_triage(request, pk):
         messages.success(request, _("Alert set to “%(status)s”.") % {"status": AlertStatus(data["status"]).label})
         return redirect("telemetry:alert", pk=alert.pk)
 
-    return _alert_action(request, pk, lambda alert: AlertTriageForm(request.POST, alert=alert), "triage_form", act)
+    return _alert_action(request, pk, lambda alert: AlertTriageForm(request.POST, alert=alert, user=request.user),
+                         "triage_form", act)
 
 
 @login_required
@@ -392,8 +405,12 @@ def alert_triage(request, pk):
 def alert_incident(request, pk):
     def act(alert, data):
         incident = triage.do_alert_to_incident(alert, acting_user=request.user, data=data)
-        messages.success(request, _("Incident %(reference)s reported from the alert; its initial report is due "
-                                    "24 hours after detection.") % {"reference": incident.reference})
+        if incident.late_reason:
+            messages.success(request, _("Incident %(reference)s reported from the alert, after the 24-hour deadline: "
+                                        "the reason you gave is kept with it.") % {"reference": incident.reference})
+        else:
+            messages.success(request, _("Incident %(reference)s reported from the alert; its initial report is due "
+                                        "24 hours after detection.") % {"reference": incident.reference})
         return redirect("incidents:incident_detail", pk=incident.pk)
 
     return _alert_action(request, pk, lambda alert: AlertIncidentForm(request.POST, detected_at=alert.first_seen),
@@ -443,6 +460,16 @@ def source_list(request):
                    .annotate(dead=Count("dead_letters", distinct=True)).order_by("organization__code", "name"))
     for s in health.with_health(sources, now):
         s.sparkline = sparkline(s.activity.hourly)
+    # The sources by state: one tab per state, and "not sending" (what the dashboard's figure counts).
+    per_status = Counter(s.status for s in sources)
+    per_status["not_sending"] = sum(per_status[key] for key in health.NOT_SENDING)
+    status = request.GET.get("status") or ""
+    wanted = health.NOT_SENDING if status == "not_sending" else (status,) if status in health.SOURCE_STATUS_LABELS \
+        else None
+    status_tabs = [("", _("All"), len(sources)), ("not_sending", _("Not sending"), per_status["not_sending"])] + [
+        (key, label, per_status[key]) for key, label in health.SOURCE_STATUS_LABELS.items()]
+    if wanted:
+        sources = [s for s in sources if s.status in wanted]
     dead = DeadLetter.objects.visible_to(request.user).select_related("source")[:20]
 
     # Level-3+ systems and their connection to national monitoring: counts per state, then one state's list.
@@ -457,6 +484,7 @@ def source_list(request):
         .get_page(request.GET.get("page"))
     return _render(request, "telemetry/source_list.html", {
         "sources": sources, "dead_letters": dead, "monitoring": monitoring, "monitoring_state": state,
+        "status_tabs": status_tabs, "status": status if wanted else "",
         "can_register": source_organizations(request.user).exists(),
         "monitoring_states": [(health.Monitoring.NOT_CONNECTED, _("Not connected"),
                                per_state[health.Monitoring.NOT_CONNECTED])]

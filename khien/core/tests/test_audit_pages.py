@@ -133,6 +133,9 @@ def test_filters_by_user_action_and_period_on_the_page_and_the_api(client, world
     # what is neither a date nor an action is refused with a message, not ignored
     refused = client.get(reverse("core:audit"), {"since": "31/02/2026"})
     assert refused.status_code == 400 and 'role="alert"' in refused.content.decode()
+    reversed_period = client.get(reverse("core:audit"), {"since": "05/12/2026", "until": "01/12/2026"})
+    assert reversed_period.status_code == 400
+    assert "Thời điểm bắt đầu của khoảng thời gian nằm sau thời điểm kết thúc." in reversed_period.content.decode()
     assert client.get(reverse("core:audit"), {"action": "forged"}).status_code == 400
     assert api(world.admin).get("/api/audit/", {"since": "13/13/2026"}).status_code == 400
     page = client.get(reverse("core:audit")).content.decode()
@@ -171,6 +174,12 @@ def test_an_entry_page_shows_before_and_after(client, world, make_system):
     # the owner's id in the snapshot is named too
     owner_row = next(r for r in response.context["changes"] if r["field"] == "owner_id")
     assert owner_row["after_name"] == str(world.ministry)
+    # Fields by their names, choices by their labels, times in Vietnam time: what staff read, not the code's words.
+    rows = {r["field"]: r for r in response.context["changes"]}
+    assert rows["owner_id"]["label"] == "Cơ quan chủ quản" and rows["name"]["label"] == "Tên"
+    assert rows["operational_status"]["after_name"] == str(system.get_operational_status_display())
+    created = timezone.localtime(system.created_at).strftime("%d/%m/%Y %H:%M")
+    assert rows["created_at"]["after_name"] == created and created in page
 
 
 def test_ids_in_an_entry_are_shown_as_names_the_reader_may_see(client, world, make_system):

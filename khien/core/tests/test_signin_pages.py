@@ -84,3 +84,11 @@ def test_token_page_title_explanation_and_api_docs_link(client, world):
     help_text = help_text[:help_text.index("</div>")]
     for words in (("roles", "vai trò"), ("expire", "hết hạn"), ("revoke", "thu hồi")):
         assert any(w in help_text for w in words), words
+
+
+def test_someone_in_no_organization_is_told_why_the_pages_are_empty(world, client):
+    """Removed from their organization (or not given a role yet), a person sees empty pages: the pages say why."""
+    client.force_login(world.nobody)
+    assert 'id="without-organization"' in client.get("/").content.decode()
+    client.force_login(world.analyst)
+    assert 'id="without-organization"' not in client.get("/").content.decode()

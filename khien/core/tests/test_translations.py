@@ -36,6 +36,15 @@ def test_the_forms_lazy_labels_are_translated():
         assert translation.gettext("Kind of value") == "Loại giá trị"
 
 
+def test_no_other_alias_hides_strings_from_the_catalogue():
+    """`gettext_lazy as _lazy` (or any other name) is not extracted: the registry's reasons for refusing to
+    delete an organization stayed English on Vietnamese pages. Only `_` and `_l` are known to makemessages."""
+    aliases = re.compile(r"\b(?:gettext_lazy|gettext|ngettext|pgettext|pgettext_lazy|ngettext_lazy) as (\w+)")
+    unknown = {(str(path.relative_to(KHIEN)), alias) for path in KHIEN.rglob("*.py") if "tests" not in path.parts
+               for alias in aliases.findall(path.read_text()) if alias not in ("_", "_l")}
+    assert sorted(unknown) == []
+
+
 @pytest.mark.parametrize("path", sorted(KHIEN.rglob("locale/vi/LC_MESSAGES/django.po")), ids=str)
 def test_the_vietnamese_catalogues_have_no_empty_or_fuzzy_entry(path):
     entries = polib.pofile(str(path))

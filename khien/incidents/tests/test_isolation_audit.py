@@ -4,7 +4,6 @@ Every nested route of an incident the user cannot see is a 404 and changes nothi
 owner named by e-mail gets one answer whether the account exists or not (no probing of other organizations'
 people).
 """
-import io
 
 import pytest
 

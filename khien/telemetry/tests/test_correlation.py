@@ -269,10 +269,13 @@ def test_a_ransomware_rule_campaign_is_offered_as_infected_systems(world, intel,
         "Mã độc tống tiền tại 3 đơn vị", "malware-distribution", "critical", "red")
     page = coordinator_client.get(reverse("telemetry:campaign", args=[campaign.pk])).content.decode()
     assert 'id="make-warning"' in page and 'id="make-incident"' not in page  # the warning is still open to make
+    decided_at = Campaign.objects.get(pk=campaign.pk).decided_at
     warned = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "warn"]), {
         "title": "Cảnh báo mã độc tống tiền", "summary": "Kiểm tra ngay.", "severity": "critical", "tlp": "amber"})
     assert warned.status_code == 302
     assert EarlyWarning.objects.get().title == "Cảnh báo mã độc tống tiền"
+    campaign_after = Campaign.objects.get(pk=campaign.pk)
+    assert campaign_after.status == CampaignStatus.INCIDENT and campaign_after.decided_at == decided_at  # kept
 
 
 def test_one_value_carried_by_several_indicators_is_one_campaign(world, intel, hit_at):

@@ -30,6 +30,26 @@ def test_coordinator_sees_the_nation(world, traffic):
     assert data["kpis"]["alerts_open_high"] == 3  # one alert per source (repeats folded), severity 8, untouched
 
 
+def test_each_key_figure_opens_the_list_it_counts(world, traffic, as_user, intel, make_source):
+    """The hits figure opens the events that hit in the same 24 hours; the not-sending figure the sources that
+    are silent or never sent."""
+    from khien.telemetry import services as telemetry_services
+
+    quiet, _k = make_source(world.ministry, "ecs")
+    telemetry_services.ingest_batch(quiet, [ecs("198.51.100.9", n=99)])  # an event without a hit
+    client = as_user(world.analyst)
+    data = client.get(reverse("telemetry:dashboard_data")).json()
+    events = client.get(data["kpi_links"]["hits_24h"]).content.decode()
+    assert events.count("<tr data-event=") == data["kpis"]["hits_24h"] == 6
+    assert "198.51.100.9" not in events and "198.51.100.9" in client.get(reverse("telemetry:events")).content.decode()
+    assert client.get(reverse("telemetry:events") + "?hit=maybe").status_code == 400
+    quiet_again, _k = make_source(world.department, "cef")  # never sent anything
+    data = dashboard_data(world.admin)
+    listed = as_user(world.admin).get(data["kpi_links"]["sources_silent"].split("#")[0]).content.decode()
+    table = listed.split('id="source-table"')[1].split("</table>")[0]
+    assert table.count("<tr><td><a") == data["kpis"]["sources_silent"] == 1 and quiet_again.name in table
+
+
 def test_an_organization_sees_its_subtree_only(world, traffic):
     data = dashboard_data(world.analyst)  # the ministry and its department
     assert data["kpis"]["events_24h"] == 6 and data["kpis"]["hits_24h"] == 6

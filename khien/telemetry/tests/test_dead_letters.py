@@ -167,9 +167,11 @@ def test_every_reason_of_the_broken_samples_reads_in_vietnamese(world, make_sour
     with translation.override("vi"):
         untranslated = {reason for reason in reasons if reason_text(reason) == reason}
         assert reason_text("invalid IP address in src_ip: 999.1.1.1") == "địa chỉ IP không hợp lệ trong src_ip: 999.1.1.1"
+        assert reason_text("not valid JSON: unexpected end of data: line 1 column 196 (char 195)") == \
+            "không phải JSON hợp lệ (dòng 1, cột 196)"  # the decoder's English words left out
     assert not untranslated
     with translation.override("en"):
-        assert all(reason_text(reason) == reason for reason in reasons)
+        assert all(reason_text(reason) == reason or reason.startswith("not valid JSON") for reason in reasons)
     source = DeadLetter.objects.filter(reason__startswith="missing").first().source
     page = as_user(world.admin).get(reverse("telemetry:source", args=[source.name])).content.decode()
     assert "thiếu " in page

@@ -10,7 +10,7 @@ import pytest
 from khien.core.models import AuditEntry
 from khien.incidents import content as incident_content
 from khien.telemetry import services, triage
-from khien.telemetry.models import Alert, AlertSource, AlertSuppression, DeadLetter, Event
+from khien.telemetry.models import Alert, AlertSource, AlertSuppression, DeadLetter
 from khien.telemetry.tests.test_matching import ecs
 
 pytestmark = pytest.mark.django_db
