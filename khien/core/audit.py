@@ -42,6 +42,7 @@ class Act:
     IMPORT = "import"
     EXPORT = "export"  # a disclosure: who took what out of the platform
     TOKEN = "token"
+    PASSWORD_LINK = "password_link"  # a one-time link to choose a password was e-mailed
 
 
 # How the log page names what was done and to what (the log itself keeps the codes: stable for the hash chain).
@@ -51,6 +52,7 @@ ACTION_LABELS = {
     Act.TRANSITION: pgettext_lazy("audit action", "Status changed"),
     Act.IMPORT: pgettext_lazy("audit action", "Imported"), Act.EXPORT: pgettext_lazy("audit action", "Exported"),
     Act.TOKEN: pgettext_lazy("audit action", "API token"),
+    Act.PASSWORD_LINK: pgettext_lazy("audit action", "Password link sent"),
 }
 # Entries about something that is not one model row.
 OBJECT_TYPE_LABELS = {

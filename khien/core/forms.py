@@ -41,6 +41,9 @@ class PasswordLinkForm(PasswordResetForm):
 
         from . import services
 
+        # One link per address per interval, whoever asks: the page cannot be used to flood someone's mailbox.
+        if not services.may_send_password_link(context["user"]):
+            return
         link = services.password_link(context["user"], f"{context['protocol']}://{context['domain']}")
         body = "\n\n".join([
             gettext("Someone asked to choose a new password for your account on Khiên, the national cybersecurity "
@@ -49,6 +52,7 @@ class PasswordLinkForm(PasswordResetForm):
             gettext("If it was not you, ignore this message: your password stays as it is."),
         ])
         EmailMessage(gettext("[Khiên] Choose a new password"), body, from_email, [to_email]).send()
+        services.record_password_link(context["user"])
 
 
 class TotpForm(forms.Form):

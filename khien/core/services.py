@@ -1,4 +1,5 @@
 """Core operations: API tokens and second-factor devices. Each is atomic and audited."""
+import datetime as dt
 import secrets
 
 from django.conf import settings
@@ -67,4 +68,20 @@ def password_link(user: User, base_url: str | None = None) -> str:
     path = reverse("core:password_set", args=[urlsafe_base64_encode(force_bytes(user.pk)),
                                               default_token_generator.make_token(user)])
     return (base_url or settings.KHIEN_PUBLIC_URL).rstrip("/") + path
+
+
+PASSWORD_LINK_INTERVAL = dt.timedelta(minutes=10)
+
+
+def may_send_password_link(user: User, now: dt.datetime | None = None) -> bool:
+    """At most one "forgot your password" link per account per PASSWORD_LINK_INTERVAL (read from the audit log:
+    the same for every process of the platform)."""
+    from .models import AuditEntry
+
+    since = (now or timezone.now()) - PASSWORD_LINK_INTERVAL
+    return not AuditEntry.objects.filter(action=Act.PASSWORD_LINK, object_id=str(user.pk), at__gte=since).exists()
+
+
+def record_password_link(user: User) -> None:
+    audit.record(Act.PASSWORD_LINK, user, actor=None)
 
