@@ -135,6 +135,21 @@ def commented(incident: Incident, text: str, *, actor) -> int:
                 body=incident.title + "\n" + (text if len(text) <= 2000 else text[:2000] + "…"))
 
 
+def task_given(task, *, actor) -> int:
+    """The person a task is given to learns it (unless they gave it to themselves): the task, its incident, when
+    it is due."""
+    owner = task.owner
+    if owner is None or owner == actor or not owner.is_active:
+        return 0
+    incident = task.incident
+    with notifications.platform_language():
+        title = _("%(ref)s: a task for you — %(task)s") % {"ref": incident.reference, "task": task.title[:200]}
+        body = _("%(title)s\nGiven by %(who)s.") % {"title": incident.title, "who": _by(actor)}
+        if task.due_at:
+            body += "\n" + _("Due at %(when)s.") % {"when": _when(task.due_at)}
+    return notifications.notify([owner], kind="incidents.task", title=title, body=body, url=_url(incident))
+
+
 def stage_given(incident: Incident, stage: dict, *, actor) -> int:
     """A report stage given (perhaps by the coordinator for the organization): the others know it is done."""
     with notifications.platform_language():

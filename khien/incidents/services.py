@@ -499,6 +499,7 @@ def do_add_task(incident: Incident, data: dict, *, acting_user) -> Task:
     _event(incident, EventKind.TASK, acting_user, text=task.title,
            data={"task_id": str(task.pk), "status": task.status, "owner_id": str(owner.pk) if owner else None})
     _audit_child(Act.CREATE, task, incident, acting_user)
+    notices.task_given(task, actor=acting_user)
     return task
 
 

@@ -191,3 +191,17 @@ def test_report_stage_due_soon(world, report):
     assert "soon:stage:notification" in incident.deadline_notices and incident.escalated_at is None
     n = Notification.objects.get(kind="incidents.deadline_soon", recipient=world.analyst)
     assert incident.reference in n.title and n.urgent
+
+
+def test_the_person_given_a_task_is_told_and_nobody_of_their_own(world, report):
+    incident = report(org=world.department, user=world.dept_analyst)
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    due = timezone.now() + dt.timedelta(days=1)
+    services.do_add_task(incident, {"title": "Cô lập máy chủ", "owner": world.responder, "due_at": due},
+                         acting_user=world.dept_analyst)
+    [note] = Notification.objects.filter(kind="incidents.task")
+    assert note.recipient == world.responder and "Cô lập máy chủ" in note.title and incident.reference in note.title
+    assert timezone.localtime(due).strftime("%H:%M %d/%m/%Y") in note.body
+    services.do_add_task(incident, {"title": "Tự làm", "owner": world.dept_analyst}, acting_user=world.dept_analyst)
+    services.do_add_task(incident, {"title": "Chưa giao"}, acting_user=world.dept_analyst)
+    assert Notification.objects.filter(kind="incidents.task").count() == 1  # not for oneself, nor for nobody
