@@ -262,6 +262,11 @@ class IndicatorKind(models.TextChoices):
     SHA256 = "sha256", _("SHA-256")
 
 
+def indicator_kind_label(kind: str) -> str:
+    """A value's kind as people read it (ipv4 → IPv4 address), in their language; an unknown kind as it is."""
+    return str(IndicatorKind(kind).label) if kind in IndicatorKind.values else kind
+
+
 class IndicatorValue(models.Model):
     """An observable value extracted from a simple indicator pattern, for fast lookup."""
 

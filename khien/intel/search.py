@@ -30,6 +30,7 @@ from .models import (
     OrganizationIdentity,
     StixObject,
     Tlp,
+    indicator_kind_label,
 )
 
 MAX_VALUE_GROUPS = 500
@@ -174,7 +175,7 @@ class ValueGroup:
 
     @property
     def kind_label(self) -> str:
-        return str(IndicatorKind(self.kind).label) if self.kind in IndicatorKind.values else self.kind
+        return indicator_kind_label(self.kind)
 
     @property
     def producers(self) -> int:

@@ -32,6 +32,7 @@ from khien.core.forms import add_service_error
 from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, scope_for, user_can
 from khien.incidents.services import content_loaded as incident_content_loaded
+from khien.intel.models import indicator_kind_label
 
 from . import conf, conf_matching, correlation, exports, health, services, triage
 from .filters import EventFilter
@@ -71,13 +72,6 @@ def _events_link(*, since, until=None, **filters) -> str:
     if until is not None:
         query["until"] = timezone.localtime(until).strftime("%Y-%m-%dT%H:%M")
     return reverse("telemetry:events") + "?" + urlencode(query)
-
-
-def _value_kind_label(kind: str) -> str:
-    """An indicator value's kind as the intelligence pages name it (ipv4 → IPv4 address), in the reader's language."""
-    from khien.intel.models import IndicatorKind
-
-    return str(IndicatorKind(kind).label) if kind in IndicatorKind.values else kind
 
 
 def dashboard_data(user, now: dt.datetime | None = None) -> dict:
@@ -125,7 +119,7 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
                                                           indicator_id=Max("indicator_id"))
                    .order_by("-n", "value")[:TOP])
     indicators = {"labels": [r["value"] for r in top_ind], "values": [r["n"] for r in top_ind],
-                  "rows": [{"value": r["value"], "kind": _value_kind_label(r["kind"]), "hits": r["n"],
+                  "rows": [{"value": r["value"], "kind": indicator_kind_label(r["kind"]), "hits": r["n"],
                             "organizations": r["orgs"],
                             "url": indicator_url(r["indicator_id"])} for r in top_ind]}
 
@@ -153,8 +147,8 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
                                                                       severity__gte=HIGH_SEVERITY).count(),
             "campaigns": len(campaigns),
             "sources_live": status["live"],
-            "sources_silent": status["silent"] + status["never"],
-            "systems_disconnected": systems[health.Monitoring.DISCONNECTED] + systems[health.Monitoring.NO_SOURCE],
+            "sources_silent": sum(status[key] for key in health.NOT_SENDING),
+            "systems_disconnected": sum(systems[key] for key in health.Monitoring.NOT_CONNECTED_STATES),
         },
         # What each key figure counts, as a list to open (the same rule, the same time range).
         "kpi_links": {"hits_24h": _events_link(since=day, hit="true"),
