@@ -30,7 +30,7 @@ from khien.core.roles import Role
 from khien.core.scoping import is_national_coordinator, memberships_of
 from khien.registry.models import Membership, Organization
 
-from . import conf_matching
+from . import conf_matching, notices
 from .models import (Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, Event, IndicatorHit, campaign_title,
                      severity_label)
 
@@ -151,21 +151,24 @@ def correlate(now=None) -> dict:
             if before is None:
                 created += 1
                 audit.record(Act.CREATE, campaign, actor=None)
-                with notifications.platform_language():
-                    notifications.notify(
-                        national_coordinators(), kind="telemetry.campaign", urgent=True,
-                        title=_("National campaign: %(title)s") % {"title": campaign.title},
-                        body=_("First seen %(first)s, last seen %(last)s; %(count)d hits.") % {
-                            "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
-                            "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M"),
-                            "count": campaign.count},
-                        url=reverse("telemetry:campaign", args=[campaign.pk]),
-                    )
+                notices.notify(national_coordinators(), kind="telemetry.campaign", urgent=True,
+                               build=lambda campaign=campaign: _campaign_notice(campaign),
+                               url=reverse("telemetry:campaign", args=[campaign.pk]))
             else:
                 updated += 1
                 audit.record(Act.UPDATE, campaign, actor=None, before=before)
                 joined += _follow_incident(campaign, now)
     return {"created": created, "updated": updated, "joined_incidents": joined}
+
+
+def _campaign_notice(campaign: Campaign) -> tuple[str, str]:
+    """The title and text telling a coordinator of a new campaign, in the active language (notices.notify)."""
+    title = _("National campaign: %(title)s") % {"title": campaign.display_title}
+    body = _("First seen %(first)s, last seen %(last)s; %(count)d hits.") % {
+        "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
+        "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M"),
+        "count": campaign.count}
+    return title, body
 
 
 # --- Coordinator's decisions --------------------------------------------------------------------
@@ -209,41 +212,48 @@ def suggested_category(campaign: Campaign) -> str:
     return INCIDENT_CATEGORY_OF_EVENT.get(common[0][0].lower(), "ids-alert") if common else "ids-alert"
 
 
+# The warning and the incident a campaign becomes are written in the platform's language, whatever the language
+# of the coordinator's page: they are read by every organization concerned (the form shows them before sending).
+
+
 def warning_defaults(campaign: Campaign) -> dict:
     """What the early warning made from the campaign says unless the coordinator changes it."""
-    return {
-        "title": campaign.display_title[:300],
-        "summary": _("Seen at %(n)d organizations between %(first)s and %(last)s (%(count)d hits).") % {
-            "n": campaign.organization_count,
-            "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
-            "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M"),
-            "count": campaign.count},
-        "severity": _warning_severity(campaign),
-        "tlp": "amber",
-    }
+    with notifications.platform_language():
+        return {
+            "title": campaign.display_title[:300],
+            "summary": _("Seen at %(n)d organizations between %(first)s and %(last)s (%(count)d hits).") % {
+                "n": campaign.organization_count,
+                "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
+                "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M"),
+                "count": campaign.count},
+            "severity": _warning_severity(campaign),
+            "tlp": "amber",
+        }
 
 
 def incident_defaults(campaign: Campaign) -> dict:
-    """What the incident made from the campaign says unless the coordinator changes it."""
+    """What the incident made from the campaign says unless the coordinator changes it: titled as the campaign,
+    the rule's name (the SOC tool's own words) quoted."""
     orgs = ", ".join(campaign.organizations.order_by("code").values_list("code", flat=True)[:MAX_LISTED_ORGS])
-    return {
-        "title": campaign.display_title[:300],
-        "category": suggested_category(campaign),
-        "severity": "critical" if campaign.severity >= 9 else "high",
-        "description": _(
-            "National campaign raised from telemetry: %(title)s. Organizations involved: %(orgs)s. "
-            "%(count)d hits between %(first)s and %(last)s.") % {
-            "title": campaign.display_title, "orgs": orgs, "count": campaign.count,
-            "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
-            "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M")},
-        "tlp": "amber",
-        # Kept when the report comes after the deadline counted from the first sighting: the campaign is raised
-        # only once several organizations were hit, so its first alert may be older than a day.
-        "late_reason": _("A national campaign, raised when the same threat had been seen at %(n)d organizations; "
-                         "its first alert was seen at %(first)s.") % {
-            "n": campaign.organization_count,
-            "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M")},
-    }
+    with notifications.platform_language():
+        return {
+            "title": campaign.display_title[:300],
+            "category": suggested_category(campaign),
+            "severity": "critical" if campaign.severity >= 9 else "high",
+            "description": _(
+                "National campaign raised from telemetry: %(title)s. Organizations involved: %(orgs)s. "
+                "%(count)d hits between %(first)s and %(last)s.") % {
+                "title": campaign.display_title, "orgs": orgs, "count": campaign.count,
+                "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
+                "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M")},
+            "tlp": "amber",
+            # Kept when the report comes after the deadline counted from the first sighting: the campaign is raised
+            # only once several organizations were hit, so its first alert may be older than a day.
+            "late_reason": _("A national campaign, raised when the same threat had been seen at %(n)d "
+                             "organizations; its first alert was seen at %(first)s.") % {
+                "n": campaign.organization_count,
+                "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M")},
+        }
 
 
 def _coordinator_org(user) -> Organization:

@@ -1,6 +1,5 @@
 """Forms of the telemetry pages: registering an alert source and changing its settings."""
 from django import forms
-from django.db.models import Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _l
 
@@ -10,7 +9,7 @@ from khien.incidents.models import ReportingPolicy, Taxonomy
 from khien.intel.models import Tlp, WarningSeverity
 from khien.registry.models import InformationSystem, Organization
 
-from . import triage
+from . import services, triage
 from .models import (DEFAULT_SOURCE_TIME_ZONE, AlertSource, SourceFormat, offered_time_zones, source_name_validator,
                      time_zone_names)
 
@@ -90,13 +89,10 @@ class SourceSystemsForm(forms.Form):
 
     def __init__(self, *args, source: AlertSource, user, **kwargs):
         super().__init__(*args, **kwargs)
-        # The systems the user may see that the source's organization (or a unit below it) owns or operates, and
-        # those the source already watches (a SOC may watch a client's systems: attached through the API).
-        path = source.organization.path
-        self.fields["systems"].queryset = (
-            InformationSystem.objects.visible_to(user)
-            .filter(Q(owner__path__startswith=path) | Q(operator__path__startswith=path) | Q(alert_sources=source))
-            .distinct().order_by("code"))
+        # The systems the source may watch (services.watchable_systems) that the user sees, and those it watches
+        # already: one attached before that rule is shown ticked, so that it can be unticked (kept, it is refused).
+        offered = services.watchable_systems(source) | InformationSystem.objects.filter(alert_sources=source)
+        self.fields["systems"].queryset = offered.visible_to(user).distinct().order_by("code")
         self.fields["systems"].label_from_instance = system_choice_label
 
 

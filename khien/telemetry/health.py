@@ -26,11 +26,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
-from khien.core import notifications
 from khien.core.roles import Role
 from khien.registry.models import InformationSystem
 
-from . import conf
+from . import conf, notices
 from .correlation import national_coordinators
 from .models import AlertSource, SourceHourlyCount, hour_start
 
@@ -210,6 +209,30 @@ def _when(value) -> str:
     return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else "—"
 
 
+def _sources_notice(gone, back, systems) -> tuple[str, str]:
+    """What an organization is told of its sources newly silent (`gone`, with the level-3+ `systems` this
+    disconnects) or sending again (`back`), in the active language."""
+    lines = [_("Silent since %(when)s: %(name)s") % {"when": _when(s.last_event_at), "name": s.name} for s in gone]
+    if systems:
+        lines.append(_("Level 3+ systems now disconnected from national monitoring:"))
+        lines += _system_lines(systems)
+    lines += [_("Sending again: %(name)s") % {"name": s.name} for s in back]
+    if gone:
+        title = ngettext("%(n)d alert source stopped sending", "%(n)d alert sources stopped sending",
+                         len(gone)) % {"n": len(gone)}
+    else:
+        title = ngettext("%(n)d alert source is sending again", "%(n)d alert sources are sending again",
+                         len(back)) % {"n": len(back)}
+    return title, "\n".join(lines)
+
+
+def _disconnected_notice(systems) -> tuple[str, str]:
+    """What the national coordinator is told of level-3+ systems newly disconnected, in the active language."""
+    title = ngettext("%(n)d level 3+ system disconnected from national monitoring",
+                     "%(n)d level 3+ systems disconnected from national monitoring", len(systems)) % {"n": len(systems)}
+    return title, "\n".join(_system_lines(systems))
+
+
 def notify_source_health(now: dt.datetime | None = None) -> str:
     """Tell organizations about sources newly silent (once per silence) or sending again, and the national
     coordinator about level-3+ systems newly disconnected. Returns a summary for the job log."""
@@ -234,32 +257,17 @@ def notify_source_health(now: dt.datetime | None = None) -> str:
         for source in resumed:
             per_org[source.organization][1].append(source)
         sent = 0
-        with notifications.platform_language():
-            for organization, (gone, back) in per_org.items():
-                lines = [_("Silent since %(when)s: %(name)s") % {"when": _when(s.last_event_at), "name": s.name}
-                         for s in gone]
-                systems = sorted({sys for s in gone for sys in cut.get(s.pk, [])}, key=lambda sys: sys.code)
-                if systems:
-                    lines.append(_("Level 3+ systems now disconnected from national monitoring:"))
-                    lines += _system_lines(systems)
-                lines += [_("Sending again: %(name)s") % {"name": s.name} for s in back]
-                if gone:
-                    title = ngettext("%(n)d alert source stopped sending", "%(n)d alert sources stopped sending",
-                                     len(gone)) % {"n": len(gone)}
-                else:
-                    title = ngettext("%(n)d alert source is sending again", "%(n)d alert sources are sending again",
-                                     len(back)) % {"n": len(back)}
-                sent += notifications.notify([organization], kind="telemetry.source_health", title=title,
-                                             body="\n".join(lines), url=url, urgent=bool(systems),
-                                             roles=[Role.ORG_ADMIN, Role.ORG_ANALYST])
-            national = sorted({sys for systems in cut.values() for sys in systems}, key=lambda sys: sys.code)
-            if national:
-                title = ngettext("%(n)d level 3+ system disconnected from national monitoring",
-                                 "%(n)d level 3+ systems disconnected from national monitoring",
-                                 len(national)) % {"n": len(national)}
-                body = "\n".join(_system_lines(national))
-                sent += notifications.notify(national_coordinators(), kind="telemetry.source_health", title=title, body=body,
-                                             url=reverse("telemetry:sources") + "#monitoring")
+        for organization, (gone, back) in per_org.items():
+            systems = sorted({sys for s in gone for sys in cut.get(s.pk, [])}, key=lambda sys: sys.code)
+            sent += notices.notify([organization], kind="telemetry.source_health", url=url, urgent=bool(systems),
+                                   roles=[Role.ORG_ADMIN, Role.ORG_ANALYST],
+                                   build=lambda gone=gone, back=back, systems=systems: _sources_notice(gone, back,
+                                                                                                       systems))
+        national = sorted({sys for systems in cut.values() for sys in systems}, key=lambda sys: sys.code)
+        if national:
+            sent += notices.notify(national_coordinators(), kind="telemetry.source_health",
+                                   url=reverse("telemetry:sources") + "#monitoring",
+                                   build=lambda: _disconnected_notice(national))
         AlertSource.objects.filter(pk__in=[s.pk for s in silent]).update(silence_notified_at=now)
         AlertSource.objects.filter(pk__in=[s.pk for s in resumed]).update(silence_notified_at=None)
     return f"{len(silent)} sources silent, {len(resumed)} sending again, {sent} notifications"

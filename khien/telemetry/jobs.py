@@ -14,12 +14,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _, ngettext
 
-from khien.core import notifications
 from khien.core.jobs import periodic
 from khien.core.roles import Role
 from khien.registry.models import Organization
 
-from . import conf, conf_matching, correlation, health
+from . import conf, conf_matching, correlation, health, notices
 from .models import AlertSource, IndicatorHit
 
 BATCH = 10_000  # rows per chunk (also the size of the IN lists that mark them done)
@@ -80,23 +79,27 @@ def notify_hits(now) -> str:
         organizations = Organization.objects.in_bulk(list(per_org))
         url = reverse("telemetry:alerts") + "?hits=1"
         sent = 0
-        with notifications.platform_language():
-            for org_id, counts in per_org.items():
-                total = sum(counts.values())
-                names = sorted(sources.get(s, "?") for s in org_sources[org_id])
-                lines = [_("%(value)s (%(kind)s): %(count)d") % {"value": v, "kind": k, "count": n}
-                         for (k, v), n in counts.most_common(LISTED)]
-                if len(counts) > LISTED:
-                    lines.append(_("… and %(n)d more indicators") % {"n": len(counts) - LISTED})
-                lines.append(_("Sources: %(names)s") % {"names": ", ".join(names)})
-                title = ngettext("%(n)d indicator hit in your organization's telemetry",
-                                 "%(n)d indicator hits in your organization's telemetry", total) % {"n": total}
-                sent += notifications.notify(
-                    [organizations[org_id]], kind="telemetry.hits", title=title, body="\n".join(lines), url=url,
-                    roles=[Role.ORG_ADMIN, Role.ORG_ANALYST])
+        for org_id, counts in per_org.items():
+            names = sorted(sources.get(s, "?") for s in org_sources[org_id])
+            sent += notices.notify([organizations[org_id]], kind="telemetry.hits", url=url,
+                                   roles=[Role.ORG_ADMIN, Role.ORG_ANALYST],
+                                   build=lambda counts=counts, names=names: _hits_notice(counts, names))
         for pks in done:
             IndicatorHit.objects.filter(pk__in=pks).update(notified=True)
     return f"{len(per_org)} organizations, {sent} notifications"
+
+
+def _hits_notice(counts: Counter, names: list[str]) -> tuple[str, str]:
+    """The title and text of an organization's new hits (per indicator value), in the active language."""
+    total = sum(counts.values())
+    lines = [_("%(value)s (%(kind)s): %(count)d") % {"value": v, "kind": k, "count": n}
+             for (k, v), n in counts.most_common(LISTED)]
+    if len(counts) > LISTED:
+        lines.append(_("… and %(n)d more indicators") % {"n": len(counts) - LISTED})
+    lines.append(_("Sources: %(names)s") % {"names": ", ".join(names)})
+    title = ngettext("%(n)d indicator hit in your organization's telemetry",
+                     "%(n)d indicator hits in your organization's telemetry", total) % {"n": total}
+    return title, "\n".join(lines)
 
 
 def correlate(now) -> str:

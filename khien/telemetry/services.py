@@ -33,8 +33,9 @@ from typing import Callable, Iterable
 
 import bcrypt
 import orjson
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,7 +44,7 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import hash_token
 from khien.core.roles import Action
-from khien.core.scoping import is_national_coordinator, scope_for, user_can
+from khien.core.scoping import is_national_coordinator, prefix_q, scope_for, user_can
 
 from . import conf, store
 from .matcher import current_matcher
@@ -153,6 +154,8 @@ def do_update_source(source: AlertSource, changes: dict, *, acting_user) -> Aler
                       code="bad_field")
     if "format" in changes and changes["format"] not in SourceFormat.values:
         raise Refused(_("Unknown source format."), code="bad_format")
+    if "time_zone" in changes and not changes["time_zone"]:  # "" or None: a zone cannot be unset
+        raise ValidationError({"time_zone": [_("A time zone is required.")]})
     changes = {name: value for name, value in changes.items() if getattr(source, name) != value}
     if not changes:
         return source
@@ -895,19 +898,42 @@ def retention_cutoff(now: dt.datetime) -> dt.datetime | None:
 # --- Monitored systems -----------------------------------------------------------------------
 
 
+def watchable_systems(source: AlertSource):
+    """The information systems `source` may watch: those its organization, or a unit below it, owns or operates
+    (the ways a system belongs to an organization: `InformationSystemQuerySet.org_path_lookups`). Never another
+    organization's, even for a user who sees both (a member of two organizations): a source counts as the national
+    monitoring of what it watches (health.monitored_systems), which only its own organization may vouch for."""
+    from khien.registry.models import InformationSystem, InformationSystemQuerySet
+
+    paths = (source.organization.path,)
+    belongs = Q()
+    for lookup in InformationSystemQuerySet.org_path_lookups:
+        belongs |= prefix_q(lookup, paths)
+    return InformationSystem.objects.filter(belongs)
+
+
 @transaction.atomic
 def do_set_source_systems(source: AlertSource, systems, *, acting_user) -> AlertSource:
     """Say which information systems `source` watches. The user must be able to change the source's
-    organization and to see every system (a SOC may watch its units' systems, or a client's it operates)."""
+    organization and to see every system, and each must be one the source may watch (`watchable_systems`: its
+    organization's or its units', owned or operated — a SOC may watch a client's system it operates)."""
     from khien.registry.models import InformationSystem
 
     _require(acting_user, Action.CHANGE, source.organization)
     systems = list(systems)
+    pks = [s.pk for s in systems]
     if acting_user is not None:
-        visible = set(InformationSystem.objects.visible_to(acting_user).filter(pk__in=[s.pk for s in systems])
+        visible = set(InformationSystem.objects.visible_to(acting_user).filter(pk__in=pks)
                       .values_list("pk", flat=True))
         if any(s.pk not in visible for s in systems):
             raise Forbidden(_("You cannot attach a system you cannot see."))
+    allowed = set(watchable_systems(source).filter(pk__in=pks).values_list("pk", flat=True))
+    foreign = sorted({s.code for s in systems if s.pk not in allowed})
+    if foreign:
+        raise Refused(_("Source “%(source)s” may watch only information systems owned or operated by %(organization)s "
+                        "or a unit below it; these belong to another organization: %(codes)s.")
+                      % {"source": source.name, "organization": source.organization.name,
+                         "codes": ", ".join(foreign[:20])}, code="foreign_system")
     before = audit.snapshot(source)
     source.systems.set(systems)
     audit.record(Act.UPDATE, source, actor=acting_user, before=before)

@@ -37,6 +37,7 @@ from khien.core.scoping import user_can
 
 from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event,
                      IndicatorHit, severity_label, utc_day)
+from . import notices
 from .services import OBSERVABLE_FIELDS
 
 if TYPE_CHECKING:
@@ -203,15 +204,28 @@ def do_triage_alerts(alert_ids, status: str, *, acting_user, note: str | None = 
 
 
 def _tell_handler(assignee, alerts: list[Alert], acting_user) -> None:
-    """One notification to the person given the alerts (in the platform's language)."""
-    with notifications.platform_language():
+    """One notification to the person given the alerts (in their language: notices.notify)."""
+    def build():
         title = ngettext("%(who)s gave you an alert to handle", "%(who)s gave you %(n)d alerts to handle",
                          len(alerts)) % {"who": getattr(acting_user, "email", ""), "n": len(alerts)}
         body = "\n".join(f"{alert.rule_name or alert.rule_id} ({alert.organization.code}, ×{alert.count})"
-                         for alert in alerts[:50])
+                          for alert in alerts[:50])
+        return title, body
+
     url = (reverse("telemetry:alert", args=[alerts[0].pk]) if len(alerts) == 1
            else reverse("telemetry:alerts") + "?status=acknowledged")
-    notifications.notify([assignee], kind="telemetry.alert_assigned", title=title, body=body, url=url)
+    notices.notify([assignee], kind="telemetry.alert_assigned", build=build, url=url)
+
+
+def incident_title(alert: Alert) -> str:
+    """The title an incident reported from `alert` is proposed: in the platform's language, as the incident is
+    everyone's record (not the reporter's), with the SOC tool's rule name (its own words, often English) quoted."""
+    rule = (alert.rule_name or alert.rule_id)[:200]
+    with notifications.platform_language():
+        values = {"rule": rule, "organization": alert.organization.name}
+        title = (_("Alert “%(rule)s” at %(organization)s") % values if rule
+                 else _("Alert at %(organization)s") % values)
+    return title[:300]
 
 
 def incident_defaults(alert: Alert) -> dict:
@@ -220,7 +234,7 @@ def incident_defaults(alert: Alert) -> dict:
                 .values_list("category", flat=True).first() or "")
     hit = IndicatorHit.objects.filter(alert=alert).exists()
     return {
-        "title": f"{alert.rule_name or alert.rule_id or _('Alert')} — {alert.source.name}"[:300],
+        "title": incident_title(alert),
         "category": INCIDENT_CATEGORY_OF_EVENT.get(category.lower(), "infected-system" if hit else "ids-alert"),
         "severity": INCIDENT_SEVERITY_OF_BAND[severity_label(alert.severity)],
         "tlp": "amber",
@@ -271,15 +285,16 @@ def do_alert_to_incident(alert: Alert, *, acting_user, data: dict | None = None)
         defaults = incident_defaults(alert)
         now = timezone.now()
         organization = alert.organization
-        description = data.get("description") or _(
-            "Reported from a SOC alert of source %(source)s: %(rule)s (rule %(rule_id)s), seen %(count)d times "
-            "between %(first)s and %(last)s. Observables: %(observables)s. Alert: %(url)s") % {
-            "url": reverse("telemetry:alert", args=[alert.pk]),
-            "source": alert.source.name, "rule": alert.rule_name or "—", "rule_id": alert.rule_id or "—",
-            "count": alert.count,
-            "first": timezone.localtime(alert.first_seen).strftime("%d/%m/%Y %H:%M"),
-            "last": timezone.localtime(alert.last_seen).strftime("%d/%m/%Y %H:%M"),
-            "observables": ", ".join(f"{k}={v}" for k, v in alert.observables.items()) or "—"}
+        with notifications.platform_language():  # as the title: the incident's record, not the reporter's
+            description = data.get("description") or _(
+                "Reported from a SOC alert of source %(source)s: %(rule)s (rule %(rule_id)s), seen %(count)d times "
+                "between %(first)s and %(last)s. Observables: %(observables)s. Alert: %(url)s") % {
+                "url": reverse("telemetry:alert", args=[alert.pk]),
+                "source": alert.source.name, "rule": alert.rule_name or "—", "rule_id": alert.rule_id or "—",
+                "count": alert.count,
+                "first": timezone.localtime(alert.first_seen).strftime("%d/%m/%Y %H:%M"),
+                "last": timezone.localtime(alert.last_seen).strftime("%d/%m/%Y %H:%M"),
+                "observables": ", ".join(f"{k}={v}" for k, v in alert.observables.items()) or "—"}
         payload = {
             "organization": organization,
             "title": data.get("title") or defaults["title"],

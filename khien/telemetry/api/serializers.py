@@ -2,6 +2,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils import html
 
 from khien.core.api import fields as api_fields
 from khien.registry.api.serializers import VisibleOrganizationField
@@ -56,11 +57,41 @@ class AlertSourceCreateSerializer(serializers.Serializer):
                                                 f"(an IANA name such as UTC); {DEFAULT_SOURCE_TIME_ZONE} by default.")
 
 
+class SentEmptyMixin:
+    """A setting a PATCH may leave out but not send empty. DRF reads an optional field sent empty in a form
+    (`time_zone=`) as left out: the PATCH answered 200 having changed nothing. Sent empty, it is validated (and
+    refused) as JSON's "" is."""
+
+    def get_value(self, dictionary):
+        if html.is_html_input(dictionary) and self.field_name in dictionary and dictionary[self.field_name] == "":
+            return ""
+        return super().get_value(dictionary)
+
+
+class SettingBooleanField(SentEmptyMixin, serializers.BooleanField):
+    pass
+
+
+class SettingChoiceField(SentEmptyMixin, serializers.ChoiceField):
+    pass
+
+
+class TimeZoneSettingField(SentEmptyMixin, api_fields.CharField):
+    """Sent empty or null, the zone reaches the service, which refuses both in its words (a zone is required);
+    the schema does not offer null."""
+
+    def validate_empty_values(self, data):
+        if data is None:
+            return True, None
+        return super().validate_empty_values(data)
+
+
 class AlertSourceUpdateSerializer(serializers.Serializer):
-    enabled = serializers.BooleanField(required=False, help_text="A disabled source's key is refused.")
-    format = serializers.ChoiceField(choices=SourceFormat.choices, required=False,
-                                     help_text="For records received from now on; dead letters can be read again.")
-    time_zone = api_fields.CharField(max_length=64, required=False)
+    enabled = SettingBooleanField(required=False, help_text="A disabled source's key is refused.")
+    format = SettingChoiceField(choices=SourceFormat.choices, required=False,
+                                help_text="For records received from now on; dead letters can be read again.")
+    time_zone = TimeZoneSettingField(max_length=64, required=False, allow_blank=True,
+                                     help_text="Zone of the tool's clock (an IANA name such as UTC); not empty.")
 
 
 class AlertSourceCreatedSerializer(AlertSourceSerializer):

@@ -39,3 +39,18 @@ def make_source(world):
                                          time_zone=time_zone, acting_user=acting_user or world.coordinator)
 
     return make
+
+
+@pytest.fixture
+def reads_in(monkeypatch):
+    """`reads_in(user, "en")`: the user reads Khiên in that language. The account keeps no chosen language yet
+    (`telemetry.notices.recipient_language` reads `language`, the field core is asked for): given here."""
+    from khien.core.models import User
+
+    chosen = {}
+    monkeypatch.setattr(User, "language", property(lambda user: chosen.get(user.pk, "")), raising=False)
+
+    def choose(user, language):
+        chosen[user.pk] = language
+
+    return choose

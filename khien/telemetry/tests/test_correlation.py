@@ -2,8 +2,10 @@
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import AuditEntry, Notification
@@ -91,6 +93,60 @@ def test_alerts_judged_harmless_do_not_make_a_rule_campaign(world, intel, hit_at
     assert correlation.correlate() == {"created": 1, "updated": 0, "joined_incidents": 0}
     campaign = Campaign.objects.get()
     assert set(campaign.organizations.all()) == {world.ministry, world.province, world.commune}
+
+
+def test_a_rule_campaign_s_incident_is_titled_in_the_platform_s_language(world, intel, hit_at):
+    """The coordinator reading Khiên in English still reports the incident in the platform's language, the rule's
+    name (the SOC tool's own words) quoted: every organization involved reads it."""
+    content.load_all()
+    for org in (world.ministry, world.province, world.department):
+        hit_at(org, "192.0.2.50", rule="edr-ransom", severity=9)
+    correlation.correlate()
+    campaign = Campaign.objects.get()
+    with translation.override("en"):
+        assert correlation.incident_defaults(campaign)["title"] == campaign.title
+        correlation.do_campaign_to_incident(campaign, acting_user=world.coordinator)
+    with translation.override(settings.LANGUAGE_CODE):
+        expected = gettext("Rule “%(rule)s” raised at %(n)d organizations") % {"rule": "Rule edr-ransom", "n": 3}
+    assert expected.startswith("Quy tắc “Rule edr-ransom”") and Incident.objects.get().title == expected
+
+
+@pytest.fixture
+def two_languages(world, reads_in):
+    """Two national coordinators: one reads Khiên in English, the other in Vietnamese."""
+    from khien.core.models import User
+    from khien.core.roles import Role
+    from khien.registry.models import Membership
+
+    english = User.objects.create_user(email="english@ncsc.test.vn", password="Khien-test-pass-2026")
+    Membership.objects.create(user=english, organization=world.ncsc, role=Role.NATIONAL_COORDINATOR)
+    reads_in(english, "en")
+    reads_in(world.coordinator, "vi")
+    return english
+
+
+def test_a_campaign_is_announced_to_each_coordinator_in_their_language(world, intel, hit_at, two_languages):
+    for org in (world.ministry, world.province, world.department):
+        hit_at(org, "192.0.2.50", rule="edr-ransom", severity=9)
+    Notification.objects.all().delete()
+    with translation.override("en"):  # whoever's request or job runs it
+        correlation.correlate()
+    english = Notification.objects.get(kind="telemetry.campaign", recipient=two_languages)
+    vietnamese = Notification.objects.get(kind="telemetry.campaign", recipient=world.coordinator)
+    assert english.title == "National campaign: Rule “Rule edr-ransom” raised at 3 organizations"
+    assert english.body.startswith("First seen ")
+    assert vietnamese.title == "Chiến dịch tấn công cấp quốc gia: Quy tắc “Rule edr-ransom” được kích hoạt tại 3 tổ chức"
+    assert not vietnamese.body.startswith("First seen ") and english.url == vietnamese.url and vietnamese.urgent
+
+
+def test_a_language_nobody_offers_is_read_as_the_platform_s(world):
+    from khien.telemetry import notices
+
+    world.coordinator.language = "fr"
+    assert notices.recipient_language(world.coordinator) == settings.LANGUAGE_CODE
+    world.coordinator.language = "en"
+    assert notices.recipient_language(world.coordinator) == "en"
+    assert notices.recipient_language(world.admin) == settings.LANGUAGE_CODE  # none chosen
 
 
 @pytest.fixture
@@ -298,9 +354,13 @@ def test_a_campaign_is_titled_in_the_readers_language(world, campaign, coordinat
     page = coordinator_client.get(f"/telemetry/campaigns/{campaign.pk}/").content.decode()
     assert "<h1>Chỉ báo " in page
     coordinator_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
-    for url in (f"/telemetry/campaigns/{campaign.pk}/", "/telemetry/campaigns/"):
-        page = coordinator_client.get(url).content.decode()
-        assert f"Indicator {campaign.value} seen at 3 organizations" in page and "Chỉ báo " not in page
+    page = coordinator_client.get("/telemetry/campaigns/").content.decode()
+    assert f"Indicator {campaign.value} seen at 3 organizations" in page and "Chỉ báo " not in page
+    page = coordinator_client.get(f"/telemetry/campaigns/{campaign.pk}/").content.decode()
+    assert f"<h1>Indicator {campaign.value} seen at 3 organizations</h1>" in page
+    # The warning and the incident it may become are proposed in the platform's language: every organization
+    # concerned reads them (the coordinator may rewrite them on the form).
+    assert page.count(f'value="{campaign.title}"') == 2 and "Seen at 3 organizations" not in page
 
 
 def test_the_home_page_says_what_is_waiting_for_each_person(world, campaign, make_system, as_user, coordinator_client):

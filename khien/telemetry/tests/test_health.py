@@ -145,6 +145,21 @@ def test_a_silence_is_told_once_and_the_return_too(watched, world):
     assert len(_health_notes(world.admin)) == 3
 
 
+def test_a_silence_is_told_to_each_person_in_their_language(watched, world, reads_in):
+    live_sys, silent_sys, bare_sys, other_sys, live, quiet = watched
+    reads_in(world.admin, "en")
+    reads_in(world.coordinator, "en")
+    AlertSource.objects.filter(pk=live.pk).update(last_event_at=timezone.now() - dt.timedelta(hours=2))
+    health.notify_source_health()
+    [english] = _health_notes(world.admin)
+    [vietnamese] = _health_notes(world.analyst)  # the platform's language
+    assert english.title == "1 alert source stopped sending" and english.body.startswith("Silent since ")
+    assert vietnamese.title != english.title and not vietnamese.body.startswith("Silent since ")
+    assert english.urgent and vietnamese.urgent  # a level-3 system went dark, for both
+    [national] = _health_notes(world.coordinator)
+    assert national.title == "1 level 3+ system disconnected from national monitoring"
+
+
 def test_registry_pages_show_the_live_connection(watched, world, as_user):
     live_sys, silent_sys, bare_sys, other_sys, live, quiet = watched
     client = as_user(world.admin)

@@ -4,7 +4,8 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import ngettext
 
 from khien.core.models import Notification
 from khien.intel import services as intel_services
@@ -136,6 +137,22 @@ def test_sightings_wait_for_a_national_collection(world, make_source, settings):
     assert jobs.record_sightings(timezone.now()) == "no national collection"
     assert IndicatorHit.objects.filter(sighted=False).count() == 1
     assert not StixObject.objects.filter(stix_type="sighting").exists()
+
+
+def test_hits_are_told_to_each_member_in_their_language(world, intel, make_source, reads_in):
+    source, _k = make_source(world.ministry, "ecs")
+    services.ingest_batch(source, [ecs(intel.values[Tlp.GREEN], n=i) for i in range(3)])
+    reads_in(world.admin, "en")
+    Notification.objects.all().delete()
+    jobs.notify_hits(timezone.now())
+    english = Notification.objects.get(kind="telemetry.hits", recipient=world.admin)
+    vietnamese = Notification.objects.get(kind="telemetry.hits", recipient=world.analyst)  # the platform's
+    assert english.title == "3 indicator hits in your organization's telemetry"
+    assert english.body.endswith(f"Sources: {source.name}")
+    with translation.override("vi"):
+        assert vietnamese.title == ngettext("%(n)d indicator hit in your organization's telemetry",
+                                            "%(n)d indicator hits in your organization's telemetry", 3) % {"n": 3}
+    assert vietnamese.title != english.title and vietnamese.url == english.url
 
 
 def test_500_hits_of_one_organization_make_one_notification_per_member(world, intel, make_source):

@@ -6,10 +6,12 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext
 
+from khien.core.errors import Refused
 from khien.core.models import AuditEntry
-from khien.telemetry import parsers
+from khien.telemetry import parsers, services
 from khien.telemetry.models import AlertSource, Event
 
 from .test_api import post_ndjson, source_client
@@ -183,6 +185,77 @@ def test_the_systems_a_source_watches_are_chosen_on_its_page(world, as_user, mak
     assert set(source.systems.all()) == {own, unit}
 
 
+@pytest.fixture
+def two_organizations(world):
+    """The ministry's administrator, also an administrator of the province (a member of two organizations)."""
+    from khien.core.roles import Role
+    from khien.registry.models import Membership
+
+    Membership.objects.create(user=world.admin, organization=world.province, role=Role.ORG_ADMIN)
+    return world.admin
+
+
+def test_a_member_of_two_organizations_cannot_lend_one_s_systems_to_the_other_s_source(
+        world, api, as_user, make_source, make_system, two_organizations, settings):
+    """A source watches only systems that its organization (or a unit below it) owns or operates: a user who sees
+    both organizations' systems cannot make the ministry's source the national monitoring of the province's."""
+    source, _key = make_source(org=world.ministry, format="wazuh", name="min-soc")
+    own = make_system(world.ministry)
+    provinces = make_system(world.province, approved_level=3)
+    machine = api(two_organizations)
+    changes = AuditEntry.objects.filter(object_type__startswith="telemetry.")  # (signing in is audited too)
+    before = changes.count()
+    # API, in the user's language (Accept-Language for a machine client): refused, nothing changed.
+    url = f"/api/telemetry/sources/{source.name}/systems/"
+    refused = machine.put(url, {"systems": [own.code, provinces.code]}, format="json",
+                                         HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.status_code == 400 and refused.json()["code"] == "foreign_system"
+    assert refused.json()["detail"] == (f"Source “min-soc” may watch only information systems owned or operated by "
+                                        f"Organization MIN or a unit below it; these belong to another organization: "
+                                        f"{provinces.code}.")
+    refused = machine.put(url, {"systems": [provinces.code]}, format="json")
+    with translation.override(settings.LANGUAGE_CODE):
+        assert refused.status_code == 400 and refused.json()["detail"] == gettext(
+            "Source “%(source)s” may watch only information systems owned or operated by %(organization)s or a unit "
+            "below it; these belong to another organization: %(codes)s.") % {
+            "source": "min-soc", "organization": world.ministry.name_vi, "codes": provinces.code}
+    # The page does not offer it, and a crafted post of it is refused.
+    client = as_user(two_organizations)
+    page = client.get(reverse("telemetry:source", args=[source.name])).content.decode()
+    assert own.code in page and provinces.code not in page
+    assert client.post(reverse("telemetry:source_systems", args=[source.name]),
+                       {"systems": [provinces.pk]}).status_code == 400
+    # Not even the national coordinator, who sees every system.
+    with pytest.raises(Refused):
+        services.do_set_source_systems(source, [provinces], acting_user=world.coordinator)
+    assert not source.systems.exists() and changes.count() == before
+    # Grants: the same user gives each source its own organization's systems, its units' and those it operates.
+    unit = make_system(world.department)
+    operated = make_system(world.responder_org, operator=world.ministry)
+    assert machine.put(url, {"systems": [own.code, unit.code, operated.code]}, format="json").status_code == 200
+    assert set(source.systems.all()) == {own, unit, operated}
+    theirs, _key = make_source(org=world.province, format="cef", name="prov-soc")
+    assert machine.put(f"/api/telemetry/sources/{theirs.name}/systems/", {"systems": [provinces.code]},
+                       format="json").status_code == 200
+    assert list(theirs.systems.all()) == [provinces]
+
+
+def test_a_system_attached_before_the_rule_is_shown_and_must_be_unticked(world, as_user, make_source, make_system,
+                                                                        two_organizations):
+    source, _key = make_source(org=world.ministry, format="wazuh", name="min-soc")
+    own, foreign = make_system(world.ministry), make_system(world.province)
+    source.systems.add(own, foreign)  # attached when any visible system was accepted
+    client = as_user(two_organizations)
+    page = client.get(reverse("telemetry:source", args=[source.name])).content.decode()
+    assert foreign.code in page  # ticked, so that it can be unticked
+    url = reverse("telemetry:source_systems", args=[source.name])
+    refused = client.post(url, {"systems": [own.pk, foreign.pk]})
+    assert refused.status_code == 400 and foreign.code in refused.content.decode()
+    assert set(source.systems.all()) == {own, foreign}
+    assert client.post(url, {"systems": [own.pk]}).status_code == 302
+    assert list(source.systems.all()) == [own]
+
+
 # --- API and CLI ------------------------------------------------------------------------------------------
 
 
@@ -214,6 +287,43 @@ def test_api_registers_with_a_zone_changes_settings_and_rotates(world, api, make
     assert api(world.auditor).patch(url, {"enabled": False}, format="json").status_code == 403
     assert api(world.auditor).post(url + "rotate-key/").status_code == 403
     assert AlertSource.objects.get(name="fw-api").enabled
+
+
+@pytest.mark.parametrize("body, content_type", [
+    ("time_zone=", "application/x-www-form-urlencoded"),  # DRF read it as left out: 200, nothing said
+    ("time_zone=&enabled=false", "application/x-www-form-urlencoded"),
+    ('{"time_zone": ""}', "application/json"),
+    ('{"time_zone": "  "}', "application/json"),
+    ('{"time_zone": null}', "application/json"),
+])
+def test_a_source_s_zone_cannot_be_emptied(world, api, make_source, body, content_type):
+    source, _key = make_source(org=world.ministry, format="cef", time_zone="Asia/Ho_Chi_Minh")
+    client = api(world.admin)
+    changes = AuditEntry.objects.filter(object_type__startswith="telemetry.")
+    before = changes.count()
+    url = f"/api/telemetry/sources/{source.name}/"
+    refused = client.patch(url, body, content_type=content_type, HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.status_code == 400 and refused.json() == {"time_zone": ["A time zone is required."]}
+    refused = client.patch(url, body, content_type=content_type)  # in the platform's language by default
+    assert refused.status_code == 400
+    with translation.override("vi"):
+        assert refused.json() == {"time_zone": [gettext("A time zone is required.")]}
+    source.refresh_from_db()
+    assert (source.time_zone, source.enabled) == ("Asia/Ho_Chi_Minh", True) and changes.count() == before
+
+
+def test_other_settings_sent_empty_in_a_form_are_refused_too(world, api, make_source):
+    source, _key = make_source(org=world.ministry, format="cef")
+    client = api(world.admin)
+    url = f"/api/telemetry/sources/{source.name}/"
+    for body in ("format=", "enabled="):
+        refused = client.patch(url, body, content_type="application/x-www-form-urlencoded")
+        assert refused.status_code == 400 and list(refused.json()) == [body[:-1]]
+    source.refresh_from_db()
+    assert (source.format, source.enabled) == ("cef", True)
+    # Left out, a setting stays; given, it changes.
+    done = client.patch(url, "format=wazuh", content_type="application/x-www-form-urlencoded")
+    assert done.status_code == 200 and (done.json()["format"], done.json()["time_zone"]) == ("wazuh", "UTC")
 
 
 def test_cli_registers_with_a_zone_and_rotates_a_key(world):

@@ -3,9 +3,11 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from khien.core.errors import Refused
 from khien.core.models import AuditEntry
@@ -146,6 +148,40 @@ def test_alert_reported_as_incident(world, content, intel, source, make_system):
         triage.do_triage_alerts([alert.pk], AlertStatus.RESOLVED, acting_user=world.analyst)
     assert exc.value.status == 409
     assert Incident.objects.count() == 1
+
+
+def _platform_title(rule: str, organization) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        return gettext("Alert “%(rule)s” at %(organization)s") % {"rule": rule, "organization": organization.name_vi}
+
+
+def test_an_incident_from_an_alert_is_titled_in_the_platform_s_language(world, content, two_alerts, as_user, api):
+    """The SOC tool's rule name (its own words, often English) is quoted in a title written in the platform's
+    language, with the organization's name — whatever the reporter's language: the incident is everyone's record."""
+    brute, scan = two_alerts
+    expected = _platform_title("Rule brute", world.ministry)
+    assert "Tổ chức MIN" in expected  # the organization's Vietnamese name
+    # Proposed on the alert's page of an English reader; reported as proposed through the API in English.
+    client = as_user(world.analyst)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    page = client.get(reverse("telemetry:alert", args=[brute.pk])).content.decode()
+    assert f'value="{expected}"' in page
+    answer = api(world.analyst).post(f"/api/telemetry/alert-groups/{brute.pk}/incident/", {}, format="json",
+                                     HTTP_ACCEPT_LANGUAGE="en")
+    assert answer.status_code == 201
+    incident = Incident.objects.get()
+    assert incident.title == expected
+    with translation.override(settings.LANGUAGE_CODE):  # and its description, for the same reason
+        assert incident.description.startswith(gettext("Reported from a SOC alert of source %(source)s: %(rule)s "
+                                                        "(rule %(rule_id)s), seen %(count)d times between %(first)s "
+                                                        "and %(last)s. Observables: %(observables)s. Alert: %(url)s")
+                                                .split("%(source)s")[0])
+    # An alert without a rule name is titled by its rule id; the title is still the user's to change.
+    Alert.objects.filter(pk=scan.pk).update(rule_name="")
+    scan.refresh_from_db()
+    assert triage.incident_defaults(scan)["title"] == _platform_title("scan", world.ministry)
+    mine = triage.do_alert_to_incident(scan, acting_user=world.analyst, data={"title": "Rà quét từ bên ngoài"})
+    assert mine.title == "Rà quét từ bên ngoài"
 
 
 def test_reporting_takes_the_users_choices_and_refuses_bad_ones(world, content, two_alerts):
@@ -432,6 +468,23 @@ def test_no_report_form_before_the_incident_content_is_loaded(world, two_alerts,
 
 
 # --- Giving an alert to a colleague -------------------------------------------------------------------
+
+
+def test_the_colleague_given_alerts_is_told_in_their_language(world, two_alerts, reads_in):
+    from khien.core.models import Notification
+
+    reads_in(world.analyst, "en")
+    triage.do_triage_alerts([a.pk for a in two_alerts], AlertStatus.ACKNOWLEDGED, acting_user=world.admin,
+                            assignee=world.analyst)
+    told = Notification.objects.get(recipient=world.analyst, kind="telemetry.alert_assigned")
+    assert told.title == f"{world.admin.email} gave you 2 alerts to handle"
+    reads_in(world.admin, "vi")
+    triage.do_triage_alerts([two_alerts[0].pk], AlertStatus.ACKNOWLEDGED, acting_user=world.analyst,
+                            assignee=world.admin)
+    told = Notification.objects.get(recipient=world.admin, kind="telemetry.alert_assigned")
+    with translation.override("vi"):
+        assert told.title == ngettext("%(who)s gave you an alert to handle", "%(who)s gave you %(n)d alerts to handle",
+                                      1) % {"who": world.analyst.email, "n": 1}
 
 
 def test_an_alert_given_to_a_colleague_who_is_notified(world, two_alerts):
