@@ -139,6 +139,37 @@ def incident_next_stage(incident) -> StageDeadline | None:
     return next_stage(incident_times(incident), incident.policy.data)
 
 
+# --- The next deadline of an incident (the list's column) -----------------------------
+
+
+@dataclass(frozen=True)
+class PendingDeadline:
+    kind: str  # "stage" (a report stage) or "sla" (a response SLA)
+    code: str  # the stage code, or the SLA measure ("triage", "contain")
+    due_at: dt.datetime
+
+
+def incident_pending(incident) -> list[PendingDeadline]:
+    """The deadlines an incident still has to meet, soonest first: its next report stage (once its due time is
+    known), triage while not triaged, containment while not contained nor resolved. A closed incident has none."""
+    if incident.status == "closed":
+        return []
+    pending = []
+    stage = incident_next_stage(incident)
+    if stage is not None and stage.due_at is not None:
+        pending.append(PendingDeadline("stage", stage.code, stage.due_at))
+    if incident.triaged_at is None:
+        pending.append(PendingDeadline("sla", "triage", incident_sla_due_at(incident, "triage")))
+    if incident.contained_at is None and incident.resolved_at is None:
+        pending.append(PendingDeadline("sla", "contain", incident_sla_due_at(incident, "contain")))
+    return sorted(pending, key=lambda d: d.due_at)
+
+
+def incident_next_deadline(incident) -> PendingDeadline | None:
+    pending = incident_pending(incident)
+    return pending[0] if pending else None
+
+
 # --- Response SLAs per severity -------------------------------------------------------
 
 SLA_MEASURES = ("triage", "contain")

@@ -17,14 +17,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone, translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from khien.core import audit
 from khien.core.audit import Act, Change
 from khien.core.spreadsheet import safe_cell
 
-from . import deadlines
-from .models import CustodyAction, EventKind, Evidence, Incident, Status, TaskStatus
+from . import deadlines, journal
+from .models import CustodyAction, Evidence, Incident
 
 EXPORT_ACTION = Act.EXPORT
 MAX_ROWS = 100000
@@ -50,11 +51,18 @@ def columns() -> list[tuple[str, str]]:
         ("category", _("Category")), ("category_label", _("Category (RSIT)")), ("severity", _("Severity")),
         ("status", _("Status")), ("tlp", _("TLP")), ("detected_at", _("Detected at")),
         ("reported_at", _("Reported at")), ("report_due_at", _("Initial report due")),
-        ("reported_late", _("Reported late")), ("triaged_at", _("Triaged at")), ("contained_at", _("Contained at")),
+        ("reported_late", _("Reported late")),
+        # The later report stages (detailed notification, final report): when each was given.
+        ("notified_at", _field_label("notified_at")), ("final_report_at", _field_label("final_report_at")),
+        ("triaged_at", _("Triaged at")), ("contained_at", _("Contained at")),
         ("resolved_at", _("Resolved at")), ("closed_at", _("Closed at")), ("escalated_at", _("Escalated at")),
         ("responders", _("Responders")), ("people_affected", _("Number of people affected")),
         ("personal_data_exposed", _("Personal data exposed")), ("late_reason", _("Reason for the late report")),
     ]
+
+
+def _field_label(name: str) -> str:
+    return str(capfirst(Incident._meta.get_field(name).verbose_name))
 
 
 def _time(value) -> str:
@@ -74,6 +82,7 @@ def rows(queryset):
             i.reference, i.title, i.organization.code, i.organization.name, i.category, i.category_label(),
             i.severity_label(), i.get_status_display(), i.get_tlp_display(), _time(i.detected_at), _time(i.reported_at),
             _time(deadlines.incident_report_due_at(i)), _yes_no(deadlines.reported_late(i)),
+            _time(i.notified_at), _time(i.final_report_at),
             _time(i.triaged_at), _time(i.contained_at), _time(i.resolved_at), _time(i.closed_at),
             _time(i.escalated_at), ", ".join(a.responder.code for a in i.assignments.all()),
             "" if i.people_affected is None else i.people_affected,
@@ -137,6 +146,64 @@ def _yes_no(value) -> str:
     return {True: yes, False: no}.get(value, unknown)
 
 
+def _person(user) -> str:
+    if user is None:
+        return "—"
+    name = getattr(user, "full_name", "") or ""
+    return f"{name} <{user.email}>" if name else user.email
+
+
+# Room a table cell or a label needs beside its text: fpdf2's cell margins on both sides, and the border.
+CELL_PADDING = 2.5
+# No column of a table is squeezed below this (mm) to give a word of another column its whole width.
+MIN_COLUMN = 12.0
+
+
+def _longest_word(pdf, texts, style: str, size: float) -> float:
+    pdf.set_font("DejaVu", style, size)
+    return max((pdf.get_string_width(word) for text in texts for word in str(text).split()), default=0.0)
+
+
+def fit_columns(pdf, headers, requested, data, total: float) -> list[float]:
+    """Column widths (mm, summing to `total`) in which every word keeps to one line where the page allows.
+
+    fpdf2 wraps a cell's text at spaces, and breaks a word that is wider than its column anywhere: an e-mail
+    address in the journal's narrow "Who" column came out as "analyst@ubnd-79.demo.khien" / ".vn". Each
+    column first gets its longest word (header in bold, cells in the regular font); what is left goes to the
+    columns whose requested share is larger than that. When the words cannot all fit, the columns with the
+    shortest longest words are served first, and the rest share what remains.
+    """
+    n = len(requested)
+    need = [max(_longest_word(pdf, [headers[i]], "B", 8), _longest_word(pdf, [row[i] for row in data], "", 8))
+            + CELL_PADDING for i in range(n)]
+    scaled = [w * total / sum(requested) for w in requested]
+    if sum(need) <= total:
+        extra = total - sum(need)
+        wants = [max(0.0, w - m) for w, m in zip(scaled, need)]
+        weights = wants if sum(wants) > 0 else scaled
+        return [m + extra * w / sum(weights) for m, w in zip(need, weights)]
+    widths: list[float | None] = [None] * n
+    left, open_ = total, list(range(n))
+    for i in sorted(range(n), key=need.__getitem__):
+        if need[i] + MIN_COLUMN * (len(open_) - 1) > left:
+            break
+        widths[i], left = need[i], left - need[i]
+        open_.remove(i)
+    share = sum(scaled[j] for j in open_)
+    for j in open_:
+        widths[j] = left * scaled[j] / share
+    return widths
+
+
+def fit_label_column(pdf, labels, total: float, preferred: float = 55.0, most: float = 70.0) -> float:
+    """The width of the report's label column: `preferred`, widened (up to `most`) so that no label's word is
+    broken and, where it costs little, a label stays on one line."""
+    pdf.set_font("DejaVu", "B", 9)
+    whole = max((pdf.get_string_width(str(label)) for label in labels), default=0.0) + CELL_PADDING
+    word = _longest_word(pdf, labels, "B", 9) + CELL_PADDING
+    return min(max(preferred, word, whole if whole <= most else 0.0), total / 2)
+
+
 def _build_pdf(incident: Incident, user) -> bytes:
     import logging
 
@@ -164,7 +231,7 @@ def _build_pdf(incident: Incident, user) -> bytes:
 
     def line(text, size=9, bold=False, h=5):
         pdf.set_font("DejaVu", "B" if bold else "", size)
-        pdf.multi_cell(width, h, str(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(width, h, str(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
 
     def heading(text):
         pdf.ln(2)
@@ -173,22 +240,25 @@ def _build_pdf(incident: Incident, user) -> bytes:
         pdf.cell(width, 7, str(text), fill=True, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(1)
 
-    def fact(label, value, label_width=55, h=5):
+    def fact(label, value, h=5):
         """One row: the label (bold, wrapped in its column) beside the value; the next row starts below the
-        taller of the two, so that a long label never runs into the next row."""
+        taller of the two, so that a long label never runs into the next row. Both are aligned left (justified
+        text stretched the spaces of a wrapped label)."""
         label, value = str(label), str(value if value not in (None, "") else "—")
         pdf.set_font("DejaVu", "B", 9)
-        label_height = pdf.multi_cell(label_width, h, label, dry_run=True, output="HEIGHT")
+        label_height = pdf.multi_cell(label_width, h, label, dry_run=True, output="HEIGHT", align="L")
         if pdf.get_y() + label_height > pdf.page_break_trigger:  # a label is never split across pages
             pdf.add_page()
         top, page = pdf.get_y(), pdf.page
-        pdf.multi_cell(label_width, h, label, new_x=XPos.RIGHT, new_y=YPos.TOP)
+        pdf.multi_cell(label_width, h, label, new_x=XPos.RIGHT, new_y=YPos.TOP, align="L")
         pdf.set_font("DejaVu", "", 9)
-        pdf.multi_cell(width - label_width, h, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(width - label_width, h, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         if pdf.page == page:  # a value that went on to the next page is below the label already
             pdf.set_y(max(pdf.get_y(), top + label_height))
 
     def table(headers, widths, data):
+        data = [[str(cell) if cell not in (None, "") else "—" for cell in cells] for cells in data]
+        widths = fit_columns(pdf, headers, widths, data, width)
         pdf.set_font("DejaVu", "", 8)
         with pdf.table(col_widths=widths, line_height=4.5, text_align="LEFT", width=width) as grid:
             head = grid.row()
@@ -197,7 +267,7 @@ def _build_pdf(incident: Incident, user) -> bytes:
             for cells in data:
                 row = grid.row()
                 for cell in cells:
-                    row.cell(str(cell) if cell not in (None, "") else "—")
+                    row.cell(cell)
         pdf.ln(1)
 
     # Header
@@ -212,29 +282,38 @@ def _build_pdf(incident: Incident, user) -> bytes:
     def t(value):
         return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else "—"
 
-    heading(_("Report"))
-    fact(_("Reference number"), incident.reference)
-    fact(_("Reporting organization"), f"{incident.organization.name} ({incident.organization.code})")
-    fact(_("Category (RSIT)"), f"{incident.category_label()} [{incident.category}]")
-    fact(_("Severity"), incident.severity_label())
-    fact(_("Status"), incident.get_status_display())
-    fact(_("Detected at"), t(incident.detected_at))
-    fact(_("Reported at"), t(incident.reported_at))
+    facts = [
+        (_("Reference number"), incident.reference),
+        (_("Reporting organization"), f"{incident.organization.name} ({incident.organization.code})"),
+        (_("Category (RSIT)"), f"{incident.category_label()} [{incident.category}]"),
+        (_("Severity"), incident.severity_label()),
+        (_("Status"), incident.get_status_display()),
+        (_("Detected at"), t(incident.detected_at)),
+        (_("Reported at"), t(incident.reported_at)),
+        (capfirst(Incident._meta.get_field("created_by").verbose_name), _person(incident.created_by)),
+    ]
     if incident.late_reason or deadlines.reported_late(incident):
-        fact(_("Reason for the late report"), incident.late_reason)
-    fact(_("Suspected malicious"), _yes_no(incident.suspected_malicious))
-    fact(_("Possible impact beyond the organization"), _yes_no(incident.impact_beyond_organization))
-    fact(_("Services disrupted"), incident.services_disrupted)
-    fact(_("Data exposed"), _yes_no(incident.data_exposed))
-    fact(_("Personal data exposed"), _yes_no(incident.personal_data_exposed))
-    fact(_("Number of people affected"), incident.people_affected)
-    fact(_("Affected information systems"),
-         "; ".join(f"{s.code} {s.name}" for s in incident.systems.order_by("code")) or "—")
-    fact(_("Description"), incident.description)
+        facts.append((_("Reason for the late report"), incident.late_reason))
+    facts += [
+        (_("Suspected malicious"), _yes_no(incident.suspected_malicious)),
+        (_("Possible impact beyond the organization"), _yes_no(incident.impact_beyond_organization)),
+        (_("Services disrupted"), incident.services_disrupted),
+        (_("Data exposed"), _yes_no(incident.data_exposed)),
+        (_("Personal data exposed"), _yes_no(incident.personal_data_exposed)),
+        (_("Number of people affected"), incident.people_affected),
+        (_("Affected information systems"),
+         "; ".join(f"{s.code} {s.name}" for s in incident.systems.order_by("code")) or "—"),
+        (_("Description"), incident.description),
+    ]
     if incident.root_cause:
-        fact(_("Root cause"), incident.root_cause)
+        facts.append((_("Root cause"), incident.root_cause))
     if incident.mitigation:
-        fact(_("Mitigation applied"), incident.mitigation)
+        facts.append((_("Mitigation applied"), incident.mitigation))
+    label_width = fit_label_column(pdf, [label for label, _value in facts], width)
+
+    heading(_("Report"))
+    for label, value in facts:
+        fact(label, value)
 
     heading(_("Deadlines"))
     english = translation.get_language().startswith("en")
@@ -297,19 +376,11 @@ def _build_pdf(incident: Incident, user) -> bytes:
             line(f"  • {t(c.at)} {actions.get(c.action, c.action)} {parties} ({c.actor_email})", size=8)
 
     heading(_("Journal"))
-    status_labels = dict(Status.choices)
-    kinds = dict(EventKind.choices)
-    task_labels = dict(TaskStatus.choices)
-    events = IncidentEvent.objects.filter(incident=incident).order_by("at", "id")
-    journal = []
-    for ev in events:
-        what = str(kinds.get(ev.kind, ev.kind))
-        if ev.from_status or ev.to_status:
-            what += f": {status_labels.get(ev.from_status, '')} → {status_labels.get(ev.to_status, '')}".replace(":  →", ":")
-        elif ev.kind == EventKind.TASK and (ev.data or {}).get("status"):
-            what += f": {task_labels.get(ev.data['status'], ev.data['status'])}"
-        journal.append([t(ev.at), ev.actor_email or "—", what, (ev.text or "")[:500]])
-    table([_("When"), _("Who"), _("What"), _("Text")], [28, 45, 45, width - 118], journal)
+    names = journal.stage_names(incident.policy)
+    events = IncidentEvent.objects.filter(incident=incident).select_related("actor").order_by("at", "id")
+    rows_ = [[t(ev.at), ev.actor_email or _("Khiên (automatic)"), journal.headline(ev, names), (ev.text or "")[:500]]
+             for ev in events]
+    table([_("When"), _("Who"), _("What"), _("Text")], [28, 52, 45, width - 125], rows_)
 
     pdf.ln(4)
     line(footer_text, size=7)

@@ -220,6 +220,28 @@ class TransitionForm(forms.Form):
         self.fields["status"].choices = Status.choices
 
 
+class ClassificationForm(forms.Form):
+    """The category, severity and TLP: confirmed or corrected at triage, or corrected later with a reason.
+
+    The choices are those of the incident's own taxonomy and policy versions; the service checks again."""
+
+    category = forms.ChoiceField(label=_("Category (RSIT)"))
+    severity = forms.ChoiceField(label=_("Severity"))
+    tlp = forms.ChoiceField(label=_("TLP"), choices=Tlp.choices)
+    reason = forms.CharField(label=_("Reason for the change"), required=False, max_length=5000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, incident: Incident, with_reason: bool = True, **kwargs):
+        kwargs.setdefault("initial", {})
+        for name in ("category", "severity", "tlp"):
+            kwargs["initial"].setdefault(name, getattr(incident, name))
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = incident.taxonomy.choices()
+        self.fields["severity"].choices = incident.policy.severity_choices()
+        if not with_reason:  # triage confirms; a later change says why
+            del self.fields["reason"]
+
+
 class AssignForm(forms.Form):
     responder = OrganizationChoiceField(
         label=_("Responder organization"),

@@ -220,6 +220,7 @@ class EventKind(models.TextChoices):
     OBSERVABLE = "observable", _("Observable")
     ESCALATION = "escalation", _("Escalation")
     ALERTS = "alerts", _("Alerts added")
+    RECLASSIFIED = "reclassified", _("Classification changed")
 
 
 class IncidentEvent(models.Model):

@@ -435,6 +435,98 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
     return incident
 
 
+# --- Classification -----------------------------------------------------------------
+
+# What triage confirms or corrects, and what may be corrected later as the picture changes (an incident first
+# reported as "undetermined" gets its RSIT type; a wider impact raises the severity, and its SLAs with it).
+CLASSIFICATION_FIELDS = ("category", "severity", "tlp")
+REASON_MAX_CHARS = 5000
+
+
+def _classification_changes(incident: Incident, data: dict) -> dict[str, list[str]]:
+    """{field: [before, after]} for the fields of `data` that differ; every value is checked first."""
+    from khien.intel.models import Tlp
+
+    errors: dict[str, list[str]] = {}
+    changes: dict[str, list[str]] = {}
+    allowed = {"category": incident.taxonomy.types(), "severity": incident.policy.severity_codes(),
+               "tlp": Tlp.values}
+    messages = {"category": _("“%(value)s” is not a category of the incident taxonomy."),
+                "severity": _("“%(value)s” is not a severity of the reporting policy."),
+                "tlp": _("“%(value)s” is not a TLP marking.")}
+    for name in CLASSIFICATION_FIELDS:
+        value = data.get(name)
+        if value in (None, ""):  # not given: kept
+            continue
+        if not isinstance(value, str) or value not in allowed[name]:
+            errors.setdefault(name, []).append(messages[name] % {"value": value})
+        elif value != getattr(incident, name):
+            changes[name] = [getattr(incident, name), value]
+    if errors:
+        raise ValidationError(errors)
+    return changes
+
+
+def _reclassify(incident: Incident, data: dict, acting_user, reason: str, now) -> dict[str, list[str]]:
+    """Apply the changes to the locked `incident`, with their journal line and audit entry; the caller checks
+    the rights and the state."""
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX_CHARS:
+        raise ValidationError({"reason": [_("At most %(n)s characters.") % {"n": REASON_MAX_CHARS}]})
+    changes = _classification_changes(incident, data)
+    if not changes:
+        return changes
+    before = audit.snapshot(incident)
+    for name, (_old, value) in changes.items():
+        setattr(incident, name, value)
+    incident.save()
+    _event(incident, EventKind.RECLASSIFIED, acting_user, text=reason, data={"changes": changes}, at=now)
+    audit.record(Act.UPDATE, incident, actor=acting_user, before=before)
+    return changes
+
+
+def _require_classifier(user, incident: Incident) -> None:
+    if not is_reporting_side(user, incident):
+        raise Forbidden(_("Only the reporting organization and the coordinator can change the classification of "
+                          "an incident."))
+    if incident.status == Status.CLOSED:
+        raise Refused(_("The incident is closed; reopen it before changing its classification."), code="closed",
+                      status=409)
+
+
+@transaction.atomic
+def do_reclassify(incident: Incident, data: dict, *, acting_user, reason: str = "",
+                  now: dt.datetime | None = None) -> tuple[Incident, dict[str, list[str]]]:
+    """Correct the category (RSIT type of the incident's taxonomy version), the severity and/or the TLP.
+
+    Fields left out (or empty) are kept; giving the current values changes nothing and writes nothing.
+    Returns the incident and the changes ({field: [before, after]}), which the journal keeps with the reason.
+    """
+    _require_visible(acting_user, incident)
+    incident = _locked(incident)
+    _require_classifier(acting_user, incident)
+    changes = _reclassify(incident, data, acting_user, reason, now or timezone.now())
+    return incident, changes
+
+
+@transaction.atomic
+def do_triage(incident: Incident, data: dict, *, acting_user, now: dt.datetime | None = None) -> Incident:
+    """Triage: confirm or correct the category, severity and TLP, and move the incident from new to triaged —
+    one operation (a refused step changes no classification)."""
+    _require_visible(acting_user, incident)
+    locked = _locked(incident)
+    if locked.status != Status.NEW:
+        raise Refused(
+            _("An incident cannot go from “%(from)s” to “%(to)s”.")
+            % {"from": Status(locked.status).label, "to": Status.TRIAGED.label},
+            code="invalid_transition", status=409)
+    if not may_transition(acting_user, locked, Status.TRIAGED):
+        raise Forbidden(_("You are not allowed to take this step for this incident."))
+    now = now or timezone.now()
+    _reclassify(locked, data, acting_user, "", now)
+    return do_transition(locked, Status.TRIAGED, acting_user=acting_user, now=now)
+
+
 # --- Coordination -------------------------------------------------------------------
 
 
@@ -483,10 +575,17 @@ def _check_owner(owner, incident: Incident) -> None:
         raise ValidationError({"owner": [_("The owner must be someone who can see the incident.")]})
 
 
+def _refuse_tasks_if_closed(incident: Incident) -> None:
+    # A closed incident's work is finished, as for its evidence and observables: reopen it to plan more.
+    if incident.status == Status.CLOSED:
+        raise Refused(_("The incident is closed; reopen it before changing its tasks."), code="closed", status=409)
+
+
 @transaction.atomic
 def do_add_task(incident: Incident, data: dict, *, acting_user) -> Task:
     """A task with `title`, optional `owner` (a user who can see the incident) and `due_at`."""
     _require_participant(acting_user, incident)
+    _refuse_tasks_if_closed(_locked(incident))
     owner = data.get("owner")
     _check_owner(owner, incident)
     due_at = data.get("due_at")
@@ -509,6 +608,7 @@ def do_set_task_status(task: Task, status: str, *, acting_user) -> Task:
     _require_participant(acting_user, incident)
     if status not in TaskStatus.values:
         raise ValidationError({"status": [_("Unknown task status.")]})
+    _refuse_tasks_if_closed(_locked(incident))
     task = Task.objects.select_for_update().get(pk=task.pk)
     if task.status == status:
         return task

@@ -27,11 +27,12 @@ from khien.core.scoping import NOTHING, scope_for
 from khien.intel.models import Tlp
 from khien.registry.models import Organization
 
-from . import deadlines, exports, observables, services, stats
+from . import deadlines, exports, journal, observables, services, stats
 from .api.views import evidence_file_response
 from .filters import IncidentFilter
 from .forms import (
     AssignForm,
+    ClassificationForm,
     CommentForm,
     CustodyForm,
     EvidenceForm,
@@ -45,8 +46,6 @@ from .forms import (
     TransitionForm,
 )
 from .models import (
-    CustodyAction,
-    EventKind,
     Evidence,
     Incident,
     IncidentEvent,
@@ -106,6 +105,7 @@ def _flags(incident: Incident, now) -> dict:
     nxt = deadlines.incident_next_stage(incident)
     open_ = incident.status not in (Status.RESOLVED, Status.CLOSED)
     return {
+        "next_deadline": _next_deadline(incident),
         "reported_late": deadlines.reported_late(incident),
         # A closed incident has no live deadline (closing needs every report given).
         "stage_overdue": bool(incident.status != Status.CLOSED and nxt and nxt.due_at and nxt.overdue(now)),
@@ -113,6 +113,18 @@ def _flags(incident: Incident, now) -> dict:
         "triage_overdue": deadlines.sla_overdue(incident, "triage", now) and incident.triaged_at is None,
         "contain_overdue": open_ and incident.contained_at is None and deadlines.sla_overdue(incident, "contain", now),
     }
+
+
+def _next_deadline(incident: Incident) -> dict | None:
+    """The soonest deadline the incident still has to meet, named in the page's language (list column)."""
+    nxt = deadlines.incident_next_deadline(incident)
+    if nxt is None:
+        return None
+    if nxt.kind == "stage":
+        label = journal.stage_names(incident.policy).get(nxt.code, nxt.code)
+    else:
+        label = _("Triage") if nxt.code == "triage" else _("Containment")
+    return {"label": label, "due_at": nxt.due_at}
 
 
 # --- list ---------------------------------------------------------------------------------
@@ -196,8 +208,16 @@ def _dress_filters(filterset, user) -> None:
     form.fields["tlp"].widget = forms.Select(choices=[("", _("All"))] + list(Tlp.choices))
     form.fields["severity"].widget = forms.Select(choices=[("", _("All"))] + (policy.severity_choices() if policy else []))
     form.fields["category"].widget = forms.Select(choices=[("", _("All"))] + (taxonomy.choices() if taxonomy else []))
-    orgs = Organization.objects.visible_to(user).order_by("code").values_list("code", "name_vi")[:500]
-    form.fields["organization"].widget = forms.Select(choices=[("", _("All"))] + [(c, f"{c} — {n}") for c, n in orgs])
+    # The organizations that reported an incident the user sees: a responder sees incidents of organizations
+    # outside its own scope (and none of its own), and the national registry is too long for a drop-down.
+    visible = Incident.objects.visible_to(user)
+    reporting = Organization.objects.filter(pk__in=visible.values("organization_id"))
+    # The responder organizations assigned to those incidents (the responder filter).
+    responders = Organization.objects.filter(incident_assignments__incident__in=visible).distinct()
+    for name, orgs in (("organization", reporting), ("responder", responders)):
+        orgs = orgs.order_by("code").only("code", "name_vi", "name_en")
+        form.fields[name].widget = forms.Select(choices=[("", _("All"))] + [(o.code, f"{o.code} — {o.name}")
+                                                                         for o in orgs])
     for name in ("detected_after", "detected_before", "updated_after"):
         form.fields.pop(name, None)
 
@@ -266,7 +286,11 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
             form = forms.get("transition") if forms.get("transition_to") == to_status else None
             steps.append({"to": to_status, "label": _step_label(to_status, reopen), "reopen": reopen,
                           "form": form or TransitionForm(initial={"status": to_status}),
-                          "problem": services.transition_problem(incident, to_status)})
+                          "problem": services.transition_problem(incident, to_status),
+                          # Triage confirms or corrects the category, severity and TLP in the same step.
+                          "triage_form": (forms.get("triage") or ClassificationForm(
+                              incident=incident, with_reason=False, prefix="triage"))
+                          if to_status == Status.TRIAGED else None})
     stages = []
     for stage in deadlines.incident_schedule(incident):
         stages.append({"stage": stage, "name": stage.name_en if _english() else stage.name_vi,
@@ -295,15 +319,16 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
                    for i, s in enumerate(order)]
     events = list(IncidentEvent.objects.visible_to(user).filter(incident=incident)
                   .select_related("actor").order_by("at", "id"))
-    stage_names = {st["code"]: st.get("name_en" if _english() else "name_vi") or st["code"]
-                   for st in incident.policy.data.get("stages", [])}
+    stage_names = journal.stage_names(incident.policy)
     for event in events:
-        event.detail = stage_names.get((event.data or {}).get("stage"), "") if event.kind == EventKind.STAGE \
-            else _event_detail(event)
+        event.headline = journal.headline(event, stage_names)
     return {
         "incident": incident,
         "status_path": status_path,
         "stage_form": stage_form,
+        # After triage, the reporting side may still correct the classification while the incident is open.
+        "classify_form": (forms.get("classify") or ClassificationForm(incident=incident, prefix="cls"))
+        if open_incident and incident.status != Status.NEW and services.is_reporting_side(user, incident) else None,
         "flags": _flags(incident, now),
         "report_due_at": deadlines.incident_report_due_at(incident),
         "stages": stages,
@@ -316,8 +341,10 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "events": events,
         "comment_form": (forms.get("comment") or CommentForm()) if participant else None,
         "tasks": Task.objects.visible_to(user).filter(incident=incident).select_related("owner"),
-        "task_form": (forms.get("task") or TaskForm(incident=incident)) if participant else None,
+        "task_form": (forms.get("task") or TaskForm(incident=incident)) if participant and open_incident else None,
         "task_status_choices": TaskStatusForm.base_fields["status"].choices,
+        # A task past its due time and not done nor cancelled is flagged.
+        "task_open_statuses": (TaskStatus.OPEN, TaskStatus.IN_PROGRESS),
         "participant": participant,
         "evidence": [{"item": e, "custody_form": custody_forms.get(e.pk) or CustodyForm(prefix=f"c{e.pk.hex[:8]}"),
                       "may_seal": may_seal and not e.is_sealed, "may_custody": participant and not e.is_sealed}
@@ -351,30 +378,6 @@ def _alerts_behind(user, incident) -> dict:
 def _share_form(form, incident, user):
     form = form or ShareObservablesForm(incident=incident, user=user, prefix="share")
     return form if form.has_collections and incident.observables.exists() else None
-
-
-def _event_detail(event) -> str:
-    """The translated detail of a journal line about a task or an evidence item."""
-    data = event.data or {}
-    if event.kind == EventKind.EVIDENCE:
-        action = data.get("action", "")
-        if action == "added":
-            return _("added")
-        return str(dict(CustodyAction.choices).get(action, action))
-    if event.kind == EventKind.OBSERVABLE:
-        action = data.get("action", "")
-        if action == "shared":
-            return _("shared as STIX in %(collection)s (%(tlp)s)") % {
-                "collection": data.get("collection", ""), "tlp": dict(Tlp.choices).get(data.get("tlp"), "")}
-        return _("removed") if action == "removed" else _("added")
-    if event.kind == EventKind.ESCALATION:
-        return ", ".join(data.get("labels", []))
-    if event.kind == EventKind.TASK:
-        labels = dict(TaskStatus.choices)
-        if data.get("from"):
-            return f"{labels.get(data['from'], data['from'])} → {labels.get(data.get('status'), data.get('status'))}"
-        return _("added")
-    return ""
 
 
 def _english() -> bool:
@@ -415,6 +418,49 @@ def incident_transition(request, pk):
         return _detail(request, incident, status_of(exc), transition=form, transition_to=to_status)
     messages.success(request, _("Status: %(status)s.") % {"status": Status(to_status).label})
     return _done(incident, "#workflow")
+
+
+@login_required
+@require_POST
+def incident_triage(request, pk):
+    """Triage with the category, severity and TLP confirmed or corrected (`services.do_triage`)."""
+    incident = _visible(request, pk)
+    form = ClassificationForm(request.POST, incident=incident, with_reason=False, prefix="triage")
+    if not form.is_valid():
+        return _detail(request, incident, 400, triage=form)
+    try:
+        services.do_triage(incident, form.cleaned_data, acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        add_service_error(form, exc)
+        if isinstance(exc, Refused):
+            messages.error(request, exc.message)
+        return _detail(request, incident, status_of(exc), triage=form)
+    messages.success(request, _("Status: %(status)s.") % {"status": Status.TRIAGED.label})
+    return _done(incident, "#workflow")
+
+
+@login_required
+@require_POST
+def incident_classify(request, pk):
+    """Correct the category, severity or TLP of a triaged incident, with a reason (`services.do_reclassify`)."""
+    incident = _visible(request, pk)
+    form = ClassificationForm(request.POST, incident=incident, prefix="cls")
+    if not form.is_valid():
+        return _detail(request, incident, 400, classify=form)
+    data = dict(form.cleaned_data)
+    reason = data.pop("reason", "")
+    try:
+        _incident, changes = services.do_reclassify(incident, data, acting_user=request.user, reason=reason)
+    except (Refused, ValidationError) as exc:
+        add_service_error(form, exc)
+        if isinstance(exc, Refused):
+            messages.error(request, exc.message)
+        return _detail(request, incident, status_of(exc), classify=form)
+    if changes:
+        messages.success(request, _("Classification changed"))
+    else:
+        messages.info(request, _("The classification is unchanged."))
+    return _done(incident, "#facts")
 
 
 @login_required

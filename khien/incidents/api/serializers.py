@@ -188,6 +188,16 @@ class TransitionSerializer(serializers.Serializer):
     reason = api_fields.CharField(required=False, allow_blank=True, default="")
 
 
+class ClassificationSerializer(serializers.Serializer):
+    """Any of the three; those left out are kept. The category is an RSIT type of the incident's taxonomy
+    version, the severity a code of its reporting policy (both checked by the service)."""
+
+    category = api_fields.CharField(required=False, allow_blank=True, default="")
+    severity = api_fields.CharField(required=False, allow_blank=True, default="")
+    tlp = serializers.ChoiceField(choices=Tlp.choices, required=False, allow_blank=True, default="")
+    reason = api_fields.CharField(required=False, allow_blank=True, default="")
+
+
 class AssignSerializer(serializers.Serializer):
     responder = serializers.SlugRelatedField(
         slug_field="code", queryset=Organization.objects.filter(org_type=OrgType.RESPONDER, is_active=True))

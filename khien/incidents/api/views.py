@@ -79,6 +79,21 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                                           reason=body.validated_data["reason"])
         return self._fresh(incident)
 
+    @extend_schema(summary="Correct the category, severity or TLP (the reporting side and the coordinator; kept in "
+                           "the journal with the reason)",
+                   request=s.ClassificationSerializer,
+                   responses={200: s.IncidentSerializer, 403: OpenApiResponse(description="Not the reporting side"),
+                              409: refusal("The incident is closed")})
+    @action(detail=True, methods=["post"])
+    def classification(self, request, pk=None):
+        incident = self.get_object()
+        body = s.ClassificationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        reason = data.pop("reason")
+        incident, _changes = services.do_reclassify(incident, data, acting_user=request.user, reason=reason)
+        return self._fresh(incident)
+
     @extend_schema(summary="Give a later report stage (detailed notification, final report)",
                    request=s.StageSubmitSerializer,
                    responses={200: s.IncidentSerializer, 409: OpenApiResponse(description="Already given, or out of order")})

@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 
 from khien.core.models import AuditEntry
+from khien.incidents import services
 from khien.incidents.models import Incident, IncidentEvent, Status, Task
 
 pytestmark = pytest.mark.django_db
@@ -240,3 +241,30 @@ def test_the_lists_filters_do_not_hide_one_incident_or_its_parts(world, api, rep
         assert response.status_code == 200, (part, response.content)
         assert isinstance(response.json(), list) == bool(part)
     assert client.get(f"{URL}?severity=critical").json()["count"] == 0  # the list still filters
+
+
+def test_classification_over_the_api(world, api, report):
+    """`POST /api/incidents/{id}/classification/`: the reporting side and the coordinator correct the category,
+    severity or TLP; the journal keeps the change with the reason."""
+    incident = report(category="undetermined")
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    url = f"{URL}{incident.pk}/classification/"
+    responder, auditor, other, analyst, coordinator = (api(u) for u in (
+        world.responder, world.auditor, world.other_admin, world.analyst, world.coordinator))
+    before = written()
+    assert responder.post(url, {"severity": "low"}, format="json").status_code == 403
+    assert auditor.post(url, {"severity": "low"}, format="json").status_code == 403
+    assert other.post(url, {"severity": "low"}, format="json").status_code == 404
+    response = analyst.post(url, {"category": "nope", "tlp": "purple"}, format="json")
+    assert response.status_code == 400 and "tlp" in response.json()
+    response = analyst.post(url, {"category": "nope"}, format="json")
+    assert response.status_code == 400 and "category" in response.json()
+    assert written() == before
+    response = coordinator.post(url, {"category": "ddos", "severity": "critical",
+                                                 "reason": "Xác minh: DDoS"}, format="json")
+    assert response.status_code == 200
+    data = response.json()
+    assert (data["category"], data["severity"], data["tlp"]) == ("ddos", "critical", "amber")
+    journal = analyst.get(f"{URL}{incident.pk}/journal/").json()
+    assert journal[-1]["kind"] == "reclassified" and journal[-1]["text"] == "Xác minh: DDoS"
+    assert journal[-1]["data"]["changes"]["severity"] == ["high", "critical"]

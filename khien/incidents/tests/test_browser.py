@@ -108,8 +108,18 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
     page.click("#responders button[type=submit]")
     page.wait_for_selector("#responders li")
     assert Notification.objects.filter(recipient=world.responder, kind="incidents.assigned", urgent=True).exists()
+    # Triage confirms or corrects the classification: the administrator raises the severity.
+    expect(page.locator("#id_triage-severity")).to_have_value("high")
+    page.select_option("#id_triage-severity", "critical")
     page.click("#workflow button[value=triaged]")
     page.wait_for_selector("#status.st-triaged")
+    expect(page.locator("#facts .badge.sev-critical")).to_be_visible()
+    expect(page.locator("#journal .ev-reclassified")).to_be_visible()
+    # The list shows each incident's next deadline with a live countdown.
+    page.goto(f"{base}/incidents/")
+    countdown = page.locator("table.incidents .next-deadline .countdown").first
+    expect(countdown).not_to_have_text("")
+    page.goto(f"{base}/incidents/{incident.pk}/")
 
     # 3. The responder attaches evidence, records its analysis and works the incident to resolved.
     context.clear_cookies()

@@ -125,3 +125,31 @@ def test_sla_unknown_severity_or_measure(policy):
         deadlines.sla_due_at("apocalyptic", "triage", DETECTED, policy)
     with pytest.raises(ValueError):
         deadlines.sla_due_at("low", "resolve", DETECTED, policy)
+
+
+def _incident(policy, severity="high", status="new", **times):
+    from types import SimpleNamespace
+
+    fields = {"detected_at": DETECTED, "reported_at": DETECTED + dt.timedelta(hours=2), "notified_at": None,
+              "final_report_at": None, "triaged_at": None, "contained_at": None, "resolved_at": None}
+    fields.update(times)
+    return SimpleNamespace(severity=severity, status=status, policy=SimpleNamespace(data=policy), **fields)
+
+
+def test_next_deadline_is_the_soonest_one_still_to_meet(policy):
+    """The list's "next deadline" column: a high incident reported 2 hours after detection must be triaged
+    4 hours after the report (before its 72-hour detailed notification)."""
+    reported = DETECTED + dt.timedelta(hours=2)
+    incident = _incident(policy)
+    pending = deadlines.incident_pending(incident)
+    assert [(d.kind, d.code) for d in pending] == [("sla", "triage"), ("stage", "notification"), ("sla", "contain")]
+    assert deadlines.incident_next_deadline(incident).due_at == reported + dt.timedelta(hours=4)
+    triaged = _incident(policy, status="triaged", triaged_at=reported + dt.timedelta(hours=1))
+    assert deadlines.incident_next_deadline(triaged).code == "notification"
+    # Notification given: the final report is due a month after it; containment (72 h) comes first.
+    notified = _incident(policy, status="in_response", triaged_at=reported, notified_at=reported)
+    assert [(d.code) for d in deadlines.incident_pending(notified)] == ["contain", "final"]
+    done = _incident(policy, status="resolved", triaged_at=reported, notified_at=reported,
+                     final_report_at=reported, contained_at=reported, resolved_at=reported)
+    assert deadlines.incident_pending(done) == [] and deadlines.incident_next_deadline(done) is None
+    assert deadlines.incident_pending(_incident(policy, status="closed")) == []

@@ -160,3 +160,77 @@ def test_pdf_long_labels_wrap_inside_their_row(world, report, language):
     impact_y = next(y for y, t in labels if impact.startswith(" ".join(t.split())))
     services_y = next(y for y, t in labels if t.startswith(services))
     assert impact_y < services_y
+
+
+def _pdf_lines(content: bytes) -> list[str]:
+    return [" ".join(line.split()) for page in PdfReader(io.BytesIO(content)).pages
+            for line in page.extract_text().splitlines()]
+
+
+@needs_fonts
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_pdf_keeps_long_email_addresses_whole(world, report, language):
+    """The walkthrough: the journal's narrow "Who" column broke "responder@ir-lachan.demo.khien.vn" into
+    "responder@ir-lachan.demo.kh" / "ien.vn". Columns now get at least their longest word; so does the task's
+    person in charge, and the report says who reported."""
+    from khien.conftest import _user
+    from khien.core.roles import Role
+
+    long_mail = "ung-cuu-su-co.truc-ban@ir-lachan.demo.khien.vn"
+    incident = report()
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    person = _user(long_mail, world.responder_org, Role.RESPONDER)
+    services.do_add_comment(incident, "Đã cô lập máy chủ.", acting_user=person)
+    services.do_add_task(incident, {"title": "Thu thập nhật ký", "owner": person}, acting_user=world.analyst)
+    lines = _pdf_lines(exports.incident_pdf(incident, world.analyst, language=language))
+    with_mail = [line for line in lines if "ung-cuu-su-co" in line]
+    assert len(with_mail) >= 2 and all(long_mail in line for line in with_mail), with_mail
+    assert any(world.analyst.email in line for line in lines)  # "Reported by"
+
+
+@needs_fonts
+def test_pdf_journal_names_the_stage_and_the_responder(world, report):
+    """The PDF's journal said "Report stage given" without saying which, and "Responder assigned" without whom;
+    it now words each line as the page does (`journal.headline`)."""
+    incident = report()
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    services.do_submit_stage(incident, "notification", {"services_disrupted": "Thư điện tử", "people_affected": 3},
+                             acting_user=world.analyst)
+    text = " ".join(_pdf_lines(exports.incident_pdf(incident, world.analyst, language="vi")))
+    assert "Đã gửi báo cáo giai đoạn: Thông báo chi tiết" in text
+    assert "Đã phân công ứng cứu: RESP" in text
+    text = " ".join(_pdf_lines(exports.incident_pdf(incident, world.analyst, language="en")))
+    assert "Report stage given: Detailed notification" in text and "Responder assigned: RESP" in text
+
+
+@needs_fonts
+def test_fit_columns_gives_each_column_its_longest_word():
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.add_font("DejaVu", "", str(exports.font_dir() / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(exports.font_dir() / "DejaVuSans-Bold.ttf"))
+    mail = "responder@ir-lachan.demo.khien.vn"
+    data = [["06/12/2026 00:48", mail, "Đã phân loại → Đang ứng cứu", "Cô lập máy chủ"]]
+    widths = exports.fit_columns(pdf, ["When", "Who", "What", "Text"], [28, 45, 45, 62], data, 180)
+    assert abs(sum(widths) - 180) < 0.01
+    pdf.set_font("DejaVu", "", 8)
+    assert widths[1] >= pdf.get_string_width(mail) + exports.CELL_PADDING - 0.01
+    # A word wider than the page: the short columns keep their words whole, that column takes what is left.
+    data = [["06/12/2026 00:48", mail, "Bình luận", "http://x.example/" + "a" * 300]]
+    widths = exports.fit_columns(pdf, ["When", "Who", "What", "Text"], [28, 45, 45, 62], data, 180)
+    assert abs(sum(widths) - 180) < 0.01
+    assert widths[1] >= pdf.get_string_width(mail) + exports.CELL_PADDING - 0.01 and widths[3] > exports.MIN_COLUMN
+
+
+def test_csv_says_when_the_later_reports_were_given(world, as_user, report):
+    """The walkthrough: the export had the initial report's times but not the detailed notification's nor the
+    final report's, which a coordinator checks against Decree 85's stages."""
+    from .conftest import give_reports
+
+    incident = give_reports(report(), world.analyst)
+    rows = _csv(as_user(world.analyst).get("/incidents/?format=csv"))
+    row = dict(zip(rows[0], rows[1]))
+    local = timezone.localtime(incident.notified_at).strftime("%Y-%m-%d %H:%M")
+    assert row["Thời điểm gửi thông báo chi tiết"] == local
+    assert row["Thời điểm gửi báo cáo kết thúc"] == timezone.localtime(incident.final_report_at).strftime("%Y-%m-%d %H:%M")

@@ -334,6 +334,97 @@ def test_tasks(world, report):
     assert audit.verify().ok
 
 
+def test_closed_incident_refuses_task_changes_until_reopened(world, report):
+    """The walkthrough: a closed incident still took new tasks and task status changes (its evidence and
+    observables were already refused). Now 409, nothing written; reopening opens the tasks again."""
+    incident = report(reports_given=True)
+    task = services.do_add_task(incident, {"title": "Cô lập máy chủ"}, acting_user=world.analyst)
+    for status in FORWARD:
+        incident = services.do_transition(incident, status, acting_user=world.analyst)
+    before = state()
+    for call in (lambda: services.do_add_task(incident, {"title": "Việc mới"}, acting_user=world.analyst),
+                 lambda: services.do_add_task(incident, {"title": "Việc mới"}, acting_user=world.coordinator),
+                 lambda: services.do_set_task_status(task, TaskStatus.DONE, acting_user=world.analyst)):
+        with pytest.raises(Refused) as exc:
+            call()
+        assert exc.value.status == 409 and exc.value.code == "closed"
+    assert state() == before and Task.objects.get().status == TaskStatus.OPEN
+    with pytest.raises(Forbidden):  # someone outside still hears "no access", not "closed"
+        services.do_add_task(incident, {"title": "x"}, acting_user=world.other_admin)
+    incident = services.do_transition(incident, Status.IN_RESPONSE, acting_user=world.analyst, reason="Tái nhiễm")
+    assert services.do_set_task_status(task, TaskStatus.DONE, acting_user=world.analyst).status == TaskStatus.DONE
+
+
+# --- Classification (triage) ------------------------------------------------------------------
+
+
+def test_triage_confirms_or_corrects_the_classification(world, report):
+    """The walkthrough: the page said triage "confirms its category and severity", but triage was a bare status
+    change and nothing could ever correct the category, severity or TLP. `do_triage` does both in one step."""
+    incident = report(category="undetermined", severity="medium")
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    before = state()
+    with pytest.raises(Forbidden):  # responders do not triage
+        services.do_triage(incident, {"severity": "critical"}, acting_user=world.responder)
+    with pytest.raises(ValidationError) as exc:  # one bad value refuses everything
+        services.do_triage(incident, {"category": "ransomware-ish", "severity": "critical", "tlp": "purple"},
+                           acting_user=world.coordinator)
+    assert set(exc.value.message_dict) == {"category", "tlp"}
+    assert state() == before
+    triage_due = deadlines.incident_sla_due_at(incident, "triage")
+    incident = services.do_triage(incident, {"category": "infected-system", "severity": "critical", "tlp": "red"},
+                                  acting_user=world.coordinator)
+    assert (incident.status, incident.category, incident.severity, incident.tlp) == (
+        Status.TRIAGED, "infected-system", "critical", "red")
+    assert deadlines.incident_sla_due_at(incident, "triage") < triage_due  # the SLA of the severity now assessed
+    lines = list(incident.events.order_by("at", "id").values_list("kind", "data"))
+    assert lines[-2] == (EventKind.RECLASSIFIED, {"changes": {
+        "category": ["undetermined", "infected-system"], "severity": ["medium", "critical"], "tlp": ["amber", "red"]}})
+    assert lines[-1][0] == EventKind.STATUS
+    entry = audited(incident, "update").latest("seq")
+    assert (entry.before["severity"], entry.after["severity"]) == ("medium", "critical")
+    with pytest.raises(Refused) as exc:  # triaged already
+        services.do_triage(incident, {}, acting_user=world.coordinator)
+    assert exc.value.status == 409
+
+
+def test_triage_without_changes_writes_no_classification_line(world, report):
+    incident = report()
+    incident = services.do_triage(incident, {"category": incident.category, "severity": "high"},
+                                  acting_user=world.analyst)
+    assert incident.status == Status.TRIAGED
+    assert not incident.events.filter(kind=EventKind.RECLASSIFIED).exists()
+
+
+def test_reclassify_later_with_a_reason_by_the_reporting_side_only(world, report):
+    incident = report(org=world.department, user=world.dept_analyst)
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    incident = services.do_transition(incident, Status.TRIAGED, acting_user=world.dept_analyst)
+    incident, changes = services.do_reclassify(incident, {"severity": "critical", "category": "", "tlp": None},
+                                               acting_user=world.coordinator, reason="Lan sang 3 đơn vị")
+    assert changes == {"severity": ["high", "critical"]} and incident.category == "infected-system"
+    event = incident.events.get(kind=EventKind.RECLASSIFIED)
+    assert event.text == "Lan sang 3 đơn vị" and event.actor == world.coordinator
+    before = state()
+    _same, changes = services.do_reclassify(incident, {"severity": "critical"}, acting_user=world.dept_analyst)
+    assert changes == {} and state() == before  # nothing changed, nothing written
+    for user in (world.responder, world.auditor):
+        with pytest.raises(Forbidden):
+            services.do_reclassify(incident, {"severity": "low"}, acting_user=user)
+    with pytest.raises(Forbidden):  # cannot see it at all
+        services.do_reclassify(incident, {"severity": "low"}, acting_user=world.other_admin)
+    with pytest.raises(ValidationError) as exc:
+        services.do_reclassify(incident, {"severity": "low"}, acting_user=world.dept_analyst, reason="x" * 5001)
+    assert "reason" in exc.value.message_dict
+    assert state() == before
+    closed = report(reports_given=True)
+    for status in FORWARD:
+        closed = services.do_transition(closed, status, acting_user=world.analyst)
+    with pytest.raises(Refused) as exc:
+        services.do_reclassify(closed, {"severity": "low"}, acting_user=world.analyst)
+    assert exc.value.status == 409 and exc.value.code == "closed"
+
+
 # --- Later report stages ------------------------------------------------------------------
 
 

@@ -511,3 +511,172 @@ def test_responder_is_told_what_the_new_incident_waits_for(world, as_user, incid
     services.do_transition(dept, Status.TRIAGED, acting_user=world.dept_analyst)
     page = as_user(world.responder).get(detail(dept))
     assert page.context["awaited"] == [] and page.context["steps"]
+
+
+def test_closed_incident_offers_no_task_form_and_refuses_task_posts(world, as_user, incidents):
+    """The walkthrough: the page of a closed incident still offered "Add the task" and the status selects."""
+    from .conftest import give_reports
+
+    dept, _prov = incidents
+    give_reports(dept, world.dept_analyst)
+    task = services.do_add_task(dept, {"title": "Cô lập máy chủ"}, acting_user=world.dept_analyst)
+    for status in (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED):
+        dept = services.do_transition(dept, status, acting_user=world.dept_analyst)
+    analyst = as_user(world.dept_analyst)
+    base = detail(dept)
+    page = analyst.get(base)
+    html = page.content.decode()
+    assert page.context["task_form"] is None and f"tasks/{task.pk}/status/" not in html
+    assert "Cô lập máy chủ" in html  # the tasks are still listed
+    before = state()
+    assert analyst.post(base + "tasks/", {"title": "Việc mới"}).status_code == 409
+    assert analyst.post(f"{base}tasks/{task.pk}/status/", {"status": "done"}).status_code == 409
+    assert state() == before
+
+
+def test_pdf_button_follows_the_page_language(world, as_user, incidents):
+    """The walkthrough: on the English page, "PDF report" gave the Vietnamese report. The button now gives the
+    page's language, and the other language is one link away."""
+    dept, _prov = incidents
+    client = as_user(world.dept_analyst)
+    client.cookies["khien_language"] = "en"
+    html = client.get(detail(dept)).content.decode()
+    assert f'id="pdf-report" href="{detail(dept)}report.pdf?lang=en"' in html
+    assert f'id="pdf-report-other" href="{detail(dept)}report.pdf?lang=vi"' in html
+    client.cookies["khien_language"] = "vi"
+    html = client.get(detail(dept)).content.decode()
+    assert f'id="pdf-report" href="{detail(dept)}report.pdf?lang=vi"' in html
+    assert f'id="pdf-report-other" href="{detail(dept)}report.pdf?lang=en"' in html
+
+
+def test_task_without_a_person_in_charge_and_evidence_of_a_deleted_account_do_not_break_the_page(
+        world, as_user, incidents):
+    """The walkthrough: adding a task with no person in charge (the field is optional) made the incident's page a
+    500 for everyone from then on (a template filter's argument `t.owner.email` looked up on None). Evidence
+    whose uploader's account was deleted did the same."""
+    from khien.conftest import _user
+    from khien.core.roles import Role
+
+    dept, _prov = incidents
+    analyst = as_user(world.dept_analyst)
+    assert analyst.post(detail(dept) + "tasks/", {"title": "Kiểm tra nhật ký tường lửa"}).status_code == 302
+    leaver = _user("nghi-viec@d1.test.vn", world.department, Role.ORG_ANALYST)
+    services.do_add_evidence(dept, acting_user=leaver, note="Ảnh chụp màn hình")
+    Evidence.objects.filter(incident=dept).update(uploaded_by=None)  # (what deleting the account does)
+    page = analyst.get(detail(dept))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Kiểm tra nhật ký tường lửa" in html and "Ảnh chụp màn hình" in html
+
+
+def test_triage_form_confirms_or_corrects_the_classification(world, as_user, incidents):
+    """The walkthrough: the coordinator's triage was a bare button; the category, severity and TLP could never be
+    corrected. The triage step now carries them, prefilled with the report's values."""
+    dept, _prov = incidents
+    url = detail(dept) + "triage/"
+    before = state()
+    assert as_user(world.auditor).post(url, {"triage-category": "phishing", "triage-severity": "low",
+                                             "triage-tlp": "amber"}).status_code == 403
+    assert as_user(world.other_admin).post(url, {}).status_code == 404
+    admin = as_user(world.admin)
+    page = admin.get(detail(dept))
+    step = next(s for s in page.context["steps"] if s["to"] == Status.TRIAGED)
+    assert step["triage_form"]["severity"].value() == "high"  # prefilled with the report's values
+    assert 'id="triage-form"' in page.content.decode() and page.context["classify_form"] is None  # not twice
+    assert admin.post(url, {"triage-category": "nope", "triage-severity": "high",
+                            "triage-tlp": "amber"}).status_code == 400
+    assert state() == before
+    response = admin.post(url, {"triage-category": "phishing", "triage-severity": "critical", "triage-tlp": "red"})
+    assert response.status_code == 302
+    dept.refresh_from_db()
+    assert (dept.status, dept.category, dept.severity, dept.tlp) == (Status.TRIAGED, "phishing", "critical", "red")
+    html = admin.get(detail(dept)).content.decode()
+    assert "Lừa đảo trực tuyến (phishing)" in html and "TLP:RED" in html
+    assert admin.post(url, {"triage-category": "phishing", "triage-severity": "low",
+                            "triage-tlp": "red"}).status_code == 409  # triaged already
+    dept.refresh_from_db()
+    assert dept.severity == "critical"
+
+
+def test_classification_can_be_corrected_later_with_a_reason(world, as_user, incidents):
+    dept, _prov = incidents
+    services.do_assign_responder(dept, world.responder_org, acting_user=world.coordinator)
+    services.do_transition(dept, Status.TRIAGED, acting_user=world.dept_analyst)
+    analyst = as_user(world.dept_analyst)
+    page = analyst.get(detail(dept))
+    assert page.context["classify_form"] is not None
+    assert as_user(world.responder).get(detail(dept)).context["classify_form"] is None
+    url = detail(dept) + "classification/"
+    before = state()
+    assert as_user(world.responder).post(url, {"cls-category": "phishing", "cls-severity": "low",
+                                               "cls-tlp": "amber"}).status_code == 403
+    analyst = as_user(world.dept_analyst)
+    assert analyst.post(url, {"cls-category": "phishing", "cls-severity": "extreme",
+                              "cls-tlp": "amber"}).status_code == 400
+    assert state() == before
+    assert analyst.post(url, {"cls-category": "phishing", "cls-severity": "high", "cls-tlp": "amber",
+                              "cls-reason": "Thư giả mạo, không phải mã độc"}).status_code == 302
+    dept.refresh_from_db()
+    assert dept.category == "phishing"
+    html = analyst.get(detail(dept)).content.decode()
+    assert "Thư giả mạo, không phải mã độc" in html and "Lừa đảo trực tuyến (phishing)" in html
+
+
+def test_list_shows_the_next_deadline_with_its_countdown(world, as_user, incidents, report):
+    """The walkthrough: the list had no deadline at all; a coordinator could not see which report or SLA falls
+    due next without opening each incident. A column gives the soonest one with a live countdown."""
+    dept, _prov = incidents
+    closed = report(org=world.department, user=world.dept_analyst, title="Closed one", reports_given=True)
+    for status in (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED):
+        closed = services.do_transition(closed, status, acting_user=world.dept_analyst)
+    response = as_user(world.dept_analyst).get(LIST)
+    rows = {r["incident"].pk: r for r in response.context["rows"]}
+    nxt = rows[dept.pk]["next_deadline"]
+    assert nxt["label"] == "Phân loại, xử lý" and nxt["due_at"] == dept.reported_at + dt.timedelta(hours=4)
+    assert rows[closed.pk]["next_deadline"] is None
+    html = response.content.decode()
+    assert html.count('class="countdown"') == 1 and "incidents.js" in html
+    assert f'data-due="{timezone.localtime(nxt["due_at"]).isoformat()}"'[:27] in html
+
+
+def test_organization_filter_offers_the_reporting_organizations_of_the_incidents_seen(world, as_user, incidents):
+    """The walkthrough: a responder's "reporting organization" filter offered only its own company (the
+    organizations it may see in the registry), never those whose incidents it works on."""
+    dept, prov = incidents
+    services.do_assign_responder(dept, world.responder_org, acting_user=world.coordinator)
+    response = as_user(world.responder).get(LIST)
+    codes = [value for value, _label in response.context["filter"].form.fields["organization"].widget.choices]
+    assert codes == ["", "MIN-D1"]  # not RESP, not the province's
+    response = as_user(world.responder).get(LIST, {"organization": "MIN-D1"})
+    assert [r["incident"].pk for r in response.context["rows"]] == [dept.pk]
+    codes = [v for v, _l in as_user(world.other_admin).get(LIST).context["filter"].form.fields[
+        "organization"].widget.choices]
+    assert codes == ["", "PROV"]
+
+
+def test_responder_filter_lists_the_incidents_of_one_assigned_team(world, as_user, incidents, api):
+    """What is this team working on: `responder=<code>` on the list, its exports and the API (one FilterSet)."""
+    dept, prov = incidents
+    services.do_assign_responder(dept, world.responder_org, acting_user=world.coordinator)
+    admin = as_user(world.admin)
+    response = admin.get(LIST, {"responder": "RESP"})
+    assert [r["incident"].pk for r in response.context["rows"]] == [dept.pk]
+    codes = [v for v, _l in response.context["filter"].form.fields["responder"].widget.choices]
+    assert codes == ["", "RESP"]
+    assert admin.get(LIST, {"responder": "NOPE"}).context["rows"] == []
+    assert [r["id"] for r in api(world.coordinator).get("/api/incidents/", {"responder": "RESP"}).json()["results"]] \
+        == [str(dept.pk)]
+    assert api(world.other_admin).get("/api/incidents/", {"responder": "RESP"}).json()["results"] == []
+
+
+def test_a_task_past_its_due_time_is_flagged_until_done(world, as_user, incidents):
+    """TheHive and DFIR-IRIS users spot late tasks at a glance; the task table showed the due time only."""
+    dept, _prov = incidents
+    late = services.do_add_task(dept, {"title": "Thu thập nhật ký", "due_at": timezone.now() - dt.timedelta(hours=1)},
+                                acting_user=world.dept_analyst)
+    services.do_add_task(dept, {"title": "Vá máy chủ", "due_at": timezone.now() + dt.timedelta(days=1)},
+                         acting_user=world.dept_analyst)
+    analyst = as_user(world.dept_analyst)
+    assert analyst.get(detail(dept)).content.decode().count("task-overdue") == 1
+    services.do_set_task_status(late, "done", acting_user=world.dept_analyst)
+    assert "task-overdue" not in analyst.get(detail(dept)).content.decode()

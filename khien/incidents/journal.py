@@ -1,0 +1,108 @@
+"""How a journal line reads: the one wording shared by the incident's page and its PDF report.
+
+The journal (`IncidentEvent`) stores codes (kinds, statuses, stage codes,
+responder codes, custody actions); this module turns one line into its
+headline in the active language. The page and the PDF used to word the lines
+each their own way, and the PDF lost which report stage was given and which
+responder was assigned.
+"""
+from __future__ import annotations
+
+from django.utils.text import capfirst
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
+
+from khien.intel.models import Tlp
+
+from .models import CustodyAction, EventKind, Status, TaskStatus
+
+
+def _english() -> bool:
+    return (get_language() or "vi").startswith("en")
+
+
+def stage_names(policy) -> dict[str, str]:
+    """Stage code -> its name in the active language, from the incident's reporting policy."""
+    field = "name_en" if _english() else "name_vi"
+    return {st["code"]: st.get(field) or st.get("name_vi") or st["code"] for st in policy.data.get("stages", [])}
+
+
+def _field_label(name: str) -> str:
+    from .models import Incident
+
+    return str(capfirst(Incident._meta.get_field(name).verbose_name))
+
+
+def _value_label(incident, name: str, value: str) -> str:
+    if name == "category":
+        return incident.taxonomy.label(value)
+    if name == "severity":
+        return str(dict(incident.policy.severity_choices()).get(value, value))
+    if name == "tlp":
+        return str(dict(Tlp.choices).get(value, value))
+    return value
+
+
+def detail(event, names: dict[str, str] | None = None) -> str:
+    """What the line's kind alone does not say: the stage given, the task's change, the evidence action, …"""
+    data = event.data or {}
+    if event.kind == EventKind.STAGE:
+        code = data.get("stage", "")
+        return (names or {}).get(code, code)
+    if event.kind == EventKind.EVIDENCE:
+        action = data.get("action", "")
+        if action == "added":
+            return _("added")
+        return str(dict(CustodyAction.choices).get(action, action))
+    if event.kind == EventKind.OBSERVABLE:
+        action = data.get("action", "")
+        if action == "shared":
+            return _("shared as STIX in %(collection)s (%(tlp)s)") % {
+                "collection": data.get("collection", ""), "tlp": dict(Tlp.choices).get(data.get("tlp"), "")}
+        return _("removed") if action == "removed" else _("added")
+    if event.kind == EventKind.ESCALATION:
+        return ", ".join(data.get("labels", []))
+    if event.kind == EventKind.RECLASSIFIED:
+        return "; ".join(f"{_field_label(name)}: {_value_label(event.incident, name, old)} → "
+                         f"{_value_label(event.incident, name, new)}"
+                         for name, (old, new) in (data.get("changes") or {}).items())
+    if event.kind == EventKind.TASK:
+        labels = dict(TaskStatus.choices)
+        if data.get("from"):
+            return f"{labels.get(data['from'], data['from'])} → {labels.get(data.get('status'), data.get('status'))}"
+        return _("added")
+    return ""
+
+
+def headline(event, names: dict[str, str] | None = None) -> str:
+    """The line's headline: "New → Triaged", "Responder assigned: IR-X", "Report stage given: Final report", …"""
+    statuses = dict(Status.choices)
+    data = event.data or {}
+    kind = event.kind
+    extra = detail(event, names)
+    if kind == EventKind.REPORTED:
+        return _("Reported")
+    if kind == EventKind.STATUS:
+        return _("%(a)s → %(b)s") % {"a": statuses.get(event.from_status, event.from_status),
+                                     "b": statuses.get(event.to_status, event.to_status)}
+    if kind == EventKind.REOPENED:
+        return _("Reopened → %(b)s") % {"b": statuses.get(event.to_status, event.to_status)}
+    if kind == EventKind.ASSIGNMENT:
+        return _("Responder assigned: %(code)s") % {"code": data.get("responder_code", "")}
+    if kind == EventKind.COMMENT:
+        return _("Comment")
+    if kind == EventKind.STAGE:
+        return f"{_('Report stage given')}: {extra}"
+    if kind == EventKind.ALERTS:
+        n = len(data.get("alerts", []))
+        return ngettext("%(n)s SOC alert added", "%(n)s SOC alerts added", n) % {"n": n}
+    base = {
+        EventKind.TASK: _("Task"),
+        EventKind.EVIDENCE: _("Digital evidence"),
+        EventKind.OBSERVABLE: _("Observables"),
+        EventKind.ESCALATION: _("Escalated to the coordinator"),
+        EventKind.RECLASSIFIED: _("Classification changed"),
+    }.get(kind)
+    if base is None:
+        return event.get_kind_display()
+    return f"{base} · {extra}" if extra else base
