@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import hashlib
 import re
 import uuid
@@ -17,10 +18,13 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 import orjson
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
+from django.db.models import Q
 from django.db.models.fields.files import FieldFile
 from django.apps import apps
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
@@ -65,9 +69,39 @@ def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 
 
+# Not a stored code: what the pages call an API token's change that set its revocation time (entry_action_label).
+REVOKED = "revoked"
+
+
 def action_choices() -> list[tuple[str, Any]]:
-    """The actions a reader may filter the log by: the stored codes, named in the reader's language."""
-    return [(code, label) for code, label in ACTION_LABELS.items() if code != Act.TOKEN]
+    """The actions a reader may filter the log by, named in the reader's language: the stored codes, and the
+    revocations the pages name apart from other changes (`REVOKED`, right after "Changed")."""
+    choices = []
+    for code, label in ACTION_LABELS.items():
+        if code == Act.TOKEN:
+            continue
+        choices.append((code, label))
+        if code == Act.UPDATE:
+            choices.append((REVOKED, REVOKED_LABEL))
+    return choices
+
+
+def revocations_q() -> Q:
+    """The entries `entry_action_label` names revocations, as a query: an API token's change whose `after` has a
+    revocation time and whose `before` had none."""
+    before_unset = Q(before__isnull=True) | Q(before__revoked_at__isnull=True) | Q(before__revoked_at=None)
+    return (Q(object_type="core.apitoken", action=Act.UPDATE, after__revoked_at__isnull=False)
+            & ~Q(after__revoked_at=None) & ~Q(after__revoked_at="") & before_unset)
+
+
+def filter_action(queryset, action: str):
+    """Entries of one action as the pages name them: "Revoked" takes the revocations out of "Changed"."""
+    if action == REVOKED:
+        return queryset.filter(revocations_q())
+    if action == Act.UPDATE:
+        revocations = AuditEntry.objects.filter(revocations_q()).values("seq")
+        return queryset.filter(action=Act.UPDATE).exclude(seq__in=revocations)
+    return queryset.filter(action=action)
 
 
 def object_type_label(object_type: str) -> str:
@@ -175,6 +209,17 @@ def _references(entry: AuditEntry) -> dict[str, Any]:
     return found
 
 
+def _nameable(model, user):
+    """The objects of `model` the log may name to `user` (None: none): the one rule for the names the log pages
+    show and the names its search matches."""
+    queryset = model._default_manager.all()
+    if model._meta.label_lower in UNSCOPED_NAMES:
+        return queryset
+    if not hasattr(queryset, "visible_to") or user is None:
+        return None
+    return queryset.visible_to(user)
+
+
 def _names(wanted: dict, user) -> dict[str, str]:
     """id → the object's name, for the objects `user` may see (one query per model)."""
     by_model: dict[Any, set[str]] = {}
@@ -182,28 +227,110 @@ def _names(wanted: dict, user) -> dict[str, str]:
         by_model.setdefault(model, set()).add(pk)
     names = {}
     for model, pks in by_model.items():
-        queryset = model._default_manager.all()
-        if model._meta.label_lower not in UNSCOPED_NAMES:
-            if not hasattr(queryset, "visible_to") or user is None:
-                continue
-            queryset = queryset.visible_to(user)
+        queryset = _nameable(model, user)
+        if queryset is None:
+            continue
         for obj in queryset.filter(pk__in=pks):
             names[str(obj.pk)] = str(obj)
     return names
 
 
+# The fields an object's name is made of, where a model has them (a person's, an organization's, an incident's…).
+NAME_FIELDS = ("name", "name_vi", "name_en", "title", "reference", "code", "full_name", "email", "original_name")
+NAMED_IDS_LIMIT = 100  # a word common to many names matches the first ones; the stored text is searched as well
+
+
+@functools.cache
+def _named_models() -> dict[Any, tuple[str, ...]]:
+    """The models whose ids an entry's text may show (the targets of the platform's foreign keys, with UUID keys:
+    `UUID_RE`), with the fields their names are made of."""
+    found = {}
+    for model in apps.get_models():
+        if not model.__module__.startswith("khien."):
+            continue
+        for field in model._meta.concrete_fields:
+            target = field.related_model if field.is_relation else None
+            if target is None or target in found or not isinstance(target._meta.pk, models.UUIDField):
+                continue
+            names = tuple(f.name for f in target._meta.concrete_fields
+                          if f.name in NAME_FIELDS and isinstance(f, models.CharField))
+            if names:
+                found[target] = names
+    return found
+
+
+def ids_named(words: str, user) -> list[str]:
+    """The ids of the objects whose name contains `words` and that the log pages would name to `user` (`_nameable`):
+    what a search by a name shown on the page (in place of a stored id) must look for. Objects the reader may not
+    see are left out, so that a search cannot tell which hidden object bears a name."""
+    words = words.strip()
+    if not words:
+        return []
+    ids: list[str] = []
+    for model, fields in _named_models().items():
+        queryset = _nameable(model, user)
+        if queryset is None:
+            continue
+        q = Q()
+        for name in fields:
+            q |= Q(**{f"{name}__icontains": words})
+        for pk in queryset.filter(q).values_list("pk", flat=True).distinct()[:NAMED_IDS_LIMIT]:
+            ids.append(str(pk))
+            if len(ids) >= NAMED_IDS_LIMIT:
+                return ids
+    return ids
+
+
+def _in_reader_language(entries: list[AuditEntry], user) -> dict[int, str]:
+    """seq → the object's label in the reader's language, for entries whose stored text is the label of their
+    object (still there, and one the reader may see: `_nameable`) as another language writes it: labels are stored
+    as the person who acted read them ("Địa chỉ IPv4: …" for an English reader). A text that matches no language's
+    label (an object renamed since) stays as stored: the log shows the name the object had."""
+    by_model: dict[Any, dict[Any, list[AuditEntry]]] = {}
+    for entry in entries:
+        model = _model_of(entry.object_type)
+        if model is None or not entry.object_id or not entry.object_repr:
+            continue
+        try:
+            pk = model._meta.pk.to_python(entry.object_id)
+        except (ValidationError, ValueError, TypeError):
+            continue
+        by_model.setdefault(model, {}).setdefault(pk, []).append(entry)
+    others = [code for code, _name in settings.LANGUAGES if code != translation.get_language()]
+    shown = {}
+    for model, by_pk in by_model.items():
+        queryset = _nameable(model, user)
+        if queryset is None:
+            continue
+        # The labels of some objects name related ones (a membership: its person and organization): one join.
+        related = [f.name for f in model._meta.concrete_fields if f.many_to_one and not f.null]
+        for obj in queryset.select_related(*related).filter(pk__in=list(by_pk)):
+            label = str(obj)[:300]
+            for entry in by_pk.get(obj.pk, []):
+                if entry.object_repr == label:
+                    continue
+                for language in others:
+                    with translation.override(language):
+                        if str(obj)[:300] == entry.object_repr:
+                            shown[entry.seq] = label
+                            break
+    return shown
+
+
 def describe(entries: Iterable[AuditEntry], user=None) -> list[AuditEntry]:
     """Give each entry what the pages show: `action_label`, `type_label` and `text` — the stored text in the
-    reader's language, with the ids of referenced objects the reader may see replaced by their names."""
+    reader's language (`STORED_TEXTS`, `_in_reader_language`), with the ids of referenced objects the reader may
+    see replaced by their names."""
     entries = list(entries)
     wanted: dict[str, Any] = {}
     for entry in entries:
         wanted.update(_references(entry))
     names = _names(wanted, user) if wanted else {}
+    relabelled = _in_reader_language(entries, user)
     for entry in entries:
         entry.action_label = entry_action_label(entry)
         entry.type_label = object_type_label(entry.object_type)
-        text = entry.object_repr
+        text = relabelled.get(entry.seq, entry.object_repr)
         for object_type, pattern, render in STORED_TEXTS:
             if entry.object_type == object_type:
                 match = pattern.match(text)

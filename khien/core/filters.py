@@ -98,7 +98,7 @@ class AuditEntryFilterSet(django_filters.FilterSet):
 
     q = django_filters.CharFilter(method="filter_text", label=_("Search"))
     actor = django_filters.CharFilter(method="filter_actor", label=_("User"))
-    action = django_filters.ChoiceFilter(choices=[], label=_("Action"), empty_label=_("All"))
+    action = django_filters.ChoiceFilter(choices=[], method="filter_action", label=_("Action"), empty_label=_("All"))
     since = DateTimeFilter(field_name="at", lookup_expr="gte", label=_("Since"))
     until = DateTimeFilter(field_name="at", method="filter_until", label=_("Until"))
 
@@ -128,13 +128,27 @@ class AuditEntryFilterSet(django_filters.FilterSet):
 
         return PeriodForm
 
+    def filter_action(self, queryset, name, value):
+        from khien.core import audit
+
+        return audit.filter_action(queryset, value) if value else queryset
+
     def filter_text(self, queryset, name, value):
-        """The words of the object, or who did it (e-mail or name)."""
+        """The words of the object, or who did it (e-mail or name); or a name the page shows in place of a stored
+        id (a referenced object, the organization): the entries that hold the id of an object so named, among
+        those the reader may see (`audit.ids_named`)."""
+        from khien.core import audit
+
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(models.Q(object_repr__icontains=value) | models.Q(object_id__iexact=value)
-                               | self._actor_q(value))
+        q = models.Q(object_repr__icontains=value) | models.Q(object_id__iexact=value) | self._actor_q(value)
+        ids = audit.ids_named(value, getattr(self.request, "user", None))
+        if ids:
+            q |= models.Q(object_id__in=ids) | models.Q(organization_id__in=ids)
+            for pk in ids:
+                q |= models.Q(object_repr__contains=pk)
+        return queryset.filter(q)
 
     def filter_actor(self, queryset, name, value):
         value = value.strip()

@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
@@ -34,6 +35,12 @@ class PasswordLinkForm(PasswordResetForm):
 
         return User.objects.filter(email__iexact=email, is_active=True)
 
+    def save(self, *args, request=None, **kwargs):
+        from . import services
+
+        self.client = services.client_address(request)  # for the per-client limit (`send_mail`)
+        return super().save(*args, request=request, **kwargs)
+
     def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email,
                   html_email_template_name=None):
         from django.core.mail import EmailMessage
@@ -41,8 +48,10 @@ class PasswordLinkForm(PasswordResetForm):
 
         from . import services
 
-        # One link per address per interval, whoever asks: the page cannot be used to flood someone's mailbox.
-        if not services.may_send_password_link(context["user"]):
+        # One link per address per interval, whoever asks, and a few per client: the page cannot be used to flood
+        # someone's mailbox, nor everyone's. The page answers the same whether a link was sent (`views`).
+        client = getattr(self, "client", "")
+        if not services.may_send_password_link(context["user"], client=client):
             return
         link = services.password_link(context["user"], f"{context['protocol']}://{context['domain']}")
         body = "\n\n".join([
@@ -52,7 +61,23 @@ class PasswordLinkForm(PasswordResetForm):
             gettext("If it was not you, ignore this message: your password stays as it is."),
         ])
         EmailMessage(gettext("[Khiên] Choose a new password"), body, from_email, [to_email]).send()
-        services.record_password_link(context["user"])
+        services.record_password_link(context["user"], client=client)
+
+
+class NewPasswordErrorsMixin:
+    """Django checks a new password's strength on the confirmation field, so "too short", "too common"… showed
+    under "confirm the password": they concern the new password, and are shown under it."""
+
+    def validate_password_for_user(self, user, password_field_name="new_password2", **kwargs):
+        super().validate_password_for_user(user, password_field_name="new_password1", **kwargs)
+
+
+class SetPasswordForm(NewPasswordErrorsMixin, auth_forms.SetPasswordForm):
+    """Choose a password (the page a one-time link opens)."""
+
+
+class PasswordChangeForm(NewPasswordErrorsMixin, auth_forms.PasswordChangeForm):
+    """Change one's own password."""
 
 
 class TotpForm(forms.Form):

@@ -165,8 +165,12 @@ class Notification(models.Model):
     recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications",
                                   verbose_name=_("recipient"))
     kind = models.CharField(_("kind"), max_length=60)
+    # `title` and `body` as written, in the platform's language (e-mails, and notifications of callers that give
+    # plain text); `texts` keeps those given as `core.texts.Text` untranslated, and the pages write them again in
+    # each reader's language (`shown_title`, `shown_body`).
     title = models.CharField(_("title"), max_length=300)
     body = models.TextField(_("text"), blank=True)
+    texts = models.JSONField(null=True, blank=True, editable=False)
     url = models.CharField(_("link"), max_length=500, blank=True)
     urgent = models.BooleanField(_("urgent"), default=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -184,3 +188,24 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.title
+
+    def _shown(self, part: str, stored: str, limit: int | None = None) -> str:
+        from .texts import render_data
+
+        data = (self.texts or {}).get(part) if isinstance(self.texts, dict) else None
+        if not isinstance(data, dict):
+            return stored
+        try:
+            text = render_data(data)
+        except (KeyError, ValueError, TypeError):  # not a text this version can write: as stored
+            return stored
+        return text[:limit] if limit else text
+
+    @property
+    def shown_title(self) -> str:
+        """The title in the active language (as stored for a notification given plain text)."""
+        return self._shown("title", self.title, 300)
+
+    @property
+    def shown_body(self) -> str:
+        return self._shown("body", self.body)

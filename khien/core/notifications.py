@@ -6,8 +6,10 @@ as soon as the transaction commits; the others wait for the periodic digest job,
 sends ONE e-mail per person listing everything new since the last digest — a SOC that
 raises 500 hits in ten minutes produces one message, not 500.
 
-Texts are stored as written: build them inside `with platform_language():` so that they
-are in the platform's language (Vietnamese) whoever triggered the change.
+A title or body given as a `khien.core.texts.Text` (a catalogue entry and its parameters) is kept untranslated as
+well, and every page and API answer writes it in its reader's language; e-mails are written in the platform's.
+Plain strings are stored as written, and shown as written: build them inside `with platform_language():` so
+that they are in the platform's language (Vietnamese) whoever triggered the change.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from django.utils.translation import gettext as _, ngettext
 
 from .jobs import periodic
 from .models import Notification, User
+from .texts import ByLanguage, Text  # noqa: F401  (callers write notifications.Text, notifications.ByLanguage)
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +65,20 @@ def _users_of(recipients: Iterable, roles) -> list[User]:
     return list(users.values())
 
 
-def notify(recipients: Iterable, *, kind: str, title: str, body: str = "", url: str = "", urgent: bool = False,
-           roles=None) -> int:
-    """Notify people; returns how many notifications were written (one per distinct person)."""
+def notify(recipients: Iterable, *, kind: str, title: str | Text, body: str | Text = "", url: str = "",
+           urgent: bool = False, roles=None) -> int:
+    """Notify people; returns how many notifications were written (one per distinct person). `title` and `body`
+    are plain text (stored and shown as given) or `Text`s (shown in each reader's language)."""
     users = _users_of(recipients, roles)
     if not users:
         return 0
     now = timezone.now()
+    texts = {part: value.as_data() for part, value in (("title", title), ("body", body)) if isinstance(value, Text)}
+    with platform_language():  # the stored text (and e-mails) in the platform's language
+        title, body = str(title), str(body)
     rows = Notification.objects.bulk_create([
-        Notification(recipient=u, kind=kind[:60], title=str(title)[:TITLE_LIMIT], body=str(body), url=url[:500],
-                     urgent=urgent, created_at=now)
+        Notification(recipient=u, kind=kind[:60], title=title[:TITLE_LIMIT], body=body, url=url[:500],
+                     urgent=urgent, created_at=now, texts=texts or None)
         for u in users
     ])
     if urgent:

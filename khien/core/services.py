@@ -71,17 +71,42 @@ def password_link(user: User, base_url: str | None = None) -> str:
 
 
 PASSWORD_LINK_INTERVAL = dt.timedelta(minutes=10)
+PASSWORD_LINK_CLIENT_WINDOW = dt.timedelta(hours=1)
 
 
-def may_send_password_link(user: User, now: dt.datetime | None = None) -> bool:
-    """At most one "forgot your password" link per account per PASSWORD_LINK_INTERVAL (read from the audit log:
-    the same for every process of the platform)."""
+def password_link_client_limit() -> int:
+    """How many "forgot your password" links one client address may have sent per PASSWORD_LINK_CLIENT_WINDOW
+    (KHIEN_PASSWORD_LINK_CLIENT_LIMIT; generous, as a whole office may share one address behind its NAT)."""
+    return int(getattr(settings, "KHIEN_PASSWORD_LINK_CLIENT_LIMIT", 10))
+
+
+def client_address(request) -> str:
+    """The address of the client that sent `request`, as the sign-in throttling (django-axes) reads it: the same
+    rule for every per-client limit (REMOTE_ADDR, unless the operator configured axes for a reverse proxy)."""
+    from axes.helpers import get_client_ip_address
+
+    return (get_client_ip_address(request) or "") if request is not None else ""
+
+
+def may_send_password_link(user: User, now: dt.datetime | None = None, *, client: str = "") -> bool:
+    """At most one "forgot your password" link per account per PASSWORD_LINK_INTERVAL, and at most
+    `password_link_client_limit()` links asked from one client address per PASSWORD_LINK_CLIENT_WINDOW, whatever
+    the addresses asked for (one client could otherwise have links sent to the whole directory). Both read from the
+    audit log, where each link sent is recorded with the client's address: the same for every process of the
+    platform, with no other service."""
     from .models import AuditEntry
 
-    since = (now or timezone.now()) - PASSWORD_LINK_INTERVAL
-    return not AuditEntry.objects.filter(action=Act.PASSWORD_LINK, object_id=str(user.pk), at__gte=since).exists()
+    now = now or timezone.now()
+    links = AuditEntry.objects.filter(action=Act.PASSWORD_LINK)
+    if links.filter(object_id=str(user.pk), at__gte=now - PASSWORD_LINK_INTERVAL).exists():
+        return False
+    if client and links.filter(at__gte=now - PASSWORD_LINK_CLIENT_WINDOW,
+                               after__ip=client).count() >= password_link_client_limit():
+        return False
+    return True
 
 
-def record_password_link(user: User) -> None:
-    audit.record(Act.PASSWORD_LINK, user, actor=None)
+def record_password_link(user: User, *, client: str = "") -> None:
+    """The link sent, and to whose request (the client's address, as for a sign-in)."""
+    audit.record(Act.PASSWORD_LINK, user, actor=None, after={"ip": client})
 

@@ -18,7 +18,8 @@ from rest_framework import exceptions
 
 from . import audit, notifications, services, twofactor
 from .filters import AuditEntryFilterSet
-from .forms import EmailAuthenticationForm, PasswordLinkForm, TokenCreateForm, TotpForm
+from .forms import (EmailAuthenticationForm, PasswordChangeForm, PasswordLinkForm, SetPasswordForm, TokenCreateForm,
+                    TotpForm)
 from .models import ApiToken, AuditEntry, Notification
 
 
@@ -32,6 +33,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     """Change one's own password (required after an administrator created the account)."""
 
     template_name = "core/password_change.html"
+    form_class = PasswordChangeForm
     success_url = "/"
 
     def form_valid(self, form):
@@ -62,6 +64,7 @@ class PasswordSetView(auth_views.PasswordResetConfirmView):
     used link says so."""
 
     template_name = "core/password_set.html"
+    form_class = SetPasswordForm
     post_reset_login = False
 
     def form_valid(self, form):
@@ -246,6 +249,10 @@ def notification_list(request):
     """One's own notifications, newest first; POST marks one (`id`) or all of them read."""
     if request.method == "POST":
         ids = request.POST.getlist("id") or None
+        try:  # an id that is no id is refused (it reached the database as a 500), and nothing is marked
+            ids = [uuid.UUID(value) for value in ids] if ids is not None else None
+        except ValueError:
+            return bad_request(request)
         notifications.mark_read(request.user, ids)
         target = request.POST.get("next", "")
         if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):

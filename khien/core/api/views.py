@@ -1,3 +1,4 @@
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
@@ -63,6 +64,10 @@ class AuditEntryDetail(generics.RetrieveAPIView):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    # In the caller's language (Accept-Language) where the notification was written as a `core.texts.Text`.
+    title = api_fields.CharField(source="shown_title", read_only=True, label=capfirst(_("title")))
+    body = api_fields.CharField(source="shown_body", read_only=True, label=capfirst(_("text")))
+
     class Meta:
         model = Notification
         fields = ["id", "kind", "title", "body", "url", "urgent", "created_at", "read_at"]

@@ -220,3 +220,152 @@ def test_texts_written_in_english_by_the_platform_go_through_the_catalogue(world
         assert audit.describe([entry])[0].text == "Kênh quốc gia: +7 phiên bản STIX"
     assert AuditEntry.objects.get(seq=entry.seq).object_repr == "Kênh quốc gia: +7 STIX versions"  # stored as is
     assert audit.verify().ok
+
+
+# --- revocations as a filter -------------------------------------------------------------------------------
+
+def test_revocations_have_their_own_action_filter_on_the_page_and_the_api(client, world, api):
+    """A token's revocation reads "Revoked", and "Revoked" is a choice of the action filter: it lists the
+    revocations, and "Changed" no longer does (the stored code stays "update")."""
+    token, _key = core_services.do_create_api_token(world.admin, acting_user=world.admin, name="SOC")
+    core_services.do_revoke_api_token(token, acting_user=world.admin)
+    revoked = _entry_of("core.apitoken", world.admin, "update")
+    created = _entry_of("core.apitoken", world.admin, "create")
+    # an API token's other change (its name), and a revoked token changed again, are changes, not revocations
+    other = audit.record(audit.Act.UPDATE, token, actor=world.admin, before={"name": "SOC", "revoked_at": None},
+                         after={"name": "SOC 2", "revoked_at": None})
+    again = audit.record(audit.Act.UPDATE, token, actor=world.admin, before=audit.snapshot(token),
+                         after={**audit.snapshot(token), "name": "SOC 3"})
+    client.force_login(world.admin)
+
+    def listed(**params):
+        response = client.get(reverse("core:audit"), params)
+        assert response.status_code == 200
+        return {e.seq for e in response.context["page"]}
+
+    def api_listed(**params):
+        response = api(world.admin).get("/api/audit/", {"limit": 500, **params})
+        assert response.status_code == 200, response.content
+        return {row["seq"] for row in response.json()["results"]}
+
+    for found in (listed, api_listed):
+        assert found(action="revoked") == {revoked.seq}
+        changed = found(action="update")
+        assert {other.seq, again.seq} <= changed and revoked.seq not in changed and created.seq not in changed
+    page = client.get(reverse("core:audit")).content.decode()
+    assert '<option value="revoked">Đã thu hồi</option>' in page
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert '<option value="revoked">Revoked</option>' in client.get(reverse("core:audit")).content.decode()
+    assert client.get(reverse("core:audit"), {"action": "revoke"}).status_code == 400  # not a choice
+    assert audit.verify().ok
+
+
+# --- searching by the names the page shows -----------------------------------------------------------------
+
+def _report_incident(world, title="Mã độc tống tiền"):
+    from khien.incidents import content, services
+
+    content.load_all()
+    return services.do_report_incident({
+        "organization": world.ministry, "title": title, "detected_at": timezone.now(),
+        "category": "infected-system", "severity": "high", "suspected_malicious": True,
+        "impact_beyond_organization": False, "description": "Thử nghiệm."}, acting_user=world.analyst)
+
+
+def test_search_finds_entries_by_the_names_shown_in_place_of_ids(client, world, api):
+    """"<incident> → <organization>" is stored as two ids: searching the incident's title or the responder's name
+    finds it, on the page and in the API; so does the name of the organization an entry is filed under."""
+    from khien.incidents import services
+
+    incident = _report_incident(world)
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    entry = AuditEntry.objects.filter(object_type="incidents.responderassignment").get()
+    assert "Mã độc" not in entry.object_repr and world.responder_org.name_vi not in entry.object_repr
+    client.force_login(world.admin)
+    for words in ("mã độc tống", world.responder_org.name_vi, world.responder_org.name_en.upper()):
+        assert f'href="/audit/{entry.seq}/"' in _rows(client.get(reverse("core:audit"), {"q": words})), words
+        seqs = {r["seq"] for r in api(world.admin).get("/api/audit/", {"q": words, "limit": 500}).json()["results"]}
+        assert entry.seq in seqs, words
+    # the organization column: entries filed under the ministry, found by its English name
+    filed = {e.seq for e in client.get(reverse("core:audit"), {"q": world.ministry.name_en}).context["page"]}
+    assert entry.seq in filed
+    assert "/audit/" not in _rows(client.get(reverse("core:audit"), {"q": "Không có tên nào như thế"}))
+
+
+def test_a_name_search_tells_nothing_of_objects_the_reader_may_not_see(client, world):
+    """Denial: the province's admin reads an entry of their own that holds the id of the ministry's incident (as
+    in the test above, the page shows the id, not the title); searching the incident's title must not find it —
+    it would tell them which hidden incident the id stands for."""
+    incident = _report_incident(world, title="Rò rỉ dữ liệu bí mật")
+    assignment_repr = f"{incident.pk} → {world.responder_org.pk}"
+    audit.record(audit.Act.CREATE, None, actor=world.other_admin, object_type="incidents.responderassignment",
+                 object_id="x", object_repr=assignment_repr, organization_id=str(world.province.pk),
+                 after={"incident_id": str(incident.pk), "responder_id": str(world.responder_org.pk)})
+    mine = AuditEntry.objects.order_by("-seq").first()
+    client.force_login(world.other_admin)
+    assert f'href="/audit/{mine.seq}/"' in _rows(client.get(reverse("core:audit")))
+    assert "/audit/" not in _rows(client.get(reverse("core:audit"), {"q": "Rò rỉ dữ liệu"}))
+    # …while the organization's name (the directory is not secret) finds it, as the page shows it
+    assert f'href="/audit/{mine.seq}/"' in _rows(client.get(reverse("core:audit"), {"q": world.responder_org.name_vi}))
+    # the ministry's analyst, who may see the incident, finds their own entries about it by its title
+    client.force_login(world.admin)
+    assert AuditEntry.objects.visible_to(world.admin).filter(object_id=str(incident.pk)).exists()
+    found = {e.seq for e in client.get(reverse("core:audit"), {"q": "Rò rỉ dữ liệu"}).context["page"]}
+    assert set(AuditEntry.objects.visible_to(world.admin).filter(object_id=str(incident.pk))
+               .values_list("seq", flat=True)) <= found
+
+
+# --- labels stored in the actor's language -----------------------------------------------------------------
+
+def test_an_objects_label_stored_in_one_language_reads_in_the_readers(client, world):
+    """An object's label is stored as the person who acted read it (hashed, so kept): an English reader sees the
+    object's label in English where the stored text is that same label in Vietnamese; a label that matches no
+    language (the object renamed since) stays as stored."""
+    from django.utils import translation
+
+    from khien.registry.models import Organization
+
+    org = Organization.objects.get(pk=world.department.pk)
+    org.name_vi, org.name_en = "Cục An toàn thông tin", "Authority of Information Security"
+    org.save()
+    with translation.override("vi"):
+        labelled = audit.record(audit.Act.UPDATE, org, actor=world.admin, before={"name_vi": "x"})
+    renamed = audit.record(audit.Act.UPDATE, org, actor=world.admin, before={"name_vi": "y"},
+                           object_repr="Cục cũ")
+    assert labelled.object_repr == "Cục An toàn thông tin"  # stored in Vietnamese
+    client.force_login(world.admin)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    rows = _rows(client.get(reverse("core:audit")))
+    assert "Authority of Information Security" in rows and "Cục An toàn thông tin" not in rows
+    assert "Cục cũ" in rows  # the name it had
+    assert "Cục cũ" in client.get(reverse("core:audit_entry", args=[renamed.seq])).content.decode()
+    entry_page = client.get(reverse("core:audit_entry", args=[labelled.seq])).content.decode()
+    assert "Authority of Information Security" in entry_page
+    client.post(reverse("set_language"), {"language": "vi", "next": "/"})
+    assert "Cục An toàn thông tin" in _rows(client.get(reverse("core:audit")))
+    assert AuditEntry.objects.get(seq=labelled.seq).object_repr == "Cục An toàn thông tin" and audit.verify().ok
+
+
+def test_a_choice_label_stored_in_vietnamese_reads_in_english_for_those_who_may_see_the_object(client, world):
+    """The demo's "observable · Địa chỉ IPv4: 203.0.113.54" on English pages; and the denial: for a reader who may
+    not see the object, the stored text is shown as is (nothing is read from the object)."""
+    from django.utils import translation
+
+    from khien.incidents import content, services
+
+    content.load_all()
+    with translation.override("vi"):
+        services.do_report_incident({
+            "organization": world.ministry, "title": "Lừa đảo", "detected_at": timezone.now(),
+            "category": "infected-system", "severity": "high", "suspected_malicious": True,
+            "impact_beyond_organization": False, "description": "Thử nghiệm."}, acting_user=world.analyst,
+            observables=[("ipv4", "203.0.113.54")])
+    entry = AuditEntry.objects.get(object_type="incidents.observable")
+    assert entry.object_repr == "Địa chỉ IPv4: 203.0.113.54"
+    client.force_login(world.admin)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    rows = _rows(client.get(reverse("core:audit")))
+    assert "IPv4 address: 203.0.113.54" in rows and "Địa chỉ IPv4" not in rows
+    with translation.override("en"):
+        assert audit.describe([entry], world.other_admin)[0].text == "Địa chỉ IPv4: 203.0.113.54"
+        assert audit.describe([entry], None)[0].text == "Địa chỉ IPv4: 203.0.113.54"

@@ -119,3 +119,87 @@ def test_worker_once_runs_every_job(world, capsys):
     assert "core.notification_digest" in capsys.readouterr().out
     assert len(mail.outbox) == 1
     assert "core.notification_digest" in jobs.discover()
+
+
+# --- in each reader's language --------------------------------------------------------------------------
+
+def _role_given(world):
+    """A notification as `registry.services.do_set_membership` could write it with `Text`."""
+    from django.utils.translation import gettext_lazy as _l
+
+    return notifications.Text(_l("You were given the role “%(role)s” in %(org)s"), {
+        "role": Role.ORG_ADMIN.label, "org": notifications.ByLanguage.name_of(world.ministry)})
+
+
+def test_a_text_notification_is_shown_in_each_readers_language_and_mailed_in_the_platforms(
+        world, client, api, django_capture_on_commit_callbacks):
+    from django.utils.translation import ngettext_lazy
+
+    hits = notifications.Text(ngettext_lazy("%(n)d indicator hit in your organization's telemetry",
+                                            "%(n)d indicator hits in your organization's telemetry", 3), {"n": 3})
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):  # an English speaker acts
+        notifications.notify([world.admin], kind="test", title=_role_given(world), body=hits, urgent=True)
+    n = Notification.objects.get()
+    vi_title = f"Bạn được giao vai trò “Quản trị viên tổ chức” tại {world.ministry.name_vi}"
+    en_title = f"You were given the role “Organization administrator” in {world.ministry.name_en}"
+    assert n.title == vi_title  # stored (and e-mailed) in the platform's language, whoever acted
+    assert mail.outbox[0].subject == f"[Khiên] {vi_title}"
+    assert n.texts["title"]["msgid"] == "You were given the role “%(role)s” in %(org)s"
+    client.force_login(world.admin)
+    page = client.get(reverse("core:notifications")).content.decode()
+    assert vi_title in page and "3 lần trùng khớp chỉ báo" in page
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("core:notifications")).content.decode()
+    assert en_title in page and "3 indicator hits in your organization&#x27;s telemetry" in page
+    assert vi_title not in page
+    token_client = api(world.admin)
+    assert token_client.get("/api/notifications/", HTTP_ACCEPT_LANGUAGE="en").json()["results"][0]["title"] == en_title
+    assert token_client.get("/api/notifications/", HTTP_ACCEPT_LANGUAGE="vi").json()["results"][0]["title"] == vi_title
+
+
+def test_plain_text_notifications_and_unreadable_texts_show_as_stored(world, as_user):
+    """Backward compatible: a caller that gives plain text, and rows written before `texts` existed, read as stored;
+    so does a row whose `texts` this version cannot write (a missing parameter), rather than failing the page."""
+    notifications.notify([world.admin], kind="test", title="Đã viết sẵn", body="Nội dung")
+    Notification.objects.create(recipient=world.admin, kind="test", title="Tiêu đề lưu sẵn",
+                                texts={"title": {"msgid": "%(missing)s and more", "params": {"other": 1}}})
+    Notification.objects.create(recipient=world.admin, kind="test", title="Dạng lạ", texts=["not", "a", "dict"])
+    assert Notification.objects.get(title="Đã viết sẵn").texts is None
+    client = as_user(world.admin)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("core:notifications"))
+    assert page.status_code == 200
+    for stored in ("Đã viết sẵn", "Nội dung", "Tiêu đề lưu sẵn", "Dạng lạ"):
+        assert stored in page.content.decode()
+
+
+def test_text_keeps_choice_labels_plurals_contexts_and_names_untranslated(world):
+    from django.utils.translation import ngettext_lazy, pgettext_lazy
+
+    from khien.core.texts import Text, render_data
+
+    text = Text("%(action)s · %(role)s · %(org)s · %(hits)s", {
+        "action": pgettext_lazy("audit action", "Changed"), "role": Role.AUDITOR.label,
+        "org": notifications.ByLanguage.name_of(world.ministry),
+        "hits": Text(ngettext_lazy("%(n)d indicator hit in your organization's telemetry",
+                                   "%(n)d indicator hits in your organization's telemetry", 1), {"n": 1})})
+    data = text.as_data()
+    assert data["params"]["action"] == {"msgid": "Changed", "context": "audit action"}
+    with translation.override("en"):
+        assert render_data(data) == (f"Changed · Auditor · {world.ministry.name_en} · "
+                                     "1 indicator hit in your organization's telemetry")
+    with translation.override("vi"):
+        assert render_data(data).startswith(f"Thay đổi · Kiểm toán viên · {world.ministry.name_vi} · 1 ")
+
+
+def test_marking_a_notification_with_an_id_that_is_no_id_is_refused_and_marks_nothing(world, as_user):
+    notifications.notify([world.admin], kind="test", title="T")
+    client = as_user(world.admin)
+    response = client.post(reverse("core:notifications"), {"id": "not-a-uuid"})
+    assert response.status_code == 400 and "Yêu cầu không hợp lệ." in response.content.decode()
+    assert not Notification.objects.filter(read_at__isnull=False).exists()
+    mine = Notification.objects.get()
+    assert client.post(reverse("core:notifications"), {"id": [str(mine.pk), "x"]}).status_code == 400
+    assert not Notification.objects.filter(read_at__isnull=False).exists()
+    assert client.post(reverse("core:notifications"), {"id": str(mine.pk)}).status_code == 302
+    assert Notification.objects.get().read_at is not None

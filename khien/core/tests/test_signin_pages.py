@@ -92,3 +92,104 @@ def test_someone_in_no_organization_is_told_why_the_pages_are_empty(world, clien
     assert 'id="without-organization"' in client.get("/").content.decode()
     client.force_login(world.analyst)
     assert 'id="without-organization"' not in client.get("/").content.decode()
+
+
+# --- choosing a password: the errors under the field they concern -------------------------------------------
+
+def _errors_of(response, field):
+    return response.context["form"].errors.get(field, [])
+
+
+def test_a_weak_new_password_is_refused_under_the_new_password_field(client, world):
+    """Django put "too short", "too common"… under the confirmation: they concern the new password. Nothing is
+    changed, on the change page and on the page a one-time link opens."""
+    from khien.core import services
+
+    client.force_login(world.analyst)
+    weak = {"old_password": PASSWORD, "new_password1": "12345678", "new_password2": "12345678"}
+    response = client.post(reverse("core:password_change"), weak)
+    assert response.status_code == 200
+    assert _errors_of(response, "new_password1") and not _errors_of(response, "new_password2")
+    page = response.content.decode()
+    field1 = page[page.index('id="id_new_password1"'):page.index('id="id_new_password2"')]
+    assert 'class="errorlist' in field1  # shown right under the new password
+    # mistyped confirmation: still said under the confirmation
+    mistyped = client.post(reverse("core:password_change"), {
+        "old_password": PASSWORD, "new_password1": "Mat-khau-moi-2026!", "new_password2": "Mat-khau-khac-2026!"})
+    assert _errors_of(mistyped, "new_password2") and not _errors_of(mistyped, "new_password1")
+    world.analyst.refresh_from_db()
+    assert world.analyst.check_password(PASSWORD)
+
+    link = services.password_link(world.auditor, "http://testserver")
+    client.logout()
+    form_page = client.get(link.replace("http://testserver", ""), follow=True)
+    set_url = form_page.redirect_chain[-1][0]
+    response = client.post(set_url, {"new_password1": "12345678", "new_password2": "12345678"})
+    assert response.status_code == 200
+    assert _errors_of(response, "new_password1") and not _errors_of(response, "new_password2")
+    world.auditor.refresh_from_db()
+    assert world.auditor.check_password(PASSWORD)
+    done = client.post(set_url, {"new_password1": "Mat-khau-moi-2026!", "new_password2": "Mat-khau-moi-2026!"})
+    assert done.status_code == 302
+    world.auditor.refresh_from_db()
+    assert world.auditor.check_password("Mat-khau-moi-2026!")
+
+
+# --- the 2FA page names the state it is in ---------------------------------------------------------------
+
+def _h1(page: str) -> str:
+    return page[page.index("<h1>") + 4:page.index("</h1>")].strip()
+
+
+def test_the_two_step_page_is_titled_turn_on_only_while_it_is_off(client, world):
+    client.force_login(world.analyst)
+    off = client.get(reverse("core:totp_enroll")).content.decode()
+    assert _h1(off) == "Bật xác thực hai bước" and "<title>Bật xác thực hai bước" in off
+    TOTPDevice.objects.filter(user=world.analyst).update(confirmed=True)  # enrolled (the page's own step)
+    device = TOTPDevice.objects.get(user=world.analyst)
+    assert client.post(reverse("core:totp_verify"), {"token": _code(device)}).status_code == 302
+    on = client.get(reverse("core:totp_enroll"))
+    page = on.content.decode()
+    assert on.status_code == 200 and on.context["enrolled"]
+    assert _h1(page) == "Xác thực hai bước" and "<title>Xác thực hai bước" in page and "Bật" not in _h1(page)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("core:totp_enroll")).content.decode()
+    assert _h1(page) == "Two-step sign-in" and "Turn on" not in page
+
+
+# --- "Forgot your password?": a limit per client --------------------------------------------------------
+
+def test_one_client_cannot_have_links_sent_to_many_addresses(client, world, settings, mailoutbox):
+    """At most KHIEN_PASSWORD_LINK_CLIENT_LIMIT links per client address per hour, whatever the addresses; the page
+    answers the same whether or not a link went (nothing tells which addresses have an account). Another client
+    is not held back, and the hour passes."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from khien.core import services
+    from khien.core.models import AuditEntry
+
+    settings.KHIEN_PASSWORD_LINK_CLIENT_LIMIT = 2
+    url = reverse("core:password_forgotten")
+
+    def ask(email, address="198.51.100.7"):
+        response = client.post(url, {"email": email}, REMOTE_ADDR=address, follow=True)
+        assert response.status_code == 200
+        return [str(m) for m in response.context["messages"]]
+
+    first = ask(world.analyst.email)
+    assert ask(world.auditor.email) == first
+    assert len(mailoutbox) == 2
+    # the third address from the same client: the same answer, no e-mail
+    assert ask(world.trainee.email) == first and ask("nobody-here@min.test.vn") == first
+    assert len(mailoutbox) == 2
+    links = AuditEntry.objects.filter(action="password_link")
+    assert links.count() == 2 and set(links.values_list("after__ip", flat=True)) == {"198.51.100.7"}
+    # another client may still ask
+    assert ask(world.trainee.email, "203.0.113.9") == first
+    assert [m.to for m in mailoutbox[2:]] == [[world.trainee.email]]
+    # an hour later the client may ask again
+    later = timezone.now() + services.PASSWORD_LINK_CLIENT_WINDOW + dt.timedelta(minutes=1)
+    assert services.may_send_password_link(world.admin, later, client="198.51.100.7")
+    assert not services.may_send_password_link(world.admin, client="198.51.100.7")

@@ -1,0 +1,83 @@
+"""The page header in a real browser (headless Chromium through Playwright): one row on a 1366 px screen, in
+Vietnamese (the longer language) and English, with every menu entry, a long name and many unread notifications;
+narrower, the menu takes its own row under the brand and the user's controls, and the page never scrolls sideways.
+Screenshots go to test-artifacts/screenshots/."""
+import os
+from pathlib import Path
+
+import pytest
+
+from khien.conftest import REQUIRE_SERVICES, TEST_PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{CHROMIUM} is missing (KHIEN_REQUIRE_SERVICES=1)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if REQUIRE_SERVICES:
+            raise
+        pytest.skip("playwright is not installed")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+BOXES = """() => {
+  const box = s => { const r = document.querySelector(s).getBoundingClientRect();
+                     return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+  return {header: box('header.topbar'), brand: box('.brand'), nav: box('.mainnav'), right: box('.topbar-right'),
+          links: document.querySelectorAll('.mainnav a').length,
+          sideways: document.documentElement.scrollWidth > document.documentElement.clientWidth};
+}"""
+
+
+def test_the_header_is_one_row_at_1366_px_and_wraps_by_rows_below(live_server, flushable_audit_log, world, browser):
+    from khien.core import notifications
+
+    world.admin.full_name = "Nguyễn Thị Thanh Hương Quản Trị Hệ Thống"
+    world.admin.save()
+    for i in range(120):
+        notifications.notify([world.admin], kind="test", title=f"Thông báo {i}")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    base = live_server.url
+    for language in ("vi", "en"):
+        context = browser.new_context(viewport={"width": 1366, "height": 800})
+        context.add_cookies([{"name": "khien_language", "value": language, "url": base}])
+        page = context.new_page()
+        page.goto(f"{base}/accounts/login/")
+        page.fill("input[name=username]", world.admin.email)
+        page.fill("input[name=password]", TEST_PASSWORD)
+        page.press("input[name=password]", "Enter")
+        page.wait_for_url(f"{base}/")
+        for width in (1366, 1280, 1024, 600):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.goto(f"{base}/audit/")
+            page.screenshot(path=str(SCREENSHOTS / f"header-{language}-{width}.png"),
+                            clip={"x": 0, "y": 0, "width": width, "height": 160})
+            b = page.evaluate(BOXES)
+            assert b["links"] == 10  # every entry, the import page's too
+            assert not b["sideways"], (language, width)
+            if width >= 1366:
+                # one row: the menu beside the brand and the user's controls, the header one line high
+                assert b["nav"]["top"] < b["brand"]["bottom"] and b["nav"]["top"] < b["right"]["bottom"], b
+                assert b["header"]["bottom"] - b["header"]["top"] < 60, b
+                # room to spare for a scroll bar (17 px: a browser that shows one leaves the page 1349 px wide)
+                assert b["right"]["left"] - b["nav"]["right"] >= 17 + 10, b
+            else:
+                # the brand and the user's controls on the first row, the whole menu on the next
+                assert b["nav"]["top"] >= b["brand"]["bottom"] - 1 and b["right"]["top"] < b["brand"]["bottom"], b
+        context.close()
