@@ -290,6 +290,8 @@ KHIEN_NOTIFICATION_DIGEST_SECONDS = int(os.environ.get("KHIEN_NOTIFICATION_DIGES
 KHIEN_PUBLIC_URL = os.environ.get("KHIEN_PUBLIC_URL", "http://127.0.0.1:8000")
 # A one-time link to choose a password (a new account, a forgotten password) works for three days.
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
+# "Forgot your password?": at most this many links per client address an hour (one per account per 10 minutes).
+KHIEN_PASSWORD_LINK_CLIENT_LIMIT = int(os.environ.get("KHIEN_PASSWORD_LINK_CLIENT_LIMIT", "10"))
 
 # --- Logging: never log secrets (tokens, passwords, TOTP codes) -----------------------
 LOGGING = {

@@ -1,8 +1,11 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from khien.core import views as core_views
+
 urlpatterns = [
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's language switch, also kept on a signed-in person's account (their e-mails follow it).
+    path("i18n/setlang/", core_views.set_language, name="set_language"),
     path("", include("khien.core.urls")),
     path("", include("khien.registry.urls")),
     path("incidents/", include("khien.incidents.urls")),

@@ -40,6 +40,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
     # Set when an administrator created the account with an initial password.
     must_change_password = models.BooleanField(_("must change password"), default=False)
+    # The language the person chose with the language switch (blank: the platform's): e-mails and notifications
+    # built by background jobs are written in it, since a job cannot read the browser's cookie.
+    language = models.CharField(_("language"), max_length=10, blank=True, default="")
 
     objects = UserManager()
 

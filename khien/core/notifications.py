@@ -7,7 +7,8 @@ sends ONE e-mail per person listing everything new since the last digest — a S
 raises 500 hits in ten minutes produces one message, not 500.
 
 A title or body given as a `khien.core.texts.Text` (a catalogue entry and its parameters) is kept untranslated as
-well, and every page and API answer writes it in its reader's language; e-mails are written in the platform's.
+well, and every page, API answer and e-mail writes it in its reader's language (e-mails: the language the person
+chose with the switch, kept on the account, else the platform's).
 Plain strings are stored as written, and shown as written: build them inside `with platform_language():` so
 that they are in the platform's language (Vietnamese) whoever triggered the change.
 """
@@ -109,17 +110,24 @@ def _link(n: Notification) -> str:
 
 def _line(n: Notification) -> str:
     when = timezone.localtime(n.created_at).strftime("%d/%m/%Y %H:%M")
-    text = f"- [{when}] {n.title}"
+    text = f"- [{when}] {n.shown_title}"
     if n.url:
         text += f"\n  {_link(n)}"
     return text
 
 
+def recipient_language(user: User) -> str:
+    """The language written to `user` away from their browser: the one they chose with the switch, else the
+    platform's."""
+    chosen = getattr(user, "language", "") or ""
+    return chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
 def _message(user: User, items: list[Notification]) -> EmailMessage:
-    with platform_language():
+    with translation.override(recipient_language(user)):
         if len(items) == 1:
-            subject = _("[Khiên] %(title)s") % {"title": items[0].title}
-            body = "\n\n".join(filter(None, [items[0].title, items[0].body, _link(items[0])]))
+            subject = _("[Khiên] %(title)s") % {"title": items[0].shown_title}
+            body = "\n\n".join(filter(None, [items[0].shown_title, items[0].shown_body, _link(items[0])]))
         else:
             subject = ngettext("[Khiên] %(count)d new notification", "[Khiên] %(count)d new notifications",
                                len(items)) % {"count": len(items)}

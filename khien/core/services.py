@@ -49,6 +49,19 @@ def do_change_password(user: User, new_password: str, *, acting_user) -> None:
 
 
 @transaction.atomic
+def do_remember_language(user: User, language: str) -> bool:
+    """Keep the language `user` chose with the switch (one of settings.LANGUAGES), so that what is written to them
+    later, away from their browser (e-mails), is in it; returns whether it changed."""
+    if language not in dict(settings.LANGUAGES) or language == user.language:
+        return False
+    before = {"language": user.language}
+    user.language = language
+    user.save(update_fields=["language"])
+    audit.record(Act.UPDATE, user, actor=user, before=before, after={"language": language})
+    return True
+
+
+@transaction.atomic
 def do_create_user(email: str, password: str | None, *, acting_user, full_name: str = "") -> User:
     user = User.objects.create_user(email=email, password=password, full_name=full_name,
                                     must_change_password=acting_user is not None)

@@ -10,7 +10,9 @@ from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views import i18n as i18n_views
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -71,6 +73,16 @@ class PasswordSetView(auth_views.PasswordResetConfirmView):
         services.do_change_password(self.user, form.cleaned_data["new_password1"], acting_user=self.user)
         messages.success(self.request, _("Your password is set: sign in with it."))
         return redirect("core:login")
+
+
+@require_http_methods(["POST"])
+def set_language(request):
+    """The language switch: Django's (cookie, redirect back), and a signed-in person's choice kept on the account."""
+    response = i18n_views.set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and translation.check_for_language(language):
+        services.do_remember_language(request.user, language)
+    return response
 
 
 def _safe_next(request, default="/"):

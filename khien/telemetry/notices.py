@@ -9,20 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from django.conf import settings
 from django.utils import translation
 
 from khien.core import notifications
-
-
-def recipient_language(user) -> str:
-    """The language `user` reads Khiên in (one of settings.LANGUAGES), else the platform's.
-
-    The account does not keep that choice yet: the language switch only sets a cookie in the browser, which a
-    periodic job cannot read. `language` is the account field core is asked for (a user's chosen language, saved
-    by the switch); until it exists everyone is written to in the platform's language, as before."""
-    chosen = getattr(user, "language", "") or ""
-    return chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
 def notify(recipients: Iterable, *, build: Callable[[], tuple[str, str]], roles=None, **options) -> int:
@@ -33,7 +22,7 @@ def notify(recipients: Iterable, *, build: Callable[[], tuple[str, str]], roles=
     users = notifications._users_of(recipients, roles)
     by_language: dict[str, list] = {}
     for user in users:
-        by_language.setdefault(recipient_language(user), []).append(user)
+        by_language.setdefault(notifications.recipient_language(user), []).append(user)
     written = 0
     for language, group in sorted(by_language.items()):
         with translation.override(language):

@@ -131,7 +131,7 @@ def _role_given(world):
         "role": Role.ORG_ADMIN.label, "org": notifications.ByLanguage.name_of(world.ministry)})
 
 
-def test_a_text_notification_is_shown_in_each_readers_language_and_mailed_in_the_platforms(
+def test_a_text_notification_is_shown_in_each_readers_language_and_mailed_in_the_recipients(
         world, client, api, django_capture_on_commit_callbacks):
     from django.utils.translation import ngettext_lazy
 
@@ -142,7 +142,7 @@ def test_a_text_notification_is_shown_in_each_readers_language_and_mailed_in_the
     n = Notification.objects.get()
     vi_title = f"Bạn được giao vai trò “Quản trị viên tổ chức” tại {world.ministry.name_vi}"
     en_title = f"You were given the role “Organization administrator” in {world.ministry.name_en}"
-    assert n.title == vi_title  # stored (and e-mailed) in the platform's language, whoever acted
+    assert n.title == vi_title  # stored in the platform's language, whoever acted; mailed in the recipient's
     assert mail.outbox[0].subject == f"[Khiên] {vi_title}"
     assert n.texts["title"]["msgid"] == "You were given the role “%(role)s” in %(org)s"
     client.force_login(world.admin)
@@ -203,3 +203,36 @@ def test_marking_a_notification_with_an_id_that_is_no_id_is_refused_and_marks_no
     assert not Notification.objects.filter(read_at__isnull=False).exists()
     assert client.post(reverse("core:notifications"), {"id": str(mine.pk)}).status_code == 302
     assert Notification.objects.get().read_at is not None
+
+
+def test_the_language_switch_is_kept_on_the_account_and_e_mails_follow_it(
+        world, client, django_capture_on_commit_callbacks):
+    from khien.core.models import AuditEntry, User
+
+    client.force_login(world.admin)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert User.objects.get(pk=world.admin.pk).language == "en"
+    entry = AuditEntry.objects.filter(object_id=str(world.admin.pk)).latest("seq")
+    assert entry.after == {"language": "en"} and entry.before == {"language": ""}
+    client.post(reverse("set_language"), {"language": "xx", "next": "/"})  # not offered: nothing kept
+    assert User.objects.get(pk=world.admin.pk).language == "en"
+    client.logout()
+    client.post(reverse("set_language"), {"language": "vi", "next": "/"})  # anonymous: only the cookie
+    assert User.objects.get(pk=world.admin.pk).language == "en"
+
+    world.admin.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.notify([world.admin, world.analyst], kind="test", title=_role_given(world), urgent=True)
+    by_address = {m.to[0]: m for m in mail.outbox}
+    assert by_address[world.admin.email].subject == \
+        f"[Khiên] You were given the role “Organization administrator” in {world.ministry.name_en}"
+    assert "Open Khiên to see and mark your notifications." in by_address[world.admin.email].body
+    assert by_address[world.analyst.email].subject.startswith("[Khiên] Bạn được giao vai trò")
+
+
+def test_an_unknown_chosen_language_is_read_as_the_platforms(world):
+    world.coordinator.language = "fr"
+    assert notifications.recipient_language(world.coordinator) == "vi"
+    world.coordinator.language = "en"
+    assert notifications.recipient_language(world.coordinator) == "en"
+    assert notifications.recipient_language(world.admin) == "vi"  # none chosen

@@ -42,15 +42,12 @@ def make_source(world):
 
 
 @pytest.fixture
-def reads_in(monkeypatch):
-    """`reads_in(user, "en")`: the user reads Khiên in that language. The account keeps no chosen language yet
-    (`telemetry.notices.recipient_language` reads `language`, the field core is asked for): given here."""
+def reads_in():
+    """`reads_in(user, "en")`: the user chose that language with the switch (kept on the account)."""
     from khien.core.models import User
 
-    chosen = {}
-    monkeypatch.setattr(User, "language", property(lambda user: chosen.get(user.pk, "")), raising=False)
-
     def choose(user, language):
-        chosen[user.pk] = language
+        User.objects.filter(pk=user.pk).update(language=language)
+        user.language = language
 
     return choose

@@ -139,16 +139,6 @@ def test_a_campaign_is_announced_to_each_coordinator_in_their_language(world, in
     assert not vietnamese.body.startswith("First seen ") and english.url == vietnamese.url and vietnamese.urgent
 
 
-def test_a_language_nobody_offers_is_read_as_the_platform_s(world):
-    from khien.telemetry import notices
-
-    world.coordinator.language = "fr"
-    assert notices.recipient_language(world.coordinator) == settings.LANGUAGE_CODE
-    world.coordinator.language = "en"
-    assert notices.recipient_language(world.coordinator) == "en"
-    assert notices.recipient_language(world.admin) == settings.LANGUAGE_CODE  # none chosen
-
-
 @pytest.fixture
 def campaign(world, intel, hit_at):
     from khien.incidents import content
