@@ -629,8 +629,9 @@ class _Builder:
         owner_of = {s.id: str(s.owner_id) for s in systems}
         self.changes += [Change(action=Act.CREATE, obj=d, after=audit.snapshot(d), organization_id=owner_of[d.system_id])
                          for d in dossiers]
-        self.changes += [Change(action=Act.CREATE, obj=e, after=audit.snapshot(e), organization_id=owner_of[e.system_id],
-                                object_repr=f"{e.action}: {e.from_status} → {e.to_status}")
+        # Named by the event's own text (its system's id, shown as the system's name): the log keeps the text as
+        # written, and the step and statuses read as words on the entry's page (the model's choices), not as codes.
+        self.changes += [Change(action=Act.CREATE, obj=e, after=audit.snapshot(e), organization_id=owner_of[e.system_id])
                          for e in events]
         self.systems, self.events, self.dossiers = systems, events, dossiers
 

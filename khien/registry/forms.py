@@ -17,7 +17,14 @@ from khien.core.scoping import is_national_coordinator, user_can
 
 from . import levels
 from .models import ImportKind, InformationSystem, Isac, Organization
-from .services import IDENTITY_FIELDS, ORG_FIELDS, SYSTEM_FIELDS
+from .services import (
+    IDENTITY_FIELDS,
+    ORG_FIELDS,
+    SWITCH_OFF_FIELDS,
+    SYSTEM_FIELDS,
+    deletion_denied_message,
+    may_delete_organization,
+)
 from .validators import split_list
 
 # Lazy: formatted when shown, in the reader's language (formatting at import fixed it in the default one).
@@ -67,9 +74,14 @@ class OrganizationForm(OrganizationsByCode, forms.ModelForm):
             )
             if not parent_changeable:
                 del self.fields["parent"]
-            if not user_can(user, Action.DELETE, instance):  # shown, not changeable (do_update_organization)
+            # Shown, not changeable, without the right `do_update_organization` asks for each.
+            if not user_can(user, Action.DELETE, instance):
                 for name in IDENTITY_FIELDS:
                     self.fields[name].disabled = True
+            if not may_delete_organization(user, instance):
+                for name in SWITCH_OFF_FIELDS:
+                    self.fields[name].disabled = True
+                    self.fields[name].help_text = deletion_denied_message(instance, switching=True)
         if "parent" in self.fields:
             self.fields["parent"].queryset = allowed.order_by("code")
             self.fields["parent"].required = not coordinator

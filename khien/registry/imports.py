@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import logging
 import re
 import threading
+import unicodedata
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -198,39 +201,114 @@ def _cell_text(value) -> str:
 XLSX_BYTES_PER_ROW = 2048
 XLSX_WHOLE_PART_BYTES_PER_ROW = 512
 XLSX_MAX_RATIO = 100
+# What reading a workbook costs grows with its rows, its cells and its shared strings, not only with its bytes:
+# 1 million short shared strings fit in 20 MB and took openpyxl 7–9 s to read; a row numbered 20,000,000 made
+# it yield 20 million empty rows (8 s, from 5 KB); a declared size of XFD1048576 padded every row to 16,384 cells
+# (45 s for 20,000 rows, from 150 KB). So the rows, cells and shared strings are counted before openpyxl reads
+# anything, and the rows and cells it yields are counted again as it reads.
+XLSX_SPARE_ROWS = 1000  # blank or formatted rows beside the data, the header
+XLSX_CELLS_PER_ROW = 64  # twice the widest import (32 columns): formatted empty cells beside the data
+XLSX_SPARE_STRINGS = 1000
+# Start tags counted in the raw XML: the plain form and, for a document that names the namespace with a prefix
+# (<x:c>), the prefixed one, whose end tags count too (hence the row allowance doubled below, and the cell
+# allowance twice the widest import). An upper bound: other tags starting the same way count as well.
+_XLSX_ROW_TAGS = (b"<row", b":row")
+_XLSX_CELL_TAGS = (b"<c", b":c")
+_XLSX_STRING_TAGS = (b"<si", b":si")
+
+
+def _xlsx_budget() -> tuple[int, int]:
+    """(rows, cells) an import may read from a workbook: the row limit, with room for blank and formatted rows."""
+    rows = settings.KHIEN_IMPORT_MAX_ROWS + XLSX_SPARE_ROWS
+    return rows, rows * XLSX_CELLS_PER_ROW
 
 
 def _bad_xlsx():
     return Refused(_("The file is not a readable XLSX workbook."), code="bad_file")
 
 
+def _too_many_xlsx_rows():
+    return Refused(_("The sheet has more than %(n)s rows, empty rows included; delete the empty rows below the data "
+                     "or split the file into smaller ones.") % {"n": _xlsx_budget()[0]}, code="too_many_rows")
+
+
+def _too_many_xlsx_cells():
+    return Refused(_("The sheet has more than %(n)s cells, formatted empty cells included; delete the unused columns "
+                     "and rows, or split the file into smaller ones.") % {"n": _xlsx_budget()[1]},
+                   code="too_many_cells")
+
+
+def _count_tags(archive: zipfile.ZipFile, name: str, tags: tuple[bytes, ...], limit: int) -> int:
+    """How many of `tags` the part `name` holds (read in 1 MB pieces), or a number above `limit` once it is
+    reached. The pieces overlap by 3 bytes, so that no tag is missed where they meet (one may count twice)."""
+    total, tail = 0, b""
+    with archive.open(name) as part:
+        while chunk := part.read(1 << 20):
+            window = tail + chunk
+            total += sum(window.count(tag) for tag in tags)
+            if total > limit:
+                break
+            tail = window[-3:]
+    return total
+
+
 def _check_xlsx_size(data: bytes):
-    """Refuse, before openpyxl reads it, a workbook that would unpack into far more than an import can hold."""
+    """Refuse, before openpyxl reads it, a workbook that would unpack into far more than an import can hold, or
+    whose rows, cells or shared strings are more than an import reads."""
     from openpyxl.packaging.manifest import Manifest
-    from openpyxl.xml.constants import ARC_CONTENT_TYPES, WORKSHEET_TYPE
+    from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS, WORKSHEET_TYPE
     from openpyxl.xml.functions import fromstring
 
-    rows = settings.KHIEN_IMPORT_MAX_ROWS + 1000
+    max_rows, max_cells = _xlsx_budget()
+    too_big, counted = False, None
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             parts = archive.infolist()
             sizes = {p.filename: p.file_size for p in parts}
-            too_big = (sum(p.file_size for p in parts) > rows * XLSX_BYTES_PER_ROW
-                       or sizes.get(ARC_CONTENT_TYPES, 0) > rows * XLSX_WHOLE_PART_BYTES_PER_ROW
+            too_big = (sum(p.file_size for p in parts) > max_rows * XLSX_BYTES_PER_ROW
+                       or sizes.get(ARC_CONTENT_TYPES, 0) > max_rows * XLSX_WHOLE_PART_BYTES_PER_ROW
                        or any(p.file_size > 2**20 and p.file_size > XLSX_MAX_RATIO * p.compress_size for p in parts))
             if not too_big:
-                overrides = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES))).Override
+                manifest = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))
                 types: dict[str, set] = {}
-                for override in overrides:
+                for override in manifest.Override:
                     types.setdefault(override.PartName[1:], set()).add(override.ContentType)
-                too_big = any(size > rows * XLSX_WHOLE_PART_BYTES_PER_ROW and types.get(name) != {WORKSHEET_TYPE}
+                too_big = any(size > max_rows * XLSX_WHOLE_PART_BYTES_PER_ROW and types.get(name) != {WORKSHEET_TYPE}
                               for name, size in sizes.items())
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError,  # not a zip
+            if not too_big:
+                # The shared strings openpyxl reads (the first part declared as such); rows and cells in every other
+                # part (openpyxl finds a worksheet through the workbook's relations, whatever type it is declared).
+                strings = manifest.find(SHARED_STRINGS)
+                strings_part = strings.PartName[1:] if strings is not None else None
+                others = [p.filename for p in parts if p.filename != strings_part and not p.is_dir()]
+                row_tags = cell_tags = 0
+                for name in others:
+                    row_tags += _count_tags(archive, name, _XLSX_ROW_TAGS, 2 * max_rows - row_tags)
+                    if row_tags > 2 * max_rows:
+                        counted = "rows"
+                        break
+                    cell_tags += _count_tags(archive, name, _XLSX_CELL_TAGS, max_cells - cell_tags)
+                    if cell_tags > max_cells:
+                        counted = "cells"
+                        break
+                # A spreadsheet program keeps the texts its cells use, one cell each at least.
+                if counted is None and strings_part in sizes and _count_tags(
+                        archive, strings_part, _XLSX_STRING_TAGS, cell_tags + XLSX_SPARE_STRINGS) > (
+                        cell_tags + XLSX_SPARE_STRINGS):
+                    counted = "strings"
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, zlib.error,  # not a zip
             KeyError, SyntaxError, ValueError, TypeError, AttributeError):  # no or a broken [Content_Types].xml
         raise _bad_xlsx()
     if too_big:
         raise Refused(_("The workbook unpacks into far more data than %(n)s rows need; split it into smaller "
                         "files.") % {"n": settings.KHIEN_IMPORT_MAX_ROWS}, code="unpacks_too_large")
+    if counted == "rows":
+        raise _too_many_xlsx_rows()
+    if counted == "cells":
+        raise _too_many_xlsx_cells()
+    if counted == "strings":
+        raise Refused(_("The workbook holds far more texts than its cells use; open it in a spreadsheet program and "
+                        "save it again, or import it as a CSV file."), code="too_many_strings")
 
 
 def _xlsx_rows(data: bytes):
@@ -238,14 +316,25 @@ def _xlsx_rows(data: bytes):
     from openpyxl.utils.exceptions import InvalidFileException
 
     _check_xlsx_size(data)
+    max_rows, max_cells = _xlsx_budget()
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, TypeError, OSError):
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, TypeError, OSError, zlib.error):
         raise _bad_xlsx()
     try:
         if not workbook.worksheets:
             raise Refused(_("The file is empty."), code="empty")
-        for row in workbook.worksheets[0].iter_rows(values_only=True):
+        sheet = workbook.worksheets[0]
+        # The size the sheet declares is not trusted: openpyxl would pad every row to its width. Without it, a row
+        # is as wide as its last cell and a row missing from the file is yielded empty (counted below all the same).
+        sheet.reset_dimensions()
+        cells = 0
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells += len(row)
+            if number > max_rows:
+                raise _too_many_xlsx_rows()
+            if cells > max_cells:
+                raise _too_many_xlsx_cells()
             yield [_cell_text(v) for v in row]
     except Refused:
         raise
@@ -388,13 +477,19 @@ def _control_character_errors(row: dict) -> list[CellError]:
     return errors
 
 
+def _word(text: str) -> str:
+    """How a cell is compared with a label: lower case, one space between words, composed accents (a file saved on
+    some systems writes "ộ" as "o" and two combining marks)."""
+    return " ".join(unicodedata.normalize("NFC", str(text)).lower().split())
+
+
 def _choice_words(choices) -> dict[str, str]:
     """{code or label in any of the platform's languages, lower-cased: code} of a choices class."""
     words = {}
     for code_, label in choices.choices:
         for lang, _name in settings.LANGUAGES:
             with translation.override(lang):
-                words.setdefault(" ".join(str(label).lower().split()), code_)
+                words.setdefault(_word(label), code_)
     words.update({code_: code_ for code_ in choices.values})
     return words
 
@@ -403,7 +498,7 @@ def parse_choice(value: str, field: str, choices) -> str:
     """A choice written as its code (`in_place`) or its label in Vietnamese or English (as the export writes it)."""
     if value in choices.values:
         return value
-    code_ = _choice_words(choices).get(" ".join(value.lower().split()))
+    code_ = _choice_words(choices).get(_word(value))
     if code_ is not None:
         return code_
     raise CellError(field, _("Unknown value “%(v)s”: use one of %(choices)s.") % {
@@ -413,6 +508,42 @@ def parse_choice(value: str, field: str, choices) -> str:
 def choice_label(choices, value: str) -> str:
     """How the export writes a choice: its label in the active language (`parse_choice` reads it back)."""
     return str(dict(choices.choices).get(value, value)) if value else ""
+
+
+class CriteriaAnswers:
+    """The criteria answers of the current framework as a file writes them: the export writes an answer's label in
+    the active language (a reader cannot make sense of `internal_admin`); the import reads the label in either
+    language, or the option id (older exports, scripts), so an export imports back unchanged."""
+
+    def __init__(self, framework=None):
+        framework = framework or levels.current_framework()
+        self.labels: dict[str, dict[str, str]] = {}  # question id → {option id: label in the active language}
+        self.words: dict[str, dict[str, str]] = {}  # question id → {option id or any label, as _word: option id}
+        if framework is None:
+            return
+        lang = "en" if (translation.get_language() or "vi").startswith("en") else "vi"
+        for question in framework.data.get("questions", []):
+            options = question.get("options", [])
+            self.labels[question["id"]] = {o["id"]: o.get(f"label_{lang}") or o.get("label_vi") or o["id"]
+                                           for o in options}
+            words = {_word(o["id"]): o["id"] for o in options}
+            for option in options:
+                for key in ("label_vi", "label_en"):
+                    if option.get(key):
+                        words.setdefault(_word(option[key]), option["id"])
+            self.words[question["id"]] = words
+
+    def label(self, question_id: str, answer: str) -> str:
+        """The label of `answer`, or the answer as stored when the current framework does not know it."""
+        return self.labels.get(question_id, {}).get(answer, answer)
+
+    def parse(self, question_id: str, value: str, column: str) -> str:
+        option = self.words.get(question_id, {}).get(_word(value))
+        if option is None:
+            choices = self.labels.get(question_id, {})
+            raise CellError(column, _("Unknown answer “%(v)s”: use one of %(choices)s.") % {
+                "v": value, "choices": "; ".join(choices.values()) or "—"})
+        return option
 
 
 def yes_no(value: bool) -> str:
@@ -472,7 +603,7 @@ def _parse_organization(row: dict, lookups: _Lookups) -> tuple[dict, list[CellEr
     return parsed, errors
 
 
-def _parse_system(row: dict, lookups: _Lookups, questions: dict[str, set[str]]) -> tuple[dict, list[CellError]]:
+def _parse_system(row: dict, lookups: _Lookups, criteria: CriteriaAnswers) -> tuple[dict, list[CellError]]:
     errors: list[CellError] = []
     data: dict = {}
     parsed = {"data": data, "refs": {}, "sectors": None}
@@ -529,10 +660,8 @@ def _parse_system(row: dict, lookups: _Lookups, questions: dict[str, set[str]]) 
             qid, value = column[len(CRITERIA_PREFIX):], row[column]
             if not value:
                 continue
-            if value not in questions.get(qid, set()):
-                errors.append(CellError(column, _("Unknown answer “%(v)s”: use one of %(choices)s.") % {
-                    "v": value, "choices": ", ".join(sorted(questions.get(qid, set())))}))
-            answers[qid] = value
+            answer, ok = attempt(criteria.parse, qid, value, column)
+            answers[qid] = answer if ok else value
         data["criteria"] = answers
     return parsed, errors
 
@@ -706,10 +835,7 @@ def _run(job: ImportJob, rows, writer: _ProgressWriter):
 
     # Phase 1: parse every cell.
     lookups = _Lookups()
-    questions = {}
-    framework = levels.current_framework()
-    if framework is not None:
-        questions = {q["id"]: {o["id"] for o in q["options"]} for q in framework.data.get("questions", [])}
+    criteria = CriteriaAnswers()
     errors: list[dict] = []
     parsed_rows: list[tuple[int, dict | None]] = []
     importer = _Importer(kind, user)
@@ -717,7 +843,7 @@ def _run(job: ImportJob, rows, writer: _ProgressWriter):
         if kind == ImportKind.ORGANIZATIONS:
             parsed, cell_errors = _parse_organization(row, lookups)
         else:
-            parsed, cell_errors = _parse_system(row, lookups, questions)
+            parsed, cell_errors = _parse_system(row, lookups, criteria)
         cell_errors += _control_character_errors(row)
         if cell_errors:
             errors.extend(_error(row[ROW], e.field, e.message) for e in cell_errors)
@@ -761,7 +887,8 @@ def _run(job: ImportJob, rows, writer: _ProgressWriter):
             # Committed with the rows: a worker sees the job either unfinished with nothing written, or done.
             ImportJob.objects.filter(pk=job.pk).update(
                 status=ImportStatus.DONE, processed_rows=len(rows), created_count=counts["created"],
-                updated_count=counts["updated"], errors=[], finished_at=timezone.now())
+                updated_count=counts["updated"], unchanged_count=counts["unchanged"], errors=[],
+                finished_at=timezone.now())
     except _Rejected:
         errors.sort(key=lambda e: e["row"])
         ImportJob.objects.filter(pk=job.pk).update(
@@ -870,7 +997,7 @@ def _organization_cells(org: Organization) -> dict:
     }
 
 
-def _system_cells(system: InformationSystem) -> dict:
+def _system_cells(system: InformationSystem, criteria: CriteriaAnswers) -> dict:
     cells = {name: getattr(system, name) for name in SYSTEM_COLUMNS_BEFORE_CRITERIA + SYSTEM_COLUMNS_AFTER_CRITERIA
              if hasattr(system, name)}
     cells.update({
@@ -888,7 +1015,7 @@ def _system_cells(system: InformationSystem) -> dict:
         "proposed_level": system.proposed_level or "",
     })
     for qid, answer in (system.criteria or {}).items():
-        cells[CRITERIA_PREFIX + qid] = answer
+        cells[CRITERIA_PREFIX + qid] = criteria.label(qid, answer)
     return cells
 
 
@@ -911,7 +1038,7 @@ def export_file(kind: str, queryset, fmt: str) -> tuple[bytes, str, str]:
         cells_of = _organization_cells
     else:
         objects = queryset.select_related("owner", "operator").order_by("code")
-        cells_of = _system_cells
+        cells_of = functools.partial(_system_cells, criteria=CriteriaAnswers())
     lines = ([_text(cells_of(obj).get(c, "")) for c in header] for obj in objects.iterator(chunk_size=1000))
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     filename = f"khien-{kind}-{stamp}.{fmt}"

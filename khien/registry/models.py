@@ -397,23 +397,45 @@ GAP_LABELS = {
 }
 
 
-class LevelEvent(models.Model):
-    """One step of the level approval workflow: who did what, when."""
+class LevelAction(models.TextChoices):
+    """The steps of the approval workflow (`services.TRANSITIONS`), as the history names them once taken."""
 
-    system = models.ForeignKey(InformationSystem, on_delete=models.CASCADE, related_name="level_events")
-    action = models.CharField(_("action"), max_length=20)
-    from_status = models.CharField(max_length=20, choices=LevelStatus.choices)
-    to_status = models.CharField(max_length=20, choices=LevelStatus.choices)
+    SUBMIT = "submit", _("Submitted")
+    APPRAISE = "appraise", _("Appraised")
+    APPROVE = "approve", _("Approved")
+    RETURN = "return", _("Returned")
+    REVISE = "revise", _("Revision started")
+
+
+class LevelEvent(models.Model):
+    """One step of the level approval workflow: who did what, when.
+
+    Every field a reader sees has a label and every code its choices: the system's history, the API and the audit
+    log's entry for an event show words, not codes."""
+
+    system = models.ForeignKey(InformationSystem, on_delete=models.CASCADE, related_name="level_events",
+                               verbose_name=_("information system"))
+    action = models.CharField(_("action"), max_length=20, choices=LevelAction.choices)
+    from_status = models.CharField(_("level status before"), max_length=20, choices=LevelStatus.choices)
+    to_status = models.CharField(_("level status after"), max_length=20, choices=LevelStatus.choices)
     level = models.PositiveSmallIntegerField(_("level"), null=True, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    actor_email = models.CharField(max_length=254)
-    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                              verbose_name=_("user"))
+    actor_email = models.CharField(_("e-mail"), max_length=254)
+    at = models.DateTimeField(_("time"), default=timezone.now)
     note = models.TextField(_("note"), blank=True)
-    decision_number = models.CharField(max_length=60, blank=True)
-    decision_date = models.DateField(null=True, blank=True)
+    decision_number = models.CharField(_("decision number"), max_length=60, blank=True)
+    decision_date = models.DateField(_("decision date"), null=True, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
+        verbose_name = _("level event")
+        verbose_name_plural = _("level events")
+
+    def __str__(self):
+        # Language-neutral (the audit log keeps this text as written): the system, named by its id, which the log
+        # pages show as the system's name to those who may see it.
+        return str(self.system_id)
 
 
 def dossier_upload_to(instance, filename):
@@ -478,6 +500,7 @@ class ImportJob(models.Model):
     processed_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)  # rows that matched what is stored: nothing written
     errors = models.JSONField(default=list, blank=True)  # [{"row": 3, "field": "code", "message": "…"}]
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

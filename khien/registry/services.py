@@ -47,10 +47,11 @@ ORG_FIELDS = [
     "code", "name_vi", "name_en", "org_type", "parent", "province", "address", "hotline", "contact_email",
     "duty_officer", "duty_officer_phone", "head_name", "head_title", "head_email", "head_phone", "is_active",
 ]
-# An organization's code (how every import, export and reference names it) and whether it is active (switched
-# off, its people lose its data) are changed only by those with the delete right over it (its administrators,
-# the coordinator): analysts edit the rest. Deleting it takes more (`may_delete_organization`).
-IDENTITY_FIELDS = frozenset({"code", "is_active"})
+# An organization's code (how every import, export and reference names it) is changed only by those with the
+# delete right over it (its administrators, the coordinator): analysts edit the rest. Switching it off (its
+# people lose its data) takes what deleting it takes (`may_delete_organization`): the right over its parent.
+IDENTITY_FIELDS = frozenset({"code"})
+SWITCH_OFF_FIELDS = frozenset({"is_active"})
 SYSTEM_FIELDS = [
     "code", "name", "owner", "operator", "purpose", "operational_status", "important_to_national_security",
     "internet_facing", "ip_ranges", "domains", "products",
@@ -123,10 +124,14 @@ def do_update_organization(org: Organization, data: dict, *, acting_user, sector
     org = Organization.objects.select_for_update().get(pk=org.pk)
     before = audit.snapshot(org)
     old_parent_id, old_path = org.parent_id, org.path
+    # Judged where the organization stands (before a move in the same change).
+    if any(name in data and data[name] != getattr(org, name) for name in SWITCH_OFF_FIELDS) \
+            and not may_delete_organization(acting_user, org):
+        raise Forbidden(deletion_denied_message(org, switching=True))
     changed = _assign(org, data, ORG_FIELDS)
     if changed & IDENTITY_FIELDS:
         _require(acting_user, Action.DELETE, org, _("Only the organization's administrators or the national "
-                                                     "coordinator can change its code or switch it off."))
+                                                     "coordinator can change its code."))
     if "parent" in changed:
         if old_parent_id is None and not is_national_coordinator(acting_user):
             raise Forbidden(_("Only the national coordinator can move a top-level organization."))
@@ -144,13 +149,29 @@ def do_update_organization(org: Organization, data: dict, *, acting_user, sector
 
 
 def may_delete_organization(user, org: Organization) -> bool:
-    """Deleting an organization takes the delete right over its parent, as creating it took the right to add
-    there (`_check_parent`): an administrator may delete an (empty) unit under their organization, never the
-    organization their own role is held in; a top-level organization (a ministry, a province) only the national
-    coordinator may delete."""
+    """Deleting an organization, or switching it off or on again, takes the delete right over its parent, as
+    creating it took the right to add there (`_check_parent`): an administrator may delete or switch off a unit
+    under their organization, never the organization their own role is held in (switched off, it would lock
+    them out as surely as deleted); a top-level organization (a ministry, a province) only the national
+    coordinator may."""
     if org.parent_id is None:
         return is_national_coordinator(user)
     return user_can(user, Action.DELETE, org.parent)
+
+
+def deletion_denied_message(org: Organization, switching: bool = False) -> str:
+    """Why `may_delete_organization` refuses, naming who may (the parent's name is public within the platform)."""
+    names = {"name": org.name, "parent": org.parent.name if org.parent_id else ""}
+    if org.parent_id is None:
+        if switching:
+            return _("“%(name)s” is a top-level organization: only the national coordinator can switch it off or "
+                     "on again.") % names
+        return _("“%(name)s” is a top-level organization: only the national coordinator can delete it.") % names
+    if switching:
+        return _("Only the national coordinator or an administrator of “%(parent)s”, the organization above "
+                 "“%(name)s”, can switch it off or on again.") % names
+    return _("Only the national coordinator or an administrator of “%(parent)s”, the organization above "
+             "“%(name)s”, can delete it.") % names
 
 
 # What keeps an organization from being deleted besides what the database protects (PROTECT / RESTRICT): its people.
@@ -191,8 +212,7 @@ def do_delete_organization(org: Organization, *, acting_user) -> None:
     """Delete an organization nothing depends on; one that has units, systems, members, incidents… is switched
     off instead (`is_active`, on its edit page)."""
     if not may_delete_organization(acting_user, org):
-        raise Forbidden(_("Only the national coordinator, or an administrator of the organization above it, can "
-                          "delete an organization."))
+        raise Forbidden(deletion_denied_message(org))
     org = Organization.objects.select_for_update().get(pk=org.pk)
     blocking, _lost = organization_dependents(org)
     if blocking:
@@ -564,6 +584,13 @@ def do_level_step(system: InformationSystem, step: str, *, acting_user, note: st
             raise Refused(_("Attach the dossier (at least one file) before submitting."))
         if system.needs_level_justification():
             raise Refused(system.justification_message())
+        if system.proposed_below_suggestion():
+            # The appraiser and the approver read the submission in the history: it carries why the level is below
+            # the suggestion, as written when it was submitted (a later revision may change the field).
+            why = _("Why level %(proposed)s, below the level %(suggested)s the criteria suggest: %(why)s") % {
+                "proposed": system.proposed_level, "suggested": system.suggested_level,
+                "why": system.level_justification.strip()}
+            note = "\n\n".join(part for part in (note.strip(), why) if part)
     elif step == "appraise":
         if not note.strip():
             raise Refused(_("Write the appraisal opinion."))

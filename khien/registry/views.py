@@ -208,15 +208,20 @@ def organization_edit(request, pk):
 @require_http_methods(["GET", "POST"])
 def organization_delete(request, pk):
     org = get_object_or_404(Organization.objects.visible_to(request.user), pk=pk)
+    cancel_url = reverse("registry:organization_detail", args=[org.pk])
     if not services.may_delete_organization(request.user, org):
-        raise PermissionDenied
+        # Reached by typing the address (the page offers no button): the page says who may, in the user's language.
+        return render(request, "registry/confirm_delete.html", {
+            "object": org, "title": _("Delete the organization"), "cancel_url": cancel_url, "denied": True,
+            "error": services.deletion_denied_message(org),
+        }, status=403)
     blocking, lost = services.organization_dependents(org)
     return _confirm_delete(
         request, org, services.do_delete_organization, title=_("Delete the organization"),
-        done_message=_("Organization deleted."), done_url="registry:organization_list",
-        cancel_url=reverse("registry:organization_detail", args=[org.pk]),
-        extra={"blocking": blocking, "lost": lost, "can_switch_off": org.is_active and user_can(
-            request.user, Action.DELETE, org), "edit_url": reverse("registry:organization_edit", args=[org.pk])},
+        done_message=_("Organization deleted."), done_url="registry:organization_list", cancel_url=cancel_url,
+        # The same rule as deleting (`may_delete_organization`): who may delete it may switch it off.
+        extra={"blocking": blocking, "lost": lost, "can_switch_off": org.is_active,
+               "edit_url": reverse("registry:organization_edit", args=[org.pk])},
     )
 
 
@@ -345,7 +350,7 @@ def _visible_system(request, pk):
         InformationSystem.objects.visible_to(request.user).select_related("owner", "operator", "framework"), pk=pk)
 
 
-def _system_context(request, system, step_forms=None, upload_form=None):
+def _system_context(request, system, step_forms=None):
     user = request.user
     steps = []
     for step in services.TRANSITIONS:
@@ -372,7 +377,7 @@ def _system_context(request, system, step_forms=None, upload_form=None):
         "can_change": can_change,
         "can_delete": user_can(user, Action.DELETE, system.owner),
         "can_upload": can_change and system.level_status in services.EDITABLE_LEVEL_STATES,
-        "upload_form": upload_form or DossierUploadForm(),
+        "upload_form": DossierUploadForm(),
         "gaps": gaps,
         "monitoring": monitoring,
         "monitoring_label": health.Monitoring.LABELS[monitoring["state"]] if monitoring else "",
@@ -537,21 +542,27 @@ def system_step(request, pk, step):
 @login_required
 @require_POST
 def system_upload(request, pk):
+    """Add a file to the dossier. Added or refused (no file, an empty or too large one, a proposal no longer open),
+    the browser goes back to the system's page with the outcome, as for a refused step: reloading it sends nothing
+    again."""
     system = _visible_system(request, pk)
     if not user_can(request.user, Action.CHANGE, system.owner):
         raise PermissionDenied
+    back = redirect(reverse("registry:system_detail", args=[system.pk]) + "#dossier")
     form = DossierUploadForm(request.POST, request.FILES)
-    status = 400
-    if form.is_valid():
-        try:
-            services.do_add_dossier_file(system, form.cleaned_data["file"], acting_user=request.user)
-        except Refused as exc:
-            form.add_error("file", exc.message)
-            status = exc.status
-        else:
-            messages.success(request, _("File “%(name)s” added to the dossier.") % {"name": form.cleaned_data["file"].name})
-            return redirect(reverse("registry:system_detail", args=[system.pk]) + "#dossier")
-    return render(request, "registry/system_detail.html", _system_context(request, system, upload_form=form), status=status)
+    if not form.is_valid():
+        reason = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        messages.error(request, _("The file was not added to the dossier: %(reason)s") % {"reason": reason})
+        return back
+    try:
+        services.do_add_dossier_file(system, form.cleaned_data["file"], acting_user=request.user)
+    except Forbidden:
+        raise PermissionDenied
+    except Refused as exc:
+        messages.error(request, _("The file was not added to the dossier: %(reason)s") % {"reason": exc.message})
+        return back
+    messages.success(request, _("File “%(name)s” added to the dossier.") % {"name": form.cleaned_data["file"].name})
+    return back
 
 
 @login_required

@@ -236,5 +236,6 @@ class ImportJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportJob
         fields = ["id", "kind", "original_name", "status", "total_rows", "processed_rows", "percent", "finished",
-                  "created_count", "updated_count", "errors", "created_at", "finished_at", "attempts"]
+                  "created_count", "updated_count", "unchanged_count", "errors", "created_at", "finished_at",
+                  "attempts"]
         read_only_fields = fields

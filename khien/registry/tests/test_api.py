@@ -602,3 +602,15 @@ def test_a_level_decision_dated_year_one_is_refused(world, api, make_system):
     assert response.status_code == 400 and "decision_date" in response.json()
     system.refresh_from_db()
     assert system.decision_date is None
+
+
+def test_an_administrator_cannot_switch_off_their_own_organization_via_api(world, api):
+    admin, coordinator = api(world.admin), api(world.coordinator)
+    before = audit_len()
+    response = admin.patch(f"{ORGS}{world.ministry.pk}/", {"is_active": False}, format="json")
+    assert response.status_code == 403 and response.json()["detail"]
+    assert Organization.objects.get(pk=world.ministry.pk).is_active and audit_len() == before
+    response = admin.patch(f"{ORGS}{world.department.pk}/", {"is_active": False}, format="json")
+    assert response.status_code == 200 and response.json()["is_active"] is False
+    response = coordinator.patch(f"{ORGS}{world.ministry.pk}/", {"is_active": False}, format="json")
+    assert response.status_code == 200 and response.json()["is_active"] is False

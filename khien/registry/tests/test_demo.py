@@ -206,3 +206,35 @@ def test_deterministic(fast_hashing):
     second = _build_and_read(60)
     assert len(first[1]) == 60
     assert first == second
+
+
+def test_level_events_read_as_words_in_the_audit_log(built, client):
+    """The demo logged each level event as "approve: appraised → approved": the step and the statuses as codes.
+    An event's entry names its system, and its page shows the step and the statuses by their labels."""
+    from django.urls import reverse
+    from django.utils import translation
+
+    from khien.registry.models import LevelAction
+
+    event = LevelEvent.objects.filter(action="approve").select_related("system__owner").first()
+    root = event.system.owner.ancestor_paths()[0]  # an administrator of the owner's top organization sees it
+    admin = User.objects.get(memberships__role=Role.ORG_ADMIN, memberships__organization__path=root)
+    entry = AuditEntry.objects.get(object_type="registry.levelevent", object_id=str(event.pk))
+    assert entry.object_repr == str(event.system_id)  # language-neutral: no codes kept in the hashed text
+    [described] = audit.describe([entry], admin)
+    assert described.text == str(event.system)
+    rows = {row["field"]: row for row in audit.changes(entry, admin)}
+    with translation.override("vi"):
+        assert rows["action"]["after_name"] == str(LevelAction.APPROVE.label) == "Đã phê duyệt"
+        assert rows["from_status"]["after_name"] == str(LevelStatus.APPRAISED.label)
+        assert rows["to_status"]["after_name"] == str(LevelStatus.APPROVED.label)
+    client.force_login(admin)
+    listing = client.get(reverse("core:audit") + "?object_type=registry.levelevent").content.decode()
+    listing = listing[listing.index("<tbody>"):listing.index("</tbody>")]
+    assert "appraised →" not in listing and "submit:" not in listing and "approve:" not in listing
+    page = client.get(reverse("core:audit_entry", args=[entry.seq])).content.decode()
+    assert "Đã phê duyệt" in page and "Đã thẩm định" in page
+    # The system's own history names every step by its label, whatever the step.
+    detail = client.get(reverse("registry:system_detail", args=[event.system_id])).content.decode()
+    history = detail.split('id="history"', 1)[1].split("</section>", 1)[0]
+    assert "Đã phê duyệt" in history and ">approve<" not in history

@@ -105,3 +105,11 @@ def test_lists_split_on_lines_and_semicolons_not_commas():
 
     cpe = r"cpe:2.3:a:vendor:product\,_suite:1.0:*:*:*:*:*:*:*"
     assert split_list(f"10.0.0.0/8;\n192.0.2.0/24 \n\n{cpe}") == ["10.0.0.0/8", "192.0.2.0/24", cpe]
+
+
+def test_every_workflow_step_has_a_label_in_the_history():
+    """The history names a step by `LevelAction`'s label: one list with the workflow's steps."""
+    from khien.registry import services
+    from khien.registry.models import LevelAction
+
+    assert set(LevelAction.values) == set(services.TRANSITIONS)

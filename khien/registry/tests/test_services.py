@@ -537,3 +537,35 @@ def test_ancestor_paths_run_from_the_root_down_to_the_organization(world):
     assert world.commune.ancestor_paths() == [world.province.path, world.commune.path]
     assert world.department.ancestor_paths() == [world.ministry.path, world.department.path]
     assert world.ncsc.ancestor_paths() == [world.ncsc.path]
+
+
+
+# --- Switching an organization off: the rule of deleting it --------------------------------------------------
+
+
+def test_switching_an_organization_off_takes_the_right_over_its_parent(world):
+    """An organization administrator switched their own organization off (deleting it already needed the right
+    over its parent): one rule now, `may_delete_organization`, for both."""
+    from khien.core.models import User
+    from khien.core.roles import Role
+
+    dept_admin = User.objects.create_user(email="admin@d1.test.vn", password="Khien-test-pass-2026")
+    Membership.objects.create(user=dept_admin, organization=world.department, role=Role.ORG_ADMIN)
+    before = audit_len()
+    for org, who in ((world.ministry, world.admin), (world.department, dept_admin), (world.province, world.other_admin)):
+        with pytest.raises(Forbidden) as exc:
+            services.do_update_organization(org, {"is_active": False}, acting_user=who)
+        assert exc.value.message == services.deletion_denied_message(org, switching=True)
+        assert Organization.objects.get(pk=org.pk).is_active
+    assert audit_len() == before
+    # Their own unit's code is still theirs to change; its switching off is for the organization above.
+    services.do_update_organization(world.department, {"code": "MIN-D1A"}, acting_user=dept_admin)
+    services.do_update_organization(world.department, {"is_active": False}, acting_user=world.admin)
+    with pytest.raises(Forbidden):  # nor switched on again by its own administrator
+        services.do_update_organization(world.department, {"is_active": True}, acting_user=dept_admin)
+    assert not Organization.objects.get(pk=world.department.pk).is_active
+    services.do_update_organization(world.department, {"is_active": True}, acting_user=world.admin)
+    services.do_update_organization(world.ministry, {"is_active": False}, acting_user=world.coordinator)
+    assert not Organization.objects.get(pk=world.ministry.pk).is_active
+    assert services.may_delete_organization(world.coordinator, world.ministry)
+    assert not services.may_delete_organization(world.admin, world.ministry)

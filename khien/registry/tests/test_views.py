@@ -10,6 +10,9 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
+from django.utils.html import escape
+from django.utils.translation import gettext
 
 from khien.core.models import AuditEntry
 from khien.core.roles import Role
@@ -607,7 +610,7 @@ def test_dossier_upload_and_download_are_permission_checked(world, make_system, 
     assert response.status_code == 403
     response = as_user(world.other_admin).post(upload, {"file": SimpleUploadedFile("a.pdf", b"x")})
     assert response.status_code == 404
-    assert as_user(world.analyst).post(upload, {}).status_code == 400
+    assert as_user(world.analyst).post(upload, {}).status_code == 302  # refused: back to the page (see below)
     assert not DossierFile.objects.exists()
 
     response = as_user(world.analyst).post(upload, {"file": SimpleUploadedFile("hồ sơ.pdf", b"%PDF-1.4 noi dung")})
@@ -777,3 +780,115 @@ def test_the_system_form_reads_in_the_readers_language_and_names_organizations_b
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     page = client.get(reverse("registry:system_create")).content.decode()
     assert ">Level 3</option>" in page and "Cấp độ" not in page
+
+
+# --- A refused upload, a justification the approver reads, who may delete or switch off -------------------------
+
+
+def test_a_refused_dossier_upload_redirects_to_the_system_page_which_shows_why(world, make_system, as_user,
+                                                                                settings):
+    """Post/redirect/get, as for a refused step: the refusal was rendered at the upload's address, where reloading
+    the page sent the file again."""
+    settings.KHIEN_MAX_UPLOAD_BYTES = 2**20
+    system = make_system(world.ministry)
+    client = as_user(world.analyst)
+    upload = reverse("registry:system_upload", args=[system.pk])
+    back = reverse("registry:system_detail", args=[system.pk]) + "#dossier"
+    before = AuditEntry.objects.count()
+    with translation.override("vi"):
+        too_large = gettext("The file is larger than the limit of %(mb)s MB.") % {"mb": 1}
+    refusals = [
+        ({"file": SimpleUploadedFile("lon.pdf", b"x" * (2**20 + 1))}, too_large),  # too large
+        ({"file": SimpleUploadedFile("rong.pdf", b"")}, None),  # empty
+        ({}, None),  # no file chosen
+    ]
+    for data, reason in refusals:
+        response = client.post(upload, data)
+        assert response.status_code == 302 and response.url == back
+        page = client.get(response.url)
+        [(level, text)] = [(m.level_tag, str(m)) for m in page.context["messages"]]
+        assert level == "error" and text in page.content.decode()
+        if reason:
+            assert reason in text
+        assert not client.get(back).context["messages"]  # a reload shows the page, not the refusal again
+    # A proposal no longer open takes no file: refused the same way.
+    submitted = submitted_system(world, make_system)
+    response = client.post(reverse("registry:system_upload", args=[submitted.pk]),
+                           {"file": SimpleUploadedFile("them.pdf", b"%PDF-1.4")})
+    assert response.status_code == 302
+    assert [m.level_tag for m in client.get(response.url).context["messages"]] == ["error"]
+    assert not DossierFile.objects.filter(system=system).exists()
+    assert submitted.dossier_files.count() == 1
+    assert AuditEntry.objects.count() == before + 3  # the submitted system's making only (update, file, submit)
+
+
+def test_the_justification_of_a_level_below_the_suggestion_goes_with_the_submission(world, make_system, as_user,
+                                                                                    api):
+    """The appraiser and the approver read the submission in the level's history: it carries why the level is
+    below the suggestion, as written when it was submitted."""
+    system = make_system(world.ministry)
+    why = "Hệ thống chỉ phục vụ thí điểm nội bộ trong 6 tháng."
+    services.do_update_system(system, {"criteria": LEVEL2_ANSWERS, "proposed_level": 1, "level_justification": why},
+                              acting_user=world.analyst)
+    services.do_add_dossier_file(system, SimpleUploadedFile("hoso.pdf", b"%PDF-1.4"), acting_user=world.analyst)
+    response = as_user(world.analyst).post(reverse("registry:system_step", args=[system.pk, "submit"]))
+    assert response.status_code == 302
+    [event] = LevelEvent.objects.filter(system=system, action="submit")
+    assert why in event.note and "1" in event.note and "2" in event.note
+    # Where the approver looks: the history on the system's page, and the API's.
+    page = as_user(world.admin).get(reverse("registry:system_detail", args=[system.pk])).content.decode()
+    history = page.split('id="history"', 1)[1].split("</section>", 1)[0]
+    assert why in history
+    events = api(world.admin).get(f"/api/registry/systems/{system.pk}/events/").json()
+    assert why in events[0]["note"]
+    # A level at the suggestion needs no justification, and its submission carries none.
+    plain = submitted_system(world, make_system)
+    assert LevelEvent.objects.get(system=plain, action="submit").note == ""
+
+
+def test_deleting_ones_own_top_level_organization_says_who_may(world, as_user, coordinator_client):
+    """Typed into the address bar, the deletion of one's own organization answered a bare 403: the page now has
+    the platform's layout and says, in the user's language, who may delete it."""
+    url = reverse("registry:organization_delete", args=[world.ministry.pk])
+    # The coordinator is offered the deletion (refused here: the ministry still has a unit).
+    page = coordinator_client.get(url)
+    assert page.status_code == 200 and b'id="blocking"' in page.content
+    client = as_user(world.admin)
+    for lang in ("vi", "en"):
+        client.post(reverse("set_language"), {"language": lang, "next": "/"})
+        with translation.override(lang):
+            expected = services.deletion_denied_message(world.ministry)
+        for response in (client.get(url), client.post(url)):
+            assert response.status_code == 403
+            page = response.content.decode()
+            assert 'class="mainnav"' in page and 'id="delete-error"' in page
+            assert escape(expected) in page
+            assert "<form method=\"post\">" not in page  # no delete button
+    assert "national coordinator" in expected
+    # A unit: named with the organization above it, whose administrators may.
+    Membership.objects.filter(organization=world.department).delete()
+    response = as_user(world.analyst).get(reverse("registry:organization_delete", args=[world.department.pk]))
+    assert response.status_code == 403 and escape(world.ministry.name) in response.content.decode()
+    assert Organization.objects.filter(pk__in=[world.ministry.pk, world.department.pk]).count() == 2
+
+
+def test_an_administrator_cannot_switch_off_their_own_organization(world, as_user):
+    """Switched off, the organization locks its own administrator out as surely as deleted: the same rule as
+    deleting it (the right over its parent)."""
+    client = as_user(world.admin)
+    url = reverse("registry:organization_edit", args=[world.ministry.pk])
+    form = client.get(url).context["form"]
+    assert form.fields["is_active"].disabled and not form.fields["code"].disabled
+    before = AuditEntry.objects.count()
+    response = client.post(url, org_post(None, code="MIN", name_vi="Bộ", org_type="ministry", is_active=""))
+    assert response.status_code == 302  # the other fields are saved; "active" is not changeable here
+    world.ministry.refresh_from_db()
+    assert world.ministry.is_active and world.ministry.name_vi == "Bộ"
+    assert AuditEntry.objects.count() == before + 1
+    # A unit under it, they may.
+    url = reverse("registry:organization_edit", args=[world.department.pk])
+    assert not client.get(url).context["form"].fields["is_active"].disabled
+    response = client.post(url, org_post(world.ministry, code="MIN-D1", name_vi="Cục", is_active=""))
+    assert response.status_code == 302
+    world.department.refresh_from_db()
+    assert not world.department.is_active

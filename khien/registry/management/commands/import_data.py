@@ -36,7 +36,7 @@ class Command(BaseCommand):
         self.stderr.write("")
         if job.status == ImportStatus.DONE:
             self.stdout.write(f"done: {job.created_count} created, {job.updated_count} updated, "
-                              f"{job.total_rows - job.created_count - job.updated_count} unchanged")
+                              f"{job.unchanged_count} unchanged")
             return
         for error in job.errors:
             field = f" [{error['field']}]" if error["field"] else ""
