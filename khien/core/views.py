@@ -5,6 +5,7 @@ from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -243,7 +244,11 @@ def bad_request(request, exception=None):
 
 
 def permission_denied(request, exception=None):
-    return _error_answer(request, 403, _("You do not have access to this page."), exceptions.PermissionDenied)
+    # A view that refuses with a reason (`PermissionDenied(_("Only the national coordinator sees campaigns."))`)
+    # has it shown; a bare refusal gets the general sentence.
+    reason = str(exception) if isinstance(exception, PermissionDenied) and exception.args else ""
+    return _error_answer(request, 403, reason or _("You do not have access to this page."),
+                         exceptions.PermissionDenied)
 
 
 def page_not_found(request, exception=None):

@@ -193,3 +193,14 @@ def test_one_client_cannot_have_links_sent_to_many_addresses(client, world, sett
     later = timezone.now() + services.PASSWORD_LINK_CLIENT_WINDOW + dt.timedelta(minutes=1)
     assert services.may_send_password_link(world.admin, later, client="198.51.100.7")
     assert not services.may_send_password_link(world.admin, client="198.51.100.7")
+
+
+def test_a_refusal_with_a_reason_shows_it_on_the_error_page(world, as_user):
+    from django.urls import reverse
+
+    client = as_user(world.analyst)
+    answer = client.get(reverse("telemetry:campaigns"))
+    assert answer.status_code == 403
+    page = answer.content.decode()
+    assert "Chỉ cơ quan điều phối quốc gia mới xem được các chiến dịch tấn công." in page
+    assert "<nav" in page  # the normal layout, not a bare page
