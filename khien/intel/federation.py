@@ -10,7 +10,11 @@ Pulling (`do_pull`, run by the worker job `intel.federation_pull` for the due su
   for the objects added after the subscription's high-water mark (`added_after`);
 - stores each page through `services.do_add_objects` in its own transaction, as the
   subscription's creator (`created_by`: the organization it acts for becomes the producer; its
-  write right on the local collection is checked like any submission). A page is all or
+  write right on the local collection is checked like any submission). An object without
+  `created_by_ref` is attributed to the remote source (`source_identity_id`), not to the puller:
+  every subscriber of the same remote collection then versions it alike, whoever pulled it first.
+  An object naming another platform organization as its author is left out, as a stored version
+  the creator may not see is (counted hidden, `services._foreign_creator_errors`). A page is all or
   nothing: an invalid object refuses the whole page, the pull stops there and records the error;
   the pages before it stay stored and the mark stays at the last stored page, so the next pull
   starts again at the refused page;
@@ -30,6 +34,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import uuid
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -54,6 +60,21 @@ log = logging.getLogger(__name__)
 
 EDITABLE = ["name", "collection", "api_root_url", "remote_collection_id", "auth_kind", "username", "password",
             "verify_tls", "interval_minutes", "enabled"]
+
+
+# Namespace of the STIX identity ids of remote sources (uuid5 of the remote collection's URL).
+SOURCE_NAMESPACE = uuid.UUID("6f1b1d5e-3c0a-4a53-9d4f-6b68696e0003")
+
+
+def source_identity_id(sub: FeedSubscription) -> str:
+    """The STIX identity id given as `created_by_ref` to the pulled objects that carry none: derived from the
+    remote collection (scheme, host and port lower-cased, path, collection id; never credentials), so every
+    subscription to the same remote collection names the same author, and no platform organization is it."""
+    url = urlsplit(sub.api_root_url.strip())
+    host = (url.hostname or "") + (f":{url.port}" if url.port else "")
+    source = f"{url.scheme.lower()}://{host.lower()}{url.path.rstrip('/')}/collections/{sub.remote_collection_id}/"
+    digest = uuid.uuid5(SOURCE_NAMESPACE, source)
+    return f"identity--{uuid.UUID(bytes=digest.bytes, version=4)}"  # STIX asks for a UUIDv4-shaped id
 
 
 def page_size() -> int:
@@ -258,7 +279,8 @@ def do_pull(sub: FeedSubscription, *, acting_user=None, now: dt.datetime | None 
                 page_mark = services.parse_timestamp(last_headers.get("X-TAXII-Date-Added-Last", ""))
                 with transaction.atomic():
                     if objects:
-                        services.do_add_objects(sub.collection, objects, acting_user=submitter, skip_hidden=True)
+                        services.do_add_objects(sub.collection, objects, acting_user=submitter, skip_hidden=True,
+                                                default_creator=source_identity_id(sub))
                     # (A date outside the years the platform stores is not a mark: the next pull asks again.)
                     if page_mark and services.in_range(page_mark) and (mark is None or page_mark > mark):
                         mark = page_mark

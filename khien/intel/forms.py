@@ -338,7 +338,7 @@ class WarningForm(forms.Form):
                                              widget=forms.SelectMultiple(attrs={"size": 6}))
     provinces = forms.ModelMultipleChoiceField(label=_l("Provinces"), queryset=Province.objects.all(), required=False,
                                                widget=forms.SelectMultiple(attrs={"size": 6}))
-    isacs = forms.ModelMultipleChoiceField(label=_l("ISACs"), queryset=Isac.objects.all(), required=False,
+    isacs = forms.ModelMultipleChoiceField(label=_l("ISACs"), queryset=Isac.objects.none(), required=False,
                                            widget=forms.SelectMultiple(attrs={"size": 4}))
     organizations = OrganizationsField(label=_l("Organizations"), required=False,
                                        queryset=Organization.objects.filter(is_active=True).order_by("code"),
@@ -353,6 +353,7 @@ class WarningForm(forms.Form):
         self.user = user
         self.fields["collection"].queryset = self.fields["collection"].queryset.filter(
             pk__in=[c.pk for c in writable_collections(user)])
+        self.fields["isacs"].queryset = Isac.objects.visible_to(user)  # the others do not exist for the user
 
     def service_args(self) -> tuple[dict, dict]:
         d = self.cleaned_data
@@ -380,7 +381,7 @@ class CollectionForm(forms.Form):
     description = forms.CharField(label=_l("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     kind = forms.ChoiceField(label=_l("Kind"), choices=CollectionKind.choices, initial=CollectionKind.GROUP)
     owner = forms.ModelChoiceField(label=_l("Owner organization"), queryset=Organization.objects.none())
-    isac = forms.ModelChoiceField(label=_l("ISAC"), queryset=Isac.objects.all(), required=False,
+    isac = forms.ModelChoiceField(label=_l("ISAC"), queryset=Isac.objects.none(), required=False,
                                   help_text=_l("Only for an ISAC collection: its members get read and write rights."))
     alias = forms.SlugField(label=_l("Alias"), max_length=63, required=False,
                             help_text=_l("The collection's short name in TAXII; empty: made from the title."))
@@ -389,6 +390,7 @@ class CollectionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = manageable_organizations(user)
         self.fields["owner"].label_from_instance = lambda o: f"{o.code} — {o.name}"
+        self.fields["isac"].queryset = Isac.objects.visible_to(user)  # the others do not exist for the user
 
     def service_data(self) -> dict:
         d = self.cleaned_data

@@ -190,6 +190,22 @@ class CollectionMember(models.Model):
         return f"{self.organization} @ {self.collection}"
 
 
+class StixDataField(models.JSONField):
+    """`StixObject.data`: a JSON field that reads a version stored before the intake refused deep nesting with
+    its too-deep parts summarized (`services.summarized_json`), instead of failing every page, API answer and
+    export that holds it with a RecursionError. Writes as a JSONField."""
+
+    def from_db_value(self, value, expression, connection):
+        if isinstance(value, str):
+            from . import services
+
+            summarized = services.summarized_json(value)
+            if summarized is not None:
+                data = super().from_db_value(summarized, expression, connection)
+                return services.SummarizedData(data) if isinstance(data, dict) else data
+        return super().from_db_value(value, expression, connection)
+
+
 class StixObject(models.Model):
     """One version of one STIX object, as canonical JSON plus indexed columns."""
 
@@ -209,7 +225,7 @@ class StixObject(models.Model):
     revoked = models.BooleanField(_("revoked"), default=False)
     confidence = models.PositiveSmallIntegerField(_("confidence"), null=True, blank=True)
     labels = models.JSONField(_("labels"), default=list, blank=True)
-    data = models.JSONField(_("STIX JSON"))
+    data = StixDataField(_("STIX JSON"))
     # `data` as canonical JSON text (services.stix_text), written with it by services._row_for: TAXII
     # serves it as is instead of converting `jsonb` to text per object and page (decision 0010). NULL only
     # for rows written around the services (a bench loader); readers then fall back to casting `data`.

@@ -264,26 +264,48 @@ class ValueGroups(list):
     truncated = False
 
 
-def search_values(user, query: str, filters: dict | None = None) -> ValueGroups:
-    """The observable values a query matches, each once, with every visible indicator that names it.
+@dataclass
+class ValueMatches:
+    """What `value_matches` found: the index rows (kind, value, stix id, object pk), why each (kind, value)
+    matched, and whether a searched network held more values than were read."""
 
-    A network (CIDR) also finds the addresses and networks inside it ("inside"), an address the networks
-    that contain it ("network"), a domain its parent domains ("parent")."""
+    rows: list = field(default_factory=list)
+    why_of: dict = field(default_factory=dict)
+    truncated: bool = False
+
+
+def value_matches(query: str) -> ValueMatches:
+    """The indexed observable values a searched value matches — the one rule of the search page and of the
+    REST API (`value` filter, value provenance): the value itself ("exact"); for an address, the networks that
+    contain it ("network"); for a network, the addresses and networks inside it ("inside"); for a domain, its
+    parent domains ("parent"). Visibility is not decided here: the caller narrows to what the user may see."""
     wanted = candidates(query)
-    out = ValueGroups()
+    found = ValueMatches()
     if not wanted:
-        return out
-    why_of = {(k, v): why for k, v, why in wanted}
+        return found
+    found.why_of = {(k, v): why for k, v, why in wanted}
     # The value index first (a handful of rows), then visibility on just those objects: asked the other
     # way round, SQLite walks every visible object before it looks the value up (seconds at a million).
-    rows = list(IndicatorValue.objects.filter(value__in={v for _k, v, _w in wanted})
-                .values_list("kind", "value", "object__stix_id", "object_id"))
+    found.rows = [row for row in IndicatorValue.objects.filter(value__in={v for _k, v, _w in wanted})
+                  .values_list("kind", "value", "object__stix_id", "object_id") if (row[0], row[1]) in found.why_of]
     net = searched_network(query)
     if net is not None:
-        inside, out.truncated = inside_rows(net)
+        inside, found.truncated = inside_rows(net)
         for kind, value, _stix_id, _pk in inside:
-            why_of.setdefault((kind, value), "inside")
-        rows.extend(inside)
+            found.why_of.setdefault((kind, value), "inside")
+        found.rows.extend(inside)
+    return found
+
+
+def search_values(user, query: str, filters: dict | None = None) -> ValueGroups:
+    """The observable values a query matches (`value_matches`), each once, with every visible indicator that
+    names it."""
+    out = ValueGroups()
+    matches = value_matches(query)
+    if not matches.rows:
+        out.truncated = matches.truncated
+        return out
+    rows, why_of, out.truncated = matches.rows, matches.why_of, matches.truncated
     visible = set()
     base = _apply_filters(tlp.visible_versions(user), filters or {}, user)
     pks = list({pk for *_rest, pk in rows})

@@ -68,9 +68,27 @@ class InvalidStix(Refused):
     to its messages.
     """
 
+    code_name = "invalid_stix"
+
     def __init__(self, message, errors: dict[str, list[str]]):
-        super().__init__(message, code="invalid_stix", status=422)
+        super().__init__(message, code=self.code_name, status=422)
         self.errors = errors
+
+    @property
+    def others(self) -> str:
+        """What a TAXII status says of the objects of the request that carry no error of their own."""
+        return _("Not stored: other objects of this request are invalid.")
+
+
+class CreatorRefused(InvalidStix):
+    """Some objects name another platform organization as their author (`created_by_ref`, or are its
+    identity): nothing was written. See `_foreign_creator_errors`."""
+
+    code_name = "foreign_creator"
+
+    @property
+    def others(self) -> str:
+        return _("Not stored: another object of this request was refused.")
 
 
 @dataclass
@@ -273,6 +291,51 @@ def _shape_errors(obj: dict) -> list[str]:
     return errors
 
 
+# A JSON string, or one bracket: what `summarized_json` walks (strings are skipped whole, so that a bracket
+# inside one is not counted).
+_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def summarized_json(text: str) -> str | None:
+    """The JSON text of a stored object with every container nested deeper than MAX_DEPTH replaced by a note
+    (a string); None when nothing is that deep. For the versions stored before the intake refused such nesting
+    (`shape_errors`): hundreds of levels break every reader that recurses (the JSON decoder and encoder, the
+    pages, the API) with a RecursionError. Walks the text without recursion; `StixObject.data` reads through it
+    (`models.StixDataField`)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:  # cannot be that deep: no walk (most objects)
+        return None
+    depth, start, cuts = 0, None, []
+    for match in _JSON_NESTING.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth == MAX_DEPTH + 1:
+                start = match.start()
+        elif token in "]}":
+            if depth == MAX_DEPTH + 1:
+                cuts.append((start, match.end()))
+            depth -= 1
+    if not cuts:
+        return None
+    note = json.dumps(_("(nested deeper than %(max)d levels: not shown; the STIX download holds it whole)")
+                      % {"max": MAX_DEPTH}, ensure_ascii=False)
+    parts, previous = [], 0
+    for begin, end in cuts:
+        parts += [text[previous:begin], note]
+        previous = end
+    parts.append(text[previous:])
+    return "".join(parts)
+
+
+class SummarizedData(dict):
+    """The `data` of a stored version read through `summarized_json`: parts too deep are notes. Shown, never
+    exported as the object (`is_summarized`)."""
+
+
+def is_summarized(data) -> bool:
+    return isinstance(data, SummarizedData)
+
+
 def _schema_errors(obj: dict, options: ValidationOptions) -> list[str]:
     """The JSON-schema errors alone: what stix2-validator says when its other checks crash on a property of
     the wrong type (a number as a timestamp, an item of a list that is not an object…)."""
@@ -416,6 +479,47 @@ def organization_identities(refs) -> dict[str, Organization]:
     return {stix_id: organizations[org_id] for stix_id, org_id in found.items() if org_id in organizations}
 
 
+def own_identity_ids(user) -> set[str]:
+    """The identities a user may name as an object's author (`created_by_ref`): those of the organizations
+    they publish for (`tlp.adding_organization_ids`: their memberships whose role adds objects)."""
+    return {identity_id_for(org_id) for org_id in tlp.adding_organization_ids(user)}
+
+
+def _foreign_creator_errors(user, rows: dict) -> dict:
+    """{(stix id, version): message} for the submitted versions not stored yet that speak for another platform
+    organization: their `created_by_ref` is its identity, or they are its identity object.
+
+    The rule of every write path (REST API, TAXII, file imports, forms, federation pulls): an organization
+    publishes under its own identity or under that of an author outside the platform (a vendor, a partner's
+    feed), never under another platform organization's, which would make its intelligence appear authored by
+    that organization. A version already stored is not new authorship (it is only linked into a collection).
+    """
+    named = {}
+    for key, row in rows.items():
+        refs = [row.created_by_ref] if row.created_by_ref else []
+        if row.stix_type == "identity":
+            refs.append(row.stix_id)
+        if refs:
+            named[key] = refs
+    if not named:
+        return {}
+    own = own_identity_ids(user)
+    platform = organization_identities({ref for refs in named.values() for ref in refs} - own)
+    errors = {}
+    for key, refs in sorted(named.items()):
+        foreign = next((ref for ref in refs if ref in platform), None)
+        if foreign is None:
+            continue
+        if foreign == key[0]:
+            errors[key] = _("This is the STIX identity of another organization of the platform: only that "
+                            "organization publishes it.")
+        else:
+            errors[key] = _("created_by_ref names %(ref)s, the identity of another organization of the platform: "
+                            "publish under your organization's identity, or under that of an author outside the "
+                            "platform.") % {"ref": printable(foreign)}
+    return errors
+
+
 def producer_for(user, collection: Collection | None = None):
     """The organization a user submits for: one through which they may write the collection (the owner
     first, `tlp.writer_organization_ids`), else their first one."""
@@ -485,14 +589,17 @@ def _row_for(obj: dict, producer_id, default_tlp: str, now) -> StixObject:
 
 def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, recipients=None,
                    taxii_status: bool | TaxiiStatus = False, progress=None, skip_hidden: bool = False,
-                   platform_versions: bool = False) -> AddResult:
+                   platform_versions: bool = False, default_creator: str | None = None) -> AddResult:
     """Validate every object, then store them all in `collection` — or nothing.
 
     Each object passes stix2-validator (default options) and, for indicators,
     stix2-patterns; unknown types need an extension definition. A version
     already stored (same id and `modified`) is not duplicated: it is only added
     to the collection if it is not there yet. An object without
-    `created_by_ref` gets the identity of the submitting organization.
+    `created_by_ref` gets the identity of the submitting organization
+    (`default_creator` instead when given: a federation pull names the remote
+    source). A new version naming another platform organization as its author
+    is refused with `CreatorRefused` (`_foreign_creator_errors`).
     `recipients` (organizations) are the named recipients of the TLP:RED
     versions of this submission. Refuses with `Forbidden` without the write
     right and with `InvalidStix` (carrying every object's errors) when any
@@ -505,9 +612,11 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     A version already stored that the submitter may not see is refused (`_hidden_versions`); with `skip_hidden`
     (a federation pull: a peer's page is not the submitter's choice, and refusing it would stall the feed at every
     pull) it is left out instead — neither stored again nor linked — and counted in `hidden`. So is a new version
-    of an object another organization created (`_foreign_new_versions`), except with `platform_versions`: the
-    platform's own jobs (daily sightings), which version the objects they made for an organization, never a
-    user's submission.
+    of an object another organization created (`_foreign_new_versions`), and a version naming another platform
+    organization as its author — except with `platform_versions`: the platform's own jobs (daily sightings),
+    which version the objects they made for (and in the name of) an organization, never a user's submission.
+    A pull also links a stored version it may not see when the page carries it identical and from an author
+    outside the platform (`_same_external_versions`).
     """
     if not tlp.can_write_collection(acting_user, collection):
         raise Forbidden(_("You may not add objects to this collection."))
@@ -536,7 +645,8 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
                           % {"count": len(result.errors), "total": len(objects)}, result.errors)
     with transaction.atomic():
         return _store(collection, objects, result, patterns, acting_user=acting_user, recipients=recipients,
-                      taxii_status=taxii_status, skip_hidden=skip_hidden, platform_versions=platform_versions)
+                      taxii_status=taxii_status, skip_hidden=skip_hidden, platform_versions=platform_versions,
+                      default_creator=default_creator)
 
 
 def do_store_generated(collection: Collection, objects: list, *, acting_user, recipients=None) -> AddResult:
@@ -556,7 +666,7 @@ def do_store_generated(collection: Collection, objects: list, *, acting_user, re
 
 
 def _store(collection, objects, result: AddResult, patterns, *, acting_user, recipients, taxii_status,
-           skip_hidden: bool = False, platform_versions: bool = False) -> AddResult:
+           skip_hidden: bool = False, platform_versions: bool = False, default_creator: str | None = None) -> AddResult:
     if not tlp.can_write_collection(acting_user, collection):  # checked again: validation may have taken minutes
         raise Forbidden(_("You may not add objects to this collection."))
 
@@ -568,9 +678,10 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
 
     # One row per (id, version) of the submission: a repeated version is kept once.
     rows: dict[tuple[str, dt.datetime], StixObject] = {}
+    creator = default_creator or (identity.stix_id if identity else None)
     for obj in objects:
-        if identity and "created_by_ref" not in obj and obj["type"] not in SCO_TYPES and "created" in obj:
-            obj = {**obj, "created_by_ref": identity.stix_id}
+        if creator and "created_by_ref" not in obj and obj["type"] not in SCO_TYPES and "created" in obj:
+            obj = {**obj, "created_by_ref": creator}
         row = _row_for(obj, producer_id, default_tlp, now)
         rows.setdefault((row.stix_id, row.modified), row)
         result.success_ids.append((row.stix_id, format_timestamp(row.modified) if row.modified != UNVERSIONED
@@ -593,8 +704,21 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
     stix_ids = sorted({k[0] for k in rows})
     stored = _stored_versions(stix_ids)
     hidden = _hidden_versions(acting_user, [k for k in submitted if k in stored], stored)
+    if hidden and skip_hidden:
+        linked = _same_external_versions({k: rows[k] for k in hidden}, stored)
+        hidden = [k for k in hidden if k not in linked]
     if not platform_versions:
-        hidden += _foreign_new_versions(producer_id, {k: rows[k] for k in submitted if k not in stored})
+        new_submitted = {k: rows[k] for k in submitted if k not in stored}
+        forged = _foreign_creator_errors(acting_user, new_submitted)
+        if forged and not skip_hidden:
+            # Named in clear words: which organization an identity id stands for is public (identities are
+            # TLP:CLEAR), and the refusal depends on nothing stored that the submitter may not see.
+            raise CreatorRefused(
+                _("%(count)d of %(total)d objects name another organization of the platform as their author; "
+                  "nothing was stored.") % {"count": len(forged), "total": len(objects)},
+                {printable(stix_id): [message] for (stix_id, _version), message in forged.items()})
+        hidden += list(forged)  # a pull leaves them out (counted hidden), as a peer's page is not its choice
+        hidden += [k for k in _foreign_new_versions(producer_id, new_submitted) if k not in forged]
     if hidden and not skip_hidden:
         # Refused in words that do not say whether the version exists and is hidden, or why: only that this id
         # and version cannot be taken.
@@ -605,6 +729,10 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
     for key in hidden:  # skipped: neither stored again nor linked into the collection
         del rows[key]
         submitted.discard(key)
+    if hidden:  # nor the identities only the skipped objects named
+        named = _referenced_identities(rows[key].data for key in submitted)
+        for key in [key for key in identity_rows if key[0] not in named]:
+            del rows[key]
     result.hidden = len(hidden)
     new_rows = [row for key, row in rows.items() if key not in stored]
     StixObject.objects.bulk_create(new_rows, batch_size=BATCH, ignore_conflicts=True)
@@ -752,8 +880,7 @@ def _process_submission(status_id, collection_id, user_id, objects, *, own_conne
             do_add_objects(collection, objects, acting_user=user, taxii_status=status,
                            progress=progress)
         except InvalidStix as exc:
-            touch(**_failed(objects, exc.errors, _("Not stored: other objects of this request are invalid.")),
-                  validated_count=len(objects))
+            touch(**_failed(objects, exc.errors, exc.others), validated_count=len(objects))
         except Refused as exc:
             touch(**_failed(objects, {}, str(exc.message)))
     except Exception as exc:  # never leave a status pending because of a bug: report it as failed
@@ -792,6 +919,21 @@ def resume_stale_submissions(now: dt.datetime) -> list[str]:
             log.exception("TAXII status %s: the resumed run failed", status.pk)
         handled.append(f"{status.pk}: {TaxiiStatus.objects.values_list('status', flat=True).get(pk=status.pk)}")
     return handled
+
+
+def do_refuse_submission(collection: Collection, objects: list, refusal: InvalidStix, *, acting_user) -> TaxiiStatus:
+    """The complete TAXII status of a request `do_add_objects` refused as a whole for what some objects say
+    (`CreatorRefused`): TAXII 2.1 reports a refused object in the status's `failures`, each with its message,
+    the others as not stored. Nothing of the request is stored; only the status is written, for its client."""
+    now = timezone.now()
+    with transaction.atomic():
+        status = TaxiiStatus.objects.create(collection=collection, submitted_by=acting_user, request_timestamp=now,
+                                            total_count=len(objects), updated_at=now, validated_count=len(objects),
+                                            **_failed(objects, refusal.errors, refusal.others))
+        audit.record(Act.CREATE, status, actor=acting_user, organization_id=str(collection.owner_id),
+                     after={"collection": str(collection.pk), "total_count": len(objects), "status": "complete",
+                            "failure_count": len(objects), "refused": refusal.code})
+    return status
 
 
 def _failed(objects, errors: dict, others: str) -> dict:
@@ -834,6 +976,26 @@ def _hidden_versions(user, keys, stored) -> list:
         visible = set(tlp.visible_versions(user).filter(pk__in=chunk).values_list("pk", flat=True))
         hidden += [key for pk, key in chunk.items() if pk not in visible]
     return hidden
+
+
+def _same_external_versions(rows: dict, stored: dict) -> set:
+    """Of the versions a federation pull may not see although they are stored (another subscriber of the same
+    feed pulled them first, under a TLP that does not show them to this one), those it may link into its
+    collection: the page carries them identical to the stored ones, authored outside the platform
+    (`created_by_ref` naming no platform organization), not TLP:RED. The puller received the content itself
+    from the remote: linking shows it nothing it does not hold, while refusing would leave every subscriber
+    after the first without the feed's objects."""
+    if not rows:
+        return set()
+    by_pk = {stored[key]: key for key in rows}
+    found = {}
+    for pk, data, creator, level in StixObject.objects.filter(pk__in=list(by_pk)).values_list(
+            "pk", "data", "created_by_ref", "tlp"):
+        key = by_pk[pk]
+        if level != Tlp.RED and creator and creator == rows[key].created_by_ref and data == rows[key].data:
+            found[key] = creator
+    platform = set(organization_identities(set(found.values())))
+    return {key for key, creator in found.items() if creator not in platform}
 
 
 def _foreign_new_versions(producer_id, new_rows: dict) -> list:

@@ -304,13 +304,19 @@ def organization_writes(user, collection: Collection) -> bool:
     return collection.owner_id in orgs or rows.filter(can_write=True).exists()
 
 
+def adding_organization_ids(user) -> set:
+    """The organizations of the user's memberships in which their role gives `Action.ADD` (as
+    `khien.core.scoping.user_can` decides): those they may publish for, whatever the collection."""
+    if not _signed_in(user):
+        return set()
+    scope = scope_for(user, Action.ADD)
+    return {org_id for _role, path, org_id in memberships_of(user) if scope.covers_path(path)}
+
+
 def writer_organization_ids(user, collection: Collection) -> list:
     """The user's organizations through which they may add objects to the collection: the owner or a member
-    with `can_write`, where the user's role gives `Action.ADD` (as `khien.core.scoping.user_can` decides)."""
-    if not _signed_in(user):
-        return []
-    scope = scope_for(user, Action.ADD)
-    adding = {org_id for _role, path, org_id in memberships_of(user) if scope.covers_path(path)}
+    with `can_write`, among `adding_organization_ids`."""
+    adding = adding_organization_ids(user)
     if not adding:
         return []
     writers = set(CollectionMember.objects.filter(collection=collection, organization_id__in=adding, can_write=True)

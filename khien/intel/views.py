@@ -129,7 +129,9 @@ def object_detail(request, stix_id: str):
         "reports": search.reports_citing(user, stix_id),
         "versions": versions, "refs": [r for r in refs if r["obj"]],
         "hidden_refs": sum(1 for r in refs if not r["obj"]),
-        "raw": _indented(data, obj.data_text, sort_keys=True),
+        # Shown with its too-deep parts summarized (stored before the intake refused such nesting).
+        "summarized": services.is_summarized(data),
+        "raw": _indented(data, obj.data_text or "", sort_keys=True),
         "extra_fields": [(k, STIX_PROPERTY_LABELS[k], stix_value_label(k, v), _raw_value(v))
                          for k, v in sorted(data.items()) if k in STIX_PROPERTY_LABELS],
     }
@@ -142,8 +144,10 @@ def object_download(request, stix_id: str):
     """The latest visible version of the object as a STIX 2.1 bundle (plain JSON)."""
     obj = _visible_or_404(request.user, stix_id)
     bundle_id = f"bundle--{uuid.uuid4()}"
-    text = _indented({"type": "bundle", "id": bundle_id, "objects": [obj.data]},
-                     f'{{"type":"bundle","id":"{bundle_id}","objects":[{obj.data_text}]}}')
+    compact = f'{{"type":"bundle","id":"{bundle_id}","objects":[{obj.data_text or services.stix_text(obj.data)}]}}'
+    # A version read with its too-deep parts summarized is given whole, as stored (compact: it cannot be indented).
+    text = compact if services.is_summarized(obj.data) else _indented(
+        {"type": "bundle", "id": bundle_id, "objects": [obj.data]}, compact)
     response = HttpResponse(text, content_type="application/json")
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stix_id)[:120]
     response["Content-Disposition"] = f'attachment; filename="{safe}.json"'

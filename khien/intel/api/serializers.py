@@ -5,6 +5,7 @@ may be named as a collection member or a recipient (sharing crosses
 organization trees); the services check the caller's rights.
 """
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -21,6 +22,20 @@ class OrganizationCodeField(serializers.SlugRelatedField):
         if not kwargs.get("read_only"):
             kwargs.setdefault("queryset", Organization.objects.filter(is_active=True))
         super().__init__(**kwargs)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class IsacCodeField(serializers.SlugRelatedField):
+    """An ISAC named by its code, looked up among the ISACs the caller may see (`Isac.objects.visible_to`): any
+    other code is "does not exist", worded the same whether such an ISAC exists or not."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "code")
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        user = getattr(self.context.get("request"), "user", None)
+        return Isac.objects.visible_to(user) if user is not None else Isac.objects.none()
 
 
 def _member_right(name: str) -> serializers.BooleanField:
@@ -43,8 +58,7 @@ class CollectionMemberSerializer(serializers.ModelSerializer):
 
 class CollectionSerializer(serializers.ModelSerializer):
     owner = OrganizationCodeField()
-    isac = serializers.SlugRelatedField(slug_field="code", queryset=Isac.objects.all(), required=False,
-                                        allow_null=True)
+    isac = IsacCodeField(required=False, allow_null=True)
     kind = serializers.ChoiceField(choices=CollectionKind.choices, default=CollectionKind.GROUP)
     alias = api_fields.CharField(required=False, allow_blank=True, max_length=63)
     can_read = serializers.SerializerMethodField()
@@ -129,6 +143,10 @@ class ProvenanceSerializer(serializers.Serializer):
 class ValueProvenanceSerializer(serializers.Serializer):
     kind = api_fields.CharField()
     value = api_fields.CharField()
+    match = serializers.ChoiceField(
+        choices=["exact", "network", "inside", "parent"],
+        help_text=_("Why this value matches the one searched: the value itself, a network that contains the "
+                    "address, an address or network inside the network, a parent domain of the domain."))
     warning_listed = serializers.BooleanField()
     warninglists = serializers.ListField(child=api_fields.CharField())
     producers = serializers.ListField(child=api_fields.CharField(), help_text=_("Codes of the producers."))

@@ -4,9 +4,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from khien.core.api import fields as api_fields
-from khien.registry.models import Isac, Organization, Province, Sector
+from khien.registry.models import Organization, Province, Sector
 
 from .. import tlp, warninglists
+from .serializers import IsacCodeField
 from ..models import AckState, AllowListEntry, Collection, EarlyWarning, IndicatorKind, Tlp, WarningSeverity, WarningTarget
 
 
@@ -65,8 +66,7 @@ class WarningCreateSerializer(serializers.Serializer):
                                            required=False, default=list)
     provinces = serializers.SlugRelatedField(slug_field="code", queryset=Province.objects.all(), many=True,
                                              required=False, default=list)
-    isacs = serializers.SlugRelatedField(slug_field="code", queryset=Isac.objects.all(), many=True,
-                                         required=False, default=list)
+    isacs = IsacCodeField(many=True, required=False, default=list)
     organizations = serializers.SlugRelatedField(slug_field="code", queryset=Organization.objects.all(), many=True,
                                                  required=False, default=list)
     auto_match = serializers.BooleanField(default=True)

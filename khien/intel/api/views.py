@@ -17,20 +17,9 @@ from rest_framework.views import APIView
 from khien.core.api.schema import refusal
 from khien.registry.api.views import LimitedJSONParser
 
-from .. import services, tlp, warninglists
-from ..models import IndicatorKind, IndicatorValue, StixObject
+from .. import search, services, tlp, warninglists
+from ..models import IndicatorKind, StixObject
 from . import serializers as s
-
-
-def lookup_candidates(value: str) -> set[str]:
-    """The normalized forms a searched value may be indexed under (IP, domain, hash, URL, e-mail)."""
-    value = value.strip()
-    candidates = {value, value.lower(), value.lower().rstrip(".")}
-    for kind in (IndicatorKind.IPV4, IndicatorKind.IPV6):
-        normalized = services.normalize_value(kind, value)
-        if normalized:
-            candidates.add(normalized[1])
-    return {c for c in candidates if c}
 
 
 class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -72,10 +61,15 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         return Response(answer, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(request=s.AddObjectsSerializer,
-                   responses={201: s.AddResultSerializer, 422: refusal("Not valid STIX: nothing stored (every error)")})
+                   responses={201: s.AddResultSerializer, 422: refusal(
+                       "Not valid STIX (invalid_stix), or an object names another platform organization as its "
+                       "author (foreign_creator): nothing stored (every error)")})
     @action(detail=True, methods=["post"])
     def objects(self, request, pk=None):
-        """Add a STIX bundle to the collection: every object valid, or nothing stored (422 with every error)."""
+        """Add a STIX bundle to the collection: every object valid, or nothing stored (422 with every error).
+
+        `created_by_ref` may be your organization's identity or an author outside the platform, never another
+        platform organization's (422, code `foreign_creator`)."""
         collection = self.get_object()
         serializer = s.AddObjectsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -111,15 +105,18 @@ class StixObjectViewSet(viewsets.ReadOnlyModelViewSet):
         if params.get("collection"):
             readable = tlp.collections_for(self.request.user).filter(pk__in=_uuids(params["collection"]))
             qs = qs.filter(collection_entries__collection__in=readable)
-        if params.get("value"):
-            qs = qs.filter(indicator_values__value__in=lookup_candidates(params["value"]))
+        if params.get("value"):  # the search page's rule: networks holding an address, addresses inside a network
+            qs = qs.filter(pk__in=sorted({pk for *_rest, pk in search.value_matches(params["value"]).rows}))
         return qs.distinct().order_by("-date_added", "-pk")
 
     @extend_schema(parameters=[
         OpenApiParameter("type", str, description="STIX types, comma-separated."),
         OpenApiParameter("tlp", str, description="TLP levels, comma-separated (clear, green, amber, amber_strict, red)."),
         OpenApiParameter("collection", str, description="Only the versions held by this collection (id)."),
-        OpenApiParameter("value", str, description="Indicators whose pattern names this IP, domain, URL, e-mail or hash."),
+        OpenApiParameter("value", str, description=(
+            "Indicators whose pattern names this IP, domain, URL, e-mail or hash, as the search page matches it: "
+            "an address also finds the networks (CIDR) that contain it, a network the addresses and networks "
+            "inside it, a domain its parent domains.")),
     ])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
@@ -168,22 +165,30 @@ class ValueProvenanceView(APIView):
 
 
 def value_provenance(user, raw: str, kind: str | None = None) -> list[dict]:
-    """The provenance entries of a searched value (see `ValueProvenanceView`)."""
-    visible = tlp.visibility_q(user, prefix="object__")
+    """The provenance entries of a searched value (see `ValueProvenanceView`): the values it matches by the
+    search page's rule (`search.value_matches`), each with why (`match`)."""
+    visible = tlp.visibility_q(user)
     if visible is None:
         return []
-    qs = (IndicatorValue.objects.filter(value__in=lookup_candidates(raw), object__stix_type="indicator")
-          .filter(visible).select_related("object", "object__producer"))
-    if kind:
-        qs = qs.filter(kind=kind)
+    matches = search.value_matches(raw)
+    rows = [row for row in matches.rows if not kind or row[0] == kind]
+    pks = sorted({pk for *_rest, pk in rows})
+    objects: dict[int, StixObject] = {}
+    for start in range(0, len(pks), 500):
+        objects.update((o.pk, o) for o in StixObject.objects.filter(pk__in=pks[start:start + 500],
+                                                                     stix_type="indicator")
+                       .filter(visible).select_related("producer"))
     # Per (kind, value): the latest visible version of each indicator.
     latest: dict[tuple[str, str], dict[str, StixObject]] = {}
-    for row in qs.order_by("object__modified", "object_id")[: MAX_PROVENANCE * 4]:
-        latest.setdefault((row.kind, row.value), {})[row.object.stix_id] = row.object
+    for value_kind, value, _stix_id, pk in sorted((r for r in rows if r[3] in objects),
+                                                  key=lambda r: (objects[r[3]].modified, r[3])):
+        latest.setdefault((value_kind, value), {})[objects[pk].stix_id] = objects[pk]
     lists = warninglists.compiled()
     now = timezone.now()
     entries = []
-    for (value_kind, value), by_id in sorted(latest.items()):
+    order = {"exact": 0, "inside": 1, "network": 2, "parent": 3}
+    for (value_kind, value), by_id in sorted(latest.items(),
+                                             key=lambda kv: (order[matches.why_of[kv[0]]], kv[0][1], kv[0][0])):
         objects = sorted(by_id.values(), key=lambda o: (o.date_added, o.pk))[:MAX_PROVENANCE]
         indicators = [{
             "stix_id": o.stix_id,
@@ -202,6 +207,7 @@ def value_provenance(user, raw: str, kind: str | None = None) -> list[dict]:
         } for o in objects]
         entries.append({
             **warninglists.flag(value_kind, value, lists),
+            "match": matches.why_of[(value_kind, value)],
             "producers": sorted({i["producer"] for i in indicators if i["producer"]}),
             "indicator_count": len(indicators),
             "active_count": sum(1 for i in indicators if i["active"]),

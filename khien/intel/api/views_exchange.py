@@ -86,7 +86,8 @@ class ExportView(APIView):
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
-    collection = serializers.PrimaryKeyRelatedField(queryset=Collection.objects.all())
+    # Scoped in get_fields to the collections the caller manages; without a request, none (never all rows).
+    collection = serializers.PrimaryKeyRelatedField(queryset=Collection.objects.none())
     password = api_fields.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
                                      max_length=MAX_SECRET_LENGTH,
                                      help_text="Password or token; never returned. Empty on update: unchanged.")

@@ -11,8 +11,9 @@ identities the objects refer to are appended (TLP markings from their official d
 organizations' identities from the registry, other ones only when the user may see them).
 
 Large exports are streamed (`stream_bundle`), rows read in chunks. An object stored before the intake
-refused what JSON cannot write (nested deeper than the encoder goes) is left out with a log line, never
-cutting the bundle short.
+refused deep nesting is exported whole from its stored text (its `data` is read summarized,
+`services.summarized_json`: a summary is never exported as the object); one that JSON cannot write or read
+back (nested deeper than the encoder goes) is left out with a log line, never cutting the bundle short.
 """
 from __future__ import annotations
 
@@ -158,9 +159,18 @@ def iter_rows(user, sel: Selection):
         yield row
 
 
-def exported_object(row: StixObject) -> dict:
-    """The object as exported: its stored JSON, with its TLP marking when it carries none."""
-    obj = dict(row.data)
+def exported_object(row: StixObject) -> dict | None:
+    """The object as exported: its stored JSON, with its TLP marking when it carries none. A version read
+    summarized (nested deeper than the intake accepts) is read again whole from its stored text (orjson: no
+    Python recursion); None (logged) when even that cannot read it."""
+    data = row.data
+    if services.is_summarized(data):
+        try:
+            data = orjson.loads(row.data_text or "")
+        except orjson.JSONDecodeError as exc:
+            log.warning("STIX export: %s left out, it cannot be read back whole (%s)", row.stix_id, exc)
+            return None
+    obj = dict(data)
     refs = obj.get("object_marking_refs") if isinstance(obj.get("object_marking_refs"), list) else []
     if not any(ref in tlp.MARKING_TLP for ref in refs) and obj.get("type") != "marking-definition":
         obj["object_marking_refs"] = [*refs, tlp.TLP_MARKING[row.tlp]]
@@ -197,7 +207,9 @@ def _resolve(user, wanted: set[str]) -> list[dict]:
         chunk = [ref for ref in rest[start:start + 500] if ref not in found]
         for row in tlp.visible_versions(user).filter(stix_id__in=chunk).order_by("stix_id", "-modified"):
             if row.stix_id != previous:
-                out.append(exported_object(row))
+                obj = exported_object(row)
+                if obj is not None:
+                    out.append(obj)
                 previous = row.stix_id
     return out
 
@@ -208,6 +220,8 @@ def iter_objects(user, sel: Selection):
     wanted: set[str] = set()
     for row in iter_rows(user, sel):
         obj = exported_object(row)
+        if obj is None:
+            continue
         exported.add(obj["id"])
         wanted |= _references(obj)
         yield obj

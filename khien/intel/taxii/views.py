@@ -552,7 +552,13 @@ def _add_objects(request, user, collection):
         # the client polls (TAXII 2.1 §5.5); all-or-nothing as below (services.do_submit_objects_async).
         status = services.do_submit_objects_async(collection, envelope["objects"], acting_user=user)
         return _json(_status_resource(status), status=202)
-    result = services.do_add_objects(collection, envelope, acting_user=user, taxii_status=True)
+    try:
+        result = services.do_add_objects(collection, envelope, acting_user=user, taxii_status=True)
+    except services.CreatorRefused as exc:
+        # Valid STIX the rules refuse (another organization named as author): TAXII 2.1 says so per object, in
+        # the status's failures; nothing of the request is stored.
+        status = services.do_refuse_submission(collection, envelope["objects"], exc, acting_user=user)
+        return _json(_status_resource(status), status=202)
     return _json(_status_resource(result.status), status=202)
 
 

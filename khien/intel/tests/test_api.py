@@ -369,3 +369,108 @@ def test_downloads_are_documented_with_the_types_they_answer(world, api):
     for fmt in ("stix", "misp", "csv"):
         answered = client.get("/api/intel/exchange/export/", {"file_format": fmt})
         assert answered.status_code == 200 and answered["Content-Type"].split(";")[0] in export, fmt
+
+
+# --- Codes are looked up among what the caller may see ----------------------------------------------------------
+
+
+def _same_answer(first, second, first_code, second_code):
+    """Two refusals are the same, but for the code each names."""
+    assert first.status_code == second.status_code == 400, (first.content, second.content)
+    assert first.content.decode().replace(first_code, "<code>") == second.content.decode().replace(second_code,
+                                                                                                     "<code>")
+
+
+def test_an_isac_the_caller_may_not_see_is_answered_as_one_that_does_not_exist(world, api):
+    from khien.registry.models import Isac
+
+    Isac.objects.create(code="PROV-ISAC", name_vi="ISAC tỉnh", operator=world.province)  # PROV's tree only
+    own = Isac.objects.create(code="MIN-ISAC", name_vi="ISAC bộ", operator=world.ministry)
+    client = api(world.admin)
+    en = {"HTTP_ACCEPT_LANGUAGE": "en"}
+
+    def create(code):
+        return client.post(f"{API}collections/", {"title": "ISAC feed", "owner": "MIN", "kind": "isac",
+                                                  "isac": code}, format="json", **en)
+
+    _same_answer(create("PROV-ISAC"), create("NO-SUCH-ISAC"), "PROV-ISAC", "NO-SUCH-ISAC")
+    assert Collection.objects.count() == 0
+    response = create(own.code)  # the grant: an ISAC MIN operates
+    assert response.status_code == 201 and response.json()["isac"] == "MIN-ISAC"
+
+    # Early warnings name ISACs the same way (MIN's administrator operates MIN-ISAC: may issue).
+    def warn(code):
+        return client.post(f"{API}warnings/", {"title": "Cảnh báo", "isacs": [code]}, format="json", **en)
+
+    _same_answer(warn("PROV-ISAC"), warn("NO-SUCH-ISAC"), "PROV-ISAC", "NO-SUCH-ISAC")
+
+
+def test_a_collection_the_caller_may_not_manage_is_answered_as_one_that_does_not_exist(world, api):
+    from khien.intel import services
+
+    theirs = services.do_create_collection({"title": "PROV feed", "owner": world.province},
+                                           acting_user=world.other_admin)
+    ours = services.do_create_collection({"title": "MIN feed", "owner": world.ministry}, acting_user=world.admin)
+    client = api(world.admin)
+    nowhere = str(uuid.uuid4())
+
+    def subscribe(collection_id, **extra):
+        return client.post(f"{API}subscriptions/", {"name": "partner", "collection": collection_id,
+                                                    "api_root_url": "https://cti.partner.example/taxii2/",
+                                                    "remote_collection_id": "c1", **extra}, format="json")
+
+    _same_answer(subscribe(str(theirs.pk)), subscribe(nowhere), str(theirs.pk), nowhere)
+    response = subscribe(str(ours.pk))
+    assert response.status_code == 201, response.content
+    url = f"{API}subscriptions/{response.json()['id']}/"
+    _same_answer(client.patch(url, {"collection": str(theirs.pk)}, format="json"),
+                 client.patch(url, {"collection": nowhere}, format="json"), str(theirs.pk), nowhere)
+
+
+# --- Value lookups: the search page's rule ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def networks(sharing):
+    """GREEN indicators on a network, an address inside it, and a subdomain; a RED one inside it (MIN's)."""
+    from khien.intel import services
+
+    n = {"net": indicator("10.1.0.0/16", tlp=Tlp.GREEN), "addr": indicator("10.1.2.3", tlp=Tlp.GREEN),
+         "sub": indicator("login.evil-khien.vn", kind="domain-name", tlp=Tlp.GREEN),
+         "red": indicator("10.1.9.9", tlp=Tlp.RED)}
+    services.do_add_objects(sharing.collection, list(n.values()), acting_user=sharing.world.analyst)
+    return {name: obj["id"] for name, obj in n.items()}
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("10.1.2.3", {"addr", "net"}),          # an address: the networks holding it too
+    ("10.1.0.0/16", {"net", "addr"}),       # a network: what lies inside it too
+    ("10.0.0.0/8", {"net", "addr"}),
+    ("10.0.0.0/7", set()),                  # a network wider than /8 is not looked inside
+    ("10.1.77.1", {"net"}),
+    ("login.evil-khien.vn", {"sub"}),
+    ("www.login.evil-khien.vn", {"sub"}),   # a domain: its parent domains too
+    ("192.0.2.200", set()),
+])
+def test_the_value_filter_and_provenance_match_as_the_search_page(sharing, networks, api, client, query, expected):
+    from khien.intel import search
+
+    name_of = {stix_id: name for name, stix_id in networks.items()}
+    reader = sharing.world.other_admin  # PROV reads C: sees the GREEN ones, not MIN's RED one
+    listed = api(reader).get(f"{API}objects/", {"value": query}).json()["results"]
+    assert {name_of[o["stix_id"]] for o in listed} == expected
+    entries = _entry(api(reader), query)
+    assert {name_of[i["stix_id"]] for e in entries for i in e["indicators"]} == expected
+    page = {(g.kind, g.value, g.why) for g in search.search_values(reader, query)}
+    assert {(e["kind"], e["value"], e["match"]) for e in entries} == page
+
+
+def test_provenance_says_why_each_value_matches(sharing, networks, api):
+    entries = _entry(api(sharing.world.analyst), "10.1.2.3")
+    assert [(e["kind"], e["value"], e["match"]) for e in entries] == [
+        ("ipv4", "10.1.2.3", "exact"), ("cidr", "10.1.0.0/16", "network")]
+    # MIN's analyst sees its RED indicator inside the network; PROV's administrator does not
+    inside = {e["value"] for e in _entry(api(sharing.world.analyst), "10.1.0.0/16") if e["match"] == "inside"}
+    assert inside == {"10.1.2.3", "10.1.9.9"}
+    inside = {e["value"] for e in _entry(api(sharing.world.other_admin), "10.1.0.0/16") if e["match"] == "inside"}
+    assert inside == {"10.1.2.3"}

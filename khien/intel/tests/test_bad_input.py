@@ -244,3 +244,76 @@ def test_a_federation_pull_leaves_a_hidden_version_out_instead_of_stalling(shari
     assert (result.created, result.hidden) == (1, 1)
     linked = set(CollectionObject.objects.filter(collection=own).values_list("object__stix_id", flat=True))
     assert fresh["id"] in linked and red["id"] not in linked
+
+
+def _store_directly(collection, obj: dict, text: str) -> StixObject:
+    """A version written as the intake stored it before it refused deep nesting: straight into the table."""
+    from django.db import connection
+    from django.utils import timezone
+
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO intel_stixobject (stix_id, stix_type, spec_version, modified, created_by_ref, tlp, "
+            "marking_refs, revoked, labels, data, data_text, date_added) "
+            "VALUES (%s, %s, '2.1', %s, '', %s, '[]', %s, '[]', %s, %s, %s)",
+            [obj["id"], obj["type"], now, Tlp.GREEN, False, text, text, now])
+    row = StixObject.objects.only("pk").get(stix_id=obj["id"])
+    CollectionObject.objects.create(collection=collection, object=row, date_added=now)
+    return row
+
+
+def test_an_object_stored_900_levels_deep_is_shown_summarized_never_a_5xx(api, as_user, sharing):
+    """~900 levels (stored before the intake refused nesting deeper than MAX_DEPTH): reading it back used to fail
+    every page and API answer that held it (RecursionError). It is read with its deep part summarized, the STIX
+    download and the exports give it whole."""
+    obj = indicator("192.0.2.78", tlp=Tlp.GREEN, name="Deep one")
+    text = orjson.dumps(obj).decode()[:-1] + ',"x_deep":' + "[" * 900 + '"bottom"' + "]" * 900 + "}"
+    _store_directly(sharing.collection, obj, text)
+    note = "nested deeper than 32 levels"
+    client = as_user(sharing.world.analyst)
+    page = client.get(reverse("intel:object", args=[obj["id"]]), **EN)
+    assert page.status_code == 200
+    assert "Deep one" in page.content.decode() and page.context["summarized"]
+    assert note in page.context["raw"] and 'id="summarized"' in page.content.decode()
+    download = client.get(reverse("intel:object_download", args=[obj["id"]]))
+    assert download.status_code == 200 and '"bottom"' in download.content.decode() and note not in \
+        download.content.decode()
+    assert orjson.loads(download.content)["objects"][0]["id"] == obj["id"]  # whole, as stored (orjson reads 1024)
+    for url in (reverse("intel:search"), reverse("intel:search") + "?q=Deep",
+                reverse("intel:collection_detail", args=[sharing.collection.pk])):
+        assert client.get(url).status_code == 200, url
+
+    reader = api(sharing.world.analyst)
+    detail = reader.get(f"/api/intel/objects/{obj['id']}/", **EN)
+    assert detail.status_code == 200 and detail.json()["data"]["name"] == "Deep one"
+    deep = detail.json()["data"]["x_deep"]
+    for _level in range(services.MAX_DEPTH - 1):  # the object is level 1: 31 levels of the list are kept
+        deep = deep[0]
+    assert isinstance(deep, str) and note in deep
+    for url in ("/api/intel/objects/", f"/api/intel/objects/{obj['id']}/versions/"):
+        assert reader.get(url).status_code == 200, url
+    for fmt in ("stix", "misp", "csv"):
+        response = reader.get("/api/intel/exchange/export/", {"file_format": fmt,
+                                                               "collection": str(sharing.collection.pk)})
+        assert response.status_code == 200, fmt
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert note.encode() not in body  # a summary is never exported as the object
+        if fmt == "stix":
+            bundle = orjson.loads(body)  # whole, not cut short
+            assert sharing.ids[Tlp.GREEN] in {o["id"] for o in bundle["objects"]}
+    taxii = reader.get(f"/taxii2/api/collections/{sharing.collection.pk}/objects/", HTTP_ACCEPT=TAXII)
+    assert taxii.status_code == 200 and obj["id"] in taxii.content.decode()
+
+
+def test_summarized_json_cuts_only_what_is_deeper_than_the_limit():
+    shallow = orjson.dumps({"a": [[{"b": "[{" * 40}]], "c": "\\\"]"}).decode()  # brackets in strings do not count
+    assert services.summarized_json(shallow) is None
+    limit = services.MAX_DEPTH
+    text = '{"keep":' + "[" * (limit - 1) + "1" + "]" * (limit - 1) + ',"cut":' + "[" * limit + '"x"' + \
+           "]" * limit + ',"s":"]]}}"}'
+    data = json.loads(services.summarized_json(text))
+    kept, cut = data["keep"], data["cut"]
+    for _level in range(limit - 1):
+        kept, cut = kept[0], cut[0]
+    assert kept == 1 and isinstance(cut, str) and str(limit) in cut and data["s"] == "]]}}"

@@ -9,7 +9,7 @@ from khien.core.errors import Forbidden, Refused
 from khien.core.models import AuditEntry
 from khien.intel import federation, services
 from khien.intel.jobs import pull_subscriptions
-from khien.intel.models import CollectionObject, StixObject, Tlp
+from khien.intel.models import CollectionObject, StixObject, Tlp, identity_id_for
 from khien.intel.models_federation import FeedStatus, FeedSubscription
 
 from .conftest import indicator
@@ -265,3 +265,90 @@ def test_remote_dates_outside_the_storable_years_are_refused_not_stored(sharing,
     assert sub.last_status == FeedStatus.PARTIAL and bad[1]["id"] in sub.last_error
     assert in_local(local) == {good[0]["id"]}
     assert sub.added_after is None
+
+
+# --- Who an object pulled from a partner is attributed to --------------------------------------------------------
+
+
+def _subscribe_partner(partner, collection, user, name):
+    return federation.do_create_subscription(
+        {"name": name, "collection": collection, "api_root_url": partner.url, "remote_collection_id": "partner"},
+        acting_user=user)
+
+
+def _holds(collection, stix_id):
+    return set(services.format_timestamp(m) for m in CollectionObject.objects.filter(
+        collection=collection, object__stix_id=stix_id).values_list("object__modified", flat=True))
+
+
+def test_two_subscribers_of_one_feed_both_receive_its_objects_and_their_new_versions(sharing, local):
+    """An object pulled without created_by_ref is the remote source's, not the first puller's: a second
+    subscriber receives it (unmarked: AMBER, which it could not see as another organization's version) and
+    the new versions it pulls first, and the first subscriber then receives those too."""
+    world = sharing.world
+    theirs = services.do_create_collection({"title": "MIN partner feed", "owner": world.ministry},
+                                           acting_user=world.admin)
+    unmarked = indicator("192.0.2.221")
+    green = indicator("192.0.2.222", tlp=Tlp.GREEN)
+    partner = _PartnerServer([([unmarked, green], "2026-03-01T00:00:00.000Z")])
+    try:
+        first = _subscribe_partner(partner, local, world.coordinator, "ncsc-partner")
+        second = _subscribe_partner(partner, theirs, world.admin, "min-partner")
+        assert federation.do_pull(first).last_status == FeedStatus.OK
+        assert federation.do_pull(second).last_status == FeedStatus.OK
+        v1 = "2026-01-01T00:00:00.000Z"
+        for collection in (local, theirs):
+            assert _holds(collection, unmarked["id"]) == {v1} and _holds(collection, green["id"]) == {v1}
+        source = federation.source_identity_id(first)
+        assert source == federation.source_identity_id(second)
+        assert set(StixObject.objects.filter(stix_id__in=[unmarked["id"], green["id"]])
+                   .values_list("created_by_ref", flat=True)) == {source}
+        assert not services.organization_identities([source])  # no platform organization is the source
+
+        # The partner publishes new versions: the second subscriber pulls them first, then the first one.
+        v2 = "2026-02-01T00:00:00.000Z"
+        partner.pages = [([{**unmarked, "modified": v2, "name": "Renamed"},
+                           {**green, "modified": v2, "revoked": True}], "2026-03-02T00:00:00.000Z")]
+        assert federation.do_pull(FeedSubscription.objects.get(pk=second.pk)).last_status == FeedStatus.OK
+        assert federation.do_pull(FeedSubscription.objects.get(pk=first.pk)).last_status == FeedStatus.OK
+    finally:
+        partner.close()
+    for collection in (local, theirs):
+        assert _holds(collection, unmarked["id"]) == {v1, v2}, collection.title
+        assert _holds(collection, green["id"]) == {v1, v2}, collection.title
+    assert StixObject.objects.filter(stix_id=unmarked["id"]).count() == 2  # one row per version, shared
+
+
+def test_a_pulled_object_naming_another_platform_organization_is_left_out(sharing, local):
+    world = sharing.world
+    good = indicator("192.0.2.231")
+    forged = indicator("192.0.2.232", created_by_ref=identity_id_for(world.ministry.pk))
+    vendor = indicator("192.0.2.233", created_by_ref="identity--0c1a1f9e-0000-4000-8000-00000000a001")
+    partner = _PartnerServer([([good, forged, vendor], "2026-03-01T00:00:00.000Z")])
+    try:
+        sub = federation.do_pull(_subscribe_partner(partner, local, world.coordinator, "partner"))
+    finally:
+        partner.close()
+    assert sub.last_status == FeedStatus.OK and sub.last_error == ""
+    assert in_local(local) == {good["id"], vendor["id"]}
+    assert not StixObject.objects.filter(stix_id=forged["id"]).exists()
+    # nor is the identity of the organization only the refused object named linked into the collection
+    assert not CollectionObject.objects.filter(collection=local,
+                                               object__stix_id=identity_id_for(world.ministry.pk)).exists()
+
+
+def test_source_identity_depends_on_the_remote_collection_only(sharing, local):
+    def sub(url, remote="c1"):
+        return FeedSubscription(api_root_url=url, remote_collection_id=remote)
+
+    base = federation.source_identity_id(sub("https://CTI.Partner.example/api1/"))
+    assert base == federation.source_identity_id(sub("https://user:secret@cti.partner.example/api1"))
+    assert base != federation.source_identity_id(sub("https://cti.partner.example/api2/"))
+    assert base != federation.source_identity_id(sub("https://cti.partner.example/api1/", "c2"))
+    assert base.startswith("identity--") and uuid_version(base) == 4
+
+
+def uuid_version(stix_id):
+    import uuid
+
+    return uuid.UUID(stix_id.split("--")[1]).version

@@ -98,3 +98,21 @@ def test_create_collection(client, world):
         reverse("intel:collection_create"), {"title": "X", "kind": "group", "owner": str(world.ministry.pk)}
     ).status_code == 403
     assert Collection.objects.count() == 1
+
+
+def test_the_create_page_offers_and_takes_only_the_isacs_the_user_may_see(client, world):
+    from khien.registry.models import Isac
+
+    foreign = Isac.objects.create(code="PROV-ISAC", name_vi="ISAC tỉnh", operator=world.province)
+    own = Isac.objects.create(code="MIN-ISAC", name_vi="ISAC bộ", operator=world.ministry)
+    page = signed_in(client, world.admin)
+    url = reverse("intel:collection_create")
+    offered = list(page.get(url).context["form"].fields["isac"].queryset)
+    assert offered == [own]
+    data = {"title": "ISAC feed", "kind": "isac", "owner": str(world.ministry.pk)}
+    refused = page.post(url, {**data, "isac": str(foreign.pk)}, HTTP_ACCEPT_LANGUAGE="en")
+    missing = page.post(url, {**data, "isac": "4c1f6f2e-0000-4000-8000-000000000000"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.status_code == missing.status_code == 400
+    assert refused.context["form"].errors == missing.context["form"].errors
+    assert not Collection.objects.exists()
+    assert page.post(url, {**data, "isac": str(own.pk)}).status_code == 302
