@@ -37,6 +37,22 @@ class SecondFactorRequiredMiddleware:
         return self.get_response(request)
 
 
+class RefuseNulMiddleware:
+    """A NUL character in the address or its query (`%00`) is a 400 before any view: no database stores it
+    (PostgreSQL refuses it with an error that would otherwise surface as a 500), and no name, code or id has one."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
+                                          for key, values in request.GET.lists()):
+            from .views import bad_request
+
+            return bad_request(request)
+        return self.get_response(request)
+
+
 class SecurityHeadersMiddleware:
     """Headers Django does not set by itself."""
 

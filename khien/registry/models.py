@@ -343,6 +343,11 @@ class InformationSystem(models.Model):
             errors["operational_status"] = _("A system cannot be put in operation before its security level is approved.")
         if self.layer3_status == LayerState.IN_PLACE and not self.layer3_assessed_on:
             errors["layer3_assessed_on"] = _("Give the date of the independent assessment.")
+        # A date to come would hide a gap (an assessment "done" in 2099 never goes out of date).
+        today = timezone.localdate()
+        for field in ("layer3_assessed_on", "layer4_connected_on"):
+            if getattr(self, field) and getattr(self, field) > today:
+                errors[field] = _("This date is in the future.")
         if self.level_status in (LevelStatus.DRAFT, LevelStatus.RETURNED) and self.needs_level_justification():
             errors["level_justification"] = self.justification_message()
         if errors:

@@ -2,11 +2,14 @@
 
 Used as model-field validators, so forms, the API and imports share them.
 """
+import functools
 import ipaddress
 import re
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+
+from publicsuffixlist import PublicSuffixList
 
 from khien.core import shapes
 
@@ -19,20 +22,40 @@ def _require_list(value):
         raise ValidationError(_("Expected a list of text values."))
 
 
+# The widest public range a system may declare, by IP version. Declared ranges decide who an early warning about an
+# address reaches (intel's automatic matching): a system declaring 0.0.0.0/0 would receive every organization's.
+# Private ranges (10.0.0.0/8 …) are not limited: every organization may use them, and no warning is about them.
+WIDEST_PREFIX = {4: 16, 6: 32}
+
+
 def validate_ip_ranges(value):
     _require_list(value)
     for item in value:
         try:
-            ipaddress.ip_network(item, strict=False)
+            network = ipaddress.ip_network(item, strict=False)
         except ValueError:
             raise ValidationError(_("“%(v)s” is not an IP address or CIDR range.") % {"v": item})
+        if network.prefixlen < WIDEST_PREFIX[network.version] and not network.is_private:
+            raise ValidationError(_("“%(v)s” is wider than a /%(n)d: declare the ranges the system itself uses.")
+                                  % {"v": item, "n": WIDEST_PREFIX[network.version]})
+
+
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    return PublicSuffixList()  # the list the package carries: no network access
 
 
 def validate_domains(value):
     _require_list(value)
     for item in value:
-        if not shapes.is_domain_name(item.lower().rstrip(".")):
+        domain = item.lower().rstrip(".")
+        if not shapes.is_domain_name(domain):
             raise ValidationError(_("“%(v)s” is not a domain name.") % {"v": item})
+        # A public suffix (gov.vn, com.vn) is shared by many owners: declaring it would make every warning about
+        # any of their domains reach this system's organization.
+        if _public_suffixes().is_public(domain):
+            raise ValidationError(_("“%(v)s” is a public suffix shared by many owners, not a domain of the system.")
+                                  % {"v": item})
 
 
 def validate_cpes(value):

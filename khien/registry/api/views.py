@@ -11,11 +11,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ParseError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from khien.core.api.parsers import DEFAULT_PARSERS, LimitedJSONParser  # noqa: F401  (other apps import them here)
 from khien.core.api.schema import refusal
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
@@ -38,28 +38,7 @@ from . import serializers as s
 STEPS = list(services.TRANSITIONS)
 
 
-class LimitedJSONParser(parsers.JSONParser):
-    """JSON bodies larger than DATA_UPLOAD_MAX_MEMORY_SIZE are refused before parsing (413)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        from django.conf import settings
-
-        request = (parser_context or {}).get("request")
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if request is not None and limit is not None:
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            if length > limit:
-                raise Refused(_("The request body is too large."), code="too_large", status=413)
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError(_("The JSON body is nested too deeply."))
-
-
-JSON_PARSERS = [LimitedJSONParser, parsers.FormParser, parsers.MultiPartParser]
+JSON_PARSERS = DEFAULT_PARSERS
 
 FORMAT_PARAM = OpenApiParameter(
     "file_format", str, OpenApiParameter.QUERY, enum=["csv", "xlsx"], default="csv",
