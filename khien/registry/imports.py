@@ -1027,6 +1027,11 @@ def _text(value) -> str:
     return safe_cell(str(value))
 
 
+def _row(cells: dict, header: list[str]) -> list[str]:
+    """One object's line of an export: its cells (made once per object) in the header's order."""
+    return [_text(cells.get(column, "")) for column in header]
+
+
 def export_file(kind: str, queryset, fmt: str) -> tuple[bytes, str, str]:
     """(content, content type, file name) of `queryset` as a file that imports back unchanged."""
     kind = _valid_kind(kind)
@@ -1039,7 +1044,7 @@ def export_file(kind: str, queryset, fmt: str) -> tuple[bytes, str, str]:
     else:
         objects = queryset.select_related("owner", "operator").order_by("code")
         cells_of = functools.partial(_system_cells, criteria=CriteriaAnswers())
-    lines = ([_text(cells_of(obj).get(c, "")) for c in header] for obj in objects.iterator(chunk_size=1000))
+    lines = (_row(cells_of(obj), header) for obj in objects.iterator(chunk_size=1000))
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     filename = f"khien-{kind}-{stamp}.{fmt}"
     if fmt == "csv":
