@@ -237,8 +237,10 @@ class _BadDomain(ValueError):
 
 
 def parse_domain(value: Any, field: str) -> str:
-    if value in (None, ""):
+    if value is None or value == "":
         return ""
+    if not isinstance(value, str):  # JSON true, 0 or 1.5 is no host name (it read as "true", "0", "1.5")
+        raise ParseError(f"invalid domain in {field}")
     try:
         return _normal_domain(str(value))
     except _BadDomain as exc:

@@ -199,6 +199,11 @@ def test_addresses_domains_and_hashes():
     with pytest.raises(ParseError) as info:
         parsers.parse_domain("a b.example", "f")
     assert info.value.reason == "invalid domain in f: a b.example"
+    for not_text in (True, 0, 1.5, ["evil.example"], {"name": "evil.example"}):  # read as "true", "0", …
+        with pytest.raises(ParseError) as info:
+            parsers.parse_domain(not_text, "f")
+        assert info.value.reason == "invalid domain in f"
+    assert parsers.parse_domain(None, "f") == "" == parsers.parse_domain("", "f")
     assert parsers.parse_hash("SHA256:" + "AB" * 32, "f") == ("file_sha256", "ab" * 32)
     assert parsers.parse_hash(" md5:" + "0f" * 16 + " ", "f") == ("file_md5", "0f" * 16)
     for bad in ("g" * 32, "０" * 32, "0x" + "a" * 30, "a" * 33, "ab " * 16, 12345):
