@@ -1,4 +1,4 @@
-"""Loading the incident content files: the RSIT taxonomy and the reporting policy.
+"""Loading the incident content files: the RSIT taxonomy, the reporting policy and the standard tasks.
 
 Idempotent like `khien.registry.content`: loading an unchanged file changes
 nothing; a changed file updates the row with the same version. Files are
@@ -15,7 +15,7 @@ from django.db import transaction
 
 from khien.core import audit
 
-from .models import Incident, ReportingPolicy, Taxonomy
+from .models import Incident, ReportingPolicy, TaskParty, TaskTemplates, Taxonomy
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -83,6 +83,51 @@ def check_policy(data: dict, name: str = "policy") -> None:
                 raise ContentError(f"{name}: severity {sev['code']}: 'sla.{key}' must be a positive number of hours")
 
 
+TASK_TEXT_LIMITS = {"title_vi": 300, "title_en": 300, "description_vi": 2000, "description_en": 2000}
+TASK_CODE_MAX = 60  # Task.template_code
+
+
+def check_task_templates(data: dict, name: str = "tasks", *, taxonomy: dict) -> None:
+    """Every task has both titles, a known party and a positive due offset; every category is a class or a type of
+    `taxonomy` (the data of the taxonomy file loaded with it) and names only tasks of the file."""
+    for key in ("version", "tasks", "categories"):
+        if key not in data:
+            raise ContentError(f"{name}: missing '{key}'")
+    tasks, categories = data["tasks"], data["categories"]
+    if not isinstance(tasks, dict) or not isinstance(categories, dict):
+        raise ContentError(f"{name}: 'tasks' and 'categories' must be mappings")
+    for code, task in tasks.items():
+        if not isinstance(code, str) or not code or len(code) > TASK_CODE_MAX:
+            raise ContentError(f"{name}: task code {code!r} must be a text of at most {TASK_CODE_MAX} characters")
+        if not isinstance(task, dict):
+            raise ContentError(f"{name}: task {code}: must be a mapping")
+        unknown = set(task) - set(TASK_TEXT_LIMITS) - {"party", "due_hours"}
+        if unknown:
+            raise ContentError(f"{name}: task {code}: unknown keys {sorted(unknown)}")
+        for key, limit in TASK_TEXT_LIMITS.items():
+            value = task.get(key, "")
+            if not isinstance(value, str) or (key.startswith("title") and not value.strip()) or len(value) > limit:
+                raise ContentError(f"{name}: task {code}: '{key}' must be a text of at most {limit} characters"
+                                   + (" (required)" if key.startswith("title") else ""))
+        if task.get("party") not in TaskParty.values:
+            raise ContentError(f"{name}: task {code}: 'party' must be one of {TaskParty.values}")
+        hours = task.get("due_hours")
+        if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0:
+            raise ContentError(f"{name}: task {code}: 'due_hours' must be a positive number of hours")
+    known = {cls.get("value") for cls in taxonomy.get("classes", [])}
+    known |= {typ.get("value") for cls in taxonomy.get("classes", []) for typ in cls.get("types", [])}
+    for category, codes in categories.items():
+        if category not in known:
+            raise ContentError(f"{name}: category '{category}' is not a class or type of the taxonomy")
+        if not isinstance(codes, list) or not codes:
+            raise ContentError(f"{name}: category {category}: give a list of task codes")
+        missing = [c for c in codes if c not in tasks]
+        if missing:
+            raise ContentError(f"{name}: category {category}: unknown tasks {missing}")
+        if len(set(codes)) != len(codes):
+            raise ContentError(f"{name}: category {category}: a task is listed twice")
+
+
 @transaction.atomic
 def load_file(model, path: Path, check) -> tuple[object, bool]:
     raw = path.read_bytes()
@@ -112,4 +157,8 @@ def load_file(model, path: Path, check) -> tuple[object, bool]:
 def load_all() -> dict[str, int]:
     _tax, tax_changed = load_file(Taxonomy, DATA_DIR / "rsit.yaml", check_taxonomy)
     _pol, pol_changed = load_file(ReportingPolicy, DATA_DIR / "reporting.yaml", check_policy)
-    return {"incident_taxonomies": int(tax_changed), "reporting_policies": int(pol_changed)}
+    # The standard tasks name classes and types of the taxonomy file loaded just before them.
+    _tasks, tasks_changed = load_file(TaskTemplates, DATA_DIR / "tasks.yaml",
+                                      lambda data, name: check_task_templates(data, name, taxonomy=_tax.data))
+    return {"incident_taxonomies": int(tax_changed), "reporting_policies": int(pol_changed),
+            "incident_task_templates": int(tasks_changed)}

@@ -354,8 +354,15 @@ def _build_pdf(incident: Incident, user) -> bytes:
     heading(_("Tasks"))
     tasks = list(Task.objects.filter(incident=incident).select_related("owner"))
     if tasks:
+        from .models import TaskTemplates
+
+        templates = TaskTemplates.current()  # a standard task in the report's language while unedited
+
+        def task_title(x):
+            return templates.shown(x)[0] if templates else x.title
+
         table([_("Task"), _("Person in charge"), _("Due"), _("Status")], [80, 50, 30, width - 160],
-              [[x.title, x.owner.email if x.owner else "—", t(x.due_at), x.get_status_display()] for x in tasks])
+              [[task_title(x), x.owner.email if x.owner else "—", t(x.due_at), x.get_status_display()] for x in tasks])
     else:
         line(_("No task yet."))
 

@@ -9,13 +9,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from khien.core.models import User
-from khien.core.roles import Action, Role
+from khien.core.roles import Action
 from khien.core.scoping import memberships_of
 from khien.intel.models import Tlp
 from khien.registry.models import InformationSystem, Organization, OrgType
 
 from .models import CustodyAction, Incident, ReportingPolicy, TaskStatus, Taxonomy
-from .services import detection_time_problem, late_reason_problem, report_late_at
+from .services import TASK_DESCRIPTION_MAX, detection_time_problem, late_reason_problem, report_late_at, task_people
 
 YES_NO = [("true", _("Yes")), ("false", _("No"))]
 
@@ -263,26 +263,49 @@ class UserChoiceField(forms.ModelChoiceField):
         return f"{obj.full_name} <{obj.email}>" if obj.full_name else obj.email
 
 
-def participants_of(incident: Incident):
-    """People who may see the incident: members of the reporting organization's line, of the assigned
-    responders (and their parents), and national coordinators. The service checks the owner again."""
-    ids = {part for part in incident.organization.path.split("/") if part}
-    for path in incident.assignments.values_list("responder__path", flat=True):
-        ids.update(part for part in path.split("/") if part)
-    return (User.objects.filter(is_active=True)
-            .filter(Q(memberships__organization_id__in=sorted(ids)) | Q(memberships__role=Role.NATIONAL_COORDINATOR))
-            .distinct().order_by("email"))
-
-
 class TaskForm(forms.Form):
     title = forms.CharField(label=_("Task"), max_length=300)
     owner = UserChoiceField(label=_("Person in charge"), queryset=User.objects.none(), required=False)
     due_at = forms.DateTimeField(label=_("Due"), required=False, widget=DateTimeLocalInput(),
                                  input_formats=DATETIME_LOCAL_FORMATS)
+    description = forms.CharField(label=_("Description"), required=False, max_length=TASK_DESCRIPTION_MAX,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, incident, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = participants_of(incident)
+        # Only those who may work on a task (not auditors or trainees): the service checks the same rule.
+        self.fields["owner"].queryset = task_people(incident)
+
+
+class TaskEditForm(forms.Form):
+    """A task's person in charge, due time and description, prefilled: what differs is changed and journaled."""
+
+    owner = UserChoiceField(label=_("Person in charge"), queryset=User.objects.none(), required=False)
+    due_at = forms.DateTimeField(label=_("Due"), required=False, widget=DateTimeLocalInput(),
+                                 input_formats=DATETIME_LOCAL_FORMATS)
+    description = forms.CharField(label=_("Description"), required=False, max_length=TASK_DESCRIPTION_MAX,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, task, people=None, **kwargs):
+        kwargs.setdefault("initial", {"owner": task.owner_id, "due_at": task.due_at, "description": task.description})
+        kwargs.setdefault("prefix", f"t{task.pk.hex[:8]}")
+        super().__init__(*args, **kwargs)
+        self.task = task
+        people = people if people is not None else task_people(task.incident)
+        if task.owner_id:  # the person in charge stays offered, even one given the task under an earlier rule
+            people = User.objects.filter(Q(pk__in=people.values("pk")) | Q(pk=task.owner_id)).order_by("email")
+        self.fields["owner"].queryset = people
+
+    def clean_due_at(self):
+        value = self.cleaned_data.get("due_at")
+        # The page shows minutes: the due time sent back unchanged keeps its seconds (and is no change).
+        if value and self.task.due_at and value == self.task.due_at.replace(second=0, microsecond=0):
+            return self.task.due_at
+        return value
+
+
+class UnassignForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for the removal"), required=False, max_length=5000)
 
 
 class TaskStatusForm(forms.Form):

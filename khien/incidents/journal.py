@@ -8,6 +8,9 @@ responder was assigned.
 """
 from __future__ import annotations
 
+import datetime as dt
+
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
@@ -68,10 +71,42 @@ def detail(event, names: dict[str, str] | None = None) -> str:
                          for name, (old, new) in (data.get("changes") or {}).items())
     if event.kind == EventKind.TASK:
         labels = dict(TaskStatus.choices)
+        if data.get("action") == "standard":
+            n = len(data.get("tasks", []))
+            return ngettext("%(n)s standard task added", "%(n)s standard tasks added", n) % {"n": n}
+        if data.get("action") == "changed":
+            return _task_changes(data)
         if data.get("from"):
             return f"{labels.get(data['from'], data['from'])} → {labels.get(data.get('status'), data.get('status'))}"
         return _("added")
     return ""
+
+
+def _when(iso) -> str:
+    if not iso:
+        return "—"
+    try:
+        return timezone.localtime(dt.datetime.fromisoformat(iso)).strftime("%d/%m/%Y %H:%M")
+    except (TypeError, ValueError):
+        return str(iso)
+
+
+def _task_changes(data: dict) -> str:
+    """"Person in charge: a → b; Due: … → …; Description" for a task's change (the audit log has every value)."""
+    from .models import Task
+
+    parts = []
+    for name in data.get("fields", []):
+        label = str(capfirst(Task._meta.get_field(name).verbose_name)) if name != "owner" else _("Person in charge")
+        if name == "owner":
+            old, new = data.get("owner") or [None, None]
+            parts.append(f"{label}: {old or '—'} → {new or '—'}")
+        elif name == "due_at":
+            old, new = data.get("due_at") or [None, None]
+            parts.append(f"{label}: {_when(old)} → {_when(new)}")
+        else:
+            parts.append(label)
+    return "; ".join(parts)
 
 
 def headline(event, names: dict[str, str] | None = None) -> str:
@@ -89,6 +124,8 @@ def headline(event, names: dict[str, str] | None = None) -> str:
         return _("Reopened → %(b)s") % {"b": statuses.get(event.to_status, event.to_status)}
     if kind == EventKind.ASSIGNMENT:
         return _("Responder assigned: %(code)s") % {"code": data.get("responder_code", "")}
+    if kind == EventKind.UNASSIGNMENT:
+        return _("Responder removed: %(code)s") % {"code": data.get("responder_code", "")}
     if kind == EventKind.COMMENT:
         return _("Comment")
     if kind == EventKind.STAGE:

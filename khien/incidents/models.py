@@ -88,6 +88,54 @@ class ReportingPolicy(ContentVersion):
     def severity_choices(self) -> list[tuple[str, str]]:
         return [(s["code"], _localized(s)) for s in self.data.get("severities", [])]
 
+    def severity_rank(self, code: str) -> int:
+        """The position of a severity on the policy's scale (low first); -1 for a code it does not have."""
+        codes = self.severity_codes()
+        return codes.index(code) if code in codes else -1
+
+
+class TaskTemplates(ContentVersion):
+    """A version of the standard response tasks of each incident category (`data/tasks.yaml`).
+
+    `data["tasks"]` holds each task once, by its code; `data["categories"]` lists, for an RSIT class or type, the
+    codes of its tasks. An incident gets the tasks of its type's class, then those of the type itself.
+    """
+
+    class Meta(ContentVersion.Meta):
+        verbose_name = _("standard task list")
+        verbose_name_plural = _("standard task lists")
+
+    def for_category(self, taxonomy: "Taxonomy", category: str) -> list[dict]:
+        """The task entries ({"code", "title_vi", …, "party", "due_hours"}) for an incident category, in order."""
+        typ = taxonomy.types().get(category)
+        keys = [typ["class"]["value"], category] if typ else [category]
+        codes: list[str] = []
+        for key in keys:
+            for code in self.data.get("categories", {}).get(key) or []:
+                if code not in codes:
+                    codes.append(code)
+        tasks = self.data.get("tasks", {})
+        return [{"code": code, **tasks[code]} for code in codes if code in tasks]
+
+    def entry(self, code: str) -> dict | None:
+        return self.data.get("tasks", {}).get(code)
+
+    def shown(self, task: "Task", language: str | None = None) -> tuple[str, str]:
+        """A standard task's title and description in `language` (default: the active one) while they are still
+        the file's words in the language they were stored in; else (edited, or a task added by hand) as written."""
+        language = (language or get_language() or "vi").split("-")[0]
+        entry = self.entry(task.template_code) if task.template_code else None
+        if entry is None:
+            return task.title, task.description
+        stored = (settings.LANGUAGE_CODE or "vi").split("-")[0]
+        shown = []
+        for name, value in (("title", task.title), ("description", task.description)):
+            original = entry.get(f"{name}_{stored}") or entry.get(f"{name}_vi") or ""
+            translated = entry.get(f"{name}_{language}")
+            same = value == original or (name == "title" and value == original[:300])
+            shown.append(translated if same and translated else value)
+        return shown[0], shown[1]
+
 
 class Status(models.TextChoices):
     NEW = "new", _("New")
@@ -221,6 +269,7 @@ class EventKind(models.TextChoices):
     ESCALATION = "escalation", _("Escalation")
     ALERTS = "alerts", _("Alerts added")
     RECLASSIFIED = "reclassified", _("Classification changed")
+    UNASSIGNMENT = "unassignment", _("Responder unassigned")
 
 
 class IncidentEvent(models.Model):
@@ -274,10 +323,22 @@ class TaskStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class TaskParty(models.TextChoices):
+    """Who a standard task expects to do it (the content file says; a task added by hand names none)."""
+
+    REPORTER = "reporter", _("Reporting organization")
+    RESPONDER = "responder", _("Responder organization")
+    COORDINATOR = "coordinator", _("National coordinator")
+
+
 class Task(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="tasks")
     title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    party = models.CharField(_("expected from"), max_length=20, choices=TaskParty.choices, blank=True)
+    # The code of the standard task (`data/tasks.yaml`) it was made from: an incident has each one at most once.
+    template_code = models.CharField(_("standard task"), max_length=60, blank=True, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="incident_tasks",
         verbose_name=_("owner"),
@@ -292,6 +353,8 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["due_at", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["incident", "template_code"], condition=~models.Q(template_code=""),
+                                               name="one_task_per_standard_task")]
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
 

@@ -6,9 +6,10 @@ did it does not.
 
 Everything goes through `khien.core.notifications.notify` (in-app, then e-mail:
 at once when urgent, else in the digest). Texts are built in the platform's
-language (Vietnamese). The services call `assigned`, `status_changed`,
-`commented` and `stage_given` inside their transaction; the periodic job `incidents.deadlines` (jobs.py)
-calls `check_deadlines`, which also escalates missed deadlines to the
+language (Vietnamese). The services call `assigned`, `unassigned`,
+`status_changed`, `severity_raised`, `commented`, `task_given` and
+`stage_given` inside their transaction; the periodic job
+`incidents.deadlines` (jobs.py) calls `check_deadlines`, which also escalates missed deadlines to the
 national coordinator — once: each notice has a key recorded on the incident
 (`deadline_notices`), and `escalated_at` marks the first escalation.
 
@@ -81,20 +82,21 @@ def _people(organizations, roles, actor) -> list:
 
 
 def tell(incident: Incident, *, actor, kind: str, title: str, body: str = "", urgent: bool = False,
-         reporting: bool = True, responders=None) -> int:
+         reporting: bool = True, responders=None, link: bool = True) -> int:
     """THE rule for what people do to an incident: its participants hear of it, the one who did it does not.
 
     The reporting organization's members (REPORTER_ROLES) when `reporting`, and the people of the responder
     organizations (RESPONDER_ROLES): `responders` (a list of organizations), by default every assigned one.
     Nobody is told of their own action (`actor`). The deadline check, where no person acts, calls `notify`
-    itself.
+    itself. Without `link`, the notification does not point to the incident (for people who no longer see it).
     """
     people = _people([incident.organization], REPORTER_ROLES, actor) if reporting else []
     responders = _responders(incident) if responders is None else responders
     people += _people(responders, RESPONDER_ROLES, actor)
     if not people:
         return 0
-    return notifications.notify(people, kind=kind, title=title, body=body, url=_url(incident), urgent=urgent)
+    return notifications.notify(people, kind=kind, title=title, body=body, url=_url(incident) if link else "",
+                                urgent=urgent)
 
 
 def _by(actor) -> str:
@@ -133,6 +135,35 @@ def commented(incident: Incident, text: str, *, actor) -> int:
         title = _("%(ref)s: note from %(who)s") % {"ref": incident.reference, "who": _by(actor)}
     return tell(incident, actor=actor, kind="incidents.comment", title=title,
                 body=incident.title + "\n" + (text if len(text) <= 2000 else text[:2000] + "…"))
+
+
+def unassigned(incident: Incident, responder, reason: str = "", *, actor) -> int:
+    """Urgent: the removed responder's people learn they no longer work on the incident (they no longer see it);
+    the reporting organization learns it too (digest)."""
+    with notifications.platform_language():
+        title = _("%(ref)s: your organization is no longer assigned") % {"ref": incident.reference}
+        body = _("%(title)s\nRemoved by %(who)s.") % {"title": incident.title, "who": _by(actor)}
+        told_title = _("%(ref)s: %(org)s removed as responder") % {"ref": incident.reference, "org": responder.name}
+        told_body = _("%(title)s\nRemoved by %(who)s.") % {"title": incident.title, "who": _by(actor)}
+    if reason:
+        body, told_body = body + "\n" + reason, told_body + "\n" + reason
+    sent = tell(incident, actor=actor, kind="incidents.unassigned", title=title, body=body, urgent=True,
+                reporting=False, responders=[responder], link=False)
+    return sent + tell(incident, actor=actor, kind="incidents.responder_unassigned", title=told_title,
+                       body=told_body, responders=[])
+
+
+def severity_raised(incident: Incident, old: str, new: str, reason: str = "", *, actor) -> int:
+    """Urgent: the reporting organization and the assigned responders learn that the incident is now more severe
+    (its SLAs are shorter); not the person who raised it."""
+    with notifications.platform_language():
+        labels = dict(incident.policy.severity_choices())
+        title = _("%(ref)s: severity raised to %(new)s (was %(old)s)") % {
+            "ref": incident.reference, "new": labels.get(new, new), "old": labels.get(old, old)}
+        body = _("%(title)s\nRaised by %(who)s.") % {"title": incident.title, "who": _by(actor)}
+    if reason:
+        body += "\n" + reason
+    return tell(incident, actor=actor, kind="incidents.severity", title=title, body=body, urgent=True)
 
 
 def task_given(task, *, actor) -> int:

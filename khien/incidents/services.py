@@ -15,8 +15,11 @@ Who may do what on an incident:
   triage, close or reopen it;
 - assign responders: the coordinator and the reporting organization's
   administrators (or those of its parents);
-- comment and add tasks: the reporting side, the coordinator and the assigned
-  responders;
+- comment and manage tasks (add them, change their status, person in charge,
+  due time and description, add the standard tasks of the category): the
+  reporting side, the coordinator and the assigned responders — the same
+  people are the only ones a task can be given to;
+- remove a responder assignment: the national coordinator;
 - evidence: the same participants add it and record its chain of custody;
   the reporting side and the coordinator seal it, after which nothing about
   it changes (409).
@@ -34,11 +37,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from khien.core import audit
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
-from khien.core.roles import Action, Role
+from khien.core.roles import ROLE_ACTIONS, Action, Role
 from khien.core.scoping import is_national_coordinator, memberships_of, user_can
 from khien.registry.models import InformationSystem, Organization, OrgType
 
@@ -58,6 +62,7 @@ from .models import (
     Status,
     Task,
     TaskStatus,
+    TaskTemplates,
     Taxonomy,
 )
 
@@ -148,8 +153,33 @@ def may_assign(user, incident: Incident) -> bool:
 
 
 def may_participate(user, incident: Incident) -> bool:
-    """Comment, add tasks: the reporting side, the coordinator and the assigned responders."""
+    """Comment, manage tasks: the reporting side, the coordinator and the assigned responders."""
     return bool(sides_of(user, incident))
+
+
+def may_unassign(user, incident: Incident) -> bool:
+    """Removing a responder is the national coordinator's decision (it coordinates who responds, Circular
+    20/2017); the reporting organization asks it to."""
+    return is_national_coordinator(user)
+
+
+def task_people(incident: Incident):
+    """The active people who may work on the incident's tasks, hence be put in charge of one: the same people as
+    `may_participate` — the roles that may change in the reporting organization's line, the national
+    coordinators, and the RESPONDER_ROLES of the assigned responders' lines. Auditors and trainees only read."""
+    from khien.core.models import User
+
+    reporting_roles = sorted(str(role) for role, actions in ROLE_ACTIONS.items() if Action.CHANGE in actions)
+    line = [part for part in incident.organization.path.split("/") if part]
+    people = (Q(is_superuser=True) | Q(memberships__role=Role.NATIONAL_COORDINATOR)
+              | Q(memberships__role__in=reporting_roles, memberships__organization_id__in=line))
+    responder_line: set[str] = set()
+    for path in incident.assignments.values_list("responder__path", flat=True):
+        responder_line.update(part for part in path.split("/") if part)
+    if responder_line:
+        people |= Q(memberships__role__in=sorted(str(r) for r in RESPONDER_ROLES),
+                    memberships__organization_id__in=sorted(responder_line))
+    return User.objects.filter(is_active=True).filter(people).distinct().order_by("email")
 
 
 def _require_visible(user, incident: Incident) -> Incident:
@@ -432,6 +462,9 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
            from_status=from_status, to_status=to_status, text=reason, at=now)
     audit.record(Act.TRANSITION, incident, actor=acting_user, before=before)
     notices.status_changed(incident, from_status, to_status, reason, actor=acting_user)
+    if to_status == Status.TRIAGED:
+        # Triage confirms the category: its standard response tasks are planned at once, due from now.
+        _create_standard_tasks(incident, acting_user, now)
     return incident
 
 
@@ -482,6 +515,11 @@ def _reclassify(incident: Incident, data: dict, acting_user, reason: str, now) -
     incident.save()
     _event(incident, EventKind.RECLASSIFIED, acting_user, text=reason, data={"changes": changes}, at=now)
     audit.record(Act.UPDATE, incident, actor=acting_user, before=before)
+    if "severity" in changes:
+        old, new = changes["severity"]
+        # A higher severity shortens the SLAs and may call for more hands: those working on it are told.
+        if incident.policy.severity_rank(new) > incident.policy.severity_rank(old):
+            notices.severity_raised(incident, old, new, reason, actor=acting_user)
     return changes
 
 
@@ -550,6 +588,50 @@ def do_assign_responder(incident: Incident, responder: Organization, *, acting_u
     return assignment
 
 
+@transaction.atomic
+def do_unassign_responder(incident: Incident, responder: Organization, *, acting_user, reason: str = "",
+                          now: dt.datetime | None = None) -> None:
+    """Remove a responder organization from the incident (the national coordinator): the journal keeps who was
+    removed, by whom and why; the responder's people are told and no longer see the incident.
+
+    Open tasks whose person in charge can no longer work on the incident (they were there through this
+    responder only) lose their person in charge, each journaled, so that nobody is left in charge of a task they
+    cannot see."""
+    _require_visible(acting_user, incident)
+    incident = _locked(incident)
+    if not may_unassign(acting_user, incident):
+        raise Forbidden(_("Only the national coordinator can remove a responder from an incident."))
+    if incident.status == Status.CLOSED:
+        raise Refused(_("The incident is closed; reopen it before changing its responders."), code="closed",
+                      status=409)
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX_CHARS:
+        raise ValidationError({"reason": [_("At most %(n)s characters.") % {"n": REASON_MAX_CHARS}]})
+    assignment = (ResponderAssignment.objects.select_for_update(of=("self",)).select_related("responder")
+                  .filter(incident=incident, responder=responder).first()
+                  if isinstance(responder, Organization) else None)
+    if assignment is None:
+        raise ValidationError({"responder": [_("This organization is not assigned to the incident.")]})
+    now = now or timezone.now()
+    before = audit.snapshot(assignment)
+    audit.record(Act.DELETE, assignment, actor=acting_user, before=before, organization_id=str(incident.organization_id))
+    assignment.delete()
+    _event(incident, EventKind.UNASSIGNMENT, acting_user, at=now, text=reason,
+           data={"responder_id": str(responder.pk), "responder_code": responder.code})
+    for task in (Task.objects.select_for_update(of=("self",)).select_related("owner")
+                 .filter(incident=incident, owner__isnull=False, status__in=[TaskStatus.OPEN, TaskStatus.IN_PROGRESS])):
+        if may_participate(task.owner, incident):
+            continue
+        task_before = audit.snapshot(task)
+        _event(incident, EventKind.TASK, acting_user, at=now, text=task.title,
+               data={"task_id": str(task.pk), "action": "changed", "fields": ["owner"],
+                     "owner": [task.owner.email, None]})
+        task.owner = None
+        task.save(update_fields=["owner", "updated_at"])
+        _audit_child(Act.UPDATE, task, incident, acting_user, before=task_before)
+    notices.unassigned(incident, responder, reason, actor=acting_user)
+
+
 def _require_participant(user, incident: Incident) -> None:
     _require_visible(user, incident)
     if not may_participate(user, incident):
@@ -570,9 +652,44 @@ def do_add_comment(incident: Incident, text: str, *, acting_user) -> IncidentEve
     return event
 
 
+# The same words for an account of another organization, an auditor and an address nobody has (the API names the
+# person by e-mail): no one probes which accounts exist.
+OWNER_REFUSED = _l("The person in charge must be someone who works on the incident: its reporting organization, "
+                   "the national coordinator or an assigned responder (not an auditor or a trainee).")
+TASK_DESCRIPTION_MAX = 5000
+
+
 def _check_owner(owner, incident: Incident) -> None:
-    if owner is not None and not Incident.objects.visible_to(owner).filter(pk=incident.pk).exists():
-        raise ValidationError({"owner": [_("The owner must be someone who can see the incident.")]})
+    """A task is given only to someone who may work on it (`task_people`), never to one who only reads."""
+    if owner is not None and not (getattr(owner, "is_active", False) and may_participate(owner, incident)):
+        raise ValidationError({"owner": [str(OWNER_REFUSED)]})
+
+
+def _clean_task_fields(data: dict, incident: Incident) -> tuple[dict, dict[str, list[str]]]:
+    """The person in charge, due time and description among `data`'s keys, checked: (values, errors)."""
+    values: dict = {}
+    errors: dict[str, list[str]] = {}
+    if "owner" in data:
+        try:
+            _check_owner(data["owner"], incident)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        values["owner"] = data["owner"]
+    if "due_at" in data:
+        due_at = data["due_at"]
+        if due_at is not None and (not isinstance(due_at, dt.datetime) or timezone.is_naive(due_at)):
+            errors.setdefault("due_at", []).append(_("Give the due time with its time zone."))
+        values["due_at"] = due_at
+    if "description" in data:
+        description = data["description"]
+        if description is not None and not isinstance(description, str):
+            errors.setdefault("description", []).append(_("Write the description as text."))
+        else:
+            description = (description or "").strip()
+            if len(description) > TASK_DESCRIPTION_MAX:
+                errors.setdefault("description", []).append(_("At most %(n)s characters.") % {"n": TASK_DESCRIPTION_MAX})
+            values["description"] = description
+    return values, errors
 
 
 def _refuse_tasks_if_closed(incident: Incident) -> None:
@@ -583,16 +700,16 @@ def _refuse_tasks_if_closed(incident: Incident) -> None:
 
 @transaction.atomic
 def do_add_task(incident: Incident, data: dict, *, acting_user) -> Task:
-    """A task with `title`, optional `owner` (a user who can see the incident) and `due_at`."""
+    """A task with `title`, optional `owner` (someone of `task_people`), `due_at` and `description`."""
     _require_participant(acting_user, incident)
     _refuse_tasks_if_closed(_locked(incident))
-    owner = data.get("owner")
-    _check_owner(owner, incident)
-    due_at = data.get("due_at")
-    if isinstance(due_at, dt.datetime) and timezone.is_naive(due_at):
-        raise ValidationError({"due_at": [_("Give the due time with its time zone.")]})
-    task = Task(incident=incident, title=(data.get("title") or "").strip(), owner=owner, due_at=due_at,
-                status=TaskStatus.OPEN, created_by=acting_user)
+    values, errors = _clean_task_fields({"owner": data.get("owner"), "due_at": data.get("due_at"),
+                                         "description": data.get("description")}, incident)
+    if errors:
+        raise ValidationError(errors)
+    owner = values["owner"]
+    task = Task(incident=incident, title=(data.get("title") or "").strip(), owner=owner, due_at=values["due_at"],
+                description=values["description"], status=TaskStatus.OPEN, created_by=acting_user)
     task.full_clean()
     task.save()
     _event(incident, EventKind.TASK, acting_user, text=task.title,
@@ -619,6 +736,116 @@ def do_set_task_status(task: Task, status: str, *, acting_user) -> Task:
            data={"task_id": str(task.pk), "from": before["status"], "status": status})
     _audit_child(Act.UPDATE, task, incident, acting_user, before=before)
     return task
+
+
+TASK_EDIT_FIELDS = ("owner", "due_at", "description")
+
+
+def _journal_value(name: str, value):
+    if name == "owner":
+        return value.email if value is not None else None
+    if name == "due_at":
+        return value.isoformat() if value is not None else None
+    return None  # a description is in the audit log (before/after), not repeated in the journal
+
+
+@transaction.atomic
+def do_update_task(task: Task, data: dict, *, acting_user) -> tuple[Task, list[str]]:
+    """Change a task's person in charge, due time and/or description: the keys of `data` among TASK_EDIT_FIELDS
+    (an owner or due time given as None clears it; keys left out are kept).
+
+    Whoever may manage the incident's tasks may; the journal says what changed (the person in charge and the due
+    time, before → after), the audit log keeps every value; a new person in charge is told. Returns the task and
+    the names of the fields that changed (none: nothing written)."""
+    incident = task.incident
+    _require_participant(acting_user, incident)
+    _refuse_tasks_if_closed(_locked(incident))
+    unknown = sorted(set(data) - set(TASK_EDIT_FIELDS))
+    if unknown:
+        raise ValidationError({name: [_("This cannot be changed here.")] for name in unknown})
+    task = Task.objects.select_for_update(of=("self",)).select_related("owner").get(pk=task.pk)
+    if "owner" in data and getattr(data["owner"], "pk", None) == task.owner_id:
+        # Kept as is: not checked again (a task given to someone under an earlier rule keeps its person in charge).
+        data = {name: value for name, value in data.items() if name != "owner"}
+    values, errors = _clean_task_fields(data, incident)
+    if errors:
+        raise ValidationError(errors)
+    changed = [name for name, value in values.items()
+               if (task.owner_id != getattr(value, "pk", None) if name == "owner" else getattr(task, name) != value)]
+    if not changed:
+        return task, []
+    before = audit.snapshot(task)
+    journal = {"task_id": str(task.pk), "action": "changed", "fields": changed}
+    for name in changed:
+        if name != "description":
+            journal[name] = [_journal_value(name, getattr(task, name)), _journal_value(name, values[name])]
+        setattr(task, name, values[name])
+    task.save(update_fields=[*changed, "updated_at"])
+    _event(incident, EventKind.TASK, acting_user, text=task.title, data=journal)
+    _audit_child(Act.UPDATE, task, incident, acting_user, before=before)
+    if "owner" in changed:
+        notices.task_given(task, actor=acting_user)
+    return task, changed
+
+
+# --- Standard tasks of a category (data/tasks.yaml) ------------------------------------------------
+
+
+def standard_tasks_missing(incident: Incident, templates: TaskTemplates | None = None) -> list[dict]:
+    """The standard tasks of the incident's category (in the current task list) that it does not have yet."""
+    templates = templates or TaskTemplates.current()
+    if templates is None:
+        return []
+    have = set(incident.tasks.exclude(template_code="").values_list("template_code", flat=True))
+    return [entry for entry in templates.for_category(incident.taxonomy, incident.category)
+            if entry["code"] not in have]
+
+
+def _task_text(entry: dict, name: str) -> str:
+    # A task is one record read by several organizations: written in the platform's language, as the
+    # notifications are (the page shows the other language while the text is the file's own).
+    language = settings.LANGUAGE_CODE.split("-")[0]
+    return entry.get(f"{name}_{language}") or entry.get(f"{name}_vi") or ""
+
+
+def _create_standard_tasks(incident: Incident, acting_user, now) -> list[Task]:
+    """Create the missing standard tasks on the locked `incident`, due `due_hours` after its triage (after `now`
+    for one not triaged yet); one journal line lists them, each is audited. The caller checks the rights."""
+    templates = TaskTemplates.current()
+    entries = standard_tasks_missing(incident, templates) if templates is not None else []
+    if not entries:
+        return []
+    anchor = incident.triaged_at or now
+    creator = acting_user if getattr(acting_user, "pk", None) else None
+    tasks = []
+    for entry in entries:
+        task = Task(incident=incident, title=_task_text(entry, "title")[:300],
+                    description=_task_text(entry, "description"), party=entry["party"], template_code=entry["code"],
+                    due_at=anchor + dt.timedelta(hours=entry["due_hours"]), status=TaskStatus.OPEN,
+                    created_by=creator)
+        task.save()
+        tasks.append(task)
+    _event(incident, EventKind.TASK, acting_user, at=now, text="\n".join(t.title for t in tasks),
+           data={"action": "standard", "tasks": [str(t.pk) for t in tasks], "codes": [t.template_code for t in tasks],
+                 "category": incident.category, "version": templates.version})
+    audit.record_many([audit.Change(action=Act.CREATE, obj=t, after=audit.snapshot(t),
+                                    organization_id=str(incident.organization_id)) for t in tasks], actor=acting_user)
+    return tasks
+
+
+@transaction.atomic
+def do_add_standard_tasks(incident: Incident, *, acting_user, now: dt.datetime | None = None) -> list[Task]:
+    """Add the standard tasks of the incident's category that it does not have yet; returns those added.
+
+    Idempotent: a standard task is never added twice to an incident (even cancelled, it stays its own), so the
+    button can be pressed again after the category was corrected to get only the new category's tasks."""
+    _require_participant(acting_user, incident)
+    locked = _locked(incident)  # two clicks at once: the second waits, then finds the tasks there
+    _refuse_tasks_if_closed(locked)
+    if TaskTemplates.current() is None:
+        raise Refused(_("The standard tasks are not loaded; an operator must run “khien load_content”."),
+                      code="content_missing", status=409)
+    return _create_standard_tasks(locked, acting_user, now or timezone.now())
 
 
 # --- Evidence and chain of custody ----------------------------------------------------------

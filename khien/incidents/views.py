@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from khien.core.errors import Refused, status_of
@@ -41,9 +42,11 @@ from .forms import (
     SealForm,
     ShareObservablesForm,
     StageForm,
+    TaskEditForm,
     TaskForm,
     TaskStatusForm,
     TransitionForm,
+    UnassignForm,
 )
 from .models import (
     Evidence,
@@ -54,6 +57,7 @@ from .models import (
     Status,
     Task,
     TaskStatus,
+    TaskTemplates,
     Taxonomy,
 )
 
@@ -322,6 +326,16 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     stage_names = journal.stage_names(incident.policy)
     for event in events:
         event.headline = journal.headline(event, stage_names)
+    manage_tasks = participant and open_incident
+    templates = TaskTemplates.current()
+    people = services.task_people(incident) if manage_tasks else None
+    edit_forms = forms.get("task_edit_forms", {})
+    task_rows = []
+    for task in Task.objects.visible_to(user).filter(incident=incident).select_related("owner"):
+        title, description = templates.shown(task) if templates else (task.title, task.description)
+        task_rows.append({"task": task, "title": title, "description": description,
+                          "edit_form": (edit_forms.get(task.pk) or TaskEditForm(task=task, people=people))
+                          if manage_tasks else None})
     return {
         "incident": incident,
         "status_path": status_path,
@@ -336,12 +350,16 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "steps": steps,
         "systems": incident.systems.order_by("code"),
         "assignments": incident.assignments.select_related("responder", "assigned_by"),
+        "may_unassign": services.may_unassign(user, incident) and open_incident,
+        "unassign_form": UnassignForm(),
         "assign_form": (forms.get("assign") or AssignForm(incident=incident))
         if services.may_assign(user, incident) and open_incident else None,
         "events": events,
         "comment_form": (forms.get("comment") or CommentForm()) if participant else None,
-        "tasks": Task.objects.visible_to(user).filter(incident=incident).select_related("owner"),
-        "task_form": (forms.get("task") or TaskForm(incident=incident)) if participant and open_incident else None,
+        "tasks": task_rows,
+        "task_form": (forms.get("task") or TaskForm(incident=incident)) if manage_tasks else None,
+        # The standard tasks of the category not on the incident yet (the button adds them; none twice).
+        "standard_missing": services.standard_tasks_missing(incident, templates) if manage_tasks and templates else [],
         "task_status_choices": TaskStatusForm.base_fields["status"].choices,
         # A task past its due time and not done nor cancelled is flagged.
         "task_open_statuses": (TaskStatus.OPEN, TaskStatus.IN_PROGRESS),
@@ -507,6 +525,28 @@ def incident_assign(request, pk):
 
 @login_required
 @require_POST
+def incident_unassign(request, pk, responder_id):
+    """Remove a responder organization from the incident (the national coordinator; `services.do_unassign_responder`)."""
+    incident = _visible(request, pk)
+    if not services.may_unassign(request.user, incident):
+        raise PermissionDenied
+    assignment = get_object_or_404(incident.assignments.select_related("responder"), responder_id=responder_id)
+    form = UnassignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        return _detail(request, incident, 400)
+    try:
+        services.do_unassign_responder(incident, assignment.responder, acting_user=request.user,
+                                       reason=form.cleaned_data["reason"])
+    except (Refused, ValidationError) as exc:
+        messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
+        return _detail(request, incident, status_of(exc))
+    messages.success(request, _("%(org)s is no longer assigned to the incident.") % {"org": assignment.responder.name})
+    return _done(incident, "#responders")
+
+
+@login_required
+@require_POST
 def incident_comment(request, pk):
     incident = _visible(request, pk)
     if not services.may_participate(request.user, incident):
@@ -537,6 +577,52 @@ def incident_task_add(request, pk):
         add_service_error(form, exc)
         return _detail(request, incident, status_of(exc), task=form)
     messages.success(request, _("Task added."))
+    return _done(incident, "#tasks")
+
+
+@login_required
+@require_POST
+def incident_task_edit(request, pk, task_id):
+    """Change a task's person in charge, due time and description (`services.do_update_task`)."""
+    incident = _visible(request, pk)
+    task = get_object_or_404(Task.objects.visible_to(request.user).select_related("incident"), incident=incident,
+                             pk=task_id)
+    if not services.may_participate(request.user, incident):
+        raise PermissionDenied
+    form = TaskEditForm(request.POST, task=task)
+    if not form.is_valid():
+        return _detail(request, incident, 400, task_edit_forms={task.pk: form})
+    try:
+        _task, changed = services.do_update_task(task, dict(form.cleaned_data), acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        add_service_error(form, exc)
+        if isinstance(exc, Refused):
+            messages.error(request, exc.message)
+        return _detail(request, incident, status_of(exc), task_edit_forms={task.pk: form})
+    if changed:
+        messages.success(request, _("Task saved."))
+    else:
+        messages.info(request, _("The task is unchanged."))
+    return _done(incident, f"#task-{task.pk}")
+
+
+@login_required
+@require_POST
+def incident_tasks_standard(request, pk):
+    """Add the standard tasks of the incident's category it does not have yet (`services.do_add_standard_tasks`)."""
+    incident = _visible(request, pk)
+    if not services.may_participate(request.user, incident):
+        raise PermissionDenied
+    try:
+        added = services.do_add_standard_tasks(incident, acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
+        return _detail(request, incident, status_of(exc))
+    if added:
+        messages.success(request, ngettext("%(n)d standard task added.", "%(n)d standard tasks added.", len(added))
+                         % {"n": len(added)})
+    else:
+        messages.info(request, _("The incident already has every standard task of its category."))
     return _done(incident, "#tasks")
 
 

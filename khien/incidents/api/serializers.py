@@ -15,6 +15,7 @@ from khien.registry.api.serializers import VisibleOrganizationField
 from khien.registry.models import InformationSystem, Organization, OrgType
 
 from .. import deadlines
+from ..services import OWNER_REFUSED, TASK_DESCRIPTION_MAX
 from ..models import (
     CustodyAction,
     CustodyEvent,
@@ -203,6 +204,13 @@ class AssignSerializer(serializers.Serializer):
         slug_field="code", queryset=Organization.objects.filter(org_type=OrgType.RESPONDER, is_active=True))
 
 
+class UnassignSerializer(serializers.Serializer):
+    """The responder organization to remove (its code, one assigned to the incident) and an optional reason."""
+
+    responder = api_fields.CharField()
+    reason = api_fields.CharField(required=False, allow_blank=True, default="")
+
+
 class CommentSerializer(serializers.Serializer):
     text = api_fields.CharField(allow_blank=True, trim_whitespace=False)
 
@@ -213,17 +221,34 @@ class IncidentEventSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "from_status", "to_status", "text", "data", "actor_email", "at"]
 
 
+def _owner_field():
+    # An address without an account gets the service's answer for someone who may not work on the incident: the
+    # same words whether the account exists (in another organization, an auditor) or not, so that no one probes
+    # e-mail addresses.
+    return serializers.SlugRelatedField(slug_field="email", queryset=User.objects.all(), required=False,
+                                        allow_null=True, error_messages={"does_not_exist": OWNER_REFUSED})
+
+
 class TaskSerializer(serializers.ModelSerializer):
-    # An address without an account gets the service's answer for someone who may not see the incident: the same
-    # words whether the account exists (in another organization) or not, so that no one probes e-mail addresses.
-    owner = serializers.SlugRelatedField(
-        slug_field="email", queryset=User.objects.all(), required=False, allow_null=True,
-        error_messages={"does_not_exist": _("The owner must be someone who can see the incident.")})
+    """A task. `party` (who is expected to do it) and `template_code` are set on the standard tasks of the
+    incident's category (empty on a task added by hand)."""
+
+    owner = _owner_field()
+    description = api_fields.CharField(required=False, allow_blank=True, default="", max_length=TASK_DESCRIPTION_MAX)
 
     class Meta:
         model = Task
-        fields = ["id", "title", "owner", "due_at", "status", "created_at", "updated_at"]
-        read_only_fields = ["id", "status", "created_at", "updated_at"]
+        fields = ["id", "title", "description", "owner", "due_at", "status", "party", "template_code",
+                  "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "party", "template_code", "created_at", "updated_at"]
+
+
+class TaskUpdateSerializer(serializers.Serializer):
+    """Any of the three; those left out are kept. `owner: null` or `due_at: null` clears it."""
+
+    owner = _owner_field()
+    due_at = DateTimeField(required=False, allow_null=True)
+    description = api_fields.CharField(required=False, allow_blank=True, max_length=TASK_DESCRIPTION_MAX)
 
 
 class TaskStatusSerializer(serializers.Serializer):

@@ -119,6 +119,21 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         response.status_code = status.HTTP_201_CREATED
         return response
 
+    @extend_schema(summary="Remove a responder organization (the national coordinator; journaled, the responder is "
+                           "told and no longer sees the incident)",
+                   request=s.UnassignSerializer,
+                   responses={200: s.IncidentSerializer, 403: OpenApiResponse(description="Not the coordinator"),
+                              409: refusal("The incident is closed")})
+    @action(detail=True, methods=["post"])
+    def unassign(self, request, pk=None):
+        incident = self.get_object()
+        body = s.UnassignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        responder = incident.assignments.filter(responder__code=body.validated_data["responder"]).first()
+        services.do_unassign_responder(incident, responder.responder if responder else None, acting_user=request.user,
+                                       reason=body.validated_data["reason"])
+        return self._fresh(incident)
+
     @extend_schema(methods=["get"], summary="The journal: status changes, assignments, comments and tasks, in order",
                    responses=s.IncidentEventSerializer(many=True))
     @extend_schema(methods=["post"], summary="Add a comment to the journal", request=s.CommentSerializer,
@@ -146,6 +161,35 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             return Response(s.TaskSerializer(task).data, status=status.HTTP_201_CREATED)
         tasks = Task.objects.visible_to(request.user).filter(incident=incident)
         return Response(s.TaskSerializer(tasks, many=True).data)
+
+    @extend_schema(summary="Add the standard tasks of the incident's category that it does not have yet (none twice)",
+                   request=None,
+                   responses={201: s.TaskSerializer(many=True), 200: s.TaskSerializer(many=True),
+                              409: refusal("The incident is closed, or the standard tasks are not loaded")})
+    @action(detail=True, methods=["post"], url_path="tasks/standard")
+    def tasks_standard(self, request, pk=None):
+        incident = self.get_object()
+        added = services.do_add_standard_tasks(incident, acting_user=request.user)
+        return Response(s.TaskSerializer(added, many=True).data,
+                        status=status.HTTP_201_CREATED if added else status.HTTP_200_OK)
+
+    @extend_schema(summary="Change a task's person in charge, due time or description (those given; journaled)",
+                   request=s.TaskUpdateSerializer,
+                   responses={200: s.TaskSerializer, 409: refusal("The incident is closed")})
+    @action(detail=True, methods=["patch"], url_path=rf"tasks/(?P<task_id>{UUID})")
+    def task_update(self, request, pk=None, task_id=None):
+        incident = self.get_object()
+        task = Task.objects.visible_to(request.user).filter(incident=incident, pk=task_id).first()
+        if task is None:
+            raise Http404
+        body = s.TaskUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        # Anything else (a title, a status: its own endpoint) is refused rather than silently ignored.
+        unknown = sorted(set(request.data) - set(body.fields))
+        if unknown:
+            raise ValidationError({name: [_("This cannot be changed here.")] for name in unknown})
+        task, _changed = services.do_update_task(task, dict(body.validated_data), acting_user=request.user)
+        return Response(s.TaskSerializer(task).data)
 
     @extend_schema(summary="Change a task's status", request=s.TaskStatusSerializer, responses={200: s.TaskSerializer})
     @action(detail=True, methods=["post"], url_path=rf"tasks/(?P<task_id>{UUID})/status")

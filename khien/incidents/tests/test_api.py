@@ -151,7 +151,8 @@ def test_workflow_over_the_api(world, api, report):
     response = client.post(url, {"status": "in_response", "reason": "Tái nhiễm"}, format="json")
     assert response.status_code == 200 and response.json()["closed_at"] is None
     journal = client.get(f"{URL}{incident.pk}/journal/").json()
-    assert [e["kind"] for e in journal] == ["reported", "stage", "stage"] + ["status"] * 5 + ["reopened"]
+    # Triage planned the standard tasks of the category (one journal line listing them).
+    assert [e["kind"] for e in journal] == ["reported", "stage", "stage", "status", "task"] + ["status"] * 4 + ["reopened"]
     assert journal[-1]["text"] == "Tái nhiễm"
 
 

@@ -196,3 +196,67 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
     assert watch.console_errors == [], f"console errors: {watch.console_errors}"
     assert watch.failed == [], f"failed requests: {watch.failed}"
     context.close()
+
+
+def test_standard_tasks_and_task_edits(live_server, flushable_audit_log, world, browser):
+    """Triage plans the standard tasks of the category; a task's person in charge and description are changed
+    under "Edit" (only people who may work on it offered); the corrected category's tasks come with "Add the
+    standard tasks", once."""
+    from khien.incidents import content, services
+    from khien.incidents.models import Incident, TaskTemplates
+
+    content.load_all()
+    incident = services.do_report_incident({
+        "organization": world.department, "title": "Mã độc mã hóa dữ liệu trên máy chủ tệp",
+        "detected_at": timezone.now() - dt.timedelta(hours=1), "category": "infected-system", "severity": "high",
+        "suspected_malicious": True, "impact_beyond_organization": False,
+        "description": "Các tệp trên máy chủ bị đổi đuôi .locked."}, acting_user=world.dept_analyst)
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+
+    base = live_server.url
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN",
+                                  timezone_id="Asia/Ho_Chi_Minh")
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    watch = Watch(page, base)
+    login(page, base, world.admin)
+    page.goto(f"{base}/incidents/{incident.pk}/")
+    page.click("#workflow button[value=triaged]")
+    page.wait_for_selector("#status.st-triaged")
+    expect(page.locator("#tasks")).to_contain_text("Cô lập các máy bị ảnh hưởng khỏi mạng")
+    n = incident.tasks.count()
+    assert n == len(TaskTemplates.current().for_category(incident.taxonomy, "infected-system"))
+    expect(page.locator("#tasks .task-party")).to_have_count(n)
+    expect(page.locator("#standard-tasks")).to_have_count(0)  # nothing missing
+
+    task = incident.tasks.get(template_code="isolate-hosts")
+    row = page.locator(f"#task-{task.pk}")
+    row.locator("details.task-edit summary").click()
+    prefix = f"t{task.pk.hex[:8]}"
+    offered = row.locator(f"#id_{prefix}-owner option").evaluate_all("options => options.map(o => o.value)")
+    assert str(world.responder.pk) in offered and str(world.auditor.pk) not in offered
+    page.select_option(f"#id_{prefix}-owner", str(world.responder.pk))
+    page.fill(f"#id_{prefix}-description", "Ngắt mạng máy FS01 và FS02, giữ nguyên nguồn.")
+    row.locator("details.task-edit button[type=submit]").click()
+    page.wait_for_selector(f"#task-{task.pk} .task-description")
+    expect(page.locator(f"#task-{task.pk}")).to_contain_text(world.responder.email)
+    expect(page.locator(f"#task-{task.pk}")).to_contain_text("Ngắt mạng máy FS01")
+    expect(page.locator("#journal")).to_contain_text(world.responder.email)
+
+    # The category corrected to phishing: its tasks are offered, added once.
+    page.click("#classification summary")
+    page.select_option("#id_cls-category", "phishing")
+    page.fill("#id_cls-reason", "Khởi đầu từ thư lừa đảo")
+    page.click("#classify-form button[type=submit]")
+    page.wait_for_selector("#standard-tasks")
+    page.click("#standard-tasks button[type=submit]")
+    page.wait_for_selector("#tasks")
+    expect(page.locator("#standard-tasks")).to_have_count(0)
+    expect(page.locator("#tasks")).to_contain_text("Đề nghị gỡ bỏ, chặn trang web và tên miền lừa đảo")
+    assert Incident.objects.get(pk=incident.pk).tasks.filter(template_code="report-ncsc").count() == 1
+    shot(page, "standard_tasks")
+
+    csp = [e for e in watch.console_errors if "Content Security Policy" in e or "Refused to" in e]
+    assert csp == [], f"CSP violations: {csp}"
+    assert watch.console_errors == [] and watch.external == [], (watch.console_errors, watch.external)
+    context.close()

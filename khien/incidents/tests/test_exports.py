@@ -234,3 +234,18 @@ def test_csv_says_when_the_later_reports_were_given(world, as_user, report):
     local = timezone.localtime(incident.notified_at).strftime("%Y-%m-%d %H:%M")
     assert row["Thời điểm gửi thông báo chi tiết"] == local
     assert row["Thời điểm gửi báo cáo kết thúc"] == timezone.localtime(incident.final_report_at).strftime("%Y-%m-%d %H:%M")
+
+
+@needs_fonts
+def test_pdf_names_a_standard_task_in_the_reports_language(world, as_user, report):
+    incident = report(category="ddos")
+    services.do_triage(incident, {}, acting_user=world.analyst)
+    client = as_user(world.analyst)
+
+    def flat(lang):
+        response = client.get(f"/incidents/{incident.pk}/report.pdf?lang={lang}")
+        assert response.status_code == 200
+        return " ".join("\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages).split())
+
+    assert "Kích hoạt phương án bảo đảm hoạt động liên tục" in flat("vi")
+    assert "Activate the business continuity plan" in flat("en")

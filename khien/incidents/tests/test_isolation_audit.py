@@ -126,15 +126,18 @@ def test_reporting_with_a_foreign_system_or_for_a_foreign_organization_is_refuse
 
 
 def test_a_task_owner_named_by_email_does_not_tell_whether_the_account_exists(world, api, report):
-    """An account of another organization and an address nobody has get the same answer."""
+    """An account of another organization, an auditor (who only reads) and an address nobody has get the same
+    answer."""
     own = report()
     client = api(world.analyst)
     other = client.post(f"/api/incidents/{own.pk}/tasks/", {"title": "x", "owner": world.other_admin.email},
                         format="json")
     nobody = client.post(f"/api/incidents/{own.pk}/tasks/", {"title": "x", "owner": "no-such-person@test.vn"},
                          format="json")
-    assert other.status_code == nobody.status_code == 400
-    assert other.json() == nobody.json()
+    auditor = client.post(f"/api/incidents/{own.pk}/tasks/", {"title": "x", "owner": world.auditor.email},
+                          format="json")
+    assert other.status_code == nobody.status_code == auditor.status_code == 400
+    assert other.json() == nobody.json() == auditor.json()
     assert not Task.objects.filter(incident=own).exists()
-    mine = client.post(f"/api/incidents/{own.pk}/tasks/", {"title": "x", "owner": world.auditor.email}, format="json")
-    assert mine.status_code == 201 and mine.json()["owner"] == world.auditor.email
+    mine = client.post(f"/api/incidents/{own.pk}/tasks/", {"title": "x", "owner": world.admin.email}, format="json")
+    assert mine.status_code == 201 and mine.json()["owner"] == world.admin.email

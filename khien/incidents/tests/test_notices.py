@@ -205,3 +205,40 @@ def test_the_person_given_a_task_is_told_and_nobody_of_their_own(world, report):
     services.do_add_task(incident, {"title": "Tự làm", "owner": world.dept_analyst}, acting_user=world.dept_analyst)
     services.do_add_task(incident, {"title": "Chưa giao"}, acting_user=world.dept_analyst)
     assert Notification.objects.filter(kind="incidents.task").count() == 1  # not for oneself, nor for nobody
+
+
+def test_a_raised_severity_is_told_to_the_reporting_org_and_responders_not_to_who_raised_it(
+        world, report, django_capture_on_commit_callbacks):
+    incident = report(severity="medium")
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    services.do_triage(incident, {}, acting_user=world.analyst)
+    Notification.objects.all().delete()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.do_reclassify(incident, {"severity": "critical"}, acting_user=world.coordinator,
+                               reason="Lây lan sang 40 máy")
+    assert recipients("incidents.severity") == sorted([world.admin.email, world.analyst.email, world.responder.email])
+    note = Notification.objects.filter(kind="incidents.severity").first()
+    # In the platform's language, with both severities and the reason.
+    assert note.urgent and incident.reference in note.title and "Nghiêm trọng" in note.title
+    assert "Trung bình" in note.title and "Lây lan sang 40 máy" in note.body
+    assert sorted(m.to[0] for m in mail.outbox) == recipients("incidents.severity")  # urgent: e-mailed at once
+    # The analyst raising it further is not told of their own action; the coordinator is not a recipient here.
+    Notification.objects.all().delete()
+    services.do_reclassify(incident, {"severity": "high"}, acting_user=world.analyst, reason="Đã khoanh vùng")
+    assert recipients("incidents.severity") == []  # lowered: nobody is told of a lower severity
+    services.do_reclassify(incident, {"severity": "critical"}, acting_user=world.analyst)
+    assert recipients("incidents.severity") == sorted([world.admin.email, world.responder.email])
+    assert not Notification.objects.filter(recipient__in=[world.coordinator, world.auditor, world.trainee,
+                                                          world.other_admin], kind="incidents.severity").exists()
+
+
+def test_a_severity_notice_only_when_the_severity_goes_up(world, report):
+    incident = report(severity="low")
+    services.do_triage(incident, {"category": "phishing"}, acting_user=world.analyst)  # category only
+    assert recipients("incidents.severity") == []
+    services.do_reclassify(incident, {"tlp": "red"}, acting_user=world.analyst, reason="Nhạy cảm")
+    assert recipients("incidents.severity") == []
+    other = report(severity="low")
+    services.do_triage(other, {"severity": "high"}, acting_user=world.analyst)  # raised at triage: told too
+    assert recipients("incidents.severity") == [world.admin.email]
