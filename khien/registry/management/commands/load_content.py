@@ -5,7 +5,7 @@ from khien.registry import content
 
 
 class Command(BaseCommand):
-    help = "Load sectors, provinces, security-level frameworks, the incident taxonomy and reporting policy from the content files (idempotent)."
+    help = "Load sectors, provinces, security-level frameworks, the incident taxonomy, reporting policy and standard tasks from the content files (idempotent)."
 
     def handle(self, *args, **options):
         counts = content.load_all()
