@@ -44,12 +44,14 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from khien.core import audit
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, user_can
+from khien.core.texts import Text
 from khien.registry.models import Organization
 
 from . import services, tlp
@@ -210,27 +212,28 @@ def remote_collection(sub: FeedSubscription):
     return remote
 
 
-def _describe(exc: Exception) -> str:
-    """A clear message for a failed request, without secrets."""
+def _describe(exc: Exception) -> Text | str:
+    """A clear message for a failed request, without secrets: a `Text` (kept untranslated for the notification
+    of its readers, `_notify_failure`), or the refusal's own words for what the platform refused."""
     if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
         status = exc.response.status_code
         if status in (401, 403):
-            return _("The remote server refused the credentials (HTTP %(status)s).") % {"status": status}
+            return Text(_l("The remote server refused the credentials (HTTP %(status)s)."), {"status": status})
         if status == 404:
-            return _("The remote server has no such API root or collection (HTTP 404).")
-        return _("The remote server answered with an error (HTTP %(status)s).") % {"status": status}
+            return Text(_l("The remote server has no such API root or collection (HTTP 404)."))
+        return Text(_l("The remote server answered with an error (HTTP %(status)s)."), {"status": status})
     if isinstance(exc, requests.exceptions.Timeout):
-        return _("The remote server did not answer in time.")
+        return Text(_l("The remote server did not answer in time."))
     if isinstance(exc, requests.exceptions.SSLError):
-        return _("The remote server's TLS certificate is not valid.")
+        return Text(_l("The remote server's TLS certificate is not valid."))
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return _("Cannot reach the remote server.")
+        return Text(_l("Cannot reach the remote server."))
     if isinstance(exc, services.InvalidStix):
         details = [f"{key}: {messages[0]}" for key, messages in list(exc.errors.items())[:5] if messages]
         return " ".join([str(exc.message), *details])
     if isinstance(exc, Refused):
         return str(exc.message)
-    return _("The remote answer cannot be read: %(error)s") % {"error": type(exc).__name__}
+    return Text(_l("The remote answer cannot be read: %(error)s"), {"error": type(exc).__name__})
 
 
 def is_due(sub: FeedSubscription, now: dt.datetime) -> bool:
@@ -256,8 +259,8 @@ def do_pull(sub: FeedSubscription, *, acting_user=None, now: dt.datetime | None 
     received, pages_stored, error = 0, 0, ""
     mark = sub.added_after
     if submitter is None or not submitter.is_active or not tlp.can_write_collection(submitter, sub.collection):
-        error = _("The subscription's creator may no longer add objects to the local collection; "
-                  "someone who may should re-create the subscription.")
+        error = Text(_l("The subscription's creator may no longer add objects to the local collection; "
+                        "someone who may should re-create the subscription."))
     else:
         from taxii2client.v21 import as_pages
 
@@ -294,7 +297,7 @@ def do_pull(sub: FeedSubscription, *, acting_user=None, now: dt.datetime | None 
             if remote is not None:
                 remote.close()
     status = FeedStatus.OK if not error else (FeedStatus.PARTIAL if received else FeedStatus.ERROR)
-    update = {"last_status": status, "last_error": error[:2000], "last_count": received,
+    update = {"last_status": status, "last_error": str(error)[:2000], "last_count": received,
               "total_count": sub.total_count + received, "added_after": mark}
     if not error:
         update["last_success_at"] = now
@@ -308,18 +311,18 @@ def do_pull(sub: FeedSubscription, *, acting_user=None, now: dt.datetime | None 
     return sub
 
 
-def _notify_failure(sub: FeedSubscription, error: str) -> None:
+def _notify_failure(sub: FeedSubscription, error: Text | str) -> None:
     """Tell the subscription's creator (else the local collection's organization administrators) once,
-    when a subscription starts failing (not at every failed run)."""
+    when a subscription starts failing (not at every failed run). Kept as `Text`s: each reads it in their own
+    language, whoever or whatever ran the pull."""
     from khien.core import notifications
     from khien.core.roles import Role
 
     creator = sub.created_by if sub.created_by is not None and sub.created_by.is_active else None
     recipients, roles = ([creator], None) if creator else ([sub.collection.owner], [Role.ORG_ADMIN])
-    with notifications.platform_language():
-        title = _("Partner TAXII feed “%(name)s” cannot be pulled") % {"name": sub.name}
-        body = _("%(error)s The subscription feeds the collection “%(collection)s”; it will be tried again at "
-                 "its interval.") % {"error": error, "collection": sub.collection.title}
+    title = Text(_l("Partner TAXII feed “%(name)s” cannot be pulled"), {"name": sub.name})
+    body = Text(_l("%(error)s The subscription feeds the collection “%(collection)s”; it will be tried again at "
+                   "its interval."), {"error": error, "collection": sub.collection.title})
     notifications.notify(recipients, kind="intel.federation_failed", title=title, body=body,
                          url=reverse("intel:exchange_federation"), roles=roles)
 

@@ -82,7 +82,8 @@ class InvalidStix(Refused):
 
 class CreatorRefused(InvalidStix):
     """Some objects name another platform organization as their author (`created_by_ref`, or are its
-    identity): nothing was written. See `_foreign_creator_errors`."""
+    identity) or as where they were seen (a sighting's `where_sighted_refs`): nothing was written. See
+    `_foreign_creator_errors`."""
 
     code_name = "foreign_creator"
 
@@ -487,32 +488,41 @@ def own_identity_ids(user) -> set[str]:
 
 def _foreign_creator_errors(user, rows: dict) -> dict:
     """{(stix id, version): message} for the submitted versions not stored yet that speak for another platform
-    organization: their `created_by_ref` is its identity, or they are its identity object.
+    organization: their `created_by_ref` is its identity, they are its identity object, or (a sighting) their
+    `where_sighted_refs` name its identity.
 
     The rule of every write path (REST API, TAXII, file imports, forms, federation pulls): an organization
     publishes under its own identity or under that of an author outside the platform (a vendor, a partner's
     feed), never under another platform organization's, which would make its intelligence appear authored by
-    that organization. A version already stored is not new authorship (it is only linked into a collection).
+    that organization. Likewise a sighting says it was seen at the submitter's organization or outside the
+    platform, never at another platform organization (it would appear in that organization's sightings as if it
+    had reported them). A version already stored is not new authorship (it is only linked into a collection).
     """
     named = {}
     for key, row in rows.items():
-        refs = [row.created_by_ref] if row.created_by_ref else []
+        refs = [("created_by_ref", row.created_by_ref)] if row.created_by_ref else []
         if row.stix_type == "identity":
-            refs.append(row.stix_id)
+            refs.append(("id", row.stix_id))
+        if row.stix_type == "sighting" and isinstance(row.data.get("where_sighted_refs"), list):
+            refs += [("where_sighted_refs", ref) for ref in row.data["where_sighted_refs"] if isinstance(ref, str)]
         if refs:
             named[key] = refs
     if not named:
         return {}
     own = own_identity_ids(user)
-    platform = organization_identities({ref for refs in named.values() for ref in refs} - own)
+    platform = organization_identities({ref for refs in named.values() for _name, ref in refs} - own)
     errors = {}
     for key, refs in sorted(named.items()):
-        foreign = next((ref for ref in refs if ref in platform), None)
+        name, foreign = next(((name, ref) for name, ref in refs if ref in platform), (None, None))
         if foreign is None:
             continue
-        if foreign == key[0]:
+        if foreign == key[0]:  # (whichever field names it: an identity object often names itself its creator)
             errors[key] = _("This is the STIX identity of another organization of the platform: only that "
                             "organization publishes it.")
+        elif name == "where_sighted_refs":
+            errors[key] = _("where_sighted_refs names %(ref)s, the identity of another organization of the "
+                            "platform: report what was seen at your organization, or at one outside the "
+                            "platform.") % {"ref": printable(foreign)}
         else:
             errors[key] = _("created_by_ref names %(ref)s, the identity of another organization of the platform: "
                             "publish under your organization's identity, or under that of an author outside the "
@@ -599,7 +609,8 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     `created_by_ref` gets the identity of the submitting organization
     (`default_creator` instead when given: a federation pull names the remote
     source). A new version naming another platform organization as its author
-    is refused with `CreatorRefused` (`_foreign_creator_errors`).
+    is refused with `CreatorRefused` (`_foreign_creator_errors`), and so is a new sighting naming another
+    platform organization in `where_sighted_refs`.
     `recipients` (organizations) are the named recipients of the TLP:RED
     versions of this submission. Refuses with `Forbidden` without the write
     right and with `InvalidStix` (carrying every object's errors) when any
@@ -613,7 +624,7 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     (a federation pull: a peer's page is not the submitter's choice, and refusing it would stall the feed at every
     pull) it is left out instead — neither stored again nor linked — and counted in `hidden`. So is a new version
     of an object another organization created (`_foreign_new_versions`), and a version naming another platform
-    organization as its author — except with `platform_versions`: the platform's own jobs (daily sightings),
+    organization as its author or (a sighting) as where it was seen — except with `platform_versions`: the platform's own jobs (daily sightings),
     which version the objects they made for (and in the name of) an organization, never a user's submission.
     A pull also links a stored version it may not see when the page carries it identical and from an author
     outside the platform (`_same_external_versions`).
@@ -713,10 +724,15 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
         if forged and not skip_hidden:
             # Named in clear words: which organization an identity id stands for is public (identities are
             # TLP:CLEAR), and the refusal depends on nothing stored that the submitter may not see.
-            raise CreatorRefused(
-                _("%(count)d of %(total)d objects name another organization of the platform as their author; "
-                  "nothing was stored.") % {"count": len(forged), "total": len(objects)},
-                {printable(stix_id): [message] for (stix_id, _version), message in forged.items()})
+            counts = {"count": len(forged), "total": len(objects)}
+            if any(rows[k].stix_type == "sighting" for k in forged):
+                summary = _("%(count)d of %(total)d objects name another organization of the platform as their "
+                            "author or as where they were seen; nothing was stored.") % counts
+            else:
+                summary = _("%(count)d of %(total)d objects name another organization of the platform as their "
+                            "author; nothing was stored.") % counts
+            raise CreatorRefused(summary, {printable(stix_id): [message]
+                                           for (stix_id, _version), message in forged.items()})
         hidden += list(forged)  # a pull leaves them out (counted hidden), as a peer's page is not its choice
         hidden += [k for k in _foreign_new_versions(producer_id, new_submitted) if k not in forged]
     if hidden and not skip_hidden:

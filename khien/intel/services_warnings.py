@@ -43,6 +43,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from khien.core import audit, notifications, shapes
 from khien.core.audit import Act, Change
@@ -436,13 +437,14 @@ def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs
                                      "reason": t.reason, "matched_value": t.matched_value})
                        for t in rows], actor=acting_user)
     warning_id = warning.pk
-    with notifications.platform_language():
-        notifications.notify(
-            Organization.objects.filter(pk__in=targets), kind="intel.warning",
-            title=_("Early warning (%(severity)s): %(title)s") % {
-                "severity": warning.get_severity_display(), "title": warning.title},
-            body=warning.summary, url=reverse("intel:warning_detail", args=[warning_id]),
-            urgent=warning.severity in (WarningSeverity.HIGH, WarningSeverity.CRITICAL))
+    # The title is kept as a `Text`: each member of the targets reads the severity in their own language (the
+    # warning's own title and summary are shown as the sender wrote them).
+    notifications.notify(
+        Organization.objects.filter(pk__in=targets), kind="intel.warning",
+        title=notifications.Text(_l("Early warning (%(severity)s): %(title)s"), {
+            "severity": WarningSeverity(warning.severity).label, "title": warning.title}),
+        body=warning.summary, url=reverse("intel:warning_detail", args=[warning_id]),
+        urgent=warning.severity in (WarningSeverity.HIGH, WarningSeverity.CRITICAL))
     transaction.on_commit(lambda: notify_targets(warning_id))
     return warning
 

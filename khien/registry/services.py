@@ -232,16 +232,28 @@ def do_delete_organization(org: Organization, *, acting_user) -> None:
 MEMBERSHIP_NOTICE = "registry.membership"
 
 
-def _tell_member(user: User, title: str, body: str, url: str = "") -> None:
+def _tell_member(user: User, title: notifications.Text, acting_user, url: str = "") -> None:
     """A person learns at once (in the platform and by e-mail) that their role in an organization was given, changed
     or taken away: a role elsewhere is granted by that organization's administrators, not by the person, and
-    nobody should hold one without knowing."""
-    notifications.notify([user], kind=MEMBERSHIP_NOTICE, title=title, body=body, url=url, urgent=True)
+    nobody should hold one without knowing. Kept as `Text`s: the person reads it in their own language (the
+    acting administrator may read Khiên in another)."""
+    notifications.notify([user], kind=MEMBERSHIP_NOTICE, title=title, body=_by_whom(acting_user), url=url,
+                         urgent=True)
 
 
-def _by_whom(acting_user) -> str:
-    return _("By %(actor)s. If you did not expect this, tell the organization's administrator or the national "
-             "coordinator.") % {"actor": getattr(acting_user, "email", "") or "Khiên"}
+def _by_whom(acting_user) -> notifications.Text:
+    return notifications.Text(_l("By %(actor)s. If you did not expect this, tell the organization's administrator "
+                                 "or the national coordinator."),
+                              {"actor": getattr(acting_user, "email", "") or "Khiên"})
+
+
+def _membership_names(organization: Organization, role: str, old_role: str | None = None) -> dict:
+    """The parameters of the membership notices: the organization's name and the roles' labels, each shown in the
+    reader's language."""
+    names = {"org": notifications.ByLanguage.name_of(organization), "role": Role(role).label}
+    if old_role:
+        names["old"] = Role(old_role).label
+    return names
 
 
 def _org_url(organization: Organization) -> str:
@@ -280,13 +292,12 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
     audit.record(Act.UPDATE if before else Act.CREATE, membership, actor=acting_user, before=before,
                  organization_id=str(organization.pk))
     if notify_user:
-        with notifications.platform_language():
-            names = {"org": organization.name, "role": Role(role).label, "old": Role(old_role).label if old_role else ""}
-            if old_role is None:
-                title = _("You were given the role “%(role)s” in %(org)s") % names
-            else:
-                title = _("Your role in %(org)s changed from “%(old)s” to “%(role)s”") % names
-            _tell_member(user, title, _by_whom(acting_user), _org_url(organization))
+        names = _membership_names(organization, role, old_role)
+        if old_role is None:
+            title = notifications.Text(_l("You were given the role “%(role)s” in %(org)s"), names)
+        else:
+            title = notifications.Text(_l("Your role in %(org)s changed from “%(old)s” to “%(role)s”"), names)
+        _tell_member(user, title, acting_user, _org_url(organization))
     return membership
 
 
@@ -369,9 +380,8 @@ def do_remove_membership(membership: Membership, *, acting_user) -> None:
                  organization_id=str(membership.organization_id))
     organization, user, role = membership.organization, membership.user, membership.role
     membership.delete()
-    with notifications.platform_language():
-        _tell_member(user, _("You were removed from %(org)s (you had the role “%(role)s”)") % {
-            "org": organization.name, "role": Role(role).label}, _by_whom(acting_user))
+    _tell_member(user, notifications.Text(_l("You were removed from %(org)s (you had the role “%(role)s”)"),
+                                          _membership_names(organization, role)), acting_user)
 
 
 # --- ISACs -------------------------------------------------------------------------

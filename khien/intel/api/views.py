@@ -63,13 +63,14 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     @extend_schema(request=s.AddObjectsSerializer,
                    responses={201: s.AddResultSerializer, 422: refusal(
                        "Not valid STIX (invalid_stix), or an object names another platform organization as its "
-                       "author (foreign_creator): nothing stored (every error)")})
+                       "author or, a sighting, as where it was seen (foreign_creator): nothing stored (every "
+                       "error)")})
     @action(detail=True, methods=["post"])
     def objects(self, request, pk=None):
         """Add a STIX bundle to the collection: every object valid, or nothing stored (422 with every error).
 
         `created_by_ref` may be your organization's identity or an author outside the platform, never another
-        platform organization's (422, code `foreign_creator`)."""
+        platform organization's (422, code `foreign_creator`); likewise a sighting's `where_sighted_refs`."""
         collection = self.get_object()
         serializer = s.AddObjectsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 FOREIGN_WORDS = "the identity of another organization of the platform"
+FOREIGN_WORDS_VI = "định danh của một tổ chức khác trên nền"
 
 
 def _state():
@@ -202,11 +203,12 @@ def test_stix_file_import_refuses_another_organization_as_author(api, as_user, s
     assert response.status_code == 422, response.content
     assert [r["ref"] for r in response.json()["rejected"]] == [forged["id"]]
     assert FOREIGN_WORDS in response.json()["rejected"][0]["message"]
-    # The import page says so too, with a 4xx.
+    # The import page says so too, with a 4xx, in the page's language (Vietnamese first: pages follow the
+    # language switch, not Accept-Language).
     page = as_user(sharing.world.analyst).post(
         reverse("intel:exchange"), {"format": "stix", "collection": str(sharing.collection.pk),
                                     "file": SimpleUploadedFile("b.json", data)}, **EN)
-    assert page.status_code == 422 and FOREIGN_WORDS in page.content.decode()
+    assert page.status_code == 422 and FOREIGN_WORDS_VI in page.content.decode()
     assert _state() == before
 
 
@@ -251,3 +253,138 @@ def test_daily_sightings_are_written_in_the_sighted_organizations_name(sharing):
     assert written == 1
     row = StixObject.objects.get(stix_type="sighting")
     assert row.created_by_ref == identity_id_for(rec.pk) and row.producer_id == rec.pk
+
+
+# --- Where a sighting was seen (`where_sighted_refs`) ---------------------------------------------------------------
+
+SIGHTED_WORDS = "where_sighted_refs names"
+SIGHTED_SUMMARY = "as their author or as where they were seen; nothing was stored."
+
+
+def sighting(*where, tlp=Tlp.GREEN, **extra):
+    """A sighting of some indicator seen at `where` (identity ids)."""
+    from khien.intel.tlp import TLP_MARKING
+
+    obj = {"type": "sighting", "spec_version": "2.1", "id": f"sighting--{uuid.uuid4()}",
+           "created": "2026-02-01T00:00:00.000Z", "modified": "2026-02-01T00:00:00.000Z",
+           "sighting_of_ref": f"indicator--{uuid.uuid4()}", "count": 2, "where_sighted_refs": list(where),
+           "object_marking_refs": [TLP_MARKING[tlp]], **extra}
+    return obj
+
+
+def test_sightings_are_valid_stix():
+    from .conftest import assert_valid_stix
+
+    assert_valid_stix([sighting(_external()), sighting(_external(), f"identity--{uuid.uuid4()}")])
+
+
+def test_api_refuses_a_sighting_said_to_be_seen_at_another_platform_organization(api, sharing):
+    world = sharing.world
+    own = identity_id_for(world.ministry.pk)
+    forged = sighting(own, _foreign(sharing))  # one foreign identity among others is enough
+    fine = indicator("203.0.113.80", tlp=Tlp.GREEN)
+    client = api(world.analyst)
+    before, audit_before = _state(), AuditEntry.objects.count()
+    response = client.post(f"/api/intel/collections/{sharing.collection.pk}/objects/",
+                           {"bundle": envelope([fine, forged])}, format="json", **EN)
+    assert response.status_code == 422, response.content
+    body = response.json()
+    assert body["code"] == "foreign_creator" and list(body["errors"]) == [forged["id"]]
+    message = body["errors"][forged["id"]][0]
+    assert message.startswith(SIGHTED_WORDS) and _foreign(sharing) in message and FOREIGN_WORDS in message
+    assert body["detail"].endswith(SIGHTED_SUMMARY)
+    assert _state() == before and AuditEntry.objects.count() == audit_before
+    # Nor may the national coordinator say a sighting was seen at a ministry.
+    at_ministry = sighting(own)
+    response = _post(api, world.coordinator, sharing.collection, [at_ministry])
+    assert response.status_code == 422 and response.json()["errors"][at_ministry["id"]][0].startswith(SIGHTED_WORDS)
+    assert _state() == before
+
+
+def test_sightings_seen_at_ones_own_organization_or_outside_the_platform_are_accepted(api, sharing):
+    world = sharing.world
+    own = sighting(identity_id_for(world.ministry.pk))
+    outside = sighting(_external(), _external())
+    both = sighting(identity_id_for(world.ministry.pk), _external())
+    response = _post(api, world.analyst, sharing.collection, [own, outside, both])
+    assert response.status_code == 201, response.content
+    stored = {row.stix_id: row.data["where_sighted_refs"] for row in StixObject.objects.filter(stix_type="sighting")}
+    assert stored == {own["id"]: own["where_sighted_refs"], outside["id"]: outside["where_sighted_refs"],
+                      both["id"]: both["where_sighted_refs"]}
+
+
+def test_a_sighting_at_a_second_organization_takes_a_role_there_that_adds(api, sharing):
+    world = sharing.world
+    membership = Membership.objects.create(user=world.analyst, organization=world.province, role=Role.ORG_ANALYST)
+    assert _post(api, world.analyst, sharing.collection, [sighting(_foreign(sharing))]).status_code == 201
+    membership.role = Role.AUDITOR  # an auditor of PROV does not report for it
+    membership.save()
+    before = _state()
+    response = _post(api, world.analyst, sharing.collection, [sighting(_foreign(sharing))])
+    assert response.status_code == 422 and response.json()["code"] == "foreign_creator"
+    assert _state() == before
+
+
+def test_a_stored_sighting_of_another_organization_is_still_shared_on(api, sharing):
+    """Linking a sighting already stored is not a new claim: PROV's own GREEN sighting, seen at PROV, goes into
+    MIN's analyst's collection as it is."""
+    world = sharing.world
+    prov_writer = _user("analyst@prov.test.vn", world.province, Role.ORG_ANALYST)
+    prov_collection = services.do_create_collection({"title": "PROV feed", "owner": world.province},
+                                                    acting_user=prov_writer)
+    theirs = sighting(_foreign(sharing))
+    services.do_add_objects(prov_collection, [theirs], acting_user=prov_writer)
+    stored = StixObject.objects.get(stix_id=theirs["id"])
+    assert stored.created_by_ref == _foreign(sharing)
+    response = _post(api, world.analyst, sharing.collection, [stored.data])
+    assert response.status_code == 201, response.content
+    assert response.json()["existing"] == 1
+    assert CollectionObject.objects.filter(collection=sharing.collection, object__stix_id=theirs["id"]).exists()
+
+
+def test_taxii_reports_a_sighting_at_another_organization_in_the_status_failures(client, make_token, sharing):
+    forged = sighting(_foreign(sharing))
+    fine = indicator("198.51.100.80")
+    before = _state()
+    response, _auth = _taxii_post(client, make_token, sharing.world.analyst, sharing.collection, [fine, forged])
+    assert response.status_code == 202
+    body = orjson.loads(response.content)
+    assert (body["status"], body["success_count"], body["failure_count"]) == ("complete", 0, 2)
+    failures = {f["id"]: f["message"] for f in body["failures"]}
+    assert failures[forged["id"]].startswith(SIGHTED_WORDS)
+    assert failures[fine["id"]] == "Not stored: another object of this request was refused."
+    assert _state() == before
+    # Its own organization's sighting goes through.
+    own = sighting(identity_id_for(sharing.world.ministry.pk))
+    response, _auth = _taxii_post(client, make_token, sharing.world.analyst, sharing.collection, [own])
+    assert orjson.loads(response.content)["success_count"] == 1
+
+
+def test_taxii_background_submission_refuses_a_sighting_at_another_organization(sharing):
+    forged = sighting(_foreign(sharing))
+    objects = [indicator("198.51.100.81"), forged]
+    status = services.do_submit_objects_async(sharing.collection, objects, acting_user=sharing.world.analyst)
+    services._process_submission(status.pk, sharing.collection.pk, sharing.world.analyst.pk, objects,
+                                 own_connection=False)
+    status.refresh_from_db()
+    assert (status.status, status.success_count, status.failure_count) == ("complete", 0, 2)
+    assert SIGHTED_WORDS in {f["id"]: f["message"] for f in status.failures}[forged["id"]]
+    assert not StixObject.objects.filter(stix_id__in=[o["id"] for o in objects]).exists()
+
+
+def test_stix_file_import_refuses_a_sighting_at_another_organization(api, as_user, sharing):
+    forged = sighting(_foreign(sharing))
+    data = orjson.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [indicator("192.0.2.80"),
+                                                                                          forged]})
+    before = _state()
+    response = api(sharing.world.analyst).post(
+        "/api/intel/exchange/import/", {"file": SimpleUploadedFile("b.json", data), "format": "stix",
+                                        "collection": str(sharing.collection.pk)}, format="multipart", **EN)
+    assert response.status_code == 422, response.content
+    assert [r["ref"] for r in response.json()["rejected"]] == [forged["id"]]
+    assert response.json()["rejected"][0]["message"].startswith(SIGHTED_WORDS)
+    page = as_user(sharing.world.analyst).post(
+        reverse("intel:exchange"), {"format": "stix", "collection": str(sharing.collection.pk),
+                                    "file": SimpleUploadedFile("b.json", data)})
+    assert page.status_code == 422 and _foreign(sharing) in page.content.decode()
+    assert _state() == before

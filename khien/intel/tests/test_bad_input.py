@@ -7,6 +7,7 @@ import zipfile
 
 import orjson
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -272,6 +273,7 @@ def test_an_object_stored_900_levels_deep_is_shown_summarized_never_a_5xx(api, a
     _store_directly(sharing.collection, obj, text)
     note = "nested deeper than 32 levels"
     client = as_user(sharing.world.analyst)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # pages follow the language switch, not Accept-Language
     page = client.get(reverse("intel:object", args=[obj["id"]]), **EN)
     assert page.status_code == 200
     assert "Deep one" in page.content.decode() and page.context["summarized"]

@@ -352,3 +352,25 @@ def uuid_version(stix_id):
     import uuid
 
     return uuid.UUID(stix_id.split("--")[1]).version
+
+
+def test_a_pulled_sighting_said_to_be_seen_at_another_platform_organization_is_left_out(sharing, local):
+    """The rule of `where_sighted_refs` on a pull: left out (counted hidden) as a forged author is; a sighting seen
+    outside the platform, or at the pulling subscription's own organization, is stored."""
+    from .test_authorship import sighting
+
+    world = sharing.world
+    forged = sighting(identity_id_for(world.ministry.pk))
+    outside = sighting("identity--0c1a1f9e-0000-4000-8000-00000000a002")
+    at_home = sighting(identity_id_for(world.ncsc.pk))  # the coordinator's own organization
+    partner = _PartnerServer([([forged, outside, at_home], "2026-03-01T00:00:00.000Z")])
+    try:
+        sub = federation.do_pull(_subscribe_partner(partner, local, world.coordinator, "partner"))
+    finally:
+        partner.close()
+    assert sub.last_status == FeedStatus.OK and sub.last_error == ""
+    assert set(CollectionObject.objects.filter(collection=local, object__stix_type="sighting")
+               .values_list("object__stix_id", flat=True)) == {outside["id"], at_home["id"]}
+    assert not StixObject.objects.filter(stix_id=forged["id"]).exists()
+    assert not CollectionObject.objects.filter(collection=local,
+                                               object__stix_id=identity_id_for(world.ministry.pk)).exists()
