@@ -419,6 +419,18 @@ def _done(incident, anchor: str):
     return redirect(reverse("incidents:incident_detail", args=[incident.pk]) + anchor)
 
 
+def _refused(request, incident, exc, form=None, **forms):
+    """The incident page again after a service refused a step: the reason on the form that asked (when one did)
+    and, for a refusal of the step itself (closed incident, no right), at the top of the page too."""
+    if form is not None:
+        add_service_error(form, exc)
+    if isinstance(exc, Refused):
+        messages.error(request, exc.message)
+    elif form is None:
+        messages.error(request, " ".join(exc.messages))
+    return _detail(request, incident, status_of(exc), **forms)
+
+
 @login_required
 @require_POST
 def incident_transition(request, pk):
@@ -449,10 +461,7 @@ def incident_triage(request, pk):
     try:
         services.do_triage(incident, form.cleaned_data, acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        if isinstance(exc, Refused):
-            messages.error(request, exc.message)
-        return _detail(request, incident, status_of(exc), triage=form)
+        return _refused(request, incident, exc, form, triage=form)
     messages.success(request, _("Status: %(status)s.") % {"status": Status.TRIAGED.label})
     return _done(incident, "#workflow")
 
@@ -470,10 +479,7 @@ def incident_classify(request, pk):
     try:
         _incident, changes = services.do_reclassify(incident, data, acting_user=request.user, reason=reason)
     except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        if isinstance(exc, Refused):
-            messages.error(request, exc.message)
-        return _detail(request, incident, status_of(exc), classify=form)
+        return _refused(request, incident, exc, form, classify=form)
     if changes:
         messages.success(request, _("Classification changed"))
     else:
@@ -497,10 +503,7 @@ def incident_stage(request, pk, code):
     try:
         services.do_submit_stage(incident, code, dict(form.cleaned_data), acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        if isinstance(exc, Refused):
-            messages.error(request, exc.message)
-        return _detail(request, incident, status_of(exc), stage=form)
+        return _refused(request, incident, exc, form, stage=form)
     messages.success(request, _("Report given."))
     return _done(incident, "#deadlines")
 
@@ -517,8 +520,7 @@ def incident_assign(request, pk):
     try:
         assignment = services.do_assign_responder(incident, form.cleaned_data["responder"], acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        return _detail(request, incident, status_of(exc), assign=form)
+        return _refused(request, incident, exc, form, assign=form)
     messages.success(request, _("%(org)s assigned as responder.") % {"org": assignment.responder.name})
     return _done(incident, "#responders")
 
@@ -539,8 +541,7 @@ def incident_unassign(request, pk, responder_id):
         services.do_unassign_responder(incident, assignment.responder, acting_user=request.user,
                                        reason=form.cleaned_data["reason"])
     except (Refused, ValidationError) as exc:
-        messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
-        return _detail(request, incident, status_of(exc))
+        return _refused(request, incident, exc)
     messages.success(request, _("%(org)s is no longer assigned to the incident.") % {"org": assignment.responder.name})
     return _done(incident, "#responders")
 
@@ -557,8 +558,7 @@ def incident_comment(request, pk):
     try:
         services.do_add_comment(incident, form.cleaned_data["text"], acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        return _detail(request, incident, status_of(exc), comment=form)
+        return _refused(request, incident, exc, form, comment=form)
     return _done(incident, "#journal")
 
 
@@ -574,8 +574,7 @@ def incident_task_add(request, pk):
     try:
         services.do_add_task(incident, dict(form.cleaned_data), acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        return _detail(request, incident, status_of(exc), task=form)
+        return _refused(request, incident, exc, form, task=form)
     messages.success(request, _("Task added."))
     return _done(incident, "#tasks")
 
@@ -595,10 +594,7 @@ def incident_task_edit(request, pk, task_id):
     try:
         _task, changed = services.do_update_task(task, dict(form.cleaned_data), acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        if isinstance(exc, Refused):
-            messages.error(request, exc.message)
-        return _detail(request, incident, status_of(exc), task_edit_forms={task.pk: form})
+        return _refused(request, incident, exc, form, task_edit_forms={task.pk: form})
     if changed:
         messages.success(request, _("Task saved."))
     else:
@@ -616,8 +612,7 @@ def incident_tasks_standard(request, pk):
     try:
         added = services.do_add_standard_tasks(incident, acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
-        return _detail(request, incident, status_of(exc))
+        return _refused(request, incident, exc)
     if added:
         messages.success(request, ngettext("%(n)d standard task added.", "%(n)d standard tasks added.", len(added))
                          % {"n": len(added)})
@@ -638,8 +633,7 @@ def incident_task_status(request, pk, task_id):
     try:
         services.do_set_task_status(task, form.cleaned_data["status"], acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
-        return _detail(request, incident, status_of(exc))
+        return _refused(request, incident, exc)
     return _done(incident, "#tasks")
 
 
@@ -660,8 +654,7 @@ def evidence_add(request, pk):
                                             note=form.cleaned_data["note"],
                                             received_from=form.cleaned_data["received_from"])
     except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        return _detail(request, incident, status_of(exc), evidence=form)
+        return _refused(request, incident, exc, form, evidence=form)
     messages.success(request, _("Evidence kept with SHA-256 %(hash)s.") % {"hash": evidence.sha256})
     return _done(incident, "#evidence")
 
@@ -682,10 +675,7 @@ def evidence_custody(request, pk, evidence_id):
     try:
         services.do_record_custody(evidence, acting_user=request.user, **form.cleaned_data)
     except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        if isinstance(exc, Refused):
-            messages.error(request, exc.message)
-        return _detail(request, incident, status_of(exc), custody_forms={evidence.pk: form})
+        return _refused(request, incident, exc, form, custody_forms={evidence.pk: form})
     messages.success(request, _("Custody step recorded."))
     return _done(incident, f"#ev-{evidence.pk}")
 
@@ -702,8 +692,7 @@ def evidence_seal(request, pk, evidence_id):
     try:
         services.do_seal_evidence(evidence, acting_user=request.user, note=form.cleaned_data["note"])
     except (Refused, ValidationError) as exc:
-        messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
-        return _detail(request, incident, status_of(exc))
+        return _refused(request, incident, exc)
     messages.success(request, _("Evidence sealed: it can no longer change."))
     return _done(incident, f"#ev-{evidence.pk}")
 
@@ -731,8 +720,7 @@ def observable_add(request, pk):
     try:
         added = observables.do_add_observables(incident, form.cleaned_data["observables"], acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        return _detail(request, incident, status_of(exc), observable=form)
+        return _refused(request, incident, exc, form, observable=form)
     messages.success(request, _("%(n)d observables added.") % {"n": len(added)})
     return _done(incident, "#observables")
 
@@ -745,8 +733,7 @@ def observable_remove(request, pk, observable_id):
     try:
         observables.do_remove_observable(observable, acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
-        return _detail(request, incident, status_of(exc))
+        return _refused(request, incident, exc)
     messages.success(request, _("Observable removed."))
     return _done(incident, "#observables")
 
@@ -766,10 +753,7 @@ def observable_share(request, pk):
         result = observables.do_share_observables(incident, list(data["observables"]), tlp=data["tlp"],
                                                   collection=data["collection"], acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        add_service_error(form, exc)
-        if isinstance(exc, Refused):
-            messages.error(request, exc.message)
-        return _detail(request, incident, status_of(exc), share=form)
+        return _refused(request, incident, exc, form, share=form)
     messages.success(request, _("%(n)d indicators shared in %(collection)s.")
                      % {"n": result.total, "collection": data["collection"].title})
     return _done(incident, "#observables")
