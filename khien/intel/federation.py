@@ -31,6 +31,8 @@ audited (`audit.snapshot` leaves out fields named "password").
 """
 from __future__ import annotations
 
+import ipaddress
+
 import datetime as dt
 import functools
 import logging
@@ -117,6 +119,18 @@ def _require(user, collection):
 # --- Create, update, delete -------------------------------------------------------------------------
 
 
+def _unreachable_peer_address(url: str) -> bool:
+    """Whether `url` names, as a literal address, one no partner server can have: link-local (a cloud machine's
+    metadata service at 169.254.169.254 answers there with its credentials), multicast or unspecified. Loopback
+    and private addresses stay allowed: a partner on the same machine or the government network."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a host name (not resolved here), or no address at all
+    return address.is_link_local or address.is_multicast or address.is_unspecified
+
+
 def _clean(sub: FeedSubscription):
     if sub.auth_kind == FeedAuth.BASIC and not sub.username:
         raise Refused(_("User name and password authentication needs a user name."), code="invalid")
@@ -124,6 +138,9 @@ def _clean(sub: FeedSubscription):
         raise Refused(_("This authentication needs a password or token."), code="invalid")
     if not sub.api_root_url.lower().startswith(("http://", "https://")):
         raise Refused(_("The API root URL must start with http:// or https://."), code="invalid")
+    if _unreachable_peer_address(sub.api_root_url):
+        raise Refused(_("The API root URL names a link-local, multicast or unspecified address: no partner server "
+                        "is there (169.254.169.254 is a cloud machine's own metadata service)."), code="invalid")
     if not sub.api_root_url.endswith("/"):
         sub.api_root_url += "/"
     try:

@@ -180,3 +180,22 @@ def test_subscription_crud_through_the_api(api, sharing):
     assert sorted(logged) == ["create", "delete", "update"]
     assert not any("tok-123" in str(e.before) + str(e.after)
                    for e in AuditEntry.objects.filter(object_type="intel.feedsubscription"))
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/", "http://[fe80::1]/taxii2/", "http://0.0.0.0/api/",
+                                 "https://224.0.0.1/api/"])
+def test_a_subscription_to_a_link_local_multicast_or_unspecified_address_is_refused(sharing, api, url):
+    from khien.intel.models_federation import FeedSubscription
+
+    data = {"name": "partner", "collection": str(sharing.collection.pk), "api_root_url": url,
+            "remote_collection_id": "abc", "auth_kind": "none", "interval_minutes": 10}
+    client = api(sharing.world.coordinator)
+    refused = client.post("/api/intel/subscriptions/", data, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.status_code == 400 and "link-local, multicast or unspecified" in refused.content.decode()
+    assert not FeedSubscription.objects.exists()
+    # The same partner on the government network, or on this machine, is a partner like any other.
+    for n, allowed in enumerate(("http://10.20.0.5/taxii2/", "http://127.0.0.1:9/taxii2/api/",
+                                 "https://taxii.partner.example/")):
+        answer = client.post("/api/intel/subscriptions/", {**data, "api_root_url": allowed, "name": f"partner-{n}"},
+                             format="json")
+        assert answer.status_code == 201, answer.content
