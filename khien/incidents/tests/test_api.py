@@ -195,6 +195,14 @@ def test_updated_after_filter_for_incremental_export(world, api, report):
     assert {r["title"] for r in rows} == {"Old", "New"}
 
 
+def test_a_severity_no_policy_has_is_a_400_not_an_empty_list(world, api, report):
+    report(title="Old")
+    for language, words in (("en", "not one of the available choices"), ("vi", "không")):
+        answer = api(world.analyst).get(URL, {"severity": "zzz"}, HTTP_ACCEPT_LANGUAGE=language)
+        assert answer.status_code == 400 and "severity" in answer.json(), answer.content
+    assert api(world.analyst).get(URL, {"severity": "high"}).json()["count"] == 1
+
+
 def test_report_stages_over_the_api(world, api, report):
     incident = report()
     client = api(world.analyst)
