@@ -24,6 +24,12 @@ def _subtree(queryset, value):
     return queryset.filter(organization__path__startswith=org.path)
 
 
+
+def severity_at_least():
+    """`severity_min`: an alert severity on the 0–10 scale every source is normalized to; outside it is a 400."""
+    return django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"),
+                                       min_value=0, max_value=10)
+
 class FileHashField(forms.CharField):
     """A file hash read as ingestion reads one (the kind from its length, lowercase): cleans to
     (event field, digest), so a bad value is a form error before any query is built."""
@@ -54,7 +60,7 @@ class EventFilter(PlatformFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
     severity = django_filters.NumberFilter(field_name="severity", label=_("Severity (0–10)"))
-    severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"))
+    severity_min = severity_at_least()
     since = DateTimeFilter(field_name="time", lookup_expr="gte", label=_("Since"))
     until = DateTimeFilter(field_name="time", lookup_expr="lt", label=_("Until"))
     ip = AddressFilter(method="filter_ip", label=_("IP address (source or destination)"))
@@ -103,7 +109,7 @@ class EventFilter(PlatformFilterSet):
 class AlertFilter(PlatformFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
-    severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"))
+    severity_min = severity_at_least()
     since = DateTimeFilter(field_name="last_seen", lookup_expr="gte", label=_("Last seen since"))
     until = DateTimeFilter(field_name="first_seen", lookup_expr="lt", label=_("First seen before"))
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
@@ -158,7 +164,7 @@ class HourlyCountFilter(PlatformFilterSet):
     since = DateTimeFilter(field_name="hour", lookup_expr="gte", label=_("Since"))
     until = DateTimeFilter(field_name="hour", lookup_expr="lt", label=_("Until"))
     category = django_filters.CharFilter(field_name="category", label=_("Category"))
-    severity_min = django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"))
+    severity_min = severity_at_least()
 
     class Meta:
         model = HourlyCount

@@ -197,6 +197,10 @@ def test_event_filters(posted, api, world):
     assert body["count"] == 8 and len(body["results"]) == 2 and body["next"]
     assert client.get(f"{url}?ip=not-an-ip").status_code == 400
     assert client.get(f"{url}?since=yesterday").status_code == 400
+    for off_scale in ("-1", "11", "99999999999999999999"):  # severities are 0–10
+        for path in (url, "/api/telemetry/alert-groups/", "/api/telemetry/hourly/"):
+            answer = client.get(f"{path}?severity_min={off_scale}")
+            assert answer.status_code == 400 and "severity_min" in answer.json(), (path, off_scale)
     # A user outside the tree filtering for it gets nothing, not an error.
     assert listed(api(world.other_admin), f"{url}?organization=MIN")["count"] == 0
 
