@@ -118,7 +118,7 @@ def object_type_label(object_type: str) -> str:
 # Everything below derives what a reader sees from the stored fields; nothing here changes what is stored (and
 # hashed). Entries written before a better wording existed read as well as new ones.
 
-REVOKED_LABEL = pgettext_lazy("audit action", "Revoked")
+REVOKED_LABEL = pgettext_lazy("audit action", "API token revoked")  # the only revocation an entry of its own records
 
 
 def entry_action_label(entry: AuditEntry) -> str:

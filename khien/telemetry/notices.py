@@ -1,14 +1,17 @@
 """Telemetry's notifications (campaigns, indicator hits, sources falling silent, alerts given to someone), each
-written in its recipient's language.
+read in its reader's language.
 
-`khien.core.notifications.notify` stores the text it is given for every recipient. Telemetry's texts are built
-here once per language among the recipients — `build()` called inside `translation.override` — and each group is
-notified with its own text: a coordinator who reads Khiên in English is not sent Vietnamese, nor the reverse.
+Telemetry's texts are sentences built from counts, lists and names (`build()` returns the title and body in the
+active language). They are built once in every language the platform offers and given to
+`khien.core.notifications.notify` as `Text`s holding one version per language (`ByLanguage`): each page, API
+answer and e-mail then shows its reader's version — a coordinator who reads Khiên in English is not sent
+Vietnamese, nor the reverse, and switching language later switches the notifications already received.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from django.conf import settings
 from django.utils import translation
 
 from khien.core import notifications
@@ -16,16 +19,14 @@ from khien.core import notifications
 
 def notify(recipients: Iterable, *, build: Callable[[], tuple[str, str]], roles=None, **options) -> int:
     """`notifications.notify` (same recipients: users, organizations with `roles`; same `kind`, `url`, `urgent`),
-    the title and body of each recipient in their language: `build()` returns (title, body) in the active one.
-    Returns how many notifications were written."""
-    # Who is reached is core's rule (the active users named, the active members of the organizations named).
-    users = notifications._users_of(recipients, roles)
-    by_language: dict[str, list] = {}
-    for user in users:
-        by_language.setdefault(notifications.recipient_language(user), []).append(user)
-    written = 0
-    for language, group in sorted(by_language.items()):
-        with translation.override(language):
-            title, body = build()
-        written += notifications.notify(group, title=title, body=body, **options)
-    return written
+    the title and body written by `build()` in each language. Returns how many notifications were written."""
+    versions: dict[str, tuple[str, str]] = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            versions[code] = build()
+
+    def each_language(part: int) -> notifications.Text:
+        return notifications.Text("%(text)s", {"text": notifications.ByLanguage(
+            **{code: version[part] for code, version in versions.items()})})
+
+    return notifications.notify(recipients, title=each_language(0), body=each_language(1), roles=roles, **options)

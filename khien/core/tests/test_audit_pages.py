@@ -152,10 +152,10 @@ def test_a_token_revocation_reads_as_a_revocation_and_the_chain_still_verifies(c
     assert revoked.action == "update"  # the stored, hashed code is unchanged…
     client.force_login(world.admin)
     row = client.get(reverse("core:audit_entry", args=[revoked.seq])).content.decode()
-    assert "Đã thu hồi" in row or "Revoked" in row  # …the reader sees a revocation
+    assert "Thu hồi token API" in row or "API token revoked" in row  # …the reader sees a revocation
     assert ">Thay đổi<" not in row and ">Changed<" not in row
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
-    assert ">Revoked<" in client.get(reverse("core:audit_entry", args=[revoked.seq])).content.decode()
+    assert ">API token revoked<" in client.get(reverse("core:audit_entry", args=[revoked.seq])).content.decode()
     assert audit.verify().ok
 
 
@@ -225,7 +225,7 @@ def test_texts_written_in_english_by_the_platform_go_through_the_catalogue(world
 # --- revocations as a filter -------------------------------------------------------------------------------
 
 def test_revocations_have_their_own_action_filter_on_the_page_and_the_api(client, world, api):
-    """A token's revocation reads "Revoked", and "Revoked" is a choice of the action filter: it lists the
+    """A token's revocation reads "API token revoked", also a choice of the action filter: it lists the
     revocations, and "Changed" no longer does (the stored code stays "update")."""
     token, _key = core_services.do_create_api_token(world.admin, acting_user=world.admin, name="SOC")
     core_services.do_revoke_api_token(token, acting_user=world.admin)
@@ -253,9 +253,9 @@ def test_revocations_have_their_own_action_filter_on_the_page_and_the_api(client
         changed = found(action="update")
         assert {other.seq, again.seq} <= changed and revoked.seq not in changed and created.seq not in changed
     page = client.get(reverse("core:audit")).content.decode()
-    assert '<option value="revoked">Đã thu hồi</option>' in page
+    assert '<option value="revoked">Thu hồi token API</option>' in page
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
-    assert '<option value="revoked">Revoked</option>' in client.get(reverse("core:audit")).content.decode()
+    assert '<option value="revoked">API token revoked</option>' in client.get(reverse("core:audit")).content.decode()
     assert client.get(reverse("core:audit"), {"action": "revoke"}).status_code == 400  # not a choice
     assert audit.verify().ok
 

@@ -51,3 +51,14 @@ def reads_in():
         user.language = language
 
     return choose
+
+
+def as_read(notification):
+    """(title, body) of a notification as its recipient reads it: in the language they chose (else the
+    platform's) — the page after their language switch, and their e-mails."""
+    from django.utils import translation
+
+    from khien.core import notifications
+
+    with translation.override(notifications.recipient_language(notification.recipient)):
+        return notification.shown_title, notification.shown_body

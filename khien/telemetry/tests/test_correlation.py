@@ -15,6 +15,7 @@ from khien.intel.models import EarlyWarning, Tlp
 from khien.telemetry import correlation, jobs, services, triage
 from khien.telemetry.models import Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, IndicatorHit
 from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
+from .conftest import as_read
 
 
 @pytest.fixture
@@ -133,10 +134,12 @@ def test_a_campaign_is_announced_to_each_coordinator_in_their_language(world, in
         correlation.correlate()
     english = Notification.objects.get(kind="telemetry.campaign", recipient=two_languages)
     vietnamese = Notification.objects.get(kind="telemetry.campaign", recipient=world.coordinator)
-    assert english.title == "National campaign: Rule “Rule edr-ransom” raised at 3 organizations"
-    assert english.body.startswith("First seen ")
-    assert vietnamese.title == "Chiến dịch tấn công cấp quốc gia: Quy tắc “Rule edr-ransom” được kích hoạt tại 3 tổ chức"
-    assert not vietnamese.body.startswith("First seen ") and english.url == vietnamese.url and vietnamese.urgent
+    (en_title, en_body), (vi_title, vi_body) = as_read(english), as_read(vietnamese)
+    assert en_title == "National campaign: Rule “Rule edr-ransom” raised at 3 organizations"
+    assert en_body.startswith("First seen ")
+    assert vi_title == "Chiến dịch tấn công cấp quốc gia: Quy tắc “Rule edr-ransom” được kích hoạt tại 3 tổ chức"
+    assert not vi_body.startswith("First seen ") and english.url == vietnamese.url and vietnamese.urgent
+    assert english.title == vi_title  # stored in the platform's language; each reads their own version
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from khien.core.errors import Forbidden
 from khien.telemetry import health, services
 from khien.telemetry.models import AlertSource
 
-from .conftest import sample_lines
+from .conftest import as_read, sample_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -153,11 +153,12 @@ def test_a_silence_is_told_to_each_person_in_their_language(watched, world, read
     health.notify_source_health()
     [english] = _health_notes(world.admin)
     [vietnamese] = _health_notes(world.analyst)  # the platform's language
-    assert english.title == "1 alert source stopped sending" and english.body.startswith("Silent since ")
-    assert vietnamese.title != english.title and not vietnamese.body.startswith("Silent since ")
+    (en_title, en_body), (vi_title, vi_body) = as_read(english), as_read(vietnamese)
+    assert en_title == "1 alert source stopped sending" and en_body.startswith("Silent since ")
+    assert vi_title != en_title and not vi_body.startswith("Silent since ")
     assert english.urgent and vietnamese.urgent  # a level-3 system went dark, for both
     [national] = _health_notes(world.coordinator)
-    assert national.title == "1 level 3+ system disconnected from national monitoring"
+    assert as_read(national)[0] == "1 level 3+ system disconnected from national monitoring"
 
 
 def test_registry_pages_show_the_live_connection(watched, world, as_user):

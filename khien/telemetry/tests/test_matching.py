@@ -15,6 +15,7 @@ from khien.intel.sightings import sighting_id
 from khien.intel.tests.conftest import assert_valid_stix, indicator
 from khien.telemetry import jobs, services
 from khien.telemetry.models import IndicatorHit
+from .conftest import as_read
 
 
 def ecs(ip=None, *, domain=None, url=None, sha256=None, when=None, rule="siem-test", severity=5, n=0,
@@ -147,12 +148,13 @@ def test_hits_are_told_to_each_member_in_their_language(world, intel, make_sourc
     jobs.notify_hits(timezone.now())
     english = Notification.objects.get(kind="telemetry.hits", recipient=world.admin)
     vietnamese = Notification.objects.get(kind="telemetry.hits", recipient=world.analyst)  # the platform's
-    assert english.title == "3 indicator hits in your organization's telemetry"
-    assert english.body.endswith(f"Sources: {source.name}")
+    en_title, en_body = as_read(english)
+    assert en_title == "3 indicator hits in your organization's telemetry"
+    assert en_body.endswith(f"Sources: {source.name}")
     with translation.override("vi"):
-        assert vietnamese.title == ngettext("%(n)d indicator hit in your organization's telemetry",
+        assert as_read(vietnamese)[0] == ngettext("%(n)d indicator hit in your organization's telemetry",
                                             "%(n)d indicator hits in your organization's telemetry", 3) % {"n": 3}
-    assert vietnamese.title != english.title and vietnamese.url == english.url
+    assert as_read(vietnamese)[0] != en_title and vietnamese.url == english.url
 
 
 def test_500_hits_of_one_organization_make_one_notification_per_member(world, intel, make_source):

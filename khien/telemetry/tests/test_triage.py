@@ -16,6 +16,7 @@ from khien.intel.models import Tlp
 from khien.telemetry import services, triage
 from khien.telemetry.models import Alert, AlertStatus, AlertSuppression
 from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
+from .conftest import as_read
 
 
 @pytest.fixture
@@ -477,13 +478,13 @@ def test_the_colleague_given_alerts_is_told_in_their_language(world, two_alerts,
     triage.do_triage_alerts([a.pk for a in two_alerts], AlertStatus.ACKNOWLEDGED, acting_user=world.admin,
                             assignee=world.analyst)
     told = Notification.objects.get(recipient=world.analyst, kind="telemetry.alert_assigned")
-    assert told.title == f"{world.admin.email} gave you 2 alerts to handle"
+    assert as_read(told)[0] == f"{world.admin.email} gave you 2 alerts to handle"
     reads_in(world.admin, "vi")
     triage.do_triage_alerts([two_alerts[0].pk], AlertStatus.ACKNOWLEDGED, acting_user=world.analyst,
                             assignee=world.admin)
     told = Notification.objects.get(recipient=world.admin, kind="telemetry.alert_assigned")
     with translation.override("vi"):
-        assert told.title == ngettext("%(who)s gave you an alert to handle", "%(who)s gave you %(n)d alerts to handle",
+        assert as_read(told)[0] == ngettext("%(who)s gave you an alert to handle", "%(who)s gave you %(n)d alerts to handle",
                                       1) % {"who": world.analyst.email, "n": 1}
 
 
