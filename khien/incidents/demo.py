@@ -288,8 +288,9 @@ class _Builder:
 
     def mark_notices(self, incident: Incident):
         """Deadline notices already due are recorded as sent, escalations dated when the deadline was missed."""
-        with translation.override("vi"):
-            found = notices.due_notices(incident, self.now, notices.lead_time())
+        with translation.override("vi"):  # the journal's escalation line in Vietnamese, as the job writes it
+            found = [(key, kind, str(text)) for key, kind, text in
+                     notices.due_notices(incident, self.now, notices.lead_time())]
         incident.deadline_notices = [key for key, _kind, _t in found]
         missed = [key for key, kind, _t in found if kind == "missed"]
         if not missed:

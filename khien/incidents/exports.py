@@ -385,8 +385,12 @@ def _build_pdf(incident: Incident, user) -> bytes:
     heading(_("Journal"))
     names = journal.stage_names(incident.policy)
     events = IncidentEvent.objects.filter(incident=incident).select_related("actor").order_by("at", "id")
-    rows_ = [[t(ev.at), ev.actor_email or _("Khiên (automatic)"), journal.headline(ev, names), (ev.text or "")[:500]]
-             for ev in events]
+    from .models import TaskTemplates
+
+    tasks_by_id = {str(task.pk): task for task in Task.objects.filter(incident=incident)}
+    templates = TaskTemplates.current()
+    rows_ = [[t(ev.at), ev.actor_email or _("Khiên (automatic)"), journal.headline(ev, names),
+              journal.note_text(ev, tasks_by_id, templates)[:500]] for ev in events]
     table([_("When"), _("Who"), _("What"), _("Text")], [28, 52, 45, width - 125], rows_)
 
     pdf.ln(4)

@@ -105,8 +105,21 @@ def _task_changes(data: dict) -> str:
             old, new = data.get("due_at") or [None, None]
             parts.append(f"{label}: {_when(old)} → {_when(new)}")
         else:
-            parts.append(label)
+            parts.append(_("%(field)s changed") % {"field": label})
     return "; ".join(parts)
+
+
+def note_text(event, tasks: dict[str, object], templates) -> str:
+    """The line's text below its headline. A task line names its tasks as the task table does — a standard task
+    in the reader's language while unedited (`TaskTemplates.shown`) — not in the words stored when it was written
+    (the platform's language). `tasks`: the incident's tasks by id."""
+    data = event.data or {}
+    if event.kind == EventKind.TASK and templates is not None:
+        ids = data.get("tasks") or ([data["task_id"]] if data.get("task_id") else [])
+        found = [tasks[i] for i in ids if i in tasks]
+        if found and len(found) == len(ids):
+            return "\n".join(templates.shown(task)[0] for task in found)
+    return event.text or ""
 
 
 def headline(event, names: dict[str, str] | None = None) -> str:

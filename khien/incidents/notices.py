@@ -5,9 +5,11 @@ reporting organization and the assigned responders hear of it, the person who
 did it does not.
 
 Everything goes through `khien.core.notifications.notify` (in-app, then e-mail:
-at once when urgent, else in the digest). Texts are built in the platform's
-language (Vietnamese). The services call `assigned`, `unassigned`,
-`status_changed`, `severity_raised`, `commented`, `task_given` and
+at once when urgent, else in the digest). Titles and bodies are `notifications.Text`s (the catalogue entry and
+its parameters): each reader reads them in their own language, on the page, in the API and in the e-mail (the
+person's chosen language); names kept in both languages (organizations, severities, report stages, standard
+tasks) are `ByLanguage`; what people wrote (titles, notes, reasons) is shown as written. The services call
+`assigned`, `unassigned`, `status_changed`, `severity_raised`, `commented`, `task_given` and
 `stage_given` inside their transaction; the periodic job
 `incidents.deadlines` (jobs.py) calls `check_deadlines`, which also escalates missed deadlines to the
 national coordinator — once: each notice has a key recorded on the incident
@@ -25,8 +27,8 @@ import datetime as dt
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _l
 
 from khien.core import audit
 from khien.core import notifications
@@ -35,7 +37,10 @@ from khien.core.models import User
 from khien.core.roles import Role
 
 from . import deadlines
-from .models import EventKind, Incident, IncidentEvent, Status
+from .models import EventKind, Incident, IncidentEvent, Status, TaskTemplates
+
+Text = notifications.Text
+ByLanguage = notifications.ByLanguage
 
 # Members of the reporting organization who hear about their incident.
 REPORTER_ROLES = (Role.ORG_ADMIN, Role.ORG_ANALYST)
@@ -66,6 +71,36 @@ def _responders(incident: Incident):
     return [a.responder for a in incident.assignments.select_related("responder")]
 
 
+def _lines(*parts) -> Text:
+    """Texts and plain strings, one per line, each written in the reader's language (a plain format joins them)."""
+    parts = [p for p in parts if p]
+    return Text("\n".join(f"%(l{i})s" for i in range(len(parts))), {f"l{i}": p for i, p in enumerate(parts)})
+
+
+def _named(item, fallback: str = "") -> ByLanguage | str:
+    """A name the content files give in Vietnamese and English (a severity, a report stage): in the reader's
+    language, else the Vietnamese one, else `fallback` (the code)."""
+    get = item.get if isinstance(item, dict) else (lambda key, default="": getattr(item, key, default))
+    vi, en = get("name_vi", "") or "", get("name_en", "") or ""
+    return ByLanguage(vi=vi, en=en or vi) if (vi or en) else fallback
+
+
+def _severity(incident: Incident, code: str) -> ByLanguage | str:
+    """A severity of the incident's reporting policy (content, not the catalogue), in the reader's language."""
+    for entry in incident.policy.data.get("severities", []):
+        if entry.get("code") == code:
+            return _named(entry, code)
+    return code
+
+
+def _task_title(task) -> ByLanguage | str:
+    """A standard task's title in the reader's language while unedited (`TaskTemplates.shown`), else as written."""
+    templates = TaskTemplates.current() if task.template_code else None
+    if templates is None:
+        return task.title[:200]
+    return ByLanguage(vi=templates.shown(task, "vi")[0][:200], en=templates.shown(task, "en")[0][:200])
+
+
 # --- From the services --------------------------------------------------------------------------
 
 
@@ -81,7 +116,7 @@ def _people(organizations, roles, actor) -> list:
     return list(people)
 
 
-def tell(incident: Incident, *, actor, kind: str, title: str, body: str = "", urgent: bool = False,
+def tell(incident: Incident, *, actor, kind: str, title: Text | str, body: Text | str = "", urgent: bool = False,
          reporting: bool = True, responders=None, link: bool = True) -> int:
     """THE rule for what people do to an incident: its participants hear of it, the one who did it does not.
 
@@ -106,14 +141,13 @@ def _by(actor) -> str:
 def assigned(incident: Incident, responder, *, actor) -> int:
     """Urgent: the responder organization's people learn they have an incident to work on; the reporting
     organization learns who was assigned to its incident (digest)."""
-    with notifications.platform_language():
-        title = _("%(ref)s assigned to your organization: %(title)s") % {"ref": incident.reference,
-                                                                         "title": incident.title}
-        body = _("Severity: %(severity)s. Reporting organization: %(org)s.") % {
-            "severity": incident.severity_label(), "org": incident.organization.name}
-        told_title = _("%(ref)s: %(org)s assigned as responder") % {"ref": incident.reference,
-                                                                    "org": responder.name}
-        told_body = _("%(title)s\nAssigned by %(who)s.") % {"title": incident.title, "who": _by(actor)}
+    title = Text(_l("%(ref)s assigned to your organization: %(title)s"), {"ref": incident.reference,
+                                                                        "title": incident.title})
+    body = Text(_l("Severity: %(severity)s. Reporting organization: %(org)s."), {
+        "severity": _severity(incident, incident.severity), "org": ByLanguage.name_of(incident.organization)})
+    told_title = Text(_l("%(ref)s: %(org)s assigned as responder"), {"ref": incident.reference,
+                                                                     "org": ByLanguage.name_of(responder)})
+    told_body = Text(_l("%(title)s\nAssigned by %(who)s."), {"title": incident.title, "who": _by(actor)})
     sent = tell(incident, actor=actor, kind="incidents.assigned", title=title, body=body, urgent=True,
                 reporting=False, responders=[responder])
     return sent + tell(incident, actor=actor, kind="incidents.responder_assigned", title=told_title, body=told_body,
@@ -122,17 +156,15 @@ def assigned(incident: Incident, responder, *, actor) -> int:
 
 def status_changed(incident: Incident, from_status: str, to_status: str, reason: str = "", *, actor) -> int:
     """The reporting organization and the assigned responders learn of each status change (digest)."""
-    with notifications.platform_language():
-        title = _("%(ref)s: %(from)s → %(to)s") % {"ref": incident.reference, "from": Status(from_status).label,
-                                                   "to": Status(to_status).label}
-        body = incident.title + (("\n" + reason) if reason else "")
+    title = Text(_l("%(ref)s: %(from)s → %(to)s"), {"ref": incident.reference, "from": Status(from_status).label,
+                                                    "to": Status(to_status).label})
+    body = incident.title + (("\n" + reason) if reason else "")  # as written
     return tell(incident, actor=actor, kind="incidents.status", title=title, body=body)
 
 
 def commented(incident: Incident, text: str, *, actor) -> int:
     """A note in the journal (a coordinator's request, a responder's finding): the other participants read it."""
-    with notifications.platform_language():
-        title = _("%(ref)s: note from %(who)s") % {"ref": incident.reference, "who": _by(actor)}
+    title = Text(_l("%(ref)s: note from %(who)s"), {"ref": incident.reference, "who": _by(actor)})
     return tell(incident, actor=actor, kind="incidents.comment", title=title,
                 body=incident.title + "\n" + (text if len(text) <= 2000 else text[:2000] + "…"))
 
@@ -140,13 +172,11 @@ def commented(incident: Incident, text: str, *, actor) -> int:
 def unassigned(incident: Incident, responder, reason: str = "", *, actor) -> int:
     """Urgent: the removed responder's people learn they no longer work on the incident (they no longer see it);
     the reporting organization learns it too (digest)."""
-    with notifications.platform_language():
-        title = _("%(ref)s: your organization is no longer assigned") % {"ref": incident.reference}
-        body = _("%(title)s\nRemoved by %(who)s.") % {"title": incident.title, "who": _by(actor)}
-        told_title = _("%(ref)s: %(org)s removed as responder") % {"ref": incident.reference, "org": responder.name}
-        told_body = _("%(title)s\nRemoved by %(who)s.") % {"title": incident.title, "who": _by(actor)}
-    if reason:
-        body, told_body = body + "\n" + reason, told_body + "\n" + reason
+    title = Text(_l("%(ref)s: your organization is no longer assigned"), {"ref": incident.reference})
+    body = told_body = _lines(Text(_l("%(title)s\nRemoved by %(who)s."), {"title": incident.title,
+                                                                         "who": _by(actor)}), reason)
+    told_title = Text(_l("%(ref)s: %(org)s removed as responder"), {"ref": incident.reference,
+                                                                    "org": ByLanguage.name_of(responder)})
     sent = tell(incident, actor=actor, kind="incidents.unassigned", title=title, body=body, urgent=True,
                 reporting=False, responders=[responder], link=False)
     return sent + tell(incident, actor=actor, kind="incidents.responder_unassigned", title=told_title,
@@ -156,13 +186,9 @@ def unassigned(incident: Incident, responder, reason: str = "", *, actor) -> int
 def severity_raised(incident: Incident, old: str, new: str, reason: str = "", *, actor) -> int:
     """Urgent: the reporting organization and the assigned responders learn that the incident is now more severe
     (its SLAs are shorter); not the person who raised it."""
-    with notifications.platform_language():
-        labels = dict(incident.policy.severity_choices())
-        title = _("%(ref)s: severity raised to %(new)s (was %(old)s)") % {
-            "ref": incident.reference, "new": labels.get(new, new), "old": labels.get(old, old)}
-        body = _("%(title)s\nRaised by %(who)s.") % {"title": incident.title, "who": _by(actor)}
-    if reason:
-        body += "\n" + reason
+    title = Text(_l("%(ref)s: severity raised to %(new)s (was %(old)s)"), {
+        "ref": incident.reference, "new": _severity(incident, new), "old": _severity(incident, old)})
+    body = _lines(Text(_l("%(title)s\nRaised by %(who)s."), {"title": incident.title, "who": _by(actor)}), reason)
     return tell(incident, actor=actor, kind="incidents.severity", title=title, body=body, urgent=True)
 
 
@@ -173,70 +199,67 @@ def task_given(task, *, actor) -> int:
     if owner is None or owner == actor or not owner.is_active:
         return 0
     incident = task.incident
-    with notifications.platform_language():
-        title = _("%(ref)s: a task for you — %(task)s") % {"ref": incident.reference, "task": task.title[:200]}
-        body = _("%(title)s\nGiven by %(who)s.") % {"title": incident.title, "who": _by(actor)}
-        if task.due_at:
-            body += "\n" + _("Due at %(when)s.") % {"when": _when(task.due_at)}
+    title = Text(_l("%(ref)s: a task for you — %(task)s"), {"ref": incident.reference, "task": _task_title(task)})
+    body = _lines(Text(_l("%(title)s\nGiven by %(who)s."), {"title": incident.title, "who": _by(actor)}),
+                  Text(_l("Due at %(when)s."), {"when": _when(task.due_at)}) if task.due_at else "")
     return notifications.notify([owner], kind="incidents.task", title=title, body=body, url=_url(incident))
 
 
 def stage_given(incident: Incident, stage: dict, *, actor) -> int:
     """A report stage given (perhaps by the coordinator for the organization): the others know it is done."""
-    with notifications.platform_language():
-        english = (translation.get_language() or "vi").startswith("en")
-        name = (stage.get("name_en") if english else stage.get("name_vi")) or stage.get("code", "")
-        title = _("%(ref)s: report “%(stage)s” given") % {"ref": incident.reference, "stage": name}
-        body = _("%(title)s\nGiven by %(who)s.") % {"title": incident.title, "who": _by(actor)}
+    title = Text(_l("%(ref)s: report “%(stage)s” given"), {"ref": incident.reference,
+                                                          "stage": _named(stage, stage.get("code", ""))})
+    body = Text(_l("%(title)s\nGiven by %(who)s."), {"title": incident.title, "who": _by(actor)})
     return tell(incident, actor=actor, kind="incidents.stage", title=title, body=body)
 
 
 # --- The periodic deadline check ----------------------------------------------------------------
 
 
-def _stage_name(stage) -> str:
-    return stage.name_vi or stage.name_en or stage.code
+# The SLA measures' names in the deadline notices (lazy: translated when each reader reads the notice).
+SLA_LABELS = {"triage": _l("triage"), "contain": _l("containment")}
 
 
 def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta,
-                missed_sla: set[str] | None = None) -> list[tuple[str, str, str]]:
+                missed_sla: set[str] | None = None) -> list[tuple[str, str, Text]]:
     """(key, "soon" | "missed", text) for every deadline of the incident that is due soon or missed at `now`.
 
     All times come from `deadlines`. `missed_sla` is the set of SLA measures
     that `deadlines.sla_missed` found missed for this incident (computed per
     batch by the job); without it each is checked with `deadlines.sla_overdue`.
-    Text is built by the caller's language.
+    Each text is a `Text`, written in its reader's language when shown.
     """
-    found: list[tuple[str, str, str]] = []
+    found: list[tuple[str, str, Text]] = []
     ref = incident.reference
     if deadlines.reported_late(incident):
         found.append(("missed:stage:initial", "missed",
-                      _("%(ref)s: the initial report was given late (due %(due)s).")
-                      % {"ref": ref, "due": _when(deadlines.incident_report_due_at(incident))}))
+                      Text(_l("%(ref)s: the initial report was given late (due %(due)s)."),
+                           {"ref": ref, "due": _when(deadlines.incident_report_due_at(incident))})))
     nxt = deadlines.incident_next_stage(incident)
     if nxt is not None and nxt.due_at is not None and incident.status != Status.CLOSED:
         if nxt.overdue(now):
             found.append((f"missed:stage:{nxt.code}", "missed",
-                          _("%(ref)s: the report “%(stage)s” is overdue (due %(due)s).")
-                          % {"ref": ref, "stage": _stage_name(nxt), "due": _when(nxt.due_at)}))
+                          Text(_l("%(ref)s: the report “%(stage)s” is overdue (due %(due)s)."),
+                               {"ref": ref, "stage": _named(nxt, nxt.code), "due": _when(nxt.due_at)})))
         elif nxt.due_at - lead <= now:
             found.append((f"soon:stage:{nxt.code}", "soon",
-                          _("%(ref)s: the report “%(stage)s” is due at %(due)s.")
-                          % {"ref": ref, "stage": _stage_name(nxt), "due": _when(nxt.due_at)}))
+                          Text(_l("%(ref)s: the report “%(stage)s” is due at %(due)s."),
+                               {"ref": ref, "stage": _named(nxt, nxt.code), "due": _when(nxt.due_at)})))
     if incident.status not in (Status.RESOLVED, Status.CLOSED):
-        for measure, done_at, label in (("triage", incident.triaged_at, _("triage")),
-                                        ("contain", incident.contained_at, _("containment"))):
+        for measure, done_at in (("triage", incident.triaged_at), ("contain", incident.contained_at)):
+            label = SLA_LABELS[measure]
             if done_at is not None:
                 continue
             due = getattr(incident, f"{measure}_due_at", None) or deadlines.incident_sla_due_at(incident, measure)
             missed = (measure in missed_sla) if missed_sla is not None else deadlines.sla_overdue(incident, measure, now)
             if missed:
                 found.append((f"missed:sla:{measure}", "missed",
-                              _("%(ref)s: the %(what)s SLA was missed (due %(due)s).")
-                              % {"ref": ref, "what": label, "due": _when(due)}))
+                              Text(_l("%(ref)s: the %(what)s SLA was missed (due %(due)s)."),
+                                   {"ref": ref, "what": label, "due": _when(due)})))
             elif due - lead <= now:
                 found.append((f"soon:sla:{measure}", "soon",
-                              _("%(ref)s: %(what)s is due by %(due)s.") % {"ref": ref, "what": label, "due": _when(due)}))
+                              Text(_l("%(ref)s: %(what)s is due by %(due)s."),
+                                   {"ref": ref, "what": label, "due": _when(due)})))
     return found
 
 
@@ -266,8 +289,7 @@ def check_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
     missed_by_incident = missed_slas(now)
     for incident in candidates(now).iterator(chunk_size=500):
         pk = incident.pk
-        with notifications.platform_language():
-            wanted = due_notices(incident, now, lead, missed_by_incident.get(pk, set()))
+        wanted = due_notices(incident, now, lead, missed_by_incident.get(pk, set()))
         if not any(key not in incident.deadline_notices for key, _k, _t in wanted):
             continue
         counts["incidents"] += 1
@@ -289,8 +311,10 @@ def check_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
                     locked.escalated_at = now
                     counts["escalated"] += 1
                     fields.append("escalated_at")
+                with notifications.platform_language():  # the journal keeps the platform's language
+                    text = "\n".join(str(t) for _k, _kind, t in missed)
                 IncidentEvent.objects.create(
-                    incident=locked, kind=EventKind.ESCALATION, at=now, text="\n".join(t for _k, _kind, t in missed),
+                    incident=locked, kind=EventKind.ESCALATION, at=now, text=text,
                     data={"keys": [k for k, _kind, _t in missed]})
             locked.save(update_fields=fields)
             audit.record_many([Change(action=audit.Act.UPDATE, obj=locked, before=before,
@@ -298,31 +322,31 @@ def check_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _send(incident: Incident, new: list[tuple[str, str, str]], now) -> int:
+def _send(incident: Incident, new: list[tuple[str, str, Text]], now) -> int:
     url = _url(incident)
     responders = _responders(incident)
     sent = 0
-    with notifications.platform_language():
-        soon = [t for _k, kind, t in new if kind == "soon"]
-        missed = [t for _k, kind, t in new if kind == "missed"]
-        if soon:
-            title = soon[0] if len(soon) == 1 else _("%(ref)s: %(n)d deadlines are near") % {
-                "ref": incident.reference, "n": len(soon)}
-            body = "\n".join(soon)
-            sent += notifications.notify([incident.organization], kind="incidents.deadline_soon", title=title,
-                                         body=body, url=url, urgent=True, roles=REPORTER_ROLES)
-            if responders and any(k.startswith("soon:sla") for k, _kind, _t in new):
-                sent += notifications.notify(responders, kind="incidents.deadline_soon", title=title, body=body,
-                                             url=url, urgent=True, roles=RESPONDER_ROLES)
-        if missed:
-            title = _("Escalation: %(text)s") % {"text": missed[0]} if len(missed) == 1 else \
-                _("Escalation: %(ref)s missed %(n)d deadlines") % {"ref": incident.reference, "n": len(missed)}
-            body = incident.title + "\n" + "\n".join(missed)
-            sent += notifications.notify([incident.organization], kind="incidents.escalation", title=title, body=body,
-                                         url=url, urgent=True, roles=REPORTER_ROLES)
-            sent += notifications.notify(list(coordinators()), kind="incidents.escalation", title=title, body=body,
-                                         url=url, urgent=True)
-            if responders:
-                sent += notifications.notify(responders, kind="incidents.escalation", title=title, body=body,
-                                             url=url, urgent=True, roles=RESPONDER_ROLES)
+    # Kept as `Text`s: each reader reads them in their own language.
+    soon = [t for _k, kind, t in new if kind == "soon"]
+    missed = [t for _k, kind, t in new if kind == "missed"]
+    if soon:
+        title = soon[0] if len(soon) == 1 else Text(_l("%(ref)s: %(n)d deadlines are near"), {
+            "ref": incident.reference, "n": len(soon)})
+        body = _lines(*soon)
+        sent += notifications.notify([incident.organization], kind="incidents.deadline_soon", title=title,
+                                     body=body, url=url, urgent=True, roles=REPORTER_ROLES)
+        if responders and any(k.startswith("soon:sla") for k, _kind, _t in new):
+            sent += notifications.notify(responders, kind="incidents.deadline_soon", title=title, body=body,
+                                         url=url, urgent=True, roles=RESPONDER_ROLES)
+    if missed:
+        title = Text(_l("Escalation: %(text)s"), {"text": missed[0]}) if len(missed) == 1 else \
+            Text(_l("Escalation: %(ref)s missed %(n)d deadlines"), {"ref": incident.reference, "n": len(missed)})
+        body = _lines(incident.title, *missed)
+        sent += notifications.notify([incident.organization], kind="incidents.escalation", title=title, body=body,
+                                     url=url, urgent=True, roles=REPORTER_ROLES)
+        sent += notifications.notify(list(coordinators()), kind="incidents.escalation", title=title, body=body,
+                                     url=url, urgent=True)
+        if responders:
+            sent += notifications.notify(responders, kind="incidents.escalation", title=title, body=body,
+                                         url=url, urgent=True, roles=RESPONDER_ROLES)
     return sent

@@ -324,10 +324,12 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     events = list(IncidentEvent.objects.visible_to(user).filter(incident=incident)
                   .select_related("actor").order_by("at", "id"))
     stage_names = journal.stage_names(incident.policy)
+    templates = TaskTemplates.current()
+    tasks_by_id = {str(task.pk): task for task in Task.objects.filter(incident=incident)}
     for event in events:
         event.headline = journal.headline(event, stage_names)
+        event.note = journal.note_text(event, tasks_by_id, templates)
     manage_tasks = participant and open_incident
-    templates = TaskTemplates.current()
     people = services.task_people(incident) if manage_tasks else None
     edit_forms = forms.get("task_edit_forms", {})
     task_rows = []

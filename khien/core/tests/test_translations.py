@@ -30,7 +30,9 @@ def catalogue():
 def test_the_forms_lazy_labels_are_translated():
     strings = lazy_alias_strings()
     assert len(strings) > 50  # the alias is used (the pattern still finds the forms' labels)
-    translated = {e.msgid for e in catalogue().translated_entries()}
+    # An app with a catalogue of its own (incidents) keeps its strings there.
+    translated = {e.msgid for path in KHIEN.rglob("locale/vi/LC_MESSAGES/django.po")
+                  for e in polib.pofile(str(path)).translated_entries()}
     assert sorted(strings - translated) == []
     with translation.override("vi"):  # and the compiled catalogue has them
         assert translation.gettext("Kind of value") == "Loại giá trị"

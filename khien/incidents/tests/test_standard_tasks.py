@@ -250,13 +250,32 @@ def test_the_page_shows_a_standard_task_in_the_page_language(world, as_user, rep
     client.cookies["khien_language"] = "en"
     page = tasks_section(client.get(f"/incidents/{incident.pk}/"))
     assert "Block the phishing messages, domains and links at the mail gateway and proxy" in page
-    assert "Chặn thư, tên miền" not in page  # (the journal keeps the text as it was written)
+    assert "Chặn thư, tên miền" not in page
     # Edited, the description is shown as written, in whatever language it was written.
     task = incident.tasks.get(template_code="block-phishing")
     services.do_update_task(task, {"description": "Đã chặn 3 tên miền"}, acting_user=world.dept_analyst)
     page = tasks_section(client.get(f"/incidents/{incident.pk}/"))
     assert "Đã chặn 3 tên miền" in page
     assert "Remove the phishing messages from the mailboxes" not in page
+
+
+def test_the_journal_names_standard_tasks_in_the_page_language_too(world, as_user, report):
+    # The walkthrough read English tasks in the task table and the same tasks in Vietnamese in the journal.
+    incident = report(org=world.department, user=world.dept_analyst, category="phishing")
+    services.do_triage(incident, {}, acting_user=world.dept_analyst)
+    task = incident.tasks.get(template_code="block-phishing")
+    services.do_update_task(task, {"owner": world.dept_analyst.email, "description": "Đã chặn 3 tên miền"},
+                            acting_user=world.dept_analyst)
+    client = as_user(world.dept_analyst)
+    client.cookies["khien_language"] = "en"
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    journal = page[page.index('id="journal"'):]
+    assert "Block the phishing messages, domains and links at the mail gateway and proxy" in journal
+    assert "Chặn thư, tên miền" not in journal
+    assert "Description changed" in journal  # a change of the description says so (its text is in the audit log)
+    client.cookies["khien_language"] = "vi"
+    journal = client.get(f"/incidents/{incident.pk}/").content.decode().split('id="journal"')[1]
+    assert "Chặn thư, tên miền" in journal
 
 
 def test_triage_through_the_page_plans_the_tasks(world, as_user, report):
