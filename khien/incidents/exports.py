@@ -155,6 +155,7 @@ def _person(user) -> str:
 
 # Room a table cell or a label needs beside its text: fpdf2's cell margins on both sides, and the border.
 CELL_PADDING = 2.5
+LABEL_GUTTER = 3.0  # mm between a fact's label column and its value
 # No column of a table is squeezed below this (mm) to give a word of another column its whole width.
 MIN_COLUMN = 12.0
 
@@ -199,8 +200,8 @@ def fit_label_column(pdf, labels, total: float, preferred: float = 55.0, most: f
     """The width of the report's label column: `preferred`, widened (up to `most`) so that no label's word is
     broken and, where it costs little, a label stays on one line."""
     pdf.set_font("DejaVu", "B", 9)
-    whole = max((pdf.get_string_width(str(label)) for label in labels), default=0.0) + CELL_PADDING
-    word = _longest_word(pdf, labels, "B", 9) + CELL_PADDING
+    whole = max((pdf.get_string_width(str(label)) for label in labels), default=0.0) + CELL_PADDING + LABEL_GUTTER
+    word = _longest_word(pdf, labels, "B", 9) + CELL_PADDING + LABEL_GUTTER
     return min(max(preferred, word, whole if whole <= most else 0.0), total / 2)
 
 
@@ -246,11 +247,13 @@ def _build_pdf(incident: Incident, user) -> bytes:
         text stretched the spaces of a wrapped label)."""
         label, value = str(label), str(value if value not in (None, "") else "—")
         pdf.set_font("DejaVu", "B", 9)
-        label_height = pdf.multi_cell(label_width, h, label, dry_run=True, output="HEIGHT", align="L")
+        label_height = pdf.multi_cell(label_width - LABEL_GUTTER, h, label, dry_run=True, output="HEIGHT",
+                                      align="L")
         if pdf.get_y() + label_height > pdf.page_break_trigger:  # a label is never split across pages
             pdf.add_page()
         top, page = pdf.get_y(), pdf.page
-        pdf.multi_cell(label_width, h, label, new_x=XPos.RIGHT, new_y=YPos.TOP, align="L")
+        pdf.multi_cell(label_width - LABEL_GUTTER, h, label, new_x=XPos.RIGHT, new_y=YPos.TOP, align="L")
+        pdf.set_x(pdf.get_x() + LABEL_GUTTER)  # a label that fills its column does not touch its value
         pdf.set_font("DejaVu", "", 9)
         pdf.multi_cell(width - label_width, h, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         if pdf.page == page:  # a value that went on to the next page is below the label already
