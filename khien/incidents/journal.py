@@ -100,7 +100,7 @@ def _task_changes(data: dict) -> str:
         label = str(capfirst(Task._meta.get_field(name).verbose_name)) if name != "owner" else _("Person in charge")
         if name == "owner":
             old, new = data.get("owner") or [None, None]
-            parts.append(f"{label}: {old or '—'} → {new or '—'}")
+            parts.append(f"{label}: {_person(old)} → {_person(new)}")
         elif name == "due_at":
             old, new = data.get("due_at") or [None, None]
             parts.append(f"{label}: {_when(old)} → {_when(new)}")
@@ -122,6 +122,27 @@ def note_text(event, tasks: dict[str, object], templates) -> str:
     return event.text or ""
 
 
+def _organization(code: str) -> str:
+    """"Name (CODE)" in the reader's language for a journal line that stored a code (a responder organization is
+    public in the registry), the code alone when it no longer exists."""
+    from khien.registry.models import Organization
+
+    found = Organization.objects.filter(code=code).values_list("name_vi", "name_en").first() if code else None
+    if not found:
+        return code
+    name = (found[1] if _english() and found[1] else found[0]) or code
+    return f"{name} ({code})"
+
+
+def _person(email: str | None) -> str:
+    """A person named in a task's change (stored as their e-mail): their name when they have one."""
+    from khien.core.models import User
+
+    if not email:
+        return "—"
+    return User.objects.filter(email=email).values_list("full_name", flat=True).first() or email
+
+
 def headline(event, names: dict[str, str] | None = None) -> str:
     """The line's headline: "New → Triaged", "Responder assigned: IR-X", "Report stage given: Final report", …"""
     statuses = dict(Status.choices)
@@ -136,9 +157,9 @@ def headline(event, names: dict[str, str] | None = None) -> str:
     if kind == EventKind.REOPENED:
         return _("Reopened → %(b)s") % {"b": statuses.get(event.to_status, event.to_status)}
     if kind == EventKind.ASSIGNMENT:
-        return _("Responder assigned: %(code)s") % {"code": data.get("responder_code", "")}
+        return _("Responder assigned: %(code)s") % {"code": _organization(data.get("responder_code", ""))}
     if kind == EventKind.UNASSIGNMENT:
-        return _("Responder removed: %(code)s") % {"code": data.get("responder_code", "")}
+        return _("Responder removed: %(code)s") % {"code": _organization(data.get("responder_code", ""))}
     if kind == EventKind.COMMENT:
         return _("Comment")
     if kind == EventKind.STAGE:

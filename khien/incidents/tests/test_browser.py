@@ -241,7 +241,7 @@ def test_standard_tasks_and_task_edits(live_server, flushable_audit_log, world, 
     page.wait_for_selector(f"#task-{task.pk} .task-description")
     expect(page.locator(f"#task-{task.pk}")).to_contain_text(world.responder.email)
     expect(page.locator(f"#task-{task.pk}")).to_contain_text("Ngắt mạng máy FS01")
-    expect(page.locator("#journal")).to_contain_text(world.responder.email)
+    expect(page.locator("#journal")).to_contain_text(f"Người phụ trách: — → {world.responder}")  # named
 
     # The category corrected to phishing: its tasks are offered, added once.
     page.click("#classification summary")

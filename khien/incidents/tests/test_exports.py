@@ -198,9 +198,9 @@ def test_pdf_journal_names_the_stage_and_the_responder(world, report):
                              acting_user=world.analyst)
     text = " ".join(_pdf_lines(exports.incident_pdf(incident, world.analyst, language="vi")))
     assert "Đã gửi báo cáo giai đoạn: Thông báo chi tiết" in text
-    assert "Đã phân công ứng cứu: RESP" in text
+    assert "Đã phân công ứng cứu: Tổ chức RESP (RESP)" in text  # named, in the report's language
     text = " ".join(_pdf_lines(exports.incident_pdf(incident, world.analyst, language="en")))
-    assert "Report stage given: Detailed notification" in text and "Responder assigned: RESP" in text
+    assert "Report stage given: Detailed notification" in text and "Responder assigned: Organization RESP (RESP)" in text
 
 
 @needs_fonts

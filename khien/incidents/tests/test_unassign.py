@@ -45,7 +45,7 @@ def test_the_coordinator_removes_a_responder(world, assigned, django_capture_on_
     assert not assigned.assignments.exists()
     line = assigned.events.get(kind=EventKind.UNASSIGNMENT)
     assert (line.actor, line.text, line.data["responder_code"]) == (world.coordinator, "Đơn vị khác phụ trách", "RESP")
-    assert journal.headline(line).endswith("RESP")
+    assert journal.headline(line).endswith("(RESP)") and world.responder_org.name_vi in journal.headline(line)
     entry = AuditEntry.objects.get(object_type="incidents.responderassignment", action="delete")
     assert entry.before["responder_id"] == str(world.responder_org.pk) and entry.actor_email == world.coordinator.email
     # The responder no longer sees the incident, and is told (urgent, e-mailed at once, no link to a 404).
