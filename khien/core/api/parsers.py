@@ -26,5 +26,3 @@ class LimitedJSONParser(parsers.JSONParser):
         except RecursionError:
             raise ParseError(_("The JSON body is nested too deeply."))
 
-
-DEFAULT_PARSERS = [LimitedJSONParser, parsers.FormParser, parsers.MultiPartParser]

@@ -14,7 +14,6 @@ from rest_framework.response import Response
 from django.utils.translation import gettext as _
 
 from khien.core.api.schema import refusal
-from khien.registry.api.views import JSON_PARSERS
 
 from django.core.exceptions import ValidationError
 from khien.core.errors import Forbidden
@@ -42,7 +41,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                       viewsets.GenericViewSet):
     serializer_class = s.IncidentSerializer
     filterset_class = IncidentFilter
-    parser_classes = JSON_PARSERS
     ordering_fields = ["reported_at", "detected_at", "updated_at", "reference", "severity", "status"]
     ordering = ["-reported_at"]
 

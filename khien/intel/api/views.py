@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from khien.core.api.schema import refusal
-from khien.registry.api.views import LimitedJSONParser
+from khien.core.api.parsers import LimitedJSONParser
 
 from .. import search, services, tlp, warninglists
 from ..models import IndicatorKind, StixObject

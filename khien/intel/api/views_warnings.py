@@ -28,7 +28,7 @@ from khien.core.api.schema import refusal
 from khien.core.errors import Forbidden, Refused
 from khien.core.filters import flag
 from khien.core.timerange import out_of_range_message
-from khien.registry.api.views import LimitedJSONParser
+from khien.core.api.parsers import LimitedJSONParser
 
 from .. import blocklists, services, services_warnings, tlp, warninglists
 from ..models import AckState, AllowListEntry, IndicatorKind

@@ -15,7 +15,6 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from khien.core.api.parsers import DEFAULT_PARSERS, LimitedJSONParser  # noqa: F401  (other apps import them here)
 from khien.core.api.schema import refusal
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
@@ -36,9 +35,6 @@ from ..models import (
 from . import serializers as s
 
 STEPS = list(services.TRANSITIONS)
-
-
-JSON_PARSERS = DEFAULT_PARSERS
 
 FORMAT_PARAM = OpenApiParameter(
     "file_format", str, OpenApiParameter.QUERY, enum=["csv", "xlsx"], default="csv",
@@ -61,7 +57,6 @@ class ScopedViewSet(viewsets.GenericViewSet):
     change_action = Action.CHANGE
     delete_action = Action.DELETE
     create_action = Action.ADD
-    parser_classes = JSON_PARSERS
 
     def base_queryset(self):
         return self.model.objects.restrict(self.request.user, Action.VIEW)
