@@ -227,6 +227,22 @@ KHIEN_TAXII_ASYNC_STALE_SECONDS = float(os.environ.get("KHIEN_TAXII_ASYNC_STALE_
 # and whether TLP:CLEAR intelligence is served to unauthenticated callers.
 KHIEN_TAXII_MAX_CONTENT_LENGTH = int(os.environ.get("KHIEN_TAXII_MAX_CONTENT_LENGTH", str(10 * 1024 * 1024)))
 KHIEN_PUBLIC_CLEAR_FEED = env_bool("KHIEN_PUBLIC_CLEAR_FEED", False)
+# A TAXII submission with more objects is answered `pending` at once and stored in the background.
+KHIEN_TAXII_ASYNC_THRESHOLD = int(os.environ.get("KHIEN_TAXII_ASYNC_THRESHOLD", "1000"))
+# Largest intelligence file imported (STIX, MISP, CSV); most objects in one MISP export (built in memory).
+KHIEN_INTEL_IMPORT_MAX_BYTES = int(os.environ.get("KHIEN_INTEL_IMPORT_MAX_BYTES", str(KHIEN_TAXII_MAX_CONTENT_LENGTH)))
+KHIEN_INTEL_MISP_EXPORT_MAX_OBJECTS = int(os.environ.get("KHIEN_INTEL_MISP_EXPORT_MAX_OBJECTS", "20000"))
+# Pulls from partners' TAXII servers: objects per page, HTTP timeout in seconds.
+KHIEN_FEDERATION_PAGE_SIZE = int(os.environ.get("KHIEN_FEDERATION_PAGE_SIZE", "1000"))
+KHIEN_FEDERATION_TIMEOUT = float(os.environ.get("KHIEN_FEDERATION_TIMEOUT", "30"))
+# The DNS response-policy zone of the domain blocklist: its name and TTL.
+KHIEN_RPZ_ZONE = os.environ.get("KHIEN_RPZ_ZONE", "rpz.khien.vn.")
+KHIEN_RPZ_TTL = int(os.environ.get("KHIEN_RPZ_TTL", "300"))
+# Incident deadlines: a reminder this many hours before; the check looks at incidents reported within these days.
+KHIEN_INCIDENT_DEADLINE_LEAD_HOURS = float(os.environ.get("KHIEN_INCIDENT_DEADLINE_LEAD_HOURS", "2"))
+KHIEN_INCIDENT_DEADLINE_LOOKBACK_DAYS = float(os.environ.get("KHIEN_INCIDENT_DEADLINE_LOOKBACK_DAYS", "90"))
+# Fonts of the incident PDF reports (empty: the DejaVu fonts fetched with the other front-end assets).
+KHIEN_PDF_FONT_DIR = os.environ.get("KHIEN_PDF_FONT_DIR", "")
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

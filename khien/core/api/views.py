@@ -1,6 +1,6 @@
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -73,6 +73,8 @@ class NotificationSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "title", "body", "url", "urgent", "created_at", "read_at"]
 
 
+@extend_schema_view(get=extend_schema(parameters=[
+    OpenApiParameter("unread", bool, description="Only the notifications not yet read.")]))
 class NotificationList(generics.ListAPIView):
     """The caller's own notifications, newest first (`?unread=true` for the unread ones)."""
 

@@ -146,3 +146,8 @@ def test_optional_emails_may_be_blank_in_the_schema(schema, world, api):
     body = api(world.admin).get(f"{ORGS}{world.department.pk}/")
     assert body.json()["contact_email"] == ""
     check(schema, "/api/registry/organizations/{id}/", "get", body)
+
+
+def test_the_notification_list_documents_its_unread_filter(schema):
+    parameters = {p["name"]: p for p in schema["paths"]["/api/notifications/"]["get"]["parameters"]}
+    assert parameters["unread"]["schema"]["type"] == "boolean"
