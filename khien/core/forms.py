@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
@@ -89,8 +91,21 @@ class TotpForm(forms.Form):
 
 
 class TokenCreateForm(forms.Form):
+    # A token that nobody revokes keeps working for ever: it ends by default, and "never" is a choice made on purpose.
+    VALIDITY_DAYS = {"30": 30, "90": 90, "365": 365, "never": None}
+    DEFAULT_VALIDITY = "90"
+
     name = forms.CharField(label=_("Token name"), max_length=100, required=True,
                            help_text=_("For example the SOC platform that will use it."))
+    valid_for = forms.ChoiceField(label=_("Valid for"), required=False, initial=DEFAULT_VALIDITY, choices=[
+        ("30", _("30 days")), ("90", _("90 days")), ("365", _("1 year")), ("never", _("no end date"))])
+
+    def clean_valid_for(self):
+        return self.VALIDITY_DAYS[self.cleaned_data["valid_for"] or self.DEFAULT_VALIDITY]
+
+    def expires_at(self, now):
+        days = self.cleaned_data["valid_for"]
+        return None if days is None else now + dt.timedelta(days=days)
 
 
 def add_service_error(form, exc: Exception) -> None:

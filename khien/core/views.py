@@ -11,7 +11,7 @@ from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views import i18n as i18n_views
 from django.views.decorators.http import require_http_methods
@@ -99,8 +99,6 @@ def _wrong_code_message(user, device=None):
     for d in devices:
         allowed, info = d.verify_is_allowed()
         if not allowed and info and info.get("locked_until"):
-            from django.utils import timezone
-
             wait = max(1, int((info["locked_until"] - timezone.now()).total_seconds()) + 1)
             return _("The code is wrong. Too many attempts: wait %(s)s seconds before the next try.") % {"s": wait}
     return _("The code is wrong or has expired. Try the current code.")
@@ -173,7 +171,8 @@ def tokens(request):
     if request.method == "POST":
         if form.is_valid():
             _token, new_key = services.do_create_api_token(request.user, acting_user=request.user,
-                                                           name=form.cleaned_data["name"])
+                                                           name=form.cleaned_data["name"],
+                                                           expires_at=form.expires_at(timezone.now()))
             form = TokenCreateForm()
         else:
             status = 400

@@ -154,6 +154,49 @@ def test_tokens_page_shows_the_key_once(client, world):
     assert ApiToken.objects.count() == count
 
 
+def test_a_token_made_on_the_page_ends_after_the_chosen_period(client, world, api):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    client.force_login(world.analyst)
+    before = timezone.now()
+    key = client.post(reverse("core:tokens"), {"name": "SOC", "valid_for": "30"}).context["new_key"]
+    token = ApiToken.objects.get(key_hash=hash_token(key))
+    assert before + dt.timedelta(days=30) <= token.expires_at <= timezone.now() + dt.timedelta(days=30)
+    # Without a choice the token lasts the default 90 days; "no end date" must be chosen on purpose.
+    default = client.post(reverse("core:tokens"), {"name": "SIEM"}).context["new_key"]
+    assert ApiToken.objects.get(key_hash=hash_token(default)).expires_at > timezone.now() + dt.timedelta(days=89)
+    endless = client.post(reverse("core:tokens"), {"name": "TAXII", "valid_for": "never"}).context["new_key"]
+    assert ApiToken.objects.get(key_hash=hash_token(endless)).expires_at is None
+    # An unknown period is refused and creates nothing.
+    count = ApiToken.objects.count()
+    assert client.post(reverse("core:tokens"), {"name": "X", "valid_for": "9999"}).status_code == 400
+    assert ApiToken.objects.count() == count
+    # Once past its end the token no longer opens the API, and the page says it expired (not revoked).
+    caller = api()
+    caller.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert caller.get("/api/me/").status_code == 200
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert caller.get("/api/me/").status_code == 401
+    page = client.get(reverse("core:tokens")).content.decode()
+    assert "expired" in page or "hết hạn" in page
+
+
+def test_the_token_command_can_give_an_end_date(world):
+    import datetime as dt
+
+    from django.core.management.base import CommandError
+    from django.utils import timezone
+
+    out = io.StringIO()
+    call_command("token", world.auditor.email, "--days", "7", stdout=out)
+    token = ApiToken.objects.get(key_hash=hash_token(out.getvalue().strip()))
+    assert timezone.now() + dt.timedelta(days=6) < token.expires_at <= timezone.now() + dt.timedelta(days=7)
+    with pytest.raises(CommandError):
+        call_command("token", world.auditor.email, "--days", "0", stdout=io.StringIO())
+
+
 def test_cannot_revoke_someone_elses_token(client, world):
     from khien.core import services
 

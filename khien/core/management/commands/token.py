@@ -1,4 +1,7 @@
+import datetime as dt
+
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from khien.core import services
 from khien.core.models import User
@@ -10,10 +13,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("email")
         parser.add_argument("--name", default="command line")
+        parser.add_argument("--days", type=int, default=None,
+                            help="the token stops working after this many days (default: no end date)")
 
-    def handle(self, *args, email, name, **options):
+    def handle(self, *args, email, name, days, **options):
+        if days is not None and days < 1:
+            raise CommandError("--days must be at least 1")
         user = User.objects.filter(email__iexact=email, is_active=True).first()
         if user is None:
             raise CommandError(f"no active user with e-mail {email}")
-        _token, key = services.do_create_api_token(user, acting_user=None, name=name)
+        expires_at = None if days is None else timezone.now() + dt.timedelta(days=days)
+        _token, key = services.do_create_api_token(user, acting_user=None, name=name, expires_at=expires_at)
         self.stdout.write(key)
