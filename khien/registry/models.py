@@ -336,10 +336,22 @@ class InformationSystem(models.Model):
     def __str__(self):
         return f"{self.code} — {self.name}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        system = super().from_db(db, field_names, values)
+        # The status as stored, for the rule on putting a planned system in operation (`clean`).
+        system._stored_operational_status = getattr(system, "operational_status", None)
+        return system
+
     def clean(self):
         # Every broken rule at once: a form shows them all after one submission, not one per round.
         errors = {}
-        if self.operational_status == OperationalStatus.IN_OPERATION and self.approved_level is None:
+        # A planned system is put in operation only once its level is approved (plan 003: systems being built must
+        # have their level approved before official operation). One registered as already in operation is accepted
+        # without it: the plans ask to classify the systems in use (plan 004: 100 % of those in operation), so they
+        # are registered as they are and the missing approval shows as a gap.
+        if (self.operational_status == OperationalStatus.IN_OPERATION and self.approved_level is None
+                and getattr(self, "_stored_operational_status", None) == OperationalStatus.PLANNED):
             errors["operational_status"] = _("A system cannot be put in operation before its security level is approved.")
         if self.layer3_status == LayerState.IN_PLACE and not self.layer3_assessed_on:
             errors["layer3_assessed_on"] = _("Give the date of the independent assessment.")

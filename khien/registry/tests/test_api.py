@@ -230,7 +230,7 @@ def test_writes_to_another_organization_are_refused(world, api, systems):
     ({"operator": "PROV"}, "operator"),
     ({"criteria": ["a", "b"]}, "criteria"),
     ({"criteria": {"system_kind": "internal_admin"}}, "criteria"),
-    ({"operational_status": "in_operation"}, "operational_status"),
+    ({"operational_status": "running"}, "operational_status"),
     ({"layer3_status": "in_place"}, "layer3_assessed_on"),
     ({"layer3_assessed_on": "31/12/2025"}, "layer3_assessed_on"),
     ({"code": "has space"}, "code"),

@@ -175,7 +175,7 @@ def test_reference_and_rule_errors_are_reported_per_row(world):
     text = (
         "code,name,owner_code,operational_status,criteria_system_kind\n"
         "SYS-R1,A,NO-SUCH,,\n"                   # row 2: unknown owner
-        "SYS-R2,B,MIN,in_operation,\n"           # row 3: in operation without approved level
+        "SYS-R2,B,MIN,running,\n"                # row 3: not an operational status
         "SYS-R3,C,MIN,,internal_admin\n"         # row 4: criteria incomplete (other questions unanswered)
         "SYS-R4,D,MIN,,made_up\n"                # row 5: unknown answer
         "SYS-R5,E,MIN,,\n"                       # row 6: fine

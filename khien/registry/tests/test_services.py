@@ -287,18 +287,28 @@ def test_delete_system_rights(world, make_system):
     assert audit_len() == before + 1
 
 
-def test_in_operation_needs_an_approved_level(world, proposal):
+def test_a_system_already_in_use_is_registered_as_in_operation_with_its_gap(world):
+    """The plans ask to classify every system in operation: one running today is registered as it is, and its
+    missing approval shows as a gap rather than being hidden behind a false "planned"."""
+    system = services.do_create_system({"code": "SYS-OLD", "name": "Cổng cũ", "owner": world.ministry,
+                                        "operational_status": "in_operation"}, acting_user=world.admin)
+    assert system.operational_status == "in_operation" and system.approved_level is None
+    assert "level_unapproved" in system.four_layer_gaps()
+    # Suspended for maintenance and resumed: still the same system in use, no new approval asked.
+    services.do_update_system(system, {"operational_status": "suspended"}, acting_user=world.admin)
+    services.do_update_system(system, {"operational_status": "in_operation"}, acting_user=world.admin)
+
+
+def test_a_planned_system_is_put_in_operation_only_with_an_approved_level(world, proposal):
+    system = proposal(1)
     before = audit_len()
     with pytest.raises(ValidationError) as exc:
-        services.do_create_system({"code": "SYS-OP", "name": "x", "owner": world.ministry,
-                                   "operational_status": "in_operation"}, acting_user=world.admin)
+        services.do_update_system(system, {"operational_status": "in_operation", "purpose": "x" * 3},
+                                  acting_user=world.admin)
     assert "operational_status" in exc.value.message_dict
+    stored = InformationSystem.objects.get(pk=system.pk)
+    assert stored.operational_status == "planned" and stored.purpose != "xxx"
     assert audit_len() == before
-
-    system = proposal(1)
-    with pytest.raises(ValidationError):
-        services.do_update_system(system, {"operational_status": "in_operation"}, acting_user=world.admin)
-    assert InformationSystem.objects.get(pk=system.pk).operational_status == "planned"
     step(system, "submit", world.analyst)
     step(system, "appraise", world.admin, note="Đạt")
     step(system, "approve", world.admin, **approve_kwargs())

@@ -431,8 +431,8 @@ def test_system_create_refusals_change_nothing(world, as_user):
     # Another organization as owner.
     response = client.post(reverse("registry:system_create"), system_post(world.province))
     assert response.status_code == 400 and "owner" in response.context["form"].errors
-    # In operation without an approved level (model rule).
-    response = client.post(reverse("registry:system_create"), system_post(world.ministry, operational_status="in_operation"))
+    # Not an operational status.
+    response = client.post(reverse("registry:system_create"), system_post(world.ministry, operational_status="running"))
     assert response.status_code == 400 and "operational_status" in response.context["form"].errors
     assert not InformationSystem.objects.exists()
     # A reader cannot open the form at all.

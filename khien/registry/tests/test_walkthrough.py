@@ -176,19 +176,20 @@ def test_confirm_page_lists_what_keeps_the_organization(world, coordinator_clien
 # --- 3. All the form's errors at once ------------------------------------------------------------
 
 
-def test_system_form_shows_every_error_in_one_round(world, as_user):
+def test_system_form_shows_every_error_in_one_round(world, as_user, make_system):
     from khien.registry.tests.test_views import system_post
 
-    response = as_user(world.admin).post(reverse("registry:system_create"), system_post(
+    planned = make_system(world.ministry)
+    response = as_user(world.admin).post(reverse("registry:system_edit", args=[planned.pk]), system_post(
         world.ministry, code="bad code!", operational_status="in_operation", layer3_status="in_place"))
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert {"code", "operational_status", "layer3_assessed_on"} <= set(errors), errors
 
 
-def test_model_clean_reports_every_rule(world):
-    system = InformationSystem(code="X", name="X", owner=world.ministry, operational_status="in_operation",
-                               layer3_status="in_place")
+def test_model_clean_reports_every_rule(world, make_system):
+    system = InformationSystem.objects.get(pk=make_system(world.ministry).pk)  # planned, as stored
+    system.operational_status, system.layer3_status = "in_operation", "in_place"
     with pytest.raises(ValidationError) as exc:
         system.clean()
     assert set(exc.value.message_dict) == {"operational_status", "layer3_assessed_on"}
