@@ -26,7 +26,7 @@ from khien.core import services as core_services
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import User
-from khien.core.roles import Action, Role
+from khien.core.roles import ROLE_ACTIONS, Action, Role
 from khien.core.scoping import is_national_coordinator, user_can
 
 from . import levels
@@ -625,4 +625,71 @@ def do_level_step(system: InformationSystem, step: str, *, acting_user, note: st
         decision_date=system.decision_date if step == "approve" else None,
     )
     audit.record(Act.TRANSITION, system, actor=acting_user, before=before)
+    _tell_next_in_workflow(system, step, acting_user, note)
     return system
+
+
+LEVEL_NOTICE = "registry.level"
+
+
+def _people_with_right(action: str, organization: Organization) -> list[User]:
+    """Active members who hold `action` over `organization` through a role in it or in an organization above it
+    (the national coordinators, who hold every right, are told only where the decision is theirs)."""
+    roles = [role for role, actions in ROLE_ACTIONS.items() if action in actions and role != Role.NATIONAL_COORDINATOR]
+    return [m.user for m in Membership.objects.filter(
+        organization__path__in=organization.ancestor_paths(), role__in=roles, user__is_active=True,
+    ).select_related("user")]
+
+
+def national_coordinators() -> list[User]:
+    return [m.user for m in Membership.objects.filter(role=Role.NATIONAL_COORDINATOR, user__is_active=True)
+            .select_related("user")]
+
+
+def _deciders(system: InformationSystem, stage: str) -> list[User]:
+    """Who appraises ("appraised_by") or approves ("approved_by") this system's proposal (`may_take_step`)."""
+    if levels.authority(system.framework, system.proposed_level, stage) == "owner":
+        right = Action.APPRAISE_LEVEL if stage == "appraised_by" else Action.APPROVE_LEVEL
+        return _people_with_right(right, system.owner)
+    return national_coordinators()
+
+
+def _tell_next_in_workflow(system: InformationSystem, step: str, acting_user, note: str) -> None:
+    """After a step, the people whose turn it is hear of it (a proposal nobody knows is waiting stalls): the
+    appraisers after a submission, the approvers after an appraisal, the owner's people after an approval or a
+    return (the reason in the notice). Never the person who took the step, nor the submitter as a decider."""
+    names = {"level": system.proposed_level, "system": f"{system.code} — {system.name}",
+             "org": notifications.ByLanguage.name_of(system.owner)}
+    submitter_id = _last_submitter_id(system)
+    if step == "submit":
+        recipients = [u for u in _deciders(system, "appraised_by") if u.pk != submitter_id]
+        title = notifications.Text(_l("Security level %(level)s of %(system)s (%(org)s) waits for your appraisal"), names)
+        body = _by_whom_in_workflow(acting_user, note)
+    elif step == "appraise":
+        recipients = [u for u in _deciders(system, "approved_by") if u.pk != submitter_id]
+        title = notifications.Text(_l("Security level %(level)s of %(system)s (%(org)s) was appraised and waits for "
+                                      "your approval"), names)
+        body = _by_whom_in_workflow(acting_user, note)
+    elif step in ("approve", "return"):
+        submitter = User.objects.filter(pk=submitter_id, is_active=True).first()
+        recipients = _people_with_right(Action.SUBMIT_LEVEL, system.owner) + ([submitter] if submitter else [])
+        if step == "approve":
+            names["decision"] = system.decision_number
+            title = notifications.Text(_l("Security level %(level)s of %(system)s was approved (decision "
+                                          "%(decision)s)"), names)
+            body = _by_whom_in_workflow(acting_user, "")
+        else:
+            title = notifications.Text(_l("The security level proposal of %(system)s was returned for correction"),
+                                       names)
+            body = _by_whom_in_workflow(acting_user, note)
+    else:
+        return
+    recipients = [u for u in recipients if u.pk != acting_user.pk]
+    notifications.notify(recipients, kind=LEVEL_NOTICE, title=title, body=body,
+                         url=reverse("registry:system_detail", args=[system.pk]))
+
+
+def _by_whom_in_workflow(acting_user, note: str) -> notifications.Text:
+    if note.strip():
+        return notifications.Text(_l("By %(actor)s: %(note)s"), {"actor": acting_user.email, "note": note.strip()})
+    return notifications.Text(_l("By %(actor)s."), {"actor": acting_user.email})
