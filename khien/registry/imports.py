@@ -648,6 +648,13 @@ def _parse_system(row: dict, lookups: _Lookups, criteria: CriteriaAnswers) -> tu
                     values = normalize(values)
                 except ValueError:
                     pass  # the model's validator names the bad value
+            # Checked now, with the row's other cells, so that one upload reports every bad cell (the same
+            # validators run again when the row is saved).
+            try:
+                InformationSystem._meta.get_field(name).run_validators(values)
+            except ValidationError as exc:
+                errors.append(CellError(name, " ".join(exc.messages)))
+                continue
             data[name] = values
     if "proposed_level" in row:
         value, ok = attempt(parse_level, row["proposed_level"], "proposed_level")

@@ -171,6 +171,17 @@ def test_one_bad_row_changes_nothing_and_is_reported(world, make_system):
     assert audit_len() == before + 1  # only the job itself
 
 
+def test_one_upload_reports_every_bad_cell_of_a_row(world):
+    """A bad date and a bad address in one row are both reported at the first upload, not one per round."""
+    text = ("code,name,owner_code,layer3_assessed_on,ip_ranges,domains\n"
+            "SYS-B1,A,MIN,31/02/2025,999.1.1.1,not a domain\n")
+    job = imports.start_import("systems", csv_upload(text), acting_user=world.admin)
+    assert job.status == ImportStatus.REJECTED
+    assert {e["field"] for e in job.errors if e["row"] == 2} == {"layer3_assessed_on", "ip_ranges", "domains"}
+    assert any("999.1.1.1" in e["message"] for e in job.errors)
+    assert not InformationSystem.objects.exists()
+
+
 def test_reference_and_rule_errors_are_reported_per_row(world):
     text = (
         "code,name,owner_code,operational_status,criteria_system_kind\n"
