@@ -5,33 +5,61 @@
   var root = document.getElementById("tele-dashboard");
   if (!root) { return; }
   var PALETTE = ["#1d4ed8", "#b91c1c", "#15803d", "#b45309", "#7c3aed", "#0f766e", "#be185d", "#4b5563"];
-  var SEVERITY = { low: "#4b5563", medium: "#b45309", high: "#c2410c", critical: "#b91c1c",
-                   live: "#15803d", silent: "#b91c1c", never: "#f59e0b", disabled: "#9ca3af" };
+  // Colours with a meaning, by the key the server gives with each value. Neighbouring slices differ in lightness as
+  // well as hue (readers who do not tell red from green): severity from a light blue-grey "low" through amber and
+  // orange to a dark red "critical" (CIE L* 66, 81, 57, 28); the same severity colours as charts.js.
+  var SEVERITY = { low: "#94a3b8", medium: "#fbbf24", high: "#ea580c", critical: "#7f1d1d",
+                   live: "#16a34a", silent: "#991b1b", never: "#fbbf24", disabled: "#475569" };
+  // Narrower than this (a phone), a donut names its slices in a legend rather than in labels around it, which the
+  // width would cut short.
+  var NARROW = 480;
+  // The hourly chart names one hour in 6, 12 or 24: as many as fit, each given this room ("04/12 05:00" on one line,
+  // or on two on a phone).
+  var HOUR_LABEL_WIDTH = 80, HOUR_LABEL_WIDTH_TWO_LINES = 48;
   var charts = {};
   var latest = {};  // the data each chart shows now (its links)
   // Numbers as the page's language writes them (vi: 10.220, en: 10,220), on axes, bar labels and tooltips.
   var numberFormat = new Intl.NumberFormat(document.documentElement.lang || undefined);
   function number(value) { return typeof value === "number" ? numberFormat.format(value) : value; }
 
-  function option(kind, d) {
+  function hourStep(count, width, labelWidth) {
+    var steps = [6, 12, 24];
+    for (var i = 0; i < steps.length; i++) {  // 60 px: the value axis
+      if ((width - 60) / Math.ceil(count / steps[i]) >= labelWidth) { return steps[i]; }
+    }
+    return steps[steps.length - 1];
+  }
+
+  function option(kind, d, width) {
+    var narrow = width < NARROW;
     var base = { color: PALETTE, tooltip: { renderMode: "richText", confine: true, trigger: kind === "pie" ? "item" : "axis",
                                             valueFormatter: number },
                  // The right margin leaves room for the value written after the longest bar (not in containLabel).
                  grid: { left: 8, right: kind === "hbar" ? 64 : 32, top: 24, bottom: 8, containLabel: true },
                  animationDuration: 300 };
     if (kind === "line") {
-      base.xAxis = { type: "category", data: d.labels, axisLabel: { interval: 5 } };
+      // Narrow, "04/12 05:00" takes two lines (day over hour) so that more of them fit.
+      base.xAxis = { type: "category", data: d.labels,
+                     axisLabel: { interval: hourStep(d.labels.length, width, narrow ? HOUR_LABEL_WIDTH_TWO_LINES : HOUR_LABEL_WIDTH) - 1,
+                                  lineHeight: 14, formatter: function (v) { return narrow ? String(v).replace(" ", "\n") : v; } } };
       base.yAxis = { type: "value", minInterval: 1, axisLabel: { formatter: number } };
       base.series = [{ type: "bar", data: d.values, barMaxWidth: 14 }];
     } else if (kind === "hbar") {
-      base.xAxis = { type: "value", minInterval: 1, axisLabel: { formatter: number } };
-      base.yAxis = { type: "category", data: d.labels.slice().reverse(), axisLabel: { width: 200, overflow: "truncate" } };
+      // On a phone the value axis has no room for its numbers: each bar writes its own.
+      base.xAxis = { type: "value", minInterval: 1, axisLabel: { show: !narrow, formatter: number } };
+      base.yAxis = { type: "category", data: d.labels.slice().reverse(),
+                     axisLabel: { width: Math.min(200, Math.round(width * 0.4)), overflow: "truncate" } };
       base.series = [{ type: "bar", data: d.values.slice().reverse(), barMaxWidth: 20, label: { show: true, position: "right",
                                                                                      formatter: function (p) { return number(p.value); } } }];
     } else {
-      base.legend = { bottom: 0, type: "scroll" };
-      // Each slice names its count: "Live: 12" reads without hovering.
-      base.series = [{ type: "pie", radius: ["35%", "65%"], label: { formatter: function (p) { return p.name + ": " + number(p.value); } },
+      var counts = {};
+      d.labels.forEach(function (label, i) { counts[label] = d.values[i]; });
+      // Each slice names its count: "Live: 12" reads without hovering; on a phone in the legend, which wraps.
+      base.legend = narrow ? { bottom: 0, type: "plain", itemGap: 6, formatter: function (name) { return name + ": " + number(counts[name]); } }
+                           : { bottom: 0, type: "scroll" };
+      base.series = [{ type: "pie", radius: narrow ? ["34%", "60%"] : ["35%", "65%"], center: ["50%", narrow ? "38%" : "50%"],
+                      label: { show: !narrow, formatter: function (p) { return p.name + ": " + number(p.value); } },
+                      labelLine: { show: !narrow },
                       data: d.labels.map(function (label, i) {
         var item = { name: label, value: d.values[i] };
         if (d.keys && SEVERITY[d.keys[i]]) { item.itemStyle = { color: SEVERITY[d.keys[i]] }; }
@@ -84,7 +112,7 @@
           });
         }
         latest[key] = data[key];
-        charts[key].setOption(option(el.getAttribute("data-kind"), data[key]), true);
+        charts[key].setOption(option(el.getAttribute("data-kind"), data[key], el.clientWidth), true);
       });
     } else {
       // Without the charting library (assets not installed): the same figures as a table in each chart's place.
@@ -127,7 +155,21 @@
     if (first) { render(JSON.parse(first.textContent)); }
     var every = parseInt(root.getAttribute("data-refresh"), 10) || 30;
     window.setInterval(refresh, every * 1000);
-    window.addEventListener("resize", function () { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); });
+    // A new width may call for other labels (fewer hours, a legend): draw again once the resizing stops.
+    var resizing;
+    window.addEventListener("resize", function () {
+      window.clearTimeout(resizing);
+      resizing = window.setTimeout(function () {
+        root.querySelectorAll("[data-tele-chart]").forEach(function (el) {
+          var key = el.getAttribute("data-tele-chart");
+          if (!charts[key] || !latest[key]) { return; }
+          charts[key].resize();
+          var redraw = option(el.getAttribute("data-kind"), latest[key], el.clientWidth);
+          redraw.animation = false;
+          charts[key].setOption(redraw, true);
+        });
+      }, 150);
+    });
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 }());
