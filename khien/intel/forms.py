@@ -117,15 +117,24 @@ class OrganizationsField(forms.ModelMultipleChoiceField):
         return f"{obj.code} — {obj.name}"
 
 
+def filterable_select(size: int, placeholder=None) -> forms.SelectMultiple:
+    """A multi-select that intel.js gives a text filter over its options and the list of what is chosen
+    (without JavaScript, the plain select)."""
+    return forms.SelectMultiple(attrs={
+        "size": size, "data-filterable": "",
+        "data-filter-placeholder": placeholder or _l("Filter by code or name, e.g. BTC or Hà Nội"),
+        "data-chosen-label": _l("Chosen:"), "data-none-label": _l("none yet"),
+        "data-shown-label": _l("%(shown)s of %(total)s shown")})
+
+
+MULTI_SELECT_HINT = _l("Type in the box to filter; hold Ctrl (⌘ on a Mac) to choose several.")
+
+
 def _recipients_field(required=False):
     return OrganizationsField(
         label=_l("Recipients (TLP:RED)"), required=required,
         queryset=Organization.objects.filter(is_active=True).order_by("code"),
-        widget=forms.SelectMultiple(attrs={
-            "size": 12, "data-filterable": "",
-            "data-filter-placeholder": _l("Filter by code or name, e.g. BTC or Hà Nội"),
-            "data-chosen-label": _l("Chosen:"), "data-none-label": _l("none yet"),
-            "data-shown-label": _l("%(shown)s of %(total)s shown")}),
+        widget=filterable_select(12),
         help_text=_l("TLP:RED is seen only by your organization and the organizations named here. Organizations "
                      "are grouped by type; hold Ctrl (⌘ on a Mac) to choose several."))
 
@@ -184,7 +193,10 @@ class _SharingMixin:
         return [tlp.TLP_MARKING[self.cleaned_data["tlp"]]]
 
 
-class IndicatorForm(_SharingMixin, forms.Form):
+class _IndicatorContentForm(forms.Form):
+    """What an indicator says (name, value or pattern, validity, confidence, labels): the create form and the
+    correction form share these fields and their checks."""
+
     name = forms.CharField(label=_l("Name"), max_length=250)
     description = forms.CharField(label=_l("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     value_kind = forms.ChoiceField(label=_l("Kind of value"),
@@ -201,13 +213,6 @@ class IndicatorForm(_SharingMixin, forms.Form):
                                     initial=70)
     labels = forms.CharField(label=_l("Labels"), required=False, max_length=1000,
                              help_text=_l("Separated by commas, e.g. phishing, apt."))
-    tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
-    collection = CollectionChoiceField(label=_l("Collection"), queryset=Collection.objects.all())
-    recipients = _recipients_field()
-
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._setup_sharing(user)
 
     def clean(self):
         cleaned = super().clean()
@@ -228,9 +233,26 @@ class IndicatorForm(_SharingMixin, forms.Form):
             except forms.ValidationError as exc:
                 self.add_error("value", exc)
         until = cleaned.get("valid_until")
-        if until and until <= timezone.now():
+        if until and until <= timezone.now() and "valid_until" in self.changed_data:
             self.add_error("valid_until", _("The end of validity must be in the future."))
-        return self._clean_sharing(cleaned)
+        return cleaned
+
+    def labels_list(self) -> list[str]:
+        text = self.cleaned_data.get("labels") or ""
+        return list(dict.fromkeys(label.strip().lower() for label in text.split(",") if label.strip()))
+
+
+class IndicatorForm(_SharingMixin, _IndicatorContentForm):
+    tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
+    collection = CollectionChoiceField(label=_l("Collection"), queryset=Collection.objects.all())
+    recipients = _recipients_field()
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setup_sharing(user)
+
+    def clean(self):
+        return self._clean_sharing(super().clean())
 
     def stix(self) -> dict:
         data = self.cleaned_data
@@ -248,10 +270,57 @@ class IndicatorForm(_SharingMixin, forms.Form):
             obj["valid_until"] = stamp(data["valid_until"])
         if data.get("confidence") is not None:
             obj["confidence"] = data["confidence"]
-        labels = [label.strip().lower() for label in (data.get("labels") or "").split(",") if label.strip()]
-        if labels:
-            obj["labels"] = list(dict.fromkeys(labels))
+        if self.labels_list():
+            obj["labels"] = self.labels_list()
         return obj
+
+
+class IndicatorCorrectionForm(_IndicatorContentForm):
+    """A correction of a stored indicator, prefilled from its current version (`initial_from`); what it gives
+    `services_versions.do_correct_indicator` (`changes`) becomes the indicator's next version."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["indicator_type"]  # kept as it is: an indicator may carry several types
+
+    @staticmethod
+    def initial_from(data: dict) -> dict:
+        """The form's values for a stored version: its value and kind when its pattern is exactly what this
+        form makes of one value, else the pattern itself (expert)."""
+        pattern = data.get("pattern") if isinstance(data.get("pattern"), str) else ""
+        initial = {"name": data.get("name", ""), "description": data.get("description", ""),
+                   "value_kind": PATTERN_CHOICE, "pattern": pattern, "confidence": data.get("confidence"),
+                   "labels": ", ".join(v for v in data.get("labels") or [] if isinstance(v, str))}
+        try:
+            found = services.extract_values(pattern) if data.get("pattern_type") == "stix" else []
+        except Exception:  # a stored pattern this platform cannot read: corrected as text
+            found = []
+        if len(found) == 1:
+            kind, value = found[0]
+            if "/" in value and kind in (IndicatorKind.IPV4, IndicatorKind.IPV6):
+                kind = IndicatorKind.CIDR
+            try:
+                same = pattern_for(kind, value)[0] == pattern
+            except forms.ValidationError:
+                same = False
+            if same:
+                initial.update({"value_kind": kind, "value": value, "pattern": ""})
+        until = services.parse_timestamp(data.get("valid_until"))
+        if until is not None:
+            initial["valid_until"] = timezone.localtime(until).strftime("%Y-%m-%dT%H:%M")
+        return initial
+
+    def changes(self) -> dict:
+        d = self.cleaned_data
+        return {"name": d["name"].strip(), "description": d.get("description") or "", "pattern": d["stix_pattern"],
+                "valid_until": stamp(d["valid_until"]) if d.get("valid_until") else None,
+                "confidence": d.get("confidence"), "labels": self.labels_list()}
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(label=_l("Reason (optional)"), required=False, max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text=_l("Kept in the audit log, e.g. a false positive or a value no longer malicious."))
 
 
 class ObjectRefsField(forms.MultipleChoiceField):
@@ -334,15 +403,19 @@ class WarningForm(forms.Form):
     cpes = forms.CharField(label=_l("Affected products (CPE 2.3)"), required=False,
                            widget=forms.Textarea(attrs={"rows": 2}),
                            help_text=_l("e.g. cpe:2.3:a:vendor:product:*:*:*:*:*:*:*:*, one per line."))
+    # Recipients: filterable lists (intel.js) with names in full; the organizations grouped by type.
     sectors = forms.ModelMultipleChoiceField(label=_l("Sectors"), queryset=Sector.objects.all(), required=False,
-                                             widget=forms.SelectMultiple(attrs={"size": 6}))
+                                             widget=filterable_select(8, _l("Filter by name")),
+                                             help_text=MULTI_SELECT_HINT)
     provinces = forms.ModelMultipleChoiceField(label=_l("Provinces"), queryset=Province.objects.all(), required=False,
-                                               widget=forms.SelectMultiple(attrs={"size": 6}))
+                                               widget=filterable_select(8, _l("Filter by name, e.g. Huế")),
+                                               help_text=MULTI_SELECT_HINT)
     isacs = forms.ModelMultipleChoiceField(label=_l("ISACs"), queryset=Isac.objects.none(), required=False,
-                                           widget=forms.SelectMultiple(attrs={"size": 4}))
+                                           widget=filterable_select(5, _l("Filter by code or name")),
+                                           help_text=MULTI_SELECT_HINT)
     organizations = OrganizationsField(label=_l("Organizations"), required=False,
                                        queryset=Organization.objects.filter(is_active=True).order_by("code"),
-                                       widget=forms.SelectMultiple(attrs={"size": 6}))
+                                       widget=filterable_select(12), help_text=MULTI_SELECT_HINT)
     auto_match = forms.BooleanField(label=_l("Also send to the organizations whose registered systems match"),
                                     required=False, initial=True)
     collection = CollectionChoiceField(label=_l("Store as a STIX report in"), queryset=Collection.objects.all(),
@@ -354,6 +427,8 @@ class WarningForm(forms.Form):
         self.fields["collection"].queryset = self.fields["collection"].queryset.filter(
             pk__in=[c.pk for c in writable_collections(user)])
         self.fields["isacs"].queryset = Isac.objects.visible_to(user)  # the others do not exist for the user
+        field = self.fields["organizations"]
+        field.widget.choices = grouped_organization_choices(field.queryset)
 
     def service_args(self) -> tuple[dict, dict]:
         d = self.cleaned_data

@@ -235,6 +235,24 @@ def inbox_for(user):
         .order_by("-warning__created_at", "organization__code")
 
 
+def with_matched_labels(targets) -> list:
+    """The targets, each with `matched_label`: what its `matched_value` stands for, as a reader names it — the
+    province's or the sector's name in the reader's language instead of the code stored (79 → Thành phố Hồ
+    Chí Minh); any other value (a matched address, a product, an ISAC code) as stored."""
+    from khien.registry.models import Province, Sector
+
+    targets = list(targets)
+    models = {TargetReason.PROVINCE: Province, TargetReason.SECTOR: Sector}
+    names = {}
+    for reason, model in models.items():
+        codes = {t.matched_value for t in targets if t.reason == reason and t.matched_value}
+        if codes:
+            names[reason] = {o.code: o.name for o in model.objects.filter(code__in=codes)}
+    for target in targets:
+        target.matched_label = names.get(target.reason, {}).get(target.matched_value, target.matched_value)
+    return targets
+
+
 def not_acknowledged(warning: EarlyWarning):
     """The targets that have not acknowledged the warning yet (for the coordinator and the sender)."""
     return warning.targets.filter(state__isnull=True).select_related("organization").order_by("organization__code")

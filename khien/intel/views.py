@@ -24,8 +24,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 
-from . import search, services, services_warnings, tlp
-from .forms import IndicatorForm, ReportForm, SearchForm, writable_collections
+from . import search, services, services_versions, services_warnings, tlp
+from .forms import IndicatorCorrectionForm, IndicatorForm, ReportForm, RevokeForm, SearchForm, writable_collections
 from .models import STIX_PROPERTY_LABELS, Tlp, stix_value_label
 
 PAGE_SIZE = 25
@@ -120,7 +120,9 @@ def object_detail(request, stix_id: str):
     recipients, all_recipients = tlp.shown_recipients(user, obj) if obj.tlp == Tlp.RED else ([], False)
     context = {
         "recipients": recipients, "all_recipients": all_recipients,
-        "is_producer": obj.producer_id is not None and obj.producer_id in tlp.organization_ids(user),
+        # Revoke / Correct: for the organization that created the object (the right of every new version).
+        "can_version": not obj.revoked and services_versions.versioning_collection(user, stix_id) is not None,
+        "revoke_form": RevokeForm(),
         "obj": obj, "data": data, "name": search.display_name(obj), "creator": creator, "now": timezone.now(),
         "collections": search.collections_of(user, [obj])[obj.pk],
         "values": search.value_flags(obj) if obj.stix_type == "indicator" else [],
@@ -193,15 +195,19 @@ def sharing_audience(request):
     """The "who will see it" box of the create forms for a chosen collection, TLP and recipients (HTMX).
 
     Only for a collection the user may write (another one is a 404: its members are not the user's business).
+    Nothing chosen yet (a TLP picked before the collection): the box asks to choose both (200, not an error).
     """
     from .forms import audience_choice
 
-    collection, level, recipients = audience_choice(request.user, request.GET.get("collection"),
-                                                    request.GET.get("tlp"), request.GET.getlist("recipients"))
-    if collection is None:
+    raw_collection, raw_level = request.GET.get("collection", "").strip(), request.GET.get("tlp", "").strip()
+    collection, level, recipients = audience_choice(request.user, raw_collection, raw_level,
+                                                    request.GET.getlist("recipients"))
+    if collection is None and raw_collection:
         raise Http404(_("No such collection."))
-    if level is None:
+    if level is None and raw_level:
         return render(request, "intel/_audience.html", {"audience": None}, status=400)
+    if collection is None or level is None:
+        return render(request, "intel/_audience.html", {"audience": None})
     return render(request, "intel/_audience.html", {"audience": search.audience(request.user, collection, level,
                                                                                 recipients)})
 
@@ -216,3 +222,65 @@ def indicator_create(request):
 @require_http_methods(["GET", "POST"])
 def report_create(request):
     return _create(request, ReportForm, "intel/report_form.html", _("Report"))
+
+
+def _versionable_or_403(user, stix_id: str):
+    """The newest version the user sees (else 404) when their organization may version it (else 403)."""
+    obj = _visible_or_404(user, stix_id)
+    if services_versions.versioning_collection(user, stix_id) is None:
+        raise PermissionDenied(_("Only the organization that created this object can publish a new version of it."))
+    return obj
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def object_revoke(request, stix_id: str):
+    """Withdraw an object: confirm (with an optional reason), then a new version with revoked=true."""
+    obj = _versionable_or_403(request.user, stix_id)
+    form = RevokeForm(request.POST or None)
+    status = 409 if obj.revoked else 200
+    if request.method == "POST" and not obj.revoked:
+        if form.is_valid():
+            try:
+                services_versions.do_revoke_object(stix_id, acting_user=request.user,
+                                                   reason=form.cleaned_data.get("reason", ""))
+            except (Refused, ValidationError) as exc:
+                add_service_error(form, exc)
+                status = status_of(exc)
+            else:
+                messages.success(request, _("“%(name)s” is revoked: a new version says so to everyone who "
+                                            "receives it.") % {"name": search.display_name(obj)})
+                return redirect("intel:object", stix_id=stix_id)
+        else:
+            status = 400
+    return render(request, "intel/object_revoke.html",
+                  {"obj": obj, "name": search.display_name(obj), "form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def indicator_correct(request, stix_id: str):
+    """Correct an indicator: a form prefilled from its newest version that stores a new version."""
+    obj = _versionable_or_403(request.user, stix_id)
+    if obj.stix_type != "indicator":
+        raise Http404(_("Only an indicator can be corrected here."))
+    form = IndicatorCorrectionForm(request.POST or None, initial=IndicatorCorrectionForm.initial_from(obj.data))
+    status, details = (409, {}) if obj.revoked else (200, {})
+    if request.method == "POST" and not obj.revoked:
+        if form.is_valid():
+            try:
+                services_versions.do_correct_indicator(stix_id, form.changes(), acting_user=request.user)
+            except services.InvalidStix as exc:
+                add_service_error(form, exc)
+                details, status = exc.errors, 400
+            except (Refused, ValidationError) as exc:
+                add_service_error(form, exc)
+                status = status_of(exc)
+            else:
+                messages.success(request, _("The correction of “%(name)s” is stored as a new version.")
+                                 % {"name": form.cleaned_data["name"]})
+                return redirect("intel:object", stix_id=stix_id)
+        else:
+            status = 400
+    return render(request, "intel/indicator_correct.html",
+                  {"obj": obj, "name": search.display_name(obj), "form": form, "details": details}, status=status)

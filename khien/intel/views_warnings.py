@@ -34,7 +34,7 @@ def warning_inbox(request):
     received = Paginator(sw.inbox_for(user), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [{"target": t, "can_ack": sw.can_acknowledge(user, t),
              "form": AcknowledgeForm(prefix=f"t{t.pk}", initial={"state": t.state or "received", "note": t.note})}
-            for t in received]
+            for t in sw.with_matched_labels(received)]
     sent = None
     if sw.can_issue(user) or is_national_coordinator(user):
         sent = (sw.warnings_visible_to(user).select_related("organization")
@@ -55,10 +55,10 @@ def _warning_detail(request, warning, forms=None, status=200):
     mine = [{"target": t, "can_ack": sw.can_acknowledge(user, t),
              "form": forms.get(t.pk) or AcknowledgeForm(prefix=f"t{t.pk}",
                                                         initial={"state": t.state or "received", "note": t.note})}
-            for t in sw.inbox_for(user).filter(warning=warning)]
+            for t in sw.with_matched_labels(sw.inbox_for(user).filter(warning=warning))]
     show_targets = sw.can_view_targets(user, warning)
-    targets = warning.targets.select_related("organization", "acknowledged_by").order_by("organization__code") \
-        if show_targets else None
+    targets = sw.with_matched_labels(warning.targets.select_related("organization", "acknowledged_by")
+                                     .order_by("organization__code")) if show_targets else None
     report = search.latest_visible(user, warning.report_id) if warning.report_id else None
     indicators = search.latest_versions(user, warning.indicator_refs or [])
     lists = warninglists.compiled()

@@ -72,7 +72,10 @@
     select.parentNode.insertBefore(shown, select);
     select.parentNode.insertBefore(chosen, select.nextSibling);
     var options = Array.prototype.slice.call(select.options);
-    options.forEach(function (o) { o.setAttribute("data-folded", fold(o.text)); });
+    options.forEach(function (o) {
+      o.setAttribute("data-folded", fold(o.text));
+      if (!o.title) { o.title = o.text; }  // the whole name on hover, however narrow the list
+    });
 
     function filter() {
       var words = fold(input.value).split(/\s+/).filter(Boolean);
