@@ -15,7 +15,7 @@ from django.db import transaction
 
 from khien.core import audit
 
-from .models import Incident, ReportingPolicy, TaskParty, TaskTemplates, Taxonomy
+from .models import Incident, ReportingPolicy, Status, TaskParty, TaskTemplates, Taxonomy
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -65,6 +65,8 @@ def check_policy(data: dict, name: str = "policy") -> None:
         if stage["given_field"] in given:
             raise ContentError(f"{name}: stage {code}: 'given_field' used by two stages")
         given.add(stage["given_field"])
+        if "given_from_status" in stage and stage["given_from_status"] not in Status.values:
+            raise ContentError(f"{name}: stage {code}: 'given_from_status' must be one of {Status.values}")
         unknown = set(stage.get("required_fields", [])) - field_names
         if unknown:
             raise ContentError(f"{name}: stage {code}: unknown incident fields {sorted(unknown)}")

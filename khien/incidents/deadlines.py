@@ -86,6 +86,16 @@ def stage_due_at(stage: dict, times: dict[str, dt.datetime | None]) -> dt.dateti
     return add_delay(start, hours=due.get("hours", 0), days=due.get("days", 0), months=due.get("months", 0))
 
 
+def initial_report_hours(policy_data: dict) -> float | None:
+    """How many hours after detection the initial report is due (24 under the 2026 policy), for the texts that
+    say it (the report form, its help); None when the policy does not count it in hours from detection."""
+    due = _initial_stage(policy_data)["due"]
+    if due.get("from") != "detected_at" or due.get("months"):
+        return None
+    hours = due.get("hours", 0) + 24 * due.get("days", 0)
+    return int(hours) if float(hours).is_integer() else hours
+
+
 def report_due_at(detected_at: dt.datetime, policy_data: dict) -> dt.datetime:
     """When the initial report is due (24 hours after detection under the 2026 policy)."""
     return stage_due_at(_initial_stage(policy_data), {"detected_at": _aware(detected_at)})
@@ -168,6 +178,32 @@ def incident_pending(incident) -> list[PendingDeadline]:
 def incident_next_deadline(incident) -> PendingDeadline | None:
     pending = incident_pending(incident)
     return pending[0] if pending else None
+
+
+# --- Task due times -------------------------------------------------------------------
+
+# A task is work of the incident's response, so its due time lies inside that response: never before the incident
+# reached the platform, and never further ahead than any response runs. The policy's own deadlines end within about
+# a month (the final report, one calendar month after the detailed notification; the longest standard task and the
+# longest containment SLA, 720 hours); a year leaves room for remediation work (replacing a system) and still
+# catches a mistyped year (2076 for 2026).
+TASK_DUE_MAX_AHEAD = dt.timedelta(days=365)
+# A new task is planned work: due some hours ago is a task recorded after the fact, due days ago is a typing error.
+TASK_DUE_PAST_GRACE = dt.timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class TaskDueBounds:
+    earliest: dt.datetime  # never before the incident's report
+    latest: dt.datetime
+
+
+def task_due_bounds(incident, now: dt.datetime, *, new: bool) -> TaskDueBounds:
+    """The range a task's due time may take when it is set at `now` (`new`: the task is being created)."""
+    earliest = _aware(incident.reported_at)
+    if new:
+        earliest = max(earliest, _aware(now) - TASK_DUE_PAST_GRACE)
+    return TaskDueBounds(earliest=earliest, latest=_aware(now) + TASK_DUE_MAX_AHEAD)
 
 
 # --- Response SLAs per severity -------------------------------------------------------

@@ -34,8 +34,9 @@ from khien.core.audit import Act, Change
 from khien.core.roles import Role
 from khien.registry.models import InformationSystem, Membership, Organization, OrgType
 
-from . import content, deadlines, notices
+from . import content, deadlines, notices, services
 from .models import (
+    STATUS_TIME_FIELDS,
     CustodyAction,
     CustodyEvent,
     EventKind,
@@ -49,7 +50,9 @@ from .models import (
     ResponderAssignment,
     Status,
     Task,
+    TaskParty,
     TaskStatus,
+    TaskTemplates,
     Taxonomy,
 )
 
@@ -110,6 +113,7 @@ class _Builder:
         self.count = count
         self.now = now
         self.taxonomy, self.policy = Taxonomy.current(), ReportingPolicy.current()
+        self.templates = TaskTemplates.current()
         self.incidents: list[Incident] = []
         self.events: list[IncidentEvent] = []
         self.assignments: list[ResponderAssignment] = []
@@ -155,6 +159,54 @@ class _Builder:
         self.events.append(IncidentEvent(incident=incident, kind=kind, actor=actor,
                                          actor_email=getattr(actor, "email", "") or "", at=at, **fields))
 
+    def step(self, incident, status, actor, at):
+        """One workflow step: its journal line and its status time."""
+        self.event(incident, EventKind.STATUS, actor, at, from_status=incident.status, to_status=status)
+        incident.status = status
+        setattr(incident, STATUS_TIME_FIELDS[status], at)
+
+    def standard_tasks(self, incident, triager, reporter, responder):
+        """The standard tasks of the category, planned at triage as `services.do_transition` does (one journal line
+        listing them, due `due_hours` after triage), then worked on: those of a resolved incident done (a few
+        cancelled), those of an incident still in response done when well past their due time, else in progress or
+        open; each one done or cancelled has its journal line, as `services.do_set_task_status` writes it."""
+        if self.templates is None:
+            return
+        r = self.rng
+        entries = self.templates.for_category(self.taxonomy, incident.category)
+        if not entries:
+            return
+        finished = incident.status in (Status.RESOLVED, Status.CLOSED)
+        end = incident.resolved_at or self.now
+        owners = {TaskParty.REPORTER: reporter, TaskParty.COORDINATOR: self.coordinator,
+                  TaskParty.RESPONDER: self.responder_person(responder) if responder else None}
+        tasks, worked = [], []
+        for entry in entries:
+            due_at = incident.triaged_at + entry["due_hours"] * H
+            task = Task(id=self.uuid(), incident=incident, title=services.standard_task_text(entry, "title")[:300],
+                        description=services.standard_task_text(entry, "description"), party=entry["party"],
+                        template_code=entry["code"], owner=owners.get(entry["party"]), due_at=due_at,
+                        status=TaskStatus.OPEN, created_by=triager)
+            if finished:
+                task.status = TaskStatus.CANCELLED if r.random() < 0.08 else TaskStatus.DONE
+            elif due_at < self.now and r.random() < 0.75:
+                task.status = TaskStatus.DONE
+            elif r.random() < 0.5:
+                task.status = TaskStatus.IN_PROGRESS
+            if task.status in (TaskStatus.DONE, TaskStatus.CANCELLED):
+                # Done around its due time (a little late sometimes), never after the response ended nor in the future.
+                at = min(incident.triaged_at + entry["due_hours"] * r.uniform(0.3, 1.2) * H, end, self.now)
+                worked.append((task, max(at, incident.triaged_at)))  # journaled after the line that planned it
+            tasks.append(task)
+        self.tasks.extend(tasks)
+        self.event(incident, EventKind.TASK, triager, incident.triaged_at, text="\n".join(t.title for t in tasks),
+                   data={"action": "standard", "tasks": [str(t.pk) for t in tasks],
+                         "codes": [t.template_code for t in tasks], "category": incident.category,
+                         "version": self.templates.version})
+        for task, at in worked:
+            self.event(incident, EventKind.TASK, task.owner or triager, at, text=task.title,
+                       data={"task_id": str(task.pk), "from": TaskStatus.OPEN, "status": task.status})
+
     def build_one(self, n: int):
         r = self.rng
         age_days = r.random() ** 1.15 * 364  # a little more recent activity
@@ -189,9 +241,11 @@ class _Builder:
         plan.append((Status.IN_RESPONSE, plan[-1][1] + r.uniform(0.3, 6) * H))
         plan.append((Status.CONTAINED, max(plan[-1][1] + 0.5 * H, reported_at + contain_in * H)))
         plan.append((Status.RESOLVED, plan[-1][1] + r.uniform(2, 96) * H))
-        plan.append((Status.CLOSED, plan[-1][1] + r.uniform(24, 240) * H))
+        # Closing waits for the final report, itself given once resolved: see below.
+        closes = not stall
         if stall:
             plan = plan[:r.randint(0, 2)]
+        actors = {}
         assign = severity in ("high", "critical") or r.random() < 0.45
         responder = r.choice(self.responders) if assign and self.responders else None
         for status, at in plan:
@@ -200,11 +254,8 @@ class _Builder:
             actor = reporter
             if responder and status in (Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED) and r.random() < 0.7:
                 actor = self.responder_person(responder)
-            self.event(incident, EventKind.STATUS, actor, at, from_status=incident.status, to_status=status)
-            incident.status = status
-            setattr(incident, {Status.TRIAGED: "triaged_at", Status.IN_RESPONSE: "in_response_at",
-                               Status.CONTAINED: "contained_at", Status.RESOLVED: "resolved_at",
-                               Status.CLOSED: "closed_at"}[status], at)
+            self.step(incident, status, actor, at)
+            actors[status] = actor
         if responder and incident.triaged_at:
             at = incident.triaged_at + r.uniform(0.1, 2) * H
             if at < self.now:
@@ -232,6 +283,12 @@ class _Builder:
                     incident.mitigation = r.choice(["Vá lỗ hổng và đổi mật khẩu", "Cách ly và cài đặt lại máy",
                                                     "Bổ sung quy tắc tường lửa và giám sát"])
                     self.event(incident, EventKind.STAGE, reporter, final_at, data={"stage": "final"})
+                    # Closed some days after the final report (closing needs every report stage).
+                    close_at = final_at + r.uniform(2, 240) * H
+                    if closes and close_at < self.now:
+                        self.step(incident, Status.CLOSED, reporter, close_at)
+        if incident.triaged_at:
+            self.standard_tasks(incident, actors.get(Status.TRIAGED, reporter), reporter, responder)
 
         # Observables, tasks, comments and evidence notes for some incidents.
         if r.random() < 0.18:
@@ -352,7 +409,7 @@ def build(seed: int = 2026, count: int = DEFAULT_COUNT, now: dt.datetime | None 
     """Build the demo incidents in one transaction (the incident content files are loaded first if needed)."""
     started = time.perf_counter()
     with translation.override("vi"):
-        if Taxonomy.current() is None or ReportingPolicy.current() is None:
+        if Taxonomy.current() is None or ReportingPolicy.current() is None or TaskTemplates.current() is None:
             content.load_all()
         with transaction.atomic():
             counts = _Builder(seed, count, now or timezone.now()).build()

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from khien.core.models import User
 from khien.core.roles import Action
@@ -14,6 +15,7 @@ from khien.core.scoping import memberships_of
 from khien.intel.models import Tlp
 from khien.registry.models import InformationSystem, Organization, OrgType
 
+from . import deadlines
 from .models import CustodyAction, Incident, ReportingPolicy, TaskStatus, Taxonomy
 from .services import TASK_DESCRIPTION_MAX, detection_time_problem, late_reason_problem, report_late_at, task_people
 
@@ -30,6 +32,11 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
 
 DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+def _count(hours) -> int:
+    """The number that chooses a plural form (a policy may give a fraction of an hour)."""
+    return int(hours) if float(hours).is_integer() else 2
 
 
 def _bool(value):
@@ -52,8 +59,7 @@ class IncidentReportForm(forms.Form):
     organization = OrganizationChoiceField(label=_("Reporting organization"), queryset=Organization.objects.none())
     title = forms.CharField(label=_("Incident title"), max_length=300)
     detected_at = forms.DateTimeField(label=_("Detected at"), widget=DateTimeLocalInput(),
-                                      input_formats=DATETIME_LOCAL_FORMATS,
-                                      help_text=_("Vietnam time. The initial report is due 24 hours after detection."))
+                                      input_formats=DATETIME_LOCAL_FORMATS)  # help text: from the policy
     category = forms.ChoiceField(label=_("Category (RSIT)"))
     severity = forms.ChoiceField(label=_("Severity"))
     suspected_malicious = forms.TypedChoiceField(label=_("Suspected malicious act?"), choices=YES_NO, coerce=_bool,
@@ -85,6 +91,13 @@ class IncidentReportForm(forms.Form):
         taxonomy, policy = Taxonomy.current(), ReportingPolicy.current()
         self.fields["category"].choices = [("", "—")] + (taxonomy.choices() if taxonomy else [])
         self.fields["severity"].choices = [("", "—")] + (policy.severity_choices() if policy else [])
+        # The deadline the form states is the policy's, the one `deadlines` counts (never a number written here).
+        self.initial_report_hours = deadlines.initial_report_hours(policy.data) if policy else None
+        hours = self.initial_report_hours
+        self.fields["detected_at"].help_text = (
+            ngettext("Vietnam time. The initial report is due %(hours)s hour after detection.",
+                     "Vietnam time. The initial report is due %(hours)s hours after detection.", _count(hours))
+            % {"hours": hours} if hours else _("Vietnam time."))
         if not self.is_bound and "organization" not in self.initial:
             own = self.own_organization(organizations)
             if own is not None:

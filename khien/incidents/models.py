@@ -146,6 +146,9 @@ class Status(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+# The workflow's statuses in their forward order (a reopen goes back to IN_RESPONSE).
+STATUS_ORDER = (Status.NEW, Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED)
+
 # The time field set when an incident enters each status (NEW: reported_at).
 STATUS_TIME_FIELDS = {
     Status.TRIAGED: "triaged_at",

@@ -205,6 +205,20 @@ def task_given(task, *, actor) -> int:
     return notifications.notify([owner], kind="incidents.task", title=title, body=body, url=_url(incident))
 
 
+def task_due_changed(task, old_due, *, actor) -> int:
+    """The person in charge of a task learns that someone else moved (or removed) its due time: old → new."""
+    owner = task.owner
+    if owner is None or owner == actor or not owner.is_active:
+        return 0
+    incident = task.incident
+    title = Text(_l("%(ref)s: the due time of your task changed — %(task)s"),
+                 {"ref": incident.reference, "task": _task_title(task)})
+    new = Text(_l("Due at %(when)s."), {"when": _when(task.due_at)}) if task.due_at else Text(_l("No due time any more."))
+    body = _lines(Text(_l("%(title)s\nChanged by %(who)s."), {"title": incident.title, "who": _by(actor)}), new,
+                  Text(_l("It was due at %(when)s."), {"when": _when(old_due)}) if old_due else "")
+    return notifications.notify([owner], kind="incidents.task", title=title, body=body, url=_url(incident))
+
+
 def stage_given(incident: Incident, stage: dict, *, actor) -> int:
     """A report stage given (perhaps by the coordinator for the organization): the others know it is done."""
     title = Text(_l("%(ref)s: report “%(stage)s” given"), {"ref": incident.reference,

@@ -48,6 +48,7 @@ from khien.registry.models import InformationSystem, Organization, OrgType
 
 from . import deadlines, notices
 from .models import (
+    STATUS_ORDER,
     STATUS_TIME_FIELDS,
     CustodyAction,
     CustodyEvent,
@@ -145,6 +146,21 @@ def transition_problem(incident: Incident, to_status: str) -> str | None:
     return None
 
 
+def stage_problem(incident: Incident, stage: dict) -> str | None:
+    """Why a later report stage (a stage dict of the incident's policy) cannot be given in the incident's status
+    (the page says it instead of the form; the service refuses), or None.
+
+    A stage with `given_from_status` waits for that status: the final report states the root cause and the
+    mitigation applied, which are known once the response has ended (the incident resolved)."""
+    wanted = stage.get("given_from_status")
+    if wanted and STATUS_ORDER.index(incident.status) < STATUS_ORDER.index(wanted):
+        english = (get_language() or "vi").startswith("en")
+        name = (stage.get("name_en") if english else stage.get("name_vi")) or stage.get("name_vi") or stage["code"]
+        return _("“%(stage)s” is given at the end of the response: the incident must be “%(status)s” first.") % {
+            "stage": name, "status": Status(wanted).label}
+    return None
+
+
 def may_assign(user, incident: Incident) -> bool:
     if is_national_coordinator(user):
         return True
@@ -235,6 +251,8 @@ def report_late_at(detected_at, now, policy: ReportingPolicy | None = None) -> d
     policy = policy or ReportingPolicy.current()
     if policy is None or not isinstance(detected_at, dt.datetime) or timezone.is_naive(detected_at):
         return None
+    if detection_time_problem(detected_at, now):
+        return None  # a time of detection the report refuses (year 9999) has no deadline to warn about
     due = deadlines.report_due_at(detected_at, policy.data)
     return due if deadlines.is_late(now, due) else None
 
@@ -393,6 +411,8 @@ def do_submit_stage(incident: Incident, stage_code: str, data: dict, *, acting_u
         raise Refused(_("This report has already been given."), code="stage_given", status=409)
     if any(getattr(incident, st["given_field"]) is None for st in stages[:index]):
         raise Refused(_("Give the earlier reports first."), code="stage_order", status=409)
+    if problem := stage_problem(incident, stage):
+        raise Refused(problem, code="stage_too_early", status=409)
 
     now = now or timezone.now()
     before = audit.snapshot(incident)
@@ -448,6 +468,8 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
     reopen = step in REOPENS
     if reopen and not reason:
         raise ValidationError({"reason": [_("Give the reason for reopening the incident.")]})
+    if len(reason) > REASON_MAX_CHARS:  # the page's form caps it; the API must too (it goes into every notice)
+        raise ValidationError({"reason": [_("At most %(n)s characters.") % {"n": REASON_MAX_CHARS}]})
 
     now = now or timezone.now()
     before = audit.snapshot(incident)
@@ -665,8 +687,28 @@ def _check_owner(owner, incident: Incident) -> None:
         raise ValidationError({"owner": [str(OWNER_REFUSED)]})
 
 
-def _clean_task_fields(data: dict, incident: Incident) -> tuple[dict, dict[str, list[str]]]:
-    """The person in charge, due time and description among `data`'s keys, checked: (values, errors)."""
+def _when(value: dt.datetime) -> str:
+    return timezone.localtime(value).strftime("%H:%M %d/%m/%Y")
+
+
+def task_due_problem(due_at: dt.datetime, incident: Incident, now: dt.datetime, *, new: bool) -> str | None:
+    """Why a task cannot be due at `due_at` when set at `now` (the bounds are `deadlines.task_due_bounds`), or None."""
+    bounds = deadlines.task_due_bounds(incident, now, new=new)
+    if due_at < incident.reported_at:
+        return _("The due time cannot be before the incident was reported (%(when)s).") % {
+            "when": _when(incident.reported_at)}
+    if due_at < bounds.earliest:
+        return _("A new task cannot be due in the past (before %(when)s).") % {"when": _when(bounds.earliest)}
+    if due_at > bounds.latest:
+        return _("The due time cannot be more than %(days)s days ahead (after %(when)s).") % {
+            "days": deadlines.TASK_DUE_MAX_AHEAD.days, "when": _when(bounds.latest)}
+    return None
+
+
+def _clean_task_fields(data: dict, incident: Incident, *, task: Task | None = None) -> tuple[dict, dict[str, list[str]]]:
+    """The person in charge, due time and description among `data`'s keys, checked: (values, errors).
+
+    `task` is the task being changed (None: a new one); a due time it already has is kept without a check."""
     values: dict = {}
     errors: dict[str, list[str]] = {}
     if "owner" in data:
@@ -679,6 +721,9 @@ def _clean_task_fields(data: dict, incident: Incident) -> tuple[dict, dict[str, 
         due_at = data["due_at"]
         if due_at is not None and (not isinstance(due_at, dt.datetime) or timezone.is_naive(due_at)):
             errors.setdefault("due_at", []).append(_("Give the due time with its time zone."))
+        elif due_at is not None and (task is None or due_at != task.due_at) and (
+                problem := task_due_problem(due_at, incident, timezone.now(), new=task is None)):
+            errors.setdefault("due_at", []).append(problem)
         values["due_at"] = due_at
     if "description" in data:
         description = data["description"]
@@ -767,14 +812,14 @@ def do_update_task(task: Task, data: dict, *, acting_user) -> tuple[Task, list[s
     if "owner" in data and getattr(data["owner"], "pk", None) == task.owner_id:
         # Kept as is: not checked again (a task given to someone under an earlier rule keeps its person in charge).
         data = {name: value for name, value in data.items() if name != "owner"}
-    values, errors = _clean_task_fields(data, incident)
+    values, errors = _clean_task_fields(data, incident, task=task)
     if errors:
         raise ValidationError(errors)
     changed = [name for name, value in values.items()
                if (task.owner_id != getattr(value, "pk", None) if name == "owner" else getattr(task, name) != value)]
     if not changed:
         return task, []
-    before = audit.snapshot(task)
+    before, before_due = audit.snapshot(task), task.due_at
     journal = {"task_id": str(task.pk), "action": "changed", "fields": changed}
     for name in changed:
         if name != "description":
@@ -785,6 +830,8 @@ def do_update_task(task: Task, data: dict, *, acting_user) -> tuple[Task, list[s
     _audit_child(Act.UPDATE, task, incident, acting_user, before=before)
     if "owner" in changed:
         notices.task_given(task, actor=acting_user)
+    elif "due_at" in changed:  # the person in charge plans by the due time: moved by someone else, they are told
+        notices.task_due_changed(task, before_due, actor=acting_user)
     return task, changed
 
 
@@ -801,7 +848,7 @@ def standard_tasks_missing(incident: Incident, templates: TaskTemplates | None =
             if entry["code"] not in have]
 
 
-def _task_text(entry: dict, name: str) -> str:
+def standard_task_text(entry: dict, name: str) -> str:
     # A task is one record read by several organizations: written in the platform's language, as the
     # notifications are (the page shows the other language while the text is the file's own).
     language = settings.LANGUAGE_CODE.split("-")[0]
@@ -819,8 +866,8 @@ def _create_standard_tasks(incident: Incident, acting_user, now) -> list[Task]:
     creator = acting_user if getattr(acting_user, "pk", None) else None
     tasks = []
     for entry in entries:
-        task = Task(incident=incident, title=_task_text(entry, "title")[:300],
-                    description=_task_text(entry, "description"), party=entry["party"], template_code=entry["code"],
+        task = Task(incident=incident, title=standard_task_text(entry, "title")[:300],
+                    description=standard_task_text(entry, "description"), party=entry["party"], template_code=entry["code"],
                     due_at=anchor + dt.timedelta(hours=entry["due_hours"]), status=TaskStatus.OPEN,
                     created_by=creator)
         task.save()

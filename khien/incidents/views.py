@@ -49,6 +49,7 @@ from .forms import (
     UnassignForm,
 )
 from .models import (
+    STATUS_ORDER,
     Evidence,
     Incident,
     IncidentEvent,
@@ -310,14 +311,17 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     custody_forms = forms.get("custody_forms", {})
     may_seal = services.may_seal(user, incident)
     open_incident = incident.status != Status.CLOSED
-    stage_form = None
+    stage_form = stage_waiting = None
     nxt = deadlines.incident_next_stage(incident)
     if nxt is not None and open_incident and services.is_reporting_side(user, incident):
         stage = next((st for st in incident.policy.data["stages"] if st["code"] == nxt.code), None)
         if stage is not None and stage["code"] != incident.policy.data["stages"][0]["code"]:
-            stage_form = forms.get("stage") or StageForm(incident=incident, stage=stage, prefix="stage")
-            stage_form.stage_name = nxt.name_en if _english() else nxt.name_vi
-    order = [Status.NEW, Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED]
+            # A stage that waits for a status (the final report: the end of the response) says so instead of a form.
+            stage_waiting = services.stage_problem(incident, stage)
+            if stage_waiting is None:
+                stage_form = forms.get("stage") or StageForm(incident=incident, stage=stage, prefix="stage")
+                stage_form.stage_name = nxt.name_en if _english() else nxt.name_vi
+    order = list(STATUS_ORDER)
     current = order.index(incident.status)
     status_path = [{"label": Status(s).label, "state": "done" if i < current else "current" if i == current else "todo"}
                    for i, s in enumerate(order)]
@@ -342,6 +346,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "incident": incident,
         "status_path": status_path,
         "stage_form": stage_form,
+        "stage_waiting": stage_waiting,
         # After triage, the reporting side may still correct the classification while the incident is open.
         "classify_form": (forms.get("classify") or ClassificationForm(incident=incident, prefix="cls"))
         if open_incident and incident.status != Status.NEW and services.is_reporting_side(user, incident) else None,

@@ -32,8 +32,8 @@ UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 @extend_schema_view(
     list=extend_schema(summary="List the incidents you may see (filter `updated_after` for incremental export)"),
     retrieve=extend_schema(summary="One incident with its deadlines"),
-    create=extend_schema(summary="Report an incident (the initial report; due 24 hours after detection; a late one "
-                                 "gives `late_reason`)",
+    create=extend_schema(summary="Report an incident (the initial report, due as the reporting policy says: see "
+                                 "`report_due_at`; a late one gives `late_reason`)",
                          responses={201: s.IncidentSerializer,
                                     409: refusal("The incident taxonomy is not loaded (the operator's step)")}),
 )
@@ -94,7 +94,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     @extend_schema(summary="Give a later report stage (detailed notification, final report)",
                    request=s.StageSubmitSerializer,
-                   responses={200: s.IncidentSerializer, 409: OpenApiResponse(description="Already given, or out of order")})
+                   responses={200: s.IncidentSerializer,
+                              409: OpenApiResponse(description="Already given, out of order, or too early (the final "
+                                                               "report waits for the incident to be resolved)")})
     @action(detail=True, methods=["post"])
     def stage(self, request, pk=None):
         incident = self.get_object()

@@ -141,9 +141,15 @@ def test_workflow_over_the_api(world, api, report):
     assert api(world.auditor).post(url, {"status": "triaged"}, format="json").status_code == 403
     assert api(world.other_admin).post(url, {"status": "triaged"}, format="json").status_code == 404
     assert client.post(url, {"status": "exploded"}, format="json").status_code == 400
+    stage_url = f"{URL}{incident.pk}/stage/"
+    final = {"stage": "final", "root_cause": "Mật khẩu yếu", "mitigation": "Đổi mật khẩu"}
     for status in ("triaged", "in_response", "contained", "resolved", "closed"):
+        if status == "resolved":  # the final report waits for the end of the response
+            assert client.post(stage_url, final, format="json").status_code == 409
         response = client.post(url, {"status": status}, format="json")
         assert response.status_code == 200 and response.json()["status"] == status
+        if status == "resolved":
+            assert client.post(stage_url, final, format="json").status_code == 200
     before = written()
     response = client.post(url, {"status": "in_response"}, format="json")
     assert response.status_code == 400 and "reason" in response.json()
@@ -152,7 +158,8 @@ def test_workflow_over_the_api(world, api, report):
     assert response.status_code == 200 and response.json()["closed_at"] is None
     journal = client.get(f"{URL}{incident.pk}/journal/").json()
     # Triage planned the standard tasks of the category (one journal line listing them).
-    assert [e["kind"] for e in journal] == ["reported", "stage", "stage", "status", "task"] + ["status"] * 4 + ["reopened"]
+    assert [e["kind"] for e in journal] == (["reported", "stage", "status", "task"] + ["status"] * 3 + ["stage"]
+                                            + ["status", "reopened"])
     assert journal[-1]["text"] == "Tái nhiễm"
 
 

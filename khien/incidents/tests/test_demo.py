@@ -1,4 +1,5 @@
 """The demo incidents: a year of consistent synthetic incidents that make the statistics meaningful."""
+import datetime as dt
 from io import StringIO
 
 import pytest
@@ -65,3 +66,60 @@ def test_demo_is_deterministic_for_a_seed(built):
     assert [(i.title, i.category, i.severity, i.detected_at, i.organization_id) for i in a.incidents] == \
         [(i.title, i.category, i.severity, i.detected_at, i.organization_id) for i in b.incidents]
     assert first  # the built demo is there
+
+
+# --- The demo incidents past triage carry their category's standard tasks (a living picture) ------------------
+
+
+def test_demo_incidents_past_triage_carry_their_standard_tasks(world, incident_content):
+    from collections import Counter
+
+    from khien.incidents import demo
+    from khien.incidents.models import Task, TaskStatus, TaskTemplates
+
+    demo.build(seed=7, count=200)
+    templates = TaskTemplates.current()
+    past_triage = list(Incident.objects.exclude(status=Status.NEW).select_related("taxonomy"))
+    assert len(past_triage) > 100
+    for incident in past_triage:
+        entries = templates.for_category(incident.taxonomy, incident.category)
+        tasks = {t.template_code: t for t in incident.tasks.exclude(template_code="")}
+        assert set(tasks) == {e["code"] for e in entries}, incident.reference
+        for entry in entries:
+            task = tasks[entry["code"]]
+            assert task.party == entry["party"] and task.title == entry["title_vi"][:300]
+            assert task.due_at == incident.triaged_at + dt.timedelta(hours=entry["due_hours"])
+        # Planned at triage, in one journal line, as the service does.
+        [line] = incident.events.filter(kind=EventKind.TASK, data__action="standard")
+        assert line.at == incident.triaged_at and set(line.data["codes"]) == set(tasks)
+        if incident.status in (Status.RESOLVED, Status.CLOSED):  # the response is over: nothing left open
+            assert {t.status for t in tasks.values()} <= {TaskStatus.DONE, TaskStatus.CANCELLED}
+        # Each finished task has its journal line, after the one that planned it.
+        for task in tasks.values():
+            done = incident.events.filter(kind=EventKind.TASK, data__task_id=str(task.pk))
+            if task.status in (TaskStatus.DONE, TaskStatus.CANCELLED):
+                assert done.get().at >= line.at and done.get().data["status"] == task.status
+            else:
+                assert not done.exists()
+    assert not Task.objects.filter(incident__status=Status.NEW).exclude(template_code="").exists()
+    # Some done, some still being worked on.
+    statuses = Counter(Task.objects.exclude(template_code="").values_list("status", flat=True))
+    assert statuses[TaskStatus.DONE] > 0 and statuses[TaskStatus.OPEN] + statuses[TaskStatus.IN_PROGRESS] > 0
+    # Every task is audited; the chain holds.
+    assert audit.verify().ok
+    from khien.core.models import AuditEntry
+
+    assert AuditEntry.objects.filter(object_type="incidents.task", action="create").count() == Task.objects.count()
+
+
+def test_demo_incidents_are_closed_only_after_their_final_report_given_once_resolved(world, incident_content):
+    from khien.incidents import demo
+
+    demo.build(seed=7, count=200)
+    final = Incident.objects.filter(final_report_at__isnull=False)
+    assert final.exists() and Incident.objects.filter(status=Status.CLOSED).exists()
+    for incident in final:
+        resolved = incident.events.filter(to_status=Status.RESOLVED).earliest("at", "id").at
+        assert incident.final_report_at >= resolved
+    for incident in Incident.objects.filter(status=Status.CLOSED):
+        assert incident.final_report_at is not None and incident.final_report_at <= incident.closed_at

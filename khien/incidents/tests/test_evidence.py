@@ -17,6 +17,8 @@ from khien.core.models import AuditEntry
 from khien.incidents import services
 from khien.incidents.models import CustodyAction, CustodyEvent, EventKind, Evidence, IncidentEvent, SealedError, Status
 
+from .conftest import walk
+
 pytestmark = pytest.mark.django_db
 
 CONTENT = b"pcap \x00\x01 binary evidence " * 100
@@ -124,8 +126,7 @@ def test_add_evidence_refused_for_non_participants(world, incident, settings, wh
 
 def test_closed_incident_takes_no_evidence(world, report, settings):
     incident = report(reports_given=True)
-    for status in (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED):
-        incident = services.do_transition(incident, status, acting_user=world.analyst)
+    incident = walk(incident, (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED), world.analyst)
     before = state()
     with pytest.raises(Refused) as exc:
         services.do_add_evidence(incident, acting_user=world.analyst, uploaded=upload())

@@ -226,9 +226,12 @@ def test_fit_columns_gives_each_column_its_longest_word():
 def test_csv_says_when_the_later_reports_were_given(world, as_user, report):
     """The walkthrough: the export had the initial report's times but not the detailed notification's nor the
     final report's, which a coordinator checks against Decree 85's stages."""
-    from .conftest import give_reports
+    from khien.incidents.models import Status
 
-    incident = give_reports(report(), world.analyst)
+    from .conftest import walk
+
+    incident = walk(report(reports_given=True), (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED),
+                    world.analyst)
     rows = _csv(as_user(world.analyst).get("/incidents/?format=csv"))
     row = dict(zip(rows[0], rows[1]))
     local = timezone.localtime(incident.notified_at).strftime("%Y-%m-%d %H:%M")

@@ -23,6 +23,8 @@ from khien.incidents.models import (
     Taxonomy,
 )
 
+from .conftest import walk
+
 pytestmark = pytest.mark.django_db
 
 URL = "/api/incidents/"
@@ -204,8 +206,7 @@ def test_who_may_add_the_standard_tasks(world, report):
 
 def test_the_button_is_refused_when_closed_or_not_loaded(world, report):
     incident = report(reports_given=True)
-    for status in (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED):
-        incident = services.do_transition(incident, status, acting_user=world.analyst)
+    incident = walk(incident, (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED), world.analyst)
     incident.tasks.all().delete()
     other = report()
     before = state()
@@ -311,8 +312,7 @@ def test_standard_tasks_over_the_api(world, api, report):
 
 def test_standard_tasks_over_the_api_on_a_closed_incident(world, api, report):
     incident = report(reports_given=True)
-    for status in (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED):
-        incident = services.do_transition(incident, status, acting_user=world.analyst)
+    incident = walk(incident, (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED), world.analyst)
     incident.tasks.all().delete()
     response = api(world.analyst).post(f"{URL}{incident.pk}/tasks/standard/", format="json")
     assert response.status_code == 409 and response.json()["code"] == "closed"

@@ -13,6 +13,8 @@ from khien.incidents import journal, services
 from khien.incidents.forms import TaskEditForm, TaskForm
 from khien.incidents.models import EventKind, IncidentEvent, Status, Task
 
+from .conftest import walk
+
 pytestmark = pytest.mark.django_db
 
 URL = "/api/incidents/"
@@ -162,8 +164,7 @@ def test_who_may_change_a_task(world, task, report):
 def test_a_closed_incidents_tasks_do_not_change(world, report):
     incident = report(reports_given=True)
     task = services.do_add_task(incident, {"title": "x"}, acting_user=world.analyst)
-    for status in (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED):
-        incident = services.do_transition(incident, status, acting_user=world.analyst)
+    incident = walk(incident, (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED), world.analyst)
     before = state()
     with pytest.raises(Refused) as exc:
         services.do_update_task(task, {"description": "y"}, acting_user=world.analyst)

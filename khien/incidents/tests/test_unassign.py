@@ -10,6 +10,8 @@ from khien.core.models import AuditEntry, Notification
 from khien.incidents import journal, services
 from khien.incidents.models import EventKind, Incident, IncidentEvent, ResponderAssignment, Status, Task, TaskStatus
 
+from .conftest import walk
+
 pytestmark = pytest.mark.django_db
 
 URL = "/api/incidents/"
@@ -91,8 +93,7 @@ def test_bad_removals_write_nothing(world, assigned, report):
     assert state() == before
     closed = report(reports_given=True)
     services.do_assign_responder(closed, world.responder_org, acting_user=world.coordinator)
-    for status in (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED):
-        closed = services.do_transition(closed, status, acting_user=world.analyst)
+    closed = walk(closed, (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED), world.analyst)
     before = state()
     with pytest.raises(Refused) as exc:
         services.do_unassign_responder(closed, world.responder_org, acting_user=world.coordinator)

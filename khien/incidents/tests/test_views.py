@@ -19,6 +19,8 @@ from khien.incidents.models import (
     Task,
 )
 
+from .conftest import walk
+
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "Khien-test-pass-2026"
@@ -263,6 +265,9 @@ def test_workflow_through_the_page(world, as_user, incidents):
     for status in ("triaged", "in_response", "contained", "resolved", "closed"):
         response = client.post(url, {"status": status})
         assert response.status_code == 302, (status, response.status_code)
+        if status == "resolved":  # the final report, at the end of the response, before closing
+            dept.refresh_from_db()
+            give_reports(dept, world.dept_analyst)
     dept.refresh_from_db()
     assert dept.status == Status.CLOSED
     ctx = client.get(detail(dept)).context
@@ -399,6 +404,16 @@ def test_later_report_stages_through_the_page(world, as_user, incidents):
     assert response.status_code == 302
     dept.refresh_from_db()
     assert dept.notified_at is not None and dept.severity == "critical" and dept.people_affected == 40
+    # The final report waits for the end of the response: the page says so instead of the form, the service refuses.
+    page = analyst.get(base)
+    assert page.context["stage_form"] is None and "Đã khắc phục" in page.context["stage_waiting"]
+    assert page.context["stage_waiting"] in page.content.decode()
+    before = state()
+    assert analyst.post(base + "stages/final/", {"stage-root_cause": "Mật khẩu yếu",
+                                                 "stage-mitigation": "Bật xác thực hai lớp"}).status_code == 409
+    assert state() == before
+    dept = walk(dept, (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED), world.dept_analyst)
+    dept = services.do_transition(dept, Status.RESOLVED, acting_user=world.dept_analyst)
     form = analyst.get(base).context["stage_form"]
     assert form.stage["code"] == "final" and set(form.fields) == {"root_cause", "mitigation"}
     assert analyst.post(base + "stages/final/", {"stage-root_cause": "Mật khẩu yếu",
@@ -520,8 +535,7 @@ def test_closed_incident_offers_no_task_form_and_refuses_task_posts(world, as_us
     dept, _prov = incidents
     give_reports(dept, world.dept_analyst)
     task = services.do_add_task(dept, {"title": "Cô lập máy chủ"}, acting_user=world.dept_analyst)
-    for status in (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED):
-        dept = services.do_transition(dept, status, acting_user=world.dept_analyst)
+    dept = walk(dept, (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED), world.dept_analyst)
     analyst = as_user(world.dept_analyst)
     base = detail(dept)
     page = analyst.get(base)
@@ -627,8 +641,7 @@ def test_list_shows_the_next_deadline_with_its_countdown(world, as_user, inciden
     due next without opening each incident. A column gives the soonest one with a live countdown."""
     dept, _prov = incidents
     closed = report(org=world.department, user=world.dept_analyst, title="Closed one", reports_given=True)
-    for status in (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED):
-        closed = services.do_transition(closed, status, acting_user=world.dept_analyst)
+    closed = walk(closed, (Status.TRIAGED, Status.IN_RESPONSE, Status.CONTAINED, Status.RESOLVED, Status.CLOSED), world.dept_analyst)
     response = as_user(world.dept_analyst).get(LIST)
     rows = {r["incident"].pk: r for r in response.context["rows"]}
     nxt = rows[dept.pk]["next_deadline"]
@@ -669,9 +682,10 @@ def test_responder_filter_lists_the_incidents_of_one_assigned_team(world, as_use
     assert api(world.other_admin).get("/api/incidents/", {"responder": "RESP"}).json()["results"] == []
 
 
-def test_a_task_past_its_due_time_is_flagged_until_done(world, as_user, incidents):
+def test_a_task_past_its_due_time_is_flagged_until_done(world, as_user, report):
     """TheHive and DFIR-IRIS users spot late tasks at a glance; the task table showed the due time only."""
-    dept, _prov = incidents
+    # Reported three hours ago: a task due an hour ago is one of its response (none is due before the report).
+    dept = report(org=world.department, user=world.dept_analyst, now=timezone.now() - dt.timedelta(hours=3))
     late = services.do_add_task(dept, {"title": "Thu thập nhật ký", "due_at": timezone.now() - dt.timedelta(hours=1)},
                                 acting_user=world.dept_analyst)
     services.do_add_task(dept, {"title": "Vá máy chủ", "due_at": timezone.now() + dt.timedelta(days=1)},
