@@ -642,6 +642,7 @@ def _people_with_right(action: str, organization: Organization) -> list[User]:
 
 
 def national_coordinators() -> list[User]:
+    """The active national coordinators (level decisions, campaigns and disconnected systems are theirs to hear of)."""
     return [m.user for m in Membership.objects.filter(role=Role.NATIONAL_COORDINATOR, user__is_active=True)
             .select_related("user")]
 

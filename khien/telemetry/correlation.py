@@ -21,18 +21,19 @@ from django.db import transaction
 from django.db.models import Count, Max, Min, Sum
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_lazy as _l
 
 from khien.core import audit, notifications
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Role
 from khien.core.scoping import is_national_coordinator, memberships_of
-from khien.registry.models import Membership, Organization
+from khien.registry.models import Organization
+from khien.registry.services import national_coordinators
 
-from . import conf_matching, notices
+from . import conf_matching
 from .models import (Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, Event, IndicatorHit, campaign_title,
-                     severity_label)
+                     campaign_title_text, severity_label)
 
 MAX_LISTED_ORGS = 200
 
@@ -51,12 +52,6 @@ def representative_indicator(campaign: Campaign) -> str:
 def _window(now) -> tuple[dt.datetime, int]:
     return now - dt.timedelta(seconds=int(conf_matching.get("KHIEN_CAMPAIGN_WINDOW_SECONDS"))), \
         int(conf_matching.get("KHIEN_CAMPAIGN_MIN_ORGS"))
-
-
-def national_coordinators():
-    """The active national coordinators (campaigns and disconnected systems are theirs to hear of)."""
-    return [m.user for m in Membership.objects.filter(role=Role.NATIONAL_COORDINATOR, user__is_active=True)
-            .select_related("user")]
 
 
 def _candidates(now) -> list[dict]:
@@ -151,9 +146,9 @@ def correlate(now=None) -> dict:
             if before is None:
                 created += 1
                 audit.record(Act.CREATE, campaign, actor=None)
-                notices.notify(national_coordinators(), kind="telemetry.campaign", urgent=True,
-                               build=lambda campaign=campaign: _campaign_notice(campaign),
-                               url=reverse("telemetry:campaign", args=[campaign.pk]))
+                title, body = _campaign_notice(campaign)
+                notifications.notify(national_coordinators(), kind="telemetry.campaign", urgent=True, title=title,
+                                     body=body, url=reverse("telemetry:campaign", args=[campaign.pk]))
             else:
                 updated += 1
                 audit.record(Act.UPDATE, campaign, actor=None, before=before)
@@ -161,13 +156,14 @@ def correlate(now=None) -> dict:
     return {"created": created, "updated": updated, "joined_incidents": joined}
 
 
-def _campaign_notice(campaign: Campaign) -> tuple[str, str]:
-    """The title and text telling a coordinator of a new campaign, in the active language (notices.notify)."""
-    title = _("National campaign: %(title)s") % {"title": campaign.display_title}
-    body = _("First seen %(first)s, last seen %(last)s; %(count)d hits.") % {
+def _campaign_notice(campaign: Campaign) -> tuple[notifications.Text, notifications.Text]:
+    """The title and text telling a coordinator of a new campaign, read in each coordinator's language."""
+    title = notifications.Text(_l("National campaign: %(title)s"), {"title": campaign_title_text(
+        campaign.kind, campaign.value, campaign.rule_name, campaign.key, campaign.organization_count)})
+    body = notifications.Text(_l("First seen %(first)s, last seen %(last)s; %(count)d hits."), {
         "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
         "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M"),
-        "count": campaign.count}
+        "count": campaign.count})
     return title, body
 
 

@@ -24,13 +24,15 @@ from django.db import transaction
 from django.db.models import Case, CharField, Count, F, Max, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _, gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext_lazy
 
+from khien.core import notifications
 from khien.core.roles import Role
+from khien.core.texts import Text
 from khien.registry.models import InformationSystem
 
 from . import conf, notices
-from .correlation import national_coordinators
+from khien.registry.services import national_coordinators
 from .models import AlertSource, SourceHourlyCount, hour_start
 
 ACTIVITY_HOURS = 24  # the hours of arrival shown for each source (a sparkline on the sources page)
@@ -198,10 +200,10 @@ def _disconnected_systems(source_ids, now) -> dict:
 
 
 def _system_lines(systems) -> list[str]:
-    lines = [_("%(owner)s: %(code)s — %(name)s (level %(level)d)") % {
-        "owner": s.owner.code, "code": s.code, "name": s.name, "level": s.approved_level} for s in systems[:LISTED]]
+    lines = [Text(gettext_lazy("%(owner)s: %(code)s — %(name)s (level %(level)d)"), {
+        "owner": s.owner.code, "code": s.code, "name": s.name, "level": s.approved_level}) for s in systems[:LISTED]]
     if len(systems) > LISTED:
-        lines.append(_("… and %(n)d more systems") % {"n": len(systems) - LISTED})
+        lines.append(Text(gettext_lazy("… and %(n)d more systems"), {"n": len(systems) - LISTED}))
     return lines
 
 
@@ -209,28 +211,32 @@ def _when(value) -> str:
     return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else "—"
 
 
-def _sources_notice(gone, back, systems) -> tuple[str, str]:
+def _sources_notice(gone, back, systems, refusing=frozenset()) -> tuple[Text, Text]:
     """What an organization is told of its sources newly silent (`gone`, with the level-3+ `systems` this
-    disconnects) or sending again (`back`), in the active language."""
-    lines = [_("Silent since %(when)s: %(name)s") % {"when": _when(s.last_event_at), "name": s.name} for s in gone]
+    disconnects; those of `refusing` still send, but only records refused as dead letters) or sending again
+    (`back`), read in each reader's language."""
+    lines = [Text(gettext_lazy("Only refused records since %(when)s: %(name)s (see its dead letters)")
+                  if s.pk in refusing else gettext_lazy("Silent since %(when)s: %(name)s"),
+                  {"when": _when(s.last_event_at), "name": s.name}) for s in gone]
     if systems:
-        lines.append(_("Level 3+ systems now disconnected from national monitoring:"))
+        lines.append(Text(gettext_lazy("Level 3+ systems now disconnected from national monitoring:")))
         lines += _system_lines(systems)
-    lines += [_("Sending again: %(name)s") % {"name": s.name} for s in back]
+    lines += [Text(gettext_lazy("Sending again: %(name)s"), {"name": s.name}) for s in back]
     if gone:
-        title = ngettext("%(n)d alert source stopped sending", "%(n)d alert sources stopped sending",
-                         len(gone)) % {"n": len(gone)}
+        title = Text(ngettext_lazy("%(n)d alert source stopped sending", "%(n)d alert sources stopped sending",
+                                   len(gone)), {"n": len(gone)})
     else:
-        title = ngettext("%(n)d alert source is sending again", "%(n)d alert sources are sending again",
-                         len(back)) % {"n": len(back)}
-    return title, "\n".join(lines)
+        title = Text(ngettext_lazy("%(n)d alert source is sending again", "%(n)d alert sources are sending again",
+                                   len(back)), {"n": len(back)})
+    return title, notices.lines(lines)
 
 
-def _disconnected_notice(systems) -> tuple[str, str]:
-    """What the national coordinator is told of level-3+ systems newly disconnected, in the active language."""
-    title = ngettext("%(n)d level 3+ system disconnected from national monitoring",
-                     "%(n)d level 3+ systems disconnected from national monitoring", len(systems)) % {"n": len(systems)}
-    return title, "\n".join(_system_lines(systems))
+def _disconnected_notice(systems) -> tuple[Text, Text]:
+    """What the national coordinator is told of level-3+ systems newly disconnected, read in their language."""
+    title = Text(ngettext_lazy("%(n)d level 3+ system disconnected from national monitoring",
+                               "%(n)d level 3+ systems disconnected from national monitoring", len(systems)),
+                 {"n": len(systems)})
+    return title, notices.lines(_system_lines(systems))
 
 
 def notify_source_health(now: dt.datetime | None = None) -> str:
@@ -251,6 +257,11 @@ def notify_source_health(now: dt.datetime | None = None) -> str:
         if not silent and not resumed:
             return "0 sources changed"
         cut = _disconnected_systems([s.pk for s in silent], now) if silent else {}
+        # A source whose records all became dead letters (a wrong format, a device clock never set) is silent
+        # for monitoring too, but its operators need to hear that it sends, and what to look at.
+        refusing = set(SourceHourlyCount.objects.filter(source_id__in=[s.pk for s in silent], rejected__gt=0,
+                                                        hour__gte=hour_start(cutoff))
+                       .values_list("source_id", flat=True)) if silent else set()
         per_org = defaultdict(lambda: ([], []))
         for source in silent:
             per_org[source.organization][0].append(source)
@@ -259,15 +270,15 @@ def notify_source_health(now: dt.datetime | None = None) -> str:
         sent = 0
         for organization, (gone, back) in per_org.items():
             systems = sorted({sys for s in gone for sys in cut.get(s.pk, [])}, key=lambda sys: sys.code)
-            sent += notices.notify([organization], kind="telemetry.source_health", url=url, urgent=bool(systems),
-                                   roles=[Role.ORG_ADMIN, Role.ORG_ANALYST],
-                                   build=lambda gone=gone, back=back, systems=systems: _sources_notice(gone, back,
-                                                                                                       systems))
+            title, body = _sources_notice(gone, back, systems, refusing)
+            sent += notifications.notify([organization], kind="telemetry.source_health", url=url,
+                                         urgent=bool(systems), roles=[Role.ORG_ADMIN, Role.ORG_ANALYST], title=title,
+                                         body=body)
         national = sorted({sys for systems in cut.values() for sys in systems}, key=lambda sys: sys.code)
         if national:
-            sent += notices.notify(national_coordinators(), kind="telemetry.source_health",
-                                   url=reverse("telemetry:sources") + "#monitoring",
-                                   build=lambda: _disconnected_notice(national))
+            title, body = _disconnected_notice(national)
+            sent += notifications.notify(national_coordinators(), kind="telemetry.source_health",
+                                         url=reverse("telemetry:sources") + "#monitoring", title=title, body=body)
         AlertSource.objects.filter(pk__in=[s.pk for s in silent]).update(silence_notified_at=now)
         AlertSource.objects.filter(pk__in=[s.pk for s in resumed]).update(silence_notified_at=None)
     return f"{len(silent)} sources silent, {len(resumed)} sending again, {sent} notifications"

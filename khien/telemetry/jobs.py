@@ -12,9 +12,11 @@ from collections import Counter, defaultdict
 
 from django.db import transaction
 from django.urls import reverse
-from django.utils.translation import gettext as _, ngettext
+from django.utils.translation import gettext_lazy as _l, ngettext_lazy
 
+from khien.core import notifications
 from khien.core.jobs import periodic
+from khien.core.texts import Text
 from khien.core.roles import Role
 from khien.registry.models import Organization
 
@@ -81,25 +83,25 @@ def notify_hits(now) -> str:
         sent = 0
         for org_id, counts in per_org.items():
             names = sorted(sources.get(s, "?") for s in org_sources[org_id])
-            sent += notices.notify([organizations[org_id]], kind="telemetry.hits", url=url,
-                                   roles=[Role.ORG_ADMIN, Role.ORG_ANALYST],
-                                   build=lambda counts=counts, names=names: _hits_notice(counts, names))
+            title, body = _hits_notice(counts, names)
+            sent += notifications.notify([organizations[org_id]], kind="telemetry.hits", url=url,
+                                         roles=[Role.ORG_ADMIN, Role.ORG_ANALYST], title=title, body=body)
         for pks in done:
             IndicatorHit.objects.filter(pk__in=pks).update(notified=True)
     return f"{len(per_org)} organizations, {sent} notifications"
 
 
-def _hits_notice(counts: Counter, names: list[str]) -> tuple[str, str]:
-    """The title and text of an organization's new hits (per indicator value), in the active language."""
+def _hits_notice(counts: Counter, names: list[str]) -> tuple[Text, Text]:
+    """The title and text of an organization's new hits (per indicator value), read in each reader's language."""
     total = sum(counts.values())
-    lines = [_("%(value)s (%(kind)s): %(count)d") % {"value": v, "kind": k, "count": n}
+    lines = [Text(_l("%(value)s (%(kind)s): %(count)d"), {"value": v, "kind": k, "count": n})
              for (k, v), n in counts.most_common(LISTED)]
     if len(counts) > LISTED:
-        lines.append(_("… and %(n)d more indicators") % {"n": len(counts) - LISTED})
-    lines.append(_("Sources: %(names)s") % {"names": ", ".join(names)})
-    title = ngettext("%(n)d indicator hit in your organization's telemetry",
-                     "%(n)d indicator hits in your organization's telemetry", total) % {"n": total}
-    return title, "\n".join(lines)
+        lines.append(Text(_l("… and %(n)d more indicators"), {"n": len(counts) - LISTED}))
+    lines.append(Text(_l("Sources: %(names)s"), {"names": ", ".join(names)}))
+    title = Text(ngettext_lazy("%(n)d indicator hit in your organization's telemetry",
+                               "%(n)d indicator hits in your organization's telemetry", total), {"n": total})
+    return title, notices.lines(lines)
 
 
 def correlate(now) -> str:

@@ -16,9 +16,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext_lazy as _
 
 from khien.core.scoping import OrgScopedQuerySet
+from khien.core.texts import Text
 
 from .parsers import reason_text
 from .store import json_text
@@ -521,13 +522,18 @@ class CampaignQuerySet(models.QuerySet):
         return self.visible_to(user)
 
 
+def campaign_title_text(kind: str, value: str, rule_name: str, key: str, organizations: int) -> Text:
+    """A campaign's title, kept untranslated (a notification's: each reader reads it in their language)."""
+    if kind == CampaignKind.INDICATOR:
+        return Text(_("Indicator %(value)s seen at %(n)d organizations"), {"value": value[:300], "n": organizations})
+    return Text(_("Rule “%(rule)s” raised at %(n)d organizations"), {"rule": (rule_name or key)[:300],
+                                                                     "n": organizations})
+
+
 def campaign_title(kind: str, value: str, rule_name: str, key: str, organizations: int) -> str:
     """A campaign's title in the current language (stored once in the platform's, for warnings and e-mails;
     pages write it again in the reader's)."""
-    if kind == CampaignKind.INDICATOR:
-        return gettext("Indicator %(value)s seen at %(n)d organizations") % {"value": value[:300], "n": organizations}
-    return gettext("Rule “%(rule)s” raised at %(n)d organizations") % {"rule": (rule_name or key)[:300],
-                                                                       "n": organizations}
+    return campaign_title_text(kind, value, rule_name, key, organizations).render()
 
 
 class Campaign(models.Model):

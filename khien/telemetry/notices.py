@@ -1,32 +1,14 @@
-"""Telemetry's notifications (campaigns, indicator hits, sources falling silent, alerts given to someone), each
-read in its reader's language.
-
-Telemetry's texts are sentences built from counts, lists and names (`build()` returns the title and body in the
-active language). They are built once in every language the platform offers and given to
-`khien.core.notifications.notify` as `Text`s holding one version per language (`ByLanguage`): each page, API
-answer and e-mail then shows its reader's version — a coordinator who reads Khiên in English is not sent
-Vietnamese, nor the reverse, and switching language later switches the notifications already received.
-"""
+"""Telemetry's notifications (campaigns, indicator hits, sources falling silent, alerts given to someone) are
+written as `khien.core.texts.Text`s, as every app's are (decision 0015): each page, API answer and e-mail shows
+them in its reader's language. Their bodies are lists of such texts, one a line (`lines`)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from django.conf import settings
-from django.utils import translation
-
-from khien.core import notifications
+from khien.core.texts import Text
 
 
-def notify(recipients: Iterable, *, build: Callable[[], tuple[str, str]], roles=None, **options) -> int:
-    """`notifications.notify` (same recipients: users, organizations with `roles`; same `kind`, `url`, `urgent`),
-    the title and body written by `build()` in each language. Returns how many notifications were written."""
-    versions: dict[str, tuple[str, str]] = {}
-    for code, _name in settings.LANGUAGES:
-        with translation.override(code):
-            versions[code] = build()
-
-    def each_language(part: int) -> notifications.Text:
-        return notifications.Text("%(text)s", {"text": notifications.ByLanguage(
-            **{code: version[part] for code, version in versions.items()})})
-
-    return notifications.notify(recipients, title=each_language(0), body=each_language(1), roles=roles, **options)
+def lines(parts: Iterable[Text | str]) -> Text:
+    """The texts one a line, each in the reader's language (a plain string is shown as given)."""
+    parts = list(parts)
+    return Text("\n".join(f"%(line{n})s" for n in range(len(parts))), {f"line{n}": part for n, part in enumerate(parts)})

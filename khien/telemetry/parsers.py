@@ -66,6 +66,10 @@ _REASONS = [(re.compile(pattern), template) for pattern, template in (
     (r"^invalid file hash in (?P<a>.+)$", _l("invalid file hash in %(a)s")),
     (r"^event_type (?P<a>.*) is not an alert$", _l("event_type %(a)s is not an alert")),
     (r"^CEF header has (?P<a>\d+) fields, expected 8$", _l("CEF header has %(a)s fields, expected 8")),
+    # The accepted window of event times (services.event_time_refusal).
+    (r"^time before (?P<a>\d{4}-\d\d-\d\d): (?P<b>.*)$", _l("time before %(a)s: %(b)s")),
+    (r"^time more than (?P<a>\d+) hours ahead of arrival: (?P<b>.*)$",
+     _l("time more than %(a)s hours ahead of arrival: %(b)s")),
     # The JSON decoder's own words are English; where it gives the place, the place says enough.
     (r"^not valid JSON: .*: line (?P<a>\d+) column (?P<b>\d+) \(char \d+\)$",
      _l("not valid JSON (line %(a)s, column %(b)s)")),
@@ -180,16 +184,24 @@ def parse_time(value: Any, field: str = "timestamp", zone: dt.tzinfo = _UTC) -> 
     return parsed
 
 
-def _parse_legacy_time(text: str) -> dt.datetime | None:
-    """CEF/syslog: "Nov 24 2026 14:03:11" or "Nov 24 14:03:11" (this year), with optional .mmm; without a zone
-    (naive) unless it ends in UTC or Z."""
+def _parse_legacy_time(text: str, today: dt.date | None = None) -> dt.datetime | None:
+    """CEF/syslog: "Nov 24 2026 14:03:11" or "Nov 24 14:03:11" (the year nearest to `today`, default today
+    in UTC), with optional .mmm; without a zone (naive) unless it ends in UTC or Z."""
     m = _LEGACY_TIME.fullmatch(text)
     if not m or m.group(1).lower() not in _MONTHS:
         return None
-    year = int(m.group(3)) if m.group(3) else dt.datetime.now(_UTC).year
+    month = _MONTHS[m.group(1).lower()]
+    if m.group(3):
+        year = int(m.group(3))
+    else:
+        # Syslog writes no year. This year's date, unless that is half a year away: a December record read in
+        # January is last year's, a January one read on 31 December (a device on Vietnamese time, 7 hours
+        # ahead of UTC) next year's — not a year off, which the accepted window of times would refuse.
+        today = today or dt.datetime.now(_UTC).date()
+        year = today.year - (month - today.month > 6) + (today.month - month > 6)
     micro = int((m.group(7) or "0").ljust(6, "0"))
     try:
-        return dt.datetime(year, _MONTHS[m.group(1).lower()], int(m.group(2)), int(m.group(4)), int(m.group(5)),
+        return dt.datetime(year, month, int(m.group(2)), int(m.group(4)), int(m.group(5)),
                            int(m.group(6)), micro, tzinfo=_UTC if m.group(8) else None)
     except ValueError:
         return None
@@ -249,13 +261,21 @@ def parse_domain(value: Any, field: str) -> str:
 
 @lru_cache(maxsize=1 << 15)
 def _normal_domain(value: str) -> str:
-    """Lower case, no trailing dot, IDNA (raises _BadDomain). Cached: the same hosts come back in many alerts."""
+    """Lower case, no trailing dot, IDNA (raises _BadDomain). Cached: the same hosts come back in many alerts,
+    so the checks below run once per distinct value, not once per record."""
     text = value.strip().rstrip(".").lower()
     try:
         text = text.encode("idna").decode("ascii") if not text.isascii() else text
     except UnicodeError:
         raise _BadDomain("") from None
     if not shapes.is_host_name(text):
+        raise _BadDomain(f": {text[:60]}")
+    if text.rpartition(".")[2].isdigit():
+        # A name never ends in an all-digit label (RFC 3696 §2). An IPv4 address there (an HTTP Host header sent
+        # to an address) is no name but no malformed record either: the alert is kept without a domain. Anything
+        # else numeric (256.256.256.256, 10.0.0.300, 12345) is an invalid domain, like any other.
+        if _IPV4_CANONICAL.fullmatch(text):
+            return ""
         raise _BadDomain(f": {text[:60]}")
     return text
 

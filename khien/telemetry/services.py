@@ -405,6 +405,24 @@ def _dead_letter_text(record) -> str:
     return text[:RAW_DEAD_LETTER_LIMIT].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
+# The times an event may carry. Earlier: a clock never set (epoch 0, 1970) or a replay older than any SOC tool
+# here; later than a day after arrival: a device's clock far ahead. Neither is an event to file (on PostgreSQL
+# each day is a partition, and the retention job makes them only up to two days ahead); both go to the dead
+# letters, and a record refused for a clock a little ahead is stored when read again later
+# (do_reprocess_dead_letters). One rule for every format and entry point: `prepare_batch` applies it.
+EARLIEST_EVENT_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+EVENT_TIME_LEAD = dt.timedelta(days=1)
+
+
+def event_time_refusal(time: dt.datetime, now: dt.datetime) -> str | None:
+    """Why an event's time is not accepted (a dead-letter reason), or None (EARLIEST_EVENT_TIME, EVENT_TIME_LEAD)."""
+    if time < EARLIEST_EVENT_TIME:
+        return f"time before {EARLIEST_EVENT_TIME:%Y-%m-%d}: {time.isoformat()}"
+    if time > now + EVENT_TIME_LEAD:
+        return f"time more than {EVENT_TIME_LEAD // dt.timedelta(hours=1)} hours ahead of arrival: {time.isoformat()}"
+    return None
+
+
 @dataclass
 class PreparedBatch:
     """A batch parsed, normalized and matched, not yet written (`prepare_batch`: no database write).
@@ -442,6 +460,7 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
         Event, ("source_id", "organization_id", "ingested_at"), [(source_id, source.organization_id, now)]))
     adapt_time = store.adapter(Event, "time")
     source_hex = source_id.hex
+    earliest, latest = EARLIEST_EVENT_TIME, now + EVENT_TIME_LEAD  # event_time_refusal's window, per batch
     for record in records:
         decoded, data, reason = canonical(source_format, record)
         digest = event_id(source_id, data)
@@ -450,6 +469,9 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
                 f = parser(decoded, zone)
             except ParseError as exc:
                 reason = exc.reason
+            else:
+                if not earliest <= f["time"] <= latest:  # one comparison per record; the reason only when refused
+                    reason = event_time_refusal(f["time"], now)
         if reason is not None:
             reasons.append(reason)
             if digest not in dead:

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _, ngettext
+from django.utils.translation import gettext as _, ngettext, ngettext_lazy
 
 from khien.core import audit, notifications
 from khien.core.audit import Act, Change
@@ -37,7 +37,6 @@ from khien.core.scoping import user_can
 
 from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event,
                      IndicatorHit, severity_label, utc_day)
-from . import notices
 from .services import OBSERVABLE_FIELDS
 
 if TYPE_CHECKING:
@@ -204,17 +203,15 @@ def do_triage_alerts(alert_ids, status: str, *, acting_user, note: str | None = 
 
 
 def _tell_handler(assignee, alerts: list[Alert], acting_user) -> None:
-    """One notification to the person given the alerts (in their language: notices.notify)."""
-    def build():
-        title = ngettext("%(who)s gave you an alert to handle", "%(who)s gave you %(n)d alerts to handle",
-                         len(alerts)) % {"who": getattr(acting_user, "email", ""), "n": len(alerts)}
-        body = "\n".join(f"{alert.rule_name or alert.rule_id} ({alert.organization.code}, ×{alert.count})"
-                          for alert in alerts[:50])
-        return title, body
-
+    """One notification to the person given the alerts, read in their language (the rules' names as written)."""
+    title = notifications.Text(ngettext_lazy("%(who)s gave you an alert to handle",
+                                             "%(who)s gave you %(n)d alerts to handle", len(alerts)),
+                               {"who": getattr(acting_user, "email", ""), "n": len(alerts)})
+    body = "\n".join(f"{alert.rule_name or alert.rule_id} ({alert.organization.code}, ×{alert.count})"
+                      for alert in alerts[:50])
     url = (reverse("telemetry:alert", args=[alerts[0].pk]) if len(alerts) == 1
            else reverse("telemetry:alerts") + "?status=acknowledged")
-    notices.notify([assignee], kind="telemetry.alert_assigned", build=build, url=url)
+    notifications.notify([assignee], kind="telemetry.alert_assigned", title=title, body=body, url=url)
 
 
 def incident_title(alert: Alert) -> str:

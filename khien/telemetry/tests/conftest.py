@@ -62,3 +62,12 @@ def as_read(notification):
 
     with translation.override(notifications.recipient_language(notification.recipient)):
         return notification.shown_title, notification.shown_body
+
+
+def kept_untranslated(notification) -> bool:
+    """The notification keeps its title (and body, when it has one) as catalogue entries with their parameters,
+    as every app's (decision 0015): rendered from the catalogue when read, not sentences finished in advance."""
+    import orjson
+
+    texts = notification.texts or {}
+    return "msgid" in texts.get("title", {}) and b"by_language" not in orjson.dumps(texts)

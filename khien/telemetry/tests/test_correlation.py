@@ -15,7 +15,7 @@ from khien.intel.models import EarlyWarning, Tlp
 from khien.telemetry import correlation, jobs, services, triage
 from khien.telemetry.models import Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, IndicatorHit
 from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
-from .conftest import as_read
+from .conftest import as_read, kept_untranslated
 
 
 @pytest.fixture
@@ -140,6 +140,8 @@ def test_a_campaign_is_announced_to_each_coordinator_in_their_language(world, in
     assert vi_title == "Chiến dịch tấn công cấp quốc gia: Quy tắc “Rule edr-ransom” được kích hoạt tại 3 tổ chức"
     assert not vi_body.startswith("First seen ") and english.url == vietnamese.url and vietnamese.urgent
     assert english.title == vi_title  # stored in the platform's language; each reads their own version
+    assert kept_untranslated(english) and english.texts["title"]["params"]["title"]["msgid"] == \
+        "Rule “%(rule)s” raised at %(n)d organizations"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from khien.core.errors import Forbidden
 from khien.telemetry import health, services
 from khien.telemetry.models import AlertSource
 
-from .conftest import as_read, sample_lines
+from .conftest import as_read, kept_untranslated, sample_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -159,6 +159,7 @@ def test_a_silence_is_told_to_each_person_in_their_language(watched, world, read
     assert english.urgent and vietnamese.urgent  # a level-3 system went dark, for both
     [national] = _health_notes(world.coordinator)
     assert as_read(national)[0] == "1 level 3+ system disconnected from national monitoring"
+    assert kept_untranslated(english) and kept_untranslated(national)
 
 
 def test_registry_pages_show_the_live_connection(watched, world, as_user):
@@ -185,3 +186,19 @@ def test_registry_pages_show_the_live_connection(watched, world, as_user):
     opened = client.get(reverse("telemetry:sources") + "?monitoring=not_connected").content.decode()
     listed = opened.split('id="monitoring-table"')[1]
     assert kpi == 2 and silent_sys.code in listed and bare_sys.code in listed and live_sys.code not in listed
+
+
+def test_a_source_sending_only_refused_records_is_told_as_such(watched, world, reads_in):
+    """Its records all became dead letters (here: a device clock reset to 1970): no event, so silent for
+    monitoring, but its operators are told it still sends, and to look at its dead letters."""
+    live_sys, silent_sys, bare_sys, other_sys, live, quiet = watched
+    reads_in(world.admin, "en")
+    AlertSource.objects.filter(pk=live.pk).update(last_event_at=timezone.now() - dt.timedelta(hours=2))
+    result = services.ingest_batch(live, [{"timestamp": 0, "rule": {"id": "5712", "level": 10}}])
+    assert (result.accepted, result.rejected) == (0, 1)
+    health.notify_source_health()
+    [note] = _health_notes(world.admin)
+    title, body = as_read(note)
+    assert title == "1 alert source stopped sending"
+    assert body.startswith("Only refused records since ") and f"{live.name} (see its dead letters)" in body
+    assert "Silent since" not in body

@@ -15,7 +15,7 @@ from khien.intel.sightings import sighting_id
 from khien.intel.tests.conftest import assert_valid_stix, indicator
 from khien.telemetry import jobs, services
 from khien.telemetry.models import IndicatorHit
-from .conftest import as_read
+from .conftest import as_read, kept_untranslated
 
 
 def ecs(ip=None, *, domain=None, url=None, sha256=None, when=None, rule="siem-test", severity=5, n=0,
@@ -155,6 +155,7 @@ def test_hits_are_told_to_each_member_in_their_language(world, intel, make_sourc
         assert as_read(vietnamese)[0] == ngettext("%(n)d indicator hit in your organization's telemetry",
                                             "%(n)d indicator hits in your organization's telemetry", 3) % {"n": 3}
     assert as_read(vietnamese)[0] != en_title and vietnamese.url == english.url
+    assert kept_untranslated(english) and english.texts["body"]["params"]["line0"]["msgid"] == "%(value)s (%(kind)s): %(count)d"
 
 
 def test_500_hits_of_one_organization_make_one_notification_per_member(world, intel, make_source):

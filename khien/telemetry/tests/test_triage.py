@@ -16,7 +16,7 @@ from khien.intel.models import Tlp
 from khien.telemetry import services, triage
 from khien.telemetry.models import Alert, AlertStatus, AlertSuppression
 from khien.telemetry.tests.test_matching import ecs, intel  # noqa: F401 (fixture)
-from .conftest import as_read
+from .conftest import as_read, kept_untranslated
 
 
 @pytest.fixture
@@ -478,7 +478,7 @@ def test_the_colleague_given_alerts_is_told_in_their_language(world, two_alerts,
     triage.do_triage_alerts([a.pk for a in two_alerts], AlertStatus.ACKNOWLEDGED, acting_user=world.admin,
                             assignee=world.analyst)
     told = Notification.objects.get(recipient=world.analyst, kind="telemetry.alert_assigned")
-    assert as_read(told)[0] == f"{world.admin.email} gave you 2 alerts to handle"
+    assert as_read(told)[0] == f"{world.admin.email} gave you 2 alerts to handle" and kept_untranslated(told)
     reads_in(world.admin, "vi")
     triage.do_triage_alerts([two_alerts[0].pk], AlertStatus.ACKNOWLEDGED, acting_user=world.analyst,
                             assignee=world.admin)
