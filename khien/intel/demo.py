@@ -410,7 +410,9 @@ class _Builder:
                 {"title": title, "severity": severity, "tlp": level, "values": values, "vulnerability_refs": cves,
                  "summary": f"{title}. Các đơn vị kiểm tra nhật ký, chặn các giá trị nêu trong cảnh báo và báo cáo "
                             "kết quả xử lý (dữ liệu demo).",
-                 "collection": self.national},
+                 "collection": self.national,
+                 # High and critical warnings ask for an answer within three days (the follow-up is shown).
+                 "respond_by": timezone.now() + dt.timedelta(days=3) if severity in ("high", "critical") else None},
                 acting_user=self.coordinator, organizations=orgs, auto_match=False)
             self.count("warnings")
             for target in WarningTarget.objects.filter(warning=warning).select_related("organization") \

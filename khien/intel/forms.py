@@ -22,7 +22,7 @@ from khien.core import shapes
 from khien.core.roles import Action
 from khien.registry.models import Isac, Organization, OrgType, Province, Sector
 
-from . import services, tlp
+from . import services, services_warnings, tlp
 from .models import AckState, Collection, CollectionKind, IndicatorKind, Tlp, WarningSeverity, stix_type_label
 
 PATTERN_CHOICE = "pattern"
@@ -393,6 +393,9 @@ class WarningForm(forms.Form):
     summary = forms.CharField(label=_l("Summary"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
     severity = forms.ChoiceField(label=_l("Severity"), choices=WarningSeverity.choices, initial=WarningSeverity.HIGH)
     tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
+    respond_by = forms.DateTimeField(label=_l("Respond by"), required=False,
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                                format="%Y-%m-%dT%H:%M"))
     values = forms.CharField(label=_l("Indicator values"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
                              help_text=_l("IP addresses, networks (CIDR) or domains, one per line."))
     indicator_refs = forms.CharField(label=_l("Stored indicators"), required=False,
@@ -424,6 +427,9 @@ class WarningForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.fields["respond_by"].help_text = _(
+            "Optional: the time (Vietnam time) by which the targets should answer, at most %(days)d days ahead."
+        ) % {"days": services_warnings.RESPOND_BY_MAX.days}
         self.fields["collection"].queryset = self.fields["collection"].queryset.filter(
             pk__in=[c.pk for c in writable_collections(user)])
         self.fields["isacs"].queryset = Isac.objects.visible_to(user)  # the others do not exist for the user
@@ -438,7 +444,7 @@ class WarningForm(forms.Form):
                 "vulnerability_refs": [v.upper() if v.lower().startswith("cve-") else v
                                        for v in split_lines(d.get("vulnerabilities", ""))],
                 "cpes": [c for c in re.split(r"[\n\s]+", d.get("cpes", "")) if c],
-                "collection": d.get("collection")}
+                "collection": d.get("collection"), "respond_by": d.get("respond_by")}
         targeting = {"sectors": list(d.get("sectors") or ()), "provinces": list(d.get("provinces") or ()),
                      "isacs": list(d.get("isacs") or ()), "organizations": list(d.get("organizations") or ()),
                      "auto_match": bool(d.get("auto_match"))}

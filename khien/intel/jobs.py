@@ -22,3 +22,12 @@ def resume_taxii_submissions(now) -> str | None:
 
     handled = services.resume_stale_submissions(now)
     return ", ".join(handled) if handled else None
+
+
+@periodic("intel.warning_deadlines", every=dt.timedelta(minutes=5))
+def tell_missed_warning_deadlines(now) -> str | None:
+    """Tell each sender once when a warning's reply deadline passes with target organizations still silent."""
+    from . import services_warnings
+
+    told = services_warnings.tell_senders_of_missed_deadlines(now)
+    return f"{told} warnings past their deadline" if told else None

@@ -384,6 +384,11 @@ class EarlyWarning(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="sent_warnings",
                                      verbose_name=_("sender organization"))
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    # The time by which the targets are asked to answer (optional; checked in `services_warnings`).
+    respond_by = models.DateTimeField(_("respond by"), null=True, blank=True)
+    # "Told once" mark of the job that tells the sender the deadline passed with targets still silent.
+    overdue_told_at = models.DateTimeField(_("sender told of the missed deadline at"), null=True, blank=True,
+                                           editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -423,6 +428,8 @@ class WarningTarget(models.Model):
                                         related_name="+", verbose_name=_("acknowledged by"))
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
+    # The last time the sender reminded this organization to answer (`do_remind_warning`).
+    reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
 
     class Meta:
         ordering = ["warning", "organization__code"]

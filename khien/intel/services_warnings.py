@@ -25,6 +25,15 @@ organizations' users (`warnings_visible_to`); the target list with its
 acknowledgements is shown to the coordinator and the sender only.
 Every write is audited; e-mails go out after the commit, one per target
 organization with a contact e-mail.
+
+Following up: a warning may ask for an answer by a deadline (`respond_by`,
+in the future and at most `RESPOND_BY_MAX` ahead). Whoever may issue warnings
+in the name of the sender organization (`can_issue_for`, the rule issuing
+uses) reminds the targets that have not answered (`do_remind_warning`: the
+same in-platform notification, urgent, and the same e-mail to the contact
+address; at most once per `REMIND_INTERVAL`). When a deadline passes with
+targets still silent, the job `intel.warning_deadlines` tells the sender once
+(`tell_senders_of_missed_deadlines`).
 """
 from __future__ import annotations
 
@@ -44,6 +53,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import ngettext_lazy
 
 from khien.core import audit, notifications, shapes
 from khien.core.audit import Act, Change
@@ -74,6 +84,10 @@ _VULN_RE = re.compile(r"^(CVE-\d{4}-\d{4,}|vulnerability--[0-9a-f]{8}-[0-9a-f]{4
 _REPORT_RE = re.compile(r"^report--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MAX_VALUES = 10000
 # The more specific reason wins when an organization is targeted for several.
+# A reply deadline is at most this far ahead: a warning is about something happening now.
+RESPOND_BY_MAX = dt.timedelta(days=90)
+# Reminders are not repeated within this time (one follow-up, not a flood of e-mails).
+REMIND_INTERVAL = dt.timedelta(hours=1)
 REASON_ORDER = [TargetReason.CHOSEN, TargetReason.MATCHED_IP, TargetReason.MATCHED_DOMAIN,
                 TargetReason.MATCHED_PRODUCT, TargetReason.ISAC, TargetReason.SECTOR, TargetReason.PROVINCE]
 
@@ -205,6 +219,12 @@ def can_issue(user) -> bool:
     return is_national_coordinator(user) or operated_isacs(user).exists()
 
 
+def can_issue_for(user, organization_id) -> bool:
+    """May the user issue — and follow up — warnings in the name of this organization: an issuer (`can_issue`)
+    acting for one of their own organizations (what `do_issue_warning` requires of the sender)."""
+    return can_issue(user) and organization_id in _org_ids(user)
+
+
 def warnings_visible_to(user):
     """The warnings a user may see: all for the coordinator; else sent by or to one of their organizations."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -258,6 +278,16 @@ def not_acknowledged(warning: EarlyWarning):
     return warning.targets.filter(state__isnull=True).select_related("organization").order_by("organization__code")
 
 
+def is_past_due(warning: EarlyWarning, now=None) -> bool:
+    """Has the warning's reply deadline passed (False without a deadline)?"""
+    return warning.respond_by is not None and warning.respond_by <= (now or timezone.now())
+
+
+def shown_time(when) -> str:
+    """A time as the platform shows it (Vietnam time), the same in every language: 05/12/2026 14:30."""
+    return timezone.localtime(when).strftime("%d/%m/%Y %H:%M")
+
+
 def can_acknowledge(user, target: WarningTarget) -> bool:
     return any(org_id == target.organization_id and Action.CHANGE in ROLE_ACTIONS.get(role, ())
                for role, _p, org_id in memberships_of(user))
@@ -290,7 +320,7 @@ def _sender_for(user, data: dict, isacs) -> Organization:
     orgs = _org_ids(user)
     wanted = data.get("organization")
     if wanted is not None:
-        if wanted.pk not in orgs:
+        if not can_issue_for(user, wanted.pk):
             raise Forbidden(_("You can only send warnings in the name of your own organization."))
         return wanted
     if is_national_coordinator(user):
@@ -340,6 +370,7 @@ def _validated(data: dict, acting_user) -> dict:
         extra = IndicatorValue.objects.filter(object_id__in=visible.values("pk"), kind__in=MATCH_KINDS) \
             .values_list("kind", "value").distinct()
         values = sorted(set(values) | set(extra))
+    respond_by = _respond_by(data.get("respond_by"))
     report_id = str(data.get("report_id") or "")
     if report_id and not _REPORT_RE.match(report_id):
         raise Refused(_("The report reference must be a STIX report id."), code="invalid")
@@ -351,7 +382,25 @@ def _validated(data: dict, acting_user) -> dict:
                       code="invalid")
     return {"title": title, "summary": str(data.get("summary") or ""), "severity": severity, "tlp": level,
             "values": values, "cpes": cpes, "vulnerability_refs": vulns, "indicator_refs": refs,
-            "report_id": report_id, "collection": collection, "organization": data.get("organization")}
+            "report_id": report_id, "collection": collection, "organization": data.get("organization"),
+            "respond_by": respond_by}
+
+
+def _respond_by(value):
+    """The reply deadline: none, or a time in the future at most `RESPOND_BY_MAX` ahead (Refused otherwise)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, dt.datetime):
+        raise Refused(_("Give the reply deadline as a date and time."), code="invalid")
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    now = timezone.now()
+    if value <= now:
+        raise Refused(_("The reply deadline must be in the future."), code="invalid")
+    if value > now + RESPOND_BY_MAX:
+        raise Refused(_("The reply deadline can be at most %(days)d days ahead.") % {"days": RESPOND_BY_MAX.days},
+                      code="invalid")
+    return value
 
 
 def _candidate_targets(clean: dict, acting_user, *, sectors, provinces, isacs, organizations, auto_match) -> dict:
@@ -412,7 +461,8 @@ def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs
     matched too), and either report_id (an existing STIX report) or collection
     (a new STIX report is stored there through `do_add_objects`; a TLP:RED one
     names the targets as recipients); organization (the sender, one of the
-    user's organizations; defaults to theirs).
+    user's organizations; defaults to theirs); respond_by (optional reply
+    deadline, an aware datetime).
     """
     if not can_issue(acting_user):
         raise Forbidden(_("Only the national coordinator or an ISAC's operator can issue early warnings."))
@@ -431,7 +481,7 @@ def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs
         report_id=clean["report_id"], collection=clean["collection"], indicator_refs=clean["indicator_refs"],
         vulnerability_refs=clean["vulnerability_refs"],
         values=[{"kind": k, "value": v} for k, v in clean["values"]], cpes=clean["cpes"],
-        created_by=acting_user, organization=sender, created_at=now,
+        created_by=acting_user, organization=sender, created_at=now, respond_by=clean["respond_by"],
     )
     if clean["collection"] is not None:
         from . import services
@@ -489,21 +539,125 @@ def do_acknowledge(target: WarningTarget, state: str, note: str = "", *, acting_
     return target
 
 
+# --- Following up ----------------------------------------------------------------------------------
+
+
+def _answer_request(warning: EarlyWarning):
+    """What a reminder asks, as a `Text` (each reader's language): answer, by the deadline if there is one."""
+    sender = notifications.ByLanguage.name_of(warning.organization)
+    if warning.respond_by is not None:
+        return notifications.Text(_l("%(sender)s is waiting for your organization's answer to this warning "
+                                     "(received, acted or not affected), due by %(deadline)s."),
+                                  {"sender": sender, "deadline": shown_time(warning.respond_by)})
+    return notifications.Text(_l("%(sender)s is waiting for your organization's answer to this warning "
+                                 "(received, acted or not affected)."), {"sender": sender})
+
+
+@transaction.atomic
+def do_remind_warning(warning: EarlyWarning, *, acting_user) -> list[WarningTarget]:
+    """Remind the target organizations that have not answered: notify their members (urgent) and e-mail their
+    contact address again, as at issue; stamp `reminded_at` on each and audit once. Refused (409) when a
+    reminder went out less than `REMIND_INTERVAL` ago or everyone has answered; nothing is sent then."""
+    if not can_issue_for(acting_user, warning.organization_id):
+        raise Forbidden(_("Only those who may issue warnings for the sender organization can send reminders."))
+    # The lock makes two reminders at once wait for each other: the second sees the first one's stamps.
+    warning = EarlyWarning.objects.select_for_update(of=("self",)).select_related("organization").get(pk=warning.pk)
+    now = timezone.now()
+    last = warning.targets.exclude(reminded_at=None).order_by("-reminded_at").values_list("reminded_at", flat=True) \
+        .first()
+    if last is not None and now - last < REMIND_INTERVAL:
+        raise Refused(_("A reminder was sent at %(last)s: the next one can be sent after %(next)s.")
+                      % {"last": shown_time(last), "next": shown_time(last + REMIND_INTERVAL)},
+                      code="reminded_recently", status=409)
+    silent = list(not_acknowledged(warning))
+    if not silent:
+        raise Refused(_("Every target organization has answered: there is nobody to remind."),
+                      code="nothing_to_remind", status=409)
+    ids = [t.organization_id for t in silent]
+    WarningTarget.objects.filter(pk__in=[t.pk for t in silent]).update(reminded_at=now)
+    for target in silent:
+        target.reminded_at = now
+    audit.record(Act.UPDATE, warning, actor=acting_user, organization_id=str(warning.organization_id),
+                 before={}, after={"reminded_at": now.isoformat(),
+                                   "reminded": sorted(t.organization.code for t in silent)})
+    warning_id = warning.pk
+    notifications.notify(
+        Organization.objects.filter(pk__in=ids), kind="intel.warning_reminder",
+        title=notifications.Text(_l("Reminder — early warning (%(severity)s): %(title)s"), {
+            "severity": WarningSeverity(warning.severity).label, "title": warning.title}),
+        body=_answer_request(warning), url=reverse("intel:warning_detail", args=[warning_id]), urgent=True)
+    transaction.on_commit(lambda: notify_targets(warning_id, organization_ids=ids, reminder=True))
+    return silent
+
+
+def _sender_people(warning: EarlyWarning) -> list:
+    """Who is told about the sender's warning: its author, else the sender organization's administrators."""
+    if warning.created_by is not None and warning.created_by.is_active:
+        return [warning.created_by]
+    return list(Organization.objects.filter(pk=warning.organization_id))
+
+
+def tell_senders_of_missed_deadlines(now=None) -> int:
+    """Tell each sender once that a warning's deadline passed with targets still silent (the "told once" mark
+    `overdue_told_at`, set under a row lock: idempotent, also with two workers). Returns the warnings told."""
+    now = now or timezone.now()
+    silent = WarningTarget.objects.filter(warning_id=OuterRef("pk"), state__isnull=True)
+    due = EarlyWarning.objects.filter(respond_by__lte=now, overdue_told_at__isnull=True).filter(Exists(silent))
+    told = 0
+    for pk in due.values_list("pk", flat=True).iterator(chunk_size=500):
+        with transaction.atomic():
+            warning = EarlyWarning.objects.select_for_update(of=("self",)).select_related("created_by") \
+                .filter(pk=pk, overdue_told_at__isnull=True).first()
+            if warning is None:
+                continue  # told by another worker meanwhile
+            codes = list(not_acknowledged(warning).values_list("organization__code", flat=True))
+            if not codes:
+                continue
+            before = audit.snapshot(warning)
+            warning.overdue_told_at = now
+            warning.save(update_fields=["overdue_told_at"])
+            audit.record(Act.UPDATE, warning, actor=None, before=before)
+            n = len(codes)
+            notifications.notify(
+                _sender_people(warning), roles=[Role.ORG_ADMIN, Role.NATIONAL_COORDINATOR],
+                kind="intel.warning_overdue",
+                title=notifications.Text(ngettext_lazy(
+                    "Reply deadline passed: %(n)d organization has not answered “%(title)s”",
+                    "Reply deadline passed: %(n)d organizations have not answered “%(title)s”", n),
+                    {"n": n, "title": warning.title}),
+                body=notifications.Text(_l("Not answered yet: %(orgs)s. You can remind them from the warning's "
+                                           "page."), {"orgs": ", ".join(codes)}),
+                url=reverse("intel:warning_detail", args=[warning.pk]))
+            told += 1
+    return told
+
+
 # --- E-mail ----------------------------------------------------------------------------------------
 
 
-def notify_targets(warning_id) -> int:
-    """One e-mail to each target organization's contact address; returns the number sent."""
+def notify_targets(warning_id, organization_ids=None, *, reminder: bool = False) -> int:
+    """One e-mail to each target organization's contact address (only those in `organization_ids` if given; a
+    reminder says so in its subject); returns the number sent."""
     warning = EarlyWarning.objects.select_related("organization").filter(pk=warning_id).first()
     if warning is None:
         return 0
     orgs = Organization.objects.filter(warning_targets__warning=warning).exclude(contact_email="") \
         .order_by("code").distinct()
+    if organization_ids is not None:
+        orgs = orgs.filter(pk__in=list(organization_ids))
     messages = []
     with translation.override(settings.LANGUAGE_CODE):
         for org in orgs:
-            subject = _("[Khiên] Early warning (%(severity)s, %(tlp)s): %(title)s") % {
-                "severity": warning.get_severity_display(), "tlp": warning.get_tlp_display(), "title": warning.title}
+            about = {"severity": warning.get_severity_display(), "tlp": warning.get_tlp_display(),
+                     "title": warning.title}
+            if reminder:
+                subject = _("[Khiên] Reminder — early warning (%(severity)s, %(tlp)s): %(title)s") % about
+            else:
+                subject = _("[Khiên] Early warning (%(severity)s, %(tlp)s): %(title)s") % about
+            deadline = []
+            if warning.respond_by is not None:
+                deadline = [_("Please answer by %(deadline)s (Vietnam time).")
+                            % {"deadline": shown_time(warning.respond_by)}]
             body = "\n".join([
                 _("Early warning sent to %(org)s by %(sender)s.") % {"org": org.name, "sender": warning.organization.name},
                 "",
@@ -513,6 +667,7 @@ def notify_targets(warning_id) -> int:
                 "",
                 _("Sharing: %(tlp)s. Open your warnings inbox in Khiên and acknowledge this warning "
                   "(received, acted or not affected).") % {"tlp": warning.get_tlp_display()},
+                *deadline,
                 _("Warning id: %(id)s") % {"id": warning.pk},
             ])
             messages.append(EmailMessage(subject.replace("\n", " ")[:250], body, settings.DEFAULT_FROM_EMAIL,

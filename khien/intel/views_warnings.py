@@ -12,7 +12,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from khien.core.errors import Refused, status_of
@@ -42,14 +44,14 @@ def warning_inbox(request):
                           n_open=Count("targets", filter=Q(targets__state__isnull=True), distinct=True))
                 .order_by("-created_at")[:50])
     return render(request, "intel/warning_inbox.html", {
-        "page": received, "rows": rows, "sent": sent, "can_issue": sw.can_issue(user)})
+        "page": received, "rows": rows, "sent": sent, "can_issue": sw.can_issue(user), "now": timezone.now()})
 
 
 def _visible_warning(user, pk):
     return get_object_or_404(sw.warnings_visible_to(user).select_related("organization", "created_by"), pk=pk)
 
 
-def _warning_detail(request, warning, forms=None, status=200):
+def _warning_detail(request, warning, forms=None, status=200, remind_error=None):
     user = request.user
     forms = forms or {}
     mine = [{"target": t, "can_ack": sw.can_acknowledge(user, t),
@@ -68,6 +70,8 @@ def _warning_detail(request, warning, forms=None, status=200):
     return render(request, "intel/warning_detail.html", {
         "warning": warning, "mine": mine, "targets": targets, "show_targets": show_targets,
         "not_acknowledged": sw.not_acknowledged(warning) if show_targets else None,
+        "past_due": sw.is_past_due(warning), "can_remind": sw.can_issue_for(user, warning.organization_id),
+        "remind_error": remind_error,
         "report": report, "indicators": [indicators[i] for i in warning.indicator_refs or [] if i in indicators],
         "values": values,
     }, status=status)
@@ -97,6 +101,22 @@ def warning_acknowledge(request, pk):
             return redirect("intel:warning_inbox")
         return redirect("intel:warning_detail", pk=target.warning_id)
     return _warning_detail(request, target.warning, {target.pk: form}, status=400)
+
+
+@login_required
+@require_POST
+def warning_remind(request, pk):
+    """Remind the target organizations that have not answered (whoever may issue for the sender organization)."""
+    warning = _visible_warning(request.user, pk)
+    try:
+        reminded = sw.do_remind_warning(warning, acting_user=request.user)
+    except Refused as exc:
+        if status_of(exc) == 403:
+            raise PermissionDenied(exc.message)
+        return _warning_detail(request, warning, status=status_of(exc), remind_error=exc.message)
+    messages.success(request, ngettext("Reminder sent to %(n)d organization.", "Reminder sent to %(n)d organizations.",
+                                       len(reminded)) % {"n": len(reminded)})
+    return redirect("intel:warning_detail", pk=warning.pk)
 
 
 @login_required

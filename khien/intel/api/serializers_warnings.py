@@ -6,7 +6,7 @@ from rest_framework import serializers
 from khien.core.api import fields as api_fields
 from khien.registry.models import Organization, Province, Sector
 
-from .. import tlp, warninglists
+from .. import services_warnings, tlp, warninglists
 from .serializers import IsacCodeField
 from ..models import AckState, AllowListEntry, Collection, EarlyWarning, IndicatorKind, Tlp, WarningSeverity, WarningTarget
 
@@ -27,7 +27,7 @@ class WarningSerializer(serializers.ModelSerializer):
     class Meta:
         model = EarlyWarning
         fields = ["id", "title", "summary", "severity", "tlp", "report_id", "collection", "indicator_refs",
-                  "vulnerability_refs", "values", "cpes", "organization", "created_by", "created_at"]
+                  "vulnerability_refs", "values", "cpes", "organization", "created_by", "created_at", "respond_by"]
 
     @extend_schema_field(FlaggedValueSerializer(many=True))
     def get_values(self, obj):
@@ -70,17 +70,25 @@ class WarningCreateSerializer(serializers.Serializer):
     organizations = serializers.SlugRelatedField(slug_field="code", queryset=Organization.objects.all(), many=True,
                                                  required=False, default=list)
     auto_match = serializers.BooleanField(default=True)
+    respond_by = api_fields.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="Optional reply deadline: in the future, at most 90 days ahead (ISO 8601).")
 
 
 class TargetSerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     organization_name = api_fields.CharField(source="organization.name", read_only=True)
     acknowledged_by = serializers.EmailField(source="acknowledged_by.email", read_only=True, default="")
+    past_due = serializers.SerializerMethodField()
 
     class Meta:
         model = WarningTarget
         fields = ["organization", "organization_name", "reason", "matched_value", "state", "acknowledged_by",
-                  "acknowledged_at", "note"]
+                  "acknowledged_at", "note", "reminded_at", "past_due"]
+
+    def get_past_due(self, obj) -> bool:
+        """Not acknowledged and the warning's reply deadline has passed."""
+        return obj.state is None and services_warnings.is_past_due(obj.warning)
 
 
 class InboxItemSerializer(serializers.ModelSerializer):
@@ -91,7 +99,13 @@ class InboxItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = WarningTarget
         fields = ["warning", "organization", "reason", "matched_value", "state", "acknowledged_by",
-                  "acknowledged_at", "note"]
+                  "acknowledged_at", "note", "reminded_at"]
+
+
+class RemindResultSerializer(serializers.Serializer):
+    reminded_at = serializers.DateTimeField()
+    organizations = serializers.ListField(child=api_fields.CharField(),
+                                          help_text="Codes of the organizations reminded (those that had not answered).")
 
 
 class AcknowledgeSerializer(serializers.Serializer):

@@ -76,6 +76,19 @@ class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             rows = warning.targets.select_related("organization", "acknowledged_by").order_by("organization__code")
         return Response(s.TargetSerializer(rows, many=True).data)
 
+    @extend_schema(summary="Remind the target organizations that have not answered (issuers for the sender only)",
+                   request=None,
+                   responses={200: s.RemindResultSerializer,
+                              403: OpenApiResponse(description="You may not issue warnings for the sender"),
+                              409: refusal("A reminder was sent less than an hour ago, or everyone has answered")})
+    @action(detail=True, methods=["post"])
+    def remind(self, request, pk=None):
+        warning = self.get_object()
+        reminded = services_warnings.do_remind_warning(warning, acting_user=request.user)
+        return Response(s.RemindResultSerializer({
+            "reminded_at": reminded[0].reminded_at,
+            "organizations": [t.organization.code for t in reminded]}).data)
+
     @extend_schema(summary="Acknowledge a warning for your organization: received, acted or not affected",
                    request=s.AcknowledgeSerializer, responses={200: s.InboxItemSerializer})
     @action(detail=True, methods=["post"])
