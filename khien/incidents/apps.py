@@ -8,3 +8,9 @@ class IncidentsConfig(AppConfig):
     verbose_name = _("Incidents")
     default_auto_field = "django.db.models.BigAutoField"
 
+    def ready(self):
+        from khien.core import worklist
+
+        from . import worklist as waiting
+
+        worklist.register(waiting.waiting_work)

@@ -180,6 +180,31 @@ def incident_next_deadline(incident) -> PendingDeadline | None:
     return pending[0] if pending else None
 
 
+def past_a_deadline(incident, now: dt.datetime) -> bool:
+    """Is a deadline the incident still has to meet already past at `now` (a report stage overdue, triage or
+    containment not done past its SLA)? One met late is no longer pending: this is the work still waiting."""
+    nxt = incident_next_deadline(incident)
+    return nxt is not None and _aware(now) > nxt.due_at
+
+
+def past_a_deadline_ids(queryset, now: dt.datetime) -> list:
+    """The ids of the incidents of `queryset` that are `past_a_deadline` at `now` (the list's `overdue` filter and
+    the home page's "To do" count). The stages' calendar months are not SQL: the open incidents are read with
+    only the fields the deadlines need, their policy versions once."""
+    from .models import ReportingPolicy
+
+    policies = ReportingPolicy.objects.in_bulk()
+    found = []
+    fields = ("pk", "policy_id", "status", "severity", "detected_at", "reported_at", "notified_at", "final_report_at",
+              "triaged_at", "contained_at", "resolved_at")
+    for incident in (queryset.exclude(status="closed").select_related(None).prefetch_related(None).only(*fields)
+                     .order_by().iterator(chunk_size=2000)):
+        incident.policy = policies[incident.policy_id]
+        if past_a_deadline(incident, now):
+            found.append(incident.pk)
+    return found
+
+
 # --- Task due times -------------------------------------------------------------------
 
 # A task is work of the incident's response, so its due time lies inside that response: never before the incident

@@ -379,11 +379,15 @@ def _build_pdf(incident: Incident, user) -> bytes:
         sealed = _("sealed %(at)s") % {"at": t(e.sealed_at)} if e.sealed_at else _("not sealed")
         line(f"{name} · {e.size} B · {sealed}", bold=True)
         line(f"SHA-256: {e.sha256}", size=8)
-        if e.kind == "note":
+        if e.note:  # a note, or a file's description
             line(e.note[:2000], size=8)
-        for c in e.custody.all():
-            parties = " → ".join(p for p in (c.from_party, c.to_party) if p)
-            line(f"  • {t(c.at)} {actions.get(c.action, c.action)} {parties} ({c.actor_email})", size=8)
+        steps = list(e.custody.all())
+        # People named as the journal names them (`journal.people_named`), not by e-mail.
+        people = journal.people_named([v for c in steps for v in (c.actor_email, c.from_party, c.to_party)])
+        for c in steps:
+            parties = " → ".join(people.get(p, p) for p in (c.from_party, c.to_party) if p)
+            line(f"  • {t(c.at)} {actions.get(c.action, c.action)} {parties} "
+                 f"({people.get(c.actor_email, c.actor_email)})", size=8)
 
     heading(_("Journal"))
     names = journal.stage_names(incident.policy)

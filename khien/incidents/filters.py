@@ -3,9 +3,12 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from khien.core.filters import DateTimeFilter, PlatformFilterSet
+from django.utils import timezone
 
-from .models import Incident, ReportingPolicy, Status
+from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
+
+from . import deadlines
+from .models import OPEN_TASK_STATUSES, Incident, ReportingPolicy, Status, Task
 
 
 class IncidentFilter(PlatformFilterSet):
@@ -22,11 +25,13 @@ class IncidentFilter(PlatformFilterSet):
     detected_after = DateTimeFilter(field_name="detected_at", lookup_expr="gte", label=_("Detected since"))
     detected_before = DateTimeFilter(field_name="detected_at", lookup_expr="lt", label=_("Detected before"))
     updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
+    # A deadline still to meet already past (`deadlines.past_a_deadline`): the home page's "To do" links here.
+    overdue = BooleanFilter(method="filter_overdue", label=_("Past a deadline"))
 
     class Meta:
         model = Incident
-        fields = ["q", "status", "severity", "category", "organization", "responder", "tlp", "detected_after", "detected_before",
-                  "updated_after"]
+        fields = ["q", "status", "severity", "category", "organization", "responder", "tlp", "overdue",
+                  "detected_after", "detected_before", "updated_after"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -37,3 +42,38 @@ class IncidentFilter(PlatformFilterSet):
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(reference__icontains=value) | Q(title__icontains=value))
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        ids = deadlines.past_a_deadline_ids(queryset, timezone.now())
+        return queryset.filter(pk__in=ids) if value else queryset.exclude(pk__in=ids)
+
+
+class TaskFilter(PlatformFilterSet):
+    """The task list (the home page's "To do" links to `?mine=1&open=1`)."""
+
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    mine = BooleanFilter(method="filter_mine", label=_("In my charge"))
+    open = BooleanFilter(method="filter_open", label=_("Still open"))
+    incident = django_filters.CharFilter(field_name="incident__reference", label=_("Incident"))
+
+    class Meta:
+        model = Task
+        fields = ["q", "mine", "open", "incident"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(title__icontains=value) | Q(incident__reference__icontains=value))
+
+    def filter_mine(self, queryset, name, value):
+        if value is None:
+            return queryset
+        user = getattr(self.request, "user", None)
+        mine = Q(owner_id=getattr(user, "pk", None))
+        return queryset.filter(mine) if value else queryset.exclude(mine)
+
+    def filter_open(self, queryset, name, value):
+        if value is None:
+            return queryset
+        still_open = Q(status__in=OPEN_TASK_STATUSES)
+        return queryset.filter(still_open) if value else queryset.exclude(still_open)

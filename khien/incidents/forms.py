@@ -225,6 +225,8 @@ class TransitionForm(forms.Form):
     status = forms.ChoiceField(choices=[])
     reason = forms.CharField(label=_("Reason for reopening"), required=False, max_length=5000,
                              widget=forms.Textarea(attrs={"rows": 2}))
+    # Resolving or closing with tasks still open: sent by the confirmation the page shows (`services.do_transition`).
+    cancel_open_tasks = forms.BooleanField(required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -327,15 +329,15 @@ class TaskStatusForm(forms.Form):
 
 class EvidenceForm(forms.Form):
     file = forms.FileField(label=_("File"), required=False)
-    note = forms.CharField(label=_("or a note"), required=False, max_length=20000, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(label=_("Note, or the file's description"), required=False, max_length=20000,
+                           widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text=_("Without a file, the note is the evidence; with a file, it describes it."))
     received_from = forms.CharField(label=_("Received from (person or organization)"), required=False, max_length=300)
 
     def clean(self):
         data = super().clean()
         if not data.get("file") and not (data.get("note") or "").strip():
             raise forms.ValidationError(_("Attach a file or write a note."))
-        if data.get("file") and (data.get("note") or "").strip():
-            raise forms.ValidationError(_("Give either a file or a note, not both."))
         return data
 
 

@@ -136,11 +136,22 @@ def _organization(code: str) -> str:
 
 def _person(email: str | None) -> str:
     """A person named in a task's change (stored as their e-mail): their name when they have one."""
-    from khien.core.models import User
-
     if not email:
         return "—"
-    return User.objects.filter(email=email).values_list("full_name", flat=True).first() or email
+    return people_named([email]).get(email, email)
+
+
+def people_named(values) -> dict[str, str]:
+    """{e-mail: name} for the values that are the e-mail of an account with a name (one query): the journal, the
+    chain of custody and the PDF name people as the page does, not by their address. Other values (an
+    organization written by hand as a custody party) are not in it."""
+    from khien.core.models import User
+
+    emails = {value for value in values if value and "@" in value}
+    if not emails:
+        return {}
+    return {email: name for email, name in User.objects.filter(email__in=emails).exclude(full_name="")
+            .values_list("email", "full_name")}
 
 
 def headline(event, names: dict[str, str] | None = None) -> str:

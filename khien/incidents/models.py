@@ -326,6 +326,10 @@ class TaskStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+# A task still to be done (not done, not cancelled): what resolving asks about, what the "To do" card counts.
+OPEN_TASK_STATUSES = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS)
+
+
 class TaskParty(models.TextChoices):
     """Who a standard task expects to do it (the content file says; a task added by hand names none)."""
 

@@ -9,8 +9,8 @@ at once when urgent, else in the digest). Titles and bodies are `notifications.T
 its parameters): each reader reads them in their own language, on the page, in the API and in the e-mail (the
 person's chosen language); names kept in both languages (organizations, severities, report stages, standard
 tasks) are `ByLanguage`; what people wrote (titles, notes, reasons) is shown as written. The services call
-`assigned`, `unassigned`, `status_changed`, `severity_raised`, `commented`, `task_given` and
-`stage_given` inside their transaction; the periodic job
+`assigned`, `unassigned`, `status_changed`, `severity_raised`, `commented`, `task_given`,
+`task_due_changed`, `task_taken`, `task_ended` and `stage_given` inside their transaction; the periodic job
 `incidents.deadlines` (jobs.py) calls `check_deadlines`, which also escalates missed deadlines to the
 national coordinator — once: each notice has a key recorded on the incident
 (`deadline_notices`), and `escalated_at` marks the first escalation.
@@ -37,7 +37,7 @@ from khien.core.models import User
 from khien.core.roles import Role
 
 from . import deadlines
-from .models import EventKind, Incident, IncidentEvent, Status, TaskTemplates
+from .models import EventKind, Incident, IncidentEvent, Status, TaskStatus, TaskTemplates
 
 Text = notifications.Text
 ByLanguage = notifications.ByLanguage
@@ -217,6 +217,32 @@ def task_due_changed(task, old_due, *, actor) -> int:
     body = _lines(Text(_l("%(title)s\nChanged by %(who)s."), {"title": incident.title, "who": _by(actor)}), new,
                   Text(_l("It was due at %(when)s."), {"when": _when(old_due)}) if old_due else "")
     return notifications.notify([owner], kind="incidents.task", title=title, body=body, url=_url(incident))
+
+
+def task_taken(task, previous, *, actor) -> int:
+    """The person who was in charge of a task learns that someone else gave it to another person (or to nobody):
+    they no longer have to do it."""
+    if previous is None or previous == actor or previous == task.owner or not previous.is_active:
+        return 0
+    incident = task.incident
+    title = Text(_l("%(ref)s: a task is no longer yours — %(task)s"),
+                 {"ref": incident.reference, "task": _task_title(task)})
+    now_with = (Text(_l("Now in charge: %(who)s."), {"who": _by(task.owner)}) if task.owner is not None
+                else Text(_l("Nobody is in charge of it now.")))
+    body = _lines(Text(_l("%(title)s\nChanged by %(who)s."), {"title": incident.title, "who": _by(actor)}), now_with)
+    return notifications.notify([previous], kind="incidents.task_taken", title=title, body=body, url=_url(incident))
+
+
+def task_ended(task, *, actor) -> int:
+    """The person in charge of a task learns that someone else finished or cancelled it (their work on it ends)."""
+    owner = task.owner
+    if owner is None or owner == actor or not owner.is_active:
+        return 0
+    incident = task.incident
+    title = Text(_l("%(ref)s: your task is %(status)s — %(task)s"), {
+        "ref": incident.reference, "status": TaskStatus(task.status).label, "task": _task_title(task)})
+    body = Text(_l("%(title)s\nChanged by %(who)s."), {"title": incident.title, "who": _by(actor)})
+    return notifications.notify([owner], kind="incidents.task_ended", title=title, body=body, url=_url(incident))
 
 
 def stage_given(incident: Incident, stage: dict, *, actor) -> int:

@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import ngettext
 
 from khien.core import audit
 from khien.core.audit import Act
@@ -48,6 +49,7 @@ from khien.registry.models import InformationSystem, Organization, OrgType
 
 from . import deadlines, notices
 from .models import (
+    OPEN_TASK_STATUSES,
     STATUS_ORDER,
     STATUS_TIME_FIELDS,
     CustodyAction,
@@ -144,6 +146,29 @@ def transition_problem(incident: Incident, to_status: str) -> str | None:
         if missing is not None:
             return _("Give “%(stage)s” before closing the incident.") % {"stage": _stage_name(missing)}
     return None
+
+
+# Resolving or closing ends the response: a task still open then is either forgotten or no longer needed. The
+# caller says which (`cancel_open_tasks`), as TheHive asks before closing a case with open tasks.
+ENDS_THE_TASKS = (Status.RESOLVED, Status.CLOSED)
+
+
+def open_tasks(incident: Incident):
+    """The incident's tasks not done nor cancelled."""
+    return Task.objects.filter(incident=incident, status__in=OPEN_TASK_STATUSES)
+
+
+def open_tasks_problem(incident: Incident, to_status: str) -> str | None:
+    """Why `to_status` needs the open tasks cancelled first (the page asks, the service refuses unless the caller
+    asks to cancel them), or None."""
+    if to_status not in ENDS_THE_TASKS:
+        return None
+    n = open_tasks(incident).count()
+    if not n:
+        return None
+    return ngettext("%(n)s task of the incident is still open: finish it first, or confirm that it is cancelled.",
+                    "%(n)s tasks of the incident are still open: finish them first, or confirm that they are "
+                    "cancelled.", n) % {"n": n}
 
 
 def stage_problem(incident: Incident, stage: dict) -> str | None:
@@ -446,8 +471,11 @@ def do_submit_stage(incident: Incident, stage_code: str, data: dict, *, acting_u
 
 @transaction.atomic
 def do_transition(incident: Incident, to_status: str, *, acting_user, reason: str = "",
-                  now: dt.datetime | None = None) -> Incident:
-    """Move the incident to `to_status` (see TRANSITIONS); a reopen needs a reason."""
+                  now: dt.datetime | None = None, cancel_open_tasks: bool = False) -> Incident:
+    """Move the incident to `to_status` (see TRANSITIONS); a reopen needs a reason.
+
+    Resolving or closing with tasks still open is refused (409, `open_tasks`) unless `cancel_open_tasks`: then
+    each open task is cancelled (journal, audit, its person in charge told) in the same transaction."""
     if to_status not in Status.values:
         raise Refused(_("Unknown incident status."), code="unknown_status")
     _require_visible(acting_user, incident)
@@ -464,6 +492,8 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
         raise Forbidden(_("You are not allowed to take this step for this incident."))
     if problem := transition_problem(incident, to_status):
         raise Refused(problem, code="reports_missing", status=409)
+    if not cancel_open_tasks and (problem := open_tasks_problem(incident, to_status)):
+        raise Refused(problem, code="open_tasks", status=409)
     reason = (reason or "").strip()
     reopen = step in REOPENS
     if reopen and not reason:
@@ -472,6 +502,9 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
         raise ValidationError({"reason": [_("At most %(n)s characters.") % {"n": REASON_MAX_CHARS}]})
 
     now = now or timezone.now()
+    if to_status in ENDS_THE_TASKS:
+        for task in open_tasks(incident).select_for_update(of=("self",)).select_related("owner", "incident"):
+            _change_task_status(task, TaskStatus.CANCELLED, incident, acting_user, at=now)
     before = audit.snapshot(incident)
     from_status = incident.status
     incident.status = to_status
@@ -641,7 +674,7 @@ def do_unassign_responder(incident: Incident, responder: Organization, *, acting
     _event(incident, EventKind.UNASSIGNMENT, acting_user, at=now, text=reason,
            data={"responder_id": str(responder.pk), "responder_code": responder.code})
     for task in (Task.objects.select_for_update(of=("self",)).select_related("owner")
-                 .filter(incident=incident, owner__isnull=False, status__in=[TaskStatus.OPEN, TaskStatus.IN_PROGRESS])):
+                 .filter(incident=incident, owner__isnull=False, status__in=OPEN_TASK_STATUSES)):
         if may_participate(task.owner, incident):
             continue
         task_before = audit.snapshot(task)
@@ -771,16 +804,24 @@ def do_set_task_status(task: Task, status: str, *, acting_user) -> Task:
     if status not in TaskStatus.values:
         raise ValidationError({"status": [_("Unknown task status.")]})
     _refuse_tasks_if_closed(_locked(incident))
-    task = Task.objects.select_for_update().get(pk=task.pk)
+    task = Task.objects.select_for_update(of=("self",)).select_related("owner").get(pk=task.pk)
     if task.status == status:
         return task
+    _change_task_status(task, status, incident, acting_user)
+    return task
+
+
+def _change_task_status(task: Task, status: str, incident: Incident, acting_user, at=None) -> None:
+    """Set the locked `task`'s status: its journal line, its audit entry, and its person in charge told when
+    someone else finished or cancelled it. The caller checks the rights."""
     before = audit.snapshot(task)
     task.status = status
     task.save(update_fields=["status", "updated_at"])
-    _event(incident, EventKind.TASK, acting_user, text=task.title,
+    _event(incident, EventKind.TASK, acting_user, text=task.title, at=at or timezone.now(),
            data={"task_id": str(task.pk), "from": before["status"], "status": status})
     _audit_child(Act.UPDATE, task, incident, acting_user, before=before)
-    return task
+    if status in (TaskStatus.DONE, TaskStatus.CANCELLED):
+        notices.task_ended(task, actor=acting_user)
 
 
 TASK_EDIT_FIELDS = ("owner", "due_at", "description")
@@ -819,7 +860,7 @@ def do_update_task(task: Task, data: dict, *, acting_user) -> tuple[Task, list[s
                if (task.owner_id != getattr(value, "pk", None) if name == "owner" else getattr(task, name) != value)]
     if not changed:
         return task, []
-    before, before_due = audit.snapshot(task), task.due_at
+    before, before_due, before_owner = audit.snapshot(task), task.due_at, task.owner
     journal = {"task_id": str(task.pk), "action": "changed", "fields": changed}
     for name in changed:
         if name != "description":
@@ -830,6 +871,7 @@ def do_update_task(task: Task, data: dict, *, acting_user) -> tuple[Task, list[s
     _audit_child(Act.UPDATE, task, incident, acting_user, before=before)
     if "owner" in changed:
         notices.task_given(task, actor=acting_user)
+        notices.task_taken(task, before_owner, actor=acting_user)
     elif "due_at" in changed:  # the person in charge plans by the due time: moved by someone else, they are told
         notices.task_due_changed(task, before_due, actor=acting_user)
     return task, changed
@@ -945,6 +987,7 @@ def do_add_evidence(incident: Incident, *, acting_user, uploaded=None, note: str
                     received_from: str = "") -> Evidence:
     """Keep a file (`uploaded`, a Django UploadedFile/File) or a note as evidence, with its SHA-256.
 
+    With a file, `note` is its description, kept on the same evidence item (the SHA-256 is the file's).
     The first step of the chain of custody (received, from `received_from`, by
     the uploader) is recorded with it. A file is stored under a random name in
     MEDIA_ROOT/evidence/<incident>/; its uploaded name is only a label.
@@ -958,8 +1001,6 @@ def do_add_evidence(incident: Incident, *, acting_user, uploaded=None, note: str
     received_from = _clean_party(received_from, "received_from", errors)
     if uploaded is None and not note:
         errors.setdefault("file", []).append(_("Attach a file or write a note."))
-    if uploaded is not None and note:
-        errors.setdefault("note", []).append(_("Give either a file or a note, not both."))
     if len(note) > NOTE_MAX_CHARS:
         errors.setdefault("note", []).append(_("A note can have at most 20,000 characters."))
     if uploaded is not None:
@@ -977,6 +1018,7 @@ def do_add_evidence(incident: Incident, *, acting_user, uploaded=None, note: str
         evidence.original_name = uploaded.name.replace("\\", "/").rsplit("/", 1)[-1][:255]
         evidence.content_type = (getattr(uploaded, "content_type", "") or "")[:100]
         evidence.sha256, evidence.size = sha256, size
+        evidence.note = note  # the file's description
     else:
         evidence.kind = EvidenceKind.NOTE
         evidence.note = note

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.incident_list, name="incident_list"),
     path("new/", views.incident_create, name="incident_create"),
     path("stats/", views.incident_stats, name="stats"),
+    path("tasks/", views.task_list, name="task_list"),
     path("new/systems/", views.systems_options, name="systems_options"),
     path("new/late/", views.late_field, name="late_field"),
     path("<uuid:pk>/", views.incident_detail, name="incident_detail"),

@@ -30,7 +30,7 @@ from khien.registry.models import Organization
 
 from . import deadlines, exports, journal, observables, services, stats
 from .api.views import evidence_file_response
-from .filters import IncidentFilter
+from .filters import IncidentFilter, TaskFilter
 from .forms import (
     AssignForm,
     ClassificationForm,
@@ -49,6 +49,7 @@ from .forms import (
     UnassignForm,
 )
 from .models import (
+    OPEN_TASK_STATUSES,
     STATUS_ORDER,
     Evidence,
     Incident,
@@ -57,7 +58,6 @@ from .models import (
     ReportingPolicy,
     Status,
     Task,
-    TaskStatus,
     TaskTemplates,
     Taxonomy,
 )
@@ -154,6 +154,25 @@ def incident_list(request):
         "filter": filterset, "page": page,
         "rows": [{"incident": i, **_flags(i, now)} for i in page],
         "can_report": scope_for(request.user, Action.ADD) != NOTHING,
+    }, status=status)
+
+
+@login_required
+@require_GET
+def task_list(request):
+    """The tasks of the incidents the user sees (the same scope as the incidents), filtered: the home page's
+    "To do" links to `?mine=1&open=1`, the open tasks in the person's charge."""
+    queryset = (Task.objects.visible_to(request.user).select_related("incident", "owner")
+                .order_by("due_at", "created_at", "pk"))
+    filterset = TaskFilter(request.GET or None, queryset=queryset, request=request)
+    if filterset.is_bound and not filterset.is_valid():
+        rows, status = queryset.none(), 400
+    else:
+        rows, status = (filterset.qs if filterset.is_bound else queryset), 200
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "incidents/task_list.html", {
+        "filter": filterset, "page": page, "rows": _task_rows(page), "now": timezone.now(),
+        "task_open_statuses": OPEN_TASK_STATUSES,
     }, status=status)
 
 
@@ -336,14 +355,17 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     manage_tasks = participant and open_incident
     people = services.task_people(incident) if manage_tasks else None
     edit_forms = forms.get("task_edit_forms", {})
-    task_rows = []
-    for task in Task.objects.visible_to(user).filter(incident=incident).select_related("owner"):
-        title, description = templates.shown(task) if templates else (task.title, task.description)
-        task_rows.append({"task": task, "title": title, "description": description,
-                          "edit_form": (edit_forms.get(task.pk) or TaskEditForm(task=task, people=people))
-                          if manage_tasks else None})
+    task_rows = _task_rows(Task.objects.visible_to(user).filter(incident=incident).select_related("owner"), templates)
+    for row in task_rows:
+        task = row["task"]
+        row["edit_form"] = ((edit_forms.get(task.pk) or TaskEditForm(task=task, people=people))
+                            if manage_tasks else None)
+    for step in steps:
+        if step["problem"] is None and not step["reopen"]:
+            step["open_tasks"] = services.open_tasks_problem(incident, step["to"])
     return {
         "incident": incident,
+        "confirm_cancel": forms.get("confirm_cancel"),
         "status_path": status_path,
         "stage_form": stage_form,
         "stage_waiting": stage_waiting,
@@ -369,9 +391,10 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "standard_missing": services.standard_tasks_missing(incident, templates) if manage_tasks and templates else [],
         "task_status_choices": TaskStatusForm.base_fields["status"].choices,
         # A task past its due time and not done nor cancelled is flagged.
-        "task_open_statuses": (TaskStatus.OPEN, TaskStatus.IN_PROGRESS),
+        "task_open_statuses": OPEN_TASK_STATUSES,
         "participant": participant,
-        "evidence": [{"item": e, "custody_form": custody_forms.get(e.pk) or CustodyForm(prefix=f"c{e.pk.hex[:8]}"),
+        "evidence": [{"item": e, "custody": _custody_rows(e),
+                      "custody_form": custody_forms.get(e.pk) or CustodyForm(prefix=f"c{e.pk.hex[:8]}"),
                       "may_seal": may_seal and not e.is_sealed, "may_custody": participant and not e.is_sealed}
                      for e in evidence],
         "evidence_form": (forms.get("evidence") or EvidenceForm()) if participant and open_incident else None,
@@ -385,6 +408,26 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         if participant and open_incident else None,
         "share_form": _share_form(forms.get("share"), incident, user) if participant else None,
     }
+
+
+def _task_rows(tasks, templates=None) -> list[dict]:
+    """Task table rows: the title and description as shown (`TaskTemplates.shown`), and whether it is still open
+    (a done or cancelled task is shown muted, a cancelled one struck through)."""
+    templates = templates or TaskTemplates.current()
+    rows = []
+    for task in tasks:
+        title, description = templates.shown(task) if templates else (task.title, task.description)
+        rows.append({"task": task, "title": title, "description": description,
+                     "open": task.status in OPEN_TASK_STATUSES})
+    return rows
+
+
+def _custody_rows(evidence) -> list[dict]:
+    """The chain of custody with people named as the journal names them (`journal.people_named`), not by e-mail."""
+    steps = list(evidence.custody.all())
+    names = journal.people_named([value for c in steps for value in (c.actor_email, c.from_party, c.to_party)])
+    return [{"step": c, "actor": names.get(c.actor_email, c.actor_email), "from": names.get(c.from_party, c.from_party),
+             "to": names.get(c.to_party, c.to_party)} for c in steps]
 
 
 ALERTS_SHOWN = 20  # on the incident's page; all of them in the alert list filtered by the incident
@@ -448,8 +491,19 @@ def incident_transition(request, pk):
         return _detail(request, incident, 400)
     to_status = form.cleaned_data["status"]
     try:
-        services.do_transition(incident, to_status, acting_user=request.user, reason=form.cleaned_data["reason"])
-    except (Refused, ValidationError) as exc:
+        services.do_transition(incident, to_status, acting_user=request.user, reason=form.cleaned_data["reason"],
+                               cancel_open_tasks=form.cleaned_data["cancel_open_tasks"])
+    except Refused as exc:
+        if exc.code != "open_tasks":
+            add_service_error(form, exc)
+            messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+            return _detail(request, incident, status_of(exc), transition=form, transition_to=to_status)
+        # Not an error but a question (the service's 409 is for the API): the open tasks are listed with the
+        # choice to cancel them or to go back to them.
+        return _detail(request, incident, 200, confirm_cancel={
+            "to": to_status, "label": _step_label(to_status, False), "message": exc.message,
+            "tasks": _task_rows(services.open_tasks(incident).select_related("owner"))})
+    except ValidationError as exc:
         add_service_error(form, exc)
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
         return _detail(request, incident, status_of(exc), transition=form, transition_to=to_status)
@@ -566,6 +620,7 @@ def incident_comment(request, pk):
         services.do_add_comment(incident, form.cleaned_data["text"], acting_user=request.user)
     except (Refused, ValidationError) as exc:
         return _refused(request, incident, exc, form, comment=form)
+    messages.success(request, _("Comment added."))
     return _done(incident, "#journal")
 
 
@@ -638,10 +693,13 @@ def incident_task_status(request, pk, task_id):
         messages.error(request, _("Choose a valid task status."))
         return _detail(request, incident, 400)
     try:
-        services.do_set_task_status(task, form.cleaned_data["status"], acting_user=request.user)
+        task = services.do_set_task_status(task, form.cleaned_data["status"], acting_user=request.user)
     except (Refused, ValidationError) as exc:
         return _refused(request, incident, exc)
-    return _done(incident, "#tasks")
+    templates = TaskTemplates.current()
+    title = templates.shown(task)[0] if templates else task.title
+    messages.success(request, _("Task “%(task)s”: %(status)s.") % {"task": title, "status": task.get_status_display()})
+    return _done(incident, f"#task-{task.pk}")
 
 
 # --- evidence -----------------------------------------------------------------------------------

@@ -187,6 +187,10 @@ class IncidentSerializer(serializers.ModelSerializer):
 class TransitionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
     reason = api_fields.CharField(required=False, allow_blank=True, default="")
+    cancel_open_tasks = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Resolving or closing with tasks still open: true cancels them in the same step (each journaled); "
+                  "without it the step is refused (409, code `open_tasks`).")
 
 
 class ClassificationSerializer(serializers.Serializer):
@@ -293,7 +297,8 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
 
 class EvidenceUploadSerializer(serializers.Serializer):
-    """multipart/form-data with `file`, or JSON/form with `note`; `received_from` starts the chain of custody."""
+    """multipart/form-data with `file` (and optionally `note`, its description), or JSON/form with `note` alone;
+    `received_from` starts the chain of custody."""
 
     file = serializers.FileField(required=False, use_url=False)  # an empty file is refused, as on the page
     note = api_fields.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)

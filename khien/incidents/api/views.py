@@ -67,14 +67,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @extend_schema(summary="Move the incident through the workflow (a reopen needs a reason)",
                    request=s.TransitionSerializer,
                    responses={200: s.IncidentSerializer, 403: OpenApiResponse(description="Not your step"),
-                              409: OpenApiResponse(description="Not possible in the current state")})
+                              409: refusal("Not possible in the current state; or tasks still open when resolving "
+                                           "or closing (code `open_tasks`: send `cancel_open_tasks`)")})
     @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):
         incident = self.get_object()
         body = s.TransitionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         incident = services.do_transition(incident, body.validated_data["status"], acting_user=request.user,
-                                          reason=body.validated_data["reason"])
+                                          reason=body.validated_data["reason"],
+                                          cancel_open_tasks=body.validated_data["cancel_open_tasks"])
         return self._fresh(incident)
 
     @extend_schema(summary="Correct the category, severity or TLP (the reporting side and the coordinator; kept in "
@@ -289,7 +291,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     @extend_schema(methods=["get"], summary="The incident's evidence with its chain of custody",
                    responses=s.EvidenceSerializer(many=True))
-    @extend_schema(methods=["post"], summary="Add evidence: a file (multipart) or a note, kept with its SHA-256",
+    @extend_schema(methods=["post"], summary="Add evidence: a file (multipart, with an optional `note` describing it) or a note, kept with its SHA-256",
                    request={"multipart/form-data": s.EvidenceUploadSerializer, "application/json": s.EvidenceUploadSerializer},
                    responses={201: s.EvidenceSerializer, 409: OpenApiResponse(description="Incident closed"),
                               413: OpenApiResponse(description="File too large")})

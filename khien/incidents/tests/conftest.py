@@ -41,12 +41,16 @@ def give_reports(incident, user):
 
 def walk(incident, statuses, user):
     """Take the workflow steps `statuses` in order as `user`; on reaching "resolved", the reporting organization
-    (the incident's reporter) gives the reports still missing, as it must before closing."""
+    (the incident's reporter) gives the reports still missing, as it must before closing. Resolving and closing
+    cancel the tasks still open."""
     from khien.incidents import services
     from khien.incidents.models import Status
 
     for status in statuses:
-        incident = services.do_transition(incident, status, acting_user=user)
+        # The walk ends the response with its tasks as they are: any still open are cancelled (an explicit choice,
+        # see test_open_tasks_on_close.py).
+        incident = services.do_transition(incident, status, acting_user=user,
+                                          cancel_open_tasks=status in services.ENDS_THE_TASKS)
         if status == Status.RESOLVED:
             incident = give_reports(incident, incident.created_by or user)
     return incident

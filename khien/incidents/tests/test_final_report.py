@@ -35,7 +35,7 @@ def test_the_final_report_is_refused_until_the_incident_is_resolved(world, repor
             services.do_submit_stage(incident, "final", FINAL, acting_user=world.analyst)
         assert (exc.value.status, exc.value.code) == (409, "stage_too_early"), step
         assert state(incident) == before
-    incident = services.do_transition(incident, Status.RESOLVED, acting_user=world.analyst)
+    incident = services.do_transition(incident, Status.RESOLVED, acting_user=world.analyst, cancel_open_tasks=True)
     incident = services.do_submit_stage(incident, "final", FINAL, acting_user=world.analyst)
     assert incident.final_report_at is not None and incident.root_cause == FINAL["root_cause"]
     assert services.do_transition(incident, Status.CLOSED, acting_user=world.analyst).status == Status.CLOSED

@@ -148,7 +148,7 @@ def test_full_workflow_records_who_and_when(world, report):
     start = timezone.now()
     for i, status in enumerate(FORWARD):
         at = start + dt.timedelta(hours=i + 1)
-        incident = services.do_transition(incident, status, acting_user=world.analyst, now=at)
+        incident = services.do_transition(incident, status, acting_user=world.analyst, now=at, cancel_open_tasks=True)
         assert incident.status == status
         if status == Status.RESOLVED:
             give_reports(incident, world.analyst)  # the final report, before closing
@@ -245,7 +245,7 @@ def test_reopen_needs_a_reason(world, report):
 def test_reopen_from_resolved(world, report):
     incident = report()
     for status in FORWARD[:-1]:
-        incident = services.do_transition(incident, status, acting_user=world.analyst)
+        incident = services.do_transition(incident, status, acting_user=world.analyst, cancel_open_tasks=True)
     incident = services.do_transition(incident, Status.IN_RESPONSE, acting_user=world.coordinator, reason="Chưa xử lý hết")
     assert incident.status == Status.IN_RESPONSE
 
@@ -348,7 +348,8 @@ def test_closed_incident_refuses_task_changes_until_reopened(world, report):
         with pytest.raises(Refused) as exc:
             call()
         assert exc.value.status == 409 and exc.value.code == "closed"
-    assert state() == before and Task.objects.get(pk=task.pk).status == TaskStatus.OPEN
+    # (Closing cancelled the task still open: see test_open_tasks_on_close.py.)
+    assert state() == before and Task.objects.get(pk=task.pk).status == TaskStatus.CANCELLED
     with pytest.raises(Forbidden):  # someone outside still hears "no access", not "closed"
         services.do_add_task(incident, {"title": "x"}, acting_user=world.other_admin)
     incident = services.do_transition(incident, Status.IN_RESPONSE, acting_user=world.analyst, reason="Tái nhiễm")
@@ -469,7 +470,8 @@ def test_report_stages_in_order_with_their_fields(world, report):
         services.do_submit_stage(incident, "notification", {}, acting_user=world.analyst)
     assert exc.value.status == 409
     incident = walk(incident, FORWARD[:3], world.analyst)
-    incident = services.do_transition(incident, Status.RESOLVED, acting_user=world.analyst)  # the end of the response
+    incident = services.do_transition(incident, Status.RESOLVED, acting_user=world.analyst,  # the end of the response
+                                      cancel_open_tasks=True)
     incident = services.do_submit_stage(incident, "final", {"root_cause": "Mật khẩu yếu", "mitigation": "Đổi mật khẩu"},
                                         acting_user=world.coordinator)
     assert incident.final_report_at is not None and deadlines.incident_next_stage(incident) is None

@@ -17,7 +17,7 @@ H = dt.timedelta(hours=1)
 def known(world, report):
     a = report(now=T0, detected_at=T0 - 2 * H, severity="high", category="infected-system")
     for status, at in ((Status.TRIAGED, 1), (Status.IN_RESPONSE, 2), (Status.CONTAINED, 5), (Status.RESOLVED, 9)):
-        services.do_transition(a, status, acting_user=world.analyst, now=T0 + at * H)
+        services.do_transition(a, status, acting_user=world.analyst, now=T0 + at * H, cancel_open_tasks=True)
     # Reopened and resolved again later: the first time it was resolved counts.
     services.do_transition(a, Status.IN_RESPONSE, acting_user=world.analyst, reason="Tái nhiễm", now=T0 + 20 * H)
     b_at = T0 + dt.timedelta(days=40)

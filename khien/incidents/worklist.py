@@ -1,0 +1,36 @@
+"""The home page's "To do" items of incidents (`core.worklist`): incidents past a deadline, incidents waiting for
+triage (the national coordinator), open tasks in the person's charge. Each links to the list that shows exactly
+those, through the same filters (`filters.IncidentFilter`, `filters.TaskFilter`) and the same scope."""
+from urllib.parse import urlencode
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import ngettext
+
+from khien.core.scoping import is_national_coordinator
+from khien.core.worklist import Item, grouped
+
+from . import deadlines
+from .models import OPEN_TASK_STATUSES, Incident, Status, Task
+
+
+def _url(name: str, **params) -> str:
+    return f"{reverse(name)}?{urlencode(params)}"
+
+
+def waiting_work(user) -> list[Item]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    incidents = Incident.objects.visible_to(user)
+    items = []
+    n = len(deadlines.past_a_deadline_ids(incidents, timezone.now()))
+    label = ngettext("%(n)s incident past a deadline", "%(n)s incidents past a deadline", n)
+    items.append(Item(label % {"n": grouped(n)}, n, _url("incidents:incident_list", overdue=1), urgent=True))
+    if is_national_coordinator(user):  # triage is the coordinator's to watch over across the country
+        n = incidents.filter(status=Status.NEW).count()
+        label = ngettext("%(n)s incident waiting for triage", "%(n)s incidents waiting for triage", n)
+        items.append(Item(label % {"n": grouped(n)}, n, _url("incidents:incident_list", status=Status.NEW)))
+    n = Task.objects.visible_to(user).filter(owner_id=user.pk, status__in=OPEN_TASK_STATUSES).count()
+    label = ngettext("%(n)s open task in your charge", "%(n)s open tasks in your charge", n)
+    items.append(Item(label % {"n": grouped(n)}, n, _url("incidents:task_list", mine=1, open=1)))
+    return items
