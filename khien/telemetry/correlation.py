@@ -352,11 +352,34 @@ def _follow_incident(campaign: Campaign, now) -> int:
     return _join_unhandled_alerts(campaign, campaign.incident, acting_user=None, now=now)
 
 
-def do_dismiss_campaign(campaign: Campaign, *, acting_user) -> Campaign:
+DISMISS_REASON_MAX_CHARS = 2000
+
+
+def do_dismiss_campaign(campaign: Campaign, *, acting_user, reason: str = "") -> Campaign:
+    """The coordinator judges the campaign harmless or known; the reason is kept for whoever reads it later."""
+    reason = str(reason or "").strip()
+    if len(reason) > DISMISS_REASON_MAX_CHARS:
+        raise Refused(_("The reason is at most %(n)s characters.") % {"n": DISMISS_REASON_MAX_CHARS}, code="invalid")
     with transaction.atomic():
         campaign = _require_coordinator(acting_user, campaign)
         _require_open(campaign)
-        return _decided(campaign, CampaignStatus.DISMISSED, acting_user, audit.snapshot(campaign))
+        before = audit.snapshot(campaign)
+        campaign.decision_note = reason
+        return _decided(campaign, CampaignStatus.DISMISSED, acting_user, before)
+
+
+def do_reopen_campaign(campaign: Campaign, *, acting_user) -> Campaign:
+    """A dismissal was a mistake, or the campaign turned serious: it is open again, to be decided (a warning or an
+    incident made before stays linked)."""
+    with transaction.atomic():
+        campaign = _require_coordinator(acting_user, campaign)
+        if campaign.status != CampaignStatus.DISMISSED:
+            raise Refused(_("Only a dismissed campaign can be reopened."), code="conflict", status=409)
+        before = audit.snapshot(campaign)
+        campaign.status, campaign.decided_by, campaign.decided_at = CampaignStatus.OPEN, None, None
+        campaign.save()
+        audit.record(Act.UPDATE, campaign, actor=acting_user, before=before)
+        return campaign
 
 
 def waiting_work(user) -> list:

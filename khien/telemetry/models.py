@@ -568,6 +568,8 @@ class Campaign(models.Model):
     decided_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                                    verbose_name=_("decided by"))
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    # Why it was dismissed, in the coordinator's words (kept when it is reopened: the history is in the audit log).
+    decision_note = models.TextField(_("reason for the decision"), blank=True)
     created_at = models.DateTimeField(_("raised at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 

@@ -788,6 +788,7 @@ def _campaign_context(request, campaign, bound_forms: dict | None = None):
         org.campaign_hits = per_org.get(org.pk, 0)
     return {"campaign": campaign, "organizations": orgs, "alert_count": alerts.count(),
             **_decision_forms(request, campaign, bound_forms),
+            "may_reopen": campaign.status == CampaignStatus.DISMISSED and is_national_coordinator(request.user),
             "alerts": (alerts.select_related("source", "organization", "incident")
                        .order_by("-last_seen", "pk")[:CAMPAIGN_ALERTS_SHOWN]),
             "indicator_url": indicator_url(correlation.representative_indicator(campaign))
@@ -819,6 +820,7 @@ ACTIONS = {
     "warn": (correlation.do_campaign_to_warning, lambda campaign: _("Early warning issued.")),
     "incident": (correlation.do_campaign_to_incident, _incident_opened),
     "dismiss": (correlation.do_dismiss_campaign, lambda campaign: _("Campaign dismissed.")),
+    "reopen": (correlation.do_reopen_campaign, lambda campaign: _("Campaign reopened.")),
 }
 
 
@@ -827,9 +829,9 @@ ACTIONS = {
 def campaign_action(request, pk, action):
     campaign = _visible_campaign(request, pk)
     if action not in ACTIONS:
-        raise PermissionDenied
+        raise Http404
     service, message = ACTIONS[action]
-    kwargs = {}
+    kwargs = {"reason": request.POST.get("reason", "")} if action == "dismiss" else {}
     if action in DECISION_FORMS and any(name in request.POST for name in DECISION_FORMS[action][1].base_fields):
         form = DECISION_FORMS[action][1](request.POST)
         if not form.is_valid():

@@ -61,7 +61,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         model = Campaign
         fields = ["id", "kind", "key", "title", "indicator_kind", "value", "rule_name", "severity", "first_seen",
                   "last_seen", "organizations", "organization_count", "count", "status", "warning", "incident",
-                  "decided_at", "created_at", "updated_at"]
+                  "decided_at", "decision_note", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -95,7 +95,7 @@ class CampaignDetail(generics.RetrieveAPIView):
 
 
 ACTIONS = {"warn": correlation.do_campaign_to_warning, "incident": correlation.do_campaign_to_incident,
-           "dismiss": correlation.do_dismiss_campaign}
+           "dismiss": correlation.do_dismiss_campaign, "reopen": correlation.do_reopen_campaign}
 
 
 class CampaignActionSerializer(serializers.Serializer):
@@ -108,10 +108,13 @@ class CampaignActionSerializer(serializers.Serializer):
     severity = api_fields.CharField(required=False, max_length=40)
     tlp = api_fields.CharField(required=False, max_length=40)
     category = api_fields.CharField(required=False, max_length=100)
+    reason = api_fields.CharField(required=False, max_length=correlation.DISMISS_REASON_MAX_CHARS,
+                                  help_text=_("dismiss: why the campaign is dismissed"))
 
 
 class CampaignAction(APIView):
-    """POST …/campaigns/<id>/warn|incident|dismiss/: the coordinator's decision (409 once decided)."""
+    """POST …/campaigns/<id>/warn|incident|dismiss|reopen/: the coordinator's decision (409 once decided; a dismissed
+    campaign can be reopened)."""
 
     @extend_schema(request=CampaignActionSerializer,
                    responses={200: CampaignSerializer, 409: refusal("Decided already")},
@@ -122,7 +125,9 @@ class CampaignAction(APIView):
             raise ValidationError({"action": [_("Unknown action.")]})
         body = CampaignActionSerializer(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
-        kwargs = {} if action == "dismiss" else {"data": dict(body.validated_data)}
+        data = dict(body.validated_data)
+        kwargs = ({"reason": data.get("reason", "")} if action == "dismiss" else {} if action == "reopen"
+                  else {"data": {k: v for k, v in data.items() if k != "reason"}})
         try:
             ACTIONS[action](campaign, acting_user=request.user, **kwargs)
         except DjangoValidationError as exc:

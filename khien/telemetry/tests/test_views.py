@@ -81,9 +81,52 @@ def test_coordinator_turns_a_campaign_into_a_warning_in_one_action(world, campai
 
 def test_unknown_action_is_refused(world, campaign, coordinator_client):
     response = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "explode"]))
-    assert response.status_code == 403
+    assert response.status_code == 404
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.OPEN
+
+
+def test_a_dismissal_asks_first_keeps_its_reason_and_can_be_undone(world, campaign, coordinator_client):
+    from khien.core.models import AuditEntry
+
+    admin = Client()
+    admin.force_login(world.admin)
+
+    page = coordinator_client.get(reverse("telemetry:campaign", args=[campaign.pk])).content.decode()
+    dismiss = page[page.index('id="campaign-dismiss"'):]
+    assert 'name="reason"' in dismiss and "data-confirm=" in dismiss
+    response = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "dismiss"]),
+                                       {"reason": "Quét thử nghiệm của đơn vị kiểm định"})
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DISMISSED and campaign.decision_note.startswith("Quét thử nghiệm")
+    page = coordinator_client.get(reverse("telemetry:campaign", args=[campaign.pk])).content.decode()
+    assert "Quét thử nghiệm" in page and 'id="campaign-reopen"' in page
+    # Only the coordinator reopens; the others are refused and nothing changes.
+    assert admin.post(reverse("telemetry:campaign_action", args=[campaign.pk, "reopen"])).status_code == 404
+    audited = AuditEntry.objects.count()
+    response = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "reopen"]))
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.OPEN and campaign.decided_by is None
+    assert AuditEntry.objects.count() == audited + 1
+    # Open again, it can be decided, and reopening an open campaign is a 409 that changes nothing.
+    again = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "reopen"]))
+    assert again.status_code == 409
+    assert coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "warn"])).status_code == 302
+
+
+def test_a_dismissal_reason_has_a_limit(world, campaign, api):
+    coordinator = api(world.coordinator)
+    too_long = coordinator.post(f"/api/telemetry/campaigns/{campaign.pk}/dismiss/", {"reason": "x" * 2001},
+                                format="json")
+    assert too_long.status_code == 400 and "reason" in too_long.json()
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.OPEN
+    done = coordinator.post(f"/api/telemetry/campaigns/{campaign.pk}/dismiss/", {"reason": "Đã xử lý"}, format="json")
+    assert done.status_code == 200 and done.json()["decision_note"] == "Đã xử lý"
+    reopened = coordinator.post(f"/api/telemetry/campaigns/{campaign.pk}/reopen/")
+    assert reopened.status_code == 200 and reopened.json()["status"] == "open"
 
 
 def test_api_hits_campaigns_and_dashboard(world, campaign, api):
