@@ -156,6 +156,19 @@ def object_download(request, stix_id: str):
     return response
 
 
+def _store(form, store) -> tuple[int, dict] | None:
+    """Run `store()`; if the store refuses, put why on the form and return (status, details of invalid STIX)."""
+    try:
+        store()
+    except services.InvalidStix as exc:
+        add_service_error(form, exc)
+        return 400, exc.errors
+    except (Refused, ValidationError) as exc:
+        add_service_error(form, exc)
+        return status_of(exc), {}
+    return None
+
+
 def _create(request, form_class, template: str, noun: str):
     if not writable_collections(request.user):
         raise PermissionDenied(_("You may not add objects to any collection."))
@@ -164,15 +177,11 @@ def _create(request, form_class, template: str, noun: str):
     if request.method == "POST":
         if form.is_valid():
             obj = form.stix()
-            try:
-                services.do_add_objects(form.cleaned_data["collection"], [obj], acting_user=request.user,
-                                        recipients=form.cleaned_data.get("recipients") or None)
-            except services.InvalidStix as exc:
-                add_service_error(form, exc)
-                details, status = exc.errors, 400
-            except (Refused, ValidationError) as exc:
-                add_service_error(form, exc)
-                status = status_of(exc)
+            refused = _store(form, lambda: services.do_add_objects(
+                form.cleaned_data["collection"], [obj], acting_user=request.user,
+                recipients=form.cleaned_data.get("recipients") or None))
+            if refused:
+                status, details = refused
             else:
                 messages.success(request, _("%(noun)s “%(name)s” stored.") % {"noun": noun, "name": obj["name"]})
                 return redirect("intel:object", stix_id=obj["id"])
@@ -268,14 +277,10 @@ def indicator_correct(request, stix_id: str):
     status, details = (409, {}) if obj.revoked else (200, {})
     if request.method == "POST" and not obj.revoked:
         if form.is_valid():
-            try:
-                services_versions.do_correct_indicator(stix_id, form.changes(), acting_user=request.user)
-            except services.InvalidStix as exc:
-                add_service_error(form, exc)
-                details, status = exc.errors, 400
-            except (Refused, ValidationError) as exc:
-                add_service_error(form, exc)
-                status = status_of(exc)
+            refused = _store(form, lambda: services_versions.do_correct_indicator(
+                stix_id, form.changes(), acting_user=request.user))
+            if refused:
+                status, details = refused
             else:
                 messages.success(request, _("The correction of “%(name)s” is stored as a new version.")
                                  % {"name": form.cleaned_data["name"]})
