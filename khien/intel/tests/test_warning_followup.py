@@ -10,22 +10,15 @@ from django.utils import timezone, translation
 from khien.core import jobs
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import AuditEntry, Notification
-from khien.intel import services_warnings, warninglists
+from khien.intel import services_warnings
 from khien.intel.models import AckState, EarlyWarning, WarningTarget
 from khien.registry.models import Organization
 
 from .test_views import html, signed_in
-from .test_warnings import land  # noqa: F401 (fixture)
+from .test_warnings import _fresh_lists, land  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 WARNINGS = "/api/intel/warnings/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_lists():
-    warninglists.invalidate()
-    yield
-    warninglists.invalidate()
 
 
 def _issue(user, *, respond_by=None, organizations=None, isacs=(), land=None):  # noqa: F811 — a value, not the fixture
