@@ -259,6 +259,13 @@ class Event(models.Model):
         return f"{self.time:%Y-%m-%d %H:%M:%S} {self.rule_name or self.rule_id}"
 
     @property
+    def raw_indented(self) -> str:
+        """The record as the SOC sent it, indented for reading (the analyst checks what the normalization kept)."""
+        if isinstance(self.raw, str):
+            return self.raw
+        return orjson.dumps(self.raw, option=orjson.OPT_INDENT_2).decode()
+
+    @property
     def severity_label(self) -> str:
         return severity_label(self.severity)
 

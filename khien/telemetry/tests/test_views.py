@@ -1,4 +1,5 @@
 """Telemetry pages: alerts with hit badges, alert detail, sources, campaigns (coordinator only)."""
+import orjson
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -36,6 +37,19 @@ def test_alert_detail_links_the_indicator(world, alerts, intel, as_user):
     assert 'id="alert-indicators"' in page and f"/intel/objects/{intel.ids[Tlp.GREEN]}/" in page
     assert intel.values[Tlp.GREEN] in page
     assert as_user(world.other_admin).get(reverse("telemetry:alert", args=[alert.pk])).status_code == 404
+
+
+def test_alert_page_shows_each_events_raw_record_escaped(world, make_source, as_user):
+    source, _k = make_source(world.ministry, "ecs")
+    record = orjson.loads(ecs("192.0.2.10", rule="raw-rule"))
+    record["message"] = "<script>alert(1)</script> đăng nhập thất bại"
+    services.ingest_batch(source, [orjson.dumps(record)])
+    alert = Alert.objects.get(rule_id="raw-rule")
+    page = as_user(world.analyst).get(reverse("telemetry:alert", args=[alert.pk])).content.decode()
+    raw = page[page.index('class="tele-raw"'):]
+    raw = raw[:raw.index("</details>")]
+    assert "đăng nhập thất bại" in raw and '"raw-rule"' in raw.replace("&quot;", '"')
+    assert "<script>" not in raw and "&lt;script&gt;" in raw
 
 
 def test_sources_page_is_scoped(world, alerts, as_user):
