@@ -29,7 +29,7 @@ organization with a contact e-mail.
 Following up: a warning may ask for an answer by a deadline (`respond_by`,
 in the future and at most `RESPOND_BY_MAX` ahead). Whoever may issue warnings
 in the name of the sender organization (`can_issue_for`, the rule issuing
-uses) reminds the targets that have not answered (`do_remind_warning`: the
+uses), and the national coordinator (`can_follow_up`), reminds the targets that have not answered (`do_remind_warning`: the
 same in-platform notification, urgent, and the same e-mail to the contact
 address; at most once per `REMIND_INTERVAL`). When a deadline passes with
 targets still silent, the job `intel.warning_deadlines` tells the sender once
@@ -223,6 +223,12 @@ def can_issue_for(user, organization_id) -> bool:
     """May the user issue — and follow up — warnings in the name of this organization: an issuer (`can_issue`)
     acting for one of their own organizations (what `do_issue_warning` requires of the sender)."""
     return can_issue(user) and organization_id in _org_ids(user)
+
+
+def can_follow_up(user, warning: EarlyWarning) -> bool:
+    """May the user remind a warning's silent targets: whoever may issue in the sender's name, and the national
+    coordinator for every warning (it oversees the country's early warnings, an ISAC's included)."""
+    return can_issue_for(user, warning.organization_id) or is_national_coordinator(user)
 
 
 def warnings_visible_to(user):
@@ -558,8 +564,9 @@ def do_remind_warning(warning: EarlyWarning, *, acting_user) -> list[WarningTarg
     """Remind the target organizations that have not answered: notify their members (urgent) and e-mail their
     contact address again, as at issue; stamp `reminded_at` on each and audit once. Refused (409) when a
     reminder went out less than `REMIND_INTERVAL` ago or everyone has answered; nothing is sent then."""
-    if not can_issue_for(acting_user, warning.organization_id):
-        raise Forbidden(_("Only those who may issue warnings for the sender organization can send reminders."))
+    if not can_follow_up(acting_user, warning):
+        raise Forbidden(_("Only those who may issue warnings for the sender organization, or the national "
+                          "coordinator, can send reminders."))
     # The lock makes two reminders at once wait for each other: the second sees the first one's stamps.
     warning = EarlyWarning.objects.select_for_update(of=("self",)).select_related("organization").get(pk=warning.pk)
     now = timezone.now()

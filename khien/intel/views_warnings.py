@@ -70,7 +70,7 @@ def _warning_detail(request, warning, forms=None, status=200, remind_error=None)
     return render(request, "intel/warning_detail.html", {
         "warning": warning, "mine": mine, "targets": targets, "show_targets": show_targets,
         "not_acknowledged": sw.not_acknowledged(warning) if show_targets else None,
-        "past_due": sw.is_past_due(warning), "can_remind": sw.can_issue_for(user, warning.organization_id),
+        "past_due": sw.is_past_due(warning), "can_remind": sw.can_follow_up(user, warning),
         "remind_error": remind_error,
         "report": report, "indicators": [indicators[i] for i in warning.indicator_refs or [] if i in indicators],
         "values": values,

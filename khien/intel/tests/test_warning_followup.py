@@ -188,20 +188,20 @@ def test_nobody_to_remind_is_409(land):
 
 
 def test_only_issuers_for_the_sender_organization_remind(land):
-    """Refused to the targets (even an ISAC operator's administrator who is one), to the sender's users who may
-    not issue, and to the coordinator for a warning an ISAC sent: 403, nothing sent, nothing recorded."""
+    """Refused to the targets (even an ISAC operator's administrator who is one) and to the sender's users who may
+    not issue: 403, nothing sent, nothing recorded. The national coordinator may remind any warning's targets."""
     w = land.world
     by_isac = _issue(w.admin, isacs=[land.isac])  # MIN operates FIN-ISAC: PROV and RESP are its members
     by_coordinator = _issue(w.coordinator, organizations=[w.province, w.ministry])
     before = _state()
-    refusals = [(by_isac, w.other_admin), (by_isac, w.responder), (by_isac, w.analyst), (by_isac, w.coordinator),
+    refusals = [(by_isac, w.other_admin), (by_isac, w.responder), (by_isac, w.analyst),
                 (by_isac, land.other_user), (by_isac, w.nobody),
                 (by_coordinator, w.admin), (by_coordinator, w.other_admin), (by_coordinator, w.analyst)]
     for warning, user in refusals:
         with pytest.raises(Forbidden):
             services_warnings.do_remind_warning(warning, acting_user=user)
     assert _state() == before
-    assert len(services_warnings.do_remind_warning(by_isac, acting_user=w.admin)) == 2
+    assert len(services_warnings.do_remind_warning(by_isac, acting_user=w.coordinator)) == 2
 
 
 def test_api_remind(land, api):
