@@ -84,10 +84,10 @@ def dashboard(user) -> dict:
     }
 
     by_type = {row["owner__org_type"]: row["n"] for row in systems.values("owner__org_type").annotate(n=Count("id"))}
-    types_chart = {
-        "labels": [str(label) for value, label in OrgType.choices if by_type.get(value)],
-        "values": [by_type[value] for value, _l in OrgType.choices if by_type.get(value)],
-    }
+    # Largest first: a bar chart is read from the top.
+    present = sorted(((by_type[value], str(label)) for value, label in OrgType.choices if by_type.get(value)),
+                     key=lambda pair: -pair[0])
+    types_chart = {"labels": [label for _n, label in present], "values": [n for n, _label in present]}
 
     province_rows = list(
         systems.filter(owner__province__isnull=False)

@@ -98,6 +98,14 @@ def test_anonymous_is_sent_to_login(client, world):
     assert response.status_code == 302 and reverse("core:login") in response["Location"]
 
 
+def test_dashboard_systems_by_organization_type_largest_first(world, make_system):
+    for _ in range(3):
+        make_system(world.province)
+    make_system(world.ministry)
+    chart = stats.dashboard(world.coordinator)["charts"]["org_types"]
+    assert chart["values"] == sorted(chart["values"], reverse=True) == [3, 1]
+
+
 def test_dashboard_counts_only_what_the_user_sees(world, make_system, as_user):
     today = dt.date.today()
     complete = dict(layer1_status=LayerState.IN_PLACE, layer2_status=LayerState.IN_PLACE,
