@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _, ngettext
 
 from .jobs import periodic
 from .models import Notification, User
-from .texts import ByLanguage, Text  # noqa: F401  (callers write notifications.Text, notifications.ByLanguage)
+from .texts import ByLanguage, Text, lines  # noqa: F401  (callers write notifications.Text, notifications.lines …)
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import inspect
 from typing import Any
 
 from django.conf import settings
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.functional import Promise
 
 _CATALOGUE_FUNCTIONS = {"gettext", "pgettext", "ngettext", "npgettext"}
@@ -122,3 +122,15 @@ def render_data(data: dict) -> str:
     if params:
         text = text % {key: _param_value(value) for key, value in params.items()}
     return text
+
+
+def lines(*parts) -> Text:
+    """Texts and plain strings one a line, each written in the reader's language (empty parts left out): the body
+    of a notice that lists several things."""
+    parts = [part for part in parts if part]
+    return Text("\n".join(f"%(line{n})s" for n in range(len(parts))), {f"line{n}": part for n, part in enumerate(parts)})
+
+
+def shown_time(when) -> str:
+    """A time as notices show it, in the platform's time zone and the same in every language: 05/12/2026 14:30."""
+    return timezone.localtime(when).strftime("%d/%m/%Y %H:%M")

@@ -191,13 +191,13 @@ def past_a_deadline_ids(queryset, now: dt.datetime) -> list:
     """The ids of the incidents of `queryset` that are `past_a_deadline` at `now` (the list's `overdue` filter and
     the home page's "To do" count). The stages' calendar months are not SQL: the open incidents are read with
     only the fields the deadlines need, their policy versions once."""
-    from .models import ReportingPolicy
+    from .models import ReportingPolicy, Status
 
     policies = ReportingPolicy.objects.in_bulk()
     found = []
     fields = ("pk", "policy_id", "status", "severity", "detected_at", "reported_at", "notified_at", "final_report_at",
               "triaged_at", "contained_at", "resolved_at")
-    for incident in (queryset.exclude(status="closed").select_related(None).prefetch_related(None).only(*fields)
+    for incident in (queryset.exclude(status=Status.CLOSED).select_related(None).prefetch_related(None).only(*fields)
                      .order_by().iterator(chunk_size=2000)):
         incident.policy = policies[incident.policy_id]
         if past_a_deadline(incident, now):

@@ -1,9 +1,8 @@
 """One FilterSet per model, shared by the (future) list pages, the API and the exports."""
 import django_filters
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
-
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
+from khien.core.texts import shown_time
 from khien.intel.models import Tlp
 
 from .models import CustodyAction, EventKind, Status, TaskStatus
@@ -86,7 +86,7 @@ def _when(iso) -> str:
     if not iso:
         return "—"
     try:
-        return timezone.localtime(dt.datetime.fromisoformat(iso)).strftime("%d/%m/%Y %H:%M")
+        return shown_time(dt.datetime.fromisoformat(iso))
     except (TypeError, ValueError):
         return str(iso)
 

@@ -35,6 +35,7 @@ from khien.core import notifications
 from khien.core.audit import Change
 from khien.core.models import User
 from khien.core.roles import Role
+from khien.registry.services import national_coordinators
 
 from . import deadlines
 from .models import EventKind, Incident, IncidentEvent, Status, TaskStatus, TaskTemplates
@@ -59,22 +60,13 @@ def _url(incident: Incident) -> str:
     return reverse("incidents:incident_detail", args=[incident.pk])
 
 
-def _when(value: dt.datetime) -> str:
+def when_text(value: dt.datetime) -> str:
+    """A time as incident notices and messages write it (Vietnam time, the hour first): 14:30 05/12/2026."""
     return timezone.localtime(value).strftime("%H:%M %d/%m/%Y")
-
-
-def coordinators():
-    return User.objects.filter(is_active=True, memberships__role=Role.NATIONAL_COORDINATOR).distinct()
 
 
 def _responders(incident: Incident):
     return [a.responder for a in incident.assignments.select_related("responder")]
-
-
-def _lines(*parts) -> Text:
-    """Texts and plain strings, one per line, each written in the reader's language (a plain format joins them)."""
-    parts = [p for p in parts if p]
-    return Text("\n".join(f"%(l{i})s" for i in range(len(parts))), {f"l{i}": p for i, p in enumerate(parts)})
 
 
 def _named(item, fallback: str = "") -> ByLanguage | str:
@@ -173,8 +165,8 @@ def unassigned(incident: Incident, responder, reason: str = "", *, actor) -> int
     """Urgent: the removed responder's people learn they no longer work on the incident (they no longer see it);
     the reporting organization learns it too (digest)."""
     title = Text(_l("%(ref)s: your organization is no longer assigned"), {"ref": incident.reference})
-    body = told_body = _lines(Text(_l("%(title)s\nRemoved by %(who)s."), {"title": incident.title,
-                                                                         "who": _by(actor)}), reason)
+    body = told_body = notifications.lines(
+        Text(_l("%(title)s\nRemoved by %(who)s."), {"title": incident.title, "who": _by(actor)}), reason)
     told_title = Text(_l("%(ref)s: %(org)s removed as responder"), {"ref": incident.reference,
                                                                     "org": ByLanguage.name_of(responder)})
     sent = tell(incident, actor=actor, kind="incidents.unassigned", title=title, body=body, urgent=True,
@@ -188,7 +180,8 @@ def severity_raised(incident: Incident, old: str, new: str, reason: str = "", *,
     (its SLAs are shorter); not the person who raised it."""
     title = Text(_l("%(ref)s: severity raised to %(new)s (was %(old)s)"), {
         "ref": incident.reference, "new": _severity(incident, new), "old": _severity(incident, old)})
-    body = _lines(Text(_l("%(title)s\nRaised by %(who)s."), {"title": incident.title, "who": _by(actor)}), reason)
+    body = notifications.lines(
+        Text(_l("%(title)s\nRaised by %(who)s."), {"title": incident.title, "who": _by(actor)}), reason)
     return tell(incident, actor=actor, kind="incidents.severity", title=title, body=body, urgent=True)
 
 
@@ -200,9 +193,15 @@ def task_given(task, *, actor) -> int:
         return 0
     incident = task.incident
     title = Text(_l("%(ref)s: a task for you — %(task)s"), {"ref": incident.reference, "task": _task_title(task)})
-    body = _lines(Text(_l("%(title)s\nGiven by %(who)s."), {"title": incident.title, "who": _by(actor)}),
-                  Text(_l("Due at %(when)s."), {"when": _when(task.due_at)}) if task.due_at else "")
+    body = notifications.lines(
+        Text(_l("%(title)s\nGiven by %(who)s."), {"title": incident.title, "who": _by(actor)}),
+        Text(_l("Due at %(when)s."), {"when": when_text(task.due_at)}) if task.due_at else "")
     return notifications.notify([owner], kind="incidents.task", title=title, body=body, url=_url(incident))
+
+
+def _changed_by(incident: Incident, actor) -> Text:
+    """The first lines of a task notice: the incident's title, and who changed the task."""
+    return Text(_l("%(title)s\nChanged by %(who)s."), {"title": incident.title, "who": _by(actor)})
 
 
 def task_due_changed(task, old_due, *, actor) -> int:
@@ -213,9 +212,10 @@ def task_due_changed(task, old_due, *, actor) -> int:
     incident = task.incident
     title = Text(_l("%(ref)s: the due time of your task changed — %(task)s"),
                  {"ref": incident.reference, "task": _task_title(task)})
-    new = Text(_l("Due at %(when)s."), {"when": _when(task.due_at)}) if task.due_at else Text(_l("No due time any more."))
-    body = _lines(Text(_l("%(title)s\nChanged by %(who)s."), {"title": incident.title, "who": _by(actor)}), new,
-                  Text(_l("It was due at %(when)s."), {"when": _when(old_due)}) if old_due else "")
+    new = Text(_l("Due at %(when)s."), {"when": when_text(task.due_at)}) if task.due_at else Text(_l("No due time any more."))
+    body = notifications.lines(
+        _changed_by(incident, actor), new,
+        Text(_l("It was due at %(when)s."), {"when": when_text(old_due)}) if old_due else "")
     return notifications.notify([owner], kind="incidents.task", title=title, body=body, url=_url(incident))
 
 
@@ -229,7 +229,7 @@ def task_taken(task, previous, *, actor) -> int:
                  {"ref": incident.reference, "task": _task_title(task)})
     now_with = (Text(_l("Now in charge: %(who)s."), {"who": _by(task.owner)}) if task.owner is not None
                 else Text(_l("Nobody is in charge of it now.")))
-    body = _lines(Text(_l("%(title)s\nChanged by %(who)s."), {"title": incident.title, "who": _by(actor)}), now_with)
+    body = notifications.lines(_changed_by(incident, actor), now_with)
     return notifications.notify([previous], kind="incidents.task_taken", title=title, body=body, url=_url(incident))
 
 
@@ -241,7 +241,7 @@ def task_ended(task, *, actor) -> int:
     incident = task.incident
     title = Text(_l("%(ref)s: your task is %(status)s — %(task)s"), {
         "ref": incident.reference, "status": TaskStatus(task.status).label, "task": _task_title(task)})
-    body = Text(_l("%(title)s\nChanged by %(who)s."), {"title": incident.title, "who": _by(actor)})
+    body = _changed_by(incident, actor)
     return notifications.notify([owner], kind="incidents.task_ended", title=title, body=body, url=_url(incident))
 
 
@@ -274,17 +274,17 @@ def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta,
     if deadlines.reported_late(incident):
         found.append(("missed:stage:initial", "missed",
                       Text(_l("%(ref)s: the initial report was given late (due %(due)s)."),
-                           {"ref": ref, "due": _when(deadlines.incident_report_due_at(incident))})))
+                           {"ref": ref, "due": when_text(deadlines.incident_report_due_at(incident))})))
     nxt = deadlines.incident_next_stage(incident)
     if nxt is not None and nxt.due_at is not None and incident.status != Status.CLOSED:
         if nxt.overdue(now):
             found.append((f"missed:stage:{nxt.code}", "missed",
                           Text(_l("%(ref)s: the report “%(stage)s” is overdue (due %(due)s)."),
-                               {"ref": ref, "stage": _named(nxt, nxt.code), "due": _when(nxt.due_at)})))
+                               {"ref": ref, "stage": _named(nxt, nxt.code), "due": when_text(nxt.due_at)})))
         elif nxt.due_at - lead <= now:
             found.append((f"soon:stage:{nxt.code}", "soon",
                           Text(_l("%(ref)s: the report “%(stage)s” is due at %(due)s."),
-                               {"ref": ref, "stage": _named(nxt, nxt.code), "due": _when(nxt.due_at)})))
+                               {"ref": ref, "stage": _named(nxt, nxt.code), "due": when_text(nxt.due_at)})))
     if incident.status not in (Status.RESOLVED, Status.CLOSED):
         for measure, done_at in (("triage", incident.triaged_at), ("contain", incident.contained_at)):
             label = SLA_LABELS[measure]
@@ -295,11 +295,11 @@ def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta,
             if missed:
                 found.append((f"missed:sla:{measure}", "missed",
                               Text(_l("%(ref)s: the %(what)s SLA was missed (due %(due)s)."),
-                                   {"ref": ref, "what": label, "due": _when(due)})))
+                                   {"ref": ref, "what": label, "due": when_text(due)})))
             elif due - lead <= now:
                 found.append((f"soon:sla:{measure}", "soon",
                               Text(_l("%(ref)s: %(what)s is due by %(due)s."),
-                                   {"ref": ref, "what": label, "due": _when(due)})))
+                                   {"ref": ref, "what": label, "due": when_text(due)})))
     return found
 
 
@@ -372,7 +372,7 @@ def _send(incident: Incident, new: list[tuple[str, str, Text]], now) -> int:
     if soon:
         title = soon[0] if len(soon) == 1 else Text(_l("%(ref)s: %(n)d deadlines are near"), {
             "ref": incident.reference, "n": len(soon)})
-        body = _lines(*soon)
+        body = notifications.lines(*soon)
         sent += notifications.notify([incident.organization], kind="incidents.deadline_soon", title=title,
                                      body=body, url=url, urgent=True, roles=REPORTER_ROLES)
         if responders and any(k.startswith("soon:sla") for k, _kind, _t in new):
@@ -381,10 +381,10 @@ def _send(incident: Incident, new: list[tuple[str, str, Text]], now) -> int:
     if missed:
         title = Text(_l("Escalation: %(text)s"), {"text": missed[0]}) if len(missed) == 1 else \
             Text(_l("Escalation: %(ref)s missed %(n)d deadlines"), {"ref": incident.reference, "n": len(missed)})
-        body = _lines(incident.title, *missed)
+        body = notifications.lines(incident.title, *missed)
         sent += notifications.notify([incident.organization], kind="incidents.escalation", title=title, body=body,
                                      url=url, urgent=True, roles=REPORTER_ROLES)
-        sent += notifications.notify(list(coordinators()), kind="incidents.escalation", title=title, body=body,
+        sent += notifications.notify(national_coordinators(), kind="incidents.escalation", title=title, body=body,
                                      url=url, urgent=True)
         if responders:
             sent += notifications.notify(responders, kind="incidents.escalation", title=title, body=body,

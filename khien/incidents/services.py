@@ -131,8 +131,10 @@ def may_transition(user, incident: Incident, to_status: str) -> bool:
 
 
 def _stage_name(stage) -> str:
+    """A report stage's name in the active language: a stage of the policy (a dict) or a pending deadline."""
+    get = stage.get if isinstance(stage, dict) else (lambda key: getattr(stage, key, ""))
     english = (get_language() or "vi").startswith("en")
-    return (stage.name_en if english else stage.name_vi) or stage.name_vi or stage.code
+    return (get("name_en") if english else get("name_vi")) or get("name_vi") or get("code")
 
 
 def transition_problem(incident: Incident, to_status: str) -> str | None:
@@ -179,10 +181,8 @@ def stage_problem(incident: Incident, stage: dict) -> str | None:
     mitigation applied, which are known once the response has ended (the incident resolved)."""
     wanted = stage.get("given_from_status")
     if wanted and STATUS_ORDER.index(incident.status) < STATUS_ORDER.index(wanted):
-        english = (get_language() or "vi").startswith("en")
-        name = (stage.get("name_en") if english else stage.get("name_vi")) or stage.get("name_vi") or stage["code"]
         return _("“%(stage)s” is given at the end of the response: the incident must be “%(status)s” first.") % {
-            "stage": name, "status": Status(wanted).label}
+            "stage": _stage_name(stage), "status": Status(wanted).label}
     return None
 
 
@@ -720,21 +720,17 @@ def _check_owner(owner, incident: Incident) -> None:
         raise ValidationError({"owner": [str(OWNER_REFUSED)]})
 
 
-def _when(value: dt.datetime) -> str:
-    return timezone.localtime(value).strftime("%H:%M %d/%m/%Y")
-
-
 def task_due_problem(due_at: dt.datetime, incident: Incident, now: dt.datetime, *, new: bool) -> str | None:
     """Why a task cannot be due at `due_at` when set at `now` (the bounds are `deadlines.task_due_bounds`), or None."""
     bounds = deadlines.task_due_bounds(incident, now, new=new)
     if due_at < incident.reported_at:
         return _("The due time cannot be before the incident was reported (%(when)s).") % {
-            "when": _when(incident.reported_at)}
+            "when": notices.when_text(incident.reported_at)}
     if due_at < bounds.earliest:
-        return _("A new task cannot be due in the past (before %(when)s).") % {"when": _when(bounds.earliest)}
+        return _("A new task cannot be due in the past (before %(when)s).") % {"when": notices.when_text(bounds.earliest)}
     if due_at > bounds.latest:
         return _("The due time cannot be more than %(days)s days ahead (after %(when)s).") % {
-            "days": deadlines.TASK_DUE_MAX_AHEAD.days, "when": _when(bounds.latest)}
+            "days": deadlines.TASK_DUE_MAX_AHEAD.days, "when": notices.when_text(bounds.latest)}
     return None
 
 

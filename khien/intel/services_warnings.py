@@ -29,9 +29,10 @@ organization with a contact e-mail.
 Following up: a warning may ask for an answer by a deadline (`respond_by`,
 in the future and at most `RESPOND_BY_MAX` ahead). Whoever may issue warnings
 in the name of the sender organization (`can_issue_for`, the rule issuing
-uses), and the national coordinator (`can_follow_up`), reminds the targets that have not answered (`do_remind_warning`: the
-same in-platform notification, urgent, and the same e-mail to the contact
-address; at most once per `REMIND_INTERVAL`). When a deadline passes with
+uses), and the national coordinator (`can_follow_up`), reminds the targets
+that have not answered (`do_remind_warning`: the same in-platform
+notification, urgent, and the same e-mail to the contact address; at most
+once per `REMIND_INTERVAL`). When a deadline passes with
 targets still silent, the job `intel.warning_deadlines` tells the sender once
 (`tell_senders_of_missed_deadlines`).
 """
@@ -60,6 +61,7 @@ from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import ROLE_ACTIONS, Action, Role
 from khien.core.scoping import is_national_coordinator, memberships_of
+from khien.core.texts import shown_time
 from khien.registry.models import InformationSystem, Isac, OperationalStatus, Organization
 from khien.registry.validators import validate_cpes
 
@@ -83,11 +85,11 @@ MATCH_KINDS = (IndicatorKind.IPV4, IndicatorKind.IPV6, IndicatorKind.CIDR, Indic
 _VULN_RE = re.compile(r"^(CVE-\d{4}-\d{4,}|vulnerability--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 _REPORT_RE = re.compile(r"^report--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MAX_VALUES = 10000
-# The more specific reason wins when an organization is targeted for several.
 # A reply deadline is at most this far ahead: a warning is about something happening now.
 RESPOND_BY_MAX = dt.timedelta(days=90)
 # Reminders are not repeated within this time (one follow-up, not a flood of e-mails).
 REMIND_INTERVAL = dt.timedelta(hours=1)
+# The more specific reason wins when an organization is targeted for several.
 REASON_ORDER = [TargetReason.CHOSEN, TargetReason.MATCHED_IP, TargetReason.MATCHED_DOMAIN,
                 TargetReason.MATCHED_PRODUCT, TargetReason.ISAC, TargetReason.SECTOR, TargetReason.PROVINCE]
 
@@ -287,11 +289,6 @@ def not_acknowledged(warning: EarlyWarning):
 def is_past_due(warning: EarlyWarning, now=None) -> bool:
     """Has the warning's reply deadline passed (False without a deadline)?"""
     return warning.respond_by is not None and warning.respond_by <= (now or timezone.now())
-
-
-def shown_time(when) -> str:
-    """A time as the platform shows it (Vietnam time), the same in every language: 05/12/2026 14:30."""
-    return timezone.localtime(when).strftime("%d/%m/%Y %H:%M")
 
 
 def can_acknowledge(user, target: WarningTarget) -> bool:

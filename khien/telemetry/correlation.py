@@ -28,12 +28,13 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Role
 from khien.core.scoping import is_national_coordinator, memberships_of
+from khien.core.texts import shown_time
 from khien.registry.models import Organization
 from khien.registry.services import national_coordinators
 
 from . import conf_matching
 from .models import (Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, Event, IndicatorHit, campaign_title,
-                     campaign_title_text, severity_label)
+                     severity_label)
 
 MAX_LISTED_ORGS = 200
 
@@ -158,11 +159,10 @@ def correlate(now=None) -> dict:
 
 def _campaign_notice(campaign: Campaign) -> tuple[notifications.Text, notifications.Text]:
     """The title and text telling a coordinator of a new campaign, read in each coordinator's language."""
-    title = notifications.Text(_l("National campaign: %(title)s"), {"title": campaign_title_text(
-        campaign.kind, campaign.value, campaign.rule_name, campaign.key, campaign.organization_count)})
+    title = notifications.Text(_l("National campaign: %(title)s"), {"title": campaign.title_text})
     body = notifications.Text(_l("First seen %(first)s, last seen %(last)s; %(count)d hits."), {
-        "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
-        "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M"),
+        "first": shown_time(campaign.first_seen),
+        "last": shown_time(campaign.last_seen),
         "count": campaign.count})
     return title, body
 
@@ -219,8 +219,8 @@ def warning_defaults(campaign: Campaign) -> dict:
             "title": campaign.display_title[:300],
             "summary": _("Seen at %(n)d organizations between %(first)s and %(last)s (%(count)d hits).") % {
                 "n": campaign.organization_count,
-                "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
-                "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M"),
+                "first": shown_time(campaign.first_seen),
+                "last": shown_time(campaign.last_seen),
                 "count": campaign.count},
             "severity": _warning_severity(campaign),
             "tlp": "amber",
@@ -240,15 +240,15 @@ def incident_defaults(campaign: Campaign) -> dict:
                 "National campaign raised from telemetry: %(title)s. Organizations involved: %(orgs)s. "
                 "%(count)d hits between %(first)s and %(last)s.") % {
                 "title": campaign.display_title, "orgs": orgs, "count": campaign.count,
-                "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M"),
-                "last": timezone.localtime(campaign.last_seen).strftime("%d/%m/%Y %H:%M")},
+                "first": shown_time(campaign.first_seen),
+                "last": shown_time(campaign.last_seen)},
             "tlp": "amber",
             # Kept when the report comes after the deadline counted from the first sighting: the campaign is raised
             # only once several organizations were hit, so its first alert may be older than a day.
             "late_reason": _("A national campaign, raised when the same threat had been seen at %(n)d "
                              "organizations; its first alert was seen at %(first)s.") % {
                 "n": campaign.organization_count,
-                "first": timezone.localtime(campaign.first_seen).strftime("%d/%m/%Y %H:%M")},
+                "first": shown_time(campaign.first_seen)},
         }
 
 
@@ -359,7 +359,7 @@ def do_dismiss_campaign(campaign: Campaign, *, acting_user, reason: str = "") ->
     """The coordinator judges the campaign harmless or known; the reason is kept for whoever reads it later."""
     reason = str(reason or "").strip()
     if len(reason) > DISMISS_REASON_MAX_CHARS:
-        raise Refused(_("The reason is at most %(n)s characters.") % {"n": DISMISS_REASON_MAX_CHARS}, code="invalid")
+        raise Refused(_("The reason is at most %(n)d characters.") % {"n": DISMISS_REASON_MAX_CHARS}, code="invalid")
     with transaction.atomic():
         campaign = _require_coordinator(acting_user, campaign)
         _require_open(campaign)

@@ -28,11 +28,11 @@ from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from khien.core import notifications
 from khien.core.roles import Role
-from khien.core.texts import Text
+from khien.core.texts import Text, shown_time
 from khien.registry.models import InformationSystem
-
-from . import conf, notices
 from khien.registry.services import national_coordinators
+
+from . import conf
 from .models import AlertSource, SourceHourlyCount, hour_start
 
 ACTIVITY_HOURS = 24  # the hours of arrival shown for each source (a sparkline on the sources page)
@@ -208,7 +208,7 @@ def _system_lines(systems) -> list[str]:
 
 
 def _when(value) -> str:
-    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else "—"
+    return shown_time(value) if value else "—"
 
 
 def _sources_notice(gone, back, systems, refusing=frozenset()) -> tuple[Text, Text]:
@@ -228,7 +228,7 @@ def _sources_notice(gone, back, systems, refusing=frozenset()) -> tuple[Text, Te
     else:
         title = Text(ngettext_lazy("%(n)d alert source is sending again", "%(n)d alert sources are sending again",
                                    len(back)), {"n": len(back)})
-    return title, notices.lines(lines)
+    return title, notifications.lines(*lines)
 
 
 def _disconnected_notice(systems) -> tuple[Text, Text]:
@@ -236,7 +236,7 @@ def _disconnected_notice(systems) -> tuple[Text, Text]:
     title = Text(ngettext_lazy("%(n)d level 3+ system disconnected from national monitoring",
                                "%(n)d level 3+ systems disconnected from national monitoring", len(systems)),
                  {"n": len(systems)})
-    return title, notices.lines(_system_lines(systems))
+    return title, notifications.lines(*_system_lines(systems))
 
 
 def notify_source_health(now: dt.datetime | None = None) -> str:

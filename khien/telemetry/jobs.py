@@ -20,7 +20,7 @@ from khien.core.texts import Text
 from khien.core.roles import Role
 from khien.registry.models import Organization
 
-from . import conf, conf_matching, correlation, health, notices
+from . import conf, conf_matching, correlation, health
 from .models import AlertSource, IndicatorHit
 
 BATCH = 10_000  # rows per chunk (also the size of the IN lists that mark them done)
@@ -101,7 +101,7 @@ def _hits_notice(counts: Counter, names: list[str]) -> tuple[Text, Text]:
     lines.append(Text(_l("Sources: %(names)s"), {"names": ", ".join(names)}))
     title = Text(ngettext_lazy("%(n)d indicator hit in your organization's telemetry",
                                "%(n)d indicator hits in your organization's telemetry", total), {"n": total})
-    return title, notices.lines(lines)
+    return title, notifications.lines(*lines)
 
 
 def correlate(now) -> str:

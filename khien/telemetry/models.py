@@ -592,5 +592,10 @@ class Campaign(models.Model):
         return self.title
 
     @property
+    def title_text(self) -> Text:
+        """The title as it reads now (organizations counted so far), kept untranslated for a notification."""
+        return campaign_title_text(self.kind, self.value, self.rule_name, self.key, self.organization_count)
+
+    @property
     def display_title(self) -> str:
-        return campaign_title(self.kind, self.value, self.rule_name, self.key, self.organization_count)
+        return self.title_text.render()

@@ -34,6 +34,7 @@ from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
 from khien.core.scoping import user_can
+from khien.core.texts import shown_time
 
 from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event,
                      IndicatorHit, severity_label, utc_day)
@@ -289,8 +290,8 @@ def do_alert_to_incident(alert: Alert, *, acting_user, data: dict | None = None)
                 "url": reverse("telemetry:alert", args=[alert.pk]),
                 "source": alert.source.name, "rule": alert.rule_name or "—", "rule_id": alert.rule_id or "—",
                 "count": alert.count,
-                "first": timezone.localtime(alert.first_seen).strftime("%d/%m/%Y %H:%M"),
-                "last": timezone.localtime(alert.last_seen).strftime("%d/%m/%Y %H:%M"),
+                "first": shown_time(alert.first_seen),
+                "last": shown_time(alert.last_seen),
                 "observables": ", ".join(f"{k}={v}" for k, v in alert.observables.items()) or "—"}
         payload = {
             "organization": organization,
@@ -434,7 +435,7 @@ def join_incident(alerts: list[Alert], incident, *, acting_user, now) -> None:
 def _alert_line(alert: Alert) -> str:
     """An alert in one line of an incident's journal."""
     return (f"{alert.rule_name or alert.rule_id or _('Alert')} — {alert.organization.code}, "
-            f"×{alert.count}, {timezone.localtime(alert.first_seen):%d/%m/%Y %H:%M}")
+            f"×{alert.count}, {shown_time(alert.first_seen)}")
 
 
 def alerts_behind(user, incident):

@@ -31,6 +31,7 @@ from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, scope_for, user_can
+from khien.core.texts import shown_time
 from khien.incidents.services import content_loaded as incident_content_loaded
 from khien.intel.models import indicator_kind_label
 
@@ -431,7 +432,7 @@ def alert_suppress(request, pk):
         suppression = triage.do_suppress_alert(alert, acting_user=request.user, reason=data["reason"],
                                                days=data["days"])
         messages.success(request, _("Repeats of this alert start as false positives until %(until)s.")
-                         % {"until": timezone.localtime(suppression.expires_at).strftime("%d/%m/%Y %H:%M")})
+                         % {"until": shown_time(suppression.expires_at)})
         return redirect("telemetry:alert", pk=alert.pk)
 
     return _alert_action(request, pk, lambda alert: AlertSuppressForm(request.POST), "suppress_form", act)
