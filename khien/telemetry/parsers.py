@@ -264,6 +264,8 @@ def _normal_domain(value: str) -> str:
     """Lower case, no trailing dot, IDNA (raises _BadDomain). Cached: the same hosts come back in many alerts,
     so the checks below run once per distinct value, not once per record."""
     text = value.strip().rstrip(".").lower()
+    if ":" in text and _is_ipv6_literal(text):
+        return ""  # an HTTP Host header sent to an IPv6 address ("[2001:db8::1]"): no name, like an IPv4 one below
     try:
         text = text.encode("idna").decode("ascii") if not text.isascii() else text
     except UnicodeError:
@@ -278,6 +280,20 @@ def _normal_domain(value: str) -> str:
             return ""
         raise _BadDomain(f": {text[:60]}")
     return text
+
+
+def _is_ipv6_literal(text: str) -> bool:
+    """An IPv6 address, bare or in brackets as a URL or a Host header writes it, with an optional port after the
+    brackets ("[2001:db8::1]:8443")."""
+    if text.startswith("["):
+        text, bracket, port = text[1:].partition("]")
+        if not bracket or (port and not (port[0] == ":" and port[1:].isdigit())):
+            return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_hash(value: Any, field: str) -> tuple[str, str] | None:

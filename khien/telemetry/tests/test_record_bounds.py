@@ -50,6 +50,11 @@ def test_a_name_ending_in_digits_is_an_invalid_domain(value):
 
 def test_an_address_where_a_name_belongs_is_no_domain_and_names_with_digits_stay_names():
     assert parsers.parse_domain("203.0.113.7", "f") == ""  # an HTTP Host header sent to an address
+    for literal in ("2001:db8::7", "[2001:DB8::7]", "[2001:db8::7]:8443", "[::ffff:203.0.113.7]"):
+        assert parsers.parse_domain(literal, "f") == ""  # the same, to an IPv6 address (in brackets as in a URL)
+    for bad in ("[2001:db8::7", "[2001:db8::7]x", "2001:db8::7::1", "[host.example]", "host:8080"):
+        with pytest.raises(ParseError):
+            parsers.parse_domain(bad, "f")
     for name in ("1password.com", "123.example", "a1.b2.c3", "host-01", "xn--p1ai", "win-pc01.corp"):
         assert parsers.parse_domain(name, "f") == name
 
@@ -59,10 +64,11 @@ def test_an_all_numeric_domain_is_a_dead_letter_in_every_format(make_source, for
     source, _key = make_source(format=format)
     result = services.ingest_batch(source, [record(format, "2026-11-24T14:00:00Z", "256.256.256.256"),
                                             record(format, "2026-11-24T14:00:00Z", "203.0.113.7", rule="r2"),
-                                            record(format, "2026-11-24T14:00:00Z", "ok.example", rule="r3")])
-    assert (result.accepted, result.rejected) == (2, 1)
+                                            record(format, "2026-11-24T14:00:00Z", "ok.example", rule="r3"),
+                                            record(format, "2026-11-24T14:00:00Z", "[2001:db8::7]", rule="r4")])
+    assert (result.accepted, result.rejected) == (3, 1)
     assert DeadLetter.objects.get().reason == f"invalid domain in {DOMAIN_FIELDS[format]}: 256.256.256.256"
-    assert dict(Event.objects.values_list("rule_id", "domain")) == {"r2": "", "r3": "ok.example"}
+    assert dict(Event.objects.values_list("rule_id", "domain")) == {"r2": "", "r3": "ok.example", "r4": ""}
 
 
 # --- 2. the accepted window of times -------------------------------------------------------------------------
