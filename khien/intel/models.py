@@ -440,4 +440,36 @@ class WarningTarget(models.Model):
 
     def __str__(self):
         return f"{self.warning} → {self.organization}"
+
+
+class WarningUpdate(models.Model):
+    """An update (amendment) to an issued warning: a text saying what changed and/or a new reply deadline.
+
+    The warning's own title and summary stay as issued; its updates are kept in order (`number` 1, 2, …) with who
+    made them, in whose name and when. Written by `khien.intel.services_warnings.do_update_warning` only.
+    """
+
+    warning = models.ForeignKey(EarlyWarning, on_delete=models.CASCADE, related_name="updates")
+    number = models.PositiveIntegerField(_("number"))
+    text = models.TextField(_("update text"), blank=True)
+    # The reply deadline before and after the update (equal, and `deadline_changed` false, when only text was added).
+    deadline_changed = models.BooleanField(_("reply deadline changed"), default=False)
+    respond_by_before = models.DateTimeField(_("previous reply deadline"), null=True, blank=True)
+    respond_by = models.DateTimeField(_("new reply deadline"), null=True, blank=True)
+    # In whose name: the sender organization, or the national coordinator's organization when it updates another
+    # organization's warning.
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                     verbose_name=_("updated in the name of"))
+    created_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, related_name="+",
+                                   verbose_name=_("updated by"))
+    created_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["warning", "number"]
+        constraints = [models.UniqueConstraint(fields=["warning", "number"], name="one_warning_update_number")]
+        verbose_name = _("warning update")
+        verbose_name_plural = _("warning updates")
+
+    def __str__(self):
+        return f"{self.warning} #{self.number}"
 from .models_federation import FeedSubscription  # noqa: E402,F401  (federation models live in their own module)

@@ -35,6 +35,15 @@ notification, urgent, and the same e-mail to the contact address; at most
 once per `REMIND_INTERVAL`). When a deadline passes with
 targets still silent, the job `intel.warning_deadlines` tells the sender once
 (`tell_senders_of_missed_deadlines`).
+
+Updating: an issued warning is never rewritten (its title and summary stay as
+sent), but the same people who may follow it up (`can_follow_up`) add updates
+(`do_update_warning`, `WarningUpdate`, numbered in order): a text saying what
+changed (a new address, a patch, corrected advice) and/or a new reply deadline
+(the same bounds as at issue; or none). Every target organization is told —
+those that have answered too, since the update may change their answer: their
+answer is kept as given, and they are asked to check it. A moved deadline may
+pass again, so the sender's "told once" mark is cleared.
 """
 from __future__ import annotations
 
@@ -57,6 +66,7 @@ from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import ngettext_lazy
 
 from khien.core import audit, notifications, shapes
+from khien.core.api.fields import no_control_characters
 from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import ROLE_ACTIONS, Action, Role
@@ -76,6 +86,7 @@ from .models import (
     Tlp,
     WarningSeverity,
     WarningTarget,
+    WarningUpdate,
     identity_id_for,
 )
 
@@ -89,6 +100,10 @@ MAX_VALUES = 10000
 RESPOND_BY_MAX = dt.timedelta(days=90)
 # Reminders are not repeated within this time (one follow-up, not a flood of e-mails).
 REMIND_INTERVAL = dt.timedelta(hours=1)
+# The longest update text (what changed since the warning was issued).
+UPDATE_TEXT_MAX = 10000
+# `do_update_warning(respond_by=UNCHANGED)`: the reply deadline stays as it is (None removes it).
+UNCHANGED = object()
 # The more specific reason wins when an organization is targeted for several.
 REASON_ORDER = [TargetReason.CHOSEN, TargetReason.MATCHED_IP, TargetReason.MATCHED_DOMAIN,
                 TargetReason.MATCHED_PRODUCT, TargetReason.ISAC, TargetReason.SECTOR, TargetReason.PROVINCE]
@@ -594,6 +609,98 @@ def do_remind_warning(warning: EarlyWarning, *, acting_user) -> list[WarningTarg
     return silent
 
 
+def _updating_organization(user, warning: EarlyWarning):
+    """In whose name `user` updates the warning: the sender organization when they may issue for it, else the
+    national coordinator's organization (None for a superuser who is a member of none)."""
+    if can_issue_for(user, warning.organization_id):
+        return warning.organization
+    pk = next((o for role, _p, o in memberships_of(user) if role == Role.NATIONAL_COORDINATOR), None)
+    return Organization.objects.filter(pk=pk).first() if pk is not None else None
+
+
+def _update_body(update: WarningUpdate, *, answered: bool):
+    """What a target is told of an update, as a `Text` (each reader's language); the update's own text is shown
+    as its author wrote it, like the warning's."""
+    deadline = None
+    if update.deadline_changed and update.respond_by is not None:
+        deadline = notifications.Text(_l("New reply deadline: %(deadline)s."),
+                                      {"deadline": shown_time(update.respond_by)})
+    elif update.deadline_changed:
+        deadline = notifications.Text(_l("The reply deadline was removed."))
+    check = notifications.Text(_l("Your organization answered before this update: check that your answer still "
+                                  "holds, and change it on the warning's page if not.")) if answered else None
+    return notifications.lines(deadline, update.text, check)
+
+
+@transaction.atomic
+def do_update_warning(warning: EarlyWarning, *, text: str = "", respond_by=UNCHANGED, acting_user) -> WarningUpdate:
+    """Add an update to an issued warning: a text saying what changed and/or a new reply deadline (`respond_by`:
+    an aware datetime in the future at most `RESPOND_BY_MAX` ahead, None to remove it, `UNCHANGED` to keep it).
+
+    The warning's own text stays as issued. Every target organization is notified (its members, in their own
+    language, and its contact address by e-mail) — those that have already answered too: their answer is kept and
+    they are asked to check it. Audited. Refused (400) when the text is too long, the deadline out of bounds, or
+    nothing would change; 403 to whoever may not follow the warning up (`can_follow_up`)."""
+    if not can_follow_up(acting_user, warning):
+        raise Forbidden(_("Only those who may issue warnings for the sender organization, or the national "
+                          "coordinator, can update this warning."))
+    if text is not None and not isinstance(text, str):
+        raise Refused(_("The update text must be text."), code="invalid")
+    text = (text or "").strip()
+    if len(text) > UPDATE_TEXT_MAX:
+        raise Refused(_("The update text can be at most %(n)d characters.") % {"n": UPDATE_TEXT_MAX},
+                      code="invalid")
+    try:
+        no_control_characters(text)  # as the pages' and the API's text fields (a NUL breaks PostgreSQL)
+    except ValidationError as exc:
+        raise Refused(" ".join(exc.messages), code="invalid")
+    new_deadline = UNCHANGED if respond_by is UNCHANGED else _respond_by(respond_by)
+    # The lock orders two updates at once (numbers, the deadline each one saw before).
+    warning = EarlyWarning.objects.select_for_update(of=("self",)).select_related("organization").get(pk=warning.pk)
+    before_deadline = warning.respond_by
+    deadline_changed = new_deadline is not UNCHANGED and new_deadline != before_deadline
+    if not text and not deadline_changed:
+        raise Refused(_("Nothing to update: write what changed, or give a new reply deadline."),
+                      code="nothing_changed")
+    now = timezone.now()
+    last = warning.updates.order_by("-number").values_list("number", flat=True).first() or 0
+    update = WarningUpdate.objects.create(
+        warning=warning, number=last + 1, text=text, deadline_changed=deadline_changed,
+        respond_by_before=before_deadline, respond_by=new_deadline if deadline_changed else before_deadline,
+        organization=_updating_organization(acting_user, warning), created_by=acting_user, created_at=now)
+    changes = [Change(action=Act.CREATE, obj=update, organization_id=str(warning.organization_id),
+                      after=audit.snapshot(update))]
+    if deadline_changed:
+        before = audit.snapshot(warning)
+        # A new deadline may pass again: the sender is then told again (the "told once" mark is for one deadline).
+        warning.respond_by, warning.overdue_told_at = update.respond_by, None
+        warning.save(update_fields=["respond_by", "overdue_told_at"])
+        changes.append(Change(action=Act.UPDATE, obj=warning, organization_id=str(warning.organization_id),
+                              before=before, after=audit.snapshot(warning)))
+    audit.record_many(changes, actor=acting_user)
+
+    warning_id = warning.pk
+    title = notifications.Text(_l("Update %(n)d — early warning (%(severity)s): %(title)s"), {
+        "n": update.number, "severity": WarningSeverity(warning.severity).label, "title": warning.title})
+    url = reverse("intel:warning_detail", args=[warning_id])
+    urgent = deadline_changed or warning.severity in (WarningSeverity.HIGH, WarningSeverity.CRITICAL)
+    answered = set(warning.targets.exclude(state__isnull=True).values_list("organization_id", flat=True))
+    everyone = list(warning.targets.values_list("organization_id", flat=True))
+    for group, has_answered in ((answered, True), ([o for o in everyone if o not in answered], False)):
+        if group:
+            notifications.notify(Organization.objects.filter(pk__in=list(group)), kind="intel.warning_update",
+                                 title=title, body=_update_body(update, answered=has_answered), url=url,
+                                 urgent=urgent)
+    update_id = update.pk
+    transaction.on_commit(lambda: notify_targets(warning_id, update_id=update_id))
+    return update
+
+
+def updates_of(warning: EarlyWarning):
+    """A warning's updates in order, with who made them."""
+    return warning.updates.select_related("created_by", "organization").order_by("number")
+
+
 def _sender_people(warning: EarlyWarning) -> list:
     """Who is told about the sender's warning: its author, else the sender organization's administrators."""
     if warning.created_by is not None and warning.created_by.is_active:
@@ -639,12 +746,14 @@ def tell_senders_of_missed_deadlines(now=None) -> int:
 # --- E-mail ----------------------------------------------------------------------------------------
 
 
-def notify_targets(warning_id, organization_ids=None, *, reminder: bool = False) -> int:
+def notify_targets(warning_id, organization_ids=None, *, reminder: bool = False, update_id=None) -> int:
     """One e-mail to each target organization's contact address (only those in `organization_ids` if given; a
-    reminder says so in its subject); returns the number sent."""
+    reminder says so in its subject; with `update_id`, the e-mail of that update of the warning); returns the
+    number sent."""
     warning = EarlyWarning.objects.select_related("organization").filter(pk=warning_id).first()
     if warning is None:
         return 0
+    update = WarningUpdate.objects.filter(pk=update_id, warning=warning).first() if update_id is not None else None
     orgs = Organization.objects.filter(warning_targets__warning=warning).exclude(contact_email="") \
         .order_by("code").distinct()
     if organization_ids is not None:
@@ -654,7 +763,10 @@ def notify_targets(warning_id, organization_ids=None, *, reminder: bool = False)
         for org in orgs:
             about = {"severity": warning.get_severity_display(), "tlp": warning.get_tlp_display(),
                      "title": warning.title}
-            if reminder:
+            if update is not None:
+                subject = _("[Khiên] Update %(n)d — early warning (%(severity)s, %(tlp)s): %(title)s") \
+                    % {**about, "n": update.number}
+            elif reminder:
                 subject = _("[Khiên] Reminder — early warning (%(severity)s, %(tlp)s): %(title)s") % about
             else:
                 subject = _("[Khiên] Early warning (%(severity)s, %(tlp)s): %(title)s") % about
@@ -662,9 +774,24 @@ def notify_targets(warning_id, organization_ids=None, *, reminder: bool = False)
             if warning.respond_by is not None:
                 deadline = [_("Please answer by %(deadline)s (Vietnam time).")
                             % {"deadline": shown_time(warning.respond_by)}]
+            changed = []
+            if update is not None:
+                changed = [_("Update %(n)d to the early warning sent to %(org)s by %(sender)s, on %(at)s:")
+                           % {"n": update.number, "org": org.name, "sender": warning.organization.name,
+                              "at": shown_time(update.created_at)}, ""]
+                if update.deadline_changed:
+                    changed.append(_("New reply deadline: %(deadline)s.") % {"deadline": shown_time(update.respond_by)}
+                                   if update.respond_by is not None else _("The reply deadline was removed."))
+                if update.text:
+                    changed.append(update.text)
+                changed += ["", _("The warning as issued:")]
+                intro = []
+            else:
+                intro = [_("Early warning sent to %(org)s by %(sender)s.")
+                         % {"org": org.name, "sender": warning.organization.name}, ""]
             body = "\n".join([
-                _("Early warning sent to %(org)s by %(sender)s.") % {"org": org.name, "sender": warning.organization.name},
-                "",
+                *changed,
+                *intro,
                 warning.title,
                 "",
                 warning.summary,

@@ -1,4 +1,4 @@
-"""Early-warning pages (inbox, detail, acknowledgement, issue form) and the allow-list.
+"""Early-warning pages (inbox, detail, acknowledgement, reminder, update, issue form) and the allow-list.
 
 Who sees a warning and who may issue or acknowledge it is decided in
 `services_warnings`; the allow-list's rights in `warninglists`. A warning the
@@ -6,6 +6,7 @@ user may not see is a 404; a refused write is shown with the service's status.
 """
 from __future__ import annotations
 
+from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,6 +15,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,12 +30,48 @@ from .models import AllowListEntry, IndicatorKind
 PAGE_SIZE = 25
 
 
+class WarningUpdateForm(django_forms.Form):
+    """An update to an issued warning (`services_warnings.do_update_warning`): what changed, a new deadline."""
+
+    text = django_forms.CharField(
+        label=_l("What changed"), required=False, max_length=sw.UPDATE_TEXT_MAX,
+        widget=django_forms.Textarea(attrs={"rows": 4}),
+        help_text=_l("New information, corrected advice… The warning's own text stays as issued."))
+    respond_by = django_forms.DateTimeField(
+        label=_l("New reply deadline"), required=False,
+        widget=django_forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+    remove_deadline = django_forms.BooleanField(label=_l("Remove the reply deadline"), required=False)
+
+    def __init__(self, *args, warning, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["respond_by"].help_text = _(
+            "Vietnam time, at most %(days)d days ahead; leave it empty to keep the current deadline."
+        ) % {"days": sw.RESPOND_BY_MAX.days}
+        if warning.respond_by is None:
+            del self.fields["remove_deadline"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("remove_deadline") and cleaned.get("respond_by"):
+            raise django_forms.ValidationError(_("Either give a new reply deadline or remove it, not both."))
+        return cleaned
+
+    def service_args(self) -> dict:
+        d = self.cleaned_data
+        if d.get("remove_deadline"):
+            respond_by = None
+        else:
+            respond_by = d.get("respond_by") or sw.UNCHANGED
+        return {"text": d.get("text", ""), "respond_by": respond_by}
+
+
 @login_required
 @require_GET
 def warning_inbox(request):
     """The warnings sent to the user's organizations, with their answers; sent warnings for issuers."""
     user = request.user
-    received = Paginator(sw.inbox_for(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    received = Paginator(sw.inbox_for(user).annotate(n_updates=Count("warning__updates")), PAGE_SIZE) \
+        .get_page(request.GET.get("page"))
     rows = [{"target": t, "can_ack": sw.can_acknowledge(user, t),
              "form": AcknowledgeForm(prefix=f"t{t.pk}", initial={"state": t.state or "received", "note": t.note})}
             for t in sw.with_matched_labels(received)]
@@ -41,7 +79,8 @@ def warning_inbox(request):
     if sw.can_issue(user) or is_national_coordinator(user):
         sent = (sw.warnings_visible_to(user).select_related("organization")
                 .annotate(n_targets=Count("targets", distinct=True),
-                          n_open=Count("targets", filter=Q(targets__state__isnull=True), distinct=True))
+                          n_open=Count("targets", filter=Q(targets__state__isnull=True), distinct=True),
+                          n_updates=Count("updates", distinct=True))
                 .order_by("-created_at")[:50])
     return render(request, "intel/warning_inbox.html", {
         "page": received, "rows": rows, "sent": sent, "can_issue": sw.can_issue(user), "now": timezone.now()})
@@ -51,9 +90,11 @@ def _visible_warning(user, pk):
     return get_object_or_404(sw.warnings_visible_to(user).select_related("organization", "created_by"), pk=pk)
 
 
-def _warning_detail(request, warning, forms=None, status=200, remind_error=None):
+def _warning_detail(request, warning, forms=None, status=200, remind_error=None, update_form=None):
     user = request.user
     forms = forms or {}
+    can_follow_up = sw.can_follow_up(user, warning)
+    updates = list(sw.updates_of(warning))
     mine = [{"target": t, "can_ack": sw.can_acknowledge(user, t),
              "form": forms.get(t.pk) or AcknowledgeForm(prefix=f"t{t.pk}",
                                                         initial={"state": t.state or "received", "note": t.note})}
@@ -70,8 +111,10 @@ def _warning_detail(request, warning, forms=None, status=200, remind_error=None)
     return render(request, "intel/warning_detail.html", {
         "warning": warning, "mine": mine, "targets": targets, "show_targets": show_targets,
         "not_acknowledged": sw.not_acknowledged(warning) if show_targets else None,
-        "past_due": sw.is_past_due(warning), "can_remind": sw.can_follow_up(user, warning),
+        "past_due": sw.is_past_due(warning), "can_remind": can_follow_up,
         "remind_error": remind_error,
+        "updates": updates, "last_update": updates[-1] if updates else None,
+        "update_form": (update_form or WarningUpdateForm(warning=warning)) if can_follow_up else None,
         "report": report, "indicators": [indicators[i] for i in warning.indicator_refs or [] if i in indicators],
         "values": values,
     }, status=status)
@@ -116,6 +159,31 @@ def warning_remind(request, pk):
         return _warning_detail(request, warning, status=status_of(exc), remind_error=exc.message)
     messages.success(request, ngettext("Reminder sent to %(n)d organization.", "Reminder sent to %(n)d organizations.",
                                        len(reminded)) % {"n": len(reminded)})
+    return redirect("intel:warning_detail", pk=warning.pk)
+
+
+@login_required
+@require_POST
+def warning_update(request, pk):
+    """Add an update to an issued warning: what changed and/or a new reply deadline (whoever may follow it up)."""
+    warning = _visible_warning(request.user, pk)
+    if not sw.can_follow_up(request.user, warning):
+        raise PermissionDenied(_("Only those who may issue warnings for the sender organization, or the national "
+                                 "coordinator, can update this warning."))
+    form = WarningUpdateForm(request.POST, warning=warning)
+    if not form.is_valid():
+        return _warning_detail(request, warning, status=400, update_form=form)
+    try:
+        update = sw.do_update_warning(warning, acting_user=request.user, **form.service_args())
+    except (Refused, ValidationError) as exc:
+        if status_of(exc) == 403:
+            raise PermissionDenied(exc.message)
+        add_service_error(form, exc)
+        return _warning_detail(request, warning, status=status_of(exc), update_form=form)
+    n = warning.targets.count()
+    messages.success(request, ngettext("Update %(number)d sent to %(n)d target organization.",
+                                       "Update %(number)d sent to %(n)d target organizations.", n)
+                     % {"number": update.number, "n": n})
     return redirect("intel:warning_detail", pk=warning.pk)
 
 

@@ -311,6 +311,7 @@ class _Builder:
         self.users: list[User] = []
         self.memberships: list[Membership] = []
         self.admin_of: dict[str, User] = {}  # root org code -> admin
+        self.appraiser_of: dict[str, User] = {}  # root org code -> a second admin, who appraises (four eyes)
         self.analyst_of: dict[str, User] = {}
         self.changes: list[Change] = []
         self.sectors = {s.code: s for s in Sector.objects.all()}
@@ -323,6 +324,11 @@ class _Builder:
     def person(self) -> str:
         r = self.rng
         return f"{r.choice(FAMILY)} {r.choice(MIDDLE)} {r.choice(GIVEN)}"
+
+    @staticmethod
+    def fixed_person(n: int) -> str:
+        """The n-th of a series of names drawn without the random generator."""
+        return f"{FAMILY[n % len(FAMILY)]} {MIDDLE[(n // 3) % len(MIDDLE)]} {GIVEN[(n * 7) % len(GIVEN)]}"
 
     def phone(self) -> str:
         self.phone_n += 1
@@ -464,6 +470,19 @@ class _Builder:
             if org.code not in self.analyst_of:
                 self.analyst_of[org.code] = u = make_user(f"analyst@{slug}.{DEMO_DOMAIN}", self.person())
                 member(u, org, Role.ORG_ANALYST)
+        # Four eyes: whoever appraised a level does not approve it, so the history's appraisals are by a second
+        # person — the organization's security unit, and a national appraiser — and the printed accounts can still
+        # approve what waits for them. Their names use no random draw: the rest of the demo stays as it was; their
+        # addresses sort after the printed ones, which later demo parts take as "the" administrator or coordinator.
+        roots = [o for o in self.orgs if o.parent is None]
+        for n, org in enumerate(roots):
+            self.appraiser_of[org.code] = u = make_user(f"thamdinh@{self.slug(org.code)}.{DEMO_DOMAIN}",
+                                                        self.fixed_person(n))
+            member(u, org, Role.ORG_ADMIN)
+        national = self.by_code[COORDINATOR.org_code]
+        self.national_appraiser = make_user(f"thamdinh@{self.slug(national.code)}.{DEMO_DOMAIN}",
+                                            self.fixed_person(len(roots)))
+        member(self.national_appraiser, national, Role.NATIONAL_COORDINATOR)
         assert all(key in {(m.organization.code, m.role) for m in self.memberships} for key in printed)
         User.objects.bulk_create(self.users, batch_size=500)
         Membership.objects.bulk_create(self.memberships, batch_size=500)
@@ -578,6 +597,7 @@ class _Builder:
         per_owner: dict[str, int] = {}
         systems, events, dossiers = [], [], []
         status_choices, status_weights = zip(*STATUS_WEIGHTS.items())
+        same_name: dict[tuple[str, str], int] = {}
         for i in range(self.n_systems):
             if i < len(forced):
                 level, status, op = forced[i]
@@ -594,6 +614,10 @@ class _Builder:
             kind = answers["system_kind"]
             name, label = self._name_for(kind, owner)
             per_owner[owner.code] = n = per_owner.get(owner.code, 0) + 1
+            # The same kind twice in one organization: numbered, so pickers and lists tell the systems apart.
+            same_name[owner.code, name] = repeat = same_name.get((owner.code, name), 0) + 1
+            if repeat > 1:
+                name = f"{name} (hệ thống {repeat})"
             slug = self.slug(owner.code)
             internet_facing = kind == "public_service" or r.random() < 0.25
             system = InformationSystem(
@@ -654,7 +678,9 @@ class _Builder:
         fw = system.framework
 
         def who(stage):
-            return admin if levels.authority(fw, level, stage) == "owner" else self.coordinator
+            if levels.authority(fw, level, stage) == "owner":
+                return self.appraiser_of[root] if stage == "appraised_by" else admin
+            return self.national_appraiser if stage == "appraised_by" else self.coordinator
 
         # At most six steps of at most ~41 days each: starting 250+ days ago keeps every step in the past.
         t = self.now - dt.timedelta(days=r.randint(250, 1100))

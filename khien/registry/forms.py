@@ -314,6 +314,9 @@ class StepForm(forms.Form):
     def __init__(self, *args, step, **kwargs):
         super().__init__(*args, **kwargs)
         self.step = step
+        for name, message in self.REQUIRED.get(step, {}).items():  # marked required on the page, with its own message
+            self.fields[name].required = True
+            self.fields[name].error_messages["required"] = message
         if step == "appraise":
             self.fields["note"].label = _("Appraisal opinion")
         elif step == "return":

@@ -5,6 +5,8 @@ module only interprets it, so a new decree means a new file, not new code.
 """
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from dataclasses import dataclass
 
 from django.utils.translation import get_language
@@ -72,6 +74,26 @@ def suggest_level(framework: LevelFramework, answers: dict[str, str]) -> Suggest
 
 def level_info(framework: LevelFramework, level: int) -> dict:
     return framework.data["levels"].get(str(level)) or framework.data["levels"].get(level) or {}
+
+
+# Layer 3 where the framework names no interval for a level (or the system has no level yet): once a year.
+DEFAULT_ASSESSMENT_MONTHS = 12
+
+
+def assessment_months(framework: LevelFramework | None, level: int | None) -> int:
+    """Every how many months an independent assessment (layer 3) is due at `level` (the framework's
+    `independent_assessment_months`)."""
+    if framework is None or level is None:
+        return DEFAULT_ASSESSMENT_MONTHS
+    months = level_info(framework, level).get("requirements", {}).get("independent_assessment_months")
+    return int(months) if months else DEFAULT_ASSESSMENT_MONTHS
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same day `months` calendar months earlier (31 March - 1 = 28/29 February)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    return day.replace(year=year, month=month + 1, day=min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def authority(framework: LevelFramework | None, level: int | None, step: str) -> str:

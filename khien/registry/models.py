@@ -18,7 +18,7 @@ from khien.core import resumable
 from khien.core.roles import Role
 from khien.core.scoping import OrgScopedQuerySet
 
-from .validators import validate_cpes, validate_domains, validate_ip_ranges
+from .validators import validate_cpes, validate_domains, validate_ip_ranges, validate_phone
 
 code_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
@@ -109,14 +109,14 @@ class Organization(BilingualNameMixin):
     province = models.ForeignKey(Province, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("province"))
     sectors = models.ManyToManyField(Sector, blank=True, related_name="organizations", verbose_name=_("sectors"))
     address = models.CharField(_("address"), max_length=300, blank=True)
-    hotline = models.CharField(_("24/7 hotline"), max_length=40, blank=True)
+    hotline = models.CharField(_("24/7 hotline"), max_length=40, blank=True, validators=[validate_phone])
     contact_email = models.EmailField(_("24/7 contact e-mail"), blank=True)
     duty_officer = models.CharField(_("duty officer"), max_length=200, blank=True)
-    duty_officer_phone = models.CharField(_("duty officer phone"), max_length=40, blank=True)
+    duty_officer_phone = models.CharField(_("duty officer phone"), max_length=40, blank=True, validators=[validate_phone])
     head_name = models.CharField(_("head of the cybersecurity unit"), max_length=200, blank=True)
     head_title = models.CharField(_("title of the head"), max_length=200, blank=True)
     head_email = models.EmailField(_("e-mail of the head"), blank=True)
-    head_phone = models.CharField(_("phone of the head"), max_length=40, blank=True)
+    head_phone = models.CharField(_("phone of the head"), max_length=40, blank=True, validators=[validate_phone])
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -237,7 +237,6 @@ class LayerState(models.TextChoices):
 
 
 LEVEL_VALIDATORS = [MinValueValidator(1), MaxValueValidator(5)]
-ASSESSMENT_VALIDITY = dt.timedelta(days=365)  # layer 3: an independent assessment counts for one year
 
 
 class InformationSystemQuerySet(OrgScopedQuerySet):
@@ -255,19 +254,35 @@ def level_approved_q() -> Q:
     return Q(approved_level__isnull=False)
 
 
+def assessment_current_q(today: dt.date | None = None) -> Q:
+    """The independent assessment (layer 3) is younger than the interval the system's level sets in its framework
+    (`levels.assessment_months`; the approved level, else the proposed one). Mirror of
+    `InformationSystem.assessment_current`."""
+    from . import levels
+
+    today = today or timezone.localdate()
+    default_since = levels.months_before(today, levels.DEFAULT_ASSESSMENT_MONTHS)
+    q = Q(approved_level__isnull=True, proposed_level__isnull=True) | Q(framework__isnull=True)
+    q &= Q(layer3_assessed_on__gte=default_since)
+    for framework in LevelFramework.objects.all():
+        for level in range(1, 6):
+            since = levels.months_before(today, levels.assessment_months(framework, level))
+            of_level = Q(approved_level=level) | Q(approved_level__isnull=True, proposed_level=level)
+            q |= Q(framework=framework) & of_level & Q(layer3_assessed_on__gte=since)
+    return q
+
+
 def four_layers_complete_q(today: dt.date | None = None) -> Q:
-    """The 4-layer model holds: all four layers in place and the assessment younger than a year.
+    """The 4-layer model holds: all four layers in place and the assessment within its level's interval.
 
     Mirror of `InformationSystem.four_layer_gaps()`; a test checks the two agree.
     """
-    today = today or timezone.localdate()
     return Q(
         layer1_status=LayerState.IN_PLACE,
         layer2_status=LayerState.IN_PLACE,
         layer3_status=LayerState.IN_PLACE,
-        layer3_assessed_on__gte=today - ASSESSMENT_VALIDITY,
         layer4_status=LayerState.IN_PLACE,
-    )
+    ) & assessment_current_q(today)
 
 
 class InformationSystem(models.Model):
@@ -399,9 +414,24 @@ class InformationSystem(models.Model):
         for n in (1, 2, 3, 4):
             if getattr(self, f"layer{n}_status") != LayerState.IN_PLACE:
                 gaps.append(f"layer{n}_missing")
-        if self.layer3_assessed_on is None or self.layer3_assessed_on < today - ASSESSMENT_VALIDITY:
+        if not self.assessment_current(today):
             gaps.append("assessment_outdated")
         return gaps
+
+    def assessment_months(self) -> int:
+        """Every how many months this system's level asks for an independent assessment."""
+        from . import levels
+
+        level = self.approved_level if self.approved_level is not None else self.proposed_level
+        return levels.assessment_months(self.framework if self.framework_id else None, level)
+
+    def assessment_current(self, today: dt.date | None = None) -> bool:
+        """See `assessment_current_q`."""
+        from . import levels
+
+        today = today or timezone.localdate()
+        return (self.layer3_assessed_on is not None
+                and self.layer3_assessed_on >= levels.months_before(today, self.assessment_months()))
 
 
 GAP_LABELS = {
@@ -410,7 +440,7 @@ GAP_LABELS = {
     "layer2_missing": _("No 24/7 monitoring (layer 2)"),
     "layer3_missing": _("No independent assessment (layer 3)"),
     "layer4_missing": _("Not connected to national monitoring (layer 4)"),
-    "assessment_outdated": _("Independent assessment missing or older than one year"),
+    "assessment_outdated": _("Independent assessment missing or older than the interval its level sets"),
 }
 
 

@@ -487,13 +487,62 @@ def do_update_system(system: InformationSystem, data: dict, *, acting_user) -> I
     return system
 
 
+def system_on_record(system: InformationSystem) -> bool:
+    """A system whose level proposal has been submitted at least once is part of the level record (the dossier
+    the appraiser read, the decision): it is retired, not deleted."""
+    return system.approved_level is not None or system.level_events.exists()
+
+
 @transaction.atomic
 def do_delete_system(system: InformationSystem, *, acting_user) -> None:
     _require(acting_user, Action.DELETE, system.owner)
+    system = InformationSystem.objects.select_for_update().get(pk=system.pk)
+    if system_on_record(system):
+        raise Refused(_("This system's security level has been submitted or approved: its dossier and decisions "
+                        "are kept on record. Set its operational status to “Retired” instead of deleting it."),
+                      code="on_record", status=409)
     audit.record(Act.DELETE, system, actor=acting_user, before=audit.snapshot(system))
     for f in system.dossier_files.all():
         f.file.delete(save=False)
     system.delete()
+
+
+# What a level dossier holds: documents, spreadsheets, scans and archives of them. Each kind is recognised by its first
+# bytes too, so a program renamed "ho-so.pdf" is refused: the appraiser downloads and opens these files.
+_ZIP, _OLE = (b"PK\x03\x04",), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",)
+DOSSIER_SIGNATURES = {
+    "pdf": (b"%PDF-",), "docx": _ZIP, "xlsx": _ZIP, "pptx": _ZIP, "odt": _ZIP, "ods": _ZIP, "zip": _ZIP,
+    "doc": _OLE, "xls": _OLE, "ppt": _OLE, "png": (b"\x89PNG\r\n\x1a\n",), "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",), "7z": (b"7z\xbc\xaf\x27\x1c",), "rar": (b"Rar!\x1a\x07",), "txt": None,
+}
+
+
+def _check_dossier_file(uploaded) -> None:
+    """Refuses a file whose extension is not a dossier kind, or whose first bytes are not of that kind (a text file
+    must be UTF-8 text)."""
+    name = uploaded.name or ""
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
+    kinds = ", ".join(f".{k}" for k in DOSSIER_SIGNATURES)
+    if extension not in DOSSIER_SIGNATURES:
+        raise Refused(_("A level dossier takes documents, spreadsheets, scans and archives (%(kinds)s), not “%(name)s”.")
+                      % {"kinds": kinds, "name": name[:80]}, code="file_type")
+    uploaded.seek(0)
+    head = uploaded.read(4096)
+    uploaded.seek(0)
+    signatures = DOSSIER_SIGNATURES[extension]
+    if signatures is None:
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            readable = exc.start >= len(head) - 3  # a character cut at the end of the first 4 KiB
+        else:
+            readable = True
+        readable = readable and b"\x00" not in head
+    else:
+        readable = head.startswith(signatures)
+    if not readable:
+        raise Refused(_("“%(name)s” is not a .%(ext)s file: its content is of another kind.")
+                      % {"name": name[:80], "ext": extension}, code="file_content")
 
 
 @transaction.atomic
@@ -505,6 +554,7 @@ def do_add_dossier_file(system: InformationSystem, uploaded, *, acting_user) -> 
     if uploaded.size > settings.KHIEN_MAX_UPLOAD_BYTES:
         raise Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": settings.KHIEN_MAX_UPLOAD_BYTES // 2**20},
                       code="too_large", status=413)
+    _check_dossier_file(uploaded)
     digest = hashlib.sha256()
     for chunk in uploaded.chunks():
         digest.update(chunk)
@@ -517,6 +567,30 @@ def do_add_dossier_file(system: InformationSystem, uploaded, *, acting_user) -> 
     dossier.save()
     audit.record(Act.CREATE, dossier, actor=acting_user, organization_id=str(system.owner_id))
     return dossier
+
+
+def may_remove_dossier_file(user, dossier: DossierFile) -> bool:
+    """A file added since the proposal was last submitted (or never submitted) may be taken out by those who may add
+    one; a file that went to appraisal is what the appraiser read and stays on record."""
+    system = dossier.system
+    if system.level_status not in EDITABLE_LEVEL_STATES or not user_can(user, Action.CHANGE, system.owner):
+        return False
+    submitted = system.level_events.filter(action="submit").order_by("-at", "-id").values_list("at", flat=True).first()
+    return submitted is None or dossier.uploaded_at > submitted
+
+
+@transaction.atomic
+def do_remove_dossier_file(dossier: DossierFile, *, acting_user) -> None:
+    _require(acting_user, Action.CHANGE, dossier.system.owner)
+    InformationSystem.objects.select_for_update().filter(pk=dossier.system_id).first()  # one change of the dossier at a time
+    dossier = DossierFile.objects.select_related("system__owner").get(pk=dossier.pk)
+    if not may_remove_dossier_file(acting_user, dossier):
+        raise Refused(_("This file was part of a submitted proposal (or the proposal is under review): it stays in "
+                        "the dossier."), code="on_record", status=409)
+    audit.record(Act.DELETE, dossier, actor=acting_user, before=audit.snapshot(dossier),
+                 organization_id=str(dossier.system.owner_id))
+    dossier.file.delete(save=False)
+    dossier.delete()
 
 
 # --- Security-level approval workflow ------------------------------------------------
@@ -541,6 +615,14 @@ def _last_submitter_id(system: InformationSystem):
     return event.actor_id if event else None
 
 
+def _last_appraiser_id(system: InformationSystem):
+    """Who appraised the proposal now waiting for approval (None before an appraisal)."""
+    if system.level_status != LevelStatus.APPRAISED:
+        return None
+    event = system.level_events.filter(action="appraise").order_by("-at", "-id").first()
+    return event.actor_id if event else None
+
+
 def may_take_step(user, system: InformationSystem, step: str) -> bool:
     """Whether `user` may take workflow `step` now (also drives which buttons a page shows)."""
     allowed_from, _to = TRANSITIONS[step]
@@ -550,6 +632,9 @@ def may_take_step(user, system: InformationSystem, step: str) -> bool:
         return user_can(user, Action.SUBMIT_LEVEL, system.owner)
     # Appraisal and approval: by the level framework's authority, never by the person who submitted.
     if _last_submitter_id(system) == user.pk:
+        return False
+    # Four eyes: the appraisal is a check on the proposal before the decision, so the approver is someone else.
+    if step == "approve" and _last_appraiser_id(system) == user.pk:
         return False
     if step == "return":
         stage = "approved_by" if system.level_status == LevelStatus.APPRAISED else "appraised_by"
@@ -571,6 +656,9 @@ def _refuse_step(user, system, step):
         )
     if step in ("appraise", "approve", "return") and _last_submitter_id(system) == user.pk:
         raise Forbidden(_("The person who submitted a proposal cannot appraise, approve or return it."))
+    if step == "approve" and _last_appraiser_id(system) == user.pk:
+        raise Forbidden(_("The person who appraised a proposal cannot also approve it: another person with the "
+                          "right to approve decides."))
     raise Forbidden(_("You do not have the right to take this step for this system."))
 
 
@@ -610,6 +698,11 @@ def do_level_step(system: InformationSystem, step: str, *, acting_user, note: st
             raise Refused(_("Give the number and date of the approval decision."))
         if decision_date > timezone.localdate():
             raise Refused(_("The decision date cannot be in the future."))
+        submitted = system.level_events.filter(action="submit").order_by("-at", "-id").values_list("at", flat=True).first()
+        if submitted is not None and decision_date < timezone.localtime(submitted).date():
+            # A decision approves the proposal as submitted: it cannot be older than that submission.
+            raise Refused(_("The decision date cannot be before the proposal was submitted (%(date)s).") % {
+                "date": timezone.localtime(submitted).strftime("%d/%m/%Y")})
         system.approved_level = system.proposed_level
         system.decision_number = decision_number.strip()
         system.decision_date = decision_date
@@ -667,7 +760,7 @@ def _tell_next_in_workflow(system: InformationSystem, step: str, acting_user, no
         title = notifications.Text(_l("Security level %(level)s of %(system)s (%(org)s) waits for your appraisal"), names)
         body = _by_whom_in_workflow(acting_user, note)
     elif step == "appraise":
-        recipients = [u for u in _deciders(system, "approved_by") if u.pk != submitter_id]
+        recipients = [u for u in _deciders(system, "approved_by") if u.pk not in (submitter_id, acting_user.pk)]
         title = notifications.Text(_l("Security level %(level)s of %(system)s (%(org)s) was appraised and waits for "
                                       "your approval"), names)
         body = _by_whom_in_workflow(acting_user, note)

@@ -25,6 +25,7 @@ urlpatterns = [
     path("systems/<uuid:pk>/steps/<slug:step>/", views.system_step, name="system_step"),
     path("systems/<uuid:pk>/files/", views.system_upload, name="system_upload"),
     path("dossier-files/<uuid:pk>/", views.dossier_download, name="dossier_download"),
+    path("dossier-files/<uuid:pk>/remove/", views.dossier_remove, name="dossier_remove"),
     path("isacs/", views.isac_list, name="isac_list"),
     path("isacs/new/", views.isac_create, name="isac_create"),
     path("isacs/<uuid:pk>/", views.isac_detail, name="isac_detail"),

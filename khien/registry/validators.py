@@ -81,3 +81,14 @@ def split_list(text: str) -> list[str]:
     if not text:
         return []
     return [part.strip() for part in re.split(r"[\n;]+", str(text)) if part.strip()]
+
+
+# A telephone number as people write it: digits with spaces, dots, dashes, slashes or brackets, a leading "+", and an
+# optional extension ("máy lẻ 12", "ext. 12"). At least three digits: the shortest numbers (113, 114) are three long.
+_PHONE_RE = re.compile(r"^\+?[\d\s().\-/]+(?:\s*(?:ext\.?|x|máy lẻ|ml)\s*\d{1,6})?$", re.IGNORECASE)
+
+
+def validate_phone(value):
+    if value and (not _PHONE_RE.match(value.strip()) or sum(c.isdigit() for c in value) < 3):
+        raise ValidationError(_("“%(v)s” is not a telephone number: write its digits (spaces, dots, dashes, a "
+                                "leading + and an extension are allowed).") % {"v": value[:40]}, code="phone")

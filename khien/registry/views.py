@@ -60,6 +60,21 @@ STEP_LABELS = {
     "return": gettext_lazy("Return the proposal"),
     "revise": gettext_lazy("Start a revision"),
 }
+# What the page says once a step is taken, and asks before the steps that lock or decide something.
+STEP_DONE = {
+    "submit": gettext_lazy("The proposal was submitted for appraisal; those who appraise it have been told."),
+    "appraise": gettext_lazy("The appraisal was recorded; those who approve the level have been told."),
+    "approve": gettext_lazy("The level was approved; the owner's people have been told."),
+    "return": gettext_lazy("The proposal was returned with your reason; the owner's people have been told."),
+    "revise": gettext_lazy("The proposal is a draft again; the approved level stands until a new one is approved."),
+}
+STEP_CONFIRM = {
+    "submit": gettext_lazy("Submit the proposal for appraisal? The criteria and the dossier are locked until it is "
+                           "decided or returned."),
+    "appraise": gettext_lazy("Record this appraisal opinion? It goes to those who approve the level."),
+    "approve": gettext_lazy("Approve the level with this decision? It is recorded in the system's history."),
+    "revise": gettext_lazy("Start a revision? The level goes back to draft and must be approved again."),
+}
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -357,7 +372,7 @@ def _system_context(request, system, step_forms=None):
         if services.may_take_step(user, system, step):
             initial = {"decision_date": timezone.localdate()} if step == "approve" else None
             form = (step_forms or {}).get(step) or StepForm(step=step, prefix=step, initial=initial)
-            steps.append({"step": step, "label": STEP_LABELS[step], "form": form})
+            steps.append({"step": step, "label": STEP_LABELS[step], "form": form, "confirm": STEP_CONFIRM.get(step)})
     level = system.approved_level or system.proposed_level
     framework = system.framework or levels.current_framework()
     can_change = user_can(user, Action.CHANGE, system.owner)
@@ -373,9 +388,9 @@ def _system_context(request, system, step_forms=None):
         "requirements": levels.requirements(framework, level) if framework and level else [],
         "requirements_level": level,
         "events": system.level_events.select_related("actor").all(),
-        "files": system.dossier_files.all(),
+        "files": [(f, services.may_remove_dossier_file(user, f)) for f in system.dossier_files.select_related("system")],
         "can_change": can_change,
-        "can_delete": user_can(user, Action.DELETE, system.owner),
+        "can_delete": user_can(user, Action.DELETE, system.owner) and not services.system_on_record(system),
         "can_upload": can_change and system.level_status in services.EDITABLE_LEVEL_STATES,
         "upload_form": DossierUploadForm(),
         "gaps": gaps,
@@ -535,7 +550,7 @@ def system_step(request, pk, step):
         return render(request, "registry/system_detail.html", _system_context(request, system), status=exc.status)
     except Refused as exc:
         return _refused_step(request, system, step, exc.message)
-    messages.success(request, _("Done: %(step)s.") % {"step": STEP_LABELS[step]})
+    messages.success(request, STEP_DONE[step])
     return redirect("registry:system_detail", pk=system.pk)
 
 
@@ -563,6 +578,24 @@ def system_upload(request, pk):
         return back
     messages.success(request, _("File “%(name)s” added to the dossier.") % {"name": form.cleaned_data["file"].name})
     return back
+
+
+@login_required
+@require_POST
+def dossier_remove(request, pk):
+    """Take a file out of the dossier (one added since the last submission); the outcome is shown on the system's page."""
+    dossier = get_object_or_404(
+        DossierFile.objects.filter(system__in=InformationSystem.objects.visible_to(request.user))
+        .select_related("system__owner"), pk=pk)
+    if not user_can(request.user, Action.CHANGE, dossier.system.owner):
+        raise PermissionDenied
+    try:
+        services.do_remove_dossier_file(dossier, acting_user=request.user)
+    except Refused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("File “%(name)s” taken out of the dossier.") % {"name": dossier.original_name})
+    return redirect(reverse("registry:system_detail", args=[dossier.system_id]) + "#dossier")
 
 
 @login_required

@@ -8,7 +8,8 @@ from khien.registry.models import Organization, Province, Sector
 
 from .. import services_warnings, tlp, warninglists
 from .serializers import IsacCodeField
-from ..models import AckState, AllowListEntry, Collection, EarlyWarning, IndicatorKind, Tlp, WarningSeverity, WarningTarget
+from ..models import (AckState, AllowListEntry, Collection, EarlyWarning, IndicatorKind, Tlp, WarningSeverity,
+                      WarningTarget, WarningUpdate)
 
 
 class FlaggedValueSerializer(serializers.Serializer):
@@ -18,16 +19,46 @@ class FlaggedValueSerializer(serializers.Serializer):
     warninglists = serializers.ListField(child=api_fields.CharField())
 
 
+class WarningUpdateSerializer(serializers.ModelSerializer):
+    """One update of an issued warning (what changed; the warning's own text stays as issued)."""
+
+    organization = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True,
+                                                help_text="In whose name: the sender, or the national coordinator.")
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default="")
+
+    class Meta:
+        model = WarningUpdate
+        fields = ["number", "text", "deadline_changed", "respond_by_before", "respond_by", "organization",
+                  "created_by", "created_at"]
+        read_only_fields = fields
+        extra_kwargs = {"respond_by": {"help_text": "The reply deadline after this update (null: none)."},
+                        "respond_by_before": {"help_text": "The reply deadline before this update (null: none)."}}
+
+
+class WarningUpdateCreateSerializer(serializers.Serializer):
+    text = api_fields.CharField(required=False, allow_blank=True, default="",
+                                max_length=services_warnings.UPDATE_TEXT_MAX,
+                                help_text="What changed since the warning was issued (new information, corrected "
+                                          "advice). The warning's own text stays as issued.")
+    respond_by = api_fields.DateTimeField(
+        required=False, allow_null=True,
+        help_text="A new reply deadline: in the future, at most 90 days ahead (ISO 8601); null removes the "
+                  "deadline; leave it out to keep the current one.")
+
+
 class WarningSerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     created_by = serializers.EmailField(source="created_by.email", read_only=True, default="")
     collection = serializers.UUIDField(source="collection_id", read_only=True, allow_null=True)
     values = serializers.SerializerMethodField()
+    updates = WarningUpdateSerializer(many=True, read_only=True,
+                                      help_text="The updates made since the warning was issued, in order.")
 
     class Meta:
         model = EarlyWarning
         fields = ["id", "title", "summary", "severity", "tlp", "report_id", "collection", "indicator_refs",
-                  "vulnerability_refs", "values", "cpes", "organization", "created_by", "created_at", "respond_by"]
+                  "vulnerability_refs", "values", "cpes", "organization", "created_by", "created_at", "respond_by",
+                  "updates"]
 
     @extend_schema_field(FlaggedValueSerializer(many=True))
     def get_values(self, obj):

@@ -36,6 +36,9 @@ from . import serializers_warnings as s
 
 # --- Early warnings --------------------------------------------------------------------------------
 
+# A warning's updates and who made them, read with the warnings (no query per warning).
+UPDATES = ("updates__created_by", "updates__organization")
+
 
 class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                      viewsets.GenericViewSet):
@@ -48,7 +51,8 @@ class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     def get_queryset(self):
         return services_warnings.warnings_visible_to(self.request.user) \
-            .select_related("organization", "created_by").order_by("-created_at", "pk")
+            .select_related("organization", "created_by").prefetch_related(*UPDATES) \
+            .order_by("-created_at", "pk")
 
     @extend_schema(request=s.WarningCreateSerializer, responses={201: s.WarningSerializer},
                    summary="Issue an early warning (national coordinator, or an ISAC operator to its members)")
@@ -89,6 +93,27 @@ class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             "reminded_at": reminded[0].reminded_at,
             "organizations": [t.organization.code for t in reminded]}).data)
 
+    @extend_schema(summary="Update an issued warning: say what changed and/or move its reply deadline "
+                           "(issuers for the sender, and the national coordinator)",
+                   description="The warning's own text stays as issued; the update is added to its `updates`, in "
+                               "order. Every target organization is notified, those that have answered too (their "
+                               "answer is kept). Give `text`, `respond_by`, or both.",
+                   request=s.WarningUpdateCreateSerializer,
+                   responses={201: s.WarningUpdateSerializer,
+                              400: refusal("Nothing to update, a text too long, or a deadline in the past or more "
+                                           "than 90 days ahead"),
+                              403: OpenApiResponse(description="You may not follow up warnings of the sender")})
+    @action(detail=True, methods=["post"], url_path="updates", url_name="updates")
+    def add_update(self, request, pk=None):
+        warning = self.get_object()
+        body = s.WarningUpdateCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        update = services_warnings.do_update_warning(
+            warning, text=data["text"], respond_by=data.get("respond_by", services_warnings.UNCHANGED),
+            acting_user=request.user)
+        return Response(s.WarningUpdateSerializer(update).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(summary="Acknowledge a warning for your organization: received, acted or not affected",
                    request=s.AcknowledgeSerializer, responses={200: s.InboxItemSerializer})
     @action(detail=True, methods=["post"])
@@ -113,7 +138,8 @@ class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
                    responses={200: s.InboxItemSerializer(many=True)})
     @action(detail=False, methods=["get"], filter_backends=[])  # the warnings' filters do not apply to the inbox
     def inbox(self, request):
-        rows = services_warnings.inbox_for(request.user).select_related("acknowledged_by", "warning__organization")
+        rows = services_warnings.inbox_for(request.user).select_related("acknowledged_by", "warning__organization") \
+            .prefetch_related(*(f"warning__{name}" for name in UPDATES))
         state = request.query_params.get("state")
         if state == "pending":
             rows = rows.filter(state__isnull=True)

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.generics import get_object_or_404
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
@@ -203,6 +204,17 @@ class InformationSystemViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.Retr
         upload.is_valid(raise_exception=True)
         dossier = services.do_add_dossier_file(system, upload.validated_data["file"], acting_user=request.user)
         return Response(s.DossierFileSerializer(dossier).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Take a file out of the level dossier (one added since the proposal was last submitted)",
+                   request=None, responses={204: None, 409: refusal("The file went to appraisal with the proposal, or "
+                                                                     "the proposal is under review: it stays")})
+    @action(detail=True, methods=["delete"], url_path=r"dossier/(?P<file_id>[0-9a-fA-F-]{36})",
+            url_name="dossier-file", pagination_class=None, filterset_class=None)
+    def dossier_file(self, request, pk=None, file_id=None):
+        system = self.get_object()
+        dossier = get_object_or_404(system.dossier_files.select_related("system__owner"), pk=file_id)
+        services.do_remove_dossier_file(dossier, acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="Export the (filtered) systems as CSV or XLSX", parameters=[FORMAT_PARAM],
                    responses=EXPORT_RESPONSES)

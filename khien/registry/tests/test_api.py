@@ -195,6 +195,17 @@ def test_delete_system_per_role(world, api, systems, who):
         assert audit_len() == before
 
 
+def test_a_system_on_record_is_not_deleted_via_api(world, api, make_system):
+    from .test_views import submitted_system
+
+    system = submitted_system(world, make_system)
+    admin = api(world.admin)
+    before = audit_len()
+    response = admin.delete(f"{SYSTEMS}{system.pk}/")
+    assert response.status_code == 409 and response.json()["code"] == "on_record"
+    assert InformationSystem.objects.filter(pk=system.pk).exists() and audit_len() == before
+
+
 def test_writes_to_another_organization_are_refused(world, api, systems):
     client = api(world.admin)
     target = systems["prov"]
@@ -413,8 +424,8 @@ def test_filters_and_ordering(world, api, make_system):
 # --- Workflow ---------------------------------------------------------------------
 
 
-def test_level_workflow_via_api(world, api):
-    analyst, admin, auditor = api(world.analyst), api(world.admin), api(world.auditor)
+def test_level_workflow_via_api(world, api, head):
+    analyst, admin, auditor, head = api(world.analyst), api(world.admin), api(world.auditor), api(head)
     response = analyst.post(SYSTEMS, {"code": "SYS-WF", "name": "Quy trình", "owner": "MIN",
                                       "criteria": LEVEL1, "proposed_level": 1}, format="json")
     assert response.status_code == 201
@@ -441,17 +452,19 @@ def test_level_workflow_via_api(world, api):
     assert response.status_code == 200 and response.json()["appraisal_opinion"] == "Đạt yêu cầu"
 
     before = audit_len()
-    response = admin.post(url + "level/approve/", {"decision_number": "", "decision_date": "2026-01-05"}, format="json")
+    today = timezone.localdate().isoformat()
+    response = admin.post(url + "level/approve/", {"decision_number": "1/QĐ", "decision_date": today}, format="json")
+    assert response.status_code == 403  # four eyes: the appraiser does not approve too
+    response = head.post(url + "level/approve/", {"decision_number": "", "decision_date": "2026-01-05"}, format="json")
     assert response.status_code == 400
-    response = admin.post(url + "level/approve/", {"decision_number": "1/QĐ", "decision_date": "05/01/2026"},
+    response = head.post(url + "level/approve/", {"decision_number": "1/QĐ", "decision_date": "05/01/2026"},
                           format="json")
     assert response.status_code == 400 and "decision_date" in response.json()
     future = (timezone.localdate().replace(year=timezone.localdate().year + 1)).isoformat()
-    assert admin.post(url + "level/approve/", {"decision_number": "1/QĐ", "decision_date": future},
+    assert head.post(url + "level/approve/", {"decision_number": "1/QĐ", "decision_date": future},
                       format="json").status_code == 400
     assert audit_len() == before
-    today = timezone.localdate().isoformat()
-    response = admin.post(url + "level/approve/", {"decision_number": "1/QĐ", "decision_date": today}, format="json")
+    response = head.post(url + "level/approve/", {"decision_number": "1/QĐ", "decision_date": today}, format="json")
     assert response.status_code == 200
     assert response.json()["approved_level"] == 1 and response.json()["decision_number"] == "1/QĐ"
     assert audit_len() == before + 1

@@ -2,7 +2,7 @@
 
 An analyst registers a system answering the level criteria, attaches the
 dossier and submits it; an administrator of the same organization appraises
-and approves it. Along the way the test checks that pages load nothing from
+it and another approves it. Along the way the test checks that pages load nothing from
 another origin and that the Content-Security-Policy is never violated.
 Screenshots go to test-artifacts/screenshots/.
 """
@@ -106,7 +106,8 @@ def some_systems(world, make_system):
     make_system(world.province, approved_level=4, level_status=LevelStatus.APPROVED)  # not visible to the ministry
 
 
-def test_register_submit_appraise_approve(live_server, flushable_audit_log, world, make_system, browser, tmp_path):
+def test_register_submit_appraise_approve(live_server, flushable_audit_log, world, make_system, browser, tmp_path,
+                                         head):
     from khien.registry.models import DossierFile, InformationSystem, LevelStatus
 
     some_systems(world, make_system)
@@ -115,6 +116,8 @@ def test_register_submit_appraise_approve(live_server, flushable_audit_log, worl
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
     page = context.new_page()
     watch = Watch(page, base)
+    asked = []  # submit, appraise and approve ask before they lock or decide: the user says yes
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
 
     # 1. The analyst of the ministry signs in and sees the dashboard.
     login(page, base, world.analyst)
@@ -151,13 +154,17 @@ def test_register_submit_appraise_approve(live_server, flushable_audit_log, worl
     page.wait_for_selector("#level-status.submitted")
     assert page.locator("form.step-appraise").count() == 0  # the submitter cannot appraise
 
-    # 4. The organization's administrator appraises and approves (levels 1–2 stay with the owner).
+    # 4. The organization's administrators appraise and approve (levels 1–2 stay with the owner), two people.
     context.clear_cookies()
     login(page, base, world.admin)
     page.goto(f"{base}/systems/{system.pk}/")
     page.fill("form.step-appraise textarea", "Hồ sơ đầy đủ, đề nghị phê duyệt cấp độ 1.")
     page.click("form.step-appraise button[type=submit]")
     page.wait_for_selector("#level-status.appraised")
+    assert page.locator("form.step-approve").count() == 0  # four eyes: the appraiser does not approve
+    context.clear_cookies()
+    login(page, base, head)
+    page.goto(f"{base}/systems/{system.pk}/")
     page.fill("form.step-approve input[name=approve-decision_number]", "125/QĐ-BTT")
     page.fill("form.step-approve input[name=approve-decision_date]", dt.date.today().isoformat())
     page.click("form.step-approve button[type=submit]")
@@ -165,6 +172,7 @@ def test_register_submit_appraise_approve(live_server, flushable_audit_log, worl
     assert page.locator("#approved-level").count() == 1
     assert "125/QĐ-BTT" in page.inner_text("#level")
     assert page.locator("#history .timeline li").count() == 3
+    assert len(asked) == 3 and all(asked)
     page.screenshot(path=str(SCREENSHOTS / "system_detail_approved.png"), full_page=True)
 
     system.refresh_from_db()

@@ -43,15 +43,18 @@ def test_a_nationally_appraised_proposal_reaches_the_coordinator_then_comes_back
     assert level_notices(world.auditor) == [] and level_notices(world.trainee) == []  # readers only
 
 
-def test_an_owner_appraised_proposal_reaches_the_owners_administrators_and_its_approval_the_submitter(world):
+def test_an_owner_appraised_proposal_reaches_the_owners_administrators_and_its_approval_the_submitter(world, head):
     system = proposal(world, 1)  # levels 1-2: the owner appraises and approves
     services.do_level_step(system, "submit", acting_user=world.analyst)
-    assert len(level_notices(world.admin)) == 1
+    assert len(level_notices(world.admin)) == 1 and len(level_notices(head)) == 1
     assert level_notices(world.coordinator) == []
     services.do_level_step(system, "appraise", acting_user=world.admin, note="Đạt")
-    services.do_level_step(system, "approve", acting_user=world.admin, decision_number="12/QĐ-BTC",
+    assert len(level_notices(world.admin)) == 1  # the appraiser is not asked to approve (four eyes)
+    assert len(level_notices(head)) == 2
+    services.do_level_step(system, "approve", acting_user=head, decision_number="12/QĐ-BTC",
                            decision_date=timezone.localdate())
     approved = level_notices(world.analyst)[-1]
     with translation.override("en"):
         assert "approved" in approved.shown_title and "12/QĐ-BTC" in approved.shown_title
-    assert len(level_notices(world.admin)) == 1  # the admin took the last two steps: told of neither
+    assert len(level_notices(world.admin)) == 2  # the appraiser hears of the decision
+    assert len(level_notices(head)) == 2  # the approver took the last step: not told of it

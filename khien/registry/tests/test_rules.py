@@ -28,6 +28,31 @@ def test_gap_rule_and_query_agree(world, make_system):
     assert len(complete) == 2  # all four in place, assessed 30 or 365 days ago
 
 
+def test_the_assessment_interval_is_the_levels_and_gaps_and_dashboard_agree_on_it(world, make_system):
+    """Levels 1-2 ask for an independent assessment every 24 months, levels 3-5 every 12 (framework 2026.1); the
+    approved level decides, else the proposed one; without a level, once a year."""
+    fw = levels.current_framework()
+    assert [levels.assessment_months(fw, n) for n in range(1, 6)] == [24, 24, 12, 12, 12]
+    today = dt.date(2026, 3, 31)
+    in_place = {f"layer{n}_status": LayerState.IN_PLACE for n in (1, 2, 3, 4)}
+    cases = {  # (approved, proposed, assessed) -> current?
+        (2, None, dt.date(2024, 3, 31)): True, (2, None, dt.date(2024, 3, 30)): False,
+        (None, 1, dt.date(2024, 6, 1)): True, (4, None, dt.date(2025, 3, 31)): True,
+        (4, None, dt.date(2025, 3, 30)): False, (2, 4, dt.date(2024, 6, 1)): True,  # approved level 2 stands
+        (None, None, dt.date(2025, 4, 1)): True, (None, None, dt.date(2024, 6, 1)): False,
+    }
+    made = {}
+    for (approved, proposed, assessed), current in cases.items():
+        system = make_system(world.ministry, framework=fw, approved_level=approved, proposed_level=proposed,
+                             layer3_assessed_on=assessed, **in_place)
+        made[system.pk] = current
+        assert system.assessment_current(today) is current, (approved, proposed, assessed)
+    complete = set(InformationSystem.objects.filter(four_layers_complete_q(today)).values_list("pk", flat=True))
+    assert complete == {pk for pk, current in made.items() if current}
+    assert levels.months_before(dt.date(2026, 3, 31), 1) == dt.date(2026, 2, 28)
+    assert levels.months_before(dt.date(2026, 1, 15), 13) == dt.date(2024, 12, 15)
+
+
 def test_assessment_older_than_a_year_is_a_gap(world, make_system):
     today = timezone.localdate()
     system = make_system(world.ministry, layer3_status=LayerState.IN_PLACE, layer3_assessed_on=today - dt.timedelta(days=400))

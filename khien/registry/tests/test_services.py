@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import AuditEntry
@@ -150,6 +150,20 @@ def test_update_organization_rights_per_role(world, who, allowed):
         assert audit_len() == before
 
 
+@pytest.mark.parametrize("field", ["hotline", "duty_officer_phone", "head_phone"])
+def test_telephone_fields_take_telephone_numbers(world, field):
+    for number in ("113", "+84 24 3943 1234", "(024) 3943-1234", "024.3943.1234 máy lẻ 12"):
+        services.do_update_organization(world.department, {field: number}, acting_user=world.admin)
+        assert getattr(Organization.objects.get(pk=world.department.pk), field) == number
+    before = audit_len()
+    for text in ("gọi tôi khi cần", "12", "call 113"):
+        with pytest.raises(ValidationError) as exc, translation.override("vi"):
+            services.do_update_organization(world.department, {field: text}, acting_user=world.admin)
+        assert "số điện thoại" in exc.value.message_dict[field][0]
+    assert getattr(Organization.objects.get(pk=world.department.pk), field) == "024.3943.1234 máy lẻ 12"
+    assert audit_len() == before
+
+
 @pytest.mark.parametrize("change", [{"code": "MIN-RENAMED"}, {"is_active": False}])
 def test_only_who_may_delete_an_organization_changes_its_code_or_switches_it_off(world, change):
     """Analysts edit an organization's details, not its identity: renaming the code or switching the organization
@@ -287,6 +301,27 @@ def test_delete_system_rights(world, make_system):
     assert audit_len() == before + 1
 
 
+def test_a_system_whose_level_was_submitted_is_retired_not_deleted(world, proposal, head):
+    """Its dossier and the decisions taken on it are the record the appraiser and approver relied on."""
+    system = proposal(1)
+    step(system, "submit", world.analyst)
+    for user in (world.admin, world.coordinator):
+        before = audit_len()
+        with pytest.raises(Refused) as exc:
+            services.do_delete_system(system, acting_user=user)
+        refused(exc, 409)
+        assert InformationSystem.objects.filter(pk=system.pk).exists() and system.dossier_files.get().file.storage.exists(
+            system.dossier_files.get().file.name)
+        assert audit_len() == before
+    step(system, "appraise", world.admin, note="Đạt")
+    step(system, "approve", head, **approve_kwargs())
+    step(system, "revise", world.analyst)  # back to draft, the approved level still on record
+    with pytest.raises(Refused):
+        services.do_delete_system(system, acting_user=world.admin)
+    services.do_update_system(system, {"operational_status": "retired"}, acting_user=world.admin)
+    assert InformationSystem.objects.get(pk=system.pk).operational_status == "retired"
+
+
 def test_a_system_already_in_use_is_registered_as_in_operation_with_its_gap(world):
     """The plans ask to classify every system in operation: one running today is registered as it is, and its
     missing approval shows as a gap rather than being hidden behind a false "planned"."""
@@ -299,7 +334,7 @@ def test_a_system_already_in_use_is_registered_as_in_operation_with_its_gap(worl
     services.do_update_system(system, {"operational_status": "in_operation"}, acting_user=world.admin)
 
 
-def test_a_planned_system_is_put_in_operation_only_with_an_approved_level(world, proposal):
+def test_a_planned_system_is_put_in_operation_only_with_an_approved_level(world, proposal, head):
     system = proposal(1)
     before = audit_len()
     with pytest.raises(ValidationError) as exc:
@@ -311,7 +346,7 @@ def test_a_planned_system_is_put_in_operation_only_with_an_approved_level(world,
     assert audit_len() == before
     step(system, "submit", world.analyst)
     step(system, "appraise", world.admin, note="Đạt")
-    step(system, "approve", world.admin, **approve_kwargs())
+    step(system, "approve", head, **approve_kwargs())
     services.do_update_system(system, {"operational_status": "in_operation"}, acting_user=world.admin)
     assert InformationSystem.objects.get(pk=system.pk).operational_status == "in_operation"
 
@@ -319,7 +354,7 @@ def test_a_planned_system_is_put_in_operation_only_with_an_approved_level(world,
 # --- Level workflow -----------------------------------------------------------------
 
 
-def test_full_workflow_levels_1_and_2_by_the_owner(world, proposal):
+def test_full_workflow_levels_1_and_2_by_the_owner(world, proposal, head):
     for level in (1, 2):
         system = proposal(level)
         before = audit_len()
@@ -327,12 +362,12 @@ def test_full_workflow_levels_1_and_2_by_the_owner(world, proposal):
         assert system.level_status == LevelStatus.SUBMITTED
         system = step(system, "appraise", world.admin, note="Hồ sơ đầy đủ")
         assert system.level_status == LevelStatus.APPRAISED and system.appraisal_opinion == "Hồ sơ đầy đủ"
-        system = step(system, "approve", world.admin, **approve_kwargs())
+        system = step(system, "approve", head, **approve_kwargs())
         assert system.level_status == LevelStatus.APPROVED and system.approved_level == level
         assert system.decision_number == "123/QĐ-BTTTT"
         assert audit_len() == before + 3
         assert [e.action for e in system.level_events.all()] == ["submit", "appraise", "approve"]
-        assert [e.actor_id for e in system.level_events.all()] == [world.analyst.pk, world.admin.pk, world.admin.pk]
+        assert [e.actor_id for e in system.level_events.all()] == [world.analyst.pk, world.admin.pk, head.pk]
         assert "level_unapproved" not in system.four_layer_gaps()
 
 
@@ -426,7 +461,7 @@ def test_level_3_is_appraised_nationally_and_approved_by_the_owner(world, propos
 
 
 @pytest.mark.parametrize("level", [4, 5])
-def test_levels_4_and_5_are_appraised_and_approved_nationally(world, proposal, level):
+def test_levels_4_and_5_are_appraised_and_approved_nationally(world, proposal, level, deputy_coordinator):
     system = proposal(level)
     step(system, "submit", world.analyst)
     with pytest.raises(Forbidden):
@@ -438,11 +473,37 @@ def test_levels_4_and_5_are_appraised_and_approved_nationally(world, proposal, l
     with pytest.raises(Forbidden):  # returning at that stage is the approver's too
         step(system, "return", world.admin, note="x")
     assert audit_len() == before
-    system = step(system, "approve", world.coordinator, **approve_kwargs())
+    system = step(system, "approve", deputy_coordinator, **approve_kwargs())
     assert system.approved_level == level and system.level_status == LevelStatus.APPROVED
 
 
-def test_approval_needs_a_decision_number_and_a_past_date(world, proposal):
+@pytest.mark.parametrize("level", [1, 4])
+def test_the_appraiser_does_not_approve_the_same_proposal(world, proposal, head, deputy_coordinator, level):
+    """Four eyes: appraisal checks a proposal before the decision, so another person with the right approves."""
+    appraiser, approver = (world.admin, head) if level == 1 else (world.coordinator, deputy_coordinator)
+    system = proposal(level)
+    step(system, "submit", world.analyst)
+    system = step(system, "appraise", appraiser, note="Đạt")
+    assert not services.may_take_step(appraiser, system, "approve")  # the page shows no Approve button
+    assert services.may_take_step(appraiser, system, "return")  # a second look may still send it back
+    before = audit_len()
+    with pytest.raises(Forbidden) as exc, translation.override("vi"):
+        step(system, "approve", appraiser, **approve_kwargs())
+    assert "thẩm định" in str(exc.value)
+    fresh = InformationSystem.objects.get(pk=system.pk)
+    assert fresh.level_status == LevelStatus.APPRAISED and fresh.approved_level is None and audit_len() == before
+    # Returned, then appraised by someone else: the first appraiser may now approve.
+    if level == 4:
+        step(system, "return", approver, note="Bổ sung")
+        step(system, "submit", world.analyst)
+        step(system, "appraise", approver, note="Đạt")
+        system = step(system, "approve", appraiser, **approve_kwargs())
+    else:
+        system = step(system, "approve", approver, **approve_kwargs())
+    assert system.level_status == LevelStatus.APPROVED and system.approved_level == level
+
+
+def test_approval_needs_a_decision_number_and_a_past_date(world, proposal, head):
     system = proposal(1)
     step(system, "submit", world.analyst)
     step(system, "appraise", world.admin, note="Đạt")
@@ -451,9 +512,11 @@ def test_approval_needs_a_decision_number_and_a_past_date(world, proposal):
     for kwargs in ({"decision_number": "", "decision_date": timezone.localdate()},
                    {"decision_number": "  ", "decision_date": timezone.localdate()},
                    {"decision_number": "12/QĐ", "decision_date": None},
-                   {"decision_number": "12/QĐ", "decision_date": tomorrow}):
+                   {"decision_number": "12/QĐ", "decision_date": tomorrow},
+                   # older than the submission it approves (a typo'd year)
+                   {"decision_number": "12/QĐ", "decision_date": timezone.localdate() - dt.timedelta(days=400)}):
         with pytest.raises(Refused) as exc:
-            step(system, "approve", world.admin, **kwargs)
+            step(system, "approve", head, **kwargs)
         refused(exc, 400)
     fresh = InformationSystem.objects.get(pk=system.pk)
     assert fresh.level_status == LevelStatus.APPRAISED and fresh.approved_level is None
@@ -496,11 +559,11 @@ def test_proposal_is_locked_while_under_review(world, proposal):
     assert audit_len() == before
 
 
-def test_revise_an_approved_level(world, proposal):
+def test_revise_an_approved_level(world, proposal, head):
     system = proposal(1)
     step(system, "submit", world.analyst)
     step(system, "appraise", world.admin, note="Đạt")
-    step(system, "approve", world.admin, **approve_kwargs())
+    step(system, "approve", head, **approve_kwargs())
     with pytest.raises(Forbidden):
         step(system, "revise", world.auditor)
     system = step(system, "revise", world.analyst)
@@ -511,14 +574,14 @@ def test_revise_an_approved_level(world, proposal):
 def test_dossier_upload_is_audited_and_checked(world, make_system, settings):
     system = make_system(world.ministry)
     before = audit_len()
-    dossier = services.do_add_dossier_file(system, SimpleUploadedFile("a.pdf", b"abc"), acting_user=world.analyst)
-    assert dossier.size == 3 and len(dossier.sha256) == 64
+    dossier = services.do_add_dossier_file(system, SimpleUploadedFile("a.pdf", b"%PDF-"), acting_user=world.analyst)
+    assert dossier.size == 5 and len(dossier.sha256) == 64
     assert audit_len() == before + 1
     with pytest.raises(Forbidden):
-        services.do_add_dossier_file(system, SimpleUploadedFile("a.pdf", b"abc"), acting_user=world.auditor)
-    settings.KHIEN_MAX_UPLOAD_BYTES = 2
+        services.do_add_dossier_file(system, SimpleUploadedFile("a.pdf", b"%PDF-"), acting_user=world.auditor)
+    settings.KHIEN_MAX_UPLOAD_BYTES = 4
     with pytest.raises(Refused) as exc:
-        services.do_add_dossier_file(system, SimpleUploadedFile("a.pdf", b"abc"), acting_user=world.analyst)
+        services.do_add_dossier_file(system, SimpleUploadedFile("a.pdf", b"%PDF-"), acting_user=world.analyst)
     refused(exc, 413)
     assert system.dossier_files.count() == 1
     assert audit_len() == before + 1
@@ -579,3 +642,55 @@ def test_switching_an_organization_off_takes_the_right_over_its_parent(world):
     assert not Organization.objects.get(pk=world.ministry.pk).is_active
     assert services.may_delete_organization(world.coordinator, world.ministry)
     assert not services.may_delete_organization(world.admin, world.ministry)
+
+
+# --- The level dossier -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,content", [
+    ("malware.exe", b"MZ\x90\x00"), ("fake.pdf", b"MZ\x90\x00 not a pdf"), ("ho-so.docx", b"%PDF-1.4"),
+    ("notes.txt", b"\x00\x01binary"), ("no-extension", b"%PDF-1.4"), ("script.sh", b"#!/bin/sh"),
+])
+def test_the_dossier_takes_documents_of_the_kind_their_name_says(world, make_system, name, content):
+    system = make_system(world.ministry)
+    before = audit_len()
+    with pytest.raises(Refused) as exc:
+        services.do_add_dossier_file(system, SimpleUploadedFile(name, content), acting_user=world.analyst)
+    refused(exc, 400)
+    assert not system.dossier_files.exists() and audit_len() == before
+
+
+@pytest.mark.parametrize("name,content", [
+    ("ho-so.pdf", b"%PDF-1.7\n..."), ("bao-cao.DOCX", b"PK\x03\x04rest"), ("bang.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
+    ("so-do.png", b"\x89PNG\r\n\x1a\nrest"), ("ghi-chu.txt", "Thuyết minh hồ sơ".encode()), ("goi.zip", b"PK\x03\x04"),
+])
+def test_the_dossier_accepts_documents_spreadsheets_scans_and_archives(world, make_system, name, content):
+    system = make_system(world.ministry)
+    dossier = services.do_add_dossier_file(system, SimpleUploadedFile(name, content), acting_user=world.analyst)
+    assert dossier.original_name == name and dossier.file.read() == content
+
+
+def test_a_file_is_taken_out_of_the_dossier_until_it_went_to_appraisal(world, proposal, head):
+    system = proposal(1)
+    [first] = system.dossier_files.all()
+    wrong = services.do_add_dossier_file(system, SimpleUploadedFile("nham.pdf", b"%PDF-1.4 wrong"),
+                                         acting_user=world.analyst)
+    with pytest.raises(Forbidden):  # a reader may not
+        services.do_remove_dossier_file(wrong, acting_user=world.auditor)
+    before = audit_len()
+    stored_name = wrong.file.name
+    services.do_remove_dossier_file(wrong, acting_user=world.analyst)
+    assert list(system.dossier_files.all()) == [first] and not wrong.file.storage.exists(stored_name)
+    assert audit_len() == before + 1
+    step(system, "submit", world.analyst)
+    with pytest.raises(Refused) as exc:  # under review
+        services.do_remove_dossier_file(first, acting_user=world.analyst)
+    refused(exc, 409)
+    step(system, "return", world.admin, note="Thiếu sơ đồ")
+    late = services.do_add_dossier_file(system, SimpleUploadedFile("so-do.pdf", b"%PDF-1.4 map"), acting_user=world.analyst)
+    assert services.may_remove_dossier_file(world.analyst, late)
+    assert not services.may_remove_dossier_file(world.analyst, first)  # read by the appraiser: on record
+    with pytest.raises(Refused):
+        services.do_remove_dossier_file(first, acting_user=world.analyst)
+    services.do_remove_dossier_file(late, acting_user=world.analyst)
+    assert list(system.dossier_files.all()) == [first]

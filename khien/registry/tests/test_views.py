@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from khien.core.models import AuditEntry
 from khien.core.roles import Role
 from khien.registry import services, stats
+from khien.registry.views import STEP_DONE
 from khien.registry.models import (
     DossierFile,
     ImportJob,
@@ -510,7 +511,7 @@ def test_workflow_buttons_only_for_the_right_user(world, make_system, as_user):
     assert [s["step"] for s in as_user(world.trainee).get(reverse("registry:system_detail", args=[draft.pk])).context["steps"]] == []
 
 
-def test_workflow_steps_through_the_pages(world, make_system, as_user):
+def test_workflow_steps_through_the_pages(world, make_system, as_user, head):
     system = submitted_system(world, make_system)
 
     # Refused: the submitter may not appraise; another organization does not see the system.
@@ -535,6 +536,13 @@ def test_workflow_steps_through_the_pages(world, make_system, as_user):
                            follow=True)
     assert response.redirect_chain == [(detail, 302)]
     assert any("not possible" in str(m) or "không thể" in str(m).lower() for m in response.context["messages"])
+    # Four eyes: the appraiser is refused the approval (the page shows them no Approve form).
+    assert "approve" not in [s["step"] for s in client.get(detail).context["steps"]]
+    assert client.post(reverse("registry:system_step", args=[system.pk, "approve"]),
+                       {"approve-decision_number": "12/QĐ-BTT", "approve-decision_date": dt.date.today().isoformat()}
+                       ).status_code == 403
+    client = as_user(head)
+    assert "approve" in [s["step"] for s in client.get(detail).context["steps"]]
     # Approval needs number and date; a future date is refused by the service.
     response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]), {"approve-decision_number": ""})
     assert response.status_code == 302 and response.url == detail
@@ -578,9 +586,9 @@ def test_a_refused_step_redirects_to_the_system_page_which_shows_why(world, make
     assert system.level_status == LevelStatus.DRAFT and AuditEntry.objects.count() == before
 
 
-def test_a_refused_step_keeps_what_was_typed_and_its_errors(world, make_system, as_user):
+def test_a_refused_step_keeps_what_was_typed_and_its_errors(world, make_system, as_user, head):
     system = submitted_system(world, make_system)
-    client = as_user(world.admin)
+    client = as_user(head)
     services.do_level_step(system, "appraise", acting_user=world.admin, note="Đạt")
     future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
     response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]),
@@ -644,6 +652,55 @@ def test_system_delete(world, make_system, as_user):
     assert as_user(world.admin).get(url).status_code == 200
     assert as_user(world.admin).post(url).status_code == 302
     assert not InformationSystem.objects.filter(pk=system.pk).exists()
+    # A system whose level was submitted is on record: no Delete button, and a refusal that changes nothing.
+    submitted = submitted_system(world, make_system)
+    page = as_user(world.admin).get(reverse("registry:system_detail", args=[submitted.pk])).content.decode()
+    assert reverse("registry:system_delete", args=[submitted.pk]) not in page
+    response = as_user(world.admin).post(reverse("registry:system_delete", args=[submitted.pk]))
+    assert response.status_code == 409 and InformationSystem.objects.filter(pk=submitted.pk).exists()
+
+
+def test_step_forms_mark_what_they_require_ask_first_and_say_what_was_done(world, make_system, as_user):
+    system = submitted_system(world, make_system)
+    client = as_user(world.admin)
+    detail = reverse("registry:system_detail", args=[system.pk])
+    [appraise] = [s for s in client.get(detail).context["steps"] if s["step"] == "appraise"]
+    assert appraise["form"].fields["note"].required and appraise["confirm"]
+    html = client.get(detail).content.decode()
+    form = html.split('class="step step-appraise"', 1)[1].split("</form>", 1)[0]
+    assert 'class="req"' in form and "required" in form and "data-confirm=" in form
+    with translation.override("vi"):
+        response = client.post(reverse("registry:system_step", args=[system.pk, "appraise"]),
+                               {"appraise-note": "Đạt"}, follow=True, HTTP_ACCEPT_LANGUAGE="vi")
+        shown = [str(m) for m in response.context["messages"]]
+    assert shown == [str(STEP_DONE["appraise"])] and "Done:" not in shown[0]
+
+
+def test_a_dossier_file_is_removed_from_the_page_and_the_api(world, make_system, as_user, api):
+    system = make_system(world.ministry)
+    kept = services.do_add_dossier_file(system, SimpleUploadedFile("a.pdf", b"%PDF-1.4 a"), acting_user=world.analyst)
+    wrong = services.do_add_dossier_file(system, SimpleUploadedFile("b.pdf", b"%PDF-1.4 b"), acting_user=world.analyst)
+    remove = reverse("registry:dossier_remove", args=[wrong.pk])
+    assert as_user(world.other_admin).post(remove).status_code == 404
+    assert as_user(world.auditor).post(remove).status_code == 403
+    page = as_user(world.analyst).get(reverse("registry:system_detail", args=[system.pk])).content.decode()
+    assert remove in page
+    response = as_user(world.analyst).post(remove, follow=True)
+    assert response.redirect_chain[-1][0].endswith("#dossier")
+    assert [f.pk for f in system.dossier_files.all()] == [kept.pk]
+    url = f"/api/registry/systems/{system.pk}/dossier/{kept.pk}/"
+    assert api(world.other_admin).delete(url).status_code == 404
+    assert api(world.auditor).delete(url).status_code == 403
+    assert api(world.analyst).delete(f"/api/registry/systems/{system.pk}/dossier/{wrong.pk}/").status_code == 404
+    assert api(world.analyst).delete(url).status_code == 204 and not system.dossier_files.exists()
+
+
+def test_an_unwanted_file_kind_is_refused_on_the_page_with_the_reason(world, make_system, as_user):
+    system = make_system(world.ministry)
+    response = as_user(world.analyst).post(reverse("registry:system_upload", args=[system.pk]),
+                                           {"file": SimpleUploadedFile("malware.exe", b"MZ\x90")}, follow=True)
+    assert any(".exe" in str(m) or "malware.exe" in str(m) for m in response.context["messages"])
+    assert not system.dossier_files.exists()
 
 
 # --- ISACs ---------------------------------------------------------------------------------
