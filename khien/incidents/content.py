@@ -85,13 +85,21 @@ def check_policy(data: dict, name: str = "policy") -> None:
                 raise ContentError(f"{name}: severity {sev['code']}: 'sla.{key}' must be a positive number of hours")
 
 
+# `done_when` of a standard task: the platform actions that do it (besides `stage:<code>` of the reporting policy).
+TASK_DONE_ACTIONS = {"responder_assigned", "observables_shared"}
+# `after` of a standard task: the status it belongs after (it does not hold up reaching it).
+TASK_AFTER_STATUSES = {"resolved"}
+
 TASK_TEXT_LIMITS = {"title_vi": 300, "title_en": 300, "description_vi": 2000, "description_en": 2000}
 TASK_CODE_MAX = 60  # Task.template_code
 
 
-def check_task_templates(data: dict, name: str = "tasks", *, taxonomy: dict) -> None:
-    """Every task has both titles, a known party and a positive due offset; every category is a class or a type of
-    `taxonomy` (the data of the taxonomy file loaded with it) and names only tasks of the file."""
+def check_task_templates(data: dict, name: str = "tasks", *, taxonomy: dict, policy: dict | None = None) -> None:
+    """Every task has both titles, a known party and a positive due offset, and a known `after` and `done_when`
+    when it has them (a `stage:<code>` naming a stage of `policy`, the reporting policy loaded with it, when given);
+    every category is a class or a type of `taxonomy` (the data of the taxonomy file loaded with it) and names only
+    tasks of the file."""
+    stages = {stage.get("code") for stage in (policy or {}).get("stages", [])}
     for key in ("version", "tasks", "categories"):
         if key not in data:
             raise ContentError(f"{name}: missing '{key}'")
@@ -103,7 +111,7 @@ def check_task_templates(data: dict, name: str = "tasks", *, taxonomy: dict) -> 
             raise ContentError(f"{name}: task code {code!r} must be a text of at most {TASK_CODE_MAX} characters")
         if not isinstance(task, dict):
             raise ContentError(f"{name}: task {code}: must be a mapping")
-        unknown = set(task) - set(TASK_TEXT_LIMITS) - {"party", "due_hours"}
+        unknown = set(task) - set(TASK_TEXT_LIMITS) - {"party", "due_hours", "after", "done_when"}
         if unknown:
             raise ContentError(f"{name}: task {code}: unknown keys {sorted(unknown)}")
         for key, limit in TASK_TEXT_LIMITS.items():
@@ -116,6 +124,14 @@ def check_task_templates(data: dict, name: str = "tasks", *, taxonomy: dict) -> 
         hours = task.get("due_hours")
         if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours <= 0:
             raise ContentError(f"{name}: task {code}: 'due_hours' must be a positive number of hours")
+        if "after" in task and task["after"] not in TASK_AFTER_STATUSES:
+            raise ContentError(f"{name}: task {code}: 'after' must be one of {sorted(TASK_AFTER_STATUSES)}")
+        if "done_when" in task:
+            action = task["done_when"]
+            kind, _sep, stage = action.partition(":") if isinstance(action, str) else ("", "", "")
+            if not (action in TASK_DONE_ACTIONS or (kind == "stage" and stage and (not stages or stage in stages))):
+                raise ContentError(f"{name}: task {code}: 'done_when' must be stage:<a stage code of the reporting "
+                                   f"policy> or one of {sorted(TASK_DONE_ACTIONS)}")
     known = {cls.get("value") for cls in taxonomy.get("classes", [])}
     known |= {typ.get("value") for cls in taxonomy.get("classes", []) for typ in cls.get("types", [])}
     for category, codes in categories.items():
@@ -161,6 +177,7 @@ def load_all() -> dict[str, int]:
     _pol, pol_changed = load_file(ReportingPolicy, DATA_DIR / "reporting.yaml", check_policy)
     # The standard tasks name classes and types of the taxonomy file loaded just before them.
     _tasks, tasks_changed = load_file(TaskTemplates, DATA_DIR / "tasks.yaml",
-                                      lambda data, name: check_task_templates(data, name, taxonomy=_tax.data))
+                                      lambda data, name: check_task_templates(data, name, taxonomy=_tax.data,
+                                                                              policy=_pol.data))
     return {"incident_taxonomies": int(tax_changed), "reporting_policies": int(pol_changed),
             "incident_task_templates": int(tasks_changed)}

@@ -5,9 +5,30 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
+from khien.core.scoping import memberships_of
 
 from . import deadlines
 from .models import OPEN_TASK_STATUSES, Incident, ReportingPolicy, Status, Task
+
+
+# The statuses before the response starts: a responder organization starts it (triaged → in response) once it has
+# taken the incident on; an assignment has no state of its own.
+NOT_STARTED = (Status.NEW, Status.TRIAGED)
+
+
+def awaiting_response(queryset, user):
+    """The incidents of `queryset` assigned to a responder organization the user works in (a responder role there
+    or above it, as `services.is_assigned_responder`) whose response has not started (NOT_STARTED)."""
+    from .services import RESPONDER_ROLES
+
+    paths = [path for role, path, _o in memberships_of(user) if role in RESPONDER_ROLES] if user is not None else []
+    if not paths:
+        return queryset.none()
+    assigned = Q()
+    for path in paths:
+        assigned |= Q(assignments__responder__path__startswith=path)
+    return queryset.filter(status__in=NOT_STARTED).filter(
+        pk__in=Incident.objects.filter(assigned).values("pk"))
 
 
 class IncidentFilter(PlatformFilterSet):
@@ -26,11 +47,14 @@ class IncidentFilter(PlatformFilterSet):
     updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
     # A deadline still to meet already past (`deadlines.past_a_deadline`): the home page's "To do" links here.
     overdue = BooleanFilter(method="filter_overdue", label=_("Past a deadline"))
+    # Assigned to the user's responder organization and its response not started yet (`awaiting_response`): the
+    # responder's "To do" links here.
+    awaiting_us = BooleanFilter(method="filter_awaiting_us", label=_("Assigned to my organization, response not started"))
 
     class Meta:
         model = Incident
         fields = ["q", "status", "severity", "category", "organization", "responder", "tlp", "overdue",
-                  "detected_after", "detected_before", "updated_after"]
+                  "awaiting_us", "detected_after", "detected_before", "updated_after"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -41,6 +65,12 @@ class IncidentFilter(PlatformFilterSet):
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(reference__icontains=value) | Q(title__icontains=value))
+
+    def filter_awaiting_us(self, queryset, name, value):
+        if value is None:
+            return queryset
+        waiting = awaiting_response(Incident.objects.all(), getattr(self.request, "user", None)).values("pk")
+        return queryset.filter(pk__in=waiting) if value else queryset.exclude(pk__in=waiting)
 
     def filter_overdue(self, queryset, name, value):
         if value is None:

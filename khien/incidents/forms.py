@@ -203,14 +203,20 @@ class ShareObservablesForm(forms.Form):
                                                  widget=forms.CheckboxSelectMultiple)
     tlp = forms.ChoiceField(label=_("TLP"), choices=Tlp.choices)
     collection = CollectionChoiceField(label=_("Collection"), queryset=None)
+    # Values on a warning list (a private address…) are refused unless confirmed (`observables.do_share_observables`).
+    confirm_warninglisted = forms.BooleanField(
+        label=_("Share values on a warning list anyway"), required=False,
+        help_text=_("Only when you have checked that such a value really is malicious here."))
 
     def __init__(self, *args, incident, user, **kwargs):
         from khien.intel.models import Collection
 
-        from .observables import writable_collections
+        from .observables import warning_listed, writable_collections
 
         super().__init__(*args, **kwargs)
         self.fields["observables"].queryset = incident.observables.all()
+        # The confirmation is offered when the incident has a value on a warning list.
+        self.asks_confirmation = bool(warning_listed(incident.observables.all()))
         self.fields["observables"].label_from_instance = lambda o: str(o)
         self.fields["collection"].queryset = Collection.objects.filter(
             pk__in=[c.pk for c in writable_collections(user)]).order_by("title")

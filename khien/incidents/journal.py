@@ -77,9 +77,25 @@ def detail(event, names: dict[str, str] | None = None) -> str:
         if data.get("action") == "changed":
             return _task_changes(data)
         if data.get("from"):
-            return f"{labels.get(data['from'], data['from'])} → {labels.get(data.get('status'), data.get('status'))}"
+            change = f"{labels.get(data['from'], data['from'])} → {labels.get(data.get('status'), data.get('status'))}"
+            because = _done_because(data.get("because"), names)
+            return f"{change} ({because})" if because else change
         return _("added")
     return ""
+
+
+def _done_because(action, names: dict[str, str] | None) -> str:
+    """Why the platform marked a standard task done (`done_when` in tasks.yaml), or ""."""
+    if not action:
+        return ""
+    kind, _sep, code = str(action).partition(":")
+    if kind == "stage" and code:
+        return _("done on the platform: “%(stage)s” was given") % {"stage": (names or {}).get(code, code)}
+    if action == "responder_assigned":
+        return _("done on the platform: a responder organization was assigned")
+    if action == "observables_shared":
+        return _("done on the platform: observables were shared as STIX indicators")
+    return str(action)
 
 
 def _when(iso) -> str:

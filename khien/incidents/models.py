@@ -16,6 +16,7 @@ from django.utils.translation import pgettext_lazy
 
 from khien.core.errors import Refused
 from khien.core.scoping import OrgScopedQuerySet
+from khien.core.texts import shown_time
 from khien.intel.models import Tlp
 from khien.registry.models import InformationSystem, Organization
 
@@ -32,9 +33,9 @@ class ContentVersion(models.Model):
     version = models.CharField(_("version"), max_length=40, unique=True)
     title = models.CharField(_("title"), max_length=300)
     is_current = models.BooleanField(_("current"), default=False)
-    data = models.JSONField()
-    source_sha256 = models.CharField(max_length=64)
-    loaded_at = models.DateTimeField(auto_now=True)
+    data = models.JSONField(_("content"))
+    source_sha256 = models.CharField(_("SHA-256 of the file"), max_length=64)
+    loaded_at = models.DateTimeField(_("loaded at"), auto_now=True)
 
     class Meta:
         abstract = True
@@ -159,6 +160,18 @@ STATUS_TIME_FIELDS = {
 }
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` as is when it has at most `limit` characters, else cut at the last space before the limit (at the
+    limit when a single word is longer) with an ellipsis: at most `limit` characters in all."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    if text[limit - 1] != " " and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-—") + "…"
+
+
 class IncidentQuerySet(OrgScopedQuerySet):
     # Viewing: the reporting organization's subtree (and its ancestors' people, who
     # hold it in their subtree) and the assigned responder organizations. Other
@@ -222,7 +235,7 @@ class Incident(models.Model):
 
     # Deadline notices and escalations already sent (keys such as "missed:stage:initial",
     # "soon:sla:triage"): the periodic job `incidents.deadlines` sends each one once.
-    deadline_notices = models.JSONField(default=list, blank=True, editable=False)
+    deadline_notices = models.JSONField(_("deadline notices sent"), default=list, blank=True, editable=False)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True, db_index=True, editable=False)
 
     objects = IncidentQuerySet.as_manager()
@@ -238,6 +251,11 @@ class Incident(models.Model):
     def category_label(self) -> str:
         return self.taxonomy.label(self.category)
 
+    def choice_label(self, limit: int = 120) -> str:
+        """The incident in a drop-down: “SC-2026-000123 — its title (status)”, a long title shortened at a word
+        boundary with an ellipsis, never cut inside a word."""
+        return f"{self.reference} — {shorten(self.title, limit)} ({self.get_status_display()})"
+
     def severity_label(self) -> str:
         return dict(self.policy.severity_choices()).get(self.severity, self.severity)
 
@@ -245,8 +263,8 @@ class Incident(models.Model):
 class IncidentCounter(models.Model):
     """The last reference number given in a year (SC-<year>-<number>)."""
 
-    year = models.PositiveIntegerField(primary_key=True)
-    last = models.PositiveIntegerField(default=0)
+    year = models.PositiveIntegerField(_("year"), primary_key=True)
+    last = models.PositiveIntegerField(_("last number given"), default=0)
 
 
 class RelatedScopedQuerySet(OrgScopedQuerySet):
@@ -278,15 +296,16 @@ class EventKind(models.TextChoices):
 class IncidentEvent(models.Model):
     """The journal: one line per thing that happened to an incident, in order."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events", verbose_name=_("incident"))
     kind = models.CharField(_("kind"), max_length=20, choices=EventKind.choices)
     from_status = models.CharField(_("from"), max_length=20, choices=Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=20, choices=Status.choices, blank=True)
     text = models.TextField(_("text"), blank=True)  # the comment, or the reason for a reopen
-    data = models.JSONField(default=dict, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    actor_email = models.CharField(max_length=254, blank=True)
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                              verbose_name=_("by"))
+    actor_email = models.CharField(_("by (e-mail)"), max_length=254, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
 
     objects = RelatedScopedQuerySet.as_manager()
 
@@ -296,16 +315,20 @@ class IncidentEvent(models.Model):
         verbose_name_plural = _("journal entries")
 
     def __str__(self):
-        return f"{self.incident_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+        # Names the incident by its id (the audit log shows it as the reader may see it), the kind in the reader's
+        # language and the time in Vietnam time, as notices write it.
+        return f"{self.incident_id}: {self.get_kind_display()} {shown_time(self.at)}"
 
 
 class ResponderAssignment(models.Model):
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="assignments")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="assignments",
+                                 verbose_name=_("incident"))
     responder = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="incident_assignments", verbose_name=_("responder organization")
     )
-    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    at = models.DateTimeField(default=timezone.now)
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                                    verbose_name=_("assigned by"))
+    at = models.DateTimeField(_("assigned at"), default=timezone.now)
 
     objects = RelatedScopedQuerySet.as_manager()
 
@@ -340,7 +363,7 @@ class TaskParty(models.TextChoices):
 
 class Task(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="tasks")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="tasks", verbose_name=_("incident"))
     title = models.CharField(_("title"), max_length=300)
     description = models.TextField(_("description"), blank=True)
     party = models.CharField(_("expected from"), max_length=20, choices=TaskParty.choices, blank=True)
@@ -352,7 +375,8 @@ class Task(models.Model):
     )
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=TaskStatus.choices, default=TaskStatus.OPEN)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                                   verbose_name=_("created by"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -397,7 +421,7 @@ class Evidence(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="evidence")
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="evidence", verbose_name=_("incident"))
     kind = models.CharField(_("kind"), max_length=10, choices=EvidenceKind.choices)
     file = models.FileField(_("file"), upload_to=evidence_upload_to, max_length=200, blank=True)
     original_name = models.CharField(_("file name"), max_length=255, blank=True)
@@ -456,12 +480,14 @@ class CustodyEventQuerySet(OrgScopedQuerySet):
 class CustodyEvent(models.Model):
     """One step of an evidence item's chain of custody: append-only, like the journal."""
 
-    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="custody")
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="custody",
+                                 verbose_name=_("evidence"))
     action = models.CharField(_("action"), max_length=20, choices=CustodyAction.choices)
     from_party = models.CharField(_("from (person or organization)"), max_length=300, blank=True)
     to_party = models.CharField(_("to (person or organization)"), max_length=300, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    actor_email = models.CharField(max_length=254, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                              verbose_name=_("recorded by"))
+    actor_email = models.CharField(_("recorded by (e-mail)"), max_length=254, blank=True)
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
     note = models.TextField(_("note"), blank=True)
 
@@ -473,7 +499,8 @@ class CustodyEvent(models.Model):
         verbose_name_plural = _("custody events")
 
     def __str__(self):
-        return f"{self.evidence_id} {self.action} {self.at:%Y-%m-%d %H:%M}"
+        # The evidence by its id (the audit log names it), the step in the reader's language, Vietnam time.
+        return f"{self.evidence_id}: {self.get_action_display()} {shown_time(self.at)}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -508,11 +535,13 @@ class Observable(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="observables")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="observables",
+                                 verbose_name=_("incident"))
     kind = models.CharField(_("kind"), max_length=10, choices=ObservableKind.choices)
     value = models.CharField(_("value"), max_length=2048)
     note = models.CharField(_("note"), max_length=500, blank=True)
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                                 verbose_name=_("added by"))
     added_at = models.DateTimeField(_("added at"), default=timezone.now)
     shared_at = models.DateTimeField(_("shared at"), null=True, blank=True)
     shared_stix_id = models.CharField(_("STIX indicator id"), max_length=100, blank=True)

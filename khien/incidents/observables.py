@@ -29,7 +29,7 @@ from khien.core.errors import Forbidden, Refused
 from khien.intel import services as intel_services
 from khien.intel import tlp as intel_tlp
 from khien.intel import warninglists
-from khien.intel.models import Collection, IndicatorValue, Tlp
+from khien.intel.models import Collection, IndicatorValue, StixObject, Tlp
 
 from .models import EventKind, Incident, Observable, ObservableKind, Status
 
@@ -254,6 +254,13 @@ def writable_collections(user):
     return [c for c in intel_tlp.collections_for(user).order_by("title") if intel_tlp.can_write_collection(user, c)]
 
 
+def indicator_description(incident: Incident) -> str:
+    """The indicator's description: STIX text is read by every organization that receives it, in whatever language
+    it reads Khiên, so it is written once in Vietnamese (the platform's language) with the English after it."""
+    return (f"Ghi nhận trong sự cố {incident.reference} trên nền tảng Khiên. "
+            f"— Observed in incident {incident.reference} on the Khiên platform.")
+
+
 def indicator_for(observable: Observable, *, tlp: str, created_by_ref: str | None, now) -> dict:
     stamp = intel_services.format_timestamp(now)
     obj = {
@@ -263,7 +270,7 @@ def indicator_for(observable: Observable, *, tlp: str, created_by_ref: str | Non
         "created": stamp,
         "modified": stamp,
         "name": f"{observable.get_kind_display()}: {observable.value}"[:250],
-        "description": f"Observed in incident {observable.incident.reference}",
+        "description": indicator_description(observable.incident),
         "indicator_types": ["malicious-activity"],
         "pattern": pattern_for(observable.kind, observable.value),
         "pattern_type": "stix",
@@ -275,14 +282,67 @@ def indicator_for(observable: Observable, *, tlp: str, created_by_ref: str | Non
     return obj
 
 
+@dataclass
+class ShareResult:
+    """What a share did: the intel store's result for the new indicators (None when every value was skipped), and
+    the observables left out because the organization already shares them from this incident as an active
+    indicator."""
+
+    added: intel_services.AddResult | None = None
+    shared: list[Observable] = field(default_factory=list)
+    already_shared: list[Observable] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.shared)
+
+
+def warning_listed(observables) -> dict[Observable, list[str]]:
+    """The observables on a warning list (`khien.intel.warninglists`), each with the names of its lists."""
+    lists = warninglists.compiled()
+    found = {}
+    for o in observables:
+        names = warninglists.hits(o.kind, o.value, lists)
+        if names:
+            found[o] = names
+    return found
+
+
+def warning_listed_message(found: dict[Observable, list[str]]) -> str:
+    """“10.3.19.97 (Private addresses (RFC 1918))…”: which values are on which list, in the reader's language."""
+    values = "; ".join(f"{o.value} ({', '.join(warninglists.list_label(n) for n in names)})"
+                       for o, names in found.items())
+    return _("Values on a warning list are normally not malicious (private or reserved addresses, well-known "
+             "services…): %(values)s. Remove them from the selection, or confirm that they are to be shared as "
+             "malicious indicators anyway.") % {"values": values}
+
+
+def active_shares(observables, producer_id) -> set:
+    """The pks of the observables whose last share (`shared_stix_id`) is an indicator `producer_id` made that is
+    still active: its latest version neither revoked nor expired."""
+    ids = {o.shared_stix_id for o in observables if o.shared_stix_id}
+    if not ids or producer_id is None:
+        return set()
+    latest: dict[str, StixObject] = {}
+    for row in StixObject.objects.filter(stix_id__in=ids).order_by("stix_id", "modified"):
+        latest[row.stix_id] = row
+    now = timezone.now()
+    active = {stix_id for stix_id, row in latest.items()
+              if row.producer_id == producer_id and not row.revoked and (row.valid_until is None or row.valid_until > now)}
+    return {o.pk for o in observables if o.shared_stix_id in active}
+
+
 @transaction.atomic
-def do_share_observables(incident: Incident, observables, *, tlp: str, collection: Collection, acting_user):
+def do_share_observables(incident: Incident, observables, *, tlp: str, collection: Collection, acting_user,
+                         confirm_warninglisted: bool = False) -> ShareResult:
     """Share the chosen observables as STIX indicators (one per value) in `collection`, marked `tlp`.
 
-    Refused (403) unless the user takes part in the incident and may write the
-    collection; nothing is written then. Returns the intel `AddResult`.
+    Refused (403) unless the user takes part in the incident and may write the collection; nothing is written
+    then. A value on a warning list (`khien.intel.warninglists`: a private address, a well-known resolver…) is
+    refused (409, `warning_listed`, naming the lists) unless `confirm_warninglisted`. A value the same
+    organization already shares from this incident as an active indicator is not shared again (`already_shared`).
     """
-    from .services import _event
+    from .services import _complete_standard_tasks, _event
 
     _require_participant(acting_user, incident)
     if not isinstance(collection, Collection) or not intel_tlp.collections_for(acting_user).filter(
@@ -294,12 +354,20 @@ def do_share_observables(incident: Incident, observables, *, tlp: str, collectio
     chosen = list(Observable.objects.filter(incident=incident, pk__in=ids).select_related("incident"))
     if not ids or len(chosen) != len(set(ids)):
         raise ValidationError({"observables": [_("Choose observables of this incident.")]})
-    now = timezone.now()
     producer_id = intel_services.producer_for(acting_user, collection)
+    done = active_shares(chosen, producer_id)
+    result = ShareResult(already_shared=[o for o in chosen if o.pk in done])
+    chosen = [o for o in chosen if o.pk not in done]
+    if not chosen:
+        return result
+    if not confirm_warninglisted and (found := warning_listed(chosen)):
+        raise Refused(warning_listed_message(found), code="warning_listed", status=409)
+    now = timezone.now()
     identity = intel_services.ensure_identities([producer_id]).get(producer_id) if producer_id else None
     objects = [indicator_for(o, tlp=tlp, created_by_ref=identity.stix_id if identity else None, now=now)
                for o in chosen]
-    result = intel_services.do_add_objects(collection, objects, acting_user=acting_user)
+    result.added = intel_services.do_add_objects(collection, objects, acting_user=acting_user)
+    result.shared = chosen
     changes = []
     for observable, obj in zip(chosen, objects):
         before = audit.snapshot(observable)
@@ -312,5 +380,7 @@ def do_share_observables(incident: Incident, observables, *, tlp: str, collectio
            text=", ".join(o.value for o in chosen)[:300],
            data={"action": "shared", "collection_id": str(collection.pk), "collection": collection.title,
                  "tlp": tlp, "indicators": [obj["id"] for obj in objects],
-                 "observables": [[o.kind, o.value] for o in chosen][:100]})
+                 "observables": [[o.kind, o.value] for o in chosen][:100],
+                 **({"warning_listed_confirmed": True} if confirm_warninglisted else {})})
+    _complete_standard_tasks(incident, "observables_shared", acting_user, at=now)
     return result

@@ -155,9 +155,18 @@ def transition_problem(incident: Incident, to_status: str) -> str | None:
 ENDS_THE_TASKS = (Status.RESOLVED, Status.CLOSED)
 
 
-def open_tasks(incident: Incident):
-    """The incident's tasks not done nor cancelled."""
-    return Task.objects.filter(incident=incident, status__in=OPEN_TASK_STATUSES)
+def open_tasks(incident: Incident, to_status: str | None = None):
+    """The incident's tasks not done nor cancelled; with `to_status`, those that the step to it ends: resolving
+    leaves the standard tasks that belong after it (`after: resolved` in tasks.yaml: the lessons learned and the
+    final report, given once the incident is resolved) open, closing ends them all."""
+    tasks = Task.objects.filter(incident=incident, status__in=OPEN_TASK_STATUSES)
+    if to_status == Status.RESOLVED:
+        templates = TaskTemplates.current()
+        later = [code for code, entry in (templates.data.get("tasks", {}) if templates else {}).items()
+                 if entry.get("after") == Status.RESOLVED]
+        if later:
+            tasks = tasks.exclude(template_code__in=later)
+    return tasks
 
 
 def open_tasks_problem(incident: Incident, to_status: str) -> str | None:
@@ -165,7 +174,7 @@ def open_tasks_problem(incident: Incident, to_status: str) -> str | None:
     asks to cancel them), or None."""
     if to_status not in ENDS_THE_TASKS:
         return None
-    n = open_tasks(incident).count()
+    n = open_tasks(incident, to_status).count()
     if not n:
         return None
     return ngettext("%(n)s task of the incident is still open: finish it first, or confirm that it is cancelled.",
@@ -463,6 +472,7 @@ def do_submit_stage(incident: Incident, stage_code: str, data: dict, *, acting_u
     _event(incident, EventKind.STAGE, acting_user, at=now, data={"stage": stage["code"]})
     audit.record(Act.UPDATE, incident, actor=acting_user, before=before)
     notices.stage_given(incident, stage, actor=acting_user)
+    _complete_standard_tasks(incident, f"stage:{stage['code']}", acting_user, at=now)
     return incident
 
 
@@ -503,7 +513,7 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
 
     now = now or timezone.now()
     if to_status in ENDS_THE_TASKS:
-        for task in open_tasks(incident).select_for_update(of=("self",)).select_related("owner", "incident"):
+        for task in open_tasks(incident, to_status).select_for_update(of=("self",)).select_related("owner", "incident"):
             _change_task_status(task, TaskStatus.CANCELLED, incident, acting_user, at=now)
     before = audit.snapshot(incident)
     from_status = incident.status
@@ -640,6 +650,7 @@ def do_assign_responder(incident: Incident, responder: Organization, *, acting_u
            data={"responder_id": str(responder.pk), "responder_code": responder.code})
     _audit_child(Act.CREATE, assignment, incident, acting_user)
     notices.assigned(incident, responder, actor=acting_user)
+    _complete_standard_tasks(incident, "responder_assigned", acting_user, at=assignment.at)
     return assignment
 
 
@@ -807,17 +818,37 @@ def do_set_task_status(task: Task, status: str, *, acting_user) -> Task:
     return task
 
 
-def _change_task_status(task: Task, status: str, incident: Incident, acting_user, at=None) -> None:
+def _change_task_status(task: Task, status: str, incident: Incident, acting_user, at=None,
+                        because: str = "") -> None:
     """Set the locked `task`'s status: its journal line, its audit entry, and its person in charge told when
-    someone else finished or cancelled it. The caller checks the rights."""
+    someone else finished or cancelled it. The caller checks the rights. `because`: the platform action that did
+    the task (`done_when`), which the journal line names."""
     before = audit.snapshot(task)
     task.status = status
     task.save(update_fields=["status", "updated_at"])
-    _event(incident, EventKind.TASK, acting_user, text=task.title, at=at or timezone.now(),
-           data={"task_id": str(task.pk), "from": before["status"], "status": status})
+    data = {"task_id": str(task.pk), "from": before["status"], "status": status}
+    if because:
+        data["because"] = because
+    _event(incident, EventKind.TASK, acting_user, text=task.title, at=at or timezone.now(), data=data)
     _audit_child(Act.UPDATE, task, incident, acting_user, before=before)
     if status in (TaskStatus.DONE, TaskStatus.CANCELLED):
         notices.task_ended(task, actor=acting_user)
+
+
+def _complete_standard_tasks(incident: Incident, action: str, acting_user, at=None) -> list[Task]:
+    """Mark done the incident's open standard tasks that `action` does (`done_when` in tasks.yaml: a report stage
+    given, a responder assigned, observables shared), each with its journal line naming the action and its audit
+    entry, inside the caller's transaction. Returns them."""
+    templates = TaskTemplates.current()
+    codes = [code for code, entry in (templates.data.get("tasks", {}) if templates else {}).items()
+             if entry.get("done_when") == action]
+    if not codes:
+        return []
+    tasks = list(Task.objects.select_for_update(of=("self",)).select_related("owner")
+                 .filter(incident=incident, template_code__in=codes, status__in=OPEN_TASK_STATUSES))
+    for task in tasks:
+        _change_task_status(task, TaskStatus.DONE, incident, acting_user, at=at, because=action)
+    return tasks
 
 
 TASK_EDIT_FIELDS = ("owner", "due_at", "description")

@@ -469,6 +469,16 @@ def _done(incident, anchor: str):
     return redirect(reverse("incidents:incident_detail", args=[incident.pk]) + anchor)
 
 
+def _form_banner(request, form, what) -> None:
+    """A form far down the page that failed: the page comes back at its top, so the banner there says what went
+    wrong (“The task was not added: Due: …”), besides the errors shown on the form itself."""
+    problems = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        problems.extend(f"{label}: {e}" if label else str(e) for e in errors)
+    messages.error(request, _("%(what)s: %(problems)s") % {"what": what, "problems": " ".join(problems)})
+
+
 def _refused(request, incident, exc, form=None, **forms):
     """The incident page again after a service refused a step: the reason on the form that asked (when one did)
     and, for a refusal of the step itself (closed incident, no right), at the top of the page too."""
@@ -502,7 +512,7 @@ def incident_transition(request, pk):
         # choice to cancel them or to go back to them.
         return _detail(request, incident, 200, confirm_cancel={
             "to": to_status, "label": _step_label(to_status, False), "message": exc.message,
-            "tasks": _task_rows(services.open_tasks(incident).select_related("owner"))})
+            "tasks": _task_rows(services.open_tasks(incident, to_status).select_related("owner"))})
     except ValidationError as exc:
         add_service_error(form, exc)
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
@@ -632,10 +642,15 @@ def incident_task_add(request, pk):
         raise PermissionDenied
     form = TaskForm(request.POST, incident=incident)
     if not form.is_valid():
+        _form_banner(request, form, _("The task was not added"))
         return _detail(request, incident, 400, task=form)
     try:
         services.do_add_task(incident, dict(form.cleaned_data), acting_user=request.user)
     except (Refused, ValidationError) as exc:
+        if isinstance(exc, ValidationError):  # a refusal has its banner from `_refused`
+            add_service_error(form, exc)
+            _form_banner(request, form, _("The task was not added"))
+            return _detail(request, incident, status_of(exc), task=form)
         return _refused(request, incident, exc, form, task=form)
     messages.success(request, _("Task added."))
     return _done(incident, "#tasks")
@@ -652,10 +667,15 @@ def incident_task_edit(request, pk, task_id):
         raise PermissionDenied
     form = TaskEditForm(request.POST, task=task)
     if not form.is_valid():
+        _form_banner(request, form, _("The task was not saved"))
         return _detail(request, incident, 400, task_edit_forms={task.pk: form})
     try:
         _task, changed = services.do_update_task(task, dict(form.cleaned_data), acting_user=request.user)
     except (Refused, ValidationError) as exc:
+        if isinstance(exc, ValidationError):
+            add_service_error(form, exc)
+            _form_banner(request, form, _("The task was not saved"))
+            return _detail(request, incident, status_of(exc), task_edit_forms={task.pk: form})
         return _refused(request, incident, exc, form, task_edit_forms={task.pk: form})
     if changed:
         messages.success(request, _("Task saved."))
@@ -816,11 +836,16 @@ def observable_share(request, pk):
     data = form.cleaned_data
     try:
         result = observables.do_share_observables(incident, list(data["observables"]), tlp=data["tlp"],
-                                                  collection=data["collection"], acting_user=request.user)
+                                                  collection=data["collection"], acting_user=request.user,
+                                                  confirm_warninglisted=data["confirm_warninglisted"])
     except (Refused, ValidationError) as exc:
         return _refused(request, incident, exc, form, share=form)
-    messages.success(request, _("%(n)d indicators shared in %(collection)s.")
-                     % {"n": result.total, "collection": data["collection"].title})
+    if result.shared:
+        messages.success(request, _("%(n)d indicators shared in %(collection)s.")
+                         % {"n": result.total, "collection": data["collection"].title})
+    if result.already_shared:
+        messages.info(request, _("Already shared from this incident as active indicators, not shared again: "
+                                 "%(values)s.") % {"values": ", ".join(o.value for o in result.already_shared)})
     return _done(incident, "#observables")
 
 

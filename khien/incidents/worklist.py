@@ -1,5 +1,6 @@
 """The home page's "To do" items of incidents (`core.worklist`): incidents past a deadline, incidents waiting for
-triage (the national coordinator), open tasks in the person's charge. Each links to the list that shows exactly
+triage (the national coordinator), incidents assigned to the person's responder organization whose response has not
+started, open tasks in the person's charge. Each links to the list that shows exactly
 those, through the same filters (`filters.IncidentFilter`, `filters.TaskFilter`) and the same scope."""
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ from khien.core.scoping import is_national_coordinator
 from khien.core.worklist import Item, grouped
 
 from . import deadlines
+from .filters import awaiting_response
 from .models import OPEN_TASK_STATUSES, Incident, Status, Task
 
 
@@ -30,6 +32,11 @@ def waiting_work(user) -> list[Item]:
         n = incidents.filter(status=Status.NEW).count()
         label = ngettext("%(n)s incident waiting for triage", "%(n)s incidents waiting for triage", n)
         items.append(Item(label % {"n": grouped(n)}, n, _url("incidents:incident_list", status=Status.NEW)))
+    # Assigned to the user's responder organization, its response not started: the team's to take on.
+    n = awaiting_response(incidents, user).count()
+    label = ngettext("%(n)s incident assigned to your organization, response not started",
+                     "%(n)s incidents assigned to your organization, response not started", n)
+    items.append(Item(label % {"n": grouped(n)}, n, _url("incidents:incident_list", awaiting_us=1), urgent=True))
     n = Task.objects.visible_to(user).filter(owner_id=user.pk, status__in=OPEN_TASK_STATUSES).count()
     label = ngettext("%(n)s open task in your charge", "%(n)s open tasks in your charge", n)
     items.append(Item(label % {"n": grouped(n)}, n, _url("incidents:task_list", mine=1, open=1)))

@@ -116,6 +116,10 @@ class ShareSerializer(serializers.Serializer):
     observables = serializers.ListField(child=serializers.UUIDField(), allow_empty=False)
     tlp = serializers.ChoiceField(choices=Tlp.choices)
     collection = serializers.UUIDField()
+    # Values on a warning list (private or reserved addresses, well-known services) are refused (409,
+    # `warning_listed`) unless this is true. Values already shared from the incident as active indicators of the
+    # same organization are not shared again.
+    confirm_warninglisted = serializers.BooleanField(default=False)
 
 
 class IncidentSerializer(serializers.ModelSerializer):

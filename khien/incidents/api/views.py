@@ -257,7 +257,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @extend_schema(summary="Share observables as STIX indicators in a collection you may write",
                    request=s.ShareSerializer,
                    responses={201: s.ObservableLookupSerializer(many=True),
-                              403: OpenApiResponse(description="You may not write the collection")})
+                              403: OpenApiResponse(description="You may not write the collection"),
+                              409: OpenApiResponse(description="A value is on a warning list (code `warning_listed`): "
+                                                               "send `confirm_warninglisted: true` to share it anyway")})
     @action(detail=True, methods=["post"], url_path="observables/share")
     def observables_share(self, request, pk=None):
         incident = self.get_object()
@@ -272,7 +274,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         if len(chosen) != len(set(data["observables"])):
             raise ValidationError({"observables": [_("Choose observables of this incident.")]})
         observables_module.do_share_observables(incident, chosen, tlp=data["tlp"], collection=collection,
-                                                acting_user=request.user)
+                                                acting_user=request.user,
+                                                confirm_warninglisted=data["confirm_warninglisted"])
         return Response(self._observables_data(request, incident), status=status.HTTP_201_CREATED)
 
     # --- evidence ---------------------------------------------------------------------

@@ -127,9 +127,10 @@ def test_share_creates_indicators_visible_per_tlp(world, report, feed):
     own, _other = feed
     incident = report(observables=[("ipv4", "198.51.100.44"), ("sha256", "b" * 64)])
     chosen = list(incident.observables.all())
+    # 198.51.100.44 is a documentation address (a warning list): shared only when confirmed.
     result = observables.do_share_observables(incident, chosen, tlp=Tlp.AMBER, collection=own,
-                                              acting_user=world.analyst)
-    assert result.created == 2
+                                              acting_user=world.analyst, confirm_warninglisted=True)
+    assert result.added.created == 2
     shared = StixObject.objects.filter(stix_type="indicator", collection_entries__collection=own)
     assert shared.count() == 2 and set(shared.values_list("tlp", flat=True)) == {Tlp.AMBER}
     assert set(IndicatorValue.objects.filter(object__in=shared).values_list("kind", "value")) == {
@@ -190,7 +191,8 @@ def test_share_through_page_and_api(world, report, feed, as_user, api):
         page = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert 'id="share-form"' in page and "MIN feed" in page and "PROV feed" not in page
     response = client.post(f"/incidents/{incident.pk}/observables/share/", {
-        "share-observables": [str(first.pk)], "share-tlp": "amber", "share-collection": str(own.pk)})
+        "share-observables": [str(first.pk)], "share-tlp": "amber", "share-collection": str(own.pk),
+        "share-confirm_warninglisted": "on"})  # a documentation address: on a warning list
     assert response.status_code == 302
     first.refresh_from_db()
     assert first.shared_tlp == "amber"
@@ -198,7 +200,8 @@ def test_share_through_page_and_api(world, report, feed, as_user, api):
         "observables": [str(second.pk)], "tlp": "green", "collection": str(other.pk)}, format="json")
     assert response.status_code == 403
     response = api(world.analyst).post(f"/api/incidents/{incident.pk}/observables/share/", {
-        "observables": [str(second.pk)], "tlp": "green", "collection": str(own.pk)}, format="json")
+        "observables": [str(second.pk)], "tlp": "green", "collection": str(own.pk), "confirm_warninglisted": True},
+        format="json")
     assert response.status_code == 201
     assert {o["value"]: o["shared_tlp"] for o in response.json()}["198.51.100.47"] == "green"
 
