@@ -32,6 +32,7 @@ setup: $(VENV)/.installed assets
 	$(KHIEN) demo --if-empty --no-accounts
 
 setup-dev: $(VENV)/.installed-dev assets
+	$(PY) scripts/vendor_assets.py --dev
 
 # The web server, plus in the background the worker (deadlines, digests, federation, correlation)
 # and the SOC simulator that keeps the national dashboard alive (its log: .simulate.log).
@@ -56,4 +57,4 @@ messages: $(VENV)/.installed
 	cd khien && ../$(KHIEN) makemessages -l vi --no-location --no-obsolete && ../$(KHIEN) compilemessages -l vi
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media khien/static/vendor
+	rm -rf $(VENV) db.sqlite3 media khien/static/vendor .vendor-dev

@@ -9,6 +9,11 @@ tarball's SHA-512 is checked against the pinned integrity, and only the
 listed files (e.g. `dist/echarts.min.js`) are kept under khien/static/vendor/
 (not committed).
 
+With `--dev` (run by `make setup-dev`, hence `make test`) it also fetches the
+test-only assets: axe-core, the accessibility rules engine the browser test
+injects into every main page (khien/core/tests/test_accessibility_browser.py).
+Those go to .vendor-dev/ (not committed, never served by the platform).
+
 - Does nothing when the file is already there.
 - Without npm it prints a warning and exits 0: the pages still work, every
   chart also shows its numbers in a table.
@@ -27,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "khien" / "static" / "vendor"
+DEV_VENDOR = ROOT / ".vendor-dev"
 
 ASSETS = [
     {
@@ -45,6 +51,17 @@ ASSETS = [
             ("package/ttf/DejaVuSans-Bold.ttf", VENDOR / "dejavu" / "DejaVuSans-Bold.ttf"),
             ("package/LICENSE", VENDOR / "dejavu" / "LICENSE"),
         ],
+    },
+    {
+        # Test only: the WCAG 2.1 AA check of the main pages (never served, never loaded at page run time).
+        "package": "axe-core",
+        "version": "4.14.1",
+        "integrity": "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
+        "files": [
+            ("package/axe.min.js", DEV_VENDOR / "axe-core" / "axe.min.js"),
+            ("package/LICENSE", DEV_VENDOR / "axe-core" / "LICENSE"),
+        ],
+        "dev": True,
     },
 ]
 
@@ -66,8 +83,9 @@ def fetch(asset: dict, npm: str) -> bool:
         )
         tarballs = list(Path(tmp).glob("*.tgz"))
         if result.returncode != 0 or len(tarballs) != 1:
-            print(f"warning: npm pack {spec} failed ({result.stderr.strip()[:500]}); "
-                  "charts show as tables and PDF reports are unavailable until it is fetched.", file=sys.stderr)
+            consequence = ("the accessibility browser test skips until it is fetched" if asset.get("dev") else
+                           "charts show as tables and PDF reports are unavailable until it is fetched")
+            print(f"warning: npm pack {spec} failed ({result.stderr.strip()[:500]}); {consequence}.", file=sys.stderr)
             return False
         tarball = tarballs[0]
         algorithm = asset["integrity"].split("-", 1)[0]
@@ -97,15 +115,17 @@ def fetch(asset: dict, npm: str) -> bool:
     return True
 
 
-def main() -> int:
-    missing = [a for a in ASSETS if not all(target.exists() for _name, target in a["files"])]
+def main(argv: list[str] | None = None) -> int:
+    dev = "--dev" in (sys.argv[1:] if argv is None else argv)
+    missing = [a for a in ASSETS if (dev or not a.get("dev"))
+               and not all(target.exists() for _name, target in a["files"])]
     if not missing:
         return 0
     npm = shutil.which("npm")
     if npm is None:
         print("warning: npm is not installed; the chart library and the PDF fonts were not fetched. "
               "The dashboards show their figures as tables and PDF reports are unavailable. "
-              "Install npm and run `make assets`.",
+              "Install npm and run `make assets` (`make setup-dev` for the test-only axe-core too).",
               file=sys.stderr)
         return 0
     for asset in missing:
