@@ -3,8 +3,11 @@ import datetime as dt
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import audit
@@ -14,12 +17,23 @@ from .models import ApiToken, User, hash_token
 TOKEN_PREFIX = "khn_"
 
 
+def usable_tokens(user: User):
+    """The user's tokens that still open the API (not revoked, not past their end): `ApiToken.is_usable` as a query."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+
+
 @transaction.atomic
 def do_create_api_token(user: User, *, acting_user, name: str = "", expires_at=None) -> tuple[ApiToken, str]:
-    """Create a token for `user`; return it with the key, which is shown once and never stored."""
+    """Create a token for `user`; return it with the key, which is shown once and never stored. A name another of
+    the user's usable tokens has (case aside) is refused: the list and the audit log could not tell them apart."""
+    name = name[:100]
+    if name.strip() and usable_tokens(user).filter(name__iexact=name.strip()).exists():
+        raise ValidationError({"name": _("You already have an active token named “%(name)s”: choose another name, "
+                                         "or revoke that token first.") % {"name": name.strip()}}, code="duplicate")
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, name=name[:100], key_hash=hash_token(key), prefix=key[:12], expires_at=expires_at
+        user=user, name=name, key_hash=hash_token(key), prefix=key[:12], expires_at=expires_at
     )
     audit.record(Act.CREATE, token, actor=acting_user)
     return token, key

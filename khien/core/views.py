@@ -5,7 +5,7 @@ from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,7 +21,7 @@ from rest_framework import exceptions
 
 from . import audit, notifications, services, twofactor
 from .filters import AuditEntryFilterSet
-from .forms import (EmailAuthenticationForm, PasswordChangeForm, PasswordLinkForm, SetPasswordForm, TokenCreateForm,
+from .forms import (EmailAuthenticationForm, add_service_error, PasswordChangeForm, PasswordLinkForm, SetPasswordForm, TokenCreateForm,
                     TotpForm)
 from .models import ApiToken, AuditEntry, Notification
 
@@ -152,12 +152,20 @@ def totp_enroll(request):
                                                       "next": _safe_next(request, "")})
 
 
+# The key of the token just created, kept in the session for the one page that shows it.
+NEW_TOKEN_SESSION_KEY = "core.new_api_token"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request):
-    """A user's own API tokens: create (the key is shown once) and revoke."""
-    new_key, status = None, 200
+    """A user's own API tokens: create (the key is shown once) and revoke.
+
+    Post/redirect/get: the new key waits in the session for the one page that shows it (then it is dropped), so
+    that reloading that page neither creates another token nor shows the key again; it is never put in a URL or
+    a log."""
     form = TokenCreateForm(request.POST or None)
+    status = 200
     if request.method == "POST" and request.POST.get("revoke"):
         try:
             token = ApiToken.objects.filter(user=request.user, pk=uuid.UUID(request.POST["revoke"])).first()
@@ -170,15 +178,26 @@ def tokens(request):
         return redirect("core:tokens")
     if request.method == "POST":
         if form.is_valid():
-            _token, new_key = services.do_create_api_token(request.user, acting_user=request.user,
-                                                           name=form.cleaned_data["name"],
-                                                           expires_at=form.expires_at(timezone.now()))
-            form = TokenCreateForm()
+            try:
+                token, key = services.do_create_api_token(request.user, acting_user=request.user,
+                                                          name=form.cleaned_data["name"],
+                                                          expires_at=form.expires_at(timezone.now()))
+            except ValidationError as exc:
+                add_service_error(form, exc)
+                status = 400
+            else:
+                request.session[NEW_TOKEN_SESSION_KEY] = key
+                messages.success(request, _("Token “%(name)s” created.") % {"name": token.name})
+                return redirect("core:tokens")
         else:
             status = 400
-    return render(request, "core/tokens.html", {
+    new_key = request.session.pop(NEW_TOKEN_SESSION_KEY, None) if request.method == "GET" else None
+    response = render(request, "core/tokens.html", {
         "form": form, "new_key": new_key, "tokens": ApiToken.objects.filter(user=request.user),
     }, status=status)
+    if new_key:
+        response["Cache-Control"] = "no-store"  # the key is not kept by the browser or a proxy
+    return response
 
 
 def _organization_names(entries) -> dict[str, str]:

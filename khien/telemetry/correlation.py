@@ -160,7 +160,7 @@ def correlate(now=None) -> dict:
 def _campaign_notice(campaign: Campaign) -> tuple[notifications.Text, notifications.Text]:
     """The title and text telling a coordinator of a new campaign, read in each coordinator's language."""
     title = notifications.Text(_l("National campaign: %(title)s"), {"title": campaign.title_text})
-    body = notifications.Text(_l("First seen %(first)s, last seen %(last)s; %(count)d hits."), {
+    body = notifications.Text(_l("First seen %(first)s, last seen %(last)s; %(count)d events."), {
         "first": shown_time(campaign.first_seen),
         "last": shown_time(campaign.last_seen),
         "count": campaign.count})
@@ -217,7 +217,7 @@ def warning_defaults(campaign: Campaign) -> dict:
     with notifications.platform_language():
         return {
             "title": campaign.display_title[:300],
-            "summary": _("Seen at %(n)d organizations between %(first)s and %(last)s (%(count)d hits).") % {
+            "summary": _("Seen at %(n)d organizations between %(first)s and %(last)s (%(count)d events).") % {
                 "n": campaign.organization_count,
                 "first": shown_time(campaign.first_seen),
                 "last": shown_time(campaign.last_seen),
@@ -238,7 +238,7 @@ def incident_defaults(campaign: Campaign) -> dict:
             "severity": "critical" if campaign.severity >= 9 else "high",
             "description": _(
                 "National campaign raised from telemetry: %(title)s. Organizations involved: %(orgs)s. "
-                "%(count)d hits between %(first)s and %(last)s.") % {
+                "%(count)d events between %(first)s and %(last)s.") % {
                 "title": campaign.display_title, "orgs": orgs, "count": campaign.count,
                 "first": shown_time(campaign.first_seen),
                 "last": shown_time(campaign.last_seen)},
@@ -278,8 +278,24 @@ def _decided(campaign: Campaign, status: str, user, before: dict, **links) -> Ca
     return campaign
 
 
+def warning_recipients(campaign: Campaign) -> list[Organization]:
+    """The organizations the campaign's early warning goes to unless the coordinator chooses: those it hit."""
+    return list(campaign.organizations.filter(is_active=True).order_by("code"))
+
+
+def warning_form_initial(campaign: Campaign) -> dict:
+    """The early-warning form of a campaign as it opens: its texts (`warning_defaults`) and the organizations it
+    hit, ticked (the coordinator may add sectors, provinces or organizations, or untick one)."""
+    return {**warning_defaults(campaign), "organizations": [o.pk for o in warning_recipients(campaign)]}
+
+
 def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None = None):
-    """Issue an early warning from the campaign (its indicator value, its organizations as targets)."""
+    """Issue an early warning from the campaign (its indicator value as the warning's value).
+
+    `data` (all optional): title, summary, severity, tlp (else `warning_defaults`); respond_by, the reply deadline
+    (checked by `do_issue_warning`: in the future, at most RESPOND_BY_MAX ahead); the recipients: sectors,
+    provinces (their active organizations) and organizations — without `organizations`, those the campaign hit
+    (`warning_recipients`)."""
     from khien.intel.models import WarningSeverity
     from khien.intel.services_warnings import do_issue_warning
 
@@ -288,13 +304,17 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
         campaign = _require_coordinator(acting_user, campaign)
         _require_not_made(campaign, "warning")
         before = audit.snapshot(campaign)
-        organizations = list(campaign.organizations.filter(is_active=True))
+        organizations = (list(data["organizations"]) if data.get("organizations") is not None
+                         else warning_recipients(campaign))
         payload = {key: data.get(key) or default for key, default in warning_defaults(campaign).items()}
         if payload["severity"] not in WarningSeverity.values:
             payload["severity"] = WarningSeverity.HIGH
+        payload["respond_by"] = data.get("respond_by")
         if campaign.kind == CampaignKind.INDICATOR and campaign.indicator_kind in ("ipv4", "ipv6", "cidr", "domain"):
             payload["values"] = [campaign.value]
-        warning = do_issue_warning(payload, acting_user=acting_user, organizations=organizations, auto_match=False)
+        warning = do_issue_warning(payload, acting_user=acting_user, organizations=organizations,
+                                   sectors=list(data.get("sectors") or ()), provinces=list(data.get("provinces") or ()),
+                                   auto_match=False)
         # An incident made before stays the campaign's state: the warning is recorded beside it.
         status = CampaignStatus.INCIDENT if campaign.incident_id else CampaignStatus.WARNED
         return _decided(campaign, status, acting_user, before, warning=warning)

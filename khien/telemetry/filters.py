@@ -25,10 +25,24 @@ def _subtree(queryset, value):
 
 
 
+SEVERITY_SCALE_HELP = _("From 0 (information) to 10 (critical): the common scale all sources are converted to.")
+
+
 def severity_at_least():
     """`severity_min`: an alert severity on the 0–10 scale every source is normalized to; outside it is a 400."""
     return django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"),
-                                       min_value=0, max_value=10)
+                                       min_value=0, max_value=10, help_text=SEVERITY_SCALE_HELP)
+
+
+def clean_severity_min(raw):
+    """The alert list's `severity_min` read as the API reads it (`severity_at_least`): (value or None, the
+    errors of a bad value)."""
+    if raw in (None, ""):
+        return None, []
+    try:
+        return severity_at_least().field.clean(raw), []
+    except ValidationError as exc:
+        return None, exc.messages
 
 class FileHashField(forms.CharField):
     """A file hash read as ingestion reads one (the kind from its length, lowercase): cleans to

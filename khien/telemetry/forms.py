@@ -6,7 +6,9 @@ from django.utils.translation import gettext_lazy as _l
 from khien.core.models import User
 from khien.core.roles import Action
 from khien.incidents.models import ReportingPolicy, Taxonomy
+from khien.intel.forms import WarningForm, grouped_organization_choices
 from khien.intel.models import Tlp, WarningSeverity
+from khien.intel.services_warnings import RESPOND_BY_MAX
 from khien.registry.models import InformationSystem, Organization
 
 from . import services, triage
@@ -173,7 +175,7 @@ class AlertJoinIncidentForm(forms.Form):
         if alert is not None:
             # Nothing chosen at first: one click must not merge the alert into an unrelated incident.
             self.fields["incident"] = forms.ChoiceField(label=_l("Incident"), choices=[("", _l("— choose —"))] + [
-                (str(incident.pk), f"{incident.reference} — {incident.title[:80]} ({incident.get_status_display()})")
+                (str(incident.pk), incident.choice_label())
                 for incident in triage.incidents_to_join(user, alert)])
 
     @property
@@ -183,11 +185,36 @@ class AlertJoinIncidentForm(forms.Form):
 
 class CampaignWarningForm(forms.Form):
     """The early warning a campaign becomes, prefilled from it (`correlation.warning_defaults`), seen and changed
-    by the coordinator before it is sent to the campaign's organizations."""
+    by the coordinator before it is sent: to the campaign's organizations (ticked at first) and any sectors,
+    provinces or organizations added. The reply deadline and the recipients are the early-warning form's own
+    fields (`intel.forms.WarningForm`), checked as there (the deadline by `do_issue_warning`)."""
     title = forms.CharField(label=_l("Title"), max_length=300)
     summary = forms.CharField(label=_l("Summary"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
     severity = forms.ChoiceField(label=_l("Severity"), choices=WarningSeverity.choices)
     tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices)
+    respond_by = WarningForm.base_fields["respond_by"]
+    sectors = WarningForm.base_fields["sectors"]
+    provinces = WarningForm.base_fields["provinces"]
+    organizations = WarningForm.base_fields["organizations"]
+
+    # Sent by the page's form, which shows the organizations ticked: without it (a form posted with the texts
+    # only), the organizations are not a choice and the campaign's hit organizations receive the warning.
+    recipients_chosen = forms.BooleanField(required=False, initial=True, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The same words as the early-warning form (which sets them when it is made).
+        self.fields["respond_by"].help_text = gettext(
+            "Optional: the time (Vietnam time) by which the targets should answer, at most %(days)d days ahead."
+        ) % {"days": RESPOND_BY_MAX.days}
+        field = self.fields["organizations"]
+        field.widget.choices = grouped_organization_choices(field.queryset)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.pop("recipients_chosen", False):
+            cleaned["organizations"] = None  # `do_campaign_to_warning`: the organizations the campaign hit
+        return cleaned
 
 
 class CampaignIncidentForm(AlertIncidentForm):

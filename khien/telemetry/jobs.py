@@ -59,17 +59,18 @@ def record_sightings(now) -> str:
 def notify_hits(now) -> str:
     """One notification per organization for all its hits not yet notified."""
     with transaction.atomic():
-        per_org = defaultdict(Counter)
+        per_org = defaultdict(lambda: defaultdict(set))  # organization → (kind, value) → events that matched
         org_sources = defaultdict(set)
         done = []
         last = 0
         while len(done) < MAX_NOTIFY_ROWS:
             rows = list(IndicatorHit.objects.select_for_update(skip_locked=True).filter(notified=False, pk__gt=last)
-                        .order_by("pk").values_list("pk", "organization_id", "kind", "value", "source_id")[:BATCH])
+                        .order_by("pk").values_list("pk", "organization_id", "kind", "value", "source_id",
+                                                    "event_id")[:BATCH])
             if not rows:
                 break
-            for pk, org, kind, value, source in rows:
-                per_org[org][(kind, value)] += 1
+            for pk, org, kind, value, source, event in rows:
+                per_org[org][(kind, value)].add(event)
                 org_sources[org].add(source)
             done.append([r[0] for r in rows])
             last = rows[-1][0]
@@ -91,16 +92,20 @@ def notify_hits(now) -> str:
     return f"{len(per_org)} organizations, {sent} notifications"
 
 
-def _hits_notice(counts: Counter, names: list[str]) -> tuple[Text, Text]:
-    """The title and text of an organization's new hits (per indicator value), read in each reader's language."""
-    total = sum(counts.values())
+def _hits_notice(events: dict, names: list[str]) -> tuple[Text, Text]:
+    """The title and text of an organization's new hits, read in each reader's language: the events that matched
+    (`events`: (kind, value) → event ids), in all and per indicator value — an event matching several indicators
+    (several producers naming one value) counts once, as on the alert list, the alert's page and the dashboard."""
+    total = len(set().union(*events.values()))
+    counts = Counter({key: len(ids) for key, ids in events.items()})
     lines = [Text(_l("%(value)s (%(kind)s): %(count)d"), {"value": v, "kind": k, "count": n})
              for (k, v), n in counts.most_common(LISTED)]
     if len(counts) > LISTED:
         lines.append(Text(_l("… and %(n)d more indicators"), {"n": len(counts) - LISTED}))
     lines.append(Text(_l("Sources: %(names)s"), {"names": ", ".join(names)}))
-    title = Text(ngettext_lazy("%(n)d indicator hit in your organization's telemetry",
-                               "%(n)d indicator hits in your organization's telemetry", total), {"n": total})
+    title = Text(ngettext_lazy("%(n)d event matching indicators in your organization's telemetry",
+                               "%(n)d events matching indicators in your organization's telemetry", total),
+                 {"n": total})
     return title, notifications.lines(*lines)
 
 

@@ -36,7 +36,7 @@ from khien.incidents.services import content_loaded as incident_content_loaded
 from khien.intel.models import indicator_kind_label
 
 from . import conf, conf_matching, correlation, exports, health, services, triage
-from .filters import EventFilter
+from .filters import SEVERITY_SCALE_HELP, EventFilter, clean_severity_min
 from .forms import (AlertIncidentForm, CampaignIncidentForm, CampaignWarningForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
                     SourceSettingsForm, SourceSystemsForm, source_organizations)
 from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign,
@@ -204,14 +204,18 @@ def _may_change_some_alerts(user) -> bool:
 def _alert_list_context(request) -> dict:
     alerts = Alert.objects.visible_to(request.user)
     status = request.GET.get("status") or "open"
-    filters = {"hits": request.GET.get("hits") == "1", "severity_min": _int(request.GET.get("severity_min")),
+    severity_min, severity_errors = clean_severity_min((request.GET.get("severity_min") or "").strip())
+    filters = {"hits": request.GET.get("hits") == "1", "severity_min": severity_min,
+               "severity_min_text": (request.GET.get("severity_min") or "").strip()[:20],
                "source": (request.GET.get("source") or "").strip()[:80], "q": (request.GET.get("q") or "").strip()[:200],
                "status": status if status in ALERT_STATUS_FILTERS else "open"}
     if ALERT_STATUS_FILTERS[filters["status"]]:
         alerts = alerts.filter(status__in=ALERT_STATUS_FILTERS[filters["status"]])
     if filters["hits"]:
         alerts = alerts.filter(Exists(IndicatorHit.objects.filter(alert=OuterRef("pk"))))
-    if filters["severity_min"] is not None:
+    if severity_errors:  # a bad filter value lists nothing (400) and says why, as the other list pages do
+        alerts = alerts.none()
+    elif filters["severity_min"] is not None:
         alerts = alerts.filter(severity__gte=filters["severity_min"])
     if filters["source"]:
         alerts = alerts.filter(source__name=filters["source"])
@@ -229,8 +233,10 @@ def _alert_list_context(request) -> dict:
     # whole joined rows of a national list of a million alerts took three times as long.
     page = Paginator(alerts.order_by("-last_seen", "pk").values_list("pk", flat=True), 50).get_page(
         request.GET.get("page"))
+    # The events of the alert that matched an indicator (an event matching three indicators counts once), as the
+    # alert's page and the dashboard count them.
     hit_count = (IndicatorHit.objects.filter(alert=OuterRef("pk")).values("alert")
-                 .annotate(n=Count("id")).values("n"))
+                 .annotate(n=Count("event_id", distinct=True)).values("n"))
     rows = {alert.pk: alert for alert in Alert.objects.filter(pk__in=list(page.object_list))
             .select_related("source", "organization", "assignee")
             .annotate(hit_count=Coalesce(Subquery(hit_count, output_field=IntegerField()), 0))}
@@ -238,6 +244,8 @@ def _alert_list_context(request) -> dict:
     query = request.GET.copy()
     query.pop("page", None)
     return {"page": page, "filters": filters, "query": query.urlencode(),
+            "filter_errors": [(_("Severity at least"), e) for e in severity_errors],
+            "severity_scale_help": SEVERITY_SCALE_HELP,
             "status_tabs": [("open", _("Open")), *AlertStatus.choices, ("all", _("All"))],
             # The tick boxes and the action bar only for users who may change some organization's alerts.
             "can_triage": _may_change_some_alerts(request.user),
@@ -254,7 +262,8 @@ def _render_alert_list(request, context: dict, status=200):
 
 @login_required
 def alert_list(request):
-    return _render_alert_list(request, _alert_list_context(request))
+    context = _alert_list_context(request)
+    return _render_alert_list(request, context, status=400 if context["filter_errors"] else 200)
 
 
 def _back_after_list_action(request) -> str:
@@ -319,13 +328,16 @@ def _joined_message(count: int, incident) -> str:
 def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=None, suppress_form=None,
                 join_form=None):
     events = Event.objects.filter(alert=alert).order_by("-time")[:100]
-    hits = list(IndicatorHit.objects.filter(alert=alert).order_by("-time")[:200])
-    indicators = {}
-    for h in hits:
-        indicators.setdefault(h.indicator_id, {"id": h.indicator_id, "kind": h.kind, "value": h.value,
-                                               "url": indicator_url(h.indicator_id), "count": 0})["count"] += 1
+    alert_hits = IndicatorHit.objects.filter(alert=alert)
+    hits = list(alert_hits.order_by("-time")[:200])
+    # Counted as events that matched (per indicator, and in all): the measure of the alert list and the dashboard.
+    indicators = [{"id": row["indicator_id"], "kind": indicator_kind_label(row["kind"]), "value": row["value"],
+                   "url": indicator_url(row["indicator_id"]), "count": row["n"]}
+                  for row in alert_hits.order_by().values("indicator_id", "kind", "value")
+                  .annotate(n=Count("event_id", distinct=True)).order_by("-n", "value")[:200]]
     may_triage = triage.may_triage(request.user, alert)
-    context = {"alert": alert, "events": events, "hits": hits, "indicators": list(indicators.values()),
+    context = {"alert": alert, "events": events, "hits": hits, "indicators": indicators,
+               "hit_events": alert_hits.values("event_id").distinct().count() if hits else 0,
                "history": triage.triage_history(alert),
                "incident_seen": triage.incident_seen(request.user, alert),
                # An address of the alert's events links to the events search, from RELATED_DAYS before the alert.
@@ -548,15 +560,37 @@ def source_create(request):
                 add_service_error(form, exc)
                 status = status_of(exc)
             else:
-                return _source_page(request, source, status=201, new_key=key)
+                messages.success(request, _("Source “%(name)s” registered.") % {"name": source.name})
+                return _show_key_once(request, source, key)
         else:
             status = 400
     return _render(request, "telemetry/source_form.html", {"form": form}, status=status)
 
 
+# A source's new key (just registered, or rotated), kept in the session for the one page that shows it.
+NEW_SOURCE_KEY_SESSION_KEY = "telemetry.new_source_key"
+
+
+def _show_key_once(request, source, key: str):
+    """Post/redirect/get for a new key: the key waits in the session (never in a URL or a log) for the source's
+    page, which shows it once and drops it; reloading that page neither posts again nor shows the key again."""
+    request.session[NEW_SOURCE_KEY_SESSION_KEY] = {"source": str(source.pk), "key": key}
+    return redirect(reverse("telemetry:source", args=[source.name]) + "#new-key")
+
+
+def _take_new_key(request, source) -> str | None:
+    """The new key of `source` waiting in the session, removed from it (None if there is none)."""
+    waiting = request.session.get(NEW_SOURCE_KEY_SESSION_KEY)
+    if not isinstance(waiting, dict) or waiting.get("source") != str(source.pk):
+        return None
+    del request.session[NEW_SOURCE_KEY_SESSION_KEY]
+    return waiting.get("key")
+
+
 @login_required
 def source_detail(request, name):
-    return _source_page(request, services.visible_source(request.user, name))
+    source = services.visible_source(request.user, name)
+    return _source_page(request, source, new_key=_take_new_key(request, source))
 
 
 @login_required
@@ -584,7 +618,8 @@ def source_rotate_key(request, name):
         key = services.do_rotate_source_key(source, acting_user=request.user)
     except Refused as exc:
         return _source_page(request, source, status=status_of(exc), error=exc.message)
-    return _source_page(request, source, new_key=key)
+    messages.success(request, _("“%(name)s” has a new key: the old one is refused from now on.") % {"name": source.name})
+    return _show_key_once(request, source, key)
 
 
 @login_required
@@ -759,7 +794,7 @@ CAMPAIGN_ALERTS_SHOWN = 20  # on the campaign's page; all of them in the alert l
 
 
 # The decisions a coordinator reviews in a form first: the form, and what it starts from.
-DECISION_FORMS = {"warn": ("warning", CampaignWarningForm, correlation.warning_defaults),
+DECISION_FORMS = {"warn": ("warning", CampaignWarningForm, correlation.warning_form_initial),
                   "incident": ("incident", CampaignIncidentForm, correlation.incident_defaults)}
 
 
@@ -793,7 +828,8 @@ def _campaign_context(request, campaign, bound_forms: dict | None = None):
             "alerts": (alerts.select_related("source", "organization", "incident")
                        .order_by("-last_seen", "pk")[:CAMPAIGN_ALERTS_SHOWN]),
             "indicator_url": indicator_url(correlation.representative_indicator(campaign))
-            if campaign.kind == "indicator" else ""}
+            if campaign.kind == "indicator" else "",
+            "indicator_kind": indicator_kind_label(campaign.indicator_kind) if campaign.kind == "indicator" else ""}
 
 
 def _visible_campaign(request, pk) -> Campaign:
@@ -818,7 +854,9 @@ def _incident_opened(campaign) -> str:
 
 # Each decision: its service, and the message it leaves (from the campaign as the service returns it).
 ACTIONS = {
-    "warn": (correlation.do_campaign_to_warning, lambda campaign: _("Early warning issued.")),
+    "warn": (correlation.do_campaign_to_warning, lambda campaign: ngettext(
+        "Early warning issued to %(n)d organization.", "Early warning issued to %(n)d organizations.",
+        campaign.warning.targets.count()) % {"n": campaign.warning.targets.count()}),
     "incident": (correlation.do_campaign_to_incident, _incident_opened),
     "dismiss": (correlation.do_dismiss_campaign, lambda campaign: _("Campaign dismissed.")),
     "reopen": (correlation.do_reopen_campaign, lambda campaign: _("Campaign reopened.")),
@@ -833,6 +871,7 @@ def campaign_action(request, pk, action):
         raise Http404
     service, message = ACTIONS[action]
     kwargs = {"reason": request.POST.get("reason", "")} if action == "dismiss" else {}
+    form = None
     if action in DECISION_FORMS and any(name in request.POST for name in DECISION_FORMS[action][1].base_fields):
         form = DECISION_FORMS[action][1](request.POST)
         if not form.is_valid():
@@ -842,6 +881,11 @@ def campaign_action(request, pk, action):
     try:
         decided = service(campaign, acting_user=request.user, **kwargs)
     except (Refused, ValidationError) as exc:
+        if form is not None:  # the form again, as filled in, with what the service refused (a past deadline)
+            add_service_error(form, exc)
+            return render(request, "telemetry/campaign_detail.html",
+                          _campaign_context(request, _visible_campaign(request, pk), {action: form}),
+                          status=status_of(exc))
         context = _campaign_context(request, campaign)
         context["error"] = exc.message if isinstance(exc, Refused) else " ".join(exc.messages)
         return render(request, "telemetry/campaign_detail.html", context, status=status_of(exc))

@@ -141,12 +141,26 @@ def test_token_command_prints_a_working_token(world, api):
     assert client.get("/api/me/").json()["email"] == world.auditor.email
 
 
+def _create_token(client, **data):
+    """The token page's form posted, and the page it leads to (post/redirect/get): the key it shows once."""
+    response = client.post(reverse("core:tokens"), data, follow=True)
+    return response.context["new_key"]
+
+
 def test_tokens_page_shows_the_key_once(client, world):
     client.force_login(world.analyst)
     response = client.post(reverse("core:tokens"), {"name": "Wazuh"})
-    key = response.context["new_key"]
-    assert key.startswith("khn_") and key in response.content.decode()
-    assert key not in client.get(reverse("core:tokens")).content.decode()
+    # Post/redirect/get: reloading the page does not post again; the key is in no URL.
+    assert response.status_code == 302 and response["Location"] == reverse("core:tokens")
+    shown = client.get(response["Location"])
+    key = shown.context["new_key"]
+    page = shown.content.decode()
+    assert key.startswith("khn_") and key in page and shown["Cache-Control"] == "no-store"
+    assert "Wazuh" in page and 'class="messages"' in page  # the success message names the token
+    assert key not in str(dict(client.session)) and key not in response["Location"]  # dropped once shown
+    again = client.get(reverse("core:tokens"))  # F5 on the page that showed it
+    assert key not in again.content.decode() and again.context["new_key"] is None
+    assert ApiToken.objects.filter(user=world.analyst).count() == 1
     # A token without a name could not be told from the others later: refused, nothing created.
     count = ApiToken.objects.count()
     refused = client.post(reverse("core:tokens"), {"name": "  "})
@@ -161,13 +175,13 @@ def test_a_token_made_on_the_page_ends_after_the_chosen_period(client, world, ap
 
     client.force_login(world.analyst)
     before = timezone.now()
-    key = client.post(reverse("core:tokens"), {"name": "SOC", "valid_for": "30"}).context["new_key"]
+    key = _create_token(client, name="SOC", valid_for="30")
     token = ApiToken.objects.get(key_hash=hash_token(key))
     assert before + dt.timedelta(days=30) <= token.expires_at <= timezone.now() + dt.timedelta(days=30)
     # Without a choice the token lasts the default 90 days; "no end date" must be chosen on purpose.
-    default = client.post(reverse("core:tokens"), {"name": "SIEM"}).context["new_key"]
+    default = _create_token(client, name="SIEM")
     assert ApiToken.objects.get(key_hash=hash_token(default)).expires_at > timezone.now() + dt.timedelta(days=89)
-    endless = client.post(reverse("core:tokens"), {"name": "TAXII", "valid_for": "never"}).context["new_key"]
+    endless = _create_token(client, name="TAXII", valid_for="never")
     assert ApiToken.objects.get(key_hash=hash_token(endless)).expires_at is None
     # An unknown period is refused and creates nothing.
     count = ApiToken.objects.count()
@@ -183,6 +197,27 @@ def test_a_token_made_on_the_page_ends_after_the_chosen_period(client, world, ap
     assert "expired" in page or "hết hạn" in page
 
 
+def test_a_token_name_is_not_given_twice_among_active_tokens(client, world):
+    """Two active tokens of one user with one name could not be told apart in the list or the audit log."""
+    from django.utils.translation import gettext
+
+    client.force_login(world.analyst)
+    first = _create_token(client, name="Wazuh SOC")
+    entries = AuditEntry.objects.count()
+    refused = client.post(reverse("core:tokens"), {"name": "wazuh soc"})
+    assert refused.status_code == 400 and 'role="alert"' in refused.content.decode()
+    message = gettext("You already have an active token named “%(name)s”: choose another name, or revoke that "
+                      "token first.") % {"name": "wazuh soc"}
+    assert message in refused.content.decode()
+    assert ApiToken.objects.filter(user=world.analyst).count() == 1 and AuditEntry.objects.count() == entries
+    # Another user may use the name; once the token is revoked, the name is free again.
+    client.force_login(world.auditor)
+    assert _create_token(client, name="Wazuh SOC")
+    client.force_login(world.analyst)
+    client.post(reverse("core:tokens"), {"revoke": str(ApiToken.objects.get(key_hash=hash_token(first)).pk)})
+    assert _create_token(client, name="Wazuh SOC")
+
+
 def test_the_token_command_can_give_an_end_date(world):
     import datetime as dt
 
@@ -195,6 +230,20 @@ def test_the_token_command_can_give_an_end_date(world):
     assert timezone.now() + dt.timedelta(days=6) < token.expires_at <= timezone.now() + dt.timedelta(days=7)
     with pytest.raises(CommandError):
         call_command("token", world.auditor.email, "--days", "0", stdout=io.StringIO())
+
+
+def test_the_token_command_names_each_token_and_refuses_a_duplicate_name_cleanly(world):
+    from django.core.management.base import CommandError
+
+    from khien.core.models import ApiToken
+
+    for _run in range(2):  # run twice in a row, as an operator does: two tokens, told apart by their names
+        call_command("token", world.auditor.email, stdout=io.StringIO())
+    names = list(ApiToken.objects.filter(user=world.auditor).values_list("name", flat=True))
+    assert len(names) == 2 and all(n.startswith("command line") for n in names)
+    call_command("token", world.auditor.email, "--name", "siem", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="SIEM"):
+        call_command("token", world.auditor.email, "--name", "SIEM", stdout=io.StringIO())
 
 
 def test_cannot_revoke_someone_elses_token(client, world):

@@ -69,7 +69,7 @@
     var empty = !d.values.some(function (v) { return v > 0; });
     if (empty) {
       base.title = { text: root.getAttribute("data-empty") || "—", left: "center", top: "middle",
-                     textStyle: { color: "#6b7280", fontSize: 13, fontWeight: "normal" } };
+                     textStyle: { color: "#666d7b", fontSize: 13, fontWeight: "normal" } };
     }
     return base;
   }

@@ -14,6 +14,7 @@ from khien.core.api import fields as api_fields
 from khien.core.api.schema import refusal
 from khien.core.filters import DateTimeFilter, PlatformFilterSet
 from khien.core.scoping import is_national_coordinator
+from khien.registry.models import Organization, Province, Sector
 
 from .. import correlation
 from ..models import Campaign, CampaignStatus, IndicatorHit
@@ -110,6 +111,18 @@ class CampaignActionSerializer(serializers.Serializer):
     category = api_fields.CharField(required=False, max_length=100)
     reason = api_fields.CharField(required=False, max_length=correlation.DISMISS_REASON_MAX_CHARS,
                                   help_text=_("dismiss: why the campaign is dismissed"))
+    # warn: the early warning's reply deadline and recipients, as `/api/intel/warnings/` takes them.
+    respond_by = api_fields.DateTimeField(required=False, allow_null=True,
+                                          help_text=_("warn: the reply deadline (at most 90 days ahead)"))
+    sectors = serializers.SlugRelatedField(many=True, required=False, slug_field="code",
+                                           queryset=Sector.objects.all(), help_text=_("warn: sector codes"))
+    provinces = serializers.SlugRelatedField(many=True, required=False, slug_field="code",
+                                             queryset=Province.objects.all(), help_text=_("warn: province codes"))
+    organizations = serializers.SlugRelatedField(
+        many=True, required=False, slug_field="code", queryset=Organization.objects.filter(is_active=True),
+        help_text=_("warn: organization codes (without it, the organizations the campaign hit)"))
+
+    WARNING_ONLY = ("respond_by", "sectors", "provinces", "organizations")
 
 
 class CampaignAction(APIView):
@@ -127,7 +140,8 @@ class CampaignAction(APIView):
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         kwargs = ({"reason": data.get("reason", "")} if action == "dismiss" else {} if action == "reopen"
-                  else {"data": {k: v for k, v in data.items() if k != "reason"}})
+                  else {"data": {k: v for k, v in data.items() if k != "reason"
+                                 and (action == "warn" or k not in CampaignActionSerializer.WARNING_ONLY)}})
         try:
             ACTIONS[action](campaign, acting_user=request.user, **kwargs)
         except DjangoValidationError as exc:

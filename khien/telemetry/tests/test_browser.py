@@ -93,6 +93,24 @@ def test_an_administrator_registers_a_source_in_the_browser(live_server, flushab
     expect(page.locator("#new-key")).to_have_count(0)  # the key is not shown again
     source = AlertSource.objects.get(name="fortigate-min-hq")
     assert list(source.systems.all()) == [watched] and source.key_hash != key
+    # A new key asks first, saying what breaks: dismissed, the key stays; accepted, the new key is shown once and
+    # a reload neither shows it again nor gives another one.
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("#rotate-key button[type=submit]")
+    expect(page.locator("#rotate-key")).to_be_visible()
+    assert asked and "fortigate-min-hq" in asked[0]
+    source.refresh_from_db()
+    assert source.prefix == key[:12]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#rotate-key button[type=submit]")
+    new_key = page.locator("#key-value").inner_text()
+    assert new_key.startswith("khs_") and new_key != key
+    page.reload()
+    expect(page.locator("#source-summary")).to_be_visible()
+    expect(page.locator("#new-key")).to_have_count(0)
+    source.refresh_from_db()
+    assert source.prefix == new_key[:12]
 
 
 def test_an_analyst_triages_alerts_and_reports_one_as_an_incident(live_server, flushable_audit_log, world,

@@ -149,13 +149,31 @@ def test_hits_are_told_to_each_member_in_their_language(world, intel, make_sourc
     english = Notification.objects.get(kind="telemetry.hits", recipient=world.admin)
     vietnamese = Notification.objects.get(kind="telemetry.hits", recipient=world.analyst)  # the platform's
     en_title, en_body = as_read(english)
-    assert en_title == "3 indicator hits in your organization's telemetry"
+    assert en_title == "3 events matching indicators in your organization's telemetry"
     assert en_body.endswith(f"Sources: {source.name}")
     with translation.override("vi"):
-        assert as_read(vietnamese)[0] == ngettext("%(n)d indicator hit in your organization's telemetry",
-                                            "%(n)d indicator hits in your organization's telemetry", 3) % {"n": 3}
-    assert as_read(vietnamese)[0] != en_title and vietnamese.url == english.url
+        in_vietnamese = ngettext("%(n)d event matching indicators in your organization's telemetry",
+                                 "%(n)d events matching indicators in your organization's telemetry", 3) % {"n": 3}
+        assert as_read(vietnamese)[0] == in_vietnamese
+    assert vietnamese.url == english.url
+    assert english.texts["title"]["msgid"].startswith("%(n)d event")  # kept as words, read in each language
     assert kept_untranslated(english) and english.texts["body"]["params"]["line0"]["msgid"] == "%(value)s (%(kind)s): %(count)d"
+
+
+def test_the_hits_notice_counts_events_as_the_pages_do(world, intel, make_source):
+    """One event whose value two producers' indicators name is two hit rows but one event matching indicators:
+    the notice counts it once, as the alert list, the alert's page and the dashboard do."""
+    intel_services.do_add_objects(intel.collection, [indicator(intel.values[Tlp.GREEN], tlp=Tlp.GREEN)],
+                                  acting_user=world.coordinator)
+    source, _k = make_source(world.ministry, "ecs")
+    services.ingest_batch(source, [ecs(intel.values[Tlp.GREEN])])
+    assert IndicatorHit.objects.count() == 2
+    Notification.objects.all().delete()
+    jobs.notify_hits(timezone.now())
+    with translation.override("en"):
+        title, body = as_read(Notification.objects.get(kind="telemetry.hits", recipient=world.analyst))
+    assert title == "1 event matching indicators in your organization's telemetry"
+    assert f"{intel.values[Tlp.GREEN]} (ipv4): 1" in body
 
 
 def test_500_hits_of_one_organization_make_one_notification_per_member(world, intel, make_source):

@@ -23,9 +23,10 @@ LOCAL_CEF = (b"CEF:0|Fortinet|FortiGate-600E|7.2.5|0419016390|IPS: SMB brute for
              b"rt=Dec 04 2026 21:40:01 src=203.0.113.91 dst=10.50.1.21 dpt=445")
 
 
-def register(client, org, name="fw-min-hq", format="cef", time_zone="Asia/Ho_Chi_Minh"):
+def register(client, org, name="fw-min-hq", format="cef", time_zone="Asia/Ho_Chi_Minh", follow=False):
     return client.post(reverse("telemetry:source_create"),
-                       {"organization": org.pk, "name": name, "format": format, "time_zone": time_zone})
+                       {"organization": org.pk, "name": name, "format": format, "time_zone": time_zone},
+                       follow=follow)
 
 
 def key_on(page: str) -> str:
@@ -40,8 +41,8 @@ def test_an_administrator_registers_a_source_and_sees_its_key_once(world, as_use
     client = as_user(world.admin)
     form = client.get(reverse("telemetry:source_create")).content.decode()
     assert "MIN — " in form and "PROV — " not in form  # only organizations they may add sources to
-    response = register(client, world.ministry)
-    assert response.status_code == 201
+    response = register(client, world.ministry, follow=True)
+    assert response.status_code == 200 and response.redirect_chain[0][1] == 302  # post/redirect/get
     assert response["Cache-Control"] == "no-store"  # the key is not kept by the browser or a proxy
     page = response.content.decode()
     key = key_on(page)
@@ -78,7 +79,7 @@ def test_a_new_source_keeps_vietnamese_time_unless_told_otherwise(world, as_user
 
 def test_the_source_page_says_how_to_send_alerts(world, as_user):
     client = as_user(world.admin)
-    page = register(client, world.ministry).content.decode()
+    page = register(client, world.ministry, follow=True).content.decode()
     key = key_on(page)
     assert "POST http://testserver/api/telemetry/alerts" in page and "Content-Type: text/plain" in page
     assert f'curl -sf -H "Authorization: Token {key}"' in page  # the new key, ready to paste, shown once
@@ -126,7 +127,7 @@ def test_roles_without_the_right_cannot_register(world, as_user, role):
 
 def test_a_new_key_replaces_the_old_one_at_once(world, as_user, make_source):
     source, old_key = make_source(org=world.ministry, format="cef")
-    response = as_user(world.analyst).post(reverse("telemetry:source_rotate_key", args=[source.name]))
+    response = as_user(world.analyst).post(reverse("telemetry:source_rotate_key", args=[source.name]), follow=True)
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     new_key = key_on(response.content.decode())
     assert new_key != old_key
@@ -134,6 +135,40 @@ def test_a_new_key_replaces_the_old_one_at_once(world, as_user, make_source):
     assert post_ndjson(source_client(new_key), [LOCAL_CEF]).status_code == 202
     source.refresh_from_db()
     assert source.prefix == new_key[:12]
+
+
+def test_a_new_key_asks_first_and_says_what_breaks(world, as_user, make_source):
+    """Rotating breaks the live SOC connector: the button asks for confirmation (data-confirm), naming it."""
+    source, _key = make_source(org=world.ministry, format="cef")
+    page = as_user(world.admin).get(reverse("telemetry:source", args=[source.name])).content.decode()
+    form = page[page.index('id="rotate-key"'):]
+    button = form[form.index("<button"):form.index("</button>")]
+    assert "data-confirm=" in button and source.name in button
+    assert gettext("Give the source a new key") in button
+
+
+def test_a_new_key_is_shown_once_and_a_reload_does_not_rotate_again(world, as_user, make_source):
+    """Post/redirect/get: the rotation answers with a redirect (the key in no URL); the page it leads to shows the
+    key once and drops it from the session; reloading that page shows it no more and changes nothing."""
+    source, _key = make_source(org=world.ministry, format="cef")
+    client = as_user(world.admin)
+    url = reverse("telemetry:source", args=[source.name])
+    response = client.post(reverse("telemetry:source_rotate_key", args=[source.name]))
+    assert response.status_code == 302 and response["Location"] == url + "#new-key"
+    rotations = AuditEntry.objects.filter(object_id=str(source.pk)).count()
+    shown = client.get(url)
+    key = key_on(shown.content.decode())
+    assert shown["Cache-Control"] == "no-store" and key not in response["Location"]
+    assert key not in str(dict(client.session))  # dropped once shown
+    again = client.get(url)  # F5
+    assert key not in again.content.decode() and 'id="new-key"' not in again.content.decode()
+    source.refresh_from_db()
+    assert source.prefix == key[:12] and AuditEntry.objects.filter(object_id=str(source.pk)).count() == rotations
+    # A key waiting for one source is not shown on another's page.
+    other, _other_key = make_source(org=world.ministry, format="cef", name="fw-other")
+    client.post(reverse("telemetry:source_rotate_key", args=[source.name]))
+    assert 'id="new-key"' not in client.get(reverse("telemetry:source", args=[other.name])).content.decode()
+    assert 'id="new-key"' in client.get(url).content.decode()
 
 
 def test_settings_turn_a_source_off_and_set_its_zone(world, as_user, make_source):

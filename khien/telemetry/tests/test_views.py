@@ -24,9 +24,29 @@ def test_alert_list_marks_and_filters_alerts_with_hits(world, alerts, as_user):
     assert page.count("data-hit-badge") == 1
     only = client.get(reverse("telemetry:alerts") + "?hits=1").content.decode()
     assert "Rule hit-rule" in only and "Rule quiet-rule" not in only
-    # Another organization sees none of the ministry's alerts; a bad filter value is not an error.
-    other = as_user(world.other_admin).get(reverse("telemetry:alerts") + "?severity_min=abc")
+    # Another organization sees none of the ministry's alerts.
+    other = as_user(world.other_admin).get(reverse("telemetry:alerts") + "?severity_min=1")
     assert other.status_code == 200 and "Rule hit-rule" not in other.content.decode()
+
+
+@pytest.mark.parametrize("value", ["abc", "11", "-1"])
+def test_a_bad_severity_filter_says_why_and_lists_nothing(world, alerts, as_user, value):
+    """A bad value is not silently ignored (the list would look filtered when it is not): the page says what is
+    wrong, as the events and audit pages do, with a 400; the field says its 0–10 scale."""
+    from django.utils.translation import gettext
+
+    from khien.telemetry.filters import SEVERITY_SCALE_HELP
+
+    response = as_user(world.analyst).get(reverse("telemetry:alerts"), {"severity_min": value})
+    page = response.content.decode()
+    assert response.status_code == 400 and 'id="alert-filter-errors"' in page
+    errors = page[page.index('id="alert-filter-errors"'):page.index("</ul>", page.index('id="alert-filter-errors"'))]
+    assert gettext("Severity at least") in errors
+    assert "Rule hit-rule" not in page and "Rule quiet-rule" not in page
+    assert str(SEVERITY_SCALE_HELP) in page
+    good = as_user(world.analyst).get(reverse("telemetry:alerts"), {"severity_min": "0"})
+    assert good.status_code == 200 and 'id="alert-filter-errors"' not in good.content.decode()
+    assert str(SEVERITY_SCALE_HELP) in good.content.decode()
 
 
 def test_alert_detail_links_the_indicator(world, alerts, intel, as_user):
@@ -318,3 +338,146 @@ def test_events_export_ndjson_and_csv_what_the_search_shows(world, events, as_us
     assert AuditEntry.objects.filter(action="export").count() == audits + 2
     page = client.get(reverse("telemetry:events")).content.decode()
     assert 'id="event-export"' in page and "format=csv" in page
+
+
+def _warning_form_post(campaign, **extra):
+    """The campaign's early-warning form as the page posts it: its texts, the hit organizations ticked."""
+    data = {"title": "Cảnh báo chiến dịch", "summary": "Kiểm tra ngay.", "severity": "high", "tlp": "amber",
+            "recipients_chosen": "True", "organizations": [str(o.pk) for o in campaign.organizations.all()]}
+    data.update(extra)
+    return data
+
+
+def test_the_campaign_warning_form_asks_a_deadline_and_more_recipients(world, campaign, coordinator_client):
+    """The early warning made from a campaign offers what any early warning does: a reply deadline and recipients
+    (sectors, provinces, organizations) besides the organizations hit, which start ticked."""
+    page = coordinator_client.get(reverse("telemetry:campaign", args=[campaign.pk])).content.decode()
+    form = page[page.index('id="make-warning"'):page.index("</form>", page.index('id="make-warning"'))]
+    for name in ("respond_by", "sectors", "provinces", "organizations", "recipients_chosen"):
+        assert f'name="{name}"' in form, name
+    for org in (world.ministry, world.province, world.department):
+        assert f'<option value="{org.pk}" selected>' in form
+    assert f'<option value="{world.responder_org.pk}">' in form  # offered, not ticked
+
+
+def test_a_campaign_warning_with_a_deadline_goes_to_the_added_recipients_too(world, campaign, coordinator_client):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from khien.registry.models import Province, Sector
+
+    energy = Sector.objects.create(code="test-warn-sector", name_vi="Ngành thử")
+    world.commune.sectors.add(energy)
+    hue = Province.objects.create(code="T99", name_vi="Tỉnh thử", kind="province", region="central")
+    world.ncsc.province = hue
+    world.ncsc.save()
+    deadline = timezone.localtime() + dt.timedelta(days=3)
+    response = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "warn"]), _warning_form_post(
+        campaign, respond_by=deadline.strftime("%Y-%m-%dT%H:%M"), sectors=[str(energy.pk)], provinces=[str(hue.pk)],
+        organizations=[str(o.pk) for o in campaign.organizations.all()] + [str(world.responder_org.pk)]))
+    assert response.status_code == 302
+    warning = EarlyWarning.objects.get()
+    assert abs(warning.respond_by - deadline.replace(second=0, microsecond=0)) < dt.timedelta(seconds=1)
+    targets = set(warning.targets.values_list("organization__code", flat=True))
+    assert targets == {"MIN", "PROV", "MIN-D1", "RESP", "PROV-C1", "NCSC"}
+    campaign.refresh_from_db()
+    assert campaign.warning_id == warning.pk and campaign.status == CampaignStatus.WARNED
+
+
+@pytest.mark.parametrize("when", [-1, 91])
+def test_a_campaign_warning_deadline_is_checked_as_any_warnings(world, campaign, coordinator_client, when):
+    """In the future and at most 90 days ahead (`do_issue_warning`); refused, the form is shown again as filled in
+    with the reason, and nothing is made."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from khien.core.models import AuditEntry
+
+    before = AuditEntry.objects.count()
+    deadline = (timezone.localtime() + dt.timedelta(days=when)).strftime("%Y-%m-%dT%H:%M")
+    response = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "warn"]),
+                                       _warning_form_post(campaign, title="Tiêu đề đã sửa", respond_by=deadline))
+    page = response.content.decode()
+    assert response.status_code == 400 and not EarlyWarning.objects.exists()
+    form = page[page.index('id="make-warning"'):]
+    assert "Tiêu đề đã sửa" in form and deadline in form and 'role="alert"' in form
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.OPEN and AuditEntry.objects.count() == before
+    bad = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "warn"]),
+                                  _warning_form_post(campaign, respond_by="ngày mai"))
+    assert bad.status_code == 400 and not EarlyWarning.objects.exists()
+
+
+def test_a_campaign_warning_without_any_recipient_is_refused(world, campaign, coordinator_client):
+    data = _warning_form_post(campaign)
+    del data["organizations"]  # every organization unticked, nothing added
+    response = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "warn"]), data)
+    assert response.status_code in (400, 409) and not EarlyWarning.objects.exists()
+    assert 'role="alert"' in response.content.decode()
+
+
+def test_the_api_makes_a_campaign_warning_with_a_deadline_and_recipients(world, campaign, api):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    coordinator = api(world.coordinator)
+    url = f"/api/telemetry/campaigns/{campaign.pk}/warn/"
+    past = (timezone.now() - dt.timedelta(hours=1)).isoformat()
+    assert coordinator.post(url, {"respond_by": past}, format="json").status_code == 400
+    assert coordinator.post(url, {"organizations": ["NOPE"]}, format="json").status_code == 400
+    assert not EarlyWarning.objects.exists()
+    deadline = timezone.now() + dt.timedelta(days=2)
+    done = coordinator.post(url, {"respond_by": deadline.isoformat(), "organizations": ["RESP"]}, format="json")
+    assert done.status_code == 200, done.content
+    warning = EarlyWarning.objects.get()
+    assert abs(warning.respond_by - deadline) < dt.timedelta(seconds=1)
+    assert list(warning.targets.values_list("organization__code", flat=True)) == ["RESP"]
+
+
+def test_one_event_matching_several_indicators_counts_once_everywhere(world, intel, make_source, as_user,
+                                                                       coordinator_client):
+    """Two producers' indicators naming one value: one event is two indicator hits but one event matching
+    indicators, on the alert list, the alert's page, the dashboard and the campaign; each figure says what it
+    counts, and an indicator's kind is shown in words (not `ipv4`)."""
+    from khien.intel import services as intel_services
+    from khien.intel.models import indicator_kind_label
+    from khien.intel.tests.conftest import indicator
+    from khien.telemetry.models import IndicatorHit
+    from khien.telemetry.views import dashboard_data
+
+    value = intel.values[Tlp.GREEN]
+    intel_services.do_add_objects(intel.collection, [indicator(value, tlp=Tlp.GREEN)], acting_user=world.coordinator)
+    for org in (world.ministry, world.province, world.department):
+        services.ingest_batch(make_source(org, "ecs")[0], [ecs(value, rule="two-producers")])
+    alert = Alert.objects.get(rule_id="two-producers", organization=world.ministry)
+    assert IndicatorHit.objects.filter(alert=alert).count() == 2
+    correlation.correlate()
+    campaign = Campaign.objects.get()
+    assert campaign.count == 3  # one event per organization
+    detail = coordinator_client.get(reverse("telemetry:campaign", args=[campaign.pk])).content.decode()
+    assert f"({indicator_kind_label('ipv4')})" in detail and "(ipv4)" not in detail
+    events = detail[detail.index('id="campaign-events"'):]
+    assert events[events.index(">") + 1:events.index("</dd>")] == "3"
+    client = as_user(world.analyst)  # (the same test client, signed in again)
+    listing = client.get(reverse("telemetry:alerts")).content.decode()
+    badge = listing[listing.index("data-hit-badge"):]
+    badge = badge[badge.index(">") + 1:badge.index("</span>")]
+    assert badge.startswith("1 ")
+    page = client.get(reverse("telemetry:alert", args=[alert.pk])).content.decode()
+    facts = page[page.index('id="alert-hit-events"'):]
+    assert facts[facts.index(">") + 1:facts.index("</dd>")] == "1"
+    table = page[page.index('id="alert-indicators"'):page.index("</table>", page.index('id="alert-indicators"'))]
+    assert table.count('<td class="num">1</td>') == 2  # each indicator: the one event
+    assert f"<td>{indicator_kind_label('ipv4')}</td>" in table and "<td>ipv4</td>" not in table
+    # The analyst sees the ministry and its department: one event each, four hit rows.
+    assert dashboard_data(world.analyst)["kpis"]["hits_24h"] == 2
+    # The badge, the page and the dashboard card name the same measure; the hit rows are named differently.
+    from django.utils.translation import gettext, ngettext
+    assert badge.strip() == ngettext("%(n)s event matching indicators", "%(n)s events matching indicators", 1) % {"n": 1}
+    assert gettext("events matching indicators in the last 24 hours") in client.get(
+        reverse("telemetry:dashboard")).content.decode()
+    assert gettext("Events matching indicators") in page
+    assert gettext("Indicator hits (one per event and indicator)") in page
