@@ -352,52 +352,65 @@ def _sender_for(user, data: dict, isacs) -> Organization:
 
 
 def _validated(data: dict, acting_user) -> dict:
+    """The warning's fields, checked all at once: every problem is told in one answer (the form used to show one
+    per submission), and nothing is written while any remains."""
+    problems: list[str] = []
+
+    def checked(check, default=None):
+        try:
+            return check()
+        except Refused as exc:
+            problems.append(exc.message)
+            return default
+
     title = str(data.get("title") or "").strip()
     if not title or len(title) > 300:
-        raise Refused(_("Give a title (at most 300 characters)."), code="invalid")
+        problems.append(_("Give a title (at most 300 characters)."))
     severity = data.get("severity") or WarningSeverity.MEDIUM
     if severity not in WarningSeverity.values:
-        raise Refused(_("Unknown severity."), code="invalid")
+        problems.append(_("Unknown severity."))
     level = data.get("tlp") or Tlp.AMBER
     if level not in Tlp.values:
-        raise Refused(_("Unknown TLP level."), code="invalid")
+        problems.append(_("Unknown TLP level."))
     raw_values = data.get("values") or []
     if not isinstance(raw_values, (list, tuple)) or len(raw_values) > MAX_VALUES:
-        raise Refused(_("Give at most %(n)d values as a list.") % {"n": MAX_VALUES}, code="invalid")
-    values = sorted({classify(v) for v in raw_values})
+        problems.append(_("Give at most %(n)d values as a list.") % {"n": MAX_VALUES})
+        raw_values = []
+    values = sorted({v for v in (checked(lambda raw=raw: classify(raw)) for raw in raw_values) if v is not None})
     cpes = list(dict.fromkeys(data.get("cpes") or []))
     try:
         validate_cpes(cpes)
     except ValidationError as exc:
-        raise Refused(" ".join(exc.messages), code="invalid")
+        problems.extend(exc.messages)
     vulns = list(dict.fromkeys(data.get("vulnerability_refs") or []))
     bad = [v for v in vulns if not isinstance(v, str) or not _VULN_RE.match(v)]
     if bad:
-        raise Refused(_("“%(v)s” is neither a CVE id nor a STIX vulnerability id.") % {"v": str(bad[0])[:200]},
-                      code="invalid")
+        problems.append(_("“%(v)s” is neither a CVE id nor a STIX vulnerability id.") % {"v": str(bad[0])[:200]})
     refs = list(dict.fromkeys(data.get("indicator_refs") or []))
     if refs:
         if not all(isinstance(r, str) and r.startswith("indicator--") for r in refs):
-            raise Refused(_("Indicator references must be STIX indicator ids."), code="invalid")
-        visible = tlp.visible_versions(acting_user).filter(stix_id__in=refs)
-        found = set(visible.values_list("stix_id", flat=True))
-        missing = [r for r in refs if r not in found]
-        if missing:
-            raise Refused(_("Unknown indicator: %(id)s") % {"id": missing[0]}, code="invalid")
-        # The indicators' own observable values are matched too (only visible versions).
-        extra = IndicatorValue.objects.filter(object_id__in=visible.values("pk"), kind__in=MATCH_KINDS) \
-            .values_list("kind", "value").distinct()
-        values = sorted(set(values) | set(extra))
-    respond_by = _respond_by(data.get("respond_by"))
+            problems.append(_("Indicator references must be STIX indicator ids."))
+        else:
+            visible = tlp.visible_versions(acting_user).filter(stix_id__in=refs)
+            found = set(visible.values_list("stix_id", flat=True))
+            missing = [r for r in refs if r not in found]
+            if missing:
+                problems.append(_("Unknown indicator: %(id)s") % {"id": missing[0]})
+            # The indicators' own observable values are matched too (only visible versions).
+            extra = IndicatorValue.objects.filter(object_id__in=visible.values("pk"), kind__in=MATCH_KINDS) \
+                .values_list("kind", "value").distinct()
+            values = sorted(set(values) | set(extra))
+    respond_by = checked(lambda: _respond_by(data.get("respond_by")))
     report_id = str(data.get("report_id") or "")
     if report_id and not _REPORT_RE.match(report_id):
-        raise Refused(_("The report reference must be a STIX report id."), code="invalid")
+        problems.append(_("The report reference must be a STIX report id."))
     collection = data.get("collection")
     if collection is not None and not isinstance(collection, Collection):
-        raise Refused(_("Unknown collection."), code="invalid")
-    if collection is not None and report_id:
-        raise Refused(_("Give either a report reference or a collection to store a new report in, not both."),
-                      code="invalid")
+        problems.append(_("Unknown collection."))
+    elif collection is not None and report_id:
+        problems.append(_("Give either a report reference or a collection to store a new report in, not both."))
+    if problems:
+        raise Refused(" ".join(problems), code="invalid")
     return {"title": title, "summary": str(data.get("summary") or ""), "severity": severity, "tlp": level,
             "values": values, "cpes": cpes, "vulnerability_refs": vulns, "indicator_refs": refs,
             "report_id": report_id, "collection": collection, "organization": data.get("organization"),

@@ -181,6 +181,26 @@ def test_bad_input_writes_nothing(land, data):
     assert len(mail.outbox) == 0
 
 
+def test_every_problem_is_told_in_one_answer(land):
+    """The form used to show one problem per submission: the values, then the products, then the CVE, then the
+    deadline — four rounds for one warning."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    counts = (EarlyWarning.objects.count(), AuditEntry.objects.count())
+    with pytest.raises(Refused) as exc:
+        services_warnings.do_issue_warning(
+            {"title": "T", "values": ["not a value!", "45.33.10.1", "neither/this"], "cpes": ["fortios"],
+             "vulnerability_refs": ["CVE-12"], "respond_by": timezone.now() - dt.timedelta(hours=1)},
+            acting_user=land.world.coordinator, sectors=[land.sector])
+    told = exc.value.message
+    for part in ("not a value!", "neither/this", "fortios", "CVE-12"):
+        assert part in told, (part, told)
+    assert told.count(". ") >= 4  # the deadline's problem too, one sentence each
+    assert (EarlyWarning.objects.count(), AuditEntry.objects.count()) == counts
+
+
 # --- Rights ----------------------------------------------------------------------------------------
 
 
