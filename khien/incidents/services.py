@@ -21,8 +21,9 @@ Who may do what on an incident:
   people are the only ones a task can be given to;
 - remove a responder assignment: the national coordinator;
 - evidence: the same participants add it and record its chain of custody;
-  the reporting side and the coordinator seal it, after which nothing about
-  it changes (409).
+  the reporting side and the coordinator seal it, after which its file, hash,
+  description and past custody steps never change (409); later hand-overs are
+  still recorded.
 """
 from __future__ import annotations
 
@@ -976,7 +977,8 @@ def may_seal(user, incident: Incident) -> bool:
 
 def _refuse_if_sealed(evidence: Evidence) -> None:
     if evidence.sealed_at is not None:
-        raise Refused(_("This evidence is sealed: nothing about it can change any more."), code="sealed", status=409)
+        raise Refused(_("This evidence is sealed: its file, description and recorded custody can no longer change."),
+                      code="sealed", status=409)
 
 
 def _too_large() -> Refused:
@@ -1076,11 +1078,12 @@ def _locked_evidence(evidence: Evidence) -> Evidence:
 @transaction.atomic
 def do_record_custody(evidence: Evidence, action: str, *, acting_user, from_party: str = "", to_party: str = "",
                       note: str = "", at: dt.datetime | None = None) -> CustodyEvent:
-    """Add a step to the chain of custody (received, transferred, analysed, returned); refused once sealed."""
+    """Add a step to the chain of custody (received, transferred, analysed, returned). Sealing freezes the file, its
+    hash and description and the steps recorded so far, not the custody itself: a sealed item still travels (to the
+    forensic laboratory, to the court), and each hand-over after the seal is recorded, dated after it."""
     incident = evidence.incident
     _require_participant(acting_user, incident)
     evidence = _locked_evidence(evidence)
-    _refuse_if_sealed(evidence)
     errors: dict[str, list[str]] = {}
     if action not in CustodyAction.values or action == CustodyAction.SEALED:
         errors.setdefault("action", []).append(_("Choose received, transferred, analysed or returned (sealing is its own step)."))
@@ -1100,6 +1103,8 @@ def do_record_custody(evidence: Evidence, action: str, *, acting_user, from_part
         errors.setdefault("at", []).append(_("The time cannot be in the future."))
     elif at < evidence.uploaded_at:
         errors.setdefault("at", []).append(_("The time cannot be before the evidence was received."))
+    elif evidence.sealed_at is not None and at < evidence.sealed_at:
+        errors.setdefault("at", []).append(_("The evidence is sealed: a step after the seal cannot be dated before it."))
     if errors:
         raise ValidationError(errors)
     event = CustodyEvent.objects.create(evidence=evidence, action=action, from_party=from_party, to_party=to_party,

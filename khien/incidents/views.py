@@ -395,7 +395,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "participant": participant,
         "evidence": [{"item": e, "custody": _custody_rows(e),
                       "custody_form": custody_forms.get(e.pk) or CustodyForm(prefix=f"c{e.pk.hex[:8]}"),
-                      "may_seal": may_seal and not e.is_sealed, "may_custody": participant and not e.is_sealed}
+                      "may_seal": may_seal and not e.is_sealed, "may_custody": participant}
                      for e in evidence],
         "evidence_form": (forms.get("evidence") or EvidenceForm()) if participant and open_incident else None,
         "seal_form": SealForm(),
@@ -778,7 +778,8 @@ def evidence_seal(request, pk, evidence_id):
         services.do_seal_evidence(evidence, acting_user=request.user, note=form.cleaned_data["note"])
     except (Refused, ValidationError) as exc:
         return _refused(request, incident, exc)
-    messages.success(request, _("Evidence sealed: it can no longer change."))
+    messages.success(request, _("Evidence sealed: its file and description can no longer change; hand-overs are still "
+                                "recorded in its chain of custody."))
     return _done(incident, f"#ev-{evidence.pk}")
 
 

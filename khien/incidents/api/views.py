@@ -334,7 +334,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             return Response(s.CustodyEventSerializer(event).data, status=status.HTTP_201_CREATED)
         return Response(s.CustodyEventSerializer(evidence.custody.all(), many=True).data)
 
-    @extend_schema(summary="Seal an evidence item: nothing about it can change afterwards",
+    @extend_schema(summary="Seal an evidence item: its file, hash, description and past custody steps are fixed",
                    request=s.SealSerializer,
                    responses={200: s.EvidenceSerializer, 409: OpenApiResponse(description="Already sealed, or altered")})
     @action(detail=True, methods=["post"], url_path=rf"evidence/(?P<evidence_id>{UUID})/seal")

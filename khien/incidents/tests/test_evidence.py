@@ -214,14 +214,9 @@ def test_seal_freezes_everything(world, incident, settings):
     assert entry.before["sealed_at"] is None and entry.after["sealed_at"] is not None
 
     before = state()
-    for attempt in (
-        lambda: services.do_seal_evidence(sealed, acting_user=world.coordinator),
-        lambda: services.do_record_custody(sealed, "analysed", acting_user=world.responder),
-        lambda: services.do_record_custody(sealed, "transferred", acting_user=world.coordinator, to_party="X"),
-    ):
-        with pytest.raises(Refused) as exc:
-            attempt()
-        assert exc.value.status == 409
+    with pytest.raises(Refused) as exc:  # sealed once
+        services.do_seal_evidence(sealed, acting_user=world.coordinator)
+    assert exc.value.status == 409
     # The model refuses too, whoever calls it and whatever the instance in hand says.
     stale = Evidence.objects.get(pk=evidence.pk)
     stale.sealed_at = None
@@ -233,6 +228,26 @@ def test_seal_freezes_everything(world, incident, settings):
         stale.delete()
     assert state() == before
     assert Evidence.objects.get(pk=evidence.pk).original_name == "capture.pcap"
+
+
+def test_a_sealed_item_still_travels_and_each_hand_over_is_recorded_after_the_seal(world, incident):
+    """Sealing fixes the file, its hash and description and the steps so far; the sealed package then goes to the
+    forensic laboratory and back, and those hand-overs are the chain of custody a court reads."""
+    evidence = services.do_add_evidence(incident, acting_user=world.responder, uploaded=upload())
+    sealed = services.do_seal_evidence(evidence, acting_user=world.dept_analyst, note="Niêm phong")
+    before = audited(sealed, "update").count()
+    with pytest.raises(ValidationError) as exc:  # dated before the seal
+        services.do_record_custody(sealed, "transferred", acting_user=world.coordinator, to_party="Phòng giám định",
+                                   at=sealed.sealed_at - dt.timedelta(minutes=5))
+    assert "at" in exc.value.message_dict
+    services.do_record_custody(sealed, "transferred", acting_user=world.coordinator, to_party="Phòng giám định")
+    services.do_record_custody(sealed, "returned", acting_user=world.responder, to_party="Đơn vị báo cáo")
+    assert [c.action for c in sealed.custody.order_by("at", "pk")] == ["received", "sealed", "transferred", "returned"]
+    fresh = Evidence.objects.get(pk=sealed.pk)
+    assert fresh.sealed_at == sealed.sealed_at and fresh.sha256 == sealed.sha256  # still sealed, unchanged
+    assert audited(sealed, "update").count() == before
+    with pytest.raises(Forbidden):  # only the incident's participants record custody, sealed or not
+        services.do_record_custody(sealed, "analysed", acting_user=world.other_admin)
 
 
 def test_altered_file_is_not_sealed(world, incident, settings):
@@ -331,8 +346,10 @@ def test_evidence_over_the_api(world, api, incident, settings):
     response = api(world.dept_analyst).post(evidence_url + "seal/", {"note": "Niêm phong"}, format="json")
     assert response.status_code == 200 and response.json()["sealed_by"] == world.dept_analyst.email
     assert api(world.dept_analyst).post(evidence_url + "seal/", {}, format="json").status_code == 409
-    response = responder.post(evidence_url + "custody/", {"action": "analysed"}, format="json")
-    assert response.status_code == 409 and response.json()["code"] == "sealed"
+    # The sealed item still travels: a hand-over after the seal is recorded.
+    response = responder.post(evidence_url + "custody/", {"action": "transferred", "to_party": "Phòng giám định"},
+                              format="json")
+    assert response.status_code == 201
     rows = responder.get(url).json()
     assert len(rows) == 2 and rows[0]["sealed_at"] is not None
 

@@ -354,11 +354,12 @@ def test_evidence_through_the_page(world, as_user, incidents, settings):
     assert analyst.post(f"{base}evidence/{evidence.pk}/seal/", {}).status_code == 302
     before = state()
     assert analyst.post(f"{base}evidence/{evidence.pk}/seal/", {}).status_code == 409
-    assert analyst.post(f"{base}evidence/{evidence.pk}/custody/", {f"{prefix}-action": "analysed"}).status_code == 409
     assert state() == before
     ctx = analyst.get(base).context
-    assert ctx["evidence"][0]["may_seal"] is False and ctx["evidence"][0]["may_custody"] is False
-    assert [c.action for c in evidence.custody.all()] == ["received", "analysed", "sealed"]
+    assert ctx["evidence"][0]["may_seal"] is False and ctx["evidence"][0]["may_custody"] is True
+    assert analyst.post(f"{base}evidence/{evidence.pk}/custody/", {
+        f"{prefix}-action": "transferred", f"{prefix}-to_party": "Phòng giám định"}).status_code == 302
+    assert [c.action for c in evidence.custody.all()] == ["received", "analysed", "sealed", "transferred"]
 
 
 def test_pages_in_english_and_vietnamese(world, as_user, incidents, client):
