@@ -54,7 +54,7 @@ class SystemChoiceField(forms.ModelMultipleChoiceField):
 
 
 class IncidentReportForm(forms.Form):
-    """The initial report (early warning). The service checks every rule again (rights, systems, taxonomy)."""
+    """The initial report. The service checks every rule again (rights, systems, taxonomy)."""
 
     organization = OrganizationChoiceField(label=_("Reporting organization"), queryset=Organization.objects.none())
     title = forms.CharField(label=_("Incident title"), max_length=300)

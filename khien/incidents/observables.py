@@ -197,6 +197,11 @@ class Lookup:
     warning_listed: bool = False
     warninglists: list[str] = field(default_factory=list)
 
+    @property
+    def warninglist_labels(self) -> list[str]:
+        """The lists by their names in the reader's language (their codes are for machines: the API, the tooltip)."""
+        return [warninglists.list_label(code) for code in self.warninglists]
+
 
 MAX_MATCHES = 20
 

@@ -123,6 +123,21 @@ def test_lookup_on_the_page_and_the_api(world, report, feed, as_user, api):
     assert api(world.other_admin).get(f"/api/incidents/{incident.pk}/observables/").status_code == 404
 
 
+def test_the_page_names_an_observables_warning_lists_in_words(world, report, as_user):
+    from django.utils import translation
+
+    from khien.intel import warninglists
+
+    incident = report(observables=[("ipv4", "10.3.19.97")])
+    codes = warninglists.hits("ipv4", "10.3.19.97", warninglists.compiled())
+    assert codes
+    with translation.override("vi"):
+        labels = [warninglists.list_label(code) for code in codes]
+    row = as_user(world.analyst).get(f"/incidents/{incident.pk}/", HTTP_ACCEPT_LANGUAGE="vi").content.decode()
+    row = row.split("10.3.19.97", 1)[1].split("</tr>", 1)[0]
+    assert all(label in row for label in labels) and all(label not in codes for label in labels)
+
+
 def test_share_creates_indicators_visible_per_tlp(world, report, feed):
     own, _other = feed
     incident = report(observables=[("ipv4", "198.51.100.44"), ("sha256", "b" * 64)])

@@ -17,7 +17,7 @@ def test_the_report_form_states_the_policys_initial_report_deadline(world, clien
     client.force_login(world.analyst)
     client.cookies["khien_language"] = "en"
     page = client.get("/incidents/new/").content.decode()
-    assert f"The initial report (early warning) is due {hours} hours after detection." in page
+    assert f"The initial report is due {hours} hours after detection." in page
     assert f"Vietnam time. The initial report is due {hours} hours after detection." in page
     other = 36 - hours  # the other figure is nowhere
     assert f"due {other} hours" not in page
