@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -71,6 +72,9 @@ class Selection:
                 "tlp": self.tlp_levels, "ids": self.ids[:100], "all_versions": self.all_versions}
 
 
+STIX_ID = re.compile(r"^[a-z][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 def parse_selection(user, *, collection=None, types="", added_since="", tlp_levels="", ids="",
                     all_versions=False) -> Selection:
     """A Selection from user input (comma-separated text or lists); Refused on a bad value."""
@@ -118,6 +122,10 @@ def parse_selection(user, *, collection=None, types="", added_since="", tlp_leve
             raise Refused(services.out_of_range_error("added_since"), code="out_of_range")
         sel.added_since = parsed.astimezone(dt.timezone.utc)
     sel.ids = listed(ids)
+    not_ids = [i for i in sel.ids if not STIX_ID.match(i)]
+    if not_ids:  # a typo would otherwise export an empty file, as if nothing matched
+        raise Refused(_("Not STIX ids (type--uuid, e.g. indicator--…): %(ids)s") % {
+            "ids": ", ".join(f"“{i[:80]}”" for i in not_ids[:5])}, code="invalid")
     return sel
 
 

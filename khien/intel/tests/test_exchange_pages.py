@@ -65,6 +65,14 @@ def test_export_page_downloads(as_user, sharing):
     assert got == {sharing.ids[Tlp.GREEN], sharing.ids[Tlp.AMBER]}
     response = client.get(reverse("intel:exchange_export"), {"download": "1", "format": "nope"})
     assert response.status_code == 400
+    # A mistyped id is told, not exported as an empty file as if nothing matched.
+    response = client.get(reverse("intel:exchange_export"), {"download": "1", "format": "stix",
+                                                              "ids": f"khong-phai-id, {sharing.ids[Tlp.GREEN]}"})
+    assert response.status_code == 400 and "attachment" not in response.get("Content-Disposition", "")
+    assert "“khong-phai-id”" in response.content.decode()  # named in the error, the form kept as typed
+    response = client.get(reverse("intel:exchange_export"), {"download": "1", "format": "stix",
+                                                              "ids": sharing.ids[Tlp.GREEN]})
+    assert response.status_code == 200
 
 
 def test_federation_page(coordinator_client, as_user, sharing):
