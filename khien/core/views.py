@@ -21,8 +21,8 @@ from rest_framework import exceptions
 
 from . import audit, notifications, services, twofactor
 from .filters import AuditEntryFilterSet
-from .forms import (EmailAuthenticationForm, add_service_error, PasswordChangeForm, PasswordLinkForm, SetPasswordForm, TokenCreateForm,
-                    TotpForm)
+from .forms import (EmailAuthenticationForm, PasswordChangeForm, PasswordLinkForm, SetPasswordForm, TokenCreateForm,
+                    TotpForm, add_service_error)
 from .models import ApiToken, AuditEntry, Notification
 
 
