@@ -170,10 +170,12 @@ def test_the_hits_notice_counts_events_as_the_pages_do(world, intel, make_source
     assert IndicatorHit.objects.count() == 2
     Notification.objects.all().delete()
     jobs.notify_hits(timezone.now())
-    with translation.override("en"):
-        title, body = as_read(Notification.objects.get(kind="telemetry.hits", recipient=world.analyst))
-    assert title == "1 event matching indicators in your organization's telemetry"
-    assert f"{intel.values[Tlp.GREEN]} (ipv4): 1" in body
+    note = Notification.objects.get(kind="telemetry.hits", recipient=world.analyst)
+    with translation.override("en"):  # as an English reader sees it
+        assert note.shown_title == "1 event matching indicators in your organization's telemetry"
+        assert f"{intel.values[Tlp.GREEN]} (ipv4): 1" in note.shown_body
+    title, _body = as_read(note)  # the analyst reads the platform's language
+    assert title == "1 sự kiện khớp chỉ báo trong dữ liệu giám sát của tổ chức bạn"
 
 
 def test_500_hits_of_one_organization_make_one_notification_per_member(world, intel, make_source):
