@@ -575,8 +575,8 @@ def may_remove_dossier_file(user, dossier: DossierFile) -> bool:
     system = dossier.system
     if system.level_status not in EDITABLE_LEVEL_STATES or not user_can(user, Action.CHANGE, system.owner):
         return False
-    submitted = system.level_events.filter(action="submit").order_by("-at", "-id").values_list("at", flat=True).first()
-    return submitted is None or dossier.uploaded_at > submitted
+    submitted = _last_event(system, "submit")
+    return submitted is None or dossier.uploaded_at > submitted.at
 
 
 @transaction.atomic
@@ -610,8 +610,13 @@ TRANSITIONS = {
 }
 
 
+def _last_event(system: InformationSystem, action: str) -> LevelEvent | None:
+    """The latest workflow step `action` taken on the system's level (None if never)."""
+    return system.level_events.filter(action=action).order_by("-at", "-id").first()
+
+
 def _last_submitter_id(system: InformationSystem):
-    event = system.level_events.filter(action="submit").order_by("-at", "-id").first()
+    event = _last_event(system, "submit")
     return event.actor_id if event else None
 
 
@@ -619,7 +624,7 @@ def _last_appraiser_id(system: InformationSystem):
     """Who appraised the proposal now waiting for approval (None before an appraisal)."""
     if system.level_status != LevelStatus.APPRAISED:
         return None
-    event = system.level_events.filter(action="appraise").order_by("-at", "-id").first()
+    event = _last_event(system, "appraise")
     return event.actor_id if event else None
 
 
@@ -698,11 +703,11 @@ def do_level_step(system: InformationSystem, step: str, *, acting_user, note: st
             raise Refused(_("Give the number and date of the approval decision."))
         if decision_date > timezone.localdate():
             raise Refused(_("The decision date cannot be in the future."))
-        submitted = system.level_events.filter(action="submit").order_by("-at", "-id").values_list("at", flat=True).first()
-        if submitted is not None and decision_date < timezone.localtime(submitted).date():
+        submitted = _last_event(system, "submit")
+        if submitted is not None and decision_date < timezone.localtime(submitted.at).date():
             # A decision approves the proposal as submitted: it cannot be older than that submission.
             raise Refused(_("The decision date cannot be before the proposal was submitted (%(date)s).") % {
-                "date": timezone.localtime(submitted).strftime("%d/%m/%Y")})
+                "date": timezone.localtime(submitted.at).strftime("%d/%m/%Y")})
         system.approved_level = system.proposed_level
         system.decision_number = decision_number.strip()
         system.decision_date = decision_date
