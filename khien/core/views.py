@@ -19,7 +19,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework import exceptions
 
-from . import audit, notifications, services, twofactor
+from . import audit, notifications, services, shown_once, twofactor
 from .filters import AuditEntryFilterSet
 from .forms import (EmailAuthenticationForm, PasswordChangeForm, PasswordLinkForm, SetPasswordForm, TokenCreateForm,
                     TotpForm, add_service_error)
@@ -186,18 +186,16 @@ def tokens(request):
                 add_service_error(form, exc)
                 status = 400
             else:
-                request.session[NEW_TOKEN_SESSION_KEY] = key
+                shown_once.keep(request, NEW_TOKEN_SESSION_KEY, key)
                 messages.success(request, _("Token “%(name)s” created.") % {"name": token.name})
                 return redirect("core:tokens")
         else:
             status = 400
-    new_key = request.session.pop(NEW_TOKEN_SESSION_KEY, None) if request.method == "GET" else None
+    new_key = shown_once.take(request, NEW_TOKEN_SESSION_KEY) if request.method == "GET" else None
     response = render(request, "core/tokens.html", {
         "form": form, "new_key": new_key, "tokens": ApiToken.objects.filter(user=request.user),
     }, status=status)
-    if new_key:
-        response["Cache-Control"] = "no-store"  # the key is not kept by the browser or a proxy
-    return response
+    return shown_once.no_store(response) if new_key else response
 
 
 def _organization_names(entries) -> dict[str, str]:

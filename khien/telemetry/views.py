@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext as _, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from khien.core import shown_once
 from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
@@ -539,9 +540,7 @@ def _source_page(request, source, *, status=200, new_key=None, settings_form=Non
     else:
         context["systems"] = source.systems.visible_to(request.user).order_by("code")
     response = _render(request, "telemetry/source_detail.html", context, status=status)
-    if new_key:
-        response["Cache-Control"] = "no-store"
-    return response
+    return shown_once.no_store(response) if new_key else response
 
 
 @login_required
@@ -574,23 +573,15 @@ NEW_SOURCE_KEY_SESSION_KEY = "telemetry.new_source_key"
 def _show_key_once(request, source, key: str):
     """Post/redirect/get for a new key: the key waits in the session (never in a URL or a log) for the source's
     page, which shows it once and drops it; reloading that page neither posts again nor shows the key again."""
-    request.session[NEW_SOURCE_KEY_SESSION_KEY] = {"source": str(source.pk), "key": key}
+    shown_once.keep(request, NEW_SOURCE_KEY_SESSION_KEY, key, belongs_to=source.pk)
     return redirect(reverse("telemetry:source", args=[source.name]) + "#new-key")
-
-
-def _take_new_key(request, source) -> str | None:
-    """The new key of `source` waiting in the session, removed from it (None if there is none)."""
-    waiting = request.session.get(NEW_SOURCE_KEY_SESSION_KEY)
-    if not isinstance(waiting, dict) or waiting.get("source") != str(source.pk):
-        return None
-    del request.session[NEW_SOURCE_KEY_SESSION_KEY]
-    return waiting.get("key")
 
 
 @login_required
 def source_detail(request, name):
     source = services.visible_source(request.user, name)
-    return _source_page(request, source, new_key=_take_new_key(request, source))
+    return _source_page(request, source,
+                        new_key=shown_once.take(request, NEW_SOURCE_KEY_SESSION_KEY, belongs_to=source.pk))
 
 
 @login_required
