@@ -391,6 +391,18 @@ def changes(entry: AuditEntry, user=None) -> list[dict]:
     # Each stored name (attname: owner_id) with its model field, for the label and the value a person reads.
     fields = {f.attname: f for f in model._meta.concrete_fields} if model is not None else {}
     fields.update({f.name: f for f in model._meta.many_to_many} if model is not None else {})
+    # A model whose codes are labelled elsewhere than in field choices (an incident's severity, in its policy
+    # version) names them itself: audit_value_label(field name, value, the whole before or after) -> label or None.
+    model_label = getattr(model, "audit_value_label", None)
+
+    def readable(name, values):
+        value = values.get(name)
+        if model_label is not None and value is not None:
+            label = model_label(name, value, values)
+            if label is not None:
+                return str(label)
+        return _readable(value, fields.get(name), names)
+
     rows = []
     for name in list(before) + [k for k in after if k not in before]:
         field = fields.get(name)
@@ -398,8 +410,8 @@ def changes(entry: AuditEntry, user=None) -> list[dict]:
             "field": name, "label": capfirst(str(field.verbose_name)) if field is not None else name,
             "in_before": name in before, "in_after": name in after,
             "before": _shown(before.get(name)), "after": _shown(after.get(name)),
-            "before_name": _readable(before.get(name), field, names),
-            "after_name": _readable(after.get(name), field, names),
+            "before_name": readable(name, before),
+            "after_name": readable(name, after),
             "changed": bool(before) and bool(after) and before.get(name) != after.get(name),
         })
         if name == "password" and after.get(name) == "changed":  # the log never holds a password, only that it changed

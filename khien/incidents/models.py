@@ -259,6 +259,18 @@ class Incident(models.Model):
     def severity_label(self) -> str:
         return dict(self.policy.severity_choices()).get(self.severity, self.severity)
 
+    @classmethod
+    def audit_value_label(cls, name: str, value, values: dict) -> str | None:
+        """The audit log's reading of a severity or category code (`core.audit.changes`): its label in the policy
+        or taxonomy version that same record names — the labels live there, not in the field's choices."""
+        if name == "severity" and values.get("policy_id"):
+            policy = ReportingPolicy.objects.filter(pk=values["policy_id"]).first()
+            return dict(policy.severity_choices()).get(value) if policy is not None else None
+        if name == "category" and values.get("taxonomy_id"):
+            taxonomy = Taxonomy.objects.filter(pk=values["taxonomy_id"]).first()
+            return taxonomy.label(value) if taxonomy is not None and value in taxonomy.types() else None
+        return None
+
 
 class IncidentCounter(models.Model):
     """The last reference number given in a year (SC-<year>-<number>)."""

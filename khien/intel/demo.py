@@ -427,6 +427,12 @@ class _Builder:
                 services_warnings.do_acknowledge(target, state, "Đã kiểm tra và xử lý (dữ liệu demo).",
                                                  acting_user=user)
                 self.count("acknowledgements")
+            if severity == "critical":  # a follow-up, as a warning gets when the vendor publishes its fix
+                services_warnings.do_update_warning(
+                    warning, text="Hãng đã phát hành bản vá. Các đơn vị cập nhật firmware ngay, kiểm tra lại nhật ký "
+                                  "truy cập VPN từ ngày công bố lỗ hổng và báo cáo kết quả (dữ liệu demo).",
+                    respond_by=timezone.now() + dt.timedelta(days=5), acting_user=self.coordinator)
+                self.count("warning updates")
 
 
 def build(seed: int = 2026) -> dict[str, int]:

@@ -388,6 +388,13 @@ class ReportForm(_SharingMixin, forms.Form):
         return obj
 
 
+def respond_by_help() -> str:
+    """The reply deadline's help, with its limit (`services_warnings.RESPOND_BY_MAX`): every form that sets a
+    warning's deadline (this one, a campaign's warning) says the same."""
+    return _("Optional: the time (Vietnam time) by which the targets should answer, at most %(days)d days ahead."
+             ) % {"days": services_warnings.RESPOND_BY_MAX.days}
+
+
 class WarningForm(forms.Form):
     title = forms.CharField(label=_l("Title"), max_length=300)
     summary = forms.CharField(label=_l("Summary"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
@@ -427,9 +434,7 @@ class WarningForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["respond_by"].help_text = _(
-            "Optional: the time (Vietnam time) by which the targets should answer, at most %(days)d days ahead."
-        ) % {"days": services_warnings.RESPOND_BY_MAX.days}
+        self.fields["respond_by"].help_text = respond_by_help()
         self.fields["collection"].queryset = self.fields["collection"].queryset.filter(
             pk__in=[c.pk for c in writable_collections(user)])
         self.fields["isacs"].queryset = Isac.objects.visible_to(user)  # the others do not exist for the user

@@ -6,9 +6,8 @@ from django.utils.translation import gettext_lazy as _l
 from khien.core.models import User
 from khien.core.roles import Action
 from khien.incidents.models import ReportingPolicy, Taxonomy
-from khien.intel.forms import WarningForm, grouped_organization_choices
+from khien.intel.forms import WarningForm, grouped_organization_choices, respond_by_help
 from khien.intel.models import Tlp, WarningSeverity
-from khien.intel.services_warnings import RESPOND_BY_MAX
 from khien.registry.models import InformationSystem, Organization
 
 from . import services, triage
@@ -203,10 +202,7 @@ class CampaignWarningForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # The same words as the early-warning form (which sets them when it is made).
-        self.fields["respond_by"].help_text = gettext(
-            "Optional: the time (Vietnam time) by which the targets should answer, at most %(days)d days ahead."
-        ) % {"days": RESPOND_BY_MAX.days}
+        self.fields["respond_by"].help_text = respond_by_help()  # set when made: it is translated
         field = self.fields["organizations"]
         field.widget.choices = grouped_organization_choices(field.queryset)
 

@@ -224,6 +224,24 @@ def test_the_audit_log_labels_an_assignment_through_the_catalogue(world, report)
     assert not isinstance(ResponderAssignment._meta.get_field("assigned_by").verbose_name, str)  # translated
 
 
+def test_the_audit_log_names_severity_and_category_in_the_incidents_own_policy_and_taxonomy(world, report):
+    """Severity and category are codes whose labels live in the policy and taxonomy versions, not in field
+    choices: the audit log read them as “critical”, “ddos”."""
+    incident = report()
+    entry = AuditEntry.objects.filter(object_id=str(incident.pk)).earliest("seq")
+    for language in ("vi", "en"):
+        with translation.override(language):
+            rows = {row["field"]: row for row in audit.changes(entry, world.coordinator)}
+            assert rows["severity"]["after_name"] == incident.severity_label()
+            assert rows["category"]["after_name"] == incident.category_label()
+            assert rows["severity"]["after"] == incident.severity  # the code still shown beside it
+    with translation.override("vi"):
+        assert rows["severity"]["after_name"] != incident.severity
+    # A code the version does not know (an edited log, an older file) reads as itself: no label invented.
+    assert Incident.audit_value_label("category", "no-such-type", {"taxonomy_id": incident.taxonomy_id}) is None
+    assert Incident.audit_value_label("title", "x", {}) is None
+
+
 def test_a_custody_step_reads_in_vietnam_time_and_the_readers_language(world, report):
     incident = report()
     evidence = services.do_add_evidence(incident, acting_user=world.analyst, note="Ghi chú")

@@ -11,6 +11,7 @@ from khien.intel.models import (
     StixObject,
     Tlp,
     WarningTarget,
+    WarningUpdate,
 )
 from khien.registry import demo as registry_demo
 
@@ -33,6 +34,9 @@ def built(django_db_setup, django_db_blocker):
 def test_demo_intelligence(built, api):
     counts = built
     assert counts["indicators"] >= 1900 and counts["warnings"] == 4
+    # The critical warning was followed up, so the demo shows an update and answers given before it.
+    update = WarningUpdate.objects.get()
+    assert counts["warning updates"] == 1 and update.warning.severity == "critical" and update.respond_by
     # Stored without the validator pass (services.do_store_generated): a sample of every kind passes it.
     sample = []
     for stix_type in StixObject.objects.values_list("stix_type", flat=True).distinct():
