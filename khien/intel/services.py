@@ -36,6 +36,7 @@ from khien.core.timerange import out_of_range_message, storable
 from khien.registry.models import Organization
 
 from . import tlp
+from .validator_words import in_reader_language
 from .models import (
     UNVERSIONED,
     Collection,
@@ -343,7 +344,8 @@ def _schema_errors(obj: dict, options: ValidationOptions) -> list[str]:
     from stix2validator.validator import _schema_validate, pretty_error
 
     try:
-        return [pretty_error(e, options.verbose) for gen, _prefix in _schema_validate(obj, options) for e in gen]
+        return [in_reader_language(pretty_error(e, options.verbose))
+                for gen, _prefix in _schema_validate(obj, options) for e in gen]
     except Exception:
         return []
 
@@ -367,7 +369,7 @@ def check_object(obj, position: int, options: ValidationOptions, cache: dict | N
         return key, errors
     try:
         result = validate_instance(obj, options)
-        errors.extend(str(e) for e in result.errors)
+        errors.extend(in_reader_language(str(e)) for e in result.errors)
     except Exception as exc:  # the validator's own checks raise on properties of a type they do not expect
         log.info("stix2-validator failed on %s: %r", key, exc)
         errors.extend(_schema_errors(obj, options) or [
