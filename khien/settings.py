@@ -11,6 +11,8 @@ import secrets
 
 from django.utils.translation import gettext_lazy as _
 
+from khien.formats import dates as _dates
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -199,7 +201,8 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Internationalisation ------------------------------------------------------------
 LANGUAGE_CODE = "vi"
-FORMAT_MODULE_PATH = ["khien.formats"]  # Vietnamese numbers grouped by thousands (14.479)
+FORMAT_MODULE_PATH = ["khien.formats"]  # Vietnamese numbers grouped by thousands (14.479); dates typed day first
+DATE_INPUT_FORMATS, DATETIME_INPUT_FORMATS = _dates.DATE_INPUT_FORMATS, _dates.DATETIME_INPUT_FORMATS  # any language
 LANGUAGES = [("vi", _("Vietnamese")), ("en", _("English"))]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 TIME_ZONE = "Asia/Ho_Chi_Minh"  # shown; stored in UTC

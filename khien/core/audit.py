@@ -349,17 +349,51 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+# Labels of the keys that services write into an entry's before/after beside (or instead of) a model's fields: a
+# count of dead letters discarded, the reason of a revocation, an export's format. A key not listed here and not a
+# model field reads as itself, underscores as spaces.
+KEY_LABELS = {
+    "reason": pgettext_lazy("audit field", "Reason"), "count": pgettext_lazy("audit field", "Count"),
+    "total": pgettext_lazy("audit field", "Total"), "total_count": pgettext_lazy("audit field", "Total"),
+    "format": pgettext_lazy("audit field", "Format"), "filters": pgettext_lazy("audit field", "Filters"),
+    "discarded": pgettext_lazy("audit field", "Discarded"), "reprocessed": pgettext_lazy("audit field", "Reprocessed"),
+    "records": pgettext_lazy("audit field", "Records"), "revoked": pgettext_lazy("audit field", "Revoked"),
+    "created": pgettext_lazy("audit field", "Created"), "existing": pgettext_lazy("audit field", "Already stored"),
+    "received": pgettext_lazy("audit field", "Received"), "refused": pgettext_lazy("audit field", "Refused"),
+    "recipients": pgettext_lazy("audit field", "Recipients"), "collection": pgettext_lazy("audit field", "Collection"),
+    "status": pgettext_lazy("audit field", "Status"), "version": pgettext_lazy("audit field", "Version"),
+    "file_name": pgettext_lazy("audit field", "File name"), "selection": pgettext_lazy("audit field", "Selection"),
+    "reference": pgettext_lazy("audit field", "Reference"), "organization": pgettext_lazy("audit field", "Organization"),
+    "warning": pgettext_lazy("audit field", "Warning"), "language": pgettext_lazy("audit field", "Language"),
+    "ip": pgettext_lazy("audit field", "IP address"), "user": pgettext_lazy("audit field", "User"),
+    "stix_id": pgettext_lazy("audit field", "STIX id"), "modified": pgettext_lazy("audit field", "Modified"),
+    "matched_value": pgettext_lazy("audit field", "Matched value"),
+    "failure_count": pgettext_lazy("audit field", "Failed"), "created_ids": pgettext_lazy("audit field", "Ids created"),
+    "ids_truncated": pgettext_lazy("audit field", "Id list shortened"),
+    "added_to_collection": pgettext_lazy("audit field", "Added to the collection"),
+    "reminded_at": pgettext_lazy("audit field", "Reminded at"), "reminded": pgettext_lazy("audit field", "Reminded"),
+    "sha256": pgettext_lazy("audit field", "SHA-256"), "confirmed": pgettext_lazy("audit field", "Confirmed"),
+}
+
+
+def _key_label(name: str, field) -> str:
+    if field is not None:
+        return capfirst(str(field.verbose_name))
+    label = KEY_LABELS.get(name)
+    return str(label) if label is not None else capfirst(name.replace("_", " "))
+
+
 def _field_display(field, value: Any) -> str | None:
     """How a stored value reads for a person, from the model field it came from: a choice's label, a time in
     Vietnam time, yes/no; None when the raw value is as good (ids, free text)."""
-    if field is None or value is None:
+    if value is None:
         return None
-    if field.choices and isinstance(value, (str, int)):
+    if field is not None and field.choices and isinstance(value, (str, int)):
         label = dict(field.flatchoices).get(value)
         return str(label) if label is not None else None
     if isinstance(field, models.DateTimeField) and isinstance(value, str):
         return _local_time(value)
-    if isinstance(field, models.BooleanField) and isinstance(value, bool):
+    if isinstance(value, bool) and (field is None or isinstance(field, models.BooleanField)):
         return str(_("yes") if value else _("no"))
     return None
 
@@ -407,7 +441,7 @@ def changes(entry: AuditEntry, user=None) -> list[dict]:
     for name in list(before) + [k for k in after if k not in before]:
         field = fields.get(name)
         rows.append({
-            "field": name, "label": capfirst(str(field.verbose_name)) if field is not None else name,
+            "field": name, "label": _key_label(name, field),
             "in_before": name in before, "in_after": name in after,
             "before": _shown(before.get(name)), "after": _shown(after.get(name)),
             "before_name": readable(name, before),

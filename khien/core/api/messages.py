@@ -29,6 +29,18 @@ DJANGO_MESSAGES = [
     gettext_noop('Enter a valid “slug” consisting of Unicode letters, numbers, underscores, or hyphens.'),
 ]
 
+# Django's Vietnamese has these, but they read badly ("Nhập một số tổng thể" for a whole number, "Đảm bảo giá trị
+# này là nhỏ hơn…"); ours, listed here, take precedence.
+DJANGO_REWORDED = [
+    gettext_noop('“%(value)s” is not a valid UUID.'),
+    gettext_noop('Enter a whole number.'),
+    gettext_noop('Ensure this value is less than or equal to %(limit_value)s.'),
+    gettext_noop('Ensure this value is greater than or equal to %(limit_value)s.'),
+    gettext_noop('Enter a valid email address.'),
+    gettext_noop('Enter a valid date.'),
+    gettext_noop('Enter a valid date/time.'),
+]
+
 DJANGO_FILTER_MESSAGES = [
     gettext_noop('Range query expects two values.'),
     gettext_noop('Select a lookup.'),

@@ -130,3 +130,23 @@ def test_intact_log_verifies(world, capsys):
     _write_some(world)
     call_command("audit", "verify")
     assert "audit log intact" in capsys.readouterr().out
+
+
+def test_keys_written_beside_model_fields_read_in_words_and_yes_no(world):
+    """An entry's before/after may hold keys that are no model field (a count of dead letters discarded, the reason
+    and flag of a revocation): they read as labels in the reader's language, true/false as yes/no — not as the
+    keys and Python's True/False."""
+    from django.utils import translation
+
+    entry = audit.record(audit.Act.UPDATE, None, actor=world.analyst, object_type="telemetry.deadletter",
+                         object_id="src", object_repr="dead letters of src",
+                         after={"discarded": 2, "reason": "nhầm định dạng", "revoked": True, "some_new_key": 1})
+    with translation.override("vi"):
+        rows = {row["field"]: row for row in audit.changes(entry, world.analyst)}
+        assert rows["discarded"]["label"] == "Đã loại bỏ" and rows["reason"]["label"] == "Lý do"
+        assert rows["revoked"]["after_name"] == "có"
+    with translation.override("en"):
+        rows = {row["field"]: row for row in audit.changes(entry, world.analyst)}
+        assert rows["revoked"]["after_name"] == "yes" and rows["discarded"]["label"] == "Discarded"
+    assert rows["some_new_key"]["label"] == "Some new key"  # an unlisted key reads as itself, spaced
+    assert rows["discarded"]["after_name"] is None and rows["discarded"]["after"] == "2"
