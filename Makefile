@@ -38,6 +38,8 @@ setup-dev: $(VENV)/.installed-dev assets
 # and the SOC simulator that keeps the national dashboard alive (its log: .simulate.log).
 # E-mails of the demo are written to ./outbox/ (one file per message) instead of the terminal.
 run: export KHIEN_EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
+# Links in e-mails (sent by the worker, outside any request) point where this server listens.
+run: export KHIEN_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: setup
 	$(KHIEN) demo --accounts
 	@echo "E-mail notifications are written to ./outbox/ (set KHIEN_EMAIL_BACKEND to send them)."

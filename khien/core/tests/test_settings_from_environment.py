@@ -28,3 +28,21 @@ def test_the_settings_the_operator_guide_lists_follow_their_environment_variable
     seen = settings_seen_with(wanted)
     for name, value in wanted.items():
         assert value in seen[name], f"{name}={value} in the environment, but the setting is {seen[name]}"
+
+
+def test_make_run_links_e_mails_to_the_address_it_serves():
+    """`make run PORT=8012`: the worker's e-mails (no request to take the address from) linked to :8000, dead."""
+    import pathlib
+    import shutil
+
+    if shutil.which("make") is None:
+        import pytest
+        pytest.skip("make is not installed")
+    root = pathlib.Path(__file__).resolve().parents[3]
+    # PY and KHIEN replaced by commands that only print: nothing is installed, migrated or served.
+    result = subprocess.run(["make", "-s", "run", "PORT=8123", "HOST=10.1.2.3", "PY=true",
+                             'KHIEN=sh -c "echo URL=$$KHIEN_PUBLIC_URL" x'], cwd=root, capture_output=True,
+                            text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "KHIEN_PUBLIC_URL"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    urls = {line for line in result.stdout.splitlines() if line.startswith("URL=")}
+    assert urls == {"URL=http://10.1.2.3:8123"}
