@@ -126,7 +126,26 @@ def entry_action_label(entry: AuditEntry) -> str:
     if (entry.object_type == "core.apitoken" and entry.action == Act.UPDATE
             and (entry.after or {}).get("revoked_at") and not (entry.before or {}).get("revoked_at")):
         return str(REVOKED_LABEL)
+    if entry.action == Act.TRANSITION:
+        step = _status_step(entry)
+        if step is not None:
+            return _("%(action)s: %(before)s → %(after)s") % {"action": action_label(entry.action), **step}
     return action_label(entry.action)
+
+
+def _status_step(entry: AuditEntry) -> dict | None:
+    """The status a workflow step left and reached (a level proposal appraised, an incident resolved), by the labels
+    of the model's status field: "Status changed" alone did not say which step it was."""
+    before, after = entry.before, entry.after
+    model = _model_of(entry.object_type)
+    if model is None or not isinstance(before, dict) or not isinstance(after, dict):
+        return None
+    for field in model._meta.concrete_fields:
+        if field.choices and field.name.endswith("status") and before.get(field.attname) != after.get(field.attname):
+            old, new = before.get(field.attname), after.get(field.attname)
+            return {"before": _field_display(field, old) or (old if old is not None else "—"),
+                    "after": _field_display(field, new) or (new if new is not None else "—")}
+    return None
 
 
 # Texts other apps write in English into `object_repr` (hashed, so kept as written), read back in the
@@ -398,6 +417,10 @@ def _field_display(field, value: Any) -> str | None:
     return None
 
 
+def _raw_adds_to_reading(value: Any, field) -> bool:
+    return not (isinstance(value, bool) or (isinstance(field, models.DateTimeField) and isinstance(value, str)))
+
+
 def _readable(value: Any, field, names: dict) -> str | None:
     """The name of a referenced object the reader may see, else the value as a person reads it (or None)."""
     if isinstance(value, str) and value in names:
@@ -446,6 +469,10 @@ def changes(entry: AuditEntry, user=None) -> list[dict]:
             "before": _shown(before.get(name)), "after": _shown(after.get(name)),
             "before_name": readable(name, before),
             "after_name": readable(name, after),
+            # The stored value beside its reading, where it adds something (a code beside its label, an id beside
+            # a name) — not a time in UTC beside the same time in Vietnam time, nor True beside "yes".
+            "before_raw": _raw_adds_to_reading(before.get(name), field),
+            "after_raw": _raw_adds_to_reading(after.get(name), field),
             "changed": bool(before) and bool(after) and before.get(name) != after.get(name),
         })
         if name == "password" and after.get(name) == "changed":  # the log never holds a password, only that it changed

@@ -55,6 +55,22 @@ def do_confirm_totp_device(device: TOTPDevice, *, acting_user) -> None:
 
 
 @transaction.atomic
+def do_reset_second_factor(user: User, *, acting_user) -> int:
+    """Remove every authenticator device of `user` (a lost or replaced phone): at their next sign-in they set up
+    two-step sign-in again (a role that requires it gets no page before they do). Sessions verified with the removed
+    device are no longer verified. Who may ask for it is the caller's rule (an organization's administrator:
+    `registry.services.do_reset_member_second_factor`; the server's operator: `khien reset_second_factor`).
+    Audited; returns how many devices were removed (0: nothing to reset, nothing recorded)."""
+    devices = TOTPDevice.objects.filter(user=user)
+    removed = devices.count()
+    if removed:
+        devices.delete()
+        audit.record(Act.UPDATE, user, actor=acting_user, before={"second_factor": "on"},
+                     after={"second_factor": "reset"})
+    return removed
+
+
+@transaction.atomic
 def do_change_password(user: User, new_password: str, *, acting_user) -> None:
     user.set_password(new_password)
     user.must_change_password = False

@@ -235,8 +235,13 @@ def audit_entry(request, seq: int):
     """One entry with its before/after; 404 for an entry the reader may not see, as for one that does not exist."""
     entry = get_object_or_404(AuditEntry.objects.visible_to(request.user), seq=seq)
     audit.describe([entry], request.user)
+    changes = audit.changes(entry, request.user)
+    # A change of a few fields of a 40-field record: those it changed first, the others folded away.
+    both_sides = entry.before is not None and entry.after is not None
+    unchanged = [row for row in changes if both_sides and not row["changed"]]
     return render(request, "core/audit_entry.html", {
-        "entry": entry, "changes": audit.changes(entry, request.user),
+        "entry": entry, "changes": changes, "shown": [row for row in changes if row not in unchanged],
+        "unchanged": unchanged,
         "organization_name": _organization_names([entry]).get(entry.organization_id, ""),
     })
 

@@ -369,3 +369,45 @@ def test_a_choice_label_stored_in_vietnamese_reads_in_english_for_those_who_may_
     with translation.override("en"):
         assert audit.describe([entry], world.other_admin)[0].text == "Địa chỉ IPv4: 203.0.113.54"
         assert audit.describe([entry], None)[0].text == "Địa chỉ IPv4: 203.0.113.54"
+
+
+def test_an_entry_shows_what_changed_first_and_folds_the_rest(client, world, make_system):
+    """A change of one field of a 40-field record listed all 40 in one table; times showed twice (Vietnam time and
+    the stored UTC), yes/no beside True."""
+    system = make_system(world.ministry, name="Cổng dịch vụ công")
+    audit.record(audit.Act.UPDATE, system, actor=world.admin, before={**audit.snapshot(system), "name": "Cổng cũ"})
+    entry = AuditEntry.objects.order_by("-seq").first()
+    client.force_login(world.admin)
+    response = client.get(reverse("core:audit_entry", args=[entry.seq]), HTTP_ACCEPT_LANGUAGE="vi")
+    page = response.content.decode()
+    assert [row["field"] for row in response.context["shown"]] == ["name"]
+    assert len(response.context["unchanged"]) == len(response.context["changes"]) - 1 > 10
+    first_table, folded = page.split("<details>", 1)[0], page.split("<details>", 1)[1]
+    assert "Cổng cũ" in first_table and "created_at" not in first_table and 'title="created_at"' in folded
+    assert system.created_at.astimezone(dt.timezone.utc).isoformat()[:16] not in page  # no UTC copy of the time
+
+
+def test_a_workflow_step_says_which_step_it_was(client, world, make_system):
+    system = make_system(world.ministry, level_status="submitted", proposed_level=2)
+    before = audit.snapshot(system)
+    system.level_status = "appraised"
+    audit.record(audit.Act.TRANSITION, system, actor=world.admin, before=before)
+    entry = AuditEntry.objects.order_by("-seq").first()
+    client.force_login(world.admin)
+    from django.utils import translation
+
+    with translation.override("en"):
+        label = audit.entry_action_label(entry)
+        assert label == "Status changed: Submitted for appraisal → Appraised"
+    page = client.get(reverse("core:audit"), HTTP_ACCEPT_LANGUAGE="vi").content.decode()
+    with translation.override("vi"):
+        assert f"→ {system.get_level_status_display()}" in page
+
+
+def test_a_bad_period_names_the_field_it_is_about(client, world):
+    client.force_login(world.admin)
+    response = client.get(reverse("core:audit"), {"since": "garbage", "until": "2026-13-45"}, HTTP_ACCEPT_LANGUAGE="vi")
+    assert response.status_code == 400
+    alert = response.content.decode().split('role="alert"')[1].split("</div>")[0]
+    form = response.context["filter"].form
+    assert f"{form['since'].label}:" in alert and f"{form['until'].label}:" in alert
