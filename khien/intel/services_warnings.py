@@ -758,6 +758,35 @@ def tell_senders_of_missed_deadlines(now=None) -> int:
 
 # --- E-mail ----------------------------------------------------------------------------------------
 
+EMAIL_LISTED_MAX = 30  # values, CVE ids or products written out in one e-mail; the rest are counted
+
+
+def _email_details(warning: EarlyWarning, target: WarningTarget | None) -> list[str]:
+    """What a duty officer, who may not use Khiên, acts on: why the organization received the warning, and the
+    values, CVE ids and products it names — except at TLP:RED, whose values stay in the platform (the e-mail then
+    says so and gives the link)."""
+    lines = []
+    if target is not None:
+        why = target.get_reason_display()
+        if target.matched_value:
+            why = f"{why}: {target.matched_value}"
+        lines += [_("Why your organization receives it: %(why)s.") % {"why": why}, ""]
+    if warning.tlp == Tlp.RED:
+        if warning.values or warning.vulnerability_refs or warning.cpes:
+            lines += [_("Its values are TLP:RED: read them in Khiên (link below)."), ""]
+        return lines
+    for title, items in ((_("Values to look for and block:"), warning.values),
+                         (_("Vulnerabilities (CVE):"), warning.vulnerability_refs),
+                         (_("Affected products (CPE):"), warning.cpes)):
+        if not items:
+            continue
+        lines.append(title)
+        lines += [f"  - {item}" for item in items[:EMAIL_LISTED_MAX]]
+        if len(items) > EMAIL_LISTED_MAX:
+            lines.append("  " + _("… and %(n)d more, in Khiên.") % {"n": len(items) - EMAIL_LISTED_MAX})
+        lines.append("")
+    return lines
+
 
 def notify_targets(warning_id, organization_ids=None, *, reminder: bool = False, update_id=None) -> int:
     """One e-mail to each target organization's contact address (only those in `organization_ids` if given; a
@@ -772,6 +801,8 @@ def notify_targets(warning_id, organization_ids=None, *, reminder: bool = False,
     if organization_ids is not None:
         orgs = orgs.filter(pk__in=list(organization_ids))
     messages = []
+    targets = {t.organization_id: t for t in WarningTarget.objects.filter(warning=warning, organization__in=orgs)}
+    link = settings.KHIEN_PUBLIC_URL.rstrip("/") + reverse("intel:warning_detail", args=[warning.pk])
     with translation.override(settings.LANGUAGE_CODE):
         for org in orgs:
             about = {"severity": warning.get_severity_display(), "tlp": warning.get_tlp_display(),
@@ -809,9 +840,11 @@ def notify_targets(warning_id, organization_ids=None, *, reminder: bool = False,
                 "",
                 warning.summary,
                 "",
+                *_email_details(warning, targets.get(org.pk)),
                 _("Sharing: %(tlp)s. Open your warnings inbox in Khiên and acknowledge this warning "
                   "(received, acted or not affected).") % {"tlp": warning.get_tlp_display()},
                 *deadline,
+                _("Open the warning: %(url)s") % {"url": link},
                 _("Warning id: %(id)s") % {"id": warning.pk},
             ])
             messages.append(EmailMessage(subject.replace("\n", " ")[:250], body, settings.DEFAULT_FROM_EMAIL,

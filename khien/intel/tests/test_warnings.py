@@ -315,6 +315,30 @@ def test_one_email_per_target_organization(land, django_capture_on_commit_callba
     assert all("Mã độc mới" in m.subject for m in mail.outbox)
 
 
+@pytest.mark.parametrize("level", ["amber", "red"])
+def test_the_contact_e_mail_says_why_what_to_block_and_where_to_answer(land, level, settings,
+                                                                        django_capture_on_commit_callbacks):
+    """A duty officer (maybe not a platform user) got the title, the summary and a bare warning id: no link, no
+    value to block, no CVE, no reason the organization was targeted."""
+    w = land.world
+    settings.KHIEN_PUBLIC_URL = "https://khien.example.gov.vn/"
+    with django_capture_on_commit_callbacks(execute=True):
+        warning = _issue(w.coordinator, isacs=[land.isac], sectors=[land.sector], data={
+            "values": ["45.33.10.1", "evil-update.example"], "vulnerability_refs": ["CVE-2024-3400"],
+            "cpes": ["cpe:2.3:o:paloaltonetworks:pan-os:10.2.0:*:*:*:*:*:*:*"], "tlp": level})
+    contacts = dict(warning.targets.values_list("organization__contact_email", "pk"))
+    message = next(m for m in mail.outbox if m.to[0] in contacts)
+    body = message.body
+    assert f"https://khien.example.gov.vn/intel/warnings/{warning.pk}/" in body
+    target = warning.targets.get(organization__contact_email=message.to[0])
+    assert str(target.get_reason_display()) in body
+    named = ("45.33.10.1" in body, "evil-update.example" in body, "CVE-2024-3400" in body, "pan-os" in body)
+    if level == "red":  # the values stay in the platform
+        assert named == (False, False, False, False) and "TLP:RED" in body
+    else:
+        assert named == (True, True, True, True)
+
+
 def test_no_email_before_commit(land):
     _issue(land.world.coordinator, isacs=[land.isac])
     assert len(mail.outbox) == 0  # the test transaction never commits
