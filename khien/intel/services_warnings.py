@@ -781,7 +781,8 @@ def _email_details(warning: EarlyWarning, target: WarningTarget | None) -> list[
         if not items:
             continue
         lines.append(title)
-        lines += [f"  - {item}" for item in items[:EMAIL_LISTED_MAX]]
+        # Values are stored as {"kind", "value"}; CVE ids and products as text.
+        lines += [f"  - {item.get('value') if isinstance(item, dict) else item}" for item in items[:EMAIL_LISTED_MAX]]
         if len(items) > EMAIL_LISTED_MAX:
             lines.append("  " + _("… and %(n)d more, in Khiên.") % {"n": len(items) - EMAIL_LISTED_MAX})
         lines.append("")

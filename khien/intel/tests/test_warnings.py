@@ -332,7 +332,8 @@ def test_the_contact_e_mail_says_why_what_to_block_and_where_to_answer(land, lev
     assert f"https://khien.example.gov.vn/intel/warnings/{warning.pk}/" in body
     target = warning.targets.get(organization__contact_email=message.to[0])
     assert str(target.get_reason_display()) in body
-    named = ("45.33.10.1" in body, "evil-update.example" in body, "CVE-2024-3400" in body, "pan-os" in body)
+    assert "'kind'" not in body and "{" not in body
+    named = ("  - 45.33.10.1\n" in body, "evil-update.example" in body, "CVE-2024-3400" in body, "pan-os" in body)
     if level == "red":  # the values stay in the platform
         assert named == (False, False, False, False) and "TLP:RED" in body
     else:
