@@ -28,6 +28,7 @@ from .forms import AcknowledgeForm, AllowEntryForm, WarningForm
 from .models import AllowListEntry, IndicatorKind
 
 PAGE_SIZE = 25
+TARGETS_PAGE_SIZE = 50  # target organizations listed on a warning's page at a time
 
 
 class WarningUpdateForm(django_forms.Form):
@@ -70,20 +71,28 @@ class WarningUpdateForm(django_forms.Form):
 def warning_inbox(request):
     """The warnings sent to the user's organizations, with their answers; sent warnings for issuers."""
     user = request.user
-    received = Paginator(sw.inbox_for(user).annotate(n_updates=Count("warning__updates")), PAGE_SIZE) \
+    pending_only = request.GET.get("pending") == "1"
+    inbox = sw.inbox_for(user)
+    if pending_only:
+        inbox = inbox.filter(state__isnull=True)
+    received = Paginator(inbox.annotate(n_updates=Count("warning__updates")), PAGE_SIZE) \
         .get_page(request.GET.get("page"))
     rows = [{"target": t, "can_ack": sw.can_acknowledge(user, t),
              "form": AcknowledgeForm(prefix=f"t{t.pk}", initial={"state": t.state or "received", "note": t.note})}
             for t in sw.with_matched_labels(received)]
-    sent = None
+    sent, sent_query = None, request.GET.get("sent_q", "").strip()[:200]
     if sw.can_issue(user) or is_national_coordinator(user):
-        sent = (sw.warnings_visible_to(user).select_related("organization")
-                .annotate(n_targets=Count("targets", distinct=True),
-                          n_open=Count("targets", filter=Q(targets__state__isnull=True), distinct=True),
-                          n_updates=Count("updates", distinct=True))
-                .order_by("-created_at")[:50])
+        followed = sw.warnings_visible_to(user)
+        if sent_query:  # by title, or by the sender's code
+            followed = followed.filter(Q(title__icontains=sent_query) | Q(organization__code__iexact=sent_query))
+        sent = Paginator(followed.select_related("organization")
+                         .annotate(n_targets=Count("targets", distinct=True),
+                                   n_open=Count("targets", filter=Q(targets__state__isnull=True), distinct=True),
+                                   n_updates=Count("updates", distinct=True))
+                         .order_by("-created_at"), PAGE_SIZE).get_page(request.GET.get("sent_page"))
     return render(request, "intel/warning_inbox.html", {
-        "page": received, "rows": rows, "sent": sent, "can_issue": sw.can_issue(user), "now": timezone.now()})
+        "page": received, "rows": rows, "sent": sent, "sent_query": sent_query, "pending_only": pending_only,
+        "can_issue": sw.can_issue(user), "now": timezone.now()})
 
 
 def _visible_warning(user, pk):
@@ -100,8 +109,18 @@ def _warning_detail(request, warning, forms=None, status=200, remind_error=None,
                                                         initial={"state": t.state or "received", "note": t.note})}
             for t in sw.with_matched_labels(sw.inbox_for(user).filter(warning=warning))]
     show_targets = sw.can_view_targets(user, warning)
-    targets = sw.with_matched_labels(warning.targets.select_related("organization", "acknowledged_by")
-                                     .order_by("organization__code")) if show_targets else None
+    targets = answer = None
+    if show_targets:  # a warning to a whole sector has hundreds: filtered by answer, a page at a time
+        answer = request.GET.get("answer", "")
+        chosen = warning.targets.select_related("organization", "acknowledged_by").order_by("organization__code")
+        if answer == "pending":
+            chosen = chosen.filter(state__isnull=True)
+        elif answer == "answered":
+            chosen = chosen.filter(state__isnull=False)
+        else:
+            answer = ""
+        targets = Paginator(chosen, TARGETS_PAGE_SIZE).get_page(request.GET.get("targets_page"))
+        targets.object_list = sw.with_matched_labels(targets.object_list)
     report = search.latest_visible(user, warning.report_id) if warning.report_id else None
     indicators = search.latest_versions(user, warning.indicator_refs or [])
     lists = warninglists.compiled()
@@ -109,7 +128,7 @@ def _warning_detail(request, warning, forms=None, status=200, remind_error=None,
                "lists": warninglists.hits(v.get("kind", ""), v.get("value", ""), lists)}
               for v in warning.values or [] if isinstance(v, dict)]
     return render(request, "intel/warning_detail.html", {
-        "warning": warning, "mine": mine, "targets": targets, "show_targets": show_targets,
+        "warning": warning, "mine": mine, "targets": targets, "answer": answer, "show_targets": show_targets,
         "not_acknowledged": sw.not_acknowledged(warning) if show_targets else None,
         "past_due": sw.is_past_due(warning), "can_remind": can_follow_up,
         "remind_error": remind_error,
