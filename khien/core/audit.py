@@ -222,7 +222,7 @@ def _references(entry: AuditEntry) -> dict[str, Any]:
     data = {**(entry.before or {}), **(entry.after or {})}
     for field in model._meta.concrete_fields:
         if field.is_relation and field.related_model is not None:
-            value = data.get(field.attname)
+            value = data.get(field.attname, data.get(field.name))  # a snapshot's attname, or a service's own key
             if isinstance(value, str) and value in ids:
                 found[value] = field.related_model
     return found
@@ -441,12 +441,16 @@ def changes(entry: AuditEntry, user=None) -> list[dict]:
     if model is not None:
         for field in model._meta.concrete_fields:
             if field.is_relation and field.related_model is not None:
-                for value in (before.get(field.attname), after.get(field.attname)):
+                for value in (before.get(field.attname), after.get(field.attname), before.get(field.name),
+                              after.get(field.name)):
                     if isinstance(value, str) and UUID_RE.fullmatch(value):
                         wanted[value] = field.related_model
     names = _names(wanted, user) if wanted else {}
     # Each stored name (attname: owner_id) with its model field, for the label and the value a person reads.
     fields = {f.attname: f for f in model._meta.concrete_fields} if model is not None else {}
+    # A service may write a relation under its name ("organization") rather than its attname ("organization_id").
+    fields.update({f.name: f for f in model._meta.concrete_fields if f.is_relation and f.name not in fields}
+                  if model is not None else {})
     fields.update({f.name: f for f in model._meta.many_to_many} if model is not None else {})
     # A model whose codes are labelled elsewhere than in field choices (an incident's severity, in its policy
     # version) names them itself: audit_value_label(field name, value, the whole before or after) -> label or None.

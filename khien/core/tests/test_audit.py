@@ -150,3 +150,24 @@ def test_keys_written_beside_model_fields_read_in_words_and_yes_no(world):
         assert rows["revoked"]["after_name"] == "yes" and rows["discarded"]["label"] == "Discarded"
     assert rows["some_new_key"]["label"] == "Some new key"  # an unlisted key reads as itself, spaced
     assert rows["discarded"]["after_name"] is None and rows["discarded"]["after"] == "2"
+
+
+def test_a_relation_written_under_its_name_is_named_like_one_under_its_attname(world):
+    """The early-warning targets are logged as {"warning": id, "organization": id} and the text "title → <id>": the
+    reader saw the organization's id, and the keys in English."""
+    from django.utils import translation
+
+    from khien.intel.models import EarlyWarning
+
+    warning = EarlyWarning.objects.create(title="Cảnh báo", organization=world.ncsc, created_by=world.coordinator)
+    entry = audit.record_many([audit.Change(
+        action=audit.Act.CREATE, object_type="intel.warningtarget", object_id="1",
+        object_repr=f"Cảnh báo → {world.ministry.pk}", organization_id=str(world.ministry.pk),
+        after={"warning": str(warning.pk), "organization": str(world.ministry.pk), "reason": "chosen"})],
+        actor=world.coordinator)[0]
+    audit.describe([entry], world.coordinator)
+    assert str(world.ministry.pk) not in entry.text and str(world.ministry) in entry.text
+    with translation.override("vi"):
+        rows = {row["field"]: row for row in audit.changes(entry, world.coordinator)}
+    assert rows["organization"]["after_name"] == str(world.ministry)
+    assert rows["organization"]["label"] != "organization" and rows["reason"]["after_name"]
