@@ -16,7 +16,15 @@ from khien.intel.models import Tlp
 from khien.registry.models import InformationSystem, Organization, OrgType
 
 from . import deadlines
-from .models import CustodyAction, Incident, ReportingPolicy, TaskStatus, Taxonomy
+from .models import (
+    PEOPLE_AFFECTED_MAX,
+    PEOPLE_AFFECTED_TOO_MANY,
+    CustodyAction,
+    Incident,
+    ReportingPolicy,
+    TaskStatus,
+    Taxonomy,
+)
 from .services import TASK_DESCRIPTION_MAX, detection_time_problem, late_reason_problem, report_late_at, task_people
 
 YES_NO = [("true", _("Yes")), ("false", _("No"))]
@@ -41,6 +49,12 @@ def _count(hours) -> int:
 
 def _bool(value):
     return {"true": True, "false": False}.get(value)
+
+
+def people_affected_field(*, required: bool) -> forms.IntegerField:
+    """The number of people affected, bounded as the model bounds it (`models.PEOPLE_AFFECTED_MAX`), said in words."""
+    return forms.IntegerField(label=_("Number of people affected"), required=required, min_value=0,
+                              max_value=PEOPLE_AFFECTED_MAX, error_messages={"max_value": PEOPLE_AFFECTED_TOO_MANY})
 
 
 class OrganizationChoiceField(forms.ModelChoiceField):
@@ -73,7 +87,7 @@ class IncidentReportForm(forms.Form):
                                          widget=forms.Textarea(attrs={"rows": 2}))
     data_exposed = forms.BooleanField(label=_("Data exposed"), required=False)
     personal_data_exposed = forms.BooleanField(label=_("Personal data exposed"), required=False)
-    people_affected = forms.IntegerField(label=_("Number of people affected"), required=False, min_value=0)
+    people_affected = people_affected_field(required=False)
     description = forms.CharField(label=_("Description"), max_length=20000, widget=forms.Textarea(attrs={"rows": 5}))
     tlp = forms.ChoiceField(label=_("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
     observables = forms.CharField(
@@ -373,7 +387,7 @@ def _stage_field(name: str, policy):
                                                       widget=forms.Textarea(attrs=text)),
         "data_exposed": lambda: forms.BooleanField(label=_("Data exposed"), required=False),
         "personal_data_exposed": lambda: forms.BooleanField(label=_("Personal data exposed"), required=False),
-        "people_affected": lambda: forms.IntegerField(label=_("Number of people affected"), min_value=0),
+        "people_affected": lambda: people_affected_field(required=True),
         "description": lambda: forms.CharField(label=_("Description"), max_length=20000, widget=forms.Textarea(attrs=text)),
         "root_cause": lambda: forms.CharField(label=_("Root cause"), max_length=20000, widget=forms.Textarea(attrs=text)),
         "mitigation": lambda: forms.CharField(label=_("Mitigation applied"), max_length=20000,

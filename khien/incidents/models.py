@@ -8,8 +8,10 @@ is computed in `deadlines.py`. The taxonomy (RSIT) and the reporting policy
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -25,6 +27,21 @@ def _localized(item: dict, field: str = "name") -> str:
     if (get_language() or "vi").startswith("en") and item.get(f"{field}_en"):
         return item[f"{field}_en"]
     return item.get(f"{field}_vi") or item.get(f"{field}_en") or ""
+
+
+# The people one incident can affect: more than Viet Nam's population (about 100 million) is a typing mistake, not
+# an incident. Without it the bound was the database's (9223372036854775807 on SQLite), shown to people as such.
+PEOPLE_AFFECTED_MAX = 200_000_000
+PEOPLE_AFFECTED_TOO_MANY = _("The number of people affected cannot be more than 200 million (more than the "
+                             "population of Viet Nam): check the number.")
+
+
+@deconstructible(path="khien.incidents.models.PeopleAffectedBound")
+class PeopleAffectedBound(MaxValueValidator):
+    """PEOPLE_AFFECTED_MAX with its message in words (a migration names the class, not the number and the text)."""
+
+    def __init__(self):
+        super().__init__(PEOPLE_AFFECTED_MAX, message=PEOPLE_AFFECTED_TOO_MANY)
 
 
 class ContentVersion(models.Model):
@@ -210,7 +227,8 @@ class Incident(models.Model):
     services_disrupted = models.TextField(_("services disrupted"), blank=True)
     data_exposed = models.BooleanField(_("data exposed"), default=False)
     personal_data_exposed = models.BooleanField(_("personal data exposed"), default=False)
-    people_affected = models.PositiveIntegerField(_("number of people affected"), null=True, blank=True)
+    people_affected = models.PositiveIntegerField(_("number of people affected"), null=True, blank=True,
+                                                  validators=[PeopleAffectedBound()])
     description = models.TextField(_("description"))
     # Why the initial report reached the platform after its deadline (asked when it does).
     late_reason = models.TextField(_("reason for the late report"), blank=True)

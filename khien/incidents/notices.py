@@ -362,6 +362,33 @@ def check_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
     return counts
 
 
+# What to do for a deadline, by the end of its key (`due_notices`); a late initial report has nothing left to do.
+TO_DO = {
+    "stage": _l("To do: give the report from the Deadlines section of the incident's page."),
+    "sla:triage": _l("To do: triage the incident on its page (confirm or correct its category, severity and TLP)."),
+    "sla:contain": _l("To do: once the incident is contained, mark it so on its page (Workflow section)."),
+}
+
+
+def _to_do(keys) -> list:
+    """The distinct "To do" lines of the deadlines `keys` (“soon:stage:notification”, “missed:sla:triage”…)."""
+    found = []
+    for key in keys:
+        if key == "missed:stage:initial":  # reported late: done, nothing left to do
+            continue
+        what = key.split(":", 1)[1]  # "stage:notification", "sla:triage"…
+        line = TO_DO.get("stage" if what.startswith("stage:") else what)
+        if line is not None and line not in found:
+            found.append(line)
+    return found
+
+
+def _body(incident: Incident, texts: list[Text], keys) -> Text:
+    """A deadline notice's body: the incident's title, the deadlines when the title only counts them (one is the
+    title itself, not said twice), and what to do; the e-mail adds the link."""
+    return notifications.lines(incident.title, *(texts if len(texts) > 1 else []), *_to_do(keys))
+
+
 def _send(incident: Incident, new: list[tuple[str, str, Text]], now) -> int:
     url = _url(incident)
     responders = _responders(incident)
@@ -372,7 +399,7 @@ def _send(incident: Incident, new: list[tuple[str, str, Text]], now) -> int:
     if soon:
         title = soon[0] if len(soon) == 1 else Text(_l("%(ref)s: %(n)d deadlines are near"), {
             "ref": incident.reference, "n": len(soon)})
-        body = notifications.lines(*soon)
+        body = _body(incident, soon, [k for k, kind, _t in new if kind == "soon"])
         sent += notifications.notify([incident.organization], kind="incidents.deadline_soon", title=title,
                                      body=body, url=url, urgent=True, roles=REPORTER_ROLES)
         if responders and any(k.startswith("soon:sla") for k, _kind, _t in new):
@@ -381,7 +408,7 @@ def _send(incident: Incident, new: list[tuple[str, str, Text]], now) -> int:
     if missed:
         title = Text(_l("Escalation: %(text)s"), {"text": missed[0]}) if len(missed) == 1 else \
             Text(_l("Escalation: %(ref)s missed %(n)d deadlines"), {"ref": incident.reference, "n": len(missed)})
-        body = notifications.lines(incident.title, *missed)
+        body = _body(incident, missed, [k for k, kind, _t in new if kind == "missed"])
         sent += notifications.notify([incident.organization], kind="incidents.escalation", title=title, body=body,
                                      url=url, urgent=True, roles=REPORTER_ROLES)
         sent += notifications.notify(national_coordinators(), kind="incidents.escalation", title=title, body=body,

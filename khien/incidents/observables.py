@@ -8,7 +8,8 @@ audits and adds a journal line. Visibility of intelligence is decided by
 - add / remove: the participants of the incident (reporting side, coordinator,
   assigned responders), while the incident is not closed;
 - lookup: what the *viewer* may see of the intelligence store, nothing more;
-- share as STIX: a participant who may write the target collection.
+- share as STIX: a participant who may write the target collection, while the incident is not closed (sharing
+  marks the observables shared and may complete a standard task: a closed incident's work no longer changes).
 """
 from __future__ import annotations
 
@@ -346,10 +347,14 @@ def do_share_observables(incident: Incident, observables, *, tlp: str, collectio
     then. A value on a warning list (`khien.intel.warninglists`: a private address, a well-known resolver…) is
     refused (409, `warning_listed`, naming the lists) unless `confirm_warninglisted`. A value the same
     organization already shares from this incident as an active indicator is not shared again (`already_shared`).
+    A closed incident is refused (409, `closed`), as for adding or removing its observables.
     """
     from .services import _complete_standard_tasks, _event
 
     _require_participant(acting_user, incident)
+    if incident.status == Status.CLOSED:
+        raise Refused(_("The incident is closed; reopen it before sharing its observables."), code="closed",
+                      status=409)
     if not isinstance(collection, Collection) or not intel_tlp.collections_for(acting_user).filter(
             pk=collection.pk).exists() or not intel_tlp.can_write_collection(acting_user, collection):
         raise Forbidden(_("You may not add objects to this collection."))

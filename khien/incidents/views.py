@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -384,6 +385,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "assign_form": (forms.get("assign") or AssignForm(incident=incident))
         if services.may_assign(user, incident) and open_incident else None,
         "events": events,
+        # The journal stays open after closing (a note on the court case, a request to reopen): comments only.
         "comment_form": (forms.get("comment") or CommentForm()) if participant else None,
         "tasks": task_rows,
         "task_form": (forms.get("task") or TaskForm(incident=incident)) if manage_tasks else None,
@@ -406,7 +408,8 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         **_alerts_behind(user, incident),
         "observable_form": (forms.get("observable") or ObservableForm(prefix="obs"))
         if participant and open_incident else None,
-        "share_form": _share_form(forms.get("share"), incident, user) if participant else None,
+        # A closed incident's observables no longer change, shared included (`observables.do_share_observables`).
+        "share_form": _share_form(forms.get("share"), incident, user) if participant and open_incident else None,
     }
 
 
@@ -454,8 +457,44 @@ def _english() -> bool:
     return (get_language() or "vi").startswith("en")
 
 
+# What the top of the page says about a form of the incident page that failed, by the name it is given to
+# `_detail` under (`_failed_forms`).
+FORM_FAILED = {
+    "task": _l("The task was not added"),
+    "task_edit_forms": _l("The task was not saved"),
+    "classify": _l("The classification was not changed"),
+    "triage": _l("The incident was not triaged"),
+    "stage": _l("The report was not given"),
+    "assign": _l("The responder was not assigned"),
+    "comment": _l("The comment was not added"),
+    "evidence": _l("The evidence was not added"),
+    "custody_forms": _l("The custody step was not recorded"),
+    "observable": _l("The observables were not added"),
+    "share": _l("The observables were not shared"),
+}
+
+
+def _failed_forms(request, incident, forms: dict) -> None:
+    """One message at the top of the page for each form given back with errors: the page comes back at its top,
+    far from most forms. The form itself then shows its errors only at their fields (its problems that concern
+    no field are in that message, not said again in the form)."""
+    for name, value in forms.items():
+        for form in (value.values() if isinstance(value, dict) else [value]):
+            if not isinstance(form, django_forms.BaseForm) or not form.errors:
+                continue
+            if name == "transition":
+                to_status = forms.get("transition_to")
+                what = _("“%(step)s” was not done") % {
+                    "step": _step_label(to_status, (incident.status, to_status) in services.REOPENS)}
+            else:
+                what = FORM_FAILED.get(name)
+            if what is not None:
+                _form_banner(request, form, what)
+
+
 def _detail(request, incident, status=200, **forms):
     incident = _visible(request, incident.pk)
+    _failed_forms(request, incident, forms)
     return render(request, "incidents/incident_detail.html", _detail_context(request, incident, **forms), status=status)
 
 
@@ -471,7 +510,7 @@ def _done(incident, anchor: str):
 
 def _form_banner(request, form, what) -> None:
     """A form far down the page that failed: the page comes back at its top, so the banner there says what went
-    wrong (“The task was not added: Due: …”), besides the errors shown on the form itself."""
+    wrong, naming the field (“The task was not added: Due: …”); the form shows each error at its field."""
     problems = []
     for name, errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else ""
@@ -480,14 +519,12 @@ def _form_banner(request, form, what) -> None:
 
 
 def _refused(request, incident, exc, form=None, **forms):
-    """The incident page again after a service refused a step: the reason on the form that asked (when one did)
-    and, for a refusal of the step itself (closed incident, no right), at the top of the page too."""
+    """The incident page again after a service refused a step: the reason on the form that asked (at its field
+    when it concerns one), told once at the top of the page (`_failed_forms`); without a form, at the top only."""
     if form is not None:
         add_service_error(form, exc)
-    if isinstance(exc, Refused):
-        messages.error(request, exc.message)
-    elif form is None:
-        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
     return _detail(request, incident, status_of(exc), **forms)
 
 
@@ -505,18 +542,14 @@ def incident_transition(request, pk):
                                cancel_open_tasks=form.cleaned_data["cancel_open_tasks"])
     except Refused as exc:
         if exc.code != "open_tasks":
-            add_service_error(form, exc)
-            messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
-            return _detail(request, incident, status_of(exc), transition=form, transition_to=to_status)
+            return _refused(request, incident, exc, form, transition=form, transition_to=to_status)
         # Not an error but a question (the service's 409 is for the API): the open tasks are listed with the
         # choice to cancel them or to go back to them.
         return _detail(request, incident, 200, confirm_cancel={
             "to": to_status, "label": _step_label(to_status, False), "message": exc.message,
             "tasks": _task_rows(services.open_tasks(incident, to_status).select_related("owner"))})
     except ValidationError as exc:
-        add_service_error(form, exc)
-        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
-        return _detail(request, incident, status_of(exc), transition=form, transition_to=to_status)
+        return _refused(request, incident, exc, form, transition=form, transition_to=to_status)
     messages.success(request, _("Status: %(status)s.") % {"status": Status(to_status).label})
     return _done(incident, "#workflow")
 
@@ -642,15 +675,10 @@ def incident_task_add(request, pk):
         raise PermissionDenied
     form = TaskForm(request.POST, incident=incident)
     if not form.is_valid():
-        _form_banner(request, form, _("The task was not added"))
         return _detail(request, incident, 400, task=form)
     try:
         services.do_add_task(incident, dict(form.cleaned_data), acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        if isinstance(exc, ValidationError):  # a refusal has its banner from `_refused`
-            add_service_error(form, exc)
-            _form_banner(request, form, _("The task was not added"))
-            return _detail(request, incident, status_of(exc), task=form)
         return _refused(request, incident, exc, form, task=form)
     messages.success(request, _("Task added."))
     return _done(incident, "#tasks")
@@ -667,15 +695,10 @@ def incident_task_edit(request, pk, task_id):
         raise PermissionDenied
     form = TaskEditForm(request.POST, task=task)
     if not form.is_valid():
-        _form_banner(request, form, _("The task was not saved"))
         return _detail(request, incident, 400, task_edit_forms={task.pk: form})
     try:
         _task, changed = services.do_update_task(task, dict(form.cleaned_data), acting_user=request.user)
     except (Refused, ValidationError) as exc:
-        if isinstance(exc, ValidationError):
-            add_service_error(form, exc)
-            _form_banner(request, form, _("The task was not saved"))
-            return _detail(request, incident, status_of(exc), task_edit_forms={task.pk: form})
         return _refused(request, incident, exc, form, task_edit_forms={task.pk: form})
     if changed:
         messages.success(request, _("Task saved."))

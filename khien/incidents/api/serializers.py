@@ -17,6 +17,8 @@ from khien.registry.models import InformationSystem, Organization, OrgType
 from .. import deadlines
 from ..services import OWNER_REFUSED, TASK_DESCRIPTION_MAX
 from ..models import (
+    PEOPLE_AFFECTED_MAX,
+    PEOPLE_AFFECTED_TOO_MANY,
     CustodyAction,
     CustodyEvent,
     Evidence,
@@ -29,6 +31,11 @@ from ..models import (
     Task,
     TaskStatus,
 )
+
+
+# The number of people affected: the model's bound, with its message in words (not the bare number).
+PEOPLE_AFFECTED_KWARGS = {"min_value": 0, "max_value": PEOPLE_AFFECTED_MAX,
+                          "error_messages": {"max_value": PEOPLE_AFFECTED_TOO_MANY}}
 
 
 class VisibleSystemField(serializers.SlugRelatedField):
@@ -156,6 +163,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "triaged_at", "in_response_at", "contained_at", "resolved_at", "closed_at", "created_at", "updated_at",
             "escalated_at",
         ]
+        extra_kwargs = {"people_affected": PEOPLE_AFFECTED_KWARGS}
 
     @extend_schema_field(api_fields.DateTimeField())
     def get_report_due_at(self, obj):
@@ -274,6 +282,7 @@ class StageSubmitSerializer(serializers.ModelSerializer):
                   "data_exposed", "personal_data_exposed", "people_affected", "description", "root_cause",
                   "mitigation"]
         extra_kwargs = {name: {"required": False} for name in fields if name != "stage"}
+        extra_kwargs["people_affected"] = {"required": False, **PEOPLE_AFFECTED_KWARGS}
 
 
 class CustodyEventSerializer(serializers.ModelSerializer):

@@ -259,7 +259,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                    responses={201: s.ObservableLookupSerializer(many=True),
                               403: OpenApiResponse(description="You may not write the collection"),
                               409: OpenApiResponse(description="A value is on a warning list (code `warning_listed`): "
-                                                               "send `confirm_warninglisted: true` to share it anyway")})
+                                                               "send `confirm_warninglisted: true` to share it anyway; "
+                                                               "or the incident is closed (code `closed`)")})
     @action(detail=True, methods=["post"], url_path="observables/share")
     def observables_share(self, request, pk=None):
         incident = self.get_object()

@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 
 from khien.core.models import Notification
-from khien.incidents import jobs, services
+from khien.incidents import jobs, notices, services
 from khien.incidents.models import EventKind, IncidentEvent, Status, Task
 
 pytestmark = pytest.mark.django_db
@@ -155,7 +155,13 @@ def test_deadline_notices_read_in_each_readers_language_and_are_mailed_in_the_ch
         jobs.check_deadlines(T0 + dt.timedelta(hours=2, minutes=30))  # due soon
     soon_vi = f"{ref}: thời hạn phân loại là {due}."
     soon_en = f"{ref}: triage is due by {due}."
-    _assert_reads(_read(client, api, world.admin, "incidents.deadline_soon"), (soon_vi, soon_vi), (soon_en, soon_en))
+    # The body does not repeat the title: the incident, and what to do (the e-mail adds the link).
+    to_do = {}
+    for language in ("vi", "en"):
+        with translation.override(language):
+            to_do[language] = f"{TITLE}\n{notices.TO_DO['sla:triage']}"
+    _assert_reads(_read(client, api, world.admin, "incidents.deadline_soon"), (soon_vi, to_do["vi"]),
+                  (soon_en, to_do["en"]))
     by_address = {m.to[0]: m for m in mail.outbox}
     assert by_address[world.analyst.email].subject == f"[Khiên] {soon_en}"
     assert by_address[world.admin.email].subject == f"[Khiên] {soon_vi}"
@@ -166,8 +172,7 @@ def test_deadline_notices_read_in_each_readers_language_and_are_mailed_in_the_ch
     missed_vi = f"{ref}: đã không đáp ứng SLA phân loại (hạn {due})."
     missed_en = f"{ref}: the triage SLA was missed (due {due})."
     _assert_reads(_read(client, api, world.admin, "incidents.escalation"),
-                  (f"Chuyển cấp: {missed_vi}", f"{TITLE}\n{missed_vi}"),
-                  (f"Escalation: {missed_en}", f"{TITLE}\n{missed_en}"))
+                  (f"Chuyển cấp: {missed_vi}", to_do["vi"]), (f"Escalation: {missed_en}", to_do["en"]))
     subjects = {m.to[0]: m.subject for m in mail.outbox}
     assert subjects[world.analyst.email] == f"[Khiên] Escalation: {missed_en}"
     assert subjects[world.coordinator.email] == f"[Khiên] Chuyển cấp: {missed_vi}"
