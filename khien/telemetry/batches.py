@@ -36,6 +36,8 @@ def split_body(body: bytes, media_type: str) -> list:
         raise Refused(_("The body is not valid JSON."), code="bad_json") from None
     if not isinstance(records, list):
         raise Refused(_("The body must be a JSON array of records."), code="not_array")
+    if not records:  # as an empty body: a forwarder sending nothing is misconfigured, not "0 accepted"
+        raise Refused(_("The body is empty."), code="empty")
     return records
 
 

@@ -50,6 +50,23 @@ def representative_indicator(campaign: Campaign) -> str:
             .values_list("indicator_id", flat=True).first() or "")
 
 
+MAX_WARNING_INDICATORS = 20
+
+
+def warning_indicators(campaign: Campaign, user) -> list[str]:
+    """The STIX ids of the indicators that carried an indicator campaign's value and that `user` may see, the latest
+    hit first (at most MAX_WARNING_INDICATORS): the early warning names them, so that a hash or a URL — which a
+    warning cannot match systems by — still reaches the organizations. None for a rule campaign."""
+    from khien.intel import tlp
+
+    if campaign.kind != CampaignKind.INDICATOR:
+        return []
+    ids = list(dict.fromkeys(IndicatorHit.objects.filter(kind=campaign.indicator_kind, value=campaign.value)
+                             .order_by("-time", "-pk").values_list("indicator_id", flat=True)[:1000]))
+    visible = set(tlp.visible_versions(user).filter(stix_id__in=ids).values_list("stix_id", flat=True))
+    return [i for i in ids if i in visible][:MAX_WARNING_INDICATORS]
+
+
 def _window(now) -> tuple[dt.datetime, int]:
     return now - dt.timedelta(seconds=int(conf_matching.get("KHIEN_CAMPAIGN_WINDOW_SECONDS"))), \
         int(conf_matching.get("KHIEN_CAMPAIGN_MIN_ORGS"))
@@ -290,7 +307,8 @@ def warning_form_initial(campaign: Campaign) -> dict:
 
 
 def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None = None):
-    """Issue an early warning from the campaign (its indicator value as the warning's value).
+    """Issue an early warning from the campaign: an indicator campaign's warning names its indicators
+    (`warning_indicators`) and, for an address, range or domain, carries the value as the warning's value.
 
     `data` (all optional): title, summary, severity, tlp (else `warning_defaults`); respond_by, the reply deadline
     (checked by `do_issue_warning`: in the future, at most RESPOND_BY_MAX ahead); the recipients: sectors,
@@ -310,8 +328,10 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
         if payload["severity"] not in WarningSeverity.values:
             payload["severity"] = WarningSeverity.HIGH
         payload["respond_by"] = data.get("respond_by")
+        # The value goes where a warning matches by it (addresses, ranges, domains); the indicator always.
         if campaign.kind == CampaignKind.INDICATOR and campaign.indicator_kind in ("ipv4", "ipv6", "cidr", "domain"):
             payload["values"] = [campaign.value]
+        payload["indicator_refs"] = warning_indicators(campaign, acting_user)
         warning = do_issue_warning(payload, acting_user=acting_user, organizations=organizations,
                                    sectors=list(data.get("sectors") or ()), provinces=list(data.get("provinces") or ()),
                                    auto_match=False)

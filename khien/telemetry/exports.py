@@ -50,7 +50,7 @@ def ndjson_lines(events):
 
 
 def csv_lines(events):
-    """A header of translated column names, then one line per event (times in the platform's zone); a UTF-8
+    """A header of translated column names, then one line per event (times in the platform's zone, ISO 8601 with the offset); a UTF-8
     byte order mark first so that Excel reads Vietnamese text right."""
     labels = {"time": _("Time"), "organization": _("Organization"), "source": _("Source"), "category": _("Category"),
               "severity": _("Severity"), "rule_id": _("Rule id"), "rule_name": _("Rule name"),
@@ -71,7 +71,8 @@ def csv_lines(events):
     yield "\ufeff".encode("utf-8") + flush()
     for event in _events(events):
         cells = {name: getattr(event, name) for name in COLUMNS}
-        cells.update(time=timezone.localtime(event.time).strftime("%Y-%m-%d %H:%M:%S"),
+        # ISO 8601 with its offset (+07:00): a spreadsheet or a script elsewhere reads the same instant.
+        cells.update(time=timezone.localtime(event.time).isoformat(timespec="seconds"),
                      organization=event.organization.code, source=event.source.name,
                      alert=event.alert_id or "")
         writer.writerow([safe_cell("" if cells[name] is None else cells[name]) for name in COLUMNS])

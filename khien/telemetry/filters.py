@@ -1,5 +1,9 @@
 """One FilterSet per model, shared by the API (and later the pages and exports)."""
+import ipaddress
+import re
+
 import django_filters
+import orjson
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
@@ -8,11 +12,12 @@ from django.utils.translation import gettext_lazy as _
 from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
 from khien.registry.models import Organization
 
+from . import store
 from .correlation import campaign_alerts
 from .models import (Alert, AlertSource, AlertStatus, Campaign, DeadLetter, Event, HourlyCount, IndicatorHit,
                      SourceFormat)
 from .parsers import ParseError, parse_hash
-from .services import address_search_days, newest_events_first
+from .services import address_search_days, dead_letters_with_reason, newest_events_first
 from .triage import in_incident
 
 
@@ -120,12 +125,36 @@ class EventFilter(PlatformFilterSet):
         return queryset.filter(**{field: digest})
 
 
+_HASH = re.compile(r"[0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}")
+
+
+def observable_needle(value: str) -> store.JsonText:
+    """What an alert's observables (JSON text, `{"src_ip": "…", …}`) contain when one of them is `value`: the value
+    as ingestion writes it (an address in its canonical form, a domain or file hash in lower case), quoted and
+    after a colon, so that "10.0.0.1" does not find "10.0.0.15"."""
+    value = value.strip()
+    try:
+        value = str(ipaddress.ip_address(value))
+    except ValueError:
+        if _HASH.fullmatch(value):
+            value = value.lower()
+        elif "/" not in value and ":" not in value:  # a domain; a URL is kept as it was sent
+            value = value.lower().rstrip(".")
+    return store.JsonText(":" + orjson.dumps(value).decode())
+
+
 class AlertFilter(PlatformFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
     severity_min = severity_at_least()
+    # A time range on the last sighting: what an analyst triaging "since this morning" asks.
     since = DateTimeFilter(field_name="last_seen", lookup_expr="gte", label=_("Last seen since"))
-    until = DateTimeFilter(field_name="first_seen", lookup_expr="lt", label=_("First seen before"))
+    until = DateTimeFilter(field_name="last_seen", lookup_expr="lt", label=_("Last seen before"))
+    observable = django_filters.CharFilter(
+        method="filter_observable", max_length=2048,
+        label=_("Address, domain, URL or file hash (one of the alert's observables, exactly)"))
+    observer = django_filters.CharFilter(method="filter_observer", max_length=200,
+                                         label=_("Observer (the agent or sensor that saw it)"))
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
     # distinct=False: one value per row; the default DISTINCT made counting a million alerts take seconds.
     status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices, label=_("Status (repeat for several)"),
@@ -137,11 +166,22 @@ class AlertFilter(PlatformFilterSet):
 
     class Meta:
         model = Alert
-        fields = ["source", "organization", "severity_min", "since", "until", "rule_id", "status", "incident",
-                  "campaign"]
+        fields = ["source", "organization", "severity_min", "since", "until", "observable", "observer", "rule_id",
+                  "status", "incident", "campaign"]
 
     def filter_organization(self, queryset, name, value):
-        return _subtree(queryset, value)
+        return _subtree(queryset, value.strip())
+
+    def filter_observable(self, queryset, name, value):
+        # No index: read within the other filters (time, organization, status) of the list.
+        return queryset.filter(observables__contains=observable_needle(value)) if value.strip() else queryset
+
+    def filter_observer(self, queryset, name, value):
+        # An alert's observer is that of its events (the alert does not keep one): those with an event seen by it.
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Exists(Event.objects.filter(alert_id=OuterRef("pk"), observer=value)))
 
     def filter_incident(self, queryset, name, value):
         return in_incident(queryset, value)
@@ -167,10 +207,14 @@ class AlertSourceFilter(PlatformFilterSet):
 class DeadLetterFilter(PlatformFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     since = DateTimeFilter(field_name="received_at", lookup_expr="gte", label=_("Since"))
+    reason = django_filters.CharFilter(method="filter_reason", max_length=200, label=_("Reason contains"))
 
     class Meta:
         model = DeadLetter
-        fields = ["source", "since"]
+        fields = ["source", "since", "reason"]
+
+    def filter_reason(self, queryset, name, value):
+        return dead_letters_with_reason(queryset, value)  # as the source's dead-letter page searches
 
 
 class HourlyCountFilter(PlatformFilterSet):

@@ -11,7 +11,8 @@ fold into alerts → insert events as plain rows (store.py; ON CONFLICT DO
 NOTHING on the id, so a concurrent duplicate is dropped by the database) →
 insert dead letters (also identified by content) → add to the hourly counts →
 update the source's counters. The answer counts every record exactly once:
-accepted (new event), rejected (new dead letter) or duplicate (already stored).
+accepted (new event), rejected (unreadable: counted at every sending, kept once
+as a dead letter) or duplicate (an event already stored).
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ from .matcher import current_matcher
 from .matching import record_hits
 from .models import (DEFAULT_SOURCE_TIME_ZONE, Alert, AlertSource, AlertStatus, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat,
                      SourceHourlyCount, epoch_day, epoch_hour, hour_start, utc_day)
-from .parsers import PARSERS, ParseError
+from .parsers import PARSERS, ParseError, reason_text
 
 SOURCE_KEY_PREFIX = "khs_"
 RAW_DEAD_LETTER_LIMIT = 64 * 1024
@@ -525,9 +526,10 @@ def write_batch(batch: PreparedBatch) -> IngestResult:
         DeadLetter.objects.bulk_create(new_dead, batch_size=1000, ignore_conflicts=True)
         _count_hourly(source, events)
         result.accepted = len(events)
-        result.rejected = len(new_dead)
-        # Every record is counted once: new event, new dead letter, or already stored (as either).
-        result.duplicates = batch.size - len(events) - len(new_dead)
+        # A broken record is rejected each time it is sent (a forwarder's retry log must show it), though kept
+        # once as a dead letter; duplicates are only events already stored (or repeated in the batch).
+        result.rejected = len(batch.reasons)
+        result.duplicates = batch.size - len(events) - result.rejected
         AlertSource.objects.filter(pk=source.pk).update(
             accepted=F("accepted") + result.accepted, rejected=F("rejected") + result.rejected,
             **({"last_event_at": now} if events else {}),
@@ -1066,12 +1068,34 @@ def _reprocess_chunk(source: AlertSource, chunk: list[DeadLetter]) -> ReprocessR
     return part
 
 
+DISCARD_AUDIT_LISTED = 100  # dead letters named (digest, reason) in the audit entry of one discard
+
+
 @transaction.atomic
 def do_discard_dead_letters(source: AlertSource, *, acting_user, ids=None) -> int:
-    """Delete the source's dead letters (all, or those of `ids`) once its operators have read them; audited.
+    """Delete the source's dead letters (all, or those of `ids`) once its operators have read them; audited with
+    the digest and reason of the first DISCARD_AUDIT_LISTED (newest first), so the log says what was removed.
     Returns how many were deleted."""
     _require(acting_user, Action.CHANGE, source.organization)
-    deleted, _detail = _chosen_dead_letters(source, ids).delete()
+    letters = _chosen_dead_letters(source, ids)
+    listed = [{"digest": digest, "reason": reason} for digest, reason in
+              letters.order_by("-received_at", "-id").values_list("digest", "reason")[:DISCARD_AUDIT_LISTED]]
+    deleted, _detail = letters.delete()
     if deleted:
-        _audit_dead_letters(source, Act.DELETE, acting_user, {"discarded": deleted})
+        _audit_dead_letters(source, Act.DELETE, acting_user, {"discarded": deleted, "letters": listed})
     return deleted
+
+
+DEAD_LETTER_REASONS_READ = 2000  # distinct reasons of a source read to match a search in the reader's language
+
+
+def dead_letters_with_reason(letters, text: str):
+    """The dead letters whose reason contains `text` (case-insensitive), as stored (English, the API's) or as the
+    reader reads it (`reason_text`, their language): the page searches what it shows."""
+    text = (text or "").strip()
+    if not text:
+        return letters
+    wanted = text.casefold()
+    reasons = (letters.order_by().values_list("reason", flat=True).distinct()[:DEAD_LETTER_REASONS_READ])
+    shown = [r for r in reasons if wanted in reason_text(r).casefold()]
+    return letters.filter(Q(reason__icontains=text) | Q(reason__in=shown))

@@ -510,7 +510,9 @@ def do_suppress_alert(alert: Alert, *, acting_user, reason: str, days: int) -> A
                             key=alert.key, status__in=OPEN_ALERT_STATUSES).exclude(pk=alert.pk))
         def change(each):
             each.status, each.suppression = AlertStatus.FALSE_POSITIVE, suppression
-            each.triaged_by, each.triaged_at, each.triage_note = acting_user, now, reason
+            # The earlier note stays (it was only in the audit log once replaced): the reason follows it.
+            each.triaged_by, each.triaged_at = acting_user, now
+            each.triage_note = f"{each.triage_note.rstrip()}\n{reason}" if each.triage_note.strip() else reason
 
         _change_alerts([alert, *same], ["status", "suppression", "triaged_by", "triaged_at", "triage_note"], change,
                        acting_user=acting_user)

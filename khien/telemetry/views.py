@@ -37,10 +37,10 @@ from khien.incidents.services import content_loaded as incident_content_loaded
 from khien.intel.models import indicator_kind_label
 
 from . import conf, conf_matching, correlation, exports, health, services, triage
-from .filters import SEVERITY_SCALE_HELP, EventFilter, clean_severity_min
+from .filters import SEVERITY_SCALE_HELP, AlertFilter, EventFilter, clean_severity_min
 from .forms import (AlertIncidentForm, CampaignIncidentForm, CampaignWarningForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
                     SourceSettingsForm, SourceSystemsForm, source_organizations)
-from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign,
+from .models import (EVENT_CATEGORY_LABELS, HIGH_SEVERITY, OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign,
                      CampaignStatus, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat)
 
 HOURS = 48
@@ -202,6 +202,20 @@ def _may_change_some_alerts(user) -> bool:
     return scope.everything or bool(scope.paths)
 
 
+# The alert list's filters read by `AlertFilter` (the API's): the others are the page's own.
+ALERT_LIST_FILTERS = ("observable", "observer", "organization", "since", "until")
+# The observer of an alert's latest event that names one (the alert does not keep its own).
+_latest_observer = (Event.objects.filter(alert_id=OuterRef("pk")).exclude(observer="").order_by("-time")
+                    .values("observer")[:1])
+
+
+def main_address(alert: Alert) -> str:
+    """What the list shows of an alert's observables: its source address, else its destination, else its
+    domain ("" when it has none of them)."""
+    seen = alert.observables if isinstance(alert.observables, dict) else {}
+    return next((str(seen[name]) for name in ("src_ip", "dst_ip", "domain") if seen.get(name)), "")
+
+
 def _alert_list_context(request) -> dict:
     alerts = Alert.objects.visible_to(request.user)
     status = request.GET.get("status") or "open"
@@ -222,6 +236,18 @@ def _alert_list_context(request) -> dict:
         alerts = alerts.filter(source__name=filters["source"])
     if filters["q"]:
         alerts = alerts.filter(Q(rule_name__icontains=filters["q"]) | Q(rule_id=filters["q"]))
+    # The filters an analyst triages by, read by the API's FilterSet (`AlertFilter`): an observable, the observer,
+    # an organization of the user's scope (the queryset is already theirs), and a range of the last sighting.
+    asked = {name: request.GET[name] for name in ALERT_LIST_FILTERS if request.GET.get(name, "").strip()}
+    filters.update({name: request.GET.get(name, "").strip()[:2048] for name in ALERT_LIST_FILTERS})
+    triage_filters = AlertFilter(asked, queryset=alerts, request=request)
+    filter_errors = [(_("Severity at least"), e) for e in severity_errors]
+    if asked and triage_filters.is_valid():
+        alerts = triage_filters.qs
+    elif asked:
+        filter_errors += [(triage_filters.form.fields[name].label, e) for name, errors in triage_filters.form.errors.items()
+                          for e in errors]
+        alerts = alerts.none()
     if request.GET.get("incident"):
         # The alerts reported as, or added to, an incident (its reference or id).
         filters["incident"] = request.GET["incident"].strip()[:100]
@@ -240,12 +266,18 @@ def _alert_list_context(request) -> dict:
                  .annotate(n=Count("event_id", distinct=True)).values("n"))
     rows = {alert.pk: alert for alert in Alert.objects.filter(pk__in=list(page.object_list))
             .select_related("source", "organization", "assignee")
-            .annotate(hit_count=Coalesce(Subquery(hit_count, output_field=IntegerField()), 0))}
+            .annotate(hit_count=Coalesce(Subquery(hit_count, output_field=IntegerField()), 0),
+                      seen_by=Subquery(_latest_observer))}
     page.object_list = [rows[pk] for pk in page.object_list if pk in rows]
+    for alert in page.object_list:
+        alert.main_address = main_address(alert)
     query = request.GET.copy()
     query.pop("page", None)
-    return {"page": page, "filters": filters, "query": query.urlencode(),
-            "filter_errors": [(_("Severity at least"), e) for e in severity_errors],
+    tabs = request.GET.copy()  # the status tabs keep the other filters
+    for name in ("page", "status"):
+        tabs.pop(name, None)
+    return {"page": page, "filters": filters, "query": query.urlencode(), "tab_query": tabs.urlencode(),
+            "filter_errors": filter_errors,
             "severity_scale_help": SEVERITY_SCALE_HELP,
             "status_tabs": [("open", _("Open")), *AlertStatus.choices, ("all", _("All"))],
             # The tick boxes and the action bar only for users who may change some organization's alerts.
@@ -338,6 +370,9 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
                   .annotate(n=Count("event_id", distinct=True)).order_by("-n", "value")[:200]]
     may_triage = triage.may_triage(request.user, alert)
     context = {"alert": alert, "events": events, "hits": hits, "indicators": indicators,
+               # The agents or sensors that saw its events (at most 10).
+               "observers": list(Event.objects.filter(alert=alert).exclude(observer="").order_by("observer")
+                                 .values_list("observer", flat=True).distinct()[:10]),
                "hit_events": alert_hits.values("event_id").distinct().count() if hits else 0,
                "history": triage.triage_history(alert),
                "incident_seen": triage.incident_seen(request.user, alert),
@@ -653,16 +688,37 @@ def reprocess_message(result: services.ReprocessResult) -> str:
     return text
 
 
+DEAD_LETTERS_PER_PAGE = 50
+
+
+def _dead_letter_page(request, source, *, status=200, error=None):
+    """A source's dead letters, newest first, DEAD_LETTERS_PER_PAGE a page, searched by reason (as stored, or as
+    the reader reads it); each raw record whole, folded."""
+    reason = (request.GET.get("reason") or "").strip()[:200]
+    letters = services.dead_letters_with_reason(DeadLetter.objects.filter(source=source), reason)
+    page = Paginator(letters.order_by("-received_at", "-id"), DEAD_LETTERS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return _render(request, "telemetry/dead_letter_list.html", {
+        "source": source, "page": page, "reason": reason, "query": query.urlencode(), "error": error,
+        "dead_letter_count": DeadLetter.objects.filter(source=source).count(),
+        "can_change": user_can(request.user, Action.CHANGE, source.organization),
+    }, status=status)
+
+
 @login_required
-@require_POST
 def source_dead_letters(request, name):
-    """The dead letters' buttons on the source's page: read the chosen ones, or all, again with the source's
-    current settings; or delete the chosen ones."""
+    """GET: the source's dead letters, paged (`_dead_letter_page`). POST, the buttons of that page and of the
+    source's page: read the chosen ones, or all, again with the source's current settings; or delete the chosen
+    ones, or all. Back to the page it was posted from."""
     source = services.visible_source(request.user, name)
+    from_list = request.POST.get("back") == "list"
+    if request.method != "POST":
+        return _dead_letter_page(request, source)
     action = request.POST.get("action")
-    ids = None if action == "reprocess_all" else request.POST.getlist("ids")
+    ids = None if action in ("reprocess_all", "discard_all") else request.POST.getlist("ids")
     try:
-        if action == "discard":
+        if action in ("discard", "discard_all"):
             deleted = services.do_discard_dead_letters(source, acting_user=request.user, ids=ids)
             messages.success(request, ngettext("%(n)d dead letter deleted.", "%(n)d dead letters deleted.",
                                                deleted) % {"n": deleted})
@@ -673,7 +729,11 @@ def source_dead_letters(request, name):
         else:
             raise Refused(_("Unknown action."), code="invalid")
     except Refused as exc:
+        if from_list:
+            return _dead_letter_page(request, source, status=status_of(exc), error=exc.message)
         return _source_page(request, source, status=status_of(exc), error=exc.message)
+    if from_list:  # the list as it was (its search and page: the form posts to the page's own address)
+        return redirect(reverse("telemetry:source_dead_letters", args=[source.name]) + "?" + request.GET.urlencode())
     return redirect(reverse("telemetry:source", args=[source.name]) + "#source-dead-letters")
 
 
@@ -729,8 +789,19 @@ def event_list(request):
     return _render(request, "telemetry/event_list.html", {
         "form": search.form, "events": events[:EVENTS_PER_PAGE], "number": number, "first": start + 1,
         "has_next": len(events) > EVENTS_PER_PAGE, "query": pages.urlencode(), "export_query": export.urlencode(),
-        "export_max": exports.MAX_EVENTS,
+        "export_max": exports.MAX_EVENTS, "categories": event_category_choices(search.data.get("category")),
     }, status=400 if search.form.errors else 200)
+
+
+def event_category_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """The events search's categories: those the normalizer writes (ECS), in words, by label; a value asked in
+    the address that is not one of them (another tool's own category, as the API takes it) is kept, as it is."""
+    choices = sorted(((value, str(label)) for value, label in EVENT_CATEGORY_LABELS.items()),
+                     key=lambda choice: choice[1])
+    current = (current or "").strip()
+    if current and current not in EVENT_CATEGORY_LABELS:
+        choices.append((current[:40], current[:40]))
+    return choices
 
 
 def _event_search(request) -> EventFilter:

@@ -34,8 +34,20 @@ def test_ndjson_batch_is_accepted_with_counts(make_source):
     assert response.status_code == 202, response.content
     assert response.json() == {"accepted": 4, "duplicates": 0, "rejected": 1}
     again = post_ndjson(source_client(key), lines)
-    assert again.json() == {"accepted": 0, "duplicates": 5, "rejected": 0}  # the bad record too: already kept
+    # The broken record is rejected again (a retry log must not look clean), still kept once as a dead letter.
+    assert again.json() == {"accepted": 0, "duplicates": 4, "rejected": 1}
     assert Event.objects.count() == 4 and DeadLetter.objects.count() == 1
+
+
+def test_an_empty_array_is_refused_as_an_empty_body(make_source):
+    _source, key = make_source(format="ecs")
+    for body, content_type in ((b"[]", "application/json"), (b" [ ] ", "application/json"), (b"", "application/json"),
+                               (b"\n \n", "application/x-ndjson")):
+        answer = source_client(key, HTTP_ACCEPT_LANGUAGE="vi").post(INTAKE, data=body, content_type=content_type)
+        assert answer.status_code == 400, (body, answer.content)
+    answer = source_client(key).post(INTAKE, data=b"[]", content_type="application/json", HTTP_ACCEPT_LANGUAGE="vi")
+    assert answer.status_code == 400 and answer.json()["detail"] == "Nội dung yêu cầu trống."
+    assert not Event.objects.exists() and not DeadLetter.objects.exists()
 
 
 def test_json_array_and_cef_text(make_source):
@@ -249,11 +261,11 @@ def test_a_record_nested_too_deeply_is_a_dead_letter_and_the_batch_is_stored(mak
     batch = good + [nested(1000), nested(300)]
     first = post_ndjson(source_client(key), batch)
     assert first.status_code == 202 and first.json() == {"accepted": len(good), "duplicates": 0, "rejected": 2}
-    assert post_ndjson(source_client(key), batch).json()["duplicates"] == len(batch)  # kept once
+    assert post_ndjson(source_client(key), batch).json() == {"accepted": 0, "duplicates": len(good), "rejected": 2}
     as_array = source_client(key).post(INTAKE, data=b"[" + b",".join(batch) + b"]", content_type="application/json")
     assert as_array.status_code == 202 and as_array.json()["accepted"] == 0
     again = source_client(key).post(INTAKE, data=b"[" + b",".join(batch) + b"]", content_type="application/json")
-    assert again.json()["duplicates"] == len(batch)
+    assert again.json()["duplicates"] == len(good) and again.json()["rejected"] == 2
     assert Event.objects.count() == len(good)
     assert set(DeadLetter.objects.values_list("reason", flat=True)) == {"record is nested too deeply"}
 

@@ -46,7 +46,7 @@ def test_ingest_file_in_batches_with_progress(make_source, tmp_path):
     assert out.strip() == "accepted 3 duplicates 0 rejected 6"
     assert "records" in err and "accepted 3" in err
     out, _err = run("ingest", str(path), "--source", "fw-min", "--quiet")
-    assert out.strip() == "accepted 0 duplicates 9 rejected 0"  # good and bad records, all already kept
+    assert out.strip() == "accepted 0 duplicates 3 rejected 6"  # the bad records are rejected again, kept once
     assert Event.objects.count() == 3 and DeadLetter.objects.count() == 6
 
 

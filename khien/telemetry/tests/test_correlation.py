@@ -378,3 +378,34 @@ def test_the_home_page_says_what_is_waiting_for_each_person(world, campaign, mak
     assert not any("chiến dịch" in label for label in labels)  # campaigns are the coordinator's
     # Nothing waiting: said so, no empty list.
     assert "Không có việc nào đang chờ bạn." in as_user(world.nobody).get("/").content.decode()
+
+
+@pytest.mark.parametrize("kind, pattern, sent", [
+    ("sha256", "[file:hashes.'SHA-256' = '{v}']", {"sha256": "ab" * 32}),
+    ("url", "[url:value = '{v}']", {"url": "http://evil-update.top/payload.bin"}),
+])
+def test_a_hash_or_url_campaign_s_warning_carries_its_indicator(world, intel, hit_at, coordinator_client, kind,
+                                                                   pattern, sent):
+    """A hash or a URL is not a value a warning matches systems by: the warning names the campaign's indicator
+    (indicator_refs), which its page shows — else it would go out with no indicator at all."""
+    from khien.intel import services as intel_services
+    from khien.intel.tests.conftest import indicator
+
+    value = next(iter(sent.values()))
+    obj = indicator(value, tlp=Tlp.GREEN, name=f"Bad {kind}", pattern=pattern.format(v=value))
+    intel_services.do_add_objects(intel.collection, [obj], acting_user=world.coordinator)
+    for n, org in enumerate((world.ministry, world.province, world.department)):
+        hit_at(org, "192.0.2.77", n=n, **sent)
+    correlation.correlate()
+    campaign = Campaign.objects.get(kind=CampaignKind.INDICATOR, indicator_kind=kind)
+    campaign = correlation.do_campaign_to_warning(campaign, acting_user=world.coordinator)
+    warning = campaign.warning
+    assert warning.indicator_refs == [obj["id"]]
+    page = coordinator_client.get(reverse("intel:warning_detail", args=[warning.pk])).content.decode()
+    assert f"Bad {kind}" in page and obj["id"] in page
+
+
+def test_an_address_campaign_s_warning_carries_its_value_and_indicator(world, campaign):
+    campaign = correlation.do_campaign_to_warning(campaign, acting_user=world.coordinator)
+    assert campaign.warning.indicator_refs == [correlation.representative_indicator(campaign)]
+    assert {"kind": "ipv4", "value": campaign.value} in campaign.warning.values

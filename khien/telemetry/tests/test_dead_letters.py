@@ -175,3 +175,76 @@ def test_every_reason_of_the_broken_samples_reads_in_vietnamese(world, make_sour
     source = DeadLetter.objects.filter(reason__startswith="missing").first().source
     page = as_user(world.admin).get(reverse("telemetry:source", args=[source.name])).content.decode()
     assert "thiếu " in page
+
+
+def test_deleting_dead_letters_is_confirmed_and_the_log_says_which(world, intel, make_source, as_user):
+    source = wrong_format_source(world, make_source, intel)
+    client = as_user(world.admin)
+    page = client.get(reverse("telemetry:source", args=[source.name])).content.decode()
+    for value in ("discard", "discard_all"):
+        button = page[page.index(f'value="{value}"'):]
+        assert button.index("data-confirm=") < button.index(">")  # the browser asks before deleting
+    letters = list(DeadLetter.objects.filter(source=source).order_by("id"))
+    answer = client.post(reverse("telemetry:source_dead_letters", args=[source.name]),
+                         {"action": "discard", "ids": [letters[3].pk, letters[0].pk]})
+    assert answer.status_code == 302
+    entry = AuditEntry.objects.get(object_type="telemetry.deadletter", action="delete")
+    assert entry.after["discarded"] == 2
+    assert {(d["digest"], d["reason"]) for d in entry.after["letters"]} == {
+        (letters[0].digest, letters[0].reason), (letters[3].digest, letters[3].reason)}
+    # Bounded: a large discard names the first DISCARD_AUDIT_LISTED.
+    services.ingest_batch(source, [b"{broken %d" % i for i in range(services.DISCARD_AUDIT_LISTED + 5)])
+    client.post(reverse("telemetry:source_dead_letters", args=[source.name]), {"action": "discard_all"})
+    entry = AuditEntry.objects.filter(object_type="telemetry.deadletter", action="delete").order_by("seq").last()
+    assert entry.after["discarded"] == services.DISCARD_AUDIT_LISTED + 7
+    assert len(entry.after["letters"]) == services.DISCARD_AUDIT_LISTED
+    assert not DeadLetter.objects.filter(source=source).exists()
+
+
+def test_the_dead_letters_page_pages_searches_and_acts(world, make_source, as_user, api):
+    source, _key = make_source(world.ministry, "ecs")
+    long_tail = "z" * 400
+    services.ingest_batch(source, [b'{"broken": %d, "tail": "%s"' % (i, long_tail.encode()) for i in range(55)])
+    services.ingest_batch(source, [b"[1]", b"[2]"])  # "record is not a JSON object"
+    assert DeadLetter.objects.filter(source=source).count() == 57
+    client = as_user(world.admin)
+    url = reverse("telemetry:source_dead_letters", args=[source.name])
+    first = client.get(url)
+    text = first.content.decode()
+    assert first.status_code == 200 and text.count('data-dead-letter="') == 50
+    newest = DeadLetter.objects.filter(source=source).order_by("-received_at", "-id").first()
+    assert text.index(f'data-dead-letter="{newest.pk}"') == text.index('data-dead-letter="')  # newest first
+    assert long_tail in text  # the whole record, folded
+    assert 'value="discard_all"' in text and 'data-confirm' in text
+    second = client.get(url, {"page": 2}).content.decode()
+    assert second.count('data-dead-letter="') == 7
+    # Searched by the reason as the reader reads it (Vietnamese here) or as stored (English).
+    with translation_vi():
+        from khien.telemetry.parsers import reason_text
+        shown = reason_text("record is not a JSON object")
+    for text in (shown[:12], "NOT A JSON obj"):
+        found = client.get(url, {"reason": text}).content.decode()
+        assert found.count('data-dead-letter="') == 2, text
+    api_rows = api(world.admin).get("/api/telemetry/dead-letters/", {"source": source.name, "reason": "JSON obj"})
+    rows = api_rows.json()
+    assert api_rows.status_code == 200 and len(rows["results"] if isinstance(rows, dict) else rows) == 2
+    # Deleting the ones chosen on the page, back to the same search.
+    chosen = list(DeadLetter.objects.filter(source=source, reason="record is not a JSON object").values_list("pk", flat=True))
+    done = client.post(f"{url}?reason=JSON+object", {"action": "discard", "ids": chosen, "back": "list"})
+    assert done.status_code == 302 and done["Location"] == f"{url}?reason=JSON+object"
+    assert DeadLetter.objects.filter(source=source).count() == 55
+    refused = client.post(url + "?reason=x", {"action": "discard", "back": "list"})
+    assert refused.status_code == 400 and 'id="dead-letter-table"' in refused.content.decode()
+    # Another organization does not see them; a reader sees them without the buttons.
+    assert as_user(world.other_admin).get(url).status_code == 404
+    assert as_user(world.other_admin).post(url, {"action": "discard_all", "back": "list"}).status_code == 404
+    reader = as_user(world.auditor).get(url).content.decode()
+    assert 'name="ids"' not in reader and 'value="discard_all"' not in reader
+    assert as_user(world.admin).post(url, {"action": "discard_all", "back": "list"}).status_code == 302
+    assert not DeadLetter.objects.filter(source=source).exists()
+
+
+def translation_vi():
+    from django.utils import translation
+
+    return translation.override("vi")

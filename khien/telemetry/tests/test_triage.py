@@ -393,6 +393,20 @@ def test_suppression_marks_the_alert_its_open_repeats_and_new_ones(world, source
     assert exc.value.status == 409
 
 
+def test_suppressing_keeps_the_earlier_note(world, two_alerts):
+    """The suppression's reason follows the analyst's note: it used to replace it (kept only in the audit log)."""
+    first, second = two_alerts
+    triage.do_triage_alerts([first.pk], AlertStatus.ACKNOWLEDGED, acting_user=world.analyst,
+                            note="Đã gọi quản trị mạng, chờ xác nhận.")
+    triage.do_suppress_alert(first, acting_user=world.analyst, reason="Máy quét nội bộ", days=7)
+    first.refresh_from_db()
+    assert first.triage_note == "Đã gọi quản trị mạng, chờ xác nhận.\nMáy quét nội bộ"
+    assert first.suppression.reason == "Máy quét nội bộ"
+    triage.do_suppress_alert(second, acting_user=world.analyst, reason="Máy quét nội bộ", days=7)
+    second.refresh_from_db()
+    assert second.triage_note == "Máy quét nội bộ"  # no earlier note: the reason alone
+
+
 def test_an_expired_suppression_no_longer_applies(world, source):
     services.ingest_batch(source, [ecs("192.0.2.60", rule="scan", when=timezone.now() - dt.timedelta(hours=5))])
     suppression = triage.do_suppress_alert(Alert.objects.get(), acting_user=world.analyst, reason="Giám sát", days=1)

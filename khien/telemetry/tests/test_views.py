@@ -340,6 +340,41 @@ def test_events_export_ndjson_and_csv_what_the_search_shows(world, events, as_us
     assert 'id="event-export"' in page and "format=csv" in page
 
 
+def test_events_csv_times_carry_their_offset(world, events, as_user):
+    """A time without its zone was read as the reader's own (a spreadsheet abroad, a script in UTC)."""
+    import csv
+    import datetime as dt
+    import io
+
+    from khien.telemetry.models import Event
+
+    client = as_user(world.analyst)
+    rows = list(csv.reader(io.StringIO(b"".join(
+        client.get(reverse("telemetry:events_export") + "?format=csv&ip=203.0.113.7").streaming_content)
+        .decode("utf-8-sig"))))
+    written = dt.datetime.fromisoformat(rows[1][0])
+    assert written.utcoffset() == dt.timedelta(hours=7) and rows[1][0].endswith("+07:00")
+    assert written == Event.objects.get(rule_id="c2").time.replace(microsecond=0)
+
+
+def test_events_category_is_a_choice_in_words_and_takes_the_api_s_value(world, events, as_user, make_source):
+    import re
+
+    client = as_user(world.analyst)
+    url = reverse("telemetry:events")
+    page = client.get(url).content.decode()
+    select = re.search(r'<select name="category"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert '<option value="intrusion_detection">phát hiện xâm nhập</option>' in select  # in words
+    assert 'value="malware"' in select and "<input" not in select
+    found = client.get(url, {"category": "intrusion_detection"})
+    assert found.status_code == 200 and len(_rows(found)) == 2
+    assert 'value="intrusion_detection" selected' in found.content.decode()
+    # Another tool's own category, asked by address as the API takes it: kept, searched, shown selected.
+    services.ingest_batch(events, [ecs("203.0.113.30", rule="odd", category="ot_scada")])
+    odd = client.get(url, {"category": "ot_scada"})
+    assert len(_rows(odd)) == 1 and 'value="ot_scada" selected' in odd.content.decode()
+
+
 def _warning_form_post(campaign, **extra):
     """The campaign's early-warning form as the page posts it: its texts, the hit organizations ticked."""
     data = {"title": "Cảnh báo chiến dịch", "summary": "Kiểm tra ngay.", "severity": "high", "tlp": "amber",
@@ -481,3 +516,89 @@ def test_one_event_matching_several_indicators_counts_once_everywhere(world, int
         reverse("telemetry:dashboard")).content.decode()
     assert gettext("Events matching indicators") in page
     assert gettext("Indicator hits (one per event and indicator)") in page
+
+
+def _ecs_seen_by(observer, ip, **kw):
+    import json
+
+    record = json.loads(ecs(ip, **kw))
+    record["observer"] = {"name": observer}
+    return json.dumps(record).encode()
+
+
+@pytest.fixture
+def triage_alerts(world, make_source):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    ministry = make_source(world.ministry, "ecs")[0]
+    services.ingest_batch(ministry, [
+        _ecs_seen_by("wazuh-agent-07", "203.0.113.7", rule="c2", when=now - dt.timedelta(minutes=10)),
+        _ecs_seen_by("ids-core", "203.0.113.70", rule="scan", when=now - dt.timedelta(hours=5), n=1),
+        ecs(None, rule="hash", sha256="AB" * 32, when=now - dt.timedelta(minutes=20), n=2),
+        ecs(None, rule="url", url="http://evil.example/x.bin", when=now - dt.timedelta(minutes=30), n=3),
+    ])
+    services.ingest_batch(make_source(world.department, "ecs")[0], [
+        _ecs_seen_by("wazuh-agent-07", "203.0.113.7", rule="dept-c2", when=now - dt.timedelta(minutes=5))])
+    services.ingest_batch(make_source(world.province, "ecs")[0], [ecs("203.0.113.7", rule="province-c2")])
+    return now
+
+
+def _alert_rules(response) -> list[str]:
+    import re
+
+    return sorted(re.findall(r">Rule ([\w-]+)</a>", response.content.decode()))
+
+
+def test_alert_list_filters_by_observable_observer_organization_and_time(world, triage_alerts, as_user, api):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    client = as_user(world.admin)  # the ministry and its department
+    url = reverse("telemetry:alerts")
+    everything = client.get(url, {"status": "all"})
+    assert _alert_rules(everything) == ["c2", "dept-c2", "hash", "scan", "url"]
+    page = everything.content.decode()
+    assert "wazuh-agent-07" in page and "203.0.113.70" in page  # the observer and the main address, on the list
+    # An observable: exactly one of the alert's addresses, domain, URL or hashes ("203.0.113.7" is not ".70").
+    assert _alert_rules(client.get(url, {"status": "all", "observable": "203.0.113.7"})) == ["c2", "dept-c2"]
+    assert _alert_rules(client.get(url, {"status": "all", "observable": "ab" * 32})) == ["hash"]
+    assert _alert_rules(client.get(url, {"status": "all", "observable": "http://evil.example/x.bin"})) == ["url"]
+    assert _alert_rules(client.get(url, {"status": "all", "observer": "wazuh-agent-07"})) == ["c2", "dept-c2"]
+    assert _alert_rules(client.get(url, {"status": "all", "organization": world.department.code})) == ["dept-c2"]
+    # Another organization's code (out of scope) finds nothing of it.
+    assert _alert_rules(client.get(url, {"status": "all", "organization": world.province.code})) == []
+    local = timezone.localtime(triage_alerts - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    assert _alert_rules(client.get(url, {"status": "all", "since": local})) == ["c2", "dept-c2", "hash", "url"]
+    assert _alert_rules(client.get(url, {"status": "all", "until": local})) == ["scan"]
+    # The status tabs keep the filters.
+    assert "observable=203.0.113.7" in client.get(url, {"observable": "203.0.113.7"}).content.decode()
+    # Bad values: a 400 that says which, nothing listed.
+    for bad in ({"since": "yesterday"}, {"until": "2026-13-45T99:00"}, {"observable": "x" * 3000}):
+        answer = client.get(url, {"status": "all", **bad})
+        assert answer.status_code == 400 and 'id="alert-filter-errors"' in answer.content.decode(), bad
+        assert _alert_rules(answer) == []
+    # The alert's page names its observer.
+    from khien.telemetry.models import Alert
+
+    alert = Alert.objects.get(rule_id="c2")
+    detail = client.get(reverse("telemetry:alert", args=[alert.pk])).content.decode()
+    assert 'id="alert-observer"' in detail and "wazuh-agent-07" in detail
+    # The API takes the same filters.
+    rest = api(world.admin)
+
+    def rules(**params):
+        answer = rest.get("/api/telemetry/alert-groups/", params)
+        assert answer.status_code == 200, answer.content
+        rows = answer.json()
+        return sorted(r["rule_id"] for r in (rows["results"] if isinstance(rows, dict) else rows))
+
+    assert rules(observable="203.0.113.7") == ["c2", "dept-c2"]
+    assert rules(observer="ids-core") == ["scan"]
+    assert rules(until=local) == ["scan"]
+    for bad in ({"since": "yesterday"}, {"observable": "x" * 3000}):
+        answer = rest.get("/api/telemetry/alert-groups/", bad)
+        assert answer.status_code == 400 and set(answer.json()) == set(bad), answer.content
