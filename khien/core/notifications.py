@@ -39,6 +39,14 @@ def platform_language():
     return translation.override(settings.LANGUAGE_CODE)
 
 
+def person_name(user) -> str:
+    """Who did something, as a notice names them: the person's full name, else their e-mail address; the platform
+    itself when no one did (a job, a command)."""
+    if user is None:
+        return "Khiên"
+    return getattr(user, "full_name", "") or getattr(user, "email", "") or "Khiên"
+
+
 def digest_interval() -> dt.timedelta:
     return dt.timedelta(seconds=int(getattr(settings, "KHIEN_NOTIFICATION_DIGEST_SECONDS", 300)))
 

@@ -127,7 +127,7 @@ def tell(incident: Incident, *, actor, kind: str, title: Text | str, body: Text 
 
 
 def _by(actor) -> str:
-    return (getattr(actor, "full_name", "") or getattr(actor, "email", "")) if actor is not None else ""
+    return notifications.person_name(actor) if actor is not None else ""
 
 
 def assigned(incident: Incident, responder, *, actor) -> int:

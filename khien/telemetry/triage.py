@@ -207,7 +207,7 @@ def _tell_handler(assignee, alerts: list[Alert], acting_user) -> None:
     """One notification to the person given the alerts, read in their language (the rules' names as written)."""
     title = notifications.Text(ngettext_lazy("%(who)s gave you an alert to handle",
                                              "%(who)s gave you %(n)d alerts to handle", len(alerts)),
-                               {"who": getattr(acting_user, "email", ""), "n": len(alerts)})
+                               {"who": notifications.person_name(acting_user), "n": len(alerts)})
     body = "\n".join(f"{alert.rule_name or alert.rule_id} ({alert.organization.code}, ×{alert.count})"
                       for alert in alerts[:50])
     url = (reverse("telemetry:alert", args=[alerts[0].pk]) if len(alerts) == 1

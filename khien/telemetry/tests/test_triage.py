@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 
+from khien.core import notifications
 from khien.core.errors import Refused
 from khien.core.models import AuditEntry
 from khien.incidents.models import Incident
@@ -492,14 +493,14 @@ def test_the_colleague_given_alerts_is_told_in_their_language(world, two_alerts,
     triage.do_triage_alerts([a.pk for a in two_alerts], AlertStatus.ACKNOWLEDGED, acting_user=world.admin,
                             assignee=world.analyst)
     told = Notification.objects.get(recipient=world.analyst, kind="telemetry.alert_assigned")
-    assert as_read(told)[0] == f"{world.admin.email} gave you 2 alerts to handle" and kept_untranslated(told)
+    assert as_read(told)[0] == f"{notifications.person_name(world.admin)} gave you 2 alerts to handle" and kept_untranslated(told)
     reads_in(world.admin, "vi")
     triage.do_triage_alerts([two_alerts[0].pk], AlertStatus.ACKNOWLEDGED, acting_user=world.analyst,
                             assignee=world.admin)
     told = Notification.objects.get(recipient=world.admin, kind="telemetry.alert_assigned")
     with translation.override("vi"):
         assert as_read(told)[0] == ngettext("%(who)s gave you an alert to handle", "%(who)s gave you %(n)d alerts to handle",
-                                      1) % {"who": world.analyst.email, "n": 1}
+                                      1) % {"who": notifications.person_name(world.analyst), "n": 1}
 
 
 def test_an_alert_given_to_a_colleague_who_is_notified(world, two_alerts):
@@ -514,7 +515,7 @@ def test_an_alert_given_to_a_colleague_who_is_notified(world, two_alerts):
                             assignee=world.analyst)
     assert _states(two_alerts) == [(AlertStatus.ACKNOWLEDGED, world.analyst.pk, "")] * 2
     told = Notification.objects.get(recipient=world.analyst, kind="telemetry.alert_assigned")
-    assert world.admin.email in told.title and "Rule brute" in told.body
+    assert world.admin.full_name in told.title and "Rule brute" in told.body
     # Taking it oneself notifies nobody.
     triage.do_triage_alerts([two_alerts[0].pk], AlertStatus.ACKNOWLEDGED, acting_user=world.analyst)
     assert Notification.objects.filter(kind="telemetry.alert_assigned").count() == 1
