@@ -8,8 +8,11 @@ class IntelConfig(AppConfig):
     verbose_name = _("Threat intelligence")
 
     def ready(self):
-        from khien.core import worklist
+        from khien.core import audit, worklist
 
+        from . import services_versions
         from . import worklist as waiting
 
         worklist.register(waiting.waiting_work)
+        # The audit texts of revocations and corrections, read in the reader's language (once: ready may run again).
+        audit.STORED_TEXTS.extend(t for t in services_versions.STORED_TEXTS if t not in audit.STORED_TEXTS)

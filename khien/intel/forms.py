@@ -22,7 +22,7 @@ from khien.core import shapes
 from khien.core.roles import Action
 from khien.registry.models import Isac, Organization, OrgType, Province, Sector
 
-from . import services, services_warnings, tlp
+from . import services, services_warnings, tlp, warninglists
 from .models import AckState, Collection, CollectionKind, IndicatorKind, Tlp, WarningSeverity, stix_type_label
 
 PATTERN_CHOICE = "pattern"
@@ -246,13 +246,29 @@ class IndicatorForm(_SharingMixin, _IndicatorContentForm):
     tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
     collection = CollectionChoiceField(label=_l("Collection"), queryset=Collection.objects.all())
     recipients = _recipients_field()
+    # A value on a warning list (a private address, a well-known resolver…) is stored only once confirmed: it is
+    # probably not malicious, and is left out of the blocklists and the SOC matching (`warninglists.listed_in`).
+    confirm_warninglisted = forms.BooleanField(
+        label=_l("Store it anyway: I have checked that this value is malicious here"), required=False)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self._setup_sharing(user)
+        self.warning_listed: list[dict] = []
 
     def clean(self):
-        return self._clean_sharing(super().clean())
+        cleaned = self._clean_sharing(super().clean())
+        pattern = cleaned.get("stix_pattern")
+        if pattern:
+            self.warning_listed = warninglists.listed_in([{"type": "indicator", "pattern_type": "stix",
+                                                           "pattern": pattern}])
+        if self.warning_listed and not cleaned.get("confirm_warninglisted"):
+            self.add_error("confirm_warninglisted", warninglists.listed_message(self.warning_listed))
+        return cleaned
+
+    @property
+    def asks_confirmation(self) -> bool:
+        return bool(self.warning_listed)
 
     def stix(self) -> dict:
         data = self.cleaned_data
@@ -320,7 +336,7 @@ class IndicatorCorrectionForm(_IndicatorContentForm):
 class RevokeForm(forms.Form):
     reason = forms.CharField(label=_l("Reason (optional)"), required=False, max_length=2000,
                              widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text=_l("Kept in the audit log, e.g. a false positive or a value no longer malicious."))
+                             help_text=_l("Shown on the object’s page to everyone who sees it and kept in the audit log, e.g. a false positive."))
 
 
 class ObjectRefsField(forms.MultipleChoiceField):
@@ -466,7 +482,7 @@ class CollectionForm(forms.Form):
     title = forms.CharField(label=_l("Title"), max_length=200)
     description = forms.CharField(label=_l("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     kind = forms.ChoiceField(label=_l("Kind"), choices=CollectionKind.choices, initial=CollectionKind.GROUP)
-    owner = forms.ModelChoiceField(label=_l("Owner organization"), queryset=Organization.objects.none())
+    owner = forms.ModelChoiceField(label=_l("Owning organization"), queryset=Organization.objects.none())
     isac = forms.ModelChoiceField(label=_l("ISAC"), queryset=Isac.objects.none(), required=False,
                                   help_text=_l("Only for an ISAC collection: its members get read and write rights."))
     alias = forms.SlugField(label=_l("Alias"), max_length=63, required=False,

@@ -16,6 +16,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from khien.registry.models import Isac, Organization
 
@@ -40,7 +41,7 @@ STIX_TYPE_LABELS = {
     "observed-data": _("observed data"), "opinion": _("opinion"), "report": _("report"),
     "threat-actor": _("threat actor"), "tool": _("tool"), "vulnerability": _("vulnerability"),
     "relationship": _("relationship"), "sighting": _("sighting"), "marking-definition": _("marking definition"),
-    "ipv4-addr": _("IPv4 address"), "ipv6-addr": _("IPv6 address"), "domain-name": _("domain name"),
+    "ipv4-addr": pgettext_lazy("STIX type", "IPv4 address"), "ipv6-addr": pgettext_lazy("STIX type", "IPv6 address"), "domain-name": _("domain name"),
     "url": _("URL"), "file": _("file"), "email-addr": _("e-mail address"),
 }
 

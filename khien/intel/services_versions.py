@@ -11,6 +11,7 @@ indicator stops matching and leaves the blocklists.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +24,16 @@ from . import search, services, tlp
 from .models import Collection, StixObject, StixRecipient
 
 MAX_REASON = 2000
+
+# The audit texts of a new version, stored in English (the log is hashed: kept as written) and read in the reader's
+# language through `khien.core.audit.STORED_TEXTS` (registered by `IntelConfig.ready`).
+REVOKED_TEXT, CORRECTED_TEXT = "STIX revoked", "STIX corrected"
+STORED_TEXTS = [
+    ("intel.stixobject", re.compile(rf"^{REVOKED_TEXT}: (?P<name>.*)$", re.S),
+     lambda m: _("STIX object revoked: %(name)s") % {"name": m["name"]}),
+    ("intel.stixobject", re.compile(rf"^{CORRECTED_TEXT}: (?P<name>.*)$", re.S),
+     lambda m: _("Indicator corrected: %(name)s") % {"name": m["name"]}),
+]
 
 
 def versioning_collection(user, stix_id: str) -> Collection | None:
@@ -96,7 +107,7 @@ def do_revoke_object(stix_id: str, *, acting_user, reason: str = "") -> StixObje
         raise Refused(_("The reason is at most %(n)d characters.") % {"n": MAX_REASON}, code="too_long")
     obj, collection = _current(acting_user, stix_id)
     data = {**obj.data, "modified": _next_modified(stix_id), "revoked": True}
-    return _publish(obj, collection, data, acting_user=acting_user, what="STIX revoked",
+    return _publish(obj, collection, data, acting_user=acting_user, what=REVOKED_TEXT,
                     note={"revoked": True, "reason": reason})
 
 
@@ -128,5 +139,24 @@ def do_correct_indicator(stix_id: str, changes: dict, *, acting_user) -> StixObj
         raise Refused(_("Nothing was changed: the indicator is as it was."), code="unchanged")
     data["modified"] = _next_modified(stix_id)
     changed = sorted(k for k in CORRECTABLE if data.get(k) != obj.data.get(k))
-    return _publish(obj, collection, data, acting_user=acting_user, what="STIX corrected",
+    return _publish(obj, collection, data, acting_user=acting_user, what=CORRECTED_TEXT,
                     note={"corrected": changed})
+
+
+def revocation(user, obj: StixObject) -> dict | None:
+    """What the page of a revoked version says about its withdrawal: when, by which organization, why, and by whom
+    when `user` may read that audit entry (`AuditEntry.objects.visible_to`: a person's name is for the log's
+    readers). From the audit entry `do_revoke_object` wrote; a version received revoked (import, TAXII) has none:
+    its own `modified` and producer then, with no reason."""
+    if not obj.revoked:
+        return None
+    from khien.core.models import AuditEntry
+
+    entries = AuditEntry.objects.filter(object_type="intel.stixobject", object_id=str(obj.pk)).order_by("-seq")
+    entry = next((e for e in entries if isinstance(e.after, dict) and e.after.get("revoked") is True), None)
+    shown = {"at": obj.modified, "organization": obj.producer, "reason": "", "by": ""}
+    if entry is not None:
+        shown.update(at=entry.at, reason=str(entry.after.get("reason") or ""))
+        if AuditEntry.objects.visible_to(user).filter(seq=entry.seq).exists():
+            shown["by"] = entry.actor_email
+    return shown

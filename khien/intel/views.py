@@ -118,14 +118,16 @@ def object_detail(request, stix_id: str):
     creator = search.identity_names([obj.created_by_ref]).get(obj.created_by_ref, "")
     data = obj.data or {}
     recipients, all_recipients = tlp.shown_recipients(user, obj) if obj.tlp == Tlp.RED else ([], False)
+    values = search.value_flags(obj) if obj.stix_type == "indicator" else []
     context = {
         "recipients": recipients, "all_recipients": all_recipients,
         # Revoke / Correct: for the organization that created the object (the right of every new version).
         "can_version": not obj.revoked and services_versions.versioning_collection(user, stix_id) is not None,
         "revoke_form": RevokeForm(),
+        "revocation": services_versions.revocation(user, obj),
         "obj": obj, "data": data, "name": search.display_name(obj), "creator": creator, "now": timezone.now(),
         "collections": search.collections_of(user, [obj])[obj.pk],
-        "values": search.value_flags(obj) if obj.stix_type == "indicator" else [],
+        "values": values, "listed_values": [v for v in values if v["warning_listed"]],
         "relationships": search.relationships(user, stix_id),
         "sightings": search.sightings(user, stix_id),
         "reports": search.reports_citing(user, stix_id),

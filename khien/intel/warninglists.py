@@ -306,6 +306,33 @@ def hits(kind: str, value: str, lists: Compiled | None = None) -> list[str]:
     return names
 
 
+def listed_in(objects) -> list[dict]:
+    """The values of the STIX indicators among `objects` that are on a warning list — each as `flag` gives it, with
+    the indicator's `id`: what a submitter is told (a private address, a well-known resolver… is stored, but left
+    out of the blocklists and the SOC matching). An unreadable pattern is left to the validation."""
+    lists = compiled()
+    found = []
+    for obj in objects:
+        if not isinstance(obj, dict) or obj.get("type") != "indicator" or obj.get("pattern_type") != "stix":
+            continue
+        try:
+            values = services.extract_values(obj.get("pattern") or "")
+        except Exception:  # stix2-patterns' parse error: the validation refuses the object
+            continue
+        for kind, value in values:
+            names = hits(kind, value, lists)
+            if names:
+                found.append({"id": obj.get("id"), "kind": kind, "value": value, "warninglists": names})
+    return found
+
+
+def listed_message(found: list[dict]) -> str:
+    """“10.79.4.4 (Private addresses…)”: which values are on which list, in the reader's language."""
+    values = "; ".join(f"{f['value']} ({', '.join(list_label(n) for n in f['warninglists'])})" for f in found)
+    return _("On a warning list, so probably not malicious (a private or reserved address, a well-known service…): "
+             "%(values)s. Such a value is left out of the blocklists and the SOC matching.") % {"values": values}
+
+
 def is_listed(kind: str, value: str, lists: Compiled | None = None) -> bool:
     return bool(hits(kind, value, lists))
 

@@ -164,11 +164,25 @@ class AddObjectsSerializer(serializers.Serializer):
     recipients = OrganizationCodeField(many=True, required=False)
 
 
+class ListedValueSerializer(serializers.Serializer):
+    """An indicator value of the submission that is on a warning list (`warninglists.listed_in`)."""
+
+    id = serializers.CharField(help_text=_("The indicator's STIX id."))
+    kind = serializers.CharField()
+    value = serializers.CharField()
+    warninglists = serializers.ListField(child=serializers.CharField())
+    detail = serializers.CharField()
+
+
 class AddResultSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     created = serializers.IntegerField()
     existing = serializers.IntegerField()
     added_to_collection = serializers.IntegerField()
     already_in_collection = serializers.IntegerField()
+    # Stored all the same: a warning, not a refusal (existing clients read the counts as before).
+    warnings = ListedValueSerializer(many=True, required=False, help_text=_(
+        "Indicator values on a warning list (a private address, a well-known resolver…): stored, but left out of "
+        "the blocklists and the SOC matching."))
 
 

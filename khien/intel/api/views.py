@@ -81,7 +81,11 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         except services.InvalidStix as exc:
             return Response({"detail": str(exc.message), "code": exc.code, "errors": exc.errors},
                             status=status.HTTP_422_UNPROCESSABLE_ENTITY)
-        return Response(s.AddResultSerializer(result).data, status=status.HTTP_201_CREATED)
+        answer = dict(s.AddResultSerializer(result).data)
+        listed = warninglists.listed_in(services.objects_of(serializer.validated_data["bundle"]))
+        answer["warnings"] = s.ListedValueSerializer(
+            [{**f, "detail": warninglists.listed_message([f])} for f in listed], many=True).data
+        return Response(answer, status=status.HTTP_201_CREATED)
 
 
 class StixObjectViewSet(viewsets.ReadOnlyModelViewSet):

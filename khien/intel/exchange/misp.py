@@ -210,7 +210,9 @@ def export_event(user, sel: stix_export.Selection, *, info: str = "") -> str:
         event = parser.misp_event
     else:
         event = MISPEvent()
-    event.info = info or "Khiên export {}".format(local_label(timezone.now()))
+    now = timezone.now()
+    event.info = info or "Khiên export {}".format(local_label(now))
+    event.date = timezone.localdate(now)  # MISP requires it: the export's day, in the platform's local time
     event.distribution = TLP_DISTRIBUTION[level]
     event.tags = [t for t in event.tags if str(t.name).lower() not in TAG_TLP]
     event.add_tag(TLP_TAG[level])
