@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
 
+from . import services
 from .models import (
     InformationSystem,
     Isac,
@@ -56,14 +57,24 @@ class InformationSystemFilter(PlatformFilterSet):
     four_layers = BooleanFilter(method="filter_four_layers", label=_("All four layers in place"))
     layer4_status = django_filters.ChoiceFilter(choices=LayerState.choices, label=_("Connected to national monitoring"))
     updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
+    # The proposals whose appraisal or approval is the user's own to decide (`services.decidable_by`): the home
+    # page's "To do" counts these and links here.
+    awaiting_me = django_filters.ChoiceFilter(
+        choices=[("appraise", _("My appraisal")), ("approve", _("My approval"))], method="filter_awaiting_me",
+        label=_("Waiting for my decision"))
 
     class Meta:
         model = InformationSystem
         fields = ["q", "owner", "province", "sector", "level", "proposed_level", "level_status", "approved", "operational_status",
-                  "important_to_national_security", "internet_facing", "four_layers", "layer4_status", "updated_after"]
+                  "important_to_national_security", "internet_facing", "four_layers", "layer4_status", "updated_after",
+                  "awaiting_me"]
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value) | Q(owner__name_vi__icontains=value))
+
+    def filter_awaiting_me(self, queryset, name, value):
+        waiting = services.decidable_by(getattr(self.request, "user", None), value, own_turn_only=True)
+        return queryset.filter(pk__in=waiting.values("pk"))
 
     def filter_approved(self, queryset, name, value):
         return queryset.filter(level_approved_q()) if value else queryset.exclude(level_approved_q())

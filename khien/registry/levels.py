@@ -72,6 +72,20 @@ def suggest_level(framework: LevelFramework, answers: dict[str, str]) -> Suggest
     return Suggestion(level=level, reasons=[text for lvl, text in reached if lvl == level])
 
 
+def suggestion_reason(system) -> str:
+    """Why the criteria suggest the system's level, in the reader's language: worked out again from what the system
+    keeps (its answers and criteria version), as the language of the page or API call asks. The text stored when
+    the suggestion was made is the fallback (rows saved before, or answers the framework no longer knows)."""
+    if system.suggested_level and system.criteria and system.framework_id:
+        try:
+            suggestion = suggest_level(system.framework, system.criteria)
+        except CriteriaError:
+            suggestion = None
+        if suggestion is not None and suggestion.level == system.suggested_level:
+            return suggestion.reason_text
+    return system.suggestion_reason
+
+
 def level_info(framework: LevelFramework, level: int) -> dict:
     return framework.data["levels"].get(str(level)) or framework.data["levels"].get(level) or {}
 

@@ -380,6 +380,14 @@ class InformationSystem(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    @property
+    def suggestion_reason_text(self) -> str:
+        """The reason for the suggested level in the reader's language (`levels.suggestion_reason`); the stored
+        `suggestion_reason` is the text written at save time, kept as a fallback."""
+        from . import levels
+
+        return levels.suggestion_reason(self)
+
     def proposed_below_suggestion(self) -> bool:
         return bool(self.proposed_level and self.suggested_level and self.proposed_level < self.suggested_level)
 

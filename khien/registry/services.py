@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import PROTECT, RESTRICT, ProtectedError, RestrictedError
+from django.db.models import PROTECT, RESTRICT, OuterRef, ProtectedError, Q, RestrictedError, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +27,7 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import User
 from khien.core.roles import ROLE_ACTIONS, Action, Role
-from khien.core.scoping import is_national_coordinator, user_can
+from khien.core.scoping import is_national_coordinator, memberships_of, prefix_q, user_can
 
 from . import levels
 from .models import (
@@ -35,6 +35,7 @@ from .models import (
     InformationSystem,
     Isac,
     LevelEvent,
+    LevelFramework,
     LevelStatus,
     Membership,
     Organization,
@@ -244,6 +245,7 @@ def _tell_member(user: User, title: notifications.Text, acting_user, url: str = 
 def _by_whom(acting_user) -> notifications.Text:
     return notifications.Text(_l("By %(actor)s. If you did not expect this, tell the organization's administrator "
                                  "or the national coordinator."),
+                              # the address, not the name: a person told of a role they did not expect can check it
                               {"actor": getattr(acting_user, "email", "") or "Khiên"})
 
 
@@ -299,6 +301,31 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
             title = notifications.Text(_l("Your role in %(org)s changed from “%(old)s” to “%(role)s”"), names)
         _tell_member(user, title, acting_user, _org_url(organization))
     return membership
+
+
+@transaction.atomic
+def do_reset_member_second_factor(membership: Membership, *, acting_user) -> None:
+    """An administrator moves a member's two-step sign-in to a new phone: the member's authenticator devices are
+    removed (`core.services.do_reset_second_factor`) and they set it up again at their next sign-in; they are told
+    at once. Only someone who manages members in *every* organization the person belongs to (or the national
+    coordinator): an administrator of one small organization must not weaken the account of a national coordinator
+    who also sits in it. Not for oneself: another administrator does it (a stolen session could otherwise remove
+    the second factor it lacks). 409 when the member has no device to reset."""
+    _require(acting_user, Action.MANAGE_MEMBERS, membership.organization)
+    user = membership.user
+    if acting_user is not None and user.pk == acting_user.pk:
+        raise Forbidden(_("You cannot reset your own two-step sign-in: ask another administrator of your "
+                          "organization or the national coordinator."))
+    for other in Membership.objects.filter(user=user).select_related("organization"):
+        _require(acting_user, Action.MANAGE_MEMBERS, other.organization,
+                 _("This person also belongs to an organization you do not administer: its administrator or the "
+                   "national coordinator resets their two-step sign-in."))
+    if not core_services.do_reset_second_factor(user, acting_user=acting_user):
+        raise Refused(_("This person has not set up two-step sign-in: there is nothing to reset."),
+                      code="no_second_factor", status=409)
+    _tell_member(user, notifications.Text(_l(
+        "Your two-step sign-in was reset: at your next sign-in, scan the new QR code with the authenticator app of "
+        "your phone")), acting_user)
 
 
 def _already_member() -> Refused:
@@ -442,7 +469,9 @@ def _apply_proposal(system: InformationSystem, data: dict) -> set[str]:
         raise ValidationError({"criteria": str(exc)})
     system.framework = framework
     system.suggested_level = suggestion.level
-    system.suggestion_reason = suggestion.reason_text
+    # Kept as written in the platform's language, a fallback only: readers get it in theirs (`levels.suggestion_reason`).
+    with notifications.platform_language():
+        system.suggestion_reason = levels.suggest_level(framework, system.criteria).reason_text
     return touched
 
 
@@ -545,6 +574,22 @@ def _check_dossier_file(uploaded) -> None:
                       % {"name": name[:80], "ext": extension}, code="file_content")
 
 
+# A dossier file keeps its name, its stem cut to this many characters (the extension kept): a name of hundreds of
+# characters says no more than its start and would crowd the pages that list it.
+DOSSIER_NAME_STEM = 120
+
+
+def dossier_file_name(name: str) -> str:
+    """The name a dossier file is kept under: its extension kept, a longer stem cut to DOSSIER_NAME_STEM characters
+    ending in "…"."""
+    stem, dot, extension = (name or "").rpartition(".")
+    if not dot:
+        stem, extension = extension, ""
+    if len(stem) > DOSSIER_NAME_STEM:
+        stem = stem[:DOSSIER_NAME_STEM - 1].rstrip() + "…"
+    return f"{stem}{dot}{extension}"[:255]
+
+
 @transaction.atomic
 def do_add_dossier_file(system: InformationSystem, uploaded, *, acting_user) -> DossierFile:
     _require(acting_user, Action.CHANGE, system.owner)
@@ -558,8 +603,13 @@ def do_add_dossier_file(system: InformationSystem, uploaded, *, acting_user) -> 
     digest = hashlib.sha256()
     for chunk in uploaded.chunks():
         digest.update(chunk)
+    # The same content twice is one document listed twice for the appraiser: the copy is refused, naming the first.
+    same = system.dossier_files.filter(sha256=digest.hexdigest()).first()
+    if same is not None:
+        raise Refused(_("The dossier already holds this file (the same content) as “%(name)s”.")
+                      % {"name": same.original_name}, code="duplicate_file", status=409)
     dossier = DossierFile(
-        system=system, original_name=uploaded.name[:255], size=uploaded.size, sha256=digest.hexdigest(),
+        system=system, original_name=dossier_file_name(uploaded.name), size=uploaded.size, sha256=digest.hexdigest(),
         content_type=(getattr(uploaded, "content_type", "") or "")[:100], uploaded_by=acting_user,
     )
     uploaded.seek(0)
@@ -628,6 +678,73 @@ def _last_appraiser_id(system: InformationSystem):
     return event.actor_id if event else None
 
 
+# The decision a proposal waits for in each state (the framework's `appraised_by` / `approved_by`), and the right an
+# owner-side decider holds for it.
+DECISION_STAGES = {LevelStatus.SUBMITTED: "appraised_by", LevelStatus.APPRAISED: "approved_by"}
+STAGE_RIGHTS = {"appraised_by": Action.APPRAISE_LEVEL, "approved_by": Action.APPROVE_LEVEL}
+DECISION_STEPS = ("appraise", "approve", "return")
+
+
+def _deciding_roles(action: str) -> list[str]:
+    """The roles of the owner's line that hold `action` (the national coordinator holds every right, but a decision
+    is the coordinator's own only where the framework names the national level)."""
+    return [role for role, actions in ROLE_ACTIONS.items() if action in actions and role != Role.NATIONAL_COORDINATOR]
+
+
+def _authority_q(stage: str, who: str) -> Q:
+    """The systems whose framework gives `stage` of their proposed level to `who` ("owner" or "national"), as
+    `levels.authority` reads it (no framework or no level: its default)."""
+    q = Q(pk__in=[])
+    if levels.authority(None, None, stage) == who:
+        q |= Q(framework__isnull=True) | Q(proposed_level__isnull=True)
+    for framework in LevelFramework.objects.all():
+        chosen = [n for n in range(1, 6) if levels.authority(framework, n, stage) == who]
+        if chosen:
+            q |= Q(framework=framework, proposed_level__in=chosen)
+    return q
+
+
+def decidable_by(user, step: str, *, own_turn_only: bool = False):
+    """The systems whose proposal `user` may take decision `step` on now ("appraise", "approve" or "return").
+
+    The one statement of the rule, for one system (`may_take_step`), the home page's "To do" and the system list's
+    `awaiting_me` filter alike: the decision at each stage is the framework's authority's for the proposed level
+    (the owner's people who hold the right, in the owner's line, or the national coordinator), never the
+    submitter's, and the approver is not the person who appraised (four eyes; the appraiser may still return it).
+    The coordinator holds every right and may step in at any level; `own_turn_only` leaves that out and keeps the
+    decisions that are the user's own (what waits for them)."""
+    if step not in DECISION_STEPS or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return InformationSystem.objects.none()
+    coordinator = is_national_coordinator(user)
+    turn = Q(pk__in=[])
+    for status in TRANSITIONS[step][0]:
+        stage = DECISION_STAGES[status]
+        if coordinator and not own_turn_only:
+            turn |= Q(level_status=status)
+            continue
+        deciders = Q(pk__in=[])
+        paths = tuple({path for role, path, _o in memberships_of(user)
+                       if role in _deciding_roles(STAGE_RIGHTS[stage])})
+        if paths:
+            deciders |= _authority_q(stage, "owner") & prefix_q("owner__path", paths)
+        if coordinator:
+            deciders |= _authority_q(stage, "national")
+        turn |= Q(level_status=status) & deciders
+    # The person behind the latest submission (and appraisal): one reads the proposal, another decides on it.
+    def latest(action):
+        return Subquery(LevelEvent.objects.filter(system=OuterRef("pk"), action=action)
+                        .order_by("-at", "-id").values("actor_id")[:1])
+
+    # A proposal with no recorded step (set before the workflow was logged, imported) has no submitter to leave
+    # out: SQL's NOT (NULL = id) would drop it, so the missing step is let through explicitly.
+    systems = InformationSystem.objects.filter(turn).annotate(last_submitter_id=latest("submit"))
+    systems = systems.filter(Q(last_submitter_id__isnull=True) | ~Q(last_submitter_id=user.pk))
+    if step == "approve":
+        systems = systems.annotate(last_appraiser_id=latest("appraise")).filter(
+            Q(last_appraiser_id__isnull=True) | ~Q(last_appraiser_id=user.pk))
+    return systems
+
+
 def may_take_step(user, system: InformationSystem, step: str) -> bool:
     """Whether `user` may take workflow `step` now (also drives which buttons a page shows)."""
     allowed_from, _to = TRANSITIONS[step]
@@ -635,21 +752,26 @@ def may_take_step(user, system: InformationSystem, step: str) -> bool:
         return False
     if step in ("submit", "revise"):
         return user_can(user, Action.SUBMIT_LEVEL, system.owner)
-    # Appraisal and approval: by the level framework's authority, never by the person who submitted.
-    if _last_submitter_id(system) == user.pk:
-        return False
-    # Four eyes: the appraisal is a check on the proposal before the decision, so the approver is someone else.
-    if step == "approve" and _last_appraiser_id(system) == user.pk:
-        return False
-    if step == "return":
-        stage = "approved_by" if system.level_status == LevelStatus.APPRAISED else "appraised_by"
-    else:
-        stage = "appraised_by" if step == "appraise" else "approved_by"
-    who = levels.authority(system.framework, system.proposed_level, stage)
-    if who == "owner":
-        right = Action.APPRAISE_LEVEL if stage == "appraised_by" else Action.APPROVE_LEVEL
-        return user_can(user, right, system.owner)
-    return is_national_coordinator(user)
+    # Appraisal, approval and return: by the level framework's authority, with four eyes (`decidable_by`).
+    return decidable_by(user, step).filter(pk=system.pk).exists()
+
+
+def waiting_for(system: InformationSystem) -> tuple[str, str] | None:
+    """What the proposal waits for and by whom, as its level card says it ("Waiting for appraisal", "the national
+    coordinator (NCSC)"): the same authority as `decidable_by`; None when it waits for nobody."""
+    if system.level_status == LevelStatus.RETURNED:
+        return _("Waiting for correction"), _("the people of %(org)s who submit levels") % {"org": system.owner.name}
+    stage = DECISION_STAGES.get(system.level_status)
+    if stage is None:
+        return None
+    what = _("Waiting for appraisal") if stage == "appraised_by" else _("Waiting for approval")
+    if levels.authority(system.framework, system.proposed_level, stage) == "owner":
+        return what, _("the administrators of %(org)s") % {"org": system.owner.name}
+    names = sorted({str(org.name) for org in Organization.objects.filter(
+        memberships__role=Role.NATIONAL_COORDINATOR, memberships__user__is_active=True)})
+    if not names:
+        return what, _("the national coordinator")
+    return what, _("the national coordinator (%(org)s)") % {"org": ", ".join(names)}
 
 
 def _refuse_step(user, system, step):
@@ -733,9 +855,8 @@ LEVEL_NOTICE = "registry.level"
 def _people_with_right(action: str, organization: Organization) -> list[User]:
     """Active members who hold `action` over `organization` through a role in it or in an organization above it
     (the national coordinators, who hold every right, are told only where the decision is theirs)."""
-    roles = [role for role, actions in ROLE_ACTIONS.items() if action in actions and role != Role.NATIONAL_COORDINATOR]
     return [m.user for m in Membership.objects.filter(
-        organization__path__in=organization.ancestor_paths(), role__in=roles, user__is_active=True,
+        organization__path__in=organization.ancestor_paths(), role__in=_deciding_roles(action), user__is_active=True,
     ).select_related("user")]
 
 
@@ -746,10 +867,9 @@ def national_coordinators() -> list[User]:
 
 
 def _deciders(system: InformationSystem, stage: str) -> list[User]:
-    """Who appraises ("appraised_by") or approves ("approved_by") this system's proposal (`may_take_step`)."""
+    """Who appraises ("appraised_by") or approves ("approved_by") this system's proposal (`decidable_by`)."""
     if levels.authority(system.framework, system.proposed_level, stage) == "owner":
-        right = Action.APPRAISE_LEVEL if stage == "appraised_by" else Action.APPROVE_LEVEL
-        return _people_with_right(right, system.owner)
+        return _people_with_right(STAGE_RIGHTS[stage], system.owner)
     return national_coordinators()
 
 
@@ -790,5 +910,6 @@ def _tell_next_in_workflow(system: InformationSystem, step: str, acting_user, no
 
 def _by_whom_in_workflow(acting_user, note: str) -> notifications.Text:
     if note.strip():
-        return notifications.Text(_l("By %(actor)s: %(note)s"), {"actor": acting_user.email, "note": note.strip()})
-    return notifications.Text(_l("By %(actor)s."), {"actor": acting_user.email})
+        return notifications.Text(_l("By %(actor)s: %(note)s"), {"actor": notifications.person_name(acting_user),
+                                                                 "note": note.strip()})
+    return notifications.Text(_l("By %(actor)s."), {"actor": notifications.person_name(acting_user)})

@@ -16,6 +16,8 @@ urlpatterns = [
          name="organization_member_role"),
     path("organizations/<uuid:pk>/members/<int:membership_id>/remove/", views.organization_member_remove,
          name="organization_member_remove"),
+    path("organizations/<uuid:pk>/members/<int:membership_id>/second-factor/", views.organization_member_second_factor,
+         name="organization_member_second_factor"),
     path("systems/", views.system_list, name="system_list"),
     path("systems/new/", views.system_create, name="system_create"),
     path("systems/suggest-level/", views.system_suggest, name="system_suggest"),

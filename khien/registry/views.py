@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from khien.core.errors import Forbidden, Refused, status_of
 from khien.core.forms import add_service_error
@@ -137,9 +138,13 @@ def organization_list(request):
 def _member_rows(org, user) -> list:
     """The members, each with the role select of its row (none when the role is not one `user` may grant)."""
     rows = list(org.memberships.select_related("user").order_by("user__email"))
+    # Who has an authenticator to reset (a new phone): one query for the page.
+    with_device = set(TOTPDevice.objects.filter(user_id__in=[m.user_id for m in rows], confirmed=True)
+                      .values_list("user_id", flat=True))
     for m in rows:
         form = MembershipRoleForm(user=user, initial={"role": m.role}, prefix=f"m{m.pk}")
         m.role_form = form if m.role in dict(form.fields["role"].choices) else None
+        m.second_factor_resettable = m.user_id in with_device and m.user_id != user.pk
     return rows
 
 
@@ -339,6 +344,23 @@ def organization_member_remove(request, pk, membership_id):
     return redirect(_members_url(org))
 
 
+@login_required
+@require_POST
+def organization_member_second_factor(request, pk, membership_id):
+    """Reset a member's two-step sign-in (a new phone): `services.do_reset_member_second_factor`."""
+    org = _managed_organization(request, pk)
+    membership = get_object_or_404(Membership.objects.select_related("user", "organization"), pk=membership_id,
+                                   organization=org)
+    try:
+        services.do_reset_member_second_factor(membership, acting_user=request.user)
+    except Refused as exc:  # Forbidden too: oneself, or a member of an organization the user does not administer
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Two-step sign-in of %(email)s was reset: they set it up again at their next "
+                                    "sign-in, and were told.") % {"email": membership.user.email})
+    return redirect(_members_url(org))
+
+
 # --- information systems ------------------------------------------------------------------
 
 
@@ -385,6 +407,7 @@ def _system_context(request, system, step_forms=None):
     return {
         "system": system,
         "steps": steps,
+        "waiting_for": services.waiting_for(system),
         "requirements": levels.requirements(framework, level) if framework and level else [],
         "requirements_level": level,
         "events": system.level_events.select_related("actor").all(),
@@ -570,13 +593,13 @@ def system_upload(request, pk):
         messages.error(request, _("The file was not added to the dossier: %(reason)s") % {"reason": reason})
         return back
     try:
-        services.do_add_dossier_file(system, form.cleaned_data["file"], acting_user=request.user)
+        dossier = services.do_add_dossier_file(system, form.cleaned_data["file"], acting_user=request.user)
     except Forbidden:
         raise PermissionDenied
     except Refused as exc:
         messages.error(request, _("The file was not added to the dossier: %(reason)s") % {"reason": exc.message})
         return back
-    messages.success(request, _("File “%(name)s” added to the dossier.") % {"name": form.cleaned_data["file"].name})
+    messages.success(request, _("File “%(name)s” added to the dossier.") % {"name": dossier.original_name})
     return back
 
 

@@ -8,30 +8,33 @@ from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator
 from khien.core.worklist import Item, grouped
 
+from . import services
 from .models import InformationSystem, LevelStatus
 
 
-def _systems_url(status: str) -> str:
-    return f"{reverse('registry:system_list')}?{urlencode({'level_status': status})}"
+def _systems_url(**params) -> str:
+    return f"{reverse('registry:system_list')}?{urlencode(params)}"
 
 
 def waiting_work(user) -> list[Item]:
-    """Level proposals for the national coordinator to appraise or approve; proposals returned for correction
-    to those who submit them."""
+    """Level proposals waiting for the person's own appraisal or approval (`services.decidable_by`: the framework
+    says whose each level is; never one they submitted, nor for approval one they appraised), each linking to the
+    system list filtered the same way (`awaiting_me`); proposals returned for correction to those who submit them."""
+    if not getattr(user, "is_authenticated", False):
+        return []
     items = []
+    n = services.decidable_by(user, "appraise", own_turn_only=True).count()
+    label = ngettext("%(n)s security level proposal waiting for your appraisal",
+                     "%(n)s security level proposals waiting for your appraisal", n)
+    items.append(Item(label % {"n": grouped(n)}, n, _systems_url(awaiting_me="appraise")))
+    n = services.decidable_by(user, "approve", own_turn_only=True).count()
+    label = ngettext("%(n)s appraised security level waiting for your approval",
+                     "%(n)s appraised security levels waiting for your approval", n)
+    items.append(Item(label % {"n": grouped(n)}, n, _systems_url(awaiting_me="approve")))
     if is_national_coordinator(user):
-        systems = InformationSystem.objects.visible_to(user)
-        n = systems.filter(level_status=LevelStatus.SUBMITTED).count()
-        label = ngettext("%(n)s security level proposal waiting for appraisal",
-                         "%(n)s security level proposals waiting for appraisal", n)
-        items.append(Item(label % {"n": grouped(n)}, n, _systems_url(LevelStatus.SUBMITTED)))
-        n = systems.filter(level_status=LevelStatus.APPRAISED).count()
-        label = ngettext("%(n)s appraised security level waiting for approval",
-                         "%(n)s appraised security levels waiting for approval", n)
-        items.append(Item(label % {"n": grouped(n)}, n, _systems_url(LevelStatus.APPRAISED)))
         return items  # the proposals returned are the organizations' work, not the coordinator's
     n = InformationSystem.objects.restrict(user, Action.SUBMIT_LEVEL).filter(level_status=LevelStatus.RETURNED).count()
     label = ngettext("%(n)s security level proposal returned for correction",
                      "%(n)s security level proposals returned for correction", n)
-    items.append(Item(label % {"n": grouped(n)}, n, _systems_url(LevelStatus.RETURNED), urgent=True))
+    items.append(Item(label % {"n": grouped(n)}, n, _systems_url(level_status=LevelStatus.RETURNED), urgent=True))
     return items

@@ -146,6 +146,7 @@ PK_OBJECTS: dict[str, str] = {
     "registry:organization_member_add": "organization",
     "registry:organization_member_role": "organization",
     "registry:organization_member_remove": "organization",
+    "registry:organization_member_second_factor": "organization",
     "registry:system_detail": "system",
     "registry:system_edit": "system",
     "registry:system_delete": "system",

@@ -126,6 +126,8 @@ class InformationSystemSerializer(serializers.ModelSerializer):
     framework = serializers.SlugRelatedField(slug_field="version", read_only=True)
     criteria = serializers.DictField(child=api_fields.CharField(), required=False)
     gaps = serializers.SerializerMethodField()
+    # In the language of the call (Accept-Language), worked out from the answers (`levels.suggestion_reason`).
+    suggestion_reason = serializers.CharField(source="suggestion_reason_text", read_only=True)
     connected_to_national_monitoring = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -209,7 +211,9 @@ class MemberEmailField(serializers.EmailField):
 
 class MembershipSerializer(serializers.ModelSerializer):
     organization = VisibleOrganizationField()
-    user = MemberEmailField()
+    user = MemberEmailField(
+        help_text=_("The person's e-mail address (`email` is taken as well)."),
+        error_messages={"required": _("Give the person's e-mail address in the field “user”.")})
     role = serializers.ChoiceField(choices=Role.choices)
     full_name = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=200,
                                       help_text=_("Full name, for an account created by this call."))
@@ -219,6 +223,12 @@ class MembershipSerializer(serializers.ModelSerializer):
         fields = ["id", "organization", "user", "role", "full_name", "created_at"]
         read_only_fields = ["id", "created_at"]
         validators = []  # one membership per user and organization: the service answers 409
+
+    def to_internal_value(self, data):
+        # The person is `user` (as the answer names them); `email`, what a caller naturally sends, is taken too.
+        if hasattr(data, "get") and "user" not in data and data.get("email") not in (None, ""):
+            data = {**{key: data.get(key) for key in data}, "user": data.get("email")}
+        return super().to_internal_value(data)
 
 
 # --- Imports ------------------------------------------------------------------------

@@ -370,7 +370,7 @@ def test_the_home_page_says_what_is_waiting_for_each_person(world, campaign, mak
     Alert.objects.filter(organization=world.ministry).update(severity=9)
     home = coordinator_client.get("/").content.decode().split('id="worklist"')[1].split("</section>")[0]
     assert "1 chiến dịch quốc gia cần quyết định" in home and "/telemetry/campaigns/?status=open" in home
-    assert "1 đề xuất cấp độ an toàn chờ thẩm định" in home
+    assert "1 đề xuất cấp độ an toàn chờ bạn thẩm định" in home
     correlation.do_campaign_to_warning(campaign, acting_user=world.coordinator)
     labels = [item.label for item in worklist.items_for(world.admin)]
     assert set(labels) >= {"1 cảnh báo mức cao hoặc nghiêm trọng chưa ai nhận xử lý", "1 cảnh báo sớm cần xác nhận",
