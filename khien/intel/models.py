@@ -177,8 +177,10 @@ class Collection(models.Model):
 class CollectionMember(models.Model):
     """A member organization's rights on a collection (the owner has both rights without a row)."""
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="members")
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="collection_memberships")
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="members",
+                                   verbose_name=_("collection"))
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="collection_memberships",
+                                     verbose_name=_("organization"))
     can_read = models.BooleanField(_("can read"), default=True)
     can_write = models.BooleanField(_("can write"), default=False)
 
@@ -419,7 +421,8 @@ class AckState(models.TextChoices):
 class WarningTarget(models.Model):
     """One organization a warning is sent to, why, and its acknowledgement (null: not yet)."""
 
-    warning = models.ForeignKey(EarlyWarning, on_delete=models.CASCADE, related_name="targets")
+    warning = models.ForeignKey(EarlyWarning, on_delete=models.CASCADE, related_name="targets",
+                                verbose_name=_("early warning"))
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="warning_targets",
                                      verbose_name=_("organization"))
     reason = models.CharField(_("reason"), max_length=20, choices=TargetReason.choices)
@@ -450,7 +453,8 @@ class WarningUpdate(models.Model):
     made them, in whose name and when. Written by `khien.intel.services_warnings.do_update_warning` only.
     """
 
-    warning = models.ForeignKey(EarlyWarning, on_delete=models.CASCADE, related_name="updates")
+    warning = models.ForeignKey(EarlyWarning, on_delete=models.CASCADE, related_name="updates",
+                                verbose_name=_("early warning"))
     number = models.PositiveIntegerField(_("number"))
     text = models.TextField(_("update text"), blank=True)
     # The reply deadline before and after the update (equal, and `deadline_changed` false, when only text was added).

@@ -48,7 +48,7 @@ class BilingualNameMixin(models.Model):
 class Sector(BilingualNameMixin):
     code = models.CharField(_("code"), max_length=40, unique=True, validators=[code_validator])
     description = models.TextField(_("description"), blank=True)
-    sort_order = models.PositiveIntegerField(default=100)
+    sort_order = models.PositiveIntegerField(_("display order"), default=100)
 
     class Meta:
         ordering = ["sort_order", "code"]
@@ -105,7 +105,7 @@ class Organization(BilingualNameMixin):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("parent organization")
     )
     # "/<id>/<child id>/…/": the subtree of an organization is a prefix match (see core/scoping.py).
-    path = models.CharField(max_length=600, db_index=True, editable=False)
+    path = models.CharField(_("place in the tree"), max_length=600, db_index=True, editable=False)
     province = models.ForeignKey(Province, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("province"))
     sectors = models.ManyToManyField(Sector, blank=True, related_name="organizations", verbose_name=_("sectors"))
     address = models.CharField(_("address"), max_length=300, blank=True)
@@ -151,10 +151,12 @@ class Organization(BilingualNameMixin):
 class Membership(models.Model):
     """A user's role in one organization (a user may belong to several)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships",
+                             verbose_name=_("user"))
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships",
+                                     verbose_name=_("organization"))
     role = models.CharField(_("role"), max_length=30, choices=Role.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = OrgScopedQuerySet.as_manager()
 
@@ -185,7 +187,7 @@ class Isac(BilingualNameMixin):
     )
     members = models.ManyToManyField(Organization, blank=True, related_name="isacs", verbose_name=_("member organizations"))
     description = models.TextField(_("description"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = IsacQuerySet.as_manager()
 
@@ -501,17 +503,21 @@ class DossierFile(models.Model):
     """A file of the level dossier (hồ sơ đề xuất cấp độ); stored with its SHA-256."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    system = models.ForeignKey(InformationSystem, on_delete=models.CASCADE, related_name="dossier_files")
-    file = models.FileField(upload_to=dossier_upload_to)
+    system = models.ForeignKey(InformationSystem, on_delete=models.CASCADE, related_name="dossier_files",
+                               verbose_name=_("information system"))
+    file = models.FileField(_("stored file"), upload_to=dossier_upload_to)
     original_name = models.CharField(_("file name"), max_length=255)
     size = models.PositiveBigIntegerField(_("size"))
-    sha256 = models.CharField(max_length=64)
-    content_type = models.CharField(max_length=100, blank=True)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    uploaded_at = models.DateTimeField(default=timezone.now)
+    sha256 = models.CharField("SHA-256", max_length=64)
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                                    verbose_name=_("uploaded by"))
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
 
     class Meta:
         ordering = ["uploaded_at"]
+        verbose_name = _("dossier file")
+        verbose_name_plural = _("dossier files")
 
     def __str__(self):
         return self.original_name

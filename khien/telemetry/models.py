@@ -277,10 +277,12 @@ class Event(models.Model):
 class DeadLetter(models.Model):
     """A record that could not be parsed, kept with the reason for the source's operators."""
 
-    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="dead_letters")
-    organization = models.ForeignKey("registry.Organization", on_delete=models.PROTECT, related_name="+")
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="dead_letters",
+                               verbose_name=_("source"))
+    organization = models.ForeignKey("registry.Organization", on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("organization"))
     # Same derivation as Event.id: a bad record sent twice is kept (and counted) once.
-    digest = models.CharField(max_length=64, unique=True, editable=False)
+    digest = models.CharField(_("record digest"), max_length=64, unique=True, editable=False)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     reason = models.CharField(_("reason"), max_length=300)
     raw = models.TextField(_("raw record"))
@@ -329,10 +331,11 @@ class Alert(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No single-column indexes on source or organization: the (source, last_seen) and (organization,
     # last_seen) indexes lead with them and serve the same lookups (decision 0009).
-    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="alerts", db_index=False)
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="alerts", db_index=False,
+                               verbose_name=_("source"))
     organization = models.ForeignKey("registry.Organization", on_delete=models.PROTECT, related_name="+",
-                                     db_index=False)
-    key = models.CharField(max_length=64, editable=False)
+                                     db_index=False, verbose_name=_("organization"))
+    key = models.CharField(_("repeat key"), max_length=64, editable=False)
     rule_id = models.CharField(_("rule id"), max_length=100, blank=True)
     rule_name = models.CharField(_("rule name"), max_length=500, blank=True)
     severity = models.PositiveSmallIntegerField(_("severity (0–10)"), default=0)
@@ -396,7 +399,7 @@ class AlertSuppression(models.Model):
                                verbose_name=_("source"))
     organization = models.ForeignKey("registry.Organization", on_delete=models.PROTECT, related_name="+",
                                      verbose_name=_("organization"))
-    key = models.CharField(max_length=64, editable=False)
+    key = models.CharField(_("repeat key"), max_length=64, editable=False)
     rule_id = models.CharField(_("rule id"), max_length=100, blank=True)
     rule_name = models.CharField(_("rule name"), max_length=500, blank=True)
     observables = JsonTextField(_("observables"), default=dict)
