@@ -383,9 +383,12 @@ def _to_do(keys) -> list:
     return found
 
 
-def _body(incident: Incident, texts: list[Text], keys) -> Text:
+def _body(incident: Incident, texts: list[Text], keys, *, responder: bool = False) -> Text:
     """A deadline notice's body: the incident's title, the deadlines when the title only counts them (one is the
-    title itself, not said twice), and what to do; the e-mail adds the link."""
+    title itself, not said twice), and what to do; the e-mail adds the link. A responder is told only what is theirs
+    to do (containment): the reports are the reporting organization's, triage the coordinator's."""
+    if responder:
+        keys = [key for key in keys if key.endswith("sla:contain")]
     return notifications.lines(incident.title, *(texts if len(texts) > 1 else []), *_to_do(keys))
 
 
@@ -403,6 +406,7 @@ def _send(incident: Incident, new: list[tuple[str, str, Text]], now) -> int:
         sent += notifications.notify([incident.organization], kind="incidents.deadline_soon", title=title,
                                      body=body, url=url, urgent=True, roles=REPORTER_ROLES)
         if responders and any(k.startswith("soon:sla") for k, _kind, _t in new):
+            body = _body(incident, soon, [k for k, kind, _t in new if kind == "soon"], responder=True)
             sent += notifications.notify(responders, kind="incidents.deadline_soon", title=title, body=body,
                                          url=url, urgent=True, roles=RESPONDER_ROLES)
     if missed:
@@ -414,6 +418,7 @@ def _send(incident: Incident, new: list[tuple[str, str, Text]], now) -> int:
         sent += notifications.notify(national_coordinators(), kind="incidents.escalation", title=title, body=body,
                                      url=url, urgent=True)
         if responders:
+            body = _body(incident, missed, [k for k, kind, _t in new if kind == "missed"], responder=True)
             sent += notifications.notify(responders, kind="incidents.escalation", title=title, body=body,
                                          url=url, urgent=True, roles=RESPONDER_ROLES)
     return sent

@@ -154,6 +154,20 @@ def test_several_deadlines_are_listed_with_what_to_do_once_each(world, report):
     assert not any(line == str(notices.TO_DO["stage"]) for line in body)
 
 
+def test_a_responder_is_told_only_what_is_theirs_to_do(world, report):
+    """Triage is the coordinator's and the reports the reporting organization's: the responder's copy of a
+    deadline notice asked them to do both."""
+    incident = report(now=T0, severity="high", detected_at=T0 - dt.timedelta(hours=1))
+    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
+    jobs.check_deadlines(T0 + dt.timedelta(hours=5))  # the triage SLA missed
+    ours = Notification.objects.get(kind="incidents.escalation", recipient=world.analyst)
+    theirs = Notification.objects.get(kind="incidents.escalation", recipient=world.responder)
+    with translation.override("vi"):
+        triage = str(notices.TO_DO["sla:triage"])
+    assert triage in ours.shown_body.splitlines() and triage not in theirs.shown_body
+    assert theirs.shown_body.splitlines()[0] == incident.title
+
+
 # --- 3. A closed incident: comments yes, sharing no ---------------------------------------------------------------
 
 
