@@ -242,24 +242,18 @@ class _IndicatorContentForm(forms.Form):
         return list(dict.fromkeys(label.strip().lower() for label in text.split(",") if label.strip()))
 
 
-class IndicatorForm(_SharingMixin, _IndicatorContentForm):
-    tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
-    collection = CollectionChoiceField(label=_l("Collection"), queryset=Collection.objects.all())
-    recipients = _recipients_field()
-    # A value on a warning list (a private address, a well-known resolver…) is stored only once confirmed: it is
-    # probably not malicious, and is left out of the blocklists and the SOC matching (`warninglists.listed_in`).
+class _WarningListedMixin(forms.Form):
+    """A value on a warning list (a private address, a well-known resolver…) is stored only once confirmed: it is
+    probably not malicious, and is left out of the blocklists and the SOC matching (`warninglists.listed_in`).
+    Asked when an indicator is made and when a correction changes its pattern."""
     confirm_warninglisted = forms.BooleanField(
         label=_l("Store it anyway: I have checked that this value is malicious here"), required=False)
+    warning_listed: list[dict] = []
 
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._setup_sharing(user)
-        self.warning_listed: list[dict] = []
-
-    def clean(self):
-        cleaned = self._clean_sharing(super().clean())
+    def _check_warning_listed(self, cleaned: dict) -> dict:
         pattern = cleaned.get("stix_pattern")
-        if pattern:
+        self.warning_listed = []
+        if pattern and pattern != self.initial.get("_stored_pattern"):  # a correction keeping its value: asked once
             self.warning_listed = warninglists.listed_in([{"type": "indicator", "pattern_type": "stix",
                                                            "pattern": pattern}])
         if self.warning_listed and not cleaned.get("confirm_warninglisted"):
@@ -269,6 +263,19 @@ class IndicatorForm(_SharingMixin, _IndicatorContentForm):
     @property
     def asks_confirmation(self) -> bool:
         return bool(self.warning_listed)
+
+
+class IndicatorForm(_SharingMixin, _WarningListedMixin, _IndicatorContentForm):
+    tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
+    collection = CollectionChoiceField(label=_l("Collection"), queryset=Collection.objects.all())
+    recipients = _recipients_field()
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setup_sharing(user)
+
+    def clean(self):
+        return self._check_warning_listed(self._clean_sharing(super().clean()))
 
     def stix(self) -> dict:
         data = self.cleaned_data
@@ -291,7 +298,7 @@ class IndicatorForm(_SharingMixin, _IndicatorContentForm):
         return obj
 
 
-class IndicatorCorrectionForm(_IndicatorContentForm):
+class IndicatorCorrectionForm(_WarningListedMixin, _IndicatorContentForm):
     """A correction of a stored indicator, prefilled from its current version (`initial_from`); what it gives
     `services_versions.do_correct_indicator` (`changes`) becomes the indicator's next version."""
 
@@ -299,12 +306,15 @@ class IndicatorCorrectionForm(_IndicatorContentForm):
         super().__init__(*args, **kwargs)
         del self.fields["indicator_type"]  # kept as it is: an indicator may carry several types
 
+    def clean(self):
+        return self._check_warning_listed(super().clean())
+
     @staticmethod
     def initial_from(data: dict) -> dict:
         """The form's values for a stored version: its value and kind when its pattern is exactly what this
         form makes of one value, else the pattern itself (expert)."""
         pattern = data.get("pattern") if isinstance(data.get("pattern"), str) else ""
-        initial = {"name": data.get("name", ""), "description": data.get("description", ""),
+        initial = {"name": data.get("name", ""), "description": data.get("description", ""), "_stored_pattern": pattern,
                    "value_kind": PATTERN_CHOICE, "pattern": pattern, "confidence": data.get("confidence"),
                    "labels": ", ".join(v for v in data.get("labels") or [] if isinstance(v, str))}
         try:

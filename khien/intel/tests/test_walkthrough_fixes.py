@@ -201,3 +201,18 @@ def test_the_misp_export_event_has_the_date_of_the_export(sharing, types):
     back.load(exported)
     assert back.date in {today, today - dt.timedelta(days=1)}  # (an export across local midnight)
     assert isinstance(back.date, dt.date)
+
+
+def test_a_correction_to_a_warning_listed_value_asks_first_and_keeping_one_does_not(client, sharing, listed):  # noqa: F811
+    c = signed_in(client, sharing.world.analyst)
+    url = reverse("intel:indicator_correct", args=[listed])
+    versions = StixObject.objects.filter(stix_id=listed).count()
+    to_private = {"name": "C2 at a VPS", "value_kind": "ipv4", "value": PRIVATE}
+    response = c.post(url, to_private)
+    assert response.status_code == 400 and 'id="warninglisted-confirm"' in html(response)
+    assert StixObject.objects.filter(stix_id=listed).count() == versions
+    assert c.post(url, {**to_private, "confirm_warninglisted": "on"}).status_code == 302
+    # Now stored with that value: a correction of its name alone is not asked again.
+    response = c.post(url, {"name": "Renamed", "value_kind": "ipv4", "value": PRIVATE})
+    assert response.status_code == 302
+    assert StixObject.objects.filter(stix_id=listed).count() == versions + 2
