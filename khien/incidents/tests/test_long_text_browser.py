@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from khien.incidents import services
-from khien.registry.tests.test_browser import SCREENSHOTS, browser, login  # noqa: F401 (fixture)
+from khien.registry.tests.test_browser import SCREENSHOTS, browser, login, pages_wider_than_the_screen  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -20,13 +20,9 @@ def test_unbroken_text_wraps_inside_its_cell(live_server, flushable_audit_log, w
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
     page = context.new_page()
     login(page, base, world.analyst)
-    wider = {}
-    for url in (reverse("incidents:incident_detail", args=[incident.pk]), reverse("incidents:incident_list"),
-                reverse("incidents:task_list")):
-        assert page.goto(base + url).status == 200
-        widths = page.evaluate("() => [document.documentElement.clientWidth, document.documentElement.scrollWidth]")
-        if widths[1] > widths[0]:
-            wider[url] = widths
+    wider = pages_wider_than_the_screen(page, base, (
+        reverse("incidents:incident_detail", args=[incident.pk]), reverse("incidents:incident_list"),
+        reverse("incidents:task_list")))
     page.goto(base + reverse("incidents:incident_detail", args=[incident.pk]))
     page.screenshot(path=str(SCREENSHOTS / "incident_long_task_title.png"), full_page=True)
     assert UNBROKEN in page.content()

@@ -77,6 +77,18 @@ class Watch:
             self.console_errors.append(message.text)
 
 
+def pages_wider_than_the_screen(page, base, urls) -> dict:
+    """{url: [screen width, page width]} of the pages of `urls` that scroll sideways (long unbroken text that does
+    not wrap inside its cell); every page must answer 200."""
+    wider = {}
+    for url in urls:
+        assert page.goto(base + url).status == 200, url
+        widths = page.evaluate("() => [document.documentElement.clientWidth, document.documentElement.scrollWidth]")
+        if widths[1] > widths[0]:
+            wider[url] = widths
+    return wider
+
+
 def login(page, base, user):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.goto(f"{base}/accounts/login/")

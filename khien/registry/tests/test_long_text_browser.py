@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from khien.registry import services
-from khien.registry.tests.test_browser import SCREENSHOTS, browser, login  # noqa: F401 (fixture)
+from khien.registry.tests.test_browser import SCREENSHOTS, browser, login, pages_wider_than_the_screen  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -22,9 +22,8 @@ def test_a_long_dossier_file_name_wraps_inside_the_system_page(live_server, flus
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
     page = context.new_page()
     login(page, base, world.admin)
-    assert page.goto(base + reverse("registry:system_detail", args=[system.pk])).status == 200
-    widths = page.evaluate("() => [document.documentElement.clientWidth, document.documentElement.scrollWidth]")
+    wider = pages_wider_than_the_screen(page, base, [reverse("registry:system_detail", args=[system.pk])])
     page.screenshot(path=str(SCREENSHOTS / "system_long_dossier_name.png"), full_page=True)
-    assert widths[1] <= widths[0], f"the system page is {widths[1]} px wide on a {widths[0]} px screen"
+    assert not wider, f"pages wider than the screen: {wider}"
     assert page.locator("#dossier td.wrap-long").count() == 2
     context.close()

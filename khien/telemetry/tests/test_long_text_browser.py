@@ -6,7 +6,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from khien.registry.tests.test_browser import SCREENSHOTS, browser, login  # noqa: F401 (fixture)
+from khien.registry.tests.test_browser import SCREENSHOTS, browser, login, pages_wider_than_the_screen  # noqa: F401
 from khien.telemetry import services
 from khien.telemetry.models import Alert
 
@@ -31,13 +31,9 @@ def test_long_rule_names_and_urls_wrap_inside_their_cells(live_server, flushable
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
     page = context.new_page()
     login(page, base, world.admin)
-    wider = {}
-    for url in (reverse("telemetry:alerts"), reverse("telemetry:alert", args=[alert.pk]), reverse("telemetry:events"),
-                reverse("telemetry:source_dead_letters", args=[source.name])):
-        assert page.goto(base + url).status == 200
-        widths = page.evaluate("() => [document.documentElement.clientWidth, document.documentElement.scrollWidth]")
-        if widths[1] > widths[0]:
-            wider[url] = widths
+    wider = pages_wider_than_the_screen(page, base, (
+        reverse("telemetry:alerts"), reverse("telemetry:alert", args=[alert.pk]), reverse("telemetry:events"),
+        reverse("telemetry:source_dead_letters", args=[source.name])))
     page.goto(base + reverse("telemetry:events"))
     page.screenshot(path=str(SCREENSHOTS / "telemetry_long_rule_events.png"), full_page=True)
     assert RULE in page.content()
