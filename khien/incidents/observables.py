@@ -316,8 +316,7 @@ def warning_listed(observables) -> dict[Observable, list[str]]:
 
 def warning_listed_message(found: dict[Observable, list[str]]) -> str:
     """“10.3.19.97 (Private addresses (RFC 1918))…”: which values are on which list, in the reader's language."""
-    values = "; ".join(f"{o.value} ({', '.join(warninglists.list_label(n) for n in names)})"
-                       for o, names in found.items())
+    values = warninglists.values_and_lists((o.value, names) for o, names in found.items())
     return _("Values on a warning list are normally not malicious (private or reserved addresses, well-known "
              "services…): %(values)s. Remove them from the selection, or confirm that they are to be shared as "
              "malicious indicators anyway.") % {"values": values}

@@ -326,9 +326,15 @@ def listed_in(objects) -> list[dict]:
     return found
 
 
+def values_and_lists(pairs) -> str:
+    """“10.79.4.4 (Private addresses…); 8.8.8.8 (…)”: each (value, list names) of `pairs` with its lists named in
+    the reader's language — what every warning about listed values says."""
+    return "; ".join(f"{value} ({', '.join(list_label(n) for n in names)})" for value, names in pairs)
+
+
 def listed_message(found: list[dict]) -> str:
-    """“10.79.4.4 (Private addresses…)”: which values are on which list, in the reader's language."""
-    values = "; ".join(f"{f['value']} ({', '.join(list_label(n) for n in f['warninglists'])})" for f in found)
+    """Which values of `listed_in` are on which list, and what that means for them."""
+    values = values_and_lists((f["value"], f["warninglists"]) for f in found)
     return _("On a warning list, so probably not malicious (a private or reserved address, a well-known service…): "
              "%(values)s. Such a value is left out of the blocklists and the SOC matching.") % {"values": values}
 

@@ -697,10 +697,8 @@ def _dead_letter_page(request, source, *, status=200, error=None):
     reason = (request.GET.get("reason") or "").strip()[:200]
     letters = services.dead_letters_with_reason(DeadLetter.objects.filter(source=source), reason)
     page = Paginator(letters.order_by("-received_at", "-id"), DEAD_LETTERS_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return _render(request, "telemetry/dead_letter_list.html", {
-        "source": source, "page": page, "reason": reason, "query": query.urlencode(), "error": error,
+        "source": source, "page": page, "reason": reason, "error": error,
         "dead_letter_count": DeadLetter.objects.filter(source=source).count(),
         "can_change": user_can(request.user, Action.CHANGE, source.organization),
     }, status=status)
