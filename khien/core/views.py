@@ -240,7 +240,7 @@ def audit_entry(request, seq: int):
     both_sides = entry.before is not None and entry.after is not None
     unchanged = [row for row in changes if both_sides and not row["changed"]]
     return render(request, "core/audit_entry.html", {
-        "entry": entry, "changes": changes, "shown": [row for row in changes if row not in unchanged],
+        "entry": entry, "changes": changes, "shown": [row for row in changes if not both_sides or row["changed"]],
         "unchanged": unchanged,
         "organization_name": _organization_names([entry]).get(entry.organization_id, ""),
     })
