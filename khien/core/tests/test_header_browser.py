@@ -2,38 +2,12 @@
 Vietnamese (the longer language) and English, with every menu entry, a long name and many unread notifications;
 narrower, the menu takes its own row under the brand and the user's controls, and the page never scrolls sideways.
 Screenshots go to test-artifacts/screenshots/."""
-import os
-from pathlib import Path
-
 import pytest
 
-from khien.conftest import REQUIRE_SERVICES, TEST_PASSWORD
-
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
+from khien.conftest import TEST_PASSWORD
+from khien.registry.tests.test_browser import SCREENSHOTS, browser  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{CHROMIUM} is missing (KHIEN_REQUIRE_SERVICES=1)")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if REQUIRE_SERVICES:
-            raise
-        pytest.skip("playwright is not installed")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 BOXES = """() => {
