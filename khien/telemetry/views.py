@@ -868,6 +868,15 @@ def _decision_forms(request, campaign, bound: dict | None = None) -> dict:
             if getattr(campaign, f"{link}_id") is None}
 
 
+def _warning_indicators(user, campaign) -> list:
+    """The latest versions of the indicators an early warning made from the campaign would name, in its order."""
+    from khien.intel.search import latest_versions
+
+    ids = correlation.warning_indicators(campaign, user)
+    latest = latest_versions(user, ids)
+    return [latest[i] for i in ids if i in latest]
+
+
 def _campaign_context(request, campaign, bound_forms: dict | None = None):
     orgs = campaign.organizations.select_related("province").order_by("code")
     alerts = correlation.campaign_alerts(campaign)
@@ -882,8 +891,10 @@ def _campaign_context(request, campaign, bound_forms: dict | None = None):
     orgs = list(orgs)
     for org in orgs:
         org.campaign_hits = per_org.get(org.pk, 0)
-    return {"campaign": campaign, "organizations": orgs, "alert_count": alerts.count(),
-            **_decision_forms(request, campaign, bound_forms),
+    forms = _decision_forms(request, campaign, bound_forms)
+    return {"campaign": campaign, "organizations": orgs, "alert_count": alerts.count(), **forms,
+            # What the warning will name, shown before it is sent (the coordinator sees what the recipients get).
+            "warning_indicators": _warning_indicators(request.user, campaign) if "warning_form" in forms else [],
             "may_reopen": campaign.status == CampaignStatus.DISMISSED and is_national_coordinator(request.user),
             "alerts": (alerts.select_related("source", "organization", "incident")
                        .order_by("-last_seen", "pk")[:CAMPAIGN_ALERTS_SHOWN]),

@@ -602,3 +602,24 @@ def test_alert_list_filters_by_observable_observer_organization_and_time(world, 
     for bad in ({"since": "yesterday"}, {"observable": "x" * 3000}):
         answer = rest.get("/api/telemetry/alert-groups/", bad)
         assert answer.status_code == 400 and set(answer.json()) == set(bad), answer.content
+
+
+def test_the_campaign_warning_form_shows_the_indicators_the_warning_will_name(world, campaign, intel,
+                                                                               coordinator_client):
+    """Before sending, the coordinator sees which indicators the warning will name (what a hash or URL campaign's
+    recipients get), each with its marking; once the warning is sent the form, and the preview, are gone."""
+    from khien.telemetry.models import IndicatorHit
+
+    url = reverse("telemetry:campaign", args=[campaign.pk])
+    page = coordinator_client.get(url).content.decode()
+    preview = page[page.index('id="warning-indicators"'):page.index("</div>", page.index('id="warning-indicators"'))]
+    assert f"/intel/objects/{intel.ids[Tlp.GREEN]}/" in preview and "TLP:GREEN" in preview
+    assert intel.ids[Tlp.AMBER] not in preview  # not behind this campaign
+    # Indicators the coordinator may not see are not named, and the form says the warning names none.
+    IndicatorHit.objects.update(indicator_id="indicator--00000000-0000-4000-8000-000000000000")
+    page = coordinator_client.get(url).content.decode()
+    preview = page[page.index('id="warning-indicators"'):page.index("</div>", page.index('id="warning-indicators"'))]
+    assert "/intel/objects/" not in preview and 'class="muted"' in preview
+    IndicatorHit.objects.update(indicator_id=intel.ids[Tlp.GREEN])
+    assert coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "warn"])).status_code == 302
+    assert 'id="warning-indicators"' not in coordinator_client.get(url).content.decode()
