@@ -756,9 +756,17 @@ def may_take_step(user, system: InformationSystem, step: str) -> bool:
     return decidable_by(user, step).filter(pk=system.pk).exists()
 
 
-def waiting_for(system: InformationSystem) -> tuple[str, str] | None:
+def coordinator_organization_names() -> list[str]:
+    """The names of the organizations whose active members include a national coordinator (who decides the levels
+    the national coordinator decides)."""
+    return sorted({str(org.name) for org in Organization.objects.filter(
+        memberships__role=Role.NATIONAL_COORDINATOR, memberships__user__is_active=True)})
+
+
+def waiting_for(system: InformationSystem, coordinators: list[str] | None = None) -> tuple[str, str] | None:
     """What the proposal waits for and by whom, as its level card says it ("Waiting for appraisal", "the national
-    coordinator (NCSC)"): the same authority as `decidable_by`; None when it waits for nobody."""
+    coordinator (NCSC)"): the same authority as `decidable_by`; None when it waits for nobody. `coordinators`:
+    `coordinator_organization_names()` when the caller already has them (a list of systems asks once)."""
     if system.level_status == LevelStatus.RETURNED:
         return _("Waiting for correction"), _("the people of %(org)s who submit levels") % {"org": system.owner.name}
     stage = DECISION_STAGES.get(system.level_status)
@@ -767,8 +775,7 @@ def waiting_for(system: InformationSystem) -> tuple[str, str] | None:
     what = _("Waiting for appraisal") if stage == "appraised_by" else _("Waiting for approval")
     if levels.authority(system.framework, system.proposed_level, stage) == "owner":
         return what, _("the administrators of %(org)s") % {"org": system.owner.name}
-    names = sorted({str(org.name) for org in Organization.objects.filter(
-        memberships__role=Role.NATIONAL_COORDINATOR, memberships__user__is_active=True)})
+    names = coordinator_organization_names() if coordinators is None else coordinators
     if not names:
         return what, _("the national coordinator")
     return what, _("the national coordinator (%(org)s)") % {"org": ", ".join(names)}

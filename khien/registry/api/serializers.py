@@ -120,6 +120,11 @@ class OrganizationSerializer(serializers.ModelSerializer):
 # --- Information systems ------------------------------------------------------------
 
 
+class WaitingForSerializer(serializers.Serializer):
+    step = serializers.CharField(help_text=_("What the proposal waits for, e.g. “Waiting for appraisal”."))
+    by = serializers.CharField(help_text=_("Who decides it, e.g. “the administrators of …”."))
+
+
 class InformationSystemSerializer(serializers.ModelSerializer):
     owner = VisibleOrganizationField()
     operator = VisibleOrganizationField(required=False, allow_null=True)
@@ -129,6 +134,9 @@ class InformationSystemSerializer(serializers.ModelSerializer):
     # In the language of the call (Accept-Language), worked out from the answers (`levels.suggestion_reason`).
     suggestion_reason = serializers.CharField(source="suggestion_reason_text", read_only=True)
     connected_to_national_monitoring = serializers.BooleanField(read_only=True)
+    waiting_for = serializers.SerializerMethodField(
+        help_text=_("What the level proposal waits for and by whom, in the language of the call; null when it "
+                    "waits for nobody."))
 
     class Meta:
         model = InformationSystem
@@ -136,7 +144,7 @@ class InformationSystemSerializer(serializers.ModelSerializer):
             "id", "code", "name", "owner", "operator", "purpose",
             "framework", "criteria", "suggested_level", "suggestion_reason", "proposed_level", "level_justification",
             "approved_level",
-            "level_status", "appraisal_opinion", "decision_number", "decision_date",
+            "level_status", "waiting_for", "appraisal_opinion", "decision_number", "decision_date",
             "operational_status", "important_to_national_security", "internet_facing",
             "ip_ranges", "domains", "products",
             "layer1_status", "layer1_evidence", "layer2_status", "layer2_provider", "layer2_evidence",
@@ -158,6 +166,15 @@ class InformationSystemSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=list(GAP_LABELS))))
     def get_gaps(self, obj) -> list[str]:
         return obj.four_layer_gaps()
+
+    @extend_schema_field(WaitingForSerializer(allow_null=True))
+    def get_waiting_for(self, obj) -> dict | None:
+        from .. import services
+
+        if "coordinator_names" not in self.context:  # one query for a whole list, not one per system
+            self.context["coordinator_names"] = services.coordinator_organization_names()
+        waiting = services.waiting_for(obj, self.context["coordinator_names"])
+        return {"step": str(waiting[0]), "by": str(waiting[1])} if waiting else None
 
 
 class LevelStepSerializer(serializers.Serializer):

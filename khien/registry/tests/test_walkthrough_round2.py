@@ -136,6 +136,27 @@ def test_the_level_card_says_who_the_proposal_waits_for(world, as_user, head):
     assert "Waiting for correction" in page
 
 
+def test_the_api_says_who_a_proposal_waits_for_as_the_card_does(world, api, django_assert_max_num_queries):
+    """`waiting_for` in the systems API ({step, by} in the caller's language, null for a draft); a list asks for the
+    coordinators' names once, not once per system."""
+    coordinator = proposal(world, 4, code="SYS-C")
+    owner = proposal(world, 2, code="SYS-O")
+    services.do_create_system({"code": "SYS-N", "name": "Nháp", "owner": world.ministry}, acting_user=world.admin)
+    client = api(world.analyst)
+    answer = client.get(f"/api/registry/systems/{coordinator.pk}/", **EN).json()
+    assert answer["waiting_for"] == {"step": "Waiting for appraisal", "by": "the national coordinator (Organization NCSC)"}
+    assert client.get(f"/api/registry/systems/{owner.pk}/", **EN).json()["waiting_for"]["by"] == \
+        "the administrators of Organization MIN"
+    rows = {r["code"]: r["waiting_for"] for r in client.get("/api/registry/systems/", **EN).json()["results"]}
+    assert rows["SYS-N"] is None and rows["SYS-C"]["step"] == "Waiting for appraisal"
+    many = [proposal(world, 4, code=f"SYS-M{i}") for i in range(5)]
+    assert many
+    with django_assert_max_num_queries(7):
+        assert client.get("/api/registry/systems/", **EN).status_code == 200
+    # Another organization does not learn of the proposal at all.
+    assert api(world.other_admin).get(f"/api/registry/systems/{coordinator.pk}/").status_code == 404
+
+
 def test_a_draft_waits_for_nobody(world, as_user):
     system = services.do_create_system({"code": "SYS-D", "name": "Nháp", "owner": world.ministry},
                                        acting_user=world.admin)
