@@ -349,6 +349,33 @@ class RevokeForm(forms.Form):
                              help_text=_l("Shown on the object’s page to everyone who sees it and kept in the audit log, e.g. a false positive."))
 
 
+class SightingForm(forms.Form):
+    """"Seen here": a sighting of an indicator recorded by hand (`sightings.do_record_sighting`)."""
+
+    count = forms.IntegerField(label=_l("Times seen"), min_value=1, max_value=999_999_999, initial=1)
+    first_seen = forms.DateTimeField(label=_l("First seen"), required=False,
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                     help_text=_l("Leave empty: the same as the last sighting."))
+    last_seen = forms.DateTimeField(label=_l("Last seen"), required=False,
+                                    widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                    help_text=_l("Leave empty: now."))
+    description = forms.CharField(label=_l("Where and how (optional)"), required=False, max_length=2000,
+                                  widget=forms.Textarea(attrs={"rows": 2}),
+                                  help_text=_l("E.g. found on the mail gateway during an investigation."))
+    collection = CollectionChoiceField(label=_l("Collection"), queryset=Collection.objects.all())
+    tlp = forms.ChoiceField(label=_l("TLP"), initial=Tlp.AMBER_STRICT,
+                            choices=[(v, label) for v, label in Tlp.choices if v != Tlp.RED],
+                            help_text=_l("A sighting says your organization was hit: AMBER+STRICT keeps it to your "
+                                         "organization and the collection's owner."))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = writable_collections(user)
+        self.fields["collection"].queryset = Collection.objects.filter(pk__in=[c.pk for c in choices])
+        if choices:
+            self.fields["collection"].initial = choices[0].pk
+
+
 class ObjectRefsField(forms.MultipleChoiceField):
     """Visible object ids, offered as check boxes, or pasted (one per line) in the companion text box."""
 

@@ -132,3 +132,66 @@ def daily_totals(hit_model, keys) -> list[dict]:
                 out.append({**row, "day": day})
     return out
 
+
+
+# --- A sighting recorded by hand ---------------------------------------------------------------------------
+
+MAX_SIGHTING_COUNT = 999_999_999
+# A device clock a little ahead is not a reason to refuse what a person saw "now".
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+
+
+def do_record_sighting(indicator_id: str, data: dict, *, acting_user) -> StixObject:
+    """Record that the acting user's organization saw an indicator ("seen here", as MISP's sighting button): a STIX
+    sighting of it, created by and sighted at that organization, stored in `data["collection"]` (one the user may
+    write) under `data["tlp"]`. `data`: collection, tlp (not RED: a sighting names no recipients), count (1 by
+    default), first_seen and last_seen (now by default), description. Telemetry records the sightings of SOC hits
+    itself (`do_record_sightings`); this is for what a person found another way (an investigation, a scan).
+    Refuses an indicator the user may not see (404), a revoked one (409), times in the wrong order or ahead."""
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from khien.core.errors import Refused
+
+    indicator = (tlp.visible_versions(acting_user).filter(stix_id=indicator_id, stix_type="indicator")
+                 .order_by("-modified").first())
+    if indicator is None:
+        raise Refused(_("No such indicator."), code="not_found", status=404)
+    if indicator.revoked:
+        raise Refused(_("This indicator was revoked: a sighting of it is no longer recorded."), code="revoked",
+                      status=409)
+    level = data.get("tlp") or Tlp.AMBER_STRICT
+    if level not in Tlp.values or level == Tlp.RED:
+        raise Refused(_("Choose TLP:CLEAR, GREEN, AMBER or AMBER+STRICT for a sighting."), code="invalid")
+    now = timezone.now()
+    last_seen = data.get("last_seen") or now
+    first_seen = data.get("first_seen") or last_seen
+    if last_seen > now + FUTURE_TOLERANCE:
+        raise Refused(_("The last sighting cannot be in the future."), code="invalid")
+    if first_seen > last_seen:
+        raise Refused(_("The first sighting must come before the last."), code="invalid")
+    if not (services.in_range(first_seen) and services.in_range(last_seen)):
+        raise Refused(services.out_of_range_message(), code="out_of_range")
+    count = data.get("count") or 1
+    if not isinstance(count, int) or not 1 <= count <= MAX_SIGHTING_COUNT:
+        raise Refused(_("The number of times seen must be between 1 and %(max)s.") % {"max": MAX_SIGHTING_COUNT},
+                      code="invalid")
+    collection = data["collection"]
+    producer_id = services.producer_for(acting_user, collection)
+    if producer_id is None:
+        raise Refused(_("You belong to no organization that could have seen it."), code="forbidden", status=403)
+    identity = identity_id_for(producer_id)
+    stamp = _stamp(now)
+    sighting = {
+        "type": "sighting", "spec_version": "2.1", "id": f"sighting--{uuid.uuid4()}",
+        "created": stamp, "modified": stamp, "created_by_ref": identity,
+        "sighting_of_ref": indicator.stix_id, "where_sighted_refs": [identity], "count": count,
+        "first_seen": _stamp(first_seen), "last_seen": _stamp(last_seen),
+        "object_marking_refs": [tlp.TLP_MARKING[level]],
+    }
+    if (data.get("description") or "").strip():
+        sighting["description"] = data["description"].strip()
+    with transaction.atomic():
+        services.ensure_identities([producer_id])
+        services.do_add_objects(collection, [sighting], acting_user=acting_user)
+    return StixObject.objects.get(stix_id=sighting["id"])

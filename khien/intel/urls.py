@@ -12,6 +12,7 @@ urlpatterns = [
     path("intel/objects/<str:stix_id>/", views.object_detail, name="object"),
     path("intel/objects/<str:stix_id>/stix.json", views.object_download, name="object_download"),
     path("intel/objects/<str:stix_id>/revoke/", views.object_revoke, name="object_revoke"),
+    path("intel/objects/<str:stix_id>/sighting/", views.object_sighting, name="object_sighting"),
     path("intel/objects/<str:stix_id>/correct/", views.indicator_correct, name="indicator_correct"),
     path("intel/indicators/new/", views.indicator_create, name="indicator_create"),
     path("intel/reports/new/", views.report_create, name="report_create"),

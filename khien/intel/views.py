@@ -17,15 +17,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 
-from . import search, services, services_versions, services_warnings, tlp
-from .forms import IndicatorCorrectionForm, IndicatorForm, ReportForm, RevokeForm, SearchForm, writable_collections
+from . import search, services, services_versions, services_warnings, sightings, tlp
+from .forms import (IndicatorCorrectionForm, IndicatorForm, ReportForm, RevokeForm, SearchForm, SightingForm,
+                    writable_collections)
 from .models import STIX_PROPERTY_LABELS, Tlp, stix_value_label
 
 PAGE_SIZE = 25
@@ -106,8 +108,11 @@ def _visible_or_404(user, stix_id: str):
 @login_required
 @require_GET
 def object_detail(request, stix_id: str):
-    user = request.user
-    obj = _visible_or_404(user, stix_id)
+    return _object_page(request, _visible_or_404(request.user, stix_id))
+
+
+def _object_page(request, obj, sighting_form=None, status=200):
+    user, stix_id = request.user, obj.stix_id
     versions = list(tlp.visible_versions(user).filter(stix_id=stix_id).select_related("producer").order_by("-modified"))
     refs = []
     if isinstance(obj.data.get("object_refs"), list):
@@ -130,6 +135,9 @@ def object_detail(request, stix_id: str):
         "values": values, "listed_values": [v for v in values if v["warning_listed"]],
         "relationships": search.relationships(user, stix_id),
         "sightings": search.sightings(user, stix_id),
+        # "Seen here" for an indicator still in force, when the user may write a collection to keep it in.
+        "sighting_form": sighting_form or (SightingForm(user=user) if obj.stix_type == "indicator" and not obj.revoked
+                                           and writable_collections(user) else None),
         "reports": search.reports_citing(user, stix_id),
         "versions": versions, "refs": [r for r in refs if r["obj"]],
         "hidden_refs": sum(1 for r in refs if not r["obj"]),
@@ -139,7 +147,28 @@ def object_detail(request, stix_id: str):
         "extra_fields": [(k, STIX_PROPERTY_LABELS[k], stix_value_label(k, v), _raw_value(v))
                          for k, v in sorted(data.items()) if k in STIX_PROPERTY_LABELS],
     }
-    return render(request, "intel/object_detail.html", context)
+    return render(request, "intel/object_detail.html", context, status=status)
+
+
+@login_required
+@require_POST
+def object_sighting(request, stix_id: str):
+    """Record a sighting of the indicator by the user's organization (`sightings.do_record_sighting`)."""
+    obj = _visible_or_404(request.user, stix_id)
+    if obj.stix_type != "indicator":
+        raise Http404
+    if not writable_collections(request.user):
+        raise PermissionDenied(_("You may not add objects to any collection."))
+    form = SightingForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _object_page(request, obj, form, 400)
+    try:
+        sightings.do_record_sighting(stix_id, dict(form.cleaned_data), acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        add_service_error(form, exc)
+        return _object_page(request, obj, form, status_of(exc))
+    messages.success(request, _("Sighting recorded: your organization saw this indicator."))
+    return redirect(reverse("intel:object", args=[stix_id]) + "#sightings")
 
 
 @login_required

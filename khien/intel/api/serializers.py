@@ -164,6 +164,19 @@ class AddObjectsSerializer(serializers.Serializer):
     recipients = OrganizationCodeField(many=True, required=False)
 
 
+class SightingSerializer(serializers.Serializer):
+    """A sighting recorded by hand (`sightings.do_record_sighting`): the caller's organization saw the indicator."""
+
+    collection = serializers.PrimaryKeyRelatedField(
+        queryset=Collection.objects.all(), help_text=_("A collection you may write, to keep the sighting in."))
+    tlp = serializers.ChoiceField(choices=["clear", "green", "amber", "amber_strict"], default="amber_strict")
+    count = serializers.IntegerField(min_value=1, max_value=999_999_999, default=1)
+    first_seen = serializers.DateTimeField(required=False, allow_null=True,
+                                           help_text=_("Default: the last sighting."))
+    last_seen = serializers.DateTimeField(required=False, allow_null=True, help_text=_("Default: now."))
+    description = api_fields.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
 class ListedValueSerializer(serializers.Serializer):
     """An indicator value of the submission that is on a warning list (`warninglists.listed_in`)."""
 

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from khien.core.api.schema import refusal
 from khien.core.api.parsers import LimitedJSONParser
 
-from .. import search, services, tlp, warninglists
+from .. import search, services, sightings, tlp, warninglists
 from ..models import IndicatorKind, StixObject
 from . import serializers as s
 
@@ -132,6 +132,19 @@ class StixObjectViewSet(viewsets.ReadOnlyModelViewSet):
         if obj is None:
             get_object_or_404(StixObject.objects.none())
         return obj
+
+    @extend_schema(request=s.SightingSerializer, responses={201: s.StixObjectSerializer, 403: refusal(
+        "The collection is not one you may write"), 409: refusal("The indicator is revoked (revoked)")})
+    @action(detail=True, methods=["post"], parser_classes=[LimitedJSONParser])
+    def sighting(self, request, stix_id=None):
+        """Record that your organization saw this indicator: a STIX sighting created by and sighted at your
+        organization (AMBER+STRICT unless `tlp` says otherwise), stored in `collection`. An indicator you may not
+        see is a 404."""
+        serializer = s.SightingSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        row = sightings.do_record_sighting(stix_id, dict(serializer.validated_data), acting_user=request.user)
+        return Response(s.StixObjectSerializer(row, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: s.StixObjectSerializer(many=True)})
     @action(detail=True, pagination_class=None)
