@@ -124,6 +124,20 @@ def campaign_alerts(campaign: Campaign, alerts=None):
                                               first_seen__lte=campaign.last_seen))
 
 
+def event_counts(campaign: Campaign) -> dict:
+    """{organization id: events} of the campaign between its first and last sighting — each event once (an
+    indicator: the events that hit its value, whichever indicators named it; a rule: the events of the alerts that
+    count towards it). The campaign's own total is their sum (`correlate`), so that its page, its organizations
+    and the dashboard agree however far the correlation window has moved since the campaign was raised."""
+    if campaign.kind == CampaignKind.INDICATOR:
+        rows = (IndicatorHit.objects.filter(kind=campaign.indicator_kind, value=campaign.value,
+                                            time__gte=campaign.first_seen, time__lte=campaign.last_seen)
+                .values_list("organization_id").annotate(n=Count("event_id", distinct=True)))
+    else:
+        rows = (campaign_alerts(campaign).order_by().values_list("organization_id").annotate(n=Sum("count")))
+    return {org: n or 0 for org, n in rows.values_list("organization_id", "n")}
+
+
 def _title(c: dict) -> str:
     return campaign_title(c["kind"], c["value"], c["rule_name"], c["key"], len(c["orgs"]))
 
@@ -145,17 +159,23 @@ def correlate(now=None) -> dict:
                 before = None
             else:
                 before = audit.snapshot(campaign)
+            first, last = min(campaign.first_seen, c["first"]), max(campaign.last_seen or c["last"], c["last"])
+            # Counted over the campaign's whole span, not the window: hits that left the window still count, as
+            # on its page (`event_counts`).
+            span = Campaign(kind=c["kind"], key=c["key"], indicator_kind=c["indicator_kind"], value=c["value"][:2048],
+                            first_seen=first, last_seen=last)
+            count = sum(event_counts(span).values())
+            if before is not None:
                 known = set(campaign.organizations.values_list("pk", flat=True))
-                if (known >= c["orgs"] and campaign.count == c["count"] and campaign.last_seen == c["last"]):
+                if (known >= c["orgs"] and campaign.count == count and campaign.last_seen == last
+                        and campaign.first_seen == first):
                     continue
             campaign.title = title[:500]
             campaign.indicator_kind = c["indicator_kind"]
             campaign.value = c["value"][:2048]
             campaign.rule_name = c["rule_name"][:500]
             campaign.severity = max(campaign.severity, c["severity"])
-            campaign.first_seen = min(campaign.first_seen, c["first"])
-            campaign.last_seen = max(campaign.last_seen or c["last"], c["last"])
-            campaign.count = max(campaign.count, c["count"])
+            campaign.first_seen, campaign.last_seen, campaign.count = first, last, count
             campaign.updated_at = now
             campaign.save()
             campaign.organizations.add(*c["orgs"])
@@ -229,16 +249,55 @@ def suggested_category(campaign: Campaign) -> str:
 # of the coordinator's page: they are read by every organization concerned (the form shows them before sending).
 
 
+# What a recipient of a campaign's warning does with the value, by its kind: where to look for it, how to block it.
+WARNING_ACTION = {
+    "ipv4": _l("Look for connections to or from this address in your firewall, proxy and server logs, and block "
+               "it at your network's edge."),
+    "ipv6": _l("Look for connections to or from this address in your firewall, proxy and server logs, and block "
+               "it at your network's edge."),
+    "cidr": _l("Look for connections to or from this network in your firewall, proxy and server logs, and block "
+               "it at your network's edge."),
+    "domain": _l("Look for this domain and its subdomains in your DNS, proxy and e-mail logs, and block it on your "
+                 "DNS resolvers, proxies and e-mail gateways."),
+    "url": _l("Look for this URL in your proxy, web server and e-mail logs, and block it on your proxies and "
+              "e-mail gateways."),
+    "email": _l("Look for this address in your e-mail logs, and block it on your e-mail gateways."),
+    "md5": _l("Look for files with this hash on your computers and servers (endpoint protection, antivirus, "
+              "e-mail gateways), isolate the machines that have them, and block the hash."),
+}
+WARNING_ACTION["sha1"] = WARNING_ACTION["sha256"] = WARNING_ACTION["md5"]
+WARNING_ACTION_RULE = _l("Look for this rule's alerts in your monitoring, check the systems they name, and report "
+                         "an incident if one is compromised.")
+
+
+def warning_summary(campaign: Campaign) -> str:
+    """The warning's summary in the current language: what was seen — the value and its kind in full (a hash or
+    a URL is looked for exactly), or the rule — where and how often, then what to do (look for it, block it). The
+    value is already in the campaign's title; the coordinator may edit both before sending."""
+    from khien.intel.models import indicator_kind_label
+
+    facts = {"n": campaign.organization_count, "first": shown_time(campaign.first_seen),
+             "last": shown_time(campaign.last_seen), "count": campaign.count}
+    if campaign.kind == CampaignKind.INDICATOR:
+        seen = _("%(kind)s %(value)s was seen by the monitoring of %(n)d organizations between %(first)s and "
+                 "%(last)s (%(count)d events).") % {
+            **facts, "kind": indicator_kind_label(campaign.indicator_kind), "value": campaign.value}
+        action = WARNING_ACTION.get(campaign.indicator_kind,
+                                    _l("Look for this value in your logs and block it."))
+    else:
+        seen = _("The rule “%(rule)s” (%(key)s) raised alerts in the monitoring of %(n)d organizations between "
+                 "%(first)s and %(last)s (%(count)d events).") % {
+            **facts, "rule": campaign.rule_name or campaign.key, "key": campaign.key}
+        action = WARNING_ACTION_RULE
+    return f"{seen} {action}"
+
+
 def warning_defaults(campaign: Campaign) -> dict:
     """What the early warning made from the campaign says unless the coordinator changes it."""
     with notifications.platform_language():
         return {
             "title": campaign.display_title[:300],
-            "summary": _("Seen at %(n)d organizations between %(first)s and %(last)s (%(count)d events).") % {
-                "n": campaign.organization_count,
-                "first": shown_time(campaign.first_seen),
-                "last": shown_time(campaign.last_seen),
-                "count": campaign.count},
+            "summary": warning_summary(campaign),
             "severity": _warning_severity(campaign),
             "tlp": "amber",
         }

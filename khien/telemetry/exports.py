@@ -10,7 +10,8 @@ import csv
 import io
 
 import orjson
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from khien.core import audit
@@ -51,7 +52,18 @@ def ndjson_lines(events):
 
 def csv_lines(events):
     """A header of translated column names, then one line per event (times in the platform's zone, ISO 8601 with the offset); a UTF-8
-    byte order mark first so that Excel reads Vietnamese text right."""
+    byte order mark first so that Excel reads Vietnamese text right. The file is for people, as the page: the
+    category in words in the reader's language (another tool's own category as it came); NDJSON keeps the codes.
+    The language is the one of the request, taken now: the lines are written while the response streams."""
+    return _csv_lines(events, translation.get_language() or settings.LANGUAGE_CODE)
+
+
+def _csv_lines(events, language: str):
+    with translation.override(language):
+        yield from _csv_rows(events)
+
+
+def _csv_rows(events):
     labels = {"time": _("Time"), "organization": _("Organization"), "source": _("Source"), "category": _("Category"),
               "severity": _("Severity"), "rule_id": _("Rule id"), "rule_name": _("Rule name"),
               "src_ip": _("Source address"), "src_port": _("Source port"), "dst_ip": _("Destination address"),
@@ -74,6 +86,7 @@ def csv_lines(events):
         # ISO 8601 with its offset (+07:00): a spreadsheet or a script elsewhere reads the same instant.
         cells.update(time=timezone.localtime(event.time).isoformat(timespec="seconds"),
                      organization=event.organization.code, source=event.source.name,
+                     category=event.category_label,
                      alert=event.alert_id or "")
         writer.writerow([safe_cell("" if cells[name] is None else cells[name]) for name in COLUMNS])
         yield flush()

@@ -188,7 +188,8 @@ class CampaignWarningForm(forms.Form):
     provinces or organizations added. The reply deadline and the recipients are the early-warning form's own
     fields (`intel.forms.WarningForm`), checked as there (the deadline by `do_issue_warning`)."""
     title = forms.CharField(label=_l("Title"), max_length=300)
-    summary = forms.CharField(label=_l("Summary"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
+    # Room for the prefilled summary (what was seen, the value in full, what to do) without scrolling.
+    summary = forms.CharField(label=_l("Summary"), max_length=20000, widget=forms.Textarea(attrs={"rows": 5}))
     severity = forms.ChoiceField(label=_l("Severity"), choices=WarningSeverity.choices)
     tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices)
     respond_by = WarningForm.base_fields["respond_by"]

@@ -92,13 +92,21 @@ def notify_hits(now) -> str:
     return f"{len(per_org)} organizations, {sent} notifications"
 
 
+def _kind_label(kind: str):
+    """A value's kind in words (sha256 → SHA-256, domain → Domain name), kept lazy: each reader reads it in their
+    own language; a kind the store does not know, as it is."""
+    from khien.intel.models import IndicatorKind
+
+    return IndicatorKind(kind).label if kind in IndicatorKind.values else kind
+
+
 def _hits_notice(events: dict, names: list[str]) -> tuple[Text, Text]:
     """The title and text of an organization's new hits, read in each reader's language: the events that matched
     (`events`: (kind, value) → event ids), in all and per indicator value — an event matching several indicators
     (several producers naming one value) counts once, as on the alert list, the alert's page and the dashboard."""
     total = len(set().union(*events.values()))
     counts = Counter({key: len(ids) for key, ids in events.items()})
-    lines = [Text(_l("%(value)s (%(kind)s): %(count)d"), {"value": v, "kind": k, "count": n})
+    lines = [Text(_l("%(value)s (%(kind)s): %(count)d"), {"value": v, "kind": _kind_label(k), "count": n})
              for (k, v), n in counts.most_common(LISTED)]
     if len(counts) > LISTED:
         lines.append(Text(_l("… and %(n)d more indicators"), {"n": len(counts) - LISTED}))

@@ -170,6 +170,8 @@ def dashboard(request):
         "high_severity": HIGH_SEVERITY,
         "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),
         "campaign_window_hours": conf_matching.get("KHIEN_CAMPAIGN_WINDOW_SECONDS") / 3600,
+        # What "no live monitoring source" means: silent longer than this (health.silent_before).
+        "silent_minutes": max(1, int(conf.get("KHIEN_SOURCE_SILENT_SECONDS")) // 60),
     })
 
 
@@ -880,14 +882,7 @@ def _warning_indicators(user, campaign) -> list:
 def _campaign_context(request, campaign, bound_forms: dict | None = None):
     orgs = campaign.organizations.select_related("province").order_by("code")
     alerts = correlation.campaign_alerts(campaign)
-    if campaign.kind == "indicator":
-        per_org = dict(IndicatorHit.objects.filter(kind=campaign.indicator_kind, value=campaign.value,
-                                                   time__gte=campaign.first_seen, time__lte=campaign.last_seen)
-                       .values_list("organization_id").annotate(n=Count("event_id", distinct=True))
-                       .values_list("organization_id", "n"))
-    else:
-        per_org = dict(alerts.order_by().values_list("organization_id")
-                       .annotate(n=Sum("count")).values_list("organization_id", "n"))
+    per_org = correlation.event_counts(campaign)  # what the campaign's own total adds up
     orgs = list(orgs)
     for org in orgs:
         org.campaign_hits = per_org.get(org.pk, 0)

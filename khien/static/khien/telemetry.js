@@ -173,3 +173,30 @@
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 }());
+
+// Events search: a download of up to 100,000 events takes a while to start; the links say so while it is prepared
+// (without JavaScript they are plain links, and the note beside them gives the expected time).
+(function () {
+  "use strict";
+  var bar = document.getElementById("event-export");
+  if (!bar) { return; }
+  var status = document.getElementById("event-export-status");
+  var links = bar.querySelectorAll("a[data-export]");
+  var BUSY_MS = 15000;  // the file streams: the browser's own download shows the rest
+  var busy = false;
+  function setBusy(on) {
+    busy = on;
+    links.forEach(function (a) {
+      if (on) { a.setAttribute("aria-disabled", "true"); } else { a.removeAttribute("aria-disabled"); }
+      a.classList.toggle("is-busy", on);
+    });
+    if (status) { status.textContent = on ? (bar.getAttribute("data-busy") || "") : ""; }
+  }
+  links.forEach(function (a) {
+    a.addEventListener("click", function (event) {
+      if (busy) { event.preventDefault(); return; }  // one file at a time: a second click would start it again
+      setBusy(true);
+      window.setTimeout(function () { setBusy(false); }, BUSY_MS);
+    });
+  });
+}());

@@ -173,7 +173,7 @@ def test_the_hits_notice_counts_events_as_the_pages_do(world, intel, make_source
     note = Notification.objects.get(kind="telemetry.hits", recipient=world.analyst)
     with translation.override("en"):  # as an English reader sees it
         assert note.shown_title == "1 event matching indicators in your organization's telemetry"
-        assert f"{intel.values[Tlp.GREEN]} (ipv4): 1" in note.shown_body
+        assert f"{intel.values[Tlp.GREEN]} (IPv4 address): 1" in note.shown_body  # the kind in words
     title, _body = as_read(note)  # the analyst reads the platform's language
     assert title == "1 sự kiện khớp chỉ báo trong dữ liệu giám sát của tổ chức bạn"
 
