@@ -119,6 +119,7 @@ def object_type_label(object_type: str) -> str:
 # hashed). Entries written before a better wording existed read as well as new ones.
 
 REVOKED_LABEL = pgettext_lazy("audit action", "API token revoked")  # the only revocation an entry of its own records
+SECOND_FACTOR_RESET_LABEL = pgettext_lazy("audit action", "Two-step sign-in reset")
 
 
 def entry_action_label(entry: AuditEntry) -> str:
@@ -126,6 +127,9 @@ def entry_action_label(entry: AuditEntry) -> str:
     if (entry.object_type == "core.apitoken" and entry.action == Act.UPDATE
             and (entry.after or {}).get("revoked_at") and not (entry.before or {}).get("revoked_at")):
         return str(REVOKED_LABEL)
+    if (entry.object_type == "core.user" and entry.action == Act.UPDATE
+            and (entry.after or {}).get("second_factor") == "reset"):  # `services.do_reset_second_factor`
+        return str(SECOND_FACTOR_RESET_LABEL)
     if entry.action == Act.TRANSITION:
         step = _status_step(entry)
         if step is not None:
@@ -392,6 +396,7 @@ KEY_LABELS = {
     "added_to_collection": pgettext_lazy("audit field", "Added to the collection"),
     "reminded_at": pgettext_lazy("audit field", "Reminded at"), "reminded": pgettext_lazy("audit field", "Reminded"),
     "sha256": pgettext_lazy("audit field", "SHA-256"), "confirmed": pgettext_lazy("audit field", "Confirmed"),
+    "second_factor": pgettext_lazy("audit field", "Two-step sign-in"),
 }
 
 

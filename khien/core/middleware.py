@@ -74,12 +74,22 @@ class VietnameseFirstLocaleMiddleware(LocaleMiddleware):
     Browsers on government machines often send `Accept-Language: en-US` because
     the operating system is in English; that must not turn the interface to
     English. Machine clients of the API and TAXII may still ask for a language
-    with Accept-Language.
+    with Accept-Language; one that asks for none is answered in the language
+    the owner of its API token chose (else Vietnamese).
     """
 
     def process_request(self, request):
         if request.path.startswith(("/api/", "/taxii2/")):
-            return super().process_request(request)
+            super().process_request(request)
+            if not request.META.get("HTTP_ACCEPT_LANGUAGE") and \
+                    request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) not in dict(settings.LANGUAGES):
+                from .api.authentication import language_of_credentials
+
+                language = language_of_credentials(request)
+                if language:
+                    translation.activate(language)
+                    request.LANGUAGE_CODE = translation.get_language()
+            return None
         language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         if language not in dict(settings.LANGUAGES):
             language = settings.LANGUAGE_CODE

@@ -43,6 +43,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     # The language the person chose with the language switch (blank: the platform's): e-mails and notifications
     # built by background jobs are written in it, since a job cannot read the browser's cookie.
     language = models.CharField(_("language"), max_length=10, blank=True, default="")
+    # Set when an administrator (or the operator) reset the person's two-step sign-in: whatever their role, their
+    # next sign-in shows no page before they enrolled a new authenticator (cleared then).
+    must_enrol_second_factor = models.BooleanField(_("must set up two-step sign-in again"), default=False)
+    # Raised to end every session of the person at once (a reset second factor: a session opened with the lost phone
+    # must not stay open): part of the session's authentication hash (`_get_session_auth_hash`).
+    session_generation = models.PositiveIntegerField(_("times all sessions were ended"), default=0, editable=False)
 
     objects = UserManager()
 
@@ -57,6 +63,27 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.full_name or self.email
+
+    def _get_session_auth_hash(self, secret=None):
+        """Django's hash of the password, which a session keeps and must still match (a changed password ends the
+        other sessions), with the session generation once raised: raising it ends every session of the person.
+        Generation 0 gives Django's own hash, so sessions opened before this existed stay valid."""
+        if not self.session_generation:
+            return super()._get_session_auth_hash(secret=secret)
+        from django.utils.crypto import salted_hmac
+
+        return salted_hmac("khien.core.User.session", f"{self.password}:{self.session_generation}", secret=secret,
+                           algorithm="sha256").hexdigest()
+
+    @staticmethod
+    def audit_value_label(name, value, values):
+        """How the log reads the values the two-step sign-in reset records (`services.do_reset_second_factor`)."""
+        if name == "second_factor":
+            from django.utils.translation import pgettext
+
+            return {"on": pgettext("two-step sign-in", "set up"),
+                    "reset": pgettext("two-step sign-in", "reset: to be set up again at the next sign-in")}.get(value)
+        return None
 
 
 def hash_token(key: str) -> str:

@@ -41,6 +41,14 @@ def memberships_of(user):
     return cached
 
 
+def forget_memberships(user) -> None:
+    """Drop the memberships cached on `user` (`memberships_of`): after a change of their roles in this request."""
+    try:
+        del user._khien_memberships
+    except AttributeError:
+        pass
+
+
 def is_national_coordinator(user) -> bool:
     if getattr(user, "is_superuser", False) and user.is_active:
         return True

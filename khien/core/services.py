@@ -52,19 +52,25 @@ def do_confirm_totp_device(device: TOTPDevice, *, acting_user) -> None:
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     audit.record(Act.CREATE, device, actor=acting_user, after={"user": str(device.user_id), "confirmed": True})
+    # A new authenticator after a reset: the person may go on (`twofactor.needs_second_factor`).
+    User.objects.filter(pk=device.user_id, must_enrol_second_factor=True).update(must_enrol_second_factor=False)
 
 
 @transaction.atomic
 def do_reset_second_factor(user: User, *, acting_user) -> int:
-    """Remove every authenticator device of `user` (a lost or replaced phone): at their next sign-in they set up
-    two-step sign-in again (a role that requires it gets no page before they do). Sessions verified with the removed
-    device are no longer verified. Who may ask for it is the caller's rule (an organization's administrator:
+    """Remove every authenticator device of `user` (a lost or replaced phone) and make them set up a new one: every
+    session they have open ends (one opened with the lost phone must not stay open), and their next sign-in shows
+    no page before they enrolled a new authenticator, whatever their role (`User.must_enrol_second_factor`, cleared
+    by `do_confirm_totp_device`). Who may ask for it is the caller's rule (an organization's administrator:
     `registry.services.do_reset_member_second_factor`; the server's operator: `khien reset_second_factor`).
-    Audited; returns how many devices were removed (0: nothing to reset, nothing recorded)."""
+    Audited; returns how many devices were removed (0: nothing to reset, nothing recorded, nothing changed)."""
     devices = TOTPDevice.objects.filter(user=user)
     removed = devices.count()
     if removed:
         devices.delete()
+        user.must_enrol_second_factor = True
+        user.session_generation += 1  # part of every session's hash: all of them end (`User._get_session_auth_hash`)
+        user.save(update_fields=["must_enrol_second_factor", "session_generation"])
         audit.record(Act.UPDATE, user, actor=acting_user, before={"second_factor": "on"},
                      after={"second_factor": "reset"})
     return removed

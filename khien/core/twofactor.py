@@ -12,11 +12,17 @@ def has_confirmed_device(user) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def needs_second_factor(user) -> bool:
-    """Required for roles that demand it (national coordinator); used by anyone who enrolled."""
-    if has_confirmed_device(user):
-        return True
+def role_requires_second_factor(user) -> bool:
+    """Does one of the person's roles demand a second factor (national coordinator; the server's superuser)?"""
     return user.is_superuser or any(role in ROLES_REQUIRING_TOTP for role, _p, _o in memberships_of(user))
+
+
+def needs_second_factor(user) -> bool:
+    """Required for roles that demand it (national coordinator) and for a person whose two-step sign-in an
+    administrator reset (until they enrolled a new authenticator); used by anyone who enrolled."""
+    if has_confirmed_device(user) or getattr(user, "must_enrol_second_factor", False):
+        return True
+    return role_requires_second_factor(user)
 
 
 def owes_second_factor(user) -> bool:

@@ -2,6 +2,7 @@
 import uuid
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -30,6 +31,16 @@ class LoginView(auth_views.LoginView):
     template_name = "core/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # The language chosen with the switch before signing in (its cookie) is kept on an account that has none
+        # yet, as the switch keeps it for a signed-in person: e-mails to them are written in it.
+        language = self.request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        user = form.get_user()
+        if not user.language and language in dict(settings.LANGUAGES):
+            services.do_remember_language(user, language)
+        return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -148,8 +159,10 @@ def totp_enroll(request):
 
     secret = base64.b32encode(device.bin_key).decode()
     qr = segno.make(device.config_url, error="m").svg_data_uri(scale=4)
-    return render(request, "core/totp_enroll.html", {"form": form, "qr": qr, "secret": secret,
-                                                      "next": _safe_next(request, "")})
+    return render(request, "core/totp_enroll.html", {
+        "form": form, "qr": qr, "secret": secret, "next": _safe_next(request, ""),
+        "reset": request.user.must_enrol_second_factor,
+        "required": twofactor.role_requires_second_factor(request.user)})
 
 
 # The key of the token just created, kept in the session for the one page that shows it.

@@ -501,8 +501,9 @@ def parse_choice(value: str, field: str, choices) -> str:
     code_ = _choice_words(choices).get(_word(value))
     if code_ is not None:
         return code_
+    # The names as well as the codes: the guide tells people to write the name, which is what they know.
     raise CellError(field, _("Unknown value “%(v)s”: use one of %(choices)s.") % {
-        "v": value, "choices": ", ".join(choices.values)})
+        "v": value, "choices": "; ".join(f"{label} ({code_})" for code_, label in choices.choices)})
 
 
 def choice_label(choices, value: str) -> str:

@@ -306,8 +306,8 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
 @transaction.atomic
 def do_reset_member_second_factor(membership: Membership, *, acting_user) -> None:
     """An administrator moves a member's two-step sign-in to a new phone: the member's authenticator devices are
-    removed (`core.services.do_reset_second_factor`) and they set it up again at their next sign-in; they are told
-    at once. Only someone who manages members in *every* organization the person belongs to (or the national
+    removed and their open sessions end (`core.services.do_reset_second_factor`); they set up a new one at their next
+    sign-in before they see anything; they are told at once. Only someone who manages members in *every* organization the person belongs to (or the national
     coordinator): an administrator of one small organization must not weaken the account of a national coordinator
     who also sits in it. Not for oneself: another administrator does it (a stolen session could otherwise remove
     the second factor it lacks). 409 when the member has no device to reset."""
@@ -756,6 +756,15 @@ def may_take_step(user, system: InformationSystem, step: str) -> bool:
     return decidable_by(user, step).filter(pk=system.pk).exists()
 
 
+def with_waiting_since(queryset):
+    """Each system with `waiting_since`: when the workflow step that put its level in its current status was taken
+    (the submission of a proposal waiting for appraisal, the appraisal of one waiting for approval); None when no
+    step is recorded. The one rule for the list's column, its order and the API's `ordering=waiting_since`."""
+    step = (LevelEvent.objects.filter(system=OuterRef("pk"), to_status=OuterRef("level_status"))
+            .order_by("-at", "-id").values("at")[:1])
+    return queryset.annotate(waiting_since=Subquery(step))
+
+
 def coordinator_organization_names() -> list[str]:
     """The names of the organizations whose active members include a national coordinator (who decides the levels
     the national coordinator decides)."""
@@ -763,22 +772,54 @@ def coordinator_organization_names() -> list[str]:
         memberships__role=Role.NATIONAL_COORDINATOR, memberships__user__is_active=True)})
 
 
-def waiting_for(system: InformationSystem, coordinators: list[str] | None = None) -> tuple[str, str] | None:
+def waiting_for(system: InformationSystem, coordinators: list[str] | None = None,
+                user=None) -> tuple[str, str] | None:
     """What the proposal waits for and by whom, as its level card says it ("Waiting for appraisal", "the national
     coordinator (NCSC)"): the same authority as `decidable_by`; None when it waits for nobody. `coordinators`:
-    `coordinator_organization_names()` when the caller already has them (a list of systems asks once)."""
+    `coordinator_organization_names()` when the caller already has them (a list of systems asks once). Given the
+    reader (`user`, the page's or the API caller's), it says so when the reader would decide but four eyes set them
+    aside (they submitted, or appraised, the proposal): "the administrators of X" read as if it were their turn."""
     if system.level_status == LevelStatus.RETURNED:
         return _("Waiting for correction"), _("the people of %(org)s who submit levels") % {"org": system.owner.name}
     stage = DECISION_STAGES.get(system.level_status)
     if stage is None:
         return None
     what = _("Waiting for appraisal") if stage == "appraised_by" else _("Waiting for approval")
-    if levels.authority(system.framework, system.proposed_level, stage) == "owner":
-        return what, _("the administrators of %(org)s") % {"org": system.owner.name}
+    authority = levels.authority(system.framework, system.proposed_level, stage)
+    set_aside = _set_aside_by_four_eyes(user, system, stage, authority) if user is not None else None
+    if authority == "owner":
+        names = {"org": system.owner.name}
+        if set_aside == "submit":
+            return what, _("you submitted it: another administrator of %(org)s decides") % names
+        if set_aside == "appraise":
+            return what, _("you appraised it: another administrator of %(org)s decides") % names
+        return what, _("the administrators of %(org)s") % names
     names = coordinator_organization_names() if coordinators is None else coordinators
+    if set_aside == "submit":
+        return what, _("you submitted it: another person of the national coordinator decides")
+    if set_aside == "appraise":
+        return what, _("you appraised it: another person of the national coordinator decides")
     if not names:
         return what, _("the national coordinator")
     return what, _("the national coordinator (%(org)s)") % {"org": ", ".join(names)}
+
+
+def _set_aside_by_four_eyes(user, system: InformationSystem, stage: str, authority: str) -> str | None:
+    """"submit" or "appraise" when `user` holds the right to decide `stage` but took that earlier step of the
+    proposal themselves (`decidable_by` leaves them out); else None."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if authority == "owner":
+        holds_right = user_can(user, STAGE_RIGHTS[stage], system.owner)
+    else:
+        holds_right = is_national_coordinator(user)
+    if not holds_right:
+        return None
+    if _last_submitter_id(system) == user.pk:
+        return "submit"
+    if stage == "approved_by" and _last_appraiser_id(system) == user.pk:
+        return "appraise"
+    return None
 
 
 def _refuse_step(user, system, step):

@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,7 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from khien.core.errors import Forbidden, Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action, Role
-from khien.core.scoping import NOTHING, is_national_coordinator, scope_for, user_can
+from khien.core.scoping import NOTHING, forget_memberships, is_national_coordinator, scope_for, user_can
 
 from . import levels, services, stats
 from .filters import InformationSystemFilter, IsacFilter, OrganizationFilter
@@ -48,6 +49,7 @@ from .models import (
     ImportKind,
     InformationSystem,
     Isac,
+    LevelStatus,
     Membership,
     Organization,
 )
@@ -75,6 +77,8 @@ STEP_CONFIRM = {
     "appraise": gettext_lazy("Record this appraisal opinion? It goes to those who approve the level."),
     "approve": gettext_lazy("Approve the level with this decision? It is recorded in the system's history."),
     "revise": gettext_lazy("Start a revision? The level goes back to draft and must be approved again."),
+    "return": gettext_lazy("Return the proposal for correction? Those who submit the organization's levels are told, "
+                           "with your reason."),
 }
 
 
@@ -145,6 +149,8 @@ def _member_rows(org, user) -> list:
         form = MembershipRoleForm(user=user, initial={"role": m.role}, prefix=f"m{m.pk}")
         m.role_form = form if m.role in dict(form.fields["role"].choices) else None
         m.second_factor_resettable = m.user_id in with_device and m.user_id != user.pk
+        # One's own administrator row: saving another role there takes one's own rights away, asked first.
+        m.own_admin_row = m.user_id == user.pk and m.role == Role.ORG_ADMIN
     return rows
 
 
@@ -322,8 +328,18 @@ def organization_member_role(request, pk, membership_id):
     except Refused as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("The role of %(email)s changed from “%(old)s” to “%(new)s”; they are told by "
-                                    "e-mail.") % names)
+        if membership.user_id == request.user.pk:  # one's own role: said to oneself
+            names["org"] = org.name
+            forget_memberships(request.user)
+            if user_can(request.user, Action.MANAGE_MEMBERS, org):
+                messages.success(request, _("Your role in %(org)s changed from “%(old)s” to “%(new)s”.") % names)
+            else:
+                messages.success(request, _("Your role in %(org)s changed from “%(old)s” to “%(new)s”: you no "
+                                            "longer administer this organization.") % names)
+                return redirect("registry:organization_detail", org.pk)
+        else:
+            messages.success(request, _("The role of %(email)s changed from “%(old)s” to “%(new)s”; they are told "
+                                        "by e-mail.") % names)
     return redirect(_members_url(org))
 
 
@@ -356,20 +372,48 @@ def organization_member_second_factor(request, pk, membership_id):
     except Refused as exc:  # Forbidden too: oneself, or a member of an organization the user does not administer
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("Two-step sign-in of %(email)s was reset: they set it up again at their next "
-                                    "sign-in, and were told.") % {"email": membership.user.email})
+        messages.success(request, _("Two-step sign-in of %(email)s was reset: they were signed out everywhere, set "
+                                    "it up again at their next sign-in, and were told.") % {
+            "email": membership.user.email})
     return redirect(_members_url(org))
 
 
 # --- information systems ------------------------------------------------------------------
 
 
+SYSTEM_SORTS = ("waiting_since", "-waiting_since")
+
+
 @login_required
 def system_list(request):
-    queryset = InformationSystem.objects.visible_to(request.user).select_related("owner")
+    """The systems; `?sort=waiting_since` (or `-waiting_since`) orders them by how long their level has waited in its
+    status (`services.with_waiting_since`), oldest first by default in the queue of one's own decisions
+    (`?awaiting_me=`), where that column is shown."""
+    queryset = services.with_waiting_since(InformationSystem.objects.visible_to(request.user).select_related("owner"))
+    sort = request.GET.get("sort", "")
+    if sort and sort not in SYSTEM_SORTS:
+        from khien.core.views import bad_request
+
+        return bad_request(request)
+    awaiting = bool(request.GET.get("awaiting_me"))
+    sort = sort or ("waiting_since" if awaiting else "")
+    if sort:
+        since = F("waiting_since")
+        queryset = queryset.order_by(since.desc(nulls_last=True) if sort.startswith("-") else since.asc(nulls_last=True),
+                                     "code")
     return _filtered_list(request, InformationSystemFilter, queryset, "systems", "registry/system_list.html", {
         "can_add": _can_anywhere(request.user, Action.ADD),
+        "show_waiting_since": awaiting or bool(request.GET.get("sort")), "sort": sort,
+        "query_without_sort": _query_without(request, "sort", "page"),
     }, page_hook=_with_live_monitoring)
+
+
+def _query_without(request, *names) -> str:
+    """The page's query string less `names` (a link that changes one of them keeps the filters)."""
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
 
 
 def _with_live_monitoring(page):
@@ -385,6 +429,22 @@ def _with_live_monitoring(page):
 def _visible_system(request, pk):
     return get_object_or_404(
         InformationSystem.objects.visible_to(request.user).select_related("owner", "operator", "framework"), pk=pk)
+
+
+def _appraisal_shown(system) -> dict | None:
+    """The appraisal opinion on the level card: the current proposal's while it is appraised or approved; at any other
+    stage (a revision's draft, a new submission, a return) the one kept from an earlier appraisal, said so, with
+    its date — it is not an opinion on the proposal being prepared."""
+    if not system.appraisal_opinion:
+        return None
+    if system.level_status in (LevelStatus.APPRAISED, LevelStatus.APPROVED):
+        return {"label": _("Appraisal opinion"), "text": system.appraisal_opinion, "earlier": False}
+    appraised = system.level_events.filter(action="appraise").order_by("-at", "-id").first()
+    if appraised is None:
+        label = _("Earlier appraisal opinion")
+    else:
+        label = _("Earlier appraisal opinion (%(date)s)") % {"date": timezone.localtime(appraised.at).strftime("%d/%m/%Y")}
+    return {"label": label, "text": system.appraisal_opinion, "earlier": True}
 
 
 def _system_context(request, system, step_forms=None):
@@ -407,7 +467,8 @@ def _system_context(request, system, step_forms=None):
     return {
         "system": system,
         "steps": steps,
-        "waiting_for": services.waiting_for(system),
+        "waiting_for": services.waiting_for(system, user=user),
+        "appraisal": _appraisal_shown(system),
         "requirements": levels.requirements(framework, level) if framework and level else [],
         "requirements_level": level,
         "events": system.level_events.select_related("actor").all(),

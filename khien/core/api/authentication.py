@@ -21,6 +21,34 @@ def user_for_key(key: str):
     return token.user, token
 
 
+def language_of_credentials(request) -> str | None:
+    """The language the owner of the API token in the request's Authorization header chose (`User.language`; a
+    `Token <key>` header, or TAXII's Basic e-mail + token), or None: what a program that asks for no language is
+    answered in. Read only: the authentication itself (and its refusals) happens in the view, as before."""
+    import base64
+    import binascii
+
+    from django.conf import settings
+
+    scheme, _sep, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    scheme, credentials, email = scheme.lower(), credentials.strip(), None
+    if scheme == "basic":
+        try:
+            email, _colon, credentials = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
+    elif scheme != "token":
+        return None
+    if not credentials:
+        return None
+    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(credentials)).first()
+    if token is None or not token.is_usable or not token.user.is_active:
+        return None
+    if email is not None and token.user.email.lower() != email.strip().lower():
+        return None
+    return token.user.language if token.user.language in dict(settings.LANGUAGES) else None
+
+
 def key_from_header(request, keyword: str = "Token") -> str | None:
     """The key of an `Authorization: <keyword> <key>` header; None when the header is another scheme.
 

@@ -173,7 +173,8 @@ class InformationSystemSerializer(serializers.ModelSerializer):
 
         if "coordinator_names" not in self.context:  # one query for a whole list, not one per system
             self.context["coordinator_names"] = services.coordinator_organization_names()
-        waiting = services.waiting_for(obj, self.context["coordinator_names"])
+        request = self.context.get("request")  # said to the caller, as the level card says it to its reader
+        waiting = services.waiting_for(obj, self.context["coordinator_names"], user=getattr(request, "user", None))
         return {"step": str(waiting[0]), "by": str(waiting[1])} if waiting else None
 
 

@@ -146,12 +146,12 @@ class InformationSystemViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.Retr
     serializer_class = s.InformationSystemSerializer
     filterset_class = InformationSystemFilter
     ordering_fields = ["code", "name", "approved_level", "proposed_level", "level_status", "operational_status",
-                       "created_at", "updated_at"]
+                       "created_at", "updated_at", "waiting_since"]
     ordering = ["code"]
 
     def base_queryset(self):
-        return (InformationSystem.objects.restrict(self.request.user, Action.VIEW)
-                .select_related("owner", "operator", "framework"))
+        return services.with_waiting_since(InformationSystem.objects.restrict(self.request.user, Action.VIEW)
+                                           .select_related("owner", "operator", "framework"))
 
     def org_of(self, obj):
         return obj.owner

@@ -47,10 +47,16 @@
   }
 
   var builders = {
-    bar: function (d) {
+    bar: function (d, width) {
+      // Up to 8 columns, each name breaks into lines within its own column (60 px: the value axis), so that two
+      // neighbouring names never run into one another ("Level 5Not approved"); more columns turn their names.
+      var rotate = d.labels.length > 8;
+      var labelWidth = Math.max(40, Math.min(110, Math.floor((width - 60) / Math.max(1, d.labels.length)) - 6));
+      var axisLabel = rotate ? { interval: 0, rotate: 45 }
+                             : { interval: 0, width: labelWidth, overflow: "break", lineHeight: 14 };
       return merge(base, {
         tooltip: { renderMode: "richText", trigger: "axis", valueFormatter: number },
-        xAxis: { type: "category", data: d.labels, axisLabel: { interval: 0, rotate: d.labels.length > 8 ? 45 : 0 } },
+        xAxis: { type: "category", data: d.labels, axisLabel: axisLabel },
         yAxis: valueAxis,
         series: [{ type: "bar", data: d.values, barMaxWidth: 48, label: { show: true, position: "top", formatter: valueLabel } }]
       });
