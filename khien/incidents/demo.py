@@ -345,9 +345,9 @@ class _Builder:
 
     def mark_notices(self, incident: Incident):
         """Deadline notices already due are recorded as sent, escalations dated when the deadline was missed."""
-        with translation.override("vi"):  # the journal's escalation line in Vietnamese, as the job writes it
-            found = [(key, kind, str(text)) for key, kind, text in
-                     notices.due_notices(incident, self.now, notices.lead_time())]
+        texts = notices.due_notices(incident, self.now, notices.lead_time())
+        with translation.override("vi"):  # the journal's stored escalation line in Vietnamese, as the job writes it
+            found = [(key, kind, str(text)) for key, kind, text in texts]
         incident.deadline_notices = [key for key, _kind, _t in found]
         missed = [key for key, kind, _t in found if kind == "missed"]
         if not missed:
@@ -364,7 +364,7 @@ class _Builder:
         at = min(min(times) + dt.timedelta(minutes=5), self.now)
         incident.escalated_at = at
         self.event(incident, EventKind.ESCALATION, None, at, text="\n".join(t for _k, kind, t in found if kind == "missed"),
-                   data={"keys": missed})
+                   data={"keys": missed, "texts": [t.as_data() for _k, kind, t in texts if kind == "missed"]})
 
     def number(self):
         """References per year (Vietnam time) in reporting order; the counters continue after them."""

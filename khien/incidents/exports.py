@@ -146,6 +146,11 @@ def _yes_no(value) -> str:
     return {True: yes, False: no}.get(value, unknown)
 
 
+def _named(user, email: str = "") -> str:
+    """A person as the incident page names them (its journal and task table): their name, else their e-mail."""
+    return getattr(user, "full_name", "") or email or getattr(user, "email", "") or ""
+
+
 def _person(user) -> str:
     if user is None:
         return "—"
@@ -365,7 +370,8 @@ def _build_pdf(incident: Incident, user) -> bytes:
             return templates.shown(x)[0] if templates else x.title
 
         table([_("Task"), _("Person in charge"), _("Due"), _("Status")], [80, 50, 30, width - 160],
-              [[task_title(x), x.owner.email if x.owner else "—", t(x.due_at), x.get_status_display()] for x in tasks])
+              [[task_title(x), _named(x.owner) if x.owner else "—", t(x.due_at), x.get_status_display()]
+               for x in tasks])
     else:
         line(_("No task yet."))
 
@@ -396,7 +402,8 @@ def _build_pdf(incident: Incident, user) -> bytes:
 
     tasks_by_id = {str(task.pk): task for task in Task.objects.filter(incident=incident)}
     templates = TaskTemplates.current()
-    rows_ = [[t(ev.at), ev.actor_email or _("Khiên (automatic)"), journal.headline(ev, names),
+    # "Who" as on the page: the person's name (their e-mail when they have none, or their account is gone).
+    rows_ = [[t(ev.at), _named(ev.actor, ev.actor_email) or _("Khiên (automatic)"), journal.headline(ev, names),
               journal.note_text(ev, tasks_by_id, templates)[:500]] for ev in events]
     table([_("When"), _("Who"), _("What"), _("Text")], [28, 52, 45, width - 125], rows_)
 

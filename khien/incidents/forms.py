@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -16,6 +17,18 @@ from khien.intel.models import Tlp
 from khien.registry.models import InformationSystem, Organization, OrgType
 
 from . import deadlines
+from .inputs import (
+    COMMENT_MAX,
+    DESCRIPTION_MAX,
+    LATE_REASON_MAX,
+    MITIGATION_MAX,
+    ROOT_CAUSE_MAX,
+    SERVICES_DISRUPTED_MAX,
+    TITLE_MAX,
+    at_most,
+    exposure_problem,
+    upload_limit_text,
+)
 from .models import (
     PEOPLE_AFFECTED_MAX,
     PEOPLE_AFFECTED_TOO_MANY,
@@ -25,9 +38,20 @@ from .models import (
     TaskStatus,
     Taxonomy,
 )
-from .services import TASK_DESCRIPTION_MAX, detection_time_problem, late_reason_problem, report_late_at, task_people
+from .services import (
+    NOTE_MAX_CHARS,
+    PARTY_MAX_CHARS,
+    TASK_DESCRIPTION_MAX,
+    detection_time_problem,
+    late_reason_problem,
+    report_late_at,
+    task_people,
+)
 
 YES_NO = [("true", _("Yes")), ("false", _("No"))]
+
+# The limit said next to a long text field (the browser stops typing at it: without this, pasted text is cut unseen).
+at_most_lazy = lazy(at_most, str)
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -71,7 +95,7 @@ class IncidentReportForm(forms.Form):
     """The initial report. The service checks every rule again (rights, systems, taxonomy)."""
 
     organization = OrganizationChoiceField(label=_("Reporting organization"), queryset=Organization.objects.none())
-    title = forms.CharField(label=_("Incident title"), max_length=300)
+    title = forms.CharField(label=_("Incident title"), max_length=TITLE_MAX)
     detected_at = forms.DateTimeField(label=_("Detected at"), widget=DateTimeLocalInput(),
                                       input_formats=DATETIME_LOCAL_FORMATS)  # help text: from the policy
     category = forms.ChoiceField(label=_("Category (RSIT)"))
@@ -83,18 +107,20 @@ class IncidentReportForm(forms.Form):
     systems = SystemChoiceField(label=_("Affected information systems"), queryset=InformationSystem.objects.none(),
                                 required=False, widget=forms.CheckboxSelectMultiple,
                                 help_text=_("Only the systems of the reporting organization (owned or operated)."))
-    services_disrupted = forms.CharField(label=_("Services disrupted"), required=False, max_length=5000,
-                                         widget=forms.Textarea(attrs={"rows": 2}))
+    services_disrupted = forms.CharField(label=_("Services disrupted"), required=False,
+                                         max_length=SERVICES_DISRUPTED_MAX, widget=forms.Textarea(attrs={"rows": 2}),
+                                         help_text=at_most_lazy(SERVICES_DISRUPTED_MAX))
     data_exposed = forms.BooleanField(label=_("Data exposed"), required=False)
     personal_data_exposed = forms.BooleanField(label=_("Personal data exposed"), required=False)
     people_affected = people_affected_field(required=False)
-    description = forms.CharField(label=_("Description"), max_length=20000, widget=forms.Textarea(attrs={"rows": 5}))
+    description = forms.CharField(label=_("Description"), max_length=DESCRIPTION_MAX,
+                                  widget=forms.Textarea(attrs={"rows": 5}), help_text=at_most_lazy(DESCRIPTION_MAX))
     tlp = forms.ChoiceField(label=_("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
     observables = forms.CharField(
         label=_("Observables"), required=False, max_length=100000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("One per line: IP address, domain, URL, e-mail address or hash (MD5, SHA-1, SHA-256)."))
     # Required when the report is late: the service says so (`services.late_reason_problem`), on this field.
-    late_reason = forms.CharField(label=_("Reason for the late report"), required=False, max_length=5000,
+    late_reason = forms.CharField(label=_("Reason for the late report"), required=False, max_length=LATE_REASON_MAX,
                                   widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, user, **kwargs):
@@ -175,8 +201,15 @@ class IncidentReportForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if problem := late_reason_problem(data.get("detected_at"), timezone.now(), data.get("late_reason")):
+        now = timezone.now()
+        if problem := late_reason_problem(data.get("detected_at"), now, data.get("late_reason")):
             self.add_error("late_reason", problem)
+        elif data.get("detected_at") and report_late_at(data["detected_at"], now) is None:
+            # On time: a reason typed before the time of detection was corrected is not kept (the page would show
+            # "reason for the late report" beside "on time"). The same deadline function as the service.
+            data["late_reason"] = ""
+        if problem := exposure_problem(data.get("data_exposed"), data.get("personal_data_exposed")):
+            self.add_error("personal_data_exposed", problem)
         return data
 
     def service_data(self) -> tuple[dict, list]:
@@ -290,7 +323,7 @@ class AssignForm(forms.Form):
 
 
 class CommentForm(forms.Form):
-    text = forms.CharField(label=_("Comment"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(label=_("Comment"), max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class UserChoiceField(forms.ModelChoiceField):
@@ -348,11 +381,17 @@ class TaskStatusForm(forms.Form):
 
 
 class EvidenceForm(forms.Form):
-    file = forms.FileField(label=_("File"), required=False)
-    note = forms.CharField(label=_("Note, or the file's description"), required=False, max_length=20000,
+    file = forms.FileField(label=_("File"), required=False)  # help text: the size limit (`__init__`)
+    note = forms.CharField(label=_("Note, or the file's description"), required=False, max_length=NOTE_MAX_CHARS,
                            widget=forms.Textarea(attrs={"rows": 2}),
                            help_text=_("Without a file, the note is the evidence; with a file, it describes it."))
-    received_from = forms.CharField(label=_("Received from (person or organization)"), required=False, max_length=300)
+    received_from = forms.CharField(label=_("Received from (person or organization)"), required=False,
+                                    max_length=PARTY_MAX_CHARS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Said before the upload: the service refuses a larger file (413) only once it has been sent whole.
+        self.fields["file"].help_text = upload_limit_text()
 
     def clean(self):
         data = super().clean()
@@ -383,15 +422,21 @@ def _stage_field(name: str, policy):
                                                               coerce=_bool, widget=forms.RadioSelect),
         "impact_beyond_organization": lambda: forms.TypedChoiceField(
             label=_("Possible impact beyond the organization?"), choices=YES_NO, coerce=_bool, widget=forms.RadioSelect),
-        "services_disrupted": lambda: forms.CharField(label=_("Services disrupted"), max_length=5000,
-                                                      widget=forms.Textarea(attrs=text)),
+        "services_disrupted": lambda: forms.CharField(
+            label=_("Services disrupted"), max_length=SERVICES_DISRUPTED_MAX, widget=forms.Textarea(attrs=text),
+            help_text=at_most_lazy(SERVICES_DISRUPTED_MAX)),
         "data_exposed": lambda: forms.BooleanField(label=_("Data exposed"), required=False),
         "personal_data_exposed": lambda: forms.BooleanField(label=_("Personal data exposed"), required=False),
         "people_affected": lambda: people_affected_field(required=True),
-        "description": lambda: forms.CharField(label=_("Description"), max_length=20000, widget=forms.Textarea(attrs=text)),
-        "root_cause": lambda: forms.CharField(label=_("Root cause"), max_length=20000, widget=forms.Textarea(attrs=text)),
-        "mitigation": lambda: forms.CharField(label=_("Mitigation applied"), max_length=20000,
-                                              widget=forms.Textarea(attrs=text)),
+        "description": lambda: forms.CharField(
+            label=_("Description"), max_length=DESCRIPTION_MAX, widget=forms.Textarea(attrs=text),
+            help_text=at_most_lazy(DESCRIPTION_MAX)),
+        "root_cause": lambda: forms.CharField(
+            label=_("Root cause"), max_length=ROOT_CAUSE_MAX, widget=forms.Textarea(attrs=text),
+            help_text=at_most_lazy(ROOT_CAUSE_MAX)),
+        "mitigation": lambda: forms.CharField(
+            label=_("Mitigation applied"), max_length=MITIGATION_MAX, widget=forms.Textarea(attrs=text),
+            help_text=at_most_lazy(MITIGATION_MAX)),
     }
     make = fields.get(name)
     return make() if make else None
@@ -404,6 +449,7 @@ class StageForm(forms.Form):
         kwargs.setdefault("initial", {})
         super().__init__(*args, **kwargs)
         self.stage = stage
+        self.incident = incident
         for name in stage.get("required_fields", []):
             field = _stage_field(name, incident.policy)
             if field is not None:
@@ -412,3 +458,13 @@ class StageForm(forms.Form):
                 if value not in (None, ""):
                     self.initial.setdefault(name, {True: "true", False: "false"}.get(value, value)
                                             if isinstance(value, bool) else value)
+
+    def clean(self):
+        data = super().clean()
+        # The two answers as the incident will hold them (a stage may ask for one of them only).
+        exposed = data.get("data_exposed", self.incident.data_exposed)
+        personal = data.get("personal_data_exposed", self.incident.personal_data_exposed)
+        asked = {"data_exposed", "personal_data_exposed"} & set(self.fields)
+        if asked and (problem := exposure_problem(exposed, personal)):
+            self.add_error("personal_data_exposed" if "personal_data_exposed" in self.fields else None, problem)
+        return data

@@ -14,7 +14,7 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
-from khien.core.texts import shown_time
+from khien.core.texts import render_data, shown_time
 from khien.intel.models import Tlp
 
 from .models import CustodyAction, EventKind, Status, TaskStatus
@@ -51,7 +51,13 @@ def detail(event, names: dict[str, str] | None = None) -> str:
     data = event.data or {}
     if event.kind == EventKind.STAGE:
         code = data.get("stage", "")
-        return (names or {}).get(code, code)
+        name = (names or {}).get(code, code)
+        if data.get("version"):  # given again after a reopen; the earlier versions are the earlier lines
+            return _("%(stage)s (version %(n)s)") % {"stage": name, "n": data["version"]}
+        return name
+    if event.kind == EventKind.REOPENED and data.get("reports_asked_again"):
+        return _("to be given again: %(stages)s") % {
+            "stages": ", ".join((names or {}).get(code, code) for code in data["reports_asked_again"])}
     if event.kind == EventKind.EVIDENCE:
         action = data.get("action", "")
         if action == "added":
@@ -130,6 +136,12 @@ def note_text(event, tasks: dict[str, object], templates) -> str:
     in the reader's language while unedited (`TaskTemplates.shown`) — not in the words stored when it was written
     (the platform's language). `tasks`: the incident's tasks by id."""
     data = event.data or {}
+    if event.kind == EventKind.ESCALATION and data.get("texts"):
+        # Written by the deadline check as texts (`notices.check_deadlines`): in the reader's language.
+        try:
+            return "\n".join(render_data(text) for text in data["texts"])
+        except (KeyError, ValueError, TypeError):
+            return event.text or ""
     if event.kind == EventKind.TASK and templates is not None:
         ids = data.get("tasks") or ([data["task_id"]] if data.get("task_id") else [])
         found = [tasks[i] for i in ids if i in tasks]
@@ -182,7 +194,8 @@ def headline(event, names: dict[str, str] | None = None) -> str:
         return _("%(a)s → %(b)s") % {"a": statuses.get(event.from_status, event.from_status),
                                      "b": statuses.get(event.to_status, event.to_status)}
     if kind == EventKind.REOPENED:
-        return _("Reopened → %(b)s") % {"b": statuses.get(event.to_status, event.to_status)}
+        reopened = _("Reopened → %(b)s") % {"b": statuses.get(event.to_status, event.to_status)}
+        return f"{reopened} · {extra}" if extra else reopened
     if kind == EventKind.ASSIGNMENT:
         return _("Responder assigned: %(code)s") % {"code": _organization(data.get("responder_code", ""))}
     if kind == EventKind.UNASSIGNMENT:

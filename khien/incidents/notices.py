@@ -43,6 +43,9 @@ from .models import EventKind, Incident, IncidentEvent, Status, TaskStatus, Task
 Text = notifications.Text
 ByLanguage = notifications.ByLanguage
 
+# The SLA measures' names in the deadline notices (lazy: translated when each reader reads the notice).
+SLA_LABELS = {"triage": _l("triage"), "contain": _l("containment")}
+
 # Members of the reporting organization who hear about their incident.
 REPORTER_ROLES = (Role.ORG_ADMIN, Role.ORG_ANALYST)
 RESPONDER_ROLES = (Role.RESPONDER, Role.ORG_ADMIN, Role.ORG_ANALYST)
@@ -150,7 +153,8 @@ def status_changed(incident: Incident, from_status: str, to_status: str, reason:
     """The reporting organization and the assigned responders learn of each status change (digest)."""
     title = Text(_l("%(ref)s: %(from)s → %(to)s"), {"ref": incident.reference, "from": Status(from_status).label,
                                                     "to": Status(to_status).label})
-    body = incident.title + (("\n" + reason) if reason else "")  # as written
+    # Who took the step, as the assignment and severity notices say it; the reason as written.
+    body = notifications.lines(_changed_by(incident, actor), reason)
     return tell(incident, actor=actor, kind="incidents.status", title=title, body=body)
 
 
@@ -175,13 +179,32 @@ def unassigned(incident: Incident, responder, reason: str = "", *, actor) -> int
                        body=told_body, responders=[])
 
 
+def sla_moves(incident: Incident, old: str, new: str) -> list[Text]:
+    """“The triage deadline moved: 18:36 06/12/2026 → 15:36 06/12/2026.” for each response SLA of the incident
+    still to meet whose due time the severity change from `old` to `new` moved (triage while not triaged,
+    containment while not contained nor resolved)."""
+    pending = {"triage": incident.triaged_at is None,
+               "contain": incident.contained_at is None and incident.resolved_at is None}
+    moves = []
+    for measure in deadlines.SLA_MEASURES:
+        if not pending[measure]:
+            continue
+        before = deadlines.sla_due_at(old, measure, incident.reported_at, incident.policy.data)
+        after = deadlines.sla_due_at(new, measure, incident.reported_at, incident.policy.data)
+        if before != after:
+            moves.append(Text(_l("The %(what)s deadline moved: %(old)s → %(new)s."), {
+                "what": SLA_LABELS[measure], "old": when_text(before), "new": when_text(after)}))
+    return moves
+
+
 def severity_raised(incident: Incident, old: str, new: str, reason: str = "", *, actor) -> int:
     """Urgent: the reporting organization and the assigned responders learn that the incident is now more severe
-    (its SLAs are shorter); not the person who raised it."""
+    (its SLAs are shorter, each deadline moved said old → new) and why; not the person who raised it."""
     title = Text(_l("%(ref)s: severity raised to %(new)s (was %(old)s)"), {
         "ref": incident.reference, "new": _severity(incident, new), "old": _severity(incident, old)})
     body = notifications.lines(
-        Text(_l("%(title)s\nRaised by %(who)s."), {"title": incident.title, "who": _by(actor)}), reason)
+        Text(_l("%(title)s\nRaised by %(who)s."), {"title": incident.title, "who": _by(actor)}), reason,
+        *sla_moves(incident, old, new))
     return tell(incident, actor=actor, kind="incidents.severity", title=title, body=body, urgent=True)
 
 
@@ -256,8 +279,6 @@ def stage_given(incident: Incident, stage: dict, *, actor) -> int:
 # --- The periodic deadline check ----------------------------------------------------------------
 
 
-# The SLA measures' names in the deadline notices (lazy: translated when each reader reads the notice).
-SLA_LABELS = {"triage": _l("triage"), "contain": _l("containment")}
 
 
 def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta,
@@ -351,11 +372,13 @@ def check_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
                     locked.escalated_at = now
                     counts["escalated"] += 1
                     fields.append("escalated_at")
-                with notifications.platform_language():  # the journal keeps the platform's language
+                with notifications.platform_language():  # the stored text: the platform's language
                     text = "\n".join(str(t) for _k, _kind, t in missed)
+                # The texts too (catalogue entry and parameters): the journal shows each line in its reader's
+                # language (`journal.note_text`), as the notices do.
                 IncidentEvent.objects.create(
                     incident=locked, kind=EventKind.ESCALATION, at=now, text=text,
-                    data={"keys": [k for k, _kind, _t in missed]})
+                    data={"keys": [k for k, _kind, _t in missed], "texts": [t.as_data() for _k, _kind, t in missed]})
             locked.save(update_fields=fields)
             audit.record_many([Change(action=audit.Act.UPDATE, obj=locked, before=before,
                                       after=audit.snapshot(locked))], actor=None)
@@ -412,10 +435,15 @@ def _send(incident: Incident, new: list[tuple[str, str, Text]], now) -> int:
     if missed:
         title = Text(_l("Escalation: %(text)s"), {"text": missed[0]}) if len(missed) == 1 else \
             Text(_l("Escalation: %(ref)s missed %(n)d deadlines"), {"ref": incident.reference, "n": len(missed)})
-        body = _body(incident, missed, [k for k, kind, _t in new if kind == "missed"])
-        sent += notifications.notify([incident.organization], kind="incidents.escalation", title=title, body=body,
-                                     url=url, urgent=True, roles=REPORTER_ROLES)
-        sent += notifications.notify(national_coordinators(), kind="incidents.escalation", title=title, body=body,
+        missed_keys = [k for k, kind, _t in new if kind == "missed"]
+        body = _body(incident, missed, missed_keys)
+        # The person who filed the initial report late gave the reason as they did: an escalation about that alone
+        # tells them nothing (the coordinator and their colleagues are told; the journal keeps it).
+        filer = incident.created_by if missed_keys == ["missed:stage:initial"] else None
+        sent += notifications.notify(_people([incident.organization], REPORTER_ROLES, filer),
+                                     kind="incidents.escalation", title=title, body=body, url=url, urgent=True)
+        coordinators = [u for u in national_coordinators() if filer is None or u.pk != filer.pk]
+        sent += notifications.notify(coordinators, kind="incidents.escalation", title=title, body=body,
                                      url=url, urgent=True)
         if responders:
             body = _body(incident, missed, [k for k, kind, _t in new if kind == "missed"], responder=True)

@@ -302,6 +302,23 @@ class ShareResult:
     def total(self) -> int:
         return len(self.shared)
 
+    def skipped(self) -> list[tuple[Observable, str, str]]:
+        """(observable, reason code, why in the active language) for each value not shared."""
+        why = _("Already shared from this incident as an active indicator of your organization.")
+        return [(o, "already_shared", why) for o in self.already_shared]
+
+
+def tlp_downgrade(incident: Incident, tlp: str) -> bool:
+    """Is `tlp` less strict than the incident's own marking (its observables would reach more readers)?"""
+    order = intel_tlp.RESTRICTIVENESS
+    return tlp in order and incident.tlp in order and order.index(tlp) < order.index(incident.tlp)
+
+
+def tlp_downgrade_message(incident: Incident, tlp: str) -> str:
+    return _("The incident is marked %(incident_tlp)s: its observables shared as %(tlp)s would reach more readers "
+             "than the incident does. Choose %(incident_tlp)s or a stricter level, or confirm that they may be "
+             "shared more widely.") % {"incident_tlp": Tlp(incident.tlp).label, "tlp": Tlp(tlp).label}
+
 
 def warning_listed(observables) -> dict[Observable, list[str]]:
     """The observables on a warning list (`khien.intel.warninglists`), each with the names of its lists."""
@@ -339,14 +356,16 @@ def active_shares(observables, producer_id) -> set:
 
 @transaction.atomic
 def do_share_observables(incident: Incident, observables, *, tlp: str, collection: Collection, acting_user,
-                         confirm_warninglisted: bool = False) -> ShareResult:
+                         confirm_warninglisted: bool = False, confirm_downgrade: bool = False) -> ShareResult:
     """Share the chosen observables as STIX indicators (one per value) in `collection`, marked `tlp`.
 
     Refused (403) unless the user takes part in the incident and may write the collection; nothing is written
     then. A value on a warning list (`khien.intel.warninglists`: a private address, a well-known resolver…) is
     refused (409, `warning_listed`, naming the lists) unless `confirm_warninglisted`. A value the same
     organization already shares from this incident as an active indicator is not shared again (`already_shared`).
-    A closed incident is refused (409, `closed`), as for adding or removing its observables.
+    A closed incident is refused (409, `closed`), as for adding or removing its observables. A TLP less strict
+    than the incident's (TLP:CLEAR for a TLP:AMBER incident) is refused (ValidationError on `tlp`) unless
+    `confirm_downgrade`: the incident's marking is what its reporter allowed, and a shared indicator outlives it.
     """
     from .services import _complete_standard_tasks, _event
 
@@ -359,6 +378,8 @@ def do_share_observables(incident: Incident, observables, *, tlp: str, collectio
         raise Forbidden(_("You may not add objects to this collection."))
     if tlp not in Tlp.values:
         raise ValidationError({"tlp": [_("Choose a TLP level.")]})
+    if not confirm_downgrade and tlp_downgrade(incident, tlp):
+        raise ValidationError({"tlp": [tlp_downgrade_message(incident, tlp)]})
     ids = [o.pk for o in observables]
     chosen = list(Observable.objects.filter(incident=incident, pk__in=ids).select_related("incident"))
     if not ids or len(chosen) != len(set(ids)):
@@ -390,6 +411,7 @@ def do_share_observables(incident: Incident, observables, *, tlp: str, collectio
            data={"action": "shared", "collection_id": str(collection.pk), "collection": collection.title,
                  "tlp": tlp, "indicators": [obj["id"] for obj in objects],
                  "observables": [[o.kind, o.value] for o in chosen][:100],
-                 **({"warning_listed_confirmed": True} if confirm_warninglisted else {})})
+                 **({"warning_listed_confirmed": True} if confirm_warninglisted else {}),
+                 **({"tlp_downgrade_confirmed": True} if confirm_downgrade and tlp_downgrade(incident, tlp) else {})})
     _complete_standard_tasks(incident, "observables_shared", acting_user, at=now)
     return result

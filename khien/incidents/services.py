@@ -470,14 +470,66 @@ def do_submit_stage(incident: Incident, stage_code: str, data: dict, *, acting_u
         raise ValidationError(errors)
     setattr(incident, stage["given_field"], now)
     incident.save()
-    _event(incident, EventKind.STAGE, acting_user, at=now, data={"stage": stage["code"]})
+    # Given again after a reopen (`_ask_end_reports_again`): the journal numbers the versions.
+    version = 1 + IncidentEvent.objects.filter(incident=incident, kind=EventKind.STAGE,
+                                               data__stage=stage["code"]).count()
+    _event(incident, EventKind.STAGE, acting_user, at=now,
+           data={"stage": stage["code"], **({"version": version} if version > 1 else {})})
     audit.record(Act.UPDATE, incident, actor=acting_user, before=before)
     notices.stage_given(incident, stage, actor=acting_user)
     _complete_standard_tasks(incident, f"stage:{stage['code']}", acting_user, at=now)
+    _bring_stage_tasks_forward(incident, acting_user, at=now)
     return incident
 
 
+def _bring_stage_tasks_forward(incident: Incident, acting_user, at) -> list[Task]:
+    """A stage given fixes the deadline of the next one (the final report counts from the detailed notification):
+    an open standard task that a stage does (`standard_task_due`) and that is due after that stage's deadline is
+    brought forward to it, journaled and audited, its person in charge told."""
+    templates = TaskTemplates.current()
+    dues = {st.code: st.due_at for st in deadlines.incident_schedule(incident)
+            if st.due_at is not None and st.given_at is None}
+    moved = []
+    for code, entry in (templates.data.get("tasks", {}) if templates else {}).items():
+        kind, _sep, stage_code = str(entry.get("done_when") or "").partition(":")
+        if kind != "stage" or stage_code not in dues:
+            continue
+        for task in (Task.objects.select_for_update(of=("self",)).select_related("owner", "incident")
+                     .filter(incident=incident, template_code=code, status__in=OPEN_TASK_STATUSES,
+                             due_at__gt=dues[stage_code])):
+            before, old_due = audit.snapshot(task), task.due_at
+            task.due_at = dues[stage_code]
+            task.save(update_fields=["due_at", "updated_at"])
+            _event(incident, EventKind.TASK, acting_user, at=at, text=task.title,
+                   data={"task_id": str(task.pk), "action": "changed", "fields": ["due_at"],
+                         "due_at": [_journal_value("due_at", old_due), _journal_value("due_at", task.due_at)]})
+            _audit_child(Act.UPDATE, task, incident, acting_user, before=before)
+            notices.task_due_changed(task, old_due, actor=acting_user)
+            moved.append(task)
+    return moved
+
+
 # --- Workflow -----------------------------------------------------------------------
+
+
+def _ask_end_reports_again(incident: Incident) -> dict[str, str]:
+    """On a reopen: clear the report stages given at the end of the response (`given_from_status`: the final
+    report), so that they are given again — a new version with the new facts — before the incident closes again.
+
+    Reopening means the response did not end as reported (a second machine encrypted): the root cause and the
+    mitigation given may no longer hold, as TheHive asks for a new summary each time a case is closed. The earlier
+    version stays in the journal (its stage line, and the reopen line says when it was given) and in the audit log
+    (its fields); its fields stay filled in, to be corrected. The stage's deadline is the policy's (it counts from
+    the detailed notification): a response reopened past it shows the report overdue, as any long response does.
+    Earlier stages (the detailed notification) describe the incident's start and stay given.
+    Returns {stage code: when the earlier version was given (ISO)}."""
+    asked = {}
+    for stage in incident.policy.data["stages"]:
+        given_at = getattr(incident, stage["given_field"], None)
+        if stage.get("given_from_status") and given_at is not None:
+            asked[stage["code"]] = given_at.isoformat()
+            setattr(incident, stage["given_field"], None)
+    return asked
 
 
 @transaction.atomic
@@ -519,13 +571,16 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
     before = audit.snapshot(incident)
     from_status = incident.status
     incident.status = to_status
+    event_data = {}
     if reopen:
         for status in CLEARED_BY_REOPEN:
             setattr(incident, STATUS_TIME_FIELDS[status], None)
+        if asked_again := _ask_end_reports_again(incident):
+            event_data["reports_asked_again"] = asked_again
     setattr(incident, STATUS_TIME_FIELDS[to_status], now)
     incident.save()
     _event(incident, EventKind.REOPENED if reopen else EventKind.STATUS, acting_user,
-           from_status=from_status, to_status=to_status, text=reason, at=now)
+           from_status=from_status, to_status=to_status, text=reason, at=now, data=event_data)
     audit.record(Act.TRANSITION, incident, actor=acting_user, before=before)
     notices.status_changed(incident, from_status, to_status, reason, actor=acting_user)
     if to_status == Status.TRIAGED:
@@ -614,9 +669,12 @@ def do_reclassify(incident: Incident, data: dict, *, acting_user, reason: str = 
 
 
 @transaction.atomic
-def do_triage(incident: Incident, data: dict, *, acting_user, now: dt.datetime | None = None) -> Incident:
+def do_triage(incident: Incident, data: dict, *, acting_user, reason: str = "",
+              now: dt.datetime | None = None) -> Incident:
     """Triage: confirm or correct the category, severity and TLP, and move the incident from new to triaged —
-    one operation (a refused step changes no classification)."""
+    one operation (a refused step changes no classification). `reason` (optional) says why the classification
+    changed: the journal keeps it and a raised severity's notice says it (`data["reason"]` is taken too, for a
+    form that sends it with the fields)."""
     _require_visible(acting_user, incident)
     locked = _locked(incident)
     if locked.status != Status.NEW:
@@ -627,7 +685,7 @@ def do_triage(incident: Incident, data: dict, *, acting_user, now: dt.datetime |
     if not may_transition(acting_user, locked, Status.TRIAGED):
         raise Forbidden(_("You are not allowed to take this step for this incident."))
     now = now or timezone.now()
-    _reclassify(locked, data, acting_user, "", now)
+    _reclassify(locked, data, acting_user, reason or data.get("reason") or "", now)
     return do_transition(locked, Status.TRIAGED, acting_user=acting_user, now=now)
 
 
@@ -925,6 +983,19 @@ def standard_task_text(entry: dict, name: str) -> str:
     return entry.get(f"{name}_{language}") or entry.get(f"{name}_vi") or ""
 
 
+def standard_task_due(entry: dict, incident: Incident, anchor: dt.datetime) -> dt.datetime:
+    """A standard task's due time: `due_hours` after `anchor` (the triage); a task that a report stage does
+    (`done_when: stage:<code>`) is never due after that stage's deadline once it is known — the law counts it from
+    the detection or an earlier report, not from the triage, so a late triage would put the task past it."""
+    due = anchor + dt.timedelta(hours=entry["due_hours"])
+    kind, _sep, code = str(entry.get("done_when") or "").partition(":")
+    if kind == "stage":
+        stage = next((st for st in deadlines.incident_schedule(incident) if st.code == code), None)
+        if stage is not None and stage.due_at is not None and stage.given_at is None:
+            due = min(due, stage.due_at)
+    return due
+
+
 def _create_standard_tasks(incident: Incident, acting_user, now) -> list[Task]:
     """Create the missing standard tasks on the locked `incident`, due `due_hours` after its triage (after `now`
     for one not triaged yet); one journal line lists them, each is audited. The caller checks the rights."""
@@ -938,7 +1009,7 @@ def _create_standard_tasks(incident: Incident, acting_user, now) -> list[Task]:
     for entry in entries:
         task = Task(incident=incident, title=standard_task_text(entry, "title")[:300],
                     description=standard_task_text(entry, "description"), party=entry["party"], template_code=entry["code"],
-                    due_at=anchor + dt.timedelta(hours=entry["due_hours"]), status=TaskStatus.OPEN,
+                    due_at=standard_task_due(entry, incident, anchor), status=TaskStatus.OPEN,
                     created_by=creator)
         task.save()
         tasks.append(task)

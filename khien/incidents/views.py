@@ -364,6 +364,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     for step in steps:
         if step["problem"] is None and not step["reopen"]:
             step["open_tasks"] = services.open_tasks_problem(incident, step["to"])
+    share_form = _share_form(forms.get("share"), incident, user) if participant and open_incident else None
     return {
         "incident": incident,
         "confirm_cancel": forms.get("confirm_cancel"),
@@ -409,7 +410,10 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "observable_form": (forms.get("observable") or ObservableForm(prefix="obs"))
         if participant and open_incident else None,
         # A closed incident's observables no longer change, shared included (`observables.do_share_observables`).
-        "share_form": _share_form(forms.get("share"), incident, user) if participant and open_incident else None,
+        "share_form": share_form,
+        # Without a collection to write (a responder), the page says who shares instead of showing nothing.
+        "share_by_others": (share_form is None and participant and open_incident
+                            and incident.observables.exists()),
     }
 
 
@@ -534,8 +538,11 @@ def incident_transition(request, pk):
     incident = _visible(request, pk)
     form = TransitionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Choose a valid status."))
-        return _detail(request, incident, 400)
+        if "status" in form.errors:
+            messages.error(request, _("Choose a valid status."))
+            return _detail(request, incident, 400)
+        # Another field (a reason too long): its own error, at the field and at the top (`_failed_forms`).
+        return _detail(request, incident, 400, transition=form, transition_to=form.cleaned_data["status"])
     to_status = form.cleaned_data["status"]
     try:
         services.do_transition(incident, to_status, acting_user=request.user, reason=form.cleaned_data["reason"],

@@ -3,6 +3,7 @@
 Deadline fields (`report_due_at`, `reported_late`, `next_stage`, the SLA due
 times) come from `khien.incidents.deadlines`, never computed here.
 """
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -15,7 +16,15 @@ from khien.registry.api.serializers import VisibleOrganizationField
 from khien.registry.models import InformationSystem, Organization, OrgType
 
 from .. import deadlines
-from ..services import OWNER_REFUSED, TASK_DESCRIPTION_MAX
+from ..inputs import COMMENT_MAX, REPORT_TEXT_MAX, exposure_problem, upload_limit_text
+from ..services import (
+    NOTE_MAX_CHARS,
+    OWNER_REFUSED,
+    PARTY_MAX_CHARS,
+    REASON_MAX_CHARS,
+    TASK_DESCRIPTION_MAX,
+    report_late_at,
+)
 from ..models import (
     PEOPLE_AFFECTED_MAX,
     PEOPLE_AFFECTED_TOO_MANY,
@@ -36,6 +45,22 @@ from ..models import (
 # The number of people affected: the model's bound, with its message in words (not the bare number).
 PEOPLE_AFFECTED_KWARGS = {"min_value": 0, "max_value": PEOPLE_AFFECTED_MAX,
                           "error_messages": {"max_value": PEOPLE_AFFECTED_TOO_MANY}}
+
+
+def _text_limits(fields) -> dict:
+    """extra_kwargs giving the report's text fields the forms' limits (`inputs.REPORT_TEXT_MAX`): the model's
+    TextFields have none, and the API stored a description of two million characters."""
+    return {name: {"max_length": REPORT_TEXT_MAX[name]} for name in fields if name in REPORT_TEXT_MAX}
+
+
+def _exposure(attrs: dict) -> dict:
+    """"Personal data exposed: yes" with "data exposed: no" is refused (as on the page); given without
+    `data_exposed`, personal data exposed means data exposed."""
+    if attrs.get("personal_data_exposed") is True and "data_exposed" not in attrs:
+        attrs["data_exposed"] = True
+    if problem := exposure_problem(attrs.get("data_exposed"), attrs.get("personal_data_exposed")):
+        raise serializers.ValidationError({"personal_data_exposed": [problem]})
+    return attrs
 
 
 class VisibleSystemField(serializers.SlugRelatedField):
@@ -163,7 +188,15 @@ class IncidentSerializer(serializers.ModelSerializer):
             "triaged_at", "in_response_at", "contained_at", "resolved_at", "closed_at", "created_at", "updated_at",
             "escalated_at",
         ]
-        extra_kwargs = {"people_affected": PEOPLE_AFFECTED_KWARGS}
+        extra_kwargs = {"people_affected": PEOPLE_AFFECTED_KWARGS, **_text_limits(fields)}
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        # A report on time has no reason for being late: one sent anyway is not kept (the page would show it beside
+        # "on time"). The same deadline function as the service (`services.report_late_at`).
+        if "late_reason" in attrs and report_late_at(attrs.get("detected_at"), timezone.now()) is None:
+            attrs["late_reason"] = ""
+        return _exposure(attrs)
 
     @extend_schema_field(api_fields.DateTimeField())
     def get_report_due_at(self, obj):
@@ -198,7 +231,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class TransitionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
-    reason = api_fields.CharField(required=False, allow_blank=True, default="")
+    reason = api_fields.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX_CHARS)
     cancel_open_tasks = serializers.BooleanField(
         required=False, default=False,
         help_text="Resolving or closing with tasks still open: true cancels them in the same step (each journaled); "
@@ -212,7 +245,7 @@ class ClassificationSerializer(serializers.Serializer):
     category = api_fields.CharField(required=False, allow_blank=True, default="")
     severity = api_fields.CharField(required=False, allow_blank=True, default="")
     tlp = serializers.ChoiceField(choices=Tlp.choices, required=False, allow_blank=True, default="")
-    reason = api_fields.CharField(required=False, allow_blank=True, default="")
+    reason = api_fields.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX_CHARS)
 
 
 class AssignSerializer(serializers.Serializer):
@@ -224,11 +257,11 @@ class UnassignSerializer(serializers.Serializer):
     """The responder organization to remove (its code, one assigned to the incident) and an optional reason."""
 
     responder = api_fields.CharField()
-    reason = api_fields.CharField(required=False, allow_blank=True, default="")
+    reason = api_fields.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX_CHARS)
 
 
 class CommentSerializer(serializers.Serializer):
-    text = api_fields.CharField(allow_blank=True, trim_whitespace=False)
+    text = api_fields.CharField(allow_blank=True, trim_whitespace=False, max_length=COMMENT_MAX)
 
 
 class IncidentEventSerializer(serializers.ModelSerializer):
@@ -283,6 +316,11 @@ class StageSubmitSerializer(serializers.ModelSerializer):
                   "mitigation"]
         extra_kwargs = {name: {"required": False} for name in fields if name != "stage"}
         extra_kwargs["people_affected"] = {"required": False, **PEOPLE_AFFECTED_KWARGS}
+        for name, limits in _text_limits(fields).items():
+            extra_kwargs[name].update(limits)
+
+    def validate(self, attrs):
+        return _exposure(super().validate(attrs))
 
 
 class CustodyEventSerializer(serializers.ModelSerializer):
@@ -314,17 +352,22 @@ class EvidenceUploadSerializer(serializers.Serializer):
     `received_from` starts the chain of custody."""
 
     file = serializers.FileField(required=False, use_url=False)  # an empty file is refused, as on the page
-    note = api_fields.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
-    received_from = api_fields.CharField(required=False, allow_blank=True, default="")
+    note = api_fields.CharField(required=False, allow_blank=True, default="", trim_whitespace=False,
+                                max_length=NOTE_MAX_CHARS)
+    received_from = api_fields.CharField(required=False, allow_blank=True, default="", max_length=PARTY_MAX_CHARS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = upload_limit_text()  # the setting the service checks (413 above it)
 
 
 class CustodyInputSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=[c for c in CustodyAction.choices if c[0] != CustodyAction.SEALED])
-    from_party = api_fields.CharField(required=False, allow_blank=True, default="")
-    to_party = api_fields.CharField(required=False, allow_blank=True, default="")
-    note = api_fields.CharField(required=False, allow_blank=True, default="")
+    from_party = api_fields.CharField(required=False, allow_blank=True, default="", max_length=PARTY_MAX_CHARS)
+    to_party = api_fields.CharField(required=False, allow_blank=True, default="", max_length=PARTY_MAX_CHARS)
+    note = api_fields.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX_CHARS)
     at = DateTimeField(required=False, allow_null=True, default=None)
 
 
 class SealSerializer(serializers.Serializer):
-    note = api_fields.CharField(required=False, allow_blank=True, default="")
+    note = api_fields.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX_CHARS)

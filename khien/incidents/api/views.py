@@ -7,7 +7,7 @@ report with an API token like people do.
 """
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -24,6 +24,12 @@ from .. import services
 from ..filters import IncidentFilter
 from ..models import Evidence, Incident, IncidentEvent, Observable, Task
 from . import serializers as s
+
+
+class ShareBody(s.ShareSerializer):
+    # A TLP less strict than the incident's is refused (400 on `tlp`) unless this is true.
+    confirm_downgrade = serializers.BooleanField(default=False)
+
 
 # A nested object's id in a path: anything else is no address (404), not a malformed id in a lookup (400).
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -254,9 +260,13 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         observables_module.do_remove_observable(observable, acting_user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(summary="Share observables as STIX indicators in a collection you may write",
-                   request=s.ShareSerializer,
-                   responses={201: s.ObservableLookupSerializer(many=True),
+    @extend_schema(summary="Share observables as STIX indicators in a collection you may write: `shared` and "
+                           "`skipped` (with the reason), and the incident's `observables`",
+                   request=ShareBody,
+                   responses={201: OpenApiResponse(description="Something was shared"),
+                              200: OpenApiResponse(description="Nothing was shared: every value was skipped"),
+                              400: OpenApiResponse(description="A TLP less strict than the incident's: send "
+                                                               "`confirm_downgrade: true` to share it anyway"),
                               403: OpenApiResponse(description="You may not write the collection"),
                               409: OpenApiResponse(description="A value is on a warning list (code `warning_listed`): "
                                                                "send `confirm_warninglisted: true` to share it anyway; "
@@ -264,7 +274,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @action(detail=True, methods=["post"], url_path="observables/share")
     def observables_share(self, request, pk=None):
         incident = self.get_object()
-        body = s.ShareSerializer(data=request.data)
+        body = ShareBody(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         collection = intel_tlp.collections_for(request.user).filter(pk=data["collection"]).first()
@@ -274,10 +284,19 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                                                                         pk__in=data["observables"]))
         if len(chosen) != len(set(data["observables"])):
             raise ValidationError({"observables": [_("Choose observables of this incident.")]})
-        observables_module.do_share_observables(incident, chosen, tlp=data["tlp"], collection=collection,
-                                                acting_user=request.user,
-                                                confirm_warninglisted=data["confirm_warninglisted"])
-        return Response(self._observables_data(request, incident), status=status.HTTP_201_CREATED)
+        result = observables_module.do_share_observables(incident, chosen, tlp=data["tlp"], collection=collection,
+                                                         acting_user=request.user,
+                                                         confirm_warninglisted=data["confirm_warninglisted"],
+                                                         confirm_downgrade=data["confirm_downgrade"])
+        answer = {
+            "shared": [{"id": str(o.pk), "kind": o.kind, "value": o.value, "indicator": o.shared_stix_id}
+                       for o in result.shared],
+            "skipped": [{"id": str(o.pk), "kind": o.kind, "value": o.value, "reason": code, "message": why}
+                        for o, code, why in result.skipped()],
+            "observables": self._observables_data(request, incident),
+        }
+        # 201 only when indicators were created; a call that shared nothing created nothing.
+        return Response(answer, status=status.HTTP_201_CREATED if result.shared else status.HTTP_200_OK)
 
     # --- evidence ---------------------------------------------------------------------
 

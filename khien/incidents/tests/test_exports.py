@@ -180,6 +180,8 @@ def test_pdf_keeps_long_email_addresses_whole(world, report, language):
     incident = report()
     services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
     person = _user(long_mail, world.responder_org, Role.RESPONDER)
+    person.full_name = ""  # named by the address, as on the page, for someone without a name
+    person.save(update_fields=["full_name"])
     services.do_add_comment(incident, "Đã cô lập máy chủ.", acting_user=person)
     services.do_add_task(incident, {"title": "Thu thập nhật ký", "owner": person}, acting_user=world.analyst)
     lines = _pdf_lines(exports.incident_pdf(incident, world.analyst, language=language))

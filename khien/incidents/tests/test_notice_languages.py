@@ -86,9 +86,10 @@ def test_a_status_change_reads_in_each_readers_language(world, report, client, a
     services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
     with translation.override("en"):
         services.do_transition(incident, Status.TRIAGED, acting_user=world.analyst, reason="Đã xác minh")
+    who = _who(world.analyst)  # who took the step, as the other notices say it
     _assert_reads(_read(client, api, world.responder, "incidents.status"),
-                  (f"{incident.reference}: Mới → Đã phân loại", f"{TITLE}\nĐã xác minh"),
-                  (f"{incident.reference}: New → Triaged", f"{TITLE}\nĐã xác minh"))
+                  (f"{incident.reference}: Mới → Đã phân loại", f"{TITLE}\nNgười thay đổi: {who}.\nĐã xác minh"),
+                  (f"{incident.reference}: New → Triaged", f"{TITLE}\nChanged by {who}.\nĐã xác minh"))
 
 
 def test_a_task_given_reads_in_each_readers_language(world, report, client, api):
@@ -125,6 +126,9 @@ def test_a_raised_severity_reads_in_each_readers_language_and_is_mailed_in_the_c
     incident = report(severity="medium")
     services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
     services.do_triage(incident, {}, acting_user=world.analyst)
+    # Contained: no deadline left for the raise to move (the moved deadlines are test_workflow_notices.py's).
+    services.do_transition(incident, Status.IN_RESPONSE, acting_user=world.analyst)
+    services.do_transition(incident, Status.CONTAINED, acting_user=world.analyst)
     world.responder.language = "en"  # chose English with the switch
     world.responder.save(update_fields=["language"])
     mail.outbox.clear()

@@ -164,7 +164,7 @@ def test_share_creates_indicators_visible_per_tlp(world, report, feed):
 
 def test_share_green_is_seen_by_other_organizations(world, report, feed):
     own, _other = feed
-    incident = report(observables=[("domain", "c2.demo.khien.vn")])
+    incident = report(observables=[("domain", "c2.demo.khien.vn")], tlp="green")  # no stricter than the TLP:GREEN share
     observables.do_share_observables(incident, list(incident.observables.all()), tlp=Tlp.GREEN, collection=own,
                                      acting_user=world.analyst)
     assert intel_tlp.visible_versions(world.other_admin).filter(
@@ -215,10 +215,10 @@ def test_share_through_page_and_api(world, report, feed, as_user, api):
         "observables": [str(second.pk)], "tlp": "green", "collection": str(other.pk)}, format="json")
     assert response.status_code == 403
     response = api(world.analyst).post(f"/api/incidents/{incident.pk}/observables/share/", {
-        "observables": [str(second.pk)], "tlp": "green", "collection": str(own.pk), "confirm_warninglisted": True},
-        format="json")
+        "observables": [str(second.pk)], "tlp": "green", "collection": str(own.pk), "confirm_warninglisted": True,
+        "confirm_downgrade": True}, format="json")  # wider than the incident's TLP:AMBER: confirmed
     assert response.status_code == 201
-    assert {o["value"]: o["shared_tlp"] for o in response.json()}["198.51.100.47"] == "green"
+    assert {o["value"]: o["shared_tlp"] for o in response.json()["observables"]}["198.51.100.47"] == "green"
 
 
 def test_api_report_and_add_observables(world, api, incident_content):

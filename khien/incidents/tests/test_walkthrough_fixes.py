@@ -47,7 +47,7 @@ def _indicators(value):
 
 
 def test_a_warning_listed_value_is_not_shared_unless_confirmed(world, report, feed):
-    incident = report(observables=[("ipv4", "10.3.19.97"), ("domain", "c2.example-demo.vn")])
+    incident = report(observables=[("ipv4", "10.3.19.97"), ("domain", "c2.example-demo.vn")], tlp="green")
     chosen = list(incident.observables.all())
     counts = StixObject.objects.count(), IncidentEvent.objects.count(), AuditEntry.objects.count()
     with translation.override("en"), pytest.raises(Refused) as refused:
@@ -66,7 +66,7 @@ def test_a_warning_listed_value_is_not_shared_unless_confirmed(world, report, fe
 
 
 def test_a_warning_listed_value_through_the_page_and_the_api(world, report, feed, as_user, api):
-    incident = report(observables=[("ipv4", "10.3.19.97")])
+    incident = report(observables=[("ipv4", "10.3.19.97")], tlp="green")  # no stricter than the TLP:GREEN share
     observable = incident.observables.get()
     client = as_user(world.analyst)
     page = client.get(f"/incidents/{incident.pk}/").content.decode()
@@ -101,7 +101,10 @@ def test_sharing_again_does_not_duplicate_the_indicator(world, report, feed, as_
     assert "c2.example-demo.vn" in " ".join(str(m) for m in response.context["messages"])
     response = api(world.analyst).post(f"/api/incidents/{incident.pk}/observables/share/", {
         "observables": [str(observable.pk)], "tlp": "amber", "collection": str(feed.pk)}, format="json")
-    assert response.status_code == 201 and _indicators("c2.example-demo.vn").count() == 1
+    # Nothing shared, nothing created: 200, the value listed as skipped with why.
+    assert response.status_code == 200 and _indicators("c2.example-demo.vn").count() == 1
+    assert response.json()["shared"] == []
+    assert [(o["value"], o["reason"]) for o in response.json()["skipped"]] == [("c2.example-demo.vn", "already_shared")]
     # Once the indicator is revoked, sharing it again makes a new one.
     StixObject.objects.filter(stix_id=Observable.objects.get(pk=observable.pk).shared_stix_id).update(revoked=True)
     assert observables.do_share_observables(incident, [observable], tlp=Tlp.AMBER, collection=feed,
@@ -109,7 +112,7 @@ def test_sharing_again_does_not_duplicate_the_indicator(world, report, feed, as_
 
 
 def test_the_indicator_text_is_vietnamese_then_english(world, report, feed):
-    incident = report(observables=[("domain", "c2.example-demo.vn")])
+    incident = report(observables=[("domain", "c2.example-demo.vn")], tlp="green")  # no stricter than the TLP:GREEN share
     with translation.override("en"):
         observables.do_share_observables(incident, list(incident.observables.all()), tlp=Tlp.GREEN,
                                          collection=feed, acting_user=world.analyst)
@@ -146,7 +149,8 @@ def test_tasks_that_belong_after_resolving_do_not_hold_it_up(world, report):
 
 
 def test_a_platform_action_marks_its_standard_task_done(world, report, feed):
-    incident = walk(report(observables=[("domain", "c2.example-demo.vn")]), [Status.TRIAGED], world.analyst)
+    incident = walk(report(observables=[("domain", "c2.example-demo.vn")], tlp="green"), [Status.TRIAGED],
+                    world.analyst)
     tasks = {t.template_code: t for t in Task.objects.filter(incident=incident)}
     assert {"report-ncsc", "assign-responders", "share-iocs"} <= set(tasks)
     services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)

@@ -76,7 +76,7 @@ def test_a_task_edit_refused_is_said_once_at_the_top(world, report, as_user):
 def test_a_refusal_of_a_form_is_said_once_not_again_in_the_form(world, report, feed, as_user):
     """A refusal that concerns no field (a value on a warning list) was said at the top, then again in the form
     under the generic banner."""
-    incident = report(observables=[("ipv4", "10.3.19.97")])
+    incident = report(observables=[("ipv4", "10.3.19.97")], tlp="green")  # no stricter than the TLP:GREEN share
     observable = incident.observables.get()
     response = as_user(world.analyst).post(f"/incidents/{incident.pk}/observables/share/", {
         "share-observables": [str(observable.pk)], "share-tlp": "green", "share-collection": str(feed.pk)})
