@@ -254,6 +254,10 @@ class ShareObservablesForm(forms.Form):
     confirm_warninglisted = forms.BooleanField(
         label=_("Share values on a warning list anyway"), required=False,
         help_text=_("Only when you have checked that such a value really is malicious here."))
+    # A TLP less strict than the incident's is refused unless confirmed (`observables.do_share_observables`).
+    confirm_downgrade = forms.BooleanField(
+        label=_("Share at this TLP although it is less strict than the incident's"), required=False,
+        help_text=_("The indicators will reach more readers than the incident does: only with the reporter's consent."))
 
     def __init__(self, *args, incident, user, **kwargs):
         from khien.intel.models import Collection
@@ -299,15 +303,15 @@ class ClassificationForm(forms.Form):
     reason = forms.CharField(label=_("Reason for the change"), required=False, max_length=5000,
                              widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args, incident: Incident, with_reason: bool = True, **kwargs):
+    def __init__(self, *args, incident: Incident, triage: bool = False, **kwargs):
         kwargs.setdefault("initial", {})
         for name in ("category", "severity", "tlp"):
             kwargs["initial"].setdefault(name, getattr(incident, name))
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = incident.taxonomy.choices()
         self.fields["severity"].choices = incident.policy.severity_choices()
-        if not with_reason:  # triage confirms; a later change says why
-            del self.fields["reason"]
+        if triage:  # triage confirms; a change made then may say why (a raised severity's notice carries it)
+            self.fields["reason"].label = _("Reason, if you change the classification (optional)")
 
 
 class AssignForm(forms.Form):

@@ -314,7 +314,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
                           "problem": services.transition_problem(incident, to_status),
                           # Triage confirms or corrects the category, severity and TLP in the same step.
                           "triage_form": (forms.get("triage") or ClassificationForm(
-                              incident=incident, with_reason=False, prefix="triage"))
+                              incident=incident, triage=True, prefix="triage"))
                           if to_status == Status.TRIAGED else None})
     stages = []
     for stage in deadlines.incident_schedule(incident):
@@ -566,7 +566,7 @@ def incident_transition(request, pk):
 def incident_triage(request, pk):
     """Triage with the category, severity and TLP confirmed or corrected (`services.do_triage`)."""
     incident = _visible(request, pk)
-    form = ClassificationForm(request.POST, incident=incident, with_reason=False, prefix="triage")
+    form = ClassificationForm(request.POST, incident=incident, triage=True, prefix="triage")
     if not form.is_valid():
         return _detail(request, incident, 400, triage=form)
     try:
@@ -868,7 +868,8 @@ def observable_share(request, pk):
     try:
         result = observables.do_share_observables(incident, list(data["observables"]), tlp=data["tlp"],
                                                   collection=data["collection"], acting_user=request.user,
-                                                  confirm_warninglisted=data["confirm_warninglisted"])
+                                                  confirm_warninglisted=data["confirm_warninglisted"],
+                                                  confirm_downgrade=data["confirm_downgrade"])
     except (Refused, ValidationError) as exc:
         return _refused(request, incident, exc, form, share=form)
     if result.shared:

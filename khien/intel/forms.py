@@ -448,7 +448,9 @@ def respond_by_help() -> str:
              ) % {"days": services_warnings.RESPOND_BY_MAX.days}
 
 
-class WarningForm(forms.Form):
+class WarningForm(_WarningListedMixin, forms.Form):
+    """An early warning; a value on a warning list (8.8.8.8, a private range…) is sent only once confirmed, as an
+    indicator is stored (`_WarningListedMixin`)."""
     title = forms.CharField(label=_l("Title"), max_length=300)
     summary = forms.CharField(label=_l("Summary"), required=False, widget=forms.Textarea(attrs={"rows": 4}))
     severity = forms.ChoiceField(label=_l("Severity"), choices=WarningSeverity.choices, initial=WarningSeverity.HIGH)
@@ -493,6 +495,24 @@ class WarningForm(forms.Form):
         self.fields["isacs"].queryset = Isac.objects.visible_to(user)  # the others do not exist for the user
         field = self.fields["organizations"]
         field.widget.choices = grouped_organization_choices(field.queryset)
+
+    def clean(self):
+        from khien.core.errors import Refused
+
+        cleaned = super().clean()
+        self.warning_listed = []
+        lists = warninglists.compiled()
+        for raw in split_lines(cleaned.get("values", "")):
+            try:
+                kind, value = services_warnings.classify(raw)
+            except Refused:  # not a value: the service says so, with the others
+                continue
+            names = warninglists.hits(kind, value, lists)
+            if names:
+                self.warning_listed.append({"id": None, "kind": kind, "value": value, "warninglists": names})
+        if self.warning_listed and not cleaned.get("confirm_warninglisted"):
+            self.add_error("confirm_warninglisted", warninglists.listed_message(self.warning_listed))
+        return cleaned
 
     def service_args(self) -> tuple[dict, dict]:
         d = self.cleaned_data

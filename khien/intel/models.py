@@ -98,12 +98,56 @@ STIX_VOCABULARY_LABELS = {
         "none": _("none"), "minimal": _("minimal"), "intermediate": _("intermediate"), "advanced": _("advanced"),
         "expert": _("expert"), "innovator": _("innovator"), "strategic": _("strategic"),
     },
+    # The relationship types of STIX 2.1 (§4 and the SDOs' relationship tables) most met in shared intelligence.
+    "relationship_type": {
+        "indicates": pgettext_lazy("STIX relationship", "indicates"),
+        "based-on": pgettext_lazy("STIX relationship", "based on"),
+        "derived-from": pgettext_lazy("STIX relationship", "derived from"),
+        "duplicate-of": pgettext_lazy("STIX relationship", "duplicate of"),
+        "related-to": pgettext_lazy("STIX relationship", "related to"),
+        "uses": pgettext_lazy("STIX relationship", "uses"),
+        "targets": pgettext_lazy("STIX relationship", "targets"),
+        "attributed-to": pgettext_lazy("STIX relationship", "attributed to"),
+        "mitigates": pgettext_lazy("STIX relationship", "mitigates"),
+        "variant-of": pgettext_lazy("STIX relationship", "variant of"),
+        "communicates-with": pgettext_lazy("STIX relationship", "communicates with"),
+        "drops": pgettext_lazy("STIX relationship", "drops"),
+        "downloads": pgettext_lazy("STIX relationship", "downloads"),
+        "exploits": pgettext_lazy("STIX relationship", "exploits"),
+        "delivers": pgettext_lazy("STIX relationship", "delivers"),
+        "hosts": pgettext_lazy("STIX relationship", "hosts"),
+        "located-at": pgettext_lazy("STIX relationship", "located at"),
+        "resolves-to": pgettext_lazy("STIX relationship", "resolves to"),
+        "compromises": pgettext_lazy("STIX relationship", "compromises"),
+        "consists-of": pgettext_lazy("STIX relationship", "consists of"),
+        "controls": pgettext_lazy("STIX relationship", "controls"),
+        "impersonates": pgettext_lazy("STIX relationship", "impersonates"),
+        "originates-from": pgettext_lazy("STIX relationship", "originates from"),
+        "authored-by": pgettext_lazy("STIX relationship", "authored by"),
+        "beacons-to": pgettext_lazy("STIX relationship", "beacons to"),
+        "exfiltrates-to": pgettext_lazy("STIX relationship", "exfiltrates to"),
+        "investigates": pgettext_lazy("STIX relationship", "investigates"),
+        "remediates": pgettext_lazy("STIX relationship", "remediates"),
+    },
 }
+
+
+def relationship_label(relationship_type) -> str:
+    """A STIX relationship type in the reader's language ("indicates", "based-on"…); an unknown one as written."""
+    return stix_value_label("relationship_type", relationship_type) if isinstance(relationship_type, str) else ""
+
+
+def kill_chain_label(phases) -> str:
+    """Kill chain phases as people read them: one "phase (kill chain)" a line."""
+    lines = [f"{p.get('phase_name', '')} ({p.get('kill_chain_name', '')})" for p in phases if isinstance(p, dict)]
+    return "\n".join(lines)
 
 
 def stix_value_label(prop: str, value) -> str:
     """A STIX property value in the reader's language: vocabulary values named, lists joined, yes/no."""
     vocabulary = STIX_VOCABULARY_LABELS.get(prop, {})
+    if prop == "kill_chain_phases" and isinstance(value, list) and all(isinstance(p, dict) for p in value):
+        return kill_chain_label(value)
     if isinstance(value, bool):
         return str(_("yes") if value else _("no"))
     if isinstance(value, str):

@@ -93,6 +93,14 @@ class CreatorRefused(InvalidStix):
         return _("Not stored: another object of this request was refused.")
 
 
+class SharingRefused(CreatorRefused):
+    """Some objects are versions another organization stored under TLP:AMBER, AMBER+STRICT or RED, sent into
+    a collection that does not hold them yet, or naming recipients of another organization's TLP:RED version:
+    nothing was written. Only a version's producer shares it on (TLP 2.0); see `_reshared_versions`."""
+
+    code_name = "not_producer"
+
+
 @dataclass
 class AddResult:
     total: int = 0
@@ -614,7 +622,10 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     is refused with `CreatorRefused` (`_foreign_creator_errors`), and so is a new sighting naming another
     platform organization in `where_sighted_refs`.
     `recipients` (organizations) are the named recipients of the TLP:RED
-    versions of this submission. Refuses with `Forbidden` without the write
+    versions of this submission that it creates or that the submitter's organizations produced. Another
+    organization's stored AMBER / AMBER+STRICT / RED version is linked only into a collection already holding
+    it, and never with `recipients` (`SharingRefused`, `_reshared_versions`: only the producer shares it on).
+    Refuses with `Forbidden` without the write
     right and with `InvalidStix` (carrying every object's errors) when any
     object is invalid.
 
@@ -684,6 +695,7 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
         raise Forbidden(_("You may not add objects to this collection."))
 
     producer_id = producer_for(acting_user, collection)
+    own_ids = tlp.adding_organization_ids(acting_user) | ({producer_id} if producer_id else set())
     identities = ensure_identities([producer_id]) if producer_id else {}
     identity = identities.get(producer_id)
     default_tlp = identity.default_tlp if identity else Tlp.AMBER
@@ -737,6 +749,18 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
                                            for (stix_id, _version), message in forged.items()})
         hidden += list(forged)  # a pull leaves them out (counted hidden), as a peer's page is not its choice
         hidden += [k for k in _foreign_new_versions(producer_id, new_submitted) if k not in forged]
+        # Another organization's AMBER / AMBER+STRICT / RED version is not shared on by linking it elsewhere.
+        reshared = _reshared_versions(collection, own_ids, [k for k in submitted if k in stored and k not in hidden],
+                                      stored, recipients)
+        if reshared and not skip_hidden:
+            raise SharingRefused(
+                _("%(count)d of %(total)d objects are versions another organization produced under TLP:AMBER, "
+                  "AMBER+STRICT or RED, which only it shares on; nothing was stored.")
+                % {"count": len(reshared), "total": len(objects)},
+                {printable(stix_id): [message] for (stix_id, _version), message in sorted(reshared.items())})
+        if reshared:  # a pull: linked only when the page carries it identical from an author outside the platform
+            linked = _same_external_versions({k: rows[k] for k in reshared}, stored)
+            hidden += [k for k in reshared if k not in linked]
     if hidden and not skip_hidden:
         # Refused in words that do not say whether the version exists and is hidden, or why: only that this id
         # and version cannot be taken.
@@ -774,7 +798,14 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
         _mark_superseded(collection, stix_ids)
 
     if recipients:
-        red_pks = [stored[k] for k, row in rows.items() if row.tlp == Tlp.RED]
+        # Only the producer names the recipients of a TLP:RED version: the new versions of this submission, and
+        # those already stored that the submitter's organizations produced (never another's: `_reshared_versions`).
+        red_pks = []
+        candidates = [stored[k] for k in rows]
+        for start in range(0, len(candidates), 500):
+            red_pks += [pk for pk, producer in StixObject.objects.filter(
+                pk__in=candidates[start:start + 500], tlp=Tlp.RED).values_list("pk", "producer_id")
+                if pk in new_pks or producer in own_ids]
         StixRecipient.objects.bulk_create(
             [StixRecipient(object_id=pk, organization_id=org.pk) for pk in red_pks for org in recipients],
             batch_size=BATCH, ignore_conflicts=True)
@@ -1044,6 +1075,39 @@ def _foreign_new_versions(producer_id, new_rows: dict) -> list:
     return sorted(key for key, row in candidates.items()
                   if not (row.created_by_ref and row.created_by_ref in creators[key[0]]
                           and not platform & creators[key[0]]))
+
+
+# The levels whose audience depends on where the version is held or whom it names (TLP 2.0: AMBER within the
+# recipient organization and its clients, AMBER+STRICT within the organization, RED the named recipients only).
+NOT_RESHARED = (Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED)
+
+
+def _reshared_versions(collection: Collection, own_ids: set, keys: list, stored: dict, recipients) -> dict:
+    """{(stix id, version): message} for the submitted versions already stored (and visible to the submitter)
+    that another organization produced under TLP:AMBER, AMBER+STRICT or RED and that this submission would
+    share on: linked into a collection that does not hold them yet (its readers would see them: `tlp.GRANTS`
+    counts every collection holding a version), or, TLP:RED, with recipients (only the producer names them).
+
+    `own_ids`: the organizations the submitter publishes for; their versions are theirs to share. A version
+    this collection already holds is left as it is (linking it again widens nothing)."""
+    by_pk = {stored[key]: key for key in keys}
+    found = {}
+    pks = list(by_pk)
+    for start in range(0, len(pks), 500):
+        chunk = pks[start:start + 500]
+        held = set(CollectionObject.objects.filter(collection=collection, object_id__in=chunk)
+                   .values_list("object_id", flat=True))
+        for pk, producer, level in StixObject.objects.filter(pk__in=chunk, tlp__in=NOT_RESHARED) \
+                .exclude(producer_id__in=own_ids).values_list("pk", "producer_id", "tlp"):
+            if level == Tlp.RED and recipients:
+                found[by_pk[pk]] = _("This TLP:RED version was produced by another organization: only its "
+                                     "producer names its recipients.")
+            elif pk not in held:
+                found[by_pk[pk]] = _("This version was produced by another organization under %(tlp)s: only "
+                                     "its producer shares it with other organizations. Send your own objects, "
+                                     "or ask the producer to share it in this collection.") % {
+                                         "tlp": Tlp(level).label}
+    return found
 
 
 def _stored_versions(stix_ids: list[str]) -> dict[tuple[str, dt.datetime], int]:

@@ -63,7 +63,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
-from django.utils.translation import ngettext_lazy
+from django.utils.translation import ngettext, ngettext_lazy
 
 from khien.core import audit, notifications, shapes
 from khien.core.api.fields import no_control_characters
@@ -82,6 +82,7 @@ from .models import (
     EarlyWarning,
     IndicatorKind,
     IndicatorValue,
+    StixObject,
     TargetReason,
     Tlp,
     WarningSeverity,
@@ -761,10 +762,31 @@ def tell_senders_of_missed_deadlines(now=None) -> int:
 EMAIL_LISTED_MAX = 30  # values, CVE ids or products written out in one e-mail; the rest are counted
 
 
+def named_indicator_values(warning: EarlyWarning) -> tuple[list[tuple[str, str]], int]:
+    """(kind, value) of the indicators a warning names (`indicator_refs`: their latest versions, not revoked) that
+    may go out with it, and how many such indicators may not: one shared at a stricter TLP than the warning's stays
+    in the platform. The warning's own `values` hold only their addresses and domains (what matching uses): a
+    file hash or a URL is only here."""
+    refs = [r for r in warning.indicator_refs or [] if isinstance(r, str)]
+    if not refs:
+        return [], 0
+    latest = {}
+    for row in StixObject.objects.filter(stix_id__in=refs).only("pk", "stix_id", "tlp", "revoked").order_by("modified"):
+        latest[row.stix_id] = row
+    allowed = tlp.RESTRICTIVENESS.index(warning.tlp) if warning.tlp in tlp.RESTRICTIVENESS else 0
+    kept = [row.pk for row in latest.values()
+            if not row.revoked and tlp.RESTRICTIVENESS.index(row.tlp) <= allowed]
+    stricter = len([row for row in latest.values() if not row.revoked and row.pk not in kept])
+    values = list(dict.fromkeys(IndicatorValue.objects.filter(object_id__in=kept).order_by("kind", "value")
+                                .values_list("kind", "value")))
+    return values, stricter
+
+
 def _email_details(warning: EarlyWarning, target: WarningTarget | None) -> list[str]:
     """What a duty officer, who may not use Khiên, acts on: why the organization received the warning, and the
-    values, CVE ids and products it names — except at TLP:RED, whose values stay in the platform (the e-mail then
-    says so and gives the link)."""
+    values (its own and those of the indicators it names), CVE ids and products it names — except at TLP:RED,
+    whose values stay in the platform (the e-mail then says so and gives the link). A value on a warning list
+    (8.8.8.8, a private range…) is marked: blocking it would cut a service."""
     lines = []
     if target is not None:
         why = target.get_reason_display()
@@ -772,20 +794,35 @@ def _email_details(warning: EarlyWarning, target: WarningTarget | None) -> list[
             why = f"{why}: {target.matched_value}"
         lines += [_("Why your organization receives it: %(why)s.") % {"why": why}, ""]
     if warning.tlp == Tlp.RED:
-        if warning.values or warning.vulnerability_refs or warning.cpes:
+        if warning.values or warning.vulnerability_refs or warning.cpes or warning.indicator_refs:
             lines += [_("Its values are TLP:RED: read them in Khiên (link below)."), ""]
         return lines
-    for title, items in ((_("Values to look for and block:"), warning.values),
+    pairs = [(str(v.get("kind") or ""), str(v.get("value") or "")) for v in warning.values or []
+             if isinstance(v, dict)]
+    named, stricter = named_indicator_values(warning)
+    pairs = list(dict.fromkeys(pairs + named))
+    lists = warninglists.compiled()
+    values = []
+    for kind, value in pairs:
+        names = warninglists.hits(kind, value, lists) if kind else []
+        if names:
+            value = "{} ({})".format(value, _("on a warning list: %(lists)s, check before blocking")
+                                     % {"lists": ", ".join(warninglists.list_label(n) for n in names)})
+        values.append(value)
+    for title, items in ((_("Values to look for and block:"), values),
                          (_("Vulnerabilities (CVE):"), warning.vulnerability_refs),
                          (_("Affected products (CPE):"), warning.cpes)):
         if not items:
             continue
         lines.append(title)
-        # Values are stored as {"kind", "value"}; CVE ids and products as text.
-        lines += [f"  - {item.get('value') if isinstance(item, dict) else item}" for item in items[:EMAIL_LISTED_MAX]]
+        lines += [f"  - {item}" for item in items[:EMAIL_LISTED_MAX]]
         if len(items) > EMAIL_LISTED_MAX:
             lines.append("  " + _("… and %(n)d more, in Khiên.") % {"n": len(items) - EMAIL_LISTED_MAX})
         lines.append("")
+    if stricter:
+        lines += [ngettext("%(n)d indicator named by the warning is shared at a stricter TLP: read it in Khiên.",
+                           "%(n)d indicators named by the warning are shared at a stricter TLP: read them in Khiên.",
+                           stricter) % {"n": stricter}, ""]
     return lines
 
 

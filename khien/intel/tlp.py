@@ -20,7 +20,11 @@ AMBER+STRICT       the producer, and the owner of a collection holding the versi
 RED                the producer, and the organizations named as recipients
 =================  ==============================================================
 
-- The producer is the organization whose user submitted the version.
+- The producer is the organization whose user submitted the version. Only the producer links an AMBER,
+  AMBER+STRICT or RED version into further collections or names its recipients (`services._reshared_versions`):
+  a reader cannot widen who sees it.
+- A relationship is visible only when each of its ends is stored nowhere on the platform or visible by this
+  table (`_relationship_ends_q`): it would otherwise name an object the reader may not see.
 - The national coordinator has no special right here: it is an organization
   like the others. It sees GREEN, and AMBER content of the collections it owns
   or reads, but AMBER+STRICT and RED only as producer, collection owner
@@ -51,6 +55,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.fields.json import KeyTextTransform
 
 from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, memberships_of, scope_for
@@ -125,8 +130,31 @@ def visibility_q(user, prefix: str = "") -> Q | None:
     `object` foreign key to StixObject) instead of StixObject itself.
     """
     if not _signed_in(user):
-        return _anonymous_q(prefix)
+        anonymous = _anonymous_q(prefix)
+        return anonymous & _relationship_ends_q(_anonymous_q(""), prefix) if anonymous is not None else None
     return organizations_visibility_q(organization_ids(user), prefix)
+
+
+# A relationship names two objects by id: served to a reader who may not see one of them (a TLP:GREEN
+# relationship to another organization's TLP:RED indicator) it would tell that the hidden object exists and
+# what it is linked to. As in OpenCTI, a relationship is visible only when each of its ends is: either no version
+# of that id is stored here (an object kept elsewhere, e.g. a public ATT&CK technique), or the reader sees one.
+RELATIONSHIP_ENDS = ("source_ref", "target_ref")
+
+
+def _relationship_ends_q(end_visible: Q | None, prefix: str = "") -> Q:
+    """The condition that a StixObject row is not a relationship, or that each of its ends is stored nowhere or
+    satisfies `end_visible` (the table alone, on StixObject: an end that is itself a relationship is not
+    followed further); `end_visible` None: nothing is visible."""
+    ends = Q()
+    for name in RELATIONSHIP_ENDS:
+        ref = KeyTextTransform(name, OuterRef(f"{prefix}data"))
+        stored = StixObject.objects.filter(stix_id=ref)
+        condition = Q(~Exists(stored))
+        if end_visible is not None:
+            condition |= Exists(stored.filter(end_visible))
+        ends &= condition
+    return ~Q(**{f"{prefix}stix_type": "relationship"}) | ends
 
 
 # --- The table, once -------------------------------------------------------------------------------
@@ -180,9 +208,14 @@ def organizations_visibility_q(orgs, prefix: str = "") -> Q:
     The TLP table (`GRANTS`) in one place: `visibility_q` (a signed-in user: their
     memberships' organizations) and `visible_object_pks_for_organization` (an
     organization itself, e.g. the organization whose SOC sent a telemetry event)
-    both use it.
+    both use it. A relationship also needs both ends visible (`_relationship_ends_q`).
     """
     orgs = list(orgs)
+    return _table_q(orgs, prefix) & _relationship_ends_q(_table_q(orgs), prefix)
+
+
+def _table_q(orgs: list, prefix: str = "") -> Q:
+    """The TLP table alone (`GRANTS`): the StixObject rows the organizations `orgs` see by their level."""
     q = None
     for level, grants in GRANTS.items():
         conditions = [c for c in (_version_condition(g, orgs, prefix) for g in grants) if c is not None]
@@ -353,7 +386,7 @@ def collection_content_q(user, collection: Collection, prefix: str = "") -> Q | 
     own organizations produced. None: nothing (not a reader nor a writer).
     """
     if not _signed_in(user):
-        return _anonymous_q(prefix) if can_read_collection(user, collection) else None
+        return visibility_q(user, prefix) if can_read_collection(user, collection) else None
     orgs = organization_ids(user)
     pk = "object_id" if prefix else "pk"
     tlp_field = f"{prefix}tlp"
@@ -370,7 +403,7 @@ def collection_content_q(user, collection: Collection, prefix: str = "") -> Q | 
         q |= Q(**{tlp_field: Tlp.RED}) & (
             produced | Exists(StixRecipient.objects.filter(object_id=OuterRef(pk), organization_id__in=orgs))
         )
-        return q
+        return q & _relationship_ends_q(_table_q(orgs), prefix)
     if organization_writes(user, collection):
         return produced & visibility_q(user, prefix)
     return None

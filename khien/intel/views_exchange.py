@@ -15,13 +15,13 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 
-from . import federation, tlp
+from . import federation, tlp, warninglists
 from .exchange import run, stix_export
 from .exchange.common import ImportRejected, max_import_bytes
 from .exchange.csv_io import IMPORT_COLUMNS
@@ -134,6 +134,12 @@ def exchange_import(request):
                                         "%(added)d added to the collection.")
                              % {"created": report.created, "existing": report.existing,
                                 "added": report.added_to_collection})
+            if report.warnings:  # stored, as the API's answer says too (`warnings`)
+                messages.warning(request, warninglists.listed_message(report.warnings))
+            if report.skipped:
+                messages.warning(request, ngettext("%(n)d MISP attribute was left out: it is listed below.",
+                                                   "%(n)d MISP attributes were left out: they are listed below.",
+                                                   len(report.skipped)) % {"n": len(report.skipped)})
     elif request.method == "POST":
         status = 400
     return render(request, "intel/exchange_import.html", {

@@ -23,7 +23,7 @@ from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.scoping import is_national_coordinator
 
-from . import search, services_warnings as sw, warninglists
+from . import search, services_warnings as sw, warning_sightings, warninglists
 from .forms import AcknowledgeForm, AllowEntryForm, WarningForm
 from .models import AllowListEntry, IndicatorKind
 
@@ -82,7 +82,12 @@ def warning_inbox(request):
             for t in sw.with_matched_labels(received)]
     sent, sent_query = None, request.GET.get("sent_q", "").strip()[:200]
     if sw.can_issue(user) or is_national_coordinator(user):
+        # The warnings whose targets the user may see (`sw.can_view_targets`): those their organizations sent,
+        # every warning for the coordinator; never the ones they only received (targets and answers are the
+        # sender's).
         followed = sw.warnings_visible_to(user)
+        if not is_national_coordinator(user):
+            followed = followed.filter(organization_id__in=sw._org_ids(user))
         if sent_query:  # by title, or by the sender's code
             followed = followed.filter(Q(title__icontains=sent_query) | Q(organization__code__iexact=sent_query))
         sent = Paginator(followed.select_related("organization")
@@ -123,6 +128,11 @@ def _warning_detail(request, warning, forms=None, status=200, remind_error=None,
         targets.object_list = sw.with_matched_labels(targets.object_list)
     report = search.latest_visible(user, warning.report_id) if warning.report_id else None
     indicators = search.latest_versions(user, warning.indicator_refs or [])
+    named = [indicators[i] for i in warning.indicator_refs or [] if i in indicators]
+    # One line per value, the indicators carrying it named together; and what the reader's own monitoring saw.
+    groups = warning_sightings.indicator_groups(named)
+    seen = warning_sightings.seen_by_my_organizations(
+        user, warning, warning_sightings.warning_values(warning, [g.value for g in groups if g.value]))
     lists = warninglists.compiled()
     values = [{"kind": v.get("kind"), "value": v.get("value"),
                "lists": warninglists.hits(v.get("kind", ""), v.get("value", ""), lists)}
@@ -134,7 +144,7 @@ def _warning_detail(request, warning, forms=None, status=200, remind_error=None,
         "remind_error": remind_error,
         "updates": updates, "last_update": updates[-1] if updates else None,
         "update_form": (update_form or WarningUpdateForm(warning=warning)) if can_follow_up else None,
-        "report": report, "indicators": [indicators[i] for i in warning.indicator_refs or [] if i in indicators],
+        "report": report, "indicators": named, "indicator_groups": groups, "seen": seen,
         "values": values,
     }, status=status)
 

@@ -152,6 +152,8 @@ class ShareSerializer(serializers.Serializer):
     # `warning_listed`) unless this is true. Values already shared from the incident as active indicators of the
     # same organization are not shared again.
     confirm_warninglisted = serializers.BooleanField(default=False)
+    # A TLP less strict than the incident's is refused (400 on `tlp`) unless this is true.
+    confirm_downgrade = serializers.BooleanField(default=False)
 
 
 class IncidentSerializer(serializers.ModelSerializer):

@@ -7,7 +7,7 @@ report with an API token like people do.
 """
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -24,11 +24,6 @@ from .. import services
 from ..filters import IncidentFilter
 from ..models import Evidence, Incident, IncidentEvent, Observable, Task
 from . import serializers as s
-
-
-class ShareBody(s.ShareSerializer):
-    # A TLP less strict than the incident's is refused (400 on `tlp`) unless this is true.
-    confirm_downgrade = serializers.BooleanField(default=False)
 
 
 # A nested object's id in a path: anything else is no address (404), not a malformed id in a lookup (400).
@@ -262,7 +257,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     @extend_schema(summary="Share observables as STIX indicators in a collection you may write: `shared` and "
                            "`skipped` (with the reason), and the incident's `observables`",
-                   request=ShareBody,
+                   request=s.ShareSerializer,
                    responses={201: OpenApiResponse(description="Something was shared"),
                               200: OpenApiResponse(description="Nothing was shared: every value was skipped"),
                               400: OpenApiResponse(description="A TLP less strict than the incident's: send "
@@ -274,7 +269,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @action(detail=True, methods=["post"], url_path="observables/share")
     def observables_share(self, request, pk=None):
         incident = self.get_object()
-        body = ShareBody(data=request.data)
+        body = s.ShareSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         collection = intel_tlp.collections_for(request.user).filter(pk=data["collection"]).first()

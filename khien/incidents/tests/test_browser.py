@@ -87,6 +87,14 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
     page.select_option("#id_share-tlp", "green")
     page.select_option("#id_share-collection", str(feed.pk))
     page.click("#share-form button[type=submit]")
+    # GREEN is less strict than the incident's AMBER: refused until the reporter's consent is confirmed.
+    expect(page.locator("#id_share-confirm_downgrade")).to_be_visible()
+    refused = [e for e in watch.console_errors if "status of 400" in e]
+    assert len(refused) == 1  # the refused form's page itself (a 400), nothing else
+    watch.console_errors.remove(refused[0])
+    watch.failed[:] = [f for f in watch.failed if not (f.startswith("400 ") and f.endswith("/observables/share/"))]
+    page.check("#id_share-confirm_downgrade")
+    page.click("#share-form button[type=submit]")
     expect(page.locator(f"#obs-{domain.pk} .obs-shared .badge.tlp-green")).to_be_visible()
     assert IndicatorValue.objects.filter(kind="domain", value="login-verify.phish.demo.khien.vn").count() == 1
     expect(page.locator(f"#obs-{domain.pk} .obs-matches .badge.tlp-green")).to_be_visible()

@@ -62,9 +62,10 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
 
     @extend_schema(request=s.AddObjectsSerializer,
                    responses={201: s.AddResultSerializer, 422: refusal(
-                       "Not valid STIX (invalid_stix), or an object names another platform organization as its "
-                       "author or, a sighting, as where it was seen (foreign_creator): nothing stored (every "
-                       "error)")})
+                       "Not valid STIX (invalid_stix), an object names another platform organization as its "
+                       "author or, a sighting, as where it was seen (foreign_creator), or is another "
+                       "organization's AMBER/AMBER+STRICT/RED version this collection does not hold, or a RED one "
+                       "sent with recipients (not_producer): nothing stored (every error)")})
     @action(detail=True, methods=["post"])
     def objects(self, request, pk=None):
         """Add a STIX bundle to the collection: every object valid, or nothing stored (422 with every error).

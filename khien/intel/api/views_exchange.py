@@ -32,6 +32,14 @@ REPORT = inline_serializer("ExchangeImportReport", fields={
     "total": serializers.IntegerField(), "created": serializers.IntegerField(),
     "existing": serializers.IntegerField(), "added_to_collection": serializers.IntegerField(),
     "rejected": serializers.ListField(child=serializers.DictField()),
+    "skipped": serializers.ListField(child=serializers.DictField(), help_text=(
+        "MISP attributes left out (a value not valid for its type): ref (MISP uuid), type, value, message.")),
+    "notes": serializers.ListField(child=serializers.DictField(), help_text=(
+        "MISP attributes that are not indicators or observables (comment, text…), kept as STIX notes "
+        "note--<ref> on the event: ref, type, value, message.")),
+    "warnings": serializers.ListField(child=serializers.DictField(), help_text=(
+        "Stored values on a warning list (left out of the blocklists and the SOC matching): id, kind, value, "
+        "warninglists, detail.")),
 })
 
 

@@ -14,7 +14,7 @@ from khien.core import audit
 from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 
-from .. import services, tlp
+from .. import services, tlp, warninglists
 from ..models import Collection, IndicatorKind, IndicatorValue, StixObject
 
 FORMATS = ("stix", "misp", "csv")
@@ -88,11 +88,18 @@ class ImportReport:
     existing: int = 0
     added_to_collection: int = 0
     rejected: list[dict] = field(default_factory=list)  # {"ref": object id / "#n" / row, "column", "message"}
+    # What was stored, but not as sent: MISP attributes left out or kept as a STIX note
+    # {"ref": MISP uuid, "type": MISP type, "value", "message"}; and the stored values on a warning list
+    # ({"id", "kind", "value", "warninglists", "detail"}, as the API's `warnings` of an addition).
+    skipped: list[dict] = field(default_factory=list)
+    notes: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"format": self.format, "file_name": self.file_name, "collection": self.collection,
                 "total": self.total, "created": self.created, "existing": self.existing,
-                "added_to_collection": self.added_to_collection, "rejected": self.rejected}
+                "added_to_collection": self.added_to_collection, "rejected": self.rejected,
+                "skipped": self.skipped, "notes": self.notes, "warnings": self.warnings}
 
 
 class ImportRejected(Refused):
@@ -166,6 +173,60 @@ def index_reference_values(objects: list) -> int:
     return len(new)
 
 
+def listed_values(objects: list) -> list[dict]:
+    """The values of the indicators among `objects` that are on a warning list (`warninglists.listed_in`), with
+    the MISP-style reference values (ip-src/ip-dst…) too; each once per indicator, with the `detail` the API
+    gives for an addition."""
+    found = warninglists.listed_in(objects)
+    seen = {(f["id"], f["kind"], f["value"]) for f in found}
+    lists = warninglists.compiled()
+    for obj in objects:
+        if isinstance(obj, dict) and obj.get("type") == "indicator" and obj.get("pattern_type") == "stix":
+            for kind, value in referenced_values(obj.get("pattern", "")):
+                names = warninglists.hits(kind, value, lists)
+                if names and (obj.get("id"), kind, value) not in seen:
+                    seen.add((obj.get("id"), kind, value))
+                    found.append({"id": obj.get("id"), "kind": kind, "value": value, "warninglists": names})
+    return [{**f, "detail": warninglists.listed_message([f])} for f in found]
+
+
+# What a re-import changes in an object that is otherwise the same: its times (a CSV row or a MISP attribute
+# without a timestamp is stamped at each import) and the author added when it was stored.
+_REIMPORT_FIELDS = frozenset({"created", "modified", "valid_from", "first_observed", "last_observed",
+                              "created_by_ref"})
+_TIME_FIELDS = ("created", "modified", "valid_from", "first_observed", "last_observed")
+
+
+def _content(obj: dict) -> dict:
+    return {k: v for k, v in obj.items() if k not in _REIMPORT_FIELDS}
+
+
+def reuse_stored_versions(objects: list, producer_id) -> list:
+    """`objects` made from a file whose rows carry no times of their own (CSV, MISP): an object whose latest
+    version stored by the same producer has the same content gets that version's times, so that importing the
+    same file again stores nothing new (counted as already stored); one whose content changed becomes a later
+    version keeping its `created`. Objects of other producers are never looked at."""
+    ids = [o["id"] for o in objects if isinstance(o, dict) and isinstance(o.get("id"), str)]
+    if not ids or producer_id is None:
+        return objects
+    latest: dict[str, StixObject] = {}
+    for row in StixObject.objects.filter(stix_id__in=ids, producer_id=producer_id).order_by("modified"):
+        latest[row.stix_id] = row  # the last one in time order
+    out = []
+    for obj in objects:
+        row = latest.get(obj.get("id")) if isinstance(obj, dict) else None
+        if row is not None and isinstance(row.data, dict):
+            stored = row.data
+            if _content(stored) == _content(obj):
+                obj = {**obj, **{k: stored[k] for k in _TIME_FIELDS if k in stored and k in obj}}
+            elif "created" in stored and "created" in obj:
+                version = services.version_of(obj)
+                if version is not None and version > row.modified:
+                    obj = {**obj, "created": stored["created"]}
+        out.append(obj)
+    return out
+
+
 def add_objects(collection: Collection, objects: list, report: ImportReport, *, acting_user,
                 recipients=None) -> ImportReport:
     """Store `objects` in `collection` through `do_add_objects`, then audit the import itself.
@@ -192,6 +253,8 @@ def add_objects(collection: Collection, objects: list, report: ImportReport, *, 
     except services.InvalidStix as exc:
         report.rejected = rejected_from_invalid_stix(exc) or [{"ref": "", "column": "", "message": str(exc.message)}]
         raise ImportRejected(exc.message, report)
+    # Stored, but said: a private address or a well-known resolver is left out of the blocklists and the matching.
+    report.warnings = listed_values(objects)
     return report
 
 

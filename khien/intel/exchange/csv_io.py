@@ -19,6 +19,11 @@ tlp            no         clear, white, green, amber, amber+strict, red (empty: 
 All or nothing: every row is checked first; one bad row and nothing is stored, the report lists
 every bad row (row number — the header is row 1 —, column, reason).
 
+A row's indicator id is derived from the producer and the row's value and type (`row_id`): importing
+the same file again stores nothing new (counted as already stored), a changed row (a new name, a
+later end of validity…) becomes a new version of the same indicator, and a value given twice in one
+file is refused at its second row.
+
 Export columns: type, value, indicator_id, name, producer, tlp, confidence, valid_until, revoked,
 warning_listed — one line per indexed value of the latest visible version of each indicator.
 """
@@ -39,9 +44,9 @@ from khien.core.timerange import out_of_range_message
 from khien.registry.imports import ROW, read_rows
 
 from .. import services, tlp, warninglists
-from ..models import IndicatorKind, IndicatorValue, Tlp
+from ..models import IndicatorKind, IndicatorValue, StixObject, Tlp
 from . import stix_export
-from .common import ImportRejected, ImportReport, add_objects, check_write, read_limited
+from .common import ImportRejected, ImportReport, add_objects, check_write, read_limited, reuse_stored_versions
 
 IMPORT_COLUMNS = ["type", "value", "name", "description", "valid_until", "confidence", "labels", "tlp"]
 REQUIRED = ["type", "value"]
@@ -110,6 +115,15 @@ def pattern_for(kind: str, value: str) -> tuple[str, str]:
 
 def _timestamp(value: dt.datetime) -> str:
     return services.format_timestamp(value.replace(microsecond=value.microsecond // 1000 * 1000))
+
+
+# The namespace of the indicator ids of CSV rows (uuid5 of producer and pattern).
+CSV_NAMESPACE = uuid.UUID("6f0c3c1e-4c8e-5b8a-9a43-1f6e6b0c4d21")
+
+
+def row_id(producer_id, pattern: str) -> str:
+    """The indicator id of a CSV row: the same producer and value (and type) give the same id at every import."""
+    return "indicator--{}".format(uuid.uuid5(CSV_NAMESPACE, "{}|{}".format(producer_id or "", pattern)))
 
 
 def parse_row(row: dict, now: dt.datetime) -> dict:
@@ -184,6 +198,7 @@ def import_csv(collection, source, *, acting_user, file_name: str = "", recipien
     """One indicator per row into `collection`; one bad row and nothing is stored."""
     check_write(collection, acting_user)
     report = ImportReport(format="csv", file_name=file_name)
+    producer_id = services.producer_for(acting_user, collection)
     data = read_limited(source)
     rows = read_rows(io.BytesIO(data))
     header = [k for k in rows[0] if k != ROW]
@@ -200,17 +215,36 @@ def import_csv(collection, source, *, acting_user, file_name: str = "", recipien
         raise ImportRejected(" ".join(message), report)
     now = timezone.now()
     objects = []
+    first_row: dict[str, str] = {}  # pattern -> the row that gave it first
     for row in rows:
         try:
-            objects.append(parse_row(row, now))
+            obj = parse_row(row, now)
         except _Bad as exc:
             report.rejected.extend({"ref": str(row[ROW]), "column": p.column, "message": str(p.message)}
                                    for p in exc.message)
+            continue
+        if obj["pattern"] in first_row:
+            message = _("This value is already given at row %(row)s; give each value once.") \
+                % {"row": first_row[obj["pattern"]]}
+            report.rejected.append({"ref": str(row[ROW]), "column": "value", "message": message})
+            continue
+        first_row[obj["pattern"]] = str(row[ROW])
+        obj["id"] = row_id(producer_id, obj["pattern"])
+        objects.append(obj)
     if report.rejected:
         bad_rows = len({r["ref"] for r in report.rejected})
         raise ImportRejected(_("%(count)d of %(total)d rows are rejected; nothing was stored.")
                              % {"count": bad_rows, "total": len(rows)}, report)
+    objects = _fresh_id_when_revoked(reuse_stored_versions(objects, producer_id), producer_id)
     return add_objects(collection, objects, report, acting_user=acting_user, recipients=recipients)
+
+
+def _fresh_id_when_revoked(objects: list, producer_id) -> list:
+    """A revoked indicator has no later version (STIX): a row whose indicator the producer revoked becomes a new
+    indicator."""
+    revoked = set(StixObject.objects.filter(stix_id__in=[o["id"] for o in objects], producer_id=producer_id,
+                                            revoked=True).values_list("stix_id", flat=True))
+    return [{**o, "id": f"indicator--{uuid.uuid4()}"} if o["id"] in revoked else o for o in objects]
 
 
 def _cell(value) -> str:

@@ -8,7 +8,9 @@ list of either, or MISP's REST search answer `{"response": [...]}`. Each event i
   (from attribute tags); `tlp:white` reads as CLEAR, `tlp:amber+strict` as AMBER+STRICT;
 - without any TLP tag, from the event's distribution: 0 (your organisation only) → AMBER+STRICT,
   1 (this community) → AMBER, 2 (connected communities) → AMBER, 3 (all communities) → GREEN,
-  4 (sharing group: its members are not known here) → AMBER+STRICT; no distribution → AMBER.
+  4 (sharing group: its members are not known here) → AMBER+STRICT; no distribution → AMBER;
+- then what an object holds (an observed-data's `object_refs`, a network-traffic's `dst_ref`…) takes at least
+  the level of the object holding it (`_carry_to_contents`): the address of a `tlp:red` attribute is RED.
 
 The official TLP marking-definitions of the converted bundle are not stored (Khiên knows them).
 All the events of a file go into the collection in ONE `do_add_objects` call: all or nothing.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import uuid
 
 import orjson
 import stix2
@@ -37,7 +40,15 @@ from khien.core.errors import Refused
 from .. import services, tlp
 from ..models import Tlp
 from . import stix_export
-from .common import ImportRejected, ImportReport, add_objects, check_write, load_json, read_limited
+from .common import (
+    ImportRejected,
+    ImportReport,
+    add_objects,
+    check_write,
+    load_json,
+    read_limited,
+    reuse_stored_versions,
+)
 
 TAG_TLP = {
     "tlp:clear": Tlp.CLEAR, "tlp:white": Tlp.CLEAR, "tlp:green": Tlp.GREEN, "tlp:amber": Tlp.AMBER,
@@ -120,23 +131,195 @@ def convert_event(event: dict) -> list[dict]:
         log.info("MISP event not converted: %r", exc)
         raise ValueError(_("The MISP event cannot be converted: a field has a value of the wrong type or "
                            "format (a date, a number, an attribute)."))
-    out = []
+    out, levels = [], {}
     for obj in objects:
         if obj.get("type") == "marking-definition" and obj.get("id") in tlp.MARKING_TLP:
             continue
-        refs = [r for r in obj.get("object_marking_refs") or () if isinstance(r, str)]
         if obj.get("type") != "marking-definition":
-            own = _most_restrictive(tlp.MARKING_TLP.get(r) for r in refs)
-            obj_level = _most_restrictive([level, own])
-            obj["object_marking_refs"] = [r for r in refs if r not in tlp.MARKING_TLP] + [tlp.TLP_MARKING[obj_level]]
+            refs = [r for r in obj.get("object_marking_refs") or () if isinstance(r, str)]
+            levels[obj.get("id")] = _most_restrictive([level, _most_restrictive(tlp.MARKING_TLP.get(r) for r in refs)])
         out.append(obj)
+    _carry_to_contents(out, levels)
+    for obj in out:
+        if obj.get("id") in levels:
+            refs = [r for r in obj.get("object_marking_refs") or () if isinstance(r, str)]
+            obj["object_marking_refs"] = [r for r in refs if r not in tlp.MARKING_TLP] + [
+                tlp.TLP_MARKING[levels[obj["id"]]]]
+    return out
+
+
+# Objects whose references point at other objects without holding their data: their level is not carried.
+_POINTERS = frozenset({"grouping", "report", "note", "opinion", "relationship", "sighting"})
+_NOT_CONTENT = frozenset({"created_by_ref", "object_marking_refs"})
+
+
+def _content_refs(obj: dict) -> list[str]:
+    """The ids an object holds as its content: an observed-data's `object_refs`, a network-traffic's `dst_ref`…"""
+    if obj.get("type") in _POINTERS:
+        return []
+    found = []
+    for name, value in obj.items():
+        if name in _NOT_CONTENT or not (name.endswith("_ref") or name.endswith("_refs")):
+            continue
+        found += [r for r in (value if isinstance(value, list) else [value]) if isinstance(r, str)]
+    return found
+
+
+def _carry_to_contents(objects: list, levels: dict) -> None:
+    """Raise each object referenced as content to the strictest level of the objects that hold it (in place).
+
+    misp-stix marks the observed-data of a `tlp:red` attribute RED but leaves the network-traffic and ipv4-addr
+    it is made of at the event's level: stored so, the RED value would be readable by everyone the event's TLP
+    allows. Repeated until nothing changes (observed-data → network-traffic → ipv4-addr).
+    """
+    holds = [(o["id"], _content_refs(o)) for o in objects if o.get("id") in levels]
+    changed = True
+    while changed:
+        changed = False
+        for holder, refs in holds:
+            for ref in refs:
+                if ref in levels and ref != holder:
+                    raised = _most_restrictive([levels[ref], levels[holder]])
+                    if raised != levels[ref]:
+                        levels[ref], changed = raised, True
+
+
+# The namespace of the uuids given to a MISP event, attribute or object that has none (uuid5): the same
+# file imported again by the same producer gives the same STIX ids.
+MISP_NAMESPACE = uuid.UUID("2b1f0d8e-93a4-5c1b-8e7e-5d0c7a1f9b34")
+
+
+def with_stable_uuids(event, producer_id):
+    """`event` with a uuid for itself and for each attribute and object that has none, derived from the producer
+    and the event's content (pymisp would draw random ones: a second import would duplicate everything)."""
+    if not isinstance(event, dict):
+        return event
+    event = dict(event)
+    if not event.get("uuid"):
+        digest = orjson.dumps(event, option=orjson.OPT_SORT_KEYS, default=str).decode()
+        event["uuid"] = str(uuid.uuid5(MISP_NAMESPACE, f"{producer_id or ''}|{digest}"))
+    base = uuid.UUID(str(event["uuid"])) if _is_uuid(event["uuid"]) else MISP_NAMESPACE
+
+    def fill(items, prefix):
+        if not isinstance(items, list):
+            return items
+        seen: dict[str, int] = {}
+        out = []
+        for item in items:
+            if isinstance(item, dict) and not item.get("uuid"):
+                key = "{}|{}|{}|{}".format(prefix, item.get("type") or item.get("name") or "",
+                                           item.get("object_relation") or "", item.get("value") or "")
+                seen[key] = seen.get(key, 0) + 1
+                item = {**item, "uuid": str(uuid.uuid5(base, f"{key}|{seen[key]}"))}
+            if isinstance(item, dict) and isinstance(item.get("Attribute"), list):
+                item = {**item, "Attribute": fill(item["Attribute"], f"{prefix}/{item.get('uuid')}")}
+            out.append(item)
+        return out
+
+    event["Attribute"] = fill(event.get("Attribute"), "attribute") if "Attribute" in event else None
+    event["Object"] = fill(event.get("Object"), "object") if "Object" in event else None
+    return {k: v for k, v in event.items() if v is not None or k not in ("Attribute", "Object")}
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _note_text(obj: dict) -> tuple[str, str, str, str]:
+    """(MISP type, value, abstract, content) of a custom object misp-stix made of what it cannot map."""
+    if obj.get("type") == "x-misp-attribute":
+        kind, value = str(obj.get("x_misp_type") or ""), str(obj.get("x_misp_value") or "")
+        content = value + (f"\n\n{obj['x_misp_comment']}" if obj.get("x_misp_comment") else "")
+        return kind, value, f"MISP {kind} ({obj.get('x_misp_category') or ''})".replace(" ()", ""), content
+    if obj.get("type") == "x-misp-object":
+        kind = f"object {obj.get('x_misp_name') or ''}".strip()
+        lines = [f"{a.get('object_relation') or a.get('type')}: {a.get('value')}"
+                 for a in obj.get("x_misp_attributes") or () if isinstance(a, dict)]
+        content = "\n".join(lines) + (f"\n\n{obj['x_misp_comment']}" if obj.get("x_misp_comment") else "")
+        return kind, "; ".join(lines)[:300], f"MISP {kind}", content or kind
+    fields = {k: v for k, v in obj.items() if k.startswith("x_")}
+    text = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode()
+    return obj.get("type", ""), text[:300], str(obj.get("type")), text
+
+
+def _replace_refs(value, renamed: dict):
+    if isinstance(value, list):
+        return [_replace_refs(v, renamed) for v in value]
+    return renamed.get(value, value) if isinstance(value, str) else value
+
+
+def _readable(event: dict, objects: list[dict], report: ImportReport) -> list[dict]:
+    """What a reader of Khiên can use of one converted event:
+
+    - what misp-stix could not map (a comment, a text, an "other" attribute, an unknown MISP object…) comes as a
+      custom `x-misp-*` object no STIX reader knows: kept as a STIX note on the event (its text), listed in
+      `report.notes`;
+    - an attribute misp-stix dropped (a value not valid for its type, e.g. an ip-dst "not-an-ip") is listed in
+      `report.skipped` with its type, value and uuid;
+    - an indicator without a name is named from its attribute's comment, else the event's info, and its value.
+    """
+    info = str(event.get("info") or "").strip()
+    container = next((o["id"] for o in objects if o.get("type") in ("grouping", "report")), None)
+    attributes = {str(a.get("uuid")): a for a in event.get("Attribute") or () if isinstance(a, dict)}
+    misp_objects = {str(o.get("uuid")): o for o in event.get("Object") or () if isinstance(o, dict)}
+    renamed: dict[str, str] = {}
+    out = []
+    for obj in objects:
+        if str(obj.get("type", "")).startswith("x-misp-") and container:
+            kind, value, abstract, content = _note_text(obj)
+            ref = obj["id"].split("--", 1)[-1]
+            note = {"type": "note", "spec_version": "2.1", "id": f"note--{ref}", "abstract": abstract[:250],
+                    "content": content, "object_refs": [container]}
+            for key in ("created", "modified", "created_by_ref", "labels", "object_marking_refs"):
+                if obj.get(key):
+                    note[key] = obj[key]
+            renamed[obj["id"]] = note["id"]
+            report.notes.append({"ref": ref, "type": kind, "value": value, "message": _(
+                "Not a STIX indicator or observable: kept as a note on the event.")})
+            out.append(note)
+            continue
+        if obj.get("type") == "indicator" and not obj.get("name"):
+            ref = obj["id"].split("--", 1)[-1]
+            source = attributes.get(ref) or misp_objects.get(ref) or {}
+            label = str(source.get("comment") or "").strip() or info
+            if ref in attributes:
+                what = str(source.get("value") or "")
+            else:
+                what = str(source.get("name") or "") + ": " + ", ".join(
+                    str(a.get("value")) for a in source.get("Attribute") or () if isinstance(a, dict))
+            name = f"{label} — {what}" if label and what else (label or what)
+            if name:
+                obj = {**obj, "name": name[:250]}
+        out.append(obj)
+    if renamed:
+        out = [{k: (_replace_refs(v, renamed) if k.endswith(("_ref", "_refs")) else v) for k, v in o.items()}
+               for o in out]
+    text = orjson.dumps(out).decode().lower()
+    kept = 0
+    for ref, attribute in [*attributes.items(), *misp_objects.items()]:
+        if ref.lower() in text:
+            kept += 1
+            continue
+        kind = str(attribute.get("type") or f"object {attribute.get('name') or ''}".strip())
+        report.skipped.append({"ref": ref, "type": kind, "value": str(attribute.get("value") or ""),
+                               "message": _("Not a valid value for its MISP type: left out.")})
+    if (attributes or misp_objects) and not kept:
+        raise ValueError(_("Nothing in this event can be imported: every attribute is invalid (listed below)."))
     return out
 
 
 def import_misp(collection, source, *, acting_user, file_name: str = "", recipients=None) -> ImportReport:
-    """Import the MISP events of a file into `collection`: all of them, or nothing."""
+    """Import the MISP events of a file into `collection`: all of them, or nothing.
+
+    What misp-stix cannot map is kept as a note or left out, and listed in the report (`_readable`); an event
+    every attribute of which is invalid is refused."""
     check_write(collection, acting_user)
     report = ImportReport(format="misp", file_name=file_name)
+    producer_id = services.producer_for(acting_user, collection)
     payload = load_json(read_limited(source))
     events = events_of(payload)
     objects = []
@@ -144,17 +327,25 @@ def import_misp(collection, source, *, acting_user, file_name: str = "", recipie
         ref = f"event #{n}"
         if isinstance(event, dict) and event.get("uuid"):
             ref += f" ({event['uuid']})"
+        skipped_before = len(report.skipped)
         try:
-            objects.extend(convert_event(event))
+            event = with_stable_uuids(event, producer_id)
+            objects.extend(_readable(event, convert_event(event), report))
         except ValueError as exc:
             report.rejected.append({"ref": ref, "column": "", "message": str(exc)})
+            # an event refused for its invalid attributes names them
+            report.rejected.extend({"ref": s["ref"], "column": s["type"], "message": f"{s['value']}: {s['message']}"}
+                                   for s in report.skipped[skipped_before:])
+            del report.skipped[skipped_before:]
     if not report.rejected and not objects:
         message = _("The MISP file holds no attribute or object.")
         report.rejected.append({"ref": "", "column": "", "message": message})
         raise ImportRejected(message, report)
     if report.rejected:
+        refused = len([r for r in report.rejected if r["ref"].startswith("event #")])
         raise ImportRejected(_("%(count)d of %(total)d MISP events cannot be imported; nothing was stored.")
-                             % {"count": len(report.rejected), "total": len(events)}, report)
+                             % {"count": refused, "total": len(events)}, report)
+    objects = reuse_stored_versions(objects, producer_id)
     return add_objects(collection, objects, report, acting_user=acting_user, recipients=recipients)
 
 

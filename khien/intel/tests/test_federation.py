@@ -56,14 +56,15 @@ def test_pull_then_pull_only_newer(live_server, sharing, local, make_token):
     sub = subscribe(live_server, sharing, local, make_token)
     sub = federation.do_pull(sub)
     assert sub.last_status == FeedStatus.OK, sub.last_error
-    # PROV (the remote account) reads C's CLEAR, GREEN and AMBER objects: those are pulled.
-    expected = {sharing.ids[level] for level in (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER)}
+    # PROV (the remote account) reads C's CLEAR, GREEN and AMBER objects: the CLEAR and GREEN ones are linked;
+    # MIN's AMBER version is left out (counted hidden): only its producer shares it on (decision 0006).
+    expected = {sharing.ids[level] for level in (Tlp.CLEAR, Tlp.GREEN)}
     assert in_local(local) == expected
     first = sub.last_count
     assert first >= 3 and sub.total_count == first and sub.added_after is not None
     mark = sub.added_after
 
-    later = [indicator("203.0.113.150"), indicator("203.0.113.151")]
+    later = [indicator("203.0.113.150", tlp=Tlp.GREEN), indicator("203.0.113.151", tlp=Tlp.GREEN)]
     services.do_add_objects(sharing.collection, later, acting_user=sharing.world.analyst)
     sub = federation.do_pull(sub)
     assert sub.last_status == FeedStatus.OK
@@ -77,7 +78,7 @@ def test_pull_then_pull_only_newer(live_server, sharing, local, make_token):
 
 def test_pull_pages_through_the_remote(live_server, sharing, local, make_token, settings):
     settings.KHIEN_FEDERATION_PAGE_SIZE = 2
-    objs = [indicator(f"192.0.2.{n}") for n in range(1, 8)]
+    objs = [indicator(f"192.0.2.{n}", tlp=Tlp.GREEN) for n in range(1, 8)]
     services.do_add_objects(sharing.collection, objs, acting_user=sharing.world.analyst)
     sub = federation.do_pull(subscribe(live_server, sharing, local, make_token, auth_kind="token", username=""))
     assert sub.last_status == FeedStatus.OK, sub.last_error
@@ -142,14 +143,14 @@ def test_rights_secret_and_audit(live_server, sharing, local, make_token, api):
     # pull now through the API
     response = api(world.coordinator).post(f"/api/intel/subscriptions/{sub.pk}/pull/")
     assert response.status_code == 200 and response.json()["last_status"] == "ok"
-    assert response.json()["last_count"] >= 3 and len(in_local(local)) == 3
+    assert response.json()["last_count"] >= 3 and len(in_local(local)) == 2  # CLEAR, GREEN (not MIN's AMBER)
 
 
 def test_job_and_command_pull_due_subscriptions(live_server, sharing, local, make_token, capsys):
     sub = subscribe(live_server, sharing, local, make_token)
     disabled = subscribe(live_server, sharing, local, make_token, name="off", enabled=False)
     summary = pull_subscriptions(None)
-    assert "partner: ok (" in summary and len(in_local(local)) == 3
+    assert "partner: ok (" in summary and len(in_local(local)) == 2  # CLEAR, GREEN (not MIN's AMBER)
     assert FeedSubscription.objects.get(pk=disabled.pk).last_status == FeedStatus.NEVER
     # not due again before its interval
     assert pull_subscriptions(None) is None

@@ -23,7 +23,8 @@ def _fresh_lists():
 
 def _warning_post(land, **extra):
     data = {"title": "Chiến dịch dò quét", "summary": "Synthetic warning", "severity": "high", "tlp": "amber",
-            "values": "45.33.1.2\n10.1.2.3", "organizations": [str(land.world.ministry.pk)], "auto_match": "on"}
+            "values": "45.33.1.2\n10.1.2.3", "organizations": [str(land.world.ministry.pk)], "auto_match": "on",
+            "confirm_warninglisted": "on"}  # 10.1.2.3 is on a warning list: sent once confirmed
     data.update(extra)
     return data
 

@@ -1,0 +1,93 @@
+"""What a warning's page tells its reader beyond the warning itself (read-only queries).
+
+- `indicator_groups`: the indicators a warning names, one line per value (several indicators often carry the
+  same file hash: it is shown once, with their names together).
+- `seen_by_my_organizations`: for each of the reader's organizations the warning was sent to, how often that
+  organization's own monitoring (khien.telemetry's `IndicatorHit`) already saw the warning's values, and when
+  last. Only the reader's organizations, only telemetry the reader may see (`visible_to`): another
+  organization's events are never counted, nor shown.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Q
+
+from . import warninglists
+from .models import EarlyWarning, IndicatorValue, StixObject
+
+
+@dataclass
+class IndicatorGroup:
+    value: str = ""
+    kind: str = ""
+    lists: list[str] = field(default_factory=list)
+    indicators: list[StixObject] = field(default_factory=list)
+
+
+def indicator_groups(indicators: list[StixObject]) -> list[IndicatorGroup]:
+    """The indicators (visible versions) grouped by the values they carry, in the order of the values; an
+    indicator without an indexed value (a pattern this platform cannot read) is a group of its own, without value."""
+    values: dict[int, list[tuple[str, str]]] = {}
+    for row in IndicatorValue.objects.filter(object_id__in=[i.pk for i in indicators]).order_by("kind", "value"):
+        values.setdefault(row.object_id, []).append((row.kind, row.value))
+    lists = warninglists.compiled()
+    groups: dict[tuple[str, str], IndicatorGroup] = {}
+    alone: list[IndicatorGroup] = []
+    for indicator in indicators:
+        pairs = values.get(indicator.pk)
+        if not pairs:
+            alone.append(IndicatorGroup(indicators=[indicator]))
+            continue
+        for kind, value in pairs:
+            group = groups.get((kind, value))
+            if group is None:
+                group = groups[(kind, value)] = IndicatorGroup(value=value, kind=kind,
+                                                               lists=warninglists.hits(kind, value, lists))
+            if indicator not in group.indicators:
+                group.indicators.append(indicator)
+    return [*groups.values(), *alone]
+
+
+@dataclass
+class Seen:
+    organization: object
+    count: int
+    last: object
+    values: list[dict]  # {"value", "count", "last"}
+
+
+def warning_values(warning: EarlyWarning, indicator_values=()) -> list[str]:
+    """The values a warning names: its own and those of the indicators it names (as the reader may see them)."""
+    own = [str(v.get("value")) for v in warning.values or [] if isinstance(v, dict) and v.get("value")]
+    return list(dict.fromkeys([*own, *indicator_values]))
+
+
+def seen_by_my_organizations(user, warning: EarlyWarning, values: list[str]) -> list[Seen]:
+    """For each organization of `user` that the warning targets, the events of its own monitoring that matched
+    one of `values` or one of the warning's indicators (distinct events), the last time, and per value.
+
+    Telemetry is read through `IndicatorHit.objects.visible_to(user)` and for the target organizations of the
+    user only: a warning sent to several organizations never shows one the others' hits."""
+    from khien.telemetry.models import IndicatorHit
+
+    from .services_warnings import inbox_for
+
+    orgs = [t.organization for t in inbox_for(user).filter(warning=warning).select_related("organization")]
+    refs = [r for r in warning.indicator_refs or [] if isinstance(r, str)]
+    if not orgs or not (values or refs):
+        return []
+    matched = Q(value__in=values[:2000]) if values else Q(pk__in=[])
+    if refs:
+        matched |= Q(indicator_id__in=refs)
+    seen = []
+    for org in orgs:
+        hits = IndicatorHit.objects.visible_to(user).filter(organization_id=org.pk).filter(matched)
+        total = hits.aggregate(n=Count("event_id", distinct=True), last=Max("time"))
+        if not total["n"]:
+            continue
+        per_value = [{"value": row["value"], "count": row["n"], "last": row["last"]} for row in
+                     hits.values("value").annotate(n=Count("event_id", distinct=True), last=Max("time"))
+                     .order_by("-n", "value")[:20]]
+        seen.append(Seen(organization=org, count=total["n"], last=total["last"], values=per_value))
+    return seen
