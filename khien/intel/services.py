@@ -732,6 +732,7 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
     if hidden and skip_hidden:
         linked = _same_external_versions({k: rows[k] for k in hidden}, stored)
         hidden = [k for k in hidden if k not in linked]
+    foreign: list = []  # new versions of objects another organization created
     if not platform_versions:
         new_submitted = {k: rows[k] for k in submitted if k not in stored}
         forged = _foreign_creator_errors(acting_user, new_submitted)
@@ -748,7 +749,8 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
             raise CreatorRefused(summary, {printable(stix_id): [message]
                                            for (stix_id, _version), message in forged.items()})
         hidden += list(forged)  # a pull leaves them out (counted hidden), as a peer's page is not its choice
-        hidden += [k for k in _foreign_new_versions(producer_id, new_submitted) if k not in forged]
+        foreign = [k for k in _foreign_new_versions(producer_id, new_submitted) if k not in forged]
+        hidden += foreign
         # Another organization's AMBER / AMBER+STRICT / RED version is not shared on by linking it elsewhere.
         reshared = _reshared_versions(collection, own_ids, [k for k in submitted if k in stored and k not in hidden],
                                       stored, recipients)
@@ -765,9 +767,16 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
         # Refused in words that do not say whether the version exists and is hidden, or why: only that this id
         # and version cannot be taken.
         message = _("This id and modified cannot be used: give the object a new id, or a later modified.")
+        # A new version of an object the submitter sees but did not create: saying so reveals nothing hidden.
+        seen = set(tlp.visible_versions(acting_user).filter(
+            stix_id__in={stix_id for stix_id, _version in foreign}).values_list("stix_id", flat=True)) \
+            if foreign else set()
+        not_creator = _("Only the organization that created this object publishes new versions of it: give your "
+                        "object a new id.")
         raise InvalidStix(_("%(count)d of %(total)d objects are refused; nothing was stored.")
                           % {"count": len(hidden), "total": len(objects)},
-                          {printable(stix_id): [message] for stix_id, _version in sorted(hidden)})
+                          {printable(stix_id): [not_creator if stix_id in seen else message]
+                           for stix_id, _version in sorted(hidden)})
     for key in hidden:  # skipped: neither stored again nor linked into the collection
         del rows[key]
         submitted.discard(key)

@@ -69,11 +69,16 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     @action(detail=True, methods=["post"])
     def objects(self, request, pk=None):
         """Add a STIX bundle to the collection: every object valid, or nothing stored (422 with every error).
+        The body is `{"bundle": …, "recipients": […]}`, or the STIX bundle itself (no recipients then).
 
         `created_by_ref` may be your organization's identity or an author outside the platform, never another
         platform organization's (422, code `foreign_creator`); likewise a sighting's `where_sighted_refs`."""
         collection = self.get_object()
-        serializer = s.AddObjectsSerializer(data=request.data)
+        data = request.data
+        # A plain STIX bundle, as MISP, OpenCTI and the STIX tools post it, is taken as `{"bundle": …}`.
+        if isinstance(data, dict) and "bundle" not in data and data.get("type") == "bundle":
+            data = {"bundle": data}
+        serializer = s.AddObjectsSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         try:
             result = services.do_add_objects(collection, serializer.validated_data["bundle"],

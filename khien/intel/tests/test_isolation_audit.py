@@ -63,3 +63,33 @@ def test_a_version_already_stored_may_still_be_reshared(world, two_feeds):
     _prov, mine, original = two_feeds
     result = services.do_add_objects(mine, [original], acting_user=world.analyst)
     assert (result.created, result.added_to_collection) == (0, 1)
+
+
+def test_a_new_version_of_an_object_one_sees_is_refused_saying_why(world, two_feeds):
+    """To whom the object is visible, the refusal says it plainly (only its creator versions it: give a new id);
+    to whom it is hidden, it stays the generic words that do not tell whether the id exists."""
+    prov, mine, original = two_feeds
+    secret = indicator("45.33.20.78", tlp=Tlp.AMBER_STRICT)  # PROV's own: MIN does not see it
+    services.do_add_objects(prov, [secret], acting_user=world.other_admin)
+    refusals = {}
+    for obj in (original, secret):
+        with pytest.raises(services.InvalidStix) as refused:
+            services.do_add_objects(mine, [{**obj, "modified": "2026-06-01T00:00:00.000Z", "confidence": 1}],
+                                    acting_user=world.analyst)
+        refusals[obj["id"]] = refused.value.errors[obj["id"]][0]
+    assert "created this object" in refusals[original["id"]] and "a later modified" not in refusals[original["id"]]
+    assert "created this object" not in refusals[secret["id"]]
+
+
+def test_a_plain_stix_bundle_is_taken_as_the_bundle(world, two_feeds, api):
+    """MISP, OpenCTI and the STIX tools post the bundle itself, not wrapped in {"bundle": …}."""
+    _prov, mine, _original = two_feeds
+    bundle = {"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+              "objects": [indicator("45.33.20.79", tlp=Tlp.GREEN)]}
+    response = api(world.analyst).post(f"/api/intel/collections/{mine.pk}/objects/", bundle, format="json")
+    assert response.status_code == 201, response.content
+    assert StixObject.objects.filter(stix_id=bundle["objects"][0]["id"]).exists()
+    # Anything else still names what is missing (and stores nothing).
+    refused = api(world.analyst).post(f"/api/intel/collections/{mine.pk}/objects/", {"objects": "x"}, format="json",
+                                      HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.status_code == 400 and "bundle" in refused.json()
