@@ -447,6 +447,9 @@ class EarlyWarning(models.Model):
 
 
 class TargetReason(models.TextChoices):
+    # The organization's own monitoring saw what the warning is about (a national campaign's warning); the matched
+    # value holds how many events.
+    SEEN = "seen", _("Seen by your monitoring")
     SECTOR = "sector", _("Sector")
     PROVINCE = "province", _("Province")
     ISAC = "isac", _("ISAC membership")

@@ -106,7 +106,7 @@ UPDATE_TEXT_MAX = 10000
 # `do_update_warning(respond_by=UNCHANGED)`: the reply deadline stays as it is (None removes it).
 UNCHANGED = object()
 # The more specific reason wins when an organization is targeted for several.
-REASON_ORDER = [TargetReason.CHOSEN, TargetReason.MATCHED_IP, TargetReason.MATCHED_DOMAIN,
+REASON_ORDER = [TargetReason.SEEN, TargetReason.CHOSEN, TargetReason.MATCHED_IP, TargetReason.MATCHED_DOMAIN,
                 TargetReason.MATCHED_PRODUCT, TargetReason.ISAC, TargetReason.SECTOR, TargetReason.PROVINCE]
 
 
@@ -293,7 +293,11 @@ def with_matched_labels(targets) -> list:
         if codes:
             names[reason] = {o.code: o.name for o in model.objects.filter(code__in=codes)}
     for target in targets:
-        target.matched_label = names.get(target.reason, {}).get(target.matched_value, target.matched_value)
+        if target.reason == TargetReason.SEEN and target.matched_value.isdigit():
+            n = int(target.matched_value)
+            target.matched_label = ngettext("%(n)s event", "%(n)s events", n) % {"n": n}
+        else:
+            target.matched_label = names.get(target.reason, {}).get(target.matched_value, target.matched_value)
     return targets
 
 
@@ -435,8 +439,10 @@ def _respond_by(value):
     return value
 
 
-def _candidate_targets(clean: dict, acting_user, *, sectors, provinces, isacs, organizations, auto_match) -> dict:
-    """{organization id: (reason, matched value)}; restricted to the ISAC members for an ISAC operator."""
+def _candidate_targets(clean: dict, acting_user, *, sectors, provinces, isacs, organizations, auto_match,
+                       seen=None) -> dict:
+    """{organization id: (reason, matched value)}; restricted to the ISAC members for an ISAC operator. `seen`
+    ({organization id: events}) says which of the chosen organizations their own monitoring saw it at."""
     coordinator = is_national_coordinator(acting_user)
     allowed = None
     if not coordinator:
@@ -461,8 +467,12 @@ def _candidate_targets(clean: dict, acting_user, *, sectors, provinces, isacs, o
             targets[org_id] = (reason, value)
 
     active = Organization.objects.filter(is_active=True)
+    seen = seen or {}
     for org in organizations:
-        add(org.pk, TargetReason.CHOSEN)
+        if seen.get(org.pk):
+            add(org.pk, TargetReason.SEEN, str(seen[org.pk]))
+        else:
+            add(org.pk, TargetReason.CHOSEN)
     for isac in isacs:
         for org_id in isac.members.filter(is_active=True).values_list("pk", flat=True):
             add(org_id, TargetReason.ISAC, isac.code)
@@ -484,7 +494,7 @@ def _candidate_targets(clean: dict, acting_user, *, sectors, provinces, isacs, o
 
 @transaction.atomic
 def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs=(), organizations=(),
-                     auto_match: bool = True) -> EarlyWarning:
+                     auto_match: bool = True, seen: dict | None = None) -> EarlyWarning:
     """Issue an early warning to the organizations chosen and matched; audit it; e-mail each target.
 
     `data`: title, summary, severity, tlp, values (IP/CIDR/domain strings),
@@ -494,7 +504,8 @@ def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs
     (a new STIX report is stored there through `do_add_objects`; a TLP:RED one
     names the targets as recipients); organization (the sender, one of the
     user's organizations; defaults to theirs); respond_by (optional reply
-    deadline, an aware datetime).
+    deadline, an aware datetime). `seen` ({organization id: events}, a national campaign's warning): of the
+    `organizations`, those whose own monitoring saw it are told so ("Seen by your monitoring: N events").
     """
     if not can_issue(acting_user):
         raise Forbidden(_("Only the national coordinator or an ISAC's operator can issue early warnings."))
@@ -502,7 +513,7 @@ def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs
     clean = _validated(data, acting_user)
     sender = _sender_for(acting_user, clean, isacs)
     targets = _candidate_targets(clean, acting_user, sectors=sectors, provinces=provinces, isacs=isacs,
-                                 organizations=organizations, auto_match=auto_match)
+                                 organizations=organizations, auto_match=auto_match, seen=seen)
     if not targets:
         raise Refused(_("No organization is targeted: choose sectors, provinces, ISACs or organizations, "
                         "or give values that match registered systems."), code="no_targets")
@@ -791,7 +802,7 @@ def _email_details(warning: EarlyWarning, target: WarningTarget | None) -> list[
     if target is not None:
         why = target.get_reason_display()
         if target.matched_value:
-            why = f"{why}: {target.matched_value}"
+            why = f"{why}: {with_matched_labels([target])[0].matched_label}"
         lines += [_("Why your organization receives it: %(why)s.") % {"why": why}, ""]
     if warning.tlp == Tlp.RED:
         if warning.values or warning.vulnerability_refs or warning.cpes or warning.indicator_refs:

@@ -393,7 +393,7 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
         payload["indicator_refs"] = warning_indicators(campaign, acting_user)
         warning = do_issue_warning(payload, acting_user=acting_user, organizations=organizations,
                                    sectors=list(data.get("sectors") or ()), provinces=list(data.get("provinces") or ()),
-                                   auto_match=False)
+                                   auto_match=False, seen=event_counts(campaign))
         # An incident made before stays the campaign's state: the warning is recorded beside it.
         status = CampaignStatus.INCIDENT if campaign.incident_id else CampaignStatus.WARNED
         return _decided(campaign, status, acting_user, before, warning=warning)

@@ -623,3 +623,26 @@ def test_the_campaign_warning_form_shows_the_indicators_the_warning_will_name(wo
     IndicatorHit.objects.update(indicator_id=intel.ids[Tlp.GREEN])
     assert coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "warn"])).status_code == 302
     assert 'id="warning-indicators"' not in coordinator_client.get(url).content.decode()
+
+
+def test_a_campaign_warning_tells_the_organizations_hit_that_their_monitoring_saw_it(world, campaign, api):
+    """Each organization the campaign hit is a target "seen by your monitoring" with its number of events, on the
+    warning's page and in its e-mail; an organization the coordinator adds is "chosen by the sender"."""
+    from django.utils import translation
+
+    from khien.intel.models import TargetReason, WarningTarget
+
+    answer = api(world.coordinator).post(f"/api/telemetry/campaigns/{campaign.pk}/warn/", {
+        "organizations": [o.code for o in campaign.organizations.all()] + [world.responder_org.code]},
+        format="json")
+    assert answer.status_code in (200, 201), answer.content
+    reasons = {t.organization_id: (t.reason, t.matched_value) for t in WarningTarget.objects.all()}
+    for org in (world.ministry, world.province, world.department):
+        assert reasons[org.pk] == (TargetReason.SEEN, "1")
+    assert reasons[world.responder_org.pk] == (TargetReason.CHOSEN, "")
+    from khien.intel.services_warnings import _email_details
+
+    target = WarningTarget.objects.get(organization=world.ministry)
+    with translation.override("en"):
+        assert "Why your organization receives it: Seen by your monitoring: 1 event." in _email_details(
+            target.warning, target)
