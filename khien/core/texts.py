@@ -134,3 +134,12 @@ def lines(*parts) -> Text:
 def shown_time(when) -> str:
     """A time as notices show it, in the platform's time zone and the same in every language: 05/12/2026 14:30."""
     return timezone.localtime(when).strftime("%d/%m/%Y %H:%M")
+
+
+def folded(text: str) -> str:
+    """`text` as a search compares it: lower case, without Vietnamese diacritics (đ → d), spaces collapsed — people
+    often type "tong tien" for "tống tiền"."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", str(text).casefold().replace("đ", "d"))
+    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())

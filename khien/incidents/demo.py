@@ -384,6 +384,8 @@ class _Builder:
         for n in range(self.count):
             self.build_one(n)
         self.number()
+        for incident in self.incidents:  # bulk_create does not call save()
+            incident.refresh_search_text()
         Incident.objects.bulk_create(self.incidents, batch_size=500)
         Incident.systems.through.objects.bulk_create(self.systems, batch_size=1000)
         IncidentEvent.objects.bulk_create(sorted(self.events, key=lambda e: (e.at, str(e.incident_id))), batch_size=1000)

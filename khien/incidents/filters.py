@@ -31,6 +31,15 @@ def awaiting_response(queryset, user):
         pk__in=Incident.objects.filter(assigned).values("pk"))
 
 
+def with_observable(value: str):
+    """The ids of the incidents with an observable of this value, as stored (normalized: a domain or a hash in
+    lower case; an address as written)."""
+    from .models import Observable
+
+    value = value.strip()
+    return Observable.objects.filter(value__in={value, value.lower()}).values("incident_id")
+
+
 class IncidentFilter(PlatformFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
@@ -42,6 +51,9 @@ class IncidentFilter(PlatformFilterSet):
     # The incidents a responder organization is assigned to (its code): what the coordinator asks of a team.
     responder = django_filters.CharFilter(field_name="assignments__responder__code", distinct=True,
                                           label=_("Responder organization"))
+    # An observable's value as stored (normalized: a domain in lower case), e.g. what an alert or indicator names.
+    observable = django_filters.CharFilter(method="filter_observable", max_length=2048,
+                                           label=_("Observable (address, domain, URL, hash)"))
     detected_after = DateTimeFilter(field_name="detected_at", lookup_expr="gte", label=_("Detected since"))
     detected_before = DateTimeFilter(field_name="detected_at", lookup_expr="lt", label=_("Detected before"))
     updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
@@ -54,7 +66,7 @@ class IncidentFilter(PlatformFilterSet):
     class Meta:
         model = Incident
         fields = ["q", "status", "severity", "category", "organization", "responder", "tlp", "overdue",
-                  "awaiting_us", "detected_after", "detected_before", "updated_after"]
+                  "awaiting_us", "observable", "detected_after", "detected_before", "updated_after"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,7 +76,17 @@ class IncidentFilter(PlatformFilterSet):
         self.filters["severity"].extra["choices"] = list(choices.items())
 
     def search(self, queryset, name, value):
-        return queryset.filter(Q(reference__icontains=value) | Q(title__icontains=value))
+        """The reference, title and report texts, without regard to case or diacritics ("tong tien" finds "tống
+        tiền"), or an observable's value exactly as stored (an address, a domain, a hash)."""
+        from khien.core.texts import folded
+
+        words = folded(value)
+        if not words:
+            return queryset
+        return queryset.filter(Q(search_text__contains=words) | Q(pk__in=with_observable(value)))
+
+    def filter_observable(self, queryset, name, value):
+        return queryset.filter(pk__in=with_observable(value)) if value.strip() else queryset
 
     def filter_awaiting_us(self, queryset, name, value):
         if value is None:

@@ -255,8 +255,13 @@ class Incident(models.Model):
     # "soon:sla:triage"): the periodic job `incidents.deadlines` sends each one once.
     deadline_notices = models.JSONField(_("deadline notices sent"), default=list, blank=True, editable=False)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True, db_index=True, editable=False)
+    # What the list's search reads (`SEARCHED_FIELDS`, `core.texts.folded`): "tong tien" finds "tống tiền" on both
+    # databases without an extension. Written by `save()`; bulk writers call `refresh_search_text()`.
+    search_text = models.TextField(_("search text"), blank=True, default="", editable=False)
 
     objects = IncidentQuerySet.as_manager()
+
+    SEARCHED_FIELDS = ("reference", "title", "description", "services_disrupted", "root_cause", "mitigation")
 
     class Meta:
         ordering = ["-reported_at", "reference"]
@@ -265,6 +270,18 @@ class Incident(models.Model):
 
     def __str__(self):
         return f"{self.reference} {self.title}"
+
+    def refresh_search_text(self) -> None:
+        from khien.core.texts import folded
+
+        self.search_text = folded(" ".join(str(getattr(self, name) or "") for name in self.SEARCHED_FIELDS))
+
+    def save(self, *args, **kwargs):
+        self.refresh_search_text()
+        fields = kwargs.get("update_fields")
+        if fields is not None and set(fields) & set(self.SEARCHED_FIELDS):
+            kwargs["update_fields"] = [*fields, "search_text"]
+        super().save(*args, **kwargs)
 
     def category_label(self) -> str:
         return self.taxonomy.label(self.category)

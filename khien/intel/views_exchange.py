@@ -6,7 +6,6 @@ audit are theirs. A refused import shows every rejected object or row and stores
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 
 from django import forms
 from django.contrib import messages
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
+from khien.core.texts import folded
 
 from . import federation, tlp, warninglists
 from .exchange import run, stix_export
@@ -53,10 +53,7 @@ class StixTypesField(forms.MultipleChoiceField):
 
 def stix_type_choices() -> list[tuple[str, str]]:
     """(type, label) of the known STIX types, by label in the reader's language."""
-    def key(choice):
-        folded = unicodedata.normalize("NFD", choice[1].casefold().replace("đ", "d"))
-        return "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return sorted(((t, stix_type_label(t)) for t in STIX_TYPE_LABELS), key=key)
+    return sorted(((t, stix_type_label(t)) for t in STIX_TYPE_LABELS), key=lambda choice: folded(choice[1]))
 
 
 class ExportForm(forms.Form):
