@@ -373,6 +373,7 @@ def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
         if _missing(getattr(incident, name, None)):
             errors.setdefault(name, []).append(_("This field is required for the initial report."))
     incident.late_reason = (incident.late_reason or "").strip()
+    _check_report_texts(incident, errors)
     if late_reason_required and "detected_at" not in errors and (
             problem := late_reason_problem(incident.detected_at, now, incident.late_reason, policy)):
         errors.setdefault("late_reason", []).append(problem)
@@ -423,6 +424,20 @@ STAGE_FIELDS = [
 
 
 @transaction.atomic
+def _check_report_texts(incident: Incident, errors: dict) -> None:
+    """The limits of the report's free texts and the data-exposure rule (`inputs`), checked on the incident as it
+    would be stored — whoever calls (the forms and the API check them first; the demo, an incident made from
+    alerts, a script do not), and with what a later stage leaves unchanged (personal data exposed earlier, data
+    exposed "no" now)."""
+    from .inputs import REPORT_TEXT_MAX, TITLE_MAX, at_most, exposure_problem
+
+    for name, limit in {"title": TITLE_MAX, **REPORT_TEXT_MAX}.items():
+        if len(str(getattr(incident, name) or "")) > limit:
+            errors.setdefault(name, []).append(at_most(limit))
+    if problem := exposure_problem(incident.data_exposed, incident.personal_data_exposed):
+        errors.setdefault("data_exposed", []).append(problem)
+
+
 def do_submit_stage(incident: Incident, stage_code: str, data: dict, *, acting_user,
                     now: dt.datetime | None = None) -> Incident:
     """Give a later reporting stage (the detailed notification, the final report) with its fields.
@@ -455,6 +470,7 @@ def do_submit_stage(incident: Incident, stage_code: str, data: dict, *, acting_u
         if name in data:
             setattr(incident, name, data[name])
     errors: dict[str, list[str]] = {}
+    _check_report_texts(incident, errors)
     if incident.severity not in incident.policy.severity_codes():
         errors.setdefault("severity", []).append(
             _("“%(value)s” is not a severity of the reporting policy.") % {"value": incident.severity})

@@ -240,3 +240,26 @@ def test_the_pdf_journal_and_tasks_name_people_as_the_page(world, report):
     assert "Nguyễn Văn Phân Tích" in journal and world.analyst.email not in journal
     tasks = text[text.index("Nhiệm vụ"):text.index("Chứng cứ số")]
     assert "Nguyễn Văn Phân Tích" in tasks and world.analyst.email not in tasks
+
+
+def test_the_service_itself_keeps_the_limits_and_the_exposure_rule(world, report):
+    """Callers that bypass the forms and the API (the demo, an incident made from alerts, a script) meet the same
+    rules in the service; a later stage cannot contradict what an earlier one said (personal data exposed)."""
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    from khien.incidents import services
+    from khien.incidents.inputs import DESCRIPTION_MAX
+    from khien.incidents.models import Incident
+
+    before = Incident.objects.count()
+    with pytest.raises(ValidationError) as refused:
+        report(description="x" * (DESCRIPTION_MAX + 1))
+    assert "description" in refused.value.message_dict and Incident.objects.count() == before
+    incident = report(data_exposed=True, personal_data_exposed=True)
+    services.do_transition(incident, "triaged", acting_user=world.analyst)
+    with pytest.raises(ValidationError) as contradiction:
+        services.do_submit_stage(incident, "notification", {"data_exposed": False}, acting_user=world.analyst)
+    assert "data_exposed" in contradiction.value.message_dict
+    incident.refresh_from_db()
+    assert incident.notified_at is None and incident.data_exposed is True
