@@ -217,6 +217,40 @@ class IncidentReportForm(forms.Form):
         return data, list(self.cleaned_data.get("systems") or [])
 
 
+class ReportCorrectionForm(forms.Form):
+    """Correct the initial report (`services.do_correct_report`): its fields as the report form has them, prefilled;
+    the detection time, the classification and the TLP are not here (deadlines count from the first; the others
+    have their own form)."""
+
+    title = IncidentReportForm.base_fields["title"]
+    suspected_malicious = IncidentReportForm.base_fields["suspected_malicious"]
+    impact_beyond_organization = IncidentReportForm.base_fields["impact_beyond_organization"]
+    systems = IncidentReportForm.base_fields["systems"]
+    services_disrupted = IncidentReportForm.base_fields["services_disrupted"]
+    data_exposed = IncidentReportForm.base_fields["data_exposed"]
+    personal_data_exposed = IncidentReportForm.base_fields["personal_data_exposed"]
+    people_affected = IncidentReportForm.base_fields["people_affected"]
+    description = IncidentReportForm.base_fields["description"]
+    reason = forms.CharField(label=_("Reason for the correction (optional)"), required=False, max_length=5000,
+                             widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text=_("Kept in the journal beside the fields that changed."))
+
+    def __init__(self, *args, incident, user, **kwargs):
+        from .services import CORRECTABLE_FIELDS
+
+        kwargs.setdefault("initial", {name: getattr(incident, name) for name in CORRECTABLE_FIELDS})
+        kwargs["initial"].setdefault("systems", list(incident.systems.all()))
+        super().__init__(*args, **kwargs)
+        self.fields["systems"].queryset = (InformationSystem.objects.visible_to(user).filter(
+            Q(owner=incident.organization) | Q(operator=incident.organization)).order_by("code"))
+
+    def clean(self):
+        data = super().clean()
+        if problem := exposure_problem(data.get("data_exposed"), data.get("personal_data_exposed")):
+            self.add_error("personal_data_exposed", problem)
+        return data
+
+
 def _observable_lines(text: str) -> list[tuple[str, str]]:
     from .observables import parse_lines
 

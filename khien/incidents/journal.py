@@ -71,6 +71,9 @@ def detail(event, names: dict[str, str] | None = None) -> str:
         return _("removed") if action == "removed" else _("added")
     if event.kind == EventKind.ESCALATION:
         return ", ".join(data.get("labels", []))
+    if event.kind == EventKind.CORRECTED:
+        return ", ".join(_("Affected systems") if name == "systems" else _field_label(name)
+                         for name in data.get("fields", []))
     if event.kind == EventKind.RECLASSIFIED:
         return "; ".join(f"{_field_label(name)}: {_value_label(event.incident, name, old)} → "
                          f"{_value_label(event.incident, name, new)}"
@@ -213,6 +216,7 @@ def headline(event, names: dict[str, str] | None = None) -> str:
         EventKind.OBSERVABLE: _("Observables"),
         EventKind.ESCALATION: _("Escalated to the coordinator"),
         EventKind.RECLASSIFIED: _("Classification changed"),
+        EventKind.CORRECTED: _("Report corrected"),
     }.get(kind)
     if base is None:
         return event.get_kind_display()

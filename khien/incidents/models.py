@@ -338,6 +338,7 @@ class EventKind(models.TextChoices):
     ALERTS = "alerts", _("Alerts added")
     RECLASSIFIED = "reclassified", _("Classification changed")
     UNASSIGNMENT = "unassignment", _("Responder unassigned")
+    CORRECTED = "corrected", _("Report corrected")
 
 
 class IncidentEvent(models.Model):

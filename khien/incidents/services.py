@@ -379,16 +379,7 @@ def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
         errors.setdefault("late_reason", []).append(problem)
 
     systems = list(systems or ())
-    allowed = set(
-        InformationSystem.objects.visible_to(acting_user)
-        .filter(Q(owner=organization) | Q(operator=organization), pk__in=[s.pk for s in systems])
-        .values_list("pk", flat=True)
-    )
-    foreign = [s for s in systems if s.pk not in allowed]
-    if foreign:
-        errors.setdefault("systems", []).append(
-            _("These systems do not belong to the reporting organization: %(codes)s.")
-            % {"codes": ", ".join(sorted(s.code for s in foreign))})
+    _check_systems(acting_user, organization, systems, errors)
 
     from . import observables as observables_module
 
@@ -424,6 +415,21 @@ STAGE_FIELDS = [
 
 
 @transaction.atomic
+def _check_systems(acting_user, organization, systems: list, errors: dict) -> None:
+    """The systems an incident names are the reporting organization's (owned or operated), among those the user
+    sees."""
+    allowed = set(
+        InformationSystem.objects.visible_to(acting_user)
+        .filter(Q(owner=organization) | Q(operator=organization), pk__in=[s.pk for s in systems])
+        .values_list("pk", flat=True)
+    )
+    foreign = [s for s in systems if s.pk not in allowed]
+    if foreign:
+        errors.setdefault("systems", []).append(
+            _("These systems do not belong to the reporting organization: %(codes)s.")
+            % {"codes": ", ".join(sorted(s.code for s in foreign))})
+
+
 def _check_report_texts(incident: Incident, errors: dict) -> None:
     """The limits of the report's free texts and the data-exposure rule (`inputs`), checked on the incident as it
     would be stored — whoever calls (the forms and the API check them first; the demo, an incident made from
@@ -682,6 +688,64 @@ def do_reclassify(incident: Incident, data: dict, *, acting_user, reason: str = 
     _require_classifier(acting_user, incident)
     changes = _reclassify(incident, data, acting_user, reason, now or timezone.now())
     return incident, changes
+
+
+# What a correction of the report may change. Not the detection time (the reporting deadlines are counted from it),
+# nor the category, severity and TLP (`do_reclassify`), nor the later stages' texts (given again after a reopen).
+CORRECTABLE_FIELDS = ("title", "description", "services_disrupted", "people_affected", "data_exposed",
+                      "personal_data_exposed", "suspected_malicious", "impact_beyond_organization")
+
+
+@transaction.atomic
+def do_correct_report(incident: Incident, data: dict, *, acting_user, systems=None, reason: str = "",
+                      now: dt.datetime | None = None) -> tuple[Incident, list[str]]:
+    """Correct what the initial report said (a typo in the title, a system found affected later): the fields of
+    CORRECTABLE_FIELDS given in `data`, and the affected `systems` when given. The reporting side and the
+    coordinator, while the incident is not closed (409). The journal says which fields changed, with the optional
+    reason; the audit log keeps every value before and after. Giving the current values writes nothing. Returns the
+    incident and the names of the fields changed."""
+    _require_visible(acting_user, incident)
+    incident = _locked(incident)
+    if not is_reporting_side(acting_user, incident):
+        raise Forbidden(_("Only the reporting organization and the coordinator can correct the report of an "
+                          "incident."))
+    if incident.status == Status.CLOSED:
+        raise Refused(_("The incident is closed; reopen it before correcting its report."), code="closed",
+                      status=409)
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if len(reason) > REASON_MAX_CHARS:
+        errors["reason"] = [_("At most %(n)s characters.") % {"n": REASON_MAX_CHARS}]
+    before = audit.snapshot(incident)
+    changed = []
+    for name in CORRECTABLE_FIELDS:
+        if name in data and data[name] != getattr(incident, name):
+            setattr(incident, name, data[name])
+            changed.append(name)
+    if systems is not None:
+        systems = list(systems)
+        _check_systems(acting_user, incident.organization, systems, errors)
+        if {s.pk for s in systems} != set(incident.systems.values_list("pk", flat=True)):
+            changed.append("systems")
+    for name in incident.policy.data["stages"][0].get("required_fields", []):
+        if name in changed and _missing(getattr(incident, name, None)):
+            errors.setdefault(name, []).append(_("This field is required for the initial report."))
+    _check_report_texts(incident, errors)
+    try:
+        incident.full_clean(exclude=["reference", *errors.keys()])
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    if not changed:
+        return incident, []
+    incident.save()
+    if "systems" in changed:
+        incident.systems.set(systems)
+    _event(incident, EventKind.CORRECTED, acting_user, text=reason, data={"fields": changed}, at=now or timezone.now())
+    audit.record(Act.UPDATE, incident, actor=acting_user, before=before)
+    return incident, changed
 
 
 @transaction.atomic

@@ -16,6 +16,7 @@ urlpatterns = [
     path("<uuid:pk>/transition/", views.incident_transition, name="incident_transition"),
     path("<uuid:pk>/triage/", views.incident_triage, name="incident_triage"),
     path("<uuid:pk>/classification/", views.incident_classify, name="incident_classify"),
+    path("<uuid:pk>/correct/", views.incident_correct, name="incident_correct"),
     path("<uuid:pk>/stages/<slug:code>/", views.incident_stage, name="incident_stage"),
     path("<uuid:pk>/assign/", views.incident_assign, name="incident_assign"),
     path("<uuid:pk>/assign/<uuid:responder_id>/remove/", views.incident_unassign, name="incident_unassign"),

@@ -40,6 +40,7 @@ from .forms import (
     EvidenceForm,
     IncidentReportForm,
     ObservableForm,
+    ReportCorrectionForm,
     SealForm,
     ShareObservablesForm,
     StageForm,
@@ -374,6 +375,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         # After triage, the reporting side may still correct the classification while the incident is open.
         "classify_form": (forms.get("classify") or ClassificationForm(incident=incident, prefix="cls"))
         if open_incident and incident.status != Status.NEW and services.is_reporting_side(user, incident) else None,
+        "may_correct": open_incident and services.is_reporting_side(user, incident),
         "flags": _flags(incident, now),
         "report_due_at": deadlines.incident_report_due_at(incident),
         "stages": stages,
@@ -575,6 +577,36 @@ def incident_triage(request, pk):
         return _refused(request, incident, exc, form, triage=form)
     messages.success(request, _("Status: %(status)s.") % {"status": Status.TRIAGED.label})
     return _done(incident, "#workflow")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def incident_correct(request, pk):
+    """Correct the initial report (`services.do_correct_report`): the reporting side and the coordinator."""
+    incident = _visible(request, pk)
+    if not services.is_reporting_side(request.user, incident):
+        raise PermissionDenied
+    form = ReportCorrectionForm(request.POST or None, incident=incident, user=request.user)
+    status = 409 if incident.status == Status.CLOSED else 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            systems, reason = data.pop("systems"), data.pop("reason")
+            try:
+                _incident, changed = services.do_correct_report(incident, data, systems=systems, reason=reason,
+                                                                acting_user=request.user)
+            except (Refused, ValidationError) as exc:
+                add_service_error(form, exc)
+                status = status_of(exc)
+            else:
+                if changed:
+                    messages.success(request, _("Report corrected."))
+                else:
+                    messages.info(request, _("Nothing changed: the report already says this."))
+                return _done(incident, "#facts")
+        else:
+            status = 400
+    return render(request, "incidents/incident_correct.html", {"incident": incident, "form": form}, status=status)
 
 
 @login_required

@@ -172,6 +172,7 @@ PK_OBJECTS: dict[str, str] = {
     "incidents:incident_transition": "incident",
     "incidents:incident_triage": "incident",
     "incidents:incident_classify": "incident",
+    "incidents:incident_correct": "incident",
     "incidents:incident_stage": "incident",
     "incidents:incident_assign": "incident",
     "incidents:incident_unassign": "incident",

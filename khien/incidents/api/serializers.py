@@ -231,6 +231,28 @@ class IncidentSerializer(serializers.ModelSerializer):
         return api_fields.DateTimeField().to_representation(deadlines.incident_sla_due_at(obj, "contain"))
 
 
+class ReportCorrectionSerializer(serializers.ModelSerializer):
+    """`PATCH /api/incidents/{id}/`: what a correction of the initial report may change (`services.CORRECTABLE_FIELDS`
+    and the affected systems, by code); every field optional; `reason` is kept in the journal. The service checks
+    again, with the incident (its organization's systems, what an earlier stage said)."""
+
+    systems = VisibleSystemField(many=True, required=False)
+    reason = api_fields.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX_CHARS,
+                                  write_only=True)
+
+    class Meta:
+        model = Incident
+        fields = ["title", "suspected_malicious", "impact_beyond_organization", "systems", "services_disrupted",
+                  "data_exposed", "personal_data_exposed", "people_affected", "description", "reason"]
+        extra_kwargs = {"people_affected": PEOPLE_AFFECTED_KWARGS, **_text_limits(fields),
+                        **{name: {"required": False} for name in fields}}
+
+    def validate(self, attrs):
+        if problem := exposure_problem(attrs.get("data_exposed"), attrs.get("personal_data_exposed")):
+            raise serializers.ValidationError({"personal_data_exposed": [problem]})
+        return super().validate(attrs)
+
+
 class TransitionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
     reason = api_fields.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX_CHARS)

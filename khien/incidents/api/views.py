@@ -62,6 +62,21 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         serializer.instance = services.do_report_incident(data, acting_user=self.request.user, systems=systems,
                                                           observables=items, late_reason_required=True)
 
+    @extend_schema(summary="Correct the initial report (the reporting side and the coordinator; the journal says "
+                           "which fields changed, the audit log keeps the values)",
+                   request=s.ReportCorrectionSerializer,
+                   responses={200: s.IncidentSerializer, 403: OpenApiResponse(description="Not the reporting side"),
+                              409: refusal("The incident is closed")})
+    def partial_update(self, request, pk=None):
+        incident = self.get_object()
+        body = s.ReportCorrectionSerializer(data=request.data, partial=True, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        systems, reason = data.pop("systems", None), data.pop("reason", "")
+        incident, _changed = services.do_correct_report(incident, data, systems=systems, reason=reason,
+                                                        acting_user=request.user)
+        return self._fresh(incident)
+
     def _fresh(self, incident):
         return Response(s.IncidentSerializer(self.get_queryset().get(pk=incident.pk), context=self.get_serializer_context()).data)
 
