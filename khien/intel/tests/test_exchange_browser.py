@@ -41,6 +41,12 @@ def test_import_report_and_export_download(live_server, flushable_audit_log, sha
     page.click("#import-form button[type=submit]")
     expect(page.locator("#report-created")).to_have_text("1")
     assert StixObject.objects.filter(indicator_values__value="203.0.113.30", tlp=Tlp.GREEN).exists()
+    # Once sent, a long import says so and cannot be sent twice (a submit event alone: nothing is uploaded).
+    page.evaluate("document.getElementById('import-form').dispatchEvent("
+                  "new Event('submit', {bubbles: true, cancelable: true}))")
+    expect(page.locator("#import-form [data-busy-status]")).to_contain_text("…")
+    expect(page.locator("#import-form button[type=submit]")).to_be_disabled()
+    assert page.get_attribute("#import-form", "aria-busy") == "true"
 
     page.goto(f"{base}/intel/exchange/export/")
     page.select_option("#id_format", "csv")
