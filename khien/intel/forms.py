@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _l
 
 from khien.core import shapes
 from khien.core.roles import Action
+from khien.core.scoping import is_national_coordinator
 from khien.registry.models import Isac, Organization, OrgType, Province, Sector
 
 from . import services, services_warnings, tlp, warninglists
@@ -494,6 +495,13 @@ class WarningForm(_WarningListedMixin, forms.Form):
             pk__in=[c.pk for c in writable_collections(user)])
         self.fields["isacs"].queryset = Isac.objects.visible_to(user)  # the others do not exist for the user
         field = self.fields["organizations"]
+        operated = services_warnings.operated_isacs(user)
+        if not is_national_coordinator(user) and operated.exists():
+            # An ISAC's operator warns its members only (`services_warnings._candidate_targets`): offer just those.
+            self.fields["isacs"].queryset = operated
+            field.queryset = field.queryset.filter(isacs__in=operated).distinct()
+            for name in ("sectors", "provinces"):
+                self.fields[name].help_text = _("Only your ISACs' members in it receive the warning.")
         field.widget.choices = grouped_organization_choices(field.queryset)
 
     def clean(self):

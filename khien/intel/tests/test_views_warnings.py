@@ -69,7 +69,9 @@ def test_only_issuers_see_the_warning_form(client, land):
     # the ISAC operator's administrator (MIN) may issue, to its ISAC's members only
     c = signed_in(client, w.admin)
     response = c.post(reverse("intel:warning_create"), _warning_post(land, organizations=[str(land.other.pk)]))
-    assert response.status_code == 403 and not EarlyWarning.objects.exists()
+    # Not among the members offered: the form refuses the choice (the service would refuse it too: 403).
+    assert response.status_code == 400 and response.context["form"].errors["organizations"]
+    assert not EarlyWarning.objects.exists()
     response = c.post(reverse("intel:warning_create"),
                       _warning_post(land, organizations=[], isacs=[str(land.isac.pk)], values=""))
     assert response.status_code == 302

@@ -423,3 +423,18 @@ def test_members_of_target_organizations_get_an_in_app_notification(land, django
     assert Notification.objects.filter(kind="intel.warning", url__endswith=f"{warning.pk}/").count() == len(notified)
     # Critical: members are e-mailed at once, beside the organization's contact address.
     assert w.admin.email in {r for m in mail.outbox for r in m.to}
+
+
+def test_an_isac_operators_warning_form_offers_its_members_only(land, as_user, coordinator_client):
+    """The form offers what the service accepts: an ISAC operator picks among its ISACs' members, not the 338
+    organizations of the country (others were refused only once sent); the coordinator is offered everyone."""
+    from django.urls import reverse
+
+    w = land.world
+    everyone = coordinator_client.get(reverse("intel:warning_create")).context["form"]
+    assert {w.ministry.pk, land.other.pk} <= {o.pk for o in everyone.fields["organizations"].queryset}
+    page = as_user(w.admin).get(reverse("intel:warning_create"))
+    assert page.status_code == 200
+    offered = {o.pk for o in page.context["form"].fields["organizations"].queryset}
+    assert offered == {w.province.pk, w.responder_org.pk}
+    assert list(page.context["form"].fields["isacs"].queryset) == [land.isac]
