@@ -359,7 +359,7 @@ BACKGROUND_TYPES = ("identity", "marking-definition", "extension-definition", "l
 def search_objects(user, query: str = "", filters: dict | None = None):
     """A queryset of (stix_id, last date added) of the visible objects matching a text, newest first.
 
-    `query` is matched as a substring of the name or description (or the id itself).
+    `query` is matched as a substring of the name, description or labels (or the id itself).
     Background objects (identities, relationships, sightings…) are left out unless a type filter asks for them.
     Paginate it, then `latest_versions` of the page's ids.
     """
@@ -368,7 +368,8 @@ def search_objects(user, query: str = "", filters: dict | None = None):
         qs = qs.exclude(stix_type__in=BACKGROUND_TYPES)
     text = (query or "").strip()
     if text:
-        qs = qs.filter(Q(data__name__icontains=text) | Q(data__description__icontains=text) | Q(stix_id=text))
+        qs = qs.filter(Q(data__name__icontains=text) | Q(data__description__icontains=text) | Q(stix_id=text)
+                       | Q(labels__icontains=text))
     return (qs.order_by().values("stix_id").annotate(last=Max("date_added")).order_by("-last", "stix_id"))
 
 

@@ -427,3 +427,28 @@ def test_the_warning_lists_are_described_in_the_readers_language(client, world):
     assert "Dải địa chỉ IPv4 riêng (RFC 1918)" in page and "Private IPv4 address space" not in page
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert "Private IPv4 address space (RFC 1918)" in client.get(reverse("intel:allowlist")).content.decode()
+
+
+def test_the_report_form_offers_no_revoked_object_and_filters_its_list(client, sharing):
+    from khien.intel import services_versions
+
+    world = sharing.world
+    green, clear = sharing.ids[Tlp.GREEN], sharing.ids[Tlp.CLEAR]
+    services_versions.do_revoke_object(clear, acting_user=world.analyst, reason="Dương tính giả")
+    c = signed_in(client, world.analyst)
+    response = c.get(reverse("intel:report_create"))
+    offered = {v for v, _label in response.context["form"].fields["object_refs"].choices}
+    assert green in offered and clear not in offered
+    assert 'data-filterable' in html(response)
+
+
+def test_the_search_finds_an_object_by_its_label(client, sharing):
+    world = sharing.world
+    services.do_add_objects(sharing.collection, [indicator("198.51.100.77", tlp=Tlp.GREEN, name="C2 server",
+                                                           labels=["apt-test", "phishing"])],
+                            acting_user=world.analyst)
+    services.do_add_objects(sharing.collection, [indicator("198.51.100.78", tlp=Tlp.RED, name="Hidden C2",
+                                                           labels=["apt-test"])],
+                            acting_user=world.analyst, recipients=[sharing.rec_org])
+    rows = signed_in(client, world.other_admin).get(reverse("intel:search"), {"q": "apt-test"}).context["rows"]
+    assert [r["name"] for r in rows] == ["C2 server"]  # not the RED one the province may not see
