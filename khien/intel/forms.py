@@ -399,9 +399,7 @@ class ReportForm(_SharingMixin, forms.Form):
                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
                                     help_text=_l("Empty: now."))
     object_refs = ObjectRefsField(label=_l("Objects in the report"), required=False,
-                                  widget=filterable_select(12, _l("Filter by name or type, e.g. LockBit")),
-                                  help_text=_l("The %(n)s objects you can see that were added last; paste the ids of "
-                                               "older ones below.") % {"n": REPORT_PICK_LIMIT})
+                                  widget=filterable_select(12, _l("Filter by name or type, e.g. LockBit")))
     extra_refs = forms.CharField(label=_l("Other object ids"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                  help_text=_l("STIX ids of other objects you can see, one per line."))
     tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
@@ -417,6 +415,8 @@ class ReportForm(_SharingMixin, forms.Form):
                                                                     "marking-definition", "identity"])
                   .order_by().values("stix_id").annotate(last=Max("date_added")).order_by("-last")[:REPORT_PICK_LIMIT])
         latest = latest_versions(user, [r["stix_id"] for r in recent])
+        self.fields["object_refs"].help_text = _("The %(n)s objects you can see that were added last; paste the "
+                                                 "ids of older ones below.") % {"n": REPORT_PICK_LIMIT}
         # A withdrawn object is not offered (it can still be pasted: a report may record what was revoked).
         self.fields["object_refs"].choices = [
             (o.stix_id, f"{stix_type_label(o.stix_type)}: {display_name(o)[:120]}") for o in latest.values()
