@@ -30,6 +30,11 @@ class UserManager(BaseUserManager):
         return self.get(email__iexact=username)
 
 
+class EmailNotifications(models.TextChoices):
+    ALL = "all", _("Every notification: the urgent ones at once, the others gathered in a digest")
+    URGENT = "urgent", _("Only the urgent ones: the others stay in Khiên")
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(_("e-mail"), unique=True)
@@ -49,6 +54,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Raised to end every session of the person at once (a reset second factor: a session opened with the lost phone
     # must not stay open): part of the session's authentication hash (`_get_session_auth_hash`).
     session_generation = models.PositiveIntegerField(_("times all sessions were ended"), default=0, editable=False)
+    # What reaches the person by e-mail (`notifications.send_digests`); urgent notifications always do.
+    email_notifications = models.CharField(_("e-mail notifications"), max_length=10,
+                                           choices=EmailNotifications.choices, default=EmailNotifications.ALL)
 
     objects = UserManager()
 

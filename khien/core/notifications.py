@@ -170,13 +170,21 @@ def send_now(ids) -> int:
     return _send(Notification.objects.filter(pk__in=list(ids)))
 
 
+def _emailed():
+    """The notifications that go out by e-mail: all of them, but those not urgent for a person who asked for the
+    urgent ones only (`User.email_notifications`), which stay in Khiên."""
+    from .models import EmailNotifications
+
+    return Notification.objects.exclude(urgent=False, recipient__email_notifications=EmailNotifications.URGENT)
+
+
 @periodic("core.notification_digest", every=dt.timedelta(seconds=60))
 def send_digests(now=None) -> str:
     """One e-mail per person for what is pending and at least one digest interval old (or urgent)."""
     now = now or timezone.now()
-    due = Notification.objects.filter(created_at__lte=now - digest_interval()) | \
-        Notification.objects.filter(urgent=True, created_at__lte=now)
+    due = _emailed().filter(created_at__lte=now - digest_interval()) | \
+        _emailed().filter(urgent=True, created_at__lte=now)
     # A person's whole pending list goes out together once any item of theirs is due.
     users = due.filter(emailed_at__isnull=True).values("recipient_id").distinct()
-    sent = _send(Notification.objects.filter(recipient_id__in=users, created_at__lte=now))
+    sent = _send(_emailed().filter(recipient_id__in=users, created_at__lte=now))
     return f"{sent} digest e-mail(s)"

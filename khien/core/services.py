@@ -12,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import audit
 from .audit import Act
+from .errors import Refused
 from .models import ApiToken, User, hash_token
 
 TOKEN_PREFIX = "khn_"
@@ -94,6 +95,22 @@ def do_remember_language(user: User, language: str) -> bool:
     user.language = language
     user.save(update_fields=["language"])
     audit.record(Act.UPDATE, user, actor=user, before=before, after={"language": language})
+    return True
+
+
+def do_set_email_notifications(user: User, choice: str) -> bool:
+    """What of one's notifications reaches one by e-mail (`EmailNotifications`: all, or the urgent ones only —
+    urgent ones always do); audited; returns whether it changed. Refused (400) for an unknown choice."""
+    from .models import EmailNotifications
+
+    if choice not in EmailNotifications.values:
+        raise Refused(_("Choose what you receive by e-mail."), code="invalid")
+    if choice == user.email_notifications:
+        return False
+    before = {"email_notifications": user.email_notifications}
+    user.email_notifications = choice
+    user.save(update_fields=["email_notifications"])
+    audit.record(Act.UPDATE, user, actor=user, before=before, after={"email_notifications": choice})
     return True
 
 

@@ -17,4 +17,5 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit"),
     path("audit/<int:seq>/", views.audit_entry, name="audit_entry"),
     path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/e-mail/", views.notification_email_settings, name="notification_email_settings"),
 ]

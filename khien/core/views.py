@@ -24,7 +24,7 @@ from . import audit, notifications, services, shown_once, twofactor
 from .filters import AuditEntryFilterSet
 from .forms import (EmailAuthenticationForm, PasswordChangeForm, PasswordLinkForm, SetPasswordForm, TokenCreateForm,
                     TotpForm, add_service_error)
-from .models import ApiToken, AuditEntry, Notification
+from .models import ApiToken, AuditEntry, EmailNotifications, Notification
 
 
 class LoginView(auth_views.LoginView):
@@ -313,4 +313,22 @@ def notification_list(request):
     if request.GET.get("unread"):
         items = items.filter(read_at__isnull=True)
     page = Paginator(items, 30).get_page(request.GET.get("page"))
-    return render(request, "core/notifications.html", {"page": page})
+    return render(request, "core/notifications.html", {"page": page, "email_choices": EmailNotifications.choices})
+
+
+@login_required
+@require_http_methods(["POST"])
+def notification_email_settings(request):
+    """What of one's notifications is e-mailed (`services.do_set_email_notifications`)."""
+    from .errors import Refused
+
+    try:
+        changed = services.do_set_email_notifications(request.user, request.POST.get("email_notifications", ""))
+    except Refused as exc:
+        messages.error(request, exc.message)
+        return render(request, "core/notifications.html", {
+            "page": Paginator(Notification.objects.filter(recipient=request.user), 30).get_page(1),
+            "email_choices": EmailNotifications.choices}, status=400)
+    if changed:
+        messages.success(request, _("Saved: what you receive by e-mail."))
+    return redirect("core:notifications")

@@ -236,3 +236,31 @@ def test_an_unknown_chosen_language_is_read_as_the_platforms(world):
     world.coordinator.language = "en"
     assert notifications.recipient_language(world.coordinator) == "en"
     assert notifications.recipient_language(world.admin) == "vi"  # none chosen
+
+
+def test_a_person_who_wants_urgent_e_mails_only_gets_no_digest(world, settings, as_user):
+    """On the notifications page a person chooses "only the urgent ones": the digest of ordinary notifications is
+    not e-mailed to them (the list keeps them), urgent ones still are; someone else's choice changes nothing for
+    them; the choice is audited and an unknown one refused."""
+    from khien.core.models import AuditEntry
+
+    settings.KHIEN_NOTIFICATION_DIGEST_SECONDS = 300
+    client = as_user(world.admin)
+    assert 'id="email-settings"' in client.get(reverse("core:notifications")).content.decode()
+    before = AuditEntry.objects.count()
+    assert client.post(reverse("core:notification_email_settings"),
+                       {"email_notifications": "urgent"}).status_code == 302
+    world.admin.refresh_from_db()
+    assert world.admin.email_notifications == "urgent" and AuditEntry.objects.count() == before + 1
+    assert client.post(reverse("core:notification_email_settings"),
+                       {"email_notifications": "never"}).status_code == 400
+    world.admin.refresh_from_db()
+    assert world.admin.email_notifications == "urgent"
+    notifications.notify([world.admin, world.analyst], kind="test", title="Hit 1")
+    notifications.notify([world.admin], kind="test", title="Sự cố khẩn", urgent=True)
+    notifications.send_digests(timezone.now() + dt.timedelta(seconds=301))
+    to_admin = [m for m in mail.outbox if m.to == [world.admin.email]]
+    assert len(to_admin) == 1 and "Sự cố khẩn" in to_admin[0].subject and "Hit 1" not in to_admin[0].body
+    assert any(m.to == [world.analyst.email] and "Hit 1" in m.subject for m in mail.outbox)
+    page = client.get(reverse("core:notifications")).content.decode()
+    assert "Hit 1" in page  # kept in Khiên
