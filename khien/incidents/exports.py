@@ -395,9 +395,14 @@ def _build_pdf(incident: Incident, user) -> bytes:
             line(f"  • {t(c.at)} {actions.get(c.action, c.action)} {parties} "
                  f"({people.get(c.actor_email, c.actor_email)})", size=8)
 
+    events = IncidentEvent.objects.filter(incident=incident).select_related("actor").order_by("at", "id")
+    heading(_("Timeline"))  # what happened when, as on the page (`journal.timeline`)
+    table([_("When"), _("What happened"), _("Written by")], [28, width - 80, 52],
+          [[t(e["when"]), e["what"][:500], _named(e["event"].actor, e["event"].actor_email) if e["event"] else "—"]
+           for e in journal.timeline(incident, events)])
+
     heading(_("Journal"))
     names = journal.stage_names(incident.policy)
-    events = IncidentEvent.objects.filter(incident=incident).select_related("actor").order_by("at", "id")
     from .models import TaskTemplates
 
     tasks_by_id = {str(task.pk): task for task in Task.objects.filter(incident=incident)}

@@ -362,6 +362,11 @@ class AssignForm(forms.Form):
 
 class CommentForm(forms.Form):
     text = forms.CharField(label=_("Comment"), max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 3}))
+    happened_at = forms.DateTimeField(
+        label=_("When it happened (optional)"), required=False, widget=DateTimeLocalInput(),
+        input_formats=DATETIME_LOCAL_FORMATS,
+        help_text=_("Vietnam time. Puts the comment on the incident's timeline at that time, e.g. the attacker's "
+                    "first login or the machine isolated."))
 
 
 class UserChoiceField(forms.ModelChoiceField):

@@ -13,6 +13,7 @@ import datetime as dt
 from django.utils.text import capfirst
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from khien.core.texts import render_data, shown_time
 from khien.intel.models import Tlp
@@ -221,3 +222,34 @@ def headline(event, names: dict[str, str] | None = None) -> str:
     if base is None:
         return event.get_kind_display()
     return f"{base} · {extra}" if extra else base
+
+
+# The incident's own times that belong on its timeline, in the order they happen.
+MILESTONES = (
+    ("detected_at", _l("Detected")),
+    ("reported_at", _l("Reported")),
+    ("triaged_at", _l("Triaged")),
+    ("in_response_at", _l("Response started")),
+    ("contained_at", _l("Contained")),
+    ("resolved_at", _l("Resolved")),
+    ("closed_at", _l("Closed")),
+)
+
+
+def timeline(incident, events) -> list[dict]:
+    """What happened when, as responders reconstruct it (DFIR-IRIS's and TheHive's timelines): the incident's own
+    milestones (detected, reported, triaged, contained…) and the journal's comments that say when what they tell
+    happened (`happened_at`), ordered by that time — not by when they were written. Each entry: when, what
+    (a milestone's name, or the comment), who wrote it (None for a milestone)."""
+    entries = [{"when": getattr(incident, field), "what": str(label), "milestone": True, "event": None}
+               for field, label in MILESTONES if getattr(incident, field, None)]
+    for event in events:
+        raw = (event.data or {}).get("happened_at") if event.kind == EventKind.COMMENT else None
+        if not raw:
+            continue
+        try:
+            when = dt.datetime.fromisoformat(raw)
+        except (TypeError, ValueError):
+            continue
+        entries.append({"when": when, "what": event.text, "milestone": False, "event": event})
+    return sorted(entries, key=lambda e: (e["when"], not e["milestone"]))

@@ -46,6 +46,7 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import ROLE_ACTIONS, Action, Role
 from khien.core.scoping import is_national_coordinator, memberships_of, user_can
+from khien.core.timerange import out_of_range_message, storable
 from khien.registry.models import InformationSystem, Organization, OrgType
 
 from . import deadlines, notices
@@ -843,15 +844,29 @@ def _require_participant(user, incident: Incident) -> None:
         raise Forbidden(_("Only the reporting organization, the coordinator and the assigned responders can do this."))
 
 
+# How far ahead of the server's clock "when it happened" may be (a workstation's clock a little fast).
+HAPPENED_AT_TOLERANCE = dt.timedelta(minutes=5)
+
+
 @transaction.atomic
-def do_add_comment(incident: Incident, text: str, *, acting_user) -> IncidentEvent:
+def do_add_comment(incident: Incident, text: str, *, acting_user, happened_at: dt.datetime | None = None,
+                   now: dt.datetime | None = None) -> IncidentEvent:
+    """A comment in the journal; with `happened_at`, when what it tells happened (an attacker's first login, a
+    machine isolated), which puts it on the incident's timeline (`journal.timeline`) at that time."""
     _require_participant(acting_user, incident)
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": [_("Write a comment.")]})
     if len(text) > 20000:
         raise ValidationError({"text": [_("A comment can have at most 20,000 characters.")]})
-    event = _event(incident, EventKind.COMMENT, acting_user, text=text)
+    data = {}
+    if happened_at is not None:
+        if happened_at > (now or timezone.now()) + HAPPENED_AT_TOLERANCE:
+            raise ValidationError({"happened_at": [_("What happened cannot be in the future.")]})
+        if not storable(happened_at):
+            raise ValidationError({"happened_at": [out_of_range_message()]})
+        data["happened_at"] = happened_at.astimezone(dt.timezone.utc).isoformat()
+    event = _event(incident, EventKind.COMMENT, acting_user, text=text, data=data)
     _audit_child(Act.CREATE, event, incident, acting_user)
     notices.commented(incident, text, actor=acting_user)
     return event

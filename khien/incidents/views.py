@@ -388,6 +388,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "assign_form": (forms.get("assign") or AssignForm(incident=incident))
         if services.may_assign(user, incident) and open_incident else None,
         "events": events,
+        "timeline": journal.timeline(incident, events),
         # The journal stays open after closing (a note on the court case, a request to reopen): comments only.
         "comment_form": (forms.get("comment") or CommentForm()) if participant else None,
         "tasks": task_rows,
@@ -699,7 +700,8 @@ def incident_comment(request, pk):
     if not form.is_valid():
         return _detail(request, incident, 400, comment=form)
     try:
-        services.do_add_comment(incident, form.cleaned_data["text"], acting_user=request.user)
+        services.do_add_comment(incident, form.cleaned_data["text"], acting_user=request.user,
+                                happened_at=form.cleaned_data.get("happened_at"))
     except (Refused, ValidationError) as exc:
         return _refused(request, incident, exc, form, comment=form)
     messages.success(request, _("Comment added."))

@@ -286,6 +286,16 @@ class UnassignSerializer(serializers.Serializer):
 
 class CommentSerializer(serializers.Serializer):
     text = api_fields.CharField(allow_blank=True, trim_whitespace=False, max_length=COMMENT_MAX)
+    happened_at = DateTimeField(required=False, allow_null=True, default=None,
+                                help_text=_("When what the comment tells happened: puts it on the timeline."))
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    when = DateTimeField()
+    what = serializers.CharField(help_text=_("A milestone's name, or the comment's text."))
+    milestone = serializers.BooleanField()
+    event = serializers.UUIDField(source="event.pk", allow_null=True, default=None,
+                                  help_text=_("The journal line of a comment (null for a milestone)."))
 
 
 class IncidentEventSerializer(serializers.ModelSerializer):

@@ -162,10 +162,21 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         if request.method == "POST":
             body = s.CommentSerializer(data=request.data)
             body.is_valid(raise_exception=True)
-            event = services.do_add_comment(incident, body.validated_data["text"], acting_user=request.user)
+            event = services.do_add_comment(incident, body.validated_data["text"], acting_user=request.user,
+                                            happened_at=body.validated_data["happened_at"])
             return Response(s.IncidentEventSerializer(event).data, status=status.HTTP_201_CREATED)
         events = IncidentEvent.objects.visible_to(request.user).filter(incident=incident).order_by("at", "id")
         return Response(s.IncidentEventSerializer(events, many=True).data)
+
+    @extend_schema(summary="The incident's timeline: its milestones and the comments dated by when they happened",
+                   responses=s.TimelineEntrySerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def timeline(self, request, pk=None):
+        from ..journal import timeline
+
+        incident = self.get_object()
+        events = IncidentEvent.objects.visible_to(request.user).filter(incident=incident, kind="comment")
+        return Response(s.TimelineEntrySerializer(timeline(incident, events), many=True).data)
 
     @extend_schema(methods=["get"], summary="The incident's tasks", responses=s.TaskSerializer(many=True))
     @extend_schema(methods=["post"], summary="Add a task", request=s.TaskSerializer, responses={201: s.TaskSerializer})
