@@ -223,8 +223,12 @@ class ReportCorrectionForm(forms.Form):
     have their own form)."""
 
     title = IncidentReportForm.base_fields["title"]
-    suspected_malicious = IncidentReportForm.base_fields["suspected_malicious"]
-    impact_beyond_organization = IncidentReportForm.base_fields["impact_beyond_organization"]
+    # Not required here: an incident made from a SOC alert may not know yet (unknown stays unknown until answered).
+    suspected_malicious = forms.TypedChoiceField(label=_("Suspected malicious act?"), choices=YES_NO, coerce=_bool,
+                                                 widget=forms.RadioSelect, required=False, empty_value=None)
+    impact_beyond_organization = forms.TypedChoiceField(label=_("Possible impact beyond the organization?"),
+                                                        choices=YES_NO, coerce=_bool, widget=forms.RadioSelect,
+                                                        required=False, empty_value=None)
     systems = IncidentReportForm.base_fields["systems"]
     services_disrupted = IncidentReportForm.base_fields["services_disrupted"]
     data_exposed = IncidentReportForm.base_fields["data_exposed"]

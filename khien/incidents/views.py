@@ -593,6 +593,9 @@ def incident_correct(request, pk):
         if form.is_valid():
             data = dict(form.cleaned_data)
             systems, reason = data.pop("systems"), data.pop("reason")
+            for name in ("suspected_malicious", "impact_beyond_organization"):
+                if data[name] is None:  # left unanswered: kept as it is
+                    del data[name]
             try:
                 _incident, changed = services.do_correct_report(incident, data, systems=systems, reason=reason,
                                                                 acting_user=request.user)

@@ -87,3 +87,15 @@ def test_the_service_refuses_a_system_of_another_organization(world, report, mak
     with pytest.raises(ValidationError) as refused:
         services.do_correct_report(incident, {}, systems=[make_system(world.province)], acting_user=world.analyst)
     assert "systems" in refused.value.message_dict
+
+
+def test_an_unanswered_initial_question_stays_as_it_is(world, report, as_user):
+    """An incident made from a SOC alert may not know yet whether the act was malicious: correcting its title does not
+    force an answer."""
+    incident = report()
+    Incident.objects.filter(pk=incident.pk).update(suspected_malicious=None)
+    response = as_user(world.analyst).post(f"/incidents/{incident.pk}/correct/", {
+        "title": "Tiêu đề đã sửa", "description": incident.description, "impact_beyond_organization": "false"})
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.title == "Tiêu đề đã sửa" and incident.suspected_malicious is None
