@@ -390,13 +390,7 @@ def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
         observable_items = []
         errors.setdefault("observables", []).extend(exc.message_dict["observables"])
 
-    try:
-        incident.full_clean(exclude=["reference", *errors.keys()])
-    except ValidationError as exc:
-        for name, messages in exc.message_dict.items():
-            errors.setdefault(name, []).extend(messages)
-    if errors:
-        raise ValidationError(errors)
+    _refuse_if_invalid(incident, errors)
 
     incident.reference = _next_reference(now)
     incident.save()
@@ -416,6 +410,18 @@ STAGE_FIELDS = [
 
 
 @transaction.atomic
+def _refuse_if_invalid(incident: Incident, errors: dict) -> None:
+    """Add the model's own checks (lengths, bounds) to `errors` for the fields without one yet, and refuse with all
+    of them at once (nothing is written): one message per field, every field said."""
+    try:
+        incident.full_clean(exclude=["reference", *errors.keys()])
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
 def _check_systems(acting_user, organization, systems: list, errors: dict) -> None:
     """The systems an incident names are the reporting organization's (owned or operated), among those the user
     sees."""
@@ -484,13 +490,7 @@ def do_submit_stage(incident: Incident, stage_code: str, data: dict, *, acting_u
     for name in stage.get("required_fields", []):
         if _missing(getattr(incident, name, None)):
             errors.setdefault(name, []).append(_("This field is required for this report."))
-    try:
-        incident.full_clean(exclude=list(errors))
-    except ValidationError as exc:
-        for name, messages in exc.message_dict.items():
-            errors.setdefault(name, []).extend(messages)
-    if errors:
-        raise ValidationError(errors)
+    _refuse_if_invalid(incident, errors)
     setattr(incident, stage["given_field"], now)
     incident.save()
     # Given again after a reopen (`_ask_end_reports_again`): the journal numbers the versions.
@@ -732,13 +732,7 @@ def do_correct_report(incident: Incident, data: dict, *, acting_user, systems=No
         if name in changed and _missing(getattr(incident, name, None)):
             errors.setdefault(name, []).append(_("This field is required for the initial report."))
     _check_report_texts(incident, errors)
-    try:
-        incident.full_clean(exclude=["reference", *errors.keys()])
-    except ValidationError as exc:
-        for name, messages in exc.message_dict.items():
-            errors.setdefault(name, []).extend(messages)
-    if errors:
-        raise ValidationError(errors)
+    _refuse_if_invalid(incident, errors)
     if not changed:
         return incident, []
     incident.save()

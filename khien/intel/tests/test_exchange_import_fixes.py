@@ -3,25 +3,18 @@ import uuid
 
 import orjson
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import translation
 
 from khien.intel.exchange import csv_io, misp
 from khien.intel.exchange.common import ImportRejected
-from khien.intel.models import CollectionObject, IndicatorValue, StixObject
+from khien.intel.models import IndicatorValue, StixObject
+
+from .test_exchange_formats import counts, upload
 
 pytestmark = pytest.mark.django_db
 
 
-def counts():
-    return StixObject.objects.count(), CollectionObject.objects.count(), IndicatorValue.objects.count()
-
-
-def upload(data, name="file.json"):
-    if isinstance(data, (dict, list)):
-        data = orjson.dumps(data)
-    return SimpleUploadedFile(name, data)
 
 
 def event_with(*attributes, info="Synthetic phishing wave", **extra):
