@@ -89,12 +89,20 @@ def do_change_password(user: User, new_password: str, *, acting_user) -> None:
 def do_remember_language(user: User, language: str) -> bool:
     """Keep the language `user` chose with the switch (one of settings.LANGUAGES), so that what is written to them
     later, away from their browser (e-mails), is in it; returns whether it changed."""
-    if language not in dict(settings.LANGUAGES) or language == user.language:
+    if language not in dict(settings.LANGUAGES):
         return False
-    before = {"language": user.language}
-    user.language = language
-    user.save(update_fields=["language"])
-    audit.record(Act.UPDATE, user, actor=user, before=before, after={"language": language})
+    return _set_own_preference(user, "language", language)
+
+
+def _set_own_preference(user: User, field: str, value) -> bool:
+    """A person's own choice kept on their account, audited; returns whether it changed (the same value writes
+    nothing)."""
+    if getattr(user, field) == value:
+        return False
+    before = {field: getattr(user, field)}
+    setattr(user, field, value)
+    user.save(update_fields=[field])
+    audit.record(Act.UPDATE, user, actor=user, before=before, after={field: value})
     return True
 
 
@@ -105,13 +113,7 @@ def do_set_email_notifications(user: User, choice: str) -> bool:
 
     if choice not in EmailNotifications.values:
         raise Refused(_("Choose what you receive by e-mail."), code="invalid")
-    if choice == user.email_notifications:
-        return False
-    before = {"email_notifications": user.email_notifications}
-    user.email_notifications = choice
-    user.save(update_fields=["email_notifications"])
-    audit.record(Act.UPDATE, user, actor=user, before=before, after={"email_notifications": choice})
-    return True
+    return _set_own_preference(user, "email_notifications", choice)
 
 
 @transaction.atomic

@@ -196,6 +196,7 @@ PK_OBJECTS: dict[str, str] = {
     "incidents-api:incident-evidence-download": "incident",
     "incidents-api:incident-evidence-seal": "incident",
     "incidents-api:incident-journal": "incident",
+    "incidents-api:incident-timeline": "incident",
     "incidents-api:incident-observable-remove": "incident",
     "incidents-api:incident-observables": "incident",
     "incidents-api:incident-observables-share": "incident",
