@@ -71,9 +71,11 @@ def test_a_new_version_of_an_object_one_sees_is_refused_saying_why(world, two_fe
     prov, mine, original = two_feeds
     secret = indicator("45.33.20.78", tlp=Tlp.AMBER_STRICT)  # PROV's own: MIN does not see it
     services.do_add_objects(prov, [secret], acting_user=world.other_admin)
+    from django.utils import translation
+
     refusals = {}
     for obj in (original, secret):
-        with pytest.raises(services.InvalidStix) as refused:
+        with translation.override("en"), pytest.raises(services.InvalidStix) as refused:
             services.do_add_objects(mine, [{**obj, "modified": "2026-06-01T00:00:00.000Z", "confidence": 1}],
                                     acting_user=world.analyst)
         refusals[obj["id"]] = refused.value.errors[obj["id"]][0]
