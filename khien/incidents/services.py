@@ -667,13 +667,20 @@ def _reclassify(incident: Incident, data: dict, acting_user, reason: str, now) -
     return changes
 
 
-def _require_classifier(user, incident: Incident) -> None:
+def _require_reporting_side_open(user, incident: Incident, forbidden: str, closed: str) -> None:
+    """The reporting side (or the coordinator) changes what the report says, while the incident is open: 403 with
+    `forbidden`, 409 with `closed` (each change says which)."""
     if not is_reporting_side(user, incident):
-        raise Forbidden(_("Only the reporting organization and the coordinator can change the classification of "
-                          "an incident."))
+        raise Forbidden(forbidden)
     if incident.status == Status.CLOSED:
-        raise Refused(_("The incident is closed; reopen it before changing its classification."), code="closed",
-                      status=409)
+        raise Refused(closed, code="closed", status=409)
+
+
+def _require_classifier(user, incident: Incident) -> None:
+    _require_reporting_side_open(
+        user, incident,
+        _("Only the reporting organization and the coordinator can change the classification of an incident."),
+        _("The incident is closed; reopen it before changing its classification."))
 
 
 @transaction.atomic
@@ -707,12 +714,10 @@ def do_correct_report(incident: Incident, data: dict, *, acting_user, systems=No
     incident and the names of the fields changed."""
     _require_visible(acting_user, incident)
     incident = _locked(incident)
-    if not is_reporting_side(acting_user, incident):
-        raise Forbidden(_("Only the reporting organization and the coordinator can correct the report of an "
-                          "incident."))
-    if incident.status == Status.CLOSED:
-        raise Refused(_("The incident is closed; reopen it before correcting its report."), code="closed",
-                      status=409)
+    _require_reporting_side_open(
+        acting_user, incident,
+        _("Only the reporting organization and the coordinator can correct the report of an incident."),
+        _("The incident is closed; reopen it before correcting its report."))
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
     if len(reason) > REASON_MAX_CHARS:
