@@ -136,3 +136,13 @@ def rest_framework_throttled(wait: int):
     from rest_framework.exceptions import Throttled
 
     return Throttled(wait=wait).detail
+
+
+@pytest.mark.parametrize("path", sorted(KHIEN.rglob("locale/vi/LC_MESSAGES/django.po")), ids=str)
+def test_an_observable_has_one_name_in_vietnamese(path):
+    """An incident's observables and an alert's are the same thing: "dấu hiệu kỹ thuật" everywhere. The two
+    catalogues once said "dấu hiệu quan sát" in one and "dấu hiệu kỹ thuật" in the other, on the same page."""
+    named = [(e.msgid, e.msgstr) for e in polib.pofile(str(path)).translated_entries()
+             if re.search(r"\bobservables?\b", e.msgid, re.I)]
+    assert named  # the catalogue does name them
+    assert [msgid for msgid, msgstr in named if "dấu hiệu quan sát" in msgstr.lower()] == []
