@@ -381,10 +381,12 @@ def _build_pdf(incident: Incident, user) -> bytes:
         line(_("No evidence yet."))
     actions = dict(CustodyAction.choices)
     for e in evidence:
-        name = e.original_name if e.kind == "file" else _("Note")
+        name = e.original_name if e.kind in ("file", "external") else _("Note")
         sealed = _("sealed %(at)s") % {"at": t(e.sealed_at)} if e.sealed_at else _("not sealed")
         line(f"{name} · {e.size} B · {sealed}", bold=True)
         line(f"SHA-256: {e.sha256}", size=8)
+        if e.kind == "external":
+            line(_("Kept elsewhere, at: %(location)s (SHA-256 as declared)") % {"location": e.location}, size=8)
         if e.note:  # a note, or a file's description
             line(e.note[:2000], size=8)
         steps = list(e.custody.all())

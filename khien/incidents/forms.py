@@ -447,6 +447,38 @@ class EvidenceForm(forms.Form):
         return data
 
 
+class ByteSizeField(forms.Field):
+    """A size in bytes as imaging tools print it, with or without thousands separators (4.294.967.296, 4,294,967,296,
+    4 294 967 296)."""
+
+    widget = forms.TextInput(attrs={"inputmode": "numeric", "maxlength": "40"})
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        digits = "".join(ch for ch in str(value).strip() if ch not in " .,_\u00a0\u202f")
+        if not digits.isdigit() or len(digits) > 20:
+            raise ValidationError(_("Give the size in bytes, a whole number greater than zero."), code="invalid")
+        return int(digits)
+
+
+class ExternalEvidenceForm(forms.Form):
+    """Evidence too large to upload, kept elsewhere: declared by name, SHA-256, size and place (service:
+    `do_add_external_evidence`)."""
+
+    name = forms.CharField(label=_("Name (image file or device)"), max_length=255,
+                           help_text=_("For example disk-PC-KT03.E01, or the seal number of a seized device."))
+    sha256 = forms.CharField(label="SHA-256", max_length=100,
+                             help_text=_("As computed by the imaging tool (FTK Imager, Guymager, sha256sum)."))
+    size = ByteSizeField(label=_("Size in bytes"))
+    location = forms.CharField(label=_("Kept at"), max_length=300,
+                               help_text=_("Storage, evidence room or unit that holds it."))
+    received_from = forms.CharField(label=_("Received from (person or organization)"), required=False,
+                                    max_length=PARTY_MAX_CHARS)
+    note = forms.CharField(label=_("Description"), required=False, max_length=NOTE_MAX_CHARS,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
 class CustodyForm(forms.Form):
     action = forms.ChoiceField(label=_("Step"), choices=[c for c in CustodyAction.choices if c[0] != CustodyAction.SEALED])
     from_party = forms.CharField(label=_("From"), required=False, max_length=300)

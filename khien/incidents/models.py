@@ -452,6 +452,9 @@ def evidence_upload_to(instance, filename):
 class EvidenceKind(models.TextChoices):
     FILE = "file", _("File")
     NOTE = "note", _("Note")
+    # A disk image, a memory dump, a seized device's copy: too large to upload, held by whoever has it; the
+    # platform keeps its declared SHA-256, size and location, and its chain of custody.
+    EXTERNAL = "external", _("Kept elsewhere")
 
 
 class SealedError(Refused):
@@ -462,10 +465,11 @@ class SealedError(Refused):
 
 
 class Evidence(models.Model):
-    """A file or a note kept for digital forensics, with its SHA-256; frozen once sealed.
+    """A file, a note or an item kept elsewhere, for digital forensics, with its SHA-256; frozen once sealed.
 
     For a note, `sha256` and `size` are those of its UTF-8 text, so that
-    `khien evidence verify` checks notes too.
+    `khien evidence verify` checks notes too. For an item kept elsewhere they are
+    declared by whoever recorded it (the platform holds no copy to check).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -477,6 +481,7 @@ class Evidence(models.Model):
     sha256 = models.CharField("SHA-256", max_length=64)
     content_type = models.CharField(_("content type"), max_length=100, blank=True)
     note = models.TextField(_("note"), blank=True)
+    location = models.CharField(_("kept at"), max_length=300, blank=True)  # evidence kept elsewhere: where it is
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
                                     verbose_name=_("added by"))
     uploaded_at = models.DateTimeField(_("added at"), default=timezone.now)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -1176,6 +1177,21 @@ def _clean_party(value, name: str, errors: dict) -> str:
     return value
 
 
+def _open_for_evidence(incident: Incident, acting_user) -> Incident:
+    _require_participant(acting_user, incident)
+    incident = _locked(incident)
+    if incident.status == Status.CLOSED:
+        raise Refused(_("The incident is closed; reopen it before adding evidence."), code="closed", status=409)
+    return incident
+
+
+def _check_description(note: str, errors: dict) -> str:
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX_CHARS:
+        errors.setdefault("note", []).append(_("A note can have at most 20,000 characters."))
+    return note
+
+
 @transaction.atomic
 def do_add_evidence(incident: Incident, *, acting_user, uploaded=None, note: str = "",
                     received_from: str = "") -> Evidence:
@@ -1186,17 +1202,12 @@ def do_add_evidence(incident: Incident, *, acting_user, uploaded=None, note: str
     the uploader) is recorded with it. A file is stored under a random name in
     MEDIA_ROOT/evidence/<incident>/; its uploaded name is only a label.
     """
-    _require_participant(acting_user, incident)
-    incident = _locked(incident)
-    if incident.status == Status.CLOSED:
-        raise Refused(_("The incident is closed; reopen it before adding evidence."), code="closed", status=409)
-    note = (note or "").strip()
+    incident = _open_for_evidence(incident, acting_user)
     errors: dict[str, list[str]] = {}
     received_from = _clean_party(received_from, "received_from", errors)
+    note = _check_description(note, errors)
     if uploaded is None and not note:
         errors.setdefault("file", []).append(_("Attach a file or write a note."))
-    if len(note) > NOTE_MAX_CHARS:
-        errors.setdefault("note", []).append(_("A note can have at most 20,000 characters."))
     if uploaded is not None:
         if (getattr(uploaded, "size", None) or 0) > settings.KHIEN_MAX_UPLOAD_BYTES:
             raise _too_large()
@@ -1222,18 +1233,63 @@ def do_add_evidence(incident: Incident, *, acting_user, uploaded=None, note: str
         if uploaded is not None:
             evidence.file.save(evidence.id.hex, uploaded, save=False)
             stored = True
-        evidence.save()
-        CustodyEvent.objects.create(
-            evidence=evidence, action=CustodyAction.RECEIVED, from_party=received_from,
-            to_party=acting_user.email, actor=acting_user, actor_email=acting_user.email, at=evidence.uploaded_at)
-        _event(incident, EventKind.EVIDENCE, acting_user, at=evidence.uploaded_at, text=str(evidence)[:300],
-               data={"evidence_id": str(evidence.pk), "action": "added", "sha256": evidence.sha256})
-        _audit_child(Act.CREATE, evidence, incident, acting_user)
+        _record_new_evidence(evidence, incident, acting_user, received_from)
     except BaseException:
         if stored:  # the row is rolled back with the transaction; the file must go too
             evidence.file.storage.delete(evidence.file.name)
         raise
     return evidence
+
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+@transaction.atomic
+def do_add_external_evidence(incident: Incident, *, acting_user, name: str, sha256: str, size, location: str,
+                             note: str = "", received_from: str = "") -> Evidence:
+    """Record evidence kept outside the platform — a disk image, a memory dump, a copy of a seized device, too
+    large to upload — by its name, its SHA-256 and size as computed by the imaging tool, and where it is kept.
+
+    The platform holds no copy: it keeps what was declared, and the chain of custody of the item (received,
+    transferred, analysed, returned, sealed) like any other evidence."""
+    incident = _open_for_evidence(incident, acting_user)
+    errors: dict[str, list[str]] = {}
+    received_from = _clean_party(received_from, "received_from", errors)
+    note = _check_description(note, errors)
+    name = (name or "").strip()
+    if not name:
+        errors.setdefault("name", []).append(_("Give the item's name (the image file or the device)."))
+    elif len(name) > 255:
+        errors.setdefault("name", []).append(_("At most %(n)s characters.") % {"n": 255})
+    sha256 = (sha256 or "").strip().lower()
+    if not SHA256_HEX.fullmatch(sha256):
+        errors.setdefault("sha256", []).append(
+            _("Give the SHA-256 computed by the imaging tool: 64 hexadecimal digits (0–9, a–f)."))
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        errors.setdefault("size", []).append(_("Give the size in bytes, a whole number greater than zero."))
+    location = (location or "").strip()
+    if not location:
+        errors.setdefault("location", []).append(
+            _("Say where the item is kept (storage, evidence room, responsible unit)."))
+    elif len(location) > 300:
+        errors.setdefault("location", []).append(_("At most %(n)s characters.") % {"n": 300})
+    if errors:
+        raise ValidationError(errors)
+    evidence = Evidence(incident=incident, uploaded_by=acting_user, kind=EvidenceKind.EXTERNAL, original_name=name,
+                        sha256=sha256, size=size, location=location, note=note)
+    _record_new_evidence(evidence, incident, acting_user, received_from)
+    return evidence
+
+
+def _record_new_evidence(evidence: Evidence, incident: Incident, acting_user, received_from: str) -> None:
+    """Save a new evidence item with the first step of its chain of custody (received), journaled and audited."""
+    evidence.save()
+    CustodyEvent.objects.create(
+        evidence=evidence, action=CustodyAction.RECEIVED, from_party=received_from,
+        to_party=acting_user.email, actor=acting_user, actor_email=acting_user.email, at=evidence.uploaded_at)
+    _event(incident, EventKind.EVIDENCE, acting_user, at=evidence.uploaded_at, text=str(evidence)[:300],
+           data={"evidence_id": str(evidence.pk), "action": "added", "sha256": evidence.sha256})
+    _audit_child(Act.CREATE, evidence, incident, acting_user)
 
 
 def _locked_evidence(evidence: Evidence) -> Evidence:
@@ -1313,7 +1369,10 @@ def do_seal_evidence(evidence: Evidence, *, acting_user, note: str = "") -> Evid
 
 
 def check_evidence(evidence: Evidence) -> str:
-    """"" when the stored file (or note) still has its recorded SHA-256 and size, else what is wrong."""
+    """"" when the stored file (or note) still has its recorded SHA-256 and size, else what is wrong. An item kept
+    elsewhere has nothing here to check: its holder checks it against the recorded SHA-256."""
+    if evidence.kind == EvidenceKind.EXTERNAL:
+        return ""
     if evidence.kind == EvidenceKind.NOTE:
         sha256, size = note_digest(evidence.note)
     else:
@@ -1339,6 +1398,7 @@ def check_evidence(evidence: Evidence) -> str:
 @dataclass
 class EvidenceCheck:
     checked: int = 0
+    kept_elsewhere: int = 0  # recorded by their declared SHA-256 only: the platform holds no copy to read
     problems: list[tuple[Evidence, str]] = field(default_factory=list)
 
     @property
@@ -1351,6 +1411,9 @@ def verify_evidence(queryset=None) -> EvidenceCheck:
     queryset = Evidence.objects.all() if queryset is None else queryset
     result = EvidenceCheck()
     for evidence in queryset.select_related("incident").order_by("incident__reference", "uploaded_at", "id").iterator():
+        if evidence.kind == EvidenceKind.EXTERNAL:
+            result.kept_elsewhere += 1
+            continue
         result.checked += 1
         problem = check_evidence(evidence)
         if problem:

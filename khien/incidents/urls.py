@@ -26,6 +26,7 @@ urlpatterns = [
     path("<uuid:pk>/tasks/<uuid:task_id>/edit/", views.incident_task_edit, name="incident_task_edit"),
     path("<uuid:pk>/tasks/<uuid:task_id>/status/", views.incident_task_status, name="incident_task_status"),
     path("<uuid:pk>/evidence/", views.evidence_add, name="evidence_add"),
+    path("<uuid:pk>/evidence/external/", views.evidence_external_add, name="evidence_external_add"),
     path("<uuid:pk>/evidence/<uuid:evidence_id>/custody/", views.evidence_custody, name="evidence_custody"),
     path("<uuid:pk>/evidence/<uuid:evidence_id>/seal/", views.evidence_seal, name="evidence_seal"),
     path("<uuid:pk>/observables/", views.observable_add, name="observable_add"),

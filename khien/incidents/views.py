@@ -38,6 +38,7 @@ from .forms import (
     CommentForm,
     CustodyForm,
     EvidenceForm,
+    ExternalEvidenceForm,
     IncidentReportForm,
     ObservableForm,
     ReportCorrectionForm,
@@ -404,6 +405,8 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
                       "may_seal": may_seal and not e.is_sealed, "may_custody": participant}
                      for e in evidence],
         "evidence_form": (forms.get("evidence") or EvidenceForm()) if participant and open_incident else None,
+        "external_evidence_form": (forms.get("external_evidence") or ExternalEvidenceForm(prefix="ext"))
+        if participant and open_incident else None,
         "seal_form": SealForm(),
         "now": now,
         "open_incident": open_incident,
@@ -475,6 +478,7 @@ FORM_FAILED = {
     "assign": _l("The responder was not assigned"),
     "comment": _l("The comment was not added"),
     "evidence": _l("The evidence was not added"),
+    "external_evidence": _l("The evidence was not added"),
     "custody_forms": _l("The custody step was not recorded"),
     "observable": _l("The observables were not added"),
     "share": _l("The observables were not shared"),
@@ -808,6 +812,24 @@ def evidence_add(request, pk):
     except (Refused, ValidationError) as exc:
         return _refused(request, incident, exc, form, evidence=form)
     messages.success(request, _("Evidence kept with SHA-256 %(hash)s.") % {"hash": evidence.sha256})
+    return _done(incident, "#evidence")
+
+
+@login_required
+@require_POST
+def evidence_external_add(request, pk):
+    """Record evidence kept elsewhere (a disk image, a memory dump): its name, SHA-256, size and place."""
+    incident = _visible(request, pk)
+    if not services.may_participate(request.user, incident):
+        raise PermissionDenied
+    form = ExternalEvidenceForm(request.POST, prefix="ext")
+    if not form.is_valid():
+        return _detail(request, incident, 400, external_evidence=form)
+    try:
+        services.do_add_external_evidence(incident, acting_user=request.user, **form.cleaned_data)
+    except (Refused, ValidationError) as exc:
+        return _refused(request, incident, exc, form, external_evidence=form)
+    messages.success(request, _("Evidence kept elsewhere recorded, with its SHA-256 and where it is kept."))
     return _done(incident, "#evidence")
 
 

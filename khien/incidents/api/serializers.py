@@ -371,7 +371,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Evidence
-        fields = ["id", "kind", "original_name", "size", "sha256", "content_type", "note", "uploaded_by",
+        fields = ["id", "kind", "original_name", "size", "sha256", "content_type", "note", "location", "uploaded_by",
                   "uploaded_at", "sealed_at", "sealed_by", "download_url", "custody"]
 
     @extend_schema_field(api_fields.CharField(allow_null=True))
@@ -393,6 +393,19 @@ class EvidenceUploadSerializer(serializers.Serializer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = upload_limit_text()  # the setting the service checks (413 above it)
+
+
+class ExternalEvidenceSerializer(serializers.Serializer):
+    """Evidence kept elsewhere (a disk image, a memory dump): what the imaging tool reported and where it is kept.
+    The service checks the values (`do_add_external_evidence`): a SHA-256 of 64 hexadecimal digits, a size in bytes
+    greater than zero, a place."""
+
+    name = api_fields.CharField(max_length=255)
+    sha256 = api_fields.CharField(max_length=100)
+    size = serializers.IntegerField(min_value=1)
+    location = api_fields.CharField(max_length=300)
+    note = api_fields.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX_CHARS)
+    received_from = api_fields.CharField(required=False, allow_blank=True, default="", max_length=PARTY_MAX_CHARS)
 
 
 class CustodyInputSerializer(serializers.Serializer):

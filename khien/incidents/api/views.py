@@ -353,6 +353,18 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
                 .select_related("uploaded_by", "sealed_by").prefetch_related("custody"))
         return Response(s.EvidenceSerializer(rows, many=True).data)
 
+    @extend_schema(summary="Record evidence kept elsewhere (a disk image, a memory dump): name, SHA-256, size in bytes "
+                           "and where it is kept; the platform holds no copy",
+                   request=s.ExternalEvidenceSerializer,
+                   responses={201: s.EvidenceSerializer, 409: OpenApiResponse(description="Incident closed")})
+    @action(detail=True, methods=["post"], url_path="evidence/external")
+    def evidence_external(self, request, pk=None):
+        incident = self.get_object()
+        body = s.ExternalEvidenceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        evidence = services.do_add_external_evidence(incident, acting_user=request.user, **body.validated_data)
+        return Response(self._evidence_data(request, evidence.pk), status=status.HTTP_201_CREATED)
+
     @extend_schema(summary="Download an evidence file (as stored; compare with its sha256)",
                    responses={(200, "application/octet-stream"): bytes})
     @action(detail=True, methods=["get"], url_path=rf"evidence/(?P<evidence_id>{UUID})/download")

@@ -6,7 +6,7 @@ from khien.incidents.models import Evidence, Incident
 
 class Command(BaseCommand):
     help = ("Evidence tools. `khien evidence verify [--incident REF]` recomputes the SHA-256 of every evidence "
-            "file and note and exits 1 if any is changed or missing.")
+            "file and note (not of items kept elsewhere: the platform holds no copy) and exits 1 if any is changed or missing.")
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["verify"])
@@ -27,3 +27,6 @@ class Command(BaseCommand):
         if result.problems:
             raise CommandError(f"evidence: {len(result.problems)} problem(s) in {result.checked} item(s)")
         self.stdout.write(self.style.SUCCESS(f"evidence intact: {result.checked} item(s) checked"))
+        if result.kept_elsewhere:
+            self.stdout.write(f"{result.kept_elsewhere} item(s) kept elsewhere: not checked here (their holders check "
+                              "them against the recorded SHA-256)")
