@@ -24,3 +24,16 @@ VALUE_LIMITS = (
     gettext_noop("Ensure this value is greater than or equal to %(limit_value)s."),
     gettext_noop("Please correct the duplicate data for %(field)s."),
 )
+
+# Django's and Django REST framework's Vietnamese say "tập tin" and "email" where Khiên says "tệp" and "e-mail":
+# the same word for the same thing on every page.
+WORDING = (
+    gettext_noop("Enter a valid email address."),
+    gettext_noop("Email address"),
+    gettext_noop("No file was submitted. Check the encoding type on the form."),
+    gettext_noop("No file was submitted."),
+    gettext_noop("The submitted file is empty."),
+    gettext_noop("Please either submit a file or check the clear checkbox, not both."),
+    gettext_noop("Upload a valid image. The file you uploaded was either not an image or a corrupted image."),
+    gettext_noop("The submitted data was not a file. Check the encoding type on the form."),
+)

@@ -146,3 +146,19 @@ def test_an_observable_has_one_name_in_vietnamese(path):
              if re.search(r"\bobservables?\b", e.msgid, re.I)]
     assert named  # the catalogue does name them
     assert [msgid for msgid, msgstr in named if "dấu hiệu quan sát" in msgstr.lower()] == []
+
+
+def test_djangos_own_messages_use_khiens_words():
+    """Django says "tập tin" and "email"; every Khiên page says "tệp" and "e-mail" (`core/django_strings.py`)."""
+    from django import forms
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    class Form(forms.Form):
+        email = forms.EmailField()
+        file = forms.FileField()
+
+    with translation.override("vi"):
+        form = Form({"email": "not-an-address"}, {"file": SimpleUploadedFile("a.txt", b"")})
+        errors = " ".join(str(m) for messages in form.errors.values() for m in messages)
+    assert "e-mail" in errors and "Tệp" in errors
+    assert "tập tin" not in errors.lower() and " email" not in errors
