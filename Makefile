@@ -35,7 +35,8 @@ setup-dev: $(VENV)/.installed-dev assets
 	$(PY) scripts/vendor_assets.py --dev
 
 # The web server, plus in the background the worker (deadlines, digests, federation, correlation)
-# and the SOC simulator that keeps the national dashboard alive (its log: .simulate.log).
+# and the SOC simulator that keeps the national dashboard alive (its log: .simulate.log), at about the rate of
+# the demo's 48 hours of history (720 records an hour), so the live hour does not dwarf the chart.
 # E-mails of the demo are written to ./outbox/ (one file per message) instead of the terminal.
 run: export KHIEN_EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
 # Links in e-mails (sent by the worker, outside any request) point where this server listens.
@@ -44,7 +45,7 @@ run: setup
 	$(KHIEN) demo --accounts
 	@echo "E-mail notifications are written to ./outbox/ (set KHIEN_EMAIL_BACKEND to send them)."
 	$(KHIEN) worker & WORKER=$$!; \
-	$(KHIEN) simulate --rate 10 > .simulate.log 2>&1 & SIMULATOR=$$!; \
+	$(KHIEN) simulate --rate 0.2 --interval 10 > .simulate.log 2>&1 & SIMULATOR=$$!; \
 	trap 'kill $$WORKER $$SIMULATOR 2>/dev/null' EXIT INT TERM; \
 	$(KHIEN) runserver $(HOST):$(PORT)
 
