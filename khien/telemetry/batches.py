@@ -1,17 +1,98 @@
 """Turning a request body or a file into lists of records (no parsing of the records themselves)."""
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 import orjson
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from khien.core.errors import Refused
 
 LINE_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines", "text/plain"}
 JSON_TYPES = {"application/json", ""}  # a body without a Content-Type is read as a JSON array
+# Types whose body is read as a JSON array when it is one (its first byte after blanks is "["): text/plain is what
+# a body sent without a Content-Type becomes behind some servers (Python's wsgiref, Django's runserver), and it is
+# also CEF's type. A CEF body is never a JSON array, so one that parses as an array is one; otherwise its lines.
+SNIFFED_TYPES = {"text/plain"}
 BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark, written first by some Windows tools: not part of the first record
+# Content-Encoding of a posted body (Logstash's and Fluent Bit's Elasticsearch outputs compress with gzip) → the
+# zlib window that reads it; "deflate" is zlib's format (RFC 9110), raw deflate is tried when its header is not there.
+GZIP_WBITS = 16 + zlib.MAX_WBITS
+ENCODINGS = {"": None, "identity": None, "gzip": GZIP_WBITS, "x-gzip": GZIP_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def byte_size(n: int) -> str:
+    """A size for people: "20 MiB", "1,5 MiB" in Vietnamese ("1.5 MiB" in English), "512 KiB", "900 bytes"."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            value = n / size
+            whole = value == int(value)
+            return f"{number_format(int(value) if whole else value, 0 if whole else 1, force_grouping=True)} {unit}"
+    return _("%(n)s bytes") % {"n": number_format(n, force_grouping=True)}
+
+
+def too_big(max_bytes: int, *, decompressed: bool = False) -> Refused:
+    """The 413 of a body beyond KHIEN_INGEST_MAX_BYTES, as sent or once decompressed (nothing stored)."""
+    if decompressed:
+        message = _("The batch is too large once decompressed (at most %(limit)s); nothing was stored.")
+    else:
+        message = _("The batch is too large (at most %(limit)s).")
+    return Refused(message % {"limit": byte_size(max_bytes)}, code="batch_too_large", status=413)
+
+
+def decode_body(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+    """The body as sent before its Content-Encoding (gzip or deflate; none or identity: as it is), at most
+    `max_bytes` once decompressed — a larger one (a "zip bomb") is refused with 413 without being decompressed
+    further. Another encoding: 415; a compressed body that cannot be read: 400."""
+    encoding = (content_encoding or "").strip().lower()
+    if encoding not in ENCODINGS:
+        raise Refused(_("The Content-Encoding “%(encoding)s” is not supported: send the body uncompressed, or "
+                        "compressed with gzip or deflate.") % {"encoding": encoding[:40]},
+                      code="unsupported_encoding", status=415)
+    wbits = ENCODINGS[encoding]
+    if wbits is None or not body:
+        return body
+    try:
+        return _inflate(body, wbits, max_bytes)
+    except zlib.error:
+        if wbits != zlib.MAX_WBITS:
+            raise _bad_compression(encoding) from None
+    try:  # "deflate" sent without zlib's header (raw deflate), as some clients do
+        return _inflate(body, -zlib.MAX_WBITS, max_bytes)
+    except zlib.error:
+        raise _bad_compression(encoding) from None
+
+
+def _bad_compression(encoding: str) -> Refused:
+    return Refused(_("The body is not valid %(encoding)s data; nothing was stored.") % {"encoding": encoding},
+                   code="bad_encoding")
+
+
+def _inflate(body: bytes, wbits: int, max_bytes: int) -> bytes:
+    """Every member of the compressed body (gzip allows several, one after the other), never more than
+    `max_bytes` + 1 bytes out."""
+    parts: list[bytes] = []
+    size = 0
+    rest = body
+    while rest:
+        inflater = zlib.decompressobj(wbits)
+        out = inflater.decompress(rest, max_bytes - size + 1)
+        size += len(out)
+        if size > max_bytes or inflater.unconsumed_tail:
+            raise too_big(max_bytes, decompressed=True)
+        parts.append(out)
+        if not inflater.eof:
+            raise zlib.error("truncated")
+        rest = inflater.unused_data
+        if wbits != GZIP_WBITS:
+            if rest.strip(b"\0"):
+                raise zlib.error("data after the end")
+            break
+        rest = rest.lstrip(b"\0")  # padding some writers leave after the last member
+    return b"".join(parts)
 
 
 def split_lines(body: bytes) -> list[bytes]:
@@ -19,15 +100,25 @@ def split_lines(body: bytes) -> list[bytes]:
 
 
 def split_body(body: bytes, media_type: str) -> list:
-    """Records of an HTTP batch: a JSON array (application/json), or one record a line
-    (application/x-ndjson; text/plain for CEF). A body that is not one of these is refused whole (400/415)."""
+    """Records of an HTTP batch: a JSON array (application/json, or no Content-Type), or one record a line
+    (application/x-ndjson; text/plain for CEF — a text/plain body that is a JSON array is read as one: SNIFFED_TYPES).
+    A body that is not one of these is refused whole (400/415)."""
     media_type = (media_type or "").split(";")[0].strip().lower()
     if media_type not in LINE_TYPES | JSON_TYPES:
-        raise Refused(_("Send a JSON array (application/json) or one record a line (application/x-ndjson)."),
-                      code="unsupported_media_type", status=415)
+        raise Refused(_("Send a JSON array (application/json), one record a line (application/x-ndjson), or CEF "
+                        "lines (text/plain)."), code="unsupported_media_type", status=415)
     body = body.removeprefix(BOM)
     if not body.strip():
         raise Refused(_("The body is empty."), code="empty")
+    if media_type in SNIFFED_TYPES and body.lstrip()[:1] == b"[":
+        try:
+            records = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            records = None
+        if isinstance(records, list):
+            if not records:
+                raise Refused(_("The body is empty."), code="empty")
+            return records
     if media_type in LINE_TYPES:
         return split_lines(body)
     try:

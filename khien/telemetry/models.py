@@ -15,6 +15,7 @@ import orjson
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +25,8 @@ from khien.core.texts import Text
 from .parsers import reason_text
 from .store import json_text
 
+SOURCE_NAME_TAKEN = _("A source with this name in other upper and lower case letters already exists: names that "
+                      "differ only in case count as the same.")
 source_name_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$",
     _("Use 1–80 letters, digits, dashes or underscores, starting with a letter or digit."),
@@ -198,6 +201,10 @@ class AlertSource(models.Model):
         ordering = ["name"]
         verbose_name = _("alert source")
         verbose_name_plural = _("alert sources")
+        # A name is the source's NATS user and subject and its Elasticsearch user: two that differ only in case
+        # would be told apart by case alone. One name ignoring case (services.do_create_source says so first).
+        constraints = [models.UniqueConstraint(Lower("name"), name="telemetry_source_name_ignoring_case",
+                                               violation_error_message=SOURCE_NAME_TAKEN)]
 
     def __str__(self):
         return self.name

@@ -35,6 +35,7 @@ from binascii import unhexlify
 from functools import lru_cache
 from typing import Any, Callable
 
+import orjson
 from django.utils.translation import gettext_lazy as _l
 
 from khien.core import shapes
@@ -95,8 +96,59 @@ _WHOLE_REASONS = {
 }
 
 
+# A rejected record that looks like another format than its source's gets a hint after its reason
+# (`with_format_hint`), stored in English as the reasons are and read in the reader's language.
+FORMAT_NAMES = {"wazuh": "Wazuh", "suricata": "Suricata EVE", "ecs": "ECS", "cef": "CEF"}
+_HINT = " (this looks like a {name} record: is the source's format right?)"
+_HINTED = re.compile(r"^(?P<reason>.*) \(this looks like a (?P<name>" + "|".join(map(re.escape, FORMAT_NAMES.values()))
+                     + r") record: is the source's format right\?\)$", re.DOTALL)
+_CEF_HEADER = re.compile(r"CEF:\d+\|")
+
+
+def looks_like(record: Any) -> str | None:
+    """The format a record plainly has (a SourceFormat value), or None: Wazuh (rule.level with agent, manager or
+    decoder), Suricata EVE (event_type with flow_id, src_ip or alert), ECS (@timestamp with ecs, or event.kind or
+    event.category), CEF (a line with a CEF header). For rejected records only: not on the hot path."""
+    if isinstance(record, (bytes, bytearray, memoryview)):
+        record = bytes(record).decode("utf-8", "replace")
+    if isinstance(record, str):
+        if record.lstrip()[:1] != "{":
+            return "cef" if _CEF_HEADER.search(record, 0, 2000) else None
+        try:
+            record = orjson.loads(record)
+        except orjson.JSONDecodeError:
+            return None
+    if not isinstance(record, dict):
+        return None
+    rule = record.get("rule")
+    if isinstance(rule, dict) and "level" in rule and ("agent" in record or "manager" in record or "decoder" in record):
+        return "wazuh"
+    if isinstance(record.get("event_type"), str) and (
+            "flow_id" in record or "src_ip" in record or isinstance(record.get("alert"), dict)):
+        return "suricata"
+    event = record.get("event")
+    if "@timestamp" in record and (isinstance(record.get("ecs"), dict) or (
+            isinstance(event, dict) and ("kind" in event or "category" in event))):
+        return "ecs"
+    return None
+
+
+def with_format_hint(reason: str, source_format: str, record: Any) -> str:
+    """The reason a record was rejected, with a hint when it looks like a record of another format than its
+    source's (a Suricata EVE record sent to a Wazuh source); within the 300 characters a reason keeps."""
+    seen = looks_like(record)
+    if seen is None or seen == source_format:
+        return reason
+    hint = _HINT.format(name=FORMAT_NAMES[seen])
+    return reason[:300 - len(hint)] + hint
+
+
 def reason_text(reason: str) -> str:
     """A stored dead-letter reason in the reader's language (the reason itself when no rule knows it)."""
+    hinted = _HINTED.match(reason)
+    if hinted:
+        return str(_l("%(reason)s (this looks like a %(format)s record: is the source's format right?)")) % {
+            "reason": reason_text(hinted["reason"]), "format": hinted["name"]}
     if reason in _WHOLE_REASONS:
         return str(_WHOLE_REASONS[reason])
     for pattern, template in _REASONS:
@@ -436,6 +488,8 @@ def parse_suricata(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     record = _require_object(record)
     event_type = record.get("event_type")
     if event_type != "alert":
+        if event_type is None:  # not a Suricata EVE record at all, perhaps (with_format_hint says which)
+            raise ParseError("missing event_type")
         raise ParseError(f"event_type {str(event_type)[:30]!r} is not an alert")
     alert = record.get("alert")
     if not isinstance(alert, dict) or alert.get("signature_id") in (None, ""):

@@ -38,6 +38,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from khien.core import audit
@@ -51,8 +52,8 @@ from . import conf, store
 from .matcher import current_matcher
 from .matching import record_hits
 from .models import (DEFAULT_SOURCE_TIME_ZONE, Alert, AlertSource, AlertStatus, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat,
-                     SourceHourlyCount, epoch_day, epoch_hour, hour_start, utc_day)
-from .parsers import PARSERS, ParseError, reason_text
+                     SOURCE_NAME_TAKEN, SourceHourlyCount, epoch_day, epoch_hour, hour_start, utc_day)
+from .parsers import PARSERS, ParseError, reason_text, with_format_hint
 
 SOURCE_KEY_PREFIX = "khs_"
 RAW_DEAD_LETTER_LIMIT = 64 * 1024
@@ -105,8 +106,10 @@ def do_create_source(organization, name: str, format: str, *, time_zone: str = D
     _require(acting_user, Action.ADD, organization)
     if format not in SourceFormat.values:
         raise Refused(_("Unknown source format."), code="bad_format")
-    if AlertSource.objects.filter(name=name).exists():
-        raise Refused(_("A source with this name already exists."), code="duplicate", status=409)
+    taken = AlertSource.objects.filter(name__iexact=name).values_list("name", flat=True).first()
+    if taken is not None:  # one name ignoring case (AlertSource.Meta)
+        raise Refused(_("A source with this name already exists.") if taken == name else str(SOURCE_NAME_TAKEN),
+                      code="duplicate", status=409)
     key = _new_key()
     source = AlertSource(organization=organization, name=name, format=format, time_zone=time_zone,
                          **_key_fields(key))
@@ -391,7 +394,8 @@ class IngestResult:
 def check_batch_size(count: int, limit: int | None = None) -> None:
     limit = limit or conf.get("KHIEN_INGEST_MAX_BATCH")
     if count > limit:
-        raise Refused(_("Too many records in one batch (at most %(limit)d).") % {"limit": limit},
+        raise Refused(_("Too many records in one batch (at most %(limit)s).")
+                      % {"limit": number_format(limit, force_grouping=True)},
                       code="batch_too_large", status=413)
 
 
@@ -469,10 +473,12 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
             try:
                 f = parser(decoded, zone)
             except ParseError as exc:
-                reason = exc.reason
+                reason = with_format_hint(exc.reason, source_format, decoded)
             else:
                 if not earliest <= f["time"] <= latest:  # one comparison per record; the reason only when refused
                     reason = event_time_refusal(f["time"], now)
+        else:  # unreadable as the source's format: perhaps another's (a CEF line sent to a JSON source)
+            reason = with_format_hint(reason, source_format, data)
         if reason is not None:
             reasons.append(reason)
             if digest not in dead:

@@ -786,8 +786,9 @@ def event_list(request):
     pages.pop("page", None)
     export = search.data.copy()  # with the start the page applied: the file holds what the page shows
     export.pop("page", None)
+    shown = events[:EVENTS_PER_PAGE]
     return _render(request, "telemetry/event_list.html", {
-        "form": search.form, "events": events[:EVENTS_PER_PAGE], "number": number, "first": start + 1,
+        "form": search.form, "events": shown, "number": number, "first": start + 1, "last": start + len(shown),
         "has_next": len(events) > EVENTS_PER_PAGE, "query": pages.urlencode(), "export_query": export.urlencode(),
         "export_max": exports.MAX_EVENTS, "categories": event_category_choices(search.data.get("category")),
     }, status=400 if search.form.errors else 200)

@@ -200,10 +200,14 @@ class AlertIncidentCreatedSerializer(serializers.Serializer):
 
 class DeadLetterSerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    reason = api_fields.CharField(read_only=True, help_text="Why the record was not read, as stored: English, the "
+                                                            "same for every caller (for programs and searching).")
+    reason_text = api_fields.CharField(read_only=True, help_text="The reason in the caller's language, as the pages "
+                                                                 "show it.")
 
     class Meta:
         model = DeadLetter
-        fields = ["id", "source", "received_at", "reason", "raw"]
+        fields = ["id", "source", "received_at", "reason", "reason_text", "raw"]
         read_only_fields = fields
 
 

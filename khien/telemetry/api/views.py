@@ -15,7 +15,7 @@ from khien.core.filters import flag
 from khien.core.models import User
 
 from .. import conf, health, services, triage
-from ..batches import split_body
+from ..batches import decode_body, split_body, too_big
 from ..filters import AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFilter, HourlyCountFilter
 from ..models import Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount
 from . import serializers as s
@@ -25,12 +25,15 @@ from .authentication import IsAlertSource, SourceKeyAuthentication
 class AlertIntakeView(APIView):
     """Post a batch of alerts as one source (authenticated with the source's key).
 
-    Body: a JSON array of records (`application/json`), or one record a line
-    (`application/x-ndjson`; `text/plain` for CEF lines). Answer 202 with the
+    Body: a JSON array of records (`application/json`, or no Content-Type), or
+    one record a line (`application/x-ndjson`; `text/plain` for CEF lines — a
+    `text/plain` body that is a JSON array is read as one), optionally
+    compressed (`Content-Encoding: gzip` or `deflate`). Answer 202 with the
     counts; records that cannot be parsed are kept as dead letters and counted
     as rejected. 401: bad key; 403: `X-Khien-Source` names another source;
-    400/415: the body as a whole is unreadable (nothing stored); 413: too many
-    records or bytes; 429 with Retry-After: the intake is busy, retry later.
+    400/415: the body as a whole is unreadable, or its type or encoding is not
+    one of these (nothing stored); 413: too many records or bytes (also once
+    decompressed); 429 with Retry-After: the intake is busy, retry later.
     """
 
     authentication_classes = [SourceKeyAuthentication]
@@ -43,6 +46,7 @@ class AlertIntakeView(APIView):
                  "application/x-ndjson": {"type": "string"}},
         responses={202: s.IngestResultSerializer, 400: OpenApiResponse(description="unreadable body"),
                    401: OpenApiResponse(description="bad source key"), 413: OpenApiResponse(description="batch too large"),
+                   415: OpenApiResponse(description="unsupported Content-Type or Content-Encoding"),
                    429: OpenApiResponse(description="busy; see Retry-After")},
         parameters=[OpenApiParameter("X-Khien-Source", str, OpenApiParameter.HEADER, required=False,
                                      description="Name of the source; must match the key's source.")],
@@ -59,28 +63,24 @@ class AlertIntakeView(APIView):
         return with_retry_after(exc, super().handle_exception(exc))
 
 
-def _too_big() -> Refused:
-    return Refused(_("The batch is too large (at most %(limit)d bytes).") % {"limit": conf.get("KHIEN_INGEST_MAX_BYTES")},
-                   code="batch_too_large", status=413)
-
-
 def read_batch_body(request) -> bytes:
     """The body of a posted batch, refused (413) beyond KHIEN_INGEST_MAX_BYTES before it is read when its length
-    is announced."""
+    is announced; compressed (Content-Encoding gzip or deflate), decompressed up to the same limit (413 beyond,
+    415 for another encoding)."""
     max_bytes = conf.get("KHIEN_INGEST_MAX_BYTES")
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     if length > max_bytes:
-        raise _too_big()
+        raise too_big(max_bytes)
     try:
         body = request.body
     except RequestDataTooBig:
-        raise _too_big() from None
+        raise too_big(max_bytes) from None
     if len(body) > max_bytes:
-        raise _too_big()
-    return body
+        raise too_big(max_bytes)
+    return decode_body(body, request.META.get("HTTP_CONTENT_ENCODING"), max_bytes)
 
 
 def ingest_posted(source, records: list) -> services.IngestResult:
@@ -340,7 +340,9 @@ class DeadLetterDiscard(APIView):
 
 
 class DeadLetterList(generics.ListAPIView):
-    """Records that could not be parsed, with the reason, for the sources the caller can see."""
+    """Records that could not be parsed, with the reason, for the sources the caller can see: `reason` as stored
+    (English, the same for every caller: for programs and `?reason=`), `reason_text` in the caller's language as
+    the pages show it (with a hint when the record looks like another format than its source's)."""
 
     serializer_class = s.DeadLetterSerializer
     filterset_class = DeadLetterFilter

@@ -1,5 +1,6 @@
 """`khien telemetry sources|add-source|rotate-key|reprocess|discard|publish|nats-config|prune|worker`: alert sources,
 the dead letters and the JetStream ingestion worker."""
+import logging
 import signal
 import threading
 
@@ -85,17 +86,17 @@ class Command(BaseCommand):
         return source
 
     def do_reprocess(self, name, quiet, **options):
+        progress = Progress(self.stderr)
+
         def show(done, total):
-            self.stderr.write(f"\r{done:,} / {total:,} dead letters read again", ending="")
-            self.stderr.flush()
+            progress.show(f"{done:,} / {total:,} dead letters read again")
 
         try:
-            result = services.do_reprocess_dead_letters(self._source(name), acting_user=None,
-                                                        progress=None if quiet else show)
+            with progress:
+                result = services.do_reprocess_dead_letters(self._source(name), acting_user=None,
+                                                            progress=None if quiet else show)
         except Refused as exc:
             raise CommandError(str(exc.message)) from None
-        if not quiet:
-            self.stderr.write("")
         self.stdout.write(f"stored {result.stored} duplicates {result.duplicates} still failing {result.failing} "
                           f"cut {result.cut}")
 
@@ -183,25 +184,64 @@ class Command(BaseCommand):
         except Exception as exc:
             raise CommandError(f"NATS does not answer: {exc!r}") from None
         previous = {sig: signal.signal(sig, lambda *_a: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        shown = Progress(self.stderr)
 
         def progress(stats, total):
             if not quiet:
-                self.stderr.write(f"\r{total.messages:,} messages  accepted {total.accepted:,}  duplicates "
-                                 f"{total.duplicates:,}  rejected {total.rejected:,}  unknown source {total.unknown_source:,}  "
-                                 f"unauthorized {total.unauthorized:,}", ending="")
-                self.stderr.flush()
+                shown.show(f"{total.messages:,} messages  accepted {total.accepted:,}  duplicates "
+                           f"{total.duplicates:,}  rejected {total.rejected:,}  unknown source {total.unknown_source:,}  "
+                           f"unauthorized {total.unauthorized:,}")
 
         try:
-            with link:
+            with link, shown:
                 worker = Worker(link, batch=batch, durable=durable, ack_wait=ack_wait)
                 total = worker.run(stop=stop, idle_exit=idle_exit, on_batch=progress)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        if not quiet:
-            self.stderr.write("")
         self.stdout.write(f"messages {total.messages} accepted {total.accepted} duplicates {total.duplicates} "
                           f"rejected {total.rejected} unauthorized {total.unauthorized}")
+
+
+class Progress:
+    """Progress on stderr. On a terminal, one line rewritten in place ("\\r"); anywhere else (a log file, a
+    journal) one line per report, so that the log reads line by line. Used as a context: meanwhile a message
+    logged (the worker's warnings) starts on a line of its own, and the progress line is ended at the exit."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.in_place = bool(getattr(stream, "isatty", lambda: False)())
+        self.pending = False  # a progress line written in place, not ended yet
+
+    def show(self, text: str) -> None:
+        if self.in_place:
+            self.stream.write(f"\r{text}", ending="")
+            self.pending = True
+        else:
+            self.stream.write(text)
+        self.stream.flush()
+
+    def end_line(self) -> None:
+        if self.pending:
+            self.stream.write("")
+            self.stream.flush()
+            self.pending = False
+
+    def filter(self, record) -> bool:  # a logging filter of the root's handlers: the message on a line of its own
+        self.end_line()
+        return True
+
+    def __enter__(self):
+        self.handlers = list(logging.getLogger().handlers)
+        for handler in self.handlers:
+            handler.addFilter(self)
+        return self
+
+    def __exit__(self, *exc):
+        for handler in self.handlers:
+            handler.removeFilter(self)
+        self.end_line()
+        return False
 
 
 def _secret(path: str | None, variable: str) -> str:
