@@ -1171,12 +1171,46 @@ def do_create_collection(data: dict, *, acting_user) -> Collection:
     collection.save()
     audit.record(Act.CREATE, collection, actor=acting_user)
     if kind == CollectionKind.ISAC:
-        members = [CollectionMember(collection=collection, organization=org, can_read=True, can_write=True)
-                   for org in isac.members.exclude(pk=owner.pk)]
-        CollectionMember.objects.bulk_create(members)
-        audit.record_many([Change(action=Act.CREATE, obj=m, organization_id=str(owner.pk), after=audit.snapshot(m))
-                           for m in members], actor=acting_user)
+        _give_isac_members_their_channel(collection, list(isac.members.values_list("pk", flat=True)), [],
+                                         acting_user=acting_user)
     return collection
+
+
+def sync_isac_channels(isac, *, joined, left, acting_user) -> None:
+    """An ISAC's members changed (`registry.services.do_save_isac`): each of its channels follows. A member who
+    joins reads and writes the channel, as the members had when it was created; one who leaves loses it. Rights
+    the channel's owner gave an organization that is not an ISAC member are left as they are."""
+    for collection in Collection.objects.filter(kind=CollectionKind.ISAC, isac=isac).select_related("owner"):
+        _give_isac_members_their_channel(collection, joined, left, acting_user=acting_user)
+
+
+def _give_isac_members_their_channel(collection: Collection, joined, left, *, acting_user) -> None:
+    owner_id = str(collection.owner_id)
+    joined = {pk for pk in joined if pk != collection.owner_id}
+    left = {pk for pk in left if pk != collection.owner_id} - joined
+    changes = []
+    rows = {m.organization_id: m for m in CollectionMember.objects.select_for_update()
+            .filter(collection=collection, organization_id__in=joined | left)}
+    for pk in sorted(joined, key=str):
+        row = rows.get(pk)
+        if row is None:
+            row = CollectionMember.objects.create(collection=collection, organization_id=pk, can_read=True,
+                                                  can_write=True)
+            changes.append(Change(action=Act.CREATE, obj=row, organization_id=owner_id, after=audit.snapshot(row)))
+        elif not (row.can_read and row.can_write):
+            before = audit.snapshot(row)
+            row.can_read = row.can_write = True
+            row.save(update_fields=["can_read", "can_write"])
+            changes.append(Change(action=Act.UPDATE, obj=row, organization_id=owner_id, before=before,
+                                  after=audit.snapshot(row)))
+    for pk in sorted(left, key=str):
+        row = rows.get(pk)
+        if row is not None:
+            changes.append(Change(action=Act.DELETE, obj=row, organization_id=owner_id, before=audit.snapshot(row),
+                                  object_id=str(row.pk), object_repr=str(row)))
+            row.delete()
+    if changes:
+        audit.record_many(changes, actor=acting_user)
 
 
 @transaction.atomic

@@ -23,7 +23,9 @@ from .services import (
     SWITCH_OFF_FIELDS,
     SYSTEM_FIELDS,
     deletion_denied_message,
+    dossier_kinds,
     may_delete_organization,
+    upload_limit_mb,
 )
 from .validators import split_list
 
@@ -203,14 +205,25 @@ class SystemForm(OrganizationsByCode, forms.ModelForm):
                 del self.fields["owner"]  # may edit the system but not move it to another owner
         if "owner" in self.fields:
             self.fields["owner"].queryset = owners.order_by("code")
+            if instance is None and not self.initial.get("owner"):
+                # One organization to choose from (an organization without units): chosen already.
+                only = list(owners.order_by("code")[:2])
+                if len(only) == 1:
+                    self.fields["owner"].initial = only[0].pk
+                    self.fields["owner"].empty_label = None
         self.fields["operator"].queryset = operators.order_by("code")
         self.fields["operator"].help_text = _("Leave empty when the owner operates the system itself.")
         self.fields["operator"].empty_label = _("— the owner itself —")
         # Inside each layer's box the heading already names the layer.
         for n in (1, 2, 3, 4):
             self.fields[f"layer{n}_status"].label = _("Status")
-            self.fields[f"layer{n}_evidence"].label = _("Evidence")
-            self.fields[f"layer{n}_evidence"].help_text = _("Documents, contracts or reports that show it.")
+            # A text box, not an attachment: it says where the proof is, for the appraiser to ask for it.
+            self.fields[f"layer{n}_evidence"].label = _("Evidence (reference of the document)")
+            self.fields[f"layer{n}_evidence"].help_text = _(
+                "Write the number, date and title of the document, contract or report that shows it, and where it "
+                "is kept. This is text: no file is attached here.")
+            self.fields[f"layer{n}_evidence"].widget.attrs["placeholder"] = _(
+                "e.g. Contract no. 12/2025/HĐ-DV of 01/03/2025 with the SOC provider, kept by the IT department")
 
         self.framework = (instance.framework if instance and instance.framework else None) or levels.current_framework()
         self.questions = levels.questions(self.framework) if self.framework else []
@@ -295,7 +308,15 @@ class SystemForm(OrganizationsByCode, forms.ModelForm):
 
 
 class DossierUploadForm(forms.Form):
-    file = forms.FileField(label=_("Dossier file"), help_text=_("The signed proposal, the system description, the plan…"))
+    file = forms.FileField(label=_("Dossier file"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The limits said before one tries, from what `do_add_dossier_file` checks (the same settings and list).
+        self.fields["file"].help_text = gettext(
+            "The signed proposal, the system description, the plan… At most %(mb)s MB per file; accepted types: "
+            "%(kinds)s.") % {"mb": upload_limit_mb(), "kinds": dossier_kinds()}
+        self.fields["file"].widget.attrs["accept"] = ",".join(dossier_kinds().split(", "))
 
 
 class StepForm(forms.Form):

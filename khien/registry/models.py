@@ -256,6 +256,19 @@ def level_approved_q() -> Q:
     return Q(approved_level__isnull=False)
 
 
+# The 4-layer model holds systems of level 3 and above to 24/7 monitoring and a connection to national monitoring.
+MONITORED_LEVEL = 3
+
+
+def level_at_least_q(level: int = MONITORED_LEVEL) -> Q:
+    """The system's level is `level` or above, its level being the approved one, else the proposed one while none is
+    approved (as for the assessment interval, `assessment_current_q`): a system proposed at level 4 is held to level
+    4's rules from its proposal on, not only once a decision is signed. The one rule behind "level 3+ systems", on
+    the home page (not declared connected to national monitoring) and the monitoring pages (no live source) alike.
+    Mirror of `InformationSystem.effective_level`."""
+    return Q(approved_level__gte=level) | Q(approved_level__isnull=True, proposed_level__gte=level)
+
+
 def assessment_current_q(today: dt.date | None = None) -> Q:
     """The independent assessment (layer 3) is younger than the interval the system's level sets in its framework
     (`levels.assessment_months`; the approved level, else the proposed one). Mirror of
@@ -405,6 +418,16 @@ class InformationSystem(models.Model):
     def has_approved_level(self) -> bool:
         """See `level_approved_q`."""
         return self.approved_level is not None
+
+    @property
+    def effective_level(self) -> int | None:
+        """The level the system is held to: the approved one, else the proposed one (see `level_at_least_q`)."""
+        return self.approved_level if self.approved_level is not None else self.proposed_level
+
+    @property
+    def held_to_national_monitoring(self) -> bool:
+        """A level-3+ system (`level_at_least_q`): the 4-layer model asks it to be connected to national monitoring."""
+        return (self.effective_level or 0) >= MONITORED_LEVEL
 
     @property
     def under_revision(self) -> bool:

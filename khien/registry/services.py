@@ -427,7 +427,13 @@ def do_save_isac(isac: Isac | None, data: dict, *, acting_user, members=None) ->
     isac.full_clean()
     isac.save()
     if members is not None:
+        earlier = set(isac.members.values_list("pk", flat=True))
         isac.members.set(members)
+        now = set(isac.members.values_list("pk", flat=True))
+        if now != earlier:  # its sharing channels follow the membership (read and write for members)
+            from khien.intel.services import sync_isac_channels  # intel builds on the registry, not the reverse
+
+            sync_isac_channels(isac, joined=now - earlier, left=earlier - now, acting_user=acting_user)
     audit.record(Act.UPDATE if before else Act.CREATE, isac, actor=acting_user, before=before,
                  organization_id=str(isac.operator_id))
     return isac
@@ -546,12 +552,22 @@ DOSSIER_SIGNATURES = {
 }
 
 
+def dossier_kinds() -> str:
+    """The extensions a dossier file may have, as the upload's help and its refusal name them: ".pdf, .docx, …"."""
+    return ", ".join(f".{k}" for k in DOSSIER_SIGNATURES)
+
+
+def upload_limit_mb() -> int:
+    """The largest file accepted (`KHIEN_MAX_UPLOAD_BYTES`), in MB, as the upload's help and its refusal name it."""
+    return settings.KHIEN_MAX_UPLOAD_BYTES // 2**20
+
+
 def _check_dossier_file(uploaded) -> None:
     """Refuses a file whose extension is not a dossier kind, or whose first bytes are not of that kind (a text file
     must be UTF-8 text)."""
     name = uploaded.name or ""
     extension = name.rpartition(".")[2].lower() if "." in name else ""
-    kinds = ", ".join(f".{k}" for k in DOSSIER_SIGNATURES)
+    kinds = dossier_kinds()
     if extension not in DOSSIER_SIGNATURES:
         raise Refused(_("A level dossier takes documents, spreadsheets, scans and archives (%(kinds)s), not “%(name)s”.")
                       % {"kinds": kinds, "name": name[:80]}, code="file_type")
@@ -597,7 +613,7 @@ def do_add_dossier_file(system: InformationSystem, uploaded, *, acting_user) -> 
     if system.level_status not in EDITABLE_LEVEL_STATES:
         raise Refused(_("Files can only be added while the proposal is a draft or has been returned."))
     if uploaded.size > settings.KHIEN_MAX_UPLOAD_BYTES:
-        raise Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": settings.KHIEN_MAX_UPLOAD_BYTES // 2**20},
+        raise Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": upload_limit_mb()},
                       code="too_large", status=413)
     _check_dossier_file(uploaded)
     digest = hashlib.sha256()
@@ -924,10 +940,19 @@ def _deciders(system: InformationSystem, stage: str) -> list[User]:
 def _tell_next_in_workflow(system: InformationSystem, step: str, acting_user, note: str) -> None:
     """After a step, the people whose turn it is hear of it (a proposal nobody knows is waiting stalls): the
     appraisers after a submission, the approvers after an appraisal, the owner's people after an approval or a
-    return (the reason in the notice). Never the person who took the step, nor the submitter as a decider."""
+    return (the reason in the notice). The person who submitted the proposal hears of every move of it (appraised,
+    approved, returned): in Khiên, and by e-mail as they chose (`notifications`). Never the person who took the
+    step, nor the submitter as a decider."""
     names = {"level": system.proposed_level, "system": f"{system.code} — {system.name}",
              "org": notifications.ByLanguage.name_of(system.owner)}
     submitter_id = _last_submitter_id(system)
+    # The submitter waits for the decision after an appraisal, not asked to take it: a notice of its own.
+    submitter = (User.objects.filter(pk=submitter_id, is_active=True).first()
+                 if step == "appraise" and submitter_id not in (None, acting_user.pk) else None)
+    if submitter is not None:
+        notifications.notify([submitter], kind=LEVEL_NOTICE, title=notifications.Text(_l(
+            "The security level %(level)s proposal of %(system)s was appraised and waits for approval"), names),
+            body=_by_whom_in_workflow(acting_user, note), url=reverse("registry:system_detail", args=[system.pk]))
     if step == "submit":
         recipients = [u for u in _deciders(system, "appraised_by") if u.pk != submitter_id]
         title = notifications.Text(_l("Security level %(level)s of %(system)s (%(org)s) waits for your appraisal"), names)

@@ -8,7 +8,6 @@ the organizations they are allowed to see.
 from __future__ import annotations
 
 from django.db.models import Count, Q
-from django.db.models.functions import Coalesce
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,6 +20,7 @@ from .models import (
     OrgType,
     four_layers_complete_q,
     level_approved_q,
+    level_at_least_q,
 )
 
 LAYER_LABELS = {
@@ -48,13 +48,8 @@ def dashboard(user) -> dict:
     approved = systems.filter(level_approved_q()).count()
     under_revision = systems.filter(level_approved_q()).exclude(level_status=LevelStatus.APPROVED).count()
     complete = systems.filter(four_layers_complete_q()).count()
-    # Level 3 and above: the approved level, or the proposed one while none is approved yet.
-    high_unconnected = (
-        systems.annotate(effective_level=Coalesce("approved_level", "proposed_level"))
-        .filter(effective_level__gte=3)
-        .exclude(layer4_status=LayerState.IN_PLACE)
-        .count()
-    )
+    # Level 3 and above (`level_at_least_q`, the rule the monitoring pages count by too), not declared connected.
+    high_unconnected = systems.filter(level_at_least_q()).exclude(layer4_status=LayerState.IN_PLACE).count()
 
     by_level = {row["approved_level"]: row["n"] for row in systems.values("approved_level").annotate(n=Count("id"))}
     levels_chart = {

@@ -710,10 +710,15 @@ def isac_list(request):
 
 @login_required
 def isac_detail(request, pk):
+    from khien.intel.models import CollectionKind  # intel builds on the registry, not the reverse
+    from khien.intel.tlp import collections_for
+
     isac = get_object_or_404(Isac.objects.visible_to(request.user).select_related("sector", "operator"), pk=pk)
     return render(request, "registry/isac_detail.html", {
         "isac": isac, "members": isac.members.order_by("code"),
         "can_change": user_can(request.user, Action.MANAGE_MEMBERS, isac.operator),
+        # Its sharing channels that the reader sees (its members read and write them: `intel.sync_isac_channels`).
+        "channels": collections_for(request.user).filter(kind=CollectionKind.ISAC, isac=isac).order_by("title"),
     })
 
 

@@ -2,10 +2,10 @@
 from urllib.parse import urlencode
 
 from django.urls import reverse
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from khien.core.roles import Action
-from khien.core.scoping import is_national_coordinator
+from khien.core.scoping import NOTHING, is_national_coordinator, scope_for
 from khien.core.worklist import Item, grouped
 
 from . import services
@@ -16,13 +16,21 @@ def _systems_url(**params) -> str:
     return f"{reverse('registry:system_list')}?{urlencode(params)}"
 
 
+def first_steps(user) -> list[Item]:
+    """The first day: an organization with no information system yet (none owned where the person may register
+    one) is told where to start, rather than "nothing is waiting", by those who may register one."""
+    if scope_for(user, Action.ADD) == NOTHING or InformationSystem.objects.restrict(user, Action.ADD).exists():
+        return []
+    return [Item(gettext("Register your first information system"), 1, reverse("registry:system_create"))]
+
+
 def waiting_work(user) -> list[Item]:
     """Level proposals waiting for the person's own appraisal or approval (`services.decidable_by`: the framework
     says whose each level is; never one they submitted, nor for approval one they appraised), each linking to the
     system list filtered the same way (`awaiting_me`); proposals returned for correction to those who submit them."""
     if not getattr(user, "is_authenticated", False):
         return []
-    items = []
+    items = first_steps(user)
     n = services.decidable_by(user, "appraise", own_turn_only=True).count()
     label = ngettext("%(n)s security level proposal waiting for your appraisal",
                      "%(n)s security level proposals waiting for your appraisal", n)

@@ -3,11 +3,13 @@
 A source is `live` when its last event arrived within KHIEN_SOURCE_SILENT_SECONDS,
 `silent` when it did not, `never` when it has sent nothing, `disabled` when
 switched off. Its rate comes from `SourceHourlyCount` (records per hour of
-arrival, one upsert per ingested batch). A system of approved level 3 or above
-(the level from which the 4-layer model asks for a connection to national
-monitoring) is `connected` when at least one enabled source watching it is
-live, `disconnected` when it has enabled sources but all are silent, and
-`no_source` when no enabled source watches it.
+arrival, one upsert per ingested batch). A system of level 3 or above (the
+level from which the 4-layer model asks for a connection to national
+monitoring; its approved level, else the proposed one: the registry's
+`level_at_least_q`, which the home page counts by too) is `connected` when at
+least one enabled source watching it is live, `disconnected` when it has
+enabled sources but all are silent, and `no_source` when no enabled source
+watches it.
 
 `notify_source_health` (the `telemetry.source_health` job) tells an
 organization once when one of its sources falls silent — with the level-3+
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Case, CharField, Count, F, Max, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, ngettext_lazy
@@ -29,14 +32,13 @@ from django.utils.translation import gettext_lazy, ngettext_lazy
 from khien.core import notifications
 from khien.core.roles import Role
 from khien.core.texts import Text, shown_time
-from khien.registry.models import InformationSystem
+from khien.registry.models import MONITORED_LEVEL, InformationSystem, level_at_least_q
 from khien.registry.services import national_coordinators
 
 from . import conf
 from .models import AlertSource, SourceHourlyCount, hour_start
 
 ACTIVITY_HOURS = 24  # the hours of arrival shown for each source (a sparkline on the sources page)
-MONITORED_LEVEL = 3  # the 4-layer model asks level-3+ systems to be connected to national monitoring
 LISTED = 20  # systems named in one notification; the rest are counted
 
 
@@ -147,16 +149,17 @@ def _with_monitoring(queryset, now: dt.datetime | None):
 
 
 def monitored_systems(user, *, now: dt.datetime | None = None, min_level: int = MONITORED_LEVEL):
-    """The level-`min_level`+ systems `user` can see, with their monitoring state (`_with_monitoring`)."""
-    return _with_monitoring(InformationSystem.objects.visible_to(user).filter(approved_level__gte=min_level), now) \
-        .select_related("owner")
+    """The level-`min_level`+ systems `user` can see (`level_at_least_q`), with their monitoring state
+    (`_with_monitoring`) and `monitored_level`, the level they are held to (approved, else proposed)."""
+    return _with_monitoring(InformationSystem.objects.visible_to(user).filter(level_at_least_q(min_level)), now) \
+        .annotate(monitored_level=Coalesce("approved_level", "proposed_level")).select_related("owner")
 
 
 def monitoring_of_systems(system_ids, now: dt.datetime | None = None) -> dict:
     """{system id: (state, last event time)} for systems that are watched or of level 3+ (one query): what the
     registry's pages show next to the declared layer 4."""
     rows = (_with_monitoring(InformationSystem.objects.filter(pk__in=list(system_ids)), now)
-            .filter(Q(approved_level__gte=MONITORED_LEVEL) | Q(monitor_sources__gt=0))
+            .filter(level_at_least_q() | Q(monitor_sources__gt=0))
             .values_list("pk", "monitoring", "monitor_last_event"))
     return {pk: (state, last) for pk, state, last in rows}
 
@@ -176,7 +179,7 @@ def system_monitoring(system, user, now: dt.datetime | None = None) -> dict | No
 def _is_gap(system, state: str) -> bool:
     """A level-3+ system whose sources are silent; or one declared connected (layer 4 in place) that no source
     watches. Declared missing and unwatched is already the registry's own layer-4 gap."""
-    if (system.approved_level or 0) < MONITORED_LEVEL:
+    if not system.held_to_national_monitoring:
         return False
     declared_connected = system.connected_to_national_monitoring
     return state == Monitoring.DISCONNECTED or (state == Monitoring.NO_SOURCE and declared_connected)
@@ -187,8 +190,8 @@ def _is_gap(system, state: str) -> bool:
 
 def _disconnected_systems(source_ids, now) -> dict:
     """{source id: [systems]} of the level-3+ systems watched by these sources that are now disconnected."""
-    systems = (_with_monitoring(InformationSystem.objects.filter(alert_sources__in=list(source_ids),
-                                                                 approved_level__gte=MONITORED_LEVEL).distinct(), now)
+    systems = (_with_monitoring(InformationSystem.objects.filter(level_at_least_q(), alert_sources__in=list(source_ids))
+                                .distinct(), now)
                .filter(monitoring=Monitoring.DISCONNECTED).select_related("owner").order_by("code"))
     by_id = {s.pk: s for s in systems}
     watched = defaultdict(list)
@@ -201,7 +204,7 @@ def _disconnected_systems(source_ids, now) -> dict:
 
 def _system_lines(systems) -> list[str]:
     lines = [Text(gettext_lazy("%(owner)s: %(code)s — %(name)s (level %(level)d)"), {
-        "owner": s.owner.code, "code": s.code, "name": s.name, "level": s.approved_level}) for s in systems[:LISTED]]
+        "owner": s.owner.code, "code": s.code, "name": s.name, "level": s.effective_level}) for s in systems[:LISTED]]
     if len(systems) > LISTED:
         lines.append(Text(gettext_lazy("… and %(n)d more systems"), {"n": len(systems) - LISTED}))
     return lines

@@ -36,7 +36,8 @@ def test_a_nationally_appraised_proposal_reaches_the_coordinator_then_comes_back
 
     services.do_level_step(system, "appraise", acting_user=world.coordinator, note="Đạt yêu cầu")
     services.do_level_step(system, "return", acting_user=world.coordinator, note="Thiếu sơ đồ mạng")
-    [returned] = level_notices(world.analyst)
+    appraised, returned = level_notices(world.analyst)  # the submitter hears of each move of the proposal
+    assert "Đạt yêu cầu" in appraised.shown_body
     assert "Thiếu sơ đồ mạng" in returned.shown_body
     assert level_notices(world.admin)  # the owner's administrator too (may submit again)
     assert level_notices(world.dept_analyst) == []  # a unit below the owner is not the owner's people
