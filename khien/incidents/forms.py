@@ -352,16 +352,33 @@ class ClassificationForm(forms.Form):
             self.fields["reason"].label = _("Reason, if you change the classification (optional)")
 
 
+class ResponderChoiceField(OrganizationChoiceField):
+    """A responder organization, named with how many of its people are e-mailed at once when it is assigned
+    (`notices.with_people_told_when_assigned`): nobody is surprised by the urgent mail."""
+
+    def label_from_instance(self, obj):
+        n = getattr(obj, "people_told", None)
+        if n is None:
+            return super().label_from_instance(obj)
+        return ngettext("%(org)s · %(n)s person e-mailed", "%(org)s · %(n)s people e-mailed", n) % {
+            "org": super().label_from_instance(obj), "n": n}
+
+
 class AssignForm(forms.Form):
-    responder = OrganizationChoiceField(
+    responder = ResponderChoiceField(
         label=_("Responder organization"),
-        queryset=Organization.objects.filter(org_type=OrgType.RESPONDER, is_active=True).order_by("code"))
+        queryset=Organization.objects.filter(org_type=OrgType.RESPONDER, is_active=True).order_by("code"),
+        help_text=_("Its response staff, administrators and analysts get an urgent e-mail at once and see the "
+                    "incident; the reporting organization is told in its digest."))
 
     def __init__(self, *args, incident=None, **kwargs):
+        from .notices import with_people_told_when_assigned
+
         super().__init__(*args, **kwargs)
+        queryset = with_people_told_when_assigned(self.fields["responder"].queryset)
         if incident is not None:
-            self.fields["responder"].queryset = self.fields["responder"].queryset.exclude(
-                pk__in=incident.assignments.values_list("responder_id", flat=True))
+            queryset = queryset.exclude(pk__in=incident.assignments.values_list("responder_id", flat=True))
+        self.fields["responder"].queryset = queryset
 
 
 class CommentForm(forms.Form):

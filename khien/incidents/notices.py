@@ -26,6 +26,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _l
@@ -109,6 +110,15 @@ def _people(organizations, roles, actor) -> list:
     if getattr(actor, "pk", None) is not None:
         people = people.exclude(pk=actor.pk)
     return list(people)
+
+
+def with_people_told_when_assigned(responders):
+    """`responders` (a queryset of organizations) with `people_told`: how many people `assigned` e-mails at once
+    (urgent) when the organization is assigned — its active members holding one of RESPONDER_ROLES, as `_people`
+    counts them (the person assigning, were they one of them, excepted there)."""
+    return responders.annotate(people_told=Count(
+        "memberships__user", distinct=True,
+        filter=Q(memberships__role__in=[str(r) for r in RESPONDER_ROLES], memberships__user__is_active=True)))
 
 
 def tell(incident: Incident, *, actor, kind: str, title: Text | str, body: Text | str = "", urgent: bool = False,

@@ -260,6 +260,32 @@ def writable_collections(user):
     return [c for c in intel_tlp.collections_for(user).order_by("title") if intel_tlp.can_write_collection(user, c)]
 
 
+def without_collection(user) -> dict:
+    """What the incident page tells a participant who has no collection to write to, in place of the share form.
+
+    `may_share`: their role lets them publish intelligence for one of their organizations (`intel.tlp`'s
+    `adding_organization_ids`: administrators, analysts, the coordinator — not response staff, auditors, trainees),
+    so a collection is all they lack. Then `organizations` (those they publish for), `may_create` (they may create
+    a collection owned by one of them, as the intelligence pages allow: `intel.forms.manageable_organizations`) and
+    `isacs`: the ISACs those organizations belong to, whose operator may let them write to the ISAC's collection
+    (`intel.services.do_set_collection_member`)."""
+    from khien.intel.forms import manageable_organizations
+    from khien.registry.models import Isac, Organization
+
+    adding = intel_tlp.adding_organization_ids(user)
+    if not adding:
+        return {"may_share": False}
+    organizations = list(Organization.objects.filter(pk__in=adding).order_by("code"))
+    return {
+        "may_share": True,
+        "organizations": organizations,
+        "names": ", ".join(str(o.name) for o in organizations),
+        "may_create": manageable_organizations(user).filter(pk__in=adding).exists(),
+        "isacs": list(Isac.objects.filter(members__in=adding).exclude(operator_id__in=adding)
+                      .select_related("operator").distinct().order_by("code")),
+    }
+
+
 def indicator_description(incident: Incident) -> str:
     """The indicator's description: STIX text is read by every organization that receives it, in whatever language
     it reads Khiên, so it is written once in Vietnamese (the platform's language) with the English after it."""

@@ -199,6 +199,8 @@ def stage_problem(incident: Incident, stage: dict) -> str | None:
 
 
 def may_assign(user, incident: Incident) -> bool:
+    """Assign a responder: the national coordinator, and the administrators of the reporting organization (or of an
+    organization above it), who may bring in the responder they work with."""
     if is_national_coordinator(user):
         return True
     path = incident.organization.path
@@ -210,10 +212,20 @@ def may_participate(user, incident: Incident) -> bool:
     return bool(sides_of(user, incident))
 
 
-def may_unassign(user, incident: Incident) -> bool:
-    """Removing a responder is the national coordinator's decision (it coordinates who responds, Circular
-    20/2017); the reporting organization asks it to."""
-    return is_national_coordinator(user)
+def may_unassign(user, incident: Incident, assignment: ResponderAssignment | None = None) -> bool:
+    """Removing a responder: the national coordinator removes any (it coordinates who responds, Circular
+    20/2017); whoever assigned one and still may assign (`may_assign`: an administrator of the reporting side)
+    removes that assignment of theirs — a wrong choice is undone by whoever made it. One assigned by someone
+    else (the coordinator, another administrator) the reporting organization asks the coordinator to remove.
+
+    Without `assignment`: may the user remove one of the incident's responders at all."""
+    if is_national_coordinator(user):
+        return True
+    if getattr(user, "pk", None) is None or not may_assign(user, incident):
+        return False
+    if assignment is None:
+        return incident.assignments.filter(assigned_by=user).exists()
+    return assignment.assigned_by_id == user.pk
 
 
 def task_people(incident: Incident):
@@ -794,11 +806,16 @@ def do_assign_responder(incident: Incident, responder: Organization, *, acting_u
     return assignment
 
 
+UNASSIGN_REFUSED = _l("Only the national coordinator, or the person who assigned this responder, can remove it "
+                      "from the incident: ask the national coordinator.")
+
+
 @transaction.atomic
 def do_unassign_responder(incident: Incident, responder: Organization, *, acting_user, reason: str = "",
                           now: dt.datetime | None = None) -> None:
-    """Remove a responder organization from the incident (the national coordinator): the journal keeps who was
-    removed, by whom and why; the responder's people are told and no longer see the incident.
+    """Remove a responder organization from the incident (the national coordinator, or whoever assigned it:
+    `may_unassign`): the journal keeps who was removed, by whom and why; the responder's people are told and no
+    longer see the incident.
 
     Open tasks whose person in charge can no longer work on the incident (they were there through this
     responder only) lose their person in charge, each journaled, so that nobody is left in charge of a task they
@@ -806,7 +823,7 @@ def do_unassign_responder(incident: Incident, responder: Organization, *, acting
     _require_visible(acting_user, incident)
     incident = _locked(incident)
     if not may_unassign(acting_user, incident):
-        raise Forbidden(_("Only the national coordinator can remove a responder from an incident."))
+        raise Forbidden(str(UNASSIGN_REFUSED))
     if incident.status == Status.CLOSED:
         raise Refused(_("The incident is closed; reopen it before changing its responders."), code="closed",
                       status=409)
@@ -818,6 +835,8 @@ def do_unassign_responder(incident: Incident, responder: Organization, *, acting
                   if isinstance(responder, Organization) else None)
     if assignment is None:
         raise ValidationError({"responder": [_("This organization is not assigned to the incident.")]})
+    if not may_unassign(acting_user, incident, assignment):
+        raise Forbidden(str(UNASSIGN_REFUSED))
     now = now or timezone.now()
     before = audit.snapshot(assignment)
     audit.record(Act.DELETE, assignment, actor=acting_user, before=before, organization_id=str(incident.organization_id))

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
-from khien.core.scoping import NOTHING, scope_for
+from khien.core.scoping import NOTHING, is_national_coordinator, scope_for
 from khien.intel.models import Tlp
 from khien.registry.models import Organization
 
@@ -367,6 +367,10 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         if step["problem"] is None and not step["reopen"]:
             step["open_tasks"] = services.open_tasks_problem(incident, step["to"])
     share_form = _share_form(forms.get("share"), incident, user) if participant and open_incident else None
+    may_assign = services.may_assign(user, incident)
+    assignments = list(incident.assignments.select_related("responder", "assigned_by"))
+    for assignment in assignments:
+        assignment.removable = open_incident and services.may_unassign(user, incident, assignment)
     return {
         "incident": incident,
         "confirm_cancel": forms.get("confirm_cancel"),
@@ -383,11 +387,13 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "slas": slas,
         "steps": steps,
         "systems": incident.systems.order_by("code"),
-        "assignments": incident.assignments.select_related("responder", "assigned_by"),
-        "may_unassign": services.may_unassign(user, incident) and open_incident,
+        # Each with whether the reader may remove it (`services.may_unassign`: the coordinator any, whoever
+        # assigned one theirs).
+        "assignments": assignments,
+        # The reporting organization's administrator assigns but removes only their own assignments: said there.
+        "unassign_own_only": may_assign and open_incident and not is_national_coordinator(user),
         "unassign_form": UnassignForm(),
-        "assign_form": (forms.get("assign") or AssignForm(incident=incident))
-        if services.may_assign(user, incident) and open_incident else None,
+        "assign_form": (forms.get("assign") or AssignForm(incident=incident)) if may_assign and open_incident else None,
         "events": events,
         "timeline": journal.timeline(incident, events),
         # The journal stays open after closing (a note on the court case, a request to reopen): comments only.
@@ -417,9 +423,11 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         if participant and open_incident else None,
         # A closed incident's observables no longer change, shared included (`observables.do_share_observables`).
         "share_form": share_form,
-        # Without a collection to write (a responder), the page says who shares instead of showing nothing.
-        "share_by_others": (share_form is None and participant and open_incident
-                            and incident.observables.exists()),
+        # Without a collection to write, the page says why instead of showing nothing: who to ask for one when the
+        # reader may publish (`observables.without_collection`), else who shares (response staff).
+        "share_by_others": (observables.without_collection(user)
+                            if share_form is None and participant and open_incident and incident.observables.exists()
+                            else None),
     }
 
 
@@ -529,10 +537,16 @@ def _form_banner(request, form, what) -> None:
     messages.error(request, _("%(what)s: %(problems)s") % {"what": what, "problems": " ".join(problems)})
 
 
-def _refused(request, incident, exc, form=None, **forms):
+def _refused(request, incident, exc, form=None, refusal_fields=None, **forms):
     """The incident page again after a service refused a step: the reason on the form that asked (at its field
-    when it concerns one), told once at the top of the page (`_failed_forms`); without a form, at the top only."""
-    if form is not None:
+    when it concerns one), told once at the top of the page (`_failed_forms`); without a form, at the top only.
+
+    `refusal_fields`: the field of the form that a refusal's code concerns (a file too large: the file), where
+    the refusal itself names no field."""
+    field = (refusal_fields or {}).get(exc.code) if isinstance(exc, Refused) else None
+    if form is not None and field in form.fields:
+        form.add_error(field, exc.message)
+    elif form is not None:
         add_service_error(form, exc)
     else:
         messages.error(request, exc.message if isinstance(exc, Refused) else " ".join(exc.messages))
@@ -679,11 +693,14 @@ def incident_assign(request, pk):
 @login_required
 @require_POST
 def incident_unassign(request, pk, responder_id):
-    """Remove a responder organization from the incident (the national coordinator; `services.do_unassign_responder`)."""
+    """Remove a responder organization from the incident (the national coordinator, or whoever assigned it:
+    `services.may_unassign`, `services.do_unassign_responder`)."""
     incident = _visible(request, pk)
     if not services.may_unassign(request.user, incident):
         raise PermissionDenied
     assignment = get_object_or_404(incident.assignments.select_related("responder"), responder_id=responder_id)
+    if not services.may_unassign(request.user, incident, assignment):
+        raise PermissionDenied
     form = UnassignForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
@@ -810,7 +827,8 @@ def evidence_add(request, pk):
                                             note=form.cleaned_data["note"],
                                             received_from=form.cleaned_data["received_from"])
     except (Refused, ValidationError) as exc:
-        return _refused(request, incident, exc, form, evidence=form)
+        # A file over the size limit (413) is said at the file field, as an empty file is.
+        return _refused(request, incident, exc, form, refusal_fields={"too_large": "file"}, evidence=form)
     messages.success(request, _("Evidence kept with SHA-256 %(hash)s.") % {"hash": evidence.sha256})
     return _done(incident, "#evidence")
 

@@ -1,4 +1,5 @@
-"""Removing a responder from an incident: the national coordinator only; journaled and audited; the responder's
+"""Removing a responder from an incident: the national coordinator (and whoever assigned it, their own assignment
+only: test_walk_operator_officer.py); journaled and audited; the responder's
 people are told and no longer see the incident; tasks left in the hands of someone who lost access lose their
 person in charge."""
 import pytest
