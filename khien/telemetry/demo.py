@@ -5,9 +5,11 @@ Called by `khien demo` after the country and the intelligence demo
 national coordinator), linked to their organization's level-3+ systems, and
 the last 48 hours are backfilled through the real ingestion path
 (`services.ingest_batch`) so the live dashboard, alerts, hits and campaigns
-are populated at first start. About one source in eight stays silent
-(`simulate.is_disconnected`); a few others stopped sending hours ago — the
-only raw write here (their `last_event_at`, decision 0005: demo builder).
+are populated at first start. About one source in eight never sends
+(`simulate.is_disconnected`); a few others stopped sending hours ago
+(`simulate.stopped_hours_ago`, which `khien simulate` also reads, so they stay
+silent) — the only raw write here (their `last_event_at`, decision 0005: demo
+builder).
 """
 from __future__ import annotations
 
@@ -28,7 +30,6 @@ from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, Alert, AlertSource, Ale
 FORMATS = [SourceFormat.WAZUH, SourceFormat.SURICATA, SourceFormat.ECS, SourceFormat.CEF]
 PER_HOUR = (4, 14)  # events per source and hour in the backfill
 HOURS = 48
-STOPPED = 3  # sources that stopped sending some hours ago (silent)
 TRIAGED = 80  # older alerts already handled by their organization's analysts
 
 
@@ -38,9 +39,12 @@ def _organizations(rng: random.Random) -> list[Organization]:
     provinces = list(active.filter(org_type=OrgType.PROVINCE))
     operators = list(active.filter(org_type__in=[OrgType.SOE, OrgType.ENTERPRISE]).filter(code__contains="DEMO"))
     chosen = ministries + rng.sample(provinces, min(len(provinces), 14)) + rng.sample(operators, min(len(operators), 14))
-    ncsc = active.filter(code="NCSC").first()
-    if ncsc is not None and ncsc not in chosen:
-        chosen.append(ncsc)
+    # The national coordinator, and the organizations whose demo accounts the guides sign in with (the analyst's
+    # province, the administrator's ministry), so that the guides' examples name sources that exist.
+    from khien.registry.demo import ACCOUNTS
+
+    signed_in = {a.org_code for a in ACCOUNTS if a.role in (Role.ORG_ADMIN, Role.ORG_ANALYST)} | {"NCSC"}
+    chosen += [org for org in active.filter(code__in=signed_in).order_by("code") if org not in chosen]
     return chosen
 
 
@@ -76,9 +80,10 @@ def build(seed: int = 2026) -> dict:
 
     now = timezone.now()
     start = now - dt.timedelta(hours=HOURS)
-    sending = simulate.demo_sources()
+    sending = simulate.demo_sources(with_stopped=True)
     sim = simulate.Simulator(sending, seed=seed)
-    stopped = {s.pk: now - dt.timedelta(hours=rng.randint(3, 12)) for s in rng.sample(sending, min(STOPPED, len(sending)))}
+    stopped = {s.pk: now - dt.timedelta(hours=simulate.stopped_hours_ago(s.name)) for s in sending
+               if simulate.stopped_hours_ago(s.name) is not None}
     events = 0
     for source in sending:
         end = stopped.get(source.pk, now)

@@ -72,7 +72,8 @@ class SourceSettingsForm(forms.Form):
 
 
 def system_choice_label(system) -> str:
-    """A watched-system choice names its level: whether it counts for national monitoring (approved level 3+)."""
+    """A watched-system choice names its level, approved or only proposed (both count for national monitoring:
+    `registry.models.level_at_least_q`)."""
     if system.approved_level:
         level = gettext("level %(n)d") % {"n": system.approved_level}
     elif system.proposed_level:

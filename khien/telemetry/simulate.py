@@ -13,7 +13,9 @@ at several organizations at once, and one severe rule is raised everywhere by
 a "ransomware" wave, so correlation raises campaigns.
 
 Sources named "demo-…" are the demo's; `is_disconnected(name)` picks, once and
-for all, those that stay silent (systems disconnected from national monitoring).
+for all, those that never send, and `stopped_hours_ago(name)` those that sent
+until some hours before the demo was built and stay silent after (the systems
+they watch show as disconnected from national monitoring).
 """
 from __future__ import annotations
 
@@ -50,8 +52,18 @@ DOMAINS = ["login-portal.example.net", "cdn-update.example.org", "mail-verify.ex
 
 
 def is_disconnected(source_name: str) -> bool:
-    """Demo sources that never send (or stopped): about one in eight, always the same ones."""
+    """Demo sources that never send: about one in eight, always the same ones."""
     return zlib.crc32(source_name.encode()) % 8 == 0
+
+
+def stopped_hours_ago(source_name: str) -> int | None:
+    """Demo sources that sent until some hours before the demo was built, then stopped for good (shown silent):
+    about one in sixteen of the others, always the same ones, and how many hours before the build each stopped
+    (3–12). The one rule for both: the demo backfills them up to then, `khien simulate` leaves them alone."""
+    if is_disconnected(source_name):
+        return None
+    mark = zlib.crc32(b"stopped:" + source_name.encode())
+    return None if mark % 16 else 3 + (mark // 16) % 10
 
 
 def _interleaved(values: list) -> list:
@@ -285,11 +297,14 @@ class Simulator:
         return [self.record(source, start + dt.timedelta(seconds=self.rng.random() * span)) for _i in range(n)]
 
 
-def demo_sources():
+def demo_sources(*, with_stopped: bool = False):
+    """The enabled demo sources that send: not the disconnected ones, nor (unless `with_stopped`, for the demo's
+    backfill) those that stopped hours before the demo was built."""
     from .models import AlertSource
 
     return [s for s in AlertSource.objects.filter(name__startswith=DEMO_PREFIX, enabled=True)
-            .select_related("organization").order_by("name") if not is_disconnected(s.name)]
+            .select_related("organization").order_by("name")
+            if not is_disconnected(s.name) and (with_stopped or stopped_hours_ago(s.name) is None)]
 
 
 def run(*, rate: float = 20.0, duration: float | None = None, once: bool = False, seed: int | None = None,

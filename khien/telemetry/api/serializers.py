@@ -264,7 +264,9 @@ class MonitoredSystemSerializer(serializers.Serializer):
     code = api_fields.CharField()
     name = api_fields.CharField()
     owner = api_fields.CharField(source="owner.code")
-    approved_level = serializers.IntegerField()
+    approved_level = serializers.IntegerField(allow_null=True)
+    # The level it is held to for national monitoring: approved, else proposed (`registry.level_at_least_q`).
+    level = serializers.IntegerField(source="monitored_level")
     monitoring = serializers.ChoiceField(choices=["connected", "disconnected", "no_source"])
     monitor_sources = serializers.IntegerField()
     monitor_last_event = api_fields.DateTimeField(allow_null=True)

@@ -82,7 +82,7 @@ def test_the_source_page_says_how_to_send_alerts(world, as_user):
     page = register(client, world.ministry, follow=True).content.decode()
     key = key_on(page)
     assert "POST http://testserver/api/telemetry/alerts" in page and "Content-Type: text/plain" in page
-    assert f'curl -sf -H "Authorization: Token {key}"' in page  # the new key, ready to paste, shown once
+    assert f'curl -sS --fail-with-body -H "Authorization: Token {key}"' in page  # the new key, ready to paste, shown once
     assert "http://testserver/api/telemetry/elastic" in page and "khien.alerts.fw-min-hq" in page
     later = client.get(reverse("telemetry:source", args=["fw-min-hq"])).content.decode()
     assert key not in later and "$SOURCE_KEY" in later
