@@ -18,7 +18,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -89,6 +89,27 @@ def _indented(value, stored_text: str, sort_keys: bool = False) -> str:
         return stored_text
 
 
+# STIX properties holding a timestamp: shown in the page's own format, in the platform's time zone (Vietnam time),
+# like every other time on the page; the STIX JSON panel and the title attribute keep them as written (UTC).
+STIX_TIMESTAMP_PROPERTIES = frozenset({
+    "published", "created", "modified", "valid_from", "valid_until", "first_seen", "last_seen", "first_observed",
+    "last_observed",
+})
+
+
+def _shown_value(key: str, value) -> str:
+    """A STIX property value as the object's page shows it: a timestamp as d/m/Y H:i in local time, anything
+    else in the reader's language (`stix_value_label`)."""
+    if key in STIX_TIMESTAMP_PROPERTIES and isinstance(value, str):
+        parsed = services.parse_timestamp(value)
+        if parsed is not None:
+            try:
+                return dateformat.format(timezone.localtime(parsed), "d/m/Y H:i")
+            except (OverflowError, ValueError):  # year 9999 pushed past the calendar by the time zone
+                pass
+    return stix_value_label(key, value)
+
+
 def _raw_value(value) -> str:
     """A STIX property value as written (shown to analysts on hover beside its label)."""
     if isinstance(value, str):
@@ -144,7 +165,7 @@ def _object_page(request, obj, sighting_form=None, status=200):
         # Shown with its too-deep parts summarized (stored before the intake refused such nesting).
         "summarized": services.is_summarized(data),
         "raw": _indented(data, obj.data_text or "", sort_keys=True),
-        "extra_fields": [(k, STIX_PROPERTY_LABELS[k], stix_value_label(k, v), _raw_value(v))
+        "extra_fields": [(k, STIX_PROPERTY_LABELS[k], _shown_value(k, v), _raw_value(v))
                          for k, v in sorted(data.items()) if k in STIX_PROPERTY_LABELS],
     }
     return render(request, "intel/object_detail.html", context, status=status)

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -47,6 +48,19 @@ def collection_list(request):
         "rows": rows, "can_create": manageable_organizations(user).exists()})
 
 
+def taxii_addresses(request, collection) -> dict:
+    """The absolute TAXII 2.1 addresses of a collection, built from the request as the TAXII server builds the
+    API root it announces (`taxii.views._api_root_url`): what a client is given is what the server answers."""
+    def url(name, *args):
+        return request.build_absolute_uri(reverse(f"intel:taxii:{name}", args=args))
+
+    return {
+        "discovery": url("discovery"), "api_root": url("api_root"),
+        "collection": url("collection", str(collection.pk)), "objects": url("objects", str(collection.pk)),
+        "tokens": request.build_absolute_uri(reverse("core:tokens")),
+    }
+
+
 def _detail(request, collection, member_form=None, status=200):
     user = request.user
     content = tlp.collection_content_q(user, collection, prefix="object__")
@@ -69,6 +83,7 @@ def _detail(request, collection, member_form=None, status=200):
         "can_read": tlp.can_read_collection(user, collection),
         "can_write": tlp.can_write_collection(user, collection),
         "member_form": member_form or (MemberForm() if can_manage else None),
+        "taxii": taxii_addresses(request, collection),
     }, status=status)
 
 
