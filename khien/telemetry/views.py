@@ -76,6 +76,31 @@ def _events_link(*, since, until=None, **filters) -> str:
     return reverse("telemetry:events") + "?" + urlencode(query)
 
 
+def _iso(when: dt.datetime) -> str:
+    """A time for the JSON: ISO 8601 in the platform's time zone, with its offset (2026-12-06T18:08:56+07:00)."""
+    return timezone.localtime(when).isoformat(timespec="seconds")
+
+
+def kpi_links(*, day_hour: dt.datetime, day: dt.datetime, coordinator: bool) -> dict:
+    """The list behind each key figure of the dashboard, by the figure's key in `kpis`: the page's tiles and the
+    API's `kpi_links` are this one mapping."""
+    sources = reverse("telemetry:sources")
+    links = {
+        "events_24h": _events_link(since=day_hour),  # counted by whole hours, from the hour 24 hours ago
+        "hits_24h": _events_link(since=day, hit="true"),
+        "alerts_open_high": reverse("telemetry:alerts") + "?" + urlencode({"status": "open",
+                                                                            "severity_min": HIGH_SEVERITY}),
+        "sources_live": sources + "?status=live#source-table",
+        "sources_silent": sources + "?status=not_sending#source-table",
+        # The registry's system list filters by the declared layer 4, not by what the sources send: the sources
+        # page lists these very systems (the live monitoring states).
+        "systems_disconnected": sources + "?monitoring=not_connected#monitoring",
+    }
+    if coordinator:
+        links["campaigns"] = reverse("telemetry:campaigns") + "?status=open"
+    return links
+
+
 def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     """The numbers of the live dashboard for what `user` may see (JSON-ready)."""
     now = now or timezone.now()
@@ -129,32 +154,35 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     status = Counter(health.source_status(s, now) for s in sources)
     systems = Counter(health.monitored_systems(user, now=now).values_list("monitoring", flat=True))
 
-    campaigns = []
-    if is_national_coordinator(user):
-        for c in Campaign.objects.filter(status=CampaignStatus.OPEN).order_by("-last_seen")[:TOP]:
+    campaigns, open_campaigns = [], 0
+    coordinator = is_national_coordinator(user)
+    if coordinator:
+        open_qs = Campaign.objects.visible_to(user).filter(status=CampaignStatus.OPEN)
+        open_campaigns = open_qs.count()  # all of them; the table shows the latest TOP
+        for c in open_qs.order_by("-last_seen")[:TOP]:
             campaigns.append({"title": c.display_title, "organizations": c.organization_count, "count": c.count,
-                              "last_seen": timezone.localtime(c.last_seen).strftime("%d/%m %H:%M"),
-                              "url": reverse("telemetry:campaign", args=[c.pk])})
+                              "last_seen": _iso(c.last_seen), "url": reverse("telemetry:campaign", args=[c.pk])})
     day = now - dt.timedelta(hours=24)
+    day_hour = day.replace(minute=0, second=0, microsecond=0)
     return {
-        "generated": timezone.localtime(now).strftime("%d/%m/%Y %H:%M:%S"),
+        # ISO 8601 in Vietnam time with its offset, as every other API gives times; the page writes it dd/mm/yyyy.
+        "generated": _iso(now),
         "kpis": {
-            "events_24h": int(counts.filter(hour__gte=day.replace(minute=0, second=0, microsecond=0))
-                              .aggregate(n=Coalesce(Sum("count"), 0))["n"]),
+            "events_24h": int(counts.filter(hour__gte=day_hour).aggregate(n=Coalesce(Sum("count"), 0))["n"]),
             # Events that hit, as the indicator table counts them: a value named by three producers' indicators
             # is three hit rows for one event.
             "hits_24h": hits.filter(time__gte=day).values("event_id").distinct().count(),
             # The backlog: high and critical alerts nobody has closed (whatever their age).
             "alerts_open_high": Alert.objects.visible_to(user).filter(status__in=OPEN_ALERT_STATUSES,
                                                                       severity__gte=HIGH_SEVERITY).count(),
-            "campaigns": len(campaigns),
+            "campaigns": open_campaigns,
             "sources_live": status["live"],
             "sources_silent": sum(status[key] for key in health.NOT_SENDING),
             "systems_disconnected": sum(systems[key] for key in health.Monitoring.NOT_CONNECTED_STATES),
         },
-        # What each key figure counts, as a list to open (the same rule, the same time range).
-        "kpi_links": {"hits_24h": _events_link(since=day, hit="true"),
-                      "sources_silent": reverse("telemetry:sources") + "?status=not_sending#source-table"},
+        # What each key figure counts, as a list to open (the same rule, the same time range): the page's tiles
+        # link to these, the JSON gives them.
+        "kpi_links": kpi_links(day_hour=day_hour, day=day, coordinator=coordinator),
         "hourly": hourly, "severity": severity, "sectors": sectors, "provinces": provinces,
         "targeted": targeted, "indicators": indicators, "campaigns": campaigns,
         "sources": {"labels": [str(label) for label in health.SOURCE_STATUS_LABELS.values()],
@@ -165,9 +193,13 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
 
 @login_required
 def dashboard(request):
+    now = timezone.now()
+    data = dashboard_data(request.user, now)
+    # The JSON gives ISO times; the page shows them as people read them (telemetry.js does the same on refresh).
+    campaigns = [{**c, "last_seen_at": dt.datetime.fromisoformat(c["last_seen"])} for c in data["campaigns"]]
     return render(request, "telemetry/dashboard.html", {
-        "data": dashboard_data(request.user), "is_coordinator": is_national_coordinator(request.user),
-        "high_severity": HIGH_SEVERITY,
+        "data": data, "generated_at": now, "campaign_rows": campaigns,
+        "is_coordinator": is_national_coordinator(request.user),
         "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),
         "campaign_window_hours": conf_matching.get("KHIEN_CAMPAIGN_WINDOW_SECONDS") / 3600,
         # What "no live monitoring source" means: silent longer than this (health.silent_before).
@@ -525,7 +557,7 @@ def source_list(request):
     if state not in health.Monitoring.STATES:
         state = health.Monitoring.NOT_CONNECTED
     states = health.Monitoring.NOT_CONNECTED_STATES if state == health.Monitoring.NOT_CONNECTED else (state,)
-    monitoring = Paginator(systems.filter(monitoring__in=states).order_by("-approved_level", "code"), 50) \
+    monitoring = Paginator(systems.filter(monitoring__in=states).order_by("-monitored_level", "code"), 50) \
         .get_page(request.GET.get("page"))
     return _render(request, "telemetry/source_list.html", {
         "sources": sources, "dead_letters": dead, "monitoring": monitoring, "monitoring_state": state,
@@ -745,6 +777,7 @@ INTEGRATION_FILES = {
     "syslog-ng/wazuh-alerts.conf": "text/plain; charset=utf-8",
     "syslog-ng/cef-relay.conf": "text/plain; charset=utf-8",
     "rsyslog/khien-elastic.conf": "text/plain; charset=utf-8",
+    "rsyslog/khien-elastic-wazuh.conf": "text/plain; charset=utf-8",
 }
 
 

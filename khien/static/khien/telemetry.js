@@ -22,6 +22,43 @@
   var numberFormat = new Intl.NumberFormat(document.documentElement.lang || undefined);
   function number(value) { return typeof value === "number" ? numberFormat.format(value) : value; }
 
+  // Times come as ISO 8601 in Vietnam time with the offset ("2026-12-06T18:08:56+07:00", as the server writes them):
+  // shown as the rest of the platform shows times, 06/12/2026 18:08:56 (or 06/12 18:08 without the year).
+  function shownTime(iso, full) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})/.exec(iso || "");
+    if (!m) { return iso || ""; }
+    return full ? m[3] + "/" + m[2] + "/" + m[1] + " " + m[4] + ":" + m[5] + ":" + m[6] : m[3] + "/" + m[2] + " " + m[4] + ":" + m[5];
+  }
+
+  // Bar names too long for their room are cut in the middle, not at the end: "People's Committee of Hue" and
+  // "People's Committee of Tay Ninh" stay apart ("People's Co…of Tay Ninh"); the tooltip gives the whole name.
+  var measure = document.createElement("canvas").getContext("2d");
+  var LABEL_FONT = "12px sans-serif";  // ECharts' axis labels
+  function textWidth(text) { measure.font = LABEL_FONT; return measure.measureText(text).width; }
+  function cutMiddle(text, room, headShare) {
+    if (textWidth(text) <= room) { return text; }
+    for (var keep = text.length - 1; keep > 1; keep--) {
+      var tail = text.slice(text.length - (keep - Math.round(keep * headShare)));
+      // The end in whole words ("… of Tay Ninh", not "…ee of Tay Ninh"); the head takes the characters left over.
+      var space = tail.search(/\s/);
+      if (space >= 0 && !/\s/.test(text.charAt(text.length - tail.length - 1))) { tail = tail.slice(space); }
+      var cut = text.slice(0, keep - tail.length).replace(/\s+$/, "") + "…" + tail.replace(/^\s+/, "");
+      if (textWidth(cut) <= room) { return cut; }
+    }
+    return text.slice(0, 1) + "…";
+  }
+  function shortLabels(labels, room) {
+    var shares = [0.4, 0.2, 0];  // more of the end each time two names still read the same
+    var out = labels.map(function (l) { return cutMiddle(String(l), room, shares[0]); });
+    for (var s = 1; s < shares.length; s++) {
+      var seen = {}, same = {};
+      out.forEach(function (l, i) { if (seen[l] !== undefined && labels[seen[l]] !== labels[i]) { same[l] = true; } seen[l] = i; });
+      if (!Object.keys(same).length) { break; }
+      out = out.map(function (l, i) { return same[l] ? cutMiddle(String(labels[i]), room, shares[s]) : l; });
+    }
+    return out;
+  }
+
   function hourStep(count, width, labelWidth) {
     var steps = [6, 12, 24];
     for (var i = 0; i < steps.length; i++) {  // 60 px: the value axis
@@ -47,8 +84,11 @@
     } else if (kind === "hbar") {
       // On a phone the value axis has no room for its numbers: each bar writes its own.
       base.xAxis = { type: "value", minInterval: 1, axisLabel: { show: !narrow, formatter: number } };
-      base.yAxis = { type: "category", data: d.labels.slice().reverse(),
-                     axisLabel: { width: Math.min(200, Math.round(width * 0.4)), overflow: "truncate" } };
+      var room = Math.min(200, Math.round(width * 0.4));
+      var names = d.labels.slice().reverse(), shortNames = shortLabels(names, room - 8);  // ECharts cuts what nearly fills the room
+      base.yAxis = { type: "category", data: names,
+                     axisLabel: { width: room, overflow: "truncate",
+                                  formatter: function (value, index) { return shortNames[index] !== undefined ? shortNames[index] : value; } } };
       base.series = [{ type: "bar", data: d.values.slice().reverse(), barMaxWidth: 20, label: { show: true, position: "right",
                                                                                      formatter: function (p) { return number(p.value); } } }];
     } else {
@@ -86,7 +126,15 @@
     var body = document.getElementById(id);
     if (!body || !rows.length) { return; }
     while (body.firstChild) { body.removeChild(body.firstChild); }
-    rows.forEach(function (r) { var tr = document.createElement("tr"); build(tr, r); body.appendChild(tr); });
+    // Each cell carries its column's name, which a phone writes before the value (telemetry.css .tele-stack).
+    var heads = [];
+    body.parentNode.querySelectorAll("thead th").forEach(function (th) { heads.push(th.textContent.trim()); });
+    rows.forEach(function (r) {
+      var tr = document.createElement("tr");
+      build(tr, r);
+      Array.prototype.forEach.call(tr.children, function (td, i) { if (heads[i]) { td.setAttribute("data-label", heads[i]); } });
+      body.appendChild(tr);
+    });
   }
 
   function render(data) {
@@ -94,8 +142,13 @@
       var el = root.querySelector('[data-kpi="' + k + '"]');
       if (el) { el.textContent = numberFormat.format(Number(data.kpis[k])); }
     });
+    // Each key figure opens the list it counts (the links move with the time range).
+    root.querySelectorAll("[data-kpi-link]").forEach(function (a) {
+      var href = data.kpi_links && data.kpi_links[a.getAttribute("data-kpi-link")];
+      if (href) { a.setAttribute("href", href); }
+    });
     var gen = document.getElementById("tele-generated");
-    if (gen) { gen.textContent = data.generated; }
+    if (gen) { gen.textContent = shownTime(data.generated, true); gen.setAttribute("datetime", data.generated); }
     if (window.echarts) {
       root.querySelectorAll("[data-tele-chart]").forEach(function (el) {
         var key = el.getAttribute("data-tele-chart");
@@ -136,10 +189,13 @@
       });
     }
     fillTable("tele-indicators", data.indicators.rows, function (tr, r) {
-      cell(tr, r.value, r.url); cell(tr, r.kind); cell(tr, String(r.hits), null, "num"); cell(tr, String(r.organizations), null, "num");
+      cell(tr, r.value, r.url, "wrap-long"); cell(tr, r.kind); cell(tr, number(r.hits), null, "num"); cell(tr, number(r.organizations), null, "num");
     });
     fillTable("tele-campaigns", data.campaigns, function (tr, c) {
-      cell(tr, c.title, c.url); cell(tr, String(c.organizations), null, "num"); cell(tr, String(c.count), null, "num"); cell(tr, c.last_seen);
+      cell(tr, c.title, c.url, "wrap-long"); cell(tr, number(c.organizations), null, "num"); cell(tr, number(c.count), null, "num");
+      var when = document.createElement("time");
+      when.setAttribute("datetime", c.last_seen); when.textContent = shownTime(c.last_seen, false);
+      cell(tr, "", null, "nowrap"); tr.lastChild.appendChild(when);
     });
   }
 
