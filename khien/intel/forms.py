@@ -457,6 +457,10 @@ def respond_by_help() -> str:
              ) % {"days": services_warnings.RESPOND_BY_MAX.days}
 
 
+# The service's fields (`services_warnings.warning_problems`) the warning form names otherwise, or has not.
+_WARNING_FORM_FIELD = {"vulnerability_refs": "vulnerabilities", "report_id": None}
+
+
 class WarningForm(_WarningListedMixin, forms.Form):
     """An early warning; a value on a warning list (8.8.8.8, a private range…) is sent only once confirmed, as an
     indicator is stored (`_WarningListedMixin`)."""
@@ -490,8 +494,12 @@ class WarningForm(_WarningListedMixin, forms.Form):
     organizations = OrganizationsField(label=_l("Organizations"), required=False,
                                        queryset=Organization.objects.filter(is_active=True).order_by("code"),
                                        widget=filterable_select(12), help_text=MULTI_SELECT_HINT)
-    auto_match = forms.BooleanField(label=_l("Also send to the organizations whose registered systems match"),
-                                    required=False, initial=True)
+    auto_match = forms.BooleanField(
+        label=_l("Also send to every organization whose registered systems match"), required=False, initial=True,
+        help_text=_l("On: besides those you choose, the warning goes to EVERY organization with a registered "
+                     "information system whose IP ranges or domains match the values, or whose products match the "
+                     "affected products — this can be many organizations. Use “Count the recipients” to see how "
+                     "many before sending."))
     collection = CollectionChoiceField(label=_l("Store as a STIX report in"), queryset=Collection.objects.all(),
                                        required=False, empty_label=_l("— do not store —"))
 
@@ -528,11 +536,25 @@ class WarningForm(_WarningListedMixin, forms.Form):
                 self.warning_listed.append({"id": None, "kind": kind, "value": value, "warninglists": names})
         if self.warning_listed and not cleaned.get("confirm_warninglisted"):
             self.add_error("confirm_warninglisted", warninglists.listed_message(self.warning_listed))
+        self._add_service_problems()
         return cleaned
+
+    def _add_service_problems(self):
+        """Every problem the service finds too (a reply deadline in the past, a value that is not an address…),
+        told with the form's own: the whole form is checked at once, not one problem per submission."""
+        data, _targeting = self.service_args()
+        for key, message in services_warnings.warning_problems(data, self.user):
+            field = _WARNING_FORM_FIELD.get(key, key)
+            if field is not None and field not in self.fields:
+                field = None
+            if field is not None and field in self.errors:
+                continue  # the form says it already (a missing title…)
+            self.add_error(field, message)
 
     def service_args(self) -> tuple[dict, dict]:
         d = self.cleaned_data
-        data = {"title": d["title"], "summary": d.get("summary", ""), "severity": d["severity"], "tlp": d["tlp"],
+        data = {"title": d.get("title", ""), "summary": d.get("summary", ""), "severity": d.get("severity"),
+                "tlp": d.get("tlp"),
                 "values": split_lines(d.get("values", "")),
                 "indicator_refs": split_lines(d.get("indicator_refs", "")),
                 "vulnerability_refs": [v.upper() if v.lower().startswith("cve-") else v
@@ -548,7 +570,7 @@ class WarningForm(_WarningListedMixin, forms.Form):
 class AcknowledgeForm(forms.Form):
     state = forms.ChoiceField(label=_l("Answer"), choices=AckState.choices, widget=forms.RadioSelect)
     note = forms.CharField(label=_l("Note"), required=False, max_length=10000,
-                           widget=forms.Textarea(attrs={"rows": 2}))
+                           widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class CollectionForm(forms.Form):

@@ -472,8 +472,12 @@ class WarningTarget(models.Model):
                                 verbose_name=_("early warning"))
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="warning_targets",
                                      verbose_name=_("organization"))
+    # The main reason (the most specific, `services_warnings.REASON_ORDER`) and its value; `reasons` keeps every
+    # reason that applies, the main one first: [{"reason", "value", "systems": [names of the matching systems]}]
+    # (empty for a target made before it was kept: then only the main one is known).
     reason = models.CharField(_("reason"), max_length=20, choices=TargetReason.choices)
     matched_value = models.CharField(_("matched value"), max_length=2048, blank=True)
+    reasons = models.JSONField(_("every reason"), default=list, blank=True)
     state = models.CharField(_("acknowledgement"), max_length=20, choices=AckState.choices, null=True, blank=True)
     acknowledged_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True,
                                         related_name="+", verbose_name=_("acknowledged by"))

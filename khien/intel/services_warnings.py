@@ -70,7 +70,7 @@ from khien.core.api.fields import no_control_characters
 from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import ROLE_ACTIONS, Action, Role
-from khien.core.scoping import is_national_coordinator, memberships_of
+from khien.core.scoping import is_national_coordinator, memberships_of, user_can
 from khien.core.texts import shown_time
 from khien.registry.models import InformationSystem, Isac, OperationalStatus, Organization
 from khien.registry.validators import validate_cpes
@@ -154,13 +154,42 @@ def cpe_vendor_product(cpe: str) -> tuple[str, str] | None:
 
 @dataclass(frozen=True)
 class Match:
+    """Why an organization's registered systems match: the main reason and value (`reason`, `value`: an address
+    before a domain before a product) and every match (`all`: (reason, value, system names) per reason and value,
+    in the same order), so that a reader learns which systems to check."""
     organization_id: object
     reason: str
     value: str
+    all: tuple = ()
+
+
+MAX_SYSTEMS_NAMED = 10  # matching systems named per reason (the rest are in the organization's register)
 
 
 def _domain_related(a: str, b: str) -> bool:
     return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
+def _system_matches(networks, domains, products, ip_ranges, system_domains, system_products) -> list:
+    """Every (reason, value) by which one system matches: its ranges, its domains, its products."""
+    found = []
+    for text in ip_ranges or ():
+        try:
+            rng = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            continue
+        found += [(TargetReason.MATCHED_IP, value) for net, value in networks
+                  if net.version == rng.version and (net.subnet_of(rng) or rng.subnet_of(net))]
+    if domains:
+        for text in system_domains or ():
+            own = str(text).lower().rstrip(".")
+            found += [(TargetReason.MATCHED_DOMAIN, d) for d in domains if _domain_related(d, own)]
+    if products:
+        for cpe in system_products or ():
+            vp = cpe_vendor_product(str(cpe))
+            if vp in products:
+                found.append((TargetReason.MATCHED_PRODUCT, products[vp]))
+    return list(dict.fromkeys(found))
 
 
 def match_organizations(values, cpes) -> dict:
@@ -168,8 +197,9 @@ def match_organizations(values, cpes) -> dict:
 
     `values` are (kind, value) pairs (IPv4/IPv6/CIDR/domain; others ignored),
     `cpes` CPE 2.3 names of affected products. A system's owner and its
-    operator both match. Retired systems do not. The first match found per
-    organization is kept, IP before domain before product.
+    operator both match. Retired systems do not. Every match is kept with the
+    names of the systems that match (`Match.all`); the main one is an address
+    before a domain before a product.
     """
     networks, domains = [], []
     for kind, value in values:
@@ -183,40 +213,22 @@ def match_organizations(values, cpes) -> dict:
     products = {vp: cpe for cpe in cpes or () if (vp := cpe_vendor_product(cpe))}
     if not (networks or domains or products):
         return {}
-    found: dict = {}
+    per_org: dict = {}  # {org id: {(reason, value): [system names]}}
     systems = InformationSystem.objects.exclude(operational_status=OperationalStatus.RETIRED) \
-        .values_list("owner_id", "operator_id", "ip_ranges", "domains", "products")
-    for owner_id, operator_id, ip_ranges, system_domains, system_products in systems.iterator(chunk_size=2000):
-        match = None
-        for text in ip_ranges or ():
-            try:
-                rng = ipaddress.ip_network(text, strict=False)
-            except ValueError:
+        .order_by("name").values_list("owner_id", "operator_id", "name", "ip_ranges", "domains", "products")
+    for owner_id, operator_id, name, ip_ranges, system_domains, system_products in systems.iterator(chunk_size=2000):
+        matches = _system_matches(networks, domains, products, ip_ranges, system_domains, system_products)
+        for org_id in dict.fromkeys((owner_id, operator_id)):
+            if org_id is None:
                 continue
-            for net, value in networks:
-                if net.version == rng.version and (net.subnet_of(rng) or rng.subnet_of(net)):
-                    match = (TargetReason.MATCHED_IP, value)
-                    break
-            if match:
-                break
-        if match is None and domains:
-            for text in system_domains or ():
-                own = str(text).lower().rstrip(".")
-                hit = next((d for d in domains if _domain_related(d, own)), None)
-                if hit:
-                    match = (TargetReason.MATCHED_DOMAIN, hit)
-                    break
-        if match is None and products:
-            for cpe in system_products or ():
-                vp = cpe_vendor_product(str(cpe))
-                if vp in products:
-                    match = (TargetReason.MATCHED_PRODUCT, products[vp])
-                    break
-        if match is None:
-            continue
-        for org_id in (owner_id, operator_id):
-            if org_id is not None and org_id not in found:
-                found[org_id] = Match(org_id, *match)
+            for key in matches:
+                per_org.setdefault(org_id, {}).setdefault(key, []).append(name)
+    order = [TargetReason.MATCHED_IP, TargetReason.MATCHED_DOMAIN, TargetReason.MATCHED_PRODUCT]
+    found = {}
+    for org_id, keyed in per_org.items():
+        ranked = sorted(keyed.items(), key=lambda item: order.index(item[0][0]))  # stable: values in given order
+        every = tuple((reason, value, tuple(names[:MAX_SYSTEMS_NAMED])) for (reason, value), names in ranked)
+        found[org_id] = Match(org_id, every[0][0], every[0][1], every)
     return found
 
 
@@ -279,26 +291,91 @@ def inbox_for(user):
         .order_by("-warning__created_at", "organization__code")
 
 
-def with_matched_labels(targets) -> list:
-    """The targets, each with `matched_label`: what its `matched_value` stands for, as a reader names it — the
-    province's or the sector's name in the reader's language instead of the code stored (79 → Thành phố Hồ
-    Chí Minh); any other value (a matched address, a product, an ISAC code) as stored."""
+def reasons_of(target: WarningTarget) -> list[dict]:
+    """Every reason a target has, the main one first: [{"reason", "value", "systems"}] (a target made before every
+    reason was kept has its main one only)."""
+    kept = [r for r in target.reasons or [] if isinstance(r, dict) and r.get("reason") in TargetReason.values]
+    if kept:
+        return [{"reason": r["reason"], "value": str(r.get("value") or ""),
+                 "systems": [str(n) for n in r.get("systems") or []]} for r in kept]
+    return [{"reason": target.reason, "value": target.matched_value, "systems": []}]
+
+
+def _reason_label(reason: str, *, sender_view: bool):
+    """A reason as its reader names it: "Seen by your monitoring" for the organization itself, "Seen by its
+    monitoring" for the sender, who reads about another organization."""
+    if reason == TargetReason.SEEN and sender_view:
+        return _l("Seen by its monitoring")
+    return TargetReason(reason).label
+
+
+def _value_label(reason: str, value: str, names: dict):
+    """What a reason's value stands for (a `Text`, or the value as stored): a number of events, a province's or
+    a sector's name in the reader's language (79 → Thành phố Hồ Chí Minh); an address, a product, an ISAC as
+    stored."""
+    if reason == TargetReason.SEEN and value.isdigit():
+        n = int(value)
+        return notifications.Text(ngettext_lazy("%(n)s event", "%(n)s events", n), {"n": n})
+    return names.get(reason, {}).get(value, value)
+
+
+def _reason_names(entries) -> dict:
+    """{reason: {code: bilingual name}} of the provinces and sectors named by some reasons."""
     from khien.registry.models import Province, Sector
 
-    targets = list(targets)
-    models = {TargetReason.PROVINCE: Province, TargetReason.SECTOR: Sector}
     names = {}
-    for reason, model in models.items():
-        codes = {t.matched_value for t in targets if t.reason == reason and t.matched_value}
+    for reason, model in ((TargetReason.PROVINCE, Province), (TargetReason.SECTOR, Sector)):
+        codes = {e["value"] for e in entries if e["reason"] == reason and e["value"]}
         if codes:
-            names[reason] = {o.code: o.name for o in model.objects.filter(code__in=codes)}
+            names[reason] = {o.code: notifications.ByLanguage.name_of(o) for o in model.objects.filter(code__in=codes)}
+    return names
+
+
+def _shown(value) -> str:
+    return value.render() if isinstance(value, notifications.ByLanguage) else str(value)
+
+
+def with_matched_labels(targets, *, sender_view: bool = False, reader=None) -> list:
+    """The targets, each with `matched_label` (what its main `matched_value` stands for, as a reader names it) and
+    `reason_items`: every reason that applies, the main one first, as shown to the reader — {"reason" (its code),
+    "label", "detail" (the value named: "29 events", a province's name, an address as stored), "raw" (the stored
+    value), "systems" (the names of the registered systems that match: what to check or patch)}. `sender_view`: the sender's list
+    of targets, which speaks of each organization ("Seen by its monitoring"); else the organization's own page.
+    `reader` (the sender's list): a target's system names are shown only to a reader who may see that organization's
+    registry (the coordinator, the organizations above it) — an ISAC sender does not learn its members' systems."""
+    targets = list(targets)
+    every = {id(t): reasons_of(t) for t in targets}
+    names = _reason_names([e for entries in every.values() for e in entries])
     for target in targets:
-        if target.reason == TargetReason.SEEN and target.matched_value.isdigit():
-            n = int(target.matched_value)
-            target.matched_label = ngettext("%(n)s event", "%(n)s events", n) % {"n": n}
-        else:
-            target.matched_label = names.get(target.reason, {}).get(target.matched_value, target.matched_value)
+        target.reason_items = [
+            {"reason": e["reason"], "label": str(_reason_label(e["reason"], sender_view=sender_view)),
+             "detail": _shown(_value_label(e["reason"], e["value"], names)) if e["value"] else "",
+             "raw": e["value"],
+             "systems": e["systems"] if reader is None or user_can(reader, Action.VIEW, target.organization) else []}
+            for e in every[id(target)]]
+        target.matched_label = (_shown(_value_label(target.reason, target.matched_value, names))
+                                if target.matched_value else "")
     return targets
+
+
+def why_text(target: WarningTarget, names: dict | None = None) -> notifications.Text:
+    """Why the organization receives the warning, as a `Text` written in its reader's language — every reason,
+    each with its value and the matching systems: "Chosen by the sender; Registered product matches: cpe:…
+    (matching system: Cổng dịch vụ công)"."""
+    entries = reasons_of(target)
+    names = _reason_names(entries) if names is None else names
+    parts = {}
+    for n, e in enumerate(entries):
+        label = _reason_label(e["reason"], sender_view=False)
+        text = (notifications.Text("%(label)s: %(value)s", {"label": label,
+                                                             "value": _value_label(e["reason"], e["value"], names)})
+                if e["value"] else notifications.Text(label))
+        if e["systems"]:
+            text = notifications.Text("%(reason)s (%(systems)s)", {"reason": text, "systems": notifications.Text(
+                ngettext_lazy("matching system: %(names)s", "matching systems: %(names)s", len(e["systems"])),
+                {"names": ", ".join(e["systems"])})})
+        parts[f"r{n}"] = text
+    return notifications.Text("; ".join(f"%({key})s" for key in parts), parts)
 
 
 def not_acknowledged(warning: EarlyWarning):
@@ -356,70 +433,85 @@ def _sender_for(user, data: dict, isacs) -> Organization:
     return Organization.objects.get(pk=pk)
 
 
+def warning_problems(data: dict, acting_user) -> list[tuple[str | None, str]]:
+    """Every problem of a warning's fields, as (field of `data`, message) — None for the whole — without writing:
+    a form shows them all at once, beside its own (`forms.WarningForm`), instead of one per submission."""
+    return _checked(data, acting_user)[1]
+
+
 def _validated(data: dict, acting_user) -> dict:
     """The warning's fields, checked all at once: every problem is told in one answer (the form used to show one
     per submission), and nothing is written while any remains."""
-    problems: list[str] = []
+    clean, problems = _checked(data, acting_user)
+    if problems:
+        raise Refused(" ".join(message for _field, message in problems), code="invalid")
+    return clean
 
-    def checked(check, default=None):
+
+def _checked(data: dict, acting_user) -> tuple[dict, list[tuple[str | None, str]]]:
+    """(the clean fields, every problem as (field, message))."""
+    problems: list[tuple[str | None, str]] = []
+
+    def checked(field, check, default=None):
         try:
             return check()
         except Refused as exc:
-            problems.append(exc.message)
+            problems.append((field, exc.message))
             return default
 
     title = str(data.get("title") or "").strip()
     if not title or len(title) > 300:
-        problems.append(_("Give a title (at most 300 characters)."))
+        problems.append(("title", _("Give a title (at most 300 characters).")))
     severity = data.get("severity") or WarningSeverity.MEDIUM
     if severity not in WarningSeverity.values:
-        problems.append(_("Unknown severity."))
+        problems.append(("severity", _("Unknown severity.")))
     level = data.get("tlp") or Tlp.AMBER
     if level not in Tlp.values:
-        problems.append(_("Unknown TLP level."))
+        problems.append(("tlp", _("Unknown TLP level.")))
     raw_values = data.get("values") or []
     if not isinstance(raw_values, (list, tuple)) or len(raw_values) > MAX_VALUES:
-        problems.append(_("Give at most %(n)d values as a list.") % {"n": MAX_VALUES})
+        problems.append(("values", _("Give at most %(n)d values as a list.") % {"n": MAX_VALUES}))
         raw_values = []
-    values = sorted({v for v in (checked(lambda raw=raw: classify(raw)) for raw in raw_values) if v is not None})
+    values = sorted({v for v in (checked("values", lambda raw=raw: classify(raw)) for raw in raw_values)
+                     if v is not None})
     cpes = list(dict.fromkeys(data.get("cpes") or []))
     try:
         validate_cpes(cpes)
     except ValidationError as exc:
-        problems.extend(exc.messages)
+        problems.extend(("cpes", m) for m in exc.messages)
     vulns = list(dict.fromkeys(data.get("vulnerability_refs") or []))
     bad = [v for v in vulns if not isinstance(v, str) or not _VULN_RE.match(v)]
     if bad:
-        problems.append(_("“%(v)s” is neither a CVE id nor a STIX vulnerability id.") % {"v": str(bad[0])[:200]})
+        problems.append(("vulnerability_refs",
+                         _("“%(v)s” is neither a CVE id nor a STIX vulnerability id.") % {"v": str(bad[0])[:200]}))
     refs = list(dict.fromkeys(data.get("indicator_refs") or []))
     if refs:
         if not all(isinstance(r, str) and r.startswith("indicator--") for r in refs):
-            problems.append(_("Indicator references must be STIX indicator ids."))
+            problems.append(("indicator_refs", _("Indicator references must be STIX indicator ids.")))
         else:
             visible = tlp.visible_versions(acting_user).filter(stix_id__in=refs)
             found = set(visible.values_list("stix_id", flat=True))
             missing = [r for r in refs if r not in found]
             if missing:
-                problems.append(_("Unknown indicator: %(id)s") % {"id": missing[0]})
+                problems.append(("indicator_refs", _("Unknown indicator: %(id)s") % {"id": missing[0]}))
             # The indicators' own observable values are matched too (only visible versions).
             extra = IndicatorValue.objects.filter(object_id__in=visible.values("pk"), kind__in=MATCH_KINDS) \
                 .values_list("kind", "value").distinct()
             values = sorted(set(values) | set(extra))
-    respond_by = checked(lambda: _respond_by(data.get("respond_by")))
+    respond_by = checked("respond_by", lambda: _respond_by(data.get("respond_by")))
     report_id = str(data.get("report_id") or "")
     if report_id and not _REPORT_RE.match(report_id):
-        problems.append(_("The report reference must be a STIX report id."))
+        problems.append(("report_id", _("The report reference must be a STIX report id.")))
     collection = data.get("collection")
     if collection is not None and not isinstance(collection, Collection):
-        problems.append(_("Unknown collection."))
+        problems.append(("collection", _("Unknown collection.")))
     elif collection is not None and report_id:
-        problems.append(_("Give either a report reference or a collection to store a new report in, not both."))
-    if problems:
-        raise Refused(" ".join(problems), code="invalid")
+        problems.append((None, _("Give either a report reference or a collection to store a new report in, "
+                                 "not both.")))
     return {"title": title, "summary": str(data.get("summary") or ""), "severity": severity, "tlp": level,
             "values": values, "cpes": cpes, "vulnerability_refs": vulns, "indicator_refs": refs,
             "report_id": report_id, "collection": collection, "organization": data.get("organization"),
-            "respond_by": respond_by}
+            "respond_by": respond_by}, problems
 
 
 def _respond_by(value):
@@ -457,14 +549,12 @@ def _candidate_targets(clean: dict, acting_user, *, sectors, provinces, isacs, o
         if outside:
             raise Forbidden(_("%(org)s is not a member of an ISAC your organization operates.")
                             % {"org": outside[0].code})
-    targets: dict = {}
+    targets: dict = {}  # {org id: {(reason, value): systems}}
 
-    def add(org_id, reason, value=""):
+    def add(org_id, reason, value="", systems=()):
         if allowed is not None and org_id not in allowed:
             return
-        current = targets.get(org_id)
-        if current is None or REASON_ORDER.index(reason) < REASON_ORDER.index(current[0]):
-            targets[org_id] = (reason, value)
+        targets.setdefault(org_id, {}).setdefault((reason, value), list(systems))
 
     active = Organization.objects.filter(is_active=True)
     seen = seen or {}
@@ -488,8 +578,78 @@ def _candidate_targets(clean: dict, acting_user, *, sectors, provinces, isacs, o
         inactive = set(Organization.objects.filter(is_active=False).values_list("pk", flat=True))
         for org_id, match in match_organizations(usable, clean["cpes"]).items():
             if org_id not in inactive:
-                add(org_id, match.reason, match.value)
-    return targets
+                for reason, value, systems in match.all or ((match.reason, match.value, ()),):
+                    add(org_id, reason, value, systems)
+    # Every reason kept, the most specific first (the main one, `WarningTarget.reason`).
+    return {org_id: [{"reason": reason, "value": value[:2048], "systems": list(systems)}
+                     for (reason, value), systems in sorted(keyed.items(),
+                                                            key=lambda item: REASON_ORDER.index(item[0][0]))]
+            for org_id, keyed in targets.items()}
+
+
+def preview_targets(data: dict, *, acting_user, sectors=(), provinces=(), isacs=(), organizations=(),
+                    auto_match: bool = True) -> dict:
+    """Whom a warning would reach, before it is sent (nothing is written): {"total": organizations, "matched":
+    those reached only because their registered systems match (auto-match)}. Refused as `do_issue_warning`
+    would refuse the same input."""
+    if not can_issue(acting_user):
+        raise Forbidden(_("Only the national coordinator or an ISAC's operator can issue early warnings."))
+    clean = _validated(data, acting_user)
+    targets = _candidate_targets(clean, acting_user, sectors=list(sectors), provinces=list(provinces),
+                                 isacs=list(isacs), organizations=list(organizations), auto_match=auto_match)
+    matched = TargetReason.MATCHED_IP, TargetReason.MATCHED_DOMAIN, TargetReason.MATCHED_PRODUCT
+    only_matched = sum(1 for entries in targets.values() if all(e["reason"] in matched for e in entries))
+    return {"total": len(targets), "matched": only_matched}
+
+
+def _target_rows(warning: EarlyWarning, targets: dict) -> list[WarningTarget]:
+    """The WarningTarget rows of `targets` ({org id: every reason, the main one first}), written."""
+    rows = WarningTarget.objects.bulk_create([
+        WarningTarget(warning=warning, organization_id=org_id, reason=entries[0]["reason"],
+                      matched_value=entries[0]["value"][:2048], reasons=entries)
+        for org_id, entries in sorted(targets.items(), key=lambda item: str(item[0]))
+    ])
+    return rows
+
+
+def _audit_targets(warning: EarlyWarning, rows, acting_user):
+    audit.record_many([Change(action=Act.CREATE, object_type="intel.warningtarget", object_id=str(t.pk or ""),
+                              object_repr=f"{warning.title} → {t.organization_id}",
+                              organization_id=str(t.organization_id),
+                              after={"warning": str(warning.pk), "organization": str(t.organization_id),
+                                     "reason": t.reason, "matched_value": t.matched_value, "reasons": t.reasons})
+                       for t in rows], actor=acting_user)
+
+
+def _announce(warning: EarlyWarning, rows) -> None:
+    """Tell the target organizations of `rows` of the warning, the one way for the first targets and for those
+    added later: an in-platform notification to their members (urgent for a high or critical warning, so e-mailed
+    at once) saying why their organization receives it and by when to answer, and, after the commit, the e-mail
+    to each one's 24/7 contact address (`notify_targets`)."""
+    warning_id = warning.pk
+    deadline = (notifications.Text(_l("Please answer by %(deadline)s (Vietnam time)."),
+                                    {"deadline": shown_time(warning.respond_by)})
+                if warning.respond_by is not None else None)
+    title = notifications.Text(_l("Early warning (%(severity)s): %(title)s"), {
+        "severity": WarningSeverity(warning.severity).label, "title": warning.title})
+    url = reverse("intel:warning_detail", args=[warning_id])
+    names = _reason_names([e for row in rows for e in reasons_of(row)])
+    groups: dict = {}  # the organizations told the same, told at once
+    for row in rows:
+        entries = reasons_of(row)
+        key = tuple((e["reason"], e["value"], tuple(e["systems"])) for e in entries)
+        groups.setdefault(key, (row, []))[1].append(row.organization_id)
+    for key, (row, org_ids) in groups.items():
+        # "Chosen by the sender" alone tells the members nothing they do not know: the reason is written when it
+        # says something (which systems match, a sector, what their monitoring saw…).
+        why = (notifications.Text(_l("Why your organization receives it: %(why)s."), {"why": why_text(row, names)})
+               if key != ((TargetReason.CHOSEN, "", ()),) else None)
+        notifications.notify(
+            Organization.objects.filter(pk__in=org_ids), kind="intel.warning", title=title,
+            body=notifications.lines(warning.summary, why, deadline) if (why or deadline) else warning.summary,
+            url=url, urgent=warning.severity in (WarningSeverity.HIGH, WarningSeverity.CRITICAL))
+    ids = [row.organization_id for row in rows]
+    transaction.on_commit(lambda: notify_targets(warning_id, organization_ids=ids))
 
 
 @transaction.atomic
@@ -536,28 +696,47 @@ def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs
         services.do_add_objects(clean["collection"], [report], acting_user=acting_user, recipients=recipients)
         warning.report_id = report["id"]
     warning.save()
-    rows = WarningTarget.objects.bulk_create([
-        WarningTarget(warning=warning, organization_id=org_id, reason=reason, matched_value=value[:2048])
-        for org_id, (reason, value) in sorted(targets.items(), key=lambda item: str(item[0]))
-    ])
+    rows = _target_rows(warning, targets)
     audit.record(Act.CREATE, warning, actor=acting_user, organization_id=str(sender.pk))
-    audit.record_many([Change(action=Act.CREATE, object_type="intel.warningtarget", object_id=str(t.pk or ""),
-                              object_repr=f"{warning.title} → {t.organization_id}",
-                              organization_id=str(t.organization_id),
-                              after={"warning": str(warning.pk), "organization": str(t.organization_id),
-                                     "reason": t.reason, "matched_value": t.matched_value})
-                       for t in rows], actor=acting_user)
-    warning_id = warning.pk
-    # The title is kept as a `Text`: each member of the targets reads the severity in their own language (the
-    # warning's own title and summary are shown as the sender wrote them).
-    notifications.notify(
-        Organization.objects.filter(pk__in=targets), kind="intel.warning",
-        title=notifications.Text(_l("Early warning (%(severity)s): %(title)s"), {
-            "severity": WarningSeverity(warning.severity).label, "title": warning.title}),
-        body=warning.summary, url=reverse("intel:warning_detail", args=[warning_id]),
-        urgent=warning.severity in (WarningSeverity.HIGH, WarningSeverity.CRITICAL))
-    transaction.on_commit(lambda: notify_targets(warning_id))
+    _audit_targets(warning, rows, acting_user)
+    _announce(warning, rows)
     return warning
+
+
+@transaction.atomic
+def do_add_targets(warning: EarlyWarning, targets: dict, *, acting_user) -> list[WarningTarget]:
+    """Send an issued warning to more organizations: `targets` {organization: (reason, value)}. They are told as
+    the first targets were (`_announce`: their members notified, their 24/7 contact e-mailed), with the warning as
+    it stands; each new target is audited. Refused, nothing written: 403 to whoever may not follow the warning up
+    (`can_follow_up`); 409 for an organization that has the warning already or is inactive; 409 for a TLP:RED
+    warning stored as a report (its report names its recipients)."""
+    if not can_follow_up(acting_user, warning):
+        raise Forbidden(_("Only those who may issue warnings for the sender organization, or the national "
+                          "coordinator, can send this warning to more organizations."))
+    warning = EarlyWarning.objects.select_for_update(of=("self",)).get(pk=warning.pk)
+    if not targets:
+        raise Refused(_("Choose the organizations to send the warning to."), code="no_targets")
+    if warning.tlp == Tlp.RED and warning.collection_id is not None:
+        raise Refused(_("A TLP:RED warning's report names its recipients: issue a new warning to reach more "
+                        "organizations."), code="conflict", status=409)
+    orgs = {o.pk: o for o in Organization.objects.filter(pk__in=[getattr(o, "pk", o) for o in targets])}
+    already = set(warning.targets.filter(organization_id__in=list(orgs)).values_list("organization__code",
+                                                                                      flat=True))
+    if already:
+        raise Refused(_("Already sent to: %(orgs)s.") % {"orgs": ", ".join(sorted(already))},
+                      code="already_targeted", status=409)
+    inactive = sorted(o.code for o in orgs.values() if not o.is_active)
+    if inactive or len(orgs) != len(targets):
+        raise Refused(_("Not an active organization: %(orgs)s.") % {"orgs": ", ".join(inactive) or "?"},
+                      code="invalid")
+    entries = {getattr(o, "pk", o): [{"reason": reason, "value": str(value or "")[:2048], "systems": []}]
+               for o, (reason, value) in targets.items()}
+    rows = _target_rows(warning, entries)
+    _audit_targets(warning, rows, acting_user)
+    audit.record(Act.UPDATE, warning, actor=acting_user, organization_id=str(warning.organization_id),
+                 before={}, after={"targets_added": sorted(orgs[t.organization_id].code for t in rows)})
+    _announce(warning, rows)
+    return rows
 
 
 # --- Acknowledging ---------------------------------------------------------------------------------
@@ -565,9 +744,10 @@ def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs
 
 @transaction.atomic
 def do_acknowledge(target: WarningTarget, state: str, note: str = "", *, acting_user) -> WarningTarget:
-    """Record the target organization's answer: received, acted or not affected (may be changed later)."""
+    """Record the target organization's answer: received, acted or not affected (may be changed later). The one
+    who answers has read the warning: their notifications about it are marked read (`mark_warning_read`)."""
     if not can_acknowledge(acting_user, target):
-        raise Forbidden(_("Only the users of the target organization can acknowledge this warning."))
+        raise Forbidden(_("Only the administrators and analysts of the target organization can answer this warning."))
     if state not in AckState.values:
         raise Refused(_("The state must be received, acted or not affected."), code="invalid")
     note = str(note or "")
@@ -579,7 +759,19 @@ def do_acknowledge(target: WarningTarget, state: str, note: str = "", *, acting_
     target.acknowledged_by, target.acknowledged_at = acting_user, timezone.now()
     target.save(update_fields=["state", "note", "acknowledged_by", "acknowledged_at"])
     audit.record(Act.UPDATE, target, actor=acting_user, before=before)
+    mark_warning_read(acting_user, target.warning_id)
     return target
+
+
+def mark_warning_read(user, warning_id) -> int:
+    """Mark read the user's own notifications about one warning (issued, reminded, updated, its deadline: every
+    notice linking to its page); returns how many changed."""
+    from khien.core.models import Notification
+
+    url = reverse("intel:warning_detail", args=[warning_id])
+    ids = Notification.objects.filter(recipient=user, read_at__isnull=True, kind__startswith="intel.warning",
+                                      url=url).values_list("pk", flat=True)
+    return notifications.mark_read(user, list(ids))
 
 
 # --- Following up ----------------------------------------------------------------------------------
@@ -800,10 +992,7 @@ def _email_details(warning: EarlyWarning, target: WarningTarget | None) -> list[
     (8.8.8.8, a private range…) is marked: blocking it would cut a service."""
     lines = []
     if target is not None:
-        why = target.get_reason_display()
-        if target.matched_value:
-            why = f"{why}: {with_matched_labels([target])[0].matched_label}"
-        lines += [_("Why your organization receives it: %(why)s.") % {"why": why}, ""]
+        lines += [_("Why your organization receives it: %(why)s.") % {"why": why_text(target)}, ""]
     if warning.tlp == Tlp.RED:
         if warning.values or warning.vulnerability_refs or warning.cpes or warning.indicator_refs:
             lines += [_("Its values are TLP:RED: read them in Khiên (link below)."), ""]

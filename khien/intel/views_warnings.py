@@ -125,7 +125,7 @@ def _warning_detail(request, warning, forms=None, status=200, remind_error=None,
         else:
             answer = ""
         targets = Paginator(chosen, TARGETS_PAGE_SIZE).get_page(request.GET.get("targets_page"))
-        targets.object_list = sw.with_matched_labels(targets.object_list)
+        targets.object_list = sw.with_matched_labels(targets.object_list, sender_view=True, reader=user)
     report = search.latest_visible(user, warning.report_id) if warning.report_id else None
     indicators = search.latest_versions(user, warning.indicator_refs or [])
     named = [indicators[i] for i in warning.indicator_refs or [] if i in indicators]
@@ -224,8 +224,9 @@ def warning_create(request):
         raise PermissionDenied(_("Only the national coordinator or an ISAC's operator can issue early warnings."))
     form = WarningForm(request.POST or None, user=user)
     status = 200
+    wants_preview = request.method == "POST" and "preview" in request.POST
     if request.method == "POST":
-        if form.is_valid():
+        if form.is_valid() and not wants_preview:
             data, targeting = form.service_args()
             try:
                 warning = sw.do_issue_warning(data, acting_user=user, **targeting)
@@ -235,9 +236,29 @@ def warning_create(request):
             else:
                 messages.success(request, _("Warning sent to %(n)d organizations.") % {"n": warning.targets.count()})
                 return redirect("intel:warning_detail", pk=warning.pk)
-        else:
+        elif not form.is_valid() and not (wants_preview and _only_confirmation_missing(form)):
             status = 400
-    return render(request, "intel/warning_form.html", {"form": form}, status=status)
+    return render(request, "intel/warning_form.html",
+                  {"form": form, "preview": _recipients_preview(form, user), "previewed": wants_preview},
+                  status=status)
+
+
+def _only_confirmation_missing(form) -> bool:
+    """Is the form right but for the confirmation of warning-listed values (asked when it is sent)?"""
+    return set(form.errors) <= {"confirm_warninglisted"}
+
+
+def _recipients_preview(form, user) -> dict | None:
+    """How many organizations the warning would reach, shown before it is sent (asked with "Count the recipients",
+    and with the warning-listed values' confirmation): auto-match may add many. None while the form has other
+    problems."""
+    if not form.is_bound or not _only_confirmation_missing(form):
+        return None
+    data, targeting = form.service_args()
+    try:
+        return sw.preview_targets(data, acting_user=user, **targeting)
+    except (Refused, ValidationError):
+        return None
 
 
 # --- Allow-list --------------------------------------------------------------------------------------

@@ -365,9 +365,77 @@ def warning_form_initial(campaign: Campaign) -> dict:
     return {**warning_defaults(campaign), "organizations": [o.pk for o in warning_recipients(campaign)]}
 
 
+def unwarned_organizations(campaign: Campaign) -> list[Organization]:
+    """The active organizations the campaign involves that its early warning has not reached (it kept growing
+    after the warning was sent), each with `campaign_hits`, its events; [] without a warning."""
+    from khien.intel.models import WarningTarget
+
+    if campaign.warning_id is None:
+        return []
+    reached = WarningTarget.objects.filter(warning_id=campaign.warning_id).values("organization_id")
+    orgs = list(campaign.organizations.filter(is_active=True).exclude(pk__in=reached).order_by("code"))
+    if orgs:
+        counts = event_counts(campaign)
+        for org in orgs:
+            org.campaign_hits = counts.get(org.pk, 0)
+    return orgs
+
+
+WARNING_TEXT_FIELDS = ("title", "summary", "severity", "tlp", "respond_by", "sectors", "provinces")
+
+
+def extend_campaign_warning(campaign: Campaign, *, acting_user, data: dict | None = None) -> list:
+    """Send the campaign's early warning to the organizations it involves that the warning has not reached
+    (`unwarned_organizations`; or those of them in `data["organizations"]`): each is a target "seen by your
+    monitoring" with its events, as the first ones were, and is told as they were (notified, 24/7 contact
+    e-mailed: `services_warnings.do_add_targets`). Returns the new targets. Refused, nothing written: 403 to
+    anyone but the national coordinator; 400 for an organization the campaign does not involve, or for the
+    warning's texts (the warning is sent as it was issued; its updates say what changed); 409 when the warning has
+    reached every organization asked."""
+    from khien.intel.models import TargetReason
+    from khien.intel.services_warnings import do_add_targets
+
+    data = dict(data or {})
+    with transaction.atomic():
+        campaign = _require_coordinator(acting_user, campaign)
+        if campaign.warning_id is None:
+            raise Refused(_("No early warning was made from this campaign yet."), code="conflict", status=409)
+        given = [key for key in WARNING_TEXT_FIELDS if data.get(key) not in (None, "", [], ())]
+        if given:
+            raise Refused(_("The early warning was already sent: it goes to more organizations as it was issued "
+                            "(add an update on its page to say what changed). Leave out: %(fields)s.")
+                          % {"fields": ", ".join(given)}, code="invalid")
+        missing = unwarned_organizations(campaign)
+        if data.get("organizations") is not None:
+            asked = list(data["organizations"])
+            involved = set(campaign.organizations.values_list("pk", flat=True))
+            outside = sorted(o.code for o in asked if o.pk not in involved)
+            if outside:
+                raise Refused(_("Not involved in the campaign: %(orgs)s.") % {"orgs": ", ".join(outside)},
+                              code="invalid")
+            open_ids = {o.pk for o in missing}
+            reached = sorted(o.code for o in asked if o.pk not in open_ids)
+            if reached:
+                raise Refused(_("The early warning has already reached: %(orgs)s.") % {"orgs": ", ".join(reached)},
+                              code="already_targeted", status=409)
+            missing = [o for o in missing if o.pk in {a.pk for a in asked}]
+        if not missing:
+            raise Refused(_("The early warning has reached every organization the campaign involves."),
+                          code="conflict", status=409)
+        before = audit.snapshot(campaign)
+        rows = do_add_targets(campaign.warning, {o: (TargetReason.SEEN if o.campaign_hits else TargetReason.CHOSEN,
+                                                     str(o.campaign_hits) if o.campaign_hits else "")
+                                                 for o in missing}, acting_user=acting_user)
+        audit.record(Act.UPDATE, campaign, actor=acting_user, before=before,
+                     after={**before, "warning_sent_to": sorted(o.code for o in missing)})
+        return rows
+
+
 def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None = None):
     """Issue an early warning from the campaign: an indicator campaign's warning names its indicators
-    (`warning_indicators`) and, for an address, range or domain, carries the value as the warning's value.
+    (`warning_indicators`) and, for an address, range or domain, carries the value as the warning's value. Once
+    the warning is made, the same decision sends it to the organizations the campaign came to involve since
+    (`extend_campaign_warning`), instead of a second warning.
 
     `data` (all optional): title, summary, severity, tlp (else `warning_defaults`); respond_by, the reply deadline
     (checked by `do_issue_warning`: in the future, at most RESPOND_BY_MAX ahead); the recipients: sectors,
@@ -379,6 +447,10 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
     data = dict(data or {})
     with transaction.atomic():
         campaign = _require_coordinator(acting_user, campaign)
+        if campaign.warning_id is not None and campaign.status != CampaignStatus.DISMISSED:
+            # The campaign grew after its warning: the warning goes to the organizations it has not reached.
+            extend_campaign_warning(campaign, acting_user=acting_user, data=data)
+            return campaign
         _require_not_made(campaign, "warning")
         before = audit.snapshot(campaign)
         organizations = (list(data["organizations"]) if data.get("organizations") is not None

@@ -978,6 +978,8 @@ def campaign_action(request, pk, action):
             return render(request, "telemetry/campaign_detail.html",
                           _campaign_context(request, campaign, {action: form}), status=400)
         kwargs["data"] = form.cleaned_data
+    # A campaign already warned: "warn" sends that warning to the organizations it has not reached yet.
+    reached_before = campaign.warning.targets.count() if action == "warn" and campaign.warning_id else None
     try:
         decided = service(campaign, acting_user=request.user, **kwargs)
     except (Refused, ValidationError) as exc:
@@ -989,5 +991,10 @@ def campaign_action(request, pk, action):
         context = _campaign_context(request, campaign)
         context["error"] = exc.message if isinstance(exc, Refused) else " ".join(exc.messages)
         return render(request, "telemetry/campaign_detail.html", context, status=status_of(exc))
-    messages.success(request, message(decided))
+    if reached_before is not None:
+        added = decided.warning.targets.count() - reached_before
+        messages.success(request, ngettext("The early warning was also sent to %(n)d organization.",
+                                           "The early warning was also sent to %(n)d organizations.", added) % {"n": added})
+    else:
+        messages.success(request, message(decided))
     return redirect("telemetry:campaign", pk=campaign.pk)

@@ -123,14 +123,22 @@ class TargetSerializer(serializers.ModelSerializer):
 
 
 class InboxItemSerializer(serializers.ModelSerializer):
+    """A warning one's organization received; `reasons`: every reason it applies, the main one first, each with its
+    value and the names of the organization's registered systems that match (`[{"reason", "value", "systems"}]`)."""
+
     warning = WarningSerializer(read_only=True)
+    reasons = serializers.SerializerMethodField()
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     acknowledged_by = serializers.EmailField(source="acknowledged_by.email", read_only=True, default="")
 
     class Meta:
         model = WarningTarget
-        fields = ["warning", "organization", "reason", "matched_value", "state", "acknowledged_by",
+        fields = ["warning", "organization", "reason", "matched_value", "reasons", "state", "acknowledged_by",
                   "acknowledged_at", "note", "reminded_at"]
+
+
+    def get_reasons(self, obj) -> list[dict]:
+        return services_warnings.reasons_of(obj)
 
 
 class RemindResultSerializer(serializers.Serializer):

@@ -120,17 +120,21 @@ class CampaignActionSerializer(serializers.Serializer):
                                              queryset=Province.objects.all(), help_text=_("warn: province codes"))
     organizations = serializers.SlugRelatedField(
         many=True, required=False, slug_field="code", queryset=Organization.objects.filter(is_active=True),
-        help_text=_("warn: organization codes (without it, the organizations the campaign hit)"))
+        help_text=_("warn: organization codes (without it, the organizations the campaign hit); once the warning is "
+                    "made, the organizations involved to send it to too (without it, all it has not reached)"))
 
     WARNING_ONLY = ("respond_by", "sectors", "provinces", "organizations")
 
 
 class CampaignAction(APIView):
     """POST …/campaigns/<id>/warn|incident|dismiss|reopen/: the coordinator's decision (409 once decided; a dismissed
-    campaign can be reopened)."""
+    campaign can be reopened). `warn` on a campaign whose early warning was already made sends that warning to the
+    organizations the campaign involves that it has not reached (all of them, or those named in `organizations`;
+    400 for an organization not involved or for the warning's texts, 409 when it has reached them already)."""
 
     @extend_schema(request=CampaignActionSerializer,
-                   responses={200: CampaignSerializer, 409: refusal("Decided already")},
+                   responses={200: CampaignSerializer,
+                              409: refusal("Decided already, or the warning has reached every organization asked")},
                    parameters=[OpenApiParameter("action", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(ACTIONS))])
     def post(self, request, pk, action):
         campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
