@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from khien.core import audit
 from khien.core.audit import Act, Change
@@ -201,6 +202,30 @@ def fit_columns(pdf, headers, requested, data, total: float) -> list[float]:
     return widths
 
 
+# A journal or timeline text is printed whole up to this many characters (a comment or an evidence note holds at most
+# 20,000); a longer one (hundreds of SOC alerts added at once) is cut at a word with a marker saying how much is left.
+PDF_TEXT_MAX = 20000
+# fpdf2 cannot split a table row across pages (a taller row fails the whole report): a long text goes on over rows of
+# at most this many lines (4.5 mm each: 234 mm, within an A4 page below the repeated header row).
+ROW_LINES = 52
+
+
+def whole_or_cut(text: str, limit: int = PDF_TEXT_MAX) -> str:
+    """`text`, or when longer than `limit` its start cut at a word boundary followed by “… (N more characters: see
+    the incident page)” in the active language: the reader knows that the rest exists, and where to read it."""
+    text = str(text or "")
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    at = max(head.rfind(" "), head.rfind("\n"))
+    if at > limit // 2:
+        head = head[:at]
+    head = head.rstrip()
+    more = len(text) - len(head)
+    return head + " " + ngettext("… (%(n)s more character: see the incident page)",
+                                 "… (%(n)s more characters: see the incident page)", more) % {"n": more}
+
+
 def fit_label_column(pdf, labels, total: float, preferred: float = 55.0, most: float = 70.0) -> float:
     """The width of the report's label column: `preferred`, widened (up to `most`) so that no label's word is
     broken and, where it costs little, a label stays on one line."""
@@ -263,6 +288,26 @@ def _build_pdf(incident: Incident, user) -> bytes:
         pdf.multi_cell(width - label_width, h, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         if pdf.page == page:  # a value that went on to the next page is below the label already
             pdf.set_y(max(pdf.get_y(), top + label_height))
+
+    def continued_rows(headers, requested, data, col):
+        """The rows, each whose cell `col` is taller than ROW_LINES lines split into that row and rows below it
+        marked “(continued)” in the first column, the text cut at its own line breaks (measured at the column's
+        width, as `table` will draw it)."""
+        marker = [_("(continued)")] + [" "] * (len(headers) - 1)
+        measured = [[str(c) if c not in (None, "") else "—" for c in cells] for cells in [*data, marker]]
+        column = fit_columns(pdf, headers, requested, measured, width)[col] - 2 * CELL_PADDING
+        pdf.set_font("DejaVu", "", 8)
+        out = []
+        for cells in data:
+            lines = pdf.multi_cell(column, 4.5, str(cells[col] or ""), dry_run=True, output="LINES")
+            if len(lines) <= ROW_LINES:
+                out.append(cells)
+                continue
+            for start in range(0, len(lines), ROW_LINES):
+                row = list(cells) if start == 0 else list(marker)
+                row[col] = "\n".join(lines[start:start + ROW_LINES])
+                out.append(row)
+        return out
 
     def table(headers, widths, data):
         data = [[str(cell) if cell not in (None, "") else "—" for cell in cells] for cells in data]
@@ -399,9 +444,10 @@ def _build_pdf(incident: Incident, user) -> bytes:
 
     events = IncidentEvent.objects.filter(incident=incident).select_related("actor").order_by("at", "id")
     heading(_("Timeline"))  # what happened when, as on the page (`journal.timeline`)
-    table([_("When"), _("What happened"), _("Written by")], [28, width - 80, 52],
-          [[t(e["when"]), e["what"][:500], _named(e["event"].actor, e["event"].actor_email) if e["event"] else "—"]
-           for e in journal.timeline(incident, events)])
+    headers, requested = [_("When"), _("What happened"), _("Written by")], [28, width - 80, 52]
+    table(headers, requested, continued_rows(headers, requested, [
+        [t(e["when"]), whole_or_cut(e["what"]), _named(e["event"].actor, e["event"].actor_email) if e["event"] else "—"]
+        for e in journal.timeline(incident, events)], 1))
 
     heading(_("Journal"))
     names = journal.stage_names(incident.policy)
@@ -411,8 +457,9 @@ def _build_pdf(incident: Incident, user) -> bytes:
     templates = TaskTemplates.current()
     # "Who" as on the page: the person's name (their e-mail when they have none, or their account is gone).
     rows_ = [[t(ev.at), _named(ev.actor, ev.actor_email) or _("Khiên (automatic)"), journal.headline(ev, names),
-              journal.note_text(ev, tasks_by_id, templates)[:500]] for ev in events]
-    table([_("When"), _("Who"), _("What"), _("Text")], [28, 52, 45, width - 125], rows_)
+              whole_or_cut(journal.note_text(ev, tasks_by_id, templates))] for ev in events]
+    headers, requested = [_("When"), _("Who"), _("What"), _("Text")], [28, 52, 45, width - 125]
+    table(headers, requested, continued_rows(headers, requested, rows_, 3))
 
     pdf.ln(4)
     line(footer_text, size=7)

@@ -208,7 +208,15 @@ MAX_MATCHES = 20
 
 
 def lookup(user, observables) -> list[Lookup]:
-    """For each observable: the intelligence indicators carrying its value that `user` may see, and its warning lists."""
+    """For each observable: the intelligence indicators carrying its value that `user` may see, and its warning lists.
+
+    An indicator counts as the intelligence pages count it (`khien.intel.search.latest_versions`): its latest version
+    the viewer may see, and only when that version still names the value. A revoked latest version is kept, with
+    `revoked` set, so the page marks it (an earlier, active version is never shown in its place); a version the
+    viewer may not see is never read.
+    """
+    from khien.intel.search import latest_versions
+
     observables = list(observables)
     results = [Lookup(observable=o) for o in observables]
     if not observables:
@@ -223,15 +231,23 @@ def lookup(user, observables) -> list[Lookup]:
     wanted = Q()
     for o in observables:
         wanted |= Q(kind=o.kind, value=o.value)
-    rows = (IndicatorValue.objects.filter(wanted).filter(visible).filter(object__revoked=False)
-            .select_related("object").order_by("-object__modified")[:MAX_MATCHES * len(observables)])
+    # Every indicator (by STIX id) one of whose visible versions names a value…
+    named = set(IndicatorValue.objects.filter(wanted).filter(visible)
+                .values_list("object__stix_id", "kind", "value").distinct())
+    latest = latest_versions(user, {stix_id for stix_id, _k, _v in named})
+    # …counts when its latest visible version still names it.
+    pks = [o.pk for o in latest.values()]
+    current = set()
+    for start in range(0, len(pks), 500):
+        current.update(IndicatorValue.objects.filter(object_id__in=pks[start:start + 500]).filter(wanted)
+                       .values_list("object__stix_id", "kind", "value"))
     by_value: dict[tuple[str, str], list] = {}
-    for row in rows:
-        found = by_value.setdefault((row.kind, row.value), [])
-        if len(found) < MAX_MATCHES and all(f.pk != row.object.pk for f in found):
-            found.append(row.object)
+    for stix_id, kind, value in current:
+        by_value.setdefault((kind, value), []).append(latest[stix_id])
     for result in results:
-        result.indicators = by_value.get((result.observable.kind, result.observable.value), [])
+        found = by_value.get((result.observable.kind, result.observable.value), [])
+        found.sort(key=lambda obj: (obj.revoked, -obj.modified.timestamp()))  # current ones first, newest first
+        result.indicators = found[:MAX_MATCHES]
     return results
 
 

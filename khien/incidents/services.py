@@ -1008,10 +1008,33 @@ def _change_task_status(task: Task, status: str, incident: Incident, acting_user
         notices.task_ended(task, actor=acting_user)
 
 
+def standard_action_done(incident: Incident, action: str) -> bool:
+    """Has the platform action `action` (`done_when` in tasks.yaml) happened on the incident? The one rule for it:
+    a report stage (`stage:<code>`) is given, a responder organization is assigned (one still is), observables
+    were shared as STIX indicators. Unknown actions: no."""
+    kind, _sep, code = str(action or "").partition(":")
+    if kind == "stage" and code:
+        return any(stage.code == code and stage.given_at is not None
+                   for stage in deadlines.incident_schedule(incident))
+    if action == "responder_assigned":
+        return incident.assignments.exists()
+    if action == "observables_shared":
+        return incident.observables.filter(shared_at__isnull=False).exists()
+    return False
+
+
+def _mark_done_by(tasks, action: str, incident: Incident, acting_user, at=None) -> None:
+    """Mark done the locked open `tasks` that the platform action `action` did: one journal line each naming the
+    action (`because`), their audit entries."""
+    for task in tasks:
+        _change_task_status(task, TaskStatus.DONE, incident, acting_user, at=at, because=action)
+
+
 def _complete_standard_tasks(incident: Incident, action: str, acting_user, at=None) -> list[Task]:
     """Mark done the incident's open standard tasks that `action` does (`done_when` in tasks.yaml: a report stage
     given, a responder assigned, observables shared), each with its journal line naming the action and its audit
-    entry, inside the caller's transaction. Returns them."""
+    entry, inside the caller's transaction. Returns them. (A standard task created after the action is created
+    done: `_create_standard_tasks`.)"""
     templates = TaskTemplates.current()
     codes = [code for code, entry in (templates.data.get("tasks", {}) if templates else {}).items()
              if entry.get("done_when") == action]
@@ -1019,8 +1042,7 @@ def _complete_standard_tasks(incident: Incident, action: str, acting_user, at=No
         return []
     tasks = list(Task.objects.select_for_update(of=("self",)).select_related("owner")
                  .filter(incident=incident, template_code__in=codes, status__in=OPEN_TASK_STATUSES))
-    for task in tasks:
-        _change_task_status(task, TaskStatus.DONE, incident, acting_user, at=at, because=action)
+    _mark_done_by(tasks, action, incident, acting_user, at=at)
     return tasks
 
 
@@ -1132,6 +1154,12 @@ def _create_standard_tasks(incident: Incident, acting_user, now) -> list[Task]:
                  "category": incident.category, "version": templates.version})
     audit.record_many([audit.Change(action=Act.CREATE, obj=t, after=audit.snapshot(t),
                                     organization_id=str(incident.organization_id)) for t in tasks], actor=acting_user)
+    # A task whose platform action already happened (a responder assigned before the tasks were added…) is done
+    # at once, with the same journal line as when the action comes after the task.
+    for action in dict.fromkeys(entry.get("done_when") for entry in entries if entry.get("done_when")):
+        if standard_action_done(incident, action):
+            _mark_done_by([t for t, entry in zip(tasks, entries) if entry.get("done_when") == action], action,
+                          incident, acting_user, at=now)
     return tasks
 
 

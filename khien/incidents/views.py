@@ -213,7 +213,7 @@ def incident_pdf(request, pk):
                             status=503, content_type="text/plain; charset=utf-8")
     exports.record_export(request.user, "pdf", 1, incident=incident)
     response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{incident.reference}.pdf"'
+    response["Content-Disposition"] = f'attachment; filename="{incident.reference}-{language}.pdf"'
     return response
 
 

@@ -132,7 +132,8 @@ class ObservableLookupSerializer(ObservableSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_indicators(self, obj):
-        return [{"id": i.stix_id, "name": i.data.get("name", ""), "tlp": i.tlp, "modified": i.modified}
+        return [{"id": i.stix_id, "name": i.data.get("name", ""), "tlp": i.tlp, "modified": i.modified,
+                 "revoked": i.revoked}
                 for i in self._lookup(obj).indicators]
 
     @extend_schema_field(serializers.BooleanField())

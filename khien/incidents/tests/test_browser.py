@@ -189,7 +189,7 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
     # The PDF report of the incident.
     with page.expect_download() as download:
         page.click("#pdf-report")
-    assert download.value.suggested_filename == f"{incident.reference}.pdf"
+    assert download.value.suggested_filename == f"{incident.reference}-vi.pdf"
 
     page.goto(f"{base}/incidents/")
     page.wait_for_selector("table.incidents")

@@ -379,10 +379,12 @@ def test_triage_confirms_or_corrects_the_classification(world, report):
         Status.TRIAGED, "infected-system", "critical", "red")
     assert deadlines.incident_sla_due_at(incident, "triage") < triage_due  # the SLA of the severity now assessed
     lines = list(incident.events.order_by("at", "id").values_list("kind", "data"))
-    assert lines[-3] == (EventKind.RECLASSIFIED, {"changes": {
+    assert lines[-4] == (EventKind.RECLASSIFIED, {"changes": {
         "category": ["undetermined", "infected-system"], "severity": ["medium", "critical"], "tlp": ["amber", "red"]}})
-    assert lines[-2][0] == EventKind.STATUS
-    assert lines[-1][0] == EventKind.TASK and lines[-1][1]["category"] == "infected-system"  # its standard tasks
+    assert lines[-3][0] == EventKind.STATUS
+    assert lines[-2][0] == EventKind.TASK and lines[-2][1]["category"] == "infected-system"  # its standard tasks
+    # The responder was assigned before: its task is done at once, saying why (test_walk_coord_fixes.py).
+    assert lines[-1][0] == EventKind.TASK and lines[-1][1]["because"] == "responder_assigned"
     entry = audited(incident, "update").latest("seq")
     assert (entry.before["severity"], entry.after["severity"]) == ("medium", "critical")
     with pytest.raises(Refused) as exc:  # triaged already
