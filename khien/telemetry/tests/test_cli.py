@@ -45,6 +45,8 @@ def test_ingest_file_in_batches_with_progress(make_source, tmp_path):
     out, err = run("ingest", str(path), "--source", "fw-min", "--batch", "2")
     assert out.strip() == "accepted 3 duplicates 0 rejected 6"
     assert "records" in err and "accepted 3" in err
+    # Not a terminal (a log file): one line per batch, no carriage returns running them together.
+    assert "\r" not in err and len(err.strip().splitlines()) == 5 and err.strip().splitlines()[-1].startswith("9 records")
     out, _err = run("ingest", str(path), "--source", "fw-min", "--quiet")
     assert out.strip() == "accepted 0 duplicates 3 rejected 6"  # the bad records are rejected again, kept once
     assert Event.objects.count() == 3 and DeadLetter.objects.count() == 6
@@ -123,4 +125,4 @@ def test_file_replay_batches_may_exceed_the_http_limit_up_to_their_own(make_sour
     out, err = run("ingest", str(path), "--source", "fw-min", "--batch", "50")
     assert out.strip() == "accepted 3 duplicates 0 rejected 0" and Event.objects.count() == 3
     # Progress after each batch: two records, then three (not one at a time, not all three at once).
-    assert [line.split()[0] for line in err.strip().split("\r") if line] == ["2", "3"]
+    assert [line.split()[0] for line in err.strip().splitlines() if line] == ["2", "3"]

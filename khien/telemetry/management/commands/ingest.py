@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from khien.core.errors import Refused
 from khien.telemetry import conf, services
 from khien.telemetry.batches import file_batches
+from khien.telemetry.management.commands.telemetry import Progress
 from khien.telemetry.models import AlertSource
 
 
@@ -33,21 +34,20 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}") from None
         started = time.monotonic()
+        # Rewritten in place on a terminal, one line per batch in a log file (`Progress`).
+        progress = Progress(self.stderr)
 
         def show(totals):
             done = totals.accepted + totals.duplicates + totals.rejected
             rate = done / max(time.monotonic() - started, 1e-6)
-            self.stderr.write(f"\r{done:,} records  accepted {totals.accepted:,}  duplicates "
-                              f"{totals.duplicates:,}  rejected {totals.rejected:,}  ({rate:,.0f}/s)", ending="")
-            self.stderr.flush()
+            progress.show(f"{done:,} records  accepted {totals.accepted:,}  duplicates "
+                          f"{totals.duplicates:,}  rejected {totals.rejected:,}  ({rate:,.0f}/s)")
 
         try:
-            with stream:
+            with stream, progress:
                 # Parsing of the next batch overlaps the writing of the previous one (services.ingest_stream).
                 totals = services.ingest_stream(((src, records) for records in file_batches(stream, size)),
                                                 max_batch=limit, progress=None if quiet else show)
         except Refused as exc:
             raise CommandError(str(exc.message)) from None
-        if not quiet:
-            self.stderr.write("")
         self.stdout.write(f"accepted {totals.accepted} duplicates {totals.duplicates} rejected {totals.rejected}")
