@@ -243,7 +243,9 @@ def test_remind_from_the_warning_page(client, land):
     assert signed_in(client, land.other_user).post(url).status_code == 404
     assert _state() == before
     c = signed_in(client, w.coordinator)
-    assert 'id="remind-form"' in html(c.get(reverse("intel:warning_detail", args=[warning.pk])))
+    page = html(c.get(reverse("intel:warning_detail", args=[warning.pk])))
+    # A refused second reminder comes back where the button is, its reason beside it (not out of sight).
+    assert 'id="remind-form"' in page and f'action="{url}#remind-form"' in page
     response = c.post(url)
     assert response.status_code == 302 and response["Location"] == reverse("intel:warning_detail", args=[warning.pk])
     after_first = _state()
