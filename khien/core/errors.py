@@ -1,4 +1,6 @@
 """Errors raised by services, turned into 4xx answers by UI and API alike."""
+from django.conf import settings
+from django.utils.translation import gettext as _
 
 
 class Refused(Exception):
@@ -27,3 +29,14 @@ class Forbidden(Refused):
 def status_of(exc: Exception) -> int:
     """The HTTP status for an error a service raised: a refusal's own, 400 for a ValidationError."""
     return exc.status if isinstance(exc, Refused) else 400
+
+
+def upload_limit_mb() -> int:
+    """The largest file accepted (`KHIEN_MAX_UPLOAD_BYTES`), in MB, as upload fields' help and refusals name it."""
+    return settings.KHIEN_MAX_UPLOAD_BYTES // 2**20
+
+
+def file_too_large() -> Refused:
+    """The refusal (413) of an uploaded file beyond `KHIEN_MAX_UPLOAD_BYTES`: evidence, dossiers, imports alike."""
+    return Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": upload_limit_mb()},
+                   code="too_large", status=413)

@@ -6,9 +6,10 @@ characters out of the incident, its notices and its PDF report.
 """
 from __future__ import annotations
 
-from django.conf import settings
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+
+from khien.core.errors import upload_limit_mb
 
 TITLE_MAX = 300  # the model's max_length
 DESCRIPTION_MAX = 20000
@@ -45,4 +46,4 @@ def exposure_problem(data_exposed, personal_data_exposed) -> str | None:
 def upload_limit_text() -> str:
     """The size limit of an evidence file, said next to the file field (the page) and in the API's schema: the same
     setting the service checks (`KHIEN_MAX_UPLOAD_BYTES`)."""
-    return _("At most %(mb)s MB per file.") % {"mb": settings.KHIEN_MAX_UPLOAD_BYTES // 2**20}
+    return _("At most %(mb)s MB per file.") % {"mb": upload_limit_mb()}

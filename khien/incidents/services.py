@@ -44,7 +44,7 @@ from django.utils.translation import ngettext
 
 from khien.core import audit
 from khien.core.audit import Act
-from khien.core.errors import Forbidden, Refused
+from khien.core.errors import Forbidden, Refused, file_too_large
 from khien.core.roles import ROLE_ACTIONS, Action, Role
 from khien.core.scoping import is_national_coordinator, memberships_of, user_can
 from khien.core.timerange import out_of_range_message, storable
@@ -1194,11 +1194,6 @@ def _refuse_if_sealed(evidence: Evidence) -> None:
                       code="sealed", status=409)
 
 
-def _too_large() -> Refused:
-    return Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": settings.KHIEN_MAX_UPLOAD_BYTES // 2**20},
-                   code="too_large", status=413)
-
-
 def _hash_upload(uploaded) -> tuple[str, int]:
     """SHA-256 and size of an upload, read chunk by chunk (never whole in memory); stops past the size limit."""
     digest, size = hashlib.sha256(), 0
@@ -1206,7 +1201,7 @@ def _hash_upload(uploaded) -> tuple[str, int]:
     for chunk in uploaded.chunks():
         size += len(chunk)
         if size > settings.KHIEN_MAX_UPLOAD_BYTES:
-            raise _too_large()
+            raise file_too_large()
         digest.update(chunk)
     uploaded.seek(0)
     return digest.hexdigest(), size
@@ -1257,7 +1252,7 @@ def do_add_evidence(incident: Incident, *, acting_user, uploaded=None, note: str
         errors.setdefault("file", []).append(_("Attach a file or write a note."))
     if uploaded is not None:
         if (getattr(uploaded, "size", None) or 0) > settings.KHIEN_MAX_UPLOAD_BYTES:
-            raise _too_large()
+            raise file_too_large()
         if not (getattr(uploaded, "name", "") or "").strip():
             errors.setdefault("file", []).append(_("The file has no name."))
     if errors:

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils.functional import lazy
 from django.utils.translation import gettext, gettext_lazy as _
 
+from khien.core.errors import upload_limit_mb
 from khien.core.forms import DateField
 from khien.core.roles import Action, Role
 from khien.core.scoping import is_national_coordinator, user_can
@@ -25,7 +26,6 @@ from .services import (
     deletion_denied_message,
     dossier_kinds,
     may_delete_organization,
-    upload_limit_mb,
 )
 from .validators import split_list
 

@@ -45,7 +45,7 @@ from django.utils.translation import gettext as _
 from khien.core import audit, resumable
 from khien.core.api.fields import no_control_characters
 from khien.core.audit import Act
-from khien.core.errors import Forbidden, Refused
+from khien.core.errors import Forbidden, Refused, file_too_large
 from khien.core.roles import Action
 from khien.core.scoping import scope_for
 from khien.core.spreadsheet import FORMULA_STARTS, safe_cell
@@ -152,18 +152,11 @@ COLUMNS = _Columns()
 # --- Reading files --------------------------------------------------------------------
 
 
-def _too_large():
-    return Refused(
-        _("The file is larger than the limit of %(mb)s MB.") % {"mb": settings.KHIEN_MAX_UPLOAD_BYTES // 2**20},
-        code="too_large", status=413,
-    )
-
-
 def _read_bytes(uploaded_file) -> bytes:
     size = getattr(uploaded_file, "size", None)
     limit = settings.KHIEN_MAX_UPLOAD_BYTES
     if size is not None and size > limit:
-        raise _too_large()
+        raise file_too_large()
     if hasattr(uploaded_file, "seek"):
         try:
             uploaded_file.seek(0)
@@ -173,7 +166,7 @@ def _read_bytes(uploaded_file) -> bytes:
     if isinstance(data, str):
         data = data.encode("utf-8")
     if len(data) > limit:
-        raise _too_large()
+        raise file_too_large()
     return data
 
 
@@ -979,7 +972,7 @@ def import_file(kind: str, path_or_file, *, acting_user, progress=None) -> Impor
     if isinstance(path_or_file, (str, Path)):
         path = Path(path_or_file)
         if path.stat().st_size > settings.KHIEN_MAX_UPLOAD_BYTES:
-            raise _too_large()
+            raise file_too_large()
         with path.open("rb") as fh:
             upload = File(fh, name=path.name)
             rows = read_rows(upload, kind)

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _l
 from khien.core import audit, notifications
 from khien.core import services as core_services
 from khien.core.audit import Act
-from khien.core.errors import Forbidden, Refused
+from khien.core.errors import Forbidden, Refused, file_too_large
 from khien.core.models import User
 from khien.core.roles import ROLE_ACTIONS, Action, Role
 from khien.core.scoping import is_national_coordinator, memberships_of, prefix_q, user_can
@@ -557,11 +557,6 @@ def dossier_kinds() -> str:
     return ", ".join(f".{k}" for k in DOSSIER_SIGNATURES)
 
 
-def upload_limit_mb() -> int:
-    """The largest file accepted (`KHIEN_MAX_UPLOAD_BYTES`), in MB, as the upload's help and its refusal name it."""
-    return settings.KHIEN_MAX_UPLOAD_BYTES // 2**20
-
-
 def _check_dossier_file(uploaded) -> None:
     """Refuses a file whose extension is not a dossier kind, or whose first bytes are not of that kind (a text file
     must be UTF-8 text)."""
@@ -613,8 +608,7 @@ def do_add_dossier_file(system: InformationSystem, uploaded, *, acting_user) -> 
     if system.level_status not in EDITABLE_LEVEL_STATES:
         raise Refused(_("Files can only be added while the proposal is a draft or has been returned."))
     if uploaded.size > settings.KHIEN_MAX_UPLOAD_BYTES:
-        raise Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": upload_limit_mb()},
-                      code="too_large", status=413)
+        raise file_too_large()
     _check_dossier_file(uploaded)
     digest = hashlib.sha256()
     for chunk in uploaded.chunks():
