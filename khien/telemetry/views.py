@@ -925,6 +925,9 @@ def _campaign_context(request, campaign, bound_forms: dict | None = None):
             # What the warning will name, shown before it is sent (the coordinator sees what the recipients get).
             "warning_indicators": _warning_indicators(request.user, campaign) if "warning_form" in forms else [],
             "may_reopen": campaign.status == CampaignStatus.DISMISSED and is_national_coordinator(request.user),
+            # Organizations the campaign reached after its warning was sent: the coordinator may send it to them too.
+            "unwarned": correlation.unwarned_organizations(campaign)
+            if is_national_coordinator(request.user) else [],
             "alerts": (alerts.select_related("source", "organization", "incident")
                        .order_by("-last_seen", "pk")[:CAMPAIGN_ALERTS_SHOWN]),
             "indicator_url": indicator_url(correlation.representative_indicator(campaign))
