@@ -46,9 +46,9 @@ def record_sightings(now) -> str:
             if not rows:
                 break
             keys = {(ind, org, t.astimezone(dt.timezone.utc).date()) for _pk, ind, org, t in rows}
+            # Hits whose day has no total (deleted meanwhile by retention) are marked too: left unmarked, they
+            # would be read again by every run.
             written = sightings.do_record_sightings(sightings.daily_totals(IndicatorHit, keys), now=now)
-            if not written:
-                return "no actor for the national collection"
             IndicatorHit.objects.filter(pk__in=[r[0] for r in rows]).update(sighted=True)
             total += written
         if len(rows) < BATCH:
