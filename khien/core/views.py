@@ -14,6 +14,7 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import i18n as i18n_views
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
@@ -104,15 +105,45 @@ def _safe_next(request, default="/"):
     return default
 
 
-def _wrong_code_message(user, device=None):
-    """After a wrong code django-otp makes the device wait (doubling each time): say so."""
-    devices = [device] if device else TOTPDevice.objects.filter(user=user, confirmed=True)
-    for d in devices:
-        allowed, info = d.verify_is_allowed()
-        if not allowed and info and info.get("locked_until"):
-            wait = max(1, int((info["locked_until"] - timezone.now()).total_seconds()) + 1)
+# After a wrong code django-otp makes the device wait before it checks another (1, 2, 4, 8… seconds). A first
+# mistake or two is only a wrong code (most often a phone whose clock is off); from this many on the page says to wait.
+TOO_MANY_WRONG_CODES = 3
+
+
+def _seconds_until(locked_until) -> int:
+    return max(1, int((locked_until - timezone.now()).total_seconds()) + 1)
+
+
+def _still_waiting(devices) -> str | None:
+    """When every device still waits after a wrong code, what to say: the code just sent was not checked (a right
+    code too is refused by django-otp then), so the page does not call it wrong, it says how long to wait."""
+    if not devices:
+        return None
+    waits = []
+    for device in devices:
+        allowed, info = device.verify_is_allowed()
+        if allowed or not (info and info.get("locked_until")):
+            return None
+        waits.append(_seconds_until(info["locked_until"]))
+    wait = min(waits)
+    return ngettext("Wait %(s)s second, then enter the code your authenticator app shows: after a mistake the next "
+                    "try must wait a moment, longer after each one.",
+                    "Wait %(s)s seconds, then enter the code your authenticator app shows: after a mistake the next "
+                    "try must wait a moment, longer after each one.", wait) % {"s": wait}
+
+
+def _wrong_code_message(devices) -> str:
+    """The code was checked and is wrong: say so (and the phone's clock, the usual cause); after several wrong codes
+    in a row, how long django-otp makes the next try wait."""
+    for device in devices:
+        device.refresh_from_db(fields=["throttling_failure_count", "throttling_failure_timestamp"])
+        allowed, info = device.verify_is_allowed()
+        if (not allowed and info and info.get("locked_until")
+                and device.throttling_failure_count >= TOO_MANY_WRONG_CODES):
+            wait = _seconds_until(info["locked_until"])
             return _("The code is wrong. Too many attempts: wait %(s)s seconds before the next try.") % {"s": wait}
-    return _("The code is wrong or has expired. Try the current code.")
+    return _("The code is wrong. Enter the code your authenticator app shows now, and check that the clock of your "
+             "phone is right: the codes follow the time.")
 
 
 @login_required
@@ -125,15 +156,18 @@ def totp_verify(request):
         # A code accepted once cannot be used again (django-otp): say so, rather than "wrong", and do not count it
         # as a failed try (a device still waiting after wrong codes keeps saying how long to wait).
         spent = [d for d in devices if d.verify_is_allowed()[0] and twofactor.code_already_used(d, token)]
+        waiting = _still_waiting(devices)
         if spent:
             form.add_error("token", _("This code has already been used. Wait for the next code from your "
                                       "authenticator app (a new one appears every 30 seconds) and enter it."))
+        elif waiting:
+            form.add_error("token", waiting)
         else:
             for device in devices:
                 if device.verify_token(token):
                     otp_login(request, device)
                     return redirect(_safe_next(request))
-            form.add_error("token", _wrong_code_message(request.user))
+            form.add_error("token", _wrong_code_message(devices))
     return render(request, "core/totp_verify.html", {"form": form, "next": _safe_next(request, "")})
 
 
@@ -147,12 +181,16 @@ def totp_enroll(request):
     device = twofactor.pending_device(request.user)
     form = TotpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"]):
+        waiting = _still_waiting([device])
+        if waiting:
+            form.add_error("token", waiting)
+        elif device.verify_token(form.cleaned_data["token"]):
             services.do_confirm_totp_device(device, acting_user=request.user)
             otp_login(request, device)
             messages.success(request, _("Two-step sign-in is now on for your account."))
             return redirect(_safe_next(request))
-        form.add_error("token", _wrong_code_message(request.user, device))
+        else:
+            form.add_error("token", _wrong_code_message([device]))
     import base64
 
     import segno

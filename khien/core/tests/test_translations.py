@@ -148,6 +148,17 @@ def test_an_observable_has_one_name_in_vietnamese(path):
     assert [msgid for msgid, msgstr in named if "dấu hiệu quan sát" in msgstr.lower()] == []
 
 
+def test_a_journal_comment_has_one_name_in_vietnamese():
+    """The incident journal's comment is "ý kiến": the button said "Thêm ý kiến", the confirmation "Đã thêm bình
+    luận" and the notification "ghi chú của" (a word the evidence forms use for something else)."""
+    path = KHIEN / "incidents/locale/vi/LC_MESSAGES/django.po"
+    named = {e.msgid: e.msgstr for e in polib.pofile(str(path)).translated_entries()
+             if re.search(r"\bcomments?\b", e.msgid, re.I) or e.msgid == "%(ref)s: note from %(who)s"}
+    assert named["Comment added."] == "Đã thêm ý kiến."
+    assert named["%(ref)s: note from %(who)s"] == "%(ref)s: ý kiến của %(who)s"
+    assert [msgid for msgid, msgstr in named.items() if "bình luận" in msgstr.lower()] == []
+
+
 def test_djangos_own_messages_use_khiens_words():
     """Django says "tập tin" and "email"; every Khiên page says "tệp" and "e-mail" (`core/django_strings.py`)."""
     from django import forms
