@@ -59,6 +59,14 @@ from .models import (
 DEFAULT_COUNT = 600
 H = dt.timedelta(hours=1)
 
+# Why a late report was late, as reporting organizations write it (the demo's late reports give one).
+LATE_REASONS = (
+    "Sự cố xảy ra ngoài giờ hành chính; cán bộ trực chỉ xác nhận được vào sáng hôm sau.",
+    "Ban đầu nhận định là lỗi phần mềm, đến khi rà soát nhật ký mới xác định là sự cố an toàn thông tin.",
+    "Nhà cung cấp dịch vụ thông báo chậm cho đơn vị về sự cố trên hệ thống do họ vận hành.",
+    "Cán bộ phụ trách đang công tác; việc báo cáo chờ lãnh đạo đơn vị phê duyệt.",
+)
+
 # (category, weight, title templates, description)
 CATEGORIES = [
     ("phishing", 14, ["Chiến dịch thư điện tử giả mạo nhắm vào cán bộ", "Trang đăng nhập giả mạo cổng dịch vụ công",
@@ -228,6 +236,9 @@ class _Builder:
             impact_beyond_organization=r.random() < 0.2, description=spec[3] + " (dữ liệu demo)",
             tlp=_weighted(r, TLPS), status=Status.NEW, created_by=reporter,
             data_exposed=category in ("data-leak", "unauthorised-information-access") or r.random() < 0.05,
+            # A late report gives its reason (the form and the service require it); picked without the generator,
+            # so that the rest of the demo stays the same for a seed.
+            late_reason=LATE_REASONS[n % len(LATE_REASONS)] if late else "",
         )
         incident.personal_data_exposed = incident.data_exposed and r.random() < 0.6
         self.event(incident, EventKind.REPORTED, reporter, reported_at, to_status=Status.NEW)

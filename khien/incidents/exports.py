@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.text import capfirst
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -330,7 +331,7 @@ def _build_pdf(incident: Incident, user) -> bytes:
     pdf.set_text_color(0, 0, 0)
     line(_("INCIDENT REPORT"), size=15, bold=True, h=8)
     line(f"{incident.reference} — {incident.title}", size=12, bold=True, h=6)
-    line(_("Generated %(at)s by %(user)s") % {"at": generated, "user": getattr(user, "email", "")}, size=8)
+    line(_("Generated %(at)s by %(user)s") % {"at": generated, "user": _named(user)}, size=8)
 
     def t(value):
         return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else "—"
@@ -428,7 +429,7 @@ def _build_pdf(incident: Incident, user) -> bytes:
     for e in evidence:
         name = e.original_name if e.kind in ("file", "external") else _("Note")
         sealed = _("sealed %(at)s") % {"at": t(e.sealed_at)} if e.sealed_at else _("not sealed")
-        line(f"{name} · {e.size} B · {sealed}", bold=True)
+        line(f"{name} · {filesizeformat(e.size)} · {sealed}", bold=True)  # as the page writes it
         line(f"SHA-256: {e.sha256}", size=8)
         if e.kind == "external":
             line(_("Kept elsewhere, at: %(location)s (SHA-256 as declared)") % {"location": e.location}, size=8)
@@ -444,9 +445,9 @@ def _build_pdf(incident: Incident, user) -> bytes:
 
     events = IncidentEvent.objects.filter(incident=incident).select_related("actor").order_by("at", "id")
     heading(_("Timeline"))  # what happened when, as on the page (`journal.timeline`)
-    headers, requested = [_("When"), _("What happened"), _("Written by")], [28, width - 80, 52]
+    headers, requested = [_("When"), _("What happened"), _("Who")], [28, width - 80, 52]
     table(headers, requested, continued_rows(headers, requested, [
-        [t(e["when"]), whole_or_cut(e["what"]), _named(e["event"].actor, e["event"].actor_email) if e["event"] else "—"]
+        [t(e["when"]), whole_or_cut(e["what"]), e["by"] or "—"]
         for e in journal.timeline(incident, events)], 1))
 
     heading(_("Journal"))

@@ -8,7 +8,7 @@ from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
 from khien.core.scoping import memberships_of
 
 from . import deadlines
-from .models import OPEN_TASK_STATUSES, Incident, ReportingPolicy, Status, Task
+from .models import OPEN_TASK_STATUSES, Incident, ReportingPolicy, Status, Task, TaskParty
 
 
 # The statuses before the response starts: a responder organization starts it (triaged → in response) once it has
@@ -29,6 +29,39 @@ def awaiting_response(queryset, user):
         assigned |= Q(assignments__responder__path__startswith=path)
     return queryset.filter(status__in=NOT_STARTED).filter(
         pk__in=Incident.objects.filter(assigned).values("pk"))
+
+
+def for_reporting_organization(queryset, user):
+    """The open tasks of `queryset` expected from the reporting organization (`TaskParty.REPORTER`) that nobody is
+    in charge of, on the incidents of the organizations where the user may act (a role that may change there or
+    above it, as `services.is_reporting_side` — not the coordinator's reach over every organization): their
+    organization's to take on."""
+    from khien.core.roles import ROLE_ACTIONS, Action
+
+    paths = [path for role, path, _o in memberships_of(user) if Action.CHANGE in ROLE_ACTIONS.get(role, ())] \
+        if user is not None else []
+    if not paths:
+        return queryset.none()
+    ours = Q()
+    for path in paths:
+        ours |= Q(incident__organization__path__startswith=path)
+    return queryset.filter(ours, party=TaskParty.REPORTER, owner__isnull=True, status__in=OPEN_TASK_STATUSES)
+
+
+def may_await_response(user) -> bool:
+    """Can `awaiting_response` find anything for the user: do they work (a responder role) in a responder
+    organization or above one? The list offers its filter only then."""
+    from khien.registry.models import Organization, OrgType
+
+    from .services import RESPONDER_ROLES
+
+    paths = [path for role, path, _o in memberships_of(user) if role in RESPONDER_ROLES]
+    if not paths:
+        return False
+    within = Q()
+    for path in paths:
+        within |= Q(path__startswith=path)
+    return Organization.objects.filter(within, org_type=OrgType.RESPONDER).exists()
 
 
 def with_observable(value: str):
@@ -107,11 +140,21 @@ class TaskFilter(PlatformFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
     mine = BooleanFilter(method="filter_mine", label=_("In my charge"))
     open = BooleanFilter(method="filter_open", label=_("Still open"))
+    # Expected from the user's organization, nobody in charge (`for_reporting_organization`): the home page's "To
+    # do" links here.
+    reporter_open = BooleanFilter(method="filter_reporter_open",
+                                  label=_("For my organization, nobody in charge"))
     incident = django_filters.CharFilter(field_name="incident__reference", label=_("Incident"))
 
     class Meta:
         model = Task
-        fields = ["q", "mine", "open", "incident"]
+        fields = ["q", "mine", "open", "reporter_open", "incident"]
+
+    def filter_reporter_open(self, queryset, name, value):
+        if value is None:
+            return queryset
+        ours = for_reporting_organization(Task.objects.all(), getattr(self.request, "user", None)).values("pk")
+        return queryset.filter(pk__in=ours) if value else queryset.exclude(pk__in=ours)
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(title__icontains=value) | Q(incident__reference__icontains=value))

@@ -1,6 +1,8 @@
 """Forms of the incident pages: they parse and check input; the services decide and write."""
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -87,8 +89,26 @@ class OrganizationChoiceField(forms.ModelChoiceField):
 
 
 class SystemChoiceField(forms.ModelMultipleChoiceField):
+    """A system as the reporter picks it: its code, its name and its level (approved, else proposed). Its owner's
+    name, which names often repeat ("… – Bệnh viện X"), is left out when the owner is `organization` (the reporting
+    organization, named above the list)."""
+
+    organization = None
+
     def label_from_instance(self, obj):
-        return f"{obj.code} — {obj.name}"
+        name = obj.name
+        owner = self.organization if self.organization is not None and obj.owner_id == self.organization.pk else None
+        if owner is not None:
+            for owner_name in {owner.name_vi, owner.name_en} - {""}:
+                for dash in (" – ", " — ", " - "):
+                    if name.endswith(dash + owner_name) and len(name) > len(dash + owner_name):
+                        name = name[:-len(dash + owner_name)]
+        label = f"{obj.code} — {name}"
+        level = obj.effective_level
+        if level is None:
+            return label
+        shown = (_("Level %(n)s") if obj.approved_level is not None else _("Level %(n)s (proposed)")) % {"n": level}
+        return f"{label} · {shown}"
 
 
 class IncidentReportForm(forms.Form):
@@ -142,15 +162,20 @@ class IncidentReportForm(forms.Form):
             own = self.own_organization(organizations)
             if own is not None:
                 self.initial["organization"] = own
-        self.fields["systems"].queryset = self.systems_for(self._chosen_organization())
+        chosen = self._chosen_organization()
+        self.fields["systems"].queryset = self.systems_for(chosen)
+        self.fields["systems"].organization = chosen
         # Choosing another organization reloads its systems (HTMX); without JavaScript the service still checks.
         self.fields["organization"].widget.attrs.update({
             "hx-get": reverse("incidents:systems_options"), "hx-target": "#systems-field", "hx-swap": "outerHTML"})
         # A time of detection past the reporting deadline shows the warning and asks for the reason (HTMX); without
         # JavaScript the form asks for it when sent.
+        # A newer time cancels the request still running (`hx-sync`: its answer would come after), and the reason
+        # field is kept as it is in the page (`hx-preserve`): what was typed while the answer came is not lost.
         self.fields["detected_at"].widget.attrs.update({
             "hx-get": reverse("incidents:late_field"), "hx-trigger": "change", "hx-target": "#late-field",
-            "hx-swap": "outerHTML", "hx-include": "#late-field"})
+            "hx-swap": "outerHTML", "hx-include": "#late-field", "hx-sync": "this:replace"})
+        self.fields["late_reason"].widget.attrs["hx-preserve"] = "true"
 
     def own_organization(self, organizations):
         """The organization the user belongs to (the first of their memberships that may report), else the only
@@ -161,9 +186,7 @@ class IncidentReportForm(forms.Form):
             own = organizations[0]
         return own
 
-    def lateness(self) -> dict | None:
-        """{"due": when the initial report was due, "hours": after detection} if a report sent now is late (the
-        page's warning), else None."""
+    def _detected_at(self):
         value = self.cleaned_data.get("detected_at") if hasattr(self, "cleaned_data") else None
         if value is None:
             raw = self.data.get("detected_at") if self.is_bound else self.initial.get("detected_at")
@@ -171,8 +194,27 @@ class IncidentReportForm(forms.Form):
                 value = self.fields["detected_at"].clean(raw) if raw else None
             except ValidationError:
                 value = None
+        return value
+
+    def lateness(self) -> dict | None:
+        """{"due": when the initial report was due, "hours": after detection} if a report sent now is late (the
+        page's warning), else None."""
+        value = self._detected_at()
         due = report_late_at(value, timezone.now()) if value else None
         return {"due": due, "hours": round((due - value).total_seconds() / 3600)} if due else None
+
+    def time_left(self) -> dict | None:
+        """{"due": when the initial report is due, "minutes": how many are left} when less than an hour is left
+        before it (the page says so, beside the time of detection), else None. The same deadline as `lateness`."""
+        value = self._detected_at()
+        policy = ReportingPolicy.current()
+        if value is None or policy is None or detection_time_problem(value, timezone.now()):
+            return None
+        due = deadlines.report_due_at(value, policy.data)
+        left = due - timezone.now()
+        if not dt.timedelta(0) < left < dt.timedelta(hours=1) or report_late_at(value, timezone.now()):
+            return None
+        return {"due": due, "minutes": max(1, int(left.total_seconds() // 60))}
 
     def _chosen_organization(self):
         value = self.data.get("organization") if self.is_bound else self.initial.get("organization")
@@ -247,6 +289,7 @@ class ReportCorrectionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["systems"].queryset = (InformationSystem.objects.visible_to(user).filter(
             Q(owner=incident.organization) | Q(operator=incident.organization)).order_by("code"))
+        self.fields["systems"].organization = incident.organization
 
     def clean(self):
         data = super().clean()

@@ -236,12 +236,44 @@ MILESTONES = (
 )
 
 
+# The journal line of each milestone's step: the report, and the status change to (or the reopening back to) it.
+MILESTONE_STEPS = {"reported_at": (EventKind.REPORTED, None), "triaged_at": (EventKind.STATUS, "triaged"),
+                   "in_response_at": ((EventKind.STATUS, EventKind.REOPENED), "in_response"),
+                   "contained_at": (EventKind.STATUS, "contained"), "resolved_at": (EventKind.STATUS, "resolved"),
+                   "closed_at": (EventKind.STATUS, "closed")}
+
+
+def _step_taker(field: str, when, events):
+    """Who took the step of the milestone `field` (its time `when`): the person of its journal line — the last one
+    at or before that time (a step taken again after a reopening is the later one) — else None."""
+    if field not in MILESTONE_STEPS:
+        return None
+    kinds, status = MILESTONE_STEPS[field]
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    taker = None
+    for event in events:
+        if event.kind in kinds and (status is None or event.to_status == status) and event.at <= when:
+            taker = event
+    return _who(taker) if taker is not None else None
+
+
+def _who(event) -> str | None:
+    """A journal line's person as the page names them: their name, else their e-mail (also when the account is
+    gone); None for a line no person wrote (the deadline check)."""
+    actor = event.actor
+    return (getattr(actor, "full_name", "") or getattr(actor, "email", "") or event.actor_email) or None
+
+
 def timeline(incident, events) -> list[dict]:
     """What happened when, as responders reconstruct it (DFIR-IRIS's and TheHive's timelines): the incident's own
     milestones (detected, reported, triaged, contained…) and the journal's comments that say when what they tell
     happened (`happened_at`), ordered by that time — not by when they were written. Each entry: when, what
-    (a milestone's name, or the comment), who wrote it (None for a milestone)."""
-    entries = [{"when": getattr(incident, field), "what": str(label), "milestone": True, "event": None}
+    (a milestone's name, or the comment), the comment's journal line (`event`, None for a milestone), and who
+    did it (`by`, named as the page names people: who wrote the comment, who took the milestone's step as the journal records it; None for the
+    detection, or a step the journal has no line for)."""
+    events = list(events)
+    entries = [{"when": getattr(incident, field), "what": str(label), "milestone": True, "event": None,
+                "by": _step_taker(field, getattr(incident, field), events)}
                for field, label in MILESTONES if getattr(incident, field, None)]
     for event in events:
         raw = (event.data or {}).get("happened_at") if event.kind == EventKind.COMMENT else None
@@ -251,5 +283,5 @@ def timeline(incident, events) -> list[dict]:
             when = dt.datetime.fromisoformat(raw)
         except (TypeError, ValueError):
             continue
-        entries.append({"when": when, "what": event.text, "milestone": False, "event": event})
+        entries.append({"when": when, "what": event.text, "milestone": False, "event": event, "by": _who(event)})
     return sorted(entries, key=lambda e: (e["when"], not e["milestone"]))

@@ -30,6 +30,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import ngettext_lazy
 
 from khien.core import audit
 from khien.core import notifications
@@ -39,7 +40,7 @@ from khien.core.roles import Role
 from khien.registry.services import national_coordinators
 
 from . import deadlines
-from .models import EventKind, Incident, IncidentEvent, Status, TaskStatus, TaskTemplates
+from .models import EventKind, Incident, IncidentEvent, Status, TaskParty, TaskStatus, TaskTemplates
 
 Text = notifications.Text
 ByLanguage = notifications.ByLanguage
@@ -230,6 +231,25 @@ def task_given(task, *, actor) -> int:
         Text(_l("%(title)s\nGiven by %(who)s."), {"title": incident.title, "who": _by(actor)}),
         Text(_l("Due at %(when)s."), {"when": when_text(task.due_at)}) if task.due_at else "")
     return notifications.notify([owner], kind="incidents.task", title=title, body=body, url=_url(incident))
+
+
+def tasks_for_reporter(incident: Incident, tasks, *, actor) -> int:
+    """The reporting organization's members learn of the tasks expected from their organization that nobody is in
+    charge of (the standard tasks planned at triage): one notice listing them, each with its due time — else such
+    a task reaches nobody (`task_given` tells a person in charge)."""
+    ours = sorted((t for t in tasks if t.party == TaskParty.REPORTER and t.owner_id is None),
+                  key=lambda t: (t.due_at is None, t.due_at or incident.reported_at))
+    if not ours:
+        return 0
+    n = len(ours)
+    title = Text(ngettext_lazy("%(ref)s: %(n)s task for your organization", "%(ref)s: %(n)s tasks for your organization",
+                               n), {"ref": incident.reference, "n": n})
+    body = notifications.lines(
+        incident.title,
+        Text(_l("Nobody is in charge of them yet: take one on the incident's page.")),
+        *(Text(_l("• %(task)s — due at %(when)s"), {"task": _task_title(t), "when": when_text(t.due_at)}) if t.due_at
+          else Text(_l("• %(task)s"), {"task": _task_title(t)}) for t in ours))
+    return tell(incident, actor=actor, kind="incidents.tasks_for_reporter", title=title, body=body, responders=[])
 
 
 def _changed_by(incident: Incident, actor) -> Text:

@@ -140,15 +140,19 @@ def _stage_name(stage) -> str:
     return (get("name_en") if english else get("name_vi")) or get("name_vi") or get("code")
 
 
-def transition_problem(incident: Incident, to_status: str) -> str | None:
+def transition_problem(incident: Incident, to_status: str, reader=None) -> str | None:
     """Why an existing step cannot be taken now (the page says it beside the step; the service refuses), or None.
 
     Closing needs every report stage of the policy given: the final report records the root cause and the
-    mitigation, and a closed incident has no report left to give (nor a countdown to it).
+    mitigation, and a closed incident has no report left to give (nor a countdown to it). Said to `reader` (the
+    page's reader) who cannot give the stage, it names who must: the reporting organization.
     """
     if to_status == Status.CLOSED:
         missing = deadlines.incident_next_stage(incident)
         if missing is not None:
+            if reader is not None and not is_reporting_side(reader, incident):
+                return _("The reporting organization must give “%(stage)s” before the incident is closed.") % {
+                    "stage": _stage_name(missing)}
             return _("Give “%(stage)s” before closing the incident.") % {"stage": _stage_name(missing)}
     return None
 
@@ -1160,6 +1164,8 @@ def _create_standard_tasks(incident: Incident, acting_user, now) -> list[Task]:
         if standard_action_done(incident, action):
             _mark_done_by([t for t, entry in zip(tasks, entries) if entry.get("done_when") == action], action,
                           incident, acting_user, at=now)
+    # The reporting organization's tasks that nobody holds reach its members (one notice lists them).
+    notices.tasks_for_reporter(incident, [t for t in tasks if t.status in OPEN_TASK_STATUSES], actor=acting_user)
     return tasks
 
 
@@ -1184,8 +1190,37 @@ NOTE_MAX_CHARS = 20000
 PARTY_MAX_CHARS = 300
 
 
-def may_seal(user, incident: Incident) -> bool:
-    return REPORTER in sides_of(user, incident)
+def evidence_holders(evidence: Evidence) -> list:
+    """The assigned responder organizations that added `evidence` — those the person who added it works in (a
+    responder role there or above it, as `is_assigned_responder`): the forensic team that took a disk image holds
+    it. Empty when the reporting side (or the coordinator) added it."""
+    adder = evidence.uploaded_by
+    if adder is None:
+        return []
+    paths = [p for role, p in adder.memberships.values_list("role", "organization__path") if role in RESPONDER_ROLES]
+    return [a.responder for a in evidence.incident.assignments.select_related("responder").order_by("responder__code")
+            if any(a.responder.path.startswith(p) for p in paths)]
+
+
+def may_seal(user, evidence: Evidence) -> bool:
+    """Whoever holds the evidence seals it: the reporting side (and the coordinator), and the assigned responder
+    organization that added the item (`evidence_holders`)."""
+    if REPORTER in sides_of(user, evidence.incident):
+        return True
+    paths = [p for role, p, _o in memberships_of(user) if role in RESPONDER_ROLES]
+    return bool(paths) and any(h.path.startswith(p) for h in evidence_holders(evidence) for p in paths)
+
+
+def who_may_seal(evidence: Evidence) -> str:
+    """Who may seal `evidence` (`may_seal`), said to those who may not."""
+    org = evidence.incident.organization.name
+    holders = evidence_holders(evidence)
+    if not holders:
+        return _("Only the reporting organization (%(org)s) or the national coordinator can seal this evidence.") % {
+            "org": org}
+    return _("Only the reporting organization (%(org)s), the national coordinator or %(holder)s (the organization "
+             "that added this evidence) can seal this evidence.") % {
+        "org": org, "holder": ", ".join(h.name for h in holders)}
 
 
 def _refuse_if_sealed(evidence: Evidence) -> None:
@@ -1382,13 +1417,13 @@ def do_record_custody(evidence: Evidence, action: str, *, acting_user, from_part
 def do_seal_evidence(evidence: Evidence, *, acting_user, note: str = "") -> Evidence:
     """Seal the evidence: its file, hash and chain of custody are frozen from now on.
 
-    Only the reporting side and the coordinator seal; a file whose content no
-    longer matches its SHA-256 is not sealed (409).
+    Only whoever holds it seals (`may_seal`: the reporting side, the coordinator, the responder organization that
+    added it); a file whose content no longer matches its SHA-256 is not sealed (409).
     """
     incident = evidence.incident
     _require_visible(acting_user, incident)
-    if not may_seal(acting_user, incident):
-        raise Forbidden(_("Only the reporting organization and the coordinator can seal evidence."))
+    if not may_seal(acting_user, evidence):
+        raise Forbidden(who_may_seal(evidence))
     evidence = _locked_evidence(evidence)
     _refuse_if_sealed(evidence)
     note = (note or "").strip()

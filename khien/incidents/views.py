@@ -31,7 +31,7 @@ from khien.registry.models import Organization
 
 from . import deadlines, exports, journal, observables, services, stats
 from .api.views import evidence_file_response
-from .filters import IncidentFilter, TaskFilter
+from .filters import IncidentFilter, TaskFilter, may_await_response
 from .forms import (
     AssignForm,
     ClassificationForm,
@@ -94,7 +94,7 @@ def awaited(user, incident: Incident) -> list[str]:
             who = _("the reporting organization (%(org)s) or the national coordinator")
         lines.append(_("Awaited: “%(step)s”, by %(who)s.") % {"step": _step_label(to_status, False),
                                                               "who": who % {"org": org}})
-        if problem := services.transition_problem(incident, to_status):
+        if problem := services.transition_problem(incident, to_status, user):
             lines.append(problem)
     if incident.status == Status.NEW and services.RESPONDER in services.sides_of(user, incident):
         lines.append(_("The reporting organization first triages the incident (confirms its category and "
@@ -155,6 +155,8 @@ def incident_list(request):
     now = timezone.now()
     return render(request, "incidents/incident_list.html", {
         "filter": filterset, "page": page,
+        # The filters fold (11 fields fill a phone's first screen), open while one is set.
+        "filtering": any(v for k, v in request.GET.items() if k != "page"),
         "rows": [{"incident": i, **_flags(i, now)} for i in page],
         "can_report": scope_for(request.user, Action.ADD) != NOTHING,
     }, status=status)
@@ -247,6 +249,8 @@ def _dress_filters(filterset, user) -> None:
                                                                          for o in orgs])
     for name in ("detected_after", "detected_before", "updated_after"):
         form.fields.pop(name, None)
+    if not may_await_response(user):  # it could match nothing: the user works in no responder organization
+        form.fields.pop("awaiting_us", None)
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -313,7 +317,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
             form = forms.get("transition") if forms.get("transition_to") == to_status else None
             steps.append({"to": to_status, "label": _step_label(to_status, reopen), "reopen": reopen,
                           "form": form or TransitionForm(initial={"status": to_status}),
-                          "problem": services.transition_problem(incident, to_status),
+                          "problem": services.transition_problem(incident, to_status, user),
                           # Triage confirms or corrects the category, severity and TLP in the same step.
                           "triage_form": (forms.get("triage") or ClassificationForm(
                               incident=incident, triage=True, prefix="triage"))
@@ -331,7 +335,6 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     evidence = (Evidence.objects.visible_to(user).filter(incident=incident)
                 .select_related("uploaded_by", "sealed_by").prefetch_related("custody"))
     custody_forms = forms.get("custody_forms", {})
-    may_seal = services.may_seal(user, incident)
     open_incident = incident.status != Status.CLOSED
     stage_form = stage_waiting = None
     nxt = deadlines.incident_next_stage(incident)
@@ -408,7 +411,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "participant": participant,
         "evidence": [{"item": e, "custody": _custody_rows(e),
                       "custody_form": custody_forms.get(e.pk) or CustodyForm(prefix=f"c{e.pk.hex[:8]}"),
-                      "may_seal": may_seal and not e.is_sealed, "may_custody": participant}
+                      **_sealing(user, e), "may_custody": participant}
                      for e in evidence],
         "evidence_form": (forms.get("evidence") or EvidenceForm()) if participant and open_incident else None,
         "external_evidence_form": (forms.get("external_evidence") or ExternalEvidenceForm(prefix="ext"))
@@ -429,6 +432,14 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
                             if share_form is None and participant and open_incident and incident.observables.exists()
                             else None),
     }
+
+
+def _sealing(user, evidence: Evidence) -> dict:
+    """Whether the reader may seal the evidence (`services.may_seal`); to the others, who may (unless sealed)."""
+    if evidence.is_sealed:
+        return {"may_seal": False, "who_seals": None}
+    may = services.may_seal(user, evidence)
+    return {"may_seal": may, "who_seals": None if may else services.who_may_seal(evidence)}
 
 
 def _task_rows(tasks, templates=None) -> list[dict]:

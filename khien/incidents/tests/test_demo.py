@@ -45,6 +45,8 @@ def test_demo_incidents_are_consistent_and_the_stats_meaningful(built):
     assert len(data["charts"]["by_class"]["values"]) >= 5 and len(data["charts"]["by_province"]["values"]) >= 5
     late = [i for i in Incident.objects.select_related("policy")[:600] if deadlines.reported_late(i)]
     assert late and all("missed:stage:initial" in i.deadline_notices and i.escalated_at for i in late)
+    # A late report gives its reason, as the report form requires: the page shows it, never "—".
+    assert all(i.late_reason.strip() for i in late)
     # Deadlines already missed at build time are marked as escalated: the job does not send a year of old notices.
     assert IncidentEvent.objects.filter(kind=EventKind.ESCALATION).count() >= data["escalated"]
     before = Notification.objects.count()

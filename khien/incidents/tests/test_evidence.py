@@ -202,8 +202,8 @@ def test_custody_events_are_append_only(world, incident):
 
 
 def test_seal_freezes_everything(world, incident, settings):
-    evidence = services.do_add_evidence(incident, acting_user=world.responder, uploaded=upload())
-    with pytest.raises(Forbidden):  # a responder works on evidence but does not seal it
+    evidence = services.do_add_evidence(incident, acting_user=world.dept_analyst, uploaded=upload())
+    with pytest.raises(Forbidden):  # a responder works on the reporting side's evidence but does not seal it
         services.do_seal_evidence(evidence, acting_user=world.responder)
     with pytest.raises(Forbidden):
         services.do_seal_evidence(evidence, acting_user=world.auditor)
@@ -342,7 +342,7 @@ def test_evidence_over_the_api(world, api, incident, settings):
     response = responder.post(evidence_url + "custody/", {"action": "analysed", "note": "Phân tích xong"}, format="json")
     assert response.status_code == 201 and response.json()["actor_email"] == world.responder.email
     assert [c["action"] for c in responder.get(evidence_url + "custody/").json()] == ["received", "analysed"]
-    assert responder.post(evidence_url + "seal/", {}, format="json").status_code == 403
+    assert api(world.auditor).post(evidence_url + "seal/", {}, format="json").status_code == 403  # reads only
     response = api(world.dept_analyst).post(evidence_url + "seal/", {"note": "Niêm phong"}, format="json")
     assert response.status_code == 200 and response.json()["sealed_by"] == world.dept_analyst.email
     assert api(world.dept_analyst).post(evidence_url + "seal/", {}, format="json").status_code == 409

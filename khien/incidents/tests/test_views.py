@@ -343,7 +343,8 @@ def test_evidence_through_the_page(world, as_user, incidents, settings):
     assert responder.post(base + "evidence/", {"file": SimpleUploadedFile("big.bin", b"123456")}).status_code == 413
     assert responder.post(f"{base}evidence/{evidence.pk}/custody/", {f"{prefix}-action": "lost"}).status_code == 400
     assert responder.post(f"{base}evidence/{evidence.pk}/custody/", {f"{prefix}-action": "transferred"}).status_code == 400
-    assert responder.post(f"{base}evidence/{evidence.pk}/seal/", {}).status_code == 403
+    assert as_user(world.auditor).post(f"{base}evidence/{evidence.pk}/seal/", {}).status_code == 403
+    responder = as_user(world.responder)
     assert as_user(world.auditor).post(base + "evidence/", {"note": "x"}).status_code == 403
     assert state() == before and len(list(settings.MEDIA_ROOT.rglob("*.*"))) == 0
 
