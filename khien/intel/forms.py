@@ -172,7 +172,9 @@ class _SharingMixin:
         if len(choices) == 1:
             self.fields["collection"].initial = choices[0].pk
         field = self.fields["recipients"]
-        field.widget.choices = grouped_organization_choices(field.queryset)
+        # The producer always sees its own objects: the user's organizations are not offered as recipients.
+        self.own_organization_ids = set(tlp.organization_ids(user))
+        field.widget.choices = grouped_organization_choices(field.queryset.exclude(pk__in=self.own_organization_ids))
 
     def sharing_choice(self):
         """(collection, TLP, recipients) as submitted or initially chosen, for the audience shown with the form;
@@ -183,8 +185,16 @@ class _SharingMixin:
             return self.initial.get(name, self.fields[name].initial)
         return audience_choice(self.user, value("collection"), value("tlp"), value("recipients") or [])
 
+    def chosen_refs(self) -> list[str]:
+        """The objects the form's version will name (a report's), for the audience box: none here."""
+        return []
+
     def _clean_sharing(self, cleaned):
-        if cleaned.get("tlp") == Tlp.RED and not cleaned.get("recipients"):
+        own = [org for org in cleaned.get("recipients") or () if org.pk in self.own_organization_ids]
+        if cleaned.get("tlp") == Tlp.RED and own:
+            self.add_error("recipients", _("Your organization always sees what it shares: name only other "
+                                           "organizations (%(orgs)s is yours).") % {"orgs": ", ".join(o.code for o in own)})
+        elif cleaned.get("tlp") == Tlp.RED and not cleaned.get("recipients"):
             self.add_error("recipients", _("Name at least one recipient organization for TLP:RED."))
         if cleaned.get("tlp") != Tlp.RED:
             cleaned["recipients"] = []
@@ -259,7 +269,14 @@ class _WarningListedMixin(forms.Form):
                                                            "pattern": pattern}])
         if self.warning_listed and not cleaned.get("confirm_warninglisted"):
             self.add_error("confirm_warninglisted", warninglists.listed_message(self.warning_listed))
+            self._mark_listed_value("pattern" if cleaned.get("value_kind") == PATTERN_CHOICE else "value")
         return cleaned
+
+    def _mark_listed_value(self, name: str) -> None:
+        """Mark the field holding the listed value as in error (its style, aria-invalid), pointing to the
+        confirmation below, unless it has an error of its own."""
+        if name in self.fields and name not in self.errors:
+            self.add_error(name, _("This value is on a warning list: tick the confirmation below to store it anyway."))
 
     @property
     def asks_confirmation(self) -> bool:
@@ -381,6 +398,11 @@ class SightingForm(forms.Form):
 REPORT_PICK_LIMIT = 500
 
 
+def report_refs(chosen, pasted: str) -> list[str]:
+    """The object ids a report names: those chosen in the list, then those pasted (one per line), each once."""
+    return list(dict.fromkeys([r for r in chosen if isinstance(r, str) and r] + split_lines(pasted)))
+
+
 class ObjectRefsField(forms.MultipleChoiceField):
     """Visible object ids, offered as check boxes, or pasted (one per line) in the companion text box."""
 
@@ -398,7 +420,8 @@ class ReportForm(_SharingMixin, forms.Form):
     published = forms.DateTimeField(label=_l("Published"), required=False,
                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
                                     help_text=_l("Empty: now."))
-    object_refs = ObjectRefsField(label=_l("Objects in the report"), required=False,
+    # The fieldset around it is "Objects in the report": the list is named for what it offers.
+    object_refs = ObjectRefsField(label=_l("Recently added objects"), required=False,
                                   widget=filterable_select(12, _l("Filter by name or type, e.g. LockBit")))
     extra_refs = forms.CharField(label=_l("Other object ids"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                  help_text=_l("STIX ids of other objects you can see, one per line."))
@@ -414,17 +437,19 @@ class ReportForm(_SharingMixin, forms.Form):
         recent = (tlp.visible_versions(user).exclude(stix_type__in=["report", "relationship", "sighting",
                                                                     "marking-definition", "identity"])
                   .order_by().values("stix_id").annotate(last=Max("date_added")).order_by("-last")[:REPORT_PICK_LIMIT])
-        latest = latest_versions(user, [r["stix_id"] for r in recent])
+        ids = [r["stix_id"] for r in recent]
+        latest = latest_versions(user, ids)
         self.fields["object_refs"].help_text = _("The %(n)s objects you can see that were added last; paste the "
                                                  "ids of older ones below.") % {"n": REPORT_PICK_LIMIT}
-        # A withdrawn object is not offered (it can still be pasted: a report may record what was revoked).
+        # The most recently added first, as the help says; a withdrawn object is not offered (it can still be
+        # pasted: a report may record what was revoked).
         self.fields["object_refs"].choices = [
-            (o.stix_id, f"{stix_type_label(o.stix_type)}: {display_name(o)[:120]}") for o in latest.values()
-            if not o.revoked]
+            (o.stix_id, f"{stix_type_label(o.stix_type)}: {display_name(o)[:120]}")
+            for o in (latest[i] for i in ids if i in latest) if not o.revoked]
 
     def clean(self):
         cleaned = super().clean()
-        refs = list(dict.fromkeys(list(cleaned.get("object_refs") or []) + split_lines(cleaned.get("extra_refs", ""))))
+        refs = report_refs(list(cleaned.get("object_refs") or []), cleaned.get("extra_refs", ""))
         if not refs:
             self.add_error("object_refs", _("Choose at least one object for the report."))
         else:
@@ -434,6 +459,12 @@ class ReportForm(_SharingMixin, forms.Form):
                 self.add_error("extra_refs", _("Unknown object: %(id)s") % {"id": missing[0][:300]})
         cleaned["refs"] = refs
         return self._clean_sharing(cleaned)
+
+    def chosen_refs(self) -> list[str]:
+        """The object ids chosen or pasted so far (as submitted), for the audience box."""
+        if not self.is_bound:
+            return []
+        return report_refs(self.data.getlist("object_refs"), self.data.get("extra_refs", ""))
 
     def stix(self) -> dict:
         data = self.cleaned_data
@@ -637,8 +668,9 @@ class SearchForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["type"].choices = [("", _("All"))] + [(t, stix_type_label(t)) for t in self.TYPES]
-        self.fields["producer"].queryset = Organization.objects.filter(
-            pk__in=tlp.visible_versions(user).order_by().values("producer_id").distinct()).order_by("code")
+        from .search import visible_producers
+
+        self.fields["producer"].queryset = visible_producers(user)
         self.fields["producer"].label_from_instance = lambda o: o.code
         self.fields["collection"].queryset = tlp.collections_for(user).order_by("title")
 

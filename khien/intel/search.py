@@ -182,6 +182,15 @@ class ValueGroup:
         return len({r.obj.producer_id for r in self.rows})
 
 
+def visible_producers(user):
+    """The organizations that produced objects the user can see, for the producer filter (one query). Identities
+    and marking definitions do not count: every platform organization's identity is public (TLP:CLEAR), and an
+    organization whose only object the user sees is its identity has nothing to filter by."""
+    produced = (tlp.visible_versions(user).exclude(stix_type__in=("identity", "marking-definition"))
+                .order_by().values("producer_id").distinct())
+    return Organization.objects.filter(pk__in=produced).order_by("code")
+
+
 def _apply_filters(qs, filters: dict, user):
     if not filters:
         return qs
@@ -460,7 +469,8 @@ def flagged_object_ids(objects) -> set[int]:
 
 
 def overview(user, weeks: int = 12) -> dict:
-    """Counts of the visible objects by type and TLP, and the objects added per week (last `weeks` weeks)."""
+    """Counts of the visible objects by type and TLP (with how many of them are background objects, which the
+    object list leaves out), and the objects added per week (last `weeks` weeks)."""
     visible = tlp.visible_versions(user).order_by()
     by_type = list(visible.values("stix_type").annotate(n=Count("stix_id", distinct=True)).order_by("-n", "stix_type"))
     by_tlp = {row["tlp"]: row["n"] for row in visible.values("tlp").annotate(n=Count("stix_id", distinct=True))}
@@ -479,7 +489,9 @@ def overview(user, weeks: int = 12) -> dict:
         day = start_day + dt.timedelta(weeks=i)
         labels.append(day.strftime("%d/%m"))
         values.append(per_week.get(day, 0))
-    return {"by_type": by_type, "by_tlp": by_tlp, "total": sum(r["n"] for r in by_type),
+    # relationships, identities, sightings…: counted in the total, left out of the object list (`search_objects`)
+    background = sum(r["n"] for r in by_type if r["stix_type"] in BACKGROUND_TYPES)
+    return {"by_type": by_type, "by_tlp": by_tlp, "total": sum(r["n"] for r in by_type), "background": background,
             "weeks": {"labels": labels, "values": values}}
 
 
@@ -494,12 +506,24 @@ class Audience:
     anonymous: bool                         # and anonymous callers (a public CLEAR feed)
     by_type: list = field(default_factory=list)  # [(org type label, count)], largest first
     producer: Organization | None = None
+    stricter: int = 0                       # objects it names (a report's) shared under a stricter TLP
 
 
-def audience(user, collection, level: str, recipients=()) -> Audience:
+def stricter_objects(user, refs, level: str) -> int:
+    """How many of the objects `refs` (their newest versions the user sees) are shared under a stricter TLP than
+    `level`: a report at `level` naming them is read by organizations that will not see them."""
+    if level not in tlp.RESTRICTIVENESS:
+        return 0
+    rank = tlp.RESTRICTIVENESS.index(level)
+    return sum(1 for obj in latest_versions(user, [r for r in refs if isinstance(r, str)][:2000]).values()
+               if obj.tlp in tlp.RESTRICTIVENESS and tlp.RESTRICTIVENESS.index(obj.tlp) > rank)
+
+
+def audience(user, collection, level: str, recipients=(), refs=()) -> Audience:
     """The organizations that will see a version the user stores in `collection` under TLP `level` (naming
     `recipients` for TLP:RED): counted by the TLP table itself (`tlp.audience_q`), with the producer the
-    service will record (`services.producer_for`). Only for a collection the user may write (the caller checks)."""
+    service will record (`services.producer_for`); with `refs` (the objects a report names), how many of them are
+    shared more strictly (`stricter_objects`). Only for a collection the user may write (the caller checks)."""
     producer_id = services.producer_for(user, collection)
     recipient_ids = [getattr(r, "pk", r) for r in recipients] if level == Tlp.RED else []
     q = tlp.audience_q(level, producer_ids=[producer_id] if producer_id else [], collections=[collection],
@@ -511,4 +535,5 @@ def audience(user, collection, level: str, recipients=()) -> Audience:
                      key=lambda item: (-item[1], item[0]))
     return Audience(level=level, total=sum(n for _label, n in by_type), everyone=not q,
                     anonymous=tlp.anonymous_audience(level, [collection]), by_type=by_type,
-                    producer=Organization.objects.filter(pk=producer_id).first() if producer_id else None)
+                    producer=Organization.objects.filter(pk=producer_id).first() if producer_id else None,
+                    stricter=stricter_objects(user, refs, level) if refs else 0)

@@ -634,6 +634,7 @@ def _announce(warning: EarlyWarning, rows) -> None:
         "severity": WarningSeverity(warning.severity).label, "title": warning.title})
     url = reverse("intel:warning_detail", args=[warning_id])
     names = _reason_names([e for row in rows for e in reasons_of(row)])
+    values = _notice_values(warning)
     groups: dict = {}  # the organizations told the same, told at once
     for row in rows:
         entries = reasons_of(row)
@@ -646,7 +647,8 @@ def _announce(warning: EarlyWarning, rows) -> None:
                if key != ((TargetReason.CHOSEN, "", ()),) else None)
         notifications.notify(
             Organization.objects.filter(pk__in=org_ids), kind="intel.warning", title=title,
-            body=notifications.lines(warning.summary, why, deadline) if (why or deadline) else warning.summary,
+            body=(notifications.lines(warning.summary, values, why, deadline) if (values or why or deadline)
+                  else warning.summary),
             url=url, urgent=warning.severity in (WarningSeverity.HIGH, WarningSeverity.CRITICAL))
     ids = [row.organization_id for row in rows]
     transaction.on_commit(lambda: notify_targets(warning_id, organization_ids=ids))
@@ -985,6 +987,38 @@ def named_indicator_values(warning: EarlyWarning) -> tuple[list[tuple[str, str]]
     return values, stricter
 
 
+NOTICE_LISTED_MAX = 10  # values written out in the members' notice of a warning; the rest are counted
+
+
+def _warning_value_pairs(warning: EarlyWarning) -> tuple[list[tuple[str, str]], int]:
+    """(kind, value) of what a warning asks to look for — its own values and those of the indicators it names that
+    may go out with it (`named_indicator_values`) — once each, and how many named indicators may not."""
+    pairs = [(str(v.get("kind") or ""), str(v.get("value") or "")) for v in warning.values or []
+             if isinstance(v, dict)]
+    named, stricter = named_indicator_values(warning)
+    return list(dict.fromkeys(pairs + named)), stricter
+
+
+def _notice_values(warning: EarlyWarning):
+    """The values of a warning for its members' notice (e-mailed to them at once when urgent), as a `Text`: the
+    first NOTICE_LISTED_MAX one a line, the others counted; None when it names none. At TLP:RED they stay in the
+    platform, as in the e-mail to the 24/7 contact: the notice says where to read them."""
+    if warning.tlp == Tlp.RED:
+        if warning.values or warning.indicator_refs:
+            return notifications.Text(_l("Its values are TLP:RED: read them on the warning's page in Khiên."))
+        return None
+    pairs, _stricter = _warning_value_pairs(warning)
+    if not pairs:
+        return None
+    values = [value for _kind, value in pairs]
+    more = len(values) - NOTICE_LISTED_MAX
+    return notifications.lines(
+        notifications.Text(_l("Values to look for and block:")),
+        "\n".join(f"- {value}" for value in values[:NOTICE_LISTED_MAX]),
+        notifications.Text(ngettext_lazy("… and %(n)d more value", "… and %(n)d more values", more), {"n": more})
+        if more > 0 else None)
+
+
 def _email_details(warning: EarlyWarning, target: WarningTarget | None) -> list[str]:
     """What a duty officer, who may not use Khiên, acts on: why the organization received the warning, and the
     values (its own and those of the indicators it names), CVE ids and products it names — except at TLP:RED,
@@ -997,10 +1031,7 @@ def _email_details(warning: EarlyWarning, target: WarningTarget | None) -> list[
         if warning.values or warning.vulnerability_refs or warning.cpes or warning.indicator_refs:
             lines += [_("Its values are TLP:RED: read them in Khiên (link below)."), ""]
         return lines
-    pairs = [(str(v.get("kind") or ""), str(v.get("value") or "")) for v in warning.values or []
-             if isinstance(v, dict)]
-    named, stricter = named_indicator_values(warning)
-    pairs = list(dict.fromkeys(pairs + named))
+    pairs, stricter = _warning_value_pairs(warning)
     lists = warninglists.compiled()
     values = []
     for kind, value in pairs:

@@ -247,18 +247,19 @@ def _audience_of(user, form):
     collection, level, recipients = form.sharing_choice()
     if collection is None or level is None:
         return None
-    return search.audience(user, collection, level, recipients)
+    return search.audience(user, collection, level, recipients, refs=form.chosen_refs())
 
 
 @login_required
 @require_GET
 def sharing_audience(request):
-    """The "who will see it" box of the create forms for a chosen collection, TLP and recipients (HTMX).
+    """The "who will see it" box of the create forms for a chosen collection, TLP and recipients (HTMX); for a
+    report, also its chosen objects (how many are shared more strictly than the report).
 
     Only for a collection the user may write (another one is a 404: its members are not the user's business).
     Nothing chosen yet (a TLP picked before the collection): the box asks to choose both (200, not an error).
     """
-    from .forms import audience_choice
+    from .forms import audience_choice, report_refs
 
     raw_collection, raw_level = request.GET.get("collection", "").strip(), request.GET.get("tlp", "").strip()
     collection, level, recipients = audience_choice(request.user, raw_collection, raw_level,
@@ -269,8 +270,9 @@ def sharing_audience(request):
         return render(request, "intel/_audience.html", {"audience": None}, status=400)
     if collection is None or level is None:
         return render(request, "intel/_audience.html", {"audience": None})
+    refs = report_refs(request.GET.getlist("object_refs"), request.GET.get("extra_refs", ""))  # a report's objects
     return render(request, "intel/_audience.html", {"audience": search.audience(request.user, collection, level,
-                                                                                recipients)})
+                                                                                recipients, refs=refs)})
 
 
 @login_required
