@@ -13,8 +13,18 @@ def has_confirmed_device(user) -> bool:
 
 
 def role_requires_second_factor(user) -> bool:
-    """Does one of the person's roles demand a second factor (national coordinator; the server's superuser)?"""
-    return user.is_superuser or any(role in ROLES_REQUIRING_TOTP for role, _p, _o in memberships_of(user))
+    """Does one of the person's roles demand a second factor (national coordinator; the server's superuser), or an
+    organization they belong to (its setting, or that of an organization above it: `requiring_second_factor_over`)?"""
+    if user.is_superuser:
+        return True
+    memberships = memberships_of(user)
+    if any(role in ROLES_REQUIRING_TOTP for role, _p, _o in memberships):
+        return True
+    if not memberships:
+        return False
+    from khien.registry.models import Organization  # the registry holds the organizations' setting
+
+    return Organization.objects.requiring_second_factor_over({path for _r, path, _o in memberships}).exists()
 
 
 def needs_second_factor(user) -> bool:

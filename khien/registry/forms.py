@@ -14,18 +14,21 @@ from django.utils.translation import gettext, gettext_lazy as _
 from khien.core.errors import upload_limit_mb
 from khien.core.forms import DateField
 from khien.core.roles import Action, Role
-from khien.core.scoping import is_national_coordinator, user_can
+from khien.core.scoping import NOTHING, is_national_coordinator, scope_for, user_can
 
 from . import levels
 from .models import ImportKind, InformationSystem, Isac, Organization
 from .services import (
     IDENTITY_FIELDS,
     ORG_FIELDS,
+    SIGN_IN_FIELDS,
     SWITCH_OFF_FIELDS,
     SYSTEM_FIELDS,
     deletion_denied_message,
     dossier_kinds,
     may_delete_organization,
+    may_set_sign_in,
+    second_factor_required_above,
 )
 from .validators import split_list
 
@@ -58,7 +61,7 @@ class OrganizationForm(OrganizationsByCode, forms.ModelForm):
         fields = [
             "code", "name_vi", "name_en", "org_type", "parent", "province", "sectors", "address",
             "hotline", "contact_email", "duty_officer", "duty_officer_phone",
-            "head_name", "head_title", "head_email", "head_phone", "is_active",
+            "head_name", "head_title", "head_email", "head_phone", "is_active", "require_second_factor",
         ]
         widgets = {"sectors": forms.CheckboxSelectMultiple}
 
@@ -84,11 +87,31 @@ class OrganizationForm(OrganizationsByCode, forms.ModelForm):
                 for name in SWITCH_OFF_FIELDS:
                     self.fields[name].disabled = True
                     self.fields[name].help_text = deletion_denied_message(instance, switching=True)
+        self._sign_in_field(user, instance)
         if "parent" in self.fields:
             self.fields["parent"].queryset = allowed.order_by("code")
             self.fields["parent"].required = not coordinator
             if coordinator:
                 self.fields["parent"].empty_label = _("— none (top-level organization) —")
+
+    def _sign_in_field(self, user, instance):
+        """The two-step sign-in requirement: shown to all, changeable by those `may_set_sign_in` lets (a new unit: by
+        those who manage members somewhere, the service checks the parent), saying when it holds from above."""
+        field = self.fields["require_second_factor"]
+        notes = []
+        required_above = second_factor_required_above(instance) if instance is not None else None
+        if required_above is not None:
+            notes.append(_("Required already by “%(org)s”, above this organization: its members use two-step sign-in "
+                           "whatever this box says.") % {"org": required_above.name})
+        may_set = (may_set_sign_in(user, instance) if instance is not None
+                   else scope_for(user, Action.MANAGE_MEMBERS) != NOTHING)
+        if not may_set:
+            for name in SIGN_IN_FIELDS:
+                self.fields[name].disabled = True
+            notes.append(_("Set by the administrators of the organization or of an organization above it, or by the "
+                           "national coordinator."))
+        if notes:
+            field.help_text = " ".join([str(field.help_text), *map(str, notes)])
 
     def service_data(self) -> tuple[dict, list]:
         """(data for do_create/update_organization, sectors)."""

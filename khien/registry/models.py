@@ -81,8 +81,21 @@ class OrgType(models.TextChoices):
     TRAINING = "training", _("Training organization")
 
 
+def ancestor_paths_of(path: str) -> list[str]:
+    """The materialized paths of the line of the organization at `path`, from the root down to that organization."""
+    segments = [part for part in path.split("/") if part]
+    return ["/" + "/".join(segments[:k]) + "/" for k in range(1, len(segments) + 1)]
+
+
 class OrganizationQuerySet(OrgScopedQuerySet):
     org_path_lookups = ("path",)
+
+    def requiring_second_factor_over(self, paths):
+        """The organizations that require two-step sign-in of the members of the organizations at `paths`: those among
+        them, or above one of them, whose setting is on (an organization's requirement holds for its units). The one
+        rule behind `core.twofactor.role_requires_second_factor` and the edit page's note."""
+        lines = {ancestor for path in paths for ancestor in ancestor_paths_of(path)}
+        return self.filter(path__in=lines, require_second_factor=True)
 
     def referable_by(self, user, keep=()):
         """The organizations `user` may name in a reference (a system's owner or operator, a parent, an ISAC's
@@ -99,7 +112,8 @@ class OrganizationQuerySet(OrgScopedQuerySet):
 
 class Organization(BilingualNameMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    code = models.CharField(_("code"), max_length=40, unique=True, validators=[code_validator])
+    code = models.CharField(_("code"), max_length=40, unique=True, validators=[code_validator],
+                            error_messages={"unique": _("This code is already used by another organization.")})
     org_type = models.CharField(_("type"), max_length=20, choices=OrgType.choices)
     parent = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("parent organization")
@@ -118,6 +132,11 @@ class Organization(BilingualNameMixin):
     head_email = models.EmailField(_("e-mail of the head"), blank=True)
     head_phone = models.CharField(_("phone of the head"), max_length=40, blank=True, validators=[validate_phone])
     is_active = models.BooleanField(_("active"), default=True)
+    # Set by those who manage its members (`services.do_update_organization`); holds for its units too
+    # (`OrganizationQuerySet.requiring_second_factor_over`).
+    require_second_factor = models.BooleanField(
+        _("require two-step sign-in of its members"), default=False,
+        help_text=_("Its members, and those of its units, enter a code from an authenticator app at every sign-in."))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -144,8 +163,7 @@ class Organization(BilingualNameMixin):
 
     def ancestor_paths(self) -> list[str]:
         """The materialized paths of the organization's line, from the root down to the organization itself."""
-        segments = [part for part in self.path.split("/") if part]
-        return ["/" + "/".join(segments[:k]) + "/" for k in range(1, len(segments) + 1)]
+        return ancestor_paths_of(self.path)
 
 
 class Membership(models.Model):
@@ -180,7 +198,8 @@ class Isac(BilingualNameMixin):
     """A sector information-sharing community: its analysts work in the operator organization."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    code = models.CharField(_("code"), max_length=40, unique=True, validators=[code_validator])
+    code = models.CharField(_("code"), max_length=40, unique=True, validators=[code_validator],
+                            error_messages={"unique": _("This code is already used by another ISAC.")})
     sector = models.ForeignKey(Sector, on_delete=models.PROTECT, null=True, blank=True, related_name="isacs", verbose_name=_("sector"))
     operator = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="operated_isacs", verbose_name=_("operating organization")
@@ -302,7 +321,8 @@ def four_layers_complete_q(today: dt.date | None = None) -> Q:
 
 class InformationSystem(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    code = models.CharField(_("code"), max_length=40, unique=True, validators=[code_validator])
+    code = models.CharField(_("code"), max_length=40, unique=True, validators=[code_validator],
+                            error_messages={"unique": _("This code is already used by another information system.")})
     name = models.CharField(_("name"), max_length=300)
     owner = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="systems", verbose_name=_("owner organization")

@@ -47,12 +47,15 @@ log = logging.getLogger(__name__)
 ORG_FIELDS = [
     "code", "name_vi", "name_en", "org_type", "parent", "province", "address", "hotline", "contact_email",
     "duty_officer", "duty_officer_phone", "head_name", "head_title", "head_email", "head_phone", "is_active",
+    "require_second_factor",
 ]
 # An organization's code (how every import, export and reference names it) is changed only by those with the
 # delete right over it (its administrators, the coordinator): analysts edit the rest. Switching it off (its
 # people lose its data) takes what deleting it takes (`may_delete_organization`): the right over its parent.
 IDENTITY_FIELDS = frozenset({"code"})
 SWITCH_OFF_FIELDS = frozenset({"is_active"})
+# How its people sign in is set by those who manage its members (its administrators, those above, the coordinator).
+SIGN_IN_FIELDS = frozenset({"require_second_factor"})
 SYSTEM_FIELDS = [
     "code", "name", "owner", "operator", "purpose", "operational_status", "important_to_national_security",
     "internet_facing", "ip_ranges", "domains", "products",
@@ -97,9 +100,33 @@ def _check_parent(acting_user, parent: Organization | None):
         _require(acting_user, Action.ADD, parent, _("You cannot add units under that organization."))
 
 
+def may_set_sign_in(user, org: Organization | None, parent: Organization | None = None) -> bool:
+    """May `user` require two-step sign-in of the members of `org` (or of a new unit under `parent`)? Those who manage
+    its members: its administrators, those of an organization above it, the national coordinator."""
+    target = org if org is not None else parent
+    if target is None:
+        return is_national_coordinator(user)
+    return user_can(user, Action.MANAGE_MEMBERS, target)
+
+
+def _sign_in_denied() -> Forbidden:
+    return Forbidden(_("Only the administrators of the organization or of an organization above it, or the national "
+                       "coordinator, can require two-step sign-in of its members."))
+
+
+def second_factor_required_above(org: Organization) -> Organization | None:
+    """The nearest organization above `org` that requires two-step sign-in (its members must use it whatever `org`'s
+    own setting says), or None."""
+    above = [path for path in org.ancestor_paths() if path != org.path]
+    return (Organization.objects.filter(path__in=above, require_second_factor=True)
+            .order_by("-path").first() if above else None)
+
+
 @transaction.atomic
 def do_create_organization(data: dict, *, acting_user, sectors=None) -> Organization:
     _check_parent(acting_user, data.get("parent"))
+    if data.get("require_second_factor") and not may_set_sign_in(acting_user, None, data.get("parent")):
+        raise _sign_in_denied()
     org = Organization()
     _assign(org, data, ORG_FIELDS)
     org.path = org.compute_path()
@@ -129,6 +156,9 @@ def do_update_organization(org: Organization, data: dict, *, acting_user, sector
     if any(name in data and data[name] != getattr(org, name) for name in SWITCH_OFF_FIELDS) \
             and not may_delete_organization(acting_user, org):
         raise Forbidden(deletion_denied_message(org, switching=True))
+    if any(name in data and data[name] != getattr(org, name) for name in SIGN_IN_FIELDS) \
+            and not may_set_sign_in(acting_user, org):
+        raise _sign_in_denied()
     changed = _assign(org, data, ORG_FIELDS)
     if changed & IDENTITY_FIELDS:
         _require(acting_user, Action.DELETE, org, _("Only the organization's administrators or the national "
@@ -283,6 +313,7 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
     before = audit.snapshot(membership) if membership else None
     old_role = membership.role if membership else None
     if membership is None:
+        _reopen_account(user, acting_user=acting_user, organization=organization)
         try:
             with transaction.atomic():  # a savepoint: a concurrent request may have given the same user a role
                 membership = Membership.objects.create(user=user, organization=organization, role=role)
@@ -357,8 +388,8 @@ def do_add_member(organization: Organization, email: str, role: str, *, acting_u
     account on the platform). An existing account is notified (`do_set_membership`); a new one has no password
     until its owner chooses one through the one-time link of its welcome e-mail (`core.services.password_link`:
     no password travels by e-mail, none is shown to the administrator; a lost e-mail is replaced from the sign-in
-    page, "Forgot your password?"). A disabled account gets the role too (it still cannot sign in; refusing it
-    would tell that the address has an account).
+    page, "Forgot your password?"). An account closed with its last role is opened again (`_reopen_account`): its
+    owner signs in with their password as before.
     """
     _require(acting_user, Action.MANAGE_MEMBERS, organization)
     email = email.strip()
@@ -399,16 +430,78 @@ def _send_welcome(message: EmailMessage) -> None:
         log.exception("the new account's e-mail to %s failed", message.to)
 
 
+def last_roles(memberships) -> set:
+    """The ids of those of `memberships` that are their person's last role on the platform (one query for a page of
+    members): removing one closes the person's account (`do_remove_membership`). A person who left holds no role, and
+    must not keep signing in, nor keep sessions or API tokens that read what every signed-in person reads (TLP:CLEAR
+    intelligence, their own notices). The server's superuser, an account of its operator, is left to the operator."""
+    memberships = list(memberships)
+    elsewhere = set(Membership.objects.filter(user_id__in=[m.user_id for m in memberships])
+                    .exclude(pk__in=[m.pk for m in memberships]).values_list("user_id", flat=True).distinct())
+    # Two rows of one person on the list (not on one organization's page): neither is the last while both exist.
+    count = {}
+    for m in memberships:
+        count[m.user_id] = count.get(m.user_id, 0) + 1
+    return {m.pk for m in memberships
+            if m.user_id not in elsewhere and count[m.user_id] == 1 and not m.user.is_superuser}
+
+
+def removal_closes_account(membership: Membership) -> bool:
+    """Is `membership` the person's last role (`last_roles`)?"""
+    return membership.pk in last_roles([membership])
+
+
+def _close_account(user: User, *, acting_user, organization: Organization) -> None:
+    """The person's last role was removed: the account is deactivated (no sign-in), every session of it ends and
+    every API token of it is revoked, each audited (the account's entry under the organization its last role was in,
+    for that organization's administrators to read). Giving them a role again opens it (`_reopen_account`); the
+    tokens stay revoked."""
+    for token in core_services.usable_tokens(user):
+        core_services.do_revoke_api_token(token, acting_user=acting_user)
+    user.is_active = False
+    user.session_generation += 1  # part of every session's hash: all of them end (`User._get_session_auth_hash`)
+    user.save(update_fields=["is_active", "session_generation"])
+    audit.record(Act.UPDATE, user, actor=acting_user, before={"is_active": True}, after={"is_active": False},
+                 organization_id=str(organization.pk))
+
+
+def _reopen_account(user: User, *, acting_user, organization: Organization) -> None:
+    """A person whose account was closed with their last role (inactive, no role) is given one again: they sign in
+    again with their password (or choose one through "Forgot your password?")."""
+    if user.is_active or user.is_superuser or Membership.objects.filter(user=user).exists():
+        return
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    audit.record(Act.UPDATE, user, actor=acting_user, before={"is_active": False}, after={"is_active": True},
+                 organization_id=str(organization.pk))
+
+
 @transaction.atomic
-def do_remove_membership(membership: Membership, *, acting_user) -> None:
+def do_remove_membership(membership: Membership, *, acting_user) -> bool:
+    """Take a person's role in an organization away; they are told. Their last role on the platform closes their
+    account as well (`removal_closes_account`, `_close_account`), in the same transaction. Returns whether it did."""
     _require(acting_user, Action.MANAGE_MEMBERS, membership.organization)
     _refuse_locking_oneself_out(membership, acting_user)
+    # One removal of this person's roles at a time: two removals of their last two roles must not each see the other.
+    user = User.objects.select_for_update().get(pk=membership.user_id)
+    membership = Membership.objects.select_related("organization", "user").filter(pk=membership.pk).first()
+    if membership is None:  # removed meanwhile: nothing left to do
+        return False
+    closes = removal_closes_account(membership)
     audit.record(Act.DELETE, membership, actor=acting_user, before=audit.snapshot(membership),
                  organization_id=str(membership.organization_id))
-    organization, user, role = membership.organization, membership.user, membership.role
+    organization, role = membership.organization, membership.role
     membership.delete()
-    _tell_member(user, notifications.Text(_l("You were removed from %(org)s (you had the role “%(role)s”)"),
-                                          _membership_names(organization, role)), acting_user)
+    names = _membership_names(organization, role)
+    if closes:
+        title = notifications.Text(_l("You were removed from %(org)s (you had the role “%(role)s”); holding no other "
+                                      "role, your Khiên account was deactivated"), names)
+    else:
+        title = notifications.Text(_l("You were removed from %(org)s (you had the role “%(role)s”)"), names)
+    _tell_member(user, title, acting_user)  # told while still active (the notice of an inactive person is not sent)
+    if closes:
+        _close_account(user, acting_user=acting_user, organization=organization)
+    return closes
 
 
 # --- ISACs -------------------------------------------------------------------------
@@ -798,17 +891,27 @@ def waiting_for(system: InformationSystem, coordinators: list[str] | None = None
     authority = levels.authority(system.framework, system.proposed_level, stage)
     set_aside = _set_aside_by_four_eyes(user, system, stage, authority) if user is not None else None
     if authority == "owner":
-        names = {"org": system.owner.name}
+        deciding = ", ".join(str(org.name) for org in _deciding_organizations(system, stage))
+        if not deciding:  # nobody in the owner's line may: the coordinator, who holds every right, can step in
+            names = {"org": system.owner.name}
+            if set_aside == "submit":
+                return what, _("you submitted it, and no other administrator of %(org)s or above it can decide "
+                               "(the national coordinator can)") % names
+            if set_aside == "appraise":
+                return what, _("you appraised it, and no other administrator of %(org)s or above it can approve it "
+                               "(the national coordinator can)") % names
+            return what, _("no administrator of %(org)s or above it can decide (the national coordinator can)") % names
+        names = {"org": deciding}
         if set_aside == "submit":
-            return what, _("you submitted it: another administrator of %(org)s decides") % names
+            return what, _("you submitted it, so another administrator of %(org)s decides") % names
         if set_aside == "appraise":
-            return what, _("you appraised it: another administrator of %(org)s decides") % names
+            return what, _("you appraised it, so another administrator of %(org)s decides") % names
         return what, _("the administrators of %(org)s") % names
     names = coordinator_organization_names() if coordinators is None else coordinators
     if set_aside == "submit":
-        return what, _("you submitted it: another person of the national coordinator decides")
+        return what, _("you submitted it, so another person of the national coordinator decides")
     if set_aside == "appraise":
-        return what, _("you appraised it: another person of the national coordinator decides")
+        return what, _("you appraised it, so another person of the national coordinator decides")
     if not names:
         return what, _("the national coordinator")
     return what, _("the national coordinator (%(org)s)") % {"org": ", ".join(names)}
@@ -910,12 +1013,34 @@ def do_level_step(system: InformationSystem, step: str, *, acting_user, note: st
 LEVEL_NOTICE = "registry.level"
 
 
+def _holders_of_right(action: str, organization: Organization):
+    """The memberships of active people who hold `action` over `organization` through a role in it or in an
+    organization above it (the national coordinators, who hold every right, are told only where the decision is
+    theirs). Who is told of a step (`_people_with_right`) and whom the level card names (`_deciding_organizations`)."""
+    return Membership.objects.filter(
+        organization__path__in=organization.ancestor_paths(), role__in=_deciding_roles(action), user__is_active=True)
+
+
 def _people_with_right(action: str, organization: Organization) -> list[User]:
-    """Active members who hold `action` over `organization` through a role in it or in an organization above it
-    (the national coordinators, who hold every right, are told only where the decision is theirs)."""
-    return [m.user for m in Membership.objects.filter(
-        organization__path__in=organization.ancestor_paths(), role__in=_deciding_roles(action), user__is_active=True,
-    ).select_related("user")]
+    return [m.user for m in _holders_of_right(action, organization).select_related("user")]
+
+
+def _set_aside_ids(system: InformationSystem, stage: str) -> set:
+    """Those four eyes leave out of `stage` of the proposal: its submitter, and for the approval its appraiser."""
+    ids = {_last_submitter_id(system)}
+    if stage == "approved_by":
+        ids.add(_last_appraiser_id(system))
+    return ids - {None}
+
+
+def _deciding_organizations(system: InformationSystem, stage: str) -> list[Organization]:
+    """The organizations whose administrators decide `stage` of a proposal the owner's line decides: those of the
+    people told it waits for them (`_deciders`, less the submitter and, for the approval, the appraiser), nearest to
+    the owner first. Empty when nobody in the owner's line may decide."""
+    holders = (_holders_of_right(STAGE_RIGHTS[stage], system.owner)
+               .exclude(user_id__in=_set_aside_ids(system, stage)).select_related("organization"))
+    organizations = {m.organization_id: m.organization for m in holders}
+    return sorted(organizations.values(), key=lambda org: -org.depth)
 
 
 def national_coordinators() -> list[User]:
@@ -948,11 +1073,13 @@ def _tell_next_in_workflow(system: InformationSystem, step: str, acting_user, no
             "The security level %(level)s proposal of %(system)s was appraised and waits for approval"), names),
             body=_by_whom_in_workflow(acting_user, note), url=reverse("registry:system_detail", args=[system.pk]))
     if step == "submit":
-        recipients = [u for u in _deciders(system, "appraised_by") if u.pk != submitter_id]
+        left_out = _set_aside_ids(system, "appraised_by")  # four eyes: as the level card says (`waiting_for`)
+        recipients = [u for u in _deciders(system, "appraised_by") if u.pk not in left_out]
         title = notifications.Text(_l("Security level %(level)s of %(system)s (%(org)s) waits for your appraisal"), names)
         body = _by_whom_in_workflow(acting_user, note)
     elif step == "appraise":
-        recipients = [u for u in _deciders(system, "approved_by") if u.pk not in (submitter_id, acting_user.pk)]
+        left_out = _set_aside_ids(system, "approved_by")  # four eyes: as the level card says (`waiting_for`)
+        recipients = [u for u in _deciders(system, "approved_by") if u.pk not in left_out]
         title = notifications.Text(_l("Security level %(level)s of %(system)s (%(org)s) was appraised and waits for "
                                       "your approval"), names)
         body = _by_whom_in_workflow(acting_user, note)

@@ -145,9 +145,12 @@ def _member_rows(org, user) -> list:
     # Who has an authenticator to reset (a new phone): one query for the page.
     with_device = set(TOTPDevice.objects.filter(user_id__in=[m.user_id for m in rows], confirmed=True)
                       .values_list("user_id", flat=True))
+    last = services.last_roles(rows)  # removing these closes the person's account: the confirmation says so
     for m in rows:
         form = MembershipRoleForm(user=user, initial={"role": m.role}, prefix=f"m{m.pk}")
         m.role_form = form if m.role in dict(form.fields["role"].choices) else None
+        m.second_factor_on = m.user_id in with_device
+        m.last_role = m.pk in last
         m.second_factor_resettable = m.user_id in with_device and m.user_id != user.pk
         # One's own administrator row: saving another role there takes one's own rights away, asked first.
         m.own_admin_row = m.user_id == user.pk and m.role == Role.ORG_ADMIN
@@ -349,14 +352,19 @@ def organization_member_remove(request, pk, membership_id):
     org = _managed_organization(request, pk)
     membership = get_object_or_404(Membership.objects.select_related("user", "organization"), pk=membership_id, organization=org)
     try:
-        services.do_remove_membership(membership, acting_user=request.user)
+        closed = services.do_remove_membership(membership, acting_user=request.user)
     except Forbidden:
         raise PermissionDenied
     except Refused as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("%(email)s was removed from the organization; they are told by e-mail.") % {
-            "email": membership.user.email})
+        names = {"email": membership.user.email}
+        if closed:
+            messages.success(request, _("%(email)s was removed from the organization. Holding no other role, their "
+                                        "account was deactivated: their sessions ended and their API tokens were "
+                                        "revoked. They are told by e-mail.") % names)
+        else:
+            messages.success(request, _("%(email)s was removed from the organization; they are told by e-mail.") % names)
     return redirect(_members_url(org))
 
 

@@ -112,7 +112,8 @@ class OrganizationSerializer(serializers.ModelSerializer):
         fields = [
             "id", "code", "name", "name_vi", "name_en", "org_type", "parent", "province", "sectors", "depth",
             "address", "hotline", "contact_email", "duty_officer", "duty_officer_phone",
-            "head_name", "head_title", "head_email", "head_phone", "is_active", "created_at", "updated_at",
+            "head_name", "head_title", "head_email", "head_phone", "is_active", "require_second_factor",
+            "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
 

@@ -269,9 +269,11 @@ class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
                         mixins.UpdateModelMixin, mixins.DestroyModelMixin):
     """Who holds which role in the organizations you manage (needs the right to manage members).
 
-    Creating a membership for an address without an account creates the account (its owner receives a temporary
-    password by e-mail); the answer is the same 201 as for an existing account. The person is notified of every
-    membership given, changed or removed."""
+    Creating a membership for an address without an account creates the account (its owner receives by e-mail a
+    one-time link to choose a password); the answer is the same 201 as for an existing account. The person is
+    notified of every membership given, changed or removed. Removing a person's last role on the platform
+    deactivates their account (their sessions end, their API tokens are revoked); giving them a role again
+    reactivates it."""
 
     model = Membership
     serializer_class = s.MembershipSerializer
@@ -354,6 +356,10 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     def get_queryset(self):
         # An import job belongs to the person who started it.
         return ImportJob.objects.filter(created_by=self.request.user.pk)
+
+    def list(self, request, *args, **kwargs):
+        imports.check_may_import(request.user)  # refused as the import page is (403) to those without the right
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(request={"multipart/form-data": s.ImportStartSerializer}, responses={202: s.ImportJobSerializer})
     def create(self, request, *args, **kwargs):

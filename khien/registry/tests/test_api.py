@@ -523,7 +523,8 @@ def test_memberships(world, api):
     assert other_admin.delete(f"{url}{membership.pk}/").status_code == 404
     assert admin.delete(f"{url}{membership.pk}/").status_code == 204
     assert not Membership.objects.filter(user=world.nobody).exists()
-    assert audit_len() == before + 3
+    # Given, changed, removed; and the removal of the person's only role closed their account.
+    assert audit_len() == before + 4
 
 
 def test_stats(world, api, systems):

@@ -66,6 +66,8 @@ def test_a_changed_role_reads_in_each_readers_language(world, api, client):
 
 
 def test_a_removal_reads_in_each_readers_language(world, api, client):
+    # A role elsewhere: removing the last one would close the account (`test_walkthrough_org_admin`).
+    Membership.objects.create(user=world.auditor, organization=world.province, role="auditor")
     membership = Membership.objects.get(user=world.auditor, organization=world.ministry)
     assert api(world.admin).delete(f"{URL}{membership.pk}/", **EN).status_code == 204
     _assert_reads(_read(client, api, world.auditor),

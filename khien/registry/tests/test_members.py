@@ -82,7 +82,7 @@ def test_the_add_form_offers_the_least_privileged_useful_role_first(world, as_us
     page = as_user(world.admin).get(reverse("registry:organization_detail", args=[world.ministry.pk]))
     assert page.context["member_form"]["role"].value() == Role.AUDITOR
     add_url = reverse("registry:organization_member_add", args=[world.ministry.pk])
-    add_form = page.content.decode().split(f'action="{add_url}"', 1)[1]
+    add_form = page.content.decode().split(f'action="{add_url}#add-member"', 1)[1]
     assert '<option value="auditor" selected>' in add_form and '<option value="org_admin" selected>' not in add_form
 
 
@@ -184,8 +184,11 @@ def test_the_page_answers_the_same_whether_the_address_had_an_account(world, as_
     assert existing[0] == 200 and [level for level, _text in existing[1]] == ["success"]
     assert Membership.objects.filter(organization=world.ministry, user__email__in=[
         world.responder.email, "brand.new@min.test.vn", disabled.email]).count() == 3
-    # Told by e-mail either way: the existing account by its notification, the new one with its one-time link.
-    assert sorted(m.to[0] for m in mailoutbox) == ["brand.new@min.test.vn", world.responder.email]
+    # Told by e-mail either way: the existing account by its notification, the new one with its one-time link, the
+    # account closed with its last role by its notification (given a role, it is open again).
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(["brand.new@min.test.vn", world.responder.email, disabled.email])
+    disabled.refresh_from_db()
+    assert disabled.is_active
 
 
 def test_the_add_form_does_not_change_an_existing_members_role(world, as_user):

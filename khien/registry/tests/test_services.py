@@ -603,7 +603,7 @@ def test_membership_rights(world):
     assert audit_len() == before + 1
     services.do_remove_membership(membership, acting_user=world.admin)
     assert not world.nobody.memberships.exists()
-    assert audit_len() == before + 2
+    assert audit_len() == before + 3  # the removal, and the account closed with its only role
 
 
 def test_ancestor_paths_run_from_the_root_down_to_the_organization(world):

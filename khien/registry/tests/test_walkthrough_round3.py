@@ -67,7 +67,7 @@ def test_an_administrator_who_submitted_is_told_another_one_decides(world, head,
     system = proposal(world, 1, submitter=world.admin)  # level 1: appraised by the ministry's administrators
     page = in_english(as_user(world.admin)).get(reverse("registry:system_detail", args=[system.pk])).content.decode()
     waiting = page.split('id="level-waiting-for"')[1].split("</p>")[0]
-    assert "you submitted it: another administrator of" in waiting
+    assert "you submitted it, so another administrator of" in waiting
     assert 'class="step step-appraise"' not in page
     body = api(world.admin).get(f"/api/registry/systems/{system.pk}/", HTTP_ACCEPT_LANGUAGE="en").json()
     assert body["waiting_for"]["by"].startswith("you submitted it")
@@ -83,7 +83,7 @@ def test_the_appraiser_is_told_another_administrator_approves(world, head, as_us
     system = proposal(world, 1)
     services.do_level_step(system, "appraise", acting_user=world.admin, note="Đạt yêu cầu.")
     page = in_english(as_user(world.admin)).get(reverse("registry:system_detail", args=[system.pk])).content.decode()
-    assert "you appraised it: another administrator of" in page.split('id="level-waiting-for"')[1].split("</p>")[0]
+    assert "you appraised it, so another administrator of" in page.split('id="level-waiting-for"')[1].split("</p>")[0]
 
 
 # --- 8. The appraisal of an earlier proposal ------------------------------------------------------------------
