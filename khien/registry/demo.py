@@ -78,6 +78,9 @@ ACCOUNTS: list[DemoAccount] = [
     DemoAccount(Role.RESPONDER, f"responder@ir-lachan.{DEMO_DOMAIN}", "Demo-Khien-Responder-2026", "IR-LACHAN", "Phạm Quốc Ứng Cứu"),
     DemoAccount(Role.AUDITOR, f"auditor@byt.{DEMO_DOMAIN}", "Demo-Khien-Auditor-2026", "BYT", "Hoàng Thu Kiểm Định"),
     DemoAccount(Role.TRAINEE, f"trainee@hv-antt.{DEMO_DOMAIN}", "Demo-Khien-Trainee-2026", "HV-ANTT", "Vũ Ngọc Học Viên"),
+    # A member of the banking ISAC: its channels and AMBER sharing are seen from inside, not only from outside.
+    DemoAccount(Role.ORG_ANALYST, f"analyst@nh-demo-bd.{DEMO_DOMAIN}", "Demo-Khien-Isac-2026", "NH-DEMO-BD",
+                "Đặng Thị Lan"),
 ]
 COORDINATOR = ACCOUNTS[0]
 # The coordinator's TOTP key: deterministic so that the printed secret stays valid across rebuilds.

@@ -244,3 +244,13 @@ def test_level_events_read_as_words_in_the_audit_log(built, client):
     detail = client.get(reverse("registry:system_detail", args=[event.system_id])).content.decode()
     history = detail.split('id="history"', 1)[1].split("</section>", 1)[0]
     assert "Đã phê duyệt" in history and ">approve<" not in history
+
+
+def test_a_printed_account_is_inside_a_sector_isac(built):
+    """An ISAC analyst's walk starts from the printed accounts: one of them belongs to an ISAC's member
+    organization (the banking ISAC), so its channels are seen from inside."""
+    from khien.registry.models import Isac
+
+    isac_member_codes = set(Isac.objects.values_list("members__code", flat=True))
+    printed = [a for a in demo.ACCOUNTS if a.org_code in isac_member_codes]
+    assert [a.email for a in printed] == [f"analyst@nh-demo-bd.{demo.DEMO_DOMAIN}"]
