@@ -171,6 +171,12 @@ def _incidents_export(m):
         "fmt": m["fmt"], "n": n}
 
 
+def _entries_export(m):
+    n = int(m["n"])
+    return ngettext("%(fmt)s export: %(n)s audit entry", "%(fmt)s export: %(n)s audit entries", n) % {
+        "fmt": m["fmt"], "n": n}
+
+
 def _objects_export(m):
     n = int(m["n"])
     return ngettext("%(fmt)s export of %(n)s object", "%(fmt)s export of %(n)s objects", n) % {
@@ -181,6 +187,7 @@ STORED_TEXTS: list[tuple[str, "re.Pattern[str]", Any]] = [
     ("intel.collection", re.compile(r"^(?P<title>.*): \+(?P<n>\d+) STIX versions$", re.S), _stix_versions),
     ("telemetry.event", re.compile(r"^(?P<fmt>\w+) export: (?P<n>\d+) events$"), _events_export),
     ("incidents.incident", re.compile(r"^(?P<fmt>\w+) export: (?P<n>\d+) incidents$"), _incidents_export),
+    ("core.auditentry", re.compile(r"^(?P<fmt>\w+) export: (?P<n>\d+) entries$"), _entries_export),
     ("intel.exchange_export", re.compile(r"^(?P<fmt>\S+) export of (?P<n>\d+) objects$"), _objects_export),
     ("intel.exchange_import", re.compile(r"^(?P<fmt>\S+) import (?P<file>.*)$", re.S),
      lambda m: _("%(fmt)s import of %(file)s") % {"fmt": m["fmt"], "file": m["file"]}),
@@ -282,12 +289,69 @@ def _named_models() -> dict[Any, tuple[str, ...]]:
     return found
 
 
+# --- Search: without regard to case or diacritics ----------------------------------------------------------
+# People type "nguyen van moi" for "Nguyễn Văn Mới": the log's search compares texts as `texts.folded` writes them,
+# in the database (the log is large: nothing is read into Python to be compared).
+
+@functools.cache
+def _fold_table() -> tuple[str, str]:
+    """The letters with diacritics (Latin, Vietnamese's among them) and the plain letter `texts.folded` makes of
+    each, for PostgreSQL's translate()."""
+    from .texts import folded
+
+    source, target = [], []
+    for code in list(range(0xC0, 0x250)) + list(range(0x1E00, 0x1F00)):
+        letter = chr(code)
+        plain = folded(letter)
+        if len(plain) == 1 and plain.isascii() and plain.isalpha() and plain != letter:
+            source.append(letter)
+            target.append(plain)
+    return "".join(source), "".join(target)
+
+
+def _folded_in_python(text):
+    from .texts import folded
+
+    if text is None:
+        return None
+    return " ".join(text.lower().split()) if text.isascii() else folded(text)
+
+
+class Folded(models.Func):
+    """A text column as `texts.folded` writes it (lower case, without diacritics, đ as d, spaces collapsed), computed
+    by the database: PostgreSQL with its own functions, SQLite with `texts.folded` itself."""
+
+    function = "khien_folded"
+    output_field = models.CharField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        connection.ensure_connection()  # the function is the connection's own: given to each, as it is used
+        connection.connection.create_function("khien_folded", 1, _folded_in_python, deterministic=True)
+        return super().as_sql(compiler, connection, **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        inner, params = compiler.compile(self.source_expressions[0])
+        source, target = _fold_table()
+        # combining marks out (a text written decomposed), runs of spaces as one, letters with diacritics plain
+        sql = f"lower(translate(regexp_replace(regexp_replace({inner}, %s, '', 'g'), %s, ' ', 'g'), %s, %s))"
+        return sql, (*params, "[\u0300-\u036f]", r"\s+", source, target)
+
+
+def folded_contains(field: str, words: str) -> Q:
+    """Entries (or rows) whose `field` contains `words`, both compared folded (`texts.folded`)."""
+    from .texts import folded
+
+    return Q(models.lookups.Contains(Folded(field), folded(words)))
+
+
 def ids_named(words: str, user) -> list[str]:
-    """The ids of the objects whose name contains `words` and that the log pages would name to `user` (`_nameable`):
-    what a search by a name shown on the page (in place of a stored id) must look for. Objects the reader may not
-    see are left out, so that a search cannot tell which hidden object bears a name."""
-    words = words.strip()
-    if not words:
+    """The ids of the objects whose name contains `words` (without regard to case or diacritics) and that the log
+    pages would name to `user` (`_nameable`): what a search by a name shown on the page (in place of a stored id)
+    must look for. Objects the reader may not see are left out, so that a search cannot tell which hidden object
+    bears a name."""
+    from .texts import folded
+
+    if not folded(words):
         return []
     ids: list[str] = []
     for model, fields in _named_models().items():
@@ -296,7 +360,7 @@ def ids_named(words: str, user) -> list[str]:
             continue
         q = Q()
         for name in fields:
-            q |= Q(**{f"{name}__icontains": words})
+            q |= folded_contains(name, words)
         for pk in queryset.filter(q).values_list("pk", flat=True).distinct()[:NAMED_IDS_LIMIT]:
             ids.append(str(pk))
             if len(ids) >= NAMED_IDS_LIMIT:
@@ -362,6 +426,18 @@ def describe(entries: Iterable[AuditEntry], user=None) -> list[AuditEntry]:
                     break
         entry.text = UUID_RE.sub(lambda m: names.get(m.group(0), m.group(0)), text)
     return entries
+
+
+def organization_names(entries) -> dict[str, str]:
+    """Names of the organizations the entries are filed under (the directory of organizations is not secret)."""
+    Organization = apps.get_model("registry", "Organization")
+    valid = []
+    for value in {e.organization_id for e in entries if e.organization_id}:
+        try:
+            valid.append(uuid.UUID(value))
+        except ValueError:
+            pass
+    return {str(o.pk): str(o) for o in Organization.objects.filter(pk__in=valid)}
 
 
 def _shown(value: Any) -> str:

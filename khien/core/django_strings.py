@@ -23,6 +23,13 @@ VALUE_LIMITS = (
     gettext_noop("Ensure this value is less than or equal to %(limit_value)s."),
     gettext_noop("Ensure this value is greater than or equal to %(limit_value)s."),
     gettext_noop("Please correct the duplicate data for %(field)s."),
+    # Django's Vietnamese writes "kí tự" here; Khiên writes "ký tự" everywhere.
+    ngettext_lazy("Ensure this value has at least %(limit_value)d character (it has %(show_value)d).",
+                  "Ensure this value has at least %(limit_value)d characters (it has %(show_value)d).", 0),
+    ngettext_lazy("Ensure this value has at most %(limit_value)d character (it has %(show_value)d).",
+                  "Ensure this value has at most %(limit_value)d characters (it has %(show_value)d).", 0),
+    ngettext_lazy("Ensure this filename has at most %(max)d character (it has %(length)d).",
+                  "Ensure this filename has at most %(max)d characters (it has %(length)d).", 0),
 )
 
 # Django's and Django REST framework's Vietnamese say "tập tin" and "email" where Khiên says "tệp" and "e-mail":

@@ -6,6 +6,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
@@ -21,6 +22,11 @@ class BoundedIsoDateTimeField(IsoDateTimeField):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.widget.attrs.setdefault("placeholder", _("dd/mm/yyyy"))
+        # The refusal shows the format the placeholder shows (Django's example had a time in it), then the time
+        # that may follow.
+        self.error_messages["invalid"] = format_lazy(
+            _("Enter a date as {format}, for example 06/12/2026 (a time may follow: 06/12/2026 08:30)."),
+            format=_("dd/mm/yyyy"))
 
     def to_python(self, value):
         value = super().to_python(value)
@@ -139,10 +145,12 @@ class AuditEntryFilterSet(django_filters.FilterSet):
         those the reader may see (`audit.ids_named`)."""
         from khien.core import audit
 
+        from khien.core.texts import folded
+
         value = value.strip()
-        if not value:
+        if not folded(value):
             return queryset
-        q = models.Q(object_repr__icontains=value) | models.Q(object_id__iexact=value) | self._actor_q(value)
+        q = audit.folded_contains("object_repr", value) | models.Q(object_id__iexact=value) | self._actor_q(value)
         ids = audit.ids_named(value, getattr(self.request, "user", None))
         if ids:
             q |= models.Q(object_id__in=ids) | models.Q(organization_id__in=ids)
@@ -151,14 +159,19 @@ class AuditEntryFilterSet(django_filters.FilterSet):
         return queryset.filter(q)
 
     def filter_actor(self, queryset, name, value):
+        from khien.core.texts import folded
+
         value = value.strip()
-        return queryset.filter(self._actor_q(value)) if value else queryset
+        return queryset.filter(self._actor_q(value)) if folded(value) else queryset
 
     @staticmethod
     def _actor_q(value: str) -> models.Q:
-        """An actor by e-mail (or part of it), by name, or by id. The log keeps the e-mail and id as they were;
-        names are looked up among today's users."""
-        named = [str(pk) for pk in User.objects.filter(full_name__icontains=value).values_list("pk", flat=True)[:500]]
+        """An actor by e-mail (or part of it), by name (without regard to case or diacritics), or by id. The log
+        keeps the e-mail and id as they were; names are looked up among today's users."""
+        from khien.core import audit
+
+        named = [str(pk) for pk in User.objects.filter(audit.folded_contains("full_name", value))
+                 .values_list("pk", flat=True)[:500]]
         return (models.Q(actor_email__icontains=value) | models.Q(actor_id=value)
                 | models.Q(actor_id__in=named))
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("me/tokens/", views.tokens, name="tokens"),
     path("audit/", views.audit_log, name="audit"),
     path("audit/<int:seq>/", views.audit_entry, name="audit_entry"),
+    path("audit/export/", views.audit_export_csv, name="audit_export"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/e-mail/", views.notification_email_settings, name="notification_email_settings"),
 ]

@@ -1,14 +1,13 @@
 """Sign-in (with TOTP), personal API tokens, the audit log page and error pages."""
 import uuid
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponseForbidden, JsonResponse
+from django.http import HttpResponseForbidden, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,7 +20,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework import exceptions
 
-from . import audit, notifications, services, shown_once, twofactor
+from . import audit, audit_export, notifications, services, shown_once, twofactor
 from .filters import AuditEntryFilterSet
 from .forms import (EmailAuthenticationForm, PasswordChangeForm, PasswordLinkForm, SetPasswordForm, TokenCreateForm,
                     TotpForm, add_service_error)
@@ -225,7 +224,7 @@ def tokens(request):
         if token is None:
             return HttpResponseForbidden()
         services.do_revoke_api_token(token, acting_user=request.user)
-        messages.success(request, _("Token revoked."))
+        messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
         return redirect("core:tokens")
     if request.method == "POST":
         if form.is_valid():
@@ -249,36 +248,47 @@ def tokens(request):
     return shown_once.no_store(response) if new_key else response
 
 
-def _organization_names(entries) -> dict[str, str]:
-    """Names of the organizations the entries are filed under (the directory of organizations is not secret)."""
-    Organization = apps.get_model("registry", "Organization")
-    ids = {e.organization_id for e in entries if e.organization_id}
-    valid = []
-    for value in ids:
-        try:
-            valid.append(uuid.UUID(value))
-        except ValueError:
-            pass
-    return {str(o.pk): str(o) for o in Organization.objects.filter(pk__in=valid)}
+def _audit_search(request) -> tuple[AuditEntryFilterSet, object, int]:
+    """The log as the reader may see it (`AuditEntry.objects.visible_to`), filtered by the shared filter set: the
+    page and its export alike. A filter that is refused selects nothing (400)."""
+    visible = AuditEntry.objects.visible_to(request.user)
+    filterset = AuditEntryFilterSet(request.GET or None, queryset=visible, request=request)
+    if filterset.is_bound and not filterset.is_valid():
+        return filterset, visible.none(), 400
+    return filterset, (filterset.qs if filterset.is_bound else visible), 200
 
 
 @login_required
 def audit_log(request):
-    """The log as the reader may see it (`AuditEntry.objects.visible_to`), filtered by the shared filter set."""
-    visible = AuditEntry.objects.visible_to(request.user)
-    filterset = AuditEntryFilterSet(request.GET or None, queryset=visible, request=request)
-    status = 200
-    if filterset.is_bound and not filterset.is_valid():
-        entries, status = visible.none(), 400
-    else:
-        entries = filterset.qs if filterset.is_bound else visible
+    filterset, entries, status = _audit_search(request)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     audit.describe(page.object_list, request.user)
-    org_names = _organization_names(page.object_list)
+    org_names = audit.organization_names(page.object_list)
     for entry in page.object_list:
         entry.organization_name = org_names.get(entry.organization_id, "")
     fields = [filterset.form[name] for name in AuditEntryFilterSet.PAGE_FIELDS]
-    return render(request, "core/audit.html", {"page": page, "filter": filterset, "fields": fields}, status=status)
+    export = request.GET.copy()
+    export.pop("page", None)
+    return render(request, "core/audit.html", {
+        "page": page, "filter": filterset, "fields": fields, "export_query": export.urlencode(),
+        "export_max": audit_export.MAX_ENTRIES}, status=status)
+
+
+@login_required
+def audit_export_csv(request):
+    """The entries the page's filters select, as CSV (`audit_export`): streamed, and recorded in the log before it
+    is sent. Refused filters get the page with its 400, as on the page."""
+    _search, entries, status = _audit_search(request)
+    if status != 200:
+        return audit_log(request)
+    entries = audit_export.bounded(entries)
+    filters = {key: request.GET.getlist(key) for key in request.GET if key != "page"}
+    audit_export.record_export(request.user, entries.count(), filters)
+    response = StreamingHttpResponse(audit_export.csv_lines(entries, request.user),
+                                     content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="khien-audit-{stamp}.csv"'
+    return response
 
 
 @login_required
@@ -293,7 +303,7 @@ def audit_entry(request, seq: int):
     return render(request, "core/audit_entry.html", {
         "entry": entry, "changes": changes, "shown": [row for row in changes if not both_sides or row["changed"]],
         "unchanged": unchanged,
-        "organization_name": _organization_names([entry]).get(entry.organization_id, ""),
+        "organization_name": audit.organization_names([entry]).get(entry.organization_id, ""),
     })
 
 

@@ -27,3 +27,33 @@ document.addEventListener("submit", function (event) {
     form.querySelectorAll('button[type="submit"]').forEach(function (b) { b.disabled = true; });
   }, 0);
 });
+
+// The outcome of an action where the person acted. Many actions send the browser back to a part of a long page
+// (/systems/<id>/#dossier, /organizations/<id>/#members): the messages the server drew at the top of the page
+// (#messages, role="alert" for a refusal, else "status") are moved to the start of that part, under its heading,
+// where the page opens, instead of staying above the screen. Without this script they stay at the top.
+(function () {
+  var box = document.getElementById("messages");
+  var id = window.location.hash.slice(1);
+  if (!box || !id) return;
+  var target;
+  try { target = document.getElementById(decodeURIComponent(id)); } catch (e) { return; }
+  if (!target || target.contains(box) || box.contains(target)) return;
+  var heading = /^H[1-6]$/;
+  var holds = /^(SECTION|ARTICLE|ASIDE|DIV|FORM|FIELDSET|DETAILS|LI|TD|TH|DD)$/;
+  var first = target.firstElementChild;
+  if (holds.test(target.tagName)) {
+    if (target.tagName === "DETAILS") target.open = true;
+    if (first && (heading.test(first.tagName) || first.tagName === "SUMMARY")) first.after(box);
+    else target.prepend(box);
+  } else {
+    target.after(box);  // a heading, a list, a table, a button: right below it
+  }
+  // The browser keeps the anchor at the top of the screen while the page loads; should the message still be out of
+  // sight then (below a tall list), it is brought into view.
+  function show() {
+    var r = box.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > window.innerHeight) box.scrollIntoView({block: "nearest"});
+  }
+  if (document.readyState === "complete") show(); else window.addEventListener("load", show);
+})();

@@ -1,0 +1,77 @@
+"""The audit log page's entries as a CSV file: what the page's filters select, as the reader may see it (the caller
+passes `AuditEntry.objects.visible_to(user)` filtered by `AuditEntryFilterSet`; nothing here widens it), newest
+first, at most MAX_ENTRIES. Each entry reads as on the page (`audit.describe`): the action, the kind of object and
+its text in the reader's language, the organization's name.
+
+Taking the log out of the platform is a disclosure like any export: `record_export` writes who took which entries
+(the filters, the number) into the log before the file is sent."""
+from __future__ import annotations
+
+import csv
+import io
+
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from . import audit
+from .audit import Act, Change
+from .spreadsheet import safe_cell
+
+MAX_ENTRIES = 100_000  # more: a shorter period, several times
+CHUNK = 1000  # entries described (names looked up) at a time
+
+
+def bounded(entries):
+    """The entries the export holds: those that exist now (not the record of this export, written next), newest
+    first, at most MAX_ENTRIES."""
+    head = audit.AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    return entries.filter(seq__lte=head).order_by("-seq")[:MAX_ENTRIES]
+
+
+def record_export(user, count: int, filters: dict) -> None:
+    audit.record_many([Change(action=Act.EXPORT, object_type="core.auditentry", object_id="search",
+                              object_repr=f"CSV export: {count} entries",
+                              after={"format": "csv", "count": count, "filters": filters})], actor=user)
+
+
+def csv_lines(entries, user):
+    """A header of column names, then one line per entry; a UTF-8 byte order mark first so that Excel reads
+    Vietnamese text right. The language is the request's, taken now: the lines are written while the response
+    streams."""
+    return _csv_lines(entries, user, translation.get_language() or settings.LANGUAGE_CODE)
+
+
+def _csv_lines(entries, user, language: str):
+    with translation.override(language):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+
+        def flush() -> bytes:
+            text = buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            return text.encode("utf-8")
+
+        writer.writerow(["#", _("When"), _("Who"), _("Action"), _("Kind"), _("Object"), _("Organization")])
+        yield "\ufeff".encode("utf-8") + flush()
+        chunk = []
+        for entry in entries.iterator(chunk_size=CHUNK):
+            chunk.append(entry)
+            if len(chunk) == CHUNK:
+                _write(writer, chunk, user)
+                yield flush()
+                chunk = []
+        if chunk:
+            _write(writer, chunk, user)
+            yield flush()
+
+
+def _write(writer, chunk, user) -> None:
+    """The entries as the page shows them (`audit.describe`, `audit.organization_names`), one line each."""
+    audit.describe(chunk, user)
+    names = audit.organization_names(chunk)
+    for entry in chunk:
+        writer.writerow([safe_cell(cell) for cell in (
+            entry.seq, timezone.localtime(entry.at).strftime("%Y-%m-%d %H:%M:%S"), entry.actor_email,
+            entry.action_label, entry.type_label, entry.text, names.get(entry.organization_id, ""))])
