@@ -6,12 +6,14 @@ audit are theirs. A refused import shows every rejected object or row and stores
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -23,13 +25,12 @@ from khien.core.texts import folded
 
 from . import federation, tlp, warninglists
 from .exchange import run, stix_export
-from .exchange.common import ImportRejected, max_import_bytes
+from .exchange.common import FORMAT_LABELS, ImportRejected, max_import_mb
 from .exchange.csv_io import IMPORT_COLUMNS
 from .models import STIX_TYPE_LABELS, Collection, Tlp, stix_type_label
 from .models_federation import MAX_SECRET_LENGTH, FeedAuth, FeedSubscription
 
-FORMAT_CHOICES = [("stix", gettext_lazy("STIX 2.1 bundle (JSON)")), ("misp", gettext_lazy("MISP event (JSON)")),
-                  ("csv", gettext_lazy("CSV of indicators"))]
+FORMAT_CHOICES = list(FORMAT_LABELS.items())
 
 
 class ImportForm(forms.Form):
@@ -41,6 +42,12 @@ class ImportForm(forms.Form):
         super().__init__(*args, **kwargs)
         writable = [c.pk for c in tlp.collections_for(user) if tlp.can_write_collection(user, c)]
         self.fields["collection"].queryset = Collection.objects.filter(pk__in=writable).order_by("title")
+
+    def ask_file_again(self) -> None:
+        """After an error the format and the collection are kept, the file cannot be (a browser never fills a file
+        input): say so at the file field."""
+        self.fields["file"].help_text = self["file"].help_text = _(
+            "Choose the file again: the format and the collection are kept, the file cannot be.")
 
 
 class StixTypesField(forms.MultipleChoiceField):
@@ -64,7 +71,7 @@ class ExportForm(forms.Form):
                            help_text=gettext_lazy("None ticked: every type."))
     tlp = forms.MultipleChoiceField(label=gettext_lazy("TLP"), choices=Tlp.choices, required=False,
                                     widget=forms.CheckboxSelectMultiple)
-    added_since = forms.DateField(label=gettext_lazy("Added since"), required=False,
+    added_since = forms.DateField(label=gettext_lazy("Added from"), required=False,
                                   widget=forms.DateInput(attrs={"type": "date"}))
     ids = forms.CharField(label=gettext_lazy("Only these STIX ids"), required=False,
                           widget=forms.Textarea(attrs={"rows": 2}),
@@ -106,7 +113,17 @@ def _local_midnight(day):
 
 
 def _nav(request, active):
-    return {"exchange_active": active, "max_import_mb": round(max_import_bytes() / 2**20, 1)}
+    return {"exchange_active": active, "max_import_mb": max_import_mb()}
+
+
+def _imported_links(collection, report) -> dict:
+    """Where to see what an import stored: the search of the collection's objects stored today (what this import
+    created is among them), and the collection's page."""
+    today = timezone.localdate().isoformat()
+    search = "{}?{}".format(reverse("intel:search"), urlencode(
+        {"collection": collection.pk, "added_after": today, "added_before": today}))
+    return {"imported_collection": collection, "imported_search_url": search if report.created else "",
+            "imported_collection_url": reverse("intel:collection_detail", args=[collection.pk])}
 
 
 @login_required
@@ -114,7 +131,7 @@ def _nav(request, active):
 def exchange_import(request):
     """Upload a STIX bundle, MISP event or CSV into a collection the user may write to."""
     form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
-    report, rejected, status = None, None, 200
+    report, rejected, status, links = None, None, 200, {}
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -122,11 +139,12 @@ def exchange_import(request):
                                      file_name=data["file"].name)
         except ImportRejected as exc:
             add_service_error(form, exc)
-            rejected, status = exc.report.rejected, 422
+            rejected, status = exc.details(), 422
         except Refused as exc:
             add_service_error(form, exc)
             status = status_of(exc)
         else:
+            links = _imported_links(data["collection"], report)
             messages.success(request, _("Imported: %(created)d new objects, %(existing)d already stored, "
                                         "%(added)d added to the collection.")
                              % {"created": report.created, "existing": report.existing,
@@ -139,8 +157,10 @@ def exchange_import(request):
                                                    len(report.skipped)) % {"n": len(report.skipped)})
     elif request.method == "POST":
         status = 400
+    if request.method == "POST" and report is None:
+        form.ask_file_again()
     return render(request, "intel/exchange_import.html", {
-        "form": form, "report": report, "rejected": rejected, "csv_columns": IMPORT_COLUMNS,
+        "form": form, "report": report, "rejected": rejected, "csv_columns": IMPORT_COLUMNS, **links,
         # No collection to import into (an auditor, a trainee, a responder…): no form, but who may import.
         "can_import": form.fields["collection"].queryset.exists(),
         **_nav(request, "import")}, status=status)

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 import orjson
 from django.conf import settings
 from django.db import transaction
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from khien.core import audit
 from khien.core.audit import Act, Change
@@ -18,6 +20,9 @@ from .. import services, tlp, warninglists
 from ..models import Collection, IndicatorKind, IndicatorValue, StixObject
 
 FORMATS = ("stix", "misp", "csv")
+# How the pages name each format (the import and export forms' choices, the hint of `format_hint`).
+FORMAT_LABELS = {"stix": gettext_lazy("STIX 2.1 bundle (JSON)"), "misp": gettext_lazy("MISP event (JSON)"),
+                 "csv": gettext_lazy("CSV of indicators")}
 
 
 def max_import_bytes() -> int:
@@ -26,10 +31,17 @@ def max_import_bytes() -> int:
     return int(getattr(settings, "KHIEN_INTEL_IMPORT_MAX_BYTES", default))
 
 
+def max_import_mb() -> str:
+    """The import limit in MB as the import page and its refusal say it, in the reader's language: "10", "1,5"."""
+    mb = round(max_import_bytes() / 2**20, 1)
+    return number_format(int(mb) if mb == int(mb) else mb, 0 if mb == int(mb) else 1, force_grouping=True)
+
+
 def too_large() -> Refused:
-    limit = max_import_bytes()
-    return Refused(_("The file is larger than the import limit of %(size)s bytes (%(mb).1f MB).")
-                   % {"size": limit, "mb": limit / 2**20}, code="too_large", status=413)
+    """The 413 of a file beyond the import limit, in the words of every other upload's refusal
+    (`khien.core.errors.file_too_large`) and with the limit the import page shows."""
+    return Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": max_import_mb()},
+                   code="too_large", status=413)
 
 
 def read_limited(source) -> bytes:
@@ -76,6 +88,38 @@ def load_json(data: bytes):
         raise Refused(message, code="malformed_json")
 
 
+# What a file's first bytes show of its format: a MISP event's keys (a STIX object has none of them), a STIX
+# bundle's or object's, a CSV header naming the type and value columns.
+HEAD_BYTES = 65536
+_MISP_KEYS = re.compile(rb'"(?:Event|Attribute|EventTag|threat_level_id|Orgc)"\s*:')
+_STIX_KEYS = re.compile(rb'"type"\s*:\s*"bundle"|"spec_version"\s*:\s*"2\.[01]"')
+
+
+def looks_like(head: bytes) -> str | None:
+    """The format ("stix", "misp", "csv") the first bytes of a file look like, None when they say nothing clear.
+    Cheap: a few regular expressions on the head, nothing parsed."""
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text[:1] in (b"{", b"["):
+        if _MISP_KEYS.search(text):
+            return "misp"
+        return "stix" if _STIX_KEYS.search(text) else None
+    header = {cell.strip().strip(b'"').strip().lower() for cell in re.split(rb"[,;\t]", text.split(b"\n", 1)[0])}
+    return "csv" if {b"type", b"value"} <= header else None
+
+
+def format_hint(fmt: str, head: bytes) -> str:
+    """What to say when a file sent as `fmt` is refused and looks like another format; "" otherwise."""
+    found = looks_like(head)
+    if found is None or found == fmt:
+        return ""
+    label = {"format": FORMAT_LABELS[found]}
+    if found == "misp":
+        return _("This file looks like a MISP event: choose the format “%(format)s”.") % label
+    if found == "stix":
+        return _("This file looks like a STIX bundle: choose the format “%(format)s”.") % label
+    return _("This file looks like a CSV file: choose the format “%(format)s”.") % label
+
+
 @dataclass
 class ImportReport:
     """What an import did, or (in `rejected`) why it did nothing."""
@@ -108,6 +152,12 @@ class ImportRejected(Refused):
     def __init__(self, message, report: ImportReport):
         super().__init__(message, code="rejected", status=422)
         self.report = report
+
+    def details(self) -> list[dict]:
+        """The rejected objects and rows that say more than the refusal's message: an entry naming neither an
+        object, a row nor a column and repeating that message is left out (a page shows the message once)."""
+        return [r for r in self.report.rejected
+                if r.get("ref") or r.get("column") or str(r.get("message")) not in str(self.message)]
 
 
 def rejected_from_invalid_stix(exc: services.InvalidStix) -> list[dict]:

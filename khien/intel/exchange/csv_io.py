@@ -19,7 +19,8 @@ tlp            no         clear, white, green, amber, amber+strict, red (empty: 
 All or nothing: every row is checked first; one bad row and nothing is stored, the report lists
 every bad row (row number — the header is row 1 —, column, reason).
 
-A row's indicator id is derived from the producer and the row's value and type (`row_id`): importing
+A row's indicator id is derived from the producer and the row's value and type by a keyed hash (`row_id`,
+`assign_row_ids`: ids of a former key or of before the ids were keyed are reused): importing
 the same file again stores nothing new (counted as already stored), a changed row (a new name, a
 later end of validity…) becomes a new version of the same indicator, and a value given twice in one
 file is refused at its second row.
@@ -36,7 +37,9 @@ import ipaddress
 import re
 import uuid
 
+from django.conf import settings
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from khien.core.spreadsheet import safe_cell
@@ -117,13 +120,49 @@ def _timestamp(value: dt.datetime) -> str:
     return services.format_timestamp(value.replace(microsecond=value.microsecond // 1000 * 1000))
 
 
-# The namespace of the indicator ids of CSV rows (uuid5 of producer and pattern).
+# The namespace of the indicator ids CSV rows got before they were keyed (uuid5 of producer and pattern): anyone
+# could compute them (the namespace is in the source, an organization's uuid is shown to every user). Still
+# looked up at import (`assign_row_ids`), so that a file imported before keeps its indicators.
 CSV_NAMESPACE = uuid.UUID("6f0c3c1e-4c8e-5b8a-9a43-1f6e6b0c4d21")
+ROW_ID_PURPOSE = "khien.intel.exchange.csv_io.row_id"
+
+
+def _keyed_row_id(producer_id, pattern: str, secret) -> str:
+    digest = salted_hmac(ROW_ID_PURPOSE, "{}|{}".format(producer_id or "", pattern), secret=secret,
+                         algorithm="sha256").digest()
+    return "indicator--{}".format(uuid.UUID(bytes=digest[:16], version=4))
 
 
 def row_id(producer_id, pattern: str) -> str:
-    """The indicator id of a CSV row: the same producer and value (and type) give the same id at every import."""
-    return "indicator--{}".format(uuid.uuid5(CSV_NAMESPACE, "{}|{}".format(producer_id or "", pattern)))
+    """The indicator id of a CSV row: the same producer and value (and type) give the same id at every import.
+
+    A keyed hash (the platform's SECRET_KEY) written as a UUIDv4: no one outside the platform can compute the id
+    an organization's row gets, so no one can probe whether it reported a value, nor take the id first."""
+    return _keyed_row_id(producer_id, pattern, settings.SECRET_KEY)
+
+
+def candidate_row_ids(producer_id, pattern: str) -> list[str]:
+    """The ids a row may already have, in order of preference: the current key's, each former key's
+    (SECRET_KEY_FALLBACKS: a key rotation), the id computed before they were keyed (an upgrade)."""
+    ids = [row_id(producer_id, pattern)]
+    ids += [_keyed_row_id(producer_id, pattern, key) for key in getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    ids.append("indicator--{}".format(uuid.uuid5(CSV_NAMESPACE, "{}|{}".format(producer_id or "", pattern))))
+    return list(dict.fromkeys(ids))
+
+
+def assign_row_ids(objects: list, producer_id) -> list:
+    """`objects` (one per row, by pattern) with their ids: the candidate id (`candidate_row_ids`) of which this
+    producer already stored a version, else the current key's. One query; ids another organization took are never
+    reused (nor in the way: the current key's id is not theirs to know)."""
+    candidates = {obj["pattern"]: candidate_row_ids(producer_id, obj["pattern"]) for obj in objects}
+    every = sorted({i for ids in candidates.values() for i in ids})
+    own = set(StixObject.objects.filter(stix_id__in=every, producer_id=producer_id).order_by()
+              .values_list("stix_id", flat=True).distinct()) if producer_id is not None and every else set()
+    out = []
+    for obj in objects:
+        ids = candidates[obj["pattern"]]
+        out.append({**obj, "id": next((i for i in ids if i in own), ids[0])})
+    return out
 
 
 def parse_row(row: dict, now: dt.datetime) -> dict:
@@ -229,14 +268,25 @@ def import_csv(collection, source, *, acting_user, file_name: str = "", recipien
             report.rejected.append({"ref": str(row[ROW]), "column": "value", "message": message})
             continue
         first_row[obj["pattern"]] = str(row[ROW])
-        obj["id"] = row_id(producer_id, obj["pattern"])
         objects.append(obj)
     if report.rejected:
         bad_rows = len({r["ref"] for r in report.rejected})
         raise ImportRejected(_("%(count)d of %(total)d rows are rejected; nothing was stored.")
                              % {"count": bad_rows, "total": len(rows)}, report)
+    objects = assign_row_ids(objects, producer_id)
     objects = _fresh_id_when_revoked(reuse_stored_versions(objects, producer_id), producer_id)
-    return add_objects(collection, objects, report, acting_user=acting_user, recipients=recipients)
+    rows_of = {obj["id"]: first_row[obj["pattern"]] for obj in objects}
+    try:
+        return add_objects(collection, objects, report, acting_user=acting_user, recipients=recipients)
+    except ImportRejected as exc:  # refused by the store: said by row, as every other refusal of a CSV file
+        rows_named = [{**r, "ref": rows_of.get(r["ref"], r["ref"])} for r in exc.report.rejected]
+        exc.report.rejected = rows_named
+        bad_rows = len({r["ref"] for r in rows_named if r["ref"] in first_row.values()})
+        if bad_rows:
+            exc.message = _("%(count)d of %(total)d rows are rejected; nothing was stored.") \
+                % {"count": bad_rows, "total": len(rows)}
+            exc.args = (exc.message,)
+        raise
 
 
 def _fresh_id_when_revoked(objects: list, producer_id) -> list:

@@ -6,11 +6,11 @@ import uuid
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from khien.core.errors import Refused
+from khien.core.errors import Forbidden, Refused
 
 from .. import tlp
 from . import csv_io, misp, stix_export, stix_import
-from .common import FORMATS, ImportReport
+from .common import FORMATS, HEAD_BYTES, ImportReport, format_hint
 
 IMPORTERS = {"stix": stix_import.import_stix, "misp": misp.import_misp, "csv": csv_io.import_csv}
 CONTENT_TYPES = {"stix": "application/stix+json;version=2.1", "misp": "application/json",
@@ -40,7 +40,30 @@ def collection_for_import(user, ref):
 
 
 def import_file(fmt: str, collection, source, *, acting_user, file_name: str = "") -> ImportReport:
-    return IMPORTERS[check_format(fmt)](collection, source, acting_user=acting_user, file_name=file_name)
+    """Import a file; a refusal of a file that looks like another format (a MISP event sent as a STIX bundle…)
+    says which format to choose (`format_hint`)."""
+    fmt = check_format(fmt)
+    try:
+        return IMPORTERS[fmt](collection, source, acting_user=acting_user, file_name=file_name)
+    except Refused as exc:
+        if exc.status in (400, 422) and not isinstance(exc, Forbidden):
+            hint = format_hint(fmt, _head(source))
+            if hint:
+                exc.message = f"{exc.message} {hint}"
+                exc.args = (exc.message,)
+        raise
+
+
+def _head(source) -> bytes:
+    """The first bytes of an uploaded file, a file object or bytes (what `format_hint` looks at)."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source[:HEAD_BYTES])
+    try:
+        source.seek(0)
+        head = source.read(HEAD_BYTES)
+    except (AttributeError, OSError, ValueError):
+        return b""
+    return head.encode("utf-8") if isinstance(head, str) else bytes(head or b"")
 
 
 def export(fmt: str, user, sel: stix_export.Selection):
