@@ -7,16 +7,13 @@ Taking the log out of the platform is a disclosure like any export: `record_expo
 (the filters, the number) into the log before the file is sent."""
 from __future__ import annotations
 
-import csv
-import io
-
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import audit
 from .audit import Act, Change
-from .spreadsheet import safe_cell
+from .spreadsheet import csv_stream
 
 MAX_ENTRIES = 100_000  # more: a shorter period, several times
 CHUNK = 1000  # entries described (names looked up) at a time
@@ -44,34 +41,25 @@ def csv_lines(entries, user):
 
 def _csv_lines(entries, user, language: str):
     with translation.override(language):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-
-        def flush() -> bytes:
-            text = buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            return text.encode("utf-8")
-
-        writer.writerow(["#", _("When"), _("Who"), _("Action"), _("Kind"), _("Object"), _("Organization")])
-        yield "\ufeff".encode("utf-8") + flush()
-        chunk = []
-        for entry in entries.iterator(chunk_size=CHUNK):
-            chunk.append(entry)
-            if len(chunk) == CHUNK:
-                _write(writer, chunk, user)
-                yield flush()
-                chunk = []
-        if chunk:
-            _write(writer, chunk, user)
-            yield flush()
+        header = ["#", _("When"), _("Who"), _("Action"), _("Kind"), _("Object"), _("Organization")]
+        yield from csv_stream(header, _row_chunks(entries, user))
 
 
-def _write(writer, chunk, user) -> None:
+def _row_chunks(entries, user):
+    chunk = []
+    for entry in entries.iterator(chunk_size=CHUNK):
+        chunk.append(entry)
+        if len(chunk) == CHUNK:
+            yield _rows(chunk, user)
+            chunk = []
+    if chunk:
+        yield _rows(chunk, user)
+
+
+def _rows(chunk, user) -> list[list]:
     """The entries as the page shows them (`audit.describe`, `audit.organization_names`), one line each."""
     audit.describe(chunk, user)
     names = audit.organization_names(chunk)
-    for entry in chunk:
-        writer.writerow([safe_cell(cell) for cell in (
-            entry.seq, timezone.localtime(entry.at).strftime("%Y-%m-%d %H:%M:%S"), entry.actor_email,
-            entry.action_label, entry.type_label, entry.text, names.get(entry.organization_id, ""))])
+    return [[entry.seq, timezone.localtime(entry.at).strftime("%Y-%m-%d %H:%M:%S"), entry.actor_email,
+             entry.action_label, entry.type_label, entry.text, names.get(entry.organization_id, "")]
+            for entry in chunk]

@@ -16,3 +16,25 @@ def safe_cell(value):
         if value.startswith(FORMULA_STARTS):
             return "'" + value
     return value
+
+
+def csv_stream(header, row_chunks):
+    """The bytes of a CSV file, written as it streams: a UTF-8 byte order mark (so that Excel reads Vietnamese
+    text right) with the header, then one piece per chunk of rows (each row a list of cells, made safe here)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> bytes:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text.encode("utf-8")
+
+    writer.writerow(header)
+    yield "\ufeff".encode("utf-8") + flush()
+    for rows in row_chunks:
+        writer.writerows([safe_cell(cell) for cell in row] for row in rows)
+        yield flush()

@@ -6,8 +6,6 @@ is a disclosure: `record_export` writes who exported what (filters and number of
 before the file is sent."""
 from __future__ import annotations
 
-import csv
-import io
 
 import orjson
 from django.conf import settings
@@ -16,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from khien.core import audit
 from khien.core.audit import Act, Change
-from khien.core.spreadsheet import safe_cell
+from khien.core.spreadsheet import csv_stream
 
 # A larger export is a narrower search (time range, organization) done several times.
 MAX_EVENTS = 100_000
@@ -70,23 +68,14 @@ def _csv_rows(events):
               "dst_port": _("Destination port"), "domain": _("Domain"), "url": _("URL"), "file_md5": "MD5",
               "file_sha1": "SHA-1", "file_sha256": "SHA-256", "observer": _("Observer"), "alert": _("Alert"),
               "id": _("Event id")}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    yield from csv_stream([labels[name] for name in COLUMNS], ([_row(event)] for event in _events(events)))
 
-    def flush() -> bytes:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text.encode("utf-8")
 
-    writer.writerow([labels[name] for name in COLUMNS])
-    yield "\ufeff".encode("utf-8") + flush()
-    for event in _events(events):
-        cells = {name: getattr(event, name) for name in COLUMNS}
-        # ISO 8601 with its offset (+07:00): a spreadsheet or a script elsewhere reads the same instant.
-        cells.update(time=timezone.localtime(event.time).isoformat(timespec="seconds"),
-                     organization=event.organization.code, source=event.source.name,
-                     category=event.category_label,
-                     alert=event.alert_id or "")
-        writer.writerow([safe_cell("" if cells[name] is None else cells[name]) for name in COLUMNS])
-        yield flush()
+def _row(event) -> list:
+    cells = {name: getattr(event, name) for name in COLUMNS}
+    # ISO 8601 with its offset (+07:00): a spreadsheet or a script elsewhere reads the same instant.
+    cells.update(time=timezone.localtime(event.time).isoformat(timespec="seconds"),
+                 organization=event.organization.code, source=event.source.name,
+                 category=event.category_label,
+                 alert=event.alert_id or "")
+    return ["" if cells[name] is None else cells[name] for name in COLUMNS]
