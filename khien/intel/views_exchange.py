@@ -162,7 +162,7 @@ def exchange_import(request):
     return render(request, "intel/exchange_import.html", {
         "form": form, "report": report, "rejected": rejected, "csv_columns": IMPORT_COLUMNS, **links,
         # No collection to import into (an auditor, a trainee, a responder…): no form, but who may import.
-        "can_import": form.fields["collection"].queryset.exists(),
+        "can_import_intel": form.fields["collection"].queryset.exists(),
         **_nav(request, "import")}, status=status)
 
 

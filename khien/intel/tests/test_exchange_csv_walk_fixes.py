@@ -242,3 +242,18 @@ def test_format_is_kept_after_an_error_and_the_file_must_be_chosen_again(world, 
         assert re.search(r'<option value="misp"[^>]*selected', page)
         assert re.search(rf'<option value="{sharing.collection.pk}"[^>]*selected', page)
         assert "Choose the file again" in page
+
+
+def test_the_exchange_page_keeps_the_registry_import_link_as_the_rights_say(world, sharing, client):
+    """The exchange page's own "may import into a collection" replaced the menu's "may import registry data": an
+    analyst who may not import registry data was shown "Import" in the menu (then 403), and an administrator who
+    may was not."""
+    registry_import = f'href="{reverse("registry:import")}"'
+    client.force_login(world.analyst)
+    page = client.get(reverse("intel:exchange")).content.decode()
+    assert client.get(reverse("registry:import")).status_code == 403
+    assert registry_import not in page
+    assert 'name="collection"' in page  # the analyst still imports intelligence here
+    client.force_login(world.admin)
+    assert client.get(reverse("registry:import")).status_code == 200
+    assert registry_import in client.get(reverse("intel:exchange")).content.decode()
