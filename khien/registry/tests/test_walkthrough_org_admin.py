@@ -180,6 +180,9 @@ def test_an_administrator_requires_two_step_sign_in_of_a_unit_and_its_members_mu
     fresh = Client()
     fresh.post(reverse("core:login"), {"username": user.email, "password": TEST_PASSWORD})
     assert fresh.get(reverse("registry:system_list")).url.startswith(reverse("core:totp_enroll"))
+    # The setup page says why (it said "your role requires", which a unit's analyst's role does not).
+    enroll = fresh.get(reverse("core:totp_enroll")).content.decode()
+    assert "Vai trò hoặc tổ chức của bạn yêu cầu xác thực hai bước" in enroll
     # Members of the organization above it are not concerned.
     assert not twofactor.role_requires_second_factor(User.objects.get(pk=world.analyst.pk))
 
