@@ -251,6 +251,9 @@ def _content(obj: dict) -> dict:
     return {k: v for k, v in obj.items() if k not in _REIMPORT_FIELDS}
 
 
+ID_CHUNK = 10_000  # ids per lookup query: a large file asks in bounded IN lists
+
+
 def reuse_stored_versions(objects: list, producer_id) -> list:
     """`objects` made from a file whose rows carry no times of their own (CSV, MISP): an object whose latest
     version stored by the same producer has the same content gets that version's times, so that importing the
@@ -260,8 +263,10 @@ def reuse_stored_versions(objects: list, producer_id) -> list:
     if not ids or producer_id is None:
         return objects
     latest: dict[str, StixObject] = {}
-    for row in StixObject.objects.filter(stix_id__in=ids, producer_id=producer_id).order_by("modified"):
-        latest[row.stix_id] = row  # the last one in time order
+    for start in range(0, len(ids), ID_CHUNK):  # a large file: bounded IN lists (an id's versions in one chunk)
+        for row in StixObject.objects.filter(stix_id__in=ids[start:start + ID_CHUNK],
+                                             producer_id=producer_id).order_by("modified"):
+            latest[row.stix_id] = row  # the last one in time order
     out = []
     for obj in objects:
         row = latest.get(obj.get("id")) if isinstance(obj, dict) else None

@@ -48,7 +48,7 @@ from khien.registry.imports import ROW, read_rows
 
 from .. import services, tlp, warninglists
 from ..models import IndicatorKind, IndicatorValue, StixObject, Tlp
-from . import stix_export
+from . import common, stix_export
 from .common import ImportRejected, ImportReport, add_objects, check_write, read_limited, reuse_stored_versions
 
 IMPORT_COLUMNS = ["type", "value", "name", "description", "valid_until", "confidence", "labels", "tlp"]
@@ -156,8 +156,11 @@ def assign_row_ids(objects: list, producer_id) -> list:
     reused (nor in the way: the current key's id is not theirs to know)."""
     candidates = {obj["pattern"]: candidate_row_ids(producer_id, obj["pattern"]) for obj in objects}
     every = sorted({i for ids in candidates.values() for i in ids})
-    own = set(StixObject.objects.filter(stix_id__in=every, producer_id=producer_id).order_by()
-              .values_list("stix_id", flat=True).distinct()) if producer_id is not None and every else set()
+    own = set()
+    if producer_id is not None:
+        for start in range(0, len(every), common.ID_CHUNK):  # a large file: bounded IN lists
+            own.update(StixObject.objects.filter(stix_id__in=every[start:start + common.ID_CHUNK], producer_id=producer_id)
+                       .order_by().values_list("stix_id", flat=True).distinct())
     out = []
     for obj in objects:
         ids = candidates[obj["pattern"]]

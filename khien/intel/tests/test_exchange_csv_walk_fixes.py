@@ -257,3 +257,17 @@ def test_the_exchange_page_keeps_the_registry_import_link_as_the_rights_say(worl
     client.force_login(world.admin)
     assert client.get(reverse("registry:import")).status_code == 200
     assert registry_import in client.get(reverse("intel:exchange")).content.decode()
+
+
+def test_a_file_larger_than_one_lookup_is_asked_in_pieces_and_stays_idempotent(world, sharing, monkeypatch):
+    """The ids of a large file (three candidates a row) are looked up in bounded IN lists; a file imported
+    before the ids were keyed keeps its indicators, whichever piece holds them."""
+    from khien.intel.exchange import common
+
+    monkeypatch.setattr(common, "ID_CHUNK", 2)
+    text = "type,value\n" + "".join(f"ipv4,192.0.2.{n}\n" for n in range(10, 17))
+    first = import_as(world.analyst, sharing.collection, text)
+    assert first.created == 7
+    again = import_as(world.analyst, sharing.collection, text)
+    assert (again.created, again.existing) == (0, 7)
+    assert all(len(ids_of(f"192.0.2.{n}")) == 1 for n in range(10, 17))
