@@ -7,14 +7,19 @@ from khien.registry.tests.test_browser import SCREENSHOTS, Watch, browser, login
 pytestmark = pytest.mark.browser
 
 
-def test_export_form_at_1024_is_spaced_and_aligned(live_server, flushable_audit_log, sharing, browser):
-    world = sharing.world
-    base = live_server.url
+def _analyst_at_1024(base, sharing, browser):
+    """The ISAC analyst signed in, at 1024 px in Vietnamese (Hà Nội time), every request watched for errors."""
     context = browser.new_context(viewport={"width": 1024, "height": 900}, locale="vi-VN",
                                   timezone_id="Asia/Ho_Chi_Minh")
     page = context.new_page()
     Watch(page, base)
-    login(page, base, world.analyst)
+    login(page, base, sharing.world.analyst)
+    return context, page
+
+
+def test_export_form_at_1024_is_spaced_and_aligned(live_server, flushable_audit_log, sharing, browser):
+    base = live_server.url
+    context, page = _analyst_at_1024(base, sharing, browser)
     page.goto(f"{base}/intel/exchange/export/")
     page.screenshot(path=str(SCREENSHOTS / "intel_exchange_export_1024.png"), full_page=True)
     label = page.locator("label[for=id_added_since]").inner_text()
@@ -34,13 +39,8 @@ def test_export_form_at_1024_is_spaced_and_aligned(live_server, flushable_audit_
 
 def test_a_refused_import_keeps_the_format_and_asks_for_the_file_again(live_server, flushable_audit_log, sharing,
                                                                         browser):
-    world = sharing.world
     base = live_server.url
-    context = browser.new_context(viewport={"width": 1024, "height": 900}, locale="vi-VN",
-                                  timezone_id="Asia/Ho_Chi_Minh")
-    page = context.new_page()
-    Watch(page, base)
-    login(page, base, world.analyst)
+    context, page = _analyst_at_1024(base, sharing, browser)
     page.goto(f"{base}/intel/exchange/")
     page.set_input_files("#id_file", files=[{"name": "event.json", "mimeType": "application/json",
                                              "buffer": b'{"Event": {"info": "x", "Attribute": []}}'}])
