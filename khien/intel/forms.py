@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import ngettext
 
 from khien.core import shapes
 from khien.core.roles import Action
@@ -439,13 +440,19 @@ class ReportForm(_SharingMixin, forms.Form):
                   .order_by().values("stix_id").annotate(last=Max("date_added")).order_by("-last")[:REPORT_PICK_LIMIT])
         ids = [r["stix_id"] for r in recent]
         latest = latest_versions(user, ids)
-        self.fields["object_refs"].help_text = _("The %(n)s objects you can see that were added last; paste the "
-                                                 "ids of older ones below.") % {"n": REPORT_PICK_LIMIT}
         # The most recently added first, as the help says; a withdrawn object is not offered (it can still be
         # pasted: a report may record what was revoked).
         self.fields["object_refs"].choices = [
             (o.stix_id, f"{stix_type_label(o.stix_type)}: {display_name(o)[:120]}")
             for o in (latest[i] for i in ids if i in latest) if not o.revoked]
+        if len(ids) < REPORT_PICK_LIMIT:  # every object the user may pick is on the list: no "older ones" to paste
+            offered = len(self.fields["object_refs"].choices)
+            self.fields["object_refs"].help_text = ngettext(
+                "The %(n)s object you can see, the most recently added first.",
+                "All %(n)s objects you can see, the most recently added first.", offered) % {"n": offered}
+        else:
+            self.fields["object_refs"].help_text = _("The %(n)s objects you can see that were added last; paste the "
+                                                     "ids of older ones below.") % {"n": REPORT_PICK_LIMIT}
 
     def clean(self):
         cleaned = super().clean()

@@ -84,6 +84,9 @@ def test_the_report_form_offers_the_most_recent_objects_first_and_names_the_list
     assert [value for value, _label in form.fields["object_refs"].choices] == ids[::-1]
     page = html(signed_in(client, bank.analyst).get(reverse("intel:report_create")))
     assert page.count("Các đối tượng trong báo cáo") == 1
+    # Fewer than the list's limit: it says it holds them all (it said "the 500 added last" with 483 on it).
+    offered = len(form.fields["object_refs"].choices)
+    assert f"Tất cả {offered} đối tượng bạn được xem, đối tượng mới thêm gần nhất ở trên." in page
 
 
 # --- 3. a report listing objects shared more strictly ----------------------------------------------------------
