@@ -36,7 +36,8 @@ def upload_limit_mb() -> int:
     return settings.KHIEN_MAX_UPLOAD_BYTES // 2**20
 
 
-def file_too_large() -> Refused:
-    """The refusal (413) of an uploaded file beyond `KHIEN_MAX_UPLOAD_BYTES`: evidence, dossiers, imports alike."""
-    return Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": upload_limit_mb()},
-                   code="too_large", status=413)
+def file_too_large(mb=None) -> Refused:
+    """The refusal (413) of an uploaded file beyond `KHIEN_MAX_UPLOAD_BYTES` (evidence, dossiers, imports alike), or
+    beyond another limit given as `mb` as its page writes it (intelligence imports)."""
+    limit = upload_limit_mb() if mb is None else mb
+    return Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": limit}, code="too_large", status=413)

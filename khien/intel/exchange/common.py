@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from khien.core import audit
 from khien.core.audit import Act, Change
-from khien.core.errors import Forbidden, Refused
+from khien.core.errors import Forbidden, Refused, file_too_large
 
 from .. import services, tlp, warninglists
 from ..models import Collection, IndicatorKind, IndicatorValue, StixObject
@@ -40,8 +40,7 @@ def max_import_mb() -> str:
 def too_large() -> Refused:
     """The 413 of a file beyond the import limit, in the words of every other upload's refusal
     (`khien.core.errors.file_too_large`) and with the limit the import page shows."""
-    return Refused(_("The file is larger than the limit of %(mb)s MB.") % {"mb": max_import_mb()},
-                   code="too_large", status=413)
+    return file_too_large(mb=max_import_mb())
 
 
 def read_limited(source) -> bytes:
