@@ -7,8 +7,17 @@ from stix2validator import ValidationOptions, validate_instance
 
 from khien.conftest import _org, _user
 from khien.core.roles import Role
+from khien.intel import warninglists
 from khien.intel.models import Tlp
 from khien.intel.tlp import TLP_MARKING
+
+@pytest.fixture(autouse=True)
+def _fresh_warning_lists():
+    """Each test compiles the warning lists from its own allow-list (the compiled lists are a process cache)."""
+    warninglists.invalidate()
+    yield
+    warninglists.invalidate()
+
 
 TAXII = "application/taxii+json;version=2.1"
 

@@ -25,12 +25,6 @@ def _ts(value: dt.datetime) -> str:
     return format_timestamp(value)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_lists():
-    warninglists.invalidate()
-    yield
-    warninglists.invalidate()
-
 
 @pytest.fixture
 def feed(world):

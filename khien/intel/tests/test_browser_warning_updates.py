@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from khien.registry.tests.test_browser import Watch, browser, login  # noqa: F401 (fixture)
 
 from .test_browser import shot
-from .test_warnings import _fresh_lists, land  # noqa: F401 (fixtures)
+from .test_warnings import land  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -14,12 +14,6 @@ pytestmark = pytest.mark.django_db
 INTEL_AUDIT = {"object_type__startswith": "intel."}  # (sign-ins are audited too)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_lists():
-    warninglists.invalidate()
-    yield
-    warninglists.invalidate()
-
 
 def _warning_post(land, **extra):
     data = {"title": "Chiến dịch dò quét", "summary": "Synthetic warning", "severity": "high", "tlp": "amber",

@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from khien.conftest import _org, _user
 from khien.core.models import Notification
 from khien.core.roles import Role
-from khien.intel import search, services, services_warnings, warninglists
+from khien.intel import search, services, services_warnings
 from khien.intel.forms import IndicatorForm, ReportForm, SearchForm
 from khien.intel.models import CollectionKind, StixObject, Tlp
 from khien.registry.models import Isac
@@ -26,12 +26,6 @@ from .test_views import html, signed_in
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture(autouse=True)
-def _fresh_lists():
-    warninglists.invalidate()
-    yield
-    warninglists.invalidate()
 
 
 @pytest.fixture

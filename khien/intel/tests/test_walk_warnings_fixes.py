@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 
 from khien.core.models import Notification
 from khien.core.texts import shown_time
-from khien.intel import services_warnings, warninglists
+from khien.intel import services_warnings
 from khien.intel.models import AckState, EarlyWarning, TargetReason, WarningTarget
 
 from .test_views import html, signed_in
@@ -20,12 +20,6 @@ from .test_warnings import land  # noqa: F401 (fixture)
 pytestmark = pytest.mark.django_db
 FORTI_72 = "cpe:2.3:a:fortinet:fortios:7.2.0:*:*:*:*:*:*:*"
 
-
-@pytest.fixture(autouse=True)
-def _fresh_lists():
-    warninglists.invalidate()
-    yield
-    warninglists.invalidate()
 
 
 def _issue(user, **kwargs):

@@ -15,7 +15,7 @@ from khien.intel.models import AckState, EarlyWarning, WarningTarget
 from khien.registry.models import Organization
 
 from .test_views import html, signed_in
-from .test_warnings import _fresh_lists, land  # noqa: F401 (fixtures)
+from .test_warnings import land  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 WARNINGS = "/api/intel/warnings/"

@@ -7,7 +7,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from khien.intel import services, services_warnings, warning_sightings, warninglists
+from khien.intel import services, services_warnings, warning_sightings
 from khien.intel.models import Collection, CollectionKind, EarlyWarning, Tlp
 
 from .conftest import indicator
@@ -17,12 +17,6 @@ from .test_warnings import land  # noqa: F401 (fixture)
 pytestmark = pytest.mark.django_db
 SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-
-@pytest.fixture(autouse=True)
-def _fresh_lists():
-    warninglists.invalidate()
-    yield
-    warninglists.invalidate()
 
 
 def _contact_mail(org):

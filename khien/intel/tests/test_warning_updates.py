@@ -17,7 +17,7 @@ from khien.registry.models import Organization
 
 from .test_views import html, signed_in
 from .test_warning_followup import _deadline_passed, _issue, _to_prov_and_resp
-from .test_warnings import _fresh_lists, land  # noqa: F401 (fixtures)
+from .test_warnings import land  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 WARNINGS = "/api/intel/warnings/"

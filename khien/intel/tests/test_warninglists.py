@@ -9,12 +9,6 @@ from khien.intel.models import AllowListEntry
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_lists():
-    warninglists.invalidate()
-    yield
-    warninglists.invalidate()
-
 
 def test_data_file_loads_and_every_list_has_values():
     lists = warninglists.load_file()

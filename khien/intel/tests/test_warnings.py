@@ -6,7 +6,7 @@ from khien.conftest import _org, _user
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import AuditEntry
 from khien.core.roles import Role
-from khien.intel import services, services_warnings, warninglists
+from khien.intel import services, services_warnings
 from khien.intel.models import (
     AckState,
     EarlyWarning,
@@ -25,12 +25,6 @@ from .conftest import assert_valid_stix, indicator
 FORTI = "cpe:2.3:a:fortinet:fortios:7.0.1:*:*:*:*:*:*:*"
 WARNINGS = "/api/intel/warnings/"
 
-
-@pytest.fixture(autouse=True)
-def _fresh_lists():
-    warninglists.invalidate()
-    yield
-    warninglists.invalidate()
 
 
 @pytest.fixture
