@@ -297,6 +297,9 @@ class TimelineEntrySerializer(serializers.Serializer):
     milestone = serializers.BooleanField()
     event = serializers.UUIDField(source="event.pk", allow_null=True, default=None,
                                   help_text=_("The journal line of a comment (null for a milestone)."))
+    by = serializers.CharField(allow_null=True, help_text=_(
+        "Who did it, named as the page names people: who wrote the comment, who took the milestone's step; null "
+        "for the detection or a step the journal has no line for."))
 
 
 class IncidentEventSerializer(serializers.ModelSerializer):

@@ -175,7 +175,9 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         from ..journal import timeline
 
         incident = self.get_object()
-        events = IncidentEvent.objects.visible_to(request.user).filter(incident=incident, kind="comment")
+        # Every visible journal line, not only comments: a milestone's person is the one of its step's line.
+        events = (IncidentEvent.objects.visible_to(request.user).filter(incident=incident)
+                  .select_related("actor").order_by("at", "id"))
         return Response(s.TimelineEntrySerializer(timeline(incident, events), many=True).data)
 
     @extend_schema(methods=["get"], summary="The incident's tasks", responses=s.TaskSerializer(many=True))

@@ -37,6 +37,24 @@ def test_comments_dated_by_when_it_happened_are_on_the_timeline_in_that_order(wo
     assert api(world.other_admin).get(f"/api/incidents/{incident.pk}/timeline/").status_code == 404
 
 
+
+def test_the_api_timeline_names_who_took_each_step_as_the_page_does(world, report, api):
+    """A script reading the timeline learns who triaged and who wrote a comment, as the page shows them; the
+    detection has no person."""
+    now = timezone.now()
+    incident = report(detected_at=now - dt.timedelta(hours=5))
+    services.do_transition(incident, Status.TRIAGED, acting_user=world.analyst)
+    services.do_add_comment(incident, "Đã cô lập máy DVC-01", acting_user=world.analyst,
+                            happened_at=now - dt.timedelta(hours=1))
+    name = world.analyst.full_name or world.analyst.email
+    answer = api(world.analyst).get(f"/api/incidents/{incident.pk}/timeline/").json()
+    by_what = {e["what"]: e["by"] for e in answer}
+    assert by_what["Đã cô lập máy DVC-01"] == name
+    detected = next(e for e in answer if e["milestone"] and e["when"] and e["by"] is None)
+    assert detected["what"]
+    triaged = [e for e in answer if e["milestone"] and e["by"] == name]
+    assert triaged, answer
+
 def test_a_time_ahead_or_out_of_range_is_refused_and_nothing_written(world, report, api):
     incident = report()
     lines = IncidentEvent.objects.count()
