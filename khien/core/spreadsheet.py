@@ -1,5 +1,6 @@
-"""Cells of the CSV and XLSX files the platform writes: a cell that starts like a formula is written with a
-leading apostrophe, so that a spreadsheet never runs it (CSV injection); imports take the apostrophe away.
+"""Cells of the CSV and XLSX files the platform writes. In CSV a cell that starts like a formula is written with a
+leading apostrophe, so that a spreadsheet never runs it (CSV injection); imports take the apostrophe away. In XLSX
+a cell has a type: text is written as text (never as a formula), so it needs no apostrophe (`xlsx_row`).
 Control characters that a worksheet cannot hold (all below space but tab, line feed and carriage return) are
 left out: the API now refuses them in text, but data stored before (or brought by an import) may hold them, and
 one such value made a whole XLSX export fail."""
@@ -16,6 +17,22 @@ def safe_cell(value):
         if value.startswith(FORMULA_STARTS):
             return "'" + value
     return value
+
+
+def xlsx_row(sheet, values) -> list:
+    """One row of a write-only worksheet: text as text cells (a phone number "+84 24…" or "=cmd" stays the text it
+    is, never a formula, and without the CSV's apostrophe), without unwritable characters; other values as they are."""
+    from openpyxl.cell import WriteOnlyCell
+
+    row = []
+    for value in values:
+        if isinstance(value, str):
+            cell = WriteOnlyCell(sheet, value=UNWRITABLE.sub("", value))
+            cell.data_type = "s"  # openpyxl would store a text starting with "=" as a formula
+        else:
+            cell = WriteOnlyCell(sheet, value=value)
+        row.append(cell)
+    return row
 
 
 def csv_stream(header, row_chunks):

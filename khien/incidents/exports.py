@@ -24,7 +24,7 @@ from django.utils.translation import ngettext
 
 from khien.core import audit
 from khien.core.audit import Act, Change
-from khien.core.spreadsheet import safe_cell
+from khien.core.spreadsheet import safe_cell, xlsx_row
 
 from . import deadlines, journal
 from .models import CustodyAction, Evidence, Incident
@@ -111,7 +111,7 @@ def export_xlsx(queryset) -> tuple[bytes, int]:
     sheet.append([label for _k, label in columns()])
     count = 0
     for row in rows(queryset):
-        sheet.append([safe_cell(c) for c in row])
+        sheet.append(xlsx_row(sheet, row))
         count += 1
     out = io.BytesIO()
     workbook.save(out)

@@ -48,7 +48,7 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused, file_too_large
 from khien.core.roles import Action
 from khien.core.scoping import scope_for
-from khien.core.spreadsheet import FORMULA_STARTS, safe_cell
+from khien.core.spreadsheet import FORMULA_STARTS, safe_cell, xlsx_row
 from khien.core.timerange import out_of_range_message, storable
 
 from . import levels, services
@@ -1025,7 +1025,7 @@ def _text(value) -> str:
         return ""
     if isinstance(value, dt.date):
         return value.isoformat()
-    return safe_cell(str(value))
+    return str(value)
 
 
 def _row(cells: dict, header: list[str]) -> list[str]:
@@ -1052,7 +1052,7 @@ def export_file(kind: str, queryset, fmt: str) -> tuple[bytes, str, str]:
         out = io.StringIO(newline="")
         w = csv.writer(out, lineterminator="\r\n")
         w.writerow(header)
-        w.writerows(lines)
+        w.writerows([safe_cell(cell) for cell in line] for line in lines)
         return ("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", filename
     import openpyxl
 
@@ -1060,7 +1060,7 @@ def export_file(kind: str, queryset, fmt: str) -> tuple[bytes, str, str]:
     sheet = workbook.create_sheet(title=kind)
     sheet.append(header)
     for line in lines:
-        sheet.append(line)
+        sheet.append(xlsx_row(sheet, line))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue(), XLSX_TYPE, filename

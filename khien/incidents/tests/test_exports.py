@@ -77,6 +77,11 @@ def test_formula_cells_are_neutralized(world, as_user, report):
     report(title="=HYPERLINK(\"http://x\")")
     rows = _csv(as_user(world.analyst).get("/incidents/?format=csv"))
     assert rows[1][1].startswith("'=")
+    response = as_user(world.analyst).get("/incidents/?format=xlsx")
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content) if response.streaming
+                                              else response.content)).active
+    titles = [row[1] for row in sheet.iter_rows(min_row=2)]
+    assert any(c.value == '=HYPERLINK("http://x")' and c.data_type == "s" for c in titles)
 
 
 def test_control_characters_do_not_break_the_xlsx_export(world, as_user, report):
