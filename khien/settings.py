@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "khien.core.compression.TextGZipMiddleware",  # above WhiteNoise, so that CSS and scripts are compressed too
     "whitenoise.middleware.WhiteNoiseMiddleware",  # serves CSS/JS/charts itself: no CDN, no web server needed
     "django.contrib.sessions.middleware.SessionMiddleware",
     "khien.core.middleware.VietnameseFirstLocaleMiddleware",
@@ -277,7 +278,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Khiên API",
     "DESCRIPTION": "API of the Khiên national cybersecurity coordination platform. "
-    "Authenticate with `Authorization: Token <key>` (create one with `khien token EMAIL`).",
+    "Authenticate with `Authorization: Token <key>`: create a key on the [API tokens](/me/tokens/) page "
+    "(user menu); the [user guide](/guide/) tells what each part of the platform does.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
