@@ -197,7 +197,8 @@ def totp_enroll(request):
     secret = base64.b32encode(device.bin_key).decode()
     qr = segno.make(device.config_url, error="m").svg_data_uri(scale=4)
     return render(request, "core/totp_enroll.html", {
-        "form": form, "qr": qr, "secret": secret, "next": _safe_next(request, ""),
+        # The link: a person whose only device is this phone cannot scan its own screen.
+        "form": form, "qr": qr, "secret": secret, "config_url": device.config_url, "next": _safe_next(request, ""),
         "reset": request.user.must_enrol_second_factor,
         "required": twofactor.role_requires_second_factor(request.user)})
 

@@ -93,3 +93,12 @@ def test_the_sign_in_check_says_the_same(client, world):
         assert "wrong" not in said and "wait" in said
         _wait_over(device)
         assert client.post(VERIFY, {"token": _code(device)}).status_code == 302
+
+
+def test_the_enrolment_page_links_the_secret_for_an_app_on_the_same_phone(client, world):
+    """A commune officer whose only device is the phone they sign in on cannot scan its own screen: the page offers
+    the otpauth:// link the authenticator app opens, for this person's own pending device only."""
+    device = _enrolling(client, world)
+    page = html.unescape(client.get(ENROL).content.decode())
+    assert f'href="{device.config_url}"' in page and device.config_url.startswith("otpauth://totp/")
+    assert "On this phone: open in the authenticator app" in page
