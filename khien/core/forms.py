@@ -55,14 +55,21 @@ class PasswordLinkForm(PasswordResetForm):
         client = getattr(self, "client", "")
         if not services.may_send_password_link(context["user"], client=client):
             return
+        from django.utils import translation
+
+        from .notifications import recipient_language
+
         link = services.password_link(context["user"], f"{context['protocol']}://{context['domain']}")
-        body = "\n\n".join([
-            gettext("Someone asked to choose a new password for your account on Khiên, the national cybersecurity "
-                    "coordination platform. To do it, open this address within three days:"),
-            link,
-            gettext("If it was not you, ignore this message: your password stays as it is."),
-        ])
-        EmailMessage(gettext("[Khiên] Choose a new password"), body, from_email, [to_email]).send()
+        # Read away from the browser that asked: in the account's language, as every e-mail to the person.
+        with translation.override(recipient_language(context["user"])):
+            body = "\n\n".join([
+                gettext("Someone asked to choose a new password for your account on Khiên, the national "
+                        "cybersecurity coordination platform. To do it, open this address within three days:"),
+                link,
+                gettext("If it was not you, ignore this message: your password stays as it is."),
+            ])
+            subject = gettext("[Khiên] Choose a new password")
+        EmailMessage(subject, body, from_email, [to_email]).send()
         services.record_password_link(context["user"], client=client)
 
 

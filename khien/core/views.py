@@ -36,6 +36,7 @@ class LoginView(auth_views.LoginView):
         response = super().form_valid(form)
         # The language chosen with the switch before signing in (its cookie) is kept on an account that has none
         # yet, as the switch keeps it for a signed-in person: e-mails to them are written in it.
+        # An account that has one gets it back on any browser (a fresh one, or one left in another person's).
         language = self.request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
         user = form.get_user()
         if not user.language and language in dict(settings.LANGUAGES):

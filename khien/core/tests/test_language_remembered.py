@@ -26,6 +26,24 @@ def test_a_stored_language_is_not_overwritten_at_sign_in(client, world):
     assert User.objects.get(pk=world.analyst.pk).language == "vi"
 
 
+
+def test_signing_in_on_a_new_browser_brings_back_the_accounts_language(client, world):
+    """An English-speaking liaison signs in on a fresh browser: the pages after sign-in are in English, as their
+    e-mails are (the account's language sets the cookie when the browser has none, or another person's)."""
+    services.do_remember_language(world.analyst, "en")
+    response = client.post(LOGIN, {"username": world.analyst.email, "password": TEST_PASSWORD})
+    assert response.status_code == 302
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"
+    page = client.get("/")
+    page = client.get(page["Location"]) if page.status_code == 302 else page
+    assert page["Content-Language"] == "en"
+    # A browser left in English by someone else: a Vietnamese-speaking person gets their own language back.
+    services.do_remember_language(world.admin, "vi")
+    client.logout()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = client.post(LOGIN, {"username": world.admin.email, "password": TEST_PASSWORD})
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "vi"
+
 def test_no_choice_and_a_failed_sign_in_store_nothing(client, world):
     client.post(LOGIN, {"username": world.analyst.email, "password": TEST_PASSWORD})
     assert User.objects.get(pk=world.analyst.pk).language == ""

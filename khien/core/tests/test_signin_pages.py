@@ -204,3 +204,18 @@ def test_a_refusal_with_a_reason_shows_it_on_the_error_page(world, as_user):
     page = answer.content.decode()
     assert "Chỉ cơ quan điều phối quốc gia mới xem được các chiến dịch tấn công." in page
     assert "<nav" in page  # the normal layout, not a bare page
+
+
+def test_the_password_link_is_written_in_the_accounts_language(client, world, mailoutbox):
+    """The e-mail goes to the person, away from the browser that asked: in the language of their account, as
+    every other e-mail to them (a Vietnamese page asked for it, an English-speaking liaison reads it)."""
+    from khien.core import services
+
+    services.do_remember_language(world.analyst, "en")
+    client.post(reverse("core:password_forgotten"), {"email": world.analyst.email}, HTTP_ACCEPT_LANGUAGE="vi")
+    assert mailoutbox[-1].subject == "[Khiên] Choose a new password"
+    assert mailoutbox[-1].body.startswith("Someone asked to choose a new password")
+    services.do_remember_language(world.auditor, "vi")
+    client.cookies["khien_language"] = "en"
+    client.post(reverse("core:password_forgotten"), {"email": world.auditor.email}, REMOTE_ADDR="203.0.113.20")
+    assert mailoutbox[-1].to == [world.auditor.email] and "Choose a new password" not in mailoutbox[-1].subject
