@@ -41,6 +41,11 @@ class LoginView(auth_views.LoginView):
         user = form.get_user()
         if not user.language and language in dict(settings.LANGUAGES):
             services.do_remember_language(user, language)
+        elif user.language in dict(settings.LANGUAGES) and user.language != language:
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, max_age=settings.LANGUAGE_COOKIE_AGE,
+                                path=settings.LANGUAGE_COOKIE_PATH, domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                                secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                                samesite=settings.LANGUAGE_COOKIE_SAMESITE)
         return response
 
 
