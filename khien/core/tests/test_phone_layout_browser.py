@@ -92,3 +92,31 @@ def test_the_main_pages_fit_a_phone(live_server, flushable_audit_log, world, bro
     assert charts["hours"] == 48 and charts["interval"] >= 11, charts
     assert charts["sliceLabels"] is False and charts["legend"], charts
     context.close()
+
+
+def test_pages_with_a_hidden_column_header_fit_a_360_px_phone(live_server, flushable_audit_log, world, make_system,
+                                                               browser):
+    """A commune officer's 360 px phone: the tokens page and an organization's page with its members table were
+    539 and 598 px wide — a column header hidden for the eyes (kept for screen readers) was placed outside the
+    table's own sideways-scrolling box; the system page's dossier file box stuck out by 4 px."""
+    from khien.core import services as core_services
+
+    core_services.do_create_api_token(world.coordinator, acting_user=world.coordinator, name="SIEM của tỉnh")
+    system = make_system(world.ministry)
+    context = browser.new_context(viewport={"width": 360, "height": 780}, locale="vi-VN",
+                                  timezone_id="Asia/Ho_Chi_Minh")
+    page = context.new_page()
+    base = live_server.url
+    sign_in_coordinator(page, base, world.coordinator)
+    wider = {}
+    for path in (reverse("core:tokens"), reverse("registry:organization_detail", args=[world.ministry.pk]),
+                 reverse("registry:system_detail", args=[system.pk])):
+        response = page.goto(base + path)
+        assert response.status == 200, (path, response.status)
+        page.wait_for_load_state("networkidle")
+        layout = page.evaluate(LAYOUT)
+        if layout["scrollWidth"] > layout["width"]:
+            wider[path] = layout["scrollWidth"]
+            page.screenshot(path=str(SCREENSHOTS / f"phone360-{len(wider)}.png"), full_page=True)
+    context.close()
+    assert not wider, f"wider than the 360 px screen: {wider}"
