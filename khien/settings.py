@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "khien.core.middleware.RefusalLogMiddleware",  # a signed-in user's 403s and 404s on objects: khien.security
     "khien.core.middleware.RefuseNulMiddleware",
     "khien.core.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -218,6 +219,8 @@ STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True  # serve straight from the app folders; `collectstatic` is optional
 MEDIA_ROOT = Path(os.environ.get("KHIEN_MEDIA_ROOT", BASE_DIR / "media"))
+# The user guide served at /guide/ (khien/core/guide.py); default: docs/user-guide of the checkout.
+GUIDE_DIR = os.environ.get("KHIEN_GUIDE_DIR") or None
 MEDIA_URL = "/media/"  # never served directly: files go through permission-checked views
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("KHIEN_MAX_REQUEST_BYTES", str(20 * 1024 * 1024)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import guide, views
 
 app_name = "core"
 
@@ -19,4 +19,6 @@ urlpatterns = [
     path("audit/export/", views.audit_export_csv, name="audit_export"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/e-mail/", views.notification_email_settings, name="notification_email_settings"),
+    path("guide/", guide.guide_index, name="guide"),
+    path("guide/<slug:slug>/", guide.guide_page, name="guide_page"),
 ]

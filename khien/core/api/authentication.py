@@ -89,4 +89,4 @@ class HashedTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <key>` (create a key with `khien token EMAIL`)."}
+                "description": "`Token <key>`: create a key on the API tokens page (/me/tokens/, user menu)."}

@@ -126,6 +126,8 @@ EXEMPT: dict[str, str] = {
     "intel:taxii:api_root": "TAXII API root: the same document for everyone",
     "api-schema": "the OpenAPI schema: the same document for everyone",
     "api-docs": "the API's documentation page",
+    "core:guide": "the user guide's index: the repository's docs/user-guide pages, the same for everyone",
+    "core:guide_page": "a page of the user guide (docs/user-guide), the same for everyone",
 }
 
 # Values of path parts that are not another organization's object (a step, an action name).
@@ -135,6 +137,7 @@ EXEMPT_SAMPLE_KWARGS: dict[str, dict] = {
     "registry-api:province-detail": {"code": "01"},
     "registry-api:level-framework-detail": {"version": "1"},
     "telemetry:integration": {"name": "README.md"},
+    "core:guide_page": {"slug": "soc-connect"},
     "telemetry-api:elastic-index-bulk": {"index": "logs"},
 }
 
