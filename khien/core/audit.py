@@ -14,6 +14,7 @@ import functools
 import hashlib
 import re
 import uuid
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -34,6 +35,7 @@ from django.utils.translation import pgettext_lazy
 from .models import AuditEntry
 
 GENESIS = "0" * 64
+OBJECT_REPR_MAX = 300  # AuditEntry.object_repr's length
 _PG_LOCK_KEY = 0x4B4849454E  # "KHIEN": serializes writers of the chain on PostgreSQL
 
 
@@ -392,15 +394,16 @@ def _in_reader_language(entries: list[AuditEntry], user) -> dict[int, str]:
         # The labels of some objects name related ones (a membership: its person and organization): one join.
         related = [f.name for f in model._meta.concrete_fields if f.many_to_one and not f.null]
         for obj in queryset.select_related(*related).filter(pk__in=list(by_pk)):
-            label = str(obj)[:300]
+            label = shortened(str(obj))
             for entry in by_pk.get(obj.pk, []):
                 if entry.object_repr == label:
                     continue
                 for language in others:
                     with translation.override(language):
-                        if str(obj)[:300] == entry.object_repr:
-                            shown[entry.seq] = label
-                            break
+                        other = str(obj)
+                    if entry.object_repr in (shortened(other), other[:OBJECT_REPR_MAX]):  # as cut now, or before
+                        shown[entry.seq] = label
+                        break
     return shown
 
 
@@ -417,7 +420,7 @@ def describe(entries: Iterable[AuditEntry], user=None) -> list[AuditEntry]:
     for entry in entries:
         entry.action_label = entry_action_label(entry)
         entry.type_label = object_type_label(entry.object_type)
-        text = relabelled.get(entry.seq, entry.object_repr)
+        text = relabelled.get(entry.seq, _cut_before_the_ellipsis(entry.object_repr))
         for object_type, pattern, render in STORED_TEXTS:
             if entry.object_type == object_type:
                 match = pattern.match(text)
@@ -565,6 +568,29 @@ def changes(entry: AuditEntry, user=None) -> list[dict]:
     return rows
 
 
+ELLIPSIS = "…"
+_TRAILING = " \t\n,;:.([{-–—/"  # left out before the ellipsis: "giám sát. (khai thác…", not "…sát. (…"
+
+
+def shortened(text: str, limit: int = OBJECT_REPR_MAX) -> str:
+    """`text` as the log stores an object's name: whole if it fits in `limit` characters, else cut at the last
+    word that fits, ending with "…" (a word longer than half the limit is cut where the limit falls)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - len(ELLIPSIS) + 1]  # one more: a cut right before a space keeps the whole word
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    cut = cut[:space] if space > limit // 2 else cut[:-1]
+    return (cut.rstrip(_TRAILING) or cut) + ELLIPSIS
+
+
+def _cut_before_the_ellipsis(stored: str) -> str:
+    """An entry's stored name as the pages show it: names the log cut at the limit before it cut at a word (a
+    full-length text without the "…") read as `shortened` writes them now; the stored text (hashed) is kept."""
+    if len(stored) == OBJECT_REPR_MAX and not stored.endswith(ELLIPSIS):
+        return shortened(stored, OBJECT_REPR_MAX - 1)
+    return stored
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
@@ -671,7 +697,7 @@ def record_many(changes: Iterable[Change], *, actor=None) -> list[AuditEntry]:
                 action=change.action,
                 object_type=change.object_type or (obj._meta.label_lower if obj is not None else ""),
                 object_id=change.object_id or (str(obj.pk) if obj is not None else ""),
-                object_repr=(change.object_repr or (str(obj) if obj is not None else ""))[:300],
+                object_repr=shortened(change.object_repr or (str(obj) if obj is not None else "")),
                 before=_plain(change.before),
                 after=_plain(change.after),
                 prev_hash=prev,
@@ -694,17 +720,54 @@ def record(action: str, obj: models.Model | None = None, *, actor=None, before=N
 
 
 @dataclass
+class Problem:
+    """One thing wrong in the chain: `missing` (entries `seq`…`last` are not there), `unlinked` (entry `seq` does
+    not follow entry `seq` - 1: its prev_hash is not that entry's hash) or `altered` (entry `seq`'s content does
+    not match its hash)."""
+
+    kind: str
+    seq: int
+    last: int = 0
+
+    def __str__(self) -> str:  # the command's words (English, for logs and cron mail)
+        if self.kind == "missing":
+            return f"entries {self.seq}–{self.last} are missing"
+        if self.kind == "unlinked":
+            return f"entry {self.seq}: does not follow the previous entry (chain broken)"
+        return f"entry {self.seq}: content altered (hash mismatch)"
+
+    def text(self) -> str:
+        """The problem in the reader's language, for the log page."""
+        if self.kind == "missing":
+            if self.last == self.seq:
+                return _("Entry #%(seq)s is missing.") % {"seq": self.seq}
+            return _("Entries #%(seq)s to #%(last)s are missing.") % {"seq": self.seq, "last": self.last}
+        if self.kind == "unlinked":
+            return _("Entry #%(seq)s does not follow entry #%(previous)s: its previous hash is not that entry's "
+                     "hash.") % {"seq": self.seq, "previous": self.seq - 1}
+        return _("Entry #%(seq)s: its content does not match its hash (altered).") % {"seq": self.seq}
+
+
+@dataclass
 class VerifyResult:
     ok: bool
     checked: int
     head_seq: int
     head_hash: str
     problems: list[str]
+    issues: list[Problem] = dataclasses.field(default_factory=list)  # the problems, each as a `Problem`
+    links: int = 0  # links checked (entries whose previous entry was among those checked)
+    whole_chain: bool = True
+    limit: int = 0  # at most this many entries were checked (`verify_entries`); 0: no limit
+
+
+def _result(issues: list[Problem], **rest) -> VerifyResult:
+    return VerifyResult(ok=not issues, problems=[str(p) for p in issues], issues=issues, **rest)
 
 
 def verify(batch_size: int = 5000) -> VerifyResult:
     """Walk the whole chain; report every altered, inserted or missing entry."""
-    problems: list[str] = []
+    issues: list[Problem] = []
     expected_seq, prev = 1, GENESIS
     checked = 0
     last_seq = 0
@@ -712,12 +775,41 @@ def verify(batch_size: int = 5000) -> VerifyResult:
     for entry in qs.iterator(chunk_size=batch_size):
         checked += 1
         if entry.seq != expected_seq:
-            problems.append(f"entries {expected_seq}–{entry.seq - 1} are missing")
+            issues.append(Problem("missing", expected_seq, entry.seq - 1))
         if entry.prev_hash != prev:
-            problems.append(f"entry {entry.seq}: does not follow the previous entry (chain broken)")
+            issues.append(Problem("unlinked", entry.seq))
         if _digest(_hashed_fields(entry)) != entry.hash:
-            problems.append(f"entry {entry.seq}: content altered (hash mismatch)")
+            issues.append(Problem("altered", entry.seq))
         prev = entry.hash
         expected_seq = entry.seq + 1
         last_seq = entry.seq
-    return VerifyResult(ok=not problems, checked=checked, head_seq=last_seq, head_hash=prev, problems=problems)
+    return _result(issues, checked=checked, head_seq=last_seq, head_hash=prev, links=max(checked - 1, 0))
+
+
+def verify_entries(entries, limit: int) -> VerifyResult:
+    """Check some entries (those a reader may see, as the log page's filters select them; the newest `limit` of
+    them): that each one's hash matches its content, and that each one whose previous entry (by seq) is among them
+    follows it (its prev_hash is that entry's hash). Entries between them that are not among them cannot be
+    checked here: `verify` walks the whole chain."""
+    issues: list[Problem] = []
+    hashes: dict[int, str] = {}
+    prev_hashes: dict[int, str] = {}
+    checked = 0
+    head_seq, head_hash = 0, ""
+    for entry in entries.order_by("-seq")[:limit].iterator(chunk_size=5000):
+        checked += 1
+        if not head_seq:
+            head_seq, head_hash = entry.seq, entry.hash
+        if _digest(_hashed_fields(entry)) != entry.hash:
+            issues.append(Problem("altered", entry.seq))
+        hashes[entry.seq] = entry.hash
+        prev_hashes[entry.seq] = entry.prev_hash
+    links = 0
+    for seq, prev_hash in prev_hashes.items():
+        if seq - 1 in hashes:
+            links += 1
+            if prev_hash != hashes[seq - 1]:
+                issues.append(Problem("unlinked", seq))
+    issues.sort(key=lambda p: (p.seq, p.kind))
+    return _result(issues, checked=checked, head_seq=head_seq, head_hash=head_hash, links=links, whole_chain=False,
+                   limit=limit)

@@ -1,7 +1,8 @@
 """The audit log page's entries as a CSV file: what the page's filters select, as the reader may see it (the caller
 passes `AuditEntry.objects.visible_to(user)` filtered by `AuditEntryFilterSet`; nothing here widens it), newest
 first, at most MAX_ENTRIES. Each entry reads as on the page (`audit.describe`): the action, the kind of object and
-its text in the reader's language, the organization's name.
+its text in the reader's language, the organization's name; then the entry's prev_hash and hash, so that whoever
+holds the file can check the links between consecutive entries (and, with the API's raw fields, each hash).
 
 Taking the log out of the platform is a disclosure like any export: `record_export` writes who took which entries
 (the filters, the number) into the log before the file is sent."""
@@ -26,6 +27,17 @@ def bounded(entries):
     return entries.filter(seq__lte=head).order_by("-seq")[:MAX_ENTRIES]
 
 
+def verify(user, entries) -> audit.VerifyResult:
+    """The log page's "Verify these entries": the national coordinator's checks the whole chain (`audit.verify`);
+    anyone else's checks the entries the page's filters select among those they may see, as many as the export
+    holds (`audit.verify_entries`: each entry's hash, and the links between entries consecutive in seq)."""
+    from .scoping import is_national_coordinator
+
+    if is_national_coordinator(user):
+        return audit.verify()
+    return audit.verify_entries(entries, MAX_ENTRIES)
+
+
 def record_export(user, count: int, filters: dict) -> None:
     audit.record_many([Change(action=Act.EXPORT, object_type="core.auditentry", object_id="search",
                               object_repr=f"CSV export: {count} entries",
@@ -41,7 +53,8 @@ def csv_lines(entries, user):
 
 def _csv_lines(entries, user, language: str):
     with translation.override(language):
-        header = ["#", _("When"), _("Who"), _("Action"), _("Kind"), _("Object"), _("Organization")]
+        # `#` is the entry's seq; prev_hash and hash as the API and the hash recipe name them (operator guide)
+        header = ["#", _("When"), _("Who"), _("Action"), _("Kind"), _("Object"), _("Organization"), "prev_hash", "hash"]
         yield from csv_stream(header, _row_chunks(entries, user))
 
 
@@ -61,5 +74,6 @@ def _rows(chunk, user) -> list[list]:
     audit.describe(chunk, user)
     names = audit.organization_names(chunk)
     return [[entry.seq, timezone.localtime(entry.at).strftime("%Y-%m-%d %H:%M:%S"), entry.actor_email,
-             entry.action_label, entry.type_label, entry.text, names.get(entry.organization_id, "")]
+             entry.action_label, entry.type_label, entry.text, names.get(entry.organization_id, ""),
+             entry.prev_hash, entry.hash]
             for entry in chunk]

@@ -1,5 +1,5 @@
 """Django's own messages that its Vietnamese catalogue lacks (the password rules, reworded in Django 5), or writes
-with a stray space before the full stop ("… bằng với 0 .").
+with a stray space before the full stop ("… bằng với 0 .") or at an end (`STRAY_SPACES`).
 
 Listed here only so that `make messages` keeps them in Khiên's catalogue, which Django reads before its own;
 nothing imports this module. Keep the texts exactly as Django writes them."""
@@ -43,4 +43,16 @@ WORDING = (
     gettext_noop("Please either submit a file or check the clear checkbox, not both."),
     gettext_noop("Upload a valid image. The file you uploaded was either not an image or a corrupted image."),
     gettext_noop("The submitted data was not a file. Check the encoding type on the form."),
+)
+
+# Django's and Django REST framework's Vietnamese with a stray space at an end, doubled, or before a full stop
+# (" Danh sách này không thể để trống."; `core/tests/test_framework_messages_vi.py` walks both catalogues).
+STRAY_SPACES = (
+    gettext_noop("This list may not be empty."),
+    gettext_noop("Field of type: %(field_type)s"),
+    gettext_noop("Raw binary data"),
+    gettext_noop("String (up to %(max_length)s)"),
+    gettext_noop("No %(verbose_name_plural)s available"),
+    gettext_noop("Please correct the duplicate data for %(field_name)s which must be unique for the %(lookup)s "
+                 "in %(date_field)s."),
 )

@@ -5,7 +5,7 @@ import re
 _SECRET_PATTERNS = [
     re.compile(r"(?i)(authorization:\s*(?:token|bearer|basic)\s+)\S+"),
     re.compile(r"(?i)((?:password|passwd|token|secret|otp_token|api_key)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,]+"),
-    re.compile(r"\bkhn_[A-Za-z0-9_\-]{20,}"),
+    re.compile(r"kh[ns]_[A-Za-z0-9_\-]{20,}"),  # API tokens, alert-source keys (also glued to other text: "%0Akhn_…")
 ]
 
 

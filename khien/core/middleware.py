@@ -1,12 +1,16 @@
+import logging
+
 from django.conf import settings
 from django.http import JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.encoding import iri_to_uri
 from django.utils.translation import gettext as _
 
 from . import twofactor
+from .logging import redact
 
 
 class SecondFactorRequiredMiddleware:
@@ -51,6 +55,41 @@ class RefuseNulMiddleware:
 
             return bad_request(request)
         return self.get_response(request)
+
+
+security_log = logging.getLogger("khien.security")
+# Address parts that carry a secret (a password link's token): logged as the part's name, never its value.
+SECRET_PARTS = ("token", "key", "secret", "uidb64")
+
+
+class RefusalLogMiddleware:
+    """A signed-in user refused — any 403, or a 404 on a route that names an object (an id in its address: another
+    organization's object, or one that does not exist, answer alike) — is one line on the `khien.security`
+    logger: `refused user=<id> method=<method> path=<path> status=<code>`. Never the query string (it may carry a
+    token), nor the body; address parts that carry a secret (`SECRET_PARTS`) as their name. Many such lines for
+    one user are someone trying ids (docs/threat-model.md). Reads are not written to the audit log."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code in (403, 404):
+            user = getattr(request, "user", None)  # an API token's user: DRF sets it on the request too
+            match = getattr(request, "resolver_match", None)
+            if getattr(user, "is_authenticated", False) and (
+                    response.status_code == 403 or (match is not None and (match.kwargs or match.args))):
+                security_log.warning("refused user=%s method=%s path=%s status=%s", user.pk, request.method,
+                                     _path_without_secrets(request.path, match), response.status_code)
+        return response
+
+
+def _path_without_secrets(path: str, match) -> str:
+    path = iri_to_uri(path)  # percent-encoded: no line break or control character reaches the log
+    for name, value in (match.kwargs.items() if match is not None else ()):
+        if any(part in name.lower() for part in SECRET_PARTS) and str(value):
+            path = path.replace(iri_to_uri(str(value)), f"<{name}>")
+    return redact(path)[:500]
 
 
 class SecurityHeadersMiddleware:

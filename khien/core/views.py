@@ -276,9 +276,13 @@ def audit_log(request):
     fields = [filterset.form[name] for name in AuditEntryFilterSet.PAGE_FIELDS]
     export = request.GET.copy()
     export.pop("page", None)
+    export.pop("verify", None)
+    verification = None
+    if request.GET.get("verify") and status == 200:
+        verification = audit_export.verify(request.user, entries)
     return render(request, "core/audit.html", {
         "page": page, "filter": filterset, "fields": fields, "export_query": export.urlencode(),
-        "export_max": audit_export.MAX_ENTRIES}, status=status)
+        "export_max": audit_export.MAX_ENTRIES, "verification": verification}, status=status)
 
 
 @login_required

@@ -40,11 +40,24 @@ def exception_handler(exc, context):
     if response is not None:
         # A refused value is often quoted in its error ("“…” is not a valid choice"); a lone surrogate in it
         # cannot be written as UTF-8 and would turn the 400 into a 500.
-        response.data = _writable(response.data)
+        response.data = _writable(_translated(response.data))
     return response
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# DRF's errors written as plain English, not through gettext: (code, text) → the same in the reader's language.
+_UNTRANSLATED = {("null", "No data provided"): lambda: _("No data provided.")}
+
+
+def _translated(data):
+    if isinstance(data, exceptions.ErrorDetail):
+        text = _UNTRANSLATED.get((data.code, str(data)))
+        return exceptions.ErrorDetail(text(), code=data.code) if text else data
+    if isinstance(data, dict):
+        return {key: _translated(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_translated(item) for item in data]
+    return data
 
 
 def _writable(data):

@@ -151,3 +151,21 @@ def test_optional_emails_may_be_blank_in_the_schema(schema, world, api):
 def test_the_notification_list_documents_its_unread_filter(schema):
     parameters = {p["name"]: p for p in schema["paths"]["/api/notifications/"]["get"]["parameters"]}
     assert parameters["unread"]["schema"]["type"] == "boolean"
+
+
+def test_without_credentials_only_the_schema_and_its_documentation_answer(world, api):
+    """docs/api.md: every endpoint answers 401 without credentials, except the schema and its interactive
+    documentation, which describe the endpoints and hold no data."""
+    from pathlib import Path
+
+    anonymous = api()
+    for path in ("/api/schema/", "/api/docs/"):
+        assert anonymous.get(path).status_code == 200, path
+    schema = anonymous.get("/api/schema/").content.decode()
+    assert world.ministry.name not in schema and world.admin.email not in schema
+    for path in ("/api/me/", "/api/audit/", f"/api/registry/organizations/{world.ministry.pk}/"):
+        response = anonymous.get(path)
+        assert response.status_code == 401 and response["WWW-Authenticate"] == "Token", path
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text()
+    rule = guide[guide.index("Without credentials every endpoint answers"):][:400]
+    assert "/api/schema/" in rule and "/api/docs/" in rule

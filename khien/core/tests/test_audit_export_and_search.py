@@ -93,7 +93,7 @@ def test_the_export_holds_the_entries_the_filters_select_in_the_readers_language
     client.force_login(world.admin)
     shown = _listed(client, q="nguyen van moi")
     rows = _csv(client.get(reverse("core:audit_export"), {"q": "nguyen van moi"}))
-    assert rows[0] == ["#", "Thời điểm", "Ai", "Thao tác", "Loại", "Đối tượng", "Tổ chức"]
+    assert rows[0] == ["#", "Thời điểm", "Ai", "Thao tác", "Loại", "Đối tượng", "Tổ chức", "prev_hash", "hash"]
     assert {int(r[0]) for r in rows[1:]} == shown
     member = next(r for r in rows[1:] if "Nguyễn Văn Mới" in r[5])
     assert member[2] == world.admin.email and member[6] == world.ministry.name
@@ -101,7 +101,7 @@ def test_the_export_holds_the_entries_the_filters_select_in_the_readers_language
     # in English for an English reader
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     rows = _csv(client.get(reverse("core:audit_export"), {"q": "nguyen van moi"}))
-    assert rows[0] == ["#", "When", "Who", "Action", "Kind", "Object", "Organization"]
+    assert rows[0] == ["#", "When", "Who", "Action", "Kind", "Object", "Organization", "prev_hash", "hash"]
 
 
 def test_the_export_never_holds_another_organizations_entries(client, world):
