@@ -93,3 +93,14 @@ def test_taxii_answers_in_the_token_owners_language(client, world):
     wrong = "Basic " + base64.b64encode(f"{world.admin.email}:{key}".encode()).decode()
     response = client.get("/taxii2/", HTTP_AUTHORIZATION=wrong, **accept)
     assert response.status_code == 401 and response["Content-Language"] == "vi"
+
+
+def test_the_language_buttons_name_each_language_in_itself(client, world):
+    """On a Vietnamese page the EN button is titled "English", not "Tiếng Anh": whoever looks for their language
+    reads its name."""
+    client.force_login(world.analyst)
+    page = client.get("/incidents/").content.decode()
+    assert 'value="en" class="linklike" title="English" lang="en"' in page
+    from django.utils.translation import get_language_info
+
+    assert f'title="{get_language_info("vi")["name_local"]}" lang="vi"' in page  # Django's spelling of it
