@@ -9,6 +9,7 @@ at once when urgent, else in the digest). Titles and bodies are `notifications.T
 its parameters): each reader reads them in their own language, on the page, in the API and in the e-mail (the
 person's chosen language); names kept in both languages (organizations, severities, report stages, standard
 tasks) are `ByLanguage`; what people wrote (titles, notes, reasons) is shown as written. The services call
+`reported` (a new incident, to the reporting chain and the national coordinator, `told_of_new_incident`),
 `assigned`, `unassigned`, `status_changed`, `severity_raised`, `commented`, `task_given`,
 `task_due_changed`, `task_taken`, `task_ended` and `stage_given` inside their transaction; the periodic job
 `incidents.deadlines` (jobs.py) calls `check_deadlines`, which also escalates missed deadlines to the
@@ -37,6 +38,7 @@ from khien.core import notifications
 from khien.core.audit import Change
 from khien.core.models import User
 from khien.core.roles import Role
+from khien.intel.models import Tlp
 from khien.registry.services import national_coordinators
 
 from . import deadlines
@@ -142,6 +144,56 @@ def tell(incident: Incident, *, actor, kind: str, title: Text | str, body: Text 
 
 def _by(actor) -> str:
     return notifications.person_name(actor) if actor is not None else ""
+
+
+# The TLP markings under which the organizations above the reporting one hear of a new incident. TLP 2.0: AMBER may
+# be shared within the organization and its clients (the reporting chain supervises it); AMBER+STRICT stays within
+# the organization, RED with the recipients the source names — the incident report is addressed to the national
+# coordinator (every report goes to the national force within 24 hours), so those reach the reporting organization's
+# own people and the coordinator, not the organizations above it.
+CHAIN_TLPS = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER)
+
+
+def told_of_new_incident(incident: Incident, actor=None) -> list:
+    """Who hears that `incident` was reported (`reported`), the one rule: the people who speak for the reporting
+    organization and for each organization above it up to the province or ministry at the top of its tree — the
+    administrators and analysts (REPORTER_ROLES), those who may report for it (decision 0014's "may add for") — and
+    the national coordinators; the organizations above only when the incident's TLP is one of CHAIN_TLPS. Never
+    `actor`, nor anyone who may not read the incident (`Incident.objects.visible_to`, the one scoping rule)."""
+    from khien.registry.models import Organization
+
+    reporting = incident.organization
+    chain = [reporting]
+    if incident.tlp in CHAIN_TLPS:
+        above = [path for path in reporting.ancestor_paths() if path != reporting.path]
+        chain += list(Organization.objects.filter(path__in=above, is_active=True))
+    people = {p.pk: p for p in _people(chain, REPORTER_ROLES, actor)}
+    for person in national_coordinators():
+        if getattr(actor, "pk", None) != person.pk:
+            people.setdefault(person.pk, person)
+    return [p for p in people.values() if Incident.objects.visible_to(p).filter(pk=incident.pk).exists()]
+
+
+def reported(incident: Incident, *, actor) -> int:
+    """A new incident (called once, by `services.do_report_incident`; corrections and reclassifications later tell
+    nothing of the kind): the people of `told_of_new_incident` learn what, from whom, how severe, its TLP, whether
+    the initial report came late and when triage is due. With the digest (in the platform at once), each in their
+    language; the deadline notices and escalations stay urgent."""
+    people = told_of_new_incident(incident, actor)
+    if not people:
+        return 0
+    category = incident.taxonomy.types().get(incident.category) if incident.taxonomy_id else None
+    title = Text(_l("New incident %(ref)s reported by %(org)s: %(title)s"), {
+        "ref": incident.reference, "org": ByLanguage.name_of(incident.organization), "title": incident.title})
+    body = notifications.lines(
+        Text(_l("Category: %(category)s. Severity: %(severity)s. %(tlp)s."), {
+            "category": _named(category, incident.category) if category else incident.category,
+            "severity": _severity(incident, incident.severity), "tlp": Tlp(incident.tlp).label}),
+        Text(_l("Reported by %(who)s."), {"who": _by(actor)}) if actor is not None else "",
+        Text(_l("The initial report came late: it was due at %(due)s."), {
+            "due": when_text(deadlines.incident_report_due_at(incident))}) if deadlines.reported_late(incident) else "",
+        Text(_l("Triage is due by %(due)s."), {"due": when_text(deadlines.incident_sla_due_at(incident, "triage"))}))
+    return notifications.notify(people, kind="incidents.reported", title=title, body=body, url=_url(incident))
 
 
 def assigned(incident: Incident, responder, *, actor) -> int:

@@ -46,7 +46,7 @@ from khien.core import audit
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused, file_too_large
 from khien.core.roles import ROLE_ACTIONS, Action, Role
-from khien.core.scoping import is_national_coordinator, memberships_of, user_can
+from khien.core.scoping import NOTHING, is_national_coordinator, memberships_of, scope_for, user_can
 from khien.core.timerange import out_of_range_message, storable
 from khien.registry.models import InformationSystem, Organization, OrgType
 
@@ -251,6 +251,78 @@ def task_people(incident: Incident):
     return User.objects.filter(is_active=True).filter(people).distinct().order_by("email")
 
 
+def may_hold_tasks(user) -> bool:
+    """Can the user be put in charge of a task on some incident (`task_people`): a role that may change in an
+    organization, a responder role, the national coordinator — or someone still in charge of an open task (given
+    under an earlier role). Auditors and trainees only read: "my open tasks" concerns them not."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser or is_national_coordinator(user):
+        return True
+    if any(Action.CHANGE in ROLE_ACTIONS.get(role, ()) or role in RESPONDER_ROLES
+           for role, _p, _o in memberships_of(user)):
+        return True
+    return Task.objects.filter(owner=user, status__in=OPEN_TASK_STATUSES).exists()
+
+
+def may_report(user) -> bool:
+    """May the user report incidents for some organization (ADD somewhere: an organization's administrators and
+    analysts, the national coordinator)? Which organization, the report's own check says (`do_report_incident`)."""
+    return scope_for(user, Action.ADD) != NOTHING
+
+
+def require_may_report(user) -> None:
+    """Refuse (403) someone who may report for no organization, before the report is read (the page, the API)."""
+    if not may_report(user):
+        raise Forbidden(_("Only an organization's administrators and analysts, and the national coordinator, can "
+                          "report incidents."))
+
+
+def may_triage(user, incident: Incident) -> bool:
+    return bool(TRANSITIONS[(Status.NEW, Status.TRIAGED)] & sides_of(user, incident))
+
+
+UNASSIGN_REFUSED = _l("Only the national coordinator, or the person who assigned this responder, can remove it "
+                      "from the incident: ask the national coordinator.")
+
+# What each write on an incident needs (a test of the user and the incident) and what whoever lacks it is told.
+# `require_right` checks it before anything else — the incident's state (closed, the step from its status) and the
+# input (a page's form, an API body): whoever may not do it at all hears that (403), not that the incident is
+# closed or a field is wrong. Sealing an evidence item is the right "seal" (`may_seal`, with the item).
+RIGHTS = {
+    # Move through the workflow: which step, from which status, `do_transition` says after (TRANSITIONS).
+    "workflow": (may_participate, _l("Only the reporting organization, the coordinator and the assigned responders "
+                                     "can change the status of an incident.")),
+    "triage": (may_triage, _l("Only the reporting organization and the coordinator can triage an incident.")),
+    "classify": (is_reporting_side, _l("Only the reporting organization and the coordinator can change the "
+                                       "classification of an incident.")),
+    "correct": (is_reporting_side, _l("Only the reporting organization and the coordinator can correct the report of "
+                                      "an incident.")),
+    "report": (is_reporting_side, _l("Only the reporting organization and the coordinator can give the reports of an "
+                                     "incident.")),
+    "assign": (may_assign, _l("Only the national coordinator or the reporting organization's administrators can "
+                              "assign responders.")),
+    "unassign": (may_unassign, UNASSIGN_REFUSED),
+    # Comment, tasks, evidence and its custody, observables.
+    "participate": (may_participate, _l("Only the reporting organization, the coordinator and the assigned "
+                                        "responders can do this.")),
+}
+
+
+def require_right(user, incident: Incident, right: str, *, evidence: Evidence | None = None) -> None:
+    """Refuse (403, `Forbidden` with the reason) a user who does not see the incident or may not do `right` (a key
+    of RIGHTS, or "seal" with the `evidence` item) on it. The services call it first thing; the pages and the API
+    call it before they read the input."""
+    _require_visible(user, incident)
+    if right == "seal":
+        if not may_seal(user, evidence):
+            raise Forbidden(who_may_seal(evidence))
+        return
+    allowed, refusal = RIGHTS[right]
+    if not allowed(user, incident):
+        raise Forbidden(str(refusal))
+
+
 def _require_visible(user, incident: Incident) -> Incident:
     found = Incident.objects.visible_to(user).filter(pk=incident.pk).exists()
     if not found:
@@ -351,7 +423,8 @@ def _next_reference(at: dt.datetime) -> str:
 
 @transaction.atomic
 def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
-                       now: dt.datetime | None = None, late_reason_required: bool = False) -> Incident:
+                       now: dt.datetime | None = None, late_reason_required: bool = False,
+                       system_owners=()) -> Incident:
     """Report an incident for `data["organization"]`; the initial-report deadline is counted from `detected_at`.
 
     A report made after that deadline keeps `late_reason`; with `late_reason_required` (the report form and
@@ -362,8 +435,11 @@ def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
     with the rest: one bad value refuses the whole report.
 
     `systems` are the affected information systems: each must belong to (be
-    owned or operated by) the reporting organization. `now` is for tests and
-    imports; it is when the report reached the platform (`reported_at`).
+    owned or operated by) the reporting organization, or to one of
+    `system_owners` — the organizations a national incident made from a
+    telemetry campaign involves (`telemetry.correlation.do_campaign_to_incident`).
+    `now` is for tests and imports; it is when the report reached the platform
+    (`reported_at`).
     """
     now = now or timezone.now()
     organization = data.get("organization")
@@ -397,7 +473,7 @@ def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
         errors.setdefault("late_reason", []).append(problem)
 
     systems = list(systems or ())
-    _check_systems(acting_user, organization, systems, errors)
+    _check_systems(acting_user, organization, systems, errors, owners=system_owners)
 
     from . import observables as observables_module
 
@@ -416,6 +492,8 @@ def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
     audit.record(Act.CREATE, incident, actor=acting_user)
     if observable_items:
         observables_module._create(incident, observable_items, acting_user, now)
+    # The levels above and the coordinator learn of it at once (the reporting chain), not from a late escalation.
+    notices.reported(incident, actor=acting_user)
     return incident
 
 
@@ -439,12 +517,13 @@ def _refuse_if_invalid(incident: Incident, errors: dict) -> None:
         raise ValidationError(errors)
 
 
-def _check_systems(acting_user, organization, systems: list, errors: dict) -> None:
-    """The systems an incident names are the reporting organization's (owned or operated), among those the user
-    sees."""
+def _check_systems(acting_user, organization, systems: list, errors: dict, owners=()) -> None:
+    """The systems an incident names are the reporting organization's (owned or operated) — or those of `owners`,
+    the organizations a national incident involves —, among those the user sees."""
+    owners = [organization, *owners]
     allowed = set(
         InformationSystem.objects.visible_to(acting_user)
-        .filter(Q(owner=organization) | Q(operator=organization), pk__in=[s.pk for s in systems])
+        .filter(Q(owner__in=owners) | Q(operator__in=owners), pk__in=[s.pk for s in systems])
         .values_list("pk", flat=True)
     )
     foreign = [s for s in systems if s.pk not in allowed]
@@ -476,10 +555,8 @@ def do_submit_stage(incident: Incident, stage_code: str, data: dict, *, acting_u
     reporting policy; the first stage (the initial report) is given by
     `do_report_incident`.
     """
-    _require_visible(acting_user, incident)
+    require_right(acting_user, incident, "report")
     incident = _locked(incident)
-    if not is_reporting_side(acting_user, incident):
-        raise Forbidden(_("Only the reporting organization and the coordinator can give the reports of an incident."))
     if incident.status == Status.CLOSED:
         raise Refused(_("The incident is closed; reopen it before giving a report."), code="closed", status=409)
     stages = incident.policy.data["stages"]
@@ -578,10 +655,12 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
     """Move the incident to `to_status` (see TRANSITIONS); a reopen needs a reason.
 
     Resolving or closing with tasks still open is refused (409, `open_tasks`) unless `cancel_open_tasks`: then
-    each open task is cancelled (journal, audit, its person in charge told) in the same transaction."""
+    each open task is cancelled (journal, audit, its person in charge told) in the same transaction.
+
+    Whoever takes part in no step of the incident is refused first (403), whatever the step and the status."""
+    require_right(acting_user, incident, "workflow")
     if to_status not in Status.values:
         raise Refused(_("Unknown incident status."), code="unknown_status")
-    _require_visible(acting_user, incident)
     incident = _locked(incident)
     step = (incident.status, to_status)
     allowed = TRANSITIONS.get(step)
@@ -684,20 +763,10 @@ def _reclassify(incident: Incident, data: dict, acting_user, reason: str, now) -
     return changes
 
 
-def _require_reporting_side_open(user, incident: Incident, forbidden: str, closed: str) -> None:
-    """The reporting side (or the coordinator) changes what the report says, while the incident is open: 403 with
-    `forbidden`, 409 with `closed` (each change says which)."""
-    if not is_reporting_side(user, incident):
-        raise Forbidden(forbidden)
+def _refuse_if_closed(incident: Incident, closed: str) -> None:
+    """What the report says changes while the incident is open: 409 with `closed` (each change says which)."""
     if incident.status == Status.CLOSED:
         raise Refused(closed, code="closed", status=409)
-
-
-def _require_classifier(user, incident: Incident) -> None:
-    _require_reporting_side_open(
-        user, incident,
-        _("Only the reporting organization and the coordinator can change the classification of an incident."),
-        _("The incident is closed; reopen it before changing its classification."))
 
 
 @transaction.atomic
@@ -708,9 +777,9 @@ def do_reclassify(incident: Incident, data: dict, *, acting_user, reason: str = 
     Fields left out (or empty) are kept; giving the current values changes nothing and writes nothing.
     Returns the incident and the changes ({field: [before, after]}), which the journal keeps with the reason.
     """
-    _require_visible(acting_user, incident)
+    require_right(acting_user, incident, "classify")
     incident = _locked(incident)
-    _require_classifier(acting_user, incident)
+    _refuse_if_closed(incident, _("The incident is closed; reopen it before changing its classification."))
     changes = _reclassify(incident, data, acting_user, reason, now or timezone.now())
     return incident, changes
 
@@ -729,12 +798,9 @@ def do_correct_report(incident: Incident, data: dict, *, acting_user, systems=No
     coordinator, while the incident is not closed (409). The journal says which fields changed, with the optional
     reason; the audit log keeps every value before and after. Giving the current values writes nothing. Returns the
     incident and the names of the fields changed."""
-    _require_visible(acting_user, incident)
+    require_right(acting_user, incident, "correct")
     incident = _locked(incident)
-    _require_reporting_side_open(
-        acting_user, incident,
-        _("Only the reporting organization and the coordinator can correct the report of an incident."),
-        _("The incident is closed; reopen it before correcting its report."))
+    _refuse_if_closed(incident, _("The incident is closed; reopen it before correcting its report."))
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
     if len(reason) > REASON_MAX_CHARS:
@@ -746,8 +812,14 @@ def do_correct_report(incident: Incident, data: dict, *, acting_user, systems=No
             setattr(incident, name, data[name])
             changed.append(name)
     if systems is not None:
+        # `systems` are the reporting organization's: those of the other organizations a national incident names
+        # (made from a telemetry campaign) are kept — the correction form offers the reporter's only.
+        org = incident.organization
+        others = list(incident.systems.exclude(Q(owner=org) | Q(operator=org)).select_related("owner"))
         systems = list(systems)
-        _check_systems(acting_user, incident.organization, systems, errors)
+        given = {s.pk for s in systems}
+        systems += [s for s in others if s.pk not in given]
+        _check_systems(acting_user, org, systems, errors, owners=[s.owner for s in others])
         if {s.pk for s in systems} != set(incident.systems.values_list("pk", flat=True)):
             changed.append("systems")
     for name in incident.policy.data["stages"][0].get("required_fields", []):
@@ -772,15 +844,13 @@ def do_triage(incident: Incident, data: dict, *, acting_user, reason: str = "",
     one operation (a refused step changes no classification). `reason` (optional) says why the classification
     changed: the journal keeps it and a raised severity's notice says it (`data["reason"]` is taken too, for a
     form that sends it with the fields)."""
-    _require_visible(acting_user, incident)
+    require_right(acting_user, incident, "triage")
     locked = _locked(incident)
     if locked.status != Status.NEW:
         raise Refused(
             _("An incident cannot go from “%(from)s” to “%(to)s”.")
             % {"from": Status(locked.status).label, "to": Status.TRIAGED.label},
             code="invalid_transition", status=409)
-    if not may_transition(acting_user, locked, Status.TRIAGED):
-        raise Forbidden(_("You are not allowed to take this step for this incident."))
     now = now or timezone.now()
     _reclassify(locked, data, acting_user, reason or data.get("reason") or "", now)
     return do_transition(locked, Status.TRIAGED, acting_user=acting_user, now=now)
@@ -791,10 +861,8 @@ def do_triage(incident: Incident, data: dict, *, acting_user, reason: str = "",
 
 @transaction.atomic
 def do_assign_responder(incident: Incident, responder: Organization, *, acting_user) -> ResponderAssignment:
-    _require_visible(acting_user, incident)
+    require_right(acting_user, incident, "assign")
     incident = _locked(incident)
-    if not may_assign(acting_user, incident):
-        raise Forbidden(_("Only the national coordinator or the reporting organization's administrators can assign responders."))
     if not isinstance(responder, Organization) or responder.org_type != OrgType.RESPONDER or not responder.is_active:
         raise ValidationError({"responder": [_("Choose an active incident-response organization.")]})
     if incident.status == Status.CLOSED:
@@ -810,10 +878,6 @@ def do_assign_responder(incident: Incident, responder: Organization, *, acting_u
     return assignment
 
 
-UNASSIGN_REFUSED = _l("Only the national coordinator, or the person who assigned this responder, can remove it "
-                      "from the incident: ask the national coordinator.")
-
-
 @transaction.atomic
 def do_unassign_responder(incident: Incident, responder: Organization, *, acting_user, reason: str = "",
                           now: dt.datetime | None = None) -> None:
@@ -824,10 +888,8 @@ def do_unassign_responder(incident: Incident, responder: Organization, *, acting
     Open tasks whose person in charge can no longer work on the incident (they were there through this
     responder only) lose their person in charge, each journaled, so that nobody is left in charge of a task they
     cannot see."""
-    _require_visible(acting_user, incident)
+    require_right(acting_user, incident, "unassign")
     incident = _locked(incident)
-    if not may_unassign(acting_user, incident):
-        raise Forbidden(str(UNASSIGN_REFUSED))
     if incident.status == Status.CLOSED:
         raise Refused(_("The incident is closed; reopen it before changing its responders."), code="closed",
                       status=409)
@@ -862,9 +924,7 @@ def do_unassign_responder(incident: Incident, responder: Organization, *, acting
 
 
 def _require_participant(user, incident: Incident) -> None:
-    _require_visible(user, incident)
-    if not may_participate(user, incident):
-        raise Forbidden(_("Only the reporting organization, the coordinator and the assigned responders can do this."))
+    require_right(user, incident, "participate")
 
 
 # How far ahead of the server's clock "when it happened" may be (a workstation's clock a little fast).
@@ -1421,9 +1481,7 @@ def do_seal_evidence(evidence: Evidence, *, acting_user, note: str = "") -> Evid
     added it); a file whose content no longer matches its SHA-256 is not sealed (409).
     """
     incident = evidence.incident
-    _require_visible(acting_user, incident)
-    if not may_seal(acting_user, evidence):
-        raise Forbidden(who_may_seal(evidence))
+    require_right(acting_user, incident, "seal", evidence=evidence)
     evidence = _locked_evidence(evidence)
     _refuse_if_sealed(evidence)
     note = (note or "").strip()

@@ -7,6 +7,7 @@ with the service's status (400, 403, 409, 413), never a 500, and writes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django import forms as django_forms
 from django.contrib import messages
@@ -22,10 +23,10 @@ from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from khien.core.errors import Refused, status_of
+from khien.core.errors import Forbidden, Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
-from khien.core.scoping import NOTHING, is_national_coordinator, scope_for
+from khien.core.scoping import is_national_coordinator
 from khien.intel.models import Tlp
 from khien.registry.models import Organization
 
@@ -66,6 +67,7 @@ from .models import (
 )
 
 PAGE_SIZE = 50
+log = logging.getLogger(__name__)
 
 def _step_label(to_status: str, reopen: bool) -> str:
     if reopen:
@@ -106,6 +108,15 @@ def _visible(request, pk) -> Incident:
     return get_object_or_404(
         Incident.objects.visible_to(request.user).select_related("organization", "policy", "taxonomy", "created_by"),
         pk=pk)
+
+
+def _require(request, incident: Incident, right: str, evidence: Evidence | None = None) -> None:
+    """The user's right to a write on the incident (`services.require_right`), checked before the form is read:
+    whoever may not gets the rights page (403) with the reason, not the form's errors nor the incident's state."""
+    try:
+        services.require_right(request.user, incident, right, evidence=evidence)
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from exc
 
 
 def _flags(incident: Incident, now) -> dict:
@@ -158,7 +169,9 @@ def incident_list(request):
         # The filters fold (11 fields fill a phone's first screen), open while one is set.
         "filtering": any(v for k, v in request.GET.items() if k != "page"),
         "rows": [{"incident": i, **_flags(i, now)} for i in page],
-        "can_report": scope_for(request.user, Action.ADD) != NOTHING,
+        "can_report": services.may_report(request.user),
+        # "My open tasks" concerns those who may be in charge of one (not an auditor, a trainee).
+        "may_hold_tasks": services.may_hold_tasks(request.user),
     }, status=status)
 
 
@@ -177,7 +190,7 @@ def task_list(request):
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "incidents/task_list.html", {
         "filter": filterset, "page": page, "rows": _task_rows(page), "now": timezone.now(),
-        "task_open_statuses": OPEN_TASK_STATUSES,
+        "task_open_statuses": OPEN_TASK_STATUSES, "may_hold_tasks": services.may_hold_tasks(request.user),
     }, status=status)
 
 
@@ -211,8 +224,11 @@ def incident_pdf(request, pk):
     try:
         content = exports.incident_pdf(incident, request.user, language=language)
     except exports.PdfUnavailable:
-        return HttpResponse(_("PDF reports are not available: the fonts are not installed (scripts/vendor_assets.py)."),
-                            status=503, content_type="text/plain; charset=utf-8")
+        # The reader cannot install anything: they are told whom to ask; the operator finds the step in the log.
+        log.error("PDF report of %s refused: the fonts are not installed in %s (run scripts/vendor_assets.py, or "
+                  "set KHIEN_PDF_FONT_DIR).", incident.reference, exports.font_dir())
+        return HttpResponse(_("PDF reports are not available on this server at the moment: ask the platform "
+                              "operator to set them up."), status=503, content_type="text/plain; charset=utf-8")
     exports.record_export(request.user, "pdf", 1, incident=incident)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{incident.reference}-{language}.pdf"'
@@ -259,8 +275,10 @@ def _dress_filters(filterset, user) -> None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def incident_create(request):
-    if scope_for(request.user, Action.ADD) == NOTHING:
-        raise PermissionDenied
+    try:
+        services.require_may_report(request.user)
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from exc
     initial = {}
     if request.GET.get("organization"):
         chosen = Organization.objects.restrict(request.user, Action.ADD).filter(code=request.GET["organization"]).first()
@@ -568,6 +586,7 @@ def _refused(request, incident, exc, form=None, refusal_fields=None, **forms):
 @require_POST
 def incident_transition(request, pk):
     incident = _visible(request, pk)
+    _require(request, incident, "workflow")
     form = TransitionForm(request.POST)
     if not form.is_valid():
         if "status" in form.errors:
@@ -598,6 +617,7 @@ def incident_transition(request, pk):
 def incident_triage(request, pk):
     """Triage with the category, severity and TLP confirmed or corrected (`services.do_triage`)."""
     incident = _visible(request, pk)
+    _require(request, incident, "triage")
     form = ClassificationForm(request.POST, incident=incident, triage=True, prefix="triage")
     if not form.is_valid():
         return _detail(request, incident, 400, triage=form)
@@ -614,8 +634,7 @@ def incident_triage(request, pk):
 def incident_correct(request, pk):
     """Correct the initial report (`services.do_correct_report`): the reporting side and the coordinator."""
     incident = _visible(request, pk)
-    if not services.is_reporting_side(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "correct")
     form = ReportCorrectionForm(request.POST or None, incident=incident, user=request.user)
     status = 409 if incident.status == Status.CLOSED else 200
     if request.method == "POST":
@@ -647,6 +666,7 @@ def incident_correct(request, pk):
 def incident_classify(request, pk):
     """Correct the category, severity or TLP of a triaged incident, with a reason (`services.do_reclassify`)."""
     incident = _visible(request, pk)
+    _require(request, incident, "classify")
     form = ClassificationForm(request.POST, incident=incident, prefix="cls")
     if not form.is_valid():
         return _detail(request, incident, 400, classify=form)
@@ -668,8 +688,7 @@ def incident_classify(request, pk):
 def incident_stage(request, pk, code):
     """Give the next report stage (detailed notification, final report) with the fields its policy requires."""
     incident = _visible(request, pk)
-    if not services.is_reporting_side(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "report")
     stage = next((st for st in incident.policy.data["stages"][1:] if st["code"] == code), None)
     if stage is None:
         raise Http404
@@ -688,8 +707,7 @@ def incident_stage(request, pk, code):
 @require_POST
 def incident_assign(request, pk):
     incident = _visible(request, pk)
-    if not services.may_assign(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "assign")
     form = AssignForm(request.POST, incident=incident)
     if not form.is_valid():
         return _detail(request, incident, 400, assign=form)
@@ -707,11 +725,10 @@ def incident_unassign(request, pk, responder_id):
     """Remove a responder organization from the incident (the national coordinator, or whoever assigned it:
     `services.may_unassign`, `services.do_unassign_responder`)."""
     incident = _visible(request, pk)
-    if not services.may_unassign(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "unassign")
     assignment = get_object_or_404(incident.assignments.select_related("responder"), responder_id=responder_id)
     if not services.may_unassign(request.user, incident, assignment):
-        raise PermissionDenied
+        raise PermissionDenied(services.UNASSIGN_REFUSED)
     form = UnassignForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
@@ -729,8 +746,7 @@ def incident_unassign(request, pk, responder_id):
 @require_POST
 def incident_comment(request, pk):
     incident = _visible(request, pk)
-    if not services.may_participate(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "participate")
     form = CommentForm(request.POST)
     if not form.is_valid():
         return _detail(request, incident, 400, comment=form)
@@ -747,8 +763,7 @@ def incident_comment(request, pk):
 @require_POST
 def incident_task_add(request, pk):
     incident = _visible(request, pk)
-    if not services.may_participate(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "participate")
     form = TaskForm(request.POST, incident=incident)
     if not form.is_valid():
         return _detail(request, incident, 400, task=form)
@@ -767,8 +782,7 @@ def incident_task_edit(request, pk, task_id):
     incident = _visible(request, pk)
     task = get_object_or_404(Task.objects.visible_to(request.user).select_related("incident"), incident=incident,
                              pk=task_id)
-    if not services.may_participate(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "participate")
     form = TaskEditForm(request.POST, task=task)
     if not form.is_valid():
         return _detail(request, incident, 400, task_edit_forms={task.pk: form})
@@ -788,8 +802,7 @@ def incident_task_edit(request, pk, task_id):
 def incident_tasks_standard(request, pk):
     """Add the standard tasks of the incident's category it does not have yet (`services.do_add_standard_tasks`)."""
     incident = _visible(request, pk)
-    if not services.may_participate(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "participate")
     try:
         added = services.do_add_standard_tasks(incident, acting_user=request.user)
     except (Refused, ValidationError) as exc:
@@ -806,6 +819,7 @@ def incident_tasks_standard(request, pk):
 @require_POST
 def incident_task_status(request, pk, task_id):
     incident = _visible(request, pk)
+    _require(request, incident, "participate")
     task = get_object_or_404(Task.objects.visible_to(request.user), incident=incident, pk=task_id)
     form = TaskStatusForm(request.POST)
     if not form.is_valid():
@@ -828,8 +842,7 @@ def incident_task_status(request, pk, task_id):
 @require_POST
 def evidence_add(request, pk):
     incident = _visible(request, pk)
-    if not services.may_participate(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "participate")
     form = EvidenceForm(request.POST, request.FILES)
     if not form.is_valid():
         return _detail(request, incident, 400, evidence=form)
@@ -849,8 +862,7 @@ def evidence_add(request, pk):
 def evidence_external_add(request, pk):
     """Record evidence kept elsewhere (a disk image, a memory dump): its name, SHA-256, size and place."""
     incident = _visible(request, pk)
-    if not services.may_participate(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "participate")
     form = ExternalEvidenceForm(request.POST, prefix="ext")
     if not form.is_valid():
         return _detail(request, incident, 400, external_evidence=form)
@@ -872,6 +884,7 @@ def _visible_evidence(request, incident, evidence_id) -> Evidence:
 def evidence_custody(request, pk, evidence_id):
     incident = _visible(request, pk)
     evidence = _visible_evidence(request, incident, evidence_id)
+    _require(request, incident, "participate")
     form = CustodyForm(request.POST, prefix=f"c{evidence.pk.hex[:8]}")
     if not form.is_valid():
         return _detail(request, incident, 400, custody_forms={evidence.pk: form})
@@ -888,6 +901,7 @@ def evidence_custody(request, pk, evidence_id):
 def evidence_seal(request, pk, evidence_id):
     incident = _visible(request, pk)
     evidence = _visible_evidence(request, incident, evidence_id)
+    _require(request, incident, "seal", evidence)
     form = SealForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("The note is too long."))
@@ -916,8 +930,7 @@ def evidence_download(request, pk):
 @require_POST
 def observable_add(request, pk):
     incident = _visible(request, pk)
-    if not services.may_participate(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "participate")
     form = ObservableForm(request.POST, prefix="obs")
     if not form.is_valid():
         return _detail(request, incident, 400, observable=form)
@@ -934,6 +947,7 @@ def observable_add(request, pk):
 def observable_remove(request, pk, observable_id):
     incident = _visible(request, pk)
     observable = get_object_or_404(Observable.objects.visible_to(request.user), incident=incident, pk=observable_id)
+    _require(request, incident, "participate")
     try:
         observables.do_remove_observable(observable, acting_user=request.user)
     except (Refused, ValidationError) as exc:
@@ -947,8 +961,7 @@ def observable_remove(request, pk, observable_id):
 def observable_share(request, pk):
     """Share the chosen observables as STIX indicators in a collection the user may write."""
     incident = _visible(request, pk)
-    if not services.may_participate(request.user, incident):
-        raise PermissionDenied
+    _require(request, incident, "participate")
     form = ShareObservablesForm(request.POST, incident=incident, user=request.user, prefix="share")
     if not form.is_valid():
         return _detail(request, incident, 400, share=form)

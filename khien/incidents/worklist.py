@@ -1,39 +1,108 @@
 """The home page's "To do" items of incidents (`core.worklist`): incidents past a deadline, incidents waiting for
-triage (the national coordinator), incidents assigned to the person's responder organization whose response has not
-started, open tasks in the person's charge, and the tasks expected from the person's organization that nobody holds. Each links to the list that shows exactly
-those, through the same filters (`filters.IncidentFilter`, `filters.TaskFilter`) and the same scope."""
+triage (the national coordinator: every one; the reporting side — who may triage its own, `services.may_triage` —
+those of its organizations), each report stage due within REPORT_DUE_SOON (before it is overdue), incidents assigned
+to the person's responder organization whose response has not started, open tasks in the person's charge, and the
+tasks expected from the person's organization that nobody holds. Each links to the list that shows exactly those,
+through the same filters (`filters.IncidentFilter`, `filters.TaskFilter`) and the same scope, or to the one incident
+it names."""
+import datetime as dt
 from urllib.parse import urlencode
 
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from khien.incidents.notices import when_text
-
-from khien.core.scoping import is_national_coordinator
+from khien.core.roles import ROLE_ACTIONS, Action
+from khien.core.scoping import is_national_coordinator, memberships_of, prefix_q
 from khien.core.worklist import Item, grouped
 
-from . import deadlines
+from . import deadlines, notices
 from .filters import awaiting_response, for_reporting_organization
 from .models import OPEN_TASK_STATUSES, Incident, Status, Task
+from .notices import when_text
+
+# How long before its due time a report stage (the detailed notification, the final report) is on the reporting
+# side's "To do": a day, so that whoever looks once a day sees it before it is late — or the due-soon notice's own
+# lead time (`notices.lead_time`) when that is longer. Once overdue it is counted among the incidents past a deadline.
+REPORT_DUE_SOON = dt.timedelta(hours=24)
+# At most this many report stages are listed one by one (soonest first); the rest are counted on one line.
+REPORTS_LISTED = 5
 
 
 def _url(name: str, **params) -> str:
     return f"{reverse(name)}?{urlencode(params)}"
 
 
+def _reporting_side(incidents, user):
+    """The incidents of `incidents` the user acts for as the reporting side: those of the organizations where a role
+    of theirs may change (their organization and the units under it, as `services.is_reporting_side` and
+    `filters.for_reporting_organization`) — not the coordinator's reach over every organization."""
+    paths = tuple(path for role, path, _o in memberships_of(user) if Action.CHANGE in ROLE_ACTIONS.get(role, ()))
+    return incidents.filter(prefix_q("organization__path", paths)) if paths else incidents.none()
+
+
+def waiting_for_triage(incidents, user, now) -> list[Item]:
+    """The national coordinator: every incident waiting for triage (theirs to watch over across the country). The
+    reporting side: its organization's incidents waiting for triage, with the earliest triage due time — the reporting
+    organization may triage its own (confirm or correct the category, severity and TLP; `services.may_triage`), and
+    its due-soon notice asks it to; urgent once that time is within the due-soon notice's lead time."""
+    if is_national_coordinator(user):
+        n = incidents.filter(status=Status.NEW).count()
+        label = ngettext("%(n)s incident waiting for triage", "%(n)s incidents waiting for triage", n)
+        return [Item(label % {"n": grouped(n)}, n, _url("incidents:incident_list", status=Status.NEW))]
+    ours = _reporting_side(incidents, user).filter(status=Status.NEW)
+    n = ours.count()
+    if not n:
+        return []
+    first = (deadlines.annotate_sla_due(ours).order_by("triage_due_at")
+             .values_list("triage_due_at", flat=True).first())
+    label = ngettext("Your organization has %(n)s incident waiting for triage, due by %(when)s",
+                     "Your organization has %(n)s incidents waiting for triage, the earliest due by %(when)s", n)
+    return [Item(label % {"n": grouped(n), "when": when_text(first)}, n,
+                 _url("incidents:incident_list", status=Status.NEW), urgent=first - notices.lead_time() <= now)]
+
+
+def reports_due_soon(incidents, user, now) -> list[Item]:
+    """The report stages of the reporting side's open incidents due within REPORT_DUE_SOON (or the due-soon notice's
+    lead time, if longer) and not overdue yet — the same rule and words as the due-soon notice (`notices.due_notices`,
+    from `deadlines`): one line per incident, linking to its Deadlines section, soonest first, urgent within the
+    notice's lead time; past REPORTS_LISTED, the rest on one line."""
+    window = max(REPORT_DUE_SOON, notices.lead_time())
+    # Open, a stage still to give, reported within the deadline check's look-back (`notices.lookback`).
+    open_ = (_reporting_side(incidents, user).exclude(status=Status.CLOSED)
+             .filter(Q(notified_at__isnull=True) | Q(final_report_at__isnull=True),
+                     reported_at__gte=now - notices.lookback())
+             .select_related("policy").order_by())
+    due = []
+    for incident in open_:
+        stage = deadlines.incident_next_stage(incident)
+        for key, _kind, text in notices.due_notices(incident, now, window, missed_sla=set()):
+            if key.startswith("soon:stage:"):
+                due.append((stage.due_at, incident, text))
+    due.sort(key=lambda entry: (entry[0], entry[1].reference))
+    items = [Item(str(text), 1, reverse("incidents:incident_detail", args=[incident.pk]) + "#deadlines",
+                  urgent=due_at - notices.lead_time() <= now)
+             for due_at, incident, text in due[:REPORTS_LISTED]]
+    rest = len(due) - REPORTS_LISTED
+    if rest > 0:
+        label = ngettext("%(n)s more report due by %(when)s", "%(n)s more reports due by %(when)s", rest)
+        items.append(Item(label % {"n": grouped(rest), "when": when_text(due[-1][0])}, rest,
+                          reverse("incidents:incident_list")))
+    return items
+
+
 def waiting_work(user) -> list[Item]:
     if not getattr(user, "is_authenticated", False):
         return []
+    now = timezone.now()
     incidents = Incident.objects.visible_to(user)
     items = []
-    n = len(deadlines.past_a_deadline_ids(incidents, timezone.now()))
+    n = len(deadlines.past_a_deadline_ids(incidents, now))
     label = ngettext("%(n)s incident past a deadline", "%(n)s incidents past a deadline", n)
     items.append(Item(label % {"n": grouped(n)}, n, _url("incidents:incident_list", overdue=1), urgent=True))
-    if is_national_coordinator(user):  # triage is the coordinator's to watch over across the country
-        n = incidents.filter(status=Status.NEW).count()
-        label = ngettext("%(n)s incident waiting for triage", "%(n)s incidents waiting for triage", n)
-        items.append(Item(label % {"n": grouped(n)}, n, _url("incidents:incident_list", status=Status.NEW)))
+    items += waiting_for_triage(incidents, user, now)
+    items += reports_due_soon(incidents, user, now)
     # Assigned to the user's responder organization, its response not started: the team's to take on.
     n = awaiting_response(incidents, user).count()
     label = ngettext("%(n)s incident assigned to your organization, response not started",
@@ -52,5 +121,5 @@ def waiting_work(user) -> list[Item]:
                  if first else ngettext("Your organization has %(n)s task nobody is in charge of",
                                         "Your organization has %(n)s tasks nobody is in charge of", n))
         items.append(Item(label % {"n": grouped(n), "when": when_text(first) if first else ""}, n,
-                          _url("incidents:task_list", reporter_open=1), urgent=bool(first and first < timezone.now())))
+                          _url("incidents:task_list", reporter_open=1), urgent=bool(first and first < now)))
     return items

@@ -27,7 +27,8 @@ def first_steps(user) -> list[Item]:
 def waiting_work(user) -> list[Item]:
     """Level proposals waiting for the person's own appraisal or approval (`services.decidable_by`: the framework
     says whose each level is; never one they submitted, nor for approval one they appraised), each linking to the
-    system list filtered the same way (`awaiting_me`); proposals returned for correction to those who submit them."""
+    system list filtered the same way (`awaiting_me`); proposals returned for correction, and those still in draft
+    (never submitted), to those who submit them."""
     if not getattr(user, "is_authenticated", False):
         return []
     items = first_steps(user)
@@ -40,7 +41,13 @@ def waiting_work(user) -> list[Item]:
                      "%(n)s appraised security levels waiting for your approval", n)
     items.append(Item(label % {"n": grouped(n)}, n, _systems_url(awaiting_me="approve")))
     if is_national_coordinator(user):
-        return items  # the proposals returned are the organizations' work, not the coordinator's
+        return items  # the proposals in draft or returned are the organizations' work, not the coordinator's
+    # Not submitted yet (a new system's level, a revision of an approved one): nobody appraises a draft, so it waits
+    # for those who may submit it — the same people as a returned one.
+    n = InformationSystem.objects.restrict(user, Action.SUBMIT_LEVEL).filter(level_status=LevelStatus.DRAFT).count()
+    label = ngettext("%(n)s security level proposal in draft, not submitted yet",
+                     "%(n)s security level proposals in draft, not submitted yet", n)
+    items.append(Item(label % {"n": grouped(n)}, n, _systems_url(level_status=LevelStatus.DRAFT)))
     n = InformationSystem.objects.restrict(user, Action.SUBMIT_LEVEL).filter(level_status=LevelStatus.RETURNED).count()
     label = ngettext("%(n)s security level proposal returned for correction",
                      "%(n)s security level proposals returned for correction", n)

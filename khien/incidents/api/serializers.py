@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from khien.core.api import fields as api_fields
 from khien.core.api.fields import DateTimeField
+from khien.core.api.strict import StrictFieldsMixin
 from khien.core.models import User
 from khien.intel.models import Tlp
 from khien.registry.api.serializers import VisibleOrganizationField
@@ -45,6 +46,16 @@ from ..models import (
 # The number of people affected: the model's bound, with its message in words (not the bare number).
 PEOPLE_AFFECTED_KWARGS = {"min_value": 0, "max_value": PEOPLE_AFFECTED_MAX,
                           "error_messages": {"max_value": PEOPLE_AFFECTED_TOO_MANY}}
+
+
+# Where the fields a write refuses are changed instead (`StrictFieldsMixin.strict_hints`).
+CLASSIFICATION_HINT = _("This is changed with POST /api/incidents/<id>/classification/ (the category, severity and "
+                        "TLP, with a reason), not here.")
+TRANSITION_HINT = _("The status is changed with POST /api/incidents/<id>/transition/ (the workflow's steps), not here.")
+TASK_STATUS_HINT = _("A task's status is changed with POST /api/incidents/<id>/tasks/<task_id>/status/, not here.")
+DETECTION_HINT = _("The time of detection cannot be corrected: the reporting deadlines are counted from it.")
+CLASSIFICATION_HINTS = {"category": CLASSIFICATION_HINT, "severity": CLASSIFICATION_HINT, "tlp": CLASSIFICATION_HINT,
+                        "status": TRANSITION_HINT}
 
 
 def _text_limits(fields) -> dict:
@@ -95,7 +106,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
         fields = ["responder", "assigned_by", "at"]
 
 
-class ObservableSerializer(serializers.ModelSerializer):
+class ObservableSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """An observable: `kind` may be omitted on input (guessed from the value)."""
 
     kind = serializers.ChoiceField(choices=ObservableKind.choices, required=False)
@@ -145,7 +156,7 @@ class ObservableLookupSerializer(ObservableSerializer):
         return self._lookup(obj).warninglists
 
 
-class ShareSerializer(serializers.Serializer):
+class ShareSerializer(StrictFieldsMixin, serializers.Serializer):
     observables = serializers.ListField(child=serializers.UUIDField(), allow_empty=False)
     tlp = serializers.ChoiceField(choices=Tlp.choices)
     collection = serializers.UUIDField()
@@ -157,7 +168,8 @@ class ShareSerializer(serializers.Serializer):
     confirm_downgrade = serializers.BooleanField(default=False)
 
 
-class IncidentSerializer(serializers.ModelSerializer):
+class IncidentSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    strict_hints = {"status": TRANSITION_HINT}
     organization = VisibleOrganizationField()
     systems = VisibleSystemField(many=True, required=False)
     category_label = api_fields.CharField(read_only=True)
@@ -232,10 +244,14 @@ class IncidentSerializer(serializers.ModelSerializer):
         return api_fields.DateTimeField().to_representation(deadlines.incident_sla_due_at(obj, "contain"))
 
 
-class ReportCorrectionSerializer(serializers.ModelSerializer):
+class ReportCorrectionSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """`PATCH /api/incidents/{id}/`: what a correction of the initial report may change (`services.CORRECTABLE_FIELDS`
     and the affected systems, by code); every field optional; `reason` is kept in the journal. The service checks
-    again, with the incident (its organization's systems, what an earlier stage said)."""
+    again, with the incident (its organization's systems, what an earlier stage said). Any other field is refused
+    (400), naming it: the category, severity and TLP are changed by `…/classification/`, the status by
+    `…/transition/`."""
+
+    strict_hints = {**CLASSIFICATION_HINTS, "detected_at": DETECTION_HINT}
 
     systems = VisibleSystemField(many=True, required=False)
     reason = api_fields.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX_CHARS,
@@ -254,7 +270,8 @@ class ReportCorrectionSerializer(serializers.ModelSerializer):
         return super().validate(attrs)
 
 
-class TransitionSerializer(serializers.Serializer):
+class TransitionSerializer(StrictFieldsMixin, serializers.Serializer):
+    strict_model = Incident
     status = serializers.ChoiceField(choices=Status.choices)
     reason = api_fields.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX_CHARS)
     cancel_open_tasks = serializers.BooleanField(
@@ -263,9 +280,12 @@ class TransitionSerializer(serializers.Serializer):
                   "without it the step is refused (409, code `open_tasks`).")
 
 
-class ClassificationSerializer(serializers.Serializer):
+class ClassificationSerializer(StrictFieldsMixin, serializers.Serializer):
     """Any of the three; those left out are kept. The category is an RSIT type of the incident's taxonomy
     version, the severity a code of its reporting policy (both checked by the service)."""
+
+    strict_model = Incident
+    strict_hints = {"status": TRANSITION_HINT}
 
     category = api_fields.CharField(required=False, allow_blank=True, default="")
     severity = api_fields.CharField(required=False, allow_blank=True, default="")
@@ -273,19 +293,19 @@ class ClassificationSerializer(serializers.Serializer):
     reason = api_fields.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX_CHARS)
 
 
-class AssignSerializer(serializers.Serializer):
+class AssignSerializer(StrictFieldsMixin, serializers.Serializer):
     responder = serializers.SlugRelatedField(
         slug_field="code", queryset=Organization.objects.filter(org_type=OrgType.RESPONDER, is_active=True))
 
 
-class UnassignSerializer(serializers.Serializer):
+class UnassignSerializer(StrictFieldsMixin, serializers.Serializer):
     """The responder organization to remove (its code, one assigned to the incident) and an optional reason."""
 
     responder = api_fields.CharField()
     reason = api_fields.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX_CHARS)
 
 
-class CommentSerializer(serializers.Serializer):
+class CommentSerializer(StrictFieldsMixin, serializers.Serializer):
     text = api_fields.CharField(allow_blank=True, trim_whitespace=False, max_length=COMMENT_MAX)
     happened_at = DateTimeField(required=False, allow_null=True, default=None,
                                 help_text=_("When what the comment tells happened: puts it on the timeline."))
@@ -316,9 +336,11 @@ def _owner_field():
                                         allow_null=True, error_messages={"does_not_exist": OWNER_REFUSED})
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class TaskSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A task. `party` (who is expected to do it) and `template_code` are set on the standard tasks of the
     incident's category (empty on a task added by hand)."""
+
+    strict_hints = {"status": TASK_STATUS_HINT}
 
     owner = _owner_field()
     description = api_fields.CharField(required=False, allow_blank=True, default="", max_length=TASK_DESCRIPTION_MAX)
@@ -330,20 +352,25 @@ class TaskSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "status", "party", "template_code", "created_at", "updated_at"]
 
 
-class TaskUpdateSerializer(serializers.Serializer):
+class TaskUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     """Any of the three; those left out are kept. `owner: null` or `due_at: null` clears it."""
+
+    strict_model = Task
+    strict_hints = {"status": TASK_STATUS_HINT}
 
     owner = _owner_field()
     due_at = DateTimeField(required=False, allow_null=True)
     description = api_fields.CharField(required=False, allow_blank=True, max_length=TASK_DESCRIPTION_MAX)
 
 
-class TaskStatusSerializer(serializers.Serializer):
+class TaskStatusSerializer(StrictFieldsMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=TaskStatus.choices)
 
 
-class StageSubmitSerializer(serializers.ModelSerializer):
+class StageSubmitSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A later report stage (`notification`, `final`) with the fields it fills in."""
+
+    strict_hints = CLASSIFICATION_HINTS
 
     stage = api_fields.CharField()
 
@@ -385,7 +412,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
         return f"/api/incidents/{obj.incident_id}/evidence/{obj.pk}/download/"
 
 
-class EvidenceUploadSerializer(serializers.Serializer):
+class EvidenceUploadSerializer(StrictFieldsMixin, serializers.Serializer):
     """multipart/form-data with `file` (and optionally `note`, its description), or JSON/form with `note` alone;
     `received_from` starts the chain of custody."""
 
@@ -399,7 +426,7 @@ class EvidenceUploadSerializer(serializers.Serializer):
         self.fields["file"].help_text = upload_limit_text()  # the setting the service checks (413 above it)
 
 
-class ExternalEvidenceSerializer(serializers.Serializer):
+class ExternalEvidenceSerializer(StrictFieldsMixin, serializers.Serializer):
     """Evidence kept elsewhere (a disk image, a memory dump): what the imaging tool reported and where it is kept.
     The service checks the values (`do_add_external_evidence`): a SHA-256 of 64 hexadecimal digits, a size in bytes
     greater than zero, a place."""
@@ -412,7 +439,7 @@ class ExternalEvidenceSerializer(serializers.Serializer):
     received_from = api_fields.CharField(required=False, allow_blank=True, default="", max_length=PARTY_MAX_CHARS)
 
 
-class CustodyInputSerializer(serializers.Serializer):
+class CustodyInputSerializer(StrictFieldsMixin, serializers.Serializer):
     action = serializers.ChoiceField(choices=[c for c in CustodyAction.choices if c[0] != CustodyAction.SEALED])
     from_party = api_fields.CharField(required=False, allow_blank=True, default="", max_length=PARTY_MAX_CHARS)
     to_party = api_fields.CharField(required=False, allow_blank=True, default="", max_length=PARTY_MAX_CHARS)
@@ -420,5 +447,5 @@ class CustodyInputSerializer(serializers.Serializer):
     at = DateTimeField(required=False, allow_null=True, default=None)
 
 
-class SealSerializer(serializers.Serializer):
+class SealSerializer(StrictFieldsMixin, serializers.Serializer):
     note = api_fields.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX_CHARS)
