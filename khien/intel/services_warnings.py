@@ -99,6 +99,10 @@ _REPORT_RE = re.compile(r"^report--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 MAX_VALUES = 10000
 # A reply deadline is at most this far ahead: a warning is about something happening now.
 RESPOND_BY_MAX = dt.timedelta(days=90)
+# The reply deadline a warning proposes unless its sender changes it (a national campaign's warning: so that the
+# targets that stay silent are followed up): a day for a high or critical warning, three days otherwise.
+DEFAULT_RESPOND_WITHIN = {WarningSeverity.CRITICAL: dt.timedelta(hours=24), WarningSeverity.HIGH: dt.timedelta(hours=24),
+                          WarningSeverity.MEDIUM: dt.timedelta(hours=72), WarningSeverity.LOW: dt.timedelta(hours=72)}
 # Reminders are not repeated within this time (one follow-up, not a flood of e-mails).
 REMIND_INTERVAL = dt.timedelta(hours=1)
 # The longest update text (what changed since the warning was issued).
@@ -291,6 +295,12 @@ def inbox_for(user):
         .order_by("-warning__created_at", "organization__code")
 
 
+def default_respond_by(severity: str, now=None) -> dt.datetime:
+    """The reply deadline proposed for a warning of `severity` issued at `now` (`DEFAULT_RESPOND_WITHIN`)."""
+    now = now or timezone.now()
+    return now + DEFAULT_RESPOND_WITHIN.get(severity, DEFAULT_RESPOND_WITHIN[WarningSeverity.MEDIUM])
+
+
 def reasons_of(target: WarningTarget) -> list[dict]:
     """Every reason a target has, the main one first: [{"reason", "value", "systems"}] (a target made before every
     reason was kept has its main one only)."""
@@ -310,12 +320,15 @@ def _reason_label(reason: str, *, sender_view: bool):
 
 
 def _value_label(reason: str, value: str, names: dict):
-    """What a reason's value stands for (a `Text`, or the value as stored): a number of events, a province's or
+    """What a reason's value stands for (a `Text`, or the value as stored): a number of events — those of the
+    national campaign the warning was made from (`correlation.event_counts`), said so: the warning's page also
+    counts every event the organization's monitoring saw, before the campaign and since —, a province's or
     a sector's name in the reader's language (79 → Thành phố Hồ Chí Minh); an address, a product, an ISAC as
     stored."""
     if reason == TargetReason.SEEN and value.isdigit():
         n = int(value)
-        return notifications.Text(ngettext_lazy("%(n)s event", "%(n)s events", n), {"n": n})
+        return notifications.Text(ngettext_lazy("%(n)s event during the campaign", "%(n)s events during the campaign",
+                                                n), {"n": n})
     return names.get(reason, {}).get(value, value)
 
 

@@ -75,10 +75,10 @@ def test_the_sender_reads_seen_by_its_monitoring_the_recipient_your(client, land
     warning = _issue(w.coordinator, organizations=[w.ministry], seen={w.ministry.pk: 29}, auto_match=False)
     sender = html(_english(client, w.coordinator).get(reverse("intel:warning_detail", args=[warning.pk])))
     row = sender.split('data-target="MIN"')[1].split("</tr>")[0]
-    assert "Seen by its monitoring (29 events)" in row and "your" not in row
+    assert "Seen by its monitoring (29 events during the campaign)" in row and "your" not in row
     recipient = html(_english(client, w.admin).get(reverse("intel:warning_detail", args=[warning.pk])))
     answer = recipient.split('id="my-answer"')[1]
-    assert "Seen by your monitoring (29 events)" in answer
+    assert "Seen by your monitoring (29 events during the campaign)" in answer
 
 
 # --- 4. the refusal an auditor gets -----------------------------------------------------------------------------
