@@ -15,11 +15,12 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import PROTECT, RESTRICT, OuterRef, ProtectedError, Q, RestrictedError, Subquery
+from django.db.models import PROTECT, RESTRICT, Exists, OuterRef, ProtectedError, Q, RestrictedError, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from khien.core import audit, notifications
 from khien.core import services as core_services
@@ -27,7 +28,7 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused, file_too_large
 from khien.core.models import User
 from khien.core.roles import ROLE_ACTIONS, Action, Role
-from khien.core.scoping import is_national_coordinator, memberships_of, prefix_q, user_can
+from khien.core.scoping import NOTHING, Scope, is_national_coordinator, memberships_of, prefix_q, scope_for, user_can
 
 from . import levels
 from .models import (
@@ -332,6 +333,41 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
             title = notifications.Text(_l("Your role in %(org)s changed from “%(old)s” to “%(role)s”"), names)
         _tell_member(user, title, acting_user, _org_url(organization))
     return membership
+
+
+# --- Reading the members ---------------------------------------------------------
+#
+# An organization's members (who, which role, two-step sign-in on or off, account active) are read by those who manage
+# them and by its auditors (an access-control review), each over the organization their role is in and the units under
+# it. Reading only: every change of a membership takes the right to manage members (`do_set_membership`…).
+MEMBER_READING_ROLES = frozenset({Role.AUDITOR})
+
+
+def _member_reading_scope(user) -> Scope:
+    manage = scope_for(user, Action.MANAGE_MEMBERS)
+    if manage.everything:
+        return manage
+    paths = set(manage.paths) | {path for role, path, _o in memberships_of(user) if role in MEMBER_READING_ROLES}
+    return Scope(False, tuple(sorted(paths))) if paths else NOTHING
+
+
+def may_read_members(user, organization: Organization) -> bool:
+    """May `user` read the members of `organization` (`members_readable_by`)?"""
+    return _member_reading_scope(user).covers_path(organization.path)
+
+
+def members_readable_by(user):
+    """The memberships `user` may read, the organization's page and the API alike, each with `second_factor_on`
+    (the person has a confirmed authenticator, `core.twofactor.has_confirmed_device`: two-step sign-in is on)."""
+    scope = _member_reading_scope(user)
+    if scope.everything:
+        memberships = Membership.objects.all()
+    elif scope.paths:
+        memberships = Membership.objects.filter(prefix_q("organization__path", scope.paths))
+    else:
+        memberships = Membership.objects.none()
+    return memberships.annotate(second_factor_on=Exists(
+        TOTPDevice.objects.filter(user_id=OuterRef("user_id"), confirmed=True)))
 
 
 @transaction.atomic
@@ -694,12 +730,26 @@ def dossier_file_name(name: str) -> str:
     return f"{stem}{dot}{extension}"[:255]
 
 
-@transaction.atomic
-def do_add_dossier_file(system: InformationSystem, uploaded, *, acting_user) -> DossierFile:
-    _require(acting_user, Action.CHANGE, system.owner)
-    system = InformationSystem.objects.select_for_update().get(pk=system.pk)  # the state as stored, not as passed
+def require_dossier_right(user, system: InformationSystem) -> None:
+    """Adding a file to a system's dossier, or taking one out, takes the right to change the owner's records (403),
+    judged before the file (or which file) is looked at."""
+    _require(user, Action.CHANGE, system.owner)
+
+
+def check_dossier_open(user, system: InformationSystem) -> None:
+    """Refuses adding a file to the dossier, in one order for the page, the API and `do_add_dossier_file`, before the
+    file is looked at: without the right, 403 (`require_dossier_right`); then a proposal no longer open to changes
+    (neither a draft nor returned), 400."""
+    require_dossier_right(user, system)
     if system.level_status not in EDITABLE_LEVEL_STATES:
         raise Refused(_("Files can only be added while the proposal is a draft or has been returned."))
+
+
+@transaction.atomic
+def do_add_dossier_file(system: InformationSystem, uploaded, *, acting_user) -> DossierFile:
+    require_dossier_right(acting_user, system)
+    system = InformationSystem.objects.select_for_update().get(pk=system.pk)  # the state as stored, not as passed
+    check_dossier_open(acting_user, system)
     if uploaded.size > settings.KHIEN_MAX_UPLOAD_BYTES:
         raise file_too_large()
     _check_dossier_file(uploaded)
@@ -734,7 +784,7 @@ def may_remove_dossier_file(user, dossier: DossierFile) -> bool:
 
 @transaction.atomic
 def do_remove_dossier_file(dossier: DossierFile, *, acting_user) -> None:
-    _require(acting_user, Action.CHANGE, dossier.system.owner)
+    require_dossier_right(acting_user, dossier.system)
     InformationSystem.objects.select_for_update().filter(pk=dossier.system_id).first()  # one change of the dossier at a time
     dossier = DossierFile.objects.select_related("system__owner").get(pk=dossier.pk)
     if not may_remove_dossier_file(acting_user, dossier):
@@ -935,6 +985,39 @@ def _set_aside_by_four_eyes(user, system: InformationSystem, stage: str, authori
     return None
 
 
+# The stages of a proposal each decision step decides (returning decides either).
+STEP_STAGES = {"appraise": ("appraised_by",), "approve": ("approved_by",), "return": ("appraised_by", "approved_by")}
+
+
+def holds_step_right(user, system: InformationSystem, step: str) -> bool:
+    """Does `user` hold the right `step` takes on this system's proposal, whatever its state now? Submitting and
+    revising take the right to submit levels over the owner; appraising, approving and returning take the right the
+    framework gives that stage of the proposed level (the owner's people who hold it, or the national coordinator,
+    who holds every right). Four eyes and the state are judged after it (`check_level_step`)."""
+    if step in ("submit", "revise"):
+        return user_can(user, Action.SUBMIT_LEVEL, system.owner)
+    for stage in STEP_STAGES.get(step, ()):
+        if levels.authority(system.framework, system.proposed_level, stage) == "owner":
+            if user_can(user, STAGE_RIGHTS[stage], system.owner):
+                return True
+        elif is_national_coordinator(user):
+            return True
+    return False
+
+
+def check_level_step(user, system: InformationSystem, step: str) -> None:
+    """Refuses workflow `step` on `system` by `user` unless it may be taken now, in one order, the same for the page,
+    the API and `do_level_step`, and before any input is read: without the right, 403 whatever the state
+    (`holds_step_right`); then a state the step does not start from, 409; then four eyes, 403."""
+    if step not in TRANSITIONS:
+        raise Refused(_("Unknown workflow step."))
+    if may_take_step(user, system, step):
+        return
+    if not holds_step_right(user, system, step):
+        raise Forbidden(_("You do not have the right to take this step for this system."))
+    _refuse_step(user, system, step)
+
+
 def _refuse_step(user, system, step):
     allowed_from, _to = TRANSITIONS[step]
     if system.level_status not in allowed_from:
@@ -957,8 +1040,7 @@ def do_level_step(system: InformationSystem, step: str, *, acting_user, note: st
     if step not in TRANSITIONS:
         raise Refused(_("Unknown workflow step."))
     system = InformationSystem.objects.select_for_update(of=("self",)).select_related("owner", "framework").get(pk=system.pk)
-    if not may_take_step(acting_user, system, step):
-        _refuse_step(acting_user, system, step)
+    check_level_step(acting_user, system, step)
     before = audit.snapshot(system)
     from_status = system.level_status
     if step == "submit":

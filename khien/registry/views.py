@@ -23,7 +23,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from khien.core.errors import Forbidden, Refused, status_of
 from khien.core.forms import add_service_error
@@ -139,19 +138,20 @@ def organization_list(request):
     })
 
 
-def _member_rows(org, user) -> list:
-    """The members, each with the role select of its row (none when the role is not one `user` may grant)."""
-    rows = list(org.memberships.select_related("user").order_by("user__email"))
-    # Who has an authenticator to reset (a new phone): one query for the page.
-    with_device = set(TOTPDevice.objects.filter(user_id__in=[m.user_id for m in rows], confirmed=True)
-                      .values_list("user_id", flat=True))
-    last = services.last_roles(rows)  # removing these closes the person's account: the confirmation says so
+def _member_rows(org, user, can_manage: bool) -> list:
+    """The members `user` may read (`services.members_readable_by`); for one who manages them, each row with its role
+    select (none when the role is not one `user` may grant) and what its buttons need. An auditor reads the rows only."""
+    rows = list(services.members_readable_by(user).filter(organization=org).select_related("user")
+                .order_by("user__email"))
+    last = services.last_roles(rows) if can_manage else set()  # removing these closes the account: said first
     for m in rows:
-        form = MembershipRoleForm(user=user, initial={"role": m.role}, prefix=f"m{m.pk}")
-        m.role_form = form if m.role in dict(form.fields["role"].choices) else None
-        m.second_factor_on = m.user_id in with_device
+        m.role_form = None
+        if can_manage:
+            form = MembershipRoleForm(user=user, initial={"role": m.role}, prefix=f"m{m.pk}")
+            m.role_form = form if m.role in dict(form.fields["role"].choices) else None
         m.last_role = m.pk in last
-        m.second_factor_resettable = m.user_id in with_device and m.user_id != user.pk
+        # Who has an authenticator to reset (a new phone).
+        m.second_factor_resettable = can_manage and m.second_factor_on and m.user_id != user.pk
         # One's own administrator row: saving another role there takes one's own rights away, asked first.
         m.own_admin_row = m.user_id == user.pk and m.role == Role.ORG_ADMIN
     return rows
@@ -169,7 +169,8 @@ def _organization_context(request, org, member_form=None):
         "can_delete": services.may_delete_organization(user, org),
         "can_add_child": user_can(user, Action.ADD, org),
         "can_manage": can_manage,
-        "memberships": _member_rows(org, user) if can_manage else None,
+        # Those who manage the members, and the organization's auditors (read only): `services.may_read_members`.
+        "memberships": _member_rows(org, user, can_manage) if services.may_read_members(user, org) else None,
         "member_form": member_form or (MemberForm(user=user) if can_manage else None),
     }
 
@@ -628,10 +629,12 @@ def system_step(request, pk, step):
     system = _visible_system(request, pk)
     if step not in services.TRANSITIONS:
         raise Http404
-    form = StepForm(request.POST, step=step, prefix=step)
-    if not form.is_valid():
-        return _refused_step(request, system, step, _("The step was not taken: complete the fields shown in red."))
     try:
+        # The right, then the state, before the inputs: who may not take the step is not asked to complete fields.
+        services.check_level_step(request.user, system, step)
+        form = StepForm(request.POST, step=step, prefix=step)
+        if not form.is_valid():
+            return _refused_step(request, system, step, _("The step was not taken: complete the fields shown in red."))
         services.do_level_step(
             system, step, acting_user=request.user, note=form.cleaned_data["note"],
             decision_number=form.cleaned_data["decision_number"], decision_date=form.cleaned_data["decision_date"],
@@ -653,9 +656,14 @@ def system_upload(request, pk):
     the browser goes back to the system's page with the outcome, as for a refused step: reloading it sends nothing
     again."""
     system = _visible_system(request, pk)
-    if not user_can(request.user, Action.CHANGE, system.owner):
-        raise PermissionDenied
     back = redirect(reverse("registry:system_detail", args=[system.pk]) + "#dossier")
+    try:  # the right, then a proposal open to changes, before the file is looked at
+        services.check_dossier_open(request.user, system)
+    except Forbidden:
+        raise PermissionDenied
+    except Refused as exc:
+        messages.error(request, _("The file was not added to the dossier: %(reason)s") % {"reason": exc.message})
+        return back
     form = DossierUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         reason = " ".join(str(e) for errors in form.errors.values() for e in errors)

@@ -14,6 +14,7 @@ from rest_framework import serializers
 from khien.core.api import fields as api_fields
 from khien.core.models import User
 from khien.core.roles import Role
+from khien.core.twofactor import has_confirmed_device
 
 from ..models import (
     GAP_LABELS,
@@ -248,6 +249,27 @@ class MembershipSerializer(serializers.ModelSerializer):
         if hasattr(data, "get") and "user" not in data and data.get("email") not in (None, ""):
             data = {**{key: data.get(key) for key in data}, "user": data.get("email")}
         return super().to_internal_value(data)
+
+
+class MemberSerializer(MembershipSerializer):
+    """A membership as it is read (the list, one membership, a changed role): with the person's name, whether their
+    two-step sign-in is on and whether their account is active. Not the answer of a create, which must read the same
+    whether or not the address had an account."""
+
+    name = serializers.CharField(source="user.full_name", read_only=True, help_text=_("The person's full name."))
+    second_factor = serializers.SerializerMethodField(
+        help_text=_("Whether the person has two-step sign-in on (an authenticator app is set up)."))
+    active = serializers.BooleanField(source="user.is_active", read_only=True,
+                                      help_text=_("Whether the person's account is active (can sign in)."))
+
+    class Meta(MembershipSerializer.Meta):
+        fields = ["id", "organization", "user", "role", "full_name", "name", "second_factor", "active", "created_at"]
+
+    def get_second_factor(self, membership) -> bool:
+        on = getattr(membership, "second_factor_on", None)  # `services.members_readable_by` annotates it
+        if on is None:  # a membership just changed (not read through the list's queryset)
+            on = has_confirmed_device(membership.user)
+        return bool(on)
 
 
 # --- Imports ------------------------------------------------------------------------

@@ -177,6 +177,7 @@ class InformationSystemViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.Retr
             serializer_class=s.LevelStepSerializer)
     def level(self, request, pk=None, step=None):
         system = self.get_object()
+        services.check_level_step(request.user, system, step)  # the right, then the state, before the input
         params = s.LevelStepSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         system = services.do_level_step(system, step, acting_user=request.user, **params.validated_data)
@@ -200,6 +201,7 @@ class InformationSystemViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.Retr
         system = self.get_object()
         if request.method == "GET":
             return Response(s.DossierFileSerializer(system.dossier_files.all(), many=True).data)
+        services.check_dossier_open(request.user, system)  # the right, then the state, before the file
         upload = s.DossierUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         dossier = services.do_add_dossier_file(system, upload.validated_data["file"], acting_user=request.user)
@@ -212,6 +214,7 @@ class InformationSystemViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.Retr
             url_name="dossier-file", pagination_class=None, filterset_class=None)
     def dossier_file(self, request, pk=None, file_id=None):
         system = self.get_object()
+        services.require_dossier_right(request.user, system)  # before looking the file up
         dossier = get_object_or_404(system.dossier_files.select_related("system__owner"), pk=file_id)
         services.do_remove_dossier_file(dossier, acting_user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -261,13 +264,15 @@ LAST_ADMINISTRATOR = "The only administrator of the organization may not take aw
 @extend_schema_view(
     create=extend_schema(responses={201: s.MembershipSerializer,
                                     409: refusal("The user has a role in that organization already")}),
-    update=extend_schema(responses={200: s.MembershipSerializer, 409: refusal(LAST_ADMINISTRATOR)}),
-    partial_update=extend_schema(responses={200: s.MembershipSerializer, 409: refusal(LAST_ADMINISTRATOR)}),
+    update=extend_schema(responses={200: s.MemberSerializer, 409: refusal(LAST_ADMINISTRATOR)}),
+    partial_update=extend_schema(responses={200: s.MemberSerializer, 409: refusal(LAST_ADMINISTRATOR)}),
     destroy=extend_schema(responses={204: None, 409: refusal(LAST_ADMINISTRATOR)}),
 )
 class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                         mixins.UpdateModelMixin, mixins.DestroyModelMixin):
-    """Who holds which role in the organizations you manage (needs the right to manage members).
+    """Who holds which role in the organizations you manage, with each person's name, whether their two-step sign-in
+    is on and whether their account is active. An organization's auditors read the members of it and of its units
+    (an access-control review) and change nothing: every write needs the right to manage members (403 otherwise).
 
     Creating a membership for an address without an account creates the account (its owner receives by e-mail a
     one-time link to choose a password); the answer is the same 201 as for an existing account. The person is
@@ -276,7 +281,7 @@ class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
     reactivates it."""
 
     model = Membership
-    serializer_class = s.MembershipSerializer
+    serializer_class = s.MemberSerializer
     filterset_fields = {"organization__code": ["exact"], "role": ["exact"], "user__email": ["exact"]}
     ordering_fields = ["created_at", "role"]
     ordering = ["organization__code", "user__email"]
@@ -285,8 +290,11 @@ class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
     create_action = Action.MANAGE_MEMBERS
 
     def base_queryset(self):
-        return (Membership.objects.restrict(self.request.user, Action.MANAGE_MEMBERS)
-                .select_related("organization", "user"))
+        return services.members_readable_by(self.request.user).select_related("organization", "user")
+
+    def get_serializer_class(self):
+        # A create answers the same whether or not the address had an account: nothing of the person in it.
+        return s.MembershipSerializer if self.action == "create" else s.MemberSerializer
 
     def org_of(self, obj):
         return obj.organization

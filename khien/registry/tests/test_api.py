@@ -610,7 +610,8 @@ def test_dates_outside_the_platforms_years_are_refused(world, api, make_system):
 
 
 def test_a_level_decision_dated_year_one_is_refused(world, api, make_system):
-    system = make_system(world.ministry)
+    # Appraised, so that the step may be taken and the input is judged (the state is judged before it).
+    system = make_system(world.ministry, level_status=LevelStatus.APPRAISED, proposed_level=2)
     response = api(world.coordinator).post(f"{SYSTEMS}{system.pk}/level/approve/",
                                            {"decision_number": "1/QĐ", "decision_date": "0001-01-01"}, format="json")
     assert response.status_code == 400 and "decision_date" in response.json()
