@@ -15,12 +15,33 @@ from khien.core.models import AuditEntry, User
 from khien.core.timerange import out_of_range_message, storable
 
 
+# A date (ISO 8601 or dd/mm/yyyy as the pages write it) with nothing after it.
+_BARE_DATE = re.compile(r"^\s*(\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2})\s*$")
+# An ISO 8601 time whose offset's `+` was left unencoded in the address, and so arrived as a space
+# (`since=2026-12-06T00:00:00+07:00` typed into curl): read as the `+` it was.
+_SPACE_FOR_PLUS = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
+
+
+def is_bare_date(raw) -> bool:
+    return isinstance(raw, str) and bool(_BARE_DATE.match(raw))
+
+
+def api_date_message():
+    return _("Enter a date and time in ISO 8601, for example 2026-12-06T08:30:00+07:00 (or a date alone: "
+             "2026-12-06; a time without an offset is Vietnam time).")
+
+
 class BoundedIsoDateTimeField(IsoDateTimeField):
-    # ISO 8601 for machines; dd/mm/yyyy as Vietnamese people write a date on the pages.
+    """One rule for a date in a filter, two ways of saying it: ISO 8601 for machines (the API's message), and
+    dd/mm/yyyy as Vietnamese people write a date (the pages' message). A filter set answering the API switches
+    its fields to the API's message (`PlatformFilterSet`). With `end_of_day`, a date alone means the end of that
+    day (the next midnight): `until=2026-12-06` takes in the 6th, as people read it."""
+
     input_formats = [IsoDateTimeField.ISO_8601, "%d/%m/%Y %H:%M", "%d/%m/%Y"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, end_of_day: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.end_of_day = end_of_day
         self.widget.attrs.setdefault("placeholder", _("dd/mm/yyyy"))
         # The refusal shows the format the placeholder shows (Django's example had a time in it), then the time
         # that may follow.
@@ -28,10 +49,18 @@ class BoundedIsoDateTimeField(IsoDateTimeField):
             _("Enter a date as {format}, for example 06/12/2026 (a time may follow: 06/12/2026 08:30)."),
             format=_("dd/mm/yyyy"))
 
+    def for_api(self):
+        self.error_messages["invalid"] = api_date_message()
+
     def to_python(self, value):
+        if isinstance(value, str):
+            value = _SPACE_FOR_PLUS.sub(r"\1+\2", value.strip())
+        bare = is_bare_date(value)
         value = super().to_python(value)
         if value is not None and not storable(value):
             raise ValidationError(out_of_range_message(), code="out_of_range")
+        if value is not None and bare and self.end_of_day:
+            value = value + dt.timedelta(days=1)
         return value
 
 
@@ -40,6 +69,17 @@ class DateTimeFilter(django_filters.IsoDateTimeFilter):
     outside MIN_YEAR–MAX_YEAR rather than failing in the database."""
 
     field_class = BoundedIsoDateTimeField
+
+
+class UntilFilter(DateTimeFilter):
+    """The end of a period, not taken in (`lt`): the next period starts where this one ends, so that polling
+    windows meet without overlap. A date alone is the end of that day: `since=2026-12-06&until=2026-12-06` is
+    the whole 6th."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("lookup_expr", "lt")
+        kwargs["end_of_day"] = True
+        super().__init__(*args, **kwargs)
 
 
 # --- Yes/no filters that refuse what is neither --------------------------------------------------------
@@ -79,9 +119,44 @@ class BooleanFilter(django_filters.BooleanFilter):
 
 
 class PlatformFilterSet(django_filters.FilterSet):
-    """The platform's filter sets: model booleans filter with `BooleanFilter` (refusing what is neither)."""
+    """The platform's filter sets: model booleans filter with `BooleanFilter` (refusing what is neither); a period
+    (each pair of `periods` the set has) that ends before it starts is refused, not answered with nothing; read for
+    the API (a DRF request), their dates are explained in ISO 8601, on the pages as dd/mm/yyyy."""
 
     FILTER_DEFAULTS = {**django_filters.FilterSet.FILTER_DEFAULTS, models.BooleanField: {"filter_class": BooleanFilter}}
+    periods: tuple[tuple[str, str], ...] = (("since", "until"),)
+
+    @property
+    def form(self):
+        if not hasattr(self, "_form"):
+            form = super().form
+            if _is_api_request(self.request):
+                for field in form.fields.values():
+                    if isinstance(field, BoundedIsoDateTimeField):
+                        field.for_api()
+        return self._form
+
+    def get_form_class(self):
+        base = super().get_form_class()
+        periods = [(start, end) for start, end in self.periods if start in self.filters and end in self.filters]
+        if not periods:
+            return base
+
+        class PeriodForm(base):
+            def clean(self):
+                data = super().clean()
+                for start, end in periods:
+                    if data.get(start) and data.get(end) and data[start] > data[end]:
+                        self.add_error(end, _("The start of the period is after its end."))
+                return data
+
+        return PeriodForm
+
+
+def _is_api_request(request) -> bool:
+    from rest_framework.request import Request
+
+    return isinstance(request, Request)
 
 
 def flag(params, name: str) -> bool:
@@ -95,10 +170,7 @@ def flag(params, name: str) -> bool:
 
 # --- The audit log -------------------------------------------------------------------------------------
 
-_BARE_DATE = re.compile(r"^\s*(\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2})\s*$")
-
-
-class AuditEntryFilterSet(django_filters.FilterSet):
+class AuditEntryFilterSet(PlatformFilterSet):
     """One filter set for the audit log page and `/api/audit/`: free text (object or actor), the user, the action,
     a period; and, for programs, the exact columns. Applied to `AuditEntry.objects.visible_to(user)`."""
 
@@ -120,19 +192,6 @@ class AuditEntryFilterSet(django_filters.FilterSet):
         from khien.core import audit
 
         self.filters["action"].extra["choices"] = audit.action_choices()
-
-    def get_form_class(self):
-        """The filters' form, refusing a period that ends before it starts (it matched nothing, silently)."""
-        base = super().get_form_class()
-
-        class PeriodForm(base):
-            def clean(self):
-                data = super().clean()
-                if data.get("since") and data.get("until") and data["since"] > data["until"]:
-                    self.add_error("until", _("The start of the period is after its end."))
-                return data
-
-        return PeriodForm
 
     def filter_action(self, queryset, name, value):
         from khien.core import audit
@@ -178,6 +237,6 @@ class AuditEntryFilterSet(django_filters.FilterSet):
     def filter_until(self, queryset, name, value):
         """Up to the given time; a bare date (dd/mm/yyyy) takes in that whole day."""
         raw = self.data.get("until", "") if self.data else ""  # `name` is the field, "at"
-        if _BARE_DATE.match(str(raw)):
+        if is_bare_date(str(raw)):
             return queryset.filter(at__lt=value + dt.timedelta(days=1))
         return queryset.filter(at__lte=value)

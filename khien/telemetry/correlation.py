@@ -18,7 +18,7 @@ from collections import Counter
 import hashlib
 
 from django.db import transaction
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy as _l
@@ -55,16 +55,35 @@ MAX_WARNING_INDICATORS = 20
 
 def warning_indicators(campaign: Campaign, user) -> list[str]:
     """The STIX ids of the indicators that carried an indicator campaign's value and that `user` may see, the latest
-    hit first (at most MAX_WARNING_INDICATORS): the early warning names them, so that a hash or a URL — which a
-    warning cannot match systems by — still reaches the organizations. None for a rule campaign."""
+    hit first, one per name (`_named_indicators`; at most MAX_WARNING_INDICATORS): the early warning names them, so
+    that a hash or a URL — which a warning cannot match systems by — still reaches the organizations. None for a
+    rule campaign."""
+    return [i.stix_id for i in _named_indicators(campaign, user)][:MAX_WARNING_INDICATORS]
+
+
+def _named_indicators(campaign: Campaign, user) -> list:
+    """The latest visible versions of the indicators that carried an indicator campaign's value, the latest hit
+    first, one per name: several producers often share an indicator under the same name ("Malware distribution
+    domain: …"), which the warning and its page would list twice — of those, the one marked least restrictively
+    is kept (the most recipients may open it)."""
     from khien.intel import tlp
+    from khien.intel.search import latest_versions
 
     if campaign.kind != CampaignKind.INDICATOR:
         return []
     ids = list(dict.fromkeys(IndicatorHit.objects.filter(kind=campaign.indicator_kind, value=campaign.value)
                              .order_by("-time", "-pk").values_list("indicator_id", flat=True)[:1000]))
-    visible = set(tlp.visible_versions(user).filter(stix_id__in=ids).values_list("stix_id", flat=True))
-    return [i for i in ids if i in visible][:MAX_WARNING_INDICATORS]
+    latest = latest_versions(user, ids)
+    by_name: dict = {}
+    for stix_id in ids:
+        version = latest.get(stix_id)
+        if version is None:
+            continue
+        name = str((version.data or {}).get("name") or stix_id).strip()
+        kept = by_name.get(name)
+        if kept is None or tlp.RESTRICTIVENESS.index(version.tlp) < tlp.RESTRICTIVENESS.index(kept.tlp):
+            by_name[name] = version
+    return sorted(by_name.values(), key=lambda version: ids.index(version.stix_id))
 
 
 def _window(now) -> tuple[dt.datetime, int]:
@@ -81,10 +100,14 @@ def _candidates(now) -> list[dict]:
     for row in (hits.values("kind", "value").annotate(orgs=Count("organization", distinct=True))
                 .filter(orgs__gte=min_orgs)):
         mine = hits.filter(kind=row["kind"], value=row["value"])
-        agg = mine.aggregate(first=Min("time"), last=Max("time"), count=Count("event_id", distinct=True))
+        # Its severity: the highest of the alerts its events belong to (an alert's is the highest of its events),
+        # as a rule campaign's — how bad what the SOCs saw was, not how sure the producer of the indicator
+        # is (its confidence): campaigns of both kinds rank on one scale.
+        agg = mine.aggregate(first=Min("time"), last=Max("time"), count=Count("event_id", distinct=True),
+                             severity=Max("alert__severity"))
         found.append({
             "kind": CampaignKind.INDICATOR, "key": indicator_key(row["kind"], row["value"]),
-            "indicator_kind": row["kind"], "value": row["value"], "rule_name": "", "severity": 0,
+            "indicator_kind": row["kind"], "value": row["value"], "rule_name": "", "severity": agg["severity"] or 0,
             "first": agg["first"], "last": agg["last"], "count": agg["count"],
             "orgs": set(mine.values_list("organization_id", flat=True).distinct()),
         })
@@ -138,6 +161,20 @@ def event_counts(campaign: Campaign) -> dict:
     return {org: n or 0 for org, n in rows.values_list("organization_id", "n")}
 
 
+def shown_campaigns(queryset, now=None):
+    """The campaigns a coordinator keeps in view (the dashboard's table): those still open, and those already
+    turned into an early warning or an incident but still seen within the correlation window — active, marked by
+    their status. The most serious first: the highest severity, then the most organizations, then the latest."""
+    since, _min = _window(now or timezone.now())
+    return (queryset.filter(Q(status=CampaignStatus.OPEN)
+                            | Q(status__in=(CampaignStatus.WARNED, CampaignStatus.INCIDENT), last_seen__gte=since))
+            .order_by(*RANKING))
+
+
+# How campaigns are ranked wherever they are listed (the dashboard, the campaign list): by seriousness.
+RANKING = ("-severity", "-organization_count", "-last_seen")
+
+
 def _title(c: dict) -> str:
     return campaign_title(c["kind"], c["value"], c["rule_name"], c["key"], len(c["orgs"]))
 
@@ -168,7 +205,7 @@ def correlate(now=None) -> dict:
             if before is not None:
                 known = set(campaign.organizations.values_list("pk", flat=True))
                 if (known >= c["orgs"] and campaign.count == count and campaign.last_seen == last
-                        and campaign.first_seen == first):
+                        and campaign.first_seen == first and campaign.severity >= c["severity"]):
                     continue
             campaign.title = title[:500]
             campaign.indicator_kind = c["indicator_kind"]
@@ -270,10 +307,58 @@ WARNING_ACTION_RULE = _l("Look for this rule's alerts in your monitoring, check 
                          "an incident if one is compromised.")
 
 
-def warning_summary(campaign: Campaign) -> str:
-    """The warning's summary in the current language: what was seen — the value and its kind in full (a hash or
-    a URL is looked for exactly), or the rule — where and how often, then what to do (look for it, block it). The
-    value is already in the campaign's title; the coordinator may edit both before sending."""
+HASH_KINDS = ("md5", "sha1", "sha256")
+SHORT_HASH_CHARS = 12
+# The indicators whose name and description the warning quotes: those marked at most as the warning is at first
+# (TLP:AMBER) — a quote must not carry them further than their producer allowed.
+QUOTED_TLP = ("clear", "green", "amber")
+MAX_QUOTED_THREATS = 5
+THREAT_DESCRIPTION_CHARS = 300
+
+
+def short_value(kind: str, value: str) -> str:
+    """A value as a title shows it: a hash by its first SHORT_HASH_CHARS characters and "…" (the summary and the
+    indicators the warning names carry it whole, where it is looked for exactly); any other value whole."""
+    return f"{value[:SHORT_HASH_CHARS]}…" if kind in HASH_KINDS and len(value) > SHORT_HASH_CHARS else value
+
+
+def threats(campaign: Campaign, user) -> list[tuple[str, str]]:
+    """What the indicators of an indicator campaign say its value is: (name, description) of the indicators the
+    warning names (`_named_indicators`: those `user` may see, one per name, the latest hit first) that may be
+    quoted in the warning (QUOTED_TLP); at most MAX_QUOTED_THREATS. [] for a rule campaign, or without a user."""
+    if user is None or campaign.kind != CampaignKind.INDICATOR:
+        return []
+    found = []
+    for version in _named_indicators(campaign, user):
+        data = version.data or {}
+        name = " ".join(str(data.get("name") or "").split())
+        if version.tlp in QUOTED_TLP and name:
+            description = " ".join(str(data.get("description") or "").split())
+            if len(description) > THREAT_DESCRIPTION_CHARS:
+                description = description[:THREAT_DESCRIPTION_CHARS - 1] + "…"
+            found.append((name, description))
+    return found[:MAX_QUOTED_THREATS]
+
+
+def warning_title(campaign: Campaign, quoted: list[tuple[str, str]]) -> str:
+    """The warning's title in the current language: for an indicator, what it is (the name of the first indicator
+    quoted, `threats`) and where it was seen, the value shortened if it is a hash; for a rule, the campaign's."""
+    if campaign.kind != CampaignKind.INDICATOR:
+        return campaign.display_title
+    value = short_value(campaign.indicator_kind, campaign.value)
+    if not quoted:
+        return _("Indicator %(value)s seen at %(n)d organizations") % {"value": value[:300],
+                                                                         "n": campaign.organization_count}
+    name = quoted[0][0]
+    what = name.replace(campaign.value, value) if campaign.value in name else f"{name} ({value})"
+    return _("%(threat)s — seen at %(n)d organizations") % {"threat": what[:240], "n": campaign.organization_count}
+
+
+def warning_summary(campaign: Campaign, quoted: list[tuple[str, str]] = ()) -> str:
+    """The warning's summary in the current language: what it is, as the indicators quoted say (`threats`: their
+    names and descriptions), what was seen — the value and its kind in full (a hash or a URL is looked for
+    exactly), or the rule — where and how often, then what to do (look for it, block it). The coordinator may edit
+    it before sending."""
     from khien.intel.models import indicator_kind_label
 
     facts = {"n": campaign.organization_count, "first": shown_time(campaign.first_seen),
@@ -289,35 +374,88 @@ def warning_summary(campaign: Campaign) -> str:
                  "%(first)s and %(last)s (%(count)d events).") % {
             **facts, "rule": campaign.rule_name or campaign.key, "key": campaign.key}
         action = WARNING_ACTION_RULE
+    if quoted:
+        what = _("What it is, as its indicators say: %(threats)s.") % {"threats": "; ".join(
+            f"{name} — {description.rstrip('.')}" if description else name for name, description in quoted)}
+        return f"{what} {seen} {action}"
     return f"{seen} {action}"
 
 
-def warning_defaults(campaign: Campaign) -> dict:
-    """What the early warning made from the campaign says unless the coordinator changes it."""
+def warning_defaults(campaign: Campaign, user=None) -> dict:
+    """What the early warning made from the campaign says unless the coordinator changes it: what it is (the
+    indicators `user` — the coordinator — may see and quote, `threats`), where it was seen, what to do, and a reply
+    deadline (`services_warnings.default_respond_by`: a day for a high or critical warning, three otherwise), so
+    that the organizations that stay silent are followed up."""
+    from khien.intel.services_warnings import default_respond_by
+
+    quoted = threats(campaign, user)
+    severity = _warning_severity(campaign)
     with notifications.platform_language():
         return {
-            "title": campaign.display_title[:300],
-            "summary": warning_summary(campaign),
-            "severity": _warning_severity(campaign),
+            "title": warning_title(campaign, quoted)[:300],
+            "summary": warning_summary(campaign, quoted),
+            "severity": severity,
             "tlp": "amber",
+            "respond_by": default_respond_by(severity, timezone.now().replace(second=0, microsecond=0)),
         }
 
 
-def incident_defaults(campaign: Campaign) -> dict:
+MAX_NAMED_ORGS = 50  # named in full in the incident's description; the others by their code
+MAX_RELATED_INCIDENTS = 50
+
+
+def related_incidents(campaign: Campaign, user) -> list:
+    """The incidents the organizations already reported alerts of the campaign in (before the coordinator's own,
+    which is left out), that `user` may see, the first reported first (at most MAX_RELATED_INCIDENTS)."""
+    from khien.incidents.models import Incident
+
+    if user is None:
+        return []
+    ids = campaign_alerts(campaign).exclude(incident=None).order_by().values("incident_id")
+    incidents = Incident.objects.visible_to(user).filter(pk__in=ids)
+    if campaign.incident_id:
+        incidents = incidents.exclude(pk=campaign.incident_id)
+    return list(incidents.select_related("organization").order_by("reported_at", "reference")[:MAX_RELATED_INCIDENTS])
+
+
+def campaign_systems(campaign: Campaign) -> list:
+    """The information systems watched by the sources of the campaign's alerts, each owned or operated by the
+    source's organization (as the incident of a single alert names them: `triage.do_alert_to_incident`)."""
+    from django.db.models import F, Q
+
+    from khien.registry.models import InformationSystem
+
+    sources = campaign_alerts(campaign).order_by().values("source_id")
+    return list(InformationSystem.objects.filter(
+        Q(alert_sources__in=sources) & (Q(owner=F("alert_sources__organization"))
+                                        | Q(operator=F("alert_sources__organization"))))
+        .distinct().order_by("code")[:MAX_LISTED_ORGS])
+
+
+def incident_defaults(campaign: Campaign, user=None) -> dict:
     """What the incident made from the campaign says unless the coordinator changes it: titled as the campaign,
-    the rule's name (the SOC tool's own words) quoted."""
-    orgs = ", ".join(campaign.organizations.order_by("code").values_list("code", flat=True)[:MAX_LISTED_ORGS])
+    the rule's name (the SOC tool's own words) quoted; the organizations involved named (code and name), and the
+    incidents they already reported its alerts in that `user` may see (`related_incidents`) — those alerts stay
+    there, the coordinator's incident names them."""
+    orgs = list(campaign.organizations.order_by("code")[:MAX_LISTED_ORGS])
+    related = related_incidents(campaign, user)
     with notifications.platform_language():
+        named = ", ".join([f"{o.code} ({o.name})" for o in orgs[:MAX_NAMED_ORGS]]
+                          + [o.code for o in orgs[MAX_NAMED_ORGS:]])
+        description = _(
+            "National campaign raised from telemetry: %(title)s. Organizations involved: %(orgs)s. "
+            "%(count)d events between %(first)s and %(last)s.") % {
+            "title": campaign.display_title, "orgs": named, "count": campaign.count,
+            "first": shown_time(campaign.first_seen),
+            "last": shown_time(campaign.last_seen)}
+        if related:
+            description += " " + _("Incidents the organizations already reported for its alerts: %(incidents)s.") % {
+                "incidents": ", ".join(f"{i.reference} ({i.organization.code})" for i in related)}
         return {
             "title": campaign.display_title[:300],
             "category": suggested_category(campaign),
             "severity": "critical" if campaign.severity >= 9 else "high",
-            "description": _(
-                "National campaign raised from telemetry: %(title)s. Organizations involved: %(orgs)s. "
-                "%(count)d events between %(first)s and %(last)s.") % {
-                "title": campaign.display_title, "orgs": orgs, "count": campaign.count,
-                "first": shown_time(campaign.first_seen),
-                "last": shown_time(campaign.last_seen)},
+            "description": description,
             "tlp": "amber",
             # Kept when the report comes after the deadline counted from the first sighting: the campaign is raised
             # only once several organizations were hit, so its first alert may be older than a day.
@@ -354,26 +492,36 @@ def _decided(campaign: Campaign, status: str, user, before: dict, **links) -> Ca
     return campaign
 
 
-def warning_recipients(campaign: Campaign) -> list[Organization]:
-    """The organizations the campaign's early warning goes to unless the coordinator chooses: those it hit."""
-    return list(campaign.organizations.filter(is_active=True).order_by("code"))
+def _coordinator_org_ids(user) -> set:
+    return {o for role, _p, o in memberships_of(user) if role == Role.NATIONAL_COORDINATOR} if user else set()
 
 
-def warning_form_initial(campaign: Campaign) -> dict:
-    """The early-warning form of a campaign as it opens: its texts (`warning_defaults`) and the organizations it
-    hit, ticked (the coordinator may add sectors, provinces or organizations, or untick one)."""
-    return {**warning_defaults(campaign), "organizations": [o.pk for o in warning_recipients(campaign)]}
+def warning_recipients(campaign: Campaign, user=None) -> list[Organization]:
+    """The organizations the campaign's early warning goes to unless the coordinator chooses: those it hit, but
+    the coordinator's own (`user`'s), which sends it — its hits are on the campaign's page already."""
+    return list(campaign.organizations.filter(is_active=True).exclude(pk__in=_coordinator_org_ids(user))
+                .order_by("code"))
+
+
+def warning_form_initial(campaign: Campaign, user=None) -> dict:
+    """The early-warning form of a campaign as it opens: its texts and reply deadline (`warning_defaults`) and the
+    organizations it hit, ticked (`warning_recipients`; the coordinator may add sectors, provinces or
+    organizations, or untick one)."""
+    return {**warning_defaults(campaign, user), "organizations": [o.pk for o in warning_recipients(campaign, user)]}
 
 
 def unwarned_organizations(campaign: Campaign) -> list[Organization]:
     """The active organizations the campaign involves that its early warning has not reached (it kept growing
-    after the warning was sent), each with `campaign_hits`, its events; [] without a warning."""
-    from khien.intel.models import WarningTarget
+    after the warning was sent), each with `campaign_hits`, its events; [] without a warning. The warning's
+    sender (the coordinator's organization) is not one of them."""
+    from khien.intel.models import EarlyWarning, WarningTarget
 
     if campaign.warning_id is None:
         return []
     reached = WarningTarget.objects.filter(warning_id=campaign.warning_id).values("organization_id")
-    orgs = list(campaign.organizations.filter(is_active=True).exclude(pk__in=reached).order_by("code"))
+    sender = EarlyWarning.objects.filter(pk=campaign.warning_id).values("organization_id")
+    orgs = list(campaign.organizations.filter(is_active=True).exclude(pk__in=reached).exclude(pk__in=sender)
+                .order_by("code"))
     if orgs:
         counts = event_counts(campaign)
         for org in orgs:
@@ -438,11 +586,12 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
     (`extend_campaign_warning`), instead of a second warning.
 
     `data` (all optional): title, summary, severity, tlp (else `warning_defaults`); respond_by, the reply deadline
-    (checked by `do_issue_warning`: in the future, at most RESPOND_BY_MAX ahead); the recipients: sectors,
+    (checked by `do_issue_warning`: in the future, at most RESPOND_BY_MAX ahead; left out, the default deadline of
+    the warning's severity, `services_warnings.default_respond_by`; None: no deadline); the recipients: sectors,
     provinces (their active organizations) and organizations — without `organizations`, those the campaign hit
-    (`warning_recipients`)."""
+    but the coordinator's own (`warning_recipients`)."""
     from khien.intel.models import WarningSeverity
-    from khien.intel.services_warnings import do_issue_warning
+    from khien.intel.services_warnings import default_respond_by, do_issue_warning
 
     data = dict(data or {})
     with transaction.atomic():
@@ -454,11 +603,13 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
         _require_not_made(campaign, "warning")
         before = audit.snapshot(campaign)
         organizations = (list(data["organizations"]) if data.get("organizations") is not None
-                         else warning_recipients(campaign))
-        payload = {key: data.get(key) or default for key, default in warning_defaults(campaign).items()}
+                         else warning_recipients(campaign, acting_user))
+        defaults = warning_defaults(campaign, acting_user)
+        payload = {key: data.get(key) or default for key, default in defaults.items() if key != "respond_by"}
         if payload["severity"] not in WarningSeverity.values:
             payload["severity"] = WarningSeverity.HIGH
-        payload["respond_by"] = data.get("respond_by")
+        payload["respond_by"] = (data["respond_by"] if "respond_by" in data
+                                 else default_respond_by(payload["severity"]))
         # The value goes where a warning matches by it (addresses, ranges, domains); the indicator always.
         if campaign.kind == CampaignKind.INDICATOR and campaign.indicator_kind in ("ipv4", "ipv6", "cidr", "domain"):
             payload["values"] = [campaign.value]
@@ -473,9 +624,12 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
 
 def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | None = None):
     """Open an incident for the campaign, reported by the coordinator's organization, with the indicator's value
-    as an observable (indicator campaigns). The alerts behind the campaign that no one has handled yet (not
-    reported as an incident, not judged false positives; the latest MAX_ALERTS_PER_CALL) join it, as alerts
-    merged into an incident do: the organizations see on their alerts that the national incident handles them."""
+    as an observable (indicator campaigns) and the information systems its alerts' sources watch as the affected
+    systems (`campaign_systems`: the organizations' own, which the national incident may name). The alerts behind
+    the campaign that no one has handled yet (not reported as an incident, not judged false positives; the latest
+    MAX_ALERTS_PER_CALL) join it, as alerts merged into an incident do: the organizations see on their alerts that
+    the national incident handles them; those already in the organizations' own incidents stay there, and the
+    description names those incidents (`incident_defaults`)."""
     from khien.incidents.services import do_report_incident, report_late_at
 
     from .triage import observable_items
@@ -486,13 +640,16 @@ def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | Non
         campaign = _require_coordinator(acting_user, campaign)
         _require_not_made(campaign, "incident")
         before = audit.snapshot(campaign)
-        payload = {key: data.get(key) or default for key, default in incident_defaults(campaign).items()}
+        payload = {key: data.get(key) or default
+                   for key, default in incident_defaults(campaign, acting_user).items()}
         payload.update({"organization": _coordinator_org(acting_user), "detected_at": campaign.first_seen,
                         "suspected_malicious": True, "impact_beyond_organization": True})
         if report_late_at(campaign.first_seen, now) is None:
             payload["late_reason"] = ""  # on time: no reason to give
         observables = observable_items([campaign.value]) if campaign.kind == CampaignKind.INDICATOR else []
-        incident = do_report_incident(payload, acting_user=acting_user, observables=observables, now=now)
+        incident = do_report_incident(payload, acting_user=acting_user, observables=observables, now=now,
+                                      systems=campaign_systems(campaign),
+                                      system_owners=list(campaign.organizations.all()))
         _join_unhandled_alerts(campaign, incident, acting_user=acting_user, now=now)
         return _decided(campaign, CampaignStatus.INCIDENT, acting_user, before, incident=incident)
 

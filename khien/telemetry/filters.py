@@ -8,14 +8,16 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
-from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
+from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet, UntilFilter
 from khien.registry.models import Organization
 
 from . import store
 from .correlation import campaign_alerts
-from .models import (Alert, AlertSource, AlertStatus, Campaign, DeadLetter, Event, HourlyCount, IndicatorHit,
-                     SourceFormat)
+from .models import (SEVERITY_BANDS, Alert, AlertSource, AlertStatus, Campaign, DeadLetter, Event, HourlyCount,
+                     IndicatorHit, SourceFormat)
 from .parsers import ParseError, parse_hash
 from .services import address_search_days, dead_letters_with_reason, newest_events_first
 from .triage import in_incident
@@ -29,25 +31,107 @@ def _subtree(queryset, value):
     return queryset.filter(organization__path__startswith=org.path)
 
 
+def unknown_organization_message():
+    # The same words for a code that does not exist and for an organization the reader may not see: the answer
+    # tells nothing of what exists beyond their scope.
+    return _("No organization with this code among those you may see.")
+
+
+def unknown_source_message():
+    return _("No source with this name among those you may see.")
+
+
+class KnownFilterSet(PlatformFilterSet):
+    """A filter set whose `organization` (a code) and `source` (a name) must name one the reader may see: a typo
+    is a 400 that says so (a script would otherwise read "nothing happened"), and an organization or source out
+    of the reader's scope is refused with the very same answer as one that does not exist."""
+
+    def get_form_class(self):
+        base = super().get_form_class()
+        request, filters = self.request, self.filters
+
+        class KnownForm(base):
+            def clean(self):
+                data = super().clean()
+                user = getattr(request, "user", None)
+                code = (data.get("organization") or "").strip() if "organization" in filters else ""
+                if code and not Organization.objects.visible_to(user).filter(code=code).exists():
+                    self.add_error("organization", unknown_organization_message())
+                name = (data.get("source") or "").strip() if "source" in filters else ""
+                if name and not AlertSource.objects.visible_to(user).filter(name=name).exists():
+                    self.add_error("source", unknown_source_message())
+                return data
+
+        return KnownForm
+
 
 SEVERITY_SCALE_HELP = _("From 0 (information) to 10 (critical): the common scale all sources are converted to.")
 
 
+SEVERITY_LABELS = {}  # "low" → (0, 3), "medium" → (4, 6), …: the bands of `severity_label`
+_lower = 0
+for _upper, _label in SEVERITY_BANDS:
+    SEVERITY_LABELS[_label] = (_lower, _upper)
+    _lower = _upper + 1
+
+
+class SeverityField(forms.Field):
+    """A severity on the 0–10 scale, or the name of a band as results carry it (`severity_label`: low, medium,
+    high, critical, in any case): cleans to the (lowest, highest) severities it means."""
+
+    def to_python(self, value):
+        value = (value or "").strip() if isinstance(value, str) else value
+        if value in (None, ""):
+            return None
+        if isinstance(value, str) and value.lower() in SEVERITY_LABELS:
+            return SEVERITY_LABELS[value.lower()]
+        try:
+            number = int(str(value))
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not 0 <= number <= 10:
+            raise ValidationError(_("Enter a severity from 0 to 10, or low, medium, high or critical."),
+                                  code="invalid")
+        return number, number
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class SeverityFilter(django_filters.Filter):
+    """`severity`: that severity, or the severities of a band (`severity=high`: 7 and 8); with `at_least`, that
+    severity and above (`severity_min=high`: 7 to 10)."""
+
+    field_class = SeverityField
+
+    def __init__(self, *args, at_least: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.at_least = at_least
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        lowest, highest = value
+        if self.at_least:
+            return qs.filter(**{f"{self.field_name}__gte": lowest})
+        return qs.filter(**{f"{self.field_name}__gte": lowest, f"{self.field_name}__lte": highest})
+
+
 def severity_at_least():
-    """`severity_min`: an alert severity on the 0–10 scale every source is normalized to; outside it is a 400."""
-    return django_filters.NumberFilter(field_name="severity", lookup_expr="gte", label=_("Severity at least"),
-                                       min_value=0, max_value=10, help_text=SEVERITY_SCALE_HELP)
+    """`severity_min`: an alert severity on the 0–10 scale every source is normalized to, or a band's name (its
+    lowest severity); anything else is a 400."""
+    return SeverityFilter(field_name="severity", at_least=True, label=_("Severity at least"),
+                          help_text=SEVERITY_SCALE_HELP)
 
 
 def clean_severity_min(raw):
-    """The alert list's `severity_min` read as the API reads it (`severity_at_least`): (value or None, the
-    errors of a bad value)."""
+    """The alert list's `severity_min` read as the API reads it (`severity_at_least`): (the lowest severity or
+    None, the errors of a bad value)."""
     if raw in (None, ""):
         return None, []
     try:
-        return severity_at_least().field.clean(raw), []
+        value = severity_at_least().field.clean(raw)
     except ValidationError as exc:
         return None, exc.messages
+    return (value[0] if value else None), []
 
 class FileHashField(forms.CharField):
     """A file hash read as ingestion reads one (the kind from its length, lowercase): cleans to
@@ -75,13 +159,18 @@ class AddressFilter(django_filters.CharFilter):
     field_class = forms.GenericIPAddressField
 
 
-class EventFilter(PlatformFilterSet):
+class EventFilter(KnownFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
-    severity = django_filters.NumberFilter(field_name="severity", label=_("Severity (0–10)"))
+    severity = SeverityFilter(field_name="severity", label=_("Severity (0–10, or low, medium, high, critical)"))
     severity_min = severity_at_least()
+    # The event's own time, as its device wrote it: a record sent late has an old time (`ingested_*` below).
     since = DateTimeFilter(field_name="time", lookup_expr="gte", label=_("Since"))
-    until = DateTimeFilter(field_name="time", lookup_expr="lt", label=_("Until"))
+    until = UntilFilter(field_name="time", label=_("Until"))
+    # When the platform received it: what a program polling for new events follows (a window of arrival times
+    # is closed once it is past, so paging through it neither repeats nor skips an event).
+    ingested_since = DateTimeFilter(field_name="ingested_at", lookup_expr="gte", label=_("Received since"))
+    ingested_until = UntilFilter(field_name="ingested_at", label=_("Received before"))
     ip = AddressFilter(method="filter_ip", label=_("IP address (source or destination)"))
     domain = django_filters.CharFilter(method="filter_domain", label=_("Domain (and its subdomains)"))
     hash = FileHashFilter(method="filter_hash", label=_("File hash (MD5, SHA-1 or SHA-256)"))
@@ -91,8 +180,10 @@ class EventFilter(PlatformFilterSet):
 
     class Meta:
         model = Event
-        fields = ["source", "organization", "severity", "severity_min", "since", "until", "ip", "domain", "hash",
-                  "rule_id", "category", "hit"]
+        fields = ["source", "organization", "severity", "severity_min", "since", "until", "ingested_since",
+                  "ingested_until", "ip", "domain", "hash", "rule_id", "category", "hit"]
+
+    periods = (("since", "until"), ("ingested_since", "ingested_until"))
 
     @property
     def qs(self):
@@ -143,13 +234,13 @@ def observable_needle(value: str) -> store.JsonText:
     return store.JsonText(":" + orjson.dumps(value).decode())
 
 
-class AlertFilter(PlatformFilterSet):
+class AlertFilter(KnownFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
     severity_min = severity_at_least()
     # A time range on the last sighting: what an analyst triaging "since this morning" asks.
     since = DateTimeFilter(field_name="last_seen", lookup_expr="gte", label=_("Last seen since"))
-    until = DateTimeFilter(field_name="last_seen", lookup_expr="lt", label=_("Last seen before"))
+    until = UntilFilter(field_name="last_seen", label=_("Last seen before"))
     observable = django_filters.CharFilter(
         method="filter_observable", max_length=2048,
         label=_("Address, domain, URL or file hash (one of the alert's observables, exactly)"))
@@ -220,7 +311,7 @@ class DeadLetterFilter(PlatformFilterSet):
 class HourlyCountFilter(PlatformFilterSet):
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
     since = DateTimeFilter(field_name="hour", lookup_expr="gte", label=_("Since"))
-    until = DateTimeFilter(field_name="hour", lookup_expr="lt", label=_("Until"))
+    until = UntilFilter(field_name="hour", label=_("Until"))
     category = django_filters.CharFilter(field_name="category", label=_("Category"))
     severity_min = severity_at_least()
 

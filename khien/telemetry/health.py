@@ -7,9 +7,12 @@ arrival, one upsert per ingested batch). A system of level 3 or above (the
 level from which the 4-layer model asks for a connection to national
 monitoring; its approved level, else the proposed one: the registry's
 `level_at_least_q`, which the home page counts by too) is `connected` when at
-least one enabled source watching it is live, `disconnected` when it has
-enabled sources but all are silent, and `no_source` when no enabled source
-watches it.
+least one enabled source watching it is live, `disconnected` (lost) when its
+sources did send but all have been silent longer than the threshold,
+`never_sent` when it has enabled sources none of which ever sent anything (a
+connection never made, not one lost), and `no_source` when no enabled source
+watches it. The sources page, the dashboard's figures and the coordinator's
+notification all count "lost" by this one rule (`_with_monitoring`).
 
 `notify_source_health` (the `telemetry.source_health` job) tells an
 organization once when one of its sources falls silent — with the level-3+
@@ -44,17 +47,20 @@ LISTED = 20  # systems named in one notification; the rest are counted
 
 class Monitoring:
     CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
+    DISCONNECTED = "disconnected"  # lost: its sources sent, then fell silent
+    NEVER_SENT = "never_sent"  # its sources are registered but none has sent anything yet
     NO_SOURCE = "no_source"
-    STATES = (CONNECTED, DISCONNECTED, NO_SOURCE)
+    STATES = (CONNECTED, DISCONNECTED, NEVER_SENT, NO_SOURCE)
     LABELS = {CONNECTED: gettext_lazy("Connected"), DISCONNECTED: gettext_lazy("Disconnected"),
-              NO_SOURCE: gettext_lazy("No source")}
-    # The systems a coordinator follows up: disconnected or with no source at all (the dashboard's figure).
+              NEVER_SENT: gettext_lazy("Never sent"), NO_SOURCE: gettext_lazy("No source")}
+    # The systems a coordinator follows up: lost, never connected, or with no source at all (the dashboard's figure).
     NOT_CONNECTED = "not_connected"
-    NOT_CONNECTED_STATES = (DISCONNECTED, NO_SOURCE)
+    NOT_CONNECTED_STATES = (DISCONNECTED, NEVER_SENT, NO_SOURCE)
     # A level-3+ system not connected right now: a gap of the 4-layer model beside the declared layer 4.
     GAP_LABELS = {DISCONNECTED: gettext_lazy("Monitoring sources silent: disconnected from national monitoring "
                                              "(layer 4)"),
+                  NEVER_SENT: gettext_lazy("Alert sources registered, but none has sent anything yet: not connected "
+                                           "to national monitoring (layer 4)"),
                   NO_SOURCE: gettext_lazy("Declared connected, but no alert source sends this system's alerts to "
                                           "national monitoring (layer 4)")}
 
@@ -133,7 +139,8 @@ def with_health(sources: list, now: dt.datetime | None = None) -> list:
 
 def _with_monitoring(queryset, now: dt.datetime | None):
     """Systems annotated with `monitoring`, `monitor_sources` (enabled sources watching them) and
-    `monitor_last_event` (the latest event time among those): the one rule for a system's monitoring state."""
+    `monitor_last_event` (the latest event time among those): the one rule for a system's monitoring state. A
+    system whose sources never sent anything is `never_sent`, not lost (`disconnected`): nothing was lost."""
     enabled = Q(alert_sources__enabled=True)
     return (
         queryset
@@ -141,6 +148,7 @@ def _with_monitoring(queryset, now: dt.datetime | None):
                   monitor_last_event=Max("alert_sources__last_event_at", filter=enabled))
         .annotate(monitoring=Case(
             When(monitor_sources=0, then=Value(Monitoring.NO_SOURCE)),
+            When(monitor_last_event__isnull=True, then=Value(Monitoring.NEVER_SENT)),
             When(monitor_last_event__gte=silent_before(now), then=Value(Monitoring.CONNECTED)),
             default=Value(Monitoring.DISCONNECTED),
             output_field=CharField(),
@@ -153,6 +161,48 @@ def monitored_systems(user, *, now: dt.datetime | None = None, min_level: int = 
     (`_with_monitoring`) and `monitored_level`, the level they are held to (approved, else proposed)."""
     return _with_monitoring(InformationSystem.objects.visible_to(user).filter(level_at_least_q(min_level)), now) \
         .annotate(monitored_level=Coalesce("approved_level", "proposed_level")).select_related("owner")
+
+
+@dataclass
+class SourceCall:
+    """One call for the duty officer: a source (its organization carries the contacts) and the level-3+ systems it
+    leaves without live monitoring. `source` is None for systems whose sources the reader may not see."""
+
+    source: AlertSource | None
+    systems: list = field(default_factory=list)
+
+    @property
+    def highest_level(self) -> int:
+        return max((s.monitored_level or 0 for s in self.systems), default=0)
+
+
+def calls_by_source(user, state: str, now: dt.datetime | None = None) -> list[SourceCall]:
+    """The level-3+ systems `user` can see in `state` (lost or never sent), grouped by the enabled source watching
+    them: one call per source. The most serious call first: the highest level, then the most systems, then the
+    longest silence. A system watched by two such sources is under both (either call restores it)."""
+    systems = {s.pk: s for s in monitored_systems(user, now=now).filter(monitoring=state).order_by("code")}
+    if not systems:
+        return []
+    sources = {src.pk: src for src in AlertSource.objects.visible_to(user).filter(enabled=True)
+               .filter(pk__in=AlertSource.systems.through.objects.filter(informationsystem_id__in=list(systems))
+                       .values("alertsource_id"))
+               .select_related("organization")}
+    calls = {pk: SourceCall(source) for pk, source in sources.items()}
+    placed = set()
+    for source_id, system_id in (AlertSource.systems.through.objects
+                                 .filter(alertsource_id__in=list(sources), informationsystem_id__in=list(systems))
+                                 .order_by("informationsystem__code").values_list("alertsource_id",
+                                                                                  "informationsystem_id")):
+        calls[source_id].systems.append(systems[system_id])
+        placed.add(system_id)
+    found = [call for call in calls.values() if call.systems]
+    found.sort(key=lambda c: (-c.highest_level, -len(c.systems),
+                              c.source.last_event_at or dt.datetime.max.replace(tzinfo=dt.timezone.utc),
+                              c.source.name))
+    unseen = [s for pk, s in systems.items() if pk not in placed]
+    if unseen:
+        found.append(SourceCall(None, unseen))
+    return found
 
 
 def monitoring_of_systems(system_ids, now: dt.datetime | None = None) -> dict:
@@ -182,7 +232,8 @@ def _is_gap(system, state: str) -> bool:
     if not system.held_to_national_monitoring:
         return False
     declared_connected = system.connected_to_national_monitoring
-    return state == Monitoring.DISCONNECTED or (state == Monitoring.NO_SOURCE and declared_connected)
+    return state in (Monitoring.DISCONNECTED, Monitoring.NEVER_SENT) or (state == Monitoring.NO_SOURCE
+                                                                         and declared_connected)
 
 
 # --- Notifications ---------------------------------------------------------------------------------

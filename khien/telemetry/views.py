@@ -45,6 +45,7 @@ from .models import (EVENT_CATEGORY_LABELS, HIGH_SEVERITY, OPEN_ALERT_STATUSES, 
 
 HOURS = 48
 TOP = 10
+REFRESH_SECONDS = 30  # the live dashboard's refresh (telemetry.js)
 SEVERITY_NAMES = {"low": gettext_lazy("Low"), "medium": gettext_lazy("Medium"), "high": gettext_lazy("High"),
                   "critical": gettext_lazy("Critical")}
 
@@ -113,7 +114,9 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     hourly = {"labels": [timezone.localtime(h).strftime("%d/%m %H:00") for h in hours],
               "values": [int(per_hour_norm.get(h, 0)) for h in hours],
               # A click on an hour opens its events (the events search).
-              "links": [_events_link(since=h, until=h + dt.timedelta(hours=1)) for h in hours]}
+              "links": [_events_link(since=h, until=h + dt.timedelta(hours=1)) for h in hours],
+              # The last hour is the current one, still counting: drawn apart, not read as a drop.
+              "in_progress": HOURS - 1}
 
     bands = Counter()
     for severity, n in counts.values_list("severity").annotate(n=Sum("count")).values_list("severity", "n"):
@@ -157,10 +160,12 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     campaigns, open_campaigns = [], 0
     coordinator = is_national_coordinator(user)
     if coordinator:
-        open_qs = Campaign.objects.visible_to(user).filter(status=CampaignStatus.OPEN)
-        open_campaigns = open_qs.count()  # all of them; the table shows the latest TOP
-        for c in open_qs.order_by("-last_seen")[:TOP]:
+        visible = Campaign.objects.visible_to(user)
+        open_campaigns = visible.filter(status=CampaignStatus.OPEN).count()  # all of them; the table shows TOP
+        # The most serious first; those warned or turned into an incident stay while still active, marked so.
+        for c in correlation.shown_campaigns(visible, now)[:TOP]:
             campaigns.append({"title": c.display_title, "organizations": c.organization_count, "count": c.count,
+                              "severity": c.severity, "status": c.status, "status_label": str(c.get_status_display()),
                               "last_seen": _iso(c.last_seen), "url": reverse("telemetry:campaign", args=[c.pk])})
     day = now - dt.timedelta(hours=24)
     day_hour = day.replace(minute=0, second=0, microsecond=0)
@@ -202,13 +207,19 @@ def dashboard(request):
         "is_coordinator": is_national_coordinator(request.user),
         "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),
         "campaign_window_hours": conf_matching.get("KHIEN_CAMPAIGN_WINDOW_SECONDS") / 3600,
+        "refresh_seconds": REFRESH_SECONDS,
         # What "no live monitoring source" means: silent longer than this (health.silent_before).
         "silent_minutes": max(1, int(conf.get("KHIEN_SOURCE_SILENT_SECONDS")) // 60),
     })
 
 
-@login_required
 def dashboard_json(request):
+    """The dashboard's figures for its refresh. Signed out (the session ended), a 401 rather than the sign-in page:
+    the page then says so, with a link to sign in again, instead of keeping its last figures silently."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"detail": _("Your session has ended: sign in again."),
+                             "login_url": reverse("core:login") + "?" + urlencode({"next": reverse("telemetry:dashboard")})},
+                            status=401)
     return JsonResponse(dashboard_data(request.user))
 
 
@@ -237,7 +248,28 @@ def _may_change_some_alerts(user) -> bool:
 
 
 # The alert list's filters read by `AlertFilter` (the API's): the others are the page's own.
-ALERT_LIST_FILTERS = ("observable", "observer", "organization", "since", "until")
+ALERT_LIST_FILTERS = ("observable", "observer", "organization", "source", "since", "until")
+
+
+def datetime_local_values(form, names) -> dict:
+    """What the page's date and time fields (`<input type="datetime-local">`, which shows nothing but
+    yyyy-mm-ddThh:mm) show of the asked values: each read by its filter (a date alone as 00:00, or, for an end,
+    the next midnight: the whole day), in Vietnam time; a value that cannot be read, as it was typed."""
+    values = {}
+    for name in names:
+        raw = (form.data.get(name) or "").strip()
+        try:
+            value = form.fields[name].clean(raw) if raw else None
+        except ValidationError:
+            value = None
+        if value is None:
+            values[name] = raw[:40]
+            continue
+        value = timezone.localtime(value)
+        values[name] = value.strftime("%Y-%m-%dT%H:%M:%S" if value.second else "%Y-%m-%dT%H:%M")
+    return values
+
+
 # The observer of an alert's latest event that names one (the alert does not keep its own).
 _latest_observer = (Event.objects.filter(alert_id=OuterRef("pk")).exclude(observer="").order_by("-time")
                     .values("observer")[:1])
@@ -256,7 +288,7 @@ def _alert_list_context(request) -> dict:
     severity_min, severity_errors = clean_severity_min((request.GET.get("severity_min") or "").strip())
     filters = {"hits": request.GET.get("hits") == "1", "severity_min": severity_min,
                "severity_min_text": (request.GET.get("severity_min") or "").strip()[:20],
-               "source": (request.GET.get("source") or "").strip()[:80], "q": (request.GET.get("q") or "").strip()[:200],
+               "q": (request.GET.get("q") or "").strip()[:200],
                "status": status if status in ALERT_STATUS_FILTERS else "open"}
     if ALERT_STATUS_FILTERS[filters["status"]]:
         alerts = alerts.filter(status__in=ALERT_STATUS_FILTERS[filters["status"]])
@@ -266,8 +298,6 @@ def _alert_list_context(request) -> dict:
         alerts = alerts.none()
     elif filters["severity_min"] is not None:
         alerts = alerts.filter(severity__gte=filters["severity_min"])
-    if filters["source"]:
-        alerts = alerts.filter(source__name=filters["source"])
     if filters["q"]:
         alerts = alerts.filter(Q(rule_name__icontains=filters["q"]) | Q(rule_id=filters["q"]))
     # The filters an analyst triages by, read by the API's FilterSet (`AlertFilter`): an observable, the observer,
@@ -275,6 +305,7 @@ def _alert_list_context(request) -> dict:
     asked = {name: request.GET[name] for name in ALERT_LIST_FILTERS if request.GET.get(name, "").strip()}
     filters.update({name: request.GET.get(name, "").strip()[:2048] for name in ALERT_LIST_FILTERS})
     triage_filters = AlertFilter(asked, queryset=alerts, request=request)
+    filters.update(datetime_local_values(triage_filters.form, ("since", "until")))
     filter_errors = [(_("Severity at least"), e) for e in severity_errors]
     if asked and triage_filters.is_valid():
         alerts = triage_filters.qs
@@ -556,11 +587,18 @@ def source_list(request):
     state = request.GET.get("monitoring")
     if state not in health.Monitoring.STATES:
         state = health.Monitoring.NOT_CONNECTED
-    states = health.Monitoring.NOT_CONNECTED_STATES if state == health.Monitoring.NOT_CONNECTED else (state,)
-    monitoring = Paginator(systems.filter(monitoring__in=states).order_by("-monitored_level", "code"), 50) \
-        .get_page(request.GET.get("page"))
+    # Who to call: lost systems and never-connected ones grouped by the source watching them (one call per source,
+    # its organization's contacts beside it); the systems with no source at all, or connected, as a list.
+    grouped = {health.Monitoring.DISCONNECTED: "lost_calls", health.Monitoring.NEVER_SENT: "never_calls"}
+    calls = {name: health.calls_by_source(request.user, key, now) for key, name in grouped.items()
+             if state in (key, health.Monitoring.NOT_CONNECTED)}
+    listed = (health.Monitoring.NO_SOURCE,) if state == health.Monitoring.NOT_CONNECTED else \
+        () if state in grouped else (state,)
+    monitoring = Paginator(systems.filter(monitoring__in=listed).order_by("-monitored_level", "code"), 50) \
+        .get_page(request.GET.get("page")) if listed else None
     return _render(request, "telemetry/source_list.html", {
-        "sources": sources, "dead_letters": dead, "monitoring": monitoring, "monitoring_state": state,
+        "sources": sources, "dead_letters": dead, "monitoring": monitoring, "monitoring_state": state, **calls,
+        "silent_minutes": max(1, int(conf.get("KHIEN_SOURCE_SILENT_SECONDS")) // 60),
         "status_tabs": status_tabs, "status": status if wanted else "",
         "can_register": source_organizations(request.user).exists(),
         "monitoring_states": [(health.Monitoring.NOT_CONNECTED, _("Not connected"),
@@ -824,6 +862,7 @@ def event_list(request):
         "form": search.form, "events": shown, "number": number, "first": start + 1, "last": start + len(shown),
         "has_next": len(events) > EVENTS_PER_PAGE, "query": pages.urlencode(), "export_query": export.urlencode(),
         "export_max": exports.MAX_EVENTS, "categories": event_category_choices(search.data.get("category")),
+        "period": datetime_local_values(search.form, ("since", "until")),
     }, status=400 if search.form.errors else 200)
 
 
@@ -881,7 +920,7 @@ def campaign_list(request):
     campaigns = Campaign.objects.visible_to(request.user)
     if status in CampaignStatus.values:
         campaigns = campaigns.filter(status=status)
-    page = Paginator(campaigns.order_by("-last_seen"), 50).get_page(request.GET.get("page"))
+    page = Paginator(campaigns.order_by(*correlation.RANKING), 50).get_page(request.GET.get("page"))
     return render(request, "telemetry/campaign_list.html", {
         "page": page, "status": status, "statuses": CampaignStatus.choices})
 
@@ -899,7 +938,7 @@ def _decision_forms(request, campaign, bound: dict | None = None) -> dict:
     if not is_national_coordinator(request.user) or campaign.status == CampaignStatus.DISMISSED:
         return {}
     bound = bound or {}
-    return {f"{link}_form": bound.get(action) or form_class(initial=defaults(campaign))
+    return {f"{link}_form": bound.get(action) or form_class(initial=defaults(campaign, request.user))
             for action, (link, form_class, defaults) in DECISION_FORMS.items()
             if getattr(campaign, f"{link}_id") is None}
 

@@ -80,7 +80,15 @@
                      axisLabel: { interval: hourStep(d.labels.length, width, narrow ? HOUR_LABEL_WIDTH_TWO_LINES : HOUR_LABEL_WIDTH) - 1,
                                   lineHeight: 14, formatter: function (v) { return narrow ? String(v).replace(" ", "\n") : v; } } };
       base.yAxis = { type: "value", minInterval: 1, axisLabel: { formatter: number } };
-      base.series = [{ type: "bar", data: d.values, barMaxWidth: 14 }];
+      // The current hour is still counting: its bar is drawn lighter, with a dashed outline and "in progress" over it,
+      // so that its smaller count does not read as a drop.
+      var inProgress = typeof d.in_progress === "number" ? d.in_progress : -1;
+      base.series = [{ type: "bar", barMaxWidth: 14, data: d.values.map(function (v, i) {
+        if (i !== inProgress) { return v; }
+        return { value: v, itemStyle: { color: "rgba(29, 78, 216, 0.35)", borderColor: PALETTE[0], borderType: "dashed", borderWidth: 1 },
+                 label: { show: true, position: "top", align: "right", offset: [6, 0], color: "#374151", fontSize: 11,
+                          formatter: function () { return root.getAttribute("data-in-progress") || "…"; } } };
+      }) }];
     } else if (kind === "hbar") {
       // On a phone the value axis has no room for its numbers: each bar writes its own.
       base.xAxis = { type: "value", minInterval: 1, axisLabel: { show: !narrow, formatter: number } };
@@ -122,9 +130,24 @@
     row.appendChild(td);
   }
 
+  // Severity 0–10 in the bands of the platform (models.SEVERITY_BANDS, telemetry/_severity.html).
+  function severityBand(value) { return value <= 3 ? "low" : value <= 6 ? "medium" : value <= 8 ? "high" : "critical"; }
+  function badge(cls, text) { var span = document.createElement("span"); span.className = cls; span.textContent = text; return span; }
+
   function fillTable(id, rows, build) {
     var body = document.getElementById(id);
-    if (!body || !rows.length) { return; }
+    if (!body) { return; }
+    if (!rows.length) {
+      // Nothing any more (a campaign closed): the table says so rather than keeping the rows of an earlier update.
+      if (body.getAttribute("data-empty") && !body.querySelector("td[colspan]")) {
+        while (body.firstChild) { body.removeChild(body.firstChild); }
+        var tr = document.createElement("tr"), td = document.createElement("td");
+        td.colSpan = body.parentNode.querySelectorAll("thead th").length; td.className = "muted";
+        td.textContent = body.getAttribute("data-empty");
+        tr.appendChild(td); body.appendChild(tr);
+      }
+      return;
+    }
     while (body.firstChild) { body.removeChild(body.firstChild); }
     // Each cell carries its column's name, which a phone writes before the value (telemetry.css .tele-stack).
     var heads = [];
@@ -142,10 +165,14 @@
       var el = root.querySelector('[data-kpi="' + k + '"]');
       if (el) { el.textContent = numberFormat.format(Number(data.kpis[k])); }
     });
-    // Each key figure opens the list it counts (the links move with the time range).
+    // Each key figure opens the list it counts (the links move with the time range); its colour follows its value:
+    // amber for a figure to act on above 0, green for the sources sending while some do.
     root.querySelectorAll("[data-kpi-link]").forEach(function (a) {
-      var href = data.kpi_links && data.kpi_links[a.getAttribute("data-kpi-link")];
+      var key = a.getAttribute("data-kpi-link");
+      var href = data.kpi_links && data.kpi_links[key];
       if (href) { a.setAttribute("href", href); }
+      var tone = a.getAttribute("data-kpi-tone");
+      if (tone) { a.classList.toggle(tone, Number(data.kpis[key]) > 0); }
     });
     var gen = document.getElementById("tele-generated");
     if (gen) { gen.textContent = shownTime(data.generated, true); gen.setAttribute("datetime", data.generated); }
@@ -192,25 +219,72 @@
       cell(tr, r.value, r.url, "wrap-long"); cell(tr, r.kind); cell(tr, number(r.hits), null, "num"); cell(tr, number(r.organizations), null, "num");
     });
     fillTable("tele-campaigns", data.campaigns, function (tr, c) {
-      cell(tr, c.title, c.url, "wrap-long"); cell(tr, number(c.organizations), null, "num"); cell(tr, number(c.count), null, "num");
+      cell(tr, c.title, c.url, "wrap-long");
+      cell(tr, ""); tr.lastChild.appendChild(badge("sev sev-" + severityBand(c.severity), number(c.severity)));
+      cell(tr, ""); tr.lastChild.appendChild(badge("tele-status cs-" + c.status, c.status_label));
+      cell(tr, number(c.organizations), null, "num"); cell(tr, number(c.count), null, "num");
       var when = document.createElement("time");
       when.setAttribute("datetime", c.last_seen); when.textContent = shownTime(c.last_seen, false);
       cell(tr, "", null, "nowrap"); tr.lastChild.appendChild(when);
     });
   }
 
+  // A refresh that fails keeps the last picture, but says so: a banner with the reason (the session ended: a link to
+  // sign in again; the server out of reach; an error), the time of the last successful update and how long ago it
+  // was, the "Updated" time in red. The next successful refresh takes it all away.
+  var banner = document.getElementById("tele-stale");
+  var updated = document.getElementById("tele-updated");
+  var lastSuccess = null;  // ISO time of the figures shown
+  var relative = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(document.documentElement.lang || undefined, { numeric: "always" }) : null;
+  function since(iso) {
+    var then = Date.parse(iso || "");  // ISO 8601 with its offset
+    if (isNaN(then)) { return ""; }
+    var seconds = Math.max(0, Math.round((Date.now() - then) / 1000));
+    var value = seconds < 60 ? [-seconds, "second"] : seconds < 3600 ? [-Math.floor(seconds / 60), "minute"] : [-Math.floor(seconds / 3600), "hour"];
+    return relative ? relative.format(value[0], value[1]) : shownTime(iso, true);
+  }
+  function showStale(reason) {
+    root.classList.add("is-stale");
+    if (updated) { updated.classList.add("stale"); }
+    if (!banner) { return; }
+    banner.setAttribute("data-state", reason);
+    banner.querySelectorAll("[data-reason]").forEach(function (el) { el.hidden = el.getAttribute("data-reason") !== reason; });
+    var at = document.getElementById("tele-stale-at");
+    if (at) { at.textContent = shownTime(lastSuccess, true); at.setAttribute("datetime", lastSuccess || ""); }
+    tick();
+    banner.hidden = false;
+  }
+  function tick() {
+    var ago = document.getElementById("tele-stale-ago");
+    if (ago && root.classList.contains("is-stale")) { ago.textContent = since(lastSuccess); }
+  }
+  function showFresh() {
+    root.classList.remove("is-stale");
+    if (updated) { updated.classList.remove("stale"); }
+    if (banner) { banner.hidden = true; banner.removeAttribute("data-state"); }
+  }
   function refresh() {
     fetch(root.getAttribute("data-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (data) { if (data) { render(data); } })
-      .catch(function () { /* keep the last picture; retry at the next tick */ });
+      .then(function (r) {
+        // Signed out: the view answers 401; a sign-in page reached by a redirect (a proxy, an older server) too.
+        var json = (r.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+        if (r.status === 401 || r.status === 403 || (r.redirected && !json)) { showStale("signed_out"); return null; }
+        if (!r.ok || !json) { showStale("error"); return null; }
+        return r.json();
+      })
+      .then(function (data) {
+        if (!data) { return; }
+        render(data); lastSuccess = data.generated; showFresh();
+      })
+      .catch(function () { showStale("offline"); });
   }
 
   var first = document.getElementById("tele-data");
   function start() {
-    if (first) { render(JSON.parse(first.textContent)); }
+    if (first) { var initial = JSON.parse(first.textContent); render(initial); lastSuccess = initial.generated; }
     var every = parseInt(root.getAttribute("data-refresh"), 10) || 30;
     window.setInterval(refresh, every * 1000);
+    window.setInterval(tick, 10000);  // "2 minutes ago" keeps counting between refreshes
     // A new width may call for other labels (fewer hours, a legend): draw again once the resizing stops.
     var resizing;
     window.addEventListener("resize", function () {

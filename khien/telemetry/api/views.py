@@ -97,19 +97,55 @@ def with_retry_after(exc, response):
     return response
 
 
-class EventList(generics.ListAPIView):
-    """Stored events the caller can see (own organization and its units; everything for the coordinator)."""
+# What a list takes besides its filters: the page and the order (`format` is accepted and has no effect).
+LIST_PARAMETERS = ("limit", "offset", "ordering", "format")
+
+
+class StrictListView(generics.ListAPIView):
+    """A list whose query takes only its filters and LIST_PARAMETERS: a misspelt parameter (`severity-min=9`) is
+    a 400 naming it and the accepted ones, not the whole list as if it were filtered. An `ordering` is completed
+    by the id (in the same direction as its first field), so that rows equal on it keep one order from page to
+    page."""
+
+    def accepted_parameters(self) -> list[str]:
+        return [*self.filterset_class.base_filters, *LIST_PARAMETERS]
+
+    def list(self, request, *args, **kwargs):
+        accepted = self.accepted_parameters()
+        unknown = [name for name in request.query_params if name not in accepted]
+        if unknown:
+            raise Refused(_("Unknown query parameter: %(names)s. Accepted: %(accepted)s.")
+                          % {"names": ", ".join(unknown), "accepted": ", ".join(accepted)}, code="unknown_parameter")
+        return super().list(request, *args, **kwargs)
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.request.query_params.get("ordering"):
+            order = list(queryset.query.order_by)
+            if order and not any(field.lstrip("-") in ("id", "pk") for field in order):
+                queryset = queryset.order_by(*order, "-id" if str(order[0]).startswith("-") else "id")
+        return queryset
+
+
+class EventList(StrictListView):
+    """Stored events the caller can see (own organization and its units; everything for the coordinator).
+
+    `since`/`until` filter on the event's own time (as its device wrote it); `ingested_since`/`ingested_until` on
+    when the platform received it, which a program polling for new events follows, with
+    `ordering=ingested_at` (see the API notes: a window of arrival times that is past does not change, so paging
+    through it with `offset` neither repeats nor skips an event). `until` and `ingested_until` are not taken in;
+    a date alone is the end of that day."""
 
     serializer_class = s.EventSerializer
     filterset_class = EventFilter
-    ordering_fields = ["time", "severity", "ingested_at"]
+    ordering_fields = ["time", "severity", "ingested_at", "id"]
 
     def get_queryset(self):
         # Ordered by the filter (EventFilter.qs: newest first, the cheapest way for this user).
         return Event.objects.visible_to(self.request.user).select_related("source", "organization")
 
 
-class AlertList(generics.ListAPIView):
+class AlertList(StrictListView):
     """Aggregated alerts: repeats of one source's rule on the same observables within the window."""
 
     serializer_class = s.AlertSerializer
@@ -280,7 +316,7 @@ class SourceListCreate(generics.ListCreateAPIView):
 
 class SourceDetail(APIView):
     """One source; PATCH changes its settings (`enabled`, `format`, `time_zone`) — administrators and analysts of
-    its organization."""
+    its organization (and of the organizations above it), and the national coordinator."""
 
     @extend_schema(responses={200: s.AlertSourceSerializer})
     def get(self, request, name):

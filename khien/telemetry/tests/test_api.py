@@ -213,8 +213,11 @@ def test_event_filters(posted, api, world):
         for path in (url, "/api/telemetry/alert-groups/", "/api/telemetry/hourly/"):
             answer = client.get(f"{path}?severity_min={off_scale}")
             assert answer.status_code == 400 and "severity_min" in answer.json(), (path, off_scale)
-    # A user outside the tree filtering for it gets nothing, not an error.
-    assert listed(api(world.other_admin), f"{url}?organization=MIN")["count"] == 0
+    # A user outside the tree filtering for it is refused as for a code that does not exist: nothing tells them
+    # that it does (test_walk_watch_desk_polling).
+    outside = api(world.other_admin)
+    assert outside.get(f"{url}?organization=MIN").json() == outside.get(f"{url}?organization=NOPE").json()
+    assert outside.get(f"{url}?organization=MIN").status_code == 400
 
 
 def test_register_source_over_the_api(api, world):

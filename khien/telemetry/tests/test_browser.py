@@ -7,11 +7,15 @@ by monitoring state, then opens a disconnected system, whose layer-4 box shows
 the live state and the gap. Pages load nothing from another origin and raise
 no console error. Screenshots go to test-artifacts/screenshots/telemetry_*.png.
 """
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
 from khien.registry.tests.test_browser import SCREENSHOTS, Watch, browser, login  # noqa: F401 (fixture)
 from khien.telemetry import services
+from khien.telemetry.models import AlertSource
 
 from .conftest import sample_lines
 
@@ -31,6 +35,8 @@ def test_source_health_from_dashboard_to_system(live_server, flushable_audit_log
     services.do_set_source_systems(live, [watched], acting_user=world.admin)
     services.do_set_source_systems(quiet, [dark], acting_user=world.admin)
     accepted = services.ingest_batch(live, sample_lines("wazuh_alerts.ndjson")).accepted
+    # `quiet` sent, then fell silent three hours ago: `dark` is lost (a source that never sent loses nothing).
+    AlertSource.objects.filter(pk=quiet.pk).update(last_event_at=timezone.now() - dt.timedelta(hours=3))
 
     base = live_server.url
     page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="vi-VN")
@@ -46,14 +52,16 @@ def test_source_health_from_dashboard_to_system(live_server, flushable_audit_log
     row = page.locator("#source-table tr", has_text=live.name)
     expect(row.locator("svg.spark polyline")).to_have_count(1)
     expect(row).to_contain_text(str(accepted))
-    expect(page.locator("#monitoring-table")).to_contain_text(dark.code)  # disconnected: its only source never sent
-    expect(page.locator("#monitoring-table")).not_to_contain_text(watched.code)
+    # Disconnected: under its silent source, the one call to make.
+    expect(page.locator("#monitoring-lost")).to_contain_text(dark.code)
+    expect(page.locator("#monitoring-lost")).to_contain_text(quiet.name)
+    expect(page.locator("#monitoring")).not_to_contain_text(watched.code)
     shot(page, "sources")
     page.click("#monitoring .tele-tabs a[href*='monitoring=connected']")
     expect(page.locator("#monitoring-table")).to_contain_text(watched.code)
 
     page.goto(f"{base}/telemetry/sources/")
-    page.click(f"#monitoring-table a:has-text('{dark.code}')")
+    page.click(f"#monitoring-lost a:has-text('{dark.code}')")
     expect(page.locator("#live-monitoring .badge.mon-disconnected")).to_be_visible()
     expect(page.locator("#live-monitoring")).to_contain_text(quiet.name)
     expect(page.locator(".gapbox")).to_contain_text("(lớp 4)")
@@ -279,7 +287,8 @@ def test_a_click_on_the_hourly_chart_opens_that_hours_events(live_server, flusha
         const el = document.querySelector('[data-tele-chart="hourly"]');
         el.scrollIntoView({block: "center"});  // a click outside the viewport reaches nothing
         const chart = echarts.getInstanceByDom(el);
-        const values = chart.getOption().series[0].data;
+        // The current hour's bar is an item with its own style (drawn as in progress): its value is in it.
+        const values = chart.getOption().series[0].data.map(d => (d !== null && typeof d === "object") ? d.value : d);
         let i = values.length - 1;
         while (i > 0 && !values[i]) { i--; }
         const [px, py] = chart.convertToPixel({seriesIndex: 0}, [i, values[i] / 4]);

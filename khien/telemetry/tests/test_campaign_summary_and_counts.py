@@ -37,7 +37,7 @@ def _in_platform_language(text) -> str:
 def test_a_hash_campaign_s_warning_names_the_hash_and_what_to_do(world, hash_campaign, coordinator_client):
     """The summary names the value in full with its kind and says what to do with it: "seen at 3 organizations
     (N events)" alone tells a recipient nothing to look for or block."""
-    summary = correlation.warning_defaults(hash_campaign)["summary"]
+    summary = correlation.warning_defaults(hash_campaign, world.coordinator)["summary"]
     assert f"SHA-256 {HASH}" in summary  # the kind in words, the whole hash (it is looked for exactly)
     assert _in_platform_language(correlation.WARNING_ACTION["sha256"]) in summary
     assert f"({hash_campaign.count} " in summary  # still where and how often

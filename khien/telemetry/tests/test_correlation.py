@@ -355,7 +355,10 @@ def test_a_campaign_is_titled_in_the_readers_language(world, campaign, coordinat
     assert f"<h1>Indicator {campaign.value} seen at 3 organizations</h1>" in page
     # The warning and the incident it may become are proposed in the platform's language: every organization
     # concerned reads them (the coordinator may rewrite them on the form).
-    assert page.count(f'value="{campaign.title}"') == 2 and "Seen at 3 organizations" not in page
+    # The incident is titled as the campaign; the warning by what its indicator says the value is.
+    assert page.count(f'value="{campaign.title}"') == 1 and "Seen at 3 organizations" not in page
+    warning_title = correlation.warning_defaults(campaign, world.coordinator)["title"]
+    assert warning_title.startswith(f"Test indicator {campaign.value} — ") and f'value="{warning_title}"' in page
 
 
 def test_the_home_page_says_what_is_waiting_for_each_person(world, campaign, make_system, as_user, coordinator_client):

@@ -38,7 +38,8 @@ def states(user, **kwargs):
 
 def test_monitoring_states(watched, world):
     live_sys, silent_sys, bare_sys, other_sys, live, quiet = watched
-    assert states(world.admin) == {live_sys.code: "connected", silent_sys.code: "disconnected", bare_sys.code: "no_source"}
+    # `quiet` never sent anything: its system was never connected, not lost (health.Monitoring.NEVER_SENT).
+    assert states(world.admin) == {live_sys.code: "connected", silent_sys.code: "never_sent", bare_sys.code: "no_source"}
     later = timezone.now() + dt.timedelta(hours=2)  # the live source has been silent for longer than an hour
     assert states(world.admin, now=later)[live_sys.code] == "disconnected"
     assert states(world.other_admin) == {other_sys.code: "no_source"}
@@ -65,7 +66,7 @@ def test_monitoring_and_sources_api(watched, world, api):
     client = api(world.admin)
     body = client.get("/api/telemetry/monitoring/").json()
     assert body["count"] == 3
-    assert {r["code"]: r["monitoring"] for r in body["results"]}[silent_sys.code] == "disconnected"
+    assert {r["code"]: r["monitoring"] for r in body["results"]}[silent_sys.code] == "never_sent"
     body = client.get("/api/telemetry/monitoring/?monitoring=connected").json()
     assert [r["code"] for r in body["results"]] == [live_sys.code] and body["results"][0]["monitor_sources"] == 1
     assert client.get("/api/telemetry/monitoring/?monitoring=bogus").status_code == 400
@@ -166,15 +167,15 @@ def test_registry_pages_show_the_live_connection(watched, world, as_user):
     live_sys, silent_sys, bare_sys, other_sys, live, quiet = watched
     client = as_user(world.admin)
     page = client.get(reverse("registry:system_detail", args=[silent_sys.pk])).content.decode()
-    assert 'id="live-monitoring"' in page and "badge mon-disconnected" in page and quiet.name in page
-    assert str(health.Monitoring.GAP_LABELS["disconnected"]) in page
+    assert 'id="live-monitoring"' in page and "badge mon-never_sent" in page and quiet.name in page
+    assert str(health.Monitoring.GAP_LABELS["never_sent"]) in page
     page = client.get(reverse("registry:system_detail", args=[live_sys.pk])).content.decode()
     assert "badge mon-connected" in page and str(health.Monitoring.GAP_LABELS["disconnected"]) not in page
     # Unwatched and declared missing: shown, but its gap is the registry's own layer-4 gap, not a second one.
     page = client.get(reverse("registry:system_detail", args=[bare_sys.pk])).content.decode()
     assert "badge mon-no_source" in page and str(health.Monitoring.GAP_LABELS["no_source"]) not in page
     listing = client.get(reverse("registry:system_list")).content.decode()
-    assert listing.count("badge mon-disconnected") == 1 and listing.count("badge mon-connected") == 1
+    assert listing.count("badge mon-never_sent") == 1 and listing.count("badge mon-connected") == 1
     # The sources page lists the disconnected systems the user may see, and only those.
     sources = client.get(reverse("telemetry:sources")).content.decode()
     assert silent_sys.code in sources and other_sys.code not in sources
@@ -184,7 +185,7 @@ def test_registry_pages_show_the_live_connection(watched, world, as_user):
     client = as_user(world.admin)
     kpi = client.get(reverse("telemetry:dashboard_data")).json()["kpis"]["systems_disconnected"]
     opened = client.get(reverse("telemetry:sources") + "?monitoring=not_connected").content.decode()
-    listed = opened.split('id="monitoring-table"')[1]
+    listed = opened.split('id="monitoring"')[1]
     assert kpi == 2 and silent_sys.code in listed and bare_sys.code in listed and live_sys.code not in listed
 
 

@@ -262,7 +262,7 @@ def test_events_page_searches_what_the_user_may_see(world, events, as_user):
     assert _rows(client.get(url + "?domain=evil.example")) == [Event.objects.get(rule_id="scan").id]
     assert len(_rows(client.get(url + "?severity_min=8"))) == 1
     # Bad values: a clear error, no rows, a 400.
-    for bad in ("ip=not-an-ip", "hash=xyz", "since=yesterday", "severity_min=high"):
+    for bad in ("ip=not-an-ip", "hash=xyz", "since=yesterday", "severity_min=huge"):
         response = client.get(url + "?" + bad)
         assert response.status_code == 400 and 'id="event-errors"' in response.content.decode(), bad
         assert _rows(response) == []
@@ -644,5 +644,5 @@ def test_a_campaign_warning_tells_the_organizations_hit_that_their_monitoring_sa
 
     target = WarningTarget.objects.get(organization=world.ministry)
     with translation.override("en"):
-        assert "Why your organization receives it: Seen by your monitoring: 1 event." in _email_details(
+        assert "Why your organization receives it: Seen by your monitoring: 1 event during the campaign." in _email_details(
             target.warning, target)
