@@ -402,13 +402,14 @@ class HourlyCountList(generics.ListAPIView):
 
 class MonitoredSystemList(generics.ListAPIView):
     """Level-3+ information systems the caller can see, and whether a live alert source still watches them
-    (`connected`), all their sources fell silent (`disconnected`), or none watches them (`no_source`)."""
+    (`connected`), all their sources sent then fell silent (`disconnected`), their sources never sent anything
+    (`never_sent`), or none watches them (`no_source`)."""
 
     serializer_class = s.MonitoredSystemSerializer
     filterset_class = None
     ordering_fields: list = []
 
-    @extend_schema(parameters=[OpenApiParameter("monitoring", str, enum=["connected", "disconnected", "no_source"],
+    @extend_schema(parameters=[OpenApiParameter("monitoring", str, enum=list(health.Monitoring.STATES),
                                                 description="only systems in this state")])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -417,7 +418,7 @@ class MonitoredSystemList(generics.ListAPIView):
         queryset = health.monitored_systems(self.request.user).order_by("code")
         state = self.request.query_params.get("monitoring")
         if state:
-            if state not in {health.Monitoring.CONNECTED, health.Monitoring.DISCONNECTED, health.Monitoring.NO_SOURCE}:
+            if state not in health.Monitoring.STATES:
                 raise Refused(_("Unknown monitoring state."), code="bad_filter")
             queryset = queryset.filter(monitoring=state)
         return queryset

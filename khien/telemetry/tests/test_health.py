@@ -70,6 +70,8 @@ def test_monitoring_and_sources_api(watched, world, api):
     body = client.get("/api/telemetry/monitoring/?monitoring=connected").json()
     assert [r["code"] for r in body["results"]] == [live_sys.code] and body["results"][0]["monitor_sources"] == 1
     assert client.get("/api/telemetry/monitoring/?monitoring=bogus").status_code == 400
+    body = client.get("/api/telemetry/monitoring/?monitoring=never_sent").json()  # a state the rows carry
+    assert [r["code"] for r in body["results"]] == [silent_sys.code]
     assert api(world.responder).get("/api/telemetry/monitoring/").json()["count"] == 0
     sources = {s["name"]: s for s in client.get("/api/telemetry/sources/").json()["results"]}
     assert sources[live.name]["status"] == "live" and sources[live.name]["systems"] == [live_sys.code]
