@@ -111,6 +111,26 @@ class SystemChoiceField(forms.ModelMultipleChoiceField):
         return f"{label} · {shown}"
 
 
+# Values copied from a warning come defanged: `observables.refang` reads them back (the page and the API alike).
+OBSERVABLES_HELP = _("One per line: IP address, domain, URL, e-mail address or hash (MD5, SHA-1, SHA-256). Defanged "
+                     "values copied from a warning are accepted: hxxp://, [.], (.), [:]//, [at].")
+
+
+def tlp_help() -> str:
+    """Who sees a report at each TLP, in plain words. Who may open it does not depend on the marking (incidents are
+    scoped by organization: `IncidentQuerySet`); who is told of it at once does (`notices.CHAIN_TLPS`)."""
+    from django.utils.translation import gettext
+
+    from .notices import CHAIN_TLPS
+
+    return gettext("Whatever you choose, the report can be opened by your organization, the organizations above it, "
+                   "the national coordinator and the response teams assigned to it. With %(told)s the organizations "
+                   "above are notified at once; with %(not_told)s only your organization and the national "
+                   "coordinator are.") % {
+        "told": ", ".join(str(label) for level, label in Tlp.choices if level in CHAIN_TLPS),
+        "not_told": ", ".join(str(label) for level, label in Tlp.choices if level not in CHAIN_TLPS)}
+
+
 class IncidentReportForm(forms.Form):
     """The initial report. The service checks every rule again (rights, systems, taxonomy)."""
 
@@ -135,10 +155,10 @@ class IncidentReportForm(forms.Form):
     people_affected = people_affected_field(required=False)
     description = forms.CharField(label=_("Description"), max_length=DESCRIPTION_MAX,
                                   widget=forms.Textarea(attrs={"rows": 5}), help_text=at_most_lazy(DESCRIPTION_MAX))
-    tlp = forms.ChoiceField(label=_("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
+    tlp = forms.ChoiceField(label=_("TLP"), choices=Tlp.choices, initial=Tlp.AMBER, help_text=lazy(tlp_help, str)())
     observables = forms.CharField(
         label=_("Observables"), required=False, max_length=100000, widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("One per line: IP address, domain, URL, e-mail address or hash (MD5, SHA-1, SHA-256)."))
+        help_text=OBSERVABLES_HELP)
     # Required when the report is late: the service says so (`services.late_reason_problem`), on this field.
     late_reason = forms.CharField(label=_("Reason for the late report"), required=False, max_length=LATE_REASON_MAX,
                                   widget=forms.Textarea(attrs={"rows": 2}))
@@ -310,7 +330,7 @@ def _observable_lines(text: str) -> list[tuple[str, str]]:
 class ObservableForm(forms.Form):
     observables = forms.CharField(
         label=_("Observables"), max_length=100000, widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("One per line: IP address, domain, URL, e-mail address or hash (MD5, SHA-1, SHA-256)."))
+        help_text=OBSERVABLES_HELP)
 
     def clean_observables(self):
         items = _observable_lines(self.cleaned_data["observables"])

@@ -14,6 +14,7 @@ audits and adds a journal line. Visibility of intelligence is decided by
 from __future__ import annotations
 
 import ipaddress
+import re
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -40,10 +41,26 @@ MAX_VALUE = 2048
 
 # --- Parsing and normalizing ---------------------------------------------------------------------
 
+# The defanged forms warnings and reports write so that nobody clicks a value by mistake, and the real text.
+_DEFANGED = ((re.compile(r"^hxxp(s?)(\[:\]|:)//", re.IGNORECASE), r"http\1://"),
+             (re.compile(r"\[:\]//"), "://"),
+             (re.compile(r"\[\.\]|\(\.\)"), "."),
+             (re.compile(r"\[at\]", re.IGNORECASE), "@"))
+
+
+def refang(value: str) -> str:
+    """The real value of a defanged one (hxxp:// and hxxps://, [.], (.), [:]//, [at]); other values unchanged.
+
+    The one place where defanged values are read back: what `guess_kind` and `normalize` see."""
+    value = (value or "").strip()
+    for pattern, real in _DEFANGED:
+        value = pattern.sub(real, value)
+    return value
+
 
 def guess_kind(value: str) -> str | None:
     """The kind of a bare value (IP, hash by length, e-mail, URL, domain); None when it is none of them."""
-    value = (value or "").strip()
+    value = refang(value)
     if not value:
         return None
     try:
@@ -64,13 +81,14 @@ def guess_kind(value: str) -> str | None:
 
 
 def normalize(kind: str, raw: str) -> str:
-    """The stored form of a value of `kind` (as the intelligence store normalizes it); ValueError with a message."""
+    """The stored form of a value of `kind` (as the intelligence store normalizes it, defanged values read back
+    first: `refang`); ValueError with a message naming the value as given."""
     raw = (raw or "").strip()
     if kind not in ObservableKind.values:
         raise ValueError(_("Unknown observable kind “%(kind)s”.") % {"kind": kind})
     if not raw or len(raw) > MAX_VALUE:
         raise ValueError(_("Give a value of at most 2048 characters."))
-    normalized = intel_services.normalize_value(kind, raw)
+    normalized = intel_services.normalize_value(kind, refang(raw))
     if normalized is None or normalized[0] != kind:
         raise ValueError(_("“%(value)s” is not a single %(kind)s.") % {"value": raw, "kind": ObservableKind(kind).label})
     value = normalized[1]
