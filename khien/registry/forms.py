@@ -30,7 +30,7 @@ from .services import (
     may_set_sign_in,
     second_factor_required_above,
 )
-from .validators import split_list
+from .validators import normalize_domains, split_list
 
 # Lazy: formatted when shown, in the reader's language (formatting at import fixed it in the default one).
 _level_label = lazy(lambda n: gettext("Level %(n)s") % {"n": n}, str)
@@ -126,6 +126,15 @@ def role_choices(user) -> list[tuple[str, str]]:
     return [c for c in Role.choices if c[0] != Role.NATIONAL_COORDINATOR]
 
 
+def add_national_role_confirmation(form) -> None:
+    """The checkbox granting the national coordinator role needs (`services.do_set_membership` refuses without it),
+    on a form whose role list offers that role."""
+    if Role.NATIONAL_COORDINATOR in dict(form.fields["role"].choices):
+        form.fields["confirm_national_role"] = forms.BooleanField(
+            label=_("I confirm granting the national coordinator role (rights over every organization)"),
+            required=False)
+
+
 class MemberForm(forms.Form):
     email = forms.EmailField(label=_("E-mail of the user"))
     full_name = forms.CharField(label=_("Full name (for a new account)"), max_length=200, required=False)
@@ -137,6 +146,7 @@ class MemberForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = role_choices(user)
+        add_national_role_confirmation(self)
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()
@@ -150,6 +160,7 @@ class MembershipRoleForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = role_choices(user)
+        add_national_role_confirmation(self)
 
 
 class ListField(forms.CharField):
@@ -264,6 +275,10 @@ class SystemForm(OrganizationsByCode, forms.ModelForm):
         if not self.proposal_editable:
             self.fields["proposed_level"].disabled = True
             self.fields["level_justification"].disabled = True
+
+    def clean_domains(self):
+        # A pasted address (https://host/path) keeps its host: the same cleaning as the API and the import.
+        return normalize_domains(self.cleaned_data["domains"])
 
     def criteria_fields(self):
         return [self[f"crit_{q.id}"] for q in self.questions]

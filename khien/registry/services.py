@@ -293,12 +293,19 @@ def _org_url(organization: Organization) -> str:
     return reverse("registry:organization_detail", args=[organization.pk])
 
 
+NATIONAL_ROLE_UNCONFIRMED = "national_role_unconfirmed"
+
+
 @transaction.atomic
 def do_set_membership(organization: Organization, user: User, role: str, *, acting_user,
-                      create_only: bool = False, notify_user: bool = True) -> Membership:
+                      create_only: bool = False, notify_user: bool = True,
+                      confirm_national_role: bool = False) -> Membership:
     """Give `user` `role` in `organization`, or change the role they hold there; `create_only` refuses (409) a
     user who holds one already (the API's create). The user is told (`notify_user`: unless the caller tells them
-    itself, as `do_add_member` does for a new account). Giving the role they hold already changes nothing."""
+    itself, as `do_add_member` does for a new account). Giving the role they hold already changes nothing.
+
+    Granting the national coordinator role (rights over every organization) is refused unless the caller says it
+    was confirmed (`confirm_national_role`: the page's checkbox, the API's field of that name)."""
     _require(acting_user, Action.MANAGE_MEMBERS, organization)
     if role == Role.NATIONAL_COORDINATOR and not is_national_coordinator(acting_user):
         raise Forbidden(_("Only the national coordinator can grant the national coordinator role."))
@@ -309,6 +316,8 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
         raise _already_member()
     if membership is not None and membership.role == role:
         return membership
+    if role == Role.NATIONAL_COORDINATOR and not confirm_national_role:
+        raise Refused(national_role_unconfirmed_message(), code=NATIONAL_ROLE_UNCONFIRMED)
     if membership is not None:
         _refuse_locking_oneself_out(membership, acting_user, new_role=role)
     before = audit.snapshot(membership) if membership else None
@@ -414,9 +423,14 @@ def _refuse_locking_oneself_out(membership: Membership, acting_user, new_role: s
                       code="last_administrator", status=409)
 
 
+def national_role_unconfirmed_message() -> str:
+    return _("The national coordinator role gives rights over every organization: confirm that you mean to grant "
+             "it.")
+
+
 @transaction.atomic
 def do_add_member(organization: Organization, email: str, role: str, *, acting_user, full_name: str = "",
-                  create_only: bool = False) -> Membership:
+                  create_only: bool = False, confirm_national_role: bool = False) -> Membership:
     """Give `email` a role in `organization`, creating the account if there is none.
 
     The caller learns nothing about whether the account existed: the answer and the person's being told are the
@@ -434,7 +448,7 @@ def do_add_member(organization: Organization, email: str, role: str, *, acting_u
     if created:
         user = core_services.do_create_user(email.lower(), None, acting_user=acting_user, full_name=full_name)
     membership = do_set_membership(organization, user, role, acting_user=acting_user, create_only=create_only,
-                                   notify_user=not created)
+                                   notify_user=not created, confirm_national_role=confirm_national_role)
     if created:
         message = _welcome_message(user, organization, role, core_services.password_link(user), acting_user)
         transaction.on_commit(lambda: _send_welcome(message))

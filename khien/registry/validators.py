@@ -69,8 +69,22 @@ def normalize_ip_ranges(values):
     return [str(ipaddress.ip_network(v.strip(), strict=False)) for v in values if v.strip()]
 
 
+def domain_of(value: str) -> str:
+    """The host of a domain as people paste it: "https://Tantien.example.gov.vn:8443/path?x=1" → its host name, in
+    lower case, without scheme, user, port, path or trailing dot. What is left is then validated (`validate_domains`)."""
+    host = value.strip()
+    if "://" in host:
+        host = host.split("://", 1)[1]
+    host = re.split(r"[/?#]", host, maxsplit=1)[0]
+    host = host.rsplit("@", 1)[-1]
+    host = re.sub(r":\d*$", "", host)
+    return host.lower().rstrip(".")
+
+
 def normalize_domains(values):
-    return sorted({v.strip().lower().rstrip(".") for v in values if v.strip()})
+    """The one cleaning of a system's domains (form, API, import): each value's host (`domain_of`), sorted."""
+    # A value with no host left ("https://") is kept as typed, for the validator to name it.
+    return sorted({domain_of(v) or v.strip() for v in values if v.strip()})
 
 
 def split_list(text: str) -> list[str]:

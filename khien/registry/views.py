@@ -107,7 +107,9 @@ def _filtered_list(request, filterset_class, queryset, export_kind: str, templat
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     if page_hook:  # what the page shows beyond the rows' own columns, for the page's rows only
         page_hook(page)
-    return render(request, template, {"filter": filterset, "page": page, **extra})
+    # A filter applied (not paging, sorting or exporting) opens a folded filter box.
+    filtering = any(v for k, v in request.GET.items() if k not in ("page", "sort", "format"))
+    return render(request, template, {"filter": filterset, "page": page, "filtering": filtering, **extra})
 
 
 # --- dashboard ------------------------------------------------------------------------------
@@ -162,6 +164,9 @@ def _organization_context(request, org, member_form=None):
     can_manage = user_can(user, Action.MANAGE_MEMBERS, org)
     return {
         "org": org,
+        # A parent the reader may not view (a commune's province) is named, not linked: its page would be a 404.
+        "parent_visible": bool(org.parent_id)
+        and Organization.objects.visible_to(user).filter(pk=org.parent_id).exists(),
         "children": Organization.objects.visible_to(user).filter(parent=org).order_by("code"),
         "systems": InformationSystem.objects.visible_to(user).filter(owner=org).order_by("code")[:100],
         "system_count": InformationSystem.objects.visible_to(user).filter(owner=org).count(),
@@ -296,9 +301,11 @@ def organization_member_add(request, pk):
         email, role = form.cleaned_data["email"], form.cleaned_data["role"]
         try:
             services.do_add_member(org, email, role, acting_user=request.user,
-                                   full_name=form.cleaned_data["full_name"], create_only=True)
+                                   full_name=form.cleaned_data["full_name"], create_only=True,
+                                   confirm_national_role=form.cleaned_data.get("confirm_national_role", False))
         except Refused as exc:
-            form.add_error(None, exc.message)
+            confirm = exc.code == services.NATIONAL_ROLE_UNCONFIRMED and "confirm_national_role" in form.fields
+            form.add_error("confirm_national_role" if confirm else None, exc.message)
             status = exc.status
         else:
             # The same words whether the account existed or was created (no probing of addresses).
@@ -326,7 +333,8 @@ def organization_member_role(request, pk, membership_id):
         messages.info(request, _("%(email)s already has the role “%(new)s”: nothing changed.") % names)
         return redirect(_members_url(org))
     try:
-        services.do_set_membership(org, membership.user, new, acting_user=request.user)
+        services.do_set_membership(org, membership.user, new, acting_user=request.user,
+                                   confirm_national_role=form.cleaned_data.get("confirm_national_role", False))
     except Forbidden:
         raise PermissionDenied
     except Refused as exc:

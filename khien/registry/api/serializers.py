@@ -16,6 +16,7 @@ from khien.core.models import User
 from khien.core.roles import Role
 from khien.core.twofactor import has_confirmed_device
 
+from ..validators import normalize_domains
 from ..models import (
     GAP_LABELS,
     DossierFile,
@@ -179,6 +180,14 @@ class InformationSystemSerializer(serializers.ModelSerializer):
         waiting = services.waiting_for(obj, self.context["coordinator_names"], user=getattr(request, "user", None))
         return {"step": str(waiting[0]), "by": str(waiting[1])} if waiting else None
 
+    def to_internal_value(self, data):
+        # A pasted address (https://host/path) keeps its host, before the model's validator sees it: the same
+        # cleaning as the page and the import (`validators.normalize_domains`).
+        domains = data.get("domains") if hasattr(data, "get") else None
+        if isinstance(domains, list) and all(isinstance(v, str) for v in domains):
+            data = {**data, "domains": normalize_domains(domains)}
+        return super().to_internal_value(data)
+
 
 class LevelStepSerializer(serializers.Serializer):
     note = api_fields.CharField(required=False, allow_blank=True, default="", max_length=10000)
@@ -237,10 +246,13 @@ class MembershipSerializer(serializers.ModelSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
     full_name = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=200,
                                       help_text=_("Full name, for an account created by this call."))
+    confirm_national_role = serializers.BooleanField(
+        write_only=True, required=False, default=False,
+        help_text=_("Must be true to grant the national coordinator role (rights over every organization)."))
 
     class Meta:
         model = Membership
-        fields = ["id", "organization", "user", "role", "full_name", "created_at"]
+        fields = ["id", "organization", "user", "role", "full_name", "confirm_national_role", "created_at"]
         read_only_fields = ["id", "created_at"]
         validators = []  # one membership per user and organization: the service answers 409
 
@@ -263,7 +275,8 @@ class MemberSerializer(MembershipSerializer):
                                       help_text=_("Whether the person's account is active (can sign in)."))
 
     class Meta(MembershipSerializer.Meta):
-        fields = ["id", "organization", "user", "role", "full_name", "name", "second_factor", "active", "created_at"]
+        fields = ["id", "organization", "user", "role", "full_name", "confirm_national_role", "name", "second_factor",
+                  "active", "created_at"]
 
     def get_second_factor(self, membership) -> bool:
         on = getattr(membership, "second_factor_on", None)  # `services.members_readable_by` annotates it

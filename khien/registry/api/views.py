@@ -5,11 +5,14 @@ object is a 404); writes go through the services, which check the right again,
 validate, write and audit. The project's exception handler turns the services'
 `Refused`/`Forbidden` and Django `ValidationError` into 4xx answers.
 """
+import contextlib
+
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.generics import get_object_or_404
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS
@@ -261,6 +264,17 @@ class IsacViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
 LAST_ADMINISTRATOR = "The only administrator of the organization may not take away their own role"
 
 
+@contextlib.contextmanager
+def _national_role_confirmation():
+    """The service's refusal of an unconfirmed national coordinator role, said on the field that confirms it."""
+    try:
+        yield
+    except Refused as exc:
+        if exc.code == services.NATIONAL_ROLE_UNCONFIRMED:
+            raise drf_serializers.ValidationError({"confirm_national_role": [exc.message]}) from None
+        raise
+
+
 @extend_schema_view(
     create=extend_schema(responses={201: s.MembershipSerializer,
                                     409: refusal("The user has a role in that organization already")}),
@@ -303,9 +317,11 @@ class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
         # 201 for every new membership, whether the account existed or was created by this call (the answer
         # must not tell which); the person is told by e-mail either way.
         data = serializer.validated_data
-        serializer.instance = services.do_add_member(
-            data["organization"], data["user"], data["role"], acting_user=self.request.user,
-            full_name=data.get("full_name", ""), create_only=True)
+        with _national_role_confirmation():
+            serializer.instance = services.do_add_member(
+                data["organization"], data["user"], data["role"], acting_user=self.request.user,
+                full_name=data.get("full_name", ""), create_only=True,
+                confirm_national_role=data.get("confirm_national_role", False))
 
     def perform_update(self, serializer):
         membership = serializer.instance
@@ -313,8 +329,10 @@ class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
         if data.get("organization", membership.organization) != membership.organization or \
                 data.get("user", membership.user.email) != membership.user.email:
             raise Refused(_("Only the role of a membership can be changed."))
-        serializer.instance = services.do_set_membership(
-            membership.organization, membership.user, data.get("role", membership.role), acting_user=self.request.user)
+        with _national_role_confirmation():
+            serializer.instance = services.do_set_membership(
+                membership.organization, membership.user, data.get("role", membership.role),
+                acting_user=self.request.user, confirm_national_role=data.get("confirm_national_role", False))
 
     def perform_destroy(self, instance):
         services.do_remove_membership(instance, acting_user=self.request.user)
