@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from khien.core import audit, audit_export
 from khien.core.models import AuditEntry
+from khien.core.tests.test_audit import _drop_triggers  # an attacker with DDL rights
 
 pytestmark = pytest.mark.django_db
 
@@ -31,13 +32,6 @@ def _recipe(doc: str) -> dict:
     return namespace
 
 
-def _drop_triggers():
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute("ALTER TABLE core_auditentry DISABLE TRIGGER core_auditentry_append_only")
-        else:
-            cur.execute("DROP TRIGGER IF EXISTS core_auditentry_no_update")
-            cur.execute("DROP TRIGGER IF EXISTS core_auditentry_no_delete")
 
 
 def _write_some(world):
