@@ -36,12 +36,12 @@ class LoginView(auth_views.LoginView):
         response = super().form_valid(form)
         # The language chosen with the switch before signing in (its cookie) is kept on an account that has none
         # yet, as the switch keeps it for a signed-in person: e-mails to them are written in it.
-        # An account that has one gets it back on any browser (a fresh one, or one left in another person's).
+        # An account that has one gets it back on a browser that has none (a fresh one); a browser's own choice stays.
         language = self.request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
         user = form.get_user()
         if not user.language and language in dict(settings.LANGUAGES):
             services.do_remember_language(user, language)
-        elif user.language in dict(settings.LANGUAGES) and user.language != language:
+        elif user.language in dict(settings.LANGUAGES) and language not in dict(settings.LANGUAGES):
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, max_age=settings.LANGUAGE_COOKIE_AGE,
                                 path=settings.LANGUAGE_COOKIE_PATH, domain=settings.LANGUAGE_COOKIE_DOMAIN,
                                 secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY,

@@ -22,7 +22,7 @@ def _help_under(html: str, name: str) -> str:
 
 def test_the_tlp_field_says_who_sees_the_report_at_each_choice(world, as_user, incident_content):
     client = as_user(world.analyst)
-    client.cookies["django_language"] = "en"
+    client.cookies["khien_language"] = "en"
     text = _help_under(client.get("/incidents/new/").content.decode(), "tlp")
     # Who may open the report does not depend on the marking (incidents are scoped by organization): said so.
     assert "your organization, the organizations above it, the national coordinator" in text

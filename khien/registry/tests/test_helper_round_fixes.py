@@ -14,7 +14,7 @@ from .test_views import system_post
 
 @pytest.fixture
 def en(client):
-    client.cookies["django_language"] = "en"
+    client.cookies["khien_language"] = "en"
     return client
 
 
@@ -94,7 +94,7 @@ def test_system_filters_are_folded_until_one_is_applied(world, as_user, make_sys
 
 def test_granting_the_national_coordinator_role_on_the_page_needs_the_confirmation(world, coordinator_client):
     client = coordinator_client
-    client.cookies["django_language"] = "en"
+    client.cookies["khien_language"] = "en"
     detail = reverse("registry:organization_detail", args=[world.ministry.pk])
     page = client.get(detail).content.decode()
     assert 'name="confirm_national_role"' in page  # offered with the role

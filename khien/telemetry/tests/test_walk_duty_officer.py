@@ -63,7 +63,7 @@ def test_a_source_that_never_sent_is_not_lost_and_the_counts_agree(night, world,
 def test_the_not_connected_list_gives_one_call_per_source_with_its_contacts(night, world, as_user):
     lost_a, lost_b, never_sys, bare, gone, fresh = night
     client = as_user(world.admin)
-    client.cookies["django_language"] = "en"
+    client.cookies["khien_language"] = "en"
     page = client.get(reverse("telemetry:sources") + "?monitoring=not_connected").content.decode()
     lost = page[page.index('id="monitoring-lost"'):page.index('id="monitoring-never"')]
     assert lost.count(f">{gone.name}</a>") == 1  # one row: both systems under their source
@@ -117,7 +117,7 @@ def test_campaigns_are_ranked_by_severity_and_decided_ones_stay_while_active(wor
         "critical-wide", "critical-narrow", "warned-active", "low-wide"]
     assert [c["severity"] for c in rows] == [9, 9, 7, 3] and rows[2]["status"] == "warned"
     assert dashboard_data(world.coordinator)["kpis"]["campaigns"] == 3  # the figure counts the open ones
-    coordinator_client.cookies["django_language"] = "en"
+    coordinator_client.cookies["khien_language"] = "en"
     page = coordinator_client.get(reverse("telemetry:dashboard")).content.decode()
     assert "cs-warned" in page and 'class="sev sev-critical">9<' in page
     listing = coordinator_client.get(reverse("telemetry:campaigns")).content.decode()
