@@ -260,6 +260,11 @@ class Event(models.Model):
             # Led by the day: the address search looks day by day (filters.EventFilter.filter_ip).
             models.Index(fields=["day", "src_ip"], name="telemetry_event_day_src_ip"),
             models.Index(fields=["day", "dst_ip"], name="telemetry_event_day_dst_ip"),
+            # A program polling for new events asks by arrival time (`ingested_since`): without these indexes each
+            # poll read every event kept (the coordinator's) or every event of the organization. A batch's events
+            # share one organization and one arrival time: written at each index's right edge, not at random.
+            models.Index(fields=["ingested_at"], name="telemetry_event_ingested"),
+            models.Index(fields=["organization", "ingested_at"], name="telemetry_event_org_ingested"),
         ]
 
     def __str__(self):

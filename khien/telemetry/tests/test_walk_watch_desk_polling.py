@@ -185,3 +185,36 @@ def test_the_events_page_keeps_a_date_only_range_in_its_fields(world, as_user, s
     assert re.search(r'name="until" value="2026-12-02T00:00"', page)
     alerts = client.get(reverse("telemetry:alerts") + "?since=2026-11-07&until=06/12/2026").content.decode()
     assert 'name="since" value="2026-11-07T00:00"' in alerts and 'name="until" value="2026-12-07T00:00"' in alerts
+
+
+def _poll_plan(client, **params) -> str:
+    """The database's plan for the events query a poll by arrival time runs (the page of results)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert _get(client, EVENTS, ordering="ingested_at", **params).status_code == 200
+    sql = next(q["sql"] for q in queries.captured_queries
+               if 'FROM "telemetry_event"' in q["sql"] and "ORDER BY" in q["sql"] and "COUNT(" not in q["sql"])
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is tiny: ask which index would serve
+            cursor.execute("EXPLAIN " + sql)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        return "\n".join(str(row[-1]) for row in cursor.fetchall())
+
+
+def _index_condition_on_arrival(plan: str) -> bool:
+    """SQLite: `USING INDEX … (organization_id=? AND ingested_at>?)`; PostgreSQL: `Index Cond: (… ingested_at …)`."""
+    return any("ingested_at" in line and ("USING INDEX" in line or "Index Cond" in line) for line in plan.splitlines())
+
+
+def test_a_poll_by_arrival_time_reads_an_index_not_every_event_kept(world, api, source):
+    # A national store keeps 180 days of events: a poll every minute must go straight to the new ones, for the
+    # coordinator (every organization) and for an organization's own script (its events only).
+    services.ingest_batch(source, [ecs("203.0.113.1", rule="r", n=n) for n in range(3)])
+    since = _iso(timezone.now() - dt.timedelta(minutes=1))
+    for user in (world.coordinator, world.analyst):
+        plan = _poll_plan(api(user), ingested_since=since)
+        assert _index_condition_on_arrival(plan), plan
