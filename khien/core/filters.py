@@ -146,9 +146,16 @@ class PlatformFilterSet(django_filters.FilterSet):
             def clean(self):
                 data = super().clean()
                 for start, end in periods:
-                    if data.get(start) and data.get(end) and data[start] > data[end]:
+                    if data.get(start) and data.get(end) and self.starts_after_end(start, end, data):
                         self.add_error(end, _("The start of the period is after its end."))
                 return data
+
+            def starts_after_end(self, start, end, data) -> bool:
+                # A date alone in an end that means the end of that day (`UntilFilter`) is read as the day's last
+                # moment: `since=07/12/2026&until=06/12/2026` starts after it ends, though both are the 7th's
+                # midnight. Two equal times are an empty period, not a refused one (a polling window W–W).
+                whole_day = getattr(self.fields[end], "end_of_day", False) and is_bare_date(self.data.get(end))
+                return data[start] >= data[end] if whole_day else data[start] > data[end]
 
         return PeriodForm
 
@@ -177,8 +184,10 @@ class AuditEntryFilterSet(PlatformFilterSet):
     q = django_filters.CharFilter(method="filter_text", label=_("Search"))
     actor = django_filters.CharFilter(method="filter_actor", label=_("User"))
     action = django_filters.ChoiceFilter(choices=[], method="filter_action", label=_("Action"), empty_label=_("All"))
+    # A period as telemetry reads one (`UntilFilter`): `until` is where it ends, not taken in, so that consecutive
+    # periods (and exports) meet without overlap; a date alone is the end of that day.
     since = DateTimeFilter(field_name="at", lookup_expr="gte", label=_("Since"))
-    until = DateTimeFilter(field_name="at", method="filter_until", label=_("Until"))
+    until = UntilFilter(field_name="at", label=_("Until"))
 
     PAGE_FIELDS = ("q", "actor", "action", "since", "until")  # the rest is for programs
 
@@ -233,10 +242,3 @@ class AuditEntryFilterSet(PlatformFilterSet):
                  .values_list("pk", flat=True)[:500]]
         return (models.Q(actor_email__icontains=value) | models.Q(actor_id=value)
                 | models.Q(actor_id__in=named))
-
-    def filter_until(self, queryset, name, value):
-        """Up to the given time; a bare date (dd/mm/yyyy) takes in that whole day."""
-        raw = self.data.get("until", "") if self.data else ""  # `name` is the field, "at"
-        if is_bare_date(str(raw)):
-            return queryset.filter(at__lt=value + dt.timedelta(days=1))
-        return queryset.filter(at__lte=value)

@@ -48,6 +48,28 @@ def do_revoke_api_token(token: ApiToken, *, acting_user) -> None:
     audit.record(Act.UPDATE, token, actor=acting_user, before=before)
 
 
+def sign_in_organizations(user: User) -> list[str]:
+    """The organizations a sign-in of `user` is filed under, so that those who read each of their organizations'
+    log (its administrators, auditors, the people of its parents: `AuditEntry.objects.visible_to`) read it too: one
+    per organization they hold a role in, except one whose unit they also hold a role in (the entry filed under the
+    unit is read from the parent). None for a person without a role: the entry is then theirs alone (and the
+    national coordinator's)."""
+    from .scoping import memberships_of
+
+    paths = {path: str(org_id) for _role, path, org_id in memberships_of(user)}
+    return [org_id for path, org_id in sorted(paths.items())
+            if not any(other != path and other.startswith(path) for other in paths)]
+
+
+@transaction.atomic
+def record_sign_in(user: User, *, ip: str) -> None:
+    """A sign-in, in the log: one entry per organization of `sign_in_organizations` (the same time, address and
+    person), or one filed under no organization. One append, so the chain stays whole."""
+    organizations = sign_in_organizations(user) or [""]
+    audit.record_many([audit.Change(action=Act.LOGIN, obj=user, after={"ip": ip}, organization_id=org_id)
+                       for org_id in organizations], actor=user)
+
+
 @transaction.atomic
 def do_confirm_totp_device(device: TOTPDevice, *, acting_user) -> None:
     device.confirmed = True

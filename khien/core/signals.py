@@ -1,12 +1,10 @@
-"""Sign-ins are part of the record: who signed in, and when."""
+"""Sign-ins are part of the record: who signed in, when, and for which organization (`services.record_sign_in`)."""
 from django.contrib.auth.signals import user_logged_in
-from django.db import transaction
 from django.dispatch import receiver
 
-from . import audit
+from . import services
 
 
 @receiver(user_logged_in)
 def audit_login(sender, request, user, **kwargs):
-    with transaction.atomic():
-        audit.record(audit.Act.LOGIN, user, actor=user, after={"ip": request.META.get("REMOTE_ADDR", "") if request else ""})
+    services.record_sign_in(user, ip=request.META.get("REMOTE_ADDR", "") if request else "")

@@ -43,7 +43,8 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 class AuditEntryList(generics.ListAPIView):
     """The audit entries the caller may read (`AuditEntry.objects.visible_to`: the entries of the organizations
     the caller sees and the caller's own actions; all of them for the coordinator), filtered as on the log page:
-    `q` (object, or who), `actor` (e-mail, name or id), `action`, `since`/`until` (ISO 8601 or dd/mm/yyyy)."""
+    `q` (object, or who), `actor` (e-mail, name or id), `action`, `since`/`until` (ISO 8601 or dd/mm/yyyy; `until`
+    is the end of the period, not taken in, and a date alone the end of that day, as in the telemetry lists)."""
 
     serializer_class = AuditEntrySerializer
     filterset_class = AuditEntryFilterSet

@@ -34,7 +34,8 @@ def test_an_org_admin_sees_their_own_sign_ins_and_tokens(client, world, api):
     created = _entry_of("core.apitoken", world.admin, "create")
     revoked = _entry_of("core.apitoken", world.admin, "update")
     login = _entry_of("core.user", world.admin, "login")
-    assert created.organization_id == "" and login.organization_id == ""  # filed under no organization
+    assert created.organization_id == ""  # a token is filed under no organization
+    assert login.organization_id == str(world.ministry.pk)  # a sign-in under the person's organization
 
     page = client.get(reverse("core:audit")).content.decode()
     for entry in (created, revoked, login):
