@@ -303,6 +303,8 @@ SPECTACULAR_SETTINGS = {
         "ObservableKindEnum": "khien.incidents.models.ObservableKind",
         "IndicatorKindEnum": "khien.intel.models.IndicatorKind",
         "AlertStatusEnum": "khien.telemetry.models.AlertStatus",
+        # A warning's acknowledgement state collides with an evidence item's integrity `state`.
+        "AckStateEnum": "khien.intel.models.AckState",
     },
 }
 

@@ -39,7 +39,7 @@ def too_big(max_bytes: int, *, decompressed: bool = False) -> Refused:
     if decompressed:
         message = _("The batch is too large once decompressed (at most %(limit)s); nothing was stored.")
     else:
-        message = _("The batch is too large (at most %(limit)s).")
+        message = _("The batch is too large (at most %(limit)s); nothing was stored.")
     return Refused(message % {"limit": byte_size(max_bytes)}, code="batch_too_large", status=413)
 
 

@@ -12,12 +12,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet, UntilFilter
-from khien.registry.models import Organization
+from khien.registry.models import InformationSystem, Organization
 
-from . import store
+from . import health, store
 from .correlation import campaign_alerts
-from .models import (SEVERITY_BANDS, Alert, AlertSource, AlertStatus, Campaign, DeadLetter, Event, HourlyCount,
-                     IndicatorHit, SourceFormat)
+from .models import (SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign, DeadLetter, Event,
+                     HourlyCount, IndicatorHit, SourceFormat)
 from .parsers import ParseError, parse_hash
 from .services import address_search_days, dead_letters_with_reason, newest_events_first
 from .triage import in_incident
@@ -63,6 +63,39 @@ class KnownFilterSet(PlatformFilterSet):
                 return data
 
         return KnownForm
+
+
+class ListedChoicesMixin:
+    """A choice field whose refusal names the values it takes (Django's says only "not one of the available
+    choices": a script's author is left to guess)."""
+
+    def validate(self, value):
+        try:
+            super().validate(value)
+        except ValidationError as exc:
+            if getattr(exc, "code", None) != "invalid_choice":
+                raise
+            choices = ", ".join(str(key) for key, _label in self.choices if key not in ("", None))
+            wrong = next((v for v in (value if isinstance(value, (list, tuple)) else [value])
+                          if not self.valid_value(v)), value)
+            raise ValidationError(_("Unknown value “%(v)s”: use one of %(choices)s."), code="invalid_choice",
+                                  params={"v": wrong, "choices": choices}) from None
+
+
+class ListedChoiceField(ListedChoicesMixin, django_filters.fields.ChoiceField):
+    pass
+
+
+class ListedMultipleChoiceField(ListedChoicesMixin, django_filters.fields.MultipleChoiceField):
+    pass
+
+
+class ListedChoiceFilter(django_filters.ChoiceFilter):
+    field_class = ListedChoiceField
+
+
+class ListedMultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    field_class = ListedMultipleChoiceField
 
 
 SEVERITY_SCALE_HELP = _("From 0 (information) to 10 (critical): the common scale all sources are converted to.")
@@ -248,8 +281,8 @@ class AlertFilter(KnownFilterSet):
                                          label=_("Observer (the agent or sensor that saw it)"))
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
     # distinct=False: one value per row; the default DISTINCT made counting a million alerts take seconds.
-    status = django_filters.MultipleChoiceFilter(choices=AlertStatus.choices, label=_("Status (repeat for several)"),
-                                                 distinct=False)
+    status = ListedMultipleChoiceFilter(choices=AlertStatus.choices, label=_("Status (repeat for several)"),
+                                        distinct=False)
 
     incident = django_filters.CharFilter(method="filter_incident", label=_("Incident (reference or id)"))
     campaign = django_filters.UUIDFilter(method="filter_campaign",
@@ -283,19 +316,37 @@ class AlertFilter(KnownFilterSet):
         return campaign_alerts(campaign, queryset) if campaign else queryset.none()
 
 
-class AlertSourceFilter(PlatformFilterSet):
+class AlertSourceFilter(KnownFilterSet):
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
-    format = django_filters.ChoiceFilter(choices=SourceFormat.choices, label=_("Format"))
+    format = ListedChoiceFilter(choices=SourceFormat.choices, label=_("Format"))
+    # As each source's `status` reads (health.source_status); `never_sent`, the monitoring states' word, too.
+    status = ListedChoiceFilter(choices=[(name, label) for name, label in health.SOURCE_STATUS_LABELS.items()],
+                                method="filter_status", label=_("Status"))
 
     class Meta:
         model = AlertSource
-        fields = ["organization", "format", "enabled"]
+        fields = ["organization", "format", "enabled", "status"]
+
+    def get_form_class(self):
+        base = super().get_form_class()
+
+        class StatusForm(base):
+            def __init__(self, data=None, *args, **kwargs):
+                if data is not None and data.get("status") == "never_sent":
+                    data = data.copy()
+                    data["status"] = "never"
+                super().__init__(data, *args, **kwargs)
+
+        return StatusForm
 
     def filter_organization(self, queryset, name, value):
         return _subtree(queryset, value)
 
+    def filter_status(self, queryset, name, value):
+        return health.sources_in_status(queryset, value) if value else queryset
 
-class DeadLetterFilter(PlatformFilterSet):
+
+class DeadLetterFilter(KnownFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     since = DateTimeFilter(field_name="received_at", lookup_expr="gte", label=_("Since"))
     reason = django_filters.CharFilter(method="filter_reason", max_length=200, label=_("Reason contains"))
@@ -308,7 +359,7 @@ class DeadLetterFilter(PlatformFilterSet):
         return dead_letters_with_reason(queryset, value)  # as the source's dead-letter page searches
 
 
-class HourlyCountFilter(PlatformFilterSet):
+class HourlyCountFilter(KnownFilterSet):
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
     since = DateTimeFilter(field_name="hour", lookup_expr="gte", label=_("Since"))
     until = UntilFilter(field_name="hour", label=_("Until"))
@@ -321,3 +372,29 @@ class HourlyCountFilter(PlatformFilterSet):
 
     def filter_organization(self, queryset, name, value):
         return _subtree(queryset, value)
+
+
+class SuppressionFilter(KnownFilterSet):
+    source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
+    active = BooleanFilter(method="filter_active", label=_("Active (neither lifted nor expired)"))
+
+    class Meta:
+        model = AlertSuppression
+        fields = ["source", "active"]
+
+    def filter_active(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.active() if value else queryset.exclude(pk__in=queryset.active().values("pk"))
+
+
+class MonitoredSystemFilter(PlatformFilterSet):
+    """Level-3+ systems by their monitoring state (`health.monitored_systems` annotates it)."""
+
+    monitoring = ListedChoiceFilter(choices=[(state, health.Monitoring.LABELS[state])
+                                             for state in health.Monitoring.STATES],
+                                    field_name="monitoring", label=_("Monitoring state"))
+
+    class Meta:
+        model = InformationSystem
+        fields = ["monitoring"]

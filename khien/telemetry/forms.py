@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _l
 
 from khien.core.models import User
 from khien.core.roles import Action
+from khien.core.scoping import memberships_of
 from khien.incidents.models import ReportingPolicy, Taxonomy
 from khien.intel.forms import WarningForm, grouped_organization_choices, respond_by_help
 from khien.intel.models import Tlp, WarningSeverity
@@ -40,6 +41,18 @@ def source_organizations(user):
     return Organization.objects.restrict(user, Action.ADD).order_by("code")
 
 
+def own_organization(user, organizations):
+    """The organization the form starts with: the user's own (the first of their memberships among those offered,
+    the highest in the tree), else the only choice. As the incident report form preselects it
+    (`incidents.forms.IncidentForm.own_organization`): people register sources for their own organization first."""
+    ids = [org_id for _role, _path, org_id in memberships_of(user)]
+    own = organizations.filter(pk__in=ids).order_by("path").first() if ids else None
+    if own is None:
+        offered = list(organizations[:2])
+        own = offered[0] if len(offered) == 1 else None
+    return own
+
+
 class SourceCreateForm(forms.Form):
     organization = forms.ModelChoiceField(label=_l("Organization"), queryset=Organization.objects.none())
     name = forms.CharField(label=_l("Name"), max_length=80, validators=[source_name_validator],
@@ -53,12 +66,18 @@ class SourceCreateForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["organization"].queryset = source_organizations(user)
+        organizations = source_organizations(user)
+        self.fields["organization"].queryset = organizations
         self.fields["organization"].label_from_instance = lambda o: f"{o.code} — {o.name}"
+        if not self.is_bound and "organization" not in self.initial:
+            self.initial["organization"] = own_organization(user, organizations)
 
 
 class SourceSettingsForm(forms.Form):
     enabled = forms.BooleanField(label=_l("Enabled: the source's key is accepted"), required=False)
+    # Set by the confirmation page (`views.source_settings`): disabling refuses the tool at once, as a new key does,
+    # so it is asked first — on the server, so that it holds without JavaScript.
+    confirm_disable = forms.BooleanField(required=False, widget=forms.HiddenInput)
     format = forms.ChoiceField(label=_l("Format"), choices=SourceFormat.choices,
                                help_text=_l("For records received from now on. Records refused because of a wrong "
                                             "format can then be read again (dead letters, below)."))
@@ -69,6 +88,14 @@ class SourceSettingsForm(forms.Form):
         current = self.initial.get("time_zone") or self.data.get("time_zone")
         if current and current not in dict(self.fields["time_zone"].choices):  # a legacy name set through the API
             self.fields["time_zone"].choices = [(current, current), *self.fields["time_zone"].choices]
+
+    def disables_unconfirmed(self, source) -> bool:
+        """The form (valid) turns an enabled source off without the confirmation page's consent."""
+        return source.enabled and not self.cleaned_data["enabled"] and not self.cleaned_data["confirm_disable"]
+
+    def settings(self) -> dict:
+        """The changes for `services.do_update_source` (SOURCE_SETTINGS)."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "confirm_disable"}
 
 
 def system_choice_label(system) -> str:

@@ -83,6 +83,15 @@ def source_status(source, now: dt.datetime | None = None) -> str:
     return "live" if source.last_event_at >= silent_before(now) else "silent"
 
 
+def sources_in_status(queryset, status: str, now: dt.datetime | None = None):
+    """The sources of `queryset` whose `source_status` is `status` (the same rule, as a query: the API's filter)."""
+    cutoff = silent_before(now)
+    return queryset.filter({"disabled": Q(enabled=False),
+                            "never": Q(enabled=True, last_event_at__isnull=True),
+                            "live": Q(enabled=True, last_event_at__gte=cutoff),
+                            "silent": Q(enabled=True, last_event_at__lt=cutoff)}[status])
+
+
 # --- Rates -----------------------------------------------------------------------------------------
 
 

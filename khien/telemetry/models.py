@@ -23,6 +23,7 @@ from khien.core.scoping import OrgScopedQuerySet
 from khien.core.texts import Text
 
 from .parsers import reason_text
+from .severity import SEVERITY_BANDS, severity_label
 from .store import json_text
 
 SOURCE_NAME_TAKEN = _("A source with this name in other upper and lower case letters already exists: names that "
@@ -65,7 +66,6 @@ class SourceFormat(models.TextChoices):
     CEF = "cef", _("CEF lines")
 
 
-SEVERITY_BANDS = ((3, "low"), (6, "medium"), (8, "high"), (10, "critical"))
 HIGH_SEVERITY = next(upper for upper, label in SEVERITY_BANDS if label == "medium") + 1  # "high" and above
 
 
@@ -77,13 +77,6 @@ EVENT_CATEGORY_LABELS = {
     "process": _("process"), "session": _("session"), "threat": _("threat"), "vulnerability": _("vulnerability"),
     "web": _("web"),
 }
-
-
-def severity_label(severity: int) -> str:
-    for upper, label in SEVERITY_BANDS:
-        if severity <= upper:
-            return label
-    return "critical"
 
 
 class TelemetryQuerySet(OrgScopedQuerySet):
@@ -189,6 +182,11 @@ class AlertSource(models.Model):
     # When the organization was last told this source fell silent; a later event starts a new episode
     # (health.notify_source_health tells once per silence, and once when it sends again).
     silence_notified_at = models.DateTimeField(_("silence notified at"), null=True, blank=True, editable=False)
+    # Requests carrying the source's key refused because it is disabled, since it was (last) disabled: a tool
+    # still sending to it, whose alerts are lost (services.note_refused_while_disabled).
+    refused_while_disabled = models.BigIntegerField(_("requests refused while disabled"), default=0, editable=False)
+    last_refused_while_disabled_at = models.DateTimeField(_("last request refused while disabled"), null=True,
+                                                          blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     # The information systems this tool watches: a level-3+ system whose sources all fall silent
     # shows as disconnected from national monitoring (layer 4), see health.py.

@@ -15,7 +15,13 @@ The normalized schema follows Elastic Common Schema names, flattened:
 
 Severity mapping: Wazuh rule.level 0–15 → round(level × 10 / 15); Suricata
 alert.severity 1 (highest) → 8, 2 → 5, 3 → 3, 4+ → 1; ECS event.severity is
-clamped to 0–10; CEF 0–10 as is, or Low 3 / Medium 5 / High 8 / Very-High 10.
+clamped to 0–10; CEF 0–10 as is. A label in place of a number (Low 3 / Medium 5
+/ High 8 / Critical or Very-High 10, and the tools' usual words for them) reads
+as severity.py says, as the API's labels do.
+
+A placeholder where a value belongs ("-", "N/A", "null", "none", "unknown", "":
+`PLACEHOLDERS`) is no value; an address written with its port ("1.2.3.4:443")
+gives the port when the port field has none (`parse_endpoint`).
 
 A record that cannot be read raises `ParseError(reason)`; the caller stores it
 as a dead letter with that reason. Reasons are English (operator data).
@@ -31,6 +37,7 @@ import datetime as dt
 import ipaddress
 import math
 import re
+import zoneinfo
 from binascii import unhexlify
 from functools import lru_cache
 from typing import Any, Callable
@@ -40,6 +47,8 @@ from django.utils.translation import gettext_lazy as _l
 
 from khien.core import shapes
 from khien.core.timerange import storable
+
+from .severity import SEVERITY_WORDS, severity_of_word
 
 FIELDS = (
     "time", "kind", "category", "severity", "observer", "src_ip", "src_port", "dst_ip", "dst_port",
@@ -71,9 +80,17 @@ _REASONS = [(re.compile(pattern), template) for pattern, template in (
     (r"^time before (?P<a>\d{4}-\d\d-\d\d): (?P<b>.*)$", _l("time before %(a)s: %(b)s")),
     (r"^time more than (?P<a>\d+) hours ahead of arrival: (?P<b>.*)$",
      _l("time more than %(a)s hours ahead of arrival: %(b)s")),
-    # The JSON decoder's own words are English; where it gives the place, the place says enough.
-    (r"^not valid JSON: .*: line (?P<a>\d+) column (?P<b>\d+) \(char \d+\)$",
-     _l("not valid JSON (line %(a)s, column %(b)s)")),
+    # The JSON decoder's own words are English; where it gives the place, the place says enough. Its line and
+    # column are within the record (each record is read alone: a batch's 2nd line is its own "line 1"), so the
+    # place read is the character, counted from 1 (the decoder's "char" counts from 0).
+    (r"^not valid JSON: .*: line \d+ column \d+ \(char (?P<char>\d+)\)$",
+     _l("not valid JSON (character %(char)s of the record)")),
+    (r"^ambiguous time zone in (?P<a>[^:]+): (?P<b>.*) \(accepted: .*\)$",
+     _l("ambiguous time zone in %(a)s: %(b)s (accepted: +0700, +07:00, GMT+07:00, UTC, GMT, ICT or a zone name "
+        "such as Asia/Ho_Chi_Minh)")),
+    (r"^unknown time zone in (?P<a>[^:]+): (?P<b>.*) \(accepted: .*\)$",
+     _l("unknown time zone in %(a)s: %(b)s (accepted: +0700, +07:00, GMT+07:00, UTC, GMT, ICT or a zone name "
+        "such as Asia/Ho_Chi_Minh)")),
     (r"^not valid JSON: (?P<a>.*)$", _l("not valid JSON: %(a)s")),
     (r"^(?P<a>[^ :]+(?: [^ :]+)?) out of range: (?P<b>.*)$", _l("%(a)s out of range: %(b)s")),
     (r"^invalid (?P<a>[^ :]+(?: [^ :]+)?): (?P<b>.*)$", _l("invalid %(a)s: %(b)s")),
@@ -154,7 +171,10 @@ def reason_text(reason: str) -> str:
     for pattern, template in _REASONS:
         found = pattern.match(reason)
         if found:
-            return str(template) % found.groupdict()
+            values = found.groupdict()
+            if "char" in values:
+                values["char"] = int(values["char"]) + 1
+            return str(template) % values
     return reason
 
 
@@ -186,12 +206,59 @@ def first(*values):
 
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _EPOCH_TEXT = re.compile(r"\d{9,13}(\.\d+)?")
-_LEGACY_TIME = re.compile(r"([A-Za-z]{3})\s+(\d{1,2})(?:\s+(\d{4}))?\s+(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(\s+UTC|\s+Z)?")
+# CEF's date formats (MMM dd[ yyyy] HH:mm:ss[.SSS][ zzz]) and syslog's; the zone is one word, read by `_time_zone`.
+_LEGACY_TIME = re.compile(r"([A-Za-z]{3})\s+(\d{1,2})(?:\s+(\d{4}))?\s+(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?"
+                          r"(?:\s*([+\-A-Za-z]\S*))?")
+
+# Time zones a sender writes after a CEF or syslog time. Besides these: a numeric offset (+0700, +07:00, +07,
+# GMT+07:00, UTC+7) and an IANA name (Asia/Ho_Chi_Minh). An abbreviation is read only where it names one offset
+# (ICT is +07:00 everywhere); those that name several (IST: India, Israel or Ireland; CST: China or the
+# Americas' Central) are refused rather than guessed, with a reason naming the forms that are read.
+_ZONE_ABBREVIATIONS = {
+    "Z": 0, "UT": 0, "UTC": 0, "GMT": 0, "WET": 0, "WEST": 60, "CET": 60, "CEST": 120, "EET": 120, "EEST": 180,
+    "MSK": 180, "ICT": 420, "WIB": 420, "SGT": 480, "HKT": 480, "AWST": 480, "JST": 540, "KST": 540, "ACST": 570,
+    "AEST": 600, "AEDT": 660, "NZST": 720, "NZDT": 780, "EDT": -240, "MDT": -360, "PDT": -420,
+}
+_AMBIGUOUS_ZONES = frozenset({"IST", "CST", "CDT", "BST", "EST", "PST", "MST", "AST", "ADT", "SST", "GST"})
+_ZONE_OFFSET = re.compile(r"(?:GMT|UTC|UT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
+ZONES_ACCEPTED = "+0700, +07:00, GMT+07:00, UTC, GMT, ICT or a zone name such as Asia/Ho_Chi_Minh"
+
+
+@lru_cache(maxsize=256)
+def _time_zone(text: str) -> dt.tzinfo | str:
+    """The zone a time's last word names, or why it names none ("ambiguous", "unknown"). Cached: a sender
+    writes the same zone on every record."""
+    upper = text.upper()
+    if upper in _ZONE_ABBREVIATIONS:
+        return dt.timezone(dt.timedelta(minutes=_ZONE_ABBREVIATIONS[upper])) if _ZONE_ABBREVIATIONS[upper] else _UTC
+    if upper in _AMBIGUOUS_ZONES:
+        return "ambiguous"
+    m = _ZONE_OFFSET.fullmatch(text)
+    if m:
+        hours, minutes = int(m.group(2)), int(m.group(3) or 0)
+        if hours > 14 or minutes > 59:  # the world's offsets lie from -12:00 to +14:00
+            return "unknown"
+        offset = dt.timedelta(hours=hours, minutes=minutes)
+        return dt.timezone(-offset if m.group(1) == "-" else offset) if offset else _UTC
+    if "/" in text:  # an IANA name (Area/Location); the legacy names without a slash (EST, PST8PDT) are not read
+        try:
+            return zoneinfo.ZoneInfo(text)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return "unknown"
+    return "unknown"
+
+
+class _ZoneRefused(ValueError):
+    def __init__(self, why: str, zone: str):
+        super().__init__(why)
+        self.why, self.zone = why, zone
 
 
 def parse_time(value: Any, field: str = "timestamp", zone: dt.tzinfo = _UTC) -> dt.datetime:
-    """ISO 8601 (with or without a colon in the offset), epoch seconds or milliseconds, or CEF/syslog text.
-    A time written without a zone is in `zone`: the zone of the sending device's clock (its source's setting)."""
+    """ISO 8601 (with or without a colon in the offset), epoch seconds or milliseconds, or CEF/syslog text
+    with an optional zone (`_time_zone`). A time written without a zone is in `zone`: the zone of the sending
+    device's clock (its source's setting). A placeholder ("-", "N/A": `is_placeholder`) is a missing time."""
+    text_first = False  # CEF or syslog text ("Dec 07 …", never ISO 8601): not tried as ISO first (an exception costs)
     if type(value) is not str or "-" not in value:  # all but the usual ISO 8601 text (a dash is never in epoch digits)
         if type(value) is str and value.isdigit() and value.isascii() and 9 <= len(value) <= 13:  # CEF's rt: no regex
             number = float(value)
@@ -208,6 +275,7 @@ def parse_time(value: Any, field: str = "timestamp", zone: dt.tzinfo = _UTC) -> 
             raise ParseError(f"invalid {field}")
         else:
             number = None  # text: ISO 8601 without dashes, or syslog's
+            text_first = value[:1].isalpha()
         if number is not None:
             if number > 1e11:  # milliseconds
                 number /= 1000.0
@@ -219,11 +287,21 @@ def parse_time(value: Any, field: str = "timestamp", zone: dt.tzinfo = _UTC) -> 
                 raise ParseError(f"{field} out of range: {value}")
             return parsed
     text = value.strip()
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError:
-        parsed = _parse_legacy_time(text)
+    parsed = None
+    if not text_first:
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+        except ValueError:
+            pass
+    if parsed is None:
+        try:
+            parsed = _parse_legacy_time(text)
+        except _ZoneRefused as refused:
+            raise ParseError(f"{refused.why} time zone in {field}: {refused.zone[:40]} (accepted: {ZONES_ACCEPTED})"
+                             ) from None
         if parsed is None:
+            if is_placeholder(text):
+                raise ParseError(f"missing {field}") from None
             raise ParseError(f"invalid {field}: {text[:60]}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
@@ -238,7 +316,8 @@ def parse_time(value: Any, field: str = "timestamp", zone: dt.tzinfo = _UTC) -> 
 
 def _parse_legacy_time(text: str, today: dt.date | None = None) -> dt.datetime | None:
     """CEF/syslog: "Nov 24 2026 14:03:11" or "Nov 24 14:03:11" (the year nearest to `today`, default today
-    in UTC), with optional .mmm; without a zone (naive) unless it ends in UTC or Z."""
+    in UTC), with optional .mmm and zone (`_time_zone`; _ZoneRefused for one it does not read); without a zone
+    (naive) when none is written."""
     m = _LEGACY_TIME.fullmatch(text)
     if not m or m.group(1).lower() not in _MONTHS:
         return None
@@ -251,12 +330,28 @@ def _parse_legacy_time(text: str, today: dt.date | None = None) -> dt.datetime |
         # ahead of UTC) next year's — not a year off, which the accepted window of times would refuse.
         today = today or dt.datetime.now(_UTC).date()
         year = today.year - (month - today.month > 6) + (today.month - month > 6)
+    tz = None
+    if m.group(8):
+        written = m.group(8).strip()
+        tz = _time_zone(written)
+        if type(tz) is str:
+            raise _ZoneRefused(tz, written)
     micro = int((m.group(7) or "0").ljust(6, "0"))
     try:
         return dt.datetime(year, month, int(m.group(2)), int(m.group(4)), int(m.group(5)),
-                           int(m.group(6)), micro, tzinfo=_UTC if m.group(8) else None)
+                           int(m.group(6)), micro, tzinfo=tz)
     except ValueError:
         return None
+
+
+# Values a SIEM export writes where it has none (any letter case, blanks around): read as no value (no address,
+# port, domain, URL or hash; severity 0). A time that is only a placeholder is missing, with that reason. Free
+# text (a rule's id or name, an observer) is kept as written.
+PLACEHOLDERS = frozenset({"", "-", "n/a", "null", "none", "unknown"})
+
+
+def is_placeholder(value: Any) -> bool:
+    return type(value) is str and len(value) < 12 and value.strip().lower() in PLACEHOLDERS
 
 
 _IPV4_CANONICAL = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
@@ -270,15 +365,72 @@ def _normal_ip(text: str) -> str:
 
 
 def parse_ip(value: Any, field: str) -> str | None:
+    """The canonical text of an address, None for none (or a placeholder); "1.2.3.4:443" is refused here:
+    `parse_endpoint` reads the port in it."""
+    address, port = parse_endpoint(value, None, field, field)
+    if port is not None:
+        raise ParseError(f"invalid IP address in {field}: {str(value)[:60]}")
+    return address
+
+
+def parse_endpoint(address: Any, port: Any, address_field: str, port_field: str) -> tuple[str | None, int | None]:
+    """(address, port) of one side of a connection. A placeholder is no value; an address written with its port
+    ("1.2.3.4:443", "[2001:db8::1]:443", as some SIEM exports write it) gives the port when the port field has
+    none (the port field wins when it has one)."""
+    # The usual cases first, without a further call: a canonical IPv4 address or none; a port as a JSON number
+    # or as digits (CEF's spt, Wazuh's srcport), or none.
+    if type(address) is str and _IPV4_CANONICAL.fullmatch(address):
+        ip, carried = address, None
+    elif address is None:
+        ip = carried = None
+    else:
+        ip, carried = _address_with_port(address, address_field)
+    if type(port) is int:
+        if 0 <= port <= 65535:
+            return ip, port
+    elif port is None:
+        return ip, carried
+    elif type(port) is str and len(port) <= 5 and port.isdecimal():
+        number = int(port)
+        if number <= 65535:
+            return ip, number
+    port = parse_port(port, port_field)
+    return ip, carried if port is None else port
+
+
+def _address_with_port(value: Any, field: str) -> tuple[str | None, int | None]:
     if value in (None, ""):
-        return None
+        return None, None
     text = value if type(value) is str else str(value)
-    if _IPV4_CANONICAL.fullmatch(text):  # the usual case: already canonical (no leading zeros, no blanks)
-        return text
     try:
-        return _normal_ip(text)
+        return _normal_ip(text), None
     except ValueError:
-        raise ParseError(f"invalid IP address in {field}: {str(value)[:60]}") from None
+        pass
+    if is_placeholder(value):
+        return None, None
+    host, port = _split_host_port(text.strip())
+    if host is not None:
+        try:
+            host = _normal_ip(host)
+        except ValueError:
+            pass
+        else:
+            return host, parse_port(port, field)
+    raise ParseError(f"invalid IP address in {field}: {str(value)[:60]}")
+
+
+def _split_host_port(text: str) -> tuple[str | None, str | None]:
+    """("1.2.3.4", "443") from "1.2.3.4:443", ("2001:db8::1", "443") from "[2001:db8::1]:443" (the port may be
+    absent after the brackets); (None, None) for anything else."""
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if bracket and (not rest or (rest[0] == ":" and rest[1:].isdigit())):
+            return host, rest[1:] or None
+        return None, None
+    host, colon, port = text.rpartition(":")
+    if colon and host and ":" not in host and port.isdigit():
+        return host, port
+    return None, None
 
 
 def parse_port(value: Any, field: str) -> int | None:
@@ -290,6 +442,8 @@ def parse_port(value: Any, field: str) -> int | None:
         try:
             port = int(str(value).strip())
         except ValueError:
+            if is_placeholder(value):
+                return None
             raise ParseError(f"invalid port in {field}: {str(value)[:20]}") from None
     if not 0 <= port <= 65535:
         raise ParseError(f"port out of range in {field}: {port}")
@@ -316,6 +470,8 @@ def _normal_domain(value: str) -> str:
     """Lower case, no trailing dot, IDNA (raises _BadDomain). Cached: the same hosts come back in many alerts,
     so the checks below run once per distinct value, not once per record."""
     text = value.strip().rstrip(".").lower()
+    if text in PLACEHOLDERS:  # "unknown", "none": an export's word for no host, not a host called so
+        return ""
     if ":" in text and _is_ipv6_literal(text):
         return ""  # an HTTP Host header sent to an IPv6 address ("[2001:db8::1]"): no name, like an IPv4 one below
     try:
@@ -361,6 +517,8 @@ def parse_hash(value: Any, field: str) -> tuple[str, str] | None:
             raise ValueError
         unhexlify(text)  # raises unless all hex digits (the lengths are even); ~10× faster than a regex
     except ValueError:
+        if is_placeholder(value):
+            return None
         raise ParseError(f"invalid file hash in {field}") from None
     return name, text.lower()
 
@@ -375,6 +533,12 @@ def clamp_severity(value: Any, field: str = "severity") -> int:
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
+        # A label ("high") or a tool's word for one, as the API's labels read (severity.py); a placeholder: none.
+        word = severity_of_word(value) if type(value) is str else None
+        if word is not None:
+            return word
+        if is_placeholder(value):
+            return 0
         raise ParseError(f"invalid {field}: {str(value)[:20]}") from None
     if not math.isfinite(number):
         raise ParseError(f"invalid {field}: {str(value)[:20]}")
@@ -389,6 +553,14 @@ def _text(value: Any, limit: int) -> str:
     if isinstance(value, list):
         value = value[0] if value else ""
     return str(value).strip()[:limit]
+
+
+def _url(value: Any) -> str:
+    """A URL as written, none for a placeholder ("-")."""
+    if value is None:  # the usual case where a record has no URL
+        return ""
+    text = _text(value, 4000)
+    return "" if len(text) < 12 and text.lower() in PLACEHOLDERS else text
 
 
 def _event(time, kind, category, severity, observer, src_ip, src_port, dst_ip, dst_port, domain, url, rule_id,
@@ -445,7 +617,9 @@ def parse_wazuh(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     try:
         level = float(rule.get("level", 0))
     except (TypeError, ValueError, OverflowError):
-        raise ParseError("invalid rule.level") from None
+        if not is_placeholder(rule.get("level")):
+            raise ParseError("invalid rule.level") from None
+        level = 0.0
     if not math.isfinite(level):
         raise ParseError("invalid rule.level")
     try:
@@ -460,18 +634,21 @@ def parse_wazuh(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     agent = _object(record.get("agent"))
     syscheck = _object(record.get("syscheck"))
     manager = record.get("manager")
+    time = parse_time(record.get("timestamp"), "timestamp", zone)  # read in the order of _event's fields: the
+    severity = clamp_severity(level * 10 / 15, "rule.level")        # reason is the first field's that fails
+    src_ip, src_port = parse_endpoint(first(data.get("srcip"), data.get("src_ip")),
+                                      first(data.get("srcport"), data.get("src_port")), "data.srcip", "data.srcport")
+    dst_ip, dst_port = parse_endpoint(first(data.get("dstip"), data.get("dst_ip")),
+                                      first(data.get("dstport"), data.get("dst_port")), "data.dstip", "data.dstport")
     return _event(
-        parse_time(record.get("timestamp"), "timestamp", zone),
+        time,
         "alert",
         category,
-        clamp_severity(level * 10 / 15, "rule.level"),
+        severity,
         _text(first(agent.get("name"), manager.get("name") if isinstance(manager, dict) else None), 200),
-        parse_ip(first(data.get("srcip"), data.get("src_ip")), "data.srcip"),
-        parse_port(first(data.get("srcport"), data.get("src_port")), "data.srcport"),
-        parse_ip(first(data.get("dstip"), data.get("dst_ip")), "data.dstip"),
-        parse_port(first(data.get("dstport"), data.get("dst_port")), "data.dstport"),
+        src_ip, src_port, dst_ip, dst_port,
         parse_domain(first(data.get("hostname"), data.get("dns_query"), data.get("domain")), "data.hostname"),
-        _text(data.get("url"), 4000),
+        _url(data.get("url")),
         _text(rule.get("id"), 100),
         _text(rule.get("description"), 500),
         ((syscheck.get("md5_after"), "syscheck.md5_after"), (syscheck.get("sha1_after"), "syscheck.sha1_after"),
@@ -494,30 +671,38 @@ def parse_suricata(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     alert = record.get("alert")
     if not isinstance(alert, dict) or alert.get("signature_id") in (None, ""):
         raise ParseError("missing alert.signature_id")
+    written = alert.get("severity", 3)
     try:
-        sev = int(alert.get("severity", 3))
+        level = int(written)
     except (TypeError, ValueError, OverflowError):
-        raise ParseError("invalid alert.severity") from None
+        # A word ("high") reads on the platform's scale as the API's labels do; a placeholder as no severity (3).
+        sev = severity_of_word(written) if type(written) is str else None
+        if sev is None:
+            if not is_placeholder(written):
+                raise ParseError("invalid alert.severity") from None
+            sev = _SURICATA_SEVERITY[3]
+    else:
+        sev = _SURICATA_SEVERITY.get(level, 1 if level > 3 else 8)
     http = _object(record.get("http"))
     dns = _object(record.get("dns"))
     fileinfo = _object(record.get("fileinfo"))
     queries = dns.get("query") if isinstance(dns.get("query"), list) else []
     rrname = first(dns.get("rrname"), queries[0].get("rrname") if queries and isinstance(queries[0], dict) else None)
     hostname = first(http.get("hostname"), rrname, _object(record.get("tls")).get("sni"))
+    time = parse_time(record.get("timestamp"), "timestamp", zone)  # before the addresses, as _event reads them
+    src_ip, src_port = parse_endpoint(record.get("src_ip"), record.get("src_port"), "src_ip", "src_port")
+    dst_ip, dst_port = parse_endpoint(record.get("dest_ip"), record.get("dest_port"), "dest_ip", "dest_port")
     url = ""
-    if http.get("url"):
+    if http.get("url") and not is_placeholder(http["url"]):
         path = str(http["url"])
         url = path if "://" in path else f"http://{http.get('hostname', '')}{path}" if http.get("hostname") else path
     return _event(
-        parse_time(record.get("timestamp"), "timestamp", zone),
+        time,
         "alert",
         "intrusion_detection",
-        _SURICATA_SEVERITY.get(sev, 1 if sev > 3 else 8),
+        sev,
         _text(first(record.get("host"), record.get("in_iface")), 200),
-        parse_ip(record.get("src_ip"), "src_ip"),
-        parse_port(record.get("src_port"), "src_port"),
-        parse_ip(record.get("dest_ip"), "dest_ip"),
-        parse_port(record.get("dest_port"), "dest_port"),
+        src_ip, src_port, dst_ip, dst_port,
         parse_domain(hostname, "http.hostname/dns.rrname"),
         url[:4000],
         _text(alert.get("signature_id"), 100),
@@ -571,18 +756,19 @@ def parse_ecs(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     (timestamp, kind, category, severity, observer, host, agent, src_ip, src_port, dst_ip, dst_port, dst_domain,
      question, url_domain, url_full, url_original, rule_id, rule_name, rule_description, message,
      md5, sha1, sha256) = _ecs_values(_require_object(record))
+    time = parse_time(timestamp, "@timestamp", zone)  # read in the order of _event's fields: the reason is the
+    severity = clamp_severity(severity, "event.severity")  # first field's that fails
+    src_ip, src_port = parse_endpoint(src_ip, src_port, "source.ip", "source.port")
+    dst_ip, dst_port = parse_endpoint(dst_ip, dst_port, "destination.ip", "destination.port")
     event = _event(
-        parse_time(timestamp, "@timestamp", zone),
+        time,
         _text(kind, 20) or "alert",
         _text(category, 40),
-        clamp_severity(severity, "event.severity"),
+        severity,
         _text(first(observer, host, agent), 200),
-        parse_ip(src_ip, "source.ip"),
-        parse_port(src_port, "source.port"),
-        parse_ip(dst_ip, "destination.ip"),
-        parse_port(dst_port, "destination.port"),
+        src_ip, src_port, dst_ip, dst_port,
         parse_domain(first(question, url_domain, dst_domain), "dns.question.name/url.domain"),
-        _text(first(url_full, url_original), 4000),
+        _url(first(url_full, url_original)),
         _text(rule_id, 100),
         _text(first(rule_name, rule_description, message), 500),
         ((md5, "file.hash.md5"), (sha1, "file.hash.sha1"), (sha256, "file.hash.sha256")),
@@ -594,7 +780,7 @@ def parse_ecs(record: Any, zone: dt.tzinfo = _UTC) -> dict:
 
 # --- CEF ------------------------------------------------------------------------------------------
 
-_CEF_SEVERITY_WORDS = {"unknown": 0, "low": 3, "medium": 5, "high": 8, "very-high": 10, "very high": 10}
+_CEF_SEVERITY_WORDS = {**SEVERITY_WORDS, "unknown": 0}  # Low, Medium, High, Very-High: the platform's labels
 _CEF_VERSION = re.compile(r"CEF:\d+")
 _CEF_KEY = re.compile(r"(\s)([A-Za-z0-9_.\[\]-]+)=")
 _CEF_UNESCAPE = re.compile(r"\\(.)")
@@ -651,6 +837,14 @@ def parse_cef_extension(text: str) -> dict[str, str]:
     return dict(zip(keys, values))
 
 
+def _syslog_time(prefix: str) -> str:
+    """The time of the syslog header before a CEF line with no time of its own (ParseError when it has none)."""
+    m = _SYSLOG_5424_TIME.match(prefix) or _SYSLOG_3164_TIME.match(prefix)
+    if m is None:
+        raise ParseError("missing time (rt, end, start or syslog timestamp)")
+    return m.group(1)
+
+
 def parse_cef(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     if isinstance(record, (bytes, bytearray)):
         try:
@@ -676,29 +870,30 @@ def parse_cef(record: Any, zone: dt.tzinfo = _UTC) -> dict:
         try:
             sev = int(sev_text)
         except ValueError:
-            raise ParseError(f"invalid CEF severity: {severity[:20]}") from None
+            if not is_placeholder(sev_text):
+                raise ParseError(f"invalid CEF severity: {severity[:20]}") from None
+            sev = 0
         if not 0 <= sev <= 10:
             raise ParseError(f"CEF severity out of range: {sev}")
     get = parse_cef_extension(extension).get  # its values are all text, so `or` finds the first non-empty one
-    when = get("rt") or get("end") or get("start") or None
-    if when is None:
-        m = _SYSLOG_5424_TIME.match(prefix) or _SYSLOG_3164_TIME.match(prefix)
-        when = m.group(1) if m else None
-    if when is None:
-        raise ParseError("missing time (rt, end, start or syslog timestamp)")
+    try:
+        time = parse_time(get("rt") or get("end") or get("start") or _syslog_time(prefix), "rt", zone)
+    except ParseError:
+        # A placeholder ("rt=-") is no time: the next of end, start and the syslog header's time is read.
+        written = [value for value in (get("rt"), get("end"), get("start")) if value and not is_placeholder(value)]
+        time = parse_time(written[0] if written else _syslog_time(prefix), "rt", zone)
     file_hash = get("fileHash")
+    src_ip, src_port = parse_endpoint(get("src"), get("spt"), "src", "spt")
+    dst_ip, dst_port = parse_endpoint(get("dst"), get("dpt"), "dst", "dpt")
     return _event(
-        parse_time(when, "rt", zone),
+        time,
         "alert",
         _text(get("cat"), 40),
         sev,
         _text(get("dvchost") or f"{vendor} {product}".strip(), 200),
-        parse_ip(get("src"), "src"),
-        parse_port(get("spt"), "spt"),
-        parse_ip(get("dst"), "dst"),
-        parse_port(get("dpt"), "dpt"),
+        src_ip, src_port, dst_ip, dst_port,
         parse_domain(get("dhost") or get("destinationDnsDomain"), "dhost"),
-        _text(get("request"), 4000),
+        _url(get("request")),
         signature_id.strip()[:100],
         name.strip()[:500],
         ((file_hash, "fileHash"),) if file_hash is not None else (),

@@ -164,6 +164,8 @@ def do_update_source(source: AlertSource, changes: dict, *, acting_user) -> Aler
     if not changes:
         return source
     before = audit.snapshot(source)
+    if changes.get("enabled") is False:  # refused requests are counted anew from now (note_refused_while_disabled)
+        changes = {**changes, "refused_while_disabled": 0, "last_refused_while_disabled_at": None}
     for name, value in changes.items():
         setattr(source, name, value)
     source.full_clean(exclude=["organization"])
@@ -187,10 +189,22 @@ def is_source_key(source: AlertSource, key: str | None, *, sent_at: dt.datetime 
 
 def source_for_key(key: str) -> AlertSource | None:
     """The enabled source owning this key, or None."""
-    source = AlertSource.objects.select_related("organization").filter(key_hash=hash_token(key)).first()
+    source = source_of_key(key)
     if source is None or not source.enabled:
         return None
     return source
+
+
+def source_of_key(key: str) -> AlertSource | None:
+    """The source owning this key, enabled or not (the intake tells the sender of a disabled source's key so)."""
+    return AlertSource.objects.select_related("organization").filter(key_hash=hash_token(key)).first()
+
+
+def note_refused_while_disabled(source: AlertSource) -> None:
+    """Count a request with `source`'s key refused because the source is disabled: its page shows that a tool is
+    still sending to it (counted from when it was last disabled: do_update_source). A counter, not audited."""
+    AlertSource.objects.filter(pk=source.pk).update(refused_while_disabled=F("refused_while_disabled") + 1,
+                                                    last_refused_while_disabled_at=timezone.now())
 
 
 # --- Identity ------------------------------------------------------------------------------
@@ -394,7 +408,7 @@ class IngestResult:
 def check_batch_size(count: int, limit: int | None = None) -> None:
     limit = limit or conf.get("KHIEN_INGEST_MAX_BATCH")
     if count > limit:
-        raise Refused(_("Too many records in one batch (at most %(limit)s).")
+        raise Refused(_("Too many records in one batch (at most %(limit)s); nothing was stored.")
                       % {"limit": number_format(limit, force_grouping=True)},
                       code="batch_too_large", status=413)
 

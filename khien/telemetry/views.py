@@ -698,8 +698,13 @@ def source_settings(request, name):
     form = SourceSettingsForm(request.POST)
     if not form.is_valid():
         return _source_page(request, source, status=400, settings_form=form)
+    if form.disables_unconfirmed(source) and user_can(request.user, Action.CHANGE, source.organization):
+        # Disabling refuses the tool at once, as a new key does: asked first, on a page of its own (no JavaScript
+        # needed), which sends the same settings again with the consent. Nothing is changed meanwhile. Whoever
+        # may not change the source is refused by the service, as before.
+        return _render(request, "telemetry/source_disable_confirm.html", {"source": source, "form": form})
     try:
-        services.do_update_source(source, form.cleaned_data, acting_user=request.user)
+        services.do_update_source(source, form.settings(), acting_user=request.user)
     except (Refused, ValidationError) as exc:
         add_service_error(form, exc)
         source.refresh_from_db()

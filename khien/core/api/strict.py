@@ -1,14 +1,18 @@
-"""Serializers that refuse what they do not take.
+"""Serializers and lists that refuse what they do not take.
 
 DRF drops a field a serializer does not declare, and a read-only one, without a word: a client that sends
 `severity` with a correction of a report, or `assignee` (for `owner`) with a new task, gets 200/201 and believes
 the change was made. A write serializer with `StrictFieldsMixin` refuses (400, nothing written) every such field,
-naming it, with where it is changed instead when the serializer says so (`strict_hints`).
+naming it, with where it is changed instead when the serializer says so (`strict_hints`). Likewise a list
+drops a query parameter it does not know, and an `ordering` it does not follow: a list view with
+`StrictListMixin` refuses both (400), naming them and what it takes.
 """
 from collections.abc import Mapping
 
-from django.utils.translation import gettext_lazy as _
-from rest_framework import serializers
+from django.utils.translation import gettext, gettext_lazy as _
+from rest_framework import generics, serializers
+
+from khien.core.errors import Refused
 
 NOT_CHANGED_HERE = _("This cannot be changed here.")
 UNKNOWN_FIELD = _("Unknown field: this request does not take it.")
@@ -53,3 +57,57 @@ class StrictFieldsMixin:
         if refused:
             raise serializers.ValidationError(refused)
         return value
+
+
+# What a list takes besides its filters: the page and the order (`format` is accepted and has no effect).
+LIST_PARAMETERS = ("limit", "offset", "ordering", "format")
+
+
+class StrictListMixin:
+    """For a list view (before `generics.ListAPIView`): its query takes only its filters (`filterset_class`),
+    the parameters it reads itself (`extra_parameters`) and LIST_PARAMETERS — `ordering` only when it has
+    `ordering_fields`. A misspelt parameter (`severity-min=9`) is a 400 naming it and the accepted ones, and an
+    `ordering` by a field it does not order by is a 400 naming them, not the whole list as if it were filtered or
+    sorted. An `ordering` is completed by the id (in the direction of its first field), so that rows equal on it
+    keep one order from page to page."""
+
+    extra_parameters: tuple = ()
+
+    def accepted_parameters(self) -> list[str]:
+        filterset = getattr(self, "filterset_class", None)
+        names = [*(filterset.base_filters if filterset else ()), *self.extra_parameters, *LIST_PARAMETERS]
+        if not getattr(self, "ordering_fields", None):
+            names.remove("ordering")
+        return list(dict.fromkeys(names))
+
+    def check_query(self, request) -> None:
+        accepted = self.accepted_parameters()
+        unknown = [name for name in request.query_params if name not in accepted]
+        if unknown:
+            raise Refused(gettext("Unknown query parameter: %(names)s. Accepted: %(accepted)s.")
+                          % {"names": ", ".join(unknown), "accepted": ", ".join(accepted)}, code="unknown_parameter")
+        ordering = request.query_params.get("ordering")
+        if ordering:
+            fields = list(self.ordering_fields)
+            wrong = [term.strip() for term in ordering.split(",")
+                     if term.strip().removeprefix("-") not in fields]
+            if wrong:
+                raise Refused(gettext("Cannot order by %(names)s. Order by: %(fields)s (a leading - for the reverse "
+                                      "order).") % {"names": ", ".join(wrong), "fields": ", ".join(fields)},
+                              code="unknown_ordering")
+
+    def list(self, request, *args, **kwargs):
+        self.check_query(request)
+        return super().list(request, *args, **kwargs)
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.request.query_params.get("ordering"):
+            order = list(queryset.query.order_by)
+            if order and not any(str(field).lstrip("-") in ("id", "pk") for field in order):
+                queryset = queryset.order_by(*order, "-id" if str(order[0]).startswith("-") else "id")
+        return queryset
+
+
+class StrictListView(StrictListMixin, generics.ListAPIView):
+    pass

@@ -2,8 +2,11 @@
 
 A source key only lets its holder post alerts as that one source; it never
 reads anything. The optional `X-Khien-Source: <name>` header is checked
-against the key's source (a mismatch is a 403), so a misconfigured forwarder
-that sends one SOC's alerts under another's key is refused loudly.
+against the key's source, ignoring case as source names are (a mismatch is a
+403), so a misconfigured forwarder that sends one SOC's alerts under another's
+key is refused loudly. A wrong key is a 401 that tells nothing; the right key of
+a disabled source is a 403 that says the source is disabled (and the refusal is
+counted for the source's page: a tool still sending to it loses its alerts).
 """
 import base64
 import hmac
@@ -15,7 +18,29 @@ from rest_framework import authentication, exceptions, permissions
 from khien.core.api.authentication import key_from_header
 
 from ..models import AlertSource
-from ..services import source_for_key
+from ..services import note_refused_while_disabled, source_of_key
+
+BAD_KEY = _("Invalid source key.")
+
+
+class SourceDisabled(exceptions.PermissionDenied):
+    """The key is right, but its source was disabled: the sender is told so, not that its key is wrong."""
+
+    def __init__(self, source: AlertSource):
+        message = _("The source “%(name)s” is disabled by its organization (%(organization)s): nothing was stored. "
+                    "Ask an administrator or analyst of %(organization)s to enable it on the Khiên source page, or "
+                    "stop sending to it.") % {"name": source.name, "organization": source.organization.code}
+        super().__init__({"detail": message, "code": "source_disabled"})
+
+
+def enabled_source(source: AlertSource | None) -> AlertSource:
+    """The source a presented key authenticates: 401 for no source, 403 (counted) for a disabled one."""
+    if source is None:
+        raise exceptions.AuthenticationFailed(BAD_KEY)
+    if not source.enabled:
+        note_refused_while_disabled(source)
+        raise SourceDisabled(source)
+    return source
 
 
 class SourcePrincipal:
@@ -41,9 +66,7 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
         key = key_from_header(request, self.keyword)
         if key is None:
             return None
-        source = source_for_key(key)
-        if source is None:
-            raise exceptions.AuthenticationFailed(_("Invalid source key, or the source is disabled."))
+        source = enabled_source(source_of_key(key))
         return SourcePrincipal(source), source
 
     def authenticate_header(self, request):
@@ -64,11 +87,13 @@ class SourceBasicAuthentication(authentication.BaseAuthentication):
         try:
             name, _sep, key = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (ValueError, UnicodeError):
-            raise exceptions.AuthenticationFailed(_("Invalid source key, or the source is disabled.")) from None
-        source = source_for_key(key)
-        # A wrong name gets the same answer as a wrong key: nothing tells which sources exist.
-        if source is None or not hmac.compare_digest(source.name.encode(), name.encode()):
-            raise exceptions.AuthenticationFailed(_("Invalid source key, or the source is disabled."))
+            raise exceptions.AuthenticationFailed(BAD_KEY) from None
+        source = source_of_key(key)
+        # A wrong name gets the same answer as a wrong key: nothing tells which sources exist. Names are one
+        # ignoring case (AlertSource.Meta): compared so.
+        if source is not None and not hmac.compare_digest(source.name.lower().encode(), name.lower().encode()):
+            source = None
+        source = enabled_source(source)
         return SourcePrincipal(source), source
 
     def authenticate_header(self, request):

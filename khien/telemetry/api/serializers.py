@@ -1,12 +1,15 @@
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils import html
 
 from khien.core.api import fields as api_fields
+from khien.core.api.strict import StrictFieldsMixin
 from khien.registry.api.serializers import VisibleOrganizationField
 
+from ..filters import unknown_organization_message
 from ..health import source_activity, source_status
 from ..models import (DEFAULT_SOURCE_TIME_ZONE, Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount,
                       SourceFormat)
@@ -29,12 +32,18 @@ class AlertSourceSerializer(serializers.ModelSerializer):
     systems = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     status = serializers.SerializerMethodField(help_text="live, silent, never or disabled")
     activity = serializers.SerializerMethodField()
+    refused_while_disabled = serializers.IntegerField(
+        read_only=True, help_text="Requests with the source's key refused since it was disabled: a tool still "
+                                  "sending to it.")
+    last_refused_while_disabled_at = api_fields.DateTimeField(read_only=True, allow_null=True,
+                                                              help_text="The latest of those requests.")
 
     class Meta:
         model = AlertSource
         fields = ["id", "name", "format", "organization", "prefix", "enabled", "time_zone", "accepted", "rejected",
                   "last_event_at",
-                  "status", "activity", "systems", "created_at"]
+                  "status", "activity", "systems", "created_at", "refused_while_disabled",
+                  "last_refused_while_disabled_at"]
         read_only_fields = fields
 
     def get_status(self, source) -> str:
@@ -47,11 +56,42 @@ class AlertSourceSerializer(serializers.ModelSerializer):
         return activity.as_dict()
 
 
-class AlertSourceCreateSerializer(serializers.Serializer):
+class ListedChoiceField(serializers.ChoiceField):
+    """A choice whose refusal names the values it takes (DRF's says only "not a valid choice")."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            raise serializers.ValidationError(
+                _("Unknown value “%(v)s”: use one of %(choices)s.")
+                % {"v": str(data)[:100], "choices": ", ".join(str(key) for key in self.choices)},
+                code="invalid_choice") from None
+
+
+class SourceOrganizationField(VisibleOrganizationField):
+    """The events list's words for an organization the caller may not name: the same for one that does not exist
+    and for one out of their scope."""
+
+    default_error_messages = {"does_not_exist": unknown_organization_message(),
+                              "invalid": unknown_organization_message()}
+
+
+# A source's fields a request cannot write, and where they are changed instead.
+SOURCE_HINTS = {
+    "systems": gettext_lazy("Set the systems a source watches with PUT /api/telemetry/sources/<name>/systems/."),
+    "key": gettext_lazy("A source gets a new key with POST /api/telemetry/sources/<name>/rotate-key/."),
+}
+
+
+class AlertSourceCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    strict_model = AlertSource
+    strict_hints = SOURCE_HINTS
+
     # Among the organizations the caller sees: another's code is unknown, as one nobody has (no probing of codes).
-    organization = VisibleOrganizationField()
+    organization = SourceOrganizationField()
     name = api_fields.CharField(max_length=80)
-    format = serializers.ChoiceField(choices=SourceFormat.choices)
+    format = ListedChoiceField(choices=SourceFormat.choices)
     time_zone = api_fields.CharField(max_length=64, required=False, default=DEFAULT_SOURCE_TIME_ZONE,
                                       help_text="Zone of the tool's clock, for record times written without one "
                                                 f"(an IANA name such as UTC); {DEFAULT_SOURCE_TIME_ZONE} by default.")
@@ -72,7 +112,7 @@ class SettingBooleanField(SentEmptyMixin, serializers.BooleanField):
     pass
 
 
-class SettingChoiceField(SentEmptyMixin, serializers.ChoiceField):
+class SettingChoiceField(SentEmptyMixin, ListedChoiceField):
     pass
 
 
@@ -86,7 +126,12 @@ class TimeZoneSettingField(SentEmptyMixin, api_fields.CharField):
         return super().validate_empty_values(data)
 
 
-class AlertSourceUpdateSerializer(serializers.Serializer):
+class AlertSourceUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Any other field (the name, the organization, a counter) is refused, naming it: nothing is changed."""
+
+    strict_model = AlertSource
+    strict_hints = SOURCE_HINTS
+
     enabled = SettingBooleanField(required=False, help_text="A disabled source's key is refused.")
     format = SettingChoiceField(choices=SourceFormat.choices, required=False,
                                 help_text="For records received from now on; dead letters can be read again.")
@@ -272,5 +317,5 @@ class MonitoredSystemSerializer(serializers.Serializer):
     monitor_last_event = api_fields.DateTimeField(allow_null=True)
 
 
-class SourceSystemsSerializer(serializers.Serializer):
+class SourceSystemsSerializer(StrictFieldsMixin, serializers.Serializer):
     systems = serializers.ListField(child=api_fields.CharField(max_length=40), max_length=1000, allow_empty=True)

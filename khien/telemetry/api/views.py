@@ -10,13 +10,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from khien.core.api.schema import refusal
+from khien.core.api.strict import StrictListMixin, StrictListView
 from khien.core.errors import Forbidden, Refused
-from khien.core.filters import flag
 from khien.core.models import User
 
 from .. import conf, health, services, triage
 from ..batches import decode_body, split_body, too_big
-from ..filters import AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFilter, HourlyCountFilter
+from ..filters import (AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFilter, HourlyCountFilter,
+                       MonitoredSystemFilter, SuppressionFilter)
 from ..models import Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount
 from . import serializers as s
 from .authentication import IsAlertSource, SourceKeyAuthentication
@@ -54,7 +55,8 @@ class AlertIntakeView(APIView):
     def post(self, request):
         source = request.auth
         claimed = request.headers.get("X-Khien-Source")
-        if claimed is not None and claimed != source.name:
+        # Source names are one ignoring case (AlertSource.Meta): the header is compared so too.
+        if claimed is not None and claimed.strip().lower() != source.name.lower():
             raise Forbidden(_("This key belongs to another source."))
         records = split_body(read_batch_body(request), request.content_type)
         return Response(ingest_posted(source, records).as_dict(), status=status.HTTP_202_ACCEPTED)
@@ -95,36 +97,6 @@ def with_retry_after(exc, response):
     if isinstance(exc, services.Busy):
         response["Retry-After"] = str(exc.retry_after)
     return response
-
-
-# What a list takes besides its filters: the page and the order (`format` is accepted and has no effect).
-LIST_PARAMETERS = ("limit", "offset", "ordering", "format")
-
-
-class StrictListView(generics.ListAPIView):
-    """A list whose query takes only its filters and LIST_PARAMETERS: a misspelt parameter (`severity-min=9`) is
-    a 400 naming it and the accepted ones, not the whole list as if it were filtered. An `ordering` is completed
-    by the id (in the same direction as its first field), so that rows equal on it keep one order from page to
-    page."""
-
-    def accepted_parameters(self) -> list[str]:
-        return [*self.filterset_class.base_filters, *LIST_PARAMETERS]
-
-    def list(self, request, *args, **kwargs):
-        accepted = self.accepted_parameters()
-        unknown = [name for name in request.query_params if name not in accepted]
-        if unknown:
-            raise Refused(_("Unknown query parameter: %(names)s. Accepted: %(accepted)s.")
-                          % {"names": ", ".join(unknown), "accepted": ", ".join(accepted)}, code="unknown_parameter")
-        return super().list(request, *args, **kwargs)
-
-    def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
-        if self.request.query_params.get("ordering"):
-            order = list(queryset.query.order_by)
-            if order and not any(field.lstrip("-") in ("id", "pk") for field in order):
-                queryset = queryset.order_by(*order, "-id" if str(order[0]).startswith("-") else "id")
-        return queryset
 
 
 class EventList(StrictListView):
@@ -254,23 +226,17 @@ class AlertSuppress(APIView):
         return Response(s.AlertSuppressionSerializer(suppression).data, status=status.HTTP_201_CREATED)
 
 
-class SuppressionList(generics.ListAPIView):
-    """Suppressions of the sources the caller can see, newest first; `?source=<name>`, `?active=true`."""
+class SuppressionList(StrictListView):
+    """Suppressions of the sources the caller can see, newest first; `?source=<name>`, `?active=true` (neither
+    lifted nor expired; `false`: the others)."""
 
     serializer_class = s.AlertSuppressionSerializer
-
-    @extend_schema(parameters=[OpenApiParameter("source", str), OpenApiParameter("active", bool)])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    filterset_class = SuppressionFilter
+    ordering_fields = ["created_at", "expires_at"]
 
     def get_queryset(self):
-        suppressions = (AlertSuppression.objects.visible_to(self.request.user)
-                        .select_related("source", "organization", "created_by", "lifted_by").order_by("-created_at"))
-        if self.request.query_params.get("source"):
-            suppressions = suppressions.filter(source__name=self.request.query_params["source"])
-        if flag(self.request.query_params, "active"):
-            suppressions = suppressions.active()
-        return suppressions
+        return (AlertSuppression.objects.visible_to(self.request.user)
+                .select_related("source", "organization", "created_by", "lifted_by").order_by("-created_at", "-id"))
 
 
 class SuppressionLift(APIView):
@@ -283,7 +249,7 @@ class SuppressionLift(APIView):
                                                                                 acting_user=request.user)).data)
 
 
-class SourceListCreate(generics.ListCreateAPIView):
+class SourceListCreate(StrictListMixin, generics.ListCreateAPIView):
     """Alert sources the caller can see, with their counters; POST registers one (the key is in the answer, once)."""
 
     serializer_class = s.AlertSourceSerializer
@@ -375,7 +341,7 @@ class DeadLetterDiscard(APIView):
         return Response({"discarded": deleted})
 
 
-class DeadLetterList(generics.ListAPIView):
+class DeadLetterList(StrictListView):
     """Records that could not be parsed, with the reason, for the sources the caller can see: `reason` as stored
     (English, the same for every caller: for programs and `?reason=`), `reason_text` in the caller's language as
     the pages show it (with a hint when the record looks like another format than its source's)."""
@@ -388,7 +354,7 @@ class DeadLetterList(generics.ListAPIView):
         return DeadLetter.objects.visible_to(self.request.user).select_related("source").order_by("-received_at", "-id")
 
 
-class HourlyCountList(generics.ListAPIView):
+class HourlyCountList(StrictListView):
     """Events per hour (UTC), organization, category and severity, for the organizations the caller can see."""
 
     serializer_class = s.HourlyCountSerializer
@@ -400,28 +366,17 @@ class HourlyCountList(generics.ListAPIView):
             "-hour", "organization__code", "category", "severity")
 
 
-class MonitoredSystemList(generics.ListAPIView):
+class MonitoredSystemList(StrictListView):
     """Level-3+ information systems the caller can see, and whether a live alert source still watches them
     (`connected`), all their sources sent then fell silent (`disconnected`), their sources never sent anything
-    (`never_sent`), or none watches them (`no_source`)."""
+    (`never_sent`), or none watches them (`no_source`); by code."""
 
     serializer_class = s.MonitoredSystemSerializer
-    filterset_class = None
+    filterset_class = MonitoredSystemFilter
     ordering_fields: list = []
 
-    @extend_schema(parameters=[OpenApiParameter("monitoring", str, enum=list(health.Monitoring.STATES),
-                                                description="only systems in this state")])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
     def get_queryset(self):
-        queryset = health.monitored_systems(self.request.user).order_by("code")
-        state = self.request.query_params.get("monitoring")
-        if state:
-            if state not in health.Monitoring.STATES:
-                raise Refused(_("Unknown monitoring state."), code="bad_filter")
-            queryset = queryset.filter(monitoring=state)
-        return queryset
+        return health.monitored_systems(self.request.user).order_by("code")
 
 
 class SourceSystemsView(APIView):
@@ -437,7 +392,10 @@ class SourceSystemsView(APIView):
         codes = data.validated_data["systems"]
         # Codes of systems the caller cannot see are unknown to them (no hint that they exist).
         systems = list(InformationSystem.objects.visible_to(request.user).filter(code__in=codes))
-        if len({system.code for system in systems}) != len(set(codes)):
-            raise Refused(_("Unknown information system code."), code="unknown_system")
+        found = {system.code for system in systems}
+        unknown = list(dict.fromkeys(code for code in codes if code not in found))
+        if unknown:
+            raise Refused(_("Unknown information system code: %(codes)s.") % {"codes": ", ".join(unknown[:20])},
+                          code="unknown_system")
         services.do_set_source_systems(source, systems, acting_user=request.user)
         return Response(s.AlertSourceSerializer(source).data)

@@ -12,12 +12,15 @@ from rest_framework.views import APIView
 
 from khien.core.api import fields as api_fields
 from khien.core.api.schema import refusal
+from khien.core.api.strict import StrictListView
 from khien.core.filters import DateTimeFilter, PlatformFilterSet
 from khien.core.scoping import is_national_coordinator
+from khien.intel.models import IndicatorKind
 from khien.registry.models import Organization, Province, Sector
 
 from .. import correlation
-from ..models import Campaign, CampaignStatus, IndicatorHit
+from ..filters import ListedChoiceFilter
+from ..models import Campaign, CampaignKind, CampaignStatus, IndicatorHit
 from ..views import dashboard_data
 
 
@@ -35,7 +38,7 @@ class HitSerializer(serializers.ModelSerializer):
 class HitFilter(PlatformFilterSet):
     indicator_id = django_filters.CharFilter(field_name="indicator_id", label=_("Indicator (STIX id)"))
     value = django_filters.CharFilter(field_name="value", label=_("Indicator value"))
-    kind = django_filters.CharFilter(field_name="kind", label=_("Kind"))
+    kind = ListedChoiceFilter(choices=IndicatorKind.choices, field_name="kind", label=_("Kind"))
     since = DateTimeFilter(field_name="time", lookup_expr="gte", label=_("Since"))
     until = DateTimeFilter(field_name="time", lookup_expr="lt", label=_("Until"))
 
@@ -44,11 +47,12 @@ class HitFilter(PlatformFilterSet):
         fields = ["indicator_id", "value", "kind", "since", "until"]
 
 
-class HitList(generics.ListAPIView):
-    """Indicator hits of the organizations the caller can see."""
+class HitList(StrictListView):
+    """Indicator hits of the organizations the caller can see, latest first."""
 
     serializer_class = HitSerializer
     filterset_class = HitFilter
+    ordering_fields = ["time", "id"]
 
     def get_queryset(self):
         return (IndicatorHit.objects.visible_to(self.request.user).select_related("source", "organization")
@@ -67,18 +71,20 @@ class CampaignSerializer(serializers.ModelSerializer):
 
 
 class CampaignFilter(PlatformFilterSet):
-    status = django_filters.ChoiceFilter(choices=CampaignStatus.choices, label=_("Status"))
+    status = ListedChoiceFilter(choices=CampaignStatus.choices, label=_("Status"))
+    kind = ListedChoiceFilter(choices=CampaignKind.choices, label=_("Kind"))
 
     class Meta:
         model = Campaign
         fields = ["status", "kind"]
 
 
-class CampaignList(generics.ListAPIView):
-    """National campaigns (national coordinator only: 403 for others)."""
+class CampaignList(StrictListView):
+    """National campaigns (national coordinator only: 403 for others), the latest seen first."""
 
     serializer_class = CampaignSerializer
     filterset_class = CampaignFilter
+    ordering_fields = ["last_seen", "first_seen", "count", "organization_count"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user

@@ -145,7 +145,7 @@ def test_the_cli_reads_again_with_progress_and_discards(world, intel, make_sourc
     out = io.StringIO()
     call_command("telemetry", "discard", source.name, stdout=out)
     assert out.getvalue().strip() == "deleted 1 dead letters" and not DeadLetter.objects.filter(source=source).exists()
-    with pytest.raises(CommandError, match="no alert source"):
+    with pytest.raises(CommandError, match="“nope”"):  # in the platform's language, naming the source asked for
         call_command("telemetry", "reprocess", "nope")
     assert AlertSource.objects.get(pk=source.pk).format == "ecs"
 
@@ -168,7 +168,7 @@ def test_every_reason_of_the_broken_samples_reads_in_vietnamese(world, make_sour
         untranslated = {reason for reason in reasons if reason_text(reason) == reason}
         assert reason_text("invalid IP address in src_ip: 999.1.1.1") == "địa chỉ IP không hợp lệ trong src_ip: 999.1.1.1"
         assert reason_text("not valid JSON: unexpected end of data: line 1 column 196 (char 195)") == \
-            "không phải JSON hợp lệ (dòng 1, cột 196)"  # the decoder's English words left out
+            "không phải JSON hợp lệ (ký tự thứ 196 của bản ghi)"  # the decoder's English words left out
     assert not untranslated
     with translation.override("en"):
         assert all(reason_text(reason) == reason or reason.startswith("not valid JSON") for reason in reasons)

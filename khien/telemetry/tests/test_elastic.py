@@ -108,7 +108,7 @@ def test_bad_credentials_are_refused_and_store_nothing(make_source, who):
 def test_a_disabled_source_is_refused(make_source, world):
     source, key = make_source(format="suricata")
     services.do_update_source(source, {"enabled": False}, acting_user=world.admin)
-    assert post(basic(source.name, key), bulk_body(*sample_lines("suricata_eve.ndjson"))).status_code == 401
+    assert post(basic(source.name, key), bulk_body(*sample_lines("suricata_eve.ndjson"))).status_code == 403
     assert not Event.objects.exists()
 
 

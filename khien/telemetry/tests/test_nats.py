@@ -112,8 +112,10 @@ def test_messages_for_an_unknown_source_are_dropped_not_stored(jetstream, make_s
     assert Event.objects.count() == 1
 
 
-def test_publish_command_then_worker_command(jetstream, make_source, tmp_path, monkeypatch):
+def test_publish_command_then_worker_command(jetstream, make_source, tmp_path, monkeypatch, settings):
     import io
+
+    settings.LANGUAGE_CODE = "en"  # the command's refusals are in the platform's language: read in English here
 
     from django.core.management import call_command
     from django.core.management.base import CommandError
@@ -125,12 +127,12 @@ def test_publish_command_then_worker_command(jetstream, make_source, tmp_path, m
     sample = str(SAMPLES / "suricata_eve.ndjson")
     # The key comes from a file or the environment, never the command line; a missing or wrong one publishes nothing.
     monkeypatch.delenv("KHIEN_SOURCE_KEY", raising=False)
-    with pytest.raises(CommandError, match="give the key of source 'ids-min'"):
+    with pytest.raises(CommandError, match="Give the key of source “ids-min”"):
         call_command("telemetry", "publish", sample, "--source", "ids-min", stdout=io.StringIO())
     monkeypatch.setenv("KHIEN_SOURCE_KEY", other_key)
-    with pytest.raises(CommandError, match="not the key of source 'ids-min'"):
+    with pytest.raises(CommandError, match="not the key of source “ids-min”"):
         call_command("telemetry", "publish", sample, "--source", "ids-min", stdout=io.StringIO())
-    with pytest.raises(CommandError, match="cannot read"):
+    with pytest.raises(CommandError, match="Cannot read"):
         call_command("telemetry", "publish", sample, "--source", "ids-min", "--key-file", str(tmp_path / "none"))
     key_file = tmp_path / "ids-min.key"
     key_file.write_text(key + "\n")

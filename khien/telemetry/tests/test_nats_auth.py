@@ -185,8 +185,10 @@ def test_the_publish_command_connects_as_the_source(secured, make_source, tmp_pa
 
 
 def test_nats_config_refuses_a_short_worker_password_and_skips_sources_without_a_hash(make_source, tmp_path,
-                                                                                      monkeypatch):
+                                                                                      monkeypatch, settings):
     from django.core.management.base import CommandError
+
+    settings.LANGUAGE_CODE = "en"  # the command's refusals are in the platform's language: read in English here
 
     from khien.telemetry.models import AlertSource
 

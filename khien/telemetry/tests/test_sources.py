@@ -178,8 +178,9 @@ def test_settings_turn_a_source_off_and_set_its_zone(world, as_user, make_source
     assert client.post(url, {"time_zone": "Asia/Ho_Chi_Minh", "format": "cef", "enabled": "on"}).status_code == 302
     assert post_ndjson(source_client(key), [LOCAL_CEF]).status_code == 202
     assert Event.objects.get().time.hour == 14  # 21:40 local time is 14:40 UTC
-    assert client.post(url, {"time_zone": "Asia/Ho_Chi_Minh", "format": "cef"}).status_code == 302  # unticked: disabled
-    assert post_ndjson(source_client(key), [LOCAL_CEF.replace(b"21:40:01", b"21:41:01")]).status_code == 401
+    # Unticked, then confirmed on the page that asks first (test_source_pages_confirm.py): disabled.
+    assert client.post(url, {"time_zone": "Asia/Ho_Chi_Minh", "format": "cef", "confirm_disable": "True"}).status_code == 302
+    assert post_ndjson(source_client(key), [LOCAL_CEF.replace(b"21:40:01", b"21:41:01")]).status_code == 403
     before = AuditEntry.objects.count()
     response = client.post(url, {"time_zone": "Mars/Olympus", "format": "cef", "enabled": "on"})
     assert response.status_code == 400
@@ -304,9 +305,10 @@ def test_api_registers_with_a_zone_changes_settings_and_rotates(world, api, make
     assert client.get(url).json()["time_zone"] == "Asia/Ho_Chi_Minh"
     bad = client.patch(url, {"time_zone": "Nowhere/Here"}, format="json")
     assert bad.status_code == 400 and "time_zone" in bad.json()
-    assert client.patch(url, {"owner": "PROV"}, format="json").json()["time_zone"] == "Asia/Ho_Chi_Minh"  # ignored
+    refused = client.patch(url, {"owner": "PROV"}, format="json")  # refused, naming it; nothing changed
+    assert refused.status_code == 400 and list(refused.json()) == ["owner"]
     assert client.patch(url, {"enabled": False}, format="json").json()["enabled"] is False
-    assert post_ndjson(source_client(old_key), [LOCAL_CEF]).status_code == 401
+    assert post_ndjson(source_client(old_key), [LOCAL_CEF]).status_code == 403  # disabled: told so
     assert client.patch(url, {"enabled": True}, format="json").status_code == 200
     # A form-encoded PATCH of the zone alone leaves the source enabled (DRF reads a box left out of a form as
     # unticked: it used to disable the source).
@@ -374,7 +376,7 @@ def test_cli_registers_with_a_zone_and_rotates_a_key(world):
     call_command("telemetry", "rotate-key", "fw-cli", stdout=out)
     assert out.getvalue().strip().startswith("khs_") and out.getvalue().strip() != first
     assert post_ndjson(source_client(first), [LOCAL_CEF]).status_code == 401
-    with pytest.raises(CommandError, match="no alert source"):
+    with pytest.raises(CommandError, match="“nope”"):  # in the platform's language, naming the source asked for
         call_command("telemetry", "rotate-key", "nope")
 
 

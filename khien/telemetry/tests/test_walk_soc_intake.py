@@ -152,7 +152,7 @@ def test_the_limits_are_written_for_people(make_source, settings):
     response = client_of(key, HTTP_ACCEPT_LANGUAGE="en").generic(
         "POST", INTAKE, b"[" + b" " * (20 * 1024 * 1024) + b"]", content_type="application/json")
     assert response.status_code == 413
-    assert response.json()["detail"] == "The batch is too large (at most 20 MiB)."
+    assert response.json()["detail"] == "The batch is too large (at most 20 MiB); nothing was stored."
     with translation.override("vi"):
         assert byte_size(20 * 1024 * 1024) == "20 MiB" and byte_size(1536 * 1024) == "1,5 MiB"
         assert byte_size(512 * 1024) == "512 KiB"

@@ -6,19 +6,30 @@ import threading
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from khien.core.errors import Refused
+from khien.core.notifications import platform_language
 from khien.registry.models import Organization
-from khien.telemetry import services
+from khien.telemetry import health, services
 from khien.telemetry.models import DEFAULT_SOURCE_TIME_ZONE, AlertSource, SourceFormat
 
 
+def no_source_message(name: str) -> str:
+    return _("No alert source named “%(name)s” (see `khien telemetry sources`).") % {"name": name}
+
+
 class Command(BaseCommand):
-    help = "Alert sources and the JetStream ingestion worker."
+    # --help is in English, as every command's; what the command says to people (its refusals, as the services'
+    # own) is in the platform's language (LANGUAGE_CODE). What scripts read keeps one fixed form: the keys, the
+    # tab-separated source lines and their status words (the API's), the "published N duplicates N" counts.
+    help = ("Alert sources and the JetStream ingestion worker. Messages are in the platform's language "
+            "(LANGUAGE_CODE).")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("sources", help="list the sources, one a line: name, format, organization")
+        sub.add_parser("sources", help="list the sources, one a line, tab-separated: name, format, organization "
+                                   "code, status (live, silent, never: never sent, disabled)")
         add = sub.add_parser("add-source", help="register a source and print its key (shown once)")
         add.add_argument("name")
         add.add_argument("--format", required=True, choices=SourceFormat.values)
@@ -59,16 +70,24 @@ class Command(BaseCommand):
         worker.add_argument("--quiet", action="store_true")
 
     def handle(self, *args, action, **options):
-        getattr(self, "do_" + action.replace("-", "_"))(**options)
+        with platform_language():
+            getattr(self, "do_" + action.replace("-", "_"))(**options)
 
     def do_sources(self, **options):
-        for name, fmt, code in AlertSource.objects.order_by("name").values_list("name", "format", "organization__code"):
-            self.stdout.write(f"{name}\t{fmt}\t{code}")
+        from django.utils import timezone
+
+        now = timezone.now()
+        sources = (AlertSource.objects.select_related("organization").order_by("name")
+                   .only("name", "format", "enabled", "last_event_at", "organization__code"))
+        for source in sources:
+            # The status by the sources page's rule (`health.source_status`), after the three first columns.
+            self.stdout.write(f"{source.name}\t{source.format}\t{source.organization.code}\t"
+                              f"{health.source_status(source, now)}")
 
     def do_add_source(self, name, format, organization, time_zone, **options):
         org = Organization.objects.filter(code=organization).first()
         if org is None:
-            raise CommandError(f"no organization with code {organization!r}")
+            raise CommandError(_("No organization with code “%(code)s”.") % {"code": organization})
         try:
             # The operator at the console acts as the platform (acting_user=None), as `khien token` does.
             _source, key = services.do_create_source(org, name, format, time_zone=time_zone, acting_user=None)
@@ -82,7 +101,7 @@ class Command(BaseCommand):
     def _source(self, name) -> AlertSource:
         source = AlertSource.objects.filter(name=name).first()
         if source is None:
-            raise CommandError(f"no alert source named {name!r} (see `khien telemetry sources`)")
+            raise CommandError(no_source_message(name))
         return source
 
     def do_reprocess(self, name, quiet, **options):
@@ -114,7 +133,7 @@ class Command(BaseCommand):
         if days is None:
             days = int(conf.get("KHIEN_EVENT_RETENTION_DAYS"))
         if days < 1:
-            raise CommandError("--days must be at least 1")
+            raise CommandError(_("--days must be at least 1."))
         result = services.do_prune(timezone.now() - dt.timedelta(days=days), acting_user=None, keep_hourly=not hourly)
         self.stdout.write(f"deleted events {result.events} alerts {result.alerts} hits {result.hits} "
                           f"dead letters {result.dead_letters} "
@@ -125,17 +144,19 @@ class Command(BaseCommand):
 
         password = _secret(worker_password_file, "KHIEN_NATS_WORKER_PASSWORD")
         if len(password) < 16:
-            raise CommandError("give the workers' NATS password, at least 16 characters (--worker-password-file, or "
-                               "KHIEN_NATS_WORKER_PASSWORD); the workers connect with it in KHIEN_NATS_URL")
+            raise CommandError(_("Give the workers' NATS password, at least 16 characters (--worker-password-file, "
+                                 "or KHIEN_NATS_WORKER_PASSWORD); the workers connect with it in KHIEN_NATS_URL."))
         result = authorization(worker_user, password)
         if output:
             try:
                 with open(output, "w", encoding="utf-8") as fh:
                     fh.write(result.text)
             except OSError as exc:
-                raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+                raise CommandError(_("Cannot write %(file)s: %(reason)s.") % {"file": output,
+                                                                               "reason": exc.strerror}) from None
         else:
             self.stdout.write(result.text, ending="")
+        # A report for the operator's log, in one fixed form (as the counts lines).
         self.stderr.write(f"NATS users: {worker_user} (workers) and {len(result.sources)} sources")
         if result.skipped:
             self.stderr.write("skipped (key made before per-source NATS users; rotate it to give them one): "
@@ -145,25 +166,23 @@ class Command(BaseCommand):
         from khien.telemetry.batches import file_batches
         from khien.telemetry.nats import JetStreamLink, ensure_stream, publish
 
-        src = AlertSource.objects.filter(name=source).first()
-        if src is None:
-            raise CommandError(f"no alert source named {source!r} (see `khien telemetry sources`)")
+        src = self._source(source)
         key = _secret(key_file, "KHIEN_SOURCE_KEY")
         if not key:
-            raise CommandError(f"give the key of source {source!r} (--key-file, or KHIEN_SOURCE_KEY): the worker "
-                               "stores only records that carry it")
+            raise CommandError(_("Give the key of source “%(name)s” (--key-file, or KHIEN_SOURCE_KEY): the worker "
+                                 "stores only records that carry it.") % {"name": source})
         if not services.is_source_key(src, key):
-            raise CommandError(f"this is not the key of source {source!r}")
+            raise CommandError(_("This is not the key of source “%(name)s”.") % {"name": source})
         try:
             stream = open(file, "rb")
         except OSError as exc:
-            raise CommandError(f"cannot read {file}: {exc.strerror}") from None
+            raise CommandError(_("Cannot read %(file)s: %(reason)s.") % {"file": file, "reason": exc.strerror}) from None
         try:
             # As the source itself: where the NATS server has per-source users, it may publish on its subject only.
             link = JetStreamLink(user=src.name, password=key)
         except Exception as exc:
             stream.close()
-            raise CommandError(f"NATS does not answer: {exc!r}") from None
+            raise CommandError(_("NATS does not answer: %(error)s") % {"error": repr(exc)}) from None
         stored = duplicates = 0
         try:
             with link, stream:
@@ -182,7 +201,7 @@ class Command(BaseCommand):
         try:
             link = JetStreamLink()
         except Exception as exc:
-            raise CommandError(f"NATS does not answer: {exc!r}") from None
+            raise CommandError(_("NATS does not answer: %(error)s") % {"error": repr(exc)}) from None
         previous = {sig: signal.signal(sig, lambda *_a: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
         shown = Progress(self.stderr)
 
@@ -253,5 +272,5 @@ def _secret(path: str | None, variable: str) -> str:
             with open(path, encoding="utf-8") as fh:
                 return fh.read().strip()
         except OSError as exc:
-            raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+            raise CommandError(_("Cannot read %(file)s: %(reason)s.") % {"file": path, "reason": exc.strerror}) from None
     return os.environ.get(variable, "").strip()
