@@ -4,6 +4,7 @@ One rule each for every app: intelligence indicators, incident observables, aler
 of information systems. Values are given lower case, without a trailing dot (the callers normalize them).
 """
 import re
+from urllib.parse import urlsplit
 
 HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64}  # hexadecimal digits, by hash kind
 
@@ -26,6 +27,37 @@ def is_domain_name(value: str) -> bool:
 def is_host_name(value: str) -> bool:
     """`value` is a name a DNS query or an alert may carry: a domain name, or a single label such as a host's."""
     return _HOST_NAME.fullmatch(value) is not None
+
+
+# The defanged forms warnings and reports write so that nobody clicks a value by mistake, and the real text.
+_DEFANGED = ((re.compile(r"^hxxp(s?)(\[:\]|:)//", re.IGNORECASE), r"http\1://"),
+             (re.compile(r"\[:\]//"), "://"),
+             (re.compile(r"\[\.\]|\(\.\)"), "."),
+             (re.compile(r"\[at\]", re.IGNORECASE), "@"))
+# A URL as an indicator names it: a scheme (RFC 3986), "://", a host; no white space.
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
+
+
+def refang(value: str) -> str:
+    """The real value of a defanged one (hxxp:// and hxxps://, [.], (.), [:]//, [at]); other values unchanged,
+    stripped. The one rule for every app that reads values people paste from warnings and reports."""
+    value = (value or "").strip()
+    for pattern, real in _DEFANGED:
+        value = pattern.sub(real, value)
+    return value
+
+
+def url_value(value: str) -> str | None:
+    """The URL a typed or imported value stands for (refanged: hxxp://evil[.]top/a is http://evil.top/a), or None
+    when it is not a URL with a scheme and a host. The one rule of the indicator forms and the CSV import."""
+    value = refang(value)
+    if not _URL.fullmatch(value):
+        return None
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:  # an invalid port or IPv6 literal
+        return None
+    return value if host else None
 
 
 def is_email_address(value: str) -> bool:

@@ -1,4 +1,4 @@
-"""Incident exports: the list as CSV / XLSX, one incident as a PDF report in Vietnamese.
+"""Incident exports: the list as CSV / XLSX, one incident as a PDF report in Vietnamese or English.
 
 Read-only, but each export is written to the audit log (who exported what,
 with which filters) by `record_export`. The caller passes an already
@@ -18,7 +18,6 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.text import capfirst
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -27,6 +26,7 @@ from khien.core.audit import Act, Change
 from khien.core.spreadsheet import safe_cell, xlsx_row
 
 from . import deadlines, journal
+from .evidence import exact_bytes, integrity_state, size_label
 from .models import CustodyAction, Evidence, Incident
 
 EXPORT_ACTION = Act.EXPORT
@@ -242,6 +242,7 @@ def _build_pdf(incident: Incident, user) -> bytes:
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
+    from .forms import system_name  # the one naming of a system on an incident (form, page, PDF)
     from .models import IncidentEvent, Observable, Task
 
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # font subsetting chatter
@@ -255,7 +256,7 @@ def _build_pdf(incident: Incident, user) -> bytes:
     pdf.set_creator("Khiên")
     generated = timezone.localtime(timezone.now()).strftime("%d/%m/%Y %H:%M")
     footer_text = _("Incident report %(ref)s · %(tlp)s · generated %(at)s") % {
-        "ref": incident.reference, "tlp": incident.get_tlp_display(), "at": generated}
+        "ref": incident.reference, "tlp": incident.get_tlp_display(), "at": f"{generated} (UTC+7)"}
 
     pdf.alias_nb_pages()
     pdf.add_page()
@@ -332,9 +333,14 @@ def _build_pdf(incident: Incident, user) -> bytes:
     line(_("INCIDENT REPORT"), size=15, bold=True, h=8)
     line(f"{incident.reference} — {incident.title}", size=12, bold=True, h=6)
     line(_("Generated %(at)s by %(user)s") % {"at": generated, "user": _named(user)}, size=8)
+    # Said once, as the pages' footer says it: a reader abroad, or a court, reads the times without the platform.
+    line(_("Times shown in Vietnam time (UTC+7)"), size=8, bold=True)
 
     def t(value):
         return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else "—"
+
+    def t_seconds(value):  # the chain of custody to the second, as the page shows it
+        return timezone.localtime(value).strftime("%d/%m/%Y %H:%M:%S") if value else "—"
 
     facts = [
         (_("Reference number"), incident.reference),
@@ -356,7 +362,8 @@ def _build_pdf(incident: Incident, user) -> bytes:
         (_("Personal data exposed"), _yes_no(incident.personal_data_exposed)),
         (_("Number of people affected"), incident.people_affected),
         (_("Affected information systems"),
-         "; ".join(f"{s.code} {s.name}" for s in incident.systems.order_by("code")) or "—"),
+         "; ".join(f"{s.code} {system_name(s, incident.organization)}"  # as the page names them
+                   for s in incident.systems.select_related("owner").order_by("code")) or "—"),
         (_("Description"), incident.description),
     ]
     if incident.root_cause:
@@ -429,8 +436,11 @@ def _build_pdf(incident: Incident, user) -> bytes:
     for e in evidence:
         name = e.original_name if e.kind in ("file", "external") else _("Note")
         sealed = _("sealed %(at)s") % {"at": t(e.sealed_at)} if e.sealed_at else _("not sealed")
-        line(f"{name} · {filesizeformat(e.size)} · {sealed}", bold=True)  # as the page writes it
+        # The size as the page writes it (decimal units), and exact: a court compares it with the imaging report.
+        line(f"{name} · {size_label(e.size)} ({exact_bytes(e.size)}) · {sealed}", bold=True)
         line(f"SHA-256: {e.sha256}", size=8)
+        if e.kind != "external":  # as the page says it (`evidence.integrity_state`)
+            line(_("Integrity: %(state)s") % {"state": integrity_state(e).text}, size=8)
         if e.kind == "external":
             line(_("Kept elsewhere, at: %(location)s (SHA-256 as declared)") % {"location": e.location}, size=8)
         if e.note:  # a note, or a file's description
@@ -440,7 +450,7 @@ def _build_pdf(incident: Incident, user) -> bytes:
         people = journal.people_named([v for c in steps for v in (c.actor_email, c.from_party, c.to_party)])
         for c in steps:
             parties = " → ".join(people.get(p, p) for p in (c.from_party, c.to_party) if p)
-            line(f"  • {t(c.at)} {actions.get(c.action, c.action)} {parties} "
+            line(f"  • {t_seconds(c.at)} {actions.get(c.action, c.action)} {parties} "
                  f"({people.get(c.actor_email, c.actor_email)})", size=8)
 
     events = IncidentEvent.objects.filter(incident=incident).select_related("actor").order_by("at", "id")

@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
-from khien.core.scoping import memberships_of
+from khien.core.scoping import memberships_of, prefix_q
 
 from . import deadlines
 from .models import OPEN_TASK_STATUSES, Incident, ReportingPolicy, Status, Task, TaskParty
@@ -31,21 +31,31 @@ def awaiting_response(queryset, user):
         pk__in=Incident.objects.filter(assigned).values("pk"))
 
 
-def for_reporting_organization(queryset, user):
-    """The open tasks of `queryset` expected from the reporting organization (`TaskParty.REPORTER`) that nobody is
-    in charge of, on the incidents of the organizations where the user may act (a role that may change there or
-    above it, as `services.is_reporting_side` — not the coordinator's reach over every organization): their
-    organization's to take on."""
+def for_my_organization(queryset, user):
+    """The open tasks of `queryset` that nobody is in charge of and that the user's organization is expected to do
+    (`TaskParty`): the reporting organization's on the incidents of the organizations where the user may act (a
+    role that may change there or above it, as `services.is_reporting_side` — not the coordinator's reach over every
+    organization); the responder organization's on the incidents assigned to one the user works in (a responder
+    role there or above it, as `services.is_assigned_responder`); the national coordinator's for a national
+    coordinator. Their organization's to take on."""
     from khien.core.roles import ROLE_ACTIONS, Action
+    from khien.core.scoping import is_national_coordinator
 
-    paths = [path for role, path, _o in memberships_of(user) if Action.CHANGE in ROLE_ACTIONS.get(role, ())] \
-        if user is not None else []
-    if not paths:
+    from .services import RESPONDER_ROLES
+
+    if user is None:
         return queryset.none()
-    ours = Q()
-    for path in paths:
-        ours |= Q(incident__organization__path__startswith=path)
-    return queryset.filter(ours, party=TaskParty.REPORTER, owner__isnull=True, status__in=OPEN_TASK_STATUSES)
+    ours = Q(pk__in=[])
+    reporting = [path for role, path, _o in memberships_of(user) if Action.CHANGE in ROLE_ACTIONS.get(role, ())]
+    if reporting:
+        ours |= Q(prefix_q("incident__organization__path", tuple(reporting)), party=TaskParty.REPORTER)
+    responding = [path for role, path, _o in memberships_of(user) if role in RESPONDER_ROLES]
+    if responding:
+        assigned = Incident.objects.filter(prefix_q("assignments__responder__path", tuple(responding))).values("pk")
+        ours |= Q(incident__in=assigned, party=TaskParty.RESPONDER)
+    if is_national_coordinator(user):
+        ours |= Q(party=TaskParty.COORDINATOR)
+    return queryset.filter(ours, owner__isnull=True, status__in=OPEN_TASK_STATUSES)
 
 
 def may_await_response(user) -> bool:
@@ -140,8 +150,8 @@ class TaskFilter(PlatformFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
     mine = BooleanFilter(method="filter_mine", label=_("In my charge"))
     open = BooleanFilter(method="filter_open", label=_("Still open"))
-    # Expected from the user's organization, nobody in charge (`for_reporting_organization`): the home page's "To
-    # do" links here.
+    # Expected from the user's organization (the reporting one, an assigned responder, the national coordinator),
+    # nobody in charge (`for_my_organization`): the home page's "To do" links here.
     reporter_open = BooleanFilter(method="filter_reporter_open",
                                   label=_("For my organization, nobody in charge"))
     incident = django_filters.CharFilter(field_name="incident__reference", label=_("Incident"))
@@ -153,7 +163,7 @@ class TaskFilter(PlatformFilterSet):
     def filter_reporter_open(self, queryset, name, value):
         if value is None:
             return queryset
-        ours = for_reporting_organization(Task.objects.all(), getattr(self.request, "user", None)).values("pk")
+        ours = for_my_organization(Task.objects.all(), getattr(self.request, "user", None)).values("pk")
         return queryset.filter(pk__in=ours) if value else queryset.exclude(pk__in=ours)
 
     def search(self, queryset, name, value):

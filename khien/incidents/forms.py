@@ -34,10 +34,12 @@ from .inputs import (
 from .models import (
     PEOPLE_AFFECTED_MAX,
     PEOPLE_AFFECTED_TOO_MANY,
+    RECORDED_BY_PLATFORM,
     CustodyAction,
     Incident,
     ReportingPolicy,
     TaskStatus,
+    TaskTemplates,
     Taxonomy,
 )
 from .services import (
@@ -88,22 +90,29 @@ class OrganizationChoiceField(forms.ModelChoiceField):
         return f"{obj.code} — {obj.name}"
 
 
+def system_name(system, organization=None) -> str:
+    """A system's name as an incident shows it (the report form, the incident's page, its PDF). Names often end
+    with their owner's name ("… – Bệnh viện X"), written in Vietnamese: left out when the owner is `organization`
+    (the reporting organization, named above the systems), else written in the reader's language."""
+    name = system.name
+    mine = organization is not None and system.owner_id == organization.pk
+    owner = organization if mine else system.owner
+    for owner_name in sorted({owner.name_vi, owner.name_en} - {""}, key=len, reverse=True):
+        for dash in (" – ", " — ", " - "):
+            if name.endswith(dash + owner_name) and len(name) > len(dash + owner_name):
+                base = name[:-len(dash + owner_name)]
+                return base if mine else f"{base}{dash}{owner.name}"
+    return name
+
+
 class SystemChoiceField(forms.ModelMultipleChoiceField):
-    """A system as the reporter picks it: its code, its name and its level (approved, else proposed). Its owner's
-    name, which names often repeat ("… – Bệnh viện X"), is left out when the owner is `organization` (the reporting
-    organization, named above the list)."""
+    """A system as the reporter picks it: its code, its name (`system_name`) and its level (approved, else
+    proposed)."""
 
     organization = None
 
     def label_from_instance(self, obj):
-        name = obj.name
-        owner = self.organization if self.organization is not None and obj.owner_id == self.organization.pk else None
-        if owner is not None:
-            for owner_name in {owner.name_vi, owner.name_en} - {""}:
-                for dash in (" – ", " — ", " - "):
-                    if name.endswith(dash + owner_name) and len(name) > len(dash + owner_name):
-                        name = name[:-len(dash + owner_name)]
-        label = f"{obj.code} — {name}"
+        label = f"{obj.code} — {system_name(obj, self.organization)}"
         level = obj.effective_level
         if level is None:
             return label
@@ -481,8 +490,12 @@ class TaskEditForm(forms.Form):
     description = forms.CharField(label=_("Description"), required=False, max_length=TASK_DESCRIPTION_MAX,
                                   widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args, task, people=None, **kwargs):
-        kwargs.setdefault("initial", {"owner": task.owner_id, "due_at": task.due_at, "description": task.description})
+    def __init__(self, *args, task, people=None, templates=None, **kwargs):
+        # A standard description untouched reads in the reader's language, as the task table shows it
+        # (`TaskTemplates.shown`); sent back unchanged it stays the standard text (`TaskTemplates.kept_description`).
+        templates = templates or TaskTemplates.current()
+        description = templates.shown(task)[1] if templates else task.description
+        kwargs.setdefault("initial", {"owner": task.owner_id, "due_at": task.due_at, "description": description})
         kwargs.setdefault("prefix", f"t{task.pk.hex[:8]}")
         super().__init__(*args, **kwargs)
         self.task = task
@@ -560,7 +573,9 @@ class ExternalEvidenceForm(forms.Form):
 
 
 class CustodyForm(forms.Form):
-    action = forms.ChoiceField(label=_("Step"), choices=[c for c in CustodyAction.choices if c[0] != CustodyAction.SEALED])
+    # Sealing and integrity checks are recorded by their own actions, not typed in.
+    action = forms.ChoiceField(label=_("Step"), choices=[c for c in CustodyAction.choices
+                                                         if c[0] not in RECORDED_BY_PLATFORM])
     from_party = forms.CharField(label=_("From"), required=False, max_length=300)
     to_party = forms.CharField(label=_("To"), required=False, max_length=300)
     at = forms.DateTimeField(label=_("When"), required=False, widget=DateTimeLocalInput(),

@@ -154,6 +154,25 @@ class TaskTemplates(ContentVersion):
             shown.append(translated if same and translated else value)
         return shown[0], shown[1]
 
+    def kept_description(self, task: "Task", value: str) -> str:
+        """The description to store when `value` is given for `task`: the stored one while it is still the file's
+        text and `value` is that text in any language. The edit form is prefilled in the reader's language
+        (`shown`), and an API client sends back what it read: saving it unchanged must not turn the standard
+        text into a custom one, which every reader would then read in that one language."""
+        entry = self.entry(task.template_code) if task.template_code else None
+        if entry is None or value == task.description:
+            return value
+        stored = (settings.LANGUAGE_CODE or "vi").split("-")[0]
+        original = entry.get(f"description_{stored}") or entry.get("description_vi") or ""
+
+        def plain(text):  # a browser sends a textarea's line breaks as CR LF; a form strips the ends
+            return str(text or "").replace("\r\n", "\n").strip()
+
+        standard = {plain(entry.get(key)) for key in entry if key.startswith("description_")} - {""}
+        if plain(task.description) == plain(original) and plain(value) in standard:
+            return task.description
+        return value
+
 
 class Status(models.TextChoices):
     NEW = "new", _("New")
@@ -521,6 +540,15 @@ class CustodyAction(models.TextChoices):
     ANALYSED = "analysed", _("Analysed")
     RETURNED = "returned", pgettext_lazy("chain of custody", "Returned")
     SEALED = "sealed", _("Sealed")
+    # Integrity checks, recorded by the platform (`services.do_verify_evidence`, a refused download), never typed in.
+    VERIFIED = "verified", _("Integrity verified")
+    CONTENT_CHANGED = "content_changed", _("Integrity check: content changed")
+    FILE_MISSING = "file_missing", _("Integrity check: file missing")
+
+
+# The steps the platform records itself (sealing, integrity checks): not offered as a custody step to type in.
+RECORDED_BY_PLATFORM = frozenset({CustodyAction.SEALED, CustodyAction.VERIFIED, CustodyAction.CONTENT_CHANGED,
+                                  CustodyAction.FILE_MISSING})
 
 
 class CustodyEventQuerySet(OrgScopedQuerySet):

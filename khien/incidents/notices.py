@@ -38,6 +38,7 @@ from khien.core import notifications
 from khien.core.audit import Change
 from khien.core.models import User
 from khien.core.roles import Role
+from khien.core.texts import shown_time
 from khien.intel.models import Tlp
 from khien.registry.services import national_coordinators
 
@@ -68,8 +69,9 @@ def _url(incident: Incident) -> str:
 
 
 def when_text(value: dt.datetime) -> str:
-    """A time as incident notices and messages write it (Vietnam time, the hour first): 14:30 05/12/2026."""
-    return timezone.localtime(value).strftime("%H:%M %d/%m/%Y")
+    """A time as incident notices and messages write it: the platform's one format (`texts.shown_time`, the date
+    first, in the platform's time zone, the same in every language), as the pages write it: 05/12/2026 14:30."""
+    return shown_time(value)
 
 
 def _responders(incident: Incident):
@@ -196,13 +198,33 @@ def reported(incident: Incident, *, actor) -> int:
     return notifications.notify(people, kind="incidents.reported", title=title, body=body, url=_url(incident))
 
 
+def sla_due_lines(incident: Incident, now: dt.datetime) -> list[Text]:
+    """“Triage is due by 06/12/2026 18:36.”, “Containment is due by …” for each response SLA of the incident still to
+    meet (triage while not triaged, containment while neither contained nor resolved); one already past says so."""
+    pending = {"triage": incident.triaged_at is None,
+               "contain": incident.contained_at is None and incident.resolved_at is None}
+    due_by = {"triage": _l("Triage is due by %(due)s."), "contain": _l("Containment is due by %(due)s.")}
+    lines = []
+    for measure in deadlines.SLA_MEASURES:
+        if not pending[measure]:
+            continue
+        due = deadlines.incident_sla_due_at(incident, measure)
+        lines.append(Text(_l("The %(what)s deadline has passed: it was due by %(due)s."), {
+            "what": SLA_LABELS[measure], "due": when_text(due)}) if due < now
+            else Text(due_by[measure], {"due": when_text(due)}))
+    return lines
+
+
 def assigned(incident: Incident, responder, *, actor) -> int:
-    """Urgent: the responder organization's people learn they have an incident to work on; the reporting
-    organization learns who was assigned to its incident (digest)."""
+    """Urgent: the responder organization's people learn they have an incident to work on and when its triage and
+    containment are due (`sla_due_lines`); the reporting organization learns who was assigned to its incident
+    (digest)."""
     title = Text(_l("%(ref)s assigned to your organization: %(title)s"), {"ref": incident.reference,
                                                                         "title": incident.title})
-    body = Text(_l("Severity: %(severity)s. Reporting organization: %(org)s."), {
-        "severity": _severity(incident, incident.severity), "org": ByLanguage.name_of(incident.organization)})
+    body = notifications.lines(
+        Text(_l("Severity: %(severity)s. Reporting organization: %(org)s."), {
+            "severity": _severity(incident, incident.severity), "org": ByLanguage.name_of(incident.organization)}),
+        *sla_due_lines(incident, timezone.now()))
     told_title = Text(_l("%(ref)s: %(org)s assigned as responder"), {"ref": incident.reference,
                                                                      "org": ByLanguage.name_of(responder)})
     told_body = Text(_l("%(title)s\nAssigned by %(who)s."), {"title": incident.title, "who": _by(actor)})
@@ -212,13 +234,45 @@ def assigned(incident: Incident, responder, *, actor) -> int:
                        responders=[])
 
 
-def status_changed(incident: Incident, from_status: str, to_status: str, reason: str = "", *, actor) -> int:
-    """The reporting organization and the assigned responders learn of each status change (digest)."""
+def status_changed(incident: Incident, from_status: str, to_status: str, reason: str = "", *, actor,
+                   cancelled=(), left_open=()) -> int:
+    """The reporting organization and the assigned responders learn of each status change (digest).
+
+    `cancelled` and `left_open` are (task, party) pairs (`services.task_party`): the tasks the step cancelled and
+    those it left open (resolving ends only the tasks of the parties whoever resolves acts for). Each party reads
+    its own by name — the reporting organization's members, the responders' people, the national coordinators (told
+    only then) —, and the tasks of nobody in particular are named to all: nobody's work is cancelled unsaid."""
     title = Text(_l("%(ref)s: %(from)s → %(to)s"), {"ref": incident.reference, "from": Status(from_status).label,
                                                     "to": Status(to_status).label})
     # Who took the step, as the assignment and severity notices say it; the reason as written.
-    body = notifications.lines(_changed_by(incident, actor), reason)
-    return tell(incident, actor=actor, kind="incidents.status", title=title, body=body)
+    first = [_changed_by(incident, actor), reason]
+    if not cancelled and not left_open:
+        return tell(incident, actor=actor, kind="incidents.status", title=title, body=notifications.lines(*first))
+
+    def body(party: str) -> Text:
+        ended = [task for task, of in cancelled if of in (party, "")] if party != TaskParty.COORDINATOR else \
+            [task for task, of in cancelled if of == party]
+        still = [task for task, of in left_open if of == party]
+        return notifications.lines(
+            *first,
+            Text(_l("Tasks cancelled with this step:")) if ended else "",
+            *(Text(_l("• %(task)s — in charge: %(who)s"), {"task": _task_title(t), "who": _by(t.owner)})
+              if t.owner_id else Text(_l("• %(task)s"), {"task": _task_title(t)}) for t in ended),
+            Text(_l("Still open for your organization (finish or cancel them):")) if still else "",
+            *(_task_due_line(t) for t in still))
+
+    reporting = _people([incident.organization], REPORTER_ROLES, actor)
+    told = {p.pk for p in reporting}
+    responding = [p for p in _people(_responders(incident), RESPONDER_ROLES, actor) if p.pk not in told]
+    told |= {p.pk for p in responding}
+    coordinators = [p for p in national_coordinators() if p.pk not in told and p.pk != getattr(actor, "pk", None)]
+    theirs = [t for t, of in (*cancelled, *left_open) if of == TaskParty.COORDINATOR]
+    url, sent = _url(incident), 0
+    for people, party in ((reporting, TaskParty.REPORTER), (responding, TaskParty.RESPONDER),
+                          (coordinators if theirs else [], TaskParty.COORDINATOR)):
+        if people:
+            sent += notifications.notify(people, kind="incidents.status", title=title, body=body(party), url=url)
+    return sent
 
 
 def commented(incident: Incident, text: str, *, actor) -> int:
@@ -285,23 +339,44 @@ def task_given(task, *, actor) -> int:
     return notifications.notify([owner], kind="incidents.task", title=title, body=body, url=_url(incident))
 
 
-def tasks_for_reporter(incident: Incident, tasks, *, actor) -> int:
-    """The reporting organization's members learn of the tasks expected from their organization that nobody is in
-    charge of (the standard tasks planned at triage): one notice listing them, each with its due time — else such
-    a task reaches nobody (`task_given` tells a person in charge)."""
-    ours = sorted((t for t in tasks if t.party == TaskParty.REPORTER and t.owner_id is None),
-                  key=lambda t: (t.due_at is None, t.due_at or incident.reported_at))
-    if not ours:
-        return 0
-    n = len(ours)
-    title = Text(ngettext_lazy("%(ref)s: %(n)s task for your organization", "%(ref)s: %(n)s tasks for your organization",
-                               n), {"ref": incident.reference, "n": n})
-    body = notifications.lines(
-        incident.title,
-        Text(_l("Nobody is in charge of them yet: take one on the incident's page.")),
-        *(Text(_l("• %(task)s — due at %(when)s"), {"task": _task_title(t), "when": when_text(t.due_at)}) if t.due_at
-          else Text(_l("• %(task)s"), {"task": _task_title(t)}) for t in ours))
-    return tell(incident, actor=actor, kind="incidents.tasks_for_reporter", title=title, body=body, responders=[])
+def _task_due_line(task) -> Text:
+    return (Text(_l("• %(task)s — due at %(when)s"), {"task": _task_title(task), "when": when_text(task.due_at)})
+            if task.due_at else Text(_l("• %(task)s"), {"task": _task_title(task)}))
+
+
+# Each party of the standard tasks (`TaskParty`) and the kind of the notice that lists its tasks nobody holds.
+TASKS_FOR = {TaskParty.REPORTER: "incidents.tasks_for_reporter", TaskParty.RESPONDER: "incidents.tasks_for_responder",
+             TaskParty.COORDINATOR: "incidents.tasks_for_coordinator"}
+
+
+def tasks_for_parties(incident: Incident, tasks, *, actor, responders=None) -> int:
+    """Each party learns of the tasks expected from it that nobody is in charge of (the standard tasks planned at
+    triage or added later; those waiting for a responder organization when it is assigned): one notice per party
+    listing them, each with its due time — else such a task reaches nobody (`task_given` tells a person in charge).
+    The reporting organization's members (REPORTER_ROLES); the people of `responders` (default: every assigned
+    responder organization); the national coordinators. Not `actor`."""
+    sent = 0
+    for party, kind in TASKS_FOR.items():
+        ours = sorted((t for t in tasks if t.party == party and t.owner_id is None),
+                      key=lambda t: (t.due_at is None, t.due_at or incident.reported_at))
+        if not ours:
+            continue
+        n = len(ours)
+        title = Text(ngettext_lazy("%(ref)s: %(n)s task for your organization",
+                                   "%(ref)s: %(n)s tasks for your organization", n), {"ref": incident.reference, "n": n})
+        body = notifications.lines(
+            incident.title,
+            Text(_l("Nobody is in charge of them yet: take one on the incident's page.")),
+            *(_task_due_line(t) for t in ours))
+        if party == TaskParty.REPORTER:
+            sent += tell(incident, actor=actor, kind=kind, title=title, body=body, responders=[])
+        elif party == TaskParty.RESPONDER:
+            sent += tell(incident, actor=actor, kind=kind, title=title, body=body, reporting=False,
+                         responders=responders)
+        else:
+            coordinators = [p for p in national_coordinators() if p.pk != getattr(actor, "pk", None)]
+            sent += notifications.notify(coordinators, kind=kind, title=title, body=body, url=_url(incident))
+    return sent
 
 
 def _changed_by(incident: Incident, actor) -> Text:

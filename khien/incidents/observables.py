@@ -14,7 +14,6 @@ audits and adds a journal line. Visibility of intelligence is decided by
 from __future__ import annotations
 
 import ipaddress
-import re
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -27,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from khien.core import audit, shapes
 from khien.core.audit import Act, Change
+from khien.core import shapes
 from khien.core.errors import Forbidden, Refused
 from khien.intel import services as intel_services
 from khien.intel import tlp as intel_tlp
@@ -41,21 +41,8 @@ MAX_VALUE = 2048
 
 # --- Parsing and normalizing ---------------------------------------------------------------------
 
-# The defanged forms warnings and reports write so that nobody clicks a value by mistake, and the real text.
-_DEFANGED = ((re.compile(r"^hxxp(s?)(\[:\]|:)//", re.IGNORECASE), r"http\1://"),
-             (re.compile(r"\[:\]//"), "://"),
-             (re.compile(r"\[\.\]|\(\.\)"), "."),
-             (re.compile(r"\[at\]", re.IGNORECASE), "@"))
-
-
-def refang(value: str) -> str:
-    """The real value of a defanged one (hxxp:// and hxxps://, [.], (.), [:]//, [at]); other values unchanged.
-
-    The one place where defanged values are read back: what `guess_kind` and `normalize` see."""
-    value = (value or "").strip()
-    for pattern, real in _DEFANGED:
-        value = pattern.sub(real, value)
-    return value
+# Defanged values (hxxp://, [.]) are read back by the one rule every app shares.
+refang = shapes.refang
 
 
 def guess_kind(value: str) -> str | None:

@@ -43,6 +43,7 @@ from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import ngettext
 
 from khien.core import audit
+from khien.core.texts import shown_time
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused, file_too_large
 from khien.core.roles import ROLE_ACTIONS, Action, Role
@@ -51,8 +52,10 @@ from khien.core.timerange import out_of_range_message, storable
 from khien.registry.models import InformationSystem, Organization, OrgType
 
 from . import deadlines, notices
+from . import evidence as integrity_rule
 from .models import (
     OPEN_TASK_STATUSES,
+    RECORDED_BY_PLATFORM,
     STATUS_ORDER,
     STATUS_TIME_FIELDS,
     CustodyAction,
@@ -67,6 +70,7 @@ from .models import (
     ResponderAssignment,
     Status,
     Task,
+    TaskParty,
     TaskStatus,
     TaskTemplates,
     Taxonomy,
@@ -162,10 +166,58 @@ def transition_problem(incident: Incident, to_status: str, reader=None) -> str |
 ENDS_THE_TASKS = (Status.RESOLVED, Status.CLOSED)
 
 
-def open_tasks(incident: Incident, to_status: str | None = None):
+def task_parties(user, incident: Incident) -> set[str]:
+    """The parties (`TaskParty`) whose tasks the user may end with a workflow step: the reporting side acts for the
+    reporting organization — and for the responder organization while none is assigned (the reporting organization
+    then responds itself) —, the assigned responders for the responder organization, the national coordinator for
+    every party (it coordinates the response, and may act for the reporting organization)."""
+    if is_national_coordinator(user):
+        return set(TaskParty.values)
+    parties = set()
+    if is_reporting_side(user, incident):
+        parties.add(TaskParty.REPORTER)
+        if not incident.assignments.exists():
+            parties.add(TaskParty.RESPONDER)
+    if is_assigned_responder(user, incident):
+        parties.add(TaskParty.RESPONDER)
+    return parties
+
+
+def task_party(task: Task, incident: Incident) -> str:
+    """Whose task it is: its party (a standard task, `tasks.yaml`), else the side its person in charge works for on
+    the incident (a task added by hand and given to someone), else "" (nobody's in particular: anyone's)."""
+    if task.party:
+        return task.party
+    owner = task.owner
+    if owner is None:
+        return ""
+    if is_national_coordinator(owner):
+        return TaskParty.COORDINATOR
+    if is_reporting_side(owner, incident):
+        return TaskParty.REPORTER
+    if is_assigned_responder(owner, incident):
+        return TaskParty.RESPONDER
+    return ""
+
+
+def _ends_task(user, task: Task, incident: Incident, parties: set[str]) -> bool:
+    """May `user`, acting for `parties`, end `task` with a step: one of their parties', in their charge, or
+    nobody's in particular."""
+    party = task_party(task, incident)
+    return not party or party in parties or task.owner_id == user.pk
+
+
+def open_tasks(incident: Incident, to_status: str | None = None, user=None):
     """The incident's tasks not done nor cancelled; with `to_status`, those that the step to it ends: resolving
     leaves the standard tasks that belong after it (`after: resolved` in tasks.yaml: the lessons learned and the
-    final report, given once the incident is resolved) open, closing ends them all."""
+    final report, given once the incident is resolved) open, closing ends them all.
+
+    With `user` (who takes the step), resolving ends only the tasks of the parties they act for (`task_parties`),
+    those in their own charge and those of nobody in particular: a responder who declares the incident resolved
+    ends its own work, not the reporting organization's (checking the backups, resetting the passwords) nor the
+    coordinator's — those stay open (`tasks_left_open`) for their party to finish or cancel, and closing asks about
+    them. Closing ends every task whoever closes (only the reporting side and the coordinator close: a closed
+    incident's tasks no longer change); each party whose tasks are cancelled is told which (`notices.status_changed`)."""
     tasks = Task.objects.filter(incident=incident, status__in=OPEN_TASK_STATUSES)
     if to_status == Status.RESOLVED:
         templates = TaskTemplates.current()
@@ -173,15 +225,28 @@ def open_tasks(incident: Incident, to_status: str | None = None):
                  if entry.get("after") == Status.RESOLVED]
         if later:
             tasks = tasks.exclude(template_code__in=later)
+        if user is not None:
+            parties = task_parties(user, incident)
+            tasks = tasks.filter(pk__in=[task.pk for task in tasks.select_related("owner")
+                                         if _ends_task(user, task, incident, parties)])
     return tasks
 
 
-def open_tasks_problem(incident: Incident, to_status: str) -> str | None:
+def tasks_left_open(incident: Incident, to_status: str, user):
+    """The open tasks that `user`'s step to `to_status` does not end (`open_tasks`): when resolving, those of the
+    parties they do not act for."""
+    if to_status != Status.RESOLVED:
+        return Task.objects.none()
+    ended = open_tasks(incident, to_status, user).values("pk")
+    return open_tasks(incident, to_status).exclude(pk__in=ended).select_related("owner")
+
+
+def open_tasks_problem(incident: Incident, to_status: str, user=None) -> str | None:
     """Why `to_status` needs the open tasks cancelled first (the page asks, the service refuses unless the caller
-    asks to cancel them), or None."""
+    asks to cancel them), or None. With `user`, the tasks their step would end (`open_tasks`)."""
     if to_status not in ENDS_THE_TASKS:
         return None
-    n = open_tasks(incident, to_status).count()
+    n = open_tasks(incident, to_status, user).count()
     if not n:
         return None
     return ngettext("%(n)s task of the incident is still open: finish it first, or confirm that it is cancelled.",
@@ -387,7 +452,7 @@ def late_reason_problem(detected_at, now, late_reason, policy: ReportingPolicy |
     due = report_late_at(detected_at, now, policy)
     if due is not None and _missing(late_reason):
         return _("The initial report was due at %(due)s (%(hours)s hours after detection): give the reason for the "
-                 "delay.") % {"due": timezone.localtime(due).strftime("%H:%M %d/%m/%Y"),
+                 "delay.") % {"due": shown_time(due),
                               "hours": round((due - detected_at).total_seconds() / 3600)}
     return None
 
@@ -655,7 +720,9 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
     """Move the incident to `to_status` (see TRANSITIONS); a reopen needs a reason.
 
     Resolving or closing with tasks still open is refused (409, `open_tasks`) unless `cancel_open_tasks`: then
-    each open task is cancelled (journal, audit, its person in charge told) in the same transaction.
+    each open task the step ends is cancelled (journal, audit, its person in charge told) in the same transaction;
+    resolving ends only the tasks of the parties `acting_user` acts for and leaves the others open (`open_tasks`).
+    The status notice names, to each party, its tasks cancelled and those left open.
 
     Whoever takes part in no step of the incident is refused first (403), whatever the step and the status."""
     require_right(acting_user, incident, "workflow")
@@ -674,7 +741,7 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
         raise Forbidden(_("You are not allowed to take this step for this incident."))
     if problem := transition_problem(incident, to_status):
         raise Refused(problem, code="reports_missing", status=409)
-    if not cancel_open_tasks and (problem := open_tasks_problem(incident, to_status)):
+    if not cancel_open_tasks and (problem := open_tasks_problem(incident, to_status, acting_user)):
         raise Refused(problem, code="open_tasks", status=409)
     reason = (reason or "").strip()
     reopen = step in REOPENS
@@ -684,9 +751,14 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
         raise ValidationError({"reason": [_("At most %(n)s characters.") % {"n": REASON_MAX_CHARS}]})
 
     now = now or timezone.now()
+    cancelled, left_open = [], []
     if to_status in ENDS_THE_TASKS:
-        for task in open_tasks(incident, to_status).select_for_update(of=("self",)).select_related("owner", "incident"):
+        for task in (open_tasks(incident, to_status, acting_user).select_for_update(of=("self",))
+                     .select_related("owner", "incident")):
+            party = task_party(task, incident)  # before: a cancelled task's person in charge still counts
             _change_task_status(task, TaskStatus.CANCELLED, incident, acting_user, at=now)
+            cancelled.append((task, party))
+        left_open = [(task, task_party(task, incident)) for task in tasks_left_open(incident, to_status, acting_user)]
     before = audit.snapshot(incident)
     from_status = incident.status
     incident.status = to_status
@@ -701,7 +773,8 @@ def do_transition(incident: Incident, to_status: str, *, acting_user, reason: st
     _event(incident, EventKind.REOPENED if reopen else EventKind.STATUS, acting_user,
            from_status=from_status, to_status=to_status, text=reason, at=now, data=event_data)
     audit.record(Act.TRANSITION, incident, actor=acting_user, before=before)
-    notices.status_changed(incident, from_status, to_status, reason, actor=acting_user)
+    notices.status_changed(incident, from_status, to_status, reason, actor=acting_user, cancelled=cancelled,
+                           left_open=left_open)
     if to_status == Status.TRIAGED:
         # Triage confirms the category: its standard response tasks are planned at once, due from now.
         _create_standard_tasks(incident, acting_user, now)
@@ -875,6 +948,10 @@ def do_assign_responder(incident: Incident, responder: Organization, *, acting_u
     _audit_child(Act.CREATE, assignment, incident, acting_user)
     notices.assigned(incident, responder, actor=acting_user)
     _complete_standard_tasks(incident, "responder_assigned", acting_user, at=assignment.at)
+    # The responder's standard tasks planned before it came (at triage) and that nobody holds: listed to its people.
+    notices.tasks_for_parties(incident, list(Task.objects.filter(
+        incident=incident, party=TaskParty.RESPONDER, owner__isnull=True, status__in=OPEN_TASK_STATUSES)),
+        actor=acting_user, responders=[responder])
     return assignment
 
 
@@ -1142,6 +1219,9 @@ def do_update_task(task: Task, data: dict, *, acting_user) -> tuple[Task, list[s
     values, errors = _clean_task_fields(data, incident, task=task)
     if errors:
         raise ValidationError(errors)
+    templates = TaskTemplates.current() if "description" in values and task.template_code else None
+    if templates is not None:  # the standard text read in another language and sent back: no change
+        values["description"] = templates.kept_description(task, values["description"])
     changed = [name for name, value in values.items()
                if (task.owner_id != getattr(value, "pk", None) if name == "owner" else getattr(task, name) != value)]
     if not changed:
@@ -1224,8 +1304,8 @@ def _create_standard_tasks(incident: Incident, acting_user, now) -> list[Task]:
         if standard_action_done(incident, action):
             _mark_done_by([t for t, entry in zip(tasks, entries) if entry.get("done_when") == action], action,
                           incident, acting_user, at=now)
-    # The reporting organization's tasks that nobody holds reach its members (one notice lists them).
-    notices.tasks_for_reporter(incident, [t for t in tasks if t.status in OPEN_TASK_STATUSES], actor=acting_user)
+    # Each party's tasks that nobody holds reach its people (one notice per party lists them).
+    notices.tasks_for_parties(incident, [t for t in tasks if t.status in OPEN_TASK_STATUSES], actor=acting_user)
     return tasks
 
 
@@ -1302,9 +1382,7 @@ def _hash_upload(uploaded) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def note_digest(text: str) -> tuple[str, int]:
-    data = text.encode("utf-8")
-    return hashlib.sha256(data).hexdigest(), len(data)
+note_digest = integrity_rule.note_digest  # a note's SHA-256 is that of its UTF-8 text
 
 
 def _clean_party(value, name: str, errors: dict) -> str:
@@ -1379,6 +1457,21 @@ def do_add_evidence(incident: Incident, *, acting_user, uploaded=None, note: str
 
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def _declared_sha256_problem(sha256: str) -> str:
+    """Why a declared SHA-256 cannot be the item's ("" when it may be): not 64 hexadecimal digits, a placeholder
+    typed to get past the field (64 times the same character), or the hash of nothing (the item has a size)."""
+    if not SHA256_HEX.fullmatch(sha256):
+        return _("Give the SHA-256 computed by the imaging tool: 64 hexadecimal digits (0–9, a–f).")
+    if len(set(sha256)) == 1:
+        return _("This is not a real SHA-256 (the same character 64 times): copy the value the imaging tool "
+                 "computed for the item.")
+    if sha256 == EMPTY_SHA256:
+        return _("This is the SHA-256 of an empty file, not of the item: copy the value the imaging tool computed "
+                 "for the item.")
+    return ""
 
 
 @transaction.atomic
@@ -1399,9 +1492,8 @@ def do_add_external_evidence(incident: Incident, *, acting_user, name: str, sha2
     elif len(name) > 255:
         errors.setdefault("name", []).append(_("At most %(n)s characters.") % {"n": 255})
     sha256 = (sha256 or "").strip().lower()
-    if not SHA256_HEX.fullmatch(sha256):
-        errors.setdefault("sha256", []).append(
-            _("Give the SHA-256 computed by the imaging tool: 64 hexadecimal digits (0–9, a–f)."))
+    if problem := _declared_sha256_problem(sha256):
+        errors.setdefault("sha256", []).append(problem)
     if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
         errors.setdefault("size", []).append(_("Give the size in bytes, a whole number greater than zero."))
     location = (location or "").strip()
@@ -1443,7 +1535,7 @@ def do_record_custody(evidence: Evidence, action: str, *, acting_user, from_part
     _require_participant(acting_user, incident)
     evidence = _locked_evidence(evidence)
     errors: dict[str, list[str]] = {}
-    if action not in CustodyAction.values or action == CustodyAction.SEALED:
+    if action not in CustodyAction.values or action in RECORDED_BY_PLATFORM:  # sealing, integrity: their own steps
         errors.setdefault("action", []).append(_("Choose received, transferred, analysed or returned (sealing is its own step)."))
     from_party = _clean_party(from_party, "from_party", errors)
     to_party = _clean_party(to_party, "to_party", errors)
@@ -1505,29 +1597,103 @@ def do_seal_evidence(evidence: Evidence, *, acting_user, note: str = "") -> Evid
 
 def check_evidence(evidence: Evidence) -> str:
     """"" when the stored file (or note) still has its recorded SHA-256 and size, else what is wrong. An item kept
-    elsewhere has nothing here to check: its holder checks it against the recorded SHA-256."""
+    elsewhere has nothing here to check: its holder checks it against the recorded SHA-256. The rule itself:
+    `evidence.integrity`."""
     if evidence.kind == EvidenceKind.EXTERNAL:
         return ""
-    if evidence.kind == EvidenceKind.NOTE:
-        sha256, size = note_digest(evidence.note)
-    else:
-        if not evidence.file.name:
-            return _("no file is stored")
-        digest, size = hashlib.sha256(), 0
+    return integrity_rule.problem_text(evidence, integrity_rule.integrity(evidence))
+
+
+def _integrity_note(evidence: Evidence, found) -> str:
+    """The custody step's note for a check: what was found, in the platform's language (one record read by several
+    organizations, as the journal is)."""
+    from khien.core.notifications import platform_language
+
+    with platform_language():
+        if found.ok:
+            return _("SHA-256 and size match those recorded when it was received.")
+        return integrity_rule.problem_text(evidence, found)
+
+
+def _record_check(evidence: Evidence, found, acting_user) -> CustodyEvent:
+    """A custody step saying what an integrity check found (verified, content changed, file missing), journaled and
+    audited. Custody steps are added after a seal too, so a sealed item's checks are recorded as well."""
+    incident = evidence.incident
+    event = CustodyEvent.objects.create(
+        evidence=evidence, action=integrity_rule.RECORDED_AS[found.code], note=_integrity_note(evidence, found),
+        actor=acting_user, actor_email=getattr(acting_user, "email", "") or "", at=timezone.now())
+    _event(incident, EventKind.EVIDENCE, acting_user, at=event.at, text=str(evidence)[:300],
+           data={"evidence_id": str(evidence.pk), "action": event.action, "custody_id": event.pk,
+                 "sha256_found": found.sha256})
+    _audit_child(Act.CREATE, event, incident, acting_user)
+    return event
+
+
+def _refuse_kept_elsewhere(evidence: Evidence) -> None:
+    if evidence.kind == EvidenceKind.EXTERNAL:
+        raise Refused(_("This evidence is kept elsewhere: the platform holds no copy to check; its holder checks it "
+                        "against the recorded SHA-256."), code="kept_elsewhere", status=409)
+
+
+@transaction.atomic
+def do_verify_evidence(evidence: Evidence, *, acting_user):
+    """"Verify integrity": read the stored file (or note) again, streaming, and record what was found in its chain
+    of custody (verified, content changed or file missing), journaled and audited. Participants only, as for any
+    custody step; an item kept elsewhere is refused (409). Returns (`evidence.Integrity`, the custody step)."""
+    _require_participant(acting_user, evidence.incident)
+    evidence = _locked_evidence(evidence)
+    _refuse_kept_elsewhere(evidence)
+    found = integrity_rule.integrity(evidence)
+    return found, _record_check(evidence, found, acting_user)
+
+
+def integrity_refusal(evidence: Evidence, found) -> Refused:
+    """The refusal (409) of a file that is not served as evidence: it is gone, or it no longer matches its SHA-256."""
+    if found.code == integrity_rule.MISSING:
+        return Refused(_("The file of this evidence is missing from storage: it cannot be downloaded. The failed "
+                         "check is recorded in its chain of custody; tell the platform's operator."),
+                       code=integrity_rule.MISSING, status=409)
+    return Refused(_("This file no longer matches the SHA-256 recorded when it was received (%(problem)s): it is "
+                     "not served as evidence. The failed check is recorded in its chain of custody.") % {
+        "problem": integrity_rule.problem_text(evidence, found)}, code=integrity_rule.CHANGED, status=409)
+
+
+def open_evidence_file(evidence: Evidence, *, acting_user, altered: bool = False):
+    """The stored file of `evidence`, opened for download once its SHA-256 is checked on the very handle served
+    (read in chunks). Returns (handle, `evidence.Integrity`).
+
+    A file that is gone or no longer matches is refused (409, `integrity_refusal`) and the failure is recorded in
+    its chain of custody (once per finding: a refused download tried again adds nothing). With `altered`, the
+    incident's participants still get a changed file, for analysis, marked as altered by the caller; that copy is
+    audited as an export. Whoever sees the incident downloads an intact file; the caller checks that."""
+    handle = None
+    try:
+        handle = evidence.file.storage.open(evidence.file.name, "rb") if evidence.file.name else None
+    except FileNotFoundError:
+        handle = None
+    found = integrity_rule.integrity(evidence, handle) if handle else integrity_rule.Integrity(integrity_rule.MISSING)
+    if found.ok:
+        return handle, found
+    if altered and found.code == integrity_rule.CHANGED:
         try:
-            with evidence.file.storage.open(evidence.file.name, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
-                    size += len(chunk)
-        except FileNotFoundError:
-            return _("the file is missing")
-        sha256 = digest.hexdigest()
-    if sha256 != evidence.sha256:
-        return _("the content changed (SHA-256 %(found)s, recorded %(recorded)s)") % {
-            "found": sha256, "recorded": evidence.sha256}
-    if size != evidence.size:
-        return _("the size changed (%(found)s bytes, recorded %(recorded)s)") % {"found": size, "recorded": evidence.size}
-    return ""
+            _require_participant(acting_user, evidence.incident)
+        except Refused:
+            handle.close()
+            raise
+    with transaction.atomic():
+        locked = _locked_evidence(evidence)
+        last = integrity_rule.last_check(locked)
+        if last is None or (last.action, last.note) != (integrity_rule.RECORDED_AS[found.code],
+                                                         _integrity_note(locked, found)):
+            _record_check(locked, found, acting_user)
+        if altered and found.code == integrity_rule.CHANGED:
+            audit.record(Act.EXPORT, locked, actor=acting_user, organization_id=str(locked.incident.organization_id),
+                         after={"served": "altered", "sha256_found": found.sha256, "size_found": found.size,
+                                "sha256_recorded": locked.sha256})
+            return handle, found
+    if handle is not None:
+        handle.close()
+    raise integrity_refusal(evidence, found)
 
 
 @dataclass
@@ -1546,6 +1712,7 @@ def verify_evidence(queryset=None) -> EvidenceCheck:
     queryset = Evidence.objects.all() if queryset is None else queryset
     result = EvidenceCheck()
     for evidence in queryset.select_related("incident").order_by("incident__reference", "uploaded_at", "id").iterator():
+        # The same rule as a download and "Verify integrity" (`evidence.integrity`); read-only, nothing recorded.
         if evidence.kind == EvidenceKind.EXTERNAL:
             result.kept_elsewhere += 1
             continue

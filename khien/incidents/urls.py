@@ -29,6 +29,7 @@ urlpatterns = [
     path("<uuid:pk>/evidence/external/", views.evidence_external_add, name="evidence_external_add"),
     path("<uuid:pk>/evidence/<uuid:evidence_id>/custody/", views.evidence_custody, name="evidence_custody"),
     path("<uuid:pk>/evidence/<uuid:evidence_id>/seal/", views.evidence_seal, name="evidence_seal"),
+    path("<uuid:pk>/evidence/<uuid:evidence_id>/verify/", views.evidence_verify, name="evidence_verify"),
     path("<uuid:pk>/observables/", views.observable_add, name="observable_add"),
     path("<uuid:pk>/observables/share/", views.observable_share, name="observable_share"),
     path("<uuid:pk>/observables/<uuid:observable_id>/remove/", views.observable_remove, name="observable_remove"),

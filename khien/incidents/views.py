@@ -32,6 +32,7 @@ from khien.registry.models import Organization
 
 from . import deadlines, exports, journal, observables, services, stats
 from .api.views import evidence_file_response
+from .evidence import integrity_state, size_label
 from .filters import IncidentFilter, TaskFilter, may_await_response
 from .forms import (
     AssignForm,
@@ -51,6 +52,7 @@ from .forms import (
     TaskStatusForm,
     TransitionForm,
     UnassignForm,
+    system_name,
 )
 from .models import (
     OPEN_TASK_STATUSES,
@@ -218,9 +220,17 @@ def _export_list(request, rows, fmt: str, status: int):
 @login_required
 @require_GET
 def incident_pdf(request, pk):
-    """One incident as a PDF report (Vietnamese by default; ?lang=en for English); audited."""
+    """One incident as a PDF report in the reader's language (the page's: their choice, else Vietnamese), or the
+    one asked for with ?lang=vi / ?lang=en; audited."""
+    from django.conf import settings
+    from django.utils.translation import get_language
+
     incident = _visible(request, pk)
-    language = "en" if request.GET.get("lang") == "en" else "vi"
+    languages = dict(settings.LANGUAGES)
+    language = request.GET.get("lang")
+    if language not in languages:  # the page's language: the reader's choice (cookie, set from their account)
+        language = (get_language() or "").split("-")[0]
+        language = language if language in languages else settings.LANGUAGE_CODE
     try:
         content = exports.incident_pdf(incident, request.user, language=language)
     except exports.PdfUnavailable:
@@ -382,11 +392,11 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     task_rows = _task_rows(Task.objects.visible_to(user).filter(incident=incident).select_related("owner"), templates)
     for row in task_rows:
         task = row["task"]
-        row["edit_form"] = ((edit_forms.get(task.pk) or TaskEditForm(task=task, people=people))
+        row["edit_form"] = ((edit_forms.get(task.pk) or TaskEditForm(task=task, people=people, templates=templates))
                             if manage_tasks else None)
     for step in steps:
         if step["problem"] is None and not step["reopen"]:
-            step["open_tasks"] = services.open_tasks_problem(incident, step["to"])
+            step["open_tasks"] = services.open_tasks_problem(incident, step["to"], user)
     share_form = _share_form(forms.get("share"), incident, user) if participant and open_incident else None
     may_assign = services.may_assign(user, incident)
     assignments = list(incident.assignments.select_related("responder", "assigned_by"))
@@ -407,7 +417,9 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "stages": stages,
         "slas": slas,
         "steps": steps,
-        "systems": incident.systems.order_by("code"),
+        # Named as the report form and the PDF name them (`forms.system_name`).
+        "systems": [(system, system_name(system, incident.organization))
+                    for system in incident.systems.select_related("owner").order_by("code")],
         # Each with whether the reader may remove it (`services.may_unassign`: the coordinator any, whoever
         # assigned one theirs).
         "assignments": assignments,
@@ -429,7 +441,9 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "participant": participant,
         "evidence": [{"item": e, "custody": _custody_rows(e),
                       "custody_form": custody_forms.get(e.pk) or CustodyForm(prefix=f"c{e.pk.hex[:8]}"),
-                      **_sealing(user, e), "may_custody": participant}
+                      **_sealing(user, e), "may_custody": participant,
+                      # Its integrity as the API and the PDF say it; its size in decimal units, as the PDF writes it.
+                      "integrity": integrity_state(e), "size_label": size_label(e.size)}
                      for e in evidence],
         "evidence_form": (forms.get("evidence") or EvidenceForm()) if participant and open_incident else None,
         "external_evidence_form": (forms.get("external_evidence") or ExternalEvidenceForm(prefix="ext"))
@@ -605,7 +619,8 @@ def incident_transition(request, pk):
         # choice to cancel them or to go back to them.
         return _detail(request, incident, 200, confirm_cancel={
             "to": to_status, "label": _step_label(to_status, False), "message": exc.message,
-            "tasks": _task_rows(services.open_tasks(incident, to_status).select_related("owner"))})
+            "tasks": _task_rows(services.open_tasks(incident, to_status, request.user).select_related("owner")),
+            "left_open": _task_rows(services.tasks_left_open(incident, to_status, request.user))})
     except ValidationError as exc:
         return _refused(request, incident, exc, form, transition=form, transition_to=to_status)
     messages.success(request, _("Status: %(status)s.") % {"status": Status(to_status).label})
@@ -916,11 +931,38 @@ def evidence_seal(request, pk, evidence_id):
 
 
 @login_required
+@require_POST
+def evidence_verify(request, pk, evidence_id):
+    """"Verify integrity": the file (or note) read again and compared with its SHA-256; the result is recorded in
+    its chain of custody (`services.do_verify_evidence`)."""
+    incident = _visible(request, pk)
+    evidence = _visible_evidence(request, incident, evidence_id)
+    _require(request, incident, "participate")
+    try:
+        found, _step = services.do_verify_evidence(evidence, acting_user=request.user)
+    except (Refused, ValidationError) as exc:
+        return _refused(request, incident, exc)
+    if found.ok:
+        messages.success(request, _("Integrity verified: the content matches its SHA-256. The check is recorded in "
+                                    "its chain of custody."))
+    else:
+        messages.error(request, _("Integrity check failed: %(problem)s. The result is recorded in its chain of "
+                                  "custody.") % {"problem": services.integrity_rule.problem_text(evidence, found)})
+    return _done(incident, f"#ev-{evidence.pk}")
+
+
+@login_required
 @require_GET
 def evidence_download(request, pk):
-    """An evidence file, only for those who see its incident; never served from MEDIA_ROOT directly."""
-    evidence = get_object_or_404(Evidence.objects.visible_to(request.user), pk=pk)
-    return evidence_file_response(evidence)
+    """An evidence file, only for those who see its incident; never served from MEDIA_ROOT directly, and only as
+    long as it matches its SHA-256: else the incident page says why (409, `services.open_evidence_file`)."""
+    evidence = get_object_or_404(Evidence.objects.visible_to(request.user).select_related("incident"), pk=pk)
+    if request.GET.get("altered"):  # a changed file for analysis: the incident's participants only
+        _require(request, evidence.incident, "participate")
+    try:
+        return evidence_file_response(evidence, request)
+    except Refused as exc:
+        return _refused(request, _visible(request, evidence.incident_id), exc)
 
 
 # --- observables ----------------------------------------------------------------------------------

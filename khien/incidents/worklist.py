@@ -18,7 +18,7 @@ from khien.core.scoping import is_national_coordinator, memberships_of, prefix_q
 from khien.core.worklist import Item, grouped
 
 from . import deadlines, notices
-from .filters import awaiting_response, for_reporting_organization
+from .filters import awaiting_response, for_my_organization
 from .models import OPEN_TASK_STATUSES, Incident, Status, Task
 from .notices import when_text
 
@@ -37,7 +37,7 @@ def _url(name: str, **params) -> str:
 def _reporting_side(incidents, user):
     """The incidents of `incidents` the user acts for as the reporting side: those of the organizations where a role
     of theirs may change (their organization and the units under it, as `services.is_reporting_side` and
-    `filters.for_reporting_organization`) — not the coordinator's reach over every organization."""
+    `filters.for_my_organization`) — not the coordinator's reach over every organization."""
     paths = tuple(path for role, path, _o in memberships_of(user) if Action.CHANGE in ROLE_ACTIONS.get(role, ()))
     return incidents.filter(prefix_q("organization__path", paths)) if paths else incidents.none()
 
@@ -111,8 +111,9 @@ def waiting_work(user) -> list[Item]:
     n = Task.objects.visible_to(user).filter(owner_id=user.pk, status__in=OPEN_TASK_STATUSES).count()
     label = ngettext("%(n)s open task in your charge", "%(n)s open tasks in your charge", n)
     items.append(Item(label % {"n": grouped(n)}, n, _url("incidents:task_list", mine=1, open=1)))
-    # Expected from the user's organization and nobody in charge: the organization's to take on, soonest first.
-    ours = for_reporting_organization(Task.objects.visible_to(user), user)
+    # Expected from the user's organization (reporting, responder, coordinator) and nobody in charge: the
+    # organization's to take on, soonest first.
+    ours = for_my_organization(Task.objects.visible_to(user), user)
     n = ours.count()
     if n:
         first = ours.exclude(due_at=None).order_by("due_at").values_list("due_at", flat=True).first()

@@ -3,6 +3,9 @@
 Deadline fields (`report_due_at`, `reported_late`, `next_stage`, the SLA due
 times) come from `khien.incidents.deadlines`, never computed here.
 """
+import datetime as dt
+import re
+
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -16,7 +19,8 @@ from khien.intel.models import Tlp
 from khien.registry.api.serializers import VisibleOrganizationField
 from khien.registry.models import InformationSystem, Organization, OrgType
 
-from .. import deadlines
+from .. import deadlines, journal
+from ..evidence import integrity_state
 from ..inputs import COMMENT_MAX, REPORT_TEXT_MAX, exposure_problem, upload_limit_text
 from ..services import (
     NOTE_MAX_CHARS,
@@ -29,8 +33,10 @@ from ..services import (
 from ..models import (
     PEOPLE_AFFECTED_MAX,
     PEOPLE_AFFECTED_TOO_MANY,
+    RECORDED_BY_PLATFORM,
     CustodyAction,
     CustodyEvent,
+    EventKind,
     Evidence,
     Incident,
     IncidentEvent,
@@ -40,6 +46,7 @@ from ..models import (
     Status,
     Task,
     TaskStatus,
+    TaskTemplates,
 )
 
 
@@ -322,10 +329,52 @@ class TimelineEntrySerializer(serializers.Serializer):
         "for the detection or a step the journal has no line for."))
 
 
+def _task_templates(serializer):
+    """The current standard task list, read once per response (a list's items share one child serializer)."""
+    if not hasattr(serializer, "_templates"):
+        serializer._templates = TaskTemplates.current()
+    return serializer._templates
+
+
+# A time kept as ISO text in a journal line's data (a comment's `happened_at`, a task's due times before → after).
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})")
+
+
+def _local_times(value):
+    """`value` (a journal line's data) with its times in the platform's zone, as every other time of the API:
+    they were kept in UTC or in the zone they were given in."""
+    if isinstance(value, dict):
+        return {key: _local_times(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_local_times(item) for item in value]
+    if isinstance(value, str) and ISO_TIME.fullmatch(value):
+        try:
+            return DateTimeField().to_representation(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return value
+    return value
+
+
 class IncidentEventSerializer(serializers.ModelSerializer):
+    """A journal line. `text` reads as on the incident's page (`journal.note_text`): the standard tasks it names in
+    the request's language while unedited; `data` keeps codes, its times in the platform's zone."""
+
     class Meta:
         model = IncidentEvent
         fields = ["id", "kind", "from_status", "to_status", "text", "data", "actor_email", "at"]
+
+    def _tasks(self, incident_id) -> dict:
+        cache = self.__dict__.setdefault("_tasks_by_incident", {})
+        if incident_id not in cache:
+            cache[incident_id] = {str(task.pk): task for task in Task.objects.filter(incident_id=incident_id)}
+        return cache[incident_id]
+
+    def to_representation(self, event):
+        data = super().to_representation(event)
+        tasks = self._tasks(event.incident_id) if event.kind == EventKind.TASK else {}
+        data["text"] = journal.note_text(event, tasks, _task_templates(self))
+        data["data"] = _local_times(data["data"])
+        return data
 
 
 def _owner_field():
@@ -338,7 +387,9 @@ def _owner_field():
 
 class TaskSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A task. `party` (who is expected to do it) and `template_code` are set on the standard tasks of the
-    incident's category (empty on a task added by hand)."""
+    incident's category (empty on a task added by hand). A standard task's title and description come in the
+    request's language while they are the standard text (`TaskTemplates.shown`, as on the page); sent back
+    unchanged, that text stays the standard one."""
 
     strict_hints = {"status": TASK_STATUS_HINT}
 
@@ -350,6 +401,13 @@ class TaskSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         fields = ["id", "title", "description", "owner", "due_at", "status", "party", "template_code",
                   "created_at", "updated_at"]
         read_only_fields = ["id", "status", "party", "template_code", "created_at", "updated_at"]
+
+    def to_representation(self, task):
+        data = super().to_representation(task)
+        templates = _task_templates(self)
+        if templates is not None:
+            data["title"], data["description"] = templates.shown(task)
+        return data
 
 
 class TaskUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -394,16 +452,31 @@ class CustodyEventSerializer(serializers.ModelSerializer):
         fields = ["id", "action", "from_party", "to_party", "actor_email", "at", "note"]
 
 
+class IntegritySerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["verified", "unverified", "content_changed", "file_missing", "declared"])
+    checked_at = DateTimeField(allow_null=True)
+    message = serializers.CharField()
+
+
 class EvidenceSerializer(serializers.ModelSerializer):
     uploaded_by = serializers.EmailField(source="uploaded_by.email", read_only=True, default="")
     sealed_by = serializers.EmailField(source="sealed_by.email", read_only=True, default=None, allow_null=True)
     custody = CustodyEventSerializer(many=True, read_only=True)
     download_url = serializers.SerializerMethodField()
+    integrity = serializers.SerializerMethodField()
 
     class Meta:
         model = Evidence
         fields = ["id", "kind", "original_name", "size", "sha256", "content_type", "note", "location", "uploaded_by",
-                  "uploaded_at", "sealed_at", "sealed_by", "download_url", "custody"]
+                  "uploaded_at", "sealed_at", "sealed_by", "download_url", "integrity", "custody"]
+
+    @extend_schema_field(IntegritySerializer)
+    def get_integrity(self, obj):
+        """As the page shows it (`evidence.integrity_state`): verified, unverified, content_changed, file_missing or
+        declared (kept elsewhere), the time of the last recorded check, and the sentence in the reader's language."""
+        state = integrity_state(obj)
+        return {"state": state.state, "checked_at": DateTimeField().to_representation(state.checked_at)
+                if state.checked_at else None, "message": state.text}
 
     @extend_schema_field(api_fields.CharField(allow_null=True))
     def get_download_url(self, obj):
@@ -440,7 +513,7 @@ class ExternalEvidenceSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class CustodyInputSerializer(StrictFieldsMixin, serializers.Serializer):
-    action = serializers.ChoiceField(choices=[c for c in CustodyAction.choices if c[0] != CustodyAction.SEALED])
+    action = serializers.ChoiceField(choices=[c for c in CustodyAction.choices if c[0] not in RECORDED_BY_PLATFORM])
     from_party = api_fields.CharField(required=False, allow_blank=True, default="", max_length=PARTY_MAX_CHARS)
     to_party = api_fields.CharField(required=False, allow_blank=True, default="", max_length=PARTY_MAX_CHARS)
     note = api_fields.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX_CHARS)

@@ -10,12 +10,13 @@ may not do it gets 403 with the reason, not a 400 on a field or a 409 on the inc
 a field it does not take (`core.api.strict`), naming it, rather than ignoring it.
 """
 from django.http import FileResponse, Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from khien.core.api.schema import refusal
 
@@ -392,12 +393,32 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         evidence = services.do_add_external_evidence(incident, acting_user=request.user, **body.validated_data)
         return Response(self._evidence_data(request, evidence.pk), status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Download an evidence file (as stored; compare with its sha256)",
-                   responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(summary="Download an evidence file, served only once its SHA-256 is checked: a file changed or "
+                           "missing since it was received is refused (409, code content_changed or file_missing) and "
+                           "the failure recorded in its chain of custody. `?altered=1`: the incident's participants "
+                           "still get a changed file, for analysis, named ALTERED-… with X-Khien-Integrity: "
+                           "content_changed (audited)",
+                   parameters=[OpenApiParameter("altered", bool, description="serve a file that no longer matches "
+                                                "its SHA-256 anyway, marked as altered (participants only)")],
+                   responses={(200, "application/octet-stream"): bytes,
+                              409: OpenApiResponse(description="The file changed or is missing")})
     @action(detail=True, methods=["get"], url_path=rf"evidence/(?P<evidence_id>{UUID})/download")
     def evidence_download(self, request, pk=None, evidence_id=None):
         evidence = self._evidence(request, self.get_object(), evidence_id)
-        return evidence_file_response(evidence)
+        return evidence_file_response(evidence, request)
+
+    @extend_schema(summary="Verify integrity: read the stored file (or note) again, compare it with its SHA-256 and "
+                           "size, and record the result in its chain of custody (verified, content_changed or "
+                           "file_missing; audited). The item is returned with its `integrity`",
+                   request=None,
+                   responses={200: s.EvidenceSerializer,
+                              409: OpenApiResponse(description="Kept elsewhere: the platform holds no copy")})
+    @action(detail=True, methods=["post"], url_path=rf"evidence/(?P<evidence_id>{UUID})/verify")
+    def evidence_verify(self, request, pk=None, evidence_id=None):
+        evidence = self._evidence(request, self.get_object(), evidence_id)
+        self._require(evidence.incident, "participate")
+        services.do_verify_evidence(evidence, acting_user=request.user)
+        return Response(self._evidence_data(request, evidence.pk))
 
     @extend_schema(methods=["get"], summary="The chain of custody of one evidence item",
                    responses=s.CustodyEventSerializer(many=True))
@@ -428,16 +449,22 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         return Response(self._evidence_data(request, evidence.pk))
 
 
-def evidence_file_response(evidence):
-    """The stored file as an attachment (never rendered inline), for the UI and the API alike."""
-    if evidence.kind != "file" or not evidence.file.name:
+def evidence_file_response(evidence, request):
+    """The stored file as an attachment (never rendered inline), for the UI and the API alike, served only once its
+    SHA-256 is checked (`services.open_evidence_file`: a changed or missing file is refused, 409). With `?altered=1`
+    a participant gets a changed file anyway, named and marked as altered: never as if it were intact."""
+    if evidence.kind != "file":
         raise Http404
-    try:
-        handle = evidence.file.storage.open(evidence.file.name, "rb")
-    except FileNotFoundError:
-        raise Http404
-    response = FileResponse(handle, as_attachment=True, filename=evidence.original_name or evidence.file.name,
-                            content_type="application/octet-stream")
+    altered = request.GET.get("altered", "").lower() in ("1", "true", "yes")
+    handle, found = services.open_evidence_file(evidence, acting_user=request.user, altered=altered)
+    name = evidence.original_name or evidence.file.name
+    if not found.ok:
+        name = pgettext("name of a downloaded evidence file that no longer matches its SHA-256",
+                        "ALTERED-%(name)s") % {"name": name}
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type="application/octet-stream")
     response["X-Content-Type-Options"] = "nosniff"
-    response["X-Khien-SHA256"] = evidence.sha256
+    response["X-Khien-SHA256"] = evidence.sha256  # as recorded when received
+    response["X-Khien-Integrity"] = found.code  # intact, or content_changed (served only with ?altered=1)
+    if not found.ok:
+        response["X-Khien-SHA256-Found"] = found.sha256
     return response

@@ -171,6 +171,9 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
     page.click("#stage-form button[type=submit]")
     page.wait_for_selector("#deadlines .stage-final .badge.ok")
     page.click("#workflow button[value=closed]")
+    # The tasks the responder's resolving left open (the ministry's, the coordinator's) are listed, then cancelled.
+    expect(page.locator("#open-tasks-confirm li").first).to_be_visible()
+    page.click("#open-tasks-confirm button[type=submit]")
     page.wait_for_selector("#status.st-closed")
     assert page.locator("#deadlines .countdown").count() == 0 and page.locator("#stage-form").count() == 0
     page.click(f"#ev-{evidence.pk} summary")

@@ -264,6 +264,7 @@ def test_altered_file_is_not_sealed(world, incident, settings):
 
 
 def test_verify_detects_a_modified_file(world, incident, report, settings):
+    settings.LANGUAGE_CODE = "en"  # the command reports in the platform's language: read in English here
     evidence = services.do_add_evidence(incident, acting_user=world.dept_analyst, uploaded=upload())
     services.do_seal_evidence(evidence, acting_user=world.dept_analyst)
     services.do_add_evidence(incident, acting_user=world.dept_analyst, note="ghi chú")
@@ -271,7 +272,7 @@ def test_verify_detects_a_modified_file(world, incident, report, settings):
     services.do_add_evidence(other, acting_user=world.analyst, uploaded=upload("other.log", b"log"))
     out = io.StringIO()
     call_command("evidence", "verify", stdout=out)
-    assert "3 item(s)" in out.getvalue()
+    assert "3 items checked" in out.getvalue()
 
     path = settings.MEDIA_ROOT / evidence.file.name
     data = bytearray(path.read_bytes())
@@ -280,13 +281,13 @@ def test_verify_detects_a_modified_file(world, incident, report, settings):
     err = io.StringIO()
     with pytest.raises(CommandError) as exc:
         call_command("evidence", "verify", stdout=io.StringIO(), stderr=err)
-    assert "1 problem(s) in 3 item(s)" in str(exc.value)
+    assert "1 problem in 3 item(s) checked" in str(exc.value)
     assert incident.reference in err.getvalue() and str(evidence.pk) in err.getvalue()
     assert "SHA-256" in err.getvalue()
     # Only the other incident: intact.
     out = io.StringIO()
     call_command("evidence", "verify", "--incident", other.reference, stdout=out)
-    assert "1 item(s)" in out.getvalue()
+    assert "1 item checked" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("evidence", "verify", "--incident", incident.reference, stdout=io.StringIO(), stderr=io.StringIO())
     with pytest.raises(CommandError):

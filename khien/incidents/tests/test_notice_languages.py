@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 
 from khien.core.models import Notification
-from khien.incidents import jobs, notices, services
+from khien.incidents import deadlines, jobs, notices, services
 from khien.incidents.models import EventKind, IncidentEvent, Status, Task
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def _who(user) -> str:
 
 
 def _when(value) -> str:
-    return timezone.localtime(value).strftime("%H:%M %d/%m/%Y")
+    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M")  # the date first, as the pages write it
 
 
 def _read(client, api, user, kind) -> dict:
@@ -69,11 +69,18 @@ def test_an_assignment_made_in_english_reads_in_each_readers_language(world, rep
     with translation.override("en"):  # the coordinator reads Khiên in English
         services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
     ref = incident.reference
-    _assert_reads(_read(client, api, world.responder, "incidents.assigned"),
-                  (f"{ref} được giao cho tổ chức của bạn: {TITLE}",
-                   "Mức độ nghiêm trọng: Cao. Tổ chức báo cáo: Tổ chức MIN."),
-                  (f"{ref} assigned to your organization: {TITLE}",
-                   "Severity: High. Reporting organization: Organization MIN."))
+    # With when the triage and the containment are due (new texts: asserted in English, the lead compiles the
+    # catalogue; the Vietnamese reading starts the same).
+    triage = _when(deadlines.incident_sla_due_at(incident, "triage"))
+    contain = _when(deadlines.incident_sla_due_at(incident, "contain"))
+    read = _read(client, api, world.responder, "incidents.assigned")
+    assert read["api_en"] == (f"{ref} assigned to your organization: {TITLE}",
+                              "Severity: High. Reporting organization: Organization MIN.\n"
+                              f"Triage is due by {triage}.\nContainment is due by {contain}.")
+    assert read["api_vi"][0] == f"{ref} được giao cho tổ chức của bạn: {TITLE}"
+    assert read["api_vi"][1].startswith(f"Mức độ nghiêm trọng: Cao. Tổ chức báo cáo: Tổ chức MIN.\n"
+                                        f"Hạn phân loại: {triage}.\n")
+    assert read["stored"] == read["api_vi"]
     # The reporting organization's side: the responder organization's name in the reader's language.
     read = _read(client, api, world.analyst, "incidents.responder_assigned")
     assert read["api_vi"][0] == f"{ref}: Tổ chức RESP được phân công ứng cứu"

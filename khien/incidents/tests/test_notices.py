@@ -71,9 +71,10 @@ def test_reporting_org_is_told_what_others_do_and_nobody_of_their_own_action(wor
     assert not Notification.objects.filter(recipient=world.analyst, kind="incidents.comment",
                                            body__contains="Đã cô lập").exists()
     assert Notification.objects.filter(recipient=world.responder, body__contains="Đã cô lập").exists()
-    # (The coordinator heard of the new incident itself: test_new_incident_notice.py.)
+    # (The coordinator heard of the new incident itself: test_new_incident_notice.py; and of its own tasks planned
+    # at triage: test_task_parties_on_resolve.py.)
     assert not Notification.objects.filter(recipient__in=[world.coordinator, world.other_admin, world.auditor]) \
-        .exclude(kind="incidents.reported").exists()
+        .exclude(kind__in=["incidents.reported", "incidents.tasks_for_coordinator"]).exists()
 
 
 def test_report_stage_given_by_the_coordinator_is_told(world, report):
@@ -203,7 +204,7 @@ def test_the_person_given_a_task_is_told_and_nobody_of_their_own(world, report):
                          acting_user=world.dept_analyst)
     [note] = Notification.objects.filter(kind="incidents.task")
     assert note.recipient == world.responder and "Cô lập máy chủ" in note.title and incident.reference in note.title
-    assert timezone.localtime(due).strftime("%H:%M %d/%m/%Y") in note.body
+    assert timezone.localtime(due).strftime("%d/%m/%Y %H:%M") in note.body  # as the pages write it
     services.do_add_task(incident, {"title": "Tự làm", "owner": world.dept_analyst}, acting_user=world.dept_analyst)
     services.do_add_task(incident, {"title": "Chưa giao"}, acting_user=world.dept_analyst)
     assert Notification.objects.filter(kind="incidents.task").count() == 1  # not for oneself, nor for nobody

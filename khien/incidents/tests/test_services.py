@@ -216,7 +216,9 @@ def test_assigned_responder_works_from_triaged_to_resolved_but_does_not_close(wo
     with pytest.raises(Forbidden):
         services.do_transition(incident, Status.IN_RESPONSE, acting_user=world.responder, reason="not fixed")
     assert state() == before
-    incident = services.do_transition(incident, Status.CLOSED, acting_user=world.admin)  # parent organization's admin
+    # The parent organization's admin closes; the tasks the responder's resolving left open (the reporting
+    # organization's, the coordinator's) are cancelled with it.
+    incident = services.do_transition(incident, Status.CLOSED, acting_user=world.admin, cancel_open_tasks=True)
     assert incident.status == Status.CLOSED
     assert incident.events.filter(actor=world.responder, kind=EventKind.STATUS).count() == 3
 
