@@ -5,11 +5,16 @@ the set of indicator values (IPv4, IPv6, CIDR; domains) of the indicator
 versions that
 
 - it may see — ONLY through `tlp.visible_versions` (no rule of its own here);
-- are active: not revoked, `valid_from` in the past (or absent), `valid_until`
-  in the future (or absent);
+- act: not revoked, `valid_from` in the past (or absent), `valid_until` in the
+  future (or absent), not benign — `indicator_status.acting_q`, the rule the
+  telemetry matcher follows too;
 - are the newest stored version of their STIX id (an indicator revoked or
   re-dated by a newer version leaves the list);
 - do not hit a warning list (`warninglists.hits`).
+
+A consumer may narrow its list (`Narrowing`, from the query parameters by
+`parse_narrowing`): `min_confidence` (versions without a confidence are then
+left out) and `collection` (the versions that collection holds).
 
 Values are deduplicated (several producers' identical indicators are one
 line). The hot path is one SQL query returning (kind, value) pairs.
@@ -23,22 +28,74 @@ indicator revoked, expired or allow-listed since.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from . import tlp, warninglists
-from .models import IndicatorKind, IndicatorValue, StixObject
+from khien.core.errors import Refused
+
+from . import indicator_status, tlp, warninglists
+from .models import (
+    Collection,
+    CollectionObject,
+    IndicatorKind,
+    IndicatorValue,
+    StixObject,
+)
 
 IP_KINDS = (IndicatorKind.IPV4, IndicatorKind.IPV6, IndicatorKind.CIDR)
 DOMAIN_KINDS = (IndicatorKind.DOMAIN,)
 
 
+@dataclass(frozen=True)
+class Narrowing:
+    """What a consumer keeps of its list: indicators of at least this confidence, held by this collection."""
+    min_confidence: int | None = None
+    collection: Collection | None = None
+
+
+def parse_narrowing(user, params) -> Narrowing:
+    """The `min_confidence` and `collection` query parameters; Refused (400) naming each bad one and what it
+    accepts."""
+    errors = {}
+    min_confidence = None
+    raw = (params.get("min_confidence") or "").strip()
+    if raw:
+        if raw.isascii() and raw.isdigit() and int(raw) <= 100:
+            min_confidence = int(raw)
+        else:
+            errors["min_confidence"] = _("min_confidence: give a whole number from 0 to 100.")
+    collection = None
+    raw = (params.get("collection") or "").strip()
+    if raw:
+        readable = tlp.collections_for(user)
+        try:
+            collection = readable.filter(pk=uuid.UUID(raw)).first()
+        except ValueError:
+            collection = readable.filter(alias=raw).first()
+        if collection is None or not tlp.can_read_collection(user, collection):
+            errors["collection"] = _("collection: give the id or alias of a collection you may read.")
+    if errors:
+        raise Refused(" ".join(errors.values()), code="invalid")
+    return Narrowing(min_confidence=min_confidence, collection=collection)
+
+
+def _narrowed(qs, narrowing: Narrowing | None):
+    if narrowing is None:
+        return qs
+    if narrowing.min_confidence is not None:
+        qs = qs.filter(confidence__gte=narrowing.min_confidence)
+    if narrowing.collection is not None:  # only narrows what `visible_versions` lets through
+        qs = qs.filter(pk__in=CollectionObject.objects.filter(collection=narrowing.collection).values("object_id"))
+    return qs
+
+
 def _active_at(qs, at: dt.datetime, *, as_of_added: bool):
-    qs = qs.filter(revoked=False).filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at)) \
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+    qs = qs.filter(indicator_status.acting_q(at))
     newer = StixObject.objects.filter(stix_id=OuterRef("stix_id"), modified__gt=OuterRef("modified"))
     if as_of_added:
         qs = qs.filter(date_added__lte=at)
@@ -46,20 +103,22 @@ def _active_at(qs, at: dt.datetime, *, as_of_added: bool):
     return qs.filter(~Exists(newer))
 
 
-def raw_values(user, kinds, at: dt.datetime | None = None) -> set[tuple[str, str]]:
-    """(kind, value) of the active indicator versions `user` may see, at `at` (None: now). One query."""
+def raw_values(user, kinds, at: dt.datetime | None = None, narrowing: Narrowing | None = None) \
+        -> set[tuple[str, str]]:
+    """(kind, value) of the acting indicator versions `user` may see, at `at` (None: now). One query."""
     as_of_added = at is not None
     at = at or timezone.now()
-    versions = _active_at(tlp.visible_versions(user).filter(stix_type="indicator"), at, as_of_added=as_of_added)
+    visible = _narrowed(tlp.visible_versions(user).filter(stix_type="indicator"), narrowing)
+    versions = _active_at(visible, at, as_of_added=as_of_added)
     rows = IndicatorValue.objects.filter(kind__in=kinds, object_id__in=versions.values("pk")) \
         .values_list("kind", "value").distinct()
     return set(rows.iterator(chunk_size=5000))
 
 
-def values_for(user, kinds) -> set[tuple[str, str]]:
-    """The current blocklist entries (kind, value): visible, active, not warning-listed."""
+def values_for(user, kinds, narrowing: Narrowing | None = None) -> set[tuple[str, str]]:
+    """The current blocklist entries (kind, value): visible, acting, not warning-listed."""
     lists = warninglists.compiled()
-    return {(k, v) for k, v in raw_values(user, kinds) if not warninglists.hits(k, v, lists)}
+    return {(k, v) for k, v in raw_values(user, kinds, narrowing=narrowing) if not warninglists.hits(k, v, lists)}
 
 
 @dataclass
@@ -68,10 +127,11 @@ class Delta:
     removed: list[str]
 
 
-def delta_for(user, kinds, since: dt.datetime) -> Delta:
+def delta_for(user, kinds, since: dt.datetime, narrowing: Narrowing | None = None) -> Delta:
     lists = warninglists.compiled()
-    now = values_for(user, kinds)
-    then = {(k, v) for k, v in raw_values(user, kinds, at=since) if not warninglists.static_hits(k, v, lists)}
+    now = values_for(user, kinds, narrowing)
+    then = {(k, v) for k, v in raw_values(user, kinds, at=since, narrowing=narrowing)
+            if not warninglists.static_hits(k, v, lists)}
     return Delta(added=_sorted(now - then), removed=_sorted(then - now))
 
 
@@ -79,8 +139,8 @@ def _sorted(pairs) -> list[str]:
     return sorted({v for _k, v in pairs})
 
 
-def current(user, kinds) -> list[str]:
-    return _sorted(values_for(user, kinds))
+def current(user, kinds, narrowing: Narrowing | None = None) -> list[str]:
+    return _sorted(values_for(user, kinds, narrowing))
 
 
 # --- Formats ---------------------------------------------------------------------------------------

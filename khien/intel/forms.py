@@ -10,7 +10,6 @@ import datetime as dt
 import ipaddress
 import re
 import uuid
-from urllib.parse import urlsplit
 
 from django import forms
 from django.db.models import Max
@@ -24,7 +23,7 @@ from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator
 from khien.registry.models import Isac, Organization, OrgType, Province, Sector
 
-from . import services, services_warnings, tlp, warninglists
+from . import indicator_status, services, services_warnings, tlp, warninglists
 from .models import AckState, Collection, CollectionKind, IndicatorKind, Tlp, WarningSeverity, stix_type_label
 
 PATTERN_CHOICE = "pattern"
@@ -50,8 +49,9 @@ def quote(value: str) -> str:
 
 
 def pattern_for(kind: str, raw: str) -> tuple[str, str]:
-    """(STIX pattern, normalized value) for a value of a kind; ValidationError when it is not of that kind."""
-    value = (raw or "").strip()
+    """(STIX pattern, normalized value) for a value of a kind; ValidationError when it is not of that kind.
+    A defanged value (hxxp://evil[.]top) is read as the real one, as the CSV import reads it (`shapes.refang`)."""
+    value = shapes.refang(raw)
     if not value:
         raise forms.ValidationError(_("Give the value."))
     if kind in (IndicatorKind.IPV4, IndicatorKind.IPV6, IndicatorKind.CIDR):
@@ -78,13 +78,10 @@ def pattern_for(kind: str, raw: str) -> tuple[str, str]:
             raise forms.ValidationError(_("“%(v)s” is not a domain name.") % {"v": value[:200]})
         return f"[domain-name:value = {quote(text)}]", text
     if kind == IndicatorKind.URL:
-        try:
-            parts = urlsplit(value)
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme not in ("http", "https", "ftp") or not parts.hostname or " " in value:
+        url = shapes.url_value(value)
+        if url is None:
             raise forms.ValidationError(_("“%(v)s” is not a URL (http://…, https://…).") % {"v": value[:200]})
-        return f"[url:value = {quote(value)}]", value
+        return f"[url:value = {quote(url)}]", url
     if kind == IndicatorKind.EMAIL:
         text = value.lower()
         if not services.is_email_address(text):
@@ -273,11 +270,12 @@ class _WarningListedMixin(forms.Form):
             self._mark_listed_value("pattern" if cleaned.get("value_kind") == PATTERN_CHOICE else "value")
         return cleaned
 
-    def _mark_listed_value(self, name: str) -> None:
+    def _mark_listed_value(self, name: str, message=None) -> None:
         """Mark the field holding the listed value as in error (its style, aria-invalid), pointing to the
         confirmation below, unless it has an error of its own."""
         if name in self.fields and name not in self.errors:
-            self.add_error(name, _("This value is on a warning list: tick the confirmation below to store it anyway."))
+            self.add_error(name, message or _("This value is on a warning list: tick the confirmation below to "
+                                              "store it anyway."))
 
     @property
     def asks_confirmation(self) -> bool:
@@ -288,13 +286,41 @@ class IndicatorForm(_SharingMixin, _WarningListedMixin, _IndicatorContentForm):
     tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
     collection = CollectionChoiceField(label=_l("Collection"), queryset=Collection.objects.all())
     recipients = _recipients_field()
+    confirm_duplicate = forms.BooleanField(
+        label=_l("Store a second indicator anyway (another campaign, another validity…)"), required=False)
+    already_shared: list[dict] = []
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self._setup_sharing(user)
 
     def clean(self):
-        return self._check_warning_listed(self._clean_sharing(super().clean()))
+        return self._check_already_shared(self._check_warning_listed(self._clean_sharing(super().clean())))
+
+    def _check_already_shared(self, cleaned: dict) -> dict:
+        """A value the organization already shares in the collection (`services.already_shared`) is stored as a
+        second indicator only once confirmed: the existing one is linked, to be corrected instead."""
+        self.already_shared = []
+        pattern, collection = cleaned.get("stix_pattern"), cleaned.get("collection")
+        if not pattern or collection is None:
+            return cleaned
+        try:
+            pairs = services.extract_values(pattern)
+        except Exception:  # an invalid pattern is told by its own field
+            return cleaned
+        self.already_shared, _count = services.already_shared(
+            collection, services.producer_for(self.user, collection), pairs)
+        if self.already_shared and not cleaned.get("confirm_duplicate"):
+            self.add_error("confirm_duplicate", _("Your organization has already shared this value in this "
+                                                  "collection: open the indicator below and correct it, or tick "
+                                                  "the box to store a second one."))
+            self._mark_listed_value("pattern" if cleaned.get("value_kind") == PATTERN_CHOICE else "value",
+                                    _("Your organization has already shared this value in this collection."))
+        return cleaned
+
+    @property
+    def asks_duplicate_confirmation(self) -> bool:
+        return bool(self.already_shared)
 
     def stix(self) -> dict:
         data = self.cleaned_data
@@ -667,6 +693,8 @@ class SearchForm(forms.Form):
                                   widget=forms.DateInput(attrs={"type": "date"}))
     added_before = forms.DateField(label=_l("Added until"), required=False,
                                    widget=forms.DateInput(attrs={"type": "date"}))
+    status = forms.ChoiceField(label=_l("Status"), required=False,
+                               choices=[("", _l("All"))] + indicator_status.STATUS_CHOICES)
 
     TYPES = ["indicator", "report", "malware", "threat-actor", "intrusion-set", "campaign", "attack-pattern",
              "vulnerability", "tool", "infrastructure", "identity", "relationship", "sighting", "observed-data",
@@ -683,5 +711,5 @@ class SearchForm(forms.Form):
 
     def filters(self) -> dict:
         d = self.cleaned_data
-        return {k: d.get(k) for k in ("type", "tlp", "producer", "collection", "added_after", "added_before")
-                if d.get(k) not in (None, "")}
+        return {k: d.get(k) for k in ("type", "tlp", "producer", "collection", "added_after", "added_before",
+                                      "status") if d.get(k) not in (None, "")}

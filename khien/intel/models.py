@@ -43,7 +43,18 @@ STIX_TYPE_LABELS = {
     "relationship": _("relationship"), "sighting": _("sighting"), "marking-definition": _("marking definition"),
     "ipv4-addr": pgettext_lazy("STIX type", "IPv4 address"), "ipv6-addr": pgettext_lazy("STIX type", "IPv6 address"), "domain-name": _("domain name"),
     "url": _("URL"), "file": _("file"), "email-addr": _("e-mail address"),
+    # the other STIX 2.1 cyber-observables (what MISP events and sandboxes bring) and meta objects
+    "artifact": _("artifact"), "autonomous-system": _("autonomous system"), "directory": _("directory"),
+    "email-message": _("e-mail message"), "mac-addr": _("MAC address"), "mutex": _("mutex"),
+    "network-traffic": _("network traffic"), "process": _("process"), "software": _("software"),
+    "user-account": _("user account"), "windows-registry-key": _("registry key (Windows)"),
+    "x509-certificate": _("certificate (X.509)"), "language-content": _("language content"),
+    "extension-definition": _("extension definition"),
 }
+# The STIX 2.1 cyber-observable types (SCOs): values seen, not analysis; lists of objects show them last or not at all.
+OBSERVABLE_TYPES = ("artifact", "autonomous-system", "directory", "domain-name", "email-addr", "email-message",
+                    "file", "ipv4-addr", "ipv6-addr", "mac-addr", "mutex", "network-traffic", "process", "software",
+                    "url", "user-account", "windows-registry-key", "x509-certificate")
 
 
 # STIX properties shown on an object's page, as people read them (the STIX name is shown beside).
@@ -270,6 +281,9 @@ class StixObject(models.Model):
     valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)
     valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
     revoked = models.BooleanField(_("revoked"), default=False)
+    # STIX `indicator_types` holds "benign" (a known-good value): never blocked nor matched
+    # (`indicator_status`); a column so that the blocklists and the matcher build need not read `data`.
+    benign = models.BooleanField(_("benign"), default=False, db_default=False)
     confidence = models.PositiveSmallIntegerField(_("confidence"), null=True, blank=True)
     labels = models.JSONField(_("labels"), default=list, blank=True)
     data = StixDataField(_("STIX JSON"))

@@ -20,11 +20,12 @@ from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from . import services, tlp, warninglists
+from . import indicator_status, services, tlp, warninglists
 from khien.registry.models import Organization, OrgType
 
 from .models import (
     CollectionObject,
+    OBSERVABLE_TYPES,
     IndicatorKind,
     IndicatorValue,
     OrganizationIdentity,
@@ -123,12 +124,20 @@ def latest_visible(user, stix_id: str) -> StixObject | None:
             .order_by("-modified").first())
 
 
-def identity_names(refs) -> dict[str, str]:
-    """Display names of STIX identity ids: the platform organization's, else the id itself."""
+def identity_names(refs, user=None) -> dict[str, str]:
+    """Display names of STIX identity ids: the platform organization's; else, for `user`, the name of the identity
+    object itself (one an import or a partner brought) when the user may see it (`latest_versions`: its TLP);
+    else the id itself."""
     refs = [r for r in set(refs) if r]
     names = {r: r for r in refs}
     for identity in OrganizationIdentity.objects.filter(stix_id__in=refs).select_related("organization"):
         names[identity.stix_id] = identity.organization.name
+    others = [r for r in refs if names[r] == r and isinstance(r, str) and r.startswith("identity--")]
+    if others and user is not None:
+        for stix_id, obj in latest_versions(user, others).items():
+            name = (obj.data or {}).get("name")
+            if obj.stix_type == "identity" and isinstance(name, str) and name.strip():
+                names[stix_id] = name.strip()
     return names
 
 
@@ -209,6 +218,8 @@ def _apply_filters(qs, filters: dict, user):
         qs = qs.filter(date_added__date__gte=filters["added_after"])
     if filters.get("added_before"):
         qs = qs.filter(date_added__date__lte=filters["added_before"])
+    if filters.get("status"):  # the object's status: its latest version's (indicator_status)
+        qs = qs.filter(indicator_status.current_status_q(filters["status"], timezone.now()))
     return qs.distinct()
 
 
@@ -267,6 +278,33 @@ def inside_rows(net) -> tuple[list[tuple[str, str, str, int]], bool]:
     return found, truncated
 
 
+# The URL indicators on a searched domain: the starts their normal forms share ("https://evil.top/…",
+# "http://evil.top:8080/…", "https://evil.top?…"), each read as one range of the value index, at most this many rows.
+URL_SCHEMES = ("http", "https")
+URL_AFTER_HOST = ("/", ":", "?")
+MAX_URL_ROWS = 1000
+
+
+def url_rows(domain: str) -> tuple[list[tuple[str, str, str, int]], bool]:
+    """([(kind, value, stix_id, object pk)] of the URL indicators whose host is `domain`, whether the bound cut
+    the read). Prefix reads of the (value, kind) index, never a scan of every URL: a URL on a subdomain
+    (login.evil.top for evil.top) is found by searching that subdomain."""
+    exact = [f"{scheme}://{domain}" for scheme in URL_SCHEMES]
+    query = IndicatorValue.objects.filter(value__in=exact, kind=IndicatorKind.URL)
+    rows = list(query.values_list("kind", "value", "object__stix_id", "object_id")[:MAX_URL_ROWS + 1])
+    for scheme in URL_SCHEMES:
+        for after in URL_AFTER_HOST:
+            if len(rows) > MAX_URL_ROWS:
+                break
+            prefix = f"{scheme}://{domain}{after}"
+            qs = IndicatorValue.objects.filter(value__startswith=prefix, kind=IndicatorKind.URL)
+            if connection.vendor == "sqlite":  # as in `inside_rows`: a range reads the slice of the index
+                qs = qs.filter(value__gte=prefix, value__lt=prefix[:-1] + chr(ord(prefix[-1]) + 1))
+            rows += list(qs.order_by("value", "kind", "object_id")
+                         .values_list("kind", "value", "object__stix_id", "object_id")[:MAX_URL_ROWS + 1 - len(rows)])
+    return rows[:MAX_URL_ROWS], len(rows) > MAX_URL_ROWS
+
+
 class ValueGroups(list):
     """The groups of a value search; `truncated`: a searched network held more values than were read."""
 
@@ -283,11 +321,12 @@ class ValueMatches:
     truncated: bool = False
 
 
-def value_matches(query: str) -> ValueMatches:
+def value_matches(query: str, *, urls: bool = False) -> ValueMatches:
     """The indexed observable values a searched value matches — the one rule of the search page and of the
     REST API (`value` filter, value provenance): the value itself ("exact"); for an address, the networks that
     contain it ("network"); for a network, the addresses and networks inside it ("inside"); for a domain, its
-    parent domains ("parent"). Visibility is not decided here: the caller narrows to what the user may see."""
+    parent domains ("parent"); with `urls`, for a domain, the URL indicators on it too ("url", `url_rows`).
+    Visibility is not decided here: the caller narrows to what the user may see."""
     wanted = candidates(query)
     found = ValueMatches()
     if not wanted:
@@ -303,6 +342,12 @@ def value_matches(query: str) -> ValueMatches:
         for kind, value, _stix_id, _pk in inside:
             found.why_of.setdefault((kind, value), "inside")
         found.rows.extend(inside)
+    domain = next((v for k, v, why in wanted if k == IndicatorKind.DOMAIN and why == "exact"), None)
+    if urls and domain:
+        on_domain, _cut = url_rows(domain)  # beyond the bound: the page's own limit of values shown is lower
+        for kind, value, _stix_id, _pk in on_domain:
+            found.why_of.setdefault((kind, value), "url")
+        found.rows.extend(on_domain)
     return found
 
 
@@ -310,7 +355,7 @@ def search_values(user, query: str, filters: dict | None = None) -> ValueGroups:
     """The observable values a query matches (`value_matches`), each once, with every visible indicator that
     names it."""
     out = ValueGroups()
-    matches = value_matches(query)
+    matches = value_matches(query, urls=True)
     if not matches.rows:
         out.truncated = matches.truncated
         return out
@@ -332,7 +377,7 @@ def search_values(user, query: str, filters: dict | None = None) -> ValueGroups:
     groups: list[ValueGroup] = []
     lists = warninglists.compiled()
     all_objects = []
-    order = {"exact": 0, "inside": 1, "network": 2, "parent": 3}
+    order = {"exact": 0, "url": 1, "inside": 2, "network": 3, "parent": 4}
     for (kind, value), ids in sorted(by_value.items(), key=lambda kv: (order[why_of[kv[0]]], kv[0][1])):
         group = ValueGroup(kind=kind, value=value, why=why_of[(kind, value)],
                            warninglists=warninglists.hits(kind, value, lists))
@@ -349,7 +394,7 @@ def search_values(user, query: str, filters: dict | None = None) -> ValueGroups:
             groups.append(group)
         if len(groups) >= MAX_VALUE_GROUPS:
             break
-    names = identity_names(o.created_by_ref for o in all_objects)
+    names = identity_names((o.created_by_ref for o in all_objects), user)
     colls = collections_of(user, all_objects)
     for group in groups:
         for row in group.rows:
@@ -363,6 +408,9 @@ def search_values(user, query: str, filters: dict | None = None) -> ValueGroups:
 # on the pages of the objects they link, identities name producers.
 BACKGROUND_TYPES = ("identity", "marking-definition", "extension-definition", "language-content",
                     "relationship", "sighting")
+# Left out of a collection's "recently added" list (a MISP event brings an observed-data and several observables
+# for each attribute, which would push its indicators and reports out of the list); the search shows them.
+OBSERVED_TYPES = ("observed-data", *OBSERVABLE_TYPES)
 
 
 def search_objects(user, query: str = "", filters: dict | None = None):
@@ -431,7 +479,7 @@ def sightings(user, stix_id: str) -> dict:
         for ref in row.data.get("where_sighted_refs") or ():
             if isinstance(ref, str) and ref not in where:
                 where.append(ref)
-    names = identity_names(where)
+    names = identity_names(where, user)
     return {"rows": sorted(rows, key=lambda r: r.modified, reverse=True), "count": total, "first_seen": first,
             "last_seen": last, "where": [names.get(ref, ref) for ref in where]}
 

@@ -20,6 +20,7 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -35,7 +36,7 @@ from khien.core.scoping import is_national_coordinator, user_can
 from khien.core.timerange import out_of_range_message, storable
 from khien.registry.models import Organization
 
-from . import tlp
+from . import indicator_status, notices, tlp, validator_words
 from .validator_words import in_reader_language
 from .models import (
     UNVERSIONED,
@@ -112,6 +113,7 @@ class AddResult:
     success_ids: list[tuple[str, str]] = field(default_factory=list)  # (stix id, version) of each accepted object
     errors: dict[str, list[str]] = field(default_factory=dict)
     status: TaxiiStatus | None = None
+    red_unshared: int = 0      # new TLP:RED versions naming no recipient: seen by their producer only
 
 
 # --- STIX helpers ------------------------------------------------------------------------------
@@ -377,7 +379,8 @@ def check_object(obj, position: int, options: ValidationOptions, cache: dict | N
         return key, errors
     try:
         result = validate_instance(obj, options)
-        errors.extend(in_reader_language(str(e)) for e in result.errors)
+        raw = [str(e) for e in result.errors]
+        errors.extend(validator_words.object_messages(obj.get("id"), raw))
     except Exception as exc:  # the validator's own checks raise on properties of a type they do not expect
         log.info("stix2-validator failed on %s: %r", key, exc)
         errors.extend(_schema_errors(obj, options) or [
@@ -406,9 +409,9 @@ def check_object(obj, position: int, options: ValidationOptions, cache: dict | N
         try:
             values = extract_values(obj["pattern"])
         except Exception as exc:  # stix2-patterns raises its ParseException on a broken pattern
-            message = _("Invalid STIX pattern: %(error)s") % {"error": exc}
-            if not any("Pattern" in e for e in errors):
-                errors.append(message)
+            # said once: stix2-validator may have found it already (its words, as the validator wrote them)
+            if not any(validator_words.is_pattern_message(e) for e in raw):
+                errors.append(validator_words.parse_error(exc))
         else:
             if cache is not None:
                 cache[obj["pattern"]] = values
@@ -599,6 +602,7 @@ def _row_for(obj: dict, producer_id, default_tlp: str, now) -> StixObject:
         valid_from=parse_timestamp(obj.get("valid_from")),
         valid_until=parse_timestamp(obj.get("valid_until")),
         revoked=bool(obj.get("revoked", False)),
+        benign=indicator_status.is_benign(obj),
         confidence=confidence if isinstance(confidence, int) and 0 <= confidence <= 100 else None,
         labels=labels,
         data=obj,
@@ -609,7 +613,8 @@ def _row_for(obj: dict, producer_id, default_tlp: str, now) -> StixObject:
 
 def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, recipients=None,
                    taxii_status: bool | TaxiiStatus = False, progress=None, skip_hidden: bool = False,
-                   platform_versions: bool = False, default_creator: str | None = None) -> AddResult:
+                   platform_versions: bool = False, default_creator: str | None = None,
+                   tell_recipients: bool = True) -> AddResult:
     """Validate every object, then store them all in `collection` — or nothing.
 
     Each object passes stix2-validator (default options) and, for indicators,
@@ -625,6 +630,9 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     versions of this submission that it creates or that the submitter's organizations produced. Another
     organization's stored AMBER / AMBER+STRICT / RED version is linked only into a collection already holding
     it, and never with `recipients` (`SharingRefused`, `_reshared_versions`: only the producer shares it on).
+    The organizations newly named are told (`notices.red_shared`: one notice each per submission), unless
+    `tell_recipients` is false (a warning's report: its targets are told of the warning). A new TLP:RED version
+    naming no recipient is counted in `red_unshared` (said, not refused: an import's report says it).
     Refuses with `Forbidden` without the write
     right and with `InvalidStix` (carrying every object's errors) when any
     object is invalid.
@@ -670,7 +678,7 @@ def do_add_objects(collection: Collection, bundle_or_objects, *, acting_user, re
     with transaction.atomic():
         return _store(collection, objects, result, patterns, acting_user=acting_user, recipients=recipients,
                       taxii_status=taxii_status, skip_hidden=skip_hidden, platform_versions=platform_versions,
-                      default_creator=default_creator)
+                      default_creator=default_creator, tell_recipients=tell_recipients)
 
 
 def do_store_generated(collection: Collection, objects: list, *, acting_user, recipients=None) -> AddResult:
@@ -690,7 +698,8 @@ def do_store_generated(collection: Collection, objects: list, *, acting_user, re
 
 
 def _store(collection, objects, result: AddResult, patterns, *, acting_user, recipients, taxii_status,
-           skip_hidden: bool = False, platform_versions: bool = False, default_creator: str | None = None) -> AddResult:
+           skip_hidden: bool = False, platform_versions: bool = False, default_creator: str | None = None,
+           tell_recipients: bool = True) -> AddResult:
     if not tlp.can_write_collection(acting_user, collection):  # checked again: validation may have taken minutes
         raise Forbidden(_("You may not add objects to this collection."))
 
@@ -815,9 +824,16 @@ def _store(collection, objects, result: AddResult, patterns, *, acting_user, rec
             red_pks += [pk for pk, producer in StixObject.objects.filter(
                 pk__in=candidates[start:start + 500], tlp=Tlp.RED).values_list("pk", "producer_id")
                 if pk in new_pks or producer in own_ids]
+        named = _newly_named(red_pks, recipients, {stored[k]: k[0] for k in rows}) if tell_recipients else {}
         StixRecipient.objects.bulk_create(
             [StixRecipient(object_id=pk, organization_id=org.pk) for pk in red_pks for org in recipients],
             batch_size=BATCH, ignore_conflicts=True)
+        if named:
+            notices.red_shared(named, producer_id=producer_id)
+    elif not platform_versions and not skip_hidden:
+        # Stored, but said: a TLP:RED version naming nobody is seen by its producer only (a file import names no
+        # recipients; the form asks for them).
+        result.red_unshared = sum(1 for key in submitted if key in new_keys and rows[key].tlp == Tlp.RED)
 
     values = []
     for key, row in rows.items():
@@ -1117,6 +1133,76 @@ def _reshared_versions(collection: Collection, own_ids: set, keys: list, stored:
                                      "or ask the producer to share it in this collection.") % {
                                          "tlp": Tlp(level).label}
     return found
+
+
+def _newly_named(red_pks: list, recipients, stix_of: dict) -> dict:
+    """{organization id: (ids of the objects it is named on for the first time, ids of objects it was named on
+    before that get a new version)} of the TLP:RED versions `red_pks` about to name `recipients` (a pair already
+    stored names nobody anew: a re-import tells no one)."""
+    org_ids = [org.pk for org in recipients]
+    wanted = set(red_pks)
+    had, earlier = set(), set()
+    stix_ids = sorted({stix_of[pk] for pk in red_pks})
+    for start in range(0, len(stix_ids), 500):
+        for pk, stix_id, org_id in StixRecipient.objects.filter(
+                object__stix_id__in=stix_ids[start:start + 500], organization_id__in=org_ids) \
+                .values_list("object_id", "object__stix_id", "organization_id"):
+            if pk in wanted:
+                had.add((pk, org_id))
+            else:
+                earlier.add((stix_id, org_id))
+    named: dict = {}
+    for pk in red_pks:
+        for org_id in org_ids:
+            if (pk, org_id) not in had:
+                new, updated = named.setdefault(org_id, (set(), set()))
+                (updated if (stix_of[pk], org_id) in earlier else new).add(stix_of[pk])
+    return named
+
+
+ALREADY_SHARED_LISTED = 10  # values named when an import stores values already shared (the others counted)
+
+
+def already_shared(collection: Collection, producer_id, pairs, *, exclude_stix_ids=()) -> tuple[list[dict], int]:
+    """Of the (kind, value) `pairs`, those the producer organization already shares in `collection`: an active
+    indicator of its own there (the newest version, not revoked, not expired) holds the value — the same address
+    entered again by hand, in a STIX bundle, in a MISP event with new uuids… Returns ([{"kind", "value", "id": the
+    indicator that first shared it}] for the first ALREADY_SHARED_LISTED, in the order given; how many in all).
+    Said, not refused: a second indicator may be meant (another campaign, another validity)."""
+    pairs = list(dict.fromkeys((str(k), str(v)) for k, v in pairs))
+    if producer_id is None or collection is None or not pairs:
+        return [], 0
+    exclude = set(exclude_stix_ids)
+    now = timezone.now()
+    newer = StixObject.objects.filter(stix_id=OuterRef("object__stix_id"), modified__gt=OuterRef("object__modified"))
+    found: dict = {}
+    values = sorted({v for _k, v in pairs})
+    for start in range(0, len(values), 500):
+        rows = IndicatorValue.objects.filter(
+            value__in=values[start:start + 500], object__producer_id=producer_id, object__stix_type="indicator",
+            object__collection_entries__collection=collection,
+        ).filter(indicator_status.active_q(now, prefix="object__")).filter(~Exists(newer)) \
+            .values_list("kind", "value", "object__stix_id").order_by("object__date_added", "object__stix_id")
+        for kind, value, stix_id in rows:
+            if stix_id not in exclude:
+                found.setdefault((kind, value), stix_id)
+    shared = [{"kind": k, "value": v, "id": found[(k, v)]} for k, v in pairs if (k, v) in found]
+    return shared[:ALREADY_SHARED_LISTED], len(shared)
+
+
+def already_shared_in_file(collection: Collection, producer_id, stix_ids) -> tuple[list[dict], int]:
+    """`already_shared` for the indicators of a file just stored (`stix_ids`): their indexed values (a MISP
+    attribute's reference values too), against the producer's other indicators in the collection — a re-import
+    of the same objects is not a repetition."""
+    stix_ids = list(dict.fromkeys(stix_ids))  # in the file's order
+    of: dict = {}
+    for start in range(0, len(stix_ids), 500):
+        for stix_id, kind, value in IndicatorValue.objects.filter(
+                object__stix_id__in=stix_ids[start:start + 500], object__producer_id=producer_id) \
+                .order_by("id").values_list("object__stix_id", "kind", "value"):
+            of.setdefault(stix_id, []).append((kind, value))
+    pairs = [pair for stix_id in stix_ids for pair in of.get(stix_id, ())]
+    return already_shared(collection, producer_id, pairs, exclude_stix_ids=stix_ids)
 
 
 def _stored_versions(stix_ids: list[str]) -> dict[tuple[str, dt.datetime], int]:

@@ -17,7 +17,10 @@ for matching (every organization has 10.0.0.0/8 somewhere).
 
 Rights: the national coordinator issues warnings to anyone; an
 administrator of an ISAC's operating organization to the members of the
-ISACs it operates (targets outside them are refused or left out).
+ISACs it operates (targets outside them are refused or left out). Their
+analysts do not issue (`ISSUERS_ONLY`). A warning to an ISAC reaches its
+members and its operating organization, which coordinates its sector's
+response (unless it sent the warning itself).
 Acknowledgements are given by the target organization's own users (a role
 that may change things there: administrator or analyst). Who sees a
 warning: the coordinator, the sender organization's users and the target
@@ -249,6 +252,12 @@ def operated_isacs(user):
     return Isac.objects.filter(operator_id__in=admin_of)
 
 
+# Issuing speaks for the sector: the national coordinator role, or an administrator of an ISAC's operating
+# organization — as the coordinator's own analysts, the operator's analysts prepare but do not issue.
+ISSUERS_ONLY = _l("Only the national coordinator or an administrator of an ISAC's operating organization can issue "
+                  "early warnings.")
+
+
 def can_issue(user) -> bool:
     return is_national_coordinator(user) or operated_isacs(user).exists()
 
@@ -266,7 +275,8 @@ def can_follow_up(user, warning: EarlyWarning) -> bool:
 
 
 def warnings_visible_to(user):
-    """The warnings a user may see: all for the coordinator; else sent by or to one of their organizations."""
+    """The warnings a user may see: all for the coordinator; else sent by or to one of their organizations (a
+    target: an ISAC's operating organization is one of the warnings to its ISAC, `_candidate_targets`)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return EarlyWarning.objects.none()
     if is_national_coordinator(user):
@@ -545,15 +555,17 @@ def _respond_by(value):
 
 
 def _candidate_targets(clean: dict, acting_user, *, sectors, provinces, isacs, organizations, auto_match,
-                       seen=None) -> dict:
+                       seen=None, sender=None) -> dict:
     """{organization id: (reason, matched value)}; restricted to the ISAC members for an ISAC operator. `seen`
-    ({organization id: events}) says which of the chosen organizations their own monitoring saw it at."""
+    ({organization id: events}) says which of the chosen organizations their own monitoring saw it at. A warning to
+    an ISAC reaches its members and its operating organization (it coordinates its sector's response), unless the
+    operator is the `sender`."""
     coordinator = is_national_coordinator(acting_user)
     allowed = None
     if not coordinator:
         operated = list(operated_isacs(acting_user))
         if not operated:
-            raise Forbidden(_("Only the national coordinator or an ISAC's operator can issue early warnings."))
+            raise Forbidden(str(ISSUERS_ONLY))
         operated_ids = {i.pk for i in operated}
         if any(i.pk not in operated_ids for i in isacs):
             raise Forbidden(_("You can only target the ISACs your organization operates."))
@@ -579,6 +591,9 @@ def _candidate_targets(clean: dict, acting_user, *, sectors, provinces, isacs, o
     for isac in isacs:
         for org_id in isac.members.filter(is_active=True).values_list("pk", flat=True):
             add(org_id, TargetReason.ISAC, isac.code)
+        # The operator runs the ISAC: it hears of what its members are told (its own warning excepted).
+        if isac.operator_id != getattr(sender, "pk", sender) and isac.operator.is_active:
+            targets.setdefault(isac.operator_id, {}).setdefault((TargetReason.ISAC, isac.code), [])
     for sector in sectors:
         for org_id in active.filter(sectors=sector).values_list("pk", flat=True):
             add(org_id, TargetReason.SECTOR, sector.code)
@@ -606,10 +621,12 @@ def preview_targets(data: dict, *, acting_user, sectors=(), provinces=(), isacs=
     those reached only because their registered systems match (auto-match)}. Refused as `do_issue_warning`
     would refuse the same input."""
     if not can_issue(acting_user):
-        raise Forbidden(_("Only the national coordinator or an ISAC's operator can issue early warnings."))
+        raise Forbidden(str(ISSUERS_ONLY))
     clean = _validated(data, acting_user)
+    isacs = list(isacs)
     targets = _candidate_targets(clean, acting_user, sectors=list(sectors), provinces=list(provinces),
-                                 isacs=list(isacs), organizations=list(organizations), auto_match=auto_match)
+                                 isacs=isacs, organizations=list(organizations), auto_match=auto_match,
+                                 sender=_sender_for(acting_user, clean, isacs))
     matched = TargetReason.MATCHED_IP, TargetReason.MATCHED_DOMAIN, TargetReason.MATCHED_PRODUCT
     only_matched = sum(1 for entries in targets.values() if all(e["reason"] in matched for e in entries))
     return {"total": len(targets), "matched": only_matched}
@@ -683,12 +700,12 @@ def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs
     `organizations`, those whose own monitoring saw it are told so ("Seen by your monitoring: N events").
     """
     if not can_issue(acting_user):
-        raise Forbidden(_("Only the national coordinator or an ISAC's operator can issue early warnings."))
+        raise Forbidden(str(ISSUERS_ONLY))
     sectors, provinces, isacs, organizations = list(sectors), list(provinces), list(isacs), list(organizations)
     clean = _validated(data, acting_user)
     sender = _sender_for(acting_user, clean, isacs)
     targets = _candidate_targets(clean, acting_user, sectors=sectors, provinces=provinces, isacs=isacs,
-                                 organizations=organizations, auto_match=auto_match, seen=seen)
+                                 organizations=organizations, auto_match=auto_match, seen=seen, sender=sender)
     if not targets:
         raise Refused(_("No organization is targeted: choose sectors, provinces, ISACs or organizations, "
                         "or give values that match registered systems."), code="no_targets")
@@ -708,7 +725,9 @@ def do_issue_warning(data: dict, *, acting_user, sectors=(), provinces=(), isacs
                                                  if v.startswith("vulnerability--")]
         report = _report_object(warning.id, clean, sender, object_refs or [identity_id_for(sender.pk)], now)
         recipients = list(Organization.objects.filter(pk__in=targets)) if clean["tlp"] == Tlp.RED else None
-        services.do_add_objects(clean["collection"], [report], acting_user=acting_user, recipients=recipients)
+        # Its targets are told of the warning itself (`_announce`), not again of its report.
+        services.do_add_objects(clean["collection"], [report], acting_user=acting_user, recipients=recipients,
+                                tell_recipients=False)
         warning.report_id = report["id"]
     warning.save()
     rows = _target_rows(warning, targets)

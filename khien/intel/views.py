@@ -42,7 +42,7 @@ def _object_rows(user, stix_ids) -> list[dict]:
     objects = [latest[i] for i in stix_ids if i in latest]
     flagged = search.flagged_object_ids(objects)
     colls = search.collections_of(user, objects)
-    names = search.identity_names(o.created_by_ref for o in objects)
+    names = search.identity_names((o.created_by_ref for o in objects), user)
     return [{"obj": o, "name": search.display_name(o), "flagged": o.pk in flagged, "collections": colls[o.pk],
              "creator": names.get(o.created_by_ref, "")} for o in objects]
 
@@ -141,7 +141,7 @@ def _object_page(request, obj, sighting_form=None, status=200):
         latest = search.latest_versions(user, ids)
         refs = [{"id": r, "obj": latest.get(r), "name": search.display_name(latest[r]) if r in latest else ""}
                 for r in ids]
-    creator = search.identity_names([obj.created_by_ref]).get(obj.created_by_ref, "")
+    creator = search.identity_names([obj.created_by_ref], user).get(obj.created_by_ref, "")
     data = obj.data or {}
     recipients, all_recipients = tlp.shown_recipients(user, obj) if obj.tlp == Tlp.RED else ([], False)
     values = search.value_flags(obj) if obj.stix_type == "indicator" else []

@@ -6,6 +6,8 @@ services (`user_can(CHANGE)` on the owner organization): others get 403.
 """
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -64,22 +66,25 @@ def taxii_addresses(request, collection) -> dict:
 def _detail(request, collection, member_form=None, status=200):
     user = request.user
     content = tlp.collection_content_q(user, collection, prefix="object__")
-    recent_ids = []
+    recent_ids, observed_left_out = [], False
     if content is not None:
         seen = set()
-        for stix_id in (CollectionObject.objects.filter(collection=collection, superseded=False).filter(content)
-                        .exclude(object__stix_type__in=search.BACKGROUND_TYPES)
+        entries = CollectionObject.objects.filter(collection=collection, superseded=False).filter(content)
+        for stix_id in (entries.exclude(object__stix_type__in=search.BACKGROUND_TYPES + search.OBSERVED_TYPES)
                         .order_by("-date_added", "-pk").values_list("object__stix_id", flat=True)[:50]):
             if stix_id not in seen:
                 seen.add(stix_id)
                 recent_ids.append(stix_id)
+        # observed data and observables are left out of the list: the page says so when the collection has some
+        observed_left_out = entries.filter(object__stix_type__in=search.OBSERVED_TYPES).exists()
     latest = search.latest_versions(user, recent_ids)
     recent = [{"obj": latest[i], "name": search.display_name(latest[i])} for i in recent_ids if i in latest]
     can_manage = user_can(user, Action.CHANGE, collection.owner)
     return render(request, "intel/collection_detail.html", {
         "collection": collection, "count": _count(user, collection),
         "members": collection.members.select_related("organization").order_by("organization__code"),
-        "recent": recent, "can_manage": can_manage,
+        "recent": recent, "observed_left_out": observed_left_out, "can_manage": can_manage,
+        "observed_search_url": "{}?{}".format(reverse("intel:search"), urlencode({"collection": collection.pk})),
         "can_read": tlp.can_read_collection(user, collection),
         "can_write": tlp.can_write_collection(user, collection),
         "member_form": member_form or (MemberForm() if can_manage else None),

@@ -77,6 +77,12 @@ class ExportForm(forms.Form):
                           widget=forms.Textarea(attrs={"rows": 2}),
                           help_text=gettext_lazy("Comma- or line-separated. Empty: no restriction."))
     all_versions = forms.BooleanField(label=gettext_lazy("Every version (not only the latest)"), required=False)
+    # A choice, not a tick box: a link or bookmark without it still exports active objects only.
+    active_only = forms.TypedChoiceField(
+        label=gettext_lazy("Which objects"), required=False, coerce=lambda v: v != "0", empty_value=True,
+        choices=[("1", gettext_lazy("Active only (not revoked, not expired, already valid)")),
+                 ("0", gettext_lazy("Also revoked, expired and not yet valid ones"))],
+        help_text=gettext_lazy("Inactive indicators exported to MISP are marked not for IDS (to_ids false)."))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -179,7 +185,7 @@ def exchange_export(request):
                 sel = stix_export.parse_selection(
                     request.user, collection=data["collection"], types=data["types"], tlp_levels=data["tlp"],
                     added_since=_local_midnight(data["added_since"]) if data["added_since"] else "", ids=ids,
-                    all_versions=data["all_versions"])
+                    all_versions=data["all_versions"], active_only=data["active_only"])
                 content_type, name, body = run.export(data["format"], request.user, sel)
             except Refused as exc:
                 add_service_error(form, exc)

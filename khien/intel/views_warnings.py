@@ -221,7 +221,7 @@ def warning_update(request, pk):
 def warning_create(request):
     user = request.user
     if not sw.can_issue(user):
-        raise PermissionDenied(_("Only the national coordinator or an ISAC's operator can issue early warnings."))
+        raise PermissionDenied(str(sw.ISSUERS_ONLY))
     form = WarningForm(request.POST or None, user=user)
     status = 200
     wants_preview = request.method == "POST" and "preview" in request.POST

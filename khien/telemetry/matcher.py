@@ -1,7 +1,8 @@
 """Matching events' observables against the active indicators of the intelligence store.
 
 `IndicatorMatcher.load()` compiles, once per process, the values of the latest
-version of every STIX indicator that is not revoked and not expired into
+version of every STIX indicator that is not revoked, not expired and not benign
+(`khien.intel.indicator_status.acts`, the blocklists' rule too) into
 lookup tables where each observable costs O(1):
 
 - IPv4 / IPv6 addresses: one dict keyed by the address as an integer;
@@ -51,7 +52,7 @@ from typing import NamedTuple
 from django.db.models import Max
 from django.utils import timezone
 
-from khien.intel import warninglists
+from khien.intel import indicator_status, warninglists
 from khien.intel.models import IndicatorKind, IndicatorValue, StixObject
 
 from . import conf
@@ -137,14 +138,15 @@ class IndicatorMatcher:
         now = timezone.now()
         latest: dict[str, tuple] = {}
         versions = (StixObject.objects.filter(stix_type="indicator")
-                    .values_list("pk", "stix_id", "modified", "revoked", "valid_until", "valid_from").iterator(chunk_size=20000))
-        for pk, stix_id, modified, revoked, valid_until, valid_from in versions:
+                    .values_list("pk", "stix_id", "modified", "revoked", "valid_until", "valid_from", "benign")
+                    .iterator(chunk_size=20000))
+        for pk, stix_id, modified, revoked, valid_until, valid_from, benign in versions:
             current = latest.get(stix_id)
             if current is None or (modified, pk) > (current[1], current[0]):
-                latest[stix_id] = (pk, modified, revoked, valid_until, valid_from)
+                latest[stix_id] = (pk, modified, revoked, valid_until, valid_from, benign)
         active: dict[int, str] = {}
-        for stix_id, (pk, _modified, revoked, valid_until, valid_from) in latest.items():
-            if revoked or (valid_until is not None and valid_until <= now):
+        for stix_id, (pk, _modified, revoked, valid_until, valid_from, benign) in latest.items():
+            if not indicator_status.acts(revoked, benign, valid_until, now):  # a benign one never raises a hit
                 continue
             active[pk] = stix_id
             matcher._note_validity(pk, valid_until, valid_from, now)
@@ -174,15 +176,15 @@ class IndicatorMatcher:
         now = timezone.now()
         latest: dict[str, tuple] = {}
         versions = (StixObject.objects.filter(stix_type="indicator", stix_id__in=changed_ids)
-                    .values_list("pk", "stix_id", "modified", "revoked", "valid_until", "valid_from"))
-        for pk, stix_id, modified, revoked, valid_until, valid_from in versions:
+                    .values_list("pk", "stix_id", "modified", "revoked", "valid_until", "valid_from", "benign"))
+        for pk, stix_id, modified, revoked, valid_until, valid_from, benign in versions:
             current = latest.get(stix_id)
             if current is None or (modified, pk) > (current[1], current[0]):
-                latest[stix_id] = (pk, modified, revoked, valid_until, valid_from)
+                latest[stix_id] = (pk, modified, revoked, valid_until, valid_from, benign)
             self.dead.add(pk)
         fresh: dict[int, str] = {}
-        for stix_id, (pk, _modified, revoked, valid_until, valid_from) in latest.items():
-            if revoked or (valid_until is not None and valid_until <= now):
+        for stix_id, (pk, _modified, revoked, valid_until, valid_from, benign) in latest.items():
+            if not indicator_status.acts(revoked, benign, valid_until, now):
                 continue
             self.dead.discard(pk)
             self._note_validity(pk, valid_until, valid_from, now)

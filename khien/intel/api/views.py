@@ -4,6 +4,9 @@ Collections the caller can neither read nor write, and object versions TLP
 hides from it, are 404s. Writes go through the services, which check the
 rights, validate and audit.
 """
+import re
+
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,12 +16,13 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from stix2.registry import STIX2_OBJ_MAPS
 
 from khien.core.api.schema import refusal
 from khien.core.api.parsers import LimitedJSONParser
 
-from .. import search, services, sightings, tlp, warninglists
-from ..models import IndicatorKind, StixObject
+from .. import indicator_status, search, services, sightings, tlp, warninglists
+from ..models import STIX_TYPE_LABELS, IndicatorKind, StixObject, Tlp
 from . import serializers as s
 
 
@@ -110,9 +114,16 @@ class StixObjectViewSet(viewsets.ReadOnlyModelViewSet):
         qs = tlp.visible_versions(self.request.user).select_related("producer").prefetch_related("indicator_values")
         params = self.request.query_params
         if params.get("type"):
-            qs = qs.filter(stix_type__in=params["type"].split(","))
+            qs = qs.filter(stix_type__in=_types(params["type"]))
         if params.get("tlp"):
-            qs = qs.filter(tlp__in=params["tlp"].split(","))
+            qs = qs.filter(tlp__in=_tlp_levels(params["tlp"]))
+        if params.get("status"):
+            wanted = _listed(params["status"], indicator_status.STATUSES, "status")
+            now = timezone.now()
+            either = Q()
+            for value in wanted:
+                either |= indicator_status.current_status_q(value, now)
+            qs = qs.filter(either)
         if params.get("collection"):
             readable = tlp.collections_for(self.request.user).filter(pk__in=_uuids(params["collection"]))
             qs = qs.filter(collection_entries__collection__in=readable)
@@ -121,8 +132,14 @@ class StixObjectViewSet(viewsets.ReadOnlyModelViewSet):
         return qs.distinct().order_by("-date_added", "-pk")
 
     @extend_schema(parameters=[
-        OpenApiParameter("type", str, description="STIX types, comma-separated."),
-        OpenApiParameter("tlp", str, description="TLP levels, comma-separated (clear, green, amber, amber_strict, red)."),
+        OpenApiParameter("type", str, description=(
+            "STIX types, comma-separated: the STIX 2.1 types or a custom x-… type (another word: 400).")),
+        OpenApiParameter("tlp", str, description=(
+            "TLP levels, comma-separated: clear (or white), green, amber, amber+strict (also amber_strict; an "
+            "unencoded + arrives as a space, also accepted), red. Another word: 400.")),
+        OpenApiParameter("status", str, description=(
+            "active, expired, revoked, not_yet_valid (comma-separated): objects whose latest version has that "
+            "status; only latest versions are listed then. Another word: 400.")),
         OpenApiParameter("collection", str, description="Only the versions held by this collection (id)."),
         OpenApiParameter("value", str, description=(
             "Indicators whose pattern names this IP, domain, URL, e-mail or hash, as the search page matches it: "
@@ -252,3 +269,40 @@ def _uuids(raw: str) -> list:
         except ValueError:
             continue
     return found
+
+
+CUSTOM_TYPE = re.compile(r"^x-[a-z0-9][a-z0-9-]{0,247}$")
+TLP_WORDS = {"clear": Tlp.CLEAR, "white": Tlp.CLEAR, "green": Tlp.GREEN, "amber": Tlp.AMBER,
+             "amber+strict": Tlp.AMBER_STRICT, "amber_strict": Tlp.AMBER_STRICT, "amber strict": Tlp.AMBER_STRICT,
+             "red": Tlp.RED}
+
+
+def _listed(raw: str, accepted, name: str) -> list[str]:
+    """The comma-separated words of a list filter; 400 naming the accepted ones when a word is not one
+    (a typo would otherwise answer an empty list, as if nothing matched)."""
+    words = [w.strip().lower() for w in raw.split(",") if w.strip()]
+    bad = [w for w in words if w not in accepted]
+    if bad:
+        raise ValidationError({name: _("Unknown value(s) %(bad)s; accepted: %(accepted)s.") % {
+            "bad": ", ".join(f"“{w[:60]}”" for w in bad[:5]), "accepted": ", ".join(accepted)}})
+    return words
+
+
+def _tlp_levels(raw: str) -> list[str]:
+    """TLP words as people and tools write them: amber+strict, amber_strict, "amber strict" (a '+' sent
+    unencoded arrives as a space), with or without "tlp:"; white is clear."""
+    words = ",".join(" ".join(w.strip().lower().removeprefix("tlp:").split()) for w in raw.split(","))
+    return sorted({TLP_WORDS[w] for w in _listed(words, list(TLP_WORDS), "tlp")})
+
+
+# Every STIX 2.1 object type (stix2's registry, less the bundle, which is never stored) and what the labels know.
+STIX_TYPES = sorted(({*STIX2_OBJ_MAPS["2.1"]["objects"], *STIX2_OBJ_MAPS["2.1"]["observables"],
+                      *STIX_TYPE_LABELS}) - {"bundle"})
+
+
+def _types(raw: str) -> list[str]:
+    """STIX types: the STIX 2.1 ones or a custom x-… one; 400 naming the accepted ones otherwise."""
+    words = [w.strip().lower() for w in raw.split(",") if w.strip()]
+    known = STIX_TYPES
+    return _listed(",".join(w for w in words if not CUSTOM_TYPE.match(w)), known, "type") + [
+        w for w in words if CUSTOM_TYPE.match(w)]

@@ -40,6 +40,12 @@ REPORT = inline_serializer("ExchangeImportReport", fields={
     "warnings": serializers.ListField(child=serializers.DictField(), help_text=(
         "Stored values on a warning list (left out of the blocklists and the SOC matching): id, kind, value, "
         "warninglists, detail.")),
+    "already_shared": serializers.ListField(child=serializers.DictField(), help_text=(
+        "Values of the new indicators that your organization already shares in the collection (an active "
+        "indicator of its own holds them): kind, value, id (that indicator); the first 10.")),
+    "already_shared_count": serializers.IntegerField(help_text="How many such values in all."),
+    "red_unshared": serializers.IntegerField(help_text=(
+        "New TLP:RED objects naming no recipient: only your organization sees them.")),
 })
 
 
@@ -78,6 +84,10 @@ class ExportView(APIView):
         OpenApiParameter("added_since", str, description="Date or ISO 8601 date and time."),
         OpenApiParameter("id", str, description="STIX ids, comma-separated."),
         OpenApiParameter("all_versions", bool, default=False),
+        OpenApiParameter("active_only", bool, default=True, description=(
+            "Only objects whose latest version is active: not revoked, not expired (valid_until), not before their "
+            "valid_from. false: the inactive ones too — STIX keeps their revoked / valid_until, MISP gives their "
+            "attributes to_ids false (benign indicators get to_ids false always).")),
     ], responses={(200, "application/stix+json"): OpenApiTypes.OBJECT, (200, "application/json"): OpenApiTypes.OBJECT,
                   (200, "text/csv"): bytes,  # a STIX bundle, a MISP event (JSON objects); CSV text
                   404: refusal("No collection of that id or alias you may read")})
@@ -86,7 +96,9 @@ class ExportView(APIView):
         sel = stix_export.parse_selection(
             request.user, collection=params.get("collection") or None, types=params.get("type", ""),
             tlp_levels=params.get("tlp", ""), added_since=params.get("added_since", ""), ids=params.get("id", ""),
-            all_versions=flag(params, "all_versions"))
+            all_versions=flag(params, "all_versions"),
+            # on unless turned off: what an export feeds (firewalls, IDS, SIEMs) must not act on inactive ones
+            active_only=flag(params, "active_only") if params.get("active_only", "").strip() else True)
         content_type, name, body = run.export(params.get("file_format", "stix"), request.user, sel)
         response = StreamingHttpResponse(body, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{name}"'

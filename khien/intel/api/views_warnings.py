@@ -255,18 +255,26 @@ class _BlocklistView(APIView):
 
     def get(self, request):
         since = _since(request)
+        narrowing = blocklists.parse_narrowing(request.user, request.query_params)
         generated = timezone.now()
         if since is None:
-            body = self.render_full(blocklists.current(request.user, self.kinds), generated)
+            body = self.render_full(blocklists.current(request.user, self.kinds, narrowing), generated)
         else:
-            body = self.render_delta(blocklists.delta_for(request.user, self.kinds, since), since, generated)
+            body = self.render_delta(blocklists.delta_for(request.user, self.kinds, since, narrowing), since,
+                                     generated)
         response = HttpResponse(body, content_type=self.content_type)
         response["X-Khien-Generated-At"] = generated.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
         response["Cache-Control"] = "private, no-store"
         return response
 
 
-BLOCKLIST_SCHEMA = dict(parameters=[SINCE], responses={(200, "text/plain"): OpenApiTypes.STR,
+NARROWING = [
+    OpenApiParameter("min_confidence", OpenApiTypes.INT,
+                     description="0–100: only indicators of at least this confidence (those without one are left out)."),
+    OpenApiParameter("collection", OpenApiTypes.STR,
+                     description="Collection id or alias you may read: only the indicators it holds."),
+]
+BLOCKLIST_SCHEMA = dict(parameters=[SINCE, *NARROWING], responses={(200, "text/plain"): OpenApiTypes.STR,
                                                        401: OpenApiResponse(description="No or bad token")})
 
 
@@ -305,7 +313,7 @@ class RpzView(_BlocklistView):
     def render_delta(self, delta, since, generated):
         return blocklists.rpz_update(delta, since=since, generated=generated)
 
-    @extend_schema(operation_id="intel_blocklist_rpz", parameters=[SINCE],
+    @extend_schema(operation_id="intel_blocklist_rpz", parameters=[SINCE, *NARROWING],
                    responses={(200, "text/dns"): OpenApiTypes.STR, 401: OpenApiResponse(description="No or bad token")})
     def get(self, request):
         return super().get(request)

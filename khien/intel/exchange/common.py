@@ -137,12 +137,19 @@ class ImportReport:
     skipped: list[dict] = field(default_factory=list)
     notes: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
+    # Stored, but said: values the organization already shared in the collection (the first few: {"kind",
+    # "value", "id"}, and how many), and the TLP:RED objects naming no recipient (seen by the organization only).
+    already_shared: list[dict] = field(default_factory=list)
+    already_shared_count: int = 0
+    red_unshared: int = 0
 
     def as_dict(self) -> dict:
         return {"format": self.format, "file_name": self.file_name, "collection": self.collection,
                 "total": self.total, "created": self.created, "existing": self.existing,
                 "added_to_collection": self.added_to_collection, "rejected": self.rejected,
-                "skipped": self.skipped, "notes": self.notes, "warnings": self.warnings}
+                "skipped": self.skipped, "notes": self.notes, "warnings": self.warnings,
+                "already_shared": self.already_shared, "already_shared_count": self.already_shared_count,
+                "red_unshared": self.red_unshared}
 
 
 class ImportRejected(Refused):
@@ -296,6 +303,10 @@ def add_objects(collection: Collection, objects: list, report: ImportReport, *, 
             index_reference_values(objects)
             report.total, report.created = result.total, result.created
             report.existing, report.added_to_collection = result.existing, result.added_to_collection
+            report.red_unshared = result.red_unshared
+            report.already_shared, report.already_shared_count = services.already_shared_in_file(
+                collection, services.producer_for(acting_user, collection),
+                [o["id"] for o in objects if isinstance(o, dict) and o.get("type") == "indicator"])
             audit.record_many([Change(
                 action=Act.IMPORT, object_type="intel.exchange_import", object_id=str(collection.pk),
                 object_repr=f"{report.format} import {report.file_name}"[:300],

@@ -10,11 +10,16 @@ type           yes        ipv4, ipv6, cidr, domain, url, email, md5, sha1, sha25
 value          yes        the observable
 name           no         indicator name (default: "<type> <value>")
 description    no         free text
-valid_until    no         date (YYYY-MM-DD) or date and time (ISO 8601), in the future
+valid_until    no         date (YYYY-MM-DD: the end of that day, Asia/Ho_Chi_Minh) or date and
+                          time (ISO 8601; without an offset: UTC), in the future
 confidence     no         0–100
 labels         no         separated by | (or , inside a quoted cell)
-tlp            no         clear, white, green, amber, amber+strict, red (empty: the producer's default)
+tlp            no         clear, white, green, amber, amber+strict (or amber_strict), red
+                          (empty: the producer's default)
 =============  =========  =================================================================
+
+The columns an export adds (indicator_id, producer, revoked, warning_listed) are accepted and not stored: an
+exported file imports again. A row marked revoked (1) is refused: a revoked indicator is not shared again.
 
 All or nothing: every row is checked first; one bad row and nothing is stored, the report lists
 every bad row (row number — the header is row 1 —, column, reason).
@@ -26,7 +31,8 @@ later end of validity…) becomes a new version of the same indicator, and a val
 file is refused at its second row.
 
 Export columns: type, value, indicator_id, name, producer, tlp, confidence, valid_until, revoked,
-warning_listed — one line per indexed value of the latest visible version of each indicator.
+warning_listed — one line per indexed value of the latest visible version of each indicator (active ones
+only unless the selection asks for inactive ones too); tlp spelled as the import reads it (amber+strict).
 """
 from __future__ import annotations
 
@@ -42,6 +48,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
+from khien.core import shapes
 from khien.core.spreadsheet import safe_cell
 from khien.core.timerange import out_of_range_message
 from khien.registry.imports import ROW, read_rows
@@ -52,6 +59,8 @@ from . import common, stix_export
 from .common import ImportRejected, ImportReport, add_objects, check_write, read_limited, reuse_stored_versions
 
 IMPORT_COLUMNS = ["type", "value", "name", "description", "valid_until", "confidence", "labels", "tlp"]
+# What an export writes besides: accepted on import so that an exported file imports again, not stored.
+INFORMATIONAL_COLUMNS = ["indicator_id", "producer", "revoked", "warning_listed"]
 REQUIRED = ["type", "value"]
 EXPORT_COLUMNS = ["type", "value", "indicator_id", "name", "producer", "tlp", "confidence", "valid_until",
                   "revoked", "warning_listed"]
@@ -66,6 +75,9 @@ TYPE_ALIASES = {
 }
 TLP_WORDS = {"clear": Tlp.CLEAR, "white": Tlp.CLEAR, "green": Tlp.GREEN, "amber": Tlp.AMBER,
              "amber+strict": Tlp.AMBER_STRICT, "amber_strict": Tlp.AMBER_STRICT, "red": Tlp.RED}
+# The TLP as the import and the docs spell it (TLP 2.0: "amber+strict"), not the stored value "amber_strict".
+TLP_SPELLING = {Tlp.CLEAR: "clear", Tlp.GREEN: "green", Tlp.AMBER: "amber", Tlp.AMBER_STRICT: "amber+strict",
+                Tlp.RED: "red"}
 HASH_PATH = {IndicatorKind.MD5: "MD5", IndicatorKind.SHA1: "'SHA-1'", IndicatorKind.SHA256: "'SHA-256'"}
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?!-)([a-z0-9_-]{1,63}\.)+[a-z][a-z0-9-]{0,62}$")
 EMAIL_RE = re.compile(r"^[^@\s']+@[^@\s']+\.[^@\s']+$")
@@ -82,8 +94,9 @@ def _quote(value: str) -> str:
 
 
 def pattern_for(kind: str, value: str) -> tuple[str, str]:
-    """(STIX pattern, normalized value) of one typed value; _Bad when the value is not of the type."""
-    value = value.strip()
+    """(STIX pattern, normalized value) of one typed value; _Bad when the value is not of the type. A defanged
+    value (hxxp://evil[.]top/a) is read as the real one, as the indicator form reads it (`shapes.refang`)."""
+    value = shapes.refang(value)
     if kind in (None, IndicatorKind.IPV4, IndicatorKind.IPV6, IndicatorKind.CIDR):
         try:
             net = ipaddress.ip_network(value, strict=False)
@@ -101,9 +114,10 @@ def pattern_for(kind: str, value: str) -> tuple[str, str]:
             raise _Bad("value", _("“%(value)s” is not a domain name.") % {"value": value})
         return f"[domain-name:value = {_quote(text)}]", text
     if kind == IndicatorKind.URL:
-        if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$", value):
+        url = shapes.url_value(value)
+        if url is None:
             raise _Bad("value", _("“%(value)s” is not a URL (scheme://…).") % {"value": value})
-        return f"[url:value = {_quote(value)}]", value
+        return f"[url:value = {_quote(url)}]", url
     if kind == IndicatorKind.EMAIL:
         text = value.lower()
         if not EMAIL_RE.match(text):
@@ -168,6 +182,20 @@ def assign_row_ids(objects: list, producer_id) -> list:
     return out
 
 
+def read_date_or_time(text: str, *, end_of_day: bool) -> dt.datetime | None:
+    """An ISO 8601 date and time, or a date alone: then the start of that day — or its last millisecond when
+    `end_of_day` (an end of validity) — in the platform's time zone (Asia/Ho_Chi_Minh), not UTC: "valid until
+    2027-01-31" means to the end of the 31st as people there read it. None when neither."""
+    try:
+        day = dt.date.fromisoformat(text.strip()) if len(text.strip()) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        return services.read_timestamp(text)
+    moment = dt.time(23, 59, 59, 999000) if end_of_day else dt.time()
+    return timezone.make_aware(dt.datetime.combine(day, moment))
+
+
 def parse_row(row: dict, now: dt.datetime) -> dict:
     """The STIX indicator of one CSV row; raises _Bad (with every problem of the row as a list)."""
     problems: list[_Bad] = []
@@ -198,14 +226,12 @@ def parse_row(row: dict, now: dt.datetime) -> dict:
     }
     if row.get("description", "").strip():
         obj["description"] = row["description"].strip()
+    if row.get("revoked", "").strip().lower() in ("1", "true", "yes"):
+        problems.append(_Bad("revoked", _("This indicator is revoked in the exported file: a revoked indicator "
+                                          "is not imported again; remove the row.")))
     until = row.get("valid_until", "").strip()
     if until:
-        parsed = services.read_timestamp(until)
-        if parsed is None:
-            try:
-                parsed = dt.datetime.combine(dt.date.fromisoformat(until), dt.time(), tzinfo=dt.timezone.utc)
-            except ValueError:
-                parsed = None
+        parsed = read_date_or_time(until, end_of_day=True)
         if parsed is None:
             problems.append(_Bad("valid_until", _("“%(value)s” is not a date (YYYY-MM-DD) or an ISO 8601 "
                                                   "date and time.") % {"value": until}))
@@ -244,7 +270,7 @@ def import_csv(collection, source, *, acting_user, file_name: str = "", recipien
     data = read_limited(source)
     rows = read_rows(io.BytesIO(data))
     header = [k for k in rows[0] if k != ROW]
-    unknown = [c for c in header if c not in IMPORT_COLUMNS]
+    unknown = [c for c in header if c not in IMPORT_COLUMNS and c not in INFORMATIONAL_COLUMNS]
     missing = [c for c in REQUIRED if c not in header]
     if unknown or missing:
         message = []
@@ -328,7 +354,7 @@ def iter_csv(user, sel: stix_export.Selection):
             for value in values.get(row.pk, ()):
                 writer.writerow([_cell(v) for v in (
                     value.kind, value.value, row.stix_id, row.data.get("name", ""), producers.get(row.producer_id, ""),
-                    row.tlp, "" if row.confidence is None else row.confidence,
+                    TLP_SPELLING[row.tlp], "" if row.confidence is None else row.confidence,
                     row.valid_until.isoformat() if row.valid_until else "", "1" if row.revoked else "0",
                     "1" if warninglists.is_listed(value.kind, value.value, lists) else "0")])
         batch.clear()

@@ -18,7 +18,9 @@ All the events of a file go into the collection in ONE `do_add_objects` call: al
 Export: the selection (see `stix_export`) as a STIX bundle, converted with
 `ExternalSTIX2toMISPParser` into one MISP event; the event is tagged with the most restrictive TLP
 of what it holds and gets the matching distribution (CLEAR/GREEN → 3, AMBER → 1, AMBER+STRICT and
-RED → 0). `pymisp.MISPEvent().load()` reads the result.
+RED → 0). `pymisp.MISPEvent().load()` reads the result. The selection holds active objects only unless
+it asks for inactive ones too; then, and for benign (known-good) indicators always, the attributes get
+`to_ids: false` (`_not_for_ids`): an IDS fed from the event never alerts on them.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import ipaddress
 import logging
 import re
 import uuid
+from types import SimpleNamespace
 
 import orjson
 import stix2
@@ -37,7 +40,7 @@ from pymisp import MISPEvent
 
 from khien.core.errors import Refused
 
-from .. import services, tlp
+from .. import indicator_status, services, tlp
 from ..models import Tlp
 from . import stix_export
 from .common import (
@@ -110,6 +113,30 @@ def _shape_problems(event: dict) -> list[str]:
         if value is not None and not (isinstance(value, list) and all(
                 isinstance(item, dict) or name == "Tag" and isinstance(item, str) for item in value)):
             problems.append(_("%(field)s: must be a list of objects.") % {"field": name})
+    if not problems:
+        problems += _attribute_problems(event)
+    return problems
+
+
+def _attribute_problems(event: dict) -> list[str]:
+    """The attributes pymisp cannot read because a required field (type, value) is missing or empty, each named
+    by its place in the event, its type and its uuid (pymisp's own error names none of them)."""
+    places = [(_("MISP attribute %(n)d") % {"n": n}, a)
+              for n, a in enumerate(event.get("Attribute") or (), start=1)]
+    for m, misp_object in enumerate(event.get("Object") or (), start=1):
+        attributes = misp_object.get("Attribute") if isinstance(misp_object, dict) else None
+        for n, a in enumerate(attributes if isinstance(attributes, list) else (), start=1):
+            places.append((_("MISP attribute %(n)d of object %(m)d") % {"n": n, "m": m}, a))
+    problems = []
+    for place, attribute in places:
+        if not isinstance(attribute, dict):
+            continue
+        for name in ("type", "value"):
+            if attribute.get(name) is None or isinstance(attribute.get(name), str) and not attribute[name].strip():
+                problems.append(_("%(place)s (type %(type)s, uuid %(uuid)s): the required field “%(field)s” "
+                                  "is missing or empty.") % {
+                    "place": place, "type": attribute.get("type") or "—", "uuid": attribute.get("uuid") or "—",
+                    "field": name})
     return problems
 
 
@@ -379,6 +406,30 @@ def local_label(when) -> str:
     return "{} (UTC{}:{})".format(local.strftime("%Y-%m-%d %H:%M"), offset[:3], offset[3:])
 
 
+def _not_for_ids(event, objects: list[dict]) -> None:
+    """`to_ids: false` on the attributes of the indicators an IDS must not act on: revoked, expired, not yet
+    valid (exported only when the selection asks for inactive ones too) or benign (known-good). misp-stix gives
+    an indicator's attribute, or its MISP object, the indicator's uuid."""
+    now = timezone.now()
+    quiet = set()
+    for obj in objects:
+        if obj.get("type") != "indicator":
+            continue
+        window = SimpleNamespace(revoked=bool(obj.get("revoked")), valid_from=services.parse_timestamp(
+            obj.get("valid_from")), valid_until=services.parse_timestamp(obj.get("valid_until")))
+        if indicator_status.is_benign(obj) or indicator_status.status_of(window, now) != indicator_status.ACTIVE:
+            quiet.add(str(obj["id"]).split("--", 1)[-1])
+    if not quiet:
+        return
+    for attribute in event.attributes:
+        if str(attribute.uuid) in quiet:
+            attribute.to_ids = False
+    for misp_object in event.objects:
+        if str(misp_object.uuid) in quiet:
+            for attribute in misp_object.attributes:
+                attribute.to_ids = False
+
+
 def export_event(user, sel: stix_export.Selection, *, info: str = "") -> str:
     """The selection as one MISP event JSON (what `MISPEvent.to_json()` writes).
 
@@ -399,6 +450,7 @@ def export_event(user, sel: stix_export.Selection, *, info: str = "") -> str:
         parser.load_stix_bundle(stix2.parse(bundle, allow_custom=True))
         parser.parse_stix_bundle(single_event=True)
         event = parser.misp_event
+        _not_for_ids(event, objects)
     else:
         event = MISPEvent()
     now = timezone.now()

@@ -2,7 +2,10 @@
 
 Which versions: only `tlp.visible_versions` (no collection) or `tlp.collection_content_q` (a
 collection the user reads or writes), narrowed by a `Selection` (types, added since, TLP levels,
-ids); the latest visible version of each object unless `all_versions`.
+ids); the latest visible version of each object unless `all_versions`. `active_only` (on unless the
+caller turns it off: exports feed firewalls, IDS and SIEMs) keeps only the objects whose latest selected
+version is active (`indicator_status`): not revoked, not expired, not ahead of its `valid_from`. Off, the
+inactive ones come as stored — STIX says what they are with `revoked` and `valid_until`.
 
 What each object carries: its stored JSON, plus the TLP 2.0 marking of its stored TLP when it has
 no TLP marking of its own (an unmarked object took its producer's default TLP when stored; the
@@ -25,12 +28,14 @@ from dataclasses import dataclass, field
 
 import orjson
 import stix2
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from khien.core.errors import Refused
 from khien.registry.models import Organization
 
-from .. import services, tlp
+from .. import indicator_status, services, tlp
 from ..models import Collection, CollectionObject, OrganizationIdentity, StixObject, Tlp
 from . import common
 
@@ -65,19 +70,22 @@ class Selection:
     tlp_levels: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     all_versions: bool = False
+    active_only: bool = True
 
     def describe(self) -> dict:
         return {"collection": str(self.collection.pk) if self.collection else "", "types": self.types,
                 "added_since": self.added_since.isoformat() if self.added_since else "",
-                "tlp": self.tlp_levels, "ids": self.ids[:100], "all_versions": self.all_versions}
+                "tlp": self.tlp_levels, "ids": self.ids[:100], "all_versions": self.all_versions,
+                "active_only": self.active_only}
 
 
 STIX_ID = re.compile(r"^[a-z][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def parse_selection(user, *, collection=None, types="", added_since="", tlp_levels="", ids="",
-                    all_versions=False) -> Selection:
-    """A Selection from user input (comma-separated text or lists); Refused on a bad value."""
+                    all_versions=False, active_only=True) -> Selection:
+    """A Selection from user input (comma-separated text or lists); Refused on a bad value. A date alone for
+    `added_since` is the start of that day in the platform's time zone (as the export page reads it)."""
     def listed(value):
         if isinstance(value, (list, tuple)):
             items = [str(v) for v in value]
@@ -85,7 +93,7 @@ def parse_selection(user, *, collection=None, types="", added_since="", tlp_leve
             items = str(value or "").split(",")
         return [v.strip() for v in items if v and v.strip()]
 
-    sel = Selection(all_versions=bool(all_versions))
+    sel = Selection(all_versions=bool(all_versions), active_only=bool(active_only))
     if collection not in (None, ""):
         if not isinstance(collection, Collection):
             found = tlp.collections_for(user).filter(alias=str(collection)).first()
@@ -110,14 +118,14 @@ def parse_selection(user, *, collection=None, types="", added_since="", tlp_leve
         if isinstance(added_since, dt.datetime):  # without a zone: UTC, as in the text form
             parsed = added_since if added_since.tzinfo else added_since.replace(tzinfo=dt.timezone.utc)
         else:
-            parsed = services.read_timestamp(str(added_since))
+            text = str(added_since).strip()
+            try:  # a date alone: the start of that day where the platform is, as on the export page
+                parsed = timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(text), dt.time())) \
+                    if len(text) == 10 else services.read_timestamp(text)
+            except ValueError:
+                parsed = None
             if parsed is None:
-                try:
-                    day = dt.date.fromisoformat(str(added_since).strip())
-                    parsed = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
-                except ValueError:
-                    raise Refused(_("“Added since” must be a date or a date and time (ISO 8601)."),
-                                  code="invalid")
+                raise Refused(_("“Added since” must be a date or a date and time (ISO 8601)."), code="invalid")
         if not services.in_range(parsed):
             raise Refused(services.out_of_range_error("added_since"), code="out_of_range")
         sel.added_since = parsed.astimezone(dt.timezone.utc)
@@ -149,7 +157,19 @@ def selected_versions(user, sel: Selection):
         qs = qs.filter(tlp__in=sel.tlp_levels)
     if sel.ids:
         qs = qs.filter(stix_id__in=sel.ids)
+    if sel.active_only:
+        qs = _active_only(qs, all_versions=sel.all_versions)
     return qs.order_by("stix_id", "-modified", "pk")
+
+
+def _active_only(qs, *, all_versions: bool):
+    """The versions of `qs` whose object's latest version in `qs` is active now: a revoked or expired latest
+    version takes its object out (never an older, still active version in its place)."""
+    newer = qs.order_by().filter(stix_id=OuterRef("stix_id"), modified__gt=OuterRef("modified"))
+    latest_active = qs.filter(indicator_status.active_q(timezone.now())).filter(~Exists(newer))
+    if not all_versions:
+        return latest_active
+    return qs.filter(stix_id__in=latest_active.order_by().values("stix_id"))
 
 
 def count(user, sel: Selection) -> int:

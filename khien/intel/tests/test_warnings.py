@@ -106,7 +106,9 @@ def test_targeting_by_sector_province_and_isac(land):
     w = land.world
     assert _targets(_issue(w.coordinator, sectors=[land.sector])) == {"MIN": ("sector", land.sector.code)}
     assert _targets(_issue(w.coordinator, provinces=[land.prov_area])) == {"PROV": ("province", land.prov_area.code)}
-    assert _targets(_issue(w.coordinator, isacs=[land.isac])) == {"PROV": ("isac", "FIN-ISAC"),
+    # An ISAC's members and its operating organization (MIN).
+    assert _targets(_issue(w.coordinator, isacs=[land.isac])) == {"MIN": ("isac", "FIN-ISAC"),
+                                                                  "PROV": ("isac", "FIN-ISAC"),
                                                                   "RESP": ("isac", "FIN-ISAC")}
     assert _targets(_issue(w.coordinator, organizations=[w.ncsc])) == {"NCSC": ("chosen", "")}
 
@@ -153,7 +155,7 @@ def test_several_reasons_keep_the_most_specific(land):
     w = land.world
     warning = _issue(w.coordinator, isacs=[land.isac], data={"values": ["45.33.10.1"]})
     assert _targets(warning)["RESP"] == ("matched_ip", "45.33.10.1")
-    assert WarningTarget.objects.filter(warning=warning).count() == 2
+    assert WarningTarget.objects.filter(warning=warning).count() == 3  # PROV, RESP and the operator MIN
 
 
 @pytest.mark.parametrize("data", [
@@ -251,7 +253,7 @@ def test_issuing_is_audited(land):
     before = AuditEntry.objects.count()
     warning = _issue(land.world.coordinator, isacs=[land.isac])
     types = list(AuditEntry.objects.order_by("seq").values_list("object_type", flat=True)[before:])
-    assert types == ["intel.earlywarning", "intel.warningtarget", "intel.warningtarget"]
+    assert types == ["intel.earlywarning", "intel.warningtarget", "intel.warningtarget", "intel.warningtarget"]
     assert AuditEntry.objects.get(object_type="intel.earlywarning").object_id == str(warning.pk)
 
 
@@ -260,10 +262,10 @@ def test_inbox_and_who_has_not_acknowledged(land):
     warning = _issue(w.coordinator, isacs=[land.isac])
     assert [t.warning_id for t in services_warnings.inbox(w.province)] == [warning.pk]
     assert list(services_warnings.inbox(land.other)) == []
-    assert [t.organization.code for t in services_warnings.not_acknowledged(warning)] == ["PROV", "RESP"]
+    assert [t.organization.code for t in services_warnings.not_acknowledged(warning)] == ["MIN", "PROV", "RESP"]
     target = warning.targets.get(organization=w.province)
     services_warnings.do_acknowledge(target, AckState.NOT_AFFECTED, acting_user=w.other_admin)
-    assert [t.organization.code for t in services_warnings.not_acknowledged(warning)] == ["RESP"]
+    assert [t.organization.code for t in services_warnings.not_acknowledged(warning)] == ["MIN", "RESP"]
 
 
 def test_visibility_of_warnings(land):
@@ -292,7 +294,7 @@ def test_report_is_stored_in_a_collection_and_red_names_the_targets(land):
     assert report.stix_type == "report" and report.tlp == Tlp.RED and report.producer == w.ncsc
     assert_valid_stix([report.data])
     assert set(StixRecipient.objects.filter(object=report).values_list("organization__code", flat=True)) == {
-        "PROV", "RESP"}
+        "MIN", "PROV", "RESP"}  # the ISAC's members and its operator
 
 
 def test_one_email_per_target_organization(land, django_capture_on_commit_callbacks):
@@ -359,7 +361,7 @@ def test_api_issue_inbox_acknowledge_targets(land, api, django_capture_on_commit
     # One message to each target organization's contact address (critical: members are also told at once).
     contacts = set(Organization.objects.filter(warning_targets__warning_id=data["id"])
                    .values_list("contact_email", flat=True))
-    assert sorted(m.to[0] for m in mail.outbox if m.to[0] in contacts) == sorted(contacts) and len(contacts) == 2
+    assert sorted(m.to[0] for m in mail.outbox if m.to[0] in contacts) == sorted(contacts) and len(contacts) == 3
 
     inbox = api(w.other_admin).get(f"{WARNINGS}inbox/", {"state": "pending"})
     assert inbox.status_code == 200 and [i["warning"]["id"] for i in inbox.json()["results"]] == [data["id"]]
@@ -373,16 +375,16 @@ def test_api_issue_inbox_acknowledge_targets(land, api, django_capture_on_commit
     # The targets and who has not acknowledged: coordinator and sender only.
     assert api(w.other_admin).get(f"{url}targets/").status_code == 403
     pending = api(w.coordinator).get(f"{url}targets/", {"pending": "1"}).json()
-    assert [t["organization"] for t in pending] == ["PROV", "RESP"]
+    assert [t["organization"] for t in pending] == ["MIN", "PROV", "RESP"]
 
     assert api(land.prov_trainee).post(f"{url}acknowledge/", {"state": "acted"}, format="json").status_code == 403
     assert api(w.other_admin).post(f"{url}acknowledge/", {"state": "maybe"}, format="json").status_code == 400
     ack = api(w.other_admin).post(f"{url}acknowledge/", {"state": "acted", "note": "Đã chặn"}, format="json")
     assert ack.status_code == 200 and ack.json()["state"] == "acted"
     pending = api(w.coordinator).get(f"{url}targets/", {"pending": "true"}).json()
-    assert [t["organization"] for t in pending] == ["RESP"]
+    assert [t["organization"] for t in pending] == ["MIN", "RESP"]
     everything = api(w.coordinator).get(f"{url}targets/").json()
-    assert {t["organization"]: t["state"] for t in everything} == {"PROV": "acted", "RESP": None}
+    assert {t["organization"]: t["state"] for t in everything} == {"MIN": None, "PROV": "acted", "RESP": None}
     assert api(w.coordinator).post(f"{url}acknowledge/", {"state": "acted"}, format="json").status_code == 403
 
 
