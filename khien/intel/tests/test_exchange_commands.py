@@ -46,3 +46,19 @@ def test_intel_import_refusals_write_nothing(tmp_path, sharing, capsys):
         call_command("intel_import", str(good), "--format", "stix", "--collection", sharing.collection.alias,
                      "--user", world.other_admin.email)
     assert StixObject.objects.count() == before
+
+
+def test_intel_export_leaves_revoked_indicators_out_unless_asked(tmp_path, sharing):
+    from khien.intel.services_versions import do_revoke_object
+
+    world = sharing.world
+    amber = sharing.ids[Tlp.AMBER]
+    do_revoke_object(amber, acting_user=world.admin)
+    default, everything = tmp_path / "active.json", tmp_path / "all.json"
+    for target, extra in ((default, []), (everything, ["--include-inactive"])):
+        call_command("intel_export", "--user", world.other_admin.email, "--collection", sharing.collection.alias,
+                     "--type", "indicator", "-o", str(target), *extra)
+    # A firewall fed from the file must not block what the producer withdrew; an analyst may still ask for it.
+    assert amber not in {o["id"] for o in orjson.loads(default.read_bytes())["objects"]}
+    revoked = [o for o in orjson.loads(everything.read_bytes())["objects"] if o["id"] == amber]
+    assert revoked and revoked[0]["revoked"] is True

@@ -21,6 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--added-since", default="", help="date or ISO 8601 date and time")
         parser.add_argument("--id", action="append", default=[], help="STIX id (repeatable)")
         parser.add_argument("--all-versions", action="store_true")
+        parser.add_argument("--include-inactive", action="store_true",
+                            help="also revoked, expired and not yet valid objects (default: active ones only, as the "
+                                 "export page and API)")
         parser.add_argument("--output", "-o", default="-", help="file (default: standard output)")
 
     def handle(self, *args, **o):
@@ -30,7 +33,8 @@ class Command(BaseCommand):
         try:
             sel = stix_export.parse_selection(acting, collection=o["collection"] or None, types=o["type"],
                                               tlp_levels=o["tlp"], added_since=o["added_since"], ids=o["id"],
-                                              all_versions=o["all_versions"])
+                                              all_versions=o["all_versions"],
+                                              active_only=not o["include_inactive"])
             _content_type, _name, body = run.export(o["format"], acting, sel)
             out = sys.stdout.buffer if o["output"] == "-" else open(o["output"], "wb")
             written = 0
