@@ -103,3 +103,15 @@ class OrgScopedQuerySet(models.QuerySet):
 
     def visible_to(self, user):
         return self.restrict(user, Action.VIEW)
+
+
+def own_organization_among(user, organizations):
+    """The organization a form starts with: the user's own (the first of their memberships among those offered, the
+    highest in the tree), else the only choice, else None. People act for their own organization first (reporting an
+    incident, registering an alert source)."""
+    ids = [org_id for _role, _path, org_id in memberships_of(user)]
+    own = organizations.filter(pk__in=ids).order_by("path").first() if ids else None
+    if own is None:
+        offered = list(organizations[:2])
+        own = offered[0] if len(offered) == 1 else None
+    return own

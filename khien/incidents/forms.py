@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 
 from khien.core.models import User
 from khien.core.roles import Action
-from khien.core.scoping import memberships_of
+from khien.core.scoping import own_organization_among
 from khien.intel.models import Tlp
 from khien.registry.models import InformationSystem, Organization, OrgType
 
@@ -188,7 +188,7 @@ class IncidentReportForm(forms.Form):
                      "Vietnam time. The initial report is due %(hours)s hours after detection.", _count(hours))
             % {"hours": hours} if hours else _("Vietnam time."))
         if not self.is_bound and "organization" not in self.initial:
-            own = self.own_organization(organizations)
+            own = own_organization_among(self.user, organizations)
             if own is not None:
                 self.initial["organization"] = own
         chosen = self._chosen_organization()
@@ -205,15 +205,6 @@ class IncidentReportForm(forms.Form):
             "hx-get": reverse("incidents:late_field"), "hx-trigger": "change", "hx-target": "#late-field",
             "hx-swap": "outerHTML", "hx-include": "#late-field", "hx-sync": "this:replace"})
         self.fields["late_reason"].widget.attrs["hx-preserve"] = "true"
-
-    def own_organization(self, organizations):
-        """The organization the user belongs to (the first of their memberships that may report), else the only
-        choice: preselected, since people report first for their own organization."""
-        ids = [org_id for _role, _path, org_id in memberships_of(self.user)]
-        own = organizations.filter(pk__in=ids).order_by("path").first() if ids else None
-        if own is None and len(organizations) == 1:
-            own = organizations[0]
-        return own
 
     def _detected_at(self):
         value = self.cleaned_data.get("detected_at") if hasattr(self, "cleaned_data") else None

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _l
 
 from khien.core.models import User
 from khien.core.roles import Action
-from khien.core.scoping import memberships_of
+from khien.core.scoping import own_organization_among
 from khien.incidents.models import ReportingPolicy, Taxonomy
 from khien.intel.forms import WarningForm, grouped_organization_choices, respond_by_help
 from khien.intel.models import Tlp, WarningSeverity
@@ -41,18 +41,6 @@ def source_organizations(user):
     return Organization.objects.restrict(user, Action.ADD).order_by("code")
 
 
-def own_organization(user, organizations):
-    """The organization the form starts with: the user's own (the first of their memberships among those offered,
-    the highest in the tree), else the only choice. As the incident report form preselects it
-    (`incidents.forms.IncidentForm.own_organization`): people register sources for their own organization first."""
-    ids = [org_id for _role, _path, org_id in memberships_of(user)]
-    own = organizations.filter(pk__in=ids).order_by("path").first() if ids else None
-    if own is None:
-        offered = list(organizations[:2])
-        own = offered[0] if len(offered) == 1 else None
-    return own
-
-
 class SourceCreateForm(forms.Form):
     organization = forms.ModelChoiceField(label=_l("Organization"), queryset=Organization.objects.none())
     name = forms.CharField(label=_l("Name"), max_length=80, validators=[source_name_validator],
@@ -70,7 +58,7 @@ class SourceCreateForm(forms.Form):
         self.fields["organization"].queryset = organizations
         self.fields["organization"].label_from_instance = lambda o: f"{o.code} — {o.name}"
         if not self.is_bound and "organization" not in self.initial:
-            self.initial["organization"] = own_organization(user, organizations)
+            self.initial["organization"] = own_organization_among(user, organizations)
 
 
 class SourceSettingsForm(forms.Form):
