@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet, UntilFilter
-from khien.registry.models import InformationSystem, Organization
+from khien.registry.models import InformationSystem, Organization, Province, Sector
 
 from . import health, store
 from .correlation import campaign_alerts
@@ -192,6 +192,22 @@ class AddressFilter(django_filters.CharFilter):
     field_class = forms.GenericIPAddressField
 
 
+class CodeChoiceField(forms.ModelChoiceField):
+    """A province or sector given by its code; a code that is not one is refused naming the codes there are."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value.strip() if isinstance(value, str) else value)
+        except ValidationError:
+            codes = ", ".join(self.queryset.order_by("code").values_list("code", flat=True))
+            raise ValidationError(_("Unknown code “%(code)s”: use one of %(codes)s.") % {"code": str(value)[:40],
+                                                                                          "codes": codes})
+
+
+class CodeFilter(django_filters.ModelChoiceFilter):
+    field_class = CodeChoiceField
+
+
 class EventFilter(KnownFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
@@ -210,11 +226,17 @@ class EventFilter(KnownFilterSet):
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
     category = django_filters.CharFilter(field_name="category", label=_("Category"))
     hit = BooleanFilter(method="filter_hit", label=_("Hit an indicator"))
+    # The dashboard's province and sector bars open these: the events of organizations in that province or sector
+    # (the organization's own province, as the registry records it).
+    province = CodeFilter(field_name="organization__province", to_field_name="code", queryset=Province.objects.all(),
+                          label=_("Province (code)"))
+    sector = CodeFilter(field_name="organization__sectors", to_field_name="code", queryset=Sector.objects.all(),
+                        label=_("Sector (code)"), distinct=False)
 
     class Meta:
         model = Event
         fields = ["source", "organization", "severity", "severity_min", "since", "until", "ingested_since",
-                  "ingested_until", "ip", "domain", "hash", "rule_id", "category", "hit"]
+                  "ingested_until", "ip", "domain", "hash", "rule_id", "category", "hit", "province", "sector"]
 
     periods = (("since", "until"), ("ingested_since", "ingested_until"))
 

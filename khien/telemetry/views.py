@@ -35,6 +35,7 @@ from khien.core.scoping import is_national_coordinator, scope_for, user_can
 from khien.core.texts import shown_time
 from khien.incidents.services import content_loaded as incident_content_loaded
 from khien.intel.models import indicator_kind_label
+from khien.registry.models import Province, Sector
 
 from . import conf, conf_matching, correlation, exports, health, services, triage
 from .filters import SEVERITY_SCALE_HELP, AlertFilter, EventFilter, clean_severity_min
@@ -133,8 +134,14 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
         return {"labels": [_name(r[field_vi], r[field_en]) for r in rows], "values": [int(r["n"]) for r in rows],
                 "rows": rows}
 
-    sectors = top("organization__sectors__name_vi", "organization__sectors__name_en", counts)
-    provinces = top("organization__province__name_vi", "organization__province__name_en", counts)
+    sectors = top("organization__sectors__name_vi", "organization__sectors__name_en", counts,
+                  "organization__sectors__code")
+    provinces = top("organization__province__name_vi", "organization__province__name_en", counts,
+                    "organization__province__code")
+    # A click on a sector or a province opens its events of the period.
+    sectors["links"] = [_events_link(since=since, sector=r["organization__sectors__code"]) for r in sectors["rows"]]
+    provinces["links"] = [_events_link(since=since, province=r["organization__province__code"])
+                          for r in provinces["rows"]]
     targeted = top("organization__name_vi", "organization__name_en", counts.filter(severity__gte=HIGH_SEVERITY),
                    "organization__code")
     # A click on an organization opens its high and critical events of the period.
@@ -868,6 +875,7 @@ def event_list(request):
         "has_next": len(events) > EVENTS_PER_PAGE, "query": pages.urlencode(), "export_query": export.urlencode(),
         "export_max": exports.MAX_EVENTS, "categories": event_category_choices(search.data.get("category")),
         "period": datetime_local_values(search.form, ("since", "until")),
+        "provinces": Province.objects.order_by("code"), "sectors": Sector.objects.order_by("sort_order", "code"),
     }, status=400 if search.form.errors else 200)
 
 
