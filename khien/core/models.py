@@ -135,8 +135,8 @@ class AppendOnlyQuerySet(models.QuerySet):
     def visible_to(self, user):
         """The one rule for who reads which entries (log page, entry page, API): the national coordinator reads
         the whole log; anyone else reads the entries filed under the organizations they may view (their own and
-        their units: what was done there, by anyone) and every action of their own, wherever it is filed (their
-        sign-ins and API tokens belong to no organization)."""
+        their units: what was done there, by anyone) — sign-ins only where they may read the members — and every
+        action of their own, wherever it is filed."""
         from django.apps import apps
         from django.db.models import Q
 
@@ -146,9 +146,17 @@ class AppendOnlyQuerySet(models.QuerySet):
             return self.none()
         if is_national_coordinator(user):
             return self
+        from khien.registry.services import member_reading_organization_ids
+
         Organization = apps.get_model("registry", "Organization")
         org_ids = [str(pk) for pk in Organization.objects.visible_to(user).values_list("pk", flat=True)]
-        return self.filter(Q(organization_id__in=org_ids) | Q(actor_id=str(user.pk)))
+        # A sign-in tells when and from where a person works: read, beyond the person, by those who may read the
+        # organization's members (its administrators and auditors), not by every colleague.
+        sign_in = Q(action="login")
+        readers = member_reading_organization_ids(user)
+        members = Q() if readers is None else Q(organization_id__in=readers)
+        filed_here = Q(organization_id__in=org_ids)
+        return self.filter((filed_here & ~sign_in) | (filed_here & members & sign_in) | Q(actor_id=str(user.pk)))
 
 
 class AuditEntry(models.Model):

@@ -360,6 +360,17 @@ def _member_reading_scope(user) -> Scope:
     return Scope(False, tuple(sorted(paths))) if paths else NOTHING
 
 
+def member_reading_organization_ids(user) -> list[str] | None:
+    """The ids (as text, as the audit log files them) of the organizations whose members `user` may read; None
+    for every organization. Who reads a person's sign-ins (`core.models.AuditEntryQuerySet.visible_to`)."""
+    scope = _member_reading_scope(user)
+    if scope.everything:
+        return None
+    if not scope.paths:
+        return []
+    return [str(pk) for pk in Organization.objects.filter(prefix_q("path", scope.paths)).values_list("pk", flat=True)]
+
+
 def may_read_members(user, organization: Organization) -> bool:
     """May `user` read the members of `organization` (`members_readable_by`)?"""
     return _member_reading_scope(user).covers_path(organization.path)

@@ -190,3 +190,18 @@ def test_a_sign_in_without_an_organization_is_read_by_the_person_only(client, wo
     assert client.get(reverse("core:audit_entry", args=[entry.seq])).status_code == 200
     client.force_login(world.admin)
     assert client.get(reverse("core:audit_entry", args=[entry.seq])).status_code == 404
+
+
+def test_a_colleague_without_the_members_right_does_not_read_the_sign_in(client, world, api):
+    """A sign-in says when and from which address a person works: the organization's administrator and auditor
+    read it (test above), a trainee of the same organization or an analyst of a unit does not, and each person
+    reads their own."""
+    (entry,) = _sign_in(world.analyst)
+    for reader in (world.trainee, world.dept_analyst):
+        client.force_login(reader)
+        assert entry.seq not in _page(client, action="login")
+        assert entry.seq not in _csv(client)
+        assert client.get(reverse("core:audit_entry", args=[entry.seq])).status_code == 404
+        assert entry.seq not in _api(api(reader), action="login")
+    own = _sign_in(world.trainee)[-1]
+    assert own.seq in _api(api(world.trainee), action="login")
