@@ -4,6 +4,7 @@ Organizations are named by their code. Any active organization of the platform
 may be named as a collection member or a recipient (sharing crosses
 organization trees); the services check the caller's rights.
 """
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -12,7 +13,7 @@ from rest_framework import serializers
 from khien.core.api import fields as api_fields
 from khien.registry.models import Isac, Organization
 
-from .. import tlp, warninglists
+from .. import indicator_status, tlp, warninglists
 from ..models import Collection, CollectionKind, CollectionMember, StixObject
 
 
@@ -106,13 +107,23 @@ class StixObjectSerializer(serializers.ModelSerializer):
     producer = OrganizationCodeField(read_only=True)
     version = api_fields.DateTimeField(source="modified", read_only=True)
     values = serializers.SerializerMethodField()
+    # This version's status now (`indicator_status`: the rule the `status` filter, blocklists and matching follow)
+    # and whether it is known-good (`benign`: never blocked nor matched).
+    status = serializers.SerializerMethodField()
 
     class Meta:
         model = StixObject
         fields = ["stix_id", "stix_type", "spec_version", "version", "created", "created_by_ref", "producer", "tlp",
-                  "marking_refs", "valid_from", "valid_until", "revoked", "confidence", "labels", "date_added",
-                  "values", "data"]
+                  "marking_refs", "valid_from", "valid_until", "revoked", "status", "benign", "confidence", "labels",
+                  "date_added", "values", "data"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=indicator_status.STATUSES))
+    def get_status(self, obj) -> str:
+        now = self.context.get("now")
+        if now is None:
+            now = self.context["now"] = timezone.now()
+        return indicator_status.status_of(obj, now)
 
     @extend_schema_field(IndicatorValueFlagSerializer(many=True))
     def get_values(self, obj):

@@ -332,3 +332,19 @@ def test_the_migration_marks_benign_indicators_already_stored(isac):
     migration = importlib.import_module("khien.intel.migrations.0015_stixobject_benign")
     migration.mark_benign(apps, None)
     assert set(StixObject.objects.filter(benign=True).values_list("stix_id", flat=True)) == {isac.benign["id"]}
+
+
+def test_objects_api_says_each_versions_status_and_whether_it_is_benign(api, isac):
+    """A SIEM reading the objects API tells at a glance what it may block: each version's status and the benign
+    flag (never blocked nor matched), by the rule the filters and blocklists follow."""
+    client = api(isac.world.analyst)
+    rows = client.get(OBJECTS, {"type": "indicator", "page_size": 100}).json()["results"]
+    by_id = {}
+    for row in rows:
+        by_id.setdefault(row["stix_id"], []).append(row)
+    assert {r["status"] for r in by_id[isac.expired["id"]]} == {"expired"}
+    assert {r["status"] for r in by_id[isac.future["id"]]} == {"not_yet_valid"}
+    assert {r["status"] for r in by_id[isac.revoked["id"]]} == {"revoked"}
+    assert {r["status"] for r in by_id[isac.active["id"]]} == {"active"}
+    assert {r["benign"] for r in by_id[isac.benign["id"]]} == {True}
+    assert {r["benign"] for r in by_id[isac.active["id"]]} == {False}
