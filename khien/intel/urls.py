@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/intel/", include("khien.intel.api.urls")),
     # pages
     path("intel/", views.intel_search, name="search"),
+    # before the object's page: "revoke" is not a STIX id
+    path("intel/objects/revoke/", views.objects_revoke, name="objects_revoke"),
     path("intel/objects/<str:stix_id>/", views.object_detail, name="object"),
     path("intel/objects/<str:stix_id>/stix.json", views.object_download, name="object_download"),
     path("intel/objects/<str:stix_id>/revoke/", views.object_revoke, name="object_revoke"),

@@ -19,6 +19,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import dateformat, timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -64,7 +65,11 @@ def intel_search(request):
         objects = search.search_objects(user, query, filters)
     page = Paginator(objects, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = _object_rows(user, [r["stix_id"] for r in page])
+    revocable = services_versions.revocable_ids(user, [r["obj"].stix_id for r in rows])
+    for row in rows:  # the objects table's checkboxes ("Revoke selected"), only for the objects the user may revoke
+        row["revocable"] = row["obj"].stix_id in revocable
     context = {"form": form, "query": query, "groups": groups, "page": page, "rows": rows,
+               "can_revoke": bool(revocable),
                "searched": bool(query or filters), "can_create": bool(writable_collections(user)),
                "now": timezone.now(),
                "can_issue": services_warnings.can_issue(user)}
@@ -343,3 +348,47 @@ def indicator_correct(request, stix_id: str):
             status = 400
     return render(request, "intel/indicator_correct.html",
                   {"obj": obj, "name": search.display_name(obj), "form": form, "details": details}, status=status)
+
+
+def _back_url(request, raw: str) -> str:
+    """Where the bulk revocation page leads back to: the list it was opened from (a page of this site), else the
+    intelligence search."""
+    if raw and url_has_allowed_host_and_scheme(raw, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()):
+        return raw
+    return reverse("intel:search")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def objects_revoke(request):
+    """Revoke the objects ticked in the objects table ("Revoke selected"), without JavaScript: GET lists them with
+    a reason field (a confirmation; nothing changes); POST revokes them all or none
+    (`services_versions.do_revoke_objects`, which decides who may) and says which were revoked and which skipped.
+    Refused ids are named, with the status the API gives (404 for an object unknown or not visible alike, 403)."""
+    data = request.POST if request.method == "POST" else request.GET
+    ids = data.getlist("ids")
+    back = _back_url(request, data.get("next", ""))
+    form = RevokeForm(request.POST or None)
+    context = {"form": form, "ids": ids, "back": back, "error": "", "to_revoke": [], "skipped": [], "result": None}
+    try:
+        to_revoke, skipped = services_versions.check_revoke_objects(ids, acting_user=request.user)
+    except Refused as exc:
+        context["error"] = exc.message
+        return render(request, "intel/objects_revoke.html", context, status=status_of(exc))
+    context.update(to_revoke=[{"obj": o, "name": search.display_name(o)} for o in to_revoke],
+                   skipped=[{"obj": o, "name": search.display_name(o)} for o in skipped])
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                result = services_versions.do_revoke_objects(ids, acting_user=request.user,
+                                                             reason=form.cleaned_data.get("reason", ""))
+            except (Refused, ValidationError) as exc:
+                add_service_error(form, exc)
+                status = status_of(exc)
+            else:
+                context["result"] = result
+        else:
+            status = 400
+    return render(request, "intel/objects_revoke.html", context, status=status)

@@ -517,6 +517,9 @@ def _bodies(a) -> dict[str, dict]:
         "registry-api:membership-list": {"organization": a.org.code, "user": "new@test.vn", "role": Role.ORG_ADMIN},
         "registry-api:isac-list": {"code": f"ISAC-{new}", "name_vi": "x", "name_en": "x", "operator": a.org.code},
         "intel:intel-api:collection-list": {"title": "x", "kind": "group", "owner": a.org.code},
+        # Bulk revocation: A's objects by STIX id (refused for B: unknown to it, or not its organization's).
+        "intel:intel-api:object-revoke": {"ids": [a.stix["red"]["id"], a.stix["amber"]["id"]], "reason": "x"},
+        "intel:objects_revoke": {"ids": [a.stix["red"]["id"], a.stix["amber"]["id"]], "reason": "x"},
         "intel:intel-api:subscription-list": {"collection": str(a.collection.pk), "name": "new-feed",
                                               "api_root_url": "https://feeds.example/api/",
                                               "remote_collection_id": "x"},

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -20,8 +20,9 @@ from stix2.registry import STIX2_OBJ_MAPS
 
 from khien.core.api.schema import refusal
 from khien.core.api.parsers import LimitedJSONParser
+from khien.core.api.strict import StrictFieldsMixin
 
-from .. import indicator_status, search, services, sightings, tlp, warninglists
+from .. import indicator_status, search, services, services_versions, sightings, tlp, warninglists
 from ..models import STIX_TYPE_LABELS, IndicatorKind, StixObject, Tlp
 from . import serializers as s
 
@@ -98,6 +99,23 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         return Response(answer, status=status.HTTP_201_CREATED)
 
 
+class RevokeObjectsSerializer(StrictFieldsMixin, serializers.Serializer):
+    ids = serializers.ListField(child=serializers.CharField(max_length=300, trim_whitespace=True), allow_empty=False,
+                                help_text=f"The STIX ids to revoke (at most {services_versions.MAX_BULK}).")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=services_versions.MAX_REASON,
+                                   help_text="Why (optional): kept in the audit log and shown on each object's page.")
+
+
+class RevokeSkippedSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    reason = serializers.CharField(help_text="Why it was left as it was: `already_revoked`.")
+
+
+class RevokeResultSerializer(serializers.Serializer):
+    revoked = serializers.ListField(child=serializers.CharField(), help_text="The ids revoked now.")
+    skipped = RevokeSkippedSerializer(many=True, help_text="The ids left as they were, and why.")
+
+
 class StixObjectViewSet(viewsets.ReadOnlyModelViewSet):
     """Every STIX object version the caller may see (TLP), newest first."""
 
@@ -168,6 +186,30 @@ class StixObjectViewSet(viewsets.ReadOnlyModelViewSet):
         row = sightings.do_record_sighting(stix_id, dict(serializer.validated_data), acting_user=request.user)
         return Response(s.StixObjectSerializer(row, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RevokeObjectsSerializer, responses={
+        200: RevokeResultSerializer,
+        403: refusal("Some objects are not your organization's to revoke (forbidden; `ids` names them): nothing "
+                     "revoked"),
+        404: refusal("Some ids are unknown or of objects you may not see, answered alike (not_found; `ids` names "
+                     "them): nothing revoked"),
+        409: refusal("Some objects were stored with parts nested too deep to be changed here (summarized; `ids`): "
+                     "nothing revoked")})
+    @action(detail=False, methods=["post"], url_path="revoke", parser_classes=[LimitedJSONParser])
+    def revoke(self, request):
+        """Revoke many objects at once (a bad import), all or nothing: each gets a new version with
+        `revoked: true` (as the object's page does), and one audit entry with the reason. Only the organization
+        that created an object revokes it. Those already revoked are skipped and listed in `skipped`. At most
+        500 ids (400 beyond)."""
+        serializer = RevokeObjectsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            result = services_versions.do_revoke_objects(data["ids"], acting_user=request.user,
+                                                         reason=data.get("reason", ""))
+        except services_versions.IdsRefused as exc:
+            return Response({"detail": str(exc.message), "code": exc.code, "ids": exc.ids}, status=exc.status)
+        return Response(RevokeResultSerializer(result).data)
 
     @extend_schema(responses={200: s.StixObjectSerializer(many=True)})
     @action(detail=True, pagination_class=None)
