@@ -161,7 +161,7 @@ def test_report_assign_evidence_close(live_server, flushable_audit_log, world, m
     context.clear_cookies()
     login(page, base, world.dept_analyst)
     page.goto(f"{base}/incidents/{incident.pk}/")
-    page.click(f"#ev-{evidence.pk} form.inline-form button[type=submit]")
+    page.click(f"#ev-{evidence.pk} form.seal-form button[type=submit]")
     page.wait_for_selector(f"#ev-{evidence.pk}.sealed")
     # Closing waits for the final report, given from the same page.
     expect(page.locator("#workflow button[value=closed]")).to_be_disabled()
