@@ -9,7 +9,7 @@ Screenshots go to test-artifacts/screenshots/tap-*.png."""
 import pytest
 
 from khien.conftest import TEST_PASSWORD
-from khien.core.tests.test_header_browser import SCREENSHOTS, browser  # noqa: F401 (fixture)
+from khien.core.tests.test_header_browser import SCREENSHOTS, browser, busy_admin  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -89,12 +89,7 @@ def check_header(page, label, open_menu=False):
 
 
 def test_the_header_controls_are_big_enough_to_tap_signed_in(live_server, flushable_audit_log, world, browser):
-    from khien.core import notifications
-
-    world.admin.full_name = "Nguyễn Thị Thanh Hương Quản Trị Hệ Thống"
-    world.admin.save()
-    for i in range(120):
-        notifications.notify([world.admin], kind="test", title=f"Thông báo {i}")
+    busy_admin(world)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     base = live_server.url
     context = browser.new_context(viewport={"width": 360, "height": 844}, locale="vi-VN")
