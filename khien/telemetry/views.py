@@ -724,6 +724,10 @@ def source_settings(request, name):
 @require_POST
 def source_rotate_key(request, name):
     source = services.visible_source(request.user, name)
+    if request.POST.get("confirmed") != "1" and user_can(request.user, Action.CHANGE, source.organization):
+        # A new key breaks the live connector: asked first — by the button's dialog, or without JavaScript on a
+        # page of its own that posts again with the consent. Nothing changes meanwhile.
+        return _render(request, "telemetry/source_rotate_confirm.html", {"source": source})
     try:
         key = services.do_rotate_source_key(source, acting_user=request.user)
     except Refused as exc:

@@ -1,9 +1,18 @@
 // Small progressive enhancements; every page works without them.
 // (No inline scripts anywhere: the Content-Security-Policy forbids them.)
+// A form that the server also confirms without JavaScript (a page of its own) is told the dialog was answered:
+// `confirmed=1` goes with it, so the question is not asked twice.
 document.addEventListener("click", function (event) {
   var el = event.target.closest("[data-confirm]");
-  if (el && !window.confirm(el.getAttribute("data-confirm"))) {
+  if (!el) return;
+  if (!window.confirm(el.getAttribute("data-confirm"))) {
     event.preventDefault();
+    return;
+  }
+  if (el.form && el.hasAttribute("data-confirmed-field") && !el.form.querySelector('input[name="confirmed"]')) {
+    var field = document.createElement("input");
+    field.type = "hidden"; field.name = "confirmed"; field.value = "1";
+    el.form.appendChild(field);
   }
 });
 

@@ -127,7 +127,8 @@ def test_roles_without_the_right_cannot_register(world, as_user, role):
 
 def test_a_new_key_replaces_the_old_one_at_once(world, as_user, make_source):
     source, old_key = make_source(org=world.ministry, format="cef")
-    response = as_user(world.analyst).post(reverse("telemetry:source_rotate_key", args=[source.name]), follow=True)
+    response = as_user(world.analyst).post(reverse("telemetry:source_rotate_key", args=[source.name]),
+                                           {"confirmed": "1"}, follow=True)
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     new_key = key_on(response.content.decode())
     assert new_key != old_key
@@ -153,7 +154,7 @@ def test_a_new_key_is_shown_once_and_a_reload_does_not_rotate_again(world, as_us
     source, _key = make_source(org=world.ministry, format="cef")
     client = as_user(world.admin)
     url = reverse("telemetry:source", args=[source.name])
-    response = client.post(reverse("telemetry:source_rotate_key", args=[source.name]))
+    response = client.post(reverse("telemetry:source_rotate_key", args=[source.name]), {"confirmed": "1"})
     assert response.status_code == 302 and response["Location"] == url + "#new-key"
     rotations = AuditEntry.objects.filter(object_id=str(source.pk)).count()
     shown = client.get(url)
@@ -166,7 +167,7 @@ def test_a_new_key_is_shown_once_and_a_reload_does_not_rotate_again(world, as_us
     assert source.prefix == key[:12] and AuditEntry.objects.filter(object_id=str(source.pk)).count() == rotations
     # A key waiting for one source is not shown on another's page.
     other, _other_key = make_source(org=world.ministry, format="cef", name="fw-other")
-    client.post(reverse("telemetry:source_rotate_key", args=[source.name]))
+    client.post(reverse("telemetry:source_rotate_key", args=[source.name]), {"confirmed": "1"})
     assert 'id="new-key"' not in client.get(reverse("telemetry:source", args=[other.name])).content.decode()
     assert 'id="new-key"' in client.get(url).content.decode()
 
@@ -397,3 +398,21 @@ def test_times_without_a_zone_are_read_in_the_sources_zone():
     assert parsers.parse_cef(line, hanoi)["time"].hour == 14
     ecs = {"@timestamp": "2026-12-04T21:40:01", "rule": {"id": "r1"}}
     assert parsers.parse_ecs(ecs, hanoi)["time"].hour == 14
+
+
+def test_without_javascript_a_new_key_is_asked_on_a_page_first(world, as_user, make_source):
+    """The button's dialog needs JavaScript; without it the request comes unconfirmed: a page says what breaks and
+    asks, and nothing changes until it is sent again with the consent."""
+    source, _key = make_source(org=world.ministry, format="cef")
+    client = as_user(world.admin)
+    url = reverse("telemetry:source_rotate_key", args=[source.name])
+    asked = client.post(url)
+    page = asked.content.decode()
+    assert asked.status_code == 200 and 'id="rotate-confirm"' in page and source.name in page
+    assert 'name="confirmed" value="1"' in page
+    before = source.key_hash
+    source.refresh_from_db()
+    assert source.key_hash == before
+    assert client.post(url, {"confirmed": "1"}).status_code == 302
+    source.refresh_from_db()
+    assert source.key_hash != before
