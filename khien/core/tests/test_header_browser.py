@@ -4,8 +4,7 @@ narrower, the menu takes its own row under the brand and the user's controls, an
 Screenshots go to test-artifacts/screenshots/."""
 import pytest
 
-from khien.conftest import TEST_PASSWORD
-from khien.registry.tests.test_browser import SCREENSHOTS, browser  # noqa: F401 (fixture)
+from khien.registry.tests.test_browser import SCREENSHOTS, browser, login  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -38,11 +37,7 @@ def test_the_header_is_one_row_at_1366_px_and_wraps_by_rows_below(live_server, f
         context = browser.new_context(viewport={"width": 1366, "height": 800})
         context.add_cookies([{"name": "khien_language", "value": language, "url": base}])
         page = context.new_page()
-        page.goto(f"{base}/accounts/login/")
-        page.fill("input[name=username]", world.admin.email)
-        page.fill("input[name=password]", TEST_PASSWORD)
-        page.press("input[name=password]", "Enter")
-        page.wait_for_url(f"{base}/")
+        login(page, base, world.admin)
         for width in (1366, 1280, 1024, 600):
             page.set_viewport_size({"width": width, "height": 800})
             page.goto(f"{base}/audit/")

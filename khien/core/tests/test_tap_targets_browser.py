@@ -10,6 +10,7 @@ import pytest
 
 from khien.conftest import TEST_PASSWORD
 from khien.core.tests.test_header_browser import SCREENSHOTS, browser, busy_admin  # noqa: F401 (fixture)
+from khien.registry.tests.test_browser import login
 
 pytestmark = pytest.mark.browser
 
@@ -94,11 +95,7 @@ def test_the_header_controls_are_big_enough_to_tap_signed_in(live_server, flusha
     base = live_server.url
     context = browser.new_context(viewport={"width": 360, "height": 844}, locale="vi-VN")
     page = context.new_page()
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", world.admin.email)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{base}/")
+    login(page, base, world.admin)
     page.goto(f"{base}/audit/")
     found = check_header(page, "signed-in", open_menu=True)
     # the name the phone's header cuts to a few letters is whole in the open menu, with the address
