@@ -55,3 +55,28 @@ def csv_stream(header, row_chunks):
     for rows in row_chunks:
         writer.writerows([safe_cell(cell) for cell in row] for row in rows)
         yield flush()
+
+
+def xlsx_sheet(workbook, title: str, header: list[str], widths: list[int] | None = None):
+    """A write-only worksheet ready to be read and sorted: the header row in bold, frozen while scrolling, with
+    filter buttons, and columns wide enough for their header (or `widths`, in characters). Call before any row."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet = workbook.create_sheet(title=UNWRITABLE.sub("", title)[:31])  # a sheet name holds at most 31 characters
+    for number, label in enumerate(header, start=1):
+        width = widths[number - 1] if widths else min(max(len(label) + 4, 12), 50)
+        sheet.column_dimensions[get_column_letter(number)].width = width
+    sheet.freeze_panes = "A2"
+    if header:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}1"
+    bold = Font(bold=True)
+    cells = []
+    for label in header:
+        cell = WriteOnlyCell(sheet, value=UNWRITABLE.sub("", label))
+        cell.data_type = "s"
+        cell.font = bold
+        cells.append(cell)
+    sheet.append(cells)
+    return sheet

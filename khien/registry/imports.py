@@ -48,7 +48,7 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused, file_too_large
 from khien.core.roles import Action
 from khien.core.scoping import scope_for
-from khien.core.spreadsheet import FORMULA_STARTS, safe_cell, xlsx_row
+from khien.core.spreadsheet import FORMULA_STARTS, safe_cell, xlsx_row, xlsx_sheet
 from khien.core.timerange import out_of_range_message, storable
 
 from . import levels, services
@@ -1057,8 +1057,8 @@ def export_file(kind: str, queryset, fmt: str) -> tuple[bytes, str, str]:
     import openpyxl
 
     workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=kind)
-    sheet.append(header)
+    title = _("Organizations") if kind == ImportKind.ORGANIZATIONS else _("Information systems")
+    sheet = xlsx_sheet(workbook, title, header)
     for line in lines:
         sheet.append(xlsx_row(sheet, line))
     buffer = io.BytesIO()
