@@ -1205,6 +1205,16 @@ def already_shared_in_file(collection: Collection, producer_id, stix_ids) -> tup
     return already_shared(collection, producer_id, pairs, exclude_stix_ids=stix_ids)
 
 
+def already_shared_in_submission(collection: Collection, objects, *, acting_user) -> tuple[list[dict], int]:
+    """`already_shared_in_file` for the objects `acting_user` just added to `collection` (`do_add_objects`): the
+    values of its indicators that the submitting organization already shares there (the REST answer)."""
+    ids = [o["id"] for o in objects
+           if isinstance(o, dict) and o.get("type") == "indicator" and isinstance(o.get("id"), str)]
+    if not ids:
+        return [], 0
+    return already_shared_in_file(collection, producer_for(acting_user, collection), ids)
+
+
 def _stored_versions(stix_ids: list[str]) -> dict[tuple[str, dt.datetime], int]:
     stored: dict[tuple[str, dt.datetime], int] = {}
     for start in range(0, len(stix_ids), 500):

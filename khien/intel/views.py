@@ -48,6 +48,17 @@ def _object_rows(user, stix_ids) -> list[dict]:
              "creator": names.get(o.created_by_ref, "")} for o in objects]
 
 
+def objects_table(user, stix_ids) -> tuple[list[dict], bool]:
+    """The rows of the objects table (`intel/_objects_table.html`, on the search and collection pages) and whether
+    it offers "Revoke selected": a row has a checkbox only when the user may revoke its object
+    (`services_versions.revocable_ids`); the ticked ones go to `objects_revoke`, which confirms first."""
+    rows = _object_rows(user, stix_ids)
+    revocable = services_versions.revocable_ids(user, [r["obj"].stix_id for r in rows])
+    for row in rows:
+        row["revocable"] = row["obj"].stix_id in revocable
+    return rows, bool(revocable)
+
+
 @login_required
 @require_GET
 def intel_search(request):
@@ -64,12 +75,9 @@ def intel_search(request):
         groups = search.search_values(user, query, filters) if query else []
         objects = search.search_objects(user, query, filters)
     page = Paginator(objects, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = _object_rows(user, [r["stix_id"] for r in page])
-    revocable = services_versions.revocable_ids(user, [r["obj"].stix_id for r in rows])
-    for row in rows:  # the objects table's checkboxes ("Revoke selected"), only for the objects the user may revoke
-        row["revocable"] = row["obj"].stix_id in revocable
+    rows, can_revoke = objects_table(user, [r["stix_id"] for r in page])
     context = {"form": form, "query": query, "groups": groups, "page": page, "rows": rows,
-               "can_revoke": bool(revocable),
+               "can_revoke": can_revoke,
                "searched": bool(query or filters), "can_create": bool(writable_collections(user)),
                "now": timezone.now(),
                "can_issue": services_warnings.can_issue(user)}

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -25,6 +26,7 @@ from khien.core.scoping import user_can
 from . import search, services, tlp
 from .forms import CollectionForm, MemberForm, manageable_organizations
 from .models import CollectionObject
+from .views import objects_table
 
 
 def _listed_or_404(user, pk):
@@ -77,13 +79,16 @@ def _detail(request, collection, member_form=None, status=200):
                 recent_ids.append(stix_id)
         # observed data and observables are left out of the list: the page says so when the collection has some
         observed_left_out = entries.filter(object__stix_type__in=search.OBSERVED_TYPES).exists()
-    latest = search.latest_versions(user, recent_ids)
-    recent = [{"obj": latest[i], "name": search.display_name(latest[i])} for i in recent_ids if i in latest]
+    # the objects table of the search page: the user ticks the objects they may revoke ("Revoke selected")
+    recent, can_revoke = objects_table(user, recent_ids)
     can_manage = user_can(user, Action.CHANGE, collection.owner)
     return render(request, "intel/collection_detail.html", {
         "collection": collection, "count": _count(user, collection),
         "members": collection.members.select_related("organization").order_by("organization__code"),
-        "recent": recent, "observed_left_out": observed_left_out, "can_manage": can_manage,
+        "recent": recent, "can_revoke": can_revoke, "now": timezone.now(),
+        # the revocation page leads back here (not to the members form this page may answer)
+        "revoke_next": reverse("intel:collection_detail", args=[collection.pk]) + "#recent",
+        "observed_left_out": observed_left_out, "can_manage": can_manage,
         "observed_search_url": "{}?{}".format(reverse("intel:search"), urlencode({"collection": collection.pk})),
         "can_read": tlp.can_read_collection(user, collection),
         "can_write": tlp.can_write_collection(user, collection),

@@ -13,12 +13,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from khien.core.confirmation import ask_first, confirmed
 from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.scoping import is_national_coordinator
@@ -310,7 +312,18 @@ def allowlist(request):
 @login_required
 @require_POST
 def allowlist_delete(request, pk):
+    """Remove a value from the allow-list (the coordinator; anyone else is refused, not asked), once asked: by the
+    button's dialog, or without JavaScript by a confirmation page (`core.confirmation`), nothing removed until
+    then: the value is no longer known-good for the blocklists and the SOC matching."""
     entry = get_object_or_404(AllowListEntry, pk=pk)
+    if not is_national_coordinator(request.user):
+        raise PermissionDenied(_("Only the national coordinator can change the allow-list."))
+    if not confirmed(request):
+        return ask_first(
+            request, title=_("Remove from the allow-list"), button=_("Remove"),
+            question=_("Remove “%(v)s” from the allow-list? The platform then no longer treats this value as "
+                       "known-good.") % {"v": entry.value},
+            cancel_url=reverse("intel:allowlist") + "#allow-entries")
     try:
         warninglists.do_remove_allow_entry(entry, acting_user=request.user)
     except Refused as exc:

@@ -198,12 +198,26 @@ class ListedValueSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+class AlreadySharedSerializer(serializers.Serializer):
+    """A value your organization already shares in the collection: an active indicator of its own holds it."""
+
+    kind = serializers.CharField()
+    value = serializers.CharField()
+    id = serializers.CharField(help_text=_("The indicator that already shares it (its STIX id)."))
+
+
 class AddResultSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     created = serializers.IntegerField()
     existing = serializers.IntegerField()
     added_to_collection = serializers.IntegerField()
-    already_in_collection = serializers.IntegerField()
+    already_in_collection = serializers.IntegerField(help_text=_(
+        "Objects sent that this collection already held (the same id and version): not added again."))
+    already_shared = AlreadySharedSerializer(many=True, required=False, help_text=_(
+        "Values of the indicators sent that your organization already shares in this collection (an active "
+        "indicator of its own holds them): stored all the same; the first 10. Sending the same objects again is "
+        "no repetition of their values."))
+    already_shared_count = serializers.IntegerField(required=False, help_text=_("How many such values in all."))
     # Stored all the same: a warning, not a refusal (existing clients read the counts as before).
     warnings = ListedValueSerializer(many=True, required=False, help_text=_(
         "Indicator values on a warning list (a private address, a well-known resolver…): stored, but left out of "

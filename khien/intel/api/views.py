@@ -92,8 +92,12 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         except services.InvalidStix as exc:
             return Response({"detail": str(exc.message), "code": exc.code, "errors": exc.errors},
                             status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        objects = services.objects_of(serializer.validated_data["bundle"])
         answer = dict(s.AddResultSerializer(result).data)
-        listed = warninglists.listed_in(services.objects_of(serializer.validated_data["bundle"]))
+        # as the indicator form and the import page: values the caller's organization already shares here
+        answer["already_shared"], answer["already_shared_count"] = services.already_shared_in_submission(
+            collection, objects, acting_user=request.user)
+        listed = warninglists.listed_in(objects)
         answer["warnings"] = s.ListedValueSerializer(
             [{**f, "detail": warninglists.listed_message([f])} for f in listed], many=True).data
         return Response(answer, status=status.HTTP_201_CREATED)

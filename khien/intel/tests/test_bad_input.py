@@ -218,7 +218,8 @@ def test_a_hidden_version_is_refused_without_saying_why(api, sharing):
     assert response.status_code == 201
     answer = response.json()
     assert [w["value"] for w in answer.pop("warnings")] == ["198.51.100.2"]  # TEST-NET-2: on a warning list
-    assert answer == {"total": 1, "created": 0, "existing": 1, "added_to_collection": 1, "already_in_collection": 0}
+    assert answer == {"total": 1, "created": 0, "existing": 1, "added_to_collection": 1, "already_in_collection": 0,
+                      "already_shared": [], "already_shared_count": 0}
 
 
 def test_two_different_objects_with_one_id_and_version_are_refused(api, sharing):

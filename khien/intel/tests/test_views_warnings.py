@@ -144,7 +144,7 @@ def test_coordinator_edits_the_allow_list(client, world):
     assert response.status_code == 409 and AllowListEntry.objects.count() == 1
     response = c.post(reverse("intel:allowlist"), {"kind": "ipv4", "value": "not an ip"})
     assert response.status_code == 400 and AllowListEntry.objects.count() == 1
-    response = c.post(reverse("intel:allowlist_delete", args=[entry.pk]))
+    response = c.post(reverse("intel:allowlist_delete", args=[entry.pk]), {"confirmed": "1"})
     assert response.status_code == 302 and not AllowListEntry.objects.exists()
 
 
