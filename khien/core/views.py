@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseForbidden, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -21,6 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework import exceptions
 
 from . import audit, audit_export, notifications, services, shown_once, twofactor
+from .confirmation import ask_first, confirmed
 from .filters import AuditEntryFilterSet
 from .forms import (EmailAuthenticationForm, PasswordChangeForm, PasswordLinkForm, SetPasswordForm, TokenCreateForm,
                     TotpForm, add_service_error)
@@ -213,6 +214,12 @@ def totp_enroll(request):
 NEW_TOKEN_SESSION_KEY = "core.new_api_token"
 
 
+def _revoke_question(token) -> str:
+    """Asked before a token is revoked (its programs are refused at once): by the button's dialog, and without
+    JavaScript by the page `ask_first` answers with. One wording for both."""
+    return _("Revoke the token “%(name)s”? Programs that use it will be refused from then on.") % {"name": token.name}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request):
@@ -228,8 +235,11 @@ def tokens(request):
             token = ApiToken.objects.filter(user=request.user, pk=uuid.UUID(request.POST["revoke"])).first()
         except ValueError:
             token = None
-        if token is None:
+        if token is None:  # someone else's token (or no token): refused, not asked
             return HttpResponseForbidden()
+        if token.is_usable and not confirmed(request):
+            return ask_first(request, question=_revoke_question(token), button=_("Revoke the token"),
+                             cancel_url=reverse("core:tokens"))
         services.do_revoke_api_token(token, acting_user=request.user)
         messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
         return redirect("core:tokens")
@@ -249,8 +259,11 @@ def tokens(request):
         else:
             status = 400
     new_key = shown_once.take(request, NEW_TOKEN_SESSION_KEY) if request.method == "GET" else None
+    own_tokens = list(ApiToken.objects.filter(user=request.user))
+    for token in own_tokens:
+        token.revoke_question = _revoke_question(token)
     response = render(request, "core/tokens.html", {
-        "form": form, "new_key": new_key, "tokens": ApiToken.objects.filter(user=request.user),
+        "form": form, "new_key": new_key, "tokens": own_tokens,
     }, status=status)
     return shown_once.no_store(response) if new_key else response
 

@@ -24,6 +24,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from khien.core import twofactor
+from khien.core.confirmation import ask_first, confirmed
 from khien.core.errors import Forbidden, Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action, Role
@@ -155,8 +157,47 @@ def _member_rows(org, user, can_manage: bool) -> list:
         # Who has an authenticator to reset (a new phone).
         m.second_factor_resettable = can_manage and m.second_factor_on and m.user_id != user.pk
         # One's own administrator row: saving another role there takes one's own rights away, asked first.
-        m.own_admin_row = m.user_id == user.pk and m.role == Role.ORG_ADMIN
+        m.own_admin_row = _own_admin_row(m, user)
+        if can_manage:  # the buttons' questions: the same words as the page that asks without JavaScript
+            m.own_role_question = _own_role_question(org) if m.own_admin_row else ""
+            m.remove_question = _remove_member_question(m, closes_account=m.last_role)
+            m.second_factor_question = _second_factor_question(m)
     return rows
+
+
+# The questions asked before a member's row is changed for good: by the button's dialog, and without JavaScript by
+# the page `ask_first` answers with (`core.confirmation`). One wording for both.
+
+
+def _own_admin_row(membership, user) -> bool:
+    return membership.user_id == user.pk and membership.role == Role.ORG_ADMIN
+
+
+def _own_role_question(org) -> str:
+    return _("Change your own role? With any role other than administrator you lose the administrator rights in "
+             "%(org)s: you can no longer manage its members nor give yourself the role back.") % {"org": org.name}
+
+
+def _remove_member_question(membership, *, closes_account: bool) -> str:
+    if closes_account:
+        return _("Remove %(who)s from the organization? It is their last role on the platform: their account is "
+                 "deactivated, their open sessions end and their API tokens are revoked. Adding them again later "
+                 "reactivates the account.") % {"who": membership.user.email}
+    return _("Remove %(who)s from the organization?") % {"who": membership.user.email}
+
+
+def _second_factor_question(membership) -> str:
+    return _("Reset the two-step sign-in of %(who)s? Do it only when you have made sure it is them asking (a new or "
+             "lost phone): at their next sign-in they scan a new QR code.") % {"who": membership.user.email}
+
+
+def _refused_anyway(check, *args, **kwargs) -> bool:
+    """Would the service refuse this change (`check` raises)? Then it is not asked first: the service says why."""
+    try:
+        check(*args, **kwargs)
+    except Refused:
+        return True
+    return False
 
 
 def _organization_context(request, org, member_form=None):
@@ -332,6 +373,12 @@ def organization_member_role(request, pk, membership_id):
     if old == new:
         messages.info(request, _("%(email)s already has the role “%(new)s”: nothing changed.") % names)
         return redirect(_members_url(org))
+    # Only one's own administrator row is asked first (its button's dialog); another row changes at once, as a role
+    # given by mistake is given back. The only administrator is refused by the service, not asked.
+    if (_own_admin_row(membership, request.user) and not confirmed(request)
+            and not _refused_anyway(services._refuse_locking_oneself_out, membership, request.user, new_role=new)):
+        return ask_first(request, question=_own_role_question(org), button=_("Change my role"),
+                         note=_("New role: “%(role)s”.") % {"role": _role_label(new)}, cancel_url=_members_url(org))
     try:
         services.do_set_membership(org, membership.user, new, acting_user=request.user,
                                    confirm_national_role=form.cleaned_data.get("confirm_national_role", False))
@@ -360,6 +407,9 @@ def organization_member_role(request, pk, membership_id):
 def organization_member_remove(request, pk, membership_id):
     org = _managed_organization(request, pk)
     membership = get_object_or_404(Membership.objects.select_related("user", "organization"), pk=membership_id, organization=org)
+    if not confirmed(request) and not _refused_anyway(services._refuse_locking_oneself_out, membership, request.user):
+        question = _remove_member_question(membership, closes_account=services.removal_closes_account(membership))
+        return ask_first(request, question=question, button=_("Remove the member"), cancel_url=_members_url(org))
     try:
         closed = services.do_remove_membership(membership, acting_user=request.user)
     except Forbidden:
@@ -384,6 +434,9 @@ def organization_member_second_factor(request, pk, membership_id):
     org = _managed_organization(request, pk)
     membership = get_object_or_404(Membership.objects.select_related("user", "organization"), pk=membership_id,
                                    organization=org)
+    if not confirmed(request) and _second_factor_reset_offered(request.user, membership):
+        return ask_first(request, question=_second_factor_question(membership), button=_("Reset two-step sign-in"),
+                         cancel_url=_members_url(org))
     try:
         services.do_reset_member_second_factor(membership, acting_user=request.user)
     except Refused as exc:  # Forbidden too: oneself, or a member of an organization the user does not administer
@@ -393,6 +446,15 @@ def organization_member_second_factor(request, pk, membership_id):
                                     "it up again at their next sign-in, and were told.") % {
             "email": membership.user.email})
     return redirect(_members_url(org))
+
+
+def _second_factor_reset_offered(user, membership) -> bool:
+    """Is the reset asked first? Not when `services.do_reset_member_second_factor` refuses it (oneself, nothing to
+    reset, a person also in an organization `user` does not administer): the refusal is said at once, as before."""
+    if membership.user_id == user.pk or not twofactor.has_confirmed_device(membership.user):
+        return False
+    return all(user_can(user, Action.MANAGE_MEMBERS, other.organization)
+               for other in Membership.objects.filter(user_id=membership.user_id).select_related("organization"))
 
 
 # --- information systems ------------------------------------------------------------------
@@ -489,7 +551,7 @@ def _system_context(request, system, step_forms=None):
         "requirements": levels.requirements(framework, level) if framework and level else [],
         "requirements_level": level,
         "events": system.level_events.select_related("actor").all(),
-        "files": [(f, services.may_remove_dossier_file(user, f)) for f in system.dossier_files.select_related("system")],
+        "files": [(f, services.may_remove_dossier_file(user, f)) for f in _with_remove_question(system)],
         "can_change": can_change,
         "can_delete": user_can(user, Action.DELETE, system.owner) and not services.system_on_record(system),
         "can_upload": can_change and system.level_status in services.EDITABLE_LEVEL_STATES,
@@ -643,6 +705,9 @@ def system_step(request, pk, step):
         form = StepForm(request.POST, step=step, prefix=step)
         if not form.is_valid():
             return _refused_step(request, system, step, _("The step was not taken: complete the fields shown in red."))
+        if step in STEP_CONFIRM and not confirmed(request):  # the right, the state and the fields are good: asked
+            return ask_first(request, question=str(STEP_CONFIRM[step]), button=str(STEP_LABELS[step]),
+                             cancel_url=reverse("registry:system_detail", args=[system.pk]) + "#level")
         services.do_level_step(
             system, step, acting_user=request.user, note=form.cleaned_data["note"],
             decision_number=form.cleaned_data["decision_number"], decision_date=form.cleaned_data["decision_date"],
@@ -688,6 +753,17 @@ def system_upload(request, pk):
     return back
 
 
+def _dossier_remove_question(dossier) -> str:
+    return _("Take “%(name)s” out of the dossier?") % {"name": dossier.original_name}
+
+
+def _with_remove_question(system) -> list:
+    files = list(system.dossier_files.select_related("system"))
+    for f in files:
+        f.remove_question = _dossier_remove_question(f)  # its button's dialog, the words `dossier_remove` asks
+    return files
+
+
 @login_required
 @require_POST
 def dossier_remove(request, pk):
@@ -697,13 +773,18 @@ def dossier_remove(request, pk):
         .select_related("system__owner"), pk=pk)
     if not user_can(request.user, Action.CHANGE, dossier.system.owner):
         raise PermissionDenied
+    back = reverse("registry:system_detail", args=[dossier.system_id]) + "#dossier"
+    # A file on record is refused by the service at once, not asked first.
+    if not confirmed(request) and services.may_remove_dossier_file(request.user, dossier):
+        return ask_first(request, question=_dossier_remove_question(dossier), button=_("Remove the file"),
+                         cancel_url=back)
     try:
         services.do_remove_dossier_file(dossier, acting_user=request.user)
     except Refused as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("File “%(name)s” taken out of the dossier.") % {"name": dossier.original_name})
-    return redirect(reverse("registry:system_detail", args=[dossier.system_id]) + "#dossier")
+    return redirect(back)
 
 
 @login_required

@@ -214,7 +214,8 @@ def test_a_token_name_is_not_given_twice_among_active_tokens(client, world):
     client.force_login(world.auditor)
     assert _create_token(client, name="Wazuh SOC")
     client.force_login(world.analyst)
-    client.post(reverse("core:tokens"), {"revoke": str(ApiToken.objects.get(key_hash=hash_token(first)).pk)})
+    client.post(reverse("core:tokens"), {"revoke": str(ApiToken.objects.get(key_hash=hash_token(first)).pk),
+                                         "confirmed": "1"})
     assert _create_token(client, name="Wazuh SOC")
 
 

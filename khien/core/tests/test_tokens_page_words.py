@@ -42,7 +42,7 @@ def test_revoking_names_the_token_in_the_question_and_the_outcome(client, world)
         value = re.search(r'value="([^"]+)"', button).group(1)
         questions[value] = re.search(r'data-confirm="([^"]+)"', button).group(1)
     assert "Wazuh SOC" in questions[str(token.pk)] and "Splunk" not in questions[str(token.pk)]
-    done = client.post(reverse("core:tokens"), {"revoke": str(token.pk)}, follow=True)
+    done = client.post(reverse("core:tokens"), {"revoke": str(token.pk), "confirmed": "1"}, follow=True)
     said = html.unescape(done.content.decode())
     said = said[said.index('class="messages"'):]
     said = said[:said.index("</ul>")]

@@ -155,7 +155,7 @@ def test_a_person_is_told_when_added_to_an_organization_and_when_removed(world, 
     membership = Membership.objects.get(user=world.responder, organization=world.ministry)
     with django_capture_on_commit_callbacks(execute=True):
         response = as_user(world.admin).post(
-            reverse("registry:organization_member_remove", args=[world.ministry.pk, membership.pk]))
+            reverse("registry:organization_member_remove", args=[world.ministry.pk, membership.pk]), {"confirmed": "1"})
     assert response.status_code == 302 and response.url == _members_url(world.ministry)
     removed = _notices(world.responder)[-1]
     assert world.ministry.name in removed.title and removed.urgent

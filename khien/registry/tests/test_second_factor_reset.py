@@ -36,7 +36,7 @@ def _signed_in_with_second_factor(client, user):
 def _reset(client, organization, member):
     membership = Membership.objects.get(user=member, organization=organization)
     return client.post(reverse("registry:organization_member_second_factor", args=[organization.pk, membership.pk]),
-                       follow=True, HTTP_ACCEPT_LANGUAGE="vi")
+                       {"confirmed": "1"}, follow=True, HTTP_ACCEPT_LANGUAGE="vi")  # the dialog's (or page's) yes
 
 
 def test_an_administrator_resets_a_members_two_step_sign_in(world, client):

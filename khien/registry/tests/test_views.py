@@ -325,7 +325,9 @@ def test_members_are_managed_by_admins_only(world, as_user):
     remove = reverse("registry:organization_member_remove", args=[world.ministry.pk, membership.pk])
     assert as_user(world.auditor).post(remove).status_code == 403
     assert Membership.objects.filter(pk=membership.pk).exists()
-    assert as_user(world.admin).post(remove).status_code == 302
+    assert as_user(world.admin).post(remove).status_code == 200  # asked first (core.confirmation)
+    assert Membership.objects.filter(pk=membership.pk).exists()
+    assert as_user(world.admin).post(remove, {"confirmed": "1"}).status_code == 302
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
@@ -532,7 +534,7 @@ def test_workflow_steps_through_the_pages(world, make_system, as_user, head):
     assert system.level_status == LevelStatus.SUBMITTED
 
     assert client.post(reverse("registry:system_step", args=[system.pk, "appraise"]),
-                       {"appraise-note": "Hồ sơ đầy đủ"}).status_code == 302
+                       {"appraise-note": "Hồ sơ đầy đủ", "confirmed": "1"}).status_code == 302
     # Wrong state: appraising again is refused (was a 409 page on the POST address).
     response = client.post(reverse("registry:system_step", args=[system.pk, "appraise"]), {"appraise-note": "lại"},
                            follow=True)
@@ -551,13 +553,14 @@ def test_workflow_steps_through_the_pages(world, make_system, as_user, head):
     client.get(detail)  # (reads the kept form)
     future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
     response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]),
-                           {"approve-decision_number": "12/QĐ-BTT", "approve-decision_date": future})
+                           {"approve-decision_number": "12/QĐ-BTT", "approve-decision_date": future, "confirmed": "1"})
     assert response.status_code == 302 and response.url == detail
     system.refresh_from_db()
     assert system.level_status == LevelStatus.APPRAISED and system.approved_level is None
 
     response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]),
-                           {"approve-decision_number": "12/QĐ-BTT", "approve-decision_date": dt.date.today().isoformat()})
+                           {"approve-decision_number": "12/QĐ-BTT", "approve-decision_date": dt.date.today().isoformat(),
+                            "confirmed": "1"})
     assert response.status_code == 302
     system.refresh_from_db()
     assert system.level_status == LevelStatus.APPROVED and system.approved_level == 1
@@ -575,7 +578,8 @@ def test_a_refused_step_redirects_to_the_system_page_which_shows_why(world, make
     client = as_user(world.analyst)
     detail = reverse("registry:system_detail", args=[system.pk])
     before = AuditEntry.objects.count()
-    response = client.post(reverse("registry:system_step", args=[system.pk, "submit"]))  # no dossier attached
+    response = client.post(reverse("registry:system_step", args=[system.pk, "submit"]),  # no dossier attached
+                           {"confirmed": "1"})
     assert response.status_code == 302 and response.url == detail + "#level"
     page = client.get(response.url)
     assert page.status_code == 200
@@ -594,7 +598,8 @@ def test_a_refused_step_keeps_what_was_typed_and_its_errors(world, make_system, 
     services.do_level_step(system, "appraise", acting_user=world.admin, note="Đạt")
     future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
     response = client.post(reverse("registry:system_step", args=[system.pk, "approve"]),
-                           {"approve-decision_number": "77/QĐ-TEST", "approve-decision_date": future}, follow=True)
+                           {"approve-decision_number": "77/QĐ-TEST", "approve-decision_date": future,
+                            "confirmed": "1"}, follow=True)
     assert response.redirect_chain == [(reverse("registry:system_detail", args=[system.pk]) + "#level", 302)]
     assert 'value="77/QĐ-TEST"' in response.content.decode()
     # A field left empty comes back in red with the message.
@@ -673,7 +678,7 @@ def test_step_forms_mark_what_they_require_ask_first_and_say_what_was_done(world
     assert 'class="req"' in form and "required" in form and "data-confirm=" in form
     with translation.override("vi"):
         response = client.post(reverse("registry:system_step", args=[system.pk, "appraise"]),
-                               {"appraise-note": "Đạt"}, follow=True, HTTP_ACCEPT_LANGUAGE="vi")
+                               {"appraise-note": "Đạt", "confirmed": "1"}, follow=True, HTTP_ACCEPT_LANGUAGE="vi")
         shown = [str(m) for m in response.context["messages"]]
     assert shown == [str(STEP_DONE["appraise"])] and "Done:" not in shown[0]
 
@@ -687,7 +692,7 @@ def test_a_dossier_file_is_removed_from_the_page_and_the_api(world, make_system,
     assert as_user(world.auditor).post(remove).status_code == 403
     page = as_user(world.analyst).get(reverse("registry:system_detail", args=[system.pk])).content.decode()
     assert remove in page
-    response = as_user(world.analyst).post(remove, follow=True)
+    response = as_user(world.analyst).post(remove, {"confirmed": "1"}, follow=True)
     assert response.redirect_chain[-1][0].endswith("#dossier")
     assert [f.pk for f in system.dossier_files.all()] == [kept.pk]
     url = f"/api/registry/systems/{system.pk}/dossier/{kept.pk}/"
@@ -898,7 +903,8 @@ def test_the_justification_of_a_level_below_the_suggestion_goes_with_the_submiss
     services.do_update_system(system, {"criteria": LEVEL2_ANSWERS, "proposed_level": 1, "level_justification": why},
                               acting_user=world.analyst)
     services.do_add_dossier_file(system, SimpleUploadedFile("hoso.pdf", b"%PDF-1.4"), acting_user=world.analyst)
-    response = as_user(world.analyst).post(reverse("registry:system_step", args=[system.pk, "submit"]))
+    response = as_user(world.analyst).post(reverse("registry:system_step", args=[system.pk, "submit"]),
+                                           {"confirmed": "1"})
     assert response.status_code == 302
     [event] = LevelEvent.objects.filter(system=system, action="submit")
     assert why in event.note and "1" in event.note and "2" in event.note

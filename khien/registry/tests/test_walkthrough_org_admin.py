@@ -65,7 +65,7 @@ def test_removing_a_persons_last_role_deactivates_the_account_ends_its_sessions_
     assert token_client.get("/api/me/").status_code == 200
     membership = Membership.objects.get(user=leaver)
 
-    response = in_english(as_user(world.admin)).post(_remove_url(membership), follow=True)
+    response = in_english(as_user(world.admin)).post(_remove_url(membership), {"confirmed": "1"}, follow=True)
     assert response.status_code == 200
     # The page says so to the administrator.
     assert any("account was deactivated" in str(m) for m in response.context["messages"])
@@ -98,7 +98,7 @@ def test_a_person_who_keeps_a_role_elsewhere_keeps_their_access(world, leaver, a
     session = _signed_in(leaver)
     token_client = api(leaver)
     membership = Membership.objects.get(user=leaver, organization=world.ministry)
-    assert as_user(world.admin).post(_remove_url(membership)).status_code == 302
+    assert as_user(world.admin).post(_remove_url(membership), {"confirmed": "1"}).status_code == 302
     leaver.refresh_from_db()
     assert leaver.is_active
     assert token_client.get("/api/me/").status_code == 200

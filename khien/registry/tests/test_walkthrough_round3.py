@@ -41,7 +41,7 @@ def test_demoting_oneself_is_said_in_the_first_person(world, head, as_user):
     own = Membership.objects.get(user=world.admin, organization=world.ministry)
     url = reverse("registry:organization_member_role", args=[world.ministry.pk, own.pk])
     client = in_english(as_user(world.admin))
-    response = client.post(url, {f"m{own.pk}-role": Role.ORG_ANALYST}, follow=True)
+    response = client.post(url, {f"m{own.pk}-role": Role.ORG_ANALYST, "confirmed": "1"}, follow=True)
     own.refresh_from_db()
     assert own.role == Role.ORG_ANALYST
     [message] = [str(m) for m in response.context["messages"]]
