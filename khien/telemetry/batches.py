@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import zlib
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
@@ -200,14 +201,43 @@ def split_bulk(body: bytes, source_format: str, default_index: str) -> BulkBody:
     return bulk
 
 
-def file_batches(stream: BinaryIO, size: int) -> Iterator[list[bytes]]:
+class FileBatch(list):
+    """A batch of a file's records (`file_batches`) that knows where each one was in the file, for its dead
+    letter (`services.prepare_batch`): `position(index)` is the record's line number (blank lines counted), or
+    its place in the file's JSON array. Kept apart from the records: reading the file costs nothing more."""
+
+    __slots__ = ("start", "blanks")
+
+    def __init__(self, records, start: int = 0, blanks: list[int] | None = None):
+        super().__init__(records)
+        self.start = start  # lines (or array items) of the file before the batch's
+        self.blanks = blanks or []  # for each blank line skipped within the batch: the index of the record after it
+
+    def position(self, index: int) -> int:
+        return self.start + index + 1 + bisect_right(self.blanks, index)
+
+
+class Messages(list):
+    """Records that are each a message of their own (JetStream): no batch their sender made, so their dead
+    letters name no position."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def position(index: int) -> None:
+        return None
+
+
+def file_batches(stream: BinaryIO, size: int) -> Iterator[FileBatch]:
     """Lines of an NDJSON or CEF file in batches of `size` (blank lines skipped); a file that is one
-    JSON array is read whole and cut into batches."""
+    JSON array is read whole and cut into batches. Each batch knows its records' line numbers (`FileBatch`)."""
     head = stream.read(1)
     if head == BOM[:1]:
         rest = stream.read(2)
         head = stream.read(1) if rest == BOM[1:] else head + rest
+    leading = 0  # blank lines before the first record
     while head in (b" ", b"\n", b"\r", b"\t"):
+        leading += head == b"\n"
         head = stream.read(1)
     if head == b"[":
         try:
@@ -217,21 +247,25 @@ def file_batches(stream: BinaryIO, size: int) -> Iterator[list[bytes]]:
         if not isinstance(records, list):
             raise Refused(_("The body must be a JSON array of records."), code="not_array")
         for start in range(0, len(records), size):
-            yield records[start:start + size]
+            yield FileBatch(records[start:start + size], start)
         return
     batch: list[bytes] = []
+    blanks: list[int] = []
+    start = leading
     first = True
     for line in stream:
         if first:
             line, first = head + line, False
         line = line.strip()
         if not line:
+            blanks.append(len(batch))
             continue
         batch.append(line)
         if len(batch) >= size:
-            yield batch
-            batch = []
+            yield FileBatch(batch, start, blanks)
+            start += len(batch) + len(blanks)
+            batch, blanks = [], []
     if first and head.strip():
         batch.append(head)
     if batch:
-        yield batch
+        yield FileBatch(batch, start, blanks)

@@ -63,9 +63,6 @@ class SourceCreateForm(forms.Form):
 
 class SourceSettingsForm(forms.Form):
     enabled = forms.BooleanField(label=_l("Enabled: the source's key is accepted"), required=False)
-    # Set by the confirmation page (`views.source_settings`): disabling refuses the tool at once, as a new key does,
-    # so it is asked first — on the server, so that it holds without JavaScript.
-    confirm_disable = forms.BooleanField(required=False, widget=forms.HiddenInput)
     format = forms.ChoiceField(label=_l("Format"), choices=SourceFormat.choices,
                                help_text=_l("For records received from now on. Records refused because of a wrong "
                                             "format can then be read again (dead letters, below)."))
@@ -77,13 +74,14 @@ class SourceSettingsForm(forms.Form):
         if current and current not in dict(self.fields["time_zone"].choices):  # a legacy name set through the API
             self.fields["time_zone"].choices = [(current, current), *self.fields["time_zone"].choices]
 
-    def disables_unconfirmed(self, source) -> bool:
-        """The form (valid) turns an enabled source off without the confirmation page's consent."""
-        return source.enabled and not self.cleaned_data["enabled"] and not self.cleaned_data["confirm_disable"]
+    def disables(self, source) -> bool:
+        """The form (valid) turns an enabled source off: the tool is refused at once, as with a new key, so the
+        view asks first (`core.confirmation`, on the server: it holds without JavaScript)."""
+        return source.enabled and not self.cleaned_data["enabled"]
 
     def settings(self) -> dict:
         """The changes for `services.do_update_source` (SOURCE_SETTINGS)."""
-        return {name: value for name, value in self.cleaned_data.items() if name != "confirm_disable"}
+        return dict(self.cleaned_data)
 
 
 def system_choice_label(system) -> str:

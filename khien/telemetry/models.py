@@ -296,6 +296,10 @@ class DeadLetter(models.Model):
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     reason = models.CharField(_("reason"), max_length=300)
     raw = models.TextField(_("raw record"))
+    # Where the record was in what its sender sent, to find it there: its place in the batch (1-based), or its
+    # line number for a file replayed with `khien ingest`. Apart from the reason, so that reasons stay grouped;
+    # empty when there is no such batch (a JetStream message is one record) or for letters kept before.
+    position = models.PositiveIntegerField(_("position in its batch"), null=True, blank=True, editable=False)
 
     objects = TelemetryQuerySet.as_manager()
 

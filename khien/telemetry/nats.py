@@ -41,6 +41,7 @@ from nats.js.errors import NotFoundError
 from khien.core.errors import Refused
 
 from . import conf, services
+from .batches import Messages
 from .models import AlertSource
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ class Worker:
             if not group:
                 continue
             try:
-                result = services.ingest_batch(source, [m.data for m in group])
+                result = services.ingest_batch(source, Messages(m.data for m in group))
             except Refused as exc:  # the batch can never be taken (e.g. the source was disabled meanwhile)
                 log.warning("telemetry worker: batch of %d for %s refused (%s); terminated", len(group), name, exc.message)
                 stats.unknown_source += len(group)

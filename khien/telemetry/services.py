@@ -459,11 +459,31 @@ class PreparedBatch:
     reasons: list[str]
 
 
+class _Positions:
+    """Where a batch's unreadable records were (DeadLetter.position), found only once one fails: the loop over
+    the records keeps no counter, so good records pay nothing. Each failing record is looked up by identity
+    (an equal record elsewhere in the batch is not this one), onwards from the previous one's place: the
+    lookups of a batch are one pass over it at most. The number is what the records say of themselves
+    (`records.position(index)`: a file's line numbers, `batches.FileBatch`; none for JetStream messages),
+    else the record's place in the batch, 1-based."""
+
+    def __init__(self, records):
+        self.ids = list(map(id, records))
+        self.after = 0
+        self.number = getattr(records, "position", None)
+
+    def of(self, record) -> int | None:
+        index = self.ids.index(id(record), self.after)
+        self.after = index + 1
+        return self.number(index) if self.number is not None else index + 1
+
+
 def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None = None) -> PreparedBatch:
     """The CPU part of ingesting a batch: identity, parse, normalize, match, and the rows to write.
 
     At most `max_batch` records (default KHIEN_INGEST_MAX_BATCH, the HTTP limit); a file replay
-    (`khien ingest`) passes KHIEN_INGEST_FILE_MAX_BATCH: larger transactions, fewer commits."""
+    (`khien ingest`) passes KHIEN_INGEST_FILE_MAX_BATCH: larger transactions, fewer commits. A dead letter
+    says where its record was in the batch (`_Positions`)."""
     check_batch_size(len(records), max_batch)
     if not source.enabled:
         raise Forbidden(_("This source is disabled."))
@@ -474,6 +494,7 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
     events: dict[str, tuple[dict, tuple]] = {}
     dead: dict[str, DeadLetter] = {}
     matched: dict[str, list] = {}
+    positions = None  # made at the batch's first dead letter
     # Values that are the same for every row, adapted once; per row only the time needs adapting.
     source_value, organization_value, now_value = next(store.adapt_rows(
         Event, ("source_id", "organization_id", "ingested_at"), [(source_id, source.organization_id, now)]))
@@ -496,8 +517,11 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
         if reason is not None:
             reasons.append(reason)
             if digest not in dead:
+                if positions is None:
+                    positions = _Positions(records)
                 dead[digest] = DeadLetter(source_id=source_id, organization_id=source.organization_id, digest=digest,
-                                          received_at=now, reason=reason[:300], raw=_dead_letter_text(record))
+                                          received_at=now, reason=reason[:300], raw=_dead_letter_text(record),
+                                          position=positions.of(record))
             continue
         eid, day = stored_event_id(f["time"], digest)
         if eid in events:
@@ -1089,6 +1113,13 @@ def _reprocess_chunk(source: AlertSource, chunk: list[DeadLetter]) -> ReprocessR
 
 
 DISCARD_AUDIT_LISTED = 100  # dead letters named (digest, reason) in the audit entry of one discard
+
+
+def dead_letters_to_discard(source: AlertSource, *, acting_user, ids=None) -> int:
+    """How many dead letters `do_discard_dead_letters` would delete, with its refusals (who may not, a wrong
+    choice): the page asks before deleting only someone who may, about a choice that can be done."""
+    _require(acting_user, Action.CHANGE, source.organization)
+    return _chosen_dead_letters(source, ids).count()
 
 
 @transaction.atomic

@@ -28,6 +28,7 @@ from django.utils.translation import get_language, gettext as _, gettext_lazy, n
 from django.views.decorators.http import require_POST
 
 from khien.core import shown_once
+from khien.core.confirmation import ask_first, confirmed
 from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
@@ -698,6 +699,10 @@ def source_detail(request, name):
                         new_key=shown_once.take(request, NEW_SOURCE_KEY_SESSION_KEY, belongs_to=source.pk))
 
 
+def _source_settings_url(source) -> str:
+    return reverse("telemetry:source", args=[source.name]) + "#source-settings"
+
+
 @login_required
 @require_POST
 def source_settings(request, name):
@@ -705,11 +710,17 @@ def source_settings(request, name):
     form = SourceSettingsForm(request.POST)
     if not form.is_valid():
         return _source_page(request, source, status=400, settings_form=form)
-    if form.disables_unconfirmed(source) and user_can(request.user, Action.CHANGE, source.organization):
+    if form.disables(source) and not confirmed(request) and user_can(request.user, Action.CHANGE, source.organization):
         # Disabling refuses the tool at once, as a new key does: asked first, on a page of its own (no JavaScript
         # needed), which sends the same settings again with the consent. Nothing is changed meanwhile. Whoever
         # may not change the source is refused by the service, as before.
-        return _render(request, "telemetry/source_disable_confirm.html", {"source": source, "form": form})
+        return ask_first(
+            request, title=_("Disable %(name)s?") % {"name": source.name},
+            question=_("Its key is refused at once: the SOC connector that sends with it (its forwarder, NATS user or "
+                       "Logstash output) is refused and its alerts are lost until the source is enabled again. What it "
+                       "sent before stays stored."),
+            note=_("To turn it back on later: tick “Enabled” in the source's settings and save. Its key does not change."),
+            button=_("Disable the source"), cancel_url=_source_settings_url(source))
     try:
         services.do_update_source(source, form.settings(), acting_user=request.user)
     except (Refused, ValidationError) as exc:
@@ -724,10 +735,14 @@ def source_settings(request, name):
 @require_POST
 def source_rotate_key(request, name):
     source = services.visible_source(request.user, name)
-    if request.POST.get("confirmed") != "1" and user_can(request.user, Action.CHANGE, source.organization):
+    if not confirmed(request) and user_can(request.user, Action.CHANGE, source.organization):
         # A new key breaks the live connector: asked first — by the button's dialog, or without JavaScript on a
         # page of its own that posts again with the consent. Nothing changes meanwhile.
-        return _render(request, "telemetry/source_rotate_confirm.html", {"source": source})
+        return ask_first(
+            request, button=_("Give the source a new key"), cancel_url=_source_settings_url(source),
+            question=_("Give %(name)s a new key now? Its current key stops working at once: the SOC connector that "
+                       "sends with it (its forwarder, NATS user or Logstash output) is refused and its alerts are lost "
+                       "until the new key is pasted into it.") % {"name": source.name})
     try:
         key = services.do_rotate_source_key(source, acting_user=request.user)
     except Refused as exc:
@@ -792,6 +807,25 @@ def _dead_letter_page(request, source, *, status=200, error=None):
     }, status=status)
 
 
+def _ask_before_discarding(request, source, count: int, *, every: bool, from_list: bool):
+    if every:
+        question = ngettext("Delete all %(n)s dead letter of this source? It cannot be read again afterwards.",
+                            "Delete all %(n)s dead letters of this source? They cannot be read again afterwards.",
+                            count) % {"n": count}
+        button = ngettext("Delete all %(n)s", "Delete all %(n)s", count) % {"n": count}
+    else:
+        question = ngettext("Delete the chosen dead letter? It cannot be read again afterwards.",
+                            "Delete the %(n)s chosen dead letters? They cannot be read again afterwards.",
+                            count) % {"n": count}
+        button = _("Delete the chosen ones")
+    if from_list:  # back to the list as it was (its search and page)
+        cancel = reverse("telemetry:source_dead_letters", args=[source.name]) + (
+            "?" + request.GET.urlencode() if request.GET else "")
+    else:
+        cancel = reverse("telemetry:source", args=[source.name]) + "#source-dead-letters"
+    return ask_first(request, question=question, button=button, cancel_url=cancel)
+
+
 @login_required
 def source_dead_letters(request, name):
     """GET: the source's dead letters, paged (`_dead_letter_page`). POST, the buttons of that page and of the
@@ -804,6 +838,12 @@ def source_dead_letters(request, name):
     action = request.POST.get("action")
     ids = None if action in ("reprocess_all", "discard_all") else request.POST.getlist("ids")
     try:
+        if action in ("discard", "discard_all") and not confirmed(request):
+            # Deleted for good: asked first (also without JavaScript) — only whoever may, about a choice that can
+            # be done (the service's refusals come before the question).
+            count = services.dead_letters_to_discard(source, acting_user=request.user, ids=ids)
+            if count:
+                return _ask_before_discarding(request, source, count, every=ids is None, from_list=from_list)
         if action in ("discard", "discard_all"):
             deleted = services.do_discard_dead_letters(source, acting_user=request.user, ids=ids)
             messages.success(request, ngettext("%(n)d dead letter deleted.", "%(n)d dead letters deleted.",
@@ -1037,6 +1077,13 @@ def campaign_action(request, pk, action):
             return render(request, "telemetry/campaign_detail.html",
                           _campaign_context(request, campaign, {action: form}), status=400)
         kwargs["data"] = form.cleaned_data
+    if (action == "dismiss" and not confirmed(request) and is_national_coordinator(request.user)
+            and campaign.status == CampaignStatus.OPEN):
+        # It leaves the campaigns to decide: asked first, also without JavaScript. Whoever may not decide, or a
+        # campaign already decided, gets the service's refusal instead of the question.
+        return ask_first(request, button=_("Dismiss the campaign"),
+                         question=_("Dismiss this campaign? It leaves the list of campaigns to decide; it can be "
+                                    "reopened."), cancel_url=reverse("telemetry:campaign", args=[campaign.pk]))
     # A campaign already warned: "warn" sends that warning to the organizations it has not reached yet.
     reached_before = campaign.warning.targets.count() if action == "warn" and campaign.warning_id else None
     try:

@@ -250,9 +250,14 @@ class DeadLetterSerializer(serializers.ModelSerializer):
     reason_text = api_fields.CharField(read_only=True, help_text="The reason in the caller's language, as the pages "
                                                                  "show it.")
 
+    position = serializers.IntegerField(read_only=True, allow_null=True, help_text=(
+        "Where the record was in what was sent: its place in the batch (1-based: the item of a JSON array, the "
+        "record of an NDJSON or CEF body), or its line number in a file replayed with `khien ingest`. Null for a "
+        "JetStream message (one record each) and for dead letters kept before it was recorded."))
+
     class Meta:
         model = DeadLetter
-        fields = ["id", "source", "received_at", "reason", "reason_text", "raw"]
+        fields = ["id", "source", "received_at", "reason", "reason_text", "position", "raw"]
         read_only_fields = fields
 
 

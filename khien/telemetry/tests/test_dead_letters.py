@@ -186,7 +186,7 @@ def test_deleting_dead_letters_is_confirmed_and_the_log_says_which(world, intel,
         assert button.index("data-confirm=") < button.index(">")  # the browser asks before deleting
     letters = list(DeadLetter.objects.filter(source=source).order_by("id"))
     answer = client.post(reverse("telemetry:source_dead_letters", args=[source.name]),
-                         {"action": "discard", "ids": [letters[3].pk, letters[0].pk]})
+                         {"action": "discard", "ids": [letters[3].pk, letters[0].pk], "confirmed": "1"})
     assert answer.status_code == 302
     entry = AuditEntry.objects.get(object_type="telemetry.deadletter", action="delete")
     assert entry.after["discarded"] == 2
@@ -194,7 +194,7 @@ def test_deleting_dead_letters_is_confirmed_and_the_log_says_which(world, intel,
         (letters[0].digest, letters[0].reason), (letters[3].digest, letters[3].reason)}
     # Bounded: a large discard names the first DISCARD_AUDIT_LISTED.
     services.ingest_batch(source, [b"{broken %d" % i for i in range(services.DISCARD_AUDIT_LISTED + 5)])
-    client.post(reverse("telemetry:source_dead_letters", args=[source.name]), {"action": "discard_all"})
+    client.post(reverse("telemetry:source_dead_letters", args=[source.name]), {"action": "discard_all", "confirmed": "1"})
     entry = AuditEntry.objects.filter(object_type="telemetry.deadletter", action="delete").order_by("seq").last()
     assert entry.after["discarded"] == services.DISCARD_AUDIT_LISTED + 7
     assert len(entry.after["letters"]) == services.DISCARD_AUDIT_LISTED
@@ -230,7 +230,7 @@ def test_the_dead_letters_page_pages_searches_and_acts(world, make_source, as_us
     assert api_rows.status_code == 200 and len(rows["results"] if isinstance(rows, dict) else rows) == 2
     # Deleting the ones chosen on the page, back to the same search.
     chosen = list(DeadLetter.objects.filter(source=source, reason="record is not a JSON object").values_list("pk", flat=True))
-    done = client.post(f"{url}?reason=JSON+object", {"action": "discard", "ids": chosen, "back": "list"})
+    done = client.post(f"{url}?reason=JSON+object", {"action": "discard", "ids": chosen, "back": "list", "confirmed": "1"})
     assert done.status_code == 302 and done["Location"] == f"{url}?reason=JSON+object"
     assert DeadLetter.objects.filter(source=source).count() == 55
     refused = client.post(url + "?reason=x", {"action": "discard", "back": "list"})
@@ -240,7 +240,7 @@ def test_the_dead_letters_page_pages_searches_and_acts(world, make_source, as_us
     assert as_user(world.other_admin).post(url, {"action": "discard_all", "back": "list"}).status_code == 404
     reader = as_user(world.auditor).get(url).content.decode()
     assert 'name="ids"' not in reader and 'value="discard_all"' not in reader
-    assert as_user(world.admin).post(url, {"action": "discard_all", "back": "list"}).status_code == 302
+    assert as_user(world.admin).post(url, {"action": "discard_all", "back": "list", "confirmed": "1"}).status_code == 302
     assert not DeadLetter.objects.filter(source=source).exists()
 
 

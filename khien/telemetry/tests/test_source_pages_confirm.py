@@ -30,18 +30,18 @@ def test_disabling_asks_first_and_changes_nothing_meanwhile(world, as_user, make
     del data["enabled"]  # "Enabled" unticked, with another change
     answer = client.post(url, data)
     page = answer.content.decode()
-    assert answer.status_code == 200 and 'id="disable-confirm"' in page
+    assert answer.status_code == 200 and 'id="confirm-action"' in page  # the one confirmation page (core)
     assert f"Disable {source.name}?" in page and "refused at once" in page
     source.refresh_from_db()
     assert source.enabled and source.time_zone == "UTC" and AuditEntry.objects.count() == before
     assert post_ndjson(source_client(key), [LOCAL_CEF]).status_code == 202  # still accepted
     # The confirmation is a form of its own (no data-confirm: it works without JavaScript) carrying the settings.
-    form = page[page.index('id="disable-confirm"'):]
+    form = page[page.index('id="confirm-action"'):]
     form = form[form.index("<form"):form.index("</form>")]
     assert f'action="{url}"' in form and "data-confirm" not in form and 'name="enabled"' not in form
     sent = {name: value for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form)
             if name != "csrfmiddlewaretoken"}
-    assert sent == {"format": "cef", "time_zone": "Asia/Ho_Chi_Minh", "confirm_disable": "True"}
+    assert sent == {"format": "cef", "time_zone": "Asia/Ho_Chi_Minh", "confirmed": "1"}
     assert f'href="{reverse("telemetry:source", args=[source.name])}#source-settings"' in form  # Cancel
     done = client.post(url, sent)
     assert done.status_code == 302
@@ -70,7 +70,7 @@ def test_those_who_may_not_change_the_source_get_no_confirmation_page(world, as_
     url = reverse("telemetry:source_settings", args=[source.name])
     data = {"format": "cef", "time_zone": "UTC"}
     assert as_user(world.auditor).post(url, data).status_code == 403
-    assert as_user(world.auditor).post(url, {**data, "confirm_disable": "True"}).status_code == 403
+    assert as_user(world.auditor).post(url, {**data, "confirmed": "1"}).status_code == 403
     assert as_user(world.other_admin).post(url, data).status_code == 404
     source.refresh_from_db()
     assert source.enabled

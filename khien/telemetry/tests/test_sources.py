@@ -180,7 +180,7 @@ def test_settings_turn_a_source_off_and_set_its_zone(world, as_user, make_source
     assert post_ndjson(source_client(key), [LOCAL_CEF]).status_code == 202
     assert Event.objects.get().time.hour == 14  # 21:40 local time is 14:40 UTC
     # Unticked, then confirmed on the page that asks first (test_source_pages_confirm.py): disabled.
-    assert client.post(url, {"time_zone": "Asia/Ho_Chi_Minh", "format": "cef", "confirm_disable": "True"}).status_code == 302
+    assert client.post(url, {"time_zone": "Asia/Ho_Chi_Minh", "format": "cef", "confirmed": "1"}).status_code == 302
     assert post_ndjson(source_client(key), [LOCAL_CEF.replace(b"21:40:01", b"21:41:01")]).status_code == 403
     before = AuditEntry.objects.count()
     response = client.post(url, {"time_zone": "Mars/Olympus", "format": "cef", "enabled": "on"})
@@ -408,7 +408,7 @@ def test_without_javascript_a_new_key_is_asked_on_a_page_first(world, as_user, m
     url = reverse("telemetry:source_rotate_key", args=[source.name])
     asked = client.post(url)
     page = asked.content.decode()
-    assert asked.status_code == 200 and 'id="rotate-confirm"' in page and source.name in page
+    assert asked.status_code == 200 and 'id="confirm-action"' in page and source.name in page
     assert 'name="confirmed" value="1"' in page
     before = source.key_hash
     source.refresh_from_db()

@@ -130,7 +130,7 @@ def test_a_dismissal_asks_first_keeps_its_reason_and_can_be_undone(world, campai
     dismiss = page[page.index('id="campaign-dismiss"'):]
     assert 'name="reason"' in dismiss and "data-confirm=" in dismiss
     response = coordinator_client.post(reverse("telemetry:campaign_action", args=[campaign.pk, "dismiss"]),
-                                       {"reason": "Quét thử nghiệm của đơn vị kiểm định"})
+                                       {"reason": "Quét thử nghiệm của đơn vị kiểm định", "confirmed": "1"})
     assert response.status_code == 302
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DISMISSED and campaign.decision_note.startswith("Quét thử nghiệm")
