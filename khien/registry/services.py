@@ -319,7 +319,7 @@ def do_set_membership(organization: Organization, user: User, role: str, *, acti
     if role == Role.NATIONAL_COORDINATOR and not confirm_national_role:
         raise Refused(national_role_unconfirmed_message(), code=NATIONAL_ROLE_UNCONFIRMED)
     if membership is not None:
-        _refuse_locking_oneself_out(membership, acting_user, new_role=role)
+        refuse_locking_oneself_out(membership, acting_user, new_role=role)
     before = audit.snapshot(membership) if membership else None
     old_role = membership.role if membership else None
     if membership is None:
@@ -391,6 +391,19 @@ def members_readable_by(user):
 
 
 @transaction.atomic
+def refuse_member_second_factor_reset(membership: Membership, *, acting_user) -> None:
+    """Raises Forbidden when `acting_user` may not reset this member's two-step sign-in (the rule of
+    `do_reset_member_second_factor`, also read by the page before it asks for a confirmation)."""
+    _require(acting_user, Action.MANAGE_MEMBERS, membership.organization)
+    if acting_user is not None and membership.user_id == acting_user.pk:
+        raise Forbidden(_("You cannot reset your own two-step sign-in: ask another administrator of your "
+                          "organization or the national coordinator."))
+    for other in Membership.objects.filter(user_id=membership.user_id).select_related("organization"):
+        _require(acting_user, Action.MANAGE_MEMBERS, other.organization,
+                 _("This person also belongs to an organization you do not administer: its administrator or the "
+                   "national coordinator resets their two-step sign-in."))
+
+
 def do_reset_member_second_factor(membership: Membership, *, acting_user) -> None:
     """An administrator moves a member's two-step sign-in to a new phone: the member's authenticator devices are
     removed and their open sessions end (`core.services.do_reset_second_factor`); they set up a new one at their next
@@ -398,15 +411,8 @@ def do_reset_member_second_factor(membership: Membership, *, acting_user) -> Non
     coordinator): an administrator of one small organization must not weaken the account of a national coordinator
     who also sits in it. Not for oneself: another administrator does it (a stolen session could otherwise remove
     the second factor it lacks). 409 when the member has no device to reset."""
-    _require(acting_user, Action.MANAGE_MEMBERS, membership.organization)
+    refuse_member_second_factor_reset(membership, acting_user=acting_user)
     user = membership.user
-    if acting_user is not None and user.pk == acting_user.pk:
-        raise Forbidden(_("You cannot reset your own two-step sign-in: ask another administrator of your "
-                          "organization or the national coordinator."))
-    for other in Membership.objects.filter(user=user).select_related("organization"):
-        _require(acting_user, Action.MANAGE_MEMBERS, other.organization,
-                 _("This person also belongs to an organization you do not administer: its administrator or the "
-                   "national coordinator resets their two-step sign-in."))
     if not core_services.do_reset_second_factor(user, acting_user=acting_user):
         raise Refused(_("This person has not set up two-step sign-in: there is nothing to reset."),
                       code="no_second_factor", status=409)
@@ -420,7 +426,7 @@ def _already_member() -> Refused:
                    code="exists", status=409)
 
 
-def _refuse_locking_oneself_out(membership: Membership, acting_user, new_role: str | None = None) -> None:
+def refuse_locking_oneself_out(membership: Membership, acting_user, new_role: str | None = None) -> None:
     """An organization's only administrator may not take away their own role (demoted or removed, they could not
     undo it, and nobody in the organization could manage its members). Another administrator, or the national
     coordinator, may."""
@@ -542,7 +548,7 @@ def do_remove_membership(membership: Membership, *, acting_user) -> bool:
     """Take a person's role in an organization away; they are told. Their last role on the platform closes their
     account as well (`removal_closes_account`, `_close_account`), in the same transaction. Returns whether it did."""
     _require(acting_user, Action.MANAGE_MEMBERS, membership.organization)
-    _refuse_locking_oneself_out(membership, acting_user)
+    refuse_locking_oneself_out(membership, acting_user)
     # One removal of this person's roles at a time: two removals of their last two roles must not each see the other.
     user = User.objects.select_for_update().get(pk=membership.user_id)
     membership = Membership.objects.select_related("organization", "user").filter(pk=membership.pk).first()

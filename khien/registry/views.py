@@ -376,7 +376,7 @@ def organization_member_role(request, pk, membership_id):
     # Only one's own administrator row is asked first (its button's dialog); another row changes at once, as a role
     # given by mistake is given back. The only administrator is refused by the service, not asked.
     if (_own_admin_row(membership, request.user) and not confirmed(request)
-            and not _refused_anyway(services._refuse_locking_oneself_out, membership, request.user, new_role=new)):
+            and not _refused_anyway(services.refuse_locking_oneself_out, membership, request.user, new_role=new)):
         return ask_first(request, question=_own_role_question(org), button=_("Change my role"),
                          note=_("New role: “%(role)s”.") % {"role": _role_label(new)}, cancel_url=_members_url(org))
     try:
@@ -407,7 +407,7 @@ def organization_member_role(request, pk, membership_id):
 def organization_member_remove(request, pk, membership_id):
     org = _managed_organization(request, pk)
     membership = get_object_or_404(Membership.objects.select_related("user", "organization"), pk=membership_id, organization=org)
-    if not confirmed(request) and not _refused_anyway(services._refuse_locking_oneself_out, membership, request.user):
+    if not confirmed(request) and not _refused_anyway(services.refuse_locking_oneself_out, membership, request.user):
         question = _remove_member_question(membership, closes_account=services.removal_closes_account(membership))
         return ask_first(request, question=question, button=_("Remove the member"), cancel_url=_members_url(org))
     try:
@@ -449,12 +449,10 @@ def organization_member_second_factor(request, pk, membership_id):
 
 
 def _second_factor_reset_offered(user, membership) -> bool:
-    """Is the reset asked first? Not when `services.do_reset_member_second_factor` refuses it (oneself, nothing to
-    reset, a person also in an organization `user` does not administer): the refusal is said at once, as before."""
-    if membership.user_id == user.pk or not twofactor.has_confirmed_device(membership.user):
-        return False
-    return all(user_can(user, Action.MANAGE_MEMBERS, other.organization)
-               for other in Membership.objects.filter(user_id=membership.user_id).select_related("organization"))
+    """Is the reset asked first? Not when there is nothing to reset or `services.refuse_member_second_factor_reset`
+    refuses it (oneself, a person also in an organization `user` does not administer): the refusal is said at once."""
+    return (twofactor.has_confirmed_device(membership.user)
+            and not _refused_anyway(services.refuse_member_second_factor_reset, membership, acting_user=user))
 
 
 # --- information systems ------------------------------------------------------------------
