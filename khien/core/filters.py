@@ -7,7 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
 
@@ -118,36 +118,72 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+def unknown_organization_message():
+    # The same words for a code that does not exist and for an organization the reader may not see: the answer
+    # tells nothing of what exists beyond their scope (as the telemetry lists answer).
+    return _("No organization with this code among those you may see.")
+
+
+def listed_choices_message(choices) -> str:
+    """Django's refusal of a choice ("not one of the available choices") naming the values it takes, with
+    `%(value)s` left for the field to fill: a script's author is not left to guess."""
+    values = ", ".join(str(key) for key, _label in choices if key not in ("", None))
+    return gettext("Unknown value “%(v)s”: use one of %(choices)s.") % {"v": "%(value)s",
+                                                                          "choices": values.replace("%", "%%")}
+
+
 class PlatformFilterSet(django_filters.FilterSet):
     """The platform's filter sets: model booleans filter with `BooleanFilter` (refusing what is neither); a period
     (each pair of `periods` the set has) that ends before it starts is refused, not answered with nothing; read for
-    the API (a DRF request), their dates are explained in ISO 8601, on the pages as dd/mm/yyyy."""
+    the API (a DRF request), their dates are explained in ISO 8601, on the pages as dd/mm/yyyy. A choice it does
+    not take is refused naming those it does. Each filter of `organization_filters` takes the code of an
+    organization the reader may see, or one some row of the list (already scoped to the reader) is under: any other
+    code, existing or not, is refused with the same words (`unknown_organization_message`), not answered with an
+    empty list that would read as "nothing there"."""
 
     FILTER_DEFAULTS = {**django_filters.FilterSet.FILTER_DEFAULTS, models.BooleanField: {"filter_class": BooleanFilter}}
     periods: tuple[tuple[str, str], ...] = (("since", "until"),)
+    organization_filters: tuple[str, ...] = ()
 
     @property
     def form(self):
         if not hasattr(self, "_form"):
             form = super().form
-            if _is_api_request(self.request):
-                for field in form.fields.values():
-                    if isinstance(field, BoundedIsoDateTimeField):
-                        field.for_api()
+            api = _is_api_request(self.request)
+            for field in form.fields.values():
+                if api and isinstance(field, BoundedIsoDateTimeField):
+                    field.for_api()
+                if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.ModelChoiceField):
+                    field.error_messages["invalid_choice"] = listed_choices_message(field.choices)
         return self._form
+
+    def known_organization(self, name: str, code: str) -> bool:
+        """May filter `name` take this organization code (see the class)?"""
+        from khien.registry.models import Organization
+
+        user = getattr(self.request, "user", None)
+        if Organization.objects.visible_to(user).filter(code=code).exists():
+            return True
+        return self.queryset.filter(**{self.filters[name].field_name: code}).exists()
 
     def get_form_class(self):
         base = super().get_form_class()
         periods = [(start, end) for start, end in self.periods if start in self.filters and end in self.filters]
-        if not periods:
+        organizations = [name for name in self.organization_filters if name in self.filters]
+        if not periods and not organizations:
             return base
+        filterset = self
 
-        class PeriodForm(base):
+        class PlatformForm(base):
             def clean(self):
                 data = super().clean()
                 for start, end in periods:
                     if data.get(start) and data.get(end) and self.starts_after_end(start, end, data):
                         self.add_error(end, _("The start of the period is after its end."))
+                for name in organizations:
+                    code = (data.get(name) or "").strip()
+                    if code and not filterset.known_organization(name, code):
+                        self.add_error(name, unknown_organization_message())
                 return data
 
             def starts_after_end(self, start, end, data) -> bool:
@@ -157,7 +193,7 @@ class PlatformFilterSet(django_filters.FilterSet):
                 whole_day = getattr(self.fields[end], "end_of_day", False) and is_bare_date(self.data.get(end))
                 return data[start] >= data[end] if whole_day else data[start] > data[end]
 
-        return PeriodForm
+        return PlatformForm
 
 
 def _is_api_request(request) -> bool:

@@ -8,7 +8,7 @@ from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
 from khien.core.scoping import memberships_of, prefix_q
 
 from . import deadlines
-from .models import OPEN_TASK_STATUSES, Incident, ReportingPolicy, Status, Task, TaskParty
+from .models import OPEN_TASK_STATUSES, Incident, ReportingPolicy, Status, Task, TaskParty, Taxonomy
 
 
 # The statuses before the response starts: a responder organization starts it (triaged → in response) once it has
@@ -84,12 +84,17 @@ def with_observable(value: str):
 
 
 class IncidentFilter(PlatformFilterSet):
+    # A code of an organization the reader may not see (and under which no incident they see is) is refused like
+    # one that does not exist (`PlatformFilterSet`).
+    organization_filters = ("organization", "responder")
+
     q = django_filters.CharFilter(method="search", label=_("Search"))
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
     # The severities of the reporting policies (set per request: a policy is content, loaded by an operator); an
     # unknown one is a 400 on the API, not an empty list.
     severity = django_filters.ChoiceFilter(label=_("Severity"), choices=[])
-    category = django_filters.CharFilter(label=_("Category"))
+    # The types of the taxonomies (content, like the severities): a misspelt one is a 400 naming them.
+    category = django_filters.ChoiceFilter(label=_("Category"), choices=[])
     organization = django_filters.CharFilter(field_name="organization__code", label=_("Reporting organization (code)"))
     # The incidents a responder organization is assigned to (its code): what the coordinator asks of a team.
     responder = django_filters.CharFilter(field_name="assignments__responder__code", distinct=True,
@@ -117,6 +122,10 @@ class IncidentFilter(PlatformFilterSet):
         for policy in ReportingPolicy.objects.order_by("loaded_at"):
             choices.update(policy.severity_choices())
         self.filters["severity"].extra["choices"] = list(choices.items())
+        types = {}
+        for taxonomy in Taxonomy.objects.order_by("loaded_at"):
+            types.update((value, typ.get("name_en") or value) for value, typ in taxonomy.types().items())
+        self.filters["category"].extra["choices"] = list(types.items())
 
     def search(self, queryset, name, value):
         """The reference, title and report texts, without regard to case or diacritics ("tong tien" finds "tống

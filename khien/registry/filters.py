@@ -7,10 +7,13 @@ from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
 
 from . import services
 from .models import (
+    ImportJob,
     InformationSystem,
     Isac,
     LayerState,
+    LevelFramework,
     LevelStatus,
+    Membership,
     OperationalStatus,
     Organization,
     OrgType,
@@ -25,6 +28,8 @@ LEVEL_CHOICES = [(str(i), str(i)) for i in range(1, 6)]
 
 
 class OrganizationFilter(PlatformFilterSet):
+    organization_filters = ("parent",)
+
     q = django_filters.CharFilter(method="search", label=_("Search"))
     org_type = django_filters.ChoiceFilter(choices=OrgType.choices, label=_("Type"))
     province = django_filters.ModelChoiceFilter(queryset=Province.objects.all(), to_field_name="code", label=_("Province"))
@@ -41,6 +46,8 @@ class OrganizationFilter(PlatformFilterSet):
 
 
 class InformationSystemFilter(PlatformFilterSet):
+    organization_filters = ("owner",)
+
     q = django_filters.CharFilter(method="search", label=_("Search"))
     owner = django_filters.CharFilter(field_name="owner__code", label=_("Owner (code)"))
     province = django_filters.ModelChoiceFilter(field_name="owner__province", queryset=Province.objects.all(), to_field_name="code", label=_("Province"))
@@ -90,3 +97,37 @@ class IsacFilter(PlatformFilterSet):
     class Meta:
         model = Isac
         fields = ["sector"]
+
+
+# --- The API's other lists (filters of their own columns, refusing what they do not take) ------------------------
+
+class MembershipFilter(PlatformFilterSet):
+    organization_filters = ("organization__code",)
+
+    class Meta:
+        model = Membership
+        fields = {"organization__code": ["exact"], "role": ["exact"], "user__email": ["exact"]}
+
+
+class SectorFilter(PlatformFilterSet):
+    class Meta:
+        model = Sector
+        fields = ["code"]
+
+
+class ProvinceFilter(PlatformFilterSet):
+    class Meta:
+        model = Province
+        fields = ["code", "kind", "region"]
+
+
+class LevelFrameworkFilter(PlatformFilterSet):
+    class Meta:
+        model = LevelFramework
+        fields = ["is_current"]
+
+
+class ImportJobFilter(PlatformFilterSet):
+    class Meta:
+        model = ImportJob
+        fields = ["kind", "status"]

@@ -63,29 +63,54 @@ class StrictFieldsMixin:
 LIST_PARAMETERS = ("limit", "offset", "ordering", "format")
 
 
+def refuse_unknown_parameters(request, accepted) -> None:
+    """400 (`unknown_parameter`) naming the query parameters of `request` that are not in `accepted`, and those
+    that are: a misspelt filter is not to be read as no filter."""
+    unknown = [name for name in request.query_params if name not in accepted]
+    if unknown:
+        raise Refused(gettext("Unknown query parameter: %(names)s. Accepted: %(accepted)s.")
+                      % {"names": ", ".join(unknown), "accepted": ", ".join(accepted) or "—"},
+                      code="unknown_parameter")
+
+
 class StrictListMixin:
-    """For a list view (before `generics.ListAPIView`): its query takes only its filters (`filterset_class`),
-    the parameters it reads itself (`extra_parameters`) and LIST_PARAMETERS — `ordering` only when it has
-    `ordering_fields`. A misspelt parameter (`severity-min=9`) is a 400 naming it and the accepted ones, and an
-    `ordering` by a field it does not order by is a 400 naming them, not the whole list as if it were filtered or
-    sorted. An `ordering` is completed by the id (in the direction of its first field), so that rows equal on it
-    keep one order from page to page."""
+    """For a list view (before `generics.ListAPIView`, or a viewset's mixins): its query takes only its filters
+    (`filterset_class`, or the set its `filterset_fields` make), the parameters it reads itself
+    (`extra_parameters`) and LIST_PARAMETERS — `limit`/`offset` only when it pages, `ordering` only when it has
+    `ordering_fields` (and its filter backends order). A misspelt parameter (`severity-min=9`) is a 400 naming it
+    and the accepted ones, and an `ordering` by a field it does not order by is a 400 naming them, not the whole
+    list as if it were filtered or sorted. An `ordering` is completed by the primary key (in the direction of its
+    first field), so that rows equal on it keep one order from page to page.
+
+    A viewset's other lists (`@action` GETs) call `check_query(request)`; the action's own `filterset_class`,
+    `pagination_class`, `filter_backends` and `extra_parameters` (given to `@action`) decide what it takes."""
 
     extra_parameters: tuple = ()
 
+    def _filterset_class(self):
+        for backend in getattr(self, "filter_backends", ()):
+            if hasattr(backend, "get_filterset_class"):
+                if getattr(self, "filterset_class", None) is not None:
+                    return self.filterset_class
+                if getattr(self, "filterset_fields", None):
+                    return backend().get_filterset_class(self, self.get_queryset())
+        return None
+
+    def _orders(self) -> bool:
+        return bool(getattr(self, "ordering_fields", None)) and any(
+            hasattr(backend, "get_ordering") for backend in getattr(self, "filter_backends", ()))
+
     def accepted_parameters(self) -> list[str]:
-        filterset = getattr(self, "filterset_class", None)
+        filterset = self._filterset_class()
         names = [*(filterset.base_filters if filterset else ()), *self.extra_parameters, *LIST_PARAMETERS]
-        if not getattr(self, "ordering_fields", None):
+        if not self._orders():
             names.remove("ordering")
+        if getattr(self, "pagination_class", None) is None:
+            names = [name for name in names if name not in ("limit", "offset")]
         return list(dict.fromkeys(names))
 
     def check_query(self, request) -> None:
-        accepted = self.accepted_parameters()
-        unknown = [name for name in request.query_params if name not in accepted]
-        if unknown:
-            raise Refused(gettext("Unknown query parameter: %(names)s. Accepted: %(accepted)s.")
-                          % {"names": ", ".join(unknown), "accepted": ", ".join(accepted)}, code="unknown_parameter")
+        refuse_unknown_parameters(request, self.accepted_parameters())
         ordering = request.query_params.get("ordering")
         if ordering:
             fields = list(self.ordering_fields)
@@ -104,8 +129,9 @@ class StrictListMixin:
         queryset = super().filter_queryset(queryset)
         if self.request.query_params.get("ordering"):
             order = list(queryset.query.order_by)
-            if order and not any(str(field).lstrip("-") in ("id", "pk") for field in order):
-                queryset = queryset.order_by(*order, "-id" if str(order[0]).startswith("-") else "id")
+            pk = queryset.model._meta.pk.name
+            if order and not any(str(field).lstrip("-") in ("id", "pk", pk) for field in order):
+                queryset = queryset.order_by(*order, "-pk" if str(order[0]).startswith("-") else "pk")
         return queryset
 
 

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from khien.core.api import fields as api_fields
+from khien.core.api.strict import StrictListView
 from khien.core.filters import AuditEntryFilterSet, flag
 
 from .. import notifications
@@ -40,11 +41,12 @@ class AuditEntrySerializer(serializers.ModelSerializer):
                   "object_repr", "before", "after", "prev_hash", "hash"]
 
 
-class AuditEntryList(generics.ListAPIView):
+class AuditEntryList(StrictListView):
     """The audit entries the caller may read (`AuditEntry.objects.visible_to`: the entries of the organizations
     the caller sees and the caller's own actions; all of them for the coordinator), filtered as on the log page:
     `q` (object, or who), `actor` (e-mail, name or id), `action`, `since`/`until` (ISO 8601 or dd/mm/yyyy; `until`
-    is the end of the period, not taken in, and a date alone the end of that day, as in the telemetry lists)."""
+    is the end of the period, not taken in, and a date alone the end of that day, as in the telemetry lists).
+    Another parameter, or an `ordering` by another field, is a 400 naming what it takes (`StrictListView`)."""
 
     serializer_class = AuditEntrySerializer
     filterset_class = AuditEntryFilterSet
@@ -76,10 +78,13 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 @extend_schema_view(get=extend_schema(parameters=[
     OpenApiParameter("unread", bool, description="Only the notifications not yet read.")]))
-class NotificationList(generics.ListAPIView):
-    """The caller's own notifications, newest first (`?unread=true` for the unread ones)."""
+class NotificationList(StrictListView):
+    """The caller's own notifications, newest first (`?unread=true` for the unread ones); `ordering=created_at`
+    (or `-created_at`). Another parameter is a 400 naming what it takes (`StrictListView`)."""
 
     serializer_class = NotificationSerializer
+    extra_parameters = ("unread",)
+    ordering_fields = ["created_at"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user

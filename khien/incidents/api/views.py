@@ -7,7 +7,8 @@ report with an API token like people do.
 
 Every write asks the service for the caller's right (`services.require_right`) before it reads the body: whoever
 may not do it gets 403 with the reason, not a 400 on a field or a 409 on the incident's state. Its serializer refuses
-a field it does not take (`core.api.strict`), naming it, rather than ignoring it.
+a field it does not take (`core.api.strict`), naming it, rather than ignoring it; likewise the list, and an
+incident's journal, timeline, tasks, observables, evidence and custody, refuse a query parameter they do not take.
 """
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from khien.core.api.schema import refusal
+from khien.core.api.strict import StrictListMixin
 
 from django.core.exceptions import ValidationError
 from khien.core.errors import Forbidden
@@ -43,7 +45,7 @@ UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
                          responses={201: s.IncidentSerializer,
                                     409: refusal("The incident taxonomy is not loaded (the operator's step)")}),
 )
-class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+class IncidentViewSet(StrictListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                       viewsets.GenericViewSet):
     serializer_class = s.IncidentSerializer
     filterset_class = IncidentFilter
@@ -178,6 +180,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def journal(self, request, pk=None):
         incident = self.get_object()
+        if request.method == "GET":
+            self.check_query(request)
         if request.method == "POST":
             self._require(incident, "participate")
             body = s.CommentSerializer(data=request.data)
@@ -195,6 +199,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         from ..journal import timeline
 
         incident = self.get_object()
+        self.check_query(request)
         # Every visible journal line, not only comments: a milestone's person is the one of its step's line.
         events = (IncidentEvent.objects.visible_to(request.user).filter(incident=incident)
                   .select_related("actor").order_by("at", "id"))
@@ -205,6 +210,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def tasks(self, request, pk=None):
         incident = self.get_object()
+        if request.method == "GET":
+            self.check_query(request)
         if request.method == "POST":
             self._require(incident, "participate")
             body = s.TaskSerializer(data=request.data)
@@ -284,6 +291,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def observables(self, request, pk=None):
         incident = self.get_object()
+        if request.method == "GET":
+            self.check_query(request)
         if request.method == "POST":
             self._require(incident, "participate")
             body = s.ObservableSerializer(data=request.data if isinstance(request.data, list) else [request.data],
@@ -368,6 +377,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def evidence(self, request, pk=None):
         incident = self.get_object()
+        if request.method == "GET":
+            self.check_query(request)
         if request.method == "POST":
             self._require(incident, "participate")
             body = s.EvidenceUploadSerializer(data=request.data)
@@ -428,6 +439,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[], url_path=rf"evidence/(?P<evidence_id>{UUID})/custody")
     def evidence_custody(self, request, pk=None, evidence_id=None):
         evidence = self._evidence(request, self.get_object(), evidence_id)
+        if request.method == "GET":
+            self.check_query(request)
         if request.method == "POST":
             self._require(evidence.incident, "participate")
             body = s.CustodyInputSerializer(data=request.data)

@@ -681,7 +681,10 @@ def test_responder_filter_lists_the_incidents_of_one_assigned_team(world, as_use
     assert admin.get(LIST, {"responder": "NOPE"}).context["rows"] == []
     assert [r["id"] for r in api(world.coordinator).get("/api/incidents/", {"responder": "RESP"}).json()["results"]] \
         == [str(dept.pk)]
-    assert api(world.other_admin).get("/api/incidents/", {"responder": "RESP"}).json()["results"] == []
+    # Another organization's responder team is answered as a code that does not exist (no hint of the assignment).
+    for code in ("RESP", "NOPE"):
+        refused = api(world.other_admin).get("/api/incidents/", {"responder": code})
+        assert refused.status_code == 400 and "responder" in refused.json()
 
 
 def test_a_task_past_its_due_time_is_flagged_until_done(world, as_user, report):

@@ -25,13 +25,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from khien.core.api.schema import refusal
+from khien.core.api.strict import StrictListMixin, refuse_unknown_parameters
 from khien.core.errors import Forbidden, Refused
-from khien.core.filters import flag
+from khien.core.filters import PlatformFilterSet, flag
 from khien.core.timerange import out_of_range_message
 from khien.core.api.parsers import LimitedJSONParser
 
 from .. import blocklists, services, services_warnings, tlp, warninglists
-from ..models import AckState, AllowListEntry, IndicatorKind
+from ..models import AckState, AllowListEntry, EarlyWarning, IndicatorKind
 from . import serializers_warnings as s
 
 # --- Early warnings --------------------------------------------------------------------------------
@@ -40,13 +41,26 @@ from . import serializers_warnings as s
 UPDATES = ("updates__created_by", "updates__organization")
 
 
-class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+class WarningFilter(PlatformFilterSet):
+    class Meta:
+        model = EarlyWarning
+        fields = ["severity", "tlp"]
+
+
+class AllowListFilter(PlatformFilterSet):
+    class Meta:
+        model = AllowListEntry
+        fields = ["kind"]
+
+
+class WarningViewSet(StrictListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                      viewsets.GenericViewSet):
-    """Early warnings sent by or to your organizations (all of them for the national coordinator)."""
+    """Early warnings sent by or to your organizations (all of them for the national coordinator). The list, the
+    inbox and the targets take only their parameters (`StrictListMixin`): a misspelt one is a 400 naming them."""
 
     serializer_class = s.WarningSerializer
     parser_classes = [LimitedJSONParser]
-    filterset_fields = ["severity", "tlp"]
+    filterset_class = WarningFilter
     ordering_fields = ["created_at", "severity"]
 
     def get_queryset(self):
@@ -69,9 +83,10 @@ class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     @extend_schema(summary="The target organizations and their acknowledgements (coordinator and sender only)",
                    parameters=[OpenApiParameter("pending", bool, description="Only those that have not acknowledged")],
                    responses={200: s.TargetSerializer(many=True), 403: OpenApiResponse(description="Not the sender")})
-    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[], extra_parameters=("pending",))
     def targets(self, request, pk=None):
         warning = self.get_object()
+        self.check_query(request)
         if not services_warnings.can_view_targets(request.user, warning):
             raise Forbidden(_("Only the national coordinator and the sender see the targets of a warning."))
         if flag(request.query_params, "pending"):
@@ -136,8 +151,10 @@ class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     @extend_schema(summary="Your organizations' warnings inbox, newest first",
                    parameters=[OpenApiParameter("state", str, enum=["pending", *AckState.values])],
                    responses={200: s.InboxItemSerializer(many=True)})
-    @action(detail=False, methods=["get"], filter_backends=[])  # the warnings' filters do not apply to the inbox
+    # The warnings' filters do not apply to the inbox: it takes its `state`.
+    @action(detail=False, methods=["get"], filter_backends=[], extra_parameters=("state",))
     def inbox(self, request):
+        self.check_query(request)
         rows = services_warnings.inbox_for(request.user).select_related("acknowledged_by", "warning__organization") \
             .prefetch_related(*(f"warning__{name}" for name in UPDATES))
         state = request.query_params.get("state")
@@ -158,13 +175,14 @@ class WarningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
 @extend_schema_view(create=extend_schema(responses={201: s.AllowListEntrySerializer,
                                                    409: refusal("The value is on the allow-list already")}))
-class AllowListViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+class AllowListViewSet(StrictListMixin, mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
                        viewsets.GenericViewSet):
-    """The editable allow-list (read: any signed-in user; change: the national coordinator)."""
+    """The editable allow-list (read: any signed-in user; change: the national coordinator); its list takes `kind`
+    and the page's parameters only."""
 
     serializer_class = s.AllowListEntrySerializer
     parser_classes = [LimitedJSONParser]
-    filterset_fields = ["kind"]
+    filterset_class = AllowListFilter
     queryset = AllowListEntry.objects.select_related("added_by").order_by("kind", "value")
 
     def perform_create(self, serializer):
@@ -183,6 +201,7 @@ class WarningListCheckView(APIView):
                                OpenApiParameter("value", str, required=True)],
                    responses={200: s.FlaggedValueSerializer})
     def get(self, request):
+        refuse_unknown_parameters(request, ("kind", "value", "format"))
         kind, value = request.query_params.get("kind", ""), request.query_params.get("value", "")
         if kind not in IndicatorKind.values or not value or len(value) > 2048:
             raise ValidationError({"detail": _("Give a kind (%(kinds)s) and a value.")
@@ -253,7 +272,12 @@ class _BlocklistView(APIView):
     def render_delta(self, delta, since, generated):
         return blocklists.text_delta(delta, name=self.name, since=since, generated=generated)
 
+    # What a blocklist takes (`format` is accepted and has no effect, as on the lists): a misspelt `min_confidence`
+    # would otherwise hand a firewall every value.
+    parameters = ("since", "min_confidence", "collection", "format")
+
     def get(self, request):
+        refuse_unknown_parameters(request, self.parameters)
         since = _since(request)
         narrowing = blocklists.parse_narrowing(request.user, request.query_params)
         generated = timezone.now()

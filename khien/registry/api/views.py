@@ -20,12 +20,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from khien.core.api.schema import refusal
+from khien.core.api.strict import StrictListMixin
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
 from khien.core.scoping import scope_for, user_can
 
 from .. import imports, services
-from ..filters import InformationSystemFilter, IsacFilter, OrganizationFilter
+from ..filters import (ImportJobFilter, InformationSystemFilter, IsacFilter, LevelFrameworkFilter, MembershipFilter,
+                       OrganizationFilter, ProvinceFilter, SectorFilter)
 from ..models import (
     ImportJob,
     InformationSystem,
@@ -50,8 +52,9 @@ EXPORT_RESPONSES = {
 }
 
 
-class ScopedViewSet(viewsets.GenericViewSet):
-    """Reads restricted to what the user may see; writes checked against the object's organization.
+class ScopedViewSet(StrictListMixin, viewsets.GenericViewSet):
+    """Reads restricted to what the user may see; writes checked against the object's organization. Its list and
+    export take only their filters (`StrictListMixin`): a misspelt one is a 400 naming what they take.
 
     `org_of(obj)` names the organization whose right decides; `change_action` and
     `delete_action` are the rights needed to change or delete (the service checks again).
@@ -86,6 +89,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
         return super().create(request, *args, **kwargs)
 
     def export_response(self, kind):
+        self.check_query(self.request)
         fmt = self.request.query_params.get("file_format", "csv")
         queryset = self.filter_queryset(self.get_queryset())
         content, content_type, filename = imports.export_file(kind, queryset, fmt)
@@ -132,7 +136,8 @@ class OrganizationViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveM
 
     @extend_schema(summary="Export the (filtered) organizations as CSV or XLSX", parameters=[FORMAT_PARAM],
                    responses=EXPORT_RESPONSES)
-    @action(detail=False, methods=["get"], filterset_class=OrganizationFilter, pagination_class=None)
+    @action(detail=False, methods=["get"], filterset_class=OrganizationFilter, pagination_class=None,
+            extra_parameters=("file_format",))
     def export(self, request):
         return self.export_response("organizations")
 
@@ -188,9 +193,10 @@ class InformationSystemViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.Retr
         return Response(s.InformationSystemSerializer(system, context=self.get_serializer_context()).data)
 
     @extend_schema(summary="The approval history of the system's level", responses=s.LevelEventSerializer(many=True))
-    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def events(self, request, pk=None):
         system = self.get_object()
+        self.check_query(request)  # takes nothing: a parameter is a 400, not a filter silently not applied
         return Response(s.LevelEventSerializer(system.level_events.all(), many=True).data)
 
     @extend_schema(methods=["GET"], summary="The files of the level dossier", request=None,
@@ -199,10 +205,11 @@ class InformationSystemViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.Retr
                    request={"multipart/form-data": s.DossierUploadSerializer},
                    responses={201: s.DossierFileSerializer})
     @action(detail=True, methods=["get", "post"], parser_classes=[parsers.MultiPartParser, parsers.FormParser],
-            serializer_class=s.DossierUploadSerializer, pagination_class=None, filterset_class=None)
+            serializer_class=s.DossierUploadSerializer, pagination_class=None, filter_backends=[])
     def dossier(self, request, pk=None):
         system = self.get_object()
         if request.method == "GET":
+            self.check_query(request)
             return Response(s.DossierFileSerializer(system.dossier_files.all(), many=True).data)
         services.check_dossier_open(request.user, system)  # the right, then the state, before the file
         upload = s.DossierUploadSerializer(data=request.data)
@@ -224,7 +231,8 @@ class InformationSystemViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.Retr
 
     @extend_schema(summary="Export the (filtered) systems as CSV or XLSX", parameters=[FORMAT_PARAM],
                    responses=EXPORT_RESPONSES)
-    @action(detail=False, methods=["get"], filterset_class=InformationSystemFilter, pagination_class=None)
+    @action(detail=False, methods=["get"], filterset_class=InformationSystemFilter, pagination_class=None,
+            extra_parameters=("file_format",))
     def export(self, request):
         return self.export_response("systems")
 
@@ -296,7 +304,7 @@ class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
 
     model = Membership
     serializer_class = s.MemberSerializer
-    filterset_fields = {"organization__code": ["exact"], "role": ["exact"], "user__email": ["exact"]}
+    filterset_class = MembershipFilter
     ordering_fields = ["created_at", "role"]
     ordering = ["organization__code", "user__email"]
     change_action = Action.MANAGE_MEMBERS
@@ -341,41 +349,41 @@ class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
 # --- Reference data -----------------------------------------------------------------
 
 
-class SectorViewSet(viewsets.ReadOnlyModelViewSet):
+class SectorViewSet(StrictListMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Sector.objects.all()
     serializer_class = s.SectorSerializer
     lookup_field = "code"
-    filterset_fields = ["code"]
+    filterset_class = SectorFilter
     ordering_fields = ["sort_order", "code"]
 
 
-class ProvinceViewSet(viewsets.ReadOnlyModelViewSet):
+class ProvinceViewSet(StrictListMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Province.objects.all()
     serializer_class = s.ProvinceSerializer
     lookup_field = "code"
-    filterset_fields = ["code", "kind", "region"]
+    filterset_class = ProvinceFilter
     ordering_fields = ["name_vi", "code"]
 
 
-class LevelFrameworkViewSet(viewsets.ReadOnlyModelViewSet):
+class LevelFrameworkViewSet(StrictListMixin, viewsets.ReadOnlyModelViewSet):
     queryset = LevelFramework.objects.all()
     serializer_class = s.LevelFrameworkSerializer
     lookup_field = "version"
     lookup_value_regex = r"[A-Za-z0-9._-]+"
-    filterset_fields = ["is_current"]
+    filterset_class = LevelFrameworkFilter
     ordering_fields = ["effective_from", "version"]
 
 
 # --- Imports and the dashboard ------------------------------------------------------
 
 
-class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+class ImportJobViewSet(StrictListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                        viewsets.GenericViewSet):
     """Bulk imports from CSV/XLSX: start one (multipart `kind`, `file`), then poll it for progress and the row report."""
 
     serializer_class = s.ImportJobSerializer
     parser_classes = [parsers.MultiPartParser, parsers.FormParser]
-    filterset_fields = ["kind", "status"]
+    filterset_class = ImportJobFilter
     ordering_fields = ["created_at"]
     ordering = ["-created_at"]
 

@@ -204,7 +204,10 @@ def test_api_the_auditor_of_one_organization_reads_nothing_of_anothers(world, me
     province_admin = Membership.objects.get(user=world.other_admin, organization=world.province)
     client = api(world.auditor)
     assert client.get(f"/api/registry/memberships/{province_admin.pk}/").status_code == 404
-    assert _listed(client.get("/api/registry/memberships/?organization__code=PROV")) == {}
+    # Asking for another organization's members is answered as for an organization that does not exist.
+    for code in ("PROV", "NO-SUCH-ORG"):
+        refused = client.get(f"/api/registry/memberships/?organization__code={code}")
+        assert refused.status_code == 400 and "organization__code" in refused.json()
     # An auditor of the department reads the department's members only, not the ministry's above it.
     dept_auditor = _user("auditor@d1.test.vn", world.department, Role.AUDITOR)
     rows = _listed(api(dept_auditor).get("/api/registry/memberships/?limit=200"))
