@@ -3,7 +3,9 @@ Logstash, Fluent Bit, Vector, Filebeat) send alerts to Khiên without a plug-in 
 
 Under /api/telemetry/elastic/: `POST _bulk` (or `<index>/_bulk`; PUT too) takes the bulk body — each
 index/create action followed by its document, one record — and answers as Elasticsearch does (`errors`, one
-item per action), so the shipper knows the batch was taken; `GET /`, `_cat/health` and `_cluster/health` answer
+item per action), so the shipper knows which documents were taken: a document that cannot be read (kept as a
+dead letter) is answered as Elasticsearch answers one it cannot index, status 400 with the reason, which
+shippers log and do not send again; `GET /`, `_cat/health` and `_cluster/health` answer
 the checks those clients make before sending; every answer carries Elasticsearch's product header.
 Authentication: HTTP Basic with the source's name as user and its key as password (or `ApiKey
 base64(name:key)`, or `Token <key>`). Limits, dead letters, idempotency and flow control (429 with Retry-After,
@@ -19,12 +21,19 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from khien.core.notifications import platform_language
+
 from ..batches import split_bulk
+from ..parsers import reason_text
 from .authentication import IsAlertSource, SourceBasicAuthentication, SourceKeyAuthentication
 from .views import ingest_posted, read_batch_body, with_retry_after
 
 # What the root answers: the version line clients read to choose their request format (bulk without types).
 COMPATIBLE_VERSION = "8.11.0"
+# The error type Elasticsearch gives a document it cannot read into its mapping (status 400): Logstash routes it
+# to its dead letter queue or drops it with a warning, Filebeat drops it, rsyslog writes it to its errorfile —
+# none sends it again. The reason is the dead letter's, in the platform's language.
+UNREADABLE_DOCUMENT = "mapper_parsing_exception"
 
 
 class AnswerInJson(BaseContentNegotiation):
@@ -90,7 +99,8 @@ class ElasticHealth(ElasticView):
         return HttpResponse(b"green\n", content_type="text/plain")
 
 
-BULK_RESPONSES = {200: OpenApiResponse(description="Elasticsearch bulk answer: errors, items"),
+BULK_RESPONSES = {200: OpenApiResponse(description="Elasticsearch bulk answer: errors, items (an unreadable "
+                                                   "document: status 400, error mapper_parsing_exception)"),
                   400: OpenApiResponse(description="unreadable action line"),
                   401: OpenApiResponse(description="bad name or key"),
                   413: OpenApiResponse(description="batch too large"),
@@ -106,18 +116,25 @@ class ElasticBulk(ElasticView):
         started = time.monotonic()
         source = request.auth
         bulk = split_bulk(read_batch_body(request), source.format, index)
-        if bulk.records:
-            ingest_posted(source, bulk.records)
+        # The documents' records are in bulk.records in the order of their actions: place n is the n-th document.
+        unreadable = dict(ingest_posted(source, bulk.records).rejected) if bulk.records else {}
         items = []
+        place = 0
         for action, index_name, refusal in bulk.items:
             if refusal:
                 items.append({action: {"_index": index_name, "status": 400,
                                        "error": {"type": "illegal_argument_exception", "reason": refusal}}})
-            else:
-                # Taken: stored as an event, found already stored, or kept as a dead letter — never lost.
+                continue
+            place += 1
+            if place in unreadable:  # kept as a dead letter, but not stored: the shipper must count it as failed
+                with platform_language():
+                    reason = reason_text(unreadable[place])
+                items.append({action: {"_index": index_name, "status": 400,
+                                       "error": {"type": UNREADABLE_DOCUMENT, "reason": reason}}})
+            else:  # stored as an event, or found already stored (a retry): taken
                 items.append({action: {"_index": index_name, "result": "created", "status": 201}})
         return Response({"took": int((time.monotonic() - started) * 1000),
-                         "errors": any(refusal for _a, _i, refusal in bulk.items), "items": items})
+                         "errors": any(next(iter(item.values()))["status"] >= 300 for item in items), "items": items})
 
     @extend_schema(operation_id="telemetry_elastic_bulk_put", request={"application/x-ndjson": {"type": "string"}},
                    responses=BULK_RESPONSES)

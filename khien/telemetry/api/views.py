@@ -1,10 +1,12 @@
 """Telemetry API: the intake (source key) and the read side (user token, scoped by visible_to)."""
+from dataclasses import dataclass
+
 from django.core.exceptions import RequestDataTooBig
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,8 +21,30 @@ from ..batches import decode_body, split_body, too_big
 from ..filters import (AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFilter, HourlyCountFilter,
                        MonitoredSystemFilter, SuppressionFilter)
 from ..models import Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount
+from ..parsers import reason_text
 from . import serializers as s
 from .authentication import IsAlertSource, SourceKeyAuthentication
+
+# Rejected records the intake's answer names (place and reason): enough for the sender to find the lines to fix
+# in a batch; beyond, `rejected_records_truncated` says more were cut (all are counted, all kept as dead letters).
+REJECTED_LISTED = 100
+
+
+class RejectedRecordSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="The record's place in the batch, 1-based: the n-th record of an "
+                                                  "NDJSON or CEF body (blank lines are not records), the n-th item "
+                                                  "of a JSON array.")
+    reason = serializers.CharField(help_text="Why it was not read, as its dead letter keeps it (English, the same "
+                                             "for every caller).")
+    reason_text = serializers.CharField(help_text="The reason in the caller's language, as the pages show it.")
+
+
+class IntakeAnswerSerializer(s.IngestResultSerializer):
+    rejected_records = RejectedRecordSerializer(many=True, help_text=(
+        f"The rejected records, in the batch's order, at most {REJECTED_LISTED} (a record rejected twice in the "
+        "batch is named at both places)."))
+    rejected_records_truncated = serializers.BooleanField(help_text=(
+        f"True when more than {REJECTED_LISTED} records were rejected: only the first are named."))
 
 
 class AlertIntakeView(APIView):
@@ -30,8 +54,9 @@ class AlertIntakeView(APIView):
     one record a line (`application/x-ndjson`; `text/plain` for CEF lines — a
     `text/plain` body that is a JSON array is read as one), optionally
     compressed (`Content-Encoding: gzip` or `deflate`). Answer 202 with the
-    counts; records that cannot be parsed are kept as dead letters and counted
-    as rejected. 401: bad key; 403: `X-Khien-Source` names another source;
+    counts; records that cannot be parsed are kept as dead letters, counted
+    as rejected and named in `rejected_records` (their place in the batch and
+    the reason, at most 100). 401: bad key; 403: `X-Khien-Source` names another source;
     400/415: the body as a whole is unreadable, or its type or encoding is not
     one of these (nothing stored); 413: too many records or bytes (also once
     decompressed); 429 with Retry-After: the intake is busy, retry later.
@@ -45,7 +70,7 @@ class AlertIntakeView(APIView):
     @extend_schema(
         request={"application/json": {"type": "array", "items": {"type": "object"}},
                  "application/x-ndjson": {"type": "string"}},
-        responses={202: s.IngestResultSerializer, 400: OpenApiResponse(description="unreadable body"),
+        responses={202: IntakeAnswerSerializer, 400: OpenApiResponse(description="unreadable body"),
                    401: OpenApiResponse(description="bad source key"), 413: OpenApiResponse(description="batch too large"),
                    415: OpenApiResponse(description="unsupported Content-Type or Content-Encoding"),
                    429: OpenApiResponse(description="busy; see Retry-After")},
@@ -59,7 +84,12 @@ class AlertIntakeView(APIView):
         if claimed is not None and claimed.strip().lower() != source.name.lower():
             raise Forbidden(_("This key belongs to another source."))
         records = split_body(read_batch_body(request), request.content_type)
-        return Response(ingest_posted(source, records).as_dict(), status=status.HTTP_202_ACCEPTED)
+        posted = ingest_posted(source, records)
+        answer = posted.result.as_dict()
+        answer["rejected_records"] = [{"position": position, "reason": reason, "reason_text": reason_text(reason)}
+                                      for position, reason in posted.rejected[:REJECTED_LISTED]]
+        answer["rejected_records_truncated"] = len(posted.rejected) > REJECTED_LISTED
+        return Response(answer, status=status.HTTP_202_ACCEPTED)
 
     def handle_exception(self, exc):
         return with_retry_after(exc, super().handle_exception(exc))
@@ -85,11 +115,37 @@ def read_batch_body(request) -> bytes:
     return decode_body(body, request.META.get("HTTP_CONTENT_ENCODING"), max_bytes)
 
 
-def ingest_posted(source, records: list) -> services.IngestResult:
+@dataclass
+class Posted:
+    """A posted batch once ingested: the counts, and (place in the batch, 1-based; dead-letter reason) of each
+    rejected record, in order — what the intakes answer about the records the sender must fix."""
+
+    result: services.IngestResult
+    rejected: list[tuple[int, str]]
+
+
+def ingest_posted(source, records: list) -> Posted:
     """A posted batch ingested: at most KHIEN_INGEST_MAX_BATCH records (413), through the intake gate (429)."""
     services.check_batch_size(len(records))
     with services.intake_gate.slot():
-        return services.ingest_batch(source, records)
+        batch = services.prepare_batch(source, records)  # services.ingest_batch, keeping the batch's dead letters
+        result = services.write_batch(batch)
+    # As the dead letter keeps it (DeadLetter.reason: 300 characters), so that `?reason=` finds it.
+    reasons = [reason[:300] for reason in batch.reasons]
+    return Posted(result, list(zip(_rejected_places(source, records, batch), reasons)))
+
+
+def _rejected_places(source, records: list, batch) -> list[int]:
+    """The places (1-based) of a posted batch's rejected records, in order, one for each of `batch.reasons`. Its
+    dead letters say where each unreadable record first was (`DeadLetter.position`); only when one was sent more
+    than once in the batch (kept once, rejected each time) are the records' identities read again to find every
+    place (an equal record, the same digest, is read alike)."""
+    letters = list(batch.dead.values())
+    if len(letters) == len(batch.reasons):
+        return [letter.position for letter in letters]
+    unreadable = set(batch.dead)
+    return [place for place, record in enumerate(records, 1)
+            if services.event_id(source.id, services.canonical(source.format, record)[1]) in unreadable]
 
 
 def with_retry_after(exc, response):

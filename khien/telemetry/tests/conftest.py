@@ -20,6 +20,12 @@ def _fresh_matcher():
     matcher.invalidate()
 
 
+def intake_counts(response) -> dict:
+    """The three counts of an intake answer (it also lists the rejected records: `rejected_records`)."""
+    answer = response.json()
+    return {key: answer[key] for key in ("accepted", "duplicates", "rejected")}
+
+
 def sample_lines(name: str) -> list[bytes]:
     return [line for line in (SAMPLES / name).read_bytes().splitlines() if line.strip()]
 

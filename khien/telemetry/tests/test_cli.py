@@ -23,7 +23,10 @@ def test_sources_one_a_line(make_source, world):
     make_source(org=world.province, format="cef", name="arcsight-prov")
     out, _err = run("telemetry", "sources")
     # Name, format, organization, then the status (`health.source_status`): neither has sent anything yet.
-    assert out.splitlines() == ["arcsight-prov\tcef\tPROV\tnever", "wazuh-min\twazuh\tMIN\tnever"]
+    # A header line first; then the last event (none) and the running totals.
+    header, *lines = out.splitlines()
+    assert header.split("\t") == ["name", "format", "organization", "status", "last_event", "accepted", "rejected"]
+    assert lines == ["arcsight-prov\tcef\tPROV\tnever\t-\t0\t0", "wazuh-min\twazuh\tMIN\tnever\t-\t0\t0"]
 
 
 def test_add_source_prints_the_key_once(world):

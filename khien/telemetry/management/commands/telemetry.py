@@ -1,6 +1,8 @@
 """`khien telemetry sources|add-source|rotate-key|reprocess|discard|publish|nats-config|prune|worker`: alert sources,
 the dead letters and the JetStream ingestion worker."""
+import datetime as dt
 import logging
+import os
 import signal
 import threading
 
@@ -13,6 +15,27 @@ from khien.core.notifications import platform_language
 from khien.registry.models import Organization
 from khien.telemetry import health, services
 from khien.telemetry.models import DEFAULT_SOURCE_TIME_ZONE, AlertSource, SourceFormat
+
+
+# The columns of `khien telemetry sources`, named on its first line (fixed words, as the status words).
+SOURCE_COLUMNS = ("name", "format", "organization", "status", "last_event", "accepted", "rejected")
+# The exit status of a command whose reader went away (`| head`): that of a Unix tool stopped by SIGPIPE.
+CLOSED_PIPE_STATUS = 128 + signal.SIGPIPE
+
+
+def closed_pipe(stdout) -> None:
+    """Stop quietly when standard output's reader went away: no traceback, and nothing more written — what is
+    still buffered goes nowhere (else the interpreter's own flush at exit fails again, and says so)."""
+    stream = getattr(stdout, "_out", stdout)
+    try:
+        fileno = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's StringIO): nothing to silence
+        fileno = None
+    if fileno is not None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fileno)
+        os.close(devnull)
+    raise SystemExit(CLOSED_PIPE_STATUS)
 
 
 def no_source_message(name: str) -> str:
@@ -28,8 +51,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("sources", help="list the sources, one a line, tab-separated: name, format, organization "
-                                   "code, status (live, silent, never: never sent, disabled)")
+        sub.add_parser("sources", help="list the sources: a header line, then one source a line, tab-separated: "
+                                   "name, format, organization code, status (live, silent, never: never sent, "
+                                   "disabled), last event (when it last sent a stored record, UTC, ISO 8601; - if "
+                                   "never), accepted and rejected (records since it was registered)")
         add = sub.add_parser("add-source", help="register a source and print its key (shown once)")
         add.add_argument("name")
         add.add_argument("--format", required=True, choices=SourceFormat.values)
@@ -70,19 +95,27 @@ class Command(BaseCommand):
         worker.add_argument("--quiet", action="store_true")
 
     def handle(self, *args, action, **options):
-        with platform_language():
-            getattr(self, "do_" + action.replace("-", "_"))(**options)
+        try:
+            with platform_language():
+                getattr(self, "do_" + action.replace("-", "_"))(**options)
+            self.stdout.flush()  # here, not at the interpreter's exit, where a closed pipe would print a traceback
+        except BrokenPipeError:
+            closed_pipe(self.stdout)
 
     def do_sources(self, **options):
         from django.utils import timezone
 
         now = timezone.now()
         sources = (AlertSource.objects.select_related("organization").order_by("name")
-                   .only("name", "format", "enabled", "last_event_at", "organization__code"))
+                   .only("name", "format", "enabled", "last_event_at", "accepted", "rejected", "organization__code"))
+        self.stdout.write("\t".join(SOURCE_COLUMNS))
         for source in sources:
-            # The status by the sources page's rule (`health.source_status`), after the three first columns.
+            # Name, format, organization first (scripts cut them), then what the sources page shows: the status by
+            # its rule (`health.source_status`), the last event, the counters since the source was registered.
+            last = (f"{source.last_event_at.astimezone(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+                    if source.last_event_at else "-")
             self.stdout.write(f"{source.name}\t{source.format}\t{source.organization.code}\t"
-                              f"{health.source_status(source, now)}")
+                              f"{health.source_status(source, now)}\t{last}\t{source.accepted}\t{source.rejected}")
 
     def do_add_source(self, name, format, organization, time_zone, **options):
         org = Organization.objects.filter(code=organization).first()
