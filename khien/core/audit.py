@@ -813,3 +813,11 @@ def verify_entries(entries, limit: int) -> VerifyResult:
     issues.sort(key=lambda p: (p.seq, p.kind))
     return _result(issues, checked=checked, head_seq=head_seq, head_hash=head_hash, links=links, whole_chain=False,
                    limit=limit)
+
+
+def record_export(user, *, object_type: str, noun: str, fmt: str, count: int, filters: dict) -> AuditEntry:
+    """A list taken out of the platform (a disclosure): who, which format, how many rows of which kind
+    (`object_type`, named `noun` in the entry), with which filters. One entry per export."""
+    return record_many([Change(action=Act.EXPORT, object_type=object_type, object_id="list",
+                               object_repr=f"{fmt.upper()} export: {count} {noun}",
+                               after={"format": fmt, "count": count, "filters": filters})], actor=user)[0]

@@ -1033,8 +1033,9 @@ def _row(cells: dict, header: list[str]) -> list[str]:
     return [_text(cells.get(column, "")) for column in header]
 
 
-def export_file(kind: str, queryset, fmt: str) -> tuple[bytes, str, str]:
-    """(content, content type, file name) of `queryset` as a file that imports back unchanged."""
+def export_file(kind: str, queryset, fmt: str, *, acting_user=None, filters: dict | None = None) -> tuple[bytes, str, str]:
+    """(content, content type, file name) of `queryset` as a file that imports back unchanged. Taken out by
+    `acting_user` (a page or the API): recorded in the audit log with the filters, as every export is."""
     kind = _valid_kind(kind)
     if fmt not in {"csv", "xlsx"}:
         raise Refused(_("Unknown file format “%(fmt)s”: use csv or xlsx.") % {"fmt": fmt})
@@ -1045,7 +1046,11 @@ def export_file(kind: str, queryset, fmt: str) -> tuple[bytes, str, str]:
     else:
         objects = queryset.select_related("owner", "operator").order_by("code")
         cells_of = functools.partial(_system_cells, criteria=CriteriaAnswers())
-    lines = (_row(cells_of(obj), header) for obj in objects.iterator(chunk_size=1000))
+    lines = [_row(cells_of(obj), header) for obj in objects.iterator(chunk_size=1000)]
+    if acting_user is not None:
+        noun = "organizations" if kind == ImportKind.ORGANIZATIONS else "systems"
+        audit.record_export(acting_user, object_type=objects.model._meta.label_lower, noun=noun, fmt=fmt,
+                            count=len(lines), filters=filters or {})
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     filename = f"khien-{kind}-{stamp}.{fmt}"
     if fmt == "csv":

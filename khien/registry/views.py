@@ -102,7 +102,8 @@ def _filtered_list(request, filterset_class, queryset, export_kind: str, templat
             return HttpResponse(_("Unknown export format; use csv or xlsx."), status=400, content_type="text/plain; charset=utf-8")
         from khien.registry.imports import export_file
 
-        content, content_type, filename = export_file(export_kind, rows, fmt)
+        filters = {key: request.GET.getlist(key) for key in request.GET if key != "format"}
+        content, content_type, filename = export_file(export_kind, rows, fmt, acting_user=request.user, filters=filters)
         response = HttpResponse(content, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

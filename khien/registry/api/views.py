@@ -92,7 +92,10 @@ class ScopedViewSet(StrictListMixin, viewsets.GenericViewSet):
         self.check_query(self.request)
         fmt = self.request.query_params.get("file_format", "csv")
         queryset = self.filter_queryset(self.get_queryset())
-        content, content_type, filename = imports.export_file(kind, queryset, fmt)
+        filters = {key: self.request.query_params.getlist(key) for key in self.request.query_params
+                   if key != "file_format"}
+        content, content_type, filename = imports.export_file(kind, queryset, fmt, acting_user=self.request.user,
+                                                              filters=filters)
         response = HttpResponse(content, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
