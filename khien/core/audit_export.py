@@ -13,7 +13,6 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import audit
-from .audit import Act, Change
 from .spreadsheet import csv_stream
 
 MAX_ENTRIES = 100_000  # more: a shorter period, several times
@@ -39,9 +38,7 @@ def verify(user, entries) -> audit.VerifyResult:
 
 
 def record_export(user, count: int, filters: dict) -> None:
-    audit.record_many([Change(action=Act.EXPORT, object_type="core.auditentry", object_id="search",
-                              object_repr=f"CSV export: {count} entries",
-                              after={"format": "csv", "count": count, "filters": filters})], actor=user)
+    audit.record_export(user, object_type="core.auditentry", noun="entries", fmt="csv", count=count, filters=filters)
 
 
 def csv_lines(entries, user):
