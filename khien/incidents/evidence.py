@@ -1,8 +1,9 @@
 """Evidence integrity: the one rule that says whether a stored item still is what was received (its SHA-256 and
 size), what the pages, the API and the PDF say about it, and how a size is written.
 
-The writes (a check recorded in the chain of custody, a refused download) are in `services`; this module only
-reads. `khien evidence verify`, sealing, downloads and the "Verify integrity" action all use `integrity`.
+The writes (a check recorded in the chain of custody, a refused download, an intact download audited) are in
+`services`; this module only reads. `khien evidence verify`, sealing, downloads and the "Verify integrity" action all
+use `integrity`.
 """
 import hashlib
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ INTACT, CHANGED, MISSING = "intact", "content_changed", "file_missing"
 RECORDED_AS = {INTACT: CustodyAction.VERIFIED, CHANGED: CustodyAction.CONTENT_CHANGED,
                MISSING: CustodyAction.FILE_MISSING}
 CHECK_ACTIONS = frozenset(RECORDED_AS.values())
+# A download that found the file intact is a check too, but one per download in the chain of custody would bury its
+# hand-overs: it is the audit log's export entry of the file, `after["served"]` saying what was served.
+SERVED_INTACT = "intact"
 
 
 @dataclass(frozen=True)
@@ -126,10 +130,23 @@ def last_check(evidence: Evidence):
     return max(checks, key=lambda c: (c.at, c.pk)) if checks else None
 
 
+def last_intact_download(evidence: Evidence):
+    """When a download last found the file intact (`services.open_evidence_file` audits it), or None."""
+    if evidence.kind != EvidenceKind.FILE:
+        return None
+    from khien.core.audit import Act
+    from khien.core.models import AuditEntry
+
+    return (AuditEntry.objects.filter(action=Act.EXPORT, object_type=Evidence._meta.label_lower,
+                                      object_id=str(evidence.pk), after__served=SERVED_INTACT)
+            .order_by("-seq").values_list("at", flat=True).first())
+
+
 def integrity_state(evidence: Evidence) -> IntegrityState:
     """The item's integrity as shown: a problem seen now (file gone, size changed, note altered) first, else the last
-    recorded check (`services.do_verify_evidence`, a refused download). Hashes a note but never a whole file: a page
-    lists many items; the full check is the "Verify integrity" action and every download."""
+    check — recorded in the chain of custody (`services.do_verify_evidence`, a refused download) or an intact
+    download, whichever is later. Hashes a note but never a whole file: a page lists many items; the full check is
+    the "Verify integrity" action and every download."""
     if evidence.kind == EvidenceKind.EXTERNAL:
         return IntegrityState("declared", None, _("As declared: the platform holds no copy; its holder checks it "
                                                   "against this SHA-256."))
@@ -140,6 +157,10 @@ def integrity_state(evidence: Evidence) -> IntegrityState:
         return IntegrityState(CHANGED, None, _("Content changed: it no longer matches the SHA-256 recorded when it "
                                                "was received."))
     last = last_check(evidence)
+    downloaded = last_intact_download(evidence)
+    if downloaded is not None and (last is None or downloaded > last.at):
+        return IntegrityState("verified", downloaded, _("Verified %(at)s: matches its SHA-256.") % {
+            "at": shown_time(downloaded)})
     if last is None:
         return IntegrityState("unverified", None, _("Not verified since it was received."))
     when = shown_time(last.at)

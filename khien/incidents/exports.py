@@ -209,6 +209,7 @@ PDF_TEXT_MAX = 20000
 # fpdf2 cannot split a table row across pages (a taller row fails the whole report): a long text goes on over rows of
 # at most this many lines (4.5 mm each: 234 mm, within an A4 page below the repeated header row).
 ROW_LINES = 52
+CUSTODY_NOTE_INDENT = 6  # mm: a custody step's note under its step
 
 
 def whole_or_cut(text: str, limit: int = PDF_TEXT_MAX) -> str:
@@ -452,6 +453,11 @@ def _build_pdf(incident: Incident, user) -> bytes:
             parties = " → ".join(people.get(p, p) for p in (c.from_party, c.to_party) if p)
             line(f"  • {t_seconds(c.at)} {actions.get(c.action, c.action)} {parties} "
                  f"({people.get(c.actor_email, c.actor_email)})", size=8)
+            if c.note:  # below its step, as the page shows it: wrapped, indented, printed as typed (no markup)
+                pdf.set_font("DejaVu", "", 8)
+                pdf.set_x(pdf.l_margin + CUSTODY_NOTE_INDENT)
+                pdf.multi_cell(width - CUSTODY_NOTE_INDENT, 4, whole_or_cut(c.note), new_x=XPos.LMARGIN,
+                               new_y=YPos.NEXT, align="L", markdown=False)
 
     events = IncidentEvent.objects.filter(incident=incident).select_related("actor").order_by("at", "id")
     heading(_("Timeline"))  # what happened when, as on the page (`journal.timeline`)

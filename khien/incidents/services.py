@@ -1665,7 +1665,9 @@ def open_evidence_file(evidence: Evidence, *, acting_user, altered: bool = False
     A file that is gone or no longer matches is refused (409, `integrity_refusal`) and the failure is recorded in
     its chain of custody (once per finding: a refused download tried again adds nothing). With `altered`, the
     incident's participants still get a changed file, for analysis, marked as altered by the caller; that copy is
-    audited as an export. Whoever sees the incident downloads an intact file; the caller checks that."""
+    audited as an export. Whoever sees the incident downloads an intact file; the caller checks that. An intact
+    file served is audited as an export too, with the SHA-256 found: the item's "Verified …" is then that download's
+    time (`evidence.integrity_state`), without a custody step per download."""
     handle = None
     try:
         handle = evidence.file.storage.open(evidence.file.name, "rb") if evidence.file.name else None
@@ -1673,6 +1675,14 @@ def open_evidence_file(evidence: Evidence, *, acting_user, altered: bool = False
         handle = None
     found = integrity_rule.integrity(evidence, handle) if handle else integrity_rule.Integrity(integrity_rule.MISSING)
     if found.ok:
+        try:
+            audit.record(Act.EXPORT, evidence, actor=acting_user,
+                         organization_id=str(evidence.incident.organization_id),
+                         after={"served": integrity_rule.SERVED_INTACT, "sha256_found": found.sha256,
+                                "size_found": found.size})
+        except BaseException:
+            handle.close()
+            raise
         return handle, found
     if altered and found.code == integrity_rule.CHANGED:
         try:
@@ -1683,8 +1693,10 @@ def open_evidence_file(evidence: Evidence, *, acting_user, altered: bool = False
     with transaction.atomic():
         locked = _locked_evidence(evidence)
         last = integrity_rule.last_check(locked)
+        intact_since = integrity_rule.last_intact_download(locked)  # then this is a new finding
         if last is None or (last.action, last.note) != (integrity_rule.RECORDED_AS[found.code],
-                                                         _integrity_note(locked, found)):
+                                                         _integrity_note(locked, found)) or (
+                intact_since is not None and intact_since > last.at):
             _record_check(locked, found, acting_user)
         if altered and found.code == integrity_rule.CHANGED:
             audit.record(Act.EXPORT, locked, actor=acting_user, organization_id=str(locked.incident.organization_id),

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from khien.core.confirmation import ask_first, confirmed
 from khien.core.errors import Forbidden, Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
@@ -566,8 +567,12 @@ def incident_detail(request, pk):
     return render(request, "incidents/incident_detail.html", _detail_context(request, incident))
 
 
+def _detail_url(incident, anchor: str = "") -> str:
+    return reverse("incidents:incident_detail", args=[incident.pk]) + anchor
+
+
 def _done(incident, anchor: str):
-    return redirect(reverse("incidents:incident_detail", args=[incident.pk]) + anchor)
+    return redirect(_detail_url(incident, anchor))
 
 
 def _form_banner(request, form, what) -> None:
@@ -726,6 +731,15 @@ def incident_assign(request, pk):
     form = AssignForm(request.POST, incident=incident)
     if not form.is_valid():
         return _detail(request, incident, 400, assign=form)
+    responder = form.cleaned_data["responder"]
+    if not confirmed(request):  # its people are e-mailed at once: asked first, also without JavaScript
+        n = getattr(responder, "people_told", 0) or 0
+        return ask_first(request, title=_("Assign a responder"), button=_("Assign"), question=ngettext(
+            "Assign %(org)s as responder? Its %(n)s person gets an urgent e-mail at once and will see this "
+            "incident. You can remove it again while the incident is open.",
+            "Assign %(org)s as responder? Its %(n)s people get an urgent e-mail at once and will see this "
+            "incident. You can remove it again while the incident is open.", n) % {"org": responder.name, "n": n},
+            note=f"{incident.reference} — {incident.title}", cancel_url=_detail_url(incident, "#responders"))
     try:
         assignment = services.do_assign_responder(incident, form.cleaned_data["responder"], acting_user=request.user)
     except (Refused, ValidationError) as exc:
@@ -748,6 +762,11 @@ def incident_unassign(request, pk, responder_id):
     if not form.is_valid():
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
         return _detail(request, incident, 400)
+    if not confirmed(request):  # its people lose the incident at once: asked first, also without JavaScript
+        return ask_first(request, title=_("Remove the responder"), button=_("Remove the responder"),
+                         question=_("Remove %(org)s from this incident? Its people will no longer see it.") % {
+                             "org": assignment.responder.name},
+                         note=f"{incident.reference} — {incident.title}", cancel_url=_detail_url(incident, "#responders"))
     try:
         services.do_unassign_responder(incident, assignment.responder, acting_user=request.user,
                                        reason=form.cleaned_data["reason"])
@@ -921,6 +940,13 @@ def evidence_seal(request, pk, evidence_id):
     if not form.is_valid():
         messages.error(request, _("The note is too long."))
         return _detail(request, incident, 400)
+    # Sealing cannot be undone: asked first, also without JavaScript. An item sealed already is refused by the
+    # service (409), not asked about.
+    if not evidence.is_sealed and not confirmed(request):
+        return ask_first(request, title=_("Seal the evidence"), button=_("Seal"), question=_(
+            "Seal the evidence “%(name)s”? Its file, description and the custody steps so far can no longer change; "
+            "later hand-overs are still recorded.") % {"name": str(evidence)},
+            note=f"SHA-256 {evidence.sha256}", cancel_url=_detail_url(incident, f"#ev-{evidence.pk}"))
     try:
         services.do_seal_evidence(evidence, acting_user=request.user, note=form.cleaned_data["note"])
     except (Refused, ValidationError) as exc:

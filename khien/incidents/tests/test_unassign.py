@@ -127,7 +127,7 @@ def test_removing_a_responder_through_the_page(world, coordinator_client, assign
     assert coordinator_client.post(f"{base}assign/{world.province.pk}/remove/", {"reason": ""}).status_code == 404
     assert coordinator_client.post(remove, {"reason": "x" * 5001}).status_code == 400
     assert state() == before
-    response = coordinator_client.post(remove, {"reason": "Đã có đơn vị khác"})
+    response = coordinator_client.post(remove, {"reason": "Đã có đơn vị khác", "confirmed": "1"})
     assert response.status_code == 302 and response["Location"].endswith("#responders")
     assert not assigned.assignments.exists()
     assert assigned.events.get(kind=EventKind.UNASSIGNMENT).text == "Đã có đơn vị khác"

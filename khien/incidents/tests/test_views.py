@@ -290,7 +290,7 @@ def test_assign_comment_task_through_the_page(world, as_user, incidents):
     assert as_user(world.dept_analyst).post(base + "assign/", {"responder": str(world.responder_org.pk)}).status_code == 403
     assert state() == before
     admin = as_user(world.admin)
-    assert admin.post(base + "assign/", {"responder": str(world.responder_org.pk)}).status_code == 302
+    assert admin.post(base + "assign/", {"responder": str(world.responder_org.pk), "confirmed": "1"}).status_code == 302
     assert dept.assignments.get().responder == world.responder_org
 
     responder = as_user(world.responder)
@@ -352,7 +352,7 @@ def test_evidence_through_the_page(world, as_user, incidents, settings):
     assert responder.post(f"{base}evidence/{evidence.pk}/custody/", {
         f"{prefix}-action": "analysed", f"{prefix}-note": "Volatility"}).status_code == 302
     analyst = as_user(world.dept_analyst)
-    assert analyst.post(f"{base}evidence/{evidence.pk}/seal/", {}).status_code == 302
+    assert analyst.post(f"{base}evidence/{evidence.pk}/seal/", {"confirmed": "1"}).status_code == 302
     before = state()
     assert analyst.post(f"{base}evidence/{evidence.pk}/seal/", {}).status_code == 409
     assert state() == before

@@ -65,7 +65,8 @@ def test_the_assign_button_asks_first_and_names_how_many_people_are_emailed(worl
 def test_the_administrator_who_assigned_a_responder_removes_it(world, report, django_capture_on_commit_callbacks):
     incident = report(org=world.ministry, user=world.analyst)
     admin = signed_in(world.admin)
-    assert admin.post(f"/incidents/{incident.pk}/assign/", {"responder": str(world.responder_org.pk)}).status_code == 302
+    assert admin.post(f"/incidents/{incident.pk}/assign/", {"responder": str(world.responder_org.pk),
+                                                            "confirmed": "1"}).status_code == 302
     assignment = incident.assignments.get()
     assert assignment.assigned_by == world.admin
     assert services.may_unassign(world.admin, incident, assignment)
@@ -75,7 +76,7 @@ def test_the_administrator_who_assigned_a_responder_removes_it(world, report, dj
     Notification.objects.all().delete()
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin.post(remove_url(incident, world.responder_org), {"reason": "Chọn nhầm đơn vị"})
+        response = admin.post(remove_url(incident, world.responder_org), {"reason": "Chọn nhầm đơn vị", "confirmed": "1"})
     assert response.status_code == 302 and response["Location"].endswith("#responders")
     assert not incident.assignments.exists()
     line = incident.events.get(kind=EventKind.UNASSIGNMENT)
