@@ -6,6 +6,7 @@ import django_filters
 import orjson
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -187,9 +188,90 @@ class FileHashFilter(django_filters.CharFilter):
     field_class = FileHashField
 
 
+# The shortest range prefix an address search takes: a wider range matches most events of the days it reads,
+# which the newest-first order then sorts in full (a province's networks fit in a /16).
+MIN_RANGE_PREFIX = {4: 16, 6: 32}
+# On SQLite (text addresses), a range is read as at most this many text prefixes (see `address_range_terms`).
+MAX_TEXT_PREFIXES = 256
+
+
+def address_message():
+    return _("Enter an IPv4 or IPv6 address, or a range in CIDR notation (10.10.5.0/24, 2001:db8::/32).")
+
+
+class AddressOrRangeField(forms.CharField):
+    """An address (normalized as Django stores one: IPv6 compressed) or a CIDR range (an `ip_network`, its host
+    bits dropped: 10.10.5.7/24 is 10.10.5.0/24). A range shorter than MIN_RANGE_PREFIX is refused saying so."""
+
+    def clean(self, value):
+        value = (super().clean(value) or "").strip()
+        if not value:
+            return None
+        if "/" not in value:  # an address: Django's field and its message, as before ranges were taken
+            return forms.GenericIPAddressField().clean(value)
+        try:
+            network = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValidationError(address_message(), code="invalid") from None
+        if network.prefixlen == network.max_prefixlen:  # /32, /128: the address itself
+            return forms.GenericIPAddressField().clean(str(network.network_address))
+        shortest = MIN_RANGE_PREFIX[network.version]
+        if network.prefixlen < shortest:
+            raise ValidationError(
+                _("The range %(range)s is too wide: an IPv%(version)d range must be /%(shortest)d or narrower "
+                  "(it would read most of the events of the period)."),
+                code="too_wide", params={"range": str(network), "version": network.version, "shortest": shortest})
+        return network
+
+
+def _text_prefixes(network) -> list[str] | None:
+    """The text prefixes the addresses of `network` start with, as stored in a text column (SQLite): IPv4 dotted,
+    IPv6 compressed (Python's and Django's form). The range is widened to whole octets (IPv4) or groups (IPv6)
+    and split into those: 10.10.0.0/20 is 10.10.0. … 10.10.15.; an exact address is the whole text. None when
+    that cannot be done exactly: more than MAX_TEXT_PREFIXES prefixes, or an IPv6 group of zeros before the end of
+    the prefix (an address compresses it into "::" or not depending on its other groups)."""
+    unit = 8 if network.version == 4 else 16
+    whole = -(-network.prefixlen // unit) * unit
+    if 2 ** (whole - network.prefixlen) > MAX_TEXT_PREFIXES:
+        return None
+    prefixes = []
+    for part in network.subnets(new_prefix=whole):
+        if whole == network.max_prefixlen:
+            prefixes.append(str(part.network_address))
+        elif network.version == 4:
+            prefixes.append(".".join(str(part.network_address).split(".")[:whole // 8]) + ".")
+        else:
+            groups = part.network_address.exploded.split(":")[:whole // 16]
+            if any(int(group, 16) == 0 for group in groups):
+                return None
+            prefixes.append(":".join(format(int(group, 16), "x") for group in groups) + ":")
+    return prefixes
+
+
+def address_range_terms(network, vendor: str) -> list[tuple[str, str, bool]] | None:
+    """(lowest, highest, highest included) bounds of the stored address column for the addresses of `network`,
+    such that a range scan of the (day, address) indexes reads them and nothing else.
+
+    PostgreSQL stores an `inet`, whose order for host addresses is numeric (IPv4 before IPv6): one range, first
+    to last address. SQLite stores the text: one range per text prefix (`_text_prefixes`), from the prefix up to
+    the prefix with its last character (. or :) replaced by the next one (/ or ;). None when this database cannot
+    read the range through its index (SQLite, IPv6 ranges with a zero group): refused rather than read in full."""
+    if vendor == "postgresql":
+        return [(str(network.network_address), str(network.broadcast_address), True)]
+    prefixes = _text_prefixes(network)
+    if prefixes is None:
+        return None
+    terms = []
+    for prefix in prefixes:
+        if prefix[-1] in ".:":
+            terms.append((prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1), False))
+        else:
+            terms.append((prefix, prefix, True))
+    return terms
+
+
 class AddressFilter(django_filters.CharFilter):
-    # Django's field checks and normalizes the address (IPv6 compressed), with its own translated message.
-    field_class = forms.GenericIPAddressField
+    field_class = AddressOrRangeField
 
 
 class CodeChoiceField(forms.ModelChoiceField):
@@ -220,10 +302,15 @@ class EventFilter(KnownFilterSet):
     # is closed once it is past, so paging through it neither repeats nor skips an event).
     ingested_since = DateTimeFilter(field_name="ingested_at", lookup_expr="gte", label=_("Received since"))
     ingested_until = UntilFilter(field_name="ingested_at", label=_("Received before"))
-    ip = AddressFilter(method="filter_ip", label=_("IP address (source or destination)"))
+    ip = AddressFilter(method="filter_ip",
+                       label=_("IP address or CIDR range (source or destination; 10.10.5.0/24)"))
     domain = django_filters.CharFilter(method="filter_domain", label=_("Domain (and its subdomains)"))
     hash = FileHashFilter(method="filter_hash", label=_("File hash (MD5, SHA-1 or SHA-256)"))
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
+    rule = django_filters.CharFilter(method="filter_rule", max_length=200,
+                                     label=_("Rule name or id contains (any case)"))
+    observer = django_filters.CharFilter(method="filter_observer", max_length=200,
+                                         label=_("Observer (the agent or sensor that saw it)"))
     category = django_filters.CharFilter(field_name="category", label=_("Category"))
     hit = BooleanFilter(method="filter_hit", label=_("Hit an indicator"))
     # The dashboard's province and sector bars open these: the events of organizations in that province or sector
@@ -236,7 +323,8 @@ class EventFilter(KnownFilterSet):
     class Meta:
         model = Event
         fields = ["source", "organization", "severity", "severity_min", "since", "until", "ingested_since",
-                  "ingested_until", "ip", "domain", "hash", "rule_id", "category", "hit", "province", "sector"]
+                  "ingested_until", "ip", "domain", "hash", "rule_id", "rule", "observer", "category", "hit", "province",
+                  "sector"]
 
     periods = (("since", "until"), ("ingested_since", "ingested_until"))
 
@@ -252,7 +340,51 @@ class EventFilter(KnownFilterSet):
     def filter_ip(self, queryset, name, address):
         # The address indexes lead with the event's day: look day by day (each term can use its index).
         days = address_search_days(self.form.cleaned_data.get("since"), self.form.cleaned_data.get("until"))
-        return queryset.filter(Q(day__in=days, src_ip=address) | Q(day__in=days, dst_ip=address))
+        if isinstance(address, str):
+            return queryset.filter(Q(day__in=days, src_ip=address) | Q(day__in=days, dst_ip=address))
+        # A range: bounds on the stored address, so each term stays a range scan of a (day, address) index
+        # (`address_range_terms`), never a read of every event of the days. Checked by the form (`clean`).
+        terms = address_range_terms(address, connections[queryset.db].vendor) or []
+        match = Q(pk__in=[])
+        for column in ("src_ip", "dst_ip"):
+            for lowest, highest, included in terms:
+                match |= Q(**{"day__in": days, f"{column}__gte": lowest,
+                              f"{column}__lte" if included else f"{column}__lt": highest})
+        return queryset.filter(match)
+
+    def filter_rule(self, queryset, name, value):
+        # No index: `clean` requires a start, so that the search reads the events of a period, not all of them.
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(rule_name__icontains=value) | Q(rule_id__icontains=value))
+
+    def filter_observer(self, queryset, name, value):
+        # The rule of the alert list's filter (`AlertFilter.filter_observer`): the observer's name exactly.
+        value = value.strip()
+        return queryset.filter(observer=value) if value else queryset
+
+    def get_form_class(self):
+        base = super().get_form_class()
+        vendor = connections[self._meta.model.objects.db].vendor
+
+        class EventForm(base):
+            def clean(self):
+                data = super().clean()
+                address = data.get("ip")
+                if address is not None and not isinstance(address, str) \
+                        and address_range_terms(address, vendor) is None:
+                    self.add_error("ip", _(
+                        "This IPv6 range cannot be searched on this installation (SQLite database): a range is "
+                        "searched when none of the groups before its length is zero and its length is a multiple "
+                        "of 8 (2001:db8::/32 or 2001:db8:ab00::/40, but not 2001:db8:0:5::/64). Search the "
+                        "address itself, or a narrower range."))
+                if (data.get("rule") or "").strip() and not (data.get("since") or data.get("ingested_since")):
+                    self.add_error("rule", _("Give a start (since or ingested_since) with a rule search: it reads "
+                                             "every event of the period."))
+                return data
+
+        return EventForm
 
     def filter_domain(self, queryset, name, value):
         value = value.strip().rstrip(".").lower()

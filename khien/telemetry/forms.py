@@ -62,7 +62,7 @@ class SourceCreateForm(forms.Form):
 
 
 class SourceSettingsForm(forms.Form):
-    enabled = forms.BooleanField(label=_l("Enabled: the source's key is accepted"), required=False)
+    enabled = forms.BooleanField(label=_l("Enabled (its key is accepted)"), required=False)
     format = forms.ChoiceField(label=_l("Format"), choices=SourceFormat.choices,
                                help_text=_l("For records received from now on. Records refused because of a wrong "
                                             "format can then be read again (dead letters, below)."))
@@ -119,7 +119,8 @@ class AlertTriageForm(forms.Form):
                                       queryset=User.objects.none(), empty_label=_l("— me —"),
                                       to_field_name="email")
     note = forms.CharField(label=_l("Note"), required=False, max_length=triage.MAX_NOTE,
-                           widget=forms.Textarea(attrs={"rows": 2}))
+                           widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text=_l("Needed for a false positive: why the alert is harmless."))
 
     def __init__(self, *args, alert=None, user=None, **kwargs):
         """`alert`: the one alert of its page, whose possible handlers are offered (the acting `user` is the

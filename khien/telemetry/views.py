@@ -435,12 +435,29 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
                 join_form=None):
     events = Event.objects.filter(alert=alert).order_by("-time")[:100]
     alert_hits = IndicatorHit.objects.filter(alert=alert)
-    hits = list(alert_hits.order_by("-time")[:200])
+    hits = list(alert_hits.order_by("-time", "event_id", "indicator_id")[:200])
     # Counted as events that matched (per indicator, and in all): the measure of the alert list and the dashboard.
-    indicators = [{"id": row["indicator_id"], "kind": indicator_kind_label(row["kind"]), "value": row["value"],
-                   "url": indicator_url(row["indicator_id"]), "count": row["n"]}
-                  for row in alert_hits.order_by().values("indicator_id", "kind", "value")
-                  .annotate(n=Count("event_id", distinct=True)).order_by("-n", "value")[:200]]
+    rows = list(alert_hits.order_by().values("indicator_id", "kind", "value")
+                .annotate(n=Count("event_id", distinct=True)).order_by("-n", "value")[:200])
+    shown = _hit_indicators(request.user, {row["indicator_id"] for row in rows} | {h.indicator_id for h in hits})
+    indicators, hidden_rows = [], set()
+    for row in rows:
+        if shown[row["indicator_id"]]["hidden"]:
+            # Indicators the reader may not see are one row per value: how many there are is not theirs to know.
+            if (row["kind"], row["value"]) in hidden_rows:
+                continue
+            hidden_rows.add((row["kind"], row["value"]))
+        indicators.append({**shown[row["indicator_id"]], "kind": indicator_kind_label(row["kind"]),
+                           "value": row["value"], "count": row["n"]})
+    shown_hits, hidden_hits = [], set()
+    for hit in hits:
+        hit.indicator, hit.field_label = shown[hit.indicator_id], event_field_label(hit.field)
+        if hit.indicator["hidden"]:
+            if (hit.event_id, hit.field) in hidden_hits:
+                continue
+            hidden_hits.add((hit.event_id, hit.field))
+        shown_hits.append(hit)
+    hits = shown_hits
     may_triage = triage.may_triage(request.user, alert)
     context = {"alert": alert, "events": events, "hits": hits, "indicators": indicators,
                # The agents or sensors that saw its events (at most 10).
@@ -476,6 +493,31 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
     if context["can_triage"] and context["active_suppression"] is None:
         context["suppress_form"] = suppress_form or AlertSuppressForm()
     return _render(request, "telemetry/alert_detail.html", context, status=status)
+
+
+def event_field_label(field: str) -> str:
+    """An event field that matched an indicator, as people read it in their language (src_ip → Source address)."""
+    labels = {"src_ip": _("Source address"), "dst_ip": _("Destination address"), "domain": _("Domain"),
+              "url": _("URL"), "file_md5": "MD5", "file_sha1": "SHA-1", "file_sha256": "SHA-256"}
+    return str(labels.get(field) or indicator_kind_label(field))
+
+
+def _hit_indicators(user, stix_ids) -> dict[str, dict]:
+    """What the alert's page shows of each indicator its events matched, by STIX id: for an indicator the reader
+    may see (the intel rules, `search.latest_versions`), its latest version's name, producer, TLP and confidence,
+    as a sighting shows them; for one they may not see (a TLP:RED indicator shared with the alert's organization,
+    read by its parent), nothing of it, not even its id: only that an indicator they do not see matched."""
+    from khien.intel import search
+
+    seen = search.latest_versions(user, stix_ids)
+    shown = {}
+    for stix_id in stix_ids:
+        obj = seen.get(stix_id)
+        shown[stix_id] = ({"hidden": True} if obj is None else
+                          {"hidden": False, "id": stix_id, "url": indicator_url(stix_id), "tlp": obj.tlp,
+                           "name": search.display_name(obj), "confidence": obj.confidence,
+                           "producer": obj.producer})
+    return shown
 
 
 def _visible_alert(request, pk) -> Alert:
@@ -721,13 +763,21 @@ def source_settings(request, name):
                        "sent before stays stored."),
             note=_("To turn it back on later: tick “Enabled” in the source's settings and save. Its key does not change."),
             button=_("Disable the source"), cancel_url=_source_settings_url(source))
+    was_enabled = source.enabled
     try:
         services.do_update_source(source, form.settings(), acting_user=request.user)
     except (Refused, ValidationError) as exc:
         add_service_error(form, exc)
         source.refresh_from_db()
         return _source_page(request, source, status=status_of(exc), settings_form=form)
-    messages.success(request, _("Settings of “%(name)s” saved.") % {"name": source.name})
+    # Turning the source off or on is what the user did: say what it means for the tool that sends with its key.
+    source.refresh_from_db()
+    if was_enabled and not source.enabled:
+        messages.success(request, _("“%(name)s” is disabled: its key is refused from now on.") % {"name": source.name})
+    elif source.enabled and not was_enabled:
+        messages.success(request, _("“%(name)s” is enabled again: its key is accepted.") % {"name": source.name})
+    else:
+        messages.success(request, _("Settings of “%(name)s” saved.") % {"name": source.name})
     return redirect("telemetry:source", name=source.name)
 
 
@@ -941,8 +991,20 @@ def _event_search(request) -> EventFilter:
     if not query.get("since"):
         query["since"] = (timezone.localtime() - dt.timedelta(hours=EVENT_SEARCH_DEFAULT_HOURS)).strftime(
             "%Y-%m-%dT%H:%M")
-    return EventFilter(query, request=request,
-                       queryset=Event.objects.visible_to(request.user).select_related("source", "organization"))
+    search = EventFilter(query, request=request,
+                         queryset=Event.objects.visible_to(request.user).select_related("source", "organization"))
+    # A parameter the search does not take (`?q=brute`, a misspelt filter) is not read as no filter: the page
+    # answers 400 naming it and the filters it takes, as the API does (core.api.strict).
+    accepted = [*EventFilter.base_filters, *EVENT_PAGE_PARAMETERS]
+    unknown = [name for name in request.GET if name not in accepted]
+    if unknown:
+        search.form.add_error(None, _("Unknown query parameter: %(names)s. Accepted: %(accepted)s.")
+                              % {"names": ", ".join(unknown), "accepted": ", ".join(accepted)})
+    return search
+
+
+# What the events page and its export take besides the filters: the page number, and the file's format.
+EVENT_PAGE_PARAMETERS = ("page", "format")
 
 
 @login_required

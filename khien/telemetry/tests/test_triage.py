@@ -106,7 +106,7 @@ def test_a_repeat_reopens_a_resolved_alert_but_not_a_false_positive(world, sourc
                                    ecs("192.0.2.11", rule="brute", when=first)])
     scan, brute = Alert.objects.get(rule_id="scan"), Alert.objects.get(rule_id="brute")
     triage.do_triage_alerts([scan.pk], AlertStatus.RESOLVED, acting_user=world.analyst)
-    triage.do_triage_alerts([brute.pk], AlertStatus.FALSE_POSITIVE, acting_user=world.analyst)
+    triage.do_triage_alerts([brute.pk], AlertStatus.FALSE_POSITIVE, note="lab scanner", acting_user=world.analyst)
     # An older record arriving late (replay) is no new activity: the resolved alert stays resolved.
     services.ingest_batch(source, [ecs("192.0.2.10", rule="scan", when=first - dt.timedelta(minutes=1), n=1)])
     scan.refresh_from_db()
@@ -265,7 +265,7 @@ def test_alert_list_shows_open_alerts_first_and_triages_ticked_ones(world, two_a
     page = client.get(reverse("telemetry:alerts")).content.decode()
     assert 'id="alert-bulk"' in page and page.count('name="alerts"') == 2
     response = client.post(reverse("telemetry:alerts_triage"), {
-        "alerts": [str(two_alerts[0].pk)], "status": "false_positive", "note": "", "next_query": "status=open"})
+        "alerts": [str(two_alerts[0].pk)], "status": "false_positive", "note": "Máy quét nội bộ", "next_query": "status=open"})
     assert response.status_code == 302 and response["Location"].endswith("?status=open")
     assert Alert.objects.get(pk=two_alerts[0].pk).status == AlertStatus.FALSE_POSITIVE
     open_page = client.get(reverse("telemetry:alerts")).content.decode()
