@@ -12,6 +12,7 @@ The PDF uses the DejaVu Sans TTF fonts (Vietnamese glyphs) fetched by
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -46,8 +47,21 @@ def record_export(user, fmt: str, count: int, *, filters: dict | None = None, in
 
 # --- CSV / XLSX --------------------------------------------------------------------------------
 
+# The columns that hold a time: written in Vietnam time, the zone named in their header (`columns`).
+TIME_COLUMNS = frozenset({"detected_at", "reported_at", "report_due_at", "notified_at", "final_report_at",
+                          "triaged_at", "contained_at", "resolved_at", "closed_at", "escalated_at"})
+XLSX_TIME_FORMAT = "dd/mm/yyyy hh:mm"
+
+
+def zone_label() -> str:
+    """The platform's zone as an offset ("UTC+7"): Vietnam has no summer time, so one offset names every row."""
+    minutes = int(timezone.localtime().utcoffset().total_seconds() // 60)
+    sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
+    return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")
+
+
 def columns() -> list[tuple[str, str]]:
-    return [
+    named = [
         ("reference", _("Reference")), ("title", _("Incident title")),
         ("organization", _("Reporting organization (code)")), ("organization_name", _("Reporting organization")),
         ("category", _("Category")), ("category_label", _("Category (RSIT)")), ("severity", _("Severity")),
@@ -61,18 +75,34 @@ def columns() -> list[tuple[str, str]]:
         ("responders", _("Responders")), ("people_affected", _("Number of people affected")),
         ("personal_data_exposed", _("Personal data exposed")), ("late_reason", _("Reason for the late report")),
     ]
+    zone = zone_label()
+    return [(key, f"{label} ({zone})" if key in TIME_COLUMNS else label) for key, label in named]
 
 
 def _field_label(name: str) -> str:
     return str(capfirst(Incident._meta.get_field(name).verbose_name))
 
 
-def _time(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+def _local(value):
+    """A time as Vietnam time without its zone (a spreadsheet cell holds none: the header names it)."""
+    return timezone.localtime(value).replace(tzinfo=None) if value else None
+
+
+def _csv_time(value) -> str:
+    # ISO order (2026-11-21 08:33), not dd/mm/yyyy: Excel reads it as a date and time whatever the computer's
+    # regional settings, and it sorts as text too; a dd/mm/yyyy text is read day-for-month on a computer set to
+    # English (United States) — 05/11 becomes 11 May — or left as text, silently. The header names the zone.
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def tlp_file_tag(level: str) -> str:
+    """A TLP level as a file name says it: TLP-RED, TLP-AMBER+STRICT."""
+    return "TLP-" + level.upper().replace("_", "+")
 
 
 def rows(queryset):
-    """One list of cells per incident, in the order of `columns()`.
+    """One list of cells per incident, in the order of `columns()`: times as Vietnam time (naive datetimes, the
+    header names the zone), numbers as numbers, the rest as text.
 
     The exports are read by people (nothing imports them; machines use the API): values are the labels in the
     reader's language (severity, status, TLP, yes/no), with the codes only where a column says so.
@@ -80,42 +110,86 @@ def rows(queryset):
     queryset = (queryset.select_related("organization", "policy", "taxonomy")
                 .prefetch_related("assignments__responder")[:MAX_ROWS])
     for i in queryset:
-        yield [
+        yield i.tlp, [
             i.reference, i.title, i.organization.code, i.organization.name, i.category, i.category_label(),
-            i.severity_label(), i.get_status_display(), i.get_tlp_display(), _time(i.detected_at), _time(i.reported_at),
-            _time(deadlines.incident_report_due_at(i)), _yes_no(deadlines.reported_late(i)),
-            _time(i.notified_at), _time(i.final_report_at),
-            _time(i.triaged_at), _time(i.contained_at), _time(i.resolved_at), _time(i.closed_at),
-            _time(i.escalated_at), ", ".join(a.responder.code for a in i.assignments.all()),
-            "" if i.people_affected is None else i.people_affected,
-            _yes_no(i.personal_data_exposed), i.late_reason,
+            i.severity_label(), i.get_status_display(), i.get_tlp_display(), _local(i.detected_at),
+            _local(i.reported_at), _local(deadlines.incident_report_due_at(i)), _yes_no(deadlines.reported_late(i)),
+            _local(i.notified_at), _local(i.final_report_at),
+            _local(i.triaged_at), _local(i.contained_at), _local(i.resolved_at), _local(i.closed_at),
+            _local(i.escalated_at), ", ".join(a.responder.code for a in i.assignments.all()),
+            i.people_affected, _yes_no(i.personal_data_exposed), i.late_reason,
         ]
 
 
-def export_csv(queryset) -> tuple[bytes, int]:
+def most_restrictive(levels) -> str | None:
+    from khien.intel.tlp import RESTRICTIVENESS
+
+    levels = [level for level in levels if level in RESTRICTIVENESS]
+    return max(levels, key=RESTRICTIVENESS.index) if levels else None
+
+
+def export_csv(queryset) -> tuple[bytes, int, str | None]:
+    """The list as CSV: (content, rows, the most restrictive TLP of the rows)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([label for _k, label in columns()])
-    count = 0
-    for row in rows(queryset):
-        writer.writerow([safe_cell(c) for c in row])
-        count += 1
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8"), count
+    count, levels = 0, set()
+    for level, row in rows(queryset):
+        cells = [_csv_time(c) if isinstance(c, dt.datetime) else ("" if c is None else c) for c in row]
+        writer.writerow([safe_cell(c) for c in cells])
+        count, levels = count + 1, levels | {level}
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8"), count, most_restrictive(levels)
 
 
-def export_xlsx(queryset) -> tuple[bytes, int]:
+def export_xlsx(queryset) -> tuple[bytes, int, str | None]:
+    """The list as XLSX: (content, rows, the most restrictive TLP of the rows). A first sheet states that TLP
+    (the rows are read once, so it is filled in at the end); times are date cells, numbers number cells."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    from khien.core.spreadsheet import xlsx_sheet
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Incidents"))
-    sheet.append([label for _k, label in columns()])
-    count = 0
-    for row in rows(queryset):
-        sheet.append(xlsx_row(sheet, row))
-        count += 1
+    # The marking's sheet comes first (the first tab); the file opens on the incidents, whose printed pages carry
+    # the marking in their header too.
+    marking = workbook.create_sheet(_("TLP"))
+    sheet = xlsx_sheet(workbook, _("Incidents"), [label for _k, label in columns()])
+    workbook.active = 1
+    count, levels = 0, set()
+    for level, row in rows(queryset):
+        cells = xlsx_row(sheet, row)
+        for cell in cells:
+            if isinstance(cell.value, dt.datetime):
+                cell.number_format = XLSX_TIME_FORMAT
+        sheet.append(cells)
+        count, levels = count + 1, levels | {level}
+    tlp = most_restrictive(levels)
+    if tlp:
+        from khien.intel.models import Tlp
+
+        sheet.oddHeader.center.text = str(Tlp(tlp).label)
+        sheet.oddHeader.center.font = "Arial,Bold"
+    note = WriteOnlyCell(marking, value=tlp_note(tlp, count))
+    note.data_type = "s"
+    note.font = Font(bold=True)
+    marking.append([note])
     out = io.BytesIO()
     workbook.save(out)
-    return out.getvalue(), count
+    return out.getvalue(), count, tlp
+
+
+def tlp_note(tlp: str | None, count: int) -> str:
+    if tlp is None:
+        return _("No incident in this file.")
+    from khien.intel.models import Tlp
+
+    return ngettext(
+        "%(tlp)s: the most restrictive marking of the %(n)d incident in this file (sheet “%(sheet)s”). "
+        "Share the file only as this marking allows.",
+        "%(tlp)s: the most restrictive marking of the %(n)d incidents in this file (sheet “%(sheet)s”). "
+        "Share the file only as this marking allows.", count) % {
+        "tlp": Tlp(tlp).label, "n": count, "sheet": _("Incidents")}
 
 
 # --- PDF -----------------------------------------------------------------------------------------

@@ -4,8 +4,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet
+from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet, UntilFilter
 from khien.core.scoping import memberships_of, prefix_q
+
+from khien.intel import tlp as tlp_levels
+from khien.intel.models import Tlp
 
 from . import deadlines
 from .models import OPEN_TASK_STATUSES, Incident, ReportingPolicy, Status, Task, TaskParty, Taxonomy
@@ -87,6 +90,7 @@ class IncidentFilter(PlatformFilterSet):
     # A code of an organization the reader may not see (and under which no incident they see is) is refused like
     # one that does not exist (`PlatformFilterSet`).
     organization_filters = ("organization", "responder")
+    periods = (("detected_after", "detected_before"), ("reported_after", "reported_before"))
 
     q = django_filters.CharFilter(method="search", label=_("Search"))
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
@@ -105,6 +109,19 @@ class IncidentFilter(PlatformFilterSet):
     detected_after = DateTimeFilter(field_name="detected_at", lookup_expr="gte", label=_("Detected since"))
     detected_before = DateTimeFilter(field_name="detected_at", lookup_expr="lt", label=_("Detected before"))
     updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
+    # The report period, as the statistics page counts (`stats.scoped`: by `reported_at`, Vietnam time): its
+    # "Export these incidents" link gives reported_after=<since>&reported_before=<until>, and a date alone in
+    # `reported_before` takes in that whole day (`UntilFilter`), so that the file has the rows the page counted.
+    reported_after = DateTimeFilter(field_name="reported_at", lookup_expr="gte", label=_("Reported since"))
+    reported_before = UntilFilter(field_name="reported_at", label=_("Reported until"))
+    # The reporting organization's province and sector (their codes), as the statistics page filters.
+    province = django_filters.ChoiceFilter(field_name="organization__province__code", choices=[],
+                                           label=_("Province of the reporting organization"))
+    sector = django_filters.ChoiceFilter(method="filter_sector", choices=[],
+                                         label=_("Sector of the reporting organization"))
+    # The incidents up to a TLP level (that level and the less restrictive ones): `tlp_max=amber_strict` leaves
+    # out TLP:RED, for a file that goes to leadership.
+    tlp_max = django_filters.ChoiceFilter(method="filter_tlp_max", choices=Tlp.choices, label=_("TLP at most"))
     # A deadline still to meet already past (`deadlines.past_a_deadline`): the home page's "To do" links here.
     overdue = BooleanFilter(method="filter_overdue", label=_("Past a deadline"))
     # Assigned to the user's responder organization and its response not started yet (`awaiting_response`): the
@@ -114,7 +131,8 @@ class IncidentFilter(PlatformFilterSet):
     class Meta:
         model = Incident
         fields = ["q", "status", "severity", "category", "organization", "responder", "tlp", "overdue",
-                  "awaiting_us", "observable", "detected_after", "detected_before", "updated_after"]
+                  "awaiting_us", "observable", "detected_after", "detected_before", "updated_after",
+                  "reported_after", "reported_before", "province", "sector", "tlp_max"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -126,6 +144,23 @@ class IncidentFilter(PlatformFilterSet):
         for taxonomy in Taxonomy.objects.order_by("loaded_at"):
             types.update((value, typ.get("name_en") or value) for value, typ in taxonomy.types().items())
         self.filters["category"].extra["choices"] = list(types.items())
+        from khien.registry.models import Province, Sector
+
+        self.filters["province"].extra["choices"] = [(p.code, p.name) for p in Province.objects.order_by("name_vi")]
+        self.filters["sector"].extra["choices"] = [(s.code, s.name)
+                                                   for s in Sector.objects.order_by("sort_order", "code")]
+
+    def filter_sector(self, queryset, name, value: str):
+        # An organization has several sectors: one row per incident all the same (as `stats.scoped`).
+        if not value:
+            return queryset
+        return queryset.filter(pk__in=Incident.objects.filter(organization__sectors__code=value).values("pk"))
+
+    def filter_tlp_max(self, queryset, name, value: str):
+        if not value:
+            return queryset
+        order = tlp_levels.RESTRICTIVENESS
+        return queryset.filter(tlp__in=order[:order.index(value) + 1])
 
     def search(self, queryset, name, value):
         """The reference, title and report texts, without regard to case or diacritics ("tong tien" finds "tống

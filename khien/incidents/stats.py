@@ -108,6 +108,24 @@ def period_of(data: dict, now: dt.datetime | None = None) -> Period:
     return Period(since, until)
 
 
+def list_filters(data: dict, figures: dict) -> dict:
+    """The incident list's filters (`filters.IncidentFilter`) for the incidents these figures count: the report
+    period as dates (a date alone ends with that whole day there, as here) and the other filters set."""
+    out = {"reported_after": figures["period"]["since"], "reported_before": figures["period"]["until"]}
+    out.update({name: data[name] for name in ("province", "sector", "severity") if data.get(name)})
+    return out
+
+
+def month_bounds(period: Period) -> list[tuple[dt.date, dt.date]]:
+    """The first and last day of each month of the period, cut to the period (the first and last may be part)."""
+    bounds = []
+    for year, month in period.months():
+        first = dt.date(year, month, 1)
+        last = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
+        bounds.append((max(first, period.since), min(last, period.until)))
+    return bounds
+
+
 def scoped(user, data: dict, period: Period):
     """The visible incidents matching the filters, one row each (joins for filters do not repeat rows)."""
     visible = Incident.objects.visible_to(user).filter(reported_at__gte=period.start, reported_at__lt=period.end)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from urllib.parse import urlencode
 
 from django import forms as django_forms
 from django.contrib import messages
@@ -209,12 +210,14 @@ def _export_list(request, rows, fmt: str, status: int):
         message = _("Unknown export format; use csv or xlsx.") if fmt not in EXPORTERS else _("Invalid filters.")
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
     build, content_type = EXPORTERS[fmt]
-    content, count = build(rows)
+    content, count, tlp = build(rows)
     filters = {k: request.GET.getlist(k) for k in request.GET if k not in ("format", "page")}
     exports.record_export(request.user, fmt, count, filters=filters)
     response = HttpResponse(content, content_type=content_type)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="khien-incidents-{stamp}.{fmt}"'
+    # The most restrictive TLP of the rows, in the name: whoever receives the file sees how it may be shared.
+    marking = f"-{exports.tlp_file_tag(tlp)}" if tlp else ""
+    response["Content-Disposition"] = f'attachment; filename="khien-incidents-{stamp}{marking}.{fmt}"'
     return response
 
 
@@ -274,6 +277,10 @@ def _dress_filters(filterset, user) -> None:
         orgs = orgs.order_by("code").only("code", "name_vi", "name_en")
         form.fields[name].widget = forms.Select(choices=[("", _("All"))] + [(o.code, f"{o.code} — {o.name}")
                                                                          for o in orgs])
+    form.fields["tlp_max"].widget = forms.Select(choices=[("", _("All"))] + list(Tlp.choices))
+    for name in ("province", "sector"):
+        form.fields[name].widget = forms.Select(choices=[("", _("All"))] + list(filterset.filters[name].extra["choices"]))
+    # The report period stays (the monthly report, the statistics page's export link); the other times are the API's.
     for name in ("detected_after", "detected_before", "updated_after"):
         form.fields.pop(name, None)
     if not may_await_response(user):  # it could match nothing: the user works in no responder organization
@@ -1053,6 +1060,26 @@ def observable_share(request, pk):
 # --- statistics -----------------------------------------------------------------------------------
 
 
+def _link_figures(tables: dict, data: dict, filters: dict) -> None:
+    """Each figure of the months, severities, sectors and provinces links to the list of those incidents (the
+    list's filters, `stats.list_filters`): the count and the list agree."""
+    from django.utils.html import format_html
+
+    base = reverse("incidents:incident_list")
+    for key, name in (("by_severity", "severity"), ("by_sector", "sector"), ("by_province", "province")):
+        chart = data["charts"][key]
+        tables[key] = [(format_html('<a href="{}?{}">{}</a>', base, urlencode({**filters, name: code}), label)
+                        if code else label, value)
+                       for label, value, code in zip(chart["labels"], chart["values"], chart["keys"])]
+    months = stats.period_of({"since": dt.date.fromisoformat(data["period"]["since"]),
+                              "until": dt.date.fromisoformat(data["period"]["until"])})
+    linked = []
+    for (label, value), (since, until) in zip(tables["by_month"], stats.month_bounds(months)):
+        query = urlencode({**filters, "reported_after": since.isoformat(), "reported_before": until.isoformat()})
+        linked.append((format_html('<a href="{}?{}">{}</a>', base, query, label), value))
+    tables["by_month"] = linked
+
+
 @login_required
 @require_GET
 def incident_stats(request):
@@ -1065,14 +1092,17 @@ def incident_stats(request):
         data, status = None, 400
     else:
         data = stats.compute(request.user, form.cleaned_data if form.is_bound else {})
-    tables = {}
+    tables, export_query = {}, ""
     if data:
         tables = {key: list(zip(chart["labels"], chart["values"])) for key, chart in data["charts"].items()}
+        filters = stats.list_filters(form.cleaned_data if form.is_bound else {}, data)
+        export_query = urlencode(filters)
+        _link_figures(tables, data, filters)
     labels = {"report": _("Mean time to report (detection → report)"), "triage": _("Mean time to triage"),
               "contain": _("Mean time to contain"), "resolve": _("Mean time to resolve")}
     means = [{"key": k, "label": labels[k], **v} for k, v in data["mean_hours"].items()] if data else []
     return render(request, "incidents/incident_stats.html", {
-        "form": form, "data": data, "tables": tables, "means": means,
+        "form": form, "data": data, "tables": tables, "means": means, "export_query": export_query,
         # The period as dates, for the page to write them as its language does (the API gives ISO text).
         "period": {name: dt.date.fromisoformat(day) for name, day in data["period"].items()} if data else None,
         "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),

@@ -242,8 +242,8 @@ def test_csv_says_when_the_later_reports_were_given(world, as_user, report):
     rows = _csv(as_user(world.analyst).get("/incidents/?format=csv"))
     row = dict(zip(rows[0], rows[1]))
     local = timezone.localtime(incident.notified_at).strftime("%Y-%m-%d %H:%M")
-    assert row["Thời điểm gửi thông báo chi tiết"] == local
-    assert row["Thời điểm gửi báo cáo kết thúc"] == timezone.localtime(incident.final_report_at).strftime("%Y-%m-%d %H:%M")
+    assert row["Thời điểm gửi thông báo chi tiết (UTC+7)"] == local
+    assert row["Thời điểm gửi báo cáo kết thúc (UTC+7)"] == timezone.localtime(incident.final_report_at).strftime("%Y-%m-%d %H:%M")
 
 
 @needs_fonts
