@@ -13,9 +13,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .models import (
+    MONITORED_LEVEL,
     InformationSystem,
     LayerState,
     LevelStatus,
+    OperationalStatus,
     Organization,
     OrgType,
     four_layers_complete_q,
@@ -37,6 +39,35 @@ def _share(part: int, total: int) -> int:
     return round(100 * part / total) if total else 0
 
 
+def held_to_national_monitoring_q(level: int = MONITORED_LEVEL) -> Q:
+    """The systems the plans' layer-4 rule (a connection to national monitoring) is about: of level 3 or above
+    (`level_at_least_q`: approved, else proposed) and in operation. A system planned or being built, suspended or
+    retired sends nothing to watch: counting it would make the gap look larger than it is. The one rule behind the
+    "connected" figure of the home page (declared) and of the monitoring dashboard (live sources)."""
+    return level_at_least_q(level) & Q(operational_status=OperationalStatus.IN_OPERATION)
+
+
+def approved_level_q(level: int = MONITORED_LEVEL) -> Q:
+    """Held to the rule by an approved level (the rest of `held_to_national_monitoring_q` only by a proposal)."""
+    return Q(approved_level__gte=level)
+
+
+def connection_figure(*, total: int, connected: int, approved: int) -> dict:
+    """"X / Y connected (Z %)" for the level-3+ systems in operation, with how many of them hold an approved level
+    and how many only a proposed one: both pages give their figure in this one shape."""
+    return {"total": total, "connected": connected, "not_connected": total - connected,
+            "share": _share(connected, total), "approved_level": approved, "proposed_level": total - approved}
+
+
+def declared_connection(systems) -> dict:
+    """The home page's figure: of the level-3+ systems in operation of `systems`, those declared connected to
+    national monitoring (layer 4 in place in the registry)."""
+    counts = systems.filter(held_to_national_monitoring_q()).aggregate(
+        total=Count("id"), connected=Count("id", filter=Q(layer4_status=LayerState.IN_PLACE)),
+        approved=Count("id", filter=approved_level_q()))
+    return connection_figure(**counts)
+
+
 def dashboard(user) -> dict:
     orgs = Organization.objects.visible_to(user)
     systems = InformationSystem.objects.visible_to(user).order_by()
@@ -48,8 +79,9 @@ def dashboard(user) -> dict:
     approved = systems.filter(level_approved_q()).count()
     under_revision = systems.filter(level_approved_q()).exclude(level_status=LevelStatus.APPROVED).count()
     complete = systems.filter(four_layers_complete_q()).count()
-    # Level 3 and above (`level_at_least_q`, the rule the monitoring pages count by too), not declared connected.
-    high_unconnected = systems.filter(level_at_least_q()).exclude(layer4_status=LayerState.IN_PLACE).count()
+    # Level 3 and above and in operation (`held_to_national_monitoring_q`, the rule the monitoring dashboard counts
+    # by too), declared connected or not.
+    connection = declared_connection(systems)
 
     by_level = {row["approved_level"]: row["n"] for row in systems.values("approved_level").annotate(n=Count("id"))}
     levels_chart = {
@@ -108,7 +140,9 @@ def dashboard(user) -> dict:
             "approved_under_revision": under_revision,
             "four_layers": complete,
             "four_layers_share": _share(complete, total),
-            "high_level_unconnected": high_unconnected,
+            "high_level_unconnected": connection["not_connected"],
+            # "X / Y connected (Z %)": the page's layer-4 tile (the view passes only `kpis` on).
+            "layer4": connection,
         },
         "charts": {
             "levels": levels_chart,

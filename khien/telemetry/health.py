@@ -6,7 +6,8 @@ switched off. Its rate comes from `SourceHourlyCount` (records per hour of
 arrival, one upsert per ingested batch). A system of level 3 or above (the
 level from which the 4-layer model asks for a connection to national
 monitoring; its approved level, else the proposed one: the registry's
-`level_at_least_q`, which the home page counts by too) is `connected` when at
+`level_at_least_q`) and in operation (`registry.stats.held_to_national_monitoring_q`, the rule the home page
+counts by too: planned, suspended and retired systems are left out) is `connected` when at
 least one enabled source watching it is live, `disconnected` (lost) when its
 sources did send but all have been silent longer than the threshold,
 `never_sent` when it has enabled sources none of which ever sent anything (a
@@ -37,6 +38,7 @@ from khien.core.roles import Role
 from khien.core.texts import Text, shown_time
 from khien.registry.models import MONITORED_LEVEL, InformationSystem, level_at_least_q
 from khien.registry.services import national_coordinators
+from khien.registry.stats import connection_figure, held_to_national_monitoring_q
 
 from . import conf
 from .models import AlertSource, SourceHourlyCount, hour_start
@@ -166,10 +168,20 @@ def _with_monitoring(queryset, now: dt.datetime | None):
 
 
 def monitored_systems(user, *, now: dt.datetime | None = None, min_level: int = MONITORED_LEVEL):
-    """The level-`min_level`+ systems `user` can see (`level_at_least_q`), with their monitoring state
+    """The level-`min_level`+ systems in operation `user` can see (`held_to_national_monitoring_q`, the home page's
+    rule too: a system planned, suspended or retired has nothing to send), with their monitoring state
     (`_with_monitoring`) and `monitored_level`, the level they are held to (approved, else proposed)."""
-    return _with_monitoring(InformationSystem.objects.visible_to(user).filter(level_at_least_q(min_level)), now) \
+    return _with_monitoring(InformationSystem.objects.visible_to(user)
+                            .filter(held_to_national_monitoring_q(min_level)), now) \
         .annotate(monitored_level=Coalesce("approved_level", "proposed_level")).select_related("owner")
+
+
+def live_connection(user, now: dt.datetime | None = None) -> dict:
+    """The dashboard's "X / Y connected (Z %)": of the level-3+ systems in operation `user` can see, those with a
+    live source (`Monitoring.CONNECTED`); in the shape of the home page's declared figure (`connection_figure`)."""
+    rows = list(monitored_systems(user, now=now).values_list("monitoring", "approved_level"))
+    return connection_figure(total=len(rows), connected=sum(1 for state, _l in rows if state == Monitoring.CONNECTED),
+                             approved=sum(1 for _s, level in rows if (level or 0) >= MONITORED_LEVEL))
 
 
 @dataclass
@@ -249,8 +261,10 @@ def _is_gap(system, state: str) -> bool:
 
 
 def _disconnected_systems(source_ids, now) -> dict:
-    """{source id: [systems]} of the level-3+ systems watched by these sources that are now disconnected."""
-    systems = (_with_monitoring(InformationSystem.objects.filter(level_at_least_q(), alert_sources__in=list(source_ids))
+    """{source id: [systems]} of the level-3+ systems in operation watched by these sources that are now
+    disconnected (the dashboard's rule: `held_to_national_monitoring_q`)."""
+    systems = (_with_monitoring(InformationSystem.objects.filter(held_to_national_monitoring_q(),
+                                                                 alert_sources__in=list(source_ids))
                                 .distinct(), now)
                .filter(monitoring=Monitoring.DISCONNECTED).select_related("owner").order_by("code"))
     by_id = {s.pk: s for s in systems}

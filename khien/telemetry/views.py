@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from urllib.parse import urlencode
 from pathlib import Path
 
@@ -104,21 +105,142 @@ def kpi_links(*, day_hour: dt.datetime, day: dt.datetime, coordinator: bool) -> 
     return links
 
 
-def dashboard_data(user, now: dt.datetime | None = None) -> dict:
-    """The numbers of the live dashboard for what `user` may see (JSON-ready)."""
+# --- The dashboard's period --------------------------------------------------------------------------
+
+# The periods the dashboard offers (its selector, the API's `period`): the live default, the last 24 hours, whole
+# days back from today, or a calendar month (the monthly report). Any other range is given by `since`/`until`.
+DEFAULT_PERIOD = "48h"
+PERIOD_LABELS = {"24h": gettext_lazy("Last 24 hours"), "48h": gettext_lazy("Last 48 hours (live)"),
+                 "7d": gettext_lazy("Last 7 days"), "30d": gettext_lazy("Last 30 days"),
+                 "month": gettext_lazy("A calendar month"), "custom": gettext_lazy("From … to …")}
+PERIOD_MAX_DAYS = 366  # a year read from the hourly counts: still one query of a few thousand rows per chart
+BY_DAY_FROM_HOURS = 72  # longer than three days, one bar per day: 720 hourly bars would not read
+
+
+class PeriodError(ValueError):
+    """A period the dashboard cannot show, with the message the reader is given (a 400)."""
+
+
+@dataclass
+class Period:
+    key: str
+    since: dt.datetime  # aware, on a whole hour
+    until: dt.datetime  # aware, the end (exclusive); `now` for a period that runs up to now
+    live: bool  # runs up to now: its last bar is still counting
+    by_day: bool
+
+    def label(self) -> str:
+        if self.key in ("24h", "48h", "7d", "30d"):
+            return str(PERIOD_LABELS[self.key])
+        start, end = timezone.localtime(self.since), timezone.localtime(self.until - dt.timedelta(seconds=1))
+        if self.key == "month":
+            return _("Month %(month)s") % {"month": start.strftime("%m/%Y")}
+        return _("%(since)s to %(until)s") % {"since": start.strftime("%d/%m/%Y"), "until": end.strftime("%d/%m/%Y")}
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "label": self.label(), "since": _iso(self.since), "until": _iso(self.until),
+                "live": self.live, "bucket": "day" if self.by_day else "hour"}
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time()), timezone.get_current_timezone())
+
+
+def _parse_day(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        raise PeriodError(_("%(name)s: give a date as YYYY-MM-DD.") % {"name": name}) from None
+
+
+def dashboard_period(params, now: dt.datetime | None = None) -> Period:
+    """The period asked by `params` (`period`, `month` = YYYY-MM, `since`/`until` = YYYY-MM-DD, whole days in
+    Vietnam time, `until` included): what the page's selector, its JSON and the API read alike. Raises
+    PeriodError with a message to show."""
     now = now or timezone.now()
-    since = (now - dt.timedelta(hours=HOURS - 1)).replace(minute=0, second=0, microsecond=0)
-    counts = HourlyCount.objects.visible_to(user).filter(hour__gte=since)
+    key = (params.get("period") or "").strip()
+    since_raw, until_raw = (params.get("since") or "").strip(), (params.get("until") or "").strip()
+    if not key:
+        key = "custom" if since_raw or until_raw else DEFAULT_PERIOD
+    if key not in PERIOD_LABELS:
+        raise PeriodError(_("Unknown period “%(period)s”: choose one of %(choices)s.")
+                          % {"period": key[:20], "choices": ", ".join(PERIOD_LABELS)})
+    current = now.replace(minute=0, second=0, microsecond=0)
+    today = timezone.localdate(now)
+    if key in ("24h", "48h"):
+        hours = int(key[:-1])
+        return Period(key, current - dt.timedelta(hours=hours - 1), now, True, False)
+    if key in ("7d", "30d"):
+        days = int(key[:-1])
+        return Period(key, _local_midnight(today - dt.timedelta(days=days - 1)), now, True, True)
+    if key == "month":
+        raw = (params.get("month") or "").strip()
+        if raw:
+            try:
+                first = dt.date.fromisoformat(raw[:7] + "-01")
+            except ValueError:
+                raise PeriodError(_("Month: give it as YYYY-MM.")) from None
+        else:  # the last whole month: the one the monthly report is about
+            first = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+        if first > today:
+            raise PeriodError(_("This month has not begun yet."))
+        following = (first + dt.timedelta(days=32)).replace(day=1)
+        until = min(_local_midnight(following), now)
+        return Period(key, _local_midnight(first), until, until == now, True)
+    # custom
+    if not since_raw:
+        raise PeriodError(_("From: give the first day of the period."))
+    first = _parse_day(since_raw, _("From"))
+    last = _parse_day(until_raw, _("To")) if until_raw else today
+    if last < first:
+        raise PeriodError(_("The period ends before it begins."))
+    if (last - first).days + 1 > PERIOD_MAX_DAYS:
+        raise PeriodError(_("A period of at most %(n)d days.") % {"n": PERIOD_MAX_DAYS})
+    if first > today:
+        raise PeriodError(_("This period has not begun yet."))
+    until = min(_local_midnight(last + dt.timedelta(days=1)), now)
+    by_day = (until - _local_midnight(first)) > dt.timedelta(hours=BY_DAY_FROM_HOURS)
+    return Period(key, _local_midnight(first), until, until == now, by_day)
+
+
+def _buckets(period: Period) -> list[dt.datetime]:
+    """The starts of the period's bars: its hours, or its days (local midnights)."""
+    step = dt.timedelta(days=1) if period.by_day else dt.timedelta(hours=1)
+    starts, at = [], period.since
+    while at < period.until:
+        starts.append(at)
+        at = _local_midnight(timezone.localdate(at) + dt.timedelta(days=1)) if period.by_day else at + step
+    return starts
+
+
+def dashboard_data(user, now: dt.datetime | None = None, period: Period | None = None) -> dict:
+    """The numbers of the dashboard for what `user` may see (JSON-ready), over `period` (`dashboard_period`; the
+    live 48 hours by default). Every chart reads the hourly counts, never the events: a month is a few thousand
+    rows, not millions of events."""
+    now = now or timezone.now()
+    period = period or dashboard_period({}, now)
+    since = period.since
+    until = None if period.live else period.until  # a closed period's links end with it
+    counts = HourlyCount.objects.visible_to(user).filter(hour__gte=since, hour__lt=period.until)
 
     per_hour = dict(counts.values_list("hour").annotate(n=Sum("count")).values_list("hour", "n"))
-    hours = [since + dt.timedelta(hours=i) for i in range(HOURS)]
-    per_hour_norm = {h.astimezone(dt.timezone.utc).replace(tzinfo=dt.timezone.utc): n for h, n in per_hour.items()}
-    hourly = {"labels": [timezone.localtime(h).strftime("%d/%m %H:00") for h in hours],
-              "values": [int(per_hour_norm.get(h, 0)) for h in hours],
-              # A click on an hour opens its events (the events search).
-              "links": [_events_link(since=h, until=h + dt.timedelta(hours=1)) for h in hours],
-              # The last hour is the current one, still counting: drawn apart, not read as a drop.
-              "in_progress": HOURS - 1}
+    starts = _buckets(period)
+    ends = starts[1:] + [period.until]
+    per_bucket = Counter()
+    for hour, n in per_hour.items():
+        hour = hour.astimezone(dt.timezone.utc)
+        if period.by_day:
+            per_bucket[timezone.localdate(hour)] += int(n)
+        else:
+            per_bucket[hour] += int(n)
+    keys = [timezone.localdate(h) if period.by_day else h.astimezone(dt.timezone.utc) for h in starts]
+    hourly = {"labels": [timezone.localtime(h).strftime("%d/%m" if period.by_day else "%d/%m %H:00") for h in starts],
+              "values": [per_bucket.get(k, 0) for k in keys],
+              # A click on a bar opens its events (the events search).
+              "links": [_events_link(since=h, until=end) for h, end in zip(starts, ends)],
+              "bucket": "day" if period.by_day else "hour",
+              # The last bar of a period running up to now is still counting: drawn apart, not read as a drop.
+              "in_progress": len(starts) - 1 if period.live else None}
 
     bands = Counter()
     for severity, n in counts.values_list("severity").annotate(n=Sum("count")).values_list("severity", "n"):
@@ -140,18 +262,25 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     provinces = top("organization__province__name_vi", "organization__province__name_en", counts,
                     "organization__province__code")
     # A click on a sector or a province opens its events of the period.
-    sectors["links"] = [_events_link(since=since, sector=r["organization__sectors__code"]) for r in sectors["rows"]]
-    provinces["links"] = [_events_link(since=since, province=r["organization__province__code"])
+    sectors["links"] = [_events_link(since=since, until=until, sector=r["organization__sectors__code"])
+                        for r in sectors["rows"]]
+    provinces["links"] = [_events_link(since=since, until=until, province=r["organization__province__code"])
                           for r in provinces["rows"]]
     targeted = top("organization__name_vi", "organization__name_en", counts.filter(severity__gte=HIGH_SEVERITY),
                    "organization__code")
     # A click on an organization opens its high and critical events of the period.
-    targeted["links"] = [_events_link(since=since, organization=r["organization__code"], severity_min=HIGH_SEVERITY)
-                         for r in targeted["rows"]]
+    targeted["links"] = [_events_link(since=since, until=until, organization=r["organization__code"],
+                                      severity_min=HIGH_SEVERITY) for r in targeted["rows"]]
+    # Each bar names its organization by its code, which fits on a phone; the full name is in the tooltip and in
+    # the figures under the chart (`names`). A sector or a province keeps its name there too.
+    targeted["names"] = targeted["labels"]
+    targeted["labels"] = [r["organization__code"] for r in targeted["rows"]]
+    for chart in (sectors, provinces):
+        chart["names"] = chart["labels"]
     for chart in (sectors, provinces, targeted):
         del chart["rows"]
 
-    hits = IndicatorHit.objects.visible_to(user).filter(time__gte=since)
+    hits = IndicatorHit.objects.visible_to(user).filter(time__gte=since, time__lt=period.until)
     top_ind = list(hits.values("kind", "value").annotate(n=Count("event_id", distinct=True),
                                                           orgs=Count("organization", distinct=True),
                                                           indicator_id=Max("indicator_id"))
@@ -164,6 +293,8 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
     sources = list(AlertSource.objects.visible_to(user).only("enabled", "last_event_at"))
     status = Counter(health.source_status(s, now) for s in sources)
     systems = Counter(health.monitored_systems(user, now=now).values_list("monitoring", flat=True))
+    # "X / Y connected (Z %)" of the level-3+ systems in operation: the home page's figure has the same shape.
+    connection = health.live_connection(user, now)
 
     campaigns, open_campaigns = [], 0
     coordinator = is_national_coordinator(user)
@@ -181,10 +312,13 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
         # ISO 8601 in Vietnam time with its offset, as every other API gives times; the page writes it dd/mm/yyyy.
         "generated": _iso(now),
         "kpis": {
-            "events_24h": int(counts.filter(hour__gte=day_hour).aggregate(n=Coalesce(Sum("count"), 0))["n"]),
+            # The key figures stay live whatever the period the charts show.
+            "events_24h": int(HourlyCount.objects.visible_to(user).filter(hour__gte=day_hour)
+                              .aggregate(n=Coalesce(Sum("count"), 0))["n"]),
             # Events that hit, as the indicator table counts them: a value named by three producers' indicators
             # is three hit rows for one event.
-            "hits_24h": hits.filter(time__gte=day).values("event_id").distinct().count(),
+            "hits_24h": IndicatorHit.objects.visible_to(user).filter(time__gte=day).values("event_id").distinct()
+            .count(),
             # The backlog: high and critical alerts nobody has closed (whatever their age).
             "alerts_open_high": Alert.objects.visible_to(user).filter(status__in=OPEN_ALERT_STATUSES,
                                                                       severity__gte=HIGH_SEVERITY).count(),
@@ -193,6 +327,17 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
             "sources_silent": sum(status[key] for key in health.NOT_SENDING),
             "systems_disconnected": sum(systems[key] for key in health.Monitoring.NOT_CONNECTED_STATES),
         },
+        # Beside the tiles (each tile one key of `kpis`, one list in `kpi_links`): "X / Y connected (Z %)" of the
+        # level-3+ systems in operation, and, of the high and critical alerts not closed, those nobody has taken
+        # yet (the home page's "to do"), with its list.
+        "connection": connection,
+        "alerts_new_high": {"count": Alert.objects.visible_to(user).filter(status=AlertStatus.NEW,
+                                                                           severity__gte=HIGH_SEVERITY).count(),
+                            "url": reverse("telemetry:alerts") + "?" + urlencode(
+                                {"status": AlertStatus.NEW, "severity_min": HIGH_SEVERITY})},
+        "period": period.as_dict(),
+        # The events of the period, from the hourly counts (the monthly report's total).
+        "events_period": sum(hourly["values"]),
         # What each key figure counts, as a list to open (the same rule, the same time range): the page's tiles
         # link to these, the JSON gives them.
         "kpi_links": kpi_links(day_hour=day_hour, day=day, coordinator=coordinator),
@@ -207,18 +352,34 @@ def dashboard_data(user, now: dt.datetime | None = None) -> dict:
 @login_required
 def dashboard(request):
     now = timezone.now()
-    data = dashboard_data(request.user, now)
+    # The period the charts show (the selector): a period that cannot be read is said so, with a 400, and the
+    # live default shown beneath the message.
+    period_error, status = None, 200
+    try:
+        period = dashboard_period(request.GET, now)
+    except PeriodError as error:
+        period_error, status, period = str(error), 400, dashboard_period({}, now)
+    data = dashboard_data(request.user, now, period)
     # The JSON gives ISO times; the page shows them as people read them (telemetry.js does the same on refresh).
     campaigns = [{**c, "last_seen_at": dt.datetime.fromisoformat(c["last_seen"])} for c in data["campaigns"]]
+    query = {key: request.GET[key] for key in ("period", "month", "since", "until") if request.GET.get(key)}
+    # The figures under each bar chart: the whole name, which a bar's label (a code, a cut name) may not show.
+    numbers = {key: [{"name": name, "label": label, "value": value, "url": url} for name, label, value, url
+                     in zip(data[key]["names"], data[key]["labels"], data[key]["values"], data[key]["links"])]
+               for key in ("sectors", "provinces", "targeted")}
     return render(request, "telemetry/dashboard.html", {
         "data": data, "generated_at": now, "campaign_rows": campaigns,
+        "numbers": numbers, "period": period, "period_error": period_error, "period_choices": list(PERIOD_LABELS.items()),
+        "period_query": urlencode(query) if not period_error else "",
+        "asked": {key: (request.GET.get(key) or "")[:20] for key in ("month", "since", "until")},
+        "this_month": timezone.localdate(now).strftime("%Y-%m"), "today": timezone.localdate(now).isoformat(),
         "is_coordinator": is_national_coordinator(request.user),
         "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),
         "campaign_window_hours": conf_matching.get("KHIEN_CAMPAIGN_WINDOW_SECONDS") / 3600,
         "refresh_seconds": REFRESH_SECONDS,
         # What "no live monitoring source" means: silent longer than this (health.silent_before).
         "silent_minutes": max(1, int(conf.get("KHIEN_SOURCE_SILENT_SECONDS")) // 60),
-    })
+    }, status=status)
 
 
 def dashboard_json(request):
@@ -228,7 +389,12 @@ def dashboard_json(request):
         return JsonResponse({"detail": _("Your session has ended: sign in again."),
                              "login_url": reverse("core:login") + "?" + urlencode({"next": reverse("telemetry:dashboard")})},
                             status=401)
-    return JsonResponse(dashboard_data(request.user))
+    now = timezone.now()
+    try:
+        period = dashboard_period(request.GET, now)
+    except PeriodError as error:
+        return JsonResponse({"detail": str(error)}, status=400)
+    return JsonResponse(dashboard_data(request.user, now, period))
 
 
 def _render(request, template, context, status=200):

@@ -112,8 +112,8 @@ def test_dashboard_counts_only_what_the_user_sees(world, make_system, as_user):
     complete = dict(layer1_status=LayerState.IN_PLACE, layer2_status=LayerState.IN_PLACE,
                     layer3_status=LayerState.IN_PLACE, layer3_assessed_on=today, layer4_status=LayerState.IN_PLACE)
     make_system(world.ministry, approved_level=2, level_status=LevelStatus.APPROVED, **complete)
-    make_system(world.department, proposed_level=3)                      # level 3+, not connected
-    make_system(world.province, approved_level=4, level_status=LevelStatus.APPROVED)
+    make_system(world.department, proposed_level=3, operational_status="in_operation")                      # level 3+, not connected
+    make_system(world.province, approved_level=4, level_status=LevelStatus.APPROVED, operational_status="in_operation")
     make_system(world.commune)
 
     response = as_user(world.admin).get(reverse("registry:dashboard"))
@@ -135,16 +135,18 @@ def test_dashboard_counts_only_what_the_user_sees(world, make_system, as_user):
     nobody = stats.dashboard(world.nobody)
     assert nobody["kpis"] == {"organizations": 0, "systems": 0, "approved": 0, "approved_share": 0,
                               "approved_under_revision": 0,
-                              "four_layers": 0, "four_layers_share": 0, "high_level_unconnected": 0}
+                              "four_layers": 0, "four_layers_share": 0, "high_level_unconnected": 0,
+                              "layer4": {"total": 0, "connected": 0, "not_connected": 0, "share": 0,
+                                         "approved_level": 0, "proposed_level": 0}}
 
 
 def test_the_approved_figure_and_the_status_chart_say_which_rule_they_count(world, make_system, as_user):
     """An approved level stands while its revision is prepared: the key figure counts it (and its link lists the
     same systems), the status chart counts it under the revision's state, and the page says so."""
     approved = make_system(world.ministry, proposed_level=2, approved_level=2, level_status=LevelStatus.APPROVED)
-    revising = make_system(world.ministry, proposed_level=3, approved_level=2, level_status=LevelStatus.SUBMITTED)
+    revising = make_system(world.ministry, proposed_level=3, approved_level=2, level_status=LevelStatus.SUBMITTED, operational_status="in_operation")
     make_system(world.department, proposed_level=1)  # never approved
-    make_system(world.province, approved_level=4, level_status=LevelStatus.SUBMITTED)  # another tree: not counted
+    make_system(world.province, approved_level=4, level_status=LevelStatus.SUBMITTED, operational_status="in_operation")  # another tree: not counted
 
     client = as_user(world.admin)
     page = client.get(reverse("registry:dashboard"))

@@ -43,14 +43,14 @@ def test_the_home_page_and_the_monitoring_pages_count_the_same_level_3_systems(w
 
     # No alert source anywhere and layer 4 declared missing everywhere: the declared and the live pictures agree,
     # so the two figures must be the same number of the same systems.
-    proposed_4 = make_system(world.ministry, proposed_level=4, level_status=LevelStatus.SUBMITTED)
-    approved_3 = make_system(world.ministry, approved_level=3, proposed_level=3, level_status=LevelStatus.APPROVED)
+    proposed_4 = make_system(world.ministry, proposed_level=4, level_status=LevelStatus.SUBMITTED, operational_status="in_operation")
+    approved_3 = make_system(world.ministry, approved_level=3, proposed_level=3, level_status=LevelStatus.APPROVED, operational_status="in_operation")
     # Approved at 2, a revision proposing 4 on its way: held to its approved level until the new one is approved.
-    make_system(world.ministry, approved_level=2, proposed_level=4, level_status=LevelStatus.DRAFT)
+    make_system(world.ministry, approved_level=2, proposed_level=4, level_status=LevelStatus.DRAFT, operational_status="in_operation")
     make_system(world.department, proposed_level=2)
     make_system(world.ministry)  # no level at all
     # Declared connected: not in the home page's figure; no source sends its alerts: in the monitoring one.
-    declared = make_system(world.ministry, proposed_level=3, layer4_status=LayerState.IN_PLACE)
+    declared = make_system(world.ministry, proposed_level=3, layer4_status=LayerState.IN_PLACE, operational_status="in_operation")
 
     home = stats.dashboard(world.admin)["kpis"]["high_level_unconnected"]
     live = dashboard_data(world.admin)["kpis"]["systems_disconnected"]
@@ -81,7 +81,7 @@ def test_a_silent_source_names_a_proposed_level_3_system_with_its_level(world, m
     from khien.telemetry import services as telemetry_services
     from khien.telemetry.models import AlertSource
 
-    system = make_system(world.ministry, proposed_level=4)
+    system = make_system(world.ministry, proposed_level=4, operational_status="in_operation")
     source, _key = telemetry_services.do_create_source(world.ministry, "wazuh-min", "wazuh", time_zone="UTC",
                                                        acting_user=world.coordinator)
     telemetry_services.do_set_source_systems(source, [system], acting_user=world.admin)

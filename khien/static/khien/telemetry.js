@@ -80,15 +80,27 @@
                      axisLabel: { interval: hourStep(d.labels.length, width, narrow ? HOUR_LABEL_WIDTH_TWO_LINES : HOUR_LABEL_WIDTH) - 1,
                                   lineHeight: 14, formatter: function (v) { return narrow ? String(v).replace(" ", "\n") : v; } } };
       base.yAxis = { type: "value", minInterval: 1, axisLabel: { formatter: number } };
-      // The current hour is still counting: its bar is drawn lighter, with a dashed outline and "in progress" over it,
-      // so that its smaller count does not read as a drop.
+      // The current hour (or day) is still counting: its bar is drawn lighter, with a dashed outline, so that its
+      // smaller count does not read as a drop. It is a series of its own, named in a legend above the plot at its
+      // right: a label over the bar itself covered the bars beside it on a phone and was cut at the chart's edge.
       var inProgress = typeof d.in_progress === "number" ? d.in_progress : -1;
-      base.series = [{ type: "bar", barMaxWidth: 14, data: d.values.map(function (v, i) {
-        if (i !== inProgress) { return v; }
-        return { value: v, itemStyle: { color: "rgba(29, 78, 216, 0.35)", borderColor: PALETTE[0], borderType: "dashed", borderWidth: 1 },
-                 label: { show: true, position: "top", align: "right", offset: [6, 0], color: "#374151", fontSize: 11,
-                          formatter: function () { return root.getAttribute("data-in-progress") || "…"; } } };
+      var inProgressName = root.getAttribute("data-in-progress") || "…";
+      var inProgressStyle = { color: "rgba(29, 78, 216, 0.35)", borderColor: PALETTE[0], borderType: "dashed", borderWidth: 1 };
+      base.series = [{ type: "bar", barMaxWidth: 14, barGap: "-100%", data: d.values.map(function (v, i) {
+        return i === inProgress ? { value: v, itemStyle: inProgressStyle } : v;
       }) }];
+      if (inProgress >= 0) {
+        // An empty series drawn in the same style: only its legend entry shows, naming the lighter bar.
+        base.series.push({ type: "bar", name: inProgressName, barMaxWidth: 14, barGap: "-100%", itemStyle: inProgressStyle,
+                           data: d.values.map(function () { return "-"; }) });
+        base.legend = { data: [inProgressName], top: 0, right: 8, itemWidth: 14, itemHeight: 10, selectedMode: false,
+                        textStyle: { fontSize: 11, color: "#374151" } };
+      }
+      // One line per bar: its time and its count ("in progress" for the last), whichever series holds it.
+      base.tooltip.formatter = function (params) {
+        var p = params[0], i = p.dataIndex;
+        return d.labels[i] + (i === inProgress ? " (" + inProgressName + ")" : "") + "\n" + number(d.values[i]);
+      };
     } else if (kind === "hbar") {
       // On a phone the value axis has no room for its numbers: each bar writes its own.
       base.xAxis = { type: "value", minInterval: 1, axisLabel: { show: !narrow, formatter: number } };
@@ -97,6 +109,12 @@
       base.yAxis = { type: "category", data: names,
                      axisLabel: { width: room, overflow: "truncate",
                                   formatter: function (value, index) { return shortNames[index] !== undefined ? shortNames[index] : value; } } };
+      // An organization's bar is named by its code: the tooltip (and the figures under the chart) give its whole name.
+      var fullNames = (d.names || d.labels).slice().reverse();
+      base.tooltip.formatter = function (params) {
+        var p = params[0];
+        return fullNames[p.dataIndex] + (fullNames[p.dataIndex] !== names[p.dataIndex] ? " (" + names[p.dataIndex] + ")" : "") + "\n" + number(p.value);
+      };
       base.series = [{ type: "bar", data: d.values.slice().reverse(), barMaxWidth: 20, label: { show: true, position: "right",
                                                                                      formatter: function (p) { return number(p.value); } } }];
     } else {
@@ -174,6 +192,11 @@
       var tone = a.getAttribute("data-kpi-tone");
       if (tone) { a.classList.toggle(tone, Number(data.kpis[key]) > 0); }
     });
+    // The figures beside the tiles ("X / Y connected", the alerts nobody has taken yet): data-figure names their path.
+    root.querySelectorAll("[data-figure]").forEach(function (el) {
+      var value = el.getAttribute("data-figure").split(".").reduce(function (o, k) { return o ? o[k] : undefined; }, data);
+      if (typeof value === "number") { el.textContent = numberFormat.format(value); }
+    });
     var gen = document.getElementById("tele-generated");
     if (gen) { gen.textContent = shownTime(data.generated, true); gen.setAttribute("datetime", data.generated); }
     if (window.echarts) {
@@ -215,6 +238,18 @@
         el.appendChild(table);
       });
     }
+    // The figures under each bar chart: whole names, the organization's code, the count; each opens its events.
+    ["sectors", "provinces", "targeted"].forEach(function (key) {
+      var d = data[key], body = document.getElementById("tele-numbers-" + key);
+      if (!d || !body) { return; }
+      var rows = d.labels.map(function (label, i) { return { name: (d.names || d.labels)[i], label: label, value: d.values[i], url: d.links && d.links[i] }; });
+      var withCode = body.getAttribute("data-code") === "1";
+      fillTable("tele-numbers-" + key, rows, function (tr, r) {
+        cell(tr, r.name, r.url, "wrap-long");
+        if (withCode) { cell(tr, r.label, null, "nowrap"); }
+        cell(tr, number(r.value), null, "num");
+      });
+    });
     fillTable("tele-indicators", data.indicators.rows, function (tr, r) {
       cell(tr, r.value, r.url, "wrap-long"); cell(tr, r.kind); cell(tr, number(r.hits), null, "num"); cell(tr, number(r.organizations), null, "num");
     });

@@ -21,7 +21,7 @@ from khien.registry.models import Organization, Province, Sector
 from .. import correlation
 from ..filters import ListedChoiceFilter
 from ..models import Campaign, CampaignKind, CampaignStatus, IndicatorHit
-from ..views import dashboard_data
+from ..views import PERIOD_LABELS, PeriodError, dashboard_data, dashboard_period
 
 
 class HitSerializer(serializers.ModelSerializer):
@@ -161,8 +161,19 @@ class CampaignAction(APIView):
 
 
 class DashboardView(APIView):
-    """The live dashboard's numbers, scoped to the caller (the nation for the coordinator)."""
+    """The dashboard's numbers, scoped to the caller (the nation for the coordinator), over a period: the live 48
+    hours by default, or `period` (24h, 48h, 7d, 30d, month with `month`=YYYY-MM), or the days `since`..`until`
+    (YYYY-MM-DD, Vietnam time, `until` included). Longer than three days, `hourly` has one bar per day."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
+        OpenApiParameter("period", str, enum=list(PERIOD_LABELS), description=_("The period the charts cover.")),
+        OpenApiParameter("month", str, description=_("With period=month: the month, YYYY-MM (default: last month).")),
+        OpenApiParameter("since", str, description=_("The first day of the period, YYYY-MM-DD.")),
+        OpenApiParameter("until", str, description=_("The last day of the period, YYYY-MM-DD (default: today).")),
+    ])
     def get(self, request):
-        return Response(dashboard_data(request.user))
+        try:
+            period = dashboard_period(request.query_params)
+        except PeriodError as error:
+            raise ValidationError({"period": [str(error)]}) from None
+        return Response(dashboard_data(request.user, period=period))

@@ -28,8 +28,8 @@ def shot(page, name):
 
 def test_source_health_from_dashboard_to_system(live_server, flushable_audit_log, world, make_system, make_source,
                                                  browser):
-    watched = make_system(world.ministry, approved_level=3, layer4_status="in_place")
-    dark = make_system(world.ministry, approved_level=4, layer4_status="in_place")
+    watched = make_system(world.ministry, approved_level=3, layer4_status="in_place", operational_status="in_operation")
+    dark = make_system(world.ministry, approved_level=4, layer4_status="in_place", operational_status="in_operation")
     live, _ = make_source(org=world.ministry, format="wazuh")
     quiet, _ = make_source(org=world.ministry, format="cef")
     services.do_set_source_systems(live, [watched], acting_user=world.admin)
@@ -78,7 +78,7 @@ def test_an_administrator_registers_a_source_in_the_browser(live_server, flushab
     it watches. Screenshots: telemetry_source_new.png (the form), telemetry_source_key.png (the key)."""
     from khien.telemetry.models import AlertSource
 
-    watched = make_system(world.ministry, approved_level=3)
+    watched = make_system(world.ministry, approved_level=3, operational_status="in_operation")
     base = live_server.url
     page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="vi-VN")
     Watch(page, base)

@@ -138,6 +138,6 @@ def test_chart_links_open_the_events_behind_a_bar(world, traffic, coordinator_cl
         if value:
             assert rows(link) == value
     assert len(data["targeted"]["links"]) == len(data["targeted"]["values"])
-    ministry = data["targeted"]["links"][data["targeted"]["labels"].index(world.ministry.name)]
+    ministry = data["targeted"]["links"][data["targeted"]["labels"].index(world.ministry.code)]  # labelled by code
     assert "organization=MIN" in ministry and "severity_min=7" in ministry
     assert rows(ministry) == 6  # the ministry with its department's

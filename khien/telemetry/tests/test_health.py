@@ -19,11 +19,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def watched(world, make_system, make_source):
-    live_sys = make_system(world.ministry, approved_level=3)
-    silent_sys = make_system(world.department, approved_level=4)
-    bare_sys = make_system(world.ministry, approved_level=5)
+    live_sys = make_system(world.ministry, approved_level=3, operational_status="in_operation")
+    silent_sys = make_system(world.department, approved_level=4, operational_status="in_operation")
+    bare_sys = make_system(world.ministry, approved_level=5, operational_status="in_operation")
     make_system(world.ministry, approved_level=2)  # below level 3: not listed
-    other_sys = make_system(world.province, approved_level=3)
+    other_sys = make_system(world.province, approved_level=3, operational_status="in_operation")
     live, _ = make_source(org=world.ministry, format="wazuh")
     quiet, _ = make_source(org=world.department, format="cef")
     services.do_set_source_systems(live, [live_sys], acting_user=world.admin)

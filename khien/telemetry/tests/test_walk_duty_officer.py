@@ -31,10 +31,10 @@ def night(world, make_system, make_source):
     """A source that sent then fell silent (two level-3+ systems), one registered that never sent, a bare system."""
     Organization.objects.filter(pk=world.department.pk).update(hotline="0243 555 0101", duty_officer="Trần Thị Trực",
                                                                duty_officer_phone="0912 000 111")
-    lost_a = make_system(world.department, approved_level=4)
-    lost_b = make_system(world.department, approved_level=3)
-    never_sys = make_system(world.ministry, approved_level=3)
-    bare = make_system(world.ministry, approved_level=5)
+    lost_a = make_system(world.department, approved_level=4, operational_status="in_operation")
+    lost_b = make_system(world.department, approved_level=3, operational_status="in_operation")
+    never_sys = make_system(world.ministry, approved_level=3, operational_status="in_operation")
+    bare = make_system(world.ministry, approved_level=5, operational_status="in_operation")
     gone, _ = make_source(org=world.department, format="wazuh")
     fresh, _ = make_source(org=world.ministry, format="cef")
     services.do_set_source_systems(gone, [lost_a, lost_b], acting_user=world.admin)
