@@ -222,3 +222,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def reader(api):
+    """An API client of `user` reading `language` (English by default): for tests of what a refusal says."""
+    def make(user, language="en"):
+        client = api(user)
+        client.cookies["khien_language"] = language
+        return client
+
+    return make
+
+
+def refusal(response):
+    """The body of a 400 answer (the test fails on any other status)."""
+    assert response.status_code == 400, (response.status_code, response.content)
+    return response.json()

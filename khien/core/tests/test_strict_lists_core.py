@@ -3,26 +3,12 @@ not follow or a value a filter does not take is a 400 naming what is accepted â€
 whole list as if it had been filtered."""
 import pytest
 
+from khien.conftest import refusal
 from khien.core.models import AuditEntry, Notification
 
 pytestmark = pytest.mark.django_db
 AUDIT = "/api/audit/"
 NOTIFICATIONS = "/api/notifications/"
-
-
-@pytest.fixture
-def reader(api):
-    def make(user, language="en"):
-        client = api(user)
-        client.cookies["khien_language"] = language
-        return client
-
-    return make
-
-
-def refusal(response):
-    assert response.status_code == 400, (response.status_code, response.content)
-    return response.json()
 
 
 def test_audit_log_refuses_an_unknown_parameter_naming_it_and_what_it_takes(world, reader):

@@ -4,27 +4,13 @@ naming those it does; an organization outside the reader's scope is answered lik
 incident's own lists (journal, timeline, tasks, observables, evidence, custody) take no parameter."""
 import pytest
 
+from khien.conftest import refusal
 from khien.incidents import services
 from khien.incidents.models import Status
 
 pytestmark = pytest.mark.django_db
 URL = "/api/incidents/"
 UNKNOWN_ORG = "No organization with this code among those you may see."
-
-
-@pytest.fixture
-def reader(api):
-    def make(user, language="en"):
-        client = api(user)
-        client.cookies["khien_language"] = language
-        return client
-
-    return make
-
-
-def refusal(response):
-    assert response.status_code == 400, (response.status_code, response.content)
-    return response.json()
 
 
 def test_a_misspelt_filter_is_a_400_naming_it_not_every_incident(world, reader, report):

@@ -4,27 +4,13 @@ misspelt parameter of the allow-list, the warning-list check or a blocklist (a f
 `min_confidance` was ignored)."""
 import pytest
 
+from khien.conftest import refusal
 from khien.intel.models import AllowListEntry, IndicatorKind
 
 from .test_warnings import _issue, land  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 WARNINGS = "/api/intel/warnings/"
-
-
-@pytest.fixture
-def reader(api):
-    def make(user, language="en"):
-        client = api(user)
-        client.cookies["khien_language"] = language
-        return client
-
-    return make
-
-
-def refusal(response):
-    assert response.status_code == 400, (response.status_code, response.content)
-    return response.json()
 
 
 def test_warnings_list_refuses_a_misspelt_filter_and_still_filters(land, reader):

@@ -4,27 +4,13 @@ accepted, not the whole registry as if it had been filtered; an organization cod
 answered exactly like one that does not exist."""
 import pytest
 
+from khien.conftest import refusal
 from khien.core.roles import Role
 from khien.registry.models import Membership
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/registry/"
 UNKNOWN_ORG = "No organization with this code among those you may see."
-
-
-@pytest.fixture
-def reader(api):
-    def make(user, language="en"):
-        client = api(user)
-        client.cookies["khien_language"] = language
-        return client
-
-    return make
-
-
-def refusal(response):
-    assert response.status_code == 400, (response.status_code, response.content)
-    return response.json()
 
 
 @pytest.mark.parametrize("path, accepted", [

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from khien.conftest import refusal
 from khien.telemetry import services
 from khien.telemetry.models import AlertSource, DeadLetter, Event
 
@@ -20,22 +21,6 @@ pytestmark = pytest.mark.django_db
 INTAKE = "/api/telemetry/alerts"
 UNKNOWN_ORG = "No organization with this code among those you may see."
 UNKNOWN_SOURCE = "No source with this name among those you may see."
-
-
-@pytest.fixture
-def reader(api):
-    """An API client of `user` reading English."""
-    def make(user):
-        client = api(user)
-        client.cookies["khien_language"] = "en"
-        return client
-
-    return make
-
-
-def refusal(response):
-    assert response.status_code == 400, (response.status_code, response.content)
-    return response.json()
 
 
 # --- Strict lists ----------------------------------------------------------------------------------------------
