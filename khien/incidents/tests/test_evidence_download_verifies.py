@@ -5,7 +5,6 @@ import datetime as dt
 import hashlib
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from khien.core.audit import verify as audit_verify
@@ -17,20 +16,8 @@ from khien.incidents.models import CustodyEvent
 
 pytestmark = pytest.mark.django_db
 
-CONTENT = b"1733500000.123 10.0.0.5 TCP_MISS/200 GET http://c2.example/beacon\n" * 50
-
-
-@pytest.fixture
-def incident(world, report):
-    incident = report(org=world.department, user=world.dept_analyst)
-    services.do_assign_responder(incident, world.responder_org, acting_user=world.coordinator)
-    return incident
-
-
-@pytest.fixture
-def proxy_log(world, incident):
-    return services.do_add_evidence(incident, acting_user=world.dept_analyst,
-                                    uploaded=SimpleUploadedFile("proxy.log", CONTENT, content_type="text/plain"))
+# The reported incident with a responder, and its proxy log kept as evidence: the integrity tests' fixtures.
+from .test_evidence_integrity import CONTENT, incident, proxy_log  # noqa: F401,E402
 
 
 def state_of(evidence):
