@@ -270,16 +270,16 @@ CATEGORY_SAMPLE = 1000  # events read to find a rule campaign's usual category
 
 def suggested_category(campaign: Campaign) -> str:
     """The RSIT category offered for the campaign's incident: an indicator seen on many networks is taken as
-    infected systems; a rule, by what most of its events are, as an alert reported alone would be
-    (`triage.INCIDENT_CATEGORY_OF_EVENT`: ransomware, malware → infected-system)."""
-    from .triage import INCIDENT_CATEGORY_OF_EVENT
+    infected systems; a rule as an alert reported alone would be (`triage.incident_category`): by what its name
+    says (ET MALWARE, brute force…), else by what most of its events are (ransomware, malware → infected-system)."""
+    from .triage import incident_category
 
     if campaign.kind == CampaignKind.INDICATOR:
         return "infected-system"
     alert_ids = campaign_alerts(campaign).order_by().values("pk")[:CATEGORY_SAMPLE]
     common = Counter(Event.objects.filter(alert_id__in=alert_ids).exclude(category="")
                      .values_list("category", flat=True)[:CATEGORY_SAMPLE]).most_common(1)
-    return INCIDENT_CATEGORY_OF_EVENT.get(common[0][0].lower(), "ids-alert") if common else "ids-alert"
+    return incident_category(campaign.rule_name, common[0][0] if common else "")
 
 
 # The warning and the incident a campaign becomes are written in the platform's language, whatever the language

@@ -845,6 +845,59 @@ def _syslog_time(prefix: str) -> str:
     return m.group(1)
 
 
+# The rule of a CEF record is its header's Signature ID and Name, unless the Name is only the event type — as a
+# FortiGate writes it: "type:subtype eventtype" in lower case ("utm:ips signature", "utm:virus infected"), the
+# same Name and ID (the log id) for every signature. Then the signature the record names is the rule, read from,
+# in order: the FortiGate fields FTNTFGTattack / FTNTFGTvirus, a custom string labelled as the signature (csN
+# with csNLabel "Attack Name", "Signature"…), or `msg` when it is only a name ("Apache.Log4j.Error…", or
+# FortiGate's "web_misc: Apache.Log4j.Error…," — the group before ": " and a final comma are dropped; a sentence,
+# "File is infected.", names nothing). The signature's id, when the record gives it (csN/cnN labelled "Attack
+# ID"…, FTNTFGTattackid / FTNTFGTvirusid), becomes the rule id, so that two signatures are two alerts; else the
+# header's id stays. `act` is the device's action (dropped, detected), never a signature. A header Name that
+# names something else (anything not in the "type:subtype eventtype" form) is kept as written.
+_CEF_GENERIC_NAME = re.compile(r"[a-z][a-z0-9-]*:[a-z0-9_-]+(?: [a-z0-9_-]+)?")
+_CEF_SIGNATURE_LABELS = frozenset({"signature", "signature name", "signaturename", "attack", "attack name",
+                                   "attackname", "threat name", "threatname", "virus", "virus name", "virusname"})
+_CEF_SIGNATURE_ID_LABELS = frozenset({"signature id", "signatureid", "attack id", "attackid", "threat id",
+                                      "threatid", "virus id", "virusid"})
+_CEF_VENDOR_SIGNATURES = (("FTNTFGTattack", "FTNTFGTattackid"), ("FTNTFGTvirus", "FTNTFGTvirusid"))
+_CEF_MESSAGE_NAME = re.compile(r"(?:[\w.-]+: )?([\w.\-/]{3,200}),?")
+
+
+@lru_cache(maxsize=1024)
+def _cef_generic_name(name: str) -> bool:
+    """The header Name is only an event type (above). Cached: a device writes a few Names."""
+    return _CEF_GENERIC_NAME.fullmatch(name) is not None
+
+
+def _cef_signature(ext: dict, labelled: bool) -> tuple[str, str]:
+    """(signature name, its id or "") named in a CEF extension, or ("", "") (see above). `labelled`: the
+    extension has labels (csNLabel…), looked through only then."""
+    for name_key, id_key in _CEF_VENDOR_SIGNATURES:  # the device's own fields first: one lookup each
+        name = ext.get(name_key)
+        if name and name.strip():
+            sig_id = ext.get(id_key, "").strip()
+            return name.strip(), "" if is_placeholder(sig_id) else sig_id
+    name = sig_id = ""
+    if labelled:
+        for key, label in ext.items():
+            if key[:2] in ("cs", "cn") and key.endswith("Label"):
+                wanted = label.strip().lower()
+                value = (ext.get(key[:-5]) or "").strip()
+                if not value:
+                    continue
+                if key[:2] == "cs" and wanted in _CEF_SIGNATURE_LABELS and not name:
+                    name = value
+                elif wanted in _CEF_SIGNATURE_ID_LABELS and not sig_id:
+                    sig_id = value
+    if not name:
+        found = _CEF_MESSAGE_NAME.fullmatch(ext.get("msg", "").strip())
+        if found is None:
+            return "", ""
+        name = found.group(1)
+    return name, "" if is_placeholder(sig_id) else sig_id
+
+
 def parse_cef(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     if isinstance(record, (bytes, bytearray)):
         try:
@@ -875,7 +928,8 @@ def parse_cef(record: Any, zone: dt.tzinfo = _UTC) -> dict:
             sev = 0
         if not 0 <= sev <= 10:
             raise ParseError(f"CEF severity out of range: {sev}")
-    get = parse_cef_extension(extension).get  # its values are all text, so `or` finds the first non-empty one
+    ext = parse_cef_extension(extension)
+    get = ext.get  # its values are all text, so `or` finds the first non-empty one
     try:
         time = parse_time(get("rt") or get("end") or get("start") or _syslog_time(prefix), "rt", zone)
     except ParseError:
@@ -885,6 +939,11 @@ def parse_cef(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     file_hash = get("fileHash")
     src_ip, src_port = parse_endpoint(get("src"), get("spt"), "src", "spt")
     dst_ip, dst_port = parse_endpoint(get("dst"), get("dpt"), "dst", "dpt")
+    rule_id, rule_name = signature_id.strip(), name.strip()
+    if ":" in rule_name and _cef_generic_name(rule_name):  # only the event type (above `_cef_signature`)
+        signature, its_id = _cef_signature(ext, "Label=" in extension)
+        if signature:
+            rule_name, rule_id = signature, its_id or rule_id
     return _event(
         time,
         "alert",
@@ -894,8 +953,8 @@ def parse_cef(record: Any, zone: dt.tzinfo = _UTC) -> dict:
         src_ip, src_port, dst_ip, dst_port,
         parse_domain(get("dhost") or get("destinationDnsDomain"), "dhost"),
         _url(get("request")),
-        signature_id.strip()[:100],
-        name.strip()[:500],
+        rule_id[:100],
+        rule_name[:500],
         ((file_hash, "fileHash"),) if file_hash is not None else (),
     )
 

@@ -31,22 +31,105 @@ from django.utils import timezone
 DEMO_PREFIX = "demo-"
 OBSERVABLE_KINDS = ("ipv4", "domain", "url", "sha256", "md5", "sha1")
 
-NOISE = [
-    # (rule id, rule name, category, severity 0–10): everyday noise stays below the rule-campaign
-    # threshold (KHIEN_CAMPAIGN_RULE_MIN_SEVERITY, 8), so only the ransomware wave raises a rule campaign.
-    ("5712", "sshd: brute force trying to get access to the system", "authentication", 6),
-    ("31151", "Multiple web server 400 error codes from same source ip", "web", 5),
-    ("31106", "A web attack returned code 200 (success)", "web", 7),
-    ("2024897", "ET MALWARE Possible Cobalt Strike Beacon HTTP GET", "malware", 7),
-    ("2010935", "ET SCAN Suspicious inbound to MSSQL port 1433", "network", 4),
-    ("2001219", "ET SCAN Potential SSH Scan", "network", 3),
-    ("60122", "Logon failure - Unknown user or bad password", "authentication", 5),
-    ("554", "File added to the system", "file", 3),
-    ("87105", "Windows Defender: malware detected", "malware", 7),
-    ("siem-rdp-bruteforce", "Multiple failed RDP logons from one address", "authentication", 7),
-    ("0419016384", "IPS: Apache Log4j RCE attempt", "intrusion_detection", 7),
-]
-WAVE_RULE = ("92657", "Ransomware note written to several shares", "malware", 10)
+@dataclass(frozen=True)
+class Rule:
+    """A rule as one tool names it: its id, its name, the category it files the alert under (Suricata's
+    classtype text, Wazuh's rule groups, ECS event.category, FortiGate's log subtype), and the alert's
+    severity on the tool's own scale (Wazuh rule.level 0–15, Suricata priority 1–3, ECS and CEF 0–10)."""
+    id: str
+    name: str
+    category: str
+    level: int
+
+
+# What happens, in the words of each kind of tool: the same brute force is "sshd: brute force…" in Wazuh, a scan
+# signature to a Suricata sensor, "Potential SSH Brute Force Detected" in a SIEM, a FortiGate IPS signature. Noise
+# stays below the rule-campaign threshold (KHIEN_CAMPAIGN_RULE_MIN_SEVERITY, 8) in every tool's scale once read —
+# Suricata's priority 1 (exploits, trojans) reads as 8, so its noise is the priority 2 and 3 signatures — and only
+# the ransomware wave raises a rule campaign. Rule ids and names are those the tools ship (Emerging Threats Open
+# sids and classtypes; Wazuh's ruleset; Elastic Security's prebuilt rules; FortiGuard IPS signatures).
+NOISE = ["ssh-brute-force", "port-scan", "database-scan", "web-scan", "web-attack", "logon-failure", "file-added",
+         "rdp-brute-force", "bad-reputation"]
+WEB_BEHAVIOURS = frozenset({"web-scan", "web-attack"})  # their records carry a URL and a domain half the time
+PORTS = {"ssh-brute-force": 22, "port-scan": 443, "database-scan": 1433, "web-scan": 80, "web-attack": 443,
+         "logon-failure": 445, "file-added": 445, "rdp-brute-force": 3389, "bad-reputation": 443}
+
+_ET_RECON, _ET_MISC_ATTACK = "Attempted Information Leak", "Misc Attack"
+RULES: dict[str, dict[str, Rule]] = {
+    "suricata": {
+        "ssh-brute-force": Rule("2001219", "ET SCAN Potential SSH Scan", _ET_RECON, 2),
+        "port-scan": Rule("2009582", "ET SCAN NMAP -sS window 1024", _ET_RECON, 2),
+        "database-scan": Rule("2010935", "ET SCAN Suspicious inbound to MSSQL port 1433", _ET_RECON, 2),
+        "web-scan": Rule("2013028", "ET POLICY curl User-Agent Outbound", _ET_RECON, 2),
+        "web-attack": Rule("2402000", "ET DROP Dshield Block Listed Source", _ET_MISC_ATTACK, 2),
+        "logon-failure": Rule("2002911", "ET SCAN Potential VNC Scan 5900-5920", _ET_RECON, 2),
+        "file-added": Rule("2014520", "ET INFO EXE - Served Attached HTTP", "Misc activity", 3),
+        "rdp-brute-force": Rule("2403342", "ET CINS Active Threat Intelligence Poor Reputation IP group 43",
+                                _ET_MISC_ATTACK, 2),
+        "bad-reputation": Rule("2500004", "ET COMPROMISED Known Compromised or Hostile Host Traffic TCP group 3",
+                               _ET_MISC_ATTACK, 2),
+        # The campaigns' records: traffic to the values of the national feed.
+        "to-address": Rule("2500004", "ET COMPROMISED Known Compromised or Hostile Host Traffic TCP group 3",
+                           _ET_MISC_ATTACK, 2),
+        "to-domain": Rule("2014520", "ET INFO EXE - Served Attached HTTP", "Misc activity", 3),
+        "file": Rule("2014520", "ET INFO EXE - Served Attached HTTP", "Misc activity", 3),
+    },
+    "wazuh": {
+        "ssh-brute-force": Rule("5712", "sshd: brute force trying to get access to the system. Non existent user.",
+                                "syslog,sshd,authentication_failures", 10),
+        "port-scan": Rule("5710", "sshd: Attempt to login using a non-existent user",
+                          "syslog,sshd,authentication_failed,invalid_login", 5),
+        "database-scan": Rule("5716", "sshd: authentication failed.", "syslog,sshd,authentication_failed", 5),
+        "web-scan": Rule("31151", "Multiple web server 400 error codes from same source ip.",
+                         "web,accesslog,web_scan,recon", 10),
+        "web-attack": Rule("31103", "SQL injection attempt.", "web,accesslog,attack,sql_injection", 7),
+        "logon-failure": Rule("60122", "Logon Failure - Unknown user or bad password",
+                              "windows,windows_security,authentication_failed", 5),
+        "file-added": Rule("554", "File added to the system.", "ossec,syscheck,syscheck_entry_added,syscheck_file",
+                           5),
+        "rdp-brute-force": Rule("60204", "Multiple Windows Logon Failures",
+                                "windows,windows_security,authentication_failures", 10),
+        "bad-reputation": Rule("550", "Integrity checksum changed.",
+                               "ossec,syscheck,syscheck_entry_modified,syscheck_file", 7),
+        # The agent's Suricata (Wazuh's Suricata rules) and its file integrity monitoring see the campaigns.
+        "to-address": Rule("86601", "Suricata: Alert - ET COMPROMISED Known Compromised or Hostile Host Traffic "
+                                    "TCP group 3", "ids,suricata", 3),
+        "to-domain": Rule("86601", "Suricata: Alert - ET INFO EXE - Served Attached HTTP", "ids,suricata", 3),
+        "file": Rule("554", "File added to the system.", "ossec,syscheck,syscheck_entry_added,syscheck_file", 5),
+    },
+    "ecs": {  # Elastic Security's prebuilt detection rules (rule.id: the rule's id in the SIEM)
+        "ssh-brute-force": Rule("siem-ssh-brute-force", "Potential SSH Brute Force Detected", "authentication", 5),
+        "port-scan": Rule("siem-network-scan", "Potential Network Scan Detected", "network", 3),
+        "database-scan": Rule("siem-network-sweep", "Potential Network Sweep Detected", "network", 3),
+        "web-scan": Rule("siem-sqlmap-ua", "Web Application Suspicious Activity: sqlmap User Agent", "web", 5),
+        "web-attack": Rule("siem-web-shell", "Potential Web Shell Activity", "web", 7),
+        "logon-failure": Rule("siem-logon-failures", "Multiple Logon Failure from the same Source Address",
+                              "authentication", 5),
+        "file-added": Rule("siem-malware-detection", "Malware Detection Alert", "malware", 7),
+        "rdp-brute-force": Rule("siem-rdp-brute-force", "Potential RDP Brute Force Attack", "authentication", 7),
+        "bad-reputation": Rule("siem-unusual-process", "Unusual Parent-Child Relationship", "process", 5),
+        "to-address": Rule("siem-ti-ip", "Threat Intel IP Address Indicator Match", "threat", 7),
+        "to-domain": Rule("siem-ti-url", "Threat Intel URL Indicator Match", "threat", 7),
+        "file": Rule("siem-ti-hash", "Threat Intel Hash Indicator Match", "threat", 7),
+    },
+    "cef": {  # a FortiGate: its IPS, antivirus and web filter, named by the FortiGuard signature (FTNTFGTattack)
+        "ssh-brute-force": Rule("15221", "SSH.Connection.Brute.Force", "ips", 5),
+        "port-scan": Rule("19305", "Nmap.Script.Scanner", "ips", 3),
+        "database-scan": Rule("16393", "MS.SQL.Server.Login.Brute.Force", "ips", 5),
+        "web-scan": Rule("44135", "HTTP.URI.SQL.Injection", "ips", 5),
+        "web-attack": Rule("51006", "Apache.Log4j.Error.Log.Remote.Code.Execution", "ips", 7),
+        "logon-failure": Rule("24012", "MS.SMB.Server.Login.Brute.Force", "ips", 5),
+        "file-added": Rule("10035", "EICAR_TEST_FILE", "virus", 5),
+        "rdp-brute-force": Rule("33361", "MS.RDP.Connection.Brute.Force", "ips", 7),
+        "bad-reputation": Rule("48576", "Mirai.Botnet", "ips", 7),
+        "to-address": Rule("48576", "Mirai.Botnet", "ips", 7),
+        "to-domain": Rule("", "utm:webfilter ftgd_blk", "webfilter", 7),  # a web filter log: no signature
+        "file": Rule("8193", "W32/Agent.ABCD!tr", "virus", 7),
+    },
+}
+# The ransomware wave: one national detection rule the coordinator gave every SOC (the same id and name in every
+# tool, as a rule distributed for a campaign is), at severity 10 — the one rule campaign of the demo.
+WAVE_RULE = ("100210", "NCSC: ransomware note written to several file shares", "malware", 10)
 ATTACKERS = ["203.0.113.%d" % i for i in range(10, 250, 7)] + ["198.51.100.%d" % i for i in range(5, 250, 11)]
 DOMAINS = ["login-portal.example.net", "cdn-update.example.org", "mail-verify.example.com"]
 
@@ -107,12 +190,10 @@ def campaign_values(limit: int = 6) -> list[tuple[str, str]]:
 
 @dataclass
 class Spec:
-    """What one synthetic record says, whatever the format."""
+    """What one synthetic record says, whatever the format: what happened (`behaviour`, a key of RULES' lists,
+    or "wave"), which each format's writer names with its tool's rule."""
     when: dt.datetime
-    rule_id: str
-    rule_name: str
-    category: str
-    severity: int
+    behaviour: str
     src_ip: str
     dst_ip: str
     dst_port: int
@@ -124,43 +205,65 @@ class Spec:
     sha1: str = ""
 
 
+# The wave's rule on each tool's severity scale: Wazuh's top level, Suricata's priority 1, 10 elsewhere.
+_WAVE_LEVELS = {"wazuh": 15, "suricata": 1, "ecs": 10, "cef": 10}
+
+
+def rule_for(fmt: str, spec: Spec) -> Rule:
+    """The rule the tool of `fmt` raises for what `spec` says happened."""
+    if spec.behaviour == "wave":
+        rule_id, name, category, _severity = WAVE_RULE
+        return Rule(rule_id, name, category, _WAVE_LEVELS[fmt])
+    return RULES[fmt][spec.behaviour]
+
+
 def _iso(when: dt.datetime, offset_hours: int = 0) -> str:
     local = when.astimezone(dt.timezone(dt.timedelta(hours=offset_hours)))
     sign = "+" if offset_hours >= 0 else "-"
     return local.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + f"{sign}{abs(offset_hours):02d}00"
 
 
+# Where each kind of Wazuh rule reads its log (`location`).
+_WAZUH_LOCATIONS = {"sshd": "/var/log/auth.log", "web": "/var/log/nginx/access.log", "windows": "EventChannel",
+                    "syscheck": "syscheck", "suricata": "/var/log/suricata/eve.json"}
+
+
 def wazuh(s: Spec, rng: random.Random) -> bytes:
+    rule = rule_for("wazuh", s)
+    groups = rule.category.split(",")
     data = {"srcip": s.src_ip, "srcport": str(rng.randint(1024, 65535)), "dstip": s.dst_ip, "dstport": str(s.dst_port)}
+    if "sshd" in groups or "windows" in groups:
+        data["dstuser"] = rng.choice(["root", "admin", "administrator", "oracle", "test", "ubuntu"])
     if s.url:
         data["url"] = s.url
     if s.domain:
         data["hostname"] = s.domain
     record = {
         "timestamp": _iso(s.when, 7),
-        "rule": {"level": max(0, min(15, round(s.severity * 1.5))), "description": s.rule_name, "id": s.rule_id,
-                 "groups": [s.category], "firedtimes": 1},
+        "rule": {"level": rule.level, "description": rule.name, "id": rule.id, "groups": groups, "firedtimes": 1},
         "agent": {"id": "%03d" % rng.randint(1, 200), "name": s.host, "ip": s.dst_ip},
         "manager": {"name": "wazuh-manager-01"},
         "id": f"{s.when.timestamp():.0f}.{rng.randint(100000, 9999999)}",
-        "full_log": f"{s.rule_name} from {s.src_ip}",
-        "data": data, "location": "/var/log/auth.log",
+        "full_log": f"{rule.name} from {s.src_ip}",
+        "data": data,
+        "location": next((where for group, where in _WAZUH_LOCATIONS.items() if group in groups), "/var/log/syslog"),
     }
     if s.sha256 or s.md5 or s.sha1:
-        record["syscheck"] = {"path": "C:\\Users\\Public\\update.exe", "md5_after": s.md5, "sha1_after": s.sha1,
-                              "sha256_after": s.sha256}
+        record["syscheck"] = {"path": "C:\\Users\\Public\\update.exe", "event": "added", "md5_after": s.md5,
+                              "sha1_after": s.sha1, "sha256_after": s.sha256}
     return json.dumps(record, ensure_ascii=False).encode()
 
 
 def suricata(s: Spec, rng: random.Random) -> bytes:
+    rule = rule_for("suricata", s)
+    sid = int(rule.id) if rule.id.isdigit() else 2100000 + zlib.crc32(rule.id.encode()) % 100000
     record = {
         "timestamp": _iso(s.when, 0)[:-5] + "+0000",
         "flow_id": rng.randint(10**14, 10**16), "in_iface": "ens192", "event_type": "alert",
         "src_ip": s.src_ip, "src_port": rng.randint(1024, 65535), "dest_ip": s.dst_ip, "dest_port": s.dst_port,
         "proto": "TCP",
-        "alert": {"action": "allowed", "gid": 1, "signature_id": int(s.rule_id) if s.rule_id.isdigit() else 2100000 + zlib.crc32(s.rule_id.encode()) % 100000,
-                  "rev": 3, "signature": s.rule_name, "category": s.category,
-                  "severity": 1 if s.severity >= 9 else 2 if s.severity >= 5 else 3},
+        "alert": {"action": "allowed", "gid": 1, "signature_id": sid, "rev": 3, "signature": rule.name,
+                  "category": rule.category, "severity": rule.level},
         "host": s.host,
     }
     if s.domain or s.url:
@@ -174,14 +277,15 @@ def suricata(s: Spec, rng: random.Random) -> bytes:
 
 
 def ecs(s: Spec, rng: random.Random) -> bytes:
+    rule = rule_for("ecs", s)
     record = {
         "@timestamp": _iso(s.when, 0)[:-5] + "Z", "ecs": {"version": "8.11.0"},
-        "event": {"kind": "alert", "category": [s.category], "severity": s.severity, "module": "siem"},
+        "event": {"kind": "alert", "category": [rule.category], "severity": rule.level, "module": "siem"},
         "source": {"ip": s.src_ip, "port": rng.randint(1024, 65535)},
         "destination": {"ip": s.dst_ip, "port": s.dst_port},
-        "rule": {"id": s.rule_id, "name": s.rule_name},
-        "observer": {"name": s.host, "vendor": "Demo SIEM"},
-        "message": s.rule_name,
+        "rule": {"id": rule.id, "name": rule.name},
+        "observer": {"name": s.host, "vendor": "Elastic", "product": "Elastic Security"},
+        "message": rule.name,
     }
     if s.url or s.domain:
         record["url"] = {k: v for k, v in (("full", s.url), ("domain", s.domain)) if v}
@@ -195,17 +299,34 @@ def _cef_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("=", "\\=")
 
 
+# FortiGate's log ids and CEF names of its UTM logs, by subtype; its signature is in FTNTFGTattack (IPS) or
+# FTNTFGTvirus (antivirus), the web filter's reason in msg.
+_FORTIGATE = {"ips": ("0419016384", "utm:ips signature", "attack"), "virus": ("0211008192", "utm:virus infected", "virus"),
+              "webfilter": ("0316013056", "utm:webfilter ftgd_blk", "")}
+
+
 def cef(s: Spec, rng: random.Random) -> bytes:
+    rule = rule_for("cef", s)
     ext = [f"rt={int(s.when.timestamp() * 1000)}", f"src={s.src_ip}", f"spt={rng.randint(1024, 65535)}",
-           f"dst={s.dst_ip}", f"dpt={s.dst_port}", f"cat={s.category}", f"dvchost={s.host}"]
+           f"dst={s.dst_ip}", f"dpt={s.dst_port}", f"dvchost={s.host}"]
+    if rule.category in _FORTIGATE:
+        log_id, name, field = _FORTIGATE[rule.category]
+        ext += [f"cat=utm:{rule.category}", f"FTNTFGTlogid={log_id}", f"FTNTFGTsubtype={rule.category}",
+                f"act={'blocked' if rule.category == 'webfilter' else 'dropped'}"]
+        if field:
+            ext += [f"FTNTFGT{field}={rule.name}", f"FTNTFGT{field}id={rule.id}"]
+        else:
+            ext.append("msg=URL belongs to a denied category in policy")
+    else:  # a rule given to the device as written (the wave's)
+        log_id, name = rule.id, rule.name.replace("|", "/")
+        ext.append(f"cat={rule.category}")
     if s.domain:
         ext.append(f"dhost={s.domain}")
     if s.url:
         ext.append(f"request={_cef_escape(s.url)}")
     if s.sha256 or s.sha1 or s.md5:
         ext.append(f"fileHash={s.sha256 or s.sha1 or s.md5}")
-    name = s.rule_name.replace("|", "/")
-    return (f"<134>{s.when:%b %d %H:%M:%S} {s.host} CEF:0|Demo|NGFW|7.2|{s.rule_id}|{name}|{s.severity}|"
+    return (f"<134>{s.when:%b %d %H:%M:%S} {s.host} CEF:0|Fortinet|Fortigate|v7.2.5|{log_id}|{name}|{rule.level}|"
             + " ".join(ext)).encode()
 
 
@@ -217,37 +338,34 @@ def _internal(rng: random.Random, org_index: int) -> str:
 
 
 def noise_spec(rng: random.Random, when: dt.datetime, org_index: int, host: str) -> Spec:
-    rule_id, name, category, severity = rng.choice(NOISE)
-    spec = Spec(when=when, rule_id=rule_id, rule_name=name, category=category, severity=severity,
-                src_ip=rng.choice(ATTACKERS), dst_ip=_internal(rng, org_index), dst_port=rng.choice([22, 80, 443, 3389, 1433]),
-                host=host)
-    if category == "web" and rng.random() < 0.5:
+    behaviour = rng.choice(NOISE)
+    spec = Spec(when=when, behaviour=behaviour, src_ip=rng.choice(ATTACKERS), dst_ip=_internal(rng, org_index),
+                dst_port=PORTS[behaviour], host=host)
+    if behaviour in WEB_BEHAVIOURS and rng.random() < 0.5:
         spec.domain = rng.choice(DOMAINS)
         spec.url = f"https://{spec.domain}/{rng.choice(['login', 'wp-admin', 'api/v1/auth'])}"
     return spec
 
 
 def campaign_spec(rng: random.Random, when: dt.datetime, org_index: int, host: str, kind: str, value: str) -> Spec:
-    spec = Spec(when=when, rule_id="2027865", rule_name="ET POLICY Connection to known malicious infrastructure",
-                category="malware", severity=7, src_ip=_internal(rng, org_index),
+    spec = Spec(when=when, behaviour="to-address", src_ip=_internal(rng, org_index),
                 dst_ip=f"203.0.113.{rng.randint(1, 250)}", dst_port=443, host=host)
     if kind == "ipv4":
         spec.dst_ip = value
     elif kind == "domain":
-        spec.domain = value
+        spec.domain, spec.behaviour = value, "to-domain"
     elif kind == "url":
-        spec.url = value
+        spec.url, spec.behaviour = value, "to-domain"
         spec.domain = value.split("/")[2] if "://" in value else ""
     elif kind in ("sha256", "md5", "sha1"):
         setattr(spec, kind, value)
-        spec.rule_name, spec.category = "Known malicious file hash seen", "malware"
+        spec.behaviour = "file"
     return spec
 
 
 def wave_spec(rng: random.Random, when: dt.datetime, org_index: int, host: str) -> Spec:
-    rule_id, name, category, severity = WAVE_RULE
-    return Spec(when=when, rule_id=rule_id, rule_name=name, category=category, severity=severity,
-                src_ip=_internal(rng, org_index), dst_ip=_internal(rng, org_index), dst_port=445, host=host)
+    return Spec(when=when, behaviour="wave", src_ip=_internal(rng, org_index), dst_ip=_internal(rng, org_index),
+                dst_port=445, host=host)
 
 
 class Simulator:

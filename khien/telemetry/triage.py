@@ -19,6 +19,7 @@ right, validates everything before writing, writes in one transaction and audits
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,36 @@ INCIDENT_CATEGORY_OF_EVENT = {
     "web": "ids-alert",
     "network": "ids-alert",
 }
+# The RSIT type a rule's name says, before the events' category (a Suricata sensor files every alert under
+# "intrusion_detection", so "ET MALWARE Cobalt Strike Beacon Observed" would read as an exploitation attempt).
+# Only names that say it plainly: the Emerging Threats families (ET MALWARE, ET TROJAN, ET CNC → an infected
+# system: a host of the organization talks to its controller; ET EXPLOIT, ET WEB_* → exploitation of a known
+# vulnerability; ET SCAN → scanning; ET DOS; ET PHISHING), and words the tools write for the same (Cobalt Strike,
+# command and control, ransomware, rootkit, Wazuh's rootcheck and VirusTotal alerts, brute force, logon failures).
+# First match wins; a name none matches is read by its events' category (INCIDENT_CATEGORY_OF_EVENT).
+INCIDENT_CATEGORY_OF_RULE = [(re.compile(pattern, re.IGNORECASE), category) for pattern, category in (
+    (r"^ET (?:MALWARE|TROJAN|CNC|MOBILE_MALWARE|WORM)\b|cobalt.?strike|command.and.control|\bransomware\b|"
+     r"\brootkit|\btrojaned\b|\(rootcheck\)|^rootcheck\b|^virustotal: alert\b|\bmalware (?:detected|detection)\b|"
+     r"\bbotnet\b", "infected-system"),
+    (r"^ET (?:EXPLOIT|WEB_SERVER|WEB_SPECIFIC_APPS|WEB_CLIENT|SHELLCODE|ACTIVEX)\b|remote.code.execution|"
+     r"\bsql.injection\b", "ids-alert"),
+    (r"brute.?force|\bmultiple (?:windows )?logon failures?\b|\bpassword spray", "brute-force"),
+    (r"^ET SCAN\b|\bport scan|\bnetwork (?:scan|sweep)\b|\bnmap\b", "scanner"),
+    (r"^ET DOS\b", "dos"),
+    (r"^ET PHISHING\b|\bphishing\b", "phishing"),
+)]
+
+
+def incident_category(rule_name: str, event_category: str = "", hit: bool = False) -> str:
+    """The RSIT type an incident reported from alerts of `rule_name` starts with: what the rule's name says
+    (INCIDENT_CATEGORY_OF_RULE), else what its events are (INCIDENT_CATEGORY_OF_EVENT), else an infected system
+    when an indicator of the national feed was seen, an IDS alert otherwise."""
+    for pattern, category in INCIDENT_CATEGORY_OF_RULE:
+        if pattern.search(rule_name or ""):
+            return category
+    return INCIDENT_CATEGORY_OF_EVENT.get((event_category or "").lower(), "infected-system" if hit else "ids-alert")
+
+
 # Severity bands (models.severity_label) → severity codes of the reporting policy.
 INCIDENT_SEVERITY_OF_BAND = {"low": "low", "medium": "medium", "high": "high", "critical": "critical"}
 
@@ -169,7 +200,8 @@ def do_triage_alerts(alert_ids, status: str, *, acting_user, note: str | None = 
 
     "In progress" gives the alerts a handler: `assignee` if given (who must be able to change every one of
     them; they are notified), else the acting user; setting an alert back to new clears the handler.
-    `note`, when given, replaces the alert's triage note. One audit entry per alert."""
+    `note`, when given, replaces the alert's triage note; a false positive needs one (its reason). One audit entry
+    per alert."""
     if assignee is not None and status != AlertStatus.ACKNOWLEDGED:
         raise ValidationError({"assignee": [_("A handler is given only with the status “%(status)s”.")
                                             % {"status": AlertStatus.ACKNOWLEDGED.label}]})
@@ -178,6 +210,11 @@ def do_triage_alerts(alert_ids, status: str, *, acting_user, note: str | None = 
             "names": ", ".join(str(AlertStatus(s).label) for s in SETTABLE_STATUSES)}]})
     if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
         raise ValidationError({"note": [_("Write a note of at most %(n)d characters.") % {"n": MAX_NOTE}]})
+    if status == AlertStatus.FALSE_POSITIVE and not (note or "").strip():
+        # A false positive is closed for good (its repeats stay closed): whoever reads it later needs to know why,
+        # as a suppression needs its reason. Checked here so that the pages and the API obey the same rule.
+        raise ValidationError({"note": [_("Give the reason why the alert is a false positive (for example: an "
+                                          "internal scanner).")]})
     ids = _alert_ids(alert_ids)
     now = timezone.now()
     with transaction.atomic():
@@ -233,7 +270,7 @@ def incident_defaults(alert: Alert) -> dict:
     hit = IndicatorHit.objects.filter(alert=alert).exists()
     return {
         "title": incident_title(alert),
-        "category": INCIDENT_CATEGORY_OF_EVENT.get(category.lower(), "infected-system" if hit else "ids-alert"),
+        "category": incident_category(alert.rule_name, category, hit),
         "severity": INCIDENT_SEVERITY_OF_BAND[severity_label(alert.severity)],
         "tlp": "amber",
     }

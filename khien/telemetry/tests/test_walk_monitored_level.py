@@ -10,8 +10,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_proposed_level_is_shown_and_given_as_the_level_it_is_held_to(world, make_system, as_user, api):
-    proposed = make_system(world.ministry, proposed_level=4, level_status=LevelStatus.SUBMITTED)
-    approved = make_system(world.ministry, approved_level=3, proposed_level=3, level_status=LevelStatus.APPROVED)
+    proposed = make_system(world.ministry, proposed_level=4, level_status=LevelStatus.SUBMITTED,
+                           operational_status="in_operation")
+    approved = make_system(world.ministry, approved_level=3, proposed_level=3, level_status=LevelStatus.APPROVED,
+                           operational_status="in_operation")
     page = as_user(world.admin).get(reverse("telemetry:sources") + "?monitoring=no_source").content.decode()
     table = page[page.index('id="monitoring-table"'):]
     table = table[:table.index("</table>")]
