@@ -164,6 +164,6 @@ def test_an_unknown_operational_status_lists_the_names_too():
 
 def test_the_layer4_figure_says_it_counts_declarations(world, as_user):
     page = in_english(as_user(world.admin)).get(reverse("registry:dashboard")).content.decode()
-    assert "not yet declared connected to national monitoring (layer 4)" in page
+    assert "level-3+ systems in operation declared connected to national monitoring (layer 4)" in page
     hint = page.split('id="kpi-layer4-hint"')[1].split("</span>")[0]
     assert reverse("telemetry:dashboard") in hint and "counts the sources that actually send" in hint
