@@ -32,20 +32,17 @@ def _subtree(queryset, value):
     return queryset.filter(organization__path__startswith=org.path)
 
 
-def unknown_organization_message():
-    # The same words for a code that does not exist and for an organization the reader may not see: the answer
-    # tells nothing of what exists beyond their scope.
-    return _("No organization with this code among those you may see.")
-
-
 def unknown_source_message():
     return _("No source with this name among those you may see.")
 
 
 class KnownFilterSet(PlatformFilterSet):
-    """A filter set whose `organization` (a code) and `source` (a name) must name one the reader may see: a typo
-    is a 400 that says so (a script would otherwise read "nothing happened"), and an organization or source out
-    of the reader's scope is refused with the very same answer as one that does not exist."""
+    """A filter set whose `organization` (a code, `PlatformFilterSet.organization_filters`) and `source` (a name)
+    must name one the reader may see: a typo is a 400 that says so (a script would otherwise read "nothing
+    happened"), and an organization or source out of the reader's scope is refused with the very same answer as
+    one that does not exist."""
+
+    organization_filters = ("organization",)
 
     def get_form_class(self):
         base = super().get_form_class()
@@ -54,12 +51,9 @@ class KnownFilterSet(PlatformFilterSet):
         class KnownForm(base):
             def clean(self):
                 data = super().clean()
-                user = getattr(request, "user", None)
-                code = (data.get("organization") or "").strip() if "organization" in filters else ""
-                if code and not Organization.objects.visible_to(user).filter(code=code).exists():
-                    self.add_error("organization", unknown_organization_message())
                 name = (data.get("source") or "").strip() if "source" in filters else ""
-                if name and not AlertSource.objects.visible_to(user).filter(name=name).exists():
+                if name and not AlertSource.objects.visible_to(getattr(request, "user", None)).filter(
+                        name=name).exists():
                     self.add_error("source", unknown_source_message())
                 return data
 
@@ -292,7 +286,8 @@ class CodeFilter(django_filters.ModelChoiceFilter):
 
 class EventFilter(KnownFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
-    organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
+    organization = django_filters.CharFilter(field_name="organization__code", method="filter_organization",
+                                         label=_("Organization (code, with its units)"))
     severity = SeverityFilter(field_name="severity", label=_("Severity (0–10, or low, medium, high, critical)"))
     severity_min = severity_at_least()
     # The event's own time, as its device wrote it: a record sent late has an old time (`ingested_*` below).
@@ -423,7 +418,8 @@ def observable_needle(value: str) -> store.JsonText:
 
 class AlertFilter(KnownFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
-    organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
+    organization = django_filters.CharFilter(field_name="organization__code", method="filter_organization",
+                                         label=_("Organization (code, with its units)"))
     severity_min = severity_at_least()
     # A time range on the last sighting: what an analyst triaging "since this morning" asks.
     since = DateTimeFilter(field_name="last_seen", lookup_expr="gte", label=_("Last seen since"))
@@ -471,7 +467,8 @@ class AlertFilter(KnownFilterSet):
 
 
 class AlertSourceFilter(KnownFilterSet):
-    organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
+    organization = django_filters.CharFilter(field_name="organization__code", method="filter_organization",
+                                         label=_("Organization (code, with its units)"))
     format = ListedChoiceFilter(choices=SourceFormat.choices, label=_("Format"))
     # As each source's `status` reads (health.source_status); `never_sent`, the monitoring states' word, too.
     status = ListedChoiceFilter(choices=[(name, label) for name, label in health.SOURCE_STATUS_LABELS.items()],
@@ -514,7 +511,8 @@ class DeadLetterFilter(KnownFilterSet):
 
 
 class HourlyCountFilter(KnownFilterSet):
-    organization = django_filters.CharFilter(method="filter_organization", label=_("Organization (code, with its units)"))
+    organization = django_filters.CharFilter(field_name="organization__code", method="filter_organization",
+                                         label=_("Organization (code, with its units)"))
     since = DateTimeFilter(field_name="hour", lookup_expr="gte", label=_("Since"))
     until = UntilFilter(field_name="hour", label=_("Until"))
     category = django_filters.CharFilter(field_name="category", label=_("Category"))

@@ -399,7 +399,13 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
-    reasons: list[str] = field(default_factory=list)  # of this batch's rejected records, in order
+    # Each rejected record of the batch, in order: (its place, `_Positions`; its dead-letter reason). A record
+    # sent twice in a batch is rejected twice, at both places, and kept once as a dead letter.
+    rejections: list[tuple[int | None, str]] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [reason for _place, reason in self.rejections]
 
     def as_dict(self) -> dict:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
@@ -456,7 +462,7 @@ class PreparedBatch:
     events: dict[str, tuple[dict, tuple]]
     dead: dict[str, DeadLetter]
     matched: dict[str, list]
-    reasons: list[str]
+    rejections: list[tuple[int | None, str]]  # IngestResult.rejections
 
 
 class _Positions:
@@ -490,7 +496,7 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
     parser, source_format, source_id, zone = PARSERS[source.format], source.format, source.id, source.zone
     match = current_matcher().match_event
     now = timezone.now()
-    reasons: list[str] = []
+    rejections: list[tuple[int | None, str]] = []
     events: dict[str, tuple[dict, tuple]] = {}
     dead: dict[str, DeadLetter] = {}
     matched: dict[str, list] = {}
@@ -515,13 +521,14 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
         else:  # unreadable as the source's format: perhaps another's (a CEF line sent to a JSON source)
             reason = with_format_hint(reason, source_format, data)
         if reason is not None:
-            reasons.append(reason)
+            if positions is None:
+                positions = _Positions(records)
+            place = positions.of(record)
+            rejections.append((place, reason))
             if digest not in dead:
-                if positions is None:
-                    positions = _Positions(records)
                 dead[digest] = DeadLetter(source_id=source_id, organization_id=source.organization_id, digest=digest,
                                           received_at=now, reason=reason[:300], raw=_dead_letter_text(record),
-                                          position=positions.of(record))
+                                          position=place)
             continue
         eid, day = stored_event_id(f["time"], digest)
         if eid in events:
@@ -537,13 +544,13 @@ def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None =
         hits = match(f)
         if hits:
             matched[eid] = hits
-    return PreparedBatch(source, now, len(records), events, dead, matched, reasons)
+    return PreparedBatch(source, now, len(records), events, dead, matched, rejections)
 
 
 def write_batch(batch: PreparedBatch) -> IngestResult:
     """The database part: store a prepared batch idempotently, in one transaction."""
     source, now = batch.source, batch.now
-    result = IngestResult(reasons=batch.reasons)
+    result = IngestResult(rejections=batch.rejections)
     postgres = connection.vendor == "postgresql"
     if postgres and batch.events:  # day partitions for the batch's days, each created in its own short transaction
         store.ensure_event_partitions({f["time"].astimezone(dt.timezone.utc).date() for f, _r in batch.events.values()})
@@ -572,7 +579,7 @@ def write_batch(batch: PreparedBatch) -> IngestResult:
         result.accepted = len(events)
         # A broken record is rejected each time it is sent (a forwarder's retry log must show it), though kept
         # once as a dead letter; duplicates are only events already stored (or repeated in the batch).
-        result.rejected = len(batch.reasons)
+        result.rejected = len(batch.rejections)
         result.duplicates = batch.size - len(events) - result.rejected
         AlertSource.objects.filter(pk=source.pk).update(
             accepted=F("accepted") + result.accepted, rejected=F("rejected") + result.rejected,

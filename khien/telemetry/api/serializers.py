@@ -9,7 +9,7 @@ from khien.core.api import fields as api_fields
 from khien.core.api.strict import StrictFieldsMixin
 from khien.registry.api.serializers import VisibleOrganizationField
 
-from ..filters import unknown_organization_message
+from khien.core.filters import unknown_organization_message
 from ..health import source_activity, source_status
 from ..models import (DEFAULT_SOURCE_TIME_ZONE, Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount,
                       SourceFormat)

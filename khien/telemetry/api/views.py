@@ -128,24 +128,9 @@ def ingest_posted(source, records: list) -> Posted:
     """A posted batch ingested: at most KHIEN_INGEST_MAX_BATCH records (413), through the intake gate (429)."""
     services.check_batch_size(len(records))
     with services.intake_gate.slot():
-        batch = services.prepare_batch(source, records)  # services.ingest_batch, keeping the batch's dead letters
-        result = services.write_batch(batch)
-    # As the dead letter keeps it (DeadLetter.reason: 300 characters), so that `?reason=` finds it.
-    reasons = [reason[:300] for reason in batch.reasons]
-    return Posted(result, list(zip(_rejected_places(source, records, batch), reasons)))
-
-
-def _rejected_places(source, records: list, batch) -> list[int]:
-    """The places (1-based) of a posted batch's rejected records, in order, one for each of `batch.reasons`. Its
-    dead letters say where each unreadable record first was (`DeadLetter.position`); only when one was sent more
-    than once in the batch (kept once, rejected each time) are the records' identities read again to find every
-    place (an equal record, the same digest, is read alike)."""
-    letters = list(batch.dead.values())
-    if len(letters) == len(batch.reasons):
-        return [letter.position for letter in letters]
-    unreadable = set(batch.dead)
-    return [place for place, record in enumerate(records, 1)
-            if services.event_id(source.id, services.canonical(source.format, record)[1]) in unreadable]
+        result = services.ingest_batch(source, records)
+    # Reasons as the dead letter keeps them (DeadLetter.reason: 300 characters), so that `?reason=` finds them.
+    return Posted(result, [(place, reason[:300]) for place, reason in result.rejections])
 
 
 def with_retry_after(exc, response):
