@@ -1065,15 +1065,11 @@ def _refuse_step(user, system, step):
 
 
 @transaction.atomic
-def do_level_step(system: InformationSystem, step: str, *, acting_user, note: str = "",
-                  decision_number: str = "", decision_date: dt.date | None = None) -> InformationSystem:
-    """Take one step of the approval workflow (submit, appraise, approve, return, revise)."""
-    if step not in TRANSITIONS:
-        raise Refused(_("Unknown workflow step."))
-    system = InformationSystem.objects.select_for_update(of=("self",)).select_related("owner", "framework").get(pk=system.pk)
-    check_level_step(acting_user, system, step)
-    before = audit.snapshot(system)
-    from_status = system.level_status
+def refuse_level_step_inputs(system: InformationSystem, step: str, *, note: str = "", decision_number: str = "",
+                             decision_date: dt.date | None = None) -> None:
+    """Refused (`Refused`) when the system's record or the step's fields do not allow the step: what
+    `do_level_step` checks after the right (`check_level_step`), and the page before it asks for a confirmation,
+    so that nobody confirms a step that is then refused."""
     if step == "submit":
         if not system.proposed_level:
             raise Refused(_("Choose the proposed level before submitting."))
@@ -1083,17 +1079,9 @@ def do_level_step(system: InformationSystem, step: str, *, acting_user, note: st
             raise Refused(_("Attach the dossier (at least one file) before submitting."))
         if system.needs_level_justification():
             raise Refused(system.justification_message())
-        if system.proposed_below_suggestion():
-            # The appraiser and the approver read the submission in the history: it carries why the level is below
-            # the suggestion, as written when it was submitted (a later revision may change the field).
-            why = _("Why level %(proposed)s, below the level %(suggested)s the criteria suggest: %(why)s") % {
-                "proposed": system.proposed_level, "suggested": system.suggested_level,
-                "why": system.level_justification.strip()}
-            note = "\n\n".join(part for part in (note.strip(), why) if part)
     elif step == "appraise":
         if not note.strip():
             raise Refused(_("Write the appraisal opinion."))
-        system.appraisal_opinion = note
     elif step == "approve":
         if not decision_number.strip() or decision_date is None:
             raise Refused(_("Give the number and date of the approval decision."))
@@ -1104,12 +1092,34 @@ def do_level_step(system: InformationSystem, step: str, *, acting_user, note: st
             # A decision approves the proposal as submitted: it cannot be older than that submission.
             raise Refused(_("The decision date cannot be before the proposal was submitted (%(date)s).") % {
                 "date": timezone.localtime(submitted.at).strftime("%d/%m/%Y")})
-        system.approved_level = system.proposed_level
-        system.decision_number = decision_number.strip()
-        system.decision_date = decision_date
     elif step == "return":
         if not note.strip():
             raise Refused(_("Give the reason for returning the proposal."))
+
+
+def do_level_step(system: InformationSystem, step: str, *, acting_user, note: str = "",
+                  decision_number: str = "", decision_date: dt.date | None = None) -> InformationSystem:
+    """Take one step of the approval workflow (submit, appraise, approve, return, revise)."""
+    if step not in TRANSITIONS:
+        raise Refused(_("Unknown workflow step."))
+    system = InformationSystem.objects.select_for_update(of=("self",)).select_related("owner", "framework").get(pk=system.pk)
+    check_level_step(acting_user, system, step)
+    refuse_level_step_inputs(system, step, note=note, decision_number=decision_number, decision_date=decision_date)
+    before = audit.snapshot(system)
+    from_status = system.level_status
+    if step == "submit" and system.proposed_below_suggestion():
+        # The appraiser and the approver read the submission in the history: it carries why the level is below
+        # the suggestion, as written when it was submitted (a later revision may change the field).
+        why = _("Why level %(proposed)s, below the level %(suggested)s the criteria suggest: %(why)s") % {
+            "proposed": system.proposed_level, "suggested": system.suggested_level,
+            "why": system.level_justification.strip()}
+        note = "\n\n".join(part for part in (note.strip(), why) if part)
+    elif step == "appraise":
+        system.appraisal_opinion = note
+    elif step == "approve":
+        system.approved_level = system.proposed_level
+        system.decision_number = decision_number.strip()
+        system.decision_date = decision_date
     system.level_status = TRANSITIONS[step][1]
     system.save()
     LevelEvent.objects.create(

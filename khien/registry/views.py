@@ -692,6 +692,10 @@ def _stashed_step_form(request, system) -> dict | None:
     return {stash["step"]: StepForm(stash["data"], step=stash["step"], prefix=stash["step"])}
 
 
+def _step_inputs(form) -> dict:
+    return {name: form.cleaned_data[name] for name in ("note", "decision_number", "decision_date")}
+
+
 @login_required
 @require_POST
 def system_step(request, pk, step):
@@ -705,12 +709,10 @@ def system_step(request, pk, step):
         if not form.is_valid():
             return _refused_step(request, system, step, _("The step was not taken: complete the fields shown in red."))
         if step in STEP_CONFIRM and not confirmed(request):  # the right, the state and the fields are good: asked
+            services.refuse_level_step_inputs(system, step, **_step_inputs(form))
             return ask_first(request, question=str(STEP_CONFIRM[step]), button=str(STEP_LABELS[step]),
                              cancel_url=reverse("registry:system_detail", args=[system.pk]) + "#level")
-        services.do_level_step(
-            system, step, acting_user=request.user, note=form.cleaned_data["note"],
-            decision_number=form.cleaned_data["decision_number"], decision_date=form.cleaned_data["decision_date"],
-        )
+        services.do_level_step(system, step, acting_user=request.user, **_step_inputs(form))
     except Forbidden as exc:  # a denial stays a 403 (the page offers no such button to this user)
         messages.error(request, exc.message)
         system.refresh_from_db()

@@ -10,7 +10,7 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext
 
@@ -967,3 +967,37 @@ def test_an_administrator_cannot_switch_off_their_own_organization(world, as_use
     assert response.status_code == 302
     world.department.refresh_from_db()
     assert not world.department.is_active
+
+
+def test_a_step_the_record_does_not_allow_is_refused_before_it_is_asked(world, make_system, as_user, head):
+    """Without JavaScript a step is confirmed on a page of its own: a submission without a dossier, or an approval
+    dated before its submission, is refused there and then, not asked first and refused after the yes."""
+    system = make_system(world.ministry)
+    services.do_update_system(system, {"criteria": LEVEL1_ANSWERS, "proposed_level": 1}, acting_user=world.analyst)
+    assert not system.dossier_files.exists()
+    client = as_user(world.analyst)
+    with translation.override("vi"):
+        response = client.post(reverse("registry:system_step", args=[system.pk, "submit"]), {"submit-note": ""},
+                               follow=True, HTTP_ACCEPT_LANGUAGE="vi")
+        shown = [str(m) for m in response.context["messages"]]
+    assert 'name="confirmed"' not in response.content.decode()  # not the page that asks
+    assert any("hồ sơ" in m for m in shown), shown
+    system.refresh_from_db()
+    assert system.level_status == "draft" and not system.level_events.exists()
+    # The record allows it: asked first. An approval dated before the submission: refused with the reason, not asked.
+    submitted = submitted_system(world, make_system)
+    response = as_user(world.admin).post(reverse("registry:system_step", args=[submitted.pk, "appraise"]),
+                                         {"appraise-note": "Đạt"})
+    assert response.status_code == 200 and 'name="confirmed"' in response.content.decode()
+    services.do_level_step(submitted, "appraise", acting_user=world.admin, note="Đạt")
+    earlier = (timezone.localdate() - dt.timedelta(days=3)).isoformat()
+    with translation.override("vi"):
+        response = as_user(head).post(
+            reverse("registry:system_step", args=[submitted.pk, "approve"]),
+            {"approve-decision_number": "12/QĐ", "approve-decision_date": earlier}, follow=True,
+            HTTP_ACCEPT_LANGUAGE="vi")
+        shown = [str(m) for m in response.context["messages"]]
+    assert 'name="confirmed"' not in response.content.decode()
+    assert any("trước khi" in m or "trước ngày" in m for m in shown), shown
+    submitted.refresh_from_db()
+    assert submitted.level_status == "appraised" and not submitted.decision_number
