@@ -1101,9 +1101,34 @@ def incident_stats(request):
     labels = {"report": _("Mean time to report (detection → report)"), "triage": _("Mean time to triage"),
               "contain": _("Mean time to contain"), "resolve": _("Mean time to resolve")}
     means = [{"key": k, "label": labels[k], **v} for k, v in data["mean_hours"].items()] if data else []
+    period = {name: dt.date.fromisoformat(day) for name, day in data["period"].items()} if data else None
+    printed = None
+    if data:
+        # The report on paper (its print-only header): what it covers and how it must be shared. Its TLP is the
+        # exports' rule, the most restrictive marking of the incidents counted (none when it counts none).
+        from khien.core.roles import ROLE_ACTIONS
+        from khien.core.scoping import memberships_of
+
+        chosen = form.cleaned_data if form.is_bound else {}
+        counted = stats.scoped(request.user, chosen, stats.Period(period["since"], period["until"]))
+        tlp = exports.most_restrictive(counted.values_list("tlp", flat=True).distinct())
+        if is_national_coordinator(request.user):
+            scope = _("Every organization on the platform (national coordinator)")
+        else:
+            ids = [org for role, _path, org in memberships_of(request.user) if Action.VIEW in ROLE_ACTIONS.get(role, ())]
+            names = [org.name for org in Organization.objects.filter(pk__in=ids).order_by("path")]
+            scope = (_("%(organizations)s, the organizations under them and the incidents they are assigned to "
+                       "respond to") % {"organizations": ", ".join(names)}) if names else _("No organization")
+        printed = {
+            "scope": scope,
+            "filters": [(form.fields[name].label, dict(form.fields[name].choices).get(chosen[name], chosen[name]))
+                        for name in ("sector", "province", "severity") if chosen.get(name)],
+            "tlp": tlp, "tlp_label": Tlp(tlp).label if tlp else None,
+            "at": timezone.now(),
+        }
     return render(request, "incidents/incident_stats.html", {
         "form": form, "data": data, "tables": tables, "means": means, "export_query": export_query,
         # The period as dates, for the page to write them as its language does (the API gives ISO text).
-        "period": {name: dt.date.fromisoformat(day) for name, day in data["period"].items()} if data else None,
+        "period": period, "printed": printed,
         "has_echarts": bool(finders.find("vendor/echarts/echarts.min.js")),
     }, status=status)
