@@ -235,3 +235,15 @@ class CampaignIncidentForm(AlertIncidentForm):
     description = forms.CharField(label=_l("Description"), max_length=20000,
                                   widget=forms.Textarea(attrs={"rows": 3}))
     late_reason = None  # a campaign is raised when several organizations were hit; its reason is written for it
+
+
+TRY_TEXT_LIMIT = 256 * 1024  # characters of sample records pasted into a trial (`services.try_records`)
+
+
+class TryRecordsForm(forms.Form):
+    """Sample records pasted on a source's trial page: as the tool writes them (one a line, or a JSON array)."""
+
+    records = forms.CharField(
+        label=_l("Sample records"), max_length=TRY_TEXT_LIMIT, strip=False, widget=forms.Textarea(attrs={"rows": 10}),
+        help_text=_l("Paste up to 100 records as the tool writes them: one a line (JSON or CEF), or a JSON array. "
+                     "Nothing is stored or counted."))

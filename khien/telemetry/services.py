@@ -47,6 +47,7 @@ from khien.core.errors import Forbidden, Refused
 from khien.core.models import hash_token
 from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator, prefix_q, scope_for, user_can
+from khien.intel.tlp import visible_object_pks_for_organization
 
 from . import conf, store
 from .matcher import current_matcher
@@ -484,14 +485,15 @@ class _Positions:
         return self.number(index) if self.number is not None else index + 1
 
 
-def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None = None) -> PreparedBatch:
+def prepare_batch(source: AlertSource, records: list, *, max_batch: int | None = None,
+                  check_enabled: bool = True) -> PreparedBatch:
     """The CPU part of ingesting a batch: identity, parse, normalize, match, and the rows to write.
 
     At most `max_batch` records (default KHIEN_INGEST_MAX_BATCH, the HTTP limit); a file replay
     (`khien ingest`) passes KHIEN_INGEST_FILE_MAX_BATCH: larger transactions, fewer commits. A dead letter
     says where its record was in the batch (`_Positions`)."""
     check_batch_size(len(records), max_batch)
-    if not source.enabled:
+    if not source.enabled and check_enabled:
         raise Forbidden(_("This source is disabled."))
     parser, source_format, source_id, zone = PARSERS[source.format], source.format, source.id, source.zone
     match = current_matcher().match_event
@@ -587,6 +589,53 @@ def write_batch(batch: PreparedBatch) -> IngestResult:
         )
         _count_source_hour(source, now, result.accepted, result.rejected)
     return result
+
+
+TRY_RECORDS_LIMIT = 100  # records read by one trial (`try_records`): what a person pastes to check a connection
+
+
+@dataclass
+class TriedRecord:
+    """One record of a trial (`try_records`): its place (1-based), the event it would be (the normalized fields,
+    Event's names) or why it would be refused (a dead-letter reason), whether that event is stored already (sent
+    before: it would be counted a duplicate) or repeats an earlier record of the trial, and the indicators it would
+    match that the source's organization may see (`matcher.Hit`)."""
+
+    place: int
+    fields: dict | None = None
+    reason: str | None = None
+    stored: bool = False
+    repeated: bool = False
+    hits: list = field(default_factory=list)
+
+
+def try_records(source: AlertSource, records: list) -> list[TriedRecord]:
+    """What ingesting `records` into `source` would do, record by record, storing and counting nothing: the
+    same reading as every entry point (`prepare_batch`, one record at a time so that each result keeps its
+    place), for an operator checking a tool's output before connecting it, or a disabled source's format.
+    At most TRY_RECORDS_LIMIT records (413 beyond)."""
+    check_batch_size(len(records), TRY_RECORDS_LIMIT)
+    tried: list[TriedRecord] = []
+    seen: set[str] = set()
+    for place, record in enumerate(records, 1):
+        batch = prepare_batch(source, [record], max_batch=1, check_enabled=False)
+        if batch.rejections:
+            tried.append(TriedRecord(place, reason=batch.rejections[0][1]))
+            continue
+        [(fields, _row)] = batch.events.values()
+        result = TriedRecord(place, fields=fields, hits=batch.matched.get(fields["id"], []), repeated=fields["id"] in seen)
+        seen.add(fields["id"])
+        tried.append(result)
+    events = {t.fields["id"]: (t.fields, None) for t in tried if t.fields}
+    stored = _stored_event_ids(events, connection.vendor == "postgresql") if events else set()
+    visible = visible_object_pks_for_organization(
+        source.organization_id, {hit.indicator_pk for t in tried for hit in t.hits})
+    for t in tried:
+        if t.fields:
+            t.stored = t.fields["id"] in stored
+            # As record_hits keeps them: only indicators the source's organization may see.
+            t.hits = [hit for hit in t.hits if hit.indicator_pk in visible]
+    return tried
 
 
 def ingest_batch(source: AlertSource, records: list, *, max_batch: int | None = None) -> IngestResult:

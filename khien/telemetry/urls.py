@@ -25,6 +25,7 @@ urlpatterns = [
     path("sources/<str:name>/rotate-key/", views.source_rotate_key, name="source_rotate_key"),
     path("sources/<str:name>/systems/", views.source_systems, name="source_systems"),
     path("sources/<str:name>/dead-letters/", views.source_dead_letters, name="source_dead_letters"),
+    path("sources/<str:name>/try/", views.source_try, name="source_try"),
     path("sources/<str:name>/suppressions/<uuid:pk>/lift/", views.source_lift_suppression, name="source_lift_suppression"),
     path("integrations/<path:name>", views.integration_file, name="integration"),
     path("campaigns/", views.campaign_list, name="campaigns"),

@@ -40,11 +40,14 @@ from khien.intel.models import indicator_kind_label
 from khien.registry.models import Province, Sector
 
 from . import conf, conf_matching, correlation, exports, health, services, triage
+from .batches import split_body
 from .filters import SEVERITY_SCALE_HELP, AlertFilter, EventFilter, clean_severity_min
-from .forms import (AlertIncidentForm, CampaignIncidentForm, CampaignWarningForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
+from .forms import (TryRecordsForm, AlertIncidentForm, CampaignIncidentForm, CampaignWarningForm, AlertJoinIncidentForm, AlertSuppressForm, AlertTriageForm, SourceCreateForm,
                     SourceSettingsForm, SourceSystemsForm, source_organizations)
 from .models import (EVENT_CATEGORY_LABELS, HIGH_SEVERITY, OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign,
                      CampaignStatus, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat)
+from .parsers import reason_text
+from .severity import severity_label
 
 HOURS = 48
 TOP = 10
@@ -909,6 +912,70 @@ def source_detail(request, name):
 
 def _source_settings_url(source) -> str:
     return reverse("telemetry:source", args=[source.name]) + "#source-settings"
+# What a trial shows of each event it would store, in this order (services.try_records).
+TRIED_FIELDS = ("time", "kind", "category", "severity", "observer", "src_ip", "src_port", "dst_ip", "dst_port",
+                "domain", "url", "file_md5", "file_sha1", "file_sha256", "rule_id", "rule_name")
+
+
+def trial_rows(user, tried: list) -> list[dict]:
+    """A trial's records as the page and the API answer them: the outcome (accepted, duplicate — stored before —,
+    repeated — an earlier record of the trial —, or refused with the reason in the reader's language), the event it
+    would be, and the indicators it would match as the alert page shows them (one the reader may not see: only
+    that it exists)."""
+    shown = {stix_id: _as_data(indicator)
+             for stix_id, indicator in _hit_indicators(user, {hit.indicator_id for t in tried for hit in t.hits}).items()}
+    rows = []
+    for t in tried:
+        if t.fields is None:
+            rows.append({"position": t.place, "outcome": "refused", "reason": t.reason,
+                         "reason_text": reason_text(t.reason), "event": None, "hits": []})
+            continue
+        event = {name: t.fields.get(name) for name in TRIED_FIELDS}
+        event["category_label"] = str(EVENT_CATEGORY_LABELS.get(event["category"], event["category"] or ""))
+        event["severity_label"] = str(severity_label(event["severity"]))
+        hits = [{"field": hit.field, "field_label": event_field_label(hit.field), "value": hit.value,
+                 "indicator": shown[hit.indicator_id]} for hit in t.hits]
+        rows.append({"position": t.place, "outcome": "repeated" if t.repeated else "duplicate" if t.stored else "accepted",
+                     "reason": None, "reason_text": None, "event": event, "hits": hits})
+    return rows
+
+
+def _as_data(indicator: dict) -> dict:
+    """An indicator as `_hit_indicators` shows it, with its producer as plain data (the API answers it as JSON)."""
+    producer = indicator.get("producer")
+    return {**indicator, "producer": {"code": producer.code, "name": producer.name} if producer else None}
+
+
+def records_of_text(text: str, source_format: str) -> list:
+    """The records of a trial's pasted text, read as the intake reads a posted body of the source's format."""
+    body = text.encode()
+    media_type = "application/json" if text.lstrip()[:1] == "[" else INTAKE_CONTENT_TYPES.get(
+        source_format, "application/x-ndjson")
+    return split_body(body, media_type)
+
+
+@login_required
+def source_try(request, name):
+    """Try sample records against a source (its format, time zone, the indicators its organization may see):
+    what would be stored, refused (and why), matched — nothing stored or counted. For whoever sees the source."""
+    source = services.visible_source(request.user, name)
+    form = TryRecordsForm(request.POST or None)
+    context, status = {"source": source, "form": form, "limit": services.TRY_RECORDS_LIMIT}, 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                tried = services.try_records(source, records_of_text(form.cleaned_data["records"], source.format))
+            except Refused as exc:
+                form.add_error("records", exc.message)
+                status = exc.status
+            else:
+                context["rows"] = trial_rows(request.user, tried)
+                context["counts"] = Counter(row["outcome"] for row in context["rows"])
+        else:
+            status = 400
+    return _render(request, "telemetry/source_try.html", context, status=status)
+
+
 
 
 @login_required

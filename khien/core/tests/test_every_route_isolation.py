@@ -567,6 +567,8 @@ def _bodies(a) -> dict[str, dict]:
         "telemetry-api:source-dead-letters-reprocess": {"all": True},
         "telemetry-api:source-dead-letters-discard": {"ids": [a.dead_letter.pk]},
         "telemetry:source_dead_letters": {"action": "discard", "ids": [str(a.dead_letter.pk)]},
+        "telemetry:source_try": {"records": '{"event": {"kind": "alert"}}'},
+        "telemetry-api:source-try": [{"event": {"kind": "alert"}}],
         "intel:intel-api:collection-members": {"organization": "MIN", "can_read": True, "can_write": True},
         "intel:intel-api:collection-objects": {"bundle": {"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
                                                           "objects": [_indicator("203.0.113.9", "green")]}},

@@ -27,6 +27,7 @@ urlpatterns = [
     path("sources/<str:name>/", views.SourceDetail.as_view(), name="source"),
     path("sources/<str:name>/rotate-key/", views.SourceKeyRotation.as_view(), name="source-rotate-key"),
     path("sources/<str:name>/systems/", views.SourceSystemsView.as_view(), name="source-systems"),
+    path("sources/<str:name>/try/", views.SourceTry.as_view(), name="source-try"),
     path("sources/<str:name>/dead-letters/reprocess/", views.DeadLetterReprocess.as_view(),
          name="source-dead-letters-reprocess"),
     path("sources/<str:name>/dead-letters/discard/", views.DeadLetterDiscard.as_view(),

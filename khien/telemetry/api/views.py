@@ -21,7 +21,9 @@ from ..batches import decode_body, split_body, too_big
 from ..filters import (AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFilter, HourlyCountFilter,
                        MonitoredSystemFilter, SuppressionFilter)
 from ..models import Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount
+from ..forms import TRY_TEXT_LIMIT
 from ..parsers import reason_text
+from ..views import trial_rows
 from . import serializers as s
 from .authentication import IsAlertSource, SourceKeyAuthentication
 
@@ -348,6 +350,77 @@ class SourceKeyRotation(APIView):
         body = s.AlertSourceSerializer(source).data
         body["key"] = key
         return Response(body)
+
+
+class TriedEventSerializer(serializers.Serializer):
+    time = serializers.DateTimeField()
+    kind = serializers.CharField(allow_null=True)
+    category = serializers.CharField(allow_null=True)
+    category_label = serializers.CharField(help_text="The category in the caller's language.")
+    severity = serializers.IntegerField(help_text="0–10, as the platform normalizes it.")
+    severity_label = serializers.CharField()
+    observer = serializers.CharField(allow_null=True)
+    src_ip = serializers.CharField(allow_null=True)
+    src_port = serializers.IntegerField(allow_null=True)
+    dst_ip = serializers.CharField(allow_null=True)
+    dst_port = serializers.IntegerField(allow_null=True)
+    domain = serializers.CharField(allow_null=True)
+    url = serializers.CharField(allow_null=True)
+    file_md5 = serializers.CharField(allow_null=True)
+    file_sha1 = serializers.CharField(allow_null=True)
+    file_sha256 = serializers.CharField(allow_null=True)
+    rule_id = serializers.CharField(allow_null=True)
+    rule_name = serializers.CharField(allow_null=True)
+
+
+class TriedHitSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The event field that matched (src_ip, domain, file_sha256…).")
+    field_label = serializers.CharField()
+    value = serializers.CharField(help_text="The indicator value that matched (an address, a range, a domain…).")
+    indicator = serializers.DictField(help_text=(
+        "The indicator as the alert page shows it: `hidden: false` with `id`, `name`, `tlp`, `confidence`, "
+        "`producer` ({code, name}); or only `hidden: true` for one the caller may not see (the source's "
+        "organization may)."))
+
+
+class TriedRecordSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="The record's place in the body, 1-based.")
+    outcome = serializers.ChoiceField(choices=["accepted", "duplicate", "repeated", "refused"], help_text=(
+        "accepted: would be stored as a new event; duplicate: that event is stored already (sent before); "
+        "repeated: an earlier record of this body is the same event; refused: would become a dead letter."))
+    reason = serializers.CharField(allow_null=True, help_text="Why it would be refused (English, as dead letters keep it).")
+    reason_text = serializers.CharField(allow_null=True, help_text="The reason in the caller's language.")
+    event = TriedEventSerializer(allow_null=True)
+    hits = TriedHitSerializer(many=True)
+
+
+class TrialAnswerSerializer(serializers.Serializer):
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Records per outcome.")
+    records = TriedRecordSerializer(many=True)
+
+
+class SourceTry(APIView):
+    """POST sample records, as the intake takes them (a JSON array, NDJSON, CEF lines; at most
+    100 records and 256 KiB): what this source would make of each — the event, its indicator hits, or why it would be
+    refused. Nothing is stored or counted. For whoever may see the source."""
+
+    parser_classes: list = []
+
+    @extend_schema(
+        request={"application/json": {"type": "array", "items": {"type": "object"}},
+                 "application/x-ndjson": {"type": "string"}, "text/plain": {"type": "string"}},
+        responses={200: TrialAnswerSerializer, 400: refusal("unreadable body"), 413: refusal("too many records or bytes"),
+                   415: refusal("unsupported Content-Type")},
+    )
+    def post(self, request, name):
+        source = services.visible_source(request.user, name)
+        body = read_batch_body(request)
+        if len(body) > TRY_TEXT_LIMIT:
+            raise too_big(TRY_TEXT_LIMIT)
+        rows = trial_rows(request.user, services.try_records(source, split_body(body, request.content_type)))
+        counts = {outcome: sum(row["outcome"] == outcome for row in rows)
+                  for outcome in ("accepted", "duplicate", "repeated", "refused")}
+        return Response(TrialAnswerSerializer({"counts": counts, "records": rows}).data)
 
 
 def _dead_letter_selection(request, name):
