@@ -214,3 +214,24 @@ def test_cef_relay_with_a_wrong_key_keeps_the_records_until_the_key_is_fixed(liv
     syslog_ng("cef-relay.conf", khien_url=url, khien_key=key, khien_syslog_port=port, khien_buffer_dir=tmp_path)
     wait_for(lambda: stored(source, 3), "the records kept on disk by the relay")
     assert "khs_a-mistyped-key" not in relay.log.read_text()
+
+
+def test_suricata_sensor_sends_an_alert_written_with_spaces_after_the_colons(
+        live_server, flushable_audit_log, make_source, syslog_ng, tmp_path):
+    """Suricata writes compact JSON (`"event_type":"alert"`), but a record rewritten by a tool that puts a space
+    after each colon is an alert all the same: sent, not silently left behind; other types stay out."""
+    import orjson
+
+    source, key = make_source(format="suricata")
+    alert = orjson.loads(sample_lines("suricata_eve.ndjson")[0])
+    spaced = orjson.dumps(alert).decode().replace('":', '": ').encode()
+    assert b'"event_type": "alert"' in spaced
+    dns = b'{"timestamp": "2026-11-24T14:12:04.000000+0000", "event_type": "dns", "src_ip": "10.30.4.21"}'
+    eve = tmp_path / "eve.json"
+    eve.write_bytes(dns + b"\n" + spaced + b"\n")
+    url = f"{live_server.url}/api/telemetry/alerts"
+    syslog_ng("suricata-eve.conf", khien_url=url, khien_key=key, khien_eve_file=eve)
+    wait_for(lambda: stored(source, 1), "the alert written with spaces")
+    time.sleep(2)
+    source.refresh_from_db()
+    assert (source.accepted, source.rejected) == (1, 0)  # the dns record was not sent

@@ -53,6 +53,19 @@ def test_a_refusal_is_logged_with_khiens_reason_and_not_retried(live_server, flu
     assert Event.objects.count() == 0
 
 
+def test_a_rejected_alert_is_logged_with_khiens_reason(live_server, flushable_audit_log, make_source, tmp_path,
+                                                      alert):
+    """Khiên takes the request (202) but cannot read the alert: the log says why, as the answer gives it."""
+    _source, key = make_source(format="wazuh")
+    url = f"{live_server.url}/api/telemetry/alerts"
+    alert["timestamp"] = "1970-01-01T00:00:00.000+0000"  # a manager whose clock was never set
+    code, log = run(tmp_path, alert, key, url)
+    assert code == 0  # not sent again: the same alert would be refused the same way
+    assert f"alert {alert['id']} was rejected by Khiên (1 record" in log
+    assert "2000-01-01" in log and key not in log
+    assert Event.objects.count() == 0
+
+
 class FlakyPlatform(BaseHTTPRequestHandler):
     """Answers 503 (and 429 with Retry-After) a given number of times, then 202: a platform restarting or busy."""
 
@@ -121,3 +134,32 @@ def test_nothing_else_is_served_as_a_connector(world, as_user, name):
     from django.urls import reverse
 
     assert as_user(world.analyst).get(reverse("telemetry:integration", args=[name])).status_code == 404
+
+
+class RejectingPlatform(BaseHTTPRequestHandler):
+    """Takes the request (202) but names five records it could not read."""
+
+    def do_POST(self):  # noqa: N802 - the handler's name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        answer = {"accepted": 0, "duplicates": 0, "rejected": 5, "rejected_records": [
+            {"position": n, "reason": f"reason {n}", "reason_text": f"lý do {n}"} for n in range(1, 6)]}
+        self.send_response(202)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(answer).encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_few_of_many_rejections_are_logged_with_their_count(tmp_path, alert):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RejectingPlatform)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/telemetry/alerts"
+        code, log = run(tmp_path, alert, "khs_key", url)
+    finally:
+        server.shutdown()
+    assert code == 0 and log.count("\n") == 1
+    assert "was rejected by Khiên (5 records; see the source's dead letters): lý do 1; lý do 2; lý do 3 " \
+           "(and 2 more)" in log
