@@ -14,8 +14,12 @@ The normalized schema follows Elastic Common Schema names, flattened:
     rule_id, rule_name           rule.id, rule.name
 
 Severity mapping: Wazuh rule.level 0–15 → round(level × 10 / 15); Suricata
-alert.severity 1 (highest) → 8, 2 → 5, 3 → 3, 4+ → 1; ECS event.severity is
-clamped to 0–10; CEF 0–10 as is. A label in place of a number (Low 3 / Medium 5
+alert.severity 1 (highest) → 8, 2 → 5, 3 → 3, 4+ → 1; ECS: Elastic Security's
+alert severity in words (kibana.alert.severity, signal.rule.severity) or
+event.severity as a word, else a 0–100 risk score (kibana.alert.risk_score,
+signal.rule.risk_score, event.risk_score_norm, event.risk_score) ÷ 10, else
+event.severity 0–10 as is and above 10 ÷ 10 (`_ecs_severity`); CEF 0–10 as is.
+A label in place of a number (Low 3 / Medium 5
 / High 8 / Critical or Very-High 10, and the tools' usual words for them) reads
 as severity.py says, as the API's labels do.
 
@@ -722,13 +726,29 @@ _ECS_PATHS = (
 )
 
 
+# An alert's severity as Elastic Security writes it (8.x kibana.alert.*, 7.x signal.rule.*) and ECS's event risk
+# scores, then the alert's rule: read only from a record that has one of them (`_ecs_fields`), so the usual
+# record pays one membership test per place they could be, no walk.
+_ECS_ALERT_PATHS = (
+    "kibana.alert.severity", "signal.rule.severity",
+    "kibana.alert.risk_score", "signal.rule.risk_score", "event.risk_score_norm", "event.risk_score",
+    "kibana.alert.rule.rule_id", "kibana.alert.rule.name", "signal.rule.rule_id", "signal.rule.name",
+)
+
+
 def _ecs_values(record: dict) -> tuple:
     """The values at `_ECS_PATHS`, in that order, as `dig` reads them."""
+    return _ecs_fields(record)[:-1]
+
+
+def _ecs_fields(record: dict) -> tuple:
+    """`_ecs_values`, then one more: the values at `_ECS_ALERT_PATHS` when the record may have one of them (a key
+    kibana, signal or event.risk_score…), else None (the usual record). One tuple: parse_ecs unpacks it."""
     try:
-        flat = "." in "".join(record)
+        keys = "".join(record)
     except TypeError:  # a key that is not text
-        flat = True
-    if not flat:
+        keys = None
+    if keys is not None and "." not in keys:
         # Only nested objects (the usual case): read each object once instead of walking 23 paths from the top.
         # A missing or empty object reads as {}; any other non-object (text, number, list) has no .get() and takes
         # the general walk.
@@ -738,6 +758,10 @@ def _ecs_values(record: dict) -> tuple:
         file = get("file") or _NO_OBJECT
         try:
             file_hash = file.get("hash") or _NO_OBJECT
+            # (a non-object `event` fails here or at its .get() below, and takes the general walk)
+            alert = tuple([dig(record, path) for path in _ECS_ALERT_PATHS]) if (
+                "kibana" in record or "signal" in record or "risk_score" in event or "risk_score_norm" in event
+            ) else None
             return (
                 get("@timestamp"), event.get("kind"), event.get("category"), event.get("severity"),
                 (get("observer") or _NO_OBJECT).get("name"), (get("host") or _NO_OBJECT).get("name"),
@@ -745,19 +769,84 @@ def _ecs_values(record: dict) -> tuple:
                 destination.get("port"), destination.get("domain"),
                 ((get("dns") or _NO_OBJECT).get("question") or _NO_OBJECT).get("name"), url.get("domain"),
                 url.get("full"), url.get("original"), rule.get("id"), rule.get("name"), rule.get("description"),
-                get("message"), file_hash.get("md5"), file_hash.get("sha1"), file_hash.get("sha256"),
+                get("message"), file_hash.get("md5"), file_hash.get("sha1"), file_hash.get("sha256"), alert,
             )
-        except AttributeError:
+        except (AttributeError, TypeError):
             pass
-    return tuple([dig(record, path) for path in _ECS_PATHS])  # flat "a.b" keys (ECS allows them) or odd values
+    # Flat "a.b" keys (ECS allows them; Elastic Security writes its alerts' own fields so) or odd values.
+    values = [dig(record, path) for path in _ECS_PATHS]
+    event = record.get("event")
+    if keys is None or "kibana" in record or "signal" in record or "kibana.alert.severity" in record or (
+            "kibana.alert.risk_score" in record or "signal.rule.severity" in record
+            or "signal.rule.risk_score" in record or "event.risk_score_norm" in record or "event.risk_score" in record
+            or (isinstance(event, dict) and ("risk_score" in event or "risk_score_norm" in event))):
+        # (membership tests: cheaper than one search of the keys' text, or than a set's isdisjoint)
+        values.append(tuple([dig(record, path) for path in _ECS_ALERT_PATHS]))
+    else:
+        values.append(None)
+    return tuple(values)
+
+
+def _ecs_severity(severity: Any, alert: tuple | None) -> int:
+    """An ECS record's severity on the platform's scale, from the first of these it has (a placeholder, "-", is
+    none): (1) the alert's severity in words — Elastic Security's kibana.alert.severity (8.x) or
+    signal.rule.severity (7.x), else event.severity written as a word — as severity.py reads words (low 3, medium
+    5, high 8, critical 10); (2) a risk score on 0–100 — kibana.alert.risk_score, signal.rule.risk_score,
+    event.risk_score_norm, event.risk_score — divided by 10 (Elastic's 21/47/73/99 read as 2/5/7/10, each in the
+    band of Elastic's word); (3) event.severity as a number: 0–10 as is, above 10 a 0–100 scale divided by 10
+    (47 → 5). None: 0. Rounded, a negative number is 0; text that is no number or known word, true, false, a list
+    or an object is refused with the field's name (`_ecs_scaled`)."""
+    if alert is not None:
+        for value, field in ((alert[0], "kibana.alert.severity"), (alert[1], "signal.rule.severity")):
+            if value is not None and value != "" and not is_placeholder(value):
+                return _ecs_scaled(value, field, False)
+    if type(severity) is str:
+        word = severity_of_word(severity)
+        if word is not None:
+            return word
+    if alert is not None:
+        for value, field in zip(alert[2:6], _ECS_ALERT_PATHS[2:6]):
+            if value is not None and value != "" and not is_placeholder(value):
+                return _ecs_scaled(value, field, True)
+    if severity is None:
+        return 0
+    return _ecs_scaled(severity, "event.severity", False)
+
+
+def _ecs_scaled(value: Any, field: str, per_100: bool) -> int:
+    """One severity field's value on 0–10: a word as severity.py reads it; a number divided by 10 when it is on
+    0–100 (`per_100`, or above 10), then rounded and kept within 0–10."""
+    if type(value) is str:
+        word = severity_of_word(value)
+        if word is not None:
+            return word
+        if is_placeholder(value):
+            return 0
+    if type(value) is str or type(value) is int or type(value) is float:  # not true or false: JSON's are no number
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            number = None
+    else:  # true, false, a list, an object
+        number = None
+    if number is None or not math.isfinite(number):
+        raise ParseError(f"invalid {field}: {str(value)[:20]}")
+    if per_100 or number > 10:
+        number = number / 10
+    return int(round(max(0.0, min(10.0, number))))
 
 
 def parse_ecs(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     (timestamp, kind, category, severity, observer, host, agent, src_ip, src_port, dst_ip, dst_port, dst_domain,
      question, url_domain, url_full, url_original, rule_id, rule_name, rule_description, message,
-     md5, sha1, sha256) = _ecs_values(_require_object(record))
+     md5, sha1, sha256, alert) = _ecs_fields(_require_object(record))
     time = parse_time(timestamp, "@timestamp", zone)  # read in the order of _event's fields: the reason is the
-    severity = clamp_severity(severity, "event.severity")  # first field's that fails
+    if alert is not None or type(severity) is not int or not 0 <= severity <= 10:  # first field's that fails
+        severity = _ecs_severity(severity, alert)  # else the usual record: event.severity on 0–10, as is
+    if alert is not None and first(rule_id, rule_name) is None:
+        # An Elastic Security alert without ECS rule.* fields (they are the source event's, when it has them):
+        # the detection rule that raised it (its rule_id is the same in every Kibana that installs the rule).
+        rule_id, rule_name = first(alert[6], alert[8]), first(alert[7], alert[9])
     src_ip, src_port = parse_endpoint(src_ip, src_port, "source.ip", "source.port")
     dst_ip, dst_port = parse_endpoint(dst_ip, dst_port, "destination.ip", "destination.port")
     event = _event(
@@ -935,7 +1024,13 @@ def parse_cef(record: Any, zone: dt.tzinfo = _UTC) -> dict:
     except ParseError:
         # A placeholder ("rt=-") is no time: the next of end, start and the syslog header's time is read.
         written = [value for value in (get("rt"), get("end"), get("start")) if value and not is_placeholder(value)]
-        time = parse_time(written[0] if written else _syslog_time(prefix), "rt", zone)
+        first = written[0].strip() if written else ""
+        if first.isdigit() and first.isascii() and len(first) < 9:
+            # Epoch milliseconds too small for parse_time's epoch (9–13 digits): a device whose clock was never
+            # set ("rt=0", "rt=1000"). Read as what it is, so that the time window refuses it with that reason.
+            time = dt.datetime.fromtimestamp(int(first) / 1000, tz=_UTC)
+        else:
+            time = parse_time(written[0] if written else _syslog_time(prefix), "rt", zone)
     file_hash = get("fileHash")
     src_ip, src_port = parse_endpoint(get("src"), get("spt"), "src", "spt")
     dst_ip, dst_port = parse_endpoint(get("dst"), get("dpt"), "dst", "dpt")

@@ -910,8 +910,6 @@ def source_detail(request, name):
                         new_key=shown_once.take(request, NEW_SOURCE_KEY_SESSION_KEY, belongs_to=source.pk))
 
 
-def _source_settings_url(source) -> str:
-    return reverse("telemetry:source", args=[source.name]) + "#source-settings"
 # What a trial shows of each event it would store, in this order (services.try_records).
 TRIED_FIELDS = ("time", "kind", "category", "severity", "observer", "src_ip", "src_port", "dst_ip", "dst_port",
                 "domain", "url", "file_md5", "file_sha1", "file_sha256", "rule_id", "rule_name")
@@ -976,6 +974,8 @@ def source_try(request, name):
     return _render(request, "telemetry/source_try.html", context, status=status)
 
 
+def _source_settings_url(source) -> str:
+    return reverse("telemetry:source", args=[source.name]) + "#source-settings"
 
 
 @login_required
@@ -1155,6 +1155,7 @@ INTEGRATION_FILES = {
     "syslog-ng/cef-relay.conf": "text/plain; charset=utf-8",
     "rsyslog/khien-elastic.conf": "text/plain; charset=utf-8",
     "rsyslog/khien-elastic-wazuh.conf": "text/plain; charset=utf-8",
+    "rsyslog/khien-replay-errors.sh": "text/x-shellscript; charset=utf-8",
 }
 
 

@@ -1,4 +1,5 @@
-"""Sources authenticate with their own key: `Authorization: Token khs_…` (not a user's token).
+"""Sources authenticate with their own key: `Authorization: Token khs_…` (not a user's token); `Bearer khs_…`,
+which Fluent Bit and many tools write, is the same.
 
 A source key only lets its holder post alerts as that one source; it never
 reads anything. The optional `X-Khien-Source: <name>` header is checked
@@ -21,6 +22,8 @@ from ..models import AlertSource
 from ..services import note_refused_while_disabled, source_of_key
 
 BAD_KEY = _("Invalid source key.")
+# The challenge Elasticsearch sends with a 401: the Elasticsearch-compatible intake answers with it (elastic.py).
+ELASTIC_CHALLENGE = 'Basic realm="security" charset="UTF-8"'
 
 
 class SourceDisabled(exceptions.PermissionDenied):
@@ -61,10 +64,15 @@ class SourcePrincipal:
 
 class SourceKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
+    # `Bearer <key>` is read as `Token <key>`: a wrong one is refused the same way.
+    keywords = ("Token", "Bearer")
 
     def authenticate(self, request):
-        key = key_from_header(request, self.keyword)
-        if key is None:
+        for keyword in self.keywords:
+            key = key_from_header(request, keyword)
+            if key is not None:
+                break
+        else:
             return None
         source = enabled_source(source_of_key(key))
         return SourcePrincipal(source), source
@@ -97,7 +105,7 @@ class SourceBasicAuthentication(authentication.BaseAuthentication):
         return SourcePrincipal(source), source
 
     def authenticate_header(self, request):
-        return 'Basic realm="khien"'
+        return ELASTIC_CHALLENGE
 
 
 class IsAlertSource(permissions.BasePermission):
@@ -111,7 +119,8 @@ class SourceKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <source key>`: the key shown once when the source was registered."}
+                "description": "`Token <source key>` (or `Bearer <source key>`): the key shown once when the "
+                               "source was registered."}
 
 
 class SourceBasicScheme(OpenApiAuthenticationExtension):

@@ -19,6 +19,8 @@ from .test_nats import jetstream  # noqa: F401 - fixture
 pytestmark = pytest.mark.django_db
 
 GOOD = sample_lines("ecs_alerts.ndjson")  # three readable ECS records
+# What the pages say a dead letter's position is: true whichever way the record came (the letter does not say).
+POSITION_NOTE = "Position: the line in a file replayed on the server, or the place in a batch sent to Khiên."
 
 
 def positions(source) -> dict[str, int | None]:
@@ -68,8 +70,9 @@ def test_the_dead_letters_page_and_api_show_the_position(world, make_source, as_
         page = client.get(url).content.decode()
         row = page[page.index(f'data-dead-letter="{letter.pk}"'):]
         row = row[:row.index("</tr>")]
-        assert "record 3 of the batch" in row
-        assert page.count("of the batch") == 1  # the letter kept before positions were recorded says none
+        assert "Position 3" in row
+        assert page.count("data-position=") == 1  # the letter kept before positions were recorded says none
+        assert POSITION_NOTE in page
     client.cookies["khien_language"] = "vi"
     page = client.get(reverse("telemetry:source_dead_letters", args=[source.name])).content.decode()
     assert 'data-position="3"' in page
@@ -129,3 +132,18 @@ def test_a_jetstream_message_is_a_record_of_its_own(jetstream, make_source):
     # Kept with its reason, but no place in a batch: the worker's fetch is not a batch its sender made.
     letter = DeadLetter.objects.get(source=source)
     assert letter.raw == "{broken" and letter.position is None
+
+
+@pytest.mark.django_db(transaction=True)  # `khien ingest` writes from a second thread
+def test_the_pages_do_not_call_a_replayed_files_line_a_place_in_a_batch(world, make_source, as_user, tmp_path):
+    source, _key = make_source(world.ministry, format="ecs", name="siem-replay")
+    path = tmp_path / "replay.ndjson"
+    path.write_bytes(b"\n".join([GOOD[0], b"", b"", b"", b"{broken"]) + b"\n")  # line 5, the 2nd record
+    call_command("ingest", str(path), "--source", source.name, "--quiet", stdout=io.StringIO(), stderr=io.StringIO())
+    client = as_user(world.admin)
+    client.cookies["khien_language"] = "en"
+    for url in (reverse("telemetry:source_dead_letters", args=[source.name]),
+                reverse("telemetry:source", args=[source.name])):
+        page = client.get(url).content.decode()
+        assert 'data-position="5"' in page and "Position 5" in page and POSITION_NOTE in page
+        assert "of the batch" not in page
