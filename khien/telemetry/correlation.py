@@ -5,7 +5,8 @@ KHIEN_CAMPAIGN_WINDOW_SECONDS: an indicator hit at KHIEN_CAMPAIGN_MIN_ORGS or
 more distinct organizations, or a rule (alerts at least
 KHIEN_CAMPAIGN_RULE_MIN_SEVERITY severe) raised at as many, makes a
 `Campaign` — updated, not duplicated, while it keeps being seen within the
-window. A new campaign is announced to the national coordinators at once.
+window. A new campaign is announced to the national coordinators at once; so is a decided one (warned, or made an
+incident) that reaches more organizations (`_tell_spread`).
 
 The coordinator then turns it into an early warning (`do_campaign_to_warning`),
 an incident (`do_campaign_to_incident`) or dismisses it (`do_dismiss_campaign`).
@@ -17,11 +18,12 @@ import datetime as dt
 from collections import Counter
 import hashlib
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _, gettext_lazy as _l
+from django.utils.translation import gettext as _, gettext_lazy as _l, ngettext_lazy
 
 from khien.core import audit, notifications
 from khien.core.audit import Act
@@ -228,17 +230,97 @@ def correlate(now=None) -> dict:
                 updated += 1
                 audit.record(Act.UPDATE, campaign, actor=None, before=before)
                 joined += _follow_incident(campaign, now)
+                if campaign.status in (CampaignStatus.WARNED, CampaignStatus.INCIDENT) and c["orgs"] - known:
+                    _tell_spread(campaign, c["orgs"] - known, now)
     return {"created": created, "updated": updated, "joined_incidents": joined}
 
 
 def _campaign_notice(campaign: Campaign) -> tuple[notifications.Text, notifications.Text]:
     """The title and text telling a coordinator of a new campaign, read in each coordinator's language."""
     title = notifications.Text(_l("National campaign: %(title)s"), {"title": campaign.title_text})
-    body = notifications.Text(_l("First seen %(first)s, last seen %(last)s; %(count)d events."), {
-        "first": shown_time(campaign.first_seen),
-        "last": shown_time(campaign.last_seen),
-        "count": campaign.count})
+    body = notifications.lines(
+        notifications.Text(_l("First seen %(first)s, last seen %(last)s; %(count)d events."), {
+            "first": shown_time(campaign.first_seen),
+            "last": shown_time(campaign.last_seen),
+            "count": campaign.count}),
+        _severity_line(campaign))
     return title, body
+
+
+# The platform's severity bands (`severity.severity_label`) in words, as incidents, warnings and the dashboard say them.
+SEVERITY_WORDS = {"low": _l("Low"), "medium": _l("Medium"), "high": _l("High"), "critical": _l("Critical")}
+
+
+def severity_text(severity: int) -> notifications.Text:
+    """A campaign's severity as people read it: the word of its band and the number, "Critical (9)" — in the
+    reader's language (`str()` of it: the active language)."""
+    return notifications.Text("%(word)s (%(n)s)", {"word": SEVERITY_WORDS[severity_label(severity)], "n": severity})
+
+
+def _severity_line(campaign: Campaign) -> notifications.Text:
+    return notifications.Text(_l("Severity: %(severity)s."), {"severity": severity_text(campaign.severity)})
+
+
+MAX_NAMED_NEW = 10  # organizations named by their code in the notice of a campaign that spread; then "…"
+
+
+def _tell_spread(campaign: Campaign, new_ids: set, now) -> None:
+    """A campaign the coordinator decided (warned, or made an incident) reached the organizations `new_ids`: the
+    national coordinators are told once for the run, with a link to the campaign's page (its box sends the warning
+    to the organizations it has not reached; without a warning, its form makes one). Their information systems
+    the campaign's alerts name join the incident's affected systems while it is open (`_add_incident_systems`).
+    Their alerts are not taken into the incident (`_follow_incident`): they stay in their queues, to triage."""
+    orgs = list(Organization.objects.filter(pk__in=new_ids).order_by("code"))
+    codes = ", ".join(o.code for o in orgs[:MAX_NAMED_NEW]) + (" …" if len(orgs) > MAX_NAMED_NEW else "")
+    title = notifications.Text(_l("National campaign spread: %(title)s (+ %(orgs)s)"),
+                               {"title": campaign.title_text, "orgs": codes})
+    lines = [_severity_line(campaign)]
+    if campaign.warning_id:
+        unwarned = [o.code for o in unwarned_organizations(campaign) if o.pk in new_ids]
+        if unwarned:
+            lines.append(notifications.Text(
+                _l("The early warning has not reached %(orgs)s: the campaign's page sends it to them."),
+                {"orgs": ", ".join(unwarned)}))
+    else:
+        lines.append(notifications.Text(_l("No early warning was made from the campaign: its page makes one.")))
+    if campaign.incident_id:
+        added = _add_incident_systems(campaign, orgs, codes, now)
+        lines.append(notifications.Text(
+            _l("Incident %(reference)s does not take their alerts: they stay in their organizations' queues."),
+            {"reference": campaign.incident.reference}))
+        if added:
+            lines.append(notifications.Text(ngettext_lazy(
+                "%(n)d of their information systems was added to the incident's affected systems.",
+                "%(n)d of their information systems were added to the incident's affected systems.", len(added)),
+                {"n": len(added)}))
+    notifications.notify(national_coordinators(), kind="telemetry.campaign_grew", urgent=True, title=title,
+                         body=notifications.lines(*lines), url=reverse("telemetry:campaign", args=[campaign.pk]))
+
+
+def _add_incident_systems(campaign: Campaign, orgs: list, codes: str, now) -> list:
+    """The information systems of the organizations `orgs` that the campaign's alerts name (`campaign_systems`, the
+    rule of the incident's first systems) join its incident's affected systems, while it is open: written by Khiên,
+    said in its journal (a report correction of its systems, as a system found affected later) and audited.
+    Returns the systems added."""
+    from khien.incidents.models import EventKind, Incident, Status
+    from khien.incidents.services import _event
+
+    incident = Incident.objects.select_for_update().get(pk=campaign.incident_id)
+    if incident.status == Status.CLOSED:
+        return []
+    present = set(incident.systems.values_list("pk", flat=True))
+    added = [s for s in campaign_systems(campaign, organizations=orgs) if s.pk not in present]
+    if not added:
+        return []
+    before = audit.snapshot(incident)
+    incident.systems.add(*added)
+    with notifications.platform_language():  # the incident's record, in the platform's language
+        text = _("The national campaign is now seen at %(n)d organizations (+ %(orgs)s); their affected systems: "
+                 "%(systems)s.") % {"n": campaign.organization_count, "orgs": codes,
+                                    "systems": ", ".join(s.code for s in added)}
+    _event(incident, EventKind.CORRECTED, None, text=text, data={"fields": ["systems"]}, at=now)
+    audit.record(Act.UPDATE, incident, actor=None, before=before)
+    return added
 
 
 # --- Coordinator's decisions --------------------------------------------------------------------
@@ -309,9 +391,11 @@ WARNING_ACTION_RULE = _l("Look for this rule's alerts in your monitoring, check 
 
 HASH_KINDS = ("md5", "sha1", "sha256")
 SHORT_HASH_CHARS = 12
-# The indicators whose name and description the warning quotes: those marked at most as the warning is at first
-# (TLP:AMBER) — a quote must not carry them further than their producer allowed.
+# The indicators whose name and description the warning may quote: those marked at most TLP:AMBER — and of them
+# only those every recipient may see, at the warning's TLP or less restrictive (`quoted_indicators`): a quote must
+# not carry them further than their producer allowed. The warning's TLP is at least WARNING_TLP.
 QUOTED_TLP = ("clear", "green", "amber")
+WARNING_TLP = "amber"  # an early warning's TLP unless it quotes something more restrictive (as the warning form's)
 MAX_QUOTED_THREATS = 5
 THREAT_DESCRIPTION_CHARS = 300
 
@@ -322,27 +406,141 @@ def short_value(kind: str, value: str) -> str:
     return f"{value[:SHORT_HASH_CHARS]}…" if kind in HASH_KINDS and len(value) > SHORT_HASH_CHARS else value
 
 
-def threats(campaign: Campaign, user) -> list[tuple[str, str]]:
-    """What the indicators of an indicator campaign say its value is: (name, description) of the indicators the
-    warning names (`_named_indicators`: those `user` may see, one per name, the latest hit first) that may be
-    quoted in the warning (QUOTED_TLP); at most MAX_QUOTED_THREATS. [] for a rule campaign, or without a user."""
+def _restrictiveness(level: str) -> int:
+    from khien.intel import tlp
+
+    return tlp.RESTRICTIVENESS.index(level)
+
+
+def recipient_ids(organizations=(), sectors=(), provinces=()) -> set:
+    """The organizations an early warning made from a campaign goes to: those chosen, and the active organizations
+    of the sectors and provinces chosen (as `services_warnings.do_issue_warning` targets them)."""
+    ids = {getattr(o, "pk", o) for o in organizations}
+    active = Organization.objects.filter(is_active=True)
+    if sectors:
+        ids |= set(active.filter(sectors__in=list(sectors)).values_list("pk", flat=True))
+    if provinces:
+        ids |= set(active.filter(province__in=list(provinces)).values_list("pk", flat=True))
+    return ids
+
+
+def _unseen_by(versions, recipients) -> dict:
+    """{version pk: the recipient organizations (ids) that may not see it} (`tlp.visible_object_pks_for_organization`,
+    the TLP table for an organization), for the versions some recipient may not see."""
+    from khien.intel import tlp
+
+    pks = {v.pk for v in versions}
+    unseen: dict = {}
+    for org_id in recipients:
+        if not pks:
+            break
+        for pk in pks - tlp.visible_object_pks_for_organization(org_id, pks):
+            unseen.setdefault(pk, []).append(org_id)
+    return unseen
+
+
+def _quote(version) -> tuple[str, str]:
+    """(name, description) of an indicator version as the warning quotes it (whitespace collapsed, the description
+    cut at THREAT_DESCRIPTION_CHARS)."""
+    data = version.data or {}
+    name = " ".join(str(data.get("name") or "").split())
+    description = " ".join(str(data.get("description") or "").split())
+    if len(description) > THREAT_DESCRIPTION_CHARS:
+        description = description[:THREAT_DESCRIPTION_CHARS - 1] + "…"
+    return name, description
+
+
+def _most_confident_first(versions) -> list:
+    """The versions by the producers' confidence (highest first; none given counts lowest), then the latest
+    version first, then as given (the latest hit first)."""
+    ordered = sorted(versions, key=lambda v: v.modified, reverse=True)
+    return sorted(ordered, key=lambda v: -1 if v.confidence is None else v.confidence, reverse=True)
+
+
+def quoted_indicators(campaign: Campaign, user, *, level: str | None = None, recipients=None) -> list:
+    """The indicator versions an indicator campaign's early warning quotes (name and description): of those it names
+    (`_named_indicators`: `user` — the coordinator — may see them), those marked at most QUOTED_TLP, no more
+    restrictive than the warning's TLP `level` (when given), and that every organization of `recipients` (ids;
+    None: no check) may see; the most confident first (`_most_confident_first`), at most MAX_QUOTED_THREATS.
+    [] for a rule campaign, or without a user."""
     if user is None or campaign.kind != CampaignKind.INDICATOR:
         return []
-    found = []
-    for version in _named_indicators(campaign, user):
-        data = version.data or {}
-        name = " ".join(str(data.get("name") or "").split())
-        if version.tlp in QUOTED_TLP and name:
-            description = " ".join(str(data.get("description") or "").split())
-            if len(description) > THREAT_DESCRIPTION_CHARS:
-                description = description[:THREAT_DESCRIPTION_CHARS - 1] + "…"
-            found.append((name, description))
-    return found[:MAX_QUOTED_THREATS]
+    versions = [v for v in _named_indicators(campaign, user) if v.tlp in QUOTED_TLP and _quote(v)[0]
+                and (level is None or _restrictiveness(v.tlp) <= _restrictiveness(level))]
+    if recipients is not None:
+        unseen = _unseen_by(versions, list(recipients))
+        versions = [v for v in versions if v.pk not in unseen]
+    return _most_confident_first(versions)[:MAX_QUOTED_THREATS]
+
+
+def threats(campaign: Campaign, user, *, level: str | None = None, recipients=None) -> list[tuple[str, str]]:
+    """What the indicators of an indicator campaign say its value is: (name, description) of the indicators the
+    warning quotes (`quoted_indicators`), the most confident first."""
+    return [_quote(v) for v in quoted_indicators(campaign, user, level=level, recipients=recipients)]
+
+
+def warning_tlp(quoted) -> str:
+    """The TLP of a campaign's early warning unless the coordinator chooses: WARNING_TLP, or the most restrictive of
+    the indicators it quotes if one is more restrictive."""
+    return max([WARNING_TLP, *(v.tlp for v in quoted)], key=_restrictiveness)
+
+
+def quoting_problem(campaign: Campaign, user, texts: dict, *, level: str, recipients) -> tuple[str, str] | None:
+    """(field, message) when the warning's `texts` ({"title": …, "summary": …}) quote an indicator of the campaign
+    (its name, or its description as the warning quotes it) that is more restrictive than the warning's TLP `level`,
+    or that one of `recipients` (organization ids) may not see — the prefilled text of other recipients or of another
+    TLP, sent as it stood; None otherwise. What the text quotes of the indicators it may quote is taken out first
+    (an allowed name containing a refused one is not held against it)."""
+    if user is None or campaign.kind != CampaignKind.INDICATOR:
+        return None
+    from khien.intel.models import Tlp
+
+    named = [v for v in _named_indicators(campaign, user) if _quote(v)[0]]
+    unseen = _unseen_by(named, list(recipients))
+    fine = [v for v in named if _restrictiveness(v.tlp) <= _restrictiveness(level) and v.pk not in unseen]
+    for field in ("title", "summary"):
+        text = " ".join(str(texts.get(field) or "").split())
+        for version in fine:  # what may be quoted is taken out first
+            for part in _quotable_parts(campaign, version):
+                text = text.replace(part, " ")
+        for version in named:
+            if version in fine or not any(part in text for part in _quotable_parts(campaign, version)):
+                continue
+            name = _quote(version)[0]
+            if _restrictiveness(version.tlp) > _restrictiveness(level):
+                return field, _("The text quotes the indicator “%(name)s”, marked %(marking)s: more restrictive than "
+                                "the warning's %(level)s. Take the quote out, or choose %(marking)s.") % {
+                    "name": name, "marking": Tlp(version.tlp).label, "level": Tlp(level).label}
+            codes = sorted(Organization.objects.filter(pk__in=unseen.get(version.pk, ())).values_list("code", flat=True))
+            return field, _("The text quotes the indicator “%(name)s”, which %(orgs)s may not see (%(marking)s): "
+                            "take the quote out, or leave them out of the recipients.") % {
+                "name": name, "orgs": ", ".join(codes), "marking": Tlp(version.tlp).label}
+    return None
+
+
+# A name or description that says no more than this many letters or digits besides the campaign's value (a feed's
+# indicator named by its value alone, "C2") is not looked for in a text: every warning names the value.
+QUOTE_MIN_CHARS = 6
+
+
+def _quotable_parts(campaign: Campaign, version) -> list[str]:
+    """How a warning's text carries an indicator: its name (in a title, with a hash value shortened) and its
+    description as quoted — those that say something besides the value (QUOTE_MIN_CHARS)."""
+    import re
+
+    name, description = _quote(version)
+    value = short_value(campaign.indicator_kind, campaign.value)
+    parts = [name, description.rstrip("…").rstrip(".")]
+    if value != campaign.value and campaign.value in name:
+        parts.append(name.replace(campaign.value, value))
+    return [part for part in dict.fromkeys(parts)
+            if len(re.sub(r"\W", "", part.replace(campaign.value, "").replace(value, ""))) >= QUOTE_MIN_CHARS]
 
 
 def warning_title(campaign: Campaign, quoted: list[tuple[str, str]]) -> str:
-    """The warning's title in the current language: for an indicator, what it is (the name of the first indicator
-    quoted, `threats`) and where it was seen, the value shortened if it is a hash; for a rule, the campaign's."""
+    """The warning's title in the active language (the caller's: `warning_defaults` writes it in the platform's, for
+    the recipients): for an indicator, what it is (the name of the first indicator quoted — the most confident,
+    `threats`) and where it was seen, the value shortened if it is a hash; for a rule, the campaign's."""
     if campaign.kind != CampaignKind.INDICATOR:
         return campaign.display_title
     value = short_value(campaign.indicator_kind, campaign.value)
@@ -355,10 +553,10 @@ def warning_title(campaign: Campaign, quoted: list[tuple[str, str]]) -> str:
 
 
 def warning_summary(campaign: Campaign, quoted: list[tuple[str, str]] = ()) -> str:
-    """The warning's summary in the current language: what it is, as the indicators quoted say (`threats`: their
-    names and descriptions), what was seen — the value and its kind in full (a hash or a URL is looked for
-    exactly), or the rule — where and how often, then what to do (look for it, block it). The coordinator may edit
-    it before sending."""
+    """The warning's summary in the active language (the caller's: `warning_defaults` writes it in the platform's,
+    for the recipients): what it is, as the indicators quoted say (`threats`: their names and descriptions), what
+    was seen — the value and its kind in full (a hash or a URL is looked for exactly), or the rule — where and how
+    often, then what to do (look for it, block it). The coordinator may edit it before sending."""
     from khien.intel.models import indicator_kind_label
 
     facts = {"n": campaign.organization_count, "first": shown_time(campaign.first_seen),
@@ -381,21 +579,25 @@ def warning_summary(campaign: Campaign, quoted: list[tuple[str, str]] = ()) -> s
     return f"{seen} {action}"
 
 
-def warning_defaults(campaign: Campaign, user=None) -> dict:
-    """What the early warning made from the campaign says unless the coordinator changes it: what it is (the
-    indicators `user` — the coordinator — may see and quote, `threats`), where it was seen, what to do, and a reply
-    deadline (`services_warnings.default_respond_by`: a day for a high or critical warning, three otherwise), so
-    that the organizations that stay silent are followed up."""
+def warning_defaults(campaign: Campaign, user=None, *, recipients=None, level: str | None = None) -> dict:
+    """What the early warning made from the campaign says unless the coordinator changes it, in the platform's
+    language whatever the coordinator's (its recipients read it): what it is (the indicators `user` — the
+    coordinator — may see that it may quote to `recipients`, organization ids — by default `warning_recipients` —
+    at the TLP `level`: `quoted_indicators`), where it was seen, what to do; its TLP (`level`, else `warning_tlp`:
+    at least what it quotes), and a reply deadline (`services_warnings.default_respond_by`: a day for a high or
+    critical warning, three otherwise), so that the organizations that stay silent are followed up."""
     from khien.intel.services_warnings import default_respond_by
 
-    quoted = threats(campaign, user)
+    if recipients is None:
+        recipients = [o.pk for o in warning_recipients(campaign, user)]
+    quoted = quoted_indicators(campaign, user, level=level, recipients=recipients)
     severity = _warning_severity(campaign)
     with notifications.platform_language():
         return {
-            "title": warning_title(campaign, quoted)[:300],
-            "summary": warning_summary(campaign, quoted),
+            "title": warning_title(campaign, [_quote(v) for v in quoted])[:300],
+            "summary": warning_summary(campaign, [_quote(v) for v in quoted]),
             "severity": severity,
-            "tlp": "amber",
+            "tlp": level or warning_tlp(quoted),
             "respond_by": default_respond_by(severity, timezone.now().replace(second=0, microsecond=0)),
         }
 
@@ -418,14 +620,18 @@ def related_incidents(campaign: Campaign, user) -> list:
     return list(incidents.select_related("organization").order_by("reported_at", "reference")[:MAX_RELATED_INCIDENTS])
 
 
-def campaign_systems(campaign: Campaign) -> list:
-    """The information systems watched by the sources of the campaign's alerts, each owned or operated by the
-    source's organization (as the incident of a single alert names them: `triage.do_alert_to_incident`)."""
+def campaign_systems(campaign: Campaign, organizations=None) -> list:
+    """The information systems watched by the sources of the campaign's alerts (of `organizations` only, when
+    given), each owned or operated by the source's organization (as the incident of a single alert names them:
+    `triage.do_alert_to_incident`)."""
     from django.db.models import F, Q
 
     from khien.registry.models import InformationSystem
 
-    sources = campaign_alerts(campaign).order_by().values("source_id")
+    alerts = campaign_alerts(campaign)
+    if organizations is not None:
+        alerts = alerts.filter(organization__in=list(organizations))
+    sources = alerts.order_by().values("source_id")
     return list(InformationSystem.objects.filter(
         Q(alert_sources__in=sources) & (Q(owner=F("alert_sources__organization"))
                                         | Q(operator=F("alert_sources__organization"))))
@@ -478,7 +684,7 @@ def _warning_severity(campaign: Campaign) -> str:
     return label if label in ("low", "medium", "high", "critical") else "high"
 
 
-def _decided(campaign: Campaign, status: str, user, before: dict, **links) -> Campaign:
+def _decided(campaign: Campaign, status: str, user, before: dict, decision: str, **links) -> Campaign:
     """Record a decision and what it made. The decision shown (who, when) is the one that set the status: a
     warning made after the incident is recorded beside it, with its own time, without replacing the incident's."""
     for name, value in links.items():
@@ -488,8 +694,19 @@ def _decided(campaign: Campaign, status: str, user, before: dict, **links) -> Ca
         campaign.decided_by = user
         campaign.decided_at = timezone.now()
     campaign.save()
-    audit.record(Act.UPDATE, campaign, actor=user, before=before)
+    _audit_decision(campaign, user, before, decision)
     return campaign
+
+
+def _audit_decision(campaign: Campaign, user, before: dict, decision: str) -> None:
+    """The audit entry of a coordinator's decision ("warned", "incident", "dismissed", "reopened"): a status change
+    when it changed the status (the log list reads "Status changed: Open → Early warning issued"), the decision in
+    `after` either way (a warning made after the incident leaves the status), filed under the coordinator's
+    organization — a campaign belongs to none."""
+    orgs = sorted(_coordinator_org_ids(user), key=str)
+    audit.record(Act.TRANSITION if before.get("status") != campaign.status else Act.UPDATE, campaign, actor=user,
+                 before=before, after={**audit.snapshot(campaign), "decision": decision},
+                 organization_id=str(orgs[0]) if orgs else "")
 
 
 def _coordinator_org_ids(user) -> set:
@@ -574,8 +791,10 @@ def extend_campaign_warning(campaign: Campaign, *, acting_user, data: dict | Non
         rows = do_add_targets(campaign.warning, {o: (TargetReason.SEEN if o.campaign_hits else TargetReason.CHOSEN,
                                                      str(o.campaign_hits) if o.campaign_hits else "")
                                                  for o in missing}, acting_user=acting_user)
+        orgs = sorted(_coordinator_org_ids(acting_user), key=str)
         audit.record(Act.UPDATE, campaign, actor=acting_user, before=before,
-                     after={**before, "warning_sent_to": sorted(o.code for o in missing)})
+                     after={**before, "decision": "warned", "warning_sent_to": sorted(o.code for o in missing)},
+                     organization_id=str(orgs[0]) if orgs else "")
         return rows
 
 
@@ -585,12 +804,14 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
     the warning is made, the same decision sends it to the organizations the campaign came to involve since
     (`extend_campaign_warning`), instead of a second warning.
 
-    `data` (all optional): title, summary, severity, tlp (else `warning_defaults`); respond_by, the reply deadline
+    `data` (all optional): title, summary, severity, tlp (else `warning_defaults`, written for the recipients and
+    the TLP given: it quotes only the indicators they may all see at that TLP; a title or summary given that quotes
+    another is refused, 400 naming it: `quoting_problem`); respond_by, the reply deadline
     (checked by `do_issue_warning`: in the future, at most RESPOND_BY_MAX ahead; left out, the default deadline of
     the warning's severity, `services_warnings.default_respond_by`; None: no deadline); the recipients: sectors,
     provinces (their active organizations) and organizations — without `organizations`, those the campaign hit
     but the coordinator's own (`warning_recipients`)."""
-    from khien.intel.models import WarningSeverity
+    from khien.intel.models import Tlp, WarningSeverity
     from khien.intel.services_warnings import default_respond_by, do_issue_warning
 
     data = dict(data or {})
@@ -604,8 +825,16 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
         before = audit.snapshot(campaign)
         organizations = (list(data["organizations"]) if data.get("organizations") is not None
                          else warning_recipients(campaign, acting_user))
-        defaults = warning_defaults(campaign, acting_user)
+        level = data.get("tlp") or None
+        if level is not None and level not in Tlp.values:
+            raise ValidationError({"tlp": [_("Unknown TLP level.")]})
+        # The text left out is written for these recipients and this TLP; a text given must not quote more.
+        recipients = recipient_ids(organizations, data.get("sectors") or (), data.get("provinces") or ())
+        defaults = warning_defaults(campaign, acting_user, recipients=recipients, level=level)
         payload = {key: data.get(key) or default for key, default in defaults.items() if key != "respond_by"}
+        problem = quoting_problem(campaign, acting_user, payload, level=payload["tlp"], recipients=recipients)
+        if problem is not None:
+            raise ValidationError({problem[0]: [problem[1]]})
         if payload["severity"] not in WarningSeverity.values:
             payload["severity"] = WarningSeverity.HIGH
         payload["respond_by"] = (data["respond_by"] if "respond_by" in data
@@ -619,7 +848,7 @@ def do_campaign_to_warning(campaign: Campaign, *, acting_user, data: dict | None
                                    auto_match=False, seen=event_counts(campaign))
         # An incident made before stays the campaign's state: the warning is recorded beside it.
         status = CampaignStatus.INCIDENT if campaign.incident_id else CampaignStatus.WARNED
-        return _decided(campaign, status, acting_user, before, warning=warning)
+        return _decided(campaign, status, acting_user, before, "warned", warning=warning)
 
 
 def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | None = None):
@@ -651,15 +880,19 @@ def do_campaign_to_incident(campaign: Campaign, *, acting_user, data: dict | Non
                                       systems=campaign_systems(campaign),
                                       system_owners=list(campaign.organizations.all()))
         _join_unhandled_alerts(campaign, incident, acting_user=acting_user, now=now)
-        return _decided(campaign, CampaignStatus.INCIDENT, acting_user, before, incident=incident)
+        return _decided(campaign, CampaignStatus.INCIDENT, acting_user, before, "incident", incident=incident)
 
 
-def _join_unhandled_alerts(campaign: Campaign, incident, *, acting_user, now) -> int:
-    """The alerts behind the campaign that no one has handled (not reported as an incident, not judged false
-    positives; the latest MAX_ALERTS_PER_CALL, locked) join the incident; returns how many."""
+def _join_unhandled_alerts(campaign: Campaign, incident, *, acting_user, now, organizations=None) -> int:
+    """The alerts behind the campaign (of `organizations` only, ids, when given) that no one has handled (not
+    reported as an incident, not judged false positives; the latest MAX_ALERTS_PER_CALL, locked) join the incident;
+    returns how many."""
     from .triage import MAX_ALERTS_PER_CALL, join_incident
 
-    alerts = list(campaign_alerts(campaign).filter(incident=None)
+    alerts = campaign_alerts(campaign)
+    if organizations is not None:
+        alerts = alerts.filter(organization_id__in=list(organizations))
+    alerts = list(alerts.filter(incident=None)
                   .exclude(status__in=(AlertStatus.ESCALATED, AlertStatus.FALSE_POSITIVE))
                   .select_for_update(of=("self",)).select_related("organization")
                   .order_by("-last_seen", "pk")[:MAX_ALERTS_PER_CALL])
@@ -669,15 +902,21 @@ def _join_unhandled_alerts(campaign: Campaign, incident, *, acting_user, now) ->
 
 
 def _follow_incident(campaign: Campaign, now) -> int:
-    """A campaign the coordinator turned into an incident keeps growing: the alerts raised since join that
-    incident while it is open (by Khiên, no user), so the national incident lists every organization hit."""
+    """A campaign the coordinator turned into an incident keeps growing: the alerts raised since at the
+    organizations the incident was opened for — those whose alerts it already handles — join it while it is open
+    (by Khiên, no user). Those of an organization the campaign reached later do not: an alert in an incident is
+    "reported as an incident", leaves its organization's queue and no longer changes (`triage.is_reported`), and
+    that organization neither took part in the decision nor may open the national incident. It keeps its alerts to
+    triage; the coordinator is told it joined the campaign (`_tell_spread`). An organization that had reported
+    the campaign's alerts in its own incident keeps its new ones likewise."""
     from khien.incidents.models import Status
 
     if campaign.incident_id is None:
         return 0
     if campaign.incident.status == Status.CLOSED:
         return 0
-    return _join_unhandled_alerts(campaign, campaign.incident, acting_user=None, now=now)
+    covered = set(Alert.objects.filter(incident=campaign.incident_id).values_list("organization_id", flat=True))
+    return _join_unhandled_alerts(campaign, campaign.incident, acting_user=None, now=now, organizations=covered)
 
 
 DISMISS_REASON_MAX_CHARS = 2000
@@ -693,7 +932,7 @@ def do_dismiss_campaign(campaign: Campaign, *, acting_user, reason: str = "") ->
         _require_open(campaign)
         before = audit.snapshot(campaign)
         campaign.decision_note = reason
-        return _decided(campaign, CampaignStatus.DISMISSED, acting_user, before)
+        return _decided(campaign, CampaignStatus.DISMISSED, acting_user, before, "dismissed")
 
 
 def do_reopen_campaign(campaign: Campaign, *, acting_user) -> Campaign:
@@ -706,7 +945,7 @@ def do_reopen_campaign(campaign: Campaign, *, acting_user) -> Campaign:
         before = audit.snapshot(campaign)
         campaign.status, campaign.decided_by, campaign.decided_at = CampaignStatus.OPEN, None, None
         campaign.save()
-        audit.record(Act.UPDATE, campaign, actor=acting_user, before=before)
+        _audit_decision(campaign, acting_user, before, "reopened")
         return campaign
 
 

@@ -1274,6 +1274,9 @@ def campaign_list(request):
     if status in CampaignStatus.values:
         campaigns = campaigns.filter(status=status)
     page = Paginator(campaigns.order_by(*correlation.RANKING), 50).get_page(request.GET.get("page"))
+    for campaign in page:  # its severity in words with its number, "Critical (9)"
+        campaign.severity_text, campaign.severity_band = (str(correlation.severity_text(campaign.severity)),
+                                                          severity_label(campaign.severity))
     return render(request, "telemetry/campaign_list.html", {
         "page": page, "status": status, "statuses": CampaignStatus.choices})
 
@@ -1314,6 +1317,8 @@ def _campaign_context(request, campaign, bound_forms: dict | None = None):
         org.campaign_hits = per_org.get(org.pk, 0)
     forms = _decision_forms(request, campaign, bound_forms)
     return {"campaign": campaign, "organizations": orgs, "alert_count": alerts.count(), **forms,
+            "severity_text": str(correlation.severity_text(campaign.severity)),
+            "severity_band": severity_label(campaign.severity),
             # What the warning will name, shown before it is sent (the coordinator sees what the recipients get).
             "warning_indicators": _warning_indicators(request.user, campaign) if "warning_form" in forms else [],
             "may_reopen": campaign.status == CampaignStatus.DISMISSED and is_national_coordinator(request.user),

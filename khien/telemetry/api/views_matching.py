@@ -136,7 +136,10 @@ class CampaignAction(APIView):
     """POST …/campaigns/<id>/warn|incident|dismiss|reopen/: the coordinator's decision (409 once decided; a dismissed
     campaign can be reopened). `warn` on a campaign whose early warning was already made sends that warning to the
     organizations the campaign involves that it has not reached (all of them, or those named in `organizations`;
-    400 for an organization not involved or for the warning's texts, 409 when it has reached them already)."""
+    400 for an organization not involved or for the warning's texts, 409 when it has reached them already). A first
+    `warn` writes the texts left out for the recipients and the `tlp` given: they quote only the indicators every
+    recipient may see, marked no more restrictively than the warning; a `title` or `summary` that quotes another is
+    a 400 naming it (`correlation.quoting_problem`)."""
 
     @extend_schema(request=CampaignActionSerializer,
                    responses={200: CampaignSerializer,

@@ -197,15 +197,22 @@ def test_campaign_to_incident_is_reported_by_the_coordinators_organization(world
 
 
 def test_alerts_raised_after_the_decision_join_the_campaigns_incident(world, campaign, hit_at, coordinator_client):
-    """The campaign goes on after the coordinator opened its incident: the next correlation adds the new
-    organization's alert to the incident (journal line, no user), and stops once the incident is closed."""
+    """The campaign goes on after the coordinator opened its incident: the next correlation adds the new alerts of
+    the organizations the incident was opened for (journal line, no user), and stops once the incident is closed.
+    An organization the campaign reaches later keeps its alert to triage (it cannot open the national incident)."""
     from khien.incidents.models import Status
 
     campaign = correlation.do_campaign_to_incident(campaign, acting_user=world.coordinator)
     incident = campaign.incident
-    hit_at(world.commune)
-    assert correlation.correlate() == {"created": 0, "updated": 1, "joined_incidents": 1}
-    late = Alert.objects.get(organization=world.commune)
+    opened_for = {a.organization_id for a in Alert.objects.filter(incident=incident)}
+    hit_at(world.commune)  # a new organization
+    assert correlation.correlate() == {"created": 0, "updated": 1, "joined_incidents": 0}
+    newcomer = Alert.objects.get(organization=world.commune)
+    assert newcomer.incident is None and newcomer.status == AlertStatus.NEW
+    org = next(o for o in (world.ministry, world.department, world.province) if o.pk in opened_for)
+    hit_at(org, rule="next-rule")  # a new alert of an organization the incident was opened for
+    assert correlation.correlate()["joined_incidents"] == 1
+    late = Alert.objects.get(organization=org, rule_id="next-rule")
     assert late.incident == incident and late.status == AlertStatus.ESCALATED and late.triaged_by is None
     line = IncidentEvent.objects.filter(incident=incident, kind=EventKind.ALERTS).latest("at")
     assert line.data["alerts"] == [str(late.pk)] and line.actor is None
@@ -216,11 +223,12 @@ def test_alerts_raised_after_the_decision_join_the_campaigns_incident(world, cam
     assert "Khiên (tự động)" in client.get(reverse("incidents:incident_detail", args=[incident.pk])).content.decode()
     assert 'id="campaign-follows-incident"' in client.get(reverse("telemetry:campaign", args=[campaign.pk])).content.decode()
     # A closed incident takes no more alerts: they stay open for their organization.
+    joined = Alert.objects.filter(incident=incident).count()
     Incident.objects.filter(pk=incident.pk).update(status=Status.CLOSED)
-    hit_at(world.commune, rule="other-rule")  # another alert behind the campaign
+    hit_at(org, rule="other-rule")  # another alert behind the campaign
     assert correlation.correlate()["joined_incidents"] == 0
     assert Alert.objects.get(rule_id="other-rule").incident is None
-    assert Alert.objects.filter(incident=incident).count() == 4
+    assert Alert.objects.filter(incident=incident).count() == joined
 
 
 def test_a_campaign_first_seen_days_ago_becomes_an_incident_with_its_delay_explained(world, campaign):
