@@ -9,6 +9,8 @@ responder was assigned.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import uuid
 
 from django.utils.text import capfirst
 from django.utils.translation import get_language, ngettext
@@ -135,11 +137,108 @@ def _task_changes(data: dict) -> str:
     return "; ".join(parts)
 
 
-def note_text(event, tasks: dict[str, object], templates) -> str:
+# --- SOC alerts named by the journal: each reader reads only those they may see --------------------------------
+# A line "N SOC alerts added" (`services.do_journal_alerts`) stores one line per alert — its rule, organization code,
+# count and first sighting — and the alerts' ids. The incident is read by people who may not see every alert in it
+# (a responder organization, the people above the coordinator's organization reading a national campaign's
+# incident): the stored line stays as written (the journal is append-only), and each reader is shown the alerts
+# they may see (`Alert.objects.visible_to`, as the SOC alerts section) and only the number of the others.
+
+_ALERT_ORG = re.compile(r" — (\S+), ×\d+, [^,]*$")  # "<rule> — <organization code>, ×<count>, <first seen>"
+
+
+def _alert_ids(event) -> list[str]:
+    return [str(value) for value in (event.data or {}).get("alerts", []) if value]
+
+
+def _alert_lines(event) -> list[str] | None:
+    """The stored line of each alert of an alerts line, in the order of its ids; None when they cannot be told
+    apart (a rule name written on several lines)."""
+    lines = (event.text or "").split("\n")
+    return lines if len(lines) == len(_alert_ids(event)) else None
+
+
+def alerts_seen(events, user) -> set[str]:
+    """The ids of the SOC alerts named by the journal lines `events` that `user` may see: those of the alerts
+    `Alert.objects.visible_to(user)` gives; for an alert deleted since (telemetry retention), by the same scope, the
+    organization its stored line names — or, for a line that names none Khiên knows, the incident's organization
+    (the alerts of a person's report or addition are its organization's or a unit's)."""
+    from khien.core.roles import Action
+    from khien.core.scoping import scope_for
+    from khien.registry.models import Organization
+    from khien.telemetry.models import Alert
+
+    from .models import Incident
+
+    lines = [event for event in events if event.kind == EventKind.ALERTS]
+    named = {value for event in lines for value in _alert_ids(event)}
+    if not named:
+        return set()
+    ids = set()
+    for value in named:
+        try:
+            ids.add(str(uuid.UUID(value)))
+        except (TypeError, ValueError, AttributeError):
+            continue
+    seen = {str(pk) for pk in Alert.objects.visible_to(user).filter(pk__in=ids).values_list("pk", flat=True)}
+    kept = {str(pk) for pk in Alert.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+    gone: dict[str, tuple] = {}  # id -> (the organization code its line names, or None; the incident)
+    for event in lines:
+        stored = _alert_lines(event) or [""] * len(_alert_ids(event))
+        for value, line in zip(_alert_ids(event), stored):
+            if value not in kept:
+                match = _ALERT_ORG.search(line)
+                gone[value] = (match.group(1) if match else None, event.incident_id)
+    if gone:
+        scope = scope_for(user, Action.VIEW)
+        paths = dict(Organization.objects.filter(code__in={code for code, _i in gone.values() if code})
+                     .values_list("code", "path"))
+        incidents = dict(Incident.objects.filter(pk__in={i for _c, i in gone.values()})
+                         .values_list("pk", "organization__path"))
+        for value, (code, incident_id) in gone.items():
+            path = paths.get(code) or incidents.get(incident_id)
+            if path and scope.covers_path(path):
+                seen.add(value)
+    return seen
+
+
+def alert_counts(event, seen: set[str]) -> tuple[list[str], int]:
+    """(the ids of an alerts line the reader may see, how many they may not)."""
+    ids = _alert_ids(event)
+    shown = [value for value in ids if value in seen]
+    return shown, len(ids) - len(shown)
+
+
+def _alerts_note(event, seen: set[str]) -> str:
+    """An alerts line's text for a reader who sees the alerts `seen`: the stored line of each of those, then how
+    many others the line names ("2 alerts of organizations you may not see")."""
+    shown, hidden = alert_counts(event, seen)
+    lines = _alert_lines(event)
+    if lines is None and not hidden:  # the alerts cannot be told apart in the stored text: whole to whoever
+        kept = [event.text or ""]     # sees them all, else those they see as they are now (as the line is written)
+    elif lines is None:
+        from khien.telemetry.models import Alert
+        from khien.telemetry.triage import _alert_line
+
+        found = Alert.objects.filter(pk__in=shown).select_related("organization").order_by("first_seen", "pk")
+        kept = [_alert_line(alert).replace("\n", " ") for alert in found]
+        hidden += len(shown) - len(kept)
+    else:
+        kept = [line for value, line in zip(_alert_ids(event), lines) if value in seen]
+    if hidden:
+        kept.append(ngettext("%(n)s alert of organizations you may not see",
+                             "%(n)s alerts of organizations you may not see", hidden) % {"n": hidden})
+    return "\n".join(kept)
+
+
+def note_text(event, tasks: dict[str, object], templates, alerts: set[str] | None = None) -> str:
     """The line's text below its headline. A task line names its tasks as the task table does — a standard task
     in the reader's language while unedited (`TaskTemplates.shown`) — not in the words stored when it was written
-    (the platform's language). `tasks`: the incident's tasks by id."""
+    (the platform's language). `tasks`: the incident's tasks by id. An alerts line names only the alerts of
+    `alerts` (`alerts_seen`: those the reader may see; none when not given) and counts the others."""
     data = event.data or {}
+    if event.kind == EventKind.ALERTS:
+        return _alerts_note(event, alerts or set())
     if event.kind == EventKind.ESCALATION and data.get("texts"):
         # Written by the deadline check as texts (`notices.check_deadlines`): in the reader's language.
         try:

@@ -16,8 +16,9 @@ tasks) are `ByLanguage`; what people wrote (titles, notes, reasons) is shown as 
 national coordinator — once: each notice has a key recorded on the incident
 (`deadline_notices`), and `escalated_at` marks the first escalation.
 
-Settings read: ``KHIEN_INCIDENT_DEADLINE_LEAD_HOURS`` (default 2: how long
-before a due time the "due soon" notice goes out) and
+Settings read: ``KHIEN_INCIDENT_DEADLINE_LEAD_HOURS`` (default 2: at most how long
+before a due time the "due soon" notice goes out; a short deadline warns in the second half of its window,
+`SOON_SHARE`) and
 ``KHIEN_INCIDENT_DEADLINE_LOOKBACK_DAYS`` (default 90: incidents reported
 earlier than that are not checked any more).
 """
@@ -438,16 +439,45 @@ def stage_given(incident: Incident, stage: dict, *, actor) -> int:
 
 
 
+# A deadline is due soon in the last SOON_SHARE of its window — from when it started to count (and the incident
+# was in Khiên) to its due time — and at most the lead time (`lead_time`) before it. A critical incident's 1-hour
+# triage is due soon 30 minutes before its due time, not as soon as it is reported; a 4-hour one (and any longer
+# one) the lead time before, 2 hours by default.
+SOON_SHARE = 0.5
+
+
+def soon_at(start: dt.datetime | None, due: dt.datetime, lead: dt.timedelta) -> dt.datetime:
+    """When a deadline due at `due`, counted from `start`, becomes due soon (`SOON_SHARE` of its window, at most
+    `lead` before it); `lead` before it when its start is not known."""
+    if start is None:
+        return due - lead
+    window = max(due - start, dt.timedelta(0))
+    return due - min(lead, window * SOON_SHARE)
+
+
+def _stage_start(incident: Incident, code: str) -> dt.datetime | None:
+    """When a report stage's window starts for the due-soon notice: the time its delay counts from, or the
+    incident's report when later (a deadline counted from the detection starts for Khiên at the report)."""
+    stage = next((st for st in incident.policy.data.get("stages", []) if st.get("code") == code), None)
+    start = deadlines.incident_times(incident).get(stage["due"].get("from")) if stage else None
+    return max(start, incident.reported_at) if start is not None else incident.reported_at
+
+
 def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta,
-                missed_sla: set[str] | None = None) -> list[tuple[str, str, Text]]:
+                missed_sla: set[str] | None = None, *, proportional: bool = False) -> list[tuple[str, str, Text]]:
     """(key, "soon" | "missed", text) for every deadline of the incident that is due soon or missed at `now`.
 
     All times come from `deadlines`. `missed_sla` is the set of SLA measures
     that `deadlines.sla_missed` found missed for this incident (computed per
     batch by the job); without it each is checked with `deadlines.sla_overdue`.
     Each text is a `Text`, written in its reader's language when shown.
+    A deadline is "soon" within `lead` of its due time; `proportional` (the due-soon notice, `check_deadlines`):
+    within the last `SOON_SHARE` of its window, at most `lead` (`soon_at`).
     """
     found: list[tuple[str, str, Text]] = []
+
+    def soon(start, due) -> bool:
+        return (soon_at(start, due, lead) if proportional else due - lead) <= now
     ref = incident.reference
     if deadlines.reported_late(incident):
         found.append(("missed:stage:initial", "missed",
@@ -459,7 +489,7 @@ def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta,
             found.append((f"missed:stage:{nxt.code}", "missed",
                           Text(_l("%(ref)s: the report “%(stage)s” is overdue (due %(due)s)."),
                                {"ref": ref, "stage": _named(nxt, nxt.code), "due": when_text(nxt.due_at)})))
-        elif nxt.due_at - lead <= now:
+        elif soon(_stage_start(incident, nxt.code), nxt.due_at):
             found.append((f"soon:stage:{nxt.code}", "soon",
                           Text(_l("%(ref)s: the report “%(stage)s” is due at %(due)s."),
                                {"ref": ref, "stage": _named(nxt, nxt.code), "due": when_text(nxt.due_at)})))
@@ -474,7 +504,7 @@ def due_notices(incident: Incident, now: dt.datetime, lead: dt.timedelta,
                 found.append((f"missed:sla:{measure}", "missed",
                               Text(_l("%(ref)s: the %(what)s SLA was missed (due %(due)s)."),
                                    {"ref": ref, "what": label, "due": when_text(due)})))
-            elif due - lead <= now:
+            elif soon(incident.reported_at, due):
                 found.append((f"soon:sla:{measure}", "soon",
                               Text(_l("%(ref)s: %(what)s is due by %(due)s."),
                                    {"ref": ref, "what": label, "due": when_text(due)})))
@@ -507,7 +537,7 @@ def check_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
     missed_by_incident = missed_slas(now)
     for incident in candidates(now).iterator(chunk_size=500):
         pk = incident.pk
-        wanted = due_notices(incident, now, lead, missed_by_incident.get(pk, set()))
+        wanted = due_notices(incident, now, lead, missed_by_incident.get(pk, set()), proportional=True)
         if not any(key not in incident.deadline_notices for key, _k, _t in wanted):
             continue
         counts["incidents"] += 1

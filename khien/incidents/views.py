@@ -59,6 +59,7 @@ from .forms import (
 from .models import (
     OPEN_TASK_STATUSES,
     STATUS_ORDER,
+    EventKind,
     Evidence,
     Incident,
     IncidentEvent,
@@ -391,9 +392,12 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     stage_names = journal.stage_names(incident.policy)
     templates = TaskTemplates.current()
     tasks_by_id = {str(task.pk): task for task in Task.objects.filter(incident=incident)}
+    alerts_seen = journal.alerts_seen(events, user)  # an alerts line names only the alerts the reader may see
     for event in events:
         event.headline = journal.headline(event, stage_names)
-        event.note = journal.note_text(event, tasks_by_id, templates)
+        event.note = journal.note_text(event, tasks_by_id, templates, alerts_seen)
+        # A long list of alerts opens on demand.
+        event.folded = event.kind == EventKind.ALERTS and event.note.count("\n") >= 5
     manage_tasks = participant and open_incident
     people = services.task_people(incident) if manage_tasks else None
     edit_forms = forms.get("task_edit_forms", {})

@@ -411,9 +411,54 @@ def is_past_due(warning: EarlyWarning, now=None) -> bool:
     return warning.respond_by is not None and warning.respond_by <= (now or timezone.now())
 
 
+# Who among a target organization's members answers its warnings: a role that may change things there (its
+# administrators and analysts; `can_acknowledge`). They are the ones told of a warning, its reminders and updates,
+# urgently when the notice is (e-mailed at once). Those who only read it there — auditors, responders — find it in
+# Khiên: told, never urgently (no e-mail at once; in their digest if they asked for every notification). Trainees,
+# who are in training, are not sent live warnings (they read their organization's warnings in its inbox).
+ANSWERING_ROLES = frozenset(role for role, actions in ROLE_ACTIONS.items() if Action.CHANGE in actions)
+READING_ROLES = frozenset({Role.AUDITOR, Role.RESPONDER})
+
+
 def can_acknowledge(user, target: WarningTarget) -> bool:
-    return any(org_id == target.organization_id and Action.CHANGE in ROLE_ACTIONS.get(role, ())
-               for role, _p, org_id in memberships_of(user))
+    return any(org_id == target.organization_id and role in ANSWERING_ROLES for role, _p, org_id in memberships_of(user))
+
+
+def _tell_members(organization_ids, *, kind: str, title, body, url: str, urgent: bool) -> int:
+    """Notify the members of the target organizations `organization_ids` of a warning's notice: those who answer
+    it (`ANSWERING_ROLES`) as `urgent` says, those who only read it (`READING_ROLES`) never urgently, each person
+    once (the more urgent way); nobody else. Returns the notifications written."""
+    from khien.registry.models import Membership
+
+    answering, reading = {}, {}
+    for member in (Membership.objects.filter(organization_id__in=list(organization_ids), user__is_active=True)
+                   .select_related("user").order_by("user__email")):
+        if member.role in ANSWERING_ROLES:
+            answering[member.user_id] = member.user
+        elif member.role in READING_ROLES:
+            reading[member.user_id] = member.user
+    readers = [user for pk, user in reading.items() if pk not in answering]
+    told = notifications.notify(list(answering.values()), kind=kind, title=title, body=body, url=url, urgent=urgent)
+    return told + notifications.notify(readers, kind=kind, title=title, body=body, url=url, urgent=False)
+
+
+def _title(warning: EarlyWarning, *, reminder: bool = False, update: WarningUpdate | None = None):
+    """The title of every copy of a warning's notice, as a `Text` (each reader's language): its members'
+    notifications (and so their e-mails' subjects) and the e-mail to the organization's 24/7 contact — with the
+    warning's severity and TLP, the marking each copy carries."""
+    about = {"severity": WarningSeverity(warning.severity).label, "tlp": Tlp(warning.tlp).label,
+             "title": warning.title}
+    if update is not None:
+        return notifications.Text(_l("Update %(n)d — early warning (%(severity)s, %(tlp)s): %(title)s"),
+                                  {**about, "n": update.number})
+    if reminder:
+        return notifications.Text(_l("Reminder — early warning (%(severity)s, %(tlp)s): %(title)s"), about)
+    return notifications.Text(_l("Early warning (%(severity)s, %(tlp)s): %(title)s"), about)
+
+
+def _sharing(warning: EarlyWarning):
+    """The first line of a member's notice: the warning's TLP, as the contact's e-mail says it ("Sharing: …")."""
+    return notifications.Text(_l("Sharing: %(tlp)s."), {"tlp": Tlp(warning.tlp).label})
 
 
 # --- Issuing ---------------------------------------------------------------------------------------
@@ -660,8 +705,7 @@ def _announce(warning: EarlyWarning, rows) -> None:
     deadline = (notifications.Text(_l("Please answer by %(deadline)s (Vietnam time)."),
                                     {"deadline": shown_time(warning.respond_by)})
                 if warning.respond_by is not None else None)
-    title = notifications.Text(_l("Early warning (%(severity)s): %(title)s"), {
-        "severity": WarningSeverity(warning.severity).label, "title": warning.title})
+    title = _title(warning)
     url = reverse("intel:warning_detail", args=[warning_id])
     names = _reason_names([e for row in rows for e in reasons_of(row)])
     values = _notice_values(warning)
@@ -675,11 +719,9 @@ def _announce(warning: EarlyWarning, rows) -> None:
         # says something (which systems match, a sector, what their monitoring saw…).
         why = (notifications.Text(_l("Why your organization receives it: %(why)s."), {"why": why_text(row, names)})
                if key != ((TargetReason.CHOSEN, "", ()),) else None)
-        notifications.notify(
-            Organization.objects.filter(pk__in=org_ids), kind="intel.warning", title=title,
-            body=(notifications.lines(warning.summary, values, why, deadline) if (values or why or deadline)
-                  else warning.summary),
-            url=url, urgent=warning.severity in (WarningSeverity.HIGH, WarningSeverity.CRITICAL))
+        _tell_members(org_ids, kind="intel.warning", title=title,
+                      body=notifications.lines(_sharing(warning), warning.summary, values, why, deadline),
+                      url=url, urgent=warning.severity in (WarningSeverity.HIGH, WarningSeverity.CRITICAL))
     ids = [row.organization_id for row in rows]
     transaction.on_commit(lambda: notify_targets(warning_id, organization_ids=ids))
 
@@ -851,11 +893,9 @@ def do_remind_warning(warning: EarlyWarning, *, acting_user) -> list[WarningTarg
                  before={}, after={"reminded_at": now.isoformat(),
                                    "reminded": sorted(t.organization.code for t in silent)})
     warning_id = warning.pk
-    notifications.notify(
-        Organization.objects.filter(pk__in=ids), kind="intel.warning_reminder",
-        title=notifications.Text(_l("Reminder — early warning (%(severity)s): %(title)s"), {
-            "severity": WarningSeverity(warning.severity).label, "title": warning.title}),
-        body=_answer_request(warning), url=reverse("intel:warning_detail", args=[warning_id]), urgent=True)
+    _tell_members(ids, kind="intel.warning_reminder", title=_title(warning, reminder=True),
+                  body=notifications.lines(_sharing(warning), _answer_request(warning)),
+                  url=reverse("intel:warning_detail", args=[warning_id]), urgent=True)
     transaction.on_commit(lambda: notify_targets(warning_id, organization_ids=ids, reminder=True))
     return silent
 
@@ -931,17 +971,16 @@ def do_update_warning(warning: EarlyWarning, *, text: str = "", respond_by=UNCHA
     audit.record_many(changes, actor=acting_user)
 
     warning_id = warning.pk
-    title = notifications.Text(_l("Update %(n)d — early warning (%(severity)s): %(title)s"), {
-        "n": update.number, "severity": WarningSeverity(warning.severity).label, "title": warning.title})
+    title = _title(warning, update=update)
     url = reverse("intel:warning_detail", args=[warning_id])
     urgent = deadline_changed or warning.severity in (WarningSeverity.HIGH, WarningSeverity.CRITICAL)
     answered = set(warning.targets.exclude(state__isnull=True).values_list("organization_id", flat=True))
     everyone = list(warning.targets.values_list("organization_id", flat=True))
     for group, has_answered in ((answered, True), ([o for o in everyone if o not in answered], False)):
         if group:
-            notifications.notify(Organization.objects.filter(pk__in=list(group)), kind="intel.warning_update",
-                                 title=title, body=_update_body(update, answered=has_answered), url=url,
-                                 urgent=urgent)
+            _tell_members(group, kind="intel.warning_update", title=title,
+                          body=notifications.lines(_sharing(warning), _update_body(update, answered=has_answered)),
+                          url=url, urgent=urgent)
     update_id = update.pk
     transaction.on_commit(lambda: notify_targets(warning_id, update_id=update_id))
     return update
@@ -1106,15 +1145,8 @@ def notify_targets(warning_id, organization_ids=None, *, reminder: bool = False,
     link = settings.KHIEN_PUBLIC_URL.rstrip("/") + reverse("intel:warning_detail", args=[warning.pk])
     with translation.override(settings.LANGUAGE_CODE):
         for org in orgs:
-            about = {"severity": warning.get_severity_display(), "tlp": warning.get_tlp_display(),
-                     "title": warning.title}
-            if update is not None:
-                subject = _("[Khiên] Update %(n)d — early warning (%(severity)s, %(tlp)s): %(title)s") \
-                    % {**about, "n": update.number}
-            elif reminder:
-                subject = _("[Khiên] Reminder — early warning (%(severity)s, %(tlp)s): %(title)s") % about
-            else:
-                subject = _("[Khiên] Early warning (%(severity)s, %(tlp)s): %(title)s") % about
+            # The members' notification title (`_title`: severity and TLP), as their own e-mails' subjects say it.
+            subject = _("[Khiên] %(title)s") % {"title": _title(warning, reminder=reminder, update=update).render()}
             deadline = []
             if warning.respond_by is not None:
                 deadline = [_("Please answer by %(deadline)s (Vietnam time).")

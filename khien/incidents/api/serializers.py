@@ -357,7 +357,9 @@ def _local_times(value):
 
 class IncidentEventSerializer(serializers.ModelSerializer):
     """A journal line. `text` reads as on the incident's page (`journal.note_text`): the standard tasks it names in
-    the request's language while unedited; `data` keeps codes, its times in the platform's zone."""
+    the request's language while unedited, the SOC alerts the reader may see (the others counted; `data.alerts`
+    the ids of those, `data.alerts_not_shown` the number of the others); `data` keeps codes, its times in the
+    platform's zone. Give the request in the context (`context={"request": request}`)."""
 
     class Meta:
         model = IncidentEvent
@@ -369,11 +371,21 @@ class IncidentEventSerializer(serializers.ModelSerializer):
             cache[incident_id] = {str(task.pk): task for task in Task.objects.filter(incident_id=incident_id)}
         return cache[incident_id]
 
+    def _alerts_seen(self, event) -> set:
+        """The alerts of an alerts line the request's user may see (`journal.alerts_seen`; none without a request)."""
+        request = self.context.get("request") if isinstance(getattr(self, "context", None), dict) else None
+        user = getattr(request, "user", None)
+        return journal.alerts_seen([event], user) if user is not None else set()
+
     def to_representation(self, event):
         data = super().to_representation(event)
         tasks = self._tasks(event.incident_id) if event.kind == EventKind.TASK else {}
-        data["text"] = journal.note_text(event, tasks, _task_templates(self))
+        seen = self._alerts_seen(event) if event.kind == EventKind.ALERTS else set()
+        data["text"] = journal.note_text(event, tasks, _task_templates(self), seen)
         data["data"] = _local_times(data["data"])
+        if event.kind == EventKind.ALERTS and isinstance(data["data"], dict):
+            # The ids of the alerts the reader may see; the others only counted, as on the page.
+            data["data"]["alerts"], data["data"]["alerts_not_shown"] = journal.alert_counts(event, seen)
         return data
 
 

@@ -188,9 +188,10 @@ class IncidentViewSet(StrictListMixin, mixins.ListModelMixin, mixins.RetrieveMod
             body.is_valid(raise_exception=True)
             event = services.do_add_comment(incident, body.validated_data["text"], acting_user=request.user,
                                             happened_at=body.validated_data["happened_at"])
-            return Response(s.IncidentEventSerializer(event).data, status=status.HTTP_201_CREATED)
+            return Response(s.IncidentEventSerializer(event, context={"request": request}).data,
+                            status=status.HTTP_201_CREATED)
         events = IncidentEvent.objects.visible_to(request.user).filter(incident=incident).order_by("at", "id")
-        return Response(s.IncidentEventSerializer(events, many=True).data)
+        return Response(s.IncidentEventSerializer(events, many=True, context={"request": request}).data)
 
     @extend_schema(summary="The incident's timeline: its milestones and the comments dated by when they happened",
                    responses=s.TimelineEntrySerializer(many=True))

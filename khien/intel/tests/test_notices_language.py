@@ -48,8 +48,8 @@ def test_an_early_warning_issued_in_english_reads_in_each_target_members_languag
             {"title": "Chiến dịch tấn công", "summary": "Synthetic test warning", "severity": "high"},
             acting_user=world.coordinator, organizations=[world.ministry], auto_match=False)
     _assert_reads(_read(client, api, world.admin, "intel.warning"),
-                  ("Cảnh báo sớm (Cao): Chiến dịch tấn công", "Synthetic test warning"),
-                  ("Early warning (High): Chiến dịch tấn công", "Synthetic test warning"))
+                  ("Cảnh báo sớm (Cao, TLP:AMBER): Chiến dịch tấn công", "Phạm vi chia sẻ: TLP:AMBER.\nSynthetic test warning"),
+                  ("Early warning (High, TLP:AMBER): Chiến dịch tấn công", "Sharing: TLP:AMBER.\nSynthetic test warning"))
 
 
 def _min_subscription(world):

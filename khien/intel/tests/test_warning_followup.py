@@ -149,10 +149,11 @@ def test_a_reminder_goes_to_the_silent_targets_only(land, django_capture_on_comm
     notes = Notification.objects.filter(kind="intel.warning_reminder")
     assert set(notes.values_list("recipient__email", flat=True)) == {w.responder.email}
     note = notes.get()
-    assert note.urgent and note.url == reverse("intel:warning_detail", args=[warning.pk])
+    # A responder only reads a warning (its administrators and analysts answer it): told in Khiên, not urgently.
+    assert not note.urgent and note.url == reverse("intel:warning_detail", args=[warning.pk])
     assert note.texts["title"]["msgid"].startswith("Reminder — early warning")
     with translation.override("en"):
-        assert note.shown_title.startswith("Reminder — early warning (High): Chiến dịch mã độc")
+        assert note.shown_title.startswith("Reminder — early warning (High, TLP:AMBER): Chiến dịch mã độc")
         assert "due by" in note.shown_body
     # The warning's e-mail again to RESP's contact address (not PROV's), marked as a reminder.
     resp_contact = Organization.objects.get(pk=w.responder_org.pk).contact_email

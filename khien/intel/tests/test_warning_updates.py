@@ -65,13 +65,13 @@ def test_an_update_keeps_the_warning_as_issued_and_tells_every_target(land, djan
     assert entries[0].organization_id == str(w.ncsc.pk) and entries[0].after["text"] == update.text
     # Every target's members are notified — the one that answered too, asked to check its answer.
     notes = Notification.objects.filter(kind="intel.warning_update")
-    prov_people = {w.other_admin.email, land.prov_analyst.email, land.prov_trainee.email}
+    prov_people = {w.other_admin.email, land.prov_analyst.email}  # not its trainee: no live warnings in training
     assert set(notes.values_list("recipient__email", flat=True)) == prov_people | {w.responder.email}
     note = notes.get(recipient=w.responder)
-    assert note.urgent and note.url == reverse("intel:warning_detail", args=[warning.pk])
+    assert not note.urgent and note.url == reverse("intel:warning_detail", args=[warning.pk])  # a reader, told in Khiên
     assert note.texts["title"]["msgid"].startswith("Update %(n)d — early warning")
     with translation.override("en"):
-        assert note.shown_title == "Update 1 — early warning (High): Chiến dịch mã độc"
+        assert note.shown_title == "Update 1 — early warning (High, TLP:AMBER): Chiến dịch mã độc"
         assert update.text in note.shown_body and "answered before this update" not in note.shown_body
         answered = notes.get(recipient=w.other_admin)
         assert update.text in answered.shown_body and "answered before this update" in answered.shown_body
