@@ -470,7 +470,8 @@ class AlertSourceFilter(KnownFilterSet):
     organization = django_filters.CharFilter(field_name="organization__code", method="filter_organization",
                                          label=_("Organization (code, with its units)"))
     format = ListedChoiceFilter(choices=SourceFormat.choices, label=_("Format"))
-    # As each source's `status` reads (health.source_status); `never_sent`, the monitoring states' word, too.
+    # As each source's `status` reads (health.source_status: live, silent, rejecting, never, disabled);
+    # `never_sent`, the monitoring states' word, too.
     status = ListedChoiceFilter(choices=[(name, label) for name, label in health.SOURCE_STATUS_LABELS.items()],
                                 method="filter_status", label=_("Status"))
 
@@ -495,6 +496,12 @@ class AlertSourceFilter(KnownFilterSet):
 
     def filter_status(self, queryset, name, value):
         return health.sources_in_status(queryset, value) if value else queryset
+
+    @property
+    def qs(self):
+        # Whether each source sends only refused records, read in the list's own query: its `status`
+        # (health.source_status) then asks nothing more per source.
+        return health.with_refusing(super().qs)
 
 
 class DeadLetterFilter(KnownFilterSet):

@@ -585,7 +585,8 @@ def write_batch(batch: PreparedBatch) -> IngestResult:
         result.duplicates = batch.size - len(events) - result.rejected
         AlertSource.objects.filter(pk=source.pk).update(
             accepted=F("accepted") + result.accepted, rejected=F("rejected") + result.rejected,
-            **({"last_event_at": now} if events else {}),
+            # A record sent again that is stored already is a working connection too (health.py: not "rejecting").
+            **({"last_event_at": now} if events or result.duplicates else {}),
         )
         _count_source_hour(source, now, result.accepted, result.rejected)
     return result

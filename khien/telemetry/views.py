@@ -293,7 +293,7 @@ def dashboard_data(user, now: dt.datetime | None = None, period: Period | None =
                             "organizations": r["orgs"],
                             "url": indicator_url(r["indicator_id"])} for r in top_ind]}
 
-    sources = list(AlertSource.objects.visible_to(user).only("enabled", "last_event_at"))
+    sources = list(health.with_refusing(AlertSource.objects.visible_to(user)).only("enabled", "last_event_at"))
     status = Counter(health.source_status(s, now) for s in sources)
     systems = Counter(health.monitored_systems(user, now=now).values_list("monitoring", flat=True))
     # "X / Y connected (Z %)" of the level-3+ systems in operation: the home page's figure has the same shape.
@@ -806,9 +806,11 @@ def source_list(request):
     state = request.GET.get("monitoring")
     if state not in health.Monitoring.STATES:
         state = health.Monitoring.NOT_CONNECTED
-    # Who to call: lost systems and never-connected ones grouped by the source watching them (one call per source,
-    # its organization's contacts beside it); the systems with no source at all, or connected, as a list.
-    grouped = {health.Monitoring.DISCONNECTED: "lost_calls", health.Monitoring.NEVER_SENT: "never_calls"}
+    # Who to call: lost systems, those whose sources send only refused records and never-connected ones grouped by
+    # the source watching them (one call per source, its organization's contacts beside it); the systems with no
+    # source at all, or connected, as a list.
+    grouped = {health.Monitoring.DISCONNECTED: "lost_calls", health.Monitoring.REJECTING: "rejecting_calls",
+               health.Monitoring.NEVER_SENT: "never_calls"}
     calls = {name: health.calls_by_source(request.user, key, now) for key, name in grouped.items()
              if state in (key, health.Monitoring.NOT_CONNECTED)}
     listed = (health.Monitoring.NO_SOURCE,) if state == health.Monitoring.NOT_CONNECTED else \

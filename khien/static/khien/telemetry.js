@@ -9,7 +9,7 @@
   // well as hue (readers who do not tell red from green): severity from a light blue-grey "low" through amber and
   // orange to a dark red "critical" (CIE L* 66, 81, 57, 28); the same severity colours as charts.js.
   var SEVERITY = { low: "#94a3b8", medium: "#fbbf24", high: "#ea580c", critical: "#7f1d1d",
-                   live: "#16a34a", silent: "#991b1b", never: "#fbbf24", disabled: "#475569" };
+                   live: "#16a34a", silent: "#991b1b", rejecting: "#ea580c", never: "#fbbf24", disabled: "#475569" };
   // Narrower than this (a phone), a donut names its slices in a legend rather than in labels around it, which the
   // width would cut short.
   var NARROW = 480;

@@ -10,6 +10,7 @@ from khien.core.api.strict import StrictFieldsMixin
 from khien.registry.api.serializers import VisibleOrganizationField
 
 from khien.core.filters import unknown_organization_message
+from .. import health
 from ..health import source_activity, source_status
 from ..models import (DEFAULT_SOURCE_TIME_ZONE, Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount,
                       SourceFormat)
@@ -30,7 +31,7 @@ class AlertSourceSerializer(serializers.ModelSerializer):
 
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
     systems = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
-    status = serializers.SerializerMethodField(help_text="live, silent, never or disabled")
+    status = serializers.SerializerMethodField(help_text="live, silent, rejecting (it sends, but every record since its last accepted one was refused), never or disabled")
     activity = serializers.SerializerMethodField()
     refused_while_disabled = serializers.IntegerField(
         read_only=True, help_text="Requests with the source's key refused since it was disabled: a tool still "
@@ -317,7 +318,7 @@ class MonitoredSystemSerializer(serializers.Serializer):
     approved_level = serializers.IntegerField(allow_null=True)
     # The level it is held to for national monitoring: approved, else proposed (`registry.level_at_least_q`).
     level = serializers.IntegerField(source="monitored_level")
-    monitoring = serializers.ChoiceField(choices=["connected", "disconnected", "no_source"])
+    monitoring = serializers.ChoiceField(choices=list(health.Monitoring.STATES))
     monitor_sources = serializers.IntegerField()
     monitor_last_event = api_fields.DateTimeField(allow_null=True)
 

@@ -482,8 +482,8 @@ class HourlyCountList(StrictListView):
 
 class MonitoredSystemList(StrictListView):
     """Level-3+ information systems the caller can see, and whether a live alert source still watches them
-    (`connected`), all their sources sent then fell silent (`disconnected`), their sources never sent anything
-    (`never_sent`), or none watches them (`no_source`); by code."""
+    (`connected`), all their sources sent then fell silent (`disconnected`), their sources send only refused records
+    (`rejecting`), their sources never sent anything (`never_sent`), or none watches them (`no_source`); by code."""
 
     serializer_class = s.MonitoredSystemSerializer
     filterset_class = MonitoredSystemFilter

@@ -18,7 +18,7 @@ def test_a_proposed_level_is_shown_and_given_as_the_level_it_is_held_to(world, m
     table = page[page.index('id="monitoring-table"'):]
     table = table[:table.index("</table>")]
     assert table.index(proposed.code) < table.index(approved.code)  # the higher level first
-    assert '<td class="num">4 <span class="muted small">(đề xuất)</span></td>' in table
+    assert '<td class="num" data-label="Cấp độ">4 <span class="muted small">(đề xuất)</span></td>' in table
     rows = {r["code"]: r for r in api(world.admin).get("/api/telemetry/monitoring/").json()["results"]}
     assert (rows[proposed.code]["level"], rows[proposed.code]["approved_level"]) == (4, None)
     assert (rows[approved.code]["level"], rows[approved.code]["approved_level"]) == (3, 3)

@@ -58,7 +58,7 @@ def test_sources_filter_by_status_with_the_rule_of_the_source_pages(world, reade
         assert {row["status"] for row in client.get(f"/api/telemetry/sources/?status={status}").json()["results"]} \
             == {status}
     answer = refusal(client.get("/api/telemetry/sources/?status=dead"))
-    assert answer["status"] == ["Unknown value “dead”: use one of live, silent, never, disabled."]
+    assert answer["status"] == ["Unknown value “dead”: use one of live, silent, rejecting, never, disabled."]
 
 
 def test_choice_filters_name_the_values_they_take(world, reader):
@@ -67,7 +67,7 @@ def test_choice_filters_name_the_values_they_take(world, reader):
         "Unknown value “syslog”: use one of wazuh, suricata, ecs, cef."]
     kind = refusal(client.get("/api/telemetry/hits/?kind=foo"))["kind"][0]
     assert kind.startswith("Unknown value “foo”: use one of ipv4, ipv6") and "sha256" in kind
-    assert "connected, disconnected, never_sent, no_source" in refusal(
+    assert "connected, disconnected, rejecting, never_sent, no_source" in refusal(
         client.get("/api/telemetry/monitoring/?monitoring=lost"))["monitoring"][0]
     assert "open, warned, incident, dismissed" in refusal(client.get("/api/telemetry/campaigns/?status=x"))["status"][0]
     assert "new, acknowledged" in refusal(client.get("/api/telemetry/alert-groups/?status=x"))["status"][0]

@@ -52,9 +52,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("sources", help="list the sources: a header line, then one source a line, tab-separated: "
-                                   "name, format, organization code, status (live, silent, never: never sent, "
-                                   "disabled), last event (when it last sent a stored record, UTC, ISO 8601; - if "
-                                   "never), accepted and rejected (records since it was registered)")
+                                   "name, format, organization code, status (live, silent, rejecting: sends only "
+                                   "refused records, never: never sent, disabled), last event (when it last sent a "
+                                   "stored record, UTC, ISO 8601; - if never), accepted and rejected (records since "
+                                   "it was registered)")
         add = sub.add_parser("add-source", help="register a source and print its key (shown once)")
         add.add_argument("name")
         add.add_argument("--format", required=True, choices=SourceFormat.values)
@@ -106,8 +107,9 @@ class Command(BaseCommand):
         from django.utils import timezone
 
         now = timezone.now()
-        sources = (AlertSource.objects.select_related("organization").order_by("name")
-                   .only("name", "format", "enabled", "last_event_at", "accepted", "rejected", "organization__code"))
+        sources = health.with_refusing(
+            AlertSource.objects.select_related("organization").order_by("name")
+            .only("name", "format", "enabled", "last_event_at", "accepted", "rejected", "organization__code"))
         self.stdout.write("\t".join(SOURCE_COLUMNS))
         for source in sources:
             # Name, format, organization first (scripts cut them), then what the sources page shows: the status by
