@@ -122,6 +122,10 @@ def object_type_label(object_type: str) -> str:
 
 REVOKED_LABEL = pgettext_lazy("audit action", "API token revoked")  # the only revocation an entry of its own records
 SECOND_FACTOR_RESET_LABEL = pgettext_lazy("audit action", "Two-step sign-in reset")
+DEADLINE_NOTICE_LABEL = pgettext_lazy("audit action", "Deadline notice sent")
+ESCALATED_LABEL = pgettext_lazy("audit action", "Escalated to the coordinator")
+# What the platform's deadline check changes on an incident (`incidents.notices.check_deadlines`), nobody acting.
+DEADLINE_FIELDS = {"deadline_notices", "escalated_at", "updated_at"}
 
 
 def entry_action_label(entry: AuditEntry) -> str:
@@ -132,6 +136,11 @@ def entry_action_label(entry: AuditEntry) -> str:
     if (entry.object_type == "core.user" and entry.action == Act.UPDATE
             and (entry.after or {}).get("second_factor") == "reset"):  # `services.do_reset_second_factor`
         return str(SECOND_FACTOR_RESET_LABEL)
+    if entry.object_type == "incidents.incident" and entry.action == Act.UPDATE and not entry.actor_email:
+        before, after = entry.before or {}, entry.after or {}
+        changed = {key for key in set(before) | set(after) if before.get(key) != after.get(key)}
+        if changed and changed <= DEADLINE_FIELDS:  # a deadline notice, not an edit: say which
+            return str(ESCALATED_LABEL if "escalated_at" in changed else DEADLINE_NOTICE_LABEL)
     if entry.action == Act.TRANSITION:
         step = _status_step(entry)
         if step is not None:

@@ -54,11 +54,13 @@ def sign_in_organizations(user: User) -> list[str]:
     per organization they hold a role in, except one whose unit they also hold a role in (the entry filed under the
     unit is read from the parent). None for a person without a role: the entry is then theirs alone (and the
     national coordinator's)."""
-    from .scoping import memberships_of
+    from .scoping import memberships_of, scope_within
 
     paths = {path: str(org_id) for _role, path, org_id in memberships_of(user)}
+    # The parent's entry is left out only where the parent reads the unit's: not across a coordination boundary
+    # (decision 0001), where each keeps its own.
     return [org_id for path, org_id in sorted(paths.items())
-            if not any(other != path and other.startswith(path) for other in paths)]
+            if not any(other != path and scope_within(user, (path,)).covers_path(other) for other in paths)]
 
 
 @transaction.atomic

@@ -32,6 +32,7 @@ from django.utils import timezone, translation
 from khien.core import audit
 from khien.core.audit import Act, Change
 from khien.core.roles import Role
+from khien.core.scoping import reaching_line
 from khien.registry.models import InformationSystem, Membership, Organization, OrgType
 
 from . import content, deadlines, notices, services
@@ -153,7 +154,8 @@ class _Builder:
 
     def person_for(self, org):
         """Someone of the organization or of its nearest ancestor who may act for it (admin or analyst)."""
-        for prefix in reversed(org.ancestor_paths()):
+        boundaries = {path for path, ms in self.by_path.items() if any(m.role == Role.NATIONAL_COORDINATOR for m in ms)}
+        for prefix in reversed(reaching_line(org, boundaries)):  # not from above the coordinator's organization
             found = [m.user for m in self.by_path.get(prefix, []) if m.role in (Role.ORG_ADMIN, Role.ORG_ANALYST)]
             if found:
                 return self.rng.choice(found)

@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet, UntilFilter
-from khien.core.scoping import memberships_of, prefix_q
+from khien.core.scoping import memberships_of, scope_within
 
 from khien.intel import tlp as tlp_levels
 from khien.intel.models import Tlp
@@ -27,9 +27,7 @@ def awaiting_response(queryset, user):
     paths = [path for role, path, _o in memberships_of(user) if role in RESPONDER_ROLES] if user is not None else []
     if not paths:
         return queryset.none()
-    assigned = Q()
-    for path in paths:
-        assigned |= Q(assignments__responder__path__startswith=path)
+    assigned = scope_within(user, paths).q("assignments__responder__path")
     return queryset.filter(status__in=NOT_STARTED).filter(
         pk__in=Incident.objects.filter(assigned).values("pk"))
 
@@ -51,10 +49,10 @@ def for_my_organization(queryset, user):
     ours = Q(pk__in=[])
     reporting = [path for role, path, _o in memberships_of(user) if Action.CHANGE in ROLE_ACTIONS.get(role, ())]
     if reporting:
-        ours |= Q(prefix_q("incident__organization__path", tuple(reporting)), party=TaskParty.REPORTER)
+        ours |= Q(scope_within(user, reporting).q("incident__organization__path"), party=TaskParty.REPORTER)
     responding = [path for role, path, _o in memberships_of(user) if role in RESPONDER_ROLES]
     if responding:
-        assigned = Incident.objects.filter(prefix_q("assignments__responder__path", tuple(responding))).values("pk")
+        assigned = Incident.objects.filter(scope_within(user, responding).q("assignments__responder__path")).values("pk")
         ours |= Q(incident__in=assigned, party=TaskParty.RESPONDER)
     if is_national_coordinator(user):
         ours |= Q(party=TaskParty.COORDINATOR)
@@ -71,10 +69,7 @@ def may_await_response(user) -> bool:
     paths = [path for role, path, _o in memberships_of(user) if role in RESPONDER_ROLES]
     if not paths:
         return False
-    within = Q()
-    for path in paths:
-        within |= Q(path__startswith=path)
-    return Organization.objects.filter(within, org_type=OrgType.RESPONDER).exists()
+    return Organization.objects.filter(scope_within(user, paths).q("path"), org_type=OrgType.RESPONDER).exists()
 
 
 def with_observable(value: str):

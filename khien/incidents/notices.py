@@ -39,6 +39,7 @@ from khien.core import notifications
 from khien.core.audit import Change
 from khien.core.models import User
 from khien.core.roles import Role
+from khien.core.scoping import reaching_line
 from khien.core.texts import shown_time
 from khien.intel.models import Tlp
 from khien.registry.services import national_coordinators
@@ -168,7 +169,7 @@ def told_of_new_incident(incident: Incident, actor=None) -> list:
     reporting = incident.organization
     chain = [reporting]
     if incident.tlp in CHAIN_TLPS:
-        above = [path for path in reporting.ancestor_paths() if path != reporting.path]
+        above = [path for path in reaching_line(reporting) if path != reporting.path]  # not above a boundary
         chain += list(Organization.objects.filter(path__in=above, is_active=True))
     people = {p.pk: p for p in _people(chain, REPORTER_ROLES, actor)}
     for person in national_coordinators():

@@ -47,7 +47,8 @@ from khien.core.texts import shown_time
 from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused, file_too_large
 from khien.core.roles import ROLE_ACTIONS, Action, Role
-from khien.core.scoping import NOTHING, is_national_coordinator, memberships_of, scope_for, user_can
+from khien.core.scoping import (NOTHING, coordination_boundaries, is_national_coordinator, memberships_of, reaching_line,
+                                scope_for, scope_within, user_can)
 from khien.core.timerange import out_of_range_message, storable
 from khien.registry.models import InformationSystem, Organization, OrgType
 
@@ -113,8 +114,8 @@ def is_assigned_responder(user, incident: Incident) -> bool:
     paths = [p for role, p, _o in memberships_of(user) if role in RESPONDER_ROLES]
     if not paths:
         return False
-    assigned = incident.assignments.values_list("responder__path", flat=True)
-    return any(a.startswith(p) for a in assigned for p in paths)
+    reach = scope_within(user, paths)
+    return any(reach.covers_path(a) for a in incident.assignments.values_list("responder__path", flat=True))
 
 
 def sides_of(user, incident: Incident) -> set[str]:
@@ -272,8 +273,8 @@ def may_assign(user, incident: Incident) -> bool:
     organization above it), who may bring in the responder they work with."""
     if is_national_coordinator(user):
         return True
-    path = incident.organization.path
-    return any(role == Role.ORG_ADMIN and path.startswith(p) for role, p, _o in memberships_of(user))
+    admin_of = [p for role, p, _o in memberships_of(user) if role == Role.ORG_ADMIN]
+    return bool(admin_of) and scope_within(user, admin_of).covers_path(incident.organization.path)
 
 
 def may_participate(user, incident: Incident) -> bool:
@@ -297,6 +298,11 @@ def may_unassign(user, incident: Incident, assignment: ResponderAssignment | Non
     return assignment.assigned_by_id == user.pk
 
 
+def _last_id(path: str) -> str:
+    """The id (hex) of the organization at `path`: the last segment of its materialized path."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
 def task_people(incident: Incident):
     """The active people who may work on the incident's tasks, hence be put in charge of one: the same people as
     `may_participate` — the roles that may change in the reporting organization's line, the national
@@ -304,12 +310,13 @@ def task_people(incident: Incident):
     from khien.core.models import User
 
     reporting_roles = sorted(str(role) for role, actions in ROLE_ACTIONS.items() if Action.CHANGE in actions)
-    line = [part for part in incident.organization.path.split("/") if part]
+    boundaries = coordination_boundaries()  # the line stops at the coordinator's organization (decision 0001)
+    line = [_last_id(path) for path in reaching_line(incident.organization, boundaries)]
     people = (Q(is_superuser=True) | Q(memberships__role=Role.NATIONAL_COORDINATOR)
               | Q(memberships__role__in=reporting_roles, memberships__organization_id__in=line))
     responder_line: set[str] = set()
     for path in incident.assignments.values_list("responder__path", flat=True):
-        responder_line.update(part for part in path.split("/") if part)
+        responder_line.update(_last_id(above) for above in reaching_line(path, boundaries))
     if responder_line:
         people |= Q(memberships__role__in=sorted(str(r) for r in RESPONDER_ROLES),
                     memberships__organization_id__in=sorted(responder_line))
@@ -1338,8 +1345,9 @@ def evidence_holders(evidence: Evidence) -> list:
     if adder is None:
         return []
     paths = [p for role, p in adder.memberships.values_list("role", "organization__path") if role in RESPONDER_ROLES]
+    reach = scope_within(None, paths)  # not across a coordination boundary (decision 0001)
     return [a.responder for a in evidence.incident.assignments.select_related("responder").order_by("responder__code")
-            if any(a.responder.path.startswith(p) for p in paths)]
+            if reach.covers_path(a.responder.path)]
 
 
 def may_seal(user, evidence: Evidence) -> bool:
@@ -1348,7 +1356,7 @@ def may_seal(user, evidence: Evidence) -> bool:
     if REPORTER in sides_of(user, evidence.incident):
         return True
     paths = [p for role, p, _o in memberships_of(user) if role in RESPONDER_ROLES]
-    return bool(paths) and any(h.path.startswith(p) for h in evidence_holders(evidence) for p in paths)
+    return bool(paths) and any(scope_within(user, paths).covers_path(h.path) for h in evidence_holders(evidence))
 
 
 def who_may_seal(evidence: Evidence) -> str:

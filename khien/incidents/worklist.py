@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from khien.core.roles import ROLE_ACTIONS, Action
-from khien.core.scoping import is_national_coordinator, memberships_of, prefix_q
+from khien.core.scoping import is_national_coordinator, memberships_of, scope_within
 from khien.core.worklist import Item, grouped
 
 from . import deadlines, notices
@@ -39,7 +39,7 @@ def _reporting_side(incidents, user):
     of theirs may change (their organization and the units under it, as `services.is_reporting_side` and
     `filters.for_my_organization`) — not the coordinator's reach over every organization."""
     paths = tuple(path for role, path, _o in memberships_of(user) if Action.CHANGE in ROLE_ACTIONS.get(role, ()))
-    return incidents.filter(prefix_q("organization__path", paths)) if paths else incidents.none()
+    return incidents.filter(scope_within(user, paths).q("organization__path")) if paths else incidents.none()
 
 
 def waiting_for_triage(incidents, user, now) -> list[Item]:

@@ -28,7 +28,8 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused, file_too_large
 from khien.core.models import User
 from khien.core.roles import ROLE_ACTIONS, Action, Role
-from khien.core.scoping import NOTHING, Scope, is_national_coordinator, memberships_of, prefix_q, scope_for, user_can
+from khien.core.scoping import (Scope, is_national_coordinator, memberships_of, scope_for,
+                                scope_within, user_can)
 
 from . import levels
 from .models import (
@@ -357,7 +358,7 @@ def _member_reading_scope(user) -> Scope:
     if manage.everything:
         return manage
     paths = set(manage.paths) | {path for role, path, _o in memberships_of(user) if role in MEMBER_READING_ROLES}
-    return Scope(False, tuple(sorted(paths))) if paths else NOTHING
+    return scope_within(user, paths)
 
 
 def member_reading_organization_ids(user) -> list[str] | None:
@@ -368,7 +369,7 @@ def member_reading_organization_ids(user) -> list[str] | None:
         return None
     if not scope.paths:
         return []
-    return [str(pk) for pk in Organization.objects.filter(prefix_q("path", scope.paths)).values_list("pk", flat=True)]
+    return [str(pk) for pk in scope.organizations().values_list("pk", flat=True)]
 
 
 def may_read_members(user, organization: Organization) -> bool:
@@ -383,7 +384,7 @@ def members_readable_by(user):
     if scope.everything:
         memberships = Membership.objects.all()
     elif scope.paths:
-        memberships = Membership.objects.filter(prefix_q("organization__path", scope.paths))
+        memberships = Membership.objects.filter(scope.q("organization__path"))
     else:
         memberships = Membership.objects.none()
     return memberships.annotate(second_factor_on=Exists(
@@ -910,7 +911,7 @@ def decidable_by(user, step: str, *, own_turn_only: bool = False):
         paths = tuple({path for role, path, _o in memberships_of(user)
                        if role in _deciding_roles(STAGE_RIGHTS[stage])})
         if paths:
-            deciders |= _authority_q(stage, "owner") & prefix_q("owner__path", paths)
+            deciders |= _authority_q(stage, "owner") & scope_within(user, paths).q("owner__path")
         if coordinator:
             deciders |= _authority_q(stage, "national")
         turn |= Q(level_status=status) & deciders
@@ -1140,8 +1141,16 @@ def _holders_of_right(action: str, organization: Organization):
     """The memberships of active people who hold `action` over `organization` through a role in it or in an
     organization above it (the national coordinators, who hold every right, are told only where the decision is
     theirs). Who is told of a step (`_people_with_right`) and whom the level card names (`_deciding_organizations`)."""
+    # The line stops at a coordination boundary (decision 0001, `scoping.reaching_line`): the ministry above the
+    # coordinator's organization holds no right over it. In the same query: a membership is left out when a
+    # national-coordinator membership sits in the line below its organization.
+    line = organization.ancestor_paths()
+    boundary_below = Membership.objects.filter(
+        role=Role.NATIONAL_COORDINATOR, organization__path__in=line,
+        organization__path__startswith=OuterRef("organization__path")).exclude(organization_id=OuterRef("organization_id"))
     return Membership.objects.filter(
-        organization__path__in=organization.ancestor_paths(), role__in=_deciding_roles(action), user__is_active=True)
+        organization__path__in=line, role__in=_deciding_roles(action), user__is_active=True).exclude(
+        Exists(boundary_below))
 
 
 def _people_with_right(action: str, organization: Organization) -> list[User]:

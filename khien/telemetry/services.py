@@ -46,7 +46,7 @@ from khien.core.audit import Act
 from khien.core.errors import Forbidden, Refused
 from khien.core.models import hash_token
 from khien.core.roles import Action
-from khien.core.scoping import is_national_coordinator, prefix_q, scope_for, user_can
+from khien.core.scoping import is_national_coordinator, scope_for, scope_within, user_can
 from khien.intel.tlp import visible_object_pks_for_organization
 
 from . import conf, store
@@ -1030,10 +1030,11 @@ def watchable_systems(source: AlertSource):
     monitoring of what it watches (health.monitored_systems), which only its own organization may vouch for."""
     from khien.registry.models import InformationSystem, InformationSystemQuerySet
 
-    paths = (source.organization.path,)
+    # Not across a coordination boundary (decision 0001): a ministry's source does not watch the coordinator's systems.
+    reach = scope_within(None, (source.organization.path,))
     belongs = Q()
     for lookup in InformationSystemQuerySet.org_path_lookups:
-        belongs |= prefix_q(lookup, paths)
+        belongs |= reach.q(lookup)
     return InformationSystem.objects.filter(belongs)
 
 

@@ -34,7 +34,7 @@ from khien.core import audit, notifications
 from khien.core.audit import Act, Change
 from khien.core.errors import Forbidden, Refused
 from khien.core.roles import Action
-from khien.core.scoping import user_can
+from khien.core.scoping import reaching_line, user_can
 from khien.core.texts import shown_time
 
 from .models import (HIGH_SEVERITY, OPEN_ALERT_STATUSES, Alert, AlertSource, AlertStatus, AlertSuppression, Event,
@@ -188,7 +188,7 @@ def possible_handlers(alert: Alert):
     from khien.core.models import User
     from khien.core.roles import ROLE_ACTIONS, Role
 
-    paths = alert.organization.ancestor_paths()
+    paths = reaching_line(alert.organization)  # not above a coordination boundary (decision 0001)
     roles = [role for role, actions in ROLE_ACTIONS.items() if Action.CHANGE in actions
              and role != Role.NATIONAL_COORDINATOR]
     return (User.objects.filter(is_active=True, memberships__organization__path__in=paths,

@@ -70,3 +70,24 @@ def test_the_rule():
     assert notices.soon_at(T0, T0 + dt.timedelta(hours=72), lead) == T0 + dt.timedelta(hours=70)
     assert notices.soon_at(T0, T0 - MIN, lead) == T0 - MIN  # a window already past: soon only when due
     assert notices.soon_at(None, due, lead) == due - lead
+
+
+def test_the_audit_log_names_a_deadline_notice_and_an_escalation(world, report):
+    """The deadline check's update of an incident read "Changed · incident" with no actor: it says what it was."""
+    from django.utils import translation
+
+    from khien.core import audit
+    from khien.core.models import AuditEntry
+
+    incident = report(now=T0, severity="critical", detected_at=T0 - 10 * MIN)
+    jobs.check_deadlines(T0 + 32 * MIN)  # due soon
+    jobs.check_deadlines(T0 + 61 * MIN)  # missed: escalated
+    entries = AuditEntry.objects.filter(object_type="incidents.incident", object_id=str(incident.pk),
+                                        actor_email="").order_by("seq")
+    with translation.override("en"):
+        assert [audit.entry_action_label(e) for e in entries] == ["Deadline notice sent", "Escalated to the coordinator"]
+    # A person's edit of the incident keeps its plain label.
+    edited = AuditEntry.objects.filter(object_type="incidents.incident", object_id=str(incident.pk)).exclude(
+        actor_email="").first()
+    if edited is not None:
+        assert audit.entry_action_label(edited) not in ("Deadline notice sent", "Escalated to the coordinator")
