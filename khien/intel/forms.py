@@ -129,6 +129,44 @@ def filterable_select(size: int, placeholder=None) -> forms.SelectMultiple:
 MULTI_SELECT_HINT = _l("Type in the box to filter; hold Ctrl (⌘ on a Mac) to choose several.")
 
 
+class OrganizationPicker(forms.CheckboxSelectMultiple):
+    """Organizations as checkboxes: a click ticks or unticks one and never drops the others (a plain click in a
+    <select multiple> kept only the one clicked). The ticked ones come first under "Chosen (n)", the others in
+    their type's group (`grouped_organization_choices`), folded; the count of those chosen is said. The field's
+    name and values are a multi-select's, so the views and services read the same. org-picker.js adds a text
+    filter and the count, kept current; without JavaScript every box is listed, without either."""
+    template_name = "intel/widgets/organization_picker.html"
+    option_template_name = "intel/widgets/organization_picker_option.html"
+
+    def id_for_label(self, id_, index=None):
+        # The field's label names the filter box (the boxes are grouped by their fieldsets' legends).
+        return f"{id_}_filter" if id_ and index is None else super().id_for_label(id_, index)
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        chosen, groups = [], []
+        for group_name, options, _index in context["widget"]["optgroups"]:
+            others = []
+            for option in options:
+                (chosen if option["selected"] else others).append(option)
+            if others:
+                groups.append({"name": group_name, "options": others})
+        n = len(chosen)
+        context["widget"].update({
+            "chosen": chosen, "groups": groups,
+            "count_text": ngettext("%(n)s organization chosen", "%(n)s organizations chosen", n) % {"n": n},
+            # The count as org-picker.js writes it (the languages of the platform have at most two forms).
+            "count_one": ngettext("%(n)s organization chosen", "%(n)s organizations chosen", 1),
+            "count_other": ngettext("%(n)s organization chosen", "%(n)s organizations chosen", 2),
+            "shown_label": _("%(shown)s of %(total)s shown"),
+        })
+        return context
+
+
+ORGANIZATIONS_HINT = _l("Tick each organization that receives the warning; a click never unticks the others. "
+                        "Those ticked are listed first.")
+
+
 def _recipients_field(required=False):
     return OrganizationsField(
         label=_l("Recipients (TLP:RED)"), required=required,
@@ -545,7 +583,7 @@ class WarningForm(_WarningListedMixin, forms.Form):
     cpes = forms.CharField(label=_l("Affected products (CPE 2.3)"), required=False,
                            widget=forms.Textarea(attrs={"rows": 2}),
                            help_text=_l("e.g. cpe:2.3:a:vendor:product:*:*:*:*:*:*:*:*, one per line."))
-    # Recipients: filterable lists (intel.js) with names in full; the organizations grouped by type.
+    # Recipients: filterable lists (intel.js) with names in full; the organizations as checkboxes grouped by type.
     sectors = forms.ModelMultipleChoiceField(label=_l("Sectors"), queryset=Sector.objects.all(), required=False,
                                              widget=filterable_select(8, _l("Filter by name")),
                                              help_text=MULTI_SELECT_HINT)
@@ -557,7 +595,7 @@ class WarningForm(_WarningListedMixin, forms.Form):
                                            help_text=MULTI_SELECT_HINT)
     organizations = OrganizationsField(label=_l("Organizations"), required=False,
                                        queryset=Organization.objects.filter(is_active=True).order_by("code"),
-                                       widget=filterable_select(12), help_text=MULTI_SELECT_HINT)
+                                       widget=OrganizationPicker, help_text=ORGANIZATIONS_HINT)
     auto_match = forms.BooleanField(
         label=_l("Also send to every organization whose registered systems match"), required=False, initial=True,
         help_text=_l("On: besides those you choose, the warning goes to EVERY organization with a registered "

@@ -69,18 +69,19 @@ def test_audience_revoke_and_warning_recipients(live_server, flushable_audit_log
     context.clear_cookies()
     login(page, base, world.admin)
     page.goto(f"{base}/intel/warnings/new/")
-    field = page.locator("#id_organizations")
-    box = page.locator("input.option-filter[aria-controls=id_organizations]")
+    field = page.locator("#id_organizations[data-org-picker]")  # checkboxes (intel.forms.OrganizationPicker)
+    box = field.locator("input[type=search]")
     expect(box).to_be_visible()
     box.fill("ha noi so 2")  # without accents
-    visible = field.locator("option:not([hidden])")
+    visible = field.locator("label.org-option:visible")
     expect(visible).to_have_count(1)
-    expect(visible.first).to_have_text(f"LONG — {LONG_NAME}")
-    field.select_option(str(longest.pk))
-    expect(page.locator("#id_organizations ~ .chosen")).to_contain_text("LONG")
+    expect(visible.first).to_contain_text(f"LONG — {LONG_NAME}")
+    visible.first.click()
+    expect(field.locator(f"input[value='{longest.pk}']")).to_be_checked()
+    expect(field.locator("[data-org-count]")).to_contain_text("1")
     box.fill("")
-    # An ISAC's operator is offered its members only (the province and LONG), all shown again once the box is empty.
-    expect(field.locator("option:not([hidden])")).to_have_count(isac.members.filter(is_active=True).count())
+    # An ISAC's operator is offered its members only (the province and LONG).
+    expect(field.locator("input[name=organizations]")).to_have_count(isac.members.filter(is_active=True).count())
     # the whole name fits: the list is as wide as the form
     width = field.evaluate("el => el.getBoundingClientRect().width")
     assert width > 900, width

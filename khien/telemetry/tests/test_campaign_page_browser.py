@@ -46,7 +46,7 @@ def test_an_opened_decision_takes_the_whole_row(live_server, flushable_audit_log
     incident = page.locator("#make-incident").bounding_box()
     assert incident["y"] >= opened["y"] + opened["height"]  # the other decisions wrap below it
     summary = page.locator("#make-warning textarea[name=summary]").bounding_box()
-    organizations = page.locator("#make-warning select[name=organizations]").bounding_box()
+    organizations = page.locator("#make-warning [data-org-picker]").bounding_box()
     assert summary["width"] > 700 and organizations["width"] > 700  # readable, not a 400 px column
     assert campaign.value in page.input_value("#make-warning textarea[name=summary]")
     assert not watch.console_errors and not watch.external

@@ -40,9 +40,7 @@ def _announced(form: str) -> int:
 
 
 def _ticked(form: str) -> list[str]:
-    select = form[form.index('name="organizations"'):]
-    select = select[:select.index("</select>")]
-    return re.findall(r'<option value="([^"]+)" selected>', select)
+    return re.findall(r'<input type="checkbox" name="organizations" value="([^"]+)"[^>]* checked>', form)
 
 
 def test_the_recipients_leave_out_the_sender_and_the_form_starts_with_them(world, with_sender):

@@ -390,9 +390,12 @@ def test_the_campaign_warning_form_asks_a_deadline_and_more_recipients(world, ca
     form = page[page.index('id="make-warning"'):page.index("</form>", page.index('id="make-warning"'))]
     for name in ("respond_by", "sectors", "provinces", "organizations", "recipients_chosen"):
         assert f'name="{name}"' in form, name
+    import re
+
     for org in (world.ministry, world.province, world.department):
-        assert f'<option value="{org.pk}" selected>' in form
-    assert f'<option value="{world.responder_org.pk}">' in form  # offered, not ticked
+        assert re.search(rf'<input type="checkbox" name="organizations" value="{org.pk}"[^>]* checked>', form)
+    # offered, not ticked
+    assert re.search(rf'<input type="checkbox" name="organizations" value="{world.responder_org.pk}" id="[^"]+">', form)
 
 
 def test_a_campaign_warning_with_a_deadline_goes_to_the_added_recipients_too(world, campaign, coordinator_client):
