@@ -37,6 +37,7 @@ from khien.registry.services import national_coordinators
 from . import conf_matching
 from .models import (Alert, AlertStatus, Campaign, CampaignKind, CampaignStatus, Event, IndicatorHit, campaign_title,
                      severity_label)
+from .severity import BAND_NAMES
 
 MAX_LISTED_ORGS = 200
 
@@ -247,14 +248,10 @@ def _campaign_notice(campaign: Campaign) -> tuple[notifications.Text, notificati
     return title, body
 
 
-# The platform's severity bands (`severity.severity_label`) in words, as incidents, warnings and the dashboard say them.
-SEVERITY_WORDS = {"low": _l("Low"), "medium": _l("Medium"), "high": _l("High"), "critical": _l("Critical")}
-
-
 def severity_text(severity: int) -> notifications.Text:
     """A campaign's severity as people read it: the word of its band and the number, "Critical (9)" — in the
     reader's language (`str()` of it: the active language)."""
-    return notifications.Text("%(word)s (%(n)s)", {"word": SEVERITY_WORDS[severity_label(severity)], "n": severity})
+    return notifications.Text("%(word)s (%(n)s)", {"word": BAND_NAMES[severity_label(severity)], "n": severity})
 
 
 def _severity_line(campaign: Campaign) -> notifications.Text:

@@ -7,7 +7,12 @@ No Django models here: the parsers use it, and models.py imports them.
 """
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 SEVERITY_BANDS = ((3, "low"), (6, "medium"), (8, "high"), (10, "critical"))
+# Each band as people read it (the dashboard's chart, a campaign's "Critical (9)").
+BAND_NAMES = {"low": gettext_lazy("Low"), "medium": gettext_lazy("Medium"), "high": gettext_lazy("High"),
+              "critical": gettext_lazy("Critical")}
 
 # The value a label stands for, inside its band: CEF's own words (Low 3, Medium 5, High 8, Very-High 10),
 # the values the platform always gave them.

@@ -47,13 +47,11 @@ from .forms import (TryRecordsForm, AlertIncidentForm, CampaignIncidentForm, Cam
 from .models import (EVENT_CATEGORY_LABELS, HIGH_SEVERITY, OPEN_ALERT_STATUSES, SEVERITY_BANDS, Alert, AlertSource, AlertStatus, AlertSuppression, Campaign,
                      CampaignStatus, DeadLetter, Event, HourlyCount, IndicatorHit, SourceFormat)
 from .parsers import reason_text
-from .severity import severity_label
+from .severity import BAND_NAMES, severity_label
 
 HOURS = 48
 TOP = 10
 REFRESH_SECONDS = 30  # the live dashboard's refresh (telemetry.js)
-SEVERITY_NAMES = {"low": gettext_lazy("Low"), "medium": gettext_lazy("Medium"), "high": gettext_lazy("High"),
-                  "critical": gettext_lazy("Critical")}
 
 
 def _english() -> bool:
@@ -72,7 +70,7 @@ def indicator_url(stix_id: str) -> str:
 
 
 def _band_labels():
-    return [str(SEVERITY_NAMES[label]) for _upper, label in SEVERITY_BANDS]
+    return [str(BAND_NAMES[label]) for _upper, label in SEVERITY_BANDS]
 
 
 def _events_link(*, since, until=None, **filters) -> str:
