@@ -4,12 +4,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _l
 
 from khien.core.models import User
-from khien.core.roles import Action
+from khien.core.roles import Action, Role
 from khien.core.scoping import own_organization_among
 from khien.incidents.models import ReportingPolicy, Taxonomy
 from khien.intel.forms import WarningForm, grouped_organization_choices, respond_by_help
 from khien.intel.models import Tlp, WarningSeverity
-from khien.registry.models import InformationSystem, Organization
+from khien.registry.models import InformationSystem, Membership, Organization
 
 from . import services, triage
 from .models import (DEFAULT_SOURCE_TIME_ZONE, AlertSource, SourceFormat, offered_time_zones, source_name_validator,
@@ -220,6 +220,9 @@ class CampaignWarningForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["respond_by"].help_text = respond_by_help()  # set when made: it is translated
         field = self.fields["organizations"]
+        # The coordinator's own organization sends the warning: not offered as a recipient (as the form says).
+        field.queryset = field.queryset.exclude(pk__in=Membership.objects.filter(
+            role=Role.NATIONAL_COORDINATOR).values("organization_id"))
         field.widget.choices = grouped_organization_choices(field.queryset)
 
     def clean(self):

@@ -305,7 +305,9 @@ def dashboard_data(user, now: dt.datetime | None = None, period: Period | None =
         # The most serious first; those warned or turned into an incident stay while still active, marked so.
         for c in correlation.shown_campaigns(visible, now)[:TOP]:
             campaigns.append({"title": c.display_title, "organizations": c.organization_count, "count": c.count,
-                              "severity": c.severity, "status": c.status, "status_label": str(c.get_status_display()),
+                              "severity": c.severity, "severity_text": str(correlation.severity_text(c.severity)),
+                              "severity_band": severity_label(c.severity),
+                              "status": c.status, "status_label": str(c.get_status_display()),
                               "last_seen": _iso(c.last_seen), "url": reverse("telemetry:campaign", args=[c.pk])})
     day = now - dt.timedelta(hours=24)
     day_hour = day.replace(minute=0, second=0, microsecond=0)

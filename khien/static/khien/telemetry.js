@@ -255,7 +255,7 @@
     });
     fillTable("tele-campaigns", data.campaigns, function (tr, c) {
       cell(tr, c.title, c.url, "wrap-long");
-      cell(tr, ""); tr.lastChild.appendChild(badge("sev sev-" + severityBand(c.severity), number(c.severity)));
+      cell(tr, ""); tr.lastChild.appendChild(badge("sev sev-" + severityBand(c.severity), c.severity_text));
       cell(tr, ""); tr.lastChild.appendChild(badge("tele-status cs-" + c.status, c.status_label));
       cell(tr, number(c.organizations), null, "num"); cell(tr, number(c.count), null, "num");
       var when = document.createElement("time");

@@ -94,3 +94,18 @@ def test_the_warning_page_offers_checkboxes_and_keeps_the_ticks_of_a_refused_for
     assert not EarlyWarning.objects.exists()
     assert {value for value, checked in _boxes(page).items() if checked} == set(chosen)
     assert set(_boxes(_chosen_group(page))) == set(chosen) and "Chosen (2)" in page
+
+
+def test_the_coordinators_own_organization_is_not_offered_and_the_dashboard_says_severity_in_words(
+        world, campaign, coordinator_client):  # noqa: F811
+    """The form says the warning leaves out the organization that sends it: it is not among the boxes either. The
+    dashboard's campaign table says a campaign's severity in words with its number, as the campaign list does."""
+    coordinator_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = coordinator_client.get(reverse("telemetry:campaign", args=[campaign.pk])).content.decode()
+    boxes = _boxes(_warning_form(page))
+    assert str(world.ncsc.pk) not in boxes and str(world.ministry.pk) in boxes
+    dashboard = coordinator_client.get(reverse("telemetry:dashboard")).content.decode()
+    row = dashboard[dashboard.index('id="tele-campaigns"'):].split("</tr>", 1)[0]
+    assert f"({campaign.severity})" in row and re.search(r">(Low|Medium|High|Critical) \(\d+\)<", row)
+    data = coordinator_client.get(reverse("telemetry:dashboard_data")).json()
+    assert data["campaigns"][0]["severity_text"].endswith(f"({campaign.severity})")
