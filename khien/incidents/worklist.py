@@ -46,7 +46,8 @@ def waiting_for_triage(incidents, user, now) -> list[Item]:
     """The national coordinator: every incident waiting for triage (theirs to watch over across the country). The
     reporting side: its organization's incidents waiting for triage, with the earliest triage due time — the reporting
     organization may triage its own (confirm or correct the category, severity and TLP; `services.may_triage`), and
-    its due-soon notice asks it to; urgent once that time is within the due-soon notice's lead time."""
+    its due-soon notice asks it to; urgent once that notice is due (`notices.soon_at`: a short deadline in its second
+    half)."""
     if is_national_coordinator(user):
         n = incidents.filter(status=Status.NEW).count()
         label = ngettext("%(n)s incident waiting for triage", "%(n)s incidents waiting for triage", n)
@@ -55,12 +56,13 @@ def waiting_for_triage(incidents, user, now) -> list[Item]:
     n = ours.count()
     if not n:
         return []
-    first = (deadlines.annotate_sla_due(ours).order_by("triage_due_at")
-             .values_list("triage_due_at", flat=True).first())
+    first, reported = (deadlines.annotate_sla_due(ours).order_by("triage_due_at")
+                       .values_list("triage_due_at", "reported_at").first())
     label = ngettext("Your organization has %(n)s incident waiting for triage, due by %(when)s",
                      "Your organization has %(n)s incidents waiting for triage, the earliest due by %(when)s", n)
     return [Item(label % {"n": grouped(n), "when": when_text(first)}, n,
-                 _url("incidents:incident_list", status=Status.NEW), urgent=first - notices.lead_time() <= now)]
+                 _url("incidents:incident_list", status=Status.NEW),
+                 urgent=notices.soon_at(reported, first, notices.lead_time()) <= now)]
 
 
 def reports_due_soon(incidents, user, now) -> list[Item]:

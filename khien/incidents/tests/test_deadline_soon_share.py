@@ -91,3 +91,15 @@ def test_the_audit_log_names_a_deadline_notice_and_an_escalation(world, report):
         actor_email="").first()
     if edited is not None:
         assert audit.entry_action_label(edited) not in ("Deadline notice sent", "Escalated to the coordinator")
+
+
+def test_the_to_do_line_turns_urgent_when_the_notice_is_due(world, report):
+    """The home page's "waiting for triage" line follows the due-soon notice: a fresh critical incident's 1-hour
+    triage is not urgent 3 minutes in, it is in the deadline's second half."""
+    from khien.incidents import worklist
+    from khien.incidents.models import Incident
+
+    report(now=T0, severity="critical", detected_at=T0 - 10 * MIN)
+    [early] = worklist.waiting_for_triage(Incident.objects.all(), world.analyst, T0 + 3 * MIN)
+    [late] = worklist.waiting_for_triage(Incident.objects.all(), world.analyst, T0 + 32 * MIN)
+    assert (early.urgent, late.urgent) == (False, True)

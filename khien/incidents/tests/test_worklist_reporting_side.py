@@ -58,10 +58,12 @@ def test_the_reporting_side_sees_its_incidents_waiting_for_triage(world, officer
 def test_triage_soon_due_is_urgent_and_several_say_the_earliest(world, officer, report):
     now = timezone.now()
     report(org=world.commune, user=officer, severity="low", now=now)  # triage due in 72 h
-    report(org=world.commune, user=officer, severity="critical", now=now)  # triage due in 1 h
+    # Triage due 1 h after the report, reported 31 minutes ago: in the deadline's second half, when the due-soon
+    # notice goes out (`notices.soon_at`); a fresh one is not urgent yet.
+    report(org=world.commune, user=officer, severity="critical", now=now - 31 * H / 60)
     mine = item(officer, "waiting for triage")
     assert mine.label == ("Your organization has 2 incidents waiting for triage, the earliest due by "
-                          f"{notices.when_text(now + H)}")
+                          f"{notices.when_text(now - 31 * H / 60 + H)}")
     assert mine.urgent
 
 
