@@ -41,6 +41,18 @@ def _isolated_media(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _platform_language_between_tests():
+    """Each test starts in the platform's language. A request made through the test client activates the language it
+    asked for (`VietnameseFirstLocaleMiddleware`, an API call with `Accept-Language: en`) for the thread, and Django
+    leaves it active after the response: a later test then built its texts in English (the registry demo's audit
+    test failed after the telemetry intake tests that post in English)."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 try:
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
 except ImportError:  # pragma: no cover
