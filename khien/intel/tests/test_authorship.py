@@ -9,6 +9,7 @@ import orjson
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
 
 from khien.conftest import _org, _user
 from khien.core.models import AuditEntry
@@ -364,8 +365,9 @@ def test_taxii_background_submission_refuses_a_sighting_at_another_organization(
     forged = sighting(_foreign(sharing))
     objects = [indicator("198.51.100.81"), forged]
     status = services.do_submit_objects_async(sharing.collection, objects, acting_user=sharing.world.analyst)
-    services._process_submission(status.pk, sharing.collection.pk, sharing.world.analyst.pk, objects,
-                                 own_connection=False)
+    with translation.override("en"):  # the submitter's TAXII client reads English (the words checked below)
+        services._process_submission(status.pk, sharing.collection.pk, sharing.world.analyst.pk, objects,
+                                     own_connection=False)
     status.refresh_from_db()
     assert (status.status, status.success_count, status.failure_count) == ("complete", 0, 2)
     assert SIGHTED_WORDS in {f["id"]: f["message"] for f in status.failures}[forged["id"]]
