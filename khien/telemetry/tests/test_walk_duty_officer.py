@@ -119,7 +119,7 @@ def test_campaigns_are_ranked_by_severity_and_decided_ones_stay_while_active(wor
     assert dashboard_data(world.coordinator)["kpis"]["campaigns"] == 3  # the figure counts the open ones
     coordinator_client.cookies["khien_language"] = "en"
     page = coordinator_client.get(reverse("telemetry:dashboard")).content.decode()
-    assert "cs-warned" in page and 'class="sev sev-critical">9<' in page
+    assert "cs-warned" in page and 'class="sev sev-critical">Critical (9)<' in page  # in words, with its number
     listing = coordinator_client.get(reverse("telemetry:campaigns")).content.decode()
     assert re.findall(r"“([a-z-]+)”", listing) == ["dismissed", "incident-over", "critical-wide",
                                                         "critical-narrow", "warned-active", "low-wide"]
