@@ -940,6 +940,14 @@ def trial_rows(user, tried: list) -> list[dict]:
     return rows
 
 
+TRIAL_OUTCOMES = ("accepted", "duplicate", "repeated", "refused")
+
+
+def trial_counts(rows: list[dict]) -> dict[str, int]:
+    """How many of a trial's records (`trial_rows`) have each outcome, every outcome named (0 when none)."""
+    return {outcome: sum(row["outcome"] == outcome for row in rows) for outcome in TRIAL_OUTCOMES}
+
+
 def _as_data(indicator: dict) -> dict:
     """An indicator as `_hit_indicators` shows it, with its producer as plain data (the API answers it as JSON)."""
     producer = indicator.get("producer")
@@ -970,7 +978,7 @@ def source_try(request, name):
                 status = exc.status
             else:
                 context["rows"] = trial_rows(request.user, tried)
-                context["counts"] = Counter(row["outcome"] for row in context["rows"])
+                context["counts"] = trial_counts(context["rows"])
         else:
             status = 400
     return _render(request, "telemetry/source_try.html", context, status=status)

@@ -23,7 +23,7 @@ from ..filters import (AlertFilter, AlertSourceFilter, DeadLetterFilter, EventFi
 from ..models import Alert, AlertSource, AlertSuppression, DeadLetter, Event, HourlyCount
 from ..forms import TRY_TEXT_LIMIT
 from ..parsers import reason_text
-from ..views import trial_rows
+from ..views import trial_counts, trial_rows
 from . import serializers as s
 from .authentication import IsAlertSource, SourceKeyAuthentication
 
@@ -418,9 +418,7 @@ class SourceTry(APIView):
         if len(body) > TRY_TEXT_LIMIT:
             raise too_big(TRY_TEXT_LIMIT)
         rows = trial_rows(request.user, services.try_records(source, split_body(body, request.content_type)))
-        counts = {outcome: sum(row["outcome"] == outcome for row in rows)
-                  for outcome in ("accepted", "duplicate", "repeated", "refused")}
-        return Response(TrialAnswerSerializer({"counts": counts, "records": rows}).data)
+        return Response(TrialAnswerSerializer({"counts": trial_counts(rows), "records": rows}).data)
 
 
 def _dead_letter_selection(request, name):
