@@ -33,7 +33,7 @@ from khien.core.confirmation import ask_first, confirmed
 from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
-from khien.core.scoping import is_national_coordinator, scope_for, user_can
+from khien.core.scoping import is_national_coordinator, memberships_of, scope_for, user_can
 from khien.core.texts import shown_time
 from khien.incidents.services import content_loaded as incident_content_loaded
 from khien.intel.models import indicator_kind_label
@@ -819,6 +819,8 @@ def source_list(request):
         .get_page(request.GET.get("page")) if listed else None
     return _render(request, "telemetry/source_list.html", {
         "sources": sources, "dead_letters": dead, "monitoring": monitoring, "monitoring_state": state, **calls,
+        # A source or system of the reader's own organization is theirs to mend, not someone to call.
+        "own_organization_ids": {org_id for _role, _path, org_id in memberships_of(request.user)},
         "silent_minutes": max(1, int(conf.get("KHIEN_SOURCE_SILENT_SECONDS")) // 60),
         "status_tabs": status_tabs, "status": status if wanted else "",
         "can_register": source_organizations(request.user).exists(),

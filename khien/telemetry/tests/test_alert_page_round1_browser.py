@@ -83,3 +83,17 @@ def test_an_alerts_indicator_hits_fit_a_phone(live_server, flushable_audit_log, 
         assert _in_sight(page, f"#alert-hits tr[data-indicator='{ids['ncsc']}'] .tlp")
         assert ids["red"] not in page.content()
         context.close()
+
+
+def test_the_matching_badge_of_the_alerts_list_fits_a_phone(live_server, flushable_audit_log, world, browser,
+                                                             three_producers):
+    """A province's analyst read "1 sự kiện khớp chỉ" cut at the screen's edge: the badge wraps instead (on the narrowest phones too)."""
+    base = live_server.url
+    context = browser.new_context(viewport={"width": 320, "height": 800}, locale="vi-VN")
+    page = context.new_page()
+    login(page, base, world.analyst)
+    assert page.goto(base + reverse("telemetry:alerts") + "?hits=1").status == 200
+    page.screenshot(path=str(SCREENSHOTS / "telemetry_alerts_hits_320.png"), full_page=True)
+    assert page.evaluate(FITS), page.evaluate("() => document.documentElement.scrollWidth")
+    assert _in_sight(page, "#alert-table [data-hit-badge]")
+    context.close()

@@ -135,3 +135,31 @@ def test_the_refresh_says_when_the_session_has_ended(world, client, as_user):
 def test_the_current_hour_is_marked_in_progress(world):
     hourly = dashboard_data(world.admin)["hourly"]
     assert hourly["in_progress"] == HOURS - 1 == len(hourly["labels"]) - 1
+
+
+def test_an_organization_is_told_to_check_its_own_tool_not_to_call_itself(night, world, as_user):
+    """A province's analyst read "call the source's organization" beside their own organization's name: their own
+    lost source is theirs to mend; a unit's below them is still a call, with its contacts."""
+    lost_a, lost_b, never_sys, bare, gone, fresh = night
+    url = reverse("telemetry:sources") + "?monitoring=disconnected"
+    for_unit = as_user(world.dept_analyst)
+    for_unit.cookies["khien_language"] = "en"
+    lost = for_unit.get(url).content.decode()
+    lost = lost[lost.index('id="monitoring-lost-title"'):]
+    assert "Your organization: check the tool that sends" in lost and "0243 555 0101" not in lost
+    assert "then fell silent: call the source" not in lost and "Your organization's own: check" in lost
+    # The ministry above the unit: the same source is someone else's, to call.
+    for_ministry = as_user(world.admin)
+    for_ministry.cookies["khien_language"] = "en"
+    above = for_ministry.get(url).content.decode()
+    above = above[above.index('id="monitoring-lost-title"'):]
+    assert "Your organization: check" not in above and "0243 555 0101" in above
+    # No source at all: the ministry is told to register one.
+    none = for_ministry.get(reverse("telemetry:sources") + "?monitoring=not_connected").content.decode()
+    assert "No source: register a source that watches these systems" in none
+
+
+def test_the_coordinator_is_still_told_whom_to_call(night, coordinator_client):
+    coordinator_client.cookies["khien_language"] = "en"
+    national = coordinator_client.get(reverse("telemetry:sources") + "?monitoring=not_connected").content.decode()
+    assert "No source: call the system's owner" in national and "then fell silent: call the source" in national
