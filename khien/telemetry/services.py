@@ -296,7 +296,7 @@ def stored_event_id(time: dt.datetime, digest: str) -> tuple[str, int]:
     return f"{max(0, int(seconds * 1000)):012x}{digest[:52]}", epoch_day(seconds)
 
 
-def newest_events_first(events, user, since=None, until=None):
+def newest_events_first(events, user, since=None, until=None, narrowed: bool = False):
     """Events (a queryset the user may see, filtered) newest first, between `since` and `until` when given.
 
     For someone who sees every organization (the national coordinator), by id, which starts with the event's
@@ -304,8 +304,10 @@ def newest_events_first(events, user, since=None, until=None):
     that range (a page of 900,000 events: 0.002 s instead of 0.56 s on SQLite, which has no index on time alone).
     A scoped list keeps ordering by time, which its (organization, time) index gives — by id it would walk the
     whole key. Events stored before telemetry migration 0006 have ids without the time in front; while any is
-    kept (`_ids_lead_with_time`), the coordinator's order is by time too."""
-    if not (scope_for(user, Action.VIEW).everything and _ids_lead_with_time()):
+    kept (`_ids_lead_with_time`), the coordinator's order is by time too, and so is a search `narrowed` to one
+    source or organization: its (source, time) or (organization, time) index gives that order, while by id the
+    database would sort every event of that source (0.65 s → 0.0003 s for a source of 35,000 events)."""
+    if narrowed or not (scope_for(user, Action.VIEW).everything and _ids_lead_with_time()):
         return events.order_by("-time", "-id")
     # The bounds only narrow what is read; the time filters stay. An event in the millisecond of `until` has that
     # millisecond's prefix followed by its digest, so the upper bound is the next millisecond's prefix.
@@ -314,6 +316,19 @@ def newest_events_first(events, user, since=None, until=None):
     if until is not None:
         events = events.filter(id__lt=_id_prefix(until, plus_ms=1))
     return events.order_by("-id")
+
+
+def newest_alerts_first(alerts, user):
+    """Alerts (a queryset the user may see, filtered) by last sighting, newest first.
+
+    For someone who sees every organization, led by the hour of the last sighting, which is the same order: the
+    (seen_hour, key) index then gives it, and a page of a national queue of a million alerts reads that page
+    instead of sorting every alert (page 1: 0.5 s → 0.003 s on SQLite). A scoped list keeps the plain order, which
+    its (organization, last_seen) index serves — led by the hour, the database would walk every organization's
+    alerts to find one organization's."""
+    if scope_for(user, Action.VIEW).everything:
+        return alerts.order_by("-seen_hour", "-last_seen", "pk")
+    return alerts.order_by("-last_seen", "pk")
 
 
 def _id_prefix(time: dt.datetime, plus_ms: int = 0) -> str:
@@ -965,11 +980,14 @@ def _count_source_hour(source: AlertSource, now: dt.datetime, accepted: int, rej
 def address_search_days(since: dt.datetime | None, until: dt.datetime | None) -> list[int]:
     """The UTC days an address search looks in: those from `since` to `until` (either open: up to the first
     or the last day stored), within the days stored — at most the retention period's days."""
-    bounds = Event.objects.aggregate(first=Min("day"), last=Max("day"))
-    if bounds["first"] is None:
+    # Two queries, not one aggregate of both: SQLite reads a lone MIN() or MAX() off the index's end, but walks the
+    # whole index for the pair (0.3 s on a million events, most of an address search).
+    first_stored = Event.objects.aggregate(first=Min("day"))["first"]
+    if first_stored is None:
         return []
-    first = bounds["first"] if since is None else max(bounds["first"], utc_day(since))
-    last = bounds["last"] if until is None else min(bounds["last"], utc_day(until))
+    last_stored = Event.objects.aggregate(last=Max("day"))["last"]
+    first = first_stored if since is None else max(first_stored, utc_day(since))
+    last = last_stored if until is None else min(last_stored, utc_day(until))
     return list(range(first, last + 1))
 
 

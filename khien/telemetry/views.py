@@ -500,7 +500,7 @@ def _alert_list_context(request) -> dict:
         alerts = correlation.campaign_alerts(filters["campaign"], alerts)
     # The page's ids first (a narrow sort), then the rows the page shows with what it shows of them: sorting the
     # whole joined rows of a national list of a million alerts took three times as long.
-    page = Paginator(alerts.order_by("-last_seen", "pk").values_list("pk", flat=True), 50).get_page(
+    page = Paginator(services.newest_alerts_first(alerts, request.user).values_list("pk", flat=True), 50).get_page(
         request.GET.get("page"))
     # The events of the alert that matched an indicator (an event matching three indicators counts once), as the
     # alert's page and the dashboard count them.

@@ -168,7 +168,7 @@ class AlertList(StrictListView):
     ordering_fields = ["last_seen", "first_seen", "severity", "count"]
 
     def get_queryset(self):
-        return _alerts(self.request.user).order_by("-last_seen", "id")
+        return services.newest_alerts_first(_alerts(self.request.user), self.request.user)
 
 
 def _alerts(user):
