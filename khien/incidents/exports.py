@@ -317,8 +317,14 @@ def _build_pdf(incident: Incident, user) -> bytes:
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
+    from . import services
     from .forms import system_name  # the one naming of a system on an incident (form, page, PDF)
     from .models import IncidentEvent, Observable, Task
+
+    # As the page: an affected organization's reader (`services.reads_whole`) gets its own systems, the others
+    # counted, and the journal lines it may read; not the tasks, evidence and observables.
+    whole = services.reads_whole(user, incident)
+    shown_systems, systems_not_shown = services.systems_shown(user, incident, whole=whole)
 
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # font subsetting chatter
     folder = font_dir()
@@ -437,8 +443,9 @@ def _build_pdf(incident: Incident, user) -> bytes:
         (_("Personal data exposed"), _yes_no(incident.personal_data_exposed)),
         (_("Number of people affected"), incident.people_affected),
         (_("Affected information systems"),
-         "; ".join(f"{s.code} {system_name(s, incident.organization)}"  # as the page names them
-                   for s in incident.systems.select_related("owner").order_by("code")) or "—"),
+         "; ".join([f"{s.code} {system_name(s, incident.organization)}" for s in shown_systems]  # as the page
+                   + ([ngettext("and %(n)s system of other organizations", "and %(n)s systems of other organizations",
+                                systems_not_shown) % {"n": systems_not_shown}] if systems_not_shown else [])) or "—"),
         (_("Description"), incident.description),
     ]
     if incident.root_cause:
@@ -478,17 +485,22 @@ def _build_pdf(incident: Incident, user) -> bytes:
     else:
         line(_("No responder organization assigned yet."))
 
-    heading(_("Observables"))
-    obs = list(Observable.objects.filter(incident=incident))
+    if not whole:
+        line(_("Its tasks, evidence and observables stay with the reporting organization, the national coordinator "
+               "and the assigned responders."))
+    obs = list(Observable.objects.visible_to(user).filter(incident=incident))
+    if whole:
+        heading(_("Observables"))
     if obs:
         table([_("Kind"), _("Value"), _("Shared")], [35, width - 75, 40],
               [[o.get_kind_display(), o.value, f"{o.get_shared_tlp_display()} {t(o.shared_at)}" if o.shared_at else "—"]
                for o in obs])
-    else:
+    elif whole:
         line(_("No observable yet."))
 
-    heading(_("Tasks"))
-    tasks = list(Task.objects.filter(incident=incident).select_related("owner"))
+    tasks = list(Task.objects.visible_to(user).filter(incident=incident).select_related("owner"))
+    if whole:
+        heading(_("Tasks"))
     if tasks:
         from .models import TaskTemplates
 
@@ -500,12 +512,13 @@ def _build_pdf(incident: Incident, user) -> bytes:
         table([_("Task"), _("Person in charge"), _("Due"), _("Status")], [80, 50, 30, width - 160],
               [[task_title(x), _named(x.owner) if x.owner else "—", t(x.due_at), x.get_status_display()]
                for x in tasks])
-    else:
+    elif whole:
         line(_("No task yet."))
 
-    heading(_("Digital evidence"))
-    evidence = list(Evidence.objects.filter(incident=incident).prefetch_related("custody"))
-    if not evidence:
+    evidence = list(Evidence.objects.visible_to(user).filter(incident=incident).prefetch_related("custody"))
+    if whole:
+        heading(_("Digital evidence"))
+    if whole and not evidence:
         line(_("No evidence yet."))
     actions = dict(CustodyAction.choices)
     for e in evidence:
@@ -533,7 +546,7 @@ def _build_pdf(incident: Incident, user) -> bytes:
                 pdf.multi_cell(width - CUSTODY_NOTE_INDENT, 4, whole_or_cut(c.note), new_x=XPos.LMARGIN,
                                new_y=YPos.NEXT, align="L", markdown=False)
 
-    events = IncidentEvent.objects.filter(incident=incident).select_related("actor").order_by("at", "id")
+    events = IncidentEvent.objects.visible_to(user).filter(incident=incident).select_related("actor").order_by("at", "id")
     heading(_("Timeline"))  # what happened when, as on the page (`journal.timeline`)
     headers, requested = [_("When"), _("What happened"), _("Who")], [28, width - 80, 52]
     table(headers, requested, continued_rows(headers, requested, [
@@ -550,7 +563,7 @@ def _build_pdf(incident: Incident, user) -> bytes:
     events = list(events)
     alerts_seen = journal.alerts_seen(events, user)  # an alerts line names only the alerts the reader may see
     rows_ = [[t(ev.at), _named(ev.actor, ev.actor_email) or _("Khiên (automatic)"), journal.headline(ev, names),
-              whole_or_cut(journal.note_text(ev, tasks_by_id, templates, alerts_seen))] for ev in events]
+              whole_or_cut(journal.note_text(ev, tasks_by_id, templates, alerts_seen, whole=whole))] for ev in events]
     headers, requested = [_("When"), _("Who"), _("What"), _("Text")], [28, 52, 45, width - 125]
     table(headers, requested, continued_rows(headers, requested, rows_, 3))
 

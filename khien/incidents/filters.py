@@ -109,8 +109,9 @@ class IncidentFilter(PlatformFilterSet):
     # `reported_before` takes in that whole day (`UntilFilter`), so that the file has the rows the page counted.
     reported_after = DateTimeFilter(field_name="reported_at", lookup_expr="gte", label=_("Reported since"))
     reported_before = UntilFilter(field_name="reported_at", label=_("Reported until"))
-    # The reporting organization's province and sector (their codes), as the statistics page filters.
-    province = django_filters.ChoiceFilter(field_name="organization__province__code", choices=[],
+    # The reporting organization's place (`registry.places`: "central" for the central agencies — a ministry's
+    # line wherever its seat — or a province code) and sector, as the statistics page counts and filters.
+    province = django_filters.ChoiceFilter(method="filter_province", choices=[],
                                            label=_("Province of the reporting organization"))
     sector = django_filters.ChoiceFilter(method="filter_sector", choices=[],
                                          label=_("Sector of the reporting organization"))
@@ -139,11 +140,17 @@ class IncidentFilter(PlatformFilterSet):
         for taxonomy in Taxonomy.objects.order_by("loaded_at"):
             types.update((value, typ.get("name_en") or value) for value, typ in taxonomy.types().items())
         self.filters["category"].extra["choices"] = list(types.items())
-        from khien.registry.models import Province, Sector
+        from khien.registry import places
+        from khien.registry.models import Sector
 
-        self.filters["province"].extra["choices"] = [(p.code, p.name) for p in Province.objects.order_by("name_vi")]
+        self.filters["province"].extra["choices"] = places.choices()
         self.filters["sector"].extra["choices"] = [(s.code, s.name)
                                                    for s in Sector.objects.order_by("sort_order", "code")]
+
+    def filter_province(self, queryset, name, value: str):
+        from khien.registry import places
+
+        return queryset.filter(organization__in=places.organizations_in(value)) if value else queryset
 
     def filter_sector(self, queryset, name, value: str):
         # An organization has several sectors: one row per incident all the same (as `stats.scoped`).

@@ -231,14 +231,20 @@ def _alerts_note(event, seen: set[str]) -> str:
     return "\n".join(kept)
 
 
-def note_text(event, tasks: dict[str, object], templates, alerts: set[str] | None = None) -> str:
+def note_text(event, tasks: dict[str, object], templates, alerts: set[str] | None = None, whole: bool = True) -> str:
     """The line's text below its headline. A task line names its tasks as the task table does — a standard task
     in the reader's language while unedited (`TaskTemplates.shown`) — not in the words stored when it was written
     (the platform's language). `tasks`: the incident's tasks by id. An alerts line names only the alerts of
-    `alerts` (`alerts_seen`: those the reader may see; none when not given) and counts the others."""
+    `alerts` (`alerts_seen`: those the reader may see; none when not given) and counts the others.
+
+    `whole`: the reader reads the whole incident (`services.reads_whole`). An affected organization is shown its
+    own systems only: a correction of the affected systems (the platform's line when a campaign's organizations
+    join names their systems and organizations; a reason may too) is told without its text."""
     data = event.data or {}
     if event.kind == EventKind.ALERTS:
         return _alerts_note(event, alerts or set())
+    if not whole and event.kind == EventKind.CORRECTED and "systems" in data.get("fields", []):
+        return _("The affected systems changed; those of other organizations are not named to you.")
     if event.kind == EventKind.ESCALATION and data.get("texts"):
         # Written by the deadline check as texts (`notices.check_deadlines`): in the reader's language.
         try:

@@ -17,7 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from khien.core.errors import Refused
-from khien.core.scoping import OrgScopedQuerySet
+from khien.core.roles import Action
+from khien.core.scoping import OrgScopedQuerySet, scope_for
 from khien.core.texts import shown_time
 from khien.intel.models import Tlp
 from khien.registry.models import InformationSystem, Organization
@@ -208,15 +209,58 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.-—") + "…"
 
 
+# The TLP markings under which an incident is shown to the organizations whose information systems it names (TLP 2.0:
+# AMBER is shared with the organizations that need it to protect themselves; AMBER+STRICT stays within the reporting
+# organization, RED with the recipients the source names — an incident names none, so both stay with the reporting
+# side, the assigned responders and the coordinator). The same markings as the notices' reporting chain.
+AFFECTED_TLPS = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER)
+
+
+def affected_q(scope, prefix: str = "") -> models.Q:
+    """The incidents (rows reached through `prefix`, e.g. "incident__") that name an information system owned or
+    operated by an organization of `scope` (a `core.scoping.Scope`: its organizations, their units, never across a
+    coordination boundary), under a TLP of AFFECTED_TLPS. A subquery on the systems' table: no row repeated."""
+    through = Incident.systems.through.objects.filter(
+        scope.q("informationsystem__owner__path") | scope.q("informationsystem__operator__path"))
+    return models.Q(**{f"{prefix}pk__in": through.values("incident_id"), f"{prefix}tlp__in": AFFECTED_TLPS})
+
+
 class IncidentQuerySet(OrgScopedQuerySet):
     # Viewing: the reporting organization's subtree (and its ancestors' people, who
-    # hold it in their subtree) and the assigned responder organizations. Other
-    # actions only through the reporting organization.
+    # hold it in their subtree) and the assigned responder organizations — they read the
+    # whole incident —, and the organizations whose information systems it names
+    # (`affected_q`), which read it in part (`services.reads_whole`). Other actions only
+    # through the reporting organization.
     org_path_lookups = ("organization__path", "assignments__responder__path")
 
-    def restrict(self, user, action="view"):
+    def _scope_q(self, scope, action, through_systems: bool) -> models.Q:
+        lookups = self.org_path_lookups if action == Action.VIEW else self.org_path_lookups[:1]
+        q = models.Q()
+        for lookup in lookups:
+            q |= scope.q(lookup)
+        if action == Action.VIEW and through_systems:
+            q |= affected_q(scope)
+        return q
+
+    def restrict(self, user, action="view", *, through_systems: bool = True):
+        """`through_systems=False`: only the incidents the user reads whole (not those seen as an affected
+        organization)."""
+        scope = scope_for(user, action)
+        if scope.everything:
+            return self.distinct()
+        if not scope.paths:
+            return self.none()
         # The join through assignments can repeat a row: one per matching responder.
-        return super().restrict(user, action).distinct()
+        return self.filter(self._scope_q(scope, action, through_systems)).distinct()
+
+    def with_reading(self, user):
+        """Each incident annotated `affected_only`: True when the user sees it only as an organization whose
+        information systems it names (the list's "Affected" badge, the API's field, what the page shows)."""
+        scope = scope_for(user, Action.VIEW)
+        if scope.everything or not scope.paths:
+            return self.annotate(affected_only=models.Value(False))
+        whole = Incident.objects.filter(self._scope_q(scope, Action.VIEW, False), pk=models.OuterRef("pk"))
+        return self.annotate(affected_only=~models.Exists(whole))
 
 
 class Incident(models.Model):
@@ -360,6 +404,32 @@ class EventKind(models.TextChoices):
     CORRECTED = "corrected", _("Report corrected")
 
 
+# The journal lines an affected organization reads (`IncidentEventQuerySet`): what happens to the incident and what
+# is said in it — the report, its status, its report stages, its responders, its classification and corrections,
+# escalations, SOC alerts (each reader is shown those it may see) and comments.
+FOLLOWED_EVENT_KINDS = (EventKind.REPORTED, EventKind.STATUS, EventKind.REOPENED, EventKind.STAGE,
+                        EventKind.ASSIGNMENT, EventKind.UNASSIGNMENT, EventKind.COMMENT, EventKind.ESCALATION,
+                        EventKind.ALERTS, EventKind.RECLASSIFIED, EventKind.CORRECTED)
+
+
+class IncidentEventQuerySet(RelatedScopedQuerySet):
+    """The journal: whole to those who read the incident whole; to an organization that follows it because it names
+    its information systems, the lines of FOLLOWED_EVENT_KINDS (not those of the tasks, the evidence and the
+    observables, which it is not shown)."""
+
+    def restrict(self, user, action="view"):
+        if action != Action.VIEW:
+            return super().restrict(user, action)
+        scope = scope_for(user, action)
+        if scope.everything:
+            return self
+        if not scope.paths:
+            return self.none()
+        whole = Incident.objects.restrict(user, action, through_systems=False).values("pk")
+        return self.filter(models.Q(incident__in=whole)
+                           | (affected_q(scope, "incident__") & models.Q(kind__in=FOLLOWED_EVENT_KINDS)))
+
+
 class IncidentEvent(models.Model):
     """The journal: one line per thing that happened to an incident, in order."""
 
@@ -374,7 +444,7 @@ class IncidentEvent(models.Model):
     actor_email = models.CharField(_("by (e-mail)"), max_length=254, blank=True)
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
 
-    objects = RelatedScopedQuerySet.as_manager()
+    objects = IncidentEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["at", "id"]

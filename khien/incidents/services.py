@@ -19,6 +19,10 @@ Who may do what on an incident:
   due time and description, add the standard tasks of the category): the
   reporting side, the coordinator and the assigned responders — the same
   people are the only ones a task can be given to;
+- the organizations whose information systems the incident names (and those
+  above them) read it in part (`reads_whole`, `systems_shown`) unless its TLP
+  is AMBER+STRICT or RED, and their administrators and analysts comment
+  (`may_comment`); nothing else;
 - remove a responder assignment: the national coordinator;
 - evidence: the same participants add it and record its chain of custody;
   the reporting side and the coordinator seal it, after which its file, hash,
@@ -55,6 +59,7 @@ from khien.registry.models import InformationSystem, Organization, OrgType
 from . import deadlines, notices
 from . import evidence as integrity_rule
 from .models import (
+    AFFECTED_TLPS,
     OPEN_TASK_STATUSES,
     RECORDED_BY_PLATFORM,
     STATUS_ORDER,
@@ -75,6 +80,7 @@ from .models import (
     TaskStatus,
     TaskTemplates,
     Taxonomy,
+    affected_q,
 )
 
 REPORT_FIELDS = [
@@ -282,6 +288,41 @@ def may_participate(user, incident: Incident) -> bool:
     return bool(sides_of(user, incident))
 
 
+def reads_whole(user, incident: Incident) -> bool:
+    """Does the user read the whole incident — its reporting organization's line, an assigned responder's, the
+    coordinator — rather than only as an organization whose information systems it names (`affected_q`)? Those
+    see their own systems (the others counted), the status, the deadlines, the responders and the journal's
+    FOLLOWED_EVENT_KINDS, not the evidence, observables and tasks."""
+    return Incident.objects.restrict(user, Action.VIEW, through_systems=False).filter(pk=incident.pk).exists()
+
+
+def affected_organizations_see(incident: Incident) -> bool:
+    """Do the organizations whose information systems the incident names see it (its TLP allows: AFFECTED_TLPS)?"""
+    return incident.tlp in AFFECTED_TLPS
+
+
+def may_comment(user, incident: Incident) -> bool:
+    """Comment in the journal: the participants (`may_participate`), and the people who may change in an
+    organization whose information system the incident names, or above it (its administrators and analysts: they
+    answer for the system; auditors and trainees read) — a question, what they did on their system."""
+    if may_participate(user, incident):
+        return True
+    scope = scope_for(user, Action.CHANGE)
+    return bool(scope.paths) and Incident.objects.filter(affected_q(scope), pk=incident.pk).exists()
+
+
+def systems_shown(user, incident: Incident, whole: bool | None = None) -> tuple[list, int]:
+    """The incident's information systems shown to the user, and how many others it names: every one to whoever
+    reads it whole; to an affected organization, those the registry shows it (its own and its units', those it
+    operates: `InformationSystem.objects.visible_to`), the others only counted — which organizations a national
+    incident concerns is the coordinator's to tell. `whole`: `reads_whole`, when the caller knows it already."""
+    systems = incident.systems.select_related("owner").order_by("code")
+    if reads_whole(user, incident) if whole is None else whole:
+        return list(systems), 0
+    shown = list(systems.filter(pk__in=InformationSystem.objects.visible_to(user).values("pk")))
+    return shown, incident.systems.count() - len(shown)
+
+
 def may_unassign(user, incident: Incident, assignment: ResponderAssignment | None = None) -> bool:
     """Removing a responder: the national coordinator removes any (it coordinates who responds, Circular
     20/2017); whoever assigned one and still may assign (`may_assign`: an administrator of the reporting side)
@@ -375,9 +416,12 @@ RIGHTS = {
     "assign": (may_assign, _l("Only the national coordinator or the reporting organization's administrators can "
                               "assign responders.")),
     "unassign": (may_unassign, UNASSIGN_REFUSED),
-    # Comment, tasks, evidence and its custody, observables.
+    # Tasks, evidence and its custody, observables.
     "participate": (may_participate, _l("Only the reporting organization, the coordinator and the assigned "
                                         "responders can do this.")),
+    # The journal's comments: the participants and the organizations whose systems the incident names.
+    "comment": (may_comment, _l("Only the reporting organization, the coordinator, the assigned responders and the "
+                                "organizations whose information systems the incident names can comment on it.")),
 }
 
 
@@ -1019,8 +1063,9 @@ HAPPENED_AT_TOLERANCE = dt.timedelta(minutes=5)
 def do_add_comment(incident: Incident, text: str, *, acting_user, happened_at: dt.datetime | None = None,
                    now: dt.datetime | None = None) -> IncidentEvent:
     """A comment in the journal; with `happened_at`, when what it tells happened (an attacker's first login, a
-    machine isolated), which puts it on the incident's timeline (`journal.timeline`) at that time."""
-    _require_participant(acting_user, incident)
+    machine isolated), which puts it on the incident's timeline (`journal.timeline`) at that time. The participants
+    and the organizations whose systems the incident names (`may_comment`)."""
+    require_right(acting_user, incident, "comment")
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": [_("Write a comment.")]})

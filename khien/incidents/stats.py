@@ -3,7 +3,8 @@
 Everything is computed over `Incident.objects.visible_to(user)` (a user counts
 only the incidents they may see), with optional filters: the reporting period
 (on `reported_at`, in Vietnam time), the reporting organization's sector and
-province, and the severity.
+place — the central agencies or a province (`registry.places`: a ministry's line is
+central, not Hà Nội's where its seat is) — and the severity.
 
 Durations come from the timestamped journal (`IncidentEvent`): the time to
 triage / contain / resolve is from the report (`reported_at`, where the SLAs
@@ -26,7 +27,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from khien.core.forms import DateField
-from khien.registry.models import Province, Sector
+from khien.registry import places
+from khien.registry.models import Sector
 
 from . import deadlines
 from .models import EventKind, Incident, ReportingPolicy, Status, Taxonomy, _localized
@@ -52,7 +54,8 @@ class StatsFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         all_ = [("", _("All"))]
         self.fields["sector"].choices = all_ + [(s.code, s.name) for s in Sector.objects.order_by("sort_order", "code")]
-        self.fields["province"].choices = all_ + [(p.code, p.name) for p in Province.objects.order_by("name_vi")]
+        # The central agencies, then the provinces (`registry.places`): the chart's bars, each one a choice.
+        self.fields["province"].choices = all_ + places.choices()
         policy = ReportingPolicy.current()
         self.fields["severity"].choices = all_ + (policy.severity_choices() if policy else [])
 
@@ -131,8 +134,8 @@ def scoped(user, data: dict, period: Period):
     visible = Incident.objects.visible_to(user).filter(reported_at__gte=period.start, reported_at__lt=period.end)
     if data.get("sector"):
         visible = visible.filter(organization__sectors__code=data["sector"])
-    if data.get("province"):
-        visible = visible.filter(organization__province__code=data["province"])
+    if data.get("province"):  # the central agencies or a province, as the chart counts them
+        visible = visible.filter(organization__in=places.organizations_in(data["province"]))
     if data.get("severity"):
         visible = visible.filter(severity=data["severity"])
     return Incident.objects.filter(pk__in=visible.values("pk"))
@@ -169,7 +172,7 @@ def compute(user, data: dict | None = None, now: dt.datetime | None = None) -> d
         classes[key] += row["n"]
     by_class = _chart([(class_labels[k], n, k) for k, n in classes.most_common()])
 
-    # By sector and province of the reporting organization.
+    # By sector and place (the central agencies or a province, `registry.places`) of the reporting organization.
     sectors = Counter()
     sector_names = {s.code: s.name for s in Sector.objects.all()}
     for row in qs.values("organization__sectors__code").annotate(n=Count("pk", distinct=True)):
@@ -177,10 +180,10 @@ def compute(user, data: dict | None = None, now: dt.datetime | None = None) -> d
     by_sector = _chart([(sector_names.get(code, _("No sector")) if code else _("No sector"), n, code or "")
                         for code, n in sectors.most_common()])
     provinces = Counter()
-    province_names = {p.code: p.name for p in Province.objects.all()}
-    for row in qs.values("organization__province__code").annotate(n=Count("pk")):
-        provinces[row["organization__province__code"]] += row["n"]
-    by_province = _chart([(province_names.get(code, _("No province")) if code else _("No province"), n, code or "")
+    for row in qs.annotate(place=places.place_of("organization__")).values("place").annotate(n=Count("pk")):
+        provinces[row["place"]] += row["n"]
+    names = dict(places.choices())
+    by_province = _chart([(names.get(code, _("No province")) if code else _("No province"), n, code or "")
                           for code, n in provinces.most_common()])
 
     policies = {p.pk: p for p in ReportingPolicy.objects.all()}

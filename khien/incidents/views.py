@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -110,9 +111,11 @@ def awaited(user, incident: Incident) -> list[str]:
 
 
 def _visible(request, pk) -> Incident:
+    """The incident the user sees, annotated `affected_only` when they see it only as an organization whose
+    information systems it names (`IncidentQuerySet.with_reading`)."""
     return get_object_or_404(
-        Incident.objects.visible_to(request.user).select_related("organization", "policy", "taxonomy", "created_by"),
-        pk=pk)
+        Incident.objects.visible_to(request.user).with_reading(request.user)
+        .select_related("organization", "policy", "taxonomy", "created_by"), pk=pk)
 
 
 def _require(request, incident: Incident, right: str, evidence: Evidence | None = None) -> None:
@@ -167,13 +170,14 @@ def incident_list(request):
     fmt = request.GET.get("format")
     if fmt is not None:
         return _export_list(request, rows, fmt, status)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Each row says whether the reader sees it only as an affected organization (the "Affected" badge).
+    page = Paginator(rows.with_reading(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     return render(request, "incidents/incident_list.html", {
         "filter": filterset, "page": page,
         # The filters fold (11 fields fill a phone's first screen), open while one is set.
         "filtering": any(v for k, v in request.GET.items() if k != "page"),
-        "rows": [{"incident": i, **_flags(i, now)} for i in page],
+        "rows": [{"incident": i, "affected_only": i.affected_only, **_flags(i, now)} for i in page],
         "can_report": services.may_report(request.user),
         # "My open tasks" concerns those who may be in charge of one (not an auditor, a trainee).
         "may_hold_tasks": services.may_hold_tasks(request.user),
@@ -347,6 +351,12 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     user = request.user
     now = timezone.now()
     participant = services.may_participate(user, incident)
+    # Seen only as an organization whose information systems the incident names: its own systems, the status, the
+    # deadlines, the responders and the journal; not the evidence, observables and tasks (`services.reads_whole`).
+    affected_only = getattr(incident, "affected_only", None)
+    if affected_only is None:
+        affected_only = not services.reads_whole(user, incident)
+    shown_systems, systems_not_shown = services.systems_shown(user, incident, whole=not affected_only)
     steps = []
     for (from_status, to_status) in services.TRANSITIONS:
         if from_status == incident.status and services.may_transition(user, incident, to_status):
@@ -395,7 +405,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     alerts_seen = journal.alerts_seen(events, user)  # an alerts line names only the alerts the reader may see
     for event in events:
         event.headline = journal.headline(event, stage_names)
-        event.note = journal.note_text(event, tasks_by_id, templates, alerts_seen)
+        event.note = journal.note_text(event, tasks_by_id, templates, alerts_seen, whole=not affected_only)
         # A long list of alerts opens on demand.
         event.folded = event.kind == EventKind.ALERTS and event.note.count("\n") >= 5
     manage_tasks = participant and open_incident
@@ -430,8 +440,15 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "slas": slas,
         "steps": steps,
         # Named as the report form and the PDF name them (`forms.system_name`).
-        "systems": [(system, system_name(system, incident.organization))
-                    for system in incident.systems.select_related("owner").order_by("code")],
+        "systems": [(system, system_name(system, incident.organization)) for system in shown_systems],
+        # An affected organization's reader: the other organizations' systems only counted.
+        "affected_only": affected_only,
+        "systems_not_shown": systems_not_shown,
+        # To whoever reads it whole: whether the organizations whose systems it names (other than the reporting
+        # organization) follow it, or its TLP keeps it from them.
+        "affected_follow": (None if affected_only or not incident.systems.exclude(
+            Q(owner_id=incident.organization_id) | Q(operator_id=incident.organization_id)).exists()
+            else services.affected_organizations_see(incident)),
         # Each with whether the reader may remove it (`services.may_unassign`: the coordinator any, whoever
         # assigned one theirs).
         "assignments": assignments,
@@ -442,7 +459,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "events": events,
         "timeline": journal.timeline(incident, events),
         # The journal stays open after closing (a note on the court case, a request to reopen): comments only.
-        "comment_form": (forms.get("comment") or CommentForm()) if participant else None,
+        "comment_form": (forms.get("comment") or CommentForm()) if services.may_comment(user, incident) else None,
         "tasks": task_rows,
         "task_form": (forms.get("task") or TaskForm(incident=incident)) if manage_tasks else None,
         # The standard tasks of the category not on the incident yet (the button adds them; none twice).
@@ -464,7 +481,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "now": now,
         "open_incident": open_incident,
         "awaited": [] if steps else awaited(user, incident),
-        "observables": observables.lookup(user, incident.observables.all()),
+        "observables": observables.lookup(user, Observable.objects.visible_to(user).filter(incident=incident)),
         **_alerts_behind(user, incident),
         "observable_form": (forms.get("observable") or ObservableForm(prefix="obs"))
         if participant and open_incident else None,
@@ -791,7 +808,7 @@ def incident_unassign(request, pk, responder_id):
 @require_POST
 def incident_comment(request, pk):
     incident = _visible(request, pk)
-    _require(request, incident, "participate")
+    _require(request, incident, "comment")
     form = CommentForm(request.POST)
     if not form.is_valid():
         return _detail(request, incident, 400, comment=form)

@@ -14,7 +14,10 @@ versions that
 
 A consumer may narrow its list (`Narrowing`, from the query parameters by
 `parse_narrowing`): `min_confidence` (versions without a confidence are then
-left out) and `collection` (the versions that collection holds).
+left out), `collection` (the versions that collection holds) and `warning` (an
+early warning the consumer may see, `services_warnings.warnings_visible_to`:
+the versions of the indicators it names, plus the warning's own values — what
+its page shows; a warning the consumer may not see is a 404, as its page).
 
 Values are deduplicated (several producers' identical indicators are one
 line). The hot path is one SQL query returning (kind, value) pairs.
@@ -42,6 +45,7 @@ from . import indicator_status, tlp, warninglists
 from .models import (
     Collection,
     CollectionObject,
+    EarlyWarning,
     IndicatorKind,
     IndicatorValue,
     StixObject,
@@ -53,14 +57,26 @@ DOMAIN_KINDS = (IndicatorKind.DOMAIN,)
 
 @dataclass(frozen=True)
 class Narrowing:
-    """What a consumer keeps of its list: indicators of at least this confidence, held by this collection."""
+    """What a consumer keeps of its list: indicators of at least this confidence, held by this collection, named
+    by this early warning (with the warning's own values)."""
     min_confidence: int | None = None
     collection: Collection | None = None
+    warning: EarlyWarning | None = None
+
+
+def visible_warning(user, raw) -> EarlyWarning | None:
+    """The early warning of id `raw` if `user` may see it (its page's rule), else None."""
+    from .services_warnings import warnings_visible_to
+
+    try:
+        return warnings_visible_to(user).filter(pk=uuid.UUID(str(raw).strip())).first()
+    except ValueError:
+        return None
 
 
 def parse_narrowing(user, params) -> Narrowing:
-    """The `min_confidence` and `collection` query parameters; Refused (400) naming each bad one and what it
-    accepts."""
+    """The `min_confidence`, `collection` and `warning` query parameters; Refused (400) naming each bad one and
+    what it accepts; a warning the user may not see is a 404, as its page (its existence is not theirs to know)."""
     errors = {}
     min_confidence = None
     raw = (params.get("min_confidence") or "").strip()
@@ -81,7 +97,13 @@ def parse_narrowing(user, params) -> Narrowing:
             errors["collection"] = _("collection: give the id or alias of a collection you may read.")
     if errors:
         raise Refused(" ".join(errors.values()), code="invalid")
-    return Narrowing(min_confidence=min_confidence, collection=collection)
+    warning = None
+    raw = (params.get("warning") or "").strip()
+    if raw:
+        warning = visible_warning(user, raw)
+        if warning is None:
+            raise Refused(_("warning: no such early warning."), code="not_found", status=404)
+    return Narrowing(min_confidence=min_confidence, collection=collection, warning=warning)
 
 
 def _narrowed(qs, narrowing: Narrowing | None):
@@ -91,7 +113,19 @@ def _narrowed(qs, narrowing: Narrowing | None):
         qs = qs.filter(confidence__gte=narrowing.min_confidence)
     if narrowing.collection is not None:  # only narrows what `visible_versions` lets through
         qs = qs.filter(pk__in=CollectionObject.objects.filter(collection=narrowing.collection).values("object_id"))
+    if narrowing.warning is not None:
+        qs = qs.filter(stix_id__in=warning_refs(narrowing.warning))
     return qs
+
+
+def warning_refs(warning: EarlyWarning) -> list[str]:
+    return [r for r in warning.indicator_refs or [] if isinstance(r, str)]
+
+
+def warning_own_values(warning: EarlyWarning) -> list[tuple[str, str]]:
+    """(kind, value) of the values written in the warning itself (addresses, ranges, domains)."""
+    return [(str(v.get("kind") or ""), str(v.get("value") or "")) for v in warning.values or []
+            if isinstance(v, dict) and v.get("kind") and v.get("value")]
 
 
 def _active_at(qs, at: dt.datetime, *, as_of_added: bool):
@@ -103,16 +137,28 @@ def _active_at(qs, at: dt.datetime, *, as_of_added: bool):
     return qs.filter(~Exists(newer))
 
 
-def raw_values(user, kinds, at: dt.datetime | None = None, narrowing: Narrowing | None = None) \
-        -> set[tuple[str, str]]:
-    """(kind, value) of the acting indicator versions `user` may see, at `at` (None: now). One query."""
+def acting_versions(user, at: dt.datetime | None = None, narrowing: Narrowing | None = None):
+    """The acting indicator versions `user` may see (the newest of their STIX id), at `at` (None: now)."""
     as_of_added = at is not None
     at = at or timezone.now()
     visible = _narrowed(tlp.visible_versions(user).filter(stix_type="indicator"), narrowing)
-    versions = _active_at(visible, at, as_of_added=as_of_added)
+    return _active_at(visible, at, as_of_added=as_of_added)
+
+
+def raw_values(user, kinds, at: dt.datetime | None = None, narrowing: Narrowing | None = None) \
+        -> set[tuple[str, str]]:
+    """(kind, value) of the acting indicator versions `user` may see, at `at` (None: now). One query; narrowed
+    to a warning, its own values too from when it was issued."""
+    versions = acting_versions(user, at, narrowing)
     rows = IndicatorValue.objects.filter(kind__in=kinds, object_id__in=versions.values("pk")) \
         .values_list("kind", "value").distinct()
-    return set(rows.iterator(chunk_size=5000))
+    found = set(rows.iterator(chunk_size=5000))
+    warning = narrowing.warning if narrowing is not None else None
+    # The warning's own values carry no confidence and belong to no collection: only when nothing else narrows.
+    if warning is not None and narrowing.min_confidence is None and narrowing.collection is None \
+            and (at is None or warning.created_at <= at):
+        found |= {(k, v) for k, v in warning_own_values(warning) if k in kinds}
+    return found
 
 
 def values_for(user, kinds, narrowing: Narrowing | None = None) -> set[tuple[str, str]]:

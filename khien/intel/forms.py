@@ -116,31 +116,35 @@ class OrganizationsField(forms.ModelMultipleChoiceField):
         return f"{obj.code} — {obj.name}"
 
 
-def filterable_select(size: int, placeholder=None) -> forms.SelectMultiple:
-    """A multi-select that intel.js gives a text filter over its options and the list of what is chosen
-    (without JavaScript, the plain select)."""
-    return forms.SelectMultiple(attrs={
-        "size": size, "data-filterable": "",
-        "data-filter-placeholder": placeholder or _l("Filter by code or name, e.g. BTC or Hà Nội"),
-        "data-chosen-label": _l("Chosen:"), "data-none-label": _l("none yet"),
-        "data-shown-label": _l("%(shown)s of %(total)s shown")})
-
-
-MULTI_SELECT_HINT = _l("Type in the box to filter; hold Ctrl (⌘ on a Mac) to choose several.")
-
-
-class OrganizationPicker(forms.CheckboxSelectMultiple):
-    """Organizations as checkboxes: a click ticks or unticks one and never drops the others (a plain click in a
-    <select multiple> kept only the one clicked). The ticked ones come first under "Chosen (n)", the others in
-    their type's group (`grouped_organization_choices`), folded; the count of those chosen is said. The field's
-    name and values are a multi-select's, so the views and services read the same. org-picker.js adds a text
-    filter and the count, kept current; without JavaScript every box is listed, without either."""
+class CheckboxPicker(forms.CheckboxSelectMultiple):
+    """Several choices as checkboxes: a click ticks or unticks one and never drops the others (a plain click in a
+    <select multiple> kept only the one clicked). The ticked ones come first under "Chosen (n)"; the others follow,
+    in their group's folded box when the choices are grouped (`grouped_organization_choices`), else in one list;
+    the count of those chosen is said in the list's own words (`count`). The field's name and values are a
+    multi-select's, so the views, services and API read the same. A list of `FILTER_FROM` choices or more gets a
+    filter box (fewer are all in sight). org-picker.js runs the filter and keeps the count current; without
+    JavaScript every box is listed, without either."""
     template_name = "intel/widgets/organization_picker.html"
     option_template_name = "intel/widgets/organization_picker_option.html"
+    FILTER_FROM = 16  # the 13 sectors are all in sight at once; the 34 provinces are not
+    LISTS_ORGANIZATIONS = False  # data-org-picker on the list: the organizations' (pages and tests find it)
+
+    def __init__(self, attrs=None, choices=(), *, count, legend, placeholder=None, narrow=False):
+        super().__init__(attrs, choices)
+        self.count = count  # n -> "%(n)s … chosen" in the active language (ngettext)
+        self.legend = legend  # the boxes' group name, the field's label: said by a screen reader on entering it
+        self.placeholder = placeholder or _l("Filter by name")
+        self.narrow = narrow  # short labels (a province): more columns
+
+    def has_filter(self) -> bool:
+        n = sum(len(group[1]) if isinstance(group[1], (list, tuple)) else 1 for group in self.choices)
+        return n > 0 and n >= self.FILTER_FROM
 
     def id_for_label(self, id_, index=None):
-        # The field's label names the filter box (the boxes are grouped by their fieldsets' legends).
-        return f"{id_}_filter" if id_ and index is None else super().id_for_label(id_, index)
+        # The field's label names the filter box (the boxes are named by the group and their own labels).
+        if index is None:
+            return f"{id_}_filter" if id_ and self.has_filter() else ""
+        return super().id_for_label(id_, index)
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
@@ -149,18 +153,53 @@ class OrganizationPicker(forms.CheckboxSelectMultiple):
             others = []
             for option in options:
                 (chosen if option["selected"] else others).append(option)
-            if others:
+            if not others:
+                continue
+            if group_name is None and groups and groups[-1]["name"] is None:
+                groups[-1]["options"].extend(others)  # choices without groups: one list (Django gives one a group)
+            else:
                 groups.append({"name": group_name, "options": others})
         n = len(chosen)
         context["widget"].update({
-            "chosen": chosen, "groups": groups,
-            "count_text": ngettext("%(n)s organization chosen", "%(n)s organizations chosen", n) % {"n": n},
+            "chosen": chosen, "groups": groups, "legend": self.legend, "narrow": self.narrow,
+            "organizations": self.LISTS_ORGANIZATIONS,
+            "filter": self.has_filter(), "placeholder": self.placeholder,
+            "count_text": self.count(n) % {"n": n},
             # The count as org-picker.js writes it (the languages of the platform have at most two forms).
-            "count_one": ngettext("%(n)s organization chosen", "%(n)s organizations chosen", 1),
-            "count_other": ngettext("%(n)s organization chosen", "%(n)s organizations chosen", 2),
+            "count_one": self.count(1), "count_other": self.count(2),
             "shown_label": _("%(shown)s of %(total)s shown"),
         })
         return context
+
+
+def organizations_chosen(n):
+    return ngettext("%(n)s organization chosen", "%(n)s organizations chosen", n)
+
+
+def sectors_chosen(n):
+    return ngettext("%(n)s sector chosen", "%(n)s sectors chosen", n)
+
+
+def provinces_chosen(n):
+    return ngettext("%(n)s province chosen", "%(n)s provinces chosen", n)
+
+
+def isacs_chosen(n):
+    return ngettext("%(n)s ISAC chosen", "%(n)s ISACs chosen", n)
+
+
+def objects_chosen(n):
+    return ngettext("%(n)s object chosen", "%(n)s objects chosen", n)
+
+
+class OrganizationPicker(CheckboxPicker):
+    """Organizations, grouped by type (`grouped_organization_choices`): always a filter, by code or name."""
+    FILTER_FROM = 0
+    LISTS_ORGANIZATIONS = True
+
+    def __init__(self, attrs=None, choices=(), *, legend=_l("Organizations")):
+        super().__init__(attrs, choices, count=organizations_chosen, legend=legend,
+                         placeholder=_l("Filter by code or name, e.g. BTC or Hà Nội"))
 
 
 ORGANIZATIONS_HINT = _l("Tick each organization that receives the warning; a click never unticks the others. "
@@ -168,12 +207,19 @@ ORGANIZATIONS_HINT = _l("Tick each organization that receives the warning; a cli
 
 
 def _recipients_field(required=False):
+    label = _l("Recipients (TLP:RED)")
     return OrganizationsField(
-        label=_l("Recipients (TLP:RED)"), required=required,
+        label=label, required=required,
         queryset=Organization.objects.filter(is_active=True).order_by("code"),
-        widget=filterable_select(12),
-        help_text=_l("TLP:RED is seen only by your organization and the organizations named here. Organizations "
-                     "are grouped by type; hold Ctrl (⌘ on a Mac) to choose several."))
+        widget=OrganizationPicker(legend=label),
+        help_text=_l("TLP:RED is seen only by your organization and the organizations ticked here. Organizations "
+                     "are grouped by type; those ticked are listed first."))
+
+
+def _picker_field(label, queryset, count, **picker) -> forms.ModelMultipleChoiceField:
+    """An optional choice of several among `queryset`, ticked in a `CheckboxPicker` named by the field's label."""
+    return forms.ModelMultipleChoiceField(label=label, queryset=queryset, required=False,
+                                          widget=CheckboxPicker(count=count, legend=label, **picker))
 
 
 def grouped_organization_choices(queryset) -> list:
@@ -487,7 +533,8 @@ class ReportForm(_SharingMixin, forms.Form):
                                     help_text=_l("Empty: now."))
     # The fieldset around it is "Objects in the report": the list is named for what it offers.
     object_refs = ObjectRefsField(label=_l("Recently added objects"), required=False,
-                                  widget=filterable_select(12, _l("Filter by name or type, e.g. LockBit")))
+                                  widget=CheckboxPicker(count=objects_chosen, legend=_l("Recently added objects"),
+                                                        placeholder=_l("Filter by name or type, e.g. LockBit")))
     extra_refs = forms.CharField(label=_l("Other object ids"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                  help_text=_l("STIX ids of other objects you can see, one per line."))
     tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)
@@ -583,16 +630,11 @@ class WarningForm(_WarningListedMixin, forms.Form):
     cpes = forms.CharField(label=_l("Affected products (CPE 2.3)"), required=False,
                            widget=forms.Textarea(attrs={"rows": 2}),
                            help_text=_l("e.g. cpe:2.3:a:vendor:product:*:*:*:*:*:*:*:*, one per line."))
-    # Recipients: filterable lists (intel.js) with names in full; the organizations as checkboxes grouped by type.
-    sectors = forms.ModelMultipleChoiceField(label=_l("Sectors"), queryset=Sector.objects.all(), required=False,
-                                             widget=filterable_select(8, _l("Filter by name")),
-                                             help_text=MULTI_SELECT_HINT)
-    provinces = forms.ModelMultipleChoiceField(label=_l("Provinces"), queryset=Province.objects.all(), required=False,
-                                               widget=filterable_select(8, _l("Filter by name, e.g. Huế")),
-                                               help_text=MULTI_SELECT_HINT)
-    isacs = forms.ModelMultipleChoiceField(label=_l("ISACs"), queryset=Isac.objects.none(), required=False,
-                                           widget=filterable_select(5, _l("Filter by code or name")),
-                                           help_text=MULTI_SELECT_HINT)
+    # Recipients: checkboxes (`CheckboxPicker`) with names in full; the organizations grouped by type.
+    sectors = _picker_field(_l("Sectors"), Sector.objects.all(), sectors_chosen)
+    provinces = _picker_field(_l("Provinces"), Province.objects.all(), provinces_chosen, narrow=True,
+                              placeholder=_l("Filter by name, e.g. Huế"))
+    isacs = _picker_field(_l("ISACs"), Isac.objects.none(), isacs_chosen)
     organizations = OrganizationsField(label=_l("Organizations"), required=False,
                                        queryset=Organization.objects.filter(is_active=True).order_by("code"),
                                        widget=OrganizationPicker, help_text=ORGANIZATIONS_HINT)

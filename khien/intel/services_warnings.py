@@ -1189,3 +1189,132 @@ def notify_targets(warning_id, organization_ids=None, *, reminder: bool = False,
     except Exception:  # the warning is stored; a mail outage must not undo it
         log.exception("early warning %s: e-mail notification failed", warning_id)
         return 0
+
+
+# --- What a reader takes from a warning, and the warnings citing the same values ---------------------
+
+
+@dataclass
+class ExportValue:
+    """One value a reader takes out of a warning: its kind, the most restrictive TLP of what gives it (the warning
+    for its own values, each indicator for its values), the indicators carrying it (ids and names) and the warning
+    lists it hits (blocking it would cut a service)."""
+    kind: str
+    value: str
+    tlp: str
+    indicators: list
+    names: list
+    lists: list
+
+
+def _stricter(a: str, b: str) -> str:
+    order = tlp.RESTRICTIVENESS
+    return max(a, b, key=lambda level: order.index(level) if level in order else 0)
+
+
+def export_values(user, warning: EarlyWarning) -> list[ExportValue]:
+    """The values `user` takes out of `warning` (its page's downloads, the blocklists narrowed to it — one rule,
+    `blocklists.acting_versions`): its own values, and those of the acting indicators it names that the user may
+    see (a TLP:RED one the user may not see gives nothing). Once per value, sorted by kind then value."""
+    from . import blocklists
+
+    found: dict[tuple[str, str], ExportValue] = {}
+    for kind, value in blocklists.warning_own_values(warning):
+        found.setdefault((kind, value), ExportValue(kind, value, warning.tlp, [], [], []))
+    versions = blocklists.acting_versions(user, narrowing=blocklists.Narrowing(warning=warning))
+    for row in IndicatorValue.objects.filter(object_id__in=versions.values("pk")).select_related("object") \
+            .order_by("object__stix_id"):
+        item = found.get((row.kind, row.value))
+        if item is None:
+            item = found[(row.kind, row.value)] = ExportValue(row.kind, row.value, row.object.tlp, [], [], [])
+        else:
+            item.tlp = _stricter(item.tlp, row.object.tlp)
+        if row.object.stix_id not in item.indicators:
+            item.indicators.append(row.object.stix_id)
+            item.names.append(str((row.object.data or {}).get("name") or ""))
+    lists = warninglists.compiled()
+    kinds = list(IndicatorKind.values)
+    out = sorted(found.values(), key=lambda v: (kinds.index(v.kind) if v.kind in kinds else len(kinds), v.value))
+    for item in out:
+        item.lists = warninglists.hits(item.kind, item.value, lists)
+    return out
+
+
+# Indicator labels that say command-and-control (STIX has no indicator type for it: producers label it).
+C2_LABELS = frozenset({"c2", "c&c", "cnc", "c2-server", "botnet-c2", "command-and-control", "command and control"})
+
+
+def names_c2(indicators) -> bool:
+    """Does one of the indicators (visible versions) carry a command-and-control label: a contact with its value
+    means a compromised system, an incident to report."""
+    return any(str(label).strip().lower() in C2_LABELS
+               for i in indicators for label in ((i.data or {}).get("labels") or []) if isinstance(label, str))
+
+
+CITING_MAX = 20  # related warnings listed
+CITING_VALUES_MAX = 200  # values and indicator ids looked for (a warning may give thousands)
+
+
+def warnings_citing(user, *, values=(), refs=(), exclude=None, limit: int = CITING_MAX) -> list[EarlyWarning]:
+    """The early warnings `user` may see (`warnings_visible_to`) that cite one of `values` — among their own
+    values, or carried by an indicator they name that the user may see — or name one of the indicators `refs`;
+    newest first, at most `limit`; `exclude`: a warning left out (the one being read).
+
+    Looked for in the JSON text of the warnings' `values` and `indicator_refs` as quoted strings (the same on
+    SQLite and PostgreSQL): a quoted value is the whole value, never a part of another."""
+    import json
+
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    values = [v for v in dict.fromkeys(str(v) for v in values if v)][:CITING_VALUES_MAX]
+    refs = {str(r) for r in refs if r}
+    if values:
+        refs |= set(tlp.visible_versions(user).filter(stix_type="indicator", indicator_values__value__in=values)
+                    .values_list("stix_id", flat=True).distinct()[:CITING_VALUES_MAX])
+    if not values and not refs:
+        return []
+    cited = Q()
+    for value in values:
+        cited |= Q(values_text__contains=json.dumps(value))
+    for ref in sorted(refs)[:CITING_VALUES_MAX]:
+        cited |= Q(refs_text__contains=json.dumps(ref))
+    found = warnings_visible_to(user).annotate(values_text=Cast("values", TextField()),
+                                               refs_text=Cast("indicator_refs", TextField())).filter(cited)
+    if exclude is not None:
+        found = found.exclude(pk=exclude.pk)
+    return list(found.select_related("organization").order_by("-created_at")[:limit])
+
+
+def related_warnings(user, warning: EarlyWarning, indicator_values=()) -> list[EarlyWarning]:
+    """The other warnings `user` may see citing one of the values of `warning` (its own, and `indicator_values`:
+    those of its indicators the user sees) or one of its indicators the user may see — often the same wave warned
+    twice, by the coordinator and by an ISAC. Each comes with `my_targets`: the user's organizations' answers."""
+    own = [value for _kind, value in _own_value_pairs(warning)]
+    refs = [r for r in warning.indicator_refs or [] if isinstance(r, str)]
+    visible_refs = list(tlp.visible_versions(user).filter(stix_id__in=refs[:CITING_VALUES_MAX])
+                        .values_list("stix_id", flat=True).distinct())
+    related = warnings_citing(user, values=[*own, *indicator_values], refs=visible_refs, exclude=warning)
+    answers: dict = {}
+    for target in inbox_for(user).filter(warning__in=[w.pk for w in related]).select_related("acknowledged_by"):
+        answers.setdefault(target.warning_id, []).append(target)
+    for other in related:
+        other.my_targets = answers.get(other.pk, [])
+    return related
+
+
+def _own_value_pairs(warning: EarlyWarning) -> list[tuple[str, str]]:
+    return [(str(v.get("kind") or ""), str(v.get("value") or "")) for v in warning.values or []
+            if isinstance(v, dict) and v.get("value")]
+
+
+def warnings_covering_alert(alert, user) -> list[EarlyWarning]:
+    """The early warnings `user` may see that cover an alert (khien.telemetry): they give one of the values its
+    events matched, or name one of the indicators matched (`IndicatorHit` rows of the alert) — for the alert's
+    page ("an early warning covers this value"). Newest first, at most CITING_MAX."""
+    from khien.telemetry.models import IndicatorHit
+
+    hits = IndicatorHit.objects.filter(alert=alert)
+    values = list(hits.order_by("value").values_list("value", flat=True).distinct()[:CITING_VALUES_MAX])
+    refs = list(hits.order_by("indicator_id").values_list("indicator_id", flat=True).distinct()[:CITING_VALUES_MAX])
+    return warnings_citing(user, values=values, refs=refs)

@@ -26,6 +26,7 @@ urlpatterns = [
     path("intel/warnings/", views_warnings.warning_inbox, name="warning_inbox"),
     path("intel/warnings/new/", views_warnings.warning_create, name="warning_create"),
     path("intel/warnings/<uuid:pk>/", views_warnings.warning_detail, name="warning_detail"),
+    path("intel/warnings/<uuid:pk>/download/<str:fmt>/", views_warnings.warning_download, name="warning_download"),
     path("intel/warnings/<uuid:pk>/remind/", views_warnings.warning_remind, name="warning_remind"),
     path("intel/warnings/<uuid:pk>/updates/", views_warnings.warning_update, name="warning_update"),
     path("intel/warnings/answers/<int:pk>/", views_warnings.warning_acknowledge, name="warning_acknowledge"),

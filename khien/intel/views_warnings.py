@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +26,7 @@ from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.scoping import is_national_coordinator
 
-from . import search, services_warnings as sw, warning_sightings, warninglists
+from . import search, services_warnings as sw, warning_exports, warning_sightings, warninglists
 from .forms import AcknowledgeForm, AllowEntryForm, WarningForm
 from .models import AllowListEntry, IndicatorKind
 
@@ -135,6 +136,8 @@ def _warning_detail(request, warning, forms=None, status=200, remind_error=None,
     groups = warning_sightings.indicator_groups(named)
     seen = warning_sightings.seen_by_my_organizations(
         user, warning, warning_sightings.warning_values(warning, [g.value for g in groups if g.value]))
+    # The other warnings citing the same values (the same wave warned twice), those the reader may see.
+    related = sw.related_warnings(user, warning, [g.value for g in groups if g.value])
     lists = warninglists.compiled()
     values = [{"kind": v.get("kind"), "value": v.get("value"),
                "lists": warninglists.hits(v.get("kind", ""), v.get("value", ""), lists)}
@@ -147,7 +150,8 @@ def _warning_detail(request, warning, forms=None, status=200, remind_error=None,
         "updates": updates, "last_update": updates[-1] if updates else None,
         "update_form": (update_form or WarningUpdateForm(warning=warning)) if can_follow_up else None,
         "report": report, "indicators": named, "indicator_groups": groups, "seen": seen,
-        "values": values,
+        "values": values, "related": related, "names_c2": sw.names_c2(named),
+        "downloads": bool(warning.values or warning.indicator_refs), "download_formats": warning_exports.FORMATS,
     }, status=status)
 
 
@@ -155,6 +159,22 @@ def _warning_detail(request, warning, forms=None, status=200, remind_error=None,
 @require_GET
 def warning_detail(request, pk):
     return _warning_detail(request, _visible_warning(request.user, pk))
+
+
+@login_required
+@require_GET
+def warning_download(request, pk, fmt):
+    """The warning's values as a file (TXT, CSV, STIX, RPZ) for a firewall or a DNS server: what the page shows the
+    reader (`warning_exports`); a warning they may not see is a 404; audited."""
+    if fmt not in warning_exports.FORMATS:
+        raise Http404
+    warning = _visible_warning(request.user, pk)
+    content_type, name, body = warning_exports.export(request.user, warning, fmt)
+    response = (HttpResponse(body, content_type=content_type) if isinstance(body, str)
+                else StreamingHttpResponse(body, content_type=content_type))
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required

@@ -5,7 +5,9 @@
 - `seen_by_my_organizations`: for each of the reader's organizations the warning was sent to, how often that
   organization's own monitoring (khien.telemetry's `IndicatorHit`) already saw the warning's values, and when
   last. Only the reader's organizations, only telemetry the reader may see (`visible_to`): another
-  organization's events are never counted, nor shown.
+  organization's events are never counted, nor shown. With them, the way to report the incident: the alerts of
+  those events not yet reported (`report_alert`, the latest, when the reader may report for the organization —
+  `telemetry.triage.may_report`; the alert page's "Report as an incident" takes one alert at a time).
 """
 from __future__ import annotations
 
@@ -55,6 +57,8 @@ class Seen:
     count: int
     last: object
     values: list[dict]  # {"value", "count", "last"}
+    report_alert: object = None  # the latest alert of these events not reported yet, when the reader may report
+    report_alerts: int = 0  # how many such alerts
 
 
 def warning_values(warning: EarlyWarning, indicator_values=()) -> list[str]:
@@ -69,7 +73,8 @@ def seen_by_my_organizations(user, warning: EarlyWarning, values: list[str]) -> 
 
     Telemetry is read through `IndicatorHit.objects.visible_to(user)` and for the target organizations of the
     user only: a warning sent to several organizations never shows one the others' hits."""
-    from khien.telemetry.models import IndicatorHit
+    from khien.telemetry.models import Alert, AlertStatus, IndicatorHit
+    from khien.telemetry.triage import may_report
 
     from .services_warnings import inbox_for
 
@@ -89,5 +94,12 @@ def seen_by_my_organizations(user, warning: EarlyWarning, values: list[str]) -> 
         per_value = [{"value": row["value"], "count": row["n"], "last": row["last"]} for row in
                      hits.values("value").annotate(n=Count("event_id", distinct=True), last=Max("time"))
                      .order_by("-n", "value")[:20]]
-        seen.append(Seen(organization=org, count=total["n"], last=total["last"], values=per_value))
+        unreported = (Alert.objects.filter(pk__in=hits.filter(alert__isnull=False).values("alert_id"),
+                                           incident__isnull=True)
+                      .exclude(status=AlertStatus.ESCALATED).order_by("-last_seen"))
+        latest = unreported.first()
+        if latest is not None and not may_report(user, latest):
+            latest = None
+        seen.append(Seen(organization=org, count=total["n"], last=total["last"], values=per_value,
+                         report_alert=latest, report_alerts=unreported.count() if latest else 0))
     return seen

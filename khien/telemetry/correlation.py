@@ -6,7 +6,13 @@ more distinct organizations, or a rule (alerts at least
 KHIEN_CAMPAIGN_RULE_MIN_SEVERITY severe) raised at as many, makes a
 `Campaign` — updated, not duplicated, while it keeps being seen within the
 window. A new campaign is announced to the national coordinators at once; so is a decided one (warned, or made an
-incident) that reaches more organizations (`_tell_spread`).
+incident) that reaches more organizations (`_tell_spread`). A notice says all a duty officer needs to judge it on a
+phone (`_facts_lines`): what was seen — an indicator's value only to a coordinator who may see an indicator carrying
+it (`indicator_tlp_for`) —, the organizations named by province and sector, the severity in words, when, how often.
+
+One wave is often seen twice (an address, and the rule that caught it): `related_campaigns` links such campaigns;
+a related campaign takes over the early warning or incident already made from the other (`do_take_over_related`)
+instead of a second one.
 
 The coordinator then turns it into an early warning (`do_campaign_to_warning`),
 an incident (`do_campaign_to_incident`) or dismisses it (`do_dismiss_campaign`).
@@ -178,6 +184,39 @@ def shown_campaigns(queryset, now=None):
 RANKING = ("-severity", "-organization_count", "-last_seen")
 
 
+MAX_RELATED = 20
+
+
+def related_campaigns(campaign: Campaign) -> list[Campaign]:
+    """The campaigns that look like the same wave as `campaign` — an address hit by a Suricata rule at five
+    ministries raises an indicator campaign and a rule campaign: so that the coordinator decides them together
+    and does not issue two warnings for one wave. Another campaign (of either kind) is related when
+
+    - their times overlap: each was first seen before the other was last seen, and
+    - they share at least half of the organizations of each: 2 × shared ≥ the larger of the two counts.
+
+    The rule is symmetric (A related to B ⟺ B to A); whatever their status, the most serious first (RANKING),
+    at most MAX_RELATED. Each comes with `shared`, the number of organizations in common."""
+    through = Campaign.organizations.through
+    mine = list(through.objects.filter(campaign_id=campaign.pk).values_list("organization_id", flat=True))
+    if not mine:
+        return []
+    overlapping = (Campaign.objects.exclude(pk=campaign.pk)
+                   .filter(first_seen__lte=campaign.last_seen, last_seen__gte=campaign.first_seen)
+                   .filter(pk__in=through.objects.filter(organization_id__in=mine).values("campaign_id")))
+    candidates = {c.pk: c for c in overlapping.order_by(*RANKING)[:MAX_RELATED * 5]}
+    totals = dict(through.objects.filter(campaign_id__in=list(candidates)).values("campaign_id")
+                  .annotate(n=Count("organization_id")).values_list("campaign_id", "n"))
+    shared = dict(through.objects.filter(campaign_id__in=list(candidates), organization_id__in=mine)
+                  .values("campaign_id").annotate(n=Count("organization_id")).values_list("campaign_id", "n"))
+    related = []
+    for pk, other in candidates.items():
+        if 2 * shared.get(pk, 0) >= max(len(mine), totals.get(pk, 0)):
+            other.shared = shared[pk]
+            related.append(other)
+    return related[:MAX_RELATED]
+
+
 def _title(c: dict) -> str:
     return campaign_title(c["kind"], c["value"], c["rule_name"], c["key"], len(c["orgs"]))
 
@@ -188,6 +227,7 @@ def correlate(now=None) -> dict:
     now = now or timezone.now()
     since, _min = _window(now)
     created = updated = joined = 0
+    raised = []
     with transaction.atomic():
         for c in _candidates(now):
             with notifications.platform_language():
@@ -224,27 +264,161 @@ def correlate(now=None) -> dict:
             if before is None:
                 created += 1
                 audit.record(Act.CREATE, campaign, actor=None)
-                title, body = _campaign_notice(campaign)
-                notifications.notify(national_coordinators(), kind="telemetry.campaign", urgent=True, title=title,
-                                     body=body, url=reverse("telemetry:campaign", args=[campaign.pk]))
+                raised.append(campaign)
             else:
                 updated += 1
                 audit.record(Act.UPDATE, campaign, actor=None, before=before)
                 joined += _follow_incident(campaign, now)
                 if campaign.status in (CampaignStatus.WARNED, CampaignStatus.INCIDENT) and c["orgs"] - known:
                     _tell_spread(campaign, c["orgs"] - known, now)
+        # Told once all are raised: the two campaigns of one wave (an address, the rule that caught it) name
+        # each other in their notices.
+        for campaign in raised:
+            _tell_coordinators(campaign, "telemetry.campaign", _campaign_notice)
     return {"created": created, "updated": updated, "joined_incidents": joined}
 
 
-def _campaign_notice(campaign: Campaign) -> tuple[notifications.Text, notifications.Text]:
-    """The title and text telling a coordinator of a new campaign, read in each coordinator's language."""
-    title = notifications.Text(_l("National campaign: %(title)s"), {"title": campaign.title_text})
-    body = notifications.lines(
+def _tell_coordinators(campaign: Campaign, kind: str, notice) -> None:
+    """Tell the national coordinators of the campaign — one notice per run, not one per event or organization —
+    with `notice(campaign, reader)` → (title, body): those who read it alike (the same indicators visible to
+    them, the same organizations in their scope) are told at once, each in their language."""
+    groups: dict = {}
+    for user in national_coordinators():
+        groups.setdefault(_reader_key(campaign, user), []).append(user)
+    for users in groups.values():
+        title, body = notice(campaign, users[0])
+        notifications.notify(users, kind=kind, urgent=True, title=title, body=body,
+                             url=reverse("telemetry:campaign", args=[campaign.pk]))
+
+
+def _reader_key(campaign: Campaign, user) -> tuple:
+    """What makes a campaign's notice differ from one reader to another: the TLP they see its value under (None:
+    they may see none of its indicators) and the organizations in their scope."""
+    visible = Organization.objects.visible_to(user).filter(pk__in=campaign.organizations.values("pk"))
+    return indicator_tlp_for(campaign, user), frozenset(visible.values_list("pk", flat=True))
+
+
+def indicator_tlp_for(campaign: Campaign, user) -> str | None:
+    """The TLP under which `user` may know an indicator campaign's value: the least restrictive of the indicators
+    carrying it that they may see (the intel rules, `_named_indicators`); None when they may see none of them —
+    nothing then names the value to them, not even that it is marked TLP:RED. None for a rule campaign."""
+    versions = _named_indicators(campaign, user) if campaign.kind == CampaignKind.INDICATOR else []
+    return min((v.tlp for v in versions), key=_restrictiveness) if versions else None
+
+
+def notice_title_text(campaign: Campaign, user) -> notifications.Text:
+    """The campaign's title as told to `user`: without the value of an indicator they may not see."""
+    if campaign.kind == CampaignKind.INDICATOR and indicator_tlp_for(campaign, user) is None:
+        return notifications.Text(_l("An indicator you may not see, seen at %(n)d organizations"),
+                                  {"n": campaign.organization_count})
+    return campaign.title_text
+
+
+def _seen_line(campaign: Campaign, user) -> notifications.Text:
+    """What was seen, as `user` may know it: the value with its kind and TLP, or only that it is an indicator they
+    may not see; or the rule, its name and id."""
+    from khien.intel.models import IndicatorKind, Tlp
+
+    if campaign.kind == CampaignKind.RULE:
+        return notifications.Text(_l("Seen: the rule “%(rule)s” (%(key)s)."),
+                                  {"rule": campaign.rule_name or campaign.key, "key": campaign.key})
+    level = indicator_tlp_for(campaign, user)
+    if level is None:
+        return notifications.Text(_l("Seen: an indicator you may not see (its value is not shown to you)."))
+    kind = (IndicatorKind(campaign.indicator_kind).label if campaign.indicator_kind in IndicatorKind.values
+            else campaign.indicator_kind)
+    return notifications.Text(_l("Seen: %(kind)s %(value)s, %(tlp)s."),
+                              {"kind": kind, "value": campaign.value, "tlp": Tlp(level).label})
+
+
+def _joined(parts) -> notifications.Text:
+    """Texts joined by commas, each in the reader's language."""
+    return notifications.Text(", ".join(f"%(p{n})s" for n in range(len(parts))),
+                              {f"p{n}": part for n, part in enumerate(parts)})
+
+
+def _organization_lines(orgs: list, *, heading) -> list:
+    """The organizations as a notice lists them: a heading, how many there are by province and by sector, then each
+    by its code, its name and its province (MAX_NAMED_NEW; the others on the campaign's page)."""
+    from khien.core.texts import ByLanguage
+
+    by_province, by_sector = Counter(), Counter()
+    names = {}
+    for org in orgs:
+        if org.province_id:
+            by_province[org.province_id] += 1
+            names[("p", org.province_id)] = ByLanguage.name_of(org.province)
+        for sector in org.sectors.all():
+            by_sector[sector.pk] += 1
+            names[("s", sector.pk)] = ByLanguage.name_of(sector)
+    lines = [heading]
+    if by_province:
+        lines.append(notifications.Text(_l("By province: %(places)s"), {"places": _joined(
+            [notifications.Text("%(name)s %(n)d", {"name": names[("p", pk)], "n": n})
+             for pk, n in by_province.most_common()])}))
+    if by_sector:
+        lines.append(notifications.Text(_l("By sector: %(sectors)s"), {"sectors": _joined(
+            [notifications.Text("%(name)s %(n)d", {"name": names[("s", pk)], "n": n})
+             for pk, n in by_sector.most_common()])}))
+    for org in orgs[:MAX_NAMED_NEW]:
+        if org.province_id:
+            lines.append(notifications.Text("%(code)s — %(name)s (%(province)s)", {
+                "code": org.code, "name": ByLanguage.name_of(org), "province": names[("p", org.province_id)]}))
+        else:
+            lines.append(notifications.Text("%(code)s — %(name)s", {"code": org.code,
+                                                                   "name": ByLanguage.name_of(org)}))
+    if len(orgs) > MAX_NAMED_NEW:
+        lines.append(notifications.Text(_l("… and %(n)d more on the campaign's page."),
+                                        {"n": len(orgs) - MAX_NAMED_NEW}))
+    return lines
+
+
+def _scoped_organizations(user, ids) -> tuple[list, int]:
+    """(the organizations of `ids` that `user` may see — the coordination boundary's rule, `scoping` —, how many
+    others there are)."""
+    orgs = list(Organization.objects.visible_to(user).filter(pk__in=list(ids)).select_related("province")
+                .prefetch_related("sectors").order_by("code"))
+    return orgs, len(set(ids)) - len(orgs)
+
+
+def _hidden_organizations_line(n: int):
+    return notifications.Text(ngettext_lazy("%(n)d organization outside what you may see.",
+                                            "%(n)d organizations outside what you may see.", n), {"n": n}) if n else None
+
+
+def _facts_lines(campaign: Campaign, user) -> list:
+    """What was seen, how bad, when, how often, and the campaigns that look like the same wave."""
+    alerts = campaign_alerts(campaign).count()
+    lines = [
         notifications.Text(_l("First seen %(first)s, last seen %(last)s; %(count)d events."), {
             "first": shown_time(campaign.first_seen),
             "last": shown_time(campaign.last_seen),
             "count": campaign.count}),
-        _severity_line(campaign))
+        _seen_line(campaign, user),
+        _severity_line(campaign),
+        notifications.Text(ngettext_lazy("%(n)d alert behind the campaign.", "%(n)d alerts behind the campaign.",
+                                         alerts), {"n": alerts}),
+    ]
+    related = related_campaigns(campaign)
+    if related:
+        lines.append(notifications.Text(_l("Possibly the same wave (decide them together): %(campaigns)s"), {
+            "campaigns": _joined([notifications.Text("%(title)s — %(status)s", {
+                "title": notice_title_text(other, user), "status": CampaignStatus(other.status).label})
+                for other in related[:MAX_NAMED_RELATED]])}))
+    return lines
+
+
+MAX_NAMED_RELATED = 3  # related campaigns named in a notice; all of them on the campaign's page
+
+
+def _campaign_notice(campaign: Campaign, user) -> tuple[notifications.Text, notifications.Text]:
+    """The title and text telling the coordinator `user` of a new campaign, read in their language: everything a
+    duty officer needs to judge it from the notice alone (the link opens its page)."""
+    title = notifications.Text(_l("National campaign: %(title)s"), {"title": notice_title_text(campaign, user)})
+    orgs, hidden = _scoped_organizations(user, campaign.organizations.values_list("pk", flat=True))
+    heading = notifications.Text(_l("Organizations involved: %(n)d"), {"n": len(orgs) + hidden})
+    body = notifications.lines(*_facts_lines(campaign, user), *_organization_lines(orgs, heading=heading),
+                               _hidden_organizations_line(hidden))
     return title, body
 
 
@@ -269,9 +443,7 @@ def _tell_spread(campaign: Campaign, new_ids: set, now) -> None:
     Their alerts are not taken into the incident (`_follow_incident`): they stay in their queues, to triage."""
     orgs = list(Organization.objects.filter(pk__in=new_ids).order_by("code"))
     codes = ", ".join(o.code for o in orgs[:MAX_NAMED_NEW]) + (" …" if len(orgs) > MAX_NAMED_NEW else "")
-    title = notifications.Text(_l("National campaign spread: %(title)s (+ %(orgs)s)"),
-                               {"title": campaign.title_text, "orgs": codes})
-    lines = [_severity_line(campaign)]
+    lines = []
     if campaign.warning_id:
         unwarned = [o.code for o in unwarned_organizations(campaign) if o.pk in new_ids]
         if unwarned:
@@ -281,7 +453,7 @@ def _tell_spread(campaign: Campaign, new_ids: set, now) -> None:
     else:
         lines.append(notifications.Text(_l("No early warning was made from the campaign: its page makes one.")))
     if campaign.incident_id:
-        added = _add_incident_systems(campaign, orgs, codes, now)
+        added = _add_incident_systems(campaign, orgs, codes, now)  # once, whoever is told
         lines.append(notifications.Text(
             _l("Incident %(reference)s does not take their alerts: they stay in their organizations' queues."),
             {"reference": campaign.incident.reference}))
@@ -290,8 +462,18 @@ def _tell_spread(campaign: Campaign, new_ids: set, now) -> None:
                 "%(n)d of their information systems was added to the incident's affected systems.",
                 "%(n)d of their information systems were added to the incident's affected systems.", len(added)),
                 {"n": len(added)}))
-    notifications.notify(national_coordinators(), kind="telemetry.campaign_grew", urgent=True, title=title,
-                         body=notifications.lines(*lines), url=reverse("telemetry:campaign", args=[campaign.pk]))
+
+    def notice(campaign, user):
+        title = notifications.Text(_l("National campaign spread: %(title)s (+ %(orgs)s)"),
+                                   {"title": notice_title_text(campaign, user), "orgs": codes})
+        joined, hidden = _scoped_organizations(user, new_ids)
+        heading = notifications.Text(ngettext_lazy("Joined: %(n)d organization", "Joined: %(n)d organizations",
+                                                   len(joined) + hidden), {"n": len(joined) + hidden})
+        body = notifications.lines(*_organization_lines(joined, heading=heading), _hidden_organizations_line(hidden),
+                                   *_facts_lines(campaign, user), *lines)
+        return title, body
+
+    _tell_coordinators(campaign, "telemetry.campaign_grew", notice)
 
 
 def _add_incident_systems(campaign: Campaign, orgs: list, codes: str, now) -> list:
@@ -599,7 +781,6 @@ def warning_defaults(campaign: Campaign, user=None, *, recipients=None, level: s
         }
 
 
-MAX_NAMED_ORGS = 50  # named in full in the incident's description; the others by their code
 MAX_RELATED_INCIDENTS = 50
 
 
@@ -637,23 +818,17 @@ def campaign_systems(campaign: Campaign, organizations=None) -> list:
 
 def incident_defaults(campaign: Campaign, user=None) -> dict:
     """What the incident made from the campaign says unless the coordinator changes it: titled as the campaign,
-    the rule's name (the SOC tool's own words) quoted; the organizations involved named (code and name), and the
-    incidents they already reported its alerts in that `user` may see (`related_incidents`) — those alerts stay
-    there, the coordinator's incident names them."""
-    orgs = list(campaign.organizations.order_by("code")[:MAX_LISTED_ORGS])
-    related = related_incidents(campaign, user)
+    the rule's name (the SOC tool's own words) quoted; how many organizations it reached, not which: every
+    organization whose systems the incident names reads its report (`incidents.models.affected_q`), and none may
+    learn from it who else was hit (TLP:AMBER, need to know). The coordinator finds them, and the incidents they
+    already reported (`related_incidents`), on the campaign's page."""
     with notifications.platform_language():
-        named = ", ".join([f"{o.code} ({o.name})" for o in orgs[:MAX_NAMED_ORGS]]
-                          + [o.code for o in orgs[MAX_NAMED_ORGS:]])
         description = _(
-            "National campaign raised from telemetry: %(title)s. Organizations involved: %(orgs)s. "
+            "National campaign raised from telemetry: %(title)s, seen at %(n)d organizations. "
             "%(count)d events between %(first)s and %(last)s.") % {
-            "title": campaign.display_title, "orgs": named, "count": campaign.count,
+            "title": campaign.display_title, "n": campaign.organization_count, "count": campaign.count,
             "first": shown_time(campaign.first_seen),
             "last": shown_time(campaign.last_seen)}
-        if related:
-            description += " " + _("Incidents the organizations already reported for its alerts: %(incidents)s.") % {
-                "incidents": ", ".join(f"{i.reference} ({i.organization.code})" for i in related)}
         return {
             "title": campaign.display_title[:300],
             "category": suggested_category(campaign),
@@ -914,6 +1089,55 @@ def _follow_incident(campaign: Campaign, now) -> int:
         return 0
     covered = set(Alert.objects.filter(incident=campaign.incident_id).values_list("organization_id", flat=True))
     return _join_unhandled_alerts(campaign, campaign.incident, acting_user=None, now=now, organizations=covered)
+
+
+def take_over_offers(campaign: Campaign, related: list) -> dict:
+    """{related campaign id: what `campaign` would take over from it — "warning", "incident" or both}: the early
+    warning and the incident made from a related campaign that `campaign` has not (`do_take_over_related`)."""
+    if campaign.status == CampaignStatus.DISMISSED:
+        return {}
+    offers = {}
+    for other in related:
+        links = [link for link in ("warning", "incident")
+                 if getattr(other, f"{link}_id") is not None and getattr(campaign, f"{link}_id") is None]
+        if links:
+            offers[other.pk] = links
+    return offers
+
+
+def do_take_over_related(campaign: Campaign, *, acting_user, related) -> Campaign:
+    """The campaign is the same wave as the related campaign `related` (an id; `related_campaigns`), already
+    decided: it takes over that campaign's early warning and incident (those it has not) instead of a second
+    warning or incident for one wave. Its alerts no one has handled join the incident, as on a decision; the
+    organizations of its own that the warning has not reached are listed on its page, which sends the warning to
+    them (`extend_campaign_warning`). Refused: 403 to anyone but the national coordinator; 400 for a campaign that
+    is not related; 409 for a dismissed one, or when there is nothing to take over."""
+    import uuid
+
+    from khien.incidents.models import Status
+
+    now = timezone.now()
+    with transaction.atomic():
+        campaign = _require_coordinator(acting_user, campaign)
+        if campaign.status == CampaignStatus.DISMISSED:
+            _require_open(campaign)
+        try:
+            related_id = uuid.UUID(str(getattr(related, "pk", related)))
+        except ValueError:
+            related_id = None
+        other = next((c for c in related_campaigns(campaign) if c.pk == related_id), None)
+        if other is None:
+            raise Refused(_("That campaign is not related to this one."), code="invalid")
+        links = {link: getattr(other, link) for link in take_over_offers(campaign, [other]).get(other.pk, ())}
+        if not links:
+            raise Refused(_("The related campaign has no early warning or incident that this one has not."),
+                          code="conflict", status=409)
+        before = audit.snapshot(campaign)
+        status = CampaignStatus.INCIDENT if links.get("incident") or campaign.incident_id else CampaignStatus.WARNED
+        campaign = _decided(campaign, status, acting_user, before, "took_over", **links)
+        if "incident" in links and campaign.incident.status != Status.CLOSED:  # a closed incident takes no alert
+            _join_unhandled_alerts(campaign, campaign.incident, acting_user=acting_user, now=now)
+        return campaign
 
 
 DISMISS_REASON_MAX_CHARS = 2000

@@ -13,7 +13,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from khien.core.filters import BooleanFilter, DateTimeFilter, PlatformFilterSet, UntilFilter
-from khien.registry.models import InformationSystem, Organization, Province, Sector
+from khien.registry import places
+from khien.registry.models import InformationSystem, Organization, Sector
 
 from . import health, store
 from .correlation import campaign_alerts
@@ -29,7 +30,9 @@ def _subtree(queryset, value):
     org = Organization.objects.filter(code=value).only("path").first()
     if org is None:
         return queryset.none()
-    return queryset.filter(organization__path__startswith=org.path)
+    # The organizations' ids first: matched on the rows' own column, which leads their indexes, rather than a
+    # join on every row's organization path (1.2 s → 0.002 s for one province's events among a million).
+    return queryset.filter(organization_id__in=Organization.objects.filter(path__startswith=org.path).values("pk"))
 
 
 def unknown_source_message():
@@ -284,6 +287,29 @@ class CodeFilter(django_filters.ModelChoiceFilter):
     field_class = CodeChoiceField
 
 
+class PlaceField(forms.CharField):
+    """A place (`registry.places`): "central" for the central agencies, or a province code; anything else is
+    refused naming the values there are, as `CodeChoiceField`."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value and value not in places.codes():
+            raise ValidationError(_("Unknown code “%(code)s”: use one of %(codes)s.") % {
+                "code": value[:40], "codes": ", ".join(places.codes())})
+        return value
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class PlaceFilter(django_filters.Filter):
+    """The events of the organizations counted at that place (the dashboard's bar): the central agencies — a
+    ministry's line, wherever its seat — or a province without them."""
+
+    field_class = PlaceField
+
+    def filter(self, qs, value):
+        return qs.filter(organization__in=places.organizations_in(value)) if value else qs
+
+
 class EventFilter(KnownFilterSet):
     source = django_filters.CharFilter(field_name="source__name", label=_("Source (name)"))
     organization = django_filters.CharFilter(field_name="organization__code", method="filter_organization",
@@ -301,6 +327,10 @@ class EventFilter(KnownFilterSet):
                        label=_("IP address or CIDR range (source or destination; 10.10.5.0/24)"))
     domain = django_filters.CharFilter(method="filter_domain", label=_("Domain (and its subdomains)"))
     hash = FileHashFilter(method="filter_hash", label=_("File hash (MD5, SHA-1 or SHA-256)"))
+    # One value whatever its kind, as the alert list's `observable`: an indicator's value pasted as it is.
+    observable = django_filters.CharFilter(
+        method="filter_any_observable", max_length=2048,
+        label=_("Address, domain, URL or file hash, exactly (an address: source or destination)"))
     rule_id = django_filters.CharFilter(field_name="rule_id", label=_("Rule id"))
     rule = django_filters.CharFilter(method="filter_rule", max_length=200,
                                      label=_("Rule name or id contains (any case)"))
@@ -308,17 +338,16 @@ class EventFilter(KnownFilterSet):
                                          label=_("Observer (the agent or sensor that saw it)"))
     category = django_filters.CharFilter(field_name="category", label=_("Category"))
     hit = BooleanFilter(method="filter_hit", label=_("Hit an indicator"))
-    # The dashboard's province and sector bars open these: the events of organizations in that province or sector
-    # (the organization's own province, as the registry records it).
-    province = CodeFilter(field_name="organization__province", to_field_name="code", queryset=Province.objects.all(),
-                          label=_("Province (code)"))
+    # The dashboard's place and sector bars open these: the events of the organizations counted at that place
+    # (`registry.places`: "central" or a province code) or in that sector.
+    province = PlaceFilter(label=_("Province (code), or central for the central agencies"))
     sector = CodeFilter(field_name="organization__sectors", to_field_name="code", queryset=Sector.objects.all(),
                         label=_("Sector (code)"), distinct=False)
 
     class Meta:
         model = Event
         fields = ["source", "organization", "severity", "severity_min", "since", "until", "ingested_since",
-                  "ingested_until", "ip", "domain", "hash", "rule_id", "rule", "observer", "category", "hit", "province",
+                  "ingested_until", "ip", "domain", "hash", "observable", "rule_id", "rule", "observer", "category", "hit", "province",
                   "sector"]
 
     periods = (("since", "until"), ("ingested_since", "ingested_until"))
@@ -327,7 +356,8 @@ class EventFilter(KnownFilterSet):
     def qs(self):
         # Newest first, in the way that reads the least for this user (`services.newest_events_first`).
         data = self.form.cleaned_data if self.form.is_valid() else {}
-        return newest_events_first(super().qs, self.request.user, since=data.get("since"), until=data.get("until"))
+        return newest_events_first(super().qs, self.request.user, since=data.get("since"), until=data.get("until"),
+                                   narrowed=bool(data.get("source") or data.get("organization")))
 
     def filter_organization(self, queryset, name, value):
         return _subtree(queryset, value)
@@ -346,6 +376,28 @@ class EventFilter(KnownFilterSet):
                 match |= Q(**{"day__in": days, f"{column}__gte": lowest,
                               f"{column}__lte" if included else f"{column}__lt": highest})
         return queryset.filter(match)
+
+    def filter_any_observable(self, queryset, name, value):
+        """The events with this value among their observables: an address (source or destination, as `ip`), a
+        file hash (by its length), a URL (with its scheme), else a domain — each exactly."""
+        value = value.strip()
+        if not value:
+            return queryset
+        try:
+            address = forms.GenericIPAddressField().clean(value)
+        except ValidationError:
+            address = None
+        if address is not None:
+            return self.filter_ip(queryset, "ip", address)
+        try:
+            digest = parse_hash(value, "observable")  # (event field, digest), as the `hash` filter reads one
+        except ParseError:
+            digest = None
+        if digest is not None:
+            return queryset.filter(**{digest[0]: digest[1]})
+        if "://" in value:
+            return queryset.filter(url=value)
+        return queryset.filter(domain=value.rstrip(".").lower())
 
     def filter_rule(self, queryset, name, value):
         # No index: `clean` requires a start, so that the search reads the events of a period, not all of them.

@@ -37,7 +37,9 @@ from khien.core.scoping import is_national_coordinator, memberships_of, scope_fo
 from khien.core.texts import shown_time
 from khien.incidents.services import content_loaded as incident_content_loaded
 from khien.intel.models import indicator_kind_label
-from khien.registry.models import Province, Sector
+from khien.intel.services_warnings import warnings_covering_alert
+from khien.registry import places
+from khien.registry.models import Sector
 
 from . import conf, conf_matching, correlation, exports, health, services, triage
 from .batches import split_body
@@ -79,6 +81,14 @@ def _events_link(*, since, until=None, **filters) -> str:
     if until is not None:
         query["until"] = timezone.localtime(until).strftime("%Y-%m-%dT%H:%M")
     return reverse("telemetry:events") + "?" + urlencode(query)
+
+
+@dataclass(frozen=True)
+class Place:
+    """A choice of the events page's province list (the template reads `code` and `name`)."""
+
+    code: str
+    name: str
 
 
 def _iso(when: dt.datetime) -> str:
@@ -260,13 +270,17 @@ def dashboard_data(user, now: dt.datetime | None = None, period: Period | None =
 
     sectors = top("organization__sectors__name_vi", "organization__sectors__name_en", counts,
                   "organization__sectors__code")
-    provinces = top("organization__province__name_vi", "organization__province__name_en", counts,
-                    "organization__province__code")
-    # A click on a sector or a province opens its events of the period.
+    # By place (`registry.places`): the central agencies — a ministry's line, wherever its seat — apart from the
+    # provinces, else every ministry would count as Hà Nội.
+    place_rows = list(counts.annotate(place=places.place_of("organization__")).exclude(place__isnull=True)
+                      .values("place").annotate(n=Sum("count")).order_by("-n", "place")[:TOP])
+    place_names = dict(places.choices())
+    provinces = {"labels": [place_names.get(r["place"], r["place"]) for r in place_rows],
+                 "values": [int(r["n"]) for r in place_rows], "rows": place_rows}
+    # A click on a sector or a place opens its events of the period (the events' `province` filter takes both).
     sectors["links"] = [_events_link(since=since, until=until, sector=r["organization__sectors__code"])
                         for r in sectors["rows"]]
-    provinces["links"] = [_events_link(since=since, until=until, province=r["organization__province__code"])
-                          for r in provinces["rows"]]
+    provinces["links"] = [_events_link(since=since, until=until, province=r["place"]) for r in place_rows]
     targeted = top("organization__name_vi", "organization__name_en", counts.filter(severity__gte=HIGH_SEVERITY),
                    "organization__code")
     # A click on an organization opens its high and critical events of the period.
@@ -644,7 +658,9 @@ def _alert_page(request, alert, *, status=200, triage_form=None, incident_form=N
                "can_triage": may_triage and not triage.is_reported(alert),
                # Reporting needs the incident taxonomy and policy loaded (`khien load_content`), else no form.
                "can_report": triage.may_report(request.user, alert) and not alert.incident_id
-               and incident_content_loaded()}
+               and incident_content_loaded(),
+               # The early warnings about its values the reader may see (the warning page links back to its alerts).
+               "covering_warnings": warnings_covering_alert(alert, request.user)}
     if context["can_triage"]:
         # The note box starts empty: the note stays unless a new one is written, and earlier ones are in the history.
         context["triage_form"] = triage_form or AlertTriageForm(alert=alert, user=request.user, initial={
@@ -1215,7 +1231,9 @@ def event_list(request):
         "has_next": len(events) > EVENTS_PER_PAGE, "query": pages.urlencode(), "export_query": export.urlencode(),
         "export_max": exports.MAX_EVENTS, "categories": event_category_choices(search.data.get("category")),
         "period": datetime_local_values(search.form, ("since", "until")),
-        "provinces": Province.objects.order_by("code"), "sectors": Sector.objects.order_by("sort_order", "code"),
+        # The central agencies, then the provinces (`registry.places`): what the dashboard's place bars open.
+        "provinces": [Place(code, name) for code, name in places.choices()],
+        "sectors": Sector.objects.order_by("sort_order", "code"),
     }, status=400 if search.form.errors else 200)
 
 
@@ -1328,7 +1346,12 @@ def _campaign_context(request, campaign, bound_forms: dict | None = None):
     for org in orgs:
         org.campaign_hits = per_org.get(org.pk, 0)
     forms = _decision_forms(request, campaign, bound_forms)
-    return {"campaign": campaign, "organizations": orgs, "alert_count": alerts.count(), **forms,
+    # The same wave seen otherwise (an address and the rule that caught it): decided together, not twice.
+    related = correlation.related_campaigns(campaign)
+    offers = correlation.take_over_offers(campaign, related) if is_national_coordinator(request.user) else {}
+    for other in related:
+        other.take_over = offers.get(other.pk, [])
+    return {"campaign": campaign, "organizations": orgs, "alert_count": alerts.count(), **forms, "related": related,
             "severity_text": str(correlation.severity_text(campaign.severity)),
             "severity_band": severity_label(campaign.severity),
             # What the warning will name, shown before it is sent (the coordinator sees what the recipients get).
@@ -1337,6 +1360,9 @@ def _campaign_context(request, campaign, bound_forms: dict | None = None):
             # Organizations the campaign reached after its warning was sent: the coordinator may send it to them too.
             "unwarned": correlation.unwarned_organizations(campaign)
             if is_national_coordinator(request.user) else [],
+            # The organizations' own incidents about its alerts: here, not in the national incident's text, which
+            # every organization it names reads.
+            "related_incidents": correlation.related_incidents(campaign, request.user),
             "alerts": (alerts.select_related("source", "organization", "incident")
                        .order_by("-last_seen", "pk")[:CAMPAIGN_ALERTS_SHOWN]),
             "indicator_url": indicator_url(correlation.representative_indicator(campaign))
@@ -1372,6 +1398,8 @@ ACTIONS = {
     "incident": (correlation.do_campaign_to_incident, _incident_opened),
     "dismiss": (correlation.do_dismiss_campaign, lambda campaign: _("Campaign dismissed.")),
     "reopen": (correlation.do_reopen_campaign, lambda campaign: _("Campaign reopened.")),
+    "take_over": (correlation.do_take_over_related,
+                  lambda campaign: _("The campaign now shares the related campaign's decision.")),
 }
 
 
@@ -1382,7 +1410,8 @@ def campaign_action(request, pk, action):
     if action not in ACTIONS:
         raise Http404
     service, message = ACTIONS[action]
-    kwargs = {"reason": request.POST.get("reason", "")} if action == "dismiss" else {}
+    kwargs = ({"reason": request.POST.get("reason", "")} if action == "dismiss"
+              else {"related": request.POST.get("related", "")} if action == "take_over" else {})
     form = None
     if action in DECISION_FORMS and any(name in request.POST for name in DECISION_FORMS[action][1].base_fields):
         form = DECISION_FORMS[action][1](request.POST)

@@ -191,11 +191,17 @@ class IncidentSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     observables = ObservableSerializer(many=True, required=False)
     policy = serializers.SlugRelatedField(slug_field="version", read_only=True)
     taxonomy = serializers.SlugRelatedField(slug_field="version", read_only=True)
+    affected_only = serializers.SerializerMethodField(help_text=_(
+        "True when you see the incident only because it names information systems of your organization: "
+        "`systems` then lists yours, `systems_not_shown` counts the others, and its observables, tasks and "
+        "evidence are not shown; you may comment in its journal."))
+    systems_not_shown = serializers.SerializerMethodField(help_text=_(
+        "How many information systems of other organizations the incident names that are not listed for you."))
 
     class Meta:
         model = Incident
         fields = [
-            "id", "reference", "organization", "systems", "title",
+            "id", "reference", "organization", "systems", "systems_not_shown", "affected_only", "title",
             "detected_at", "reported_at", "report_due_at", "reported_late", "next_stage", "next_stage_due_at",
             "stages", "notified_at", "final_report_at",
             "category", "category_label", "taxonomy", "severity", "policy",
@@ -211,6 +217,36 @@ class IncidentSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "escalated_at",
         ]
         extra_kwargs = {"people_affected": PEOPLE_AFFECTED_KWARGS, **_text_limits(fields)}
+
+    def _affected_only(self, obj) -> bool:
+        """Read in part (`services.reads_whole`): the queryset's annotation, else asked (a fresh report: whole)."""
+        flag = getattr(obj, "affected_only", None)
+        if flag is None:
+            from ..services import reads_whole
+
+            request = self.context.get("request")
+            flag = obj.affected_only = (request is not None and not reads_whole(request.user, obj))
+        return bool(flag)
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_affected_only(self, obj):
+        return self._affected_only(obj)
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_systems_not_shown(self, obj):
+        return getattr(obj, "_systems_not_shown", 0)
+
+    def to_representation(self, obj):
+        if self._affected_only(obj):
+            # The reader's own systems (`services.systems_shown`); the others only counted.
+            from ..services import systems_shown
+
+            shown, obj._systems_not_shown = systems_shown(self.context["request"].user, obj, whole=False)
+            data = super().to_representation(obj)
+            data["systems"] = [system.code for system in shown]
+            data["observables"] = []  # the participants' (`Observable.objects.visible_to`)
+            return data
+        return super().to_representation(obj)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -381,7 +417,9 @@ class IncidentEventSerializer(serializers.ModelSerializer):
         data = super().to_representation(event)
         tasks = self._tasks(event.incident_id) if event.kind == EventKind.TASK else {}
         seen = self._alerts_seen(event) if event.kind == EventKind.ALERTS else set()
-        data["text"] = journal.note_text(event, tasks, _task_templates(self), seen)
+        # `whole` in the context: whether the reader reads the incident whole (`services.reads_whole`).
+        whole = self.context.get("whole", True) if isinstance(getattr(self, "context", None), dict) else True
+        data["text"] = journal.note_text(event, tasks, _task_templates(self), seen, whole=whole)
         data["data"] = _local_times(data["data"])
         if event.kind == EventKind.ALERTS and isinstance(data["data"], dict):
             # The ids of the alerts the reader may see; the others only counted, as on the page.

@@ -53,7 +53,9 @@ class IncidentViewSet(StrictListMixin, mixins.ListModelMixin, mixins.RetrieveMod
     ordering = ["-reported_at"]
 
     def get_queryset(self):
-        return (Incident.objects.visible_to(self.request.user)
+        # `affected_only`: seen only as an organization whose information systems the incident names (the
+        # serializer then gives its own systems and counts the others).
+        return (Incident.objects.visible_to(self.request.user).with_reading(self.request.user)
                 .select_related("organization", "policy", "taxonomy")
                 .prefetch_related("systems", "assignments__responder", "assignments__assigned_by", "observables"))
 
@@ -183,7 +185,7 @@ class IncidentViewSet(StrictListMixin, mixins.ListModelMixin, mixins.RetrieveMod
         if request.method == "GET":
             self.check_query(request)
         if request.method == "POST":
-            self._require(incident, "participate")
+            self._require(incident, "comment")
             body = s.CommentSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             event = services.do_add_comment(incident, body.validated_data["text"], acting_user=request.user,
@@ -191,7 +193,8 @@ class IncidentViewSet(StrictListMixin, mixins.ListModelMixin, mixins.RetrieveMod
             return Response(s.IncidentEventSerializer(event, context={"request": request}).data,
                             status=status.HTTP_201_CREATED)
         events = IncidentEvent.objects.visible_to(request.user).filter(incident=incident).order_by("at", "id")
-        return Response(s.IncidentEventSerializer(events, many=True, context={"request": request}).data)
+        return Response(s.IncidentEventSerializer(events, many=True, context={
+            "request": request, "whole": not incident.affected_only}).data)
 
     @extend_schema(summary="The incident's timeline: its milestones and the comments dated by when they happened",
                    responses=s.TimelineEntrySerializer(many=True))

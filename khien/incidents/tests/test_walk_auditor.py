@@ -139,7 +139,7 @@ def test_walk_auditor_every_page_write_refuses_the_auditor_with_the_rights_messa
         ("stages/notification/", {}, _reason("report", world.auditor, incident)),
         ("assign/", {}, _reason("assign", world.auditor, incident)),
         (f"assign/{world.responder_org.pk}/remove/", {"reason": "x" * 6000}, _reason("unassign", world.auditor, incident)),
-        ("comments/", {}, participate),
+        ("comments/", {}, _reason("comment", world.auditor, incident)),
         ("tasks/", {}, participate),
         ("tasks/standard/", {}, participate),
         (f"tasks/{task}/edit/", {}, participate),

@@ -5,7 +5,8 @@
   target); acknowledgements by the target organization's users (403 else).
 - Blocklists: plain text (`ip.txt`, `domains.txt`) and a DNS RPZ zone
   (`rpz.zone`) of what the token's user may see (`khien.intel.blocklists`,
-  which asks `tlp.visible_versions`); `?since=<ISO time>` gives the changes.
+  which asks `tlp.visible_versions`); `?since=<ISO time>` gives the changes;
+  `?warning=<id>` narrows them to one early warning (404 if not visible).
   Without a token: 401, unless KHIEN_PUBLIC_CLEAR_FEED is on: then the
   TLP:CLEAR values only.
 """
@@ -274,7 +275,7 @@ class _BlocklistView(APIView):
 
     # What a blocklist takes (`format` is accepted and has no effect, as on the lists): a misspelt `min_confidence`
     # would otherwise hand a firewall every value.
-    parameters = ("since", "min_confidence", "collection", "format")
+    parameters = ("since", "min_confidence", "collection", "warning", "format")
 
     def get(self, request):
         refuse_unknown_parameters(request, self.parameters)
@@ -297,6 +298,9 @@ NARROWING = [
                      description="0–100: only indicators of at least this confidence (those without one are left out)."),
     OpenApiParameter("collection", OpenApiTypes.STR,
                      description="Collection id or alias you may read: only the indicators it holds."),
+    OpenApiParameter("warning", OpenApiTypes.UUID,
+                     description="Early warning id you may see: only the values it gives and those of the indicators "
+                                 "it names that you may see (404 for a warning you may not see)."),
 ]
 BLOCKLIST_SCHEMA = dict(parameters=[SINCE, *NARROWING], responses={(200, "text/plain"): OpenApiTypes.STR,
                                                        401: OpenApiResponse(description="No or bad token")})

@@ -111,10 +111,11 @@ def test_recipients_are_a_grouped_filterable_list(client, sharing):
     groups = dict(response.context["form"].fields["recipients"].widget.choices)
     assert "Doanh nghiệp" in groups and str(sharing.rec_org.pk) in dict(groups["Doanh nghiệp"])
     page = html(response)
-    assert '<optgroup label="Doanh nghiệp">' in page and "data-filterable" in page
-    assert "data-filter-placeholder=" in page and "data-chosen-label=" in page
-    script = finders.find("khien/intel.js")  # served by the platform, no CDN
-    assert script and "data-filterable" in open(script, encoding="utf-8").read()
+    # checkboxes grouped by type (intel.forms.CheckboxPicker), with a filter box
+    assert "<summary>Doanh nghiệp (1)</summary>" in page and 'id="id_recipients_filter"' in page
+    assert 'id="id_recipients" data-picker data-org-picker' in page and "data-count-one=" in page
+    script = finders.find("khien/org-picker.js")  # served by the platform, no CDN
+    assert script and "data-picker" in open(script, encoding="utf-8").read()
 
 
 def _red(world, sharing, recipients, name="Red for two"):

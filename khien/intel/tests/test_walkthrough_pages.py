@@ -96,18 +96,18 @@ def test_the_warning_form_filters_recipients_and_shows_full_names(client, land):
     response = english(client, land.world.coordinator).get(reverse("intel:warning_create"))
     page = html(response)
     form = response.context["form"]
-    for name in ("provinces", "sectors", "isacs"):
-        attrs = form.fields[name].widget.attrs
-        assert "data-filterable" in attrs and attrs.get("data-filter-placeholder"), name
-        assert "Ctrl" in str(form.fields[name].help_text), name
-    # The organizations are checkboxes (a click never drops those ticked), grouped by type, with a filter box.
-    assert "Ctrl" not in str(form.fields["organizations"].help_text)
-    picker = page.split("data-org-picker")[1].split("org-picker.js")[0]
+    # Every list is checkboxes (a click never drops those ticked); the long ones have a filter box.
+    for name in ("provinces", "sectors", "isacs", "organizations"):
+        assert f'id="id_{name}" data-picker' in page, name
+        assert "Ctrl" not in str(form.fields[name].help_text or ""), name
+    assert 'id="id_provinces_filter"' in page and 'id="id_organizations_filter"' in page
+    # The organizations are grouped by type.
+    picker = page.split('id="id_organizations" data-picker data-org-picker')[1].split("org-picker.js")[0]
     assert f"LONG — {long_name}</span>" in picker  # the whole name, not cut
     assert "<details" in picker and "<summary>" in picker  # grouped by type, as the TLP:RED recipients
-    field = page.split("data-org-picker")[0].rsplit('<div class="field', 1)[1]
+    field = page.split('id="id_organizations" data-picker data-org-picker')[0].rsplit('<div class="field', 1)[1]
     assert field.startswith(" wide")  # the whole width of the form
-    for name, marker in (("intel.js", "data-filterable"), ("org-picker.js", "data-org-picker")):
+    for name, marker in (("org-picker.js", "data-picker"),):
         script = finders.find(f"khien/{name}")  # the filters: served by the platform, no CDN
         text = open(script, encoding="utf-8").read()
         assert marker in text and "http" not in text.split("use strict")[1], name

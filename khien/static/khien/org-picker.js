@@ -1,7 +1,8 @@
-// The early warning's organizations as checkboxes (intel.forms.OrganizationPicker): a text filter over the
-// boxes by code or name, and the count of those ticked kept current. Without JavaScript every box is listed
+// The checkbox lists of several choices (intel.forms.CheckboxPicker: the early warning's sectors, provinces,
+// ISACs and organizations, the TLP:RED recipients, a report's objects): a text filter over the boxes of a long
+// list, by code or name, and the count of those ticked kept current. Without JavaScript every box is listed
 // (the ticked ones first, under "Chosen (n)"), without the filter or the count. No inline script (CSP);
-// the widget's template loads this file, once per widget: it runs once.
+// the widget's template loads this file, once per widget: each list is set up once.
 (function () {
   "use strict";
 
@@ -12,8 +13,8 @@
   function picker(root) {
     if (root.hasAttribute("data-org-ready")) { return; }
     root.setAttribute("data-org-ready", "");
-    var row = root.querySelector("[data-org-filter]");
-    var input = row.querySelector("input[type=search]");
+    var row = root.querySelector("[data-org-filter]");  // none for a short list: every box is in sight
+    var input = row && row.querySelector("input[type=search]");
     var shown = root.querySelector("[data-org-shown]");
     var count = root.querySelector("[data-org-count]");
     var boxes = Array.prototype.slice.call(root.querySelectorAll("input[type=checkbox]"));
@@ -22,6 +23,7 @@
     var opened = null;  // the groups open before a filter was typed, opened again once it is cleared
 
     function counted() {
+      if (!count) { return; }  // nothing to choose from
       var n = boxes.filter(function (box) { return box.checked; }).length;
       var text = root.getAttribute(n === 1 ? "data-count-one" : "data-count-other") || "%(n)s";
       count.textContent = text.replace("%(n)s", n);
@@ -53,19 +55,23 @@
         .replace("%(shown)s", visible).replace("%(total)s", boxes.length) : "";
     }
 
-    input.addEventListener("input", filter);
-    // Enter in the filter box must not send the warning.
-    input.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); } });
+    if (row) {
+      input.addEventListener("input", filter);
+      // Enter in the filter box must not send the form.
+      input.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); } });
+      // The words typed are no choice: the form's "who will see it" box is not asked again for them.
+      input.addEventListener("change", function (e) { e.stopPropagation(); });
+      row.hidden = false;
+    }
     root.addEventListener("change", function (e) {
       if (e.target.type === "checkbox") { counted(); }
     });
-    row.hidden = false;
-    count.hidden = false;  // without JavaScript it would not follow the ticks: "Chosen (n)" says what was ticked
+    if (count) { count.hidden = false; }  // without JavaScript it would not follow the ticks: "Chosen (n)" says what was ticked
     counted();
   }
 
   function init() {
-    document.querySelectorAll("[data-org-picker]").forEach(picker);
+    document.querySelectorAll("[data-picker]").forEach(picker);
   }
 
   if (document.readyState === "loading") {

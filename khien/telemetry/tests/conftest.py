@@ -73,7 +73,7 @@ def as_read(notification):
 def kept_untranslated(notification) -> bool:
     """The notification keeps its title (and body, when it has one) as catalogue entries with their parameters,
     as every app's (decision 0015): rendered from the catalogue when read, not sentences finished in advance."""
-    import orjson
-
     texts = notification.texts or {}
-    return "msgid" in texts.get("title", {}) and b"by_language" not in orjson.dumps(texts)
+    # A name given in both languages (an organization's, a province's) may be a parameter; the sentences may not.
+    return "msgid" in texts.get("title", {}) and not any("by_language" in (texts.get(part) or {})
+                                                         for part in ("title", "body"))

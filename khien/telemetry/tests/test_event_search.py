@@ -64,3 +64,31 @@ def test_the_events_page_names_categories_in_the_readers_language(world, stored,
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     page = client.get("/telemetry/events/?since=2026-11-30T00:00:00Z").content.decode()
     assert 'title="intrusion_detection">intrusion detection<' in page
+
+
+def test_the_events_api_takes_one_observable_whatever_its_kind(world, make_source, as_user):
+    """Issue 5's events list is filterable by observable: an indicator's value pasted as it is (the alert list's
+    `observable`), an address as source or destination, a hash by its length, a URL, a domain."""
+    source = make_source(world.ministry, "ecs")[0]
+    digest = "ab" * 32
+    services.ingest_batch(source, [
+        ecs("198.51.100.7", rule="addr", when=T),
+        ecs("198.51.100.8", rule="dom", when=T + dt.timedelta(seconds=1), domain="c2.example.org",
+            url="https://c2.example.org/login"),
+        ecs("198.51.100.9", rule="hash", when=T + dt.timedelta(seconds=2), sha256=digest),
+    ])
+    client = as_user(world.analyst)
+
+    def found(value):
+        answer = client.get("/api/telemetry/events/", {"observable": value})
+        assert answer.status_code == 200, answer.content
+        return sorted(event["rule_id"] for event in answer.json()["results"])
+
+    assert found("198.51.100.7") == ["addr"]
+    assert found("c2.example.org") == ["dom"] and found("C2.Example.org.") == ["dom"]
+    assert found(digest.upper()) == ["hash"] and found("https://c2.example.org/login") == ["dom"]
+    assert found("example.org") == []  # exactly: the `domain` filter takes subdomains
+    assert found("203.0.113.250") == []
+    # Another organization's analyst finds nothing of it.
+    other = as_user(world.other_admin)
+    assert other.get("/api/telemetry/events/", {"observable": "198.51.100.7"}).json()["count"] == 0

@@ -124,7 +124,8 @@ def _rule_hits(world, hit_at, orgs):
         hit_at(org, "192.0.2.50", n=n, rule="edr-ransom", severity=9, category="malware")
 
 
-def test_the_incident_names_systems_organizations_and_related_incidents(world, intel, hit_at, make_system):
+def test_the_incident_names_systems_and_the_campaign_page_the_related_incidents(world, intel, hit_at, make_system,
+                                                                                coordinator_client):
     content.load_all()
     orgs = (world.ministry, world.province, world.department)
     _rule_hits(world, hit_at, orgs)
@@ -138,16 +139,19 @@ def test_the_incident_names_systems_organizations_and_related_incidents(world, i
     correlation.correlate()
     campaign = Campaign.objects.get(kind=CampaignKind.RULE)
     defaults = correlation.incident_defaults(campaign, world.coordinator)
-    from khien.core import notifications
-
+    # The organizations hit read the national incident (its systems name theirs): its text names none of them, nor
+    # their own incidents — who else was hit stays with the coordinator, on the campaign's page.
     for org in orgs:
-        with notifications.platform_language():  # as the description is written (the fixture's names translate)
-            named = f"{org.code} ({org.name})"
-        assert named in defaults["description"]
-    assert own.reference in defaults["description"]
+        assert org.code not in defaults["description"] and org.name not in defaults["description"]
+    assert own.reference not in defaults["description"]
+    assert "3 organizations" in defaults["description"] or "3 tổ chức" in defaults["description"]
+    assert correlation.related_incidents(campaign, world.coordinator) == [own]
     incident = correlation.do_campaign_to_incident(campaign, acting_user=world.coordinator).incident
     assert set(incident.systems.all()) == set(systems.values())
-    assert own.reference in incident.description
+    assert own.reference not in incident.description
+    page = coordinator_client.get(f"/telemetry/campaigns/{campaign.pk}/").content.decode()
+    listed = page[page.index('id="campaign-related-incidents"'):]
+    assert own.reference in listed[:2000]
     # A correction of the reporter's own systems keeps those of the organizations involved.
     from khien.incidents.services import do_correct_report
 
@@ -157,7 +161,7 @@ def test_the_incident_names_systems_organizations_and_related_incidents(world, i
 
 
 def test_the_related_incidents_are_only_those_the_coordinator_may_see(world, intel, hit_at):
-    """Named by their references, which the coordinator sees: nobody else reads the prefill."""
+    """Listed on the campaign's page by their references, which the coordinator sees."""
     _rule_hits(world, hit_at, (world.ministry, world.province, world.department))
     correlation.correlate()
     campaign = Campaign.objects.get(kind=CampaignKind.RULE)
