@@ -200,6 +200,38 @@ def reported(incident: Incident, *, actor) -> int:
     return notifications.notify(people, kind="incidents.reported", title=title, body=body, url=_url(incident))
 
 
+def systems_named(incident: Incident, systems, *, actor) -> int:
+    """`systems` were just named as affected by `incident` (its report, a correction, a national campaign reaching
+    more organizations): the people who speak for each organization owning or operating one of them
+    (REPORTER_ROLES) learn which of theirs, from whom, how severe — urgent, as a report to the platform is, since
+    they hold the systems to act on. Each organization is told of its own systems only (not who else was hit);
+    only people who follow the incident that way (it is shown to them because it names their systems:
+    `models.affected_q`, so not under TLP:RED or AMBER+STRICT) — those who read it whole hear of it otherwise."""
+    by_org: dict = {}
+    for system in systems:
+        for org in {system.owner, system.operator} - {None}:
+            by_org.setdefault(org, []).append(system)
+    sent = 0
+    for org, own in by_org.items():
+        people = [p for p in _people([org], REPORTER_ROLES, actor)
+                  if Incident.objects.visible_to(p).filter(pk=incident.pk).exists()
+                  and not Incident.objects.restrict(p, "view", through_systems=False).filter(pk=incident.pk).exists()]
+        if not people:
+            continue
+        title = Text(_l("Incident %(ref)s names information systems of %(org)s: %(title)s"), {
+            "ref": incident.reference, "org": ByLanguage.name_of(org), "title": incident.title})
+        body = notifications.lines(
+            Text(_l("Your systems named: %(systems)s."), {
+                "systems": ", ".join(f"{s.code} ({s.name})" for s in sorted(own, key=lambda s: s.code))}),
+            Text(_l("Reported by %(org)s. Severity: %(severity)s. %(tlp)s."), {
+                "org": ByLanguage.name_of(incident.organization), "severity": _severity(incident, incident.severity),
+                "tlp": Tlp(incident.tlp).label}),
+            Text(_l("Follow it and comment on its page; its status and journal are shown to you.")))
+        sent += notifications.notify(people, kind="incidents.systems_named", title=title, body=body,
+                                     url=_url(incident), urgent=True)
+    return sent
+
+
 def sla_due_lines(incident: Incident, now: dt.datetime) -> list[Text]:
     """“Triage is due by 06/12/2026 18:36.”, “Containment is due by …” for each response SLA of the incident still to
     meet (triage while not triaged, containment while neither contained nor resolved); one already past says so."""

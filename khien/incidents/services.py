@@ -610,6 +610,7 @@ def do_report_incident(data: dict, *, acting_user, systems=(), observables=(),
         observables_module._create(incident, observable_items, acting_user, now)
     # The levels above and the coordinator learn of it at once (the reporting chain), not from a late escalation.
     notices.reported(incident, actor=acting_user)
+    notices.systems_named(incident, incident.systems.select_related("owner", "operator"), actor=acting_user)
     return incident
 
 

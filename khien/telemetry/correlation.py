@@ -481,6 +481,7 @@ def _add_incident_systems(campaign: Campaign, orgs: list, codes: str, now) -> li
     rule of the incident's first systems) join its incident's affected systems, while it is open: written by Khiên,
     said in its journal (a report correction of its systems, as a system found affected later) and audited.
     Returns the systems added."""
+    from khien.incidents import notices as incident_notices
     from khien.incidents.models import EventKind, Incident, Status
     from khien.incidents.services import _event
 
@@ -493,6 +494,7 @@ def _add_incident_systems(campaign: Campaign, orgs: list, codes: str, now) -> li
         return []
     before = audit.snapshot(incident)
     incident.systems.add(*added)
+    incident_notices.systems_named(incident, added, actor=None)
     with notifications.platform_language():  # the incident's record, in the platform's language
         text = _("The national campaign is now seen at %(n)d organizations (+ %(orgs)s); their affected systems: "
                  "%(systems)s.") % {"n": campaign.organization_count, "orgs": codes,

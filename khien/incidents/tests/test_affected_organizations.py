@@ -318,3 +318,29 @@ def test_a_journal_line_naming_other_organizations_systems_is_not_shown_whole(cl
     assert "SYS-PROV-MAIL" not in html
     assert "SYS-PROV-MAIL" not in api(w.dept_analyst).get(f"{API}{w.incident.pk}/journal/").content.decode()
     assert "SYS-PROV-MAIL" in api(w.coordinator).get(f"{API}{w.incident.pk}/journal/").content.decode()
+
+
+def test_the_organizations_named_are_told_of_their_own_systems_only(national):
+    """Walkthrough: a ministry's critical alerts went into the coordinator's national incident and the ministry was
+    told nothing. Each organization whose systems it names now hears of it at once (urgent), of its own systems
+    only — not of who else was hit; the reporting side hears as before, not twice."""
+    from khien.core.models import Notification
+
+    w = national
+    told = Notification.objects.filter(kind="incidents.systems_named")
+    unit = told.get(recipient=w.dept_analyst)
+    text = f"{unit.title} {unit.body}"
+    assert w.incident.reference in text and "SYS-D1-PORTAL" in text and OWN_NAME in text
+    assert "SYS-PROV-MAIL" not in text and OTHER_NAME not in text and "PROV" not in unit.title
+    province = told.get(recipient=w.other_admin)
+    assert "SYS-PROV-MAIL" in province.body and "SYS-D1-PORTAL" not in province.body
+    # Read-only people and those who read it whole (the coordinator, the ministry above the unit) are not told so.
+    assert not told.filter(recipient__in=[w.coordinator, w.auditor, w.unrelated]).exists()
+
+
+def test_a_red_incident_tells_no_organization_it_is_not_shown_to(world, make_system, incident_content):
+    from khien.core.models import Notification
+
+    system = make_system(world.department, name=OWN_NAME, code="SYS-D1-RED")
+    _national(world, [system], [world.department], tlp="red")
+    assert not Notification.objects.filter(kind="incidents.systems_named").exists()

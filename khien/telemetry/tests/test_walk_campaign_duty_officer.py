@@ -174,9 +174,13 @@ def test_an_incident_campaign_that_spreads_tells_the_coordinator_and_leaves_the_
     for source in AlertSource.objects.filter(organization=world.commune):
         source.systems.add(portal)
     reads_in(world.coordinator, "en")
+    commune_analyst = _user("analyst@c1.test.vn", world.commune, Role.ORG_ANALYST)
     correlation.correlate()
     campaign.refresh_from_db()
     assert campaign.organization_count == 4
+    # The commune hears at once that the national incident names its system (and may open it, as affected).
+    (named,) = Notification.objects.filter(kind="incidents.systems_named", recipient=commune_analyst)
+    assert "Commune portal" in named.body and incident.reference in named.title and named.urgent
     # The coordinator is told, once, with the new organization and a link to the campaign's page.
     (note,) = _grew(world.coordinator)
     title, body = as_read(note)
@@ -186,7 +190,6 @@ def test_an_incident_campaign_that_spreads_tells_the_coordinator_and_leaves_the_
     # The commune's alert stays its own to triage: in its open queue, not taken into an incident it cannot open.
     late = Alert.objects.get(organization=world.commune)
     assert late.status in OPEN_ALERT_STATUSES and late.incident_id is None
-    commune_analyst = _user("analyst@c1.test.vn", world.commune, Role.ORG_ANALYST)
     triage.do_triage_alerts([late.pk], AlertStatus.ACKNOWLEDGED, acting_user=commune_analyst)
     # Its affected system is the incident's now, said in the journal (by Khiên) and audited.
     assert portal in incident.systems.all()
