@@ -87,3 +87,24 @@ def test_an_unknown_value_is_refused_naming_the_central_one_and_the_codes(world,
     message = " ".join(answer.json()["province"])
     assert "trung-uong" in message and places.CENTRAL in message and "01" in message
     assert coordinator_client.get(reverse("telemetry:events"), {"province": "trung-uong"}).status_code == 400
+
+
+def test_the_charts_cost_the_same_queries_however_many_organizations_send(world, seats, make_source,
+                                                                          django_assert_max_num_queries):
+    """The severity bands, sectors, places and most targeted organizations come from one grouped read of the
+    hourly counts (a month of a national store was read once per chart, the sectors with a subquery per row)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        dashboard_data(world.coordinator)
+    # The hourly counts are read three times: the last 24 hours' total, per hour (the first chart) and per
+    # organization and severity (all the others).
+    assert sum("telemetry_hourlycount" in q["sql"] for q in few.captured_queries) == 3
+    for n in range(6):
+        source, _key = make_source(_org(f"MIN-U{n}", "agency", parent=world.ministry), "ecs")
+        services.ingest_batch(source, [ecs("203.0.113.9", rule="more", n=n, severity=9)])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        data = dashboard_data(world.coordinator)
+    assert sum(data["targeted"]["values"]) == 6 and data["targeted"]["labels"][0].startswith("MIN-U")
+    assert sum(data["provinces"]["values"]) == sum(data["severity"]["values"]) == 7 + 6
