@@ -256,6 +256,25 @@ def audience_q(level: str, *, producer_ids=(), collections=(), recipient_ids=())
     return condition if condition is not None else Q(pk__in=[])
 
 
+def organizations_seeing(version: StixObject, organization_ids) -> set:
+    """Which of `organization_ids` may see the version `version` (not a relationship): the TLP table read the other
+    way (`audience_q`, with the version's producer, collections and TLP:RED recipients) — one query for any number
+    of organizations, where asking `visible_object_pks_for_organization` once per organization built the table's
+    condition for each (a campaign's warning form, a hundred recipients)."""
+    from khien.registry.models import Organization
+
+    organization_ids = list(organization_ids)
+    if not organization_ids or version.tlp not in GRANTS:
+        return set()
+    collections = [link.collection for link in CollectionObject.objects.filter(object_id=version.pk)
+                   .select_related("collection")]
+    recipient_ids = (StixRecipient.objects.filter(object_id=version.pk).values_list("organization_id", flat=True)
+                     if version.tlp == Tlp.RED else [])
+    q = audience_q(version.tlp, producer_ids=[version.producer_id] if version.producer_id else [],
+                   collections=collections, recipient_ids=recipient_ids)
+    return set(Organization.objects.filter(q, pk__in=organization_ids).values_list("pk", flat=True))
+
+
 def anonymous_audience(level: str, collections=()) -> bool:
     """Will anonymous callers see a version of TLP `level` held by `collections` (the public CLEAR feed)?"""
     return bool(EVERYONE in GRANTS[level] and _anonymous_q() is not None and any(c.is_public for c in collections))

@@ -606,17 +606,18 @@ def recipient_ids(organizations=(), sectors=(), provinces=()) -> set:
 
 
 def _unseen_by(versions, recipients) -> dict:
-    """{version pk: the recipient organizations (ids) that may not see it} (`tlp.visible_object_pks_for_organization`,
-    the TLP table for an organization), for the versions some recipient may not see."""
+    """{version pk: the recipient organizations (ids) that may not see it} (`tlp.organizations_seeing`, the TLP
+    table read for each version: one query per indicator version, however many recipients), for the versions some
+    recipient may not see."""
     from khien.intel import tlp
 
-    pks = {v.pk for v in versions}
+    recipients = list(recipients)
     unseen: dict = {}
-    for org_id in recipients:
-        if not pks:
-            break
-        for pk in pks - tlp.visible_object_pks_for_organization(org_id, pks):
-            unseen.setdefault(pk, []).append(org_id)
+    for version in versions:
+        seeing = tlp.organizations_seeing(version, recipients)
+        missing = [org_id for org_id in recipients if org_id not in seeing]
+        if missing:
+            unseen[version.pk] = missing
     return unseen
 
 

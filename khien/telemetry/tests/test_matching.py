@@ -65,6 +65,21 @@ def test_visible_object_pks_for_organization_agrees_with_users(world, intel):
     assert tlp.visible_object_pks_for_organization(world.ministry.pk, []) == set()
 
 
+def test_the_organizations_seeing_a_version_agree_with_each_organizations_view(world, intel):
+    """`tlp.organizations_seeing` (the TLP table read per version, for a campaign warning's many recipients) gives
+    what asking each organization gives, at every level — a TLP:RED version naming a recipient included."""
+    red = indicator("45.77.10.9", tlp=Tlp.RED)
+    intel_services.do_add_objects(intel.collection, [red], acting_user=world.coordinator,
+                                  recipients=[world.province])
+    orgs = [world.ministry.pk, world.department.pk, world.province.pk, world.ncsc.pk, world.commune.pk,
+            world.responder_org.pk]
+    versions = list(StixObject.objects.filter(stix_type="indicator"))
+    assert {v.tlp for v in versions} >= {Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED}
+    for version in versions:
+        each = {org for org in orgs if version.pk in tlp.visible_object_pks_for_organization(org, [version.pk])}
+        assert tlp.organizations_seeing(version, orgs) == each, version.tlp
+
+
 def test_hits_are_kept_only_for_indicators_the_organization_may_see(world, intel, make_source):
     min_source, _k = make_source(world.ministry, "ecs")
     prov_source, _k = make_source(world.province, "ecs")
