@@ -754,11 +754,22 @@ def warning_summary(campaign: Campaign, quoted: list[tuple[str, str]] = ()) -> s
                  "%(first)s and %(last)s (%(count)d events).") % {
             **facts, "rule": campaign.rule_name or campaign.key, "key": campaign.key}
         action = WARNING_ACTION_RULE
-    if quoted:
-        what = _("What it is, as its indicators say: %(threats)s.") % {"threats": "; ".join(
-            f"{name} — {description.rstrip('.')}" if description else name for name, description in quoted)}
-        return f"{what} {seen} {action}"
-    return f"{seen} {action}"
+    if not quoted:
+        return f"{seen} {action}"
+    # What to look for and do first; then what the indicators call it, each name once and without the value, which
+    # `seen` gives ("Malware domain: x.vn — …; Phishing domain: x.vn — …" said the value three times before the
+    # instruction).
+    threats = []
+    for name, description in quoted:
+        if campaign.kind == CampaignKind.INDICATOR and campaign.value:
+            name = " ".join(name.replace(campaign.value, " ").split()).strip(" :—-")
+        threat = f"{name} — {description.rstrip('.')}" if name and description else name or description.rstrip(".")
+        if threat and threat not in threats:
+            threats.append(threat)
+    if not threats:
+        return f"{seen} {action}"
+    what = _("What it is, as its indicators say: %(threats)s.") % {"threats": "; ".join(threats)}
+    return f"{seen} {action} {what}"
 
 
 def warning_defaults(campaign: Campaign, user=None, *, recipients=None, level: str | None = None) -> dict:

@@ -44,8 +44,13 @@ def test_the_warning_says_what_the_threat_is(world, domain_campaign):
     names = (f"Malware distribution domain: {DOMAIN}", f"Credential phishing domain: {DOMAIN}")
     assert defaults["title"].startswith(names), defaults["title"]  # what it is, not "Indicator … seen"
     assert "4" in defaults["title"]  # still where
-    for name, description in zip(names, ("Domain spreading malware", "Domain collecting sign-in details")):
-        assert name in defaults["summary"] and description in defaults["summary"]
+    # The value said once (where it was seen), what to do next, then what each indicator calls it, each once.
+    summary = defaults["summary"]
+    assert summary.count(DOMAIN) == 1
+    assert "Malware distribution domain — Domain spreading malware" in summary
+    assert summary.count("Malware distribution domain") == 1
+    assert "Credential phishing domain — Domain collecting sign-in details" in summary
+    assert summary.index(DOMAIN) < summary.index("Malware distribution domain")
     assert "Secret Lotus" not in defaults["summary"] and "Sensitive source" not in defaults["summary"]
     assert "Secret Lotus" not in defaults["title"]
 

@@ -60,7 +60,7 @@ def _warn(api_client, campaign, body):
 
 def test_the_prefilled_text_quotes_only_what_every_recipient_may_see(world, c2_campaign):
     defaults = correlation.warning_defaults(c2_campaign, world.coordinator)  # MIN, PROV, MIN-D1
-    assert SCAN in defaults["summary"] and "Seen scanning" in defaults["summary"]
+    assert "Scanning domain — Seen scanning" in defaults["summary"]
     assert C2 not in defaults["summary"] and C2_TEXT not in defaults["summary"] and C2 not in defaults["title"]
     assert defaults["tlp"] == Tlp.AMBER  # never below what it quotes
     # To MIN alone, which reads the national feed, the AMBER indicator is quoted, and titles the warning.
@@ -129,7 +129,7 @@ def test_the_page_refuses_a_tlp_below_what_the_text_quotes(world, c2_campaign, c
 def test_the_page_opens_the_form_with_the_quotes_its_recipients_may_see(world, c2_campaign, coordinator_client):
     page = coordinator_client.get(reverse("telemetry:campaign", args=[c2_campaign.pk])).content.decode()
     summary = page.split('name="summary"')[1].split("</textarea>")[0]
-    assert SCAN in summary and C2_TEXT not in summary
+    assert "Scanning domain — Seen scanning" in summary and C2_TEXT not in summary
 
 
 # --- 6. The title: the most confident indicator ------------------------------------------------------------------
