@@ -33,6 +33,7 @@ from khien.core.confirmation import ask_first, confirmed
 from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.roles import Action
+from khien.core.paging import page_rows
 from khien.core.scoping import is_national_coordinator, memberships_of, scope_for, user_can
 from khien.core.texts import shown_time
 from khien.incidents.services import content_loaded as incident_content_loaded
@@ -1230,7 +1231,7 @@ def event_list(request):
     # database takes).
     number = min(max(1, _int(request.GET.get("page"), 1) or 1), MAX_EVENT_PAGES)
     start = (number - 1) * EVENTS_PER_PAGE
-    events = list(search.qs[start:start + EVENTS_PER_PAGE + 1]) if search.is_valid() else []
+    events = page_rows(search.qs, start, EVENTS_PER_PAGE + 1) if search.is_valid() else []
     for event in events:
         event.raw_text = event.raw if isinstance(event.raw, str) else orjson.dumps(
             event.raw, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
