@@ -426,8 +426,14 @@ class IncidentEventQuerySet(RelatedScopedQuerySet):
         if not scope.paths:
             return self.none()
         whole = Incident.objects.restrict(user, action, through_systems=False).values("pk")
+        # Another affected organization's comments stay with the reporting side (`services.do_add_comment` marks
+        # them with their organization): who else was hit is not told through the journal.
+        own = [str(pk) for pk in scope.organizations().values_list("pk", flat=True)]
+        others_comment = models.Q(kind=EventKind.COMMENT, data__has_key="from_organization") \
+            & ~models.Q(data__from_organization__in=own)
         return self.filter(models.Q(incident__in=whole)
-                           | (affected_q(scope, "incident__") & models.Q(kind__in=FOLLOWED_EVENT_KINDS)))
+                           | (affected_q(scope, "incident__") & models.Q(kind__in=FOLLOWED_EVENT_KINDS)
+                              & ~others_comment))
 
 
 class IncidentEvent(models.Model):

@@ -1079,10 +1079,25 @@ def do_add_comment(incident: Incident, text: str, *, acting_user, happened_at: d
         if not storable(happened_at):
             raise ValidationError({"happened_at": [out_of_range_message()]})
         data["happened_at"] = happened_at.astimezone(dt.timezone.utc).isoformat()
+    if not reads_whole(acting_user, incident):
+        # Said by an organization that follows the incident because it names its systems: read by the reporting
+        # side, the responders, the coordinator and its own line — not by the other organizations named, who are
+        # not to learn who else was hit (`models.IncidentEventQuerySet`).
+        data["from_organization"] = str(affected_commenter_organization(acting_user, incident))
     event = _event(incident, EventKind.COMMENT, acting_user, text=text, data=data)
     _audit_child(Act.CREATE, event, incident, acting_user)
     notices.commented(incident, text, actor=acting_user)
     return event
+
+
+def affected_commenter_organization(user, incident: Incident):
+    """The id of the organization an affected-only commenter speaks for: the first of their memberships whose
+    reach (`Scope.q`) covers a system the incident names."""
+    for role, path, org_id in memberships_of(user):
+        scope = scope_within(user, [path])
+        if Incident.objects.filter(affected_q(scope), pk=incident.pk).exists():
+            return org_id
+    return next((org_id for _r, _p, org_id in memberships_of(user)), "")
 
 
 # The same words for an account of another organization, an auditor and an address nobody has (the API names the

@@ -838,9 +838,9 @@ def incident_defaults(campaign: Campaign, user=None) -> dict:
     already reported (`related_incidents`), on the campaign's page."""
     with notifications.platform_language():
         description = _(
-            "National campaign raised from telemetry: %(title)s, seen at %(n)d organizations. "
-            "%(count)d events between %(first)s and %(last)s.") % {
-            "title": campaign.display_title, "n": campaign.organization_count, "count": campaign.count,
+            "National campaign raised from telemetry: %(title)s. %(count)d events between %(first)s and "
+            "%(last)s.") % {
+            "title": campaign.display_title, "count": campaign.count,
             "first": shown_time(campaign.first_seen),
             "last": shown_time(campaign.last_seen)}
         return {

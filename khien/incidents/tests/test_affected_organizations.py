@@ -344,3 +344,28 @@ def test_a_red_incident_tells_no_organization_it_is_not_shown_to(world, make_sys
     system = make_system(world.department, name=OWN_NAME, code="SYS-D1-RED")
     _national(world, [system], [world.department], tlp="red")
     assert not Notification.objects.filter(kind="incidents.systems_named").exists()
+
+
+def test_an_affected_organizations_comment_is_not_read_by_the_other_organizations_named(national, client):
+    """Walkthrough: a province's comment on the national incident ("we checked our 5 systems…") showed on a bank's
+    page. Each affected organization's comments stay with the reporting side and its own line; the reporting side's
+    reach every organization named."""
+    from khien.incidents import services
+    from khien.incidents.models import IncidentEvent
+
+    w = national
+    services.do_add_comment(w.incident, "Đơn vị đã chặn tên miền trên DNS nội bộ.", acting_user=w.dept_analyst)
+    services.do_add_comment(w.incident, "Tỉnh đã kiểm tra hệ thống thư.", acting_user=w.other_admin)
+    services.do_add_comment(w.incident, "Điều phối: chặn ở biên quốc gia.", acting_user=w.coordinator)
+
+    def comments(user):
+        return set(IncidentEvent.objects.visible_to(user).filter(incident=w.incident, kind="comment")
+                   .values_list("text", flat=True))
+
+    assert comments(w.dept_analyst) == {"Đơn vị đã chặn tên miền trên DNS nội bộ.", "Điều phối: chặn ở biên quốc gia."}
+    assert comments(w.analyst) == comments(w.dept_analyst)  # the ministry above the unit reads its unit's
+    assert comments(w.other_admin) == {"Tỉnh đã kiểm tra hệ thống thư.", "Điều phối: chặn ở biên quốc gia."}
+    assert len(comments(w.coordinator)) == 3
+    page = _page(client, w.other_admin, _detail(w)).content.decode()
+    assert "Tỉnh đã kiểm tra hệ thống thư." in page and "DNS nội bộ" not in page
+    assert 'id="affected-comment-readers"' in page
