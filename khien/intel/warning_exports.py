@@ -11,8 +11,11 @@ entry each (`audit.record_export`), with the warning's id.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import uuid
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from khien.core import audit
@@ -85,15 +88,74 @@ def stix_selection(user, warning: EarlyWarning) -> stix_export.Selection | None:
     return stix_export.Selection(ids=ids)
 
 
+# The namespace of the indicators a STIX download writes for a warning's own values: the same value of the same
+# warning gets the same id in every download (a platform importing it twice updates, not duplicates).
+VALUE_INDICATOR_NAMESPACE = uuid.UUID("6f3b1c2e-7a51-4d0e-9a7e-0c1f4b6d8e21")
+
+
+def _stix_time(moment) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def value_indicators(warning: EarlyWarning, values) -> list[dict]:
+    """STIX 2.1 indicators for the warning's own values that no indicator the reader may see carries (a value the
+    sender typed, not a stored indicator): without them a warning of values alone downloaded as a bundle of its
+    report and markings, nothing to block. Marked with the warning's TLP; a value no pattern can say, or one on a
+    warning list (as the text file and the zone leave them out), is left out."""
+    from .forms import pattern_for
+
+    out = []
+    created = _stix_time(warning.created_at)
+    for item in values:
+        if item.indicators or item.lists:  # carried by an indicator already; on a warning list (8.8.8.8): not to block
+            continue
+        try:
+            pattern, value = pattern_for(item.kind, item.value)
+        except ValidationError:
+            continue
+        out.append({
+            "type": "indicator", "spec_version": "2.1",
+            "id": f"indicator--{uuid.uuid5(VALUE_INDICATOR_NAMESPACE, f'{warning.pk}:{item.kind}:{value}')}",
+            "created": created, "modified": created, "valid_from": created,
+            "name": f"{_one_line(warning.title)[:200]}: {value}", "indicator_types": ["malicious-activity"],
+            "pattern": pattern, "pattern_type": "stix",
+            "object_marking_refs": [tlp.TLP_MARKING.get(warning.tlp, tlp.TLP_MARKING[Tlp.AMBER])]})
+    return out
+
+
+def stix_bundle(user, warning: EarlyWarning) -> tuple[object, int]:
+    """(the bundle's bytes, streamed; how many objects): the stored indicators and report the user may see, then
+    indicators for the warning's own values (`value_indicators`) and the TLP definitions they refer to."""
+    sel = stix_selection(user, warning)
+    extra = value_indicators(warning, sw.export_values(user, warning))
+    count = (stix_export.count(user, sel) if sel else 0) + len(extra)
+
+    def stream():
+        yield b'{"type":"bundle","id":"' + stix_export.bundle_id().encode() + b'","objects":['
+        sent: set[str] = set()
+        stored = stix_export.iter_objects(user, sel) if sel else iter(())
+        markings = [stix_export.KNOWN_MARKINGS[ref] for ref in sorted({m for o in extra
+                                                                        for m in o["object_marking_refs"]})
+                    if ref in stix_export.KNOWN_MARKINGS]
+        for obj in (*stored, *extra, *markings):
+            if obj["id"] in sent:
+                continue
+            text = stix_export.object_json(obj)
+            if text is None:
+                continue
+            yield (b"," if sent else b"") + text
+            sent.add(obj["id"])
+        yield b"]}"
+
+    return stream(), count
+
+
 def export(user, warning: EarlyWarning, fmt: str):
     """(content type, file name, body: text or an iterator of bytes) of the warning's `fmt` file for `user`, who
     may see the warning (the caller checks); audited here."""
     generated = timezone.now()
     if fmt == "stix":
-        sel = stix_selection(user, warning)
-        count = stix_export.count(user, sel) if sel else 0
-        body = stix_export.stream_bundle(user, sel) if sel else iter(
-            [b'{"type":"bundle","id":"' + stix_export.bundle_id().encode() + b'","objects":[]}'])
+        body, count = stix_bundle(user, warning)
     else:
         values = sw.export_values(user, warning)
         if fmt == "txt":

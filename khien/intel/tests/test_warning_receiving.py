@@ -306,3 +306,29 @@ def test_the_alert_page_names_the_warning_that_covers_it(client, wave):
     shown = page[page.index('id="covering-warnings"'):]
     assert reverse("intel:warning_detail", args=[wave.warning.pk]) in shown[:1500]
     assert str(wave.private.pk) not in page
+
+
+def test_a_warning_of_values_alone_downloads_as_stix_indicators_a_platform_takes(client, wave):
+    """Walkthrough: a warning whose values the sender typed (no stored indicator) downloaded as a bundle of its
+    report and markings, nothing to block. Its values are now indicators with patterns, marked with its TLP, valid
+    STIX 2.1 (stix2-validator), with the same ids at every download."""
+    from stix2validator import ValidationOptions, validate_instance
+
+    from khien.intel.tlp import TLP_MARKING
+
+    w = wave.world
+    first = json.loads(_body(_download(client, w.other_admin, wave.private, "stix")))
+    indicators = [o for o in first["objects"] if o["type"] == "indicator"]
+    assert [o["pattern"] for o in indicators] == ["[domain-name:value = 'songtoi.vn']"]
+    assert indicators[0]["object_marking_refs"] == [TLP_MARKING[wave.private.tlp]]
+    assert TLP_MARKING[wave.private.tlp] in {o["id"] for o in first["objects"]}  # its definition travels with it
+    for obj in first["objects"]:
+        result = validate_instance(obj, ValidationOptions(version="2.1", strict=False))
+        assert result.is_valid, (obj["id"], [str(e) for e in result.errors])
+    again = json.loads(_body(_download(client, w.other_admin, wave.private, "stix")))
+    assert {o["id"] for o in again["objects"] if o["type"] == "indicator"} == {indicators[0]["id"]}
+    # A value that a visible indicator already carries is that indicator, not written twice.
+    named = json.loads(_body(_download(client, w.admin, wave.warning, "stix")))
+    patterns = [o["pattern"] for o in named["objects"] if o["type"] == "indicator"]
+    assert len(patterns) == len(set(patterns))
+    assert "8.8.8.8" not in json.dumps(named)  # warning-listed: not an indicator to block
