@@ -243,6 +243,7 @@ PK_OBJECTS: dict[str, str] = {
     "intel:collection_detail": "collection",
     "intel:collection_member": "collection",
     "intel:warning_detail": "warning",
+    "intel:warning_download": "warning",
     "intel:warning_remind": "warning",
     "intel:warning_update": "warning",
     "intel:warning_acknowledge": "warning_target",
@@ -269,6 +270,7 @@ KWARG_OBJECTS: dict[str, str] = {
     "object_id": "stix_id",
     "stix_id": "stix_id",
     "status_id": "taxii_status",
+    "fmt": "download_format",
 }
 
 # Objects that come in several variants, each its own test (TLP levels of an intelligence object).
@@ -443,7 +445,8 @@ def ours(world, make_system, a):
     return o
 
 
-CONSTANTS = {"level_step": "submit", "report_stage": "notification", "campaign_action": "dismiss"}
+CONSTANTS = {"level_step": "submit", "report_stage": "notification", "campaign_action": "dismiss",
+             "download_format": "txt"}
 
 
 def _kwarg_value(kind: str, o, variant: str):
