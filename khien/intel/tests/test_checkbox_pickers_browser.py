@@ -139,7 +139,14 @@ def test_two_red_recipients_ticked_through_the_filter_are_counted_and_stored(liv
     count = recipients.locator("[data-org-count]")
     box = recipients.locator("input[type=search]")
     expect(page.locator("#audience-count")).to_be_visible()
-    before = int(page.locator("#audience-count").get_attribute("data-count"))
+    # The count for TLP:RED with no recipient yet (the producer's own), once its refresh has replaced the count of
+    # the TLP the form opened with (read too early, the test compared with that one).
+    from khien.intel import tlp
+    from khien.registry.models import Organization
+
+    before = Organization.objects.filter(tlp.audience_q(
+        "red", producer_ids=[services.producer_for(world.analyst, collection)], collections=[collection])).count()
+    expect(page.locator("#audience-count")).to_have_attribute("data-count", str(before))
     box.fill("DN07")
     recipients.locator("label.org-option:visible", has_text="DN07").click()
     box.fill("DN12")
@@ -147,8 +154,7 @@ def test_two_red_recipients_ticked_through_the_filter_are_counted_and_stored(liv
     expect(count).to_contain_text("2")
     expect(recipients.locator("input:checked")).to_have_count(2)
     # "Who will see it" follows the ticks: the two recipients more.
-    # (Each tick asks the server again, the last one queued behind the first: on a loaded machine that takes time.)
-    expect(page.locator("#audience-count")).to_have_attribute("data-count", str(before + 2), timeout=20000)
+    expect(page.locator("#audience-count")).to_have_attribute("data-count", str(before + 2))
     box.fill("")
     shot(page, "red_recipients")
     page.click("#indicator-form button[type=submit]")
