@@ -33,7 +33,7 @@ from khien.core.scoping import is_national_coordinator
 from khien.intel.models import Tlp
 from khien.registry.models import Organization
 
-from . import deadlines, exports, journal, observables, services, stats
+from . import deadlines, exports, journal, links, observables, services, stats
 from .api.views import evidence_file_response
 from .evidence import integrity_state, size_label
 from .filters import IncidentFilter, TaskFilter, may_await_response
@@ -483,6 +483,8 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "awaited": [] if steps else awaited(user, incident),
         "observables": observables.lookup(user, Observable.objects.visible_to(user).filter(incident=incident)),
         **_alerts_behind(user, incident),
+        # The early warnings and the other incidents about the same wave (`links.related_to_incident`).
+        "related": links.related_to_incident(user, incident, affected_only=affected_only),
         "observable_form": (forms.get("observable") or ObservableForm(prefix="obs"))
         if participant and open_incident else None,
         # A closed incident's observables no longer change, shared included (`observables.do_share_observables`).

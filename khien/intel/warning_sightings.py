@@ -7,7 +7,11 @@
   last. Only the reader's organizations, only telemetry the reader may see (`visible_to`): another
   organization's events are never counted, nor shown. With them, the way to report the incident: the alerts of
   those events not yet reported (`report_alert`, the latest, when the reader may report for the organization —
-  `telemetry.triage.may_report`; the alert page's "Report as an incident" takes one alert at a time).
+  `telemetry.triage.may_report`; the alert page's "Report as an incident" takes one alert at a time); the
+  organization's incidents already holding those alerts (`incidents`, and `reported_in`: every incident holding
+  them the reader may open), so that the page does not invite a second report of alerts already reported; and the
+  national incident naming the organization's systems that the warning's campaign became (`national`). The
+  linking rules are `khien.incidents.links`'.
 """
 from __future__ import annotations
 
@@ -59,6 +63,14 @@ class Seen:
     values: list[dict]  # {"value", "count", "last"}
     report_alert: object = None  # the latest alert of these events not reported yet, when the reader may report
     report_alerts: int = 0  # how many such alerts
+    unreported: int = 0  # how many of these alerts are in no incident yet (whoever reads)
+    incidents: list = field(default_factory=list)  # the organization's own incidents holding these alerts
+    reported_in: list = field(default_factory=list)  # every incident holding these alerts the reader may open
+    national: list = field(default_factory=list)  # the incident the warning's campaign became, naming its systems
+
+    @property
+    def reported_refs(self) -> str:
+        return ", ".join(i.reference for i in self.reported_in)
 
 
 def warning_values(warning: EarlyWarning, indicator_values=()) -> list[str]:
@@ -73,33 +85,43 @@ def seen_by_my_organizations(user, warning: EarlyWarning, values: list[str]) -> 
 
     Telemetry is read through `IndicatorHit.objects.visible_to(user)` and for the target organizations of the
     user only: a warning sent to several organizations never shows one the others' hits."""
-    from khien.telemetry.models import Alert, AlertStatus, IndicatorHit
+    from khien.incidents import links
+    from khien.telemetry.models import Alert, AlertStatus, Campaign, IndicatorHit
     from khien.telemetry.triage import may_report
 
     from .services_warnings import inbox_for
 
     orgs = [t.organization for t in inbox_for(user).filter(warning=warning).select_related("organization")]
-    refs = [r for r in warning.indicator_refs or [] if isinstance(r, str)]
-    if not orgs or not (values or refs):
+    if not orgs:
         return []
+    refs = [r for r in warning.indicator_refs or [] if isinstance(r, str)]
     matched = Q(value__in=values[:2000]) if values else Q(pk__in=[])
     if refs:
         matched |= Q(indicator_id__in=refs)
+    campaigns = Campaign.objects.filter(warning=warning)
     seen = []
     for org in orgs:
-        hits = IndicatorHit.objects.visible_to(user).filter(organization_id=org.pk).filter(matched)
+        national = links.national_incidents(user, org, campaigns)
+        hits = (IndicatorHit.objects.visible_to(user).filter(organization_id=org.pk).filter(matched)
+                if values or refs else IndicatorHit.objects.none())
         total = hits.aggregate(n=Count("event_id", distinct=True), last=Max("time"))
         if not total["n"]:
+            if national:  # its systems are named in the national incident, though its monitoring saw nothing here
+                seen.append(Seen(organization=org, count=0, last=None, values=[], national=national))
             continue
         per_value = [{"value": row["value"], "count": row["n"], "last": row["last"]} for row in
                      hits.values("value").annotate(n=Count("event_id", distinct=True), last=Max("time"))
                      .order_by("-n", "value")[:20]]
-        unreported = (Alert.objects.filter(pk__in=hits.filter(alert__isnull=False).values("alert_id"),
-                                           incident__isnull=True)
-                      .exclude(status=AlertStatus.ESCALATED).order_by("-last_seen"))
-        latest = unreported.first()
+        alerts = Alert.objects.filter(pk__in=hits.filter(alert__isnull=False).values("alert_id"))
+        reported_in = links.incidents_holding(user, alerts)
+        unreported = alerts.filter(incident__isnull=True).exclude(status=AlertStatus.ESCALATED).order_by("-last_seen")
+        unreported_count = unreported.count()
+        latest = unreported.first() if unreported_count else None
         if latest is not None and not may_report(user, latest):
             latest = None
         seen.append(Seen(organization=org, count=total["n"], last=total["last"], values=per_value,
-                         report_alert=latest, report_alerts=unreported.count() if latest else 0))
+                         report_alert=latest, report_alerts=unreported_count if latest else 0,
+                         unreported=unreported_count,
+                         incidents=[i for i in reported_in if i.organization_id == org.pk and not i.affected_only],
+                         reported_in=reported_in, national=national))
     return seen

@@ -118,19 +118,34 @@ def split_body(body: bytes, media_type: str) -> list:
             records = None
         if isinstance(records, list):
             if not records:
-                raise Refused(_("The body is empty."), code="empty")
+                raise Refused(_("The batch is an empty array: there is no record to store."), code="empty")
             return records
     if media_type in LINE_TYPES:
         return split_lines(body)
     try:
         records = orjson.loads(body)
     except orjson.JSONDecodeError:
+        if _one_record_a_line(body):  # Wazuh's alerts.json, Suricata's eve.json sent as application/json
+            raise Refused(_("The body is one JSON record a line, not a JSON array: send it with Content-Type: "
+                            "application/x-ndjson."), code="bad_json") from None
         raise Refused(_("The body is not valid JSON."), code="bad_json") from None
     if not isinstance(records, list):
         raise Refused(_("The body must be a JSON array of records."), code="not_array")
     if not records:  # as an empty body: a forwarder sending nothing is misconfigured, not "0 accepted"
-        raise Refused(_("The body is empty."), code="empty")
+        raise Refused(_("The batch is an empty array: there is no record to store."), code="empty")
     return records
+
+
+def _one_record_a_line(body: bytes) -> bool:
+    """Whether a body that is not JSON reads as NDJSON: its first two lines are each a JSON object (read on the
+    refusal only, never on an accepted batch)."""
+    lines = split_lines(body[:1_000_000])[:2]
+    if len(lines) < 2:
+        return False
+    try:
+        return all(isinstance(orjson.loads(line), dict) for line in lines)
+    except orjson.JSONDecodeError:
+        return False
 
 
 # Elasticsearch's bulk actions that carry a document: each document is one record. The others (update, delete)

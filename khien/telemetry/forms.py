@@ -45,7 +45,9 @@ class SourceCreateForm(forms.Form):
     organization = forms.ModelChoiceField(label=_l("Organization"), queryset=Organization.objects.none())
     name = forms.CharField(label=_l("Name"), max_length=80, validators=[source_name_validator],
                            help_text=_l("Letters without accents, digits, dashes or underscores (no spaces), unique "
-                                        "on the platform, for example wazuh-min-hq. The tool uses it to sign in."))
+                                        "on the platform, for example wazuh-min-hq. The tool signs in with the source's key; "
+                                        "this name is its user name only where the tool asks for one "
+                                        "(Elasticsearch output, NATS)."))
     format = forms.ChoiceField(label=_l("Format"), choices=SourceFormat.choices)
     time_zone = time_zone_field(
         initial=DEFAULT_SOURCE_TIME_ZONE,

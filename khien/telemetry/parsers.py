@@ -87,6 +87,9 @@ _REASONS = [(re.compile(pattern), template) for pattern, template in (
     # The JSON decoder's own words are English; where it gives the place, the place says enough. Its line and
     # column are within the record (each record is read alone: a batch's 2nd line is its own "line 1"), so the
     # place read is the character, counted from 1 (the decoder's "char" counts from 0).
+    (r"^several records on one line \(char (?P<char>\d+)\)$",
+     _l("several records on one line (a new record starts at character %(char)s): send one record a line with "
+        "its line breaks kept (curl --data-binary @file, not -d)")),
     (r"^not valid JSON: .*: line \d+ column \d+ \(char (?P<char>\d+)\)$",
      _l("not valid JSON (character %(char)s of the record)")),
     (r"^ambiguous time zone in (?P<a>[^:]+): (?P<b>.*) \(accepted: .*\)$",

@@ -239,6 +239,9 @@ def canonical(source_format: str, record) -> tuple[object, bytes, str | None]:
     try:
         decoded = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        if exc.msg.startswith("unexpected content after document") and data[exc.pos:].lstrip()[:1] == b"{":
+            # Lines joined into one (curl -d drops the newlines of an NDJSON file): say so, not just "invalid".
+            return None, data, f"several records on one line (char {exc.pos})"
         return None, data, f"not valid JSON: {str(exc)[:120]}"
     if not isinstance(decoded, dict):
         return None, data, "record is not a JSON object"

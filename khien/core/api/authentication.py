@@ -49,6 +49,10 @@ def language_of_credentials(request) -> str | None:
     return token.user.language if token.user.language in dict(settings.LANGUAGES) else None
 
 
+# Said in the platform's words (REST framework's own "Invalid token header." reads as jargon once translated).
+MALFORMED_HEADER = _("The Authorization header must read “%(keyword)s <key>”: the word, one space, the key.")
+
+
 def key_from_header(request, keyword: str = "Token") -> str | None:
     """The key of an `Authorization: <keyword> <key>` header; None when the header is another scheme.
 
@@ -58,11 +62,11 @@ def key_from_header(request, keyword: str = "Token") -> str | None:
     if not header or header[0].lower() != keyword.lower().encode():
         return None
     if len(header) != 2:
-        raise exceptions.AuthenticationFailed(_("Invalid token header."))
+        raise exceptions.AuthenticationFailed(MALFORMED_HEADER % {"keyword": keyword})
     try:
         return header[1].decode()
     except UnicodeError:
-        raise exceptions.AuthenticationFailed(_("Invalid token header."))
+        raise exceptions.AuthenticationFailed(MALFORMED_HEADER % {"keyword": keyword})
 
 
 class HashedTokenAuthentication(authentication.BaseAuthentication):

@@ -17,6 +17,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from khien.core.api.authentication import key_from_header
+from khien.core.services import TOKEN_PREFIX
 
 from ..models import AlertSource
 from ..services import note_refused_while_disabled, source_of_key
@@ -36,10 +37,17 @@ class SourceDisabled(exceptions.PermissionDenied):
         super().__init__({"detail": message, "code": "source_disabled"})
 
 
-def enabled_source(source: AlertSource | None) -> AlertSource:
-    """The source a presented key authenticates: 401 for no source, 403 (counted) for a disabled one."""
+PERSONAL_TOKEN_SENT = _("This is a personal API token (khn_…), not a source key: the alert intake takes the "
+                        "source's key, which starts with khs_ and is shown once when the source is registered or its "
+                        "key is renewed (Monitoring → Sources).")
+
+
+def enabled_source(source: AlertSource | None, key: str = "") -> AlertSource:
+    """The source a presented key authenticates: 401 for no source, 403 (counted) for a disabled one. A personal
+    token sent in its place (the guides show both in the same header) is named as such: told by its prefix only,
+    the token itself is not looked up."""
     if source is None:
-        raise exceptions.AuthenticationFailed(BAD_KEY)
+        raise exceptions.AuthenticationFailed(PERSONAL_TOKEN_SENT if key.startswith(TOKEN_PREFIX) else BAD_KEY)
     if not source.enabled:
         note_refused_while_disabled(source)
         raise SourceDisabled(source)
@@ -74,7 +82,7 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
                 break
         else:
             return None
-        source = enabled_source(source_of_key(key))
+        source = enabled_source(source_of_key(key), key)
         return SourcePrincipal(source), source
 
     def authenticate_header(self, request):

@@ -55,12 +55,12 @@ def test_cef_lines_as_text_plain_still_read_line_by_line(make_source):
     assert response.status_code == 202 and response.json()["accepted"] == 1
 
 
-def test_an_empty_array_as_text_plain_is_an_empty_body(make_source):
+def test_an_empty_array_as_text_plain_is_refused_as_an_empty_batch(make_source):
     _source, key = make_source(format="wazuh")
     with translation.override("en"):
         response = client_of(key, HTTP_ACCEPT_LANGUAGE="en").generic("POST", INTAKE, b" [ ] ",
                                                                      content_type="text/plain")
-    assert response.status_code == 400 and response.json()["detail"] == "The body is empty."
+    assert response.status_code == 400 and response.json()["detail"] == "The batch is an empty array: there is no record to store."
     assert not DeadLetter.objects.exists()
 
 
