@@ -170,6 +170,22 @@ def event_counts(campaign: Campaign) -> dict:
     return {org: n or 0 for org, n in rows.values_list("organization_id", "n")}
 
 
+def involved_organizations(campaign: Campaign) -> list[Organization]:
+    """The organizations the campaign involves, as its page lists them (by code): each with `campaign_hits`, its
+    events (`event_counts`), and `place`/`place_label`, where it counts in the national figures — "Central
+    agencies" for a ministry's line, not its seat's province (`registry.places`, the dashboard's and the incident
+    statistics' rule)."""
+    from khien.registry import places
+
+    per_org = event_counts(campaign)
+    names = dict(places.choices())
+    orgs = list(campaign.organizations.select_related("province").annotate(place=places.place_of()).order_by("code"))
+    for org in orgs:
+        org.campaign_hits = per_org.get(org.pk, 0)
+        org.place_label = names.get(org.place, "") if org.place else ""
+    return orgs
+
+
 def shown_campaigns(queryset, now=None):
     """The campaigns a coordinator keeps in view (the dashboard's table): those still open, and those already
     turned into an early warning or an incident but still seen within the correlation window — active, marked by
@@ -190,31 +206,94 @@ MAX_RELATED = 20
 def related_campaigns(campaign: Campaign) -> list[Campaign]:
     """The campaigns that look like the same wave as `campaign` — an address hit by a Suricata rule at five
     ministries raises an indicator campaign and a rule campaign: so that the coordinator decides them together
-    and does not issue two warnings for one wave. Another campaign (of either kind) is related when
+    and does not issue two warnings for one wave. Another campaign (of either kind) is related when their times
+    overlap (each was first seen before the other was last seen), and
 
-    - their times overlap: each was first seen before the other was last seen, and
-    - they share at least half of the organizations of each: 2 × shared ≥ the larger of the two counts.
+    - they share at least half of the organizations of each: 2 × shared ≥ the larger of the two counts, or
+    - their values name the same host (`_host_linked`): a URL campaign whose URL's host is a domain campaign's
+      domain or one of its subdomains, or an IP address campaign's address. A phishing URL, its domain and its
+      server's address are one wave however few organizations they have in common (one wave: 5 of 11): the
+      organizations that caught the URL are not those whose DNS logs caught the domain.
 
     The rule is symmetric (A related to B ⟺ B to A); whatever their status, the most serious first (RANKING),
-    at most MAX_RELATED. Each comes with `shared`, the number of organizations in common."""
+    at most MAX_RELATED. Each comes with `shared`, the number of organizations in common (0 possible for a
+    host-linked one)."""
     through = Campaign.organizations.through
     mine = list(through.objects.filter(campaign_id=campaign.pk).values_list("organization_id", flat=True))
-    if not mine:
-        return []
     overlapping = (Campaign.objects.exclude(pk=campaign.pk)
-                   .filter(first_seen__lte=campaign.last_seen, last_seen__gte=campaign.first_seen)
-                   .filter(pk__in=through.objects.filter(organization_id__in=mine).values("campaign_id")))
-    candidates = {c.pk: c for c in overlapping.order_by(*RANKING)[:MAX_RELATED * 5]}
-    totals = dict(through.objects.filter(campaign_id__in=list(candidates)).values("campaign_id")
+                   .filter(first_seen__lte=campaign.last_seen, last_seen__gte=campaign.first_seen))
+    candidates = {c.pk: c for c in (overlapping.filter(pk__in=through.objects.filter(organization_id__in=mine)
+                                                       .values("campaign_id")).order_by(*RANKING)[:MAX_RELATED * 5]
+                                    if mine else [])}
+    linked = {c.pk: c for c in _host_linked(campaign, overlapping)}
+    ids = list({*candidates, *linked})
+    totals = dict(through.objects.filter(campaign_id__in=ids).values("campaign_id")
                   .annotate(n=Count("organization_id")).values_list("campaign_id", "n"))
-    shared = dict(through.objects.filter(campaign_id__in=list(candidates), organization_id__in=mine)
+    shared = dict(through.objects.filter(campaign_id__in=ids, organization_id__in=mine)
                   .values("campaign_id").annotate(n=Count("organization_id")).values_list("campaign_id", "n"))
     related = []
-    for pk, other in candidates.items():
-        if 2 * shared.get(pk, 0) >= max(len(mine), totals.get(pk, 0)):
-            other.shared = shared[pk]
+    for pk, other in {**candidates, **linked}.items():
+        if pk in linked or 2 * shared.get(pk, 0) >= max(len(mine), totals.get(pk, 0)):
+            other.shared = shared.get(pk, 0)
             related.append(other)
+    related.sort(key=lambda c: (-c.severity, -c.organization_count, -c.last_seen.timestamp()))  # RANKING
     return related[:MAX_RELATED]
+
+
+IP_KINDS = ("ipv4", "ipv6")
+
+
+def url_host(url: str) -> str:
+    """The host of a URL, lower case, without brackets or a trailing dot ("" if it has none)."""
+    from urllib.parse import urlsplit
+
+    text = url.strip()
+    if "://" not in text:
+        text = f"//{text}"
+    try:
+        host = urlsplit(text).hostname or ""
+    except ValueError:
+        return ""
+    return host.rstrip(".").lower()
+
+
+def _same_address(a: str, b: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return False
+
+
+def _host_linked(campaign: Campaign, overlapping) -> list[Campaign]:
+    """The campaigns of `overlapping` (those whose times overlap `campaign`'s) whose value names the same host as
+    `campaign`'s: a URL's host and a domain (the domain itself or one of its subdomains), or a URL's host and an
+    IP address (the same address). At most MAX_RELATED * 5 read each way."""
+    if campaign.kind != CampaignKind.INDICATOR or not campaign.value:
+        return []
+    indicators = overlapping.filter(kind=CampaignKind.INDICATOR).order_by(*RANKING)
+    value = campaign.value.strip().rstrip(".").lower()
+    if campaign.indicator_kind == "url":
+        host = url_host(campaign.value)
+        if not host:
+            return []
+        labels = host.split(".")
+        domains = [".".join(labels[n:]) for n in range(len(labels) - 1)]  # the host and its parents, not the TLD
+        found = list(indicators.filter(Q(indicator_kind="domain", value__in=domains)
+                                       | Q(indicator_kind__in=IP_KINDS, value__in=[host]))[:MAX_RELATED * 5])
+        if ":" in host:  # an IPv6 address may be written otherwise in the URL than in the campaign
+            found += [c for c in indicators.filter(indicator_kind="ipv6").exclude(value=host)[:MAX_RELATED * 5]
+                      if _same_address(c.value, host)]
+        return found
+    if campaign.indicator_kind == "domain":
+        urls = indicators.filter(indicator_kind="url", value__icontains=value)[:MAX_RELATED * 5]
+        return [c for c in urls if (h := url_host(c.value)) == value or h.endswith(f".{value}")]
+    if campaign.indicator_kind in IP_KINDS:
+        needle = value if campaign.indicator_kind == "ipv4" else value.split(":")[0]
+        urls = indicators.filter(indicator_kind="url", value__icontains=needle)[:MAX_RELATED * 5]
+        return [c for c in urls if _same_address(url_host(c.value), value)]
+    return []
 
 
 def _title(c: dict) -> str:
@@ -566,8 +645,9 @@ WARNING_ACTION = {
               "e-mail gateways), isolate the machines that have them, and block the hash."),
 }
 WARNING_ACTION["sha1"] = WARNING_ACTION["sha256"] = WARNING_ACTION["md5"]
-WARNING_ACTION_RULE = _l("Look for this rule's alerts in your monitoring, check the systems they name, and report "
-                         "an incident if one is compromised.")
+# The warning names no system: a recipient looks in its own monitoring, at the machines its own alerts concern.
+WARNING_ACTION_RULE = _l("Look in your own monitoring for alerts of this rule; check the machines your alerts "
+                         "concern, and report an incident if one is compromised.")
 
 
 HASH_KINDS = ("md5", "sha1", "sha256")
@@ -722,16 +802,44 @@ def _quotable_parts(campaign: Campaign, version) -> list[str]:
 def warning_title(campaign: Campaign, quoted: list[tuple[str, str]]) -> str:
     """The warning's title in the active language (the caller's: `warning_defaults` writes it in the platform's, for
     the recipients): for an indicator, what it is (the name of the first indicator quoted — the most confident,
-    `threats`) and where it was seen, the value shortened if it is a hash; for a rule, the campaign's."""
+    `threats`) and where it was seen, the value shortened if it is a hash — when the indicators quoted agree on
+    what it is (`_readings`); when they do not (one producer says C2, another phishing), the title states no one
+    producer's reading as the fact: what was seen (the value and its kind) and where, the summary giving each
+    reading. For a rule, the campaign's."""
+    from khien.intel.models import indicator_kind_label
+
     if campaign.kind != CampaignKind.INDICATOR:
         return campaign.display_title
     value = short_value(campaign.indicator_kind, campaign.value)
-    if not quoted:
-        return _("Indicator %(value)s seen at %(n)d organizations") % {"value": value[:300],
-                                                                         "n": campaign.organization_count}
+    if len(_readings(campaign, quoted)) != 1:
+        return _("%(kind)s %(value)s seen at %(n)d organizations") % {
+            "kind": indicator_kind_label(campaign.indicator_kind), "value": value[:300],
+            "n": campaign.organization_count}
     name = quoted[0][0]
     what = name.replace(campaign.value, value) if campaign.value in name else f"{name} ({value})"
     return _("%(threat)s — seen at %(n)d organizations") % {"threat": what[:240], "n": campaign.organization_count}
+
+
+def _plain(campaign: Campaign, text: str) -> str:
+    """A name or description reduced to what it says besides the campaign's value: lower case, words only."""
+    import re
+
+    if campaign.value:
+        text = text.replace(campaign.value, " ").replace(short_value(campaign.indicator_kind, campaign.value), " ")
+    return " ".join(re.sub(r"[\W_]+", " ", text.casefold()).split())
+
+
+def _readings(campaign: Campaign, quoted: list[tuple[str, str]]) -> list[str]:
+    """What the indicators quoted call the value, each reading once: their names without the value ("Malware
+    distribution domain: x.vn" of two producers is one reading; "C2 server" and "Phishing site", two)."""
+    return list(dict.fromkeys(plain for name, _description in quoted if (plain := _plain(campaign, name))))
+
+
+def _says_more(campaign: Campaign, name: str, description: str) -> bool:
+    """Whether an indicator's description says more than its name (feeds often describe "C2 server 1.2.3.4" as
+    "C2 server"): not when, without the value, it is empty or a part of the name."""
+    plain = _plain(campaign, description)
+    return bool(plain) and f" {plain} " not in f" {_plain(campaign, name)} "
 
 
 def warning_summary(campaign: Campaign, quoted: list[tuple[str, str]] = ()) -> str:
@@ -761,6 +869,8 @@ def warning_summary(campaign: Campaign, quoted: list[tuple[str, str]] = ()) -> s
     # instruction).
     threats = []
     for name, description in quoted:
+        if not _says_more(campaign, name, description):
+            description = ""  # it only repeats the name
         if campaign.kind == CampaignKind.INDICATOR and campaign.value:
             name = " ".join(name.replace(campaign.value, " ").split()).strip(" :—-")
         threat = f"{name} — {description.rstrip('.')}" if name and description else name or description.rstrip(".")

@@ -394,6 +394,16 @@ class Alert(models.Model):
     def __str__(self):
         return f"{self.rule_name or self.rule_id} ×{self.count}"
 
+    @property
+    def taken_into_national_incident(self) -> bool:
+        """Taken into the national incident the coordinator made from a campaign, not reported by its organization:
+        its pages say so instead of "Incident reported" (`triage.note_taken_into_national_incidents`)."""
+        if "_taken_into_national" not in self.__dict__:
+            from .triage import note_taken_into_national_incidents
+
+            note_taken_into_national_incidents([self])
+        return self.__dict__["_taken_into_national"]
+
 
 class AlertSuppressionQuerySet(TelemetryQuerySet):
     def active(self, now: dt.datetime | None = None):

@@ -109,6 +109,26 @@ def is_reported(alert: Alert) -> bool:
     return alert.status == AlertStatus.ESCALATED or alert.incident_id is not None
 
 
+def note_taken_into_national_incidents(alerts) -> list:
+    """Mark each alert (`Alert.taken_into_national_incident`, one query for them all — a list page) whether it was
+    taken into the national incident the coordinator made from a campaign (`correlation.do_campaign_to_incident`,
+    its follow-ups, a related campaign taking it over): the incident of a campaign, reported by another organization
+    than the alert's. Its organization did not report it; "Incident reported" would say it did. An alert its
+    organization reported, or added to its own (or a parent's) incident, is not. Returns the alerts."""
+    from .models import Campaign
+
+    alerts = list(alerts)
+    linked = [a for a in alerts if a.incident_id is not None]
+    taken = set()
+    if linked:
+        taken = set(Campaign.objects.filter(incident_id__in={a.incident_id for a in linked})
+                    .values_list("incident_id", "incident__organization_id"))
+    for alert in alerts:
+        alert.__dict__["_taken_into_national"] = any(
+            incident == alert.incident_id and owner != alert.organization_id for incident, owner in taken)
+    return alerts
+
+
 def _change_alerts(alerts: list[Alert], fields: list[str], change, *, acting_user) -> None:
     """Apply `change(alert)` to each alert, save `fields` in one statement, one audit entry per alert."""
     befores = [audit.snapshot(alert) for alert in alerts]

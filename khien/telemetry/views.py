@@ -397,6 +397,8 @@ def dashboard(request):
     # The figures under each bar chart: the whole name, which a bar's label (a code, a cut name) may not show.
     numbers = {key: [{"name": name, "label": label, "value": value, "url": url} for name, label, value, url
                      in zip(data[key]["names"], data[key]["labels"], data[key]["values"], data[key]["links"])]
+        # A figure counted up to its cap, as the page writes it ("more than 10,000"): only those that reached it.
+        "kpi_texts": {key: count_text(n) for key, n in (("alerts_open_high", open_high),) if is_capped(n)},
                for key in ("sectors", "provinces", "targeted")}
     return render(request, "telemetry/dashboard.html", {
         "data": data, "generated_at": now, "campaign_rows": campaigns,
