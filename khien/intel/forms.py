@@ -21,7 +21,15 @@ from django.utils.translation import ngettext
 from khien.core import shapes
 from khien.core.roles import Action
 from khien.core.scoping import is_national_coordinator
-from khien.registry.models import Isac, Organization, OrgType, Province, Sector
+# The checkbox lists live in core (the registry's ISAC form ticks its members with them); imported here, as
+# the intelligence and telemetry forms name them.
+from khien.core.widgets import (  # noqa: F401 (re-exported)
+    CheckboxPicker,
+    OrganizationPicker,
+    grouped_organization_choices,
+    organizations_chosen,
+)
+from khien.registry.models import Isac, Organization, Province, Sector
 
 from . import indicator_status, services, services_warnings, tlp, warninglists
 from .models import AckState, Collection, CollectionKind, IndicatorKind, Tlp, WarningSeverity, stix_type_label
@@ -116,66 +124,6 @@ class OrganizationsField(forms.ModelMultipleChoiceField):
         return f"{obj.code} — {obj.name}"
 
 
-class CheckboxPicker(forms.CheckboxSelectMultiple):
-    """Several choices as checkboxes: a click ticks or unticks one and never drops the others (a plain click in a
-    <select multiple> kept only the one clicked). The ticked ones come first under "Chosen (n)"; the others follow,
-    in their group's folded box when the choices are grouped (`grouped_organization_choices`), else in one list;
-    the count of those chosen is said in the list's own words (`count`). The field's name and values are a
-    multi-select's, so the views, services and API read the same. A list of `FILTER_FROM` choices or more gets a
-    filter box (fewer are all in sight). org-picker.js runs the filter and keeps the count current; without
-    JavaScript every box is listed, without either."""
-    template_name = "intel/widgets/organization_picker.html"
-    option_template_name = "intel/widgets/organization_picker_option.html"
-    FILTER_FROM = 16  # the 13 sectors are all in sight at once; the 34 provinces are not
-    LISTS_ORGANIZATIONS = False  # data-org-picker on the list: the organizations' (pages and tests find it)
-
-    def __init__(self, attrs=None, choices=(), *, count, legend, placeholder=None, narrow=False):
-        super().__init__(attrs, choices)
-        self.count = count  # n -> "%(n)s … chosen" in the active language (ngettext)
-        self.legend = legend  # the boxes' group name, the field's label: said by a screen reader on entering it
-        self.placeholder = placeholder or _l("Filter by name")
-        self.narrow = narrow  # short labels (a province): more columns
-
-    def has_filter(self) -> bool:
-        n = sum(len(group[1]) if isinstance(group[1], (list, tuple)) else 1 for group in self.choices)
-        return n > 0 and n >= self.FILTER_FROM
-
-    def id_for_label(self, id_, index=None):
-        # The field's label names the filter box (the boxes are named by the group and their own labels).
-        if index is None:
-            return f"{id_}_filter" if id_ and self.has_filter() else ""
-        return super().id_for_label(id_, index)
-
-    def get_context(self, name, value, attrs):
-        context = super().get_context(name, value, attrs)
-        chosen, groups = [], []
-        for group_name, options, _index in context["widget"]["optgroups"]:
-            others = []
-            for option in options:
-                (chosen if option["selected"] else others).append(option)
-            if not others:
-                continue
-            if group_name is None and groups and groups[-1]["name"] is None:
-                groups[-1]["options"].extend(others)  # choices without groups: one list (Django gives one a group)
-            else:
-                groups.append({"name": group_name, "options": others})
-        n = len(chosen)
-        context["widget"].update({
-            "chosen": chosen, "groups": groups, "legend": self.legend, "narrow": self.narrow,
-            "organizations": self.LISTS_ORGANIZATIONS,
-            "filter": self.has_filter(), "placeholder": self.placeholder,
-            "count_text": self.count(n) % {"n": n},
-            # The count as org-picker.js writes it (the languages of the platform have at most two forms).
-            "count_one": self.count(1), "count_other": self.count(2),
-            "shown_label": _("%(shown)s of %(total)s shown"),
-        })
-        return context
-
-
-def organizations_chosen(n):
-    return ngettext("%(n)s organization chosen", "%(n)s organizations chosen", n)
-
-
 def sectors_chosen(n):
     return ngettext("%(n)s sector chosen", "%(n)s sectors chosen", n)
 
@@ -190,16 +138,6 @@ def isacs_chosen(n):
 
 def objects_chosen(n):
     return ngettext("%(n)s object chosen", "%(n)s objects chosen", n)
-
-
-class OrganizationPicker(CheckboxPicker):
-    """Organizations, grouped by type (`grouped_organization_choices`): always a filter, by code or name."""
-    FILTER_FROM = 0
-    LISTS_ORGANIZATIONS = True
-
-    def __init__(self, attrs=None, choices=(), *, legend=_l("Organizations")):
-        super().__init__(attrs, choices, count=organizations_chosen, legend=legend,
-                         placeholder=_l("Filter by code or name, e.g. BTC or Hà Nội"))
 
 
 ORGANIZATIONS_HINT = _l("Tick each organization that receives the warning; a click never unticks the others. "
@@ -220,15 +158,6 @@ def _picker_field(label, queryset, count, **picker) -> forms.ModelMultipleChoice
     """An optional choice of several among `queryset`, ticked in a `CheckboxPicker` named by the field's label."""
     return forms.ModelMultipleChoiceField(label=label, queryset=queryset, required=False,
                                           widget=CheckboxPicker(count=count, legend=label, **picker))
-
-
-def grouped_organization_choices(queryset) -> list:
-    """The organizations of `queryset` as (type label, [(id, "CODE — name")]) groups, in the order of the types."""
-    groups: dict[str, list] = {value: [] for value in OrgType.values}
-    for org in queryset.order_by("code"):
-        groups.setdefault(org.org_type, []).append((str(org.pk), f"{org.code} — {org.name}"))
-    labels = dict(OrgType.choices)
-    return [(str(labels.get(kind, kind)), options) for kind, options in groups.items() if options]
 
 
 def audience_choice(user, collection_id, level, recipient_ids):
@@ -534,7 +463,7 @@ class ReportForm(_SharingMixin, forms.Form):
     # The fieldset around it is "Objects in the report": the list is named for what it offers.
     object_refs = ObjectRefsField(label=_l("Recently added objects"), required=False,
                                   widget=CheckboxPicker(count=objects_chosen, legend=_l("Recently added objects"),
-                                                        placeholder=_l("Filter by name or type, e.g. LockBit")))
+                                                        placeholder=_l("Filter by name or type")))  # whole at 360 px
     extra_refs = forms.CharField(label=_l("Other object ids"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                  help_text=_l("STIX ids of other objects you can see, one per line."))
     tlp = forms.ChoiceField(label=_l("TLP"), choices=Tlp.choices, initial=Tlp.AMBER)

@@ -15,6 +15,7 @@ from khien.core.errors import upload_limit_mb
 from khien.core.forms import DateField
 from khien.core.roles import Action, Role
 from khien.core.scoping import NOTHING, is_national_coordinator, scope_for, user_can
+from khien.core.widgets import OrganizationPicker, grouped_organization_choices
 
 from . import levels
 from .models import ImportKind, InformationSystem, Isac, Organization
@@ -394,14 +395,19 @@ class IsacForm(OrganizationsByCode, forms.ModelForm):
     class Meta:
         model = Isac
         fields = ["code", "name_vi", "name_en", "sector", "operator", "description", "members"]
-        widgets = {"members": forms.SelectMultiple(attrs={"size": 12})}
+        # Checkboxes: in a <select multiple> a plain click kept only the member clicked and dropped the others.
+        widgets = {"members": OrganizationPicker()}
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["operator"].queryset = Organization.objects.restrict(user, Action.MANAGE_MEMBERS).order_by("code")
-        # Members come from any sector or province: an ISAC is a community across the tree.
-        self.fields["members"].queryset = Organization.objects.filter(is_active=True).order_by("code")
-        self.fields["members"].required = False
+        # Members come from any sector or province: an ISAC is a community across the tree. Hundreds of them:
+        # grouped by type, with a filter by code or name.
+        members = self.fields["members"]
+        members.queryset = Organization.objects.filter(is_active=True).order_by("code")
+        members.required = False
+        members.widget.legend = members.label
+        members.widget.choices = grouped_organization_choices(members.queryset)
 
     def service_data(self) -> tuple[dict, list]:
         data = {name: self.cleaned_data[name] for name in ["code", "name_vi", "name_en", "sector", "operator", "description"]}

@@ -35,6 +35,16 @@ def _places():
     return hanoi, hue, banking, {in_hanoi.pk, in_hue.pk, bank.pk}
 
 
+def hint_fits(page, selector):
+    """The filter box's placeholder is whole in the box (its text no wider than the box's inside)."""
+    width, room = page.evaluate("""(selector) => { const el = document.querySelector(selector), s = getComputedStyle(el);
+        const ctx = document.createElement('canvas').getContext('2d'); ctx.font = s.font;
+        return [ctx.measureText(el.placeholder).width,
+                el.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)]; }""", selector)
+    assert width <= room, (selector, width, room)
+    return True
+
+
 def _label(picker, model_obj):
     return picker.locator(f"label.org-option:has(input[value='{model_obj.pk}'])")
 
@@ -94,9 +104,11 @@ def test_two_provinces_ticked_through_the_filter_and_a_click_drops_none(live_ser
     expect(sectors.locator(f"input[value='{banking.pk}']")).to_be_checked()
     shot(page, "warning_1366")
 
-    # At 360 px: nothing wider than the screen.
+    # At 360 px: nothing wider than the screen; the filters' hints are whole.
     page.set_viewport_size({"width": 360, "height": 780})
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    for selector in ("#id_provinces_filter", "#id_organizations_filter"):
+        assert hint_fits(page, selector)
     provinces.scroll_into_view_if_needed()
     page.screenshot(path=str(EXTRA / "intel_pickers_warning_360_view.png"))  # the lists as a phone shows them
     shot(page, "warning_360")
@@ -193,8 +205,14 @@ def test_a_reports_objects_are_ticked_through_the_filter(live_server, flushable_
     picker.locator("label.org-option", has_text="Máy chủ 02").click()  # a plain click: the others stay
     expect(picker.locator("input:checked")).to_have_count(3)
     expect(picker.locator("[data-org-count]")).to_contain_text("3")
-    expect(box).to_be_in_viewport()  # the list scrolls, not the box above it
+    # Ticked, each moved at once under "Chosen (3)", in the order of the list.
+    expect(picker.locator("[data-org-chosen] input:checked")).to_have_count(3)
+    expect(picker.locator("[data-org-chosen] legend")).to_have_text("Đã chọn (3)")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    # On a phone the list does not scroll inside the page (its scrollbar was hidden there): the page scrolls.
+    assert page.evaluate("getComputedStyle(document.querySelector('#id_object_refs .org-options')).overflowY") == \
+        "visible"
+    assert hint_fits(page, "#id_object_refs_filter")
     shot(page, "report_objects_360")
     page.fill("#id_name", "Ba máy chủ")
     page.select_option("#id_collection", str(collection.pk))
