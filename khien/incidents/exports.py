@@ -563,7 +563,8 @@ def _build_pdf(incident: Incident, user) -> bytes:
     events = list(events)
     alerts_seen = journal.alerts_seen(events, user)  # an alerts line names only the alerts the reader may see
     rows_ = [[t(ev.at), _named(ev.actor, ev.actor_email) or _("Khiên (automatic)"), journal.headline(ev, names),
-              whole_or_cut(journal.note_text(ev, tasks_by_id, templates, alerts_seen, whole=whole))] for ev in events]
+              whole_or_cut(journal.note_text(ev, tasks_by_id, templates, alerts_seen, whole=whole, document=True))]
+             for ev in events]
     headers, requested = [_("When"), _("Who"), _("What"), _("Text")], [28, 52, 45, width - 125]
     table(headers, requested, continued_rows(headers, requested, rows_, 3))
 

@@ -186,7 +186,10 @@ class IncidentFilter(PlatformFilterSet):
     def filter_overdue(self, queryset, name, value):
         if value is None:
             return queryset
-        ids = deadlines.past_a_deadline_ids(queryset, timezone.now())
+        # The deadlines a reader is held to: not those of incidents seen only as an affected organization
+        # (`models.affected_q`), as the home page's count (`worklist.waiting_work`) that links here.
+        held_to = Incident.objects.restrict(getattr(self.request, "user", None), through_systems=False)
+        ids = deadlines.past_a_deadline_ids(queryset.filter(pk__in=held_to.values("pk")), timezone.now())
         return queryset.filter(pk__in=ids) if value else queryset.exclude(pk__in=ids)
 
 

@@ -209,9 +209,10 @@ def alert_counts(event, seen: set[str]) -> tuple[list[str], int]:
     return shown, len(ids) - len(shown)
 
 
-def _alerts_note(event, seen: set[str]) -> str:
+def _alerts_note(event, seen: set[str], document: bool = False) -> str:
     """An alerts line's text for a reader who sees the alerts `seen`: the stored line of each of those, then how
-    many others the line names ("2 alerts of organizations you may not see")."""
+    many others the line names ("2 alerts of organizations you may not see"; in a `document`, of organizations the
+    reading organization may not see)."""
     shown, hidden = alert_counts(event, seen)
     lines = _alert_lines(event)
     if lines is None and not hidden:  # the alerts cannot be told apart in the stored text: whole to whoever
@@ -225,13 +226,18 @@ def _alerts_note(event, seen: set[str]) -> str:
         hidden += len(shown) - len(kept)
     else:
         kept = [line for value, line in zip(_alert_ids(event), lines) if value in seen]
-    if hidden:
+    if hidden and document:
+        kept.append(ngettext("%(n)s alert of organizations the reading organization may not see",
+                             "%(n)s alerts of organizations the reading organization may not see", hidden)
+                    % {"n": hidden})
+    elif hidden:
         kept.append(ngettext("%(n)s alert of organizations you may not see",
                              "%(n)s alerts of organizations you may not see", hidden) % {"n": hidden})
     return "\n".join(kept)
 
 
-def note_text(event, tasks: dict[str, object], templates, alerts: set[str] | None = None, whole: bool = True) -> str:
+def note_text(event, tasks: dict[str, object], templates, alerts: set[str] | None = None, whole: bool = True,
+              document: bool = False) -> str:
     """The line's text below its headline. A task line names its tasks as the task table does — a standard task
     in the reader's language while unedited (`TaskTemplates.shown`) — not in the words stored when it was written
     (the platform's language). `tasks`: the incident's tasks by id. An alerts line names only the alerts of
@@ -239,11 +245,17 @@ def note_text(event, tasks: dict[str, object], templates, alerts: set[str] | Non
 
     `whole`: the reader reads the whole incident (`services.reads_whole`). An affected organization is shown its
     own systems only: a correction of the affected systems (the platform's line when a campaign's organizations
-    join names their systems and organizations; a reason may too) is told without its text."""
+    join names their systems and organizations; a reason may too) is told without its text.
+
+    `document`: for the printed report, an official document read by others than who printed it: what the reader
+    may not see is said of the reading organization, not of "you" ("bạn")."""
     data = event.data or {}
     if event.kind == EventKind.ALERTS:
-        return _alerts_note(event, alerts or set())
+        return _alerts_note(event, alerts or set(), document)
     if not whole and event.kind == EventKind.CORRECTED and "systems" in data.get("fields", []):
+        if document:
+            return _("The affected systems changed; those of other organizations are not named to the reading "
+                     "organization.")
         return _("The affected systems changed; those of other organizations are not named to you.")
     if event.kind == EventKind.ESCALATION and data.get("texts"):
         # Written by the deadline check as texts (`notices.check_deadlines`): in the reader's language.

@@ -200,6 +200,35 @@ def reported(incident: Incident, *, actor) -> int:
     return notifications.notify(people, kind="incidents.reported", title=title, body=body, url=_url(incident))
 
 
+def _affected_readers(incident: Incident, organizations, actor) -> list:
+    """The people who speak for `organizations` (REPORTER_ROLES, without `actor`) who follow the incident only as an
+    affected organization: shown to them because it names their systems (`models.affected_q`, the reading rule: so
+    never under TLP:RED or AMBER+STRICT), not read whole — those who read it whole hear of it as its participants."""
+    return [p for p in _people(organizations, REPORTER_ROLES, actor)
+            if Incident.objects.visible_to(p).filter(pk=incident.pk).exists()
+            and not Incident.objects.restrict(p, "view", through_systems=False).filter(pk=incident.pk).exists()]
+
+
+def _affected_organizations(incident: Incident) -> set:
+    """The organizations owning or operating an information system the incident names."""
+    return {org for system in incident.systems.select_related("owner", "operator")
+            for org in (system.owner, system.operator) if org is not None}
+
+
+def affected_status_changed(incident: Incident, title: Text, reason: str = "", *, actor) -> int:
+    """Each status step (triaged, contained, resolved, closed, reopened…) told to the affected organizations
+    (`_affected_readers`): one notice a step, in the reader's language, in the digest — they hold the systems and
+    follow the response, with nothing to do on it. Not the tasks the step ended (not theirs, not shown to them), nor
+    the comments (too many: they read the journal on the page)."""
+    people = _affected_readers(incident, _affected_organizations(incident), actor)
+    if not people:
+        return 0
+    body = notifications.lines(
+        _changed_by(incident, actor), reason,
+        Text(_l("Your organization follows this incident because it names your information systems.")))
+    return notifications.notify(people, kind="incidents.affected_status", title=title, body=body, url=_url(incident))
+
+
 def systems_named(incident: Incident, systems, *, actor) -> int:
     """`systems` were just named as affected by `incident` (its report, a correction, a national campaign reaching
     more organizations): the people who speak for each organization owning or operating one of them
@@ -213,9 +242,7 @@ def systems_named(incident: Incident, systems, *, actor) -> int:
             by_org.setdefault(org, []).append(system)
     sent = 0
     for org, own in by_org.items():
-        people = [p for p in _people([org], REPORTER_ROLES, actor)
-                  if Incident.objects.visible_to(p).filter(pk=incident.pk).exists()
-                  and not Incident.objects.restrict(p, "view", through_systems=False).filter(pk=incident.pk).exists()]
+        people = _affected_readers(incident, [org], actor)
         if not people:
             continue
         title = Text(_l("Incident %(ref)s names information systems of %(org)s: %(title)s"), {
@@ -270,7 +297,8 @@ def assigned(incident: Incident, responder, *, actor) -> int:
 
 def status_changed(incident: Incident, from_status: str, to_status: str, reason: str = "", *, actor,
                    cancelled=(), left_open=()) -> int:
-    """The reporting organization and the assigned responders learn of each status change (digest).
+    """The reporting organization and the assigned responders learn of each status change (digest); so do the
+    affected organizations (`affected_status_changed`), without the tasks.
 
     `cancelled` and `left_open` are (task, party) pairs (`services.task_party`): the tasks the step cancelled and
     those it left open (resolving ends only the tasks of the parties whoever resolves acts for). Each party reads
@@ -280,8 +308,10 @@ def status_changed(incident: Incident, from_status: str, to_status: str, reason:
                                                     "to": Status(to_status).label})
     # Who took the step, as the assignment and severity notices say it; the reason as written.
     first = [_changed_by(incident, actor), reason]
+    affected = affected_status_changed(incident, title, reason, actor=actor)
     if not cancelled and not left_open:
-        return tell(incident, actor=actor, kind="incidents.status", title=title, body=notifications.lines(*first))
+        return affected + tell(incident, actor=actor, kind="incidents.status", title=title,
+                               body=notifications.lines(*first))
 
     def body(party: str) -> Text:
         ended = [task for task, of in cancelled if of in (party, "")] if party != TaskParty.COORDINATOR else \
@@ -301,7 +331,7 @@ def status_changed(incident: Incident, from_status: str, to_status: str, reason:
     told |= {p.pk for p in responding}
     coordinators = [p for p in national_coordinators() if p.pk not in told and p.pk != getattr(actor, "pk", None)]
     theirs = [t for t, of in (*cancelled, *left_open) if of == TaskParty.COORDINATOR]
-    url, sent = _url(incident), 0
+    url, sent = _url(incident), affected
     for people, party in ((reporting, TaskParty.REPORTER), (responding, TaskParty.RESPONDER),
                           (coordinators if theirs else [], TaskParty.COORDINATOR)):
         if people:

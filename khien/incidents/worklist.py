@@ -100,7 +100,9 @@ def waiting_work(user) -> list[Item]:
     now = timezone.now()
     incidents = Incident.objects.visible_to(user)
     items = []
-    n = len(deadlines.past_a_deadline_ids(incidents, now))
+    # Past a deadline: the incidents the user reads whole (reporting side, responders, coordinator), not those seen
+    # only as an affected organization (`models.affected_q`), which has nothing to do on them but read and comment.
+    n = len(deadlines.past_a_deadline_ids(Incident.objects.restrict(user, through_systems=False), now))
     label = ngettext("%(n)s incident past a deadline", "%(n)s incidents past a deadline", n)
     items.append(Item(label % {"n": grouped(n)}, n, _url("incidents:incident_list", overdue=1), urgent=True))
     items += waiting_for_triage(incidents, user, now)

@@ -17,6 +17,7 @@ import uuid
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from khien.core import audit
 from khien.core.spreadsheet import safe_cell
@@ -44,16 +45,19 @@ def _one_line(text: str) -> str:
 
 
 def _head(warning: EarlyWarning, level: str, generated) -> list[str]:
-    return [f"# Khiên early warning: {_one_line(warning.title)}", f"# id: {warning.pk}", f"# {TLP_NAMES[level]}",
-            f"# generated: {blocklists._stamp(generated)}"]
+    # In the reader's language (the request's: Vietnamese unless they chose English), each a comment line ("# …")
+    # that firewalls and DNS tools skip; the TLP marking and the time (UTC, ISO 8601) are written as machines read them.
+    return ["# " + _("Khiên early warning: %(title)s") % {"title": _one_line(warning.title)},
+            "# " + _("Identifier: %(id)s") % {"id": warning.pk}, f"# {TLP_NAMES[level]}",
+            "# " + _("Generated (UTC): %(at)s") % {"at": blocklists._stamp(generated)}]
 
 
 def text_file(warning: EarlyWarning, values, generated) -> tuple[str, int]:
     kept = [v for v in values if not v.lists]
     lines = _head(warning, _file_tlp(warning, [v.tlp for v in values]), generated)
-    lines.append(f"# entries: {len(kept)}")
+    lines.append("# " + _("Entries: %(n)s") % {"n": len(kept)})
     if len(kept) < len(values):
-        lines.append(f"# left out (on a warning list): {len(values) - len(kept)}")
+        lines.append("# " + _("Left out (on a warning list): %(n)s") % {"n": len(values) - len(kept)})
     kind = None
     for item in kept:  # sorted by kind: a comment line names each kind
         if item.kind != kind:

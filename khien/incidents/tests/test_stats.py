@@ -63,7 +63,7 @@ def test_page_and_api(world, known, as_user, api):
     response = client.get("/incidents/stats/?since=2026-01-01&until=2026-06-30")
     assert response.status_code == 200
     page = response.content.decode()
-    assert 'id="chart-by_month"' in page and 'id="mean-triage"' in page and "khien/charts.js" in page
+    assert 'id="bars-by_month"' in page and 'id="mean-triage"' in page and "khien/charts.js" in page
     assert "01/01/2026" in page and "30/06/2026" in page and "2026-01-01 " not in page  # dates as on every page
     # The sector bars can sum above the total (an organization in several sectors): the chart says so.
     assert 'id="note-by_sector"' in page and "Một sự cố được tính một lần cho mỗi lĩnh vực" in page

@@ -43,9 +43,10 @@ def test_printed_statistics_are_a_report(live_server, flushable_audit_log, world
     watch = Watch(page, base)
     login(page, base, world.analyst)
     page.goto(f"{base}/incidents/stats/")
-    page.wait_for_selector("[data-chart=by_province] canvas")
+    page.wait_for_selector("[data-chart=by_class] canvas")
+    # Two drawn by ECharts (a canvas: one image each), three as SVG bars that link to the list (vector, no image).
     charts = page.locator(".chart:not([hidden]) canvas").count()
-    assert charts == 5
+    assert charts == 2 and page.locator("svg.bar-links").count() == 3
     # On screen the report's header is not there; the page's own title and filters are.
     assert not page.locator("#stats-print-header").is_visible() and page.locator("#stats-filters").is_visible()
     title = page.locator("#stats-print-header .print-title").text_content().strip()

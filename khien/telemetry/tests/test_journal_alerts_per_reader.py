@@ -89,9 +89,11 @@ def test_a_reader_of_the_coordinators_organization_reads_only_its_alert(world, n
     stored = IncidentEvent.objects.get(incident=incident, kind=EventKind.ALERTS)
     # The reader sees the incident (its organization's) but only the organization's own alert.
     assert {a.pk for a in Alert.objects.visible_to(reader).filter(incident=incident)} == {national["own"].pk}
-    for text in (_page(as_user(reader), incident), _pdf(as_user(reader), incident)):
+    # The page speaks to its reader; the PDF, an official document, of the reading organization.
+    for text, hidden in ((_page(as_user(reader), incident), HIDDEN_2),
+                         (_pdf(as_user(reader), incident), "2 alerts of organizations the reading organization may not see")):
         assert "Rule nc-rule — BCA-NC" in text
-        assert HIDDEN_2 in text
+        assert hidden in text
         assert "dept-rule" not in text and "prov-rule" not in text
         assert "MIN-D1" not in text and "PROV" not in text
         assert "3 SOC alerts added" in text  # the line's headline keeps the count
@@ -130,8 +132,10 @@ def test_every_reader_reads_exactly_the_alerts_they_may_see(world, national, api
 
 def test_an_assigned_responder_reads_only_the_count(world, national, as_user, api):
     incident = national["incident"]
-    for text in (_page(as_user(world.responder), incident), _pdf(as_user(world.responder), incident)):
-        assert HIDDEN_3 in text
+    for text, hidden in ((_page(as_user(world.responder), incident), HIDDEN_3),
+                         (_pdf(as_user(world.responder), incident),
+                          "3 alerts of organizations the reading organization may not see")):
+        assert hidden in text
         for hidden in ("nc-rule", "dept-rule", "prov-rule", "BCA-NC,", "MIN-D1", "PROV"):
             assert hidden not in text
     line = _api_line(api, world.responder, incident)
