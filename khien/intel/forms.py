@@ -551,7 +551,10 @@ class WarningForm(_WarningListedMixin, forms.Form):
                                                                 format="%Y-%m-%dT%H:%M"))
     values = forms.CharField(label=_l("Indicator values"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
                              help_text=_l("IP addresses, networks (CIDR) or domains, one per line."))
-    indicator_refs = forms.CharField(label=_l("Stored indicators"), required=False,
+    # The stored indicators ticked in the form's picker (searched by value or name: `indicator_picker`; the page
+    # lists each with its kind, value, name and TLP); the ids pasted (`indicator_refs`) are the way without it.
+    indicators = forms.Field(label=_l("Stored indicators"), required=False, widget=forms.MultipleHiddenInput)
+    indicator_refs = forms.CharField(label=_l("Indicator ids"), required=False,
                                      widget=forms.Textarea(attrs={"rows": 2}),
                                      help_text=_l("STIX ids of indicators you can see, one per line: their values are matched too."))
     vulnerabilities = forms.CharField(label=_l("CVE ids"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
@@ -609,8 +612,60 @@ class WarningForm(_WarningListedMixin, forms.Form):
                 self.warning_listed.append({"id": None, "kind": kind, "value": value, "warninglists": names})
         if self.warning_listed and not cleaned.get("confirm_warninglisted"):
             self.add_error("confirm_warninglisted", warninglists.listed_message(self.warning_listed))
+        self._check_indicators(cleaned)
         self._add_service_problems()
         return cleaned
+
+    MAX_INDICATORS = 1000  # ticked or pasted: more is no warning a reader can act on
+
+    def _check_indicators(self, cleaned):
+        """The indicators ticked and the ids pasted: every one that is no indicator the user may see is named (by
+        `indicator_picker.check_ids`: the search's visibility), under the list it came from; the others are the
+        ones the warning names (`self.picked`, ticked first), those pasted with a problem are kept to be shown."""
+        from . import indicator_picker
+
+        raw = cleaned.get("indicators") or []
+        ticked = [str(i).strip() for i in (raw if isinstance(raw, (list, tuple)) else [raw])]
+        pasted = split_lines(cleaned.get("indicator_refs", ""))
+        if len(set(ticked) | set(pasted)) > self.MAX_INDICATORS:
+            self.add_error("indicator_refs", _("Name at most %(n)d stored indicators.") % {"n": self.MAX_INDICATORS})
+            ticked, pasted = [], []
+        ok_ticked, problems = indicator_picker.check_ids(self.user, ticked)
+        for problem in problems:
+            self.add_error("indicators", problem)
+        ok_pasted, problems = indicator_picker.check_ids(self.user, pasted)
+        for problem in problems:
+            self.add_error("indicator_refs", problem)
+        self.picked = list(dict.fromkeys(ok_ticked + ok_pasted))
+        self.pasted_rest = [i for i in dict.fromkeys(pasted) if i not in ok_pasted]
+
+    def chosen_indicators(self) -> list:
+        """The indicators the warning names so far, described as the picker lists them (`indicator_picker.Pick`)."""
+        from . import indicator_picker
+
+        ids = getattr(self, "picked", None) or []
+        found = indicator_picker.describe(self.user, ids)
+        return [found[i] for i in ids if i in found]
+
+    def show_pasted_as_chosen(self):
+        """On the form shown again, the ids pasted that name an indicator the user may see are listed with the ticked
+        ones (kind, value, name, TLP: they are seen for what they are); the box keeps those with a problem."""
+        if not self.is_bound or not hasattr(self, "picked"):
+            return
+        data = self.data.copy()
+        if hasattr(data, "setlist"):  # a QueryDict (a request's)
+            data.setlist("indicators", self.picked)
+        else:
+            data["indicators"] = list(self.picked)
+        data["indicator_refs"] = "\n".join(self.pasted_rest)
+        self.data = data
+
+    def keep_only_indicator_errors(self):
+        """A search among the stored indicators (the form without JavaScript) sends nothing: the form is not done,
+        only the problems of the indicators named so far are said."""
+        for name in list(self.errors):
+            if name not in ("indicators", "indicator_refs"):
+                del self.errors[name]
 
     def _add_service_problems(self):
         """Every problem the service finds too (a reply deadline in the past, a value that is not an address…),
@@ -629,7 +684,7 @@ class WarningForm(_WarningListedMixin, forms.Form):
         data = {"title": d.get("title", ""), "summary": d.get("summary", ""), "severity": d.get("severity"),
                 "tlp": d.get("tlp"),
                 "values": split_lines(d.get("values", "")),
-                "indicator_refs": split_lines(d.get("indicator_refs", "")),
+                "indicator_refs": list(getattr(self, "picked", [])),  # ticked and pasted (`_check_indicators`)
                 "vulnerability_refs": [v.upper() if v.lower().startswith("cve-") else v
                                        for v in split_lines(d.get("vulnerabilities", ""))],
                 "cpes": [c for c in re.split(r"[\n\s]+", d.get("cpes", "")) if c],

@@ -25,6 +25,7 @@ urlpatterns = [
     path("intel/collections/<uuid:pk>/members/", views_collections.collection_member, name="collection_member"),
     path("intel/warnings/", views_warnings.warning_inbox, name="warning_inbox"),
     path("intel/warnings/new/", views_warnings.warning_create, name="warning_create"),
+    path("intel/warnings/indicators/", views_warnings.indicator_pick, name="indicator_pick"),
     path("intel/warnings/<uuid:pk>/", views_warnings.warning_detail, name="warning_detail"),
     path("intel/warnings/<uuid:pk>/download/<str:fmt>/", views_warnings.warning_download, name="warning_download"),
     path("intel/warnings/<uuid:pk>/remind/", views_warnings.warning_remind, name="warning_remind"),

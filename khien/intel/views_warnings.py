@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +26,7 @@ from khien.core.errors import Refused, status_of
 from khien.core.forms import add_service_error
 from khien.core.scoping import is_national_coordinator
 
-from . import search, services_warnings as sw, warning_exports, warning_sightings, warninglists
+from . import indicator_picker, search, services_warnings as sw, warning_exports, warning_sightings, warninglists
 from .forms import AcknowledgeForm, AllowEntryForm, WarningForm
 from .models import AllowListEntry, IndicatorKind
 
@@ -247,7 +247,17 @@ def warning_create(request):
     form = WarningForm(request.POST or None, user=user)
     status = 200
     wants_preview = request.method == "POST" and "preview" in request.POST
-    if request.method == "POST":
+    # "Search" among the stored indicators (the way without JavaScript; with it, `indicator_pick` answers as one
+    # types; it is also the form's first button, so Enter in a field searches rather than sends): the form comes
+    # back with what was found, as boxes to tick, nothing sent.
+    searching = request.method == "POST" and "indicator_search" in request.POST
+    found = None
+    if searching:
+        form.is_valid()
+        form.keep_only_indicator_errors()
+        found = _indicators_found(request.POST.get("indicator_q", ""), form, user)
+        status = 400 if found.get("error") else 200
+    elif request.method == "POST":
         if form.is_valid() and not wants_preview:
             data, targeting = form.service_args()
             try:
@@ -260,9 +270,43 @@ def warning_create(request):
                 return redirect("intel:warning_detail", pk=warning.pk)
         elif not form.is_valid() and not (wants_preview and _only_confirmation_missing(form)):
             status = 400
+    preview = None if searching else _recipients_preview(form, user)
+    form.show_pasted_as_chosen()
     return render(request, "intel/warning_form.html",
-                  {"form": form, "preview": _recipients_preview(form, user), "previewed": wants_preview},
+                  {"form": form, "preview": preview, "previewed": wants_preview,
+                   "chosen_indicators": form.chosen_indicators() if form.is_bound else [], "found": found,
+                   "query_min": indicator_picker.QUERY_MIN, "query_max": indicator_picker.QUERY_MAX},
                   status=status)
+
+
+def _indicators_found(raw_query, form, user) -> dict:
+    """What a search among the stored indicators found (`indicator_picker.find`), those already chosen left out:
+    {query, results, more} or, for a text that cannot be searched, {query, error}; nothing typed: {query: ""}."""
+    query = " ".join(str(raw_query or "").split())[:indicator_picker.QUERY_MAX + 1]
+    if not query:
+        return {"query": ""}
+    try:
+        results, more = indicator_picker.find(user, query, exclude=getattr(form, "picked", []))
+    except indicator_picker.BadQuery as exc:
+        return {"query": query, "error": str(exc)}
+    return {"query": query, "results": results, "more": more}
+
+
+@require_GET
+def indicator_pick(request):
+    """The early-warning form's indicator picker as one types (indicator-picker.js): the indicators the user may
+    see that a value or words of a name find (`indicator_picker.find`: the search page's own queries), at most
+    `indicator_picker.MAX_RESULTS`, as JSON. Signed out: a 401 (not the sign-in page, which a script cannot
+    show); a text too short or too long: a 400 saying so."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"detail": _("Your session has ended: sign in again.")}, status=401)
+    try:
+        results, more = indicator_picker.find(request.user, request.GET.get("q", ""))
+    except indicator_picker.BadQuery as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
+    response = JsonResponse({"results": [r.as_json() for r in results], "more": more})
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _only_confirmation_missing(form) -> bool:
