@@ -181,7 +181,8 @@
   function render(data) {
     Object.keys(data.kpis).forEach(function (k) {
       var el = root.querySelector('[data-kpi="' + k + '"]');
-      if (el) { el.textContent = numberFormat.format(Number(data.kpis[k])); }
+      // A figure counted up to its cap reads "more than 10,000" (kpi_texts), as the server wrote it.
+      if (el) { el.textContent = (data.kpi_texts && data.kpi_texts[k]) || numberFormat.format(Number(data.kpis[k])); }
     });
     // Each key figure opens the list it counts (the links move with the time range); its colour follows its value:
     // amber for a figure to act on above 0, green for the sources sending while some do.
@@ -196,6 +197,7 @@
     root.querySelectorAll("[data-figure]").forEach(function (el) {
       var value = el.getAttribute("data-figure").split(".").reduce(function (o, k) { return o ? o[k] : undefined; }, data);
       if (typeof value === "number") { el.textContent = numberFormat.format(value); }
+      else if (typeof value === "string") { el.textContent = value; }
     });
     var gen = document.getElementById("tele-generated");
     if (gen) { gen.textContent = shownTime(data.generated, true); gen.setAttribute("datetime", data.generated); }
@@ -239,7 +241,7 @@
       });
     }
     // The figures under each bar chart: whole names, the organization's code, the count; each opens its events.
-    ["sectors", "provinces", "targeted"].forEach(function (key) {
+    ["sectors", "provinces", "targeted", "categories"].forEach(function (key) {
       var d = data[key], body = document.getElementById("tele-numbers-" + key);
       if (!d || !body) { return; }
       var rows = d.labels.map(function (label, i) { return { name: (d.names || d.labels)[i], label: label, value: d.values[i], url: d.links && d.links[i] }; });
