@@ -73,8 +73,12 @@ def wave(land, make_system, incident_content):
 
 
 def _get(client, user, url) -> str:
+    from django.conf import settings
+
+    client = signed_in(client, user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the page's language is the reader's choice
     with translation.override("en"):
-        response = signed_in(client, user).get(url)
+        response = client.get(url)
     assert response.status_code == 200
     return html(response)
 
@@ -103,6 +107,17 @@ def test_the_warning_page_names_the_provinces_incident_and_invites_a_report_for_
     # the invitation now leads to the alert not reported yet
     assert reverse("telemetry:alert", args=[s.open_alert.pk]) + "#alert-incident" in page
     assert reverse("telemetry:alert", args=[s.reported_alert.pk]) not in page
+
+
+def test_with_several_alerts_left_the_invitation_does_not_repeat_their_count(client, wave):
+    s = wave
+    _alert_with_hit(s.world.province, _source(s.world.province, "wazuh-prov-2", s.world.coordinator), VALUE, key="p3")
+    page = _get(client, s.land.prov_analyst, _warning_url(s))
+    assert f"Already reported in {s.own.reference}; 2 other alerts not reported yet." in page
+    invitation = page[page.index('id="report-incident-PROV"'):]
+    invitation = invitation[:invitation.index("</p>")]
+    assert "Open one and choose “Report as an incident”" in invitation
+    assert "not reported yet" not in invitation  # said once, on the line above
 
 
 def test_the_warning_page_names_the_national_incident_naming_the_provinces_systems(client, wave):

@@ -84,7 +84,7 @@ def test_bad_searches_are_400_and_say_why(client, land, params):
     with translation.override("en"):
         response = c.get(reverse(PICK), params)
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("Type at")
+    assert response.json()["detail"].startswith(("Gõ ít nhất 2 ký tự", "Chỉ gõ tối đa 200 ký tự"))  # vi first
 
 
 def test_the_endpoint_wants_a_signed_in_user_and_a_get(client, land, feed):
@@ -139,7 +139,7 @@ def test_a_search_too_short_without_javascript_is_400_and_says_so(client, land):
     with translation.override("en"):
         response = c.post(reverse("intel:warning_create"), _post(land, indicator_search="1", indicator_q="a"))
     assert response.status_code == 400 and not EarlyWarning.objects.exists()
-    assert "Type at least 2 characters" in html(response)
+    assert "Gõ ít nhất 2 ký tự" in html(response)
     # Enter in another field with nothing typed in the search box: the form back as it was, no problem said
     response = c.post(reverse("intel:warning_create"), _post(land, title="", indicator_search="1", indicator_q=""))
     assert response.status_code == 200 and not response.context["form"].errors
@@ -166,8 +166,8 @@ def test_each_id_that_is_no_indicator_the_user_may_see_is_named(client, land, fe
         errors = response.context["form"].errors
     pasted = " ".join(errors["indicator_refs"])
     # the unknown one and the one not shared with the user: the same words (which is which is not said)
-    assert unknown in pasted and feed.hidden["id"] in pasted and "No indicator you can see" in pasted
-    assert "“report--abc”" in pasted and "Not an indicator id" in pasted
+    assert unknown in pasted and feed.hidden["id"] in pasted and "Không có chỉ báo nào bạn được xem" in pasted
+    assert "“report--abc”" in pasted and "Không phải mã chỉ báo" in pasted
     assert feed.c2["id"] not in pasted
     ticked = " ".join(errors["indicators"])
     assert feed.hidden["id"] in ticked and feed.sha["id"] not in ticked
