@@ -18,7 +18,7 @@ def _bars(page: str, key: str) -> list[dict]:
     svg = page[page.index(f'id="bars-{key}"'):]
     svg = svg[:svg.index("</svg>")]
     return [{"href": unescape(href), "name": unescape(name), "count": int(count)}
-            for href, name, count in re.findall(r'<a href="([^"]+)" aria-label="([^"]+)" data-count="(\d+)">', svg)]
+            for href, count, name in re.findall(r'<a href="([^"]+)" data-count="(\d+)"><title>([^<]+)</title>', svg)]
 
 
 def test_each_bar_links_to_the_list_of_what_it_counts(world, seats, coordinator_client):  # noqa: F811

@@ -2,6 +2,7 @@
 opens the list of the incidents it counts (as many rows as the bar says); the page fits 1366 and 360 px.
 Screenshots: test-artifacts/screenshots/incident_stats_bars_*.png."""
 import pytest
+from playwright.sync_api import expect
 
 from khien.registry import places
 from khien.registry.tests.test_browser import SCREENSHOTS, Watch, browser, login  # noqa: F401 (fixture)
@@ -22,8 +23,9 @@ def test_a_bar_is_a_link_reached_with_the_keyboard(live_server, flushable_audit_
     page.goto(f"{base}/incidents/stats/")
     bar = page.locator(f'#bars-by_province a[href*="province={places.CENTRAL}"]')
     assert bar.get_attribute("data-count") == "3"
-    assert bar.get_attribute("aria-label").endswith(": 3 sự cố") or bar.get_attribute("aria-label").endswith(
-        ": 3 incidents")
+    # Named by its <title> (read by screen readers, shown as a tooltip): the visible name and count, in words.
+    assert bar.locator("title").text_content() == f"{places.label(places.CENTRAL)}: 3 sự cố"
+    expect(page.get_by_role("link", name=f"{places.label(places.CENTRAL)}: 3 sự cố")).to_have_count(1)
     box = bar.bounding_box()
     assert box and box["width"] > 0 and box["x"] + box["width"] <= width
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than the screen

@@ -5,7 +5,6 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from khien.core.models import User
 
 from .test_views import signed_in
 from .test_warning_receiving import wave  # noqa: F401 (fixture)
@@ -14,8 +13,12 @@ from .test_warnings import land  # noqa: F401 (fixture)
 pytestmark = pytest.mark.django_db
 
 
-def _lines(client, user, warning) -> list[str]:
-    response = signed_in(client, user).get(reverse("intel:warning_download", args=[warning.pk, "txt"]))
+def _lines(client, user, warning, language: str) -> list[str]:
+    from django.conf import settings
+
+    client = signed_in(client, user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language  # the language the reader chose (the switch sets it)
+    response = client.get(reverse("intel:warning_download", args=[warning.pk, "txt"]))
     assert response.status_code == 200
     return response.content.decode().splitlines()
 
@@ -33,8 +36,7 @@ def _header(language: str) -> dict[str, str]:
 @pytest.mark.parametrize("language", ["vi", "en"])
 def test_the_header_is_in_the_readers_language(client, wave, language):  # noqa: F811
     user = wave.world.admin
-    User.objects.filter(pk=user.pk).update(language=language)
-    lines = _lines(client, user, wave.warning)
+    lines = _lines(client, user, wave.warning, language)
     head, words = [line for line in lines if line.startswith("#")], _header(language)
     assert head[0] == "# " + words["title"] + "Chiến dịch mã độc"
     assert any(line.startswith("# " + words["id"]) for line in head)

@@ -41,13 +41,15 @@ def test_ndjson_batch_is_accepted_with_counts(make_source):
     assert Event.objects.count() == 4 and DeadLetter.objects.count() == 1
 
 
-def test_an_empty_array_is_refused_as_an_empty_body(make_source):
+def test_an_empty_array_or_body_is_refused_saying_which(make_source):
     _source, key = make_source(format="ecs")
     for body, content_type in ((b"[]", "application/json"), (b" [ ] ", "application/json"), (b"", "application/json"),
                                (b"\n \n", "application/x-ndjson")):
         answer = source_client(key, HTTP_ACCEPT_LANGUAGE="vi").post(INTAKE, data=body, content_type=content_type)
         assert answer.status_code == 400, (body, answer.content)
     answer = source_client(key).post(INTAKE, data=b"[]", content_type="application/json", HTTP_ACCEPT_LANGUAGE="vi")
+    assert answer.status_code == 400 and answer.json()["detail"] == "Lô gửi lên là một mảng rỗng: không có bản ghi nào để lưu."
+    answer = source_client(key).post(INTAKE, data=b"", content_type="application/json", HTTP_ACCEPT_LANGUAGE="vi")
     assert answer.status_code == 400 and answer.json()["detail"] == "Nội dung yêu cầu trống."
     assert not Event.objects.exists() and not DeadLetter.objects.exists()
 
