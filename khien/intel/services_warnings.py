@@ -554,14 +554,19 @@ def _checked(data: dict, acting_user) -> tuple[dict, list[tuple[str | None, str]
                          _("“%(v)s” is neither a CVE id nor a STIX vulnerability id.") % {"v": str(bad[0])[:200]}))
     refs = list(dict.fromkeys(data.get("indicator_refs") or []))
     if refs:
-        if not all(isinstance(r, str) and r.startswith("indicator--") for r in refs):
-            problems.append(("indicator_refs", _("Indicator references must be STIX indicator ids.")))
+        # Each id that is no indicator the user may see is named, in the words of the form's picker
+        # (`indicator_picker`): whether it does not exist or is not shared with them is not said.
+        from .indicator_picker import not_indicator_message, unknown_message
+
+        malformed = [str(r) for r in refs if not (isinstance(r, str) and r.startswith("indicator--"))]
+        if malformed:
+            problems.append(("indicator_refs", not_indicator_message(malformed)))
         else:
             visible = tlp.visible_versions(acting_user).filter(stix_id__in=refs)
             found = set(visible.values_list("stix_id", flat=True))
-            missing = [r for r in refs if r not in found]
+            missing = [r[:120] for r in refs if r not in found]
             if missing:
-                problems.append(("indicator_refs", _("Unknown indicator: %(id)s") % {"id": missing[0]}))
+                problems.append(("indicator_refs", unknown_message(missing)))
             # The indicators' own observable values are matched too (only visible versions).
             extra = IndicatorValue.objects.filter(object_id__in=visible.values("pk"), kind__in=MATCH_KINDS) \
                 .values_list("kind", "value").distinct()

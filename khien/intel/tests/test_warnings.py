@@ -397,6 +397,22 @@ def test_api_bad_input_is_400_and_writes_nothing(land, api):
     assert EarlyWarning.objects.count() == 0
 
 
+def test_api_names_every_indicator_id_it_cannot_use(land, api):
+    """Each unknown id is named (not only the first), a malformed one too: in the words of the form's picker."""
+    client = api(land.world.coordinator)
+    unknown = ["indicator--00000000-0000-4000-8000-000000000001", "indicator--00000000-0000-4000-8000-000000000002"]
+    body = {"title": "T", "values": ["45.33.10.1"], "sectors": [land.sector.code], "indicator_refs": unknown}
+    client.cookies["khien_language"] = "en"
+    response = client.post(WARNINGS, body, format="json")
+    said = str(response.json())
+    assert response.status_code == 400 and all(i in said for i in unknown), said
+    assert "No indicator you can see has these ids" in said
+    response = client.post(WARNINGS, {**body, "indicator_refs": ["report--abc", 7]}, format="json")
+    said = str(response.json())
+    assert response.status_code == 400 and "report--abc" in said and "Not indicator ids" in said, said
+    assert EarlyWarning.objects.count() == 0
+
+
 def test_retired_systems_and_inactive_organizations_are_not_matched(land, make_system):
     w = land.world
     make_system(land.other, ip_ranges=["47.1.0.0/16"], operational_status="retired")
