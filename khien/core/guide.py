@@ -127,6 +127,20 @@ def heading_anchor(value: str, separator: str = "-") -> str:
     return re.sub(rf"[{separator}\s]+", separator, value)
 
 
+def _platform_page(href: str) -> bool:
+    """Whether `href` is a page of the platform (an absolute path its URLs resolve): kept as a link, so that a guide
+    step opens the page it names. Any other path keeps its words only."""
+    from django.urls import Resolver404, resolve
+
+    if not href.startswith("/") or href.startswith("//"):
+        return False
+    try:
+        resolve(href.split("#", 1)[0].split("?", 1)[0])
+    except Resolver404:
+        return False
+    return True
+
+
 class _GuideLinks(Treeprocessor):
     """Links to guide pages lead to /guide/<slug>/ (with `?lang=` when they name the other language's file);
     other links that are not web addresses (`../api.md`, a file of the repository) keep their words only;
@@ -151,6 +165,8 @@ class _GuideLinks(Treeprocessor):
     def _link(self, element):
         href = element.get("href", "")
         if element.get("class") == "headerlink" or href.startswith("#") or href.startswith(SAFE_SCHEMES):
+            return
+        if _platform_page(href):  # `[Monitoring → Sources](/telemetry/sources/)`: the page the guide names
             return
         found = GUIDE_LINK.match(href.removeprefix("./"))
         folder = guide_dir()

@@ -154,6 +154,17 @@ def test_no_images_and_no_raw_html(client, world, own_guide):
     assert "javascript:" not in article and 'href="https://example.org/"' in article and 'href="#odd"' in article
 
 
+def test_a_step_that_names_a_page_of_the_platform_links_it(client, world, own_guide):
+    (own_guide / "steps.en.md").write_text(
+        "# Steps\n\nOpen [Sources](/telemetry/sources/) or [your tokens](/me/tokens/#new); "
+        "not [a file](/etc/passwd) nor [elsewhere](//evil.example/x).\n")
+    page = reader(client, world.analyst, "en").get("/guide/steps/").content.decode()
+    article = page[page.index('<article'):page.index('</article>')]
+    assert 'href="/telemetry/sources/"' in article and 'href="/me/tokens/#new"' in article
+    assert "/etc/passwd" not in article and "evil.example" not in article
+    assert "a file" in article and "elsewhere" in article  # their words stay
+
+
 def test_rendered_pages_are_kept_until_their_file_changes(client, world, own_guide):
     path = own_guide / "changing.en.md"
     path.write_text("# Changing\n\nFirst text.\n")
