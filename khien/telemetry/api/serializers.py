@@ -162,6 +162,16 @@ class EventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AlertListSerializer(serializers.ListSerializer):
+    """A list of alerts: which were taken into a national incident is read once for the whole page."""
+
+    def to_representation(self, data):
+        from ..triage import note_taken_into_national_incidents
+
+        return super().to_representation(note_taken_into_national_incidents(data.all() if hasattr(data, "all")
+                                                                            else data))
+
+
 class AlertSerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="name", read_only=True)
     organization = serializers.SlugRelatedField(slug_field="code", read_only=True)
@@ -174,12 +184,17 @@ class AlertSerializer(serializers.ModelSerializer):
                                             help_text="The incident reported from the alert, if any.")
     suppression = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
                                                      help_text="The suppression that marked it a false positive.")
+    taken_into_national_incident = serializers.BooleanField(
+        read_only=True, help_text="True when the national coordinator took the alert into the national incident made "
+                                  "from a campaign (status escalated, but its organization did not report it).")
 
     class Meta:
         model = Alert
         fields = ["id", "source", "organization", "rule_id", "rule_name", "severity", "observables", "first_seen",
-                  "last_seen", "count", "status", "assignee", "triage_note", "triaged_by", "triaged_at", "incident", "suppression"]
+                  "last_seen", "count", "status", "assignee", "triage_note", "triaged_by", "triaged_at", "incident",
+                  "taken_into_national_incident", "suppression"]
         read_only_fields = fields
+        list_serializer_class = AlertListSerializer
 
 
 class RelatedAlertSerializer(AlertSerializer):

@@ -217,6 +217,11 @@ def test_an_alert_taken_into_the_national_incident_says_so(world, campaign, as_u
     assert incident.reference in page.split('id="alert-incident-link"')[1].split("</dd>")[0]
     listed = client.get(reverse("telemetry:alerts") + "?status=all").content.decode()
     assert "data-taken-by-coordinator" in listed and "Taken into the national incident" in listed
+    # The API tells the two kinds of "escalated" apart too, on a list (one query for the page) and on one alert.
+    rows = client.get("/api/telemetry/alert-groups/?status=escalated").json()["results"]
+    assert {r["id"]: r["taken_into_national_incident"] for r in rows}[str(alert.pk)] is True
+    one = client.get(f"/api/telemetry/alert-groups/{alert.pk}/").json()
+    assert one["status"] == "escalated" and one["taken_into_national_incident"] is True
 
 
 def test_an_alert_its_organization_reported_keeps_incident_reported(world, hit_at, as_user):  # noqa: F811
