@@ -681,6 +681,11 @@ def ingest_stream(batches: Iterable[tuple[AlertSource, list]], *, max_batch: int
 
     def write_all():
         try:
+            if connection.vendor == "sqlite":
+                # This thread's connection only writes: mapping the file costs its commits about 4 % (decision
+                # 0009, eighteenth run's A/B) and helps no read of its own.
+                with connection.cursor() as cursor:
+                    cursor.execute("PRAGMA mmap_size=0")
             while (batch := pending.get()) is not None:
                 if failures:
                     continue  # drain without writing: the reader stops at its next batch
