@@ -608,13 +608,19 @@ def mark_suppressed(source: AlertSource, created: list[tuple[str, str]]) -> int:
     return sum(len(pks) for pks in by_suppression.values())
 
 
+def untaken_severe_alerts(user):
+    """The high or critical alerts nobody has taken yet (status new) that `user` sees: the home page's To-do line
+    and the dashboard's figure under its tiles count the same alerts."""
+    return Alert.objects.visible_to(user).filter(status=AlertStatus.NEW, severity__gte=HIGH_SEVERITY)
+
+
 def waiting_work(user) -> list:
     """The home page's "To do" items of alert triage (`core.worklist`): severe alerts nobody has taken yet."""
     from khien.core.paging import capped_count, count_text
     from khien.core.worklist import Item
 
     # Counted up to the cap ("more than 10,000"): the home page must not scan a national alert store to say so.
-    n = capped_count(Alert.objects.visible_to(user).filter(status=AlertStatus.NEW, severity__gte=HIGH_SEVERITY))
+    n = capped_count(untaken_severe_alerts(user))
     label = ngettext("%(n)s high or critical alert nobody has taken yet",
                      "%(n)s high or critical alerts nobody has taken yet", n)
     return [Item(label % {"n": count_text(n)}, n, f"{reverse('telemetry:alerts')}?status=new&severity_min={HIGH_SEVERITY}",

@@ -369,7 +369,7 @@ def dashboard_data(user, now: dt.datetime | None = None, period: Period | None =
     # (decision 0009). Above the cap the figure reads "more than 10,000" (`kpi_texts`).
     severe = Alert.objects.visible_to(user).filter(severity__gte=HIGH_SEVERITY)
     open_high = capped_count(severe.filter(status__in=OPEN_ALERT_STATUSES))
-    new_high = capped_count(severe.filter(status=AlertStatus.NEW))
+    new_high = capped_count(triage.untaken_severe_alerts(user))  # the home page's To-do figure
     scale = dashboard_scale(user, coordinator)
     kpis_extra, links_extra = {}, {}
     if not coordinator:
